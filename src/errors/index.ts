@@ -1,0 +1,73 @@
+/**
+ * One error type for the whole system, with a registry of stable codes.
+ *
+ * Every code has a default message that tells the user what to do. Codes are never reused:
+ * add new ones at the end of their group.
+ *
+ * @example
+ *   throw new NoopsError('NOOPS_E_TAG_INVALID', `"${input}" is not a tag: ...`);
+ */
+export const ERROR_CODES = {
+  // input
+  NOOPS_E_TAG_INVALID: { status: 400, hint: 'a tag is key.value pairs joined by "_", e.g. cop.xiaomi_owt.miliao_pdl.im_service.ack_job.api_cluster.prod' },
+  NOOPS_E_TAG_AMBIGUOUS: { status: 409, hint: 'give more of the tag so that it names one node' },
+  NOOPS_E_TAG_UNKNOWN: { status: 404, hint: 'give the full tag (cop down to the level you mean) to create the node' },
+  NOOPS_E_SELECTOR_INVALID: { status: 400, hint: 'a selector is key=value pairs joined by ",", e.g. cop=xiaomi,owt=miliao' },
+  NOOPS_E_INPUT: { status: 400, hint: 'check the arguments; `noops help COMMAND` shows them' },
+  NOOPS_E_GIT_URL: { status: 400, hint: 'give a git URL or path that does not begin with "-"' },
+  NOOPS_E_GIT_REF: { status: 400, hint: 'give a commit, tag or branch name that does not begin with "-"' },
+  NOOPS_E_MANIFEST: { status: 400, hint: 'fix noops.yaml; the message names the key and line' },
+  NOOPS_E_CLUSTER_CONF: { status: 400, hint: 'fix cluster.conf; the message names the key and line' },
+  // auth
+  NOOPS_E_UNAUTHORIZED: { status: 401, hint: 'pass a token with --token, NOOPS_TOKEN, or ./.noops/admin.token' },
+  NOOPS_E_FORBIDDEN: { status: 403, hint: 'this token may not do that; ask for a token whose scope covers the tag' },
+  // things
+  NOOPS_E_NOT_FOUND: { status: 404, hint: 'check the name; list what exists with the matching ls command' },
+  NOOPS_E_RELEASE_UNKNOWN: { status: 404, hint: 'build it first with `noops build`, or list releases with `noops releases -t TAG`' },
+  NOOPS_E_CLUSTER_UNKNOWN: { status: 404, hint: 'set its hosts first with `noops cluster set -t TAG --hosts h1,h2`' },
+  NOOPS_E_HOST_UNKNOWN: { status: 404, hint: 'start `noops agent` on that host first; `noops hosts` lists the joined ones' },
+  NOOPS_E_NO_PREVIOUS: { status: 409, hint: 'name a version with --to; `noops history -t TAG` lists them' },
+  // build
+  NOOPS_E_GIT_CLONE: { status: 422, hint: 'check that the repository exists and that the server can reach it' },
+  NOOPS_E_GIT_CHECKOUT: { status: 422, hint: 'check that the commit exists in the repository' },
+  NOOPS_E_BUILD_FAILED: { status: 422, hint: 'read the build output above, fix the build, and try again' },
+  NOOPS_E_TEST_FAILED: { status: 422, hint: 'read the test output above; a failing test makes no release' },
+  NOOPS_E_NO_PROCESSES: { status: 422, hint: 'add a Procfile or a `processes:` section to noops.yaml' },
+  // packages
+  NOOPS_E_SHA256_MISMATCH: { status: 422, hint: 'the package was damaged or replaced; build it again' },
+  NOOPS_E_PACKAGE_UNSAFE: { status: 422, hint: 'a package entry would land outside its folder; rebuild it without such paths' },
+  NOOPS_E_PACKAGE_INVALID: { status: 422, hint: 'the package does not follow the release-package spec (docs/package-spec.md)' },
+  // deploys
+  NOOPS_E_DEPLOY_LOCKED: { status: 409, hint: 'wait for the running deploy to end, or abort it' },
+  NOOPS_E_DEPLOY_FAILED: { status: 422, hint: 'see `noops history -t TAG` and `noops ps -t TAG`; the old release is kept running' },
+  NOOPS_E_DEPLOY_TIMEOUT: { status: 504, hint: 'some hosts did not report the new release in time; see `noops ps -t TAG`' },
+  // transport
+  NOOPS_E_SERVER_UNREACHABLE: { status: 503, hint: 'start it with `noops server` (or `noops up`), or set --server / NOOPS_SERVER' },
+  NOOPS_E_INTERNAL: { status: 500, hint: 'this is a bug in noops; the server log has the details' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The one error type. `message` says what is wrong; `hint` says how to fix it. */
+export class NoopsError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly hint: string;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; hint?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'NoopsError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.hint = options?.hint ?? ERROR_CODES[code].hint;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint: string } {
+    return { code: this.code, message: this.message, hint: this.hint };
+  }
+}
+
+/** True when `code` is a registered error code (used when decoding errors from the API). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+}

@@ -1,0 +1,225 @@
+/**
+ * The store's public contract: plain rows in, plain rows out. Two backends implement it
+ * (SQLite through better-sqlite3, PostgreSQL through pg), both on one kysely query layer.
+ *
+ * Conventions: times are ISO-8601 strings in UTC (`new Date().toISOString()`), so they sort as
+ * text on both backends; JSON-valued fields are plain objects here and stored as JSON text;
+ * tags are canonical (root-first) strings made by `tree/`.
+ */
+
+/** A token. Only its sha256 is stored; the secret itself is shown once. */
+export interface TokenRow {
+  /** hex sha256 of the secret */
+  hash: string;
+  kind: 'admin' | 'join' | 'agent' | 'team';
+  /** who holds it: 'admin', the agent's host name, a team name */
+  name: string;
+  /** for team tokens: the canonical tag of the subtree it may act on; null = everything */
+  scope: string | null;
+  createdAt: string;
+}
+
+/** A node of the service tree (cop.xiaomi, cop.xiaomi_owt.miliao, ...). */
+export interface NodeRow {
+  /** canonical tag of the node */
+  tag: string;
+  /** the level of its last pair: cop, owt, pdl, servicegroup, service, jobgroup, job, cluster */
+  level: string;
+  /** canonical tag of the parent, null for a cop */
+  parent: string | null;
+  createdAt: string;
+}
+
+/** A host: one joined agent. */
+export interface HostRow {
+  name: string;
+  labels: Record<string, string>;
+  /** the address the agent was seen from (informational) */
+  address: string | null;
+  joinedAt: string;
+  /** null until the first heartbeat */
+  lastHeartbeat: string | null;
+}
+
+/** A cluster: a named set of hosts that run one job. */
+export interface ClusterRow {
+  /** canonical tag ending in cluster.NAME */
+  tag: string;
+  hosts: string[];
+  /** deploy policy and other cluster.conf keys, as given (validated by the caller) */
+  policy: Record<string, unknown>;
+  /** the cluster.conf text this came from, if any */
+  conf: string | null;
+  updatedAt: string;
+}
+
+/** A release: an immutable package built from one commit of one job. */
+export interface ReleaseRow {
+  /** canonical job tag (ends in job.NAME) */
+  job: string;
+  /** the 9-character commit hash */
+  version: string;
+  commit: string;
+  repo: string;
+  sha256: string;
+  size: number;
+  /** the package's manifest.json, parsed */
+  manifest: Record<string, unknown>;
+  buildId: number | null;
+  createdAt: string;
+}
+
+export type BuildStatus = 'running' | 'succeeded' | 'failed';
+
+export interface BuildRow {
+  id: number;
+  repo: string;
+  /** canonical job tag */
+  job: string;
+  /** the ref as the user gave it */
+  ref: string;
+  status: BuildStatus;
+  /** set when the build succeeded */
+  version: string | null;
+  initiator: string;
+  startedAt: string;
+  endedAt: string | null;
+  /** the build's output so far (build and test commands, git) */
+  log: string;
+  /** the error message when it failed */
+  error: string | null;
+}
+
+export type DeploymentKind = 'deploy' | 'rollback';
+export type DeploymentStatus = 'running' | 'succeeded' | 'failed' | 'rolled_back' | 'aborted';
+
+export interface DeploymentRow {
+  id: number;
+  /** canonical cluster tag */
+  tag: string;
+  version: string;
+  kind: DeploymentKind;
+  initiator: string;
+  startedAt: string;
+  endedAt: string | null;
+  hosts: string[];
+  status: DeploymentStatus;
+  /** per host, the version it ran before this deploy (null: none) */
+  previous: Record<string, string | null>;
+  /** per host, how it went: 'pending' | 'succeeded' | 'failed: reason' ... */
+  hostResults: Record<string, string>;
+  /** the cluster.conf (policy) in force for this deploy */
+  conf: Record<string, unknown>;
+  /** why it ended, for failed/aborted */
+  message: string | null;
+  /** deadline for the whole deploy */
+  deadline: string;
+}
+
+/** One entry of a host's desired state: run this release of this cluster's job. */
+export interface DesiredRow {
+  host: string;
+  /** canonical cluster tag */
+  tag: string;
+  version: string;
+  sha256: string;
+  /** the release manifest (processes, env, ...) */
+  manifest: Record<string, unknown>;
+  deploymentId: number | null;
+  updatedAt: string;
+}
+
+/** One supervised process of one instance, as its agent last reported it. */
+export interface InstanceRow {
+  host: string;
+  /** canonical cluster tag */
+  tag: string;
+  /** process name from the manifest (web, worker, ...) */
+  process: string;
+  version: string;
+  state: string;
+  pid: number | null;
+  port: number | null;
+  restarts: number;
+  startedAt: string | null;
+  /** the last error, if the instance could not be brought to its desired state */
+  error: string | null;
+  updatedAt: string;
+}
+
+export interface AuditRow {
+  id: number;
+  at: string;
+  actor: string;
+  /** build | deploy | rollback | cluster.set | cluster.apply | token.create | agent.join ... */
+  action: string;
+  /** the tag or object acted on */
+  target: string;
+  detail: Record<string, unknown>;
+}
+
+/** The store. Every method is atomic on its own. */
+export interface Store {
+  /** which backend this is */
+  readonly kind: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+
+  putToken(row: TokenRow): Promise<void>;
+  findToken(hash: string): Promise<TokenRow | undefined>;
+  /** delete every token of this kind and name (e.g. an agent's old token when it joins again) */
+  deleteTokens(kind: TokenRow['kind'], name: string): Promise<void>;
+  /** small key/value settings (schema facts, server id, ...) */
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+
+  /** insert the nodes that do not exist yet (parents first is not required); existing ones are kept */
+  ensureNodes(rows: NodeRow[]): Promise<void>;
+  listNodes(): Promise<NodeRow[]>;
+
+  /** insert, or update labels/address of, a host (joinedAt kept from the first insert) */
+  upsertHost(row: Omit<HostRow, 'lastHeartbeat'>): Promise<void>;
+  getHost(name: string): Promise<HostRow | undefined>;
+  listHosts(): Promise<HostRow[]>;
+  /** record heartbeats of many hosts at once (batched by the caller) */
+  touchHosts(beats: { name: string; at: string }[]): Promise<void>;
+
+  putCluster(row: ClusterRow): Promise<void>;
+  getCluster(tag: string): Promise<ClusterRow | undefined>;
+  listClusters(): Promise<ClusterRow[]>;
+
+  /** insert a release; a second insert of the same job+version is an error unless sha256 is equal (then a no-op) */
+  putRelease(row: ReleaseRow): Promise<void>;
+  getRelease(job: string, version: string): Promise<ReleaseRow | undefined>;
+  /** newest first */
+  listReleases(job?: string): Promise<ReleaseRow[]>;
+
+  createBuild(row: Omit<BuildRow, 'id'>): Promise<number>;
+  updateBuild(id: number, patch: Partial<Omit<BuildRow, 'id'>>): Promise<void>;
+  /** append text to the build's log */
+  appendBuildLog(id: number, text: string): Promise<void>;
+  getBuild(id: number): Promise<BuildRow | undefined>;
+
+  createDeployment(row: Omit<DeploymentRow, 'id'>): Promise<number>;
+  updateDeployment(id: number, patch: Partial<Omit<DeploymentRow, 'id'>>): Promise<void>;
+  getDeployment(id: number): Promise<DeploymentRow | undefined>;
+  /** newest first (by id) */
+  listDeployments(filter?: { tag?: string; status?: DeploymentStatus; limit?: number }): Promise<DeploymentRow[]>;
+
+  /**
+   * Set (row) or clear (null) one entry of a host's desired state and bump the host's
+   * desired-state generation. Returns the new generation.
+   */
+  setDesired(host: string, tag: string, row: DesiredRow | null): Promise<number>;
+  /** a host's desired state and its generation (0 when never set) */
+  getDesired(host: string): Promise<{ generation: number; entries: DesiredRow[] }>;
+  /** every desired row of one tag (all hosts) */
+  listDesired(tag?: string): Promise<DesiredRow[]>;
+
+  /** replace everything a host reported, in one transaction */
+  replaceInstances(host: string, rows: InstanceRow[]): Promise<void>;
+  listInstances(filter?: { tag?: string; host?: string }): Promise<InstanceRow[]>;
+
+  audit(row: Omit<AuditRow, 'id'>): Promise<void>;
+  /** newest first */
+  listAudit(filter?: { limit?: number; action?: string }): Promise<AuditRow[]>;
+}
