@@ -198,6 +198,8 @@ export interface Store {
   /** append text to the build's log */
   appendBuildLog(id: number, text: string): Promise<void>;
   getBuild(id: number): Promise<BuildRow | undefined>;
+  /** newest first; without the log (log = '') to keep lists cheap */
+  listBuilds(filter?: { status?: BuildStatus; job?: string; limit?: number }): Promise<BuildRow[]>;
 
   createDeployment(row: Omit<DeploymentRow, 'id'>): Promise<number>;
   updateDeployment(id: number, patch: Partial<Omit<DeploymentRow, 'id'>>): Promise<void>;

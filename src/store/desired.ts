@@ -1,0 +1,86 @@
+/**
+ * Desired state (what each host should run, with a per-host generation) and instances (what
+ * each host reports it runs).
+ */
+import { sql, type Kysely } from 'kysely';
+import { chunks } from './batch.js';
+import * as m from './rows.js';
+import type { Database } from './schema.js';
+import type { DesiredRow, InstanceRow } from './types.js';
+
+/**
+ * Sets (row) or clears (null) one entry of a host's desired state and returns the host's new
+ * generation. Clearing an entry that is not there still bumps the generation.
+ */
+export async function setDesired(db: Kysely<Database>, host: string, tag: string, row: DesiredRow | null): Promise<number> {
+  if (row !== null && (row.host !== host || row.tag !== tag)) {
+    throw new Error(`setDesired(${host}, ${tag}) was given a row for ${row.host}, ${row.tag}`);
+  }
+  return db.transaction().execute(async (trx) => {
+    // Bump first: the generation row's lock then serializes every change to this host's
+    // desired state, so concurrent calls (even on several servers) get distinct generations.
+    const { generation } = await trx
+      .insertInto('desired_generation')
+      .values({ host, generation: 1 })
+      .onConflict((oc) => oc.column('host').doUpdateSet({ generation: sql<number>`desired_generation.generation + 1` }))
+      .returning('generation')
+      .executeTakeFirstOrThrow();
+    if (row === null) {
+      await trx.deleteFrom('desired').where('host', '=', host).where('tag', '=', tag).execute();
+    } else {
+      await trx
+        .insertInto('desired')
+        .values(m.desiredToDb(row))
+        .onConflict((oc) =>
+          oc.columns(['host', 'tag']).doUpdateSet((eb) => ({
+            version: eb.ref('excluded.version'),
+            sha256: eb.ref('excluded.sha256'),
+            manifest: eb.ref('excluded.manifest'),
+            deployment_id: eb.ref('excluded.deployment_id'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .execute();
+    }
+    return Number(generation);
+  });
+}
+
+/** A host's desired state, sorted by tag, and its generation (0 and [] for an unknown host). */
+export async function getDesired(db: Kysely<Database>, host: string): Promise<{ generation: number; entries: DesiredRow[] }> {
+  // Generation first, entries second, without a transaction: a change committed in between
+  // makes the entries newer than the generation (harmless: the agent sees the next generation
+  // later and fetches again), never older (which would hide a change from the agent).
+  const gen = await db.selectFrom('desired_generation').select('generation').where('host', '=', host).executeTakeFirst();
+  const rows = await db.selectFrom('desired').selectAll().where('host', '=', host).orderBy('tag').execute();
+  return { generation: gen === undefined ? 0 : Number(gen.generation), entries: rows.map(m.desiredFromDb) };
+}
+
+/** Desired rows of one tag (or all), sorted by tag, then host. */
+export async function listDesired(db: Kysely<Database>, tag?: string): Promise<DesiredRow[]> {
+  let q = db.selectFrom('desired').selectAll();
+  if (tag !== undefined) q = q.where('tag', '=', tag);
+  const rows = await q.orderBy('tag').orderBy('host').execute();
+  return rows.map(m.desiredFromDb);
+}
+
+/** Replaces every instance row of `host` in one transaction; every row must be of that host. */
+export async function replaceInstances(db: Kysely<Database>, host: string, rows: readonly InstanceRow[]): Promise<void> {
+  const stray = rows.find((r) => r.host !== host);
+  if (stray !== undefined) throw new Error(`replaceInstances(${host}) was given a row of host ${stray.host}`);
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('instances').where('host', '=', host).execute();
+    for (const batch of chunks(rows)) {
+      await trx.insertInto('instances').values(batch.map(m.instanceToDb)).execute();
+    }
+  });
+}
+
+/** Instances, filtered by tag and/or host, sorted by host, tag, process. */
+export async function listInstances(db: Kysely<Database>, filter: { tag?: string; host?: string }): Promise<InstanceRow[]> {
+  let q = db.selectFrom('instances').selectAll();
+  if (filter.tag !== undefined) q = q.where('tag', '=', filter.tag);
+  if (filter.host !== undefined) q = q.where('host', '=', filter.host);
+  const rows = await q.orderBy('host').orderBy('tag').orderBy('process').execute();
+  return rows.map(m.instanceFromDb);
+}

@@ -1,0 +1,294 @@
+/**
+ * The store on kysely: one implementation for SQLite and PostgreSQL. Dialect differences are
+ * confined to `open.ts`, `migrations.ts` and the heartbeat hot path (`heartbeats.ts`); every
+ * other query is portable SQL (upserts with ON CONFLICT, RETURNING), which SQLite supports
+ * since 3.35.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Backend } from './migrations.js';
+import type { Database } from './schema.js';
+import { chunks } from './batch.js';
+import { getDesired, listDesired, listInstances, replaceInstances, setDesired } from './desired.js';
+import { touchHosts } from './heartbeats.js';
+import * as m from './rows.js';
+import type {
+  AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentRow, DeploymentStatus, DesiredRow, HostRow,
+  InstanceRow, NodeRow, ReleaseRow, Store, TokenRow,
+} from './types.js';
+
+/**
+ * A `Store` on an open, migrated kysely instance. Build it with `openStore()`.
+ */
+export class KyselyStore implements Store {
+  #closed = false;
+
+  /**
+   * @param db an open, migrated database
+   * @param kind its backend
+   * @param release closes the database (or this store's share of it)
+   */
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly kind: Backend,
+    private readonly release: () => Promise<void>,
+  ) {}
+
+  async close(): Promise<void> {
+    // pg's Pool.end() throws when called twice; closing twice is harmless here.
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.release();
+  }
+
+  // ---- tokens and meta
+
+  async putToken(row: TokenRow): Promise<void> {
+    const values = { hash: row.hash, kind: row.kind, name: row.name, scope: row.scope, created_at: row.createdAt };
+    await this.db
+      .insertInto('tokens')
+      .values(values)
+      .onConflict((oc) => oc.column('hash').doUpdateSet({ kind: row.kind, name: row.name, scope: row.scope, created_at: row.createdAt }))
+      .execute();
+  }
+
+  async findToken(hash: string): Promise<TokenRow | undefined> {
+    const r = await this.db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+    return r && m.tokenFromDb(r);
+  }
+
+  async deleteTokens(kind: TokenRow['kind'], name: string): Promise<void> {
+    await this.db.deleteFrom('tokens').where('kind', '=', kind).where('name', '=', name).execute();
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const r = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
+    return r?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.db
+      .insertInto('meta')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
+  }
+
+  // ---- the tree
+
+  async ensureNodes(rows: NodeRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const batch of chunks(rows)) {
+        await trx
+          .insertInto('nodes')
+          .values(batch.map((r) => ({ tag: r.tag, level: r.level, parent: r.parent, created_at: r.createdAt })))
+          .onConflict((oc) => oc.column('tag').doNothing())
+          .execute();
+      }
+    });
+  }
+
+  async listNodes(): Promise<NodeRow[]> {
+    const rows = await this.db.selectFrom('nodes').selectAll().orderBy('tag').execute();
+    return rows.map(m.nodeFromDb);
+  }
+
+  // ---- hosts
+
+  async upsertHost(row: Omit<HostRow, 'lastHeartbeat'>): Promise<void> {
+    await this.db
+      .insertInto('hosts')
+      .values({ name: row.name, labels: m.toJson(row.labels), address: row.address, joined_at: row.joinedAt, last_heartbeat: null })
+      // joined_at and last_heartbeat stay as they were
+      .onConflict((oc) =>
+        oc.column('name').doUpdateSet((eb) => ({ labels: eb.ref('excluded.labels'), address: eb.ref('excluded.address') })),
+      )
+      .execute();
+  }
+
+  async getHost(name: string): Promise<HostRow | undefined> {
+    const r = await this.db.selectFrom('hosts').selectAll().where('name', '=', name).executeTakeFirst();
+    return r && m.hostFromDb(r);
+  }
+
+  async listHosts(): Promise<HostRow[]> {
+    const rows = await this.db.selectFrom('hosts').selectAll().orderBy('name').execute();
+    return rows.map(m.hostFromDb);
+  }
+
+  async touchHosts(beats: { name: string; at: string }[]): Promise<void> {
+    await touchHosts(this.db, this.kind, beats);
+  }
+
+  // ---- clusters
+
+  async putCluster(row: ClusterRow): Promise<void> {
+    const values = { tag: row.tag, hosts: m.toJson(row.hosts), policy: m.toJson(row.policy), conf: row.conf, updated_at: row.updatedAt };
+    await this.db
+      .insertInto('clusters')
+      .values(values)
+      .onConflict((oc) =>
+        oc.column('tag').doUpdateSet({ hosts: values.hosts, policy: values.policy, conf: values.conf, updated_at: values.updated_at }),
+      )
+      .execute();
+  }
+
+  async getCluster(tag: string): Promise<ClusterRow | undefined> {
+    const r = await this.db.selectFrom('clusters').selectAll().where('tag', '=', tag).executeTakeFirst();
+    return r && m.clusterFromDb(r);
+  }
+
+  async listClusters(): Promise<ClusterRow[]> {
+    const rows = await this.db.selectFrom('clusters').selectAll().orderBy('tag').execute();
+    return rows.map(m.clusterFromDb);
+  }
+
+  // ---- releases
+
+  async putRelease(row: ReleaseRow): Promise<void> {
+    // Insert-or-nothing first, then compare: correct when two servers store one release at once.
+    const inserted = await this.db
+      .insertInto('releases')
+      .values(m.releaseToDb(row))
+      .onConflict((oc) => oc.columns(['job', 'version']).doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (inserted !== undefined) return;
+    const existing = await this.db
+      .selectFrom('releases')
+      .select('sha256')
+      .where('job', '=', row.job)
+      .where('version', '=', row.version)
+      .executeTakeFirstOrThrow();
+    if (existing.sha256 === row.sha256) return;
+    throw new Error(
+      `release ${row.job} version ${row.version} already exists with other content ` +
+        `(sha256 ${existing.sha256}, not ${row.sha256}); a release is immutable: build a new commit`,
+    );
+  }
+
+  async getRelease(job: string, version: string): Promise<ReleaseRow | undefined> {
+    const r = await this.db
+      .selectFrom('releases')
+      .selectAll()
+      .where('job', '=', job)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return r && m.releaseFromDb(r);
+  }
+
+  async listReleases(job?: string): Promise<ReleaseRow[]> {
+    let q = this.db.selectFrom('releases').selectAll();
+    if (job !== undefined) q = q.where('job', '=', job);
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
+    return rows.map(m.releaseFromDb);
+  }
+
+  // ---- builds
+
+  async createBuild(row: Omit<BuildRow, 'id'>): Promise<number> {
+    const r = await this.db.insertInto('builds').values(m.buildToDb(row)).returning('id').executeTakeFirstOrThrow();
+    return Number(r.id);
+  }
+
+  async updateBuild(id: number, patch: Partial<Omit<BuildRow, 'id'>>): Promise<void> {
+    const set = m.buildPatchToDb(patch);
+    if (Object.keys(set).length === 0) return;
+    await this.db.updateTable('builds').set(set).where('id', '=', id).execute();
+  }
+
+  async appendBuildLog(id: number, text: string): Promise<void> {
+    if (text === '') return;
+    // Appended in SQL: no read-modify-write race with a concurrent append.
+    await this.db
+      .updateTable('builds')
+      .set({ log: sql<string>`log || ${text}` })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async getBuild(id: number): Promise<BuildRow | undefined> {
+    const r = await this.db.selectFrom('builds').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && m.buildFromDb(r);
+  }
+
+  async listBuilds(filter: { status?: BuildStatus; job?: string; limit?: number } = {}): Promise<BuildRow[]> {
+    // Every column but the log, which can be megabytes per build.
+    let q = this.db
+      .selectFrom('builds')
+      .select(['id', 'repo', 'job', 'ref', 'status', 'version', 'initiator', 'started_at', 'ended_at', 'error', sql<string>`''`.as('log')]);
+    if (filter.status !== undefined) q = q.where('status', '=', filter.status);
+    if (filter.job !== undefined) q = q.where('job', '=', filter.job);
+    q = q.orderBy('id', 'desc');
+    if (filter.limit !== undefined) q = q.limit(filter.limit);
+    return (await q.execute()).map(m.buildFromDb);
+  }
+
+  // ---- deployments
+
+  async createDeployment(row: Omit<DeploymentRow, 'id'>): Promise<number> {
+    const r = await this.db.insertInto('deployments').values(m.deploymentToDb(row)).returning('id').executeTakeFirstOrThrow();
+    return Number(r.id);
+  }
+
+  async updateDeployment(id: number, patch: Partial<Omit<DeploymentRow, 'id'>>): Promise<void> {
+    const set = m.deploymentPatchToDb(patch);
+    if (Object.keys(set).length === 0) return;
+    await this.db.updateTable('deployments').set(set).where('id', '=', id).execute();
+  }
+
+  async getDeployment(id: number): Promise<DeploymentRow | undefined> {
+    const r = await this.db.selectFrom('deployments').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && m.deploymentFromDb(r);
+  }
+
+  async listDeployments(filter: { tag?: string; status?: DeploymentStatus; limit?: number } = {}): Promise<DeploymentRow[]> {
+    let q = this.db.selectFrom('deployments').selectAll();
+    if (filter.tag !== undefined) q = q.where('tag', '=', filter.tag);
+    if (filter.status !== undefined) q = q.where('status', '=', filter.status);
+    q = q.orderBy('id', 'desc');
+    if (filter.limit !== undefined) q = q.limit(filter.limit);
+    return (await q.execute()).map(m.deploymentFromDb);
+  }
+
+  // ---- desired state
+
+  async setDesired(host: string, tag: string, row: DesiredRow | null): Promise<number> {
+    return setDesired(this.db, host, tag, row);
+  }
+
+  async getDesired(host: string): Promise<{ generation: number; entries: DesiredRow[] }> {
+    return getDesired(this.db, host);
+  }
+
+  async listDesired(tag?: string): Promise<DesiredRow[]> {
+    return listDesired(this.db, tag);
+  }
+
+  // ---- instances
+
+  async replaceInstances(host: string, rows: InstanceRow[]): Promise<void> {
+    await replaceInstances(this.db, host, rows);
+  }
+
+  async listInstances(filter: { tag?: string; host?: string } = {}): Promise<InstanceRow[]> {
+    return listInstances(this.db, filter);
+  }
+
+  // ---- audit
+
+  async audit(row: Omit<AuditRow, 'id'>): Promise<void> {
+    await this.db
+      .insertInto('audit')
+      .values({ at: row.at, actor: row.actor, action: row.action, target: row.target, detail: m.toJson(row.detail) })
+      .execute();
+  }
+
+  async listAudit(filter: { limit?: number; action?: string } = {}): Promise<AuditRow[]> {
+    let q = this.db.selectFrom('audit').selectAll();
+    if (filter.action !== undefined) q = q.where('action', '=', filter.action);
+    q = q.orderBy('id', 'desc');
+    if (filter.limit !== undefined) q = q.limit(filter.limit);
+    return (await q.execute()).map(m.auditFromDb);
+  }
+}

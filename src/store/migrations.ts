@@ -1,0 +1,216 @@
+/**
+ * Versioned schema migrations, kept in code (no migration files to ship or find at run time).
+ *
+ * To change the schema, add the next entry (`'0002_what_it_does'`) at the end of `MIGRATIONS`
+ * and update `schema.ts`; never edit a migration that has shipped. kysely runs them in name
+ * order, records each in `kysely_migration`, and on PostgreSQL takes an advisory lock so that
+ * several servers opening one database at once migrate it once. Each migration runs in a
+ * transaction on both backends (on SQLite `open.ts` opens it), so a migration must not open
+ * one itself.
+ */
+import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/** The two backends; the schema differs between them only in identity columns and collation. */
+export type Backend = 'sqlite' | 'postgres';
+
+type MigrationFactory = (backend: Backend) => Migration;
+
+/** An auto-numbered primary key: SQLite's rowid alias, or a PostgreSQL identity column. */
+function identity(backend: Backend) {
+  return (c: ColumnDefinitionBuilder) =>
+    backend === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey().generatedByDefaultAsIdentity();
+}
+
+/**
+ * Text that compares byte by byte on both backends. SQLite's default (BINARY) already does;
+ * PostgreSQL's default follows the database's locale (en_US ignores punctuation), which would
+ * sort tags differently from SQLite and keep `LIKE 'prefix%'` from using an index.
+ */
+function textType(backend: Backend): 'text' | Expression<unknown> {
+  return backend === 'sqlite' ? 'text' : sql`text collate "C"`;
+}
+
+const initial: MigrationFactory = (backend) => ({
+  async up(db: Kysely<any>) {
+    const id = identity(backend);
+    const text = textType(backend);
+
+    await db.schema
+      .createTable('tokens')
+      .addColumn('hash', text, (c) => c.primaryKey())
+      .addColumn('kind', text, (c) => c.notNull())
+      .addColumn('name', text, (c) => c.notNull())
+      .addColumn('scope', text)
+      .addColumn('created_at', text, (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('tokens_kind_name').on('tokens').columns(['kind', 'name']).execute();
+
+    await db.schema
+      .createTable('meta')
+      .addColumn('key', text, (c) => c.primaryKey())
+      .addColumn('value', text, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('nodes')
+      .addColumn('tag', text, (c) => c.primaryKey())
+      .addColumn('level', text, (c) => c.notNull())
+      .addColumn('parent', text)
+      .addColumn('created_at', text, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('hosts')
+      .addColumn('name', text, (c) => c.primaryKey())
+      .addColumn('labels', text, (c) => c.notNull())
+      .addColumn('address', text)
+      .addColumn('joined_at', text, (c) => c.notNull())
+      .addColumn('last_heartbeat', text)
+      .execute();
+
+    await db.schema
+      .createTable('clusters')
+      .addColumn('tag', text, (c) => c.primaryKey())
+      .addColumn('hosts', text, (c) => c.notNull())
+      .addColumn('policy', text, (c) => c.notNull())
+      .addColumn('conf', text)
+      .addColumn('updated_at', text, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('releases')
+      .addColumn('id', 'integer', id)
+      .addColumn('job', text, (c) => c.notNull())
+      .addColumn('version', text, (c) => c.notNull())
+      .addColumn('commit', text, (c) => c.notNull())
+      .addColumn('repo', text, (c) => c.notNull())
+      .addColumn('sha256', text, (c) => c.notNull())
+      // bigint: a package may be larger than 2 GiB
+      .addColumn('size', 'bigint', (c) => c.notNull())
+      .addColumn('manifest', text, (c) => c.notNull())
+      .addColumn('build_id', 'integer')
+      .addColumn('created_at', text, (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('releases_job_version').unique().on('releases').columns(['job', 'version']).execute();
+    await db.schema.createIndex('releases_job_created').on('releases').columns(['job', 'created_at']).execute();
+    await db.schema.createIndex('releases_created').on('releases').column('created_at').execute();
+
+    await db.schema
+      .createTable('builds')
+      .addColumn('id', 'integer', id)
+      .addColumn('repo', text, (c) => c.notNull())
+      .addColumn('job', text, (c) => c.notNull())
+      .addColumn('ref', text, (c) => c.notNull())
+      .addColumn('status', text, (c) => c.notNull())
+      .addColumn('version', text)
+      .addColumn('initiator', text, (c) => c.notNull())
+      .addColumn('started_at', text, (c) => c.notNull())
+      .addColumn('ended_at', text)
+      .addColumn('log', text, (c) => c.notNull().defaultTo(''))
+      .addColumn('error', text)
+      .execute();
+    await db.schema.createIndex('builds_job_id').on('builds').columns(['job', 'id']).execute();
+    await db.schema.createIndex('builds_status_id').on('builds').columns(['status', 'id']).execute();
+
+    await db.schema
+      .createTable('deployments')
+      .addColumn('id', 'integer', id)
+      .addColumn('tag', text, (c) => c.notNull())
+      .addColumn('version', text, (c) => c.notNull())
+      .addColumn('kind', text, (c) => c.notNull())
+      .addColumn('initiator', text, (c) => c.notNull())
+      .addColumn('started_at', text, (c) => c.notNull())
+      .addColumn('ended_at', text)
+      .addColumn('hosts', text, (c) => c.notNull())
+      .addColumn('status', text, (c) => c.notNull())
+      .addColumn('previous', text, (c) => c.notNull())
+      .addColumn('host_results', text, (c) => c.notNull())
+      .addColumn('conf', text, (c) => c.notNull())
+      .addColumn('message', text)
+      .addColumn('deadline', text, (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('deployments_tag_id').on('deployments').columns(['tag', 'id']).execute();
+    await db.schema.createIndex('deployments_status_id').on('deployments').columns(['status', 'id']).execute();
+
+    await db.schema
+      .createTable('desired')
+      .addColumn('host', text, (c) => c.notNull())
+      .addColumn('tag', text, (c) => c.notNull())
+      .addColumn('version', text, (c) => c.notNull())
+      .addColumn('sha256', text, (c) => c.notNull())
+      .addColumn('manifest', text, (c) => c.notNull())
+      .addColumn('deployment_id', 'integer')
+      .addColumn('updated_at', text, (c) => c.notNull())
+      // the primary key's index serves "by host"
+      .addPrimaryKeyConstraint('desired_pk', ['host', 'tag'])
+      .execute();
+    await db.schema.createIndex('desired_tag_host').on('desired').columns(['tag', 'host']).execute();
+
+    await db.schema
+      .createTable('desired_generation')
+      .addColumn('host', text, (c) => c.primaryKey())
+      .addColumn('generation', 'integer', (c) => c.notNull())
+      .execute();
+
+    // No primary key: the store does not decide what makes an instance unique (an agent
+    // may report two instances of one process, e.g. old and new during a restart).
+    await db.schema
+      .createTable('instances')
+      .addColumn('host', text, (c) => c.notNull())
+      .addColumn('tag', text, (c) => c.notNull())
+      .addColumn('process', text, (c) => c.notNull())
+      .addColumn('version', text, (c) => c.notNull())
+      .addColumn('state', text, (c) => c.notNull())
+      .addColumn('pid', 'integer')
+      .addColumn('port', 'integer')
+      .addColumn('restarts', 'integer', (c) => c.notNull())
+      .addColumn('started_at', text)
+      .addColumn('error', text)
+      .addColumn('updated_at', text, (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('instances_host').on('instances').columns(['host', 'tag']).execute();
+    await db.schema.createIndex('instances_tag').on('instances').columns(['tag', 'host']).execute();
+
+    await db.schema
+      .createTable('audit')
+      .addColumn('id', 'integer', id)
+      .addColumn('at', text, (c) => c.notNull())
+      .addColumn('actor', text, (c) => c.notNull())
+      .addColumn('action', text, (c) => c.notNull())
+      .addColumn('target', text, (c) => c.notNull())
+      .addColumn('detail', text, (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('audit_action_id').on('audit').columns(['action', 'id']).execute();
+  },
+
+  async down(db: Kysely<any>) {
+    for (const table of [
+      'audit', 'instances', 'desired_generation', 'desired', 'deployments', 'builds',
+      'releases', 'clusters', 'hosts', 'nodes', 'meta', 'tokens',
+    ]) {
+      await db.schema.dropTable(table).ifExists().execute();
+    }
+  },
+});
+
+/** Every migration, oldest first. Names sort in the order they must run. */
+const MIGRATIONS: Record<string, MigrationFactory> = {
+  '0001_initial': initial,
+};
+
+/**
+ * The migrations for one backend, as a kysely provider.
+ *
+ * @example
+ *   new Migrator({ db, provider: migrationProvider('sqlite') }).migrateToLatest();
+ */
+export function migrationProvider(backend: Backend): MigrationProvider {
+  return {
+    async getMigrations() {
+      return Object.fromEntries(Object.entries(MIGRATIONS).map(([name, make]) => [name, make(backend)]));
+    },
+  };
+}
+
+/** The names of every migration, oldest first (for tests and `noops doctor`-style checks). */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS);

@@ -1,0 +1,227 @@
+/**
+ * Mapping between the tables (`schema.ts`: snake_case, JSON as text) and the rows of
+ * `types.ts` (camelCase, JSON as values). Pure functions; no I/O.
+ */
+import type {
+  AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentKind, DeploymentRow, DeploymentStatus,
+  DesiredRow, HostRow, InstanceRow, NodeRow, ReleaseRow, TokenRow,
+} from './types.js';
+import type {
+  BuildsTable, DbAudit, DbBuild, DbCluster, DbDeployment, DbDesired, DbHost, DbInstance, DbNode,
+  DbRelease, DbToken, DeploymentsTable, DesiredTable, InstancesTable, ReleasesTable,
+} from './schema.js';
+import type { Insertable, Updateable } from 'kysely';
+
+/** JSON text from a value (the one place values become text). */
+export const toJson = (value: unknown): string => JSON.stringify(value);
+
+/** The value from JSON text. */
+export const fromJson = <T>(text: string): T => JSON.parse(text) as T;
+
+export const tokenFromDb = (r: DbToken): TokenRow => ({
+  hash: r.hash,
+  kind: r.kind as TokenRow['kind'],
+  name: r.name,
+  scope: r.scope,
+  createdAt: r.created_at,
+});
+
+export const nodeFromDb = (r: DbNode): NodeRow => ({
+  tag: r.tag,
+  level: r.level,
+  parent: r.parent,
+  createdAt: r.created_at,
+});
+
+export const hostFromDb = (r: DbHost): HostRow => ({
+  name: r.name,
+  labels: fromJson(r.labels),
+  address: r.address,
+  joinedAt: r.joined_at,
+  lastHeartbeat: r.last_heartbeat,
+});
+
+export const clusterFromDb = (r: DbCluster): ClusterRow => ({
+  tag: r.tag,
+  hosts: fromJson(r.hosts),
+  policy: fromJson(r.policy),
+  conf: r.conf,
+  updatedAt: r.updated_at,
+});
+
+export const releaseFromDb = (r: DbRelease): ReleaseRow => ({
+  job: r.job,
+  version: r.version,
+  commit: r.commit,
+  repo: r.repo,
+  sha256: r.sha256,
+  // bigint arrives as a string from pg
+  size: Number(r.size),
+  manifest: fromJson(r.manifest),
+  buildId: r.build_id,
+  createdAt: r.created_at,
+});
+
+export const releaseToDb = (r: ReleaseRow): Insertable<ReleasesTable> => ({
+  job: r.job,
+  version: r.version,
+  commit: r.commit,
+  repo: r.repo,
+  sha256: r.sha256,
+  size: r.size,
+  manifest: toJson(r.manifest),
+  build_id: r.buildId,
+  created_at: r.createdAt,
+});
+
+export const buildFromDb = (r: DbBuild): BuildRow => ({
+  id: r.id,
+  repo: r.repo,
+  job: r.job,
+  ref: r.ref,
+  status: r.status as BuildStatus,
+  version: r.version,
+  initiator: r.initiator,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+  log: r.log,
+  error: r.error,
+});
+
+/** Only the fields present in `patch` (undefined counts as absent). */
+export function buildPatchToDb(patch: Partial<Omit<BuildRow, 'id'>>): Updateable<BuildsTable> {
+  const out: Updateable<BuildsTable> = {};
+  if (patch.repo !== undefined) out.repo = patch.repo;
+  if (patch.job !== undefined) out.job = patch.job;
+  if (patch.ref !== undefined) out.ref = patch.ref;
+  if (patch.status !== undefined) out.status = patch.status;
+  if (patch.version !== undefined) out.version = patch.version;
+  if (patch.initiator !== undefined) out.initiator = patch.initiator;
+  if (patch.startedAt !== undefined) out.started_at = patch.startedAt;
+  if (patch.endedAt !== undefined) out.ended_at = patch.endedAt;
+  if (patch.log !== undefined) out.log = patch.log;
+  if (patch.error !== undefined) out.error = patch.error;
+  return out;
+}
+
+export const buildToDb = (r: Omit<BuildRow, 'id'>): Insertable<BuildsTable> => ({
+  repo: r.repo,
+  job: r.job,
+  ref: r.ref,
+  status: r.status,
+  version: r.version,
+  initiator: r.initiator,
+  started_at: r.startedAt,
+  ended_at: r.endedAt,
+  log: r.log,
+  error: r.error,
+});
+
+export const deploymentFromDb = (r: DbDeployment): DeploymentRow => ({
+  id: r.id,
+  tag: r.tag,
+  version: r.version,
+  kind: r.kind as DeploymentKind,
+  initiator: r.initiator,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+  hosts: fromJson(r.hosts),
+  status: r.status as DeploymentStatus,
+  previous: fromJson(r.previous),
+  hostResults: fromJson(r.host_results),
+  conf: fromJson(r.conf),
+  message: r.message,
+  deadline: r.deadline,
+});
+
+/** Only the fields present in `patch` (undefined counts as absent). */
+export function deploymentPatchToDb(patch: Partial<Omit<DeploymentRow, 'id'>>): Updateable<DeploymentsTable> {
+  const out: Updateable<DeploymentsTable> = {};
+  if (patch.tag !== undefined) out.tag = patch.tag;
+  if (patch.version !== undefined) out.version = patch.version;
+  if (patch.kind !== undefined) out.kind = patch.kind;
+  if (patch.initiator !== undefined) out.initiator = patch.initiator;
+  if (patch.startedAt !== undefined) out.started_at = patch.startedAt;
+  if (patch.endedAt !== undefined) out.ended_at = patch.endedAt;
+  if (patch.hosts !== undefined) out.hosts = toJson(patch.hosts);
+  if (patch.status !== undefined) out.status = patch.status;
+  if (patch.previous !== undefined) out.previous = toJson(patch.previous);
+  if (patch.hostResults !== undefined) out.host_results = toJson(patch.hostResults);
+  if (patch.conf !== undefined) out.conf = toJson(patch.conf);
+  if (patch.message !== undefined) out.message = patch.message;
+  if (patch.deadline !== undefined) out.deadline = patch.deadline;
+  return out;
+}
+
+export const deploymentToDb = (r: Omit<DeploymentRow, 'id'>): Insertable<DeploymentsTable> => ({
+  tag: r.tag,
+  version: r.version,
+  kind: r.kind,
+  initiator: r.initiator,
+  started_at: r.startedAt,
+  ended_at: r.endedAt,
+  hosts: toJson(r.hosts),
+  status: r.status,
+  previous: toJson(r.previous),
+  host_results: toJson(r.hostResults),
+  conf: toJson(r.conf),
+  message: r.message,
+  deadline: r.deadline,
+});
+
+export const desiredFromDb = (r: DbDesired): DesiredRow => ({
+  host: r.host,
+  tag: r.tag,
+  version: r.version,
+  sha256: r.sha256,
+  manifest: fromJson(r.manifest),
+  deploymentId: r.deployment_id,
+  updatedAt: r.updated_at,
+});
+
+export const desiredToDb = (r: DesiredRow): Insertable<DesiredTable> => ({
+  host: r.host,
+  tag: r.tag,
+  version: r.version,
+  sha256: r.sha256,
+  manifest: toJson(r.manifest),
+  deployment_id: r.deploymentId,
+  updated_at: r.updatedAt,
+});
+
+export const instanceFromDb = (r: DbInstance): InstanceRow => ({
+  host: r.host,
+  tag: r.tag,
+  process: r.process,
+  version: r.version,
+  state: r.state,
+  pid: r.pid,
+  port: r.port,
+  restarts: r.restarts,
+  startedAt: r.started_at,
+  error: r.error,
+  updatedAt: r.updated_at,
+});
+
+export const instanceToDb = (r: InstanceRow): Insertable<InstancesTable> => ({
+  host: r.host,
+  tag: r.tag,
+  process: r.process,
+  version: r.version,
+  state: r.state,
+  pid: r.pid,
+  port: r.port,
+  restarts: r.restarts,
+  started_at: r.startedAt,
+  error: r.error,
+  updated_at: r.updatedAt,
+});
+
+export const auditFromDb = (r: DbAudit): AuditRow => ({
+  id: r.id,
+  at: r.at,
+  actor: r.actor,
+  action: r.action,
+  target: r.target,
+  detail: fromJson(r.detail),
+});

@@ -1,0 +1,164 @@
+/**
+ * The tables as kysely sees them: snake_case columns, JSON fields as text, times as ISO text.
+ * `rows.ts` turns these into the camelCase rows of `types.ts` and back.
+ *
+ * This describes the schema after the latest migration; `migrations.ts` is what makes it.
+ */
+import type { Generated, Selectable } from 'kysely';
+
+export interface TokensTable {
+  hash: string;
+  kind: string;
+  name: string;
+  scope: string | null;
+  created_at: string;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface NodesTable {
+  tag: string;
+  level: string;
+  parent: string | null;
+  created_at: string;
+}
+
+export interface HostsTable {
+  name: string;
+  /** JSON object */
+  labels: string;
+  address: string | null;
+  joined_at: string;
+  last_heartbeat: string | null;
+}
+
+export interface ClustersTable {
+  tag: string;
+  /** JSON array of host names */
+  hosts: string;
+  /** JSON object */
+  policy: string;
+  conf: string | null;
+  updated_at: string;
+}
+
+export interface ReleasesTable {
+  /** insertion order; breaks ties between equal created_at */
+  id: Generated<number>;
+  job: string;
+  version: string;
+  commit: string;
+  repo: string;
+  sha256: string;
+  /** bigint column: a string on PostgreSQL, a number on SQLite */
+  size: number | string;
+  /** JSON object */
+  manifest: string;
+  build_id: number | null;
+  created_at: string;
+}
+
+export interface BuildsTable {
+  id: Generated<number>;
+  repo: string;
+  job: string;
+  ref: string;
+  status: string;
+  version: string | null;
+  initiator: string;
+  started_at: string;
+  ended_at: string | null;
+  log: string;
+  error: string | null;
+}
+
+export interface DeploymentsTable {
+  id: Generated<number>;
+  tag: string;
+  version: string;
+  kind: string;
+  initiator: string;
+  started_at: string;
+  ended_at: string | null;
+  /** JSON array */
+  hosts: string;
+  status: string;
+  /** JSON object */
+  previous: string;
+  /** JSON object */
+  host_results: string;
+  /** JSON object */
+  conf: string;
+  message: string | null;
+  deadline: string;
+}
+
+export interface DesiredTable {
+  host: string;
+  tag: string;
+  version: string;
+  sha256: string;
+  /** JSON object */
+  manifest: string;
+  deployment_id: number | null;
+  updated_at: string;
+}
+
+export interface DesiredGenerationTable {
+  host: string;
+  generation: number;
+}
+
+export interface InstancesTable {
+  host: string;
+  tag: string;
+  process: string;
+  version: string;
+  state: string;
+  pid: number | null;
+  port: number | null;
+  restarts: number;
+  started_at: string | null;
+  error: string | null;
+  updated_at: string;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  /** JSON object */
+  detail: string;
+}
+
+/** Every table, by name. */
+export interface Database {
+  tokens: TokensTable;
+  meta: MetaTable;
+  nodes: NodesTable;
+  hosts: HostsTable;
+  clusters: ClustersTable;
+  releases: ReleasesTable;
+  builds: BuildsTable;
+  deployments: DeploymentsTable;
+  desired: DesiredTable;
+  desired_generation: DesiredGenerationTable;
+  instances: InstancesTable;
+  audit: AuditTable;
+}
+
+export type DbToken = Selectable<TokensTable>;
+export type DbNode = Selectable<NodesTable>;
+export type DbHost = Selectable<HostsTable>;
+export type DbCluster = Selectable<ClustersTable>;
+export type DbRelease = Selectable<ReleasesTable>;
+export type DbBuild = Selectable<BuildsTable>;
+export type DbDeployment = Selectable<DeploymentsTable>;
+export type DbDesired = Selectable<DesiredTable>;
+export type DbInstance = Selectable<InstancesTable>;
+export type DbAudit = Selectable<AuditTable>;

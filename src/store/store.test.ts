@@ -1,0 +1,478 @@
+/**
+ * Behaviour of the store, run against both backends: SQLite in a temp dir, and PostgreSQL when
+ * NOOPS_TEST_PG_URL is set (scripts/pg-setup.sh prints one). Every test gets a fresh database:
+ * a new file on SQLite, a new `noops_t_<random>` database on PostgreSQL, dropped at the end.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import {
+  MIGRATION_NAMES, openStore, parseStoreUrl,
+  type BuildRow, type DeploymentRow, type DesiredRow, type InstanceRow, type ReleaseRow, type Store,
+} from './index.js';
+
+const PG_URL = process.env.NOOPS_TEST_PG_URL;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const INDEX = fileURLToPath(new URL('./index.ts', import.meta.url));
+
+/**
+ * Runs `setDesired(host, tag_i, ...)` `n` times in a separate Node process on `url`; returns
+ * the generations it got. Separate processes are separate connections, as several servers are.
+ */
+async function setDesiredInChild(url: string, n: number, tagPrefix: string): Promise<number[]> {
+  const script = `
+    const { openStore } = await import(${JSON.stringify(INDEX)});
+    const store = await openStore(process.env.URL);
+    const gens = [];
+    for (let i = 0; i < ${n}; i++) {
+      const tag = ${JSON.stringify(tagPrefix)} + i;
+      gens.push(await store.setDesired('h1', tag, { host: 'h1', tag, version: 'v' + i, sha256: 's', manifest: {}, deploymentId: null, updatedAt: new Date().toISOString() }));
+    }
+    await store.close();
+    console.log(JSON.stringify(gens));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: ROOT,
+    env: { ...process.env, URL: url },
+  });
+  return JSON.parse(stdout) as number[];
+}
+
+/** Makes fresh, empty databases of one backend and removes them all at the end. */
+interface Backend {
+  name: 'sqlite' | 'postgres';
+  skip: string | false;
+  freshUrl(): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+function sqliteBackend(): Backend {
+  let dir: string | undefined;
+  let n = 0;
+  return {
+    name: 'sqlite',
+    skip: false,
+    async freshUrl() {
+      dir ??= mkdtempSync(join(tmpdir(), 'noops-store-'));
+      return `sqlite:${join(dir, `t${++n}`, 'noops.db')}`;
+    },
+    async cleanup() {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function postgresBackend(): Backend {
+  const created: string[] = [];
+  const admin = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end();
+    }
+  };
+  return {
+    name: 'postgres',
+    skip: PG_URL ? false : 'set NOOPS_TEST_PG_URL (e.g. postgres://noops:noops@127.0.0.1:5432/noops_test; scripts/pg-setup.sh prints it) to run the PostgreSQL store tests',
+    async freshUrl() {
+      const name = `noops_t_${randomBytes(6).toString('hex')}`;
+      await admin((c) => c.query(`create database ${name}`));
+      created.push(name);
+      const url = new URL(PG_URL!);
+      url.pathname = `/${name}`;
+      return url.toString();
+    },
+    async cleanup() {
+      if (created.length === 0) return;
+      await admin(async (c) => {
+        for (const name of created) await c.query(`drop database if exists ${name} with (force)`);
+      });
+    },
+  };
+}
+
+const T0 = Date.parse('2025-01-01T00:00:00.000Z');
+/** The ISO time `s` seconds after a fixed start. */
+const at = (s: number) => new Date(T0 + s * 1000).toISOString();
+
+const JOB = 'cop.xiaomi_owt.miliao_pdl.im_service.ack_job.api';
+const CLUSTER = `${JOB}_cluster.prod`;
+
+const release = (version: string, s: number, extra: Partial<ReleaseRow> = {}): ReleaseRow => ({
+  job: JOB, version, commit: `${version}0000000`, repo: 'https://git.example/ack.git', sha256: `sha-${version}`,
+  size: 5_000_000_000, manifest: { processes: { web: { command: 'node server.js', port: true } }, env: { A: '1' } },
+  buildId: null, createdAt: at(s), ...extra,
+});
+
+const build = (extra: Partial<BuildRow> = {}): Omit<BuildRow, 'id'> => ({
+  repo: 'https://git.example/ack.git', job: JOB, ref: 'main', status: 'running', version: null,
+  initiator: 'admin', startedAt: at(0), endedAt: null, log: '', error: null, ...extra,
+});
+
+const deployment = (extra: Partial<DeploymentRow> = {}): Omit<DeploymentRow, 'id'> => ({
+  tag: CLUSTER, version: 'abc123def', kind: 'deploy', initiator: 'admin', startedAt: at(0), endedAt: null,
+  hosts: ['h1', 'h2'], status: 'running', previous: { h1: 'aaa111bbb', h2: null },
+  hostResults: { h1: 'pending', h2: 'pending' }, conf: { batch: 1, pause: '5s', nested: { a: [1, 2] } },
+  message: null, deadline: at(600), ...extra,
+});
+
+const desired = (host: string, tag: string, version: string, extra: Partial<DesiredRow> = {}): DesiredRow => ({
+  host, tag, version, sha256: `sha-${version}`, manifest: { processes: { web: { command: 'x' } } },
+  deploymentId: 7, updatedAt: at(1), ...extra,
+});
+
+const instance = (host: string, process: string, extra: Partial<InstanceRow> = {}): InstanceRow => ({
+  host, tag: CLUSTER, process, version: 'abc123def', state: 'running', pid: 1234, port: 20001,
+  restarts: 0, startedAt: at(2), error: null, updatedAt: at(3), ...extra,
+});
+
+describe('parseStoreUrl', () => {
+  it('reads sqlite URLs and .db paths', () => {
+    assert.deepEqual(parseStoreUrl('sqlite:/var/lib/noops/noops.db'), { backend: 'sqlite', path: '/var/lib/noops/noops.db' });
+    assert.deepEqual(parseStoreUrl('sqlite:///var/lib/noops.db'), { backend: 'sqlite', path: '/var/lib/noops.db' });
+    assert.deepEqual(parseStoreUrl('sqlite::memory:'), { backend: 'sqlite', path: ':memory:' });
+    assert.deepEqual(parseStoreUrl('/tmp/x/noops.db'), { backend: 'sqlite', path: '/tmp/x/noops.db' });
+    assert.equal(parseStoreUrl('rel/noops.db').backend, 'sqlite');
+  });
+
+  it('reads postgres URLs', () => {
+    assert.deepEqual(parseStoreUrl('postgres://u:p@h:5432/d'), { backend: 'postgres', url: 'postgres://u:p@h:5432/d' });
+    assert.equal(parseStoreUrl('postgresql://u:p@h/d').backend, 'postgres');
+  });
+
+  it('rejects anything else without echoing a password', async () => {
+    assert.throws(() => parseStoreUrl('mysql://root:secret@h/d'), (e: Error) => /unsupported store URL scheme "mysql:"/.test(e.message) && !e.message.includes('secret'));
+    assert.throws(() => parseStoreUrl('noops.sqlite'), /unsupported store URL/);
+    assert.throws(() => parseStoreUrl('sqlite:'), /names no file/);
+    await assert.rejects(openStore('http://example.com/x.db'), /unsupported store URL/);
+  });
+});
+
+describe('openStore', () => {
+  it('opens a private in-memory SQLite store', async () => {
+    const a = await openStore('sqlite::memory:');
+    const b = await openStore('sqlite::memory:');
+    await a.setMeta('k', 'a');
+    assert.equal(await a.getMeta('k'), 'a');
+    assert.equal(await b.getMeta('k'), undefined);
+    await a.close();
+    await b.close();
+  });
+});
+
+for (const backend of [sqliteBackend(), postgresBackend()]) {
+  describe(`store on ${backend.name}`, { skip: backend.skip }, () => {
+    const open: Store[] = [];
+    /** A store on a fresh database (closed at the end). */
+    const fresh = async (): Promise<Store> => {
+      const store = await openStore(await backend.freshUrl());
+      open.push(store);
+      return store;
+    };
+    after(async () => {
+      for (const s of open) await s.close();
+      await backend.cleanup();
+    });
+
+    it('says which backend it is; close is idempotent', async () => {
+      const url = await backend.freshUrl();
+      const s = await openStore(url);
+      assert.equal(s.kind, backend.name);
+      await s.close();
+      await s.close();
+    });
+
+    it('migrations are idempotent: opening twice keeps the data', async () => {
+      const url = await backend.freshUrl();
+      const a = await openStore(url);
+      await a.setMeta('k', 'v');
+      await a.close();
+      const b = await openStore(url);
+      open.push(b);
+      assert.equal(await b.getMeta('k'), 'v');
+      assert.deepEqual(MIGRATION_NAMES, ['0001_initial']);
+    });
+
+    it('several stores opening one new database at once migrate it once', async () => {
+      const url = await backend.freshUrl();
+      const stores = await Promise.all([openStore(url), openStore(url), openStore(url)]);
+      open.push(...stores);
+      await stores[0].setMeta('x', '1');
+      assert.equal(await stores[2].getMeta('x'), '1');
+    });
+
+    it('opening one database twice in one process: closing one store keeps the other working', async () => {
+      const url = await backend.freshUrl();
+      const a = await openStore(url);
+      const b = await openStore(url);
+      open.push(b);
+      await a.setMeta('k', 'a');
+      await a.close();
+      assert.equal(await b.getMeta('k'), 'a');
+      await b.setMeta('k', 'b');
+      const c = await openStore(url);
+      open.push(c);
+      assert.equal(await c.getMeta('k'), 'b');
+    });
+
+    it('several processes opening one new database and setting desired state at once', async () => {
+      const url = await backend.freshUrl();
+      const results = await Promise.all([0, 1, 2].map((p) => setDesiredInChild(url, 10, `${CLUSTER}_p${p}_`)));
+      const all = results.flat().sort((x, y) => x - y);
+      assert.deepEqual(all, Array.from({ length: 30 }, (_, i) => i + 1));
+      for (const gens of results) assert.deepEqual(gens, [...gens].sort((x, y) => x - y)); // increasing per process
+      const s = await openStore(url);
+      open.push(s);
+      const got = await s.getDesired('h1');
+      assert.equal(got.generation, 30);
+      assert.equal(got.entries.length, 30);
+    });
+
+    it('tokens: put, find, overwrite, delete by kind and name', async () => {
+      const s = await fresh();
+      assert.equal(await s.findToken('nope'), undefined);
+      await s.putToken({ hash: 'h1', kind: 'agent', name: 'host1', scope: null, createdAt: at(0) });
+      await s.putToken({ hash: 'h2', kind: 'agent', name: 'host1', scope: null, createdAt: at(1) });
+      await s.putToken({ hash: 'h3', kind: 'team', name: 'host1', scope: 'cop.xiaomi', createdAt: at(2) });
+      assert.deepEqual(await s.findToken('h3'), { hash: 'h3', kind: 'team', name: 'host1', scope: 'cop.xiaomi', createdAt: at(2) });
+      await s.putToken({ hash: 'h3', kind: 'team', name: 'ops', scope: null, createdAt: at(3) });
+      assert.deepEqual(await s.findToken('h3'), { hash: 'h3', kind: 'team', name: 'ops', scope: null, createdAt: at(3) });
+      await s.deleteTokens('agent', 'host1');
+      assert.equal(await s.findToken('h1'), undefined);
+      assert.equal(await s.findToken('h2'), undefined);
+      assert.ok(await s.findToken('h3'));
+    });
+
+    it('meta: unset is undefined, set overwrites', async () => {
+      const s = await fresh();
+      assert.equal(await s.getMeta('server.id'), undefined);
+      await s.setMeta('server.id', 'a');
+      await s.setMeta('server.id', 'b');
+      assert.equal(await s.getMeta('server.id'), 'b');
+    });
+
+    it('nodes: ensureNodes inserts new ones and keeps existing ones', async () => {
+      const s = await fresh();
+      await s.ensureNodes([]);
+      await s.ensureNodes([
+        { tag: 'cop.xiaomi_owt.miliao', level: 'owt', parent: 'cop.xiaomi', createdAt: at(1) },
+        { tag: 'cop.xiaomi', level: 'cop', parent: null, createdAt: at(1) },
+      ]);
+      await s.ensureNodes([
+        { tag: 'cop.xiaomi', level: 'cop', parent: null, createdAt: at(9) },
+        { tag: 'cop.xiaomi_owt.b', level: 'owt', parent: 'cop.xiaomi', createdAt: at(9) },
+      ]);
+      assert.deepEqual(await s.listNodes(), [
+        { tag: 'cop.xiaomi', level: 'cop', parent: null, createdAt: at(1) },
+        { tag: 'cop.xiaomi_owt.b', level: 'owt', parent: 'cop.xiaomi', createdAt: at(9) },
+        { tag: 'cop.xiaomi_owt.miliao', level: 'owt', parent: 'cop.xiaomi', createdAt: at(1) },
+      ]);
+    });
+
+    it('hosts: upsert keeps joinedAt and lastHeartbeat; touchHosts records beats', async () => {
+      const s = await fresh();
+      assert.equal(await s.getHost('h1'), undefined);
+      await s.upsertHost({ name: 'h1', labels: { zone: 'a', 'rack/x': 'r 1' }, address: '10.0.0.1', joinedAt: at(0) });
+      assert.deepEqual(await s.getHost('h1'), { name: 'h1', labels: { zone: 'a', 'rack/x': 'r 1' }, address: '10.0.0.1', joinedAt: at(0), lastHeartbeat: null });
+      await s.touchHosts([{ name: 'h1', at: at(5) }, { name: 'unknown', at: at(5) }]);
+      await s.upsertHost({ name: 'h1', labels: { zone: 'b' }, address: null, joinedAt: at(100) });
+      await s.upsertHost({ name: 'h0', labels: {}, address: '10.0.0.0', joinedAt: at(1) });
+      assert.deepEqual(await s.listHosts(), [
+        { name: 'h0', labels: {}, address: '10.0.0.0', joinedAt: at(1), lastHeartbeat: null },
+        { name: 'h1', labels: { zone: 'b' }, address: null, joinedAt: at(0), lastHeartbeat: at(5) },
+      ]);
+      assert.equal(await s.getHost('unknown'), undefined);
+    });
+
+    it('touchHosts: latest beat wins, never moves back, handles big batches', async () => {
+      const s = await fresh();
+      await s.touchHosts([]);
+      const names = Array.from({ length: 1234 }, (_, i) => `host-${String(i).padStart(5, '0')}`);
+      await Promise.all(names.map((name) => s.upsertHost({ name, labels: {}, address: null, joinedAt: at(0) })));
+      await s.touchHosts([{ name: 'host-00001', at: at(10) }, { name: 'host-00001', at: at(12) }, { name: 'host-00001', at: at(11) }]);
+      assert.equal((await s.getHost('host-00001'))?.lastHeartbeat, at(12));
+      // names that need quoting in SQL and in PostgreSQL array literals
+      const odd = ['we"ird', 'a,b', '{x}', 'back\\slash', "o'neil", 'NULL', 'sp ace'];
+      for (const name of odd) await s.upsertHost({ name, labels: {}, address: null, joinedAt: at(0) });
+      await s.touchHosts(odd.map((name) => ({ name, at: at(13) })));
+      for (const name of odd) assert.equal((await s.getHost(name))?.lastHeartbeat, at(13), name);
+      await s.touchHosts([{ name: 'host-00001', at: at(8) }]);
+      assert.equal((await s.getHost('host-00001'))?.lastHeartbeat, at(12));
+      await s.touchHosts(names.map((name) => ({ name, at: at(20) })));
+      const hosts = (await s.listHosts()).filter((h) => h.name.startsWith('host-'));
+      assert.equal(hosts.length, names.length);
+      assert.ok(hosts.every((h) => h.lastHeartbeat === at(20)));
+    });
+
+    it('clusters: put, get, overwrite, list', async () => {
+      const s = await fresh();
+      assert.equal(await s.getCluster(CLUSTER), undefined);
+      const row = { tag: CLUSTER, hosts: ['h1', 'h2'], policy: { batch: 2, health: { path: '/ok' } }, conf: 'batch: 2\n', updatedAt: at(0) };
+      await s.putCluster(row);
+      assert.deepEqual(await s.getCluster(CLUSTER), row);
+      const row2 = { ...row, hosts: ['h3'], policy: {}, conf: null, updatedAt: at(5) };
+      await s.putCluster(row2);
+      await s.putCluster({ ...row, tag: `${JOB}_cluster.a` });
+      assert.deepEqual(await s.listClusters(), [{ ...row, tag: `${JOB}_cluster.a` }, row2]);
+    });
+
+    it('releases: round trip, same content is a no-op, other content is an error', async () => {
+      const s = await fresh();
+      const r = release('abc123def', 0, { buildId: 4 });
+      await s.putRelease(r);
+      assert.deepEqual(await s.getRelease(JOB, 'abc123def'), r);
+      assert.equal(await s.getRelease(JOB, 'zzz'), undefined);
+      await s.putRelease({ ...r, createdAt: at(50) });
+      assert.deepEqual(await s.getRelease(JOB, 'abc123def'), r);
+      await assert.rejects(s.putRelease({ ...r, sha256: 'other' }), /already exists with other content/);
+      assert.deepEqual(await s.getRelease(JOB, 'abc123def'), r);
+    });
+
+    it('releases: listed newest first, by job', async () => {
+      const s = await fresh();
+      await s.putRelease(release('v2', 20));
+      await s.putRelease(release('v1', 10));
+      await s.putRelease(release('v3', 30));
+      await s.putRelease(release('o1', 40, { job: 'cop.x_job.other' }));
+      assert.deepEqual((await s.listReleases(JOB)).map((r) => r.version), ['v3', 'v2', 'v1']);
+      assert.deepEqual((await s.listReleases()).map((r) => r.version), ['o1', 'v3', 'v2', 'v1']);
+      assert.deepEqual(await s.listReleases('cop.none_job.x'), []);
+    });
+
+    it('builds: create, partial update, append to the log', async () => {
+      const s = await fresh();
+      const id1 = await s.createBuild(build());
+      const id2 = await s.createBuild(build({ ref: 'dev', log: 'start\n' }));
+      assert.ok(id2 > id1);
+      assert.deepEqual(await s.getBuild(id1), { id: id1, ...build() });
+      await s.appendBuildLog(id2, 'line 1\n');
+      await s.appendBuildLog(id2, "line 2 with 'quotes' and ünïcode\n");
+      await s.appendBuildLog(id2, '');
+      await s.updateBuild(id2, { status: 'succeeded', version: 'abc123def', endedAt: at(9) });
+      await s.updateBuild(id2, {});
+      assert.deepEqual(await s.getBuild(id2), {
+        id: id2, ...build({ ref: 'dev', status: 'succeeded', version: 'abc123def', endedAt: at(9) }),
+        log: "start\nline 1\nline 2 with 'quotes' and ünïcode\n",
+      });
+      await s.updateBuild(id1, { status: 'failed', error: 'boom', log: 'replaced' });
+      assert.deepEqual(await s.getBuild(id1), { id: id1, ...build({ status: 'failed', error: 'boom', log: 'replaced' }) });
+      assert.equal(await s.getBuild(9999), undefined);
+    });
+
+    it('builds: listed newest first, without logs, by status and job', async () => {
+      const s = await fresh();
+      const b1 = await s.createBuild(build({ log: 'long log' }));
+      const b2 = await s.createBuild(build({ job: 'cop.x_job.other', status: 'failed', error: 'e' }));
+      const b3 = await s.createBuild(build({ status: 'succeeded', version: 'abc123def', log: 'x' }));
+      assert.deepEqual(await s.listBuilds(), [
+        { id: b3, ...build({ status: 'succeeded', version: 'abc123def' }) },
+        { id: b2, ...build({ job: 'cop.x_job.other', status: 'failed', error: 'e' }) },
+        { id: b1, ...build() },
+      ]);
+      assert.deepEqual((await s.listBuilds({ job: JOB })).map((b) => b.id), [b3, b1]);
+      assert.deepEqual((await s.listBuilds({ status: 'failed' })).map((b) => b.id), [b2]);
+      assert.deepEqual((await s.listBuilds({ job: JOB, status: 'running' })).map((b) => b.id), [b1]);
+      assert.deepEqual((await s.listBuilds({ limit: 2 })).map((b) => b.id), [b3, b2]);
+      assert.equal((await s.getBuild(b1))?.log, 'long log');
+    });
+
+    it('deployments: round trip, partial update, newest first with filters', async () => {
+      const s = await fresh();
+      const d1 = await s.createDeployment(deployment());
+      assert.deepEqual(await s.getDeployment(d1), { id: d1, ...deployment() });
+      await s.updateDeployment(d1, { status: 'succeeded', endedAt: at(60), hostResults: { h1: 'succeeded', h2: 'failed: port closed' } });
+      assert.deepEqual(await s.getDeployment(d1), {
+        id: d1, ...deployment({ status: 'succeeded', endedAt: at(60), hostResults: { h1: 'succeeded', h2: 'failed: port closed' } }),
+      });
+      const d2 = await s.createDeployment(deployment({ tag: `${JOB}_cluster.b`, kind: 'rollback' }));
+      const d3 = await s.createDeployment(deployment({ status: 'failed', message: 'timeout' }));
+      assert.deepEqual((await s.listDeployments()).map((d) => d.id), [d3, d2, d1]);
+      assert.deepEqual((await s.listDeployments({ tag: CLUSTER })).map((d) => d.id), [d3, d1]);
+      assert.deepEqual((await s.listDeployments({ tag: CLUSTER, status: 'failed' })).map((d) => d.id), [d3]);
+      assert.deepEqual((await s.listDeployments({ limit: 2 })).map((d) => d.id), [d3, d2]);
+      assert.equal((await s.listDeployments({ limit: 1, tag: `${JOB}_cluster.b` }))[0].kind, 'rollback');
+      assert.equal(await s.getDeployment(9999), undefined);
+    });
+
+    it('desired: generations bump per host; null clears one entry', async () => {
+      const s = await fresh();
+      assert.deepEqual(await s.getDesired('h1'), { generation: 0, entries: [] });
+      const a = desired('h1', CLUSTER, 'v1');
+      const b = desired('h1', `${JOB}_cluster.b`, 'v1', { deploymentId: null });
+      assert.equal(await s.setDesired('h1', CLUSTER, a), 1);
+      assert.equal(await s.setDesired('h1', b.tag, b), 2);
+      assert.equal(await s.setDesired('h2', CLUSTER, desired('h2', CLUSTER, 'v1')), 1);
+      const a2 = desired('h1', CLUSTER, 'v2', { updatedAt: at(9), manifest: { env: { X: 'y' } } });
+      assert.equal(await s.setDesired('h1', CLUSTER, a2), 3);
+      // entries come sorted by tag
+      assert.deepEqual(await s.getDesired('h1'), { generation: 3, entries: [b, a2] });
+      assert.equal(await s.setDesired('h1', b.tag, null), 4);
+      assert.deepEqual(await s.getDesired('h1'), { generation: 4, entries: [a2] });
+      // clearing what is not there still bumps: the agent is told to look again
+      assert.equal(await s.setDesired('h3', CLUSTER, null), 1);
+      assert.deepEqual(await s.getDesired('h3'), { generation: 1, entries: [] });
+      assert.deepEqual(await s.listDesired(CLUSTER), [a2, desired('h2', CLUSTER, 'v1')]);
+      assert.equal((await s.listDesired()).length, 2);
+      assert.deepEqual(await s.listDesired('cop.none'), []);
+      await assert.rejects(s.setDesired('h1', CLUSTER, desired('h2', CLUSTER, 'v1')), /given a row for h2/);
+      assert.equal((await s.getDesired('h1')).generation, 4);
+    });
+
+    it('desired: concurrent setDesired calls get distinct generations', async () => {
+      const url = await backend.freshUrl();
+      // several stores = several connections (pools on PostgreSQL, file handles on SQLite)
+      const stores = await Promise.all([openStore(url), openStore(url), openStore(url)]);
+      open.push(...stores);
+      const calls = Array.from({ length: 30 }, (_, i) => {
+        const tag = `${JOB}_cluster.c${i % 5}`;
+        return stores[i % stores.length].setDesired('h1', tag, desired('h1', tag, `v${i}`));
+      });
+      const gens = await Promise.all(calls);
+      assert.deepEqual([...gens].sort((x, y) => x - y), Array.from({ length: 30 }, (_, i) => i + 1));
+      const got = await stores[0].getDesired('h1');
+      assert.equal(got.generation, 30);
+      assert.equal(got.entries.length, 5);
+    });
+
+    it('instances: replaceInstances replaces one host, listInstances filters', async () => {
+      const s = await fresh();
+      await s.replaceInstances('h1', [instance('h1', 'web'), instance('h1', 'worker', { pid: null, port: null, state: 'failed', error: 'exit 1', restarts: 3, startedAt: null })]);
+      await s.replaceInstances('h2', [instance('h2', 'web', { tag: `${JOB}_cluster.b` })]);
+      assert.deepEqual(await s.listInstances({ host: 'h1' }), [
+        instance('h1', 'web'),
+        instance('h1', 'worker', { pid: null, port: null, state: 'failed', error: 'exit 1', restarts: 3, startedAt: null }),
+      ]);
+      await s.replaceInstances('h1', [instance('h1', 'web', { version: 'v2', pid: 99 })]);
+      assert.deepEqual(await s.listInstances({ host: 'h1' }), [instance('h1', 'web', { version: 'v2', pid: 99 })]);
+      assert.deepEqual(await s.listInstances({ tag: CLUSTER }), [instance('h1', 'web', { version: 'v2', pid: 99 })]);
+      assert.deepEqual(await s.listInstances({ tag: CLUSTER, host: 'h2' }), []);
+      assert.equal((await s.listInstances()).length, 2);
+      await s.replaceInstances('h1', []);
+      assert.deepEqual((await s.listInstances()).map((i) => i.host), ['h2']);
+      await assert.rejects(s.replaceInstances('h1', [instance('h2', 'web')]), /row of host h2/);
+      assert.deepEqual((await s.listInstances()).map((i) => i.host), ['h2']);
+    });
+
+    it('audit: newest first, by action, limited', async () => {
+      const s = await fresh();
+      await s.audit({ at: at(1), actor: 'admin', action: 'build', target: JOB, detail: { ref: 'main' } });
+      await s.audit({ at: at(2), actor: 'admin', action: 'deploy', target: CLUSTER, detail: { version: 'v1', hosts: ['h1'] } });
+      await s.audit({ at: at(3), actor: 'team-a', action: 'deploy', target: CLUSTER, detail: {} });
+      const all = await s.listAudit();
+      assert.deepEqual(all.map((a) => a.at), [at(3), at(2), at(1)]);
+      assert.ok(all[0].id > all[1].id);
+      assert.deepEqual(all[1], { id: all[1].id, at: at(2), actor: 'admin', action: 'deploy', target: CLUSTER, detail: { version: 'v1', hosts: ['h1'] } });
+      assert.deepEqual((await s.listAudit({ action: 'deploy' })).map((a) => a.actor), ['team-a', 'admin']);
+      assert.deepEqual((await s.listAudit({ limit: 1 })).map((a) => a.action), ['deploy']);
+      assert.deepEqual(await s.listAudit({ action: 'token.create' }), []);
+    });
+  });
+}
