@@ -5,7 +5,7 @@
 
 /** One process of a release, as the supervisor runs it. */
 export interface ProcessSpec {
-  /** name from the Procfile or noops.yaml: web, worker, ... ([a-z0-9][a-z0-9-]*) */
+  /** name from the Procfile or noops.yaml: web, worker, ... ([a-z0-9][a-z0-9_-]*, see PROCESS_NAME_RE) */
   name: string;
   /** run with `/bin/sh -c`, in the release folder */
   command: string;

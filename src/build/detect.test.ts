@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { detectStack, type BuildPlan } from './detect.js';
+import { parseNoopsYaml, processDefaults } from '../release/index.js';
+
+const web = (command: string) => processDefaults('web', { command });
+
+test('a Procfile alone: no build, its processes', () => {
+  const plan: BuildPlan = {
+    stack: 'procfile',
+    build: [],
+    test: [],
+    env: {},
+    processes: [web('./server'), processDefaults('worker', { command: './work' })],
+    exclude: [],
+  };
+  assert.deepEqual(detectStack({ procfile: 'web: ./server\nworker: ./work\n', hasLock: false }), plan);
+});
+
+test('package.json: npm ci with a lockfile, npm install without, npm run build when there is a build script, web: npm start', () => {
+  const packageJson = { name: 'x', scripts: { build: 'tsc', start: 'node dist/server.js', test: 'echo "Error: no test specified" && exit 1' } };
+  assert.deepEqual(detectStack({ packageJson, hasLock: true }), {
+    stack: 'node',
+    build: ['npm ci --no-audit --no-fund', 'npm run build'],
+    test: [],
+    env: {},
+    processes: [web('npm start')],
+    exclude: [],
+  });
+  assert.deepEqual(detectStack({ packageJson: { scripts: { start: 'node s.js' } }, hasLock: false }).build, ['npm install --no-audit --no-fund']);
+});
+
+test('package.json with a Procfile: node builds, the Procfile names the processes', () => {
+  assert.deepEqual(detectStack({ procfile: 'worker: node w.js', packageJson: { scripts: { start: 'node s.js' } }, hasLock: false }), {
+    stack: 'node+procfile',
+    build: ['npm install --no-audit --no-fund'],
+    test: [],
+    env: {},
+    processes: [processDefaults('worker', { command: 'node w.js' })],
+    exclude: [],
+  });
+});
+
+test('noops.yaml decides what it says, detection fills the rest', () => {
+  const noopsYaml = parseNoopsYaml('test: npm test\nenv: { NODE_ENV: production }\nexclude: [docs]\n');
+  assert.deepEqual(detectStack({ noopsYaml, procfile: 'web: node s.js', packageJson: {}, hasLock: true }), {
+    stack: 'manifest+node+procfile',
+    build: ['npm ci --no-audit --no-fund'],
+    test: ['npm test'],
+    env: { NODE_ENV: 'production' },
+    processes: [web('node s.js')],
+    exclude: ['docs'],
+  });
+});
+
+test('noops.yaml with build and processes overrides the Procfile and package.json', () => {
+  const noopsYaml = parseNoopsYaml(
+    'build: [make, make check]\nprocesses:\n  web: { command: ./srv, port: 8080, stop_signal: SIGQUIT, stop_timeout: 30, start_grace: 5, env: { A: b } }\n  clock: ./clock\n',
+  );
+  assert.deepEqual(detectStack({ noopsYaml, procfile: 'web: other', packageJson: { scripts: { start: 'x' } }, hasLock: false }), {
+    stack: 'manifest',
+    build: ['make', 'make check'],
+    test: [],
+    env: {},
+    processes: [
+      { name: 'web', command: './srv', port: 8080, env: { A: 'b' }, stopSignal: 'SIGQUIT', stopTimeout: 30, startGrace: 5 },
+      processDefaults('clock', { command: './clock' }),
+    ],
+    exclude: [],
+  });
+});
+
+test('an explicit empty build list turns off the detected build', () => {
+  const noopsYaml = parseNoopsYaml('build: []\n');
+  assert.deepEqual(detectStack({ noopsYaml, packageJson: { scripts: { start: 'node s.js' } }, hasLock: true }).build, []);
+});
+
+test('no process anywhere is NOOPS_E_NO_PROCESSES, with what was found', () => {
+  assert.throws(() => detectStack({ hasLock: false }), {
+    code: 'NOOPS_E_NO_PROCESSES',
+    message: 'no process to run: no Procfile, noops.yaml or package.json',
+  });
+  assert.throws(() => detectStack({ packageJson: { scripts: { build: 'tsc' } }, noopsYaml: {}, hasLock: false }), {
+    message: 'no process to run: no Procfile; found noops.yaml (without processes) and package.json (without a start script)',
+  });
+  assert.throws(() => detectStack({ procfile: '# nothing\n', hasLock: false }), { message: 'the Procfile lists no process' });
+  assert.throws(() => detectStack({ noopsYaml: { processes: {} }, procfile: 'web: x', hasLock: false }), {
+    message: 'noops.yaml: processes: lists no process',
+  });
+});
+
+test('a package.json that is not an object, or has odd scripts', () => {
+  assert.throws(() => detectStack({ packageJson: [], hasLock: false }), { code: 'NOOPS_E_MANIFEST', message: 'package.json: expected a JSON object' });
+  assert.throws(() => detectStack({ packageJson: { scripts: 'x' }, hasLock: false }), { message: 'package.json: scripts: expected an object' });
+  assert.throws(() => detectStack({ packageJson: { scripts: { start: '  ' } }, hasLock: false }), { code: 'NOOPS_E_NO_PROCESSES' });
+});

@@ -1,0 +1,4 @@
+/** The standard build framework: a git repository at a commit becomes a release package. */
+export { BUILD_ENV_PASSTHROUGH, BUILD_TIMEOUT_MS, runBuild, type BuildOptions, type BuildResult } from './build.js';
+export { NPM_BUILD, NPM_CI, NPM_INSTALL, NPM_START, detectStack, type BuildPlan, type DetectInput } from './detect.js';
+export { excludeMatcher } from './exclude.js';

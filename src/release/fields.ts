@@ -1,0 +1,50 @@
+/**
+ * The zod field schemas that noops.yaml and manifest.json share, so that a value that is valid
+ * in one is valid in the other.
+ */
+import { z } from 'zod';
+
+/**
+ * A process name: lower-case letters, digits, `-` and `_`, starting with a letter or digit.
+ * `_` is allowed because Procfiles allow it (Heroku: `[A-Za-z0-9_-]+`); upper case is folded to
+ * lower case when a Procfile is read, so `Web` and `web` are the same process.
+ */
+export const PROCESS_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** An environment variable name, as POSIX shells accept it. */
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The signals a process may ask to be stopped with. SIGTERM is the usual one; SIGQUIT (nginx,
+ * unicorn), SIGINT and SIGWINCH (apache) are the graceful stops of some servers.
+ */
+export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGKILL'] as const;
+
+/** A process name (see {@link PROCESS_NAME_RE}). */
+export const processName = z
+  .string()
+  .regex(PROCESS_NAME_RE, 'a process name is lower-case letters, digits, "-" and "_" (at most 63), starting with a letter or digit');
+
+/**
+ * A map of environment variables. Values must be strings: YAML would turn `1.10` into the
+ * number 1.1 and `0755` into 755, so numbers are refused rather than silently changed.
+ */
+export const envMap = z.record(
+  z.string().regex(ENV_NAME_RE, 'an environment variable name is letters, digits and "_", not starting with a digit'),
+  z.string({ error: 'expected a string (quote numbers and booleans, e.g. "8080")' }),
+);
+
+/** A port: a fixed number, 'auto' (the agent picks one and passes PORT) or null (none). */
+const PORT_RANGE = 'expected a port number from 1 to 65535';
+export const port = z.union([z.number().int(PORT_RANGE).min(1, PORT_RANGE).max(65535, PORT_RANGE), z.literal('auto'), z.null()], {
+  error: 'expected a number, "auto" or null',
+});
+
+/** A stop signal, written `SIGTERM` (see {@link STOP_SIGNALS}). */
+export const stopSignal = z.enum(STOP_SIGNALS, { error: `expected one of ${STOP_SIGNALS.join(', ')}` });
+
+/** A duration in seconds (fractions allowed). */
+export const seconds = z
+  .number({ error: 'expected a number of seconds' })
+  .min(0, 'expected a number of seconds, 0 or more')
+  .max(86_400, 'expected at most 86400 seconds (a day)');

@@ -1,0 +1,22 @@
+/**
+ * The release-package spec, shared by the build, the server and the agent: noops.yaml, the
+ * Procfile, and manifest.json. See docs/package-spec.md.
+ */
+export type { ProcessSpec, ReleaseManifest } from './types.js';
+export { noopsYamlSchema, parseNoopsYaml, type NoopsYaml, type NoopsYamlProcess } from './noops-yaml.js';
+export { parseProcfile, type ProcfileEntry } from './procfile.js';
+export {
+  DEFAULT_PORT,
+  DEFAULT_START_GRACE,
+  DEFAULT_STOP_SIGNAL,
+  DEFAULT_STOP_TIMEOUT,
+  DEFAULT_WEB_PORT,
+  MANIFEST_FILE,
+  PACKAGE_SCHEMA,
+  VERSION_LENGTH,
+  WEB_PROCESS,
+  processDefaults,
+  validateManifest,
+  type ProcessInput,
+} from './manifest.js';
+export { ENV_NAME_RE, PROCESS_NAME_RE, STOP_SIGNALS } from './fields.js';

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseNoopsYaml } from './noops-yaml.js';
+import { NoopsError } from '../errors/index.js';
+
+/** Asserts that parsing fails with NOOPS_E_MANIFEST and returns the message. */
+function failure(text: string): string {
+  try {
+    parseNoopsYaml(text);
+  } catch (err) {
+    assert.ok(err instanceof NoopsError);
+    assert.equal(err.code, 'NOOPS_E_MANIFEST');
+    return err.message;
+  }
+  assert.fail('expected a NOOPS_E_MANIFEST error');
+}
+
+test('a full noops.yaml parses into lists and full process entries', () => {
+  const text = [
+    'build: make',
+    'test:',
+    '  - npm test',
+    '  - npm run lint',
+    'env:',
+    '  NODE_ENV: production',
+    'processes:',
+    '  web: node server.js',
+    '  worker:',
+    '    command: node jobs.js',
+    '    port: null',
+    '    env: { QUEUE: default }',
+    '    stop_signal: SIGQUIT',
+    '    stop_timeout: 30',
+    '    start_grace: 0.5',
+    '  admin: { command: node admin.js, port: 8081 }',
+    'exclude: [docs, "**/*.md"]',
+  ].join('\n');
+  assert.deepEqual(parseNoopsYaml(text), {
+    build: ['make'],
+    test: ['npm test', 'npm run lint'],
+    env: { NODE_ENV: 'production' },
+    processes: {
+      web: { command: 'node server.js' },
+      worker: { command: 'node jobs.js', port: null, env: { QUEUE: 'default' }, stop_signal: 'SIGQUIT', stop_timeout: 30, start_grace: 0.5 },
+      admin: { command: 'node admin.js', port: 8081 },
+    },
+    exclude: ['docs', '**/*.md'],
+  });
+});
+
+test('an empty file is an empty manifest', () => {
+  assert.deepEqual(parseNoopsYaml(''), {});
+  assert.deepEqual(parseNoopsYaml('# nothing yet\n'), {});
+});
+
+test('a bad port names the file, the line and the key path', () => {
+  const text = 'env:\n  A: b\nprocesses:\n  worker: sh w.sh\n  web:\n    command: node s.js\n    port: eighty\n';
+  assert.equal(failure(text), 'noops.yaml:7: processes.web.port: expected a number, "auto" or null');
+});
+
+test('a port out of range says so', () => {
+  assert.equal(failure('processes:\n  web: { command: x, port: 70000 }\n'), 'noops.yaml:2: processes.web.port: expected a port number from 1 to 65535');
+});
+
+test('unknown keys are errors at their own line, at any depth', () => {
+  const text = 'build: make\nbiuld: make\nprocesses:\n  web:\n    command: x\n    colour: red\n';
+  assert.equal(failure(text), 'noops.yaml:2: biuld: unknown key\nnoops.yaml:6: processes.web.colour: unknown key');
+});
+
+test('env values must be strings, not numbers YAML would change', () => {
+  assert.equal(failure('env:\n  VERSION: 1.10\n'), 'noops.yaml:2: env.VERSION: expected a string (quote numbers and booleans, e.g. "8080")');
+});
+
+test('bad names of processes and variables point at the key', () => {
+  assert.match(failure('processes:\n  Web: x\n'), /^noops\.yaml:2: processes\.Web: a process name is lower-case/);
+  assert.match(failure('env:\n  A: b\n  1X: c\n'), /^noops\.yaml:3: env\.1X: an environment variable name/);
+});
+
+test('a process without a command, and a list item of the wrong type', () => {
+  assert.equal(failure('processes:\n  web:\n    port: auto\n'), 'noops.yaml:3: processes.web.command: expected a command string');
+  assert.equal(failure('build:\n  - make\n  - 42\n'), 'noops.yaml:3: build[1]: expected a command string');
+  assert.equal(failure('test: 3\n'), 'noops.yaml:1: test: expected a command or a list of commands');
+});
+
+test('exclude refuses absolute paths and ..', () => {
+  assert.match(failure('exclude:\n  - ok\n  - ../secrets\n'), /^noops\.yaml:3: exclude\[1\]: a path in exclude is relative/);
+  assert.match(failure('exclude: /etc\n'), /^noops\.yaml:1: exclude\[0\]: /);
+});
+
+test('a YAML syntax error names the line', () => {
+  assert.match(failure('build: make\nprocesses:\n  web: x\n  web: y\n'), /^noops\.yaml:4: Map keys must be unique$/);
+  assert.match(failure('a: [1,\n'), /^noops\.yaml:\d+: /);
+});
+
+test('a top level that is not a mapping', () => {
+  assert.equal(failure('- a\n- b\n'), 'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, exclude)');
+});
+
+test('the file name given is used in messages', () => {
+  assert.throws(() => parseNoopsYaml('x: 1\n', 'repo/noops.yaml'), /^NoopsError: repo\/noops\.yaml:1: x: unknown key$/);
+});

@@ -1,0 +1,142 @@
+/**
+ * `noops.yaml`: the service manifest at the root of a repository. This schema is its reference;
+ * docs/package-spec.md shows it with an example. Every key is optional, and unknown keys are
+ * errors that name the key path and the line.
+ */
+import { z } from 'zod';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { NoopsError } from '../errors/index.js';
+import { envMap, port, processName, seconds, stopSignal } from './fields.js';
+import { formatPath, problemsOf, type Problem } from './issues.js';
+
+/** One command, or a list run in order; always a list once parsed. */
+const commands = z.preprocess(
+  (value) => (typeof value === 'string' ? [value] : value),
+  z.array(z.string({ error: 'expected a command string' }).min(1, 'a command cannot be empty'), {
+    error: 'expected a command or a list of commands',
+  }),
+);
+
+/** One process: a command string, or the full form. Always the full form once parsed. */
+const processEntry = z.preprocess(
+  (value) => (typeof value === 'string' ? { command: value } : value),
+  z.strictObject(
+    {
+      /** run with `/bin/sh -c` in the release folder */
+      command: z.string({ error: 'expected a command string' }).min(1, 'a command cannot be empty'),
+      /** a number: fixed; 'auto': the agent picks one; null: none. Default: 'auto' for web, else null */
+      port: port.optional(),
+      /** extra environment for this process, over the top-level env */
+      env: envMap.optional(),
+      /** default SIGTERM */
+      stop_signal: stopSignal.optional(),
+      /** seconds between the stop signal and SIGKILL; default 10 */
+      stop_timeout: seconds.optional(),
+      /** seconds a new process must stay up to count as started; default 2 */
+      start_grace: seconds.optional(),
+    },
+    { error: 'expected a command, or a mapping with a "command" key' },
+  ),
+);
+
+/**
+ * A path left out of the package, relative to the repository root: `docs`, `*.md`,
+ * `test/**`, `**\/*.log`. `*` and `?` stay within one path segment, `**` crosses segments, and a
+ * directory that matches takes its whole content with it.
+ */
+const excludePattern = z
+  .string({ error: 'expected a path' })
+  .min(1, 'a path cannot be empty')
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), {
+    error: 'a path in exclude is relative to the repository root and has no ".." in it',
+  });
+
+/** The schema of noops.yaml. */
+export const noopsYamlSchema = z.strictObject(
+  {
+    /** shell commands that build the service in its checkout; replace the detected ones */
+    build: commands.optional(),
+    /** shell commands run after the build; one failing means no release */
+    test: commands.optional(),
+    /** environment for every process (not for the build) */
+    env: envMap.optional(),
+    /** the processes to run, by name; replace the Procfile and the detected ones */
+    processes: z.record(processName, processEntry, { error: 'expected a mapping of process names' }).optional(),
+    /** paths left out of the package (.git always is) */
+    exclude: z
+      .preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(excludePattern, { error: 'expected a list of paths' }))
+      .optional(),
+    // Room for later keys, each to be added here with its own schema and docs:
+    //   runtimes:    { node: '20', jdk: '8' }     runtimes the agent provides at their own paths
+    //   healthcheck: { http: /health } | { tcp } | { command }
+    //   crons:       { name: { schedule, command } }
+    //   deploy_tests: commands run against freshly deployed instances
+    //   resources:   { cpu, memory } for the scheduler; rollout: the default policy
+  },
+  { error: 'expected a mapping of keys (build, test, env, processes, exclude)' },
+);
+
+/** noops.yaml once parsed: commands are lists, processes are in their full form. */
+export type NoopsYaml = z.infer<typeof noopsYamlSchema>;
+
+/** One parsed process entry of noops.yaml. */
+export type NoopsYamlProcess = NonNullable<NoopsYaml['processes']>[string];
+
+/**
+ * Parses and validates noops.yaml. Errors name the file, the line and the key path.
+ *
+ * @example
+ *   parseNoopsYaml('processes:\n  web: node server.js\n').processes
+ *   // { web: { command: 'node server.js' } }
+ * @throws NoopsError NOOPS_E_MANIFEST, e.g. `noops.yaml:7: processes.web.port: expected a number, "auto" or null`
+ */
+export function parseNoopsYaml(text: string, file = 'noops.yaml'): NoopsYaml {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  if (doc.errors.length > 0) {
+    const lines = doc.errors.map((e) => {
+      const line = e.linePos?.[0].line ?? 1;
+      // the library's message ends in " at line L, column C:" and a snippet; we print our own
+      const message = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      return `${file}:${line}: ${message}`;
+    });
+    throw new NoopsError('NOOPS_E_MANIFEST', lines.join('\n'));
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (err) {
+    throw new NoopsError('NOOPS_E_MANIFEST', `${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const result = noopsYamlSchema.safeParse(value ?? {}); // an empty file is an empty manifest
+  if (result.success) return result.data;
+  const problems = problemsOf(result.error)
+    .map((p) => ({ ...p, line: lineOf(doc, lineCounter, p) }))
+    .sort((a, b) => a.line - b.line);
+  const lines = problems.map((p) => `${file}:${p.line}: ${formatPath(p.path)}: ${p.message}`);
+  throw new NoopsError('NOOPS_E_MANIFEST', lines.join('\n'));
+}
+
+/** The line of the deepest node on the problem's path that the document has (1-based). */
+function lineOf(doc: Document, counter: LineCounter, problem: Problem): number {
+  const at = (range: readonly number[] | null | undefined, fallback: number): number =>
+    range ? counter.linePos(range[0]).line : fallback;
+  let node: unknown = doc.contents;
+  let line = at((node as { range?: number[] } | null)?.range, 1);
+  for (const [i, key] of problem.path.entries()) {
+    const last = i === problem.path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(key));
+      if (!pair) break;
+      const keyLine = at(isScalar(pair.key) ? pair.key.range : undefined, line);
+      if (last && problem.atKey) return keyLine;
+      node = pair.value;
+      line = at((node as { range?: number[] } | null)?.range, keyLine);
+    } else if (isSeq(node) && typeof key === 'number') {
+      node = node.items[key];
+      if (node === undefined) break;
+      line = at((node as { range?: number[] } | null)?.range, line);
+    } else break;
+  }
+  return line;
+}
