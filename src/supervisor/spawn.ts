@@ -1,0 +1,45 @@
+/**
+ * Starting one process the way the supervisor needs it: `/bin/sh -c`, its own process group,
+ * output appended to two log files through file descriptors (never pipes, so the process
+ * outlives the agent without SIGPIPE and keeps logging when nobody reads).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import type { WatchSpec } from './types.js';
+
+/** rw-r-----: logs may hold secrets a service prints; the group (e.g. a log shipper) may read them. */
+const LOG_FILE_MODE = 0o640;
+
+/** The two log files of a spec. */
+export function logPaths(spec: Pick<WatchSpec, 'logDir' | 'logName'>): { out: string; err: string } {
+  return {
+    out: join(spec.logDir, `${spec.logName}.out.log`),
+    err: join(spec.logDir, `${spec.logName}.err.log`),
+  };
+}
+
+/**
+ * Spawns `spec.command` detached (a new session and process group whose id is the child's pid),
+ * stdin from /dev/null, stdout and stderr appended to the log files. Throws when the log files
+ * cannot be opened or spawn fails at once; a later failure (bad cwd) is the child's `error` event.
+ */
+export function spawnProcess(spec: WatchSpec): ChildProcess {
+  mkdirSync(spec.logDir, { recursive: true });
+  const paths = logPaths(spec);
+  const out = openSync(paths.out, 'a', LOG_FILE_MODE);
+  let err: number | undefined;
+  try {
+    err = openSync(paths.err, 'a', LOG_FILE_MODE);
+    return spawn('/bin/sh', ['-c', spec.command], {
+      cwd: spec.cwd,
+      env: spec.env,
+      detached: true,
+      stdio: ['ignore', out, err],
+    });
+  } finally {
+    // The child holds its own copies of the descriptors; ours are not needed once it exists.
+    closeSync(out);
+    if (err !== undefined) closeSync(err);
+  }
+}
