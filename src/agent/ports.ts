@@ -1,0 +1,16 @@
+/** Picking a free TCP port for a process that asked for `port: auto`. */
+import { createServer } from 'node:net';
+
+/** Asks the kernel for a free port on all interfaces (bind to port 0), then releases it. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen({ port: 0, host: '0.0.0.0', exclusive: true }, () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * The typed client of the HTTP API, used by the CLI, the agent, the tests and the benchmarks.
+ *
+ * @example
+ *   const api = new ApiClient('http://127.0.0.1:7700', token);
+ *   const hosts = await api.hosts();
+ */
+import { NoopsError, isErrorCode } from '../errors/index.js';
+import type * as T from './types.js';
+import { API_PREFIX } from './types.js';
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+export class ApiClient {
+  readonly server: string;
+  private readonly token: string | undefined;
+
+  constructor(server: string, token?: string) {
+    this.server = server.replace(/\/+$/, '');
+    this.token = token;
+  }
+
+  /** Calls one route; answers parsed JSON or throws the server's NoopsError. */
+  async request<R>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<R> {
+    const res = await this.raw(method, path, body, opts);
+    const text = await res.text();
+    const data = text === '' ? undefined : (JSON.parse(text) as unknown);
+    if (!res.ok) throw decodeError(res.status, data);
+    return data as R;
+  }
+
+  /** Calls one route and answers the Response as it is (for downloads); throws on HTTP errors. */
+  async raw(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`${this.server}${API_PREFIX}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: opts.signal,
+      });
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') throw err;
+      throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `cannot reach the noops server at ${this.server}`, { cause: err });
+    }
+    if (!res.ok && method === 'GET' && path.startsWith('/artifacts/')) {
+      const text = await res.text();
+      throw decodeError(res.status, text ? safeJson(text) : undefined);
+    }
+    return res;
+  }
+
+  // ---- people ----
+  whoami(): Promise<{ name: string; kind: string; scope: string | null }> {
+    return this.request('GET', '/whoami');
+  }
+  hosts(): Promise<T.HostView[]> {
+    return this.request('GET', '/hosts');
+  }
+  instances(tag?: string): Promise<T.InstanceView[]> {
+    return this.request('GET', `/instances${query({ tag })}`);
+  }
+  tree(selector?: string): Promise<T.TreeView> {
+    return this.request('GET', `/tree${query({ selector })}`);
+  }
+  releases(tag?: string): Promise<T.ReleaseView[]> {
+    return this.request('GET', `/releases${query({ tag })}`);
+  }
+  startBuild(req: T.BuildRequest): Promise<T.BuildView> {
+    return this.request('POST', '/builds', req);
+  }
+  build(id: number, logOffset = 0): Promise<T.BuildProgress> {
+    return this.request('GET', `/builds/${id}${query({ logOffset: String(logOffset) })}`);
+  }
+  clusters(): Promise<T.ClusterView[]> {
+    return this.request('GET', '/clusters');
+  }
+  setCluster(req: T.ClusterSetRequest): Promise<T.ClusterView> {
+    return this.request('PUT', '/clusters', req);
+  }
+  applyClusterConf(req: T.ClusterApplyRequest): Promise<T.ClusterView[]> {
+    return this.request('POST', '/clusters/apply', req);
+  }
+  deploy(req: T.DeployRequest): Promise<T.DeploymentView> {
+    return this.request('POST', '/deployments', req);
+  }
+  rollback(req: T.RollbackRequest): Promise<T.DeploymentView> {
+    return this.request('POST', '/rollbacks', req);
+  }
+  deployment(id: number): Promise<T.DeploymentView> {
+    return this.request('GET', `/deployments/${id}`);
+  }
+  history(tag: string, limit?: number): Promise<T.DeploymentView[]> {
+    return this.request('GET', `/history${query({ tag, limit: limit === undefined ? undefined : String(limit) })}`);
+  }
+  audit(limit?: number): Promise<T.AuditView[]> {
+    return this.request('GET', `/audit${query({ limit: limit === undefined ? undefined : String(limit) })}`);
+  }
+
+  // ---- agents ----
+  join(req: T.JoinRequest): Promise<T.JoinResponse> {
+    return this.request('POST', '/agent/join', req);
+  }
+  report(report: T.AgentReport): Promise<{ generation: number }> {
+    return this.request('POST', '/agent/report', report);
+  }
+  desired(after: number, opts: RequestOptions = {}): Promise<T.DesiredState> {
+    return this.request('GET', `/agent/desired${query({ after: String(after) })}`, undefined, opts);
+  }
+  /** Downloads a package; the caller verifies its sha256. */
+  async download(url: string): Promise<Response> {
+    const path = url.startsWith(API_PREFIX) ? url.slice(API_PREFIX.length) : url;
+    return this.raw('GET', path);
+  }
+}
+
+function query(params: Record<string, string | undefined>): string {
+  const entries = Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '');
+  return entries.length === 0 ? '' : `?${new URLSearchParams(entries).toString()}`;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text };
+  }
+}
+
+function decodeError(status: number, data: unknown): NoopsError {
+  const body = (data ?? {}) as { code?: unknown; message?: unknown; hint?: unknown };
+  const code = isErrorCode(body.code) ? body.code : status === 401 ? 'NOOPS_E_UNAUTHORIZED' : 'NOOPS_E_INTERNAL';
+  const message = typeof body.message === 'string' ? body.message : `the server answered HTTP ${status}`;
+  return new NoopsError(code, message, typeof body.hint === 'string' ? { hint: body.hint } : undefined);
+}

@@ -1,0 +1,4 @@
+/** The HTTP API: wire types and the typed client. The server's routes live in `server/`. */
+export * from './types.js';
+export { ApiClient } from './client.js';
+export type { RequestOptions } from './client.js';

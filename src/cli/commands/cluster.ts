@@ -1,0 +1,45 @@
+/** `noops cluster set|apply|ls`: a cluster's hosts and policy. */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { NoopsError } from '../../errors/index.js';
+import { json, table } from '../output.js';
+import { apiOf, parseList, parseSeconds } from './common.js';
+
+export function registerCluster(p: Command): void {
+  const c = p.command('cluster').description('a cluster\'s hosts and deploy policy');
+  c.command('set')
+    .description('set the hosts of a cluster (creates its tree nodes on first use)')
+    .requiredOption('-t, --tag <tag>', 'the cluster\'s full tag, e.g. cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod')
+    .requiredOption('--hosts <h1,h2,...>', 'the host names (as `noops hosts` lists them)')
+    .option('--timeout <duration>', 'policy: how long a deploy waits for every host (e.g. 5m)')
+    .option('--json', 'print JSON')
+    .action(async (o: { tag: string; hosts: string; timeout?: string; json?: boolean }, cmd: Command) => {
+      const policy = o.timeout ? { timeout: parseSeconds(o.timeout, '--timeout') } : undefined;
+      const view = await apiOf(cmd).setCluster({ tag: o.tag, hosts: parseList(o.hosts), policy });
+      if (o.json) return json([view]);
+      process.stdout.write(`${view.tag}: ${view.hosts.join(', ')}\n`);
+    });
+  c.command('apply')
+    .description('set clusters from a cluster.conf (YAML: a cluster: section, then one section per job tag)')
+    .requiredOption('-f, --file <file>', 'the cluster.conf')
+    .option('--json', 'print JSON')
+    .action(async (o: { file: string; json?: boolean }, cmd: Command) => {
+      let conf: string;
+      try {
+        conf = readFileSync(o.file, 'utf8');
+      } catch (err) {
+        throw new NoopsError('NOOPS_E_INPUT', `cannot read ${o.file}: ${(err as Error).message}`);
+      }
+      const views = await apiOf(cmd).applyClusterConf({ conf });
+      if (o.json) return json(views);
+      for (const v of views) process.stdout.write(`${v.tag}: ${v.hosts.join(', ')}\n`);
+    });
+  c.command('ls')
+    .description('every cluster, its hosts and current version')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const rows = await apiOf(cmd).clusters();
+      if (o.json) return json(rows);
+      table(rows, ['tag', 'currentVersion', 'hosts']);
+    });
+}

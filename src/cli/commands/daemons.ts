@@ -1,0 +1,99 @@
+/** The long-running commands: `noops server`, `noops agent`, and `noops up` (both in one). */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { hostname, homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startServer, type RunningServer } from '../../server/index.js';
+import { Agent } from '../../agent/index.js';
+import { NoopsError } from '../../errors/index.js';
+import { DEFAULT_DATA_DIR, DEFAULT_SERVER } from '../config.js';
+import { parseLabels } from './common.js';
+
+/** The default agent root: the system's place for root, the home folder for everyone else. */
+export function defaultAgentRoot(): string {
+  return process.getuid?.() === 0 ? '/var/lib/noops/agent' : join(homedir(), '.noops', 'agent');
+}
+
+/** Resolves when SIGINT or SIGTERM arrives. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals): void => resolve(sig);
+    process.once('SIGINT', on);
+    process.once('SIGTERM', on);
+  });
+}
+
+interface ServerFlags { data: string; listen: string; db?: string; heartbeat?: string }
+
+function serverOptions(o: ServerFlags): Parameters<typeof startServer>[0] {
+  const heartbeatMs = o.heartbeat === undefined ? undefined : Number(o.heartbeat);
+  if (heartbeatMs !== undefined && !(Number.isInteger(heartbeatMs) && heartbeatMs >= 100)) {
+    throw new NoopsError('NOOPS_E_INPUT', `--heartbeat-ms "${o.heartbeat}" must be a whole number of milliseconds, at least 100`);
+  }
+  return { dataDir: o.data, listen: o.listen, db: o.db, heartbeatMs };
+}
+
+function announce(server: RunningServer): void {
+  process.stdout.write(`noops server listening on ${server.url}\n`);
+  process.stdout.write(`  admin token: ${server.adminTokenFile}${server.createdTokens ? ' (new)' : ''}\n`);
+  process.stdout.write(`  join token:  ${server.joinTokenFile}\n`);
+}
+
+export function registerDaemons(p: Command): void {
+  p.command('server')
+    .description('run the control plane: API, store, builds, rollouts')
+    .option('--data <dir>', 'data folder (database, packages, tokens)', DEFAULT_DATA_DIR)
+    .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
+    .option('--db <url>', 'postgres://USER:PASS@HOST/DB (default: SQLite in the data folder)')
+    .option('--heartbeat-ms <ms>', 'how often agents report (default 5000)')
+    .action(async (o: ServerFlags & { heartbeatMs?: string }) => {
+      const server = await startServer(serverOptions({ ...o, heartbeat: o.heartbeatMs }));
+      announce(server);
+      await untilSignal();
+      await server.close();
+    });
+
+  p.command('agent')
+    .description('run the host daemon: join the server, run what it is told, report')
+    .option('--join-token <token>', 'the server\'s join token (env NOOPS_JOIN_TOKEN)')
+    .option('--join-token-file <file>', 'read the join token from this file (e.g. the server\'s join.token)')
+    .option('--root <dir>', 'where releases, logs and state live (default /var/lib/noops/agent as root)')
+    .option('--name <name>', 'this host\'s name in noops', hostname())
+    .option('--labels <k=v,...>', 'labels of this host, e.g. rack=r1,zone=bj')
+    .action(async (o: { joinToken?: string; joinTokenFile?: string; root?: string; name: string; labels?: string }, cmd: Command) => {
+      const server = cmd.optsWithGlobals<{ server?: string }>().server ?? process.env.NOOPS_SERVER ?? DEFAULT_SERVER;
+      let joinToken = o.joinToken ?? process.env.NOOPS_JOIN_TOKEN;
+      if (!joinToken && o.joinTokenFile) joinToken = readFileSync(o.joinTokenFile, 'utf8').trim();
+      if (!joinToken) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'the agent needs the server\'s join token: --join-token TOKEN or --join-token-file FILE');
+      const agent = new Agent({ server, joinToken, root: resolve(o.root ?? defaultAgentRoot()), name: o.name, labels: parseLabels(o.labels) });
+      await agent.start();
+      process.stdout.write(`noops agent ${agent.name} running; root ${agent.root}; server ${server}\n`);
+      await untilSignal();
+      await agent.stop();
+    });
+
+  p.command('up')
+    .description('all in one machine: a server on SQLite plus one local agent (like `nomad agent -dev`)')
+    .option('--data <dir>', 'data folder', DEFAULT_DATA_DIR)
+    .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
+    .option('--name <name>', 'the local agent\'s host name', hostname())
+    .action(async (o: ServerFlags & { name: string }) => {
+      const server = await startServer(serverOptions(o));
+      announce(server);
+      const agent = new Agent({
+        server: server.url, joinToken: readFileSync(server.joinTokenFile, 'utf8').trim(),
+        root: resolve(o.data, 'agent'), name: o.name, labels: { role: 'local' },
+      });
+      await agent.start();
+      process.stdout.write(`  local agent: ${agent.name} (root ${agent.root})\n\n`);
+      process.stdout.write(`Next, in another terminal in this folder:\n`);
+      process.stdout.write(`  ./bin/noops hosts\n`);
+      process.stdout.write(`  ./bin/noops build -u REPO -t cop.acme_owt.web_pdl.shop_service.api_job.web -v COMMIT\n`);
+      process.stdout.write(`  ./bin/noops cluster set -t cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.dev --hosts ${agent.name}\n`);
+      process.stdout.write(`  ./bin/noops deploy -t cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.dev -v VERSION\n`);
+      process.stdout.write(`Stop with Ctrl-C (the deployed processes keep running; they are adopted on the next start).\n`);
+      await untilSignal();
+      await agent.stop();
+      await server.close();
+    });
+}

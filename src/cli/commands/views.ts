@@ -1,0 +1,66 @@
+/** Read-only commands: history, ps, hosts, tree, releases, audit. */
+import type { Command } from 'commander';
+import { ago, json, table } from '../output.js';
+import { apiOf } from './common.js';
+
+export function registerViews(p: Command): void {
+  p.command('history')
+    .description('the deploy history of a cluster, newest first')
+    .requiredOption('-t, --tag <tag>', 'the cluster\'s tag')
+    .option('-n, --limit <n>', 'how many rows', '20')
+    .option('--json', 'print JSON')
+    .action(async (o: { tag: string; limit: string; json?: boolean }, cmd: Command) => {
+      const rows = await apiOf(cmd).history(o.tag, Number(o.limit));
+      if (o.json) return json(rows);
+      table(rows.map((r) => ({ ...r, hosts: r.hosts.join(',') })), ['id', 'version', 'kind', 'initiator', 'startedAt', 'endedAt', 'hostCount', 'status', 'hosts']);
+    });
+
+  p.command('ps')
+    .description('instances: what runs where (host, tag, process, version, state, pid, port)')
+    .option('-t, --tag <tag>', 'only under this tag (any level)')
+    .option('--json', 'print JSON')
+    .action(async (o: { tag?: string; json?: boolean }, cmd: Command) => {
+      const rows = await apiOf(cmd).instances(o.tag);
+      if (o.json) return json(rows);
+      table(rows.map((r) => ({ ...r, error: r.error ?? '' })), ['host', 'tag', 'process', 'version', 'state', 'pid', 'port', 'restarts', 'error']);
+    });
+
+  p.command('hosts')
+    .description('the hosts that joined: status (up or down), labels, last heartbeat')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const rows = await apiOf(cmd).hosts();
+      if (o.json) return json(rows);
+      table(rows.map((r) => ({ ...r, lastHeartbeat: ago(r.lastHeartbeat) })), ['name', 'status', 'labels', 'lastHeartbeat', 'address']);
+    });
+
+  p.command('tree')
+    .description('the service tree with the number of hosts under every node')
+    .argument('[selector]', 'only the part matching this selector, e.g. cop=xiaomi,owt=miliao')
+    .option('--json', 'print JSON')
+    .action(async (selector: string | undefined, o: { json?: boolean }, cmd: Command) => {
+      const view = await apiOf(cmd).tree(selector);
+      if (o.json) return json(view.roots);
+      process.stdout.write(view.text ? `${view.text}\n` : '(the tree is empty: build or set a cluster with a full tag to create it)\n');
+    });
+
+  p.command('releases')
+    .description('the releases built for a job, newest first')
+    .option('-t, --tag <tag>', 'the job\'s tag (or a cluster under it)')
+    .option('--json', 'print JSON')
+    .action(async (o: { tag?: string; json?: boolean }, cmd: Command) => {
+      const rows = await apiOf(cmd).releases(o.tag);
+      if (o.json) return json(rows);
+      table(rows.map((r) => ({ ...r, sha256: r.sha256.slice(0, 12) })), ['job', 'version', 'createdAt', 'size', 'sha256', 'repo']);
+    });
+
+  p.command('audit')
+    .description('who did what: builds, deploys, rollbacks, cluster changes, joins')
+    .option('-n, --limit <n>', 'how many rows', '50')
+    .option('--json', 'print JSON')
+    .action(async (o: { limit: string; json?: boolean }, cmd: Command) => {
+      const rows = await apiOf(cmd).audit(Number(o.limit));
+      if (o.json) return json(rows);
+      table(rows.map((r) => ({ ...r, detail: JSON.stringify(r.detail) })), ['at', 'actor', 'action', 'target', 'detail']);
+    });
+}

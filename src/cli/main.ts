@@ -1,0 +1,53 @@
+/**
+ * The `noops` command. Thin: parses, calls the API client, renders.
+ *
+ * @example
+ *   import { main } from './cli/main.js';
+ *   process.exitCode = await main(['hosts', '--json']);
+ */
+import { Command, CommanderError } from 'commander';
+import { NoopsError } from '../errors/index.js';
+import { registerDaemons } from './commands/daemons.js';
+import { registerBuild } from './commands/build.js';
+import { registerDeploy } from './commands/deploy.js';
+import { registerViews } from './commands/views.js';
+import { registerCluster } from './commands/cluster.js';
+import { registerToken } from './commands/token.js';
+
+/** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export function program(): Command {
+  const p = new Command('noops')
+    .description('A deploy system that keeps machine lists, monitoring, load balancers and naming true by itself.')
+    .option('--server <url>', 'the noops server (env NOOPS_SERVER, default http://127.0.0.1:7700)')
+    .option('--token <token>', 'API token (env NOOPS_TOKEN, default: ./.noops/admin.token)')
+    .exitOverride()
+    .showHelpAfterError('(run `noops help` or `noops COMMAND --help` for usage)');
+  registerDaemons(p);
+  registerBuild(p);
+  registerDeploy(p);
+  registerViews(p);
+  registerCluster(p);
+  registerToken(p);
+  return p;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const p = program();
+  try {
+    await p.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : EXIT_USAGE;
+    }
+    if (err instanceof NoopsError) {
+      process.stderr.write(`noops: ${err.message}\n  (${err.code}) ${err.hint}\n`);
+      return EXIT_FAILED;
+    }
+    process.stderr.write(`noops: ${(err as Error).stack ?? String(err)}\n`);
+    return EXIT_FAILED;
+  }
+}

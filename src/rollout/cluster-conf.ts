@@ -1,0 +1,129 @@
+/**
+ * `cluster.conf`, the seed's YAML: a `cluster:` section (name, version, env, jobs), then one
+ * section per job tag with its `host:` list and `version`. The zod schema is the format's
+ * documentation; unknown keys are errors naming the key and the line.
+ *
+ * @example
+ *   cluster:
+ *     name: production-sd
+ *     env: production
+ *     jobs: [cop.xiaomi_owt.miliao_pdl.com_service.deploy-test_job.deploy-test]
+ *   cop.xiaomi_owt.miliao_pdl.com_service.deploy-test_job.deploy-test:
+ *     host: [web-1, web-2]
+ *     version: 15b2980f8
+ */
+import { parseDocument, isMap, isScalar, LineCounter, type Document } from 'yaml';
+import { z } from 'zod';
+import { NoopsError } from '../errors/index.js';
+
+const NAME = /^[a-z0-9][a-z0-9-]*$/;
+const HOST = /^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/;
+const VERSION = /^[0-9a-f]{7,40}$/;
+
+/** The deploy policy keys a cluster may set (more arrive with batched rollouts). */
+export const PolicySchema = z.object({
+  /** seconds a deploy waits for every host before it fails */
+  timeout: z.number().int().positive().max(86_400).optional(),
+}).strict();
+
+const ClusterSection = z.object({
+  name: z.string().regex(NAME, 'a cluster name is lower-case letters, digits and "-"'),
+  version: z.string().regex(VERSION, 'a version is a 7 to 40 character commit hash').optional(),
+  env: z.string().min(1).optional(),
+  jobs: z.array(z.string().min(1)).min(1, 'name at least one job tag'),
+  policy: PolicySchema.optional(),
+}).strict();
+
+const JobSection = z.object({
+  host: z.array(z.string().regex(HOST, 'a host name is letters, digits, "." and "-"')).min(1, 'list at least one host'),
+  version: z.string().regex(VERSION, 'a version is a 7 to 40 character commit hash').optional(),
+  policy: PolicySchema.optional(),
+}).strict();
+
+/** One job of the file: the tag as written (the caller resolves it) and what to set. */
+export interface ClusterConfJob {
+  /** the section's key: a job tag (the cluster's name is added) or a full cluster tag */
+  tag: string;
+  clusterName: string;
+  hosts: string[];
+  version: string | undefined;
+  env: string | undefined;
+  policy: z.infer<typeof PolicySchema>;
+}
+
+/** Parses and checks a cluster.conf; throws NOOPS_E_CLUSTER_CONF with file, line and key. */
+export function parseClusterConf(text: string, file = 'cluster.conf'): ClusterConfJob[] {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    throw confError(file, e.linePos?.[0].line, '', e.message.split('\n')[0]!);
+  }
+  const root = doc.toJS() as unknown;
+  if (root === null || typeof root !== 'object' || Array.isArray(root)) {
+    throw confError(file, 1, '', 'the file must be a map with a "cluster:" section and one section per job tag');
+  }
+  const obj = root as Record<string, unknown>;
+  const cluster = check(ClusterSection, obj.cluster, ['cluster'], doc, lines, file);
+  const jobs: ClusterConfJob[] = [];
+  for (const key of cluster.jobs) {
+    if (!(key in obj)) {
+      throw confError(file, lineOf(doc, lines, ['cluster', 'jobs']), 'cluster.jobs', `job "${key}" has no section of its own; add "${key}:" with its "host:" list`);
+    }
+  }
+  for (const [key, value] of Object.entries(obj)) {
+    if (key === 'cluster') continue;
+    if (!cluster.jobs.includes(key)) {
+      throw confError(file, lineOf(doc, lines, [key]), key, `section "${key}" is not listed in cluster.jobs; list it there or remove it`);
+    }
+    const job = check(JobSection, value, [key], doc, lines, file);
+    jobs.push({
+      tag: key,
+      clusterName: cluster.name,
+      hosts: job.host,
+      version: job.version ?? cluster.version,
+      env: cluster.env,
+      policy: { ...cluster.policy, ...job.policy },
+    });
+  }
+  return jobs;
+}
+
+function check<S extends z.ZodType>(schema: S, value: unknown, at: (string | number)[], doc: Document, lines: LineCounter, file: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const path = [...at, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    path.push(issue.keys[0]!);
+    message = `unknown key "${issue.keys[0]}"`;
+  } else if (value === undefined && issue.path.length === 0) {
+    message = `the "${at.join('.')}" section is missing`;
+  }
+  return (() => { throw confError(file, lineOf(doc, lines, path), path.join('.'), message); })();
+}
+
+/** The line of the deepest node that exists on the path (1-based). */
+function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): number | undefined {
+  for (let n = path.length; n >= 1; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    const pair = isMap(doc.getIn(path.slice(0, n - 1), true)) ? findKey(doc.getIn(path.slice(0, n - 1), true), path[n - 1]!) : undefined;
+    const range = (pair ?? (node as { range?: [number, number, number] } | undefined))?.range;
+    if (range) return lines.linePos(range[0]).line;
+  }
+  return undefined;
+}
+
+function findKey(map: unknown, key: string | number): { range?: [number, number, number] } | undefined {
+  if (!isMap(map)) return undefined;
+  for (const item of map.items) {
+    if (isScalar(item.key) && item.key.value === key) return item.key as { range?: [number, number, number] };
+  }
+  return undefined;
+}
+
+function confError(file: string, line: number | undefined, path: string, message: string): NoopsError {
+  const where = line === undefined ? file : `${file}:${line}`;
+  return new NoopsError('NOOPS_E_CLUSTER_CONF', `${where}: ${path ? `${path}: ` : ''}${message}`);
+}

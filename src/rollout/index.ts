@@ -1,0 +1,5 @@
+/** Deployments: plans, judging from agent reports, rollback. */
+export { RolloutController, jobOf, DEFAULT_DEPLOY_TIMEOUT_S } from './controller.js';
+export type { RolloutDeps, StartDeploy } from './controller.js';
+export { evaluateDeployment, evaluateHost, observe, previousVersion } from './evaluate.js';
+export type { HostObservation, HostResult, DeploymentVerdict } from './evaluate.js';

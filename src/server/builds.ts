@@ -1,0 +1,110 @@
+/**
+ * Runs builds on the server, one at a time per job, and records them: the log as it grows,
+ * the release when it succeeds, the error when it fails.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { NoopsError } from '../errors/index.js';
+import type { ArtifactStore } from '../artifacts/index.js';
+import { runBuild } from '../build/index.js';
+import type { BuildRow, Store } from '../store/index.js';
+import type { TagBook } from './tags.js';
+
+/** How often a running build's log is written to the store: live enough to follow, cheap. */
+export const BUILD_LOG_FLUSH_MS = 250;
+/** The time limit of a build, commands and tests together. */
+export const BUILD_TIMEOUT_MS = 20 * 60_000;
+
+export interface BuildJob {
+  repo: string;
+  job: string;
+  ref: string;
+  initiator: string;
+}
+
+export class BuildRunner {
+  private readonly running = new Map<number, Promise<void>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly artifacts: ArtifactStore,
+    private readonly tags: TagBook,
+    private readonly workDir: string,
+  ) {
+    mkdirSync(workDir, { recursive: true });
+  }
+
+  /** Starts a build and answers its row at once; the build goes on in the background. */
+  async start(req: BuildJob): Promise<BuildRow> {
+    const base: Omit<BuildRow, 'id'> = {
+      repo: req.repo, job: req.job, ref: req.ref, status: 'running', version: null,
+      initiator: req.initiator, startedAt: new Date().toISOString(), endedAt: null, log: '', error: null,
+    };
+    const id = await this.store.createBuild(base);
+    await this.store.audit({ at: base.startedAt, actor: req.initiator, action: 'build', target: req.job, detail: { build: id, repo: req.repo, ref: req.ref } });
+    const run = this.run(id, req).finally(() => this.running.delete(id));
+    this.running.set(id, run);
+    return { id, ...base };
+  }
+
+  /** Ends the builds a previous server left running: they cannot go on after a restart. */
+  async failInterrupted(): Promise<void> {
+    const at = new Date().toISOString();
+    for (const b of await this.store.listBuilds({ status: 'running' })) {
+      const e = new NoopsError('NOOPS_E_BUILD_FAILED', 'the server stopped while this build ran', { hint: 'start the build again' });
+      await this.store.appendBuildLog(b.id, `\nerror ${e.code}: ${e.message}\n`);
+      await this.store.updateBuild(b.id, { status: 'failed', endedAt: at, error: JSON.stringify(e.toJSON()) });
+    }
+  }
+
+  /** Waits for every running build (used on shutdown and in tests). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  private async run(id: number, req: BuildJob): Promise<void> {
+    let pending = '';
+    const flush = async (): Promise<void> => {
+      if (pending === '') return;
+      const text = pending;
+      pending = '';
+      await this.store.appendBuildLog(id, text);
+    };
+    const timer = setInterval(() => void flush(), BUILD_LOG_FLUSH_MS);
+    try {
+      const out = await runBuild({
+        repo: req.repo, ref: req.ref, job: req.job, artifacts: this.artifacts,
+        workDir: join(this.workDir, String(id)),
+        log: (text) => { pending += text; },
+        timeoutMs: BUILD_TIMEOUT_MS,
+      });
+      const at = new Date().toISOString();
+      await this.tags.ensure(req.job);
+      const existing = await this.store.getRelease(req.job, out.version);
+      if (existing) {
+        // A release is immutable: a rebuild of a built commit keeps the package already deployed.
+        pending += `\nrelease ${req.job} ${out.version} exists already (sha256 ${existing.sha256}); it is kept and this build's package is not used\n`;
+      } else {
+        await this.store.putRelease({
+          job: req.job, version: out.version, commit: out.commit, repo: req.repo, sha256: out.sha256,
+          size: out.size, manifest: out.manifest as unknown as Record<string, unknown>, buildId: id, createdAt: at,
+        });
+        pending += `\nrelease ${req.job} ${out.version} (sha256 ${out.sha256}, ${out.size} bytes)\n`;
+      }
+      clearInterval(timer);
+      await flush();
+      await this.store.updateBuild(id, { status: 'succeeded', version: out.version, endedAt: at });
+      await this.store.audit({ at, actor: req.initiator, action: 'build.succeeded', target: req.job, detail: { build: id, version: out.version, sha256: out.sha256 } });
+    } catch (err) {
+      const e = err instanceof NoopsError ? err : new NoopsError('NOOPS_E_BUILD_FAILED', (err as Error).message, { cause: err });
+      pending += `\nerror ${e.code}: ${e.message}\n`;
+      clearInterval(timer);
+      const at = new Date().toISOString();
+      await flush();
+      await this.store.updateBuild(id, { status: 'failed', endedAt: at, error: JSON.stringify(e.toJSON()) });
+      await this.store.audit({ at, actor: req.initiator, action: 'build.failed', target: req.job, detail: { build: id, error: e.message } });
+    } finally {
+      clearInterval(timer);
+    }
+  }
+}

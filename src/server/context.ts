@@ -1,0 +1,44 @@
+/**
+ * Everything a route needs, built once by `startServer` and passed to every route module.
+ */
+import type { Store, TokenRow } from '../store/index.js';
+import type { ArtifactStore } from '../artifacts/index.js';
+import type { RolloutController } from '../rollout/index.js';
+import type { DesiredHub } from './hub.js';
+import type { ReportBook } from './reports.js';
+import type { BuildRunner } from './builds.js';
+import type { TagBook } from './tags.js';
+
+export interface ServerConfig {
+  dataDir: string;
+  /** how often agents report */
+  heartbeatMs: number;
+  /** a host whose last report is older than this is down */
+  downAfterMs: number;
+  /** the longest an agent's desired-state long poll is held open */
+  longPollMs: number;
+}
+
+export interface ServerContext {
+  config: ServerConfig;
+  store: Store;
+  artifacts: ArtifactStore;
+  hub: DesiredHub;
+  reports: ReportBook;
+  rollout: RolloutController;
+  builds: BuildRunner;
+  tags: TagBook;
+}
+
+/** Who is calling: resolved from the bearer token by the auth hook. */
+export type Principal = Pick<TokenRow, 'kind' | 'name' | 'scope'>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+  interface FastifyContextConfig {
+    /** token kinds that may call the route; default: admin and team */
+    allow?: readonly TokenRow['kind'][];
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * `noops server`: the control plane. Opens the store, creates the first tokens, serves the API,
+ * and runs the rollout controller.
+ *
+ * @example
+ *   const server = await startServer({ dataDir: './.noops', listen: '127.0.0.1:7700' });
+ *   console.log(server.url, server.adminTokenFile);
+ *   await server.close();
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { NoopsError } from '../errors/index.js';
+import { openStore } from '../store/index.js';
+import { ArtifactStore } from '../artifacts/index.js';
+import { RolloutController } from '../rollout/index.js';
+import type { ServerContext, ServerConfig } from './context.js';
+import { DesiredHub } from './hub.js';
+import { ReportBook } from './reports.js';
+import { BuildRunner } from './builds.js';
+import { TagBook } from './tags.js';
+import { bootstrapTokens } from './tokens.js';
+import { buildApp } from './app.js';
+
+/** Agents report every 5 s: a down host is noticed within seconds, and 10,000 hosts cost the
+ * server 2,000 small requests a second. */
+export const DEFAULT_HEARTBEAT_MS = 5000;
+/** Three missed heartbeats make a host down: one lost packet or a GC pause is not an outage. */
+export const DOWN_AFTER_HEARTBEATS = 3;
+/** Long polls are answered within 25 s even with no change, under common proxy idle timeouts. */
+export const DEFAULT_LONG_POLL_MS = 25_000;
+
+export interface ServerOptions {
+  dataDir: string;
+  /** HOST:PORT; port 0 picks a free port */
+  listen: string;
+  /** postgres://... or sqlite:PATH; default: SQLite in the data folder */
+  db?: string;
+  heartbeatMs?: number;
+  downAfterMs?: number;
+  longPollMs?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  adminTokenFile: string;
+  joinTokenFile: string;
+  /** true when this start created the tokens */
+  createdTokens: boolean;
+  ctx: ServerContext;
+  close(): Promise<void>;
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const { host, port } = parseListen(opts.listen);
+  const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const config: ServerConfig = {
+    dataDir,
+    heartbeatMs,
+    downAfterMs: opts.downAfterMs ?? heartbeatMs * DOWN_AFTER_HEARTBEATS,
+    longPollMs: opts.longPollMs ?? DEFAULT_LONG_POLL_MS,
+  };
+  const store = await openStore(opts.db ?? `sqlite:${join(dataDir, 'noops.db')}`);
+  try {
+    const tokens = await bootstrapTokens(store, dataDir);
+    const artifacts = new ArtifactStore(join(dataDir, 'artifacts'));
+    const hub = new DesiredHub();
+    const reports = new ReportBook(store, config.downAfterMs);
+    const tags = new TagBook(store);
+    const builds = new BuildRunner(store, artifacts, tags, join(dataDir, 'builds'));
+    await builds.failInterrupted();
+    const rollout = new RolloutController({
+      store,
+      lastReport: (h) => reports.lastReport(h),
+      notify: (h) => hub.notify(h),
+      hasArtifact: (sha) => artifacts.has(sha),
+    });
+    reports.on('report', (h) => rollout.onReport(h));
+    const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags };
+    const app = await buildApp(ctx);
+    await rollout.start();
+    await app.listen({ host, port });
+    const addr = app.server.address();
+    const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    let closed = false;
+    return {
+      url,
+      adminTokenFile: tokens.adminTokenFile,
+      joinTokenFile: tokens.joinTokenFile,
+      createdTokens: tokens.created,
+      ctx,
+      async close() {
+        if (closed) return;
+        closed = true;
+        rollout.stop();
+        hub.notifyAll();
+        await app.close();
+        await builds.drain();
+        await reports.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+/** "HOST:PORT" (or ":PORT", or "[::1]:PORT") into its parts. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new NoopsError('NOOPS_E_INPUT', `--listen "${listen}" is not HOST:PORT (e.g. 127.0.0.1:7700)`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}

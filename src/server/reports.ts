@@ -1,0 +1,97 @@
+/**
+ * What agents report: the last report of every host (in memory, for the rollout controller),
+ * heartbeats (batched to the store), and each host's processes (written only when they change).
+ */
+import { EventEmitter } from 'node:events';
+import type { AgentReport } from '../api/types.js';
+import type { InstanceRow, Store } from '../store/index.js';
+
+/** How often batched heartbeats are written: often enough for `hosts` to be current, rarely
+ * enough that 10,000 agents cost a few transactions a second, not thousands. */
+export const HEARTBEAT_FLUSH_MS = 1000;
+
+export interface ReportBookEvents {
+  report: [host: string, report: AgentReport];
+}
+
+export class ReportBook extends EventEmitter<ReportBookEvents> {
+  private readonly last = new Map<string, { report: AgentReport; at: number; key: string }>();
+  private pendingBeats = new Map<string, string>();
+  private readonly timer: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    /** a host whose last heartbeat is older than this is down */
+    readonly downAfterMs: number,
+  ) {
+    super();
+    this.timer = setInterval(() => void this.flush(), HEARTBEAT_FLUSH_MS);
+    this.timer.unref();
+  }
+
+  /** Takes one report (the heartbeat). Persists processes only when they changed. */
+  async receive(host: string, report: AgentReport): Promise<void> {
+    const now = Date.now();
+    const key = JSON.stringify(report.processes);
+    const prev = this.last.get(host);
+    this.last.set(host, { report, at: now, key });
+    this.pendingBeats.set(host, new Date(now).toISOString());
+    if (!prev || prev.key !== key || failuresChanged(prev.report, report)) {
+      const at = new Date(now).toISOString();
+      const failures = new Map(report.failures.map((f) => [f.tag, f]));
+      const rows: InstanceRow[] = report.processes.map((p) => ({
+        host,
+        tag: p.tag,
+        process: p.process,
+        version: p.version,
+        state: p.state,
+        pid: p.pid,
+        port: p.port,
+        restarts: p.restarts,
+        startedAt: p.startedAt,
+        error: p.error ?? (failures.get(p.tag) ? `${failures.get(p.tag)!.version}: ${failures.get(p.tag)!.error}` : null),
+        updatedAt: at,
+      }));
+      await this.store.replaceInstances(host, rows);
+    }
+    this.emit('report', host, report);
+  }
+
+  /** The host's last report since this server started, if any. */
+  lastReport(host: string): AgentReport | undefined {
+    return this.last.get(host)?.report;
+  }
+
+  /** The time of the host's last heartbeat: the newer of memory and the store's. */
+  lastSeen(host: string, stored: string | null): string | null {
+    const mem = this.last.get(host)?.at;
+    const storedMs = stored ? Date.parse(stored) : 0;
+    if (mem === undefined) return stored;
+    return mem >= storedMs ? new Date(mem).toISOString() : stored;
+  }
+
+  isUp(lastHeartbeat: string | null, now = Date.now()): boolean {
+    return lastHeartbeat !== null && now - Date.parse(lastHeartbeat) <= this.downAfterMs;
+  }
+
+  /** Writes the batched heartbeats. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (this.pendingBeats.size === 0) return;
+      const beats = [...this.pendingBeats].map(([name, at]) => ({ name, at }));
+      this.pendingBeats = new Map();
+      await this.store.touchHosts(beats);
+    }).catch(() => undefined);
+    return this.flushing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}
+
+function failuresChanged(a: AgentReport, b: AgentReport): boolean {
+  return JSON.stringify(a.failures) !== JSON.stringify(b.failures);
+}

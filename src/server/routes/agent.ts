@@ -1,0 +1,77 @@
+/** The agent protocol: join, report (the heartbeat), desired state (long poll), packages. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { NoopsError } from '../../errors/index.js';
+import type { DesiredInstance, DesiredState, JoinResponse } from '../../api/types.js';
+import { API_PREFIX } from '../../api/types.js';
+import type { ReleaseManifest } from '../../release/types.js';
+import type { ServerContext } from '../context.js';
+import { hashToken, newSecret } from '../tokens.js';
+import { HostName, parseBody } from './parse.js';
+
+const JoinBody = z.object({
+  name: HostName,
+  labels: z.record(z.string().regex(/^[a-zA-Z0-9_.\/-]{1,63}$/, 'a label key is letters, digits, "_", ".", "/" and "-"'), z.string().max(256)).default({}),
+}).strict();
+
+const ProcessReport = z.object({
+  tag: z.string(), process: z.string(), version: z.string(), state: z.string(),
+  pid: z.number().int().nullable(), port: z.number().int().nullable(), restarts: z.number().int(),
+  startedAt: z.string().nullable(), error: z.string().nullable(),
+}).strict();
+const ReportBody = z.object({
+  processes: z.array(ProcessReport),
+  failures: z.array(z.object({ tag: z.string(), version: z.string(), error: z.string() }).strict()),
+  generation: z.number().int(),
+}).strict();
+
+export async function agentRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
+  api.post('/agent/join', { config: { allow: ['join'] } }, async (req): Promise<JoinResponse> => {
+    const body = parseBody(JoinBody, req.body, 'join');
+    const token = newSecret('agent');
+    const at = new Date().toISOString();
+    // Joining again (a new root, a lost token) replaces the host's old token.
+    await ctx.store.deleteTokens('agent', body.name);
+    await ctx.store.putToken({ hash: hashToken(token), kind: 'agent', name: body.name, scope: null, createdAt: at });
+    await ctx.store.upsertHost({ name: body.name, labels: body.labels, address: req.ip ?? null, joinedAt: at });
+    await ctx.store.audit({ at, actor: body.name, action: 'agent.join', target: body.name, detail: { labels: body.labels, address: req.ip } });
+    return { token, heartbeatMs: ctx.config.heartbeatMs };
+  });
+
+  api.post('/agent/report', { config: { allow: ['agent'] } }, async (req) => {
+    const body = parseBody(ReportBody, req.body, 'report');
+    await ctx.reports.receive(req.principal.name, body);
+    const { generation } = await ctx.store.getDesired(req.principal.name);
+    return { generation };
+  });
+
+  api.get('/agent/desired', { config: { allow: ['agent'] } }, async (req): Promise<DesiredState> => {
+    const host = req.principal.name;
+    const after = Number((req.query as { after?: string }).after ?? -1);
+    if (!Number.isInteger(after)) throw new NoopsError('NOOPS_E_INPUT', 'after must be an integer generation');
+    let state = await ctx.store.getDesired(host);
+    if (state.generation <= after) {
+      const gone = new AbortController();
+      req.raw.once('close', () => gone.abort());
+      await ctx.hub.wait(host, ctx.config.longPollMs, gone.signal);
+      state = await ctx.store.getDesired(host);
+    }
+    const instances: DesiredInstance[] = [];
+    for (const e of state.entries) {
+      const kind = e.deploymentId === null ? 'deploy' : (await ctx.rollout.kindOf(e.deploymentId));
+      instances.push({
+        tag: e.tag, version: e.version, sha256: e.sha256, url: `${API_PREFIX}/artifacts/${e.sha256}`,
+        manifest: e.manifest as unknown as ReleaseManifest, deploymentId: e.deploymentId, kind,
+      });
+    }
+    return { generation: state.generation, instances };
+  });
+
+  api.get('/artifacts/:sha256', { config: { allow: ['agent', 'admin', 'team'] } }, async (req, reply) => {
+    const { sha256 } = req.params as { sha256: string };
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new NoopsError('NOOPS_E_INPUT', 'an artifact is named by its sha256: 64 lower-case hex characters');
+    if (!(await ctx.artifacts.has(sha256))) throw new NoopsError('NOOPS_E_NOT_FOUND', `no package with sha256 ${sha256}`);
+    reply.header('content-type', 'application/gzip');
+    return reply.send(await ctx.artifacts.open(sha256));
+  });
+}

@@ -1,0 +1,53 @@
+/** Builds: start one (it runs in the background), follow its log. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { NoopsError } from '../../errors/index.js';
+import type * as T from '../../api/types.js';
+import type { BuildRow } from '../../store/index.js';
+import type { ServerContext } from '../context.js';
+import { TagBook } from '../tags.js';
+import { parseBody, TagInput } from './parse.js';
+
+const BuildBody = z.object({
+  repo: z.string().min(1, 'give the repository (-u)').max(4096)
+    .refine((s) => !s.startsWith('-'), 'a repository may not begin with "-" (git would read it as an option)')
+    .refine((s) => !/[\0\r\n]/.test(s), 'a repository may not contain control characters'),
+  tag: TagInput,
+  ref: z.string().min(1, 'give the commit (-v)').max(256)
+    .refine((s) => !s.startsWith('-'), 'a ref may not begin with "-" (git would read it as an option)')
+    .refine((s) => !/[\0\r\n\s]/.test(s), 'a ref may not contain spaces or control characters'),
+}).strict();
+
+export async function buildRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
+  api.post('/builds', async (req, reply): Promise<T.BuildView> => {
+    const body = parseBody(BuildBody, req.body, 'build');
+    const job = await ctx.tags.resolve(body.tag, { level: 'job', truncate: true });
+    TagBook.authorize(req.principal, job);
+    const row = await ctx.builds.start({ repo: body.repo, job, ref: body.ref, initiator: req.principal.name });
+    reply.status(202);
+    return buildView(row);
+  });
+
+  api.get('/builds/:id', async (req): Promise<T.BuildProgress> => {
+    const id = Number((req.params as { id: string }).id);
+    const row = Number.isInteger(id) ? await ctx.store.getBuild(id) : undefined;
+    if (!row) throw new NoopsError('NOOPS_E_NOT_FOUND', `no build #${(req.params as { id: string }).id}`);
+    const offset = Math.max(0, Number((req.query as { logOffset?: string }).logOffset ?? 0) || 0);
+    return { build: buildView(row), log: row.log.slice(offset), logOffset: row.log.length };
+  });
+}
+
+export function buildView(b: BuildRow): T.BuildView {
+  let error: T.BuildView['error'] = null;
+  if (b.error) {
+    try {
+      error = JSON.parse(b.error) as T.BuildView['error'];
+    } catch {
+      error = { code: 'NOOPS_E_BUILD_FAILED', message: b.error, hint: '' };
+    }
+  }
+  return {
+    id: b.id, repo: b.repo, job: b.job, ref: b.ref, status: b.status, version: b.version,
+    initiator: b.initiator, startedAt: b.startedAt, endedAt: b.endedAt, error,
+  };
+}

@@ -1,0 +1,59 @@
+/** Clusters: set a cluster's hosts (and policy), or apply a cluster.conf. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type * as T from '../../api/types.js';
+import { parseClusterConf, PolicySchema } from '../../rollout/cluster-conf.js';
+import { formatTag, levelOf, parseTag, withPair } from '../../tree/index.js';
+import type { ServerContext } from '../context.js';
+import { TagBook } from '../tags.js';
+import { HostName, parseBody, TagInput } from './parse.js';
+
+const SetBody = z.object({
+  tag: TagInput,
+  hosts: z.array(HostName).min(1, 'give at least one host (--hosts h1,h2)'),
+  policy: PolicySchema.optional(),
+}).strict();
+const ApplyBody = z.object({ conf: z.string().min(1, 'the cluster.conf is empty').max(1_000_000) }).strict();
+
+export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const put = async (actor: string, tag: string, hosts: string[], policy: Record<string, unknown>, conf: string | null, action: string): Promise<T.ClusterView> => {
+    const unique = [...new Set(hosts)];
+    const at = new Date().toISOString();
+    await ctx.tags.ensure(tag);
+    await ctx.store.putCluster({ tag, hosts: unique, policy, conf, updatedAt: at });
+    await ctx.store.audit({ at, actor, action, target: tag, detail: { hosts: unique, policy } });
+    const [cur] = await ctx.store.listDeployments({ tag, status: 'succeeded', limit: 1 });
+    return { tag, hosts: unique, policy, conf, updatedAt: at, currentVersion: cur?.version ?? null };
+  };
+
+  api.put('/clusters', async (req): Promise<T.ClusterView> => {
+    const body = parseBody(SetBody, req.body, 'cluster set');
+    const tag = await ctx.tags.resolve(body.tag, { level: 'cluster' });
+    TagBook.authorize(req.principal, tag);
+    const old = await ctx.store.getCluster(tag);
+    return put(req.principal.name, tag, body.hosts, { ...old?.policy, ...body.policy }, old?.conf ?? null, 'cluster.set');
+  });
+
+  api.post('/clusters/apply', async (req): Promise<T.ClusterView[]> => {
+    const body = parseBody(ApplyBody, req.body, 'cluster apply');
+    const jobs = parseClusterConf(body.conf);
+    // Resolve and authorize every section before changing anything: all or nothing.
+    const plan: { tag: string; job: (typeof jobs)[number] }[] = [];
+    for (const job of jobs) {
+      const given = parseTag(job.tag);
+      const clusterTag = levelOf(given) === 'cluster'
+        ? await ctx.tags.resolve(job.tag, { level: 'cluster' })
+        : formatTag(withPair(parseTag(await ctx.tags.resolve(job.tag, { level: 'job' })), 'cluster', job.clusterName));
+      TagBook.authorize(req.principal, clusterTag);
+      plan.push({ tag: clusterTag, job });
+    }
+    const out: T.ClusterView[] = [];
+    for (const { tag, job } of plan) {
+      const policy: Record<string, unknown> = { ...job.policy };
+      if (job.version) policy.version = job.version;
+      if (job.env) policy.env = job.env;
+      out.push(await put(req.principal.name, tag, job.hosts, policy, body.conf, 'cluster.apply'));
+    }
+    return out;
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * The service tree as the server keeps it: resolves what users type into canonical tags,
+ * creates nodes when a complete tag is first used, and checks team scopes.
+ */
+import { NoopsError } from '../errors/index.js';
+import type { Store } from '../store/index.js';
+import { ancestorsAndSelf, formatTag, isUnder, levelOf, parentOf, parseTag, resolveTag, truncateTo, type Level } from '../tree/index.js';
+import type { Principal } from './context.js';
+
+export class TagBook {
+  private nodes: Set<string> | undefined;
+
+  constructor(private readonly store: Store) {}
+
+  /** Canonical tags of every node. Cached: nodes are only ever added through this class. */
+  async all(): Promise<Set<string>> {
+    if (!this.nodes) this.nodes = new Set((await this.store.listNodes()).map((n) => n.tag));
+    return this.nodes;
+  }
+
+  /**
+   * Resolves user input to a canonical tag at `level` (or, with `upTo`, truncated to it).
+   * A complete tag is accepted (its nodes are created by `ensure`); a partial one must name
+   * exactly one existing node.
+   */
+  async resolve(input: string, want: { level: Level; truncate?: boolean }): Promise<string> {
+    const { tag } = resolveTag(input, await this.all());
+    const parsed = parseTag(tag);
+    if (want.truncate) {
+      const cut = truncateTo(parsed, want.level);
+      if (!cut) throw new NoopsError('NOOPS_E_TAG_INVALID', `${tag} names no ${want.level}; give a tag that goes down to ${want.level}.NAME`);
+      return formatTag(cut);
+    }
+    if (levelOf(parsed) !== want.level) {
+      throw new NoopsError('NOOPS_E_TAG_INVALID', `${tag} is a ${levelOf(parsed)} tag; this needs a ${want.level} tag (ending in ${want.level}.NAME)`);
+    }
+    return tag;
+  }
+
+  /** Resolves user input to the canonical tag of a node at any level (for filters). */
+  async resolveAny(input: string): Promise<string> {
+    return resolveTag(input, await this.all()).tag;
+  }
+
+  /** Creates the node and its ancestors if they do not exist yet. */
+  async ensure(tag: string): Promise<void> {
+    const all = await this.all();
+    if (all.has(tag)) return;
+    const at = new Date().toISOString();
+    const rows = ancestorsAndSelf(parseTag(tag)).map((t) => {
+      const parent = parentOf(t);
+      return { tag: formatTag(t), level: levelOf(t), parent: parent ? formatTag(parent) : null, createdAt: at };
+    });
+    await this.store.ensureNodes(rows);
+    for (const r of rows) all.add(r.tag);
+  }
+
+  /** Throws unless the caller may act on `tag` (admins anywhere; teams under their scope). */
+  static authorize(who: Principal, tag: string): void {
+    if (who.kind === 'admin') return;
+    if (who.kind === 'team' && who.scope && isUnder(tag, who.scope)) return;
+    throw new NoopsError('NOOPS_E_FORBIDDEN', `${who.kind} token "${who.name}" may not act on ${tag}` +
+      (who.scope ? ` (its scope is ${who.scope})` : ''));
+  }
+}

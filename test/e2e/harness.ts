@@ -1,0 +1,176 @@
+/**
+ * The end-to-end harness: real git repositories, a real `noops server` and real `noops agent`
+ * processes started from bin/noops, and the CLI run as a user runs it.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+
+export const ROOT = new URL('../..', import.meta.url).pathname;
+export const NOOPS = join(ROOT, 'bin', 'noops');
+
+export function tmp(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `noops-${prefix}-`));
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until `check` returns a truthy value, retrying against a deadline. */
+export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+// ---- git ----
+
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.email=dev@example.com', '-c', 'user.name=dev', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' }).trim();
+}
+
+/** A Node.js web app with a Procfile; each commit answers with its own greeting. */
+export function makeAppRepo(dir: string): { commit(greeting: string, extra?: Record<string, string>): string } {
+  mkdirSync(dir, { recursive: true });
+  git(dir, 'init', '-q');
+  writeFileSync(join(dir, 'Procfile'), 'web: node server.js\n');
+  return {
+    commit(greeting, extra = {}) {
+      writeFileSync(join(dir, 'server.js'), `
+const http = require('http');
+const greeting = ${JSON.stringify(greeting)};
+http.createServer((req, res) => {
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({ greeting, version: process.env.NOOPS_VERSION, tag: process.env.NOOPS_TAG, kind: process.env.NOOPS_DEPLOY_KIND, pid: process.pid }));
+}).listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`);
+      for (const [name, text] of Object.entries(extra)) writeFileSync(join(dir, name), text);
+      git(dir, 'add', '-A');
+      git(dir, 'commit', '-q', '-m', greeting);
+      return git(dir, 'rev-parse', 'HEAD');
+    },
+  };
+}
+
+// ---- processes ----
+
+export interface Proc {
+  child: ChildProcess;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function launch(args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [NOOPS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+  child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
+  return {
+    child,
+    output: () => out,
+    stop: (signal = 'SIGTERM') => new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    }),
+  };
+}
+
+export interface ServerProc extends Proc {
+  url: string;
+  adminToken: string;
+  joinToken: string;
+}
+
+/** Starts `noops server` and waits until it listens. */
+export async function startServer(dataDir: string, port: number, extra: string[] = []): Promise<ServerProc> {
+  const p = launch(['server', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--heartbeat-ms', '300', ...extra]);
+  await until('the server to listen', () => p.output().includes('listening on') || (p.child.exitCode !== null && Promise.reject(new Error(p.output()))), 30_000);
+  return {
+    ...p,
+    url: `http://127.0.0.1:${port}`,
+    adminToken: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim(),
+    joinToken: readFileSync(join(dataDir, 'join.token'), 'utf8').trim(),
+  };
+}
+
+/** Starts `noops agent` with its own root and name. */
+export function startAgent(server: { url: string; joinToken: string }, root: string, name: string, labels = 'rack=r1'): Proc {
+  return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', labels]);
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as a user would, against one server with its admin token. */
+export function cli(server: { url: string; adminToken: string }, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [NOOPS, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, NOOPS_SERVER: server.url, NOOPS_TOKEN: server.adminToken, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** Runs the CLI and parses its --json output; fails loudly with the CLI's stderr otherwise. */
+export async function cliJson<T>(server: { url: string; adminToken: string }, args: string[]): Promise<T> {
+  const r = await cli(server, [...args, '--json']);
+  if (r.code !== 0) throw new Error(`noops ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** GET a URL and parse JSON. */
+export async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  return (await res.json()) as T;
+}
+
+/** Kills every process group an agent root's state.json lists (test cleanup: no orphans). */
+export function killSupervised(root: string): void {
+  const file = join(root, 'state.json');
+  if (!existsSync(file)) return;
+  const state = JSON.parse(readFileSync(file, 'utf8')) as { instances: Record<string, { processes: Record<string, { pid: number }> }> };
+  for (const inst of Object.values(state.instances)) {
+    for (const p of Object.values(inst.processes)) {
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+export function cleanup(dirs: string[]): void {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
