@@ -1,15 +1,15 @@
 /**
- * The restart policy, as a pure function: given how a process died, when to start it again.
- * The Supervisor only executes what this decides.
+ * The backoff, as a pure function: given how a process died, how long to wait before starting
+ * it again. The Supervisor only executes what this decides.
  */
 
-/** What the policy needs to know about a death. */
+/** What the backoff needs to know about a death. */
 export interface Death {
   /** the state it died in: `starting` (never came up) or `up` */
   state: 'starting' | 'up';
   /** how long it had been `up` (ms), or null when it never came up */
   upForMs: number | null;
-  /** the delay this death would get if nothing resets it */
+  /** the delay this death gets if nothing resets it (0: at once) */
   nextBackoffMs: number;
   /** consecutive deaths before `up`, before this one */
   failedStarts: number;
@@ -22,7 +22,7 @@ export interface RestartPlan {
   failedStarts: number;
 }
 
-/** The policy's tunables (see the defaults in types.ts). */
+/** The backoff's tunables (see the defaults in types.ts). */
 export interface BackoffPolicy {
   backoffBaseMs: number;
   backoffMaxMs: number;
@@ -30,20 +30,21 @@ export interface BackoffPolicy {
 }
 
 /**
- * Exponential backoff, reset by a stable run: base, 2x base, 4x base, ... capped at max; a
- * process that was `up` for `stableMs` starts over at base.
+ * Exponential backoff, reset by a stable run: the first death restarts at once (a one-off
+ * crash costs nothing), then base, 2x base, 4x base, ... capped at max; a process that was `up`
+ * for `stableMs` starts over at once.
  *
  * @example
- *   planRestart({ state: 'starting', upForMs: null, nextBackoffMs: 1000, failedStarts: 0 },
+ *   planRestart({ state: 'starting', upForMs: null, nextBackoffMs: 0, failedStarts: 0 },
  *               { backoffBaseMs: 1000, backoffMaxMs: 30000, stableMs: 60000 })
- *   // { delayMs: 1000, nextBackoffMs: 2000, failedStarts: 1 }
+ *   // { delayMs: 0, nextBackoffMs: 1000, failedStarts: 1 }
  */
 export function planRestart(death: Death, policy: BackoffPolicy): RestartPlan {
   const stable = death.upForMs !== null && death.upForMs >= policy.stableMs;
-  const delayMs = Math.min(stable ? policy.backoffBaseMs : death.nextBackoffMs, policy.backoffMaxMs);
+  const delayMs = stable ? 0 : Math.min(death.nextBackoffMs, policy.backoffMaxMs);
   return {
     delayMs,
-    nextBackoffMs: Math.min(delayMs * 2, policy.backoffMaxMs),
+    nextBackoffMs: delayMs === 0 ? Math.min(policy.backoffBaseMs, policy.backoffMaxMs) : Math.min(delayMs * 2, policy.backoffMaxMs),
     failedStarts: death.state === 'starting' ? death.failedStarts + 1 : 0,
   };
 }

@@ -25,6 +25,9 @@ export interface ProcStat {
   pgrp: number;
   /** start time in clock ticks since boot (field 22): with the pid, it names one process */
   startTime: number;
+  /** CPU time in user and kernel mode, clock ticks (fields 14 and 15) */
+  utime: number;
+  stime: number;
 }
 
 /**
@@ -49,7 +52,7 @@ export function procStat(pid: number): ProcStat | null {
   const ppid = Number(rest[4 - 3]);
   const pgrp = Number(rest[5 - 3]);
   if (!Number.isFinite(startTime) || !Number.isFinite(pgrp)) return null;
-  return { state: rest[0] ?? '?', ppid, pgrp, startTime };
+  return { state: rest[0] ?? '?', ppid, pgrp, startTime, utime: Number(rest[14 - 3]) || 0, stime: Number(rest[15 - 3]) || 0 };
 }
 
 /**
@@ -64,7 +67,7 @@ export function procStartTime(pid: number): number | null {
 }
 
 /** True when a zombie or a dead entry: it runs no more, whatever kill(pid, 0) says. */
-function isDeadState(state: string): boolean {
+export function isDeadState(state: string): boolean {
   return state === 'Z' || state === 'X' || state === 'x';
 }
 

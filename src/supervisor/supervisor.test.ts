@@ -1,101 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import {
-  Supervisor, groupAlive, planRestart, procAlive, procStartTime, procStat,
+  Supervisor, groupAlive, procAlive, procStartTime,
   type ProcessStatus, type WatchSpec,
 } from './index.js';
+import { assertGroupGone, liveMembers, Scratch, until } from './test-kit.js';
 
-let dir: string;
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'noops-sup-'));
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-let seq = 0;
-function spec(command: string, over: Partial<WatchSpec> = {}): WatchSpec {
-  seq++;
-  return {
-    id: `t${seq}`,
-    command,
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-    logDir: join(dir, 'log'),
-    logName: `p${seq}`,
-    stopSignal: 'SIGTERM',
-    stopTimeoutMs: 2_000,
-    startGraceMs: 150,
-    ...over,
-  };
-}
-
-/** Polls `check` until it returns a value other than undefined/false, or fails at the deadline. */
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-/** Live (non-zombie) members of a process group, from /proc. */
-function liveMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const st = procStat(Number(name));
-    if (st && st.pgrp === pgid && st.state !== 'Z') out.push(Number(name));
-  }
-  return out;
-}
-
-/**
- * The group is gone: kill(-pgid, 0) throws ESRCH, or (when PID 1 does not reap orphans, as in
- * some containers) only zombies remain in it.
- */
-function assertGroupGone(pgid: number): void {
-  try {
-    process.kill(-pgid, 0);
-  } catch (err) {
-    assert.equal((err as NodeJS.ErrnoException).code, 'ESRCH');
-    return;
-  }
-  assert.deepEqual(liveMembers(pgid), [], `live processes left in group ${pgid}`);
-}
-
-describe('planRestart', () => {
-  const policy = { backoffBaseMs: 1_000, backoffMaxMs: 30_000, stableMs: 60_000 };
-  test('doubles per consecutive death up to the cap, and counts failed starts', () => {
-    let next = 1_000;
-    let failed = 0;
-    const delays: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      const plan = planRestart({ state: 'starting', upForMs: null, nextBackoffMs: next, failedStarts: failed }, policy);
-      delays.push(plan.delayMs);
-      next = plan.nextBackoffMs;
-      failed = plan.failedStarts;
-    }
-    assert.deepEqual(delays, [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
-    assert.equal(failed, 7);
-  });
-  test('a stable run resets the backoff; a death after up is no failed start', () => {
-    assert.deepEqual(
-      planRestart({ state: 'up', upForMs: 60_000, nextBackoffMs: 16_000, failedStarts: 0 }, policy),
-      { delayMs: 1_000, nextBackoffMs: 2_000, failedStarts: 0 },
-    );
-    assert.deepEqual(
-      planRestart({ state: 'up', upForMs: 5_000, nextBackoffMs: 16_000, failedStarts: 0 }, policy),
-      { delayMs: 16_000, nextBackoffMs: 30_000, failedStarts: 0 },
-    );
-  });
-});
+const scratch = new Scratch();
+const dir = scratch.dir;
+after(() => scratch.remove());
+const spec = (command: string, over: Partial<WatchSpec> = {}): WatchSpec => scratch.spec(command, over);
 
 describe('Supervisor', () => {
   test('a healthy process reaches up after the start grace; logs land in the files', async () => {
@@ -122,7 +41,7 @@ describe('Supervisor', () => {
   });
 
   test('a crashing process is restarted with growing backoff and counts failed starts', async () => {
-    const sup = new Supervisor({ backoffBaseMs: 40, backoffMaxMs: 160 });
+    const sup = new Supervisor({ backoffBaseMs: 40, backoffMaxMs: 160, flapping: null });
     const s = spec('echo boom >&2; exit 1');
     const starts: number[] = [];
     const reasons: string[] = [];
@@ -134,10 +53,10 @@ describe('Supervisor', () => {
     await until('5 failed starts', () => (sup.status(s.id)?.failedStarts ?? 0) >= 5);
     const st = sup.status(s.id)!;
     assert.ok(st.restarts >= 4);
-    assert.deepEqual(reasons.slice(0, 5).map((r) => /restart in (\d+) ms/.exec(r)?.[1]), ['40', '80', '160', '160', '160']);
+    assert.deepEqual(reasons.slice(0, 5).map((r) => /restart in (\d+) ms/.exec(r)?.[1]), ['0', '40', '80', '160', '160']);
     assert.match(reasons[0]!, /^exited with code 1/);
     // Each restart waited at least its backoff.
-    for (const [i, want] of [40, 80, 160].entries()) assert.ok(starts[i + 1]! - starts[i]! >= want - 5);
+    for (const [i, want] of [0, 40, 80, 160].entries()) assert.ok(starts[i + 1]! - starts[i]! >= want - 5);
     assert.ok(readFileSync(st.logs.err, 'utf8').split('boom').length - 1 >= 5);
     // Stop while a restart is pending: it must not come back.
     await until('backoff', () => sup.status(s.id)?.state === 'backoff');
@@ -192,8 +111,10 @@ describe('Supervisor', () => {
   test('what a dead leader leaves in its group is killed before the restart', async () => {
     const sup = new Supervisor({ backoffBaseMs: 1_000 });
     const s = spec('sleep 1000 & exit 3');
+    const exits: number[] = [];
+    sup.on('exit', (e) => exits.push(e.pid));
     const { pid } = sup.start(s);
-    await until('backoff', () => sup.status(s.id)?.state === 'backoff');
+    await until('the first death', () => exits.includes(pid!));
     await until('group gone', () => !groupAlive(pid!));
     await sup.stop(s.id);
     assert.equal(sup.status(s.id)?.state, 'stopped');
@@ -202,13 +123,14 @@ describe('Supervisor', () => {
   test('a spawn that cannot start (no such cwd) is a death with a reason, then backoff', async () => {
     const sup = new Supervisor({ backoffBaseMs: 5_000 });
     const s = spec('true', { cwd: join(dir, 'nope') });
+    const backoffs: ProcessStatus[] = [];
+    sup.on('state', (x) => x.state === 'backoff' && backoffs.push(x));
     sup.start(s);
-    const st = await until('backoff', () => {
-      const x = sup.status(s.id);
-      return x?.state === 'backoff' ? x : undefined;
-    });
-    assert.match(st.reason, /could not start: .*ENOENT/);
-    assert.equal(st.failedStarts, 1);
+    // The first failure restarts at once, the second waits the 5 s base.
+    const st = await until('two failures', () => backoffs[1]);
+    assert.match(st.reason, /could not start: .*ENOENT.*restart in 5000 ms/);
+    assert.equal(st.failedStarts, 2);
+    assert.equal(sup.status(s.id)?.state, 'backoff');
     await sup.stop(s.id);
   });
 

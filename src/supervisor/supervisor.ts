@@ -1,69 +1,53 @@
 /**
  * The Supervisor: keeps a set of processes running, each by its WatchSpec. It spawns them in
- * their own process groups, restarts them with backoff when they die, stops whole groups,
- * and takes over processes a previous supervisor (a previous agent) left running.
+ * their own process groups, restarts them by their restart policy with backoff, calls a crash
+ * loop flapping, runs their conditions, rotates their logs, stops whole groups, and takes over
+ * processes a previous supervisor (a previous agent) left running.
  */
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { NoopsError } from '../errors/index.js';
-import { planRestart, type BackoffPolicy } from './backoff.js';
-import { groupAlive, procAlive, procStat, signalGroup, startTimeToEpochMs, procStartTime } from './proc.js';
+import { ConditionRunner } from './condition-runner.js';
+import type { ConditionSpec } from './conditions.js';
+import { clearProcess, clearTimers, killRemnants, newEntry, snapshot, type Entry } from './entry.js';
+import { EventRing } from './events.js';
+import { rotateIfNeeded } from './logs.js';
+import { decideConditionRestart, decideEnd, freshBook, type Decision, type Policy } from './policy.js';
+import { normalizeSignal, procAlive, procStat, procStartTime, signalGroup, startTimeToEpochMs } from './proc.js';
 import { logPaths, spawnProcess } from './spawn.js';
+import { terminate } from './terminate.js';
 import {
-  DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, DEFAULT_KILL_WAIT_MS, DEFAULT_POLL_MS, DEFAULT_STABLE_MS,
-  STOP_POLL_MS,
-  type AdoptRecord, type ProcessState, type ProcessStatus, type SupervisorEvents, type SupervisorOptions,
-  type WatchSpec,
+  DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, DEFAULT_EVENTS_KEPT, DEFAULT_FLAPPING, DEFAULT_KILL_WAIT_MS,
+  DEFAULT_LOG_CHECK_MS, DEFAULT_LOG_POLICY, DEFAULT_POLL_MS, DEFAULT_STABLE_MS,
+  type AdoptRecord, type EventKind, type FlappingPolicy, type ProcessEvent, type ProcessState, type ProcessStatus,
+  type SupervisorEvents, type SupervisorOptions, type WatchSpec,
 } from './types.js';
+import { spawnIdentity } from './user.js';
 import { checkSpec } from './validate.js';
 
-/** The supervisor's private record of one process. */
-interface Entry {
-  spec: WatchSpec;
-  signal: NodeJS.Signals;
-  state: ProcessState;
-  since: number;
-  reason: string;
-  pid: number | null;
-  startTime: number | null;
-  startedAt: number | null;
-  /** when it reached `up` (for adopted processes: when it started) */
-  upAt: number | null;
-  restarts: number;
-  failedStarts: number;
-  nextBackoffMs: number;
-  adopted: boolean;
-  child: ChildProcess | null;
-  /** true once the exit of the spawned leader was seen (it is reaped) */
-  leaderExited: boolean;
-  lastExit: { code: number | null; signal: string | null };
-  /** bumped by every launch, stop and detach: a callback of an older generation does nothing */
-  gen: number;
-  grace?: NodeJS.Timeout;
-  backoff?: NodeJS.Timeout;
-  poll?: NodeJS.Timeout;
-  stopping: Promise<void> | null;
-}
-
 /**
- * Supervises processes. An EventEmitter: `state` (every state change, with a snapshot) and
- * `exit` (a process ended); listeners must not throw. It never emits `error`.
+ * Supervises processes. An EventEmitter: `state` (every state change, with a snapshot), `exit`
+ * (a process ended) and `event` (something worth recording); listeners must not throw. It
+ * never emits `error`.
  *
  * @example
  *   const sup = new Supervisor();
  *   sup.on('state', (s) => console.log(s.id, s.state, s.reason));
  *   sup.start({ id: 'web', command: 'node server.js', cwd: dir, env: { PATH: process.env.PATH! },
  *     logDir: '/var/log/app', logName: 'web', stopSignal: 'SIGTERM', stopTimeoutMs: 10_000,
- *     startGraceMs: 2_000 });
+ *     startGraceMs: 2_000, restart: 'always' });
  *   // later, in a new agent: sup.adopt(spec, { pid, startTime }) with what status() gave
  *   await sup.stopAll();
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #entries = new Map<string, Entry>();
-  readonly #policy: BackoffPolicy;
+  readonly #policy: Omit<Policy, 'restart' | 'flapping'>;
+  readonly #flapping: FlappingPolicy | null;
   readonly #pollMs: number;
   readonly #killWaitMs: number;
+  readonly #logCheckMs: number;
+  readonly #events: EventRing;
+  #rotator: NodeJS.Timeout | undefined;
 
   constructor(options: SupervisorOptions = {}) {
     super();
@@ -72,17 +56,20 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       backoffMaxMs: options.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS,
       stableMs: options.stableMs ?? DEFAULT_STABLE_MS,
     };
+    this.#flapping = options.flapping === undefined ? DEFAULT_FLAPPING : options.flapping;
     this.#pollMs = options.pollMs ?? DEFAULT_POLL_MS;
     this.#killWaitMs = options.killWaitMs ?? DEFAULT_KILL_WAIT_MS;
+    this.#logCheckMs = options.logCheckMs ?? DEFAULT_LOG_CHECK_MS;
+    this.#events = new EventRing(options.eventsKept ?? DEFAULT_EVENTS_KEPT);
   }
 
   /**
-   * Starts a process and keeps it running. Throws NOOPS_E_INPUT for a bad spec or an id that
-   * is already supervised and not stopped (a stopped one is replaced).
+   * Starts a process and keeps it running. Throws NOOPS_E_INPUT for a bad spec, a user it
+   * cannot run as, or an id that is already supervised and not stopped (a stopped one is replaced).
    */
   start(spec: WatchSpec): ProcessStatus {
     const entry = this.#add(spec);
-    this.#launch(entry, 'started');
+    this.#launch(entry, 'started', 'started');
     return snapshot(entry);
   }
 
@@ -90,45 +77,48 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * Takes over a process that a previous supervisor started, without restarting it, when
    * `/proc/<pid>/stat` shows the same start time (so the pid was not reused); otherwise starts
    * the spec fresh. Adopted processes are not our children: they are watched by polling, and
-   * a death is restarted like any crash.
+   * a death is handled like any other.
    */
   adopt(spec: WatchSpec, record: AdoptRecord): ProcessStatus {
     const entry = this.#add(spec);
     entry.restarts = record.restarts ?? 0;
     const why = notAdoptable(record);
     if (why !== null) {
-      this.#launch(entry, `started: previous pid ${record.pid} ${why}`);
+      this.#launch(entry, `started: previous pid ${record.pid} ${why}`, 'started');
       return snapshot(entry);
     }
     const gen = ++entry.gen;
-    entry.pid = record.pid;
-    entry.startTime = record.startTime;
+    Object.assign(entry, { pid: record.pid, startTime: record.startTime, adopted: true });
     entry.startedAt = startTimeToEpochMs(record.startTime) ?? Date.now();
-    entry.upAt = entry.startedAt;
-    entry.adopted = true;
     // Timers before the state event: a listener may call stop(), which must find them to clear.
     entry.poll = setInterval(() => {
       if (entry.gen === gen && entry.pid !== null && !procAlive(entry.pid, entry.startTime)) {
-        this.#died(entry, gen, null, null, `adopted pid ${entry.pid} died (exit status unknown)`);
+        this.#ended(entry, gen, null, null, `adopted pid ${entry.pid} died (exit status unknown)`);
       }
     }, this.#pollMs);
-    this.#setState(entry, 'up', `adopted running pid ${record.pid}`);
+    this.#record(entry, 'adopted', `adopted running pid ${record.pid}`);
+    this.#toUp(entry, gen, entry.startedAt, `adopted running pid ${record.pid}`);
     return snapshot(entry);
   }
 
   /**
-   * Stops a process: its stop signal to the whole process group, SIGKILL to the group after
-   * `stopTimeoutMs`; resolves when no process of the group runs. A pending restart is
-   * cancelled. Stopping an unknown or stopped id does nothing; concurrent calls share one stop.
+   * Stops a process: its stop command or stop signal to the whole process group, SIGKILL to
+   * the group after `stopTimeoutMs`; resolves when no process of the group runs. A pending
+   * restart is cancelled; a restart in progress ends stopped. Unknown or stopped ids do nothing.
    */
   stop(id: string): Promise<void> {
     const entry = this.#entries.get(id);
     if (entry === undefined || entry.state === 'stopped') return Promise.resolve();
-    if (entry.stopping !== null) return entry.stopping;
-    entry.stopping = this.#stop(entry).finally(() => {
-      entry.stopping = null;
+    entry.wantStop = true;
+    if (entry.op !== null) {
+      const again = (): Promise<void> => this.stop(id);
+      return entry.op.then(again, again);
+    }
+    return this.#run(entry, async () => {
+      const reason = await this.#terminate(entry);
+      this.#record(entry, 'stopped', reason);
+      this.#setState(entry, 'stopped', reason);
     });
-    return entry.stopping;
   }
 
   /** Stops every process, in parallel. */
@@ -137,9 +127,47 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /**
-   * Forgets stopped processes (they leave `list()`). Ids that are not stopped are kept.
-   * Returns how many were forgotten.
+   * Stops the process (if one runs) and starts it again with a fresh restart history. Resolves
+   * with the new snapshot, or undefined for an unknown id.
    */
+  async restart(id: string, why = 'restarted by request'): Promise<ProcessStatus | undefined> {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return undefined;
+    if (entry.op !== null) await entry.op.catch(() => undefined);
+    entry.wantStop = false;
+    await this.#run(entry, async () => {
+      await this.#terminate(entry);
+      entry.book = freshBook();
+      if (!entry.wantStop) this.#launch(entry, why, 'started');
+    });
+    return snapshot(entry);
+  }
+
+  /**
+   * Starts a process that is not running (stopped, exited, flapping, or waiting in backoff) at
+   * once, with a fresh restart history. A running process is left alone.
+   */
+  resume(id: string): ProcessStatus | undefined {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return undefined;
+    if (entry.op === null && entry.pid === null) {
+      entry.wantStop = false;
+      entry.book = freshBook();
+      this.#launch(entry, 'started by request', 'started');
+    }
+    return snapshot(entry);
+  }
+
+  /** Sends a signal to the process's whole group. Throws NOOPS_E_INPUT when nothing runs. */
+  signal(id: string, name: string): void {
+    const entry = this.#entries.get(id);
+    const sig = normalizeSignal(name);
+    if (sig === null) throw new NoopsError('NOOPS_E_INPUT', `"${name}" is not a signal (e.g. HUP, USR1, TERM)`);
+    if (entry?.pid == null) throw new NoopsError('NOOPS_E_INPUT', `process "${id}" is not running (${entry?.state ?? 'unknown'})`);
+    signalGroup(entry.pid, sig);
+  }
+
+  /** Forgets stopped processes (they leave `list()`). Returns how many were forgotten. */
   forget(...ids: string[]): number {
     let n = 0;
     for (const id of ids) {
@@ -151,7 +179,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /**
    * Lets go of every process without stopping it (an agent that exits for an upgrade): timers
    * end, children are unref'd, and the snapshots returned hold what a new supervisor's `adopt`
-   * needs. Processes in backoff are not running and are simply dropped.
+   * needs. Processes that are not running are simply dropped.
    */
   detach(): ProcessStatus[] {
     const out: ProcessStatus[] = [];
@@ -163,6 +191,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       entry.child = null;
     }
     this.#entries.clear();
+    clearInterval(this.#rotator);
+    this.#rotator = undefined;
     return out;
   }
 
@@ -177,6 +207,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return [...this.#entries.values()].map(snapshot);
   }
 
+  /** The recorded events after sequence number `seq` (of one process when `id` is given), oldest first. */
+  events(seq = 0, id?: string): ProcessEvent[] {
+    return this.#events.since(seq, id);
+  }
+
+  /** The spec a process runs by, or undefined. */
+  spec(id: string): WatchSpec | undefined {
+    return this.#entries.get(id)?.spec;
+  }
+
   #add(spec: WatchSpec): Entry {
     const signal = checkSpec(spec);
     const existing = this.#entries.get(spec.id);
@@ -185,63 +225,69 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         hint: 'stop it first, or give the new process another id',
       });
     }
-    const entry: Entry = {
-      spec: { ...spec, env: { ...spec.env }, meta: { ...(spec.meta ?? {}) } },
+    const entry = newEntry(spec, {
       signal,
-      state: 'starting',
-      since: Date.now(),
-      reason: '',
-      pid: null,
-      startTime: null,
-      startedAt: null,
-      upAt: null,
-      restarts: 0,
-      failedStarts: 0,
-      nextBackoffMs: this.#policy.backoffBaseMs,
-      adopted: false,
-      child: null,
-      leaderExited: false,
-      lastExit: { code: null, signal: null },
-      gen: 0,
-      stopping: null,
-    };
+      runAs: spawnIdentity(spec.user),
+      restartPolicy: spec.restart ?? 'always',
+      flapping: spec.flapping === undefined ? this.#flapping : spec.flapping,
+      logPolicy: spec.logs ?? DEFAULT_LOG_POLICY,
+    });
     // Delete first so that a replaced id moves to the end of list().
     this.#entries.delete(spec.id);
     this.#entries.set(spec.id, entry);
+    this.#rotator ??= setInterval(() => this.#rotateLogs(), this.#logCheckMs);
+    this.#rotator.unref();
     return entry;
   }
 
+  /** Runs a stop or restart of `entry`, so that others wait for it. */
+  #run(entry: Entry, fn: () => Promise<void>): Promise<void> {
+    const op = fn().finally(() => {
+      if (entry.op === op) entry.op = null;
+    });
+    entry.op = op;
+    return op;
+  }
+
   /** Spawns the process of `entry` (first start or restart). */
-  #launch(entry: Entry, reason: string): void {
+  #launch(entry: Entry, reason: string, kind: EventKind): void {
     const gen = ++entry.gen;
-    entry.adopted = false;
-    entry.leaderExited = false;
+    clearTimers(entry);
+    Object.assign(entry, { adopted: false, leaderExited: false, retryAt: null });
     let child: ChildProcess;
     try {
-      child = spawnProcess(entry.spec);
+      child = spawnProcess(entry.spec, entry.runAs);
     } catch (err) {
       entry.state = 'starting';
-      this.#died(entry, gen, null, null, `could not start: ${(err as Error).message}`);
+      this.#ended(entry, gen, null, null, `could not start: ${(err as Error).message}`);
       return;
     }
     const pid = child.pid ?? null;
-    entry.child = child;
-    entry.pid = pid;
-    entry.startTime = pid === null ? null : procStartTime(pid);
-    entry.startedAt = Date.now();
-    entry.upAt = null;
+    Object.assign(entry, { child, pid, startTime: pid === null ? null : procStartTime(pid), startedAt: Date.now(), upAt: null });
     // 'error' without a pid: the spawn itself failed (e.g. no such cwd); with a pid, 'exit' follows.
     child.on('error', (err) => {
-      if (pid === null) this.#died(entry, gen, null, null, `could not start: ${err.message}`);
+      if (pid === null) this.#ended(entry, gen, null, null, `could not start: ${err.message}`);
     });
     child.once('exit', (code, signal) => this.#exited(entry, gen, code, signal));
     entry.grace = setTimeout(() => {
       if (entry.gen !== gen || entry.state !== 'starting' || entry.pid === null) return;
-      entry.upAt = Date.now();
-      entry.failedStarts = 0;
-      this.#setState(entry, 'up', `alive for ${entry.spec.startGraceMs} ms`);
+      this.#toUp(entry, gen, Date.now(), `alive for ${entry.spec.startGraceMs} ms`);
     }, entry.spec.startGraceMs);
+    this.#record(entry, kind, reason);
     this.#setState(entry, 'starting', reason);
+  }
+
+  /** The process counts as `up`: its conditions start. */
+  #toUp(entry: Entry, gen: number, upAt: number, reason: string): void {
+    entry.upAt = upAt;
+    entry.book = { ...entry.book, failedStarts: 0 };
+    const conditions = entry.spec.conditions ?? [];
+    if (conditions.length > 0 && entry.pid !== null) {
+      entry.runner = new ConditionRunner(conditions, { pid: entry.pid, cwd: entry.spec.cwd, env: entry.spec.env },
+        (c, message) => this.#conditionFired(entry, gen, c, message));
+      entry.runner.start();
+    }
+    this.#setState(entry, 'up', reason);
   }
 
   /** The spawned leader ended (it is reaped when this runs). */
@@ -249,78 +295,124 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (entry.gen !== gen) return;
     entry.leaderExited = true;
     entry.child = null;
-    entry.lastExit = { code, signal };
-    if (entry.state === 'stopping') return; // #stop sees it and finishes
+    entry.exitStatus = { code, signal };
+    if (entry.state === 'stopping') return; // #terminate sees it and finishes
     const how = signal !== null ? `killed by ${signal}` : `exited with code ${code}`;
-    this.#died(entry, gen, code, signal, how);
+    this.#ended(entry, gen, code, signal, how);
   }
 
-  /** A death that nobody asked for: clean up the group, then schedule a restart. */
-  #died(entry: Entry, gen: number, code: number | null, signal: string | null, reason: string): void {
+  /** A process ended that nobody asked to stop: clean up its group, then do what the policy says. */
+  #ended(entry: Entry, gen: number, code: number | null, signal: string | null, reason: string): void {
     if (entry.gen !== gen || (entry.state !== 'starting' && entry.state !== 'up')) return;
     clearTimers(entry);
-    const pid = entry.pid;
+    const { pid, state } = entry;
+    const now = Date.now();
     // The leader is gone; whatever it forked would otherwise run on unsupervised. Its group id
     // cannot be reused while any member remains, so this reaches only what it left behind.
     if (pid !== null) killRemnants(pid);
-    const plan = planRestart(
-      {
-        state: entry.state,
-        upForMs: entry.upAt === null ? null : Date.now() - entry.upAt,
-        nextBackoffMs: entry.nextBackoffMs,
-        failedStarts: entry.failedStarts,
-      },
-      this.#policy,
+    const { decision, book } = decideEnd(
+      { state, upForMs: entry.upAt === null ? null : now - entry.upAt, code, signal, now },
+      entry.book,
+      { ...this.#policy, restart: entry.restartPolicy, flapping: entry.flapping },
     );
-    entry.nextBackoffMs = plan.nextBackoffMs;
-    entry.failedStarts = plan.failedStarts;
-    Object.assign(entry, { pid: null, startTime: null, startedAt: null, upAt: null, child: null, adopted: false });
-    entry.backoff = setTimeout(() => {
-      if (entry.gen !== gen || entry.state !== 'backoff') return;
-      entry.restarts++;
-      this.#launch(entry, `restart ${entry.restarts} after: ${reason}`);
-    }, plan.delayMs);
-    this.#setState(entry, 'backoff', `${reason}; restart in ${plan.delayMs} ms`);
+    entry.book = book;
+    entry.lastExit = { code, signal, at: now, reason };
+    clearProcess(entry);
+    if (decision.action !== 'exit') this.#record(entry, 'crash', reason);
+    this.#decide(entry, gen, decision, reason);
     if (pid !== null) this.emit('exit', { id: entry.spec.id, pid, code, signal, requested: false, reason });
   }
 
-  async #stop(entry: Entry): Promise<void> {
-    clearTimers(entry);
-    const pid = entry.pid;
-    const { stopTimeoutMs } = entry.spec;
-    if (pid === null) {
-      // In backoff, or a spawn that is failing: nothing runs; make sure nothing will.
-      entry.gen++;
-      this.#setState(entry, 'stopped', `stopped by request (was ${entry.state})`);
-      return;
+  /** Executes a decision about a process that is not running any more. */
+  #decide(entry: Entry, gen: number, decision: Decision, reason: string): void {
+    if (decision.action === 'restart') {
+      entry.timer = setTimeout(() => {
+        if (entry.gen !== gen || entry.state !== 'backoff') return;
+        entry.restarts++;
+        this.#launch(entry, `restart ${entry.restarts} after: ${reason}`, 'restart');
+      }, decision.delayMs);
+      this.#setState(entry, 'backoff', `${reason}; restart in ${decision.delayMs} ms`);
+    } else if (decision.action === 'exit') {
+      const why = `${reason} (${decision.why})`;
+      this.#record(entry, 'exited', why);
+      this.#setState(entry, 'exited', why);
+    } else if (decision.action === 'flap') {
+      const f = entry.flapping!;
+      entry.retryAt = Date.now() + decision.retryInMs;
+      entry.timer = setTimeout(() => {
+        if (entry.gen !== gen || entry.state !== 'flapping') return;
+        entry.restarts++;
+        this.#launch(entry, `retry after flapping (last: ${reason})`, 'restart');
+      }, decision.retryInMs);
+      const why = `restarted ${f.times} times within ${f.withinMs / 1000} s (last: ${reason}); retry in ${decision.retryInMs / 1000} s`;
+      this.#record(entry, 'flapping', why);
+      this.#setState(entry, 'flapping', why);
+    } else {
+      const f = entry.flapping!;
+      const why = `given up: flapping ${decision.flaps} times within ${f.retryWithinMs / 1000} s (last: ${reason}); start it by hand`;
+      this.#record(entry, 'given-up', why);
+      this.#setState(entry, 'flapping', why);
     }
-    this.#setState(entry, 'stopping', `sent ${entry.signal} to group ${pid}`);
-    signalGroup(pid, entry.signal);
-    let reason = `stopped by request (${entry.signal})`;
-    if (!(await this.#waitGone(entry, pid, stopTimeoutMs))) {
-      signalGroup(pid, 'SIGKILL');
-      reason = `killed with SIGKILL: still running ${stopTimeoutMs} ms after ${entry.signal}`;
-      if (!(await this.#waitGone(entry, pid, this.#killWaitMs))) {
-        reason += `; group ${pid} still there ${this.#killWaitMs} ms after SIGKILL`;
-      }
-    }
-    entry.gen++;
-    entry.child?.unref();
-    const { code, signal } = entry.adopted ? { code: null, signal: null } : entry.lastExit;
-    Object.assign(entry, { pid: null, startTime: null, startedAt: null, upAt: null, child: null, adopted: false });
-    this.emit('exit', { id: entry.spec.id, pid, code, signal, requested: true, reason });
-    this.#setState(entry, 'stopped', reason);
   }
 
-  /** Waits until neither the leader nor any process of its group runs; false at the deadline. */
-  async #waitGone(entry: Entry, pid: number, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const leaderRuns = entry.adopted ? procAlive(pid, entry.startTime) : !entry.leaderExited;
-      if (!leaderRuns && !groupAlive(pid)) return true;
-      if (Date.now() >= deadline) return false;
-      await sleep(STOP_POLL_MS);
+  /** A condition fired on an `up` process. */
+  #conditionFired(entry: Entry, gen: number, c: ConditionSpec, message: string): void {
+    if (entry.gen !== gen || entry.state !== 'up' || entry.op !== null) return;
+    this.#record(entry, 'condition', `${message}${c.action === 'restart' ? '; restarting' : ''}`);
+    if (c.action !== 'restart') return;
+    const { decision, book } = decideConditionRestart(entry.book, Date.now(), entry.flapping);
+    entry.book = book;
+    void this.#run(entry, async () => {
+      await this.#terminate(entry, `restarting: ${message}`);
+      if (entry.wantStop) return;
+      if (decision.action === 'restart') {
+        entry.restarts++;
+        this.#launch(entry, `restart ${entry.restarts} after: ${message}`, 'restart');
+      } else {
+        this.#decide(entry, entry.gen, decision, message);
+      }
+    });
+  }
+
+  /**
+   * Ends the running process (if any) and waits until its group is gone; the state is
+   * `stopping` meanwhile and the caller sets the next one. Returns the reason, in words.
+   */
+  async #terminate(entry: Entry, why?: string): Promise<string> {
+    clearTimers(entry);
+    entry.retryAt = null;
+    const pid = entry.pid;
+    if (pid === null) {
+      // In backoff, flapping, exited, or a spawn that is failing: nothing runs; make sure nothing will.
+      entry.gen++;
+      return `stopped by request (was ${entry.state})`;
     }
+    this.#setState(entry, 'stopping', why ?? (entry.spec.stopCommand ? `ran the stop command for ${pid}` : `sent ${entry.signal} to group ${pid}`));
+    const reason = await terminate(entry, pid, this.#killWaitMs);
+    entry.gen++;
+    entry.child?.unref();
+    const { code, signal } = entry.adopted ? { code: null, signal: null } : entry.exitStatus;
+    entry.lastExit = { code, signal, at: Date.now(), reason };
+    clearProcess(entry);
+    this.emit('exit', { id: entry.spec.id, pid, code, signal, requested: true, reason });
+    return reason;
+  }
+
+  #rotateLogs(): void {
+    for (const entry of this.#entries.values()) {
+      const paths = logPaths(entry.spec);
+      for (const path of [paths.out, paths.err]) {
+        try {
+          rotateIfNeeded(path, entry.logPolicy);
+        } catch {
+          // a log that cannot be rotated now is tried again at the next check
+        }
+      }
+    }
+  }
+
+  #record(entry: Entry, kind: EventKind, message: string): void {
+    this.emit('event', this.#events.push(entry.spec.id, kind, message));
   }
 
   #setState(entry: Entry, state: ProcessState, reason: string): void {
@@ -338,37 +430,4 @@ function notAdoptable(record: AdoptRecord): string | null {
   if (stat.startTime !== record.startTime) return 'is another process now (start time differs)';
   if (stat.pgrp !== record.pid) return 'is not a process group leader, so not one we started';
   return null;
-}
-
-/** SIGKILL to what a dead leader left in its group; a failure here must not stop the restart. */
-function killRemnants(pgid: number): void {
-  try {
-    signalGroup(pgid, 'SIGKILL');
-  } catch {
-    // EPERM: a member changed its credentials; it is no longer ours to kill.
-  }
-}
-
-function clearTimers(entry: Entry): void {
-  clearTimeout(entry.grace);
-  clearTimeout(entry.backoff);
-  clearInterval(entry.poll);
-  entry.grace = entry.backoff = entry.poll = undefined;
-}
-
-function snapshot(entry: Entry): ProcessStatus {
-  return {
-    id: entry.spec.id,
-    state: entry.state,
-    pid: entry.pid,
-    startTime: entry.startTime,
-    startedAt: entry.startedAt,
-    restarts: entry.restarts,
-    failedStarts: entry.failedStarts,
-    since: entry.since,
-    reason: entry.reason,
-    adopted: entry.adopted,
-    logs: logPaths(entry.spec),
-    meta: { ...(entry.spec.meta ?? {}) },
-  };
 }

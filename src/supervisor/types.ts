@@ -1,9 +1,43 @@
 /**
  * The supervisor's vocabulary: what to run (WatchSpec), what state it is in (ProcessStatus),
- * and the tunables (SupervisorOptions). See README.md for the state diagram.
+ * what happened (ProcessEvent) and the tunables (SupervisorOptions). See README.md for the
+ * state diagram.
  */
+import type { ConditionSpec } from './conditions.js';
 
-/** One supervised process: what to run and how to stop it. */
+/**
+ * When a process that ended by itself is started again:
+ * - `always`: whatever its exit status (a service that must run)
+ * - `on-failure`: unless it exited with code 0 (a job that may finish)
+ * - `never`: it ends in `exited`
+ */
+export type RestartPolicy = 'always' | 'on-failure' | 'never';
+
+/** The restart policies, in the order the docs list them. */
+export const RESTART_POLICIES: readonly RestartPolicy[] = ['always', 'on-failure', 'never'];
+
+/**
+ * god's `flapping`: `times` restarts within `withinMs` move a process to `flapping` (it is not
+ * restarted); it is tried again after `retryInMs`, at most `retryTimes` times within
+ * `retryWithinMs`; the flap after that gives up (it stays `flapping` until started by hand).
+ */
+export interface FlappingPolicy {
+  times: number;
+  withinMs: number;
+  retryInMs: number;
+  retryTimes: number;
+  retryWithinMs: number;
+}
+
+/** Size-based rotation of a process's two log files. */
+export interface LogPolicy {
+  /** a file this big (bytes) is rotated; 0 never rotates */
+  maxBytes: number;
+  /** rotated files kept: `x.out.log.1` (newest) ... `x.out.log.<keep>` */
+  keep: number;
+}
+
+/** One supervised process: what to run, how to keep it running, how to stop it. */
 export interface WatchSpec {
   /** unique within a Supervisor, e.g. "<tag>/<process>" */
   id: string;
@@ -19,10 +53,25 @@ export interface WatchSpec {
   logName: string;
   /** sent to the whole process group to stop it: 'SIGTERM', 'TERM', 'SIGINT', ... */
   stopSignal: string;
-  /** ms between the stop signal and SIGKILL of the group */
+  /** ms between the stop signal (or the stop command) and SIGKILL of the group */
   stopTimeoutMs: number;
   /** ms a new process must stay alive before it counts as `up` */
   startGraceMs: number;
+  /** default `always` */
+  restart?: RestartPolicy;
+  /** default: the supervisor's (see DEFAULT_FLAPPING); null: never flapping */
+  flapping?: FlappingPolicy | null;
+  /** checked while the process is `up`; each may restart it */
+  conditions?: ConditionSpec[];
+  /** default DEFAULT_LOG_POLICY */
+  logs?: LogPolicy;
+  /**
+   * run (`/bin/sh -c`, same cwd and env) instead of sending the stop signal; the group still
+   * gets SIGKILL after `stopTimeoutMs`. It gets NOOPS_PID, the leader's pid.
+   */
+  stopCommand?: string;
+  /** run as this user (name or uid); needs the supervisor to run as root */
+  user?: string;
   /** anything the caller wants back in `status()` (tag, release version, port, ...) */
   meta?: Record<string, unknown>;
 }
@@ -31,10 +80,24 @@ export interface WatchSpec {
  * - `starting`: spawned (or restarted), not yet alive for `startGraceMs`
  * - `up`: stayed alive past the start grace
  * - `backoff`: died; a restart is scheduled
- * - `stopping`: stop signal sent, waiting for the group to go
+ * - `stopping`: stop signal (or stop command) sent, waiting for the group to go
  * - `stopped`: gone by request; never restarted
+ * - `flapping`: restarted too often; retried at `retryAt`, or given up when that is null
+ * - `exited`: ended by itself and its restart policy says not to start it again
  */
-export type ProcessState = 'starting' | 'up' | 'backoff' | 'stopping' | 'stopped';
+export type ProcessState = 'starting' | 'up' | 'backoff' | 'stopping' | 'stopped' | 'flapping' | 'exited';
+
+/** Every state, in the order of the README's diagram. */
+export const PROCESS_STATES: readonly ProcessState[] = ['starting', 'up', 'backoff', 'stopping', 'stopped', 'flapping', 'exited'];
+
+/** How the last process ended. */
+export interface LastExit {
+  code: number | null;
+  signal: string | null;
+  /** ms since the epoch */
+  at: number;
+  reason: string;
+}
 
 /** A plain snapshot of one process, safe to JSON-encode and to persist. */
 export interface ProcessStatus {
@@ -46,7 +109,7 @@ export interface ProcessStatus {
   startTime: number | null;
   /** ms since the epoch when the current process started; null when nothing runs */
   startedAt: number | null;
-  /** restarts after a death, since `start` or `adopt` */
+  /** restarts the supervisor did by itself (after a death or a condition), since `start` or `adopt` */
   restarts: number;
   /** consecutive deaths before reaching `up`; 0 once a process reaches `up` */
   failedStarts: number;
@@ -54,6 +117,11 @@ export interface ProcessStatus {
   since: number;
   /** why it is in this state, in words: "exited with code 1", "stopped by request", ... */
   reason: string;
+  /** `flapping`: when it is tried again (ms since the epoch); null when given up or not flapping */
+  retryAt: number | null;
+  /** how the last process ended, if one did */
+  lastExit: LastExit | null;
+  restartPolicy: RestartPolicy;
   /** true when the running process was adopted from a previous supervisor, not spawned */
   adopted: boolean;
   /** the two log files */
@@ -77,37 +145,67 @@ export interface ExitEvent {
   code: number | null;
   /** the signal that ended it, when our child was killed */
   signal: string | null;
-  /** true when it ended because of `stop` */
+  /** true when it ended because of `stop` (or a restart) */
   requested: boolean;
   reason: string;
+}
+
+/**
+ * What happened to a process that a person (or a monitor) cares about:
+ * `crash` (it died unasked), `restart` (the supervisor started it again), `exited` (its policy
+ * let it end), `flapping` (restarted too often, paused), `given-up` (flapping too often),
+ * `condition` (a condition fired), `adopted`, `started`, `stopped` (by request); for scheduled
+ * commands: `cron` (a run ended well), `cron-failed` (failed, timed out, or could not start),
+ * `cron-skipped` (the previous run was still going).
+ */
+export type EventKind =
+  | 'crash' | 'restart' | 'exited' | 'flapping' | 'given-up' | 'condition' | 'adopted' | 'started' | 'stopped'
+  | 'cron' | 'cron-failed' | 'cron-skipped';
+
+/** One recorded event; `seq` grows by one per event of a Supervisor. */
+export interface ProcessEvent {
+  seq: number;
+  /** ms since the epoch */
+  at: number;
+  id: string;
+  kind: EventKind;
+  message: string;
 }
 
 /**
  * Events of a Supervisor (an EventEmitter):
  * - `state`: every state change, with the new snapshot
  * - `exit`: a process ended, by death or by stop
+ * - `event`: something worth recording happened (see EventKind)
  * It never emits `error`: failures to spawn are deaths (state `backoff`, with the reason).
  */
 export interface SupervisorEvents {
   state: [ProcessStatus];
   exit: [ExitEvent];
+  event: [ProcessEvent];
 }
 
 /** Tunables; the defaults suit a host daemon, tests pass small values. */
 export interface SupervisorOptions {
-  /** first restart delay after a death */
+  /** the restart delay after the second consecutive death (the first restarts at once) */
   backoffBaseMs?: number;
   /** the delay doubles per consecutive death up to this */
   backoffMaxMs?: number;
-  /** after this long `up`, the next death restarts after `backoffBaseMs` again */
+  /** after this long `up`, the next death restarts at once again */
   stableMs?: number;
   /** how often adopted processes (not our children) are checked for life */
   pollMs?: number;
   /** how long to wait for a group to vanish after SIGKILL before giving up */
   killWaitMs?: number;
+  /** the flapping policy of specs that name none */
+  flapping?: FlappingPolicy | null;
+  /** how often log files are checked for rotation */
+  logCheckMs?: number;
+  /** events kept in memory for `events()` */
+  eventsKept?: number;
 }
 
-/** 1 s: quick enough that a one-off crash costs little, slow enough not to spin on a crash loop. */
+/** 1 s: the second death in a row waits a second, so a crash loop logs its error without spinning. */
 export const DEFAULT_BACKOFF_BASE_MS = 1_000;
 /** 30 s: a crash-looping process is retried twice a minute, which logs its error without flooding. */
 export const DEFAULT_BACKOFF_MAX_MS = 30_000;
@@ -119,3 +217,18 @@ export const DEFAULT_POLL_MS = 500;
 export const DEFAULT_KILL_WAIT_MS = 5_000;
 /** 25 ms: how often `stop` looks whether the group is gone; short, since a stop is waited on. */
 export const STOP_POLL_MS = 25;
+/**
+ * 5 restarts in 2 minutes: with the backoff above (0, 1, 2, 4, 8 s) a process that dies at once
+ * is flapping about 15 s after its first start, and one that dies after 10 s within a minute.
+ * Retried every 5 minutes (one look at it per coffee), 5 times an hour, then given up: a
+ * broken release stops burning CPU and filling logs, and says so.
+ */
+export const DEFAULT_FLAPPING: FlappingPolicy = {
+  times: 5, withinMs: 120_000, retryInMs: 300_000, retryTimes: 5, retryWithinMs: 3_600_000,
+};
+/** 10 MiB x 5 files: a day of a chatty service's output, 60 MiB at most per stream. */
+export const DEFAULT_LOG_POLICY: LogPolicy = { maxBytes: 10 * 1024 * 1024, keep: 5 };
+/** 2 s: a log may grow past its limit by what a process writes in this time before it rotates. */
+export const DEFAULT_LOG_CHECK_MS = 2_000;
+/** 200 events: the last few incidents of every process of a busy host. */
+export const DEFAULT_EVENTS_KEPT = 200;

@@ -1,7 +1,8 @@
 /** Checks a WatchSpec before anything is spawned, so a bad spec fails at `start`, not later. */
 import { NoopsError } from '../errors/index.js';
 import { normalizeSignal } from './proc.js';
-import type { WatchSpec } from './types.js';
+import { CONDITION_KINDS } from './conditions.js';
+import { RESTART_POLICIES, type WatchSpec } from './types.js';
 
 /** A log name becomes part of a file name: one plain path segment. */
 const LOG_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
@@ -27,6 +28,22 @@ export function checkSpec(spec: WatchSpec): NodeJS.Signals {
   for (const field of ['stopTimeoutMs', 'startGraceMs'] as const) {
     if (!Number.isFinite(spec[field]) || spec[field] < 0) bad(field, 'must be a number of ms >= 0');
   }
+  if (spec.restart !== undefined && !RESTART_POLICIES.includes(spec.restart)) bad('restart', `must be one of ${RESTART_POLICIES.join(', ')}`);
+  if (spec.flapping) {
+    for (const [k, v] of Object.entries(spec.flapping)) if (!Number.isFinite(v) || v < 0) bad(`flapping.${k}`, 'must be a number >= 0');
+    if (spec.flapping.times < 1) bad('flapping.times', 'must be at least 1');
+  }
+  if (spec.logs !== undefined && !(spec.logs.maxBytes >= 0 && Number.isInteger(spec.logs.keep) && spec.logs.keep >= 0)) {
+    bad('logs', 'needs maxBytes >= 0 and a whole number keep >= 0');
+  }
+  for (const [i, c] of (spec.conditions ?? []).entries()) {
+    if (!CONDITION_KINDS.includes(c.kind)) bad(`conditions[${i}].kind`, `must be one of ${CONDITION_KINDS.join(', ')}`);
+    if (!(c.intervalMs > 0)) bad(`conditions[${i}].intervalMs`, 'must be a number of ms > 0');
+    if (!(Number.isInteger(c.times) && Number.isInteger(c.of) && c.times >= 1 && c.of >= c.times)) {
+      bad(`conditions[${i}].times`, 'must be N of M with 1 <= N <= M');
+    }
+  }
+  if (spec.stopCommand !== undefined && (typeof spec.stopCommand !== 'string' || spec.stopCommand === '')) bad('stopCommand', 'must be a non-empty string');
   const signal = normalizeSignal(String(spec.stopSignal));
   if (signal === null) bad('stopSignal', `is not a signal (got ${JSON.stringify(spec.stopSignal)})`);
   return signal as NodeJS.Signals;

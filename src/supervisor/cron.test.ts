@@ -1,0 +1,105 @@
+/** Scheduled commands with croner schedules and real processes. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { cronSchedule, CronRunner, scheduleProblem, type CronSpec } from './index.js';
+import { Scratch, assertGroupGone, until } from './test-kit.js';
+
+const scratch = new Scratch();
+after(() => scratch.remove());
+
+let seq = 0;
+function cron(command: string, over: Partial<CronSpec> = {}): CronSpec {
+  seq++;
+  return {
+    id: `c${seq}`, schedule: '* * * * * *', command, cwd: scratch.dir,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GREETING: 'hi' },
+    logDir: join(scratch.dir, 'log'), logName: `cron-${seq}`, timeoutMs: 0, ...over,
+  };
+}
+
+describe('schedules', () => {
+  test('croner parses 5 and 6 fields, nicknames and time zones', () => {
+    assert.equal(cronSchedule('*/5 * * * *').next(new Date('2024-05-01T12:01:00Z'))?.toISOString(), '2024-05-01T12:05:00.000Z');
+    assert.equal(cronSchedule('30 * * * * *').next(new Date('2024-05-01T12:01:00Z'))?.toISOString(), '2024-05-01T12:01:30.000Z');
+    assert.equal(cronSchedule('@hourly').next(new Date('2024-05-01T12:01:00Z'))?.toISOString(), '2024-05-01T13:00:00.000Z');
+    assert.equal(cronSchedule('0 9 * * *', 'Asia/Shanghai').next(new Date('2024-05-01T00:00:00Z'))?.toISOString(), '2024-05-01T01:00:00.000Z');
+  });
+  test('a bad schedule or time zone is an error that says what is wrong', () => {
+    assert.match(scheduleProblem('61 * * * *')!, /Invalid value for minute: 61/);
+    assert.match(scheduleProblem('* * * *')!, /five or six/);
+    assert.match(scheduleProblem('* * * * *', 'Nope/Zone')!, /time zone/i);
+    assert.throws(() => new CronRunner().add(cron('true', { schedule: 'every minute' })), { code: 'NOOPS_E_INPUT' });
+  });
+});
+
+describe('CronRunner', () => {
+  test('a command runs on schedule with its environment, its output logged, its last result kept', async () => {
+    const runner = new CronRunner();
+    const events: string[] = [];
+    runner.on('event', (id, kind, message) => events.push(`${kind}: ${message}`));
+    const spec = cron('echo "$GREETING from $(pwd)"; echo oops >&2; exit 3');
+    const st = runner.add(spec);
+    assert.ok(st.nextRunAt! > Date.now() - 5 && st.nextRunAt! <= Date.now() + 1_000, 'the next run is within a second');
+    const done = await until('two runs', () => { const s = runner.status(spec.id)!; return s.runs >= 2 && s.running === null && s; });
+    runner.stopAll();
+    assert.equal(done.lastRun?.result, 'failed');
+    assert.equal(done.lastRun?.code, 3);
+    assert.match(done.lastRun!.message, /^ran \d+\.\d s: exit 3$/);
+    assert.match(readFileSync(done.logs.out, 'utf8'), new RegExp(`^(hi from ${scratch.dir}\\n){2,}$`));
+    assert.match(readFileSync(done.logs.err, 'utf8'), /^(oops\n){2,}$/);
+    assert.match(events[0]!, /^cron-failed: ran \d+\.\d s: exit 3$/);
+  });
+
+  test('a run never overlaps itself: runs that come while it runs are skipped and counted', async () => {
+    const runner = new CronRunner();
+    const trace = join(scratch.dir, 'trace');
+    const spec = cron(`echo "start $(date +%s%N)" >> ${trace}; sleep 2.2; echo "end $(date +%s%N)" >> ${trace}`);
+    runner.add(spec);
+    const st = await until('two runs and a skip', () => { const s = runner.status(spec.id)!; return s.runs >= 2 && s.skipped >= 2 && s; }, 20_000);
+    await until('the run to end', () => runner.status(spec.id)!.running === null, 10_000);
+    runner.remove(spec.id);
+    const lines = readFileSync(trace, 'utf8').trim().split('\n');
+    // start, end, start, end ...: strictly alternating, each start after the previous end.
+    let lastEnd = 0n;
+    for (let i = 0; i < lines.length; i += 2) {
+      const [s, sAt] = lines[i]!.split(' ');
+      const [e, eAt] = lines[i + 1]!.split(' ');
+      assert.deepEqual([s, e], ['start', 'end'], `run ${i / 2} did not overlap another`);
+      assert.ok(BigInt(sAt!) > lastEnd);
+      lastEnd = BigInt(eAt!);
+    }
+    assert.ok(st.skipped >= 2);
+    assert.equal(runner.status(spec.id), undefined, 'removed once its run ended');
+  });
+
+  test('a run past its timeout is stopped, its whole group with it', async () => {
+    const runner = new CronRunner({ killGraceMs: 200 });
+    const spec = cron(`trap '' TERM; sleep 1000 & sleep 1000`, { timeoutMs: 300, schedule: '0 0 1 1 *' });
+    runner.add(spec);
+    const started = runner.runNow(spec.id)!;
+    const pid = started.running!.pid;
+    const st = await until('timed out', () => { const s = runner.status(spec.id)!; return s.lastRun && s; });
+    assert.equal(st.lastRun?.result, 'timed out');
+    assert.match(st.lastRun!.message, /^timed out after 0.3 s: killed by SIGKILL$/);
+    assertGroupGone(pid);
+    runner.stopAll();
+  });
+
+  test('a run a previous runner left going is adopted: no second run beside it', async () => {
+    const first = new CronRunner();
+    const spec = cron('sleep 1.5', { schedule: '0 0 1 1 *' });
+    first.add(spec);
+    first.runNow(spec.id);
+    const [left] = first.detach();
+    const second = new CronRunner({ pollMs: 50 });
+    second.add(spec);
+    second.adoptRun(spec.id, { pid: left!.running!.pid, startTime: left!.running!.startTime!, startedAt: left!.running!.startedAt });
+    second.runNow(spec.id);
+    assert.equal(second.status(spec.id)?.skipped, 1);
+    const st = await until('the adopted run ended', () => { const s = second.status(spec.id)!; return s.lastRun && s; });
+    assert.equal(st.lastRun?.result, 'unknown');
+    second.stopAll();
+  });
+});

@@ -1,0 +1,120 @@
+/** The supervisor's private record of one process, and the snapshot it gives out. */
+import type { ChildProcess } from 'node:child_process';
+import type { ConditionRunner } from './condition-runner.js';
+import { freshBook, type RestartBook } from './policy.js';
+import { signalGroup } from './proc.js';
+import { logPaths } from './spawn.js';
+import type { FlappingPolicy, LastExit, LogPolicy, ProcessState, ProcessStatus, RestartPolicy, WatchSpec } from './types.js';
+import type { RunAs } from './user.js';
+
+export interface Entry {
+  spec: WatchSpec;
+  signal: NodeJS.Signals;
+  runAs: RunAs | undefined;
+  restartPolicy: RestartPolicy;
+  flapping: FlappingPolicy | null;
+  logPolicy: LogPolicy;
+  state: ProcessState;
+  since: number;
+  reason: string;
+  pid: number | null;
+  startTime: number | null;
+  startedAt: number | null;
+  /** when it reached `up` (for adopted processes: when it started) */
+  upAt: number | null;
+  restarts: number;
+  book: RestartBook;
+  retryAt: number | null;
+  lastExit: LastExit | null;
+  adopted: boolean;
+  child: ChildProcess | null;
+  /** true once the exit of the spawned leader was seen (it is reaped) */
+  leaderExited: boolean;
+  /** how the spawned leader exited, for the exit event of a stop */
+  exitStatus: { code: number | null; signal: string | null };
+  /** bumped by every launch, stop and detach: a callback of an older generation does nothing */
+  gen: number;
+  grace?: NodeJS.Timeout;
+  /** the pending restart (backoff) or retry (flapping) */
+  timer?: NodeJS.Timeout;
+  poll?: NodeJS.Timeout;
+  runner: ConditionRunner | null;
+  /** a stop or restart in progress */
+  op: Promise<void> | null;
+  /** set by stop(): a restart in progress ends stopped instead */
+  wantStop: boolean;
+}
+
+/** A new record, not yet started. */
+export function newEntry(
+  spec: WatchSpec,
+  fixed: Pick<Entry, 'signal' | 'runAs' | 'restartPolicy' | 'flapping' | 'logPolicy'>,
+): Entry {
+  return {
+    spec: { ...spec, env: { ...spec.env }, meta: { ...(spec.meta ?? {}) } },
+    ...fixed,
+    state: 'starting',
+    since: Date.now(),
+    reason: '',
+    pid: null,
+    startTime: null,
+    startedAt: null,
+    upAt: null,
+    restarts: 0,
+    book: freshBook(),
+    retryAt: null,
+    lastExit: null,
+    adopted: false,
+    child: null,
+    leaderExited: false,
+    exitStatus: { code: null, signal: null },
+    gen: 0,
+    runner: null,
+    op: null,
+    wantStop: false,
+  };
+}
+
+/** Forgets the running process (it is gone). */
+export function clearProcess(entry: Entry): void {
+  Object.assign(entry, { pid: null, startTime: null, startedAt: null, upAt: null, child: null, adopted: false });
+}
+
+/** Ends every timer and the condition checks. */
+export function clearTimers(entry: Entry): void {
+  clearTimeout(entry.grace);
+  clearTimeout(entry.timer);
+  clearInterval(entry.poll);
+  entry.grace = entry.timer = entry.poll = undefined;
+  entry.runner?.stop();
+  entry.runner = null;
+}
+
+/** SIGKILL to what a dead leader left in its group; a failure here must not stop the restart. */
+export function killRemnants(pgid: number): void {
+  try {
+    signalGroup(pgid, 'SIGKILL');
+  } catch {
+    // EPERM: a member changed its credentials; it is no longer ours to kill.
+  }
+}
+
+export function snapshot(entry: Entry): ProcessStatus {
+  return {
+    id: entry.spec.id,
+    state: entry.state,
+    pid: entry.pid,
+    startTime: entry.startTime,
+    startedAt: entry.startedAt,
+    restarts: entry.restarts,
+    failedStarts: entry.book.failedStarts,
+    since: entry.since,
+    reason: entry.reason,
+    retryAt: entry.retryAt,
+    lastExit: entry.lastExit === null ? null : { ...entry.lastExit },
+    restartPolicy: entry.restartPolicy,
+    adopted: entry.adopted,
+    logs: logPaths(entry.spec),
+    meta: { ...(entry.spec.meta ?? {}) },
+  };
+}
