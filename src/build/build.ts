@@ -111,6 +111,7 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
       stack: plan.stack,
       env: plan.env,
       processes: plan.processes,
+      crons: plan.crons,
     });
     const file = join(dir, 'release.tar.gz');
     await writePackage({ root: src, manifest, exclude: plan.exclude, file });

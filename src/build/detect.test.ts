@@ -12,6 +12,7 @@ test('a Procfile alone: no build, its processes', () => {
     test: [],
     env: {},
     processes: [web('./server'), processDefaults('worker', { command: './work' })],
+    crons: [],
     exclude: [],
   };
   assert.deepEqual(detectStack({ procfile: 'web: ./server\nworker: ./work\n', hasLock: false }), plan);
@@ -25,6 +26,7 @@ test('package.json: npm ci with a lockfile, npm install without, npm run build w
     test: [],
     env: {},
     processes: [web('npm start')],
+    crons: [],
     exclude: [],
   });
   assert.deepEqual(detectStack({ packageJson: { scripts: { start: 'node s.js' } }, hasLock: false }).build, ['npm install --no-audit --no-fund']);
@@ -37,6 +39,7 @@ test('package.json with a Procfile: node builds, the Procfile names the processe
     test: [],
     env: {},
     processes: [processDefaults('worker', { command: 'node w.js' })],
+    crons: [],
     exclude: [],
   });
 });
@@ -49,6 +52,7 @@ test('noops.yaml decides what it says, detection fills the rest', () => {
     test: ['npm test'],
     env: { NODE_ENV: 'production' },
     processes: [web('node s.js')],
+    crons: [],
     exclude: ['docs'],
   });
 });
@@ -63,9 +67,10 @@ test('noops.yaml with build and processes overrides the Procfile and package.jso
     test: [],
     env: {},
     processes: [
-      { name: 'web', command: './srv', port: 8080, env: { A: 'b' }, stopSignal: 'SIGQUIT', stopTimeout: 30, startGrace: 5 },
+      { ...processDefaults('web', { command: './srv' }), port: 8080, env: { A: 'b' }, stopSignal: 'SIGQUIT', stopTimeout: 30, startGrace: 5 },
       processDefaults('clock', { command: './clock' }),
     ],
+    crons: [],
     exclude: [],
   });
 });

@@ -3,7 +3,7 @@
  * checkout, and which processes its release runs. noops.yaml, where it says something, wins.
  */
 import { NoopsError } from '../errors/index.js';
-import { parseProcfile, processDefaults, type NoopsYaml, type ProcessSpec } from '../release/index.js';
+import { parseProcfile, processDefaults, toCrons, toFlapping, toLogs, type CronSpecManifest, type NoopsYaml, type ProcessSpec } from '../release/index.js';
 
 /** Installs exactly the lockfile's tree; no audit or funding requests (quiet, works offline). */
 export const NPM_CI = 'npm ci --no-audit --no-fund';
@@ -37,6 +37,8 @@ export interface BuildPlan {
   /** environment of every process */
   env: Record<string, string>;
   processes: ProcessSpec[];
+  /** noops.yaml's crons */
+  crons: CronSpecManifest[];
   /** noops.yaml's exclude patterns */
   exclude: string[];
 }
@@ -78,6 +80,12 @@ export function detectStack(files: DetectInput): BuildPlan {
         stopSignal: p.stop_signal,
         stopTimeout: p.stop_timeout,
         startGrace: p.start_grace,
+        restart: p.restart,
+        stopCommand: p.stop_command,
+        user: p.user,
+        flapping: toFlapping(p.flapping),
+        logs: toLogs(p.logs),
+        conditions: p.conditions,
       }),
     );
   } else if (files.procfile !== undefined) {
@@ -95,6 +103,7 @@ export function detectStack(files: DetectInput): BuildPlan {
     test: [...(yaml?.test ?? [])],
     env: { ...(yaml?.env ?? {}) },
     processes,
+    crons: toCrons(yaml?.crons),
     exclude: [...(yaml?.exclude ?? [])],
   };
 }

@@ -2,7 +2,14 @@
  * The release-package spec, shared by the build, the server and the agent: noops.yaml, the
  * Procfile, and manifest.json. See docs/package-spec.md.
  */
-export type { ProcessSpec, ReleaseManifest } from './types.js';
+export type {
+  CronSpecManifest, ManifestCondition, ManifestConditionBase, ManifestFlapping, ManifestLogs, ProcessSpec, ReleaseManifest,
+} from './types.js';
+export {
+  DEFAULT_CHECK_INTERVAL, DEFAULT_CHECK_OF, DEFAULT_CHECK_TIMEOUT, DEFAULT_CHECK_TIMES, DEFAULT_CRON_TIMEOUT, DEFAULT_FLAPPING,
+  DEFAULT_LOGS, DEFAULT_RESTART, parseSize,
+} from './supervision.js';
+export { toCrons, toFlapping, toLogs } from './supervision-yaml.js';
 export { noopsYamlSchema, parseNoopsYaml, type NoopsYaml, type NoopsYamlProcess } from './noops-yaml.js';
 export { parseProcfile, type ProcfileEntry } from './procfile.js';
 export {

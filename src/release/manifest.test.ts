@@ -15,6 +15,11 @@ const good: ReleaseManifest = {
   processes: [processDefaults('web', { command: 'node server.js' })],
 };
 
+const supervisionDefaults = {
+  restart: 'always', stopCommand: null, user: null, conditions: [],
+  flapping: { times: 5, within: 120, retryIn: 300, retryTimes: 5, retryWithin: 3600 }, logs: { maxSize: 10 * 1024 * 1024, keep: 5 },
+};
+
 test('processDefaults: web gets an auto port, others none', () => {
   assert.deepEqual(processDefaults('web', { command: 'node server.js' }), {
     name: 'web',
@@ -24,6 +29,12 @@ test('processDefaults: web gets an auto port, others none', () => {
     stopSignal: 'SIGTERM',
     stopTimeout: 10,
     startGrace: 2,
+    restart: 'always',
+    stopCommand: null,
+    user: null,
+    flapping: { times: 5, within: 120, retryIn: 300, retryTimes: 5, retryWithin: 3600 },
+    logs: { maxSize: 10 * 1024 * 1024, keep: 5 },
+    conditions: [],
   });
   assert.deepEqual(processDefaults('worker', { command: 'w', port: 9000, env: { A: 'b' }, stopSignal: 'SIGQUIT', stopTimeout: 0, startGrace: 5 }), {
     name: 'worker',
@@ -33,6 +44,7 @@ test('processDefaults: web gets an auto port, others none', () => {
     stopSignal: 'SIGQUIT',
     stopTimeout: 0,
     startGrace: 5,
+    ...supervisionDefaults,
   });
   assert.equal(processDefaults('worker', { command: 'w' }).port, null);
   assert.equal(processDefaults('web', { command: 'w', port: null }).port, null);

@@ -3,6 +3,10 @@ import { z } from 'zod';
 import { NoopsError } from '../errors/index.js';
 import { envMap, port, processName, seconds, stopSignal } from './fields.js';
 import { formatPath, problemsOf } from './issues.js';
+import { scheduleProblem } from '../supervisor/index.js';
+import {
+  DEFAULT_FLAPPING, DEFAULT_LOGS, DEFAULT_RESTART, conditionPortProblem, cronSchema, processSupervisionShape,
+} from './supervision.js';
 import type { ProcessSpec, ReleaseManifest } from './types.js';
 
 /** The manifest's file name, at the top of every release package. */
@@ -40,6 +44,7 @@ const processSchema = z.strictObject({
   stopSignal,
   stopTimeout: seconds,
   startGrace: seconds,
+  ...processSupervisionShape,
 });
 
 const manifestSchema = z
@@ -53,6 +58,7 @@ const manifestSchema = z
     stack: z.string().min(1, 'the stack cannot be empty'),
     env: envMap,
     processes: z.array(processSchema).min(1, 'a release runs at least one process'),
+    crons: z.array(cronSchema).optional(),
   })
   .superRefine((m, ctx) => {
     if (!m.commit.startsWith(m.version)) {
@@ -69,6 +75,18 @@ const manifestSchema = z
         ctx.addIssue({ code: 'custom', path: ['processes', i, 'port'], message: `port ${p.port} is also the port of "${other}"` });
       }
       ports.set(p.port, p.name);
+    }
+    for (const [i, p] of m.processes.entries()) {
+      for (const [j, c] of (p.conditions ?? []).entries()) {
+        const problem = conditionPortProblem(c, p.port);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['processes', i, 'conditions', j], message: problem });
+      }
+    }
+    for (const [i, c] of (m.crons ?? []).entries()) {
+      if (names.has(c.name)) ctx.addIssue({ code: 'custom', path: ['crons', i, 'name'], message: `"${c.name}" is already the name of a process or cron` });
+      names.add(c.name);
+      const problem = scheduleProblem(c.schedule, c.timezone ?? undefined);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['crons', i, 'schedule'], message: problem });
     }
   });
 
@@ -90,13 +108,14 @@ export function validateManifest(obj: unknown): ReleaseManifest {
 }
 
 /** What a process's source says about it; everything but the command is optional. */
-export type ProcessInput = Partial<Omit<ProcessSpec, 'name' | 'command'>> & { command: string };
+export type ProcessInput = { [K in keyof Omit<ProcessSpec, 'name' | 'command'>]?: ProcessSpec[K] | undefined } & { command: string };
 
 /**
  * Fills a process's defaults (see the DEFAULT_* constants).
  *
  * @example processDefaults('web', { command: 'node server.js' })
- *   // { name: 'web', command: 'node server.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 10, startGrace: 2 }
+ *   // { name: 'web', command: 'node server.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 10, startGrace: 2,
+ *   //   restart: 'always', stopCommand: null, user: null, flapping: DEFAULT_FLAPPING, logs: DEFAULT_LOGS, conditions: [] }
  */
 export function processDefaults(name: string, partial: ProcessInput): ProcessSpec {
   return {
@@ -107,5 +126,11 @@ export function processDefaults(name: string, partial: ProcessInput): ProcessSpe
     stopSignal: partial.stopSignal ?? DEFAULT_STOP_SIGNAL,
     stopTimeout: partial.stopTimeout ?? DEFAULT_STOP_TIMEOUT,
     startGrace: partial.startGrace ?? DEFAULT_START_GRACE,
+    restart: partial.restart ?? DEFAULT_RESTART,
+    stopCommand: partial.stopCommand ?? null,
+    user: partial.user ?? null,
+    flapping: partial.flapping ?? { ...DEFAULT_FLAPPING },
+    logs: partial.logs ?? { ...DEFAULT_LOGS },
+    conditions: partial.conditions ?? [],
   };
 }

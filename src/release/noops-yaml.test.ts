@@ -93,7 +93,7 @@ test('a YAML syntax error names the line', () => {
 });
 
 test('a top level that is not a mapping', () => {
-  assert.equal(failure('- a\n- b\n'), 'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, exclude)');
+  assert.equal(failure('- a\n- b\n'), 'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, crons, exclude)');
 });
 
 test('the file name given is used in messages', () => {

@@ -8,6 +8,7 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } fro
 import { NoopsError } from '../errors/index.js';
 import { envMap, port, processName, seconds, stopSignal } from './fields.js';
 import { formatPath, problemsOf, type Problem } from './issues.js';
+import { yamlCrons, yamlProcessSupervision } from './supervision-yaml.js';
 
 /** One command, or a list run in order; always a list once parsed. */
 const commands = z.preprocess(
@@ -34,6 +35,8 @@ const processEntry = z.preprocess(
       stop_timeout: seconds.optional(),
       /** seconds a new process must stay up to count as started; default 2 */
       start_grace: seconds.optional(),
+      /** restart, stop_command, user, flapping, logs, conditions: see supervision-yaml.ts */
+      ...yamlProcessSupervision,
     },
     { error: 'expected a command, or a mapping with a "command" key' },
   ),
@@ -62,6 +65,8 @@ export const noopsYamlSchema = z.strictObject(
     env: envMap.optional(),
     /** the processes to run, by name; replace the Procfile and the detected ones */
     processes: z.record(processName, processEntry, { error: 'expected a mapping of process names' }).optional(),
+    /** scheduled commands, by name: { schedule, command, timezone, timeout, env, user } */
+    crons: yamlCrons.optional(),
     /** paths left out of the package (.git always is) */
     exclude: z
       .preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(excludePattern, { error: 'expected a list of paths' }))
@@ -69,11 +74,10 @@ export const noopsYamlSchema = z.strictObject(
     // Room for later keys, each to be added here with its own schema and docs:
     //   runtimes:    { node: '20', jdk: '8' }     runtimes the agent provides at their own paths
     //   healthcheck: { http: /health } | { tcp } | { command }
-    //   crons:       { name: { schedule, command } }
     //   deploy_tests: commands run against freshly deployed instances
     //   resources:   { cpu, memory } for the scheduler; rollout: the default policy
   },
-  { error: 'expected a mapping of keys (build, test, env, processes, exclude)' },
+  { error: 'expected a mapping of keys (build, test, env, processes, crons, exclude)' },
 );
 
 /** noops.yaml once parsed: commands are lists, processes are in their full form. */

@@ -22,6 +22,85 @@ export interface ProcessSpec {
   stopTimeout: number;
   /** seconds a new process must stay up before it counts as up (default 2) */
   startGrace: number;
+  // Supervision (issue 3). Absent in the manifests of releases built before them: the agent
+  // then applies the defaults named beside each.
+  /** when a process that ended is started again (default 'always') */
+  restart?: 'always' | 'on-failure' | 'never';
+  /** run instead of sending stopSignal (SIGKILL still follows stopTimeout); null: none */
+  stopCommand?: string | null;
+  /** run as this user (the agent must run as root); null: the agent's user */
+  user?: string | null;
+  /** restarts too often -> flapping; false: never flapping (default: see DEFAULT_FLAPPING) */
+  flapping?: ManifestFlapping | false;
+  /** size-based rotation of the process's logs (default 10 MiB, 5 kept) */
+  logs?: ManifestLogs;
+  /** checks while the process is up; each may restart it (default none) */
+  conditions?: ManifestCondition[];
+}
+
+/** god's flapping, in seconds. */
+export interface ManifestFlapping {
+  /** this many restarts within `within` seconds make the process flapping */
+  times: number;
+  within: number;
+  /** seconds before a flapping process is tried again */
+  retryIn: number;
+  /** retries allowed within `retryWithin` seconds; the next flap gives up */
+  retryTimes: number;
+  retryWithin: number;
+}
+
+/** Log rotation. */
+export interface ManifestLogs {
+  /** bytes; 0 never rotates */
+  maxSize: number;
+  /** rotated files kept */
+  keep: number;
+}
+
+/** What every condition has. */
+export interface ManifestConditionBase {
+  /** seconds between checks */
+  interval: number;
+  /** fires when `times` of the last `of` checks fail */
+  times: number;
+  of: number;
+  action: 'restart' | 'event';
+}
+
+/** A condition in manifest.json. */
+export type ManifestCondition = ManifestConditionBase & (
+  | { kind: 'memory'; /** bytes */ above: number }
+  | { kind: 'cpu'; /** percent of one core */ above: number }
+  | {
+    kind: 'http';
+    /** a path on the process's own port (http://127.0.0.1:PORT/path), or null when `url` is given */
+    path: string | null;
+    url: string | null;
+    codeIs: number[] | null;
+    codeIsNot: number[] | null;
+    /** seconds */
+    timeout: number;
+  }
+  | { kind: 'tcp'; host: string; /** null: the process's own port */ port: number | null; timeout: number }
+  | { kind: 'command'; command: string; timeout: number }
+);
+
+/** A scheduled command of a release, run on every host of the cluster. */
+export interface CronSpecManifest {
+  /** unique among the release's processes and crons */
+  name: string;
+  /** cron syntax (5 fields, 6 with seconds, @daily, ...) */
+  schedule: string;
+  /** IANA time zone of the schedule; null: the host's */
+  timezone: string | null;
+  /** run with `/bin/sh -c` in the release folder */
+  command: string;
+  /** extra environment, over the release's `env` */
+  env: Record<string, string>;
+  /** seconds before a run is stopped; 0: no limit */
+  timeout: number;
+  user: string | null;
 }
 
 /** manifest.json */
@@ -41,4 +120,6 @@ export interface ReleaseManifest {
   /** environment for every process */
   env: Record<string, string>;
   processes: ProcessSpec[];
+  /** scheduled commands (absent in releases built before crons: none) */
+  crons?: CronSpecManifest[];
 }
