@@ -6,43 +6,56 @@
  * The agent knows the server only through the API client. When the server is away the host
  * keeps running what it runs, and the agent retries until it is back.
  */
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { ApiClient } from '../api/client.js';
 import type { DesiredInstance, ProcessReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
-import { Supervisor, type SupervisorOptions } from '../supervisor/index.js';
-import { detectStartFailures, processId, recordPids, reconcile, watchSpec, type Failures } from './reconcile.js';
-import { loadIdentity, loadState, saveIdentity, saveState, type AgentState } from './state.js';
+import type { SupervisorOptions } from '../supervisor/index.js';
+import { CommandLoop } from './commands.js';
+import { Control } from './control.js';
+import { CtlServer } from './ctl-server.js';
+import { Host } from './host.js';
+import { detectStartFailures, reconcile } from './reconcile.js';
+import { loadIdentity, saveIdentity } from './state.js';
 
 /** Retry delays while the server is unreachable: fast at first, then every 5 s. */
 export const RETRY_MIN_MS = 250;
 export const RETRY_MAX_MS = 5000;
 /** A state change is reported after this quiet time, so a burst of changes is one report. */
 export const REPORT_DEBOUNCE_MS = 100;
+/** Events sent per report at most: a flood of events cannot make a report too big. */
+export const EVENTS_PER_REPORT = 200;
 
 export interface AgentOptions {
-  server: string;
-  joinToken: string;
+  /** the server; undefined for a standalone agent (only the host's watches file) */
+  server?: string;
+  joinToken?: string;
   root: string;
   name: string;
   labels: Record<string, string>;
   log?: (line: string) => void;
   supervisor?: SupervisorOptions;
+  /** the standalone watches file; default ROOT/watches.yaml */
+  watchesFile?: string;
+  /** called by `noops ctl nuke` once everything is stopped: the agent's process should exit */
+  onNuke?: () => void;
 }
 
 export class Agent {
   readonly root: string;
   readonly name: string;
+  readonly host: Host;
   private api: ApiClient;
-  private readonly state: AgentState;
-  private readonly failures: Failures = new Map();
-  private readonly supervisor: Supervisor;
   private heartbeatMs = 5000;
+  private reportedSeq = 0;
+  private ctl: CtlServer | undefined;
+  private commands: CommandLoop | undefined;
   private desired: DesiredInstance[] | undefined;
   private desiredGeneration = -1;
   private stopped = false;
+  private closed = false;
   private readonly abort = new AbortController();
   private reconciling: Promise<void> | undefined;
   private again = false;
@@ -54,41 +67,71 @@ export class Agent {
     this.root = opts.root;
     this.name = opts.name;
     this.log = opts.log ?? ((line) => process.stderr.write(`noops agent ${opts.name}: ${line}\n`));
-    mkdirSync(this.root, { recursive: true, mode: 0o755 });
-    this.state = loadState(this.root);
-    this.supervisor = new Supervisor(opts.supervisor);
-    this.api = new ApiClient(opts.server);
-    this.supervisor.on('state', () => this.scheduleReport());
+    this.host = new Host({ root: this.root, supervisor: opts.supervisor, watchesFile: opts.watchesFile, log: this.log });
+    this.api = new ApiClient(opts.server ?? 'http://127.0.0.1:0');
+    this.host.supervisor.on('state', () => this.scheduleReport());
+    this.host.crons.on('change', () => this.scheduleReport());
   }
 
-  /** Joins, adopts, and starts the loops. Resolves once joined. */
+  /** True when the agent runs without a server. */
+  get standalone(): boolean {
+    return this.opts.server === undefined;
+  }
+
+  /**
+   * Opens the control socket (refusing a root another agent runs on), adopts, joins, and starts
+   * the loops. Resolves once joined (at once when standalone).
+   */
   async start(): Promise<void> {
-    this.adoptAll();
+    const control = new Control(this.host, { nuke: () => this.nuke() });
+    this.ctl = await CtlServer.listen(this.root, control, {
+      afterNuke: () => void this.stop().then(() => this.opts.onNuke?.()),
+    });
+    this.host.adoptAll();
+    if (this.standalone) return;
     await this.join(false);
+    this.commands = new CommandLoop(() => this.api, control, this.log, this.abort.signal);
+    void this.commands.run();
     void this.desiredLoop();
     this.heartbeat();
   }
 
   /** Stops the agent's loops. The supervised processes keep running (a new agent adopts them). */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.abort.abort();
-    clearTimeout(this.reportTimer);
-    clearTimeout(this.heartbeatTimer);
+    if (this.closed) return;
+    this.closed = true;
+    this.haltLoops();
+    await this.ctl?.close();
     await this.reconciling;
-    this.supervisor.detach();
+    this.host.detach();
   }
 
   /** Stops every supervised process too (for tests and `noops ctl nuke`). */
   async stopAll(): Promise<void> {
+    await this.nuke();
     await this.stop();
-    await this.supervisor.stopAll();
+  }
+
+  /** No more reconciling, reports or commands; what runs keeps running. */
+  private haltLoops(): void {
+    this.stopped = true;
+    this.abort.abort();
+    clearTimeout(this.reportTimer);
+    clearTimeout(this.heartbeatTimer);
+  }
+
+  /** `noops ctl nuke`: the loops end first (no deploy may start anything), then every watch stops. */
+  private async nuke(): Promise<void> {
+    this.log('nuke: stopping every watch and the agent');
+    this.haltLoops();
+    await this.reconciling;
+    await this.host.nuke();
   }
 
   private async join(force: boolean): Promise<void> {
     const known = loadIdentity(this.root);
     if (!force && known && known.server === this.opts.server && known.name === this.name) {
-      this.api = new ApiClient(this.opts.server, known.token);
+      this.api = new ApiClient(known.server, known.token);
       try {
         await this.api.whoami();
         return;
@@ -101,10 +144,12 @@ export class Agent {
     }
     for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
       try {
-        const res = await new ApiClient(this.opts.server, this.opts.joinToken).join({ name: this.name, labels: this.opts.labels });
+        const server = this.opts.server!;
+        if (!this.opts.joinToken) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'the agent needs the server\'s join token to join');
+        const res = await new ApiClient(server, this.opts.joinToken).join({ name: this.name, labels: this.opts.labels });
         this.heartbeatMs = res.heartbeatMs;
-        saveIdentity(this.root, { server: this.opts.server, name: this.name, token: res.token });
-        this.api = new ApiClient(this.opts.server, res.token);
+        saveIdentity(this.root, { server, name: this.name, token: res.token });
+        this.api = new ApiClient(server, res.token);
         this.log(`joined ${this.opts.server}`);
         return;
       } catch (err) {
@@ -112,20 +157,6 @@ export class Agent {
         await sleep(delay, this.abort.signal);
       }
     }
-  }
-
-  /** Takes over the processes the previous agent left running, by pid and start time. */
-  private adoptAll(): void {
-    for (const inst of Object.values(this.state.instances)) {
-      for (const spec of inst.desired.manifest.processes) {
-        const ws = watchSpec(this.root, inst, spec, inst.ports[spec.name]);
-        const rec = inst.processes[spec.name];
-        if (rec) this.supervisor.adopt(ws, rec);
-        else this.supervisor.start(ws);
-      }
-      recordPids(this.supervisor, inst);
-    }
-    this.save();
   }
 
   private async desiredLoop(): Promise<void> {
@@ -165,13 +196,14 @@ export class Agent {
         try {
           await reconcile({
             root: this.root,
-            supervisor: this.supervisor,
+            supervisor: this.host.supervisor,
+            crons: this.host.crons,
             download: (url, dest) => this.download(url, dest),
-            save: () => this.save(),
+            save: () => this.host.save(),
             log: this.log,
-          }, this.state, desired, this.failures);
-          this.state.generation = this.desiredGeneration;
-          this.save();
+          }, this.host.state, desired, this.host.failures);
+          this.host.state.generation = this.desiredGeneration;
+          this.host.save();
         } catch (err) {
           this.log(`reconcile failed: ${(err as Error).stack ?? err}`);
         }
@@ -188,12 +220,8 @@ export class Agent {
     await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(dest));
   }
 
-  private save(): void {
-    saveState(this.root, this.state);
-  }
-
   private scheduleReport(): void {
-    if (this.stopped || this.reportTimer) return;
+    if (this.stopped || this.standalone || this.reportTimer) return;
     this.reportTimer = setTimeout(() => {
       this.reportTimer = undefined;
       void this.report();
@@ -207,14 +235,19 @@ export class Agent {
     });
   }
 
-  /** Sends the actual state: every process of every instance, and the failures. */
+  /** Sends the actual state: every process of every instance, the failures, metrics and new events. */
   async report(): Promise<void> {
-    detectStartFailures(this.supervisor, this.state, this.failures, this.root);
-    let changed = false;
-    for (const inst of Object.values(this.state.instances)) changed = recordPids(this.supervisor, inst) || changed;
-    if (changed) this.save();
+    const host = this.host;
+    detectStartFailures(host.supervisor, host.state, host.failures, this.root);
+    if (host.recordAll()) host.save();
+    const events = host.eventReports(this.reportedSeq, EVENTS_PER_REPORT);
     try {
-      await this.api.report({ processes: this.processes(), failures: [...this.failures.values()], generation: this.state.generation });
+      const answer = await this.api.report({
+        processes: host.processes(), failures: [...host.failures.values()], generation: host.state.generation,
+        metrics: host.metrics(this.name, Math.round(this.heartbeatMs / 1000)), events, crons: host.cronReports(),
+      });
+      if (events.length > 0) this.reportedSeq = events[events.length - 1]!.seq;
+      if (answer.heartbeatMs !== undefined && answer.heartbeatMs >= 100) this.heartbeatMs = answer.heartbeatMs;
     } catch (err) {
       if (!(err instanceof NoopsError && (err.code === 'NOOPS_E_SERVER_UNREACHABLE' || err.code === 'NOOPS_E_UNAUTHORIZED'))) {
         this.log(`report failed: ${(err as Error).message}`);
@@ -224,24 +257,7 @@ export class Agent {
 
   /** What runs, per process, as the agent would report it. */
   processes(): ProcessReport[] {
-    const out: ProcessReport[] = [];
-    for (const inst of Object.values(this.state.instances)) {
-      for (const spec of inst.desired.manifest.processes) {
-        const s = this.supervisor.status(processId(inst.desired.tag, spec.name));
-        out.push({
-          tag: inst.desired.tag,
-          process: spec.name,
-          version: inst.desired.version,
-          state: s?.state ?? 'stopped',
-          pid: s?.pid ?? null,
-          port: inst.ports[spec.name] ?? null,
-          restarts: s?.restarts ?? 0,
-          startedAt: s?.startedAt ? new Date(s.startedAt).toISOString() : null,
-          error: s && s.state !== 'up' && s.state !== 'starting' ? s.reason : null,
-        });
-      }
-    }
-    return out;
+    return this.host.processes();
   }
 }
 

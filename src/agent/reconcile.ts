@@ -7,21 +7,23 @@
 import { join } from 'node:path';
 import type { DesiredInstance, FailureReport } from '../api/types.js';
 import type { ProcessSpec } from '../release/types.js';
-import type { Supervisor, WatchSpec } from '../supervisor/index.js';
+import type { CronRunner, Supervisor } from '../supervisor/index.js';
 import { ensureShared, installRelease, pruneReleases, switchCurrent } from './install.js';
 import { freePort } from './ports.js';
+import { cronSpec, processId, watchSpec } from './specs.js';
 import type { AgentState, InstanceState } from './state.js';
+
+export { processId, watchSpec } from './specs.js';
 
 /** Releases kept on disk per job, for rollback without a download. */
 export const KEEP_RELEASES = 5;
 /** A new release whose process died this many times before staying up has failed. */
 export const FAILED_STARTS_LIMIT = 3;
-/** The environment a process inherits from the agent; everything else comes from its release. */
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR'];
 
 export interface ReconcileDeps {
   root: string;
   supervisor: Supervisor;
+  crons: CronRunner;
   /** downloads a package into destPath (the caller verifies) */
   download(url: string, destPath: string): Promise<void>;
   /** persists the state after a change */
@@ -31,43 +33,6 @@ export interface ReconcileDeps {
 
 /** Failures of desired releases, by tag: reported until the desired state changes. */
 export type Failures = Map<string, FailureReport>;
-
-export function processId(tag: string, name: string): string {
-  return `${tag}/${name}`;
-}
-
-/** The supervisor's spec of one process of one release. */
-export function watchSpec(root: string, inst: InstanceState, spec: ProcessSpec, port: number | undefined): WatchSpec {
-  const d = inst.desired;
-  const jobDir = join(root, 'jobs', d.tag);
-  const inherited: Record<string, string> = {};
-  for (const k of INHERITED_ENV) if (process.env[k] !== undefined) inherited[k] = process.env[k]!;
-  const env: Record<string, string> = {
-    ...inherited,
-    ...d.manifest.env,
-    ...spec.env,
-    NOOPS_TAG: d.tag,
-    NOOPS_VERSION: d.version,
-    NOOPS_PROCESS: spec.name,
-    NOOPS_DEPLOY_KIND: d.kind,
-    NOOPS_RELEASE_DIR: join(jobDir, 'releases', d.version),
-    NOOPS_DATA_DIR: join(jobDir, 'shared', 'data'),
-    NOOPS_LOG_DIR: join(jobDir, 'shared', 'log'),
-  };
-  if (port !== undefined) env.PORT = String(port);
-  return {
-    id: processId(d.tag, spec.name),
-    command: spec.command,
-    cwd: join(jobDir, 'releases', d.version),
-    env,
-    logDir: join(jobDir, 'shared', 'log'),
-    logName: spec.name,
-    stopSignal: spec.stopSignal,
-    stopTimeoutMs: spec.stopTimeout * 1000,
-    startGraceMs: spec.startGrace * 1000,
-    meta: { tag: d.tag, version: d.version, process: spec.name, port: port ?? null },
-  };
-}
 
 /** Applies the desired instances. Runs one at a time (the caller serializes). */
 export async function reconcile(deps: ReconcileDeps, state: AgentState, desired: DesiredInstance[], failures: Failures): Promise<void> {
@@ -119,8 +84,14 @@ async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: Instan
   state.instances[d.tag] = inst;
   for (const spec of d.manifest.processes) {
     const port = await portFor(inst, spec);
-    deps.supervisor.start(watchSpec(root, inst, spec, port));
+    try {
+      deps.supervisor.start(watchSpec(root, d, spec, port));
+    } catch (err) {
+      // A spec this host cannot run (a user that does not exist here): the release has failed.
+      failures.set(d.tag, { tag: d.tag, version: d.version, error: `process ${spec.name}: ${(err as Error).message}` });
+    }
   }
+  startCrons(deps, inst, failures);
   recordPids(deps.supervisor, inst);
   deps.save();
   const previous = cur?.desired.version;
@@ -128,19 +99,36 @@ async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: Instan
   deps.log(`${d.tag}: ${previous ? `${previous} -> ` : ''}${d.version} (${installed.downloaded ? 'downloaded' : 'already on disk'})`);
 }
 
-/** Restarts processes of the current release that the supervisor no longer has (e.g. after a ctl stop). */
+/** Starts processes of the current release that the supervisor does not have (a process a person stopped is kept stopped). */
 function ensureRunning(deps: ReconcileDeps, inst: InstanceState): void {
   for (const spec of inst.desired.manifest.processes) {
     const id = processId(inst.desired.tag, spec.name);
     if (!deps.supervisor.status(id)) {
-      deps.supervisor.start(watchSpec(deps.root, inst, spec, inst.ports[spec.name]));
+      deps.supervisor.start(watchSpec(deps.root, inst.desired, spec, inst.ports[spec.name]));
+    }
+  }
+}
+
+/** Schedules the crons of an instance; a cron this host cannot run fails the release. */
+export function startCrons(deps: Pick<ReconcileDeps, 'root' | 'crons'>, inst: InstanceState, failures?: Failures): void {
+  const d = inst.desired;
+  for (const c of d.manifest.crons ?? []) {
+    try {
+      deps.crons.add(cronSpec(deps.root, d, c));
+      const run = inst.crons?.[c.name];
+      if (run) deps.crons.adoptRun(processId(d.tag, c.name), run);
+    } catch (err) {
+      failures?.set(d.tag, { tag: d.tag, version: d.version, error: `cron ${c.name}: ${(err as Error).message}` });
     }
   }
 }
 
 async function stopInstance(deps: ReconcileDeps, inst: InstanceState): Promise<void> {
-  await Promise.all(inst.desired.manifest.processes.map((p) => deps.supervisor.stop(processId(inst.desired.tag, p.name)).catch(() => undefined)));
-  deps.supervisor.forget?.(...inst.desired.manifest.processes.map((p) => processId(inst.desired.tag, p.name)));
+  const tag = inst.desired.tag;
+  // A cron run in progress finishes (and is recorded); no new one starts.
+  for (const c of inst.desired.manifest.crons ?? []) deps.crons.remove(processId(tag, c.name));
+  await Promise.all(inst.desired.manifest.processes.map((p) => deps.supervisor.stop(processId(tag, p.name)).catch(() => undefined)));
+  deps.supervisor.forget?.(...inst.desired.manifest.processes.map((p) => processId(tag, p.name)));
 }
 
 async function portFor(inst: InstanceState, spec: ProcessSpec): Promise<number | undefined> {
@@ -151,18 +139,37 @@ async function portFor(inst: InstanceState, spec: ProcessSpec): Promise<number |
 }
 
 /** Copies pids and start times from the supervisor into the state (for adoption later). */
-export function recordPids(supervisor: Supervisor, inst: InstanceState): boolean {
+export function recordPids(supervisor: Supervisor, inst: InstanceState, crons?: CronRunner): boolean {
+  return recordWatches(supervisor, crons, inst, inst.desired.manifest.processes.map((p) => p.name), (inst.desired.manifest.crons ?? []).map((c) => c.name), (n) => processId(inst.desired.tag, n));
+}
+
+/** Copies what runs (pids, start times, cron runs) into `w`; true when something changed. */
+export function recordWatches(
+  supervisor: Supervisor, crons: CronRunner | undefined, w: import('./state.js').WatchesState,
+  processNames: string[], cronNames: string[], idOf: (name: string) => string,
+): boolean {
   let changed = false;
-  for (const spec of inst.desired.manifest.processes) {
-    const s = supervisor.status(processId(inst.desired.tag, spec.name));
-    const prev = inst.processes[spec.name];
+  if (crons) {
+    const runs: Record<string, import('./state.js').CronRunRecord> = {};
+    for (const name of cronNames) {
+      const r = crons.status(idOf(name))?.running;
+      if (r && r.startTime !== null) runs[name] = { pid: r.pid, startTime: r.startTime, startedAt: r.startedAt };
+    }
+    if (JSON.stringify(runs) !== JSON.stringify(w.crons ?? {})) {
+      w.crons = runs;
+      changed = true;
+    }
+  }
+  for (const name of processNames) {
+    const s = supervisor.status(idOf(name));
+    const prev = w.processes[name];
     if (s && s.pid !== null && s.startTime !== null) {
       if (!prev || prev.pid !== s.pid || prev.startTime !== s.startTime || prev.restarts !== s.restarts) {
-        inst.processes[spec.name] = { pid: s.pid, startTime: s.startTime, restarts: s.restarts };
+        w.processes[name] = { pid: s.pid, startTime: s.startTime, restarts: s.restarts };
         changed = true;
       }
     } else if (prev) {
-      delete inst.processes[spec.name];
+      delete w.processes[name];
       changed = true;
     }
   }
@@ -176,12 +183,13 @@ export function detectStartFailures(supervisor: Supervisor, state: AgentState, f
     if (failures.get(d.tag)?.version === d.version) continue;
     for (const spec of d.manifest.processes) {
       const s = supervisor.status(processId(d.tag, spec.name));
-      if (s && s.failedStarts >= FAILED_STARTS_LIMIT) {
-        const log = join(root, 'jobs', d.tag, 'shared', 'log', `${spec.name}.err.log`);
-        failures.set(d.tag, {
-          tag: d.tag, version: d.version,
-          error: `process ${spec.name} died ${s.failedStarts} times before staying up ${spec.startGrace}s (${s.reason}); see ${log}`,
-        });
+      if (!s) continue;
+      const log = join(root, 'jobs', d.tag, 'shared', 'log', `${spec.name}.err.log`);
+      // Ended for good before it was ever up (restart: never or on-failure): it failed at once.
+      const endedBeforeUp = s.state === 'exited' && s.failedStarts > 0 && s.lastExit?.code !== 0;
+      if (s.failedStarts >= FAILED_STARTS_LIMIT || endedBeforeUp) {
+        const what = endedBeforeUp ? `ended before staying up ${spec.startGrace}s` : `died ${s.failedStarts} times before staying up ${spec.startGrace}s`;
+        failures.set(d.tag, { tag: d.tag, version: d.version, error: `process ${spec.name} ${what} (${s.reason}); see ${log}` });
         break;
       }
     }

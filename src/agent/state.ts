@@ -7,18 +7,42 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DesiredInstance } from '../api/types.js';
 
-export interface InstanceState {
+/** A running process, as a new agent needs it to adopt it. */
+export interface ProcessRecord {
+  pid: number;
+  startTime: number;
+  restarts: number;
+}
+
+/** A cron run in progress, so that a new agent does not start a second one beside it. */
+export interface CronRunRecord {
+  pid: number;
+  startTime: number;
+  startedAt: number;
+}
+
+/** What runs for one set of watches (an instance, or the host's standalone watches). */
+export interface WatchesState {
+  /** pid and /proc start time per process name, of what runs now */
+  processes: Record<string, ProcessRecord>;
+  /** cron runs in progress, by cron name */
+  crons?: Record<string, CronRunRecord>;
+  /** processes stopped by `noops ctl stop`: an agent restart leaves them stopped */
+  held?: string[];
+}
+
+export interface InstanceState extends WatchesState {
   desired: DesiredInstance;
   /** port per process name, kept across releases so a restart keeps the address */
   ports: Record<string, number>;
-  /** pid and /proc start time per process name, of what runs now */
-  processes: Record<string, { pid: number; startTime: number; restarts: number }>;
 }
 
 export interface AgentState {
   /** the desired-state generation last applied */
   generation: number;
   instances: Record<string, InstanceState>;
+  /** the standalone watches of the host's watches file */
+  local?: WatchesState;
 }
 
 /** The agent's identity on its server, in ROOT/agent.json (mode 0600). */
@@ -31,9 +55,9 @@ export interface AgentIdentity {
 export function loadState(root: string): AgentState {
   try {
     const parsed = JSON.parse(readFileSync(join(root, 'state.json'), 'utf8')) as AgentState;
-    return { generation: parsed.generation ?? 0, instances: parsed.instances ?? {} };
+    return { generation: parsed.generation ?? 0, instances: parsed.instances ?? {}, local: parsed.local ?? { processes: {} } };
   } catch {
-    return { generation: 0, instances: {} };
+    return { generation: 0, instances: {}, local: { processes: {} } };
   }
 }
 

@@ -102,15 +102,43 @@ export class ApiClient {
     return this.request('GET', `/audit${query({ limit: limit === undefined ? undefined : String(limit) })}`);
   }
 
+  // ---- host commands, through the server ----
+  command(req: T.CommandRequest): Promise<T.CommandView> {
+    return this.request('POST', '/commands', req);
+  }
+  /** The command and its output after `offset`; the server waits up to `waitMs` for news. */
+  readCommand(id: number, offset: number, waitMs = 0, opts: RequestOptions = {}): Promise<T.CommandView> {
+    return this.request('GET', `/commands/${id}${query({ offset: String(offset), waitMs: String(waitMs) })}`, undefined, opts);
+  }
+  cancelCommand(id: number): Promise<T.CommandView> {
+    return this.request('DELETE', `/commands/${id}`);
+  }
+  metrics(filter: { selector?: string; host?: string; metric?: string } = {}): Promise<T.MetricSample[]> {
+    return this.request('GET', `/metrics${query(filter)}`);
+  }
+  events(filter: { tag?: string; host?: string; limit?: number } = {}): Promise<T.EventView[]> {
+    return this.request('GET', `/events${query({ ...filter, limit: filter.limit === undefined ? undefined : String(filter.limit) })}`);
+  }
+  crons(filter: { tag?: string; host?: string } = {}): Promise<T.CronView[]> {
+    return this.request('GET', `/crons${query(filter)}`);
+  }
+
   // ---- agents ----
   join(req: T.JoinRequest): Promise<T.JoinResponse> {
     return this.request('POST', '/agent/join', req);
   }
-  report(report: T.AgentReport): Promise<{ generation: number }> {
+  report(report: T.AgentReport): Promise<{ generation: number; heartbeatMs?: number }> {
     return this.request('POST', '/agent/report', report);
   }
   desired(after: number, opts: RequestOptions = {}): Promise<T.DesiredState> {
     return this.request('GET', `/agent/desired${query({ after: String(after) })}`, undefined, opts);
+  }
+  /** Long-polls the commands queued for this agent. */
+  agentCommands(opts: RequestOptions = {}): Promise<T.AgentCommand[]> {
+    return this.request('GET', '/agent/commands', undefined, opts);
+  }
+  updateCommand(id: number, update: T.CommandUpdate): Promise<T.CommandUpdateAnswer> {
+    return this.request('POST', `/agent/commands/${id}`, update);
   }
   /** Downloads a package; the caller verifies its sha256. */
   async download(url: string): Promise<Response> {

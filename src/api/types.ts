@@ -196,10 +196,135 @@ export interface FailureReport {
   error: string;
 }
 
+/**
+ * One sample of a metric, in Open-Falcon's push format, so the monitoring of stage 2 can take
+ * it as it is. The agent reports, per instance process, `common.servicerunning` (1 up, 0 not),
+ * `common.servicerestarts`, `common.serviceuptime` (s), `common.servicerss` (bytes) and
+ * `common.servicecpu` (% of one core), tagged with the instance's full tag and the process.
+ */
+export interface MetricSample {
+  /** the host */
+  endpoint: string;
+  metric: string;
+  value: number;
+  /** seconds since the epoch */
+  timestamp: number;
+  /** seconds between samples (the heartbeat) */
+  step: number;
+  counterType: 'GAUGE';
+  /** `cop=acme,owt=web,...,cluster=prod,process=web`: the tag's pairs, then the process */
+  tags: string;
+}
+
+/** Something that happened to a watch on a host (a crash, a restart, flapping, a condition, a cron run). */
+export interface EventReport {
+  /** grows by one per event of the agent; restarts at 1 when the agent restarts */
+  seq: number;
+  at: string;
+  /** the instance's tag; null for a standalone watch */
+  tag: string | null;
+  /** the process or cron */
+  name: string;
+  /** crash, restart, exited, flapping, given-up, condition, adopted, started, stopped, cron, cron-failed, cron-skipped */
+  kind: string;
+  message: string;
+}
+
+/** A scheduled command of an instance, as the agent reports it. */
+export interface CronReport {
+  tag: string;
+  name: string;
+  schedule: string;
+  running: boolean;
+  nextRunAt: string | null;
+  lastRun: { startedAt: string; endedAt: string; result: string; message: string } | null;
+  runs: number;
+  skipped: number;
+}
+
 /** POST /agent/report: the heartbeat, with the host's actual state */
 export interface AgentReport {
   processes: ProcessReport[];
   failures: FailureReport[];
   /** the desired-state generation the agent has applied */
   generation: number;
+  /** per-process metrics (absent from agents before issue 3) */
+  metrics?: MetricSample[];
+  /** events since the last report the server acknowledged */
+  events?: EventReport[];
+  crons?: CronReport[];
+}
+
+// ---- commands: actions a person asks of a host's agent, through the server ----
+
+/** What an agent can be asked to do for a person. */
+export type CommandAction = 'restart' | 'logs';
+
+/** POST /commands */
+export interface CommandRequest {
+  host: string;
+  action: CommandAction;
+  /** the instances under this tag (any level) on that host */
+  tag: string;
+  /** only this process (default: every process of the instances) */
+  process?: string;
+  /** logs: lines of each file to print first (default 10) */
+  lines?: number;
+  /** logs: keep streaming what is appended until cancelled */
+  follow?: boolean;
+}
+
+/** queued: waiting for the agent; running: the agent took it; then one of the four ends. */
+export type CommandStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'expired';
+
+/** GET /commands/:id?offset=N&waitMs=W: a command and its output from `offset` on. */
+export interface CommandView {
+  id: number;
+  host: string;
+  action: CommandAction;
+  tag: string;
+  process: string | null;
+  status: CommandStatus;
+  initiator: string;
+  createdAt: string;
+  /** output from the requested offset (logs) */
+  output: string;
+  /** the offset to ask for next */
+  offset: number;
+  /** restart: the processes after the restart, as `noops ctl status` shows them */
+  result: unknown;
+  error: { code: string; message: string; hint: string } | null;
+}
+
+/** GET /agent/commands (long poll): the commands queued for the calling agent. */
+export interface AgentCommand {
+  id: number;
+  action: CommandAction;
+  tag: string;
+  process: string | null;
+  lines: number;
+  follow: boolean;
+}
+
+/** POST /agent/commands/:id: output so far, and the end. */
+export interface CommandUpdate {
+  output?: string;
+  done?: boolean;
+  result?: unknown;
+  error?: { code: string; message: string; hint: string };
+}
+
+/** The server's answer to an update: stop when the person cancelled (or went away). */
+export interface CommandUpdateAnswer {
+  cancelled: boolean;
+}
+
+/** GET /events: an event of a watch on a host. */
+export interface EventView extends EventReport {
+  host: string;
+}
+
+/** GET /crons: a scheduled command on a host. */
+export interface CronView extends CronReport {
+  host: string;
 }

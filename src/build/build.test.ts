@@ -34,6 +34,7 @@ test('a Procfile repository becomes a release: manifest.json first, the files, n
       stack: 'procfile',
       env: {},
       processes: [processDefaults('web', { command: './server.sh' }), processDefaults('worker', { command: './work.sh' })],
+      crons: [],
     });
 
     const entries = await sb.entries(r.sha256);

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   NOOPS_E_GIT_REF: { status: 400, hint: 'give a commit, tag or branch name that does not begin with "-"' },
   NOOPS_E_MANIFEST: { status: 400, hint: 'fix noops.yaml; the message names the key and line' },
   NOOPS_E_CLUSTER_CONF: { status: 400, hint: 'fix cluster.conf; the message names the key and line' },
+  NOOPS_E_WATCHES: { status: 400, hint: 'fix the host\'s watches file (ROOT/watches.yaml); the message names the key and line' },
   // auth
   NOOPS_E_UNAUTHORIZED: { status: 401, hint: 'pass a token with --token, NOOPS_TOKEN, or ./.noops/admin.token' },
   NOOPS_E_FORBIDDEN: { status: 403, hint: 'this token may not do that; ask for a token whose scope covers the tag' },
@@ -27,6 +28,7 @@ export const ERROR_CODES = {
   NOOPS_E_CLUSTER_UNKNOWN: { status: 404, hint: 'set its hosts first with `noops cluster set -t TAG --hosts h1,h2`' },
   NOOPS_E_HOST_UNKNOWN: { status: 404, hint: 'start `noops agent` on that host first; `noops hosts` lists the joined ones' },
   NOOPS_E_NO_PREVIOUS: { status: 409, hint: 'name a version with --to; `noops history -t TAG` lists them' },
+  NOOPS_E_WATCH_UNKNOWN: { status: 404, hint: '`noops ctl status` lists the watches of this host: NAME, TAG/NAME or a tag' },
   // build
   NOOPS_E_GIT_CLONE: { status: 422, hint: 'check that the repository exists and that the server can reach it' },
   NOOPS_E_GIT_CHECKOUT: { status: 422, hint: 'check that the commit exists in the repository' },
@@ -41,9 +43,12 @@ export const ERROR_CODES = {
   NOOPS_E_DEPLOY_LOCKED: { status: 409, hint: 'wait for the running deploy to end, or abort it' },
   NOOPS_E_DEPLOY_FAILED: { status: 422, hint: 'see `noops history -t TAG` and `noops ps -t TAG`; the old release is kept running' },
   NOOPS_E_DEPLOY_TIMEOUT: { status: 504, hint: 'some hosts did not report the new release in time; see `noops ps -t TAG`' },
+  NOOPS_E_RESTART_FAILED: { status: 422, hint: 'see `noops logs -t TAG --host HOST` and `noops events -t TAG`; the hosts after it were not restarted' },
   // transport
   NOOPS_E_SERVER_UNREACHABLE: { status: 503, hint: 'start it with `noops server` (or `noops up`), or set --server / NOOPS_SERVER' },
   NOOPS_E_INTERNAL: { status: 500, hint: 'this is a bug in noops; the server log has the details' },
+  NOOPS_E_AGENT_UNREACHABLE: { status: 503, hint: 'start `noops agent` with this --root (the control socket is ROOT/run/ctl.sock), or give the agent\'s --root' },
+  NOOPS_E_COMMAND_TIMEOUT: { status: 504, hint: 'the host\'s agent did not answer in time; see `noops hosts` (is it up?)' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,7 +10,8 @@ export {
   DEFAULT_LOGS, DEFAULT_RESTART, parseSize,
 } from './supervision.js';
 export { toCrons, toFlapping, toLogs } from './supervision-yaml.js';
-export { noopsYamlSchema, parseNoopsYaml, type NoopsYaml, type NoopsYamlProcess } from './noops-yaml.js';
+export { noopsYamlSchema, parseNoopsYaml, parseYamlWith, yamlProcessShape, type NoopsYaml, type NoopsYamlProcess } from './noops-yaml.js';
+export { checkCronSchedule, yamlCronShape, yamlCrons } from './supervision-yaml.js';
 export { parseProcfile, type ProcfileEntry } from './procfile.js';
 export {
   DEFAULT_PORT,
@@ -26,4 +27,4 @@ export {
   validateManifest,
   type ProcessInput,
 } from './manifest.js';
-export { ENV_NAME_RE, PROCESS_NAME_RE, STOP_SIGNALS } from './fields.js';
+export { ENV_NAME_RE, PROCESS_NAME_RE, STOP_SIGNALS, envMap, processName } from './fields.js';

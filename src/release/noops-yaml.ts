@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
-import { NoopsError } from '../errors/index.js';
+import { NoopsError, type ErrorCode } from '../errors/index.js';
 import { envMap, port, processName, seconds, stopSignal } from './fields.js';
 import { formatPath, problemsOf, type Problem } from './issues.js';
 import { yamlCrons, yamlProcessSupervision } from './supervision-yaml.js';
@@ -18,11 +18,8 @@ const commands = z.preprocess(
   }),
 );
 
-/** One process: a command string, or the full form. Always the full form once parsed. */
-const processEntry = z.preprocess(
-  (value) => (typeof value === 'string' ? { command: value } : value),
-  z.strictObject(
-    {
+/** The keys of one process (noops.yaml, and the host-local watches file). */
+export const yamlProcessShape = {
       /** run with `/bin/sh -c` in the release folder */
       command: z.string({ error: 'expected a command string' }).min(1, 'a command cannot be empty'),
       /** a number: fixed; 'auto': the agent picks one; null: none. Default: 'auto' for web, else null */
@@ -37,9 +34,12 @@ const processEntry = z.preprocess(
       start_grace: seconds.optional(),
       /** restart, stop_command, user, flapping, logs, conditions: see supervision-yaml.ts */
       ...yamlProcessSupervision,
-    },
-    { error: 'expected a command, or a mapping with a "command" key' },
-  ),
+};
+
+/** One process: a command string, or the full form. Always the full form once parsed. */
+const processEntry = z.preprocess(
+  (value) => (typeof value === 'string' ? { command: value } : value),
+  z.strictObject(yamlProcessShape, { error: 'expected a command, or a mapping with a "command" key' }),
 );
 
 /**
@@ -95,6 +95,14 @@ export type NoopsYamlProcess = NonNullable<NoopsYaml['processes']>[string];
  * @throws NoopsError NOOPS_E_MANIFEST, e.g. `noops.yaml:7: processes.web.port: expected a number, "auto" or null`
  */
 export function parseNoopsYaml(text: string, file = 'noops.yaml'): NoopsYaml {
+  return parseYamlWith(noopsYamlSchema, text, file, 'NOOPS_E_MANIFEST');
+}
+
+/**
+ * Parses a YAML file and validates it with `schema`; problems become one error of `code`, a line
+ * per problem: `FILE:LINE: key.path: message`. An empty file is an empty mapping.
+ */
+export function parseYamlWith<S extends z.ZodType>(schema: S, text: string, file: string, code: ErrorCode): z.infer<S> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   if (doc.errors.length > 0) {
@@ -104,21 +112,21 @@ export function parseNoopsYaml(text: string, file = 'noops.yaml'): NoopsYaml {
       const message = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
       return `${file}:${line}: ${message}`;
     });
-    throw new NoopsError('NOOPS_E_MANIFEST', lines.join('\n'));
+    throw new NoopsError(code, lines.join('\n'));
   }
   let value: unknown;
   try {
     value = doc.toJS();
   } catch (err) {
-    throw new NoopsError('NOOPS_E_MANIFEST', `${file}: ${(err as Error).message}`, { cause: err });
+    throw new NoopsError(code, `${file}: ${(err as Error).message}`, { cause: err });
   }
-  const result = noopsYamlSchema.safeParse(value ?? {}); // an empty file is an empty manifest
+  const result = schema.safeParse(value ?? {}); // an empty file is an empty manifest
   if (result.success) return result.data;
   const problems = problemsOf(result.error)
     .map((p) => ({ ...p, line: lineOf(doc, lineCounter, p) }))
     .sort((a, b) => a.line - b.line);
   const lines = problems.map((p) => `${file}:${p.line}: ${formatPath(p.path)}: ${p.message}`);
-  throw new NoopsError('NOOPS_E_MANIFEST', lines.join('\n'));
+  throw new NoopsError(code, lines.join('\n'));
 }
 
 /** The line of the deepest node on the problem's path that the document has (1-based). */

@@ -121,19 +121,23 @@ export const yamlProcessSupervision = {
   conditions: z.array(yamlCondition, { error: 'expected a list of conditions' }).optional(),
 };
 
-/** One cron in noops.yaml: `name: { schedule, command, timezone, timeout, env, user }`. */
-export const yamlCron = z.strictObject({
+/** The keys of one cron in noops.yaml: `name: { schedule, command, timezone, timeout, env, user }`. */
+export const yamlCronShape = {
   schedule: z.string({ error: 'expected a cron schedule, e.g. "*/5 * * * *"' }).min(1),
   command: z.string({ error: 'expected a command string' }).min(1, 'a command cannot be empty'),
   timezone: z.string().min(1).optional(),
   timeout: seconds.optional(),
   env: envMap.optional(),
   user: userName.optional(),
-}, { error: 'expected a mapping with schedule and command' }).superRefine((c, ctx) => {
-  // Checked here, before any build step runs, rather than when the manifest is written.
+};
+
+/** Checks a cron's schedule with croner, before any build step runs (not when the manifest is written). */
+export function checkCronSchedule(c: { schedule: string; timezone?: string | undefined }, ctx: z.RefinementCtx): void {
   const problem = scheduleProblem(c.schedule, c.timezone);
   if (problem !== null) ctx.addIssue({ code: 'custom', path: [c.timezone !== undefined && /time zone/i.test(problem) ? 'timezone' : 'schedule'], message: problem });
-});
+}
+
+export const yamlCron = z.strictObject(yamlCronShape, { error: 'expected a mapping with schedule and command' }).superRefine(checkCronSchedule);
 
 export const yamlCrons = z.record(processName, yamlCron, { error: 'expected a mapping of cron names' });
 
@@ -152,7 +156,7 @@ export function toLogs(l: z.infer<typeof yamlLogs> | undefined): ManifestLogs | 
 }
 
 /** noops.yaml's crons in manifest form, in the order written. */
-export function toCrons(crons: z.infer<typeof yamlCrons> | undefined): CronSpecManifest[] {
+export function toCrons(crons: Record<string, z.infer<typeof yamlCron>> | undefined): CronSpecManifest[] {
   return Object.entries(crons ?? {}).map(([name, c]) => ({
     name, schedule: c.schedule, timezone: c.timezone ?? null, command: c.command, env: { ...(c.env ?? {}) },
     timeout: c.timeout ?? DEFAULT_CRON_TIMEOUT, user: c.user ?? null,

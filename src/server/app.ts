@@ -13,6 +13,8 @@ import { buildRoutes } from './routes/builds.js';
 import { clusterRoutes } from './routes/clusters.js';
 import { deployRoutes } from './routes/deploys.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { commandRoutes } from './routes/commands.js';
+import { supervisionRoutes } from './routes/supervision.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
 const BODY_LIMIT = 4 * 1024 * 1024;
@@ -66,6 +68,8 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     await clusterRoutes(api, ctx);
     await deployRoutes(api, ctx);
     await tokenRoutes(api, ctx);
+    await commandRoutes(api, ctx);
+    await supervisionRoutes(api, ctx);
   }, { prefix: API_PREFIX });
   return app;
 }

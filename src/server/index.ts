@@ -18,6 +18,7 @@ import { DesiredHub } from './hub.js';
 import { ReportBook } from './reports.js';
 import { BuildRunner } from './builds.js';
 import { TagBook } from './tags.js';
+import { CommandBook } from './commands.js';
 import { bootstrapTokens } from './tokens.js';
 import { buildApp } from './app.js';
 
@@ -77,7 +78,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       hasArtifact: (sha) => artifacts.has(sha),
     });
     reports.on('report', (h) => rollout.onReport(h));
-    const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags };
+    const commands = new CommandBook();
+    const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags, commands };
     const app = await buildApp(ctx);
     await rollout.start();
     await app.listen({ host, port });
@@ -96,6 +98,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         closed = true;
         rollout.stop();
         hub.notifyAll();
+        commands.close();
         await app.close();
         await builds.drain();
         await reports.close();

@@ -3,12 +3,14 @@
  * heartbeats (batched to the store), and each host's processes (written only when they change).
  */
 import { EventEmitter } from 'node:events';
-import type { AgentReport } from '../api/types.js';
+import type { AgentReport, CronView, EventView, MetricSample } from '../api/types.js';
 import type { InstanceRow, Store } from '../store/index.js';
 
 /** How often batched heartbeats are written: often enough for `hosts` to be current, rarely
  * enough that 10,000 agents cost a few transactions a second, not thousands. */
 export const HEARTBEAT_FLUSH_MS = 1000;
+/** Events kept in memory per host: the last incidents of its watches, until monitoring stores them. */
+export const EVENTS_PER_HOST = 500;
 
 export interface ReportBookEvents {
   report: [host: string, report: AgentReport];
@@ -17,6 +19,7 @@ export interface ReportBookEvents {
 export class ReportBook extends EventEmitter<ReportBookEvents> {
   private readonly last = new Map<string, { report: AgentReport; at: number; key: string }>();
   private pendingBeats = new Map<string, string>();
+  private readonly events = new Map<string, EventView[]>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -55,7 +58,35 @@ export class ReportBook extends EventEmitter<ReportBookEvents> {
       }));
       await this.store.replaceInstances(host, rows);
     }
+    this.keepEvents(host, report);
     this.emit('report', host, report);
+  }
+
+  private keepEvents(host: string, report: AgentReport): void {
+    if (!report.events?.length) return;
+    const ring = this.events.get(host) ?? [];
+    // A report whose answer was lost is sent again: the same events must not count twice.
+    const seen = new Set(ring.map((e) => `${e.at}|${e.seq}|${e.kind}|${e.name}`));
+    for (const e of report.events) if (!seen.has(`${e.at}|${e.seq}|${e.kind}|${e.name}`)) ring.push({ ...e, host });
+    this.events.set(host, ring.slice(-EVENTS_PER_HOST));
+  }
+
+  /** The latest metrics of every host (or one), from the last reports. */
+  metrics(host?: string): MetricSample[] {
+    const hosts = host === undefined ? [...this.last.keys()] : [host];
+    return hosts.flatMap((h) => this.last.get(h)?.report.metrics ?? []);
+  }
+
+  /** Recent events of every host (or one), oldest first. */
+  recentEvents(host?: string): EventView[] {
+    const all = host === undefined ? [...this.events.values()].flat() : (this.events.get(host) ?? []);
+    return all.sort((a, b) => a.at.localeCompare(b.at) || a.seq - b.seq);
+  }
+
+  /** The crons of every host (or one), from the last reports. */
+  crons(host?: string): CronView[] {
+    const hosts = host === undefined ? [...this.last.keys()] : [host];
+    return hosts.flatMap((h) => (this.last.get(h)?.report.crons ?? []).map((c) => ({ ...c, host: h })));
   }
 
   /** The host's last report since this server started, if any. */

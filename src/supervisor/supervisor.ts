@@ -74,6 +74,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /**
+   * Knows a process without starting it (state `stopped`), e.g. one a person stopped, which
+   * must stay stopped across an agent restart; `resume` starts it.
+   */
+  hold(spec: WatchSpec, reason = 'stopped by request'): ProcessStatus {
+    const entry = this.#add(spec);
+    this.#setState(entry, 'stopped', reason);
+    return snapshot(entry);
+  }
+
+  /**
    * Takes over a process that a previous supervisor started, without restarting it, when
    * `/proc/<pid>/stat` shows the same start time (so the pid was not reused); otherwise starts
    * the spec fresh. Adopted processes are not our children: they are watched by polling, and

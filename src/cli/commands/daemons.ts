@@ -60,16 +60,35 @@ export function registerDaemons(p: Command): void {
     .option('--root <dir>', 'where releases, logs and state live (default /var/lib/noops/agent as root)')
     .option('--name <name>', 'this host\'s name in noops', hostname())
     .option('--labels <k=v,...>', 'labels of this host, e.g. rack=r1,zone=bj')
-    .action(async (o: { joinToken?: string; joinTokenFile?: string; root?: string; name: string; labels?: string }, cmd: Command) => {
-      const server = cmd.optsWithGlobals<{ server?: string }>().server ?? process.env.NOOPS_SERVER ?? DEFAULT_SERVER;
-      let joinToken = o.joinToken ?? process.env.NOOPS_JOIN_TOKEN;
-      if (!joinToken && o.joinTokenFile) joinToken = readFileSync(o.joinTokenFile, 'utf8').trim();
-      if (!joinToken) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'the agent needs the server\'s join token: --join-token TOKEN or --join-token-file FILE');
-      const agent = new Agent({ server, joinToken, root: resolve(o.root ?? defaultAgentRoot()), name: o.name, labels: parseLabels(o.labels) });
-      await agent.start();
-      process.stdout.write(`noops agent ${agent.name} running; root ${agent.root}; server ${server}\n`);
-      await untilSignal();
-      await agent.stop();
+    .option('--watches <file>', 'the host\'s standalone watches (default ROOT/watches.yaml)')
+    .option('--standalone', 'run only the standalone watches, without a server')
+    .action(async (o: { joinToken?: string; joinTokenFile?: string; root?: string; name: string; labels?: string; watches?: string; standalone?: boolean }, cmd: Command) => {
+      let server: string | undefined;
+      let joinToken: string | undefined;
+      if (!o.standalone) {
+        server = cmd.optsWithGlobals<{ server?: string }>().server ?? process.env.NOOPS_SERVER ?? DEFAULT_SERVER;
+        joinToken = o.joinToken ?? process.env.NOOPS_JOIN_TOKEN;
+        if (!joinToken && o.joinTokenFile) joinToken = readFileSync(o.joinTokenFile, 'utf8').trim();
+        if (!joinToken) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'the agent needs the server\'s join token: --join-token TOKEN or --join-token-file FILE (or --standalone)');
+      }
+      const nuked = new Promise<void>((done) => {
+        const agent = new Agent({
+          server, joinToken, root: resolve(o.root ?? defaultAgentRoot()), name: o.name, labels: parseLabels(o.labels),
+          watchesFile: o.watches === undefined ? undefined : resolve(o.watches), onNuke: done,
+        });
+        void (async () => {
+          await agent.start();
+          process.stdout.write(`noops agent ${agent.name} running; root ${agent.root}; ${server ? `server ${server}` : 'standalone'}\n`);
+          await untilSignal();
+          await agent.stop();
+          done();
+        })().catch((err: unknown) => {
+          process.stderr.write(`noops: ${err instanceof NoopsError ? `${err.message}\n  (${err.code}) ${err.hint}` : (err as Error).stack}\n`);
+          process.exit(1);
+        });
+      });
+      await nuked;
+      process.exit(0);
     });
 
   p.command('up')

@@ -19,10 +19,25 @@ const ProcessReport = z.object({
   pid: z.number().int().nullable(), port: z.number().int().nullable(), restarts: z.number().int(),
   startedAt: z.string().nullable(), error: z.string().nullable(),
 }).strict();
+const Metric = z.object({
+  endpoint: z.string(), metric: z.string(), value: z.number(), timestamp: z.number().int(), step: z.number().int(),
+  counterType: z.literal('GAUGE'), tags: z.string(),
+}).strict();
+const Event = z.object({
+  seq: z.number().int(), at: z.string(), tag: z.string().nullable(), name: z.string(), kind: z.string(), message: z.string(),
+}).strict();
+const Cron = z.object({
+  tag: z.string(), name: z.string(), schedule: z.string(), running: z.boolean(), nextRunAt: z.string().nullable(),
+  lastRun: z.object({ startedAt: z.string(), endedAt: z.string(), result: z.string(), message: z.string() }).strict().nullable(),
+  runs: z.number().int(), skipped: z.number().int(),
+}).strict();
 const ReportBody = z.object({
   processes: z.array(ProcessReport),
   failures: z.array(z.object({ tag: z.string(), version: z.string(), error: z.string() }).strict()),
   generation: z.number().int(),
+  metrics: z.array(Metric).optional(),
+  events: z.array(Event).optional(),
+  crons: z.array(Cron).optional(),
 }).strict();
 
 export async function agentRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
@@ -42,7 +57,8 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     const body = parseBody(ReportBody, req.body, 'report');
     await ctx.reports.receive(req.principal.name, body);
     const { generation } = await ctx.store.getDesired(req.principal.name);
-    return { generation };
+    // The heartbeat goes back on every report: an agent that restarted with its saved token never joined again to learn it.
+    return { generation, heartbeatMs: ctx.config.heartbeatMs };
   });
 
   api.get('/agent/desired', { config: { allow: ['agent'] } }, async (req): Promise<DesiredState> => {

@@ -1,0 +1,129 @@
+/**
+ * From a release's manifest to what the supervisor runs, as pure functions: the WatchSpec of
+ * each process and the CronSpec of each cron of an instance, with the defaults of older
+ * manifests filled in and the checks of "the process's own port" pointed at its port.
+ */
+import { join } from 'node:path';
+import type { DesiredInstance } from '../api/types.js';
+import {
+  DEFAULT_FLAPPING, DEFAULT_LOGS, DEFAULT_RESTART, type CronSpecManifest, type ManifestCondition, type ManifestFlapping,
+  type ProcessSpec,
+} from '../release/index.js';
+import type { ConditionSpec, CronSpec, FlappingPolicy, WatchSpec } from '../supervisor/index.js';
+
+/** The environment a process inherits from the agent; everything else comes from its release. */
+export const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR'];
+
+/** The supervisor id of a process (or cron) of an instance. */
+export function processId(tag: string, name: string): string {
+  return `${tag}/${name}`;
+}
+
+/** The agent's own variables that processes see (PATH, HOME, ...). */
+export function inheritedEnv(from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of INHERITED_ENV) if (from[k] !== undefined) out[k] = from[k]!;
+  return out;
+}
+
+/** Folders of an instance on the host. */
+export function instanceDirs(root: string, d: Pick<DesiredInstance, 'tag' | 'version'>): { release: string; log: string; data: string } {
+  const jobDir = join(root, 'jobs', d.tag);
+  return { release: join(jobDir, 'releases', d.version), log: join(jobDir, 'shared', 'log'), data: join(jobDir, 'shared', 'data') };
+}
+
+/** The environment of every process and cron of an instance (without PORT). */
+export function instanceEnv(root: string, d: DesiredInstance, name: string, extra: Record<string, string>): Record<string, string> {
+  const dirs = instanceDirs(root, d);
+  return {
+    ...inheritedEnv(),
+    ...d.manifest.env,
+    ...extra,
+    NOOPS_TAG: d.tag,
+    NOOPS_VERSION: d.version,
+    NOOPS_PROCESS: name,
+    NOOPS_DEPLOY_KIND: d.kind,
+    NOOPS_RELEASE_DIR: dirs.release,
+    NOOPS_DATA_DIR: dirs.data,
+    NOOPS_LOG_DIR: dirs.log,
+  };
+}
+
+/** The supervisor's spec of one process of one instance. */
+export function watchSpec(root: string, d: DesiredInstance, spec: ProcessSpec, port: number | undefined): WatchSpec {
+  const dirs = instanceDirs(root, d);
+  const env = instanceEnv(root, d, spec.name, spec.env);
+  if (port !== undefined) env.PORT = String(port);
+  return {
+    id: processId(d.tag, spec.name),
+    cwd: dirs.release,
+    env,
+    logDir: dirs.log,
+    logName: spec.name,
+    ...supervision(spec, port),
+    meta: { tag: d.tag, version: d.version, process: spec.name, port: port ?? null },
+  };
+}
+
+/** The fields of a WatchSpec that come from a process's manifest entry alone. */
+export function supervision(spec: ProcessSpec, port: number | undefined): Omit<WatchSpec, 'id' | 'cwd' | 'env' | 'logDir' | 'logName' | 'meta'> {
+  const logs = spec.logs ?? DEFAULT_LOGS;
+  return {
+    command: spec.command,
+    stopSignal: spec.stopSignal,
+    stopTimeoutMs: spec.stopTimeout * 1000,
+    startGraceMs: spec.startGrace * 1000,
+    restart: spec.restart ?? DEFAULT_RESTART,
+    flapping: spec.flapping === false ? null : flappingMs(spec.flapping ?? DEFAULT_FLAPPING),
+    logs: { maxBytes: logs.maxSize, keep: logs.keep },
+    conditions: (spec.conditions ?? []).map((c) => conditionSpec(c, port)),
+    ...(spec.stopCommand ? { stopCommand: spec.stopCommand } : {}),
+    ...(spec.user ? { user: spec.user } : {}),
+  };
+}
+
+function flappingMs(f: ManifestFlapping): FlappingPolicy {
+  return { times: f.times, withinMs: f.within * 1000, retryInMs: f.retryIn * 1000, retryTimes: f.retryTimes, retryWithinMs: f.retryWithin * 1000 };
+}
+
+/**
+ * A manifest condition as the supervisor runs it. A check of the process's own port uses
+ * `port`; without one (a manifest the build validated always has one) it checks port 0, which
+ * fails visibly rather than silently passing.
+ */
+export function conditionSpec(c: ManifestCondition, port: number | undefined): ConditionSpec {
+  const base = { intervalMs: c.interval * 1000, times: c.times, of: c.of, action: c.action };
+  switch (c.kind) {
+    case 'memory':
+      return { kind: 'memory', aboveBytes: c.above, ...base };
+    case 'cpu':
+      return { kind: 'cpu', abovePercent: c.above, ...base };
+    case 'http':
+      return {
+        kind: 'http', url: c.url ?? `http://127.0.0.1:${port ?? 0}${c.path ?? '/'}`, timeoutMs: c.timeout * 1000, ...base,
+        ...(c.codeIs ? { codeIs: c.codeIs } : {}), ...(c.codeIsNot ? { codeIsNot: c.codeIsNot } : {}),
+      };
+    case 'tcp':
+      return { kind: 'tcp', host: c.host, port: c.port ?? port ?? 0, timeoutMs: c.timeout * 1000, ...base };
+    case 'command':
+      return { kind: 'command', command: c.command, timeoutMs: c.timeout * 1000, ...base };
+  }
+}
+
+/** The cron runner's spec of one cron of one instance; its output goes to `cron-<name>.*.log`. */
+export function cronSpec(root: string, d: DesiredInstance, c: CronSpecManifest): CronSpec {
+  const dirs = instanceDirs(root, d);
+  return {
+    id: processId(d.tag, c.name),
+    schedule: c.schedule,
+    ...(c.timezone ? { timezone: c.timezone } : {}),
+    command: c.command,
+    cwd: dirs.release,
+    env: instanceEnv(root, d, c.name, c.env),
+    logDir: dirs.log,
+    logName: `cron-${c.name}`,
+    timeoutMs: c.timeout * 1000,
+    ...(c.user ? { user: c.user } : {}),
+    meta: { tag: d.tag, version: d.version, cron: c.name },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The command channel's routes: people queue `restart` and `logs` for a host and read the
+ * output; agents long-poll for their commands and post output and ends. See ../commands.ts.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { NoopsError } from '../../errors/index.js';
+import type * as T from '../../api/types.js';
+import { PROCESS_NAME_RE } from '../../release/index.js';
+import type { ServerContext } from '../context.js';
+import { TagBook } from '../tags.js';
+import { HostName, parseBody, TagInput } from './parse.js';
+
+/** 25 s: a CLI's read of a command is answered within this even with no news, under proxy idle timeouts. */
+export const READ_WAIT_MS = 25_000;
+/** Lines of each log file printed first, at most (the agent caps them too). */
+const MAX_LINES = 100_000;
+
+const CommandBody = z.object({
+  host: HostName,
+  action: z.enum(['restart', 'logs']),
+  tag: TagInput,
+  process: z.string().regex(PROCESS_NAME_RE, 'a process name is lower-case letters, digits, "-" and "_"').optional(),
+  lines: z.number().int().min(0).max(MAX_LINES).optional(),
+  follow: z.boolean().optional(),
+}).strict();
+
+const UpdateBody = z.object({
+  output: z.string().optional(),
+  done: z.boolean().optional(),
+  result: z.unknown().optional(),
+  error: z.object({ code: z.string(), message: z.string(), hint: z.string() }).strict().optional(),
+}).strict();
+
+export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
+  api.post('/commands', async (req, reply): Promise<T.CommandView> => {
+    const body = parseBody(CommandBody, req.body, 'command');
+    const tag = await ctx.tags.resolveAny(body.tag);
+    TagBook.authorize(req.principal, tag);
+    if (!(await ctx.store.getHost(body.host))) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `no host named ${body.host}`);
+    const view = ctx.commands.create({
+      host: body.host, action: body.action, tag, process: body.process ?? null, lines: body.lines ?? 10,
+      follow: body.follow ?? false, initiator: req.principal.name,
+    });
+    if (body.action === 'restart') {
+      await ctx.store.audit({ at: view.createdAt, actor: req.principal.name, action: 'restart', target: tag, detail: { host: body.host, process: body.process ?? null } });
+    }
+    reply.status(202);
+    return view;
+  });
+
+  api.get('/commands/:id', async (req): Promise<T.CommandView> => {
+    const id = idOf(req.params);
+    const q = req.query as { offset?: string; waitMs?: string };
+    TagBook.authorize(req.principal, ctx.commands.peek(id).tag);
+    const offset = Number(q.offset ?? 0);
+    const waitMs = Math.min(Number(q.waitMs ?? 0), READ_WAIT_MS);
+    if (!Number.isInteger(offset) || offset < 0 || !Number.isFinite(waitMs) || waitMs < 0) {
+      throw new NoopsError('NOOPS_E_INPUT', 'offset and waitMs must be whole numbers >= 0');
+    }
+    const gone = new AbortController();
+    req.raw.once('close', () => gone.abort());
+    return ctx.commands.read(id, offset, waitMs, gone.signal);
+  });
+
+  api.delete('/commands/:id', async (req): Promise<T.CommandView> => {
+    const id = idOf(req.params);
+    TagBook.authorize(req.principal, ctx.commands.peek(id).tag);
+    return ctx.commands.cancel(id);
+  });
+
+  api.get('/agent/commands', { config: { allow: ['agent'] } }, async (req): Promise<T.AgentCommand[]> => {
+    const gone = new AbortController();
+    req.raw.once('close', () => gone.abort());
+    return ctx.commands.take(req.principal.name, ctx.config.longPollMs, gone.signal);
+  });
+
+  api.post('/agent/commands/:id', { config: { allow: ['agent'] } }, async (req): Promise<T.CommandUpdateAnswer> => {
+    const body = parseBody(UpdateBody, req.body, 'command update');
+    return ctx.commands.update(req.principal.name, idOf(req.params), body);
+  });
+}
+
+function idOf(params: unknown): number {
+  const raw = (params as { id: string }).id;
+  const id = Number(raw);
+  if (!Number.isInteger(id) || id < 1) throw new NoopsError('NOOPS_E_INPUT', `"${raw}" is not a command id`);
+  return id;
+}
