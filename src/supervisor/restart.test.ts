@@ -155,3 +155,26 @@ describe('control', () => {
     assert.throws(() => sup.start(scratch.spec('true', { user: 'no-such-user-here' })), /does not exist on this host/);
   });
 });
+
+describe('shellScript', () => {
+  test('a simple command is exec\'d; compound ones are left alone', async () => {
+    const { shellScript } = await import('./index.js');
+    const path = process.env.PATH;
+    assert.equal(shellScript('node server.js', path), 'exec node server.js');
+    assert.equal(shellScript('  sleep "$T" > /dev/null', path), 'exec sleep "$T" > /dev/null');
+    assert.equal(shellScript('./sh -c x', '', '/bin'), 'exec ./sh -c x');
+    for (const c of ['a; b', 'a && b', 'a | b', 'sleep 1 &', '(cd x)', 'echo `date`', 'echo $(date)', 'FOO=1 node x',
+      'while :; do :; done', 'if true\nthen :; fi', 'exec node x', 'exit 0', 'cd /tmp', 'no-such-program x', '"node" x', './missing']) {
+      assert.equal(shellScript(c, path), c, c);
+    }
+  });
+
+  test('the pid of a simple command is the process itself', async () => {
+    const sup = new Supervisor();
+    const s = scratch.spec('sleep 1000');
+    const { pid } = sup.start(s);
+    await until('up', () => sup.status(s.id)?.state === 'up');
+    assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^sleep\0/);
+    await sup.stop(s.id);
+  });
+});

@@ -4,13 +4,45 @@
  * outlives the agent without SIGPIPE and keeps logging when nobody reads).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { WatchSpec } from './types.js';
 import type { RunAs } from './user.js';
 
 /** rw-r-----: logs may hold secrets a service prints; the group (e.g. a log shipper) may read them. */
 const LOG_FILE_MODE = 0o640;
+
+/**
+ * The script `/bin/sh -c` runs for a command: a simple command whose program is an executable
+ * file (`node server.js`, `./bin/app --port "$PORT"`) gets `exec ` in front, so the process
+ * *is* the group leader: its pid is the one `status` shows, signals reach it directly, and no
+ * idle shell waits beside it (dash, Debian's sh, does not exec the last command by itself).
+ * Anything with `;`, `&`, `|`, parentheses, backquotes or a line break, a leading variable
+ * assignment, a quoted or unusual first word, or a first word that is no executable file on
+ * `path` (a shell builtin such as `exit` or `cd`, a keyword such as `while`) is left as written.
+ *
+ * @example shellScript('node server.js', process.env.PATH) // 'exec node server.js'
+ * @example shellScript('cd app && node server.js', process.env.PATH) // 'cd app && node server.js'
+ */
+export function shellScript(command: string, path: string | undefined, cwd = '/'): string {
+  const trimmed = command.trim();
+  if (/[;&|()`\n]/.test(trimmed)) return command;
+  const first = trimmed.split(/\s+/)[0] ?? '';
+  if (!/^[A-Za-z0-9_.\/+-]+$/.test(first)) return command;
+  return isExecutable(first, path, cwd) ? `exec ${trimmed}` : command;
+}
+
+function isExecutable(program: string, path: string | undefined, cwd: string): boolean {
+  const candidates = program.includes('/') ? [resolve(cwd, program)] : (path ?? '').split(':').filter(Boolean).map((dir) => join(resolve(cwd, dir), program));
+  return candidates.some((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
 
 /** The two log files of a spec. */
 export function logPaths(spec: Pick<WatchSpec, 'logDir' | 'logName'>): { out: string; err: string } {
@@ -44,7 +76,7 @@ function spawnLogged(spec: WatchSpec, command: string, env: Record<string, strin
   let err: number | undefined;
   try {
     err = openSync(paths.err, 'a', LOG_FILE_MODE);
-    return spawn('/bin/sh', ['-c', command], {
+    return spawn('/bin/sh', ['-c', shellScript(command, env.PATH, spec.cwd)], {
       cwd: spec.cwd,
       env: runAs ? { ...env, HOME: runAs.home, USER: runAs.name, LOGNAME: runAs.name } : env,
       detached: true,

@@ -120,6 +120,11 @@ export function startAgent(server: { url: string; joinToken: string }, root: str
   return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', labels]);
 }
 
+/** Starts `noops agent --standalone` (no server: only the watches file). */
+export function startStandaloneAgent(root: string, watchesFile: string): Proc {
+  return launch(['agent', '--standalone', '--root', root, '--name', 'local', '--watches', watchesFile]);
+}
+
 export interface CliResult {
   code: number;
   stdout: string;
@@ -159,9 +164,10 @@ export async function getJson<T>(url: string): Promise<T> {
 export function killSupervised(root: string): void {
   const file = join(root, 'state.json');
   if (!existsSync(file)) return;
-  const state = JSON.parse(readFileSync(file, 'utf8')) as { instances: Record<string, { processes: Record<string, { pid: number }> }> };
-  for (const inst of Object.values(state.instances)) {
-    for (const p of Object.values(inst.processes)) {
+  type Watches = { processes: Record<string, { pid: number }>; crons?: Record<string, { pid: number }> };
+  const state = JSON.parse(readFileSync(file, 'utf8')) as { instances: Record<string, Watches>; local?: Watches };
+  for (const inst of [...Object.values(state.instances), ...(state.local ? [state.local] : [])]) {
+    for (const p of [...Object.values(inst.processes), ...Object.values(inst.crons ?? {})]) {
       try {
         process.kill(-p.pid, 'SIGKILL');
       } catch {
