@@ -2,9 +2,9 @@
 import type { ChildProcess } from 'node:child_process';
 import type { ConditionRunner } from './condition-runner.js';
 import { freshBook, type RestartBook } from './policy.js';
-import { signalGroup } from './proc.js';
+import { procAlive, procStat, signalGroup } from './proc.js';
 import { logPaths } from './spawn.js';
-import type { FlappingPolicy, LastExit, LogPolicy, ProcessState, ProcessStatus, RestartPolicy, WatchSpec } from './types.js';
+import type { AdoptRecord, FlappingPolicy, LastExit, LogPolicy, ProcessState, ProcessStatus, RestartPolicy, WatchSpec } from './types.js';
 import type { RunAs } from './user.js';
 
 export interface Entry {
@@ -117,4 +117,13 @@ export function snapshot(entry: Entry): ProcessStatus {
     logs: logPaths(entry.spec),
     meta: { ...(entry.spec.meta ?? {}) },
   };
+}
+
+/** Why a recorded process cannot be adopted, or null when it can. */
+export function notAdoptable(record: AdoptRecord): string | null {
+  const stat = procStat(record.pid);
+  if (stat === null || !procAlive(record.pid, null)) return 'is gone';
+  if (stat.startTime !== record.startTime) return 'is another process now (start time differs)';
+  if (stat.pgrp !== record.pid) return 'is not a process group leader, so not one we started';
+  return null;
 }

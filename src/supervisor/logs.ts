@@ -207,3 +207,39 @@ function readRange(path: string, start: number, end: number): Buffer {
     closeSync(fd);
   }
 }
+
+/**
+ * Rotates the logs of a set of watches on a timer (unref'd: it never keeps a process alive).
+ * A log that cannot be rotated now (a full disk, a file gone) is tried again at the next check.
+ */
+export class LogRotator {
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly everyMs: number,
+    private readonly logs: () => { paths: { out: string; err: string }; policy: { maxBytes: number; keep: number } }[],
+  ) {}
+
+  start(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setInterval(() => this.check(), this.everyMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  check(): void {
+    for (const { paths, policy } of this.logs()) {
+      for (const path of [paths.out, paths.err]) {
+        try {
+          rotateIfNeeded(path, policy);
+        } catch {
+          // tried again at the next check
+        }
+      }
+    }
+  }
+}

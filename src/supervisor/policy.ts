@@ -82,3 +82,14 @@ function countRestart(book: RestartBook, now: number, flapping: FlappingPolicy |
   if (flapsAt.length > flapping.retryTimes) return { decision: { action: 'give-up', flaps: flapsAt.length }, book: after };
   return { decision: { action: 'flap', retryInMs: flapping.retryInMs, flaps: flapsAt.length }, book: after };
 }
+
+/**
+ * A flap or a give-up, in words, for the process's reason and its event.
+ *
+ * @example decisionWords({ action: 'flap', retryInMs: 300000, flaps: 1 }, DEFAULT_FLAPPING, 'exited with code 1')
+ *   // 'restarted 5 times within 120 s (last: exited with code 1); retry in 300 s'
+ */
+export function decisionWords(d: Extract<Decision, { action: 'flap' | 'give-up' }>, f: FlappingPolicy, reason: string): string {
+  if (d.action === 'flap') return `restarted ${f.times} times within ${f.withinMs / 1000} s (last: ${reason}); retry in ${d.retryInMs / 1000} s`;
+  return `given up: flapping ${d.flaps} times within ${f.retryWithinMs / 1000} s (last: ${reason}); start it by hand`;
+}

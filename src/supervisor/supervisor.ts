@@ -9,17 +9,16 @@ import { EventEmitter } from 'node:events';
 import { NoopsError } from '../errors/index.js';
 import { ConditionRunner } from './condition-runner.js';
 import type { ConditionSpec } from './conditions.js';
-import { clearProcess, clearTimers, killRemnants, newEntry, snapshot, type Entry } from './entry.js';
+import { clearProcess, clearTimers, killRemnants, newEntry, notAdoptable, snapshot, type Entry } from './entry.js';
 import { EventRing } from './events.js';
-import { rotateIfNeeded } from './logs.js';
-import { decideConditionRestart, decideEnd, freshBook, type Decision, type Policy } from './policy.js';
-import { normalizeSignal, procAlive, procStat, procStartTime, signalGroup, startTimeToEpochMs } from './proc.js';
+import { LogRotator } from './logs.js';
+import { decideConditionRestart, decideEnd, decisionWords, freshBook, type Decision } from './policy.js';
+import { normalizeSignal, procAlive, procStartTime, signalGroup, startTimeToEpochMs } from './proc.js';
 import { logPaths, spawnProcess } from './spawn.js';
 import { terminate } from './terminate.js';
 import {
-  DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, DEFAULT_EVENTS_KEPT, DEFAULT_FLAPPING, DEFAULT_KILL_WAIT_MS,
-  DEFAULT_LOG_CHECK_MS, DEFAULT_LOG_POLICY, DEFAULT_POLL_MS, DEFAULT_STABLE_MS,
-  type AdoptRecord, type EventKind, type FlappingPolicy, type ProcessEvent, type ProcessState, type ProcessStatus,
+  DEFAULT_LOG_POLICY, withDefaults,
+  type AdoptRecord, type EventKind, type ProcessEvent, type ProcessState, type ProcessStatus,
   type SupervisorEvents, type SupervisorOptions, type WatchSpec,
 } from './types.js';
 import { spawnIdentity } from './user.js';
@@ -41,26 +40,15 @@ import { checkSpec } from './validate.js';
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #entries = new Map<string, Entry>();
-  readonly #policy: Omit<Policy, 'restart' | 'flapping'>;
-  readonly #flapping: FlappingPolicy | null;
-  readonly #pollMs: number;
-  readonly #killWaitMs: number;
-  readonly #logCheckMs: number;
+  readonly #opts: Required<SupervisorOptions>;
   readonly #events: EventRing;
-  #rotator: NodeJS.Timeout | undefined;
+  readonly #rotator: LogRotator;
 
   constructor(options: SupervisorOptions = {}) {
     super();
-    this.#policy = {
-      backoffBaseMs: options.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
-      backoffMaxMs: options.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS,
-      stableMs: options.stableMs ?? DEFAULT_STABLE_MS,
-    };
-    this.#flapping = options.flapping === undefined ? DEFAULT_FLAPPING : options.flapping;
-    this.#pollMs = options.pollMs ?? DEFAULT_POLL_MS;
-    this.#killWaitMs = options.killWaitMs ?? DEFAULT_KILL_WAIT_MS;
-    this.#logCheckMs = options.logCheckMs ?? DEFAULT_LOG_CHECK_MS;
-    this.#events = new EventRing(options.eventsKept ?? DEFAULT_EVENTS_KEPT);
+    this.#opts = withDefaults(options);
+    this.#events = new EventRing(this.#opts.eventsKept);
+    this.#rotator = new LogRotator(this.#opts.logCheckMs, () => [...this.#entries.values()].map((e) => ({ paths: logPaths(e.spec), policy: e.logPolicy })));
   }
 
   /**
@@ -105,7 +93,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       if (entry.gen === gen && entry.pid !== null && !procAlive(entry.pid, entry.startTime)) {
         this.#ended(entry, gen, null, null, `adopted pid ${entry.pid} died (exit status unknown)`);
       }
-    }, this.#pollMs);
+    }, this.#opts.pollMs);
     this.#record(entry, 'adopted', `adopted running pid ${record.pid}`);
     this.#toUp(entry, gen, entry.startedAt, `adopted running pid ${record.pid}`);
     return snapshot(entry);
@@ -201,8 +189,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       entry.child = null;
     }
     this.#entries.clear();
-    clearInterval(this.#rotator);
-    this.#rotator = undefined;
+    this.#rotator.stop();
     return out;
   }
 
@@ -239,14 +226,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       signal,
       runAs: spawnIdentity(spec.user),
       restartPolicy: spec.restart ?? 'always',
-      flapping: spec.flapping === undefined ? this.#flapping : spec.flapping,
+      flapping: spec.flapping === undefined ? this.#opts.flapping : spec.flapping,
       logPolicy: spec.logs ?? DEFAULT_LOG_POLICY,
     });
     // Delete first so that a replaced id moves to the end of list().
     this.#entries.delete(spec.id);
     this.#entries.set(spec.id, entry);
-    this.#rotator ??= setInterval(() => this.#rotateLogs(), this.#logCheckMs);
-    this.#rotator.unref();
+    this.#rotator.start();
     return entry;
   }
 
@@ -317,13 +303,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     clearTimers(entry);
     const { pid, state } = entry;
     const now = Date.now();
-    // The leader is gone; whatever it forked would otherwise run on unsupervised. Its group id
-    // cannot be reused while any member remains, so this reaches only what it left behind.
+    // What the leader forked would run on unsupervised; the group id is not reused while it lives.
     if (pid !== null) killRemnants(pid);
     const { decision, book } = decideEnd(
       { state, upForMs: entry.upAt === null ? null : now - entry.upAt, code, signal, now },
       entry.book,
-      { ...this.#policy, restart: entry.restartPolicy, flapping: entry.flapping },
+      { ...this.#opts, restart: entry.restartPolicy, flapping: entry.flapping },
     );
     entry.book = book;
     entry.lastExit = { code, signal, at: now, reason };
@@ -335,34 +320,27 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Executes a decision about a process that is not running any more. */
   #decide(entry: Entry, gen: number, decision: Decision, reason: string): void {
-    if (decision.action === 'restart') {
+    if (decision.action === 'restart' || decision.action === 'flap') {
+      const [state, delay, why] = decision.action === 'restart'
+        ? ['backoff' as const, decision.delayMs, `${reason}; restart in ${decision.delayMs} ms`]
+        : ['flapping' as const, decision.retryInMs, decisionWords(decision, entry.flapping!, reason)];
+      if (state === 'flapping') {
+        entry.retryAt = Date.now() + delay;
+        this.#record(entry, 'flapping', why);
+      }
       entry.timer = setTimeout(() => {
-        if (entry.gen !== gen || entry.state !== 'backoff') return;
+        if (entry.gen !== gen || entry.state !== state) return;
         entry.restarts++;
-        this.#launch(entry, `restart ${entry.restarts} after: ${reason}`, 'restart');
-      }, decision.delayMs);
-      this.#setState(entry, 'backoff', `${reason}; restart in ${decision.delayMs} ms`);
-    } else if (decision.action === 'exit') {
-      const why = `${reason} (${decision.why})`;
-      this.#record(entry, 'exited', why);
-      this.#setState(entry, 'exited', why);
-    } else if (decision.action === 'flap') {
-      const f = entry.flapping!;
-      entry.retryAt = Date.now() + decision.retryInMs;
-      entry.timer = setTimeout(() => {
-        if (entry.gen !== gen || entry.state !== 'flapping') return;
-        entry.restarts++;
-        this.#launch(entry, `retry after flapping (last: ${reason})`, 'restart');
-      }, decision.retryInMs);
-      const why = `restarted ${f.times} times within ${f.withinMs / 1000} s (last: ${reason}); retry in ${decision.retryInMs / 1000} s`;
-      this.#record(entry, 'flapping', why);
-      this.#setState(entry, 'flapping', why);
-    } else {
-      const f = entry.flapping!;
-      const why = `given up: flapping ${decision.flaps} times within ${f.retryWithinMs / 1000} s (last: ${reason}); start it by hand`;
-      this.#record(entry, 'given-up', why);
-      this.#setState(entry, 'flapping', why);
+        this.#launch(entry, state === 'backoff' ? `restart ${entry.restarts} after: ${reason}` : `retry after flapping (last: ${reason})`, 'restart');
+      }, delay);
+      this.#setState(entry, state, why);
+      return;
     }
+    const [kind, state, why] = decision.action === 'exit'
+      ? ['exited' as const, 'exited' as const, `${reason} (${decision.why})`]
+      : ['given-up' as const, 'flapping' as const, decisionWords(decision, entry.flapping!, reason)];
+    this.#record(entry, kind, why);
+    this.#setState(entry, state, why);
   }
 
   /** A condition fired on an `up` process. */
@@ -398,7 +376,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       return `stopped by request (was ${entry.state})`;
     }
     this.#setState(entry, 'stopping', why ?? (entry.spec.stopCommand ? `ran the stop command for ${pid}` : `sent ${entry.signal} to group ${pid}`));
-    const reason = await terminate(entry, pid, this.#killWaitMs);
+    const reason = await terminate(entry, pid, this.#opts.killWaitMs);
     entry.gen++;
     entry.child?.unref();
     const { code, signal } = entry.adopted ? { code: null, signal: null } : entry.exitStatus;
@@ -406,19 +384,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     clearProcess(entry);
     this.emit('exit', { id: entry.spec.id, pid, code, signal, requested: true, reason });
     return reason;
-  }
-
-  #rotateLogs(): void {
-    for (const entry of this.#entries.values()) {
-      const paths = logPaths(entry.spec);
-      for (const path of [paths.out, paths.err]) {
-        try {
-          rotateIfNeeded(path, entry.logPolicy);
-        } catch {
-          // a log that cannot be rotated now is tried again at the next check
-        }
-      }
-    }
   }
 
   #record(entry: Entry, kind: EventKind, message: string): void {
@@ -431,13 +396,4 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     entry.reason = reason;
     this.emit('state', snapshot(entry));
   }
-}
-
-/** Why a recorded process cannot be adopted, or null when it can. */
-function notAdoptable(record: AdoptRecord): string | null {
-  const stat = procStat(record.pid);
-  if (stat === null || !procAlive(record.pid, null)) return 'is gone';
-  if (stat.startTime !== record.startTime) return 'is another process now (start time differs)';
-  if (stat.pgrp !== record.pid) return 'is not a process group leader, so not one we started';
-  return null;
 }

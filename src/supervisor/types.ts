@@ -232,3 +232,17 @@ export const DEFAULT_LOG_POLICY: LogPolicy = { maxBytes: 10 * 1024 * 1024, keep:
 export const DEFAULT_LOG_CHECK_MS = 2_000;
 /** 200 events: the last few incidents of every process of a busy host. */
 export const DEFAULT_EVENTS_KEPT = 200;
+
+/** Every tunable, the defaults filled in. */
+export function withDefaults(o: SupervisorOptions): Required<SupervisorOptions> {
+  return {
+    backoffBaseMs: o.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
+    backoffMaxMs: o.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS,
+    stableMs: o.stableMs ?? DEFAULT_STABLE_MS,
+    pollMs: o.pollMs ?? DEFAULT_POLL_MS,
+    killWaitMs: o.killWaitMs ?? DEFAULT_KILL_WAIT_MS,
+    flapping: o.flapping === undefined ? DEFAULT_FLAPPING : o.flapping,
+    logCheckMs: o.logCheckMs ?? DEFAULT_LOG_CHECK_MS,
+    eventsKept: o.eventsKept ?? DEFAULT_EVENTS_KEPT,
+  };
+}
