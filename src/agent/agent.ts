@@ -87,7 +87,7 @@ export class Agent {
     this.ctl = await CtlServer.listen(this.root, control, {
       afterNuke: () => void this.stop().then(() => this.opts.onNuke?.()),
     });
-    this.host.adoptAll();
+    await this.host.adoptAll();
     if (this.standalone) return;
     await this.join(false);
     this.commands = new CommandLoop(() => this.api, control, this.log, this.abort.signal);

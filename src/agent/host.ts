@@ -68,7 +68,7 @@ export class Host {
   }
 
   /** Takes over what the previous agent left running; starts what is not running (unless held). */
-  adoptAll(): void {
+  async adoptAll(): Promise<void> {
     for (const inst of Object.values(this.state.instances)) {
       for (const spec of inst.desired.manifest.processes) {
         try {
@@ -81,7 +81,7 @@ export class Host {
       recordPids(this.supervisor, inst, this.crons);
     }
     try {
-      this.local = readWatches(this.watchesFile);
+      this.local = await readWatches(this.watchesFile);
     } catch (err) {
       this.#log(`standalone watches not loaded: ${(err as Error).message}`);
     }
@@ -101,7 +101,7 @@ export class Host {
    * stop, changed ones restart; unchanged ones are left alone. A bad file changes nothing.
    */
   async reloadLocal(): Promise<{ started: string[]; stopped: string[]; restarted: string[] }> {
-    const next = readWatches(this.watchesFile); // throws NOOPS_E_WATCHES: nothing changes
+    const next = await readWatches(this.watchesFile); // throws NOOPS_E_WATCHES: nothing changes
     const before = new Map(this.local.processes.map((p) => [p.spec.name, JSON.stringify(localWatchSpec(this.root, this.local, p))]));
     const after = new Map(next.processes.map((p) => [p.spec.name, JSON.stringify(localWatchSpec(this.root, next, p))]));
     const stopped = [...before.keys()].filter((n) => !after.has(n));

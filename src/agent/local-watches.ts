@@ -3,71 +3,28 @@
  * nightly backup), in a YAML file beside the agent (ROOT/watches.yaml by default). Same keys as
  * a process and a cron of noops.yaml, plus `dir`, their working folder. They are named by their
  * bare name (deployed ones are TAG/NAME), log to ROOT/local/log, and are loaded at start and by
- * `noops ctl load`.
+ * `noops ctl load`. The parser runs in a short-lived worker thread (local-watches-worker.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { NoopsError } from '../errors/index.js';
-import {
-  checkCronSchedule, envMap, parseYamlWith, processDefaults, processName, toCrons, toFlapping, toLogs, yamlCronShape, yamlProcessShape,
-  type CronSpecManifest, type ProcessSpec,
-} from '../release/index.js';
+import { Worker } from 'node:worker_threads';
+import { isErrorCode, NoopsError } from '../errors/index.js';
+import type { CronSpecManifest, ProcessSpec } from '../release/index.js';
 import type { CronSpec, WatchSpec } from '../supervisor/index.js';
 import { inheritedEnv, supervision } from './specs.js';
 
 /** The watches file's name in the agent root. */
 export const WATCHES_FILE = 'watches.yaml';
 
-const dir = z.string().refine((d) => d.startsWith('/'), 'expected an absolute folder, e.g. /srv/app');
-const fixedPort = z.number().int().min(1).max(65535).nullable();
-
-const localProcess = z.preprocess(
-  (v) => (typeof v === 'string' ? { command: v } : v),
-  z.strictObject({ ...yamlProcessShape, port: fixedPort.optional(), dir: dir.optional() }, { error: 'expected a command, or a mapping with a "command" key' }),
-);
-
-/** The schema of the watches file. */
-export const watchesSchema = z.strictObject({
-  /** environment of every watch (the agent's PATH, HOME, ... come first) */
-  env: envMap.optional(),
-  processes: z.record(processName, localProcess, { error: 'expected a mapping of process names' }).optional(),
-  crons: z.record(processName, z.strictObject({ ...yamlCronShape, dir: dir.optional() }, { error: 'expected a mapping with schedule and command' })
-    .superRefine(checkCronSchedule), { error: 'expected a mapping of cron names' }).optional(),
-}, { error: 'expected a mapping of keys (env, processes, crons)' });
-
-/** One standalone watch, ready for the supervisor. */
+/** The standalone watches of a host, ready for the supervisor. */
 export interface LocalWatches {
   processes: { spec: ProcessSpec; dir: string }[];
   crons: { cron: CronSpecManifest; dir: string }[];
   env: Record<string, string>;
 }
 
-/**
- * Parses the watches file's text, or throws NOOPS_E_WATCHES with a line per problem.
- *
- * @example parseWatches('processes:\n  nginx:\n    command: nginx -g "daemon off;"\n    dir: /etc/nginx\n', 'watches.yaml')
- */
-export function parseWatches(text: string, file: string): LocalWatches {
-  const top = parseYamlWith(watchesSchema, text, file, 'NOOPS_E_WATCHES');
-  const processes = Object.entries(top.processes ?? {}).map(([name, p]) => ({
-    dir: p.dir ?? '/',
-    spec: processDefaults(name, {
-      command: p.command, port: p.port ?? null, env: p.env, stopSignal: p.stop_signal, stopTimeout: p.stop_timeout,
-      startGrace: p.start_grace, restart: p.restart, stopCommand: p.stop_command, user: p.user,
-      flapping: toFlapping(p.flapping), logs: toLogs(p.logs), conditions: p.conditions,
-    }),
-  }));
-  const names = new Set(processes.map((p) => p.spec.name));
-  const cronList = toCrons(top.crons).map((cron) => {
-    if (names.has(cron.name)) throw new NoopsError('NOOPS_E_WATCHES', `${file}: crons.${cron.name}: "${cron.name}" is already the name of a process`);
-    return { cron, dir: top.crons?.[cron.name]?.dir ?? '/' };
-  });
-  return { processes, crons: cronList, env: { ...(top.env ?? {}) } };
-}
-
-/** Reads the watches file; a missing file is no watches. */
-export function readWatches(file: string): LocalWatches {
+/** Reads and parses the watches file; a missing file is no watches. Throws NOOPS_E_WATCHES. */
+export async function readWatches(file: string): Promise<LocalWatches> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -75,7 +32,22 @@ export function readWatches(file: string): LocalWatches {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { processes: [], crons: [], env: {} };
     throw new NoopsError('NOOPS_E_WATCHES', `cannot read ${file}: ${(err as Error).message}`);
   }
-  return parseWatches(text, file);
+  // Run from source (the unit tests, under tsx) workers cannot load TypeScript: parse in place.
+  if (import.meta.url.endsWith('.ts')) return (await import('./local-watches-parse.js')).parseWatches(text, file);
+  return parseInWorker(text, file);
+}
+
+/** Runs the parser in a worker thread that exits with its libraries (see local-watches-worker.ts). */
+function parseInWorker(text: string, file: string): Promise<LocalWatches> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./local-watches-worker.js', import.meta.url), { workerData: { text, file } });
+    worker.once('message', (m: { ok?: LocalWatches; error?: { code: string; message: string; hint: string } }) => {
+      void worker.terminate();
+      if (m.ok) resolve(m.ok);
+      else reject(new NoopsError(isErrorCode(m.error?.code) ? m.error.code : 'NOOPS_E_WATCHES', m.error?.message ?? `${file}: cannot be parsed`, { hint: m.error?.hint }));
+    });
+    worker.once('error', (err) => reject(new NoopsError('NOOPS_E_WATCHES', `${file}: the parser failed: ${err.message}`)));
+  });
 }
 
 /** Where standalone watches log. */

@@ -5,10 +5,9 @@
  */
 import { join } from 'node:path';
 import type { DesiredInstance } from '../api/types.js';
-import {
-  DEFAULT_FLAPPING, DEFAULT_LOGS, DEFAULT_RESTART, type CronSpecManifest, type ManifestCondition, type ManifestFlapping,
-  type ProcessSpec,
-} from '../release/index.js';
+// Types only: the agent never loads the release schemas (zod, yaml) to run a release; a key an
+// older manifest lacks is left out here, and the supervisor's own default applies.
+import type { CronSpecManifest, ManifestCondition, ManifestFlapping, ProcessSpec } from '../release/index.js';
 import type { ConditionSpec, CronSpec, FlappingPolicy, WatchSpec } from '../supervisor/index.js';
 
 /** The environment a process inherits from the agent; everything else comes from its release. */
@@ -67,16 +66,15 @@ export function watchSpec(root: string, d: DesiredInstance, spec: ProcessSpec, p
 
 /** The fields of a WatchSpec that come from a process's manifest entry alone. */
 export function supervision(spec: ProcessSpec, port: number | undefined): Omit<WatchSpec, 'id' | 'cwd' | 'env' | 'logDir' | 'logName' | 'meta'> {
-  const logs = spec.logs ?? DEFAULT_LOGS;
   return {
     command: spec.command,
     stopSignal: spec.stopSignal,
     stopTimeoutMs: spec.stopTimeout * 1000,
     startGraceMs: spec.startGrace * 1000,
-    restart: spec.restart ?? DEFAULT_RESTART,
-    flapping: spec.flapping === false ? null : flappingMs(spec.flapping ?? DEFAULT_FLAPPING),
-    logs: { maxBytes: logs.maxSize, keep: logs.keep },
     conditions: (spec.conditions ?? []).map((c) => conditionSpec(c, port)),
+    ...(spec.restart ? { restart: spec.restart } : {}),
+    ...(spec.flapping !== undefined ? { flapping: spec.flapping === false ? null : flappingMs(spec.flapping) } : {}),
+    ...(spec.logs ? { logs: { maxBytes: spec.logs.maxSize, keep: spec.logs.keep } } : {}),
     ...(spec.stopCommand ? { stopCommand: spec.stopCommand } : {}),
     ...(spec.user ? { user: spec.user } : {}),
   };

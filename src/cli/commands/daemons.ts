@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { hostname, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startServer, type RunningServer } from '../../server/index.js';
-import { Agent } from '../../agent/index.js';
+// The server and the agent are imported when their command runs: an agent process then never
+// loads the server's modules (fastify, the store, the build), which would double its memory.
+import type { RunningServer, startServer } from '../../server/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { DEFAULT_DATA_DIR, DEFAULT_SERVER } from '../config.js';
 import { parseLabels } from './common.js';
@@ -47,6 +48,7 @@ export function registerDaemons(p: Command): void {
     .option('--db <url>', 'postgres://USER:PASS@HOST/DB (default: SQLite in the data folder)')
     .option('--heartbeat-ms <ms>', 'how often agents report (default 5000)')
     .action(async (o: ServerFlags & { heartbeatMs?: string }) => {
+      const { startServer } = await import('../../server/index.js');
       const server = await startServer(serverOptions({ ...o, heartbeat: o.heartbeatMs }));
       announce(server);
       await untilSignal();
@@ -71,6 +73,7 @@ export function registerDaemons(p: Command): void {
         if (!joinToken && o.joinTokenFile) joinToken = readFileSync(o.joinTokenFile, 'utf8').trim();
         if (!joinToken) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'the agent needs the server\'s join token: --join-token TOKEN or --join-token-file FILE (or --standalone)');
       }
+      const { Agent } = await import('../../agent/index.js');
       const nuked = new Promise<void>((done) => {
         const agent = new Agent({
           server, joinToken, root: resolve(o.root ?? defaultAgentRoot()), name: o.name, labels: parseLabels(o.labels),
@@ -97,6 +100,7 @@ export function registerDaemons(p: Command): void {
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
     .option('--name <name>', 'the local agent\'s host name', hostname())
     .action(async (o: ServerFlags & { name: string }) => {
+      const [{ startServer }, { Agent }] = await Promise.all([import('../../server/index.js'), import('../../agent/index.js')]);
       const server = await startServer(serverOptions(o));
       announce(server);
       const agent = new Agent({
