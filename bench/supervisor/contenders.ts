@@ -118,11 +118,15 @@ export const god: Contender = {
   name: 'god',
   version: () => firstLine('god', ['--version'])?.replace(/^Version /, ''),
   missing: 'not installed: apt-get install ruby-god',
-  setup: '`god -D`, `w.keepalive` with its checks every 1 s (god\'s default is 5 s), processes daemonized by god',
+  setup: '`god -D`, `w.keepalive` with its checks every 1 s (god\'s default is 5 s), processes daemonized by god; a shim for Debian 12\'s god on Ruby 3 (`Kernel#timeout`)',
   async start(dir, programs) {
     const port = await freePort();
     const conf = join(dir, 'bench.god');
     writeFileSync(conf, [
+      // Debian 12's ruby-god 0.13.7 calls Kernel#timeout, which Ruby 3 no longer has: without this
+      // shim its /proc poller raises on every check and god never sees a process die.
+      "require 'timeout'",
+      'module Kernel; private def timeout(*args, &block) = Timeout.timeout(*args, &block); end',
       `God.pid_file_directory = ${JSON.stringify(join(dir, 'pids'))}`,
       ...programs.map((p) => [
         'God.watch do |w|',

@@ -4,7 +4,8 @@
  * adopt what runs, and the host's standalone watches. The Agent adds the server on top; a
  * standalone agent (`noops agent --standalone`) is this alone.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CronReport, EventReport, MetricSample, ProcessReport } from '../api/types.js';
 import {
@@ -48,6 +49,7 @@ export class Host {
   readonly #log: (line: string) => void;
   readonly #eventsFile: string;
   #lastMetrics: { at: number; samples: MetricSample[] } | undefined;
+  #pendingLines: string[] = [];
 
   constructor(opts: HostOptions) {
     this.root = opts.root;
@@ -275,11 +277,19 @@ export class Host {
 
   #event(id: string, kind: EventKind, message: string): void {
     const e = this.events.push(id, kind, message);
+    this.#pendingLines.push(`${JSON.stringify({ at: new Date(e.at).toISOString(), id, kind, message })}\n`);
+    // Written after the current turn, in one append: a crash's restart never waits for the disk.
+    if (this.#pendingLines.length === 1) setImmediate(() => void this.#writeEvents());
+  }
+
+  async #writeEvents(): Promise<void> {
+    const text = this.#pendingLines.join('');
+    this.#pendingLines = [];
     try {
       rotateIfNeeded(this.#eventsFile, EVENTS_LOG);
-      appendFileSync(this.#eventsFile, `${JSON.stringify({ at: new Date(e.at).toISOString(), id, kind, message })}\n`, { mode: 0o640 });
+      await appendFile(this.#eventsFile, text, { mode: 0o640 });
     } catch (err) {
-      this.#log(`cannot record an event in ${this.#eventsFile}: ${(err as Error).message}`);
+      this.#log(`cannot record events in ${this.#eventsFile}: ${(err as Error).message}`);
     }
   }
 }

@@ -69,13 +69,23 @@ export function spawnStopCommand(spec: WatchSpec, pid: number, runAs?: RunAs): C
   return spawnLogged(spec, spec.stopCommand ?? 'true', { ...spec.env, NOOPS_PID: String(pid) }, runAs);
 }
 
+/** Opens a log for appending; its folder is made only when it is missing (not on every restart). */
+function openLog(path: string, dir: string): number {
+  try {
+    return openSync(path, 'a', LOG_FILE_MODE);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(dir, { recursive: true });
+    return openSync(path, 'a', LOG_FILE_MODE);
+  }
+}
+
 function spawnLogged(spec: WatchSpec, command: string, env: Record<string, string>, runAs: RunAs | undefined): ChildProcess {
-  mkdirSync(spec.logDir, { recursive: true });
   const paths = logPaths(spec);
-  const out = openSync(paths.out, 'a', LOG_FILE_MODE);
+  const out = openLog(paths.out, spec.logDir);
   let err: number | undefined;
   try {
-    err = openSync(paths.err, 'a', LOG_FILE_MODE);
+    err = openLog(paths.err, spec.logDir);
     return spawn('/bin/sh', ['-c', shellScript(command, env.PATH, spec.cwd)], {
       cwd: spec.cwd,
       env: runAs ? { ...env, HOME: runAs.home, USER: runAs.name, LOGNAME: runAs.name } : env,

@@ -328,11 +328,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         entry.retryAt = Date.now() + delay;
         this.#record(entry, 'flapping', why);
       }
-      entry.timer = setTimeout(() => {
+      const again = (): void => {
         if (entry.gen !== gen || entry.state !== state) return;
         entry.restarts++;
         this.#launch(entry, state === 'backoff' ? `restart ${entry.restarts} after: ${reason}` : `retry after flapping (last: ${reason})`, 'restart');
-      }, delay);
+      };
+      // At once means in this turn of the loop (a 0 ms timer waits at least 1 ms); a stop
+      // meanwhile bumps the generation, which the callback checks.
+      if (delay === 0) setImmediate(again);
+      else entry.timer = setTimeout(again, delay);
       this.#setState(entry, state, why);
       return;
     }
