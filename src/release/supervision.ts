@@ -12,7 +12,7 @@ export const DEFAULT_RESTART = 'always';
 /**
  * 5 restarts in 2 minutes is flapping; retried every 5 minutes, 5 times an hour, then given up.
  * With the agent's backoff (at once, 1 s, 2 s, 4 s, ...) a release that dies at once is flapping
- * in about 15 s instead of restarting forever.
+ * in about 10 s instead of restarting forever.
  */
 export const DEFAULT_FLAPPING: ManifestFlapping = { times: 5, within: 120, retryIn: 300, retryTimes: 5, retryWithin: 3600 };
 /** 10 MiB x 5 kept files per stream: days of a chatty service's output in at most 120 MiB. */

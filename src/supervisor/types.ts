@@ -218,8 +218,8 @@ export const DEFAULT_KILL_WAIT_MS = 5_000;
 /** 25 ms: how often `stop` looks whether the group is gone; short, since a stop is waited on. */
 export const STOP_POLL_MS = 25;
 /**
- * 5 restarts in 2 minutes: with the backoff above (0, 1, 2, 4, 8 s) a process that dies at once
- * is flapping about 15 s after its first start, and one that dies after 10 s within a minute.
+ * 5 restarts in 2 minutes: with the backoff above (at once, 1, 2, 4 s) a process that dies at once
+ * is flapping about 10 s after its first start, and one that dies after 10 s within a minute.
  * Retried every 5 minutes (one look at it per coffee), 5 times an hour, then given up: a
  * broken release stops burning CPU and filling logs, and says so.
  */
