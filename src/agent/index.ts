@@ -1,4 +1,7 @@
-/** The host daemon: join, heartbeat, reconcile. */
+/**
+ * The host daemon: join, heartbeat, reconcile, supervise. The installer (install.ts, with tar)
+ * is not re-exported here: it is loaded on the first install, so an agent that never installs
+ * never loads it.
+ */
 export { Agent } from './agent.js';
 export type { AgentOptions } from './agent.js';
-export { installRelease, switchCurrent, readCurrent, pruneReleases, ensureShared } from './install.js';

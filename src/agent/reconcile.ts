@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import type { DesiredInstance, FailureReport } from '../api/types.js';
 import type { ProcessSpec } from '../release/types.js';
 import type { CronRunner, Supervisor } from '../supervisor/index.js';
-import { ensureShared, installRelease, pruneReleases, switchCurrent } from './install.js';
+// The installer (and tar with it) is loaded on the first install, not at the agent's start: a
+// host that only runs what it already has, or only standalone watches, never pays for it.
+const installer = (): Promise<typeof import('./install.js')> => import('./install.js');
 import { freePort } from './ports.js';
 import { cronSpec, processId, watchSpec } from './specs.js';
 import type { AgentState, InstanceState } from './state.js';
@@ -63,6 +65,7 @@ export async function reconcile(deps: ReconcileDeps, state: AgentState, desired:
 async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: InstanceState | undefined, d: DesiredInstance, failures: Failures): Promise<void> {
   const { root } = deps;
   // 1. Put the release on disk, verified. Any failure here leaves the running release alone.
+  const { ensureShared, installRelease, pruneReleases, switchCurrent } = await installer();
   let installed: { dir: string; downloaded: boolean };
   try {
     installed = await installRelease({

@@ -103,3 +103,20 @@ describe('CronRunner', () => {
     second.stopAll();
   });
 });
+
+describe('CronRunner, a cron replaced while it runs (a new release)', () => {
+  test('the run in progress still counts: no second run beside it, and its end is recorded', async () => {
+    const runner = new CronRunner();
+    const spec = cron('sleep 1', { schedule: '0 0 1 1 *' });
+    runner.add(spec);
+    runner.runNow(spec.id);
+    runner.remove(spec.id);
+    const again = runner.add({ ...spec, command: 'echo v2' });
+    assert.ok(again.running, 'the old run is still known');
+    assert.equal(runner.runNow(spec.id)?.skipped, 1);
+    const st = await until('the old run ended', () => { const s = runner.status(spec.id)!; return s.lastRun && s; });
+    assert.equal(st.lastRun?.result, 'ok');
+    assert.equal(st.command, 'echo v2');
+    runner.stopAll();
+  });
+});

@@ -108,15 +108,22 @@ export class CronRunner extends EventEmitter<CronRunnerEvents> {
     super();
   }
 
-  /** Schedules a command. Throws NOOPS_E_INPUT for a bad schedule, a bad user or a known id. */
+  /**
+   * Schedules a command. Throws NOOPS_E_INPUT for a bad schedule, a bad user or an id that is
+   * scheduled. An id that was removed while its run still goes (a new release of the cron) is
+   * scheduled again, and that run still counts: the new schedule never starts one beside it.
+   */
   add(spec: CronSpec): CronStatus {
-    if (this.#jobs.has(spec.id)) throw new NoopsError('NOOPS_E_INPUT', `cron "${spec.id}" is already scheduled`);
-    const job: Job = {
+    const existing = this.#jobs.get(spec.id);
+    if (existing !== undefined && !existing.removed) throw new NoopsError('NOOPS_E_INPUT', `cron "${spec.id}" is already scheduled`);
+    const fixed = {
       spec: { ...spec, env: { ...spec.env }, meta: { ...(spec.meta ?? {}) } },
       schedule: cronSchedule(spec.schedule, spec.timezone),
       runAs: spawnIdentity(spec.user),
-      running: null, child: null, timedOut: false, nextRunAt: null, lastRun: null, runs: 0, skipped: 0, removed: false,
     };
+    const job: Job = existing === undefined
+      ? { ...fixed, running: null, child: null, timedOut: false, nextRunAt: null, lastRun: null, runs: 0, skipped: 0, removed: false }
+      : Object.assign(existing, fixed, { removed: false });
     this.#jobs.set(spec.id, job);
     this.#arm(job);
     return view(job);
@@ -187,6 +194,7 @@ export class CronRunner extends EventEmitter<CronRunnerEvents> {
   }
 
   #arm(job: Job): void {
+    clearTimeout(job.timer);
     if (job.removed) return;
     const now = Date.now();
     const next = job.schedule.next(new Date(now));
