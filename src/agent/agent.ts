@@ -7,6 +7,7 @@
  * keeps running what it runs, and the agent retries until it is back.
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
+import { fenceNodePackageScope } from '../release/index.js';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { ApiClient } from '../api/client.js';
@@ -55,6 +56,7 @@ export class Agent {
     this.name = opts.name;
     this.log = opts.log ?? ((line) => process.stderr.write(`noops agent ${opts.name}: ${line}\n`));
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
+    fenceNodePackageScope(this.root);
     this.state = loadState(this.root);
     this.supervisor = new Supervisor(opts.supervisor);
     this.api = new ApiClient(opts.server);

@@ -20,3 +20,4 @@ export {
   type ProcessInput,
 } from './manifest.js';
 export { ENV_NAME_RE, PROCESS_NAME_RE, STOP_SIGNALS } from './fields.js';
+export { fenceNodePackageScope } from './node-scope.js';

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
 import { runBuild } from '../build/index.js';
+import { fenceNodePackageScope } from '../release/index.js';
 import type { BuildRow, Store } from '../store/index.js';
 import type { TagBook } from './tags.js';
 
@@ -32,6 +33,7 @@ export class BuildRunner {
     private readonly workDir: string,
   ) {
     mkdirSync(workDir, { recursive: true });
+    fenceNodePackageScope(workDir); // a data folder inside a project must not change how builds run
   }
 
   /** Starts a build and answers its row at once; the build goes on in the background. */
