@@ -130,7 +130,8 @@ test('build, deploy, upgrade, roll back, survive crashes and restarts', async (t
     for (const p of before) assert.equal((await getJson<Answer>(`http://127.0.0.1:${p.port}/`)).greeting, 'hello v1');
     server = await startServer(data, port);
     await until('three hosts up again', async () => (await cliJson<HostView[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 3);
-    const r = await cli(server, ['deploy', '-t', CLUSTER, '-v', v2]);
+    // A partial tag naming the service stands for its one cluster.
+    const r = await cli(server, ['deploy', '-t', 'service.api', '-v', v2]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual((await answers()).map((a) => a.greeting), ['hello v2', 'hello v2', 'hello v2']);
   });
