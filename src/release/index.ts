@@ -19,5 +19,5 @@ export {
   validateManifest,
   type ProcessInput,
 } from './manifest.js';
-export { ENV_NAME_RE, PROCESS_NAME_RE, STOP_SIGNALS } from './fields.js';
+export { ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, STOP_SIGNALS } from './fields.js';
 export { fenceNodePackageScope } from './node-scope.js';

@@ -1,7 +1,7 @@
 /** `manifest.json`: validation of a release manifest, and the defaults of a process. */
 import { z } from 'zod';
 import { NoopsError } from '../errors/index.js';
-import { envMap, port, processName, seconds, stopSignal } from './fields.js';
+import { envMap, port, processName, runtimeMap, seconds, stopSignal } from './fields.js';
 import { formatPath, problemsOf } from './issues.js';
 import type { ProcessSpec, ReleaseManifest } from './types.js';
 
@@ -52,6 +52,7 @@ const manifestSchema = z
     builtAt: z.iso.datetime({ error: 'expected an ISO 8601 time in UTC, e.g. 2024-05-01T12:00:00.000Z' }),
     stack: z.string().min(1, 'the stack cannot be empty'),
     env: envMap,
+    runtimes: runtimeMap.optional(),
     processes: z.array(processSchema).min(1, 'a release runs at least one process'),
   })
   .superRefine((m, ctx) => {

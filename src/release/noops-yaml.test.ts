@@ -93,9 +93,20 @@ test('a YAML syntax error names the line', () => {
 });
 
 test('a top level that is not a mapping', () => {
-  assert.equal(failure('- a\n- b\n'), 'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, exclude)');
+  assert.equal(failure('- a\n- b\n'), 'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, runtimes, build_runtimes, exclude)');
 });
 
 test('the file name given is used in messages', () => {
   assert.throws(() => parseNoopsYaml('x: 1\n', 'repo/noops.yaml'), /^NoopsError: repo\/noops\.yaml:1: x: unknown key$/);
+});
+
+test('runtimes: versions are strings, whole numbers are taken as text, other numbers are refused', () => {
+  assert.deepEqual(parseNoopsYaml('runtimes:\n  node: "18.20.4"\n  jdk: 17\nbuild_runtimes: { maven: "3.9" }\n'), {
+    runtimes: { node: '18.20.4', jdk: '17' },
+    build_runtimes: { maven: '3.9' },
+  });
+  assert.match(failure('runtimes:\n  node: 18.10\n'), /^noops\.yaml:2: runtimes\.node: expected a version string: quote it/);
+  assert.match(failure('runtimes:\n  Node: "18"\n'), /^noops\.yaml:2: runtimes\.Node: a runtime name is lower-case/);
+  assert.match(failure('runtimes:\n  node: "../18"\n'), /^noops\.yaml:2: runtimes\.node: a runtime version is letters/);
+  assert.equal(failure('runtimes: node\n'), 'noops.yaml:1: runtimes: expected a mapping of runtime names to versions, e.g. { node: "18.20.4" }');
 });

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { NoopsError } from '../errors/index.js';
-import { envMap, port, processName, seconds, stopSignal } from './fields.js';
+import { envMap, port, processName, runtimeName, runtimeVersionInput, seconds, stopSignal } from './fields.js';
 import { formatPath, problemsOf, type Problem } from './issues.js';
 
 /** One command, or a list run in order; always a list once parsed. */
@@ -51,6 +51,9 @@ const excludePattern = z
     error: 'a path in exclude is relative to the repository root and has no ".." in it',
   });
 
+/** Runtimes by name: `{ node: "18.20.4" }`; a version may be a prefix (`"18"`) the build resolves. */
+const runtimes = z.record(runtimeName, runtimeVersionInput, { error: 'expected a mapping of runtime names to versions, e.g. { node: "18.20.4" }' });
+
 /** The schema of noops.yaml. */
 export const noopsYamlSchema = z.strictObject(
   {
@@ -62,18 +65,21 @@ export const noopsYamlSchema = z.strictObject(
     env: envMap.optional(),
     /** the processes to run, by name; replace the Procfile and the detected ones */
     processes: z.record(processName, processEntry, { error: 'expected a mapping of process names' }).optional(),
+    /** runtimes the build and every process use, by name: `{ node: "18.20.4" }` */
+    runtimes: runtimes.optional(),
+    /** runtimes only the build uses (a compiler, a build tool): `{ maven: "3.9" }` */
+    build_runtimes: runtimes.optional(),
     /** paths left out of the package (.git always is) */
     exclude: z
       .preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(excludePattern, { error: 'expected a list of paths' }))
       .optional(),
     // Room for later keys, each to be added here with its own schema and docs:
-    //   runtimes:    { node: '20', jdk: '8' }     runtimes the agent provides at their own paths
     //   healthcheck: { http: /health } | { tcp } | { command }
     //   crons:       { name: { schedule, command } }
     //   deploy_tests: commands run against freshly deployed instances
     //   resources:   { cpu, memory } for the scheduler; rollout: the default policy
   },
-  { error: 'expected a mapping of keys (build, test, env, processes, exclude)' },
+  { error: 'expected a mapping of keys (build, test, env, processes, runtimes, build_runtimes, exclude)' },
 );
 
 /** noops.yaml once parsed: commands are lists, processes are in their full form. */

@@ -40,5 +40,10 @@ export interface ReleaseManifest {
   stack: string;
   /** environment for every process */
   env: Record<string, string>;
+  /**
+   * the runtimes every process runs with, by name, at exact versions: `{ node: "18.20.4" }`.
+   * Absent in packages built before runtimes existed (the same as `{}`).
+   */
+  runtimes?: Record<string, string>;
   processes: ProcessSpec[];
 }
