@@ -13,7 +13,7 @@ import { touchHosts } from './heartbeats.js';
 import * as m from './rows.js';
 import type {
   AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentRow, DeploymentStatus, DesiredRow, HostRow,
-  InstanceRow, NodeRow, ReleaseRow, Store, TokenRow,
+  InstanceRow, NodeRow, ReleaseRow, RuntimeRow, Store, TokenRow,
 } from './types.js';
 
 /**
@@ -273,6 +273,29 @@ export class KyselyStore implements Store {
 
   async listInstances(filter: { tag?: string; host?: string } = {}): Promise<InstanceRow[]> {
     return listInstances(this.db, filter);
+  }
+
+  // ---- runtimes
+
+  async putRuntime(row: RuntimeRow): Promise<RuntimeRow> {
+    // Insert-or-nothing, then read: correct when two servers add one runtime at once.
+    await this.db
+      .insertInto('runtimes')
+      .values(m.runtimeToDb(row))
+      .onConflict((oc) => oc.columns(['name', 'version']).doNothing())
+      .execute();
+    return (await this.getRuntime(row.name, row.version))!;
+  }
+
+  async getRuntime(name: string, version: string): Promise<RuntimeRow | undefined> {
+    const r = await this.db.selectFrom('runtimes').selectAll().where('name', '=', name).where('version', '=', version).executeTakeFirst();
+    return r && m.runtimeFromDb(r);
+  }
+
+  async listRuntimes(name?: string): Promise<RuntimeRow[]> {
+    let q = this.db.selectFrom('runtimes').selectAll();
+    if (name !== undefined) q = q.where('name', '=', name);
+    return (await q.orderBy('name').orderBy('version').execute()).map(m.runtimeFromDb);
   }
 
   // ---- audit

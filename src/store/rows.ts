@@ -4,11 +4,11 @@
  */
 import type {
   AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentKind, DeploymentRow, DeploymentStatus,
-  DesiredRow, HostRow, InstanceRow, NodeRow, ReleaseRow, TokenRow,
+  DesiredRow, HostRow, InstanceRow, NodeRow, ReleaseRow, RuntimeRow, TokenRow,
 } from './types.js';
 import type {
   BuildsTable, DbAudit, DbBuild, DbCluster, DbDeployment, DbDesired, DbHost, DbInstance, DbNode,
-  DbRelease, DbToken, DeploymentsTable, DesiredTable, InstancesTable, ReleasesTable,
+  DbRelease, DbRuntime, DbToken, DeploymentsTable, DesiredTable, InstancesTable, ReleasesTable, RuntimesTable,
 } from './schema.js';
 import type { Insertable, Updateable } from 'kysely';
 
@@ -224,4 +224,29 @@ export const auditFromDb = (r: DbAudit): AuditRow => ({
   action: r.action,
   target: r.target,
   detail: fromJson(r.detail),
+});
+
+export const runtimeFromDb = (r: DbRuntime): RuntimeRow => ({
+  name: r.name,
+  version: r.version,
+  sha256: r.sha256,
+  // bigint arrives as a string from pg
+  size: Number(r.size),
+  platform: r.platform,
+  exports: fromJson(r.exports),
+  root: r.root,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+});
+
+export const runtimeToDb = (r: RuntimeRow): Insertable<RuntimesTable> => ({
+  name: r.name,
+  version: r.version,
+  sha256: r.sha256,
+  size: r.size,
+  platform: r.platform,
+  exports: toJson(r.exports),
+  root: r.root,
+  created_by: r.createdBy,
+  created_at: r.createdAt,
 });

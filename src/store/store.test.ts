@@ -198,7 +198,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const b = await openStore(url);
       open.push(b);
       assert.equal(await b.getMeta('k'), 'v');
-      assert.deepEqual(MIGRATION_NAMES, ['0001_initial']);
+      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_runtimes']);
     });
 
     it('several stores opening one new database at once migrate it once', async () => {
@@ -234,6 +234,24 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const got = await s.getDesired('h1');
       assert.equal(got.generation, 30);
       assert.equal(got.entries.length, 30);
+    });
+
+    it('runtimes: put once per name and version, the first package stays, list by name', async () => {
+      const s = await fresh();
+      const node18 = {
+        name: 'node', version: '18.20.4', sha256: 'a'.repeat(64), size: 3_000_000_000, platform: 'linux/x64',
+        exports: { path: ['bin'], env: { NODE_HOME: '{dir}' } }, root: 'package', createdBy: 'admin', createdAt: '2024-05-01T00:00:00.000Z',
+      };
+      assert.deepEqual(await s.putRuntime(node18), node18);
+      assert.deepEqual(await s.putRuntime({ ...node18, sha256: 'b'.repeat(64) }), node18, 'a second package under one version is not stored');
+      const jdk = { ...node18, name: 'jdk', version: '17', platform: 'any', exports: { path: ['bin'], env: {} }, root: '' };
+      const node9 = { ...node18, version: '9.0.0' };
+      await s.putRuntime(jdk);
+      await s.putRuntime(node9);
+      assert.deepEqual(await s.getRuntime('node', '18.20.4'), node18);
+      assert.equal(await s.getRuntime('node', '18'), undefined);
+      assert.deepEqual((await s.listRuntimes()).map((r) => `${r.name}@${r.version}`), ['jdk@17', 'node@18.20.4', 'node@9.0.0']);
+      assert.deepEqual(await s.listRuntimes('jdk'), [jdk]);
     });
 
     it('tokens: put, find, overwrite, delete by kind and name', async () => {

@@ -147,6 +147,23 @@ export interface InstanceRow {
   updatedAt: string;
 }
 
+/** A runtime package: one version of a runtime (node, jdk, ...), immutable once added. */
+export interface RuntimeRow {
+  name: string;
+  version: string;
+  /** of the tarball in the artifact store */
+  sha256: string;
+  size: number;
+  /** `os/arch` (`linux/x64`) or `any` */
+  platform: string;
+  /** what it gives a process: PATH folders and variables, `{dir}` for its folder */
+  exports: { path: string[]; env: Record<string, string> };
+  /** the folder of the tarball that holds bin/: '' (the top) or its one top folder */
+  root: string;
+  createdBy: string;
+  createdAt: string;
+}
+
 export interface AuditRow {
   id: number;
   at: string;
@@ -220,6 +237,15 @@ export interface Store {
   /** replace everything a host reported, in one transaction */
   replaceInstances(host: string, rows: InstanceRow[]): Promise<void>;
   listInstances(filter?: { tag?: string; host?: string }): Promise<InstanceRow[]>;
+
+  /**
+   * insert a runtime; when one of that name and version exists already, nothing changes. Returns
+   * the stored row (the caller compares its sha256 to see whether it was the same package).
+   */
+  putRuntime(row: RuntimeRow): Promise<RuntimeRow>;
+  getRuntime(name: string, version: string): Promise<RuntimeRow | undefined>;
+  /** by name, then version as text */
+  listRuntimes(name?: string): Promise<RuntimeRow[]>;
 
   audit(row: Omit<AuditRow, 'id'>): Promise<void>;
   /** newest first */
