@@ -102,6 +102,36 @@ export class ApiClient {
     return this.request('GET', `/audit${query({ limit: limit === undefined ? undefined : String(limit) })}`);
   }
 
+  runtimes(): Promise<T.RuntimeView[]> {
+    return this.request('GET', '/runtimes');
+  }
+  /**
+   * Uploads a runtime tarball (streamed, never held in memory whole).
+   *
+   * @example await api.addRuntime({ name: 'node', version: '18.20.4' }, createReadStream('node.tgz'))
+   */
+  async addRuntime(q: T.RuntimeAddQuery, body: AsyncIterable<Uint8Array>): Promise<T.RuntimeView> {
+    const params = query({ name: q.name, version: q.version, platform: q.platform, exports: q.exports && JSON.stringify(q.exports) });
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      res = await fetch(`${this.server}${API_PREFIX}/runtimes${params}`, {
+        // a stream body needs duplex 'half' (fetch's rule); the cast is for lib types without it
+        method: 'POST', headers, body: body as unknown as string, duplex: 'half',
+      } as RequestInit);
+    } catch (err) {
+      if (err instanceof NoopsError) throw err;
+      const cause = (err as Error & { cause?: unknown }).cause;
+      if (cause instanceof NoopsError) throw cause; // the body's own error (a file that cannot be read)
+      throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `cannot reach the noops server at ${this.server}`, { cause: err });
+    }
+    const text = await res.text();
+    const data = text === '' ? undefined : safeJson(text);
+    if (!res.ok) throw decodeError(res.status, data);
+    return data as T.RuntimeView;
+  }
+
   // ---- agents ----
   join(req: T.JoinRequest): Promise<T.JoinResponse> {
     return this.request('POST', '/agent/join', req);

@@ -3,6 +3,9 @@
  * server's routes, the typed client, the CLI, the agent and the web console. camelCase throughout.
  */
 import type { ReleaseManifest } from '../release/types.js';
+import type { HostRuntimeReport, RuntimeExports, RuntimeRef } from '../runtimes/types.js';
+
+export type { HostRuntimeReport, RuntimeExports, RuntimeRef };
 
 export const API_PREFIX = '/api/v1';
 
@@ -42,6 +45,33 @@ export interface ReleaseView {
   createdAt: string;
   buildId: number | null;
   manifest: ReleaseManifest;
+}
+
+/** GET /runtimes: one version of one runtime */
+export interface RuntimeView {
+  name: string;
+  version: string;
+  sha256: string;
+  size: number;
+  /** `os/arch` (`linux/x64`) or `any` */
+  platform: string;
+  exports: RuntimeExports;
+  /** the folder of the tarball that holds bin/ ('' for the top) */
+  root: string;
+  createdBy: string;
+  createdAt: string;
+  /** the hosts whose last report lists it installed */
+  hosts: string[];
+}
+
+/** POST /runtimes?name=&version=[&platform=][&exports=JSON], the tarball as the body */
+export interface RuntimeAddQuery {
+  name: string;
+  version: string;
+  /** default: read from the programs in bin/ (`any` when there are none) */
+  platform?: string;
+  /** default: bin on PATH, and NODE_HOME / JAVA_HOME / ... for the well-known names */
+  exports?: RuntimeExports;
 }
 
 /** GET /builds/:id */
@@ -168,6 +198,8 @@ export interface DesiredInstance {
   deploymentId: number | null;
   /** 'deploy' or 'rollback': passed to the processes as NOOPS_DEPLOY_KIND */
   kind: 'deploy' | 'rollback';
+  /** the runtimes the manifest names, to install before starting (absent from older servers) */
+  runtimes?: RuntimeRef[];
 }
 
 /** GET /agent/desired?after=GEN: long-polls until the generation is newer than `after` */
@@ -202,4 +234,6 @@ export interface AgentReport {
   failures: FailureReport[];
   /** the desired-state generation the agent has applied */
   generation: number;
+  /** the host's platform and runtimes (absent from older agents) */
+  runtimes?: HostRuntimeReport;
 }

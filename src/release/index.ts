@@ -21,3 +21,4 @@ export {
 } from './manifest.js';
 export { ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, STOP_SIGNALS } from './fields.js';
 export { fenceNodePackageScope } from './node-scope.js';
+export { MAX_MANIFEST_BYTES, inspectPackage, type PackageReport } from './package.js';
