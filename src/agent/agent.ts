@@ -14,7 +14,8 @@ import { ApiClient } from '../api/client.js';
 import type { DesiredInstance, ProcessReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
 import { Supervisor, type SupervisorOptions } from '../supervisor/index.js';
-import { detectStartFailures, processId, recordPids, reconcile, watchSpec, type Failures } from './reconcile.js';
+import { detectStartFailures, processId, recordPids, reconcile, runtimesDir, watchSpec, type Failures } from './reconcile.js';
+import { ARCH_LABEL, OS_LABEL, canInstallRuntimes, hostPlatform, listInstalledRuntimes, runtimeKey, type HostRuntimeReport } from '../runtimes/index.js';
 import { loadIdentity, loadState, saveIdentity, saveState, type AgentState } from './state.js';
 
 /** Retry delays while the server is unreachable: fast at first, then every 5 s. */
@@ -31,6 +32,8 @@ export interface AgentOptions {
   labels: Record<string, string>;
   log?: (line: string) => void;
   supervisor?: SupervisorOptions;
+  /** how long a runtime nothing uses stays installed (default a day) */
+  runtimeKeepMs?: number;
 }
 
 export class Agent {
@@ -50,6 +53,7 @@ export class Agent {
   private reportTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
+  private runtimeFacts: HostRuntimeReport | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.root = opts.root;
@@ -66,6 +70,7 @@ export class Agent {
   /** Joins, adopts, and starts the loops. Resolves once joined. */
   async start(): Promise<void> {
     this.adoptAll();
+    await this.refreshRuntimeFacts();
     await this.join(false);
     void this.desiredLoop();
     this.heartbeat();
@@ -103,7 +108,10 @@ export class Agent {
     }
     for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
       try {
-        const res = await new ApiClient(this.opts.server, this.opts.joinToken).join({ name: this.name, labels: this.opts.labels });
+        // The platform labels let the server check a runtime's platform before a deploy; given labels win.
+        const [os, arch] = hostPlatform().split('/');
+        const labels = { [OS_LABEL]: os!, [ARCH_LABEL]: arch!, ...this.opts.labels };
+        const res = await new ApiClient(this.opts.server, this.opts.joinToken).join({ name: this.name, labels });
         this.heartbeatMs = res.heartbeatMs;
         saveIdentity(this.root, { server: this.opts.server, name: this.name, token: res.token });
         this.api = new ApiClient(this.opts.server, res.token);
@@ -171,12 +179,14 @@ export class Agent {
             download: (url, dest) => this.download(url, dest),
             save: () => this.save(),
             log: this.log,
+            runtimeKeepMs: this.opts.runtimeKeepMs,
           }, this.state, desired, this.failures);
           this.state.generation = this.desiredGeneration;
           this.save();
         } catch (err) {
           this.log(`reconcile failed: ${(err as Error).stack ?? err}`);
         }
+        await this.refreshRuntimeFacts();
         this.scheduleReport();
       } while (this.again && !this.stopped);
     })().finally(() => {
@@ -216,12 +226,23 @@ export class Agent {
     for (const inst of Object.values(this.state.instances)) changed = recordPids(this.supervisor, inst) || changed;
     if (changed) this.save();
     try {
-      await this.api.report({ processes: this.processes(), failures: [...this.failures.values()], generation: this.state.generation });
+      await this.api.report({
+        processes: this.processes(), failures: [...this.failures.values()], generation: this.state.generation,
+        ...(this.runtimeFacts && { runtimes: this.runtimeFacts }),
+      });
     } catch (err) {
       if (!(err instanceof NoopsError && (err.code === 'NOOPS_E_SERVER_UNREACHABLE' || err.code === 'NOOPS_E_UNAUTHORIZED'))) {
         this.log(`report failed: ${(err as Error).message}`);
       }
     }
+  }
+
+  /** What the host tells the server about runtimes: whether it can install them, and which it has. */
+  private async refreshRuntimeFacts(): Promise<void> {
+    const dir = runtimesDir(this.root);
+    const { canInstall, reason } = await canInstallRuntimes(dir);
+    const installed = (await listInstalledRuntimes(dir)).map((m) => runtimeKey(m.name, m.version));
+    this.runtimeFacts = { platform: hostPlatform(), canInstall, reason, installed };
   }
 
   /** What runs, per process, as the agent would report it. */

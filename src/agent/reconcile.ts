@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { DesiredInstance, FailureReport } from '../api/types.js';
 import type { ProcessSpec } from '../release/types.js';
 import type { Supervisor, WatchSpec } from '../supervisor/index.js';
-import { ensureShared, installRelease, pruneReleases, switchCurrent } from './install.js';
+import { cacheDir, ensureShared, installRelease, pruneReleases, switchCurrent } from './install.js';
+import { ensureRuntime, pruneRuntimes, RUNTIME_KEEP_MS, runtimeEnv, runtimeKey, type RuntimeRef } from '../runtimes/index.js';
 import { freePort } from './ports.js';
 import type { AgentState, InstanceState } from './state.js';
 
@@ -27,6 +28,25 @@ export interface ReconcileDeps {
   /** persists the state after a change */
   save(): void;
   log(line: string): void;
+  /** how long a runtime nothing uses stays installed (default RUNTIME_KEEP_MS) */
+  runtimeKeepMs?: number;
+}
+
+/** `ROOT/runtimes`: every runtime version installed once, shared by the instances that name it. */
+export function runtimesDir(root: string): string {
+  return join(root, 'runtimes');
+}
+
+/**
+ * The runtimes an instance's manifest names, as the server described them. Throws naming the
+ * first one the server sent no description of (it does not know it).
+ */
+export function runtimesOf(d: DesiredInstance): RuntimeRef[] {
+  return Object.entries(d.manifest.runtimes ?? {}).map(([name, version]) => {
+    const ref = d.runtimes?.find((r) => r.name === name && r.version === version);
+    if (!ref) throw new Error(`runtime ${name} ${version} is not known to the server (it sent no package for it)`);
+    return ref;
+  });
 }
 
 /** Failures of desired releases, by tag: reported until the desired state changes. */
@@ -42,8 +62,18 @@ export function watchSpec(root: string, inst: InstanceState, spec: ProcessSpec, 
   const jobDir = join(root, 'jobs', d.tag);
   const inherited: Record<string, string> = {};
   for (const k of INHERITED_ENV) if (process.env[k] !== undefined) inherited[k] = process.env[k]!;
+  // Only the runtimes this release names, first on PATH: another release's runtimes stay invisible.
+  let runtimes: RuntimeRef[] = [];
+  try {
+    runtimes = runtimesOf(d);
+  } catch {
+    // an install would have failed first; an adopted process keeps what it had
+  }
+  const placed = runtimes.map((r) => ({ exports: r.exports, dir: join(runtimesDir(root), r.name, r.version) }));
   const env: Record<string, string> = {
     ...inherited,
+    ...runtimeEnv(placed, inherited.PATH),
+    NOOPS_NODE: process.execPath,
     ...d.manifest.env,
     ...spec.env,
     NOOPS_TAG: d.tag,
@@ -93,13 +123,38 @@ export async function reconcile(deps: ReconcileDeps, state: AgentState, desired:
     }
     await switchRelease(deps, state, cur, d, failures);
   }
+  await pruneUnusedRuntimes(deps, state);
+}
+
+/** Notes when each runtime was last in use, and removes those unused for longer than the keep time. */
+async function pruneUnusedRuntimes(deps: ReconcileDeps, state: AgentState): Promise<void> {
+  const now = Date.now();
+  const inUse = new Set<string>();
+  for (const inst of Object.values(state.instances)) {
+    for (const [name, version] of Object.entries(inst.desired.manifest.runtimes ?? {})) inUse.add(runtimeKey(name, version));
+  }
+  state.runtimesUsed ??= {};
+  for (const key of inUse) state.runtimesUsed[key] = now;
+  const r = await pruneRuntimes(runtimesDir(deps.root), inUse, state.runtimesUsed, now, deps.runtimeKeepMs ?? RUNTIME_KEEP_MS);
+  for (const key of r.removed) {
+    delete state.runtimesUsed[key];
+    deps.log(`runtime ${key}: removed (unused)`);
+  }
+  for (const e of r.errors) deps.log(`runtime prune: ${e}`);
+  deps.save();
 }
 
 async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: InstanceState | undefined, d: DesiredInstance, failures: Failures): Promise<void> {
   const { root } = deps;
-  // 1. Put the release on disk, verified. Any failure here leaves the running release alone.
+  // 1. Put its runtimes and the release on disk, verified. Any failure here leaves the running release alone.
   let installed: { dir: string; downloaded: boolean };
   try {
+    for (const ref of runtimesOf(d)) {
+      const r = await ensureRuntime({
+        runtimesDir: runtimesDir(root), cacheDir: cacheDir(root), ref, download: (dest) => deps.download(ref.url, dest),
+      });
+      if (r.installed) deps.log(`runtime ${ref.name} ${ref.version}: installed (${r.downloaded ? 'downloaded' : 'from the cache'})`);
+    }
     installed = await installRelease({
       root, tag: d.tag, version: d.version, sha256: d.sha256,
       download: (dest) => deps.download(d.url, dest),

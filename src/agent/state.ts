@@ -19,6 +19,8 @@ export interface AgentState {
   /** the desired-state generation last applied */
   generation: number;
   instances: Record<string, InstanceState>;
+  /** when each runtime (`name@version`) was last used by an instance, ms since the epoch */
+  runtimesUsed?: Record<string, number>;
 }
 
 /** The agent's identity on its server, in ROOT/agent.json (mode 0600). */
@@ -31,9 +33,9 @@ export interface AgentIdentity {
 export function loadState(root: string): AgentState {
   try {
     const parsed = JSON.parse(readFileSync(join(root, 'state.json'), 'utf8')) as AgentState;
-    return { generation: parsed.generation ?? 0, instances: parsed.instances ?? {} };
+    return { generation: parsed.generation ?? 0, instances: parsed.instances ?? {}, runtimesUsed: parsed.runtimesUsed ?? {} };
   } catch {
-    return { generation: 0, instances: {} };
+    return { generation: 0, instances: {}, runtimesUsed: {} };
   }
 }
 

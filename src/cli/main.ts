@@ -13,6 +13,8 @@ import { registerDeploy } from './commands/deploy.js';
 import { registerViews } from './commands/views.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerToken } from './commands/token.js';
+import { registerRuntime } from './commands/runtime.js';
+import { registerPackage } from './commands/package.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -31,6 +33,8 @@ export function program(): Command {
   registerViews(p);
   registerCluster(p);
   registerToken(p);
+  registerRuntime(p);
+  registerPackage(p);
   return p;
 }
 

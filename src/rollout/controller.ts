@@ -12,6 +12,7 @@ import type { ReleaseManifest } from '../release/types.js';
 import type { AgentReport } from '../api/types.js';
 import { parseTag, formatTag, truncateTo } from '../tree/index.js';
 import { evaluateDeployment, observe, previousVersion, type HostObservation } from './evaluate.js';
+import { checkEnv } from './check-env.js';
 
 /** How often running deployments are judged even without reports (their deadlines). */
 export const TICK_MS = 500;
@@ -77,6 +78,7 @@ export class RolloutController {
 
   /** Starts a deployment (deploy or rollback) of a built release to a cluster. */
   async startDeploy(req: StartDeploy): Promise<DeploymentRow> {
+    await checkEnv(this.deps, req); // runtimes known and installable on every host, before any host changes
     const { store } = this.deps;
     const cluster = await store.getCluster(req.tag);
     if (!cluster) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `cluster ${req.tag} has no hosts yet`);

@@ -8,6 +8,7 @@ import type { DesiredHub } from './hub.js';
 import type { ReportBook } from './reports.js';
 import type { BuildRunner } from './builds.js';
 import type { TagBook } from './tags.js';
+import type { RuntimeCatalog } from './runtime-catalog.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -28,6 +29,7 @@ export interface ServerContext {
   rollout: RolloutController;
   builds: BuildRunner;
   tags: TagBook;
+  runtimes: RuntimeCatalog;
 }
 
 /** Who is calling: resolved from the bearer token by the auth hook. */

@@ -18,6 +18,7 @@ import { DesiredHub } from './hub.js';
 import { ReportBook } from './reports.js';
 import { BuildRunner } from './builds.js';
 import { TagBook } from './tags.js';
+import { RuntimeCatalog } from './runtime-catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { buildApp } from './app.js';
 
@@ -68,7 +69,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const hub = new DesiredHub();
     const reports = new ReportBook(store, config.downAfterMs);
     const tags = new TagBook(store);
-    const builds = new BuildRunner(store, artifacts, tags, join(dataDir, 'builds'));
+    const runtimes = new RuntimeCatalog(store, artifacts, join(dataDir, 'runtimes'));
+    const builds = new BuildRunner(store, artifacts, tags, join(dataDir, 'builds'), runtimes);
     await builds.failInterrupted();
     const rollout = new RolloutController({
       store,
@@ -77,7 +79,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       hasArtifact: (sha) => artifacts.has(sha),
     });
     reports.on('report', (h) => rollout.onReport(h));
-    const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags };
+    const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags, runtimes };
     const app = await buildApp(ctx);
     await rollout.start();
     await app.listen({ host, port });

@@ -58,6 +58,11 @@ export class ReportBook extends EventEmitter<ReportBookEvents> {
     this.emit('report', host, report);
   }
 
+  /** The hosts that reported since this server started. */
+  hosts(): string[] {
+    return [...this.last.keys()];
+  }
+
   /** The host's last report since this server started, if any. */
   lastReport(host: string): AgentReport | undefined {
     return this.last.get(host)?.report;

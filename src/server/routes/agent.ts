@@ -19,10 +19,17 @@ const ProcessReport = z.object({
   pid: z.number().int().nullable(), port: z.number().int().nullable(), restarts: z.number().int(),
   startedAt: z.string().nullable(), error: z.string().nullable(),
 }).strict();
+const RuntimesReport = z.object({
+  platform: z.string().max(64),
+  canInstall: z.boolean(),
+  reason: z.string().max(4096).nullable(),
+  installed: z.array(z.string().max(256)).max(10_000),
+}).strict();
 const ReportBody = z.object({
   processes: z.array(ProcessReport),
   failures: z.array(z.object({ tag: z.string(), version: z.string(), error: z.string() }).strict()),
   generation: z.number().int(),
+  runtimes: RuntimesReport.optional(),
 }).strict();
 
 export async function agentRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
@@ -59,9 +66,10 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     const instances: DesiredInstance[] = [];
     for (const e of state.entries) {
       const kind = e.deploymentId === null ? 'deploy' : (await ctx.rollout.kindOf(e.deploymentId));
+      const manifest = e.manifest as unknown as ReleaseManifest;
       instances.push({
         tag: e.tag, version: e.version, sha256: e.sha256, url: `${API_PREFIX}/artifacts/${e.sha256}`,
-        manifest: e.manifest as unknown as ReleaseManifest, deploymentId: e.deploymentId, kind,
+        manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest),
       });
     }
     return { generation: state.generation, instances };
