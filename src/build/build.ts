@@ -29,10 +29,10 @@ export const BUILD_TIMEOUT_MS = 10 * 60 * 1000;
 /**
  * The variables of the server's environment that build commands see. Build commands are code
  * from the repository: the server's own secrets (tokens, database URLs) stay out of their reach.
- * Anything else a build needs is passed in `env`.
+ * Anything else a build needs is passed in `env`. HOME and TMPDIR are the build's own.
  */
 export const BUILD_ENV_PASSTHROUGH = [
-  'PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR',
+  'PATH', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ',
   'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy',
   'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR',
 ] as const;

@@ -60,7 +60,7 @@ async function buildAndSet(name: string, yaml: string): Promise<{ job: string; c
 type Answer = { node: string; path: string; nodeHome: string | null };
 
 test('two jobs on one host, each with its own Node.js; unknown and unfit runtimes are refused up front', async (t) => {
-  const tarballs = { [NODE_18]: nodeRuntimeTarball(NODE_18), [NODE_22]: nodeRuntimeTarball(NODE_22) };
+  const tarballs: Record<string, string> = { [NODE_18]: nodeRuntimeTarball(NODE_18), [NODE_22]: nodeRuntimeTarball(NODE_22) };
   server = await startServer(data, await freePort());
   agent = startAgent(server, root, 'h1');
   await until('h1 up', async () => (await cliJson<{ name: string; status: string }[]>(server, ['hosts'])).some((h) => h.name === 'h1' && h.status === 'up'));
@@ -76,6 +76,13 @@ test('two jobs on one host, each with its own Node.js; unknown and unfit runtime
     const other = await cli(server, ['runtime', 'add', 'node', NODE_18, tarballs[NODE_22]!]);
     assert.equal(other.code, 1);
     assert.match(other.stderr, /NOOPS_E_RUNTIME_EXISTS/);
+    const noBin = await makeTarball(base, { 'README.md': 'no programs here' }, 'pkg');
+    const bad = await cli(server, ['runtime', 'add', 'empty', '1', noBin]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /a runtime has bin\/ at its top, or under its one top folder .* this tarball has only pkg\/ without bin\/ in it/);
+    assert.match(bad.stderr, /NOOPS_E_PACKAGE_INVALID/);
+    const badName = await cli(server, ['runtime', 'add', '../x', '1', noBin]);
+    assert.match(badName.stderr, /"\.\.\/x" is not a runtime name/);
     const ls = await cliJson<RuntimeView[]>(server, ['runtime', 'ls']);
     assert.deepEqual(ls.map((r) => [r.name, r.version, r.platform, r.root, r.exports]), [NODE_18, NODE_22].map((v) => ['node', v, 'linux/x64', 'package', { path: ['bin'], env: { NODE_HOME: '{dir}' } }]));
   });
