@@ -16,18 +16,9 @@ export interface HostView {
   joinedAt: string;
 }
 
-/** GET /instances: one supervised process of one instance */
-export interface InstanceView {
+/** GET /instances: one supervised process of one instance, as its host last reported it */
+export interface InstanceView extends ProcessReport {
   host: string;
-  tag: string;
-  process: string;
-  version: string;
-  state: string;
-  pid: number | null;
-  port: number | null;
-  restarts: number;
-  startedAt: string | null;
-  error: string | null;
   updatedAt: string;
 }
 
