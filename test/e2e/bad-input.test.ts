@@ -171,7 +171,7 @@ test('a second deploy to a cluster with one running is refused, naming it and wh
   const slow = join(base, 'slow');
   commitFiles(slow, { 'noops.yaml': 'processes:\n  web:\n    command: sleep 600\n    start_grace: 120\n' }, 'slow to start');
   const built = await cliJson<{ version: string }[]>(server, ['build', '-u', slow, '-t', JOB, '-v', 'HEAD']);
-  const first = await cliJson<DeploymentView[]>(server, ['deploy', '-t', CLUSTER, '-v', built[0]!.version, '--no-wait', '--timeout', '4s']);
+  const first = await cliJson<DeploymentView[]>(server, ['deploy', '-t', CLUSTER, '-v', built[0]!.version, '--no-wait', '--timeout', '20s']);
   const second = await cli(server, ['deploy', '-t', CLUSTER, '-v', v1]);
   assert.equal(second.code, 1);
   assert.match(second.stderr, new RegExp(`deployment #${first[0]!.id} \\(deploy of ${built[0]!.version}, started by admin`));
