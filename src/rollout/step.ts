@@ -282,7 +282,8 @@ class Machine {
     this.p.outcome = null;
     this.enter('done');
     this.actions.push({ type: 'end', status, message });
-    this.log(`${status.replace('_', ' ')}${message ? `: ${message}` : ''}`);
+    const word = status.replace('_', ' ');
+    this.log(!message ? word : message.startsWith(word) ? message : `${word}: ${message}`);
   }
 
   private enter(phase: RolloutProgress['phase']): void {
