@@ -11,16 +11,16 @@
  */
 import { EventEmitter } from 'node:events';
 import { NoopsError } from '../errors/index.js';
-import type { DeploymentKind, DeploymentRow, ReleaseRow, Store } from '../store/index.js';
+import type { DeploymentKind, DeploymentRow, Store } from '../store/index.js';
 import type { ReleaseManifest } from '../release/types.js';
-import type { AgentReport, DeployTestCommand, DeploymentAction, RolloutLogLine, RolloutProgress } from '../api/types.js';
-import { parseTag, formatTag, truncateTo } from '../tree/index.js';
+import type { AgentReport, DeploymentAction, RolloutLogLine, RolloutProgress } from '../api/types.js';
 import { observe, previousVersion, type HostObservation } from './evaluate.js';
 import { planBatches } from './plan.js';
 import { parsePolicy, PolicySchema, resolvePolicy, type PolicyInput } from './policy.js';
-import { hostResults, initialProgress, LOG_KEEP, step, type RolloutAction } from './step.js';
+import { hostResults, initialProgress, step, type RolloutAction } from './step.js';
 import { applyCommand, recordTestEnd, recordTestStart } from './commands.js';
-import { deployTestEnv, hostAddress, instanceList, mainProcess, runDeployTests } from './deploy-tests.js';
+import { addLog, newEntry, newLines, type Entry } from './entry.js';
+import { Executor, jobOf } from './executor.js';
 import type { RolloutHooks } from './hooks.js';
 
 /** How often running deployments are stepped even without reports (pauses, deadlines). */
@@ -63,21 +63,7 @@ export interface RolloutEvents {
   log: [id: number, line: RolloutLogLine];
 }
 
-interface Entry {
-  row: DeploymentRow;
-  progress: RolloutProgress;
-  release: ReleaseRow;
-  expected: string[];
-  graceUntil: number;
-  /** commands waiting for the next tick, with who waits for them */
-  commands: { action: DeploymentAction; by: string; done: (err?: Error) => void }[];
-  testResults: { batch: number; commands: DeployTestCommand[] }[];
-  /** log lines from outside a tick (hooks), added at the next */
-  notes: string[];
-  /** hosts whose before-stop hook failed, and why */
-  hookFailures: Map<string, string>;
-  releases: Map<string, ReleaseRow>;
-}
+export { jobOf };
 
 export class RolloutController extends EventEmitter<RolloutEvents> {
   private readonly running = new Map<number, Entry>();
@@ -86,8 +72,11 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   private ticking: Promise<void> | undefined;
   private again = false;
 
+  private readonly exec: Executor;
+
   constructor(private readonly deps: RolloutDeps) {
     super();
+    this.exec = new Executor(deps, () => this.kick());
     this.setMaxListeners(0); // one pair of listeners per live view (SSE client); no leak
   }
 
@@ -132,7 +121,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     const cluster = await store.getCluster(req.tag);
     if (!cluster) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `cluster ${req.tag} has no hosts yet`);
     if (cluster.hosts.length === 0) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `cluster ${req.tag} has an empty host list`);
-    const release = await this.releaseFor(req.tag, req.version);
+    const release = await this.exec.releaseFor(req.tag, req.version);
     if (!(await this.deps.hasArtifact(release.sha256))) {
       throw new NoopsError('NOOPS_E_RELEASE_UNKNOWN', `the package of ${release.job} ${release.version} (sha256 ${release.sha256}) is missing from the artifact store`, { hint: 'build the commit again with `noops build`' });
     }
@@ -269,10 +258,10 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     p = r.progress;
     let ended: Extract<RolloutAction, { type: 'end' }> | undefined;
     for (const a of r.actions) {
-      if (a.type === 'deploy') await this.deploy(entry, a.hosts);
-      else if (a.type === 'revert') await this.revert(entry, a.hosts);
-      else if (a.type === 'healthy') void this.afterHealthy(entry, a.host, a.version);
-      else if (a.type === 'test') p = recordTestStart(p, a.batch, await this.startTests(entry, p, a.batch), now);
+      if (a.type === 'deploy') await this.exec.deploy(entry, a.hosts);
+      else if (a.type === 'revert') await this.exec.revert(entry, a.hosts);
+      else if (a.type === 'healthy') void this.exec.afterHealthy(entry, a.host, a.version);
+      else if (a.type === 'test') p = recordTestStart(p, a.batch, await this.exec.startTests(entry, p, a.batch), now);
       else ended = a;
     }
     await this.save(entry, p, ended);
@@ -318,96 +307,10 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     return obs;
   }
 
-  // ---- doing
-
-  private async deploy(entry: Entry, hosts: string[]): Promise<void> {
-    const { row } = entry;
-    await Promise.all(hosts.map(async (host) => {
-      try {
-        await this.deps.hooks?.beforeStop?.({ deployment: row.id, tag: row.tag, host, from: row.previous[host] ?? null, to: row.version, kind: row.kind });
-      } catch (err) {
-        entry.hookFailures.set(host, `the before-stop hook failed: ${(err as Error).message}`);
-        return;
-      }
-      await this.ensureDesired(entry, host, row.version, row.kind);
-    }));
-  }
-
-  private async revert(entry: Entry, hosts: string[]): Promise<void> {
-    const { row } = entry;
-    await Promise.all(hosts.map(async (host) => {
-      const to = row.previous[host] ?? null;
-      try {
-        await this.deps.hooks?.beforeStop?.({ deployment: row.id, tag: row.tag, host, from: row.version, to, kind: 'revert' });
-      } catch (err) {
-        entry.notes.push(`${host}: the before-stop hook failed (going back all the same): ${(err as Error).message}`);
-      }
-      entry.hookFailures.delete(host);
-      await this.ensureDesired(entry, host, to, 'rollback');
-    }));
-  }
-
-  private async afterHealthy(entry: Entry, host: string, version: string): Promise<void> {
-    const { row } = entry;
-    const forward = version === row.version;
-    try {
-      await this.deps.hooks?.afterHealthy?.({
-        deployment: row.id, tag: row.tag, host, from: forward ? row.previous[host] ?? null : row.version, to: version, kind: forward ? row.kind : 'revert',
-      });
-    } catch (err) {
-      entry.notes.push(`${host}: the after-healthy hook failed: ${(err as Error).message}`);
-    }
-  }
-
-  /** Sets one host's desired entry of the deployment's tag (null: none), unless it is so already. */
-  private async ensureDesired(entry: Entry, host: string, version: string | null, kind: DeploymentKind): Promise<void> {
-    const { row } = entry;
-    const { store } = this.deps;
-    const { entries } = await store.getDesired(host);
-    const cur = entries.find((e) => e.tag === row.tag);
-    if (version === null) {
-      if (!cur) return;
-      await store.setDesired(host, row.tag, null);
-    } else {
-      if (cur && cur.version === version && cur.deploymentId === row.id && (cur.kind ?? row.kind) === kind) return;
-      const release = version === row.version ? entry.release : await this.cachedRelease(entry, version);
-      await store.setDesired(host, row.tag, {
-        host, tag: row.tag, version, sha256: release.sha256, manifest: release.manifest,
-        deploymentId: row.id, updatedAt: new Date().toISOString(), kind,
-      });
-    }
-    this.deps.notify(host);
-  }
-
-  /** Starts the deploy tests after `batch` in the background; answers the instances they test. */
-  private async startTests(entry: Entry, progress: RolloutProgress, batch: number): Promise<string[]> {
-    const { row } = entry;
-    const manifest = entry.release.manifest as unknown as ReleaseManifest;
-    // after the first batch, its hosts; after the last, every host that runs the release
-    const hosts = (batch === 0 ? progress.batches[0]! : row.hosts).filter((h) => progress.hosts[h]?.state === 'succeeded');
-    const info: { address: string | null; processes: AgentReport['processes'] }[] = [];
-    for (const h of hosts) {
-      const hr = await this.deps.store.getHost(h);
-      info.push({ address: hr ? hostAddress(hr.labels, hr.address) : null, processes: observe(row.tag, this.deps.lastReport(h))?.processes ?? [] });
-    }
-    const instances: Record<string, string[]> = {};
-    for (const p of manifest.processes) if (p.port !== null) instances[p.name] = instanceList(info, p.name, row.version);
-    const env = deployTestEnv({ manifest, tag: row.tag, version: row.version, kind: row.kind, deployment: row.id, batch, instances });
-    void runDeployTests({
-      commands: manifest.deployTests ?? [], packagePath: this.deps.artifactPath(entry.release.sha256),
-      workDir: this.deps.workDir, env, timeoutS: progress.policy.test_timeout,
-    }).catch((err: Error) => [{ command: '(run the deploy tests)', code: null, output: err.message }]).then((commands) => {
-      entry.testResults.push({ batch, commands });
-      this.kick();
-    });
-    const main = mainProcess(manifest);
-    return main ? instances[main] ?? [] : [];
-  }
-
   // ---- loading
 
   private async load(row: DeploymentRow, graceUntil: number): Promise<Entry> {
-    const release = await this.releaseFor(row.tag, row.version);
+    const release = await this.exec.releaseFor(row.tag, row.version);
     const saved = row.progress as unknown as RolloutProgress;
     // A deployment recorded before batched rollouts: all its hosts in one batch, started again.
     const progress = saved && typeof saved.phase === 'string' ? saved : initialProgress(resolvePolicy(), [row.hosts], false, row.startedAt);
@@ -418,72 +321,24 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   private async resume(entry: Entry): Promise<void> {
     const { row, progress: p } = entry;
     for (const [host, hp] of Object.entries(p.hosts)) {
-      if (hp.state === 'deploying' || hp.state === 'healthy') await this.ensureDesired(entry, host, row.version, row.kind);
-      if (hp.state === 'reverting') await this.ensureDesired(entry, host, row.previous[host] ?? null, 'rollback');
+      if (hp.state === 'deploying' || hp.state === 'healthy') await this.exec.ensureDesired(entry, host, row.version, row.kind);
+      if (hp.state === 'reverting') await this.exec.ensureDesired(entry, host, row.previous[host] ?? null, 'rollback');
     }
     if (p.phase === 'testing') {
-      entry.progress = recordTestStart(p, p.batch, await this.startTests(entry, p, p.batch), Date.now());
+      entry.progress = recordTestStart(p, p.batch, await this.exec.startTests(entry, p, p.batch), Date.now());
     }
     entry.notes.push(`the server restarted; resuming (${p.phase}, batch ${p.batch + 1} of ${p.batches.length})`);
   }
 
-  private async cachedRelease(entry: Entry, version: string): Promise<ReleaseRow> {
-    let r = entry.releases.get(version);
-    if (!r) entry.releases.set(version, (r = await this.releaseFor(entry.row.tag, version)));
-    return r;
-  }
-
-  private async releaseFor(tag: string, version: string): Promise<ReleaseRow> {
-    const job = jobOf(tag);
-    const release = await this.deps.store.getRelease(job, version);
-    if (!release) {
-      const known = (await this.deps.store.listReleases(job)).slice(0, 5).map((r) => r.version);
-      throw new NoopsError('NOOPS_E_RELEASE_UNKNOWN', `${job} has no release ${version}` +
-        (known.length ? ` (newest: ${known.join(', ')})` : ' (it has no releases yet)'));
-    }
-    return release;
-  }
 }
 
-function newEntry(row: DeploymentRow, progress: RolloutProgress, release: ReleaseRow, graceUntil: number): Entry {
-  return {
-    row, progress, release, graceUntil,
-    expected: (release.manifest as unknown as ReleaseManifest).processes.map((p) => p.name),
-    commands: [], testResults: [], notes: [], hookFailures: new Map(), releases: new Map(),
-  };
-}
-
-/** The policy keys of a cluster's stored policy (it also holds cluster.conf's version and env). */
 function clusterPolicy(stored: Record<string, unknown>): PolicyInput {
   const keys = Object.keys(PolicySchema.shape);
   return parsePolicy(Object.fromEntries(Object.entries(stored).filter(([k]) => keys.includes(k))), 'the cluster\'s policy');
-}
-
-function addLog(p: RolloutProgress, messages: string[], now: number): RolloutProgress {
-  const at = new Date(now).toISOString();
-  const log = [...p.log, ...messages.map((message) => ({ at, message }))];
-  return { ...p, log: log.slice(-LOG_KEEP) };
-}
-
-/** The lines of `after` that `before` did not have (the log only grows at its end, and drops its oldest). */
-function newLines(before: RolloutLogLine[], after: RolloutLogLine[]): RolloutLogLine[] {
-  const last = before.at(-1);
-  if (!last) return after;
-  for (let i = after.length - 1; i >= 0; i--) {
-    if (after[i]!.at === last.at && after[i]!.message === last.message) return after.slice(i + 1);
-  }
-  return after;
 }
 
 function locked(tag: string, holder: DeploymentRow | undefined): NoopsError {
   return new NoopsError('NOOPS_E_DEPLOY_LOCKED', holder
     ? `deployment #${holder.id} (${holder.kind} of ${holder.version}, started by ${holder.initiator} at ${holder.startedAt}) is running on ${tag}`
     : `another deployment of ${tag} is being started`);
-}
-
-/** The job tag of a cluster tag. */
-export function jobOf(tag: string): string {
-  const job = truncateTo(parseTag(tag), 'job');
-  if (!job) throw new NoopsError('NOOPS_E_TAG_INVALID', `${tag} names no job`);
-  return formatTag(job);
 }

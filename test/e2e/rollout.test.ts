@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/api/client.js';
-import type { DeploymentView, HostProgress } from '../../src/api/types.js';
+import type { DeploymentEvent, DeploymentView, HostProgress } from '../../src/api/types.js';
 import { cleanup, cli, freePort, getJson, killSupervised, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 import { makeRolloutRepo } from './rollout-app.js';
 
@@ -158,9 +158,18 @@ test('rollouts: batches, health gates, deploy tests, canary, restart, rollback',
     const status = await cli(server, ['deploy', 'status', '-t', CLUSTER]);
     assert.match(status.stdout, /status: running: waiting at the canary for `noops deploy promote`/);
     assert.match(status.stdout, /batch 1: h3 ✓\n {2}batch 2: h1 · {2}h2 · {2}h4 ·/);
+    // the API streams the same events the CLI shows (for the web console)
+    const events: DeploymentEvent[] = [];
+    const streamed = (async () => { for await (const e of api.deploymentEvents(d!.id)) events.push(e); })();
     const promote = await cli(server, ['deploy', 'promote', '-t', CLUSTER]);
     assert.equal(promote.code, 0, promote.stderr);
     assert.equal((await ended(d!.id)).status, 'succeeded');
+    await streamed; // the stream ends with the deployment
+    assert.equal(events[0]!.type, 'deployment');
+    const logged = events.flatMap((e) => (e.type === 'log' ? [e.line.message] : []));
+    assert.ok(logged.includes('batch 2 of 2: h1, h2, h4') && logged.includes('succeeded'), logged.join('\n'));
+    const last = events.at(-1)!;
+    assert.equal(last.type === 'deployment' && last.deployment.status, 'succeeded');
     assert.deepEqual(await serving(), everywhere(v5, 'hello v5'));
   });
 
