@@ -177,6 +177,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     if (!entry) {
       const row = await this.deps.store.getDeployment(id);
       if (!row) throw new NoopsError('NOOPS_E_NOT_FOUND', `no deployment #${id}`);
+      if (row.status === 'running') throw new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${action} deployment #${id} yet: it is starting; try again in a moment`);
       throw new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${action} deployment #${id}: it has ended (${row.status})`);
     }
     applyCommand(entry.progress, action, by, Date.now()); // a clear error now; the tick applies it
@@ -287,6 +288,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     });
     if (ended) {
       this.running.delete(row.id);
+      // commands that came in while this step ran are answered: nothing is left to steer
+      for (const c of entry.commands.splice(0)) c.done(new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${c.action} deployment #${row.id}: it has ended (${row.status})`));
       await this.deps.store.audit({
         at: row.endedAt!, actor: 'noops', action: `${row.kind}.${row.status}`, target: row.tag,
         detail: { deployment: row.id, version: row.version, message: row.message },
