@@ -14,6 +14,8 @@ import { ApiClient } from '../api/client.js';
 import type { DesiredInstance, ProcessReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
 import { Supervisor, type SupervisorOptions } from '../supervisor/index.js';
+import { healthCheckOf } from '../release/index.js';
+import { HealthMonitor } from './health.js';
 import { detectStartFailures, processId, recordPids, reconcile, watchSpec, type Failures } from './reconcile.js';
 import { loadIdentity, loadState, saveIdentity, saveState, type AgentState } from './state.js';
 
@@ -40,6 +42,7 @@ export class Agent {
   private readonly state: AgentState;
   private readonly failures: Failures = new Map();
   private readonly supervisor: Supervisor;
+  private readonly health: HealthMonitor;
   private heartbeatMs = 5000;
   private desired: DesiredInstance[] | undefined;
   private desiredGeneration = -1;
@@ -61,6 +64,7 @@ export class Agent {
     this.supervisor = new Supervisor(opts.supervisor);
     this.api = new ApiClient(opts.server);
     this.supervisor.on('state', () => this.scheduleReport());
+    this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
   }
 
   /** Joins, adopts, and starts the loops. Resolves once joined. */
@@ -77,6 +81,7 @@ export class Agent {
     this.abort.abort();
     clearTimeout(this.reportTimer);
     clearTimeout(this.heartbeatTimer);
+    this.health.stop();
     await this.reconciling;
     this.supervisor.detach();
   }
@@ -215,6 +220,7 @@ export class Agent {
     let changed = false;
     for (const inst of Object.values(this.state.instances)) changed = recordPids(this.supervisor, inst) || changed;
     if (changed) this.save();
+    this.checkHealth();
     try {
       await this.api.report({ processes: this.processes(), failures: [...this.failures.values()], generation: this.state.generation });
     } catch (err) {
@@ -224,12 +230,35 @@ export class Agent {
     }
   }
 
+  /** Keeps the health checks in step with what runs: each running process of each instance. */
+  private checkHealth(): void {
+    const ids = new Set<string>();
+    for (const inst of Object.values(this.state.instances)) {
+      for (const spec of inst.desired.manifest.processes) {
+        const id = processId(inst.desired.tag, spec.name);
+        const s = this.supervisor.status(id);
+        if (!s || s.pid === null || (s.state !== 'up' && s.state !== 'starting')) continue;
+        const ws = watchSpec(this.root, inst, spec, inst.ports[spec.name]);
+        ids.add(id);
+        this.health.watch(id, `${s.pid}:${s.startTime}:${inst.desired.version}`, healthCheckOf(spec), {
+          port: inst.ports[spec.name] ?? null, cwd: ws.cwd, env: ws.env,
+        });
+      }
+    }
+    this.health.retain(ids);
+  }
+
   /** What runs, per process, as the agent would report it. */
   processes(): ProcessReport[] {
     const out: ProcessReport[] = [];
     for (const inst of Object.values(this.state.instances)) {
       for (const spec of inst.desired.manifest.processes) {
         const s = this.supervisor.status(processId(inst.desired.tag, spec.name));
+        const checked = healthCheckOf(spec).type !== 'none';
+        const h = this.health.status(processId(inst.desired.tag, spec.name));
+        // without a check, a process is healthy once it is up (since it became up)
+        const health = checked ? (h?.health ?? 'starting') : s?.state === 'up' ? 'healthy' : 'starting';
+        const since = checked ? (h?.healthySince ?? null) : s?.state === 'up' ? s.since : null;
         out.push({
           tag: inst.desired.tag,
           process: spec.name,
@@ -240,6 +269,10 @@ export class Agent {
           restarts: s?.restarts ?? 0,
           startedAt: s?.startedAt ? new Date(s.startedAt).toISOString() : null,
           error: s && s.state !== 'up' && s.state !== 'starting' ? s.reason : null,
+          health,
+          healthySince: health === 'healthy' && since !== null ? new Date(since).toISOString() : null,
+          healthError: health === 'unhealthy' ? (h?.error ?? null) : null,
+          ...(inst.downloaded === undefined ? {} : { downloaded: inst.downloaded }),
         });
       }
     }

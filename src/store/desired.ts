@@ -38,6 +38,7 @@ export async function setDesired(db: Kysely<Database>, host: string, tag: string
             manifest: eb.ref('excluded.manifest'),
             deployment_id: eb.ref('excluded.deployment_id'),
             updated_at: eb.ref('excluded.updated_at'),
+            kind: eb.ref('excluded.kind'),
           })),
         )
         .execute();
