@@ -8,11 +8,12 @@
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { ApiClient } from '../api/client.js';
-import type { DesiredInstance, ProcessReport } from '../api/types.js';
+import type { AgentReport, DesiredInstance, DesiredState, ProcessReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
 import { Supervisor, type SupervisorOptions } from '../supervisor/index.js';
+import type { ProcessSupervisor, ReleaseStore } from './host.js';
 import { detectStartFailures, processId, recordPids, reconcile, watchSpec, type Failures } from './reconcile.js';
 import { loadIdentity, loadState, saveIdentity, saveState, type AgentState } from './state.js';
 
@@ -30,6 +31,19 @@ export interface AgentOptions {
   labels: Record<string, string>;
   log?: (line: string) => void;
   supervisor?: SupervisorOptions;
+  /**
+   * The host's processes and releases: by default a real `Supervisor` and releases on disk.
+   * The fleet benchmark passes simulated ones (see src/agent/host.ts).
+   */
+  host?: { supervisor?: ProcessSupervisor; releases?: ReleaseStore };
+  /** told of each desired state received and each report sent (benchmarks, tests) */
+  observer?: AgentObserver;
+}
+
+/** Hooks into the agent's protocol, called synchronously; they must not throw. */
+export interface AgentObserver {
+  desired?(state: DesiredState): void;
+  reported?(report: AgentReport): void;
 }
 
 export class Agent {
@@ -38,7 +52,7 @@ export class Agent {
   private api: ApiClient;
   private readonly state: AgentState;
   private readonly failures: Failures = new Map();
-  private readonly supervisor: Supervisor;
+  private readonly supervisor: ProcessSupervisor;
   private heartbeatMs = 5000;
   private desired: DesiredInstance[] | undefined;
   private desiredGeneration = -1;
@@ -56,7 +70,7 @@ export class Agent {
     this.log = opts.log ?? ((line) => process.stderr.write(`noops agent ${opts.name}: ${line}\n`));
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
     this.state = loadState(this.root);
-    this.supervisor = new Supervisor(opts.supervisor);
+    this.supervisor = opts.host?.supervisor ?? new Supervisor(opts.supervisor);
     this.api = new ApiClient(opts.server);
     this.supervisor.on('state', () => this.scheduleReport());
   }
@@ -134,6 +148,7 @@ export class Agent {
       try {
         const ds = await this.api.desired(this.desiredGeneration, { signal: this.abort.signal });
         delay = RETRY_MIN_MS;
+        this.opts.observer?.desired?.(ds);
         if (ds.generation !== this.desiredGeneration || this.desired === undefined) {
           this.desiredGeneration = ds.generation;
           this.desired = ds.instances;
@@ -166,6 +181,7 @@ export class Agent {
           await reconcile({
             root: this.root,
             supervisor: this.supervisor,
+            releases: this.opts.host?.releases,
             download: (url, dest) => this.download(url, dest),
             save: () => this.save(),
             log: this.log,
@@ -182,10 +198,11 @@ export class Agent {
     });
   }
 
-  private async download(url: string, dest: string): Promise<void> {
+  private async download(url: string, dest: string | Writable): Promise<void> {
     const res = await this.api.download(url);
     if (!res.body) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server sent an empty body for ${url}`);
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(dest));
+    const sink = typeof dest === 'string' ? createWriteStream(dest) : dest;
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), sink);
   }
 
   private save(): void {
@@ -214,7 +231,9 @@ export class Agent {
     for (const inst of Object.values(this.state.instances)) changed = recordPids(this.supervisor, inst) || changed;
     if (changed) this.save();
     try {
-      await this.api.report({ processes: this.processes(), failures: [...this.failures.values()], generation: this.state.generation });
+      const report: AgentReport = { processes: this.processes(), failures: [...this.failures.values()], generation: this.state.generation };
+      await this.api.report(report);
+      this.opts.observer?.reported?.(report);
     } catch (err) {
       if (!(err instanceof NoopsError && (err.code === 'NOOPS_E_SERVER_UNREACHABLE' || err.code === 'NOOPS_E_UNAUTHORIZED'))) {
         this.log(`report failed: ${(err as Error).message}`);
