@@ -60,6 +60,8 @@ export class Agent {
   private readonly abort = new AbortController();
   private reconciling: Promise<void> | undefined;
   private again = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = RETRY_MIN_MS;
   private reportTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
@@ -89,6 +91,7 @@ export class Agent {
     this.abort.abort();
     clearTimeout(this.reportTimer);
     clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.retryTimer);
     await this.reconciling;
     this.supervisor.detach();
   }
@@ -173,9 +176,13 @@ export class Agent {
       this.again = true;
       return;
     }
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.reconciling = (async () => {
+      let retry = false;
       do {
         this.again = false;
+        retry = false;
         const desired = this.desired ?? [];
         try {
           await reconcile({
@@ -185,14 +192,23 @@ export class Agent {
             download: (url, dest) => this.download(url, dest),
             save: () => this.save(),
             log: this.log,
+            retryLater: () => { retry = true; },
           }, this.state, desired, this.failures);
-          this.state.generation = this.desiredGeneration;
+          if (!retry) this.state.generation = this.desiredGeneration;
           this.save();
         } catch (err) {
           this.log(`reconcile failed: ${(err as Error).stack ?? err}`);
         }
         this.scheduleReport();
       } while (this.again && !this.stopped);
+      // A release that could not be fetched (the server away or overloaded) is tried again
+      // later, spread out so that a whole fleet does not come back at the same instant.
+      if (retry && !this.stopped) {
+        this.retryTimer = setTimeout(() => this.kick(), this.retryDelay * (0.5 + Math.random()));
+        this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+      } else {
+        this.retryDelay = RETRY_MIN_MS;
+      }
     })().finally(() => {
       this.reconciling = undefined;
     });
@@ -201,8 +217,17 @@ export class Agent {
   private async download(url: string, dest: string | Writable): Promise<void> {
     const res = await this.api.download(url);
     if (!res.body) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server sent an empty body for ${url}`);
+    const source = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+    let broken: Error | undefined;
+    source.once('error', (err) => { broken = err; });
     const sink = typeof dest === 'string' ? createWriteStream(dest) : dest;
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), sink);
+    try {
+      await pipeline(source, sink);
+    } catch (err) {
+      // The connection broke off mid-way: the server's trouble, not the package's.
+      if (broken) throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `the download of ${url} from ${this.opts.server} broke off: ${broken.message}`, { cause: err });
+      throw err;
+    }
   }
 
   private save(): void {

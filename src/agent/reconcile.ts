@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { DesiredInstance, FailureReport } from '../api/types.js';
+import { NoopsError } from '../errors/index.js';
 import type { ProcessSpec } from '../release/types.js';
 import type { WatchSpec } from '../supervisor/index.js';
 import { diskReleases, type ProcessSupervisor, type ReleaseStore } from './host.js';
@@ -30,6 +31,8 @@ export interface ReconcileDeps {
   /** persists the state after a change */
   save(): void;
   log(line: string): void;
+  /** a release could not be fetched for a passing reason (the server unreachable): reconcile again later */
+  retryLater?(): void;
 }
 
 /** Failures of desired releases, by tag: reported until the desired state changes. */
@@ -110,6 +113,12 @@ async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: Instan
     });
   } catch (err) {
     const msg = (err as Error).message;
+    if (err instanceof NoopsError && err.code === 'NOOPS_E_SERVER_UNREACHABLE' && deps.retryLater) {
+      // Not the release's fault: reporting it failed would fail the whole deploy.
+      deps.log(`${d.tag}: cannot fetch ${d.version} now (${msg}); trying again`);
+      deps.retryLater();
+      return;
+    }
     failures.set(d.tag, { tag: d.tag, version: d.version, error: msg });
     deps.log(`${d.tag}: cannot install ${d.version}: ${msg}`);
     return;
