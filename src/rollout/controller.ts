@@ -15,6 +15,9 @@ import { evaluateDeployment, observe, previousVersion, type HostObservation } fr
 
 /** How often running deployments are judged even without reports (their deadlines). */
 export const TICK_MS = 500;
+/** Reports are judged together, once per this: every judgement reads every host of the
+ * deployment, so judging each of 1,000 hosts' reports on its own costs a million host reads. */
+export const JUDGE_COALESCE_MS = 50;
 /** How long a deploy waits for every host by default: long enough for a slow start, short
  * enough that a dead host does not hold the cluster's lock for long. */
 export const DEFAULT_DEPLOY_TIMEOUT_S = 300;
@@ -45,6 +48,7 @@ export class RolloutController {
   private readonly starting = new Set<string>();
   private readonly kinds = new Map<number, DeploymentKind>();
   private timer: NodeJS.Timeout | undefined;
+  private judgeTimer: NodeJS.Timeout | undefined;
   private judging = false;
 
   constructor(private readonly deps: RolloutDeps) {}
@@ -63,16 +67,28 @@ export class RolloutController {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    clearTimeout(this.judgeTimer);
+    this.judgeTimer = undefined;
   }
 
-  /** Called for every agent report: judges the deployments that involve the host. */
+  /** Called for every agent report: judges the deployments that involve the host, soon. */
   onReport(host: string): void {
+    if (this.judgeTimer) return;
     for (const { row } of this.running.values()) {
       if (row.hosts.includes(host)) {
-        void this.judgeAll();
+        this.judgeSoon();
         return;
       }
     }
+  }
+
+  private judgeSoon(): void {
+    this.judgeTimer = setTimeout(() => {
+      this.judgeTimer = undefined;
+      if (this.judging) this.judgeSoon(); // this report's news must not wait for the next tick
+      else void this.judgeAll();
+    }, JUDGE_COALESCE_MS);
+    this.judgeTimer.unref();
   }
 
   /** Starts a deployment (deploy or rollback) of a built release to a cluster. */

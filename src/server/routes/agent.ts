@@ -6,6 +6,7 @@ import type { DesiredInstance, DesiredState, JoinResponse } from '../../api/type
 import { API_PREFIX } from '../../api/types.js';
 import type { ReleaseManifest } from '../../release/types.js';
 import type { ServerContext } from '../context.js';
+import { PackageCache } from '../package-cache.js';
 import { hashToken, newSecret } from '../tokens.js';
 import { HostName, parseBody } from './parse.js';
 
@@ -26,6 +27,7 @@ const ReportBody = z.object({
 }).strict();
 
 export async function agentRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const packages = new PackageCache(ctx.artifacts);
   api.post('/agent/join', { config: { allow: ['join'] } }, async (req): Promise<JoinResponse> => {
     const body = parseBody(JoinBody, req.body, 'join');
     const token = newSecret('agent');
@@ -72,6 +74,6 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new NoopsError('NOOPS_E_INPUT', 'an artifact is named by its sha256: 64 lower-case hex characters');
     if (!(await ctx.artifacts.has(sha256))) throw new NoopsError('NOOPS_E_NOT_FOUND', `no package with sha256 ${sha256}`);
     reply.header('content-type', 'application/gzip');
-    return reply.send(await ctx.artifacts.open(sha256));
+    return reply.send((await packages.get(sha256)) ?? (await ctx.artifacts.open(sha256)));
   });
 }
