@@ -43,21 +43,20 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext): Pro
   api.post('/agent/report', { config: { allow: ['agent'] } }, async (req) => {
     const body = parseBody(ReportBody, req.body, 'report');
     await ctx.reports.receive(req.principal.name, body);
-    const { generation } = await ctx.store.getDesired(req.principal.name);
-    return { generation };
+    return { generation: await ctx.store.desiredGeneration(req.principal.name) };
   });
 
   api.get('/agent/desired', { config: { allow: ['agent'] } }, async (req): Promise<DesiredState> => {
     const host = req.principal.name;
     const after = Number((req.query as { after?: string }).after ?? -1);
     if (!Number.isInteger(after)) throw new NoopsError('NOOPS_E_INPUT', 'after must be an integer generation');
-    let state = await ctx.store.getDesired(host);
-    if (state.generation <= after) {
+    // An agent that is up to date waits: check with the generation alone, read the state after.
+    if ((await ctx.store.desiredGeneration(host)) <= after) {
       const gone = new AbortController();
       req.raw.once('close', () => gone.abort());
       await ctx.hub.wait(host, ctx.config.longPollMs, gone.signal);
-      state = await ctx.store.getDesired(host);
     }
+    const state = await ctx.store.getDesired(host);
     const instances: DesiredInstance[] = [];
     for (const e of state.entries) {
       const kind = e.deploymentId === null ? 'deploy' : (await ctx.rollout.kindOf(e.deploymentId));
