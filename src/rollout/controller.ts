@@ -125,8 +125,9 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     if (!(await this.deps.hasArtifact(release.sha256))) {
       throw new NoopsError('NOOPS_E_RELEASE_UNKNOWN', `the package of ${release.job} ${release.version} (sha256 ${release.sha256}) is missing from the artifact store`, { hint: 'build the commit again with `noops build`' });
     }
+    const known = new Set((await store.listHosts()).map((h) => h.name)); // one query, not one per host
     for (const host of cluster.hosts) {
-      if (!(await store.getHost(host))) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `host "${host}" of cluster ${req.tag} has never joined`);
+      if (!known.has(host)) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `host "${host}" of cluster ${req.tag} has never joined`);
     }
     const policy = resolvePolicy(clusterPolicy(cluster.policy), req.policy, req.canary?.length ? { canary: true } : undefined);
     const batches = planBatches(cluster.hosts, policy.batch, req.canary);
@@ -138,11 +139,9 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     try {
       const [holder] = await store.listDeployments({ tag: req.tag, status: 'running', limit: 1 });
       if (holder) throw locked(req.tag, holder);
+      const running = new Map((await store.listDesired(req.tag)).map((d) => [d.host, d.version]));
       const previous: Record<string, string | null> = {};
-      for (const host of cluster.hosts) {
-        const { entries } = await store.getDesired(host);
-        previous[host] = entries.find((e) => e.tag === req.tag)?.version ?? null;
-      }
+      for (const host of cluster.hosts) previous[host] = running.get(host) ?? null;
       const now = new Date();
       const progress = initialProgress(policy, batches, (manifest.deployTests ?? []).length > 0, now.toISOString());
       const base: Omit<DeploymentRow, 'id'> = {

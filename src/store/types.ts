@@ -219,8 +219,15 @@ export interface Store {
    * desired-state generation. Returns the new generation.
    */
   setDesired(host: string, tag: string, row: DesiredRow | null): Promise<number>;
+  /**
+   * Set (row) or clear (null) one tag's entry on many hosts at once, bumping each host's
+   * generation; one transaction. A host named twice keeps the last change.
+   */
+  setDesiredMany(tag: string, changes: { host: string; row: DesiredRow | null }[]): Promise<void>;
   /** a host's desired state and its generation (0 when never set) */
   getDesired(host: string): Promise<{ generation: number; entries: DesiredRow[] }>;
+  /** a host's desired-state generation alone (0 when never set) */
+  desiredGeneration(host: string): Promise<number>;
   /** every desired row of one tag (all hosts) */
   listDesired(tag?: string): Promise<DesiredRow[]>;
 
