@@ -161,8 +161,8 @@ test('a release that cannot start fails the deploy and every host goes back to t
   assert.equal(r.code, 1);
   assert.match(r.stdout, /died \d+ times before staying up/);
   const [last] = await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]);
-  assert.equal(last!.status, 'failed');
-  assert.match(last!.message!, /sent back to its previous release/);
+  assert.equal(last!.status, 'rolled_back'); // the default policy rolls the changed hosts back
+  assert.match(last!.message!, /back on its previous release/);
   await until('both hosts back on the old release', async () => (await greetings()).every((g) => g === 'old and good'), 30_000);
   assertOldReleaseEverywhere();
 });
@@ -176,7 +176,9 @@ test('a second deploy to a cluster with one running is refused, naming it and wh
   assert.equal(second.code, 1);
   assert.match(second.stderr, new RegExp(`deployment #${first[0]!.id} \\(deploy of ${built[0]!.version}, started by admin`));
   assert.match(second.stderr, /NOOPS_E_DEPLOY_LOCKED/);
-  await until('the slow deploy to time out', async () => (await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]))[0]!.status === 'failed', 30_000);
+  const abort = await cli(server, ['deploy', 'abort', '-t', CLUSTER]);
+  assert.equal(abort.code, 0, abort.stderr);
+  await until('the slow deploy to end', async () => (await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]))[0]!.status !== 'running', 30_000);
   await until('both hosts back on the old release', async () => (await greetings()).every((g) => g === 'old and good'), 30_000);
 });
 
