@@ -1,42 +1,83 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DesiredInstance } from '../api/types.js';
-import { processDefaults, type ReleaseManifest } from '../release/index.js';
-import { defaultExports, type RuntimeRef } from '../runtimes/index.js';
-import { runtimesOf, watchSpec } from './reconcile.js';
-import type { InstanceState } from './state.js';
+import { NoopsError } from '../errors/index.js';
+import type { ProcessStatus, WatchSpec } from '../supervisor/index.js';
+import type { ProcessSupervisor, ReleaseStore } from './host.js';
+import { reconcile, type Failures } from './reconcile.js';
+import type { AgentState } from './state.js';
 
-const ref = (name: string, version: string): RuntimeRef => ({
-  name, version, sha256: 'a'.repeat(64), url: `/api/v1/artifacts/${'a'.repeat(64)}`, exports: defaultExports(name), platform: 'linux/x64',
-});
+const TAG = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
 
-function instance(tag: string, runtimes: Record<string, string> | undefined, refs: RuntimeRef[]): InstanceState {
-  const manifest: ReleaseManifest = {
-    schema: 1, job: 'cop.a_owt.b_pdl.c_service.d_job.e', version: '15b2980f8', commit: '15b2980f8a1c0e4d5b6a7f8e9d0c1b2a3f4e5d6c',
-    repo: '/r', builtAt: '2024-05-01T12:00:00.000Z', stack: 'procfile', env: { A: 'b' },
-    ...(runtimes && { runtimes }), processes: [processDefaults('web', { command: 'node s.js' })],
+function desired(version: string): DesiredInstance {
+  return {
+    tag: TAG, version, sha256: 'a'.repeat(64), url: '/api/v1/artifacts/x', deploymentId: 1, kind: 'deploy',
+    manifest: {
+      schema: 1, job: TAG, version, commit: version, repo: 'r', builtAt: '', stack: 'manifest', env: {},
+      processes: [{ name: 'app', command: 'true', port: null, env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 0 }],
+    },
   };
-  const desired: DesiredInstance = { tag, version: '15b2980f8', sha256: 'b'.repeat(64), url: '/x', manifest, deploymentId: 1, kind: 'deploy', runtimes: refs };
-  return { desired, ports: {}, processes: {} };
 }
 
-test('a process gets only the runtimes its own manifest names, first on PATH', () => {
-  const all = [ref('node', '18.20.4'), ref('node', '22.23.3'), ref('jdk', '17')];
-  const a = watchSpec('/agent', instance('t_a', { node: '18.20.4' }, all), processDefaults('web', { command: 'x' }), 8080);
-  assert.ok(a.env.PATH!.startsWith('/agent/runtimes/node/18.20.4/bin:'), a.env.PATH);
-  assert.ok(!a.env.PATH!.includes('22.23.3') && !a.env.PATH!.includes('/jdk/'));
-  assert.equal(a.env.NODE_HOME, '/agent/runtimes/node/18.20.4');
-  assert.equal(a.env.JAVA_HOME, undefined, 'the jdk runtime is not this release\'s');
-  assert.equal(a.env.NOOPS_NODE, process.execPath);
-  assert.equal(a.env.A, 'b');
-  const b = watchSpec('/agent', instance('t_b', undefined, all), processDefaults('web', { command: 'x' }), 8081);
-  assert.equal(b.env.PATH, process.env.PATH, 'a release without runtimes keeps the agent\'s PATH');
-  assert.equal(b.env.NODE_HOME, undefined);
+/** A supervisor that records starts; nothing runs. */
+function recordingSupervisor(started: string[]): ProcessSupervisor {
+  const status = (spec: WatchSpec): ProcessStatus => ({
+    id: spec.id, state: 'up', pid: null, startTime: null, startedAt: null, restarts: 0, failedStarts: 0, since: 0,
+    reason: '', adopted: false, logs: { out: '', err: '' }, meta: {},
+  });
+  return {
+    start: (spec) => { started.push(spec.id); return status(spec); },
+    adopt: (spec) => status(spec),
+    stop: async () => {},
+    stopAll: async () => {},
+    detach: () => [],
+    status: () => undefined,
+    on: () => undefined,
+  };
+}
+
+/** Releases whose install runs the download and fails with what it threw. */
+function releases(): ReleaseStore {
+  return {
+    install: async (opts) => {
+      await opts.download('/dev/null');
+      return { downloaded: true };
+    },
+    activate: () => {},
+    prune: async () => {},
+  };
+}
+
+async function run(downloadError: Error): Promise<{ failures: Failures; retried: number; started: string[] }> {
+  const root = mkdtempSync(join(tmpdir(), 'noops-reconcile-'));
+  try {
+    const failures: Failures = new Map();
+    const started: string[] = [];
+    let retried = 0;
+    const state: AgentState = { generation: 0, instances: {} };
+    await reconcile({
+      root, supervisor: recordingSupervisor(started), releases: releases(),
+      download: async () => { throw downloadError; },
+      save: () => {}, log: () => {}, retryLater: () => { retried++; },
+    }, state, [desired('abc1234')], failures);
+    return { failures, retried, started };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+test('a server that cannot be reached is retried later, not reported as a failed release', async () => {
+  const r = await run(new NoopsError('NOOPS_E_SERVER_UNREACHABLE', 'cannot reach the noops server'));
+  assert.equal(r.retried, 1);
+  assert.equal(r.failures.size, 0);
+  assert.deepEqual(r.started, []);
 });
 
-test('a runtime the server sent no package for is named', () => {
-  assert.throws(() => runtimesOf(instance('t', { node: '99.0.0' }, [ref('node', '18.20.4')]).desired), {
-    message: 'runtime node 99.0.0 is not known to the server (it sent no package for it)',
-  });
-  assert.deepEqual(runtimesOf(instance('t', undefined, []).desired), []);
+test('a bad package is a failed release, reported to the server, not retried', async () => {
+  const r = await run(new NoopsError('NOOPS_E_SHA256_MISMATCH', 'the downloaded package has sha256 x, expected y'));
+  assert.equal(r.retried, 0);
+  assert.match(r.failures.get(TAG)?.error ?? '', /sha256/);
 });

@@ -130,6 +130,7 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
       env: plan.env,
       ...(Object.keys(runtimes.release).length > 0 && { runtimes: runtimes.release }),
       processes: plan.processes,
+      ...(plan.deployTests.length > 0 ? { deployTests: plan.deployTests } : {}),
     });
     if (plan.staticServer) {
       await mkdir(dirname(join(src, STATIC_SERVER_FILE)), { recursive: true });

@@ -16,6 +16,7 @@ test('a Procfile alone: no build, its processes', () => {
     runtimes: {},
     buildRuntimes: {},
     staticServer: false,
+    deployTests: [],
   };
   assert.deepEqual(detectStack({ procfile: 'web: ./server\nworker: ./work\n', hasLock: false }), plan);
 });
@@ -32,6 +33,7 @@ test('package.json: npm ci with a lockfile, npm install without, npm run build w
     runtimes: {},
     buildRuntimes: {},
     staticServer: false,
+    deployTests: [],
   });
   assert.deepEqual(detectStack({ packageJson: { scripts: { start: 'node s.js' } }, hasLock: false }).build, ['npm install --no-audit --no-fund']);
 });
@@ -47,6 +49,7 @@ test('package.json with a Procfile: node builds, the Procfile names the processe
     runtimes: {},
     buildRuntimes: {},
     staticServer: false,
+    deployTests: [],
   });
 });
 
@@ -62,6 +65,7 @@ test('noops.yaml decides what it says, detection fills the rest', () => {
     runtimes: {},
     buildRuntimes: {},
     staticServer: false,
+    deployTests: [],
   });
 });
 
@@ -82,6 +86,7 @@ test('noops.yaml with build and processes overrides the Procfile and package.jso
     runtimes: {},
     buildRuntimes: {},
     staticServer: false,
+    deployTests: [],
   });
 });
 
@@ -130,6 +135,7 @@ test('Maven: package, then test when src/test exists, run the jar, with the newe
     runtimes: { jdk: '*' },
     buildRuntimes: { maven: '*' },
     staticServer: false,
+    deployTests: [],
   });
   const noopsYaml = parseNoopsYaml('runtimes: { jdk: "17" }\nbuild_runtimes: { maven: "3.8" }\n');
   const plan = detectStack({ noopsYaml, maven: { tests: false }, procfile: 'web: java -cp target/classes demo.Main', hasLock: false });
@@ -155,4 +161,21 @@ test('noops.yaml runtimes go to the plan as written; the build resolves them', (
   const noopsYaml = parseNoopsYaml('runtimes: { node: "18" }\n');
   const plan = detectStack({ noopsYaml, procfile: 'web: node s.js', hasLock: false });
   assert.deepEqual([plan.runtimes, plan.buildRuntimes], [{ node: '18' }, {}]);
+});
+
+test('noops.yaml health checks and deploy tests reach the plan in the manifest form', () => {
+  const noopsYaml = parseNoopsYaml([
+    'processes:',
+    '  web: { command: ./srv, healthcheck: { http: /healthz, interval: 0.5 } }',
+    '  worker: { command: ./w, healthcheck: { command: ./check.sh, timeout: 5 } }',
+    '  admin: { command: ./a, port: 9000, healthcheck: none }',
+    'deploy_tests: [./smoke.sh, ./e2e.sh]',
+  ].join('\n'));
+  const plan = detectStack({ noopsYaml, hasLock: false });
+  assert.deepEqual(plan.processes.map((p) => p.healthcheck), [
+    { type: 'http', path: '/healthz', interval: 0.5, timeout: 2 },
+    { type: 'command', command: './check.sh', interval: 1, timeout: 5 },
+    { type: 'none' },
+  ]);
+  assert.deepEqual(plan.deployTests, ['./smoke.sh', './e2e.sh']);
 });

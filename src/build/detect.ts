@@ -6,6 +6,7 @@
 import { NoopsError } from '../errors/index.js';
 import { parseProcfile, processDefaults, type NoopsYaml, type ProcessSpec } from '../release/index.js';
 import * as S from './stacks.js';
+import { healthCheckFromYaml } from '../release/health.js';
 
 export { NPM_BUILD, NPM_CI, NPM_INSTALL, NPM_START } from './stacks.js';
 
@@ -48,6 +49,8 @@ export interface BuildPlan {
   buildRuntimes: Record<string, string>;
   /** true when the build must write the static file server into the package */
   staticServer: boolean;
+  /** noops.yaml's deploy tests (none: empty) */
+  deployTests: string[];
 }
 
 /** The parts of a stack name, in the order they are written. */
@@ -104,7 +107,13 @@ export function detectStack(files: DetectInput): BuildPlan {
   if (yaml?.processes) {
     processes = Object.entries(yaml.processes).map(([name, p]) =>
       processDefaults(name, {
-        command: p.command, port: p.port, env: p.env, stopSignal: p.stop_signal, stopTimeout: p.stop_timeout, startGrace: p.start_grace,
+        command: p.command,
+        port: p.port,
+        env: p.env,
+        stopSignal: p.stop_signal,
+        stopTimeout: p.stop_timeout,
+        startGrace: p.start_grace,
+        healthcheck: p.healthcheck === undefined ? undefined : healthCheckFromYaml(p.healthcheck),
       }),
     );
   } else if (files.procfile !== undefined) {
@@ -140,6 +149,7 @@ export function detectStack(files: DetectInput): BuildPlan {
     runtimes,
     buildRuntimes,
     staticServer,
+    deployTests: [...(yaml?.deploy_tests ?? [])],
   };
 }
 

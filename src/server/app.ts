@@ -12,6 +12,7 @@ import { viewRoutes } from './routes/views.js';
 import { buildRoutes } from './routes/builds.js';
 import { clusterRoutes } from './routes/clusters.js';
 import { deployRoutes } from './routes/deploys.js';
+import { deployEventRoutes } from './routes/deploy-events.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { runtimeRoutes } from './routes/runtimes.js';
 
@@ -66,6 +67,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     await buildRoutes(api, ctx);
     await clusterRoutes(api, ctx);
     await deployRoutes(api, ctx);
+    await deployEventRoutes(api, ctx);
     await tokenRoutes(api, ctx);
     await runtimeRoutes(api, ctx);
   }, { prefix: API_PREFIX });
