@@ -148,7 +148,7 @@ async function pruneUnusedRuntimes(deps: ReconcileDeps, state: AgentState): Prom
     deps.log(`runtime ${key}: removed (unused)`);
   }
   for (const e of r.errors) deps.log(`runtime prune: ${e}`);
-  deps.save();
+  if (inUse.size > 0 || r.removed.length > 0) deps.save();
 }
 
 async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: InstanceState | undefined, d: DesiredInstance, failures: Failures): Promise<void> {
