@@ -13,6 +13,7 @@ import { buildRoutes } from './routes/builds.js';
 import { clusterRoutes } from './routes/clusters.js';
 import { deployRoutes } from './routes/deploys.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { nodeRoutes } from './routes/nodes.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
 const BODY_LIMIT = 4 * 1024 * 1024;
@@ -66,6 +67,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     await clusterRoutes(api, ctx);
     await deployRoutes(api, ctx);
     await tokenRoutes(api, ctx);
+    await nodeRoutes(api, ctx);
   }, { prefix: API_PREFIX });
   return app;
 }
