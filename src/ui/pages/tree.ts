@@ -35,11 +35,12 @@ export function TreePanel({ current, searchRef }: { current: string | null; sear
     if (q.includes('=')) return setSubmitted(q);
     setSubmitted('');
     if (q === '') return;
-    const first = firstMatch(shown, text);
-    if (first) {
-      location.hash = href.node(first);
+    const starts = matchStarts(shown, text);
+    if (starts.length === 1) {
+      location.hash = href.node(starts[0]!);
       return;
     }
+    // None or several: the server resolves a partial tag, or says which nodes it could mean.
     try {
       location.hash = href.node((await api.node(q)).node.tag);
     } catch (err) {
@@ -53,9 +54,9 @@ export function TreePanel({ current, searchRef }: { current: string | null; sear
     else next.add(tag);
     return next;
   });
-  // A node is open when the user opened it, when it leads to the current node, when a search
-  // is on, or when it is a root.
-  const isOpen = (n: TreeNodeView, depth: number): boolean => open.has(n.tag) !== (depth === 0 || text !== '' || selector !== '' || (current !== null && current !== n.tag && current.startsWith(`${n.tag}_`)));
+  // A node is open when it is a root, the current node or on the way to it, or when a search
+  // is on; a click on its arrow turns that around.
+  const isOpen = (n: TreeNodeView, depth: number): boolean => open.has(n.tag) !== (depth === 0 || text !== '' || selector !== '' || (current !== null && (current === n.tag || current.startsWith(`${n.tag}_`))));
 
   const row = (n: TreeNodeView, depth: number): unknown => {
     const expanded = isOpen(n, depth);
@@ -98,11 +99,14 @@ export function TreePanel({ current, searchRef }: { current: string | null; sear
   </nav>`;
 }
 
-function firstMatch(nodes: TreeNodeView[], text: string): string | undefined {
+/**
+ * The nodes where a match starts: their tag contains the text and their parent's does not
+ * (everything under a match contains it too). One such node is where Enter goes.
+ */
+function matchStarts(nodes: TreeNodeView[], text: string, out: string[] = []): string[] {
   for (const n of nodes) {
-    if (n.tag.toLowerCase().includes(text) && (n.children.length === 0 || !n.children.some((c) => c.tag.toLowerCase().includes(text)))) return n.tag;
-    const deeper = firstMatch(n.children, text);
-    if (deeper) return deeper;
+    if (n.tag.toLowerCase().includes(text)) out.push(n.tag);
+    else matchStarts(n.children, text, out);
   }
-  return undefined;
+  return out;
 }
