@@ -8,6 +8,15 @@ import { html } from './html.js';
 import { ago, when } from './format.js';
 import { href } from './routes.js';
 
+/** The window event a page sends when it changed something (a deploy started or ended), so
+ * the other views (the tree) read again at once. */
+export const CHANGED = 'noops:changed';
+
+/** Tells the other views that something changed. */
+export function announceChange(): void {
+  dispatchEvent(new Event(CHANGED));
+}
+
 /** The signed-in API client, for every page. */
 export const ApiContext = createContext<ConsoleApi | null>(null);
 

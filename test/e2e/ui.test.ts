@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { DeploymentView, HostView, InstanceView } from '../../src/api/types.js';
+import type { DeploymentView, HostView, InstanceView, NodeView } from '../../src/api/types.js';
 import { cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, ROOT, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 import { browserArgs, CHROMIUM } from './browser.js';
 
@@ -30,6 +30,7 @@ let page: Page;
 const pageErrors: string[] = [];
 let v1 = '';
 let v2 = '';
+let broken = '';
 
 before(async () => {
   if (!existsSync(CHROMIUM)) {
@@ -43,8 +44,9 @@ before(async () => {
   const app = makeAppRepo(repo);
   const c1 = app.commit('hello v1');
   const c2 = app.commit('hello v2');
-  [v1, v2] = [c1.slice(0, 9), c2.slice(0, 9)];
-  for (const c of [c1, c2]) assert.equal((await cli(server, ['build', '-u', repo, '-t', JOB, '-v', c])).code, 0);
+  const c3 = app.commit('broken', { Procfile: 'web: node -e "process.exit(3)"\n' });
+  [v1, v2, broken] = [c1.slice(0, 9), c2.slice(0, 9), c3.slice(0, 9)];
+  for (const c of [c1, c2, c3]) assert.equal((await cli(server, ['build', '-u', repo, '-t', JOB, '-v', c])).code, 0);
   assert.equal((await cli(server, ['cluster', 'set', '-t', CLUSTER, '--hosts', HOSTS.join(',')])).code, 0);
   assert.equal((await cli(server, ['cluster', 'set', '-t', OTHER, '--hosts', 'h2'])).code, 0);
   const r = await cli(server, ['deploy', '-t', CLUSTER, '-v', v1]);
@@ -206,6 +208,20 @@ test('"Roll back to this version" asks first, then rolls back: a new history row
   await shot('cluster');
 });
 
+test('a release that cannot start fails on the page with each host\'s reason, and the old release keeps running', async () => {
+  await page.locator('#release').selectOption(broken);
+  await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+  const live = page.locator('#live').filter({ hasText: 'Deploy #4' });
+  await live.locator('.live[data-status="failed"]').waitFor({ timeout: 90_000 });
+  const text = await live.innerText();
+  assert.match(text, /every host was sent back to its previous release/);
+  assert.match(text, /process web died 3 times/);
+  assert.ok(await live.locator('.live-hosts tr[data-state="failed"]').count() >= 1, 'the failed host is marked');
+  await shot('deploy-failed');
+  await until('the history to record the failure', async () => (await page.locator('tr.history-row').first().innerText()).includes('failed'));
+  await until('the instances to run v1', async () => (await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER])).every((p) => p.version === v1 && p.state === 'up'), 60_000);
+});
+
 test('"g h" opens the hosts: every host, up, and what runs on it', async () => {
   await page.locator('main').click();
   await page.keyboard.press('g');
@@ -238,6 +254,26 @@ test('no dead links: every link of every page leads to a page that is there', as
   assert.ok(seen.size >= 10, `followed ${seen.size} pages`);
   await page.goto(`${server.url}/#/nowhere`);
   await page.getByText('There is no page at #/nowhere').waitFor();
+});
+
+test('GET /api/v1/nodes/:tag: a partial tag names its node; unknown nodes and missing tokens are refused', async () => {
+  const get = (path: string, token?: string): Promise<Response> =>
+    fetch(`${server.url}/api/v1${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const r = await get('/nodes/job.web_cluster.prod', server.adminToken);
+  assert.equal(r.status, 200);
+  const v = (await r.json()) as NodeView;
+  assert.equal(v.node.tag, CLUSTER);
+  assert.deepEqual([v.node.hosts, v.node.instances, v.node.instancesUp, v.node.health], [2, 2, 2, 'ok']);
+  assert.deepEqual(v.path.map((p) => p.level), ['cop', 'owt', 'pdl', 'service', 'job', 'cluster']);
+  assert.deepEqual(v.hosts.map((h) => [h.name, h.status]), [['h1', 'up'], ['h2', 'up']]);
+  assert.equal(v.cluster?.currentVersion, v1);
+  assert.equal(v.cluster?.current?.version, v1);
+  assert.equal(v.cluster?.running, null);
+  assert.deepEqual(v.jobs.map((j) => [j.tag, j.releases]), [[JOB, 3]]);
+  const unknown = await get('/nodes/cop.nope', server.adminToken);
+  assert.equal(unknown.status, 404);
+  assert.equal(((await unknown.json()) as { code: string }).code, 'NOOPS_E_TAG_UNKNOWN');
+  assert.equal((await get('/nodes/cop.acme')).status, 401);
 });
 
 test('the pages raised no errors (scripts, CSP)', () => {

@@ -8,7 +8,7 @@ import type { DeploymentView, NodeView } from '../../api/types.js';
 import { html } from '../html.js';
 import { useLoad } from '../load.js';
 import { count } from '../format.js';
-import { Ago, Empty, ErrorBox, Section, useApi } from '../widgets.js';
+import { Ago, announceChange, Empty, ErrorBox, Section, useApi } from '../widgets.js';
 import { HostsTable, InstancesTable } from './tables.js';
 import { DeployForm } from './deploy.js';
 import { HistoryTable } from './history.js';
@@ -38,6 +38,7 @@ export function ClusterBody({ view, reload }: { view: NodeView; reload: () => vo
     setLiveId(d.id);
     history.reload();
     reload();
+    announceChange();
   };
   const start = async (what: () => Promise<DeploymentView>): Promise<void> => {
     try {
@@ -49,6 +50,7 @@ export function ClusterBody({ view, reload }: { view: NodeView; reload: () => vo
   const ended = (): void => {
     history.reload();
     reload();
+    announceChange();
   };
   const busy = runningId !== null || (history.data?.some((d) => d.status === 'running') ?? false);
 

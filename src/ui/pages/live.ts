@@ -76,7 +76,7 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
         <span class="progress-done" style=${{ width: `${(100 * p.done) / Math.max(1, p.total)}%` }}></span>
         <span class="progress-failed" style=${{ width: `${(100 * p.failed) / Math.max(1, p.total)}%` }}></span>
       </div>
-      <p class="small">${p.done} of ${count(p.total, 'host')} done${p.failed ? html`, <span class="bad">${p.failed} failed</span>` : null}${p.pending ? `, ${p.pending} waiting` : ''}</p>
+      <p class="small">${p.done} of ${count(p.total, 'host')} done${p.failed ? html`, <span class="bad">${p.failed} failed</span>` : null}${p.pending ? `, ${p.pending} ${d.status === 'running' ? 'waiting' : 'not finished'}` : ''}</p>
       ${d.message ? html`<p class="error-text" role="alert">${d.message}</p>` : null}
       ${d.status === 'running' && d.actions?.length ? html`<p class="controls">${d.actions.map((a) => html`<button key=${a} onClick=${() => act(a)}>${a[0]!.toUpperCase()}${a.slice(1)}</button> `)}</p>` : null}
       ${actionError ? html`<${ErrorBox} error=${actionError} />` : null}

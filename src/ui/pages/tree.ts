@@ -4,7 +4,7 @@
  * node's page. Refreshes itself every few seconds.
  */
 import type { RefObject } from 'preact';
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { TreeNodeView } from '../../api/types.js';
 import { html } from '../html.js';
 import { useLoad } from '../load.js';
@@ -12,6 +12,7 @@ import { href } from '../routes.js';
 import { count } from '../format.js';
 import { Dot, Empty, ErrorBox, Loading, useApi } from '../widgets.js';
 import { filterTree } from '../tree-filter.js';
+import { CHANGED } from '../widgets.js';
 
 /** The tree is re-read this often: host health changes show within seconds, and reading the
  * tree is one cheap query per console. */
@@ -25,6 +26,11 @@ export function TreePanel({ current, searchRef }: { current: string | null; sear
   const [open, setOpen] = useState<Set<string>>(new Set());
   const selector = submitted.includes('=') ? submitted : '';
   const tree = useLoad(() => api.tree(selector || undefined), [selector], TREE_REFRESH_MS);
+  // A deploy that starts or ends on a page shows in the tree at once, not at the next refresh.
+  useEffect(() => {
+    addEventListener(CHANGED, tree.reload);
+    return () => removeEventListener(CHANGED, tree.reload);
+  }, [tree.reload]);
   const text = query.includes('=') ? '' : query.trim().toLowerCase();
   const shown = useMemo(() => (tree.data ? filterTree(tree.data.roots, text) : []), [tree.data, text]);
 
@@ -69,7 +75,7 @@ export function TreePanel({ current, searchRef }: { current: string | null; sear
         <a href=${href.node(n.tag)} title=${n.tag} aria-current=${current === n.tag ? 'page' : undefined}>
           <${Dot} health=${n.health} /><span class="lvl">${n.level}.</span><span class="name">${n.name}</span>
         </a>
-        ${n.deploying ? html`<span class="deploying" title="a deployment is running under this node">deploying</span>` : null}
+        ${n.deploying ? html`<span class="deploying" title="a deployment is running under this node" aria-label="deploying">↻</span>` : null}
         <span class="counts" title=${title}>${n.hosts}h · ${n.instancesUp}/${n.instances}</span>
       </div>
       ${expanded && n.children.length ? html`<ul role="group">${n.children.map((c) => row(c, depth + 1))}</ul>` : null}
