@@ -200,7 +200,7 @@ test('"Roll back to this version" asks first, then rolls back: a new history row
   const history = await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]);
   assert.deepEqual(history.map((h) => [h.version, h.kind, h.status]), [[v1, 'rollback', 'succeeded'], [v2, 'deploy', 'succeeded'], [v1, 'deploy', 'succeeded']]);
 
-  await top.getByRole('button', { name: 'cluster.conf, hosts' }).click();
+  await top.getByRole('button', { name: 'show' }).click();
   const detail = page.locator('tr.history-detail').first();
   assert.match(await detail.innerText(), /timeout: 300/);
   assert.match(await detail.innerText(), /h1\s+\S+\s+succeeded/);
@@ -219,7 +219,9 @@ test('a release that cannot start fails on the page with each host\'s reason, an
   assert.ok(await live.locator('.live-hosts tr[data-state="failed"]').count() >= 1, 'the failed host is marked');
   await shot('deploy-failed');
   await until('the history to record the failure', async () => (await page.locator('tr.history-row').first().innerText()).includes('failed'));
-  await until('the instances to run v1', async () => (await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER])).every((p) => p.version === v1 && p.state === 'up'), 60_000);
+  let ps: InstanceView[] = [];
+  await until('the instances to run v1', async () => (ps = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER])).every((p) => p.version === v1 && p.state === 'up'), 60_000)
+    .catch((err: Error) => { throw new Error(`${err.message}; last ps: ${JSON.stringify(ps)}`); });
 });
 
 test('"g h" opens the hosts: every host, up, and what runs on it', async () => {

@@ -47,7 +47,7 @@ export function HistoryTable({ rows, current, busy, onRollback }: {
         <td class="muted">${duration(d.startedAt, d.endedAt, now)}</td>
         <td class="num">${d.hostCount}</td>
         <td><${Badge} status=${d.status} title=${d.message ?? ''} /></td>
-        <td><button class="link" aria-expanded=${String(open.has(d.id))} onClick=${() => toggle(d.id)}>${open.has(d.id) ? 'hide' : 'cluster.conf, hosts'}</button></td>
+        <td><button class="link" aria-expanded=${String(open.has(d.id))} title="the cluster.conf and the machines of this deploy" onClick=${() => toggle(d.id)}>${open.has(d.id) ? 'hide' : 'show'}</button></td>
         <td><button class="rollback" disabled=${why !== ''} title=${why || `start a rollback to ${d.version}`} onClick=${() => ask(d)}>${ROLLBACK_LABEL}</button></td>
       </tr>${open.has(d.id) ? html`<tr class="history-detail" key=${`${d.id}-detail`}><td></td><td colspan="9"><${Detail} d=${d} /></td></tr>` : null}`;
     })}</tbody>

@@ -67,10 +67,10 @@ export function TreePanel({ current, searchRef }: { current: string | null; sear
   const row = (n: TreeNodeView, depth: number): unknown => {
     const expanded = isOpen(n, depth);
     const title = `${count(n.hosts, 'host')}${n.hostsDown ? ` (${n.hostsDown} down)` : ''}, ${n.instancesUp} of ${count(n.instances, 'instance')} up`;
-    return html`<li key=${n.tag} role="treeitem" aria-expanded=${n.children.length ? String(expanded) : undefined}>
+    return html`<li key=${n.tag}>
       <div class=${`tree-row${current === n.tag ? ' current' : ''}`}>
         ${n.children.length
-          ? html`<button class="twist" onClick=${() => toggle(n.tag)} aria-label=${`${expanded ? 'collapse' : 'expand'} ${n.level}.${n.name}`}>${expanded ? '▾' : '▸'}</button>`
+          ? html`<button class="twist" onClick=${() => toggle(n.tag)} aria-expanded=${String(expanded)} aria-label=${`${expanded ? 'collapse' : 'expand'} ${n.level}.${n.name}`}>${expanded ? '▾' : '▸'}</button>`
           : html`<span class="twist"></span>`}
         <a href=${href.node(n.tag)} title=${n.tag} aria-current=${current === n.tag ? 'page' : undefined}>
           <${Dot} health=${n.health} /><span class="lvl">${n.level}.</span><span class="name">${n.name}</span>
@@ -78,7 +78,7 @@ export function TreePanel({ current, searchRef }: { current: string | null; sear
         ${n.deploying ? html`<span class="deploying" title="a deployment is running under this node" aria-label="deploying">↻</span>` : null}
         <span class="counts" title=${title}>${n.hosts}h · ${n.instancesUp}/${n.instances}</span>
       </div>
-      ${expanded && n.children.length ? html`<ul role="group">${n.children.map((c) => row(c, depth + 1))}</ul>` : null}
+      ${expanded && n.children.length ? html`<ul>${n.children.map((c) => row(c, depth + 1))}</ul>` : null}
     </li>`;
   };
 
@@ -101,7 +101,7 @@ export function TreePanel({ current, searchRef }: { current: string | null; sear
       ? html`<${Empty} title="The service tree is empty.">Build a release (<code>noops build -u REPO -t TAG -v COMMIT</code>) or set a cluster's hosts (<code>noops cluster set</code>) with a full tag, and its nodes appear here.</${Empty}>`
       : null}
     ${tree.data && shown.length === 0 && (text || selector) ? html`<${Empty} title="Nothing matches." />` : null}
-    ${shown.length ? html`<ul class="tree-list" role="tree">${shown.map((n) => row(n, 0))}</ul>` : null}
+    ${shown.length ? html`<ul class="tree-list">${shown.map((n) => row(n, 0))}</ul>` : null}
   </nav>`;
 }
 
