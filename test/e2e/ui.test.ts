@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { DeploymentView, HostView, InstanceView, NodeView } from '../../src/api/types.js';
-import { cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, ROOT, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
+import { cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, ROOT, startAgent, startServer, tmp, until as untilDeadline, type Proc, type ServerProc } from './harness.js';
 import { browserArgs, CHROMIUM } from './browser.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';
@@ -18,6 +18,9 @@ const CLUSTER = `${JOB}_cluster.prod`;
 const OTHER = 'cop.acme_owt.ops_pdl.mon_service.alert_job.judge_cluster.prod';
 const HOSTS = ['h1', 'h2'];
 const SHOTS = join(ROOT, 'test-artifacts', 'ui');
+/** How long a wait may take: generous, as the machine may be shared with other test runs. */
+const WAIT_MS = 60_000;
+const until = <T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = WAIT_MS): Promise<T> => untilDeadline(what, check, ms);
 
 const base = tmp('ui');
 const roots = HOSTS.map((h) => join(base, `agent-${h}`));
@@ -39,7 +42,7 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   server = await startServer(join(base, 'server'), await freePort());
   HOSTS.forEach((h, i) => agents.push(startAgent(server, roots[i]!, h, `rack=r${i + 1}`)));
-  await until('both hosts up', async () => (await cliJson<HostView[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 2);
+  await until('both hosts up', async () => (await cliJson<HostView[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 2, WAIT_MS);
   const repo = join(base, 'repo');
   const app = makeAppRepo(repo);
   const c1 = app.commit('hello v1');
@@ -54,6 +57,7 @@ before(async () => {
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: browserArgs() });
   ctx = await browser.newContext({ viewport: { width: 1366, height: 860 } });
+  ctx.setDefaultTimeout(WAIT_MS);
   page = await ctx.newPage();
   watch(page);
 });
@@ -153,7 +157,7 @@ test('deploy a release from the page and watch it live until it finishes', async
   process.kill(h2, 'SIGSTOP');
   try {
     await page.getByRole('button', { name: 'Deploy', exact: true }).click();
-    await page.locator('.live-hosts tr[data-host="h1"][data-state="succeeded"]').waitFor({ timeout: 60_000 });
+    await page.locator('.live-hosts tr[data-host="h1"][data-state="succeeded"]').waitFor({ timeout: 2 * WAIT_MS });
     assert.equal(await page.locator('.live').getAttribute('data-status'), 'running');
     assert.equal(await page.locator('.live-hosts tr[data-host="h2"]').getAttribute('data-state'), 'pending');
     assert.match(await page.locator('.live').innerText(), /1 of 2 hosts done, 1 waiting/);
@@ -161,12 +165,12 @@ test('deploy a release from the page and watch it live until it finishes', async
   } finally {
     process.kill(h2, 'SIGCONT');
   }
-  await page.locator('.live[data-status="succeeded"]').waitFor({ timeout: 60_000 });
+  await page.locator('.live[data-status="succeeded"]').waitFor({ timeout: 2 * WAIT_MS });
   assert.equal(await page.locator('.live-hosts tr[data-state="succeeded"]').count(), 2);
   const ps = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER]);
   assert.deepEqual(ps.map((p) => p.version), [v2, v2]);
   await until('the page to show v2 on both hosts', async () =>
-    (await page.locator('.instances-table td.version').allInnerTexts()).join() === `${v2},${v2}`, 20_000);
+    (await page.locator('.instances-table td.version').allInnerTexts()).join() === `${v2},${v2}`, WAIT_MS);
 });
 
 test('"Roll back to this version" asks first, then rolls back: a new history row, the instances change version', async () => {
@@ -189,14 +193,14 @@ test('"Roll back to this version" asks first, then rolls back: a new history row
   // Accepted: the rollback runs and is recorded.
   page.once('dialog', (d) => void d.accept());
   await button.click();
-  await page.locator('#live').filter({ hasText: 'Rollback #' }).locator('.live[data-status="succeeded"]').waitFor({ timeout: 60_000 });
+  await page.locator('#live').filter({ hasText: 'Rollback #' }).locator('.live[data-status="succeeded"]').waitFor({ timeout: 2 * WAIT_MS });
   await until('the history to gain the rollback row', async () => (await rows.count()) === 3);
   const top = rows.first();
   assert.equal(await top.locator('td.version').innerText(), v1);
   assert.match(await top.innerText(), /rollback\s+admin/);
   assert.match(await top.innerText(), /succeeded/);
   await until('the instances to run v1 again', async () =>
-    (await page.locator('.instances-table td.version').allInnerTexts()).join() === `${v1},${v1}`, 20_000);
+    (await page.locator('.instances-table td.version').allInnerTexts()).join() === `${v1},${v1}`, WAIT_MS);
   const history = await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]);
   assert.deepEqual(history.map((h) => [h.version, h.kind, h.status]), [[v1, 'rollback', 'succeeded'], [v2, 'deploy', 'succeeded'], [v1, 'deploy', 'succeeded']]);
 
@@ -212,7 +216,7 @@ test('a release that cannot start fails on the page with each host\'s reason, an
   await page.locator('#release').selectOption(broken);
   await page.getByRole('button', { name: 'Deploy', exact: true }).click();
   const live = page.locator('#live').filter({ hasText: 'Deploy #4' });
-  await live.locator('.live[data-status="failed"]').waitFor({ timeout: 90_000 });
+  await live.locator('.live[data-status="failed"]').waitFor({ timeout: 2 * WAIT_MS });
   const text = await live.innerText();
   assert.match(text, /every host was sent back to its previous release/);
   assert.match(text, /process web died 3 times/);
@@ -220,7 +224,7 @@ test('a release that cannot start fails on the page with each host\'s reason, an
   await shot('deploy-failed');
   await until('the history to record the failure', async () => (await page.locator('tr.history-row').first().innerText()).includes('failed'));
   let ps: InstanceView[] = [];
-  await until('the instances to run v1', async () => (ps = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER])).every((p) => p.version === v1 && p.state === 'up'), 60_000)
+  await until('the instances to run v1', async () => (ps = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER])).every((p) => p.version === v1 && p.state === 'up'), 2 * WAIT_MS)
     .catch((err: Error) => { throw new Error(`${err.message}; last ps: ${JSON.stringify(ps)}`); });
 });
 
