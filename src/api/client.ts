@@ -69,6 +69,10 @@ export class ApiClient {
   tree(selector?: string): Promise<T.TreeView> {
     return this.request('GET', `/tree${query({ selector })}`);
   }
+  /** One node of the tree with its hosts, instances, jobs (and, for a cluster, its releases in use). */
+  node(tag: string): Promise<T.NodeView> {
+    return this.request('GET', `/nodes/${encodeURIComponent(tag)}`);
+  }
   releases(tag?: string): Promise<T.ReleaseView[]> {
     return this.request('GET', `/releases${query({ tag })}`);
   }

@@ -131,8 +131,64 @@ export interface TreeNodeView {
   tag: string;
   level: string;
   name: string;
+  /** distinct hosts of the clusters under the node */
   hosts: number;
+  /** how many of those hosts are down */
+  hostsDown: number;
+  /** instances (one cluster's job on one host) under the node */
+  instances: number;
+  /** instances whose every process is up */
+  instancesUp: number;
+  health: Health;
+  /** a deployment is running on a cluster under the node */
+  deploying: boolean;
   children: TreeNodeView[];
+}
+
+/**
+ * A node's health in one word: `ok` (every host and instance up), `degraded` (some are not),
+ * `down` (every host down, or no instance up), `idle` (nothing runs, no host down).
+ */
+export type Health = 'ok' | 'degraded' | 'down' | 'idle';
+
+/** GET /nodes/:tag: one node of the tree with what lies under it (the console's node page) */
+export interface NodeView {
+  /** the node with its counts and its subtree */
+  node: TreeNodeView;
+  /** the path from the root down to the node, for breadcrumbs */
+  path: { tag: string; level: string; name: string }[];
+  /** the hosts of the clusters under the node, with the clusters each belongs to */
+  hosts: (HostView & { clusters: string[] })[];
+  /** every process of every instance under the node */
+  instances: InstanceView[];
+  /** the jobs under the node (or, for a cluster, its job) */
+  jobs: JobSummary[];
+  /** when the node is a cluster: the cluster, its current release and its running deployment */
+  cluster: ClusterDetail | null;
+}
+
+export interface JobSummary {
+  tag: string;
+  name: string;
+  releases: number;
+  latestRelease: { version: string; createdAt: string } | null;
+  clusters: ClusterSummary[];
+}
+
+export interface ClusterSummary {
+  tag: string;
+  name: string;
+  hosts: number;
+  currentVersion: string | null;
+  /** the id of its running deployment, if one runs */
+  running: number | null;
+}
+
+export interface ClusterDetail extends ClusterView {
+  /** the release that runs now (the newest succeeded deployment's), if it is still stored */
+  current: ReleaseView | null;
+  /** the running deployment, if any */
+  running: DeploymentView | null;
 }
 
 /** GET /audit */

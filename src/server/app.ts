@@ -15,11 +15,17 @@ import { deployRoutes } from './routes/deploys.js';
 import { deployEventRoutes } from './routes/deploy-events.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { runtimeRoutes } from './routes/runtimes.js';
+import { nodeRoutes } from './routes/nodes.js';
+import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
 const BODY_LIMIT = 4 * 1024 * 1024;
 
-export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
+/**
+ * The app: the API under /api/v1 (every route needs a token) and the web console at / (public
+ * files that show nothing without a token). `console: false` leaves the console out.
+ */
+export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs | false } = {}): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true });
 
   app.setErrorHandler((err: FastifyError | NoopsError, _req, reply) => {
@@ -70,6 +76,8 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     await deployEventRoutes(api, ctx);
     await tokenRoutes(api, ctx);
     await runtimeRoutes(api, ctx);
+    await nodeRoutes(api, ctx);
   }, { prefix: API_PREFIX });
+  if (opts.console !== false) await consoleRoutes(app, opts.console ?? consoleDirs());
   return app;
 }

@@ -38,6 +38,8 @@ function announce(server: RunningServer): void {
   process.stdout.write(`noops server listening on ${server.url}\n`);
   process.stdout.write(`  admin token: ${server.adminTokenFile}${server.createdTokens ? ' (new)' : ''}\n`);
   process.stdout.write(`  join token:  ${server.joinTokenFile}\n`);
+  // The token itself is never printed (logs are kept); the command makes the sign-in link.
+  process.stdout.write(`  web console: ${server.url}/  (sign in with the admin token, or open "${server.url}/?token=$(cat ${server.adminTokenFile})")\n`);
 }
 
 export function registerDaemons(p: Command): void {

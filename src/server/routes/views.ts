@@ -4,8 +4,9 @@ import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
 import type { ReleaseManifest } from '../../release/types.js';
 import type { DeploymentRow, DeploymentStatus, ReleaseRow } from '../../store/index.js';
-import { buildTree, isUnder, parseSelector, renderTree } from '../../tree/index.js';
+import { buildTree, isUnder, matches, parseSelector, renderTree, type Selector } from '../../tree/index.js';
 import type { ServerContext } from '../context.js';
+import { annotateTree, healthByTag, type NodeHealth } from '../health.js';
 
 /** The largest page of history or audit a caller can ask for. */
 const MAX_LIMIT = 1000;
@@ -22,13 +23,7 @@ export async function deploymentOf(ctx: ServerContext, raw: string): Promise<Dep
 export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   api.get('/whoami', { config: { allow: ['admin', 'team', 'agent', 'join'] } }, async (req) => req.principal);
 
-  api.get('/hosts', async (): Promise<T.HostView[]> => {
-    const now = Date.now();
-    return (await ctx.store.listHosts()).map((h) => {
-      const last = ctx.reports.lastSeen(h.name, h.lastHeartbeat);
-      return { name: h.name, status: ctx.reports.isUp(last, now) ? 'up' : 'down', labels: h.labels, lastHeartbeat: last, address: h.address, joinedAt: h.joinedAt };
-    });
-  });
+  api.get('/hosts', async (): Promise<T.HostView[]> => hostViews(ctx));
 
   api.get('/instances', async (req): Promise<T.InstanceView[]> => {
     const { tag } = req.query as { tag?: string };
@@ -44,7 +39,7 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     const hostsByTag = new Map<string, string[]>();
     for (const c of await ctx.store.listClusters()) hostsByTag.set(c.tag, c.hosts);
     const roots = buildTree(await ctx.tags.all(), hostsByTag, sel);
-    return { roots, text: renderTree(roots) };
+    return { roots: annotateTree(roots, await healthOfTree(ctx, sel)), text: renderTree(roots) };
   });
 
   api.get('/releases', async (req): Promise<T.ReleaseView[]> => {
@@ -78,6 +73,27 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
   api.get('/audit', async (req): Promise<T.AuditView[]> => {
     const q = req.query as { limit?: string; action?: string };
     return ctx.store.listAudit({ limit: limitOf(q.limit), action: q.action });
+  });
+}
+
+/** Every host with its status (up or down) as of now. */
+export async function hostViews(ctx: ServerContext): Promise<T.HostView[]> {
+  const now = Date.now();
+  return (await ctx.store.listHosts()).map((h) => {
+    const last = ctx.reports.lastSeen(h.name, h.lastHeartbeat);
+    return { name: h.name, status: ctx.reports.isUp(last, now) ? 'up' : 'down', labels: h.labels, lastHeartbeat: last, address: h.address, joinedAt: h.joinedAt };
+  });
+}
+
+/** The health counts of every node, within a selector's part of the tree when one is given. */
+export async function healthOfTree(ctx: ServerContext, sel?: Selector): Promise<Map<string, NodeHealth>> {
+  const keep = (tag: string): boolean => sel === undefined || matches(sel, tag);
+  const hosts = await hostViews(ctx);
+  return healthByTag({
+    clusters: (await ctx.store.listClusters()).filter((c) => keep(c.tag)),
+    hostUp: new Map(hosts.map((h) => [h.name, h.status === 'up'])),
+    processes: (await ctx.store.listInstances()).filter((p) => keep(p.tag)),
+    running: (await ctx.store.listDeployments({ status: 'running' })).map((d) => d.tag).filter(keep),
   });
 }
 
