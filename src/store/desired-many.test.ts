@@ -47,7 +47,10 @@ const backends: { name: string; skip: string | false; open(): Promise<Store>; cl
         return openStore(url.toString());
       },
       async cleanup() {
-        for (const name of created) await admin(`drop database if exists ${name} with (force)`);
+        // Best effort (see store.test.ts): a database another role still holds is left with a warning.
+        for (const name of created) {
+          await admin(`drop database if exists ${name} with (force)`).catch((err: Error) => process.emitWarning(`could not drop test database ${name}: ${err.message}`));
+        }
       },
     };
   })(),
