@@ -233,7 +233,7 @@ test('"g h" opens the hosts: every host, up, and what runs on it', async () => {
   await page.keyboard.press('g');
   await page.keyboard.press('h');
   await page.waitForURL(/#\/hosts$/);
-  const h2 = page.locator('tr[data-host="h2"]');
+  const h2 = page.locator('table.hosts-page tr[data-host="h2"]');
   await h2.waitFor();
   assert.match(await h2.innerText(), /up/);
   assert.match(await h2.innerText(), new RegExp(`job\\.web_cluster\\.prod\\s+web\\s+${v1}\\s+up`));
@@ -280,6 +280,30 @@ test('GET /api/v1/nodes/:tag: a partial tag names its node; unknown nodes and mi
   assert.equal(unknown.status, 404);
   assert.equal(((await unknown.json()) as { code: string }).code, 'NOOPS_E_TAG_UNKNOWN');
   assert.equal((await get('/nodes/cop.acme')).status, 401);
+});
+
+test('empty and error states: a new server says how to begin; a server that goes away is said so', async () => {
+  const fresh = await startServer(join(base, 'fresh'), await freePort());
+  const other = await browser!.newContext({ viewport: { width: 1366, height: 860 } });
+  other.setDefaultTimeout(WAIT_MS);
+  const p = await other.newPage();
+  try {
+    await p.goto(`${fresh.url}/?token=${encodeURIComponent(fresh.adminToken)}`);
+    await p.getByText('The service tree is empty.').waitFor();
+    await p.getByText('Nothing here yet.').waitFor();
+    await p.screenshot({ path: join(SHOTS, 'empty.png') });
+    await p.goto(`${fresh.url}/#/hosts`);
+    await p.getByText('No host has joined yet.').waitFor();
+    await p.goto(`${fresh.url}/#/n/cop.nope`);
+    await p.getByRole('alert').filter({ hasText: 'cop.nope' }).waitFor();
+    await fresh.stop();
+    // The pages read again every few seconds; the next read finds no server and says so.
+    await p.goto(`${fresh.url}/#/hosts`).catch(() => undefined);
+    await p.getByRole('alert').filter({ hasText: 'cannot reach the noops server' }).first().waitFor();
+  } finally {
+    await other.close();
+    await fresh.stop();
+  }
 });
 
 test('the pages raised no errors (scripts, CSP)', () => {
