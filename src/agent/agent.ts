@@ -9,11 +9,14 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { fenceNodePackageScope } from '../release/index.js';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { ApiClient } from '../api/client.js';
-import type { DesiredInstance, ProcessReport } from '../api/types.js';
+import type { AgentReport, DesiredInstance, DesiredState, ProcessReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
 import { Supervisor, type SupervisorOptions } from '../supervisor/index.js';
+import { healthCheckOf } from '../release/index.js';
+import { HealthMonitor } from './health.js';
+import type { ProcessSupervisor, ReleaseStore } from './host.js';
 import { detectStartFailures, processId, recordPids, reconcile, watchSpec, type Failures } from './reconcile.js';
 import { loadIdentity, loadState, saveIdentity, saveState, type AgentState } from './state.js';
 
@@ -31,6 +34,19 @@ export interface AgentOptions {
   labels: Record<string, string>;
   log?: (line: string) => void;
   supervisor?: SupervisorOptions;
+  /**
+   * The host's processes and releases: by default a real `Supervisor` and releases on disk.
+   * The fleet benchmark passes simulated ones (see src/agent/host.ts).
+   */
+  host?: { supervisor?: ProcessSupervisor; releases?: ReleaseStore };
+  /** told of each desired state received and each report sent (benchmarks, tests) */
+  observer?: AgentObserver;
+}
+
+/** Hooks into the agent's protocol, called synchronously; they must not throw. */
+export interface AgentObserver {
+  desired?(state: DesiredState): void;
+  reported?(report: AgentReport): void;
 }
 
 export class Agent {
@@ -39,7 +55,8 @@ export class Agent {
   private api: ApiClient;
   private readonly state: AgentState;
   private readonly failures: Failures = new Map();
-  private readonly supervisor: Supervisor;
+  private readonly health: HealthMonitor;
+  private readonly supervisor: ProcessSupervisor;
   private heartbeatMs = 5000;
   private desired: DesiredInstance[] | undefined;
   private desiredGeneration = -1;
@@ -47,6 +64,8 @@ export class Agent {
   private readonly abort = new AbortController();
   private reconciling: Promise<void> | undefined;
   private again = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = RETRY_MIN_MS;
   private reportTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
@@ -58,9 +77,10 @@ export class Agent {
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
     fenceNodePackageScope(this.root);
     this.state = loadState(this.root);
-    this.supervisor = new Supervisor(opts.supervisor);
+    this.supervisor = opts.host?.supervisor ?? new Supervisor(opts.supervisor);
     this.api = new ApiClient(opts.server);
     this.supervisor.on('state', () => this.scheduleReport());
+    this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
   }
 
   /** Joins, adopts, and starts the loops. Resolves once joined. */
@@ -77,6 +97,8 @@ export class Agent {
     this.abort.abort();
     clearTimeout(this.reportTimer);
     clearTimeout(this.heartbeatTimer);
+    this.health.stop();
+    clearTimeout(this.retryTimer);
     await this.reconciling;
     this.supervisor.detach();
   }
@@ -136,6 +158,7 @@ export class Agent {
       try {
         const ds = await this.api.desired(this.desiredGeneration, { signal: this.abort.signal });
         delay = RETRY_MIN_MS;
+        this.opts.observer?.desired?.(ds);
         if (ds.generation !== this.desiredGeneration || this.desired === undefined) {
           this.desiredGeneration = ds.generation;
           this.desired = ds.instances;
@@ -160,34 +183,58 @@ export class Agent {
       this.again = true;
       return;
     }
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.reconciling = (async () => {
+      let retry = false;
       do {
         this.again = false;
+        retry = false;
         const desired = this.desired ?? [];
         try {
           await reconcile({
             root: this.root,
             supervisor: this.supervisor,
+            releases: this.opts.host?.releases,
             download: (url, dest) => this.download(url, dest),
             save: () => this.save(),
             log: this.log,
+            retryLater: () => { retry = true; },
           }, this.state, desired, this.failures);
-          this.state.generation = this.desiredGeneration;
+          if (!retry) this.state.generation = this.desiredGeneration;
           this.save();
         } catch (err) {
           this.log(`reconcile failed: ${(err as Error).stack ?? err}`);
         }
         this.scheduleReport();
       } while (this.again && !this.stopped);
+      // A release that could not be fetched (the server away or overloaded) is tried again
+      // later, spread out so that a whole fleet does not come back at the same instant.
+      if (retry && !this.stopped) {
+        this.retryTimer = setTimeout(() => this.kick(), this.retryDelay * (0.5 + Math.random()));
+        this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+      } else {
+        this.retryDelay = RETRY_MIN_MS;
+      }
     })().finally(() => {
       this.reconciling = undefined;
     });
   }
 
-  private async download(url: string, dest: string): Promise<void> {
+  private async download(url: string, dest: string | Writable): Promise<void> {
     const res = await this.api.download(url);
     if (!res.body) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server sent an empty body for ${url}`);
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(dest));
+    const source = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+    let broken: Error | undefined;
+    source.once('error', (err) => { broken = err; });
+    const sink = typeof dest === 'string' ? createWriteStream(dest) : dest;
+    try {
+      await pipeline(source, sink);
+    } catch (err) {
+      // The connection broke off mid-way: the server's trouble, not the package's.
+      if (broken) throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `the download of ${url} from ${this.opts.server} broke off: ${broken.message}`, { cause: err });
+      throw err;
+    }
   }
 
   private save(): void {
@@ -215,13 +262,34 @@ export class Agent {
     let changed = false;
     for (const inst of Object.values(this.state.instances)) changed = recordPids(this.supervisor, inst) || changed;
     if (changed) this.save();
+    this.checkHealth();
     try {
-      await this.api.report({ processes: this.processes(), failures: [...this.failures.values()], generation: this.state.generation });
+      const report: AgentReport = { processes: this.processes(), failures: [...this.failures.values()], generation: this.state.generation };
+      await this.api.report(report);
+      this.opts.observer?.reported?.(report);
     } catch (err) {
       if (!(err instanceof NoopsError && (err.code === 'NOOPS_E_SERVER_UNREACHABLE' || err.code === 'NOOPS_E_UNAUTHORIZED'))) {
         this.log(`report failed: ${(err as Error).message}`);
       }
     }
+  }
+
+  /** Keeps the health checks in step with what runs: each running process of each instance. */
+  private checkHealth(): void {
+    const ids = new Set<string>();
+    for (const inst of Object.values(this.state.instances)) {
+      for (const spec of inst.desired.manifest.processes) {
+        const id = processId(inst.desired.tag, spec.name);
+        const s = this.supervisor.status(id);
+        if (!s || s.pid === null || (s.state !== 'up' && s.state !== 'starting')) continue;
+        const ws = watchSpec(this.root, inst, spec, inst.ports[spec.name]);
+        ids.add(id);
+        this.health.watch(id, `${s.pid}:${s.startTime}:${inst.desired.version}`, healthCheckOf(spec), {
+          port: inst.ports[spec.name] ?? null, cwd: ws.cwd, env: ws.env,
+        });
+      }
+    }
+    this.health.retain(ids);
   }
 
   /** What runs, per process, as the agent would report it. */
@@ -230,6 +298,11 @@ export class Agent {
     for (const inst of Object.values(this.state.instances)) {
       for (const spec of inst.desired.manifest.processes) {
         const s = this.supervisor.status(processId(inst.desired.tag, spec.name));
+        const checked = healthCheckOf(spec).type !== 'none';
+        const h = this.health.status(processId(inst.desired.tag, spec.name));
+        // without a check, a process is healthy once it is up (since it became up)
+        const health = checked ? (h?.health ?? 'starting') : s?.state === 'up' ? 'healthy' : 'starting';
+        const since = checked ? (h?.healthySince ?? null) : s?.state === 'up' ? s.since : null;
         out.push({
           tag: inst.desired.tag,
           process: spec.name,
@@ -240,6 +313,10 @@ export class Agent {
           restarts: s?.restarts ?? 0,
           startedAt: s?.startedAt ? new Date(s.startedAt).toISOString() : null,
           error: s && s.state !== 'up' && s.state !== 'starting' ? s.reason : null,
+          health,
+          healthySince: health === 'healthy' && since !== null ? new Date(since).toISOString() : null,
+          healthError: health === 'unhealthy' ? (h?.error ?? null) : null,
+          ...(inst.downloaded === undefined ? {} : { downloaded: inst.downloaded }),
         });
       }
     }

@@ -1,4 +1,5 @@
 /** The host daemon: join, heartbeat, reconcile. */
 export { Agent } from './agent.js';
-export type { AgentOptions } from './agent.js';
-export { installRelease, switchCurrent, readCurrent, pruneReleases, ensureShared } from './install.js';
+export type { AgentObserver, AgentOptions } from './agent.js';
+export { diskReleases, type HostInstallOptions, type ProcessSupervisor, type ReleaseStore } from './host.js';
+export { installRelease, switchCurrent, readCurrent, pruneReleases, ensureShared, extractPackage } from './install.js';

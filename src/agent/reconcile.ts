@@ -5,10 +5,12 @@
  * server sends the host back to the release it ran before.
  */
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import type { DesiredInstance, FailureReport } from '../api/types.js';
+import { NoopsError } from '../errors/index.js';
 import type { ProcessSpec } from '../release/types.js';
-import type { Supervisor, WatchSpec } from '../supervisor/index.js';
-import { ensureShared, installRelease, pruneReleases, switchCurrent } from './install.js';
+import type { WatchSpec } from '../supervisor/index.js';
+import { diskReleases, type ProcessSupervisor, type ReleaseStore } from './host.js';
 import { freePort } from './ports.js';
 import type { AgentState, InstanceState } from './state.js';
 
@@ -21,12 +23,16 @@ const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME'
 
 export interface ReconcileDeps {
   root: string;
-  supervisor: Supervisor;
-  /** downloads a package into destPath (the caller verifies) */
-  download(url: string, destPath: string): Promise<void>;
+  supervisor: ProcessSupervisor;
+  /** where releases are kept; default: on disk under root */
+  releases?: ReleaseStore;
+  /** downloads a package into a file or a stream (the caller verifies) */
+  download(url: string, dest: string | Writable): Promise<void>;
   /** persists the state after a change */
   save(): void;
   log(line: string): void;
+  /** a release could not be fetched for a passing reason (the server unreachable): reconcile again later */
+  retryLater?(): void;
 }
 
 /** Failures of desired releases, by tag: reported until the desired state changes. */
@@ -97,25 +103,31 @@ export async function reconcile(deps: ReconcileDeps, state: AgentState, desired:
 
 async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: InstanceState | undefined, d: DesiredInstance, failures: Failures): Promise<void> {
   const { root } = deps;
+  const releases = deps.releases ?? diskReleases;
   // 1. Put the release on disk, verified. Any failure here leaves the running release alone.
-  let installed: { dir: string; downloaded: boolean };
+  let installed: { downloaded: boolean };
   try {
-    installed = await installRelease({
+    installed = await releases.install({
       root, tag: d.tag, version: d.version, sha256: d.sha256,
       download: (dest) => deps.download(d.url, dest),
     });
   } catch (err) {
     const msg = (err as Error).message;
+    if (err instanceof NoopsError && err.code === 'NOOPS_E_SERVER_UNREACHABLE' && deps.retryLater) {
+      // Not the release's fault: reporting it failed would fail the whole deploy.
+      deps.log(`${d.tag}: cannot fetch ${d.version} now (${msg}); trying again`);
+      deps.retryLater();
+      return;
+    }
     failures.set(d.tag, { tag: d.tag, version: d.version, error: msg });
     deps.log(`${d.tag}: cannot install ${d.version}: ${msg}`);
     return;
   }
-  ensureShared(root, d.tag);
   // 2. Stop the old processes (they may hold the ports the new ones need).
   if (cur) await stopInstance(deps, cur);
-  // 3. Switch `current` atomically and start the new processes.
-  switchCurrent(root, d.tag, d.version);
-  const inst: InstanceState = { desired: d, ports: cur?.ports ?? {}, processes: {} };
+  // 3. Switch `current` atomically (shared folders first) and start the new processes.
+  releases.activate(root, d.tag, d.version);
+  const inst: InstanceState = { desired: d, ports: cur?.ports ?? {}, processes: {}, downloaded: installed.downloaded };
   state.instances[d.tag] = inst;
   for (const spec of d.manifest.processes) {
     const port = await portFor(inst, spec);
@@ -124,7 +136,7 @@ async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: Instan
   recordPids(deps.supervisor, inst);
   deps.save();
   const previous = cur?.desired.version;
-  await pruneReleases(root, d.tag, KEEP_RELEASES, previous ? [d.version, previous] : [d.version]);
+  await releases.prune(root, d.tag, KEEP_RELEASES, previous ? [d.version, previous] : [d.version]);
   deps.log(`${d.tag}: ${previous ? `${previous} -> ` : ''}${d.version} (${installed.downloaded ? 'downloaded' : 'already on disk'})`);
 }
 
@@ -151,7 +163,7 @@ async function portFor(inst: InstanceState, spec: ProcessSpec): Promise<number |
 }
 
 /** Copies pids and start times from the supervisor into the state (for adoption later). */
-export function recordPids(supervisor: Supervisor, inst: InstanceState): boolean {
+export function recordPids(supervisor: ProcessSupervisor, inst: InstanceState): boolean {
   let changed = false;
   for (const spec of inst.desired.manifest.processes) {
     const s = supervisor.status(processId(inst.desired.tag, spec.name));
@@ -170,7 +182,7 @@ export function recordPids(supervisor: Supervisor, inst: InstanceState): boolean
 }
 
 /** Marks a release whose processes keep dying before they are up as failed. */
-export function detectStartFailures(supervisor: Supervisor, state: AgentState, failures: Failures, root: string): void {
+export function detectStartFailures(supervisor: ProcessSupervisor, state: AgentState, failures: Failures, root: string): void {
   for (const inst of Object.values(state.instances)) {
     const d = inst.desired;
     if (failures.get(d.tag)?.version === d.version) continue;

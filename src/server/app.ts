@@ -12,6 +12,7 @@ import { viewRoutes } from './routes/views.js';
 import { buildRoutes } from './routes/builds.js';
 import { clusterRoutes } from './routes/clusters.js';
 import { deployRoutes } from './routes/deploys.js';
+import { deployEventRoutes } from './routes/deploy-events.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
@@ -71,6 +72,7 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
     await buildRoutes(api, ctx);
     await clusterRoutes(api, ctx);
     await deployRoutes(api, ctx);
+    await deployEventRoutes(api, ctx);
     await tokenRoutes(api, ctx);
     await nodeRoutes(api, ctx);
   }, { prefix: API_PREFIX });

@@ -6,15 +6,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
-import { runBuild } from '../build/index.js';
+import { BUILD_TIMEOUT_MS, runBuild } from '../build/index.js';
 import { fenceNodePackageScope } from '../release/index.js';
 import type { BuildRow, Store } from '../store/index.js';
 import type { TagBook } from './tags.js';
 
 /** How often a running build's log is written to the store: live enough to follow, cheap. */
 export const BUILD_LOG_FLUSH_MS = 250;
-/** The time limit of a build, commands and tests together. */
-export const BUILD_TIMEOUT_MS = 20 * 60_000;
 
 export interface BuildJob {
   repo: string;

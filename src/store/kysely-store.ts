@@ -8,12 +8,12 @@ import { sql, type Kysely } from 'kysely';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import { chunks } from './batch.js';
-import { getDesired, listDesired, listInstances, replaceInstances, setDesired } from './desired.js';
+import { desiredGeneration, getDesired, listDesired, listInstances, replaceInstances, setDesired, setDesiredMany } from './desired.js';
 import { touchHosts } from './heartbeats.js';
 import * as m from './rows.js';
 import type {
   AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentRow, DeploymentStatus, DesiredRow, HostRow,
-  InstanceRow, NodeRow, ReleaseRow, Store, TokenRow,
+  InstanceRow, NewDeployment, NodeRow, ReleaseRow, Store, TokenRow,
 } from './types.js';
 
 /**
@@ -226,7 +226,7 @@ export class KyselyStore implements Store {
 
   // ---- deployments
 
-  async createDeployment(row: Omit<DeploymentRow, 'id'>): Promise<number> {
+  async createDeployment(row: NewDeployment): Promise<number> {
     const r = await this.db.insertInto('deployments').values(m.deploymentToDb(row)).returning('id').executeTakeFirstOrThrow();
     return Number(r.id);
   }
@@ -257,8 +257,16 @@ export class KyselyStore implements Store {
     return setDesired(this.db, host, tag, row);
   }
 
+  async setDesiredMany(tag: string, changes: { host: string; row: DesiredRow | null }[]): Promise<void> {
+    await setDesiredMany(this.db, tag, changes);
+  }
+
   async getDesired(host: string): Promise<{ generation: number; entries: DesiredRow[] }> {
     return getDesired(this.db, host);
+  }
+
+  async desiredGeneration(host: string): Promise<number> {
+    return desiredGeneration(this.db, host);
   }
 
   async listDesired(tag?: string): Promise<DesiredRow[]> {

@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import type { DeploymentView, HostView, InstanceView } from '../../src/api/types.js';
 import { openStore } from '../../src/store/index.js';
 import { ArtifactStore } from '../../src/artifacts/index.js';
-import { cleanup, cli, cliJson, freePort, getJson, git, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
+import { cleanup, cli, cliJson, commitFiles, freePort, getJson, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.bad_job.web';
 const CLUSTER = `${JOB}_cluster.prod`;
@@ -87,19 +87,13 @@ test('a repository that does not clone, an unknown commit, a failing build, a fa
   assert.match(unknown.stderr, /NOOPS_E_GIT_CHECKOUT/);
 
   const broken = join(base, 'broken');
-  mkdirSync(broken);
-  git(broken, 'init', '-q');
-  writeFileSync(join(broken, 'Procfile'), 'web: node server.js\n');
-  writeFileSync(join(broken, 'noops.yaml'), 'build: "echo compiling; exit 3"\n');
-  git(broken, 'add', '-A');
-  git(broken, 'commit', '-q', '-m', 'broken build');
+  commitFiles(broken, { Procfile: 'web: node server.js\n', 'noops.yaml': 'build: "echo compiling; exit 3"\n' }, 'broken build');
   const failed = await cli(server, ['build', '-u', broken, '-t', JOB, '-v', 'HEAD']);
   assert.equal(failed.code, 1);
   assert.match(failed.stdout, /\$ echo compiling; exit 3\ncompiling/); // the build's output is shown
   assert.match(failed.stderr, /NOOPS_E_BUILD_FAILED/);
 
-  writeFileSync(join(broken, 'noops.yaml'), 'test: "echo 1 test failed; exit 1"\n');
-  git(broken, 'commit', '-q', '-am', 'failing test');
+  commitFiles(broken, { 'noops.yaml': 'test: "echo 1 test failed; exit 1"\n' }, 'failing test');
   const tested = await cli(server, ['build', '-u', broken, '-t', JOB, '-v', 'HEAD']);
   assert.equal(tested.code, 1);
   assert.match(tested.stderr, /NOOPS_E_TEST_FAILED/);
@@ -161,37 +155,30 @@ test('a package with a path that escapes its folder never lands', async () => {
 
 test('a release that cannot start fails the deploy and every host goes back to the old release', async () => {
   const crash = join(base, 'crash');
-  mkdirSync(crash);
-  git(crash, 'init', '-q');
-  writeFileSync(join(crash, 'Procfile'), 'web: node -e "console.error(\'missing config\'); process.exit(2)"\n');
-  git(crash, 'add', '-A');
-  git(crash, 'commit', '-q', '-m', 'crashes at start');
+  commitFiles(crash, { Procfile: 'web: node -e "console.error(\'missing config\'); process.exit(2)"\n' }, 'crashes at start');
   const built = await cliJson<{ version: string }[]>(server, ['build', '-u', crash, '-t', JOB, '-v', 'HEAD']);
   const r = await cli(server, ['deploy', '-t', CLUSTER, '-v', built[0]!.version, '--timeout', '60s']);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /died \d+ times before staying up/);
   const [last] = await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]);
-  assert.equal(last!.status, 'failed');
-  assert.match(last!.message!, /sent back to its previous release/);
+  assert.equal(last!.status, 'rolled_back'); // the default policy rolls the changed hosts back
+  assert.match(last!.message!, /back on its previous release/);
   await until('both hosts back on the old release', async () => (await greetings()).every((g) => g === 'old and good'), 30_000);
   assertOldReleaseEverywhere();
 });
 
 test('a second deploy to a cluster with one running is refused, naming it and who started it', async () => {
   const slow = join(base, 'slow');
-  mkdirSync(slow);
-  git(slow, 'init', '-q');
-  writeFileSync(join(slow, 'Procfile'), 'web: sleep 600\n');
-  writeFileSync(join(slow, 'noops.yaml'), 'processes:\n  web:\n    command: sleep 600\n    start_grace: 120\n');
-  git(slow, 'add', '-A');
-  git(slow, 'commit', '-q', '-m', 'slow to start');
+  commitFiles(slow, { 'noops.yaml': 'processes:\n  web:\n    command: sleep 600\n    start_grace: 120\n' }, 'slow to start');
   const built = await cliJson<{ version: string }[]>(server, ['build', '-u', slow, '-t', JOB, '-v', 'HEAD']);
-  const first = await cliJson<DeploymentView[]>(server, ['deploy', '-t', CLUSTER, '-v', built[0]!.version, '--no-wait', '--timeout', '4s']);
+  const first = await cliJson<DeploymentView[]>(server, ['deploy', '-t', CLUSTER, '-v', built[0]!.version, '--no-wait', '--timeout', '20s']);
   const second = await cli(server, ['deploy', '-t', CLUSTER, '-v', v1]);
   assert.equal(second.code, 1);
   assert.match(second.stderr, new RegExp(`deployment #${first[0]!.id} \\(deploy of ${built[0]!.version}, started by admin`));
   assert.match(second.stderr, /NOOPS_E_DEPLOY_LOCKED/);
-  await until('the slow deploy to time out', async () => (await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]))[0]!.status === 'failed', 30_000);
+  const abort = await cli(server, ['deploy', 'abort', '-t', CLUSTER]);
+  assert.equal(abort.code, 0, abort.stderr);
+  await until('the slow deploy to end', async () => (await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]))[0]!.status !== 'running', 30_000);
   await until('both hosts back on the old release', async () => (await greetings()).every((g) => g === 'old and good'), 30_000);
 });
 
