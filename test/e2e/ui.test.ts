@@ -150,8 +150,9 @@ test('search: "/" focuses it; a selector narrows the tree; a partial tag jumps t
 
 test('deploy a release from the page with a canary, watch it live, pause, resume and promote it', async () => {
   await page.goto(`${server.url}/#/n/${CLUSTER}`);
-  await page.locator('#release').selectOption(v2);
   await page.locator('#canary').check();
+  await page.locator('#release').selectOption(v2);
+  await until('v2 to be the pick', async () => (await page.locator('#release').inputValue()) === v2);
   await page.getByRole('button', { name: 'Deploy', exact: true }).click();
   // The canary batch (one host) deploys, then the deployment waits for a person.
   const live = page.locator('.live[data-status="running"][data-phase="canary"]');

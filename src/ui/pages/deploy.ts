@@ -31,8 +31,9 @@ export function DeployForm({ tag, current, busy, onDeploy }: { tag: string; curr
   const list = releases.data ?? [];
 
   // The default pick: the newest release that is not running now.
+  // (An update function: a pick made between the render and this effect is kept.)
   useEffect(() => {
-    if (version === '' || !list.some((r) => r.version === version)) setVersion(list.find((r) => r.version !== current)?.version ?? list[0]?.version ?? '');
+    setVersion((v) => (v !== '' && list.some((r) => r.version === v) ? v : list.find((r) => r.version !== current)?.version ?? list[0]?.version ?? ''));
   }, [releases.data, current]);
 
   const submit = async (e: Event): Promise<void> => {
