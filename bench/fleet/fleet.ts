@@ -77,7 +77,9 @@ export class Fleet {
     const count = Math.max(1, Math.ceil(opts.names.length / AGENTS_PER_WORKER));
     const workers: WorkerHandle[] = [];
     for (let i = 0; i < count; i++) {
-      workers.push(new WorkerHandle(fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
+      // NOOPS_BENCH_PROFILE=DIR: each worker writes a V8 CPU profile there when it exits.
+      const profile = process.env.NOOPS_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NOOPS_BENCH_PROFILE}`] : [];
+      workers.push(new WorkerHandle(fork(WORKER, [], { execArgv: ['--import', 'tsx', ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
     }
     const fleet = new Fleet(workers, opts.names.length);
     try {
@@ -146,8 +148,10 @@ export class Fleet {
       } catch {
         // it exited already
       }
-      w.child.kill('SIGKILL');
+      // It exits by itself once its agents stopped (writing its CPU profile, if asked for one).
+      const t = setTimeout(() => w.child.kill('SIGKILL'), 10_000);
       await exited;
+      clearTimeout(t);
     }));
   }
 }
