@@ -7,12 +7,15 @@
  * keeps running what it runs, and the agent retries until it is back.
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
+import { fenceNodePackageScope } from '../release/index.js';
 import { pipeline } from 'node:stream/promises';
 import { Readable, type Writable } from 'node:stream';
 import { ApiClient } from '../api/client.js';
 import type { AgentReport, DesiredInstance, DesiredState, ProcessReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
 import { Supervisor, type SupervisorOptions } from '../supervisor/index.js';
+import { healthCheckOf } from '../release/index.js';
+import { HealthMonitor } from './health.js';
 import type { ProcessSupervisor, ReleaseStore } from './host.js';
 import { detectStartFailures, processId, recordPids, reconcile, watchSpec, type Failures } from './reconcile.js';
 import { loadIdentity, loadState, saveIdentity, saveState, type AgentState } from './state.js';
@@ -52,6 +55,7 @@ export class Agent {
   private api: ApiClient;
   private readonly state: AgentState;
   private readonly failures: Failures = new Map();
+  private readonly health: HealthMonitor;
   private readonly supervisor: ProcessSupervisor;
   private heartbeatMs = 5000;
   private desired: DesiredInstance[] | undefined;
@@ -71,10 +75,12 @@ export class Agent {
     this.name = opts.name;
     this.log = opts.log ?? ((line) => process.stderr.write(`noops agent ${opts.name}: ${line}\n`));
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
+    fenceNodePackageScope(this.root);
     this.state = loadState(this.root);
     this.supervisor = opts.host?.supervisor ?? new Supervisor(opts.supervisor);
     this.api = new ApiClient(opts.server);
     this.supervisor.on('state', () => this.scheduleReport());
+    this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
   }
 
   /** Joins, adopts, and starts the loops. Resolves once joined. */
@@ -91,6 +97,7 @@ export class Agent {
     this.abort.abort();
     clearTimeout(this.reportTimer);
     clearTimeout(this.heartbeatTimer);
+    this.health.stop();
     clearTimeout(this.retryTimer);
     await this.reconciling;
     this.supervisor.detach();
@@ -255,6 +262,7 @@ export class Agent {
     let changed = false;
     for (const inst of Object.values(this.state.instances)) changed = recordPids(this.supervisor, inst) || changed;
     if (changed) this.save();
+    this.checkHealth();
     try {
       const report: AgentReport = { processes: this.processes(), failures: [...this.failures.values()], generation: this.state.generation };
       await this.api.report(report);
@@ -266,12 +274,35 @@ export class Agent {
     }
   }
 
+  /** Keeps the health checks in step with what runs: each running process of each instance. */
+  private checkHealth(): void {
+    const ids = new Set<string>();
+    for (const inst of Object.values(this.state.instances)) {
+      for (const spec of inst.desired.manifest.processes) {
+        const id = processId(inst.desired.tag, spec.name);
+        const s = this.supervisor.status(id);
+        if (!s || s.pid === null || (s.state !== 'up' && s.state !== 'starting')) continue;
+        const ws = watchSpec(this.root, inst, spec, inst.ports[spec.name]);
+        ids.add(id);
+        this.health.watch(id, `${s.pid}:${s.startTime}:${inst.desired.version}`, healthCheckOf(spec), {
+          port: inst.ports[spec.name] ?? null, cwd: ws.cwd, env: ws.env,
+        });
+      }
+    }
+    this.health.retain(ids);
+  }
+
   /** What runs, per process, as the agent would report it. */
   processes(): ProcessReport[] {
     const out: ProcessReport[] = [];
     for (const inst of Object.values(this.state.instances)) {
       for (const spec of inst.desired.manifest.processes) {
         const s = this.supervisor.status(processId(inst.desired.tag, spec.name));
+        const checked = healthCheckOf(spec).type !== 'none';
+        const h = this.health.status(processId(inst.desired.tag, spec.name));
+        // without a check, a process is healthy once it is up (since it became up)
+        const health = checked ? (h?.health ?? 'starting') : s?.state === 'up' ? 'healthy' : 'starting';
+        const since = checked ? (h?.healthySince ?? null) : s?.state === 'up' ? s.since : null;
         out.push({
           tag: inst.desired.tag,
           process: spec.name,
@@ -282,6 +313,10 @@ export class Agent {
           restarts: s?.restarts ?? 0,
           startedAt: s?.startedAt ? new Date(s.startedAt).toISOString() : null,
           error: s && s.state !== 'up' && s.state !== 'starting' ? s.reason : null,
+          health,
+          healthySince: health === 'healthy' && since !== null ? new Date(since).toISOString() : null,
+          healthError: health === 'unhealthy' ? (h?.error ?? null) : null,
+          ...(inst.downloaded === undefined ? {} : { downloaded: inst.downloaded }),
         });
       }
     }

@@ -2,4 +2,4 @@
 export { Agent } from './agent.js';
 export type { AgentObserver, AgentOptions } from './agent.js';
 export { diskReleases, type HostInstallOptions, type ProcessSupervisor, type ReleaseStore } from './host.js';
-export { installRelease, switchCurrent, readCurrent, pruneReleases, ensureShared } from './install.js';
+export { installRelease, switchCurrent, readCurrent, pruneReleases, ensureShared, extractPackage } from './install.js';

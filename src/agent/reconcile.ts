@@ -127,7 +127,7 @@ async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: Instan
   if (cur) await stopInstance(deps, cur);
   // 3. Switch `current` atomically (shared folders first) and start the new processes.
   releases.activate(root, d.tag, d.version);
-  const inst: InstanceState = { desired: d, ports: cur?.ports ?? {}, processes: {} };
+  const inst: InstanceState = { desired: d, ports: cur?.ports ?? {}, processes: {}, downloaded: installed.downloaded };
   state.instances[d.tag] = inst;
   for (const spec of d.manifest.processes) {
     const port = await portFor(inst, spec);

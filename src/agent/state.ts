@@ -13,6 +13,8 @@ export interface InstanceState {
   ports: Record<string, number>;
   /** pid and /proc start time per process name, of what runs now */
   processes: Record<string, { pid: number; startTime: number; restarts: number }>;
+  /** whether installing this release downloaded its package (false: it was on disk) */
+  downloaded?: boolean;
 }
 
 export interface AgentState {

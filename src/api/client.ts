@@ -8,6 +8,7 @@
 import { NoopsError, isErrorCode } from '../errors/index.js';
 import type * as T from './types.js';
 import { API_PREFIX } from './types.js';
+import { readEvents } from './sse.js';
 
 export interface RequestOptions {
   signal?: AbortSignal;
@@ -95,8 +96,25 @@ export class ApiClient {
   deployment(id: number): Promise<T.DeploymentView> {
     return this.request('GET', `/deployments/${id}`);
   }
-  history(tag: string, limit?: number): Promise<T.DeploymentView[]> {
-    return this.request('GET', `/history${query({ tag, limit: limit === undefined ? undefined : String(limit) })}`);
+  history(tag: string, limit?: number, status?: T.DeploymentStatusView): Promise<T.DeploymentView[]> {
+    return this.request('GET', `/history${query({ tag, status, limit: limit === undefined ? undefined : String(limit) })}`);
+  }
+  /** pause, resume, promote or abort a running deployment; answers it once the command took effect */
+  deploymentAction(id: number, action: T.DeploymentAction): Promise<T.DeploymentView> {
+    return this.request('POST', `/deployments/${id}/${action}`);
+  }
+  /**
+   * A deployment's events as they happen (the whole deployment first); the iteration ends when
+   * the deployment has, or when the connection drops (then connect again).
+   */
+  async *deploymentEvents(id: number, opts: RequestOptions = {}): AsyncGenerator<T.DeploymentEvent> {
+    const res = await this.raw('GET', `/deployments/${id}/events`, undefined, opts);
+    if (!res.ok) throw decodeError(res.status, safeJson(await res.text()));
+    if (!res.body) return;
+    for await (const e of readEvents(res.body as ReadableStream<Uint8Array>)) {
+      if (e.event === 'deployment') yield { type: 'deployment', deployment: e.data as T.DeploymentView };
+      else if (e.event === 'log') yield { type: 'log', line: e.data as T.RolloutLogLine };
+    }
   }
   audit(limit?: number): Promise<T.AuditView[]> {
     return this.request('GET', `/audit${query({ limit: limit === undefined ? undefined : String(limit) })}`);

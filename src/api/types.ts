@@ -3,6 +3,9 @@
  * server's routes, the typed client, the CLI, the agent and the web console. camelCase throughout.
  */
 import type { ReleaseManifest } from '../release/types.js';
+import type { DeploymentStatusView, PolicyOverrides, RolloutProgress } from './rollout-types.js';
+
+export type * from './rollout-types.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -16,18 +19,9 @@ export interface HostView {
   joinedAt: string;
 }
 
-/** GET /instances: one supervised process of one instance */
-export interface InstanceView {
+/** GET /instances: one supervised process of one instance, as its host last reported it */
+export interface InstanceView extends ProcessReport {
   host: string;
-  tag: string;
-  process: string;
-  version: string;
-  state: string;
-  pid: number | null;
-  port: number | null;
-  restarts: number;
-  startedAt: string | null;
-  error: string | null;
   updatedAt: string;
 }
 
@@ -76,11 +70,15 @@ export interface DeploymentView {
   endedAt: string | null;
   hostCount: number;
   hosts: string[];
-  status: 'running' | 'succeeded' | 'failed' | 'rolled_back' | 'aborted';
+  status: DeploymentStatusView;
   previous: Record<string, string | null>;
+  /** per host, in words: 'pending', 'succeeded', 'failed: REASON', 'reverted', ... */
   hostResults: Record<string, string>;
   message: string | null;
+  /** the policy in force (cluster.conf keys) */
   conf: Record<string, unknown>;
+  /** the plan and where it is; null for deployments recorded before batched rollouts */
+  progress: RolloutProgress | null;
 }
 
 /** GET /clusters */
@@ -125,8 +123,10 @@ export interface BuildRequest {
 }
 export interface ClusterSetRequest {
   tag: string;
-  hosts: string[];
-  policy?: Record<string, unknown>;
+  /** the hosts; may be left out to change only the policy of an existing cluster */
+  hosts?: string[];
+  /** policy keys to set (cluster.conf's), merged over the cluster's */
+  policy?: PolicyOverrides;
 }
 export interface ClusterApplyRequest {
   conf: string;
@@ -135,14 +135,22 @@ export interface DeployRequest {
   tag: string;
   /** default: the version the cluster's cluster.conf names */
   version?: string;
-  /** seconds to wait for every host before the deploy fails */
+  /** seconds a batch may take before it fails (the policy's `timeout`) */
   timeout?: number;
+  /** policy keys that override the cluster's for this deploy only */
+  policy?: PolicyOverrides;
+  /** hosts of the cluster that form the first batch, a canary that waits for `promote` */
+  canary?: string[];
 }
 export interface RollbackRequest {
   tag: string;
   /** default: the version before the current one */
   to?: string;
+  policy?: PolicyOverrides;
+  canary?: string[];
 }
+/** POST /deployments/:id/(pause|resume|promote|abort) */
+export type DeploymentAction = 'pause' | 'resume' | 'promote' | 'abort';
 
 // ---- the agent protocol ----
 
@@ -187,6 +195,17 @@ export interface ProcessReport {
   restarts: number;
   startedAt: string | null;
   error: string | null;
+  /**
+   * The process's health check: `starting` until its first result, then `healthy` or
+   * `unhealthy`. Absent from agents that do not check: an `up` process counts as healthy.
+   */
+  health?: 'starting' | 'healthy' | 'unhealthy';
+  /** since when it has passed every check in a row (null when not healthy) */
+  healthySince?: string | null;
+  /** what the last failing check said */
+  healthError?: string | null;
+  /** whether the agent downloaded this release's package (false: it was on disk already) */
+  downloaded?: boolean;
 }
 
 /** A desired release the agent could not bring up (the old one keeps running). */

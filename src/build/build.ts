@@ -111,6 +111,7 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
       stack: plan.stack,
       env: plan.env,
       processes: plan.processes,
+      ...(plan.deployTests.length > 0 ? { deployTests: plan.deployTests } : {}),
     });
     const file = join(dir, 'release.tar.gz');
     await writePackage({ root: src, manifest, exclude: plan.exclude, file });

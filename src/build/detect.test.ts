@@ -13,6 +13,7 @@ test('a Procfile alone: no build, its processes', () => {
     env: {},
     processes: [web('./server'), processDefaults('worker', { command: './work' })],
     exclude: [],
+    deployTests: [],
   };
   assert.deepEqual(detectStack({ procfile: 'web: ./server\nworker: ./work\n', hasLock: false }), plan);
 });
@@ -26,6 +27,7 @@ test('package.json: npm ci with a lockfile, npm install without, npm run build w
     env: {},
     processes: [web('npm start')],
     exclude: [],
+    deployTests: [],
   });
   assert.deepEqual(detectStack({ packageJson: { scripts: { start: 'node s.js' } }, hasLock: false }).build, ['npm install --no-audit --no-fund']);
 });
@@ -38,6 +40,7 @@ test('package.json with a Procfile: node builds, the Procfile names the processe
     env: {},
     processes: [processDefaults('worker', { command: 'node w.js' })],
     exclude: [],
+    deployTests: [],
   });
 });
 
@@ -50,6 +53,7 @@ test('noops.yaml decides what it says, detection fills the rest', () => {
     env: { NODE_ENV: 'production' },
     processes: [web('node s.js')],
     exclude: ['docs'],
+    deployTests: [],
   });
 });
 
@@ -67,6 +71,7 @@ test('noops.yaml with build and processes overrides the Procfile and package.jso
       processDefaults('clock', { command: './clock' }),
     ],
     exclude: [],
+    deployTests: [],
   });
 });
 
@@ -93,4 +98,21 @@ test('a package.json that is not an object, or has odd scripts', () => {
   assert.throws(() => detectStack({ packageJson: [], hasLock: false }), { code: 'NOOPS_E_MANIFEST', message: 'package.json: expected a JSON object' });
   assert.throws(() => detectStack({ packageJson: { scripts: 'x' }, hasLock: false }), { message: 'package.json: scripts: expected an object' });
   assert.throws(() => detectStack({ packageJson: { scripts: { start: '  ' } }, hasLock: false }), { code: 'NOOPS_E_NO_PROCESSES' });
+});
+
+test('noops.yaml health checks and deploy tests reach the plan in the manifest form', () => {
+  const noopsYaml = parseNoopsYaml([
+    'processes:',
+    '  web: { command: ./srv, healthcheck: { http: /healthz, interval: 0.5 } }',
+    '  worker: { command: ./w, healthcheck: { command: ./check.sh, timeout: 5 } }',
+    '  admin: { command: ./a, port: 9000, healthcheck: none }',
+    'deploy_tests: [./smoke.sh, ./e2e.sh]',
+  ].join('\n'));
+  const plan = detectStack({ noopsYaml, hasLock: false });
+  assert.deepEqual(plan.processes.map((p) => p.healthcheck), [
+    { type: 'http', path: '/healthz', interval: 0.5, timeout: 2 },
+    { type: 'command', command: './check.sh', interval: 1, timeout: 5 },
+    { type: 'none' },
+  ]);
+  assert.deepEqual(plan.deployTests, ['./smoke.sh', './e2e.sh']);
 });

@@ -4,6 +4,7 @@
  */
 import { NoopsError } from '../errors/index.js';
 import { parseProcfile, processDefaults, type NoopsYaml, type ProcessSpec } from '../release/index.js';
+import { healthCheckFromYaml } from '../release/health.js';
 
 /** Installs exactly the lockfile's tree; no audit or funding requests (quiet, works offline). */
 export const NPM_CI = 'npm ci --no-audit --no-fund';
@@ -39,6 +40,8 @@ export interface BuildPlan {
   processes: ProcessSpec[];
   /** noops.yaml's exclude patterns */
   exclude: string[];
+  /** noops.yaml's deploy tests (none: empty) */
+  deployTests: string[];
 }
 
 /** The parts of a stack name, in the order they are written. */
@@ -78,6 +81,7 @@ export function detectStack(files: DetectInput): BuildPlan {
         stopSignal: p.stop_signal,
         stopTimeout: p.stop_timeout,
         startGrace: p.start_grace,
+        healthcheck: p.healthcheck === undefined ? undefined : healthCheckFromYaml(p.healthcheck),
       }),
     );
   } else if (files.procfile !== undefined) {
@@ -96,6 +100,7 @@ export function detectStack(files: DetectInput): BuildPlan {
     env: { ...(yaml?.env ?? {}) },
     processes,
     exclude: [...(yaml?.exclude ?? [])],
+    deployTests: [...(yaml?.deploy_tests ?? [])],
   };
 }
 

@@ -2,3 +2,4 @@
 export { BUILD_ENV_PASSTHROUGH, BUILD_TIMEOUT_MS, runBuild, type BuildOptions, type BuildResult } from './build.js';
 export { NPM_BUILD, NPM_CI, NPM_INSTALL, NPM_START, detectStack, type BuildPlan, type DetectInput } from './detect.js';
 export { excludeMatcher } from './exclude.js';
+export { run, type RunOptions, type RunResult } from './exec.js';

@@ -10,6 +10,7 @@ import { NoopsError } from '../errors/index.js';
 import { registerDaemons } from './commands/daemons.js';
 import { registerBuild } from './commands/build.js';
 import { registerDeploy } from './commands/deploy.js';
+import { registerRelease } from './commands/release.js';
 import { registerViews } from './commands/views.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerToken } from './commands/token.js';
@@ -28,6 +29,7 @@ export function program(): Command {
   registerDaemons(p);
   registerBuild(p);
   registerDeploy(p);
+  registerRelease(p);
   registerViews(p);
   registerCluster(p);
   registerToken(p);

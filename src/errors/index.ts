@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   NOOPS_E_DEPLOY_LOCKED: { status: 409, hint: 'wait for the running deploy to end, or abort it' },
   NOOPS_E_DEPLOY_FAILED: { status: 422, hint: 'see `noops history -t TAG` and `noops ps -t TAG`; the old release is kept running' },
   NOOPS_E_DEPLOY_TIMEOUT: { status: 504, hint: 'some hosts did not report the new release in time; see `noops ps -t TAG`' },
+  NOOPS_E_DEPLOY_STATE: { status: 409, hint: 'see where the deployment is with `noops deploy status -t TAG`' },
+  NOOPS_E_NO_DEPLOYMENT: { status: 404, hint: 'start one with `noops deploy -t TAG -v VERSION`; `noops history -t TAG` lists the past ones' },
   // transport
   NOOPS_E_SERVER_UNREACHABLE: { status: 503, hint: 'start it with `noops server` (or `noops up`), or set --server / NOOPS_SERVER' },
   NOOPS_E_INTERNAL: { status: 500, hint: 'this is a bug in noops; the server log has the details' },

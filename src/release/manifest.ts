@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { NoopsError } from '../errors/index.js';
 import { envMap, port, processName, seconds, stopSignal } from './fields.js';
 import { formatPath, problemsOf } from './issues.js';
+import { healthCheckManifest } from './health.js';
 import type { ProcessSpec, ReleaseManifest } from './types.js';
 
 /** The manifest's file name, at the top of every release package. */
@@ -40,6 +41,7 @@ const processSchema = z.strictObject({
   stopSignal,
   stopTimeout: seconds,
   startGrace: seconds,
+  healthcheck: healthCheckManifest.optional(),
 });
 
 const manifestSchema = z
@@ -53,6 +55,7 @@ const manifestSchema = z
     stack: z.string().min(1, 'the stack cannot be empty'),
     env: envMap,
     processes: z.array(processSchema).min(1, 'a release runs at least one process'),
+    deployTests: z.array(z.string().min(1, 'a command cannot be empty')).optional(),
   })
   .superRefine((m, ctx) => {
     if (!m.commit.startsWith(m.version)) {
@@ -90,7 +93,7 @@ export function validateManifest(obj: unknown): ReleaseManifest {
 }
 
 /** What a process's source says about it; everything but the command is optional. */
-export type ProcessInput = Partial<Omit<ProcessSpec, 'name' | 'command'>> & { command: string };
+export type ProcessInput = Partial<Omit<ProcessSpec, 'name' | 'command' | 'healthcheck'>> & { command: string; healthcheck?: ProcessSpec['healthcheck'] };
 
 /**
  * Fills a process's defaults (see the DEFAULT_* constants).
@@ -107,5 +110,7 @@ export function processDefaults(name: string, partial: ProcessInput): ProcessSpe
     stopSignal: partial.stopSignal ?? DEFAULT_STOP_SIGNAL,
     stopTimeout: partial.stopTimeout ?? DEFAULT_STOP_TIMEOUT,
     startGrace: partial.startGrace ?? DEFAULT_START_GRACE,
+    // left out unless given, so manifests without checks stay as they were (the agent applies the default)
+    ...(partial.healthcheck ? { healthcheck: partial.healthcheck } : {}),
   };
 }

@@ -8,6 +8,7 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } fro
 import { NoopsError } from '../errors/index.js';
 import { envMap, port, processName, seconds, stopSignal } from './fields.js';
 import { formatPath, problemsOf, type Problem } from './issues.js';
+import { healthCheckYaml } from './health.js';
 
 /** One command, or a list run in order; always a list once parsed. */
 const commands = z.preprocess(
@@ -34,6 +35,8 @@ const processEntry = z.preprocess(
       stop_timeout: seconds.optional(),
       /** seconds a new process must stay up to count as started; default 2 */
       start_grace: seconds.optional(),
+      /** how its agent checks it is healthy; default: tcp for a process with a port, else none */
+      healthcheck: healthCheckYaml.optional(),
     },
     { error: 'expected a command, or a mapping with a "command" key' },
   ),
@@ -66,14 +69,18 @@ export const noopsYamlSchema = z.strictObject(
     exclude: z
       .preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(excludePattern, { error: 'expected a list of paths' }))
       .optional(),
+    /**
+     * commands the server runs against the freshly deployed instances (after the first batch
+     * and after the last), in the release's files, with NOOPS_INSTANCES=host:port,...; one
+     * failing fails the deploy
+     */
+    deploy_tests: commands.optional(),
     // Room for later keys, each to be added here with its own schema and docs:
     //   runtimes:    { node: '20', jdk: '8' }     runtimes the agent provides at their own paths
-    //   healthcheck: { http: /health } | { tcp } | { command }
     //   crons:       { name: { schedule, command } }
-    //   deploy_tests: commands run against freshly deployed instances
     //   resources:   { cpu, memory } for the scheduler; rollout: the default policy
   },
-  { error: 'expected a mapping of keys (build, test, env, processes, exclude)' },
+  { error: 'expected a mapping of keys (build, test, env, processes, exclude, deploy_tests)' },
 );
 
 /** noops.yaml once parsed: commands are lists, processes are in their full form. */

@@ -22,7 +22,26 @@ export interface ProcessSpec {
   stopTimeout: number;
   /** seconds a new process must stay up before it counts as up (default 2) */
   startGrace: number;
+  /**
+   * How the agent checks that the process is healthy. Absent: `tcp` for a process with a
+   * port, `none` for one without (see `healthCheckOf`).
+   */
+  healthcheck?: HealthCheck;
 }
+
+/**
+ * A process's health check, run by its host's agent every `interval` seconds:
+ * - `tcp`: a connection to 127.0.0.1:PORT is accepted
+ * - `http`: GET http://127.0.0.1:PORT<path> answers 2xx or 3xx
+ * - `command`: `/bin/sh -c command` in the release folder, with the process's environment, exits 0
+ * - `none`: the process counts as healthy once it is up
+ * A check that takes longer than `timeout` seconds fails.
+ */
+export type HealthCheck =
+  | { type: 'tcp'; interval: number; timeout: number }
+  | { type: 'http'; path: string; interval: number; timeout: number }
+  | { type: 'command'; command: string; interval: number; timeout: number }
+  | { type: 'none' };
 
 /** manifest.json */
 export interface ReleaseManifest {
@@ -41,4 +60,10 @@ export interface ReleaseManifest {
   /** environment for every process */
   env: Record<string, string>;
   processes: ProcessSpec[];
+  /**
+   * Commands the server runs against freshly deployed instances (after the first batch and
+   * after the last), from the release's files, with NOOPS_INSTANCES=host:port,... in their
+   * environment. One failing fails the deploy. Absent: none.
+   */
+  deployTests?: string[];
 }

@@ -13,6 +13,7 @@ import { viewRoutes } from './routes/views.js';
 import { buildRoutes } from './routes/builds.js';
 import { clusterRoutes } from './routes/clusters.js';
 import { deployRoutes } from './routes/deploys.js';
+import { deployEventRoutes } from './routes/deploy-events.js';
 import { tokenRoutes } from './routes/tokens.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
@@ -65,6 +66,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     await buildRoutes(api, ctx);
     await clusterRoutes(api, ctx);
     await deployRoutes(api, ctx);
+    await deployEventRoutes(api, ctx);
     await tokenRoutes(api, ctx);
   }, { prefix: API_PREFIX });
   return app;

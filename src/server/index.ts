@@ -73,12 +73,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const reports = new ReportBook(store, config.downAfterMs);
     const tags = new TagBook(store);
     const builds = new BuildRunner(store, artifacts, tags, join(dataDir, 'builds'));
+    mkdirSync(join(dataDir, 'deploy-tests'), { recursive: true, mode: 0o700 });
     await builds.failInterrupted();
     const rollout = new RolloutController({
       store,
       lastReport: (h) => reports.lastReport(h),
       notify: (h) => hub.notify(h),
       hasArtifact: (sha) => artifacts.has(sha),
+      artifactPath: (sha) => artifacts.path(sha),
+      workDir: join(dataDir, 'deploy-tests'),
+      // after a restart, deadlines wait until every agent had time to report (it is down otherwise)
+      resumeGraceMs: config.downAfterMs,
     });
     reports.on('report', (h) => rollout.onReport(h));
     const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags };
@@ -98,7 +103,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       async close() {
         if (closed) return;
         closed = true;
-        rollout.stop();
+        await rollout.stop();
         hub.notifyAll();
         await app.close();
         await builds.drain();

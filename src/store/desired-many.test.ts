@@ -15,7 +15,7 @@ const PG_URL = process.env.NOOPS_TEST_PG_URL;
 const TAG = 'cop.xiaomi_owt.miliao_pdl.im_service.ack_job.api_cluster.prod';
 const OTHER = 'cop.xiaomi_owt.miliao_pdl.im_service.ack_job.api_cluster.b';
 const row = (host: string, tag: string, version: string): DesiredRow => ({
-  host, tag, version, sha256: `sha-${version}`, manifest: { processes: [] }, deploymentId: 3, updatedAt: '2025-01-01T00:00:00.000Z',
+  host, tag, version, sha256: `sha-${version}`, manifest: { processes: [] }, deploymentId: 3, updatedAt: '2025-01-01T00:00:00.000Z', kind: null,
 });
 
 const inst = (host: string, process: string, version: string): InstanceRow => ({

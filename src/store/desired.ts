@@ -38,6 +38,7 @@ export async function setDesired(db: Kysely<Database>, host: string, tag: string
             manifest: eb.ref('excluded.manifest'),
             deployment_id: eb.ref('excluded.deployment_id'),
             updated_at: eb.ref('excluded.updated_at'),
+            kind: eb.ref('excluded.kind'),
           })),
         )
         .execute();
@@ -83,6 +84,7 @@ export async function setDesiredMany(db: Kysely<Database>, tag: string, changes:
             manifest: eb.ref('excluded.manifest'),
             deployment_id: eb.ref('excluded.deployment_id'),
             updated_at: eb.ref('excluded.updated_at'),
+            kind: eb.ref('excluded.kind'),
           })),
         )
         .execute();
@@ -98,7 +100,7 @@ export async function getDesired(db: Kysely<Database>, host: string): Promise<{ 
     .selectFrom('desired_generation as g')
     .leftJoin('desired as d', 'd.host', 'g.host')
     .select([
-      'g.generation', 'd.host', 'd.tag', 'd.version', 'd.sha256', 'd.manifest', 'd.deployment_id', 'd.updated_at',
+      'g.generation', 'd.host', 'd.tag', 'd.version', 'd.sha256', 'd.manifest', 'd.deployment_id', 'd.updated_at', 'd.kind',
     ])
     .where('g.host', '=', host)
     .orderBy('d.tag')
@@ -108,7 +110,7 @@ export async function getDesired(db: Kysely<Database>, host: string): Promise<{ 
     .filter((r) => r.tag !== null)
     .map((r) => m.desiredFromDb({
       host: r.host!, tag: r.tag!, version: r.version!, sha256: r.sha256!, manifest: r.manifest!,
-      deployment_id: r.deployment_id, updated_at: r.updated_at!,
+      deployment_id: r.deployment_id, updated_at: r.updated_at!, kind: r.kind,
     }));
   return { generation: Number(rows[0]!.generation), entries };
 }

@@ -15,7 +15,7 @@ import { touchHosts } from './heartbeats.js';
 import * as m from './rows.js';
 import type {
   AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentRow, DeploymentStatus, DesiredRow, HostRow,
-  InstanceRow, NodeRow, ReleaseRow, Store, TokenRow,
+  InstanceRow, NewDeployment, NodeRow, ReleaseRow, Store, TokenRow,
 } from './types.js';
 
 /**
@@ -228,7 +228,7 @@ export class KyselyStore implements Store {
 
   // ---- deployments
 
-  async createDeployment(row: Omit<DeploymentRow, 'id'>): Promise<number> {
+  async createDeployment(row: NewDeployment): Promise<number> {
     const r = await this.db.insertInto('deployments').values(m.deploymentToDb(row)).returning('id').executeTakeFirstOrThrow();
     return Number(r.id);
   }

@@ -94,6 +94,8 @@ export interface DeploymentsTable {
   conf: string;
   message: string | null;
   deadline: string;
+  /** JSON object: the rollout's plan and progress (0002) */
+  progress: Generated<string>;
 }
 
 export interface DesiredTable {
@@ -105,6 +107,8 @@ export interface DesiredTable {
   manifest: string;
   deployment_id: number | null;
   updated_at: string;
+  /** 'deploy' | 'rollback' | null (0002) */
+  kind: string | null;
 }
 
 export interface DesiredGenerationTable {

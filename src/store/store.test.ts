@@ -121,12 +121,12 @@ const deployment = (extra: Partial<DeploymentRow> = {}): Omit<DeploymentRow, 'id
   tag: CLUSTER, version: 'abc123def', kind: 'deploy', initiator: 'admin', startedAt: at(0), endedAt: null,
   hosts: ['h1', 'h2'], status: 'running', previous: { h1: 'aaa111bbb', h2: null },
   hostResults: { h1: 'pending', h2: 'pending' }, conf: { batch: 1, pause: '5s', nested: { a: [1, 2] } },
-  message: null, deadline: at(600), ...extra,
+  message: null, deadline: at(600), progress: {}, ...extra,
 });
 
 const desired = (host: string, tag: string, version: string, extra: Partial<DesiredRow> = {}): DesiredRow => ({
   host, tag, version, sha256: `sha-${version}`, manifest: { processes: { web: { command: 'x' } } },
-  deploymentId: 7, updatedAt: at(1), ...extra,
+  deploymentId: 7, updatedAt: at(1), kind: null, ...extra,
 });
 
 const instance = (host: string, process: string, extra: Partial<InstanceRow> = {}): InstanceRow => ({
@@ -198,7 +198,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const b = await openStore(url);
       open.push(b);
       assert.equal(await b.getMeta('k'), 'v');
-      assert.deepEqual(MIGRATION_NAMES, ['0001_initial']);
+      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts']);
     });
 
     it('several stores opening one new database at once migrate it once', async () => {
@@ -392,10 +392,16 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual(await s.getDeployment(d1), {
         id: d1, ...deployment({ status: 'succeeded', endedAt: at(60), hostResults: { h1: 'succeeded', h2: 'failed: port closed' } }),
       });
+      const progress = { batches: [['h1'], ['h2']], phase: 'deploying', hosts: { h1: { state: 'succeeded' } } };
+      await s.updateDeployment(d1, { progress });
+      assert.deepEqual((await s.getDeployment(d1))?.progress, progress);
+      const { progress: _omitted, ...withoutProgress } = deployment();
+      const d0 = await s.createDeployment(withoutProgress);
+      assert.deepEqual((await s.getDeployment(d0))?.progress, {}, 'progress defaults to {}');
       const d2 = await s.createDeployment(deployment({ tag: `${JOB}_cluster.b`, kind: 'rollback' }));
       const d3 = await s.createDeployment(deployment({ status: 'failed', message: 'timeout' }));
-      assert.deepEqual((await s.listDeployments()).map((d) => d.id), [d3, d2, d1]);
-      assert.deepEqual((await s.listDeployments({ tag: CLUSTER })).map((d) => d.id), [d3, d1]);
+      assert.deepEqual((await s.listDeployments()).map((d) => d.id), [d3, d2, d0, d1]);
+      assert.deepEqual((await s.listDeployments({ tag: CLUSTER })).map((d) => d.id), [d3, d0, d1]);
       assert.deepEqual((await s.listDeployments({ tag: CLUSTER, status: 'failed' })).map((d) => d.id), [d3]);
       assert.deepEqual((await s.listDeployments({ limit: 2 })).map((d) => d.id), [d3, d2]);
       assert.equal((await s.listDeployments({ limit: 1, tag: `${JOB}_cluster.b` }))[0].kind, 'rollback');
@@ -410,7 +416,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal(await s.setDesired('h1', CLUSTER, a), 1);
       assert.equal(await s.setDesired('h1', b.tag, b), 2);
       assert.equal(await s.setDesired('h2', CLUSTER, desired('h2', CLUSTER, 'v1')), 1);
-      const a2 = desired('h1', CLUSTER, 'v2', { updatedAt: at(9), manifest: { env: { X: 'y' } } });
+      const a2 = desired('h1', CLUSTER, 'v2', { updatedAt: at(9), manifest: { env: { X: 'y' } }, kind: 'rollback' });
       assert.equal(await s.setDesired('h1', CLUSTER, a2), 3);
       // entries come sorted by tag
       assert.deepEqual(await s.getDesired('h1'), { generation: 3, entries: [b, a2] });

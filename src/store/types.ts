@@ -112,9 +112,14 @@ export interface DeploymentRow {
   conf: Record<string, unknown>;
   /** why it ended, for failed/aborted */
   message: string | null;
-  /** deadline for the whole deploy */
+  /** deadline of the current batch (informational; the rollout's progress decides) */
   deadline: string;
+  /** the rollout's plan and where it is (rollout/ owns its shape); {} for older rows */
+  progress: Record<string, unknown>;
 }
+
+/** A deployment to insert: its progress may come later. */
+export type NewDeployment = Omit<DeploymentRow, 'id' | 'progress'> & { progress?: Record<string, unknown> };
 
 /** One entry of a host's desired state: run this release of this cluster's job. */
 export interface DesiredRow {
@@ -127,6 +132,8 @@ export interface DesiredRow {
   manifest: Record<string, unknown>;
   deploymentId: number | null;
   updatedAt: string;
+  /** what the processes are told in NOOPS_DEPLOY_KIND; null/absent: the deployment's kind */
+  kind?: DeploymentKind | null;
 }
 
 /** One supervised process of one instance, as its agent last reported it. */
@@ -201,7 +208,7 @@ export interface Store {
   /** newest first; without the log (log = '') to keep lists cheap */
   listBuilds(filter?: { status?: BuildStatus; job?: string; limit?: number }): Promise<BuildRow[]>;
 
-  createDeployment(row: Omit<DeploymentRow, 'id'>): Promise<number>;
+  createDeployment(row: NewDeployment): Promise<number>;
   updateDeployment(id: number, patch: Partial<Omit<DeploymentRow, 'id'>>): Promise<void>;
   getDeployment(id: number): Promise<DeploymentRow | undefined>;
   /** newest first (by id) */

@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { hostname, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startServer, type RunningServer } from '../../server/index.js';
-import { Agent } from '../../agent/index.js';
+// The server and the agent are loaded only by the commands that run them, so that every other
+// command starts without loading fastify, the database drivers and the supervisor.
+import type { RunningServer, ServerOptions } from '../../server/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { DEFAULT_DATA_DIR, DEFAULT_SERVER } from '../config.js';
 import { parseLabels } from './common.js';
@@ -25,7 +26,7 @@ function untilSignal(): Promise<NodeJS.Signals> {
 
 interface ServerFlags { data: string; listen: string; db?: string; heartbeat?: string }
 
-function serverOptions(o: ServerFlags): Parameters<typeof startServer>[0] {
+function serverOptions(o: ServerFlags): ServerOptions {
   const heartbeatMs = o.heartbeat === undefined ? undefined : Number(o.heartbeat);
   if (heartbeatMs !== undefined && !(Number.isInteger(heartbeatMs) && heartbeatMs >= 100)) {
     throw new NoopsError('NOOPS_E_INPUT', `--heartbeat-ms "${o.heartbeat}" must be a whole number of milliseconds, at least 100`);
@@ -47,6 +48,7 @@ export function registerDaemons(p: Command): void {
     .option('--db <url>', 'postgres://USER:PASS@HOST/DB (default: SQLite in the data folder)')
     .option('--heartbeat-ms <ms>', 'how often agents report (default 5000)')
     .action(async (o: ServerFlags & { heartbeatMs?: string }) => {
+      const { startServer } = await import('../../server/index.js');
       const server = await startServer(serverOptions({ ...o, heartbeat: o.heartbeatMs }));
       announce(server);
       await untilSignal();
@@ -65,6 +67,7 @@ export function registerDaemons(p: Command): void {
       let joinToken = o.joinToken ?? process.env.NOOPS_JOIN_TOKEN;
       if (!joinToken && o.joinTokenFile) joinToken = readFileSync(o.joinTokenFile, 'utf8').trim();
       if (!joinToken) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'the agent needs the server\'s join token: --join-token TOKEN or --join-token-file FILE');
+      const { Agent } = await import('../../agent/index.js');
       const agent = new Agent({ server, joinToken, root: resolve(o.root ?? defaultAgentRoot()), name: o.name, labels: parseLabels(o.labels) });
       await agent.start();
       process.stdout.write(`noops agent ${agent.name} running; root ${agent.root}; server ${server}\n`);
@@ -78,6 +81,7 @@ export function registerDaemons(p: Command): void {
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
     .option('--name <name>', 'the local agent\'s host name', hostname())
     .action(async (o: ServerFlags & { name: string }) => {
+      const [{ startServer }, { Agent }] = await Promise.all([import('../../server/index.js'), import('../../agent/index.js')]);
       const server = await startServer(serverOptions(o));
       announce(server);
       const agent = new Agent({

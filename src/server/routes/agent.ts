@@ -20,6 +20,10 @@ const ProcessReport = z.object({
   tag: z.string(), process: z.string(), version: z.string(), state: z.string(),
   pid: z.number().int().nullable(), port: z.number().int().nullable(), restarts: z.number().int(),
   startedAt: z.string().nullable(), error: z.string().nullable(),
+  health: z.enum(['starting', 'healthy', 'unhealthy']).optional(),
+  healthySince: z.string().nullable().optional(),
+  healthError: z.string().nullable().optional(),
+  downloaded: z.boolean().optional(),
 }).strict();
 const ReportBody = z.object({
   processes: z.array(ProcessReport),
@@ -61,7 +65,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     const state = await ctx.store.getDesired(host);
     const instances: DesiredInstance[] = [];
     for (const e of state.entries) {
-      const kind = e.deploymentId === null ? 'deploy' : (await ctx.rollout.kindOf(e.deploymentId));
+      const kind = e.kind ?? (e.deploymentId === null ? 'deploy' : (await ctx.rollout.kindOf(e.deploymentId)));
       instances.push({
         tag: e.tag, version: e.version, sha256: e.sha256, url: `${API_PREFIX}/artifacts/${e.sha256}`,
         manifest: e.manifest as unknown as ReleaseManifest, deploymentId: e.deploymentId, kind,

@@ -3,12 +3,21 @@ import type { FastifyInstance } from 'fastify';
 import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
 import type { ReleaseManifest } from '../../release/types.js';
-import type { DeploymentRow, ReleaseRow } from '../../store/index.js';
+import type { DeploymentRow, DeploymentStatus, ReleaseRow } from '../../store/index.js';
 import { buildTree, isUnder, parseSelector, renderTree } from '../../tree/index.js';
 import type { ServerContext } from '../context.js';
 
 /** The largest page of history or audit a caller can ask for. */
 const MAX_LIMIT = 1000;
+const STATUSES: DeploymentStatus[] = ['running', 'succeeded', 'failed', 'rolled_back', 'aborted'];
+
+/** A deployment by the id in a URL: the running one in memory (freshest), else the store's. */
+export async function deploymentOf(ctx: ServerContext, raw: string): Promise<DeploymentRow> {
+  const id = Number(raw);
+  const row = Number.isInteger(id) ? ctx.rollout.current(id) ?? (await ctx.store.getDeployment(id)) : undefined;
+  if (!row) throw new NoopsError('NOOPS_E_NOT_FOUND', `no deployment #${raw}`);
+  return row;
+}
 
 export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   api.get('/whoami', { config: { allow: ['admin', 'team', 'agent', 'join'] } }, async (req) => req.principal);
@@ -55,18 +64,17 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
   });
 
   api.get('/history', async (req): Promise<T.DeploymentView[]> => {
-    const q = req.query as { tag?: string; limit?: string };
+    const q = req.query as { tag?: string; limit?: string; status?: string };
     if (!q.tag) throw new NoopsError('NOOPS_E_INPUT', 'history needs a cluster tag: ?tag=...');
     const tag = await ctx.tags.resolve(q.tag, { level: 'cluster' });
-    return (await ctx.store.listDeployments({ tag, limit: limitOf(q.limit) })).map(deploymentView);
+    if (q.status !== undefined && !STATUSES.includes(q.status as DeploymentStatus)) {
+      throw new NoopsError('NOOPS_E_INPUT', `status "${q.status}" is not one of ${STATUSES.join(', ')}`);
+    }
+    const rows = await ctx.store.listDeployments({ tag, limit: limitOf(q.limit), status: q.status as DeploymentStatus | undefined });
+    return rows.map((r) => deploymentView(ctx.rollout.current(r.id) ?? r));
   });
 
-  api.get('/deployments/:id', async (req): Promise<T.DeploymentView> => {
-    const id = Number((req.params as { id: string }).id);
-    const row = Number.isInteger(id) ? await ctx.store.getDeployment(id) : undefined;
-    if (!row) throw new NoopsError('NOOPS_E_NOT_FOUND', `no deployment #${(req.params as { id: string }).id}`);
-    return deploymentView(row);
-  });
+  api.get('/deployments/:id', async (req): Promise<T.DeploymentView> => deploymentView(await deploymentOf(ctx, (req.params as { id: string }).id)));
 
   api.get('/audit', async (req): Promise<T.AuditView[]> => {
     const q = req.query as { limit?: string; action?: string };
@@ -90,5 +98,6 @@ export function deploymentView(d: DeploymentRow): T.DeploymentView {
     id: d.id, tag: d.tag, version: d.version, kind: d.kind, initiator: d.initiator,
     startedAt: d.startedAt, endedAt: d.endedAt, hostCount: d.hosts.length, hosts: d.hosts,
     status: d.status, previous: d.previous, hostResults: d.hostResults, message: d.message, conf: d.conf,
+    progress: typeof d.progress.phase === 'string' ? (d.progress as unknown as T.RolloutProgress) : null,
   };
 }
