@@ -34,7 +34,7 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
     if (plan.realAgents > 0) {
       log(`fleet: ${plan.realAgents} real agents, then as many simulated ones`);
       const agents = await runReal(plan, seed, join(disk, 'real'));
-      const sim = await runSimulated(plan.realAgents, { heartbeatS: 0, propagationRuns: 0, rollouts: plan.realRollouts, batch: plan.batch }, seed, join(mem, 'compare'));
+      const sim = await runSimulated(plan.realAgents, { heartbeatS: 0, propagationRuns: 0, rollouts: plan.realRollouts, batch: plan.batch, leanLoads: [], fanOut: false }, seed, join(mem, 'compare'));
       real = { agents, simulated: sim };
     }
     const results: FleetResults = { simulated, real };
