@@ -5,11 +5,11 @@
  *   npm run bench                    everything, full size (under ~20 minutes)
  *   npm run bench -- --quick         a small version of each (under 2 minutes): a smoke check
  *   npm run bench -- --only fleet    one benchmark (or a comma-separated list)
- *   npm run bench -- --no-build      skip `npm run build` (the benchmarks run bin/noops)
+ *   npm run bench -- --no-build      skip `npm run build` (done when src/ is newer than dist/: the benchmarks run bin/noops)
  *   npm run bench -- --no-nice       run at normal priority (see BENCH_NICE)
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { discover } from './lib/discover.js';
@@ -42,6 +42,22 @@ function parseArgs(argv: string[]): { quick: boolean; only: string[]; build: boo
   return out;
 }
 
+/** The newest modification time of a file under `dir` (0 when there is none). */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** dist/ is older than src/ (or missing): bin/noops would run old code. */
+function needsBuild(): boolean {
+  const main = join(ROOT, 'dist', 'cli', 'main.js');
+  return !existsSync(main) || newest(join(ROOT, 'src')) > statSync(main).mtimeMs;
+}
+
 /** Runs this script again under a shell that raised the open-files limit (children inherit it). */
 function reexecWithMoreFiles(): never {
   const script = `ulimit -n ${OPEN_FILES} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`;
@@ -68,8 +84,8 @@ async function main(): Promise<number> {
       process.stderr.write(`bench: could not raise the priority to nice ${BENCH_NICE} (not allowed here); running at ${priority.nice}\n`);
     }
   }
-  if (args.build) {
-    process.stderr.write('bench: npm run build\n');
+  if (args.build && needsBuild()) {
+    process.stderr.write('bench: npm run build (src/ is newer than dist/)\n');
     const b = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
     if (b.status !== 0) return b.status ?? 1;
   }

@@ -54,7 +54,8 @@ export const QUICK: FleetPlan = {
   sizes: [100, 1000],
   heartbeatS: 5,
   propagationRuns: 1,
-  rollouts: [{ mib: 10, maxHosts: 100 }],
+  // the 10 MB rollout runs with the real agents and as many simulated ones
+  rollouts: [],
   batch: BATCH,
   leanLoads: [1],
   fanOut: true,

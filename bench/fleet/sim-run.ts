@@ -135,7 +135,7 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
     }
     if (steps.fanOut) {
       lean.fanOut = await desiredFanOut(server.url, server.pid, agents, before.version,
-        () => server.api.deploy({ tag, version: before.version }), BASE_TIMEOUT_MS);
+        () => server.api.deploy({ tag, version: before.version, policy: { batch: '100%' } }), BASE_TIMEOUT_MS);
     }
     return {
       hosts: n, workers: Math.ceil(n / AGENTS_PER_WORKER), join: joined, firstDeploy, heartbeats, propagation, rollback, rollouts, lean,
