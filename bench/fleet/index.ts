@@ -26,9 +26,16 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
     log(`fleet: building the seed releases (tiny, ${payloadSizes(plan).join(' MiB, ')} MiB)`);
     const seed = await makeSeed(join(disk, 'seed'), payloadSizes(plan));
     const simulated: SimFigures[] = [];
+    const failed: { hosts: number; error: string }[] = [];
     for (const n of plan.sizes) {
       log(`fleet: ${n} simulated agents`);
-      simulated.push(await runSimulated(n, stepsFor(plan, n), seed, join(mem, `n${n}`)));
+      try {
+        simulated.push(await runSimulated(n, stepsFor(plan, n), seed, join(mem, `n${n}`)));
+      } catch (err) {
+        // The other sizes' figures still count; this one is reported with its error.
+        log(`fleet: ${n} simulated agents failed: ${(err as Error).message}`);
+        failed.push({ hosts: n, error: (err as Error).message });
+      }
     }
     let real: FleetResults['real'] = null;
     if (plan.realAgents > 0) {
@@ -39,8 +46,10 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
     }
     const results: FleetResults = { simulated, real };
     process.stdout.write(`\n${render(results)}\n`);
+    for (const f of failed) process.stdout.write(`FAILED at ${f.hosts} simulated agents: ${f.error}\n`);
     return {
       plan,
+      failed,
       seed: { tinyA: seed.tinyA, tinyB: seed.tinyB, payload: seed.payload },
       ...results,
       goals: goals(results),
