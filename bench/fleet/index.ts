@@ -19,7 +19,10 @@ const SIM_ROOT = '/dev/shm';
 
 export async function run(opts: { quick: boolean; log?: (line: string) => void }): Promise<unknown> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const plan: FleetPlan = opts.quick ? QUICK : FULL;
+  const base: FleetPlan = opts.quick ? QUICK : FULL;
+  // NOOPS_BENCH_FLEET_SIZES=10000 (or 100,1000) runs only those simulated sizes.
+  const only = process.env.NOOPS_BENCH_FLEET_SIZES?.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  const plan: FleetPlan = only?.length ? { ...base, sizes: only, realAgents: process.env.NOOPS_BENCH_FLEET_REAL === '0' ? 0 : base.realAgents } : base;
   const disk = mkdtempSync(join(tmpdir(), 'noops-bench-fleet-'));
   const mem = mkdtempSync(join(SIM_ROOT, 'noops-bench-fleet-'));
   try {
