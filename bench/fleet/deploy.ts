@@ -105,26 +105,28 @@ function agentsCpu(pids: number[]): number {
   return pids.reduce((sum, pid) => sum + (procUsage(pid)?.cpuMs ?? 0), 0);
 }
 
-/** Per server: whether it takes a `batch` with a deploy (learned from the first deploy asking for one). */
-const takesBatches = new WeakMap<ApiClient, boolean>();
+/** Per server: whether it takes a rollout `policy` (learned from the first deploy asking for one). */
+const takesPolicy = new WeakMap<ApiClient, boolean>();
 
 /**
- * Starts the deployment. A rollback goes at the server's default pace. A deploy asks for
- * `batch`; a server without batches (before the batched rollouts) refuses the field, and is then
- * asked without it: it deploys to every host at once, and the figures say so.
+ * Starts the deployment with `policy: { batch }` (a deploy in batches of 10%, a rollback or a
+ * desired-state change at 100%: every host at once). A server without rollout policies (before
+ * batched rollouts) refuses the field and is asked again without it: it deploys to every host
+ * at once, and the figures say so.
  */
 async function start(input: DeployInput): Promise<{ view: DeploymentView; batches: string }> {
   const { api, tag, version, batch } = input;
-  if (input.kind === 'rollback') return { view: await api.rollback({ tag, to: version }), batches: 'server default' };
-  if (batch && takesBatches.get(api) !== false) {
+  const plain = (): Promise<DeploymentView> => (input.kind === 'rollback' ? api.rollback({ tag, to: version }) : api.deploy({ tag, version }));
+  if (batch && takesPolicy.get(api) !== false) {
     try {
-      const view = await api.deploy({ tag, version, batch } as Parameters<ApiClient['deploy']>[0]);
-      takesBatches.set(api, true);
+      const policy = { batch } as NonNullable<Parameters<ApiClient['deploy']>[0]['policy']>;
+      const view = input.kind === 'rollback' ? await api.rollback({ tag, to: version, policy }) : await api.deploy({ tag, version, policy });
+      takesPolicy.set(api, true);
       return { view, batches: batch };
     } catch (err) {
-      if (!(err instanceof NoopsError && err.code === 'NOOPS_E_INPUT' && /unknown field "batch"/.test(err.message))) throw err;
-      takesBatches.set(api, false);
+      if (!(err instanceof NoopsError && err.code === 'NOOPS_E_INPUT' && /unknown field "policy"/.test(err.message))) throw err;
+      takesPolicy.set(api, false);
     }
   }
-  return { view: await api.deploy({ tag, version }), batches: batch ? 'all at once (no batches on this server)' : 'server default' };
+  return { view: await plain(), batches: batch ? 'all at once (no batches on this server)' : 'server default' };
 }

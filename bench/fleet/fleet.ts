@@ -11,6 +11,8 @@ import type { FromWorker, ToWorker, WindowSamples } from './protocol.js';
 export const AGENTS_PER_WORKER = 2500;
 
 const WORKER = new URL('./worker.ts', import.meta.url).pathname;
+/** tsx, resolved from here: the workers then start from any working directory. */
+const TSX = import.meta.resolve('tsx');
 
 type Waiter = { type: FromWorker['type']; resolve(m: FromWorker): void; reject(e: Error): void };
 
@@ -77,7 +79,9 @@ export class Fleet {
     const count = Math.max(1, Math.ceil(opts.names.length / AGENTS_PER_WORKER));
     const workers: WorkerHandle[] = [];
     for (let i = 0; i < count; i++) {
-      workers.push(new WorkerHandle(fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
+      // NOOPS_BENCH_PROFILE=DIR: each worker writes a V8 CPU profile there when it exits.
+      const profile = process.env.NOOPS_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NOOPS_BENCH_PROFILE}`] : [];
+      workers.push(new WorkerHandle(fork(WORKER, [], { execArgv: ['--import', TSX, ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
     }
     const fleet = new Fleet(workers, opts.names.length);
     try {
@@ -146,8 +150,10 @@ export class Fleet {
       } catch {
         // it exited already
       }
-      w.child.kill('SIGKILL');
+      // It exits by itself once its agents stopped (writing its CPU profile, if asked for one).
+      const t = setTimeout(() => w.child.kill('SIGKILL'), 10_000);
       await exited;
+      clearTimeout(t);
     }));
   }
 }

@@ -20,6 +20,11 @@ export interface FleetPlan {
   rollouts: RolloutStep[];
   /** batch size asked of the server for rollouts */
   batch: string;
+  /** lean heartbeat loads after the agents stop, as multiples of N agents' rate; all of
+   * them at the largest N (to find the server's ceiling), the first at the others */
+  leanLoads: number[];
+  /** measure the desired-state fan-out to N lean long polls */
+  fanOut: boolean;
   /** real agent processes for the reality check (0: skip) */
   realAgents: number;
   /** payload sizes (MiB) rolled out to the real agents */
@@ -34,21 +39,27 @@ export const FULL: FleetPlan = {
   // Six heartbeat periods of 5 s: every agent beats six times, the p99 rests on N x 6 samples.
   heartbeatS: 30,
   propagationRuns: 3,
-  // 10,000 x 100 MB is a terabyte through one server: measured up to 1,000 hosts (100 GB), and
-  // the rate found there tells what 10,000 would take.
-  rollouts: [{ mib: 10, maxHosts: 10_000 }, { mib: 100, maxHosts: 1000 }],
+  // Every host downloads from the one server: 10 MB to 1,000 hosts is 10 GB, 100 MB to 100 hosts
+  // is 10 GB. Larger products (10 MB x 10,000 = 100 GB) would take many minutes on a 2-core
+  // machine; the server's upload rate measured here tells what they would take.
+  rollouts: [{ mib: 10, maxHosts: 1000 }, { mib: 100, maxHosts: 100 }],
   batch: BATCH,
+  leanLoads: [1, 2, 4],
+  fanOut: true,
   realAgents: 20,
   realRollouts: [10, 100],
 };
 
 export const QUICK: FleetPlan = {
   sizes: [100, 1000],
-  heartbeatS: 10,
-  propagationRuns: 2,
-  rollouts: [{ mib: 10, maxHosts: 100 }],
+  heartbeatS: 5,
+  propagationRuns: 1,
+  // the 10 MB rollout runs with the real agents and as many simulated ones
+  rollouts: [],
   batch: BATCH,
-  realAgents: 5,
+  leanLoads: [1],
+  fanOut: true,
+  realAgents: 3,
   realRollouts: [10],
 };
 

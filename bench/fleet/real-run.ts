@@ -66,7 +66,7 @@ export async function runReal(plan: FleetPlan, seed: Seed, dir: string): Promise
     for (const mib of plan.realRollouts) {
       const release = seed.payload[mib]!;
       const rollout = await deploy(release, 'deploy', plan.batch);
-      const rollback = await deploy(seed.tinyA, 'rollback');
+      const rollback = await deploy(seed.tinyA, 'rollback', '100%');
       rollouts.push({ mib, packageBytes: release.size, rollout, rollback });
     }
     return { hosts: n, join: join_, firstDeploy, rollouts };

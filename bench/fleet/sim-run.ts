@@ -9,14 +9,17 @@ import { startServer } from '../lib/daemons.js';
 import { procUsage, usageBetween } from '../lib/procstat.js';
 import { round, summarize } from '../lib/stats.js';
 import { measureDeploy, type DeployFigures } from './deploy.js';
+import { desiredFanOut, pacedHeartbeats, readAgents, type FanOutFigures, type LeanAgent, type PacedFigures } from './load.js';
 import { AGENTS_PER_WORKER, Fleet } from './fleet.js';
 import type { FleetPlan } from './plan.js';
 import { clusterOf, copySeed, type Seed, type SeedRelease } from './seed.js';
 
 /** The agents' heartbeat period: the server's default, which the goals are stated for. */
 export const HEARTBEAT_PERIOD_S = 5;
-/** A deploy may take this long before the run fails: generous, a shared machine is slow. */
+/** A deploy may take this long before the run fails: generous, a shared machine is slow... */
 const BASE_TIMEOUT_MS = 120_000;
+/** ...plus this much per host: 10,000 hosts report through one server (200 s more). */
+const TIMEOUT_MS_PER_HOST = 20;
 /** Plus this much per byte the server must send: 10 MB/s, ten times slower than measured. */
 const TIMEOUT_MS_PER_BYTE = 1000 / (10 * 1024 * 1024);
 
@@ -49,6 +52,8 @@ export interface SimFigures {
   /** back to the tiny release before the last desired-state change (on disk) */
   rollback: DeployFigures | null;
   rollouts: { mib: number; packageBytes: number; rollout: DeployFigures; rollback: DeployFigures }[];
+  /** the server alone under a lean generator's load (see load.ts), after the agents stopped */
+  lean: { heartbeats: PacedFigures[]; fanOut: FanOutFigures | null };
   serverRssBytes: number;
 }
 
@@ -59,6 +64,10 @@ export interface SimSteps {
   /** payload sizes (MiB) to roll out, each followed by a rollback */
   rollouts: number[];
   batch: string;
+  /** lean heartbeat loads, as multiples of N agents' rate (1 = every 5 s); [] for none */
+  leanLoads: number[];
+  /** measure the desired-state fan-out to N lean long polls */
+  fanOut: boolean;
 }
 
 /** The steps of `plan` for a fleet of `n`. */
@@ -68,6 +77,8 @@ export function stepsFor(plan: FleetPlan, n: number): SimSteps {
     propagationRuns: plan.propagationRuns,
     rollouts: plan.rollouts.filter((r) => n <= r.maxHosts).map((r) => r.mib),
     batch: plan.batch,
+    leanLoads: n === Math.max(...plan.sizes) ? plan.leanLoads : plan.leanLoads.slice(0, 1),
+    fanOut: plan.fanOut,
   };
 }
 
@@ -80,15 +91,16 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
     const u0 = procUsage(server.pid)!;
     const t0 = Date.now();
     fleet = await Fleet.start({ server: server.url, joinToken: server.joinToken, names, dir });
-    const join = { ms: Date.now() - t0, serverCpuMs: usageBetween(u0, procUsage(server.pid)!).cpuMs };
+    const joined = { ms: Date.now() - t0, serverCpuMs: usageBetween(u0, procUsage(server.pid)!).cpuMs };
     await server.api.setCluster({ tag, hosts: names });
     const f = fleet;
     const deploy = (release: SeedRelease, kind: 'deploy' | 'rollback', batch?: string): Promise<DeployFigures> => measureDeploy({
       api: server.api, serverPid: server.pid, agentPids: () => f.pids(), watch: (t, v, ms) => f.watch(t, v, ms), tag, version: release.version, kind, batch,
-      timeoutMs: BASE_TIMEOUT_MS + n * release.size * TIMEOUT_MS_PER_BYTE,
+      timeoutMs: BASE_TIMEOUT_MS + n * TIMEOUT_MS_PER_HOST + n * release.size * TIMEOUT_MS_PER_BYTE,
     });
 
-    const firstDeploy = await deploy(seed.tinyA, 'deploy', steps.batch);
+    // The first deploy puts a release on every host (setup): every host at once.
+    const firstDeploy = await deploy(seed.tinyA, 'deploy', '100%');
     const heartbeats = steps.heartbeatS > 0 ? await measureHeartbeats(fleet, server.pid, steps.heartbeatS) : null;
     // A desired-state change reaching every agent: all hosts at once, tiny releases.
     const propagation: DeployFigures[] = [];
@@ -100,19 +112,37 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
     // Rollback to the release before (on disk once a propagation run has replaced it).
     let rollback: DeployFigures | null = null;
     if (steps.propagationRuns > 0) {
-      rollback = await deploy(before, 'rollback');
+      rollback = await deploy(before, 'rollback', '100%');
       [current, before] = [before, current];
     }
     const rollouts: SimFigures['rollouts'] = [];
     for (const mib of steps.rollouts) {
       const release = seed.payload[mib]!;
       const rollout = await deploy(release, 'deploy', steps.batch);
-      const back = await deploy(current, 'rollback');
+      const back = await deploy(current, 'rollback', '100%');
       rollouts.push({ mib, packageBytes: release.size, rollout, rollback: back });
     }
+    const serverRssBytes = procUsage(server.pid)?.rssBytes ?? 0;
+    // The server alone: the agents stop (the server keeps their tokens) and a lean generator
+    // plays their heartbeats, then holds their long polls for one more desired-state change.
+    await fleet.stop();
+    fleet = undefined;
+    const agents = readAgents(join(dir, 'agents'), names);
+    const report = (a: LeanAgent, i = Number(a.name.slice(4))): string => JSON.stringify({
+      processes: [{ tag, process: 'app', version: current.version, state: 'up', pid: 10_000_000 + i, port: null, restarts: 0, startedAt: '2025-01-01T00:00:00.000Z', error: null }],
+      failures: [], generation: 0,
+    });
+    const lean: SimFigures['lean'] = { heartbeats: [], fanOut: null };
+    for (const k of steps.leanLoads) {
+      lean.heartbeats.push(await pacedHeartbeats(server.url, server.pid, agents, report, (k * n) / HEARTBEAT_PERIOD_S, Math.max(steps.heartbeatS, HEARTBEAT_PERIOD_S)));
+    }
+    if (steps.fanOut) {
+      lean.fanOut = await desiredFanOut(server.url, server.pid, agents, before.version,
+        () => server.api.deploy({ tag, version: before.version, policy: { batch: '100%' } }), BASE_TIMEOUT_MS);
+    }
     return {
-      hosts: n, workers: Math.ceil(n / AGENTS_PER_WORKER), join, firstDeploy, heartbeats, propagation, rollback, rollouts,
-      serverRssBytes: procUsage(server.pid)?.rssBytes ?? 0,
+      hosts: n, workers: Math.ceil(n / AGENTS_PER_WORKER), join: joined, firstDeploy, heartbeats, propagation, rollback, rollouts, lean,
+      serverRssBytes,
     };
   } finally {
     await fleet?.stop();

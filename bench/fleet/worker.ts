@@ -140,6 +140,8 @@ process.on('message', (msg: ToWorker) => {
         await Promise.all(agents.map((a) => a.stop()));
         send({ type: 'stopped' });
         process.disconnect();
+        // Exit on our own (not killed): a CPU profile, when asked for, is written on exit.
+        setTimeout(() => process.exit(0), 100).unref();
         break;
     }
   })().catch((err: Error) => send({ type: 'error', message: err.stack ?? err.message }));

@@ -26,6 +26,10 @@ import { checkEnv } from './check-env.js';
 
 /** How often running deployments are stepped even without reports (pauses, deadlines). */
 export const TICK_MS = 500;
+/** Reports are stepped together, at most once per this (or twice the last round's time, if
+ * longer): every step reads and writes every host of the deployment, and stepping on each of
+ * 1,000 hosts' reports kept the server busy enough that reports timed out. */
+export const REPORT_COALESCE_MS = 50;
 /** After a server restart, no deadline passes before the agents had this long to report again. */
 export const DEFAULT_RESUME_GRACE_MS = 15_000;
 
@@ -72,6 +76,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private again = false;
+  private reportKick: NodeJS.Timeout | undefined;
+  private lastRoundMs = 0;
 
   private readonly exec: Executor;
 
@@ -106,13 +112,21 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    clearTimeout(this.reportKick);
     await this.ticking;
   }
 
   /** Called for every agent report: steps the deployments that involve the host. */
   onReport(host: string): void {
+    if (this.reportKick) return;
     for (const { row } of this.running.values()) {
-      if (row.hosts.includes(host)) return this.kick();
+      if (!row.hosts.includes(host)) continue;
+      this.reportKick = setTimeout(() => {
+        this.reportKick = undefined;
+        this.kick();
+      }, Math.max(REPORT_COALESCE_MS, 2 * this.lastRoundMs));
+      this.reportKick.unref();
+      return;
     }
   }
 
@@ -225,6 +239,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     this.ticking = (async () => {
       do {
         this.again = false;
+        const t0 = Date.now();
         for (const entry of [...this.running.values()]) {
           try {
             await this.tick(entry);
@@ -233,6 +248,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
             process.emitWarning(`rollout: stepping deployment ${entry.row.id} failed: ${(err as Error).stack ?? err}`);
           }
         }
+        this.lastRoundMs = Date.now() - t0;
       } while (this.again);
     })().finally(() => {
       this.ticking = undefined;

@@ -3,7 +3,7 @@
  * the after-healthy hook, and the deploy tests. Every method acts on one deployment's entry.
  */
 import { NoopsError } from '../errors/index.js';
-import type { DeploymentKind, ReleaseRow } from '../store/index.js';
+import type { DeploymentKind, DesiredRow, ReleaseRow } from '../store/index.js';
 import type { ReleaseManifest } from '../release/types.js';
 import type { AgentReport, RolloutProgress } from '../api/types.js';
 import { parseTag, formatTag, truncateTo } from '../tree/index.js';
@@ -22,15 +22,16 @@ export class Executor {
   /** Tells hosts to run the deployment's release, each after its before-stop hook (a failing hook fails the host). */
   async deploy(entry: Entry, hosts: string[]): Promise<void> {
     const { row } = entry;
+    const ready: string[] = [];
     await Promise.all(hosts.map(async (host) => {
       try {
         await this.deps.hooks?.beforeStop?.({ deployment: row.id, tag: row.tag, host, from: row.previous[host] ?? null, to: row.version, kind: row.kind });
+        ready.push(host);
       } catch (err) {
         entry.hookFailures.set(host, `the before-stop hook failed: ${(err as Error).message}`);
-        return;
       }
-      await this.ensureDesired(entry, host, row.version, row.kind);
     }));
+    await this.ensureDesiredMany(entry, ready.map((host) => ({ host, version: row.version })), row.kind);
   }
 
   /** Tells hosts to run their previous release again (NOOPS_DEPLOY_KIND=rollback); hook failures are only logged. */
@@ -44,8 +45,8 @@ export class Executor {
         entry.notes.push(`${host}: the before-stop hook failed (going back all the same): ${(err as Error).message}`);
       }
       entry.hookFailures.delete(host);
-      await this.ensureDesired(entry, host, to, 'rollback');
     }));
+    await this.ensureDesiredMany(entry, hosts.map((host) => ({ host, version: row.previous[host] ?? null })), 'rollback');
   }
 
   /** Calls the after-healthy hook of a host that runs `version` healthily; a failure is logged. */
@@ -63,22 +64,34 @@ export class Executor {
 
   /** Sets one host's desired entry of the deployment's tag (null: none), unless it is so already. */
   async ensureDesired(entry: Entry, host: string, version: string | null, kind: DeploymentKind): Promise<void> {
+    await this.ensureDesiredMany(entry, [{ host, version }], kind);
+  }
+
+  /**
+   * Sets hosts' desired entries of the deployment's tag (null: none), those not so already, in
+   * one read and one transaction: a batch of 1,000 hosts took seconds one host at a time.
+   */
+  async ensureDesiredMany(entry: Entry, targets: { host: string; version: string | null }[], kind: DeploymentKind): Promise<void> {
+    if (targets.length === 0) return;
     const { row } = entry;
-    const { store } = this.deps;
-    const { entries } = await store.getDesired(host);
-    const cur = entries.find((e) => e.tag === row.tag);
-    if (version === null) {
-      if (!cur) return;
-      await store.setDesired(host, row.tag, null);
-    } else {
-      if (cur && cur.version === version && cur.deploymentId === row.id && (cur.kind ?? row.kind) === kind) return;
+    const current = new Map((await this.deps.store.listDesired(row.tag)).map((d) => [d.host, d]));
+    const at = new Date().toISOString();
+    const changes: { host: string; row: DesiredRow | null }[] = [];
+    for (const { host, version } of targets) {
+      const cur = current.get(host);
+      if (version === null) {
+        if (cur) changes.push({ host, row: null });
+        continue;
+      }
+      if (cur && cur.version === version && cur.deploymentId === row.id && (cur.kind ?? row.kind) === kind) continue;
       const release = version === row.version ? entry.release : await this.cachedRelease(entry, version);
-      await store.setDesired(host, row.tag, {
-        host, tag: row.tag, version, sha256: release.sha256, manifest: release.manifest,
-        deploymentId: row.id, updatedAt: new Date().toISOString(), kind,
+      changes.push({
+        host,
+        row: { host, tag: row.tag, version, sha256: release.sha256, manifest: release.manifest, deploymentId: row.id, updatedAt: at, kind },
       });
     }
-    this.deps.notify(host);
+    await this.deps.store.setDesiredMany(row.tag, changes);
+    for (const c of changes) this.deps.notify(c.host);
   }
 
   /** Starts the deploy tests after `batch` in the background; answers the instances they test. */

@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import { NoopsError } from '../errors/index.js';
 import { API_PREFIX } from '../api/types.js';
 import type { ServerContext } from './context.js';
+import { PrincipalCache } from './principals.js';
 import { hashToken } from './tokens.js';
 import { agentRoutes } from './routes/agent.js';
 import { viewRoutes } from './routes/views.js';
@@ -44,7 +45,7 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
   });
 
   // Every API route needs a token; the route's config says which kinds may call it.
-  const tokenCache = new Map<string, { kind: 'admin' | 'join' | 'agent' | 'team'; name: string; scope: string | null }>();
+  const principals = new PrincipalCache();
   app.decorateRequest('principal', null as never);
   app.addHook('onRequest', async (req) => {
     if (!req.url.startsWith(API_PREFIX)) return;
@@ -52,13 +53,12 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'this API needs a token (Authorization: Bearer TOKEN)');
     const hash = hashToken(match[1]!);
-    let who = tokenCache.get(hash);
+    let who = principals.get(hash);
     if (!who) {
       const row = await ctx.store.findToken(hash);
       if (!row) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'the token is not known to this server');
       who = { kind: row.kind, name: row.name, scope: row.scope };
-      // Agent tokens are replaced when an agent joins again, so they are not cached.
-      if (row.kind !== 'agent') tokenCache.set(hash, who);
+      principals.set(hash, who);
     }
     const allow = req.routeOptions.config?.allow ?? ['admin', 'team'];
     if (!allow.includes(who.kind)) {
@@ -68,7 +68,7 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
   });
 
   await app.register(async (api) => {
-    await agentRoutes(api, ctx);
+    await agentRoutes(api, ctx, principals);
     await viewRoutes(api, ctx);
     await buildRoutes(api, ctx);
     await clusterRoutes(api, ctx);

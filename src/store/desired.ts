@@ -141,6 +141,29 @@ export async function replaceInstances(db: Kysely<Database>, host: string, rows:
   });
 }
 
+/**
+ * Replaces the instance rows of many hosts in one transaction (a host given with no rows ends
+ * with none): the server batches agents' reports into this, so a deploy that changes every
+ * host's processes at once costs a few statements, not a transaction per host.
+ */
+export async function replaceInstancesMany(db: Kysely<Database>, byHost: readonly { host: string; rows: readonly InstanceRow[] }[]): Promise<void> {
+  for (const { host, rows } of byHost) {
+    const stray = rows.find((r) => r.host !== host);
+    if (stray !== undefined) throw new Error(`replaceInstancesMany was given a row of host ${stray.host} for host ${host}`);
+  }
+  if (byHost.length === 0) return;
+  // Hosts in name order: two servers writing overlapping hosts lock rows in the same order.
+  const sorted = [...byHost].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+  await db.transaction().execute(async (trx) => {
+    for (const batch of chunks(sorted.map((h) => h.host))) {
+      await trx.deleteFrom('instances').where('host', 'in', batch).execute();
+    }
+    for (const batch of chunks(sorted.flatMap((h) => h.rows))) {
+      await trx.insertInto('instances').values(batch.map(m.instanceToDb)).execute();
+    }
+  });
+}
+
 /** Instances, filtered by tag and/or host, sorted by host, tag, process. */
 export async function listInstances(db: Kysely<Database>, filter: { tag?: string; host?: string }): Promise<InstanceRow[]> {
   let q = db.selectFrom('instances').selectAll();

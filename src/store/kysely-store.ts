@@ -8,7 +8,9 @@ import { sql, type Kysely } from 'kysely';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import { chunks } from './batch.js';
-import { desiredGeneration, getDesired, listDesired, listInstances, replaceInstances, setDesired, setDesiredMany } from './desired.js';
+import {
+  desiredGeneration, getDesired, listDesired, listInstances, replaceInstances, replaceInstancesMany, setDesired, setDesiredMany,
+} from './desired.js';
 import { touchHosts } from './heartbeats.js';
 import * as m from './rows.js';
 import type {
@@ -277,6 +279,10 @@ export class KyselyStore implements Store {
 
   async replaceInstances(host: string, rows: InstanceRow[]): Promise<void> {
     await replaceInstances(this.db, host, rows);
+  }
+
+  async replaceInstancesMany(byHost: { host: string; rows: InstanceRow[] }[]): Promise<void> {
+    await replaceInstancesMany(this.db, byHost);
   }
 
   async listInstances(filter: { tag?: string; host?: string } = {}): Promise<InstanceRow[]> {

@@ -92,8 +92,14 @@ function postgresBackend(): Backend {
     },
     async cleanup() {
       if (created.length === 0) return;
+      // Cleanup is not what these tests check: a database another role still holds (a shared
+      // server) is left behind with a warning rather than failing the suite.
       await admin(async (c) => {
-        for (const name of created) await c.query(`drop database if exists ${name} with (force)`);
+        for (const name of created) {
+          await c.query(`drop database if exists ${name} with (force)`).catch((err: Error) => {
+            process.emitWarning(`could not drop test database ${name}: ${err.message}`);
+          });
+        }
       });
     },
   };

@@ -250,6 +250,8 @@ export interface Store {
 
   /** replace everything a host reported, in one transaction */
   replaceInstances(host: string, rows: InstanceRow[]): Promise<void>;
+  /** replace everything many hosts reported, in one transaction (a host with no rows ends with none) */
+  replaceInstancesMany(byHost: { host: string; rows: InstanceRow[] }[]): Promise<void>;
   listInstances(filter?: { tag?: string; host?: string }): Promise<InstanceRow[]>;
 
   /**

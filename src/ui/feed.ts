@@ -1,22 +1,22 @@
 /**
- * Following a deployment live. The console asks for a `DeploymentFeed` and never cares how the
- * news arrive: today by polling `GET /api/v1/deployments/:id`; when the server streams
- * `GET /api/v1/deployments/:id/events` (server-sent events), a streaming feed with the same
- * interface replaces `pollingFeed` in `deploymentFeed` and nothing else changes. (A stream must
- * be read with fetch, not EventSource, which cannot send the Authorization header.)
+ * Following a deployment live, from the server's event stream (`GET /api/v1/deployments/:id/events`,
+ * server-sent events read with fetch: EventSource cannot send the Authorization header). The
+ * stream sends the whole deployment first and after every change, and ends when the deployment
+ * does; a stream that breaks is opened again, and starts with the whole deployment, so nothing
+ * is missed. The console asks only for a `DeploymentFeed`, so how the news arrive can change
+ * without touching a page.
  */
-import type { DeploymentView } from '../api/types.js';
+import type { DeploymentEvent, DeploymentView } from '../api/types.js';
 
-/** Polls once a second: a host's state shows within a second, and a hundred open consoles cost
- * the server a hundred small reads a second. */
-export const POLL_MS = 1000;
-/** After a failed poll (the server restarting, a network blip), wait longer before the next. */
-export const RETRY_MS = 3000;
+/** After a broken stream (the server restarting, a network blip), wait this long before the
+ * next try: soon enough that a restart is barely seen, rarely enough not to hammer a server
+ * that is down. */
+export const RETRY_MS = 2000;
 
 export interface FeedHandlers {
   /** every new state of the deployment; the last one has a status other than running */
   view(d: DeploymentView): void;
-  /** a poll failed; the feed keeps trying */
+  /** the stream broke or could not be opened; the feed keeps trying */
   error(err: Error): void;
 }
 
@@ -25,50 +25,47 @@ export interface DeploymentFeed {
   follow(id: number, on: FeedHandlers): () => void;
 }
 
-/** Reads one deployment (ApiClient.deployment). */
-export type ReadDeployment = (id: number) => Promise<DeploymentView>;
+/** Opens a deployment's event stream (ApiClient.deploymentEvents). */
+export type OpenEvents = (id: number, signal: AbortSignal) => AsyncIterable<DeploymentEvent>;
 
 /**
- * A feed that polls. It reports only changes (the same JSON twice is one report) and stops
- * after the deployment ends.
+ * A feed on the event stream. It reports only changes (the same state twice is one report).
  *
  * @example
- *   const stop = pollingFeed((id) => api.deployment(id)).follow(42, { view: render, error: show });
+ *   const stop = streamingFeed((id, signal) => api.deploymentEvents(id, { signal })).follow(42, { view: render, error: show });
  */
-export function pollingFeed(read: ReadDeployment, everyMs = POLL_MS, retryMs = RETRY_MS): DeploymentFeed {
+export function streamingFeed(open: OpenEvents, retryMs = RETRY_MS): DeploymentFeed {
   return {
     follow(id, on) {
-      let stopped = false;
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stop = new AbortController();
       let last = '';
-      const tick = async (): Promise<void> => {
-        let next = everyMs;
-        try {
-          const d = await read(id);
-          if (stopped) return;
-          const text = JSON.stringify(d);
-          if (text !== last) {
-            last = text;
-            on.view(d);
+      const run = async (): Promise<void> => {
+        while (!stop.signal.aborted) {
+          try {
+            for await (const e of open(id, stop.signal)) {
+              if (stop.signal.aborted) return;
+              if (e.type !== 'deployment') continue;
+              const text = JSON.stringify(e.deployment);
+              if (text !== last) {
+                last = text;
+                on.view(e.deployment);
+              }
+              if (e.deployment.status !== 'running') return;
+            }
+          } catch (err) {
+            if (stop.signal.aborted) return;
+            on.error(err as Error);
           }
-          if (d.status !== 'running') return;
-        } catch (err) {
-          if (stopped) return;
-          on.error(err as Error);
-          next = retryMs;
+          await new Promise((r) => setTimeout(r, retryMs));
         }
-        timer = setTimeout(() => void tick(), next);
       };
-      void tick();
-      return () => {
-        stopped = true;
-        if (timer !== undefined) clearTimeout(timer);
-      };
+      void run();
+      return () => stop.abort();
     },
   };
 }
 
 /** The feed the console uses. */
-export function deploymentFeed(read: ReadDeployment): DeploymentFeed {
-  return pollingFeed(read);
+export function deploymentFeed(open: OpenEvents): DeploymentFeed {
+  return streamingFeed(open);
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ago, confLines, count, duration, hostState, progress } from './format.js';
+import { ago, confLines, count, duration, hostState } from './format.js';
 
 const T0 = Date.parse('2024-01-01T00:00:00Z');
 
@@ -23,10 +23,6 @@ test('host results: state and reason', () => {
   assert.deepEqual(hostState('failed: exited with code 1'), { state: 'failed', reason: 'exited with code 1' });
   assert.deepEqual(hostState('failed'), { state: 'failed', reason: null });
   assert.deepEqual(hostState('draining'), { state: 'other', reason: 'draining' });
-});
-
-test('progress counts each host once', () => {
-  assert.deepEqual(progress(['a', 'b', 'c', 'd'], { a: 'succeeded', b: 'failed: x', c: 'pending' }), { done: 1, failed: 1, pending: 2, total: 4 });
 });
 
 test('counts and cluster.conf lines', () => {

@@ -64,18 +64,6 @@ export function hostState(result: string | undefined): HostState {
   return { state: 'other', reason: result };
 }
 
-/** How far a deployment has come: hosts done, failed, waiting. */
-export function progress(hosts: readonly string[], results: Record<string, string>): { done: number; failed: number; pending: number; total: number } {
-  let done = 0;
-  let failed = 0;
-  for (const h of hosts) {
-    const s = hostState(results[h]).state;
-    if (s === 'succeeded') done++;
-    else if (s === 'failed') failed++;
-  }
-  return { done, failed, pending: hosts.length - done - failed, total: hosts.length };
-}
-
 /** A cluster.conf policy object as `key: value` lines, sorted, the way cluster.conf reads. */
 export function confLines(conf: Record<string, unknown>): string[] {
   return Object.keys(conf).sort().map((k) => {

@@ -28,7 +28,6 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], refreshMs?: 
       (data) => mine === seq.current && setState({ data, error: undefined, loading: false, key }),
       (error: Error) => mine === seq.current && setState((s) => ({ data: s.key === key ? s.data : undefined, error, loading: false, key })),
     );
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
   useEffect(() => {
     run();

@@ -32,7 +32,7 @@ after(async () => {
   await agent?.stop();
   await server?.stop();
   killSupervised(join(base, 'agent'));
-  if (PG_URL) await admin(`drop database if exists ${dbName} with (force)`);
+  if (PG_URL) await admin(`drop database if exists ${dbName} with (force)`).catch((err: Error) => process.emitWarning(`could not drop ${dbName}: ${err.message}`));
   cleanup([base]);
 });
 

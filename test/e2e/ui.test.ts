@@ -63,7 +63,6 @@ before(async () => {
 });
 
 after(async () => {
-  for (const a of agents) if (a.child.pid) process.kill(a.child.pid, 'SIGCONT');
   await browser?.close();
   await Promise.all(agents.map((a) => a.stop()));
   await server?.stop();
@@ -149,28 +148,37 @@ test('search: "/" focuses it; a selector narrows the tree; a partial tag jumps t
   await page.keyboard.press('Escape');
 });
 
-test('deploy a release from the page and watch it live until it finishes', async () => {
+test('deploy a release from the page with a canary, watch it live, pause, resume and promote it', async () => {
   await page.goto(`${server.url}/#/n/${CLUSTER}`);
+  await page.locator('#canary').check();
   await page.locator('#release').selectOption(v2);
-  // Hold h2's agent so the deployment is caught half-way: h1 done, h2 waiting.
-  const h2 = agents[1]!.child.pid!;
-  process.kill(h2, 'SIGSTOP');
-  try {
-    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
-    await page.locator('.live-hosts tr[data-host="h1"][data-state="succeeded"]').waitFor({ timeout: 2 * WAIT_MS });
-    assert.equal(await page.locator('.live').getAttribute('data-status'), 'running');
-    assert.equal(await page.locator('.live-hosts tr[data-host="h2"]').getAttribute('data-state'), 'pending');
-    assert.match(await page.locator('.live').innerText(), /1 of 2 hosts done, 1 waiting/);
-    await shot('deploy-live');
-  } finally {
-    process.kill(h2, 'SIGCONT');
-  }
+  await until('v2 to be the pick', async () => (await page.locator('#release').inputValue()) === v2);
+  await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+  // The canary batch (one host) deploys, then the deployment waits for a person.
+  const live = page.locator('.live[data-status="running"][data-phase="canary"]');
+  await live.waitFor({ timeout: 2 * WAIT_MS }).catch(async (err: Error) => {
+    throw new Error(`${err.message}\nthe page shows:\n${await page.locator('main').innerText()}`);
+  });
+  const states = async (): Promise<string[]> => (await page.locator('.live-hosts tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-state') ?? ''))).slice(0).sort();
+  assert.deepEqual(await states(), ['queued', 'succeeded']);
+  assert.match(await page.locator('.live').innerText(), /batch 1 of 2 · canary: waiting for promote/);
+  assert.match(await page.locator('.live').innerText(), /1 of 2 hosts done, 1 to go/);
+  await shot('deploy-live');
+
+  await page.getByRole('button', { name: 'Pause', exact: true }).click();
+  await page.locator('.live[data-paused="true"]').waitFor();
+  await page.getByRole('button', { name: 'Resume', exact: true }).click();
+  await page.locator('.live[data-paused="false"]').waitFor();
+  await page.getByRole('button', { name: 'Promote', exact: true }).click();
   await page.locator('.live[data-status="succeeded"]').waitFor({ timeout: 2 * WAIT_MS });
-  assert.equal(await page.locator('.live-hosts tr[data-state="succeeded"]').count(), 2);
+  assert.deepEqual(await states(), ['succeeded', 'succeeded']);
+  assert.equal(await page.locator('.controls button').count(), 0, 'no controls once it has ended');
   const ps = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER]);
   assert.deepEqual(ps.map((p) => p.version), [v2, v2]);
   await until('the page to show v2 on both hosts', async () =>
-    (await page.locator('.instances-table td.version').allInnerTexts()).join() === `${v2},${v2}`, WAIT_MS);
+    (await page.locator('.instances-table td.version').allInnerTexts()).join() === `${v2},${v2}`);
+  const audit = await cliJson<{ action: string }[]>(server, ['audit', '-n', '50']);
+  for (const a of ['deploy.pause', 'deploy.resume', 'deploy.promote']) assert.ok(audit.some((x) => x.action === a), `audit has ${a}`);
 });
 
 test('"Roll back to this version" asks first, then rolls back: a new history row, the instances change version', async () => {
@@ -216,13 +224,15 @@ test('a release that cannot start fails on the page with each host\'s reason, an
   await page.locator('#release').selectOption(broken);
   await page.getByRole('button', { name: 'Deploy', exact: true }).click();
   const live = page.locator('#live').filter({ hasText: 'Deploy #4' });
-  await live.locator('.live[data-status="failed"]').waitFor({ timeout: 2 * WAIT_MS });
+  await live.locator('.live:not([data-status="running"])').waitFor({ timeout: 2 * WAIT_MS });
+  assert.equal(await live.locator('.live').getAttribute('data-status'), 'rolled_back', 'the default policy sends the changed hosts back');
   const text = await live.innerText();
-  assert.match(text, /every host was sent back to its previous release/);
-  assert.match(text, /process web died 3 times/);
-  assert.ok(await live.locator('.live-hosts tr[data-state="failed"]').count() >= 1, 'the failed host is marked');
+  assert.match(text, /back on its previous release/);
+  assert.match(text, /died \d+ times before staying up/);
+  // The host that failed shows as failed, or as reverted once it is back on the old release.
+  assert.ok(await live.locator('.live-hosts tr[data-state="failed"], .live-hosts tr[data-state="reverted"]').count() >= 1, 'the failed host is marked');
   await shot('deploy-failed');
-  await until('the history to record the failure', async () => (await page.locator('tr.history-row').first().innerText()).includes('failed'));
+  await until('the history to record it', async () => (await page.locator('tr.history-row').first().innerText()).includes('rolled back'));
   let ps: InstanceView[] = [];
   await until('the instances to run v1', async () => (ps = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER])).every((p) => p.version === v1 && p.state === 'up'), 2 * WAIT_MS)
     .catch((err: Error) => { throw new Error(`${err.message}; last ps: ${JSON.stringify(ps)}`); });
@@ -233,7 +243,7 @@ test('"g h" opens the hosts: every host, up, and what runs on it', async () => {
   await page.keyboard.press('g');
   await page.keyboard.press('h');
   await page.waitForURL(/#\/hosts$/);
-  const h2 = page.locator('tr[data-host="h2"]');
+  const h2 = page.locator('table.hosts-page tr[data-host="h2"]');
   await h2.waitFor();
   assert.match(await h2.innerText(), /up/);
   assert.match(await h2.innerText(), new RegExp(`job\\.web_cluster\\.prod\\s+web\\s+${v1}\\s+up`));
@@ -280,6 +290,30 @@ test('GET /api/v1/nodes/:tag: a partial tag names its node; unknown nodes and mi
   assert.equal(unknown.status, 404);
   assert.equal(((await unknown.json()) as { code: string }).code, 'NOOPS_E_TAG_UNKNOWN');
   assert.equal((await get('/nodes/cop.acme')).status, 401);
+});
+
+test('empty and error states: a new server says how to begin; a server that goes away is said so', async () => {
+  const fresh = await startServer(join(base, 'fresh'), await freePort());
+  const other = await browser!.newContext({ viewport: { width: 1366, height: 860 } });
+  other.setDefaultTimeout(WAIT_MS);
+  const p = await other.newPage();
+  try {
+    await p.goto(`${fresh.url}/?token=${encodeURIComponent(fresh.adminToken)}`);
+    await p.getByText('The service tree is empty.').waitFor();
+    await p.getByText('Nothing here yet.').waitFor();
+    await p.screenshot({ path: join(SHOTS, 'empty.png') });
+    await p.goto(`${fresh.url}/#/hosts`);
+    await p.getByText('No host has joined yet.').waitFor();
+    await p.goto(`${fresh.url}/#/n/cop.nope`);
+    await p.getByRole('alert').filter({ hasText: 'cop.nope' }).waitFor();
+    await fresh.stop();
+    // The pages read again every few seconds; the next read finds no server and says so.
+    await p.goto(`${fresh.url}/#/hosts`).catch(() => undefined);
+    await p.getByRole('alert').filter({ hasText: 'cannot reach the noops server' }).first().waitFor();
+  } finally {
+    await other.close();
+    await fresh.stop();
+  }
 });
 
 test('the pages raised no errors (scripts, CSP)', () => {

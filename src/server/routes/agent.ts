@@ -7,6 +7,7 @@ import { API_PREFIX } from '../../api/types.js';
 import type { ReleaseManifest } from '../../release/types.js';
 import type { ServerContext } from '../context.js';
 import { PackageCache } from '../package-cache.js';
+import type { PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
 import { HostName, parseBody } from './parse.js';
 
@@ -37,7 +38,7 @@ const ReportBody = z.object({
   runtimes: RuntimesReport.optional(),
 }).strict();
 
-export async function agentRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
+export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, principals: PrincipalCache): Promise<void> {
   const packages = new PackageCache(ctx.artifacts);
   api.post('/agent/join', { config: { allow: ['join'] } }, async (req): Promise<JoinResponse> => {
     const body = parseBody(JoinBody, req.body, 'join');
@@ -45,6 +46,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     const at = new Date().toISOString();
     // Joining again (a new root, a lost token) replaces the host's old token.
     await ctx.store.deleteTokens('agent', body.name);
+    principals.forgetAgent(body.name);
     await ctx.store.putToken({ hash: hashToken(token), kind: 'agent', name: body.name, scope: null, createdAt: at });
     await ctx.store.upsertHost({ name: body.name, labels: body.labels, address: req.ip ?? null, joinedAt: at });
     await ctx.store.audit({ at, actor: body.name, action: 'agent.join', target: body.name, detail: { labels: body.labels, address: req.ip } });

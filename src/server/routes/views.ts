@@ -27,6 +27,7 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
 
   api.get('/instances', async (req): Promise<T.InstanceView[]> => {
     const { tag } = req.query as { tag?: string };
+    await ctx.reports.flush(); // what agents reported a moment ago is in the answer
     const rows = await ctx.store.listInstances();
     if (!tag) return rows;
     const node = await ctx.tags.resolveAny(tag);

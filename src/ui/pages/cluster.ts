@@ -10,7 +10,7 @@ import { useLoad } from '../load.js';
 import { count } from '../format.js';
 import { Ago, announceChange, Empty, ErrorBox, Section, useApi } from '../widgets.js';
 import { HostsTable, InstancesTable } from './tables.js';
-import { DeployForm } from './deploy.js';
+import { DeployForm, type DeployChoice } from './deploy.js';
 import { HistoryTable } from './history.js';
 import { LiveDeployment } from './live.js';
 
@@ -72,7 +72,7 @@ export function ClusterBody({ view, reload }: { view: NodeView; reload: () => vo
 
     <${Section} title="Deploy" id="deploy">
       <${DeployForm} tag=${tag} current=${cluster.currentVersion} busy=${busy}
-        onDeploy=${(version: string) => start(() => api.deploy({ tag, version }))} />
+        onDeploy=${(c: DeployChoice) => start(() => api.deploy({ tag, version: c.version, policy: c.policy }))} />
       ${startError ? html`<${ErrorBox} error=${startError} />` : null}
     </${Section}>
 

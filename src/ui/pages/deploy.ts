@@ -14,17 +14,26 @@ export const BUILD_POLL_MS = 1000;
 /** The build log the page keeps (its tail): enough to read a failing test's output. */
 export const BUILD_LOG_CHARS = 20_000;
 
-export function DeployForm({ tag, current, busy, onDeploy }: { tag: string; current: string | null; busy: boolean; onDeploy: (version: string) => Promise<void> }) {
+/** The policy a deploy from the page may override: its batches, and a canary first. */
+export interface DeployChoice {
+  version: string;
+  policy: { batch?: string; canary?: boolean };
+}
+
+export function DeployForm({ tag, current, busy, onDeploy }: { tag: string; current: string | null; busy: boolean; onDeploy: (choice: DeployChoice) => Promise<void> }) {
   const api = useApi();
   const releases = useLoad(() => api.releases(tag), [tag]);
   const [version, setVersion] = useState('');
   const [sending, setSending] = useState(false);
   const [building, setBuilding] = useState(false);
+  const [batch, setBatch] = useState('');
+  const [canary, setCanary] = useState(false);
   const list = releases.data ?? [];
 
   // The default pick: the newest release that is not running now.
+  // (An update function: a pick made between the render and this effect is kept.)
   useEffect(() => {
-    if (version === '' || !list.some((r) => r.version === version)) setVersion(list.find((r) => r.version !== current)?.version ?? list[0]?.version ?? '');
+    setVersion((v) => (v !== '' && list.some((r) => r.version === v) ? v : list.find((r) => r.version !== current)?.version ?? list[0]?.version ?? ''));
   }, [releases.data, current]);
 
   const submit = async (e: Event): Promise<void> => {
@@ -32,7 +41,10 @@ export function DeployForm({ tag, current, busy, onDeploy }: { tag: string; curr
     if (!version) return;
     setSending(true);
     try {
-      await onDeploy(version);
+      const policy: DeployChoice['policy'] = {};
+      if (batch.trim()) policy.batch = batch.trim();
+      if (canary) policy.canary = true;
+      await onDeploy({ version, policy });
     } finally {
       setSending(false);
     }
@@ -47,6 +59,11 @@ export function DeployForm({ tag, current, busy, onDeploy }: { tag: string; curr
         ${list.length === 0 ? html`<option value="">no release built yet</option>` : null}
         ${list.map((r) => html`<option key=${r.version} value=${r.version}>${r.version}  ·  built ${when(r.createdAt)}${r.version === current ? '  ·  running now' : ''}</option>`)}
       </select>
+      <label for="batch" title="batch sizes in order, the last repeating: host counts or percentages; empty: the cluster's policy">Batches</label>
+      <input id="batch" class="mono narrow" value=${batch} placeholder="cluster's" onInput=${(e: Event) => setBatch((e.target as HTMLInputElement).value)} />
+      <label class="check" title="the first batch is a canary: the deploy waits after it until you press Promote">
+        <input type="checkbox" id="canary" checked=${canary} onChange=${(e: Event) => setCanary((e.target as HTMLInputElement).checked)} /> Canary first
+      </label>
       <button type="submit" class="primary" disabled=${!version || busy || sending} title=${busy ? 'a deployment is running on this cluster' : ''}>
         ${sending ? 'Starting…' : 'Deploy'}
       </button>

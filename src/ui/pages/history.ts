@@ -6,7 +6,8 @@
 import { useState } from 'preact/hooks';
 import type { DeploymentView } from '../../api/types.js';
 import { html } from '../html.js';
-import { confLines, duration, hostState, when } from '../format.js';
+import { confLines, duration, when } from '../format.js';
+import { hostRows } from '../controls.js';
 import { href } from '../routes.js';
 import { Ago, Badge, Empty } from '../widgets.js';
 
@@ -64,11 +65,8 @@ function Detail({ d }: { d: DeploymentView }) {
       <h3>machines (${d.hostCount})</h3>
       <table class="compact">
         <thead><tr><th>host</th><th>before</th><th>result</th></tr></thead>
-        <tbody>${d.hosts.map((h) => {
-          const s = hostState(d.hostResults[h]);
-          return html`<tr key=${h}><td class="mono">${h}</td><td class="mono muted">${d.previous[h] ?? 'nothing'}</td>
-            <td><${Badge} status=${s.state} />${s.reason ? html` <span class="error-text">${s.reason}</span>` : null}</td></tr>`;
-        })}</tbody>
+        <tbody>${hostRows(d).map((r) => html`<tr key=${r.host}><td class="mono">${r.host}</td><td class="mono muted">${d.previous[r.host] ?? 'nothing'}</td>
+          <td><${Badge} status=${r.state} />${r.reason ? html` <span class="error-text">${r.reason}</span>` : null}</td></tr>`)}</tbody>
       </table>
       ${d.message ? html`<p class="error-text">${d.message}</p>` : null}
     </div>

@@ -41,12 +41,12 @@ export function InstancesTable({ instances, base, showHost = true }: { instances
       <td><${TagLink} tag=${i.tag} text=${below(i.tag, base) || i.tag.split('_').pop()} /></td>
       <td class="mono">${i.process}</td>
       <td class="mono version">${i.version}</td>
-      <td><${Badge} status=${i.state} /></td>
+      <td><${Badge} status=${i.state} />${i.health && i.health !== 'healthy' ? html` <span class="small warn" title=${i.healthError ?? ''}>${i.health}</span>` : null}</td>
       <td>${i.state === 'up' && i.startedAt ? duration(i.startedAt, null, now) : '-'}</td>
       <td class=${i.restarts > 0 ? 'warn num' : 'num'}>${i.restarts}</td>
       <td class="mono muted num">${i.pid ?? '-'}</td>
       <td class="mono muted num">${i.port ?? '-'}</td>
-      <td class="error-text">${i.error ?? ''}</td>
+      <td class="error-text">${i.error ?? i.healthError ?? ''}</td>
     </tr>`)}</tbody>
   </table></div>`;
 }
