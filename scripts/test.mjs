@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the tests with node:test. Node 20's test runner takes neither globs nor directories
 // (a directory runs 0 tests and exits 0), so the files are listed here explicitly.
-//   node scripts/test.mjs            unit tests (src/**/*.test.ts), then end-to-end (test/e2e/*.test.ts)
+//   node scripts/test.mjs            unit tests (src/ and bench/ **/*.test.ts), then end-to-end (test/e2e/*.test.ts)
 //   node scripts/test.mjs --unit     unit tests only
 //   node scripts/test.mjs --e2e      end-to-end tests only
 //   node scripts/test.mjs FILE...    just those files
@@ -25,7 +25,8 @@ const files = args.filter((a) => !a.startsWith('--'));
 let groups;
 if (files.length > 0) groups = [files];
 else {
-  const unit = find(join(root, 'src'));
+  // The benchmarks' own parts (bench/**/*.test.ts) are tested with the unit tests.
+  const unit = [...find(join(root, 'src')), ...find(join(root, 'bench'))];
   const e2e = find(join(root, 'test'));
   groups = args.includes('--unit') ? [unit] : args.includes('--e2e') ? [e2e] : [unit, e2e];
 }

@@ -7,17 +7,23 @@
  * keeps running what it runs, and the agent retries until it is back.
  */
 import { createWriteStream } from 'node:fs';
+import { fenceNodePackageScope } from '../release/index.js';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { ApiClient } from '../api/client.js';
-import type { DesiredInstance, ProcessReport } from '../api/types.js';
+import type { AgentReport, DesiredInstance, DesiredState, ProcessReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
+import { healthCheckOf } from '../release/index.js';
+import { ARCH_LABEL, OS_LABEL, canInstallRuntimes, hostPlatform, listInstalledRuntimes, runtimeKey, type HostRuntimeReport } from '../runtimes/index.js';
 import type { SupervisorOptions } from '../supervisor/index.js';
+import type { ProcessSupervisor, ReleaseStore } from './backends.js';
 import { CommandLoop } from './commands.js';
 import { Control } from './control.js';
 import { CtlServer } from './ctl-server.js';
+import { HealthMonitor } from './health.js';
 import { Host } from './host.js';
-import { detectStartFailures, reconcile } from './reconcile.js';
+import { detectStartFailures, reconcile, runtimesDir } from './reconcile.js';
+import { processId, watchSpec } from './specs.js';
 import { loadIdentity, saveIdentity } from './state.js';
 
 /** Retry delays while the server is unreachable: fast at first, then every 5 s. */
@@ -41,6 +47,26 @@ export interface AgentOptions {
   watchesFile?: string;
   /** called by `noops ctl nuke` once everything is stopped: the agent's process should exit */
   onNuke?: () => void;
+  /**
+   * Open the control socket ROOT/run/ctl.sock for `noops ctl` (default true). The fleet
+   * benchmark's simulated agents, thousands in one process, go without.
+   */
+  ctl?: boolean;
+  /** how long a runtime nothing uses stays installed (default a day) */
+  runtimeKeepMs?: number;
+  /**
+   * The host's processes and releases: by default a real `Supervisor` and releases on disk.
+   * The fleet benchmark passes simulated ones (see src/agent/backends.ts).
+   */
+  host?: { supervisor?: ProcessSupervisor; releases?: ReleaseStore };
+  /** told of each desired state received and each report sent (benchmarks, tests) */
+  observer?: AgentObserver;
+}
+
+/** Hooks into the agent's protocol, called synchronously; they must not throw. */
+export interface AgentObserver {
+  desired?(state: DesiredState): void;
+  reported?(report: AgentReport): void;
 }
 
 export class Agent {
@@ -48,6 +74,7 @@ export class Agent {
   readonly name: string;
   readonly host: Host;
   private api: ApiClient;
+  private readonly health: HealthMonitor;
   private heartbeatMs = 5000;
   private reportedSeq = 0;
   private ctl: CtlServer | undefined;
@@ -59,18 +86,25 @@ export class Agent {
   private readonly abort = new AbortController();
   private reconciling: Promise<void> | undefined;
   private again = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = RETRY_MIN_MS;
   private reportTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
+  private runtimeFacts: HostRuntimeReport | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.root = opts.root;
     this.name = opts.name;
     this.log = opts.log ?? ((line) => process.stderr.write(`noops agent ${opts.name}: ${line}\n`));
-    this.host = new Host({ root: this.root, supervisor: opts.supervisor, watchesFile: opts.watchesFile, log: this.log });
+    this.host = new Host({
+      root: this.root, supervisor: opts.supervisor, processes: opts.host?.supervisor, watchesFile: opts.watchesFile, log: this.log,
+    });
+    fenceNodePackageScope(this.root);
     this.api = new ApiClient(opts.server ?? 'http://127.0.0.1:0');
     this.host.supervisor.on('state', () => this.scheduleReport());
     this.host.crons.on('change', () => this.scheduleReport());
+    this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
   }
 
   /** True when the agent runs without a server. */
@@ -84,11 +118,14 @@ export class Agent {
    */
   async start(): Promise<void> {
     const control = new Control(this.host, { nuke: () => this.nuke() });
-    this.ctl = await CtlServer.listen(this.root, control, {
-      afterNuke: () => void this.stop().then(() => this.opts.onNuke?.()),
-    });
+    if (this.opts.ctl !== false) {
+      this.ctl = await CtlServer.listen(this.root, control, {
+        afterNuke: () => void this.stop().then(() => this.opts.onNuke?.()),
+      });
+    }
     await this.host.adoptAll();
     if (this.standalone) return;
+    await this.refreshRuntimeFacts();
     await this.join(false);
     this.commands = new CommandLoop(() => this.api, control, this.log, this.abort.signal);
     void this.commands.run();
@@ -118,6 +155,8 @@ export class Agent {
     this.abort.abort();
     clearTimeout(this.reportTimer);
     clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.retryTimer);
+    this.health.stop();
   }
 
   /** `noops ctl nuke`: the loops end first (no deploy may start anything), then every watch stops. */
@@ -146,7 +185,10 @@ export class Agent {
       try {
         const server = this.opts.server!;
         if (!this.opts.joinToken) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'the agent needs the server\'s join token to join');
-        const res = await new ApiClient(server, this.opts.joinToken).join({ name: this.name, labels: this.opts.labels });
+        // The platform labels let the server check a runtime's platform before a deploy; given labels win.
+        const [os, arch] = hostPlatform().split('/');
+        const labels = { [OS_LABEL]: os!, [ARCH_LABEL]: arch!, ...this.opts.labels };
+        const res = await new ApiClient(server, this.opts.joinToken).join({ name: this.name, labels });
         this.heartbeatMs = res.heartbeatMs;
         saveIdentity(this.root, { server, name: this.name, token: res.token });
         this.api = new ApiClient(server, res.token);
@@ -165,6 +207,7 @@ export class Agent {
       try {
         const ds = await this.api.desired(this.desiredGeneration, { signal: this.abort.signal });
         delay = RETRY_MIN_MS;
+        this.opts.observer?.desired?.(ds);
         if (ds.generation !== this.desiredGeneration || this.desired === undefined) {
           this.desiredGeneration = ds.generation;
           this.desired = ds.instances;
@@ -189,35 +232,61 @@ export class Agent {
       this.again = true;
       return;
     }
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.reconciling = (async () => {
+      let retry = false;
       do {
         this.again = false;
+        retry = false;
         const desired = this.desired ?? [];
         try {
           await reconcile({
             root: this.root,
             supervisor: this.host.supervisor,
             crons: this.host.crons,
+            releases: this.opts.host?.releases,
             download: (url, dest) => this.download(url, dest),
             save: () => this.host.save(),
             log: this.log,
+            runtimeKeepMs: this.opts.runtimeKeepMs,
+            retryLater: () => { retry = true; },
           }, this.host.state, desired, this.host.failures);
-          this.host.state.generation = this.desiredGeneration;
+          if (!retry) this.host.state.generation = this.desiredGeneration;
           this.host.save();
         } catch (err) {
           this.log(`reconcile failed: ${(err as Error).stack ?? err}`);
         }
+        await this.refreshRuntimeFacts();
         this.scheduleReport();
       } while (this.again && !this.stopped);
+      // A release that could not be fetched (the server away or overloaded) is tried again
+      // later, spread out so that a whole fleet does not come back at the same instant.
+      if (retry && !this.stopped) {
+        this.retryTimer = setTimeout(() => this.kick(), this.retryDelay * (0.5 + Math.random()));
+        this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+      } else {
+        this.retryDelay = RETRY_MIN_MS;
+      }
     })().finally(() => {
       this.reconciling = undefined;
     });
   }
 
-  private async download(url: string, dest: string): Promise<void> {
+  private async download(url: string, dest: string | Writable): Promise<void> {
     const res = await this.api.download(url);
     if (!res.body) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server sent an empty body for ${url}`);
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(dest));
+    const source = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+    let broken: Error | undefined;
+    source.once('error', (err) => { broken = err; });
+    const sink = typeof dest === 'string' ? createWriteStream(dest) : dest;
+    try {
+      await pipeline(source, sink);
+    } catch (err) {
+      // The connection broke off mid-way: the server's trouble, not the package's.
+      if (broken) throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `the download of ${url} from ${this.opts.server} broke off: ${broken.message}`, { cause: err });
+      throw err;
+    }
   }
 
   private scheduleReport(): void {
@@ -240,12 +309,16 @@ export class Agent {
     const host = this.host;
     detectStartFailures(host.supervisor, host.state, host.failures, this.root);
     if (host.recordAll()) host.save();
+    this.checkHealth();
     const events = host.eventReports(this.reportedSeq, EVENTS_PER_REPORT);
     try {
-      const answer = await this.api.report({
-        processes: host.processes(), failures: [...host.failures.values()], generation: host.state.generation,
+      const report: AgentReport = {
+        processes: this.processes(), failures: [...host.failures.values()], generation: host.state.generation,
         metrics: host.metrics(this.name, Math.round(this.heartbeatMs / 1000)), events, crons: host.cronReports(),
-      });
+        ...(this.runtimeFacts && { runtimes: this.runtimeFacts }),
+      };
+      const answer = await this.api.report(report);
+      this.opts.observer?.reported?.(report);
       if (events.length > 0) this.reportedSeq = events[events.length - 1]!.seq;
       if (answer.heartbeatMs !== undefined && answer.heartbeatMs >= 100) this.heartbeatMs = answer.heartbeatMs;
     } catch (err) {
@@ -255,9 +328,48 @@ export class Agent {
     }
   }
 
+  /** What the host tells the server about runtimes: whether it can install them, and which it has. */
+  private async refreshRuntimeFacts(): Promise<void> {
+    const dir = runtimesDir(this.root);
+    const { canInstall, reason } = await canInstallRuntimes(dir);
+    const installed = (await listInstalledRuntimes(dir)).map((m) => runtimeKey(m.name, m.version));
+    this.runtimeFacts = { platform: hostPlatform(), canInstall, reason, installed };
+  }
+
+  /** Keeps the health checks in step with what runs: each running process of each instance. */
+  private checkHealth(): void {
+    const ids = new Set<string>();
+    for (const inst of Object.values(this.host.state.instances)) {
+      for (const spec of inst.desired.manifest.processes) {
+        const id = processId(inst.desired.tag, spec.name);
+        const s = this.host.supervisor.status(id);
+        if (!s || s.pid === null || (s.state !== 'up' && s.state !== 'starting')) continue;
+        const ws = watchSpec(this.root, inst.desired, spec, inst.ports[spec.name]);
+        ids.add(id);
+        this.health.watch(id, `${s.pid}:${s.startTime}:${inst.desired.version}`, healthCheckOf(spec), {
+          port: inst.ports[spec.name] ?? null, cwd: ws.cwd, env: ws.env,
+        });
+      }
+    }
+    this.health.retain(ids);
+  }
+
   /** What runs, per process, as the agent would report it. */
   processes(): ProcessReport[] {
-    return this.host.processes();
+    return this.host.processes((inst, spec, s) => {
+      const id = processId(inst.desired.tag, spec.name);
+      const checked = healthCheckOf(spec).type !== 'none';
+      const h = this.health.status(id);
+      // without a check, a process is healthy once it is up (since it became up)
+      const health = checked ? (h?.health ?? 'starting') : s?.state === 'up' ? 'healthy' : 'starting';
+      const since = checked ? (h?.healthySince ?? null) : s?.state === 'up' ? s.since : null;
+      return {
+        health,
+        healthySince: health === 'healthy' && since !== null ? new Date(since).toISOString() : null,
+        healthError: health === 'unhealthy' ? (h?.error ?? null) : null,
+        ...(inst.downloaded === undefined ? {} : { downloaded: inst.downloaded }),
+      };
+    });
   }
 }
 

@@ -9,14 +9,16 @@ import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CronReport, EventReport, MetricSample, ProcessReport } from '../api/types.js';
 import {
-  CronRunner, CpuMeter, EventRing, groupUsage, rotateIfNeeded, Supervisor, type EventKind, type SupervisorOptions,
+  CronRunner, CpuMeter, EventRing, groupUsage, rotateIfNeeded, Supervisor, type EventKind, type ProcessStatus, type SupervisorOptions,
 } from '../supervisor/index.js';
+import type { ProcessSpec } from '../release/index.js';
 import { parseTag } from '../tree/index.js';
 import { localCronSpec, localWatchSpec, readWatches, WATCHES_FILE, type LocalWatches } from './local-watches.js';
+import type { ProcessSupervisor } from './backends.js';
 import type { WatchRef } from './names.js';
 import { recordPids, recordWatches, startCrons, type Failures } from './reconcile.js';
 import { processId, watchSpec } from './specs.js';
-import { loadState, saveState, type AgentState, type WatchesState } from './state.js';
+import { loadState, saveState, type AgentState, type InstanceState, type WatchesState } from './state.js';
 
 /** 1 MiB x 3 kept: months of a quiet host's events, and a busy host's last days. */
 const EVENTS_LOG = { maxBytes: 1024 * 1024, keep: 3 };
@@ -31,6 +33,8 @@ export const METRICS_EVERY_MS = 5_000;
 export interface HostOptions {
   root: string;
   supervisor?: SupervisorOptions;
+  /** the process supervisor; default a real `Supervisor` with `supervisor` options (the fleet benchmark passes a simulated one) */
+  processes?: ProcessSupervisor;
   /** the standalone watches; default ROOT/watches.yaml (a missing file is no watches) */
   watchesFile?: string;
   log: (line: string) => void;
@@ -38,7 +42,7 @@ export interface HostOptions {
 
 export class Host {
   readonly root: string;
-  readonly supervisor: Supervisor;
+  readonly supervisor: ProcessSupervisor;
   readonly crons: CronRunner;
   readonly events = new EventRing(EVENTS_KEPT);
   readonly state: AgentState;
@@ -58,7 +62,7 @@ export class Host {
     this.watchesFile = opts.watchesFile ?? join(this.root, WATCHES_FILE);
     this.#eventsFile = join(this.root, 'events.log');
     this.state = loadState(this.root);
-    this.supervisor = new Supervisor(opts.supervisor);
+    this.supervisor = opts.processes ?? new Supervisor(opts.supervisor);
     this.crons = new CronRunner({ pollMs: opts.supervisor?.pollMs });
     this.supervisor.on('event', (e) => this.#event(e.id, e.kind, e.message));
     this.crons.on('event', (id, kind, message) => this.#event(id, kind, message));
@@ -175,8 +179,11 @@ export class Host {
     this.save();
   }
 
-  /** What runs, per process of every instance, as the agent reports it. */
-  processes(): ProcessReport[] {
+  /**
+   * What runs, per process of every instance, as the agent reports it; `more` adds fields of the
+   * agent's own (health, whether the release was downloaded).
+   */
+  processes(more?: (inst: InstanceState, spec: ProcessSpec, status: ProcessStatus | undefined) => Partial<ProcessReport>): ProcessReport[] {
     const out: ProcessReport[] = [];
     for (const inst of Object.values(this.state.instances)) {
       for (const spec of inst.desired.manifest.processes) {
@@ -191,6 +198,7 @@ export class Host {
           restarts: s?.restarts ?? 0,
           startedAt: s?.startedAt ? new Date(s.startedAt).toISOString() : null,
           error: s && s.state !== 'up' && s.state !== 'starting' ? s.reason : null,
+          ...more?.(inst, spec, s),
         });
       }
     }

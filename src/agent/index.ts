@@ -4,4 +4,5 @@
  * never loads it.
  */
 export { Agent } from './agent.js';
-export type { AgentOptions } from './agent.js';
+export type { AgentObserver, AgentOptions } from './agent.js';
+export { diskReleases, type HostInstallOptions, type ProcessSupervisor, type ReleaseStore } from './backends.js';

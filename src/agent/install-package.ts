@@ -1,68 +1,18 @@
 /**
- * Getting a verified package into `<root>/cache/<sha256>`: reuse a cached copy that still
- * verifies, else download into a temp file beside it, verify, and rename into place. A package
- * in the cache under its sha256 has always been verified.
+ * Getting a verified package into `<root>/cache/<sha256>` (see artifacts' `ensureVerified`).
+ * A package in the cache under its sha256 has always been verified.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, stat, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { NoopsError } from '../errors/index.js';
-import { cacheDir, randomSuffix } from './install-paths.js';
+import { ensureVerified, type Download } from '../artifacts/index.js';
+import { cacheDir } from './install-paths.js';
 
-/** Writes the package to `destPath` (a file that does not exist yet); rejects on failure. */
-export type Download = (destPath: string) => Promise<void>;
-
-/** The sha256 of a file's contents, in lower-case hex. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
-}
+export { sha256File, type Download } from '../artifacts/index.js';
 
 /**
- * Returns the path of the verified package `sha256` in the cache, downloading it if needed.
- * A download that does not match is deleted and NOOPS_E_SHA256_MISMATCH is thrown.
+ * Returns the path of the verified package `sha256` in the agent's cache, downloading it if
+ * needed. A download that does not match is deleted and NOOPS_E_SHA256_MISMATCH is thrown.
  */
-export async function ensurePackage(
+export function ensurePackage(
   root: string, sha256: string, download: Download,
 ): Promise<{ file: string; downloaded: boolean }> {
-  const dir = cacheDir(root);
-  const file = join(dir, sha256);
-  await mkdir(dir, { recursive: true });
-  if (await isFile(file)) {
-    if ((await sha256File(file)) === sha256) {
-      // Fresh mtime: pruning spares recently used packages.
-      const now = new Date();
-      await utimes(file, now, now);
-      return { file, downloaded: false };
-    }
-    await rm(file, { force: true }); // damaged on disk: fetch it again
-  }
-  const tmp = join(dir, `.tmp-${sha256}-${randomSuffix()}`);
-  try {
-    await download(tmp);
-    if (!(await isFile(tmp))) {
-      throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the download of package ${sha256} wrote no file`);
-    }
-    const actual = await sha256File(tmp);
-    if (actual !== sha256) {
-      throw new NoopsError('NOOPS_E_SHA256_MISMATCH',
-        `the downloaded package has sha256 ${actual}, expected ${sha256}`);
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  return { file, downloaded: true };
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
+  return ensureVerified(cacheDir(root), sha256, download);
 }

@@ -5,17 +5,19 @@
  * server sends the host back to the release it ran before.
  */
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import type { DesiredInstance, FailureReport } from '../api/types.js';
+import { NoopsError } from '../errors/index.js';
 import type { ProcessSpec } from '../release/types.js';
-import type { CronRunner, Supervisor } from '../supervisor/index.js';
-// The installer (and tar with it) is loaded on the first install, not at the agent's start: a
-// host that only runs what it already has, or only standalone watches, never pays for it.
-const installer = (): Promise<typeof import('./install.js')> => import('./install.js');
+import { ensureRuntime, pruneRuntimes, RUNTIME_KEEP_MS, runtimeKey } from '../runtimes/index.js';
+import type { CronRunner } from '../supervisor/index.js';
+import { diskReleases, type ProcessSupervisor, type ReleaseStore } from './backends.js';
+import { cacheDir } from './install.js';
 import { freePort } from './ports.js';
-import { cronSpec, processId, watchSpec } from './specs.js';
+import { cronSpec, processId, runtimesDir, runtimesOf, watchSpec } from './specs.js';
 import type { AgentState, InstanceState } from './state.js';
 
-export { processId, watchSpec } from './specs.js';
+export { processId, runtimesDir, runtimesOf, watchSpec } from './specs.js';
 
 /** Releases kept on disk per job, for rollback without a download. */
 export const KEEP_RELEASES = 5;
@@ -24,13 +26,19 @@ export const FAILED_STARTS_LIMIT = 3;
 
 export interface ReconcileDeps {
   root: string;
-  supervisor: Supervisor;
+  supervisor: ProcessSupervisor;
   crons: CronRunner;
-  /** downloads a package into destPath (the caller verifies) */
-  download(url: string, destPath: string): Promise<void>;
+  /** where releases are kept; default: on disk under root */
+  releases?: ReleaseStore;
+  /** downloads a package into a file or a stream (the caller verifies) */
+  download(url: string, dest: string | Writable): Promise<void>;
   /** persists the state after a change */
   save(): void;
   log(line: string): void;
+  /** a release could not be fetched for a passing reason (the server unreachable): reconcile again later */
+  retryLater?(): void;
+  /** how long a runtime nothing uses stays installed (default RUNTIME_KEEP_MS) */
+  runtimeKeepMs?: number;
 }
 
 /** Failures of desired releases, by tag: reported until the desired state changes. */
@@ -60,30 +68,60 @@ export async function reconcile(deps: ReconcileDeps, state: AgentState, desired:
     }
     await switchRelease(deps, state, cur, d, failures);
   }
+  await pruneUnusedRuntimes(deps, state);
+}
+
+/** Notes when each runtime was last in use, and removes those unused for longer than the keep time. */
+async function pruneUnusedRuntimes(deps: ReconcileDeps, state: AgentState): Promise<void> {
+  const now = Date.now();
+  const inUse = new Set<string>();
+  for (const inst of Object.values(state.instances)) {
+    for (const [name, version] of Object.entries(inst.desired.manifest.runtimes ?? {})) inUse.add(runtimeKey(name, version));
+  }
+  state.runtimesUsed ??= {};
+  for (const key of inUse) state.runtimesUsed[key] = now;
+  const r = await pruneRuntimes(runtimesDir(deps.root), inUse, state.runtimesUsed, now, deps.runtimeKeepMs ?? RUNTIME_KEEP_MS);
+  for (const key of r.removed) {
+    delete state.runtimesUsed[key];
+    deps.log(`runtime ${key}: removed (unused)`);
+  }
+  for (const e of r.errors) deps.log(`runtime prune: ${e}`);
+  if (inUse.size > 0 || r.removed.length > 0) deps.save();
 }
 
 async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: InstanceState | undefined, d: DesiredInstance, failures: Failures): Promise<void> {
   const { root } = deps;
-  // 1. Put the release on disk, verified. Any failure here leaves the running release alone.
-  const { ensureShared, installRelease, pruneReleases, switchCurrent } = await installer();
-  let installed: { dir: string; downloaded: boolean };
+  const releases = deps.releases ?? diskReleases;
+  // 1. Put its runtimes and the release on disk, verified. Any failure here leaves the running release alone.
+  let installed: { downloaded: boolean };
   try {
-    installed = await installRelease({
+    for (const ref of runtimesOf(d)) {
+      const r = await ensureRuntime({
+        runtimesDir: runtimesDir(root), cacheDir: cacheDir(root), ref, download: (dest) => deps.download(ref.url, dest),
+      });
+      if (r.installed) deps.log(`runtime ${ref.name} ${ref.version}: installed (${r.downloaded ? 'downloaded' : 'from the cache'})`);
+    }
+    installed = await releases.install({
       root, tag: d.tag, version: d.version, sha256: d.sha256,
       download: (dest) => deps.download(d.url, dest),
     });
   } catch (err) {
     const msg = (err as Error).message;
+    if (err instanceof NoopsError && err.code === 'NOOPS_E_SERVER_UNREACHABLE' && deps.retryLater) {
+      // Not the release's fault: reporting it failed would fail the whole deploy.
+      deps.log(`${d.tag}: cannot fetch ${d.version} now (${msg}); trying again`);
+      deps.retryLater();
+      return;
+    }
     failures.set(d.tag, { tag: d.tag, version: d.version, error: msg });
     deps.log(`${d.tag}: cannot install ${d.version}: ${msg}`);
     return;
   }
-  ensureShared(root, d.tag);
   // 2. Stop the old processes (they may hold the ports the new ones need).
   if (cur) await stopInstance(deps, cur);
-  // 3. Switch `current` atomically and start the new processes.
-  switchCurrent(root, d.tag, d.version);
-  const inst: InstanceState = { desired: d, ports: cur?.ports ?? {}, processes: {} };
+  // 3. Switch `current` atomically (shared folders first) and start the new processes.
+  releases.activate(root, d.tag, d.version);
+  const inst: InstanceState = { desired: d, ports: cur?.ports ?? {}, processes: {}, downloaded: installed.downloaded };
   state.instances[d.tag] = inst;
   for (const spec of d.manifest.processes) {
     const port = await portFor(inst, spec);
@@ -98,7 +136,7 @@ async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: Instan
   recordPids(deps.supervisor, inst);
   deps.save();
   const previous = cur?.desired.version;
-  await pruneReleases(root, d.tag, KEEP_RELEASES, previous ? [d.version, previous] : [d.version]);
+  await releases.prune(root, d.tag, KEEP_RELEASES, previous ? [d.version, previous] : [d.version]);
   deps.log(`${d.tag}: ${previous ? `${previous} -> ` : ''}${d.version} (${installed.downloaded ? 'downloaded' : 'already on disk'})`);
 }
 
@@ -142,13 +180,13 @@ async function portFor(inst: InstanceState, spec: ProcessSpec): Promise<number |
 }
 
 /** Copies pids and start times from the supervisor into the state (for adoption later). */
-export function recordPids(supervisor: Supervisor, inst: InstanceState, crons?: CronRunner): boolean {
+export function recordPids(supervisor: ProcessSupervisor, inst: InstanceState, crons?: CronRunner): boolean {
   return recordWatches(supervisor, crons, inst, inst.desired.manifest.processes.map((p) => p.name), (inst.desired.manifest.crons ?? []).map((c) => c.name), (n) => processId(inst.desired.tag, n));
 }
 
 /** Copies what runs (pids, start times, cron runs) into `w`; true when something changed. */
 export function recordWatches(
-  supervisor: Supervisor, crons: CronRunner | undefined, w: import('./state.js').WatchesState,
+  supervisor: ProcessSupervisor, crons: CronRunner | undefined, w: import('./state.js').WatchesState,
   processNames: string[], cronNames: string[], idOf: (name: string) => string,
 ): boolean {
   let changed = false;
@@ -180,7 +218,7 @@ export function recordWatches(
 }
 
 /** Marks a release whose processes keep dying before they are up as failed. */
-export function detectStartFailures(supervisor: Supervisor, state: AgentState, failures: Failures, root: string): void {
+export function detectStartFailures(supervisor: ProcessSupervisor, state: AgentState, failures: Failures, root: string): void {
   for (const inst of Object.values(state.instances)) {
     const d = inst.desired;
     if (failures.get(d.tag)?.version === d.version) continue;

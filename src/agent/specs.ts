@@ -8,6 +8,7 @@ import type { DesiredInstance } from '../api/types.js';
 // Types only: the agent never loads the release schemas (zod, yaml) to run a release; a key an
 // older manifest lacks is left out here, and the supervisor's own default applies.
 import type { CronSpecManifest, ManifestCondition, ManifestFlapping, ProcessSpec } from '../release/index.js';
+import { runtimeEnv, type RuntimeRef } from '../runtimes/index.js';
 import type { ConditionSpec, CronSpec, FlappingPolicy, WatchSpec } from '../supervisor/index.js';
 
 /** The environment a process inherits from the agent; everything else comes from its release. */
@@ -25,6 +26,23 @@ export function inheritedEnv(from: NodeJS.ProcessEnv = process.env): Record<stri
   return out;
 }
 
+/** `ROOT/runtimes`: every runtime version installed once, shared by the instances that name it. */
+export function runtimesDir(root: string): string {
+  return join(root, 'runtimes');
+}
+
+/**
+ * The runtimes an instance's manifest names, as the server described them. Throws naming the
+ * first one the server sent no description of (it does not know it).
+ */
+export function runtimesOf(d: DesiredInstance): RuntimeRef[] {
+  return Object.entries(d.manifest.runtimes ?? {}).map(([name, version]) => {
+    const ref = d.runtimes?.find((r) => r.name === name && r.version === version);
+    if (!ref) throw new Error(`runtime ${name} ${version} is not known to the server (it sent no package for it)`);
+    return ref;
+  });
+}
+
 /** Folders of an instance on the host. */
 export function instanceDirs(root: string, d: Pick<DesiredInstance, 'tag' | 'version'>): { release: string; log: string; data: string } {
   const jobDir = join(root, 'jobs', d.tag);
@@ -34,8 +52,19 @@ export function instanceDirs(root: string, d: Pick<DesiredInstance, 'tag' | 'ver
 /** The environment of every process and cron of an instance (without PORT). */
 export function instanceEnv(root: string, d: DesiredInstance, name: string, extra: Record<string, string>): Record<string, string> {
   const dirs = instanceDirs(root, d);
+  const inherited = inheritedEnv();
+  // Only the runtimes this release names, first on PATH: another release's runtimes stay invisible.
+  let runtimes: RuntimeRef[] = [];
+  try {
+    runtimes = runtimesOf(d);
+  } catch {
+    // an install would have failed first; an adopted process keeps what it had
+  }
+  const placed = runtimes.map((r) => ({ exports: r.exports, dir: join(runtimesDir(root), r.name, r.version) }));
   return {
-    ...inheritedEnv(),
+    ...inherited,
+    ...runtimeEnv(placed, inherited.PATH),
+    NOOPS_NODE: process.execPath,
     ...d.manifest.env,
     ...extra,
     NOOPS_TAG: d.tag,

@@ -35,6 +35,8 @@ export interface InstanceState extends WatchesState {
   desired: DesiredInstance;
   /** port per process name, kept across releases so a restart keeps the address */
   ports: Record<string, number>;
+  /** whether installing this release downloaded its package (false: it was on disk) */
+  downloaded?: boolean;
 }
 
 export interface AgentState {
@@ -43,6 +45,8 @@ export interface AgentState {
   instances: Record<string, InstanceState>;
   /** the standalone watches of the host's watches file */
   local?: WatchesState;
+  /** when each runtime (`name@version`) was last used by an instance, ms since the epoch */
+  runtimesUsed?: Record<string, number>;
 }
 
 /** The agent's identity on its server, in ROOT/agent.json (mode 0600). */
@@ -55,9 +59,12 @@ export interface AgentIdentity {
 export function loadState(root: string): AgentState {
   try {
     const parsed = JSON.parse(readFileSync(join(root, 'state.json'), 'utf8')) as AgentState;
-    return { generation: parsed.generation ?? 0, instances: parsed.instances ?? {}, local: parsed.local ?? { processes: {} } };
+    return {
+      generation: parsed.generation ?? 0, instances: parsed.instances ?? {}, local: parsed.local ?? { processes: {} },
+      runtimesUsed: parsed.runtimesUsed ?? {},
+    };
   } catch {
-    return { generation: 0, instances: {}, local: { processes: {} } };
+    return { generation: 0, instances: {}, local: { processes: {} }, runtimesUsed: {} };
   }
 }
 

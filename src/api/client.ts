@@ -8,6 +8,7 @@
 import { NoopsError, isErrorCode } from '../errors/index.js';
 import type * as T from './types.js';
 import { API_PREFIX } from './types.js';
+import { readEvents } from './sse.js';
 
 export interface RequestOptions {
   signal?: AbortSignal;
@@ -68,6 +69,10 @@ export class ApiClient {
   tree(selector?: string): Promise<T.TreeView> {
     return this.request('GET', `/tree${query({ selector })}`);
   }
+  /** One node of the tree with its hosts, instances, jobs (and, for a cluster, its releases in use). */
+  node(tag: string): Promise<T.NodeView> {
+    return this.request('GET', `/nodes/${encodeURIComponent(tag)}`);
+  }
   releases(tag?: string): Promise<T.ReleaseView[]> {
     return this.request('GET', `/releases${query({ tag })}`);
   }
@@ -95,8 +100,25 @@ export class ApiClient {
   deployment(id: number): Promise<T.DeploymentView> {
     return this.request('GET', `/deployments/${id}`);
   }
-  history(tag: string, limit?: number): Promise<T.DeploymentView[]> {
-    return this.request('GET', `/history${query({ tag, limit: limit === undefined ? undefined : String(limit) })}`);
+  history(tag: string, limit?: number, status?: T.DeploymentStatusView): Promise<T.DeploymentView[]> {
+    return this.request('GET', `/history${query({ tag, status, limit: limit === undefined ? undefined : String(limit) })}`);
+  }
+  /** pause, resume, promote or abort a running deployment; answers it once the command took effect */
+  deploymentAction(id: number, action: T.DeploymentAction): Promise<T.DeploymentView> {
+    return this.request('POST', `/deployments/${id}/${action}`);
+  }
+  /**
+   * A deployment's events as they happen (the whole deployment first); the iteration ends when
+   * the deployment has, or when the connection drops (then connect again).
+   */
+  async *deploymentEvents(id: number, opts: RequestOptions = {}): AsyncGenerator<T.DeploymentEvent> {
+    const res = await this.raw('GET', `/deployments/${id}/events`, undefined, opts);
+    if (!res.ok) throw decodeError(res.status, safeJson(await res.text()));
+    if (!res.body) return;
+    for await (const e of readEvents(res.body as ReadableStream<Uint8Array>)) {
+      if (e.event === 'deployment') yield { type: 'deployment', deployment: e.data as T.DeploymentView };
+      else if (e.event === 'log') yield { type: 'log', line: e.data as T.RolloutLogLine };
+    }
   }
   audit(limit?: number): Promise<T.AuditView[]> {
     return this.request('GET', `/audit${query({ limit: limit === undefined ? undefined : String(limit) })}`);
@@ -121,6 +143,35 @@ export class ApiClient {
   }
   crons(filter: { tag?: string; host?: string } = {}): Promise<T.CronView[]> {
     return this.request('GET', `/crons${query(filter)}`);
+  }
+  runtimes(): Promise<T.RuntimeView[]> {
+    return this.request('GET', '/runtimes');
+  }
+  /**
+   * Uploads a runtime tarball (streamed, never held in memory whole).
+   *
+   * @example await api.addRuntime({ name: 'node', version: '18.20.4' }, createReadStream('node.tgz'))
+   */
+  async addRuntime(q: T.RuntimeAddQuery, body: AsyncIterable<Uint8Array>): Promise<T.RuntimeView> {
+    const params = query({ name: q.name, version: q.version, platform: q.platform, exports: q.exports && JSON.stringify(q.exports) });
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      res = await fetch(`${this.server}${API_PREFIX}/runtimes${params}`, {
+        // a stream body needs duplex 'half' (fetch's rule); the cast is for lib types without it
+        method: 'POST', headers, body: body as unknown as string, duplex: 'half',
+      } as RequestInit);
+    } catch (err) {
+      if (err instanceof NoopsError) throw err;
+      const cause = (err as Error & { cause?: unknown }).cause;
+      if (cause instanceof NoopsError) throw cause; // the body's own error (a file that cannot be read)
+      throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `cannot reach the noops server at ${this.server}`, { cause: err });
+    }
+    const text = await res.text();
+    const data = text === '' ? undefined : safeJson(text);
+    if (!res.ok) throw decodeError(res.status, data);
+    return data as T.RuntimeView;
   }
 
   // ---- agents ----

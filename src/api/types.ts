@@ -3,6 +3,12 @@
  * server's routes, the typed client, the CLI, the agent and the web console. camelCase throughout.
  */
 import type { ReleaseManifest } from '../release/types.js';
+import type { HostRuntimeReport, RuntimeExports, RuntimeRef } from '../runtimes/types.js';
+
+export type { HostRuntimeReport, RuntimeExports, RuntimeRef };
+import type { DeploymentStatusView, PolicyOverrides, RolloutProgress } from './rollout-types.js';
+
+export type * from './rollout-types.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -16,18 +22,9 @@ export interface HostView {
   joinedAt: string;
 }
 
-/** GET /instances: one supervised process of one instance */
-export interface InstanceView {
+/** GET /instances: one supervised process of one instance, as its host last reported it */
+export interface InstanceView extends ProcessReport {
   host: string;
-  tag: string;
-  process: string;
-  version: string;
-  state: string;
-  pid: number | null;
-  port: number | null;
-  restarts: number;
-  startedAt: string | null;
-  error: string | null;
   updatedAt: string;
 }
 
@@ -42,6 +39,33 @@ export interface ReleaseView {
   createdAt: string;
   buildId: number | null;
   manifest: ReleaseManifest;
+}
+
+/** GET /runtimes: one version of one runtime */
+export interface RuntimeView {
+  name: string;
+  version: string;
+  sha256: string;
+  size: number;
+  /** `os/arch` (`linux/x64`) or `any` */
+  platform: string;
+  exports: RuntimeExports;
+  /** the folder of the tarball that holds bin/ ('' for the top) */
+  root: string;
+  createdBy: string;
+  createdAt: string;
+  /** the hosts whose last report lists it installed */
+  hosts: string[];
+}
+
+/** POST /runtimes?name=&version=[&platform=][&exports=JSON], the tarball as the body */
+export interface RuntimeAddQuery {
+  name: string;
+  version: string;
+  /** default: read from the programs in bin/ (`any` when there are none) */
+  platform?: string;
+  /** default: bin on PATH, and NODE_HOME / JAVA_HOME / ... for the well-known names */
+  exports?: RuntimeExports;
 }
 
 /** GET /builds/:id */
@@ -76,11 +100,15 @@ export interface DeploymentView {
   endedAt: string | null;
   hostCount: number;
   hosts: string[];
-  status: 'running' | 'succeeded' | 'failed' | 'rolled_back' | 'aborted';
+  status: DeploymentStatusView;
   previous: Record<string, string | null>;
+  /** per host, in words: 'pending', 'succeeded', 'failed: REASON', 'reverted', ... */
   hostResults: Record<string, string>;
   message: string | null;
+  /** the policy in force (cluster.conf keys) */
   conf: Record<string, unknown>;
+  /** the plan and where it is; null for deployments recorded before batched rollouts */
+  progress: RolloutProgress | null;
 }
 
 /** GET /clusters */
@@ -103,8 +131,64 @@ export interface TreeNodeView {
   tag: string;
   level: string;
   name: string;
+  /** distinct hosts of the clusters under the node */
   hosts: number;
+  /** how many of those hosts are down */
+  hostsDown: number;
+  /** instances (one cluster's job on one host) under the node */
+  instances: number;
+  /** instances whose every process is up */
+  instancesUp: number;
+  health: Health;
+  /** a deployment is running on a cluster under the node */
+  deploying: boolean;
   children: TreeNodeView[];
+}
+
+/**
+ * A node's health in one word: `ok` (every host and instance up), `degraded` (some are not),
+ * `down` (every host down, or no instance up), `idle` (nothing runs, no host down).
+ */
+export type Health = 'ok' | 'degraded' | 'down' | 'idle';
+
+/** GET /nodes/:tag: one node of the tree with what lies under it (the console's node page) */
+export interface NodeView {
+  /** the node with its counts and its subtree */
+  node: TreeNodeView;
+  /** the path from the root down to the node, for breadcrumbs */
+  path: { tag: string; level: string; name: string }[];
+  /** the hosts of the clusters under the node, with the clusters each belongs to */
+  hosts: (HostView & { clusters: string[] })[];
+  /** every process of every instance under the node */
+  instances: InstanceView[];
+  /** the jobs under the node (or, for a cluster, its job) */
+  jobs: JobSummary[];
+  /** when the node is a cluster: the cluster, its current release and its running deployment */
+  cluster: ClusterDetail | null;
+}
+
+export interface JobSummary {
+  tag: string;
+  name: string;
+  releases: number;
+  latestRelease: { version: string; createdAt: string } | null;
+  clusters: ClusterSummary[];
+}
+
+export interface ClusterSummary {
+  tag: string;
+  name: string;
+  hosts: number;
+  currentVersion: string | null;
+  /** the id of its running deployment, if one runs */
+  running: number | null;
+}
+
+export interface ClusterDetail extends ClusterView {
+  /** the release that runs now (the newest succeeded deployment's), if it is still stored */
+  current: ReleaseView | null;
+  /** the running deployment, if any */
+  running: DeploymentView | null;
 }
 
 /** GET /audit */
@@ -125,8 +209,10 @@ export interface BuildRequest {
 }
 export interface ClusterSetRequest {
   tag: string;
-  hosts: string[];
-  policy?: Record<string, unknown>;
+  /** the hosts; may be left out to change only the policy of an existing cluster */
+  hosts?: string[];
+  /** policy keys to set (cluster.conf's), merged over the cluster's */
+  policy?: PolicyOverrides;
 }
 export interface ClusterApplyRequest {
   conf: string;
@@ -135,14 +221,22 @@ export interface DeployRequest {
   tag: string;
   /** default: the version the cluster's cluster.conf names */
   version?: string;
-  /** seconds to wait for every host before the deploy fails */
+  /** seconds a batch may take before it fails (the policy's `timeout`) */
   timeout?: number;
+  /** policy keys that override the cluster's for this deploy only */
+  policy?: PolicyOverrides;
+  /** hosts of the cluster that form the first batch, a canary that waits for `promote` */
+  canary?: string[];
 }
 export interface RollbackRequest {
   tag: string;
   /** default: the version before the current one */
   to?: string;
+  policy?: PolicyOverrides;
+  canary?: string[];
 }
+/** POST /deployments/:id/(pause|resume|promote|abort) */
+export type DeploymentAction = 'pause' | 'resume' | 'promote' | 'abort';
 
 // ---- the agent protocol ----
 
@@ -168,6 +262,8 @@ export interface DesiredInstance {
   deploymentId: number | null;
   /** 'deploy' or 'rollback': passed to the processes as NOOPS_DEPLOY_KIND */
   kind: 'deploy' | 'rollback';
+  /** the runtimes the manifest names, to install before starting (absent from older servers) */
+  runtimes?: RuntimeRef[];
 }
 
 /** GET /agent/desired?after=GEN: long-polls until the generation is newer than `after` */
@@ -187,6 +283,17 @@ export interface ProcessReport {
   restarts: number;
   startedAt: string | null;
   error: string | null;
+  /**
+   * The process's health check: `starting` until its first result, then `healthy` or
+   * `unhealthy`. Absent from agents that do not check: an `up` process counts as healthy.
+   */
+  health?: 'starting' | 'healthy' | 'unhealthy';
+  /** since when it has passed every check in a row (null when not healthy) */
+  healthySince?: string | null;
+  /** what the last failing check said */
+  healthError?: string | null;
+  /** whether the agent downloaded this release's package (false: it was on disk already) */
+  downloaded?: boolean;
 }
 
 /** A desired release the agent could not bring up (the old one keeps running). */
@@ -248,6 +355,8 @@ export interface AgentReport {
   failures: FailureReport[];
   /** the desired-state generation the agent has applied */
   generation: number;
+  /** the host's platform and runtimes (absent from older agents) */
+  runtimes?: HostRuntimeReport;
   /** per-process metrics (absent from agents before issue 3) */
   metrics?: MetricSample[];
   /** events since the last report the server acknowledged */

@@ -1,3 +1,9 @@
-/** Content-addressed storage of release packages, by sha256. */
-export { ArtifactStore, type StoredArtifact } from './store.js';
+/**
+ * Content-addressed storage of packages by sha256, and the safe way to take one apart: verify
+ * by sha256, check every entry, then extract (shared by the agent, the build and the server).
+ */
+export { ArtifactStore, type PutOptions, type StoredArtifact } from './store.js';
 export { assertSha256, isSha256, sha256File } from './sha256.js';
+export { checkEntries, type TarEntry } from './entries.js';
+export { extractPackage, listEntries } from './extract.js';
+export { ensureVerified, type Download } from './verified-cache.js';

@@ -14,6 +14,17 @@ const TMP_DIR = '.tmp';
 /** Stored files are read-only: an artifact never changes once it has its name. */
 const STORED_MODE = 0o444;
 
+/** Limits and checks of one write. */
+export interface PutOptions {
+  /** refuse (NOOPS_E_INPUT) content longer than this many bytes */
+  maxBytes?: number;
+  /**
+   * Called with the complete temporary file and its sha256 before it is stored; a throw keeps it
+   * out of the store (the error is rethrown). For uploads that must be valid to be kept.
+   */
+  check?: (tmpPath: string, sha256: string) => Promise<void>;
+}
+
 /** What was stored. */
 export interface StoredArtifact {
   sha256: string;
@@ -38,8 +49,8 @@ export class ArtifactStore {
     return this.putStream(createReadStream(srcPath));
   }
 
-  /** Stores a stream's content, hashing it on the way. On error nothing is stored. */
-  async putStream(readable: Readable): Promise<StoredArtifact> {
+  /** Stores a stream's content, hashing it on the way. On error (or a failed check) nothing is stored. */
+  async putStream(readable: Readable, opts: PutOptions = {}): Promise<StoredArtifact> {
     const tmpDir = join(this.dir, TMP_DIR);
     await mkdir(tmpDir, { recursive: true });
     const tmp = join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
@@ -49,6 +60,10 @@ export class ArtifactStore {
       transform(chunk: Buffer, _encoding, done) {
         hash.update(chunk);
         size += chunk.length;
+        if (opts.maxBytes !== undefined && size > opts.maxBytes) {
+          done(new NoopsError('NOOPS_E_INPUT', `the upload is larger than ${opts.maxBytes} bytes`));
+          return;
+        }
         done(null, chunk);
       },
     });
@@ -56,6 +71,7 @@ export class ArtifactStore {
       // flush: fsync before close, so that a crash after the rename cannot leave an empty file
       await pipeline(readable, hasher, createWriteStream(tmp, { flags: 'wx', flush: true }));
       const sha256 = hash.digest('hex');
+      await opts.check?.(tmp, sha256);
       const final = this.path(sha256);
       await mkdir(join(this.dir, sha256.slice(0, 2)), { recursive: true });
       if (await this.has(sha256)) {

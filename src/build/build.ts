@@ -1,20 +1,27 @@
 /**
  * `runBuild`: a git repository at a ref becomes a release package in the artifact store.
  *
- *   check args -> clone -> resolve ref -> checkout -> detect -> build -> test -> pack -> store
+ *   check args -> clone -> resolve ref -> checkout -> detect -> runtimes -> build -> test -> pack -> check -> store
  *
- * Everything happens in a fresh folder under workDir, removed at the end whatever happens.
+ * Everything happens in a fresh folder under workDir (the checkout, and the build commands' own
+ * HOME and TMPDIR), removed at the end whatever happens: a build never sees another build's files.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ArtifactStore } from '../artifacts/index.js';
 import { NoopsError, type ErrorCode } from '../errors/index.js';
-import { PACKAGE_SCHEMA, VERSION_LENGTH, validateManifest, type ReleaseManifest } from '../release/index.js';
+import { PACKAGE_SCHEMA, VERSION_LENGTH, inspectPackage, validateManifest, type ReleaseManifest } from '../release/index.js';
 import { detectStack } from './detect.js';
+import { buildRuntimeEnv, resolveRuntimes, type BuildRuntimes } from './runtimes.js';
+import { STATIC_SERVER_FILE } from './stacks.js';
 import { run } from './exec.js';
 import { checkRef, checkRepo, checkout, clone, redactRepo, resolveCommit } from './git.js';
 import { writePackage } from './pack.js';
 import { readDetectInput } from './sources.js';
+
+/** The static file server the static-site stack writes into a package (see stacks.ts). */
+const STATIC_SERVER_SOURCE = fileURLToPath(new URL('../../assets/static-server.mjs', import.meta.url));
 
 /** The time limit of a whole build (clone, build, test): a cold `npm ci` of a big app takes minutes, not tens. */
 export const BUILD_TIMEOUT_MS = 10 * 60 * 1000;
@@ -22,10 +29,10 @@ export const BUILD_TIMEOUT_MS = 10 * 60 * 1000;
 /**
  * The variables of the server's environment that build commands see. Build commands are code
  * from the repository: the server's own secrets (tokens, database URLs) stay out of their reach.
- * Anything else a build needs is passed in `env`.
+ * Anything else a build needs is passed in `env`. HOME and TMPDIR are the build's own.
  */
 export const BUILD_ENV_PASSTHROUGH = [
-  'PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR',
+  'PATH', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ',
   'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy',
   'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR',
 ] as const;
@@ -47,6 +54,8 @@ export interface BuildOptions {
   timeoutMs?: number;
   /** extra environment for build and test commands (not for the release: that is noops.yaml's env) */
   env?: Record<string, string>;
+  /** the server's runtime catalog; without it, a build that needs a runtime fails with NOOPS_E_RUNTIME_UNKNOWN */
+  runtimes?: BuildRuntimes;
 }
 
 /** A built release. */
@@ -95,8 +104,17 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
 
     const plan = detectStack(await readDetectInput(src));
     log(`noops: building ${opts.job} ${version} (${commit}), stack ${plan.stack}\n`);
+    const runtimes = await resolveRuntimes(plan, opts.runtimes);
+    runtimes.warnings.forEach(log);
 
-    const env = buildEnv(opts.job, commit, version, opts.env);
+    // The commands' own HOME and TMPDIR: caches and temp files of one build stay in its folder.
+    const home = join(dir, 'home');
+    const tmp = join(dir, 'tmp');
+    await mkdir(home);
+    await mkdir(tmp);
+    const runsCommands = plan.build.length + plan.test.length > 0;
+    const rtEnv = runsCommands ? await buildRuntimeEnv(runtimes.build, opts.runtimes, process.env.PATH, log) : {};
+    const env = buildEnv(opts.job, commit, version, { HOME: home, TMPDIR: tmp, ...rtEnv }, opts.env);
     const step = { cwd: src, env, deadline, log, timeoutMs };
     for (const command of plan.build) await runStep(command, 'build', 'NOOPS_E_BUILD_FAILED', step);
     for (const command of plan.test) await runStep(command, 'test', 'NOOPS_E_TEST_FAILED', step);
@@ -110,11 +128,18 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
       builtAt: new Date().toISOString(),
       stack: plan.stack,
       env: plan.env,
+      ...(Object.keys(runtimes.release).length > 0 && { runtimes: runtimes.release }),
       processes: plan.processes,
       crons: plan.crons,
+      ...(plan.deployTests.length > 0 ? { deployTests: plan.deployTests } : {}),
     });
+    if (plan.staticServer) {
+      await mkdir(dirname(join(src, STATIC_SERVER_FILE)), { recursive: true });
+      await copyFile(STATIC_SERVER_SOURCE, join(src, STATIC_SERVER_FILE));
+    }
     const file = join(dir, 'release.tar.gz');
     await writePackage({ root: src, manifest, exclude: plan.exclude, file });
+    await inspectPackage(file); // the spec's validator: what the server will check, checked here first
     const { sha256, size } = await opts.artifacts.put(file);
     log(`noops: release ${version} packed: ${size} bytes, sha256 ${sha256}\n`);
     return { manifest, sha256, size, commit, version };
@@ -140,12 +165,16 @@ function guardLog(log: (text: string) => void): (text: string) => void {
   };
 }
 
-/** The environment of build and test commands: a few of the server's variables, then ours, then the caller's. */
-function buildEnv(job: string, commit: string, version: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+/**
+ * The environment of build and test commands: a few of the server's variables, then the build's
+ * own (HOME, TMPDIR, the runtimes' PATH and exports), then ours, then the caller's.
+ */
+function buildEnv(job: string, commit: string, version: string, own: Record<string, string>, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const name of BUILD_ENV_PASSTHROUGH) if (process.env[name] !== undefined) env[name] = process.env[name];
   return {
     ...env,
+    ...own,
     CI: 'true', // tools turn off prompts, colours and watch modes
     npm_config_update_notifier: 'false', // no registry request to check npm's own version
     NOOPS_JOB: job,

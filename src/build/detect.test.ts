@@ -14,6 +14,10 @@ test('a Procfile alone: no build, its processes', () => {
     processes: [web('./server'), processDefaults('worker', { command: './work' })],
     crons: [],
     exclude: [],
+    runtimes: {},
+    buildRuntimes: {},
+    staticServer: false,
+    deployTests: [],
   };
   assert.deepEqual(detectStack({ procfile: 'web: ./server\nworker: ./work\n', hasLock: false }), plan);
 });
@@ -28,6 +32,10 @@ test('package.json: npm ci with a lockfile, npm install without, npm run build w
     processes: [web('npm start')],
     crons: [],
     exclude: [],
+    runtimes: {},
+    buildRuntimes: {},
+    staticServer: false,
+    deployTests: [],
   });
   assert.deepEqual(detectStack({ packageJson: { scripts: { start: 'node s.js' } }, hasLock: false }).build, ['npm install --no-audit --no-fund']);
 });
@@ -41,6 +49,10 @@ test('package.json with a Procfile: node builds, the Procfile names the processe
     processes: [processDefaults('worker', { command: 'node w.js' })],
     crons: [],
     exclude: [],
+    runtimes: {},
+    buildRuntimes: {},
+    staticServer: false,
+    deployTests: [],
   });
 });
 
@@ -54,6 +66,10 @@ test('noops.yaml decides what it says, detection fills the rest', () => {
     processes: [web('node s.js')],
     crons: [],
     exclude: ['docs'],
+    runtimes: {},
+    buildRuntimes: {},
+    staticServer: false,
+    deployTests: [],
   });
 });
 
@@ -72,6 +88,10 @@ test('noops.yaml with build and processes overrides the Procfile and package.jso
     ],
     crons: [],
     exclude: [],
+    runtimes: {},
+    buildRuntimes: {},
+    staticServer: false,
+    deployTests: [],
   });
 });
 
@@ -83,7 +103,7 @@ test('an explicit empty build list turns off the detected build', () => {
 test('no process anywhere is NOOPS_E_NO_PROCESSES, with what was found', () => {
   assert.throws(() => detectStack({ hasLock: false }), {
     code: 'NOOPS_E_NO_PROCESSES',
-    message: 'no process to run: no Procfile, noops.yaml or package.json',
+    message: 'no process to run: no Procfile, noops.yaml, package.json, pom.xml, go.mod or index.html',
   });
   assert.throws(() => detectStack({ packageJson: { scripts: { build: 'tsc' } }, noopsYaml: {}, hasLock: false }), {
     message: 'no process to run: no Procfile; found noops.yaml (without processes) and package.json (without a start script)',
@@ -98,4 +118,69 @@ test('a package.json that is not an object, or has odd scripts', () => {
   assert.throws(() => detectStack({ packageJson: [], hasLock: false }), { code: 'NOOPS_E_MANIFEST', message: 'package.json: expected a JSON object' });
   assert.throws(() => detectStack({ packageJson: { scripts: 'x' }, hasLock: false }), { message: 'package.json: scripts: expected an object' });
   assert.throws(() => detectStack({ packageJson: { scripts: { start: '  ' } }, hasLock: false }), { code: 'NOOPS_E_NO_PROCESSES' });
+});
+
+test('build.sh at the root builds (run as it is when executable), before package.json', () => {
+  const plan = detectStack({ buildSh: { executable: true }, packageJson: { scripts: { start: 'node s.js' } }, procfile: 'web: ./serve', hasLock: true });
+  assert.deepEqual([plan.stack, plan.build, plan.processes], ['shell+procfile', ['./build.sh'], [web('./serve')]]);
+  assert.deepEqual(detectStack({ buildSh: { executable: false }, procfile: 'web: x', hasLock: false }).build, ['sh ./build.sh']);
+  assert.throws(() => detectStack({ buildSh: { executable: true }, hasLock: false }), {
+    code: 'NOOPS_E_NO_PROCESSES', message: 'no process to run: no Procfile; found build.sh (which names no process)',
+  });
+});
+
+test('Maven: package, then test when src/test exists, run the jar, with the newest jdk and maven unless named', () => {
+  assert.deepEqual(detectStack({ maven: { tests: true }, hasLock: false }), {
+    stack: 'maven',
+    build: ['mvn -B -DskipTests package'],
+    test: ['mvn -B test'],
+    env: {},
+    processes: [web('java -jar target/*.jar')],
+    exclude: [],
+    runtimes: { jdk: '*' },
+    buildRuntimes: { maven: '*' },
+    staticServer: false,
+    deployTests: [],
+  });
+  const noopsYaml = parseNoopsYaml('runtimes: { jdk: "17" }\nbuild_runtimes: { maven: "3.8" }\n');
+  const plan = detectStack({ noopsYaml, maven: { tests: false }, procfile: 'web: java -cp target/classes demo.Main', hasLock: false });
+  assert.deepEqual([plan.stack, plan.test, plan.runtimes, plan.buildRuntimes], ['manifest+maven+procfile', [], { jdk: '17' }, { maven: '3.8' }]);
+});
+
+test('Go: go build, run the binary, the go toolchain at build time only', () => {
+  const plan = detectStack({ goMod: true, hasLock: false });
+  assert.deepEqual([plan.stack, plan.build, plan.processes, plan.runtimes, plan.buildRuntimes], ['go', ['go build -trimpath -o app .'], [web('./app')], {}, { go: '*' }]);
+});
+
+test('a static site: index.html at the root and nothing else to run is served by the static file server', () => {
+  const plan = detectStack({ indexHtml: true, hasLock: false });
+  assert.deepEqual([plan.stack, plan.build, plan.processes, plan.staticServer], ['static', [], [web('"${NOOPS_NODE:-node}" .noops/static-server.mjs')], true]);
+  // anything that names a process wins over the static server
+  assert.equal(detectStack({ indexHtml: true, procfile: 'web: x', hasLock: false }).staticServer, false);
+  // a package.json with a build and no start script builds the site first
+  const built = detectStack({ indexHtml: true, packageJson: { scripts: { build: 'vite build' } }, hasLock: true });
+  assert.deepEqual([built.stack, built.build], ['node+static', ['npm ci --no-audit --no-fund', 'npm run build']]);
+});
+
+test('noops.yaml runtimes go to the plan as written; the build resolves them', () => {
+  const noopsYaml = parseNoopsYaml('runtimes: { node: "18" }\n');
+  const plan = detectStack({ noopsYaml, procfile: 'web: node s.js', hasLock: false });
+  assert.deepEqual([plan.runtimes, plan.buildRuntimes], [{ node: '18' }, {}]);
+});
+
+test('noops.yaml health checks and deploy tests reach the plan in the manifest form', () => {
+  const noopsYaml = parseNoopsYaml([
+    'processes:',
+    '  web: { command: ./srv, healthcheck: { http: /healthz, interval: 0.5 } }',
+    '  worker: { command: ./w, healthcheck: { command: ./check.sh, timeout: 5 } }',
+    '  admin: { command: ./a, port: 9000, healthcheck: none }',
+    'deploy_tests: [./smoke.sh, ./e2e.sh]',
+  ].join('\n'));
+  const plan = detectStack({ noopsYaml, hasLock: false });
+  assert.deepEqual(plan.processes.map((p) => p.healthcheck), [
+    { type: 'http', path: '/healthz', interval: 0.5, timeout: 2 },
+    { type: 'command', command: './check.sh', interval: 1, timeout: 5 },
+    { type: 'none' },
+  ]);
+  assert.deepEqual(plan.deployTests, ['./smoke.sh', './e2e.sh']);
 });

@@ -1,18 +1,14 @@
 /**
  * Stack detection, the way buildpacks do it, as a pure function: what to run to build and test a
- * checkout, and which processes its release runs. noops.yaml, where it says something, wins.
+ * checkout, which processes its release runs, and which runtimes both need. noops.yaml, where it
+ * says something, wins. The commands of each stack are in stacks.ts.
  */
 import { NoopsError } from '../errors/index.js';
 import { parseProcfile, processDefaults, toCrons, toFlapping, toLogs, type CronSpecManifest, type NoopsYaml, type ProcessSpec } from '../release/index.js';
+import { healthCheckFromYaml } from '../release/health.js';
+import * as S from './stacks.js';
 
-/** Installs exactly the lockfile's tree; no audit or funding requests (quiet, works offline). */
-export const NPM_CI = 'npm ci --no-audit --no-fund';
-/** Without a lockfile, npm install resolves the tree (and writes a lockfile into the package). */
-export const NPM_INSTALL = 'npm install --no-audit --no-fund';
-/** Run when package.json has a `build` script. */
-export const NPM_BUILD = 'npm run build';
-/** The `web` process of a package.json with a `start` script and no Procfile. */
-export const NPM_START = 'npm start';
+export { NPM_BUILD, NPM_CI, NPM_INSTALL, NPM_START } from './stacks.js';
 
 /** What detection looks at, read from the checkout's root by the caller. */
 export interface DetectInput {
@@ -24,11 +20,19 @@ export interface DetectInput {
   hasLock: boolean;
   /** noops.yaml, parsed, if there is one */
   noopsYaml?: NoopsYaml;
+  /** build.sh at the root, and whether it is executable */
+  buildSh?: { executable: boolean };
+  /** pom.xml at the root; `tests`: src/test exists */
+  maven?: { tests: boolean };
+  /** go.mod at the root */
+  goMod?: boolean;
+  /** index.html at the root */
+  indexHtml?: boolean;
 }
 
 /** How to build a checkout and what its release runs. */
 export interface BuildPlan {
-  /** what decided the plan: parts of `manifest`, `node`, `procfile`, joined by `+` */
+  /** what decided the plan: parts of {@link STACK_PARTS}, joined by `+` */
   stack: string;
   /** shell commands, in order */
   build: string[];
@@ -41,17 +45,30 @@ export interface BuildPlan {
   crons: CronSpecManifest[];
   /** noops.yaml's exclude patterns */
   exclude: string[];
+  /** runtimes of the build and of every process, name -> wanted version (exact, a prefix, or `*`) */
+  runtimes: Record<string, string>;
+  /** runtimes of the build only */
+  buildRuntimes: Record<string, string>;
+  /** true when the build must write the static file server into the package */
+  staticServer: boolean;
+  /** noops.yaml's deploy tests (none: empty) */
+  deployTests: string[];
 }
 
 /** The parts of a stack name, in the order they are written. */
-const STACK_PARTS = ['manifest', 'node', 'procfile'] as const;
+export const STACK_PARTS = ['manifest', 'shell', 'node', 'maven', 'go', 'static', 'procfile'] as const;
+type Part = (typeof STACK_PARTS)[number];
 
 /**
  * Decides the build plan. For each of build, test and processes, the first source that has it
- * decides: build: noops.yaml `build`, else package.json (`npm ci` or `npm install`, then
- * `npm run build` if there is a build script), else nothing; test: noops.yaml `test`, else
- * nothing (npm's placeholder test script fails, so it is never guessed); processes: noops.yaml
- * `processes`, else the Procfile, else `web: npm start` for a package.json with a start script.
+ * decides (docs/package-spec.md has the table):
+ * - build: noops.yaml `build`; build.sh; package.json (`npm ci`/`npm install`, then
+ *   `npm run build`); pom.xml (`mvn package`); go.mod (`go build`); else nothing
+ * - test: noops.yaml `test`; `mvn test` when Maven built and `src/test` exists; else nothing
+ * - processes: noops.yaml `processes`; the Procfile; `npm start`; the Maven jar; the Go binary;
+ *   a static file server for an `index.html` at the root
+ * - runtimes: noops.yaml's, plus what the stack needs and noops.yaml does not name (the newest
+ *   known jdk and maven for Maven, go for Go)
  *
  * @example
  *   detectStack({ procfile: 'web: node server.js\n', hasLock: false }).stack // 'procfile'
@@ -60,17 +77,35 @@ const STACK_PARTS = ['manifest', 'node', 'procfile'] as const;
 export function detectStack(files: DetectInput): BuildPlan {
   const yaml = files.noopsYaml;
   const pkg = files.packageJson === undefined ? undefined : readPackageJson(files.packageJson);
-  const used = new Set<(typeof STACK_PARTS)[number]>();
+  const used = new Set<Part>();
   if (yaml) used.add('manifest');
 
   let build: string[] = [];
+  let test: string[] = [...(yaml?.test ?? [])];
+  let builtBy: Part | undefined;
   if (yaml?.build) build = [...yaml.build];
-  else if (pkg) {
-    build = [files.hasLock ? NPM_CI : NPM_INSTALL, ...(pkg.scripts.build !== undefined ? [NPM_BUILD] : [])];
-    used.add('node');
+  else if (files.buildSh) {
+    build = [files.buildSh.executable ? S.BUILD_SH_EXEC : S.BUILD_SH_SH];
+    builtBy = 'shell';
+  } else if (pkg) {
+    build = [files.hasLock ? S.NPM_CI : S.NPM_INSTALL, ...(pkg.scripts.build !== undefined ? [S.NPM_BUILD] : [])];
+    builtBy = 'node';
+  } else if (files.maven) {
+    build = [S.MVN_PACKAGE];
+    if (!yaml?.test && files.maven.tests) test = [S.MVN_TEST];
+    builtBy = 'maven';
+  } else if (files.goMod) {
+    build = [S.GO_BUILD];
+    builtBy = 'go';
   }
+  if (builtBy) used.add(builtBy);
 
   let processes: ProcessSpec[] = [];
+  let staticServer = false;
+  const web = (part: Part, command: string): void => {
+    processes = [processDefaults('web', { command })];
+    used.add(part);
+  };
   if (yaml?.processes) {
     processes = Object.entries(yaml.processes).map(([name, p]) =>
       processDefaults(name, {
@@ -86,25 +121,44 @@ export function detectStack(files: DetectInput): BuildPlan {
         flapping: toFlapping(p.flapping),
         logs: toLogs(p.logs),
         conditions: p.conditions,
+        healthcheck: p.healthcheck === undefined ? undefined : healthCheckFromYaml(p.healthcheck),
       }),
     );
   } else if (files.procfile !== undefined) {
     processes = parseProcfile(files.procfile).map((e) => processDefaults(e.name, { command: e.command }));
     used.add('procfile');
-  } else if (pkg?.scripts.start !== undefined) {
-    processes = [processDefaults('web', { command: NPM_START })];
-    used.add('node');
+  } else if (pkg?.scripts.start !== undefined) web('node', S.NPM_START);
+  else if (files.maven) web('maven', S.MVN_WEB);
+  else if (files.goMod) web('go', S.GO_WEB);
+  else if (files.indexHtml) {
+    web('static', S.STATIC_WEB);
+    staticServer = true;
   }
   if (processes.length === 0) throw new NoopsError('NOOPS_E_NO_PROCESSES', noProcessesMessage(files, pkg !== undefined));
+
+  // What the stack needs, where noops.yaml does not name it.
+  const runtimes: Record<string, string> = { ...(yaml?.runtimes ?? {}) };
+  const buildRuntimes: Record<string, string> = { ...(yaml?.build_runtimes ?? {}) };
+  for (const part of ['maven', 'go'] as const) {
+    if (!used.has(part)) continue;
+    for (const [name, version] of Object.entries(S.STACK_RUNTIMES[part].run)) if (!(name in runtimes)) runtimes[name] = version;
+    for (const [name, version] of Object.entries(S.STACK_RUNTIMES[part].build)) {
+      if (!(name in runtimes) && !(name in buildRuntimes)) buildRuntimes[name] = version;
+    }
+  }
 
   return {
     stack: STACK_PARTS.filter((part) => used.has(part)).join('+'),
     build,
-    test: [...(yaml?.test ?? [])],
+    test,
     env: { ...(yaml?.env ?? {}) },
     processes,
     crons: toCrons(yaml?.crons),
     exclude: [...(yaml?.exclude ?? [])],
+    runtimes,
+    buildRuntimes,
+    staticServer,
+    deployTests: [...(yaml?.deploy_tests ?? [])],
   };
 }
 
@@ -133,6 +187,10 @@ function readPackageJson(value: unknown): PackageJson {
 function noProcessesMessage(files: DetectInput, hasPackageJson: boolean): string {
   if (files.noopsYaml?.processes) return 'noops.yaml: processes: lists no process';
   if (files.procfile !== undefined) return 'the Procfile lists no process';
-  const found = [files.noopsYaml ? 'noops.yaml (without processes)' : '', hasPackageJson ? 'package.json (without a start script)' : ''].filter(Boolean);
-  return `no process to run: no Procfile${found.length > 0 ? `; found ${found.join(' and ')}` : ', noops.yaml or package.json'}`;
+  const found = [
+    files.noopsYaml ? 'noops.yaml (without processes)' : '',
+    hasPackageJson ? 'package.json (without a start script)' : '',
+    files.buildSh ? 'build.sh (which names no process)' : '',
+  ].filter(Boolean);
+  return `no process to run: no Procfile${found.length > 0 ? `; found ${found.join(' and ')}` : ', noops.yaml, package.json, pom.xml, go.mod or index.html'}`;
 }

@@ -1,4 +1,4 @@
-/** Reads what stack detection looks at from the root of a checkout. */
+/** Reads what stack detection looks at from the root of a checkout: manifests, and which stack files exist. */
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
@@ -9,7 +9,8 @@ import type { DetectInput } from './detect.js';
 export const MAX_SOURCE_BYTES = 1024 * 1024;
 
 /**
- * Reads noops.yaml, the Procfile and package.json (whichever exist) from `dir`.
+ * Reads noops.yaml, the Procfile and package.json (whichever exist) from `dir`, and notes
+ * build.sh (and whether it is executable), pom.xml (and src/test), go.mod and index.html.
  *
  * @throws NoopsError NOOPS_E_MANIFEST for a file that does not parse, is not a regular file, or is too big
  */
@@ -30,10 +31,15 @@ export async function readDetectInput(dir: string): Promise<DetectInput> {
     }
   }
   const hasLock = (await exists(join(dir, 'package-lock.json'))) || (await exists(join(dir, 'npm-shrinkwrap.json')));
+  const buildSh = await fileInfo(dir, 'build.sh');
   return {
     ...(procfile !== undefined && { procfile }),
     ...(packageJson !== undefined && { packageJson }),
     hasLock,
+    ...(buildSh && { buildSh: { executable: (buildSh.mode & 0o111) !== 0 } }),
+    ...((await fileInfo(dir, 'pom.xml')) && { maven: { tests: await exists(join(dir, 'src', 'test')) } }),
+    ...((await fileInfo(dir, 'go.mod')) && { goMod: true }),
+    ...((await fileInfo(dir, 'index.html')) && { indexHtml: true }),
     ...(yamlText !== undefined && { noopsYaml: parseNoopsYaml(yamlText, 'noops.yaml') }),
   };
 }
@@ -51,6 +57,18 @@ async function readSource(dir: string, name: string): Promise<string | undefined
   if (!info.isFile()) throw new NoopsError('NOOPS_E_MANIFEST', `${name} is not a regular file (a symlink or a folder)`, { hint: `make ${name} a plain file` });
   if (info.size > MAX_SOURCE_BYTES) throw new NoopsError('NOOPS_E_MANIFEST', `${name} is ${info.size} bytes; at most ${MAX_SOURCE_BYTES} are read`);
   return readFile(path, 'utf8');
+}
+
+/** A regular file's mode, or undefined when it is missing. A symlink or folder is an error: it could point anywhere. */
+async function fileInfo(dir: string, name: string): Promise<{ mode: number } | undefined> {
+  let info;
+  try {
+    info = await lstat(join(dir, name));
+  } catch {
+    return undefined;
+  }
+  if (!info.isFile()) throw new NoopsError('NOOPS_E_MANIFEST', `${name} is not a regular file (a symlink or a folder)`, { hint: `make ${name} a plain file` });
+  return { mode: info.mode };
 }
 
 async function exists(path: string): Promise<boolean> {

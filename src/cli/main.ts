@@ -10,11 +10,14 @@ import { NoopsError } from '../errors/index.js';
 import { registerDaemons } from './commands/daemons.js';
 import { registerBuild } from './commands/build.js';
 import { registerDeploy } from './commands/deploy.js';
+import { registerRelease } from './commands/release.js';
 import { registerViews } from './commands/views.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerToken } from './commands/token.js';
 import { registerCtl } from './commands/ctl.js';
 import { registerRemote } from './commands/remote.js';
+import { registerRuntime } from './commands/runtime.js';
+import { registerPackage } from './commands/package.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -30,11 +33,14 @@ export function program(): Command {
   registerDaemons(p);
   registerBuild(p);
   registerDeploy(p);
+  registerRelease(p);
   registerViews(p);
   registerCluster(p);
   registerToken(p);
   registerCtl(p);
   registerRemote(p);
+  registerRuntime(p);
+  registerPackage(p);
   return p;
 }
 

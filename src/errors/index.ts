@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   NOOPS_E_HOST_UNKNOWN: { status: 404, hint: 'start `noops agent` on that host first; `noops hosts` lists the joined ones' },
   NOOPS_E_NO_PREVIOUS: { status: 409, hint: 'name a version with --to; `noops history -t TAG` lists them' },
   NOOPS_E_WATCH_UNKNOWN: { status: 404, hint: '`noops ctl status` lists the watches of this host: NAME, TAG/NAME or a tag' },
+  NOOPS_E_RUNTIME_UNKNOWN: { status: 404, hint: 'add it with `noops runtime add NAME VERSION FILE|URL`; `noops runtime ls` lists the known ones' },
+  NOOPS_E_RUNTIME_EXISTS: { status: 409, hint: 'a runtime version is immutable: add the new content under a new version' },
   // build
   NOOPS_E_GIT_CLONE: { status: 422, hint: 'check that the repository exists and that the server can reach it' },
   NOOPS_E_GIT_CHECKOUT: { status: 422, hint: 'check that the commit exists in the repository' },
@@ -44,6 +46,9 @@ export const ERROR_CODES = {
   NOOPS_E_DEPLOY_FAILED: { status: 422, hint: 'see `noops history -t TAG` and `noops ps -t TAG`; the old release is kept running' },
   NOOPS_E_DEPLOY_TIMEOUT: { status: 504, hint: 'some hosts did not report the new release in time; see `noops ps -t TAG`' },
   NOOPS_E_RESTART_FAILED: { status: 422, hint: 'see `noops logs -t TAG --host HOST` and `noops events -t TAG`; the hosts after it were not restarted' },
+  NOOPS_E_DEPLOY_STATE: { status: 409, hint: 'see where the deployment is with `noops deploy status -t TAG`' },
+  NOOPS_E_NO_DEPLOYMENT: { status: 404, hint: 'start one with `noops deploy -t TAG -v VERSION`; `noops history -t TAG` lists the past ones' },
+  NOOPS_E_RUNTIME_UNAVAILABLE: { status: 409, hint: 'add the runtime for the hosts\' platform (`noops runtime add --platform`), or fix the hosts named; nothing was changed' },
   // transport
   NOOPS_E_SERVER_UNREACHABLE: { status: 503, hint: 'start it with `noops server` (or `noops up`), or set --server / NOOPS_SERVER' },
   NOOPS_E_INTERNAL: { status: 500, hint: 'this is a bug in noops; the server log has the details' },

@@ -48,3 +48,38 @@ export const seconds = z
   .number({ error: 'expected a number of seconds' })
   .min(0, 'expected a number of seconds, 0 or more')
   .max(86_400, 'expected at most 86400 seconds (a day)');
+
+/**
+ * A runtime's name (`node`, `jdk`, `maven`, `go`): it names a folder on every host
+ * (`runtimes/<name>/`), so lower-case letters, digits, `-`, `_` and `.`, starting with a letter or digit.
+ */
+export const RUNTIME_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+/**
+ * A runtime's version (`18.20.4`, `17`, `3.9.6`, `17.0.11+9`): it names a folder too, so letters,
+ * digits, `.`, `_`, `+` and `-`, starting with a letter or digit (never `.` or `..`).
+ */
+export const RUNTIME_VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
+
+/** A runtime name (see {@link RUNTIME_NAME_RE}). */
+export const runtimeName = z
+  .string()
+  .regex(RUNTIME_NAME_RE, 'a runtime name is lower-case letters, digits, ".", "-" and "_" (at most 63), starting with a letter or digit');
+
+/** An exact runtime version (see {@link RUNTIME_VERSION_RE}), as a release manifest records it. */
+export const runtimeVersion = z
+  .string({ error: 'expected a version string, e.g. "18.20.4"' })
+  .regex(RUNTIME_VERSION_RE, 'a runtime version is letters, digits, ".", "_", "+" and "-", starting with a letter or digit, e.g. "18.20.4"');
+
+/**
+ * A version as a person writes it in noops.yaml: `"18.20.4"`, or a prefix (`"18"`, `18`) that
+ * the build resolves to the newest known version under it. Whole numbers are taken as text;
+ * other numbers are refused, since YAML reads `18.10` as the number 18.1.
+ */
+export const runtimeVersionInput = z.preprocess(
+  (value) => (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? String(value) : value),
+  z.string({ error: 'expected a version string: quote it, e.g. node: "18.20.4" (YAML reads 18.10 as the number 18.1)' })
+    .regex(RUNTIME_VERSION_RE, 'a runtime version is letters, digits, ".", "_", "+" and "-", starting with a letter or digit, e.g. "18.20.4"'),
+);
+
+/** The runtimes of a manifest: name -> version. */
+export const runtimeMap = z.record(runtimeName, runtimeVersion, { error: 'expected a mapping of runtime names to versions' });

@@ -12,6 +12,8 @@ export {
 export { toCrons, toFlapping, toLogs } from './supervision-yaml.js';
 export { noopsYamlSchema, parseNoopsYaml, parseYamlWith, yamlProcessShape, type NoopsYaml, type NoopsYamlProcess } from './noops-yaml.js';
 export { checkCronSchedule, yamlCronShape, yamlCrons } from './supervision-yaml.js';
+export type { HealthCheck } from './types.js';
+export { DEFAULT_HEALTH_INTERVAL_S, DEFAULT_HEALTH_TIMEOUT_S, healthCheckOf } from './health.js';
 export { parseProcfile, type ProcfileEntry } from './procfile.js';
 export {
   DEFAULT_PORT,
@@ -27,4 +29,6 @@ export {
   validateManifest,
   type ProcessInput,
 } from './manifest.js';
-export { ENV_NAME_RE, PROCESS_NAME_RE, STOP_SIGNALS, envMap, processName } from './fields.js';
+export { ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, STOP_SIGNALS, envMap, processName } from './fields.js';
+export { fenceNodePackageScope } from './node-scope.js';
+export { MAX_MANIFEST_BYTES, inspectPackage, type PackageReport } from './package.js';

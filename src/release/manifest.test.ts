@@ -77,3 +77,14 @@ test('another schema, no processes, duplicate names and ports are refused', () =
   });
   assert.throws(() => validateManifest('nope'), { code: 'NOOPS_E_PACKAGE_INVALID' });
 });
+
+test('health checks: the process\'s own, else tcp for a port, else none; manifests carry them and deploy tests', async () => {
+  const { healthCheckOf } = await import('./health.js');
+  assert.deepEqual(healthCheckOf({ port: 'auto' }), { type: 'tcp', interval: 1, timeout: 2 });
+  assert.deepEqual(healthCheckOf({ port: null }), { type: 'none' });
+  assert.deepEqual(healthCheckOf({ port: 80, healthcheck: { type: 'http', path: '/h', interval: 1, timeout: 1 } }), { type: 'http', path: '/h', interval: 1, timeout: 1 });
+  const web = processDefaults('web', { command: 'x', healthcheck: { type: 'http', path: '/h', interval: 1, timeout: 1 } });
+  const m = validateManifest({ ...good, processes: [web], deployTests: ['./smoke.sh'] });
+  assert.deepEqual([m.processes[0]!.healthcheck, m.deployTests], [{ type: 'http', path: '/h', interval: 1, timeout: 1 }, ['./smoke.sh']]);
+  assert.throws(() => validateManifest({ ...good, processes: [{ ...web, healthcheck: { type: 'udp' } }] }), { code: 'NOOPS_E_PACKAGE_INVALID' });
+});

@@ -1,9 +1,10 @@
 /** `manifest.json`: validation of a release manifest, and the defaults of a process. */
 import { z } from 'zod';
 import { NoopsError } from '../errors/index.js';
-import { envMap, port, processName, seconds, stopSignal } from './fields.js';
+import { envMap, port, processName, runtimeMap, seconds, stopSignal } from './fields.js';
 import { formatPath, problemsOf } from './issues.js';
 import { scheduleProblem } from '../supervisor/index.js';
+import { healthCheckManifest } from './health.js';
 import {
   DEFAULT_FLAPPING, DEFAULT_LOGS, DEFAULT_RESTART, conditionPortProblem, cronSchema, processSupervisionShape,
 } from './supervision.js';
@@ -45,6 +46,7 @@ const processSchema = z.strictObject({
   stopTimeout: seconds,
   startGrace: seconds,
   ...processSupervisionShape,
+  healthcheck: healthCheckManifest.optional(),
 });
 
 const manifestSchema = z
@@ -57,8 +59,10 @@ const manifestSchema = z
     builtAt: z.iso.datetime({ error: 'expected an ISO 8601 time in UTC, e.g. 2024-05-01T12:00:00.000Z' }),
     stack: z.string().min(1, 'the stack cannot be empty'),
     env: envMap,
+    runtimes: runtimeMap.optional(),
     processes: z.array(processSchema).min(1, 'a release runs at least one process'),
     crons: z.array(cronSchema).optional(),
+    deployTests: z.array(z.string().min(1, 'a command cannot be empty')).optional(),
   })
   .superRefine((m, ctx) => {
     if (!m.commit.startsWith(m.version)) {
@@ -132,5 +136,7 @@ export function processDefaults(name: string, partial: ProcessInput): ProcessSpe
     flapping: partial.flapping ?? { ...DEFAULT_FLAPPING },
     logs: partial.logs ?? { ...DEFAULT_LOGS },
     conditions: partial.conditions ?? [],
+    // left out unless given, so manifests without checks stay as they were (the agent applies the default)
+    ...(partial.healthcheck ? { healthcheck: partial.healthcheck } : {}),
   };
 }

@@ -93,9 +93,34 @@ test('a YAML syntax error names the line', () => {
 });
 
 test('a top level that is not a mapping', () => {
-  assert.equal(failure('- a\n- b\n'), 'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, crons, exclude)');
+  assert.equal(failure('- a\n- b\n'), 'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests)');
 });
 
 test('the file name given is used in messages', () => {
   assert.throws(() => parseNoopsYaml('x: 1\n', 'repo/noops.yaml'), /^NoopsError: repo\/noops\.yaml:1: x: unknown key$/);
+});
+
+test('runtimes: versions are strings, whole numbers are taken as text, other numbers are refused', () => {
+  assert.deepEqual(parseNoopsYaml('runtimes:\n  node: "18.20.4"\n  jdk: 17\nbuild_runtimes: { maven: "3.9" }\n'), {
+    runtimes: { node: '18.20.4', jdk: '17' },
+    build_runtimes: { maven: '3.9' },
+  });
+  assert.match(failure('runtimes:\n  node: 18.10\n'), /^noops\.yaml:2: runtimes\.node: expected a version string: quote it/);
+  assert.match(failure('runtimes:\n  Node: "18"\n'), /^noops\.yaml:2: runtimes\.Node: a runtime name is lower-case/);
+  assert.match(failure('runtimes:\n  node: "../18"\n'), /^noops\.yaml:2: runtimes\.node: a runtime version is letters/);
+  assert.equal(failure('runtimes: node\n'), 'noops.yaml:1: runtimes: expected a mapping of runtime names to versions, e.g. { node: "18.20.4" }');
+});
+
+test('a health check names exactly one kind, and deploy_tests are commands', () => {
+  assert.deepEqual(parseNoopsYaml('processes:\n  web:\n    command: x\n    healthcheck: { tcp: true }\ndeploy_tests: ./smoke.sh\n'), {
+    processes: { web: { command: 'x', healthcheck: { tcp: true } } },
+    deploy_tests: ['./smoke.sh'],
+  });
+  assert.equal(failure('processes:\n  web:\n    command: x\n    healthcheck:\n      http: /h\n      tcp: true\n'),
+    'noops.yaml:5: processes.web.healthcheck: name exactly one check: http: /path, tcp: true or command: CMD');
+  assert.equal(failure('processes:\n  web:\n    command: x\n    healthcheck: { http: health }\n'),
+    'noops.yaml:4: processes.web.healthcheck.http: an http check is a path starting with "/", e.g. /healthz');
+  assert.equal(failure('processes:\n  web:\n    command: x\n    healthcheck: { http: /h, every: 2 }\n'),
+    'noops.yaml:4: processes.web.healthcheck.every: unknown key');
+  assert.equal(failure('deploy_tests: [""]\n'), 'noops.yaml:1: deploy_tests[0]: a command cannot be empty');
 });

@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { NoopsError, type ErrorCode } from '../errors/index.js';
-import { envMap, port, processName, seconds, stopSignal } from './fields.js';
+import { envMap, port, processName, runtimeName, runtimeVersionInput, seconds, stopSignal } from './fields.js';
+import { healthCheckYaml } from './health.js';
 import { formatPath, problemsOf, type Problem } from './issues.js';
 import { yamlCrons, yamlProcessSupervision } from './supervision-yaml.js';
 
@@ -39,7 +40,11 @@ export const yamlProcessShape = {
 /** One process: a command string, or the full form. Always the full form once parsed. */
 const processEntry = z.preprocess(
   (value) => (typeof value === 'string' ? { command: value } : value),
-  z.strictObject(yamlProcessShape, { error: 'expected a command, or a mapping with a "command" key' }),
+  z.strictObject({
+    ...yamlProcessShape,
+    /** how its agent checks it is healthy; default: tcp for a process with a port, else none */
+    healthcheck: healthCheckYaml.optional(),
+  }, { error: 'expected a command, or a mapping with a "command" key' }),
 );
 
 /**
@@ -54,6 +59,9 @@ const excludePattern = z
     error: 'a path in exclude is relative to the repository root and has no ".." in it',
   });
 
+/** Runtimes by name: `{ node: "18.20.4" }`; a version may be a prefix (`"18"`) the build resolves. */
+const runtimes = z.record(runtimeName, runtimeVersionInput, { error: 'expected a mapping of runtime names to versions, e.g. { node: "18.20.4" }' });
+
 /** The schema of noops.yaml. */
 export const noopsYamlSchema = z.strictObject(
   {
@@ -67,17 +75,24 @@ export const noopsYamlSchema = z.strictObject(
     processes: z.record(processName, processEntry, { error: 'expected a mapping of process names' }).optional(),
     /** scheduled commands, by name: { schedule, command, timezone, timeout, env, user } */
     crons: yamlCrons.optional(),
+    /** runtimes the build and every process use, by name: `{ node: "18.20.4" }` */
+    runtimes: runtimes.optional(),
+    /** runtimes only the build uses (a compiler, a build tool): `{ maven: "3.9" }` */
+    build_runtimes: runtimes.optional(),
     /** paths left out of the package (.git always is) */
     exclude: z
       .preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(excludePattern, { error: 'expected a list of paths' }))
       .optional(),
+    /**
+     * commands the server runs against the freshly deployed instances (after the first batch
+     * and after the last), in the release's files, with NOOPS_INSTANCES=host:port,...; one
+     * failing fails the deploy
+     */
+    deploy_tests: commands.optional(),
     // Room for later keys, each to be added here with its own schema and docs:
-    //   runtimes:    { node: '20', jdk: '8' }     runtimes the agent provides at their own paths
-    //   healthcheck: { http: /health } | { tcp } | { command }
-    //   deploy_tests: commands run against freshly deployed instances
     //   resources:   { cpu, memory } for the scheduler; rollout: the default policy
   },
-  { error: 'expected a mapping of keys (build, test, env, processes, crons, exclude)' },
+  { error: 'expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests)' },
 );
 
 /** noops.yaml once parsed: commands are lists, processes are in their full form. */

@@ -36,6 +36,11 @@ export interface ProcessSpec {
   logs?: ManifestLogs;
   /** checks while the process is up; each may restart it (default none) */
   conditions?: ManifestCondition[];
+  /**
+   * How the agent checks that the process is healthy. Absent: `tcp` for a process with a
+   * port, `none` for one without (see `healthCheckOf`).
+   */
+  healthcheck?: HealthCheck;
 }
 
 /** god's flapping, in seconds. */
@@ -103,6 +108,20 @@ export interface CronSpecManifest {
   user: string | null;
 }
 
+/**
+ * A process's health check, run by its host's agent every `interval` seconds:
+ * - `tcp`: a connection to 127.0.0.1:PORT is accepted
+ * - `http`: GET http://127.0.0.1:PORT<path> answers 2xx or 3xx
+ * - `command`: `/bin/sh -c command` in the release folder, with the process's environment, exits 0
+ * - `none`: the process counts as healthy once it is up
+ * A check that takes longer than `timeout` seconds fails.
+ */
+export type HealthCheck =
+  | { type: 'tcp'; interval: number; timeout: number }
+  | { type: 'http'; path: string; interval: number; timeout: number }
+  | { type: 'command'; command: string; interval: number; timeout: number }
+  | { type: 'none' };
+
 /** manifest.json */
 export interface ReleaseManifest {
   /** the package spec's version */
@@ -119,7 +138,18 @@ export interface ReleaseManifest {
   stack: string;
   /** environment for every process */
   env: Record<string, string>;
+  /**
+   * the runtimes every process runs with, by name, at exact versions: `{ node: "18.20.4" }`.
+   * Absent in packages built before runtimes existed (the same as `{}`).
+   */
+  runtimes?: Record<string, string>;
   processes: ProcessSpec[];
   /** scheduled commands (absent in releases built before crons: none) */
   crons?: CronSpecManifest[];
+  /**
+   * Commands the server runs against freshly deployed instances (after the first batch and
+   * after the last), from the release's files, with NOOPS_INSTANCES=host:port,... in their
+   * environment. One failing fails the deploy. Absent: none.
+   */
+  deployTests?: string[];
 }

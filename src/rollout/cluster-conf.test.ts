@@ -32,3 +32,21 @@ test('errors name the file, the line and the key', () => {
   assert.throws(() => parseClusterConf(noSection), { message: /^cluster\.conf:3: cluster\.jobs: job ".*" has no section of its own/ });
   assert.throws(() => parseClusterConf('cluster: [\n'), { code: 'NOOPS_E_CLUSTER_CONF' });
 });
+
+test('the policy keys, in the cluster section and over it in a job section; bad values name their line', () => {
+  const text = `cluster:
+  name: prod
+  jobs: [${JOB}]
+  policy:
+    batch: 1, 10%, 50%
+    pause: 30s
+${JOB}:
+  host: [a, b]
+  policy: { on_failure: stop, pause: 0 }
+`;
+  assert.deepEqual(parseClusterConf(text)[0]!.policy, { batch: [1, '10%', '50%'], pause: 0, on_failure: 'stop' });
+  const bad = `cluster:\n  name: prod\n  jobs: [${JOB}]\n  policy:\n    pause: soon\n${JOB}:\n  host: [a]\n`;
+  assert.throws(() => parseClusterConf(bad), { code: 'NOOPS_E_CLUSTER_CONF', message: 'cluster.conf:5: cluster.policy.pause: "soon" is not a duration of at most a day (e.g. 30, 30s, 5m, 1h)' });
+  const unknown = `cluster:\n  name: prod\n  jobs: [${JOB}]\n${JOB}:\n  host: [a]\n  policy:\n    batches: 2\n`;
+  assert.throws(() => parseClusterConf(unknown), { message: `cluster.conf:7: ${JOB}.policy.batches: unknown key "batches"` });
+});

@@ -1,13 +1,15 @@
 /**
- * `cluster.conf`, the seed's YAML: a `cluster:` section (name, version, env, jobs), then one
- * section per job tag with its `host:` list and `version`. The zod schema is the format's
- * documentation; unknown keys are errors naming the key and the line.
+ * `cluster.conf`, the seed's YAML: a `cluster:` section (name, version, env, jobs, policy), then
+ * one section per job tag with its `host:` list, `version` and `policy` (over the cluster's;
+ * the keys are in `policy.ts`). The zod schema is the format's documentation; unknown keys are
+ * errors naming the key and the line.
  *
  * @example
  *   cluster:
  *     name: production-sd
  *     env: production
  *     jobs: [cop.xiaomi_owt.miliao_pdl.com_service.deploy-test_job.deploy-test]
+ *     policy: { batch: "1, 50%", pause: 30s }
  *   cop.xiaomi_owt.miliao_pdl.com_service.deploy-test_job.deploy-test:
  *     host: [web-1, web-2]
  *     version: 15b2980f8
@@ -15,16 +17,13 @@
 import { parseDocument, isMap, isScalar, LineCounter, type Document } from 'yaml';
 import { z } from 'zod';
 import { NoopsError } from '../errors/index.js';
+import { PolicySchema, type PolicyInput } from './policy.js';
+
+export { PolicySchema };
 
 const NAME = /^[a-z0-9][a-z0-9-]*$/;
 const HOST = /^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/;
 const VERSION = /^[0-9a-f]{7,40}$/;
-
-/** The deploy policy keys a cluster may set (more arrive with batched rollouts). */
-export const PolicySchema = z.object({
-  /** seconds a deploy waits for every host before it fails */
-  timeout: z.number().int().positive().max(86_400).optional(),
-}).strict();
 
 const ClusterSection = z.object({
   name: z.string().regex(NAME, 'a cluster name is lower-case letters, digits and "-"'),
@@ -48,7 +47,7 @@ export interface ClusterConfJob {
   hosts: string[];
   version: string | undefined;
   env: string | undefined;
-  policy: z.infer<typeof PolicySchema>;
+  policy: PolicyInput;
 }
 
 /** Parses and checks a cluster.conf; throws NOOPS_E_CLUSTER_CONF with file, line and key. */

@@ -1,23 +1,37 @@
 /**
- * The rollout controller: turns "deploy release V to cluster T" into desired state for every
- * host of the cluster, watches the agents' reports, and ends the deployment: succeeded when
- * every host runs V, failed (and every host sent back to its previous release) otherwise.
+ * The rollout controller: the thin, doing half of rollouts. It starts deployments (the plan
+ * from `plan.ts`), and on every agent report and every tick asks `step()` what to do next,
+ * then does it: change desired state, call the hooks, run the deploy tests, end the deployment.
+ * Deciding lives in `step.ts`; everything here is I/O.
  *
- * Deployments live in the store, so a server that restarts picks up every running one: it
- * re-applies the desired state (idempotent) and goes on judging from the agents' next reports.
+ * Every change of a deployment's progress is written to the store after its actions are done,
+ * so a server killed at any point resumes each running deployment where it was: it re-applies
+ * the desired state of the current batch (idempotent), re-runs deploy tests that were running,
+ * and waits a moment for the agents' first reports before any deadline passes.
  */
+import { EventEmitter } from 'node:events';
 import { NoopsError } from '../errors/index.js';
-import type { DeploymentRow, DeploymentKind, ReleaseRow, Store } from '../store/index.js';
+import type { DeploymentKind, DeploymentRow, Store } from '../store/index.js';
 import type { ReleaseManifest } from '../release/types.js';
-import type { AgentReport } from '../api/types.js';
-import { parseTag, formatTag, truncateTo } from '../tree/index.js';
-import { evaluateDeployment, observe, previousVersion, type HostObservation } from './evaluate.js';
+import type { AgentReport, DeploymentAction, RolloutLogLine, RolloutProgress } from '../api/types.js';
+import { observe, previousVersion, type HostObservation } from './evaluate.js';
+import { planBatches } from './plan.js';
+import { parsePolicy, PolicySchema, resolvePolicy, type PolicyInput } from './policy.js';
+import { hostResults, initialProgress, step, type RolloutAction } from './step.js';
+import { applyCommand, recordTestEnd, recordTestStart } from './commands.js';
+import { addLog, newEntry, newLines, type Entry } from './entry.js';
+import { Executor, jobOf } from './executor.js';
+import type { RolloutHooks } from './hooks.js';
+import { checkEnv } from './check-env.js';
 
-/** How often running deployments are judged even without reports (their deadlines). */
+/** How often running deployments are stepped even without reports (pauses, deadlines). */
 export const TICK_MS = 500;
-/** How long a deploy waits for every host by default: long enough for a slow start, short
- * enough that a dead host does not hold the cluster's lock for long. */
-export const DEFAULT_DEPLOY_TIMEOUT_S = 300;
+/** Reports are stepped together, at most once per this (or twice the last round's time, if
+ * longer): every step reads and writes every host of the deployment, and stepping on each of
+ * 1,000 hosts' reports kept the server busy enough that reports timed out. */
+export const REPORT_COALESCE_MS = 50;
+/** After a server restart, no deadline passes before the agents had this long to report again. */
+export const DEFAULT_RESUME_GRACE_MS = 15_000;
 
 /** What the controller needs from the server around it. */
 export interface RolloutDeps {
@@ -28,8 +42,13 @@ export interface RolloutDeps {
   notify(host: string): void;
   /** true when the package is in the artifact store */
   hasArtifact(sha256: string): Promise<boolean>;
-  /** called whenever a deployment changes (for live views) */
-  onChange?(d: DeploymentRow): void;
+  /** the file of a package in the artifact store (the deploy tests unpack it) */
+  artifactPath(sha256: string): string;
+  /** where the deploy tests' temp folders go */
+  workDir: string;
+  hooks?: RolloutHooks;
+  /** see DEFAULT_RESUME_GRACE_MS */
+  resumeGraceMs?: number;
 }
 
 export interface StartDeploy {
@@ -37,59 +56,98 @@ export interface StartDeploy {
   version: string;
   kind: DeploymentKind;
   initiator: string;
-  timeoutSeconds?: number;
+  /** policy keys (parsed) that override the cluster's for this deploy */
+  policy?: PolicyInput;
+  /** hosts that form the first batch, a canary waiting for promote */
+  canary?: string[];
 }
 
-export class RolloutController {
-  private readonly running = new Map<number, { row: DeploymentRow; expected: string[] }>();
+/** Events for live views: every change of a deployment, and each line of its log. */
+export interface RolloutEvents {
+  change: [row: DeploymentRow];
+  log: [id: number, line: RolloutLogLine];
+}
+
+export { jobOf };
+
+export class RolloutController extends EventEmitter<RolloutEvents> {
+  private readonly running = new Map<number, Entry>();
   private readonly starting = new Set<string>();
-  private readonly kinds = new Map<number, DeploymentKind>();
   private timer: NodeJS.Timeout | undefined;
-  private judging = false;
+  private ticking: Promise<void> | undefined;
+  private again = false;
+  private reportKick: NodeJS.Timeout | undefined;
+  private lastRoundMs = 0;
 
-  constructor(private readonly deps: RolloutDeps) {}
+  private readonly exec: Executor;
 
-  /** Resumes the deployments that were running when the server stopped, and starts judging. */
+  constructor(private readonly deps: RolloutDeps) {
+    super();
+    this.exec = new Executor(deps, () => this.kick());
+    this.setMaxListeners(0); // one pair of listeners per live view (SSE client); no leak
+  }
+
+  /** Resumes the deployments that were running when the server stopped, and starts stepping. */
   async start(): Promise<void> {
+    const graceUntil = Date.now() + (this.deps.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS);
     for (const row of await this.deps.store.listDeployments({ status: 'running' })) {
-      const release = await this.releaseFor(row.tag, row.version);
-      this.running.set(row.id, { row, expected: processNames(release) });
-      await this.applyDesired(row, release); // idempotent: a crash may have come between the row and the desired state
-    }
-    this.timer = setInterval(() => void this.judgeAll(), TICK_MS);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  /** Called for every agent report: judges the deployments that involve the host. */
-  onReport(host: string): void {
-    for (const { row } of this.running.values()) {
-      if (row.hosts.includes(host)) {
-        void this.judgeAll();
-        return;
+      try {
+        const entry = await this.load(row, graceUntil);
+        this.running.set(row.id, entry);
+        await this.resume(entry);
+      } catch (err) {
+        this.running.delete(row.id);
+        await this.deps.store.updateDeployment(row.id, {
+          status: 'failed', endedAt: new Date().toISOString(),
+          message: `the server restarted and could not resume this deployment: ${(err as Error).message}`,
+        });
       }
     }
+    this.timer = setInterval(() => this.kick(), TICK_MS);
+    this.timer.unref();
+    this.kick();
   }
 
-  /** Starts a deployment (deploy or rollback) of a built release to a cluster. */
+  /** Stops stepping (the deployments stay running in the store, for the next start). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    clearTimeout(this.reportKick);
+    await this.ticking;
+  }
+
+  /** Called for every agent report: steps the deployments that involve the host. */
+  onReport(host: string): void {
+    if (this.reportKick) return;
+    for (const { row } of this.running.values()) {
+      if (!row.hosts.includes(host)) continue;
+      this.reportKick = setTimeout(() => {
+        this.reportKick = undefined;
+        this.kick();
+      }, Math.max(REPORT_COALESCE_MS, 2 * this.lastRoundMs));
+      this.reportKick.unref();
+      return;
+    }
+  }
+
+  /** Starts a deployment (deploy or rollback) of a built release to a cluster; its first batch starts at once. */
   async startDeploy(req: StartDeploy): Promise<DeploymentRow> {
+    await checkEnv(this.deps, req); // runtimes known and installable on every host, before any host changes
     const { store } = this.deps;
     const cluster = await store.getCluster(req.tag);
     if (!cluster) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `cluster ${req.tag} has no hosts yet`);
     if (cluster.hosts.length === 0) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `cluster ${req.tag} has an empty host list`);
-    const release = await this.releaseFor(req.tag, req.version);
+    const release = await this.exec.releaseFor(req.tag, req.version);
     if (!(await this.deps.hasArtifact(release.sha256))) {
       throw new NoopsError('NOOPS_E_RELEASE_UNKNOWN', `the package of ${release.job} ${release.version} (sha256 ${release.sha256}) is missing from the artifact store`, { hint: 'build the commit again with `noops build`' });
     }
+    const known = new Set((await store.listHosts()).map((h) => h.name)); // one query, not one per host
     for (const host of cluster.hosts) {
-      if (!(await store.getHost(host))) {
-        throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `host "${host}" of cluster ${req.tag} has never joined`);
-      }
+      if (!known.has(host)) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `host "${host}" of cluster ${req.tag} has never joined`);
     }
+    const policy = resolvePolicy(clusterPolicy(cluster.policy), req.policy, req.canary?.length ? { canary: true } : undefined);
+    const batches = planBatches(cluster.hosts, policy.batch, req.canary);
+    const manifest = release.manifest as unknown as ReleaseManifest;
     // One running deployment per cluster. The in-memory set closes the gap between the check
     // and the insert within this server.
     if (this.starting.has(req.tag)) throw locked(req.tag, undefined);
@@ -97,50 +155,65 @@ export class RolloutController {
     try {
       const [holder] = await store.listDeployments({ tag: req.tag, status: 'running', limit: 1 });
       if (holder) throw locked(req.tag, holder);
+      const running = new Map((await store.listDesired(req.tag)).map((d) => [d.host, d.version]));
       const previous: Record<string, string | null> = {};
-      for (const host of cluster.hosts) {
-        const { entries } = await store.getDesired(host);
-        previous[host] = entries.find((e) => e.tag === req.tag)?.version ?? null;
-      }
+      for (const host of cluster.hosts) previous[host] = running.get(host) ?? null;
       const now = new Date();
-      const timeout = req.timeoutSeconds ?? DEFAULT_DEPLOY_TIMEOUT_S;
+      const progress = initialProgress(policy, batches, (manifest.deployTests ?? []).length > 0, now.toISOString());
       const base: Omit<DeploymentRow, 'id'> = {
-        tag: req.tag,
-        version: req.version,
-        kind: req.kind,
-        initiator: req.initiator,
-        startedAt: now.toISOString(),
-        endedAt: null,
-        hosts: [...cluster.hosts],
-        status: 'running',
-        previous,
-        hostResults: Object.fromEntries(cluster.hosts.map((h) => [h, 'pending'])),
-        conf: { ...cluster.policy, timeout },
-        message: null,
-        deadline: new Date(now.getTime() + timeout * 1000).toISOString(),
+        tag: req.tag, version: req.version, kind: req.kind, initiator: req.initiator,
+        startedAt: now.toISOString(), endedAt: null, hosts: [...cluster.hosts], status: 'running', previous,
+        hostResults: hostResults(progress), conf: { ...policy }, message: null,
+        deadline: new Date(now.getTime() + policy.timeout * 1000).toISOString(), progress: progress as unknown as Record<string, unknown>,
       };
       const id = await store.createDeployment(base);
-      const row: DeploymentRow = { id, ...base };
-      this.running.set(id, { row, expected: processNames(release) });
       await store.audit({
         at: now.toISOString(), actor: req.initiator, action: req.kind, target: req.tag,
-        detail: { deployment: id, version: req.version, hosts: cluster.hosts, previous },
+        detail: { deployment: id, version: req.version, hosts: cluster.hosts, previous, batches, policy },
       });
-      await this.applyDesired(row, release);
-      this.deps.onChange?.(row);
-      return row;
+      const entry = newEntry({ id, ...base }, progress, release, 0);
+      // The first step (it starts batch 1) before anyone else can step this deployment.
+      await this.tick(entry);
+      if (entry.row.status === 'running') this.running.set(id, entry);
+      return entry.row;
     } finally {
       this.starting.delete(req.tag);
     }
   }
 
+  /**
+   * A person's command to a running deployment: pause, resume, promote, abort. Answers the
+   * deployment once the command took effect.
+   *
+   * @throws NoopsError NOOPS_E_NOT_FOUND, NOOPS_E_DEPLOY_STATE (ended, or not where the command makes sense)
+   */
+  async act(id: number, action: DeploymentAction, by: string): Promise<DeploymentRow> {
+    const entry = this.running.get(id);
+    if (!entry) {
+      const row = await this.deps.store.getDeployment(id);
+      if (!row) throw new NoopsError('NOOPS_E_NOT_FOUND', `no deployment #${id}`);
+      if (row.status === 'running') throw new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${action} deployment #${id} yet: it is starting; try again in a moment`);
+      throw new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${action} deployment #${id}: it has ended (${row.status})`);
+    }
+    applyCommand(entry.progress, action, by, Date.now()); // a clear error now; the tick applies it
+    await new Promise<void>((resolve, reject) => {
+      entry.commands.push({ action, by, done: (err) => (err ? reject(err) : resolve()) });
+      this.kick();
+    });
+    await this.deps.store.audit({
+      at: new Date().toISOString(), actor: by, action: `deploy.${action}`, target: entry.row.tag, detail: { deployment: id },
+    });
+    return entry.row;
+  }
+
+  /** A running deployment as it is now (fresher than the store between two writes). */
+  current(id: number): DeploymentRow | undefined {
+    return this.running.get(id)?.row;
+  }
+
   /** Whether a deployment is a deploy or a rollback (what NOOPS_DEPLOY_KIND tells processes). */
   async kindOf(id: number): Promise<DeploymentKind> {
-    const cached = this.kinds.get(id);
-    if (cached) return cached;
-    const kind = (await this.deps.store.getDeployment(id))?.kind ?? 'deploy';
-    this.kinds.set(id, kind);
-    return kind;
+    return this.running.get(id)?.row.kind ?? (await this.deps.store.getDeployment(id))?.kind ?? 'deploy';
   }
 
   /** The version `noops rollback` goes back to when none is named. */
@@ -155,114 +228,137 @@ export class RolloutController {
     return target;
   }
 
-  private async releaseFor(tag: string, version: string): Promise<ReleaseRow> {
-    const job = jobOf(tag);
-    const release = await this.deps.store.getRelease(job, version);
-    if (!release) {
-      const known = (await this.deps.store.listReleases(job)).slice(0, 5).map((r) => r.version);
-      throw new NoopsError('NOOPS_E_RELEASE_UNKNOWN', `${job} has no release ${version}` +
-        (known.length ? ` (newest: ${known.join(', ')})` : ' (it has no releases yet)'));
-    }
-    return release;
-  }
+  // ---- stepping
 
-  private async applyDesired(row: DeploymentRow, release: ReleaseRow): Promise<void> {
-    const { store } = this.deps;
-    const at = new Date().toISOString();
-    for (const host of row.hosts) {
-      const { entries } = await store.getDesired(host);
-      const cur = entries.find((e) => e.tag === row.tag);
-      if (cur && cur.version === row.version && cur.deploymentId === row.id) continue;
-      await store.setDesired(host, row.tag, {
-        host, tag: row.tag, version: row.version, sha256: release.sha256,
-        manifest: release.manifest, deploymentId: row.id, updatedAt: at,
-      });
-      this.deps.notify(host);
-    }
-  }
-
-  /** Sends every host of a failed deployment back to the release it ran before. */
-  private async revert(row: DeploymentRow): Promise<void> {
-    const { store } = this.deps;
-    const at = new Date().toISOString();
-    for (const host of row.hosts) {
-      const prev = row.previous[host] ?? null;
-      if (prev === null) {
-        await store.setDesired(host, row.tag, null);
-      } else {
-        const release = await this.releaseFor(row.tag, prev);
-        await store.setDesired(host, row.tag, {
-          host, tag: row.tag, version: prev, sha256: release.sha256,
-          manifest: release.manifest, deploymentId: row.id, updatedAt: at,
-        });
-      }
-      this.deps.notify(host);
-    }
-  }
-
-  private async judgeAll(): Promise<void> {
-    if (this.judging) return;
-    this.judging = true;
-    try {
-      for (const [id, entry] of [...this.running]) {
-        try {
-          await this.judge(entry.row, entry.expected);
-        } catch (err) {
-          // A store error must not stop the loop; the next tick tries again.
-          process.emitWarning(`rollout: judging deployment ${id} failed: ${(err as Error).message}`);
-        }
-      }
-    } finally {
-      this.judging = false;
-    }
-  }
-
-  private async judge(row: DeploymentRow, expected: string[]): Promise<void> {
-    const obs = new Map<string, HostObservation | undefined>();
-    for (const host of row.hosts) obs.set(host, observe(row.tag, this.deps.lastReport(host)));
-    const verdict = evaluateDeployment(row, expected, obs, Date.now());
-    const changed = JSON.stringify(verdict.hostResults) !== JSON.stringify(row.hostResults);
-    if (verdict.outcome === 'running') {
-      if (changed) {
-        row.hostResults = verdict.hostResults;
-        await this.deps.store.updateDeployment(row.id, { hostResults: row.hostResults });
-        this.deps.onChange?.(row);
-      }
+  /** Steps every running deployment now, or once more after the current round. */
+  private kick(): void {
+    if (this.ticking) {
+      this.again = true;
       return;
     }
-    const endedAt = new Date().toISOString();
-    if (verdict.outcome === 'failed') await this.revert(row);
-    Object.assign(row, {
-      hostResults: verdict.hostResults,
-      status: verdict.outcome,
-      endedAt,
-      message: verdict.outcome === 'failed' ? `${verdict.message}; every host was sent back to its previous release` : null,
+    this.ticking = (async () => {
+      do {
+        this.again = false;
+        const t0 = Date.now();
+        for (const entry of [...this.running.values()]) {
+          try {
+            await this.tick(entry);
+          } catch (err) {
+            // A store error must not stop the loop; the next tick tries again.
+            process.emitWarning(`rollout: stepping deployment ${entry.row.id} failed: ${(err as Error).stack ?? err}`);
+          }
+        }
+        this.lastRoundMs = Date.now() - t0;
+      } while (this.again);
+    })().finally(() => {
+      this.ticking = undefined;
     });
-    await this.deps.store.updateDeployment(row.id, {
-      hostResults: row.hostResults, status: row.status, endedAt, message: row.message,
-    });
-    this.running.delete(row.id);
-    await this.deps.store.audit({
-      at: endedAt, actor: 'noops', action: `${row.kind}.${row.status}`, target: row.tag,
-      detail: { deployment: row.id, version: row.version, message: row.message },
-    });
-    this.deps.onChange?.(row);
   }
+
+  private async tick(entry: Entry): Promise<void> {
+    const { row } = entry;
+    const now = Date.now();
+    let p = entry.progress;
+    const settled: { done: (err?: Error) => void; err?: Error }[] = [];
+    for (const c of entry.commands.splice(0)) {
+      try {
+        p = applyCommand(p, c.action, c.by, now);
+        settled.push({ done: c.done });
+      } catch (err) {
+        settled.push({ done: c.done, err: err as Error });
+      }
+    }
+    for (const t of entry.testResults.splice(0)) p = recordTestEnd(p, t.batch, t.commands, now);
+    if (entry.notes.length > 0) p = addLog(p, entry.notes.splice(0), now);
+    const r = step(p, {
+      version: row.version, previous: row.previous, expected: entry.expected, obs: this.observations(entry), now, graceUntil: entry.graceUntil,
+    });
+    p = r.progress;
+    let ended: Extract<RolloutAction, { type: 'end' }> | undefined;
+    for (const a of r.actions) {
+      if (a.type === 'deploy') await this.exec.deploy(entry, a.hosts);
+      else if (a.type === 'revert') await this.exec.revert(entry, a.hosts);
+      else if (a.type === 'healthy') void this.exec.afterHealthy(entry, a.host, a.version);
+      else if (a.type === 'test') p = recordTestStart(p, a.batch, await this.exec.startTests(entry, p, a.batch), now);
+      else ended = a;
+    }
+    await this.save(entry, p, ended);
+    for (const s of settled) s.done(s.err);
+  }
+
+  /** Writes a changed progress (and the end) to the store, then tells the live views. */
+  private async save(entry: Entry, p: RolloutProgress, ended: Extract<RolloutAction, { type: 'end' }> | undefined): Promise<void> {
+    const { row } = entry;
+    const before = entry.progress;
+    if (!ended && JSON.stringify(p) === JSON.stringify(before)) return;
+    const fresh = newLines(before.log, p.log);
+    entry.progress = p;
+    row.progress = p as unknown as Record<string, unknown>;
+    row.hostResults = hostResults(p);
+    if (p.phase === 'deploying' || p.phase === 'reverting') {
+      row.deadline = new Date(Date.parse(p.phaseSince) + p.policy.timeout * 1000).toISOString();
+    }
+    if (ended) Object.assign(row, { status: ended.status, endedAt: new Date().toISOString(), message: ended.message });
+    await this.deps.store.updateDeployment(row.id, {
+      progress: row.progress, hostResults: row.hostResults, deadline: row.deadline,
+      ...(ended ? { status: row.status, endedAt: row.endedAt, message: row.message } : {}),
+    });
+    if (ended) {
+      this.running.delete(row.id);
+      // commands that came in while this step ran are answered: nothing is left to steer
+      for (const c of entry.commands.splice(0)) c.done(new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${c.action} deployment #${row.id}: it has ended (${row.status})`));
+      await this.deps.store.audit({
+        at: row.endedAt!, actor: 'noops', action: `${row.kind}.${row.status}`, target: row.tag,
+        detail: { deployment: row.id, version: row.version, message: row.message },
+      });
+    }
+    for (const line of fresh) this.emit('log', row.id, line);
+    this.emit('change', row);
+  }
+
+  private observations(entry: Entry): Map<string, HostObservation | undefined> {
+    const { row } = entry;
+    const obs = new Map<string, HostObservation | undefined>();
+    for (const h of row.hosts) {
+      const o = observe(row.tag, this.deps.lastReport(h));
+      const hook = entry.hookFailures.get(h);
+      obs.set(h, hook ? { processes: o?.processes ?? [], failure: { tag: row.tag, version: row.version, error: hook } } : o);
+    }
+    return obs;
+  }
+
+  // ---- loading
+
+  private async load(row: DeploymentRow, graceUntil: number): Promise<Entry> {
+    const release = await this.exec.releaseFor(row.tag, row.version);
+    const saved = row.progress as unknown as RolloutProgress;
+    // A deployment recorded before batched rollouts: all its hosts in one batch, started again.
+    const progress = saved && typeof saved.phase === 'string' ? saved : initialProgress(resolvePolicy(), [row.hosts], false, row.startedAt);
+    return newEntry(row, progress, release, graceUntil);
+  }
+
+  /** After a restart: the desired state of the hosts in flight again, and the tests that were running. */
+  private async resume(entry: Entry): Promise<void> {
+    const { row, progress: p } = entry;
+    for (const [host, hp] of Object.entries(p.hosts)) {
+      if (hp.state === 'deploying' || hp.state === 'healthy') await this.exec.ensureDesired(entry, host, row.version, row.kind);
+      if (hp.state === 'reverting') await this.exec.ensureDesired(entry, host, row.previous[host] ?? null, 'rollback');
+    }
+    if (p.phase === 'testing') {
+      entry.progress = recordTestStart(p, p.batch, await this.exec.startTests(entry, p, p.batch), Date.now());
+    }
+    entry.notes.push(`the server restarted; resuming (${p.phase}, batch ${p.batch + 1} of ${p.batches.length})`);
+  }
+
+}
+
+function clusterPolicy(stored: Record<string, unknown>): PolicyInput {
+  const keys = Object.keys(PolicySchema.shape);
+  return parsePolicy(Object.fromEntries(Object.entries(stored).filter(([k]) => keys.includes(k))), 'the cluster\'s policy');
 }
 
 function locked(tag: string, holder: DeploymentRow | undefined): NoopsError {
   return new NoopsError('NOOPS_E_DEPLOY_LOCKED', holder
     ? `deployment #${holder.id} (${holder.kind} of ${holder.version}, started by ${holder.initiator} at ${holder.startedAt}) is running on ${tag}`
     : `another deployment of ${tag} is being started`);
-}
-
-/** The job tag of a cluster tag. */
-export function jobOf(tag: string): string {
-  const job = truncateTo(parseTag(tag), 'job');
-  if (!job) throw new NoopsError('NOOPS_E_TAG_INVALID', `${tag} names no job`);
-  return formatTag(job);
-}
-
-function processNames(release: ReleaseRow): string[] {
-  return (release.manifest as unknown as ReleaseManifest).processes.map((p) => p.name);
 }

@@ -1,43 +1,49 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateDeployment, evaluateHost, observe, previousVersion, type HostObservation } from './evaluate.js';
+import { hostReadiness, observe, previousVersion, revertState } from './evaluate.js';
 import type { ProcessReport } from '../api/types.js';
 
+const T0 = '2024-05-01T12:00:00.000Z';
 const proc = (over: Partial<ProcessReport>): ProcessReport => ({
-  tag: 't', process: 'web', version: 'v2', state: 'up', pid: 1, port: 8000, restarts: 0, startedAt: null, error: null, ...over,
+  tag: 't', process: 'web', version: 'v2', state: 'up', pid: 1, port: 8000, restarts: 0, startedAt: T0, error: null, ...over,
+});
+const obs = (...processes: ProcessReport[]) => ({ processes, failure: undefined });
+
+test('a host is healthy only when every declared process runs the version, is up and passes its check', () => {
+  assert.deepEqual(hostReadiness('v2', ['web'], undefined), { kind: 'pending', reason: 'its agent has not reported yet' });
+  assert.deepEqual(hostReadiness('v2', ['web'], obs(proc({ version: 'v1' }))), { kind: 'pending', reason: 'web: not running v2 yet' });
+  assert.deepEqual(hostReadiness('v2', ['web'], obs(proc({ state: 'backoff', error: 'exited with code 1' }))), { kind: 'pending', reason: 'web: backoff (exited with code 1)' });
+  assert.deepEqual(hostReadiness('v2', ['web'], obs(proc({ health: 'starting' }))), { kind: 'pending', reason: 'web: waiting for its first health check' });
+  assert.deepEqual(hostReadiness('v2', ['web'], obs(proc({ health: 'unhealthy', healthError: 'tcp 127.0.0.1:8000: connection refused' }))), {
+    kind: 'pending', reason: 'web: health check failing: tcp 127.0.0.1:8000: connection refused',
+  });
+  assert.deepEqual(hostReadiness('v2', ['web', 'worker'], obs(proc({ health: 'healthy', healthySince: T0 }))), { kind: 'pending', reason: 'worker: not running v2 yet' });
 });
 
-test('a host succeeds only when every declared process runs the new version and is up', () => {
-  assert.equal(evaluateHost('v2', ['web'], undefined), 'pending');
-  assert.equal(evaluateHost('v2', ['web'], { processes: [proc({ version: 'v1' })], failure: undefined }), 'pending');
-  assert.equal(evaluateHost('v2', ['web'], { processes: [proc({ state: 'starting' })], failure: undefined }), 'pending');
-  assert.equal(evaluateHost('v2', ['web', 'worker'], { processes: [proc({})], failure: undefined }), 'pending');
-  assert.equal(evaluateHost('v2', ['web', 'worker'], { processes: [proc({}), proc({ process: 'worker' })], failure: undefined }), 'succeeded');
+test('healthy since the latest of its processes; an agent without checks counts from the start', () => {
+  const later = '2024-05-01T12:00:05.000Z';
+  assert.deepEqual(hostReadiness('v2', ['web', 'worker'], obs(
+    proc({ health: 'healthy', healthySince: T0, downloaded: false }),
+    proc({ process: 'worker', port: null, health: 'healthy', healthySince: later, downloaded: false }),
+  )), { kind: 'healthy', since: Date.parse(later), downloaded: false });
+  assert.deepEqual(hostReadiness('v2', ['web'], obs(proc({}))), { kind: 'healthy', since: Date.parse(T0), downloaded: null });
+  assert.deepEqual(hostReadiness('v2', ['web'], obs(proc({ downloaded: true, health: 'healthy', healthySince: T0 }))), { kind: 'healthy', since: Date.parse(T0), downloaded: true });
 });
 
 test('a failure of the target version fails the host; a failure of another version does not', () => {
-  assert.equal(evaluateHost('v2', ['web'], { processes: [], failure: { tag: 't', version: 'v2', error: 'sha256 mismatch' } }), 'failed: sha256 mismatch');
-  assert.equal(evaluateHost('v2', ['web'], { processes: [], failure: { tag: 't', version: 'v1', error: 'old' } }), 'pending');
+  assert.deepEqual(hostReadiness('v2', ['web'], { processes: [], failure: { tag: 't', version: 'v2', error: 'sha256 mismatch' } }), { kind: 'failed', reason: 'sha256 mismatch' });
+  assert.equal(hostReadiness('v2', ['web'], { processes: [], failure: { tag: 't', version: 'v1', error: 'old' } }).kind, 'pending');
 });
 
-test('a deployment succeeds when all hosts have, fails on the first failure, and fails at its deadline', () => {
-  const d = { version: 'v2', hosts: ['a', 'b'], deadline: new Date(1000).toISOString() };
-  const up: HostObservation = { processes: [proc({})], failure: undefined };
-  assert.deepEqual(evaluateDeployment(d, ['web'], new Map([['a', up], ['b', up]]), 0), {
-    hostResults: { a: 'succeeded', b: 'succeeded' }, outcome: 'succeeded', message: null,
-  });
-  assert.deepEqual(evaluateDeployment(d, ['web'], new Map([['a', up]]), 0), {
-    hostResults: { a: 'succeeded', b: 'pending' }, outcome: 'running', message: null,
-  });
-  assert.deepEqual(evaluateDeployment(d, ['web'], new Map([['a', up]]), 1000), {
-    hostResults: { a: 'succeeded', b: 'failed: timed out waiting for the new release to be up' },
-    outcome: 'failed',
-    message: 'timed out waiting for b to run v2',
-  });
-  const bad: HostObservation = { processes: [], failure: { tag: 't', version: 'v2', error: 'boom' } };
-  assert.deepEqual(evaluateDeployment(d, ['web'], new Map([['a', up], ['b', bad]]), 0), {
-    hostResults: { a: 'succeeded', b: 'failed: boom' }, outcome: 'failed', message: 'the new release failed on 1 host(s): b: boom',
-  });
+test('a host has gone back when everything it runs of the tag is the previous version and up', () => {
+  assert.equal(revertState('v1', undefined), 'pending');
+  assert.equal(revertState('v1', obs(proc({ version: 'v2' }))), 'pending');
+  assert.equal(revertState('v1', obs(proc({ version: 'v1', state: 'starting' }))), 'pending');
+  assert.equal(revertState('v1', obs(proc({ version: 'v1' }))), 'done');
+  assert.equal(revertState('v1', obs()), 'pending');
+  assert.equal(revertState(null, obs()), 'done');
+  assert.equal(revertState(null, obs(proc({}))), 'pending');
+  assert.deepEqual(revertState('v1', { processes: [], failure: { tag: 't', version: 'v1', error: 'disk full' } }), { failed: 'disk full' });
 });
 
 test('observe picks one tag out of a report', () => {

@@ -1,5 +1,6 @@
 /**
- * Deciding, without I/O: how far a deployment has come, from what the agents reported.
+ * Deciding, without I/O, what one host's report says about one deployment: is the host
+ * running the release, healthy, and since when; has it gone back to its previous release.
  */
 import type { FailureReport, ProcessReport } from '../api/types.js';
 
@@ -9,54 +10,53 @@ export interface HostObservation {
   failure: FailureReport | undefined;
 }
 
-export type HostResult = 'pending' | 'succeeded' | `failed: ${string}`;
+/** Where a host is with a release. */
+export type Readiness =
+  /** its agent could not bring the release up (the reason is the agent's) */
+  | { kind: 'failed'; reason: string }
+  /** not yet up and healthy: why not */
+  | { kind: 'pending'; reason: string }
+  /** every process up and passing its check, since `since` (ms since the epoch) */
+  | { kind: 'healthy'; since: number; downloaded: boolean | null };
 
 /**
- * A host has succeeded when every process the release declares runs the target version and is
- * up; it has failed when its agent reported that it could not bring the target version up.
+ * A host is healthy when every process the release declares runs that version, is `up`, and
+ * passes its health check; it is healthy since the latest of its processes became so. An agent
+ * that does not check health (no `health` field) counts an `up` process as healthy since it started.
  *
  * @example
- *   evaluateHost('abc123def', ['web'], { processes: [{ process: 'web', version: 'abc123def', state: 'up', ... }], failure: undefined })
- *   // => 'succeeded'
+ *   hostReadiness('abc123def', ['web'], { processes: [{ process: 'web', version: 'abc123def', state: 'up',
+ *     health: 'healthy', healthySince: '2024-05-01T12:00:00.000Z', ... }], failure: undefined })
+ *   // => { kind: 'healthy', since: 1714564800000, downloaded: null }
  */
-export function evaluateHost(version: string, expected: readonly string[], obs: HostObservation | undefined): HostResult {
-  if (!obs) return 'pending';
-  if (obs.failure && obs.failure.version === version) return `failed: ${obs.failure.error}`;
-  const up = new Set(obs.processes.filter((p) => p.version === version && p.state === 'up').map((p) => p.process));
-  return expected.every((name) => up.has(name)) ? 'succeeded' : 'pending';
-}
-
-export interface DeploymentVerdict {
-  hostResults: Record<string, HostResult>;
-  outcome: 'running' | 'succeeded' | 'failed';
-  message: string | null;
+export function hostReadiness(version: string, expected: readonly string[], obs: HostObservation | undefined): Readiness {
+  if (!obs) return { kind: 'pending', reason: 'its agent has not reported yet' };
+  if (obs.failure && obs.failure.version === version) return { kind: 'failed', reason: obs.failure.error };
+  let since = 0;
+  let downloaded: boolean | null = null;
+  for (const name of expected) {
+    const p = obs.processes.find((x) => x.process === name && x.version === version);
+    if (!p) return { kind: 'pending', reason: `${name}: not running ${version} yet` };
+    if (p.downloaded !== undefined) downloaded = (downloaded ?? false) || p.downloaded;
+    if (p.state !== 'up') return { kind: 'pending', reason: `${name}: ${p.state}${p.error ? ` (${p.error})` : ''}` };
+    if (p.health === 'starting') return { kind: 'pending', reason: `${name}: waiting for its first health check` };
+    if (p.health === 'unhealthy') return { kind: 'pending', reason: `${name}: health check failing: ${p.healthError ?? 'no reason given'}` };
+    const at = p.health === 'healthy' ? p.healthySince : p.startedAt;
+    since = Math.max(since, at ? Date.parse(at) : 0);
+  }
+  return { kind: 'healthy', since, downloaded };
 }
 
 /**
- * All hosts at once: the deployment succeeds when every host has, fails as soon as one host
- * fails (the others are then returned to their previous release), and fails at its deadline
- * naming the hosts that never reported the new release.
+ * Has a host gone back to `previous` (null: to running nothing of the tag)? Every process it
+ * reports for the tag must run that version and be up. `failed` when its agent could not.
  */
-export function evaluateDeployment(
-  input: { version: string; hosts: readonly string[]; deadline: string },
-  expected: readonly string[],
-  observations: ReadonlyMap<string, HostObservation | undefined>,
-  now: number,
-): DeploymentVerdict {
-  const hostResults: Record<string, HostResult> = {};
-  for (const host of input.hosts) hostResults[host] = evaluateHost(input.version, expected, observations.get(host));
-  const failed = input.hosts.filter((h) => hostResults[h]!.startsWith('failed'));
-  if (failed.length > 0) {
-    const reasons = failed.map((h) => `${h}: ${hostResults[h]!.slice('failed: '.length)}`);
-    return { hostResults, outcome: 'failed', message: `the new release failed on ${failed.length} host(s): ${reasons.join('; ')}` };
-  }
-  const pending = input.hosts.filter((h) => hostResults[h] === 'pending');
-  if (pending.length === 0) return { hostResults, outcome: 'succeeded', message: null };
-  if (now >= Date.parse(input.deadline)) {
-    for (const h of pending) hostResults[h] = 'failed: timed out waiting for the new release to be up';
-    return { hostResults, outcome: 'failed', message: `timed out waiting for ${pending.join(', ')} to run ${input.version}` };
-  }
-  return { hostResults, outcome: 'running', message: null };
+export function revertState(previous: string | null, obs: HostObservation | undefined): 'done' | 'pending' | { failed: string } {
+  if (!obs) return 'pending';
+  if (previous === null) return obs.processes.length === 0 ? 'done' : 'pending';
+  if (obs.failure && obs.failure.version === previous) return { failed: obs.failure.error };
+  if (obs.processes.length === 0) return 'pending';
+  return obs.processes.every((p) => p.version === previous && p.state === 'up') ? 'done' : 'pending';
 }
 
 /** The observation of one tag in one host's report. */

@@ -1,5 +1,13 @@
-/** Deployments: plans, judging from agent reports, rollback. */
-export { RolloutController, jobOf, DEFAULT_DEPLOY_TIMEOUT_S } from './controller.js';
-export type { RolloutDeps, StartDeploy } from './controller.js';
-export { evaluateDeployment, evaluateHost, observe, previousVersion } from './evaluate.js';
-export type { HostObservation, HostResult, DeploymentVerdict } from './evaluate.js';
+/** Deployments: plans, batches, health gates, deploy tests, rollback. See README.md. */
+export { RolloutController, jobOf, TICK_MS, DEFAULT_RESUME_GRACE_MS } from './controller.js';
+export type { RolloutDeps, RolloutEvents, StartDeploy } from './controller.js';
+export type { HostHookContext, RolloutHooks } from './hooks.js';
+export { hostReadiness, observe, previousVersion, revertState } from './evaluate.js';
+export type { HostObservation, Readiness } from './evaluate.js';
+export { planBatches } from './plan.js';
+export { PolicySchema, parsePolicy, parseDuration, resolvePolicy, DEFAULT_BATCH, DEFAULT_TIMEOUT_S, type PolicyInput } from './policy.js';
+export { step, initialProgress, hostResults, type RolloutAction, type StepInput, type StepResult } from './step.js';
+export { applyCommand, describe } from './commands.js';
+export { parseClusterConf, type ClusterConfJob } from './cluster-conf.js';
+export { checkEnv, envProblems } from './check-env.js';
+export type { EnvHost, EnvProblems } from './check-env.js';

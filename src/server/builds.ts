@@ -6,14 +6,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
-import { runBuild } from '../build/index.js';
+import { BUILD_TIMEOUT_MS, runBuild, type BuildRuntimes } from '../build/index.js';
+import { fenceNodePackageScope, inspectPackage } from '../release/index.js';
 import type { BuildRow, Store } from '../store/index.js';
 import type { TagBook } from './tags.js';
 
 /** How often a running build's log is written to the store: live enough to follow, cheap. */
 export const BUILD_LOG_FLUSH_MS = 250;
-/** The time limit of a build, commands and tests together. */
-export const BUILD_TIMEOUT_MS = 20 * 60_000;
 
 export interface BuildJob {
   repo: string;
@@ -30,8 +29,10 @@ export class BuildRunner {
     private readonly artifacts: ArtifactStore,
     private readonly tags: TagBook,
     private readonly workDir: string,
+    private readonly runtimes?: BuildRuntimes,
   ) {
     mkdirSync(workDir, { recursive: true });
+    fenceNodePackageScope(workDir); // a data folder inside a project must not change how builds run
   }
 
   /** Starts a build and answers its row at once; the build goes on in the background. */
@@ -77,7 +78,10 @@ export class BuildRunner {
         workDir: join(this.workDir, String(id)),
         log: (text) => { pending += text; },
         timeoutMs: BUILD_TIMEOUT_MS,
+        runtimes: this.runtimes,
       });
+      // The server records only what the package spec allows, whoever wrote the package.
+      await inspectPackage(this.artifacts.path(out.sha256));
       const at = new Date().toISOString();
       await this.tags.ensure(req.job);
       const existing = await this.store.getRelease(req.job, out.version);

@@ -9,6 +9,7 @@ import type { ReportBook } from './reports.js';
 import type { BuildRunner } from './builds.js';
 import type { TagBook } from './tags.js';
 import type { CommandBook } from './commands.js';
+import type { RuntimeCatalog } from './runtime-catalog.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -30,6 +31,7 @@ export interface ServerContext {
   builds: BuildRunner;
   tags: TagBook;
   commands: CommandBook;
+  runtimes: RuntimeCatalog;
 }
 
 /** Who is calling: resolved from the bearer token by the auth hook. */

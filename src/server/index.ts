@@ -19,6 +19,7 @@ import { ReportBook } from './reports.js';
 import { BuildRunner } from './builds.js';
 import { TagBook } from './tags.js';
 import { CommandBook } from './commands.js';
+import { RuntimeCatalog } from './runtime-catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { buildApp } from './app.js';
 
@@ -29,6 +30,10 @@ export const DEFAULT_HEARTBEAT_MS = 5000;
 export const DOWN_AFTER_HEARTBEATS = 3;
 /** Long polls are answered within 25 s even with no change, under common proxy idle timeouts. */
 export const DEFAULT_LONG_POLL_MS = 25_000;
+/** Connections waiting to be accepted. A fleet connects at once after a deploy (downloads) or a
+ * server restart; Node's default of 511 overflows with thousands of agents, and their connects
+ * then time out. The kernel caps it at net.core.somaxconn (4096 on current Linux). */
+export const LISTEN_BACKLOG = 4096;
 
 export interface ServerOptions {
   dataDir: string;
@@ -69,20 +74,26 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const hub = new DesiredHub();
     const reports = new ReportBook(store, config.downAfterMs);
     const tags = new TagBook(store);
-    const builds = new BuildRunner(store, artifacts, tags, join(dataDir, 'builds'));
+    const runtimes = new RuntimeCatalog(store, artifacts, join(dataDir, 'runtimes'));
+    const builds = new BuildRunner(store, artifacts, tags, join(dataDir, 'builds'), runtimes);
+    mkdirSync(join(dataDir, 'deploy-tests'), { recursive: true, mode: 0o700 });
     await builds.failInterrupted();
     const rollout = new RolloutController({
       store,
       lastReport: (h) => reports.lastReport(h),
       notify: (h) => hub.notify(h),
       hasArtifact: (sha) => artifacts.has(sha),
+      artifactPath: (sha) => artifacts.path(sha),
+      workDir: join(dataDir, 'deploy-tests'),
+      // after a restart, deadlines wait until every agent had time to report (it is down otherwise)
+      resumeGraceMs: config.downAfterMs,
     });
     reports.on('report', (h) => rollout.onReport(h));
     const commands = new CommandBook();
-    const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags, commands };
+    const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags, commands, runtimes };
     const app = await buildApp(ctx);
     await rollout.start();
-    await app.listen({ host, port });
+    await app.listen({ host, port, backlog: LISTEN_BACKLOG });
     const addr = app.server.address();
     const boundPort = typeof addr === 'object' && addr ? addr.port : port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
@@ -96,7 +107,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       async close() {
         if (closed) return;
         closed = true;
-        rollout.stop();
+        await rollout.stop();
         hub.notifyAll();
         commands.close();
         await app.close();

@@ -38,6 +38,7 @@ export async function setDesired(db: Kysely<Database>, host: string, tag: string
             manifest: eb.ref('excluded.manifest'),
             deployment_id: eb.ref('excluded.deployment_id'),
             updated_at: eb.ref('excluded.updated_at'),
+            kind: eb.ref('excluded.kind'),
           })),
         )
         .execute();
@@ -46,14 +47,78 @@ export async function setDesired(db: Kysely<Database>, host: string, tag: string
   });
 }
 
+/**
+ * Sets (row) or clears (null) one tag's entry on many hosts in one transaction, bumping each
+ * host's generation once: the rollout's way to change a whole cluster (or a batch of it) in a
+ * few multi-row statements instead of a transaction per host. Hosts are written in name order,
+ * so two writers on overlapping hosts lock rows in the same order.
+ */
+export async function setDesiredMany(db: Kysely<Database>, tag: string, changes: readonly { host: string; row: DesiredRow | null }[]): Promise<void> {
+  const stray = changes.find((c) => c.row !== null && (c.row.host !== c.host || c.row.tag !== tag));
+  if (stray !== undefined) throw new Error(`setDesiredMany(${tag}) was given a row for ${stray.row!.host}, ${stray.row!.tag} as host ${stray.host}`);
+  const latest = new Map(changes.map((c) => [c.host, c.row]));
+  if (latest.size === 0) return;
+  const hosts = [...latest.keys()].sort();
+  await db.transaction().execute(async (trx) => {
+    // Generations first, as in setDesired: the row locks serialize concurrent changes per host.
+    for (const batch of chunks(hosts)) {
+      await trx
+        .insertInto('desired_generation')
+        .values(batch.map((host) => ({ host, generation: 1 })))
+        .onConflict((oc) => oc.column('host').doUpdateSet({ generation: sql<number>`desired_generation.generation + 1` }))
+        .execute();
+    }
+    const cleared = hosts.filter((h) => latest.get(h) === null);
+    for (const batch of chunks(cleared)) {
+      await trx.deleteFrom('desired').where('tag', '=', tag).where('host', 'in', batch).execute();
+    }
+    const set = hosts.map((h) => latest.get(h)).filter((r): r is DesiredRow => r !== null && r !== undefined);
+    for (const batch of chunks(set)) {
+      await trx
+        .insertInto('desired')
+        .values(batch.map(m.desiredToDb))
+        .onConflict((oc) =>
+          oc.columns(['host', 'tag']).doUpdateSet((eb) => ({
+            version: eb.ref('excluded.version'),
+            sha256: eb.ref('excluded.sha256'),
+            manifest: eb.ref('excluded.manifest'),
+            deployment_id: eb.ref('excluded.deployment_id'),
+            updated_at: eb.ref('excluded.updated_at'),
+            kind: eb.ref('excluded.kind'),
+          })),
+        )
+        .execute();
+    }
+  });
+}
+
 /** A host's desired state, sorted by tag, and its generation (0 and [] for an unknown host). */
 export async function getDesired(db: Kysely<Database>, host: string): Promise<{ generation: number; entries: DesiredRow[] }> {
-  // Generation first, entries second, without a transaction: a change committed in between
-  // makes the entries newer than the generation (harmless: the agent sees the next generation
-  // later and fetches again), never older (which would hide a change from the agent).
+  // One statement, so one snapshot: the generation and the entries always belong together.
+  // (Every change bumps the generation row first, so a host with entries has one.)
+  const rows = await db
+    .selectFrom('desired_generation as g')
+    .leftJoin('desired as d', 'd.host', 'g.host')
+    .select([
+      'g.generation', 'd.host', 'd.tag', 'd.version', 'd.sha256', 'd.manifest', 'd.deployment_id', 'd.updated_at', 'd.kind',
+    ])
+    .where('g.host', '=', host)
+    .orderBy('d.tag')
+    .execute();
+  if (rows.length === 0) return { generation: 0, entries: [] };
+  const entries = rows
+    .filter((r) => r.tag !== null)
+    .map((r) => m.desiredFromDb({
+      host: r.host!, tag: r.tag!, version: r.version!, sha256: r.sha256!, manifest: r.manifest!,
+      deployment_id: r.deployment_id, updated_at: r.updated_at!, kind: r.kind,
+    }));
+  return { generation: Number(rows[0]!.generation), entries };
+}
+
+/** A host's desired-state generation alone (0 for an unknown host): the cheap "anything new?". */
+export async function desiredGeneration(db: Kysely<Database>, host: string): Promise<number> {
   const gen = await db.selectFrom('desired_generation').select('generation').where('host', '=', host).executeTakeFirst();
-  const rows = await db.selectFrom('desired').selectAll().where('host', '=', host).orderBy('tag').execute();
-  return { generation: gen === undefined ? 0 : Number(gen.generation), entries: rows.map(m.desiredFromDb) };
+  return gen === undefined ? 0 : Number(gen.generation);
 }
 
 /** Desired rows of one tag (or all), sorted by tag, then host. */
@@ -71,6 +136,29 @@ export async function replaceInstances(db: Kysely<Database>, host: string, rows:
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom('instances').where('host', '=', host).execute();
     for (const batch of chunks(rows)) {
+      await trx.insertInto('instances').values(batch.map(m.instanceToDb)).execute();
+    }
+  });
+}
+
+/**
+ * Replaces the instance rows of many hosts in one transaction (a host given with no rows ends
+ * with none): the server batches agents' reports into this, so a deploy that changes every
+ * host's processes at once costs a few statements, not a transaction per host.
+ */
+export async function replaceInstancesMany(db: Kysely<Database>, byHost: readonly { host: string; rows: readonly InstanceRow[] }[]): Promise<void> {
+  for (const { host, rows } of byHost) {
+    const stray = rows.find((r) => r.host !== host);
+    if (stray !== undefined) throw new Error(`replaceInstancesMany was given a row of host ${stray.host} for host ${host}`);
+  }
+  if (byHost.length === 0) return;
+  // Hosts in name order: two servers writing overlapping hosts lock rows in the same order.
+  const sorted = [...byHost].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+  await db.transaction().execute(async (trx) => {
+    for (const batch of chunks(sorted.map((h) => h.host))) {
+      await trx.deleteFrom('instances').where('host', 'in', batch).execute();
+    }
+    for (const batch of chunks(sorted.flatMap((h) => h.rows))) {
       await trx.insertInto('instances').values(batch.map(m.instanceToDb)).execute();
     }
   });

@@ -8,12 +8,14 @@ import { sql, type Kysely } from 'kysely';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import { chunks } from './batch.js';
-import { getDesired, listDesired, listInstances, replaceInstances, setDesired } from './desired.js';
+import {
+  desiredGeneration, getDesired, listDesired, listInstances, replaceInstances, replaceInstancesMany, setDesired, setDesiredMany,
+} from './desired.js';
 import { touchHosts } from './heartbeats.js';
 import * as m from './rows.js';
 import type {
   AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentRow, DeploymentStatus, DesiredRow, HostRow,
-  InstanceRow, NodeRow, ReleaseRow, Store, TokenRow,
+  InstanceRow, NewDeployment, NodeRow, ReleaseRow, RuntimeRow, Store, TokenRow,
 } from './types.js';
 
 /**
@@ -226,7 +228,7 @@ export class KyselyStore implements Store {
 
   // ---- deployments
 
-  async createDeployment(row: Omit<DeploymentRow, 'id'>): Promise<number> {
+  async createDeployment(row: NewDeployment): Promise<number> {
     const r = await this.db.insertInto('deployments').values(m.deploymentToDb(row)).returning('id').executeTakeFirstOrThrow();
     return Number(r.id);
   }
@@ -257,8 +259,16 @@ export class KyselyStore implements Store {
     return setDesired(this.db, host, tag, row);
   }
 
+  async setDesiredMany(tag: string, changes: { host: string; row: DesiredRow | null }[]): Promise<void> {
+    await setDesiredMany(this.db, tag, changes);
+  }
+
   async getDesired(host: string): Promise<{ generation: number; entries: DesiredRow[] }> {
     return getDesired(this.db, host);
+  }
+
+  async desiredGeneration(host: string): Promise<number> {
+    return desiredGeneration(this.db, host);
   }
 
   async listDesired(tag?: string): Promise<DesiredRow[]> {
@@ -271,8 +281,35 @@ export class KyselyStore implements Store {
     await replaceInstances(this.db, host, rows);
   }
 
+  async replaceInstancesMany(byHost: { host: string; rows: InstanceRow[] }[]): Promise<void> {
+    await replaceInstancesMany(this.db, byHost);
+  }
+
   async listInstances(filter: { tag?: string; host?: string } = {}): Promise<InstanceRow[]> {
     return listInstances(this.db, filter);
+  }
+
+  // ---- runtimes
+
+  async putRuntime(row: RuntimeRow): Promise<RuntimeRow> {
+    // Insert-or-nothing, then read: correct when two servers add one runtime at once.
+    await this.db
+      .insertInto('runtimes')
+      .values(m.runtimeToDb(row))
+      .onConflict((oc) => oc.columns(['name', 'version']).doNothing())
+      .execute();
+    return (await this.getRuntime(row.name, row.version))!;
+  }
+
+  async getRuntime(name: string, version: string): Promise<RuntimeRow | undefined> {
+    const r = await this.db.selectFrom('runtimes').selectAll().where('name', '=', name).where('version', '=', version).executeTakeFirst();
+    return r && m.runtimeFromDb(r);
+  }
+
+  async listRuntimes(name?: string): Promise<RuntimeRow[]> {
+    let q = this.db.selectFrom('runtimes').selectAll();
+    if (name !== undefined) q = q.where('name', '=', name);
+    return (await q.orderBy('name').orderBy('version').execute()).map(m.runtimeFromDb);
   }
 
   // ---- audit

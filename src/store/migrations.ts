@@ -193,9 +193,52 @@ const initial: MigrationFactory = (backend) => ({
   },
 });
 
+/**
+ * Batched rollouts: a deployment keeps its plan and where it is (`progress`, JSON), and a
+ * desired entry says whether it is a deploy or a rollback (`kind`), so that a release sent back
+ * by a failed deploy runs with NOOPS_DEPLOY_KIND=rollback.
+ */
+const rollouts: MigrationFactory = (backend) => ({
+  async up(db: Kysely<any>) {
+    const text = textType(backend);
+    await db.schema.alterTable('deployments').addColumn('progress', text, (c) => c.notNull().defaultTo('{}')).execute();
+    await db.schema.alterTable('desired').addColumn('kind', text).execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.alterTable('desired').dropColumn('kind').execute();
+    await db.schema.alterTable('deployments').dropColumn('progress').execute();
+  },
+});
+
+/** Runtime packages (node, jdk, ...): one row per name and version, immutable once added. */
+const runtimes: MigrationFactory = (backend) => ({
+  async up(db: Kysely<any>) {
+    const text = textType(backend);
+    await db.schema
+      .createTable('runtimes')
+      .addColumn('name', text, (c) => c.notNull())
+      .addColumn('version', text, (c) => c.notNull())
+      .addColumn('sha256', text, (c) => c.notNull())
+      // bigint: a JDK tarball can pass 2 GiB
+      .addColumn('size', 'bigint', (c) => c.notNull())
+      .addColumn('platform', text, (c) => c.notNull())
+      .addColumn('exports', text, (c) => c.notNull())
+      .addColumn('root', text, (c) => c.notNull())
+      .addColumn('created_by', text, (c) => c.notNull())
+      .addColumn('created_at', text, (c) => c.notNull())
+      .addPrimaryKeyConstraint('runtimes_pk', ['name', 'version'])
+      .execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.dropTable('runtimes').ifExists().execute();
+  },
+});
+
 /** Every migration, oldest first. Names sort in the order they must run. */
 const MIGRATIONS: Record<string, MigrationFactory> = {
   '0001_initial': initial,
+  '0002_rollouts': rollouts,
+  '0003_runtimes': runtimes,
 };
 
 /**

@@ -7,6 +7,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { migrationProvider, type Backend } from './migrations.js';
+import { cachingStatements } from './statement-cache.js';
 import type { Database } from './schema.js';
 
 /** Where a store lives, parsed from its URL. */
@@ -134,7 +135,7 @@ async function openPostgres(url: string): Promise<Kysely<Database>> {
 async function openSqliteFile(path: string): Promise<Kysely<Database>> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
   await closeOnError(db, async () => {
     // WAL: readers do not block the writer; NORMAL is durable across process crashes (only
     // a power loss can drop the last commits), and much cheaper than FULL for heartbeats.

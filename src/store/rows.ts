@@ -4,11 +4,11 @@
  */
 import type {
   AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentKind, DeploymentRow, DeploymentStatus,
-  DesiredRow, HostRow, InstanceRow, NodeRow, ReleaseRow, TokenRow,
+  DesiredRow, HostRow, InstanceRow, NewDeployment, NodeRow, ReleaseRow, RuntimeRow, TokenRow,
 } from './types.js';
 import type {
   BuildsTable, DbAudit, DbBuild, DbCluster, DbDeployment, DbDesired, DbHost, DbInstance, DbNode,
-  DbRelease, DbToken, DeploymentsTable, DesiredTable, InstancesTable, ReleasesTable,
+  DbRelease, DbRuntime, DbToken, DeploymentsTable, DesiredTable, InstancesTable, ReleasesTable, RuntimesTable,
 } from './schema.js';
 import type { Insertable, Updateable } from 'kysely';
 
@@ -132,6 +132,7 @@ export const deploymentFromDb = (r: DbDeployment): DeploymentRow => ({
   conf: fromJson(r.conf),
   message: r.message,
   deadline: r.deadline,
+  progress: fromJson(r.progress),
 });
 
 /** Only the fields present in `patch` (undefined counts as absent). */
@@ -150,10 +151,11 @@ export function deploymentPatchToDb(patch: Partial<Omit<DeploymentRow, 'id'>>): 
   if (patch.conf !== undefined) out.conf = toJson(patch.conf);
   if (patch.message !== undefined) out.message = patch.message;
   if (patch.deadline !== undefined) out.deadline = patch.deadline;
+  if (patch.progress !== undefined) out.progress = toJson(patch.progress);
   return out;
 }
 
-export const deploymentToDb = (r: Omit<DeploymentRow, 'id'>): Insertable<DeploymentsTable> => ({
+export const deploymentToDb = (r: NewDeployment): Insertable<DeploymentsTable> => ({
   tag: r.tag,
   version: r.version,
   kind: r.kind,
@@ -167,6 +169,7 @@ export const deploymentToDb = (r: Omit<DeploymentRow, 'id'>): Insertable<Deploym
   conf: toJson(r.conf),
   message: r.message,
   deadline: r.deadline,
+  progress: toJson(r.progress ?? {}),
 });
 
 export const desiredFromDb = (r: DbDesired): DesiredRow => ({
@@ -177,6 +180,7 @@ export const desiredFromDb = (r: DbDesired): DesiredRow => ({
   manifest: fromJson(r.manifest),
   deploymentId: r.deployment_id,
   updatedAt: r.updated_at,
+  kind: r.kind as DeploymentKind | null,
 });
 
 export const desiredToDb = (r: DesiredRow): Insertable<DesiredTable> => ({
@@ -187,6 +191,7 @@ export const desiredToDb = (r: DesiredRow): Insertable<DesiredTable> => ({
   manifest: toJson(r.manifest),
   deployment_id: r.deploymentId,
   updated_at: r.updatedAt,
+  kind: r.kind ?? null,
 });
 
 export const instanceFromDb = (r: DbInstance): InstanceRow => ({
@@ -224,4 +229,29 @@ export const auditFromDb = (r: DbAudit): AuditRow => ({
   action: r.action,
   target: r.target,
   detail: fromJson(r.detail),
+});
+
+export const runtimeFromDb = (r: DbRuntime): RuntimeRow => ({
+  name: r.name,
+  version: r.version,
+  sha256: r.sha256,
+  // bigint arrives as a string from pg
+  size: Number(r.size),
+  platform: r.platform,
+  exports: fromJson(r.exports),
+  root: r.root,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+});
+
+export const runtimeToDb = (r: RuntimeRow): Insertable<RuntimesTable> => ({
+  name: r.name,
+  version: r.version,
+  sha256: r.sha256,
+  size: r.size,
+  platform: r.platform,
+  exports: toJson(r.exports),
+  root: r.root,
+  created_by: r.createdBy,
+  created_at: r.createdAt,
 });

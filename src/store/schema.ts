@@ -94,6 +94,8 @@ export interface DeploymentsTable {
   conf: string;
   message: string | null;
   deadline: string;
+  /** JSON object: the rollout's plan and progress (0002) */
+  progress: Generated<string>;
 }
 
 export interface DesiredTable {
@@ -105,6 +107,8 @@ export interface DesiredTable {
   manifest: string;
   deployment_id: number | null;
   updated_at: string;
+  /** 'deploy' | 'rollback' | null (0002) */
+  kind: string | null;
 }
 
 export interface DesiredGenerationTable {
@@ -136,6 +140,20 @@ export interface AuditTable {
   detail: string;
 }
 
+export interface RuntimesTable {
+  name: string;
+  version: string;
+  sha256: string;
+  /** bigint column: a string on PostgreSQL, a number on SQLite */
+  size: number | string;
+  platform: string;
+  /** JSON object: { path: string[], env: Record<string, string> } */
+  exports: string;
+  root: string;
+  created_by: string;
+  created_at: string;
+}
+
 /** Every table, by name. */
 export interface Database {
   tokens: TokensTable;
@@ -150,6 +168,7 @@ export interface Database {
   desired_generation: DesiredGenerationTable;
   instances: InstancesTable;
   audit: AuditTable;
+  runtimes: RuntimesTable;
 }
 
 export type DbToken = Selectable<TokensTable>;
@@ -162,3 +181,4 @@ export type DbDeployment = Selectable<DeploymentsTable>;
 export type DbDesired = Selectable<DesiredTable>;
 export type DbInstance = Selectable<InstancesTable>;
 export type DbAudit = Selectable<AuditTable>;
+export type DbRuntime = Selectable<RuntimesTable>;

@@ -112,9 +112,14 @@ export interface DeploymentRow {
   conf: Record<string, unknown>;
   /** why it ended, for failed/aborted */
   message: string | null;
-  /** deadline for the whole deploy */
+  /** deadline of the current batch (informational; the rollout's progress decides) */
   deadline: string;
+  /** the rollout's plan and where it is (rollout/ owns its shape); {} for older rows */
+  progress: Record<string, unknown>;
 }
+
+/** A deployment to insert: its progress may come later. */
+export type NewDeployment = Omit<DeploymentRow, 'id' | 'progress'> & { progress?: Record<string, unknown> };
 
 /** One entry of a host's desired state: run this release of this cluster's job. */
 export interface DesiredRow {
@@ -127,6 +132,8 @@ export interface DesiredRow {
   manifest: Record<string, unknown>;
   deploymentId: number | null;
   updatedAt: string;
+  /** what the processes are told in NOOPS_DEPLOY_KIND; null/absent: the deployment's kind */
+  kind?: DeploymentKind | null;
 }
 
 /** One supervised process of one instance, as its agent last reported it. */
@@ -145,6 +152,23 @@ export interface InstanceRow {
   /** the last error, if the instance could not be brought to its desired state */
   error: string | null;
   updatedAt: string;
+}
+
+/** A runtime package: one version of a runtime (node, jdk, ...), immutable once added. */
+export interface RuntimeRow {
+  name: string;
+  version: string;
+  /** of the tarball in the artifact store */
+  sha256: string;
+  size: number;
+  /** `os/arch` (`linux/x64`) or `any` */
+  platform: string;
+  /** what it gives a process: PATH folders and variables, `{dir}` for its folder */
+  exports: { path: string[]; env: Record<string, string> };
+  /** the folder of the tarball that holds bin/: '' (the top) or its one top folder */
+  root: string;
+  createdBy: string;
+  createdAt: string;
 }
 
 export interface AuditRow {
@@ -201,7 +225,7 @@ export interface Store {
   /** newest first; without the log (log = '') to keep lists cheap */
   listBuilds(filter?: { status?: BuildStatus; job?: string; limit?: number }): Promise<BuildRow[]>;
 
-  createDeployment(row: Omit<DeploymentRow, 'id'>): Promise<number>;
+  createDeployment(row: NewDeployment): Promise<number>;
   updateDeployment(id: number, patch: Partial<Omit<DeploymentRow, 'id'>>): Promise<void>;
   getDeployment(id: number): Promise<DeploymentRow | undefined>;
   /** newest first (by id) */
@@ -212,14 +236,32 @@ export interface Store {
    * desired-state generation. Returns the new generation.
    */
   setDesired(host: string, tag: string, row: DesiredRow | null): Promise<number>;
+  /**
+   * Set (row) or clear (null) one tag's entry on many hosts at once, bumping each host's
+   * generation; one transaction. A host named twice keeps the last change.
+   */
+  setDesiredMany(tag: string, changes: { host: string; row: DesiredRow | null }[]): Promise<void>;
   /** a host's desired state and its generation (0 when never set) */
   getDesired(host: string): Promise<{ generation: number; entries: DesiredRow[] }>;
+  /** a host's desired-state generation alone (0 when never set) */
+  desiredGeneration(host: string): Promise<number>;
   /** every desired row of one tag (all hosts) */
   listDesired(tag?: string): Promise<DesiredRow[]>;
 
   /** replace everything a host reported, in one transaction */
   replaceInstances(host: string, rows: InstanceRow[]): Promise<void>;
+  /** replace everything many hosts reported, in one transaction (a host with no rows ends with none) */
+  replaceInstancesMany(byHost: { host: string; rows: InstanceRow[] }[]): Promise<void>;
   listInstances(filter?: { tag?: string; host?: string }): Promise<InstanceRow[]>;
+
+  /**
+   * insert a runtime; when one of that name and version exists already, nothing changes. Returns
+   * the stored row (the caller compares its sha256 to see whether it was the same package).
+   */
+  putRuntime(row: RuntimeRow): Promise<RuntimeRow>;
+  getRuntime(name: string, version: string): Promise<RuntimeRow | undefined>;
+  /** by name, then version as text */
+  listRuntimes(name?: string): Promise<RuntimeRow[]>;
 
   audit(row: Omit<AuditRow, 'id'>): Promise<void>;
   /** newest first */

@@ -7,6 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import type { DeploymentView, HostView, InstanceView } from '../../src/api/types.js';
 import { cleanup, cli, cliJson, freePort, getJson, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 
@@ -36,6 +37,9 @@ async function answers(): Promise<Answer[]> {
 }
 
 test('build, deploy, upgrade, roll back, survive crashes and restarts', async (t) => {
+  // The agents live under a folder whose package.json says "type": "module" (as in a project
+  // checkout running `noops up`): the CommonJS test app must run as it would anywhere else.
+  writeFileSync(join(base, 'package.json'), '{"type": "module"}\n');
   port = await freePort();
   server = await startServer(data, port);
   HOSTS.forEach((h, i) => agents.push(startAgent(server, roots[i]!, h)));
@@ -126,7 +130,8 @@ test('build, deploy, upgrade, roll back, survive crashes and restarts', async (t
     for (const p of before) assert.equal((await getJson<Answer>(`http://127.0.0.1:${p.port}/`)).greeting, 'hello v1');
     server = await startServer(data, port);
     await until('three hosts up again', async () => (await cliJson<HostView[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 3);
-    const r = await cli(server, ['deploy', '-t', CLUSTER, '-v', v2]);
+    // A partial tag naming the service stands for its one cluster.
+    const r = await cli(server, ['deploy', '-t', 'service.api', '-v', v2]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual((await answers()).map((a) => a.greeting), ['hello v2', 'hello v2', 'hello v2']);
   });
@@ -134,13 +139,15 @@ test('build, deploy, upgrade, roll back, survive crashes and restarts', async (t
   await t.test('a restarted agent adopts its processes without restarting them', async () => {
     const before = (await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER])).find((r) => r.host === 'h1')!;
     await agents[0]!.stop('SIGKILL');
+    const restartedAt = Date.now();
     agents[0] = startAgent(server, roots[0]!, 'h1');
     await until('h1 to report again', async () => {
       const hosts = await cliJson<HostView[]>(server, ['hosts']);
       const h1 = hosts.find((h) => h.name === 'h1');
-      return h1 && h1.status === 'up' && Date.parse(h1.lastHeartbeat!) > Date.now() - 1000;
-    });
-    await new Promise((r) => setTimeout(r, 1000));
+      return h1 && h1.status === 'up' && Date.parse(h1.lastHeartbeat!) > restartedAt;
+    }, 60_000);
+    // A few more reports, so a restart of the process would have shown.
+    await new Promise((r) => setTimeout(r, 1500));
     const now = (await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER])).find((r) => r.host === 'h1')!;
     assert.equal(now.pid, before.pid);
     assert.equal(now.state, 'up');

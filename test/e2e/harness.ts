@@ -49,6 +49,18 @@ export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'user.email=dev@example.com', '-c', 'user.name=dev', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' }).trim();
 }
 
+/** Writes files into a repository (created if new) and commits them; answers the commit. */
+export function commitFiles(dir: string, files: Record<string, string>, message: string): string {
+  if (!existsSync(join(dir, '.git'))) {
+    mkdirSync(dir, { recursive: true });
+    git(dir, 'init', '-q');
+  }
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-q', '-m', message);
+  return git(dir, 'rev-parse', 'HEAD');
+}
+
 /** A Node.js web app with a Procfile; each commit answers with its own greeting. */
 export function makeAppRepo(dir: string): { commit(greeting: string, extra?: Record<string, string>): string } {
   mkdirSync(dir, { recursive: true });

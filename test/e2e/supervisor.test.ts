@@ -154,7 +154,7 @@ test('the supervisor through the server and on the host', { timeout: 600_000 }, 
     assert.match(readFileSync(join(dataDir, 'stamps'), 'utf8'), new RegExp(`^(ran ${v1}\\n)+$`));
     const crons = await until('reported', async () => {
       const c = await cliJson<CronView[]>(server, ['crons', '-t', CLUSTER]);
-      return c[0]?.lastRun && c;
+      return c[0]?.lastRun ? c : undefined;
     }, 30_000);
     assert.equal(crons[0]!.name, 'stamp');
     assert.equal(crons[0]!.lastRun!.result, 'ok');

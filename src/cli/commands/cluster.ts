@@ -3,21 +3,26 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { NoopsError } from '../../errors/index.js';
 import { json, table } from '../output.js';
-import { apiOf, parseList, parseSeconds } from './common.js';
+import { apiOf, parseList } from './common.js';
+import { policyOf, withPolicyFlags } from './policy-flags.js';
 
 export function registerCluster(p: Command): void {
   const c = p.command('cluster').description('a cluster\'s hosts and deploy policy');
-  c.command('set')
-    .description('set the hosts of a cluster (creates its tree nodes on first use)')
+  withPolicyFlags(c.command('set')
+    .description('set the hosts of a cluster (creates its tree nodes on first use) and its deploy policy')
     .requiredOption('-t, --tag <tag>', 'the cluster\'s full tag, e.g. cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod')
-    .requiredOption('--hosts <h1,h2,...>', 'the host names (as `noops hosts` lists them)')
-    .option('--timeout <duration>', 'policy: how long a deploy waits for every host (e.g. 5m)')
+    .option('--hosts <h1,h2,...>', 'the host names (as `noops hosts` lists them); may be left out to change only the policy'))
+    .option('--canary', 'policy: every deploy\'s first batch is a canary that waits for `noops deploy promote`')
+    .option('--no-canary', 'policy: no canary')
     .option('--json', 'print JSON')
-    .action(async (o: { tag: string; hosts: string; timeout?: string; json?: boolean }, cmd: Command) => {
-      const policy = o.timeout ? { timeout: parseSeconds(o.timeout, '--timeout') } : undefined;
-      const view = await apiOf(cmd).setCluster({ tag: o.tag, hosts: parseList(o.hosts), policy });
+    .action(async (o: Record<string, unknown> & { tag: string; hosts?: string; canary?: boolean; json?: boolean }, cmd: Command) => {
+      const policy = { ...policyOf(o), ...(o.canary === undefined ? {} : { canary: o.canary }) };
+      const view = await apiOf(cmd).setCluster({
+        tag: o.tag, hosts: o.hosts ? parseList(o.hosts) : undefined, policy: Object.keys(policy).length ? policy : undefined,
+      });
       if (o.json) return json([view]);
-      process.stdout.write(`${view.tag}: ${view.hosts.join(', ')}\n`);
+      const keys = Object.entries(view.policy).filter(([k]) => k !== 'version' && k !== 'env');
+      process.stdout.write(`${view.tag}: ${view.hosts.join(', ')}${keys.length ? `\n  policy: ${keys.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}` : ''}\n`);
     });
   c.command('apply')
     .description('set clusters from a cluster.conf (YAML: a cluster: section, then one section per job tag)')

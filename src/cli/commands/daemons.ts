@@ -5,7 +5,7 @@ import { hostname, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 // The server and the agent are imported when their command runs: an agent process then never
 // loads the server's modules (fastify, the store, the build), which would double its memory.
-import type { RunningServer, startServer } from '../../server/index.js';
+import type { RunningServer, ServerOptions } from '../../server/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { DEFAULT_DATA_DIR, DEFAULT_SERVER } from '../config.js';
 import { parseLabels } from './common.js';
@@ -26,7 +26,7 @@ function untilSignal(): Promise<NodeJS.Signals> {
 
 interface ServerFlags { data: string; listen: string; db?: string; heartbeat?: string }
 
-function serverOptions(o: ServerFlags): Parameters<typeof startServer>[0] {
+function serverOptions(o: ServerFlags): ServerOptions {
   const heartbeatMs = o.heartbeat === undefined ? undefined : Number(o.heartbeat);
   if (heartbeatMs !== undefined && !(Number.isInteger(heartbeatMs) && heartbeatMs >= 100)) {
     throw new NoopsError('NOOPS_E_INPUT', `--heartbeat-ms "${o.heartbeat}" must be a whole number of milliseconds, at least 100`);
@@ -38,6 +38,8 @@ function announce(server: RunningServer): void {
   process.stdout.write(`noops server listening on ${server.url}\n`);
   process.stdout.write(`  admin token: ${server.adminTokenFile}${server.createdTokens ? ' (new)' : ''}\n`);
   process.stdout.write(`  join token:  ${server.joinTokenFile}\n`);
+  // The token itself is never printed (logs are kept); the command makes the sign-in link.
+  process.stdout.write(`  web console: ${server.url}/  (sign in with the admin token, or open "${server.url}/?token=$(cat ${server.adminTokenFile})")\n`);
 }
 
 export function registerDaemons(p: Command): void {

@@ -1,66 +1,119 @@
-/** `noops deploy` and `noops rollback`: start a deployment and follow it to its end. */
+/**
+ * `noops deploy` (start a rollout and follow it), `noops deploy status|pause|resume|promote|abort`
+ * (see and steer the running one) and `noops rollback`.
+ */
 import type { Command } from 'commander';
 import type { ApiClient } from '../../api/client.js';
-import type { DeploymentView } from '../../api/types.js';
+import type { DeploymentAction, DeploymentView } from '../../api/types.js';
+import { NoopsError } from '../../errors/index.js';
+import { follow } from '../follow.js';
+import { batchLine, describe, ending, headline, rendererFor } from '../progress.js';
 import { json } from '../output.js';
-import { apiOf, parseSeconds, sleep } from './common.js';
+import { apiOf, parseList } from './common.js';
+import { policyOf, withPolicyFlags } from './policy-flags.js';
 
-/** How often a running deployment is fetched. */
-const POLL_MS = 250;
+interface FollowFlags { wait: boolean; json?: boolean }
 
-/** Follows a deployment until it ends, printing each host's result as it changes. */
-export async function follow(api: ApiClient, start: DeploymentView, out: NodeJS.WritableStream | null): Promise<DeploymentView> {
-  out?.write(`${start.kind} #${start.id}: ${start.tag} -> ${start.version} on ${start.hostCount} host(s): ${start.hosts.join(', ')}\n`);
-  const seen: Record<string, string> = {};
-  let d = start;
-  for (;;) {
-    for (const [host, result] of Object.entries(d.hostResults)) {
-      if (seen[host] !== result) {
-        seen[host] = result;
-        if (result !== 'pending') out?.write(`  ${host}: ${result}\n`);
-      }
-    }
-    if (d.status !== 'running') break;
-    await sleep(POLL_MS);
-    d = await api.deployment(start.id);
+/**
+ * Follows a started deployment to its end (or returns at once with --no-wait), then prints it
+ * as JSON when asked; the exit code says whether it succeeded.
+ */
+export async function followAndFinish(api: ApiClient, start: DeploymentView, o: FollowFlags): Promise<void> {
+  if (!o.wait) {
+    if (o.json) json([start]);
+    else process.stdout.write(`${headline(start)}\n${start.kind} #${start.id} started; follow it with \`noops deploy status -t ${start.tag}\`\n`);
+    return;
   }
-  out?.write(`${d.kind} #${d.id} ${d.status}${d.message ? `: ${d.message}` : ''}\n`);
-  return d;
-}
-
-function finish(d: DeploymentView, asJson: boolean | undefined): void {
-  if (asJson) json([d]);
+  const d = await follow(api, start, rendererFor(o.json ? process.stderr : process.stdout));
+  if (o.json) json([d]);
   if (d.status !== 'succeeded') process.exitCode = 1;
 }
 
+/** The running deployment of a cluster; NOOPS_E_NO_DEPLOYMENT when there is none. */
+async function runningOf(api: ApiClient, tag: string): Promise<DeploymentView> {
+  const [d] = await api.history(tag, 1, 'running');
+  if (!d) throw new NoopsError('NOOPS_E_NO_DEPLOYMENT', `no deployment is running on ${tag}`);
+  return d;
+}
+
+function tagOf(o: { tag?: string }, what: string): string {
+  if (!o.tag) throw new NoopsError('NOOPS_E_INPUT', `${what} needs the cluster's tag: -t TAG`);
+  return o.tag;
+}
+
+/** A deployment in a few lines: headline, where it is, each batch's hosts, the last log lines. */
+export function statusText(d: DeploymentView, logLines = 10): string {
+  const out = [headline(d)];
+  const p = d.progress;
+  out.push(`  status: ${d.status === 'running' && p ? `running: ${describe(p)}` : d.status.replace('_', ' ')}` +
+    ` (started by ${d.initiator} at ${d.startedAt}${d.endedAt ? `, ended ${d.endedAt}` : ''})`);
+  if (d.message) out.push(`  ${d.message}`);
+  if (p) {
+    p.batches.forEach((_, i) => out.push(`  batch ${i + 1}: ${batchLine(p, i)}`));
+    for (const [h, r] of Object.entries(d.hostResults)) if (r.startsWith('failed') || r.startsWith('reverted after')) out.push(`  ${h}: ${r}`);
+    for (const t of p.tests) out.push(`  deploy tests after batch ${t.batch + 1}: ${t.status} (${t.instances.join(', ') || 'no instances'})`);
+    for (const l of p.log.slice(-logLines)) out.push(`  ${l.at.slice(11, 19)} ${l.message}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
 export function registerDeploy(p: Command): void {
-  p.command('deploy')
-    .description('deploy release VERSION to every host of the cluster TAG, and wait until all run it')
-    .requiredOption('-t, --tag <tag>', 'the cluster\'s tag (ends in cluster.NAME; a unique part is enough)')
-    .option('-v, --version <version>', 'the release (9-character commit); default: the cluster.conf\'s version')
-    .option('--timeout <duration>', 'fail if not every host runs it within this time (default 5m)')
+  const deploy = withPolicyFlags(p.command('deploy')
+    .description('roll release VERSION out over the cluster TAG in batches, health-checked, and follow it\n' +
+      '(subcommands see and steer the running deploy: status, pause, resume, promote, abort)')
+    .option('-t, --tag <tag>', 'the cluster\'s tag (ends in cluster.NAME; a unique part is enough)')
+    .option('-v, --version <version>', 'the release (9-character commit); default: the cluster.conf\'s version'))
+    .option('--canary <hosts>', 'these hosts first, as a canary: the deploy waits for `noops deploy promote`')
     .option('--no-wait', 'start the deploy and return at once')
-    .option('--json', 'print the deployment as JSON')
-    .action(async (o: { tag: string; version?: string; timeout?: string; wait: boolean; json?: boolean }, cmd: Command) => {
+    .option('--json', 'print the deployment as JSON (the progress goes to stderr)')
+    .action(async (o: FollowFlags & Record<string, unknown> & { tag?: string; version?: string; canary?: string }, cmd: Command) => {
       const api = apiOf(cmd);
-      const timeout = o.timeout ? parseSeconds(o.timeout, '--timeout') : undefined;
-      const start = await api.deploy({ tag: o.tag, version: o.version, timeout });
-      if (!o.wait) {
-        if (o.json) json([start]);
-        else process.stdout.write(`deploy #${start.id} started: ${start.tag} -> ${start.version}\n`);
-        return;
-      }
-      finish(await follow(api, start, o.json ? process.stderr : process.stdout), o.json);
+      const start = await api.deploy({
+        tag: tagOf(o, 'deploy'), version: o.version, policy: policyOf(o), canary: o.canary ? parseList(o.canary) : undefined,
+      });
+      await followAndFinish(api, start, o);
     });
 
-  p.command('rollback')
+  deploy.command('status')
+    .description('the running deploy of -t TAG (or the last one): its batches, hosts, tests and log')
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<{ tag?: string; json?: boolean }>();
+      const tag = tagOf(o, 'deploy status');
+      const [d] = await apiOf(cmd).history(tag, 1);
+      if (!d) throw new NoopsError('NOOPS_E_NO_DEPLOYMENT', `${tag} has never been deployed`);
+      if (o.json) return json([d]);
+      process.stdout.write(statusText(d));
+    });
+
+  const actions: [DeploymentAction, string][] = [
+    ['pause', 'hold the running deploy of -t TAG after its current batch'],
+    ['resume', 'let a paused deploy go on'],
+    ['promote', 'let a deploy waiting at its canary go on to the other batches'],
+    ['abort', 'stop the running deploy and send every host it changed back to its previous release'],
+  ];
+  for (const [action, help] of actions) {
+    deploy.command(action).description(help).action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<{ tag?: string; json?: boolean }>();
+      const api = apiOf(cmd);
+      const running = await runningOf(api, tagOf(o, `deploy ${action}`));
+      const d = await api.deploymentAction(running.id, action);
+      if (o.json) return json([d]);
+      const did = { pause: 'paused', resume: 'resumed', promote: 'promoted', abort: 'aborting' }[action];
+      process.stdout.write(`${d.kind} #${d.id}: ${did}` +
+        `${d.status === 'running' && d.progress ? `; ${describe(d.progress)}` : `; ${ending(d)}`}\n`);
+    });
+  }
+
+  withPolicyFlags(p.command('rollback')
     .description('deploy an earlier release again (default: the one before the current); recorded like any deploy')
     .requiredOption('-t, --tag <tag>', 'the cluster\'s tag')
-    .option('--to <version>', 'the version to go back to (any in `noops history`)')
+    .option('--to <version>', 'the version to go back to (any in `noops history`)'))
+    .option('--canary <hosts>', 'these hosts first, as a canary that waits for `noops deploy promote`')
+    .option('--no-wait', 'start the rollback and return at once')
     .option('--json', 'print the deployment as JSON')
-    .action(async (o: { tag: string; to?: string; json?: boolean }, cmd: Command) => {
+    .action(async (o: FollowFlags & Record<string, unknown> & { tag: string; to?: string; canary?: string }, cmd: Command) => {
       const api = apiOf(cmd);
-      const start = await api.rollback({ tag: o.tag, to: o.to });
-      finish(await follow(api, start, o.json ? process.stderr : process.stdout), o.json);
+      const start = await api.rollback({ tag: o.tag, to: o.to, policy: policyOf(o), canary: o.canary ? parseList(o.canary) : undefined });
+      await followAndFinish(api, start, o);
     });
 }

@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type * as T from '../../api/types.js';
-import { parseClusterConf, PolicySchema } from '../../rollout/cluster-conf.js';
+import { NoopsError } from '../../errors/index.js';
+import { parseClusterConf, parsePolicy } from '../../rollout/index.js';
 import { formatTag, levelOf, parseTag, withPair } from '../../tree/index.js';
 import type { ServerContext } from '../context.js';
 import { TagBook } from '../tags.js';
@@ -10,8 +11,8 @@ import { HostName, parseBody, TagInput } from './parse.js';
 
 const SetBody = z.object({
   tag: TagInput,
-  hosts: z.array(HostName).min(1, 'give at least one host (--hosts h1,h2)'),
-  policy: PolicySchema.optional(),
+  hosts: z.array(HostName).min(1, 'give at least one host (--hosts h1,h2)').optional(),
+  policy: z.record(z.string(), z.unknown()).optional(),
 }).strict();
 const ApplyBody = z.object({ conf: z.string().min(1, 'the cluster.conf is empty').max(1_000_000) }).strict();
 
@@ -30,8 +31,11 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
     const body = parseBody(SetBody, req.body, 'cluster set');
     const tag = await ctx.tags.resolve(body.tag, { level: 'cluster' });
     TagBook.authorize(req.principal, tag);
+    const policy = parsePolicy(body.policy, 'cluster set');
     const old = await ctx.store.getCluster(tag);
-    return put(req.principal.name, tag, body.hosts, { ...old?.policy, ...body.policy }, old?.conf ?? null, 'cluster.set');
+    const hosts = body.hosts ?? old?.hosts;
+    if (!hosts) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `${tag} has no hosts yet: give them (--hosts h1,h2) before its policy alone`);
+    return put(req.principal.name, tag, hosts, { ...old?.policy, ...policy }, old?.conf ?? null, 'cluster.set');
   });
 
   api.post('/clusters/apply', async (req): Promise<T.ClusterView[]> => {

@@ -1,19 +1,36 @@
-/** Deploys and rollbacks: both start a deployment; the client follows it by id. */
+/**
+ * Deploys and rollbacks: both start a deployment; the client follows it by id (polling
+ * `GET /deployments/:id` or streaming `GET /deployments/:id/events`) and steers it with
+ * `POST /deployments/:id/(pause|resume|promote|abort)`.
+ */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
+import { parsePolicy, type PolicyInput } from '../../rollout/index.js';
 import type { ServerContext } from '../context.js';
 import { TagBook } from '../tags.js';
-import { deploymentView } from './views.js';
-import { parseBody, TagInput, Version } from './parse.js';
+import { deploymentOf, deploymentView } from './views.js';
+import { HostName, parseBody, TagInput, Version } from './parse.js';
 
+const Overrides = {
+  policy: z.record(z.string(), z.unknown()).optional(),
+  canary: z.array(HostName).min(1, 'name at least one canary host').optional(),
+};
 const DeployBody = z.object({
   tag: TagInput,
   version: Version.optional(),
+  /** the policy's `timeout` (kept from the first API) */
   timeout: z.number().int().positive().max(86_400).optional(),
+  ...Overrides,
 }).strict();
-const RollbackBody = z.object({ tag: TagInput, to: Version.optional() }).strict();
+const RollbackBody = z.object({ tag: TagInput, to: Version.optional(), ...Overrides }).strict();
+const ACTIONS: readonly T.DeploymentAction[] = ['pause', 'resume', 'promote', 'abort'];
+
+/** A deploy's policy overrides: its `policy` keys, and `timeout` if given on its own. */
+function overrides(body: { policy?: Record<string, unknown>; timeout?: number }, what: string): PolicyInput {
+  return parsePolicy({ ...body.policy, ...(body.timeout === undefined ? {} : { timeout: body.timeout }) }, what);
+}
 
 export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   api.post('/deployments', async (req, reply): Promise<T.DeploymentView> => {
@@ -27,7 +44,9 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
       if (typeof conf !== 'string') throw new NoopsError('NOOPS_E_INPUT', `deploy needs a version (-v); ${tag}'s cluster.conf names none`);
       version = conf;
     }
-    const row = await ctx.rollout.startDeploy({ tag, version, kind: 'deploy', initiator: req.principal.name, timeoutSeconds: body.timeout });
+    const row = await ctx.rollout.startDeploy({
+      tag, version, kind: 'deploy', initiator: req.principal.name, policy: overrides(body, 'deploy'), canary: body.canary,
+    });
     reply.status(202);
     return deploymentView(row);
   });
@@ -36,9 +55,20 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     const body = parseBody(RollbackBody, req.body, 'rollback');
     const tag = await ctx.tags.resolve(body.tag, { level: 'cluster' });
     TagBook.authorize(req.principal, tag);
+    const policy = overrides(body, 'rollback');
     const version = body.to ?? (await ctx.rollout.rollbackTarget(tag));
-    const row = await ctx.rollout.startDeploy({ tag, version, kind: 'rollback', initiator: req.principal.name });
+    const row = await ctx.rollout.startDeploy({ tag, version, kind: 'rollback', initiator: req.principal.name, policy, canary: body.canary });
     reply.status(202);
     return deploymentView(row);
+  });
+
+  api.post('/deployments/:id/:action', async (req): Promise<T.DeploymentView> => {
+    const { id, action } = req.params as { id: string; action: string };
+    if (!ACTIONS.includes(action as T.DeploymentAction)) {
+      throw new NoopsError('NOOPS_E_NOT_FOUND', `no deployment action "${action}" (there are ${ACTIONS.join(', ')})`);
+    }
+    const row = await deploymentOf(ctx, id);
+    TagBook.authorize(req.principal, row.tag);
+    return deploymentView(await ctx.rollout.act(row.id, action as T.DeploymentAction, req.principal.name));
   });
 }

@@ -1,7 +1,7 @@
 /**
- * The safety rules for a release package's entries, as a pure function over the entry list:
- * a package is refused whole (never partly extracted, never silently "fixed") when one entry
- * could land, or point, outside the release folder.
+ * The safety rules for a package's entries (a release or a runtime), as a pure function over
+ * the entry list: a package is refused whole (never partly extracted, never silently "fixed")
+ * when one entry could land, or point, outside its folder.
  */
 import { win32 } from 'node:path';
 import { NoopsError } from '../errors/index.js';

@@ -8,7 +8,7 @@ import { lstat, readdir, realpath, chmod } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { extract, list } from 'tar';
 import { NoopsError } from '../errors/index.js';
-import { checkEntries, type TarEntry } from './install-entries.js';
+import { checkEntries, type TarEntry } from './entries.js';
 
 /** setuid, setgid, sticky: a release never needs them, and setuid files owned by root are a hole. */
 const SPECIAL_MODE_BITS = 0o7000;

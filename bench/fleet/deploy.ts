@@ -1,0 +1,132 @@
+/**
+ * One measured deployment: start a deploy (or rollback) through the API as `noops deploy` does,
+ * wait until every agent received the new desired state and reported the release up, and until
+ * the server ended the deployment; read the server's CPU and bytes around it.
+ */
+import type { ApiClient } from '../../src/api/client.js';
+import type { DeploymentView } from '../../src/api/types.js';
+import { NoopsError } from '../../src/errors/index.js';
+import { procUsage, usageBetween } from '../lib/procstat.js';
+import { percentile, round } from '../lib/stats.js';
+
+/** How often the deployment is fetched while it runs: as often as `noops deploy` does. */
+const FOLLOW_MS = 250;
+
+/** What waits for the agents: a `Fleet.watch`, or the same over real agents. */
+export type Watch = (tag: string, version: string, timeoutMs: number) => Promise<() => Promise<{ received: number[]; up: number[]; downloadBytes?: number }>>;
+
+export interface DeployInput {
+  api: ApiClient;
+  serverPid: number;
+  /** the processes that run the agents, whose CPU is measured too */
+  agentPids: () => number[];
+  watch: Watch;
+  tag: string;
+  version: string;
+  kind: 'deploy' | 'rollback';
+  /** batch size as `noops deploy --batch` takes it ('10%'); undefined: the server's default */
+  batch?: string;
+  timeoutMs: number;
+}
+
+export interface DeployFigures {
+  kind: 'deploy' | 'rollback';
+  version: string;
+  hosts: number;
+  status: string;
+  /** how the server rolled it out: the batch asked for, or 'all at once' when it has no batches */
+  batches: string;
+  /** ms from the request to the API's answer (the deployment started) */
+  apiMs: number;
+  /** ms from the request until half / all of the agents received the new desired state
+   * (null for real agents, which do not tell) */
+  receivedP50Ms: number | null;
+  receivedAllMs: number | null;
+  /** ms from the request until every agent reported the release up */
+  upAllMs: number;
+  /** ms from the request until the server ended the deployment */
+  doneMs: number;
+  /** package bytes the agents downloaded (simulated fleet only) */
+  downloadBytes: number | null;
+  /** bytes the server wrote (sockets and database) during the deployment */
+  serverWrittenBytes: number;
+  serverCpuMs: number;
+  /** the server's CPU time over the deployment's wall time, in cores */
+  serverCores: number;
+  /** the agents' processes' CPU time (ms) and in cores over the same time */
+  agentsCpuMs: number;
+  agentsCores: number;
+}
+
+/** Deploys and measures; throws when the deployment does not succeed. */
+export async function measureDeploy(input: DeployInput): Promise<DeployFigures> {
+  const { api, tag, version } = input;
+  const arrived = await input.watch(tag, version, input.timeoutMs);
+  const u0 = procUsage(input.serverPid)!;
+  const a0 = agentsCpu(input.agentPids());
+  const t0 = Date.now();
+  const { view, batches } = await start(input);
+  const apiMs = Date.now() - t0;
+  const agents = await arrived();
+  let d = view;
+  const deadline = Date.now() + input.timeoutMs;
+  while (d.status === 'running') {
+    if (Date.now() > deadline) throw new Error(`deployment #${d.id} still running after ${input.timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, FOLLOW_MS));
+    d = await api.deployment(d.id);
+  }
+  const u1 = procUsage(input.serverPid)!;
+  const agentsCpuMs = agentsCpu(input.agentPids()) - a0;
+  if (d.status !== 'succeeded') throw new Error(`${d.kind} #${d.id} of ${version} ended ${d.status}: ${d.message}`);
+  const used = usageBetween(u0, u1);
+  const doneMs = Date.parse(d.endedAt!) - t0;
+  return {
+    kind: input.kind,
+    version,
+    hosts: d.hostCount,
+    status: d.status,
+    batches,
+    apiMs,
+    receivedP50Ms: agents.received.length ? percentile(agents.received, 50) - t0 : null,
+    receivedAllMs: agents.received.length ? Math.max(...agents.received) - t0 : null,
+    upAllMs: Math.max(...agents.up) - t0,
+    doneMs,
+    downloadBytes: agents.downloadBytes ?? null,
+    serverWrittenBytes: used.writtenBytes,
+    serverCpuMs: used.cpuMs,
+    serverCores: round(used.cpuMs / Math.max(1, doneMs), 2),
+    agentsCpuMs,
+    agentsCores: round(agentsCpuMs / Math.max(1, doneMs), 2),
+  };
+}
+
+/** CPU ms used so far by the processes (those still there), summed. */
+function agentsCpu(pids: number[]): number {
+  return pids.reduce((sum, pid) => sum + (procUsage(pid)?.cpuMs ?? 0), 0);
+}
+
+/** Per server: whether it takes a rollout `policy` (learned from the first deploy asking for one). */
+const takesPolicy = new WeakMap<ApiClient, boolean>();
+
+/**
+ * Starts the deployment with `policy: { batch }` (a deploy in batches of 10%, a rollback or a
+ * desired-state change at 100%: every host at once). A server without rollout policies (before
+ * batched rollouts) refuses the field and is asked again without it: it deploys to every host
+ * at once, and the figures say so.
+ */
+async function start(input: DeployInput): Promise<{ view: DeploymentView; batches: string }> {
+  const { api, tag, version, batch } = input;
+  const plain = (): Promise<DeploymentView> => (input.kind === 'rollback' ? api.rollback({ tag, to: version }) : api.deploy({ tag, version }));
+  if (batch && takesPolicy.get(api) !== false) {
+    try {
+      const policy = { batch } as NonNullable<Parameters<ApiClient['deploy']>[0]['policy']>;
+      const view = input.kind === 'rollback' ? await api.rollback({ tag, to: version, policy }) : await api.deploy({ tag, version, policy });
+      takesPolicy.set(api, true);
+      return { view, batches: batch };
+    } catch (err) {
+      if (!(err instanceof NoopsError && err.code === 'NOOPS_E_INPUT' && /unknown field "policy"/.test(err.message))) throw err;
+      takesPolicy.set(api, false);
+    }
+  }
+  return { view: await plain(), batches: batch ? 'all at once (no batches on this server)' : 'server default' };
+}

@@ -1,0 +1,159 @@
+/**
+ * The simulated fleet, seen from the benchmark: N agents spread over a few worker processes
+ * (worker.ts), started, watched and stopped together.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { FromWorker, ToWorker, WindowSamples } from './protocol.js';
+
+/** Agents per worker process. One process's event loop carries a few thousand agents' long
+ * polls and heartbeats with little delay; more workers spread them, and their sockets. */
+export const AGENTS_PER_WORKER = 2500;
+
+const WORKER = new URL('./worker.ts', import.meta.url).pathname;
+/** tsx, resolved from here: the workers then start from any working directory. */
+const TSX = import.meta.resolve('tsx');
+
+type Waiter = { type: FromWorker['type']; resolve(m: FromWorker): void; reject(e: Error): void };
+
+class WorkerHandle {
+  private readonly waiters: Waiter[] = [];
+  private exited: Error | undefined;
+
+  constructor(readonly child: ChildProcess) {
+    child.on('message', (m: FromWorker) => {
+      if (m.type === 'error') return this.fail(new Error(`fleet worker ${child.pid}: ${m.message}`));
+      const i = this.waiters.findIndex((w) => w.type === m.type);
+      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(m);
+    });
+    child.on('exit', (code, signal) => this.fail(new Error(`fleet worker ${child.pid} exited (${signal ?? code})`)));
+  }
+
+  private fail(err: Error): void {
+    this.exited ??= err;
+    for (const w of this.waiters.splice(0)) w.reject(err);
+  }
+
+  /** Waits for the next message of `type`; register before sending what causes it. */
+  next<T extends FromWorker['type']>(type: T): Promise<Extract<FromWorker, { type: T }>> {
+    if (this.exited) return Promise.reject(this.exited);
+    return new Promise((resolve, reject) => this.waiters.push({ type, resolve: resolve as (m: FromWorker) => void, reject }));
+  }
+
+  send(msg: ToWorker): void {
+    this.child.send(msg);
+  }
+
+  async ask<T extends FromWorker['type']>(msg: ToWorker, type: T): Promise<Extract<FromWorker, { type: T }>> {
+    const reply = this.next(type);
+    this.send(msg);
+    return reply;
+  }
+}
+
+export interface FleetOptions {
+  server: string;
+  joinToken: string;
+  /** host names, one agent each */
+  names: string[];
+  /** a folder for the agents' roots (one sub-folder each) and the workers' logs */
+  dir: string;
+}
+
+/** What every agent of the fleet saw of one release. */
+export interface Reached {
+  /** per agent, when it received the desired state naming the release (ms since the epoch) */
+  received: number[];
+  /** per agent, when it first reported every process of the release up */
+  up: number[];
+  /** package bytes the agents downloaded, and how many downloads */
+  downloadBytes: number;
+  downloads: number;
+}
+
+export class Fleet {
+  private constructor(private readonly workers: WorkerHandle[], readonly size: number) {}
+
+  /** Starts the workers and joins every agent; throws when any agent could not join. */
+  static async start(opts: FleetOptions): Promise<Fleet> {
+    const count = Math.max(1, Math.ceil(opts.names.length / AGENTS_PER_WORKER));
+    const workers: WorkerHandle[] = [];
+    for (let i = 0; i < count; i++) {
+      // NOOPS_BENCH_PROFILE=DIR: each worker writes a V8 CPU profile there when it exits.
+      const profile = process.env.NOOPS_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NOOPS_BENCH_PROFILE}`] : [];
+      workers.push(new WorkerHandle(fork(WORKER, [], { execArgv: ['--import', TSX, ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
+    }
+    const fleet = new Fleet(workers, opts.names.length);
+    try {
+      const started = await Promise.all(workers.map((w, i) => w.ask({
+        type: 'start', server: opts.server, joinToken: opts.joinToken,
+        names: opts.names.filter((_, k) => k % count === i),
+        rootBase: join(opts.dir, 'agents'), logFile: join(opts.dir, `worker-${i}.log`),
+      }, 'started')));
+      const failed = started.flatMap((s) => s.failed);
+      if (failed.length > 0) throw new Error(`${failed.length}+ agents could not join, e.g. ${failed.slice(0, 3).join('; ')}`);
+    } catch (err) {
+      await fleet.stop();
+      throw err;
+    }
+    return fleet;
+  }
+
+  /** The worker processes' ids (to read their CPU time). */
+  pids(): number[] {
+    return this.workers.map((w) => w.child.pid!);
+  }
+
+  /** Starts a measurement window in every worker. */
+  async window(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.ask({ type: 'window' }, 'window')));
+  }
+
+  /** Ends the window: every worker's samples. */
+  async collect(): Promise<WindowSamples[]> {
+    return (await Promise.all(this.workers.map((w) => w.ask({ type: 'collect' }, 'samples')))).map((m) => m.samples);
+  }
+
+  /**
+   * Arms every worker to watch for `version` of `tag`; answers a promise that resolves once
+   * every agent received it and reported it up. Call `go` after this resolves, then await it.
+   */
+  async watch(tag: string, version: string, timeoutMs: number): Promise<() => Promise<Reached>> {
+    const reached = this.workers.map((w) => w.next('reached'));
+    await Promise.all(this.workers.map((w) => w.ask({ type: 'watch', tag, version }, 'watching')));
+    return async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`not every agent reported ${version} up within ${timeoutMs / 1000} s`)), timeoutMs);
+      });
+      try {
+        const all = await Promise.race([Promise.all(reached), timeout]);
+        return {
+          received: all.flatMap((r) => r.received),
+          up: all.flatMap((r) => r.up),
+          downloadBytes: all.reduce((s, r) => s + r.downloads.bytes, 0),
+          downloads: all.reduce((s, r) => s + r.downloads.count, 0),
+        };
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+  }
+
+  /** Stops every agent and worker. */
+  async stop(): Promise<void> {
+    await Promise.all(this.workers.map(async (w) => {
+      if (w.child.exitCode !== null || w.child.signalCode !== null) return;
+      const exited = new Promise((r) => w.child.once('exit', r));
+      try {
+        await Promise.race([w.ask({ type: 'stop' }, 'stopped'), new Promise((r) => setTimeout(r, 10_000))]);
+      } catch {
+        // it exited already
+      }
+      // It exits by itself once its agents stopped (writing its CPU profile, if asked for one).
+      const t = setTimeout(() => w.child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    }));
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The server alone, under load from a lean generator instead of the simulated agents: the same
+ * requests the agents send (their tokens, their reports), from one process that does nothing
+ * else, so that what is measured is the server and not the agents' own cost on the same two
+ * cores. Two measurements:
+ * - heartbeats paced as N agents send them (open loop: latency counts from when a request was
+ *   due, so a slow server cannot hide its queue), at 1x, and for capacity 2x and 4x;
+ * - desired-state fan-out: N long polls held open, one deploy, the time until every poll is
+ *   answered with the new state.
+ */
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ApiClient } from '../../src/api/client.js';
+import { mapLimit } from '../lib/limit.js';
+import { procUsage, usageBetween } from '../lib/procstat.js';
+import { percentile, round, summarize } from '../lib/stats.js';
+
+/** Connections the heartbeat generator keeps: many agents' connections, reused. */
+const HEARTBEAT_SOCKETS = 256;
+/** A request not answered within this is counted as an error. */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** The server is "settled" (every long poll parked) when it used less than this share of a core for a second. */
+const IDLE_CORE_SHARE = 0.05;
+
+export interface LeanAgent {
+  name: string;
+  token: string;
+}
+
+/** The agents' identities, from their roots (ROOT/agent.json, written when they joined). */
+export function readAgents(rootBase: string, names: string[]): LeanAgent[] {
+  return names.map((name) => {
+    const id = JSON.parse(readFileSync(join(rootBase, name, 'agent.json'), 'utf8')) as { token: string };
+    return { name, token: id.token };
+  });
+}
+
+function request(agent: http.Agent, url: string, token: string, method: string, body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const req = http.request(url, { method, agent, headers, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { text += c; });
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.once('error', reject);
+    });
+    req.once('timeout', () => req.destroy(new Error('timed out')));
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+export interface PacedFigures {
+  agents: number;
+  /** requests a second asked for, and answered */
+  rate: number;
+  answeredPerS: number;
+  sent: number;
+  errors: number;
+  /** ms from when each request was due to its answer */
+  latencyMs: { n: number; p50: number; p99: number; max: number };
+  serverCores: number;
+  serverCpuUsPerBeat: number;
+}
+
+/**
+ * Sends `rate` heartbeats a second for `seconds`, round robin over the agents, each with the
+ * report `body(agent)`. One untimed round over every agent first, so the server has seen each
+ * agent's report once (as in steady state, where a report that did not change writes nothing).
+ */
+export async function pacedHeartbeats(url: string, serverPid: number, agents: LeanAgent[], body: (a: LeanAgent) => string, rate: number, seconds: number): Promise<PacedFigures> {
+  const pool = new http.Agent({ keepAlive: true, maxSockets: HEARTBEAT_SOCKETS, scheduling: 'lifo' });
+  const target = `${url}/api/v1/agent/report`;
+  try {
+    await mapLimit(agents, HEARTBEAT_SOCKETS, (a) => request(pool, target, a.token, 'POST', body(a)));
+    const total = Math.round(rate * seconds);
+    const latencies: number[] = [];
+    let errors = 0;
+    const u0 = procUsage(serverPid)!;
+    const t0 = performance.now();
+    const inflight: Promise<void>[] = [];
+    for (let i = 0; i < total;) {
+      const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
+      for (; i < due; i++) {
+        const at = t0 + (i / rate) * 1000;
+        const a = agents[i % agents.length]!;
+        inflight.push(request(pool, target, a.token, 'POST', body(a)).then(
+          (r) => { if (r.status === 200) latencies.push(performance.now() - at); else errors++; },
+          () => { errors++; },
+        ));
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(inflight);
+    const wallMs = performance.now() - t0;
+    const used = usageBetween(u0, procUsage(serverPid)!);
+    return {
+      agents: agents.length, rate, answeredPerS: round(latencies.length / (wallMs / 1000)), sent: total, errors,
+      latencyMs: summarize(latencies),
+      serverCores: round(used.cpuMs / wallMs, 2),
+      serverCpuUsPerBeat: round((used.cpuMs * 1000) / Math.max(1, total), 0),
+    };
+  } finally {
+    pool.destroy();
+  }
+}
+
+export interface FanOutFigures {
+  agents: number;
+  /** ms from the deploy request until half, and all, of the long polls were answered with it */
+  p50Ms: number;
+  allMs: number;
+  answered: number;
+  serverCpuMs: number;
+}
+
+/**
+ * Parks one long poll per agent (each on its own connection, as each agent has), waits until
+ * the server is idle, then calls `trigger` (a deploy) and times the answers.
+ */
+export async function desiredFanOut(url: string, serverPid: number, agents: LeanAgent[], version: string, trigger: () => Promise<unknown>, timeoutMs: number): Promise<FanOutFigures> {
+  const pool = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  try {
+    const generations = await mapLimit(agents, HEARTBEAT_SOCKETS, async (a) => {
+      const r = await request(pool, `${url}/api/v1/agent/desired?after=-1`, a.token, 'GET');
+      return (JSON.parse(r.text) as { generation: number }).generation;
+    });
+    let t0 = Infinity;
+    const arrivals: number[] = [];
+    const polls = agents.map((a, i) => {
+      const after = (generations[i] as PromiseFulfilledResult<number>).value;
+      return request(pool, `${url}/api/v1/agent/desired?after=${after}`, a.token, 'GET').then((r) => {
+        const state = JSON.parse(r.text) as { instances: { version: string }[] };
+        if (state.instances.some((x) => x.version === version)) arrivals.push(performance.now());
+      }, () => undefined);
+    });
+    await untilIdle(serverPid, timeoutMs);
+    const u0 = procUsage(serverPid)!;
+    t0 = performance.now();
+    await trigger();
+    await Promise.race([Promise.all(polls), new Promise((r) => setTimeout(r, timeoutMs))]);
+    const used = usageBetween(u0, procUsage(serverPid)!);
+    return {
+      agents: agents.length,
+      p50Ms: round(percentile(arrivals, 50) - t0),
+      allMs: arrivals.length === agents.length ? round(Math.max(...arrivals) - t0) : NaN,
+      answered: arrivals.length,
+      serverCpuMs: used.cpuMs,
+    };
+  } finally {
+    pool.destroy();
+  }
+}
+
+/** Resolves once the server used under IDLE_CORE_SHARE of a core over a second. */
+async function untilIdle(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = procUsage(pid)!;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = procUsage(pid)!;
+    if (usageBetween(last, now).coreShare < IDLE_CORE_SHARE) return;
+    last = now;
+  }
+  throw new Error(`the server did not settle within ${timeoutMs / 1000} s`);
+}

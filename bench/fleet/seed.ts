@@ -1,0 +1,117 @@
+/**
+ * The releases every fleet run deploys, built once by a real server from a real git repository
+ * (`noops build`): two tiny ones and ones with a 10 MB and a 100 MB payload of random bytes
+ * (random, so that the gzip of the package is as big as the payload). The server's data folder
+ * is then copied for each run, so every run starts from the same built releases.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ApiClient } from '../../src/api/client.js';
+import { startServer } from '../lib/daemons.js';
+
+/** The job every fleet run deploys. */
+export const JOB = 'cop.bench_owt.fleet_pdl.sim_service.app_job.app';
+/** The cluster of a run with `n` hosts. */
+export const clusterOf = (label: string): string => `${JOB}_cluster.${label}`;
+
+/**
+ * Seconds a new process must stay up to count as started. Short, so that rollout times are the
+ * deploy system's and not the app's; long enough that a real process that dies at once is seen.
+ */
+export const START_GRACE_S = 0.2;
+/** "10 MB" and "100 MB" are MiB, as `ls -h` and `du -h` count them. */
+const MIB = 1024 * 1024;
+/** How long one build may take: 100 MB of random bytes through git, tar and gzip on a busy machine. */
+const BUILD_TIMEOUT_MS = 10 * 60_000;
+
+export interface SeedRelease {
+  version: string;
+  sha256: string;
+  /** bytes of the package */
+  size: number;
+}
+
+export interface Seed {
+  /** a built server data folder: copy it with `copySeed` */
+  dataDir: string;
+  tinyA: SeedRelease;
+  tinyB: SeedRelease;
+  /** payload releases by their size in MiB */
+  payload: Record<number, SeedRelease>;
+}
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.email=bench@noops', '-c', 'user.name=bench', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' }).trim();
+}
+
+/** Builds the seed releases in `dir` (payload sizes in MiB); takes seconds to a minute. */
+export async function makeSeed(dir: string, payloadMiB: number[]): Promise<Seed> {
+  const repo = join(dir, 'repo');
+  mkdirSync(repo, { recursive: true });
+  git(repo, 'init', '-q');
+  // `sleep` stands for the service: a real process that runs until it is told to stop.
+  writeFileSync(join(repo, 'noops.yaml'), [
+    'processes:',
+    '  app:',
+    '    command: exec sleep 86400',
+    '    port: null',
+    `    start_grace: ${START_GRACE_S}`,
+    '    stop_timeout: 2',
+    '',
+  ].join('\n'));
+  const commits: { name: string; commit: string }[] = [];
+  const commit = (name: string, files: Record<string, Buffer | string>, remove: string[] = []): void => {
+    for (const [f, content] of Object.entries(files)) writeFileSync(join(repo, f), content);
+    for (const f of remove) rmSync(join(repo, f));
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-q', '-m', name);
+    commits.push({ name, commit: git(repo, 'rev-parse', 'HEAD') });
+  };
+  commit('tiny-a', { 'VERSION.txt': 'a\n' });
+  commit('tiny-b', { 'VERSION.txt': 'b\n' });
+  let previous: string | undefined;
+  for (const mib of payloadMiB) {
+    const name = `payload-${mib}m.bin`;
+    commit(`payload-${mib}`, { [name]: randomBytes(mib * MIB) }, previous ? [previous] : []);
+    previous = name;
+  }
+
+  const dataDir = join(dir, 'seed-data');
+  const server = await startServer(dataDir);
+  try {
+    const built: Record<string, SeedRelease> = {};
+    for (const c of commits) built[c.name] = await build(server.api, repo, c.commit);
+    return {
+      dataDir,
+      tinyA: built['tiny-a']!,
+      tinyB: built['tiny-b']!,
+      payload: Object.fromEntries(payloadMiB.map((m) => [m, built[`payload-${m}`]!])),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function build(api: ApiClient, repo: string, commit: string): Promise<SeedRelease> {
+  const started = await api.startBuild({ repo, tag: JOB, ref: commit });
+  const deadline = Date.now() + BUILD_TIMEOUT_MS;
+  for (;;) {
+    const { build: b } = await api.build(started.id, Number.MAX_SAFE_INTEGER);
+    if (b.status === 'failed') throw new Error(`the seed build of ${commit} failed: ${b.error?.message}`);
+    if (b.status === 'succeeded') {
+      const release = (await api.releases(JOB)).find((r) => r.version === b.version);
+      if (!release) throw new Error(`build #${b.id} succeeded but release ${b.version} is not listed`);
+      return { version: release.version, sha256: release.sha256, size: release.size };
+    }
+    if (Date.now() > deadline) throw new Error(`the seed build of ${commit} took over ${BUILD_TIMEOUT_MS / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** A fresh copy of the seed's server data folder, for one run. */
+export function copySeed(seed: Seed, dest: string): string {
+  cpSync(seed.dataDir, dest, { recursive: true });
+  return dest;
+}

@@ -1,0 +1,180 @@
+/**
+ * One simulated-fleet run: a fresh `noops server` (a copy of the seed), N simulated agents, and
+ * in order: join, a first deploy, steady heartbeats, desired-state changes, then for each payload
+ * a batched rollout and a rollback to the release before it (still on disk).
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServer } from '../lib/daemons.js';
+import { procUsage, usageBetween } from '../lib/procstat.js';
+import { round, summarize } from '../lib/stats.js';
+import { measureDeploy, type DeployFigures } from './deploy.js';
+import { desiredFanOut, pacedHeartbeats, readAgents, type FanOutFigures, type LeanAgent, type PacedFigures } from './load.js';
+import { AGENTS_PER_WORKER, Fleet } from './fleet.js';
+import type { FleetPlan } from './plan.js';
+import { clusterOf, copySeed, type Seed, type SeedRelease } from './seed.js';
+
+/** The agents' heartbeat period: the server's default, which the goals are stated for. */
+export const HEARTBEAT_PERIOD_S = 5;
+/** A deploy may take this long before the run fails: generous, a shared machine is slow... */
+const BASE_TIMEOUT_MS = 120_000;
+/** ...plus this much per host: 10,000 hosts report through one server (200 s more). */
+const TIMEOUT_MS_PER_HOST = 20;
+/** Plus this much per byte the server must send: 10 MB/s, ten times slower than measured. */
+const TIMEOUT_MS_PER_BYTE = 1000 / (10 * 1024 * 1024);
+
+export interface HeartbeatFigures {
+  agents: number;
+  periodS: number;
+  windowS: number;
+  heartbeats: number;
+  perS: number;
+  errors: number;
+  /** client-side latency of POST /agent/report, ms */
+  latencyMs: { n: number; p50: number; p99: number; max: number };
+  /** the server's CPU over the window, in cores, and per heartbeat in µs */
+  serverCores: number;
+  serverCpuUsPerBeat: number;
+  /** heartbeats a second one server core would take at that cost */
+  ceilingPerCore: number;
+  /** the fleet workers' CPU in cores, and their worst event loop delay (part of the latency) */
+  fleetCores: number;
+  fleetLoopDelayP99Ms: number;
+}
+
+export interface SimFigures {
+  hosts: number;
+  workers: number;
+  join: { ms: number; serverCpuMs: number };
+  firstDeploy: DeployFigures;
+  heartbeats: HeartbeatFigures | null;
+  propagation: DeployFigures[];
+  /** back to the tiny release before the last desired-state change (on disk) */
+  rollback: DeployFigures | null;
+  rollouts: { mib: number; packageBytes: number; rollout: DeployFigures; rollback: DeployFigures }[];
+  /** the server alone under a lean generator's load (see load.ts), after the agents stopped */
+  lean: { heartbeats: PacedFigures[]; fanOut: FanOutFigures | null };
+  serverRssBytes: number;
+}
+
+/** What one simulated run does (a plan, for one N). */
+export interface SimSteps {
+  heartbeatS: number;
+  propagationRuns: number;
+  /** payload sizes (MiB) to roll out, each followed by a rollback */
+  rollouts: number[];
+  batch: string;
+  /** lean heartbeat loads, as multiples of N agents' rate (1 = every 5 s); [] for none */
+  leanLoads: number[];
+  /** measure the desired-state fan-out to N lean long polls */
+  fanOut: boolean;
+}
+
+/** The steps of `plan` for a fleet of `n`. */
+export function stepsFor(plan: FleetPlan, n: number): SimSteps {
+  return {
+    heartbeatS: plan.heartbeatS,
+    propagationRuns: plan.propagationRuns,
+    rollouts: plan.rollouts.filter((r) => n <= r.maxHosts).map((r) => r.mib),
+    batch: plan.batch,
+    leanLoads: n === Math.max(...plan.sizes) ? plan.leanLoads : plan.leanLoads.slice(0, 1),
+    fanOut: plan.fanOut,
+  };
+}
+
+export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: string): Promise<SimFigures> {
+  const server = await startServer(copySeed(seed, join(dir, 'server')));
+  const names = Array.from({ length: n }, (_, i) => `sim-${String(i + 1).padStart(5, '0')}`);
+  const tag = clusterOf(`n${n}`);
+  let fleet: Fleet | undefined;
+  try {
+    const u0 = procUsage(server.pid)!;
+    const t0 = Date.now();
+    fleet = await Fleet.start({ server: server.url, joinToken: server.joinToken, names, dir });
+    const joined = { ms: Date.now() - t0, serverCpuMs: usageBetween(u0, procUsage(server.pid)!).cpuMs };
+    await server.api.setCluster({ tag, hosts: names });
+    const f = fleet;
+    const deploy = (release: SeedRelease, kind: 'deploy' | 'rollback', batch?: string): Promise<DeployFigures> => measureDeploy({
+      api: server.api, serverPid: server.pid, agentPids: () => f.pids(), watch: (t, v, ms) => f.watch(t, v, ms), tag, version: release.version, kind, batch,
+      timeoutMs: BASE_TIMEOUT_MS + n * TIMEOUT_MS_PER_HOST + n * release.size * TIMEOUT_MS_PER_BYTE,
+    });
+
+    // The first deploy puts a release on every host (setup): every host at once.
+    const firstDeploy = await deploy(seed.tinyA, 'deploy', '100%');
+    const heartbeats = steps.heartbeatS > 0 ? await measureHeartbeats(fleet, server.pid, steps.heartbeatS) : null;
+    // A desired-state change reaching every agent: all hosts at once, tiny releases.
+    const propagation: DeployFigures[] = [];
+    let [current, before] = [seed.tinyA, seed.tinyB];
+    for (let i = 0; i < steps.propagationRuns; i++) {
+      [current, before] = [before, current];
+      propagation.push(await deploy(current, 'deploy', '100%'));
+    }
+    // Rollback to the release before (on disk once a propagation run has replaced it).
+    let rollback: DeployFigures | null = null;
+    if (steps.propagationRuns > 0) {
+      rollback = await deploy(before, 'rollback', '100%');
+      [current, before] = [before, current];
+    }
+    const rollouts: SimFigures['rollouts'] = [];
+    for (const mib of steps.rollouts) {
+      const release = seed.payload[mib]!;
+      const rollout = await deploy(release, 'deploy', steps.batch);
+      const back = await deploy(current, 'rollback', '100%');
+      rollouts.push({ mib, packageBytes: release.size, rollout, rollback: back });
+    }
+    const serverRssBytes = procUsage(server.pid)?.rssBytes ?? 0;
+    // The server alone: the agents stop (the server keeps their tokens) and a lean generator
+    // plays their heartbeats, then holds their long polls for one more desired-state change.
+    await fleet.stop();
+    fleet = undefined;
+    const agents = readAgents(join(dir, 'agents'), names);
+    const report = (a: LeanAgent, i = Number(a.name.slice(4))): string => JSON.stringify({
+      processes: [{ tag, process: 'app', version: current.version, state: 'up', pid: 10_000_000 + i, port: null, restarts: 0, startedAt: '2025-01-01T00:00:00.000Z', error: null }],
+      failures: [], generation: 0,
+    });
+    const lean: SimFigures['lean'] = { heartbeats: [], fanOut: null };
+    for (const k of steps.leanLoads) {
+      lean.heartbeats.push(await pacedHeartbeats(server.url, server.pid, agents, report, (k * n) / HEARTBEAT_PERIOD_S, Math.max(steps.heartbeatS, HEARTBEAT_PERIOD_S)));
+    }
+    if (steps.fanOut) {
+      lean.fanOut = await desiredFanOut(server.url, server.pid, agents, before.version,
+        () => server.api.deploy({ tag, version: before.version, policy: { batch: '100%' } }), BASE_TIMEOUT_MS);
+    }
+    return {
+      hosts: n, workers: Math.ceil(n / AGENTS_PER_WORKER), join: joined, firstDeploy, heartbeats, propagation, rollback, rollouts, lean,
+      serverRssBytes,
+    };
+  } finally {
+    await fleet?.stop();
+    await server.stop();
+    rmSync(join(dir, 'server'), { recursive: true, force: true });
+    rmSync(join(dir, 'agents'), { recursive: true, force: true });
+  }
+}
+
+/** Steady heartbeats over a window: how many, how fast answered, at what cost to the server. */
+export async function measureHeartbeats(fleet: Fleet, serverPid: number, seconds: number): Promise<HeartbeatFigures> {
+  await fleet.window();
+  const u0 = procUsage(serverPid)!;
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const samples = await fleet.collect();
+  const used = usageBetween(u0, procUsage(serverPid)!);
+  const latencies = samples.flatMap((s) => s.report);
+  const windowMs = Math.max(...samples.map((s) => s.ms));
+  const perS = latencies.length / (windowMs / 1000);
+  const serverCores = used.cpuMs / windowMs;
+  return {
+    agents: fleet.size,
+    periodS: HEARTBEAT_PERIOD_S,
+    windowS: round(windowMs / 1000),
+    heartbeats: latencies.length,
+    perS: round(perS),
+    errors: samples.reduce((s, x) => s + x.reportErrors, 0),
+    latencyMs: summarize(latencies),
+    serverCores: round(serverCores, 2),
+    serverCpuUsPerBeat: round((used.cpuMs * 1000) / Math.max(1, latencies.length), 0),
+    ceilingPerCore: round(perS / Math.max(serverCores, 1e-6), 0),
+    fleetCores: round(samples.reduce((s, x) => s + x.cpuMs, 0) / windowMs, 2),
+    fleetLoopDelayP99Ms: round(Math.max(...samples.map((s) => s.loopDelayP99Ms))),
+  };
+}

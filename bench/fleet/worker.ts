@@ -1,0 +1,148 @@
+/**
+ * A fleet worker process: hosts a share of the simulated agents (the real `Agent`, with a
+ * simulated supervisor and releases kept in memory), times their heartbeats, and tells the
+ * parent when every one of them has received a release and reported it up.
+ * Started by fleet.ts with an IPC channel; see protocol.ts for the messages.
+ */
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { Agent } from '../../src/agent/index.js';
+import type { AgentReport, DesiredState } from '../../src/api/types.js';
+import { mapLimit } from '../lib/limit.js';
+import { leanFetch } from './lean-fetch.js';
+import type { FromWorker, ToWorker, WindowSamples } from './protocol.js';
+import { MemoryReleases, type DownloadMeter } from './sim-releases.js';
+import { SimSupervisor } from './sim-supervisor.js';
+
+/** Joins in flight at once: enough to join 10,000 agents in seconds, few enough not to
+ * queue thousands of requests on the server at one instant. */
+const JOIN_CONCURRENCY = 32;
+
+const agents: Agent[] = [];
+const meter: DownloadMeter = { bytes: 0, downloads: 0 };
+let watch: { tag: string; version: string; received: Map<string, number>; up: Map<string, number>; bytes0: number; count0: number } | undefined;
+let win = newWindow();
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+
+function send(msg: FromWorker): void {
+  process.send!(msg);
+}
+
+function newWindow(): { t0: number; cpu0: NodeJS.CpuUsage; report: number[]; reportErrors: number } {
+  return { t0: performance.now(), cpu0: process.cpuUsage(), report: [], reportErrors: 0 };
+}
+
+// The agents' HTTP goes through a lean fetch (see lean-fetch.ts); NOOPS_BENCH_FETCH=node keeps
+// Node's own, to compare. Heartbeat latency is timed as each agent sees it: from the call to
+// the response.
+const realFetch: typeof fetch = process.env.NOOPS_BENCH_FETCH === 'node' ? globalThis.fetch : leanFetch;
+globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  if (!url.endsWith('/agent/report')) return realFetch(input, init);
+  const t0 = performance.now();
+  try {
+    const res = await realFetch(input, init);
+    if (res.ok) win.report.push(performance.now() - t0);
+    else win.reportErrors++;
+    return res;
+  } catch (err) {
+    win.reportErrors++;
+    throw err;
+  }
+};
+
+function observe(name: string): { desired(ds: DesiredState): void; reported(r: AgentReport): void } {
+  return {
+    desired(ds) {
+      const w = watch;
+      if (!w || w.received.has(name)) return;
+      if (ds.instances.some((i) => i.tag === w.tag && i.version === w.version)) {
+        w.received.set(name, Date.now());
+        check();
+      }
+    },
+    reported(r) {
+      const w = watch;
+      if (!w || w.up.has(name)) return;
+      const ps = r.processes.filter((p) => p.tag === w.tag);
+      if (ps.length > 0 && ps.every((p) => p.version === w.version && p.state === 'up')) {
+        w.up.set(name, Date.now());
+        check();
+      }
+    },
+  };
+}
+
+function check(): void {
+  const w = watch;
+  if (!w || w.received.size < agents.length || w.up.size < agents.length) return;
+  watch = undefined;
+  send({
+    type: 'reached', version: w.version, received: [...w.received.values()], up: [...w.up.values()],
+    downloads: { bytes: meter.bytes - w.bytes0, count: meter.downloads - w.count0 },
+  });
+}
+
+async function start(msg: Extract<ToWorker, { type: 'start' }>): Promise<void> {
+  const log = createWriteStream(msg.logFile, { flags: 'a' });
+  const made = msg.names.map((name) => new Agent({
+    server: msg.server, joinToken: msg.joinToken, root: join(msg.rootBase, name), name, labels: { sim: 'yes' },
+    log: (line) => log.write(`${new Date().toISOString()} ${name}: ${line}\n`),
+    host: { supervisor: new SimSupervisor(), releases: new MemoryReleases(meter) }, ctl: false,
+    observer: observe(name),
+  }));
+  const results = await mapLimit(made, JOIN_CONCURRENCY, (a) => a.start());
+  const failed: string[] = [];
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') agents.push(made[i]!);
+    else failed.push(`${made[i]!.name}: ${(r.reason as Error).message}`);
+  });
+  send({ type: 'started', joined: agents.length, failed: failed.slice(0, 10) });
+}
+
+function collect(): WindowSamples {
+  const cpu = process.cpuUsage(win.cpu0);
+  const out: WindowSamples = {
+    ms: performance.now() - win.t0,
+    report: win.report,
+    reportErrors: win.reportErrors,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    loopDelayP99Ms: loop.percentile(99) / 1e6,
+    loopDelayMaxMs: loop.max / 1e6,
+  };
+  win = newWindow();
+  loop.reset();
+  return out;
+}
+
+process.on('message', (msg: ToWorker) => {
+  void (async () => {
+    switch (msg.type) {
+      case 'start':
+        await start(msg);
+        break;
+      case 'window':
+        win = newWindow();
+        loop.reset();
+        send({ type: 'window' });
+        break;
+      case 'collect':
+        send({ type: 'samples', samples: collect() });
+        break;
+      case 'watch':
+        watch = { tag: msg.tag, version: msg.version, received: new Map(), up: new Map(), bytes0: meter.bytes, count0: meter.downloads };
+        send({ type: 'watching' });
+        check();
+        break;
+      case 'stop':
+        await Promise.all(agents.map((a) => a.stop()));
+        send({ type: 'stopped' });
+        process.disconnect();
+        // Exit on our own (not killed): a CPU profile, when asked for, is written on exit.
+        setTimeout(() => process.exit(0), 100).unref();
+        break;
+    }
+  })().catch((err: Error) => send({ type: 'error', message: err.stack ?? err.message }));
+});

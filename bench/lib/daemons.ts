@@ -1,0 +1,124 @@
+/**
+ * Real `noops server` and `noops agent` processes for benchmarks, started from bin/noops as a
+ * user starts them, each in its own process so its CPU is measured apart.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { ApiClient } from '../../src/api/client.js';
+
+export const ROOT = new URL('../..', import.meta.url).pathname;
+export const NOOPS = join(ROOT, 'bin', 'noops');
+
+/** How long a server may take to open its store and listen (a busy 2-core machine is slow). */
+const LISTEN_TIMEOUT_MS = 60_000;
+
+export interface Daemon {
+  child: ChildProcess;
+  pid: number;
+  output(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it exited */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Spawns bin/noops with `args`; output is kept (the last 64 KB) for error messages. */
+export function launch(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Daemon {
+  const child = spawn(process.execPath, [...nodeArgs, NOOPS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (b: Buffer): void => {
+    out = (out + b.toString()).slice(-65_536);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return {
+    child,
+    pid: child.pid!,
+    output: () => out,
+    stop: (graceMs = 10_000) => new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ServerDaemon extends Daemon {
+  url: string;
+  adminToken: string;
+  joinToken: string;
+  api: ApiClient;
+}
+
+/** Starts `noops server` on a free port with its data in `dataDir`; resolves once it listens. */
+export async function startServer(dataDir: string, extra: string[] = []): Promise<ServerDaemon> {
+  const port = await freePort();
+  // NOOPS_BENCH_PROFILE=DIR: the server writes a V8 CPU profile there when it stops.
+  const profile = process.env.NOOPS_BENCH_PROFILE;
+  const d = launch(['server', '--data', dataDir, '--listen', `127.0.0.1:${port}`, ...extra], {}, profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []);
+  const deadline = Date.now() + LISTEN_TIMEOUT_MS;
+  while (!d.output().includes('listening on')) {
+    if (d.child.exitCode !== null) throw new Error(`noops server exited: ${d.output()}`);
+    if (Date.now() > deadline) {
+      await d.stop();
+      throw new Error(`noops server did not listen within ${LISTEN_TIMEOUT_MS / 1000} s: ${d.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const url = `http://127.0.0.1:${port}`;
+  const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+  return { ...d, url, adminToken, joinToken: readFileSync(join(dataDir, 'join.token'), 'utf8').trim(), api: new ApiClient(url, adminToken) };
+}
+
+/** Starts `noops agent` with its own root and name. */
+export function startAgent(server: { url: string; joinToken: string }, root: string, name: string): Daemon {
+  return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', 'bench=real']);
+}
+
+/** Waits until `check` answers truthy, retrying against a deadline. */
+export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Kills every process group an agent root's state.json lists: no orphans after a benchmark. */
+export function killSupervised(root: string): void {
+  const file = join(root, 'state.json');
+  if (!existsSync(file)) return;
+  const state = JSON.parse(readFileSync(file, 'utf8')) as { instances: Record<string, { processes: Record<string, { pid: number }> }> };
+  for (const inst of Object.values(state.instances)) {
+    for (const p of Object.values(inst.processes)) {
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}

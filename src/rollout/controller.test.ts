@@ -1,0 +1,213 @@
+/**
+ * The controller's doing, against a real (in-memory SQLite) store, a real package for the
+ * deploy tests, and agent reports written by the test.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create as tarCreate } from 'tar';
+import { openStore, type DeploymentRow, type Store } from '../store/index.js';
+import type { AgentReport } from '../api/types.js';
+import { RolloutController, type RolloutDeps } from './controller.js';
+import type { HostHookContext } from './hooks.js';
+
+const CLUSTER = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
+const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';
+const HOSTS = ['h1', 'h2', 'h3', 'h4'];
+const dir = mkdtempSync(join(tmpdir(), 'noops-controller-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const manifest = (version: string, deployTests?: string[]) => ({
+  schema: 1, job: JOB, version, commit: version.padEnd(40, '0'), repo: 'r', builtAt: '2024-05-01T12:00:00.000Z', stack: 'procfile', env: { GREETING: 'hi' },
+  processes: [{ name: 'web', command: 'x', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 0 }],
+  ...(deployTests ? { deployTests } : {}),
+});
+
+/** A real release package whose deploy test writes what it was given into `out`. */
+async function testPackage(out: string, exitCode: number): Promise<string> {
+  const src = mkdtempSync(join(dir, 'pkg-'));
+  writeFileSync(join(src, 'manifest.json'), JSON.stringify(manifest('bbbbbbbbb', ['sh check.sh'])));
+  writeFileSync(join(src, 'check.sh'), `echo "$NOOPS_BATCH $NOOPS_INSTANCES $NOOPS_INSTANCES_WEB $GREETING $NOOPS_DEPLOY_KIND" >> ${out}\necho checked\nexit ${exitCode}\n`);
+  const file = join(dir, `pkg-${exitCode}-${Math.random()}.tar.gz`);
+  await tarCreate({ gzip: true, file, cwd: src, portable: true }, ['manifest.json', 'check.sh']);
+  return file;
+}
+
+interface Fleet {
+  store: Store;
+  reports: Map<string, AgentReport>;
+  hooks: string[];
+  deps: RolloutDeps;
+  controller: RolloutController;
+  /** every host reports `version` up and healthy */
+  healthy(hosts: string[], version: string): void;
+}
+
+async function fleet(opts: { deployTests?: string[]; packagePath?: string; failBeforeStop?: string; store?: Store } = {}): Promise<Fleet> {
+  const store = opts.store ?? await openStore('sqlite::memory:');
+  const at = new Date().toISOString();
+  if (!opts.store) {
+    for (const h of HOSTS) await store.upsertHost({ name: h, labels: {}, address: `::ffff:10.0.0.${h.slice(1)}`, joinedAt: at });
+    await store.putCluster({ tag: CLUSTER, hosts: HOSTS, policy: { batch: [1, '100%'], version: 'aaaaaaaaa' }, conf: null, updatedAt: at });
+    for (const v of ['aaaaaaaaa', 'bbbbbbbbb']) {
+      await store.putRelease({ job: JOB, version: v, commit: v.padEnd(40, '0'), repo: 'r', sha256: v[0]!.repeat(64), size: 1, manifest: manifest(v, opts.deployTests), buildId: null, createdAt: at });
+    }
+  }
+  const reports = new Map<string, AgentReport>();
+  const hooks: string[] = [];
+  const deps: RolloutDeps = {
+    store,
+    lastReport: (h) => reports.get(h),
+    notify: () => undefined,
+    hasArtifact: async () => true,
+    artifactPath: () => opts.packagePath ?? '/nonexistent',
+    workDir: dir,
+    resumeGraceMs: 0,
+    hooks: {
+      beforeStop: async (c: HostHookContext) => {
+        hooks.push(`stop ${c.host} ${c.from}->${c.to} ${c.kind}`);
+        if (c.host === opts.failBeforeStop && c.kind !== 'revert') throw new Error('the load balancer said no');
+      },
+      afterHealthy: async (c: HostHookContext) => { hooks.push(`healthy ${c.host} ${c.to} ${c.kind}`); },
+    },
+  };
+  const controller = new RolloutController(deps);
+  await controller.start();
+  return {
+    store, reports, hooks, deps, controller,
+    healthy(hosts, version) {
+      const now = new Date(Date.now() - 1000).toISOString();
+      for (const h of hosts) {
+        reports.set(h, {
+          generation: 1, failures: [],
+          processes: [{ tag: CLUSTER, process: 'web', version, state: 'up', pid: 1, port: 8000 + Number(h.slice(1)), restarts: 0, startedAt: now, error: null, health: 'healthy', healthySince: now, healthError: null, downloaded: version !== 'aaaaaaaaa' }],
+        });
+        controller.onReport(h);
+      }
+    },
+  };
+}
+
+/** Waits (against a deadline) until the deployment satisfies `ok`. */
+async function until(f: Fleet, id: number, ok: (d: DeploymentRow) => boolean): Promise<DeploymentRow> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const d = f.controller.current(id) ?? (await f.store.getDeployment(id))!;
+    if (ok(d)) return d;
+    if (Date.now() > deadline) assert.fail(`deployment #${id} never got there: ${JSON.stringify(d.progress)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const desiredVersions = async (store: Store): Promise<Record<string, string | null>> => {
+  const out: Record<string, string | null> = {};
+  for (const h of HOSTS) out[h] = (await store.getDesired(h)).entries.find((e) => e.tag === CLUSTER)?.version ?? null;
+  return out;
+};
+
+test('a batched rollout changes desired state batch by batch, calls the hooks, and ends succeeded', async () => {
+  const f = await fleet();
+  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  assert.deepEqual(await desiredVersions(f.store), { h1: 'aaaaaaaaa', h2: null, h3: null, h4: null }, 'batch 1 only');
+  assert.deepEqual((d.progress as { batches: string[][] }).batches, [['h1'], ['h2', 'h3', 'h4']]);
+  await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'bbbbbbbbb', kind: 'deploy', initiator: 'bob' }), {
+    code: 'NOOPS_E_DEPLOY_LOCKED', message: new RegExp(`^deployment #${d.id} \\(deploy of aaaaaaaaa, started by alice at .*\\) is running on ${CLUSTER}$`),
+  });
+  f.healthy(['h1'], 'aaaaaaaaa');
+  await until(f, d.id, (x) => x.hostResults.h2 === 'deploying');
+  assert.deepEqual(await desiredVersions(f.store), { h1: 'aaaaaaaaa', h2: 'aaaaaaaaa', h3: 'aaaaaaaaa', h4: 'aaaaaaaaa' });
+  f.healthy(['h2', 'h3', 'h4'], 'aaaaaaaaa');
+  const done = await until(f, d.id, (x) => x.status !== 'running');
+  assert.equal(done.status, 'succeeded');
+  assert.deepEqual(done.hostResults, { h1: 'succeeded', h2: 'succeeded', h3: 'succeeded', h4: 'succeeded' });
+  assert.deepEqual((await f.store.getDeployment(d.id))!.status, 'succeeded', 'stored');
+  assert.deepEqual(f.hooks.slice(0, 2), ['stop h1 null->aaaaaaaaa deploy', 'healthy h1 aaaaaaaaa deploy']);
+  assert.equal(f.hooks.length, 8);
+  assert.deepEqual((await f.store.listAudit({ action: 'deploy.succeeded' })).length, 1);
+  await f.controller.stop();
+});
+
+test('a server that stops mid-rollout resumes from the store where it was', async () => {
+  const f = await fleet();
+  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice', policy: { batch: [1] } });
+  f.healthy(['h1'], 'aaaaaaaaa');
+  await until(f, d.id, (x) => x.hostResults.h2 === 'deploying');
+  await f.controller.stop();
+  // a second server on the same store, with reports only from hosts that reported since
+  const g = await fleet({ store: f.store });
+  assert.equal(g.controller.current(d.id)?.hostResults.h2, 'deploying');
+  g.healthy(['h1', 'h2'], 'aaaaaaaaa');
+  await until(g, d.id, (x) => x.hostResults.h3 === 'deploying');
+  g.healthy(['h3'], 'aaaaaaaaa');
+  await until(g, d.id, (x) => x.hostResults.h4 === 'deploying');
+  g.healthy(['h4'], 'aaaaaaaaa');
+  const done = await until(g, d.id, (x) => x.status !== 'running');
+  assert.equal(done.status, 'succeeded');
+  const log = (done.progress as { log: { message: string }[] }).log.map((l) => l.message);
+  assert.ok(log.includes('the server restarted; resuming (deploying, batch 2 of 4)'), log.join('\n'));
+  await g.controller.stop();
+});
+
+test('a failing before-stop hook fails its host and the deploy rolls back', async () => {
+  const f = await fleet({ failBeforeStop: 'h1' });
+  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  const done = await until(f, d.id, (x) => x.status !== 'running');
+  assert.equal(done.status, 'rolled_back');
+  assert.equal(done.message, '1 host(s) failed in batch 1 of 2: h1: the before-stop hook failed: the load balancer said no; every changed host is back on its previous release');
+  assert.deepEqual(await desiredVersions(f.store), { h1: null, h2: null, h3: null, h4: null });
+  await f.controller.stop();
+});
+
+test('deploy tests run from the package with the instances; a failure rolls the deploy back', async () => {
+  const out = join(dir, 'tests.out');
+  const f = await fleet({ deployTests: ['sh check.sh'], packagePath: await testPackage(out, 0) });
+  // v1 everywhere first, all at once
+  const d1 = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice', policy: { batch: ['100%'] } });
+  f.healthy(HOSTS, 'aaaaaaaaa');
+  assert.equal((await until(f, d1.id, (x) => x.status !== 'running')).status, 'succeeded');
+  assert.equal(readFileSync(out, 'utf8'), '1 10.0.0.1:8001,10.0.0.2:8002,10.0.0.3:8003,10.0.0.4:8004 10.0.0.1:8001,10.0.0.2:8002,10.0.0.3:8003,10.0.0.4:8004 hi deploy\n');
+  const tests = (await f.store.getDeployment(d1.id))!.progress as { tests: unknown[] };
+  assert.deepEqual(tests.tests.map((t) => { const r = t as { batch: number; status: string; commands: { command: string; code: number; output: string }[] }; return [r.batch, r.status, r.commands]; }),
+    [[0, 'passed', [{ command: 'sh check.sh', code: 0, output: 'checked\n' }]]]);
+  await f.controller.stop();
+
+  rmSync(out, { force: true });
+  const g = await fleet({ store: f.store, packagePath: await testPackage(out, 3) });
+  g.healthy(HOSTS, 'aaaaaaaaa');
+  const d2 = await g.controller.startDeploy({ tag: CLUSTER, version: 'bbbbbbbbb', kind: 'deploy', initiator: 'alice', policy: { batch: [2] } });
+  g.healthy(['h1', 'h2'], 'bbbbbbbbb');
+  const done = await until(g, d2.id, (x) => x.status !== 'running' || (x.progress as { phase: string }).phase === 'reverting');
+  assert.equal(readFileSync(out, 'utf8'), '1 10.0.0.1:8001,10.0.0.2:8002 10.0.0.1:8001,10.0.0.2:8002 hi deploy\n', 'after the first batch: its instances only');
+  assert.equal((done.progress as { outcome: { message: string } }).outcome.message, 'the deploy tests failed after batch 1 of 2: "sh check.sh" exited with code 3');
+  assert.deepEqual(await desiredVersions(g.store), { h1: 'aaaaaaaaa', h2: 'aaaaaaaaa', h3: 'aaaaaaaaa', h4: 'aaaaaaaaa' });
+  assert.equal((await g.store.getDesired('h1')).entries[0]!.kind, 'rollback', 'processes sent back see NOOPS_DEPLOY_KIND=rollback');
+  g.healthy(['h1', 'h2'], 'aaaaaaaaa');
+  assert.equal((await until(g, d2.id, (x) => x.status !== 'running')).status, 'rolled_back');
+  await g.controller.stop();
+});
+
+test('pause, resume, promote and abort through the controller; commands on an ended deployment are refused', async () => {
+  const f = await fleet();
+  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice', canary: ['h3'] });
+  assert.deepEqual(await desiredVersions(f.store), { h1: null, h2: null, h3: 'aaaaaaaaa', h4: null });
+  f.healthy(['h3'], 'aaaaaaaaa');
+  await until(f, d.id, (x) => (x.progress as { phase: string }).phase === 'canary');
+  await f.controller.act(d.id, 'pause', 'bob');
+  const promoted = await f.controller.act(d.id, 'promote', 'bob');
+  assert.equal((promoted.progress as { phase: string }).phase, 'canary', 'held by the pause');
+  await f.controller.act(d.id, 'resume', 'bob');
+  await until(f, d.id, (x) => x.hostResults.h1 === 'deploying');
+  await f.controller.act(d.id, 'abort', 'carol');
+  f.healthy(['h3'], 'other');
+  for (const h of HOSTS) f.reports.set(h, { generation: 2, failures: [], processes: [] });
+  f.healthy([], '');
+  HOSTS.forEach((h) => f.controller.onReport(h));
+  const done = await until(f, d.id, (x) => x.status !== 'running');
+  assert.deepEqual([done.status, done.message], ['aborted', 'aborted by carol; every changed host is back on its previous release']);
+  await assert.rejects(f.controller.act(d.id, 'resume', 'bob'), { code: 'NOOPS_E_DEPLOY_STATE', message: `cannot resume deployment #${d.id}: it has ended (aborted)` });
+  await assert.rejects(f.controller.act(9999, 'resume', 'bob'), { code: 'NOOPS_E_NOT_FOUND' });
+  assert.deepEqual((await f.store.listAudit({ action: 'deploy.promote' })).map((a) => a.actor), ['bob']);
+  await f.controller.stop();
+});

@@ -1,0 +1,121 @@
+/**
+ * Deploy tests: the release's `deploy_tests` commands, run by the server against the freshly
+ * deployed instances. They run in a temp folder holding the release's own files (unpacked from
+ * the artifact store), one after the other, until one fails or the time limit passes.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DeployTestCommand } from '../api/types.js';
+import type { ProcessReport } from '../api/types.js';
+import type { ReleaseManifest } from '../release/types.js';
+import { BUILD_ENV_PASSTHROUGH, run } from '../build/index.js';
+import { extractPackage } from '../agent/install.js';
+
+/** The end of a test command's output kept in the deployment: enough for an assertion's message. */
+export const TEST_OUTPUT_KEEP = 8 * 1024;
+
+export interface DeployTestJob {
+  commands: readonly string[];
+  /** the release package (tar.gz) in the artifact store */
+  packagePath: string;
+  /** a folder for the temp folder the tests run in */
+  workDir: string;
+  /** the environment of the commands (see `deployTestEnv`) */
+  env: Record<string, string>;
+  /** seconds for all the commands together */
+  timeoutS: number;
+}
+
+/**
+ * Runs the deploy tests; answers each command that ran with its exit code (null: killed at the
+ * time limit, or could not start) and the end of its output. Stops at the first failure.
+ * Never throws: a package that cannot be unpacked is a failed test.
+ */
+export async function runDeployTests(job: DeployTestJob): Promise<DeployTestCommand[]> {
+  const dir = await mkdtemp(join(job.workDir, 'deploy-test-'));
+  try {
+    try {
+      await extractPackage(job.packagePath, dir);
+    } catch (err) {
+      return [{ command: '(unpack the release)', code: null, output: (err as Error).message }];
+    }
+    const deadline = Date.now() + job.timeoutS * 1000;
+    const out: DeployTestCommand[] = [];
+    for (const command of job.commands) {
+      let output = '';
+      const keep = (text: string): void => { output = (output + text).slice(-TEST_OUTPUT_KEEP); };
+      try {
+        const r = await run('/bin/sh', ['-c', command], { cwd: dir, env: job.env, deadline, onOutput: keep });
+        out.push({ command, code: r.timedOut ? null : r.code, output: r.timedOut ? `${output}\n(killed: the deploy tests ran past ${job.timeoutS}s)` : output });
+      } catch (err) {
+        out.push({ command, code: null, output: `could not start /bin/sh: ${(err as Error).message}` });
+      }
+      if (out.at(-1)!.code !== 0) break;
+    }
+    return out;
+  } finally {
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** A host's address for tests to reach it: its `address` label, else where its agent connects from. */
+export function hostAddress(labels: Record<string, string>, seenFrom: string | null): string | null {
+  const a = labels.address ?? seenFrom;
+  if (!a) return null;
+  return a.startsWith('::ffff:') ? a.slice('::ffff:'.length) : a;
+}
+
+/**
+ * The instances of one process, `address:port`, of the hosts given, from their reports.
+ *
+ * @example instanceList([{ address: '10.0.0.1', processes: [{ process: 'web', version: 'v2', port: 8000, ... }] }], 'web', 'v2')
+ *   // ['10.0.0.1:8000']
+ */
+export function instanceList(hosts: readonly { address: string | null; processes: readonly ProcessReport[] }[], process: string, version: string): string[] {
+  const out: string[] = [];
+  for (const h of hosts) {
+    const p = h.processes.find((x) => x.process === process && x.version === version);
+    if (h.address && p?.port) out.push(`${h.address.includes(':') ? `[${h.address}]` : h.address}:${p.port}`);
+  }
+  return out;
+}
+
+/** The process whose instances NOOPS_INSTANCES lists: `web` if it has a port, else the first with one. */
+export function mainProcess(manifest: ReleaseManifest): string | null {
+  const ported = manifest.processes.filter((p) => p.port !== null);
+  return (ported.find((p) => p.name === 'web') ?? ported[0])?.name ?? null;
+}
+
+/** `NOOPS_INSTANCES_<NAME>`: the process name in upper case, `-` as `_`. */
+export function instancesVar(process: string): string {
+  return `NOOPS_INSTANCES_${process.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/**
+ * The environment of deploy tests: a few of the server's variables (never its secrets), the
+ * release's `env`, then what noops tells them.
+ */
+export function deployTestEnv(opts: {
+  manifest: ReleaseManifest;
+  tag: string;
+  version: string;
+  kind: string;
+  deployment: number;
+  batch: number;
+  instances: Record<string, string[]>;
+}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of BUILD_ENV_PASSTHROUGH) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+  Object.assign(env, opts.manifest.env);
+  const main = mainProcess(opts.manifest);
+  Object.assign(env, {
+    NOOPS_TAG: opts.tag,
+    NOOPS_VERSION: opts.version,
+    NOOPS_DEPLOY_KIND: opts.kind,
+    NOOPS_DEPLOYMENT: String(opts.deployment),
+    NOOPS_BATCH: String(opts.batch + 1),
+    NOOPS_INSTANCES: main ? (opts.instances[main] ?? []).join(',') : '',
+  });
+  for (const [name, list] of Object.entries(opts.instances)) env[instancesVar(name)] = list.join(',');
+  return env;
+}

@@ -1,0 +1,52 @@
+/**
+ * A running deployment as the controller holds it in memory: its row, its progress, and what
+ * waits for the next step (people's commands, deploy-test results, log lines from hooks).
+ */
+import type { DeployTestCommand, DeploymentAction, RolloutLogLine, RolloutProgress } from '../api/types.js';
+import type { ReleaseManifest } from '../release/types.js';
+import type { DeploymentRow, ReleaseRow } from '../store/index.js';
+import { LOG_KEEP } from './step.js';
+
+export interface Entry {
+  row: DeploymentRow;
+  progress: RolloutProgress;
+  release: ReleaseRow;
+  /** the process names of the release */
+  expected: string[];
+  /** no deadline passes before this (ms since the epoch) */
+  graceUntil: number;
+  /** commands waiting for the next step, with who waits for them */
+  commands: { action: DeploymentAction; by: string; done: (err?: Error) => void }[];
+  testResults: { batch: number; commands: DeployTestCommand[] }[];
+  /** log lines from outside a step (hooks, a restart), added at the next */
+  notes: string[];
+  /** hosts whose before-stop hook failed, and why */
+  hookFailures: Map<string, string>;
+  /** releases other than the deployment's (previous versions), by version */
+  releases: Map<string, ReleaseRow>;
+}
+
+export function newEntry(row: DeploymentRow, progress: RolloutProgress, release: ReleaseRow, graceUntil: number): Entry {
+  return {
+    row, progress, release, graceUntil,
+    expected: (release.manifest as unknown as ReleaseManifest).processes.map((p) => p.name),
+    commands: [], testResults: [], notes: [], hookFailures: new Map(), releases: new Map(),
+  };
+}
+
+/** The progress with these lines added to its log. */
+export function addLog(p: RolloutProgress, messages: string[], now: number): RolloutProgress {
+  const at = new Date(now).toISOString();
+  const log = [...p.log, ...messages.map((message) => ({ at, message }))];
+  return { ...p, log: log.slice(-LOG_KEEP) };
+}
+
+/** The lines of `after` that `before` did not have (the log only grows at its end, and drops its oldest). */
+export function newLines(before: RolloutLogLine[], after: RolloutLogLine[]): RolloutLogLine[] {
+  const last = before.at(-1);
+  if (!last) return after;
+  for (let i = after.length - 1; i >= 0; i--) {
+    if (after[i]!.at === last.at && after[i]!.message === last.message) return after.slice(i + 1);
+  }
+  return after;
+}

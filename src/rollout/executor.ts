@@ -1,0 +1,148 @@
+/**
+ * What the controller does for a step's actions: desired state (with the before-stop hook),
+ * the after-healthy hook, and the deploy tests. Every method acts on one deployment's entry.
+ */
+import { NoopsError } from '../errors/index.js';
+import type { DeploymentKind, DesiredRow, ReleaseRow } from '../store/index.js';
+import type { ReleaseManifest } from '../release/types.js';
+import type { AgentReport, RolloutProgress } from '../api/types.js';
+import { parseTag, formatTag, truncateTo } from '../tree/index.js';
+import { observe } from './evaluate.js';
+import { deployTestEnv, hostAddress, instanceList, mainProcess, runDeployTests } from './deploy-tests.js';
+import type { Entry } from './entry.js';
+import type { RolloutDeps } from './controller.js';
+
+export class Executor {
+  /**
+   * @param deps the controller's
+   * @param wake steps the deployments again (deploy-test results arrived)
+   */
+  constructor(private readonly deps: RolloutDeps, private readonly wake: () => void) {}
+
+  /** Tells hosts to run the deployment's release, each after its before-stop hook (a failing hook fails the host). */
+  async deploy(entry: Entry, hosts: string[]): Promise<void> {
+    const { row } = entry;
+    const ready: string[] = [];
+    await Promise.all(hosts.map(async (host) => {
+      try {
+        await this.deps.hooks?.beforeStop?.({ deployment: row.id, tag: row.tag, host, from: row.previous[host] ?? null, to: row.version, kind: row.kind });
+        ready.push(host);
+      } catch (err) {
+        entry.hookFailures.set(host, `the before-stop hook failed: ${(err as Error).message}`);
+      }
+    }));
+    await this.ensureDesiredMany(entry, ready.map((host) => ({ host, version: row.version })), row.kind);
+  }
+
+  /** Tells hosts to run their previous release again (NOOPS_DEPLOY_KIND=rollback); hook failures are only logged. */
+  async revert(entry: Entry, hosts: string[]): Promise<void> {
+    const { row } = entry;
+    await Promise.all(hosts.map(async (host) => {
+      const to = row.previous[host] ?? null;
+      try {
+        await this.deps.hooks?.beforeStop?.({ deployment: row.id, tag: row.tag, host, from: row.version, to, kind: 'revert' });
+      } catch (err) {
+        entry.notes.push(`${host}: the before-stop hook failed (going back all the same): ${(err as Error).message}`);
+      }
+      entry.hookFailures.delete(host);
+    }));
+    await this.ensureDesiredMany(entry, hosts.map((host) => ({ host, version: row.previous[host] ?? null })), 'rollback');
+  }
+
+  /** Calls the after-healthy hook of a host that runs `version` healthily; a failure is logged. */
+  async afterHealthy(entry: Entry, host: string, version: string): Promise<void> {
+    const { row } = entry;
+    const forward = version === row.version;
+    try {
+      await this.deps.hooks?.afterHealthy?.({
+        deployment: row.id, tag: row.tag, host, from: forward ? row.previous[host] ?? null : row.version, to: version, kind: forward ? row.kind : 'revert',
+      });
+    } catch (err) {
+      entry.notes.push(`${host}: the after-healthy hook failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Sets one host's desired entry of the deployment's tag (null: none), unless it is so already. */
+  async ensureDesired(entry: Entry, host: string, version: string | null, kind: DeploymentKind): Promise<void> {
+    await this.ensureDesiredMany(entry, [{ host, version }], kind);
+  }
+
+  /**
+   * Sets hosts' desired entries of the deployment's tag (null: none), those not so already, in
+   * one read and one transaction: a batch of 1,000 hosts took seconds one host at a time.
+   */
+  async ensureDesiredMany(entry: Entry, targets: { host: string; version: string | null }[], kind: DeploymentKind): Promise<void> {
+    if (targets.length === 0) return;
+    const { row } = entry;
+    const current = new Map((await this.deps.store.listDesired(row.tag)).map((d) => [d.host, d]));
+    const at = new Date().toISOString();
+    const changes: { host: string; row: DesiredRow | null }[] = [];
+    for (const { host, version } of targets) {
+      const cur = current.get(host);
+      if (version === null) {
+        if (cur) changes.push({ host, row: null });
+        continue;
+      }
+      if (cur && cur.version === version && cur.deploymentId === row.id && (cur.kind ?? row.kind) === kind) continue;
+      const release = version === row.version ? entry.release : await this.cachedRelease(entry, version);
+      changes.push({
+        host,
+        row: { host, tag: row.tag, version, sha256: release.sha256, manifest: release.manifest, deploymentId: row.id, updatedAt: at, kind },
+      });
+    }
+    await this.deps.store.setDesiredMany(row.tag, changes);
+    for (const c of changes) this.deps.notify(c.host);
+  }
+
+  /** Starts the deploy tests after `batch` in the background; answers the instances they test. */
+  async startTests(entry: Entry, progress: RolloutProgress, batch: number): Promise<string[]> {
+    const { row } = entry;
+    const manifest = entry.release.manifest as unknown as ReleaseManifest;
+    // after the first batch, its hosts; after the last, every host that runs the release
+    const hosts = (batch === 0 ? progress.batches[0]! : row.hosts).filter((h) => progress.hosts[h]?.state === 'succeeded');
+    const info: { address: string | null; processes: AgentReport['processes'] }[] = [];
+    for (const h of hosts) {
+      const hr = await this.deps.store.getHost(h);
+      info.push({ address: hr ? hostAddress(hr.labels, hr.address) : null, processes: observe(row.tag, this.deps.lastReport(h))?.processes ?? [] });
+    }
+    const instances: Record<string, string[]> = {};
+    for (const p of manifest.processes) if (p.port !== null) instances[p.name] = instanceList(info, p.name, row.version);
+    const env = deployTestEnv({ manifest, tag: row.tag, version: row.version, kind: row.kind, deployment: row.id, batch, instances });
+    void runDeployTests({
+      commands: manifest.deployTests ?? [], packagePath: this.deps.artifactPath(entry.release.sha256),
+      workDir: this.deps.workDir, env, timeoutS: progress.policy.test_timeout,
+    }).catch((err: Error) => [{ command: '(run the deploy tests)', code: null, output: err.message }]).then((commands) => {
+      entry.testResults.push({ batch, commands });
+      this.wake();
+    });
+    const main = mainProcess(manifest);
+    return main ? instances[main] ?? [] : [];
+  }
+
+
+  /** A release of the deployment's job, fetched once per deployment. */
+  async cachedRelease(entry: Entry, version: string): Promise<ReleaseRow> {
+    let r = entry.releases.get(version);
+    if (!r) entry.releases.set(version, (r = await this.releaseFor(entry.row.tag, version)));
+    return r;
+  }
+
+  /** A release of the tag's job; NOOPS_E_RELEASE_UNKNOWN listing the newest when there is none. */
+  async releaseFor(tag: string, version: string): Promise<ReleaseRow> {
+    const job = jobOf(tag);
+    const release = await this.deps.store.getRelease(job, version);
+    if (!release) {
+      const known = (await this.deps.store.listReleases(job)).slice(0, 5).map((r) => r.version);
+      throw new NoopsError('NOOPS_E_RELEASE_UNKNOWN', `${job} has no release ${version}` +
+        (known.length ? ` (newest: ${known.join(', ')})` : ' (it has no releases yet)'));
+    }
+    return release;
+  }
+}
+
+/** The job tag of a cluster tag. */
+export function jobOf(tag: string): string {
+  const job = truncateTo(parseTag(tag), 'job');
+  if (!job) throw new NoopsError('NOOPS_E_TAG_INVALID', `${tag} names no job`);
+  return formatTag(job);
+}

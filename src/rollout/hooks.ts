@@ -1,0 +1,28 @@
+/**
+ * The points of a rollout where other systems step in, per host: before its running release
+ * is stopped (drain it from load balancers and naming), and after it runs a release healthily
+ * (add it back). The load-balancer and naming drivers of a later stage implement these.
+ */
+
+export interface HostHookContext {
+  deployment: number;
+  /** canonical cluster tag */
+  tag: string;
+  host: string;
+  /** the release it runs now (null: none) */
+  from: string | null;
+  /** the release it goes to (null: none: the tag is removed from the host) */
+  to: string | null;
+  /** `deploy` or `rollback` (the deployment's kind), or `revert`: a failed deployment sends it back */
+  kind: 'deploy' | 'rollback' | 'revert';
+}
+
+export interface RolloutHooks {
+  /**
+   * Before the host is told to switch. Throwing fails the host in a deploy (the host is not
+   * switched); in a revert it is logged and the host goes back all the same.
+   */
+  beforeStop?(ctx: HostHookContext): Promise<void>;
+  /** After the host runs `ctx.to` healthily. Throwing is logged in the deployment. */
+  afterHealthy?(ctx: HostHookContext): Promise<void>;
+}

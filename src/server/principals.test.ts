@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AGENT_TOKEN_TTL_MS, PrincipalCache } from './principals.js';
+
+test('agent tokens are remembered for a while and forgotten when the agent joins again', () => {
+  const c = new PrincipalCache();
+  const h1 = { kind: 'agent' as const, name: 'h1', scope: null };
+  c.set('old', h1, 1000);
+  assert.deepEqual(c.get('old', 1000 + AGENT_TOKEN_TTL_MS - 1), h1);
+  assert.equal(c.get('old', 1000 + AGENT_TOKEN_TTL_MS), undefined, 'stale: read from the store again');
+  c.set('old', h1, 5000);
+  c.set('other', { kind: 'agent', name: 'h2', scope: null }, 5000);
+  c.forgetAgent('h1');
+  assert.equal(c.get('old', 5001), undefined);
+  assert.equal(c.get('other', 5001)?.name, 'h2');
+});
+
+test('admin and team tokens stay until the server restarts', () => {
+  const c = new PrincipalCache();
+  c.set('adm', { kind: 'admin', name: 'admin', scope: null }, 0);
+  assert.equal(c.get('adm', Number.MAX_SAFE_INTEGER)?.kind, 'admin');
+  c.forgetAgent('admin');
+  assert.equal(c.get('adm', 1)?.kind, 'admin');
+});
+
+test('a real server refuses an agent\'s old token as soon as the agent joined again', async () => {
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { startServer } = await import('./index.js');
+  const { ApiClient } = await import('../api/client.js');
+  const dir = mkdtempSync(join(tmpdir(), 'noops-principals-'));
+  const server = await startServer({ dataDir: dir, listen: '127.0.0.1:0' });
+  try {
+    const joiner = new ApiClient(server.url, readFileSync(server.joinTokenFile, 'utf8').trim());
+    const first = new ApiClient(server.url, (await joiner.join({ name: 'h1', labels: {} })).token);
+    assert.equal((await first.whoami()).name, 'h1', 'the token works, and is now remembered');
+    const second = new ApiClient(server.url, (await joiner.join({ name: 'h1', labels: {} })).token);
+    await assert.rejects(first.whoami(), (err: Error & { code?: string }) => err.code === 'NOOPS_E_UNAUTHORIZED');
+    assert.equal((await second.whoami()).name, 'h1');
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,59 @@
+/**
+ * `GET /deployments/:id/events`: a deployment as it happens, as server-sent events. The first
+ * event is the whole deployment; then `log` for each line of its log and `deployment` after each
+ * change; the stream ends after the deployment has. A client that reconnects gets the whole
+ * deployment again first, so it misses nothing it needs.
+ */
+import type { FastifyInstance } from 'fastify';
+import type * as T from '../../api/types.js';
+import { encodeEvent, KEEP_ALIVE } from '../../api/sse.js';
+import type { DeploymentRow } from '../../store/index.js';
+import type { ServerContext } from '../context.js';
+import { TagBook } from '../tags.js';
+import { deploymentOf, deploymentView } from './views.js';
+
+/** A comment every 15 s keeps idle proxies (often 30-60 s) from closing a quiet stream. */
+export const KEEP_ALIVE_MS = 15_000;
+
+export async function deployEventRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
+  api.get('/deployments/:id/events', async (req, reply) => {
+    const row = await deploymentOf(ctx, (req.params as { id: string }).id);
+    TagBook.authorize(req.principal, row.tag);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no', // nginx: pass each event on at once
+    });
+    const send = (event: T.DeploymentEvent): void => {
+      res.write(encodeEvent(event.type, event.type === 'deployment' ? event.deployment : event.line));
+    };
+    const onChange = (d: DeploymentRow): void => {
+      if (d.id !== row.id) return;
+      send({ type: 'deployment', deployment: deploymentView(d) });
+      if (d.status !== 'running') close();
+    };
+    const onLog = (id: number, line: T.RolloutLogLine): void => {
+      if (id === row.id) send({ type: 'log', line });
+    };
+    const timer = setInterval(() => res.write(KEEP_ALIVE), KEEP_ALIVE_MS);
+    let closed = false;
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      ctx.rollout.off('change', onChange);
+      ctx.rollout.off('log', onLog);
+      res.end();
+    };
+    req.raw.once('close', close);
+    ctx.rollout.on('change', onChange);
+    ctx.rollout.on('log', onLog);
+    // Read again after subscribing: a change between the first read and now is not lost.
+    const now = ctx.rollout.current(row.id) ?? (await ctx.store.getDeployment(row.id)) ?? row;
+    send({ type: 'deployment', deployment: deploymentView(now) });
+    if (now.status !== 'running') close();
+  });
+}

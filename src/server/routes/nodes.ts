@@ -1,0 +1,89 @@
+/**
+ * One node of the service tree and everything under it, in one answer: what the console's node
+ * and cluster pages show (hosts, instances, jobs, and for a cluster its current release and its
+ * running deployment).
+ */
+import type { FastifyInstance } from 'fastify';
+import { NoopsError } from '../../errors/index.js';
+import type * as T from '../../api/types.js';
+import { ancestorsAndSelf, buildTree, formatTag, isUnder, levelOf, parseTag, truncateTo } from '../../tree/index.js';
+import type { ServerContext } from '../context.js';
+import { annotateTree } from '../health.js';
+import { deploymentView, healthOfTree, hostViews, releaseView } from './views.js';
+
+export async function nodeRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
+  api.get('/nodes/:tag', async (req): Promise<T.NodeView> => {
+    const input = (req.params as { tag: string }).tag;
+    const tag = await ctx.tags.resolveAny(input);
+    const all = await ctx.tags.all();
+    if (!all.has(tag)) throw new NoopsError('NOOPS_E_TAG_UNKNOWN', `no node ${tag} in the service tree`, { hint: 'pick a node in the tree, or create it by building or setting a cluster with its full tag' });
+    const parsed = parseTag(tag);
+    const under = (t: string): boolean => isUnder(t, tag);
+
+    const clusters = (await ctx.store.listClusters()).filter((c) => under(c.tag));
+    const hostsByTag = new Map(clusters.map((c) => [c.tag, c.hosts]));
+    const subtree = buildTree([...all].filter(under), hostsByTag);
+    const node = findNode(annotateTree(subtree, await healthOfTree(ctx)), tag);
+
+    const memberOf = new Map<string, string[]>();
+    for (const c of clusters) for (const h of c.hosts) memberOf.set(h, [...(memberOf.get(h) ?? []), c.tag]);
+    const hosts = (await hostViews(ctx)).filter((h) => memberOf.has(h.name)).map((h) => ({ ...h, clusters: memberOf.get(h.name)! }));
+
+    const running = (await ctx.store.listDeployments({ status: 'running' })).filter((d) => under(d.tag));
+    const currentOf = async (clusterTag: string): Promise<string | null> =>
+      (await ctx.store.listDeployments({ tag: clusterTag, status: 'succeeded', limit: 1 }))[0]?.version ?? null;
+
+    // A cluster's page lists its own job; any other node lists the jobs beneath it.
+    const jobTags = [...all].filter((t) => levelOf(parseTag(t)) === 'job' && (under(t) || isUnder(tag, t))).sort();
+    const jobs: T.JobSummary[] = [];
+    for (const job of jobTags) {
+      const releases = await ctx.store.listReleases(job);
+      const summaries: T.ClusterSummary[] = [];
+      for (const c of clusters.filter((x) => isUnder(x.tag, job))) {
+        summaries.push({
+          tag: c.tag, name: nameOf(c.tag), hosts: c.hosts.length, currentVersion: await currentOf(c.tag),
+          running: running.find((d) => d.tag === c.tag)?.id ?? null,
+        });
+      }
+      jobs.push({
+        tag: job, name: nameOf(job), releases: releases.length,
+        latestRelease: releases[0] ? { version: releases[0].version, createdAt: releases[0].createdAt } : null,
+        clusters: summaries,
+      });
+    }
+
+    let cluster: T.ClusterDetail | null = null;
+    if (levelOf(parsed) === 'cluster') {
+      const row = clusters.find((c) => c.tag === tag);
+      const currentVersion = await currentOf(tag);
+      const release = currentVersion ? await ctx.store.getRelease(formatTag(truncateTo(parsed, 'job')!), currentVersion) : undefined;
+      const live = running.find((d) => d.tag === tag);
+      cluster = {
+        tag, hosts: row?.hosts ?? [], policy: row?.policy ?? {}, conf: row?.conf ?? null, updatedAt: row?.updatedAt ?? '',
+        currentVersion, current: release ? releaseView(release) : null, running: live ? deploymentView(live) : null,
+      };
+    }
+
+    return {
+      node,
+      path: ancestorsAndSelf(parsed).map((t) => ({ tag: formatTag(t), level: levelOf(t), name: t.pairs[t.pairs.length - 1]!.value })),
+      hosts,
+      instances: (await ctx.store.listInstances()).filter((i) => under(i.tag)),
+      jobs,
+      cluster,
+    };
+  });
+}
+
+function findNode(nodes: T.TreeNodeView[], tag: string): T.TreeNodeView {
+  for (const n of nodes) {
+    if (n.tag === tag) return n;
+    if (isUnder(tag, n.tag)) return findNode(n.children, tag);
+  }
+  throw new NoopsError('NOOPS_E_INTERNAL', `node ${tag} is missing from its own subtree`);
+}
+
+function nameOf(tag: string): string {
+  const pairs = parseTag(tag).pairs;
+  return pairs[pairs.length - 1]!.value;
+}

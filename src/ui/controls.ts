@@ -1,0 +1,86 @@
+/**
+ * What the live view shows and offers for a deployment, decided without I/O: each host's state
+ * (from the rollout's progress, or from the per-host results of deployments recorded before
+ * batched rollouts) and the actions the server will accept now.
+ */
+import type { DeploymentAction, DeploymentView } from '../api/types.js';
+import { hostState } from './format.js';
+
+export interface HostRow {
+  host: string;
+  /** index of its batch; 0 when the deployment has no plan */
+  batch: number;
+  /** queued, deploying, healthy, succeeded, failed, reverting, reverted, stopped, skipped; or pending */
+  state: string;
+  reason: string | null;
+}
+
+/**
+ * Every host of the deployment, in the order of its plan.
+ *
+ * @example
+ *   hostRows(d) // [{ host: 'h1', batch: 0, state: 'succeeded', reason: null }, ...]
+ */
+export function hostRows(d: DeploymentView): HostRow[] {
+  const p = d.progress;
+  if (!p) {
+    return d.hosts.map((host) => {
+      const s = hostState(d.hostResults[host]);
+      return { host, batch: 0, state: s.state === 'other' ? (d.hostResults[host] ?? 'pending') : s.state, reason: s.state === 'other' ? null : s.reason };
+    });
+  }
+  const order = p.batches.flat();
+  const rest = d.hosts.filter((h) => !order.includes(h));
+  return [...order, ...rest].map((host) => {
+    const hp = p.hosts[host];
+    return hp
+      ? { host, batch: hp.batch, state: hp.state, reason: hp.reason }
+      : { host, batch: 0, state: hostState(d.hostResults[host]).state, reason: hostState(d.hostResults[host]).reason };
+  });
+}
+
+/** Host states that count as done well, and as gone wrong, for the progress bar. */
+const GOOD = new Set(['succeeded']);
+const BAD = new Set(['failed', 'reverting', 'reverted', 'stopped']);
+
+/** How far it has come: hosts done, gone wrong, still to go. */
+export function tally(rows: readonly HostRow[]): { done: number; bad: number; rest: number; total: number } {
+  const done = rows.filter((r) => GOOD.has(r.state)).length;
+  const bad = rows.filter((r) => BAD.has(r.state)).length;
+  return { done, bad, rest: rows.length - done - bad, total: rows.length };
+}
+
+/**
+ * The commands the server accepts for the deployment now (the rules of rollout/commands.ts):
+ * none once it has ended; pause unless paused or going back; resume when paused; promote at a
+ * canary; abort unless going back already.
+ *
+ * @example
+ *   actionsFor(d) // ['pause', 'promote', 'abort'] at a canary
+ */
+export function actionsFor(d: DeploymentView): DeploymentAction[] {
+  const p = d.progress;
+  if (d.status !== 'running' || !p || p.phase === 'done') return [];
+  const out: DeploymentAction[] = [];
+  if (p.paused) out.push('resume');
+  else if (p.phase !== 'reverting') out.push('pause');
+  if (p.phase === 'canary') out.push('promote');
+  if (p.phase !== 'reverting' && !p.abort) out.push('abort');
+  return out;
+}
+
+/** Where the deployment is, in words: "batch 1 of 2 · canary, waiting for promote". */
+export function whereWords(d: DeploymentView): string {
+  const p = d.progress;
+  if (!p) return '';
+  const batch = p.batch >= 0 ? `batch ${Math.min(p.batch + 1, p.batches.length)} of ${p.batches.length}` : `${p.batches.length} batches`;
+  const phase: Record<string, string> = {
+    deploying: 'deploying',
+    testing: 'running the deploy tests',
+    waiting: 'waiting before the next batch',
+    canary: 'canary: waiting for promote',
+    reverting: 'going back to the previous release',
+    done: 'done',
+  };
+  return `${batch} · ${phase[p.phase] ?? p.phase}${p.paused ? ' · paused' : ''}${p.abort ? ` · abort requested by ${p.abort.by}` : ''}`;
+}

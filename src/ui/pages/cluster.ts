@@ -1,0 +1,92 @@
+/**
+ * A cluster's page (below the node header): the release it runs, a deploy form, the deployment
+ * running now (live), the deploy history with "Roll back to this version" on every row, and its
+ * hosts and instances.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import type { DeploymentView, NodeView } from '../../api/types.js';
+import { html } from '../html.js';
+import { useLoad } from '../load.js';
+import { count } from '../format.js';
+import { Ago, announceChange, Empty, ErrorBox, Section, useApi } from '../widgets.js';
+import { HostsTable, InstancesTable } from './tables.js';
+import { DeployForm, type DeployChoice } from './deploy.js';
+import { HistoryTable } from './history.js';
+import { LiveDeployment } from './live.js';
+
+/** How many history rows the page shows: a few weeks of deploys on a busy cluster. */
+export const HISTORY_ROWS = 50;
+/** The history is re-read this often, for deploys started elsewhere (the CLI, a colleague). */
+export const HISTORY_REFRESH_MS = 10_000;
+
+export function ClusterBody({ view, reload }: { view: NodeView; reload: () => void }) {
+  const api = useApi();
+  const cluster = view.cluster!;
+  const tag = cluster.tag;
+  const history = useLoad(() => api.history(tag, HISTORY_ROWS), [tag], HISTORY_REFRESH_MS);
+  const [liveId, setLiveId] = useState<number | null>(cluster.running?.id ?? null);
+  const [startError, setStartError] = useState<Error | null>(null);
+
+  // A deployment started elsewhere (the CLI) shows here too.
+  const runningId = cluster.running?.id ?? null;
+  useEffect(() => {
+    if (runningId !== null) setLiveId(runningId);
+  }, [runningId]);
+
+  const started = (d: DeploymentView): void => {
+    setStartError(null);
+    setLiveId(d.id);
+    history.reload();
+    reload();
+    announceChange();
+  };
+  const start = async (what: () => Promise<DeploymentView>): Promise<void> => {
+    try {
+      started(await what());
+    } catch (err) {
+      setStartError(err as Error);
+    }
+  };
+  const ended = (): void => {
+    history.reload();
+    reload();
+    announceChange();
+  };
+  const busy = runningId !== null || (history.data?.some((d) => d.status === 'running') ?? false);
+
+  return html`<div>
+    <${Section} title="Running now">
+      ${cluster.current
+        ? html`<dl class="facts">
+            <dt>release</dt><dd><span class="mono version">${cluster.current.version}</span> <span class="muted">commit <span class="mono">${cluster.current.commit}</span></span></dd>
+            <dt>built</dt><dd><${Ago} iso=${cluster.current.createdAt} /> from <span class="mono">${cluster.current.repo}</span></dd>
+            <dt>processes</dt><dd class="mono">${cluster.current.manifest.processes.map((p) => p.name).join(', ')}</dd>
+            <dt>package</dt><dd class="mono small">sha256 ${cluster.current.sha256.slice(0, 16)}… · ${Math.ceil(cluster.current.size / 1024)} KiB</dd>
+            <dt>hosts</dt><dd>${count(cluster.hosts.length, 'host')}: <span class="mono">${cluster.hosts.join(', ')}</span></dd>
+          </dl>`
+        : cluster.currentVersion
+          ? html`<p>Version <span class="mono version">${cluster.currentVersion}</span> (its package is no longer stored).</p>`
+          : html`<${Empty} title="Nothing deployed to this cluster yet.">Pick a release below and deploy it.</${Empty}>`}
+      ${cluster.conf ? html`<details class="conf"><summary>cluster.conf</summary><pre>${cluster.conf}</pre></details>` : null}
+    </${Section}>
+
+    <${Section} title="Deploy" id="deploy">
+      <${DeployForm} tag=${tag} current=${cluster.currentVersion} busy=${busy}
+        onDeploy=${(c: DeployChoice) => start(() => api.deploy({ tag, version: c.version, policy: c.policy }))} />
+      ${startError ? html`<${ErrorBox} error=${startError} />` : null}
+    </${Section}>
+
+    ${liveId !== null ? html`<${LiveDeployment} key=${liveId} id=${liveId} onEnd=${ended} />` : null}
+
+    <${Section} title="Deploy history" id="history">
+      ${history.error ? html`<${ErrorBox} error=${history.error} retry=${history.reload} />` : null}
+      ${history.data
+        ? html`<${HistoryTable} rows=${history.data} current=${cluster.currentVersion} busy=${busy}
+            onRollback=${(version: string) => start(() => api.rollback({ tag, to: version }))} />`
+        : null}
+    </${Section}>
+
+    <${Section} title=${`Hosts (${view.hosts.length})`}><${HostsTable} hosts=${view.hosts} base=${tag} /></${Section}>
+    <${Section} title=${`Instances (${view.node.instances})`}><${InstancesTable} instances=${view.instances} base=${tag} /></${Section}>
+  </div>`;
+}
