@@ -136,6 +136,7 @@ test('Maven: package, then test when src/test exists, run the jar, with the newe
     test: ['mvn -B test'],
     env: {},
     processes: [web('java -jar target/*.jar')],
+    crons: [],
     exclude: [],
     runtimes: { jdk: '*' },
     buildRuntimes: { maven: '*' },
