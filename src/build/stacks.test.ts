@@ -6,7 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { runBuild } from './build.js';
@@ -100,9 +102,12 @@ test('a runtime the build needs and the server lacks fails the build; one only t
     assert.match(sb.log.join(''), /noops: warning: the runtime node 99\.1\.0 is not known \(this server has no node\); deploys of this release are refused until it is added/);
   }));
 
-const jdk = hasCommand('mvn') ? jdkRuntimeTarball() : undefined;
+/** The plugins the test's pom names: no remote repository is reachable, so the local one must hold them. */
+const MAVEN_PLUGINS = [['maven-jar-plugin', '3.4.2'], ['maven-compiler-plugin', '3.13.0'], ['maven-resources-plugin', '3.3.1'], ['maven-surefire-plugin', '3.2.5']];
+const pluginsHere = MAVEN_PLUGINS.every(([id, v]) => existsSync(join(homedir(), '.m2', 'repository', 'org', 'apache', 'maven', 'plugins', id!, v!)));
+const jdk = pluginsHere && hasCommand('mvn') ? jdkRuntimeTarball() : undefined;
 const maven = jdk ? mavenRuntimeTarball() : undefined;
-test('Maven: the jdk and maven runtimes build the jar, the release runs it with the jdk', { skip: !jdk || !maven ? 'needs mvn, jlink and /usr/share/maven on this machine' : false, timeout: 15 * 60_000 }, () =>
+test('Maven: the jdk and maven runtimes build the jar, the release runs it with the jdk', { skip: !jdk || !maven ? `needs mvn, jlink, /usr/share/maven and, in ~/.m2, ${MAVEN_PLUGINS.map(([id, v]) => `${id} ${v}`).join(', ')}` : false, timeout: 15 * 60_000 }, () =>
   inSandbox(async (sb, catalog) => {
     await catalog.add('jdk', jdk!.version, jdk!.file);
     await catalog.add('maven', maven!.version, maven!.file);
