@@ -7,14 +7,19 @@
  * keeps running what it runs, and the agent retries until it is back.
  */
 import { createWriteStream } from 'node:fs';
-import { fenceNodePackageScope } from '../release/index.js';
+import { fenceNodePackageScope } from '../release/node-scope.js';
 import { pipeline } from 'node:stream/promises';
 import { Readable, type Writable } from 'node:stream';
 import { ApiClient } from '../api/client.js';
 import type { AgentReport, DesiredInstance, DesiredState, ProcessReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
-import { healthCheckOf } from '../release/index.js';
-import { ARCH_LABEL, OS_LABEL, canInstallRuntimes, hostPlatform, listInstalledRuntimes, runtimeKey, type HostRuntimeReport } from '../runtimes/index.js';
+// Each from its own module, never an index: the agent loads no schema library (zod, yaml) and
+// no tar until it unpacks something (docs/benchmarks.md#supervisor: the agent's own memory).
+import { healthCheckOf } from '../release/health-check.js';
+import { listInstalledRuntimes } from '../runtimes/install.js';
+import { ARCH_LABEL, OS_LABEL, hostPlatform } from '../runtimes/platform.js';
+import { canInstallRuntimes, runtimeKey } from '../runtimes/prune.js';
+import type { HostRuntimeReport } from '../runtimes/types.js';
 import type { SupervisorOptions } from '../supervisor/index.js';
 import type { ProcessSupervisor, ReleaseStore } from './backends.js';
 import { CommandLoop } from './commands.js';
@@ -98,7 +103,8 @@ export class Agent {
     this.name = opts.name;
     this.log = opts.log ?? ((line) => process.stderr.write(`noops agent ${opts.name}: ${line}\n`));
     this.host = new Host({
-      root: this.root, supervisor: opts.supervisor, processes: opts.host?.supervisor, watchesFile: opts.watchesFile, log: this.log,
+      root: this.root, supervisor: opts.supervisor, processes: opts.host?.supervisor, sampleUsage: opts.host?.supervisor === undefined,
+      watchesFile: opts.watchesFile, log: this.log,
     });
     fenceNodePackageScope(this.root);
     this.api = new ApiClient(opts.server ?? 'http://127.0.0.1:0');

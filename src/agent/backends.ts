@@ -6,7 +6,9 @@
  */
 import type { Writable } from 'node:stream';
 import type { Supervisor, SupervisorEvents } from '../supervisor/index.js';
-import { ensureShared, installRelease, pruneReleases, switchCurrent, type InstallOptions } from './install.js';
+import type { InstallOptions } from './install.js';
+import { pruneReleases } from './release-dir-prune.js';
+import { ensureShared, switchCurrent } from './release-dir.js';
 
 /**
  * The part of `Supervisor` the agent, its Host and `noops ctl` use; `Supervisor` is the real one,
@@ -35,7 +37,9 @@ export interface ReleaseStore {
 
 /** The real store: releases unpacked under ROOT/jobs/<tag>/releases, `current` switched atomically. */
 export const diskReleases: ReleaseStore = {
-  install: (opts) => installRelease(opts),
+  // The installer (and tar with it) is loaded by the first install: an agent that only runs what
+  // it has never loads it.
+  install: async (opts) => (await import('./install.js')).installRelease(opts),
   activate(root, tag, version) {
     ensureShared(root, tag);
     switchCurrent(root, tag, version);

@@ -35,6 +35,11 @@ export interface HostOptions {
   supervisor?: SupervisorOptions;
   /** the process supervisor; default a real `Supervisor` with `supervisor` options (the fleet benchmark passes a simulated one) */
   processes?: ProcessSupervisor;
+  /**
+   * Read each process's memory and CPU from /proc for the metrics (default true). Off for a
+   * simulated supervisor: its pids are not real processes.
+   */
+  sampleUsage?: boolean;
   /** the standalone watches; default ROOT/watches.yaml (a missing file is no watches) */
   watchesFile?: string;
   log: (line: string) => void;
@@ -51,6 +56,7 @@ export class Host {
   local: LocalWatches = { processes: [], crons: [], env: {} };
   readonly #cpu = new Map<string, CpuMeter>();
   readonly #log: (line: string) => void;
+  readonly #sampleUsage: boolean;
   readonly #eventsFile: string;
   #lastMetrics: { at: number; samples: MetricSample[] } | undefined;
   #pendingLines: string[] = [];
@@ -58,6 +64,7 @@ export class Host {
   constructor(opts: HostOptions) {
     this.root = opts.root;
     this.#log = opts.log;
+    this.#sampleUsage = opts.sampleUsage ?? true;
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
     this.watchesFile = opts.watchesFile ?? join(this.root, WATCHES_FILE);
     this.#eventsFile = join(this.root, 'events.log');
@@ -249,7 +256,7 @@ export class Host {
       for (const spec of inst.desired.manifest.processes) {
         const id = processId(inst.desired.tag, spec.name);
         const s = this.supervisor.status(id);
-        const usage = s?.pid ? groupUsage(s.pid) : null;
+        const usage = s?.pid && this.#sampleUsage ? groupUsage(s.pid) : null;
         let meter = this.#cpu.get(id);
         if (meter === undefined) this.#cpu.set(id, (meter = new CpuMeter()));
         const cpu = usage ? meter.sample(usage.cpuTicks, now) : null;

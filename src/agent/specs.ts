@@ -8,7 +8,8 @@ import type { DesiredInstance } from '../api/types.js';
 // Types only: the agent never loads the release schemas (zod, yaml) to run a release; a key an
 // older manifest lacks is left out here, and the supervisor's own default applies.
 import type { CronSpecManifest, ManifestCondition, ManifestFlapping, ProcessSpec } from '../release/index.js';
-import { runtimeEnv, type RuntimeRef } from '../runtimes/index.js';
+import { runtimeEnv } from '../runtimes/exports.js';
+import type { RuntimeRef } from '../runtimes/types.js';
 import type { ConditionSpec, CronSpec, FlappingPolicy, WatchSpec } from '../supervisor/index.js';
 
 /** The environment a process inherits from the agent; everything else comes from its release. */

@@ -3,22 +3,12 @@
  * in one is valid in the other.
  */
 import { z } from 'zod';
+import { ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, STOP_SIGNALS } from './patterns.js';
 
-/**
- * A process name: lower-case letters, digits, `-` and `_`, starting with a letter or digit.
- * `_` is allowed because Procfiles allow it (Heroku: `[A-Za-z0-9_-]+`); upper case is folded to
- * lower case when a Procfile is read, so `Web` and `web` are the same process.
- */
-export const PROCESS_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export { ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, STOP_SIGNALS } from './patterns.js';
 
-/** An environment variable name, as POSIX shells accept it. */
-export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/**
- * The signals a process may ask to be stopped with. SIGTERM is the usual one; SIGQUIT (nginx,
- * unicorn), SIGINT and SIGWINCH (apache) are the graceful stops of some servers.
- */
-export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGKILL'] as const;
+
 
 /** A process name (see {@link PROCESS_NAME_RE}). */
 export const processName = z
@@ -49,16 +39,6 @@ export const seconds = z
   .min(0, 'expected a number of seconds, 0 or more')
   .max(86_400, 'expected at most 86400 seconds (a day)');
 
-/**
- * A runtime's name (`node`, `jdk`, `maven`, `go`): it names a folder on every host
- * (`runtimes/<name>/`), so lower-case letters, digits, `-`, `_` and `.`, starting with a letter or digit.
- */
-export const RUNTIME_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-/**
- * A runtime's version (`18.20.4`, `17`, `3.9.6`, `17.0.11+9`): it names a folder too, so letters,
- * digits, `.`, `_`, `+` and `-`, starting with a letter or digit (never `.` or `..`).
- */
-export const RUNTIME_VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 
 /** A runtime name (see {@link RUNTIME_NAME_RE}). */
 export const runtimeName = z

@@ -3,13 +3,11 @@
  * process gets when it names none.
  */
 import { z } from 'zod';
-import type { HealthCheck, ProcessSpec } from './types.js';
+import type { HealthCheck } from './types.js';
 import { seconds } from './fields.js';
+import { DEFAULT_HEALTH_INTERVAL_S, DEFAULT_HEALTH_TIMEOUT_S } from './health-check.js';
 
-/** Seconds between two checks: a TCP connect or a GET a second costs nothing, and a batch waits at most this long to notice. */
-export const DEFAULT_HEALTH_INTERVAL_S = 1;
-/** Seconds a check may take: a healthy local server answers in milliseconds; two tolerate a GC pause. */
-export const DEFAULT_HEALTH_TIMEOUT_S = 2;
+export { DEFAULT_HEALTH_INTERVAL_S, DEFAULT_HEALTH_TIMEOUT_S, healthCheckOf } from './health-check.js';
 
 /**
  * noops.yaml's `healthcheck:` of a process: one of `http: /path`, `tcp: true` or
@@ -48,13 +46,3 @@ export const healthCheckManifest = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('none') }),
 ]);
 
-/**
- * The check a process gets: its own, else a TCP check of its port, else none.
- *
- * @example healthCheckOf({ ...spec, port: 'auto' }) // { type: 'tcp', interval: 1, timeout: 2 }
- */
-export function healthCheckOf(spec: Pick<ProcessSpec, 'port' | 'healthcheck'>): HealthCheck {
-  if (spec.healthcheck) return spec.healthcheck;
-  if (spec.port === null) return { type: 'none' };
-  return { type: 'tcp', interval: DEFAULT_HEALTH_INTERVAL_S, timeout: DEFAULT_HEALTH_TIMEOUT_S };
-}

@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureVerified, extractPackage, type Download } from '../artifacts/index.js';
+import { ensureVerified, type Download } from '../artifacts/verified-cache.js';
 import { NoopsError } from '../errors/index.js';
-import { RUNTIME_NAME_RE, RUNTIME_VERSION_RE } from '../release/index.js';
+import { RUNTIME_NAME_RE, RUNTIME_VERSION_RE } from '../release/patterns.js';
 import type { RuntimeRef } from './types.js';
 
 /** Written last into a runtime's folder: its presence means a complete install of that sha256. */
@@ -70,6 +70,8 @@ export async function installRuntime(opts: {
   const tmp = join(parent, `.tmp-${version}-${suffix()}`);
   try {
     await mkdir(tmp);
+    // tar is loaded by the first unpack: a host that runs what it has never loads it
+    const { extractPackage } = await import('../artifacts/extract.js');
     await extractPackage(opts.file, tmp);
     const root = await extractedRoot(tmp);
     const marker: RuntimeMarker = { name, version, sha256, installedAt: new Date().toISOString() };

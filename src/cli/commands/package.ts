@@ -1,6 +1,5 @@
 /** `noops package inspect FILE`: a release package's manifest, checked against the package spec. */
 import type { Command } from 'commander';
-import { inspectPackage } from '../../release/index.js';
 import { json } from '../output.js';
 
 export function registerPackage(p: Command): void {
@@ -10,6 +9,8 @@ export function registerPackage(p: Command): void {
     .argument('<file>', 'a release package (.tar.gz)')
     .option('--json', 'print the manifest, sha256, size and entry count as JSON')
     .action(async (file: string, o: { json?: boolean }) => {
+      // loaded here: the validator (zod, tar) is for this command only, not for every `noops` process
+      const { inspectPackage } = await import('../../release/package.js');
       const r = await inspectPackage(file);
       if (o.json) return json([{ file, sha256: r.sha256, size: r.size, entries: r.entries.length, manifest: r.manifest }]);
       const m = r.manifest;
