@@ -25,6 +25,7 @@ import { Host } from './host.js';
 import { detectStartFailures, reconcile, runtimesDir } from './reconcile.js';
 import { processId, watchSpec } from './specs.js';
 import { loadIdentity, saveIdentity } from './state.js';
+import { RuntimePruner } from './runtime-prune.js';
 
 /** Retry delays while the server is unreachable: fast at first, then every 5 s. */
 export const RETRY_MIN_MS = 250;
@@ -54,6 +55,8 @@ export interface AgentOptions {
   ctl?: boolean;
   /** how long a runtime nothing uses stays installed (default a day) */
   runtimeKeepMs?: number;
+  /** how often unused runtimes are looked for, deploy or no deploy (default an hour; tests make it short) */
+  runtimePruneEveryMs?: number;
   /**
    * The host's processes and releases: by default a real `Supervisor` and releases on disk.
    * The fleet benchmark passes simulated ones (see src/agent/backends.ts).
@@ -92,6 +95,7 @@ export class Agent {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
   private runtimeFacts: HostRuntimeReport | undefined;
+  private readonly runtimes: RuntimePruner;
 
   constructor(private readonly opts: AgentOptions) {
     this.root = opts.root;
@@ -105,6 +109,11 @@ export class Agent {
     this.host.supervisor.on('state', () => this.scheduleReport());
     this.host.crons.on('change', () => this.scheduleReport());
     this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
+    this.runtimes = new RuntimePruner({
+      root: this.root, state: this.host.state, save: () => this.host.save(), log: this.log, runtimeKeepMs: opts.runtimeKeepMs,
+      everyMs: opts.runtimePruneEveryMs, busy: () => this.reconciling !== undefined,
+      removed: () => void this.refreshRuntimeFacts().then(() => this.scheduleReport()),
+    });
   }
 
   /** True when the agent runs without a server. */
@@ -124,6 +133,7 @@ export class Agent {
       });
     }
     await this.host.adoptAll();
+    this.runtimes.start();
     if (this.standalone) return;
     await this.refreshRuntimeFacts();
     await this.join(false);
@@ -140,6 +150,7 @@ export class Agent {
     this.haltLoops();
     await this.ctl?.close();
     await this.reconciling;
+    await this.runtimes.idle();
     this.host.detach();
   }
 
@@ -157,6 +168,7 @@ export class Agent {
     clearTimeout(this.heartbeatTimer);
     clearTimeout(this.retryTimer);
     this.health.stop();
+    this.runtimes.stop();
   }
 
   /** `noops ctl nuke`: the loops end first (no deploy may start anything), then every watch stops. */
@@ -236,6 +248,7 @@ export class Agent {
     this.retryTimer = undefined;
     this.reconciling = (async () => {
       let retry = false;
+      await this.runtimes.idle(); // a prune never runs beside a reconcile
       do {
         this.again = false;
         retry = false;

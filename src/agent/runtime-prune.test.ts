@@ -1,12 +1,21 @@
-/** When runtimes leave a host: the pure decision. */
+/** When runtimes leave a host: the pure decision, and the Agent's timer on real folders. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DesiredInstance } from '../api/types.js';
-import { runtimesToRemove } from '../runtimes/index.js';
+import { sha256File } from '../artifacts/index.js';
+import { installRuntime, runtimesToRemove } from '../runtimes/index.js';
+import { makeTarball } from '../runtimes/test-runtimes.js';
+import { Agent } from './agent.js';
 import { runtimeUse } from './runtime-prune.js';
 import type { InstanceState } from './state.js';
 
-const DAY = 24 * 3600_000;
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
 
 function instance(runtimes: Record<string, string>): Pick<InstanceState, 'desired'> {
   return { desired: { manifest: { runtimes } } as unknown as DesiredInstance };
@@ -34,4 +43,34 @@ test('a runtime in use is used now; one a switch leaves unused keeps the keep ti
   const later = runtimeUse({ a: instance({ node: '22.23.3' }) }, after.lastUsed, t0 + DAY + 1);
   assert.deepEqual(runtimesToRemove(installed, later.inUse, later.lastUsed, t0 + DAY + 1, DAY), ['node@18.20.4', 'jdk@17']);
   assert.deepEqual(runtimeUse({}, {}, t0), { inUse: new Set(), lastUsed: {} });
+});
+
+test('the Agent removes a runtime unused for its keep time on its own timer, with no deploy', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'noops-rt-prune-'));
+  const keepMs = 800;
+  try {
+    const file = await makeTarball(root, { 'bin/tool': { text: '#!/bin/sh\n', mode: 0o755 } });
+    const ref = { name: 'tool', version: '1.0', sha256: await sha256File(file) };
+    const { dir } = await installRuntime({ runtimesDir: join(root, 'runtimes'), ref, file });
+    const lastUsed = Date.now();
+    // The state a previous agent left: the runtime was last used just now, and nothing uses it any more.
+    writeFileSync(join(root, 'state.json'), JSON.stringify({ generation: 1, instances: {}, runtimesUsed: { 'tool@1.0': lastUsed } }));
+    const agent = new Agent({ root, name: 'h1', labels: {}, log: () => {}, ctl: false, runtimeKeepMs: keepMs, runtimePruneEveryMs: 50 });
+    await agent.start();
+    try {
+      await sleep(keepMs / 2);
+      assert.ok(existsSync(dir), 'kept while its keep time runs');
+      const deadline = Date.now() + 10_000;
+      while (existsSync(dir) && Date.now() < deadline) await sleep(20);
+      assert.ok(!existsSync(dir), 'removed once its keep time is over');
+      assert.ok(Date.now() - lastUsed >= keepMs);
+    } finally {
+      await agent.stop(); // waits for the prune in progress
+    }
+    const state = JSON.parse(readFileSync(join(root, 'state.json'), 'utf8')) as { runtimesUsed: Record<string, number> };
+    assert.deepEqual(state.runtimesUsed, {}, 'and forgotten');
+  } finally {
+    execFileSync('chmod', ['-R', 'u+w', root]);
+    rmSync(root, { recursive: true, force: true });
+  }
 });
