@@ -28,6 +28,7 @@ import { CtlServer } from './ctl-server.js';
 import { HealthMonitor } from './health.js';
 import { Host } from './host.js';
 import { detectStartFailures, reconcile, runtimesDir } from './reconcile.js';
+import { RuntimePruner } from './runtime-prune.js';
 import { processId, watchSpec } from './specs.js';
 import { loadIdentity, saveIdentity } from './state.js';
 
@@ -59,6 +60,8 @@ export interface AgentOptions {
   ctl?: boolean;
   /** how long a runtime nothing uses stays installed (default a day) */
   runtimeKeepMs?: number;
+  /** how often unused runtimes are looked for, deploy or no deploy (default an hour; tests make it short) */
+  runtimePruneEveryMs?: number;
   /**
    * The host's processes and releases: by default a real `Supervisor` and releases on disk.
    * The fleet benchmark passes simulated ones (see src/agent/backends.ts).
@@ -97,6 +100,7 @@ export class Agent {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
   private runtimeFacts: HostRuntimeReport | undefined;
+  private readonly runtimes: RuntimePruner;
 
   constructor(private readonly opts: AgentOptions) {
     this.root = opts.root;
@@ -111,6 +115,11 @@ export class Agent {
     this.host.supervisor.on('state', () => this.scheduleReport());
     this.host.crons.on('change', () => this.scheduleReport());
     this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
+    this.runtimes = new RuntimePruner({
+      root: this.root, state: this.host.state, save: () => this.host.save(), log: this.log, runtimeKeepMs: opts.runtimeKeepMs,
+      everyMs: opts.runtimePruneEveryMs, busy: () => this.reconciling !== undefined,
+      removed: () => void this.refreshRuntimeFacts().then(() => this.scheduleReport()),
+    });
   }
 
   /** True when the agent runs without a server. */
@@ -130,6 +139,7 @@ export class Agent {
       });
     }
     await this.host.adoptAll();
+    this.runtimes.start();
     if (this.standalone) return;
     await this.refreshRuntimeFacts();
     await this.join(false);
@@ -146,6 +156,7 @@ export class Agent {
     this.haltLoops();
     await this.ctl?.close();
     await this.reconciling;
+    await this.runtimes.idle();
     this.host.detach();
   }
 
@@ -163,6 +174,7 @@ export class Agent {
     clearTimeout(this.heartbeatTimer);
     clearTimeout(this.retryTimer);
     this.health.stop();
+    this.runtimes.stop();
   }
 
   /** `noops ctl nuke`: the loops end first (no deploy may start anything), then every watch stops. */
@@ -242,6 +254,7 @@ export class Agent {
     this.retryTimer = undefined;
     this.reconciling = (async () => {
       let retry = false;
+      await this.runtimes.idle(); // a prune never runs beside a reconcile
       do {
         this.again = false;
         retry = false;

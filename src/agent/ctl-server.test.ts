@@ -1,9 +1,10 @@
 /** The control socket: who may reach it, one agent per root, and the actions over it. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Control, type WatchView } from './control.js';
 import { CtlClient } from './ctl-client.js';
 import { CtlServer, ctlSocketPath } from './ctl-server.js';
@@ -43,4 +44,48 @@ test('the socket is 0600 in a 0700 folder; a second agent on the root is refused
   const again = await CtlServer.listen(root, new Control(new Host({ root, log: () => undefined })));
   await again.close();
   await assert.rejects(new CtlClient(root).get('/v1/status'), { code: 'NOOPS_E_AGENT_UNREACHABLE' });
+});
+
+test('ctl restart NAME: the running process is replaced by a new one, and the wait ends once it is up', async () => {
+  const dir = join(root, 'restart');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'watches.yaml'), `processes:\n  sleeper:\n    command: exec sleep 1000\n    dir: ${dir}\n    start_grace: 0.3\n`);
+  const host = new Host({ root: dir, log: () => undefined });
+  const server = await CtlServer.listen(dir, new Control(host));
+  const ctl = new CtlClient(dir);
+  const status = async (): Promise<WatchView> => (await ctl.get<WatchView[]>('/v1/status', { name: 'sleeper' }))[0]!;
+  const upWith = async (ok: (w: WatchView) => boolean): Promise<WatchView> => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const w = await status();
+      if ((w.state === 'up' && ok(w)) || Date.now() > deadline) return w;
+      await sleep(20);
+    }
+  };
+  try {
+    await host.adoptAll();
+    const first = await upWith(() => true);
+    assert.equal(first.state, 'up');
+    // A crash first: the supervisor restarts it by itself, and counts it.
+    process.kill(first.pid!, 'SIGKILL');
+    const crashed = await upWith((w) => w.pid !== first.pid);
+    assert.equal(crashed.state, 'up');
+    assert.equal(crashed.restarts, 1);
+
+    const [restarted] = await ctl.post<WatchView[]>('/v1/restart', { name: 'sleeper' });
+    assert.equal(restarted?.state, 'up', 'the answer comes once it is up (start grace over)');
+    assert.ok(restarted.pid !== null && restarted.pid !== crashed.pid, 'a new process');
+    assert.throws(() => process.kill(crashed.pid!, 0), { code: 'ESRCH' }, 'the old one is gone');
+    assert.ok(restarted.startedAt! > crashed.startedAt!);
+    // restarts counts what the supervisor did by itself (docs/supervisor.md): a restart by request
+    // neither adds to it nor wipes the crash out.
+    assert.equal(restarted.restarts, 1);
+    assert.equal((await status()).pid, restarted.pid);
+    const events = await ctl.get<{ kind: string; message: string }[]>('/v1/events', { name: 'sleeper' });
+    assert.deepEqual(events.map((e) => e.kind), ['started', 'crash', 'restart', 'started']);
+    assert.match(events.at(-1)!.message, /restarted by request/);
+  } finally {
+    await host.nuke();
+    await server.close();
+  }
 });

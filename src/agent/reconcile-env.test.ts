@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DesiredInstance } from '../api/types.js';
-import { processDefaults, type ReleaseManifest } from '../release/index.js';
+import { processDefaults, type CronSpecManifest, type ReleaseManifest } from '../release/index.js';
 import { defaultExports, type RuntimeRef } from '../runtimes/index.js';
 import { runtimesOf, watchSpec } from './reconcile.js';
+import { cronSpec } from './specs.js';
 import type { InstanceState } from './state.js';
 
 const ref = (name: string, version: string): RuntimeRef => ({
@@ -39,4 +40,21 @@ test('a runtime the server sent no package for is named', () => {
     message: 'runtime node 99.0.0 is not known to the server (it sent no package for it)',
   });
   assert.deepEqual(runtimesOf(instance('t', undefined, []).desired), []);
+});
+
+test('a cron gets its release\'s runtimes as its processes do: bin first on PATH, the exports; none: the agent\'s PATH', () => {
+  const cron: CronSpecManifest = { name: 'nightly', schedule: '0 3 * * *', timezone: null, command: 'node report.js', env: { C: 'd' }, timeout: 60, user: null };
+  const all = [ref('node', '18.20.4'), ref('node', '22.23.3'), { ...ref('tool', '1'), exports: { path: ['bin', 'sbin'], env: { TOOL_HOME: '{dir}', TOOL_OPTS: '-q' } } }];
+  const withRuntimes = instance('t_a', { node: '22.23.3', tool: '1' }, all).desired;
+  const c = cronSpec('/agent', { ...withRuntimes, manifest: { ...withRuntimes.manifest, crons: [cron] } }, cron);
+  assert.equal(c.env.PATH, `/agent/runtimes/node/22.23.3/bin:/agent/runtimes/tool/1/bin:/agent/runtimes/tool/1/sbin:${process.env.PATH}`);
+  assert.equal(c.env.NODE_HOME, '/agent/runtimes/node/22.23.3');
+  assert.equal(c.env.TOOL_HOME, '/agent/runtimes/tool/1');
+  assert.equal(c.env.TOOL_OPTS, '-q');
+  assert.deepEqual([c.env.A, c.env.C, c.env.NOOPS_PROCESS], ['b', 'd', 'nightly'], 'the job\'s and the cron\'s own variables too');
+  const plain = instance('t_b', undefined, all).desired;
+  const p = cronSpec('/agent', { ...plain, manifest: { ...plain.manifest, crons: [cron] } }, cron);
+  assert.equal(p.env.PATH, process.env.PATH, 'a release without runtimes keeps the agent\'s PATH');
+  assert.equal(p.env.NODE_HOME, undefined);
+  assert.equal(p.env.TOOL_HOME, undefined);
 });

@@ -1,13 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DesiredInstance } from '../api/types.js';
+import { sha256File } from '../artifacts/index.js';
 import { NoopsError } from '../errors/index.js';
+import { defaultExports, type RuntimeRef } from '../runtimes/index.js';
+import { makeTarball } from '../runtimes/test-runtimes.js';
 import { CronRunner, type ProcessStatus, type WatchSpec } from '../supervisor/index.js';
 import type { ProcessSupervisor, ReleaseStore } from './backends.js';
 import { reconcile, type Failures } from './reconcile.js';
+import { RuntimePruner } from './runtime-prune.js';
 import type { AgentState } from './state.js';
 
 const TAG = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
@@ -88,4 +95,59 @@ test('a bad package is a failed release, reported to the server, not retried', a
   const r = await run(new NoopsError('NOOPS_E_SHA256_MISMATCH', 'the downloaded package has sha256 x, expected y'));
   assert.equal(r.retried, 0);
   assert.match(r.failures.get(TAG)?.error ?? '', /sha256/);
+});
+
+test('a runtime used for longer than the keep time survives the deploy that replaces it, then goes by the timer alone', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'noops-reconcile-rt-'));
+  const keepMs = 1000;
+  try {
+    const file = await makeTarball(root, { 'bin/tool': { text: '#!/bin/sh\n', mode: 0o755 } });
+    const sha256 = await sha256File(file);
+    const ref = (version: string): RuntimeRef => ({
+      name: 'tool', version, sha256, url: `/runtime/${version}`, exports: defaultExports('tool'), platform: 'any',
+    });
+    const withTool = (version: string, toolVersion: string): DesiredInstance => {
+      const d = desired(version);
+      return { ...d, manifest: { ...d.manifest, runtimes: { tool: toolVersion } }, runtimes: [ref(toolVersion)] };
+    };
+    const state: AgentState = { generation: 0, instances: {} };
+    let reconciling = false;
+    const deps = {
+      root, supervisor: recordingSupervisor([]), crons: new CronRunner(), releases: releases(), runtimeKeepMs: keepMs,
+      download: async (url: string, dest: unknown) => { if (url.startsWith('/runtime/')) await copyFile(file, dest as string); },
+      save: () => {}, log: () => {},
+    };
+    const pruner = new RuntimePruner({ ...deps, state, everyMs: 50, busy: () => reconciling });
+    const deploy = async (d: DesiredInstance): Promise<void> => {
+      await pruner.idle(); // as the Agent does: a prune never runs beside a reconcile
+      reconciling = true;
+      await reconcile(deps, state, [d], new Map()).finally(() => { reconciling = false; });
+    };
+    const tool1 = join(root, 'runtimes', 'tool', '1');
+    const tool2 = join(root, 'runtimes', 'tool', '2');
+    await deploy(withTool('abc1234', '1'));
+    assert.ok(existsSync(tool1));
+    await sleep(keepMs * 1.5); // in use, with no deploy, for longer than the keep time
+
+    const switchedAt = Date.now();
+    await deploy(withTool('def5678', '2'));
+    assert.ok(existsSync(tool2));
+    assert.ok(existsSync(tool1), 'the runtime the deploy left unused is kept for a rollback');
+
+    // No deploy from here on: the timer removes it once its keep time from the switch is over.
+    pruner.start();
+    try {
+      const deadline = Date.now() + 15_000;
+      while (existsSync(tool1) && Date.now() < deadline) await sleep(20);
+      assert.ok(!existsSync(tool1), 'removed by the timer');
+      assert.ok(Date.now() - switchedAt >= keepMs, `removed ${Date.now() - switchedAt} ms after the switch`);
+      assert.ok(existsSync(tool2), 'the runtime in use stays');
+    } finally {
+      pruner.stop();
+      await pruner.idle();
+    }
+  } finally {
+    execFileSync('chmod', ['-R', 'u+w', root]);
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -10,11 +10,11 @@ import type { DesiredInstance, FailureReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
 import type { ProcessSpec } from '../release/types.js';
 import { ensureRuntime } from '../runtimes/install.js';
-import { pruneRuntimes, RUNTIME_KEEP_MS, runtimeKey } from '../runtimes/prune.js';
 import type { CronRunner } from '../supervisor/index.js';
 import { diskReleases, type ProcessSupervisor, type ReleaseStore } from './backends.js';
 import { cacheDir } from './install-paths.js';
 import { freePort } from './ports.js';
+import { noteRuntimesInUse, pruneUnusedRuntimes } from './runtime-prune.js';
 import { cronSpec, processId, runtimesDir, runtimesOf, watchSpec } from './specs.js';
 import type { AgentState, InstanceState } from './state.js';
 
@@ -47,6 +47,9 @@ export type Failures = Map<string, FailureReport>;
 
 /** Applies the desired instances. Runs one at a time (the caller serializes). */
 export async function reconcile(deps: ReconcileDeps, state: AgentState, desired: DesiredInstance[], failures: Failures): Promise<void> {
+  // The runtimes in use are used until this moment: one a switch below leaves unused keeps its
+  // keep time from now, not from whenever it was last stamped (days ago, on a quiet host).
+  noteRuntimesInUse(state);
   const wanted = new Map(desired.map((d) => [d.tag, d]));
   // Instances no longer desired: stop their processes (their files stay until pruned).
   for (const [tag, inst] of Object.entries(state.instances)) {
@@ -70,24 +73,6 @@ export async function reconcile(deps: ReconcileDeps, state: AgentState, desired:
     await switchRelease(deps, state, cur, d, failures);
   }
   await pruneUnusedRuntimes(deps, state);
-}
-
-/** Notes when each runtime was last in use, and removes those unused for longer than the keep time. */
-async function pruneUnusedRuntimes(deps: ReconcileDeps, state: AgentState): Promise<void> {
-  const now = Date.now();
-  const inUse = new Set<string>();
-  for (const inst of Object.values(state.instances)) {
-    for (const [name, version] of Object.entries(inst.desired.manifest.runtimes ?? {})) inUse.add(runtimeKey(name, version));
-  }
-  state.runtimesUsed ??= {};
-  for (const key of inUse) state.runtimesUsed[key] = now;
-  const r = await pruneRuntimes(runtimesDir(deps.root), inUse, state.runtimesUsed, now, deps.runtimeKeepMs ?? RUNTIME_KEEP_MS);
-  for (const key of r.removed) {
-    delete state.runtimesUsed[key];
-    deps.log(`runtime ${key}: removed (unused)`);
-  }
-  for (const e of r.errors) deps.log(`runtime prune: ${e}`);
-  if (inUse.size > 0 || r.removed.length > 0) deps.save();
 }
 
 async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: InstanceState | undefined, d: DesiredInstance, failures: Failures): Promise<void> {

@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DesiredInstance } from '../api/types.js';
-import { processDefaults, type ProcessSpec } from '../release/index.js';
-import { cronSpec, watchSpec } from './specs.js';
+import { detectStack } from '../build/index.js';
+import { DEFAULT_FLAPPING, processDefaults, type ProcessSpec } from '../release/index.js';
+import {
+  DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, DEFAULT_STABLE_MS, planRestart, Supervisor, type ProcessState,
+} from '../supervisor/index.js';
+import { cronSpec, instanceDirs, watchSpec } from './specs.js';
 
 const TAG = 'cop.a_owt.b_pdl.c_service.d_job.e_cluster.prod';
 function desired(processes: ProcessSpec[]): DesiredInstance {
@@ -60,4 +68,54 @@ test('a cron runs in the release folder with the job environment; its logs are c
   assert.equal(c.env.A, '1');
   assert.equal(c.env.B, '2');
   assert.equal(c.env.NOOPS_DATA_DIR, `/root/jobs/${TAG}/shared/data`);
+});
+
+test('a Procfile-only release whose process exits at once ends in flapping by the manifest defaults, not in endless restarts', async () => {
+  // No noops.yaml: every supervision setting is processDefaults'.
+  const { processes, stack } = detectStack({ procfile: 'worker: echo boom >&2; exit 3\n', hasLock: false });
+  assert.equal(stack, 'procfile');
+  const [spec] = processes as [ProcessSpec];
+  assert.deepEqual([spec.restart, spec.flapping, spec.startGrace], ['always', DEFAULT_FLAPPING, 2]);
+  const d = desired(processes);
+  const root = mkdtempSync(join(tmpdir(), 'noops-procfile-flap-'));
+  mkdirSync(instanceDirs(root, d).release, { recursive: true });
+  const ws = watchSpec(root, d, spec, undefined);
+  const flapping = { times: 5, withinMs: 120_000, retryInMs: 300_000, retryTimes: 5, retryWithinMs: 3_600_000 };
+  assert.deepEqual([ws.restart, ws.flapping], ['always', flapping], 'the spec carries the policy itself');
+
+  // With the default backoff, the 4 restarts before the 5th death wait 0 + 1 + 2 + 4 s, well
+  // inside the 120 s window: a crash loop ends in flapping within seconds, not minutes.
+  let death = { state: 'starting' as const, upForMs: null, nextBackoffMs: 0, failedStarts: 0 };
+  let waited = 0;
+  for (let i = 0; i < flapping.times - 1; i++) {
+    const plan = planRestart(death, { backoffBaseMs: DEFAULT_BACKOFF_BASE_MS, backoffMaxMs: DEFAULT_BACKOFF_MAX_MS, stableMs: DEFAULT_STABLE_MS });
+    waited += plan.delayMs;
+    death = { ...death, nextBackoffMs: plan.nextBackoffMs, failedStarts: plan.failedStarts };
+  }
+  assert.equal(waited, 7_000);
+
+  // The real supervisor, with a short backoff for the test and no flapping policy of its own: only
+  // the spec's (the manifest's defaults) can make it flap.
+  const sup = new Supervisor({ backoffBaseMs: 10, flapping: null });
+  const states: ProcessState[] = [];
+  sup.on('state', (st) => { if (st.id === ws.id) states.push(st.state); });
+  try {
+    sup.start(ws);
+    const deadline = Date.now() + 20_000;
+    while (sup.status(ws.id)?.state !== 'flapping' && Date.now() < deadline) await sleep(20);
+    const st = sup.status(ws.id)!;
+    assert.equal(st.state, 'flapping', `${st.state}: ${st.reason}`);
+    assert.match(st.reason, /^restarted 5 times within 120 s \(last: exited with code 3\); retry in 300 s/);
+    assert.equal(st.pid, null);
+    assert.ok(st.retryAt! - Date.now() > 290_000, 'retried in 5 minutes');
+    assert.deepEqual(states, [...Array<ProcessState[]>(4).fill(['starting', 'backoff']).flat(), 'starting', 'flapping'], 'five deaths, then flapping');
+    assert.deepEqual(sup.events(0, ws.id).map((e) => e.kind), ['started', ...Array<string[]>(4).fill(['crash', 'restart']).flat(), 'crash', 'flapping']);
+    const seen = states.length;
+    await sleep(300); // 30 backoffs' worth: nothing starts again by itself
+    assert.equal(states.length, seen);
+    assert.equal(sup.status(ws.id)?.state, 'flapping');
+  } finally {
+    await sup.stopAll();
+    rmSync(root, { recursive: true, force: true });
+  }
 });

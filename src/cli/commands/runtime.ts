@@ -35,8 +35,11 @@ export function exportsOf(paths: string[] | undefined, envs: string[] | undefine
 /**
  * The tarball a source names, as a stream: a file, an http(s) URL (downloaded as it uploads), or
  * `npm:PACKAGE@VERSION` (packed with npm, through npm's own registry settings).
+ *
+ * @example const src = await openSource('https://example.com/tool-1.0.tgz'); // then src.body, src.cleanup()
+ * @throws NoopsError NOOPS_E_INPUT naming the source: a URL that cannot be fetched or answers no 2xx, no such file
  */
-async function openSource(source: string): Promise<{ body: AsyncIterable<Uint8Array>; cleanup(): void; what: string }> {
+export async function openSource(source: string): Promise<{ body: AsyncIterable<Uint8Array>; cleanup(): void; what: string }> {
   if (/^https?:\/\//i.test(source)) {
     let res: Response;
     try {
