@@ -29,6 +29,7 @@ import { HealthMonitor } from './health.js';
 import { Host } from './host.js';
 import { detectStartFailures, reconcile, runtimesDir } from './reconcile.js';
 import { RuntimePruner } from './runtime-prune.js';
+import { sleep } from './sleep.js';
 import { processId, watchSpec } from './specs.js';
 import { loadIdentity, saveIdentity } from './state.js';
 
@@ -390,14 +391,4 @@ export class Agent {
       };
     });
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }

@@ -7,6 +7,7 @@ import type { ApiClient } from '../api/client.js';
 import type { AgentCommand } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
 import type { Control } from './control.js';
+import { sleep } from './sleep.js';
 
 /** 250 ms: followed output is sent at most this often, so a chatty log is a few posts a second. */
 export const FLUSH_MS = 250;
@@ -35,7 +36,7 @@ export class CommandLoop {
         for (const cmd of commands) void this.execute(cmd);
       } catch {
         if (this.signal.aborted) return;
-        await pause(delay, this.signal);
+        await sleep(delay, this.signal);
         delay = Math.min(delay * 2, RETRY_MAX_MS);
       }
     }
@@ -93,14 +94,4 @@ export class CommandLoop {
     await chain.catch(() => undefined);
     await api.updateCommand(cmd.id, { output: pending, done: true }).catch(() => undefined);
   }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }
