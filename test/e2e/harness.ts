@@ -180,6 +180,8 @@ export function killSupervised(root: string): void {
   const state = JSON.parse(readFileSync(file, 'utf8')) as { instances: Record<string, Watches>; local?: Watches };
   for (const inst of [...Object.values(state.instances), ...(state.local ? [state.local] : [])]) {
     for (const p of [...Object.values(inst.processes), ...Object.values(inst.crons ?? {})]) {
+      // -0 would be this test runner's own process group, and -1 every process it may signal
+      if (!Number.isInteger(p.pid) || p.pid <= 1) continue;
       try {
         process.kill(-p.pid, 'SIGKILL');
       } catch {
