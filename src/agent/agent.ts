@@ -145,7 +145,6 @@ export class Agent {
     await this.refreshRuntimeFacts();
     await this.join(false);
     this.commands = new CommandLoop(() => this.api, control, this.log, this.abort.signal);
-    void this.commands.run();
     void this.desiredLoop();
     this.heartbeat();
   }
@@ -224,9 +223,11 @@ export class Agent {
     let delay = RETRY_MIN_MS;
     while (!this.stopped) {
       try {
-        const ds = await this.api.desired(this.desiredGeneration, { signal: this.abort.signal });
+        // One long poll brings desired state and commands both (a command wakes it too).
+        const ds = await this.api.desired(this.desiredGeneration, { signal: this.abort.signal, commands: true });
         delay = RETRY_MIN_MS;
         this.opts.observer?.desired?.(ds);
+        for (const cmd of ds.commands ?? []) void this.commands?.execute(cmd);
         if (ds.generation !== this.desiredGeneration || this.desired === undefined) {
           this.desiredGeneration = ds.generation;
           this.desired = ds.instances;

@@ -1,13 +1,13 @@
 /**
- * The agent's side of the command channel: long-polls the server for commands a person queued
- * for this host (`noops restart`, `noops logs`), runs each through Control, and posts its output
- * and its end. A `logs -f` streams until the server says the person cancelled or went away.
+ * The agent's side of the command channel: runs each command a person queued for this host
+ * (`noops restart`, `noops logs`) through Control, and posts its output and its end. The commands
+ * arrive with the desired state (one long poll per agent, see Agent.desiredLoop). A `logs -f`
+ * streams until the server says the person cancelled or went away.
  */
 import type { ApiClient } from '../api/client.js';
 import type { AgentCommand } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
 import type { Control } from './control.js';
-import { sleep } from './sleep.js';
 
 /** 250 ms: followed output is sent at most this often, so a chatty log is a few posts a second. */
 export const FLUSH_MS = 250;
@@ -15,9 +15,6 @@ export const FLUSH_MS = 250;
 export const KEEPALIVE_MS = 5_000;
 /** 64 KiB: a bigger batch of followed output is sent at once. */
 const FLUSH_BYTES = 64 * 1024;
-/** Waits between polls while the server is away: fast at first, then every 5 s. */
-const RETRY_MIN_MS = 250;
-const RETRY_MAX_MS = 5_000;
 
 export class CommandLoop {
   constructor(
@@ -26,21 +23,6 @@ export class CommandLoop {
     private readonly log: (line: string) => void,
     private readonly signal: AbortSignal,
   ) {}
-
-  async run(): Promise<void> {
-    let delay = RETRY_MIN_MS;
-    while (!this.signal.aborted) {
-      try {
-        const commands = await this.api().agentCommands({ signal: this.signal });
-        delay = RETRY_MIN_MS;
-        for (const cmd of commands) void this.execute(cmd);
-      } catch {
-        if (this.signal.aborted) return;
-        await sleep(delay, this.signal);
-        delay = Math.min(delay * 2, RETRY_MAX_MS);
-      }
-    }
-  }
 
   /** Runs one command; its failure is posted as the command's error, never thrown. */
   async execute(cmd: AgentCommand): Promise<void> {

@@ -181,12 +181,10 @@ export class ApiClient {
   report(report: T.AgentReport): Promise<{ generation: number; heartbeatMs?: number }> {
     return this.request('POST', '/agent/report', report);
   }
-  desired(after: number, opts: RequestOptions = {}): Promise<T.DesiredState> {
-    return this.request('GET', `/agent/desired${query({ after: String(after) })}`, undefined, opts);
-  }
-  /** Long-polls the commands queued for this agent. */
-  agentCommands(opts: RequestOptions = {}): Promise<T.AgentCommand[]> {
-    return this.request('GET', '/agent/commands', undefined, opts);
+  /** Long-polls the desired state after generation `after`; with `commands`, also wakes for (and takes) commands queued for this host. */
+  desired(after: number, opts: RequestOptions & { commands?: boolean } = {}): Promise<T.DesiredState> {
+    const { commands, ...rest } = opts;
+    return this.request('GET', `/agent/desired${query({ after: String(after), commands: commands ? '1' : undefined })}`, undefined, rest);
   }
   updateCommand(id: number, update: T.CommandUpdate): Promise<T.CommandUpdateAnswer> {
     return this.request('POST', `/agent/commands/${id}`, update);

@@ -270,6 +270,8 @@ export interface DesiredInstance {
 export interface DesiredState {
   generation: number;
   instances: DesiredInstance[];
+  /** commands queued for this host, now handed to it (only when asked with `commands=1`) */
+  commands?: AgentCommand[];
 }
 
 /** One process as the agent reports it. */

@@ -46,10 +46,18 @@ const ENDED: readonly CommandStatus[] = ['done', 'failed', 'cancelled', 'expired
 export class CommandBook {
   readonly #commands = new Map<number, Command>();
   /** wakes agents waiting for commands, by host */
-  readonly #agents = new DesiredHub();
+  readonly #agents: DesiredHub;
   /** wakes CLIs waiting for output, by command id */
   readonly #readers = new DesiredHub();
   #next = 1;
+
+  /**
+   * @param agents the hub that wakes a host's agent: the server passes the desired-state hub, so
+   *   that a command wakes the one long poll an agent holds (GET /agent/desired?commands=1)
+   */
+  constructor(agents: DesiredHub = new DesiredHub()) {
+    this.#agents = agents;
+  }
 
   /** Queues a command for a host and wakes its agent. */
   create(req: { host: string; action: CommandAction; tag: string; process: string | null; lines: number; follow: boolean; initiator: string }): CommandView {
@@ -70,8 +78,18 @@ export class CommandBook {
 
   /** The commands queued for `host`, now running; waits up to `waitMs` for one (the agent's long poll). */
   async take(host: string, waitMs: number, signal?: AbortSignal): Promise<AgentCommand[]> {
-    if (!this.#queued(host).length) await this.#agents.wait(host, waitMs, signal);
+    if (!this.hasQueued(host)) await this.#agents.wait(host, waitMs, signal);
     if (signal?.aborted) return [];
+    return this.takeQueued(host);
+  }
+
+  /** Whether a command waits for `host`'s agent. */
+  hasQueued(host: string): boolean {
+    return this.#queued(host).length > 0;
+  }
+
+  /** The commands queued for `host`, now running (handed to its agent). */
+  takeQueued(host: string): AgentCommand[] {
     return this.#queued(host).map((cmd) => {
       cmd.status = 'running';
       this.#readers.notify(String(cmd.id));

@@ -89,7 +89,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       resumeGraceMs: config.downAfterMs,
     });
     reports.on('report', (h) => rollout.onReport(h));
-    const commands = new CommandBook();
+    const commands = new CommandBook(hub);
     const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags, commands, runtimes };
     const app = await buildApp(ctx);
     await rollout.start();

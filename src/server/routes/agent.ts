@@ -78,10 +78,14 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
 
   api.get('/agent/desired', { config: { allow: ['agent'] } }, async (req): Promise<DesiredState> => {
     const host = req.principal.name;
-    const after = Number((req.query as { after?: string }).after ?? -1);
+    const q = req.query as { after?: string; commands?: string };
+    const after = Number(q.after ?? -1);
     if (!Number.isInteger(after)) throw new NoopsError('NOOPS_E_INPUT', 'after must be an integer generation');
+    // An agent that asks for commands too holds this one poll instead of two: a server's
+    // connections (and file descriptors) are one per agent, not two.
+    const withCommands = q.commands === '1';
     // An agent that is up to date waits: check with the generation alone, read the state after.
-    if ((await ctx.store.desiredGeneration(host)) <= after) {
+    if ((await ctx.store.desiredGeneration(host)) <= after && !(withCommands && ctx.commands.hasQueued(host))) {
       const gone = new AbortController();
       req.raw.once('close', () => gone.abort());
       await ctx.hub.wait(host, ctx.config.longPollMs, gone.signal);
@@ -96,7 +100,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
         manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest),
       });
     }
-    return { generation: state.generation, instances };
+    return { generation: state.generation, instances, ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
   });
 
   api.get('/artifacts/:sha256', { config: { allow: ['agent', 'admin', 'team'] } }, async (req, reply) => {

@@ -1,6 +1,7 @@
 /**
  * The command channel's routes: people queue `restart` and `logs` for a host and read the
- * output; agents long-poll for their commands and post output and ends. See ../commands.ts.
+ * output; agents get their commands in their desired-state long poll (GET /agent/desired?commands=1)
+ * and post output and ends here. See ../commands.ts.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -67,12 +68,6 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
     const id = idOf(req.params);
     TagBook.authorize(req.principal, ctx.commands.peek(id).tag);
     return ctx.commands.cancel(id);
-  });
-
-  api.get('/agent/commands', { config: { allow: ['agent'] } }, async (req): Promise<T.AgentCommand[]> => {
-    const gone = new AbortController();
-    req.raw.once('close', () => gone.abort());
-    return ctx.commands.take(req.principal.name, ctx.config.longPollMs, gone.signal);
   });
 
   api.post('/agent/commands/:id', { config: { allow: ['agent'] } }, async (req): Promise<T.CommandUpdateAnswer> => {
