@@ -78,6 +78,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   private again = false;
   private reportKick: NodeJS.Timeout | undefined;
   private lastRoundMs = 0;
+  private lastRoundEnd = 0;
 
   private readonly exec: Executor;
 
@@ -103,7 +104,11 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         });
       }
     }
-    this.timer = setInterval(() => this.kick(), TICK_MS);
+    // A round over a large deployment costs (10,000 hosts: a few hundred ms of the server's one
+    // thread): the timer's rounds, like the reports', leave at least twice that for requests.
+    this.timer = setInterval(() => {
+      if (Date.now() - this.lastRoundEnd >= 2 * this.lastRoundMs) this.kick();
+    }, TICK_MS);
     this.timer.unref();
     this.kick();
   }
@@ -119,8 +124,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   /** Called for every agent report: steps the deployments that involve the host. */
   onReport(host: string): void {
     if (this.reportKick) return;
-    for (const { row } of this.running.values()) {
-      if (!row.hosts.includes(host)) continue;
+    for (const { hostSet } of this.running.values()) {
+      if (!hostSet.has(host)) continue;
       this.reportKick = setTimeout(() => {
         this.reportKick = undefined;
         this.kick();
@@ -248,7 +253,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
             process.emitWarning(`rollout: stepping deployment ${entry.row.id} failed: ${(err as Error).stack ?? err}`);
           }
         }
-        this.lastRoundMs = Date.now() - t0;
+        this.lastRoundEnd = Date.now();
+        this.lastRoundMs = this.lastRoundEnd - t0;
       } while (this.again);
     })().finally(() => {
       this.ticking = undefined;
@@ -290,7 +296,9 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   private async save(entry: Entry, p: RolloutProgress, ended: Extract<RolloutAction, { type: 'end' }> | undefined): Promise<void> {
     const { row } = entry;
     const before = entry.progress;
-    if (!ended && JSON.stringify(p) === JSON.stringify(before)) return;
+    const json = JSON.stringify(p);
+    if (!ended && json === entry.savedJson) return;
+    entry.savedJson = json;
     const fresh = newLines(before.log, p.log);
     entry.progress = p;
     row.progress = p as unknown as Record<string, unknown>;

@@ -24,6 +24,10 @@ export interface Entry {
   hookFailures: Map<string, string>;
   /** releases other than the deployment's (previous versions), by version */
   releases: Map<string, ReleaseRow>;
+  /** the deployment's hosts, for a report's "is this host mine" (a list's includes is O(hosts)) */
+  hostSet: Set<string>;
+  /** the progress as last saved, serialized: a step that changed nothing writes nothing */
+  savedJson: string;
 }
 
 export function newEntry(row: DeploymentRow, progress: RolloutProgress, release: ReleaseRow, graceUntil: number): Entry {
@@ -31,6 +35,7 @@ export function newEntry(row: DeploymentRow, progress: RolloutProgress, release:
     row, progress, release, graceUntil,
     expected: (release.manifest as unknown as ReleaseManifest).processes.map((p) => p.name),
     commands: [], testResults: [], notes: [], hookFailures: new Map(), releases: new Map(),
+    hostSet: new Set(row.hosts), savedJson: JSON.stringify(progress),
   };
 }
 
