@@ -28,18 +28,8 @@ const BODY_LIMIT = 4 * 1024 * 1024;
  * The app: the API under /api/v1 (every route needs a token) and the web console at / (public
  * files that show nothing without a token). `console: false` leaves the console out.
  */
-/**
- * How long an idle connection stays open (fastify's default is 72 s). An agent holds two: its
- * parked long poll (busy, so never idle) and the one its reports use every few seconds. Kept for
- * 72 s, every report connection stays open for good: 2 sockets per agent, and 10,000 agents were
- * past a 20,000-file limit. At 2 s a report's connection closes between heartbeats (one TCP
- * handshake per report, cheap beside the file it frees), while a CLI or a console that makes
- * requests back to back still reuses its connection.
- */
-export const IDLE_KEEP_ALIVE_MS = 2_000;
-
 export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs | false } = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true, keepAliveTimeout: IDLE_KEEP_ALIVE_MS });
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true });
 
   app.setErrorHandler((err: FastifyError | NoopsError, _req, reply) => {
     if (err instanceof NoopsError) return reply.status(err.status).send(err.toJSON());
