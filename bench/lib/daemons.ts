@@ -4,9 +4,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/api/client.js';
+import { freePort } from '../../src/agent/ports.js';
+
+export { freePort };
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const NOOPS = join(ROOT, 'bin', 'noops');
@@ -45,18 +47,6 @@ export function launch(args: string[], env: Record<string, string> = {}, nodeArg
       child.kill('SIGTERM');
     }),
   };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface ServerDaemon extends Daemon {

@@ -10,10 +10,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { runBuild } from './build.js';
 import { Sandbox } from './test-repo.js';
 import { hasCommand, jdkRuntimeTarball, mavenRuntimeTarball, NODE_18, NODE_22, nodeRuntimeTarball, TestCatalog } from '../runtimes/test-runtimes.js';
+import { freePort } from '../agent/ports.js';
 
 async function inSandbox(fn: (sb: Sandbox, catalog: TestCatalog) => Promise<void>): Promise<void> {
   const sb = await Sandbox.create();
@@ -23,15 +23,6 @@ async function inSandbox(fn: (sb: Sandbox, catalog: TestCatalog) => Promise<void
     execFileSync('chmod', ['-R', 'u+w', sb.root]); // installed runtimes are read-only
     await sb.close();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 test('a static site: the release serves index.html and its files, and nothing else', () =>

@@ -1,24 +1,15 @@
 /** Conditions, judged N of M, each restarting (or only recording) on a real process. */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { codeFails } from './probes.js';
 import { describeCondition, formatBytes, judge, Supervisor, type ConditionSpec, type WatchSpec } from './index.js';
 import { Scratch, until } from './test-kit.js';
+import { freePort } from '../agent/ports.js';
 
 const scratch = new Scratch();
 after(() => scratch.remove());
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * A node server on PORT (http or plain tcp) that misbehaves once the file `fail` holds its pid:

@@ -6,25 +6,13 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+export { freePort } from '../../src/agent/ports.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const NOOPS = join(ROOT, 'bin', 'noops');
 
 export function tmp(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `noops-${prefix}-`));
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Waits until `check` returns a truthy value, retrying against a deadline. */
