@@ -2,7 +2,7 @@
  * Desired state (what each host should run, with a per-host generation) and instances (what
  * each host reports it runs).
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { chunks } from './batch.js';
 import * as m from './rows.js';
 import type { Database } from './schema.js';
@@ -28,23 +28,28 @@ export async function setDesired(db: Kysely<Database>, host: string, tag: string
     if (row === null) {
       await trx.deleteFrom('desired').where('host', '=', host).where('tag', '=', tag).execute();
     } else {
-      await trx
-        .insertInto('desired')
-        .values(m.desiredToDb(row))
-        .onConflict((oc) =>
-          oc.columns(['host', 'tag']).doUpdateSet((eb) => ({
-            version: eb.ref('excluded.version'),
-            sha256: eb.ref('excluded.sha256'),
-            manifest: eb.ref('excluded.manifest'),
-            deployment_id: eb.ref('excluded.deployment_id'),
-            updated_at: eb.ref('excluded.updated_at'),
-            kind: eb.ref('excluded.kind'),
-          })),
-        )
-        .execute();
+      await upsertDesired(trx, [row]);
     }
     return Number(generation);
   });
+}
+
+/** Writes desired rows, replacing each host's entry for the same tag. */
+async function upsertDesired(trx: Transaction<Database>, rows: readonly DesiredRow[]): Promise<void> {
+  await trx
+    .insertInto('desired')
+    .values(rows.map(m.desiredToDb))
+    .onConflict((oc) =>
+      oc.columns(['host', 'tag']).doUpdateSet((eb) => ({
+        version: eb.ref('excluded.version'),
+        sha256: eb.ref('excluded.sha256'),
+        manifest: eb.ref('excluded.manifest'),
+        deployment_id: eb.ref('excluded.deployment_id'),
+        updated_at: eb.ref('excluded.updated_at'),
+        kind: eb.ref('excluded.kind'),
+      })),
+    )
+    .execute();
 }
 
 /**
@@ -74,20 +79,7 @@ export async function setDesiredMany(db: Kysely<Database>, tag: string, changes:
     }
     const set = hosts.map((h) => latest.get(h)).filter((r): r is DesiredRow => r !== null && r !== undefined);
     for (const batch of chunks(set)) {
-      await trx
-        .insertInto('desired')
-        .values(batch.map(m.desiredToDb))
-        .onConflict((oc) =>
-          oc.columns(['host', 'tag']).doUpdateSet((eb) => ({
-            version: eb.ref('excluded.version'),
-            sha256: eb.ref('excluded.sha256'),
-            manifest: eb.ref('excluded.manifest'),
-            deployment_id: eb.ref('excluded.deployment_id'),
-            updated_at: eb.ref('excluded.updated_at'),
-            kind: eb.ref('excluded.kind'),
-          })),
-        )
-        .execute();
+      await upsertDesired(trx, batch);
     }
   });
 }
