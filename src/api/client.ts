@@ -57,7 +57,7 @@ export class ApiClient {
   }
 
   // ---- people ----
-  whoami(): Promise<{ name: string; kind: string; scope: string | null }> {
+  whoami(): Promise<T.WhoamiView> {
     return this.request('GET', '/whoami');
   }
   hosts(): Promise<T.HostView[]> {

@@ -5,7 +5,8 @@ import { NoopsError } from '../../errors/index.js';
 import type { DesiredInstance, DesiredState, JoinResponse } from '../../api/types.js';
 import { API_PREFIX } from '../../api/types.js';
 import type { ReleaseManifest } from '../../release/types.js';
-import type { ServerContext } from '../context.js';
+import type { Principal, ServerContext } from '../context.js';
+import { canSee } from '../auth.js';
 import { PackageCache } from '../package-cache.js';
 import type { PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
@@ -55,20 +56,40 @@ const ReportBody = z.object({
 
 export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, principals: PrincipalCache): Promise<void> {
   const packages = new PackageCache(ctx.artifacts);
-  api.post('/agent/join', { config: { allow: ['join'] } }, async (req): Promise<JoinResponse> => {
+  api.post('/agent/join', { config: { access: 'join' } }, async (req): Promise<JoinResponse> => {
     const body = parseBody(JoinBody, req.body, 'join');
-    const token = newSecret('agent');
     const at = new Date().toISOString();
-    // Joining again (a new root, a lost token) replaces the host's old token.
-    await ctx.store.deleteTokens('agent', body.name);
+    const address = req.ip ?? null;
+    const existing = await ctx.store.getHost(body.name);
+    // A name whose host is live is taken: a second agent under it would take turns with the
+    // first. It waits for an admin (`noops host approve` or `noops host rm`).
+    if (existing && ctx.reports.isUp(ctx.reports.lastSeen(existing.name, existing.lastHeartbeat)) &&
+        !(existing.joinApprovedUntil !== null && existing.joinApprovedUntil > at)) {
+      await ctx.store.tx(async (s) => {
+        await s.updateHost(body.name, { pendingJoin: { at, address, labels: body.labels } });
+        await s.audit({ at, actor: `join@${address ?? 'unknown'}`, action: 'agent.join.refused', target: body.name, detail: { reason: 'live host', address } });
+      });
+      throw new NoopsError('NOOPS_E_HOST_TAKEN', `a live host is already joined as ${body.name}; this join waits for an admin`, {
+        hint: `if this is the same machine, an admin runs \`noops host approve ${body.name}\`; otherwise start this agent with another --name`,
+      });
+    }
+    if (!(await ctx.store.useToken(req.tokenHash))) {
+      throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'this join token has no joins left', { hint: 'ask the admin for a new join token (`noops token create --join`)' });
+    }
+    const token = newSecret('agent');
+    // Joining again (a new root, a lost token) replaces the host's old token, in one transaction.
+    await ctx.store.tx(async (s) => {
+      await s.deleteTokens('agent', body.name);
+      await s.putToken({ hash: hashToken(token), kind: 'agent', name: body.name, scope: null, createdAt: at, role: null, expiresAt: null, usesLeft: null, createdBy: req.principal.name });
+      await s.upsertHost({ name: body.name, labels: body.labels, address, joinedAt: at });
+      if (existing) await s.updateHost(body.name, { pendingJoin: null, joinApprovedUntil: null });
+      await s.audit({ at, actor: body.name, action: 'agent.join', target: body.name, detail: { labels: body.labels, address, joinToken: req.principal.id, replaced: existing !== undefined } });
+    });
     principals.forgetAgent(body.name);
-    await ctx.store.putToken({ hash: hashToken(token), kind: 'agent', name: body.name, scope: null, createdAt: at });
-    await ctx.store.upsertHost({ name: body.name, labels: body.labels, address: req.ip ?? null, joinedAt: at });
-    await ctx.store.audit({ at, actor: body.name, action: 'agent.join', target: body.name, detail: { labels: body.labels, address: req.ip } });
     return { token, heartbeatMs: ctx.config.heartbeatMs };
   });
 
-  api.post('/agent/report', { config: { allow: ['agent'] } }, async (req) => {
+  api.post('/agent/report', { config: { access: 'agent' } }, async (req) => {
     const body = parseBody(ReportBody, req.body, 'report');
     await ctx.reports.receive(req.principal.name, body);
       const generation = await ctx.store.desiredGeneration(req.principal.name);
@@ -76,7 +97,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       return { generation, heartbeatMs: ctx.config.heartbeatMs };
   });
 
-  api.get('/agent/desired', { config: { allow: ['agent'] } }, async (req): Promise<DesiredState> => {
+  api.get('/agent/desired', { config: { access: 'agent' } }, async (req): Promise<DesiredState> => {
     const host = req.principal.name;
     const q = req.query as { after?: string; commands?: string };
     const after = Number(q.after ?? -1);
@@ -103,11 +124,21 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     return { generation: state.generation, instances, ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
   });
 
-  api.get('/artifacts/:sha256', { config: { allow: ['agent', 'admin', 'team'] } }, async (req, reply) => {
+  // A package goes to an agent whose desired state names it, or to a person who may see its job.
+  api.get('/artifacts/:sha256', { config: { access: 'any' } }, async (req, reply) => {
     const { sha256 } = req.params as { sha256: string };
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new NoopsError('NOOPS_E_INPUT', 'an artifact is named by its sha256: 64 lower-case hex characters');
-    if (!(await ctx.artifacts.has(sha256))) throw new NoopsError('NOOPS_E_NOT_FOUND', `no package with sha256 ${sha256}`);
+    const notFound = (): NoopsError => new NoopsError('NOOPS_E_NOT_FOUND', `no package with sha256 ${sha256}`);
+    if (!(await mayFetch(ctx, req.principal, sha256))) throw notFound();
+    if (!(await ctx.artifacts.has(sha256))) throw notFound();
     reply.header('content-type', 'application/gzip');
     return reply.send((await packages.get(sha256)) ?? (await ctx.artifacts.open(sha256)));
   });
+}
+
+/** Whether `who` may download the package `sha256`. */
+async function mayFetch(ctx: ServerContext, who: Principal, sha256: string): Promise<boolean> {
+  if (who.kind === 'agent') return (await ctx.store.getDesired(who.name)).entries.some((e) => e.sha256 === sha256);
+  if (who.kind === 'join') return false;
+  return (await ctx.store.listReleases()).some((r) => r.sha256 === sha256 && canSee(who, r.job));
 }
