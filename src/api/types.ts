@@ -50,6 +50,11 @@ export interface TokenView {
   usesLeft: number | null;
 }
 
+/** POST /tokens: a team token (a role on a subtree), or a join token for new hosts */
+export type TokenCreateRequest =
+  | { kind: 'team'; name: string; scope: string; role?: 'viewer' | 'deployer' | 'admin'; expiresAt?: string }
+  | { kind: 'join'; name: string; uses?: number; expiresAt?: string };
+
 /** POST /tokens: the new token; `token` is its secret, shown this once */
 export interface TokenCreated extends TokenView {
   token: string;
