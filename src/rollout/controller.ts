@@ -171,10 +171,14 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         hostResults: hostResults(progress), conf: { ...policy }, message: null,
         deadline: new Date(now.getTime() + policy.timeout * 1000).toISOString(), progress: progress as unknown as Record<string, unknown>,
       };
-      const id = await store.createDeployment(base);
-      await store.audit({
-        at: now.toISOString(), actor: req.initiator, action: req.kind, target: req.tag,
-        detail: { deployment: id, version: req.version, hosts: cluster.hosts, previous, batches, policy },
+      // The deployment and its audit entry are written together, or neither is.
+      const id = await store.tx(async (s) => {
+        const created = await s.createDeployment(base);
+        await s.audit({
+          at: now.toISOString(), actor: req.initiator, action: req.kind, target: req.tag,
+          detail: { deployment: created, version: req.version, hosts: cluster.hosts, previous, batches, policy },
+        });
+        return created;
       });
       const entry = newEntry({ id, ...base }, progress, release, 0);
       // The first step (it starts batch 1) before anyone else can step this deployment.
