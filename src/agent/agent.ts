@@ -11,6 +11,7 @@ import { fenceNodePackageScope } from '../release/node-scope.js';
 import { pipeline } from 'node:stream/promises';
 import { Readable, type Writable } from 'node:stream';
 import { ApiClient } from '../api/client.js';
+import type { ClientTrust } from '../api/transport.js';
 import type { AgentReport, DesiredInstance, DesiredState, ProcessReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
 // Each from its own module, never an index: the agent loads no schema library (zod, yaml) and
@@ -45,6 +46,8 @@ export interface AgentOptions {
   /** the server; undefined for a standalone agent (only the host's watches file) */
   server?: string;
   joinToken?: string;
+  /** what the server is verified by: the CA of its TLS certificate (`noops agent --ca`) */
+  trust?: ClientTrust;
   root: string;
   name: string;
   labels: Record<string, string>;
@@ -112,7 +115,7 @@ export class Agent {
       watchesFile: opts.watchesFile, log: this.log,
     });
     fenceNodePackageScope(this.root);
-    this.api = new ApiClient(opts.server ?? 'http://127.0.0.1:0');
+    this.api = new ApiClient(opts.server ?? 'http://127.0.0.1:0', undefined, opts.trust);
     this.host.supervisor.on('state', () => this.scheduleReport());
     this.host.crons.on('change', () => this.scheduleReport());
     this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
@@ -188,7 +191,7 @@ export class Agent {
   private async join(force: boolean): Promise<void> {
     const known = loadIdentity(this.root);
     if (!force && known && known.server === this.opts.server && known.name === this.name) {
-      this.api = new ApiClient(known.server, known.token);
+      this.api = new ApiClient(known.server, known.token, this.opts.trust);
       try {
         await this.api.whoami();
         return;
@@ -206,10 +209,10 @@ export class Agent {
         // The platform labels let the server check a runtime's platform before a deploy; given labels win.
         const [os, arch] = hostPlatform().split('/');
         const labels = { [OS_LABEL]: os!, [ARCH_LABEL]: arch!, ...this.opts.labels };
-        const res = await new ApiClient(server, this.opts.joinToken).join({ name: this.name, labels });
+        const res = await new ApiClient(server, this.opts.joinToken, this.opts.trust).join({ name: this.name, labels });
         this.heartbeatMs = res.heartbeatMs;
         saveIdentity(this.root, { server, name: this.name, token: res.token });
-        this.api = new ApiClient(server, res.token);
+        this.api = new ApiClient(server, res.token, this.opts.trust);
         this.log(`joined ${this.opts.server}`);
         return;
       } catch (err) {
