@@ -68,9 +68,8 @@ export interface RunningServer {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const dataDir = resolve(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const { host, port } = parseListen(opts.listen);
-  // Checked before anything is opened: a refused start leaves nothing behind.
+  // Checked before anything is made or opened: a refused start leaves nothing behind.
   const mode = listenMode(host, { tls: opts.tls !== undefined, insecure: opts.insecure === true });
   if (mode === 'refuse') {
     throw new NoopsError('NOOPS_E_TLS_REQUIRED', `refusing to serve plain HTTP on ${opts.listen}: other hosts could read every token and send agents what to run`);
@@ -78,6 +77,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const warnings = mode === 'plain-insecure'
     ? [`serving plain HTTP on ${opts.listen} (--insecure): tokens, desired states and packages cross the network readable and unauthenticated`]
     : [];
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const tls = opts.tls === undefined ? undefined : await serverTls({ dataDir, listenHost: host, tls: opts.tls });
   const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const config: ServerConfig = {
