@@ -128,6 +128,7 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
       builtAt: new Date().toISOString(),
       stack: plan.stack,
       env: plan.env,
+      ...(Object.keys(plan.secretEnv).length > 0 && { secretEnv: plan.secretEnv }), // names only: values stay on the server
       ...(Object.keys(runtimes.release).length > 0 && { runtimes: runtimes.release }),
       processes: plan.processes,
       crons: plan.crons,
