@@ -32,6 +32,9 @@ export const ERROR_CODES = {
   NOOPS_E_WATCH_UNKNOWN: { status: 404, hint: '`noops ctl status` lists the watches of this host: NAME, TAG/NAME or a tag' },
   NOOPS_E_RUNTIME_UNKNOWN: { status: 404, hint: 'add it with `noops runtime add NAME VERSION FILE|URL`; `noops runtime ls` lists the known ones' },
   NOOPS_E_RUNTIME_EXISTS: { status: 409, hint: 'a runtime version is immutable: add the new content under a new version' },
+  NOOPS_E_SECRET_UNKNOWN: { status: 404, hint: 'set it with `noops secret set NAME --scope TAG` (at the job or a node above it); `noops secret ls` lists the names' },
+  NOOPS_E_SECRET_IN_USE: { status: 409, hint: 'deploy releases that no longer name it first, or set it at another scope that covers them' },
+  NOOPS_E_SECRET_KEY: { status: 500, hint: 'every server of one database needs the same DATA/secret.key; restore it from a backup, or set the secrets again' },
   // build
   NOOPS_E_GIT_CLONE: { status: 422, hint: 'check that the repository exists and that the server can reach it' },
   NOOPS_E_GIT_CHECKOUT: { status: 422, hint: 'check that the commit exists in the repository' },
