@@ -50,6 +50,24 @@ export interface TokenView {
   usesLeft: number | null;
 }
 
+/** GET /secrets: one secret, never its value */
+export interface SecretView {
+  /** the node it serves, with everything under it */
+  scope: string;
+  name: string;
+  /** 1 when first set, one more at each set */
+  version: number;
+  updatedBy: string;
+  updatedAt: string;
+  createdAt: string;
+}
+
+/** PUT /secrets/NAME */
+export interface SecretSetRequest {
+  scope: string;
+  value: string;
+}
+
 /** POST /tokens: the new token; `token` is its secret, shown this once */
 export interface TokenCreated extends TokenView {
   token: string;
@@ -297,6 +315,11 @@ export interface DesiredInstance {
   kind: 'deploy' | 'rollback';
   /** the runtimes the manifest names, to install before starting (absent from older servers) */
   runtimes?: RuntimeRef[];
+  /**
+   * the values of the secrets the manifest's `secretEnv` names, by secret name: only in this
+   * host's desired state, never in a read API (absent: the release names none)
+   */
+  secrets?: Record<string, string>;
 }
 
 /** GET /agent/desired?after=GEN: long-polls until the generation is newer than `after` */

@@ -8,6 +8,7 @@ import type { ReleaseManifest } from '../../release/types.js';
 import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
 import { PackageCache } from '../package-cache.js';
+import { secretBook } from '../secrets.js';
 import type { PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
 import { HostName, parseBody } from './parse.js';
@@ -119,6 +120,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       instances.push({
         tag: e.tag, version: e.version, sha256: e.sha256, url: `${API_PREFIX}/artifacts/${e.sha256}`,
         manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest),
+        ...(await secretBook(ctx).forInstance(e.tag, manifest)), // values for this host's own instances only
       });
     }
     return { generation: state.generation, instances, ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
