@@ -68,10 +68,13 @@ export function loadState(root: string): AgentState {
   }
 }
 
-/** Writes the state atomically (write a temp file, then rename over the old one). */
+/**
+ * Writes the state atomically (write a temp file, then rename over the old one). Mode 0600: the
+ * desired instances in it carry their secrets' values.
+ */
 export function saveState(root: string, state: AgentState): void {
   const tmp = join(root, `.state.json.${process.pid}.tmp`);
-  writeFileSync(tmp, JSON.stringify(state, null, 1));
+  writeFileSync(tmp, JSON.stringify(state, null, 1), { mode: 0o600 });
   renameSync(tmp, join(root, 'state.json'));
 }
 
