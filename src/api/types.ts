@@ -254,9 +254,12 @@ export interface AuditView {
 
 /** Bodies the CLI sends. */
 export interface BuildRequest {
+  /** a password in an http(s) URL is used for this build only: the build shows `https://user@host/...` */
   repo: string;
   tag: string;
   ref: string;
+  /** a secret at or above the job holding `user:password` or a token, sent to git as a header */
+  credential?: string;
 }
 export interface ClusterSetRequest {
   tag: string;

@@ -16,7 +16,7 @@ import { detectStack } from './detect.js';
 import { buildRuntimeEnv, resolveRuntimes, type BuildRuntimes } from './runtimes.js';
 import { STATIC_SERVER_FILE } from './stacks.js';
 import { run } from './exec.js';
-import { checkRef, checkRepo, checkout, clone, redactRepo, resolveCommit } from './git.js';
+import { checkRef, checkRepo, checkout, clone, redactRepo, resolveCommit, type GitCredential } from './git.js';
 import { writePackage } from './pack.js';
 import { readDetectInput } from './sources.js';
 
@@ -56,6 +56,8 @@ export interface BuildOptions {
   env?: Record<string, string>;
   /** the server's runtime catalog; without it, a build that needs a runtime fails with NOOPS_E_RUNTIME_UNKNOWN */
   runtimes?: BuildRuntimes;
+  /** for an http(s) repository: handed to git in its environment only (see git.ts credentialEnv) */
+  credential?: GitCredential;
 }
 
 /** A built release. */
@@ -97,7 +99,7 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
   const dir = await mkdtemp(join(opts.workDir, 'build-'));
   try {
     const src = join(dir, 'src');
-    await clone(opts.repo, src, { deadline, log });
+    await clone(opts.repo, src, { deadline, log, credential: opts.credential });
     const commit = await resolveCommit(src, opts.ref, { deadline, log });
     await checkout(src, commit, { deadline, log });
     const version = commit.slice(0, VERSION_LENGTH);

@@ -4,3 +4,4 @@ export { NPM_BUILD, NPM_CI, NPM_INSTALL, NPM_START, STACK_PARTS, detectStack, ty
 export { resolveRuntimes, type BuildRuntimes, type ResolvedRuntimes } from './runtimes.js';
 export { excludeMatcher } from './exclude.js';
 export { run, type RunOptions, type RunResult } from './exec.js';
+export { credentialEnv, parseCredential, redactRepo, splitRepoCredential, type GitCredential } from './git.js';

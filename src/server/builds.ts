@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
-import { BUILD_TIMEOUT_MS, runBuild, type BuildRuntimes } from '../build/index.js';
+import { BUILD_TIMEOUT_MS, runBuild, type BuildRuntimes, type GitCredential } from '../build/index.js';
 import { fenceNodePackageScope, inspectPackage } from '../release/index.js';
 import type { BuildRow, Store } from '../store/index.js';
 import type { TagBook } from './tags.js';
@@ -15,10 +15,13 @@ import type { TagBook } from './tags.js';
 export const BUILD_LOG_FLUSH_MS = 250;
 
 export interface BuildJob {
+  /** as stored and shown: never with a password (see routes/builds.ts) */
   repo: string;
   job: string;
   ref: string;
   initiator: string;
+  /** handed to git for this build only, never stored */
+  credential?: GitCredential;
 }
 
 export class BuildRunner {
@@ -79,6 +82,7 @@ export class BuildRunner {
         log: (text) => { pending += text; },
         timeoutMs: BUILD_TIMEOUT_MS,
         runtimes: this.runtimes,
+        credential: req.credential,
       });
       // The server records only what the package spec allows, whoever wrote the package.
       await inspectPackage(this.artifacts.path(out.sha256));
