@@ -203,7 +203,7 @@ test('noops.yaml env values that name secrets go to secretEnv (names only), for 
     '    env: { API_KEY: { secret: api.key }, LEVEL: "3" }',
     '',
   ].join('\n'));
-  const plan = detectStack({ noopsYaml });
+  const plan = detectStack({ noopsYaml, hasLock: false });
   assert.deepEqual([plan.env, plan.secretEnv], [{ MODE: 'live' }, { DB_PASSWORD: 'shop-db' }]);
   assert.deepEqual([plan.processes[0]!.env, plan.processes[0]!.secretEnv], [{ LEVEL: '3' }, { API_KEY: 'api.key' }]);
   // a process without secrets has no secretEnv key: its manifest is as before
