@@ -70,14 +70,23 @@ export class SecretBook {
    * The values of `names` for an instance at `tag` (each from the nearest secret at or above it),
    * and the names no secret serves.
    */
-  async resolve(tag: string, names: readonly string[]): Promise<{ values: Record<string, string>; missing: string[] }> {
+  async resolve(tag: string, names: readonly string[], onUnreadable?: (err: NoopsError) => void): Promise<{ values: Record<string, string>; missing: string[] }> {
     const out = { values: {} as Record<string, string>, missing: [] as string[] };
     if (names.length === 0) return out;
     const rows = await this.store.listSecrets();
     for (const name of names) {
       const row = nearestSecret(rows, tag, name);
-      if (!row) out.missing.push(name);
-      else out.values[name] = unseal(this.key, row.sealed, aadOf(row.scope, row.name));
+      if (!row) {
+        out.missing.push(name);
+        continue;
+      }
+      try {
+        out.values[name] = unseal(this.key, row.sealed, aadOf(row.scope, row.name));
+      } catch (err) {
+        if (!onUnreadable || !(err instanceof NoopsError)) throw err;
+        onUnreadable(err);
+        out.missing.push(name);
+      }
     }
     return out;
   }
@@ -116,12 +125,14 @@ export class SecretBook {
   /**
    * What the desired state of an instance at `tag` carries for its agent: the values of the
    * secrets its release names (none: nothing). A secret missing here (removed after the deploy,
-   * which `remove` refuses) is left out, and the process runs without that variable.
+   * which `remove` refuses) or unreadable (another key: logged) is left out, and the process
+   * runs without that variable: an agent's desired state never fails for it.
    */
   async forInstance(tag: string, manifest: ReleaseManifest): Promise<{ secrets?: Record<string, string> }> {
     const names = secretNamesOf(manifest);
     if (names.length === 0) return {};
-    return { secrets: (await this.resolve(tag, names)).values };
+    const unreadable = (err: NoopsError): void => void process.stderr.write(`noops server: ${tag}: ${err.message}; ${err.hint}\n`);
+    return { secrets: (await this.resolve(tag, names, unreadable)).values };
   }
 }
 

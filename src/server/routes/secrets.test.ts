@@ -123,3 +123,11 @@ test('no answer, audit entry or database file holds a value', async () => {
     for (const v of [VALUE, 'mail-pass']) assert.equal(readFileSync(join(dir, f)).includes(v), false, `${f} holds a value in clear`);
   }
 });
+
+test('a value this server cannot open (another key) fails a deploy clearly and leaves an agent\'s desired state working without it', async () => {
+  await server.ctx.store.putSecret({ scope: 'cop.acme', name: 'smtp', sealed: 'v1:c2VhbGVkIGJ5IGFub3RoZXIga2V5IGVudGlyZWx5', keyId: 'other', updatedBy: 'x', updatedAt: new Date().toISOString() });
+  await assert.rejects(admin.request('POST', '/deployments', { tag: CLUSTER, version: 'abcdef123' }), code('NOOPS_E_SECRET_KEY'));
+  const joiner = new ApiClient(server.url, readFileSync(server.joinTokenFile, 'utf8').trim());
+  const h1 = new ApiClient(server.url, (await joiner.join({ name: 'h1', labels: {} })).token);
+  assert.deepEqual((await h1.desired(-1)).instances[0]!.secrets, { db: 'far-away' });
+});
