@@ -27,6 +27,21 @@ export interface HostView {
   trust?: TrustReport;
 }
 
+/** POST /hosts/:name/adopt: what adopting the host's agent did, or (refused without `yes`) would do */
+export interface HostAdoptView {
+  host: string;
+  /** the agent's refusal that was adopted */
+  refusal: string;
+  /** why the agent refused */
+  reason: string;
+  /** the host's desired-state generation after the adoption */
+  generation: number;
+  stops: { tag: string; version: string }[];
+  switches: { tag: string; from: string; to: string }[];
+  starts: { tag: string; version: string }[];
+  keeps: { tag: string; version: string }[];
+}
+
 /** GET /instances: one supervised process of one instance, as its host last reported it */
 export interface InstanceView extends ProcessReport {
   host: string;

@@ -9,6 +9,7 @@ import type { ServerContext } from '../context.js';
 import { PackageCache } from '../package-cache.js';
 import type { PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
+import { serverIdentity, serverStamp } from '../trust.js';
 import { HostName, parseBody } from './parse.js';
 
 const JoinBody = z.object({
@@ -43,6 +44,10 @@ const Cron = z.object({
   lastRun: z.object({ startedAt: z.string(), endedAt: z.string(), result: z.string(), message: z.string() }).strict().nullable(),
   runs: z.number().int(), skipped: z.number().int(),
 }).strict();
+const TrustReport = z.object({
+  state: z.enum(['accepted', 'refused']), server: z.string().max(64).nullable(), generation: z.number().int(),
+  reason: z.string().max(4096).optional(), refusal: z.string().max(64).optional(), since: z.string().max(64).optional(),
+}).strict();
 const ReportBody = z.object({
   processes: z.array(ProcessReport),
   failures: z.array(z.object({ tag: z.string(), version: z.string(), error: z.string() }).strict()),
@@ -51,6 +56,7 @@ const ReportBody = z.object({
   events: z.array(Event).optional(),
   crons: z.array(Cron).optional(),
   runtimes: RuntimesReport.optional(),
+  trust: TrustReport.optional(),
 }).strict();
 
 export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, principals: PrincipalCache): Promise<void> {
@@ -65,7 +71,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     await ctx.store.putToken({ hash: hashToken(token), kind: 'agent', name: body.name, scope: null, createdAt: at });
     await ctx.store.upsertHost({ name: body.name, labels: body.labels, address: req.ip ?? null, joinedAt: at });
     await ctx.store.audit({ at, actor: body.name, action: 'agent.join', target: body.name, detail: { labels: body.labels, address: req.ip } });
-    return { token, heartbeatMs: ctx.config.heartbeatMs };
+    return { token, heartbeatMs: ctx.config.heartbeatMs, serverId: await serverIdentity(ctx.store) };
   });
 
   api.post('/agent/report', { config: { allow: ['agent'] } }, async (req) => {
@@ -100,7 +106,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
         manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest),
       });
     }
-    return { generation: state.generation, instances, ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
+    return { generation: state.generation, instances, server: await serverStamp(ctx.store, host), ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
   });
 
   api.get('/artifacts/:sha256', { config: { allow: ['agent', 'admin', 'team'] } }, async (req, reply) => {

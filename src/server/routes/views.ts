@@ -82,7 +82,11 @@ export async function hostViews(ctx: ServerContext): Promise<T.HostView[]> {
   const now = Date.now();
   return (await ctx.store.listHosts()).map((h) => {
     const last = ctx.reports.lastSeen(h.name, h.lastHeartbeat);
-    return { name: h.name, status: ctx.reports.isUp(last, now) ? 'up' : 'down', labels: h.labels, lastHeartbeat: last, address: h.address, joinedAt: h.joinedAt };
+    const trust = ctx.reports.lastReport(h.name)?.trust;
+    return {
+      name: h.name, status: ctx.reports.isUp(last, now) ? 'up' : 'down', labels: h.labels, lastHeartbeat: last, address: h.address, joinedAt: h.joinedAt,
+      ...(trust && { trust }),
+    };
   });
 }
 
