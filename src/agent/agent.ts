@@ -245,6 +245,9 @@ export class Agent {
         }
       } catch (err) {
         if (this.stopped) return;
+        // The server may have come back with another database: ask for its state at once, not
+        // after a long poll that waits for a generation above ours (docs/trust.md).
+        this.desiredGeneration = -1;
         if (err instanceof NoopsError && err.code === 'NOOPS_E_UNAUTHORIZED') {
           this.log('the server no longer knows this agent\'s token; joining again');
           await this.join(true).catch((e: Error) => this.log(`join failed: ${e.message}`));
