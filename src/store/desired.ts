@@ -122,7 +122,8 @@ export async function raiseDesiredGeneration(db: Kysely<Database>, host: string,
     .insertInto('desired_generation')
     .values({ host, generation: atLeast })
     .onConflict((oc) => oc.column('host').doUpdateSet({
-      generation: sql<number>`case when desired_generation.generation < ${atLeast} then ${atLeast} else desired_generation.generation end`,
+      // cast: PostgreSQL cannot type a bare parameter in a CASE; SQLite has no greatest()
+      generation: sql<number>`case when desired_generation.generation < cast(${atLeast} as integer) then cast(${atLeast} as integer) else desired_generation.generation end`,
     }))
     .returning('generation')
     .executeTakeFirstOrThrow();
