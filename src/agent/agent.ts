@@ -219,7 +219,10 @@ export class Agent {
         this.trust.joined(res.serverId);
         return;
       } catch (err) {
-        if (!(err instanceof NoopsError && err.code === 'NOOPS_E_SERVER_UNREACHABLE') || this.stopped) throw err;
+        // A live host holds this name: wait for an admin's `noops host approve`, asking again.
+        const taken = err instanceof NoopsError && err.code === 'NOOPS_E_HOST_TAKEN';
+        if (taken && delay === RETRY_MIN_MS) this.log(`join refused: ${(err as NoopsError).message}; ${(err as NoopsError).hint}`);
+        if (!(taken || (err instanceof NoopsError && err.code === 'NOOPS_E_SERVER_UNREACHABLE')) || this.stopped) throw err;
         await sleep(delay, this.abort.signal);
       }
     }

@@ -57,7 +57,7 @@ export class ApiClient {
   }
 
   // ---- people ----
-  whoami(): Promise<{ name: string; kind: string; scope: string | null }> {
+  whoami(): Promise<T.WhoamiView> {
     return this.request('GET', '/whoami');
   }
   hosts(): Promise<T.HostView[]> {
@@ -176,6 +176,26 @@ export class ApiClient {
     const data = text === '' ? undefined : safeJson(text);
     if (!res.ok) throw decodeError(res.status, data);
     return data as T.RuntimeView;
+  }
+
+  // ---- access ----
+  createToken(req: T.TokenCreateRequest): Promise<T.TokenCreated> {
+    return this.request('POST', '/tokens', req);
+  }
+  tokens(kind?: T.TokenView['kind']): Promise<T.TokenView[]> {
+    return this.request('GET', `/tokens${query({ kind })}`);
+  }
+  revokeToken(ref: string): Promise<T.TokenView[]> {
+    return this.request('DELETE', `/tokens/${encodeURIComponent(ref)}`);
+  }
+  assignHost(name: string, scope: string | null): Promise<T.HostView> {
+    return this.request('PUT', `/hosts/${encodeURIComponent(name)}/scope`, { scope });
+  }
+  approveHost(name: string): Promise<T.HostView> {
+    return this.request('POST', `/hosts/${encodeURIComponent(name)}/approve`);
+  }
+  removeHost(name: string): Promise<T.HostView> {
+    return this.request('DELETE', `/hosts/${encodeURIComponent(name)}`);
   }
 
   // ---- agents ----

@@ -20,6 +20,10 @@ export interface HostView {
   lastHeartbeat: string | null;
   address: string | null;
   joinedAt: string;
+  /** the node of the tree the host belongs to (`noops host assign`); null: unassigned */
+  scope: string | null;
+  /** a join under this name that was refused while the host was live (`noops host approve`) */
+  pendingJoin: { at: string; address: string | null } | null;
   /**
    * Whether the host's agent applies this server's desired state, as it last reported it
    * (docs/trust.md); absent until it reports it (agents before issue 12 never do).
@@ -40,6 +44,40 @@ export interface HostAdoptView {
   switches: { tag: string; from: string; to: string }[];
   starts: { tag: string; version: string }[];
   keeps: { tag: string; version: string }[];
+}
+
+/** GET /whoami: the caller, as the server sees its token */
+export interface WhoamiView {
+  /** the token's public id (the start of its sha256), as `noops token ls` shows it */
+  id: string;
+  kind: 'admin' | 'team' | 'agent' | 'join';
+  name: string;
+  scope: string | null;
+  role: 'viewer' | 'deployer' | 'admin' | null;
+}
+
+/** GET /tokens: one token (never its secret) */
+export interface TokenView {
+  id: string;
+  kind: 'admin' | 'team' | 'agent' | 'join';
+  name: string;
+  scope: string | null;
+  role: 'viewer' | 'deployer' | 'admin' | null;
+  createdAt: string;
+  createdBy: string | null;
+  expiresAt: string | null;
+  /** join tokens: joins left; null = no limit */
+  usesLeft: number | null;
+}
+
+/** POST /tokens: a team token (a role on a subtree), or a join token for new hosts */
+export type TokenCreateRequest =
+  | { kind: 'team'; name: string; scope: string; role?: 'viewer' | 'deployer' | 'admin'; expiresAt?: string }
+  | { kind: 'join'; name: string; uses?: number; expiresAt?: string };
+
+/** POST /tokens: the new token; `token` is its secret, shown this once */
+export interface TokenCreated extends TokenView {
+  token: string;
 }
 
 /** GET /instances: one supervised process of one instance, as its host last reported it */

@@ -7,7 +7,8 @@ import { NoopsError } from '../errors/index.js';
 import { API_PREFIX } from '../api/types.js';
 import type { ServerContext } from './context.js';
 import { PrincipalCache } from './principals.js';
-import { hashToken } from './tokens.js';
+import { DenialLog } from './denials.js';
+import { installGate, requireDeclaredAccess } from './gate.js';
 import { agentRoutes } from './routes/agent.js';
 import { viewRoutes } from './routes/views.js';
 import { buildRoutes } from './routes/builds.js';
@@ -15,6 +16,7 @@ import { clusterRoutes } from './routes/clusters.js';
 import { deployRoutes } from './routes/deploys.js';
 import { deployEventRoutes } from './routes/deploy-events.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { hostRoutes } from './routes/hosts.js';
 import { commandRoutes } from './routes/commands.js';
 import { supervisionRoutes } from './routes/supervision.js';
 import { runtimeRoutes } from './routes/runtimes.js';
@@ -30,10 +32,15 @@ const BODY_LIMIT = 4 * 1024 * 1024;
  * files that show nothing without a token). `console: false` leaves the console out.
  */
 export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs | false } = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true });
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true, routerOptions: { querystringParser: parseQuery } });
+  const denials = new DenialLog(ctx.store);
 
-  app.setErrorHandler((err: FastifyError | NoopsError, _req, reply) => {
-    if (err instanceof NoopsError) return reply.status(err.status).send(err.toJSON());
+  app.setErrorHandler((err: FastifyError | NoopsError, req, reply) => {
+    if (err instanceof NoopsError) {
+      // A scope check in a handler refuses too: audited like the gate's refusals.
+      if (err.code === 'NOOPS_E_FORBIDDEN' && req.principal) denials.record(req, err);
+      return reply.status(err.status).send(err.toJSON());
+    }
     if ((err as FastifyError).validation || (err as FastifyError).statusCode === 400 || (err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return reply.status(400).send(new NoopsError('NOOPS_E_INPUT', err.message).toJSON());
     }
@@ -47,28 +54,10 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
     reply.status(404).send(new NoopsError('NOOPS_E_NOT_FOUND', `no route ${req.method} ${req.url}`).toJSON());
   });
 
-  // Every API route needs a token; the route's config says which kinds may call it.
+  // Every route declares who may call it; the gate checks each call against the matched route.
   const principals = new PrincipalCache();
-  app.decorateRequest('principal', null as never);
-  app.addHook('onRequest', async (req) => {
-    if (!req.url.startsWith(API_PREFIX)) return;
-    const header = req.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'this API needs a token (Authorization: Bearer TOKEN)');
-    const hash = hashToken(match[1]!);
-    let who = principals.get(hash);
-    if (!who) {
-      const row = await ctx.store.findToken(hash);
-      if (!row) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'the token is not known to this server');
-      who = { kind: row.kind, name: row.name, scope: row.scope };
-      principals.set(hash, who);
-    }
-    const allow = req.routeOptions.config?.allow ?? ['admin', 'team'];
-    if (!allow.includes(who.kind)) {
-      throw new NoopsError('NOOPS_E_FORBIDDEN', `a ${who.kind} token may not call ${req.method} ${req.routeOptions.url ?? req.url}`);
-    }
-    req.principal = who;
-  });
+  requireDeclaredAccess(app);
+  installGate(app, ctx.store, principals, (req, err) => denials.record(req, err));
 
   await app.register(async (api) => {
     await agentRoutes(api, ctx, principals);
@@ -77,7 +66,8 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
     await clusterRoutes(api, ctx);
     await deployRoutes(api, ctx);
     await deployEventRoutes(api, ctx);
-    await tokenRoutes(api, ctx);
+    await tokenRoutes(api, ctx, principals);
+    await hostRoutes(api, ctx, principals);
     await commandRoutes(api, ctx);
     await supervisionRoutes(api, ctx);
     await runtimeRoutes(api, ctx);
@@ -86,4 +76,18 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
   }, { prefix: API_PREFIX });
   if (opts.console !== false) await consoleRoutes(app, opts.console ?? consoleDirs());
   return app;
+}
+
+/**
+ * Query strings, parsed without a prototype ("__proto__" is just a name). A parameter given twice
+ * becomes an array here, and the gate refuses it with a clear 400 (`refuseRepeatedParameters`):
+ * a parser must not throw, or the request is dropped without an answer.
+ */
+export function parseQuery(text: string): Record<string, string | string[]> {
+  const out = Object.create(null) as Record<string, string | string[]>;
+  for (const [key, value] of new URLSearchParams(text)) {
+    const had = out[key];
+    out[key] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
+  }
+  return out;
 }

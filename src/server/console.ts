@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { NoopsError } from '../errors/index.js';
+import { declarePublic } from './gate.js';
 
 export interface ConsoleDirs {
   /** the compiled console: dist/web (holds ui/main.js and the shared modules it imports) */
@@ -59,13 +60,13 @@ export async function consoleRoutes(app: FastifyInstance, dirs: ConsoleDirs): Pr
     .header('referrer-policy', 'no-referrer')
     .header('x-frame-options', 'DENY');
 
-  app.get('/', async (_req, reply) => {
+  app.get('/', { config: { access: 'public' } }, async (_req, reply) => {
     secure(reply).header('cache-control', 'no-cache').type('text/html; charset=utf-8');
     if (!existsSync(join(dirs.webDir, ENTRY))) return reply.status(503).send(NOT_BUILT);
     return reply.send(page);
   });
 
-  app.get('/ui/vendor/:file', async (req, reply) => {
+  app.get('/ui/vendor/:file', { config: { access: 'public' } }, async (req, reply) => {
     const body = vendor.get((req.params as { file: string }).file);
     if (body === undefined) throw new NoopsError('NOOPS_E_NOT_FOUND', `no console file ${req.url}`);
     // preact and htm change only with package.json: a day of caching, revalidated after.
@@ -77,8 +78,12 @@ export async function consoleRoutes(app: FastifyInstance, dirs: ConsoleDirs): Pr
     cacheControl: false, index: false as const, dotfiles: 'deny' as const,
     setHeaders: (reply: FastifyReply) => void secure(reply).header('cache-control', 'no-cache'),
   };
-  await app.register(fastifyStatic, { ...common, root: dirs.webDir, prefix: '/ui/app/', decorateReply: false });
-  await app.register(fastifyStatic, { ...common, root: dirs.assetsDir, prefix: '/ui/assets/', decorateReply: false });
+  // The console's files are public: they hold no data, and show nothing without a token.
+  await app.register(async (files) => {
+    declarePublic(files);
+    await files.register(fastifyStatic, { ...common, root: dirs.webDir, prefix: '/ui/app/', decorateReply: false });
+    await files.register(fastifyStatic, { ...common, root: dirs.assetsDir, prefix: '/ui/assets/', decorateReply: false });
+  });
 }
 
 /** The folder of an installed package, from any file in it (not every package exports its

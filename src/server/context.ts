@@ -1,7 +1,7 @@
 /**
  * Everything a route needs, built once by `startServer` and passed to every route module.
  */
-import type { Store, TokenRow } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
 import type { RolloutController } from '../rollout/index.js';
 import type { DesiredHub } from './hub.js';
@@ -34,15 +34,4 @@ export interface ServerContext {
   runtimes: RuntimeCatalog;
 }
 
-/** Who is calling: resolved from the bearer token by the auth hook. */
-export type Principal = Pick<TokenRow, 'kind' | 'name' | 'scope'>;
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal: Principal;
-  }
-  interface FastifyContextConfig {
-    /** token kinds that may call the route; default: admin and team */
-    allow?: readonly TokenRow['kind'][];
-  }
-}
+export type { Principal } from './auth.js';

@@ -4,12 +4,12 @@ import { AGENT_TOKEN_TTL_MS, PrincipalCache } from './principals.js';
 
 test('agent tokens are remembered for a while and forgotten when the agent joins again', () => {
   const c = new PrincipalCache();
-  const h1 = { kind: 'agent' as const, name: 'h1', scope: null };
+  const h1 = { id: 'x', kind: 'agent' as const, name: 'h1', scope: null, role: null };
   c.set('old', h1, 1000);
   assert.deepEqual(c.get('old', 1000 + AGENT_TOKEN_TTL_MS - 1), h1);
   assert.equal(c.get('old', 1000 + AGENT_TOKEN_TTL_MS), undefined, 'stale: read from the store again');
   c.set('old', h1, 5000);
-  c.set('other', { kind: 'agent', name: 'h2', scope: null }, 5000);
+  c.set('other', { id: 'y', kind: 'agent', name: 'h2', scope: null, role: null }, 5000);
   c.forgetAgent('h1');
   assert.equal(c.get('old', 5001), undefined);
   assert.equal(c.get('other', 5001)?.name, 'h2');
@@ -17,7 +17,7 @@ test('agent tokens are remembered for a while and forgotten when the agent joins
 
 test('admin and team tokens stay until the server restarts', () => {
   const c = new PrincipalCache();
-  c.set('adm', { kind: 'admin', name: 'admin', scope: null }, 0);
+  c.set('adm', { id: 'x', kind: 'admin', name: 'admin', scope: null, role: 'admin' }, 0);
   assert.equal(c.get('adm', Number.MAX_SAFE_INTEGER)?.kind, 'admin');
   c.forgetAgent('admin');
   assert.equal(c.get('adm', 1)?.kind, 'admin');

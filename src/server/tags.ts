@@ -1,11 +1,10 @@
 /**
  * The service tree as the server keeps it: resolves what users type into canonical tags,
- * creates nodes when a complete tag is first used, and checks team scopes.
+ * creates nodes when a complete tag is first used. Who may act on a tag is `auth.ts`'s.
  */
 import { NoopsError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import { ancestorsAndSelf, formatTag, isUnder, levelOf, parentOf, parseTag, resolveTag, truncateTo, type Level } from '../tree/index.js';
-import type { Principal } from './context.js';
 
 export class TagBook {
   private nodes: Set<string> | undefined;
@@ -59,13 +58,5 @@ export class TagBook {
     });
     await this.store.ensureNodes(rows);
     for (const r of rows) all.add(r.tag);
-  }
-
-  /** Throws unless the caller may act on `tag` (admins anywhere; teams under their scope). */
-  static authorize(who: Principal, tag: string): void {
-    if (who.kind === 'admin') return;
-    if (who.kind === 'team' && who.scope && isUnder(tag, who.scope)) return;
-    throw new NoopsError('NOOPS_E_FORBIDDEN', `${who.kind} token "${who.name}" may not act on ${tag}` +
-      (who.scope ? ` (its scope is ${who.scope})` : ''));
   }
 }

@@ -4,7 +4,7 @@
  * other query is portable SQL (upserts with ON CONFLICT, RETURNING), which SQLite supports
  * since 3.35.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import { chunks } from './batch.js';
@@ -14,7 +14,7 @@ import {
 import { touchHosts } from './heartbeats.js';
 import * as m from './rows.js';
 import type {
-  AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentRow, DeploymentStatus, DesiredRow, HostRow,
+  AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentRow, DeploymentStatus, DesiredRow, GrantRow, HostJoin, HostRow,
   InstanceRow, NewDeployment, NodeRow, ReleaseRow, RuntimeRow, Store, TokenRow,
 } from './types.js';
 
@@ -44,13 +44,42 @@ export class KyselyStore implements Store {
 
   // ---- tokens and meta
 
+  async tx<T>(fn: (store: Store) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return fn(this);
+    return this.db.transaction().execute((trx) => fn(new KyselyStore(joinable(trx), this.kind, async () => undefined)));
+  }
+
   async putToken(row: TokenRow): Promise<void> {
-    const values = { hash: row.hash, kind: row.kind, name: row.name, scope: row.scope, created_at: row.createdAt };
+    const { hash, ...rest } = m.tokenToDb(row);
     await this.db
       .insertInto('tokens')
-      .values(values)
-      .onConflict((oc) => oc.column('hash').doUpdateSet({ kind: row.kind, name: row.name, scope: row.scope, created_at: row.createdAt }))
+      .values({ hash, ...rest })
+      .onConflict((oc) => oc.column('hash').doUpdateSet(rest))
       .execute();
+  }
+
+  async listTokens(): Promise<TokenRow[]> {
+    const rows = await this.db.selectFrom('tokens').selectAll().orderBy('created_at', 'desc').orderBy('hash').execute();
+    return rows.map(m.tokenFromDb);
+  }
+
+  async deleteToken(hash: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('tokens').where('hash', '=', hash).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async useToken(hash: string): Promise<boolean> {
+    const row = await this.db.selectFrom('tokens').select('uses_left').where('hash', '=', hash).executeTakeFirst();
+    if (!row) return false;
+    if (row.uses_left === null) return true;
+    // One statement decides: two joins racing for the last use cannot both get it.
+    const r = await this.db
+      .updateTable('tokens')
+      .set((eb) => ({ uses_left: eb('uses_left', '-', 1) }))
+      .where('hash', '=', hash)
+      .where('uses_left', '>', 0)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async findToken(hash: string): Promise<TokenRow | undefined> {
@@ -102,15 +131,37 @@ export class KyselyStore implements Store {
 
   // ---- hosts
 
-  async upsertHost(row: Omit<HostRow, 'lastHeartbeat'>): Promise<void> {
+  async upsertHost(row: HostJoin): Promise<void> {
     await this.db
       .insertInto('hosts')
-      .values({ name: row.name, labels: m.toJson(row.labels), address: row.address, joined_at: row.joinedAt, last_heartbeat: null })
+      .values({
+        name: row.name, labels: m.toJson(row.labels), address: row.address, joined_at: row.joinedAt, last_heartbeat: null,
+        scope: null, pending_join: null, join_approved_until: null,
+      })
       // joined_at and last_heartbeat stay as they were
       .onConflict((oc) =>
         oc.column('name').doUpdateSet((eb) => ({ labels: eb.ref('excluded.labels'), address: eb.ref('excluded.address') })),
       )
       .execute();
+  }
+
+  async updateHost(name: string, patch: Partial<Pick<HostRow, 'scope' | 'pendingJoin' | 'joinApprovedUntil'>>): Promise<void> {
+    const set: Partial<Record<'scope' | 'pending_join' | 'join_approved_until', string | null>> = {};
+    if (patch.scope !== undefined) set.scope = patch.scope;
+    if (patch.pendingJoin !== undefined) set.pending_join = patch.pendingJoin === null ? null : m.toJson(patch.pendingJoin);
+    if (patch.joinApprovedUntil !== undefined) set.join_approved_until = patch.joinApprovedUntil;
+    if (Object.keys(set).length === 0) return;
+    await this.db.updateTable('hosts').set(set).where('name', '=', name).execute();
+  }
+
+  async deleteHost(name: string): Promise<void> {
+    // The host's desired generation stays: if it joins again, its generations go on rising.
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('tokens').where('kind', '=', 'agent').where('name', '=', name).execute();
+      await trx.deleteFrom('desired').where('host', '=', name).execute();
+      await trx.deleteFrom('instances').where('host', '=', name).execute();
+      await trx.deleteFrom('hosts').where('name', '=', name).execute();
+    });
   }
 
   async getHost(name: string): Promise<HostRow | undefined> {
@@ -330,6 +381,23 @@ export class KyselyStore implements Store {
       .execute();
   }
 
+  async putGrant(row: GrantRow): Promise<void> {
+    await this.db
+      .insertInto('grants')
+      .values({ scope: row.scope, grant: row.grant, created_by: row.createdBy, created_at: row.createdAt })
+      .onConflict((oc) => oc.columns(['scope', 'grant']).doNothing())
+      .execute();
+  }
+
+  async deleteGrant(scope: string, grant: GrantRow['grant']): Promise<boolean> {
+    const r = await this.db.deleteFrom('grants').where('scope', '=', scope).where('grant', '=', grant).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async listGrants(): Promise<GrantRow[]> {
+    return (await this.db.selectFrom('grants').selectAll().orderBy('scope').execute()).map(m.grantFromDb);
+  }
+
   async listAudit(filter: { limit?: number; action?: string } = {}): Promise<AuditRow[]> {
     let q = this.db.selectFrom('audit').selectAll();
     if (filter.action !== undefined) q = q.where('action', '=', filter.action);
@@ -337,4 +405,20 @@ export class KyselyStore implements Store {
     if (filter.limit !== undefined) q = q.limit(filter.limit);
     return (await q.execute()).map(m.auditFromDb);
   }
+}
+
+/**
+ * A transaction that the store's own multi-statement writes (which open a transaction of their
+ * own) can join: kysely refuses `transaction()` on a transaction, so inside one it runs inline.
+ */
+function joinable(trx: Transaction<Database>): Kysely<Database> {
+  const inline = { execute: <T>(fn: (t: Kysely<Database>) => Promise<T>): Promise<T> => fn(proxy) };
+  const proxy: Kysely<Database> = new Proxy(trx, {
+    get(target, prop, receiver) {
+      if (prop === 'transaction') return () => inline;
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return proxy;
 }

@@ -234,11 +234,44 @@ const runtimes: MigrationFactory = (backend) => ({
   },
 });
 
+/**
+ * Access (issue 11): roles, expiry and use counts on tokens; hosts belong to a node of the tree
+ * and a join under a live host's name waits for an admin; grants (root processes) per subtree.
+ */
+const access: MigrationFactory = (backend) => ({
+  async up(db: Kysely<any>) {
+    const text = textType(backend);
+    await db.schema.alterTable('tokens').addColumn('role', text).execute();
+    await db.schema.alterTable('tokens').addColumn('expires_at', text).execute();
+    await db.schema.alterTable('tokens').addColumn('uses_left', 'integer').execute();
+    await db.schema.alterTable('tokens').addColumn('created_by', text).execute();
+    // Team tokens made before roles could deploy under their scope: they keep that right.
+    await db.updateTable('tokens').set({ role: 'deployer' }).where('kind', '=', 'team').execute();
+    await db.schema.alterTable('hosts').addColumn('scope', text).execute();
+    await db.schema.alterTable('hosts').addColumn('pending_join', text).execute();
+    await db.schema.alterTable('hosts').addColumn('join_approved_until', text).execute();
+    await db.schema
+      .createTable('grants')
+      .addColumn('scope', text, (c) => c.notNull())
+      .addColumn('grant', text, (c) => c.notNull())
+      .addColumn('created_by', text, (c) => c.notNull())
+      .addColumn('created_at', text, (c) => c.notNull())
+      .addPrimaryKeyConstraint('grants_pk', ['scope', 'grant'])
+      .execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.dropTable('grants').ifExists().execute();
+    for (const c of ['join_approved_until', 'pending_join', 'scope']) await db.schema.alterTable('hosts').dropColumn(c).execute();
+    for (const c of ['created_by', 'uses_left', 'expires_at', 'role']) await db.schema.alterTable('tokens').dropColumn(c).execute();
+  },
+});
+
 /** Every migration, oldest first. Names sort in the order they must run. */
 const MIGRATIONS: Record<string, MigrationFactory> = {
   '0001_initial': initial,
   '0002_rollouts': rollouts,
   '0003_runtimes': runtimes,
+  '0004_access': access,
 };
 
 /**

@@ -4,10 +4,10 @@
  */
 import type {
   AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentKind, DeploymentRow, DeploymentStatus,
-  DesiredRow, HostRow, InstanceRow, NewDeployment, NodeRow, ReleaseRow, RuntimeRow, TokenRow,
+  DesiredRow, GrantRow, HostRow, InstanceRow, NewDeployment, NodeRow, ReleaseRow, RuntimeRow, TokenRow,
 } from './types.js';
 import type {
-  BuildsTable, DbAudit, DbBuild, DbCluster, DbDeployment, DbDesired, DbHost, DbInstance, DbNode,
+  BuildsTable, DbAudit, DbBuild, DbGrant, DbCluster, DbDeployment, DbDesired, DbHost, DbInstance, DbNode,
   DbRelease, DbRuntime, DbToken, DeploymentsTable, DesiredTable, InstancesTable, ReleasesTable, RuntimesTable,
 } from './schema.js';
 import type { Insertable, Updateable } from 'kysely';
@@ -24,6 +24,19 @@ export const tokenFromDb = (r: DbToken): TokenRow => ({
   name: r.name,
   scope: r.scope,
   createdAt: r.created_at,
+  role: r.role as TokenRow['role'],
+  expiresAt: r.expires_at,
+  usesLeft: r.uses_left === null ? null : Number(r.uses_left),
+  createdBy: r.created_by,
+});
+
+export const tokenToDb = (r: TokenRow): DbToken => ({
+  hash: r.hash, kind: r.kind, name: r.name, scope: r.scope, created_at: r.createdAt,
+  role: r.role, expires_at: r.expiresAt, uses_left: r.usesLeft, created_by: r.createdBy,
+});
+
+export const grantFromDb = (r: DbGrant): GrantRow => ({
+  scope: r.scope, grant: r.grant as GrantRow['grant'], createdBy: r.created_by, createdAt: r.created_at,
 });
 
 export const nodeFromDb = (r: DbNode): NodeRow => ({
@@ -39,6 +52,9 @@ export const hostFromDb = (r: DbHost): HostRow => ({
   address: r.address,
   joinedAt: r.joined_at,
   lastHeartbeat: r.last_heartbeat,
+  scope: r.scope,
+  pendingJoin: r.pending_join === null ? null : fromJson(r.pending_join),
+  joinApprovedUntil: r.join_approved_until,
 });
 
 export const clusterFromDb = (r: DbCluster): ClusterRow => ({

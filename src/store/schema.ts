@@ -12,6 +12,12 @@ export interface TokensTable {
   name: string;
   scope: string | null;
   created_at: string;
+  /** viewer | deployer | admin for team tokens; null for the others */
+  role: string | null;
+  expires_at: string | null;
+  /** join tokens: how many joins are left; null = no limit */
+  uses_left: number | null;
+  created_by: string | null;
 }
 
 export interface MetaTable {
@@ -33,6 +39,12 @@ export interface HostsTable {
   address: string | null;
   joined_at: string;
   last_heartbeat: string | null;
+  /** the node of the tree the host belongs to; null = unassigned (only the admin may use it) */
+  scope: string | null;
+  /** JSON: a join under this name that was refused because the host is live ({at, address, labels}) */
+  pending_join: string | null;
+  /** until when a join under this name may replace the host (set by `noops host approve`) */
+  join_approved_until: string | null;
 }
 
 export interface ClustersTable {
@@ -154,6 +166,15 @@ export interface RuntimesTable {
   created_at: string;
 }
 
+/** What an admin allowed on a subtree, e.g. processes that run as root. */
+export interface GrantsTable {
+  scope: string;
+  /** 'root' */
+  grant: string;
+  created_by: string;
+  created_at: string;
+}
+
 /** Every table, by name. */
 export interface Database {
   tokens: TokensTable;
@@ -169,6 +190,7 @@ export interface Database {
   instances: InstancesTable;
   audit: AuditTable;
   runtimes: RuntimesTable;
+  grants: GrantsTable;
 }
 
 export type DbToken = Selectable<TokensTable>;
@@ -182,3 +204,4 @@ export type DbDesired = Selectable<DesiredTable>;
 export type DbInstance = Selectable<InstancesTable>;
 export type DbAudit = Selectable<AuditTable>;
 export type DbRuntime = Selectable<RuntimesTable>;
+export type DbGrant = Selectable<GrantsTable>;

@@ -204,7 +204,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const b = await openStore(url);
       open.push(b);
       assert.equal(await b.getMeta('k'), 'v');
-      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts', '0003_runtimes']);
+      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts', '0003_runtimes', '0004_access']);
     });
 
     it('several stores opening one new database at once migrate it once', async () => {
@@ -263,12 +263,12 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
     it('tokens: put, find, overwrite, delete by kind and name', async () => {
       const s = await fresh();
       assert.equal(await s.findToken('nope'), undefined);
-      await s.putToken({ hash: 'h1', kind: 'agent', name: 'host1', scope: null, createdAt: at(0) });
-      await s.putToken({ hash: 'h2', kind: 'agent', name: 'host1', scope: null, createdAt: at(1) });
-      await s.putToken({ hash: 'h3', kind: 'team', name: 'host1', scope: 'cop.xiaomi', createdAt: at(2) });
-      assert.deepEqual(await s.findToken('h3'), { hash: 'h3', kind: 'team', name: 'host1', scope: 'cop.xiaomi', createdAt: at(2) });
-      await s.putToken({ hash: 'h3', kind: 'team', name: 'ops', scope: null, createdAt: at(3) });
-      assert.deepEqual(await s.findToken('h3'), { hash: 'h3', kind: 'team', name: 'ops', scope: null, createdAt: at(3) });
+      await s.putToken({ hash: 'h1', kind: 'agent', name: 'host1', scope: null, createdAt: at(0), role: null, expiresAt: null, usesLeft: null, createdBy: null });
+      await s.putToken({ hash: 'h2', kind: 'agent', name: 'host1', scope: null, createdAt: at(1), role: null, expiresAt: null, usesLeft: null, createdBy: null });
+      await s.putToken({ hash: 'h3', kind: 'team', name: 'host1', scope: 'cop.xiaomi', createdAt: at(2), role: null, expiresAt: null, usesLeft: null, createdBy: null });
+      assert.deepEqual(await s.findToken('h3'), { hash: 'h3', kind: 'team', name: 'host1', scope: 'cop.xiaomi', createdAt: at(2), role: null, expiresAt: null, usesLeft: null, createdBy: null });
+      await s.putToken({ hash: 'h3', kind: 'team', name: 'ops', scope: null, createdAt: at(3), role: null, expiresAt: null, usesLeft: null, createdBy: null });
+      assert.deepEqual(await s.findToken('h3'), { hash: 'h3', kind: 'team', name: 'ops', scope: null, createdAt: at(3), role: null, expiresAt: null, usesLeft: null, createdBy: null });
       await s.deleteTokens('agent', 'host1');
       assert.equal(await s.findToken('h1'), undefined);
       assert.equal(await s.findToken('h2'), undefined);
@@ -319,17 +319,79 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       ]);
     });
 
+    it('access: token roles, expiry and uses; one use at a time; list and delete', async () => {
+      const s = await fresh();
+      const base = { scope: null, createdAt: at(0), role: null, expiresAt: null, createdBy: 'admin' } as const;
+      await s.putToken({ ...base, hash: 'j1', kind: 'join', name: 'rack1', usesLeft: 2 });
+      await s.putToken({ ...base, hash: 'j2', kind: 'join', name: 'any', usesLeft: null });
+      await s.putToken({ ...base, hash: 't1', kind: 'team', name: 'web', scope: 'cop.a_owt.web', role: 'viewer', usesLeft: null, expiresAt: at(99), createdAt: at(1) });
+      assert.deepEqual(await s.findToken('t1'), { ...base, hash: 't1', kind: 'team', name: 'web', scope: 'cop.a_owt.web', role: 'viewer', usesLeft: null, expiresAt: at(99), createdAt: at(1) });
+      const uses = await Promise.all([s.useToken('j1'), s.useToken('j1'), s.useToken('j1')]);
+      assert.deepEqual(uses.sort(), [false, true, true]);
+      assert.equal((await s.findToken('j1'))?.usesLeft, 0);
+      assert.equal(await s.useToken('j2'), true);
+      assert.equal(await s.useToken('nope'), false);
+      assert.deepEqual((await s.listTokens()).map((t) => t.hash), ['t1', 'j1', 'j2']);
+      assert.equal(await s.deleteToken('t1'), true);
+      assert.equal(await s.deleteToken('t1'), false);
+      assert.equal(await s.findToken('t1'), undefined);
+    });
+
+    it('access: a host\'s scope and pending join; deleteHost removes its token, desired state and instances', async () => {
+      const s = await fresh();
+      await s.upsertHost({ name: 'hx', labels: {}, address: null, joinedAt: at(0) });
+      await s.updateHost('hx', { scope: 'cop.a_owt.web', pendingJoin: { at: at(1), address: '127.0.0.2', labels: { a: 'b' } }, joinApprovedUntil: at(9) });
+      assert.deepEqual(await s.getHost('hx'), {
+        name: 'hx', labels: {}, address: null, joinedAt: at(0), lastHeartbeat: null, scope: 'cop.a_owt.web',
+        pendingJoin: { at: at(1), address: '127.0.0.2', labels: { a: 'b' } }, joinApprovedUntil: at(9),
+      });
+      await s.upsertHost({ name: 'hx', labels: { z: '1' }, address: null, joinedAt: at(5) });
+      assert.equal((await s.getHost('hx'))?.scope, 'cop.a_owt.web', 'a join again keeps the host\'s scope');
+      await s.putToken({ hash: 'ax', kind: 'agent', name: 'hx', scope: null, createdAt: at(0), role: null, expiresAt: null, usesLeft: null, createdBy: null });
+      await s.deleteHost('hx');
+      assert.equal(await s.getHost('hx'), undefined);
+      assert.equal(await s.findToken('ax'), undefined);
+    });
+
+    it('access: grants per scope', async () => {
+      const s = await fresh();
+      await s.putGrant({ scope: 'cop.a_owt.ops', grant: 'root', createdBy: 'admin', createdAt: at(0) });
+      await s.putGrant({ scope: 'cop.a_owt.ops', grant: 'root', createdBy: 'admin', createdAt: at(1) });
+      assert.deepEqual(await s.listGrants(), [{ scope: 'cop.a_owt.ops', grant: 'root', createdBy: 'admin', createdAt: at(0) }]);
+      assert.equal(await s.deleteGrant('cop.a_owt.ops', 'root'), true);
+      assert.deepEqual(await s.listGrants(), []);
+    });
+
+    it('tx: a change and its audit entry land together or not at all, nested writes included', async () => {
+      const s = await fresh();
+      await assert.rejects(s.tx(async (t) => {
+        await t.putCluster({ tag: 'cop.a_owt.b_pdl.c_service.d_job.e_cluster.tx', hosts: ['h1'], policy: {}, conf: null, updatedAt: at(0) });
+        await t.ensureNodes([{ tag: 'cop.txnode', level: 'cop', parent: null, createdAt: at(0) }]);
+        await t.audit({ at: at(0), actor: 'a', action: 'tx.test', target: 'x', detail: {} });
+        throw new Error('boom');
+      }), /boom/);
+      assert.equal(await s.getCluster('cop.a_owt.b_pdl.c_service.d_job.e_cluster.tx'), undefined);
+      assert.ok(!(await s.listNodes()).some((n) => n.tag === 'cop.txnode'));
+      assert.deepEqual(await s.listAudit({ action: 'tx.test' }), []);
+      const n = await s.tx(async (t) => {
+        await t.audit({ at: at(0), actor: 'a', action: 'tx.test', target: 'x', detail: {} });
+        return t.tx(async () => 7);
+      });
+      assert.equal(n, 7);
+      assert.equal((await s.listAudit({ action: 'tx.test' })).length, 1);
+    });
+
     it('hosts: upsert keeps joinedAt and lastHeartbeat; touchHosts records beats', async () => {
       const s = await fresh();
       assert.equal(await s.getHost('h1'), undefined);
       await s.upsertHost({ name: 'h1', labels: { zone: 'a', 'rack/x': 'r 1' }, address: '10.0.0.1', joinedAt: at(0) });
-      assert.deepEqual(await s.getHost('h1'), { name: 'h1', labels: { zone: 'a', 'rack/x': 'r 1' }, address: '10.0.0.1', joinedAt: at(0), lastHeartbeat: null });
+      assert.deepEqual(await s.getHost('h1'), { name: 'h1', labels: { zone: 'a', 'rack/x': 'r 1' }, address: '10.0.0.1', joinedAt: at(0), lastHeartbeat: null, scope: null, pendingJoin: null, joinApprovedUntil: null });
       await s.touchHosts([{ name: 'h1', at: at(5) }, { name: 'unknown', at: at(5) }]);
       await s.upsertHost({ name: 'h1', labels: { zone: 'b' }, address: null, joinedAt: at(100) });
       await s.upsertHost({ name: 'h0', labels: {}, address: '10.0.0.0', joinedAt: at(1) });
       assert.deepEqual(await s.listHosts(), [
-        { name: 'h0', labels: {}, address: '10.0.0.0', joinedAt: at(1), lastHeartbeat: null },
-        { name: 'h1', labels: { zone: 'b' }, address: null, joinedAt: at(0), lastHeartbeat: at(5) },
+        { name: 'h0', labels: {}, address: '10.0.0.0', joinedAt: at(1), lastHeartbeat: null, scope: null, pendingJoin: null, joinApprovedUntil: null },
+        { name: 'h1', labels: { zone: 'b' }, address: null, joinedAt: at(0), lastHeartbeat: at(5), scope: null, pendingJoin: null, joinApprovedUntil: null },
       ]);
       assert.equal(await s.getHost('unknown'), undefined);
     });

@@ -17,6 +17,27 @@ export interface TokenRow {
   /** for team tokens: the canonical tag of the subtree it may act on; null = everything */
   scope: string | null;
   createdAt: string;
+  /** for team tokens: what it may do under its scope; null for the other kinds */
+  role: TokenRole | null;
+  /** after this time the token is refused; null = never */
+  expiresAt: string | null;
+  /** join tokens: how many more joins it allows; null = no limit */
+  usesLeft: number | null;
+  /** who made it: 'admin', a team token's name, or null for tokens the server made itself */
+  createdBy: string | null;
+}
+
+/** What a team token may do under its scope, each including the one before. */
+export type TokenRole = 'viewer' | 'deployer' | 'admin';
+
+/** Something an admin allowed on a subtree. */
+export interface GrantRow {
+  /** canonical tag of the node it applies to (and everything under it) */
+  scope: string;
+  /** 'root': processes under the scope may run as root */
+  grant: 'root';
+  createdBy: string;
+  createdAt: string;
 }
 
 /** A node of the service tree (cop.xiaomi, cop.xiaomi_owt.miliao, ...). */
@@ -39,7 +60,16 @@ export interface HostRow {
   joinedAt: string;
   /** null until the first heartbeat */
   lastHeartbeat: string | null;
+  /** the node of the tree it belongs to (`noops host assign`); null: unassigned, only the admin may use it */
+  scope: string | null;
+  /** a join under this name that was refused because the host was live; an admin may approve it */
+  pendingJoin: { at: string; address: string | null; labels: Record<string, string> } | null;
+  /** until when a join under this name may replace the host (`noops host approve`) */
+  joinApprovedUntil: string | null;
 }
+
+/** What `upsertHost` writes: the rest of a host's row is changed by `updateHost` only. */
+export type HostJoin = Pick<HostRow, 'name' | 'labels' | 'address' | 'joinedAt'>;
 
 /** A cluster: a named set of hosts that run one job. */
 export interface ClusterRow {
@@ -188,8 +218,23 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   close(): Promise<void>;
 
+  /**
+   * Runs `fn` in one transaction: every write it makes through the store it is given happens
+   * together or not at all (a change and its audit entry, say). Nested calls join the outer one.
+   */
+  tx<T>(fn: (store: Store) => Promise<T>): Promise<T>;
+
   putToken(row: TokenRow): Promise<void>;
   findToken(hash: string): Promise<TokenRow | undefined>;
+  /** every token, newest first (secrets are never stored: rows hold their sha256) */
+  listTokens(): Promise<TokenRow[]>;
+  /** deletes one token; answers whether it existed */
+  deleteToken(hash: string): Promise<boolean>;
+  /**
+   * Takes one use of a token with a use count: answers false when none is left (the count
+   * never goes below 0, even when two joins race). Tokens without a count always answer true.
+   */
+  useToken(hash: string): Promise<boolean>;
   /** delete every token of this kind and name (e.g. an agent's old token when it joins again) */
   deleteTokens(kind: TokenRow['kind'], name: string): Promise<void>;
   /** small key/value settings (schema facts, server id, ...) */
@@ -203,7 +248,10 @@ export interface Store {
   listNodes(): Promise<NodeRow[]>;
 
   /** insert, or update labels/address of, a host (joinedAt kept from the first insert) */
-  upsertHost(row: Omit<HostRow, 'lastHeartbeat'>): Promise<void>;
+  upsertHost(row: HostJoin): Promise<void>;
+  updateHost(name: string, patch: Partial<Pick<HostRow, 'scope' | 'pendingJoin' | 'joinApprovedUntil'>>): Promise<void>;
+  /** removes a host's row, its agent tokens and its desired state */
+  deleteHost(name: string): Promise<void>;
   getHost(name: string): Promise<HostRow | undefined>;
   listHosts(): Promise<HostRow[]>;
   /** record heartbeats of many hosts at once (batched by the caller) */
@@ -268,6 +316,10 @@ export interface Store {
   listRuntimes(name?: string): Promise<RuntimeRow[]>;
 
   audit(row: Omit<AuditRow, 'id'>): Promise<void>;
+
+  putGrant(row: GrantRow): Promise<void>;
+  deleteGrant(scope: string, grant: GrantRow['grant']): Promise<boolean>;
+  listGrants(): Promise<GrantRow[]>;
   /** newest first */
   listAudit(filter?: { limit?: number; action?: string }): Promise<AuditRow[]>;
 }

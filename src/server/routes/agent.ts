@@ -4,8 +4,10 @@ import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
 import type { DesiredInstance, DesiredState, JoinResponse } from '../../api/types.js';
 import { API_PREFIX } from '../../api/types.js';
+import { formatTag, parseTag } from '../../tree/index.js';
 import type { ReleaseManifest } from '../../release/types.js';
-import type { ServerContext } from '../context.js';
+import type { Principal, ServerContext } from '../context.js';
+import { canSee } from '../auth.js';
 import { PackageCache } from '../package-cache.js';
 import type { PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
@@ -17,10 +19,24 @@ const JoinBody = z.object({
   labels: z.record(z.string().regex(/^[a-zA-Z0-9_.\/-]{1,63}$/, 'a label key is letters, digits, "_", ".", "/" and "-"'), z.string().max(256)).default({}),
 }).strict();
 
+/**
+ * A tag as agents report it: canonical (root-first, as the server sent it). A report with any
+ * other text is refused whole: one bad tag once broke `GET /tree` for everyone.
+ */
+const ReportedTag = z.string().max(512).refine((t) => {
+  try {
+    return formatTag(parseTag(t)) === t;
+  } catch {
+    return false;
+  }
+}, 'not a canonical tag (key.value pairs joined by "_", root first)');
+/** Free text an agent reports (an error, a message): bounded. */
+const Text = z.string().max(64 * 1024);
+
 const ProcessReport = z.object({
-  tag: z.string(), process: z.string(), version: z.string(), state: z.string(),
+  tag: ReportedTag, process: z.string().max(128), version: z.string().max(64), state: z.string().max(32),
   pid: z.number().int().nullable(), port: z.number().int().nullable(), restarts: z.number().int(),
-  startedAt: z.string().nullable(), error: z.string().nullable(),
+  startedAt: z.string().max(64).nullable(), error: Text.nullable(),
   health: z.enum(['starting', 'healthy', 'unhealthy']).optional(),
   healthySince: z.string().nullable().optional(),
   healthError: z.string().nullable().optional(),
@@ -37,10 +53,10 @@ const Metric = z.object({
   counterType: z.literal('GAUGE'), tags: z.string(),
 }).strict();
 const Event = z.object({
-  seq: z.number().int(), at: z.string(), tag: z.string().nullable(), name: z.string(), kind: z.string(), message: z.string(),
+  seq: z.number().int(), at: z.string().max(64), tag: ReportedTag.nullable(), name: z.string().max(128), kind: z.string().max(64), message: Text,
 }).strict();
 const Cron = z.object({
-  tag: z.string(), name: z.string(), schedule: z.string(), running: z.boolean(), nextRunAt: z.string().nullable(),
+  tag: ReportedTag, name: z.string().max(128), schedule: z.string().max(256), running: z.boolean(), nextRunAt: z.string().max(64).nullable(),
   lastRun: z.object({ startedAt: z.string(), endedAt: z.string(), result: z.string(), message: z.string() }).strict().nullable(),
   runs: z.number().int(), skipped: z.number().int(),
 }).strict();
@@ -50,7 +66,7 @@ const TrustReport = z.object({
 }).strict();
 const ReportBody = z.object({
   processes: z.array(ProcessReport),
-  failures: z.array(z.object({ tag: z.string(), version: z.string(), error: z.string() }).strict()),
+  failures: z.array(z.object({ tag: ReportedTag, version: z.string().max(64), error: Text }).strict()),
   generation: z.number().int(),
   metrics: z.array(Metric).optional(),
   events: z.array(Event).optional(),
@@ -61,20 +77,40 @@ const ReportBody = z.object({
 
 export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, principals: PrincipalCache): Promise<void> {
   const packages = new PackageCache(ctx.artifacts);
-  api.post('/agent/join', { config: { allow: ['join'] } }, async (req): Promise<JoinResponse> => {
+  api.post('/agent/join', { config: { access: 'join' } }, async (req): Promise<JoinResponse> => {
     const body = parseBody(JoinBody, req.body, 'join');
-    const token = newSecret('agent');
     const at = new Date().toISOString();
-    // Joining again (a new root, a lost token) replaces the host's old token.
-    await ctx.store.deleteTokens('agent', body.name);
+    const address = req.ip ?? null;
+    const existing = await ctx.store.getHost(body.name);
+    // A name whose host is live is taken: a second agent under it would take turns with the
+    // first. It waits for an admin (`noops host approve` or `noops host rm`).
+    if (existing && ctx.reports.isUp(ctx.reports.lastSeen(existing.name, existing.lastHeartbeat)) &&
+        !(existing.joinApprovedUntil !== null && existing.joinApprovedUntil > at)) {
+      await ctx.store.tx(async (s) => {
+        await s.updateHost(body.name, { pendingJoin: { at, address, labels: body.labels } });
+        await s.audit({ at, actor: `join@${address ?? 'unknown'}`, action: 'agent.join.refused', target: body.name, detail: { reason: 'live host', address } });
+      });
+      throw new NoopsError('NOOPS_E_HOST_TAKEN', `a live host is already joined as ${body.name}; this join waits for an admin`, {
+        hint: `if this is the same machine, an admin runs \`noops host approve ${body.name}\`; otherwise start this agent with another --name`,
+      });
+    }
+    if (!(await ctx.store.useToken(req.tokenHash))) {
+      throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'this join token has no joins left', { hint: 'ask the admin for a new join token (`noops token create --join`)' });
+    }
+    const token = newSecret('agent');
+    // Joining again (a new root, a lost token) replaces the host's old token, in one transaction.
+    await ctx.store.tx(async (s) => {
+      await s.deleteTokens('agent', body.name);
+      await s.putToken({ hash: hashToken(token), kind: 'agent', name: body.name, scope: null, createdAt: at, role: null, expiresAt: null, usesLeft: null, createdBy: req.principal.name });
+      await s.upsertHost({ name: body.name, labels: body.labels, address, joinedAt: at });
+      if (existing) await s.updateHost(body.name, { pendingJoin: null, joinApprovedUntil: null });
+      await s.audit({ at, actor: body.name, action: 'agent.join', target: body.name, detail: { labels: body.labels, address, joinToken: req.principal.id, replaced: existing !== undefined } });
+    });
     principals.forgetAgent(body.name);
-    await ctx.store.putToken({ hash: hashToken(token), kind: 'agent', name: body.name, scope: null, createdAt: at });
-    await ctx.store.upsertHost({ name: body.name, labels: body.labels, address: req.ip ?? null, joinedAt: at });
-    await ctx.store.audit({ at, actor: body.name, action: 'agent.join', target: body.name, detail: { labels: body.labels, address: req.ip } });
     return { token, heartbeatMs: ctx.config.heartbeatMs, serverId: await serverIdentity(ctx.store) };
   });
 
-  api.post('/agent/report', { config: { allow: ['agent'] } }, async (req) => {
+  api.post('/agent/report', { config: { access: 'agent' } }, async (req) => {
     const body = parseBody(ReportBody, req.body, 'report');
     await ctx.reports.receive(req.principal.name, body);
       const generation = await ctx.store.desiredGeneration(req.principal.name);
@@ -82,7 +118,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       return { generation, heartbeatMs: ctx.config.heartbeatMs };
   });
 
-  api.get('/agent/desired', { config: { allow: ['agent'] } }, async (req): Promise<DesiredState> => {
+  api.get('/agent/desired', { config: { access: 'agent' } }, async (req): Promise<DesiredState> => {
     const host = req.principal.name;
     const q = req.query as { after?: string; commands?: string };
     const after = Number(q.after ?? -1);
@@ -109,11 +145,21 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     return { generation: state.generation, instances, server: await serverStamp(ctx.store, host), ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
   });
 
-  api.get('/artifacts/:sha256', { config: { allow: ['agent', 'admin', 'team'] } }, async (req, reply) => {
+  // A package goes to an agent whose desired state names it, or to a person who may see its job.
+  api.get('/artifacts/:sha256', { config: { access: 'any' } }, async (req, reply) => {
     const { sha256 } = req.params as { sha256: string };
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new NoopsError('NOOPS_E_INPUT', 'an artifact is named by its sha256: 64 lower-case hex characters');
-    if (!(await ctx.artifacts.has(sha256))) throw new NoopsError('NOOPS_E_NOT_FOUND', `no package with sha256 ${sha256}`);
+    const notFound = (): NoopsError => new NoopsError('NOOPS_E_NOT_FOUND', `no package with sha256 ${sha256}`);
+    if (!(await mayFetch(ctx, req.principal, sha256))) throw notFound();
+    if (!(await ctx.artifacts.has(sha256))) throw notFound();
     reply.header('content-type', 'application/gzip');
     return reply.send((await packages.get(sha256)) ?? (await ctx.artifacts.open(sha256)));
   });
+}
+
+/** Whether `who` may download the package `sha256`. */
+async function mayFetch(ctx: ServerContext, who: Principal, sha256: string): Promise<boolean> {
+  if (who.kind === 'agent') return (await ctx.store.getDesired(who.name)).entries.some((e) => e.sha256 === sha256);
+  if (who.kind === 'join') return false;
+  return (await ctx.store.listReleases()).some((r) => r.sha256 === sha256 && canSee(who, r.job));
 }

@@ -5,8 +5,8 @@ import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
 import type { BuildRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
-import { TagBook } from '../tags.js';
-import { parseBody, TagInput } from './parse.js';
+import { authorize, canSee } from '../auth.js';
+import { parseBody, parseQuery, TagInput } from './parse.js';
 
 const BuildBody = z.object({
   repo: z.string().min(1, 'give the repository (-u)').max(4096)
@@ -19,20 +19,22 @@ const BuildBody = z.object({
 }).strict();
 
 export async function buildRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
-  api.post('/builds', async (req, reply): Promise<T.BuildView> => {
+  api.post('/builds', { config: { access: 'deployer' } }, async (req, reply): Promise<T.BuildView> => {
     const body = parseBody(BuildBody, req.body, 'build');
     const job = await ctx.tags.resolve(body.tag, { level: 'job', truncate: true });
-    TagBook.authorize(req.principal, job);
+    authorize(req.principal, job, 'deployer');
     const row = await ctx.builds.start({ repo: body.repo, job, ref: body.ref, initiator: req.principal.name });
     reply.status(202);
     return buildView(row);
   });
 
-  api.get('/builds/:id', async (req): Promise<T.BuildProgress> => {
+  api.get('/builds/:id', { config: { access: 'viewer' } }, async (req): Promise<T.BuildProgress> => {
+    const q = parseQuery(z.object({ logOffset: z.string().optional() }).strict(), req.query, 'build');
     const id = Number((req.params as { id: string }).id);
     const row = Number.isInteger(id) ? await ctx.store.getBuild(id) : undefined;
-    if (!row) throw new NoopsError('NOOPS_E_NOT_FOUND', `no build #${(req.params as { id: string }).id}`);
-    const offset = Math.max(0, Number((req.query as { logOffset?: string }).logOffset ?? 0) || 0);
+    // Another team's build is not found, as if it did not exist.
+    if (!row || !canSee(req.principal, row.job)) throw new NoopsError('NOOPS_E_NOT_FOUND', `no build #${(req.params as { id: string }).id}`);
+    const offset = Math.max(0, Number(q.logOffset ?? 0) || 0);
     return { build: buildView(row), log: row.log.slice(offset), logOffset: row.log.length };
   });
 }

@@ -5,8 +5,8 @@ import type * as T from '../../api/types.js';
 import { NoopsError } from '../../errors/index.js';
 import { parseClusterConf, parsePolicy } from '../../rollout/index.js';
 import { formatTag, levelOf, parseTag, withPair } from '../../tree/index.js';
-import type { ServerContext } from '../context.js';
-import { TagBook } from '../tags.js';
+import { authorize, canSee, isServerAdmin } from '../auth.js';
+import type { Principal, ServerContext } from '../context.js';
 import { HostName, parseBody, TagInput } from './parse.js';
 
 const SetBody = z.object({
@@ -21,24 +21,44 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
     const unique = [...new Set(hosts)];
     const at = new Date().toISOString();
     await ctx.tags.ensure(tag);
-    await ctx.store.putCluster({ tag, hosts: unique, policy, conf, updatedAt: at });
-    await ctx.store.audit({ at, actor, action, target: tag, detail: { hosts: unique, policy } });
+    await ctx.store.tx(async (s) => {
+      await s.putCluster({ tag, hosts: unique, policy, conf, updatedAt: at });
+      await s.audit({ at, actor, action, target: tag, detail: { hosts: unique, policy } });
+    });
     const [cur] = await ctx.store.listDeployments({ tag, status: 'succeeded', limit: 1 });
     return { tag, hosts: unique, policy, conf, updatedAt: at, currentVersion: cur?.version ?? null };
   };
 
-  api.put('/clusters', async (req): Promise<T.ClusterView> => {
+  /**
+   * A team may add to its clusters only hosts assigned to its own subtree (`noops host assign`);
+   * hosts a cluster has already (put there by the admin) may stay.
+   */
+  const checkHosts = async (who: Principal, tag: string, hosts: readonly string[]): Promise<void> => {
+    if (isServerAdmin(who)) return;
+    const had = new Set((await ctx.store.getCluster(tag))?.hosts ?? []);
+    for (const name of hosts) {
+      if (had.has(name)) continue;
+      const host = await ctx.store.getHost(name);
+      if (host?.scope != null && canSee(who, host.scope)) continue;
+      throw new NoopsError('NOOPS_E_FORBIDDEN', `host ${name} is not in ${who.scope}'s part of the tree${host?.scope ? ` (it belongs to ${host.scope})` : host ? ' (it is not assigned to any node)' : ''}`, {
+        hint: `ask the admin to assign it: \`noops host assign ${name} --scope ${who.scope}\``,
+      });
+    }
+  };
+
+  api.put('/clusters', { config: { access: 'deployer' } }, async (req): Promise<T.ClusterView> => {
     const body = parseBody(SetBody, req.body, 'cluster set');
     const tag = await ctx.tags.resolve(body.tag, { level: 'cluster' });
-    TagBook.authorize(req.principal, tag);
+    authorize(req.principal, tag, 'deployer');
     const policy = parsePolicy(body.policy, 'cluster set');
     const old = await ctx.store.getCluster(tag);
     const hosts = body.hosts ?? old?.hosts;
     if (!hosts) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `${tag} has no hosts yet: give them (--hosts h1,h2) before its policy alone`);
+    await checkHosts(req.principal, tag, hosts);
     return put(req.principal.name, tag, hosts, { ...old?.policy, ...policy }, old?.conf ?? null, 'cluster.set');
   });
 
-  api.post('/clusters/apply', async (req): Promise<T.ClusterView[]> => {
+  api.post('/clusters/apply', { config: { access: 'deployer' } }, async (req): Promise<T.ClusterView[]> => {
     const body = parseBody(ApplyBody, req.body, 'cluster apply');
     const jobs = parseClusterConf(body.conf);
     // Resolve and authorize every section before changing anything: all or nothing.
@@ -48,7 +68,8 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
       const clusterTag = levelOf(given) === 'cluster'
         ? await ctx.tags.resolve(job.tag, { level: 'cluster' })
         : formatTag(withPair(parseTag(await ctx.tags.resolve(job.tag, { level: 'job' })), 'cluster', job.clusterName));
-      TagBook.authorize(req.principal, clusterTag);
+      authorize(req.principal, clusterTag, 'deployer');
+      await checkHosts(req.principal, clusterTag, job.hosts);
       plan.push({ tag: clusterTag, job });
     }
     const out: T.ClusterView[] = [];

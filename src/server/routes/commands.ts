@@ -9,8 +9,8 @@ import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
 import { PROCESS_NAME_RE } from '../../release/index.js';
 import type { ServerContext } from '../context.js';
-import { TagBook } from '../tags.js';
-import { HostName, parseBody, TagInput } from './parse.js';
+import { authorize } from '../auth.js';
+import { HostName, parseBody, parseQuery, TagInput } from './parse.js';
 
 /** 25 s: a CLI's read of a command is answered within this even with no news, under proxy idle timeouts. */
 export const READ_WAIT_MS = 25_000;
@@ -34,10 +34,11 @@ const UpdateBody = z.object({
 }).strict();
 
 export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
-  api.post('/commands', async (req, reply): Promise<T.CommandView> => {
+  api.post('/commands', { config: { access: 'viewer' } }, async (req, reply): Promise<T.CommandView> => {
     const body = parseBody(CommandBody, req.body, 'command');
     const tag = await ctx.tags.resolveAny(body.tag);
-    TagBook.authorize(req.principal, tag);
+    // Reading logs is a read; restarting is a change.
+    authorize(req.principal, tag, body.action === 'logs' ? 'viewer' : 'deployer');
     if (!(await ctx.store.getHost(body.host))) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `no host named ${body.host}`);
     const view = ctx.commands.create({
       host: body.host, action: body.action, tag, process: body.process ?? null, lines: body.lines ?? 10,
@@ -50,10 +51,10 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
     return view;
   });
 
-  api.get('/commands/:id', async (req): Promise<T.CommandView> => {
+  api.get('/commands/:id', { config: { access: 'viewer' } }, async (req): Promise<T.CommandView> => {
     const id = idOf(req.params);
-    const q = req.query as { offset?: string; waitMs?: string };
-    TagBook.authorize(req.principal, ctx.commands.peek(id).tag);
+    const q = parseQuery(z.object({ offset: z.string().optional(), waitMs: z.string().optional() }).strict(), req.query, 'command');
+    authorize(req.principal, ctx.commands.peek(id).tag, 'viewer');
     const offset = Number(q.offset ?? 0);
     const waitMs = Math.min(Number(q.waitMs ?? 0), READ_WAIT_MS);
     if (!Number.isInteger(offset) || offset < 0 || !Number.isFinite(waitMs) || waitMs < 0) {
@@ -64,13 +65,13 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
     return ctx.commands.read(id, offset, waitMs, gone.signal);
   });
 
-  api.delete('/commands/:id', async (req): Promise<T.CommandView> => {
+  api.delete('/commands/:id', { config: { access: 'viewer' } }, async (req): Promise<T.CommandView> => {
     const id = idOf(req.params);
-    TagBook.authorize(req.principal, ctx.commands.peek(id).tag);
+    authorize(req.principal, ctx.commands.peek(id).tag, 'viewer');
     return ctx.commands.cancel(id);
   });
 
-  api.post('/agent/commands/:id', { config: { allow: ['agent'] } }, async (req): Promise<T.CommandUpdateAnswer> => {
+  api.post('/agent/commands/:id', { config: { access: 'agent' } }, async (req): Promise<T.CommandUpdateAnswer> => {
     const body = parseBody(UpdateBody, req.body, 'command update');
     return ctx.commands.update(req.principal.name, idOf(req.params), body);
   });

@@ -9,16 +9,16 @@ import type * as T from '../../api/types.js';
 import { encodeEvent, KEEP_ALIVE } from '../../api/sse.js';
 import type { DeploymentRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
-import { TagBook } from '../tags.js';
+import { authorize } from '../auth.js';
 import { deploymentOf, deploymentView } from './views.js';
 
 /** A comment every 15 s keeps idle proxies (often 30-60 s) from closing a quiet stream. */
 export const KEEP_ALIVE_MS = 15_000;
 
 export async function deployEventRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
-  api.get('/deployments/:id/events', async (req, reply) => {
-    const row = await deploymentOf(ctx, (req.params as { id: string }).id);
-    TagBook.authorize(req.principal, row.tag);
+  api.get('/deployments/:id/events', { config: { access: 'viewer' } }, async (req, reply) => {
+    const row = await deploymentOf(ctx, (req.params as { id: string }).id, req.principal);
+    authorize(req.principal, row.tag, 'viewer');
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {

@@ -9,7 +9,7 @@ import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
 import { parsePolicy, type PolicyInput } from '../../rollout/index.js';
 import type { ServerContext } from '../context.js';
-import { TagBook } from '../tags.js';
+import { authorize } from '../auth.js';
 import { deploymentOf, deploymentView } from './views.js';
 import { HostName, parseBody, TagInput, Version } from './parse.js';
 
@@ -33,10 +33,10 @@ function overrides(body: { policy?: Record<string, unknown>; timeout?: number },
 }
 
 export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
-  api.post('/deployments', async (req, reply): Promise<T.DeploymentView> => {
+  api.post('/deployments', { config: { access: 'deployer' } }, async (req, reply): Promise<T.DeploymentView> => {
     const body = parseBody(DeployBody, req.body, 'deploy');
     const tag = await ctx.tags.resolve(body.tag, { level: 'cluster' });
-    TagBook.authorize(req.principal, tag);
+    authorize(req.principal, tag, 'deployer');
     let version = body.version;
     if (!version) {
       // The version a cluster.conf names is the one to run when none is given.
@@ -51,10 +51,10 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     return deploymentView(row);
   });
 
-  api.post('/rollbacks', async (req, reply): Promise<T.DeploymentView> => {
+  api.post('/rollbacks', { config: { access: 'deployer' } }, async (req, reply): Promise<T.DeploymentView> => {
     const body = parseBody(RollbackBody, req.body, 'rollback');
     const tag = await ctx.tags.resolve(body.tag, { level: 'cluster' });
-    TagBook.authorize(req.principal, tag);
+    authorize(req.principal, tag, 'deployer');
     const policy = overrides(body, 'rollback');
     const version = body.to ?? (await ctx.rollout.rollbackTarget(tag));
     const row = await ctx.rollout.startDeploy({ tag, version, kind: 'rollback', initiator: req.principal.name, policy, canary: body.canary });
@@ -62,13 +62,13 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     return deploymentView(row);
   });
 
-  api.post('/deployments/:id/:action', async (req): Promise<T.DeploymentView> => {
+  api.post('/deployments/:id/:action', { config: { access: 'deployer' } }, async (req): Promise<T.DeploymentView> => {
     const { id, action } = req.params as { id: string; action: string };
     if (!ACTIONS.includes(action as T.DeploymentAction)) {
       throw new NoopsError('NOOPS_E_NOT_FOUND', `no deployment action "${action}" (there are ${ACTIONS.join(', ')})`);
     }
-    const row = await deploymentOf(ctx, id);
-    TagBook.authorize(req.principal, row.tag);
+    const row = await deploymentOf(ctx, id, req.principal);
+    authorize(req.principal, row.tag, 'deployer');
     return deploymentView(await ctx.rollout.act(row.id, action as T.DeploymentAction, req.principal.name));
   });
 }

@@ -16,7 +16,7 @@ import { HostName, parseBody } from './parse.js';
 const AdoptBody = z.object({ yes: z.boolean().default(false) }).strict();
 
 export async function hostAdoptRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
-  api.post('/hosts/:name/adopt', { config: { allow: ['admin'] } }, async (req): Promise<HostAdoptView> => {
+  api.post('/hosts/:name/adopt', { config: { access: 'server-admin' } }, async (req): Promise<HostAdoptView> => {
     const name = parseBody(HostName, (req.params as { name: string }).name, 'host name');
     const { yes } = parseBody(AdoptBody, req.body ?? {}, 'adopt');
     if (!(await ctx.store.getHost(name))) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `no host "${name}" has joined this server`);

@@ -6,35 +6,41 @@
 import type { FastifyInstance } from 'fastify';
 import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
-import { ancestorsAndSelf, buildTree, formatTag, isUnder, levelOf, parseTag, truncateTo } from '../../tree/index.js';
+import { ancestorsAndSelf, buildTree, formatTag, isUnder, levelOf, parseTag, resolveTag, truncateTo } from '../../tree/index.js';
+import { z } from 'zod';
+import { canSee, canSeeNode } from '../auth.js';
 import type { ServerContext } from '../context.js';
+import { parseQuery } from './parse.js';
 import { annotateTree } from '../health.js';
 import { deploymentView, healthOfTree, hostViews, releaseView } from './views.js';
 
 export async function nodeRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
-  api.get('/nodes/:tag', async (req): Promise<T.NodeView> => {
+  api.get('/nodes/:tag', { config: { access: 'viewer' } }, async (req): Promise<T.NodeView> => {
+    parseQuery(z.object({}).strict(), req.query, 'node');
+    const who = req.principal;
     const input = (req.params as { tag: string }).tag;
-    const tag = await ctx.tags.resolveAny(input);
-    const all = await ctx.tags.all();
+    const all = new Set([...(await ctx.tags.all())].filter((t) => canSeeNode(who, t)));
+    const tag = resolveTag(input, all).tag;
     if (!all.has(tag)) throw new NoopsError('NOOPS_E_TAG_UNKNOWN', `no node ${tag} in the service tree`, { hint: 'pick a node in the tree, or create it by building or setting a cluster with its full tag' });
     const parsed = parseTag(tag);
-    const under = (t: string): boolean => isUnder(t, tag);
+    // Under a node above its scope, a team sees only the way down to its own part.
+    const under = (t: string): boolean => isUnder(t, tag) && canSee(who, t);
 
     const clusters = (await ctx.store.listClusters()).filter((c) => under(c.tag));
     const hostsByTag = new Map(clusters.map((c) => [c.tag, c.hosts]));
-    const subtree = buildTree([...all].filter(under), hostsByTag);
-    const node = findNode(annotateTree(subtree, await healthOfTree(ctx)), tag);
+    const subtree = buildTree([...all].filter((t) => isUnder(t, tag)), hostsByTag);
+    const node = findNode(annotateTree(subtree, await healthOfTree(ctx, who)), tag);
 
     const memberOf = new Map<string, string[]>();
     for (const c of clusters) for (const h of c.hosts) memberOf.set(h, [...(memberOf.get(h) ?? []), c.tag]);
-    const hosts = (await hostViews(ctx)).filter((h) => memberOf.has(h.name)).map((h) => ({ ...h, clusters: memberOf.get(h.name)! }));
+    const hosts = (await hostViews(ctx, who)).filter((h) => memberOf.has(h.name)).map((h) => ({ ...h, clusters: memberOf.get(h.name)! }));
 
     const running = (await ctx.store.listDeployments({ status: 'running' })).filter((d) => under(d.tag));
     const currentOf = async (clusterTag: string): Promise<string | null> =>
       (await ctx.store.listDeployments({ tag: clusterTag, status: 'succeeded', limit: 1 }))[0]?.version ?? null;
 
     // A cluster's page lists its own job; any other node lists the jobs beneath it.
-    const jobTags = [...all].filter((t) => levelOf(parseTag(t)) === 'job' && (under(t) || isUnder(tag, t))).sort();
+    const jobTags = [...all].filter((t) => levelOf(parseTag(t)) === 'job' && canSee(who, t) && (under(t) || isUnder(tag, t))).sort();
     const jobs: T.JobSummary[] = [];
     for (const job of jobTags) {
       const releases = await ctx.store.listReleases(job);

@@ -6,7 +6,7 @@ import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
 import type { RuntimeRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
-import { parseBody } from './parse.js';
+import { parseBody, parseQuery } from './parse.js';
 
 /** Tarballs come as raw bytes; these types are passed through as a stream, never buffered. */
 const TARBALL_TYPES = ['application/octet-stream', 'application/gzip', 'application/x-tar', 'application/x-gzip'];
@@ -26,7 +26,7 @@ export async function runtimeRoutes(api: FastifyInstance, ctx: ServerContext): P
   api.addContentTypeParser(TARBALL_TYPES, (_req, payload, done) => done(null, payload));
 
   // Runtimes serve every team: only an admin adds one.
-  api.post('/runtimes', { config: { allow: ['admin'] } }, async (req, reply): Promise<T.RuntimeView> => {
+  api.post('/runtimes', { config: { access: 'server-admin' } }, async (req, reply): Promise<T.RuntimeView> => {
     const q = parseBody(AddQuery, req.query, 'runtime add');
     let exports: T.RuntimeExports | undefined;
     if (q.exports !== undefined) {
@@ -55,7 +55,8 @@ export async function runtimeRoutes(api: FastifyInstance, ctx: ServerContext): P
     return runtimeView(row, hostsWith(ctx, row));
   });
 
-  api.get('/runtimes', async (): Promise<T.RuntimeView[]> => {
+  api.get('/runtimes', { config: { access: 'viewer' } }, async (req): Promise<T.RuntimeView[]> => {
+    parseQuery(z.object({}).strict(), req.query, 'runtimes');
     return (await ctx.store.listRuntimes()).map((r) => runtimeView(r, hostsWith(ctx, r)));
   });
 }

@@ -4,64 +4,89 @@ import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
 import type { ReleaseManifest } from '../../release/types.js';
 import type { DeploymentRow, DeploymentStatus, ReleaseRow } from '../../store/index.js';
-import { buildTree, isUnder, matches, parseSelector, renderTree, type Selector } from '../../tree/index.js';
-import type { ServerContext } from '../context.js';
+import { buildTree, formatTag, isUnder, matches, parseSelector, parseTag, renderTree, type Selector } from '../../tree/index.js';
+import { z } from 'zod';
+import { authorize, canSee, canSeeNode, isServerAdmin } from '../auth.js';
+import type { Principal, ServerContext } from '../context.js';
+import { parseQuery } from './parse.js';
 import { annotateTree, healthByTag, type NodeHealth } from '../health.js';
 
 /** The largest page of history or audit a caller can ask for. */
 const MAX_LIMIT = 1000;
 const STATUSES: DeploymentStatus[] = ['running', 'succeeded', 'failed', 'rolled_back', 'aborted'];
 
-/** A deployment by the id in a URL: the running one in memory (freshest), else the store's. */
-export async function deploymentOf(ctx: ServerContext, raw: string): Promise<DeploymentRow> {
+/**
+ * A deployment by the id in a URL: the running one in memory (freshest), else the store's. One
+ * outside what `who` may see is not found, as if it did not exist.
+ */
+export async function deploymentOf(ctx: ServerContext, raw: string, who: Principal): Promise<DeploymentRow> {
   const id = Number(raw);
   const row = Number.isInteger(id) ? ctx.rollout.current(id) ?? (await ctx.store.getDeployment(id)) : undefined;
-  if (!row) throw new NoopsError('NOOPS_E_NOT_FOUND', `no deployment #${raw}`);
+  if (!row || !canSee(who, row.tag)) throw new NoopsError('NOOPS_E_NOT_FOUND', `no deployment #${raw}`);
   return row;
 }
 
+/** The server's own view of everything (health counts need every host's status). */
+const ADMIN_VIEW: Principal = { id: '', kind: 'admin', name: 'server', scope: null, role: 'admin' };
+
+/** No query parameters. */
+const NoQuery = z.object({}).strict();
+/** `?tag=` only. */
+const TagQuery = z.object({ tag: z.string().optional() }).strict();
+
 export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
-  api.get('/whoami', { config: { allow: ['admin', 'team', 'agent', 'join'] } }, async (req) => req.principal);
+  api.get('/whoami', { config: { access: 'any' } }, async (req): Promise<T.WhoamiView> => {
+    parseQuery(NoQuery, req.query, 'whoami');
+    return req.principal;
+  });
 
-  api.get('/hosts', async (): Promise<T.HostView[]> => hostViews(ctx));
+  api.get('/hosts', { config: { access: 'viewer' } }, async (req): Promise<T.HostView[]> => {
+    parseQuery(NoQuery, req.query, 'hosts');
+    return hostViews(ctx, req.principal);
+  });
 
-  api.get('/instances', async (req): Promise<T.InstanceView[]> => {
-    const { tag } = req.query as { tag?: string };
+  api.get('/instances', { config: { access: 'viewer' } }, async (req): Promise<T.InstanceView[]> => {
+    const { tag } = parseQuery(TagQuery, req.query, 'instances');
     await ctx.reports.flush(); // what agents reported a moment ago is in the answer
-    const rows = await ctx.store.listInstances();
+    const rows = (await ctx.store.listInstances()).filter((r) => canSee(req.principal, r.tag));
     if (!tag) return rows;
     const node = await ctx.tags.resolveAny(tag);
     return rows.filter((r) => isUnder(r.tag, node));
   });
 
-  api.get('/tree', async (req): Promise<T.TreeView> => {
-    const { selector } = req.query as { selector?: string };
+  api.get('/tree', { config: { access: 'viewer' } }, async (req): Promise<T.TreeView> => {
+    const { selector } = parseQuery(z.object({ selector: z.string().optional() }).strict(), req.query, 'tree');
     const sel = selector ? parseSelector(selector) : undefined;
+    const who = req.principal;
     const hostsByTag = new Map<string, string[]>();
-    for (const c of await ctx.store.listClusters()) hostsByTag.set(c.tag, c.hosts);
-    const roots = buildTree(await ctx.tags.all(), hostsByTag, sel);
-    return { roots: annotateTree(roots, await healthOfTree(ctx, sel)), text: renderTree(roots) };
+    for (const c of await ctx.store.listClusters()) if (canSee(who, c.tag)) hostsByTag.set(c.tag, c.hosts);
+    const nodes = [...(await ctx.tags.all())].filter((t) => canSeeNode(who, t));
+    const roots = buildTree(nodes, hostsByTag, sel);
+    return { roots: annotateTree(roots, await healthOfTree(ctx, who, sel)), text: renderTree(roots) };
   });
 
-  api.get('/releases', async (req): Promise<T.ReleaseView[]> => {
-    const { tag } = req.query as { tag?: string };
+  api.get('/releases', { config: { access: 'viewer' } }, async (req): Promise<T.ReleaseView[]> => {
+    const { tag } = parseQuery(TagQuery, req.query, 'releases');
     const job = tag ? await ctx.tags.resolve(tag, { level: 'job', truncate: true }) : undefined;
-    return (await ctx.store.listReleases(job)).map(releaseView);
+    return (await ctx.store.listReleases(job)).filter((r) => canSee(req.principal, r.job)).map(releaseView);
   });
 
-  api.get('/clusters', async (): Promise<T.ClusterView[]> => {
+  api.get('/clusters', { config: { access: 'viewer' } }, async (req): Promise<T.ClusterView[]> => {
+    parseQuery(NoQuery, req.query, 'clusters');
     const out: T.ClusterView[] = [];
     for (const c of await ctx.store.listClusters()) {
+      if (!canSee(req.principal, c.tag)) continue;
       const [cur] = await ctx.store.listDeployments({ tag: c.tag, status: 'succeeded', limit: 1 });
       out.push({ ...c, currentVersion: cur?.version ?? null });
     }
     return out;
   });
 
-  api.get('/history', async (req): Promise<T.DeploymentView[]> => {
-    const q = req.query as { tag?: string; limit?: string; status?: string };
+  api.get('/history', { config: { access: 'viewer' } }, async (req): Promise<T.DeploymentView[]> => {
+    const q = parseQuery(z.object({ tag: z.string().optional(), limit: z.string().optional(), status: z.string().optional() }).strict(), req.query, 'history');
     if (!q.tag) throw new NoopsError('NOOPS_E_INPUT', 'history needs a cluster tag: ?tag=...');
     const tag = await ctx.tags.resolve(q.tag, { level: 'cluster' });
+    authorize(req.principal, tag, 'viewer');
     if (q.status !== undefined && !STATUSES.includes(q.status as DeploymentStatus)) {
       throw new NoopsError('NOOPS_E_INPUT', `status "${q.status}" is not one of ${STATUSES.join(', ')}`);
     }
@@ -69,31 +94,61 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     return rows.map((r) => deploymentView(ctx.rollout.current(r.id) ?? r));
   });
 
-  api.get('/deployments/:id', async (req): Promise<T.DeploymentView> => deploymentView(await deploymentOf(ctx, (req.params as { id: string }).id)));
+  api.get('/deployments/:id', { config: { access: 'viewer' } }, async (req): Promise<T.DeploymentView> => {
+    parseQuery(NoQuery, req.query, 'deployment');
+    return deploymentView(await deploymentOf(ctx, (req.params as { id: string }).id, req.principal));
+  });
 
-  api.get('/audit', async (req): Promise<T.AuditView[]> => {
-    const q = req.query as { limit?: string; action?: string };
-    return ctx.store.listAudit({ limit: limitOf(q.limit), action: q.action });
+  api.get('/audit', { config: { access: 'viewer' } }, async (req): Promise<T.AuditView[]> => {
+    const q = parseQuery(z.object({ limit: z.string().optional(), action: z.string().optional() }).strict(), req.query, 'audit');
+    const who = req.principal;
+    if (isServerAdmin(who)) return ctx.store.listAudit({ limit: limitOf(q.limit), action: q.action });
+    // A team sees what happened in its subtree: entries whose target is a tag it may see.
+    const limit = limitOf(q.limit);
+    const rows = await ctx.store.listAudit({ limit: MAX_AUDIT_SCAN, action: q.action });
+    return rows.filter((r) => isTagText(r.target) && canSee(who, r.target)).slice(0, limit);
   });
 }
 
-/** Every host with its status (up or down) as of now. */
-export async function hostViews(ctx: ServerContext): Promise<T.HostView[]> {
+/** The newest audit entries a team's view is filtered from. */
+const MAX_AUDIT_SCAN = 10_000;
+
+function isTagText(text: string): boolean {
+  try {
+    return formatTag(parseTag(text)) === text;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Every host `who` may see, with its status (up or down) as of now: the admin sees all; a team
+ * sees the hosts assigned to its subtree and those in its clusters.
+ */
+export async function hostViews(ctx: ServerContext, who: Principal): Promise<T.HostView[]> {
   const now = Date.now();
-  return (await ctx.store.listHosts()).map((h) => {
+  let inClusters: Set<string> | undefined;
+  if (!isServerAdmin(who)) {
+    inClusters = new Set((await ctx.store.listClusters()).filter((c) => canSee(who, c.tag)).flatMap((c) => c.hosts));
+  }
+  const out: T.HostView[] = [];
+  for (const h of await ctx.store.listHosts()) {
+    if (inClusters && !inClusters.has(h.name) && !(h.scope !== null && canSee(who, h.scope))) continue;
     const last = ctx.reports.lastSeen(h.name, h.lastHeartbeat);
     const trust = ctx.reports.lastReport(h.name)?.trust;
-    return {
-      name: h.name, status: ctx.reports.isUp(last, now) ? 'up' : 'down', labels: h.labels, lastHeartbeat: last, address: h.address, joinedAt: h.joinedAt,
+    out.push({
+      name: h.name, status: ctx.reports.isUp(last, now) ? 'up' : 'down', labels: h.labels, lastHeartbeat: last, address: h.address,
+      joinedAt: h.joinedAt, scope: h.scope, pendingJoin: h.pendingJoin && { at: h.pendingJoin.at, address: h.pendingJoin.address },
       ...(trust && { trust }),
-    };
-  });
+    });
+  }
+  return out;
 }
 
-/** The health counts of every node, within a selector's part of the tree when one is given. */
-export async function healthOfTree(ctx: ServerContext, sel?: Selector): Promise<Map<string, NodeHealth>> {
-  const keep = (tag: string): boolean => sel === undefined || matches(sel, tag);
-  const hosts = await hostViews(ctx);
+/** The health counts of every node `who` may see, within a selector's part of the tree when one is given. */
+export async function healthOfTree(ctx: ServerContext, who: Principal, sel?: Selector): Promise<Map<string, NodeHealth>> {
+  const keep = (tag: string): boolean => canSee(who, tag) && (sel === undefined || matches(sel, tag));
+  const hosts = await hostViews(ctx, ADMIN_VIEW);
   return healthByTag({
     clusters: (await ctx.store.listClusters()).filter((c) => keep(c.tag)),
     hostUp: new Map(hosts.map((h) => [h.name, h.status === 'up'])),

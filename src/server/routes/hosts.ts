@@ -1,0 +1,73 @@
+/**
+ * Hosts as the admin manages them: assign one to a node of the tree (a team may then put it in
+ * its clusters), approve a join under a live host's name, remove a host.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { NoopsError } from '../../errors/index.js';
+import type * as T from '../../api/types.js';
+import type { HostRow } from '../../store/index.js';
+import type { ServerContext } from '../context.js';
+import type { PrincipalCache } from '../principals.js';
+import { HostName, parseBody, TagInput } from './parse.js';
+import { hostViews } from './views.js';
+
+/** How long an approval lets a join under a live host's name through: time to restart that agent. */
+export const JOIN_APPROVAL_MS = 10 * 60_000;
+
+const AssignBody = z.object({ scope: TagInput.nullable() }).strict();
+
+export async function hostRoutes(api: FastifyInstance, ctx: ServerContext, principals: PrincipalCache): Promise<void> {
+  const hostOf = async (params: unknown): Promise<HostRow> => {
+    const name = HostName.safeParse((params as { name: string }).name);
+    const host = name.success ? await ctx.store.getHost(name.data) : undefined;
+    if (!host) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `no host named ${(params as { name: string }).name}`);
+    return host;
+  };
+  const viewOf = async (name: string, req: { principal: T.WhoamiView }): Promise<T.HostView> =>
+    (await hostViews(ctx, req.principal)).find((h) => h.name === name)!;
+
+  /** PUT /hosts/:name/scope {scope}: the node the host belongs to (null: none). */
+  api.put('/hosts/:name/scope', { config: { access: 'server-admin' } }, async (req): Promise<T.HostView> => {
+    const host = await hostOf(req.params);
+    const body = parseBody(AssignBody, req.body, 'host assign');
+    const scope = body.scope === null ? null : await ctx.tags.resolveAny(body.scope);
+    if (scope !== null) await ctx.tags.ensure(scope);
+    const at = new Date().toISOString();
+    await ctx.store.tx(async (s) => {
+      await s.updateHost(host.name, { scope });
+      await s.audit({ at, actor: req.principal.name, action: 'host.assign', target: scope ?? host.name, detail: { host: host.name, from: host.scope, to: scope } });
+    });
+    return viewOf(host.name, req);
+  });
+
+  /** POST /hosts/:name/approve: the next join under this name (within JOIN_APPROVAL_MS) replaces the host. */
+  api.post('/hosts/:name/approve', { config: { access: 'server-admin' } }, async (req): Promise<T.HostView> => {
+    const host = await hostOf(req.params);
+    const at = new Date();
+    const until = new Date(at.getTime() + JOIN_APPROVAL_MS).toISOString();
+    await ctx.store.tx(async (s) => {
+      await s.updateHost(host.name, { joinApprovedUntil: until });
+      await s.audit({ at: at.toISOString(), actor: req.principal.name, action: 'host.approve', target: host.name, detail: { until, pending: host.pendingJoin } });
+    });
+    return viewOf(host.name, req);
+  });
+
+  /** DELETE /hosts/:name: forgets a host (its token stops working at once); it must be in no cluster. */
+  api.delete('/hosts/:name', { config: { access: 'server-admin' } }, async (req): Promise<T.HostView> => {
+    const host = await hostOf(req.params);
+    const view = await viewOf(host.name, req);
+    const clusters = (await ctx.store.listClusters()).filter((c) => c.hosts.includes(host.name)).map((c) => c.tag);
+    if (clusters.length > 0) {
+      throw new NoopsError('NOOPS_E_INPUT', `host ${host.name} is in ${clusters.length} cluster(s): ${clusters.join(', ')}`, {
+        hint: 'take it out of those clusters first (`noops cluster set -t TAG --hosts ...`)',
+      });
+    }
+    await ctx.store.tx(async (s) => {
+      await s.deleteHost(host.name);
+      await s.audit({ at: new Date().toISOString(), actor: req.principal.name, action: 'host.rm', target: host.name, detail: { scope: host.scope, address: host.address } });
+    });
+    principals.forgetAgent(host.name);
+    return view;
+  });
+}
