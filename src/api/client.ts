@@ -63,6 +63,10 @@ export class ApiClient {
   hosts(): Promise<T.HostView[]> {
     return this.request('GET', '/hosts');
   }
+  /** Makes this server's answers acceptable again to a host's agent that refuses them (admin only; docs/trust.md). */
+  adoptHost(name: string, opts: { yes?: boolean } = {}): Promise<T.HostAdoptView> {
+    return this.request('POST', `/hosts/${encodeURIComponent(name)}/adopt`, { yes: opts.yes === true });
+  }
   instances(tag?: string): Promise<T.InstanceView[]> {
     return this.request('GET', `/instances${query({ tag })}`);
   }

@@ -11,6 +11,7 @@ import { canSee } from '../auth.js';
 import { PackageCache } from '../package-cache.js';
 import type { PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
+import { serverIdentity, serverStamp } from '../trust.js';
 import { HostName, parseBody } from './parse.js';
 
 const JoinBody = z.object({
@@ -59,6 +60,10 @@ const Cron = z.object({
   lastRun: z.object({ startedAt: z.string(), endedAt: z.string(), result: z.string(), message: z.string() }).strict().nullable(),
   runs: z.number().int(), skipped: z.number().int(),
 }).strict();
+const TrustReport = z.object({
+  state: z.enum(['accepted', 'refused']), server: z.string().max(64).nullable(), generation: z.number().int(),
+  reason: z.string().max(4096).optional(), refusal: z.string().max(64).optional(), since: z.string().max(64).optional(),
+}).strict();
 const ReportBody = z.object({
   processes: z.array(ProcessReport),
   failures: z.array(z.object({ tag: ReportedTag, version: z.string().max(64), error: Text }).strict()),
@@ -67,6 +72,7 @@ const ReportBody = z.object({
   events: z.array(Event).optional(),
   crons: z.array(Cron).optional(),
   runtimes: RuntimesReport.optional(),
+  trust: TrustReport.optional(),
 }).strict();
 
 export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, principals: PrincipalCache): Promise<void> {
@@ -101,7 +107,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       await s.audit({ at, actor: body.name, action: 'agent.join', target: body.name, detail: { labels: body.labels, address, joinToken: req.principal.id, replaced: existing !== undefined } });
     });
     principals.forgetAgent(body.name);
-    return { token, heartbeatMs: ctx.config.heartbeatMs };
+    return { token, heartbeatMs: ctx.config.heartbeatMs, serverId: await serverIdentity(ctx.store) };
   });
 
   api.post('/agent/report', { config: { access: 'agent' } }, async (req) => {
@@ -136,7 +142,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
         manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest),
       });
     }
-    return { generation: state.generation, instances, ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
+    return { generation: state.generation, instances, server: await serverStamp(ctx.store, host), ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
   });
 
   // A package goes to an agent whose desired state names it, or to a person who may see its job.
