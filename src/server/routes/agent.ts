@@ -159,7 +159,15 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
 
 /** Whether `who` may download the package `sha256`. */
 async function mayFetch(ctx: ServerContext, who: Principal, sha256: string): Promise<boolean> {
-  if (who.kind === 'agent') return (await ctx.store.getDesired(who.name)).entries.some((e) => e.sha256 === sha256);
+  if (who.kind === 'agent') {
+    // Its releases' packages, and the runtimes those releases name.
+    const { entries } = await ctx.store.getDesired(who.name);
+    if (entries.some((e) => e.sha256 === sha256)) return true;
+    for (const e of entries) {
+      if ((await ctx.runtimes.refsFor(e.manifest as unknown as ReleaseManifest)).some((r) => r.sha256 === sha256)) return true;
+    }
+    return false;
+  }
   if (who.kind === 'join') return false;
   return (await ctx.store.listReleases()).some((r) => r.sha256 === sha256 && canSee(who, r.job));
 }
