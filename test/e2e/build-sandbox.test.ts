@@ -12,6 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/api/client.js';
 import type { BuildView } from '../../src/api/types.js';
+import { NODE_18, nodeRuntimeTarball } from '../../src/runtimes/test-runtimes.js';
 import { cleanup, cli, commitFiles, freePort, killSupervised, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.sandbox_job.web';
@@ -142,5 +143,19 @@ test('builds and deploy tests cannot touch the server', { skip: !root && 'the ui
     const sha = (await api.releases(`${JOB}s`))[0]!.sha256;
     const listing = execFileSync('tar', ['-tvzf', join(data, 'artifacts', sha.slice(0, 2), sha)], { encoding: 'utf8' });
     assert.match(listing, /^-.* \.noops\/static-server\.mjs$/m, 'a plain file, the real static server');
+  });
+
+  await t.test('the build runtimes stay readable by the build\'s uid; HOME and TMPDIR are the build\'s own', async () => {
+    const add = await cli(server, ['runtime', 'add', 'node', NODE_18, nodeRuntimeTarball(NODE_18)]);
+    assert.equal(add.code, 0, add.stderr);
+    const repo = join(base, 'repo-runtime');
+    commitFiles(repo, {
+      Procfile: 'web: node server.js\n', 'server.js': '',
+      'noops.yaml': `runtimes: { node: "${NODE_18}" }\nbuild:\n  - node -e "console.log('built with', process.version, process.getuid() > 0)"\n  - echo "home=$HOME tmp=$TMPDIR"\n`,
+    }, 'runtime');
+    const b = await build(repo, `${JOB}r`);
+    assert.equal(b.status, 'succeeded', b.log);
+    assert.match(b.log, new RegExp(`^built with v${NODE_18.replace(/\./g, '\\.')} true$`, 'm'));
+    assert.match(b.log, /^home=\S+\/build-\w+\/home tmp=\S+\/build-\w+\/tmp$/m);
   });
 });
