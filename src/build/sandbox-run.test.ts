@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILD_UID_BASE, Sandbox, type SandboxSession } from './sandbox-run.js';
 import { DEFAULT_TOOLS } from './sandbox.js';
+import { runBuild } from './build.js';
+import { Sandbox as TestDirs } from './test-repo.js';
 
 const root = process.getuid?.() === 0;
 const base = mkdtempSync(join(tmpdir(), 'noops-sandbox-'));
@@ -97,4 +99,22 @@ test('none: refused nothing, runs as the server; a server that cannot sandbox re
   const broken = await Sandbox.detect({ mode: 'auto', dataDir: base, readable: [], log: () => undefined, tools: { prlimit: '/nonexistent/prlimit', bwrap: '/nonexistent/bwrap', setpriv: '/nonexistent/setpriv' } });
   assert.equal(broken.kind, undefined);
   assert.throws(() => broken.open(), { code: 'NOOPS_E_BUILD_SANDBOX', message: /^builds cannot run sandboxed on this server: / });
+});
+
+test('uid alone: a whole build runs as its own uid in a folder outside the data folder, and packs', { skip: !root }, async () => {
+  const { data } = dataDir('uid-build');
+  const sandbox = await Sandbox.detect({ mode: 'auto', dataDir: data, readable: [], log: () => undefined, tools: { ...DEFAULT_TOOLS, bwrap: '/nonexistent/bwrap' } });
+  const dirs = await TestDirs.create();
+  try {
+    await dirs.repo.commit({ Procfile: 'web: node server.js\n', 'server.js': '', 'build.sh': `id -u > built-by; cat ${data}/admin.token || echo no-token\n` });
+    const r = await runBuild({ ...dirs.options(), ref: 'main', workDir: sandbox.workRoot('builds'), sandbox });
+    const log = dirs.log.join('');
+    assert.match(log, /^no-token$/m);
+    assert.ok(!log.includes('SECRET-TOKEN'));
+    const unpacked = await dirs.unpack(r.sha256);
+    assert.equal(readFileSync(join(unpacked, 'built-by'), 'utf8'), `${BUILD_UID_BASE}\n`);
+  } finally {
+    await dirs.close();
+    await sandbox.close();
+  }
 });
