@@ -4,7 +4,7 @@
  * {@link planStep}, and kills what a build left running.
  */
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { access, chmod, lchown, lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,14 @@ import { DEFAULT_TOOLS, SANDBOX_LIMITS, planStep, type SandboxId, type SandboxKi
  */
 export const BUILD_UID_BASE = 61000;
 export const BUILD_UID_COUNT = 184;
+
+/**
+ * Folders hidden from every step besides the data folder: home folders (ssh keys, cloud
+ * credentials), other users' temp files (test repositories, other servers' data), and the agent's
+ * default root (other jobs' releases, with their env). Only those that exist at server start:
+ * bwrap cannot make a mount point in the read-only root.
+ */
+export const HIDDEN_FOLDERS = ['/root', '/home', '/tmp', '/var/tmp', '/var/lib/noops'] as const;
 
 /** The probe at server start (bwrap runs /bin/true) fails rather than hang a start. */
 const PROBE_TIMEOUT_MS = 10_000;
@@ -90,8 +98,7 @@ export class Sandbox {
     const root = process.getuid?.() === 0;
     const policy = (kind: SandboxKind): SandboxPolicy => ({
       kind,
-      // the server's folders; the home folders (ssh keys, cloud credentials); other users' temp files
-      hide: [dataDir, '/root', '/home', '/tmp', '/var/tmp'],
+      hide: [dataDir, ...HIDDEN_FOLDERS.filter((f) => existsSync(f))],
       readable: opts.readable,
       limits: SANDBOX_LIMITS,
       tools,
