@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILD_UID_BASE, Sandbox, type SandboxSession } from './sandbox-run.js';
@@ -77,7 +77,7 @@ test('uid alone (no bubblewrap): own uid, limits, the data folder unreadable by 
     for (const n of [1, 2]) mkdirSync(work(n), { recursive: true });
     await box.own(work(1));
     await other.own(work(2));
-    const r = await sh(box, work(1), `DATA=${data} OTHER=${work(2)}; ${ATTACK.replace(/; cat \$DATA\/runtimes.*$/, '')}; ulimit -p; setsid sleep 300 & echo started`);
+    const r = await sh(box, work(1), `DATA=${data} OTHER=${work(2)}; ${ATTACK.replace(/; cat \$DATA\/runtimes.*$/, '')}; ulimit -p; echo left > /tmp/noops-left-by-build; setsid sleep 300 & echo started`);
     assert.deepEqual(r.out.split('\n').filter((l) => !l.includes(': ')), [String(BUILD_UID_BASE), 'no-token', 'no-db', 'no-other', '1024', 'started', '']);
     await box.close();
     await other.close();
@@ -85,6 +85,7 @@ test('uid alone (no bubblewrap): own uid, limits, the data folder unreadable by 
     // (a killed daemon may stay a zombie until init reaps it: dead all the same)
     const alive = spawnSync('ps', ['-u', String(BUILD_UID_BASE), '-o', 'stat='], { encoding: 'utf8' }).stdout.split('\n').filter((s) => s !== '' && !s.startsWith('Z'));
     assert.deepEqual(alive, [], 'nothing of the build runs');
+    assert.equal(existsSync('/tmp/noops-left-by-build'), false, 'nothing of the build stays in /tmp for the next build with its uid');
   } finally {
     await sandbox.close();
   }

@@ -219,6 +219,9 @@ export class SandboxSession {
     this.closed = true;
     try {
       if (this.id) await killAll(this.id);
+      // without a mount namespace the build could write to the machine's shared temp folders,
+      // where the next build given this uid would find it
+      if (this.id && this.policy.kind === 'uid') await removeLeftovers(this.id);
     } finally {
       this.release();
     }
@@ -229,6 +232,19 @@ export class SandboxSession {
 function killAll(id: SandboxId): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', 'kill -KILL -1 2>/dev/null; exit 0'], { uid: id.uid, gid: id.gid, env: {}, stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', () => resolve());
+  });
+}
+
+/** Shared temp folders a build without a mount namespace can write to. */
+const SHARED_TEMP = ['/tmp', '/var/tmp', '/dev/shm'];
+
+/** Deletes what the uid owns in the shared temp folders, as the uid (never as root: no link is followed with root's rights). */
+function removeLeftovers(id: SandboxId): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const dirs = SHARED_TEMP.filter((d) => existsSync(d));
+    const child = spawn('find', [...dirs, '-xdev', '-mindepth', '1', '-user', String(id.uid), '-delete'], { uid: id.uid, gid: id.gid, env: { PATH: '/usr/bin:/bin' }, stdio: 'ignore' });
     child.on('error', reject);
     child.on('exit', () => resolve());
   });

@@ -6,8 +6,8 @@
  *
  * Kinds, strongest first:
  *   bwrap   server is root, bubblewrap works: private mount, PID, IPC and UTS namespaces; the
- *           data folder, /root, /home and /tmp are empty tmpfs; only the step's own folder is
- *           writable; then setpriv drops to the build's own uid with no capabilities.
+ *           data folder, the home and temp folders are empty tmpfs; only the step's own folder
+ *           is writable; then setpriv drops to the build's own uid with no capabilities.
  *   uid     server is root, bubblewrap does not work (some containers): the build's own uid,
  *           limits, a folder outside the data folder; no namespaces.
  *   userns  server is not root, bubblewrap works in a user namespace: the same mounts and
