@@ -114,7 +114,7 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
 
   let dir: string | undefined;
   try {
-    await mkdir(opts.workDir, { recursive: true });
+    await mkdir(opts.workDir, { recursive: true, mode: 0o711 }); // passable, not listable, by builds' uids
     dir = await mkdtemp(join(opts.workDir, 'build-'));
     await chmod(dir, 0o711); // the build's uid passes through to its folders, and lists nothing
     const src = join(dir, 'src');
@@ -141,7 +141,7 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
     for (const command of plan.build) await runStep(command, 'build', 'NOOPS_E_BUILD_FAILED', step);
     for (const command of plan.test) await runStep(command, 'test', 'NOOPS_E_TEST_FAILED', step);
     // nothing of the build runs any more while the server reads what it wrote
-    await box.close();
+    await box.stop();
 
     const manifest = validateManifest({
       schema: PACKAGE_SCHEMA,
@@ -166,8 +166,9 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
     return { manifest, sha256, size, commit, version };
   } finally {
     // clean up, then let the result or the error through; a failed cleanup must not hide either
-    await box.close().catch((err: Error) => log(`noops: could not stop the build's processes: ${err.message}\n`));
+    await box.stop().catch((err: Error) => log(`noops: could not stop the build's processes: ${err.message}\n`));
     if (dir) await rm(dir, { recursive: true, force: true }).catch((err: Error) => log(`noops: could not remove ${dir}: ${err.message}\n`));
+    await box.close(); // the uid is free for the next build only now that its files are gone
   }
 }
 

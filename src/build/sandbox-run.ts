@@ -166,8 +166,12 @@ export class Sandbox {
   }
 }
 
-/** One build's (or deploy test's) use of the sandbox. Close it when done, whatever happened. */
+/**
+ * One build's (or deploy test's) use of the sandbox: stop it when its commands are done, and
+ * close it once its folder is removed, whatever happened (the uid goes to the next build only then).
+ */
 export class SandboxSession {
+  private stopped = false;
   private closed = false;
 
   constructor(
@@ -211,17 +215,28 @@ export class SandboxSession {
 
   /**
    * Kills every process the build's uid still has (a daemon that left the process group, where
-   * no PID namespace ends them all), then frees the uid. Call it before the server reads what the
-   * build wrote: nothing of the build may change files after.
+   * no PID namespace ends them all). Call it before the server reads what the build wrote:
+   * nothing of the build may change files after.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (!this.id) return;
+    await killAll(this.id);
+    // without a mount namespace the build could write to the machine's shared temp folders,
+    // where the next build given this uid would find it
+    if (this.policy.kind === 'uid') await removeLeftovers(this.id);
+  }
+
+  /**
+   * Stops the session if it was not, then frees the uid. Call it after the build's folder is
+   * removed: a later build with the same uid would own the files still there.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     try {
-      if (this.id) await killAll(this.id);
-      // without a mount namespace the build could write to the machine's shared temp folders,
-      // where the next build given this uid would find it
-      if (this.id && this.policy.kind === 'uid') await removeLeftovers(this.id);
+      await this.stop();
     } finally {
       this.release();
     }

@@ -75,9 +75,10 @@ export async function runDeployTests(job: DeployTestJob): Promise<DeployTestComm
     return out;
   } finally {
     try {
-      await box.close(); // nothing of the tests outlives them
-    } finally {
+      await box.stop(); // nothing of the tests outlives them
       await rm(dir, { recursive: true, force: true });
+    } finally {
+      await box.close(); // the uid is free for the next build only now that its files are gone
     }
   }
 }
