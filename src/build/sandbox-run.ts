@@ -173,6 +173,8 @@ export class Sandbox {
 export class SandboxSession {
   private stopped = false;
   private closed = false;
+  /** a step was started: only then can something of the build still run */
+  private started = false;
 
   constructor(
     private readonly policy: SandboxPolicy,
@@ -210,6 +212,7 @@ export class SandboxSession {
    */
   run(argv: readonly string[], work: string, opts: SandboxRunOptions): Promise<RunResult> {
     const plan = planStep(this.policy, { argv, work, cwd: opts.cwd, env: opts.env, id: this.id });
+    this.started = true;
     return run(plan.file, plan.args, { cwd: plan.cwd, env: plan.env, uid: plan.uid, gid: plan.gid, deadline: opts.deadline, onOutput: opts.onOutput });
   }
 
@@ -221,7 +224,7 @@ export class SandboxSession {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (!this.id) return;
+    if (!this.id || !this.started) return;
     await killAll(this.id);
     // without a mount namespace the build could write to the machine's shared temp folders,
     // where the next build given this uid would find it
