@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   NOOPS_E_BUILD_FAILED: { status: 422, hint: 'read the build output above, fix the build, and try again' },
   NOOPS_E_TEST_FAILED: { status: 422, hint: 'read the test output above; a failing test makes no release' },
   NOOPS_E_NO_PROCESSES: { status: 422, hint: 'add a Procfile or a `processes:` section to noops.yaml' },
+  NOOPS_E_BUILD_SANDBOX: { status: 503, hint: 'install bubblewrap (`apt-get install bubblewrap`) or run the server as root so builds run sandboxed; or start the server with `--build-sandbox none` to run them as the server\'s own user' },
   // packages
   NOOPS_E_SHA256_MISMATCH: { status: 422, hint: 'the package was damaged or replaced; build it again' },
   NOOPS_E_PACKAGE_UNSAFE: { status: 422, hint: 'a package entry would land outside its folder; rebuild it without such paths' },
