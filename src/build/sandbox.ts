@@ -35,7 +35,7 @@ export interface SandboxLimits {
  * - dataBytes: 4 GiB per process, twice what a big webpack or javac run takes. RLIMIT_DATA
  *   counts writable private mappings only, so the address space V8, Go and the JVM reserve
  *   (PROT_NONE) is free; it bounds one process, not the whole build (cgroup memory.max would;
- *   see docs/security-builds.md).
+ *   see docs/security.md, "Builds and deploy tests: the sandbox").
  * - fileBytes: 4 GiB, above any jar or bundle a release should carry.
  */
 export const SANDBOX_LIMITS: SandboxLimits = {
