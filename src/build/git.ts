@@ -137,19 +137,26 @@ function credentialTexts(c: GitCredential | null | undefined): string[] {
   return [c.password, encodeURIComponent(c.password), Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')];
 }
 
-/** argv of `git clone`. `ext::` URLs (which run commands) are refused whatever the git config says. */
+/**
+ * Options of every git command of a build. Fetching runs with the server's rights, so nothing of
+ * the repository or the machine's git config may run a program: no hooks, and no `ext::` URLs
+ * (they run commands), whatever the git config says.
+ */
+export const GIT_SAFE = ['-c', 'core.hooksPath=/dev/null', '-c', 'protocol.ext.allow=never'] as const;
+
+/** argv of `git clone`. */
 export function cloneArgs(repo: string, dir: string): string[] {
-  return ['-c', 'protocol.ext.allow=never', 'clone', '--quiet', '--no-checkout', '--', repo, dir];
+  return [...GIT_SAFE, 'clone', '--quiet', '--no-checkout', '--', repo, dir];
 }
 
 /** argv of `git rev-parse` resolving a ref to the full hash of a commit. */
 export function revParseArgs(ref: string): string[] {
-  return ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`];
+  return [...GIT_SAFE, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`];
 }
 
 /** argv of `git checkout` of one commit, detached. */
 export function checkoutArgs(commit: string): string[] {
-  return ['checkout', '--quiet', '--detach', commit, '--'];
+  return [...GIT_SAFE, 'checkout', '--quiet', '--detach', commit, '--'];
 }
 
 /** The environment git runs in: never prompts, and never uses another repository. */

@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   NOOPS_E_BUILD_FAILED: { status: 422, hint: 'read the build output above, fix the build, and try again' },
   NOOPS_E_TEST_FAILED: { status: 422, hint: 'read the test output above; a failing test makes no release' },
   NOOPS_E_NO_PROCESSES: { status: 422, hint: 'add a Procfile or a `processes:` section to noops.yaml' },
+  NOOPS_E_BUILD_SANDBOX: { status: 503, hint: 'install bubblewrap (`apt-get install bubblewrap`) or run the server as root so builds run sandboxed; or start the server with `--build-sandbox none` to run them as the server\'s own user' },
   // packages
   NOOPS_E_SHA256_MISMATCH: { status: 422, hint: 'the package was damaged or replaced; build it again' },
   NOOPS_E_PACKAGE_UNSAFE: { status: 422, hint: 'a package entry would land outside its folder; rebuild it without such paths' },
@@ -53,6 +54,8 @@ export const ERROR_CODES = {
   NOOPS_E_DEPLOY_STATE: { status: 409, hint: 'see where the deployment is with `noops deploy status -t TAG`' },
   NOOPS_E_NO_DEPLOYMENT: { status: 404, hint: 'start one with `noops deploy -t TAG -v VERSION`; `noops history -t TAG` lists the past ones' },
   NOOPS_E_RUNTIME_UNAVAILABLE: { status: 409, hint: 'add the runtime for the hosts\' platform (`noops runtime add --platform`), or fix the hosts named; nothing was changed' },
+  NOOPS_E_ADOPT_NOTHING: { status: 409, hint: '`noops hosts --json` shows each host\'s trust; only a host whose agent refuses this server can be adopted (docs/trust.md)' },
+  NOOPS_E_ADOPT_CONFIRM: { status: 409, hint: 'read what would change; run again with --yes to go ahead, or first deploy what the host should keep running (docs/trust.md)' },
   // transport
   NOOPS_E_SERVER_UNREACHABLE: { status: 503, hint: 'start it with `noops server` (or `noops up`), or set --server / NOOPS_SERVER' },
   NOOPS_E_INTERNAL: { status: 500, hint: 'this is a bug in noops; the server log has the details' },

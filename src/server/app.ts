@@ -22,6 +22,7 @@ import { supervisionRoutes } from './routes/supervision.js';
 import { runtimeRoutes } from './routes/runtimes.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { secretRoutes } from './routes/secrets.js';
+import { hostAdoptRoutes } from './routes/hosts-adopt.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
@@ -73,20 +74,22 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
     await runtimeRoutes(api, ctx);
     await nodeRoutes(api, ctx);
     await secretRoutes(api, ctx);
+    await hostAdoptRoutes(api, ctx);
   }, { prefix: API_PREFIX });
   if (opts.console !== false) await consoleRoutes(app, opts.console ?? consoleDirs());
   return app;
 }
 
 /**
- * Query strings: each parameter at most once. `?tag=a&tag=b` is refused here with a clear 400,
- * never passed on as an array for a handler to trip over.
+ * Query strings, parsed without a prototype ("__proto__" is just a name). A parameter given twice
+ * becomes an array here, and the gate refuses it with a clear 400 (`refuseRepeatedParameters`):
+ * a parser must not throw, or the request is dropped without an answer.
  */
-export function parseQuery(text: string): Record<string, string> {
-  const out = Object.create(null) as Record<string, string>; // no prototype: "__proto__" is just a name
+export function parseQuery(text: string): Record<string, string | string[]> {
+  const out = Object.create(null) as Record<string, string | string[]>;
   for (const [key, value] of new URLSearchParams(text)) {
-    if (Object.hasOwn(out, key)) throw new NoopsError('NOOPS_E_INPUT', `the parameter "${key}" is given more than once`, { hint: 'give each query parameter once' });
-    out[key] = value;
+    const had = out[key];
+    out[key] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
   }
   return out;
 }
