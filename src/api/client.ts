@@ -71,6 +71,10 @@ export class ApiClient {
   hosts(): Promise<T.HostView[]> {
     return this.request('GET', '/hosts');
   }
+  /** Makes this server's answers acceptable again to a host's agent that refuses them (admin only; docs/trust.md). */
+  adoptHost(name: string, opts: { yes?: boolean } = {}): Promise<T.HostAdoptView> {
+    return this.request('POST', `/hosts/${encodeURIComponent(name)}/adopt`, { yes: opts.yes === true });
+  }
   instances(tag?: string): Promise<T.InstanceView[]> {
     return this.request('GET', `/instances${query({ tag })}`);
   }
@@ -221,6 +225,19 @@ export class ApiClient {
   async download(url: string): Promise<Response> {
     const path = url.startsWith(API_PREFIX) ? url.slice(API_PREFIX.length) : url;
     return this.raw('GET', path);
+  }
+
+  // ---- secrets (values go in, never come out)
+  /** Sets (or replaces) the secret `name` at `scope`. */
+  setSecret(name: string, req: T.SecretSetRequest): Promise<T.SecretView> {
+    return this.request('PUT', `/secrets/${encodeURIComponent(name)}`, req);
+  }
+  /** The secrets the token may see (with a scope: those in its subtree and those above it that serve it). */
+  secrets(scope?: string): Promise<T.SecretView[]> {
+    return this.request('GET', `/secrets${query({ scope })}`);
+  }
+  removeSecret(name: string, scope: string): Promise<T.SecretView[]> {
+    return this.request('DELETE', `/secrets/${encodeURIComponent(name)}${query({ scope })}`);
   }
 }
 

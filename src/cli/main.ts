@@ -19,6 +19,8 @@ import { registerCtl } from './commands/ctl.js';
 import { registerRemote } from './commands/remote.js';
 import { registerRuntime } from './commands/runtime.js';
 import { registerPackage } from './commands/package.js';
+import { registerSecret } from './commands/secret.js';
+import { registerHostAdopt } from './commands/host-adopt.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -44,6 +46,8 @@ export function program(): Command {
   registerRemote(p);
   registerRuntime(p);
   registerPackage(p);
+  registerSecret(p);
+  registerHostAdopt(p);
   return p;
 }
 

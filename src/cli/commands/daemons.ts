@@ -25,14 +25,20 @@ function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-interface ServerFlags extends TlsFlags { data: string; listen: string; db?: string; heartbeat?: string }
+interface ServerFlags extends TlsFlags { data: string; listen: string; db?: string; heartbeat?: string; buildSandbox?: string }
+
+/** `--build-sandbox`, the same on `server` and `up`. */
+const BUILD_SANDBOX_FLAG = ['--build-sandbox <mode>', 'auto: builds and deploy tests run sandboxed (bubblewrap, an own uid), refused when that cannot work; none: as the server\'s own user, able to read its tokens', 'auto'] as const;
 
 function serverOptions(o: ServerFlags): ServerOptions {
   const heartbeatMs = o.heartbeat === undefined ? undefined : Number(o.heartbeat);
   if (heartbeatMs !== undefined && !(Number.isInteger(heartbeatMs) && heartbeatMs >= 100)) {
     throw new NoopsError('NOOPS_E_INPUT', `--heartbeat-ms "${o.heartbeat}" must be a whole number of milliseconds, at least 100`);
   }
-  return { dataDir: o.data, listen: o.listen, db: o.db, heartbeatMs, tls: serverTlsOptions(o), insecure: o.insecure };
+  if (o.buildSandbox !== undefined && o.buildSandbox !== 'auto' && o.buildSandbox !== 'none') {
+    throw new NoopsError('NOOPS_E_INPUT', `--build-sandbox "${o.buildSandbox}" must be auto or none`);
+  }
+  return { dataDir: o.data, listen: o.listen, db: o.db, heartbeatMs, buildSandbox: o.buildSandbox, tls: serverTlsOptions(o), insecure: o.insecure };
 }
 
 /** The TLS flags `noops server` and `noops up` share (docs/tls.md). */
@@ -62,6 +68,7 @@ export function registerDaemons(p: Command): void {
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
     .option('--db <url>', 'postgres://USER:PASS@HOST/DB (default: SQLite in the data folder)')
     .option('--heartbeat-ms <ms>', 'how often agents report (default 5000)')
+    .option(...BUILD_SANDBOX_FLAG)
     .action(async (o: ServerFlags & { heartbeatMs?: string }) => {
       const { startServer } = await import('../../server/index.js');
       const server = await startServer(serverOptions({ ...o, heartbeat: o.heartbeatMs }));
@@ -95,7 +102,7 @@ export function registerDaemons(p: Command): void {
       const { Agent } = await import('../../agent/index.js');
       const nuked = new Promise<void>((done) => {
         const agent = new Agent({
-          server, joinToken, root, name: o.name, labels: parseLabels(o.labels), trust: trust.trust,
+          server, joinToken, root, name: o.name, labels: parseLabels(o.labels), pinned: trust.trust,
           watchesFile: o.watches === undefined ? undefined : resolve(o.watches), onNuke: done,
         });
         void (async () => {
@@ -120,6 +127,7 @@ export function registerDaemons(p: Command): void {
     .option('--data <dir>', 'data folder', DEFAULT_DATA_DIR)
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
     .option('--name <name>', 'the local agent\'s host name', hostname())
+    .option(...BUILD_SANDBOX_FLAG)
     .action(async (o: ServerFlags & { name: string }, cmd: Command) => {
       const [{ startServer }, { Agent }] = await Promise.all([import('../../server/index.js'), import('../../agent/index.js')]);
       const server = await startServer(serverOptions(o));
@@ -127,7 +135,7 @@ export function registerDaemons(p: Command): void {
       // The local agent trusts the local CA (--tls auto), or the --ca given for a certificate of one's own.
       const caFile = server.tls?.caFile ?? cmd.optsWithGlobals<{ ca?: string }>().ca ?? process.env.NOOPS_CA;
       const agent = new Agent({
-        server: server.url, joinToken: readFileSync(server.joinTokenFile, 'utf8').trim(), trust: caFile ? { ca: readCa(caFile) } : undefined,
+        server: server.url, joinToken: readFileSync(server.joinTokenFile, 'utf8').trim(), pinned: caFile ? { ca: readCa(caFile) } : undefined,
         root: resolve(o.data, 'agent'), name: o.name, labels: { role: 'local' },
       });
       await agent.start();
