@@ -58,6 +58,9 @@ export const ERROR_CODES = {
   NOOPS_E_INTERNAL: { status: 500, hint: 'this is a bug in noops; the server log has the details' },
   NOOPS_E_AGENT_UNREACHABLE: { status: 503, hint: 'start `noops agent` with this --root (the control socket is ROOT/run/ctl.sock), or give the agent\'s --root' },
   NOOPS_E_COMMAND_TIMEOUT: { status: 504, hint: 'the host\'s agent did not answer in time; see `noops hosts` (is it up?)' },
+  // signatures
+  NOOPS_E_SIGNING_KEY: { status: 500, hint: 'every server of one database signs with the same key: copy DATA/signing.key (mode 0600) from a server of this database into this server\'s data folder (docs/trust.md#signed-releases)' },
+  NOOPS_E_SIGNATURE_INVALID: { status: 422, hint: 'the release was changed after the server signed it (in the database, or on the way): build it again and deploy the new release; `noops releases --json` shows each release\'s signature' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -47,7 +47,9 @@ export interface SigningKey {
 
 /**
  * JSON with object keys sorted at every depth and no whitespace (RFC 8785 for JSON values).
- * Throws on what JSON cannot hold (undefined, functions, non-finite numbers).
+ * An object member whose value is undefined is left out, as JSON.stringify leaves it out (so a
+ * manifest signed before it is stored verifies as read back). Throws on what JSON cannot hold
+ * elsewhere (undefined in an array or alone, functions, non-finite numbers).
  *
  * @example canonicalJson({ b: [1, 'x'], a: null }) // '{"a":null,"b":[1,"x"]}'
  */
@@ -61,7 +63,7 @@ export function canonicalJson(value: unknown): string {
   if (typeof value === 'object') {
     const obj = value as Record<string, unknown>;
     // Default sort compares UTF-16 code units, as RFC 8785 section 3.2.3 asks.
-    const keys = Object.keys(obj).sort();
+    const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
   }
   throw new TypeError(`canonical JSON holds no ${typeof value}`);
