@@ -4,7 +4,7 @@
  */
 import type { ReleaseManifest } from '../release/types.js';
 import type { HostRuntimeReport, RuntimeExports, RuntimeRef } from '../runtimes/types.js';
-import type { ReleaseSignature, SigningKey } from '../release/signature.js';
+import type { ReleaseSignature, SigningKey } from '../release/signature-types.js';
 export type { ReleaseSignature, SigningKey };
 
 export type { HostRuntimeReport, RuntimeExports, RuntimeRef };

@@ -15,6 +15,9 @@
  * sha256 of those bytes. A signature is base64 of its 64 bytes.
  */
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import type { ReleaseSignature, SigningKey } from './signature-types.js';
+
+export type { ReleaseSignature, SigningKey };
 
 /** The first line of every signed message: a signature over anything else never verifies as a release's. */
 export const SIGNATURE_DOMAIN = 'noops-release-signature-v1';
@@ -28,21 +31,6 @@ export interface SignedRelease {
   sha256: string;
   /** the manifest the agent runs (a JSON object) */
   manifest: unknown;
-}
-
-/** A signature, as stored with a release and sent with each desired instance. */
-export interface ReleaseSignature {
-  /** the id of the key that made it (`keyIdOf`) */
-  keyId: string;
-  /** base64 of the 64-byte Ed25519 signature */
-  value: string;
-}
-
-/** A public key as the server publishes it (join answer, every desired state). */
-export interface SigningKey {
-  keyId: string;
-  /** base64 of the raw 32-byte Ed25519 public key */
-  publicKey: string;
 }
 
 /**
