@@ -31,6 +31,7 @@ import { Host } from './host.js';
 import { detectStartFailures, reconcile, runtimesDir } from './reconcile.js';
 import { RuntimePruner } from './runtime-prune.js';
 import { ServerTrust } from './server-trust.js';
+import { checkRelease, KeyPin } from './signing.js';
 import { sleep } from './sleep.js';
 import { processId, watchSpec } from './specs.js';
 import { loadIdentity, saveIdentity } from './state.js';
@@ -97,6 +98,8 @@ export class Agent {
   /** the generation of the desired state last accepted (what `desired` is) */
   private acceptedGeneration = -1;
   private readonly trust: ServerTrust;
+  /** the server's release signing key, pinned in agent.json */
+  private readonly pin: KeyPin;
   private stopped = false;
   private closed = false;
   private readonly abort = new AbortController();
@@ -123,7 +126,8 @@ export class Agent {
     this.host.supervisor.on('state', () => this.scheduleReport());
     this.host.crons.on('change', () => this.scheduleReport());
     this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
-    this.trust = new ServerTrust(this.host, this.name, this.log, () => this.scheduleReport());
+    this.pin = new KeyPin(this.root);
+    this.trust = new ServerTrust(this.host, this.name, this.log, () => this.scheduleReport(), this.pin);
     this.runtimes = new RuntimePruner({
       root: this.root, state: this.host.state, save: () => this.host.save(), log: this.log, runtimeKeepMs: opts.runtimeKeepMs,
       everyMs: opts.runtimePruneEveryMs, busy: () => this.reconciling !== undefined,
@@ -216,10 +220,11 @@ export class Agent {
         const labels = { [OS_LABEL]: os!, [ARCH_LABEL]: arch!, ...this.opts.labels };
         const res = await new ApiClient(server, this.opts.joinToken, this.opts.pinned).join({ name: this.name, labels });
         this.heartbeatMs = res.heartbeatMs;
-        saveIdentity(this.root, { server, name: this.name, token: res.token });
+        // A new token keeps the pinned key: joining again never replaces it (docs/trust.md#signed-releases).
+        saveIdentity(this.root, { server, name: this.name, token: res.token, ...(this.pin.key && { signingKey: this.pin.key }) });
         this.api = new ApiClient(server, res.token, this.opts.pinned);
         this.log(`joined ${this.opts.server}`);
-        this.trust.joined(res.serverId);
+        this.trust.joined(res.serverId, res.signing);
         return;
       } catch (err) {
         // A live host holds this name: wait for an admin's `noops host approve`, asking again.
@@ -292,6 +297,7 @@ export class Agent {
             log: this.log,
             runtimeKeepMs: this.opts.runtimeKeepMs,
             retryLater: () => { retry = true; },
+            verify: (d) => checkRelease(this.pin.key, d),
           }, this.host.state, desired, this.host.failures);
           if (!retry) this.host.state.generation = this.acceptedGeneration;
           this.host.save();

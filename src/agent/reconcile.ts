@@ -40,6 +40,8 @@ export interface ReconcileDeps {
   retryLater?(): void;
   /** how long a runtime nothing uses stays installed (default RUNTIME_KEEP_MS) */
   runtimeKeepMs?: number;
+  /** why a desired release may not be installed or run (its signature); undefined when it may */
+  verify?(d: DesiredInstance): string | undefined;
 }
 
 /** Failures of desired releases, by tag: reported until the desired state changes. */
@@ -64,6 +66,13 @@ export async function reconcile(deps: ReconcileDeps, state: AgentState, desired:
     const failed = failures.get(d.tag);
     if (failed && failed.version !== d.version) failures.delete(d.tag);
     if (failed && failed.version === d.version) continue; // the server decides what comes next
+    // Before anything of it is used, even its manifest for a release already running.
+    const refused = deps.verify?.(d);
+    if (refused !== undefined) {
+      failures.set(d.tag, { tag: d.tag, version: d.version, error: refused });
+      deps.log(`${d.tag}: ${refused}`);
+      continue;
+    }
     const cur = state.instances[d.tag];
     if (cur && cur.desired.version === d.version && cur.desired.sha256 === d.sha256) {
       cur.desired = d; // kind and deployment may change without a new release
@@ -99,8 +108,13 @@ async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: Instan
       deps.retryLater();
       return;
     }
-    failures.set(d.tag, { tag: d.tag, version: d.version, error: msg });
-    deps.log(`${d.tag}: cannot install ${d.version}: ${msg}`);
+    // A package that does not match its signed sha256 is the artifact store's or the network's
+    // doing: say so. It is not fetched again until the desired state names another release.
+    const error = err instanceof NoopsError && err.code === 'NOOPS_E_SHA256_MISMATCH'
+      ? `a package of release ${d.version} is refused: ${msg} (the file in the server's artifact store was changed, or the download was damaged). Nothing of it was installed`
+      : msg;
+    failures.set(d.tag, { tag: d.tag, version: d.version, error });
+    deps.log(`${d.tag}: cannot install ${d.version}: ${error}`);
     return;
   }
   // 2. Stop the old processes (they may hold the ports the new ones need).

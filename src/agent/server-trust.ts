@@ -4,8 +4,9 @@
  * once per change, and gives the report its `trust` field.
  */
 import { randomUUID } from 'node:crypto';
-import type { DesiredState, TrustReport } from '../api/types.js';
+import type { DesiredState, SigningKey, TrustReport } from '../api/types.js';
 import type { Host } from './host.js';
+import { trustedKey, type KeyPin } from './signing.js';
 import { accept, checkServer, checkStops, refuse, trustReport, type RefusalKind } from './trust.js';
 
 export class ServerTrust {
@@ -18,6 +19,8 @@ export class ServerTrust {
     private readonly log: (line: string) => void,
     /** told when the trust changed (the agent reports at once) */
     private readonly changed: () => void,
+    /** the release signing key the agent pinned (docs/trust.md#signed-releases) */
+    private readonly pin: KeyPin,
   ) {}
 
   /** The report's `trust` field. */
@@ -29,21 +32,24 @@ export class ServerTrust {
    * Checks a join answer: joining a server whose database has another identity (an emptied one,
    * which no longer knew the agent's token) is where a replaced database shows first.
    */
-  joined(serverId: string | undefined): void {
+  joined(serverId: string | undefined, signing: SigningKey | undefined): void {
     if (serverId === undefined) return; // a server before issue 12
     const memory = this.host.state.server;
-    const d = checkServer(memory, { id: serverId });
+    const key = signing && trustedKey(signing);
+    const d = checkServer(memory, { id: serverId, key: key?.keyId }, this.pin.key?.keyId);
     if (!d.accept) return this.#refuse(d.kind, d.reason, serverId, 'joined the server again, but refuses its answers');
     if (memory === undefined) this.#remember(serverId, undefined);
+    if (key !== undefined && this.pin.key === undefined) this.#say(`pinned the server's release signing key ${this.pin.pin(key).keyId}: only releases it signed are installed`);
   }
 
   /** True when the agent may apply this desired state; false (said and reported) when not. */
   accepts(ds: DesiredState): boolean {
     const memory = this.host.state.server;
     const server = ds.server;
+    const key = ds.signing && trustedKey(ds.signing);
     // A server before issue 12 names no identity: an agent that never knew one follows it as before.
-    if (server === undefined && memory === undefined) return true;
-    const d = checkServer(memory, { id: server?.id, generation: ds.generation, adopted: server?.adopted });
+    if (server === undefined && memory === undefined && this.pin.key === undefined) return true;
+    const d = checkServer(memory, { id: server?.id, generation: ds.generation, adopted: server?.adopted, key: key?.keyId }, this.pin.key?.keyId);
     if (!d.accept) return this.#refuse(d.kind, d.reason, server?.id, `refuses the desired state at generation ${ds.generation}`), false;
     if (!d.adopted) {
       // An adopted answer is an admin's decision: the share of stops is not checked.
@@ -52,6 +58,14 @@ export class ServerTrust {
     }
     const was = memory?.refusal;
     this.#remember(server!.id, ds.generation);
+    if (key !== undefined && key.keyId !== this.pin.key?.keyId) {
+      // An agent that joined before signing pins the first key it accepts; an adoption re-pins.
+      const before = this.pin.key;
+      this.pin.pin(key);
+      this.log(before === undefined
+        ? `pinned the server's release signing key ${key.keyId} from its desired state at generation ${ds.generation} (this agent joined before signed releases): only releases it signed are installed`
+        : `an admin adopted this server: pinned its release signing key ${key.keyId} in place of ${before.keyId}`);
+    }
     if (d.adopted) {
       const stops = Object.keys(this.host.state.instances).filter((t) => !ds.instances.some((i) => i.tag === t));
       this.#say(`an admin adopted server ${server!.id} for this host (refusal ${was!.id}): applying its desired state at generation ${ds.generation}` +

@@ -57,6 +57,8 @@ export interface AgentIdentity {
   server: string;
   name: string;
   token: string;
+  /** the server's release signing key, pinned at join (src/agent/signing.ts) */
+  signingKey?: import('../api/types.js').SigningKey;
 }
 
 /** Files the agent writes hold tokens and pids: its own user reads them, no one else. */

@@ -73,3 +73,16 @@ test('what the agent reports about its trust', () => {
   const r = refuse(known, 'identity', 'why', () => 'r1', new Date('2024-05-01T12:00:00Z'));
   assert.deepEqual(trustReport(r), { state: 'refused', server: 'srv-a', generation: 7, reason: 'why', refusal: 'r1', since: '2024-05-01T12:00:00.000Z' });
 });
+
+test('the signing key: the first is pinned; another, or none, is refused like another identity; an adoption accepts it', () => {
+  assert.deepEqual(checkServer(undefined, { id: 'srv-a', key: 'k1' }), { accept: true, adopted: false }, 'nothing pinned yet');
+  assert.deepEqual(checkServer(known, { id: 'srv-a', generation: 7, key: 'k1' }, 'k1'), { accept: true, adopted: false });
+  assert.deepEqual(checkServer(known, { id: 'srv-a', generation: 8, key: 'k2' }, 'k1'), {
+    accept: false, kind: 'key',
+    reason: 'the server signs releases with key k2, but this agent trusts key k1, pinned when it joined: it is another server, or its signing.key was replaced, and its answer is not applied',
+  });
+  assert.equal(checkServer(undefined, { id: 'srv-a', key: 'k2' }, 'k1').accept, false, 'a rebuilt state keeps the pin');
+  assert.match((checkServer(known, { id: 'srv-a', generation: 8 }, 'k1') as { reason: string }).reason, /names no release signing key/);
+  const refused = refuse(known, 'key', 'k2', () => 'r9', new Date(0));
+  assert.deepEqual(checkServer(refused, { id: 'srv-a', generation: 9, key: 'k2', adopted: 'r9' }, 'k1'), { accept: true, adopted: true });
+});

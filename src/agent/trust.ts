@@ -7,6 +7,8 @@
  * - a lower generation: the database went back in time (a restored backup would roll back the
  *   fleet). This refusal is kept even when the generation later climbs past the remembered one,
  *   since the old database's next deploys would not make its other entries current;
+ * - an answer signed with another key than the one it pinned (docs/trust.md#signed-releases):
+ *   another server, or one whose signing key was replaced, would run what it signs;
  * - an answer that stops more than MAX_STOP_SHARE of the instances it runs without naming them
  *   in `stops` (an undeploy does).
  * A refused agent keeps running what it runs and reports the refusal; an admin's
@@ -24,7 +26,7 @@ export const MAX_STOP_SHARE = 0.5;
 export const MIN_STOPS_ALLOWED = 1;
 
 /** Why an answer is refused. */
-export type RefusalKind = 'identity' | 'generation' | 'stops';
+export type RefusalKind = 'identity' | 'generation' | 'stops' | 'key';
 
 export interface Refusal {
   /** random, new for each refusal: an adopted answer names it, so no older answer can */
@@ -53,6 +55,8 @@ export interface ServerAnswer {
   generation?: number;
   /** the refusal id an admin adopted for this host */
   adopted?: string;
+  /** the id of the key the server signs releases with (computed by the agent); absent from servers before signing */
+  key?: string;
 }
 
 export type TrustDecision =
@@ -67,9 +71,10 @@ export type TrustDecision =
  *   checkServer({ id: 'a', generation: 7 }, { id: 'a', generation: 5 })
  *   // { accept: false, kind: 'generation', reason: 'the server ... is at generation 5 ...' }
  */
-export function checkServer(memory: ServerMemory | undefined, answer: ServerAnswer): TrustDecision {
+export function checkServer(memory: ServerMemory | undefined, answer: ServerAnswer, pinnedKey?: string): TrustDecision {
   if (memory?.refusal !== undefined && answer.adopted === memory.refusal.id) return { accept: true, adopted: true };
-  if (memory === undefined) return { accept: true, adopted: false };
+  const badKey = checkKey(pinnedKey, answer.key);
+  if (memory === undefined) return badKey === undefined ? { accept: true, adopted: false } : { accept: false, kind: 'key', reason: badKey };
   if (answer.id === undefined) {
     return { accept: false, kind: 'identity', reason: `the server sent no identity (this agent follows server ${memory.id}): it is older than this agent, or not the server it knows` };
   }
@@ -79,6 +84,7 @@ export function checkServer(memory: ServerMemory | undefined, answer: ServerAnsw
       reason: `the server's database is another one (identity ${answer.id}; this agent follows ${memory.id}): it was replaced or emptied, and its answer is not applied`,
     };
   }
+  if (badKey !== undefined) return { accept: false, kind: 'key', reason: badKey };
   // Once the same database went back in time, nothing but an adoption makes it current again.
   if (memory.refusal?.kind === 'generation') return { accept: false, kind: 'generation', reason: memory.refusal.reason };
   if (answer.generation !== undefined && answer.generation < memory.generation) {
@@ -88,6 +94,20 @@ export function checkServer(memory: ServerMemory | undefined, answer: ServerAnsw
     };
   }
   return { accept: true, adopted: false };
+}
+
+/**
+ * Why an answer signed with key `key` is refused by an agent that pinned `pinned` (undefined:
+ * accepted; an agent that pinned nothing pins the first key it meets).
+ *
+ * @example checkKey('aa11', 'bb22') // 'the server signs releases with key bb22, but this agent trusts key aa11 ...'
+ */
+export function checkKey(pinned: string | undefined, key: string | undefined): string | undefined {
+  if (pinned === undefined || key === pinned) return undefined;
+  if (key === undefined) {
+    return `the server names no release signing key (this agent trusts key ${pinned}): it is older than this agent, or not the server it knows, and its answer is not applied`;
+  }
+  return `the server signs releases with key ${key}, but this agent trusts key ${pinned}, pinned when it joined: it is another server, or its signing.key was replaced, and its answer is not applied`;
 }
 
 /** How many of `running` instances one answer may stop without naming them. */

@@ -4,6 +4,8 @@
  */
 import type { ReleaseManifest } from '../release/types.js';
 import type { HostRuntimeReport, RuntimeExports, RuntimeRef } from '../runtimes/types.js';
+import type { ReleaseSignature, SigningKey } from '../release/signature-types.js';
+export type { ReleaseSignature, SigningKey };
 
 export type { HostRuntimeReport, RuntimeExports, RuntimeRef };
 import type { DeploymentStatusView, PolicyOverrides, RolloutProgress } from './rollout-types.js';
@@ -114,6 +116,12 @@ export interface ReleaseView {
   createdAt: string;
   buildId: number | null;
   manifest: ReleaseManifest;
+  /**
+   * the release's signature, checked against the server's key (docs/trust.md#signed-releases):
+   * signed; unsigned and invalid (changed after signing) releases are refused by every agent;
+   * other-key: signed by a key that is not this server's
+   */
+  signature: { state: 'signed' | 'unsigned' | 'other-key' | 'invalid'; keyId: string | null };
 }
 
 /** GET /runtimes: one version of one runtime */
@@ -329,6 +337,8 @@ export interface JoinResponse {
   heartbeatMs: number;
   /** the identity of the server's database (absent from servers before issue 12) */
   serverId?: string;
+  /** the key the server signs releases with: the agent pins it (absent from servers before signing) */
+  signing?: SigningKey;
 }
 
 /**
@@ -360,6 +370,8 @@ export interface DesiredInstance {
    * host's desired state, never in a read API (absent: the release names none)
    */
   secrets?: Record<string, string>;
+  /** the server's signature over the job of `tag`, version, sha256 and manifest (absent: unsigned) */
+  signature?: ReleaseSignature;
 }
 
 /** GET /agent/desired?after=GEN: long-polls until the generation is newer than `after` */
@@ -368,6 +380,8 @@ export interface DesiredState {
   instances: DesiredInstance[];
   /** the server that answers (absent from servers before issue 12) */
   server?: ServerStamp;
+  /** the key the server signs releases with; an agent refuses a state with another key than it pinned */
+  signing?: SigningKey;
   /**
    * Tags whose removal from this host is intended (an undeploy, a host leaving a cluster). An
    * answer that removes more than a share of what a host runs, beyond these, is refused

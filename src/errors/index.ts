@@ -66,6 +66,9 @@ export const ERROR_CODES = {
   NOOPS_E_TLS_FILES: { status: 400, hint: 'give a readable PEM certificate and its own private key (docs/tls.md)' },
   NOOPS_E_TLS_UNTRUSTED: { status: 502, hint: 'give the CA that signed the server\'s certificate: --ca FILE or NOOPS_CA (`noops server` prints its path and fingerprint; with --tls auto it is DATA/tls/ca.pem)' },
   NOOPS_E_TLS_MISMATCH: { status: 502, hint: 'the address\'s scheme does not match the server: https:// for a server started with --tls, http:// for one without' },
+  // signatures
+  NOOPS_E_SIGNING_KEY: { status: 500, hint: 'every server of one database signs with the same key: copy DATA/signing.key (mode 0600) from a server of this database into this server\'s data folder (docs/trust.md#signed-releases)' },
+  NOOPS_E_SIGNATURE_INVALID: { status: 422, hint: 'the release was changed after the server signed it (in the database, or on the way): build it again and deploy the new release; `noops releases --json` shows each release\'s signature' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,6 +10,7 @@ import { BUILD_TIMEOUT_MS, Sandbox, runBuild, type BuildRuntimes, type GitCreden
 import { fenceNodePackageScope, inspectPackage } from '../release/index.js';
 import type { BuildRow, Store } from '../store/index.js';
 import type { TagBook } from './tags.js';
+import { signRelease, type ReleaseSigner } from './signing.js';
 
 /** How often a running build's log is written to the store: live enough to follow, cheap. */
 export const BUILD_LOG_FLUSH_MS = 250;
@@ -35,6 +36,8 @@ export class BuildRunner {
     private readonly runtimes?: BuildRuntimes,
     /** where the repository's commands run (the server's sandbox) */
     private readonly sandbox: Sandbox = Sandbox.none(),
+    /** signs each release as it is stored; without one (unit tests) releases are stored unsigned */
+    private readonly signer?: ReleaseSigner,
   ) {
     mkdirSync(workDir, { recursive: true, mode: 0o711 });
     fenceNodePackageScope(workDir); // a data folder inside a project must not change how builds run
@@ -106,10 +109,11 @@ export class BuildRunner {
         // A release is immutable: a rebuild of a built commit keeps the package already deployed.
         pending += `\nrelease ${req.job} ${out.version} exists already (sha256 ${existing.sha256}); it is kept and this build's package is not used\n`;
       } else {
-        await this.store.putRelease({
+        const row = {
           job: req.job, version: out.version, commit: out.commit, repo: req.repo, sha256: out.sha256,
           size: out.size, manifest: out.manifest as unknown as Record<string, unknown>, buildId: id, createdAt: at,
-        });
+        };
+        await this.store.putRelease(this.signer ? signRelease(this.signer, row) : row);
         pending += `\nrelease ${req.job} ${out.version} (sha256 ${out.sha256}, ${out.size} bytes)\n`;
       }
       clearInterval(timer);

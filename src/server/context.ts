@@ -10,6 +10,7 @@ import type { BuildRunner } from './builds.js';
 import type { TagBook } from './tags.js';
 import type { CommandBook } from './commands.js';
 import type { RuntimeCatalog } from './runtime-catalog.js';
+import type { ReleaseSigner } from './signing.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -32,6 +33,8 @@ export interface ServerContext {
   tags: TagBook;
   commands: CommandBook;
   runtimes: RuntimeCatalog;
+  /** signs every release this server stores (src/server/signing.ts) */
+  signer: ReleaseSigner;
 }
 
 export type { Principal } from './auth.js';

@@ -22,6 +22,7 @@ import { TagBook } from './tags.js';
 import { CommandBook } from './commands.js';
 import { RuntimeCatalog } from './runtime-catalog.js';
 import { bootstrapTokens } from './tokens.js';
+import { openSigner } from './signing.js';
 import { buildApp } from './app.js';
 import { listenMode, serverTls, type ServerTls, type TlsOptions } from '../tls/index.js';
 
@@ -95,6 +96,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const closers: (() => Promise<void>)[] = [];
   try {
     const tokens = await bootstrapTokens(store, dataDir);
+    // DATA/signing.key: every release is signed with it, agents pin it (docs/trust.md#signed-releases)
+    const signer = await openSigner(store, dataDir, (line) => (opts.log ?? ((l) => process.stderr.write(l)))(`noops server: ${line}\n`));
     const artifacts = new ArtifactStore(join(dataDir, 'artifacts'));
     const hub = new DesiredHub();
     const reports = new ReportBook(store, config.downAfterMs);
@@ -105,7 +108,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       mode: opts.buildSandbox ?? 'auto', dataDir, readable: [runtimes.dir], log: opts.log ?? ((line) => process.stderr.write(line)),
     });
     closers.push(() => sandbox.close());
-    const builds = new BuildRunner(store, artifacts, tags, sandbox.workRoot('builds'), runtimes, sandbox);
+    const builds = new BuildRunner(store, artifacts, tags, sandbox.workRoot('builds'), runtimes, sandbox, signer);
     mkdirSync(sandbox.workRoot('deploy-tests'), { recursive: true, mode: 0o711 });
     await builds.failInterrupted();
     const rollout = new RolloutController({
@@ -121,7 +124,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
     reports.on('report', (h) => rollout.onReport(h));
     const commands = new CommandBook(hub);
-    const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags, commands, runtimes };
+    const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags, commands, runtimes, signer };
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();
     await app.listen({ host, port, backlog: LISTEN_BACKLOG });

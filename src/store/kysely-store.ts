@@ -243,6 +243,18 @@ export class KyselyStore implements Store {
     return rows.map(m.releaseFromDb);
   }
 
+  async setReleaseSignature(job: string, version: string, signature: { keyId: string; value: string }): Promise<boolean> {
+    // Only an unsigned release: a signature once written is never replaced (docs/trust.md).
+    const r = await this.db
+      .updateTable('releases')
+      .set({ signature: signature.value, signature_key: signature.keyId })
+      .where('job', '=', job)
+      .where('version', '=', version)
+      .where('signature', 'is', null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
   // ---- builds
 
   async createBuild(row: Omit<BuildRow, 'id'>): Promise<number> {

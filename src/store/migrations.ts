@@ -291,6 +291,22 @@ const secrets: MigrationFactory = (backend) => ({
   },
 });
 
+/**
+ * Signed releases (issue 12, docs/trust.md#signed-releases): each release's Ed25519 signature
+ * over its job, version, sha256 and manifest, and the id of the key that made it. Null for a
+ * release not signed yet (the first server start with signing signs those).
+ */
+const signatures: MigrationFactory = (backend) => ({
+  async up(db: Kysely<any>) {
+    const text = textType(backend);
+    await db.schema.alterTable('releases').addColumn('signature', text).execute();
+    await db.schema.alterTable('releases').addColumn('signature_key', text).execute();
+  },
+  async down(db: Kysely<any>) {
+    for (const c of ['signature_key', 'signature']) await db.schema.alterTable('releases').dropColumn(c).execute();
+  },
+});
+
 /** Every migration, oldest first. Names sort in the order they must run. */
 const MIGRATIONS: Record<string, MigrationFactory> = {
   '0001_initial': initial,
@@ -298,6 +314,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0003_runtimes': runtimes,
   '0004_access': access,
   '0005_secrets': secrets,
+  '0009_signatures': signatures,
 };
 
 /**

@@ -76,6 +76,8 @@ export const releaseFromDb = (r: DbRelease): ReleaseRow => ({
   manifest: fromJson(r.manifest),
   buildId: r.build_id,
   createdAt: r.created_at,
+  // absent when unsigned, as in a row written before signing
+  ...(r.signature !== null && r.signature_key !== null && { signature: { keyId: r.signature_key, value: r.signature } }),
 });
 
 export const releaseToDb = (r: ReleaseRow): Insertable<ReleasesTable> => ({
@@ -88,6 +90,8 @@ export const releaseToDb = (r: ReleaseRow): Insertable<ReleasesTable> => ({
   manifest: toJson(r.manifest),
   build_id: r.buildId,
   created_at: r.createdAt,
+  signature: r.signature?.value ?? null,
+  signature_key: r.signature?.keyId ?? null,
 });
 
 export const buildFromDb = (r: DbBuild): BuildRow => ({

@@ -71,6 +71,10 @@ export interface ReleasesTable {
   manifest: string;
   build_id: number | null;
   created_at: string;
+  /** base64 Ed25519 signature (0009_signatures); null: not signed */
+  signature: string | null;
+  /** the id of the key that made `signature` */
+  signature_key: string | null;
 }
 
 export interface BuildsTable {

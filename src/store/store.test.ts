@@ -204,7 +204,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const b = await openStore(url);
       open.push(b);
       assert.equal(await b.getMeta('k'), 'v');
-      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts', '0003_runtimes', '0004_access', '0005_secrets']);
+      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts', '0003_runtimes', '0004_access', '0005_secrets', '0009_signatures']);
     });
 
     it('several stores opening one new database at once migrate it once', async () => {
@@ -438,6 +438,14 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual(await s.getRelease(JOB, 'abc123def'), r);
       await assert.rejects(s.putRelease({ ...r, sha256: 'other' }), /already exists with other content/);
       assert.deepEqual(await s.getRelease(JOB, 'abc123def'), r);
+      // signing: once, never replaced; a release stored signed keeps its signature
+      const sig = { keyId: '0123456789abcdef', value: 'c2ln' };
+      assert.equal(await s.setReleaseSignature(JOB, 'abc123def', sig), true);
+      assert.equal(await s.setReleaseSignature(JOB, 'abc123def', { ...sig, value: 'b3RoZXI=' }), false);
+      assert.equal(await s.setReleaseSignature(JOB, 'zzz', sig), false);
+      assert.deepEqual(await s.getRelease(JOB, 'abc123def'), { ...r, signature: sig });
+      await s.putRelease({ ...r, version: 'signed000', signature: sig });
+      assert.deepEqual((await s.getRelease(JOB, 'signed000'))?.signature, sig);
     });
 
     it('releases: listed newest first, by job', async () => {

@@ -113,6 +113,11 @@ export interface ReleaseRow {
   manifest: Record<string, unknown>;
   buildId: number | null;
   createdAt: string;
+  /**
+   * the server's signature over job, version, sha256 and manifest (src/release/signature.ts);
+   * null or absent: not signed (a release made before signing, until the server signs it)
+   */
+  signature?: { keyId: string; value: string } | null;
 }
 
 export type BuildStatus = 'running' | 'succeeded' | 'failed';
@@ -282,6 +287,8 @@ export interface Store {
   getRelease(job: string, version: string): Promise<ReleaseRow | undefined>;
   /** newest first */
   listReleases(job?: string): Promise<ReleaseRow[]>;
+  /** sign a release that has no signature yet; false when it has one (or does not exist) */
+  setReleaseSignature(job: string, version: string, signature: { keyId: string; value: string }): Promise<boolean>;
 
   createBuild(row: Omit<BuildRow, 'id'>): Promise<number>;
   updateBuild(id: number, patch: Partial<Omit<BuildRow, 'id'>>): Promise<void>;

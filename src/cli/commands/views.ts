@@ -51,7 +51,9 @@ export function registerViews(p: Command): void {
     .action(async (o: { tag?: string; json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).releases(o.tag);
       if (o.json) return json(rows);
-      table(rows.map((r) => ({ ...r, sha256: r.sha256.slice(0, 12) })), ['job', 'version', 'createdAt', 'size', 'sha256', 'repo']);
+      // signed, unsigned, invalid (changed after signing) or other-key, with the key's id
+      const signed = (r: (typeof rows)[number]): string => (r.signature ? `${r.signature.state} ${r.signature.keyId ?? ''}`.trim() : '');
+      table(rows.map((r) => ({ ...r, sha256: r.sha256.slice(0, 12), signature: signed(r) })), ['job', 'version', 'createdAt', 'size', 'sha256', 'signature', 'repo']);
     });
 
   p.command('audit')

@@ -13,6 +13,8 @@ import { secretBook } from '../secrets.js';
 import type { PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
 import { serverIdentity, serverStamp } from '../trust.js';
+import { SignatureBook } from '../signing.js';
+import { jobOf } from '../../rollout/index.js';
 import { HostName, parseBody } from './parse.js';
 
 const JoinBody = z.object({
@@ -78,6 +80,7 @@ const ReportBody = z.object({
 
 export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, principals: PrincipalCache): Promise<void> {
   const packages = new PackageCache(ctx.artifacts);
+  const signatures = new SignatureBook(ctx.store);
   api.post('/agent/join', { config: { access: 'join' } }, async (req): Promise<JoinResponse> => {
     const body = parseBody(JoinBody, req.body, 'join');
     const at = new Date().toISOString();
@@ -108,7 +111,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       await s.audit({ at, actor: body.name, action: 'agent.join', target: body.name, detail: { labels: body.labels, address, joinToken: req.principal.id, replaced: existing !== undefined } });
     });
     principals.forgetAgent(body.name);
-    return { token, heartbeatMs: ctx.config.heartbeatMs, serverId: await serverIdentity(ctx.store) };
+    return { token, heartbeatMs: ctx.config.heartbeatMs, serverId: await serverIdentity(ctx.store), signing: ctx.signer.key };
   });
 
   api.post('/agent/report', { config: { access: 'agent' } }, async (req) => {
@@ -142,9 +145,10 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
         tag: e.tag, version: e.version, sha256: e.sha256, url: `${API_PREFIX}/artifacts/${e.sha256}`,
         manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest),
         ...(await secretBook(ctx).forInstance(e.tag, manifest)), // values for this host's own instances only
+        signature: await signatures.of(jobOf(e.tag), e.version),
       });
     }
-    return { generation: state.generation, instances, server: await serverStamp(ctx.store, host), ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
+    return { generation: state.generation, instances, server: await serverStamp(ctx.store, host), signing: ctx.signer.key, ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
   });
 
   // A package goes to an agent whose desired state names it, or to a person who may see its job.

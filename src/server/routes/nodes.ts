@@ -66,7 +66,7 @@ export async function nodeRoutes(api: FastifyInstance, ctx: ServerContext): Prom
       const live = running.find((d) => d.tag === tag);
       cluster = {
         tag, hosts: row?.hosts ?? [], policy: row?.policy ?? {}, conf: row?.conf ?? null, updatedAt: row?.updatedAt ?? '',
-        currentVersion, current: release ? releaseView(release) : null, running: live ? deploymentView(live) : null,
+        currentVersion, current: release ? releaseView(release, ctx.signer) : null, running: live ? deploymentView(live) : null,
       };
     }
 

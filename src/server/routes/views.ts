@@ -10,6 +10,7 @@ import { authorize, canSee, canSeeNode, isServerAdmin } from '../auth.js';
 import type { Principal, ServerContext } from '../context.js';
 import { parseQuery } from './parse.js';
 import { annotateTree, healthByTag, type NodeHealth } from '../health.js';
+import { signatureStatus, type ReleaseSigner } from '../signing.js';
 
 /** The largest page of history or audit a caller can ask for. */
 const MAX_LIMIT = 1000;
@@ -68,7 +69,7 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
   api.get('/releases', { config: { access: 'viewer' } }, async (req): Promise<T.ReleaseView[]> => {
     const { tag } = parseQuery(TagQuery, req.query, 'releases');
     const job = tag ? await ctx.tags.resolve(tag, { level: 'job', truncate: true }) : undefined;
-    return (await ctx.store.listReleases(job)).filter((r) => canSee(req.principal, r.job)).map(releaseView);
+    return (await ctx.store.listReleases(job)).filter((r) => canSee(req.principal, r.job)).map((r) => releaseView(r, ctx.signer));
   });
 
   api.get('/clusters', { config: { access: 'viewer' } }, async (req): Promise<T.ClusterView[]> => {
@@ -164,8 +165,9 @@ function limitOf(raw: string | undefined): number {
   return Math.min(n, MAX_LIMIT);
 }
 
-export function releaseView(r: ReleaseRow): T.ReleaseView {
-  return { ...r, manifest: r.manifest as unknown as ReleaseManifest };
+export function releaseView(r: ReleaseRow, signer: ReleaseSigner): T.ReleaseView {
+  const { signature: _raw, ...rest } = r;
+  return { ...rest, manifest: r.manifest as unknown as ReleaseManifest, signature: signatureStatus(signer, r) };
 }
 
 export function deploymentView(d: DeploymentRow): T.DeploymentView {
