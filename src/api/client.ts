@@ -194,6 +194,20 @@ export class ApiClient {
     const path = url.startsWith(API_PREFIX) ? url.slice(API_PREFIX.length) : url;
     return this.raw('GET', path);
   }
+
+  // ---- root, per subtree (the server's admin only) ----
+  /** The nodes under which processes may run as root. */
+  rootGrants(): Promise<T.RootGrantView[]> {
+    return this.request('GET', '/grants/root');
+  }
+  /** Allows processes under `scope` to run as root. */
+  allowRoot(scope: string): Promise<T.RootGrantView> {
+    return this.request('PUT', '/grants/root', { scope });
+  }
+  /** Takes back `allowRoot(scope)`. */
+  denyRoot(scope: string): Promise<T.RootGrantView> {
+    return this.request('DELETE', `/grants/root/${encodeURIComponent(scope)}`);
+  }
 }
 
 function query(params: Record<string, string | undefined>): string {

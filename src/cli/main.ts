@@ -14,6 +14,7 @@ import { registerRelease } from './commands/release.js';
 import { registerViews } from './commands/views.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerToken } from './commands/token.js';
+import { registerRoot } from './commands/root.js';
 import { registerCtl } from './commands/ctl.js';
 import { registerRemote } from './commands/remote.js';
 import { registerRuntime } from './commands/runtime.js';
@@ -37,6 +38,7 @@ export function program(): Command {
   registerViews(p);
   registerCluster(p);
   registerToken(p);
+  registerRoot(p);
   registerCtl(p);
   registerRemote(p);
   registerRuntime(p);

@@ -21,6 +21,7 @@ import { commandRoutes } from './routes/commands.js';
 import { supervisionRoutes } from './routes/supervision.js';
 import { runtimeRoutes } from './routes/runtimes.js';
 import { nodeRoutes } from './routes/nodes.js';
+import { grantRoutes } from './routes/grants.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
@@ -71,6 +72,7 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
     await supervisionRoutes(api, ctx);
     await runtimeRoutes(api, ctx);
     await nodeRoutes(api, ctx);
+    await grantRoutes(api, ctx);
   }, { prefix: API_PREFIX });
   if (opts.console !== false) await consoleRoutes(app, opts.console ?? consoleDirs());
   return app;

@@ -7,6 +7,7 @@ import { API_PREFIX } from '../../api/types.js';
 import type { ReleaseManifest } from '../../release/types.js';
 import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
+import { rootAllowed } from '../../rollout/index.js';
 import { PackageCache } from '../package-cache.js';
 import type { PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
@@ -113,12 +114,13 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     }
     const state = await ctx.store.getDesired(host);
     const instances: DesiredInstance[] = [];
+    const rootScopes = (await ctx.store.listGrants()).filter((g) => g.grant === 'root').map((g) => g.scope);
     for (const e of state.entries) {
       const kind = e.kind ?? (e.deploymentId === null ? 'deploy' : (await ctx.rollout.kindOf(e.deploymentId)));
       const manifest = e.manifest as unknown as ReleaseManifest;
       instances.push({
         tag: e.tag, version: e.version, sha256: e.sha256, url: `${API_PREFIX}/artifacts/${e.sha256}`,
-        manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest),
+        manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest), allowRoot: rootAllowed(e.tag, rootScopes),
       });
     }
     return { generation: state.generation, instances, ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
