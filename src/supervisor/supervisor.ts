@@ -21,7 +21,7 @@ import {
   type AdoptRecord, type EventKind, type ProcessEvent, type ProcessState, type ProcessStatus,
   type SupervisorEvents, type SupervisorOptions, type WatchSpec,
 } from './types.js';
-import { spawnIdentity } from './user.js';
+import { claimFolders, spawnIdentity } from './user.js';
 import { checkSpec } from './validate.js';
 
 /**
@@ -224,11 +224,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     const entry = newEntry(spec, {
       signal,
-      runAs: spawnIdentity(spec.user),
+      runAs: spawnIdentity(spec.user, spec.allowRoot),
       restartPolicy: spec.restart ?? 'always',
       flapping: spec.flapping === undefined ? this.#opts.flapping : spec.flapping,
       logPolicy: spec.logs ?? DEFAULT_LOG_POLICY,
     });
+    claimFolders(spec.writable ?? [], entry.runAs);
     // Delete first so that a replaced id moves to the end of list().
     this.#entries.delete(spec.id);
     this.#entries.set(spec.id, entry);
@@ -279,7 +280,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     entry.book = { ...entry.book, failedStarts: 0 };
     const conditions = entry.spec.conditions ?? [];
     if (conditions.length > 0 && entry.pid !== null) {
-      entry.runner = new ConditionRunner(conditions, { pid: entry.pid, cwd: entry.spec.cwd, env: entry.spec.env },
+      entry.runner = new ConditionRunner(conditions, { pid: entry.pid, cwd: entry.spec.cwd, env: entry.spec.env, runAs: entry.runAs },
         (c, message) => this.#conditionFired(entry, gen, c, message));
       entry.runner.start();
     }
