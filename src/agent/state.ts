@@ -71,7 +71,7 @@ export function loadState(root: string): AgentState {
 /** Writes the state atomically (write a temp file, then rename over the old one). */
 export function saveState(root: string, state: AgentState): void {
   const tmp = join(root, `.state.json.${process.pid}.tmp`);
-  writeFileSync(tmp, JSON.stringify(state, null, 1));
+  writeFileSync(tmp, JSON.stringify(state, null, 1), { mode: 0o600 }); // root-only: processes run as other users
   renameSync(tmp, join(root, 'state.json'));
 }
 

@@ -66,7 +66,8 @@ export function registerDaemons(p: Command): void {
     .option('--labels <k=v,...>', 'labels of this host, e.g. rack=r1,zone=bj')
     .option('--watches <file>', 'the host\'s standalone watches (default ROOT/watches.yaml)')
     .option('--standalone', 'run only the standalone watches, without a server')
-    .action(async (o: { joinToken?: string; joinTokenFile?: string; root?: string; name: string; labels?: string; watches?: string; standalone?: boolean }, cmd: Command) => {
+    .option('--user <name>', 'the unprivileged user processes run as when noops.yaml names none, created if missing (default noops; only an agent running as root switches users)')
+    .action(async (o: { joinToken?: string; joinTokenFile?: string; root?: string; name: string; labels?: string; watches?: string; standalone?: boolean; user?: string }, cmd: Command) => {
       let server: string | undefined;
       let joinToken: string | undefined;
       if (!o.standalone) {
@@ -75,11 +76,11 @@ export function registerDaemons(p: Command): void {
         if (!joinToken && o.joinTokenFile) joinToken = readFileSync(o.joinTokenFile, 'utf8').trim();
         if (!joinToken) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'the agent needs the server\'s join token: --join-token TOKEN or --join-token-file FILE (or --standalone)');
       }
-      const { Agent } = await import('../../agent/index.js');
+      const { Agent, DEFAULT_PROCESS_USER } = await import('../../agent/index.js');
       const nuked = new Promise<void>((done) => {
         const agent = new Agent({
           server, joinToken, root: resolve(o.root ?? defaultAgentRoot()), name: o.name, labels: parseLabels(o.labels),
-          watchesFile: o.watches === undefined ? undefined : resolve(o.watches), onNuke: done,
+          watchesFile: o.watches === undefined ? undefined : resolve(o.watches), onNuke: done, user: o.user ?? DEFAULT_PROCESS_USER,
         });
         void (async () => {
           await agent.start();
@@ -101,13 +102,14 @@ export function registerDaemons(p: Command): void {
     .option('--data <dir>', 'data folder', DEFAULT_DATA_DIR)
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
     .option('--name <name>', 'the local agent\'s host name', hostname())
-    .action(async (o: ServerFlags & { name: string }) => {
-      const [{ startServer }, { Agent }] = await Promise.all([import('../../server/index.js'), import('../../agent/index.js')]);
+    .option('--user <name>', 'the unprivileged user processes run as when noops.yaml names none (default noops; as root only)')
+    .action(async (o: ServerFlags & { name: string; user?: string }) => {
+      const [{ startServer }, { Agent, DEFAULT_PROCESS_USER }] = await Promise.all([import('../../server/index.js'), import('../../agent/index.js')]);
       const server = await startServer(serverOptions(o));
       announce(server);
       const agent = new Agent({
         server: server.url, joinToken: readFileSync(server.joinTokenFile, 'utf8').trim(),
-        root: resolve(o.data, 'agent'), name: o.name, labels: { role: 'local' },
+        root: resolve(o.data, 'agent'), name: o.name, labels: { role: 'local' }, user: o.user ?? DEFAULT_PROCESS_USER,
       });
       await agent.start();
       process.stdout.write(`  local agent: ${agent.name} (root ${agent.root})\n\n`);
