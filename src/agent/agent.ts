@@ -29,6 +29,7 @@ import { HealthMonitor } from './health.js';
 import { Host } from './host.js';
 import { detectStartFailures, reconcile, runtimesDir } from './reconcile.js';
 import { RuntimePruner } from './runtime-prune.js';
+import { ServerTrust } from './server-trust.js';
 import { sleep } from './sleep.js';
 import { processId, watchSpec } from './specs.js';
 import { hostUsers, setUpProcessUser } from './run-as.js';
@@ -96,6 +97,9 @@ export class Agent {
   private commands: CommandLoop | undefined;
   private desired: DesiredInstance[] | undefined;
   private desiredGeneration = -1;
+  /** the generation of the desired state last accepted (what `desired` is) */
+  private acceptedGeneration = -1;
+  private readonly trust: ServerTrust;
   private stopped = false;
   private closed = false;
   private readonly abort = new AbortController();
@@ -122,6 +126,7 @@ export class Agent {
     this.host.supervisor.on('state', () => this.scheduleReport());
     this.host.crons.on('change', () => this.scheduleReport());
     this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
+    this.trust = new ServerTrust(this.host, this.name, this.log, () => this.scheduleReport());
     this.runtimes = new RuntimePruner({
       root: this.root, state: this.host.state, save: () => this.host.save(), log: this.log, runtimeKeepMs: opts.runtimeKeepMs,
       everyMs: opts.runtimePruneEveryMs, busy: () => this.reconciling !== undefined,
@@ -218,9 +223,13 @@ export class Agent {
         saveIdentity(this.root, { server, name: this.name, token: res.token });
         this.api = new ApiClient(server, res.token);
         this.log(`joined ${this.opts.server}`);
+        this.trust.joined(res.serverId);
         return;
       } catch (err) {
-        if (!(err instanceof NoopsError && err.code === 'NOOPS_E_SERVER_UNREACHABLE') || this.stopped) throw err;
+        // A live host holds this name: wait for an admin's `noops host approve`, asking again.
+        const taken = err instanceof NoopsError && err.code === 'NOOPS_E_HOST_TAKEN';
+        if (taken && delay === RETRY_MIN_MS) this.log(`join refused: ${(err as NoopsError).message}; ${(err as NoopsError).hint}`);
+        if (!(taken || (err instanceof NoopsError && err.code === 'NOOPS_E_SERVER_UNREACHABLE')) || this.stopped) throw err;
         await sleep(delay, this.abort.signal);
       }
     }
@@ -236,12 +245,19 @@ export class Agent {
         this.opts.observer?.desired?.(ds);
         for (const cmd of ds.commands ?? []) void this.commands?.execute(cmd);
         if (ds.generation !== this.desiredGeneration || this.desired === undefined) {
-          this.desiredGeneration = ds.generation;
-          this.desired = ds.instances;
-          this.kick();
+          this.desiredGeneration = ds.generation; // refused or not: the next poll waits for a change
+          // A refused answer changes nothing on the host: what runs keeps running (docs/trust.md).
+          if (this.trust.accepts(ds)) {
+            this.acceptedGeneration = ds.generation;
+            this.desired = ds.instances;
+            this.kick();
+          }
         }
       } catch (err) {
         if (this.stopped) return;
+        // The server may have come back with another database: ask for its state at once, not
+        // after a long poll that waits for a generation above ours (docs/trust.md).
+        this.desiredGeneration = -1;
         if (err instanceof NoopsError && err.code === 'NOOPS_E_UNAUTHORIZED') {
           this.log('the server no longer knows this agent\'s token; joining again');
           await this.join(true).catch((e: Error) => this.log(`join failed: ${e.message}`));
@@ -267,7 +283,8 @@ export class Agent {
       do {
         this.again = false;
         retry = false;
-        const desired = this.desired ?? [];
+        const desired = this.desired;
+        if (desired === undefined) break; // nothing accepted yet: an empty list would stop everything
         try {
           await reconcile({
             root: this.root,
@@ -281,7 +298,7 @@ export class Agent {
             users: this.host.users,
             retryLater: () => { retry = true; },
           }, this.host.state, desired, this.host.failures);
-          if (!retry) this.host.state.generation = this.desiredGeneration;
+          if (!retry) this.host.state.generation = this.acceptedGeneration;
           this.host.save();
         } catch (err) {
           this.log(`reconcile failed: ${(err as Error).stack ?? err}`);
@@ -344,7 +361,7 @@ export class Agent {
       const report: AgentReport = {
         processes: this.processes(), failures: [...host.failures.values()], generation: host.state.generation,
         metrics: host.metrics(this.name, Math.round(this.heartbeatMs / 1000)), events, crons: host.cronReports(),
-        ...(this.runtimeFacts && { runtimes: this.runtimeFacts }),
+        ...(this.runtimeFacts && { runtimes: this.runtimeFacts }), trust: this.trust.report(),
       };
       const answer = await this.api.report(report);
       this.opts.observer?.reported?.(report);

@@ -63,6 +63,10 @@ export class ApiClient {
   hosts(): Promise<T.HostView[]> {
     return this.request('GET', '/hosts');
   }
+  /** Makes this server's answers acceptable again to a host's agent that refuses them (admin only; docs/trust.md). */
+  adoptHost(name: string, opts: { yes?: boolean } = {}): Promise<T.HostAdoptView> {
+    return this.request('POST', `/hosts/${encodeURIComponent(name)}/adopt`, { yes: opts.yes === true });
+  }
   instances(tag?: string): Promise<T.InstanceView[]> {
     return this.request('GET', `/instances${query({ tag })}`);
   }
@@ -172,6 +176,26 @@ export class ApiClient {
     const data = text === '' ? undefined : safeJson(text);
     if (!res.ok) throw decodeError(res.status, data);
     return data as T.RuntimeView;
+  }
+
+  // ---- access ----
+  createToken(req: T.TokenCreateRequest): Promise<T.TokenCreated> {
+    return this.request('POST', '/tokens', req);
+  }
+  tokens(kind?: T.TokenView['kind']): Promise<T.TokenView[]> {
+    return this.request('GET', `/tokens${query({ kind })}`);
+  }
+  revokeToken(ref: string): Promise<T.TokenView[]> {
+    return this.request('DELETE', `/tokens/${encodeURIComponent(ref)}`);
+  }
+  assignHost(name: string, scope: string | null): Promise<T.HostView> {
+    return this.request('PUT', `/hosts/${encodeURIComponent(name)}/scope`, { scope });
+  }
+  approveHost(name: string): Promise<T.HostView> {
+    return this.request('POST', `/hosts/${encodeURIComponent(name)}/approve`);
+  }
+  removeHost(name: string): Promise<T.HostView> {
+    return this.request('DELETE', `/hosts/${encodeURIComponent(name)}`);
   }
 
   // ---- agents ----

@@ -14,11 +14,13 @@ import { registerRelease } from './commands/release.js';
 import { registerViews } from './commands/views.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerToken } from './commands/token.js';
+import { registerHost } from './commands/host.js';
 import { registerRoot } from './commands/root.js';
 import { registerCtl } from './commands/ctl.js';
 import { registerRemote } from './commands/remote.js';
 import { registerRuntime } from './commands/runtime.js';
 import { registerPackage } from './commands/package.js';
+import { registerHostAdopt } from './commands/host-adopt.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -38,11 +40,13 @@ export function program(): Command {
   registerViews(p);
   registerCluster(p);
   registerToken(p);
+  registerHost(p);
   registerRoot(p);
   registerCtl(p);
   registerRemote(p);
   registerRuntime(p);
   registerPackage(p);
+  registerHostAdopt(p);
   return p;
 }
 

@@ -51,6 +51,8 @@ export const ERROR_CODES = {
   NOOPS_E_DEPLOY_STATE: { status: 409, hint: 'see where the deployment is with `noops deploy status -t TAG`' },
   NOOPS_E_NO_DEPLOYMENT: { status: 404, hint: 'start one with `noops deploy -t TAG -v VERSION`; `noops history -t TAG` lists the past ones' },
   NOOPS_E_RUNTIME_UNAVAILABLE: { status: 409, hint: 'add the runtime for the hosts\' platform (`noops runtime add --platform`), or fix the hosts named; nothing was changed' },
+  NOOPS_E_ADOPT_NOTHING: { status: 409, hint: '`noops hosts --json` shows each host\'s trust; only a host whose agent refuses this server can be adopted (docs/trust.md)' },
+  NOOPS_E_ADOPT_CONFIRM: { status: 409, hint: 'read what would change; run again with --yes to go ahead, or first deploy what the host should keep running (docs/trust.md)' },
   // transport
   NOOPS_E_SERVER_UNREACHABLE: { status: 503, hint: 'start it with `noops server` (or `noops up`), or set --server / NOOPS_SERVER' },
   NOOPS_E_INTERNAL: { status: 500, hint: 'this is a bug in noops; the server log has the details' },

@@ -21,6 +21,7 @@ import { commandRoutes } from './routes/commands.js';
 import { supervisionRoutes } from './routes/supervision.js';
 import { runtimeRoutes } from './routes/runtimes.js';
 import { nodeRoutes } from './routes/nodes.js';
+import { hostAdoptRoutes } from './routes/hosts-adopt.js';
 import { grantRoutes } from './routes/grants.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
@@ -72,6 +73,7 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
     await supervisionRoutes(api, ctx);
     await runtimeRoutes(api, ctx);
     await nodeRoutes(api, ctx);
+    await hostAdoptRoutes(api, ctx);
     await grantRoutes(api, ctx);
   }, { prefix: API_PREFIX });
   if (opts.console !== false) await consoleRoutes(app, opts.console ?? consoleDirs());
@@ -79,14 +81,15 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
 }
 
 /**
- * Query strings: each parameter at most once. `?tag=a&tag=b` is refused here with a clear 400,
- * never passed on as an array for a handler to trip over.
+ * Query strings, parsed without a prototype ("__proto__" is just a name). A parameter given twice
+ * becomes an array here, and the gate refuses it with a clear 400 (`refuseRepeatedParameters`):
+ * a parser must not throw, or the request is dropped without an answer.
  */
-export function parseQuery(text: string): Record<string, string> {
-  const out = Object.create(null) as Record<string, string>; // no prototype: "__proto__" is just a name
+export function parseQuery(text: string): Record<string, string | string[]> {
+  const out = Object.create(null) as Record<string, string | string[]>;
   for (const [key, value] of new URLSearchParams(text)) {
-    if (Object.hasOwn(out, key)) throw new NoopsError('NOOPS_E_INPUT', `the parameter "${key}" is given more than once`, { hint: 'give each query parameter once' });
-    out[key] = value;
+    const had = out[key];
+    out[key] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
   }
   return out;
 }

@@ -41,8 +41,11 @@ export class BuildRunner {
       repo: req.repo, job: req.job, ref: req.ref, status: 'running', version: null,
       initiator: req.initiator, startedAt: new Date().toISOString(), endedAt: null, log: '', error: null,
     };
-    const id = await this.store.createBuild(base);
-    await this.store.audit({ at: base.startedAt, actor: req.initiator, action: 'build', target: req.job, detail: { build: id, repo: req.repo, ref: req.ref } });
+    const id = await this.store.tx(async (s) => {
+      const created = await s.createBuild(base);
+      await s.audit({ at: base.startedAt, actor: req.initiator, action: 'build', target: req.job, detail: { build: created, repo: req.repo, ref: req.ref } });
+      return created;
+    });
     const run = this.run(id, req).finally(() => this.running.delete(id));
     this.running.set(id, run);
     return { id, ...base };

@@ -30,14 +30,31 @@ declare module 'fastify' {
   }
 }
 
+/** A route as declared: its method(s), URL pattern and access. */
+export interface DeclaredRoute {
+  method: string;
+  url: string;
+  access: Access;
+}
+
+const declared = new WeakMap<FastifyInstance, DeclaredRoute[]>();
+
+/** Every route `app` declared, in registration order (route tests walk them all). */
+export function declaredRoutes(app: FastifyInstance): readonly DeclaredRoute[] {
+  return declared.get(app) ?? [];
+}
+
 /** Throws when a route is registered without a valid `config.access`: such a server never starts. */
 export function requireDeclaredAccess(app: FastifyInstance): void {
+  const routes: DeclaredRoute[] = [];
+  declared.set(app, routes);
   app.addHook('onRoute', function (this: FastifyInstance, route) {
     if (this.hasDecorator(PUBLIC_SCOPE)) route.config = { ...(route.config as object), access: 'public' } as typeof route.config;
     const access = (route.config as { access?: unknown } | undefined)?.access;
     if (typeof access !== 'string' || !ACCESS_LEVELS.includes(access as Access)) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no access: give it config.access, one of ${ACCESS_LEVELS.join(', ')}`);
     }
+    for (const method of [route.method].flat()) routes.push({ method: String(method), url: route.url, access: access as Access });
   });
 }
 
@@ -62,6 +79,7 @@ export function installGate(app: FastifyInstance, store: Store, principals: Prin
     const access = req.routeOptions.config?.access;
     // No route matched: the not-found handler answers, and it says nothing about what exists.
     if (access === undefined) return;
+    refuseRepeatedParameters(req.query);
     if (access === 'public') return;
     try {
       const { who, hash } = await resolve(store, principals, req.headers.authorization);
@@ -77,6 +95,13 @@ export function installGate(app: FastifyInstance, store: Store, principals: Prin
       throw err;
     }
   });
+}
+
+/** `?tag=a&tag=b` is a 400 naming the parameter, never an array for a handler to trip over. */
+function refuseRepeatedParameters(query: unknown): void {
+  for (const [key, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    if (Array.isArray(value)) throw new NoopsError('NOOPS_E_INPUT', `the parameter "${key}" is given more than once`, { hint: 'give each query parameter once' });
+  }
 }
 
 async function resolve(store: Store, principals: PrincipalCache, header: string | undefined): Promise<{ who: Principal; hash: string }> {

@@ -9,7 +9,7 @@ import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import { chunks } from './batch.js';
 import {
-  desiredGeneration, getDesired, listDesired, listInstances, replaceInstances, replaceInstancesMany, setDesired, setDesiredMany,
+  desiredGeneration, getDesired, raiseDesiredGeneration, listDesired, listInstances, replaceInstances, replaceInstancesMany, setDesired, setDesiredMany,
 } from './desired.js';
 import { touchHosts } from './heartbeats.js';
 import * as m from './rows.js';
@@ -94,6 +94,11 @@ export class KyselyStore implements Store {
   async getMeta(key: string): Promise<string | undefined> {
     const r = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
     return r?.value;
+  }
+
+  async initMeta(key: string, value: string): Promise<string> {
+    await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    return (await this.getMeta(key)) ?? value;
   }
 
   async setMeta(key: string, value: string): Promise<void> {
@@ -321,6 +326,10 @@ export class KyselyStore implements Store {
   async desiredGeneration(host: string): Promise<number> {
     return desiredGeneration(this.db, host);
   }
+  async raiseDesiredGeneration(host: string, atLeast: number): Promise<number> {
+    return raiseDesiredGeneration(this.db, host, atLeast);
+  }
+
 
   async listDesired(tag?: string): Promise<DesiredRow[]> {
     return listDesired(this.db, tag);

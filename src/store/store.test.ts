@@ -283,6 +283,24 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal(await s.getMeta('server.id'), 'b');
     });
 
+    it('meta: initMeta sets once; several stores at once agree on the first value', async () => {
+      const url = await backend.freshUrl();
+      const stores = await Promise.all([openStore(url), openStore(url), openStore(url)]);
+      open.push(...stores);
+      const got = await Promise.all(stores.map((st, i) => st.initMeta('server_id', `id-${i}`)));
+      assert.equal(new Set(got).size, 1, got.join(' '));
+      assert.equal(await stores[0].initMeta('server_id', 'later'), got[0]);
+    });
+
+    it('desired: raiseDesiredGeneration raises, never lowers, and setDesired goes on from there', async () => {
+      const s = await fresh();
+      assert.equal(await s.raiseDesiredGeneration('h1', 5), 5);
+      assert.equal(await s.raiseDesiredGeneration('h1', 2), 5);
+      assert.equal(await s.setDesired('h1', CLUSTER, null), 6);
+      assert.equal(await s.raiseDesiredGeneration('h1', 9), 9);
+      assert.equal(await s.desiredGeneration('h1'), 9);
+    });
+
     it('nodes: ensureNodes inserts new ones and keeps existing ones', async () => {
       const s = await fresh();
       await s.ensureNodes([]);

@@ -240,6 +240,8 @@ export interface Store {
   /** small key/value settings (schema facts, server id, ...) */
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
+  /** set `key` to `value` unless it is set already; answers the value stored (atomic: several servers agree) */
+  initMeta(key: string, value: string): Promise<string>;
 
   /** insert the nodes that do not exist yet (parents first is not required); existing ones are kept */
   ensureNodes(rows: NodeRow[]): Promise<void>;
@@ -293,6 +295,8 @@ export interface Store {
   getDesired(host: string): Promise<{ generation: number; entries: DesiredRow[] }>;
   /** a host's desired-state generation alone (0 when never set) */
   desiredGeneration(host: string): Promise<number>;
+  /** raise a host's desired-state generation to at least `atLeast` (never lower it); answers the generation */
+  raiseDesiredGeneration(host: string, atLeast: number): Promise<number>;
   /** every desired row of one tag (all hosts) */
   listDesired(tag?: string): Promise<DesiredRow[]>;
 

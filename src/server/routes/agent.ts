@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
 import type { DesiredInstance, DesiredState, JoinResponse } from '../../api/types.js';
 import { API_PREFIX } from '../../api/types.js';
+import { formatTag, parseTag } from '../../tree/index.js';
 import type { ReleaseManifest } from '../../release/types.js';
 import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
@@ -11,6 +12,7 @@ import { rootAllowed } from '../../rollout/index.js';
 import { PackageCache } from '../package-cache.js';
 import type { PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
+import { serverIdentity, serverStamp } from '../trust.js';
 import { HostName, parseBody } from './parse.js';
 
 const JoinBody = z.object({
@@ -18,10 +20,24 @@ const JoinBody = z.object({
   labels: z.record(z.string().regex(/^[a-zA-Z0-9_.\/-]{1,63}$/, 'a label key is letters, digits, "_", ".", "/" and "-"'), z.string().max(256)).default({}),
 }).strict();
 
+/**
+ * A tag as agents report it: canonical (root-first, as the server sent it). A report with any
+ * other text is refused whole: one bad tag once broke `GET /tree` for everyone.
+ */
+const ReportedTag = z.string().max(512).refine((t) => {
+  try {
+    return formatTag(parseTag(t)) === t;
+  } catch {
+    return false;
+  }
+}, 'not a canonical tag (key.value pairs joined by "_", root first)');
+/** Free text an agent reports (an error, a message): bounded. */
+const Text = z.string().max(64 * 1024);
+
 const ProcessReport = z.object({
-  tag: z.string(), process: z.string(), version: z.string(), state: z.string(),
+  tag: ReportedTag, process: z.string().max(128), version: z.string().max(64), state: z.string().max(32),
   pid: z.number().int().nullable(), port: z.number().int().nullable(), restarts: z.number().int(),
-  startedAt: z.string().nullable(), error: z.string().nullable(),
+  startedAt: z.string().max(64).nullable(), error: Text.nullable(),
   health: z.enum(['starting', 'healthy', 'unhealthy']).optional(),
   healthySince: z.string().nullable().optional(),
   healthError: z.string().nullable().optional(),
@@ -38,21 +54,26 @@ const Metric = z.object({
   counterType: z.literal('GAUGE'), tags: z.string(),
 }).strict();
 const Event = z.object({
-  seq: z.number().int(), at: z.string(), tag: z.string().nullable(), name: z.string(), kind: z.string(), message: z.string(),
+  seq: z.number().int(), at: z.string().max(64), tag: ReportedTag.nullable(), name: z.string().max(128), kind: z.string().max(64), message: Text,
 }).strict();
 const Cron = z.object({
-  tag: z.string(), name: z.string(), schedule: z.string(), running: z.boolean(), nextRunAt: z.string().nullable(),
+  tag: ReportedTag, name: z.string().max(128), schedule: z.string().max(256), running: z.boolean(), nextRunAt: z.string().max(64).nullable(),
   lastRun: z.object({ startedAt: z.string(), endedAt: z.string(), result: z.string(), message: z.string() }).strict().nullable(),
   runs: z.number().int(), skipped: z.number().int(),
 }).strict();
+const TrustReport = z.object({
+  state: z.enum(['accepted', 'refused']), server: z.string().max(64).nullable(), generation: z.number().int(),
+  reason: z.string().max(4096).optional(), refusal: z.string().max(64).optional(), since: z.string().max(64).optional(),
+}).strict();
 const ReportBody = z.object({
   processes: z.array(ProcessReport),
-  failures: z.array(z.object({ tag: z.string(), version: z.string(), error: z.string() }).strict()),
+  failures: z.array(z.object({ tag: ReportedTag, version: z.string().max(64), error: Text }).strict()),
   generation: z.number().int(),
   metrics: z.array(Metric).optional(),
   events: z.array(Event).optional(),
   crons: z.array(Cron).optional(),
   runtimes: RuntimesReport.optional(),
+  trust: TrustReport.optional(),
 }).strict();
 
 export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, principals: PrincipalCache): Promise<void> {
@@ -87,7 +108,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       await s.audit({ at, actor: body.name, action: 'agent.join', target: body.name, detail: { labels: body.labels, address, joinToken: req.principal.id, replaced: existing !== undefined } });
     });
     principals.forgetAgent(body.name);
-    return { token, heartbeatMs: ctx.config.heartbeatMs };
+    return { token, heartbeatMs: ctx.config.heartbeatMs, serverId: await serverIdentity(ctx.store) };
   });
 
   api.post('/agent/report', { config: { access: 'agent' } }, async (req) => {
@@ -123,7 +144,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
         manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest), allowRoot: rootAllowed(e.tag, rootScopes),
       });
     }
-    return { generation: state.generation, instances, ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
+    return { generation: state.generation, instances, server: await serverStamp(ctx.store, host), ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
   });
 
   // A package goes to an agent whose desired state names it, or to a person who may see its job.
