@@ -78,7 +78,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * a death is handled like any other.
    */
   adopt(spec: WatchSpec, record: AdoptRecord): ProcessStatus {
-    const entry = this.#add(spec);
+    const entry = this.#addAdopted(spec, record);
     entry.restarts = record.restarts ?? 0;
     const why = notAdoptable(record);
     if (why !== null) {
@@ -214,6 +214,21 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.#entries.get(id)?.spec;
   }
 
+  /**
+   * `#add` for adopt: a process that runs already is taken over even when the spec's user is
+   * refused now (root no longer allowed, or not known to be); only starting it again is refused.
+   */
+  #addAdopted(spec: WatchSpec, record: AdoptRecord): Entry {
+    try {
+      return this.#add(spec);
+    } catch (err) {
+      if (!(err instanceof NoopsError && err.code === 'NOOPS_E_ROOT_NOT_ALLOWED') || notAdoptable(record) !== null) throw err;
+      const entry = this.#add({ ...spec, allowRoot: undefined });
+      entry.refusal = err;
+      return entry;
+    }
+  }
+
   #add(spec: WatchSpec): Entry {
     const signal = checkSpec(spec);
     const existing = this.#entries.get(spec.id);
@@ -253,6 +268,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     Object.assign(entry, { adopted: false, leaderExited: false, retryAt: null });
     let child: ChildProcess;
     try {
+      if (entry.refusal) throw entry.refusal;
       child = spawnProcess(entry.spec, entry.runAs);
     } catch (err) {
       entry.state = 'starting';

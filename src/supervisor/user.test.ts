@@ -40,3 +40,25 @@ test('a user asked for by a uid-0 name is refused without allowRoot, switched to
   assert.deepEqual(identityFor(app, 0, false), app);
   assert.equal(identityFor(app, 1001, false), undefined);
 });
+
+test('a running root process whose root is refused now is adopted, never started again', { skip: !asRoot && 'needs root', timeout: 20_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'noops-adopt-root-'));
+  const { Supervisor } = await import('./supervisor.js');
+  const first = new Supervisor({ pollMs: 50 });
+  const second = new Supervisor({ pollMs: 50 });
+  const spec = { id: 'web', command: 'exec sleep 30', cwd: dir, env: { PATH: process.env.PATH! }, logDir: dir, logName: 'web', stopSignal: 'SIGTERM', stopTimeoutMs: 1000, startGraceMs: 0 };
+  try {
+    const { pid, startTime } = first.start(spec); // as root: no rule then
+    first.detach();
+    const adopted = second.adopt({ ...spec, allowRoot: false }, { pid: pid!, startTime: startTime! });
+    assert.deepEqual([adopted.state, adopted.pid], ['up', pid]);
+    process.kill(-pid!, 'SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (!/could not start: it would run as the agent's own user \(root\)/.test(second.status('web')!.reason) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(second.status('web')!.reason, /could not start: it would run as the agent's own user \(root\)/);
+    assert.throws(() => second.start({ ...spec, id: 'new', allowRoot: false }), /root is not allowed/);
+  } finally {
+    await second.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
