@@ -219,6 +219,19 @@ export class ApiClient {
     return this.raw('GET', path);
   }
 
+  // ---- secrets (values go in, never come out)
+  /** Sets (or replaces) the secret `name` at `scope`. */
+  setSecret(name: string, req: T.SecretSetRequest): Promise<T.SecretView> {
+    return this.request('PUT', `/secrets/${encodeURIComponent(name)}`, req);
+  }
+  /** The secrets the token may see (with a scope: those in its subtree and those above it that serve it). */
+  secrets(scope?: string): Promise<T.SecretView[]> {
+    return this.request('GET', `/secrets${query({ scope })}`);
+  }
+  removeSecret(name: string, scope: string): Promise<T.SecretView[]> {
+    return this.request('DELETE', `/secrets/${encodeURIComponent(name)}${query({ scope })}`);
+  }
+
   // ---- root, per subtree (the server's admin only) ----
   /** The nodes under which processes may run as root. */
   rootGrants(): Promise<T.RootGrantView[]> {

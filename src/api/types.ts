@@ -70,6 +70,23 @@ export interface TokenView {
   usesLeft: number | null;
 }
 
+/** GET /secrets: one secret, never its value */
+export interface SecretView {
+  /** the node it serves, with everything under it */
+  scope: string;
+  name: string;
+  /** 1 when first set, one more at each set */
+  version: number;
+  updatedBy: string;
+  updatedAt: string;
+  createdAt: string;
+}
+
+/** PUT /secrets/NAME */
+export interface SecretSetRequest {
+  scope: string;
+  value: string;
+}
 /** POST /tokens: a team token (a role on a subtree), or a join token for new hosts */
 export type TokenCreateRequest =
   | { kind: 'team'; name: string; scope: string; role?: 'viewer' | 'deployer' | 'admin'; expiresAt?: string }
@@ -269,9 +286,12 @@ export interface AuditView {
 
 /** Bodies the CLI sends. */
 export interface BuildRequest {
+  /** a password in an http(s) URL is used for this build only: the build shows `https://user@host/...` */
   repo: string;
   tag: string;
   ref: string;
+  /** a secret at or above the job holding `user:password` or a token, sent to git as a header */
+  credential?: string;
 }
 export interface ClusterSetRequest {
   tag: string;
@@ -343,6 +363,11 @@ export interface DesiredInstance {
   kind: 'deploy' | 'rollback';
   /** the runtimes the manifest names, to install before starting (absent from older servers) */
   runtimes?: RuntimeRef[];
+  /**
+   * the values of the secrets the manifest's `secretEnv` names, by secret name: only in this
+   * host's desired state, never in a read API (absent: the release names none)
+   */
+  secrets?: Record<string, string>;
   /**
    * Whether the server's admin allowed processes under this tag to run as root (`noops root
    * allow` on the tag or a node above it). Absent (an older server): not allowed.

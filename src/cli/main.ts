@@ -20,6 +20,7 @@ import { registerCtl } from './commands/ctl.js';
 import { registerRemote } from './commands/remote.js';
 import { registerRuntime } from './commands/runtime.js';
 import { registerPackage } from './commands/package.js';
+import { registerSecret } from './commands/secret.js';
 import { registerHostAdopt } from './commands/host-adopt.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
@@ -46,6 +47,7 @@ export function program(): Command {
   registerRemote(p);
   registerRuntime(p);
   registerPackage(p);
+  registerSecret(p);
   registerHostAdopt(p);
   return p;
 }

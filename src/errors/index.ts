@@ -33,12 +33,16 @@ export const ERROR_CODES = {
   NOOPS_E_WATCH_UNKNOWN: { status: 404, hint: '`noops ctl status` lists the watches of this host: NAME, TAG/NAME or a tag' },
   NOOPS_E_RUNTIME_UNKNOWN: { status: 404, hint: 'add it with `noops runtime add NAME VERSION FILE|URL`; `noops runtime ls` lists the known ones' },
   NOOPS_E_RUNTIME_EXISTS: { status: 409, hint: 'a runtime version is immutable: add the new content under a new version' },
+  NOOPS_E_SECRET_UNKNOWN: { status: 404, hint: 'set it with `noops secret set NAME --scope TAG` (at the job or a node above it); `noops secret ls` lists the names' },
+  NOOPS_E_SECRET_IN_USE: { status: 409, hint: 'deploy releases that no longer name it first, or set it at another scope that covers them' },
+  NOOPS_E_SECRET_KEY: { status: 500, hint: 'every server of one database needs the same DATA/secret.key; restore it from a backup, or set the secrets again' },
   // build
   NOOPS_E_GIT_CLONE: { status: 422, hint: 'check that the repository exists and that the server can reach it' },
   NOOPS_E_GIT_CHECKOUT: { status: 422, hint: 'check that the commit exists in the repository' },
   NOOPS_E_BUILD_FAILED: { status: 422, hint: 'read the build output above, fix the build, and try again' },
   NOOPS_E_TEST_FAILED: { status: 422, hint: 'read the test output above; a failing test makes no release' },
   NOOPS_E_NO_PROCESSES: { status: 422, hint: 'add a Procfile or a `processes:` section to noops.yaml' },
+  NOOPS_E_BUILD_SANDBOX: { status: 503, hint: 'install bubblewrap (`apt-get install bubblewrap`) or run the server as root so builds run sandboxed; or start the server with `--build-sandbox none` to run them as the server\'s own user' },
   // packages
   NOOPS_E_SHA256_MISMATCH: { status: 422, hint: 'the package was damaged or replaced; build it again' },
   NOOPS_E_PACKAGE_UNSAFE: { status: 422, hint: 'a package entry would land outside its folder; rebuild it without such paths' },

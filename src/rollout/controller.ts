@@ -22,6 +22,7 @@ import { applyCommand, recordTestEnd, recordTestStart } from './commands.js';
 import { addLog, newEntry, newLines, type Entry } from './entry.js';
 import { Executor, jobOf } from './executor.js';
 import type { RolloutHooks } from './hooks.js';
+import type { Sandbox } from '../build/index.js';
 import { checkEnv } from './check-env.js';
 import { checkRootUsers } from './check-user.js';
 
@@ -47,6 +48,8 @@ export interface RolloutDeps {
   artifactPath(sha256: string): string;
   /** where the deploy tests' temp folders go */
   workDir: string;
+  /** where deploy tests run: the server's build sandbox (default: none, for tests) */
+  sandbox?: Sandbox;
   hooks?: RolloutHooks;
   /** see DEFAULT_RESUME_GRACE_MS */
   resumeGraceMs?: number;

@@ -21,6 +21,7 @@ import { commandRoutes } from './routes/commands.js';
 import { supervisionRoutes } from './routes/supervision.js';
 import { runtimeRoutes } from './routes/runtimes.js';
 import { nodeRoutes } from './routes/nodes.js';
+import { secretRoutes } from './routes/secrets.js';
 import { hostAdoptRoutes } from './routes/hosts-adopt.js';
 import { grantRoutes } from './routes/grants.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
@@ -73,6 +74,7 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
     await supervisionRoutes(api, ctx);
     await runtimeRoutes(api, ctx);
     await nodeRoutes(api, ctx);
+    await secretRoutes(api, ctx);
     await hostAdoptRoutes(api, ctx);
     await grantRoutes(api, ctx);
   }, { prefix: API_PREFIX });

@@ -13,6 +13,7 @@ import { NoopsError } from '../errors/index.js';
 import { openStore } from '../store/index.js';
 import { ArtifactStore } from '../artifacts/index.js';
 import { RolloutController } from '../rollout/index.js';
+import { Sandbox, type SandboxMode } from '../build/index.js';
 import type { ServerContext, ServerConfig } from './context.js';
 import { DesiredHub } from './hub.js';
 import { ReportBook } from './reports.js';
@@ -44,6 +45,10 @@ export interface ServerOptions {
   heartbeatMs?: number;
   downAfterMs?: number;
   longPollMs?: number;
+  /** how builds and deploy tests are sandboxed (`--build-sandbox`); default auto, the strongest that works */
+  buildSandbox?: SandboxMode;
+  /** the server's own log lines (what the sandbox could not do); default stderr */
+  log?: (line: string) => void;
 }
 
 export interface RunningServer {
@@ -68,6 +73,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     longPollMs: opts.longPollMs ?? DEFAULT_LONG_POLL_MS,
   };
   const store = await openStore(opts.db ?? `sqlite:${join(dataDir, 'noops.db')}`);
+  const closers: (() => Promise<void>)[] = [];
   try {
     const tokens = await bootstrapTokens(store, dataDir);
     const artifacts = new ArtifactStore(join(dataDir, 'artifacts'));
@@ -75,8 +81,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const reports = new ReportBook(store, config.downAfterMs);
     const tags = new TagBook(store);
     const runtimes = new RuntimeCatalog(store, artifacts, join(dataDir, 'runtimes'));
-    const builds = new BuildRunner(store, artifacts, tags, join(dataDir, 'builds'), runtimes);
-    mkdirSync(join(dataDir, 'deploy-tests'), { recursive: true, mode: 0o700 });
+    // what the repositories' code may see: nothing of the data folder but the build runtimes
+    const sandbox = await Sandbox.detect({
+      mode: opts.buildSandbox ?? 'auto', dataDir, readable: [runtimes.dir], log: opts.log ?? ((line) => process.stderr.write(line)),
+    });
+    closers.push(() => sandbox.close());
+    const builds = new BuildRunner(store, artifacts, tags, sandbox.workRoot('builds'), runtimes, sandbox);
+    mkdirSync(sandbox.workRoot('deploy-tests'), { recursive: true, mode: 0o711 });
     await builds.failInterrupted();
     const rollout = new RolloutController({
       store,
@@ -84,7 +95,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       notify: (h) => hub.notify(h),
       hasArtifact: (sha) => artifacts.has(sha),
       artifactPath: (sha) => artifacts.path(sha),
-      workDir: join(dataDir, 'deploy-tests'),
+      workDir: sandbox.workRoot('deploy-tests'),
+      sandbox,
       // after a restart, deadlines wait until every agent had time to report (it is down otherwise)
       resumeGraceMs: config.downAfterMs,
     });
@@ -114,10 +126,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await builds.drain();
         await reports.close();
         await store.close();
+        for (const c of closers) await c();
       },
     };
   } catch (err) {
     await store.close();
+    for (const c of closers) await c();
     throw err;
   }
 }

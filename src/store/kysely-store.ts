@@ -12,10 +12,11 @@ import {
   desiredGeneration, getDesired, raiseDesiredGeneration, listDesired, listInstances, replaceInstances, replaceInstancesMany, setDesired, setDesiredMany,
 } from './desired.js';
 import { touchHosts } from './heartbeats.js';
+import * as secrets from './secrets.js';
 import * as m from './rows.js';
 import type {
   AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentRow, DeploymentStatus, DesiredRow, GrantRow, HostJoin, HostRow,
-  InstanceRow, NewDeployment, NodeRow, ReleaseRow, RuntimeRow, Store, TokenRow,
+  InstanceRow, NewDeployment, NodeRow, ReleaseRow, RuntimeRow, SecretRow, Store, TokenRow,
 } from './types.js';
 
 /**
@@ -396,6 +397,24 @@ export class KyselyStore implements Store {
 
   async listGrants(): Promise<GrantRow[]> {
     return (await this.db.selectFrom('grants').selectAll().orderBy('scope').execute()).map(m.grantFromDb);
+  }
+
+  // ---- secrets (queries in secrets.ts)
+
+  putSecret(row: Omit<SecretRow, 'version' | 'createdAt'>): Promise<SecretRow> {
+    return secrets.putSecret(this.db, row);
+  }
+
+  getSecret(scope: string, name: string): Promise<SecretRow | undefined> {
+    return secrets.getSecret(this.db, scope, name);
+  }
+
+  listSecrets(name?: string): Promise<SecretRow[]> {
+    return secrets.listSecrets(this.db, name);
+  }
+
+  deleteSecret(scope: string, name: string): Promise<boolean> {
+    return secrets.deleteSecret(this.db, scope, name);
   }
 
   async listAudit(filter: { limit?: number; action?: string } = {}): Promise<AuditRow[]> {

@@ -204,7 +204,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const b = await openStore(url);
       open.push(b);
       assert.equal(await b.getMeta('k'), 'v');
-      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts', '0003_runtimes', '0004_access']);
+      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts', '0003_runtimes', '0004_access', '0005_secrets']);
     });
 
     it('several stores opening one new database at once migrate it once', async () => {
@@ -583,6 +583,22 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual((await s.listAudit({ action: 'deploy' })).map((a) => a.actor), ['team-a', 'admin']);
       assert.deepEqual((await s.listAudit({ limit: 1 })).map((a) => a.action), ['deploy']);
       assert.deepEqual(await s.listAudit({ action: 'token.create' }), []);
+    });
+
+    it('secrets: version 1, then one more per set; listed by scope; deleted once', async () => {
+      const s = await fresh();
+      const row = { scope: 'cop.acme', name: 'db', sealed: 'v1:AAAA', keyId: 'k1', updatedBy: 'admin', updatedAt: at(1) };
+      assert.deepEqual(await s.putSecret(row), { ...row, version: 1, createdAt: at(1) });
+      const second = await s.putSecret({ ...row, sealed: 'v1:BBBB', updatedBy: 'team-a', updatedAt: at(2) });
+      assert.deepEqual(second, { ...row, sealed: 'v1:BBBB', updatedBy: 'team-a', updatedAt: at(2), version: 2, createdAt: at(1) });
+      await s.putSecret({ ...row, scope: 'cop.acme_owt.web', updatedAt: at(3) });
+      await s.putSecret({ ...row, name: 'api-key', updatedAt: at(3) });
+      assert.deepEqual((await s.listSecrets()).map((r) => `${r.scope}/${r.name}@${r.version}`), ['cop.acme/api-key@1', 'cop.acme/db@2', 'cop.acme_owt.web/db@1']);
+      assert.deepEqual((await s.listSecrets('db')).map((r) => r.scope), ['cop.acme', 'cop.acme_owt.web']);
+      assert.equal((await s.getSecret('cop.acme', 'db'))?.sealed, 'v1:BBBB');
+      assert.equal(await s.deleteSecret('cop.acme', 'db'), true);
+      assert.equal(await s.deleteSecret('cop.acme', 'db'), false);
+      assert.equal(await s.getSecret('cop.acme', 'db'), undefined);
     });
   });
 }

@@ -40,6 +40,22 @@ export interface GrantRow {
   createdAt: string;
 }
 
+/** A secret as stored: its value sealed by the server (the store never sees it in clear). */
+export interface SecretRow {
+  /** canonical tag of the node it serves (and everything under it) */
+  scope: string;
+  name: string;
+  /** the value, encrypted (see src/secrets/cipher.ts) */
+  sealed: string;
+  /** the fingerprint of the key that sealed it */
+  keyId: string;
+  /** 1 when first set, one more at each set */
+  version: number;
+  updatedBy: string;
+  updatedAt: string;
+  createdAt: string;
+}
+
 /** A node of the service tree (cop.xiaomi, cop.xiaomi_owt.miliao, ...). */
 export interface NodeRow {
   /** canonical tag of the node */
@@ -320,6 +336,13 @@ export interface Store {
   putGrant(row: GrantRow): Promise<void>;
   deleteGrant(scope: string, grant: GrantRow['grant']): Promise<boolean>;
   listGrants(): Promise<GrantRow[]>;
+  /** inserts a secret (version 1) or replaces its value (the next version); answers the stored row */
+  putSecret(row: Omit<SecretRow, 'version' | 'createdAt'>): Promise<SecretRow>;
+  getSecret(scope: string, name: string): Promise<SecretRow | undefined>;
+  /** every secret (of one name), by scope then name */
+  listSecrets(name?: string): Promise<SecretRow[]>;
+  /** answers whether it existed */
+  deleteSecret(scope: string, name: string): Promise<boolean>;
   /** newest first */
   listAudit(filter?: { limit?: number; action?: string }): Promise<AuditRow[]>;
 }

@@ -24,14 +24,20 @@ function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-interface ServerFlags { data: string; listen: string; db?: string; heartbeat?: string }
+interface ServerFlags { data: string; listen: string; db?: string; heartbeat?: string; buildSandbox?: string }
+
+/** `--build-sandbox`, the same on `server` and `up`. */
+const BUILD_SANDBOX_FLAG = ['--build-sandbox <mode>', 'auto: builds and deploy tests run sandboxed (bubblewrap, an own uid), refused when that cannot work; none: as the server\'s own user, able to read its tokens', 'auto'] as const;
 
 function serverOptions(o: ServerFlags): ServerOptions {
   const heartbeatMs = o.heartbeat === undefined ? undefined : Number(o.heartbeat);
   if (heartbeatMs !== undefined && !(Number.isInteger(heartbeatMs) && heartbeatMs >= 100)) {
     throw new NoopsError('NOOPS_E_INPUT', `--heartbeat-ms "${o.heartbeat}" must be a whole number of milliseconds, at least 100`);
   }
-  return { dataDir: o.data, listen: o.listen, db: o.db, heartbeatMs };
+  if (o.buildSandbox !== undefined && o.buildSandbox !== 'auto' && o.buildSandbox !== 'none') {
+    throw new NoopsError('NOOPS_E_INPUT', `--build-sandbox "${o.buildSandbox}" must be auto or none`);
+  }
+  return { dataDir: o.data, listen: o.listen, db: o.db, heartbeatMs, buildSandbox: o.buildSandbox };
 }
 
 function announce(server: RunningServer): void {
@@ -49,6 +55,7 @@ export function registerDaemons(p: Command): void {
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
     .option('--db <url>', 'postgres://USER:PASS@HOST/DB (default: SQLite in the data folder)')
     .option('--heartbeat-ms <ms>', 'how often agents report (default 5000)')
+    .option(...BUILD_SANDBOX_FLAG)
     .action(async (o: ServerFlags & { heartbeatMs?: string }) => {
       const { startServer } = await import('../../server/index.js');
       const server = await startServer(serverOptions({ ...o, heartbeat: o.heartbeatMs }));
@@ -102,6 +109,7 @@ export function registerDaemons(p: Command): void {
     .option('--data <dir>', 'data folder', DEFAULT_DATA_DIR)
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
     .option('--name <name>', 'the local agent\'s host name', hostname())
+    .option(...BUILD_SANDBOX_FLAG)
     .option('--user <name>', 'the unprivileged user processes run as when noops.yaml names none (default noops; as root only)')
     .action(async (o: ServerFlags & { name: string; user?: string }) => {
       const [{ startServer }, { Agent, DEFAULT_PROCESS_USER }] = await Promise.all([import('../../server/index.js'), import('../../agent/index.js')]);

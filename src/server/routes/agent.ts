@@ -10,6 +10,7 @@ import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
 import { rootAllowed } from '../../rollout/index.js';
 import { PackageCache } from '../package-cache.js';
+import { secretBook } from '../secrets.js';
 import type { PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
 import { serverIdentity, serverStamp } from '../trust.js';
@@ -142,6 +143,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       instances.push({
         tag: e.tag, version: e.version, sha256: e.sha256, url: `${API_PREFIX}/artifacts/${e.sha256}`,
         manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest), allowRoot: rootAllowed(e.tag, rootScopes),
+        ...(await secretBook(ctx).forInstance(e.tag, manifest)), // values for this host's own instances only
       });
     }
     return { generation: state.generation, instances, server: await serverStamp(ctx.store, host), ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
@@ -161,7 +163,15 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
 
 /** Whether `who` may download the package `sha256`. */
 async function mayFetch(ctx: ServerContext, who: Principal, sha256: string): Promise<boolean> {
-  if (who.kind === 'agent') return (await ctx.store.getDesired(who.name)).entries.some((e) => e.sha256 === sha256);
+  if (who.kind === 'agent') {
+    // Its releases' packages, and the runtimes those releases name.
+    const { entries } = await ctx.store.getDesired(who.name);
+    if (entries.some((e) => e.sha256 === sha256)) return true;
+    for (const e of entries) {
+      if ((await ctx.runtimes.refsFor(e.manifest as unknown as ReleaseManifest)).some((r) => r.sha256 === sha256)) return true;
+    }
+    return false;
+  }
   if (who.kind === 'join') return false;
   return (await ctx.store.listReleases()).some((r) => r.sha256 === sha256 && canSee(who, r.job));
 }
