@@ -11,6 +11,7 @@ import { fenceNodePackageScope } from '../release/node-scope.js';
 import { pipeline } from 'node:stream/promises';
 import { Readable, type Writable } from 'node:stream';
 import { ApiClient } from '../api/client.js';
+import type { ClientTrust } from '../api/transport.js';
 import type { AgentReport, DesiredInstance, DesiredState, ProcessReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
 // Each from its own module, never an index: the agent loads no schema library (zod, yaml) and
@@ -47,6 +48,8 @@ export interface AgentOptions {
   /** the server; undefined for a standalone agent (only the host's watches file) */
   server?: string;
   joinToken?: string;
+  /** what the agent pins its server by: the CA of its TLS certificate (`noops agent --ca`); not `trust`, the server-identity check */
+  pinned?: ClientTrust;
   root: string;
   name: string;
   labels: Record<string, string>;
@@ -122,7 +125,7 @@ export class Agent {
       watchesFile: opts.watchesFile, log: this.log, users: hostUsers(opts.user, process.getuid?.() ?? -1),
     });
     fenceNodePackageScope(this.root);
-    this.api = new ApiClient(opts.server ?? 'http://127.0.0.1:0');
+    this.api = new ApiClient(opts.server ?? 'http://127.0.0.1:0', undefined, opts.pinned);
     this.host.supervisor.on('state', () => this.scheduleReport());
     this.host.crons.on('change', () => this.scheduleReport());
     this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
@@ -200,7 +203,7 @@ export class Agent {
   private async join(force: boolean): Promise<void> {
     const known = loadIdentity(this.root);
     if (!force && known && known.server === this.opts.server && known.name === this.name) {
-      this.api = new ApiClient(known.server, known.token);
+      this.api = new ApiClient(known.server, known.token, this.opts.pinned);
       try {
         await this.api.whoami();
         return;
@@ -218,10 +221,10 @@ export class Agent {
         // The platform labels let the server check a runtime's platform before a deploy; given labels win.
         const [os, arch] = hostPlatform().split('/');
         const labels = { [OS_LABEL]: os!, [ARCH_LABEL]: arch!, ...this.opts.labels };
-        const res = await new ApiClient(server, this.opts.joinToken).join({ name: this.name, labels });
+        const res = await new ApiClient(server, this.opts.joinToken, this.opts.pinned).join({ name: this.name, labels });
         this.heartbeatMs = res.heartbeatMs;
         saveIdentity(this.root, { server, name: this.name, token: res.token });
-        this.api = new ApiClient(server, res.token);
+        this.api = new ApiClient(server, res.token, this.opts.pinned);
         this.log(`joined ${this.opts.server}`);
         this.trust.joined(res.serverId);
         return;

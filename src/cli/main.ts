@@ -32,6 +32,7 @@ export function program(): Command {
     .description('A deploy system that keeps machine lists, monitoring, load balancers and naming true by itself.')
     .option('--server <url>', 'the noops server (env NOOPS_SERVER, default http://127.0.0.1:7700)')
     .option('--token <token>', 'API token (env NOOPS_TOKEN, default: ./.noops/admin.token)')
+    .option('--ca <file>', 'the CA an https:// server is verified with (env NOOPS_CA, default: ./.noops/tls/ca.pem)')
     .exitOverride()
     .showHelpAfterError('(run `noops help` or `noops COMMAND --help` for usage)');
   registerDaemons(p);

@@ -62,6 +62,11 @@ export const ERROR_CODES = {
   NOOPS_E_INTERNAL: { status: 500, hint: 'this is a bug in noops; the server log has the details' },
   NOOPS_E_AGENT_UNREACHABLE: { status: 503, hint: 'start `noops agent` with this --root (the control socket is ROOT/run/ctl.sock), or give the agent\'s --root' },
   NOOPS_E_COMMAND_TIMEOUT: { status: 504, hint: 'the host\'s agent did not answer in time; see `noops hosts` (is it up?)' },
+  // tls
+  NOOPS_E_TLS_REQUIRED: { status: 400, hint: 'serve with TLS: --tls auto (a local CA in DATA/tls/) or --tls-cert FILE --tls-key FILE; or listen on 127.0.0.1; --insecure serves plain HTTP anyway (tokens and packages then cross the network readable)' },
+  NOOPS_E_TLS_FILES: { status: 400, hint: 'give a readable PEM certificate and its own private key (docs/tls.md)' },
+  NOOPS_E_TLS_UNTRUSTED: { status: 502, hint: 'give the CA that signed the server\'s certificate: --ca FILE or NOOPS_CA (`noops server` prints its path and fingerprint; with --tls auto it is DATA/tls/ca.pem)' },
+  NOOPS_E_TLS_MISMATCH: { status: 502, hint: 'the address\'s scheme does not match the server: https:// for a server started with --tls, http:// for one without' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -31,10 +31,11 @@ const BODY_LIMIT = 4 * 1024 * 1024;
 
 /**
  * The app: the API under /api/v1 (every route needs a token) and the web console at / (public
- * files that show nothing without a token). `console: false` leaves the console out.
+ * files that show nothing without a token). `console: false` leaves the console out; `https`
+ * serves TLS with that key and certificate (docs/tls.md).
  */
-export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs | false } = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true, routerOptions: { querystringParser: parseQuery } });
+export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs | false; https?: { key: string; cert: string } } = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true, routerOptions: { querystringParser: parseQuery }, ...(opts.https && { https: opts.https }) });
   const denials = new DenialLog(ctx.store);
 
   app.setErrorHandler((err: FastifyError | NoopsError, req, reply) => {

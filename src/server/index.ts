@@ -23,6 +23,7 @@ import { CommandBook } from './commands.js';
 import { RuntimeCatalog } from './runtime-catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { buildApp } from './app.js';
+import { listenMode, serverTls, type ServerTls, type TlsOptions } from '../tls/index.js';
 
 /** Agents report every 5 s: a down host is noticed within seconds, and 10,000 hosts cost the
  * server 2,000 small requests a second. */
@@ -45,6 +46,10 @@ export interface ServerOptions {
   heartbeatMs?: number;
   downAfterMs?: number;
   longPollMs?: number;
+  /** serve https: with a local CA in DATA/tls/ (`--tls auto`), or with the files given */
+  tls?: TlsOptions;
+  /** serve plain HTTP on an address other hosts can reach (refused without it) */
+  insecure?: boolean;
   /** how builds and deploy tests are sandboxed (`--build-sandbox`); default auto, the strongest that works */
   buildSandbox?: SandboxMode;
   /** the server's own log lines (what the sandbox could not do); default stderr */
@@ -52,7 +57,12 @@ export interface ServerOptions {
 }
 
 export interface RunningServer {
+  /** http://HOST:PORT, or https:// with TLS */
   url: string;
+  /** the certificate served and the CA to give agents; undefined without TLS */
+  tls?: ServerTls;
+  /** what the operator should know (plain HTTP on the network) */
+  warnings: string[];
   adminTokenFile: string;
   joinTokenFile: string;
   /** true when this start created the tokens */
@@ -63,8 +73,17 @@ export interface RunningServer {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const dataDir = resolve(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const { host, port } = parseListen(opts.listen);
+  // Checked before anything is made or opened: a refused start leaves nothing behind.
+  const mode = listenMode(host, { tls: opts.tls !== undefined, insecure: opts.insecure === true });
+  if (mode === 'refuse') {
+    throw new NoopsError('NOOPS_E_TLS_REQUIRED', `refusing to serve plain HTTP on ${opts.listen}: other hosts could read every token and send agents what to run`);
+  }
+  const warnings = mode === 'plain-insecure'
+    ? [`serving plain HTTP on ${opts.listen} (--insecure): tokens, desired states and packages cross the network readable and unauthenticated`]
+    : [];
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const tls = opts.tls === undefined ? undefined : await serverTls({ dataDir, listenHost: host, tls: opts.tls });
   const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const config: ServerConfig = {
     dataDir,
@@ -103,15 +122,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     reports.on('report', (h) => rollout.onReport(h));
     const commands = new CommandBook(hub);
     const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags, commands, runtimes };
-    const app = await buildApp(ctx);
+    const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();
     await app.listen({ host, port, backlog: LISTEN_BACKLOG });
     const addr = app.server.address();
     const boundPort = typeof addr === 'object' && addr ? addr.port : port;
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
     let closed = false;
     return {
       url,
+      tls,
+      warnings,
       adminTokenFile: tokens.adminTokenFile,
       joinTokenFile: tokens.joinTokenFile,
       createdTokens: tokens.created,
