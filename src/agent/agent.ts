@@ -34,6 +34,7 @@ import { ServerTrust } from './server-trust.js';
 import { checkRelease, KeyPin } from './signing.js';
 import { sleep } from './sleep.js';
 import { processId, watchSpec } from './specs.js';
+import { hostUsers, setUpProcessUser } from './run-as.js';
 import { loadIdentity, saveIdentity } from './state.js';
 
 /** Retry delays while the server is unreachable: fast at first, then every 5 s. */
@@ -75,6 +76,11 @@ export interface AgentOptions {
   host?: { supervisor?: ProcessSupervisor; releases?: ReleaseStore };
   /** told of each desired state received and each report sent (benchmarks, tests) */
   observer?: AgentObserver;
+  /**
+   * The user processes without `user:` run as, created if missing (`noops agent --user`, default
+   * `noops`). Only an agent that runs as root uses it; without it, processes run as the agent's own user.
+   */
+  user?: string;
 }
 
 /** Hooks into the agent's protocol, called synchronously; they must not throw. */
@@ -119,7 +125,7 @@ export class Agent {
     this.log = opts.log ?? ((line) => process.stderr.write(`noops agent ${opts.name}: ${line}\n`));
     this.host = new Host({
       root: this.root, supervisor: opts.supervisor, processes: opts.host?.supervisor, sampleUsage: opts.host?.supervisor === undefined,
-      watchesFile: opts.watchesFile, log: this.log,
+      watchesFile: opts.watchesFile, log: this.log, users: hostUsers(opts.user, process.getuid?.() ?? -1),
     });
     fenceNodePackageScope(this.root);
     this.api = new ApiClient(opts.server ?? 'http://127.0.0.1:0', undefined, opts.pinned);
@@ -151,6 +157,7 @@ export class Agent {
         afterNuke: () => void this.stop().then(() => this.opts.onNuke?.()),
       });
     }
+    if (this.host.users.defaultUser !== null) for (const w of setUpProcessUser(this.host.users.defaultUser, this.root)) this.log(`warning: ${w}`);
     await this.host.adoptAll();
     this.runtimes.start();
     if (this.standalone) return;
@@ -296,6 +303,7 @@ export class Agent {
             save: () => this.host.save(),
             log: this.log,
             runtimeKeepMs: this.opts.runtimeKeepMs,
+            users: this.host.users,
             retryLater: () => { retry = true; },
             verify: (d) => checkRelease(this.pin.key, d),
           }, this.host.state, desired, this.host.failures);
@@ -391,10 +399,10 @@ export class Agent {
         const id = processId(inst.desired.tag, spec.name);
         const s = this.host.supervisor.status(id);
         if (!s || s.pid === null || (s.state !== 'up' && s.state !== 'starting')) continue;
-        const ws = watchSpec(this.root, inst.desired, spec, inst.ports[spec.name]);
+        const ws = watchSpec(this.root, inst.desired, spec, inst.ports[spec.name], this.host.users);
         ids.add(id);
         this.health.watch(id, `${s.pid}:${s.startTime}:${inst.desired.version}`, healthCheckOf(spec), {
-          port: inst.ports[spec.name] ?? null, cwd: ws.cwd, env: ws.env,
+          port: inst.ports[spec.name] ?? null, cwd: ws.cwd, env: ws.env, user: ws.user, allowRoot: ws.allowRoot,
         });
       }
     }

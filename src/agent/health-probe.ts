@@ -5,12 +5,17 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import type { HealthCheck } from '../release/index.js';
+import { asUser, spawnIdentity, type RunAs } from '../supervisor/index.js';
 
-/** Where a check looks: the process's port, its release folder and environment. */
+/** Where a check looks: the process's port, its release folder and environment; a command runs as the process's user. */
 export interface ProbeTarget {
   port: number | null;
   cwd: string;
   env: Record<string, string>;
+  /** the process's user (undefined: the agent's own) */
+  user?: string;
+  /** false: the check never runs as uid 0 (as the process) */
+  allowRoot?: boolean;
 }
 
 /** Runs one check; resolves null (healthy) or the reason it failed. Never rejects. */
@@ -58,10 +63,16 @@ async function probeHttp(port: number, path: string, timeoutS: number): Promise<
 }
 
 function probeCommand(command: string, target: ProbeTarget, timeoutS: number): Promise<string | null> {
+  let who: RunAs | undefined;
+  try {
+    who = spawnIdentity(target.user, target.allowRoot); // the process's user, with the same rules
+  } catch (err) {
+    return Promise.resolve(`command "${command}": ${(err as Error).message}`);
+  }
   return new Promise((resolve) => {
     let out = '';
     // its own process group, so a timeout kills whatever the check started
-    const child = spawn('/bin/sh', ['-c', command], { cwd: target.cwd, env: target.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', command], { cwd: target.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...asUser(who, target.env) });
     const take = (b: Buffer): void => { out = (out + b.toString()).slice(-REASON_OUTPUT); };
     child.stdout.on('data', take);
     child.stderr.on('data', take);

@@ -18,6 +18,7 @@ import type { ProcessSupervisor } from './backends.js';
 import type { WatchRef } from './names.js';
 import { recordPids, recordWatches, startCrons, type Failures } from './reconcile.js';
 import { processId, watchSpec } from './specs.js';
+import type { HostUsers } from './run-as.js';
 import { readReleaseOnDisk, rebuildInstances, rebuildLocal, scanProcesses, type FoundProcess } from './rebuild.js';
 import { readState, saveState, type AgentState, type InstanceState, type WatchesState } from './state.js';
 
@@ -43,6 +44,8 @@ export interface HostOptions {
   sampleUsage?: boolean;
   /** the standalone watches; default ROOT/watches.yaml (a missing file is no watches) */
   watchesFile?: string;
+  /** who the processes of releases run as when their manifest does not say (default: the agent's own user) */
+  users?: HostUsers;
   log: (line: string) => void;
 }
 
@@ -54,6 +57,7 @@ export class Host {
   readonly state: AgentState;
   readonly failures: Failures = new Map();
   readonly watchesFile: string;
+  readonly users: HostUsers;
   local: LocalWatches = { processes: [], crons: [], env: {} };
   readonly #cpu = new Map<string, CpuMeter>();
   readonly #log: (line: string) => void;
@@ -68,6 +72,7 @@ export class Host {
     this.root = opts.root;
     this.#log = opts.log;
     this.#sampleUsage = opts.sampleUsage ?? true;
+    this.users = opts.users ?? { defaultUser: null };
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
     this.watchesFile = opts.watchesFile ?? join(this.root, WATCHES_FILE);
     this.#eventsFile = join(this.root, 'events.log');
@@ -104,7 +109,7 @@ export class Host {
     for (const inst of Object.values(this.state.instances)) {
       for (const spec of inst.desired.manifest.processes) {
         try {
-          this.#adoptOne(watchSpec(this.root, inst.desired, spec, inst.ports[spec.name]), inst, spec.name);
+          this.#adoptOne(watchSpec(this.root, inst.desired, spec, inst.ports[spec.name], this.users), inst, spec.name);
         } catch (err) {
           this.#log(`${inst.desired.tag}/${spec.name}: cannot start: ${(err as Error).message}`);
         }

@@ -4,5 +4,6 @@
  * never loads it.
  */
 export { Agent } from './agent.js';
+export { DEFAULT_PROCESS_USER, hostUsers, processUser, type HostUsers } from './run-as.js';
 export type { AgentObserver, AgentOptions } from './agent.js';
 export { diskReleases, type HostInstallOptions, type ProcessSupervisor, type ReleaseStore } from './backends.js';

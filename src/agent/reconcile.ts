@@ -16,6 +16,7 @@ import { cacheDir } from './install-paths.js';
 import { freePort } from './ports.js';
 import { noteRuntimesInUse, pruneUnusedRuntimes } from './runtime-prune.js';
 import { cronSpec, processId, runtimesDir, runtimesOf, watchSpec } from './specs.js';
+import type { HostUsers } from './run-as.js';
 import type { AgentState, InstanceState } from './state.js';
 
 export { processId, runtimesDir, runtimesOf, watchSpec } from './specs.js';
@@ -42,6 +43,8 @@ export interface ReconcileDeps {
   runtimeKeepMs?: number;
   /** why a desired release may not be installed or run (its signature); undefined when it may */
   verify?(d: DesiredInstance): string | undefined;
+  /** who processes without `user:` run as (default: the agent's own user; as root, none may run then) */
+  users?: HostUsers;
 }
 
 /** Failures of desired releases, by tag: reported until the desired state changes. */
@@ -126,7 +129,7 @@ async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: Instan
   for (const spec of d.manifest.processes) {
     const port = await portFor(inst, spec);
     try {
-      deps.supervisor.start(watchSpec(root, d, spec, port));
+      deps.supervisor.start(watchSpec(root, d, spec, port, usersOf(deps)));
     } catch (err) {
       // A spec this host cannot run (a user that does not exist here): the release has failed.
       failures.set(d.tag, { tag: d.tag, version: d.version, error: `process ${spec.name}: ${(err as Error).message}` });
@@ -145,23 +148,28 @@ function ensureRunning(deps: ReconcileDeps, inst: InstanceState): void {
   for (const spec of inst.desired.manifest.processes) {
     const id = processId(inst.desired.tag, spec.name);
     if (!deps.supervisor.status(id)) {
-      deps.supervisor.start(watchSpec(deps.root, inst.desired, spec, inst.ports[spec.name]));
+      deps.supervisor.start(watchSpec(deps.root, inst.desired, spec, inst.ports[spec.name], usersOf(deps)));
     }
   }
 }
 
 /** Schedules the crons of an instance; a cron this host cannot run fails the release. */
-export function startCrons(deps: Pick<ReconcileDeps, 'root' | 'crons'>, inst: InstanceState, failures?: Failures): void {
+export function startCrons(deps: Pick<ReconcileDeps, 'root' | 'crons' | 'users'>, inst: InstanceState, failures?: Failures): void {
   const d = inst.desired;
   for (const c of d.manifest.crons ?? []) {
     try {
-      deps.crons.add(cronSpec(deps.root, d, c));
+      deps.crons.add(cronSpec(deps.root, d, c, usersOf(deps)));
       const run = inst.crons?.[c.name];
       if (run) deps.crons.adoptRun(processId(d.tag, c.name), run);
     } catch (err) {
       failures?.set(d.tag, { tag: d.tag, version: d.version, error: `cron ${c.name}: ${(err as Error).message}` });
     }
   }
+}
+
+/** The host's users, as the deps give them: none given, processes run as the agent's own user. */
+export function usersOf(deps: Pick<ReconcileDeps, 'users'>): HostUsers {
+  return deps.users ?? { defaultUser: null };
 }
 
 async function stopInstance(deps: ReconcileDeps, inst: InstanceState): Promise<void> {

@@ -11,6 +11,10 @@ import {
   DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, DEFAULT_STABLE_MS, planRestart, Supervisor, type ProcessState,
 } from '../supervisor/index.js';
 import { cronSpec, instanceDirs, watchSpec } from './specs.js';
+import type { HostUsers } from './run-as.js';
+
+/** An agent that is not root, or one given no default user: processes run as itself. */
+const SELF: HostUsers = { defaultUser: null };
 
 const TAG = 'cop.a_owt.b_pdl.c_service.d_job.e_cluster.prod';
 function desired(processes: ProcessSpec[]): DesiredInstance {
@@ -25,7 +29,7 @@ function desired(processes: ProcessSpec[]): DesiredInstance {
 
 test('a process of an older manifest (no supervision keys) leaves the supervisor\'s defaults in place', () => {
   const old: ProcessSpec = { name: 'web', command: 'node s.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 10, startGrace: 2 };
-  const ws = watchSpec('/root', desired([old]), old, 8080);
+  const ws = watchSpec('/root', desired([old]), old, 8080, SELF);
   assert.equal(ws.id, `${TAG}/web`);
   assert.equal(ws.env.PORT, '8080');
   assert.equal(ws.cwd, `/root/jobs/${TAG}/releases/abcdef123`);
@@ -44,7 +48,7 @@ test('supervision keys become the supervisor\'s units; checks of the own port ge
       { kind: 'memory', above: 1024, ...base },
     ],
   };
-  const ws = watchSpec('/root', desired([p]), p, 9000);
+  const ws = watchSpec('/root', desired([p]), p, 9000, SELF);
   assert.equal(ws.restart, 'on-failure');
   assert.equal(ws.flapping, null);
   assert.deepEqual(ws.logs, { maxBytes: 1000, keep: 2 });
@@ -60,7 +64,7 @@ test('supervision keys become the supervisor\'s units; checks of the own port ge
 
 test('a cron runs in the release folder with the job environment; its logs are cron-NAME', () => {
   const d = desired([processDefaults('web', { command: 'x' })]);
-  const c = cronSpec('/root', d, d.manifest.crons![0]!);
+  const c = cronSpec('/root', d, d.manifest.crons![0]!, SELF);
   assert.equal(c.id, `${TAG}/report`);
   assert.equal(c.timezone, 'Asia/Shanghai');
   assert.equal(c.logName, 'cron-report');
@@ -70,16 +74,33 @@ test('a cron runs in the release folder with the job environment; its logs are c
   assert.equal(c.env.NOOPS_DATA_DIR, `/root/jobs/${TAG}/shared/data`);
 });
 
+test('a process and a cron run as their user:, else as the host\'s default user; root only where the instance allows it', () => {
+  const noops: HostUsers = { defaultUser: 'noops' };
+  const data = `/root/jobs/${TAG}/shared/data`;
+  const web = processDefaults('web', { command: 'x' });
+  const d = desired([web]);
+  const pick = (ws: { user?: string; allowRoot?: boolean; writable?: string[] }) => ({ user: ws.user, allowRoot: ws.allowRoot, writable: ws.writable });
+  assert.deepEqual(pick(watchSpec('/root', d, web, 1, noops)), { user: 'noops', allowRoot: false, writable: [data] });
+  assert.deepEqual(pick(watchSpec('/root', d, web, 1, SELF)), { user: undefined, allowRoot: false, writable: [data] });
+  assert.deepEqual(pick(watchSpec('/root', d, { ...web, user: 'root' }, 1, noops)), { user: 'root', allowRoot: false, writable: [data] });
+  assert.deepEqual(pick(watchSpec('/root', { ...d, allowRoot: true }, { ...web, user: 'root' }, 1, noops)), { user: 'root', allowRoot: true, writable: [data] });
+  assert.deepEqual(pick(watchSpec('/root', d, { ...web, user: 'www-data' }, 1, noops)), { user: 'www-data', allowRoot: false, writable: [data] });
+  const cron = d.manifest.crons![0]!;
+  assert.deepEqual(pick(cronSpec('/root', d, cron, noops)), { user: 'noops', allowRoot: false, writable: [data] });
+  assert.deepEqual(pick(cronSpec('/root', { ...d, allowRoot: true }, { ...cron, user: '0' }, noops)), { user: '0', allowRoot: true, writable: [data] });
+});
+
 test('a Procfile-only release whose process exits at once ends in flapping by the manifest defaults, not in endless restarts', async () => {
   // No noops.yaml: every supervision setting is processDefaults'.
   const { processes, stack } = detectStack({ procfile: 'worker: echo boom >&2; exit 3\n', hasLock: false });
   assert.equal(stack, 'procfile');
   const [spec] = processes as [ProcessSpec];
   assert.deepEqual([spec.restart, spec.flapping, spec.startGrace], ['always', DEFAULT_FLAPPING, 2]);
-  const d = desired(processes);
+  // Root allowed: the test may run as root, and is about restarts, not users.
+  const d = { ...desired(processes), allowRoot: true };
   const root = mkdtempSync(join(tmpdir(), 'noops-procfile-flap-'));
   mkdirSync(instanceDirs(root, d).release, { recursive: true });
-  const ws = watchSpec(root, d, spec, undefined);
+  const ws = watchSpec(root, d, spec, undefined, SELF);
   const flapping = { times: 5, withinMs: 120_000, retryInMs: 300_000, retryTimes: 5, retryWithinMs: 3_600_000 };
   assert.deepEqual([ws.restart, ws.flapping], ['always', flapping], 'the spec carries the policy itself');
 
@@ -125,9 +146,9 @@ test('secrets: the release\'s and the process\'s secretEnv get their values from
   const d = desired([p]);
   d.manifest.secretEnv = { DB: 'db', SMTP: 'smtp' };
   d.secrets = { api: 'k-123', db: 'p-all', 'db-web': 'p-web' }; // smtp missing: left out
-  const ws = watchSpec('/root', d, p, 8080);
+  const ws = watchSpec('/root', d, p, 8080, SELF);
   assert.deepEqual([ws.env.A, ws.env.LEVEL, ws.env.API_KEY, ws.env.DB, ws.env.SMTP], ['1', '3', 'k-123', 'p-web', undefined]);
   // a cron gets the release's secrets
-  const cs = cronSpec('/root', d, d.manifest.crons![0]!);
+  const cs = cronSpec('/root', d, d.manifest.crons![0]!, SELF);
   assert.deepEqual([cs.env.DB, cs.env.B, cs.env.API_KEY], ['p-all', '2', undefined]);
 });

@@ -12,6 +12,7 @@ import { runtimeEnv } from '../runtimes/exports.js';
 import { secretValues } from '../secrets/index.js';
 import type { RuntimeRef } from '../runtimes/types.js';
 import type { ConditionSpec, CronSpec, FlappingPolicy, WatchSpec } from '../supervisor/index.js';
+import { processUser, type HostUsers } from './run-as.js';
 
 /** The environment a process inherits from the agent; everything else comes from its release. */
 export const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR'];
@@ -83,8 +84,11 @@ export function instanceEnv(root: string, d: DesiredInstance, name: string, extr
   };
 }
 
-/** The supervisor's spec of one process of one instance. */
-export function watchSpec(root: string, d: DesiredInstance, spec: ProcessSpec, port: number | undefined): WatchSpec {
+/**
+ * The supervisor's spec of one process of one instance. It runs as its manifest's `user:`, else
+ * as the host's default user (`users`); as uid 0 only when the instance allows root.
+ */
+export function watchSpec(root: string, d: DesiredInstance, spec: ProcessSpec, port: number | undefined, users: HostUsers): WatchSpec {
   const dirs = instanceDirs(root, d);
   const env = instanceEnv(root, d, spec.name, { ...spec.env, ...secretValues(spec.secretEnv, d.secrets) });
   if (port !== undefined) env.PORT = String(port);
@@ -95,8 +99,15 @@ export function watchSpec(root: string, d: DesiredInstance, spec: ProcessSpec, p
     logDir: dirs.log,
     logName: spec.name,
     ...supervision(spec, port),
+    ...runAs(root, d, spec.user, users),
     meta: { tag: d.tag, version: d.version, process: spec.name, port: port ?? null },
   };
+}
+
+/** Who a process or cron of an instance runs as, and what it must be able to write. */
+function runAs(root: string, d: DesiredInstance, manifestUser: string | null | undefined, users: HostUsers): Pick<WatchSpec, 'user' | 'allowRoot' | 'writable'> {
+  const user = processUser(manifestUser, users);
+  return { ...(user !== undefined && { user }), allowRoot: d.allowRoot === true, writable: [instanceDirs(root, d).data] };
 }
 
 /** The fields of a WatchSpec that come from a process's manifest entry alone. */
@@ -143,8 +154,8 @@ export function conditionSpec(c: ManifestCondition, port: number | undefined): C
   }
 }
 
-/** The cron runner's spec of one cron of one instance; its output goes to `cron-<name>.*.log`. */
-export function cronSpec(root: string, d: DesiredInstance, c: CronSpecManifest): CronSpec {
+/** The cron runner's spec of one cron of one instance (its user as a process's); its output goes to `cron-<name>.*.log`. */
+export function cronSpec(root: string, d: DesiredInstance, c: CronSpecManifest, users: HostUsers): CronSpec {
   const dirs = instanceDirs(root, d);
   return {
     id: processId(d.tag, c.name),
@@ -156,7 +167,7 @@ export function cronSpec(root: string, d: DesiredInstance, c: CronSpecManifest):
     logDir: dirs.log,
     logName: `cron-${c.name}`,
     timeoutMs: c.timeout * 1000,
-    ...(c.user ? { user: c.user } : {}),
+    ...runAs(root, d, c.user, users),
     meta: { tag: d.tag, version: d.version, cron: c.name },
   };
 }

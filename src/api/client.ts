@@ -239,6 +239,20 @@ export class ApiClient {
   removeSecret(name: string, scope: string): Promise<T.SecretView[]> {
     return this.request('DELETE', `/secrets/${encodeURIComponent(name)}${query({ scope })}`);
   }
+
+  // ---- root, per subtree (the server's admin only) ----
+  /** The nodes under which processes may run as root. */
+  rootGrants(): Promise<T.RootGrantView[]> {
+    return this.request('GET', '/grants/root');
+  }
+  /** Allows processes under `scope` to run as root. */
+  allowRoot(scope: string): Promise<T.RootGrantView> {
+    return this.request('PUT', '/grants/root', { scope });
+  }
+  /** Takes back `allowRoot(scope)`. */
+  denyRoot(scope: string): Promise<T.RootGrantView> {
+    return this.request('DELETE', `/grants/root/${encodeURIComponent(scope)}`);
+  }
 }
 
 function query(params: Record<string, string | undefined>): string {

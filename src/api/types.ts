@@ -99,6 +99,14 @@ export interface TokenCreated extends TokenView {
   token: string;
 }
 
+/** GET /grants: root allowed under a node of the tree (`noops root allow --scope TAG`) */
+export interface RootGrantView {
+  /** the node: processes under it may run as root */
+  scope: string;
+  createdBy: string;
+  createdAt: string;
+}
+
 /** GET /instances: one supervised process of one instance, as its host last reported it */
 export interface InstanceView extends ProcessReport {
   host: string;
@@ -372,6 +380,11 @@ export interface DesiredInstance {
   secrets?: Record<string, string>;
   /** the server's signature over the job of `tag`, version, sha256 and manifest (absent: unsigned) */
   signature?: ReleaseSignature;
+  /**
+   * Whether the server's admin allowed processes under this tag to run as root (`noops root
+   * allow` on the tag or a node above it). Absent (an older server): not allowed.
+   */
+  allowRoot?: boolean;
 }
 
 /** GET /agent/desired?after=GEN: long-polls until the generation is newer than `after` */

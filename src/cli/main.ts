@@ -15,6 +15,7 @@ import { registerViews } from './commands/views.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerToken } from './commands/token.js';
 import { registerHost } from './commands/host.js';
+import { registerRoot } from './commands/root.js';
 import { registerCtl } from './commands/ctl.js';
 import { registerRemote } from './commands/remote.js';
 import { registerRuntime } from './commands/runtime.js';
@@ -42,6 +43,7 @@ export function program(): Command {
   registerCluster(p);
   registerToken(p);
   registerHost(p);
+  registerRoot(p);
   registerCtl(p);
   registerRemote(p);
   registerRuntime(p);

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   NOOPS_E_UNAUTHORIZED: { status: 401, hint: 'pass a token with --token, NOOPS_TOKEN, or ./.noops/admin.token' },
   NOOPS_E_FORBIDDEN: { status: 403, hint: 'this token may not do that; ask for a token whose scope covers the tag' },
   NOOPS_E_HOST_TAKEN: { status: 409, hint: 'an admin approves the join (`noops host approve NAME`) or removes the old host (`noops host rm NAME`); or start the agent with another --name' },
+  NOOPS_E_ROOT_NOT_ALLOWED: { status: 403, hint: 'the server\'s admin allows root under the service (`noops root allow --scope TAG`), or the process names another `user:` in noops.yaml' },
   // things
   NOOPS_E_NOT_FOUND: { status: 404, hint: 'check the name; list what exists with the matching ls command' },
   NOOPS_E_RELEASE_UNKNOWN: { status: 404, hint: 'build it first with `noops build`, or list releases with `noops releases -t TAG`' },

@@ -24,6 +24,7 @@ import { Executor, jobOf } from './executor.js';
 import type { RolloutHooks } from './hooks.js';
 import type { Sandbox } from '../build/index.js';
 import { checkEnv } from './check-env.js';
+import { checkRootUsers } from './check-user.js';
 
 /** How often running deployments are stepped even without reports (pauses, deadlines). */
 export const TICK_MS = 500;
@@ -141,6 +142,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   /** Starts a deployment (deploy or rollback) of a built release to a cluster; its first batch starts at once. */
   async startDeploy(req: StartDeploy): Promise<DeploymentRow> {
     await checkEnv(this.deps, req); // runtimes known and installable on every host, before any host changes
+    await checkRootUsers(this.deps, req); // nothing runs as root unless the admin allowed it for the cluster
     const { store } = this.deps;
     const cluster = await store.getCluster(req.tag);
     if (!cluster) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `cluster ${req.tag} has no hosts yet`);

@@ -11,3 +11,4 @@ export { applyCommand, describe } from './commands.js';
 export { parseClusterConf, type ClusterConfJob } from './cluster-conf.js';
 export { checkEnv, envProblems } from './check-env.js';
 export type { EnvHost, EnvProblems } from './check-env.js';
+export { checkRootUsers, namesRoot, rootAllowed, rootUsers } from './check-user.js';

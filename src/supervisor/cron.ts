@@ -13,7 +13,7 @@ import { procAlive, procStartTime, signalGroup } from './proc.js';
 import { cronSchedule, type Schedule } from './schedule.js';
 import { logPaths, spawnProcess } from './spawn.js';
 import { DEFAULT_LOG_POLICY, DEFAULT_POLL_MS, type EventKind, type LogPolicy, type WatchSpec } from './types.js';
-import { spawnIdentity, type RunAs } from './user.js';
+import { claimFolders, spawnIdentity, type RunAs } from './user.js';
 
 /** One scheduled command. */
 export interface CronSpec {
@@ -31,6 +31,10 @@ export interface CronSpec {
   /** ms a run may take before its group gets SIGTERM (SIGKILL 5 s later); 0: no limit */
   timeoutMs: number;
   user?: string;
+  /** false: never run as uid 0 (see WatchSpec.allowRoot) */
+  allowRoot?: boolean;
+  /** folders a run must be able to write (see WatchSpec.writable) */
+  writable?: string[];
   logs?: LogPolicy;
   meta?: Record<string, unknown>;
 }
@@ -119,8 +123,9 @@ export class CronRunner extends EventEmitter<CronRunnerEvents> {
     const fixed = {
       spec: { ...spec, env: { ...spec.env }, meta: { ...(spec.meta ?? {}) } },
       schedule: cronSchedule(spec.schedule, spec.timezone),
-      runAs: spawnIdentity(spec.user),
+      runAs: spawnIdentity(spec.user, spec.allowRoot),
     };
+    claimFolders(spec.writable ?? [], fixed.runAs);
     const job: Job = existing === undefined
       ? { ...fixed, running: null, child: null, timedOut: false, nextRunAt: null, lastRun: null, runs: 0, skipped: 0, removed: false }
       : Object.assign(existing, fixed, { removed: false });

@@ -11,6 +11,11 @@ export interface Entry {
   spec: WatchSpec;
   signal: NodeJS.Signals;
   runAs: RunAs | undefined;
+  /**
+   * Why the process may not be started again: an adopted process that runs as root where root
+   * is no longer allowed keeps running (stopping it is a person's call), but is never restarted.
+   */
+  refusal?: Error;
   restartPolicy: RestartPolicy;
   flapping: FlappingPolicy | null;
   logPolicy: LogPolicy;

@@ -14,6 +14,7 @@ export { groupAlive, normalizeSignal, procAlive, procStartTime, procStat, type P
 export { CpuMeter, groupUsage, type GroupUsage } from './usage.js';
 export { followFiles, listLogFiles, rotate, rotateIfNeeded, rotatedPath, tailLines, type LogChunk, type LogFile } from './logs.js';
 export { logPaths, shellScript } from './spawn.js';
+export { asUser, claimFolders, identityFor, resolveUser, spawnIdentity, type RunAs } from './user.js';
 export {
   DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, DEFAULT_EVENTS_KEPT, DEFAULT_FLAPPING, DEFAULT_KILL_WAIT_MS,
   DEFAULT_LOG_CHECK_MS, DEFAULT_LOG_POLICY, DEFAULT_POLL_MS, DEFAULT_STABLE_MS, PROCESS_STATES, RESTART_POLICIES,

@@ -7,12 +7,15 @@ import { connect } from 'node:net';
 import { formatBytes, type CheckResult, type CommandCondition, type HttpCondition, type TcpCondition } from './conditions.js';
 import { signalGroup } from './proc.js';
 import { CpuMeter, groupUsage } from './usage.js';
+import { asUser, type RunAs } from './user.js';
 
 /** What a probe looks at: the running process. */
 export interface ProbeTarget {
   pid: number;
   cwd: string;
   env: Record<string, string>;
+  /** the user the process runs as, when not the supervisor's: a command check runs as it too */
+  runAs?: RunAs;
 }
 
 /** Memory of the group above `aboveBytes`. A group that is gone is not "above". */
@@ -69,7 +72,7 @@ export function checkTcp(c: TcpCondition): Promise<CheckResult> {
 /** Runs the command with the process's folder and environment; what it leaves running is killed. */
 export function checkCommand(c: CommandCondition, target: ProbeTarget): Promise<CheckResult> {
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', c.command], { cwd: target.cwd, env: target.env, detached: true, stdio: 'ignore' });
+    const child = spawn('/bin/sh', ['-c', c.command], { cwd: target.cwd, detached: true, stdio: 'ignore', ...asUser(target.runAs, target.env) });
     let timedOut = false;
     const kill = (): void => {
       if (child.pid === undefined) return;

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { WatchSpec } from './types.js';
-import type { RunAs } from './user.js';
+import { userEnv, type RunAs } from './user.js';
 
 /** rw-r-----: logs may hold secrets a service prints; the group (e.g. a log shipper) may read them. */
 const LOG_FILE_MODE = 0o640;
@@ -88,7 +88,7 @@ function spawnLogged(spec: WatchSpec, command: string, env: Record<string, strin
     err = openLog(paths.err, spec.logDir);
     return spawn('/bin/sh', ['-c', shellScript(command, env.PATH, spec.cwd)], {
       cwd: spec.cwd,
-      env: runAs ? { ...env, HOME: runAs.home, USER: runAs.name, LOGNAME: runAs.name } : env,
+      env: runAs ? userEnv(env, runAs) : env,
       detached: true,
       stdio: ['ignore', out, err],
       ...(runAs && { uid: runAs.uid, gid: runAs.gid }),

@@ -21,7 +21,7 @@ import {
   type AdoptRecord, type EventKind, type ProcessEvent, type ProcessState, type ProcessStatus,
   type SupervisorEvents, type SupervisorOptions, type WatchSpec,
 } from './types.js';
-import { spawnIdentity } from './user.js';
+import { claimFolders, spawnIdentity } from './user.js';
 import { checkSpec } from './validate.js';
 
 /**
@@ -78,7 +78,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * a death is handled like any other.
    */
   adopt(spec: WatchSpec, record: AdoptRecord): ProcessStatus {
-    const entry = this.#add(spec);
+    const entry = this.#addAdopted(spec, record);
     entry.restarts = record.restarts ?? 0;
     const why = notAdoptable(record);
     if (why !== null) {
@@ -214,6 +214,21 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.#entries.get(id)?.spec;
   }
 
+  /**
+   * `#add` for adopt: a process that runs already is taken over even when the spec's user is
+   * refused now (root no longer allowed, or not known to be); only starting it again is refused.
+   */
+  #addAdopted(spec: WatchSpec, record: AdoptRecord): Entry {
+    try {
+      return this.#add(spec);
+    } catch (err) {
+      if (!(err instanceof NoopsError && err.code === 'NOOPS_E_ROOT_NOT_ALLOWED') || notAdoptable(record) !== null) throw err;
+      const entry = this.#add({ ...spec, allowRoot: undefined });
+      entry.refusal = err;
+      return entry;
+    }
+  }
+
   #add(spec: WatchSpec): Entry {
     const signal = checkSpec(spec);
     const existing = this.#entries.get(spec.id);
@@ -224,11 +239,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     const entry = newEntry(spec, {
       signal,
-      runAs: spawnIdentity(spec.user),
+      runAs: spawnIdentity(spec.user, spec.allowRoot),
       restartPolicy: spec.restart ?? 'always',
       flapping: spec.flapping === undefined ? this.#opts.flapping : spec.flapping,
       logPolicy: spec.logs ?? DEFAULT_LOG_POLICY,
     });
+    claimFolders(spec.writable ?? [], entry.runAs);
     // Delete first so that a replaced id moves to the end of list().
     this.#entries.delete(spec.id);
     this.#entries.set(spec.id, entry);
@@ -252,6 +268,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     Object.assign(entry, { adopted: false, leaderExited: false, retryAt: null });
     let child: ChildProcess;
     try {
+      if (entry.refusal) throw entry.refusal;
       child = spawnProcess(entry.spec, entry.runAs);
     } catch (err) {
       entry.state = 'starting';
@@ -279,7 +296,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     entry.book = { ...entry.book, failedStarts: 0 };
     const conditions = entry.spec.conditions ?? [];
     if (conditions.length > 0 && entry.pid !== null) {
-      entry.runner = new ConditionRunner(conditions, { pid: entry.pid, cwd: entry.spec.cwd, env: entry.spec.env },
+      entry.runner = new ConditionRunner(conditions, { pid: entry.pid, cwd: entry.spec.cwd, env: entry.spec.env, runAs: entry.runAs },
         (c, message) => this.#conditionFired(entry, gen, c, message));
       entry.runner.start();
     }

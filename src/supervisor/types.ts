@@ -72,6 +72,13 @@ export interface WatchSpec {
   stopCommand?: string;
   /** run as this user (name or uid); needs the supervisor to run as root */
   user?: string;
+  /**
+   * false: never run as uid 0, whether `user` resolves to it or the supervisor runs as root and
+   * no `user` is given (noops releases: root only where the admin allowed it). Absent: no rule.
+   */
+  allowRoot?: boolean;
+  /** folders the process must be able to write: given to `user` when they belong to root (see claimFolders) */
+  writable?: string[];
   /** anything the caller wants back in `status()` (tag, release version, port, ...) */
   meta?: Record<string, unknown>;
 }

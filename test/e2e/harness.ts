@@ -3,9 +3,9 @@
  * processes started from bin/noops, and the CLI run as a user runs it.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 export { freePort } from '../../src/agent/ports.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
@@ -115,8 +115,19 @@ export async function startServer(dataDir: string, port: number, extra: string[]
   };
 }
 
+/**
+ * Lets other users walk through the test's temp folders down to `root` (mkdtemp makes them
+ * 0700): an agent running as root runs processes as `noops`, which must reach its releases.
+ */
+export function walkableTo(root: string): void {
+  for (let d = dirname(root); d.startsWith(`${tmpdir()}/`); d = dirname(d)) {
+    if (existsSync(d)) chmodSync(d, (statSync(d).mode & 0o7777) | 0o001);
+  }
+}
+
 /** Starts `noops agent` with its own root and name. */
 export function startAgent(server: { url: string; joinToken: string }, root: string, name: string, labels = 'rack=r1'): Proc {
+  walkableTo(root);
   return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', labels]);
 }
 

@@ -86,8 +86,9 @@ export function registerDaemons(p: Command): void {
     .option('--labels <k=v,...>', 'labels of this host, e.g. rack=r1,zone=bj')
     .option('--watches <file>', 'the host\'s standalone watches (default ROOT/watches.yaml)')
     .option('--standalone', 'run only the standalone watches, without a server')
+    .option('--user <name>', 'the unprivileged user processes run as when noops.yaml names none, created if missing (default noops; only an agent running as root switches users)')
     .addHelpText('after', '\nAn https:// server is verified with the global --ca FILE (env NOOPS_CA): the CA `noops server` prints.\nThe agent remembers it in ROOT/server-ca.pem once joined; later starts need no --ca.')
-    .action(async (o: { joinToken?: string; joinTokenFile?: string; root?: string; name: string; labels?: string; watches?: string; standalone?: boolean }, cmd: Command) => {
+    .action(async (o: { joinToken?: string; joinTokenFile?: string; root?: string; name: string; labels?: string; watches?: string; standalone?: boolean; user?: string }, cmd: Command) => {
       let server: string | undefined;
       let joinToken: string | undefined;
       const root = resolve(o.root ?? defaultAgentRoot());
@@ -99,11 +100,11 @@ export function registerDaemons(p: Command): void {
         if (!joinToken && o.joinTokenFile) joinToken = readFileSync(o.joinTokenFile, 'utf8').trim();
         if (!joinToken) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'the agent needs the server\'s join token: --join-token TOKEN or --join-token-file FILE (or --standalone)');
       }
-      const { Agent } = await import('../../agent/index.js');
+      const { Agent, DEFAULT_PROCESS_USER } = await import('../../agent/index.js');
       const nuked = new Promise<void>((done) => {
         const agent = new Agent({
           server, joinToken, root, name: o.name, labels: parseLabels(o.labels), pinned: trust.trust,
-          watchesFile: o.watches === undefined ? undefined : resolve(o.watches), onNuke: done,
+          watchesFile: o.watches === undefined ? undefined : resolve(o.watches), onNuke: done, user: o.user ?? DEFAULT_PROCESS_USER,
         });
         void (async () => {
           await agent.start();
@@ -128,15 +129,16 @@ export function registerDaemons(p: Command): void {
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
     .option('--name <name>', 'the local agent\'s host name', hostname())
     .option(...BUILD_SANDBOX_FLAG)
-    .action(async (o: ServerFlags & { name: string }, cmd: Command) => {
-      const [{ startServer }, { Agent }] = await Promise.all([import('../../server/index.js'), import('../../agent/index.js')]);
+    .option('--user <name>', 'the unprivileged user processes run as when noops.yaml names none (default noops; as root only)')
+    .action(async (o: ServerFlags & { name: string; user?: string }, cmd: Command) => {
+      const [{ startServer }, { Agent, DEFAULT_PROCESS_USER }] = await Promise.all([import('../../server/index.js'), import('../../agent/index.js')]);
       const server = await startServer(serverOptions(o));
       announce(server);
       // The local agent trusts the local CA (--tls auto), or the --ca given for a certificate of one's own.
       const caFile = server.tls?.caFile ?? cmd.optsWithGlobals<{ ca?: string }>().ca ?? process.env.NOOPS_CA;
       const agent = new Agent({
         server: server.url, joinToken: readFileSync(server.joinTokenFile, 'utf8').trim(), pinned: caFile ? { ca: readCa(caFile) } : undefined,
-        root: resolve(o.data, 'agent'), name: o.name, labels: { role: 'local' },
+        root: resolve(o.data, 'agent'), name: o.name, labels: { role: 'local' }, user: o.user ?? DEFAULT_PROCESS_USER,
       });
       await agent.start();
       process.stdout.write(`  local agent: ${agent.name} (root ${agent.root})\n\n`);

@@ -8,6 +8,7 @@ import { formatTag, parseTag } from '../../tree/index.js';
 import type { ReleaseManifest } from '../../release/types.js';
 import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
+import { rootAllowed } from '../../rollout/index.js';
 import { PackageCache } from '../package-cache.js';
 import { secretBook } from '../secrets.js';
 import type { PrincipalCache } from '../principals.js';
@@ -138,12 +139,13 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     }
     const state = await ctx.store.getDesired(host);
     const instances: DesiredInstance[] = [];
+    const rootScopes = (await ctx.store.listGrants()).filter((g) => g.grant === 'root').map((g) => g.scope);
     for (const e of state.entries) {
       const kind = e.kind ?? (e.deploymentId === null ? 'deploy' : (await ctx.rollout.kindOf(e.deploymentId)));
       const manifest = e.manifest as unknown as ReleaseManifest;
       instances.push({
         tag: e.tag, version: e.version, sha256: e.sha256, url: `${API_PREFIX}/artifacts/${e.sha256}`,
-        manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest),
+        manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest), allowRoot: rootAllowed(e.tag, rootScopes),
         ...(await secretBook(ctx).forInstance(e.tag, manifest)), // values for this host's own instances only
         signature: await signatures.of(jobOf(e.tag), e.version),
       });
