@@ -55,6 +55,12 @@ export const ERROR_CODES = {
   NOOPS_E_INTERNAL: { status: 500, hint: 'this is a bug in noops; the server log has the details' },
   NOOPS_E_AGENT_UNREACHABLE: { status: 503, hint: 'start `noops agent` with this --root (the control socket is ROOT/run/ctl.sock), or give the agent\'s --root' },
   NOOPS_E_COMMAND_TIMEOUT: { status: 504, hint: 'the host\'s agent did not answer in time; see `noops hosts` (is it up?)' },
+  // limits
+  NOOPS_E_REPORT_TOO_LARGE: { status: 413, hint: 'the agent reported more than the server takes in one report (docs/limits.md); run fewer processes per host or upgrade the agent' },
+  NOOPS_E_RATE_LIMITED: { status: 429, hint: 'too many requests from this caller; wait as long as the Retry-After header says, then try again' },
+  NOOPS_E_PACKAGE_TOO_LARGE: { status: 422, hint: 'the package unpacks to more bytes or files than a host takes (docs/limits.md); leave caches and test data out of the release' },
+  NOOPS_E_STORE_BUSY: { status: 503, hint: 'another process holds the database (a backup, sqlite3 at a console); nothing was changed: try again once it lets go' },
+  NOOPS_E_COMMANDS_FULL: { status: 429, hint: 'this host has too many commands waiting for its agent; wait for them to end (`noops hosts`: is it up?) and try again' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
