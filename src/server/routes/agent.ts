@@ -11,6 +11,7 @@ import { canSee } from '../auth.js';
 import { PackageCache } from '../package-cache.js';
 import type { PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
+import { REPORT_MAX_BYTES, reportLimits } from '../report-limits.js';
 import { HostName, parseBody } from './parse.js';
 
 const JoinBody = z.object({
@@ -104,7 +105,9 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     return { token, heartbeatMs: ctx.config.heartbeatMs };
   });
 
-  api.post('/agent/report', { config: { access: 'agent' } }, async (req) => {
+  // Limits (report-limits.ts): rate and size are refused before the body is read. fastify's own
+  // bodyLimit, one byte over ours, is the backstop.
+  api.post('/agent/report', { config: { access: 'agent' }, bodyLimit: REPORT_MAX_BYTES + 1, preParsing: reportLimits() }, async (req) => {
     const body = parseBody(ReportBody, req.body, 'report');
     await ctx.reports.receive(req.principal.name, body);
       const generation = await ctx.store.desiredGeneration(req.principal.name);
