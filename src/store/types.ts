@@ -267,11 +267,19 @@ export interface Store {
 
   createBuild(row: Omit<BuildRow, 'id'>): Promise<number>;
   updateBuild(id: number, patch: Partial<Omit<BuildRow, 'id'>>): Promise<void>;
-  /** append text to the build's log */
+  /**
+   * append text to the build's log, as new pieces (never rewriting what is stored); past
+   * BUILD_LOG_HEAD_CHARS + BUILD_LOG_TAIL_CHARS the middle is cut (build-log.ts)
+   */
   appendBuildLog(id: number, text: string): Promise<void>;
+  /**
+   * the build's log from position `from` of the whole log (a marker stands where it was cut),
+   * and the position to read from next
+   */
+  readBuildLog(id: number, from?: number): Promise<{ text: string; end: number }>;
   getBuild(id: number): Promise<BuildRow | undefined>;
   /** newest first; without the log (log = '') to keep lists cheap */
-  listBuilds(filter?: { status?: BuildStatus; job?: string; limit?: number }): Promise<BuildRow[]>;
+  listBuilds(filter?: { id?: number; status?: BuildStatus; job?: string; limit?: number }): Promise<BuildRow[]>;
 
   createDeployment(row: NewDeployment): Promise<number>;
   updateDeployment(id: number, patch: Partial<Omit<DeploymentRow, 'id'>>): Promise<void>;
