@@ -16,6 +16,7 @@ import { RolloutController } from '../rollout/index.js';
 import type { ServerContext, ServerConfig } from './context.js';
 import { DesiredHub } from './hub.js';
 import { ReportBook } from './reports.js';
+import { tightenDataDir } from './data-dir.js';
 import { BuildRunner } from './builds.js';
 import { TagBook } from './tags.js';
 import { CommandBook } from './commands.js';
@@ -70,6 +71,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const store = await openStore(opts.db ?? `sqlite:${join(dataDir, 'noops.db')}`);
   try {
     const tokens = await bootstrapTokens(store, dataDir);
+    // An existing folder (and the database and tokens just opened in it) is only the server's to read.
+    for (const p of tightenDataDir(dataDir)) process.emitWarning(`data folder: could not tighten ${p}`);
     const artifacts = new ArtifactStore(join(dataDir, 'artifacts'));
     const hub = new DesiredHub();
     const reports = new ReportBook(store, config.downAfterMs);
