@@ -26,6 +26,12 @@ export const REPORTS_PER_SECOND = 20;
 /** Reports one agent may send at once before the rate applies: a reconnect's catch-up, not a flood. */
 export const REPORT_BURST = 40;
 
+/**
+ * An oversized report up to this size is read and discarded so that the agent reads the 413
+ * (an agent's report is near the limit, not far past it); past it the connection is cut.
+ */
+export const REPORT_DRAIN_MAX_BYTES = 16 * 1024 * 1024;
+
 /** Hosts whose buckets are kept; past this the idlest are forgotten (a forgotten host starts full). */
 export const RATE_BUCKETS_MAX = 100_000;
 
@@ -78,9 +84,12 @@ export function reportLimits(rate: RateLimiter = new RateLimiter(REPORTS_PER_SEC
       throw new NoopsError('NOOPS_E_RATE_LIMITED', `more than ${REPORTS_PER_SECOND} reports a second from ${req.principal.name}`);
     }
     const length = Number(req.headers['content-length']);
-    // The client may still be sending: the connection closes after the answer instead of reading on.
     if (Number.isFinite(length) && length > REPORT_MAX_BYTES) {
-      reply.header('connection', 'close');
+      // The client is still sending. Answering at once and closing makes it fail to write
+      // ("fetch failed") instead of reading the 413; so a body of a sane size is read and
+      // thrown away (no memory kept), and only a huge one cuts the connection.
+      if (length <= REPORT_DRAIN_MAX_BYTES) for await (const _ of payload) { /* discarded */ }
+      else reply.header('connection', 'close');
       throw tooLarge(length);
     }
     let seen = 0;

@@ -116,8 +116,8 @@ export async function startServer(dataDir: string, port: number, extra: string[]
 }
 
 /** Starts `noops agent` with its own root and name. */
-export function startAgent(server: { url: string; joinToken: string }, root: string, name: string, labels = 'rack=r1'): Proc {
-  return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', labels]);
+export function startAgent(server: { url: string; joinToken: string }, root: string, name: string, labels = 'rack=r1', env: Record<string, string> = {}): Proc {
+  return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', labels], env);
 }
 
 /** Starts `noops agent --standalone` (no server: only the watches file). */
