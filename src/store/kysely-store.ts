@@ -326,8 +326,9 @@ export class KyselyStore implements Store {
     return r && m.deploymentFromDb(r);
   }
 
-  async listDeployments(filter: { tag?: string; status?: DeploymentStatus; limit?: number } = {}): Promise<DeploymentRow[]> {
+  async listDeployments(filter: { tag?: string; status?: DeploymentStatus; limit?: number; beforeId?: number } = {}): Promise<DeploymentRow[]> {
     let q = this.db.selectFrom('deployments').selectAll();
+    if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
     if (filter.tag !== undefined) q = q.where('tag', '=', filter.tag);
     if (filter.status !== undefined) q = q.where('status', '=', filter.status);
     q = q.orderBy('id', 'desc');
@@ -420,8 +421,9 @@ export class KyselyStore implements Store {
     return (await this.db.selectFrom('grants').selectAll().orderBy('scope').execute()).map(m.grantFromDb);
   }
 
-  async listAudit(filter: { limit?: number; action?: string } = {}): Promise<AuditRow[]> {
+  async listAudit(filter: { limit?: number; action?: string; beforeId?: number } = {}): Promise<AuditRow[]> {
     let q = this.db.selectFrom('audit').selectAll();
+    if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
     if (filter.action !== undefined) q = q.where('action', '=', filter.action);
     q = q.orderBy('id', 'desc');
     if (filter.limit !== undefined) q = q.limit(filter.limit);

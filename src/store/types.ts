@@ -285,7 +285,7 @@ export interface Store {
   updateDeployment(id: number, patch: Partial<Omit<DeploymentRow, 'id'>>): Promise<void>;
   getDeployment(id: number): Promise<DeploymentRow | undefined>;
   /** newest first (by id) */
-  listDeployments(filter?: { tag?: string; status?: DeploymentStatus; limit?: number }): Promise<DeploymentRow[]>;
+  listDeployments(filter?: { tag?: string; status?: DeploymentStatus; limit?: number; /** only ids below this (the next page) */ beforeId?: number }): Promise<DeploymentRow[]>;
 
   /**
    * Set (row) or clear (null) one entry of a host's desired state and bump the host's
@@ -325,5 +325,5 @@ export interface Store {
   deleteGrant(scope: string, grant: GrantRow['grant']): Promise<boolean>;
   listGrants(): Promise<GrantRow[]>;
   /** newest first */
-  listAudit(filter?: { limit?: number; action?: string }): Promise<AuditRow[]>;
+  listAudit(filter?: { limit?: number; action?: string; /** only ids below this (the next page) */ beforeId?: number }): Promise<AuditRow[]>;
 }
