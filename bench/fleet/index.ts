@@ -3,6 +3,7 @@
  * 10,000; quick: 100 and 1,000), and 20 real agents as a reality check. See docs/benchmarks.md.
  *
  *   npm run bench -- --only fleet [--quick]
+ *   NOOPS_BENCH_FLEET_TLS=1 npm run bench -- --only fleet --quick    the same over TLS (tls.ts)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { runReal } from './real-run.js';
 import { goals, growthOf, render, type FleetResults } from './report.js';
 import { makeSeed } from './seed.js';
 import { runSimulated, stepsFor, type SimFigures } from './sim-run.js';
+import { tlsVariant } from './tls.js';
 
 /** Where the simulated agents' roots go: memory (their state files are written often, and a
  * real host's disk is its own, not shared by 10,000 agents). */
@@ -26,6 +28,7 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
   const disk = mkdtempSync(join(tmpdir(), 'noops-bench-fleet-'));
   const mem = mkdtempSync(join(SIM_ROOT, 'noops-bench-fleet-'));
   try {
+    if (tlsVariant()) log('fleet: over TLS (the server with --tls auto, every client pinned to its CA)');
     log(`fleet: building the seed releases (tiny, ${payloadSizes(plan).join(' MiB, ')} MiB)`);
     const seed = await makeSeed(join(disk, 'seed'), payloadSizes(plan));
     const simulated: SimFigures[] = [];
@@ -48,10 +51,11 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
       real = { agents, simulated: sim };
     }
     const results: FleetResults = { simulated, real };
-    process.stdout.write(`\n${render(results)}\n`);
+    process.stdout.write(`\n${tlsVariant() ? 'Over TLS: the server with --tls auto, every client pinned to its CA.\n\n' : ''}${render(results)}\n`);
     for (const f of failed) process.stdout.write(`FAILED at ${f.hosts} simulated agents: ${f.error}\n`);
     return {
       plan,
+      tls: tlsVariant(),
       failed,
       seed: { tinyA: seed.tinyA, tinyB: seed.tinyB, payload: seed.payload },
       ...results,

@@ -12,12 +12,20 @@
  */
 import http from 'node:http';
 import { Readable } from 'node:stream';
+import { poolFor, requestFor } from './tls.js';
 
 /** Idle connections kept for reuse. Heartbeats come in bursts (a deploy wakes every agent at
  * once); each agent's long poll holds a connection of its own, so those are not limited. */
 const MAX_FREE_SOCKETS = 1024;
 
-const pool = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: MAX_FREE_SOCKETS, scheduling: 'lifo' });
+const POOL: http.AgentOptions = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: MAX_FREE_SOCKETS, scheduling: 'lifo' };
+/** One pool per scheme: https (the TLS variant, see tls.ts) pools trust the server's CA. */
+const pools = new Map<string, http.Agent>();
+function pool(url: URL): http.Agent {
+  let p = pools.get(url.protocol);
+  if (!p) pools.set(url.protocol, p = poolFor(url.href, POOL));
+  return p;
+}
 
 /** Responses whose path starts with this are streamed (packages); the rest are read whole. */
 const STREAMED = '/api/v1/artifacts/';
@@ -37,7 +45,7 @@ function send(url: URL, init: RequestInit, retry: boolean): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
     if (signal?.aborted) return reject(abortError());
     const headers = new Headers(init.headers);
-    const req = http.request(url, { method: init.method ?? 'GET', agent: pool, headers: Object.fromEntries(headers) }, (res) => {
+    const req = requestFor(url)(url, { method: init.method ?? 'GET', agent: pool(url), headers: Object.fromEntries(headers) }, (res) => {
       const responseHeaders = new Headers();
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) responseHeaders.set(k, Array.isArray(v) ? v.join(', ') : v);
       const status = res.statusCode ?? 500;

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiClient } from '../../src/api/client.js';
 import { mapLimit } from '../lib/limit.js';
+import { poolFor, requestFor } from './tls.js';
 import { procUsage, usageBetween } from '../lib/procstat.js';
 import { percentile, round, summarize } from '../lib/stats.js';
 
@@ -40,7 +41,7 @@ function request(agent: http.Agent, url: string, token: string, method: string, 
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const req = http.request(url, { method, agent, headers, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+    const req = requestFor(url)(url, { method, agent, headers, timeout: REQUEST_TIMEOUT_MS }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => { text += c; });
@@ -72,7 +73,7 @@ export interface PacedFigures {
  * agent's report once (as in steady state, where a report that did not change writes nothing).
  */
 export async function pacedHeartbeats(url: string, serverPid: number, agents: LeanAgent[], body: (a: LeanAgent) => string, rate: number, seconds: number): Promise<PacedFigures> {
-  const pool = new http.Agent({ keepAlive: true, maxSockets: HEARTBEAT_SOCKETS, scheduling: 'lifo' });
+  const pool = poolFor(url, { keepAlive: true, maxSockets: HEARTBEAT_SOCKETS, scheduling: 'lifo' });
   const target = `${url}/api/v1/agent/report`;
   try {
     await mapLimit(agents, HEARTBEAT_SOCKETS, (a) => request(pool, target, a.token, 'POST', body(a)));
@@ -122,7 +123,7 @@ export interface FanOutFigures {
  * the server is idle, then calls `trigger` (a deploy) and times the answers.
  */
 export async function desiredFanOut(url: string, serverPid: number, agents: LeanAgent[], version: string, trigger: () => Promise<unknown>, timeoutMs: number): Promise<FanOutFigures> {
-  const pool = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const pool = poolFor(url, { keepAlive: true, maxSockets: Infinity });
   try {
     const generations = await mapLimit(agents, HEARTBEAT_SOCKETS, async (a) => {
       const r = await request(pool, `${url}/api/v1/agent/desired?after=-1`, a.token, 'GET');

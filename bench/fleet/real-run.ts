@@ -7,6 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiClient } from '../../src/api/client.js';
 import { killSupervised, startAgent, startServer, until, type Daemon } from '../lib/daemons.js';
+import { tlsVariant } from './tls.js';
 import { measureDeploy, type DeployFigures, type Watch } from './deploy.js';
 import type { FleetPlan } from './plan.js';
 import { clusterOf, copySeed, type Seed, type SeedRelease } from './seed.js';
@@ -42,7 +43,7 @@ function apiWatch(api: ApiClient, hosts: string[]): Watch {
 
 export async function runReal(plan: FleetPlan, seed: Seed, dir: string): Promise<RealFigures> {
   const n = plan.realAgents;
-  const server = await startServer(copySeed(seed, join(dir, 'server')));
+  const server = await startServer(copySeed(seed, join(dir, 'server')), tlsVariant() ? ['--tls', 'auto'] : []);
   const names = Array.from({ length: n }, (_, i) => `real-${String(i + 1).padStart(2, '0')}`);
   const roots = names.map((name) => join(dir, 'agents', name));
   const agents: Daemon[] = [];

@@ -13,6 +13,7 @@ import { desiredFanOut, pacedHeartbeats, readAgents, type FanOutFigures, type Le
 import { AGENTS_PER_WORKER, Fleet } from './fleet.js';
 import type { FleetPlan } from './plan.js';
 import { clusterOf, copySeed, type Seed, type SeedRelease } from './seed.js';
+import { tlsVariant } from './tls.js';
 
 /** The agents' heartbeat period: the server's default, which the goals are stated for. */
 export const HEARTBEAT_PERIOD_S = 5;
@@ -83,7 +84,9 @@ export function stepsFor(plan: FleetPlan, n: number): SimSteps {
 }
 
 export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: string): Promise<SimFigures> {
-  const server = await startServer(copySeed(seed, join(dir, 'server')));
+  const server = await startServer(copySeed(seed, join(dir, 'server')), tlsVariant() ? ['--tls', 'auto'] : []);
+  // the workers forked next, and the lean generator, pin this server's CA (tls.ts)
+  if (server.caFile) process.env.NOOPS_BENCH_CA = server.caFile;
   const names = Array.from({ length: n }, (_, i) => `sim-${String(i + 1).padStart(5, '0')}`);
   const tag = clusterOf(`n${n}`);
   let fleet: Fleet | undefined;

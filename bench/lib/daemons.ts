@@ -54,9 +54,12 @@ export interface ServerDaemon extends Daemon {
   adminToken: string;
   joinToken: string;
   api: ApiClient;
+  /** the CA to verify it with, when started with `--tls auto` */
+  caFile?: string;
 }
 
-/** Starts `noops server` on a free port with its data in `dataDir`; resolves once it listens. */
+/** Starts `noops server` on a free port with its data in `dataDir`; resolves once it listens
+ * (`extra` may hold `--tls auto`: the URL is then https:// and `api` pins the server's CA). */
 export async function startServer(dataDir: string, extra: string[] = []): Promise<ServerDaemon> {
   const port = await freePort();
   // NOOPS_BENCH_PROFILE=DIR: the server writes a V8 CPU profile there when it stops.
@@ -71,14 +74,17 @@ export async function startServer(dataDir: string, extra: string[] = []): Promis
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  const url = `http://127.0.0.1:${port}`;
+  const caFile = extra.includes('--tls') ? join(dataDir, 'tls', 'ca.pem') : undefined;
+  const url = `${caFile ? 'https' : 'http'}://127.0.0.1:${port}`;
   const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
-  return { ...d, url, adminToken, joinToken: readFileSync(join(dataDir, 'join.token'), 'utf8').trim(), api: new ApiClient(url, adminToken) };
+  const api = new ApiClient(url, adminToken, caFile ? { ca: readFileSync(caFile, 'utf8') } : undefined);
+  return { ...d, url, adminToken, joinToken: readFileSync(join(dataDir, 'join.token'), 'utf8').trim(), api, caFile };
 }
 
-/** Starts `noops agent` with its own root and name. */
-export function startAgent(server: { url: string; joinToken: string }, root: string, name: string): Daemon {
-  return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', 'bench=real']);
+/** Starts `noops agent` with its own root and name (and `--ca` for a server with TLS). */
+export function startAgent(server: { url: string; joinToken: string; caFile?: string }, root: string, name: string): Daemon {
+  const ca = server.caFile ? ['--ca', server.caFile] : [];
+  return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', 'bench=real', ...ca]);
 }
 
 /** Waits until `check` answers truthy, retrying against a deadline. */

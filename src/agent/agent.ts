@@ -11,6 +11,7 @@ import { fenceNodePackageScope } from '../release/node-scope.js';
 import { pipeline } from 'node:stream/promises';
 import { Readable, type Writable } from 'node:stream';
 import { ApiClient } from '../api/client.js';
+import type { ClientTrust } from '../api/transport.js';
 import type { AgentReport, DesiredInstance, DesiredState, ProcessReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
 // Each from its own module, never an index: the agent loads no schema library (zod, yaml) and
@@ -29,6 +30,7 @@ import { HealthMonitor } from './health.js';
 import { Host } from './host.js';
 import { detectStartFailures, reconcile, runtimesDir } from './reconcile.js';
 import { RuntimePruner } from './runtime-prune.js';
+import { ServerTrust } from './server-trust.js';
 import { sleep } from './sleep.js';
 import { processId, watchSpec } from './specs.js';
 import { loadIdentity, saveIdentity } from './state.js';
@@ -45,6 +47,8 @@ export interface AgentOptions {
   /** the server; undefined for a standalone agent (only the host's watches file) */
   server?: string;
   joinToken?: string;
+  /** what the agent pins its server by: the CA of its TLS certificate (`noops agent --ca`); not `trust`, the server-identity check */
+  pinned?: ClientTrust;
   root: string;
   name: string;
   labels: Record<string, string>;
@@ -90,6 +94,9 @@ export class Agent {
   private commands: CommandLoop | undefined;
   private desired: DesiredInstance[] | undefined;
   private desiredGeneration = -1;
+  /** the generation of the desired state last accepted (what `desired` is) */
+  private acceptedGeneration = -1;
+  private readonly trust: ServerTrust;
   private stopped = false;
   private closed = false;
   private readonly abort = new AbortController();
@@ -112,10 +119,11 @@ export class Agent {
       watchesFile: opts.watchesFile, log: this.log,
     });
     fenceNodePackageScope(this.root);
-    this.api = new ApiClient(opts.server ?? 'http://127.0.0.1:0');
+    this.api = new ApiClient(opts.server ?? 'http://127.0.0.1:0', undefined, opts.pinned);
     this.host.supervisor.on('state', () => this.scheduleReport());
     this.host.crons.on('change', () => this.scheduleReport());
     this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
+    this.trust = new ServerTrust(this.host, this.name, this.log, () => this.scheduleReport());
     this.runtimes = new RuntimePruner({
       root: this.root, state: this.host.state, save: () => this.host.save(), log: this.log, runtimeKeepMs: opts.runtimeKeepMs,
       everyMs: opts.runtimePruneEveryMs, busy: () => this.reconciling !== undefined,
@@ -188,7 +196,7 @@ export class Agent {
   private async join(force: boolean): Promise<void> {
     const known = loadIdentity(this.root);
     if (!force && known && known.server === this.opts.server && known.name === this.name) {
-      this.api = new ApiClient(known.server, known.token);
+      this.api = new ApiClient(known.server, known.token, this.opts.pinned);
       try {
         await this.api.whoami();
         return;
@@ -206,11 +214,12 @@ export class Agent {
         // The platform labels let the server check a runtime's platform before a deploy; given labels win.
         const [os, arch] = hostPlatform().split('/');
         const labels = { [OS_LABEL]: os!, [ARCH_LABEL]: arch!, ...this.opts.labels };
-        const res = await new ApiClient(server, this.opts.joinToken).join({ name: this.name, labels });
+        const res = await new ApiClient(server, this.opts.joinToken, this.opts.pinned).join({ name: this.name, labels });
         this.heartbeatMs = res.heartbeatMs;
         saveIdentity(this.root, { server, name: this.name, token: res.token });
-        this.api = new ApiClient(server, res.token);
+        this.api = new ApiClient(server, res.token, this.opts.pinned);
         this.log(`joined ${this.opts.server}`);
+        this.trust.joined(res.serverId);
         return;
       } catch (err) {
         // A live host holds this name: wait for an admin's `noops host approve`, asking again.
@@ -232,12 +241,19 @@ export class Agent {
         this.opts.observer?.desired?.(ds);
         for (const cmd of ds.commands ?? []) void this.commands?.execute(cmd);
         if (ds.generation !== this.desiredGeneration || this.desired === undefined) {
-          this.desiredGeneration = ds.generation;
-          this.desired = ds.instances;
-          this.kick();
+          this.desiredGeneration = ds.generation; // refused or not: the next poll waits for a change
+          // A refused answer changes nothing on the host: what runs keeps running (docs/trust.md).
+          if (this.trust.accepts(ds)) {
+            this.acceptedGeneration = ds.generation;
+            this.desired = ds.instances;
+            this.kick();
+          }
         }
       } catch (err) {
         if (this.stopped) return;
+        // The server may have come back with another database: ask for its state at once, not
+        // after a long poll that waits for a generation above ours (docs/trust.md).
+        this.desiredGeneration = -1;
         if (err instanceof NoopsError && err.code === 'NOOPS_E_UNAUTHORIZED') {
           this.log('the server no longer knows this agent\'s token; joining again');
           await this.join(true).catch((e: Error) => this.log(`join failed: ${e.message}`));
@@ -263,7 +279,8 @@ export class Agent {
       do {
         this.again = false;
         retry = false;
-        const desired = this.desired ?? [];
+        const desired = this.desired;
+        if (desired === undefined) break; // nothing accepted yet: an empty list would stop everything
         try {
           await reconcile({
             root: this.root,
@@ -276,7 +293,7 @@ export class Agent {
             runtimeKeepMs: this.opts.runtimeKeepMs,
             retryLater: () => { retry = true; },
           }, this.host.state, desired, this.host.failures);
-          if (!retry) this.host.state.generation = this.desiredGeneration;
+          if (!retry) this.host.state.generation = this.acceptedGeneration;
           this.host.save();
         } catch (err) {
           this.log(`reconcile failed: ${(err as Error).stack ?? err}`);
@@ -339,7 +356,7 @@ export class Agent {
       const report: AgentReport = {
         processes: this.processes(), failures: [...host.failures.values()], generation: host.state.generation,
         metrics: host.metrics(this.name, Math.round(this.heartbeatMs / 1000)), events, crons: host.cronReports(),
-        ...(this.runtimeFacts && { runtimes: this.runtimeFacts }),
+        ...(this.runtimeFacts && { runtimes: this.runtimeFacts }), trust: this.trust.report(),
       };
       const answer = await this.api.report(report);
       this.opts.observer?.reported?.(report);

@@ -18,7 +18,8 @@ import type { ProcessSupervisor } from './backends.js';
 import type { WatchRef } from './names.js';
 import { recordPids, recordWatches, startCrons, type Failures } from './reconcile.js';
 import { processId, watchSpec } from './specs.js';
-import { loadState, saveState, type AgentState, type InstanceState, type WatchesState } from './state.js';
+import { readReleaseOnDisk, rebuildInstances, rebuildLocal, scanProcesses, type FoundProcess } from './rebuild.js';
+import { readState, saveState, type AgentState, type InstanceState, type WatchesState } from './state.js';
 
 /** 1 MiB x 3 kept: months of a quiet host's events, and a busy host's last days. */
 const EVENTS_LOG = { maxBytes: 1024 * 1024, keep: 3 };
@@ -60,6 +61,8 @@ export class Host {
   readonly #eventsFile: string;
   #lastMetrics: { at: number; samples: MetricSample[] } | undefined;
   #pendingLines: string[] = [];
+  /** the processes found when state.json was unreadable (the standalone watches are matched to them once read) */
+  #rebuiltFrom: FoundProcess[] | undefined;
 
   constructor(opts: HostOptions) {
     this.root = opts.root;
@@ -68,11 +71,27 @@ export class Host {
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
     this.watchesFile = opts.watchesFile ?? join(this.root, WATCHES_FILE);
     this.#eventsFile = join(this.root, 'events.log');
-    this.state = loadState(this.root);
+    this.state = this.#loadState();
     this.supervisor = opts.processes ?? new Supervisor(opts.supervisor);
     this.crons = new CronRunner({ pollMs: opts.supervisor?.pollMs });
     this.supervisor.on('event', (e) => this.#event(e.id, e.kind, e.message));
     this.crons.on('event', (id, kind, message) => this.#event(id, kind, message));
+  }
+
+  /** Reads state.json; an unreadable one is moved aside and rebuilt from the processes that run. */
+  #loadState(): AgentState {
+    const { state, corrupt } = readState(this.root);
+    if (corrupt === undefined) return state;
+    this.#log(`state.json could not be read (${corrupt.error}); moved aside to ${corrupt.aside}; rebuilding it from the processes that run`);
+    const found = scanProcesses();
+    const notes: string[] = [];
+    state.instances = rebuildInstances(this.root, found, readReleaseOnDisk, notes);
+    for (const n of notes) this.#log(`rebuilding the state: ${n}`);
+    const adopted = Object.values(state.instances).reduce((n, i) => n + Object.keys(i.processes).length, 0);
+    this.#log(`rebuilt the state: ${Object.keys(state.instances).length} instances, ${adopted} running processes to adopt`);
+    this.#rebuiltFrom = found;
+    saveState(this.root, state);
+    return state;
   }
 
   /** The state of the standalone watches (created on first use). */
@@ -97,6 +116,10 @@ export class Host {
       this.local = await readWatches(this.watchesFile);
     } catch (err) {
       this.#log(`standalone watches not loaded: ${(err as Error).message}`);
+    }
+    if (this.#rebuiltFrom !== undefined) {
+      this.localState.processes = rebuildLocal(this.#rebuiltFrom, this.local.processes.map((p) => ({ name: p.spec.name, dir: p.dir })));
+      this.#rebuiltFrom = undefined;
     }
     this.#applyLocal(this.local, true);
     this.save();

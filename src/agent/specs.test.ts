@@ -119,3 +119,15 @@ test('a Procfile-only release whose process exits at once ends in flapping by th
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('secrets: the release\'s and the process\'s secretEnv get their values from the desired state; the process\'s win', () => {
+  const p: ProcessSpec = { ...processDefaults('web', { command: 'x', env: { LEVEL: '3' }, secretEnv: { API_KEY: 'api', DB: 'db-web' } }) };
+  const d = desired([p]);
+  d.manifest.secretEnv = { DB: 'db', SMTP: 'smtp' };
+  d.secrets = { api: 'k-123', db: 'p-all', 'db-web': 'p-web' }; // smtp missing: left out
+  const ws = watchSpec('/root', d, p, 8080);
+  assert.deepEqual([ws.env.A, ws.env.LEVEL, ws.env.API_KEY, ws.env.DB, ws.env.SMTP], ['1', '3', 'k-123', 'p-web', undefined]);
+  // a cron gets the release's secrets
+  const cs = cronSpec('/root', d, d.manifest.crons![0]!);
+  assert.deepEqual([cs.env.DB, cs.env.B, cs.env.API_KEY], ['p-all', '2', undefined]);
+});

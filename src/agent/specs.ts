@@ -9,6 +9,7 @@ import type { DesiredInstance } from '../api/types.js';
 // older manifest lacks is left out here, and the supervisor's own default applies.
 import type { CronSpecManifest, ManifestCondition, ManifestFlapping, ProcessSpec } from '../release/index.js';
 import { runtimeEnv } from '../runtimes/exports.js';
+import { secretValues } from '../secrets/index.js';
 import type { RuntimeRef } from '../runtimes/types.js';
 import type { ConditionSpec, CronSpec, FlappingPolicy, WatchSpec } from '../supervisor/index.js';
 
@@ -50,7 +51,10 @@ export function instanceDirs(root: string, d: Pick<DesiredInstance, 'tag' | 'ver
   return { release: join(jobDir, 'releases', d.version), log: join(jobDir, 'shared', 'log'), data: join(jobDir, 'shared', 'data') };
 }
 
-/** The environment of every process and cron of an instance (without PORT). */
+/**
+ * The environment of every process and cron of an instance (without PORT): the release's `env`,
+ * then its secrets (values from the desired state), then `extra` (a process's own).
+ */
 export function instanceEnv(root: string, d: DesiredInstance, name: string, extra: Record<string, string>): Record<string, string> {
   const dirs = instanceDirs(root, d);
   const inherited = inheritedEnv();
@@ -67,6 +71,7 @@ export function instanceEnv(root: string, d: DesiredInstance, name: string, extr
     ...runtimeEnv(placed, inherited.PATH),
     NOOPS_NODE: process.execPath,
     ...d.manifest.env,
+    ...secretValues(d.manifest.secretEnv, d.secrets),
     ...extra,
     NOOPS_TAG: d.tag,
     NOOPS_VERSION: d.version,
@@ -81,7 +86,7 @@ export function instanceEnv(root: string, d: DesiredInstance, name: string, extr
 /** The supervisor's spec of one process of one instance. */
 export function watchSpec(root: string, d: DesiredInstance, spec: ProcessSpec, port: number | undefined): WatchSpec {
   const dirs = instanceDirs(root, d);
-  const env = instanceEnv(root, d, spec.name, spec.env);
+  const env = instanceEnv(root, d, spec.name, { ...spec.env, ...secretValues(spec.secretEnv, d.secrets) });
   if (port !== undefined) env.PORT = String(port);
   return {
     id: processId(d.tag, spec.name),

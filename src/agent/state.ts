@@ -3,9 +3,10 @@
  * desired entry it runs, the ports it gave its processes, and each process's pid and start time
  * (so a new agent adopts them instead of restarting them, and never mistakes a reused pid).
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { DesiredInstance } from '../api/types.js';
+import type { ServerMemory } from './trust.js';
 
 /** A running process, as a new agent needs it to adopt it. */
 export interface ProcessRecord {
@@ -47,6 +48,8 @@ export interface AgentState {
   local?: WatchesState;
   /** when each runtime (`name@version`) was last used by an instance, ms since the epoch */
   runtimesUsed?: Record<string, number>;
+  /** the server whose answers this agent applies, and its refusal if it refuses them (trust.ts) */
+  server?: ServerMemory;
 }
 
 /** The agent's identity on its server, in ROOT/agent.json (mode 0600). */
@@ -56,23 +59,61 @@ export interface AgentIdentity {
   token: string;
 }
 
-export function loadState(root: string): AgentState {
+/** Files the agent writes hold tokens and pids: its own user reads them, no one else. */
+export const AGENT_FILE_MODE = 0o600;
+
+/** A state.json that could not be read, moved aside. */
+export interface CorruptState {
+  /** where the unreadable file now is */
+  aside: string;
+  /** why it could not be read */
+  error: string;
+}
+
+function emptyState(): AgentState {
+  return { generation: 0, instances: {}, local: { processes: {} }, runtimesUsed: {} };
+}
+
+/**
+ * Reads ROOT/state.json. A missing file is an empty state (a new host). An unreadable one is
+ * never read as empty (the agent would start second copies of what runs): it is moved aside to
+ * `state.json.corrupt-TIME` and reported in `corrupt`, and the caller rebuilds the state from
+ * the processes it finds (rebuild.ts).
+ */
+export function readState(root: string, now = new Date()): { state: AgentState; corrupt?: CorruptState } {
+  const file = join(root, 'state.json');
+  let text: string;
   try {
-    const parsed = JSON.parse(readFileSync(join(root, 'state.json'), 'utf8')) as AgentState;
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: emptyState() };
+    return { state: emptyState(), corrupt: moveAside(file, err as Error, now) };
+  }
+  try {
+    const parsed = JSON.parse(text) as AgentState;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || (parsed.instances !== undefined && typeof parsed.instances !== 'object')) {
+      throw new Error('it is not a JSON object with instances');
+    }
     return {
-      generation: parsed.generation ?? 0, instances: parsed.instances ?? {}, local: parsed.local ?? { processes: {} },
-      runtimesUsed: parsed.runtimesUsed ?? {},
+      state: {
+        generation: parsed.generation ?? 0, instances: parsed.instances ?? {}, local: parsed.local ?? { processes: {} },
+        runtimesUsed: parsed.runtimesUsed ?? {}, ...(parsed.server && { server: parsed.server }),
+      },
     };
-  } catch {
-    return { generation: 0, instances: {}, local: { processes: {} }, runtimesUsed: {} };
+  } catch (err) {
+    return { state: emptyState(), corrupt: moveAside(file, err as Error, now) };
   }
 }
 
-/** Writes the state atomically (write a temp file, then rename over the old one). */
+function moveAside(file: string, err: Error, now: Date): CorruptState {
+  const aside = `${file}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`;
+  renameSync(file, aside); // if even this fails, the agent must not start: it would run second copies
+  return { aside, error: err.message };
+}
+
+/** Writes the state atomically and durably (writeFileDurable). */
 export function saveState(root: string, state: AgentState): void {
-  const tmp = join(root, `.state.json.${process.pid}.tmp`);
-  writeFileSync(tmp, JSON.stringify(state, null, 1));
-  renameSync(tmp, join(root, 'state.json'));
+  writeFileDurable(join(root, 'state.json'), JSON.stringify(state, null, 1));
 }
 
 export function loadIdentity(root: string): AgentIdentity | undefined {
@@ -84,7 +125,32 @@ export function loadIdentity(root: string): AgentIdentity | undefined {
 }
 
 export function saveIdentity(root: string, id: AgentIdentity): void {
-  const tmp = join(root, `.agent.json.${process.pid}.tmp`);
-  writeFileSync(tmp, JSON.stringify(id, null, 1), { mode: 0o600 });
-  renameSync(tmp, join(root, 'agent.json'));
+  writeFileDurable(join(root, 'agent.json'), JSON.stringify(id, null, 1));
+}
+
+/**
+ * Replaces `file` so that a crash at any moment leaves the old content or the new, never a
+ * part: write a temp file beside it and fsync it, rename it over the file, fsync the folder
+ * (the rename itself is durable only then). Mode 0600.
+ *
+ * @example writeFileDurable('/var/lib/noops/state.json', JSON.stringify(state))
+ */
+export function writeFileDurable(file: string, text: string, mode = AGENT_FILE_MODE): void {
+  const dir = dirname(file);
+  const tmp = join(dir, `.${basename(file)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    fchmodSync(fd, mode); // a temp file left by a crash keeps its old mode otherwise
+    writeFileSync(fd, text); // given a descriptor, it writes the whole text (writeSync may write part)
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  const dirFd = openSync(dir, 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
 }

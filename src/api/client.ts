@@ -4,11 +4,14 @@
  * @example
  *   const api = new ApiClient('http://127.0.0.1:7700', token);
  *   const hosts = await api.hosts();
+ *   // a server with TLS from a local CA: verified against that CA alone
+ *   const tls = new ApiClient('https://10.0.0.5:7700', token, { ca: readFileSync('ca.pem', 'utf8') });
  */
 import { NoopsError, isErrorCode } from '../errors/index.js';
 import type * as T from './types.js';
 import { API_PREFIX } from './types.js';
 import { readEvents } from './sse.js';
+import { fetchFor, transportError, type ClientTrust, type Fetch } from './transport.js';
 
 export interface RequestOptions {
   signal?: AbortSignal;
@@ -17,10 +20,15 @@ export interface RequestOptions {
 export class ApiClient {
   readonly server: string;
   private readonly token: string | undefined;
+  /** what the server is verified by (its CA), kept so the same trust goes with a new token */
+  readonly trust: ClientTrust | undefined;
+  private readonly fetch: Fetch;
 
-  constructor(server: string, token?: string) {
+  constructor(server: string, token?: string, trust?: ClientTrust) {
     this.server = server.replace(/\/+$/, '');
     this.token = token;
+    this.trust = trust;
+    this.fetch = fetchFor(this.server, trust);
   }
 
   /** Calls one route; answers parsed JSON or throws the server's NoopsError. */
@@ -39,7 +47,7 @@ export class ApiClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(`${this.server}${API_PREFIX}${path}`, {
+      res = await this.fetch(`${this.server}${API_PREFIX}${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -47,7 +55,7 @@ export class ApiClient {
       });
     } catch (err) {
       if ((err as Error).name === 'AbortError') throw err;
-      throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `cannot reach the noops server at ${this.server}`, { cause: err });
+      throw transportError(err, this.server);
     }
     if (!res.ok && method === 'GET' && path.startsWith('/artifacts/')) {
       const text = await res.text();
@@ -81,6 +89,10 @@ export class ApiClient {
   }
   hosts(): Promise<T.HostView[]> {
     return this.pages('/hosts');
+  }
+  /** Makes this server's answers acceptable again to a host's agent that refuses them (admin only; docs/trust.md). */
+  adoptHost(name: string, opts: { yes?: boolean } = {}): Promise<T.HostAdoptView> {
+    return this.request('POST', `/hosts/${encodeURIComponent(name)}/adopt`, { yes: opts.yes === true });
   }
   instances(tag?: string): Promise<T.InstanceView[]> {
     return this.pages(`/instances${query({ tag })}`);
@@ -177,7 +189,7 @@ export class ApiClient {
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let res: Response;
     try {
-      res = await fetch(`${this.server}${API_PREFIX}/runtimes${params}`, {
+      res = await this.fetch(`${this.server}${API_PREFIX}/runtimes${params}`, {
         // a stream body needs duplex 'half' (fetch's rule); the cast is for lib types without it
         method: 'POST', headers, body: body as unknown as string, duplex: 'half',
       } as RequestInit);
@@ -185,7 +197,7 @@ export class ApiClient {
       if (err instanceof NoopsError) throw err;
       const cause = (err as Error & { cause?: unknown }).cause;
       if (cause instanceof NoopsError) throw cause; // the body's own error (a file that cannot be read)
-      throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `cannot reach the noops server at ${this.server}`, { cause: err });
+      throw transportError(err, this.server);
     }
     const text = await res.text();
     const data = text === '' ? undefined : safeJson(text);
@@ -232,6 +244,19 @@ export class ApiClient {
   async download(url: string): Promise<Response> {
     const path = url.startsWith(API_PREFIX) ? url.slice(API_PREFIX.length) : url;
     return this.raw('GET', path);
+  }
+
+  // ---- secrets (values go in, never come out)
+  /** Sets (or replaces) the secret `name` at `scope`. */
+  setSecret(name: string, req: T.SecretSetRequest): Promise<T.SecretView> {
+    return this.request('PUT', `/secrets/${encodeURIComponent(name)}`, req);
+  }
+  /** The secrets the token may see (with a scope: those in its subtree and those above it that serve it). */
+  secrets(scope?: string): Promise<T.SecretView[]> {
+    return this.request('GET', `/secrets${query({ scope })}`);
+  }
+  removeSecret(name: string, scope: string): Promise<T.SecretView[]> {
+    return this.request('DELETE', `/secrets/${encodeURIComponent(name)}${query({ scope })}`);
   }
 }
 

@@ -2,3 +2,4 @@
 export * from './types.js';
 export { ApiClient } from './client.js';
 export type { RequestOptions } from './client.js';
+export type { ClientTrust } from './transport.js';

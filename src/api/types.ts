@@ -24,6 +24,26 @@ export interface HostView {
   scope: string | null;
   /** a join under this name that was refused while the host was live (`noops host approve`) */
   pendingJoin: { at: string; address: string | null } | null;
+  /**
+   * Whether the host's agent applies this server's desired state, as it last reported it
+   * (docs/trust.md); absent until it reports it (agents before issue 12 never do).
+   */
+  trust?: TrustReport;
+}
+
+/** POST /hosts/:name/adopt: what adopting the host's agent did, or (refused without `yes`) would do */
+export interface HostAdoptView {
+  host: string;
+  /** the agent's refusal that was adopted */
+  refusal: string;
+  /** why the agent refused */
+  reason: string;
+  /** the host's desired-state generation after the adoption */
+  generation: number;
+  stops: { tag: string; version: string }[];
+  switches: { tag: string; from: string; to: string }[];
+  starts: { tag: string; version: string }[];
+  keeps: { tag: string; version: string }[];
 }
 
 /** GET /whoami: the caller, as the server sees its token */
@@ -50,6 +70,23 @@ export interface TokenView {
   usesLeft: number | null;
 }
 
+/** GET /secrets: one secret, never its value */
+export interface SecretView {
+  /** the node it serves, with everything under it */
+  scope: string;
+  name: string;
+  /** 1 when first set, one more at each set */
+  version: number;
+  updatedBy: string;
+  updatedAt: string;
+  createdAt: string;
+}
+
+/** PUT /secrets/NAME */
+export interface SecretSetRequest {
+  scope: string;
+  value: string;
+}
 /** POST /tokens: a team token (a role on a subtree), or a join token for new hosts */
 export type TokenCreateRequest =
   | { kind: 'team'; name: string; scope: string; role?: 'viewer' | 'deployer' | 'admin'; expiresAt?: string }
@@ -241,9 +278,12 @@ export interface AuditView {
 
 /** Bodies the CLI sends. */
 export interface BuildRequest {
+  /** a password in an http(s) URL is used for this build only: the build shows `https://user@host/...` */
   repo: string;
   tag: string;
   ref: string;
+  /** a secret at or above the job holding `user:password` or a token, sent to git as a header */
+  credential?: string;
 }
 export interface ClusterSetRequest {
   tag: string;
@@ -287,6 +327,19 @@ export interface JoinResponse {
   token: string;
   /** how often the agent should report */
   heartbeatMs: number;
+  /** the identity of the server's database (absent from servers before issue 12) */
+  serverId?: string;
+}
+
+/**
+ * Who answers: the identity of the server's database, created with it, and the refusal an admin
+ * adopted for this host (`noops host adopt`), if any. An agent remembers the identity and the
+ * generation it last accepted, and refuses another identity or a lower generation (docs/trust.md).
+ */
+export interface ServerStamp {
+  id: string;
+  /** the refusal id (an agent's TrustReport.refusal) that `noops host adopt` accepted */
+  adopted?: string;
 }
 
 /** One entry of a host's desired state, as the agent receives it. */
@@ -302,12 +355,25 @@ export interface DesiredInstance {
   kind: 'deploy' | 'rollback';
   /** the runtimes the manifest names, to install before starting (absent from older servers) */
   runtimes?: RuntimeRef[];
+  /**
+   * the values of the secrets the manifest's `secretEnv` names, by secret name: only in this
+   * host's desired state, never in a read API (absent: the release names none)
+   */
+  secrets?: Record<string, string>;
 }
 
 /** GET /agent/desired?after=GEN: long-polls until the generation is newer than `after` */
 export interface DesiredState {
   generation: number;
   instances: DesiredInstance[];
+  /** the server that answers (absent from servers before issue 12) */
+  server?: ServerStamp;
+  /**
+   * Tags whose removal from this host is intended (an undeploy, a host leaving a cluster). An
+   * answer that removes more than a share of what a host runs, beyond these, is refused
+   * (see MAX_STOP_SHARE in src/agent/trust.ts).
+   */
+  stops?: string[];
   /** commands queued for this host, now handed to it (only when asked with `commands=1`) */
   commands?: AgentCommand[];
 }
@@ -402,6 +468,26 @@ export interface AgentReport {
   /** events since the last report the server acknowledged */
   events?: EventReport[];
   crons?: CronReport[];
+  /** whether the agent applies the server's answers (absent from agents before issue 12) */
+  trust?: TrustReport;
+}
+
+/**
+ * An agent's trust in the server it reports to: `accepted`, or `refused` with the reason and the
+ * refusal's id, which `noops host adopt` names to make the server's answers acceptable again.
+ */
+export interface TrustReport {
+  state: 'accepted' | 'refused';
+  /** the server identity the agent remembers (null before it accepted any) */
+  server: string | null;
+  /** the highest desired-state generation it accepted from that server */
+  generation: number;
+  /** why it refuses (when refused) */
+  reason?: string;
+  /** the refusal's id: an adopted answer names it */
+  refusal?: string;
+  /** when the refusal began (ISO time) */
+  since?: string;
 }
 
 // ---- commands: actions a person asks of a host's agent, through the server ----

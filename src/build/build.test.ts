@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runBuild } from './build.js';
+import { BUILD_LOG_LIMIT, runBuild } from './build.js';
 import { Sandbox } from './test-repo.js';
 import { processDefaults } from '../release/index.js';
 
@@ -138,4 +138,16 @@ test('symlinks inside the checkout are kept as symlinks', () =>
     await sb.repo.commit({ Procfile: 'web: x\n', 'real/a.txt': 'a', 'link': { symlink: 'real/a.txt' }, 'real/up': { symlink: '../real' } });
     const r = await runBuild({ ...sb.options(), ref: 'main' });
     assert.deepEqual((await sb.entries(r.sha256)).sort(), ['Procfile', 'link', 'manifest.json', 'real/', 'real/a.txt', 'real/up']);
+  }));
+
+test('the build log keeps BUILD_LOG_LIMIT characters of output, says it cut the rest, and the build goes on', () =>
+  inSandbox(async (sb) => {
+    // 5 MB in one line, then a marker that must not be kept
+    await sb.repo.commit({ Procfile: 'web: x\n', 'build.sh': 'head -c 5000000 /dev/zero | tr "\\0" x; echo; echo AFTER-THE-CUT\n' });
+    const r = await runBuild({ ...sb.options(), ref: 'main' });
+    const log = sb.log.join('');
+    assert.equal(Math.max(...(log.match(/x+/g) ?? []).map((m) => m.length)), BUILD_LOG_LIMIT, 'the output, up to the limit');
+    assert.match(log, new RegExp(`\\nnoops: the build's output passed ${BUILD_LOG_LIMIT} characters \\(BUILD_LOG_LIMIT\\); the rest is not kept\\n`));
+    assert.ok(!log.includes('AFTER-THE-CUT'));
+    assert.match(log, new RegExp(`noops: release ${r.version} packed`), 'noops\'s own lines still go through');
   }));

@@ -5,8 +5,15 @@
  *
  * Everything happens in a fresh folder under workDir (the checkout, and the build commands' own
  * HOME and TMPDIR), removed at the end whatever happens: a build never sees another build's files.
+ * Fetching is noops's own step and runs with the server's rights (hooks off); everything that
+ * comes from the repository runs in the sandbox (sandbox.ts), as the build's own user:
+ *
+ *   build-XXXX/          root, 0711: the build cannot rename or replace what is in it
+ *     src/  home/  tmp/  the build's uid, 0700
+ *     release.tar.gz     root: written after every process of the build was killed
  */
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ArtifactStore } from '../artifacts/index.js';
@@ -15,8 +22,8 @@ import { PACKAGE_SCHEMA, VERSION_LENGTH, inspectPackage, validateManifest, type 
 import { detectStack } from './detect.js';
 import { buildRuntimeEnv, resolveRuntimes, type BuildRuntimes } from './runtimes.js';
 import { STATIC_SERVER_FILE } from './stacks.js';
-import { run } from './exec.js';
-import { checkRef, checkRepo, checkout, clone, redactRepo, resolveCommit } from './git.js';
+import { Sandbox, type SandboxSession } from './sandbox-run.js';
+import { checkRef, checkRepo, checkout, clone, redactRepo, resolveCommit, type GitCredential } from './git.js';
 import { writePackage } from './pack.js';
 import { readDetectInput } from './sources.js';
 
@@ -37,6 +44,13 @@ export const BUILD_ENV_PASSTHROUGH = [
   'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR',
 ] as const;
 
+/**
+ * The build log keeps this much of the commands' output; the rest is dropped, with a line saying
+ * so. A noisy Maven or webpack build prints about 1 MB; the log lives in the store's row and is
+ * sent to every follower, so a build printing in a loop must not fill the database.
+ */
+export const BUILD_LOG_LIMIT = 4 * 1024 * 1024;
+
 /** What to build. */
 export interface BuildOptions {
   /** any URL or path git clones: https://, ssh, git@host:x.git, file://, /srv/repo */
@@ -56,6 +70,10 @@ export interface BuildOptions {
   env?: Record<string, string>;
   /** the server's runtime catalog; without it, a build that needs a runtime fails with NOOPS_E_RUNTIME_UNKNOWN */
   runtimes?: BuildRuntimes;
+  /** for an http(s) repository: handed to git in its environment only (see git.ts credentialEnv) */
+  credential?: GitCredential;
+  /** where the repository's commands run; the server passes its own. Default: none (unit tests) */
+  sandbox?: Sandbox;
 }
 
 /** A built release. */
@@ -80,7 +98,8 @@ export interface BuildResult {
  *   r.version // '15b2980f8'
  * @throws NoopsError NOOPS_E_GIT_URL, NOOPS_E_GIT_REF, NOOPS_E_INPUT (before anything runs);
  *   NOOPS_E_GIT_CLONE, NOOPS_E_GIT_CHECKOUT, NOOPS_E_MANIFEST, NOOPS_E_NO_PROCESSES,
- *   NOOPS_E_BUILD_FAILED, NOOPS_E_TEST_FAILED, NOOPS_E_PACKAGE_UNSAFE, NOOPS_E_PACKAGE_INVALID
+ *   NOOPS_E_BUILD_FAILED, NOOPS_E_TEST_FAILED, NOOPS_E_PACKAGE_UNSAFE, NOOPS_E_PACKAGE_INVALID,
+ *   NOOPS_E_BUILD_SANDBOX (no sandbox works on this server)
  */
 export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
   checkRepo(opts.repo);
@@ -92,15 +111,20 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new NoopsError('NOOPS_E_INPUT', `timeoutMs must be a positive number, not ${timeoutMs}`);
   const deadline = Date.now() + timeoutMs;
   const log = guardLog(opts.log);
+  const output = limitLog(log, BUILD_LOG_LIMIT);
+  const box = (opts.sandbox ?? Sandbox.none()).open();
 
-  await mkdir(opts.workDir, { recursive: true });
-  const dir = await mkdtemp(join(opts.workDir, 'build-'));
+  let dir: string | undefined;
   try {
+    await mkdir(opts.workDir, { recursive: true, mode: 0o711 }); // passable, not listable, by builds' uids
+    dir = await mkdtemp(join(opts.workDir, 'build-'));
+    await chmod(dir, 0o711); // the build's uid passes through to its folders, and lists nothing
     const src = join(dir, 'src');
-    await clone(opts.repo, src, { deadline, log });
+    await clone(opts.repo, src, { deadline, log, credential: opts.credential });
     const commit = await resolveCommit(src, opts.ref, { deadline, log });
     await checkout(src, commit, { deadline, log });
     const version = commit.slice(0, VERSION_LENGTH);
+    await box.own(src); // from here on the checkout is the build's, and the server only reads it
 
     const plan = detectStack(await readDetectInput(src));
     log(`noops: building ${opts.job} ${version} (${commit}), stack ${plan.stack}\n`);
@@ -110,14 +134,16 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
     // The commands' own HOME and TMPDIR: caches and temp files of one build stay in its folder.
     const home = join(dir, 'home');
     const tmp = join(dir, 'tmp');
-    await mkdir(home);
-    await mkdir(tmp);
+    await box.mkdir(home);
+    await box.mkdir(tmp);
     const runsCommands = plan.build.length + plan.test.length > 0;
     const rtEnv = runsCommands ? await buildRuntimeEnv(runtimes.build, opts.runtimes, process.env.PATH, log) : {};
     const env = buildEnv(opts.job, commit, version, { HOME: home, TMPDIR: tmp, ...rtEnv }, opts.env);
-    const step = { cwd: src, env, deadline, log, timeoutMs };
+    const step: StepContext = { box, work: dir, cwd: src, env, deadline, log, output, timeoutMs };
     for (const command of plan.build) await runStep(command, 'build', 'NOOPS_E_BUILD_FAILED', step);
     for (const command of plan.test) await runStep(command, 'test', 'NOOPS_E_TEST_FAILED', step);
+    // nothing of the build runs any more while the server reads what it wrote
+    await box.stop();
 
     const manifest = validateManifest({
       schema: PACKAGE_SCHEMA,
@@ -128,15 +154,13 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
       builtAt: new Date().toISOString(),
       stack: plan.stack,
       env: plan.env,
+      ...(Object.keys(plan.secretEnv).length > 0 && { secretEnv: plan.secretEnv }), // names only: values stay on the server
       ...(Object.keys(runtimes.release).length > 0 && { runtimes: runtimes.release }),
       processes: plan.processes,
       crons: plan.crons,
       ...(plan.deployTests.length > 0 ? { deployTests: plan.deployTests } : {}),
     });
-    if (plan.staticServer) {
-      await mkdir(dirname(join(src, STATIC_SERVER_FILE)), { recursive: true });
-      await copyFile(STATIC_SERVER_SOURCE, join(src, STATIC_SERVER_FILE));
-    }
+    if (plan.staticServer) await placeStaticServer(src);
     const file = join(dir, 'release.tar.gz');
     await writePackage({ root: src, manifest, exclude: plan.exclude, file });
     await inspectPackage(file); // the spec's validator: what the server will check, checked here first
@@ -145,8 +169,54 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
     return { manifest, sha256, size, commit, version };
   } finally {
     // clean up, then let the result or the error through; a failed cleanup must not hide either
-    await rm(dir, { recursive: true, force: true }).catch((err: Error) => log(`noops: could not remove ${dir}: ${err.message}\n`));
+    await box.stop().catch((err: Error) => log(`noops: could not stop the build's processes: ${err.message}\n`));
+    if (dir) await rm(dir, { recursive: true, force: true }).catch((err: Error) => log(`noops: could not remove ${dir}: ${err.message}\n`));
+    await box.close(); // the uid is free for the next build only now that its files are gone
   }
+}
+
+/**
+ * Writes the static file server into the checkout. The checkout is the build's: `.noops` or the
+ * file may be a symlink it made (to the server's database, say), which the server must not write
+ * through. Called when the build's processes are gone, so nothing changes between check and write.
+ *
+ * @throws NoopsError NOOPS_E_PACKAGE_UNSAFE when `.noops` is not a plain folder
+ */
+async function placeStaticServer(src: string): Promise<void> {
+  const file = join(src, STATIC_SERVER_FILE);
+  const folder = dirname(file);
+  const info = await lstat(folder).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (info && !info.isDirectory()) {
+    throw new NoopsError('NOOPS_E_PACKAGE_UNSAFE', `${dirname(STATIC_SERVER_FILE)} in the checkout is not a folder (a symlink or a file); noops writes its static server there`, {
+      hint: `do not create ${dirname(STATIC_SERVER_FILE)} in the repository or the build`,
+    });
+  }
+  if (!info) await mkdir(folder);
+  await rm(file, { force: true }); // a symlink there is removed, not followed
+  await copyFile(STATIC_SERVER_SOURCE, file, constants.COPYFILE_EXCL); // O_EXCL: never through a symlink
+}
+
+/**
+ * The commands' output into the log, up to `limit` characters; past it, one line says that the
+ * rest was cut, and noops's own lines still go through `log`.
+ */
+function limitLog(log: (text: string) => void, limit: number): (text: string) => void {
+  let kept = 0;
+  let cut = false;
+  return (text) => {
+    if (cut) return;
+    if (kept + text.length <= limit) {
+      kept += text.length;
+      log(text);
+      return;
+    }
+    cut = true;
+    log(text.slice(0, limit - kept));
+    log(`\nnoops: the build's output passed ${limit} characters (BUILD_LOG_LIMIT); the rest is not kept\n`);
+  };
 }
 
 /**
@@ -185,19 +255,25 @@ function buildEnv(job: string, commit: string, version: string, own: Record<stri
 }
 
 interface StepContext {
+  box: SandboxSession;
+  /** the build's folder: all the step may write */
+  work: string;
   cwd: string;
   env: NodeJS.ProcessEnv;
   deadline: number;
   timeoutMs: number;
+  /** noops's own lines */
   log: (text: string) => void;
+  /** the command's output (limited) */
+  output: (text: string) => void;
 }
 
-/** Runs one build or test command with /bin/sh in the checkout, streaming its output. */
+/** Runs one build or test command with /bin/sh in the checkout, in the sandbox, streaming its output. */
 async function runStep(command: string, kind: 'build' | 'test', code: ErrorCode, ctx: StepContext): Promise<void> {
   ctx.log(`$ ${command}\n`);
   let r;
   try {
-    r = await run('/bin/sh', ['-c', command], { cwd: ctx.cwd, env: ctx.env, deadline: ctx.deadline, onOutput: ctx.log });
+    r = await ctx.box.run(['/bin/sh', '-c', command], ctx.work, { cwd: ctx.cwd, env: ctx.env, deadline: ctx.deadline, onOutput: ctx.output });
   } catch (err) {
     throw new NoopsError(code, `could not start /bin/sh for the ${kind} command "${command}": ${(err as Error).message}`, { cause: err });
   }

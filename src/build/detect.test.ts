@@ -11,6 +11,7 @@ test('a Procfile alone: no build, its processes', () => {
     build: [],
     test: [],
     env: {},
+    secretEnv: {},
     processes: [web('./server'), processDefaults('worker', { command: './work' })],
     crons: [],
     exclude: [],
@@ -29,6 +30,7 @@ test('package.json: npm ci with a lockfile, npm install without, npm run build w
     build: ['npm ci --no-audit --no-fund', 'npm run build'],
     test: [],
     env: {},
+    secretEnv: {},
     processes: [web('npm start')],
     crons: [],
     exclude: [],
@@ -46,6 +48,7 @@ test('package.json with a Procfile: node builds, the Procfile names the processe
     build: ['npm install --no-audit --no-fund'],
     test: [],
     env: {},
+    secretEnv: {},
     processes: [processDefaults('worker', { command: 'node w.js' })],
     crons: [],
     exclude: [],
@@ -63,6 +66,7 @@ test('noops.yaml decides what it says, detection fills the rest', () => {
     build: ['npm ci --no-audit --no-fund'],
     test: ['npm test'],
     env: { NODE_ENV: 'production' },
+    secretEnv: {},
     processes: [web('node s.js')],
     crons: [],
     exclude: ['docs'],
@@ -82,6 +86,7 @@ test('noops.yaml with build and processes overrides the Procfile and package.jso
     build: ['make', 'make check'],
     test: [],
     env: {},
+    secretEnv: {},
     processes: [
       { ...processDefaults('web', { command: './srv' }), port: 8080, env: { A: 'b' }, stopSignal: 'SIGQUIT', stopTimeout: 30, startGrace: 5 },
       processDefaults('clock', { command: './clock' }),
@@ -135,6 +140,7 @@ test('Maven: package, then test when src/test exists, run the jar, with the newe
     build: ['mvn -B -DskipTests package'],
     test: ['mvn -B test'],
     env: {},
+    secretEnv: {},
     processes: [web('java -jar target/*.jar')],
     crons: [],
     exclude: [],
@@ -184,4 +190,22 @@ test('noops.yaml health checks and deploy tests reach the plan in the manifest f
     { type: 'none' },
   ]);
   assert.deepEqual(plan.deployTests, ['./smoke.sh', './e2e.sh']);
+});
+
+test('noops.yaml env values that name secrets go to secretEnv (names only), for the job and a process', () => {
+  const noopsYaml = parseNoopsYaml([
+    'env:',
+    '  MODE: live',
+    '  DB_PASSWORD: { secret: shop-db }',
+    'processes:',
+    '  web:',
+    '    command: ./srv',
+    '    env: { API_KEY: { secret: api.key }, LEVEL: "3" }',
+    '',
+  ].join('\n'));
+  const plan = detectStack({ noopsYaml, hasLock: false });
+  assert.deepEqual([plan.env, plan.secretEnv], [{ MODE: 'live' }, { DB_PASSWORD: 'shop-db' }]);
+  assert.deepEqual([plan.processes[0]!.env, plan.processes[0]!.secretEnv], [{ LEVEL: '3' }, { API_KEY: 'api.key' }]);
+  // a process without secrets has no secretEnv key: its manifest is as before
+  assert.equal('secretEnv' in processDefaults('web', { command: 'x', secretEnv: {} }), false);
 });

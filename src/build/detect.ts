@@ -4,7 +4,7 @@
  * says something, wins. The commands of each stack are in stacks.ts.
  */
 import { NoopsError } from '../errors/index.js';
-import { parseProcfile, processDefaults, toCrons, toFlapping, toLogs, type CronSpecManifest, type NoopsYaml, type ProcessSpec } from '../release/index.js';
+import { parseProcfile, processDefaults, splitEnv, toCrons, toFlapping, toLogs, type CronSpecManifest, type NoopsYaml, type ProcessSpec } from '../release/index.js';
 import { healthCheckFromYaml } from '../release/health.js';
 import * as S from './stacks.js';
 
@@ -40,6 +40,8 @@ export interface BuildPlan {
   test: string[];
   /** environment of every process */
   env: Record<string, string>;
+  /** environment of every process from secrets, by the secret's name (noops.yaml's `{ secret: NAME }` values) */
+  secretEnv: Record<string, string>;
   processes: ProcessSpec[];
   /** noops.yaml's crons */
   crons: CronSpecManifest[];
@@ -111,7 +113,7 @@ export function detectStack(files: DetectInput): BuildPlan {
       processDefaults(name, {
         command: p.command,
         port: p.port,
-        env: p.env,
+        ...splitEnv(p.env),
         stopSignal: p.stop_signal,
         stopTimeout: p.stop_timeout,
         startGrace: p.start_grace,
@@ -151,7 +153,7 @@ export function detectStack(files: DetectInput): BuildPlan {
     stack: STACK_PARTS.filter((part) => used.has(part)).join('+'),
     build,
     test,
-    env: { ...(yaml?.env ?? {}) },
+    ...splitEnv(yaml?.env),
     processes,
     crons: toCrons(yaml?.crons),
     exclude: [...(yaml?.exclude ?? [])],

@@ -22,6 +22,9 @@ export interface RunOptions {
   deadline: number;
   /** called with output text as it comes, stdout and stderr alike */
   onOutput?: (text: string) => void;
+  /** run as this user and group (the server must be root); supplementary groups are dropped */
+  uid?: number;
+  gid?: number;
 }
 
 /** How a program ended. */
@@ -46,7 +49,7 @@ export interface RunResult {
  */
 export function run(file: string, args: string[], opts: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, uid: opts.uid, gid: opts.gid, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const out = { stdout: '', stderr: '' };
     let timedOut = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { checkRef, checkRepo, checkoutArgs, cloneArgs, gitEnv, redactRepo, revParseArgs } from './git.js';
 
 test('git argv: options first, then -- or --end-of-options, then the input', () => {
-  assert.deepEqual(cloneArgs('https://h/x.git', '/w/src'), ['-c', 'protocol.ext.allow=never', 'clone', '--quiet', '--no-checkout', '--', 'https://h/x.git', '/w/src']);
-  assert.deepEqual(revParseArgs('v1.2'), ['rev-parse', '--verify', '--quiet', '--end-of-options', 'v1.2^{commit}']);
-  assert.deepEqual(checkoutArgs('15b2980f8a1c0e4d5b6a7f8e9d0c1b2a3f4e5d6c'), ['checkout', '--quiet', '--detach', '15b2980f8a1c0e4d5b6a7f8e9d0c1b2a3f4e5d6c', '--']);
+  const safe = ['-c', 'core.hooksPath=/dev/null', '-c', 'protocol.ext.allow=never'];
+  assert.deepEqual(cloneArgs('https://h/x.git', '/w/src'), [...safe, 'clone', '--quiet', '--no-checkout', '--', 'https://h/x.git', '/w/src']);
+  assert.deepEqual(revParseArgs('v1.2'), [...safe, 'rev-parse', '--verify', '--quiet', '--end-of-options', 'v1.2^{commit}']);
+  assert.deepEqual(checkoutArgs('15b2980f8a1c0e4d5b6a7f8e9d0c1b2a3f4e5d6c'), [...safe, 'checkout', '--quiet', '--detach', '15b2980f8a1c0e4d5b6a7f8e9d0c1b2a3f4e5d6c', '--']);
 });
 
 test('repositories and refs that git could read as options, or that hold line breaks, are refused', () => {

@@ -1,8 +1,10 @@
-/** Where the CLI finds its server and token: flags, then the environment, then ./.noops. */
-import { readFileSync } from 'node:fs';
+/** Where the CLI finds its server, token and CA: flags, then the environment, then ./.noops. */
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ApiClient } from '../api/client.js';
+import type { ClientTrust } from '../api/transport.js';
 import { NoopsError } from '../errors/index.js';
+import { readCa } from './tls-flags.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:7700';
 export const DEFAULT_DATA_DIR = '.noops';
@@ -10,6 +12,7 @@ export const DEFAULT_DATA_DIR = '.noops';
 export interface ClientFlags {
   server?: string;
   token?: string;
+  ca?: string;
 }
 
 export function serverUrl(flags: ClientFlags): string {
@@ -28,6 +31,19 @@ export function token(flags: ClientFlags): string {
   }
 }
 
+/**
+ * The CA an https:// server is verified with: --ca, NOOPS_CA, or ./.noops/tls/ca.pem (what
+ * `noops server --tls auto` made), as the admin token is found. None for http://.
+ */
+export function trust(flags: ClientFlags, server: string): ClientTrust | undefined {
+  if (!server.startsWith('https:')) return undefined;
+  const file = flags.ca ?? process.env.NOOPS_CA;
+  if (file) return { ca: readCa(file) };
+  const local = resolve(DEFAULT_DATA_DIR, 'tls', 'ca.pem');
+  return existsSync(local) ? { ca: readCa(local) } : undefined;
+}
+
 export function client(flags: ClientFlags): ApiClient {
-  return new ApiClient(serverUrl(flags), token(flags));
+  const server = serverUrl(flags);
+  return new ApiClient(server, token(flags), trust(flags, server));
 }

@@ -19,6 +19,8 @@ import { registerCtl } from './commands/ctl.js';
 import { registerRemote } from './commands/remote.js';
 import { registerRuntime } from './commands/runtime.js';
 import { registerPackage } from './commands/package.js';
+import { registerSecret } from './commands/secret.js';
+import { registerHostAdopt } from './commands/host-adopt.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -29,6 +31,7 @@ export function program(): Command {
     .description('A deploy system that keeps machine lists, monitoring, load balancers and naming true by itself.')
     .option('--server <url>', 'the noops server (env NOOPS_SERVER, default http://127.0.0.1:7700)')
     .option('--token <token>', 'API token (env NOOPS_TOKEN, default: ./.noops/admin.token)')
+    .option('--ca <file>', 'the CA an https:// server is verified with (env NOOPS_CA, default: ./.noops/tls/ca.pem)')
     .exitOverride()
     .showHelpAfterError('(run `noops help` or `noops COMMAND --help` for usage)');
   registerDaemons(p);
@@ -43,6 +46,8 @@ export function program(): Command {
   registerRemote(p);
   registerRuntime(p);
   registerPackage(p);
+  registerSecret(p);
+  registerHostAdopt(p);
   return p;
 }
 

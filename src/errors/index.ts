@@ -32,12 +32,16 @@ export const ERROR_CODES = {
   NOOPS_E_WATCH_UNKNOWN: { status: 404, hint: '`noops ctl status` lists the watches of this host: NAME, TAG/NAME or a tag' },
   NOOPS_E_RUNTIME_UNKNOWN: { status: 404, hint: 'add it with `noops runtime add NAME VERSION FILE|URL`; `noops runtime ls` lists the known ones' },
   NOOPS_E_RUNTIME_EXISTS: { status: 409, hint: 'a runtime version is immutable: add the new content under a new version' },
+  NOOPS_E_SECRET_UNKNOWN: { status: 404, hint: 'set it with `noops secret set NAME --scope TAG` (at the job or a node above it); `noops secret ls` lists the names' },
+  NOOPS_E_SECRET_IN_USE: { status: 409, hint: 'deploy releases that no longer name it first, or set it at another scope that covers them' },
+  NOOPS_E_SECRET_KEY: { status: 500, hint: 'every server of one database needs the same DATA/secret.key; restore it from a backup, or set the secrets again' },
   // build
   NOOPS_E_GIT_CLONE: { status: 422, hint: 'check that the repository exists and that the server can reach it' },
   NOOPS_E_GIT_CHECKOUT: { status: 422, hint: 'check that the commit exists in the repository' },
   NOOPS_E_BUILD_FAILED: { status: 422, hint: 'read the build output above, fix the build, and try again' },
   NOOPS_E_TEST_FAILED: { status: 422, hint: 'read the test output above; a failing test makes no release' },
   NOOPS_E_NO_PROCESSES: { status: 422, hint: 'add a Procfile or a `processes:` section to noops.yaml' },
+  NOOPS_E_BUILD_SANDBOX: { status: 503, hint: 'install bubblewrap (`apt-get install bubblewrap`) or run the server as root so builds run sandboxed; or start the server with `--build-sandbox none` to run them as the server\'s own user' },
   // packages
   NOOPS_E_SHA256_MISMATCH: { status: 422, hint: 'the package was damaged or replaced; build it again' },
   NOOPS_E_PACKAGE_UNSAFE: { status: 422, hint: 'a package entry would land outside its folder; rebuild it without such paths' },
@@ -50,11 +54,18 @@ export const ERROR_CODES = {
   NOOPS_E_DEPLOY_STATE: { status: 409, hint: 'see where the deployment is with `noops deploy status -t TAG`' },
   NOOPS_E_NO_DEPLOYMENT: { status: 404, hint: 'start one with `noops deploy -t TAG -v VERSION`; `noops history -t TAG` lists the past ones' },
   NOOPS_E_RUNTIME_UNAVAILABLE: { status: 409, hint: 'add the runtime for the hosts\' platform (`noops runtime add --platform`), or fix the hosts named; nothing was changed' },
+  NOOPS_E_ADOPT_NOTHING: { status: 409, hint: '`noops hosts --json` shows each host\'s trust; only a host whose agent refuses this server can be adopted (docs/trust.md)' },
+  NOOPS_E_ADOPT_CONFIRM: { status: 409, hint: 'read what would change; run again with --yes to go ahead, or first deploy what the host should keep running (docs/trust.md)' },
   // transport
   NOOPS_E_SERVER_UNREACHABLE: { status: 503, hint: 'start it with `noops server` (or `noops up`), or set --server / NOOPS_SERVER' },
   NOOPS_E_INTERNAL: { status: 500, hint: 'this is a bug in noops; the server log has the details' },
   NOOPS_E_AGENT_UNREACHABLE: { status: 503, hint: 'start `noops agent` with this --root (the control socket is ROOT/run/ctl.sock), or give the agent\'s --root' },
   NOOPS_E_COMMAND_TIMEOUT: { status: 504, hint: 'the host\'s agent did not answer in time; see `noops hosts` (is it up?)' },
+  // tls
+  NOOPS_E_TLS_REQUIRED: { status: 400, hint: 'serve with TLS: --tls auto (a local CA in DATA/tls/) or --tls-cert FILE --tls-key FILE; or listen on 127.0.0.1; --insecure serves plain HTTP anyway (tokens and packages then cross the network readable)' },
+  NOOPS_E_TLS_FILES: { status: 400, hint: 'give a readable PEM certificate and its own private key (docs/tls.md)' },
+  NOOPS_E_TLS_UNTRUSTED: { status: 502, hint: 'give the CA that signed the server\'s certificate: --ca FILE or NOOPS_CA (`noops server` prints its path and fingerprint; with --tls auto it is DATA/tls/ca.pem)' },
+  NOOPS_E_TLS_MISMATCH: { status: 502, hint: 'the address\'s scheme does not match the server: https:// for a server started with --tls, http:// for one without' },
   // limits
   NOOPS_E_REPORT_TOO_LARGE: { status: 413, hint: 'the agent reported more than the server takes in one report (docs/limits.md); run fewer processes per host or upgrade the agent' },
   NOOPS_E_RATE_LIMITED: { status: 429, hint: 'too many requests from this caller; wait as long as the Retry-After header says, then try again' },

@@ -3,9 +3,9 @@
  * in one is valid in the other.
  */
 import { z } from 'zod';
-import { ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, STOP_SIGNALS } from './patterns.js';
+import { ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, SECRET_NAME_RE, STOP_SIGNALS } from './patterns.js';
 
-export { ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, STOP_SIGNALS } from './patterns.js';
+export { ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, SECRET_NAME_RE, STOP_SIGNALS } from './patterns.js';
 
 
 
@@ -23,6 +23,45 @@ export const envMap = z.record(
   z.string().regex(ENV_NAME_RE, 'an environment variable name is letters, digits and "_", not starting with a digit'),
   z.string({ error: 'expected a string (quote numbers and booleans, e.g. "8080")' }),
 );
+
+const envName = z.string().regex(ENV_NAME_RE, 'an environment variable name is letters, digits and "_", not starting with a digit');
+
+/** A secret's name (see {@link SECRET_NAME_RE}). */
+export const secretName = z
+  .string({ error: 'expected a secret\'s name' })
+  .regex(SECRET_NAME_RE, 'a secret\'s name is letters, digits, "_", "." and "-", starting with a letter (at most 128)');
+
+/**
+ * manifest.json's `secretEnv`: environment variables whose values are secrets, by the secret's
+ * name (`{ DB_PASSWORD: "shop-db" }`). The server resolves each name at deploy time; the value
+ * itself is never in a manifest.
+ */
+export const secretEnvMap = z.record(envName, secretName);
+
+/**
+ * noops.yaml's `env`: a value is a string, or `{ secret: NAME }` for a secret the server keeps
+ * (`noops secret set NAME --scope TAG`). `splitEnv` parts them into a manifest's `env` and `secretEnv`.
+ */
+export const yamlEnvMap = z.record(
+  envName,
+  z.union([z.string(), z.strictObject({ secret: secretName })], {
+    error: 'expected a string (quote numbers and booleans, e.g. "8080") or { secret: NAME }',
+  }),
+);
+
+/**
+ * Parts a noops.yaml `env` into plain values and secret references.
+ *
+ * @example splitEnv({ A: '1', B: { secret: 'db' } }) // { env: { A: '1' }, secretEnv: { B: 'db' } }
+ */
+export function splitEnv(env: Record<string, string | { secret: string }> | undefined): { env: Record<string, string>; secretEnv: Record<string, string> } {
+  const out = { env: {} as Record<string, string>, secretEnv: {} as Record<string, string> };
+  for (const [k, v] of Object.entries(env ?? {})) {
+    if (typeof v === 'string') out.env[k] = v;
+    else out.secretEnv[k] = v.secret;
+  }
+  return out;
+}
 
 /** A port: a fixed number, 'auto' (the agent picks one and passes PORT) or null (none). */
 const PORT_RANGE = 'expected a port number from 1 to 65535';

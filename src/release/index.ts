@@ -29,6 +29,8 @@ export {
   validateManifest,
   type ProcessInput,
 } from './manifest.js';
-export { ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, STOP_SIGNALS, envMap, processName } from './fields.js';
+export {
+  ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, SECRET_NAME_RE, STOP_SIGNALS, envMap, processName, secretName, splitEnv,
+} from './fields.js';
 export { fenceNodePackageScope } from './node-scope.js';
 export { MAX_MANIFEST_BYTES, inspectPackage, type PackageReport } from './package.js';

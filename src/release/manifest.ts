@@ -1,7 +1,7 @@
 /** `manifest.json`: validation of a release manifest, and the defaults of a process. */
 import { z } from 'zod';
 import { NoopsError } from '../errors/index.js';
-import { envMap, port, processName, runtimeMap, seconds, stopSignal } from './fields.js';
+import { envMap, port, processName, runtimeMap, secretEnvMap, seconds, stopSignal } from './fields.js';
 import { formatPath, problemsOf } from './issues.js';
 import { scheduleProblem } from '../supervisor/index.js';
 import { healthCheckManifest } from './health.js';
@@ -42,6 +42,7 @@ const processSchema = z.strictObject({
   command: z.string().min(1, 'a command cannot be empty'),
   port,
   env: envMap,
+  secretEnv: secretEnvMap.optional(),
   stopSignal,
   stopTimeout: seconds,
   startGrace: seconds,
@@ -59,6 +60,7 @@ const manifestSchema = z
     builtAt: z.iso.datetime({ error: 'expected an ISO 8601 time in UTC, e.g. 2024-05-01T12:00:00.000Z' }),
     stack: z.string().min(1, 'the stack cannot be empty'),
     env: envMap,
+    secretEnv: secretEnvMap.optional(),
     runtimes: runtimeMap.optional(),
     processes: z.array(processSchema).min(1, 'a release runs at least one process'),
     crons: z.array(cronSchema).optional(),
@@ -127,6 +129,8 @@ export function processDefaults(name: string, partial: ProcessInput): ProcessSpe
     command: partial.command,
     port: partial.port !== undefined ? partial.port : name === WEB_PROCESS ? DEFAULT_WEB_PORT : DEFAULT_PORT,
     env: { ...(partial.env ?? {}) },
+    // left out when empty: manifests without secrets stay as they were
+    ...(partial.secretEnv && Object.keys(partial.secretEnv).length > 0 ? { secretEnv: { ...partial.secretEnv } } : {}),
     stopSignal: partial.stopSignal ?? DEFAULT_STOP_SIGNAL,
     stopTimeout: partial.stopTimeout ?? DEFAULT_STOP_TIMEOUT,
     startGrace: partial.startGrace ?? DEFAULT_START_GRACE,

@@ -68,7 +68,7 @@ test('unknown keys are errors at their own line, at any depth', () => {
 });
 
 test('env values must be strings, not numbers YAML would change', () => {
-  assert.equal(failure('env:\n  VERSION: 1.10\n'), 'noops.yaml:2: env.VERSION: expected a string (quote numbers and booleans, e.g. "8080")');
+  assert.equal(failure('env:\n  VERSION: 1.10\n'), 'noops.yaml:2: env.VERSION: expected a string (quote numbers and booleans, e.g. "8080") or { secret: NAME }');
 });
 
 test('bad names of processes and variables point at the key', () => {
@@ -123,4 +123,11 @@ test('a health check names exactly one kind, and deploy_tests are commands', () 
   assert.equal(failure('processes:\n  web:\n    command: x\n    healthcheck: { http: /h, every: 2 }\n'),
     'noops.yaml:4: processes.web.healthcheck.every: unknown key');
   assert.equal(failure('deploy_tests: [""]\n'), 'noops.yaml:1: deploy_tests[0]: a command cannot be empty');
+});
+
+test('an env value may name a secret; a bad secret name or an extra key says so at its line', () => {
+  assert.deepEqual(parseNoopsYaml('env:\n  DB: { secret: shop-db }\n').env, { DB: { secret: 'shop-db' } });
+  assert.match(failure('env:\n  DB: { secret: "-x" }\n'), /^noops\.yaml:2: env\.DB(\.secret)?: .*secret's name/);
+  assert.match(failure('env:\n  DB: { secret: db, value: x }\n'), /^noops\.yaml:2: env\.DB/);
+  assert.match(failure('processes:\n  web:\n    command: x\n    env: { K: { secrt: k } }\n'), /^noops\.yaml:4: processes\.web\.env\.K/);
 });

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { NoopsError, type ErrorCode } from '../errors/index.js';
-import { envMap, port, processName, runtimeName, runtimeVersionInput, seconds, stopSignal } from './fields.js';
+import { envMap, port, processName, runtimeName, runtimeVersionInput, seconds, stopSignal, yamlEnvMap } from './fields.js';
 import { healthCheckYaml } from './health.js';
 import { formatPath, problemsOf, type Problem } from './issues.js';
 import { yamlCrons, yamlProcessSupervision } from './supervision-yaml.js';
@@ -42,6 +42,8 @@ const processEntry = z.preprocess(
   (value) => (typeof value === 'string' ? { command: value } : value),
   z.strictObject({
     ...yamlProcessShape,
+    /** extra environment for this process, over the top-level env; a value may be `{ secret: NAME }` */
+    env: yamlEnvMap.optional(),
     /** how its agent checks it is healthy; default: tcp for a process with a port, else none */
     healthcheck: healthCheckYaml.optional(),
   }, { error: 'expected a command, or a mapping with a "command" key' }),
@@ -69,8 +71,11 @@ export const noopsYamlSchema = z.strictObject(
     build: commands.optional(),
     /** shell commands run after the build; one failing means no release */
     test: commands.optional(),
-    /** environment for every process (not for the build) */
-    env: envMap.optional(),
+    /**
+     * environment for every process (not for the build); a value may be `{ secret: NAME }`, a
+     * secret the server keeps (`noops secret set NAME --scope TAG`, see docs/secrets.md)
+     */
+    env: yamlEnvMap.optional(),
     /** the processes to run, by name; replace the Procfile and the detected ones */
     processes: z.record(processName, processEntry, { error: 'expected a mapping of process names' }).optional(),
     /** scheduled commands, by name: { schedule, command, timezone, timeout, env, user } */

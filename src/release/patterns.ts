@@ -15,6 +15,12 @@ export const PROCESS_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
+ * A secret's name (`noops secret set NAME`, `env: { X: { secret: NAME } }`): letters, digits, `_`,
+ * `.` and `-`, starting with a letter, at most 128; `DB_PASSWORD` and `github-token` both fit.
+ */
+export const SECRET_NAME_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
+
+/**
  * The signals a process may ask to be stopped with. SIGTERM is the usual one; SIGQUIT (nginx,
  * unicorn), SIGINT and SIGWINCH (apache) are the graceful stops of some servers.
  */

@@ -16,6 +16,12 @@ export interface ProcessSpec {
   port: number | 'auto' | null;
   /** extra environment, over the release's `env` */
   env: Record<string, string>;
+  /**
+   * extra environment whose values are secrets, by the secret's name (`{ DB_PASSWORD: "shop-db" }`),
+   * over the release's `env` and `secretEnv`; the agent gets the values with its desired state.
+   * Absent: none.
+   */
+  secretEnv?: Record<string, string>;
   /** signal sent to the process group to stop it (default SIGTERM) */
   stopSignal: string;
   /** seconds between the stop signal and SIGKILL (default 10) */
@@ -138,6 +144,12 @@ export interface ReleaseManifest {
   stack: string;
   /** environment for every process */
   env: Record<string, string>;
+  /**
+   * environment for every process whose values are secrets the server keeps, by the secret's
+   * name: `{ DB_PASSWORD: "shop-db" }` (noops.yaml's `env: { DB_PASSWORD: { secret: shop-db } }`).
+   * Never the values: those reach only the agents that run the release. Absent: none.
+   */
+  secretEnv?: Record<string, string>;
   /**
    * the runtimes every process runs with, by name, at exact versions: `{ node: "18.20.4" }`.
    * Absent in packages built before runtimes existed (the same as `{}`).

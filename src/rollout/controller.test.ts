@@ -211,3 +211,41 @@ test('pause, resume, promote and abort through the controller; commands on an en
   assert.deepEqual((await f.store.listAudit({ action: 'deploy.promote' })).map((a) => a.actor), ['bob']);
   await f.controller.stop();
 });
+
+/** The store, with the first call of `method` throwing (the failure of a first step). */
+function failingOnce(store: Store, method: 'setDesiredMany' | 'updateDeployment'): Store {
+  let failed = false;
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const v = Reflect.get(target, key, receiver) as unknown;
+      if (key !== method || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+      return async (...args: unknown[]) => {
+        if (!failed) {
+          failed = true;
+          throw new Error(`the disk is full (${method})`);
+        }
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+test('a deploy whose first step fails ends failed and leaves its cluster unlocked', async (t) => {
+  for (const method of ['setDesiredMany', 'updateDeployment'] as const) {
+    await t.test(`when ${method} fails`, async () => {
+      const seeded = await fleet();
+      await seeded.controller.stop();
+      const f = await fleet({ store: failingOnce(seeded.store, method) });
+      await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' }), {
+        message: `the disk is full (${method})`,
+      });
+      const [failed] = await f.store.listDeployments({ tag: CLUSTER });
+      assert.equal(failed!.status, 'failed');
+      assert.equal(failed!.message, `the deployment could not start: the disk is full (${method})`);
+      assert.deepEqual(await desiredVersions(f.store), { h1: null, h2: null, h3: null, h4: null }, 'the host it changed went back');
+      const next = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'bob' });
+      assert.equal(next.status, 'running', 'not locked');
+      await f.controller.stop();
+    });
+  }
+});

@@ -22,6 +22,7 @@ import { applyCommand, recordTestEnd, recordTestStart } from './commands.js';
 import { addLog, newEntry, newLines, type Entry } from './entry.js';
 import { Executor, jobOf } from './executor.js';
 import type { RolloutHooks } from './hooks.js';
+import type { Sandbox } from '../build/index.js';
 import { checkEnv } from './check-env.js';
 
 /** How often running deployments are stepped even without reports (pauses, deadlines). */
@@ -46,6 +47,8 @@ export interface RolloutDeps {
   artifactPath(sha256: string): string;
   /** where the deploy tests' temp folders go */
   workDir: string;
+  /** where deploy tests run: the server's build sandbox (default: none, for tests) */
+  sandbox?: Sandbox;
   hooks?: RolloutHooks;
   /** see DEFAULT_RESUME_GRACE_MS */
   resumeGraceMs?: number;
@@ -171,18 +174,50 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         hostResults: hostResults(progress), conf: { ...policy }, message: null,
         deadline: new Date(now.getTime() + policy.timeout * 1000).toISOString(), progress: progress as unknown as Record<string, unknown>,
       };
-      const id = await store.createDeployment(base);
-      await store.audit({
-        at: now.toISOString(), actor: req.initiator, action: req.kind, target: req.tag,
-        detail: { deployment: id, version: req.version, hosts: cluster.hosts, previous, batches, policy },
+      // The deployment and its audit entry are written together, or neither is.
+      const id = await store.tx(async (s) => {
+        const created = await s.createDeployment(base);
+        await s.audit({
+          at: now.toISOString(), actor: req.initiator, action: req.kind, target: req.tag,
+          detail: { deployment: created, version: req.version, hosts: cluster.hosts, previous, batches, policy },
+        });
+        return created;
       });
       const entry = newEntry({ id, ...base }, progress, release, 0);
-      // The first step (it starts batch 1) before anyone else can step this deployment.
-      await this.tick(entry);
+      // From here the running row locks the cluster: a failure must end it, then rethrow.
+      try {
+        // The first step (it starts batch 1) before anyone else can step this deployment.
+        await this.tick(entry);
+      } catch (err) {
+        await this.abandon(entry, err as Error);
+        throw err;
+      }
       if (entry.row.status === 'running') this.running.set(id, entry);
       return entry.row;
     } finally {
       this.starting.delete(req.tag);
+    }
+  }
+
+  /**
+   * Ends a deployment whose start failed after its row was written (else its cluster stays
+   * locked): the hosts it changed go back to what they ran, and it ends failed. When the store
+   * refuses even that, the stepping loop takes it over with an abort, which reverts and ends it
+   * on a later tick.
+   */
+  private async abandon(entry: Entry, err: Error): Promise<void> {
+    const { row } = entry;
+    try {
+      const changed = (await this.deps.store.listDesired(row.tag)).filter((d) => d.deploymentId === row.id).map((d) => d.host);
+      await this.exec.ensureDesiredMany(entry, changed.map((host) => ({ host, version: row.previous[host] ?? null })), 'rollback');
+      Object.assign(row, { status: 'failed', endedAt: new Date().toISOString(), message: `the deployment could not start: ${err.message}` });
+      await this.deps.store.updateDeployment(row.id, { status: row.status, endedAt: row.endedAt, message: row.message });
+      this.emit('change', row);
+    } catch (cleanup) {
+      process.emitWarning(`rollout: deployment ${row.id} could not start (${err.message}) nor be ended (${(cleanup as Error).message}); aborting it on the next ticks`);
+      Object.assign(row, { status: 'running', endedAt: null, message: null });
+      entry.commands.push({ action: 'abort', by: 'noops', done: () => undefined });
+      this.running.set(row.id, entry);
     }
   }
 

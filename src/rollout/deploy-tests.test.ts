@@ -56,7 +56,7 @@ test('runDeployTests: in order, stopping at the first failure; killed at the tim
   await tarCreate({ gzip: true, file: pkg, cwd: src, portable: true }, ['manifest.json', 'ok.sh']);
   const base = { packagePath: pkg, workDir: dir, env: { PATH: process.env.PATH! }, timeoutS: 10 };
   assert.deepEqual(await runDeployTests({ ...base, commands: ['sh ok.sh', 'exit 4', 'echo never'] }), [
-    { command: 'sh ok.sh', code: 0, output: 'in deploy-test-\n' },
+    { command: 'sh ok.sh', code: 0, output: 'in release\n' },
     { command: 'exit 4', code: 4, output: '' },
   ]);
   const slow = await runDeployTests({ ...base, commands: ['sleep 5'], timeoutS: 0.3 });

@@ -1,14 +1,19 @@
 /**
  * Deploy tests: the release's `deploy_tests` commands, run by the server against the freshly
  * deployed instances. They run in a temp folder holding the release's own files (unpacked from
- * the artifact store), one after the other, until one fails or the time limit passes.
+ * the artifact store), one after the other, until one fails or the time limit passes. They are
+ * the repository's code: they run in the build sandbox (src/build/sandbox.ts), as a build does,
+ * with a HOME and TMPDIR of their own:
+ *
+ *   deploy-test-XXXX/          root, 0711
+ *     release/  home/  tmp/    the sandbox's uid, 0700
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DeployTestCommand } from '../api/types.js';
 import type { ProcessReport } from '../api/types.js';
 import type { ReleaseManifest } from '../release/types.js';
-import { BUILD_ENV_PASSTHROUGH, run } from '../build/index.js';
+import { BUILD_ENV_PASSTHROUGH, Sandbox } from '../build/index.js';
 import { extractPackage } from '../agent/install.js';
 
 /** The end of a test command's output kept in the deployment: enough for an assertion's message. */
@@ -24,6 +29,8 @@ export interface DeployTestJob {
   env: Record<string, string>;
   /** seconds for all the commands together */
   timeoutS: number;
+  /** where the commands run; the server passes its own. Default: none (unit tests) */
+  sandbox?: Sandbox;
 }
 
 /**
@@ -32,20 +39,33 @@ export interface DeployTestJob {
  * Never throws: a package that cannot be unpacked is a failed test.
  */
 export async function runDeployTests(job: DeployTestJob): Promise<DeployTestCommand[]> {
+  let box;
+  try {
+    box = (job.sandbox ?? Sandbox.none()).open();
+  } catch (err) {
+    return [{ command: '(start the sandbox)', code: null, output: (err as Error).message }];
+  }
   const dir = await mkdtemp(join(job.workDir, 'deploy-test-'));
   try {
+    await chmod(dir, 0o711);
+    const release = join(dir, 'release');
     try {
-      await extractPackage(job.packagePath, dir);
+      await mkdir(release);
+      await extractPackage(job.packagePath, release);
+      await box.own(release);
+      await box.mkdir(join(dir, 'home'));
+      await box.mkdir(join(dir, 'tmp'));
     } catch (err) {
       return [{ command: '(unpack the release)', code: null, output: (err as Error).message }];
     }
+    const env = { ...job.env, HOME: join(dir, 'home'), TMPDIR: join(dir, 'tmp') };
     const deadline = Date.now() + job.timeoutS * 1000;
     const out: DeployTestCommand[] = [];
     for (const command of job.commands) {
       let output = '';
       const keep = (text: string): void => { output = (output + text).slice(-TEST_OUTPUT_KEEP); };
       try {
-        const r = await run('/bin/sh', ['-c', command], { cwd: dir, env: job.env, deadline, onOutput: keep });
+        const r = await box.run(['/bin/sh', '-c', command], dir, { cwd: release, env, deadline, onOutput: keep });
         out.push({ command, code: r.timedOut ? null : r.code, output: r.timedOut ? `${output}\n(killed: the deploy tests ran past ${job.timeoutS}s)` : output });
       } catch (err) {
         out.push({ command, code: null, output: `could not start /bin/sh: ${(err as Error).message}` });
@@ -54,7 +74,12 @@ export async function runDeployTests(job: DeployTestJob): Promise<DeployTestComm
     }
     return out;
   } finally {
-    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    try {
+      await box.stop(); // nothing of the tests outlives them
+      await rm(dir, { recursive: true, force: true });
+    } finally {
+      await box.close(); // the uid is free for the next build only now that its files are gone
+    }
   }
 }
 

@@ -110,7 +110,7 @@ export class Executor {
     const env = deployTestEnv({ manifest, tag: row.tag, version: row.version, kind: row.kind, deployment: row.id, batch, instances });
     void runDeployTests({
       commands: manifest.deployTests ?? [], packagePath: this.deps.artifactPath(entry.release.sha256),
-      workDir: this.deps.workDir, env, timeoutS: progress.policy.test_timeout,
+      workDir: this.deps.workDir, env, timeoutS: progress.policy.test_timeout, sandbox: this.deps.sandbox,
     }).catch((err: Error) => [{ command: '(run the deploy tests)', code: null, output: err.message }]).then((commands) => {
       entry.testResults.push({ batch, commands });
       this.wake();

@@ -21,6 +21,8 @@ import { commandRoutes } from './routes/commands.js';
 import { supervisionRoutes } from './routes/supervision.js';
 import { runtimeRoutes } from './routes/runtimes.js';
 import { nodeRoutes } from './routes/nodes.js';
+import { secretRoutes } from './routes/secrets.js';
+import { hostAdoptRoutes } from './routes/hosts-adopt.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
@@ -28,10 +30,11 @@ const BODY_LIMIT = 4 * 1024 * 1024;
 
 /**
  * The app: the API under /api/v1 (every route needs a token) and the web console at / (public
- * files that show nothing without a token). `console: false` leaves the console out.
+ * files that show nothing without a token). `console: false` leaves the console out; `https`
+ * serves TLS with that key and certificate (docs/tls.md).
  */
-export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs | false } = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true, routerOptions: { querystringParser: parseQuery } });
+export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs | false; https?: { key: string; cert: string } } = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true, routerOptions: { querystringParser: parseQuery }, ...(opts.https && { https: opts.https }) });
   const denials = new DenialLog(ctx.store);
 
   app.setErrorHandler((err: FastifyError | NoopsError, req, reply) => {
@@ -71,6 +74,8 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
     await supervisionRoutes(api, ctx);
     await runtimeRoutes(api, ctx);
     await nodeRoutes(api, ctx);
+    await secretRoutes(api, ctx);
+    await hostAdoptRoutes(api, ctx);
   }, { prefix: API_PREFIX });
   if (opts.console !== false) await consoleRoutes(app, opts.console ?? consoleDirs());
   return app;

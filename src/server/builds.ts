@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
-import { BUILD_TIMEOUT_MS, runBuild, type BuildRuntimes } from '../build/index.js';
+import { BUILD_TIMEOUT_MS, Sandbox, runBuild, type BuildRuntimes, type GitCredential } from '../build/index.js';
 import { fenceNodePackageScope, inspectPackage } from '../release/index.js';
 import type { BuildRow, Store } from '../store/index.js';
 import type { TagBook } from './tags.js';
@@ -15,10 +15,13 @@ import type { TagBook } from './tags.js';
 export const BUILD_LOG_FLUSH_MS = 250;
 
 export interface BuildJob {
+  /** as stored and shown: never with a password (see routes/builds.ts) */
   repo: string;
   job: string;
   ref: string;
   initiator: string;
+  /** handed to git for this build only, never stored */
+  credential?: GitCredential;
 }
 
 export class BuildRunner {
@@ -30,19 +33,31 @@ export class BuildRunner {
     private readonly tags: TagBook,
     private readonly workDir: string,
     private readonly runtimes?: BuildRuntimes,
+    /** where the repository's commands run (the server's sandbox) */
+    private readonly sandbox: Sandbox = Sandbox.none(),
   ) {
-    mkdirSync(workDir, { recursive: true });
+    mkdirSync(workDir, { recursive: true, mode: 0o711 });
     fenceNodePackageScope(workDir); // a data folder inside a project must not change how builds run
   }
 
-  /** Starts a build and answers its row at once; the build goes on in the background. */
+  /**
+   * Starts a build and answers its row at once; the build goes on in the background.
+   *
+   * @throws NoopsError NOOPS_E_BUILD_SANDBOX when builds cannot run sandboxed here (nothing is recorded)
+   */
   async start(req: BuildJob): Promise<BuildRow> {
+    if (this.sandbox.kind === undefined) {
+      throw new NoopsError('NOOPS_E_BUILD_SANDBOX', `builds cannot run sandboxed on this server: ${this.sandbox.note}`);
+    }
     const base: Omit<BuildRow, 'id'> = {
       repo: req.repo, job: req.job, ref: req.ref, status: 'running', version: null,
       initiator: req.initiator, startedAt: new Date().toISOString(), endedAt: null, log: '', error: null,
     };
-    const id = await this.store.createBuild(base);
-    await this.store.audit({ at: base.startedAt, actor: req.initiator, action: 'build', target: req.job, detail: { build: id, repo: req.repo, ref: req.ref } });
+    const id = await this.store.tx(async (s) => {
+      const created = await s.createBuild(base);
+      await s.audit({ at: base.startedAt, actor: req.initiator, action: 'build', target: req.job, detail: { build: created, repo: req.repo, ref: req.ref } });
+      return created;
+    });
     const run = this.inTurn(id, req).finally(() => this.running.delete(id));
     this.running.set(id, run);
     return { id, ...base };
@@ -120,6 +135,8 @@ export class BuildRunner {
         log: (text) => { pending += text; },
         timeoutMs: BUILD_TIMEOUT_MS,
         runtimes: this.runtimes,
+        credential: req.credential,
+        sandbox: this.sandbox,
       });
       // The server records only what the package spec allows, whoever wrote the package.
       await inspectPackage(this.artifacts.path(out.sha256));

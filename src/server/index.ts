@@ -13,6 +13,7 @@ import { NoopsError } from '../errors/index.js';
 import { openStore } from '../store/index.js';
 import { ArtifactStore } from '../artifacts/index.js';
 import { RolloutController } from '../rollout/index.js';
+import { Sandbox, type SandboxMode } from '../build/index.js';
 import type { ServerContext, ServerConfig } from './context.js';
 import { DesiredHub } from './hub.js';
 import { ReportBook } from './reports.js';
@@ -23,6 +24,7 @@ import { CommandBook } from './commands.js';
 import { RuntimeCatalog } from './runtime-catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { buildApp } from './app.js';
+import { listenMode, serverTls, type ServerTls, type TlsOptions } from '../tls/index.js';
 
 /** Agents report every 5 s: a down host is noticed within seconds, and 10,000 hosts cost the
  * server 2,000 small requests a second. */
@@ -45,10 +47,23 @@ export interface ServerOptions {
   heartbeatMs?: number;
   downAfterMs?: number;
   longPollMs?: number;
+  /** serve https: with a local CA in DATA/tls/ (`--tls auto`), or with the files given */
+  tls?: TlsOptions;
+  /** serve plain HTTP on an address other hosts can reach (refused without it) */
+  insecure?: boolean;
+  /** how builds and deploy tests are sandboxed (`--build-sandbox`); default auto, the strongest that works */
+  buildSandbox?: SandboxMode;
+  /** the server's own log lines (what the sandbox could not do); default stderr */
+  log?: (line: string) => void;
 }
 
 export interface RunningServer {
+  /** http://HOST:PORT, or https:// with TLS */
   url: string;
+  /** the certificate served and the CA to give agents; undefined without TLS */
+  tls?: ServerTls;
+  /** what the operator should know (plain HTTP on the network) */
+  warnings: string[];
   adminTokenFile: string;
   joinTokenFile: string;
   /** true when this start created the tokens */
@@ -59,8 +74,17 @@ export interface RunningServer {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const dataDir = resolve(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const { host, port } = parseListen(opts.listen);
+  // Checked before anything is made or opened: a refused start leaves nothing behind.
+  const mode = listenMode(host, { tls: opts.tls !== undefined, insecure: opts.insecure === true });
+  if (mode === 'refuse') {
+    throw new NoopsError('NOOPS_E_TLS_REQUIRED', `refusing to serve plain HTTP on ${opts.listen}: other hosts could read every token and send agents what to run`);
+  }
+  const warnings = mode === 'plain-insecure'
+    ? [`serving plain HTTP on ${opts.listen} (--insecure): tokens, desired states and packages cross the network readable and unauthenticated`]
+    : [];
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const tls = opts.tls === undefined ? undefined : await serverTls({ dataDir, listenHost: host, tls: opts.tls });
   const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const config: ServerConfig = {
     dataDir,
@@ -69,6 +93,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     longPollMs: opts.longPollMs ?? DEFAULT_LONG_POLL_MS,
   };
   const store = await openStore(opts.db ?? `sqlite:${join(dataDir, 'noops.db')}`);
+  const closers: (() => Promise<void>)[] = [];
   try {
     const tokens = await bootstrapTokens(store, dataDir);
     // An existing folder (and the database and tokens just opened in it) is only the server's to read.
@@ -78,8 +103,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const reports = new ReportBook(store, config.downAfterMs);
     const tags = new TagBook(store);
     const runtimes = new RuntimeCatalog(store, artifacts, join(dataDir, 'runtimes'));
-    const builds = new BuildRunner(store, artifacts, tags, join(dataDir, 'builds'), runtimes);
-    mkdirSync(join(dataDir, 'deploy-tests'), { recursive: true, mode: 0o700 });
+    // what the repositories' code may see: nothing of the data folder but the build runtimes
+    const sandbox = await Sandbox.detect({
+      mode: opts.buildSandbox ?? 'auto', dataDir, readable: [runtimes.dir], log: opts.log ?? ((line) => process.stderr.write(line)),
+    });
+    closers.push(() => sandbox.close());
+    const builds = new BuildRunner(store, artifacts, tags, sandbox.workRoot('builds'), runtimes, sandbox);
+    mkdirSync(sandbox.workRoot('deploy-tests'), { recursive: true, mode: 0o711 });
     await builds.failInterrupted();
     const rollout = new RolloutController({
       store,
@@ -87,22 +117,25 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       notify: (h) => hub.notify(h),
       hasArtifact: (sha) => artifacts.has(sha),
       artifactPath: (sha) => artifacts.path(sha),
-      workDir: join(dataDir, 'deploy-tests'),
+      workDir: sandbox.workRoot('deploy-tests'),
+      sandbox,
       // after a restart, deadlines wait until every agent had time to report (it is down otherwise)
       resumeGraceMs: config.downAfterMs,
     });
     reports.on('report', (h) => rollout.onReport(h));
     const commands = new CommandBook(hub);
     const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags, commands, runtimes };
-    const app = await buildApp(ctx);
+    const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();
     await app.listen({ host, port, backlog: LISTEN_BACKLOG });
     const addr = app.server.address();
     const boundPort = typeof addr === 'object' && addr ? addr.port : port;
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
     let closed = false;
     return {
       url,
+      tls,
+      warnings,
       adminTokenFile: tokens.adminTokenFile,
       joinTokenFile: tokens.joinTokenFile,
       createdTokens: tokens.created,
@@ -117,10 +150,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await builds.drain();
         await reports.close();
         await store.close();
+        for (const c of closers) await c();
       },
     };
   } catch (err) {
     await store.close();
+    for (const c of closers) await c();
     throw err;
   }
 }

@@ -113,6 +113,23 @@ export async function desiredGeneration(db: Kysely<Database>, host: string): Pro
   return gen === undefined ? 0 : Number(gen.generation);
 }
 
+/**
+ * Raises a host's generation to at least `atLeast`, never lowering it (`noops host adopt`: the
+ * server's answer must not be older than what the host's agent applied); answers the generation.
+ */
+export async function raiseDesiredGeneration(db: Kysely<Database>, host: string, atLeast: number): Promise<number> {
+  const { generation } = await db
+    .insertInto('desired_generation')
+    .values({ host, generation: atLeast })
+    .onConflict((oc) => oc.column('host').doUpdateSet({
+      // cast: PostgreSQL cannot type a bare parameter in a CASE; SQLite has no greatest()
+      generation: sql<number>`case when desired_generation.generation < cast(${atLeast} as integer) then cast(${atLeast} as integer) else desired_generation.generation end`,
+    }))
+    .returning('generation')
+    .executeTakeFirstOrThrow();
+  return Number(generation);
+}
+
 /** Desired rows of one tag (or all), sorted by tag, then host. */
 export async function listDesired(db: Kysely<Database>, tag?: string): Promise<DesiredRow[]> {
   let q = db.selectFrom('desired').selectAll();

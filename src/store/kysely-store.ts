@@ -10,13 +10,14 @@ import type { Database } from './schema.js';
 import { chunks } from './batch.js';
 import { assemble, cutRange, pieces as logPieces } from './build-log.js';
 import {
-  desiredGeneration, getDesired, listDesired, listInstances, replaceInstances, replaceInstancesMany, setDesired, setDesiredMany,
+  desiredGeneration, getDesired, raiseDesiredGeneration, listDesired, listInstances, replaceInstances, replaceInstancesMany, setDesired, setDesiredMany,
 } from './desired.js';
 import { touchHosts } from './heartbeats.js';
+import * as secrets from './secrets.js';
 import * as m from './rows.js';
 import type {
   AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentRow, DeploymentStatus, DesiredRow, GrantRow, HostJoin, HostRow,
-  InstanceRow, NewDeployment, NodeRow, ReleaseRow, RuntimeRow, Store, TokenRow,
+  InstanceRow, NewDeployment, NodeRow, ReleaseRow, RuntimeRow, SecretRow, Store, TokenRow,
 } from './types.js';
 
 /**
@@ -95,6 +96,11 @@ export class KyselyStore implements Store {
   async getMeta(key: string): Promise<string | undefined> {
     const r = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
     return r?.value;
+  }
+
+  async initMeta(key: string, value: string): Promise<string> {
+    await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    return (await this.getMeta(key)) ?? value;
   }
 
   async setMeta(key: string, value: string): Promise<void> {
@@ -353,6 +359,10 @@ export class KyselyStore implements Store {
   async desiredGeneration(host: string): Promise<number> {
     return desiredGeneration(this.db, host);
   }
+  async raiseDesiredGeneration(host: string, atLeast: number): Promise<number> {
+    return raiseDesiredGeneration(this.db, host, atLeast);
+  }
+
 
   async listDesired(tag?: string): Promise<DesiredRow[]> {
     return listDesired(this.db, tag);
@@ -419,6 +429,24 @@ export class KyselyStore implements Store {
 
   async listGrants(): Promise<GrantRow[]> {
     return (await this.db.selectFrom('grants').selectAll().orderBy('scope').execute()).map(m.grantFromDb);
+  }
+
+  // ---- secrets (queries in secrets.ts)
+
+  putSecret(row: Omit<SecretRow, 'version' | 'createdAt'>): Promise<SecretRow> {
+    return secrets.putSecret(this.db, row);
+  }
+
+  getSecret(scope: string, name: string): Promise<SecretRow | undefined> {
+    return secrets.getSecret(this.db, scope, name);
+  }
+
+  listSecrets(name?: string): Promise<SecretRow[]> {
+    return secrets.listSecrets(this.db, name);
+  }
+
+  deleteSecret(scope: string, name: string): Promise<boolean> {
+    return secrets.deleteSecret(this.db, scope, name);
   }
 
   async listAudit(filter: { limit?: number; action?: string; beforeId?: number } = {}): Promise<AuditRow[]> {

@@ -267,6 +267,31 @@ const access: MigrationFactory = (backend) => ({
 });
 
 /**
+ * Secrets (issue 11): values sealed with the server's key (DATA/secret.key), one row per scope
+ * and name, never in clear.
+ */
+const secrets: MigrationFactory = (backend) => ({
+  async up(db: Kysely<any>) {
+    const text = textType(backend);
+    await db.schema
+      .createTable('secrets')
+      .addColumn('scope', text, (c) => c.notNull())
+      .addColumn('name', text, (c) => c.notNull())
+      .addColumn('sealed', text, (c) => c.notNull())
+      .addColumn('key_id', text, (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('updated_by', text, (c) => c.notNull())
+      .addColumn('updated_at', text, (c) => c.notNull())
+      .addColumn('created_at', text, (c) => c.notNull())
+      .addPrimaryKeyConstraint('secrets_pk', ['scope', 'name'])
+      .execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.dropTable('secrets').ifExists().execute();
+  },
+});
+
+/**
  * Limits (issue 12): a build's log is kept as appended pieces, not one row rewritten on every
  * append (three 40 MB logs made a 160 MB database and 78 s per build). Logs kept so far move over.
  */
@@ -295,6 +320,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0002_rollouts': rollouts,
   '0003_runtimes': runtimes,
   '0004_access': access,
+  '0005_secrets': secrets,
   '0007_limits': limits,
 };
 

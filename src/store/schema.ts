@@ -185,6 +185,21 @@ export interface GrantsTable {
   created_at: string;
 }
 
+/** A secret's sealed value (AES-256-GCM, see src/secrets/cipher.ts): never in clear. */
+export interface SecretsTable {
+  /** canonical tag of the node it serves (and everything under it) */
+  scope: string;
+  name: string;
+  /** `v1:` + base64(iv | tag | ciphertext) */
+  sealed: string;
+  /** the fingerprint of the key that sealed it */
+  key_id: string;
+  version: number;
+  updated_by: string;
+  updated_at: string;
+  created_at: string;
+}
+
 /** Every table, by name. */
 export interface Database {
   tokens: TokensTable;
@@ -202,6 +217,7 @@ export interface Database {
   audit: AuditTable;
   runtimes: RuntimesTable;
   grants: GrantsTable;
+  secrets: SecretsTable;
 }
 
 export type DbToken = Selectable<TokensTable>;
@@ -216,3 +232,4 @@ export type DbInstance = Selectable<InstancesTable>;
 export type DbAudit = Selectable<AuditTable>;
 export type DbRuntime = Selectable<RuntimesTable>;
 export type DbGrant = Selectable<GrantsTable>;
+export type DbSecret = Selectable<SecretsTable>;

@@ -205,7 +205,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const b = await openStore(url);
       open.push(b);
       assert.equal(await b.getMeta('k'), 'v');
-      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts', '0003_runtimes', '0004_access', '0007_limits']);
+      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts', '0003_runtimes', '0004_access', '0005_secrets', '0007_limits']);
     });
 
     it('several stores opening one new database at once migrate it once', async () => {
@@ -282,6 +282,24 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       await s.setMeta('server.id', 'a');
       await s.setMeta('server.id', 'b');
       assert.equal(await s.getMeta('server.id'), 'b');
+    });
+
+    it('meta: initMeta sets once; several stores at once agree on the first value', async () => {
+      const url = await backend.freshUrl();
+      const stores = await Promise.all([openStore(url), openStore(url), openStore(url)]);
+      open.push(...stores);
+      const got = await Promise.all(stores.map((st, i) => st.initMeta('server_id', `id-${i}`)));
+      assert.equal(new Set(got).size, 1, got.join(' '));
+      assert.equal(await stores[0].initMeta('server_id', 'later'), got[0]);
+    });
+
+    it('desired: raiseDesiredGeneration raises, never lowers, and setDesired goes on from there', async () => {
+      const s = await fresh();
+      assert.equal(await s.raiseDesiredGeneration('h1', 5), 5);
+      assert.equal(await s.raiseDesiredGeneration('h1', 2), 5);
+      assert.equal(await s.setDesired('h1', CLUSTER, null), 6);
+      assert.equal(await s.raiseDesiredGeneration('h1', 9), 9);
+      assert.equal(await s.desiredGeneration('h1'), 9);
     });
 
     it('nodes: ensureNodes inserts new ones and keeps existing ones', async () => {
@@ -592,6 +610,22 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual((await s.listAudit({ action: 'deploy' })).map((a) => a.actor), ['team-a', 'admin']);
       assert.deepEqual((await s.listAudit({ limit: 1 })).map((a) => a.action), ['deploy']);
       assert.deepEqual(await s.listAudit({ action: 'token.create' }), []);
+    });
+
+    it('secrets: version 1, then one more per set; listed by scope; deleted once', async () => {
+      const s = await fresh();
+      const row = { scope: 'cop.acme', name: 'db', sealed: 'v1:AAAA', keyId: 'k1', updatedBy: 'admin', updatedAt: at(1) };
+      assert.deepEqual(await s.putSecret(row), { ...row, version: 1, createdAt: at(1) });
+      const second = await s.putSecret({ ...row, sealed: 'v1:BBBB', updatedBy: 'team-a', updatedAt: at(2) });
+      assert.deepEqual(second, { ...row, sealed: 'v1:BBBB', updatedBy: 'team-a', updatedAt: at(2), version: 2, createdAt: at(1) });
+      await s.putSecret({ ...row, scope: 'cop.acme_owt.web', updatedAt: at(3) });
+      await s.putSecret({ ...row, name: 'api-key', updatedAt: at(3) });
+      assert.deepEqual((await s.listSecrets()).map((r) => `${r.scope}/${r.name}@${r.version}`), ['cop.acme/api-key@1', 'cop.acme/db@2', 'cop.acme_owt.web/db@1']);
+      assert.deepEqual((await s.listSecrets('db')).map((r) => r.scope), ['cop.acme', 'cop.acme_owt.web']);
+      assert.equal((await s.getSecret('cop.acme', 'db'))?.sealed, 'v1:BBBB');
+      assert.equal(await s.deleteSecret('cop.acme', 'db'), true);
+      assert.equal(await s.deleteSecret('cop.acme', 'db'), false);
+      assert.equal(await s.getSecret('cop.acme', 'db'), undefined);
     });
   });
 }

@@ -40,6 +40,22 @@ export interface GrantRow {
   createdAt: string;
 }
 
+/** A secret as stored: its value sealed by the server (the store never sees it in clear). */
+export interface SecretRow {
+  /** canonical tag of the node it serves (and everything under it) */
+  scope: string;
+  name: string;
+  /** the value, encrypted (see src/secrets/cipher.ts) */
+  sealed: string;
+  /** the fingerprint of the key that sealed it */
+  keyId: string;
+  /** 1 when first set, one more at each set */
+  version: number;
+  updatedBy: string;
+  updatedAt: string;
+  createdAt: string;
+}
+
 /** A node of the service tree (cop.xiaomi, cop.xiaomi_owt.miliao, ...). */
 export interface NodeRow {
   /** canonical tag of the node */
@@ -240,6 +256,8 @@ export interface Store {
   /** small key/value settings (schema facts, server id, ...) */
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
+  /** set `key` to `value` unless it is set already; answers the value stored (atomic: several servers agree) */
+  initMeta(key: string, value: string): Promise<string>;
 
   /** insert the nodes that do not exist yet (parents first is not required); existing ones are kept */
   ensureNodes(rows: NodeRow[]): Promise<void>;
@@ -301,6 +319,8 @@ export interface Store {
   getDesired(host: string): Promise<{ generation: number; entries: DesiredRow[] }>;
   /** a host's desired-state generation alone (0 when never set) */
   desiredGeneration(host: string): Promise<number>;
+  /** raise a host's desired-state generation to at least `atLeast` (never lower it); answers the generation */
+  raiseDesiredGeneration(host: string, atLeast: number): Promise<number>;
   /** every desired row of one tag (all hosts) */
   listDesired(tag?: string): Promise<DesiredRow[]>;
 
@@ -324,6 +344,13 @@ export interface Store {
   putGrant(row: GrantRow): Promise<void>;
   deleteGrant(scope: string, grant: GrantRow['grant']): Promise<boolean>;
   listGrants(): Promise<GrantRow[]>;
+  /** inserts a secret (version 1) or replaces its value (the next version); answers the stored row */
+  putSecret(row: Omit<SecretRow, 'version' | 'createdAt'>): Promise<SecretRow>;
+  getSecret(scope: string, name: string): Promise<SecretRow | undefined>;
+  /** every secret (of one name), by scope then name */
+  listSecrets(name?: string): Promise<SecretRow[]>;
+  /** answers whether it existed */
+  deleteSecret(scope: string, name: string): Promise<boolean>;
   /** newest first */
   listAudit(filter?: { limit?: number; action?: string; /** only ids below this (the next page) */ beforeId?: number }): Promise<AuditRow[]>;
 }

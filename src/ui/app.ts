@@ -7,8 +7,8 @@ import { html } from './html.js';
 import { isTyping, KeyMap, type Binding } from './keys.js';
 import { href, parseRoute, type Route } from './routes.js';
 import type { ConsoleApi } from './api.js';
-import { ApiContext } from './widgets.js';
-import type { Who } from './pages/login.js';
+import { ApiContext, WhoContext } from './widgets.js';
+import { whoWords, type Who } from './permissions.js';
 import { TreePanel } from './pages/tree.js';
 import { HomePage, MissingPage } from './pages/home.js';
 import { NodePage } from './pages/node.js';
@@ -79,7 +79,7 @@ export function App({ api, who, signOut }: { api: ConsoleApi; who: Who; signOut:
     default: page = html`<${MissingPage} hash=${route.hash} />`;
   }
 
-  return html`<${ApiContext.Provider} value=${api}>
+  return html`<${ApiContext.Provider} value=${api}><${WhoContext.Provider} value=${who}>
     <div class="shell">
       <header class="top">
         <a class="brand" href=${href.home()}>noops</a>
@@ -89,7 +89,7 @@ export function App({ api, who, signOut }: { api: ConsoleApi; who: Who; signOut:
         </nav>
         <span class="spacer"></span>
         <button class="link" onClick=${() => setHelp(!help)} title="keyboard shortcuts (?)">Shortcuts</button>
-        <span class="who" title=${who.scope ? `may act under ${who.scope}` : 'may act anywhere'}>${who.name} · ${who.kind}</span>
+        <span class="who" data-role=${who.role ?? ''} title=${`token ${who.id}: ${whoWords(who)}`}>signed in as <strong>${who.name}</strong> · ${whoWords(who)}</span>
         <button class="link" onClick=${signOut}>Sign out</button>
       </header>
       <aside class="side"><${TreePanel} current=${current} searchRef=${searchRef} /></aside>
@@ -105,5 +105,5 @@ export function App({ api, who, signOut }: { api: ConsoleApi; who: Who; signOut:
         </div>
       </div>` : null}
     </div>
-  </${ApiContext.Provider}>`;
+  </${WhoContext.Provider}></${ApiContext.Provider}>`;
 }

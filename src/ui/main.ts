@@ -6,7 +6,7 @@ import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { ConsoleApi } from './api.js';
-import { forgetToken, keepToken, takeToken } from './session.js';
+import { forgetToken, keepToken, refusedNotice, takeToken } from './session.js';
 import { App } from './app.js';
 import { checkToken, LoginPage, type Who } from './pages/login.js';
 import { ErrorBox } from './widgets.js';
@@ -28,14 +28,15 @@ function Root() {
     setWho(null);
     setNotice(message);
   };
-  const api = useMemo(() => (token ? new ConsoleApi(token, (m) => signOut(`The server refused the token: ${m}. Sign in again.`)) : null), [token]);
+  const api = useMemo(() => (token ? new ConsoleApi(token, (reason) => signOut(refusedNotice(reason))) : null), [token]);
 
   // A kept token is checked once; a refused one leads back to the form.
   useEffect(() => {
     if (!token || who) return;
     checkToken(token).then(setWho, (err: Error) => {
       if (err instanceof NoopsError && err.code === 'NOOPS_E_SERVER_UNREACHABLE') return setError(err);
-      signOut(err.message);
+      // A kept token that stopped working since (revoked, expired) says so, as one that stops while the page is open.
+      signOut(err instanceof NoopsError && err.code === 'NOOPS_E_UNAUTHORIZED' ? refusedNotice(err.message) : err.message);
     });
   }, [token]);
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { consoleRefusal, forgetToken, keepToken, takeToken, TOKEN_KEY } from './session.js';
+import { consoleRefusal, forgetToken, keepToken, refusedNotice, takeToken, TOKEN_KEY } from './session.js';
 
 function place(href: string, stored?: string) {
   const data = new Map<string, string>(stored ? [[TOKEN_KEY, stored]] : []);
@@ -50,4 +50,14 @@ test('machine tokens are refused with the reason', () => {
   assert.equal(consoleRefusal('team'), null);
   assert.match(consoleRefusal('agent')!, /an agent token.*admin or team token/);
   assert.match(consoleRefusal('join')!, /a join token/);
+});
+
+test('refusedNotice: says the user was signed out, and why', () => {
+  assert.deepEqual([
+    refusedNotice('the token is not known to this server (wrong, revoked, or from another server)'),
+    refusedNotice('the token "web-ci" expired at 2030-01-01T00:00:00.000Z.'),
+  ], [
+    'You were signed out: the token is not known to this server (wrong, revoked, or from another server). Sign in again with a valid token.',
+    'You were signed out: the token "web-ci" expired at 2030-01-01T00:00:00.000Z. Sign in again with a valid token.',
+  ]);
 });

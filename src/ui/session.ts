@@ -50,3 +50,14 @@ export function consoleRefusal(kind: string): string | null {
   if (kind === 'admin' || kind === 'team') return null;
   return `this is ${kind === 'agent' ? 'an agent' : `a ${kind}`} token, which machines use; the console needs an admin or team token (the admin token is in the server's data folder, admin.token)`;
 }
+
+/**
+ * What the login form says after the server refused the token in use (revoked, expired, ...).
+ *
+ * @example
+ *   refusedNotice('the token "web-ci" expired at 2030-01-01T00:00:00.000Z')
+ *   // 'You were signed out: the token "web-ci" expired at 2030-01-01T00:00:00.000Z. Sign in again with a valid token.'
+ */
+export function refusedNotice(reason: string): string {
+  return `You were signed out: ${reason.trim().replace(/\.$/, '')}. Sign in again with a valid token.`;
+}

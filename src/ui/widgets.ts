@@ -4,6 +4,7 @@ import { useContext } from 'preact/hooks';
 import type { Health } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
 import type { ConsoleApi } from './api.js';
+import { may, type Role, type Who } from './permissions.js';
 import { html } from './html.js';
 import { ago, when } from './format.js';
 import { href } from './routes.js';
@@ -24,6 +25,20 @@ export function useApi(): ConsoleApi {
   const api = useContext(ApiContext);
   if (!api) throw new Error('useApi outside the signed-in console');
   return api;
+}
+
+/** Who is signed in (whoami), for every page. */
+export const WhoContext = createContext<Who | null>(null);
+
+export function useWho(): Who {
+  const who = useContext(WhoContext);
+  if (!who) throw new Error('useWho outside the signed-in console');
+  return who;
+}
+
+/** Whether the signed-in token has `need` on `tag` (see permissions.ts). */
+export function useMay(tag: string, need: Role): boolean {
+  return may(useWho(), tag, need);
 }
 
 const HEALTH_WORDS: Record<Health, string> = {

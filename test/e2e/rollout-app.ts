@@ -14,8 +14,11 @@ export interface CommitOptions {
   failTests?: boolean;
 }
 
-/** A repository whose commits are releases; `testLog` receives one JSON line per deploy-test run. */
-export function makeRolloutRepo(dir: string, testLog: string): { commit(greeting: string, opts?: CommitOptions): string } {
+/** The line a deploy-test run prints first: its record as JSON (the sandboxed test can write nowhere else). */
+export const RECORD_PREFIX = 'deploy-test-record ';
+
+/** A repository whose commits are releases; each deploy-test run prints a {@link RECORD_PREFIX} line. */
+export function makeRolloutRepo(dir: string): { commit(greeting: string, opts?: CommitOptions): string } {
   mkdirSync(dir, { recursive: true });
   git(dir, 'init', '-q');
   writeFileSync(join(dir, 'noops.yaml'), [
@@ -44,12 +47,11 @@ if (silentOn && (process.env.NOOPS_RELEASE_DIR || '').includes('/' + silentOn + 
 process.on('SIGTERM', () => process.exit(0));
 `);
       writeFileSync(join(dir, 'deploy-test.js'), `
-const fs = require('fs');
 const instances = (process.env.NOOPS_INSTANCES || '').split(',').filter(Boolean);
 (async () => {
   const got = [];
   for (const i of instances) got.push((await (await fetch('http://' + i + '/')).json()).greeting);
-  fs.appendFileSync(${JSON.stringify(testLog)}, JSON.stringify({ batch: process.env.NOOPS_BATCH, version: process.env.NOOPS_VERSION, instances, got }) + '\\n');
+  console.log(${JSON.stringify(RECORD_PREFIX)} + JSON.stringify({ batch: process.env.NOOPS_BATCH, version: process.env.NOOPS_VERSION, instances, got }));
   if (${opts.failTests ? 'true' : 'false'}) { console.log('deploy test: ' + ${JSON.stringify(greeting.split(' ').pop())} + ' is refused'); process.exit(1); }
 })();
 `);

@@ -6,12 +6,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/api/client.js';
 import type { DeploymentEvent, DeploymentView, HostProgress } from '../../src/api/types.js';
 import { cleanup, cli, freePort, getJson, killSupervised, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
-import { makeRolloutRepo } from './rollout-app.js';
+import { RECORD_PREFIX, makeRolloutRepo } from './rollout-app.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.roll';
 const CLUSTER = `${JOB}_cluster.prod`;
@@ -20,7 +19,6 @@ const HOSTS = ['h1', 'h2', 'h3', 'h4'];
 const base = tmp('rollout');
 const data = join(base, 'server');
 const roots = HOSTS.map((h) => join(base, `agent-${h}`));
-const testLog = join(base, 'deploy-tests.log');
 let server: ServerProc;
 let port: number;
 let api: ApiClient;
@@ -43,13 +41,12 @@ async function serving(): Promise<string[]> {
 
 const everywhere = (version: string, greeting: string): string[] => HOSTS.map((h) => `${h}:${version}:${greeting}`);
 
-/** The deploy tests' record: one JSON line per run. */
-function testRuns(): { batch: string; version: string; instances: string[]; got: string[] }[] {
-  try {
-    return readFileSync(testLog, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  } catch {
-    return [];
-  }
+/** The newest deployment's deploy-test runs, as each recorded itself in its output. */
+async function testRuns(): Promise<{ batch: string; version: string; instances: string[]; got: string[] }[]> {
+  return (await newest()).progress!.tests.map((x) => {
+    const line = x.commands[0]!.output.split('\n').find((l) => l.startsWith(RECORD_PREFIX));
+    return JSON.parse(line!.slice(RECORD_PREFIX.length));
+  });
 }
 
 async function build(commit: string): Promise<string> {
@@ -70,7 +67,7 @@ const ended = (id: number): Promise<DeploymentView> =>
   }, 90_000, 200);
 
 const repoDir = join(base, 'repo');
-const app = makeRolloutRepo(repoDir, testLog);
+const app = makeRolloutRepo(repoDir);
 
 test('rollouts: batches, health gates, deploy tests, canary, restart, rollback', async (t) => {
   port = await freePort();
@@ -91,11 +88,10 @@ test('rollouts: batches, health gates, deploy tests, canary, restart, rollback',
     assert.match(r.stdout, /\$ node -e .*unit tests pass/, 'the build ran the tests');
     assert.match(r.stdout, /deploy #\d+ succeeded/);
     assert.deepEqual(await serving(), everywhere(v1, 'hello v1'));
-    assert.deepEqual(testRuns().map((x) => [x.batch, x.version, x.instances.length, [...new Set(x.got)]]), [['1', v1, 4, ['hello v1']]]);
+    assert.deepEqual((await testRuns()).map((x) => [x.batch, x.version, x.instances.length, [...new Set(x.got)]]), [['1', v1, 4, ['hello v1']]]);
   });
 
   await t.test('a batched rollout goes batch by batch, each after the one before is healthy', async () => {
-    rmSync(testLog, { force: true });
     v2 = (await build(app.commit('hello v2'))).slice(0, 9);
     const r = await cli(server, ['deploy', '-t', CLUSTER, '-v', v2, '--batch', '1, 50%']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -113,7 +109,7 @@ test('rollouts: batches, health gates, deploy tests, canary, restart, rollback',
     assert.deepEqual(d.hostResults, { h1: 'succeeded', h2: 'succeeded', h3: 'succeeded', h4: 'succeeded' });
     assert.deepEqual(await serving(), everywhere(v2, 'hello v2'));
     // the deploy tests saw the first batch's instance, then all four
-    assert.deepEqual(testRuns().map((x) => [x.batch, x.instances.length, [...new Set(x.got)]]), [['1', 1, ['hello v2']], ['3', 4, ['hello v2']]]);
+    assert.deepEqual((await testRuns()).map((x) => [x.batch, x.instances.length, [...new Set(x.got)]]), [['1', 1, ['hello v2']], ['3', 4, ['hello v2']]]);
   });
 
   await t.test('a release that never accepts connections fails its first batch and every host stays on the old one', async () => {
@@ -132,14 +128,13 @@ test('rollouts: batches, health gates, deploy tests, canary, restart, rollback',
   });
 
   await t.test('a failing deploy test fails the deploy', async () => {
-    rmSync(testLog, { force: true });
     const v4 = (await build(app.commit('hello v4', { failTests: true }))).slice(0, 9);
     const r = await cli(server, ['deploy', '-t', CLUSTER, '-v', v4]);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /deploy test "node deploy-test\.js": exited with code 1/);
     const d = await newest();
     assert.deepEqual([d.status, d.message], ['rolled_back', 'the deploy tests failed after batch 1 of 2: "node deploy-test.js" exited with code 1; every changed host is back on its previous release']);
-    assert.deepEqual(d.progress!.tests.map((x) => [x.status, x.instances.length, x.commands[0]!.output.trim()]), [['failed', 1, 'deploy test: v4 is refused']]);
+    assert.deepEqual(d.progress!.tests.map((x) => [x.status, x.instances.length, x.commands[0]!.output.trim().split('\n').at(-1)]), [['failed', 1, 'deploy test: v4 is refused']]);
     assert.deepEqual(await serving(), everywhere(v2, 'hello v2'));
   });
 

@@ -305,7 +305,7 @@ test('empty and error states: a new server says how to begin; a server that goes
     await p.goto(`${fresh.url}/#/hosts`);
     await p.getByText('No host has joined yet.').waitFor();
     await p.goto(`${fresh.url}/#/n/cop.nope`);
-    await p.getByRole('alert').filter({ hasText: 'cop.nope' }).waitFor();
+    await p.getByText('There is no node cop.nope.').waitFor();
     await fresh.stop();
     // The pages read again every few seconds; the next read finds no server and says so.
     await p.goto(`${fresh.url}/#/hosts`).catch(() => undefined);

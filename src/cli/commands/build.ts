@@ -1,7 +1,7 @@
 /** `noops build`: build a commit of a repository into a release, showing the build's output. */
 import type { Command } from 'commander';
 import { NoopsError } from '../../errors/index.js';
-import type { BuildView } from '../../api/types.js';
+import type { BuildRequest, BuildView } from '../../api/types.js';
 import type { ApiClient } from '../../api/client.js';
 import { json } from '../output.js';
 import { apiOf, sleep } from './common.js';
@@ -10,7 +10,7 @@ import { apiOf, sleep } from './common.js';
 const POLL_MS = 300;
 
 /** Starts a build and follows it to the end; throws the build's error when it fails. */
-export async function runBuildAndFollow(api: ApiClient, req: { repo: string; tag: string; ref: string }, out: NodeJS.WritableStream | null): Promise<BuildView> {
+export async function runBuildAndFollow(api: ApiClient, req: BuildRequest, out: NodeJS.WritableStream | null): Promise<BuildView> {
   const started = await api.startBuild(req);
   out?.write(`build #${started.id}: ${started.repo} at ${started.ref} for ${started.job}\n`);
   let offset = 0;
@@ -35,10 +35,12 @@ export function registerBuild(p: Command): void {
     .requiredOption('-u, --repo <repo>', 'git repository: any URL git accepts, file:// and paths included')
     .requiredOption('-t, --tag <tag>', 'the job\'s tag, e.g. cop.acme_owt.web_pdl.shop_service.api_job.web')
     .requiredOption('-v, --ref <commit>', 'commit, tag or branch to build')
+    .option('--credential <name>', 'a secret (`noops secret set NAME`) at or above the job holding user:password or a token for an https repository')
     .option('--json', 'print the build as JSON (the log goes to stderr)')
-    .action(async (o: { repo: string; tag: string; ref: string; json?: boolean }, cmd: Command) => {
+    .action(async (o: { repo: string; tag: string; ref: string; credential?: string; json?: boolean }, cmd: Command) => {
       const api = apiOf(cmd);
-      const build = await runBuildAndFollow(api, { repo: o.repo, tag: o.tag, ref: o.ref }, o.json ? process.stderr : process.stdout);
+      const req = { repo: o.repo, tag: o.tag, ref: o.ref, ...(o.credential !== undefined && { credential: o.credential }) };
+      const build = await runBuildAndFollow(api, req, o.json ? process.stderr : process.stdout);
       if (o.json) {
         const [release] = await api.releases(build.job).then((rs) => rs.filter((r) => r.version === build.version));
         json([{ ...build, sha256: release?.sha256 ?? null, size: release?.size ?? null }]);

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { RunningServer, ServerOptions } from '../../server/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { DEFAULT_DATA_DIR, DEFAULT_SERVER } from '../config.js';
+import { agentTrust, readCa, rememberAgentCa, serverTlsOptions, tlsAnnouncement, type TlsFlags } from '../tls-flags.js';
 import { parseLabels } from './common.js';
 
 /** The default agent root: the system's place for root, the home folder for everyone else. */
@@ -24,18 +25,36 @@ function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-interface ServerFlags { data: string; listen: string; db?: string; heartbeat?: string }
+interface ServerFlags extends TlsFlags { data: string; listen: string; db?: string; heartbeat?: string; buildSandbox?: string }
+
+/** `--build-sandbox`, the same on `server` and `up`. */
+const BUILD_SANDBOX_FLAG = ['--build-sandbox <mode>', 'auto: builds and deploy tests run sandboxed (bubblewrap, an own uid), refused when that cannot work; none: as the server\'s own user, able to read its tokens', 'auto'] as const;
 
 function serverOptions(o: ServerFlags): ServerOptions {
   const heartbeatMs = o.heartbeat === undefined ? undefined : Number(o.heartbeat);
   if (heartbeatMs !== undefined && !(Number.isInteger(heartbeatMs) && heartbeatMs >= 100)) {
     throw new NoopsError('NOOPS_E_INPUT', `--heartbeat-ms "${o.heartbeat}" must be a whole number of milliseconds, at least 100`);
   }
-  return { dataDir: o.data, listen: o.listen, db: o.db, heartbeatMs };
+  if (o.buildSandbox !== undefined && o.buildSandbox !== 'auto' && o.buildSandbox !== 'none') {
+    throw new NoopsError('NOOPS_E_INPUT', `--build-sandbox "${o.buildSandbox}" must be auto or none`);
+  }
+  return { dataDir: o.data, listen: o.listen, db: o.db, heartbeatMs, buildSandbox: o.buildSandbox, tls: serverTlsOptions(o), insecure: o.insecure };
+}
+
+/** The TLS flags `noops server` and `noops up` share (docs/tls.md). */
+function withTlsFlags(c: Command): Command {
+  return c
+    .option('--tls <mode>', 'serve https with a local CA and certificate made in DATA/tls/: --tls auto')
+    .option('--tls-cert <file>', 'serve https with this certificate (PEM, with its chain; needs --tls-key)')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+    .option('--tls-san <name>', 'one more name or address for the --tls auto certificate (repeat, or a,b)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--insecure', 'serve plain HTTP on an address other hosts reach (refused without it)');
 }
 
 function announce(server: RunningServer): void {
+  for (const w of server.warnings) process.stderr.write(`noops server: warning: ${w}\n`);
   process.stdout.write(`noops server listening on ${server.url}\n`);
+  for (const line of tlsAnnouncement(server)) process.stdout.write(`${line}\n`);
   process.stdout.write(`  admin token: ${server.adminTokenFile}${server.createdTokens ? ' (new)' : ''}\n`);
   process.stdout.write(`  join token:  ${server.joinTokenFile}\n`);
   // The token itself is never printed (logs are kept); the command makes the sign-in link.
@@ -43,12 +62,13 @@ function announce(server: RunningServer): void {
 }
 
 export function registerDaemons(p: Command): void {
-  p.command('server')
+  withTlsFlags(p.command('server'))
     .description('run the control plane: API, store, builds, rollouts')
     .option('--data <dir>', 'data folder (database, packages, tokens)', DEFAULT_DATA_DIR)
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
     .option('--db <url>', 'postgres://USER:PASS@HOST/DB (default: SQLite in the data folder)')
     .option('--heartbeat-ms <ms>', 'how often agents report (default 5000)')
+    .option(...BUILD_SANDBOX_FLAG)
     .action(async (o: ServerFlags & { heartbeatMs?: string }) => {
       const { startServer } = await import('../../server/index.js');
       const server = await startServer(serverOptions({ ...o, heartbeat: o.heartbeatMs }));
@@ -66,10 +86,14 @@ export function registerDaemons(p: Command): void {
     .option('--labels <k=v,...>', 'labels of this host, e.g. rack=r1,zone=bj')
     .option('--watches <file>', 'the host\'s standalone watches (default ROOT/watches.yaml)')
     .option('--standalone', 'run only the standalone watches, without a server')
+    .addHelpText('after', '\nAn https:// server is verified with the global --ca FILE (env NOOPS_CA): the CA `noops server` prints.\nThe agent remembers it in ROOT/server-ca.pem once joined; later starts need no --ca.')
     .action(async (o: { joinToken?: string; joinTokenFile?: string; root?: string; name: string; labels?: string; watches?: string; standalone?: boolean }, cmd: Command) => {
       let server: string | undefined;
       let joinToken: string | undefined;
+      const root = resolve(o.root ?? defaultAgentRoot());
+      let trust: ReturnType<typeof agentTrust> = { given: false };
       if (!o.standalone) {
+        trust = agentTrust(root, cmd.optsWithGlobals<{ ca?: string }>().ca ?? process.env.NOOPS_CA);
         server = cmd.optsWithGlobals<{ server?: string }>().server ?? process.env.NOOPS_SERVER ?? DEFAULT_SERVER;
         joinToken = o.joinToken ?? process.env.NOOPS_JOIN_TOKEN;
         if (!joinToken && o.joinTokenFile) joinToken = readFileSync(o.joinTokenFile, 'utf8').trim();
@@ -78,11 +102,13 @@ export function registerDaemons(p: Command): void {
       const { Agent } = await import('../../agent/index.js');
       const nuked = new Promise<void>((done) => {
         const agent = new Agent({
-          server, joinToken, root: resolve(o.root ?? defaultAgentRoot()), name: o.name, labels: parseLabels(o.labels),
+          server, joinToken, root, name: o.name, labels: parseLabels(o.labels), pinned: trust.trust,
           watchesFile: o.watches === undefined ? undefined : resolve(o.watches), onNuke: done,
         });
         void (async () => {
           await agent.start();
+          // Joined (or known already): the CA it was told to trust is kept with its identity.
+          if (trust.given && trust.trust?.ca) rememberAgentCa(root, trust.trust.ca);
           process.stdout.write(`noops agent ${agent.name} running; root ${agent.root}; ${server ? `server ${server}` : 'standalone'}\n`);
           await untilSignal();
           await agent.stop();
@@ -96,17 +122,20 @@ export function registerDaemons(p: Command): void {
       process.exit(0);
     });
 
-  p.command('up')
+  withTlsFlags(p.command('up'))
     .description('all in one machine: a server on SQLite plus one local agent (like `nomad agent -dev`)')
     .option('--data <dir>', 'data folder', DEFAULT_DATA_DIR)
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
     .option('--name <name>', 'the local agent\'s host name', hostname())
-    .action(async (o: ServerFlags & { name: string }) => {
+    .option(...BUILD_SANDBOX_FLAG)
+    .action(async (o: ServerFlags & { name: string }, cmd: Command) => {
       const [{ startServer }, { Agent }] = await Promise.all([import('../../server/index.js'), import('../../agent/index.js')]);
       const server = await startServer(serverOptions(o));
       announce(server);
+      // The local agent trusts the local CA (--tls auto), or the --ca given for a certificate of one's own.
+      const caFile = server.tls?.caFile ?? cmd.optsWithGlobals<{ ca?: string }>().ca ?? process.env.NOOPS_CA;
       const agent = new Agent({
-        server: server.url, joinToken: readFileSync(server.joinTokenFile, 'utf8').trim(),
+        server: server.url, joinToken: readFileSync(server.joinTokenFile, 'utf8').trim(), pinned: caFile ? { ca: readCa(caFile) } : undefined,
         root: resolve(o.data, 'agent'), name: o.name, labels: { role: 'local' },
       });
       await agent.start();

@@ -31,7 +31,7 @@ export function registerViews(p: Command): void {
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).hosts();
       if (o.json) return json(rows);
-      table(rows.map((r) => ({ ...r, lastHeartbeat: ago(r.lastHeartbeat), scope: r.scope ?? '', pendingJoin: r.pendingJoin ? `from ${r.pendingJoin.address ?? '?'}` : '' })), ['name', 'status', 'scope', 'labels', 'lastHeartbeat', 'address', 'pendingJoin']);
+      table(rows.map((r) => ({ ...r, lastHeartbeat: ago(r.lastHeartbeat), scope: r.scope ?? '', pendingJoin: r.pendingJoin ? `from ${r.pendingJoin.address ?? '?'}` : '', trust: r.trust?.state === 'refused' ? `refused: ${r.trust.reason ?? ''}` : '' })), ['name', 'status', 'scope', 'labels', 'lastHeartbeat', 'address', 'pendingJoin', 'trust']);
     });
 
   p.command('tree')

@@ -9,8 +9,10 @@ import type { ReleaseManifest } from '../../release/types.js';
 import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
 import { PackageCache } from '../package-cache.js';
+import { secretBook } from '../secrets.js';
 import type { PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
+import { serverIdentity, serverStamp } from '../trust.js';
 import { REPORT_MAX_BYTES, reportLimits } from '../report-limits.js';
 import { HostName, parseBody } from './parse.js';
 
@@ -60,6 +62,10 @@ const Cron = z.object({
   lastRun: z.object({ startedAt: z.string(), endedAt: z.string(), result: z.string(), message: z.string() }).strict().nullable(),
   runs: z.number().int(), skipped: z.number().int(),
 }).strict();
+const TrustReport = z.object({
+  state: z.enum(['accepted', 'refused']), server: z.string().max(64).nullable(), generation: z.number().int(),
+  reason: z.string().max(4096).optional(), refusal: z.string().max(64).optional(), since: z.string().max(64).optional(),
+}).strict();
 const ReportBody = z.object({
   processes: z.array(ProcessReport),
   failures: z.array(z.object({ tag: ReportedTag, version: z.string().max(64), error: Text }).strict()),
@@ -68,6 +74,7 @@ const ReportBody = z.object({
   events: z.array(Event).optional(),
   crons: z.array(Cron).optional(),
   runtimes: RuntimesReport.optional(),
+  trust: TrustReport.optional(),
 }).strict();
 
 export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, principals: PrincipalCache): Promise<void> {
@@ -102,7 +109,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       await s.audit({ at, actor: body.name, action: 'agent.join', target: body.name, detail: { labels: body.labels, address, joinToken: req.principal.id, replaced: existing !== undefined } });
     });
     principals.forgetAgent(body.name);
-    return { token, heartbeatMs: ctx.config.heartbeatMs };
+    return { token, heartbeatMs: ctx.config.heartbeatMs, serverId: await serverIdentity(ctx.store) };
   });
 
   // Limits (report-limits.ts): rate and size are refused before the body is read. fastify's own
@@ -137,9 +144,10 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       instances.push({
         tag: e.tag, version: e.version, sha256: e.sha256, url: `${API_PREFIX}/artifacts/${e.sha256}`,
         manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest),
+        ...(await secretBook(ctx).forInstance(e.tag, manifest)), // values for this host's own instances only
       });
     }
-    return { generation: state.generation, instances, ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
+    return { generation: state.generation, instances, server: await serverStamp(ctx.store, host), ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
   });
 
   // A package goes to an agent whose desired state names it, or to a person who may see its job.
@@ -156,7 +164,15 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
 
 /** Whether `who` may download the package `sha256`. */
 async function mayFetch(ctx: ServerContext, who: Principal, sha256: string): Promise<boolean> {
-  if (who.kind === 'agent') return (await ctx.store.getDesired(who.name)).entries.some((e) => e.sha256 === sha256);
+  if (who.kind === 'agent') {
+    // Its releases' packages, and the runtimes those releases name.
+    const { entries } = await ctx.store.getDesired(who.name);
+    if (entries.some((e) => e.sha256 === sha256)) return true;
+    for (const e of entries) {
+      if ((await ctx.runtimes.refsFor(e.manifest as unknown as ReleaseManifest)).some((r) => r.sha256 === sha256)) return true;
+    }
+    return false;
+  }
   if (who.kind === 'join') return false;
   return (await ctx.store.listReleases()).some((r) => r.sha256 === sha256 && canSee(who, r.job));
 }

@@ -7,6 +7,9 @@ import type { BuildRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
 import { authorize, canSee } from '../auth.js';
 import { parseBody, parseQuery, TagInput } from './parse.js';
+import { credentialEnv, parseCredential, splitRepoCredential } from '../../build/index.js';
+import { secretName } from '../../release/index.js';
+import { secretBook } from '../secrets.js';
 
 const BuildBody = z.object({
   repo: z.string().min(1, 'give the repository (-u)').max(4096)
@@ -16,6 +19,8 @@ const BuildBody = z.object({
   ref: z.string().min(1, 'give the commit (-v)').max(256)
     .refine((s) => !s.startsWith('-'), 'a ref may not begin with "-" (git would read it as an option)')
     .refine((s) => !/[\0\r\n\s]/.test(s), 'a ref may not contain spaces or control characters'),
+  /** a secret (at or above the job) holding `user:password` or a token, for an http(s) repository */
+  credential: secretName.optional(),
 }).strict();
 
 export async function buildRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
@@ -23,7 +28,15 @@ export async function buildRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     const body = parseBody(BuildBody, req.body, 'build');
     const job = await ctx.tags.resolve(body.tag, { level: 'job', truncate: true });
     authorize(req.principal, job, 'deployer');
-    const row = await ctx.builds.start({ repo: body.repo, job, ref: body.ref, initiator: req.principal.name });
+    // A password in the URL is used for this clone and never stored or shown: the build keeps `https://user@host/...`.
+    const { repo, credential: inUrl } = splitRepoCredential(body.repo);
+    let credential = inUrl ?? undefined;
+    if (body.credential !== undefined) {
+      const values = await secretBook(ctx).require(job, [body.credential], `the build's --credential`);
+      credential = parseCredential(values[body.credential]!, repo);
+      credentialEnv(repo, credential); // refuses a non-http(s) repository before the build starts
+    }
+    const row = await ctx.builds.start({ repo, job, ref: body.ref, initiator: req.principal.name, credential });
     reply.status(202);
     return buildView(row);
   });

@@ -10,6 +10,7 @@ import type * as T from '../../api/types.js';
 import { parsePolicy, type PolicyInput } from '../../rollout/index.js';
 import type { ServerContext } from '../context.js';
 import { authorize } from '../auth.js';
+import { secretBook } from '../secrets.js';
 import { deploymentOf, deploymentView } from './views.js';
 import { HostName, parseBody, TagInput, Version } from './parse.js';
 
@@ -44,6 +45,7 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
       if (typeof conf !== 'string') throw new NoopsError('NOOPS_E_INPUT', `deploy needs a version (-v); ${tag}'s cluster.conf names none`);
       version = conf;
     }
+    await secretBook(ctx).checkDeploy(tag, version); // a missing secret changes nothing anywhere
     const row = await ctx.rollout.startDeploy({
       tag, version, kind: 'deploy', initiator: req.principal.name, policy: overrides(body, 'deploy'), canary: body.canary,
     });
@@ -57,6 +59,7 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     authorize(req.principal, tag, 'deployer');
     const policy = overrides(body, 'rollback');
     const version = body.to ?? (await ctx.rollout.rollbackTarget(tag));
+    await secretBook(ctx).checkDeploy(tag, version);
     const row = await ctx.rollout.startDeploy({ tag, version, kind: 'rollback', initiator: req.principal.name, policy, canary: body.canary });
     reply.status(202);
     return deploymentView(row);

@@ -146,9 +146,11 @@ export async function hostViews(ctx: ServerContext, who: Principal): Promise<T.H
   for (const h of await ctx.store.listHosts()) {
     if (inClusters && !inClusters.has(h.name) && !(h.scope !== null && canSee(who, h.scope))) continue;
     const last = ctx.reports.lastSeen(h.name, h.lastHeartbeat);
+    const trust = ctx.reports.lastReport(h.name)?.trust;
     out.push({
       name: h.name, status: ctx.reports.isUp(last, now) ? 'up' : 'down', labels: h.labels, lastHeartbeat: last, address: h.address,
       joinedAt: h.joinedAt, scope: h.scope, pendingJoin: h.pendingJoin && { at: h.pendingJoin.at, address: h.pendingJoin.address },
+      ...(trust && { trust }),
     });
   }
   return out;

@@ -1,14 +1,16 @@
 /**
  * A cluster's page (below the node header): the release it runs, a deploy form, the deployment
  * running now (live), the deploy history with "Roll back to this version" on every row, and its
- * hosts and instances.
+ * hosts and instances. The deploy form and the rollback buttons are there only for a token that
+ * may deploy to the cluster (permissions.ts); a viewer sees the rest.
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { DeploymentView, NodeView } from '../../api/types.js';
 import { html } from '../html.js';
 import { useLoad } from '../load.js';
 import { count } from '../format.js';
-import { Ago, announceChange, Empty, ErrorBox, Section, useApi } from '../widgets.js';
+import { Ago, announceChange, Empty, ErrorBox, Section, useApi, useMay, useWho } from '../widgets.js';
+import { NEEDS, whoWords } from '../permissions.js';
 import { HostsTable, InstancesTable } from './tables.js';
 import { DeployForm, type DeployChoice } from './deploy.js';
 import { HistoryTable } from './history.js';
@@ -21,8 +23,11 @@ export const HISTORY_REFRESH_MS = 10_000;
 
 export function ClusterBody({ view, reload }: { view: NodeView; reload: () => void }) {
   const api = useApi();
+  const who = useWho();
   const cluster = view.cluster!;
   const tag = cluster.tag;
+  const mayDeploy = useMay(tag, NEEDS.deploy);
+  const mayRollback = useMay(tag, NEEDS.rollback);
   const history = useLoad(() => api.history(tag, HISTORY_ROWS), [tag], HISTORY_REFRESH_MS);
   const [liveId, setLiveId] = useState<number | null>(cluster.running?.id ?? null);
   const [startError, setStartError] = useState<Error | null>(null);
@@ -70,11 +75,13 @@ export function ClusterBody({ view, reload }: { view: NodeView; reload: () => vo
       ${cluster.conf ? html`<details class="conf"><summary>cluster.conf</summary><pre>${cluster.conf}</pre></details>` : null}
     </${Section}>
 
-    <${Section} title="Deploy" id="deploy">
-      <${DeployForm} tag=${tag} current=${cluster.currentVersion} busy=${busy}
-        onDeploy=${(c: DeployChoice) => start(() => api.deploy({ tag, version: c.version, policy: c.policy }))} />
-      ${startError ? html`<${ErrorBox} error=${startError} />` : null}
-    </${Section}>
+    ${mayDeploy
+      ? html`<${Section} title="Deploy" id="deploy">
+        <${DeployForm} tag=${tag} current=${cluster.currentVersion} busy=${busy}
+          onDeploy=${(c: DeployChoice) => start(() => api.deploy({ tag, version: c.version, policy: c.policy }))} />
+        ${startError ? html`<${ErrorBox} error=${startError} />` : null}
+      </${Section}>`
+      : html`<p class="muted read-only" role="note">You may look but not deploy here: the token <strong>${who.name}</strong> is ${whoWords(who)}.</p>`}
 
     ${liveId !== null ? html`<${LiveDeployment} key=${liveId} id=${liveId} onEnd=${ended} />` : null}
 
@@ -82,7 +89,7 @@ export function ClusterBody({ view, reload }: { view: NodeView; reload: () => vo
       ${history.error ? html`<${ErrorBox} error=${history.error} retry=${history.reload} />` : null}
       ${history.data
         ? html`<${HistoryTable} rows=${history.data} current=${cluster.currentVersion} busy=${busy}
-            onRollback=${(version: string) => start(() => api.rollback({ tag, to: version }))} />`
+            onRollback=${mayRollback ? (version: string) => start(() => api.rollback({ tag, to: version })) : undefined} />`
         : null}
     </${Section}>
 

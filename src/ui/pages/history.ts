@@ -1,7 +1,8 @@
 /**
  * The deploy history as the talk's table (slide 1.7): version, who, when, how many machines,
  * how it ended, the cluster.conf and host list behind each row, and on every row a button
- * "Roll back to this version" that asks before it does anything.
+ * "Roll back to this version" that asks before it does anything (none without `onRollback`:
+ * the token may not roll back).
  */
 import { useState } from 'preact/hooks';
 import type { DeploymentView } from '../../api/types.js';
@@ -18,7 +19,8 @@ export function HistoryTable({ rows, current, busy, onRollback }: {
   rows: DeploymentView[];
   current: string | null;
   busy: boolean;
-  onRollback: (version: string) => void;
+  /** none: no rollback buttons */
+  onRollback?: (version: string) => void;
 }) {
   const [open, setOpen] = useState<Set<number>>(new Set());
   if (rows.length === 0) return html`<${Empty} title="No deployments yet.">Deploy a release above; every deploy and rollback is recorded here.</${Empty}>`;
@@ -32,11 +34,11 @@ export function HistoryTable({ rows, current, busy, onRollback }: {
     const question = `Roll back ${d.tag.split('_').pop()} to version ${d.version}?\n\n` +
       `This starts a new deployment of release ${d.version} to the cluster's hosts (${d.tag}). ` +
       'It is recorded in the history as a rollback.';
-    if (window.confirm(question)) onRollback(d.version);
+    if (window.confirm(question)) onRollback?.(d.version);
   };
   const now = Date.now();
   return html`<div class="table-wrap"><table class="history">
-    <thead><tr><th>#</th><th>version</th><th>kind</th><th>who</th><th>when</th><th>took</th><th class="num">machines</th><th>status</th><th>details</th><th></th></tr></thead>
+    <thead><tr><th>#</th><th>version</th><th>kind</th><th>who</th><th>when</th><th>took</th><th class="num">machines</th><th>status</th><th>details</th>${onRollback ? html`<th></th>` : null}</tr></thead>
     <tbody>${rows.map((d) => {
       const why = d.version === current ? 'this version runs now' : busy ? 'a deployment is running on this cluster' : '';
       return html`<tr key=${d.id} class=${`history-row status-${d.status}`} data-id=${d.id} data-version=${d.version}>
@@ -49,8 +51,8 @@ export function HistoryTable({ rows, current, busy, onRollback }: {
         <td class="num">${d.hostCount}</td>
         <td><${Badge} status=${d.status} title=${d.message ?? ''} /></td>
         <td><button class="link" aria-expanded=${String(open.has(d.id))} title="the cluster.conf and the machines of this deploy" onClick=${() => toggle(d.id)}>${open.has(d.id) ? 'hide' : 'show'}</button></td>
-        <td><button class="rollback" disabled=${why !== ''} title=${why || `start a rollback to ${d.version}`} onClick=${() => ask(d)}>${ROLLBACK_LABEL}</button></td>
-      </tr>${open.has(d.id) ? html`<tr class="history-detail" key=${`${d.id}-detail`}><td></td><td colspan="9"><${Detail} d=${d} /></td></tr>` : null}`;
+        ${onRollback ? html`<td><button class="rollback" disabled=${why !== ''} title=${why || `start a rollback to ${d.version}`} onClick=${() => ask(d)}>${ROLLBACK_LABEL}</button></td>` : null}
+      </tr>${open.has(d.id) ? html`<tr class="history-detail" key=${`${d.id}-detail`}><td></td><td colspan=${onRollback ? '9' : '8'}><${Detail} d=${d} /></td></tr>` : null}`;
     })}</tbody>
   </table></div>`;
 }

@@ -1,7 +1,8 @@
 /**
  * A deployment, live: where it is (batch, phase, paused), each host's state with the reason it
  * is not healthy or failed, the deploy tests, its log, and the controls the server accepts now
- * (pause, resume, promote, abort). Fed by the deployment's event stream (feed.ts).
+ * (pause, resume, promote, abort) that the token may use. Fed by the deployment's event stream
+ * (feed.ts).
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { DeploymentAction, DeploymentView } from '../../api/types.js';
@@ -10,7 +11,8 @@ import { count, duration, when } from '../format.js';
 import { deploymentFeed } from '../feed.js';
 import { actionsFor, hostRows, tally, whereWords } from '../controls.js';
 import { href } from '../routes.js';
-import { Badge, ErrorBox, Section, TagLink, useApi } from '../widgets.js';
+import { isNotFound, may, NEEDS, notFoundWords } from '../permissions.js';
+import { Badge, Empty, ErrorBox, Section, TagLink, useApi, useWho } from '../widgets.js';
 
 /** Actions that cannot be undone ask first. */
 const CONFIRM: Partial<Record<DeploymentAction, string>> = {
@@ -21,6 +23,7 @@ const LOG_LINES = 12;
 
 export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; onEnd?: () => void; standalone?: boolean }) {
   const api = useApi();
+  const who = useWho();
   const [d, setD] = useState<DeploymentView | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const [actionError, setActionError] = useState<Error | null>(null);
@@ -58,13 +61,16 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
 
   const title = d ? `${d.kind === 'rollback' ? 'Rollback' : 'Deploy'} #${d.id}` : `Deployment #${id}`;
   if (!d) {
-    return html`<${Section} title=${title} id="live">${error ? html`<${ErrorBox} error=${error} />` : html`<p class="loading">Loading…</p>`}</${Section}>`;
+    const body = !error ? html`<p class="loading">Loading…</p>`
+      : isNotFound(error) ? html`<${Empty} title=${notFoundWords(who, `deployment #${id}`)} />`
+      : html`<${ErrorBox} error=${error} />`;
+    return html`<${Section} title=${title} id="live">${body}</${Section}>`;
   }
   const rows = hostRows(d);
   const t = tally(rows);
   const p = d.progress;
   const batches = p ? p.batches.length : 1;
-  const actions = actionsFor(d);
+  const actions = actionsFor(d).filter((a) => may(who, d.tag, NEEDS[a]));
   return html`<${Section} title=${title} id="live" actions=${!standalone ? html`<a href=${href.deployment(d.id)}>open on its own page</a>` : null}>
     <div class="live" data-status=${d.status} data-phase=${p?.phase ?? ''} data-paused=${String(p?.paused ?? false)}>
       <p class="live-head" aria-live="polite">

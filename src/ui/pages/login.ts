@@ -3,14 +3,14 @@ import { useState } from 'preact/hooks';
 import { ApiClient } from '../../api/client.js';
 import { html } from '../html.js';
 import { consoleRefusal } from '../session.js';
+import type { Who } from '../permissions.js';
 
-export interface Who {
-  name: string;
-  kind: string;
-  scope: string | null;
-}
+export type { Who };
 
-/** Asks the server who a token is; answers the person, or throws why it cannot be used. */
+/**
+ * Asks the server who a token is (once per sign-in: the role and scope do not change while a
+ * token lives); answers the person, or throws why it cannot be used.
+ */
 export async function checkToken(token: string): Promise<Who> {
   const who = await new ApiClient(location.origin, token).whoami();
   const refusal = consoleRefusal(who.kind);

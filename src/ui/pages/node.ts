@@ -8,7 +8,8 @@ import { html } from '../html.js';
 import { useLoad } from '../load.js';
 import { href } from '../routes.js';
 import { count } from '../format.js';
-import { Ago, Dot, Empty, ErrorBox, Loading, Section, TagLink, useApi } from '../widgets.js';
+import { Ago, Dot, Empty, ErrorBox, Loading, Section, TagLink, useApi, useWho } from '../widgets.js';
+import { isNotFound, notFoundWords } from '../permissions.js';
 import { HostsTable, InstancesTable, below } from './tables.js';
 import { ClusterBody } from './cluster.js';
 
@@ -17,7 +18,14 @@ export const NODE_REFRESH_MS = 5000;
 
 export function NodePage({ tag }: { tag: string }) {
   const api = useApi();
+  const who = useWho();
   const node = useLoad(() => api.node(tag), [tag], NODE_REFRESH_MS);
+  // Missing and outside the token's scope look the same (the server's 404 leaks no names).
+  if (node.error && !node.data && isNotFound(node.error)) {
+    document.title = 'not found · noops';
+    return html`<div class="page"><h1 class="mono">${tag}</h1><${Empty} title=${notFoundWords(who, `node ${tag}`)}>
+      Pick a node in the tree, or go to <a href=${href.home()}>the services</a>.</${Empty}></div>`;
+  }
   if (node.error && !node.data) return html`<div class="page"><h1 class="mono">${tag}</h1><${ErrorBox} error=${node.error} retry=${node.reload} /></div>`;
   if (!node.data) return html`<div class="page"><${Loading} what=${tag} /></div>`;
   const v = node.data;
