@@ -42,7 +42,7 @@ test('the report route: 413 with its code past REPORT_MAX_BYTES (nothing stored)
     assert.equal(server.ctx.reports.lastReport('h1'), undefined, 'nothing of it was kept');
 
     const ok = JSON.stringify({ processes: [], failures: [], generation: 0 });
-    const answers = await Promise.all(Array.from({ length: REPORT_BURST + 20 }, () => post(ok)));
+    const answers = await Promise.all(Array.from({ length: REPORT_BURST + 160 }, () => post(ok)));
     const limited = answers.filter((a) => a.status === 429);
     assert.ok(limited.length >= 10, `${limited.length} of ${answers.length} refused`);
     assert.ok(Number(limited[0]!.headers.get('retry-after')) >= 1);
