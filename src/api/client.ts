@@ -64,19 +64,38 @@ export class ApiClient {
     return res;
   }
 
+  /**
+   * Every page of a paged list: the server answers at most a page (PAGE_MAX) and says in
+   * `x-noops-next` where the next one starts.
+   */
+  private async pages<R>(path: string): Promise<R[]> {
+    const out: R[] = [];
+    let next: string | null = null;
+    for (;;) {
+      const res = await this.raw('GET', next === null ? path : `${path}${path.includes('?') ? '&' : '?'}offset=${encodeURIComponent(next)}`);
+      const text = await res.text();
+      const data = text === '' ? undefined : (JSON.parse(text) as unknown);
+      if (!res.ok) throw decodeError(res.status, data);
+      const page = data as R[];
+      out.push(...page);
+      next = res.headers.get('x-noops-next');
+      if (next === null || page.length === 0) return out;
+    }
+  }
+
   // ---- people ----
   whoami(): Promise<T.WhoamiView> {
     return this.request('GET', '/whoami');
   }
   hosts(): Promise<T.HostView[]> {
-    return this.request('GET', '/hosts');
+    return this.pages('/hosts');
   }
   /** Makes this server's answers acceptable again to a host's agent that refuses them (admin only; docs/trust.md). */
   adoptHost(name: string, opts: { yes?: boolean } = {}): Promise<T.HostAdoptView> {
     return this.request('POST', `/hosts/${encodeURIComponent(name)}/adopt`, { yes: opts.yes === true });
   }
   instances(tag?: string): Promise<T.InstanceView[]> {
-    return this.request('GET', `/instances${query({ tag })}`);
+    return this.pages(`/instances${query({ tag })}`);
   }
   tree(selector?: string): Promise<T.TreeView> {
     return this.request('GET', `/tree${query({ selector })}`);
@@ -86,7 +105,7 @@ export class ApiClient {
     return this.request('GET', `/nodes/${encodeURIComponent(tag)}`);
   }
   releases(tag?: string): Promise<T.ReleaseView[]> {
-    return this.request('GET', `/releases${query({ tag })}`);
+    return this.pages(`/releases${query({ tag })}`);
   }
   startBuild(req: T.BuildRequest): Promise<T.BuildView> {
     return this.request('POST', '/builds', req);

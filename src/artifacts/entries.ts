@@ -12,6 +12,8 @@ export interface TarEntry {
   /** the tar entry type name: 'File', 'Directory', 'SymbolicLink', 'Link', 'FIFO', ... */
   type: string;
   linkpath?: string;
+  /** the bytes the header says the entry holds (0 for folders and links) */
+  size?: number;
 }
 
 /** Regular files (three spellings in tar), folders, and the two link kinds. */

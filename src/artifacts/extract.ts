@@ -9,6 +9,7 @@ import { join, sep } from 'node:path';
 import { extract, list } from 'tar';
 import { NoopsError } from '../errors/index.js';
 import { checkEntries, type TarEntry } from './entries.js';
+import { checkUnpackedSize, unpackLimits, type UnpackLimits } from './unpack-limits.js';
 
 /** setuid, setgid, sticky: a release never needs them, and setuid files owned by root are a hole. */
 const SPECIAL_MODE_BITS = 0o7000;
@@ -21,7 +22,7 @@ export async function listEntries(file: string): Promise<TarEntry[]> {
       file,
       strict: true,
       onReadEntry: (e) => {
-        entries.push({ path: e.path, type: e.type, linkpath: e.linkpath });
+        entries.push({ path: e.path, type: e.type, linkpath: e.linkpath, size: e.size });
       },
     });
   } catch (err) {
@@ -33,13 +34,15 @@ export async function listEntries(file: string): Promise<TarEntry[]> {
 
 /**
  * Extracts `file` into `dest` (an empty folder that exists). Throws NOOPS_E_PACKAGE_UNSAFE
- * before writing anything when an entry breaks the rules; NOOPS_E_PACKAGE_INVALID when tar
+ * before writing anything when an entry breaks the rules, NOOPS_E_PACKAGE_TOO_LARGE when it
+ * would unpack past `limits` (unpack-limits.ts); NOOPS_E_PACKAGE_INVALID when tar
  * fails. The caller removes `dest` on failure.
  */
-export async function extractPackage(file: string, dest: string): Promise<void> {
+export async function extractPackage(file: string, dest: string, limits: UnpackLimits = unpackLimits()): Promise<void> {
   const entries = await listEntries(file);
   if (entries.length === 0) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', 'the package holds no entries');
   checkEntries(entries);
+  checkUnpackedSize(entries, limits); // before a byte is written: a package cannot fill the disk
   try {
     await extract({ file, cwd: dest, strict: true, preserveOwner: false, preservePaths: false });
   } catch (err) {

@@ -70,6 +70,12 @@ export const ERROR_CODES = {
   // signatures
   NOOPS_E_SIGNING_KEY: { status: 500, hint: 'every server of one database signs with the same key: copy DATA/signing.key (mode 0600) from a server of this database into this server\'s data folder (docs/trust.md#signed-releases)' },
   NOOPS_E_SIGNATURE_INVALID: { status: 422, hint: 'the release was changed after the server signed it (in the database, or on the way): build it again and deploy the new release; `noops releases --json` shows each release\'s signature' },
+  // limits
+  NOOPS_E_REPORT_TOO_LARGE: { status: 413, hint: 'the agent reported more than the server takes in one report (docs/limits.md); run fewer processes per host or upgrade the agent' },
+  NOOPS_E_RATE_LIMITED: { status: 429, hint: 'too many requests from this caller; wait as long as the Retry-After header says, then try again' },
+  NOOPS_E_PACKAGE_TOO_LARGE: { status: 422, hint: 'the package unpacks to more bytes or files than a host takes (docs/limits.md); leave caches and test data out of the release' },
+  NOOPS_E_STORE_BUSY: { status: 503, hint: 'another process holds the database (a backup, sqlite3 at a console); nothing was changed: try again once it lets go' },
+  NOOPS_E_COMMANDS_FULL: { status: 429, hint: 'this host has too many commands waiting for its agent; wait for them to end (`noops hosts`: is it up?) and try again' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

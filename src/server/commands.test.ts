@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CommandBook } from './commands.js';
+import { NoopsError } from '../errors/index.js';
+import { COMMANDS_QUEUED_PER_HOST, CommandBook } from './commands.js';
 
 const req = { host: 'h1', action: 'logs' as const, tag: 'cop.a', process: null, lines: 5, follow: true, initiator: 'admin' };
 
@@ -57,5 +58,15 @@ test('unread output is bounded: a slow reader loses the oldest, and the offsets 
   const read = await book.read(cmd.id, 0, 10);
   assert.equal(read.offset, 1200 * 1024);
   assert.equal(read.output.length, 1024 * 1024);
+  book.close();
+});
+
+test('a host has at most COMMANDS_QUEUED_PER_HOST commands waiting; then NOOPS_E_COMMANDS_FULL (429), other hosts unaffected', async () => {
+  const book = new CommandBook();
+  for (let i = 0; i < COMMANDS_QUEUED_PER_HOST; i++) book.create(req);
+  assert.throws(() => book.create(req), (e: unknown) => e instanceof NoopsError && e.code === 'NOOPS_E_COMMANDS_FULL' && e.status === 429);
+  assert.equal(book.create({ ...req, host: 'h2' }).status, 'queued');
+  await book.take('h1', 10); // the agent takes them: room again
+  assert.equal(book.create(req).status, 'queued');
   book.close();
 });

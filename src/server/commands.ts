@@ -20,6 +20,12 @@ export const IDLE_MS = 60_000;
 export const RETAIN_MS = 5 * 60_000;
 /** 1 MiB of unread output per command: a reader that falls behind loses the oldest, not the server's memory. */
 export const MAX_OUTPUT = 1024 * 1024;
+/**
+ * Commands waiting for one host's agent at most. A person queues a few at a time; a script
+ * looping over `noops restart` against a host whose agent is down would otherwise queue without
+ * end (each waits PICKUP_MS). 64 is far past any person and bounds the memory of a dead host.
+ */
+export const COMMANDS_QUEUED_PER_HOST = 64;
 
 interface Command {
   id: number;
@@ -61,6 +67,9 @@ export class CommandBook {
 
   /** Queues a command for a host and wakes its agent. */
   create(req: { host: string; action: CommandAction; tag: string; process: string | null; lines: number; follow: boolean; initiator: string }): CommandView {
+    if (this.#queued(req.host).length >= COMMANDS_QUEUED_PER_HOST) {
+      throw new NoopsError('NOOPS_E_COMMANDS_FULL', `${COMMANDS_QUEUED_PER_HOST} commands already wait for the agent of ${req.host}`);
+    }
     const cmd: Command = {
       ...req, id: this.#next++, createdAt: new Date().toISOString(), status: 'queued', output: '', base: 0,
       result: null, error: null, lastRead: Date.now(),

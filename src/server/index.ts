@@ -17,6 +17,7 @@ import { Sandbox, type SandboxMode } from '../build/index.js';
 import type { ServerContext, ServerConfig } from './context.js';
 import { DesiredHub } from './hub.js';
 import { ReportBook } from './reports.js';
+import { tightenDataDir } from './data-dir.js';
 import { BuildRunner } from './builds.js';
 import { TagBook } from './tags.js';
 import { CommandBook } from './commands.js';
@@ -96,6 +97,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const closers: (() => Promise<void>)[] = [];
   try {
     const tokens = await bootstrapTokens(store, dataDir);
+    // An existing folder (and the database and tokens just opened in it) is only the server's to read.
+    for (const p of tightenDataDir(dataDir)) process.emitWarning(`data folder: could not tighten ${p}`);
     // DATA/signing.key: every release is signed with it, agents pin it (docs/trust.md#signed-releases)
     const signer = await openSigner(store, dataDir, (line) => (opts.log ?? ((l) => process.stderr.write(l)))(`noops server: ${line}\n`));
     const artifacts = new ArtifactStore(join(dataDir, 'artifacts'));

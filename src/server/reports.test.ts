@@ -56,3 +56,32 @@ test('a failed write is kept and retried; a newer report of the host wins', asyn
   assert.equal(stored.get('h2')?.[0]?.version, 'v2');
   await book.close();
 });
+
+test('heartbeats whose write failed are kept and written by the next flush, never dropped', async () => {
+  let failures = 1;
+  const beats: { name: string; at: string }[][] = [];
+  const store = {
+    async replaceInstancesMany() {},
+    async touchHosts(b: { name: string; at: string }[]) {
+      if (failures-- > 0) throw new Error('the database is locked by another process');
+      beats.push(b);
+    },
+  } as unknown as Store;
+  const book = new ReportBook(store, 15_000);
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => { warnings.push(w.message); };
+  process.on('warning', onWarning);
+  try {
+    await book.receive('h1', report('v1'));
+    await book.flush(); // fails: logged, kept
+    assert.equal(beats.length, 0);
+    assert.equal(book.failedWrites, 1);
+    await book.flush();
+    assert.deepEqual(beats.map((b) => b.map((x) => x.name)), [['h1']]);
+    await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    assert.ok(warnings.some((w) => /heartbeats failed, will retry/.test(w)), warnings.join('\n'));
+  } finally {
+    process.off('warning', onWarning);
+    await book.close();
+  }
+});

@@ -29,6 +29,8 @@ export class ReportBook extends EventEmitter<ReportBookEvents> {
   private instancesTimer: NodeJS.Timeout | undefined;
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
+  /** writes that failed and were kept to try again (tests, diagnostics) */
+  failedWrites = 0;
 
   constructor(
     private readonly store: Store,
@@ -133,14 +135,25 @@ export class ReportBook extends EventEmitter<ReportBookEvents> {
           // Kept for the next flush, unless the host reported again meanwhile.
           for (const [host, rows] of batch) if (!this.pendingInstances.has(host)) this.pendingInstances.set(host, rows);
           this.instancesTimer ??= setTimeout(() => void this.flush(), HEARTBEAT_FLUSH_MS);
+          this.failedWrites += 1;
           process.emitWarning(`reports: writing ${batch.size} hosts' processes failed, will retry: ${(err as Error).message}`);
         }
       }
       if (this.pendingBeats.size === 0) return;
-      const beats = [...this.pendingBeats].map(([name, at]) => ({ name, at }));
+      const batch = this.pendingBeats;
       this.pendingBeats = new Map();
-      await this.store.touchHosts(beats);
-    }).catch(() => undefined);
+      try {
+        await this.store.touchHosts([...batch].map(([name, at]) => ({ name, at })));
+      } catch (err) {
+        // Kept for the next flush (the timer's, within HEARTBEAT_FLUSH_MS): a newer beat of a host wins.
+        for (const [host, at] of batch) {
+          const newer = this.pendingBeats.get(host);
+          if (newer === undefined || newer < at) this.pendingBeats.set(host, at);
+        }
+        this.failedWrites += 1;
+        process.emitWarning(`reports: writing ${batch.size} hosts' heartbeats failed, will retry: ${(err as Error).message}`);
+      }
+    });
     return this.flushing;
   }
 

@@ -8,6 +8,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import { chunks } from './batch.js';
+import { assemble, cutRange, pieces as logPieces } from './build-log.js';
 import {
   desiredGeneration, getDesired, raiseDesiredGeneration, listDesired, listInstances, replaceInstances, replaceInstancesMany, setDesired, setDesiredMany,
 } from './desired.js';
@@ -258,36 +259,66 @@ export class KyselyStore implements Store {
   // ---- builds
 
   async createBuild(row: Omit<BuildRow, 'id'>): Promise<number> {
-    const r = await this.db.insertInto('builds').values(m.buildToDb(row)).returning('id').executeTakeFirstOrThrow();
-    return Number(r.id);
+    const r = await this.db.insertInto('builds').values(m.buildToDb({ ...row, log: '' })).returning('id').executeTakeFirstOrThrow();
+    const id = Number(r.id);
+    await this.appendBuildLog(id, row.log);
+    return id;
   }
 
   async updateBuild(id: number, patch: Partial<Omit<BuildRow, 'id'>>): Promise<void> {
-    const set = m.buildPatchToDb(patch);
-    if (Object.keys(set).length === 0) return;
-    await this.db.updateTable('builds').set(set).where('id', '=', id).execute();
+    const { log, ...rest } = patch;
+    const set = m.buildPatchToDb(rest);
+    if (Object.keys(set).length > 0) await this.db.updateTable('builds').set(set).where('id', '=', id).execute();
+    if (log === undefined) return;
+    // Replacing a log is rare (tests, repairs); a running build appends.
+    await this.tx(async (t) => {
+      await (t as KyselyStore).db.deleteFrom('build_logs').where('build_id', '=', id).execute();
+      await t.appendBuildLog(id, log);
+    });
   }
 
   async appendBuildLog(id: number, text: string): Promise<void> {
     if (text === '') return;
-    // Appended in SQL: no read-modify-write race with a concurrent append.
-    await this.db
-      .updateTable('builds')
-      .set({ log: sql<string>`log || ${text}` })
-      .where('id', '=', id)
-      .execute();
+    // New pieces only: the log's rows are never rewritten. One transaction, so that a reader
+    // never sees the new tail before the middle it replaces is cut.
+    await this.db.transaction().execute(async (trx) => {
+      const last = await trx.selectFrom('build_logs').select(['pos', 'chars']).where('build_id', '=', id)
+        .orderBy('pos', 'desc').limit(1).executeTakeFirst();
+      const start = last === undefined ? 0 : Number(last.pos) + Number(last.chars);
+      const cut = cutRange(start + text.length);
+      // Pieces that would be cut at once are never written: a 40 MB burst costs ~1 MB of writes.
+      const keep = logPieces(text, start).filter((p) => cut === undefined || !(p.pos >= cut.from && p.pos + p.text.length <= cut.before));
+      for (const batch of chunks(keep, 16)) {
+        await trx.insertInto('build_logs').values(batch.map((p) => ({ build_id: id, pos: p.pos, chars: p.text.length, text: p.text }))).execute();
+      }
+      if (cut === undefined) return;
+      await trx.deleteFrom('build_logs').where('build_id', '=', id).where('pos', '>=', cut.from).where('pos', '<', cut.before)
+        .where(sql<boolean>`pos + chars <= ${cut.before}`).execute();
+    });
+  }
+
+  async readBuildLog(id: number, from = 0): Promise<{ text: string; end: number }> {
+    const rows = await this.db.selectFrom('build_logs').select(['pos', 'chars', 'text']).where('build_id', '=', id)
+      .where(sql<boolean>`pos + chars > ${from}`).orderBy('pos').execute();
+    if (rows.length === 0) {
+      // Nothing new: the end is that of the last piece (or 0), never before the reader.
+      const last = await this.db.selectFrom('build_logs').select(['pos', 'chars']).where('build_id', '=', id).orderBy('pos', 'desc').limit(1).executeTakeFirst();
+      return { text: '', end: Math.max(from, last === undefined ? 0 : Number(last.pos) + Number(last.chars)) };
+    }
+    return assemble(rows.map((r) => ({ pos: Number(r.pos), text: r.text })), from);
   }
 
   async getBuild(id: number): Promise<BuildRow | undefined> {
     const r = await this.db.selectFrom('builds').selectAll().where('id', '=', id).executeTakeFirst();
-    return r && m.buildFromDb(r);
+    return r && { ...m.buildFromDb(r), log: (await this.readBuildLog(id)).text };
   }
 
-  async listBuilds(filter: { status?: BuildStatus; job?: string; limit?: number } = {}): Promise<BuildRow[]> {
+  async listBuilds(filter: { id?: number; status?: BuildStatus; job?: string; limit?: number } = {}): Promise<BuildRow[]> {
     // Every column but the log, which can be megabytes per build.
     let q = this.db
       .selectFrom('builds')
       .select(['id', 'repo', 'job', 'ref', 'status', 'version', 'initiator', 'started_at', 'ended_at', 'error', sql<string>`''`.as('log')]);
+    if (filter.id !== undefined) q = q.where('id', '=', filter.id);
     if (filter.status !== undefined) q = q.where('status', '=', filter.status);
     if (filter.job !== undefined) q = q.where('job', '=', filter.job);
     q = q.orderBy('id', 'desc');
@@ -313,8 +344,9 @@ export class KyselyStore implements Store {
     return r && m.deploymentFromDb(r);
   }
 
-  async listDeployments(filter: { tag?: string; status?: DeploymentStatus; limit?: number } = {}): Promise<DeploymentRow[]> {
+  async listDeployments(filter: { tag?: string; status?: DeploymentStatus; limit?: number; beforeId?: number } = {}): Promise<DeploymentRow[]> {
     let q = this.db.selectFrom('deployments').selectAll();
+    if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
     if (filter.tag !== undefined) q = q.where('tag', '=', filter.tag);
     if (filter.status !== undefined) q = q.where('status', '=', filter.status);
     q = q.orderBy('id', 'desc');
@@ -429,8 +461,9 @@ export class KyselyStore implements Store {
     return secrets.deleteSecret(this.db, scope, name);
   }
 
-  async listAudit(filter: { limit?: number; action?: string } = {}): Promise<AuditRow[]> {
+  async listAudit(filter: { limit?: number; action?: string; beforeId?: number } = {}): Promise<AuditRow[]> {
     let q = this.db.selectFrom('audit').selectAll();
+    if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
     if (filter.action !== undefined) q = q.where('action', '=', filter.action);
     q = q.orderBy('id', 'desc');
     if (filter.limit !== undefined) q = q.limit(filter.limit);

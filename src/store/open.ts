@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { PatientSqliteDriver, SQLITE_BUSY_TIMEOUT_MS } from './patient-sqlite.js';
 import { migrationProvider, type Backend } from './migrations.js';
 import { cachingStatements } from './statement-cache.js';
 import type { Database } from './schema.js';
@@ -16,10 +17,10 @@ export type StoreTarget =
   | { backend: 'postgres'; url: string };
 
 /**
- * SQLite waits this long for another process's write lock before failing with SQLITE_BUSY.
- * Writes here are short (milliseconds), so 5 s only runs out when something is stuck.
+ * While opening (before the server serves anything) SQLite may wait this long, synchronously,
+ * for another process's migration or lock. Serving, it waits asynchronously (patient-sqlite.ts).
  */
-export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+export const SQLITE_OPEN_BUSY_TIMEOUT_MS = 5000;
 
 /**
  * Connections per server process. Every store call is one short statement or one short
@@ -134,24 +135,59 @@ async function openPostgres(url: string): Promise<Kysely<Database>> {
 
 async function openSqliteFile(path: string): Promise<Kysely<Database>> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const sqlite = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
-  await closeOnError(db, async () => {
+  const sqlite = new BetterSqlite3(path, { timeout: SQLITE_OPEN_BUSY_TIMEOUT_MS });
+  // Migrations run on kysely's own driver, on this one handle, inside the BEGIN IMMEDIATE below.
+  const migrating = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  try {
     // WAL: readers do not block the writer; NORMAL is durable across process crashes (only
     // a power loss can drop the last commits), and much cheaper than FULL for heartbeats.
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
-    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-    sqlite.exec('begin immediate'); // waits (busy_timeout) for another process's migration
+    sqlite.exec('begin immediate'); // waits (the open timeout) for another process's migration
     try {
-      await migrate(db, 'sqlite');
+      await migrate(migrating, 'sqlite');
       sqlite.exec('commit');
     } catch (error) {
       if (sqlite.inTransaction) sqlite.exec('rollback');
       throw error;
     }
+    // Serving, no statement holds the event loop longer than this; the driver retries async.
+    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+  let reader: BetterSqlite3.Database | undefined;
+  if (path !== ':memory:') {
+    reader = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+  }
+  const driver = new PatientSqliteDriver({
+    writer: cachingStatements(sqlite),
+    reader: reader && cachingStatements(reader),
+    onBusy: warnBusyOnce(path),
   });
-  return db;
+  return new Kysely<Database>({
+    dialect: {
+      createAdapter: () => new SqliteDialect({ database: sqlite }).createAdapter(),
+      createDriver: () => driver,
+      createIntrospector: (db) => new SqliteDialect({ database: sqlite }).createIntrospector(db),
+      createQueryCompiler: () => new SqliteDialect({ database: sqlite }).createQueryCompiler(),
+    },
+  });
+}
+
+/** How often, at most, the server logs that the database is busy: once per lock, not per retry. */
+const BUSY_WARNING_EVERY_MS = 10_000;
+
+/** Logs (to stderr, as the server's other warnings) that another process holds the file. */
+function warnBusyOnce(path: string): () => void {
+  let last = 0;
+  return () => {
+    const now = Date.now();
+    if (now - last < BUSY_WARNING_EVERY_MS) return;
+    last = now;
+    process.emitWarning(`store: ${path} is locked by another process; statements wait (asynchronously) and retry`);
+  };
 }
 
 /** Runs `fn`; if it throws, closes `db` and rethrows the original error. */

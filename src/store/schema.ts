@@ -87,8 +87,18 @@ export interface BuildsTable {
   initiator: string;
   started_at: string;
   ended_at: string | null;
+  /** empty since 0007_limits: the log is in build_logs */
   log: string;
   error: string | null;
+}
+
+/** A piece of a build's log (0007_limits): appended, never rewritten; the middle of a long log is deleted. */
+export interface BuildLogsTable {
+  build_id: number;
+  /** where the piece starts in the whole log as written (characters), gaps included */
+  pos: number;
+  chars: number;
+  text: string;
 }
 
 export interface DeploymentsTable {
@@ -203,6 +213,7 @@ export interface Database {
   clusters: ClustersTable;
   releases: ReleasesTable;
   builds: BuildsTable;
+  build_logs: BuildLogsTable;
   deployments: DeploymentsTable;
   desired: DesiredTable;
   desired_generation: DesiredGenerationTable;

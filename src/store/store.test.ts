@@ -13,6 +13,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { BUILD_LOG_HEAD_CHARS, BUILD_LOG_PIECE_CHARS, BUILD_LOG_TAIL_CHARS } from './build-log.js';
 import {
   MIGRATION_NAMES, openStore, parseStoreUrl,
   type BuildRow, type DeploymentRow, type DesiredRow, type InstanceRow, type ReleaseRow, type Store,
@@ -204,7 +205,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const b = await openStore(url);
       open.push(b);
       assert.equal(await b.getMeta('k'), 'v');
-      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts', '0003_runtimes', '0004_access', '0005_secrets', '0009_signatures']);
+      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts', '0003_runtimes', '0004_access', '0005_secrets', '0007_limits', '0009_signatures']);
     });
 
     it('several stores opening one new database at once migrate it once', async () => {
@@ -494,6 +495,32 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual((await s.listBuilds({ job: JOB, status: 'running' })).map((b) => b.id), [b1]);
       assert.deepEqual((await s.listBuilds({ limit: 2 })).map((b) => b.id), [b3, b2]);
       assert.equal((await s.getBuild(b1))?.log, 'long log');
+    });
+
+    it('build logs: appended in pieces; past the cap the head and the tail are kept, with a marker saying how much was cut', async () => {
+      const s = await fresh();
+      const id = await s.createBuild(build());
+      const line = (i: number): string => `line ${String(i).padStart(7, '0')} ${'x'.repeat(50)}\n`; // 64 characters
+      let whole = '';
+      for (let batch = 0; batch < 40; batch++) {
+        let text = '';
+        for (let i = 0; i < 1000; i++) text += line(batch * 1000 + i);
+        whole += text;
+        await s.appendBuildLog(id, text);
+      }
+      const log = (await s.getBuild(id))!.log;
+      assert.ok(whole.length > BUILD_LOG_HEAD_CHARS + BUILD_LOG_TAIL_CHARS);
+      assert.ok(log.length <= BUILD_LOG_HEAD_CHARS + BUILD_LOG_TAIL_CHARS + 2 * BUILD_LOG_PIECE_CHARS + 300, `${log.length} characters kept`);
+      assert.ok(log.startsWith(whole.slice(0, BUILD_LOG_HEAD_CHARS)), 'the head is kept');
+      assert.ok(log.endsWith(whole.slice(-BUILD_LOG_TAIL_CHARS)), 'the tail is kept');
+      const cut = /\[\.\.\. (\d+) characters of this log were cut here/.exec(log);
+      assert.ok(cut, 'a marker says so');
+      const marker = log.indexOf('\n[...');
+      assert.equal(Number(cut[1]), whole.length - (log.length - (log.indexOf('...]\n') + 5) ) - marker, 'the marker counts what is missing');
+      // A reader that follows by position reads on from where it was, to the end of the whole log.
+      const tail = await s.readBuildLog(id, whole.length - 64);
+      assert.deepEqual(tail, { text: whole.slice(-64), end: whole.length });
+      assert.deepEqual(await s.readBuildLog(id, whole.length), { text: '', end: whole.length });
     });
 
     it('deployments: round trip, partial update, newest first with filters', async () => {

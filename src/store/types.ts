@@ -292,17 +292,25 @@ export interface Store {
 
   createBuild(row: Omit<BuildRow, 'id'>): Promise<number>;
   updateBuild(id: number, patch: Partial<Omit<BuildRow, 'id'>>): Promise<void>;
-  /** append text to the build's log */
+  /**
+   * append text to the build's log, as new pieces (never rewriting what is stored); past
+   * BUILD_LOG_HEAD_CHARS + BUILD_LOG_TAIL_CHARS the middle is cut (build-log.ts)
+   */
   appendBuildLog(id: number, text: string): Promise<void>;
+  /**
+   * the build's log from position `from` of the whole log (a marker stands where it was cut),
+   * and the position to read from next
+   */
+  readBuildLog(id: number, from?: number): Promise<{ text: string; end: number }>;
   getBuild(id: number): Promise<BuildRow | undefined>;
   /** newest first; without the log (log = '') to keep lists cheap */
-  listBuilds(filter?: { status?: BuildStatus; job?: string; limit?: number }): Promise<BuildRow[]>;
+  listBuilds(filter?: { id?: number; status?: BuildStatus; job?: string; limit?: number }): Promise<BuildRow[]>;
 
   createDeployment(row: NewDeployment): Promise<number>;
   updateDeployment(id: number, patch: Partial<Omit<DeploymentRow, 'id'>>): Promise<void>;
   getDeployment(id: number): Promise<DeploymentRow | undefined>;
   /** newest first (by id) */
-  listDeployments(filter?: { tag?: string; status?: DeploymentStatus; limit?: number }): Promise<DeploymentRow[]>;
+  listDeployments(filter?: { tag?: string; status?: DeploymentStatus; limit?: number; /** only ids below this (the next page) */ beforeId?: number }): Promise<DeploymentRow[]>;
 
   /**
    * Set (row) or clear (null) one entry of a host's desired state and bump the host's
@@ -351,5 +359,5 @@ export interface Store {
   /** answers whether it existed */
   deleteSecret(scope: string, name: string): Promise<boolean>;
   /** newest first */
-  listAudit(filter?: { limit?: number; action?: string }): Promise<AuditRow[]>;
+  listAudit(filter?: { limit?: number; action?: string; /** only ids below this (the next page) */ beforeId?: number }): Promise<AuditRow[]>;
 }

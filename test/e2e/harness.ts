@@ -126,9 +126,9 @@ export function walkableTo(root: string): void {
 }
 
 /** Starts `noops agent` with its own root and name. */
-export function startAgent(server: { url: string; joinToken: string }, root: string, name: string, labels = 'rack=r1'): Proc {
+export function startAgent(server: { url: string; joinToken: string }, root: string, name: string, labels = 'rack=r1', env: Record<string, string> = {}): Proc {
   walkableTo(root);
-  return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', labels]);
+  return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', labels], env);
 }
 
 /** Starts `noops agent --standalone` (no server: only the watches file). */

@@ -16,6 +16,7 @@ import { hashToken, newSecret } from '../tokens.js';
 import { serverIdentity, serverStamp } from '../trust.js';
 import { SignatureBook } from '../signing.js';
 import { jobOf } from '../../rollout/index.js';
+import { REPORT_MAX_BYTES, reportLimits } from '../report-limits.js';
 import { HostName, parseBody } from './parse.js';
 
 const JoinBody = z.object({
@@ -115,7 +116,9 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     return { token, heartbeatMs: ctx.config.heartbeatMs, serverId: await serverIdentity(ctx.store), signing: ctx.signer.key };
   });
 
-  api.post('/agent/report', { config: { access: 'agent' } }, async (req) => {
+  // Limits (report-limits.ts): rate and size are refused before the body is read. fastify's own
+  // bodyLimit, one byte over ours, is the backstop.
+  api.post('/agent/report', { config: { access: 'agent' }, bodyLimit: REPORT_MAX_BYTES + 1, preParsing: reportLimits() }, async (req) => {
     const body = parseBody(ReportBody, req.body, 'report');
     await ctx.reports.receive(req.principal.name, body);
       const generation = await ctx.store.desiredGeneration(req.principal.name);

@@ -44,11 +44,13 @@ export async function buildRoutes(api: FastifyInstance, ctx: ServerContext): Pro
   api.get('/builds/:id', { config: { access: 'viewer' } }, async (req): Promise<T.BuildProgress> => {
     const q = parseQuery(z.object({ logOffset: z.string().optional() }).strict(), req.query, 'build');
     const id = Number((req.params as { id: string }).id);
-    const row = Number.isInteger(id) ? await ctx.store.getBuild(id) : undefined;
+    const row = Number.isInteger(id) ? (await ctx.store.listBuilds({ id }))[0] : undefined;
     // Another team's build is not found, as if it did not exist.
     if (!row || !canSee(req.principal, row.job)) throw new NoopsError('NOOPS_E_NOT_FOUND', `no build #${(req.params as { id: string }).id}`);
     const offset = Math.max(0, Number(q.logOffset ?? 0) || 0);
-    return { build: buildView(row), log: row.log.slice(offset), logOffset: row.log.length };
+    // Positions are in the whole log as written: a cut middle reads as a marker, never twice.
+    const { text, end } = await ctx.store.readBuildLog(id, offset);
+    return { build: buildView(row), log: text, logOffset: end };
   });
 }
 

@@ -11,9 +11,10 @@ import type { Principal, ServerContext } from '../context.js';
 import { parseQuery } from './parse.js';
 import { annotateTree, healthByTag, type NodeHealth } from '../health.js';
 import { signatureStatus, type ReleaseSigner } from '../signing.js';
+import { NEXT_HEADER, PAGE_MAX, PageQuery, pageOf, parseBefore, parsePage } from './paging.js';
 
-/** The largest page of history or audit a caller can ask for. */
-const MAX_LIMIT = 1000;
+/** The largest page of history or audit a caller can ask for: the lists' one maximum. */
+const MAX_LIMIT = PAGE_MAX;
 const STATUSES: DeploymentStatus[] = ['running', 'succeeded', 'failed', 'rolled_back', 'aborted'];
 
 /**
@@ -41,18 +42,19 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     return req.principal;
   });
 
-  api.get('/hosts', { config: { access: 'viewer' } }, async (req): Promise<T.HostView[]> => {
-    parseQuery(NoQuery, req.query, 'hosts');
-    return hostViews(ctx, req.principal);
+  api.get('/hosts', { config: { access: 'viewer' } }, async (req, reply): Promise<T.HostView[]> => {
+    const q = parseQuery(z.object(PageQuery).strict(), req.query, 'hosts');
+    return pageOf(await hostViews(ctx, req.principal), parsePage(q), reply);
   });
 
-  api.get('/instances', { config: { access: 'viewer' } }, async (req): Promise<T.InstanceView[]> => {
-    const { tag } = parseQuery(TagQuery, req.query, 'instances');
+  api.get('/instances', { config: { access: 'viewer' } }, async (req, reply): Promise<T.InstanceView[]> => {
+    const q = parseQuery(TagQuery.extend(PageQuery), req.query, 'instances');
+    const page = parsePage(q);
     await ctx.reports.flush(); // what agents reported a moment ago is in the answer
     const rows = (await ctx.store.listInstances()).filter((r) => canSee(req.principal, r.tag));
-    if (!tag) return rows;
-    const node = await ctx.tags.resolveAny(tag);
-    return rows.filter((r) => isUnder(r.tag, node));
+    if (!q.tag) return pageOf(rows, page, reply);
+    const node = await ctx.tags.resolveAny(q.tag);
+    return pageOf(rows.filter((r) => isUnder(r.tag, node)), page, reply);
   });
 
   api.get('/tree', { config: { access: 'viewer' } }, async (req): Promise<T.TreeView> => {
@@ -66,10 +68,10 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     return { roots: annotateTree(roots, await healthOfTree(ctx, who, sel)), text: renderTree(roots) };
   });
 
-  api.get('/releases', { config: { access: 'viewer' } }, async (req): Promise<T.ReleaseView[]> => {
-    const { tag } = parseQuery(TagQuery, req.query, 'releases');
-    const job = tag ? await ctx.tags.resolve(tag, { level: 'job', truncate: true }) : undefined;
-    return (await ctx.store.listReleases(job)).filter((r) => canSee(req.principal, r.job)).map((r) => releaseView(r, ctx.signer));
+  api.get('/releases', { config: { access: 'viewer' } }, async (req, reply): Promise<T.ReleaseView[]> => {
+    const q = parseQuery(TagQuery.extend(PageQuery), req.query, 'releases');
+    const job = q.tag ? await ctx.tags.resolve(q.tag, { level: 'job', truncate: true }) : undefined;
+    return pageOf((await ctx.store.listReleases(job)).filter((r) => canSee(req.principal, r.job)), parsePage(q), reply).map((r) => releaseView(r, ctx.signer));
   });
 
   api.get('/clusters', { config: { access: 'viewer' } }, async (req): Promise<T.ClusterView[]> => {
@@ -83,15 +85,17 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     return out;
   });
 
-  api.get('/history', { config: { access: 'viewer' } }, async (req): Promise<T.DeploymentView[]> => {
-    const q = parseQuery(z.object({ tag: z.string().optional(), limit: z.string().optional(), status: z.string().optional() }).strict(), req.query, 'history');
+  api.get('/history', { config: { access: 'viewer' } }, async (req, reply): Promise<T.DeploymentView[]> => {
+    const q = parseQuery(z.object({ tag: z.string().optional(), limit: z.string().optional(), status: z.string().optional(), before: z.string().optional() }).strict(), req.query, 'history');
     if (!q.tag) throw new NoopsError('NOOPS_E_INPUT', 'history needs a cluster tag: ?tag=...');
     const tag = await ctx.tags.resolve(q.tag, { level: 'cluster' });
     authorize(req.principal, tag, 'viewer');
     if (q.status !== undefined && !STATUSES.includes(q.status as DeploymentStatus)) {
       throw new NoopsError('NOOPS_E_INPUT', `status "${q.status}" is not one of ${STATUSES.join(', ')}`);
     }
-    const rows = await ctx.store.listDeployments({ tag, limit: limitOf(q.limit), status: q.status as DeploymentStatus | undefined });
+    const limit = limitOf(q.limit);
+    const rows = await ctx.store.listDeployments({ tag, limit, status: q.status as DeploymentStatus | undefined, beforeId: parseBefore(q.before) });
+    if (rows.length === limit) void reply.header(NEXT_HEADER, String(rows[rows.length - 1]!.id));
     return rows.map((r) => deploymentView(ctx.rollout.current(r.id) ?? r));
   });
 
@@ -100,14 +104,21 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     return deploymentView(await deploymentOf(ctx, (req.params as { id: string }).id, req.principal));
   });
 
-  api.get('/audit', { config: { access: 'viewer' } }, async (req): Promise<T.AuditView[]> => {
-    const q = parseQuery(z.object({ limit: z.string().optional(), action: z.string().optional() }).strict(), req.query, 'audit');
+  api.get('/audit', { config: { access: 'viewer' } }, async (req, reply): Promise<T.AuditView[]> => {
+    const q = parseQuery(z.object({ limit: z.string().optional(), action: z.string().optional(), before: z.string().optional() }).strict(), req.query, 'audit');
     const who = req.principal;
-    if (isServerAdmin(who)) return ctx.store.listAudit({ limit: limitOf(q.limit), action: q.action });
-    // A team sees what happened in its subtree: entries whose target is a tag it may see.
     const limit = limitOf(q.limit);
-    const rows = await ctx.store.listAudit({ limit: MAX_AUDIT_SCAN, action: q.action });
-    return rows.filter((r) => isTagText(r.target) && canSee(who, r.target)).slice(0, limit);
+    const beforeId = parseBefore(q.before);
+    let rows: T.AuditView[];
+    if (isServerAdmin(who)) {
+      rows = await ctx.store.listAudit({ limit, action: q.action, beforeId });
+    } else {
+      // A team sees what happened in its subtree: entries whose target is a tag it may see.
+      const scanned = await ctx.store.listAudit({ limit: MAX_AUDIT_SCAN, action: q.action, beforeId });
+      rows = scanned.filter((r) => isTagText(r.target) && canSee(who, r.target)).slice(0, limit);
+    }
+    if (rows.length === limit) void reply.header(NEXT_HEADER, String(rows[rows.length - 1]!.id));
+    return rows;
   });
 }
 
