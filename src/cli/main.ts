@@ -20,6 +20,7 @@ import { registerRemote } from './commands/remote.js';
 import { registerRuntime } from './commands/runtime.js';
 import { registerPackage } from './commands/package.js';
 import { registerHostAdopt } from './commands/host-adopt.js';
+import { registerUndeploy } from './commands/undeploy.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -45,6 +46,7 @@ export function program(): Command {
   registerRuntime(p);
   registerPackage(p);
   registerHostAdopt(p);
+  registerUndeploy(p);
   return p;
 }
 

@@ -22,6 +22,7 @@ import { supervisionRoutes } from './routes/supervision.js';
 import { runtimeRoutes } from './routes/runtimes.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { hostAdoptRoutes } from './routes/hosts-adopt.js';
+import { releaseImportRoutes } from './routes/releases-import.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
@@ -73,6 +74,7 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
     await runtimeRoutes(api, ctx);
     await nodeRoutes(api, ctx);
     await hostAdoptRoutes(api, ctx);
+    await releaseImportRoutes(api, ctx);
   }, { prefix: API_PREFIX });
   if (opts.console !== false) await consoleRoutes(app, opts.console ?? consoleDirs());
   return app;
