@@ -8,6 +8,7 @@ import { formatTag, levelOf, parseTag, withPair } from '../../tree/index.js';
 import { authorize, canSee, isServerAdmin } from '../auth.js';
 import type { Principal, ServerContext } from '../context.js';
 import { HostName, parseBody, TagInput } from './parse.js';
+import { currentVersion } from './views.js';
 
 const SetBody = z.object({
   tag: TagInput,
@@ -26,8 +27,7 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
       await s.putCluster({ tag, hosts: unique, policy, conf, updatedAt: at });
       await s.audit({ at, actor, action, target: tag, detail: { hosts: unique, policy } });
     });
-    const [cur] = await ctx.store.listDeployments({ tag, status: 'succeeded', limit: 1 });
-    return { tag, hosts: unique, policy, conf, updatedAt: at, currentVersion: cur?.version ?? null };
+    return { tag, hosts: unique, policy, conf, updatedAt: at, currentVersion: await currentVersion(ctx, tag) };
   };
 
   /** What giving `tag` these hosts would stop: the instances of hosts that leave it. */
