@@ -146,6 +146,8 @@ test('undeploy stops a cluster in two batches, recorded in the history, even whe
   const again = await cli(server, ['undeploy', '-t', CLUSTER]);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /no host runs .*: there is nothing to undeploy\n.*NOOPS_E_NOTHING_RUNS/);
+  const [cluster] = (await cliJson<ClusterView[]>(server, ['cluster', 'ls'])).filter((c) => c.tag === CLUSTER);
+  assert.deepEqual([cluster!.hosts, cluster!.currentVersion], [['u1', 'u2'], null], 'it runs nothing');
   // the cluster keeps its hosts: a deploy starts it again
   await deploy(CLUSTER, v1);
   assert.deepEqual(await greetings(CLUSTER), ['one', 'one']);
