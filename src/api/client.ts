@@ -272,6 +272,40 @@ export class ApiClient {
   denyRoot(scope: string): Promise<T.RootGrantView> {
     return this.request('DELETE', `/grants/root/${encodeURIComponent(scope)}`);
   }
+
+  // ---- undeploy and imported releases (issue 12) ----
+  /** Stops a cluster's instances, in batches, recorded in its history; answers the deployment (kind `undeploy`). */
+  undeploy(req: T.UndeployRequest): Promise<T.DeploymentView> {
+    return this.request('POST', '/undeploys', req);
+  }
+  /** Has the server fetch a package built elsewhere from an http(s) URL and record it as a release of the tag's job. */
+  importReleaseUrl(tag: string, url: string): Promise<T.ReleaseView> {
+    return this.request('POST', `/releases/import${query({ tag, url })}`);
+  }
+  /**
+   * Uploads a package built elsewhere (streamed) as a release of the tag's job.
+   *
+   * @example await api.importRelease('cop.acme_owt.web_pdl.shop_service.api_job.web', createReadStream('api.tar.gz'))
+   */
+  async importRelease(tag: string, body: AsyncIterable<Uint8Array>): Promise<T.ReleaseView> {
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      res = await fetch(`${this.server}${API_PREFIX}/releases/import${query({ tag })}`, {
+        // a stream body needs duplex 'half' (fetch's rule); the cast is for lib types without it
+        method: 'POST', headers, body: body as unknown as string, duplex: 'half',
+      } as RequestInit);
+    } catch (err) {
+      const cause = (err as Error & { cause?: unknown }).cause;
+      if (cause instanceof NoopsError) throw cause; // the body's own error (a file that cannot be read)
+      throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `cannot reach the noops server at ${this.server}`, { cause: err });
+    }
+    const text = await res.text();
+    const data = text === '' ? undefined : safeJson(text);
+    if (!res.ok) throw decodeError(res.status, data);
+    return data as T.ReleaseView;
+  }
 }
 
 function query(params: Record<string, string | undefined>): string {

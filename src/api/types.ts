@@ -185,7 +185,8 @@ export interface DeploymentView {
   id: number;
   tag: string;
   version: string;
-  kind: 'deploy' | 'rollback';
+  /** `undeploy`: its hosts stop the cluster's instances; `version` is the one they ran */
+  kind: 'deploy' | 'rollback' | 'undeploy';
   initiator: string;
   startedAt: string;
   endedAt: string | null;
@@ -211,6 +212,15 @@ export interface ClusterView {
   updatedAt: string;
   /** the version of the newest succeeded deployment, if any */
   currentVersion: string | null;
+  /** hosts that left the cluster and the undeploy that stops what they ran (set/apply with `yes`) */
+  stopping?: { deployment: number; stops: StopPlanItem[] };
+}
+
+/** One instance a change of a cluster stops: a host leaving it, and the version it runs there. */
+export interface StopPlanItem {
+  host: string;
+  tag: string;
+  version: string;
 }
 
 /** GET /tree */
@@ -307,9 +317,26 @@ export interface ClusterSetRequest {
   hosts?: string[];
   /** policy keys to set (cluster.conf's), merged over the cluster's */
   policy?: PolicyOverrides;
+  /** go ahead when hosts leave the cluster and their instances would stop (else NOOPS_E_UNDEPLOY_CONFIRM, nothing changed) */
+  yes?: boolean;
 }
 export interface ClusterApplyRequest {
   conf: string;
+  /** as ClusterSetRequest's */
+  yes?: boolean;
+}
+/** POST /undeploys: stop a cluster's instances, in batches, recorded in the history */
+export interface UndeployRequest {
+  tag: string;
+  /** policy keys that override the cluster's for this undeploy only (batch, pause, timeout, ...) */
+  policy?: PolicyOverrides;
+}
+/** POST /releases/import?tag=TAG[&url=URL]: a release from a package built elsewhere */
+export interface ReleaseImportQuery {
+  /** the job (or one of its clusters) the package is for; its manifest must name that job */
+  tag: string;
+  /** fetch the package from this http(s) URL (else the request body is the package) */
+  url?: string;
 }
 export interface DeployRequest {
   tag: string;

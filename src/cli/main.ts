@@ -22,6 +22,7 @@ import { registerRuntime } from './commands/runtime.js';
 import { registerPackage } from './commands/package.js';
 import { registerSecret } from './commands/secret.js';
 import { registerHostAdopt } from './commands/host-adopt.js';
+import { registerUndeploy } from './commands/undeploy.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -50,6 +51,7 @@ export function program(): Command {
   registerPackage(p);
   registerSecret(p);
   registerHostAdopt(p);
+  registerUndeploy(p);
   return p;
 }
 

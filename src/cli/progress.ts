@@ -38,7 +38,8 @@ export function describe(p: RolloutProgress): string {
 /** The first line: what is deployed where, in which batches. */
 export function headline(d: DeploymentView): string {
   const plan = d.progress ? ` in ${d.progress.batches.length} batch(es): ${d.progress.batches.map((b) => b.join(',')).join(' | ')}` : '';
-  return `${d.kind} #${d.id}: ${d.tag} -> ${d.version} on ${d.hostCount} host(s)${plan}`;
+  const what = d.kind === 'undeploy' ? `stops ${d.version}` : `-> ${d.version}`;
+  return `${d.kind} #${d.id}: ${d.tag} ${what} on ${d.hostCount} host(s)${plan}`;
 }
 
 /** The last line: how it ended. */

@@ -57,6 +57,10 @@ export const ERROR_CODES = {
   NOOPS_E_RUNTIME_UNAVAILABLE: { status: 409, hint: 'add the runtime for the hosts\' platform (`noops runtime add --platform`), or fix the hosts named; nothing was changed' },
   NOOPS_E_ADOPT_NOTHING: { status: 409, hint: '`noops hosts --json` shows each host\'s trust; only a host whose agent refuses this server can be adopted (docs/trust.md)' },
   NOOPS_E_ADOPT_CONFIRM: { status: 409, hint: 'read what would change; run again with --yes to go ahead, or first deploy what the host should keep running (docs/trust.md)' },
+  NOOPS_E_UNDEPLOY_CONFIRM: { status: 409, hint: 'read what would stop; run again with --yes to stop it (an undeploy of those hosts, recorded in `noops history`), or keep the hosts in the cluster; nothing was changed' },
+  NOOPS_E_NOTHING_RUNS: { status: 409, hint: '`noops ps -t TAG` shows what runs; there is nothing of this cluster to stop' },
+  NOOPS_E_RELEASE_EXISTS: { status: 409, hint: 'a release is immutable: give the new package another version (its manifest\'s commit)' },
+  NOOPS_E_PACKAGE_FETCH: { status: 422, hint: 'check that the URL is http(s), answers 200 with the package, and is reachable from the noops server' },
   // transport
   NOOPS_E_SERVER_UNREACHABLE: { status: 503, hint: 'start it with `noops server` (or `noops up`), or set --server / NOOPS_SERVER' },
   NOOPS_E_INTERNAL: { status: 500, hint: 'this is a bug in noops; the server log has the details' },

@@ -13,6 +13,9 @@
  *   cop.xiaomi_owt.miliao_pdl.com_service.deploy-test_job.deploy-test:
  *     host: [web-1, web-2]
  *     version: 15b2980f8
+ *
+ * Instead of `version`, `pkg_url` may name a package built elsewhere (docs/import.md): a deploy
+ * without a version imports it (once) and deploys it.
  */
 import { parseDocument, isMap, isScalar, LineCounter, type Document } from 'yaml';
 import { z } from 'zod';
@@ -24,11 +27,20 @@ export { PolicySchema };
 const NAME = /^[a-z0-9][a-z0-9-]*$/;
 const HOST = /^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/;
 const VERSION = /^[0-9a-f]{7,40}$/;
+/** A package's URL: http(s) only (the server fetches it; docs/import.md). */
+const PKG_URL = z.string().max(2048).refine((u) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(u).protocol);
+  } catch {
+    return false;
+  }
+}, 'a pkg_url is an http:// or https:// URL of a release package');
 
 const ClusterSection = z.object({
   name: z.string().regex(NAME, 'a cluster name is lower-case letters, digits and "-"'),
   version: z.string().regex(VERSION, 'a version is a 7 to 40 character commit hash').optional(),
   env: z.string().min(1).optional(),
+  pkg_url: PKG_URL.optional(),
   jobs: z.array(z.string().min(1)).min(1, 'name at least one job tag'),
   policy: PolicySchema.optional(),
 }).strict();
@@ -36,6 +48,7 @@ const ClusterSection = z.object({
 const JobSection = z.object({
   host: z.array(z.string().regex(HOST, 'a host name is letters, digits, "." and "-"')).min(1, 'list at least one host'),
   version: z.string().regex(VERSION, 'a version is a 7 to 40 character commit hash').optional(),
+  pkg_url: PKG_URL.optional(),
   policy: PolicySchema.optional(),
 }).strict();
 
@@ -46,6 +59,8 @@ export interface ClusterConfJob {
   clusterName: string;
   hosts: string[];
   version: string | undefined;
+  /** a package built elsewhere to deploy (imported on the first deploy), instead of a version */
+  pkgUrl: string | undefined;
   env: string | undefined;
   policy: PolicyInput;
 }
@@ -76,11 +91,20 @@ export function parseClusterConf(text: string, file = 'cluster.conf'): ClusterCo
       throw confError(file, lineOf(doc, lines, [key]), key, `section "${key}" is not listed in cluster.jobs; list it there or remove it`);
     }
     const job = check(JobSection, value, [key], doc, lines, file);
+    // the job's own key wins over the cluster's, whichever of the two it is
+    const own = job.version !== undefined || job.pkg_url !== undefined;
+    const version = own ? job.version : cluster.version;
+    const pkgUrl = own ? job.pkg_url : cluster.pkg_url;
+    if (version !== undefined && pkgUrl !== undefined) {
+      const at = job.version !== undefined && job.pkg_url !== undefined ? [key] : ['cluster'];
+      throw confError(file, lineOf(doc, lines, [...at, 'pkg_url']), `${at.join('.')}.pkg_url`, 'give a version or a pkg_url, not both: the package names its own version');
+    }
     jobs.push({
       tag: key,
       clusterName: cluster.name,
       hosts: job.host,
-      version: job.version ?? cluster.version,
+      version,
+      pkgUrl,
       env: cluster.env,
       policy: { ...cluster.policy, ...job.policy },
     });

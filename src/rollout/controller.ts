@@ -11,9 +11,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { NoopsError } from '../errors/index.js';
-import type { DeploymentKind, DeploymentRow, Store } from '../store/index.js';
+import type { DeploymentKind, DeploymentRow, DesiredRow, ReleaseRow, Store } from '../store/index.js';
 import type { ReleaseManifest } from '../release/types.js';
-import type { AgentReport, DeploymentAction, RolloutLogLine, RolloutProgress } from '../api/types.js';
+import type { AgentReport, DeploymentAction, RolloutLogLine, RolloutPolicy, RolloutProgress } from '../api/types.js';
 import { observe, previousVersion, type HostObservation } from './evaluate.js';
 import { planBatches } from './plan.js';
 import { parsePolicy, PolicySchema, resolvePolicy, type PolicyInput } from './policy.js';
@@ -66,6 +66,15 @@ export interface StartDeploy {
   canary?: string[];
 }
 
+export interface StartUndeploy {
+  tag: string;
+  initiator: string;
+  /** policy keys (parsed) that override the cluster's for this undeploy */
+  policy?: PolicyInput;
+  /** only these hosts (hosts leaving the cluster); default: every host that runs the tag */
+  hosts?: string[];
+}
+
 /** Events for live views: every change of a deployment, and each line of its log. */
 export interface RolloutEvents {
   change: [row: DeploymentRow];
@@ -76,6 +85,8 @@ export { jobOf };
 
 export class RolloutController extends EventEmitter<RolloutEvents> {
   private readonly running = new Map<number, Entry>();
+  /** deployments between their insert and the end of their first step (not stepped by the loop yet) */
+  private readonly opening = new Map<number, Entry>();
   private readonly starting = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -158,6 +169,76 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     const policy = resolvePolicy(clusterPolicy(cluster.policy), req.policy, req.canary?.length ? { canary: true } : undefined);
     const batches = planBatches(cluster.hosts, policy.batch, req.canary);
     const manifest = release.manifest as unknown as ReleaseManifest;
+    return this.open(req, release, policy, batches, (manifest.deployTests ?? []).length > 0, async () => {
+      const running = new Map((await store.listDesired(req.tag)).map((d) => [d.host, d.version]));
+      const previous: Record<string, string | null> = {};
+      for (const host of cluster.hosts) previous[host] = running.get(host) ?? null;
+      return previous;
+    });
+  }
+
+  /**
+   * Starts an undeploy: the hosts that run the cluster's tag (or only `req.hosts`, hosts leaving
+   * the cluster) stop its instances, in the cluster's batches, each after its before-stop hook.
+   * Its `version` is the one they run (the most common, when they differ). The cluster's canary
+   * does not apply (a canary is about a new release); every other key of its policy does.
+   *
+   * @throws NoopsError NOOPS_E_NOTHING_RUNS, NOOPS_E_DEPLOY_LOCKED
+   */
+  async startUndeploy(req: StartUndeploy): Promise<DeploymentRow> {
+    const { store } = this.deps;
+    const runs = await this.undeployTargets(req);
+    const version = mostCommon(runs.map((d) => d.version));
+    const release = await this.exec.releaseFor(req.tag, version);
+    const cluster = await store.getCluster(req.tag);
+    const policy = resolvePolicy(cluster ? clusterPolicy(cluster.policy) : undefined, { canary: false }, req.policy);
+    const order = cluster?.hosts ?? [];
+    const rank = (h: string): number => (order.includes(h) ? order.indexOf(h) : order.length);
+    const hosts = runs.map((d) => d.host).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+    const start: StartDeploy = { tag: req.tag, version, kind: 'undeploy', initiator: req.initiator };
+    return this.open(start, release, policy, planBatches(hosts, policy.batch), false, async () => {
+      // read again under the lock: what runs now is what stops, and what goes back on an abort
+      const now = await this.undeployTargets(req);
+      const previous: Record<string, string | null> = {};
+      for (const h of hosts) previous[h] = now.find((d) => d.host === h)?.version ?? null;
+      return previous;
+    });
+  }
+
+  private async undeployTargets(req: StartUndeploy): Promise<DesiredRow[]> {
+    const only = req.hosts === undefined ? undefined : new Set(req.hosts);
+    const runs = (await this.deps.store.listDesired(req.tag)).filter((d) => only === undefined || only.has(d.host));
+    if (runs.length === 0) {
+      throw new NoopsError('NOOPS_E_NOTHING_RUNS', only === undefined
+        ? `no host runs ${req.tag}: there is nothing to undeploy`
+        : `${[...only].join(', ')} run nothing of ${req.tag}: there is nothing to stop`);
+    }
+    return runs;
+  }
+
+  /**
+   * The tags whose removal from `host` is intended now: those of the running undeploys that
+   * include it. The agent route names them in the desired state's `stops`, so an agent applies an
+   * undeploy even when it stops more than its share at once (docs/trust.md). Every host of a
+   * running undeploy is named, whatever its batch: for a host whose entry is still desired (its
+   * batch has not started, or it went back) the name changes nothing, and naming them all
+   * leaves no moment between writing a removal and recording it where an agent could miss it.
+   */
+  stopsFor(host: string): string[] {
+    const tags: string[] = [];
+    for (const entry of [...this.opening.values(), ...this.running.values()]) {
+      if (entry.row.kind === 'undeploy' && entry.hostSet.has(host) && !tags.includes(entry.row.tag)) tags.push(entry.row.tag);
+    }
+    return tags.sort();
+  }
+
+  /** Writes a deployment (and its audit entry) under the cluster's lock, and takes its first step. */
+  private async open(
+    req: StartDeploy, release: ReleaseRow, policy: RolloutPolicy, batches: string[][], hasTests: boolean,
+    previousOf: () => Promise<Record<string, string | null>>,
+  ): Promise<DeploymentRow> {
+    const { store } = this.deps;
+    const hosts = batches.flat();
     // One running deployment per cluster. The in-memory set closes the gap between the check
     // and the insert within this server.
     if (this.starting.has(req.tag)) throw locked(req.tag, undefined);
@@ -165,14 +246,12 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     try {
       const [holder] = await store.listDeployments({ tag: req.tag, status: 'running', limit: 1 });
       if (holder) throw locked(req.tag, holder);
-      const running = new Map((await store.listDesired(req.tag)).map((d) => [d.host, d.version]));
-      const previous: Record<string, string | null> = {};
-      for (const host of cluster.hosts) previous[host] = running.get(host) ?? null;
+      const previous = await previousOf();
       const now = new Date();
-      const progress = initialProgress(policy, batches, (manifest.deployTests ?? []).length > 0, now.toISOString());
+      const progress = initialProgress(policy, batches, hasTests, now.toISOString());
       const base: Omit<DeploymentRow, 'id'> = {
         tag: req.tag, version: req.version, kind: req.kind, initiator: req.initiator,
-        startedAt: now.toISOString(), endedAt: null, hosts: [...cluster.hosts], status: 'running', previous,
+        startedAt: now.toISOString(), endedAt: null, hosts, status: 'running', previous,
         hostResults: hostResults(progress), conf: { ...policy }, message: null,
         deadline: new Date(now.getTime() + policy.timeout * 1000).toISOString(), progress: progress as unknown as Record<string, unknown>,
       };
@@ -181,18 +260,21 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         const created = await s.createDeployment(base);
         await s.audit({
           at: now.toISOString(), actor: req.initiator, action: req.kind, target: req.tag,
-          detail: { deployment: created, version: req.version, hosts: cluster.hosts, previous, batches, policy },
+          detail: { deployment: created, version: req.version, hosts, previous, batches, policy },
         });
         return created;
       });
       const entry = newEntry({ id, ...base }, progress, release, 0);
       // From here the running row locks the cluster: a failure must end it, then rethrow.
+      this.opening.set(id, entry); // stopsFor sees it before its first removal is written
       try {
         // The first step (it starts batch 1) before anyone else can step this deployment.
         await this.tick(entry);
       } catch (err) {
         await this.abandon(entry, err as Error);
         throw err;
+      } finally {
+        this.opening.delete(id);
       }
       if (entry.row.status === 'running') this.running.set(id, entry);
       return entry.row;
@@ -210,7 +292,11 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   private async abandon(entry: Entry, err: Error): Promise<void> {
     const { row } = entry;
     try {
-      const changed = (await this.deps.store.listDesired(row.tag)).filter((d) => d.deploymentId === row.id).map((d) => d.host);
+      const desired = await this.deps.store.listDesired(row.tag);
+      // a deploy changed the hosts whose entry it wrote; an undeploy, those whose entry it removed
+      const changed = row.kind === 'undeploy'
+        ? row.hosts.filter((h) => row.previous[h] != null && !desired.some((d) => d.host === h))
+        : desired.filter((d) => d.deploymentId === row.id).map((d) => d.host);
       await this.exec.ensureDesiredMany(entry, changed.map((host) => ({ host, version: row.previous[host] ?? null })), 'rollback');
       Object.assign(row, { status: 'failed', endedAt: new Date().toISOString(), message: `the deployment could not start: ${err.message}` });
       await this.deps.store.updateDeployment(row.id, { status: row.status, endedAt: row.endedAt, message: row.message });
@@ -260,7 +346,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
 
   /** The version `noops rollback` goes back to when none is named. */
   async rollbackTarget(tag: string): Promise<string> {
-    const done = await this.deps.store.listDeployments({ tag, status: 'succeeded', limit: 200 });
+    // an undeploy ran no release: it is no step back to
+    const done = (await this.deps.store.listDeployments({ tag, status: 'succeeded', limit: 200 })).filter((d) => d.kind !== 'undeploy');
     const target = previousVersion(done);
     if (!target) {
       throw new NoopsError('NOOPS_E_NO_PREVIOUS', done.length === 0
@@ -314,7 +401,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     for (const t of entry.testResults.splice(0)) p = recordTestEnd(p, t.batch, t.commands, now);
     if (entry.notes.length > 0) p = addLog(p, entry.notes.splice(0), now);
     const r = step(p, {
-      version: row.version, previous: row.previous, expected: entry.expected, obs: this.observations(entry), now, graceUntil: entry.graceUntil,
+      version: row.version, undeploy: row.kind === 'undeploy', previous: row.previous, expected: entry.expected,
+      obs: this.observations(entry), now, graceUntil: entry.graceUntil,
     });
     p = r.progress;
     let ended: Extract<RolloutAction, { type: 'end' }> | undefined;
@@ -386,7 +474,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   private async resume(entry: Entry): Promise<void> {
     const { row, progress: p } = entry;
     for (const [host, hp] of Object.entries(p.hosts)) {
-      if (hp.state === 'deploying' || hp.state === 'healthy') await this.exec.ensureDesired(entry, host, row.version, row.kind);
+      if (hp.state === 'deploying' || hp.state === 'healthy') await this.exec.ensureDesired(entry, host, row.kind === 'undeploy' ? null : row.version, row.kind);
       if (hp.state === 'reverting') await this.exec.ensureDesired(entry, host, row.previous[host] ?? null, 'rollback');
     }
     if (p.phase === 'testing') {
@@ -395,6 +483,15 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     entry.notes.push(`the server restarted; resuming (${p.phase}, batch ${p.batch + 1} of ${p.batches.length})`);
   }
 
+}
+
+/** The value found most often (the first of those, on a tie). */
+function mostCommon(values: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  let best = values[0]!;
+  for (const [v, n] of counts) if (n > counts.get(best)!) best = v;
+  return best;
 }
 
 function clusterPolicy(stored: Record<string, unknown>): PolicyInput {

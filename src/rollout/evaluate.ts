@@ -48,6 +48,19 @@ export function hostReadiness(version: string, expected: readonly string[], obs:
 }
 
 /**
+ * Has a host stopped every process of the tag (an undeploy)? It has once its report shows none;
+ * it counts at once (`since` 0: `healthy_for` is about running processes, and none runs).
+ *
+ * @example stoppedReadiness({ processes: [], failure: undefined }) // { kind: 'healthy', since: 0, downloaded: null }
+ */
+export function stoppedReadiness(obs: HostObservation | undefined): Readiness {
+  if (!obs) return { kind: 'pending', reason: 'its agent has not reported yet' };
+  if (obs.processes.length === 0) return { kind: 'healthy', since: 0, downloaded: null };
+  const still = obs.processes.map((p) => `${p.process} ${p.version}${p.pid === null ? '' : ` (pid ${p.pid})`}`);
+  return { kind: 'pending', reason: `still running: ${still.join(', ')}` };
+}
+
+/**
  * Has a host gone back to `previous` (null: to running nothing of the tag)? Every process it
  * reports for the tag must run that version and be up. `failed` when its agent could not.
  */

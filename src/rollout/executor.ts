@@ -19,19 +19,23 @@ export class Executor {
    */
   constructor(private readonly deps: RolloutDeps, private readonly wake: () => void) {}
 
-  /** Tells hosts to run the deployment's release, each after its before-stop hook (a failing hook fails the host). */
+  /**
+   * Tells hosts to run the deployment's release (an undeploy: to run nothing of its tag), each
+   * after its before-stop hook (a failing hook fails the host, which is then not changed).
+   */
   async deploy(entry: Entry, hosts: string[]): Promise<void> {
     const { row } = entry;
+    const to = row.kind === 'undeploy' ? null : row.version;
     const ready: string[] = [];
     await Promise.all(hosts.map(async (host) => {
       try {
-        await this.deps.hooks?.beforeStop?.({ deployment: row.id, tag: row.tag, host, from: row.previous[host] ?? null, to: row.version, kind: row.kind });
+        await this.deps.hooks?.beforeStop?.({ deployment: row.id, tag: row.tag, host, from: row.previous[host] ?? null, to, kind: row.kind });
         ready.push(host);
       } catch (err) {
         entry.hookFailures.set(host, `the before-stop hook failed: ${(err as Error).message}`);
       }
     }));
-    await this.ensureDesiredMany(entry, ready.map((host) => ({ host, version: row.version })), row.kind);
+    await this.ensureDesiredMany(entry, ready.map((host) => ({ host, version: to })), row.kind);
   }
 
   /** Tells hosts to run their previous release again (NOOPS_DEPLOY_KIND=rollback); hook failures are only logged. */
@@ -52,7 +56,8 @@ export class Executor {
   /** Calls the after-healthy hook of a host that runs `version` healthily; a failure is logged. */
   async afterHealthy(entry: Entry, host: string, version: string): Promise<void> {
     const { row } = entry;
-    const forward = version === row.version;
+    // an undeploy's only release is the one its hosts ran: running it again is going back
+    const forward = row.kind !== 'undeploy' && version === row.version;
     try {
       await this.deps.hooks?.afterHealthy?.({
         deployment: row.id, tag: row.tag, host, from: forward ? row.previous[host] ?? null : row.version, to: version, kind: forward ? row.kind : 'revert',

@@ -13,8 +13,11 @@ export interface HostHookContext {
   from: string | null;
   /** the release it goes to (null: none: the tag is removed from the host) */
   to: string | null;
-  /** `deploy` or `rollback` (the deployment's kind), or `revert`: a failed deployment sends it back */
-  kind: 'deploy' | 'rollback' | 'revert';
+  /**
+   * `deploy`, `rollback` or `undeploy` (the deployment's kind; an undeploy's `to` is null), or
+   * `revert`: a failed deployment sends it back
+   */
+  kind: 'deploy' | 'rollback' | 'undeploy' | 'revert';
 }
 
 export interface RolloutHooks {

@@ -1,8 +1,9 @@
 /** Deployments: plans, batches, health gates, deploy tests, rollback. See README.md. */
 export { RolloutController, jobOf, TICK_MS, DEFAULT_RESUME_GRACE_MS } from './controller.js';
-export type { RolloutDeps, RolloutEvents, StartDeploy } from './controller.js';
+export type { RolloutDeps, RolloutEvents, StartDeploy, StartUndeploy } from './controller.js';
 export type { HostHookContext, RolloutHooks } from './hooks.js';
-export { hostReadiness, observe, previousVersion, revertState } from './evaluate.js';
+export { hostReadiness, observe, previousVersion, revertState, stoppedReadiness } from './evaluate.js';
+export { stopPlan, describeStops } from './stop-plan.js';
 export type { HostObservation, Readiness } from './evaluate.js';
 export { planBatches } from './plan.js';
 export { PolicySchema, parsePolicy, parseDuration, resolvePolicy, DEFAULT_BATCH, DEFAULT_TIMEOUT_S, type PolicyInput } from './policy.js';

@@ -209,3 +209,80 @@ test('a host that cannot go back is named, and the deployment still ends', () =>
   assert.deepEqual(r.step(7).actions, [{ type: 'end', status: 'rolled_back', message: '1 host(s) failed in batch 1 of 1: a: boom; a could not go back (see hostResults)' }]);
   assert.equal(hostResults(r.p).a, 'failed: could not go back to v1: not back within 5s');
 });
+
+// ---- undeploy: the same machine, with nothing as the target
+
+const gone: HostObservation = { processes: [], failure: undefined };
+const U = { undeploy: true, version: 'v1' } as const;
+
+test('an undeploy stops the hosts batch by batch: a host succeeds once it reports none of the processes', () => {
+  const r = rollout(['a', 'b', 'c'], [['a'], ['b', 'c']], {}, false);
+  assert.deepEqual(r.step(0, U), { actions: [{ type: 'deploy', hosts: ['a'] }], log: ['batch 1 of 2: a'], phase: 'deploying', batch: 0 });
+  r.obs.set('a', up('v1', 0, { pid: 41 }));
+  assert.deepEqual(r.step(1, U).actions, [], 'a still runs');
+  assert.equal(r.p.hosts.a!.reason, 'still running: web v1 (pid 41)');
+  r.obs.set('a', gone);
+  assert.deepEqual(r.step(2, U), {
+    actions: [{ type: 'deploy', hosts: ['b', 'c'] }], log: ['a stopped v1', 'batch 2 of 2: b, c'], phase: 'deploying', batch: 1,
+  });
+  r.obs.set('b', gone);
+  r.obs.set('c', gone);
+  assert.deepEqual(r.step(3, U), {
+    actions: [{ type: 'end', status: 'succeeded', message: null }], log: ['b stopped v1', 'c stopped v1', 'succeeded'], phase: 'done', batch: 1,
+  });
+  assert.deepEqual(r.p.hosts.a, { state: 'succeeded', batch: 0, reason: null, startedAt: iso(0), healthySince: null, endedAt: iso(2), downloaded: null });
+  assert.deepEqual(hostResults(r.p), { a: 'succeeded', b: 'succeeded', c: 'succeeded' });
+});
+
+test('an undeploy whose host does not stop in time fails; on_failure rollback keeps it (and any stopped one) running', () => {
+  const r = rollout(['a', 'b'], [['a'], ['b']], { timeout: 60 });
+  r.step(0, U);
+  r.obs.set('a', up('v1', 0, { pid: 7 }));
+  const why = 'not stopped within 1m: still running: web v1 (pid 7)';
+  assert.deepEqual(r.step(60, U), {
+    // a never stopped, so it is back at once
+    actions: [{ type: 'revert', hosts: ['a'] }, { type: 'healthy', host: 'a', version: 'v1' }, {
+      type: 'end', status: 'rolled_back', message: `1 host(s) failed in batch 1 of 2: a: ${why}; every changed host is back on its previous release`,
+    }],
+    log: [
+      `a failed: ${why}`,
+      `1 host(s) failed in batch 1 of 2: a: ${why}; sending a back to the previous release`,
+      'a is back on v1',
+      `rolled back: 1 host(s) failed in batch 1 of 2: a: ${why}; every changed host is back on its previous release`,
+    ],
+    phase: 'done', batch: 0,
+  });
+  assert.deepEqual(hostResults(r.p), { a: `reverted after failing: ${why}`, b: 'skipped' });
+});
+
+test('an undeploy with on_failure stop ends failed and leaves the stopped hosts stopped', () => {
+  const r = rollout(['a', 'b'], [['a', 'b']], { timeout: 60, on_failure: 'stop', max_failures: 0 });
+  r.step(0, U);
+  r.obs.set('a', gone);
+  r.obs.set('b', up('v1', 0, { pid: 9 }));
+  assert.deepEqual(r.step(60, U).actions, [{
+    type: 'end', status: 'failed',
+    message: '1 host(s) failed in batch 1 of 1: b: not stopped within 1m: still running: web v1 (pid 9); stopped (on_failure: stop): a stopped v1',
+  }]);
+  assert.deepEqual(hostResults(r.p), { a: 'succeeded', b: 'failed: not stopped within 1m: still running: web v1 (pid 9)' });
+});
+
+test('an aborted undeploy starts the hosts it stopped again and ends aborted', () => {
+  const r = rollout(['a', 'b'], [['a'], ['b']]);
+  r.step(0, U);
+  r.obs.set('a', gone);
+  r.step(1, U);
+  r.set(applyCommand(r.p, 'abort', 'alice', T(2)));
+  assert.deepEqual(r.step(2, U), {
+    actions: [{ type: 'revert', hosts: ['a', 'b'] }],
+    log: ['aborted by alice; sending a, b back to the previous release'], phase: 'reverting', batch: 1,
+  });
+  r.obs.set('a', up('v1', 3));
+  r.obs.set('b', up('v1', 0));
+  assert.deepEqual(r.step(4, U), {
+    actions: [{ type: 'healthy', host: 'a', version: 'v1' }, { type: 'healthy', host: 'b', version: 'v1' }, {
+      type: 'end', status: 'aborted', message: 'aborted by alice; every changed host is back on its previous release',
+    }],
+    log: ['a is back on v1', 'b is back on v1', 'aborted by alice; every changed host is back on its previous release'], phase: 'done', batch: 1,
+  });
+});

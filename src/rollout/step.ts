@@ -7,9 +7,12 @@
  *                      |               |           \__ held while paused __/
  *                      +--- failure ---+--> reverting (rollback, abort) --> done
  *                                       \-> done (on_failure: stop)
+ *
+ * An undeploy takes the same path with nothing as its target: a host of a batch succeeds once
+ * it reports no process of the tag; reverting starts its previous release again.
  */
 import type { DeploymentStatusView, HostProgress, RolloutPolicy, RolloutProgress } from '../api/types.js';
-import { hostReadiness, revertState, type HostObservation } from './evaluate.js';
+import { hostReadiness, revertState, stoppedReadiness, type HostObservation } from './evaluate.js';
 import { toleratedFailures } from './policy.js';
 
 /** Lines of log a deployment keeps: enough to read what happened, small enough to store with every change. */
@@ -17,7 +20,7 @@ export const LOG_KEEP = 100;
 
 /** What the controller must do. */
 export type RolloutAction =
-  /** tell these hosts to run the deployment's release (before: the before-stop hook) */
+  /** tell these hosts to run the deployment's release, or nothing in an undeploy (before: the before-stop hook) */
   | { type: 'deploy'; hosts: string[] }
   /** tell these hosts to run their previous release again */
   | { type: 'revert'; hosts: string[] }
@@ -30,7 +33,10 @@ export type RolloutAction =
 
 /** Everything a step looks at besides the progress. */
 export interface StepInput {
+  /** the release deployed; in an undeploy, the one the hosts ran */
   version: string;
+  /** an undeploy: the hosts are to run nothing of the tag, and succeed once they report none of its processes */
+  undeploy?: boolean;
   /** per host, the version it ran before (null: none) */
   previous: Record<string, string | null>;
   /** the process names of the release */
@@ -115,7 +121,7 @@ class Machine {
     for (const h of batch) {
       const hp = p.hosts[h]!;
       if (hp.state !== 'deploying' && hp.state !== 'healthy') continue;
-      const r = hostReadiness(in_.version, in_.expected, in_.obs.get(h));
+      const r = in_.undeploy ? stoppedReadiness(in_.obs.get(h)) : hostReadiness(in_.version, in_.expected, in_.obs.get(h));
       if (r.kind === 'failed') {
         this.hostFailed(h, r.reason);
         fresh.push(h);
@@ -123,7 +129,11 @@ class Machine {
         Object.assign(hp, { state: 'deploying', reason: r.reason, healthySince: null });
       } else {
         Object.assign(hp, { reason: null, healthySince: new Date(r.since).toISOString(), downloaded: r.downloaded });
-        if (in_.now - r.since >= healthyForMs) {
+        if (in_.undeploy) {
+          // nothing runs, so there is nothing to be healthy (and no after-healthy hook)
+          Object.assign(hp, { state: 'succeeded', endedAt: this.iso, healthySince: null });
+          this.log(`${h} stopped ${in_.version}`);
+        } else if (in_.now - r.since >= healthyForMs) {
           Object.assign(hp, { state: 'succeeded', endedAt: this.iso });
           this.actions.push({ type: 'healthy', host: h, version: in_.version });
           this.log(`${h} is healthy on ${in_.version}${r.downloaded === false ? ' (no download: the release was on disk)' : ''}`);
@@ -136,7 +146,9 @@ class Machine {
       for (const h of batch) {
         const hp = p.hosts[h]!;
         if (hp.state !== 'deploying' && hp.state !== 'healthy') continue;
-        this.hostFailed(h, `not healthy within ${seconds(p.policy.timeout)}: ${hp.reason ?? `healthy for less than ${seconds(p.policy.healthy_for)}`}`);
+        this.hostFailed(h, in_.undeploy
+          ? `not stopped within ${seconds(p.policy.timeout)}: ${hp.reason ?? 'no report'}`
+          : `not healthy within ${seconds(p.policy.timeout)}: ${hp.reason ?? `healthy for less than ${seconds(p.policy.healthy_for)}`}`);
         fresh.push(h);
       }
     }
@@ -254,7 +266,8 @@ class Machine {
     if (!revert) {
       const kept = touched.filter((h) => p.hosts[h]!.state === 'succeeded');
       for (const h of touched) if (p.hosts[h]!.state === 'deploying' || p.hosts[h]!.state === 'healthy') p.hosts[h]!.state = 'stopped';
-      this.end('failed', `${message}; stopped (on_failure: stop)` + (kept.length ? `: ${kept.join(', ')} keep ${this.in_.version}` : ''));
+      const result = this.in_.undeploy ? `stopped ${this.in_.version}` : `keep ${this.in_.version}`;
+      this.end('failed', `${message}; stopped (on_failure: stop)` + (kept.length ? `: ${kept.join(', ')} ${result}` : ''));
       return;
     }
     p.outcome = { status: status ?? 'rolled_back', message };

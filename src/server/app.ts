@@ -24,6 +24,7 @@ import { nodeRoutes } from './routes/nodes.js';
 import { secretRoutes } from './routes/secrets.js';
 import { hostAdoptRoutes } from './routes/hosts-adopt.js';
 import { grantRoutes } from './routes/grants.js';
+import { releaseImportRoutes } from './routes/releases-import.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
@@ -78,6 +79,7 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
     await secretRoutes(api, ctx);
     await hostAdoptRoutes(api, ctx);
     await grantRoutes(api, ctx);
+    await releaseImportRoutes(api, ctx);
   }, { prefix: API_PREFIX });
   if (opts.console !== false) await consoleRoutes(app, opts.console ?? consoleDirs());
   return app;

@@ -18,6 +18,8 @@ import {
   signRelease as signFields, signingKeyOf, verifyRelease, type ReleaseSignature, type SigningKey,
 } from '../release/signature.js';
 import type { ReleaseRow, Store } from '../store/index.js';
+import type { ArtifactStore } from '../artifacts/index.js';
+import type { ImportDeps } from '../import/index.js';
 
 /** The key file in the data folder. */
 export const SIGNING_KEY_FILE = 'signing.key';
@@ -48,6 +50,11 @@ export function signerOf(privateKey: KeyObject): ReleaseSigner {
  */
 export function signRelease(signer: ReleaseSigner, row: ReleaseRow): ReleaseRow {
   return { ...row, signature: signer.sign(row) };
+}
+
+/** What an importer needs to sign: releases imported from elsewhere are signed like built ones. */
+export function importDeps(ctx: { store: Store; artifacts: ArtifactStore; signer: ReleaseSigner }): ImportDeps {
+  return { store: ctx.store, artifacts: ctx.artifacts, sign: async (r) => { r.signature = ctx.signer.sign(r); } };
 }
 
 /** What `noops releases --json` says of a release's signature. */

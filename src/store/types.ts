@@ -141,7 +141,8 @@ export interface BuildRow {
   error: string | null;
 }
 
-export type DeploymentKind = 'deploy' | 'rollback';
+/** `undeploy`: the cluster's instances stop (its desired entries are removed), in batches like a deploy. */
+export type DeploymentKind = 'deploy' | 'rollback' | 'undeploy';
 export type DeploymentStatus = 'running' | 'succeeded' | 'failed' | 'rolled_back' | 'aborted';
 
 export interface DeploymentRow {

@@ -62,7 +62,7 @@ test('may agrees with the server\'s authorize on every kind of token, node and r
 });
 
 test('every button that changes something needs deployer', () => {
-  assert.deepEqual(NEEDS, { deploy: 'deployer', build: 'deployer', rollback: 'deployer', pause: 'deployer', resume: 'deployer', promote: 'deployer', abort: 'deployer' });
+  assert.deepEqual(NEEDS, { deploy: 'deployer', build: 'deployer', rollback: 'deployer', pause: 'deployer', resume: 'deployer', promote: 'deployer', abort: 'deployer', undeploy: 'deployer' });
 });
 
 test('whoWords: the role and where it holds', () => {

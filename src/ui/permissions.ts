@@ -30,6 +30,7 @@ export const NEEDS = {
   resume: 'deployer',
   promote: 'deployer',
   abort: 'deployer',
+  undeploy: 'deployer',
 } as const satisfies Record<string, Role>;
 
 /**

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { NoopsError } from '../../errors/index.js';
+import type { ClusterView } from '../../api/types.js';
 import { json, table } from '../output.js';
 import { apiOf, parseList } from './common.js';
 import { policyOf, withPolicyFlags } from './policy-flags.js';
@@ -14,30 +15,33 @@ export function registerCluster(p: Command): void {
     .option('--hosts <h1,h2,...>', 'the host names (as `noops hosts` lists them); may be left out to change only the policy'))
     .option('--canary', 'policy: every deploy\'s first batch is a canary that waits for `noops deploy promote`')
     .option('--no-canary', 'policy: no canary')
+    .option('--yes', 'go ahead when hosts leave the cluster: what the cluster runs there stops (without it, nothing changes and the command says what would stop)')
     .option('--json', 'print JSON')
-    .action(async (o: Record<string, unknown> & { tag: string; hosts?: string; canary?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (o: Record<string, unknown> & { tag: string; hosts?: string; canary?: boolean; yes?: boolean; json?: boolean }, cmd: Command) => {
       const policy = { ...policyOf(o), ...(o.canary === undefined ? {} : { canary: o.canary }) };
       const view = await apiOf(cmd).setCluster({
-        tag: o.tag, hosts: o.hosts ? parseList(o.hosts) : undefined, policy: Object.keys(policy).length ? policy : undefined,
+        tag: o.tag, hosts: o.hosts ? parseList(o.hosts) : undefined, policy: Object.keys(policy).length ? policy : undefined, yes: o.yes,
       });
       if (o.json) return json([view]);
       const keys = Object.entries(view.policy).filter(([k]) => k !== 'version' && k !== 'env');
       process.stdout.write(`${view.tag}: ${view.hosts.join(', ')}${keys.length ? `\n  policy: ${keys.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}` : ''}\n`);
+      process.stdout.write(stoppingText(view));
     });
   c.command('apply')
     .description('set clusters from a cluster.conf (YAML: a cluster: section, then one section per job tag)')
     .requiredOption('-f, --file <file>', 'the cluster.conf')
+    .option('--yes', 'go ahead when hosts leave a cluster: what it runs there stops (without it, nothing changes and the command says what would stop)')
     .option('--json', 'print JSON')
-    .action(async (o: { file: string; json?: boolean }, cmd: Command) => {
+    .action(async (o: { file: string; yes?: boolean; json?: boolean }, cmd: Command) => {
       let conf: string;
       try {
         conf = readFileSync(o.file, 'utf8');
       } catch (err) {
         throw new NoopsError('NOOPS_E_INPUT', `cannot read ${o.file}: ${(err as Error).message}`);
       }
-      const views = await apiOf(cmd).applyClusterConf({ conf });
+      const views = await apiOf(cmd).applyClusterConf({ conf, yes: o.yes });
       if (o.json) return json(views);
-      for (const v of views) process.stdout.write(`${v.tag}: ${v.hosts.join(', ')}\n`);
+      for (const v of views) process.stdout.write(`${v.tag}: ${v.hosts.join(', ')}\n${stoppingText(v)}`);
     });
   c.command('ls')
     .description('every cluster, its hosts and current version')
@@ -47,4 +51,11 @@ export function registerCluster(p: Command): void {
       if (o.json) return json(rows);
       table(rows, ['tag', 'currentVersion', 'hosts']);
     });
+}
+
+/** What hosts leaving a cluster stop, and the undeploy that does it (empty when nothing stops). */
+function stoppingText(v: ClusterView): string {
+  if (!v.stopping) return '';
+  const lines = v.stopping.stops.map((s) => `  stops    ${s.host}: ${s.version}`);
+  return `${lines.join('\n')}\n  undeploy #${v.stopping.deployment} stops them; follow it with \`noops deploy status -t ${v.tag}\`\n`;
 }

@@ -148,12 +148,18 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       const manifest = e.manifest as unknown as ReleaseManifest;
       instances.push({
         tag: e.tag, version: e.version, sha256: e.sha256, url: `${API_PREFIX}/artifacts/${e.sha256}`,
-        manifest, deploymentId: e.deploymentId, kind, runtimes: await ctx.runtimes.refsFor(manifest), allowRoot: rootAllowed(e.tag, rootScopes),
+        // an undeploy writes an entry only to send a host back: its processes see a rollback
+        manifest, deploymentId: e.deploymentId, kind: kind === 'undeploy' ? 'rollback' : kind, runtimes: await ctx.runtimes.refsFor(manifest), allowRoot: rootAllowed(e.tag, rootScopes),
         ...(await secretBook(ctx).forInstance(e.tag, manifest)), // values for this host's own instances only
         signature: await signatures.of(jobOf(e.tag), e.version),
       });
     }
-    return { generation: state.generation, instances, server: await serverStamp(ctx.store, host), signing: ctx.signer.key, ...(withCommands && { commands: ctx.commands.takeQueued(host) }) };
+    // the tags an undeploy removes from this host on purpose (docs/trust.md, "the share of stops")
+    const stops = ctx.rollout.stopsFor(host);
+    return {
+      generation: state.generation, instances, server: await serverStamp(ctx.store, host), signing: ctx.signer.key, ...(stops.length > 0 && { stops }),
+      ...(withCommands && { commands: ctx.commands.takeQueued(host) }),
+    };
   });
 
   // A package goes to an agent whose desired state names it, or to a person who may see its job.

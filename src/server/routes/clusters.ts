@@ -3,18 +3,20 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type * as T from '../../api/types.js';
 import { NoopsError } from '../../errors/index.js';
-import { parseClusterConf, parsePolicy } from '../../rollout/index.js';
+import { describeStops, parseClusterConf, parsePolicy, stopPlan } from '../../rollout/index.js';
 import { formatTag, levelOf, parseTag, withPair } from '../../tree/index.js';
 import { authorize, canSee, isServerAdmin } from '../auth.js';
 import type { Principal, ServerContext } from '../context.js';
 import { HostName, parseBody, TagInput } from './parse.js';
+import { currentVersion } from './views.js';
 
 const SetBody = z.object({
   tag: TagInput,
   hosts: z.array(HostName).min(1, 'give at least one host (--hosts h1,h2)').optional(),
   policy: z.record(z.string(), z.unknown()).optional(),
+  yes: z.boolean().optional(),
 }).strict();
-const ApplyBody = z.object({ conf: z.string().min(1, 'the cluster.conf is empty').max(1_000_000) }).strict();
+const ApplyBody = z.object({ conf: z.string().min(1, 'the cluster.conf is empty').max(1_000_000), yes: z.boolean().optional() }).strict();
 
 export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   const put = async (actor: string, tag: string, hosts: string[], policy: Record<string, unknown>, conf: string | null, action: string): Promise<T.ClusterView> => {
@@ -25,8 +27,29 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
       await s.putCluster({ tag, hosts: unique, policy, conf, updatedAt: at });
       await s.audit({ at, actor, action, target: tag, detail: { hosts: unique, policy } });
     });
-    const [cur] = await ctx.store.listDeployments({ tag, status: 'succeeded', limit: 1 });
-    return { tag, hosts: unique, policy, conf, updatedAt: at, currentVersion: cur?.version ?? null };
+    return { tag, hosts: unique, policy, conf, updatedAt: at, currentVersion: await currentVersion(ctx, tag) };
+  };
+
+  /** What giving `tag` these hosts would stop: the instances of hosts that leave it. */
+  const stopsOf = async (tag: string, hosts: readonly string[]): Promise<T.StopPlanItem[]> =>
+    stopPlan(tag, hosts, await ctx.store.listDesired(tag));
+
+  /** Without `yes`, a change that stops anything is refused with what it would stop, and nothing changes. */
+  const confirm = (plans: T.StopPlanItem[][], yes: boolean | undefined, what: string): void => {
+    const all = plans.flat();
+    if (all.length === 0 || yes) return;
+    throw new NoopsError('NOOPS_E_UNDEPLOY_CONFIRM', `${what} would stop ${all.length} instance(s) on hosts leaving the cluster: ${describeStops(all)}; nothing was changed`);
+  };
+
+  /**
+   * Stops what hosts leaving a cluster run there: an undeploy of those hosts, started before the
+   * cluster changes (it takes the cluster's lock: a running deploy refuses it, and the cluster
+   * stays as it was). Answers what it stops, for the cluster's view.
+   */
+  const stopLeaving = async (actor: string, tag: string, plan: T.StopPlanItem[]): Promise<T.ClusterView['stopping']> => {
+    if (plan.length === 0) return undefined;
+    const row = await ctx.rollout.startUndeploy({ tag, initiator: actor, hosts: plan.map((s) => s.host) });
+    return { deployment: row.id, stops: plan };
   };
 
   /**
@@ -55,14 +78,18 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
     const hosts = body.hosts ?? old?.hosts;
     if (!hosts) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `${tag} has no hosts yet: give them (--hosts h1,h2) before its policy alone`);
     await checkHosts(req.principal, tag, hosts);
-    return put(req.principal.name, tag, hosts, { ...old?.policy, ...policy }, old?.conf ?? null, 'cluster.set');
+    const plan = await stopsOf(tag, hosts);
+    confirm([plan], body.yes, `cluster set -t ${tag}`);
+    const stopping = await stopLeaving(req.principal.name, tag, plan);
+    const view = await put(req.principal.name, tag, hosts, { ...old?.policy, ...policy }, old?.conf ?? null, 'cluster.set');
+    return stopping ? { ...view, stopping } : view;
   });
 
   api.post('/clusters/apply', { config: { access: 'deployer' } }, async (req): Promise<T.ClusterView[]> => {
     const body = parseBody(ApplyBody, req.body, 'cluster apply');
     const jobs = parseClusterConf(body.conf);
     // Resolve and authorize every section before changing anything: all or nothing.
-    const plan: { tag: string; job: (typeof jobs)[number] }[] = [];
+    const plan: { tag: string; job: (typeof jobs)[number]; stops: T.StopPlanItem[] }[] = [];
     for (const job of jobs) {
       const given = parseTag(job.tag);
       const clusterTag = levelOf(given) === 'cluster'
@@ -70,14 +97,18 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
         : formatTag(withPair(parseTag(await ctx.tags.resolve(job.tag, { level: 'job' })), 'cluster', job.clusterName));
       authorize(req.principal, clusterTag, 'deployer');
       await checkHosts(req.principal, clusterTag, job.hosts);
-      plan.push({ tag: clusterTag, job });
+      plan.push({ tag: clusterTag, job, stops: await stopsOf(clusterTag, job.hosts) });
     }
+    confirm(plan.map((p) => p.stops), body.yes, 'cluster apply');
     const out: T.ClusterView[] = [];
-    for (const { tag, job } of plan) {
+    for (const { tag, job, stops } of plan) {
       const policy: Record<string, unknown> = { ...job.policy };
       if (job.version) policy.version = job.version;
+      if (job.pkgUrl) policy.pkg_url = job.pkgUrl;
       if (job.env) policy.env = job.env;
-      out.push(await put(req.principal.name, tag, job.hosts, policy, body.conf, 'cluster.apply'));
+      const stopping = await stopLeaving(req.principal.name, tag, stops);
+      const view = await put(req.principal.name, tag, job.hosts, policy, body.conf, 'cluster.apply');
+      out.push(stopping ? { ...view, stopping } : view);
     }
     return out;
   });

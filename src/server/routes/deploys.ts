@@ -7,7 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
-import { parsePolicy, type PolicyInput } from '../../rollout/index.js';
+import { jobOf, parsePolicy, type PolicyInput } from '../../rollout/index.js';
+import { releaseOfUrl } from '../../import/index.js';
+import { importDeps } from '../signing.js';
 import type { ServerContext } from '../context.js';
 import { authorize } from '../auth.js';
 import { secretBook } from '../secrets.js';
@@ -26,6 +28,7 @@ const DeployBody = z.object({
   ...Overrides,
 }).strict();
 const RollbackBody = z.object({ tag: TagInput, to: Version.optional(), ...Overrides }).strict();
+const UndeployBody = z.object({ tag: TagInput, policy: Overrides.policy }).strict();
 const ACTIONS: readonly T.DeploymentAction[] = ['pause', 'resume', 'promote', 'abort'];
 
 /** A deploy's policy overrides: its `policy` keys, and `timeout` if given on its own. */
@@ -41,9 +44,16 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     let version = body.version;
     if (!version) {
       // The version a cluster.conf names is the one to run when none is given.
-      const conf = (await ctx.store.getCluster(tag))?.policy.version;
-      if (typeof conf !== 'string') throw new NoopsError('NOOPS_E_INPUT', `deploy needs a version (-v); ${tag}'s cluster.conf names none`);
-      version = conf;
+      // The version a cluster.conf names is the one to run when none is given; or its pkg_url's,
+      // a package built elsewhere, imported on the first deploy that needs it (docs/import.md).
+      const policy = (await ctx.store.getCluster(tag))?.policy;
+      if (typeof policy?.pkg_url === 'string') {
+        version = (await releaseOfUrl(importDeps(ctx), jobOf(tag), policy.pkg_url, req.principal.name)).version;
+      } else if (typeof policy?.version === 'string') {
+        version = policy.version;
+      } else {
+        throw new NoopsError('NOOPS_E_INPUT', `deploy needs a version (-v); ${tag}'s cluster.conf names none (nor a pkg_url)`);
+      }
     }
     await secretBook(ctx).checkDeploy(tag, version); // a missing secret changes nothing anywhere
     const row = await ctx.rollout.startDeploy({
@@ -61,6 +71,17 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     const version = body.to ?? (await ctx.rollout.rollbackTarget(tag));
     await secretBook(ctx).checkDeploy(tag, version);
     const row = await ctx.rollout.startDeploy({ tag, version, kind: 'rollback', initiator: req.principal.name, policy, canary: body.canary });
+    reply.status(202);
+    return deploymentView(row);
+  });
+
+  // An undeploy stops what the cluster runs, in its batches, recorded in its history; the
+  // cluster keeps its hosts (a deploy starts it again).
+  api.post('/undeploys', { config: { access: 'deployer' } }, async (req, reply): Promise<T.DeploymentView> => {
+    const body = parseBody(UndeployBody, req.body, 'undeploy');
+    const tag = await ctx.tags.resolve(body.tag, { level: 'cluster' });
+    authorize(req.principal, tag, 'deployer');
+    const row = await ctx.rollout.startUndeploy({ tag, initiator: req.principal.name, policy: overrides(body, 'undeploy') });
     reply.status(202);
     return deploymentView(row);
   });

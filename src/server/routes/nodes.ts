@@ -12,7 +12,7 @@ import { canSee, canSeeNode } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { parseQuery } from './parse.js';
 import { annotateTree } from '../health.js';
-import { deploymentView, healthOfTree, hostViews, releaseView } from './views.js';
+import { currentVersion, deploymentView, healthOfTree, hostViews, releaseView } from './views.js';
 
 export async function nodeRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   api.get('/nodes/:tag', { config: { access: 'viewer' } }, async (req): Promise<T.NodeView> => {
@@ -36,8 +36,7 @@ export async function nodeRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     const hosts = (await hostViews(ctx, who)).filter((h) => memberOf.has(h.name)).map((h) => ({ ...h, clusters: memberOf.get(h.name)! }));
 
     const running = (await ctx.store.listDeployments({ status: 'running' })).filter((d) => under(d.tag));
-    const currentOf = async (clusterTag: string): Promise<string | null> =>
-      (await ctx.store.listDeployments({ tag: clusterTag, status: 'succeeded', limit: 1 }))[0]?.version ?? null;
+    const currentOf = (clusterTag: string): Promise<string | null> => currentVersion(ctx, clusterTag);
 
     // A cluster's page lists its own job; any other node lists the jobs beneath it.
     const jobTags = [...all].filter((t) => levelOf(parseTag(t)) === 'job' && canSee(who, t) && (under(t) || isUnder(tag, t))).sort();

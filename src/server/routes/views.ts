@@ -79,8 +79,7 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     const out: T.ClusterView[] = [];
     for (const c of await ctx.store.listClusters()) {
       if (!canSee(req.principal, c.tag)) continue;
-      const [cur] = await ctx.store.listDeployments({ tag: c.tag, status: 'succeeded', limit: 1 });
-      out.push({ ...c, currentVersion: cur?.version ?? null });
+      out.push({ ...c, currentVersion: await currentVersion(ctx, c.tag) });
     }
     return out;
   });
@@ -174,6 +173,16 @@ function limitOf(raw: string | undefined): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new NoopsError('NOOPS_E_INPUT', `limit must be a positive integer, not "${raw}"`);
   return Math.min(n, MAX_LIMIT);
+}
+
+/**
+ * The version a cluster runs: its newest succeeded deployment's; after an undeploy, the version
+ * its hosts ran while any still runs it (hosts taken out of the cluster), else none.
+ */
+export async function currentVersion(ctx: ServerContext, tag: string): Promise<string | null> {
+  const [cur] = await ctx.store.listDeployments({ tag, status: 'succeeded', limit: 1 });
+  if (cur?.kind !== 'undeploy') return cur?.version ?? null;
+  return (await ctx.store.listDesired(tag)).length > 0 ? cur.version : null;
 }
 
 export function releaseView(r: ReleaseRow, signer: ReleaseSigner): T.ReleaseView {

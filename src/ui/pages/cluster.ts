@@ -1,8 +1,8 @@
 /**
  * A cluster's page (below the node header): the release it runs, a deploy form, the deployment
  * running now (live), the deploy history with "Roll back to this version" on every row, and its
- * hosts and instances. The deploy form and the rollback buttons are there only for a token that
- * may deploy to the cluster (permissions.ts); a viewer sees the rest.
+ * hosts and instances. The deploy form, the rollback buttons and Undeploy are there only for a
+ * token that may deploy to the cluster (permissions.ts); a viewer sees the rest.
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { DeploymentView, NodeView } from '../../api/types.js';
@@ -28,6 +28,7 @@ export function ClusterBody({ view, reload }: { view: NodeView; reload: () => vo
   const tag = cluster.tag;
   const mayDeploy = useMay(tag, NEEDS.deploy);
   const mayRollback = useMay(tag, NEEDS.rollback);
+  const mayUndeploy = useMay(tag, NEEDS.undeploy);
   const history = useLoad(() => api.history(tag, HISTORY_ROWS), [tag], HISTORY_REFRESH_MS);
   const [liveId, setLiveId] = useState<number | null>(cluster.running?.id ?? null);
   const [startError, setStartError] = useState<Error | null>(null);
@@ -58,6 +59,11 @@ export function ClusterBody({ view, reload }: { view: NodeView; reload: () => vo
     announceChange();
   };
   const busy = runningId !== null || (history.data?.some((d) => d.status === 'running') ?? false);
+  const undeploy = (): void => {
+    const question = `Stop every instance of ${tag} on its ${count(cluster.hosts.length, 'host')}, in its batches?\n\n` +
+      'It is recorded in the history as an undeploy; a deploy starts the cluster again.';
+    if (window.confirm(question)) void start(() => api.undeploy({ tag }));
+  };
 
   return html`<div>
     <${Section} title="Running now">
@@ -79,6 +85,9 @@ export function ClusterBody({ view, reload }: { view: NodeView; reload: () => vo
       ? html`<${Section} title="Deploy" id="deploy">
         <${DeployForm} tag=${tag} current=${cluster.currentVersion} busy=${busy}
           onDeploy=${(c: DeployChoice) => start(() => api.deploy({ tag, version: c.version, policy: c.policy }))} />
+        ${mayUndeploy && cluster.currentVersion
+          ? html`<p><button class="undeploy" disabled=${busy} title=${busy ? 'a deployment is running' : `stop every instance of ${tag}`} onClick=${undeploy}>Undeploy</button></p>`
+          : null}
         ${startError ? html`<${ErrorBox} error=${startError} />` : null}
       </${Section}>`
       : html`<p class="muted read-only" role="note">You may look but not deploy here: the token <strong>${who.name}</strong> is ${whoWords(who)}.</p>`}

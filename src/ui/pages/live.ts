@@ -59,7 +59,7 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
     }
   };
 
-  const title = d ? `${d.kind === 'rollback' ? 'Rollback' : 'Deploy'} #${d.id}` : `Deployment #${id}`;
+  const title = d ? `${d.kind === 'rollback' ? 'Rollback' : d.kind === 'undeploy' ? 'Undeploy' : 'Deploy'} #${d.id}` : `Deployment #${id}`;
   if (!d) {
     const body = !error ? html`<p class="loading">Loading…</p>`
       : isNotFound(error) ? html`<${Empty} title=${notFoundWords(who, `deployment #${id}`)} />`
