@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUILD_LOG_LIMIT, runBuild } from './build.js';
+import { BUILD_LOG_LIMIT, BUILD_LOG_TAIL, runBuild } from './build.js';
 import { Sandbox } from './test-repo.js';
 import { processDefaults } from '../release/index.js';
 
@@ -140,14 +140,16 @@ test('symlinks inside the checkout are kept as symlinks', () =>
     assert.deepEqual((await sb.entries(r.sha256)).sort(), ['Procfile', 'link', 'manifest.json', 'real/', 'real/a.txt', 'real/up']);
   }));
 
-test('the build log keeps BUILD_LOG_LIMIT characters of output, says it cut the rest, and the build goes on', () =>
+test('the build log keeps BUILD_LOG_LIMIT characters of output and the last BUILD_LOG_TAIL, says it cut the rest, and the build goes on', () =>
   inSandbox(async (sb) => {
-    // 5 MB in one line, then a marker that must not be kept
-    await sb.repo.commit({ Procfile: 'web: x\n', 'build.sh': 'head -c 5000000 /dev/zero | tr "\\0" x; echo; echo AFTER-THE-CUT\n' });
+    // 5 MB of x in one line, 1 MB of y, then a marker at the very end that must be kept
+    await sb.repo.commit({ Procfile: 'web: x\n', 'build.sh': 'head -c 5000000 /dev/zero | tr "\\0" x; head -c 1000000 /dev/zero | tr "\\0" y; echo; echo THE-LAST-LINE\n' });
     const r = await runBuild({ ...sb.options(), ref: 'main' });
     const log = sb.log.join('');
     assert.equal(Math.max(...(log.match(/x+/g) ?? []).map((m) => m.length)), BUILD_LOG_LIMIT, 'the output, up to the limit');
-    assert.match(log, new RegExp(`\\nnoops: the build's output passed ${BUILD_LOG_LIMIT} characters \\(BUILD_LOG_LIMIT\\); the rest is not kept\\n`));
-    assert.ok(!log.includes('AFTER-THE-CUT'));
+    assert.match(log, new RegExp(`\\nnoops: the build's output passed ${BUILD_LOG_LIMIT} characters \\(BUILD_LOG_LIMIT\\); only its last ${BUILD_LOG_TAIL} characters are kept`));
+    assert.match(log, /THE-LAST-LINE\n/, 'the end of the output is kept');
+    const tail = log.slice(log.lastIndexOf('characters of output were cut'));
+    assert.equal((tail.match(/y+/) ?? [''])[0].length, BUILD_LOG_TAIL - 'THE-LAST-LINE\n'.length - 1, 'the tail is the last BUILD_LOG_TAIL characters');
     assert.match(log, new RegExp(`noops: release ${r.version} packed`), 'noops\'s own lines still go through');
   }));

@@ -45,11 +45,15 @@ export const BUILD_ENV_PASSTHROUGH = [
 ] as const;
 
 /**
- * The build log keeps this much of the commands' output; the rest is dropped, with a line saying
- * so. A noisy Maven or webpack build prints about 1 MB; the log lives in the store's row and is
- * sent to every follower, so a build printing in a loop must not fill the database.
+ * The build log keeps this much of the commands' output as it comes; past it, only the last
+ * BUILD_LOG_TAIL characters are kept, written when the commands end. A noisy Maven or webpack
+ * build prints about 1 MB; a build printing in a loop must not fill the server's memory or the
+ * database (the store caps what it keeps too: docs/limits.md).
  */
 export const BUILD_LOG_LIMIT = 4 * 1024 * 1024;
+
+/** The end of the output kept past BUILD_LOG_LIMIT: a failing build's error is at its end. */
+export const BUILD_LOG_TAIL = 256 * 1024;
 
 /** What to build. */
 export interface BuildOptions {
@@ -111,7 +115,7 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new NoopsError('NOOPS_E_INPUT', `timeoutMs must be a positive number, not ${timeoutMs}`);
   const deadline = Date.now() + timeoutMs;
   const log = guardLog(opts.log);
-  const output = limitLog(log, BUILD_LOG_LIMIT);
+  const output = limitLog(log, BUILD_LOG_LIMIT, BUILD_LOG_TAIL);
   const box = (opts.sandbox ?? Sandbox.none()).open();
 
   let dir: string | undefined;
@@ -139,9 +143,10 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
     const runsCommands = plan.build.length + plan.test.length > 0;
     const rtEnv = runsCommands ? await buildRuntimeEnv(runtimes.build, opts.runtimes, process.env.PATH, log) : {};
     const env = buildEnv(opts.job, commit, version, { HOME: home, TMPDIR: tmp, ...rtEnv }, opts.env);
-    const step: StepContext = { box, work: dir, cwd: src, env, deadline, log, output, timeoutMs };
+    const step: StepContext = { box, work: dir, cwd: src, env, deadline, log, output: output.write, timeoutMs };
     for (const command of plan.build) await runStep(command, 'build', 'NOOPS_E_BUILD_FAILED', step);
     for (const command of plan.test) await runStep(command, 'test', 'NOOPS_E_TEST_FAILED', step);
+    output.end();
     // nothing of the build runs any more while the server reads what it wrote
     await box.stop();
 
@@ -168,6 +173,7 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
     log(`noops: release ${version} packed: ${size} bytes, sha256 ${sha256}\n`);
     return { manifest, sha256, size, commit, version };
   } finally {
+    output.end(); // a failed command's last lines, before the error that names it
     // clean up, then let the result or the error through; a failed cleanup must not hide either
     await box.stop().catch((err: Error) => log(`noops: could not stop the build's processes: ${err.message}\n`));
     if (dir) await rm(dir, { recursive: true, force: true }).catch((err: Error) => log(`noops: could not remove ${dir}: ${err.message}\n`));
@@ -200,22 +206,41 @@ async function placeStaticServer(src: string): Promise<void> {
 }
 
 /**
- * The commands' output into the log, up to `limit` characters; past it, one line says that the
- * rest was cut, and noops's own lines still go through `log`.
+ * The commands' output into the log: the first `limit` characters as they come; past them, one
+ * line says so and the last `tail` characters are kept, written by `end()` (once). noops's own
+ * lines go through `log` as usual.
  */
-function limitLog(log: (text: string) => void, limit: number): (text: string) => void {
+function limitLog(log: (text: string) => void, limit: number, tail: number): { write: (text: string) => void; end: () => void } {
   let kept = 0;
   let cut = false;
-  return (text) => {
-    if (cut) return;
-    if (kept + text.length <= limit) {
-      kept += text.length;
-      log(text);
-      return;
-    }
-    cut = true;
-    log(text.slice(0, limit - kept));
-    log(`\nnoops: the build's output passed ${limit} characters (BUILD_LOG_LIMIT); the rest is not kept\n`);
+  let dropped = 0;
+  let last = '';
+  return {
+    write(text) {
+      if (!cut) {
+        if (kept + text.length <= limit) {
+          kept += text.length;
+          log(text);
+          return;
+        }
+        cut = true;
+        log(text.slice(0, limit - kept));
+        log(`\nnoops: the build's output passed ${limit} characters (BUILD_LOG_LIMIT); only its last ${tail} characters are kept, shown when the commands end\n`);
+        text = text.slice(limit - kept);
+      }
+      last += text;
+      if (last.length > tail) {
+        dropped += last.length - tail;
+        last = last.slice(-tail);
+      }
+    },
+    end() {
+      if (!cut || last === '' && dropped === 0) return;
+      log(`\nnoops: ${dropped} characters of output were cut; the last ${last.length}:\n`);
+      log(last);
+      last = '';
+      dropped = 0;
+    },
   };
 }
 
