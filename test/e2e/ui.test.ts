@@ -6,7 +6,9 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { create } from 'tar';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { DeploymentView, HostView, InstanceView, NodeView } from '../../src/api/types.js';
@@ -73,8 +75,10 @@ after(async () => {
 function watch(p: Page): void {
   p.on('pageerror', (e) => pageErrors.push(`${p.url()}: ${e.message}`));
   p.on('console', (m) => {
-    // A refused token is an expected 401 in the sign-in tests; everything else is a fault.
-    if (m.type() === 'error' && !/status of 401/.test(m.text())) pageErrors.push(`${p.url()}: ${m.text()}`);
+    // A refused token is an expected 401 in the sign-in tests, and a package URL that answers 404
+    // an expected 422 in the import test; everything else is a fault.
+    const expected = /status of 401/.test(m.text()) || (/status of 422/.test(m.text()) && m.location().url.includes('/releases/import'));
+    if (m.type() === 'error' && !expected) pageErrors.push(`${p.url()}: ${m.text()}`);
   });
 }
 
@@ -290,6 +294,45 @@ test('GET /api/v1/nodes/:tag: a partial tag names its node; unknown nodes and mi
   assert.equal(unknown.status, 404);
   assert.equal(((await unknown.json()) as { code: string }).code, 'NOOPS_E_TAG_UNKNOWN');
   assert.equal((await get('/nodes/cop.acme')).status, 401);
+});
+
+test('the deploy form offers built and imported releases: a package\'s URL imported from the page is ready to deploy', async () => {
+  // A package built elsewhere, as another CI writes it: manifest.json first, then the app.
+  const dir = join(base, 'pkg');
+  mkdirSync(dir, { recursive: true });
+  const commit = 'c0ffee'.repeat(6) + 'c0ff';
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
+    schema: 1, job: JOB, version: commit.slice(0, 9), commit, repo: 'https://ci.example.com/api.git', builtAt: new Date().toISOString(),
+    stack: 'procfile', env: {}, processes: [{ name: 'web', command: 'node server.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 10, startGrace: 1 }],
+  }));
+  writeFileSync(join(dir, 'server.js'), "require('http').createServer((q, s) => s.end('imported')).listen(Number(process.env.PORT), '127.0.0.1');\n");
+  const file = join(base, 'imported.tar.gz');
+  await create({ gzip: true, file, cwd: dir, portable: true }, ['manifest.json', 'server.js']);
+  const files = createServer((req, res) => {
+    if (req.url !== '/api.tar.gz') return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'application/gzip' }).end(readFileSync(file));
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => files.listen(port, '127.0.0.1', r));
+  try {
+    await page.goto(`${server.url}/#/n/${CLUSTER}`);
+    await page.getByRole('button', { name: 'Import a package…' }).click();
+    await page.locator('#pkg-url').fill(`http://127.0.0.1:${port}/missing.tar.gz`);
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.locator('.import .error, .import [role="alert"]').first().waitFor();
+    assert.match(await page.locator('.import').innerText(), /NOOPS_E_PACKAGE_FETCH|cannot|404/);
+    await page.locator('#pkg-url').fill(`http://127.0.0.1:${port}/api.tar.gz`);
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.locator('.import .imported').waitFor();
+    await until('the imported release to be the pick', async () => (await page.locator('#release').inputValue()) === commit.slice(0, 9));
+    const options = await page.locator('#release option').allInnerTexts();
+    assert.ok(options.some((o) => o.startsWith(commit.slice(0, 9)) && o.includes('imported')), options.join('\n'));
+    assert.ok(options.some((o) => o.includes('built')), 'built releases are offered beside it');
+    const releases = await cliJson<{ version: string; buildId: number | null; repo: string }[]>(server, ['releases', '-t', JOB]);
+    assert.deepEqual(releases.filter((r) => r.buildId === null).map((r) => [r.version, r.repo]), [[commit.slice(0, 9), `http://127.0.0.1:${port}/api.tar.gz`]]);
+  } finally {
+    files.close();
+  }
 });
 
 test('empty and error states: a new server says how to begin; a server that goes away is said so', async () => {

@@ -1,9 +1,10 @@
 /**
- * Deploying from the page: pick a built release (or build a commit first) and start a deploy.
- * The deployment itself is followed by the live view (live.ts).
+ * Deploying from the page: pick a release, built here or imported from a package built elsewhere
+ * (or build a commit, or import a package's URL, first) and start a deploy. The deployment itself
+ * is followed by the live view (live.ts).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { BuildView } from '../../api/types.js';
+import type { BuildView, ReleaseView } from '../../api/types.js';
 import { html } from '../html.js';
 import { useLoad } from '../load.js';
 import { when } from '../format.js';
@@ -26,6 +27,7 @@ export function DeployForm({ tag, current, busy, onDeploy }: { tag: string; curr
   const [version, setVersion] = useState('');
   const [sending, setSending] = useState(false);
   const [building, setBuilding] = useState(false);
+  const [importing, setImporting] = useState(false);
   const [batch, setBatch] = useState('');
   const [canary, setCanary] = useState(false);
   const list = releases.data ?? [];
@@ -57,7 +59,7 @@ export function DeployForm({ tag, current, busy, onDeploy }: { tag: string; curr
       <select id="release" name="release" value=${version} disabled=${list.length === 0}
         onChange=${(e: Event) => setVersion((e.target as HTMLSelectElement).value)}>
         ${list.length === 0 ? html`<option value="">no release built yet</option>` : null}
-        ${list.map((r) => html`<option key=${r.version} value=${r.version}>${r.version}  ·  built ${when(r.createdAt)}${r.version === current ? '  ·  running now' : ''}</option>`)}
+        ${list.map((r) => html`<option key=${r.version} value=${r.version}>${releaseLabel(r, current)}</option>`)}
       </select>
       <label for="batch" title="batch sizes in order, the last repeating: host counts or percentages; empty: the cluster's policy">Batches</label>
       <input id="batch" class="mono narrow" value=${batch} placeholder="cluster's" onInput=${(e: Event) => setBatch((e.target as HTMLInputElement).value)} />
@@ -68,11 +70,62 @@ export function DeployForm({ tag, current, busy, onDeploy }: { tag: string; curr
         ${sending ? 'Starting…' : 'Deploy'}
       </button>
       <button type="button" class="secondary" aria-expanded=${String(building)} onClick=${() => setBuilding(!building)}>Build a commit…</button>
+      <button type="button" class="secondary" aria-expanded=${String(importing)} onClick=${() => setImporting(!importing)}>Import a package…</button>
     </form>
+    ${importing ? html`<${ImportForm} tag=${tag} onImported=${(r: ReleaseView) => {
+      releases.reload();
+      setVersion(r.version);
+    }} />` : null}
     ${building ? html`<${BuildForm} tag=${tag} repo=${list[0]?.repo ?? ''} onBuilt=${(b: BuildView) => {
       releases.reload();
       if (b.version) setVersion(b.version);
     }} />` : null}
+  </div>`;
+}
+
+/**
+ * A release's line in the picker: its version, whether it was built here or imported (a package
+ * built elsewhere), when, and whether it runs now.
+ *
+ * @example releaseLabel({ version: '1a2b3c4d5', buildId: null, createdAt, ... }, null) // '1a2b3c4d5  ·  imported 2 min ago'
+ */
+export function releaseLabel(r: Pick<ReleaseView, 'version' | 'buildId' | 'createdAt'>, current: string | null): string {
+  return `${r.version}  ·  ${r.buildId === null ? 'imported' : 'built'} ${when(r.createdAt)}${r.version === current ? '  ·  running now' : ''}`;
+}
+
+/** Imports a package built elsewhere from its http(s) URL (the server fetches it and checks it against the package spec). */
+function ImportForm({ tag, onImported }: { tag: string; onImported: (r: ReleaseView) => void }) {
+  const api = useApi();
+  const [url, setUrl] = useState('');
+  const [sending, setSending] = useState(false);
+  const [done, setDone] = useState<ReleaseView | null>(null);
+  const [error, setError] = useState<Error | null>(null);
+
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    setError(null);
+    setDone(null);
+    setSending(true);
+    try {
+      const r = await api.importReleaseUrl(tag, url.trim());
+      setDone(r);
+      onImported(r);
+    } catch (err) {
+      setError(err as Error);
+    } finally {
+      setSending(false);
+    }
+  };
+
+  return html`<div class="import">
+    <form class="row-form" onSubmit=${submit}>
+      <label for="pkg-url">Package URL</label>
+      <input id="pkg-url" class="wide" type="url" value=${url} required placeholder="https://ci.example.com/builds/api-1a2b3c4d5.tar.gz"
+        onInput=${(e: Event) => setUrl((e.target as HTMLInputElement).value)} />
+      <button type="submit" disabled=${sending}>${sending ? 'Importing…' : 'Import'}</button>
+    </form>
+    ${error ? html`<${ErrorBox} error=${error} />` : null}
+    ${done ? html`<p class="imported">Release <span class="mono version">${done.version}</span> imported (sha256 ${done.sha256.slice(0, 16)}…): it is ready to deploy.</p>` : null}
   </div>`;
 }
 
