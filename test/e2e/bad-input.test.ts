@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 import type { DeploymentView, HostView, InstanceView } from '../../src/api/types.js';
 import { openStore } from '../../src/store/index.js';
 import { ArtifactStore } from '../../src/artifacts/index.js';
+import { openSigner, signRelease } from '../../src/server/signing.js';
 import { cleanup, cli, cliJson, commitFiles, freePort, getJson, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.bad_job.web';
@@ -126,7 +127,8 @@ test('a package whose sha256 does not match fails the deploy and the old release
 });
 
 test('a package with a path that escapes its folder never lands', async () => {
-  // A hostile package registered as a release, sha256 and all: the agent still refuses it.
+  // A hostile package registered as a release, sha256 and all, signed with the server's own key
+  // (as if built by it): the agent still refuses to unpack it.
   const dir = join(base, 'hostile');
   mkdirSync(join(dir, 'pkg'), { recursive: true });
   const version = 'badbadbad';
@@ -139,7 +141,8 @@ test('a package with a path that escapes its folder never lands', async () => {
   const { sha256, size } = await artifacts.put(evilTar);
   const store = await openStore(`sqlite:${join(data, 'noops.db')}`);
   const good = (await store.getRelease(JOB, v1))!;
-  await store.putRelease({ ...good, version, commit: `${version}0000000000000000000000000000000`, sha256, size, createdAt: new Date().toISOString(), buildId: null });
+  const signer = await openSigner(store, data, () => undefined);
+  await store.putRelease(signRelease(signer, { ...good, signature: null, version, commit: `${version}0000000000000000000000000000000`, sha256, size, createdAt: new Date().toISOString(), buildId: null }));
   await store.close();
   const r = await cli(server, ['deploy', '-t', CLUSTER, '-v', version]);
   assert.equal(r.code, 1);

@@ -16,7 +16,7 @@ import { Agent as Dispatcher, fetch as pinnedFetch } from 'undici';
 import type { DeploymentView, HostView, InstanceView } from '../../src/api/types.js';
 import { ApiClient } from '../../src/api/index.js';
 import { ensureAutoTls, autoTlsFiles } from '../../src/tls/index.js';
-import { NOOPS, cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
+import { NOOPS, cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, startServer, tmp, until, walkableTo, type Proc, type ServerProc } from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';
 const CLUSTER = `${JOB}_cluster.tls`;
@@ -62,6 +62,7 @@ function exited(p: Proc): Promise<number> {
 }
 
 function agent(name: string, agentRoot: string, extra: string[]): Proc {
+  walkableTo(agentRoot); // its processes run as the agent's unprivileged user: the temp folders above must let it through
   return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', agentRoot, '--name', name, ...extra]);
 }
 
