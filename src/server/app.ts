@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import { NoopsError } from '../errors/index.js';
 import { API_PREFIX } from '../api/types.js';
 import type { ServerContext } from './context.js';
-import { PrincipalCache } from './principals.js';
+import { AGENT_TOKENS_CHANGED, PrincipalCache } from './principals.js';
 import { DenialLog } from './denials.js';
 import { installGate, requireDeclaredAccess } from './gate.js';
 import { agentRoutes } from './routes/agent.js';
@@ -60,6 +60,8 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
 
   // Every route declares who may call it; the gate checks each call against the matched route.
   const principals = new PrincipalCache();
+  const stopWatching = principals.watch(() => ctx.store.getMeta(AGENT_TOKENS_CHANGED));
+  app.addHook('onClose', async () => stopWatching());
   requireDeclaredAccess(app);
   installGate(app, ctx.store, principals, (req, err) => denials.record(req, err));
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_TOKEN_TTL_MS, PrincipalCache } from './principals.js';
+import { AGENT_TOKEN_TTL_MS, PrincipalCache, REVOCATION_POLL_MS } from './principals.js';
 
 test('agent tokens are remembered for a while and forgotten when the agent joins again', () => {
   const c = new PrincipalCache();
@@ -40,6 +40,38 @@ test('a real server refuses an agent\'s old token as soon as the agent joined ag
     assert.equal((await second.whoami()).name, 'h1');
   } finally {
     await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an agent token revoked on one server is refused by another server on the same database within a second or so', async () => {
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { startServer } = await import('./index.js');
+  const { buildApp } = await import('./app.js');
+  const { ApiClient } = await import('../api/client.js');
+  const dir = mkdtempSync(join(tmpdir(), 'noops-revoke-'));
+  const a = await startServer({ dataDir: dir, listen: '127.0.0.1:0' });
+  // A second server on the same database: its own app, its own remembered tokens.
+  const b = await buildApp(a.ctx, { console: false });
+  try {
+    const admin = new ApiClient(a.url, readFileSync(a.adminTokenFile, 'utf8').trim());
+    const agentToken = (await new ApiClient(a.url, readFileSync(a.joinTokenFile, 'utf8').trim()).join({ name: 'h1', labels: {} })).token;
+    const whoamiOnB = async (): Promise<number> => (await b.inject({ method: 'GET', url: '/api/v1/whoami', headers: { authorization: `Bearer ${agentToken}` } })).statusCode;
+    assert.equal(await whoamiOnB(), 200, 'B remembers the token now');
+    await new Promise((r) => setTimeout(r, REVOCATION_POLL_MS * 1.5)); // B has read the mark once
+    const [row] = (await admin.tokens('agent')).filter((t) => t.name === 'h1');
+    await admin.revokeToken(row!.id);
+    const started = Date.now();
+    while ((await whoamiOnB()) === 200) {
+      assert.ok(Date.now() - started < REVOCATION_POLL_MS * 5, 'B still accepts the revoked token');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(await whoamiOnB(), 401);
+  } finally {
+    await b.close();
+    await a.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

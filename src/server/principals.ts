@@ -2,14 +2,28 @@
  * Who holds each token, remembered so that a request costs no database read: with 10,000
  * agents reporting every 5 s, the token lookup was one of the report route's largest costs.
  * Only tokens the store knows are remembered. An agent's token is replaced when the agent joins
- * again: the join forgets the old one here at once, and other servers on the same database
- * stop accepting it within AGENT_TOKEN_TTL_MS.
+ * again, and revoked by `noops token revoke` or `noops host rm`: the server that did it forgets
+ * the old one at once, and every other server on the same database within REVOCATION_POLL_MS.
  */
 import type { Principal } from './context.js';
 
-/** How long another server may still accept a replaced agent token: short, and long enough
- * that a heartbeating agent's token is read from the store a few times a minute at most. */
+/** How long a remembered agent token is used before it is read from the store again. */
 export const AGENT_TOKEN_TTL_MS = 30_000;
+
+/**
+ * How often each server reads the mark that agent tokens were revoked or replaced (one tiny
+ * read a second): a token revoked on one server is refused by every server within this, without
+ * a store read per agent request (10,000 agents report every 5 s).
+ */
+export const REVOCATION_POLL_MS = 1_000;
+
+/** The meta key that changes whenever an agent token is revoked or replaced (join, revoke, host rm). */
+export const AGENT_TOKENS_CHANGED = 'agent_tokens_changed';
+
+/** A new value for AGENT_TOKENS_CHANGED. */
+export function revocationMark(): string {
+  return `${new Date().toISOString()} ${Math.random().toString(36).slice(2, 10)}`;
+}
 
 export class PrincipalCache {
   private readonly byHash = new Map<string, { who: Principal; until: number }>();
@@ -32,6 +46,40 @@ export class PrincipalCache {
     let hashes = this.agentHashes.get(who.name);
     if (!hashes) this.agentHashes.set(who.name, (hashes = new Set()));
     hashes.add(hash);
+  }
+
+  /** Forgets every remembered token: the next request of each reads the store again. */
+  clear(): void {
+    this.byHash.clear();
+    this.agentHashes.clear();
+  }
+
+  /**
+   * Reads `mark()` every `everyMs` and forgets everything when it changed: how a revocation on
+   * another server reaches this one. Answers a function that stops it.
+   */
+  watch(mark: () => Promise<string | undefined>, everyMs = REVOCATION_POLL_MS): () => void {
+    let last: string | undefined;
+    let started = false;
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      mark()
+        .then((now) => {
+          if (started && now !== last) this.clear();
+          last = now;
+          started = true;
+        })
+        .catch((err: Error) => {
+          // Unknown: forget all, so nothing revoked is accepted from memory while the store is away.
+          this.clear();
+          process.emitWarning(`principals: could not read the revocation mark: ${err.message}`);
+        })
+        .finally(() => { busy = false; });
+    }, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** Forgets every token of the agent `name` (it joined again, with a new token). */

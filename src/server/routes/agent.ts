@@ -11,7 +11,7 @@ import { canSee } from '../auth.js';
 import { rootAllowed } from '../../rollout/index.js';
 import { PackageCache } from '../package-cache.js';
 import { secretBook } from '../secrets.js';
-import type { PrincipalCache } from '../principals.js';
+import { AGENT_TOKENS_CHANGED, revocationMark, type PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
 import { serverIdentity, serverStamp } from '../trust.js';
 import { SignatureBook } from '../signing.js';
@@ -107,6 +107,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     // Joining again (a new root, a lost token) replaces the host's old token, in one transaction.
     await ctx.store.tx(async (s) => {
       await s.deleteTokens('agent', body.name);
+      if (existing) await s.setMeta(AGENT_TOKENS_CHANGED, revocationMark()); // other servers forget the old token
       await s.putToken({ hash: hashToken(token), kind: 'agent', name: body.name, scope: null, createdAt: at, role: null, expiresAt: null, usesLeft: null, createdBy: req.principal.name });
       await s.upsertHost({ name: body.name, labels: body.labels, address, joinedAt: at });
       if (existing) await s.updateHost(body.name, { pendingJoin: null, joinApprovedUntil: null });

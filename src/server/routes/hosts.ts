@@ -8,7 +8,7 @@ import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
 import type { HostRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
-import type { PrincipalCache } from '../principals.js';
+import { AGENT_TOKENS_CHANGED, revocationMark, type PrincipalCache } from '../principals.js';
 import { HostName, parseBody, TagInput } from './parse.js';
 import { hostViews } from './views.js';
 
@@ -65,6 +65,7 @@ export async function hostRoutes(api: FastifyInstance, ctx: ServerContext, princ
     }
     await ctx.store.tx(async (s) => {
       await s.deleteHost(host.name);
+      await s.setMeta(AGENT_TOKENS_CHANGED, revocationMark()); // other servers forget its token within a second
       await s.audit({ at: new Date().toISOString(), actor: req.principal.name, action: 'host.rm', target: host.name, detail: { scope: host.scope, address: host.address } });
     });
     principals.forgetAgent(host.name);

@@ -12,7 +12,7 @@ import type * as T from '../../api/types.js';
 import type { TokenRow } from '../../store/index.js';
 import { authorize, canSee, isServerAdmin, principalOf, requireServerAdmin, tokenId } from '../auth.js';
 import type { Principal, ServerContext } from '../context.js';
-import type { PrincipalCache } from '../principals.js';
+import { AGENT_TOKENS_CHANGED, revocationMark, type PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
 import { parseBody, parseQuery, TagInput } from './parse.js';
 
@@ -94,6 +94,7 @@ export async function tokenRoutes(api: FastifyInstance, ctx: ServerContext, prin
     const at = new Date().toISOString();
     await ctx.store.tx(async (s) => {
       await s.deleteToken(t.hash);
+      if (t.kind === 'agent') await s.setMeta(AGENT_TOKENS_CHANGED, revocationMark()); // other servers forget it within a second
       await s.audit({ at, actor: who.name, action: 'token.revoke', target: t.scope ?? t.name, detail: { id: tokenId(t.hash), kind: t.kind, name: t.name } });
     });
     if (t.kind === 'agent') principals.forgetAgent(t.name);
