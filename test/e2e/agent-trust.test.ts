@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { HostView, InstanceView } from '../../src/api/types.js';
 import { scanProcesses } from '../../src/agent/rebuild.js';
+import { procAlive } from '../../src/supervisor/index.js';
 import {
   cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc,
 } from './harness.js';
@@ -45,14 +46,8 @@ function running(host: 'h1' | 'h2'): number[] {
   return scanProcesses().filter((p) => p.pgrp === p.pid && p.env.NOOPS_TAG === CLUSTER && p.env.NOOPS_RELEASE_DIR?.startsWith(rel)).map((p) => p.pid);
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** Whether a process runs: a zombie does not (a container's PID 1 may never reap the orphans of a stopped agent). */
+const alive = (pid: number): boolean => procAlive(pid, null);
 
 const hosts = async (): Promise<Record<string, HostView>> => Object.fromEntries((await cliJson<HostView[]>(server, ['hosts'])).map((h) => [h.name, h]));
 

@@ -13,6 +13,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { create } from 'tar';
 import type { ClusterView, DeploymentView, InstanceView, ReleaseView } from '../../src/api/types.js';
+import { procAlive } from '../../src/supervisor/index.js';
 import { cleanup, cli, cliJson, freePort, getJson, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.gone_job.web';
@@ -33,14 +34,8 @@ const fetched: string[] = [];
 let files: Server;
 let filesUrl = '';
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** Whether a process runs: a zombie does not (a container's PID 1 may never reap the orphans of a stopped agent). */
+const alive = (pid: number): boolean => procAlive(pid, null);
 
 /** pid per host of a cluster's web process, as the hosts report them. */
 async function pids(tag: string): Promise<Record<string, number | null>> {
