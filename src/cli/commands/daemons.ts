@@ -1,6 +1,6 @@
 /** The long-running commands: `noops server`, `noops agent`, and `noops up` (both in one). */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 // The server and the agent are imported when their command runs: an agent process then never
@@ -12,6 +12,18 @@ import { agentTrust, readCa, rememberAgentCa, serverTlsOptions, tlsAnnouncement,
 import { parseLabels } from './common.js';
 
 /** The default agent root: the system's place for root, the home folder for everyone else. */
+/**
+ * Where `noops up` keeps its local agent: beside the data folder (`.noops` -> `.noops-agent`),
+ * not in it. The data folder is the server's alone (0700: tokens, keys, the database), and the
+ * processes the agent runs as its unprivileged user must walk through to their releases. A root
+ * that an earlier `noops up` made inside the data folder is kept (what runs there is adopted);
+ * the agent then warns that its processes cannot reach it as another user.
+ */
+export function localAgentRoot(dataDir: string): string {
+  const old = join(resolve(dataDir), 'agent');
+  return existsSync(join(old, 'state.json')) ? old : `${resolve(dataDir)}-agent`;
+}
+
 export function defaultAgentRoot(): string {
   return process.getuid?.() === 0 ? '/var/lib/noops/agent' : join(homedir(), '.noops', 'agent');
 }
@@ -138,7 +150,7 @@ export function registerDaemons(p: Command): void {
       const caFile = server.tls?.caFile ?? cmd.optsWithGlobals<{ ca?: string }>().ca ?? process.env.NOOPS_CA;
       const agent = new Agent({
         server: server.url, joinToken: readFileSync(server.joinTokenFile, 'utf8').trim(), pinned: caFile ? { ca: readCa(caFile) } : undefined,
-        root: resolve(o.data, 'agent'), name: o.name, labels: { role: 'local' }, user: o.user ?? DEFAULT_PROCESS_USER,
+        root: localAgentRoot(o.data), name: o.name, labels: { role: 'local' }, user: o.user ?? DEFAULT_PROCESS_USER,
       });
       await agent.start();
       process.stdout.write(`  local agent: ${agent.name} (root ${agent.root})\n\n`);
