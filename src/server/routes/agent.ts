@@ -9,6 +9,7 @@ import type { ReleaseManifest } from '../../release/types.js';
 import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
 import { rootAllowed } from '../../rollout/index.js';
+import { rootScopes as grantScopes } from '../grants-cache.js';
 import { PackageCache } from '../package-cache.js';
 import { secretBook } from '../secrets.js';
 import { AGENT_TOKENS_CHANGED, revocationMark, type PrincipalCache } from '../principals.js';
@@ -28,13 +29,29 @@ const JoinBody = z.object({
  * A tag as agents report it: canonical (root-first, as the server sent it). A report with any
  * other text is refused whole: one bad tag once broke `GET /tree` for everyone.
  */
-const ReportedTag = z.string().max(512).refine((t) => {
+const ReportedTag = z.string().max(512).refine(isCanonicalTag, 'not a canonical tag (key.value pairs joined by "_", root first)');
+
+/**
+ * Tags already found canonical: every report repeats the same few per host, and parsing each
+ * again on every heartbeat showed in the server's CPU per beat. Bounded: emptied when full.
+ */
+const canonical = new Set<string>();
+const MAX_CANONICAL_REMEMBERED = 100_000;
+
+function isCanonicalTag(t: string): boolean {
+  if (canonical.has(t)) return true;
+  let ok = false;
   try {
-    return formatTag(parseTag(t)) === t;
+    ok = formatTag(parseTag(t)) === t;
   } catch {
-    return false;
+    ok = false;
   }
-}, 'not a canonical tag (key.value pairs joined by "_", root first)');
+  if (ok) {
+    if (canonical.size >= MAX_CANONICAL_REMEMBERED) canonical.clear();
+    canonical.add(t);
+  }
+  return ok;
+}
 /** Free text an agent reports (an error, a message): bounded. */
 const Text = z.string().max(64 * 1024);
 
@@ -143,7 +160,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     }
     const state = await ctx.store.getDesired(host);
     const instances: DesiredInstance[] = [];
-    const rootScopes = (await ctx.store.listGrants()).filter((g) => g.grant === 'root').map((g) => g.scope);
+    const rootScopes = await grantScopes(ctx.store);
     for (const e of state.entries) {
       const kind = e.kind ?? (e.deploymentId === null ? 'deploy' : (await ctx.rollout.kindOf(e.deploymentId)));
       const manifest = e.manifest as unknown as ReleaseManifest;

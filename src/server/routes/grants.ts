@@ -10,6 +10,7 @@ import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
 import type { GrantRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
+import { grantsChanged } from '../grants-cache.js';
 import { parseBody, TagInput } from './parse.js';
 
 const ScopeBody = z.object({ scope: TagInput }).strict();
@@ -32,6 +33,7 @@ export async function grantRoutes(api: FastifyInstance, ctx: ServerContext): Pro
       await s.putGrant(row);
       await s.audit({ at: row.createdAt, actor: row.createdBy, action: 'root.allow', target: scope, detail: { grant: 'root' } });
     });
+    grantsChanged(ctx.store);
     reply.status(201);
     return grantView(row);
   });
@@ -53,6 +55,7 @@ export async function grantRoutes(api: FastifyInstance, ctx: ServerContext): Pro
       await s.deleteGrant(scope, 'root');
       await s.audit({ at: new Date().toISOString(), actor: req.principal.name, action: 'root.deny', target: scope, detail: { grant: 'root', allowedBy: existing.createdBy } });
     });
+    grantsChanged(ctx.store);
     return grantView(existing);
   });
 }
