@@ -114,7 +114,7 @@ export class ApiClient {
     return this.request('GET', `/builds/${id}${query({ logOffset: String(logOffset) })}`);
   }
   clusters(): Promise<T.ClusterView[]> {
-    return this.request('GET', '/clusters');
+    return this.pages('/clusters');
   }
   setCluster(req: T.ClusterSetRequest): Promise<T.ClusterView> {
     return this.request('PUT', '/clusters', req);
@@ -176,7 +176,7 @@ export class ApiClient {
     return this.request('GET', `/crons${query(filter)}`);
   }
   runtimes(): Promise<T.RuntimeView[]> {
-    return this.request('GET', '/runtimes');
+    return this.pages('/runtimes');
   }
   /**
    * Uploads a runtime tarball (streamed, never held in memory whole).
@@ -210,7 +210,7 @@ export class ApiClient {
     return this.request('POST', '/tokens', req);
   }
   tokens(kind?: T.TokenView['kind']): Promise<T.TokenView[]> {
-    return this.request('GET', `/tokens${query({ kind })}`);
+    return this.pages(`/tokens${query({ kind })}`);
   }
   revokeToken(ref: string): Promise<T.TokenView[]> {
     return this.request('DELETE', `/tokens/${encodeURIComponent(ref)}`);
@@ -253,7 +253,7 @@ export class ApiClient {
   }
   /** The secrets the token may see (with a scope: those in its subtree and those above it that serve it). */
   secrets(scope?: string): Promise<T.SecretView[]> {
-    return this.request('GET', `/secrets${query({ scope })}`);
+    return this.pages(`/secrets${query({ scope })}`);
   }
   removeSecret(name: string, scope: string): Promise<T.SecretView[]> {
     return this.request('DELETE', `/secrets/${encodeURIComponent(name)}${query({ scope })}`);
@@ -262,7 +262,7 @@ export class ApiClient {
   // ---- root, per subtree (the server's admin only) ----
   /** The nodes under which processes may run as root. */
   rootGrants(): Promise<T.RootGrantView[]> {
-    return this.request('GET', '/grants/root');
+    return this.pages('/grants/root');
   }
   /** Allows processes under `scope` to run as root. */
   allowRoot(scope: string): Promise<T.RootGrantView> {

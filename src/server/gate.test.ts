@@ -101,3 +101,20 @@ test('a parameter given twice or a mistyped one is a 400 with NOOPS_E_INPUT, nev
   assert.equal(poll.statusCode, 400);
 });
 
+
+test('long lists are paged: tokens and clusters answer at most ?limit= rows and say where the next page starts', async () => {
+  const auth = { authorization: `Bearer ${tokens.admin}` };
+  const all = (await app.inject({ method: 'GET', url: '/api/v1/tokens', headers: auth })).json() as { id: string }[];
+  assert.ok(all.length >= 4, `only ${all.length} tokens`);
+  const first = await app.inject({ method: 'GET', url: '/api/v1/tokens?limit=2', headers: auth });
+  assert.equal((first.json() as unknown[]).length, 2);
+  assert.equal(first.headers['x-noops-next'], '2');
+  const rest = await app.inject({ method: 'GET', url: `/api/v1/tokens?offset=2&limit=${all.length}`, headers: auth });
+  assert.deepEqual([...(first.json() as { id: string }[]), ...(rest.json() as { id: string }[])].map((t) => t.id), all.map((t) => t.id));
+  assert.equal(rest.headers['x-noops-next'], undefined, 'the last page says nothing more follows');
+  // The client follows every page, so its callers see the whole list.
+  assert.deepEqual((await new ApiClient(server.url, tokens.admin).tokens()).map((t) => t.id), all.map((t) => t.id));
+  for (const url of ['/api/v1/clusters?limit=0', '/api/v1/runtimes?offset=-1', '/api/v1/grants/root?limit=x']) {
+    assert.equal((await app.inject({ method: 'GET', url, headers: auth })).statusCode, 400, url);
+  }
+});

@@ -11,14 +11,16 @@ import type * as T from '../../api/types.js';
 import type { GrantRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
 import { grantsChanged } from '../grants-cache.js';
-import { parseBody, TagInput } from './parse.js';
+import { parseBody, parseQuery, TagInput } from './parse.js';
+import { PageQuery, pageOf, parsePage } from './paging.js';
 
 const ScopeBody = z.object({ scope: TagInput }).strict();
 
 export async function grantRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   /** GET /grants/root: the nodes under which processes may run as root. */
-  api.get('/grants/root', { config: { access: 'server-admin' } }, async (): Promise<T.RootGrantView[]> => {
-    return (await ctx.store.listGrants()).filter((g) => g.grant === 'root').map(grantView);
+  api.get('/grants/root', { config: { access: 'server-admin' } }, async (req, reply): Promise<T.RootGrantView[]> => {
+    const q = parseQuery(z.object(PageQuery).strict(), req.query, 'root ls');
+    return pageOf((await ctx.store.listGrants()).filter((g) => g.grant === 'root'), parsePage(q), reply).map(grantView);
   });
 
   /** PUT /grants/root {scope}: processes under the node may run as root (201 when new). */

@@ -7,6 +7,7 @@ import type * as T from '../../api/types.js';
 import type { RuntimeRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
 import { parseBody, parseQuery } from './parse.js';
+import { PageQuery, pageOf, parsePage } from './paging.js';
 
 /** Tarballs come as raw bytes; these types are passed through as a stream, never buffered. */
 const TARBALL_TYPES = ['application/octet-stream', 'application/gzip', 'application/x-tar', 'application/x-gzip'];
@@ -55,9 +56,9 @@ export async function runtimeRoutes(api: FastifyInstance, ctx: ServerContext): P
     return runtimeView(row, hostsWith(ctx, row));
   });
 
-  api.get('/runtimes', { config: { access: 'viewer' } }, async (req): Promise<T.RuntimeView[]> => {
-    parseQuery(z.object({}).strict(), req.query, 'runtimes');
-    return (await ctx.store.listRuntimes()).map((r) => runtimeView(r, hostsWith(ctx, r)));
+  api.get('/runtimes', { config: { access: 'viewer' } }, async (req, reply): Promise<T.RuntimeView[]> => {
+    const q = parseQuery(z.object(PageQuery).strict(), req.query, 'runtimes');
+    return pageOf(await ctx.store.listRuntimes(), parsePage(q), reply).map((r) => runtimeView(r, hostsWith(ctx, r)));
   });
 }
 

@@ -16,6 +16,7 @@ import { authorize, canSee } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { secretBook } from '../secrets.js';
 import { parseBody, parseQuery, TagInput } from './parse.js';
+import { PageQuery, pageOf, parsePage } from './paging.js';
 
 const SetBody = z.object({
   scope: TagInput,
@@ -43,12 +44,12 @@ export async function secretRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     return book.set(scope, name, body.value, req.principal.name);
   });
 
-  api.get('/secrets', { config: { access: 'viewer' } }, async (req): Promise<T.SecretView[]> => {
-    const q = parseQuery(z.object({ scope: TagInput.optional() }).strict(), req.query, 'secret ls');
+  api.get('/secrets', { config: { access: 'viewer' } }, async (req, reply): Promise<T.SecretView[]> => {
+    const q = parseQuery(z.object({ scope: TagInput.optional(), ...PageQuery }).strict(), req.query, 'secret ls');
     const scope = q.scope === undefined ? undefined : await ctx.tags.resolveAny(q.scope);
     // With a scope: the secrets in its subtree and those above it that serve it.
-    return (await book.list()).filter((s) => canSee(req.principal, s.scope) &&
-      (scope === undefined || isUnder(s.scope, scope) || isUnder(scope, s.scope)));
+    return pageOf((await book.list()).filter((s) => canSee(req.principal, s.scope) &&
+      (scope === undefined || isUnder(s.scope, scope) || isUnder(scope, s.scope))), parsePage(q), reply);
   });
 
   api.delete('/secrets/:name', { config: { access: 'admin' } }, async (req): Promise<T.SecretView[]> => {

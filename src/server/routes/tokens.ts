@@ -15,6 +15,7 @@ import type { Principal, ServerContext } from '../context.js';
 import { AGENT_TOKENS_CHANGED, revocationMark, type PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
 import { parseBody, parseQuery, TagInput } from './parse.js';
+import { PageQuery, pageOf, parsePage } from './paging.js';
 
 const TokenName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a token\'s name is lower-case letters, digits and "-"');
 const Expiry = z.string().datetime({ offset: true, message: 'expiresAt is an ISO-8601 time, e.g. 2027-01-01T00:00:00Z' });
@@ -69,9 +70,10 @@ export async function tokenRoutes(api: FastifyInstance, ctx: ServerContext, prin
     return { ...tokenView(row), token: secret };
   });
 
-  api.get('/tokens', { config: { access: 'admin' } }, async (req): Promise<T.TokenView[]> => {
-    const q = parseQuery(z.object({ kind: z.enum(['admin', 'team', 'agent', 'join']).optional() }).strict(), req.query, 'token ls');
-    return (await ctx.store.listTokens()).filter((t) => (q.kind === undefined || t.kind === q.kind) && mayManage(req.principal, t)).map(tokenView);
+  api.get('/tokens', { config: { access: 'admin' } }, async (req, reply): Promise<T.TokenView[]> => {
+    const q = parseQuery(z.object({ kind: z.enum(['admin', 'team', 'agent', 'join']).optional(), ...PageQuery }).strict(), req.query, 'token ls');
+    // Paged: a fleet's agent tokens alone are one per host.
+    return pageOf((await ctx.store.listTokens()).filter((t) => (q.kind === undefined || t.kind === q.kind) && mayManage(req.principal, t)), parsePage(q), reply).map(tokenView);
   });
 
   /** DELETE /tokens/ID-or-NAME: the token stops working at once. */

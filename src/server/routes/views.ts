@@ -74,11 +74,10 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     return pageOf((await ctx.store.listReleases(job)).filter((r) => canSee(req.principal, r.job)), parsePage(q), reply).map((r) => releaseView(r, ctx.signer));
   });
 
-  api.get('/clusters', { config: { access: 'viewer' } }, async (req): Promise<T.ClusterView[]> => {
-    parseQuery(NoQuery, req.query, 'clusters');
+  api.get('/clusters', { config: { access: 'viewer' } }, async (req, reply): Promise<T.ClusterView[]> => {
+    const q = parseQuery(z.object(PageQuery).strict(), req.query, 'clusters');
     const out: T.ClusterView[] = [];
-    for (const c of await ctx.store.listClusters()) {
-      if (!canSee(req.principal, c.tag)) continue;
+    for (const c of pageOf((await ctx.store.listClusters()).filter((x) => canSee(req.principal, x.tag)), parsePage(q), reply)) {
       out.push({ ...c, currentVersion: await currentVersion(ctx, c.tag) });
     }
     return out;
