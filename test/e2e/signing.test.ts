@@ -96,7 +96,9 @@ test('signed releases: verified before they run; a changed manifest, a changed p
     const sha = (await releases())[v3]!.sha256;
     const file = join(data, 'artifacts', sha.slice(0, 2), sha);
     writeFileSync(file, Buffer.concat([readFileSync(file), Buffer.from('tampered')]));
-    const d = await deploy(v3);
+    // One failure may pass, so the first host's refusal does not revert the other before it has
+    // met the package itself: both hosts' results say why (the two failures fail the deploy).
+    const d = await cli(server, ['deploy', '-t', CLUSTER, '-v', v3, '--batch', '100%', '--max-failures', '1']);
     assert.notEqual(d.code, 0, d.stdout + d.stderr);
     const dep = (await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]))[0]!;
     assert.equal(dep.version, v3);
