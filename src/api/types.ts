@@ -74,10 +74,10 @@ export interface TokenView {
 
 /** GET /secrets: one secret, never its value */
 export interface SecretView {
-  /** the node it serves, with everything under it */
+  /** the node of the tree it serves: every job at or under it */
   scope: string;
   name: string;
-  /** 1 when first set, one more at each set */
+  /** 1 at the first `set`, one more at each `set` after it */
   version: number;
   updatedBy: string;
   updatedAt: string;

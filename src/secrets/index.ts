@@ -14,6 +14,7 @@
  */
 import { isUnder } from '../tree/index.js';
 import type { ReleaseManifest } from '../release/types.js';
+import type { SecretView } from '../api/types.js';
 
 export { SECRET_NAME_RE } from '../release/patterns.js';
 
@@ -23,17 +24,8 @@ export { SECRET_NAME_RE } from '../release/patterns.js';
  */
 export const MAX_SECRET_BYTES = 64 * 1024;
 
-/** What everyone who may see a secret sees of it: never its value. */
-export interface SecretMeta {
-  /** the node of the tree it serves: every job at or under it */
-  scope: string;
-  name: string;
-  /** 1 at the first `set`, one more at each `set` after it */
-  version: number;
-  updatedBy: string;
-  updatedAt: string;
-  createdAt: string;
-}
+/** What everyone who may see a secret sees of it: never its value (the API's `SecretView`). */
+export type SecretMeta = SecretView;
 
 /**
  * The secret named `name` that serves `tag`: the one at the nearest node at or above it (a

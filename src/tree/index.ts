@@ -13,6 +13,7 @@ export {
   ancestorsAndSelf,
   canonicalTag,
   formatTag,
+  isCanonicalTag,
   isComplete,
   isUnder,
   levelOf,

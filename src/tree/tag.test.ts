@@ -5,6 +5,7 @@ import {
   ancestorsAndSelf,
   canonicalTag,
   formatTag,
+  isCanonicalTag,
   isComplete,
   isUnder,
   levelOf,
@@ -165,4 +166,11 @@ test('invalid tags say what is wrong and how to fix it', () => {
 
 test('isUnder rejects an invalid tag rather than guessing', () => {
   throwsNoops(() => isUnder('cop.A', 'cop.a'), 'NOOPS_E_TAG_INVALID', '"cop.A": value "A" of cop has upper-case letters; values are lower-case letters, digits and "-"');
+});
+
+test('isCanonicalTag: a tag in the form the server stores, nothing else', () => {
+  assert.equal(isCanonicalTag('cop.xiaomi_owt.miliao'), true);
+  assert.equal(isCanonicalTag('owt.miliao_cop.xiaomi'), false, 'another key order');
+  assert.equal(isCanonicalTag('Not A Tag!'), false);
+  assert.equal(isCanonicalTag(''), false);
 });

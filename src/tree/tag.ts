@@ -108,6 +108,19 @@ export function canonicalTag(input: string): string {
 }
 
 /**
+ * True when `text` is a tag in its canonical form (as the server stores and sends tags).
+ *
+ * @example isCanonicalTag('cop.xiaomi_owt.miliao') // true; 'owt.miliao_cop.xiaomi' and 'Not a tag' are false
+ */
+export function isCanonicalTag(text: string): boolean {
+  try {
+    return canonicalTag(text) === text;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The deepest level of a tag.
  *
  * @example

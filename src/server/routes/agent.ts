@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
 import type { DesiredInstance, DesiredState, JoinResponse } from '../../api/types.js';
 import { API_PREFIX } from '../../api/types.js';
-import { formatTag, parseTag } from '../../tree/index.js';
+import { isCanonicalTag } from '../../tree/index.js';
 import type { ReleaseManifest } from '../../release/types.js';
 import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
@@ -29,7 +29,7 @@ const JoinBody = z.object({
  * A tag as agents report it: canonical (root-first, as the server sent it). A report with any
  * other text is refused whole: one bad tag once broke `GET /tree` for everyone.
  */
-const ReportedTag = z.string().max(512).refine(isCanonicalTag, 'not a canonical tag (key.value pairs joined by "_", root first)');
+const ReportedTag = z.string().max(512).refine(isKnownCanonical, 'not a canonical tag (key.value pairs joined by "_", root first)');
 
 /**
  * Tags already found canonical: every report repeats the same few per host, and parsing each
@@ -38,19 +38,12 @@ const ReportedTag = z.string().max(512).refine(isCanonicalTag, 'not a canonical 
 const canonical = new Set<string>();
 const MAX_CANONICAL_REMEMBERED = 100_000;
 
-function isCanonicalTag(t: string): boolean {
+function isKnownCanonical(t: string): boolean {
   if (canonical.has(t)) return true;
-  let ok = false;
-  try {
-    ok = formatTag(parseTag(t)) === t;
-  } catch {
-    ok = false;
-  }
-  if (ok) {
-    if (canonical.size >= MAX_CANONICAL_REMEMBERED) canonical.clear();
-    canonical.add(t);
-  }
-  return ok;
+  if (!isCanonicalTag(t)) return false;
+  if (canonical.size >= MAX_CANONICAL_REMEMBERED) canonical.clear();
+  canonical.add(t);
+  return true;
 }
 /** Free text an agent reports (an error, a message): bounded. */
 const Text = z.string().max(64 * 1024);

@@ -4,7 +4,7 @@ import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
 import type { ReleaseManifest } from '../../release/types.js';
 import type { DeploymentRow, DeploymentStatus, ReleaseRow } from '../../store/index.js';
-import { buildTree, formatTag, isUnder, matches, parseSelector, parseTag, renderTree, type Selector } from '../../tree/index.js';
+import { buildTree, isCanonicalTag, isUnder, matches, parseSelector, renderTree, type Selector } from '../../tree/index.js';
 import { z } from 'zod';
 import { authorize, canSee, canSeeNode, isServerAdmin } from '../auth.js';
 import type { Principal, ServerContext } from '../context.js';
@@ -113,7 +113,7 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     } else {
       // A team sees what happened in its subtree: entries whose target is a tag it may see.
       const scanned = await ctx.store.listAudit({ limit: MAX_AUDIT_SCAN, action: q.action, beforeId });
-      rows = scanned.filter((r) => isTagText(r.target) && canSee(who, r.target)).slice(0, limit);
+      rows = scanned.filter((r) => isCanonicalTag(r.target) && canSee(who, r.target)).slice(0, limit);
     }
     if (rows.length === limit) void reply.header(NEXT_HEADER, String(rows[rows.length - 1]!.id));
     return rows;
@@ -123,13 +123,6 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
 /** The newest audit entries a team's view is filtered from. */
 const MAX_AUDIT_SCAN = 10_000;
 
-function isTagText(text: string): boolean {
-  try {
-    return formatTag(parseTag(text)) === text;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Every host `who` may see, with its status (up or down) as of now: the admin sees all; a team
