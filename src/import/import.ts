@@ -20,7 +20,7 @@ export interface ImportDeps {
   /**
    * Signs a release before it is recorded (issue 12, "signed releases": the server signs each
    * release's manifest and sha256 with its key, an imported one as a built one): it sets the
-   * row's `signature`. The server passes it (`importDeps` in server/signing.ts).
+   * row's `signature`. The server passes it (`importDeps` in server/context.ts).
    */
   sign?: (release: ReleaseRow) => Promise<void>;
 }

@@ -17,7 +17,7 @@ import { deployRoutes } from './routes/deploys.js';
 import { deployEventRoutes } from './routes/deploy-events.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { hostRoutes } from './routes/hosts.js';
-import { commandRoutes } from './routes/commands.js';
+import { commandRoutes } from './routes/agent-commands.js';
 import { supervisionRoutes } from './routes/supervision.js';
 import { runtimeRoutes } from './routes/runtimes.js';
 import { nodeRoutes } from './routes/nodes.js';

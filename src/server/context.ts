@@ -4,13 +4,14 @@
 import type { Store } from '../store/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
 import type { RolloutController } from '../rollout/index.js';
+import type { BuildRunner } from '../build/runner.js';
+import type { ImportDeps } from '../import/index.js';
+import type { ReleaseSigner } from '../release/signing.js';
+import type { StoredTree } from '../tree/stored-tree.js';
 import type { DesiredHub } from './hub.js';
 import type { ReportBook } from './reports.js';
-import type { BuildRunner } from './builds.js';
-import type { TagBook } from './tags.js';
-import type { CommandBook } from './commands.js';
+import type { AgentCommandQueue } from './agent-commands.js';
 import type { RuntimeCatalog } from './runtime-catalog.js';
-import type { ReleaseSigner } from './signing.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -30,11 +31,18 @@ export interface ServerContext {
   reports: ReportBook;
   rollout: RolloutController;
   builds: BuildRunner;
-  tags: TagBook;
-  commands: CommandBook;
+  /** the service tree's nodes: resolves the tags users type, creates nodes on first use */
+  tags: StoredTree;
+  /** the commands people queued for agents (`noops restart`, `noops logs`) and their output */
+  commands: AgentCommandQueue;
   runtimes: RuntimeCatalog;
-  /** signs every release this server stores (src/server/signing.ts) */
+  /** signs every release this server stores (src/release/signing.ts) */
   signer: ReleaseSigner;
+}
+
+/** What an importer needs to sign: releases imported from elsewhere are signed like built ones. */
+export function importDeps(ctx: { store: Store; artifacts: ArtifactStore; signer: ReleaseSigner }): ImportDeps {
+  return { store: ctx.store, artifacts: ctx.artifacts, sign: async (r) => { r.signature = ctx.signer.sign(r); } };
 }
 
 export type { Principal } from './auth.js';

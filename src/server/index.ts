@@ -14,16 +14,16 @@ import { openStore } from '../store/index.js';
 import { ArtifactStore } from '../artifacts/index.js';
 import { RolloutController } from '../rollout/index.js';
 import { Sandbox, type SandboxMode } from '../build/index.js';
+import { BuildRunner } from '../build/runner.js';
+import { openSigner } from '../release/signing.js';
+import { StoredTree } from '../tree/stored-tree.js';
 import type { ServerContext, ServerConfig } from './context.js';
 import { DesiredHub } from './hub.js';
 import { ReportBook } from './reports.js';
 import { tightenDataDir } from './data-dir.js';
-import { BuildRunner } from './builds.js';
-import { TagBook } from './tags.js';
-import { CommandBook } from './commands.js';
+import { AgentCommandQueue } from './agent-commands.js';
 import { RuntimeCatalog } from './runtime-catalog.js';
 import { bootstrapTokens } from './tokens.js';
-import { openSigner } from './signing.js';
 import { buildApp } from './app.js';
 import { listenMode, serverTls, type ServerTls, type TlsOptions } from '../tls/index.js';
 
@@ -104,7 +104,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const artifacts = new ArtifactStore(join(dataDir, 'artifacts'));
     const hub = new DesiredHub();
     const reports = new ReportBook(store, config.downAfterMs);
-    const tags = new TagBook(store);
+    const tags = new StoredTree(store);
     const runtimes = new RuntimeCatalog(store, artifacts, join(dataDir, 'runtimes'));
     // what the repositories' code may see: nothing of the data folder but the build runtimes
     const sandbox = await Sandbox.detect({
@@ -126,7 +126,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       resumeGraceMs: config.downAfterMs,
     });
     reports.on('report', (h) => rollout.onReport(h));
-    const commands = new CommandBook(hub);
+    const commands = new AgentCommandQueue(hub);
     const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags, commands, runtimes, signer };
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();

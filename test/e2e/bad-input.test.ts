@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import type { DeploymentView, HostView, InstanceView } from '../../src/api/types.js';
 import { openStore } from '../../src/store/index.js';
 import { ArtifactStore } from '../../src/artifacts/index.js';
-import { openSigner, signRelease } from '../../src/server/signing.js';
+import { openSigner, signRelease } from '../../src/release/signing.js';
 import { cleanup, cli, cliJson, commitFiles, freePort, getJson, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.bad_job.web';

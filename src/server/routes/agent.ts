@@ -15,7 +15,7 @@ import { secretBook } from '../secrets.js';
 import { AGENT_TOKENS_CHANGED, revocationMark, type PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
 import { serverIdentity, serverStamp } from '../trust.js';
-import { SignatureBook } from '../signing.js';
+import { SignatureBook } from '../../release/signing.js';
 import { jobOf } from '../../rollout/index.js';
 import { REPORT_MAX_BYTES, reportLimits } from '../report-limits.js';
 import { HostName, parseBody } from './parse.js';

@@ -9,7 +9,7 @@ import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
 import { jobOf, parsePolicy, type PolicyInput } from '../../rollout/index.js';
 import { releaseOfUrl } from '../../import/index.js';
-import { importDeps } from '../signing.js';
+import { importDeps } from '../context.js';
 import type { ServerContext } from '../context.js';
 import { authorize } from '../auth.js';
 import { secretBook } from '../secrets.js';

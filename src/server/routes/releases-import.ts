@@ -13,7 +13,7 @@ import type { ServerContext } from '../context.js';
 import { authorize } from '../auth.js';
 import { parseQuery, TagInput } from './parse.js';
 import { releaseView } from './views.js';
-import { importDeps } from '../signing.js';
+import { importDeps } from '../context.js';
 
 /** Packages come as raw bytes, passed through as a stream (the same types `noops runtime add` sends). */
 const PACKAGE_TYPES = ['application/octet-stream', 'application/gzip', 'application/x-gzip'];

@@ -10,7 +10,7 @@ import { authorize, canSee, canSeeNode, isServerAdmin } from '../auth.js';
 import type { Principal, ServerContext } from '../context.js';
 import { parseQuery } from './parse.js';
 import { annotateTree, healthByTag, type NodeHealth } from '../health.js';
-import { signatureStatus, type ReleaseSigner } from '../signing.js';
+import { signatureStatus, type ReleaseSigner } from '../../release/signing.js';
 import { NEXT_HEADER, PAGE_MAX, PageQuery, pageOf, parseBefore, parsePage } from './paging.js';
 
 /** The largest page of history or audit a caller can ask for: the lists' one maximum. */

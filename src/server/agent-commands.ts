@@ -49,7 +49,18 @@ interface Command {
 
 const ENDED: readonly CommandStatus[] = ['done', 'failed', 'cancelled', 'expired'];
 
-export class CommandBook {
+/**
+ * The commands people queued for agents, with their output, in memory: queued until the host's
+ * agent takes them, running while it posts output, then kept RETAIN_MS for a last read.
+ *
+ * @example
+ *   const queue = new AgentCommandQueue(hub);
+ *   const cmd = queue.create({ host: 'web-1', action: 'restart', tag, process: null, lines: 0, follow: false, initiator: 'alice' });
+ *   queue.takeQueued('web-1');                // what the agent's long poll hands it
+ *   queue.update('web-1', cmd.id, { done: true });
+ *   (await queue.read(cmd.id, 0, 0)).status;  // 'done'
+ */
+export class AgentCommandQueue {
   readonly #commands = new Map<number, Command>();
   /** wakes agents waiting for commands, by host */
   readonly #agents: DesiredHub;

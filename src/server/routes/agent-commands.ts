@@ -1,7 +1,7 @@
 /**
  * The command channel's routes: people queue `restart` and `logs` for a host and read the
  * output; agents get their commands in their desired-state long poll (GET /agent/desired?commands=1)
- * and post output and ends here. See ../commands.ts.
+ * and post output and ends here. See ../agent-commands.ts.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';

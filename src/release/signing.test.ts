@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { openStore, type ReleaseRow } from '../store/index.js';
-import { verifyRelease } from '../release/signature.js';
+import { verifyRelease } from './signature.js';
 import { openSigner, SIGNING_KEY_FILE, signatureStatus, signerOf, signRelease } from './signing.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';

@@ -9,6 +9,9 @@
  * database share the key as they share the admin token: the file is copied. The database records
  * the key's id (`meta.signing_key`), so a server started with another key (or none) refuses to
  * start instead of signing what the agents would refuse.
+ *
+ * A named second entry of `release/`: it reads files and the store, so it stays out of
+ * `release/index.ts` (the agent verifies with `release/signature.ts` alone).
  */
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -16,10 +19,8 @@ import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
 import {
   signRelease as signFields, signingKeyOf, verifyRelease, type ReleaseSignature, type SigningKey,
-} from '../release/signature.js';
+} from './signature.js';
 import type { ReleaseRow, Store } from '../store/index.js';
-import type { ArtifactStore } from '../artifacts/index.js';
-import type { ImportDeps } from '../import/index.js';
 
 /** The key file in the data folder. */
 export const SIGNING_KEY_FILE = 'signing.key';
@@ -50,11 +51,6 @@ export function signerOf(privateKey: KeyObject): ReleaseSigner {
  */
 export function signRelease(signer: ReleaseSigner, row: ReleaseRow): ReleaseRow {
   return { ...row, signature: signer.sign(row) };
-}
-
-/** What an importer needs to sign: releases imported from elsewhere are signed like built ones. */
-export function importDeps(ctx: { store: Store; artifacts: ArtifactStore; signer: ReleaseSigner }): ImportDeps {
-  return { store: ctx.store, artifacts: ctx.artifacts, sign: async (r) => { r.signature = ctx.signer.sign(r); } };
 }
 
 /** What `noops releases --json` says of a release's signature. */
@@ -144,8 +140,10 @@ async function signExisting(store: Store, signer: ReleaseSigner): Promise<number
 }
 
 /**
- * The signatures of the releases in desired states, read once per release: a release is
- * immutable, so a fleet's long polls cost one lookup per release, not one per host.
+ * The signatures of the releases in desired states, read once per release and kept in memory: a
+ * release is immutable, so a fleet's long polls cost one lookup per release, not one per host.
+ * What it keeps: job and version to signature, for every signed release asked for (an unsigned
+ * one is not kept: the server may sign it at its next start).
  */
 export class SignatureBook {
   private readonly known = new Map<string, ReleaseSignature>();

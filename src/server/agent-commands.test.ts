@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NoopsError } from '../errors/index.js';
-import { COMMANDS_QUEUED_PER_HOST, CommandBook } from './commands.js';
+import { COMMANDS_QUEUED_PER_HOST, AgentCommandQueue } from './agent-commands.js';
 
 const req = { host: 'h1', action: 'logs' as const, tag: 'cop.a', process: null, lines: 5, follow: true, initiator: 'admin' };
 
 test('a command goes queued -> running -> done, its output read by offset', async () => {
-  const book = new CommandBook();
+  const book = new AgentCommandQueue();
   const cmd = book.create(req);
   assert.equal(cmd.status, 'queued');
   const taken = await book.take('h1', 1_000);
@@ -24,7 +24,7 @@ test('a command goes queued -> running -> done, its output read by offset', asyn
 });
 
 test('an agent waiting for commands is woken by a new one; other hosts do not see it', async () => {
-  const book = new CommandBook();
+  const book = new AgentCommandQueue();
   const waiting = book.take('h2', 5_000);
   assert.deepEqual(await book.take('h3', 10), []);
   const cmd = book.create({ ...req, host: 'h2' });
@@ -34,7 +34,7 @@ test('an agent waiting for commands is woken by a new one; other hosts do not se
 });
 
 test('cancel: the agent is told at its next update; errors end a command as failed', async () => {
-  const book = new CommandBook();
+  const book = new AgentCommandQueue();
   const a = book.create(req);
   await book.take('h1', 10);
   assert.equal(book.cancel(a.id).status, 'cancelled');
@@ -49,7 +49,7 @@ test('cancel: the agent is told at its next update; errors end a command as fail
 });
 
 test('unread output is bounded: a slow reader loses the oldest, and the offsets say so', async () => {
-  const book = new CommandBook();
+  const book = new AgentCommandQueue();
   const cmd = book.create(req);
   await book.take('h1', 10);
   const chunk = 'x'.repeat(600 * 1024);
@@ -62,7 +62,7 @@ test('unread output is bounded: a slow reader loses the oldest, and the offsets 
 });
 
 test('a host has at most COMMANDS_QUEUED_PER_HOST commands waiting; then NOOPS_E_COMMANDS_FULL (429), other hosts unaffected', async () => {
-  const book = new CommandBook();
+  const book = new AgentCommandQueue();
   for (let i = 0; i < COMMANDS_QUEUED_PER_HOST; i++) book.create(req);
   assert.throws(() => book.create(req), (e: unknown) => e instanceof NoopsError && e.code === 'NOOPS_E_COMMANDS_FULL' && e.status === 429);
   assert.equal(book.create({ ...req, host: 'h2' }).status, 'queued');

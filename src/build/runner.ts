@@ -1,20 +1,27 @@
 /**
  * Runs builds on the server, one at a time per job, and records them: the log as it grows,
  * the release when it succeeds, the error when it fails.
+ *
+ * A named second entry of `build/` (see README.md): it reads and writes the store and signs
+ * releases, so it stays out of `build/index.ts`.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
-import { BUILD_TIMEOUT_MS, Sandbox, runBuild, type BuildRuntimes, type GitCredential } from '../build/index.js';
 import { fenceNodePackageScope, inspectPackage } from '../release/index.js';
+import { signRelease, type ReleaseSigner } from '../release/signing.js';
 import type { BuildRow, Store } from '../store/index.js';
-import type { TagBook } from './tags.js';
-import { signRelease, type ReleaseSigner } from './signing.js';
+import type { StoredTree } from '../tree/stored-tree.js';
+import { BUILD_TIMEOUT_MS, runBuild } from './build.js';
+import type { GitCredential } from './git.js';
+import type { BuildRuntimes } from './runtimes.js';
+import { Sandbox } from './sandbox-run.js';
 
 /** How often a running build's log is written to the store: live enough to follow, cheap. */
 export const BUILD_LOG_FLUSH_MS = 250;
 
+/** One build to run: what `POST /api/v1/builds` asked for. */
 export interface BuildJob {
   /** as stored and shown: never with a password (see routes/builds.ts) */
   repo: string;
@@ -25,13 +32,22 @@ export interface BuildJob {
   credential?: GitCredential;
 }
 
+/**
+ * Starts builds in the background and records them in the store; one build of a job runs at a
+ * time, the next waits for it.
+ *
+ * @example
+ *   const runner = new BuildRunner(store, artifacts, tree, '/var/lib/noops/builds', runtimes, sandbox, signer);
+ *   const row = await runner.start({ repo, job, ref: 'main', initiator: 'alice' }); // status 'running'
+ *   await runner.drain(); // the build has ended; its row says how
+ */
 export class BuildRunner {
   private readonly running = new Map<number, Promise<void>>();
 
   constructor(
     private readonly store: Store,
     private readonly artifacts: ArtifactStore,
-    private readonly tags: TagBook,
+    private readonly tree: StoredTree,
     private readonly workDir: string,
     private readonly runtimes?: BuildRuntimes,
     /** where the repository's commands run (the server's sandbox) */
@@ -144,7 +160,7 @@ export class BuildRunner {
       // The server records only what the package spec allows, whoever wrote the package.
       await inspectPackage(this.artifacts.path(out.sha256));
       const at = new Date().toISOString();
-      await this.tags.ensure(req.job);
+      await this.tree.ensure(req.job);
       const existing = await this.store.getRelease(req.job, out.version);
       if (existing) {
         // A release is immutable: a rebuild of a built commit keeps the package already deployed.

@@ -1,12 +1,28 @@
 /**
- * The service tree as the server keeps it: resolves what users type into canonical tags,
- * creates nodes when a complete tag is first used. Who may act on a tag is `auth.ts`'s.
+ * The service tree as the server keeps it, in the store: resolves what users type into canonical
+ * tags, creates nodes when a complete tag is first used. Who may act on a tag is the server's
+ * (`server/auth.ts`).
+ *
+ * A named second entry of `tree/` (see README.md): it reads and writes the store, so it stays out
+ * of `tree/index.ts`, which is pure.
  */
 import { NoopsError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
-import { ancestorsAndSelf, formatTag, isUnder, levelOf, parentOf, parseTag, resolveTag, truncateTo, type Level } from '../tree/index.js';
+import type { Level } from './levels.js';
+import { resolveTag } from './resolve.js';
+import { ancestorsAndSelf, formatTag, isUnder, levelOf, parentOf, parseTag, truncateTo } from './tag.js';
 
-export class TagBook {
+/**
+ * The canonical tags of every node of the service tree, read from the store once and kept in
+ * memory (nodes are only ever added through this class), so that resolving a tag a user typed
+ * costs no store read.
+ *
+ * @example
+ *   const tree = new StoredTree(store);
+ *   await tree.resolve('api_cluster.prod', { level: 'cluster' }); // the cluster's canonical tag
+ *   await tree.ensure('cop.x_owt.y_pdl.z_service.s_job.j');       // creates it and its ancestors
+ */
+export class StoredTree {
   private nodes: Set<string> | undefined;
 
   constructor(private readonly store: Store) {}
