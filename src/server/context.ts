@@ -11,7 +11,7 @@ import type { StoredTree } from '../tree/stored-tree.js';
 import type { DesiredHub } from './hub.js';
 import type { ReportBook } from './reports.js';
 import type { AgentCommandQueue } from './agent-commands.js';
-import type { RuntimeCatalog } from './runtime-catalog.js';
+import type { RuntimeCatalog } from '../runtimes/catalog.js';
 
 export interface ServerConfig {
   dataDir: string;

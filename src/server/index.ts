@@ -22,7 +22,7 @@ import { DesiredHub } from './hub.js';
 import { ReportBook } from './reports.js';
 import { tightenDataDir } from './data-dir.js';
 import { AgentCommandQueue } from './agent-commands.js';
-import { RuntimeCatalog } from './runtime-catalog.js';
+import { RuntimeCatalog } from '../runtimes/catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { buildApp } from './app.js';
 import { listenMode, serverTls, type ServerTls, type TlsOptions } from '../tls/index.js';

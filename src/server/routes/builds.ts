@@ -9,7 +9,7 @@ import { authorize, canSee } from '../auth.js';
 import { parseBody, parseQuery, TagInput } from './parse.js';
 import { credentialEnv, parseCredential, splitRepoCredential } from '../../build/index.js';
 import { secretName } from '../../release/index.js';
-import { secretBook } from '../secrets.js';
+import { secretBook } from '../../secrets/sealed.js';
 
 const BuildBody = z.object({
   repo: z.string().min(1, 'give the repository (-u)').max(4096)

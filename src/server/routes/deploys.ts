@@ -12,7 +12,7 @@ import { releaseOfUrl } from '../../import/index.js';
 import { importDeps } from '../context.js';
 import type { ServerContext } from '../context.js';
 import { authorize } from '../auth.js';
-import { secretBook } from '../secrets.js';
+import { secretBook } from '../../secrets/sealed.js';
 import { deploymentOf, deploymentView } from './views.js';
 import { HostName, parseBody, TagInput, Version } from './parse.js';
 

@@ -14,7 +14,7 @@ import { MAX_SECRET_BYTES, SECRET_NAME_RE } from '../../secrets/index.js';
 import { isUnder } from '../../tree/index.js';
 import { authorize, canSee } from '../auth.js';
 import type { ServerContext } from '../context.js';
-import { secretBook } from '../secrets.js';
+import { secretBook } from '../../secrets/sealed.js';
 import { parseBody, parseQuery, TagInput } from './parse.js';
 import { PageQuery, pageOf, parsePage } from './paging.js';
 

@@ -3,13 +3,22 @@
  * to every host of a cluster within seconds; reading it from disk once per host cost the server
  * as much CPU as sending it (64 KB reads, a fresh buffer for each, and the garbage collector
  * behind them). From memory, every response is the same buffer handed to the socket.
+ *
+ * A named second entry of `artifacts/`, used by the server's package downloads (GET /api/v1/artifacts/SHA256).
  */
 import { readFile, stat } from 'node:fs/promises';
-import type { ArtifactStore } from '../artifacts/index.js';
+import type { ArtifactStore } from './store.js';
 
 /** Memory for packages: a few releases of a large service (100 MB each) at once. */
 export const PACKAGE_CACHE_BYTES = 512 * 1024 * 1024;
 
+/**
+ * Packages' bytes by sha256, in memory up to `maxBytes`, the least recently used dropped first.
+ *
+ * @example
+ *   const packages = new PackageCache(artifacts);
+ *   const bytes = await packages.get(sha256); // undefined: too large, stream it from disk
+ */
 export class PackageCache {
   /** most recently used last */
   private readonly held = new Map<string, Buffer>();

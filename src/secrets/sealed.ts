@@ -2,14 +2,16 @@
  * The server's secrets: sealed with DATA/secret.key on the way into the store, opened only to
  * resolve a deploy's references for the agents that run it (and a build's repository
  * credential). No read API answers a value; see docs/secrets.md.
+ *
+ * A named second entry of `secrets/`, for the server only: it reads and writes the store and
+ * opens values with `cipher.ts`, so it stays out of `secrets/index.ts`.
  */
 import { NoopsError } from '../errors/index.js';
 import type { ReleaseManifest } from '../release/types.js';
-import { loadOrCreateKey, seal, unseal, type SecretKey } from '../secrets/cipher.js';
-import { nearestSecret, secretNamesOf, type SecretMeta } from '../secrets/index.js';
+import { loadOrCreateKey, seal, unseal, type SecretKey } from './cipher.js';
+import { nearestSecret, secretNamesOf, type SecretMeta } from './index.js';
 import type { SecretRow, Store } from '../store/index.js';
 import { formatTag, isUnder, parseTag, truncateTo } from '../tree/index.js';
-import type { ServerContext } from './context.js';
 
 /** The additional authenticated data of a secret's value: a value sealed for one secret opens for no other. */
 function aadOf(scope: string, name: string): string {
@@ -21,6 +23,11 @@ export function secretMeta(r: SecretRow): SecretMeta {
   return { scope: r.scope, name: r.name, version: r.version, updatedBy: r.updatedBy, updatedAt: r.updatedAt, createdAt: r.createdAt };
 }
 
+/**
+ * The server's secrets, sealed in the store: sets, removes and lists them (never with values),
+ * and opens the values a deploy, a build or an agent's desired state needs. It keeps nothing in
+ * memory but the key; every call reads the store.
+ */
 export class SecretBook {
   constructor(private readonly store: Store, private readonly key: SecretKey) {}
 
@@ -142,7 +149,7 @@ const books = new WeakMap<object, SecretBook>();
  * The server's SecretBook, made (with the key file, created on the first start) the first time it
  * is asked for: `secretRoutes` asks when the app is built.
  */
-export function secretBook(ctx: Pick<ServerContext, 'store' | 'config'>): SecretBook {
+export function secretBook(ctx: { store: Store; config: { dataDir: string } }): SecretBook {
   let book = books.get(ctx);
   if (!book) books.set(ctx, (book = new SecretBook(ctx.store, loadOrCreateKey(ctx.config.dataDir))));
   return book;

@@ -2,18 +2,20 @@
  * The server's runtimes: adding one (the tarball streamed into the artifact store, checked
  * before it is kept), the references agents install from, and the builds' own installs in
  * `DATA/runtimes` (the same install code the agents use).
+ *
+ * A named second entry of `runtimes/`, for the server only: it reads and writes the store, so it
+ * stays out of `runtimes/index.ts`, which the agent imports.
  */
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ArtifactStore } from '../artifacts/index.js';
 import { NoopsError } from '../errors/index.js';
 import { API_PREFIX } from '../api/types.js';
-import type { BuildRuntimes } from '../build/index.js';
 import { RUNTIME_NAME_RE, RUNTIME_VERSION_RE, type ReleaseManifest } from '../release/index.js';
 import {
   ANY_PLATFORM, checkExports, checkPlatform, defaultExports, inspectRuntimeTarball, installRuntime, readRuntimeMarker, runtimeDir,
   type RuntimeExports, type RuntimeRef, type RuntimeTarball,
-} from '../runtimes/index.js';
+} from './index.js';
 import type { RuntimeRow, Store } from '../store/index.js';
 
 /**
@@ -31,7 +33,12 @@ export interface AddRuntime {
   createdBy: string;
 }
 
-export class RuntimeCatalog implements BuildRuntimes {
+/**
+ * The runtimes this server offers: their rows in the store, their tarballs in the artifact store,
+ * and their installs for builds in `dir`. It serves as the builds' `BuildRuntimes` (build/runtimes.ts)
+ * by its shape: `runtimes/` does not import `build/`, which imports it.
+ */
+export class RuntimeCatalog {
   constructor(
     private readonly store: Store,
     private readonly artifacts: ArtifactStore,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactStore } from '../artifacts/index.js';
+import { ArtifactStore } from './store.js';
 import { PackageCache } from './package-cache.js';
 
 async function withStore(fn: (store: ArtifactStore, put: (bytes: number, fill: number) => Promise<string>) => Promise<void>): Promise<void> {
