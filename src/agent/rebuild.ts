@@ -15,7 +15,7 @@ import { API_PREFIX, type DesiredInstance } from '../api/types.js';
 import type { ReleaseManifest } from '../release/types.js';
 import { procStat } from '../supervisor/proc.js';
 import { startTimeToEpochMs } from '../supervisor/proc.js';
-import { readMarker } from './release-dir.js';
+import { readMarker } from './install/release-dir.js';
 import { instanceDirs } from './specs.js';
 import type { AgentState, InstanceState } from './state.js';
 

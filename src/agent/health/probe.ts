@@ -4,8 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import type { HealthCheck } from '../release/index.js';
-import { asUser, spawnIdentity, type RunAs } from '../supervisor/index.js';
+import type { HealthCheck } from '../../release/index.js';
+import { asUser, spawnIdentity, type RunAs } from '../../supervisor/index.js';
 
 /** Where a check looks: the process's port, its release folder and environment; a command runs as the process's user. */
 export interface ProbeTarget {
