@@ -24,3 +24,4 @@ export {
 export { CRON_KILL_GRACE_MS, CronRunner, type CronRun, type CronRunnerEvents, type CronSpec, type CronStatus } from './cron.js';
 export { cronSchedule, scheduleProblem, type Schedule } from './schedule.js';
 export { EventRing } from './events.js';
+export { httpGet, runProbeCommand, tcpConnect, type ProbeCommandOptions, type ProbeCommandOutcome, type ProbeFailure } from './probes.js';

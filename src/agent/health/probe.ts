@@ -1,11 +1,10 @@
 /**
  * One health check of one process: a TCP connect, an HTTP GET, or a command. Answers null when
- * healthy, else what failed, in words.
+ * healthy, else what failed, in words. The I/O is the supervisor's probes (one implementation
+ * for conditions and health checks); this file only says what it found in the agent's words.
  */
-import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
 import type { HealthCheck } from '../../release/index.js';
-import { asUser, spawnIdentity, type RunAs } from '../../supervisor/index.js';
+import { httpGet, runProbeCommand, spawnIdentity, tcpConnect, type RunAs } from '../../supervisor/index.js';
 
 /** Where a check looks: the process's port, its release folder and environment; a command runs as the process's user. */
 export interface ProbeTarget {
@@ -35,65 +34,32 @@ export const probe: Probe = async (check, target) => {
   return probeHttp(target.port, check.path, check.timeout);
 };
 
-function probeTcp(port: number, timeoutS: number): Promise<string | null> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: HOST, port });
-    const done = (reason: string | null): void => {
-      socket.destroy();
-      resolve(reason);
-    };
-    socket.setTimeout(timeoutS * 1000, () => done(`tcp ${HOST}:${port}: no answer within ${timeoutS}s`));
-    socket.once('connect', () => done(null));
-    socket.once('error', (err: NodeJS.ErrnoException) => done(`tcp ${HOST}:${port}: ${err.code === 'ECONNREFUSED' ? 'connection refused' : err.message}`));
-  });
+async function probeTcp(port: number, timeoutS: number): Promise<string | null> {
+  const failure = await tcpConnect(HOST, port, timeoutS * 1000);
+  if (failure === null) return null;
+  return `tcp ${HOST}:${port}: ${failure.timedOut ? `no answer within ${timeoutS}s` : failure.code === 'ECONNREFUSED' ? 'connection refused' : failure.message}`;
 }
 
 async function probeHttp(port: number, path: string, timeoutS: number): Promise<string | null> {
   const url = `http://${HOST}:${port}${path}`;
-  try {
-    // redirect 'manual': a 3xx is an answer of the process itself, and counts as healthy
-    const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutS * 1000) });
-    await res.body?.cancel();
-    return res.status >= 200 && res.status < 400 ? null : `http GET ${url}: status ${res.status}`;
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    if (e.name === 'TimeoutError') return `http GET ${url}: no answer within ${timeoutS}s`;
-    return `http GET ${url}: ${e.cause?.code === 'ECONNREFUSED' ? 'connection refused' : e.message}`;
-  }
+  const r = await httpGet(url, timeoutS * 1000);
+  // a 3xx is an answer of the process itself, and counts as healthy
+  if ('status' in r) return r.status >= 200 && r.status < 400 ? null : `http GET ${url}: status ${r.status}`;
+  if (r.failure.timedOut) return `http GET ${url}: no answer within ${timeoutS}s`;
+  return `http GET ${url}: ${r.failure.code === 'ECONNREFUSED' ? 'connection refused' : r.failure.message}`;
 }
 
-function probeCommand(command: string, target: ProbeTarget, timeoutS: number): Promise<string | null> {
-  let who: RunAs | undefined;
+async function probeCommand(command: string, target: ProbeTarget, timeoutS: number): Promise<string | null> {
+  let runAs: RunAs | undefined;
   try {
-    who = spawnIdentity(target.user, target.allowRoot); // the process's user, with the same rules
+    runAs = spawnIdentity(target.user, target.allowRoot); // the process's user, with the same rules
   } catch (err) {
-    return Promise.resolve(`command "${command}": ${(err as Error).message}`);
+    return `command "${command}": ${(err as Error).message}`;
   }
-  return new Promise((resolve) => {
-    let out = '';
-    // its own process group, so a timeout kills whatever the check started
-    const child = spawn('/bin/sh', ['-c', command], { cwd: target.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...asUser(who, target.env) });
-    const take = (b: Buffer): void => { out = (out + b.toString()).slice(-REASON_OUTPUT); };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }, timeoutS * 1000);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      resolve(`command "${command}": ${err.message}`);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const said = out.trim() ? `: ${out.trim().split('\n').pop()}` : '';
-      resolve(timedOut ? `command "${command}": no answer within ${timeoutS}s`
-        : code === 0 ? null : `command "${command}" exited with code ${code}${said}`);
-    });
-  });
+  const r = await runProbeCommand(command, { cwd: target.cwd, env: target.env, runAs, timeoutMs: timeoutS * 1000, keepOutput: REASON_OUTPUT });
+  if (r.spawnError !== undefined) return `command "${command}": ${r.spawnError}`;
+  if (r.timedOut) return `command "${command}": no answer within ${timeoutS}s`;
+  if (r.code === 0) return null;
+  const said = r.output.trim() ? `: ${r.output.trim().split('\n').pop()}` : '';
+  return `command "${command}" exited with code ${r.code}${said}`;
 }
