@@ -22,6 +22,6 @@ export {
   type ProcessState, type ProcessStatus, type RestartPolicy, type SupervisorEvents, type SupervisorOptions, type WatchSpec,
 } from './types.js';
 export { CRON_KILL_GRACE_MS, CronRunner, type CronRun, type CronRunnerEvents, type CronSpec, type CronStatus } from './cron.js';
-export { cronSchedule, scheduleProblem, type Schedule } from './schedule.js';
+export { cronSchedule, scheduleProblem, type Schedule } from '../release/schedule.js';
 export { EventRing } from './events.js';
 export { httpGet, runProbeCommand, tcpConnect, type ProbeCommandOptions, type ProbeCommandOutcome, type ProbeFailure } from './probes.js';

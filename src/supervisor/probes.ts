@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { formatBytes, type CheckResult, type CommandCondition, type HttpCondition, type TcpCondition } from './conditions.js';
 import { signalGroup } from './proc.js';
-import { CpuMeter, groupUsage } from './usage.js';
+import { type CpuMeter, groupUsage } from './usage.js';
 import { asUser, type RunAs } from './user.js';
 
 /** Why a connection or a request got no answer: the time ran out, or the system's error. */
