@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { DesiredInstance, FailureReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
-import type { ProcessSpec } from '../release/types.js';
+import type { ProcessSpec } from '../release/index.js';
 import { ensureRuntime } from '../runtimes/install.js';
 import type { CronRunner } from '../supervisor/index.js';
 import { diskReleases, type ProcessSupervisor, type ReleaseStore } from './backends.js';

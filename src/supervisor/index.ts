@@ -10,7 +10,7 @@ export {
   type CheckResult, type CommandCondition, type ConditionSpec, type CpuCondition, type HttpCondition, type MemoryCondition,
   type TcpCondition,
 } from './conditions.js';
-export { groupAlive, normalizeSignal, procAlive, procStartTime, procStat, type ProcStat } from './proc.js';
+export { groupAlive, normalizeSignal, procAlive, procStartTime, procStat, startTimeToEpochMs, type ProcStat } from './proc.js';
 export { CpuMeter, groupUsage, type GroupUsage } from './usage.js';
 export { followFiles, listLogFiles, rotate, rotateIfNeeded, rotatedPath, tailLines, type LogChunk, type LogFile } from './logs.js';
 export { logPaths, shellScript } from './spawn.js';

@@ -5,7 +5,7 @@
  */
 import type { DesiredInstance } from '../../api/types.js';
 import { keyIdOf, verifyRelease, type SigningKey } from '../../release/signature.js';
-import { formatTag, parseTag, truncateTo } from '../../tree/tag.js';
+import { formatTag, parseTag, truncateTo } from '../../tree/index.js';
 import { loadIdentity, saveIdentity } from '../state.js';
 
 /** The key this agent trusts, kept in agent.json with its token. */
