@@ -8,7 +8,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../../src/agent/ports.js';
+import { freePort } from '../../src/net/index.js';
 
 /** A program to supervise: a name and a `/bin/sh -c` script. */
 export interface Program {

@@ -6,9 +6,9 @@
  */
 import type { Writable } from 'node:stream';
 import type { Supervisor, SupervisorEvents } from '../supervisor/index.js';
-import type { InstallOptions } from './install.js';
-import { pruneReleases } from './release-dir-prune.js';
-import { ensureShared, switchCurrent } from './release-dir.js';
+import type { InstallOptions } from './install/install.js';
+import { pruneReleases } from './install/release-dir-prune.js';
+import { ensureShared, switchCurrent } from './install/release-dir.js';
 
 /**
  * The part of `Supervisor` the agent, its Host and `noops ctl` use; `Supervisor` is the real one,
@@ -39,7 +39,7 @@ export interface ReleaseStore {
 export const diskReleases: ReleaseStore = {
   // The installer (and tar with it) is loaded by the first install: an agent that only runs what
   // it has never loads it.
-  install: async (opts) => (await import('./install.js')).installRelease(opts),
+  install: async (opts) => (await import('./install/install.js')).installRelease(opts),
   activate(root, tag, version) {
     ensureShared(root, tag);
     switchCurrent(root, tag, version);

@@ -13,9 +13,9 @@ import {
 } from '../supervisor/index.js';
 import type { ProcessSpec } from '../release/index.js';
 import { parseTag } from '../tree/index.js';
-import { localCronSpec, localWatchSpec, readWatches, WATCHES_FILE, type LocalWatches } from './local-watches.js';
+import { localCronSpec, localWatchSpec, readWatches, WATCHES_FILE, type LocalWatches } from './watches/local-watches.js';
 import type { ProcessSupervisor } from './backends.js';
-import type { WatchRef } from './names.js';
+import type { WatchRef } from './control/names.js';
 import { recordPids, recordWatches, startCrons, type Failures } from './reconcile.js';
 import { processId, watchSpec } from './specs.js';
 import type { HostUsers } from './run-as.js';

@@ -12,10 +12,9 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { API_PREFIX, type DesiredInstance } from '../api/types.js';
-import type { ReleaseManifest } from '../release/types.js';
-import { procStat } from '../supervisor/proc.js';
-import { startTimeToEpochMs } from '../supervisor/proc.js';
-import { readMarker } from './release-dir.js';
+import type { ReleaseManifest } from '../release/index.js';
+import { procStat, startTimeToEpochMs } from '../supervisor/index.js';
+import { readMarker } from './install/release-dir.js';
 import { instanceDirs } from './specs.js';
 import type { AgentState, InstanceState } from './state.js';
 

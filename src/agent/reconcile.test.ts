@@ -14,7 +14,7 @@ import { makeTarball } from '../runtimes/test-runtimes.js';
 import { CronRunner, type ProcessStatus, type WatchSpec } from '../supervisor/index.js';
 import type { ProcessSupervisor, ReleaseStore } from './backends.js';
 import { reconcile, type Failures } from './reconcile.js';
-import { RuntimePruner } from './runtime-prune.js';
+import { RuntimePruner } from './install/runtime-prune.js';
 import type { AgentState } from './state.js';
 
 const TAG = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';

@@ -1,6 +1,7 @@
 /**
  * Bringing a host to its desired state: install each desired release (verified), switch
- * `current`, and run its processes under the supervisor. A release that cannot be installed
+ * `current`, and run its processes under the supervisor. What to do is reconcile-plan.ts's pure
+ * decision; this file carries it out. A release that cannot be installed
  * never touches the running one; one that cannot start is reported as a failure, and the
  * server sends the host back to the release it ran before.
  */
@@ -8,13 +9,14 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { DesiredInstance, FailureReport } from '../api/types.js';
 import { NoopsError } from '../errors/index.js';
-import type { ProcessSpec } from '../release/types.js';
+import type { ProcessSpec } from '../release/index.js';
 import { ensureRuntime } from '../runtimes/install.js';
 import type { CronRunner } from '../supervisor/index.js';
 import { diskReleases, type ProcessSupervisor, type ReleaseStore } from './backends.js';
-import { cacheDir } from './install-paths.js';
-import { freePort } from './ports.js';
-import { noteRuntimesInUse, pruneUnusedRuntimes } from './runtime-prune.js';
+import { cacheDir } from './install/install-paths.js';
+import { freePort } from '../net/index.js';
+import { noteRuntimesInUse, pruneUnusedRuntimes } from './install/runtime-prune.js';
+import { planReconcile, type ActualState } from './reconcile-plan.js';
 import { cronSpec, processId, runtimesDir, runtimesOf, watchSpec } from './specs.js';
 import type { HostUsers } from './run-as.js';
 import type { AgentState, InstanceState } from './state.js';
@@ -50,41 +52,62 @@ export interface ReconcileDeps {
 /** Failures of desired releases, by tag: reported until the desired state changes. */
 export type Failures = Map<string, FailureReport>;
 
-/** Applies the desired instances. Runs one at a time (the caller serializes). */
+/**
+ * Applies the desired instances: asks planReconcile (pure) what to do, then does it, step by
+ * step. Runs one at a time (the caller serializes).
+ */
 export async function reconcile(deps: ReconcileDeps, state: AgentState, desired: DesiredInstance[], failures: Failures): Promise<void> {
   // The runtimes in use are used until this moment: one a switch below leaves unused keeps its
   // keep time from now, not from whenever it was last stamped (days ago, on a quiet host).
   noteRuntimesInUse(state);
-  const wanted = new Map(desired.map((d) => [d.tag, d]));
-  // Instances no longer desired: stop their processes (their files stay until pruned).
-  for (const [tag, inst] of Object.entries(state.instances)) {
-    if (wanted.has(tag)) continue;
-    await stopInstance(deps, inst);
-    delete state.instances[tag];
-    failures.delete(tag);
-    deps.save();
-    deps.log(`${tag}: removed`);
-  }
-  for (const d of desired) {
-    const failed = failures.get(d.tag);
-    if (failed && failed.version !== d.version) failures.delete(d.tag);
-    if (failed && failed.version === d.version) continue; // the server decides what comes next
-    // Before anything of it is used, even its manifest for a release already running.
-    const refused = deps.verify?.(d);
-    if (refused !== undefined) {
-      failures.set(d.tag, { tag: d.tag, version: d.version, error: refused });
-      deps.log(`${d.tag}: ${refused}`);
-      continue;
+  const plan = planReconcile(desired, actualState(deps.supervisor, state, failures), deps.verify);
+  const byTag = new Map(desired.map((d) => [d.tag, d]));
+  for (const step of plan) {
+    switch (step.do) {
+      case 'remove': {
+        // Stop its processes (its files stay until pruned).
+        await stopInstance(deps, state.instances[step.tag]!);
+        delete state.instances[step.tag];
+        failures.delete(step.tag);
+        deps.save();
+        deps.log(`${step.tag}: removed`);
+        break;
+      }
+      case 'forget-failure':
+        failures.delete(step.tag);
+        break;
+      case 'refuse':
+        failures.set(step.tag, { tag: step.tag, version: step.version, error: step.reason });
+        deps.log(`${step.tag}: ${step.reason}`);
+        break;
+      case 'keep': {
+        const cur = state.instances[step.tag]!;
+        cur.desired = byTag.get(step.tag)!; // kind and deployment may change without a new release
+        startProcesses(deps, cur, step.start);
+        break;
+      }
+      case 'switch':
+        await switchRelease(deps, state, state.instances[step.tag], byTag.get(step.tag)!, failures);
+        break;
     }
-    const cur = state.instances[d.tag];
-    if (cur && cur.desired.version === d.version && cur.desired.sha256 === d.sha256) {
-      cur.desired = d; // kind and deployment may change without a new release
-      ensureRunning(deps, cur);
-      continue;
-    }
-    await switchRelease(deps, state, cur, d, failures);
   }
   await pruneUnusedRuntimes(deps, state);
+}
+
+/** What the host runs, as planReconcile sees it. */
+function actualState(supervisor: ProcessSupervisor, state: AgentState, failures: Failures): ActualState {
+  const instances: Record<string, { version: string; sha256: string }> = {};
+  const supervised = new Set<string>();
+  for (const [tag, inst] of Object.entries(state.instances)) {
+    instances[tag] = { version: inst.desired.version, sha256: inst.desired.sha256 };
+    for (const p of inst.desired.manifest.processes) {
+      const id = processId(tag, p.name);
+      if (supervisor.status(id)) supervised.add(id);
+    }
+  }
+  const failed: Record<string, string> = {};
+  for (const [tag, f] of failures) failed[tag] = f.version;
+  return { instances, failed, supervised };
 }
 
 async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: InstanceState | undefined, d: DesiredInstance, failures: Failures): Promise<void> {
@@ -143,13 +166,10 @@ async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: Instan
   deps.log(`${d.tag}: ${previous ? `${previous} -> ` : ''}${d.version} (${installed.downloaded ? 'downloaded' : 'already on disk'})`);
 }
 
-/** Starts processes of the current release that the supervisor does not have (a process a person stopped is kept stopped). */
-function ensureRunning(deps: ReconcileDeps, inst: InstanceState): void {
+/** Starts the named processes of the current release (those the supervisor does not have: one a person stopped is held, and kept stopped). */
+function startProcesses(deps: ReconcileDeps, inst: InstanceState, names: readonly string[]): void {
   for (const spec of inst.desired.manifest.processes) {
-    const id = processId(inst.desired.tag, spec.name);
-    if (!deps.supervisor.status(id)) {
-      deps.supervisor.start(watchSpec(deps.root, inst.desired, spec, inst.ports[spec.name], usersOf(deps)));
-    }
+    if (names.includes(spec.name)) deps.supervisor.start(watchSpec(deps.root, inst.desired, spec, inst.ports[spec.name], usersOf(deps)));
   }
 }
 

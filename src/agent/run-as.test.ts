@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NoopsError } from '../errors/index.js';
+import type { NoopsError } from '../errors/index.js';
 import { identityFor, type RunAs } from '../supervisor/index.js';
 import { hostUsers, processUser } from './run-as.js';
 

@@ -6,7 +6,7 @@
 import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { DesiredInstance } from '../api/types.js';
-import type { ServerMemory } from './trust.js';
+import type { ServerMemory } from './trust/trust.js';
 
 /** A running process, as a new agent needs it to adopt it. */
 export interface ProcessRecord {
@@ -57,7 +57,7 @@ export interface AgentIdentity {
   server: string;
   name: string;
   token: string;
-  /** the server's release signing key, pinned at join (src/agent/signing.ts) */
+  /** the server's release signing key, pinned at join (src/agent/trust/signing.ts) */
   signingKey?: import('../api/types.js').SigningKey;
 }
 

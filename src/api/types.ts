@@ -425,7 +425,7 @@ export interface DesiredState {
   /**
    * Tags whose removal from this host is intended (an undeploy, a host leaving a cluster). An
    * answer that removes more than a share of what a host runs, beyond these, is refused
-   * (see MAX_STOP_SHARE in src/agent/trust.ts).
+   * (see MAX_STOP_SHARE in src/agent/trust/trust.ts).
    */
   stops?: string[];
   /** commands queued for this host, now handed to it (only when asked with `commands=1`) */

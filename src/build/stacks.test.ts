@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { runBuild } from './build.js';
 import { Sandbox } from './test-repo.js';
 import { hasCommand, jdkRuntimeTarball, mavenRuntimeTarball, NODE_18, NODE_22, nodeRuntimeTarball, TestCatalog } from '../runtimes/test-runtimes.js';
-import { freePort } from '../agent/ports.js';
+import { freePort } from '../net/index.js';
 
 async function inSandbox(fn: (sb: Sandbox, catalog: TestCatalog) => Promise<void>): Promise<void> {
   const sb = await Sandbox.create();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { WatchView } from '../agent/control.js';
+import type { WatchView } from '../agent/ctl.js';
 import { localTime, statusExitCode, statusLine } from './ctl-output.js';
 
 const base: WatchView = {

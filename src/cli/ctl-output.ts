@@ -5,7 +5,7 @@
  *   nginx: flapping (restarted 5 times within 120 s ...; retry at 12:05:03)
  *   cop.acme_..._cluster.prod/report: scheduled (next 2024-05-02 03:00:00; last ok: ran 1.2 s: exit 0)
  */
-import type { WatchView } from '../agent/control.js';
+import type { WatchView } from '../agent/ctl.js';
 
 /** `2024-05-01 12:00:03`, in the local time zone of the person reading it. */
 export function localTime(ms: number): string {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { NoopsError } from '../errors/index.js';
 import { envMap, port, processName, runtimeMap, secretEnvMap, seconds, stopSignal } from './fields.js';
 import { formatPath, problemsOf } from './issues.js';
-import { scheduleProblem } from '../supervisor/index.js';
+import { scheduleProblem } from './schedule.js';
 import { healthCheckManifest } from './health.js';
 import {
   DEFAULT_FLAPPING, DEFAULT_LOGS, DEFAULT_RESTART, conditionPortProblem, cronSchema, processSupervisionShape,

@@ -4,7 +4,7 @@
  * form with every default filled.
  */
 import { z } from 'zod';
-import { scheduleProblem } from '../supervisor/index.js';
+import { scheduleProblem } from './schedule.js';
 import { envMap, processName, seconds } from './fields.js';
 import {
   DEFAULT_CHECK_INTERVAL, DEFAULT_CHECK_OF, DEFAULT_CHECK_TIMEOUT, DEFAULT_CHECK_TIMES, DEFAULT_CRON_TIMEOUT, DEFAULT_FLAPPING,

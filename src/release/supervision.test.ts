@@ -123,13 +123,3 @@ test('sizes: bytes, or units of 1024', () => {
   assert.equal(parseSize('5 parsecs'), null);
   assert.equal(parseSize(-1), null);
 });
-
-test('the manifest defaults are the supervisor\'s own (an older manifest without the keys runs the same)', async () => {
-  const { DEFAULT_FLAPPING, DEFAULT_LOGS } = await import('./index.js');
-  const sup = await import('../supervisor/index.js');
-  assert.deepEqual(sup.DEFAULT_FLAPPING, {
-    times: DEFAULT_FLAPPING.times, withinMs: DEFAULT_FLAPPING.within * 1000, retryInMs: DEFAULT_FLAPPING.retryIn * 1000,
-    retryTimes: DEFAULT_FLAPPING.retryTimes, retryWithinMs: DEFAULT_FLAPPING.retryWithin * 1000,
-  });
-  assert.deepEqual(sup.DEFAULT_LOG_POLICY, { maxBytes: DEFAULT_LOGS.maxSize, keep: DEFAULT_LOGS.keep });
-});

@@ -1,31 +1,16 @@
 /**
  * The supervision fields of a process and the crons of a release, as manifest.json holds them
- * (camelCase, every default filled), with their defaults. noops.yaml's friendlier form is in
- * supervision-yaml.ts and becomes this one at build time.
+ * (camelCase, every default filled). The defaults themselves are in defaults.ts (re-exported here).
+ * noops.yaml's friendlier form is in supervision-yaml.ts and becomes this one at build time.
  */
 import { z } from 'zod';
 import { envMap, processName, seconds } from './fields.js';
-import type { ManifestCondition, ManifestFlapping, ManifestLogs } from './types.js';
+import type { ManifestCondition } from './types.js';
 
-/** A service is meant to run: restart whatever the exit status. */
-export const DEFAULT_RESTART = 'always';
-/**
- * 5 restarts in 2 minutes is flapping; retried every 5 minutes, 5 times an hour, then given up.
- * With the agent's backoff (at once, 1 s, 2 s, 4 s, ...) a release that dies at once is flapping
- * in about 10 s instead of restarting forever.
- */
-export const DEFAULT_FLAPPING: ManifestFlapping = { times: 5, within: 120, retryIn: 300, retryTimes: 5, retryWithin: 3600 };
-/** 10 MiB x 5 kept files per stream: days of a chatty service's output in at most 120 MiB. */
-export const DEFAULT_LOGS: ManifestLogs = { maxSize: 10 * 1024 * 1024, keep: 5 };
-/** 10 s between checks: a sick process is noticed within a minute, and checks cost little. */
-export const DEFAULT_CHECK_INTERVAL = 10;
-/** 3 of the last 5 checks (god's favourite): one slow answer or GC pause never restarts. */
-export const DEFAULT_CHECK_TIMES = 3;
-export const DEFAULT_CHECK_OF = 5;
-/** 5 s for an HTTP answer or a TCP connect: far above a healthy local answer, below the interval. */
-export const DEFAULT_CHECK_TIMEOUT = 5;
-/** 0: a cron run has no time limit unless it names one (as with cron itself). */
-export const DEFAULT_CRON_TIMEOUT = 0;
+export {
+  DEFAULT_CHECK_INTERVAL, DEFAULT_CHECK_OF, DEFAULT_CHECK_TIMEOUT, DEFAULT_CHECK_TIMES, DEFAULT_CRON_TIMEOUT, DEFAULT_FLAPPING, DEFAULT_LOGS,
+  DEFAULT_RESTART,
+} from './defaults.js';
 
 /** The largest size anyone means: 1 TiB. */
 const MAX_BYTES = 1024 ** 4;

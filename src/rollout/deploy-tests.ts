@@ -14,7 +14,7 @@ import type { DeployTestCommand } from '../api/types.js';
 import type { ProcessReport } from '../api/types.js';
 import type { ReleaseManifest } from '../release/types.js';
 import { BUILD_ENV_PASSTHROUGH, Sandbox } from '../build/index.js';
-import { extractPackage } from '../agent/install.js';
+import { extractPackage } from '../artifacts/index.js';
 
 /** The end of a test command's output kept in the deployment: enough for an assertion's message. */
 export const TEST_OUTPUT_KEEP = 8 * 1024;

@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { codeFails } from './probes.js';
 import { describeCondition, formatBytes, judge, Supervisor, type ConditionSpec, type WatchSpec } from './index.js';
 import { Scratch, until } from './test-kit.js';
-import { freePort } from '../agent/ports.js';
+import { freePort } from '../net/index.js';
 
 const scratch = new Scratch();
 after(() => scratch.remove());

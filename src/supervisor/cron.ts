@@ -10,7 +10,7 @@ import { NoopsError } from '../errors/index.js';
 import { killRemnants } from './entry.js';
 import { rotateIfNeeded } from './logs.js';
 import { procAlive, procStartTime, signalGroup } from './proc.js';
-import { cronSchedule, type Schedule } from './schedule.js';
+import { cronSchedule, type Schedule } from '../release/schedule.js';
 import { logPaths, spawnProcess } from './spawn.js';
 import { DEFAULT_LOG_POLICY, DEFAULT_POLL_MS, type EventKind, type LogPolicy, type WatchSpec } from './types.js';
 import { claimFolders, spawnIdentity, type RunAs } from './user.js';

@@ -10,7 +10,7 @@ export {
   type CheckResult, type CommandCondition, type ConditionSpec, type CpuCondition, type HttpCondition, type MemoryCondition,
   type TcpCondition,
 } from './conditions.js';
-export { groupAlive, normalizeSignal, procAlive, procStartTime, procStat, type ProcStat } from './proc.js';
+export { groupAlive, normalizeSignal, procAlive, procStartTime, procStat, startTimeToEpochMs, type ProcStat } from './proc.js';
 export { CpuMeter, groupUsage, type GroupUsage } from './usage.js';
 export { followFiles, listLogFiles, rotate, rotateIfNeeded, rotatedPath, tailLines, type LogChunk, type LogFile } from './logs.js';
 export { logPaths, shellScript } from './spawn.js';
@@ -22,5 +22,6 @@ export {
   type ProcessState, type ProcessStatus, type RestartPolicy, type SupervisorEvents, type SupervisorOptions, type WatchSpec,
 } from './types.js';
 export { CRON_KILL_GRACE_MS, CronRunner, type CronRun, type CronRunnerEvents, type CronSpec, type CronStatus } from './cron.js';
-export { cronSchedule, scheduleProblem, type Schedule } from './schedule.js';
+export { cronSchedule, scheduleProblem, type Schedule } from '../release/schedule.js';
 export { EventRing } from './events.js';
+export { httpGet, runProbeCommand, tcpConnect, type ProbeCommandOptions, type ProbeCommandOutcome, type ProbeFailure } from './probes.js';

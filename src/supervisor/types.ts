@@ -3,6 +3,7 @@
  * what happened (ProcessEvent) and the tunables (SupervisorOptions). See README.md for the
  * state diagram.
  */
+import { DEFAULT_FLAPPING as RELEASE_FLAPPING, DEFAULT_LOGS as RELEASE_LOGS } from '../release/defaults.js';
 import type { ConditionSpec } from './conditions.js';
 
 /**
@@ -225,16 +226,16 @@ export const DEFAULT_KILL_WAIT_MS = 5_000;
 /** 25 ms: how often `stop` looks whether the group is gone; short, since a stop is waited on. */
 export const STOP_POLL_MS = 25;
 /**
- * 5 restarts in 2 minutes: with the backoff above (at once, 1, 2, 4 s) a process that dies at once
- * is flapping about 10 s after its first start, and one that dies after 10 s within a minute.
- * Retried every 5 minutes (one look at it per coffee), 5 times an hour, then given up: a
- * broken release stops burning CPU and filling logs, and says so.
+ * The flapping rule of a spec that names none: release/defaults.ts's (5 restarts in 2 minutes,
+ * retried every 5 minutes, 5 times an hour; the reasons are there), in ms. One set of defaults,
+ * so a process runs the same whether its manifest spells them out or not.
  */
 export const DEFAULT_FLAPPING: FlappingPolicy = {
-  times: 5, withinMs: 120_000, retryInMs: 300_000, retryTimes: 5, retryWithinMs: 3_600_000,
+  times: RELEASE_FLAPPING.times, withinMs: RELEASE_FLAPPING.within * 1000, retryInMs: RELEASE_FLAPPING.retryIn * 1000,
+  retryTimes: RELEASE_FLAPPING.retryTimes, retryWithinMs: RELEASE_FLAPPING.retryWithin * 1000,
 };
-/** 10 MiB x 5 files: a day of a chatty service's output, 60 MiB at most per stream. */
-export const DEFAULT_LOG_POLICY: LogPolicy = { maxBytes: 10 * 1024 * 1024, keep: 5 };
+/** The log rotation of a spec that names none: release/defaults.ts's (10 MiB x 5 files per stream). */
+export const DEFAULT_LOG_POLICY: LogPolicy = { maxBytes: RELEASE_LOGS.maxSize, keep: RELEASE_LOGS.keep };
 /** 2 s: a log may grow past its limit by what a process writes in this time before it rotates. */
 export const DEFAULT_LOG_CHECK_MS = 2_000;
 /** 200 events: the last few incidents of every process of a busy host. */

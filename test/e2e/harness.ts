@@ -6,7 +6,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-export { freePort } from '../../src/agent/ports.js';
+export { freePort } from '../../src/net/index.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const NOOPS = join(ROOT, 'bin', 'noops');

@@ -1,12 +1,11 @@
 /**
  * `noops ctl`: god's commands on one host, over the agent's control socket (ROOT/run/ctl.sock,
  * reachable by root and the agent's user only). NAME|GROUP: TAG/NAME, NAME, a TAG, or nothing
- * for every watch (see src/agent/names.ts).
+ * for every watch (see src/agent/control/names.ts).
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import type { WatchView } from '../../agent/control.js';
-import { CtlClient } from '../../agent/ctl-client.js';
+import { CtlClient, type WatchView } from '../../agent/ctl.js';
 import type { CronStatus, LogFile } from '../../supervisor/index.js';
 import { localTime, statusExitCode, statusLine } from '../ctl-output.js';
 import { json, table } from '../output.js';

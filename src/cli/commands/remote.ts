@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import type { ApiClient } from '../../api/client.js';
 import type { CommandView } from '../../api/types.js';
-import type { WatchView } from '../../agent/control.js';
+import type { WatchView } from '../../agent/ctl.js';
 import { isErrorCode, NoopsError } from '../../errors/index.js';
 import { statusExitCode, statusLine } from '../ctl-output.js';
 import { ago, json, table } from '../output.js';

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { NoopsError } from '../errors/index.js';
+import { NoopsError } from '../../errors/index.js';
 import { checkVersion, isVersionName, jobPaths, randomSuffix, RELEASE_MARKER } from './install-paths.js';
 
 /** `.noops-release.json`, written last into a release folder by a good install. */

@@ -1,7 +1,8 @@
 /**
  * Cron schedules, parsed by croner (a well-kept, dependency-free parser with time zones, DST,
  * `L`, `W`, `#`, nicknames such as `@hourly`, and an optional seconds field). The rest of the
- * supervisor sees only the tiny `Schedule` interface.
+ * supervisor sees only the tiny `Schedule` interface. It lives in release/ (the syntax of what a
+ * release declares, checked at build time) and the supervisor runs it: release/ imports no supervisor.
  */
 import { Cron } from 'croner';
 import { NoopsError } from '../errors/index.js';

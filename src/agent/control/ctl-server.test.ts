@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Control, type WatchView } from './control.js';
 import { CtlClient } from './ctl-client.js';
 import { CtlServer, ctlSocketPath } from './ctl-server.js';
-import { Host } from './host.js';
+import { Host } from '../host.js';
 
 const root = mkdtempSync(join(tmpdir(), 'noops-ctl-'));
 after(() => rmSync(root, { recursive: true, force: true }));

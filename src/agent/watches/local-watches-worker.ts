@@ -3,7 +3,7 @@
  * worker's heap and leave with it, so the agent's own memory stays that of the supervisor.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { NoopsError } from '../errors/index.js';
+import { NoopsError } from '../../errors/index.js';
 import { parseWatches } from './local-watches-parse.js';
 
 const { text, file } = workerData as { text: string; file: string };

@@ -8,7 +8,7 @@
  *   NAME                  every watch called NAME (web on every instance), or the standalone one
  *   TAG                   every watch of the instances under TAG (partial: cluster.prod)
  */
-import { parseTag, valueOf, type Tag } from '../tree/index.js';
+import { parseTag, valueOf, type Tag } from '../../tree/index.js';
 
 /** A watch as the names see it. */
 export interface WatchRef {

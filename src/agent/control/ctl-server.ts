@@ -12,7 +12,7 @@ import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { NoopsError } from '../errors/index.js';
+import { NoopsError } from '../../errors/index.js';
 import type { Control } from './control.js';
 
 /** Where the socket of the agent whose root is `root` lives. */

@@ -6,13 +6,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DesiredInstance } from '../api/types.js';
-import { sha256File } from '../artifacts/index.js';
-import { installRuntime, runtimesToRemove } from '../runtimes/index.js';
-import { makeTarball } from '../runtimes/test-runtimes.js';
-import { Agent } from './agent.js';
+import type { DesiredInstance } from '../../api/types.js';
+import { sha256File } from '../../artifacts/index.js';
+import { installRuntime, runtimesToRemove } from '../../runtimes/index.js';
+import { makeTarball } from '../../runtimes/test-runtimes.js';
+import { Agent } from '../agent.js';
 import { runtimeUse } from './runtime-prune.js';
-import type { InstanceState } from './state.js';
+import type { InstanceState } from '../state.js';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;

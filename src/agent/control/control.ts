@@ -5,9 +5,9 @@
  * nothing is NOOPS_E_WATCH_UNKNOWN.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NoopsError } from '../errors/index.js';
-import { followFiles, listLogFiles, tailLines, type CronStatus, type LogFile, type ProcessStatus } from '../supervisor/index.js';
-import type { Host } from './host.js';
+import { NoopsError } from '../../errors/index.js';
+import { followFiles, listLogFiles, tailLines, type CronStatus, type LogFile, type ProcessStatus } from '../../supervisor/index.js';
+import type { Host } from '../host.js';
 import { selectWatches, type WatchRef } from './names.js';
 
 /** One watch as `status` shows it. */

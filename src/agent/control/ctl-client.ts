@@ -6,7 +6,7 @@
  *   const watches = await ctl.get<WatchView[]>('/v1/status');
  */
 import { request, type IncomingMessage } from 'node:http';
-import { isErrorCode, NoopsError } from '../errors/index.js';
+import { isErrorCode, NoopsError } from '../../errors/index.js';
 import { ctlSocketPath } from './ctl-server.js';
 
 export class CtlClient {

@@ -8,10 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { isErrorCode, NoopsError } from '../errors/index.js';
-import type { CronSpecManifest, ProcessSpec } from '../release/index.js';
-import type { CronSpec, WatchSpec } from '../supervisor/index.js';
-import { inheritedEnv, supervision } from './specs.js';
+import { isErrorCode, NoopsError } from '../../errors/index.js';
+import type { CronSpecManifest, ProcessSpec } from '../../release/index.js';
+import type { CronSpec, WatchSpec } from '../../supervisor/index.js';
+import { inheritedEnv, supervision } from '../specs.js';
 
 /** The watches file's name in the agent root. */
 export const WATCHES_FILE = 'watches.yaml';

@@ -1,4 +1,8 @@
-/** Picking a free TCP port for a process that asked for `port: auto`. */
+/**
+ * net/: the lowest layer of networking helpers, depending on node:net only. Today one:
+ * picking a free TCP port, for a process that asked for `port: auto` (the agent), and for the
+ * supervisor's, build's, end-to-end and benchmark tests that need a port nobody holds.
+ */
 import { createServer } from 'node:net';
 
 /** Asks the kernel for a free port on all interfaces (bind to port 0), then releases it. */

@@ -3,10 +3,10 @@
  * pinned in ROOT/agent.json beside the agent's identity, and the check of each desired release
  * against it before anything of it is installed or run.
  */
-import type { DesiredInstance } from '../api/types.js';
-import { keyIdOf, verifyRelease, type SigningKey } from '../release/signature.js';
-import { formatTag, parseTag, truncateTo } from '../tree/tag.js';
-import { loadIdentity, saveIdentity } from './state.js';
+import type { DesiredInstance } from '../../api/types.js';
+import { keyIdOf, verifyRelease, type SigningKey } from '../../release/signature.js';
+import { formatTag, parseTag, truncateTo } from '../../tree/index.js';
+import { loadIdentity, saveIdentity } from '../state.js';
 
 /** The key this agent trusts, kept in agent.json with its token. */
 export class KeyPin {

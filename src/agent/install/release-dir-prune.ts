@@ -8,7 +8,7 @@
  */
 import { lstat, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NoopsError } from '../errors/index.js';
+import { NoopsError } from '../../errors/index.js';
 import { cacheDir, isSha256Name, isVersionName, jobPaths, randomSuffix } from './install-paths.js';
 import { readCurrent, readMarker } from './release-dir.js';
 

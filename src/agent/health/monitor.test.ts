@@ -5,9 +5,9 @@ import { createServer as createTcp, type Server } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { probe } from './health-probe.js';
-import { HealthMonitor } from './health.js';
-import type { HealthCheck } from '../release/index.js';
+import { probe } from './probe.js';
+import { HealthMonitor } from './monitor.js';
+import type { HealthCheck } from '../../release/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'noops-health-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

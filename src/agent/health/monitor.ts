@@ -4,8 +4,8 @@
  * `healthy` (since the first success in a row) or `unhealthy` (with the reason). A new run of
  * the process (another pid) starts over. The server judges "healthy for long enough".
  */
-import type { HealthCheck } from '../release/index.js';
-import { probe as realProbe, type Probe, type ProbeTarget } from './health-probe.js';
+import type { HealthCheck } from '../../release/index.js';
+import { probe as realProbe, type Probe, type ProbeTarget } from './probe.js';
 
 export interface HealthStatus {
   health: 'starting' | 'healthy' | 'unhealthy';

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { NoopsError } from '../errors/index.js';
+import { NoopsError } from '../../errors/index.js';
 
 /** A canonical tag as one path segment: no "/", no leading "." (so never "." or ".."). */
 const TAG_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;

@@ -3,10 +3,10 @@
  * host has a watches file: an agent that runs only deployed releases never loads them.
  */
 import { z } from 'zod';
-import { NoopsError } from '../errors/index.js';
+import { NoopsError } from '../../errors/index.js';
 import {
   checkCronSchedule, envMap, parseYamlWith, processDefaults, processName, toCrons, toFlapping, toLogs, yamlCronShape, yamlProcessShape,
-} from '../release/index.js';
+} from '../../release/index.js';
 import type { LocalWatches } from './local-watches.js';
 
 const dir = z.string().refine((d) => d.startsWith('/'), 'expected an absolute folder, e.g. /srv/app');

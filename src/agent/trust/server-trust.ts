@@ -4,8 +4,8 @@
  * once per change, and gives the report its `trust` field.
  */
 import { randomUUID } from 'node:crypto';
-import type { DesiredState, SigningKey, TrustReport } from '../api/types.js';
-import type { Host } from './host.js';
+import type { DesiredState, SigningKey, TrustReport } from '../../api/types.js';
+import type { Host } from '../host.js';
 import { trustedKey, type KeyPin } from './signing.js';
 import { accept, checkServer, checkStops, refuse, trustReport, type RefusalKind } from './trust.js';
 
@@ -37,7 +37,10 @@ export class ServerTrust {
     const memory = this.host.state.server;
     const key = signing && trustedKey(signing);
     const d = checkServer(memory, { id: serverId, key: key?.keyId }, this.pin.key?.keyId);
-    if (!d.accept) return this.#refuse(d.kind, d.reason, serverId, 'joined the server again, but refuses its answers');
+    if (!d.accept) {
+      this.#refuse(d.kind, d.reason, serverId, 'joined the server again, but refuses its answers');
+      return;
+    }
     if (memory === undefined) this.#remember(serverId, undefined);
     if (key !== undefined && this.pin.key === undefined) this.#say(`pinned the server's release signing key ${this.pin.pin(key).keyId}: only releases it signed are installed`);
   }
@@ -50,11 +53,17 @@ export class ServerTrust {
     // A server before issue 12 names no identity: an agent that never knew one follows it as before.
     if (server === undefined && memory === undefined && this.pin.key === undefined) return true;
     const d = checkServer(memory, { id: server?.id, generation: ds.generation, adopted: server?.adopted, key: key?.keyId }, this.pin.key?.keyId);
-    if (!d.accept) return this.#refuse(d.kind, d.reason, server?.id, `refuses the desired state at generation ${ds.generation}`), false;
+    if (!d.accept) {
+      this.#refuse(d.kind, d.reason, server?.id, `refuses the desired state at generation ${ds.generation}`);
+      return false;
+    }
     if (!d.adopted) {
       // An adopted answer is an admin's decision: the share of stops is not checked.
       const why = checkStops(Object.keys(this.host.state.instances), ds.instances.map((i) => i.tag), ds.stops ?? []);
-      if (why !== undefined) return this.#refuse('stops', why, server?.id, `refuses the desired state at generation ${ds.generation}`), false;
+      if (why !== undefined) {
+        this.#refuse('stops', why, server?.id, `refuses the desired state at generation ${ds.generation}`);
+        return false;
+      }
     }
     const was = memory?.refusal;
     this.#remember(server!.id, ds.generation);

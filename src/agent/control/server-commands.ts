@@ -4,9 +4,9 @@
  * arrive with the desired state (one long poll per agent, see Agent.desiredLoop). A `logs -f`
  * streams until the server says the person cancelled or went away.
  */
-import type { ApiClient } from '../api/client.js';
-import type { AgentCommand } from '../api/types.js';
-import { NoopsError } from '../errors/index.js';
+import type { ApiClient } from '../../api/client.js';
+import type { AgentCommand } from '../../api/types.js';
+import { NoopsError } from '../../errors/index.js';
 import type { Control } from './control.js';
 
 /** 250 ms: followed output is sent at most this often, so a chatty log is a few posts a second. */
