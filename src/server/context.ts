@@ -5,7 +5,7 @@ import type { Store } from '../store/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
 import type { RolloutController } from '../rollout/index.js';
 import type { DesiredHub } from './hub.js';
-import type { ReportBook } from './reports.js';
+import type { ActualState } from '../monitor/index.js';
 import type { BuildRunner } from './builds.js';
 import type { TagBook } from './tags.js';
 import type { CommandBook } from './commands.js';
@@ -27,7 +27,8 @@ export interface ServerContext {
   store: Store;
   artifacts: ArtifactStore;
   hub: DesiredHub;
-  reports: ReportBook;
+  /** the one read model of what runs where (the agents' reports, the store behind them) */
+  reports: ActualState;
   rollout: RolloutController;
   builds: BuildRunner;
   tags: TagBook;
