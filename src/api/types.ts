@@ -432,7 +432,11 @@ export interface DesiredState {
   commands?: AgentCommand[];
 }
 
-/** One process as the agent reports it. */
+/**
+ * One process as the agent reports it. The server checks reports with the zod schema in
+ * src/monitor/report-schema.ts; src/monitor/shapes.ts fails the build if this type, that schema and
+ * the stored row (`InstanceRow`) drift apart.
+ */
 export interface ProcessReport {
   tag: string;
   process: string;

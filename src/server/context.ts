@@ -9,7 +9,7 @@ import type { ImportDeps } from '../import/index.js';
 import type { ReleaseSigner } from '../release/signing.js';
 import type { StoredTree } from '../tree/stored-tree.js';
 import type { DesiredHub } from './hub.js';
-import type { ReportBook } from './reports.js';
+import type { ActualState } from '../monitor/index.js';
 import type { AgentCommandQueue } from './agent-commands.js';
 import type { RuntimeCatalog } from '../runtimes/catalog.js';
 
@@ -28,7 +28,8 @@ export interface ServerContext {
   store: Store;
   artifacts: ArtifactStore;
   hub: DesiredHub;
-  reports: ReportBook;
+  /** the one read model of what runs where (the agents' reports, the store behind them) */
+  reports: ActualState;
   rollout: RolloutController;
   builds: BuildRunner;
   /** the service tree's nodes: resolves the tags users type, creates nodes on first use */

@@ -19,7 +19,7 @@ import { openSigner } from '../release/signing.js';
 import { StoredTree } from '../tree/stored-tree.js';
 import type { ServerContext, ServerConfig } from './context.js';
 import { DesiredHub } from './hub.js';
-import { ReportBook } from './reports.js';
+import { ActualState } from '../monitor/index.js';
 import { tightenDataDir } from './data-dir.js';
 import { AgentCommandQueue } from './agent-commands.js';
 import { RuntimeCatalog } from '../runtimes/catalog.js';
@@ -103,7 +103,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const signer = await openSigner(store, dataDir, (line) => (opts.log ?? ((l) => process.stderr.write(l)))(`noops server: ${line}\n`));
     const artifacts = new ArtifactStore(join(dataDir, 'artifacts'));
     const hub = new DesiredHub();
-    const reports = new ReportBook(store, config.downAfterMs);
+    const reports = new ActualState(store, config.downAfterMs);
+    await reports.load(); // what runs, as the store last had it: before any report or route
     const tags = new StoredTree(store);
     const runtimes = new RuntimeCatalog(store, artifacts, join(dataDir, 'runtimes'));
     // what the repositories' code may see: nothing of the data folder but the build runtimes

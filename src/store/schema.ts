@@ -5,6 +5,7 @@
  * This describes the schema after the latest migration; `migrations.ts` is what makes it.
  */
 import type { Generated, Selectable } from 'kysely';
+import type { InstanceRow } from './types.js';
 
 export interface TokensTable {
   hash: string;
@@ -142,19 +143,17 @@ export interface DesiredGenerationTable {
   generation: number;
 }
 
-export interface InstancesTable {
-  host: string;
-  tag: string;
-  process: string;
-  version: string;
-  state: string;
-  pid: number | null;
-  port: number | null;
-  restarts: number;
-  started_at: string | null;
-  error: string | null;
-  updated_at: string;
-}
+/** `startedAt` -> `started_at`: a row's field name as its column's. */
+type SnakeCase<S extends string> = S extends `${infer C}${infer Rest}` ? `${C extends Lowercase<C> ? C : `_${Lowercase<C>}`}${SnakeCase<Rest>}` : S;
+
+/** A row's columns: the same fields with the same types, in snake_case. */
+export type ColumnsOf<Row> = { [K in keyof Row & string as SnakeCase<K>]: Row[K] };
+
+/**
+ * One supervised process of one instance: `InstanceRow`'s fields as columns, derived so that the
+ * two cannot drift (`InstanceRow` is in turn tied to the agent's report in src/monitor/shapes.ts).
+ */
+export type InstancesTable = ColumnsOf<InstanceRow>;
 
 export interface AuditTable {
   id: Generated<number>;

@@ -1,7 +1,7 @@
 /**
  * The service tree: tags (`cop.xiaomi_owt.miliao_pdl.im_service.ack_job.api_cluster.prod`),
- * selectors (`cop=xiaomi,pdl=im`) and the tree they name. Pure: no I/O, and nothing of ours but
- * the error registry, so every part of noops may use it.
+ * selectors (`cop=xiaomi,pdl=im`), the tree they name, and each node's health from counts of what
+ * runs under it. Pure: no I/O, and nothing of ours but the error registry, so every part of noops may use it.
  *
  * @example
  *   import { canonicalTag, parseSelector, matches } from '../tree/index.js';
@@ -28,3 +28,4 @@ export {
 export { formatSelector, matches, parseSelector, type Selector } from './selector.js';
 export { resolveTag } from './resolve.js';
 export { buildTree, renderTree, type TreeNode } from './tree.js';
+export { annotateTree, healthByTag, healthOf, type Health, type HealthInput, type HealthTreeNode, type NodeHealth } from './health.js';

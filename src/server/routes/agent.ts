@@ -4,7 +4,6 @@ import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
 import type { DesiredInstance, DesiredState, JoinResponse } from '../../api/types.js';
 import { API_PREFIX } from '../../api/types.js';
-import { isCanonicalTag } from '../../tree/index.js';
 import type { ReleaseManifest } from '../../release/types.js';
 import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
@@ -19,75 +18,11 @@ import { SignatureBook } from '../../release/signing.js';
 import { jobOf } from '../../rollout/index.js';
 import { REPORT_MAX_BYTES, reportLimits } from '../report-limits.js';
 import { HostName, parseBody } from './parse.js';
+import { ReportBody } from '../../monitor/report-schema.js';
 
 const JoinBody = z.object({
   name: HostName,
   labels: z.record(z.string().regex(/^[a-zA-Z0-9_.\/-]{1,63}$/, 'a label key is letters, digits, "_", ".", "/" and "-"'), z.string().max(256)).default({}),
-}).strict();
-
-/**
- * A tag as agents report it: canonical (root-first, as the server sent it). A report with any
- * other text is refused whole: one bad tag once broke `GET /tree` for everyone.
- */
-const ReportedTag = z.string().max(512).refine(isKnownCanonical, 'not a canonical tag (key.value pairs joined by "_", root first)');
-
-/**
- * Tags already found canonical: every report repeats the same few per host, and parsing each
- * again on every heartbeat showed in the server's CPU per beat. Bounded: emptied when full.
- */
-const canonical = new Set<string>();
-const MAX_CANONICAL_REMEMBERED = 100_000;
-
-function isKnownCanonical(t: string): boolean {
-  if (canonical.has(t)) return true;
-  if (!isCanonicalTag(t)) return false;
-  if (canonical.size >= MAX_CANONICAL_REMEMBERED) canonical.clear();
-  canonical.add(t);
-  return true;
-}
-/** Free text an agent reports (an error, a message): bounded. */
-const Text = z.string().max(64 * 1024);
-
-const ProcessReport = z.object({
-  tag: ReportedTag, process: z.string().max(128), version: z.string().max(64), state: z.string().max(32),
-  pid: z.number().int().nullable(), port: z.number().int().nullable(), restarts: z.number().int(),
-  startedAt: z.string().max(64).nullable(), error: Text.nullable(),
-  health: z.enum(['starting', 'healthy', 'unhealthy']).optional(),
-  healthySince: z.string().nullable().optional(),
-  healthError: z.string().nullable().optional(),
-  downloaded: z.boolean().optional(),
-}).strict();
-const RuntimesReport = z.object({
-  platform: z.string().max(64),
-  canInstall: z.boolean(),
-  reason: z.string().max(4096).nullable(),
-  installed: z.array(z.string().max(256)).max(10_000),
-}).strict();
-const Metric = z.object({
-  endpoint: z.string(), metric: z.string(), value: z.number(), timestamp: z.number().int(), step: z.number().int(),
-  counterType: z.literal('GAUGE'), tags: z.string(),
-}).strict();
-const Event = z.object({
-  seq: z.number().int(), at: z.string().max(64), tag: ReportedTag.nullable(), name: z.string().max(128), kind: z.string().max(64), message: Text,
-}).strict();
-const Cron = z.object({
-  tag: ReportedTag, name: z.string().max(128), schedule: z.string().max(256), running: z.boolean(), nextRunAt: z.string().max(64).nullable(),
-  lastRun: z.object({ startedAt: z.string(), endedAt: z.string(), result: z.string(), message: z.string() }).strict().nullable(),
-  runs: z.number().int(), skipped: z.number().int(),
-}).strict();
-const TrustReport = z.object({
-  state: z.enum(['accepted', 'refused']), server: z.string().max(64).nullable(), generation: z.number().int(),
-  reason: z.string().max(4096).optional(), refusal: z.string().max(64).optional(), since: z.string().max(64).optional(),
-}).strict();
-const ReportBody = z.object({
-  processes: z.array(ProcessReport),
-  failures: z.array(z.object({ tag: ReportedTag, version: z.string().max(64), error: Text }).strict()),
-  generation: z.number().int(),
-  metrics: z.array(Metric).optional(),
-  events: z.array(Event).optional(),
-  crons: z.array(Cron).optional(),
-  runtimes: RuntimesReport.optional(),
-  trust: TrustReport.optional(),
 }).strict();
 
 export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, principals: PrincipalCache): Promise<void> {
@@ -131,7 +66,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
   // bodyLimit, one byte over ours, is the backstop.
   api.post('/agent/report', { config: { access: 'agent' }, bodyLimit: REPORT_MAX_BYTES + 1, preParsing: reportLimits() }, async (req) => {
     const body = parseBody(ReportBody, req.body, 'report');
-    await ctx.reports.receive(req.principal.name, body);
+    await ctx.reports.receive(req.principal.name, body); // into the read model of what runs: memory now, the store in batches
       const generation = await ctx.store.desiredGeneration(req.principal.name);
       // The heartbeat goes back on every report: an agent that restarted with its saved token never joined again to learn it.
       return { generation, heartbeatMs: ctx.config.heartbeatMs };

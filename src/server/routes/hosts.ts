@@ -69,6 +69,7 @@ export async function hostRoutes(api: FastifyInstance, ctx: ServerContext, princ
       await s.audit({ at: new Date().toISOString(), actor: req.principal.name, action: 'host.rm', target: host.name, detail: { scope: host.scope, address: host.address } });
     });
     principals.forgetAgent(host.name);
+    ctx.reports.forget(host.name); // its processes left the store with it
     return view;
   });
 }

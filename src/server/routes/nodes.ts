@@ -6,12 +6,11 @@
 import type { FastifyInstance } from 'fastify';
 import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
-import { ancestorsAndSelf, buildTree, formatTag, isUnder, levelOf, parseTag, resolveTag, truncateTo } from '../../tree/index.js';
+import { ancestorsAndSelf, annotateTree, buildTree, formatTag, isUnder, levelOf, parseTag, resolveTag, truncateTo } from '../../tree/index.js';
 import { z } from 'zod';
 import { canSee, canSeeNode } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { parseQuery } from './parse.js';
-import { annotateTree } from '../health.js';
 import { currentVersion, deploymentView, healthOfTree, hostViews, releaseView } from './views.js';
 
 export async function nodeRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
@@ -73,7 +72,7 @@ export async function nodeRoutes(api: FastifyInstance, ctx: ServerContext): Prom
       node,
       path: ancestorsAndSelf(parsed).map((t) => ({ tag: formatTag(t), level: levelOf(t), name: t.pairs[t.pairs.length - 1]!.value })),
       hosts,
-      instances: (await ctx.store.listInstances()).filter((i) => under(i.tag)),
+      instances: ctx.reports.instances().filter((i) => under(i.tag)),
       jobs,
       cluster,
     };

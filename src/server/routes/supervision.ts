@@ -1,7 +1,7 @@
 /**
  * What the agents' supervisors report, for people and for the monitoring to come: the latest
  * per-process metrics (Open-Falcon samples), recent events, and the crons with their last run.
- * Kept in memory from the agents' reports (see ../reports.ts).
+ * Kept in memory from the agents' reports by the read model of what runs (src/monitor/).
  */
 import type { FastifyInstance } from 'fastify';
 import { NoopsError } from '../../errors/index.js';

@@ -4,12 +4,11 @@ import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/types.js';
 import type { ReleaseManifest } from '../../release/types.js';
 import type { DeploymentRow, DeploymentStatus, ReleaseRow } from '../../store/index.js';
-import { buildTree, isCanonicalTag, isUnder, matches, parseSelector, renderTree, type Selector } from '../../tree/index.js';
+import { annotateTree, buildTree, healthByTag, isCanonicalTag, isUnder, matches, parseSelector, renderTree, type NodeHealth, type Selector } from '../../tree/index.js';
 import { z } from 'zod';
 import { authorize, canSee, canSeeNode, isServerAdmin } from '../auth.js';
 import type { Principal, ServerContext } from '../context.js';
 import { parseQuery } from './parse.js';
-import { annotateTree, healthByTag, type NodeHealth } from '../health.js';
 import { signatureStatus, type ReleaseSigner } from '../../release/signing.js';
 import { NEXT_HEADER, PAGE_MAX, PageQuery, pageOf, parseBefore, parsePage } from './paging.js';
 
@@ -50,8 +49,8 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
   api.get('/instances', { config: { access: 'viewer' } }, async (req, reply): Promise<T.InstanceView[]> => {
     const q = parseQuery(TagQuery.extend(PageQuery), req.query, 'instances');
     const page = parsePage(q);
-    await ctx.reports.flush(); // what agents reported a moment ago is in the answer
-    const rows = (await ctx.store.listInstances()).filter((r) => canSee(req.principal, r.tag));
+    // the read model: what agents reported a moment ago is in the answer, without a query
+    const rows = ctx.reports.instances().filter((r) => canSee(req.principal, r.tag));
     if (!q.tag) return pageOf(rows, page, reply);
     const node = await ctx.tags.resolveAny(q.tag);
     return pageOf(rows.filter((r) => isUnder(r.tag, node)), page, reply);
@@ -148,14 +147,17 @@ export async function hostViews(ctx: ServerContext, who: Principal): Promise<T.H
   return out;
 }
 
-/** The health counts of every node `who` may see, within a selector's part of the tree when one is given. */
+/**
+ * The health counts of every node `who` may see, within a selector's part of the tree when one is
+ * given: the tree's pure counts (tree/health.ts) over the read model's hosts and processes.
+ */
 export async function healthOfTree(ctx: ServerContext, who: Principal, sel?: Selector): Promise<Map<string, NodeHealth>> {
   const keep = (tag: string): boolean => canSee(who, tag) && (sel === undefined || matches(sel, tag));
   const hosts = await hostViews(ctx, ADMIN_VIEW);
   return healthByTag({
     clusters: (await ctx.store.listClusters()).filter((c) => keep(c.tag)),
     hostUp: new Map(hosts.map((h) => [h.name, h.status === 'up'])),
-    processes: (await ctx.store.listInstances()).filter((p) => keep(p.tag)),
+    processes: ctx.reports.instances().filter((p) => keep(p.tag)),
     running: (await ctx.store.listDeployments({ status: 'running' })).map((d) => d.tag).filter(keep),
   });
 }

@@ -1,10 +1,18 @@
 /**
  * Health at a glance, without I/O: for every node of the service tree, how many hosts and
  * instances lie under it, how many of them are up, and one word for the whole (the console's
- * coloured dot). Pure, so the rules are tested with exact equality.
+ * coloured dot). Pure, so the rules are tested with exact equality. Fed by the server's read
+ * model of what runs (monitor/), which knows the hosts and processes; this file knows the tree.
  */
-import type { Health, TreeNodeView } from '../api/types.js';
-import { ancestorsAndSelf, formatTag, parseTag, type TreeNode } from '../tree/index.js';
+import { ancestorsAndSelf, formatTag, parseTag } from './tag.js';
+import type { TreeNode } from './tree.js';
+
+/**
+ * A node's health in one word: `ok` (every host and instance up), `degraded` (some are not),
+ * `down` (every host down, or no instance up), `idle` (nothing runs, no host down). The API's
+ * `Health` (api/types.ts) is the same word on the wire.
+ */
+export type Health = 'ok' | 'degraded' | 'down' | 'idle';
 
 /** What the counts are made of. */
 export interface HealthInput {
@@ -93,8 +101,16 @@ export function healthByTag(input: HealthInput): Map<string, NodeHealth> {
 
 const EMPTY: NodeHealth = { hosts: 0, hostsDown: 0, instances: 0, instancesUp: 0, health: 'idle', deploying: false };
 
+/** A node of the tree with its counts, and its children with theirs (the API's `TreeNodeView`). */
+export interface HealthTreeNode extends NodeHealth {
+  tag: string;
+  level: string;
+  name: string;
+  children: HealthTreeNode[];
+}
+
 /** The tree with every node's counts (nodes with nothing under them are idle). */
-export function annotateTree(roots: readonly TreeNode[], health: ReadonlyMap<string, NodeHealth>): TreeNodeView[] {
+export function annotateTree(roots: readonly TreeNode[], health: ReadonlyMap<string, NodeHealth>): HealthTreeNode[] {
   return roots.map((n) => ({
     tag: n.tag,
     level: n.level,

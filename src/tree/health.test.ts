@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildTree } from '../tree/index.js';
+import { buildTree } from './index.js';
 import { annotateTree, healthByTag, healthOf } from './health.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AgentReport } from '../api/types.js';
 import type { InstanceRow, Store } from '../store/index.js';
-import { ReportBook } from './reports.js';
+import { ActualState } from './actual-state.js';
 
 const TAG = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
 const report = (version: string): AgentReport => ({
@@ -27,7 +27,7 @@ function recordingStore(failures = 0): { store: Store; writes: string[][]; store
 
 test('processes that changed are written together, once; unchanged reports write nothing', async () => {
   const { store, writes, stored } = recordingStore();
-  const book = new ReportBook(store, 15_000);
+  const book = new ActualState(store, 15_000);
   const seen: string[] = [];
   book.on('report', (h) => seen.push(h));
   for (const h of ['h1', 'h2', 'h3']) await book.receive(h, report('v1'));
@@ -45,7 +45,7 @@ test('processes that changed are written together, once; unchanged reports write
 
 test('a failed write is kept and retried; a newer report of the host wins', async () => {
   const { store, writes, stored } = recordingStore(1);
-  const book = new ReportBook(store, 15_000);
+  const book = new ActualState(store, 15_000);
   await book.receive('h1', report('v1'));
   await book.receive('h2', report('v1'));
   await book.flush(); // fails
@@ -67,7 +67,7 @@ test('heartbeats whose write failed are kept and written by the next flush, neve
       beats.push(b);
     },
   } as unknown as Store;
-  const book = new ReportBook(store, 15_000);
+  const book = new ActualState(store, 15_000);
   const warnings: string[] = [];
   const onWarning = (w: Error): void => { warnings.push(w.message); };
   process.on('warning', onWarning);
@@ -76,12 +76,69 @@ test('heartbeats whose write failed are kept and written by the next flush, neve
     await book.flush(); // fails: logged, kept
     assert.equal(beats.length, 0);
     assert.equal(book.failedWrites, 1);
+    assert.deepEqual(book.writeFailures, { heartbeats: 1, instances: 0 });
     await book.flush();
     assert.deepEqual(beats.map((b) => b.map((x) => x.name)), [['h1']]);
     await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
     assert.ok(warnings.some((w) => /heartbeats failed, will retry/.test(w)), warnings.join('\n'));
+    assert.ok(warnings.some((w) => w.includes('(h1)') && w.includes('the database is locked by another process')), 'the warning names the host and the error');
   } finally {
     process.off('warning', onWarning);
     await book.close();
   }
+});
+
+test('a failed instance write is counted and logged with its hosts; memory is current before any write', async () => {
+  const { store, writes } = recordingStore(1);
+  const book = new ActualState(store, 15_000);
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => { warnings.push(w.message); };
+  process.on('warning', onWarning);
+  try {
+    await book.receive('h1', report('v1'));
+    assert.deepEqual(book.instances().map((r) => [r.host, r.version]), [['h1', 'v1']], 'read from memory, nothing written yet');
+    await book.flush(); // fails
+    assert.deepEqual(writes, []);
+    assert.deepEqual(book.writeFailures, { heartbeats: 0, instances: 1 });
+    assert.deepEqual(book.instances().map((r) => [r.host, r.version]), [['h1', 'v1']], 'a failed write leaves the model as reported');
+    await book.flush();
+    assert.deepEqual(writes, [['h1']]);
+    await new Promise((r) => setImmediate(r));
+    assert.ok(warnings.some((w) => /processes failed, will retry \(h1\): database is locked/.test(w)), warnings.join('\n'));
+  } finally {
+    process.off('warning', onWarning);
+    await book.close();
+  }
+});
+
+test('the model starts from the store, each report replaces its host\'s rows, and rows come in the store\'s order', async () => {
+  const row = (host: string, tag: string, process: string, version: string): InstanceRow => ({
+    host, tag, process, version, state: 'up', pid: 1, port: null, restarts: 0, startedAt: null, error: null, updatedAt: '2026-01-01T00:00:00.000Z',
+  });
+  const OTHER = TAG.replace('cluster.prod', 'cluster.beta');
+  const { store } = recordingStore();
+  (store as { listInstances: Store['listInstances'] }).listInstances = async () => [row('h2', TAG, 'web', 'v0'), row('h1', TAG, 'worker', 'v0'), row('h1', OTHER, 'web', 'v0')];
+  const book = new ActualState(store, 15_000);
+  await book.load();
+  assert.deepEqual(book.instances().map((r) => [r.host, r.tag === TAG ? 'prod' : 'beta', r.process]), [['h1', 'beta', 'web'], ['h1', 'prod', 'worker'], ['h2', 'prod', 'web']]);
+  assert.deepEqual(book.hosts(), [], 'loaded rows are not reports: no host reported since the start');
+
+  await book.receive('h1', report('v1'));
+  assert.deepEqual(book.instances().map((r) => [r.host, r.process, r.version]), [['h1', 'web', 'v1'], ['h2', 'web', 'v0']], "h1's report replaced all of h1's rows");
+
+  book.forget('h2');
+  assert.deepEqual(book.instances().map((r) => r.host), ['h1']);
+  await book.close();
+});
+
+test('a host forgotten before the flush is not written back', async () => {
+  const { store, writes } = recordingStore();
+  const book = new ActualState(store, 15_000);
+  await book.receive('h1', report('v1'));
+  await book.receive('h2', report('v1'));
+  book.forget('h1');
+  await book.flush();
+  assert.deepEqual(writes, [['h2']]);
+  assert.equal(book.lastReport('h1'), undefined);
+  await book.close();
 });
