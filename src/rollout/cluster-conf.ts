@@ -20,7 +20,7 @@
 import { parseDocument, isMap, isScalar, LineCounter, type Document } from 'yaml';
 import { z } from 'zod';
 import { NoopsError } from '../errors/index.js';
-import { PolicySchema, type PolicyInput } from './policy.js';
+import { PolicySchema, type PolicyInput } from './deploy-policy.js';
 
 export { PolicySchema };
 

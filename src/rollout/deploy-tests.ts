@@ -10,11 +10,11 @@
  */
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DeployTestCommand } from '../api/types.js';
 import type { ProcessReport } from '../api/types.js';
+import type { DeployTestCommand } from './types.js';
 import type { ReleaseManifest } from '../release/types.js';
 import { BUILD_ENV_PASSTHROUGH, Sandbox } from '../build/index.js';
-import { extractPackage } from '../agent/install.js';
+import { extractPackage } from '../artifacts/extract.js';
 
 /** The end of a test command's output kept in the deployment: enough for an assertion's message. */
 export const TEST_OUTPUT_KEEP = 8 * 1024;

@@ -9,7 +9,7 @@ import type { AgentReport, RolloutProgress } from '../api/types.js';
 import { parseTag, formatTag, truncateTo } from '../tree/index.js';
 import { observe } from './evaluate.js';
 import { deployTestEnv, hostAddress, instanceList, mainProcess, runDeployTests } from './deploy-tests.js';
-import type { Entry } from './entry.js';
+import type { Entry } from './running-deployment.js';
 import type { RolloutDeps } from './controller.js';
 
 export class Executor {

@@ -6,9 +6,9 @@ export { hostReadiness, observe, previousVersion, revertState, stoppedReadiness 
 export { stopPlan, describeStops } from './stop-plan.js';
 export type { HostObservation, Readiness } from './evaluate.js';
 export { planBatches } from './plan.js';
-export { PolicySchema, parsePolicy, parseDuration, resolvePolicy, DEFAULT_BATCH, DEFAULT_TIMEOUT_S, type PolicyInput } from './policy.js';
+export { PolicySchema, parsePolicy, parseDuration, resolvePolicy, DEFAULT_BATCH, DEFAULT_TIMEOUT_S, type PolicyInput } from './deploy-policy.js';
 export { step, initialProgress, hostResults, type RolloutAction, type StepInput, type StepResult } from './step.js';
-export { applyCommand, describe } from './commands.js';
+export { applyCommand, describe } from './progress-updates.js';
 export { parseClusterConf, type ClusterConfJob } from './cluster-conf.js';
 export { checkEnv, envProblems } from './check-env.js';
 export type { EnvHost, EnvProblems } from './check-env.js';

@@ -2,7 +2,8 @@
  * A running deployment as the controller holds it in memory: its row, its progress, and what
  * waits for the next step (people's commands, deploy-test results, log lines from hooks).
  */
-import type { DeployTestCommand, DeploymentAction, RolloutLogLine, RolloutProgress } from '../api/types.js';
+import type { DeploymentAction } from '../api/types.js';
+import type { DeployTestCommand, RolloutLogLine, RolloutProgress } from './types.js';
 import type { ReleaseManifest } from '../release/types.js';
 import type { DeploymentRow, ReleaseRow } from '../store/index.js';
 import { LOG_KEEP } from './step.js';

@@ -16,7 +16,7 @@
  */
 import { z } from 'zod';
 import { NoopsError } from '../errors/index.js';
-import type { RolloutPolicy } from '../api/types.js';
+import type { RolloutPolicy } from './types.js';
 
 /** Every batch at once would be the old behaviour; one host first lets a bad release hurt one host. */
 export const DEFAULT_BATCH: (number | string)[] = [1, '100%'];
