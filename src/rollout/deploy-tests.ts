@@ -39,7 +39,7 @@ export interface DeployTestJob {
  * Never throws: a package that cannot be unpacked is a failed test.
  */
 export async function runDeployTests(job: DeployTestJob): Promise<DeployTestCommand[]> {
-  let box;
+  let box: ReturnType<Sandbox['open']>;
   try {
     box = (job.sandbox ?? Sandbox.none()).open();
   } catch (err) {

@@ -1,6 +1,10 @@
 /** Deployments: plans, batches, health gates, deploy tests, rollback. See README.md. */
 export { RolloutController, jobOf, TICK_MS, DEFAULT_RESUME_GRACE_MS } from './controller.js';
 export type { RolloutDeps, RolloutEvents, StartDeploy, StartUndeploy } from './controller.js';
+export type { Deployment, RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
+export { rolloutPorts } from './store-ports.js';
+export { readProgress } from './progress-schema.js';
+export type * from './types.js';
 export type { HostHookContext, RolloutHooks } from './hooks.js';
 export { hostReadiness, observe, previousVersion, revertState, stoppedReadiness } from './evaluate.js';
 export { stopPlan, describeStops } from './stop-plan.js';
