@@ -1,7 +1,7 @@
 /**
  * `cluster.conf`, the seed's YAML: a `cluster:` section (name, version, env, jobs, policy), then
  * one section per job tag with its `host:` list, `version` and `policy` (over the cluster's;
- * the keys are in `policy.ts`). The zod schema is the format's documentation; unknown keys are
+ * the keys are in `deploy-policy.ts`). The zod schema is the format's documentation; unknown keys are
  * errors naming the key and the line.
  *
  * @example

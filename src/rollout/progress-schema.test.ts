@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { z } from 'zod';
 import type { ProcessReport } from '../api/types.js';
 import { resolvePolicy } from './deploy-policy.js';
-import { ProgressSchema, readProgress } from './progress-schema.js';
+import { type ProgressSchema, readProgress } from './progress-schema.js';
 import { applyCommand, recordTestEnd, recordTestStart } from './progress-updates.js';
 import { initialProgress, step } from './step.js';
 import type { RolloutProgress } from './types.js';
