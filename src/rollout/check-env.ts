@@ -8,7 +8,7 @@ import { NoopsError } from '../errors/index.js';
 import type { ReleaseManifest } from '../release/types.js';
 import { platformProblem, type HostRuntimeReport } from '../runtimes/index.js';
 import type { HostRow, ReleaseRow } from '../store/index.js';
-import type { RolloutDeps } from './controller.js';
+import type { RolloutDeps } from './ports.js';
 import type { RolloutReader } from './ports.js';
 
 /** A host of the cluster as the check sees it. */

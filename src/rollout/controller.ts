@@ -11,23 +11,17 @@
  */
 import { EventEmitter } from 'node:events';
 import { NoopsError } from '../errors/index.js';
-import type { DeploymentKind, DesiredRow, ReleaseRow, RunningDeploymentRow } from '../store/index.js';
-import type { ReleaseManifest } from '../release/types.js';
-import type { AgentReport, DeploymentAction } from '../api/types.js';
-import { parseTag, formatTag, truncateTo } from '../tree/index.js';
-import type { RolloutLogLine, RolloutPolicy, RolloutProgress } from './types.js';
-import type { Deployment, RolloutReader, RolloutWriter } from './ports.js';
+import type { DeploymentKind } from '../store/index.js';
+import type { DeploymentAction } from '../api/types.js';
+import type { RolloutLogLine, RolloutProgress } from './types.js';
+import type { Deployment, RolloutDeps } from './ports.js';
 import { observe, previousVersion, type HostObservation } from './evaluate.js';
-import { planBatches } from './plan.js';
-import { parsePolicy, PolicySchema, resolvePolicy, type PolicyInput } from './deploy-policy.js';
+import { resolvePolicy } from './deploy-policy.js';
 import { hostResults, initialProgress, step, type RolloutAction } from './step.js';
 import { applyCommand, recordTestEnd, recordTestStart } from './progress-updates.js';
 import { addLog, newLines, newRunning, type RunningDeployment } from './running-deployment.js';
-import { Executor, jobOf } from './executor.js';
-import type { RolloutHooks } from './hooks.js';
-import type { Sandbox } from '../build/index.js';
-import { checkEnv } from './check-env.js';
-import { checkRootUsers } from './check-user.js';
+import { Executor } from './executor.js';
+import { jobOf, locked, planDeploy, planUndeploy, type StartDeploy, type StartPlan, type StartUndeploy } from './deploy-start.js';
 
 /** How often running deployments are stepped even without reports (pauses, deadlines). */
 export const TICK_MS = 500;
@@ -38,49 +32,6 @@ export const REPORT_COALESCE_MS = 50;
 /** After a server restart, no deadline passes before the agents had this long to report again. */
 export const DEFAULT_RESUME_GRACE_MS = 15_000;
 
-/** What the controller needs from the server around it. */
-export interface RolloutDeps {
-  /** what it reads of the stored state (the server's: `rolloutPorts(store)`; tests: `MemoryRolloutStore`) */
-  read: RolloutReader;
-  /** what it writes: deployments, desired state, audit entries */
-  write: RolloutWriter;
-  /** the last report of a host, if it reported since the server started */
-  lastReport(host: string): AgentReport | undefined;
-  /** wake the host's agent: its desired state changed */
-  notify(host: string): void;
-  /** true when the package is in the artifact store */
-  hasArtifact(sha256: string): Promise<boolean>;
-  /** the file of a package in the artifact store (the deploy tests unpack it) */
-  artifactPath(sha256: string): string;
-  /** where the deploy tests' temp folders go */
-  workDir: string;
-  /** where deploy tests run: the server's build sandbox (default: none, for tests) */
-  sandbox?: Sandbox;
-  hooks?: RolloutHooks;
-  /** see DEFAULT_RESUME_GRACE_MS */
-  resumeGraceMs?: number;
-}
-
-export interface StartDeploy {
-  tag: string;
-  version: string;
-  kind: DeploymentKind;
-  initiator: string;
-  /** policy keys (parsed) that override the cluster's for this deploy */
-  policy?: PolicyInput;
-  /** hosts that form the first batch, a canary waiting for promote */
-  canary?: string[];
-}
-
-export interface StartUndeploy {
-  tag: string;
-  initiator: string;
-  /** policy keys (parsed) that override the cluster's for this undeploy */
-  policy?: PolicyInput;
-  /** only these hosts (hosts leaving the cluster); default: every host that runs the tag */
-  hosts?: string[];
-}
-
 /** Events for live views: every change of a deployment, and each line of its log. */
 export interface RolloutEvents {
   change: [row: Deployment];
@@ -88,6 +39,7 @@ export interface RolloutEvents {
 }
 
 export { jobOf };
+export type { RolloutDeps, StartDeploy, StartUndeploy };
 
 export class RolloutController extends EventEmitter<RolloutEvents> {
   private readonly running = new Map<number, RunningDeployment>();
@@ -159,79 +111,20 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
 
   /**
    * Starts a deployment (deploy or rollback) of a built release to a cluster; its first batch
-   * starts at once. Reads each thing it needs once: the cluster, the release, the cluster's
-   * hosts (and the runtimes or root grants the release needs), the lock, the desired state.
+   * starts at once. What it starts from is read once (`planDeploy`).
    */
   async startDeploy(req: StartDeploy): Promise<Deployment> {
-    const { read } = this.deps;
-    const job = truncateTo(parseTag(req.tag), 'job');
-    const cluster = await read.cluster(req.tag);
-    const release = job ? await read.release(formatTag(job), req.version) : undefined;
-    const hosts = cluster ? await read.hosts(cluster.hosts) : [];
-    // runtimes known and installable on every host, before any host changes
-    if (cluster && release) await checkEnv(read, this.deps.lastReport, { tag: req.tag, release, cluster: cluster.hosts, hosts });
-    // nothing runs as root unless the admin allowed it for the cluster
-    if (release) await checkRootUsers(read, { tag: req.tag, release });
-    if (!cluster) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `cluster ${req.tag} has no hosts yet`);
-    if (cluster.hosts.length === 0) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `cluster ${req.tag} has an empty host list`);
-    if (!release) throw await this.exec.releaseUnknown(req.tag, req.version);
-    if (!(await this.deps.hasArtifact(release.sha256))) {
-      throw new NoopsError('NOOPS_E_RELEASE_UNKNOWN', `the package of ${release.job} ${release.version} (sha256 ${release.sha256}) is missing from the artifact store`, { hint: 'build the commit again with `noops build`' });
-    }
-    const known = new Set(hosts.map((h) => h.name));
-    for (const host of cluster.hosts) {
-      if (!known.has(host)) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `host "${host}" of cluster ${req.tag} has never joined`);
-    }
-    const policy = resolvePolicy(clusterPolicy(cluster.policy), req.policy, req.canary?.length ? { canary: true } : undefined);
-    const batches = planBatches(cluster.hosts, policy.batch, req.canary);
-    const manifest = release.manifest as unknown as ReleaseManifest;
-    return this.open(req, release, policy, batches, (manifest.deployTests ?? []).length > 0, async () => {
-      const desired = await read.desired(req.tag);
-      const running = new Map(desired.map((d) => [d.host, d.version]));
-      const previous: Record<string, string | null> = {};
-      for (const host of cluster.hosts) previous[host] = running.get(host) ?? null;
-      return { previous, desired };
-    });
+    return this.open(await planDeploy(this.deps, req));
   }
 
   /**
    * Starts an undeploy: the hosts that run the cluster's tag (or only `req.hosts`, hosts leaving
-   * the cluster) stop its instances, in the cluster's batches, each after its before-stop hook.
-   * Its `version` is the one they run (the most common, when they differ). The cluster's canary
-   * does not apply (a canary is about a new release); every other key of its policy does.
+   * the cluster) stop its instances, in the cluster's batches (`planUndeploy`).
    *
    * @throws NoopsError NOOPS_E_NOTHING_RUNS, NOOPS_E_DEPLOY_LOCKED
    */
   async startUndeploy(req: StartUndeploy): Promise<Deployment> {
-    const { runs } = await this.undeployTargets(req);
-    const version = mostCommon(runs.map((d) => d.version));
-    const release = await this.exec.releaseFor(req.tag, version);
-    const cluster = await this.deps.read.cluster(req.tag);
-    const policy = resolvePolicy(cluster ? clusterPolicy(cluster.policy) : undefined, { canary: false }, req.policy);
-    const order = cluster?.hosts ?? [];
-    const rank = (h: string): number => (order.includes(h) ? order.indexOf(h) : order.length);
-    const hosts = runs.map((d) => d.host).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
-    const start: StartDeploy = { tag: req.tag, version, kind: 'undeploy', initiator: req.initiator };
-    return this.open(start, release, policy, planBatches(hosts, policy.batch), false, async () => {
-      // read again under the lock: what runs now is what stops, and what goes back on an abort
-      const now = await this.undeployTargets(req);
-      const previous: Record<string, string | null> = {};
-      for (const h of hosts) previous[h] = now.runs.find((d) => d.host === h)?.version ?? null;
-      return { previous, desired: now.desired };
-    });
-  }
-
-  /** The cluster's desired entries, and those an undeploy stops (NOOPS_E_NOTHING_RUNS when none). */
-  private async undeployTargets(req: StartUndeploy): Promise<{ desired: DesiredRow[]; runs: DesiredRow[] }> {
-    const only = req.hosts === undefined ? undefined : new Set(req.hosts);
-    const desired = await this.deps.read.desired(req.tag);
-    const runs = desired.filter((d) => only === undefined || only.has(d.host));
-    if (runs.length === 0) {
-      throw new NoopsError('NOOPS_E_NOTHING_RUNS', only === undefined
-        ? `no host runs ${req.tag}: there is nothing to undeploy`
-        : `${[...only].join(', ')} run nothing of ${req.tag}: there is nothing to stop`);
-    }
-    return { desired, runs };
+    return this.open(await planUndeploy(this.deps, req));
   }
 
   /**
@@ -251,10 +144,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   }
 
   /** Writes a deployment (and its audit entry) under the cluster's lock, and takes its first step. */
-  private async open(
-    req: StartDeploy, release: ReleaseRow, policy: RolloutPolicy, batches: string[][], hasTests: boolean,
-    previousOf: () => Promise<{ previous: Record<string, string | null>; desired: DesiredRow[] }>,
-  ): Promise<Deployment> {
+  private async open(plan: StartPlan): Promise<Deployment> {
+    const { start: req, release, policy, batches, hasTests } = plan;
     const hosts = batches.flat();
     // One running deployment per cluster. The in-memory set closes the gap between the check
     // and the insert within this server.
@@ -263,7 +154,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     try {
       const holder = await this.deps.read.runningDeploymentOn(req.tag);
       if (holder) throw locked(req.tag, holder);
-      const { previous, desired } = await previousOf();
+      const { previous, desired } = await plan.previousOf();
       const now = new Date();
       const progress = initialProgress(policy, batches, hasTests, now.toISOString());
       const base: Omit<Deployment, 'id'> = {
@@ -496,24 +387,4 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     entry.notes.push(`the server restarted; resuming (${p.phase}, batch ${p.batch + 1} of ${p.batches.length})`);
   }
 
-}
-
-/** The value found most often (the first of those, on a tie). */
-function mostCommon(values: readonly string[]): string {
-  const counts = new Map<string, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  let best = values[0]!;
-  for (const [v, n] of counts) if (n > counts.get(best)!) best = v;
-  return best;
-}
-
-function clusterPolicy(stored: Record<string, unknown>): PolicyInput {
-  const keys = Object.keys(PolicySchema.shape);
-  return parsePolicy(Object.fromEntries(Object.entries(stored).filter(([k]) => keys.includes(k))), 'the cluster\'s policy');
-}
-
-function locked(tag: string, holder: RunningDeploymentRow | undefined): NoopsError {
-  return new NoopsError('NOOPS_E_DEPLOY_LOCKED', holder
-    ? `deployment #${holder.id} (${holder.kind} of ${holder.version}, started by ${holder.initiator} at ${holder.startedAt}) is running on ${tag}`
-    : `another deployment of ${tag} is being started`);
 }

@@ -2,16 +2,15 @@
  * What the controller does for a step's actions: desired state (with the before-stop hook),
  * the after-healthy hook, and the deploy tests. Every method acts on one deployment's entry.
  */
-import { NoopsError } from '../errors/index.js';
 import type { DeploymentKind, DesiredRow, ReleaseRow } from '../store/index.js';
 import type { ReleaseManifest } from '../release/types.js';
 import type { AgentReport } from '../api/types.js';
 import type { RolloutProgress } from './types.js';
-import { parseTag, formatTag, truncateTo } from '../tree/index.js';
 import { observe } from './evaluate.js';
 import { deployTestEnv, hostAddress, instanceList, mainProcess, runDeployTests } from './deploy-tests.js';
 import type { RunningDeployment } from './running-deployment.js';
-import type { RolloutDeps } from './controller.js';
+import type { RolloutDeps } from './ports.js';
+import { releaseFor } from './deploy-start.js';
 
 export class Executor {
   /**
@@ -136,25 +135,7 @@ export class Executor {
   }
 
   /** A release of the tag's job; NOOPS_E_RELEASE_UNKNOWN listing the newest when there is none. */
-  async releaseFor(tag: string, version: string): Promise<ReleaseRow> {
-    const job = jobOf(tag);
-    const release = await this.deps.read.release(job, version);
-    if (!release) throw await this.releaseUnknown(tag, version);
-    return release;
+  releaseFor(tag: string, version: string): Promise<ReleaseRow> {
+    return releaseFor(this.deps.read, tag, version);
   }
-
-  /** NOOPS_E_RELEASE_UNKNOWN for a tag's job and version, naming the job's newest releases. */
-  async releaseUnknown(tag: string, version: string): Promise<NoopsError> {
-    const job = jobOf(tag);
-    const known = await this.deps.read.newestReleases(job, 5);
-    return new NoopsError('NOOPS_E_RELEASE_UNKNOWN', `${job} has no release ${version}` +
-      (known.length ? ` (newest: ${known.join(', ')})` : ' (it has no releases yet)'));
-  }
-}
-
-/** The job tag of a cluster tag. */
-export function jobOf(tag: string): string {
-  const job = truncateTo(parseTag(tag), 'job');
-  if (!job) throw new NoopsError('NOOPS_E_TAG_INVALID', `${tag} names no job`);
-  return formatTag(job);
 }

@@ -1,7 +1,8 @@
 /** Deployments: plans, batches, health gates, deploy tests, rollback. See README.md. */
 export { RolloutController, jobOf, TICK_MS, DEFAULT_RESUME_GRACE_MS } from './controller.js';
-export type { RolloutDeps, RolloutEvents, StartDeploy, StartUndeploy } from './controller.js';
-export type { Deployment, RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
+export type { RolloutEvents } from './controller.js';
+export type { StartDeploy, StartUndeploy } from './deploy-start.js';
+export type { Deployment, RolloutDeps, RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
 export { rolloutPorts } from './store-ports.js';
 export { readProgress } from './progress-schema.js';
 export type * from './types.js';

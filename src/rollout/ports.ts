@@ -2,11 +2,14 @@
  * Everything the rollout controller does to the world's stored state, behind two narrow
  * interfaces (as Nomad's scheduler has `State` and `Planner`): what it reads, and what it
  * writes. The server builds both over its `Store` (`rolloutPorts`, store-ports.ts); tests use
- * `MemoryRolloutStore` (testing.ts).
+ * `MemoryRolloutStore` (testing.ts). `RolloutDeps` is the whole of what the controller is given.
  */
 import type {
   AuditRow, ClusterRow, DeploymentRow, DesiredRow, HostRow, ReleaseRow, RunningDeploymentRow, RuntimeRow,
 } from '../store/index.js';
+import type { AgentReport } from '../api/types.js';
+import type { Sandbox } from '../build/index.js';
+import type { RolloutHooks } from './hooks.js';
 import type { RolloutProgress } from './types.js';
 
 /**
@@ -61,4 +64,27 @@ export interface RolloutWriter {
 export interface RolloutPorts {
   read: RolloutReader;
   write: RolloutWriter;
+}
+
+/** What the controller needs from the server around it. */
+export interface RolloutDeps {
+  /** what it reads of the stored state (the server's: `rolloutPorts(store)`; tests: `MemoryRolloutStore`) */
+  read: RolloutReader;
+  /** what it writes: deployments, desired state, audit entries */
+  write: RolloutWriter;
+  /** the last report of a host, if it reported since the server started */
+  lastReport(host: string): AgentReport | undefined;
+  /** wake the host's agent: its desired state changed */
+  notify(host: string): void;
+  /** true when the package is in the artifact store */
+  hasArtifact(sha256: string): Promise<boolean>;
+  /** the file of a package in the artifact store (the deploy tests unpack it) */
+  artifactPath(sha256: string): string;
+  /** where the deploy tests' temp folders go */
+  workDir: string;
+  /** where deploy tests run: the server's build sandbox (default: none, for tests) */
+  sandbox?: Sandbox;
+  hooks?: RolloutHooks;
+  /** see DEFAULT_RESUME_GRACE_MS (controller.ts) */
+  resumeGraceMs?: number;
 }
