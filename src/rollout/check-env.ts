@@ -5,11 +5,11 @@
  * (`envProblems`); `checkEnv` gathers its input and throws.
  */
 import { NoopsError } from '../errors/index.js';
-import type { ReleaseManifest } from '../release/types.js';
 import { platformProblem, type HostRuntimeReport } from '../runtimes/index.js';
 import type { HostRow, ReleaseRow } from '../store/index.js';
 import type { RolloutDeps } from './ports.js';
 import type { RolloutReader } from './ports.js';
+import { manifestOf } from './store-ports.js';
 
 /** A host of the cluster as the check sees it. */
 export interface EnvHost {
@@ -74,7 +74,7 @@ export async function checkEnv(
   req: { tag: string; release: ReleaseRow; cluster: string[]; hosts: readonly HostRow[] },
 ): Promise<void> {
   const { release } = req;
-  const needs = (release.manifest as unknown as ReleaseManifest).runtimes ?? {};
+  const needs = manifestOf(release).runtimes ?? {};
   if (Object.keys(needs).length === 0) return;
   const catalog: Record<string, { version: string; platform: string }[]> = {};
   for (const name of Object.keys(needs)) catalog[name] = (await read.runtimes(name)).map((r) => ({ version: r.version, platform: r.platform }));

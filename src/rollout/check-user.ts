@@ -12,6 +12,7 @@ import type { ReleaseManifest } from '../release/types.js';
 import type { ReleaseRow } from '../store/index.js';
 import { isUnder } from '../tree/index.js';
 import type { RolloutReader } from './ports.js';
+import { manifestOf } from './store-ports.js';
 
 /**
  * Whether processes under `tag` may run as root, given the scopes root is allowed on.
@@ -47,7 +48,7 @@ export function rootUsers(manifest: Pick<ReleaseManifest, 'processes' | 'crons'>
  */
 export async function checkRootUsers(read: Pick<RolloutReader, 'rootScopes'>, req: { tag: string; release: ReleaseRow }): Promise<void> {
   const { release } = req;
-  const asRoot = rootUsers(release.manifest as unknown as ReleaseManifest);
+  const asRoot = rootUsers(manifestOf(release));
   if (asRoot.length === 0) return;
   if (rootAllowed(req.tag, await read.rootScopes())) return;
   throw new NoopsError('NOOPS_E_ROOT_NOT_ALLOWED',

@@ -4,7 +4,6 @@
  * needs). The controller then takes the cluster's lock and writes it (`open`).
  */
 import { NoopsError } from '../errors/index.js';
-import type { ReleaseManifest } from '../release/types.js';
 import type { DeploymentKind, DesiredRow, ReleaseRow, RunningDeploymentRow } from '../store/index.js';
 import { formatTag, parseTag, truncateTo } from '../tree/index.js';
 import { checkEnv } from './check-env.js';
@@ -14,6 +13,7 @@ import { parsePolicy, PolicySchema, resolvePolicy, type PolicyInput } from './de
 import { planBatches } from './plan.js';
 import type { RolloutReader } from './ports.js';
 import type { RolloutPolicy } from './types.js';
+import { manifestOf } from './store-ports.js';
 
 /** A deploy or a rollback to start (`noops deploy`, `noops rollback`). */
 export interface StartDeploy {
@@ -76,7 +76,7 @@ export async function planDeploy(deps: Pick<RolloutDeps, 'read' | 'lastReport' |
     if (!known.has(host)) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `host "${host}" of cluster ${req.tag} has never joined`);
   }
   const policy = resolvePolicy(clusterPolicy(cluster.policy), req.policy, req.canary?.length ? { canary: true } : undefined);
-  const manifest = release.manifest as unknown as ReleaseManifest;
+  const manifest = manifestOf(release);
   return {
     start: req, release, policy, batches: planBatches(cluster.hosts, policy.batch, req.canary), hasTests: (manifest.deployTests ?? []).length > 0,
     async previousOf() {

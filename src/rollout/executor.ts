@@ -3,7 +3,6 @@
  * the after-healthy hook, and the deploy tests. Every method acts on one deployment's entry.
  */
 import type { DeploymentKind, DesiredRow, ReleaseRow } from '../store/index.js';
-import type { ReleaseManifest } from '../release/types.js';
 import type { AgentReport } from '../api/types.js';
 import type { RolloutProgress } from './types.js';
 import { observe } from './evaluate.js';
@@ -11,6 +10,7 @@ import { deployTestEnv, hostAddress, instanceList, mainProcess, runDeployTests }
 import type { RunningDeployment } from './running-deployment.js';
 import type { RolloutDeps } from './ports.js';
 import { releaseFor } from './deploy-start.js';
+import { manifestOf } from './store-ports.js';
 
 export class Executor {
   /**
@@ -104,7 +104,7 @@ export class Executor {
   /** Starts the deploy tests after `batch` in the background; answers the instances they test. */
   async startTests(entry: RunningDeployment, progress: RolloutProgress, batch: number): Promise<string[]> {
     const { row } = entry;
-    const manifest = entry.release.manifest as unknown as ReleaseManifest;
+    const manifest = manifestOf(entry.release);
     // after the first batch, its hosts; after the last, every host that runs the release
     const hosts = (batch === 0 ? progress.batches[0]! : row.hosts).filter((h) => progress.hosts[h]?.state === 'succeeded');
     const rows = new Map((await this.deps.read.hosts(hosts)).map((hr) => [hr.name, hr])); // one query, not one per host

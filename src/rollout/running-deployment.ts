@@ -4,10 +4,10 @@
  */
 import type { DeploymentAction } from '../api/types.js';
 import type { DeployTestCommand, RolloutLogLine, RolloutProgress } from './types.js';
-import type { ReleaseManifest } from '../release/types.js';
 import type { DesiredRow, ReleaseRow } from '../store/index.js';
 import type { Deployment } from './ports.js';
 import { LOG_KEEP } from './step.js';
+import { manifestOf } from './store-ports.js';
 
 /** One deployment the controller steps. */
 export interface RunningDeployment {
@@ -39,7 +39,7 @@ export interface RunningDeployment {
 export function newRunning(row: Omit<Deployment, 'progress'>, progress: RolloutProgress, release: ReleaseRow, graceUntil: number): RunningDeployment {
   return {
     row: { ...row, progress }, progress, release, graceUntil,
-    expected: (release.manifest as unknown as ReleaseManifest).processes.map((p) => p.name),
+    expected: manifestOf(release).processes.map((p) => p.name),
     commands: [], testResults: [], notes: [], hookFailures: new Map(), releases: new Map(),
     hostSet: new Set(row.hosts), savedJson: JSON.stringify(progress),
   };

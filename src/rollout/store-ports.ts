@@ -3,7 +3,8 @@
  * progress is read back (validated, once) and where a deployment and its audit entry are
  * written in one transaction. The server builds it in its wiring.
  */
-import type { DeploymentRow, Store } from '../store/index.js';
+import type { ReleaseManifest } from '../release/types.js';
+import type { DeploymentRow, ReleaseRow, Store } from '../store/index.js';
 import type { RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
 import { readProgress } from './progress-schema.js';
 
@@ -57,4 +58,13 @@ export function stored(row: DeploymentRow): StoredDeployment {
   } catch (err) {
     return { ...row, progress: null, unreadable: (err as Error).message };
   }
+}
+
+/**
+ * A release's manifest as the build wrote it: the store keeps it as JSON, the build validated
+ * it before writing it, and the release's signature covers it. The one place rollout/ reads a
+ * manifest's type from a row.
+ */
+export function manifestOf(release: Pick<ReleaseRow, 'manifest'>): ReleaseManifest {
+  return release.manifest as unknown as ReleaseManifest;
 }
