@@ -146,8 +146,7 @@ export function resolvePolicy(...layers: (PolicyInput | undefined)[]): RolloutPo
     test_timeout: DEFAULT_TEST_TIMEOUT_S,
   };
   for (const layer of layers) {
-    if (!layer) continue;
-    for (const [k, v] of Object.entries(layer)) if (v !== undefined) (p as unknown as Record<string, unknown>)[k] = v;
+    if (layer) Object.assign(p, Object.fromEntries(Object.entries(layer).filter(([, v]) => v !== undefined)));
   }
   return { ...p, batch: [...p.batch] };
 }
