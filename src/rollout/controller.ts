@@ -176,10 +176,12 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         // The first step (it starts batch 1) before anyone else can step this deployment.
         await this.tick(entry);
       } catch (err) {
+        entry.desiredAtStart = undefined; // going back reads what the failed step left
         await this.abandon(entry, err as Error);
         throw err;
       } finally {
         this.opening.delete(id);
+        entry.desiredAtStart = undefined; // only the first step may use it (one whose hooks all failed wrote nothing)
       }
       if (entry.row.status === 'running') this.running.set(id, entry);
       return entry.row;
