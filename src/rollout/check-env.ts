@@ -5,10 +5,11 @@
  * (`envProblems`); `checkEnv` gathers its input and throws.
  */
 import { NoopsError } from '../errors/index.js';
-import type { ReleaseManifest } from '../release/types.js';
 import { platformProblem, type HostRuntimeReport } from '../runtimes/index.js';
-import { formatTag, parseTag, truncateTo } from '../tree/index.js';
-import type { RolloutDeps, StartDeploy } from './controller.js';
+import type { HostRow, ReleaseRow } from '../store/index.js';
+import type { RolloutDeps } from './ports.js';
+import type { RolloutReader } from './ports.js';
+import { manifestOf } from './store-ports.js';
 
 /** A host of the cluster as the check sees it. */
 export interface EnvHost {
@@ -62,26 +63,27 @@ function hostProblem(host: EnvHost): string | null {
 }
 
 /**
- * Throws when the release a deploy names cannot run on its cluster for want of runtimes. Does
- * nothing when the cluster or the release is unknown: the controller says so itself.
+ * Throws when a deploy's release cannot run on its cluster for want of runtimes. The caller read
+ * the cluster, the release and the cluster's hosts (those that joined); this reads the runtimes
+ * the release names, only when it names some.
  *
  * @throws NoopsError NOOPS_E_RUNTIME_UNKNOWN, then NOOPS_E_RUNTIME_UNAVAILABLE
  */
-export async function checkEnv(deps: Pick<RolloutDeps, 'store' | 'lastReport'>, req: Pick<StartDeploy, 'tag' | 'version'>): Promise<void> {
-  const { store } = deps;
-  const cluster = await store.getCluster(req.tag);
-  const job = truncateTo(parseTag(req.tag), 'job');
-  const release = job ? await store.getRelease(formatTag(job), req.version) : undefined;
-  if (!cluster || !release) return;
-  const needs = (release.manifest as unknown as ReleaseManifest).runtimes ?? {};
+export async function checkEnv(
+  read: Pick<RolloutReader, 'runtimes'>, lastReport: RolloutDeps['lastReport'],
+  req: { tag: string; release: ReleaseRow; cluster: string[]; hosts: readonly HostRow[] },
+): Promise<void> {
+  const { release } = req;
+  const needs = manifestOf(release).runtimes ?? {};
   if (Object.keys(needs).length === 0) return;
   const catalog: Record<string, { version: string; platform: string }[]> = {};
-  for (const name of Object.keys(needs)) catalog[name] = (await store.listRuntimes(name)).map((r) => ({ version: r.version, platform: r.platform }));
+  for (const name of Object.keys(needs)) catalog[name] = (await read.runtimes(name)).map((r) => ({ version: r.version, platform: r.platform }));
+  const byName = new Map(req.hosts.map((h) => [h.name, h]));
   const hosts: EnvHost[] = [];
-  for (const name of cluster.hosts) {
-    const row = await store.getHost(name);
+  for (const name of req.cluster) {
+    const row = byName.get(name);
     if (!row) continue; // the controller refuses unknown hosts
-    const report = deps.lastReport(name);
+    const report = lastReport(name);
     hosts.push({ name, labels: row.labels, ...(report && { report: { runtimes: report.runtimes } }) });
   }
   const p = envProblems(needs, catalog, hosts);

@@ -9,8 +9,10 @@
  */
 import { NoopsError } from '../errors/index.js';
 import type { ReleaseManifest } from '../release/types.js';
-import { formatTag, isUnder, parseTag, truncateTo } from '../tree/index.js';
-import type { RolloutDeps, StartDeploy } from './controller.js';
+import type { ReleaseRow } from '../store/index.js';
+import { isUnder } from '../tree/index.js';
+import type { RolloutReader } from './ports.js';
+import { manifestOf } from './store-ports.js';
 
 /**
  * Whether processes under `tag` may run as root, given the scopes root is allowed on.
@@ -39,19 +41,16 @@ export function rootUsers(manifest: Pick<ReleaseManifest, 'processes' | 'crons'>
 }
 
 /**
- * Throws when the release a deploy names runs something as root and root is not allowed for
- * the cluster. Does nothing when the release is unknown: the controller says so itself.
+ * Throws when a deploy's release runs something as root and root is not allowed for the
+ * cluster. Reads the scopes root is allowed on only when the release runs something as root.
  *
  * @throws NoopsError NOOPS_E_ROOT_NOT_ALLOWED
  */
-export async function checkRootUsers(deps: Pick<RolloutDeps, 'store'>, req: Pick<StartDeploy, 'tag' | 'version'>): Promise<void> {
-  const job = truncateTo(parseTag(req.tag), 'job');
-  const release = job ? await deps.store.getRelease(formatTag(job), req.version) : undefined;
-  if (!release) return;
-  const asRoot = rootUsers(release.manifest as unknown as ReleaseManifest);
+export async function checkRootUsers(read: Pick<RolloutReader, 'rootScopes'>, req: { tag: string; release: ReleaseRow }): Promise<void> {
+  const { release } = req;
+  const asRoot = rootUsers(manifestOf(release));
   if (asRoot.length === 0) return;
-  const scopes = (await deps.store.listGrants()).filter((g) => g.grant === 'root').map((g) => g.scope);
-  if (rootAllowed(req.tag, scopes)) return;
+  if (rootAllowed(req.tag, await read.rootScopes())) return;
   throw new NoopsError('NOOPS_E_ROOT_NOT_ALLOWED',
     `release ${release.job} ${release.version} runs as root (${asRoot.join(', ')}), and root is not allowed for ${req.tag}; nothing was deployed and no host was changed`, {
       hint: `the server's admin allows it with \`noops root allow --scope ${req.tag}\` (or a node above it); or give the process another \`user:\` in noops.yaml`,

@@ -1,7 +1,7 @@
 /**
  * `cluster.conf`, the seed's YAML: a `cluster:` section (name, version, env, jobs, policy), then
  * one section per job tag with its `host:` list, `version` and `policy` (over the cluster's;
- * the keys are in `policy.ts`). The zod schema is the format's documentation; unknown keys are
+ * the keys are in `deploy-policy.ts`). The zod schema is the format's documentation; unknown keys are
  * errors naming the key and the line.
  *
  * @example
@@ -20,7 +20,7 @@
 import { parseDocument, isMap, isScalar, LineCounter, type Document } from 'yaml';
 import { z } from 'zod';
 import { NoopsError } from '../errors/index.js';
-import { PolicySchema, type PolicyInput } from './policy.js';
+import { PolicySchema, type PolicyInput } from './deploy-policy.js';
 
 export { PolicySchema };
 

@@ -1,6 +1,7 @@
 /**
- * The controller's doing, against a real (in-memory SQLite) store, a real package for the
- * deploy tests, and agent reports written by the test.
+ * The controller's doing, against the in-memory reader and writer (testing.ts), a real package
+ * for the deploy tests, and agent reports written by the test. The same over a real store:
+ * store-ports.test.ts.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,10 +9,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create as tarCreate } from 'tar';
-import { openStore, type DeploymentRow, type Store } from '../store/index.js';
 import type { AgentReport } from '../api/types.js';
 import { RolloutController, type RolloutDeps } from './controller.js';
 import type { HostHookContext } from './hooks.js';
+import type { StoredDeployment } from './ports.js';
+import { MemoryRolloutStore } from './testing.js';
 
 const CLUSTER = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';
@@ -36,7 +38,7 @@ async function testPackage(out: string, exitCode: number): Promise<string> {
 }
 
 interface Fleet {
-  store: Store;
+  mem: MemoryRolloutStore;
   reports: Map<string, AgentReport>;
   hooks: string[];
   deps: RolloutDeps;
@@ -45,20 +47,26 @@ interface Fleet {
   healthy(hosts: string[], version: string): void;
 }
 
-async function fleet(opts: { deployTests?: string[]; packagePath?: string; failBeforeStop?: string; store?: Store } = {}): Promise<Fleet> {
-  const store = opts.store ?? await openStore('sqlite::memory:');
+/** The stored state a deploy starts from: four hosts in one cluster, two releases. */
+function seeded(deployTests?: string[]): MemoryRolloutStore {
+  const mem = new MemoryRolloutStore();
   const at = new Date().toISOString();
-  if (!opts.store) {
-    for (const h of HOSTS) await store.upsertHost({ name: h, labels: {}, address: `::ffff:10.0.0.${h.slice(1)}`, joinedAt: at });
-    await store.putCluster({ tag: CLUSTER, hosts: HOSTS, policy: { batch: [1, '100%'], version: 'aaaaaaaaa' }, conf: null, updatedAt: at });
-    for (const v of ['aaaaaaaaa', 'bbbbbbbbb']) {
-      await store.putRelease({ job: JOB, version: v, commit: v.padEnd(40, '0'), repo: 'r', sha256: v[0]!.repeat(64), size: 1, manifest: manifest(v, opts.deployTests), buildId: null, createdAt: at });
-    }
+  for (const h of HOSTS) {
+    mem.hostRows.set(h, { name: h, labels: {}, address: `::ffff:10.0.0.${h.slice(1)}`, joinedAt: at, lastHeartbeat: null, scope: null, pendingJoin: null, joinApprovedUntil: null });
   }
+  mem.clusters.set(CLUSTER, { tag: CLUSTER, hosts: HOSTS, policy: { batch: [1, '100%'], version: 'aaaaaaaaa' }, conf: null, updatedAt: at });
+  for (const v of ['aaaaaaaaa', 'bbbbbbbbb']) {
+    mem.releases.push({ job: JOB, version: v, commit: v.padEnd(40, '0'), repo: 'r', sha256: v[0]!.repeat(64), size: 1, manifest: manifest(v, deployTests), buildId: null, createdAt: at });
+  }
+  return mem;
+}
+
+async function fleet(opts: { deployTests?: string[]; packagePath?: string; failBeforeStop?: string; mem?: MemoryRolloutStore } = {}): Promise<Fleet> {
+  const mem = opts.mem ?? seeded(opts.deployTests);
   const reports = new Map<string, AgentReport>();
   const hooks: string[] = [];
   const deps: RolloutDeps = {
-    store,
+    ...mem.ports(),
     lastReport: (h) => reports.get(h),
     notify: () => undefined,
     hasArtifact: async () => true,
@@ -76,7 +84,7 @@ async function fleet(opts: { deployTests?: string[]; packagePath?: string; failB
   const controller = new RolloutController(deps);
   await controller.start();
   return {
-    store, reports, hooks, deps, controller,
+    mem, reports, hooks, deps, controller,
     healthy(hosts, version) {
       const now = new Date(Date.now() - 1000).toISOString();
       for (const h of hosts) {
@@ -91,41 +99,44 @@ async function fleet(opts: { deployTests?: string[]; packagePath?: string; failB
 }
 
 /** Waits (against a deadline) until the deployment satisfies `ok`. */
-async function until(f: Fleet, id: number, ok: (d: DeploymentRow) => boolean): Promise<DeploymentRow> {
+async function until(f: Fleet, id: number, ok: (d: StoredDeployment) => boolean): Promise<StoredDeployment> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const d = f.controller.current(id) ?? (await f.store.getDeployment(id))!;
+    const d = f.controller.current(id) ?? f.mem.deployment(id)!;
     if (ok(d)) return d;
     if (Date.now() > deadline) assert.fail(`deployment #${id} never got there: ${JSON.stringify(d.progress)}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
 
-const desiredVersions = async (store: Store): Promise<Record<string, string | null>> => {
+const desiredVersions = async (mem: MemoryRolloutStore): Promise<Record<string, string | null>> => {
   const out: Record<string, string | null> = {};
-  for (const h of HOSTS) out[h] = (await store.getDesired(h)).entries.find((e) => e.tag === CLUSTER)?.version ?? null;
+  for (const h of HOSTS) out[h] = mem.desiredOf(h).find((e) => e.tag === CLUSTER)?.version ?? null;
   return out;
 };
+
+/** The audit entries of one action. */
+const audited = (mem: MemoryRolloutStore, action: string) => mem.audits.filter((a) => a.action === action);
 
 test('a batched rollout changes desired state batch by batch, calls the hooks, and ends succeeded', async () => {
   const f = await fleet();
   const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
-  assert.deepEqual(await desiredVersions(f.store), { h1: 'aaaaaaaaa', h2: null, h3: null, h4: null }, 'batch 1 only');
-  assert.deepEqual((d.progress as { batches: string[][] }).batches, [['h1'], ['h2', 'h3', 'h4']]);
+  assert.deepEqual(await desiredVersions(f.mem), { h1: 'aaaaaaaaa', h2: null, h3: null, h4: null }, 'batch 1 only');
+  assert.deepEqual(d.progress.batches, [['h1'], ['h2', 'h3', 'h4']]);
   await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'bbbbbbbbb', kind: 'deploy', initiator: 'bob' }), {
     code: 'NOOPS_E_DEPLOY_LOCKED', message: new RegExp(`^deployment #${d.id} \\(deploy of aaaaaaaaa, started by alice at .*\\) is running on ${CLUSTER}$`),
   });
   f.healthy(['h1'], 'aaaaaaaaa');
   await until(f, d.id, (x) => x.hostResults.h2 === 'deploying');
-  assert.deepEqual(await desiredVersions(f.store), { h1: 'aaaaaaaaa', h2: 'aaaaaaaaa', h3: 'aaaaaaaaa', h4: 'aaaaaaaaa' });
+  assert.deepEqual(await desiredVersions(f.mem), { h1: 'aaaaaaaaa', h2: 'aaaaaaaaa', h3: 'aaaaaaaaa', h4: 'aaaaaaaaa' });
   f.healthy(['h2', 'h3', 'h4'], 'aaaaaaaaa');
   const done = await until(f, d.id, (x) => x.status !== 'running');
   assert.equal(done.status, 'succeeded');
   assert.deepEqual(done.hostResults, { h1: 'succeeded', h2: 'succeeded', h3: 'succeeded', h4: 'succeeded' });
-  assert.deepEqual((await f.store.getDeployment(d.id))!.status, 'succeeded', 'stored');
+  assert.deepEqual(f.mem.deployment(d.id)!.status, 'succeeded', 'stored');
   assert.deepEqual(f.hooks.slice(0, 2), ['stop h1 null->aaaaaaaaa deploy', 'healthy h1 aaaaaaaaa deploy']);
   assert.equal(f.hooks.length, 8);
-  assert.deepEqual((await f.store.listAudit({ action: 'deploy.succeeded' })).length, 1);
+  assert.deepEqual(audited(f.mem, 'deploy.succeeded').length, 1);
   await f.controller.stop();
 });
 
@@ -136,7 +147,7 @@ test('a server that stops mid-rollout resumes from the store where it was', asyn
   await until(f, d.id, (x) => x.hostResults.h2 === 'deploying');
   await f.controller.stop();
   // a second server on the same store, with reports only from hosts that reported since
-  const g = await fleet({ store: f.store });
+  const g = await fleet({ mem: f.mem });
   assert.equal(g.controller.current(d.id)?.hostResults.h2, 'deploying');
   g.healthy(['h1', 'h2'], 'aaaaaaaaa');
   await until(g, d.id, (x) => x.hostResults.h3 === 'deploying');
@@ -145,7 +156,7 @@ test('a server that stops mid-rollout resumes from the store where it was', asyn
   g.healthy(['h4'], 'aaaaaaaaa');
   const done = await until(g, d.id, (x) => x.status !== 'running');
   assert.equal(done.status, 'succeeded');
-  const log = (done.progress as { log: { message: string }[] }).log.map((l) => l.message);
+  const log = done.progress!.log.map((l) => l.message);
   assert.ok(log.includes('the server restarted; resuming (deploying, batch 2 of 4)'), log.join('\n'));
   await g.controller.stop();
 });
@@ -156,7 +167,7 @@ test('a failing before-stop hook fails its host and the deploy rolls back', asyn
   const done = await until(f, d.id, (x) => x.status !== 'running');
   assert.equal(done.status, 'rolled_back');
   assert.equal(done.message, '1 host(s) failed in batch 1 of 2: h1: the before-stop hook failed: the load balancer said no; every changed host is back on its previous release');
-  assert.deepEqual(await desiredVersions(f.store), { h1: null, h2: null, h3: null, h4: null });
+  assert.deepEqual(await desiredVersions(f.mem), { h1: null, h2: null, h3: null, h4: null });
   await f.controller.stop();
 });
 
@@ -168,21 +179,21 @@ test('deploy tests run from the package with the instances; a failure rolls the 
   f.healthy(HOSTS, 'aaaaaaaaa');
   assert.equal((await until(f, d1.id, (x) => x.status !== 'running')).status, 'succeeded');
   assert.equal(readFileSync(out, 'utf8'), '1 10.0.0.1:8001,10.0.0.2:8002,10.0.0.3:8003,10.0.0.4:8004 10.0.0.1:8001,10.0.0.2:8002,10.0.0.3:8003,10.0.0.4:8004 hi deploy\n');
-  const tests = (await f.store.getDeployment(d1.id))!.progress as { tests: unknown[] };
-  assert.deepEqual(tests.tests.map((t) => { const r = t as { batch: number; status: string; commands: { command: string; code: number; output: string }[] }; return [r.batch, r.status, r.commands]; }),
+  const tests = f.mem.deployment(d1.id)!.progress!.tests;
+  assert.deepEqual(tests.map((r) => [r.batch, r.status, r.commands]),
     [[0, 'passed', [{ command: 'sh check.sh', code: 0, output: 'checked\n' }]]]);
   await f.controller.stop();
 
   rmSync(out, { force: true });
-  const g = await fleet({ store: f.store, packagePath: await testPackage(out, 3) });
+  const g = await fleet({ mem: f.mem, packagePath: await testPackage(out, 3) });
   g.healthy(HOSTS, 'aaaaaaaaa');
   const d2 = await g.controller.startDeploy({ tag: CLUSTER, version: 'bbbbbbbbb', kind: 'deploy', initiator: 'alice', policy: { batch: [2] } });
   g.healthy(['h1', 'h2'], 'bbbbbbbbb');
-  const done = await until(g, d2.id, (x) => x.status !== 'running' || (x.progress as { phase: string }).phase === 'reverting');
+  const done = await until(g, d2.id, (x) => x.status !== 'running' || x.progress?.phase === 'reverting');
   assert.equal(readFileSync(out, 'utf8'), '1 10.0.0.1:8001,10.0.0.2:8002 10.0.0.1:8001,10.0.0.2:8002 hi deploy\n', 'after the first batch: its instances only');
-  assert.equal((done.progress as { outcome: { message: string } }).outcome.message, 'the deploy tests failed after batch 1 of 2: "sh check.sh" exited with code 3');
-  assert.deepEqual(await desiredVersions(g.store), { h1: 'aaaaaaaaa', h2: 'aaaaaaaaa', h3: 'aaaaaaaaa', h4: 'aaaaaaaaa' });
-  assert.equal((await g.store.getDesired('h1')).entries[0]!.kind, 'rollback', 'processes sent back see NOOPS_DEPLOY_KIND=rollback');
+  assert.equal(done.progress!.outcome!.message, 'the deploy tests failed after batch 1 of 2: "sh check.sh" exited with code 3');
+  assert.deepEqual(await desiredVersions(g.mem), { h1: 'aaaaaaaaa', h2: 'aaaaaaaaa', h3: 'aaaaaaaaa', h4: 'aaaaaaaaa' });
+  assert.equal(g.mem.desiredOf('h1')[0]!.kind, 'rollback', 'processes sent back see NOOPS_DEPLOY_KIND=rollback');
   g.healthy(['h1', 'h2'], 'aaaaaaaaa');
   assert.equal((await until(g, d2.id, (x) => x.status !== 'running')).status, 'rolled_back');
   await g.controller.stop();
@@ -191,61 +202,63 @@ test('deploy tests run from the package with the instances; a failure rolls the 
 test('pause, resume, promote and abort through the controller; commands on an ended deployment are refused', async () => {
   const f = await fleet();
   const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice', canary: ['h3'] });
-  assert.deepEqual(await desiredVersions(f.store), { h1: null, h2: null, h3: 'aaaaaaaaa', h4: null });
+  assert.deepEqual(await desiredVersions(f.mem), { h1: null, h2: null, h3: 'aaaaaaaaa', h4: null });
   f.healthy(['h3'], 'aaaaaaaaa');
-  await until(f, d.id, (x) => (x.progress as { phase: string }).phase === 'canary');
+  await until(f, d.id, (x) => x.progress?.phase === 'canary');
   await f.controller.act(d.id, 'pause', 'bob');
   const promoted = await f.controller.act(d.id, 'promote', 'bob');
-  assert.equal((promoted.progress as { phase: string }).phase, 'canary', 'held by the pause');
+  assert.equal(promoted.progress.phase, 'canary', 'held by the pause');
   await f.controller.act(d.id, 'resume', 'bob');
   await until(f, d.id, (x) => x.hostResults.h1 === 'deploying');
   await f.controller.act(d.id, 'abort', 'carol');
   f.healthy(['h3'], 'other');
   for (const h of HOSTS) f.reports.set(h, { generation: 2, failures: [], processes: [] });
   f.healthy([], '');
-  HOSTS.forEach((h) => f.controller.onReport(h));
+  for (const h of HOSTS) f.controller.onReport(h);
   const done = await until(f, d.id, (x) => x.status !== 'running');
   assert.deepEqual([done.status, done.message], ['aborted', 'aborted by carol; every changed host is back on its previous release']);
   await assert.rejects(f.controller.act(d.id, 'resume', 'bob'), { code: 'NOOPS_E_DEPLOY_STATE', message: `cannot resume deployment #${d.id}: it has ended (aborted)` });
   await assert.rejects(f.controller.act(9999, 'resume', 'bob'), { code: 'NOOPS_E_NOT_FOUND' });
-  assert.deepEqual((await f.store.listAudit({ action: 'deploy.promote' })).map((a) => a.actor), ['bob']);
+  assert.deepEqual(audited(f.mem, 'deploy.promote').map((a) => a.actor), ['bob']);
   await f.controller.stop();
 });
-
-/** The store, with the first call of `method` throwing (the failure of a first step). */
-function failingOnce(store: Store, method: 'setDesiredMany' | 'updateDeployment'): Store {
-  let failed = false;
-  return new Proxy(store, {
-    get(target, key, receiver) {
-      const v = Reflect.get(target, key, receiver) as unknown;
-      if (key !== method || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
-      return async (...args: unknown[]) => {
-        if (!failed) {
-          failed = true;
-          throw new Error(`the disk is full (${method})`);
-        }
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
 
 test('a deploy whose first step fails ends failed and leaves its cluster unlocked', async (t) => {
   for (const method of ['setDesiredMany', 'updateDeployment'] as const) {
     await t.test(`when ${method} fails`, async () => {
-      const seeded = await fleet();
-      await seeded.controller.stop();
-      const f = await fleet({ store: failingOnce(seeded.store, method) });
+      const f = await fleet();
+      f.mem.failOnce(method, new Error(`the disk is full (${method})`));
       await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' }), {
         message: `the disk is full (${method})`,
       });
-      const [failed] = await f.store.listDeployments({ tag: CLUSTER });
+      const [failed] = f.mem.allDeployments().filter((d) => d.tag === CLUSTER);
       assert.equal(failed!.status, 'failed');
       assert.equal(failed!.message, `the deployment could not start: the disk is full (${method})`);
-      assert.deepEqual(await desiredVersions(f.store), { h1: null, h2: null, h3: null, h4: null }, 'the host it changed went back');
+      assert.deepEqual(await desiredVersions(f.mem), { h1: null, h2: null, h3: null, h4: null }, 'the host it changed went back');
       const next = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'bob' });
       assert.equal(next.status, 'running', 'not locked');
       await f.controller.stop();
     });
   }
+});
+
+test('a deploy\'s start reads each thing it needs once, and asks the lock one question', async () => {
+  const f = await fleet();
+  f.mem.calls.length = 0;
+  await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  assert.deepEqual(f.mem.calls, [
+    'cluster', 'release', 'hosts', // what the checks and the plan need
+    'runningDeploymentOn', 'desired', // under the cluster's lock: its holder, what runs now
+    'createDeployment', 'setDesiredMany', 'updateDeployment', // the first step's writes
+  ]);
+  // a release that runs as root reads the root grants, once; a release that needs runtimes, the runtimes
+  f.mem.releases.push({ ...f.mem.releases[0]!, version: 'ccccccccc', manifest: { ...manifest('ccccccccc'), runtimes: { node: '22.1.0' }, processes: [{ ...manifest('ccccccccc').processes[0]!, user: 'root' }] } });
+  f.mem.calls.length = 0;
+  await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'ccccccccc', kind: 'deploy', initiator: 'alice' }), { code: 'NOOPS_E_RUNTIME_UNKNOWN' });
+  assert.deepEqual(f.mem.calls, ['cluster', 'release', 'hosts', 'runtimes']);
+  f.mem.runtimeRows.push({ name: 'node', version: '22.1.0', sha256: 'd'.repeat(64), size: 1, platform: 'any', exports: { path: [], env: {} }, root: '', createdBy: 'admin', createdAt: new Date().toISOString() });
+  f.mem.calls.length = 0;
+  await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'ccccccccc', kind: 'deploy', initiator: 'alice' }), { code: 'NOOPS_E_ROOT_NOT_ALLOWED' });
+  assert.deepEqual(f.mem.calls, ['cluster', 'release', 'hosts', 'runtimes', 'rootScopes']);
+  await f.controller.stop();
 });

@@ -11,20 +11,17 @@
  */
 import { EventEmitter } from 'node:events';
 import { NoopsError } from '../errors/index.js';
-import type { DeploymentKind, DeploymentRow, DesiredRow, ReleaseRow, Store } from '../store/index.js';
-import type { ReleaseManifest } from '../release/types.js';
-import type { AgentReport, DeploymentAction, RolloutLogLine, RolloutPolicy, RolloutProgress } from '../api/types.js';
+import type { DeploymentKind } from '../store/index.js';
+import type { DeploymentAction } from '../api/types.js';
+import type { RolloutLogLine, RolloutProgress } from './types.js';
+import type { Deployment, RolloutDeps } from './ports.js';
 import { observe, previousVersion, type HostObservation } from './evaluate.js';
-import { planBatches } from './plan.js';
-import { parsePolicy, PolicySchema, resolvePolicy, type PolicyInput } from './policy.js';
+import { resolvePolicy } from './deploy-policy.js';
 import { hostResults, initialProgress, step, type RolloutAction } from './step.js';
-import { applyCommand, recordTestEnd, recordTestStart } from './commands.js';
-import { addLog, newEntry, newLines, type Entry } from './entry.js';
-import { Executor, jobOf } from './executor.js';
-import type { RolloutHooks } from './hooks.js';
-import type { Sandbox } from '../build/index.js';
-import { checkEnv } from './check-env.js';
-import { checkRootUsers } from './check-user.js';
+import { applyCommand, recordTestEnd, recordTestStart } from './progress-updates.js';
+import { addLog, newLines, newRunning, type RunningDeployment } from './running-deployment.js';
+import { Executor } from './executor.js';
+import { jobOf, locked, planDeploy, planUndeploy, type StartDeploy, type StartPlan, type StartUndeploy } from './deploy-start.js';
 
 /** How often running deployments are stepped even without reports (pauses, deadlines). */
 export const TICK_MS = 500;
@@ -35,58 +32,19 @@ export const REPORT_COALESCE_MS = 50;
 /** After a server restart, no deadline passes before the agents had this long to report again. */
 export const DEFAULT_RESUME_GRACE_MS = 15_000;
 
-/** What the controller needs from the server around it. */
-export interface RolloutDeps {
-  store: Store;
-  /** the last report of a host, if it reported since the server started */
-  lastReport(host: string): AgentReport | undefined;
-  /** wake the host's agent: its desired state changed */
-  notify(host: string): void;
-  /** true when the package is in the artifact store */
-  hasArtifact(sha256: string): Promise<boolean>;
-  /** the file of a package in the artifact store (the deploy tests unpack it) */
-  artifactPath(sha256: string): string;
-  /** where the deploy tests' temp folders go */
-  workDir: string;
-  /** where deploy tests run: the server's build sandbox (default: none, for tests) */
-  sandbox?: Sandbox;
-  hooks?: RolloutHooks;
-  /** see DEFAULT_RESUME_GRACE_MS */
-  resumeGraceMs?: number;
-}
-
-export interface StartDeploy {
-  tag: string;
-  version: string;
-  kind: DeploymentKind;
-  initiator: string;
-  /** policy keys (parsed) that override the cluster's for this deploy */
-  policy?: PolicyInput;
-  /** hosts that form the first batch, a canary waiting for promote */
-  canary?: string[];
-}
-
-export interface StartUndeploy {
-  tag: string;
-  initiator: string;
-  /** policy keys (parsed) that override the cluster's for this undeploy */
-  policy?: PolicyInput;
-  /** only these hosts (hosts leaving the cluster); default: every host that runs the tag */
-  hosts?: string[];
-}
-
 /** Events for live views: every change of a deployment, and each line of its log. */
 export interface RolloutEvents {
-  change: [row: DeploymentRow];
+  change: [row: Deployment];
   log: [id: number, line: RolloutLogLine];
 }
 
 export { jobOf };
+export type { RolloutDeps, StartDeploy, StartUndeploy };
 
 export class RolloutController extends EventEmitter<RolloutEvents> {
-  private readonly running = new Map<number, Entry>();
+  private readonly running = new Map<number, RunningDeployment>();
   /** deployments between their insert and the end of their first step (not stepped by the loop yet) */
-  private readonly opening = new Map<number, Entry>();
+  private readonly opening = new Map<number, RunningDeployment>();
   private readonly starting = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -106,14 +64,15 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   /** Resumes the deployments that were running when the server stopped, and starts stepping. */
   async start(): Promise<void> {
     const graceUntil = Date.now() + (this.deps.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS);
-    for (const row of await this.deps.store.listDeployments({ status: 'running' })) {
+    for (const row of await this.deps.read.runningDeployments()) {
       try {
-        const entry = await this.load(row, graceUntil);
+        if (row.unreadable) throw new NoopsError('NOOPS_E_INTERNAL', row.unreadable);
+        const entry = await this.load(row, row.progress, graceUntil);
         this.running.set(row.id, entry);
         await this.resume(entry);
       } catch (err) {
         this.running.delete(row.id);
-        await this.deps.store.updateDeployment(row.id, {
+        await this.deps.write.updateDeployment(row.id, {
           status: 'failed', endedAt: new Date().toISOString(),
           message: `the server restarted and could not resume this deployment: ${(err as Error).message}`,
         });
@@ -150,70 +109,22 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     }
   }
 
-  /** Starts a deployment (deploy or rollback) of a built release to a cluster; its first batch starts at once. */
-  async startDeploy(req: StartDeploy): Promise<DeploymentRow> {
-    await checkEnv(this.deps, req); // runtimes known and installable on every host, before any host changes
-    await checkRootUsers(this.deps, req); // nothing runs as root unless the admin allowed it for the cluster
-    const { store } = this.deps;
-    const cluster = await store.getCluster(req.tag);
-    if (!cluster) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `cluster ${req.tag} has no hosts yet`);
-    if (cluster.hosts.length === 0) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `cluster ${req.tag} has an empty host list`);
-    const release = await this.exec.releaseFor(req.tag, req.version);
-    if (!(await this.deps.hasArtifact(release.sha256))) {
-      throw new NoopsError('NOOPS_E_RELEASE_UNKNOWN', `the package of ${release.job} ${release.version} (sha256 ${release.sha256}) is missing from the artifact store`, { hint: 'build the commit again with `noops build`' });
-    }
-    const known = new Set((await store.listHosts()).map((h) => h.name)); // one query, not one per host
-    for (const host of cluster.hosts) {
-      if (!known.has(host)) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `host "${host}" of cluster ${req.tag} has never joined`);
-    }
-    const policy = resolvePolicy(clusterPolicy(cluster.policy), req.policy, req.canary?.length ? { canary: true } : undefined);
-    const batches = planBatches(cluster.hosts, policy.batch, req.canary);
-    const manifest = release.manifest as unknown as ReleaseManifest;
-    return this.open(req, release, policy, batches, (manifest.deployTests ?? []).length > 0, async () => {
-      const running = new Map((await store.listDesired(req.tag)).map((d) => [d.host, d.version]));
-      const previous: Record<string, string | null> = {};
-      for (const host of cluster.hosts) previous[host] = running.get(host) ?? null;
-      return previous;
-    });
+  /**
+   * Starts a deployment (deploy or rollback) of a built release to a cluster; its first batch
+   * starts at once. What it starts from is read once (`planDeploy`).
+   */
+  async startDeploy(req: StartDeploy): Promise<Deployment> {
+    return this.open(await planDeploy(this.deps, req));
   }
 
   /**
    * Starts an undeploy: the hosts that run the cluster's tag (or only `req.hosts`, hosts leaving
-   * the cluster) stop its instances, in the cluster's batches, each after its before-stop hook.
-   * Its `version` is the one they run (the most common, when they differ). The cluster's canary
-   * does not apply (a canary is about a new release); every other key of its policy does.
+   * the cluster) stop its instances, in the cluster's batches (`planUndeploy`).
    *
    * @throws NoopsError NOOPS_E_NOTHING_RUNS, NOOPS_E_DEPLOY_LOCKED
    */
-  async startUndeploy(req: StartUndeploy): Promise<DeploymentRow> {
-    const { store } = this.deps;
-    const runs = await this.undeployTargets(req);
-    const version = mostCommon(runs.map((d) => d.version));
-    const release = await this.exec.releaseFor(req.tag, version);
-    const cluster = await store.getCluster(req.tag);
-    const policy = resolvePolicy(cluster ? clusterPolicy(cluster.policy) : undefined, { canary: false }, req.policy);
-    const order = cluster?.hosts ?? [];
-    const rank = (h: string): number => (order.includes(h) ? order.indexOf(h) : order.length);
-    const hosts = runs.map((d) => d.host).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
-    const start: StartDeploy = { tag: req.tag, version, kind: 'undeploy', initiator: req.initiator };
-    return this.open(start, release, policy, planBatches(hosts, policy.batch), false, async () => {
-      // read again under the lock: what runs now is what stops, and what goes back on an abort
-      const now = await this.undeployTargets(req);
-      const previous: Record<string, string | null> = {};
-      for (const h of hosts) previous[h] = now.find((d) => d.host === h)?.version ?? null;
-      return previous;
-    });
-  }
-
-  private async undeployTargets(req: StartUndeploy): Promise<DesiredRow[]> {
-    const only = req.hosts === undefined ? undefined : new Set(req.hosts);
-    const runs = (await this.deps.store.listDesired(req.tag)).filter((d) => only === undefined || only.has(d.host));
-    if (runs.length === 0) {
-      throw new NoopsError('NOOPS_E_NOTHING_RUNS', only === undefined
-        ? `no host runs ${req.tag}: there is nothing to undeploy`
-        : `${[...only].join(', ')} run nothing of ${req.tag}: there is nothing to stop`);
-    }
-    return runs;
+  async startUndeploy(req: StartUndeploy): Promise<Deployment> {
+    return this.open(await planUndeploy(this.deps, req));
   }
 
   /**
@@ -233,48 +144,44 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   }
 
   /** Writes a deployment (and its audit entry) under the cluster's lock, and takes its first step. */
-  private async open(
-    req: StartDeploy, release: ReleaseRow, policy: RolloutPolicy, batches: string[][], hasTests: boolean,
-    previousOf: () => Promise<Record<string, string | null>>,
-  ): Promise<DeploymentRow> {
-    const { store } = this.deps;
+  private async open(plan: StartPlan): Promise<Deployment> {
+    const { start: req, release, policy, batches, hasTests } = plan;
     const hosts = batches.flat();
     // One running deployment per cluster. The in-memory set closes the gap between the check
     // and the insert within this server.
     if (this.starting.has(req.tag)) throw locked(req.tag, undefined);
     this.starting.add(req.tag);
     try {
-      const [holder] = await store.listDeployments({ tag: req.tag, status: 'running', limit: 1 });
+      const holder = await this.deps.read.runningDeploymentOn(req.tag);
       if (holder) throw locked(req.tag, holder);
-      const previous = await previousOf();
+      const { previous, desired } = await plan.previousOf();
       const now = new Date();
       const progress = initialProgress(policy, batches, hasTests, now.toISOString());
-      const base: Omit<DeploymentRow, 'id'> = {
+      const base: Omit<Deployment, 'id'> = {
         tag: req.tag, version: req.version, kind: req.kind, initiator: req.initiator,
         startedAt: now.toISOString(), endedAt: null, hosts, status: 'running', previous,
         hostResults: hostResults(progress), conf: { ...policy }, message: null,
-        deadline: new Date(now.getTime() + policy.timeout * 1000).toISOString(), progress: progress as unknown as Record<string, unknown>,
+        deadline: new Date(now.getTime() + policy.timeout * 1000).toISOString(), progress,
       };
       // The deployment and its audit entry are written together, or neither is.
-      const id = await store.tx(async (s) => {
-        const created = await s.createDeployment(base);
-        await s.audit({
-          at: now.toISOString(), actor: req.initiator, action: req.kind, target: req.tag,
-          detail: { deployment: created, version: req.version, hosts, previous, batches, policy },
-        });
-        return created;
-      });
-      const entry = newEntry({ id, ...base }, progress, release, 0);
+      const id = await this.deps.write.createDeployment(base, (created) => ({
+        at: now.toISOString(), actor: req.initiator, action: req.kind, target: req.tag,
+        detail: { deployment: created, version: req.version, hosts, previous, batches, policy },
+      }));
+      const entry = newRunning({ id, ...base }, progress, release, 0);
+      entry.desiredAtStart = desired; // read under the lock just now: the first step need not read it again
       // From here the running row locks the cluster: a failure must end it, then rethrow.
       this.opening.set(id, entry); // stopsFor sees it before its first removal is written
       try {
         // The first step (it starts batch 1) before anyone else can step this deployment.
         await this.tick(entry);
       } catch (err) {
+        entry.desiredAtStart = undefined; // going back reads what the failed step left
         await this.abandon(entry, err as Error);
         throw err;
       } finally {
         this.opening.delete(id);
+        entry.desiredAtStart = undefined; // only the first step may use it (one whose hooks all failed wrote nothing)
       }
       if (entry.row.status === 'running') this.running.set(id, entry);
       return entry.row;
@@ -289,17 +196,17 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
    * refuses even that, the stepping loop takes it over with an abort, which reverts and ends it
    * on a later tick.
    */
-  private async abandon(entry: Entry, err: Error): Promise<void> {
+  private async abandon(entry: RunningDeployment, err: Error): Promise<void> {
     const { row } = entry;
     try {
-      const desired = await this.deps.store.listDesired(row.tag);
+      const desired = await this.deps.read.desired(row.tag);
       // a deploy changed the hosts whose entry it wrote; an undeploy, those whose entry it removed
       const changed = row.kind === 'undeploy'
         ? row.hosts.filter((h) => row.previous[h] != null && !desired.some((d) => d.host === h))
         : desired.filter((d) => d.deploymentId === row.id).map((d) => d.host);
       await this.exec.ensureDesiredMany(entry, changed.map((host) => ({ host, version: row.previous[host] ?? null })), 'rollback');
       Object.assign(row, { status: 'failed', endedAt: new Date().toISOString(), message: `the deployment could not start: ${err.message}` });
-      await this.deps.store.updateDeployment(row.id, { status: row.status, endedAt: row.endedAt, message: row.message });
+      await this.deps.write.updateDeployment(row.id, { status: row.status, endedAt: row.endedAt, message: row.message });
       this.emit('change', row);
     } catch (cleanup) {
       process.emitWarning(`rollout: deployment ${row.id} could not start (${err.message}) nor be ended (${(cleanup as Error).message}); aborting it on the next ticks`);
@@ -315,10 +222,10 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
    *
    * @throws NoopsError NOOPS_E_NOT_FOUND, NOOPS_E_DEPLOY_STATE (ended, or not where the command makes sense)
    */
-  async act(id: number, action: DeploymentAction, by: string): Promise<DeploymentRow> {
+  async act(id: number, action: DeploymentAction, by: string): Promise<Deployment> {
     const entry = this.running.get(id);
     if (!entry) {
-      const row = await this.deps.store.getDeployment(id);
+      const row = await this.deps.read.deploymentStatus(id);
       if (!row) throw new NoopsError('NOOPS_E_NOT_FOUND', `no deployment #${id}`);
       if (row.status === 'running') throw new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${action} deployment #${id} yet: it is starting; try again in a moment`);
       throw new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${action} deployment #${id}: it has ended (${row.status})`);
@@ -328,26 +235,26 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       entry.commands.push({ action, by, done: (err) => (err ? reject(err) : resolve()) });
       this.kick();
     });
-    await this.deps.store.audit({
+    await this.deps.write.audit({
       at: new Date().toISOString(), actor: by, action: `deploy.${action}`, target: entry.row.tag, detail: { deployment: id },
     });
     return entry.row;
   }
 
   /** A running deployment as it is now (fresher than the store between two writes). */
-  current(id: number): DeploymentRow | undefined {
+  current(id: number): Deployment | undefined {
     return this.running.get(id)?.row;
   }
 
   /** Whether a deployment is a deploy or a rollback (what NOOPS_DEPLOY_KIND tells processes). */
   async kindOf(id: number): Promise<DeploymentKind> {
-    return this.running.get(id)?.row.kind ?? (await this.deps.store.getDeployment(id))?.kind ?? 'deploy';
+    return this.running.get(id)?.row.kind ?? (await this.deps.read.deploymentStatus(id))?.kind ?? 'deploy';
   }
 
   /** The version `noops rollback` goes back to when none is named. */
   async rollbackTarget(tag: string): Promise<string> {
     // an undeploy ran no release: it is no step back to
-    const done = (await this.deps.store.listDeployments({ tag, status: 'succeeded', limit: 200 })).filter((d) => d.kind !== 'undeploy');
+    const done = (await this.deps.read.succeededDeployments(tag, 200)).filter((d) => d.kind !== 'undeploy');
     const target = previousVersion(done);
     if (!target) {
       throw new NoopsError('NOOPS_E_NO_PREVIOUS', done.length === 0
@@ -385,7 +292,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     });
   }
 
-  private async tick(entry: Entry): Promise<void> {
+  private async tick(entry: RunningDeployment): Promise<void> {
     const { row } = entry;
     const now = Date.now();
     let p = entry.progress;
@@ -418,7 +325,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   }
 
   /** Writes a changed progress (and the end) to the store, then tells the live views. */
-  private async save(entry: Entry, p: RolloutProgress, ended: Extract<RolloutAction, { type: 'end' }> | undefined): Promise<void> {
+  private async save(entry: RunningDeployment, p: RolloutProgress, ended: Extract<RolloutAction, { type: 'end' }> | undefined): Promise<void> {
     const { row } = entry;
     const before = entry.progress;
     const json = JSON.stringify(p);
@@ -426,13 +333,13 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     entry.savedJson = json;
     const fresh = newLines(before.log, p.log);
     entry.progress = p;
-    row.progress = p as unknown as Record<string, unknown>;
+    row.progress = p;
     row.hostResults = hostResults(p);
     if (p.phase === 'deploying' || p.phase === 'reverting') {
       row.deadline = new Date(Date.parse(p.phaseSince) + p.policy.timeout * 1000).toISOString();
     }
     if (ended) Object.assign(row, { status: ended.status, endedAt: new Date().toISOString(), message: ended.message });
-    await this.deps.store.updateDeployment(row.id, {
+    await this.deps.write.updateDeployment(row.id, {
       progress: row.progress, hostResults: row.hostResults, deadline: row.deadline,
       ...(ended ? { status: row.status, endedAt: row.endedAt, message: row.message } : {}),
     });
@@ -440,7 +347,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       this.running.delete(row.id);
       // commands that came in while this step ran are answered: nothing is left to steer
       for (const c of entry.commands.splice(0)) c.done(new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${c.action} deployment #${row.id}: it has ended (${row.status})`));
-      await this.deps.store.audit({
+      await this.deps.write.audit({
         at: row.endedAt!, actor: 'noops', action: `${row.kind}.${row.status}`, target: row.tag,
         detail: { deployment: row.id, version: row.version, message: row.message },
       });
@@ -449,7 +356,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     this.emit('change', row);
   }
 
-  private observations(entry: Entry): Map<string, HostObservation | undefined> {
+  private observations(entry: RunningDeployment): Map<string, HostObservation | undefined> {
     const { row } = entry;
     const obs = new Map<string, HostObservation | undefined>();
     for (const h of row.hosts) {
@@ -462,16 +369,15 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
 
   // ---- loading
 
-  private async load(row: DeploymentRow, graceUntil: number): Promise<Entry> {
+  private async load(row: Omit<Deployment, 'progress'>, saved: RolloutProgress | null, graceUntil: number): Promise<RunningDeployment> {
     const release = await this.exec.releaseFor(row.tag, row.version);
-    const saved = row.progress as unknown as RolloutProgress;
     // A deployment recorded before batched rollouts: all its hosts in one batch, started again.
-    const progress = saved && typeof saved.phase === 'string' ? saved : initialProgress(resolvePolicy(), [row.hosts], false, row.startedAt);
-    return newEntry(row, progress, release, graceUntil);
+    const progress = saved ?? initialProgress(resolvePolicy(), [row.hosts], false, row.startedAt);
+    return newRunning(row, progress, release, graceUntil);
   }
 
   /** After a restart: the desired state of the hosts in flight again, and the tests that were running. */
-  private async resume(entry: Entry): Promise<void> {
+  private async resume(entry: RunningDeployment): Promise<void> {
     const { row, progress: p } = entry;
     for (const [host, hp] of Object.entries(p.hosts)) {
       if (hp.state === 'deploying' || hp.state === 'healthy') await this.exec.ensureDesired(entry, host, row.kind === 'undeploy' ? null : row.version, row.kind);
@@ -483,24 +389,4 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     entry.notes.push(`the server restarted; resuming (${p.phase}, batch ${p.batch + 1} of ${p.batches.length})`);
   }
 
-}
-
-/** The value found most often (the first of those, on a tie). */
-function mostCommon(values: readonly string[]): string {
-  const counts = new Map<string, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  let best = values[0]!;
-  for (const [v, n] of counts) if (n > counts.get(best)!) best = v;
-  return best;
-}
-
-function clusterPolicy(stored: Record<string, unknown>): PolicyInput {
-  const keys = Object.keys(PolicySchema.shape);
-  return parsePolicy(Object.fromEntries(Object.entries(stored).filter(([k]) => keys.includes(k))), 'the cluster\'s policy');
-}
-
-function locked(tag: string, holder: DeploymentRow | undefined): NoopsError {
-  return new NoopsError('NOOPS_E_DEPLOY_LOCKED', holder
-    ? `deployment #${holder.id} (${holder.kind} of ${holder.version}, started by ${holder.initiator} at ${holder.startedAt}) is running on ${tag}`
-    : `another deployment of ${tag} is being started`);
 }

@@ -10,11 +10,11 @@
  */
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DeployTestCommand } from '../api/types.js';
 import type { ProcessReport } from '../api/types.js';
+import type { DeployTestCommand } from './types.js';
 import type { ReleaseManifest } from '../release/types.js';
 import { BUILD_ENV_PASSTHROUGH, Sandbox } from '../build/index.js';
-import { extractPackage } from '../artifacts/index.js';
+import { extractPackage } from '../artifacts/extract.js';
 
 /** The end of a test command's output kept in the deployment: enough for an assertion's message. */
 export const TEST_OUTPUT_KEEP = 8 * 1024;
@@ -39,7 +39,7 @@ export interface DeployTestJob {
  * Never throws: a package that cannot be unpacked is a failed test.
  */
 export async function runDeployTests(job: DeployTestJob): Promise<DeployTestCommand[]> {
-  let box;
+  let box: ReturnType<Sandbox['open']>;
   try {
     box = (job.sandbox ?? Sandbox.none()).open();
   } catch (err) {

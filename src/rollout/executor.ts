@@ -2,15 +2,15 @@
  * What the controller does for a step's actions: desired state (with the before-stop hook),
  * the after-healthy hook, and the deploy tests. Every method acts on one deployment's entry.
  */
-import { NoopsError } from '../errors/index.js';
 import type { DeploymentKind, DesiredRow, ReleaseRow } from '../store/index.js';
-import type { ReleaseManifest } from '../release/types.js';
-import type { AgentReport, RolloutProgress } from '../api/types.js';
-import { parseTag, formatTag, truncateTo } from '../tree/index.js';
+import type { AgentReport } from '../api/types.js';
+import type { RolloutProgress } from './types.js';
 import { observe } from './evaluate.js';
 import { deployTestEnv, hostAddress, instanceList, mainProcess, runDeployTests } from './deploy-tests.js';
-import type { Entry } from './entry.js';
-import type { RolloutDeps } from './controller.js';
+import type { RunningDeployment } from './running-deployment.js';
+import type { RolloutDeps } from './ports.js';
+import { releaseFor } from './deploy-start.js';
+import { manifestOf } from './store-ports.js';
 
 export class Executor {
   /**
@@ -23,7 +23,7 @@ export class Executor {
    * Tells hosts to run the deployment's release (an undeploy: to run nothing of its tag), each
    * after its before-stop hook (a failing hook fails the host, which is then not changed).
    */
-  async deploy(entry: Entry, hosts: string[]): Promise<void> {
+  async deploy(entry: RunningDeployment, hosts: string[]): Promise<void> {
     const { row } = entry;
     const to = row.kind === 'undeploy' ? null : row.version;
     const ready: string[] = [];
@@ -39,7 +39,7 @@ export class Executor {
   }
 
   /** Tells hosts to run their previous release again (NOOPS_DEPLOY_KIND=rollback); hook failures are only logged. */
-  async revert(entry: Entry, hosts: string[]): Promise<void> {
+  async revert(entry: RunningDeployment, hosts: string[]): Promise<void> {
     const { row } = entry;
     await Promise.all(hosts.map(async (host) => {
       const to = row.previous[host] ?? null;
@@ -54,7 +54,7 @@ export class Executor {
   }
 
   /** Calls the after-healthy hook of a host that runs `version` healthily; a failure is logged. */
-  async afterHealthy(entry: Entry, host: string, version: string): Promise<void> {
+  async afterHealthy(entry: RunningDeployment, host: string, version: string): Promise<void> {
     const { row } = entry;
     // an undeploy's only release is the one its hosts ran: running it again is going back
     const forward = row.kind !== 'undeploy' && version === row.version;
@@ -68,7 +68,7 @@ export class Executor {
   }
 
   /** Sets one host's desired entry of the deployment's tag (null: none), unless it is so already. */
-  async ensureDesired(entry: Entry, host: string, version: string | null, kind: DeploymentKind): Promise<void> {
+  async ensureDesired(entry: RunningDeployment, host: string, version: string | null, kind: DeploymentKind): Promise<void> {
     await this.ensureDesiredMany(entry, [{ host, version }], kind);
   }
 
@@ -76,10 +76,12 @@ export class Executor {
    * Sets hosts' desired entries of the deployment's tag (null: none), those not so already, in
    * one read and one transaction: a batch of 1,000 hosts took seconds one host at a time.
    */
-  async ensureDesiredMany(entry: Entry, targets: { host: string; version: string | null }[], kind: DeploymentKind): Promise<void> {
+  async ensureDesiredMany(entry: RunningDeployment, targets: { host: string; version: string | null }[], kind: DeploymentKind): Promise<void> {
     if (targets.length === 0) return;
     const { row } = entry;
-    const current = new Map((await this.deps.store.listDesired(row.tag)).map((d) => [d.host, d]));
+    const desired = entry.desiredAtStart ?? (await this.deps.read.desired(row.tag));
+    entry.desiredAtStart = undefined;
+    const current = new Map(desired.map((d) => [d.host, d]));
     const at = new Date().toISOString();
     const changes: { host: string; row: DesiredRow | null }[] = [];
     for (const { host, version } of targets) {
@@ -95,21 +97,21 @@ export class Executor {
         row: { host, tag: row.tag, version, sha256: release.sha256, manifest: release.manifest, deploymentId: row.id, updatedAt: at, kind },
       });
     }
-    await this.deps.store.setDesiredMany(row.tag, changes);
+    await this.deps.write.setDesiredMany(row.tag, changes);
     for (const c of changes) this.deps.notify(c.host);
   }
 
   /** Starts the deploy tests after `batch` in the background; answers the instances they test. */
-  async startTests(entry: Entry, progress: RolloutProgress, batch: number): Promise<string[]> {
+  async startTests(entry: RunningDeployment, progress: RolloutProgress, batch: number): Promise<string[]> {
     const { row } = entry;
-    const manifest = entry.release.manifest as unknown as ReleaseManifest;
+    const manifest = manifestOf(entry.release);
     // after the first batch, its hosts; after the last, every host that runs the release
     const hosts = (batch === 0 ? progress.batches[0]! : row.hosts).filter((h) => progress.hosts[h]?.state === 'succeeded');
-    const info: { address: string | null; processes: AgentReport['processes'] }[] = [];
-    for (const h of hosts) {
-      const hr = await this.deps.store.getHost(h);
-      info.push({ address: hr ? hostAddress(hr.labels, hr.address) : null, processes: observe(row.tag, this.deps.lastReport(h))?.processes ?? [] });
-    }
+    const rows = new Map((await this.deps.read.hosts(hosts)).map((hr) => [hr.name, hr])); // one query, not one per host
+    const info: { address: string | null; processes: AgentReport['processes'] }[] = hosts.map((h) => {
+      const hr = rows.get(h);
+      return { address: hr ? hostAddress(hr.labels, hr.address) : null, processes: observe(row.tag, this.deps.lastReport(h))?.processes ?? [] };
+    });
     const instances: Record<string, string[]> = {};
     for (const p of manifest.processes) if (p.port !== null) instances[p.name] = instanceList(info, p.name, row.version);
     const env = deployTestEnv({ manifest, tag: row.tag, version: row.version, kind: row.kind, deployment: row.id, batch, instances });
@@ -126,28 +128,14 @@ export class Executor {
 
 
   /** A release of the deployment's job, fetched once per deployment. */
-  async cachedRelease(entry: Entry, version: string): Promise<ReleaseRow> {
+  async cachedRelease(entry: RunningDeployment, version: string): Promise<ReleaseRow> {
     let r = entry.releases.get(version);
     if (!r) entry.releases.set(version, (r = await this.releaseFor(entry.row.tag, version)));
     return r;
   }
 
   /** A release of the tag's job; NOOPS_E_RELEASE_UNKNOWN listing the newest when there is none. */
-  async releaseFor(tag: string, version: string): Promise<ReleaseRow> {
-    const job = jobOf(tag);
-    const release = await this.deps.store.getRelease(job, version);
-    if (!release) {
-      const known = (await this.deps.store.listReleases(job)).slice(0, 5).map((r) => r.version);
-      throw new NoopsError('NOOPS_E_RELEASE_UNKNOWN', `${job} has no release ${version}` +
-        (known.length ? ` (newest: ${known.join(', ')})` : ' (it has no releases yet)'));
-    }
-    return release;
+  releaseFor(tag: string, version: string): Promise<ReleaseRow> {
+    return releaseFor(this.deps.read, tag, version);
   }
-}
-
-/** The job tag of a cluster tag. */
-export function jobOf(tag: string): string {
-  const job = truncateTo(parseTag(tag), 'job');
-  if (!job) throw new NoopsError('NOOPS_E_TAG_INVALID', `${tag} names no job`);
-  return formatTag(job);
 }

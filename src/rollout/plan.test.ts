@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planBatches } from './plan.js';
-import { amountOf, parseDuration, parsePolicy, resolvePolicy, toleratedFailures } from './policy.js';
+import { amountOf, parseDuration, parsePolicy, resolvePolicy, toleratedFailures } from './deploy-policy.js';
 
 const hosts = (n: number): string[] => Array.from({ length: n }, (_, i) => `h${i + 1}`);
 

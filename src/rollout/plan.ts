@@ -2,7 +2,7 @@
  * The plan of a rollout: which hosts go in which batch. Pure.
  */
 import { NoopsError } from '../errors/index.js';
-import { amountOf } from './policy.js';
+import { amountOf } from './deploy-policy.js';
 
 /**
  * Splits `hosts` into batches, in their order. Each size of `steps` is a host count or a

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ProcessReport, RolloutProgress } from '../api/types.js';
+import type { ProcessReport } from '../api/types.js';
+import type { RolloutProgress } from './types.js';
 import type { HostObservation } from './evaluate.js';
-import { resolvePolicy, type PolicyInput } from './policy.js';
+import { resolvePolicy, type PolicyInput } from './deploy-policy.js';
 import { hostResults, initialProgress, step, type StepInput } from './step.js';
-import { applyCommand, recordTestEnd, recordTestStart } from './commands.js';
+import { applyCommand, recordTestEnd, recordTestStart } from './progress-updates.js';
 
 const T = (s: number): number => Date.parse('2024-05-01T12:00:00.000Z') + s * 1000;
 const iso = (s: number): string => new Date(T(s)).toISOString();

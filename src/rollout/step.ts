@@ -11,9 +11,9 @@
  * An undeploy takes the same path with nothing as its target: a host of a batch succeeds once
  * it reports no process of the tag; reverting starts its previous release again.
  */
-import type { DeploymentStatusView, HostProgress, RolloutPolicy, RolloutProgress } from '../api/types.js';
+import type { DeploymentStatusView, HostProgress, RolloutPolicy, RolloutProgress } from './types.js';
 import { hostReadiness, revertState, stoppedReadiness, type HostObservation } from './evaluate.js';
-import { toleratedFailures } from './policy.js';
+import { toleratedFailures } from './deploy-policy.js';
 
 /** Lines of log a deployment keeps: enough to read what happened, small enough to store with every change. */
 export const LOG_KEEP = 100;

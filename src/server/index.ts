@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { NoopsError } from '../errors/index.js';
 import { openStore } from '../store/index.js';
 import { ArtifactStore } from '../artifacts/index.js';
-import { RolloutController } from '../rollout/index.js';
+import { RolloutController, rolloutPorts } from '../rollout/index.js';
 import { Sandbox, type SandboxMode } from '../build/index.js';
 import { BuildRunner } from '../build/runner.js';
 import { openSigner } from '../release/signing.js';
@@ -116,7 +116,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     mkdirSync(sandbox.workRoot('deploy-tests'), { recursive: true, mode: 0o711 });
     await builds.failInterrupted();
     const rollout = new RolloutController({
-      store,
+      ...rolloutPorts(store),
       lastReport: (h) => reports.lastReport(h),
       notify: (h) => hub.notify(h),
       hasArtifact: (sha) => artifacts.has(sha),

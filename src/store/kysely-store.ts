@@ -16,8 +16,8 @@ import { touchHosts } from './heartbeats.js';
 import * as secrets from './secrets.js';
 import * as m from './rows.js';
 import type {
-  AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentRow, DeploymentStatus, DesiredRow, GrantRow, HostJoin, HostRow,
-  InstanceRow, NewDeployment, NodeRow, ReleaseRow, RuntimeRow, SecretRow, Store, TokenRow,
+  AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentKind, DeploymentRow, DeploymentStatus, DesiredRow, GrantRow, HostJoin, HostRow,
+  InstanceRow, NewDeployment, NodeRow, ReleaseRow, RunningDeploymentRow, RuntimeRow, SecretRow, Store, TokenRow,
 } from './types.js';
 
 /**
@@ -174,6 +174,14 @@ export class KyselyStore implements Store {
   async listHosts(): Promise<HostRow[]> {
     const rows = await this.db.selectFrom('hosts').selectAll().orderBy('name').execute();
     return rows.map(m.hostFromDb);
+  }
+
+  async listHostsNamed(names: readonly string[]): Promise<HostRow[]> {
+    const out: HostRow[] = [];
+    for (const part of chunks([...new Set(names)])) {
+      out.push(...(await this.db.selectFrom('hosts').selectAll().where('name', 'in', part).execute()).map(m.hostFromDb));
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   async touchHosts(beats: { name: string; at: string }[]): Promise<void> {
@@ -342,6 +350,12 @@ export class KyselyStore implements Store {
   async getDeployment(id: number): Promise<DeploymentRow | undefined> {
     const r = await this.db.selectFrom('deployments').selectAll().where('id', '=', id).executeTakeFirst();
     return r && m.deploymentFromDb(r);
+  }
+
+  async findRunningDeployment(tag: string): Promise<RunningDeploymentRow | undefined> {
+    const r = await this.db.selectFrom('deployments').select(['id', 'tag', 'version', 'kind', 'initiator', 'started_at'])
+      .where('tag', '=', tag).where('status', '=', 'running').orderBy('id', 'desc').limit(1).executeTakeFirst();
+    return r && { id: Number(r.id), tag: r.tag, version: r.version, kind: r.kind as DeploymentKind, initiator: r.initiator, startedAt: r.started_at };
   }
 
   async listDeployments(filter: { tag?: string; status?: DeploymentStatus; limit?: number; beforeId?: number } = {}): Promise<DeploymentRow[]> {

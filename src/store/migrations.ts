@@ -330,6 +330,21 @@ const signatures: MigrationFactory = (backend) => ({
   },
 });
 
+/**
+ * The cluster lock's question, "is a deployment running on this cluster", answered from an index
+ * of the running deployments alone (`findRunningDeployment`): the (tag, id) index walks every
+ * deployment the cluster ever had when none is running. Not unique yet: issue 14 moves the lock
+ * itself into the database.
+ */
+const rolloutLock: MigrationFactory = () => ({
+  async up(db: Kysely<any>) {
+    await db.schema.createIndex('deployments_running_tag').on('deployments').column('tag').where(sql.ref('status'), '=', 'running').execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.dropIndex('deployments_running_tag').ifExists().execute();
+  },
+});
+
 /** Every migration, oldest first. Names sort in the order they must run. */
 const MIGRATIONS: Record<string, MigrationFactory> = {
   '0001_initial': initial,
@@ -339,6 +354,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0005_secrets': secrets,
   '0007_limits': limits,
   '0009_signatures': signatures,
+  '0010_rollout_lock': rolloutLock,
 };
 
 /**

@@ -205,7 +205,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const b = await openStore(url);
       open.push(b);
       assert.equal(await b.getMeta('k'), 'v');
-      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts', '0003_runtimes', '0004_access', '0005_secrets', '0007_limits', '0009_signatures']);
+      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts', '0003_runtimes', '0004_access', '0005_secrets', '0007_limits', '0009_signatures', '0010_rollout_lock']);
     });
 
     it('several stores opening one new database at once migrate it once', async () => {
@@ -545,6 +545,28 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual((await s.listDeployments({ limit: 2 })).map((d) => d.id), [d3, d2]);
       assert.equal((await s.listDeployments({ limit: 1, tag: `${JOB}_cluster.b` }))[0].kind, 'rollback');
       assert.equal(await s.getDeployment(9999), undefined);
+    });
+
+    it('the running deployment of a cluster (its lock holder): the newest running one, without its JSON', async () => {
+      const s = await fresh();
+      assert.equal(await s.findRunningDeployment(CLUSTER), undefined);
+      await s.createDeployment(deployment({ status: 'succeeded', endedAt: at(5) }));
+      const other = await s.createDeployment(deployment({ tag: `${JOB}_cluster.b` }));
+      assert.equal(await s.findRunningDeployment(CLUSTER), undefined, 'an ended one and another cluster\'s do not lock it');
+      const running = await s.createDeployment(deployment({ kind: 'rollback', initiator: 'bob', startedAt: at(9) }));
+      assert.deepEqual(await s.findRunningDeployment(CLUSTER), { id: running, tag: CLUSTER, version: 'abc123def', kind: 'rollback', initiator: 'bob', startedAt: at(9) });
+      assert.equal((await s.findRunningDeployment(`${JOB}_cluster.b`))?.id, other);
+      await s.updateDeployment(running, { status: 'failed', endedAt: at(20) });
+      assert.equal(await s.findRunningDeployment(CLUSTER), undefined, 'ended: unlocked');
+    });
+
+    it('hosts by name: those that exist, sorted, in batches past BATCH_ROWS names', async () => {
+      const s = await fresh();
+      for (const name of ['hb', 'ha']) await s.upsertHost({ name, labels: { zone: name }, address: null, joinedAt: at(0) });
+      assert.deepEqual((await s.listHostsNamed(['hb', 'nope', 'ha', 'hb'])).map((h) => [h.name, h.labels.zone]), [['ha', 'ha'], ['hb', 'hb']]);
+      assert.deepEqual(await s.listHostsNamed([]), []);
+      const many = Array.from({ length: 1200 }, (_, i) => `n${i}`);
+      assert.deepEqual((await s.listHostsNamed([...many, 'ha'])).map((h) => h.name), ['ha']);
     });
 
     it('desired: generations bump per host; null clears one entry', async () => {

@@ -170,6 +170,9 @@ export interface DeploymentRow {
   progress: Record<string, unknown>;
 }
 
+/** Who holds a cluster's lock: the running deployment's identity, without its JSON. */
+export type RunningDeploymentRow = Pick<DeploymentRow, 'id' | 'tag' | 'version' | 'kind' | 'initiator' | 'startedAt'>;
+
 /** A deployment to insert: its progress may come later. */
 export type NewDeployment = Omit<DeploymentRow, 'id' | 'progress'> & { progress?: Record<string, unknown> };
 
@@ -276,6 +279,8 @@ export interface Store {
   deleteHost(name: string): Promise<void>;
   getHost(name: string): Promise<HostRow | undefined>;
   listHosts(): Promise<HostRow[]>;
+  /** the hosts of these names that exist, by name (one query per BATCH_ROWS names) */
+  listHostsNamed(names: readonly string[]): Promise<HostRow[]>;
   /** record heartbeats of many hosts at once (batched by the caller) */
   touchHosts(beats: { name: string; at: string }[]): Promise<void>;
 
@@ -310,6 +315,11 @@ export interface Store {
   createDeployment(row: NewDeployment): Promise<number>;
   updateDeployment(id: number, patch: Partial<Omit<DeploymentRow, 'id'>>): Promise<void>;
   getDeployment(id: number): Promise<DeploymentRow | undefined>;
+  /**
+   * The deployment running on a cluster, if any (what its lock's error names): one query on an
+   * index of the running deployments, without the row's JSON.
+   */
+  findRunningDeployment(tag: string): Promise<RunningDeploymentRow | undefined>;
   /** newest first (by id) */
   listDeployments(filter?: { tag?: string; status?: DeploymentStatus; limit?: number; /** only ids below this (the next page) */ beforeId?: number }): Promise<DeploymentRow[]>;
 

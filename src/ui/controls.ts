@@ -51,7 +51,7 @@ export function tally(rows: readonly HostRow[]): { done: number; bad: number; re
 }
 
 /**
- * The commands the server accepts for the deployment now (the rules of rollout/commands.ts):
+ * The commands the server accepts for the deployment now (the rules of rollout/progress-updates.ts):
  * none once it has ended; pause unless paused or going back; resume when paused; promote at a
  * canary; abort unless going back already.
  *

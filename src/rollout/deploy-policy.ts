@@ -16,7 +16,7 @@
  */
 import { z } from 'zod';
 import { NoopsError } from '../errors/index.js';
-import type { RolloutPolicy } from '../api/types.js';
+import type { RolloutPolicy } from './types.js';
 
 /** Every batch at once would be the old behaviour; one host first lets a bad release hurt one host. */
 export const DEFAULT_BATCH: (number | string)[] = [1, '100%'];
@@ -146,8 +146,7 @@ export function resolvePolicy(...layers: (PolicyInput | undefined)[]): RolloutPo
     test_timeout: DEFAULT_TEST_TIMEOUT_S,
   };
   for (const layer of layers) {
-    if (!layer) continue;
-    for (const [k, v] of Object.entries(layer)) if (v !== undefined) (p as unknown as Record<string, unknown>)[k] = v;
+    if (layer) Object.assign(p, Object.fromEntries(Object.entries(layer).filter(([, v]) => v !== undefined)));
   }
   return { ...p, batch: [...p.batch] };
 }

@@ -3,7 +3,8 @@
  * tests report, as pure changes of its progress. The next step acts on them.
  */
 import { NoopsError } from '../errors/index.js';
-import type { DeployTestCommand, DeploymentAction, RolloutProgress } from '../api/types.js';
+import type { DeploymentAction } from '../api/types.js';
+import type { DeployTestCommand, RolloutProgress } from './types.js';
 import { LOG_KEEP } from './step.js';
 
 /**

@@ -2,13 +2,16 @@
  * A running deployment as the controller holds it in memory: its row, its progress, and what
  * waits for the next step (people's commands, deploy-test results, log lines from hooks).
  */
-import type { DeployTestCommand, DeploymentAction, RolloutLogLine, RolloutProgress } from '../api/types.js';
-import type { ReleaseManifest } from '../release/types.js';
-import type { DeploymentRow, ReleaseRow } from '../store/index.js';
+import type { DeploymentAction } from '../api/types.js';
+import type { DeployTestCommand, RolloutLogLine, RolloutProgress } from './types.js';
+import type { DesiredRow, ReleaseRow } from '../store/index.js';
+import type { Deployment } from './ports.js';
 import { LOG_KEEP } from './step.js';
+import { manifestOf } from './store-ports.js';
 
-export interface Entry {
-  row: DeploymentRow;
+/** One deployment the controller steps. */
+export interface RunningDeployment {
+  row: Deployment;
   progress: RolloutProgress;
   release: ReleaseRow;
   /** the process names of the release */
@@ -28,12 +31,15 @@ export interface Entry {
   hostSet: Set<string>;
   /** the progress as last saved, serialized: a step that changed nothing writes nothing */
   savedJson: string;
+  /** the cluster's desired entries as its start read them, for its first step (read once, not twice) */
+  desiredAtStart?: DesiredRow[];
 }
 
-export function newEntry(row: DeploymentRow, progress: RolloutProgress, release: ReleaseRow, graceUntil: number): Entry {
+/** A deployment to step, from its row (whose progress is replaced by `progress`). */
+export function newRunning(row: Omit<Deployment, 'progress'>, progress: RolloutProgress, release: ReleaseRow, graceUntil: number): RunningDeployment {
   return {
-    row, progress, release, graceUntil,
-    expected: (release.manifest as unknown as ReleaseManifest).processes.map((p) => p.name),
+    row: { ...row, progress }, progress, release, graceUntil,
+    expected: manifestOf(release).processes.map((p) => p.name),
     commands: [], testResults: [], notes: [], hookFailures: new Map(), releases: new Map(),
     hostSet: new Set(row.hosts), savedJson: JSON.stringify(progress),
   };

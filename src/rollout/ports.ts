@@ -1,0 +1,90 @@
+/**
+ * Everything the rollout controller does to the world's stored state, behind two narrow
+ * interfaces (as Nomad's scheduler has `State` and `Planner`): what it reads, and what it
+ * writes. The server builds both over its `Store` (`rolloutPorts`, store-ports.ts); tests use
+ * `MemoryRolloutStore` (testing.ts). `RolloutDeps` is the whole of what the controller is given.
+ */
+import type {
+  AuditRow, ClusterRow, DeploymentRow, DesiredRow, HostRow, ReleaseRow, RunningDeploymentRow, RuntimeRow,
+} from '../store/index.js';
+import type { AgentReport } from '../api/types.js';
+import type { Sandbox } from '../build/index.js';
+import type { RolloutHooks } from './hooks.js';
+import type { RolloutProgress } from './types.js';
+
+/**
+ * A deployment as the rollout holds it: the store's row with its progress typed. It is a
+ * `DeploymentRow` too (what the routes show).
+ */
+export type Deployment = Omit<DeploymentRow, 'progress'> & { progress: RolloutProgress };
+
+/** A deployment read back from the store. */
+export type StoredDeployment = Omit<DeploymentRow, 'progress'> & {
+  /** null: recorded before batched rollouts, or unreadable (see `unreadable`) */
+  progress: RolloutProgress | null;
+  /** why its stored progress could not be read, when it could not */
+  unreadable?: string;
+};
+
+/** What the controller reads. */
+export interface RolloutReader {
+  /** the deployments running now, newest first (to resume them after a restart) */
+  runningDeployments(): Promise<StoredDeployment[]>;
+  /** the deployment running on a cluster, if any: the holder of its lock */
+  runningDeploymentOn(tag: string): Promise<RunningDeploymentRow | undefined>;
+  /** a deployment's status and kind (those that run, the controller holds itself) */
+  deploymentStatus(id: number): Promise<Pick<DeploymentRow, 'status' | 'kind'> | undefined>;
+  /** a cluster's succeeded deployments, newest first (what a rollback goes back to) */
+  succeededDeployments(tag: string, limit: number): Promise<Pick<DeploymentRow, 'version' | 'kind'>[]>;
+  cluster(tag: string): Promise<ClusterRow | undefined>;
+  release(job: string, version: string): Promise<ReleaseRow | undefined>;
+  /** the versions of a job's newest releases, newest first (for an error that names them) */
+  newestReleases(job: string, limit: number): Promise<string[]>;
+  /** the hosts of these names that joined */
+  hosts(names: readonly string[]): Promise<HostRow[]>;
+  /** every version of a runtime the server has */
+  runtimes(name: string): Promise<RuntimeRow[]>;
+  /** the scopes root is allowed on (`noops root allow`) */
+  rootScopes(): Promise<string[]>;
+  /** a cluster's desired entries (every host) */
+  desired(tag: string): Promise<DesiredRow[]>;
+}
+
+/** What the controller writes. */
+export interface RolloutWriter {
+  /** Writes a new deployment and its audit entry together, or neither; answers its id. */
+  createDeployment(row: Omit<Deployment, 'id'>, audit: (id: number) => Omit<AuditRow, 'id'>): Promise<number>;
+  updateDeployment(id: number, patch: Partial<Omit<Deployment, 'id'>>): Promise<void>;
+  /** sets (row) or clears (null) one cluster's entry on many hosts, in one transaction */
+  setDesiredMany(tag: string, changes: { host: string; row: DesiredRow | null }[]): Promise<void>;
+  audit(row: Omit<AuditRow, 'id'>): Promise<void>;
+}
+
+/** The two together, as the controller takes them. */
+export interface RolloutPorts {
+  read: RolloutReader;
+  write: RolloutWriter;
+}
+
+/** What the controller needs from the server around it. */
+export interface RolloutDeps {
+  /** what it reads of the stored state (the server's: `rolloutPorts(store)`; tests: `MemoryRolloutStore`) */
+  read: RolloutReader;
+  /** what it writes: deployments, desired state, audit entries */
+  write: RolloutWriter;
+  /** the last report of a host, if it reported since the server started */
+  lastReport(host: string): AgentReport | undefined;
+  /** wake the host's agent: its desired state changed */
+  notify(host: string): void;
+  /** true when the package is in the artifact store */
+  hasArtifact(sha256: string): Promise<boolean>;
+  /** the file of a package in the artifact store (the deploy tests unpack it) */
+  artifactPath(sha256: string): string;
+  /** where the deploy tests' temp folders go */
+  workDir: string;
+  /** where deploy tests run: the server's build sandbox (default: none, for tests) */
+  sandbox?: Sandbox;
+  hooks?: RolloutHooks;
+  /** see DEFAULT_RESUME_GRACE_MS (controller.ts) */
+  resumeGraceMs?: number;
+}
