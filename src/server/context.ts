@@ -5,6 +5,7 @@ import type { Store } from '../store/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
 import type { RolloutController } from '../rollout/index.js';
 import type { DesiredHub } from './hub.js';
+import type { DesiredView } from './desired-view.js';
 import type { ReportBook } from './reports.js';
 import type { BuildRunner } from './builds.js';
 import type { TagBook } from './tags.js';
@@ -27,6 +28,8 @@ export interface ServerContext {
   store: Store;
   artifacts: ArtifactStore;
   hub: DesiredHub;
+  /** each host's desired-state answer, resolved (src/server/desired-view.ts) */
+  desired: DesiredView;
   reports: ReportBook;
   rollout: RolloutController;
   builds: BuildRunner;
