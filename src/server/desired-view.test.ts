@@ -32,13 +32,17 @@ async function harness(): Promise<{ store: Store; view: DesiredView; calls: Reco
   const grants: string[] = [];
   const secret = { value: 'one' };
   const clock = { ms: 1_000_000 };
+  const counted = <A extends unknown[], R>(name: string, f: (...args: A) => R) => (...args: A): R => {
+    calls[name]!++;
+    return f(...args);
+  };
   const view = new DesiredView({
     store, signing: SIGNING,
-    kindOf: async () => (calls.kindOf!++, 'rollback'),
-    runtimeRefs: async (m: ReleaseManifest) => (calls.runtimeRefs!++, m.runtimes?.node === '20' ? [RUNTIME] : []),
-    secretsFor: async () => (calls.secretsFor!++, { secrets: { db: secret.value } }),
-    signatureOf: async (job, version) => (calls.signatureOf!++, { keyId: 'k1', signature: `${job}@${version}` }),
-    rootScopes: async () => (calls.rootScopes!++, [...grants]),
+    kindOf: counted('kindOf', async () => 'rollback' as const),
+    runtimeRefs: counted('runtimeRefs', async (m: ReleaseManifest) => (m.runtimes?.node === '20' ? [RUNTIME] : [])),
+    secretsFor: counted('secretsFor', async () => ({ secrets: { db: secret.value } })),
+    signatureOf: counted('signatureOf', async (job: string, version: string) => ({ keyId: 'k1', value: `${job}@${version}` })),
+    rootScopes: counted('rootScopes', async () => [...grants]),
     now: () => clock.ms,
   });
   return { store, view, calls, grants, secret, clock };
@@ -52,7 +56,7 @@ test('an answer is, byte for byte, the DesiredState JSON.stringify wrote, with t
     generation: 1,
     instances: [{
       tag: CLUSTER, version: 'abc1234', sha256: 'a'.repeat(64), url: `/api/v1/artifacts/${'a'.repeat(64)}`, manifest: manifest('abc1234') as unknown as ReleaseManifest,
-      deploymentId: 7, kind: 'rollback', runtimes: [RUNTIME], allowRoot: false, secrets: { db: 'one' }, signature: { keyId: 'k1', signature: `${JOB}@abc1234` },
+      deploymentId: 7, kind: 'rollback', runtimes: [RUNTIME], allowRoot: false, secrets: { db: 'one' }, signature: { keyId: 'k1', value: `${JOB}@abc1234` },
     }],
     server: { id: await serverIdentity(store) }, signing: SIGNING,
   };
