@@ -101,8 +101,9 @@ export class DesiredView {
   }
 
   /**
-   * The host's answer. `generation`, when given, is the store's generation read by the caller
-   * after it was asked: an answer kept from before it is resolved again.
+   * The host's answer: the one kept when it is fresh and of the store's generation, else one
+   * resolved now. `generation`, when given, is the store's generation as the caller just read it
+   * (it saves a read).
    */
   async answer(host: string, generation?: number): Promise<ResolvedDesired> {
     let current = generation;
@@ -111,8 +112,9 @@ export class DesiredView {
       if (kept === undefined || !this.fresh(kept)) return this.start(host).value; // reads the store now
       const resolved = await kept.value;
       current ??= await this.deps.store.desiredGeneration(host);
-      if (resolved.generation >= current) return resolved;
-      if (this.hosts.get(host) === kept) this.hosts.delete(host); // older than the store: resolved next turn
+      // equal, not "at least": a store put back to an earlier generation (a restored backup) is answered as it is
+      if (resolved.generation === current) return resolved;
+      if (this.hosts.get(host) === kept) this.hosts.delete(host); // not the store's: resolved next turn
     }
   }
 
