@@ -12,6 +12,7 @@ import type { DesiredHub } from './hub.js';
 import type { ActualState } from '../monitor/index.js';
 import type { AgentCommandQueue } from './agent-commands.js';
 import type { RuntimeCatalog } from '../runtimes/catalog.js';
+import type { DesiredView } from './desired-view.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -28,6 +29,8 @@ export interface ServerContext {
   store: Store;
   artifacts: ArtifactStore;
   hub: DesiredHub;
+  /** each host's desired-state answer, resolved (src/server/desired-view.ts) */
+  desired: DesiredView;
   /** the one read model of what runs where (the agents' reports, the store behind them) */
   reports: ActualState;
   rollout: RolloutController;

@@ -20,6 +20,10 @@ import { StoredTree } from '../tree/stored-tree.js';
 import type { ServerContext, ServerConfig } from './context.js';
 import { DesiredHub } from './hub.js';
 import { ActualState } from '../monitor/index.js';
+import { DesiredView } from './desired-view.js';
+import { rootScopes } from './grants-cache.js';
+import { secretBook } from '../secrets/sealed.js';
+import { SignatureBook } from '../release/signing.js';
 import { tightenDataDir } from './data-dir.js';
 import { AgentCommandQueue } from './agent-commands.js';
 import { RuntimeCatalog } from '../runtimes/catalog.js';
@@ -128,7 +132,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
     reports.on('report', (h) => rollout.onReport(h));
     const commands = new AgentCommandQueue(hub);
-    const ctx: ServerContext = { config, store, artifacts, hub, reports, rollout, builds, tags, commands, runtimes, signer };
+    const signatures = new SignatureBook(store);
+    const desired = new DesiredView({
+      store, signing: signer.key,
+      kindOf: (id) => rollout.kindOf(id),
+      runtimeRefs: (m) => runtimes.refsFor(m),
+      secretsFor: (tag, m) => secretBook(ctx).forInstance(tag, m), // the routes' book (made when the app is built)
+      signatureOf: (job, version) => signatures.of(job, version),
+      rootScopes: () => rootScopes(store),
+    });
+    hub.listen((h) => desired.forget(h)); // a wake means the host's answer changed
+    const ctx: ServerContext = { config, store, artifacts, hub, desired, reports, rollout, builds, tags, commands, runtimes, signer };
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();
     await app.listen({ host, port, backlog: LISTEN_BACKLOG });

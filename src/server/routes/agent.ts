@@ -2,20 +2,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
-import type { DesiredInstance, DesiredState, JoinResponse } from '../../api/types.js';
-import { API_PREFIX } from '../../api/types.js';
-import type { ReleaseManifest } from '../../release/types.js';
+import type { JoinResponse } from '../../api/types.js';
 import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
-import { rootAllowed } from '../../rollout/index.js';
-import { rootScopes as grantScopes } from '../grants-cache.js';
 import { PackageCache } from '../../artifacts/package-cache.js';
-import { secretBook } from '../../secrets/sealed.js';
 import { AGENT_TOKENS_CHANGED, revocationMark, type PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
-import { serverIdentity, serverStamp } from '../trust.js';
-import { SignatureBook } from '../../release/signing.js';
-import { jobOf } from '../../rollout/index.js';
+import { serverIdentity } from '../trust.js';
+import { answerJson } from '../desired-view.js';
 import { REPORT_MAX_BYTES, reportLimits } from '../report-limits.js';
 import { HostName, parseBody } from './parse.js';
 import { ReportBody } from '../../monitor/report-schema.js';
@@ -27,7 +21,6 @@ const JoinBody = z.object({
 
 export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, principals: PrincipalCache): Promise<void> {
   const packages = new PackageCache(ctx.artifacts);
-  const signatures = new SignatureBook(ctx.store);
   api.post('/agent/join', { config: { access: 'join' } }, async (req): Promise<JoinResponse> => {
     const body = parseBody(JoinBody, req.body, 'join');
     const at = new Date().toISOString();
@@ -72,7 +65,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       return { generation, heartbeatMs: ctx.config.heartbeatMs };
   });
 
-  api.get('/agent/desired', { config: { access: 'agent' } }, async (req): Promise<DesiredState> => {
+  api.get('/agent/desired', { config: { access: 'agent' } }, async (req, reply): Promise<string> => {
     const host = req.principal.name;
     const q = req.query as { after?: string; commands?: string };
     const after = Number(q.after ?? -1);
@@ -81,31 +74,19 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     // connections (and file descriptors) are one per agent, not two.
     const withCommands = q.commands === '1';
     // An agent that is up to date waits: check with the generation alone, read the state after.
-    if ((await ctx.store.desiredGeneration(host)) <= after && !(withCommands && ctx.commands.hasQueued(host))) {
+    let generation: number | undefined = await ctx.store.desiredGeneration(host);
+    if (generation <= after && !(withCommands && ctx.commands.hasQueued(host))) {
       const gone = new AbortController();
       req.raw.once('close', () => gone.abort());
       await ctx.hub.wait(host, ctx.config.longPollMs, gone.signal);
+      generation = undefined; // it may have changed while this poll waited
     }
-    const state = await ctx.store.getDesired(host);
-    const instances: DesiredInstance[] = [];
-    const rootScopes = await grantScopes(ctx.store);
-    for (const e of state.entries) {
-      const kind = e.kind ?? (e.deploymentId === null ? 'deploy' : (await ctx.rollout.kindOf(e.deploymentId)));
-      const manifest = e.manifest as unknown as ReleaseManifest;
-      instances.push({
-        tag: e.tag, version: e.version, sha256: e.sha256, url: `${API_PREFIX}/artifacts/${e.sha256}`,
-        // an undeploy writes an entry only to send a host back: its processes see a rollback
-        manifest, deploymentId: e.deploymentId, kind: kind === 'undeploy' ? 'rollback' : kind, runtimes: await ctx.runtimes.refsFor(manifest), allowRoot: rootAllowed(e.tag, rootScopes),
-        ...(await secretBook(ctx).forInstance(e.tag, manifest)), // values for this host's own instances only
-        signature: await signatures.of(jobOf(e.tag), e.version),
-      });
-    }
+    // Resolved when it was written (desired-view.ts): the same bytes as a DesiredState, made once.
+    const resolved = await ctx.desired.answer(host, generation);
     // the tags an undeploy removes from this host on purpose (docs/trust.md, "the share of stops")
     const stops = ctx.rollout.stopsFor(host);
-    return {
-      generation: state.generation, instances, server: await serverStamp(ctx.store, host), signing: ctx.signer.key, ...(stops.length > 0 && { stops }),
-      ...(withCommands && { commands: ctx.commands.takeQueued(host) }),
-    };
+    reply.type('application/json; charset=utf-8');
+    return answerJson(resolved, stops, withCommands ? ctx.commands.takeQueued(host) : undefined);
   });
 
   // A package goes to an agent whose desired state names it, or to a person who may see its job.
@@ -122,15 +103,8 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
 
 /** Whether `who` may download the package `sha256`. */
 async function mayFetch(ctx: ServerContext, who: Principal, sha256: string): Promise<boolean> {
-  if (who.kind === 'agent') {
-    // Its releases' packages, and the runtimes those releases name.
-    const { entries } = await ctx.store.getDesired(who.name);
-    if (entries.some((e) => e.sha256 === sha256)) return true;
-    for (const e of entries) {
-      if ((await ctx.runtimes.refsFor(e.manifest as unknown as ReleaseManifest)).some((r) => r.sha256 === sha256)) return true;
-    }
-    return false;
-  }
+  // An agent: its releases' packages, and the runtimes those releases name.
+  if (who.kind === 'agent') return (await ctx.desired.answer(who.name)).fetchable.has(sha256);
   if (who.kind === 'join') return false;
   return (await ctx.store.listReleases()).some((r) => r.sha256 === sha256 && canSee(who, r.job));
 }

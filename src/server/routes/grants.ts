@@ -36,6 +36,7 @@ export async function grantRoutes(api: FastifyInstance, ctx: ServerContext): Pro
       await s.audit({ at: row.createdAt, actor: row.createdBy, action: 'root.allow', target: scope, detail: { grant: 'root' } });
     });
     grantsChanged(ctx.store);
+    ctx.desired.changed(); // every answer's allowRoot
     reply.status(201);
     return grantView(row);
   });
@@ -58,6 +59,7 @@ export async function grantRoutes(api: FastifyInstance, ctx: ServerContext): Pro
       await s.audit({ at: new Date().toISOString(), actor: req.principal.name, action: 'root.deny', target: scope, detail: { grant: 'root', allowedBy: existing.createdBy } });
     });
     grantsChanged(ctx.store);
+    ctx.desired.changed(); // every answer's allowRoot
     return grantView(existing);
   });
 }

@@ -47,6 +47,7 @@ export async function runtimeRoutes(api: FastifyInstance, ctx: ServerContext): P
       req.body as Readable,
     );
     if (created) {
+      ctx.desired.changed(); // an answer naming it before it existed left it out
       await ctx.store.audit({
         at: row.createdAt, actor: req.principal.name, action: 'runtime.add', target: `${row.name}@${row.version}`,
         detail: { sha256: row.sha256, size: row.size, platform: row.platform, exports: row.exports },

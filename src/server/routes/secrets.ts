@@ -41,7 +41,9 @@ export async function secretRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     const scope = await ctx.tags.resolveAny(body.scope);
     authorize(req.principal, scope, 'admin');
     await ctx.tags.ensure(scope);
-    return book.set(scope, name, body.value, req.principal.name);
+    const set = await book.set(scope, name, body.value, req.principal.name);
+    ctx.desired.changed(); // the answers that carry its value
+    return set;
   });
 
   api.get('/secrets', { config: { access: 'viewer' } }, async (req, reply): Promise<T.SecretView[]> => {
@@ -57,6 +59,8 @@ export async function secretRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     const q = parseQuery(z.object({ scope: TagInput }).strict(), req.query, 'secret rm');
     const scope = await ctx.tags.resolveAny(q.scope);
     authorize(req.principal, scope, 'admin');
-    return [await book.remove(scope, name, req.principal.name)];
+    const removed = await book.remove(scope, name, req.principal.name);
+    ctx.desired.changed(); // a nearer secret no longer hides one above it
+    return [removed];
   });
 }

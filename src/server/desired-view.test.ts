@@ -1,0 +1,139 @@
+/**
+ * The resolved desired state: an answer is the bytes the route used to serialize, made once per
+ * change; what changes (on this server, or written to the store by another) reaches the next answer.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DesiredState, RuntimeRef } from '../api/types.js';
+import type { ReleaseManifest } from '../release/index.js';
+import { openStore, type DesiredRow, type Store } from '../store/index.js';
+import { answerJson, DESIRED_FRESH_MS, DesiredView } from './desired-view.js';
+import { DesiredHub } from './hub.js';
+import { serverIdentity } from './trust.js';
+
+const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';
+const CLUSTER = `${JOB}_cluster.prod`;
+const SIGNING = { keyId: 'k1', publicKey: 'cHVibGlj' };
+const RUNTIME: RuntimeRef = { name: 'node', version: '20', sha256: 'b'.repeat(64), url: `/api/v1/artifacts/${'b'.repeat(64)}`, exports: { path: ['bin'], env: {} }, platform: 'any' };
+
+const manifest = (version: string): Record<string, unknown> => ({
+  schema: 1, job: JOB, version, commit: version.padEnd(40, '0'), repo: 'r', builtAt: '2026-01-01T00:00:00.000Z', stack: 'procfile',
+  env: {}, secretEnv: { DB: 'db' }, runtimes: { node: '20' },
+  processes: [{ name: 'web', command: 'x', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 1 }],
+});
+const row = (host: string, version: string, deploymentId: number | null = 7): DesiredRow => ({
+  host, tag: CLUSTER, version, sha256: version.charAt(0).repeat(64), manifest: manifest(version), deploymentId, updatedAt: '2026-01-01T00:00:00.000Z', kind: null,
+});
+
+/** A view over a real (in-memory) store, with the server's other books faked and counted. */
+async function harness(): Promise<{ store: Store; view: DesiredView; calls: Record<string, number>; grants: string[]; secret: { value: string }; clock: { ms: number } }> {
+  const store = await openStore('sqlite::memory:');
+  const calls: Record<string, number> = { kindOf: 0, runtimeRefs: 0, secretsFor: 0, signatureOf: 0, rootScopes: 0 };
+  const grants: string[] = [];
+  const secret = { value: 'one' };
+  const clock = { ms: 1_000_000 };
+  const counted = <A extends unknown[], R>(name: string, f: (...args: A) => R) => (...args: A): R => {
+    calls[name]!++;
+    return f(...args);
+  };
+  const view = new DesiredView({
+    store, signing: SIGNING,
+    kindOf: counted('kindOf', async () => 'rollback' as const),
+    runtimeRefs: counted('runtimeRefs', async (m: ReleaseManifest) => (m.runtimes?.node === '20' ? [RUNTIME] : [])),
+    secretsFor: counted('secretsFor', async () => ({ secrets: { db: secret.value } })),
+    signatureOf: counted('signatureOf', async (job: string, version: string) => ({ keyId: 'k1', value: `${job}@${version}` })),
+    rootScopes: counted('rootScopes', async () => [...grants]),
+    now: () => clock.ms,
+  });
+  return { store, view, calls, grants, secret, clock };
+}
+
+test('an answer is, byte for byte, the DesiredState JSON.stringify wrote, with the stops and commands of its poll', async () => {
+  const { store, view } = await harness();
+  await store.setDesired('h1', CLUSTER, row('h1', 'abc1234'));
+  const resolved = await view.answer('h1');
+  const expected: DesiredState = {
+    generation: 1,
+    instances: [{
+      tag: CLUSTER, version: 'abc1234', sha256: 'a'.repeat(64), url: `/api/v1/artifacts/${'a'.repeat(64)}`, manifest: manifest('abc1234') as unknown as ReleaseManifest,
+      deploymentId: 7, kind: 'rollback', runtimes: [RUNTIME], allowRoot: false, secrets: { db: 'one' }, signature: { keyId: 'k1', value: `${JOB}@abc1234` },
+    }],
+    server: { id: await serverIdentity(store) }, signing: SIGNING,
+  };
+  assert.equal(answerJson(resolved, [], undefined), JSON.stringify(expected));
+  assert.equal(answerJson(resolved, [CLUSTER], []), JSON.stringify({ ...expected, stops: [CLUSTER], commands: [] }));
+  const commands = [{ id: 3, action: 'restart', tag: CLUSTER }];
+  assert.equal(answerJson(resolved, [], commands), JSON.stringify({ ...expected, commands }));
+  assert.deepEqual(JSON.parse(answerJson(resolved, [], undefined)), expected);
+  assert.deepEqual([...resolved.fetchable].sort(), ['a'.repeat(64), 'b'.repeat(64)]);
+  // an empty host: generation 0, no instances
+  assert.equal(answerJson(await view.answer('nobody'), [], undefined), JSON.stringify({ generation: 0, instances: [], server: expected.server, signing: SIGNING }));
+  await store.close();
+});
+
+test('many polls for one host do one resolution, and the hosts of one cluster share one resolved entry', async () => {
+  const { store, view, calls } = await harness();
+  for (const h of ['h1', 'h2', 'h3']) await store.setDesired(h, CLUSTER, row(h, 'abc1234'));
+  const answers = await Promise.all(Array.from({ length: 20 }, () => view.answer('h1')));
+  for (let i = 0; i < 5; i++) answers.push(await view.answer('h1', 1));
+  assert.equal(view.resolutions, 1);
+  assert.ok(answers.every((a) => a === answers[0]), 'one resolved answer for every poll');
+  await Promise.all([view.answer('h2'), view.answer('h3')]);
+  assert.equal(view.resolutions, 3, 'one per host');
+  assert.deepEqual(calls, { kindOf: 1, runtimeRefs: 1, secretsFor: 1, signatureOf: 1, rootScopes: 1 }, 'the entry resolved once for the three hosts');
+  await store.close();
+});
+
+test('a write on another server (the store changed, its generation bumped, no wake here) reaches the next answer', async () => {
+  const { store, view } = await harness();
+  await store.setDesired('h1', CLUSTER, row('h1', 'abc1234'));
+  assert.equal((await view.answer('h1')).instances[0]!.version, 'abc1234');
+  await store.setDesired('h1', CLUSTER, row('h1', 'def5678', 8)); // as another server's rollout would
+  const next = await view.answer('h1');
+  assert.deepEqual([next.generation, next.instances[0]!.version], [2, 'def5678']);
+  // a generation read by the route before it asked is honoured too
+  await store.setDesired('h1', CLUSTER, null);
+  assert.deepEqual((await view.answer('h1', await store.desiredGeneration('h1'))).instances, []);
+  assert.equal(view.resolutions, 3);
+  await store.close();
+});
+
+test('a grant or a secret changed on this server reaches the next answer; changed on another, within DESIRED_FRESH_MS', async () => {
+  const { store, view, grants, secret, clock } = await harness();
+  await store.setDesired('h1', CLUSTER, row('h1', 'abc1234'));
+  assert.equal((await view.answer('h1')).instances[0]!.allowRoot, false);
+  grants.push('cop.acme');
+  view.changed(); // what the grant route calls
+  assert.equal((await view.answer('h1')).instances[0]!.allowRoot, true);
+  secret.value = 'two';
+  view.changed(); // what the secret routes call
+  assert.deepEqual((await view.answer('h1')).instances[0]!.secrets, { db: 'two' });
+  // another server's change: no call here, no new generation; seen once what is kept is too old
+  secret.value = 'three';
+  assert.deepEqual((await view.answer('h1')).instances[0]!.secrets, { db: 'two' }, 'kept for DESIRED_FRESH_MS');
+  clock.ms += DESIRED_FRESH_MS;
+  assert.deepEqual((await view.answer('h1')).instances[0]!.secrets, { db: 'three' });
+  await store.close();
+});
+
+test('a wake of the hub forgets the host\'s answer before its polls wake; a failed resolution is not kept', async () => {
+  const { store, view } = await harness();
+  const hub = new DesiredHub();
+  hub.listen((h) => view.forget(h));
+  await store.setDesired('h1', CLUSTER, row('h1', 'abc1234'));
+  await view.answer('h1');
+  await store.setDesired('h1', CLUSTER, row('h1', 'def5678', 8));
+  const poll = hub.wait('h1', 60_000).then(() => view.answer('h1'));
+  hub.notify('h1');
+  assert.equal((await poll).instances[0]!.version, 'def5678');
+  assert.equal(view.resolutions, 2, 'the woken poll resolved the host again');
+
+  const broken = new DesiredView({
+    store, signing: SIGNING, kindOf: async () => 'deploy', runtimeRefs: async () => [], secretsFor: async () => ({}),
+    signatureOf: async () => undefined, rootScopes: () => Promise.reject(new Error('grants unreadable')),
+  });
+  await assert.rejects(broken.answer('h1'), /grants unreadable/);
+  await assert.rejects(broken.answer('h1'), /grants unreadable/);
+  assert.equal(broken.resolutions, 2, 'asked again, not kept');
+  await store.close();
+});

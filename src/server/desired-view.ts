@@ -1,0 +1,208 @@
+/**
+ * Each host's desired-state answer (`GET /agent/desired`), resolved once and kept in memory, so
+ * a long poll is a plain read: the generation from the store, the rest from here.
+ *
+ * Resolving an answer reads the host's desired row, then for each entry the deployment's kind,
+ * the runtimes' refs, the root grants, the secrets' values and the release's signature. An entry
+ * (a cluster tag at a version, written by one deployment) is the same for every host that has
+ * it, so it is resolved and serialized once for all of them: a deploy that wakes 1,000 parked
+ * polls reads the host rows, not 1,000 times the rest.
+ *
+ *   writer (rollout, adopt) --hub.notify(host)--> forget(host)      next poll resolves the host
+ *   grants, secrets, runtimes -----------------> changed()          next poll resolves everything
+ *   another server's write  --generation in the store is newer-->   the poll resolves the host
+ *
+ * Correctness never depends on what is kept: an answer older than the store's generation, or
+ * older than DESIRED_FRESH_MS, is resolved again. Secret values are held in memory only.
+ */
+// api/types.js, not api/index.js: the index loads the client, which the server does not use
+import type { DesiredInstance, ReleaseSignature, RuntimeRef, ServerStamp, SigningKey } from '../api/types.js';
+import { API_PREFIX } from '../api/types.js';
+import type { ReleaseManifest } from '../release/index.js';
+import { jobOf, rootAllowed } from '../rollout/index.js';
+import type { DeploymentKind, DesiredRow, Store } from '../store/index.js';
+import { serverStamp } from './trust.js';
+
+/**
+ * How long a resolved answer (and a resolved entry) is served without looking again: what
+ * another server changes without a new generation (a root grant, a secret, a runtime, an
+ * adoption's stamp) shows here within this, as a revoked token or a grant does (GRANTS_FRESH_MS).
+ * Changes made on this server are seen at once: their writers call `changed()` or wake the hub.
+ */
+export const DESIRED_FRESH_MS = 1_000;
+
+/** Resolved entries kept at most: past it, the stale ones are dropped (all of them if none is). */
+export const MAX_RESOLVED_ENTRIES = 10_000;
+
+/** Hosts resolved between two sweeps of the answers too old to be served. */
+const SWEEP_EVERY = 1_000;
+
+/** What the view reads to resolve an answer: the store, and the server's other books. */
+export interface DesiredViewDeps {
+  store: Store;
+  /** the key the server signs releases with (every answer names it) */
+  signing: SigningKey | undefined;
+  /** a deployment's kind (what NOOPS_DEPLOY_KIND tells processes) */
+  kindOf(deploymentId: number): Promise<DeploymentKind>;
+  /** the refs of the runtimes a manifest names (unknown ones left out) */
+  runtimeRefs(manifest: ReleaseManifest): Promise<RuntimeRef[]>;
+  /** the secret values an instance at `tag` gets (none: `{}`) */
+  secretsFor(tag: string, manifest: ReleaseManifest): Promise<{ secrets?: Record<string, string> }>;
+  /** a release's signature (undefined: unsigned) */
+  signatureOf(job: string, version: string): Promise<ReleaseSignature | undefined>;
+  /** the scopes of every root grant */
+  rootScopes(): Promise<string[]>;
+  /** milliseconds now; tests move it */
+  now?: () => number;
+}
+
+/** A host's answer, resolved. */
+export interface ResolvedDesired {
+  generation: number;
+  instances: DesiredInstance[];
+  server: ServerStamp;
+  /** the answer serialized, without its closing brace: `answerJson` adds what each poll adds */
+  json: string;
+  /** the packages the host may download: its releases' and the runtimes they name */
+  fetchable: ReadonlySet<string>;
+}
+
+/** One entry resolved, shared by every host that has it. */
+interface ResolvedEntry {
+  instance: DesiredInstance;
+  json: string;
+  fetchable: string[];
+}
+
+interface Held<T> {
+  at: number;
+  value: Promise<T>;
+}
+
+/**
+ * The answers of every host that polls this server, resolved when their desired state (or what
+ * it depends on) changed, and read by each poll.
+ *
+ * @example
+ *   const view = new DesiredView({ store, signing, kindOf, runtimeRefs, secretsFor, signatureOf, rootScopes });
+ *   hub.listen((host) => view.forget(host));
+ *   reply.send(answerJson(await view.answer('h1'), [], undefined));
+ */
+export class DesiredView {
+  private readonly hosts = new Map<string, Held<ResolvedDesired>>();
+  private readonly entries = new Map<string, Held<ResolvedEntry>>();
+  private readonly now: () => number;
+  private startedSinceSweep = 0;
+  /** how many host answers were resolved (tests count them) */
+  resolutions = 0;
+
+  constructor(private readonly deps: DesiredViewDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * The host's answer: the one kept when it is fresh and of the store's generation, else one
+   * resolved now. `generation`, when given, is the store's generation as the caller just read it
+   * (it saves a read).
+   */
+  async answer(host: string, generation?: number): Promise<ResolvedDesired> {
+    let current = generation;
+    for (;;) {
+      const kept = this.hosts.get(host);
+      if (kept === undefined || !this.fresh(kept)) return this.start(host).value; // reads the store now
+      const resolved = await kept.value;
+      current ??= await this.deps.store.desiredGeneration(host);
+      // equal, not "at least": a store put back to an earlier generation (a restored backup) is answered as it is
+      if (resolved.generation === current) return resolved;
+      if (this.hosts.get(host) === kept) this.hosts.delete(host); // not the store's: resolved next turn
+    }
+  }
+
+  /** The host's desired state changed (the hub's wake): its next answer is resolved anew. */
+  forget(host: string): void {
+    this.hosts.delete(host);
+  }
+
+  /** Something every answer depends on changed (a root grant, a secret, a runtime): all are resolved anew. */
+  changed(): void {
+    this.hosts.clear();
+    this.entries.clear();
+  }
+
+  private fresh(held: Held<unknown>): boolean {
+    return this.now() - held.at < DESIRED_FRESH_MS;
+  }
+
+  private start(host: string): Held<ResolvedDesired> {
+    if (++this.startedSinceSweep >= SWEEP_EVERY) this.sweep();
+    const held: Held<ResolvedDesired> = { at: this.now(), value: this.resolveHost(host) };
+    this.hosts.set(host, held);
+    // a failure goes to the polls that wait on it, and is asked again next time, not kept
+    held.value.catch(() => this.hosts.get(host) === held && this.hosts.delete(host));
+    return held;
+  }
+
+  /** Drops the answers too old to be served (they would be resolved anew anyway). */
+  private sweep(): void {
+    this.startedSinceSweep = 0;
+    for (const [host, held] of this.hosts) if (!this.fresh(held)) this.hosts.delete(host);
+  }
+
+  private async resolveHost(host: string): Promise<ResolvedDesired> {
+    this.resolutions++;
+    const { store, signing } = this.deps;
+    const [state, server] = await Promise.all([store.getDesired(host), serverStamp(store, host)]);
+    const entries = await Promise.all(state.entries.map((e) => this.entry(e)));
+    const instances = entries.map((e) => e.instance);
+    // As JSON.stringify writes { generation, instances, server, signing }: the same bytes, with
+    // each entry serialized once for every host that has it.
+    const json = `{"generation":${JSON.stringify(state.generation)},"instances":[${entries.map((e) => e.json).join(',')}],"server":${JSON.stringify(server)}${
+      signing === undefined ? '' : `,"signing":${JSON.stringify(signing)}`}`;
+    return { generation: state.generation, instances, server, json, fetchable: new Set(entries.flatMap((e) => e.fetchable)) };
+  }
+
+  /**
+   * An entry, resolved once for every host that has it. A release (job, version) never changes,
+   * so the tag, version, package, deployment and kind name everything the entry's row holds.
+   */
+  private entry(e: DesiredRow): Promise<ResolvedEntry> {
+    const key = `${e.tag}\n${e.version}\n${e.sha256}\n${e.deploymentId}\n${e.kind ?? ''}`;
+    const kept = this.entries.get(key);
+    if (kept !== undefined && this.fresh(kept)) return kept.value;
+    if (this.entries.size >= MAX_RESOLVED_ENTRIES) {
+      for (const [k, held] of this.entries) if (!this.fresh(held)) this.entries.delete(k);
+      if (this.entries.size >= MAX_RESOLVED_ENTRIES) this.entries.clear();
+    }
+    const held: Held<ResolvedEntry> = { at: this.now(), value: this.resolveEntry(e) };
+    this.entries.set(key, held);
+    held.value.catch(() => this.entries.get(key) === held && this.entries.delete(key));
+    return held.value;
+  }
+
+  private async resolveEntry(e: DesiredRow): Promise<ResolvedEntry> {
+    const { deps } = this;
+    const rootScopes = await deps.rootScopes();
+    const kind = e.kind ?? (e.deploymentId === null ? 'deploy' : await deps.kindOf(e.deploymentId));
+    const manifest = e.manifest as unknown as ReleaseManifest;
+    const runtimes = await deps.runtimeRefs(manifest);
+    const instance: DesiredInstance = {
+      tag: e.tag, version: e.version, sha256: e.sha256, url: `${API_PREFIX}/artifacts/${e.sha256}`,
+      // an undeploy writes an entry only to send a host back: its processes see a rollback
+      manifest, deploymentId: e.deploymentId, kind: kind === 'undeploy' ? 'rollback' : kind, runtimes, allowRoot: rootAllowed(e.tag, rootScopes),
+      ...(await deps.secretsFor(e.tag, manifest)), // values for the hosts of this instance only
+      signature: await deps.signatureOf(jobOf(e.tag), e.version),
+    };
+    return { instance, json: JSON.stringify(instance), fetchable: [e.sha256, ...runtimes.map((r) => r.sha256)] };
+  }
+}
+
+/**
+ * The bytes of one poll's answer: the resolved state, then what each poll adds (the stops of
+ * the running undeploys, the commands handed over), as JSON.stringify would write them.
+ */
+export function answerJson(resolved: ResolvedDesired, stops: readonly string[], commands: unknown[] | undefined): string {
+  let out = resolved.json;
+  if (stops.length > 0) out += `,"stops":${JSON.stringify(stops)}`;
+  if (commands !== undefined) out += `,"commands":${JSON.stringify(commands)}`;
+  return `${out}}`;
+}
