@@ -118,5 +118,5 @@ export class NoopsError extends Error {
 
 /** True when `code` is a registered error code (used when decoding errors from the API). */
 export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
 }

@@ -67,7 +67,9 @@ export function statusText(d: DeploymentView, logLines = 10): string {
     ` (started by ${d.initiator} at ${d.startedAt}${d.endedAt ? `, ended ${d.endedAt}` : ''})`);
   if (d.message) out.push(`  ${d.message}`);
   if (p) {
-    p.batches.forEach((_, i) => out.push(`  batch ${i + 1}: ${batchLine(p, i)}`));
+    p.batches.forEach((_, i) => {
+      out.push(`  batch ${i + 1}: ${batchLine(p, i)}`);
+    });
     for (const [h, r] of Object.entries(d.hostResults)) if (r.startsWith('failed') || r.startsWith('reverted after')) out.push(`  ${h}: ${r}`);
     for (const t of p.tests) out.push(`  deploy tests after batch ${t.batch + 1}: ${t.status} (${t.instances.join(', ') || 'no instances'})`);
     for (const l of p.log.slice(-logLines)) out.push(`  ${l.at.slice(11, 19)} ${l.message}`);
