@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   NOOPS_E_MANIFEST: { status: 400, hint: 'fix noops.yaml; the message names the key and line' },
   NOOPS_E_CLUSTER_CONF: { status: 400, hint: 'fix cluster.conf; the message names the key and line' },
   NOOPS_E_WATCHES: { status: 400, hint: 'fix the host\'s watches file (ROOT/watches.yaml); the message names the key and line' },
+  NOOPS_E_STORE_URL: { status: 400, hint: 'give --db as postgres://USER:PASS@HOST:5432/DB (or postgresql://), sqlite:/abs/path/noops.db, or a file path ending in .db; without --db the server keeps SQLite in its data folder' },
   // auth
   NOOPS_E_UNAUTHORIZED: { status: 401, hint: 'pass a token with --token, NOOPS_TOKEN, or ./.noops/admin.token' },
   NOOPS_E_FORBIDDEN: { status: 403, hint: 'this token may not do that; ask for a token whose scope covers the tag' },
@@ -49,7 +50,7 @@ export const ERROR_CODES = {
   NOOPS_E_PACKAGE_INVALID: { status: 422, hint: 'the package does not follow the release-package spec (docs/package-spec.md)' },
   // deploys
   NOOPS_E_DEPLOY_LOCKED: { status: 409, hint: 'wait for the running deploy to end, or abort it' },
-  NOOPS_E_DEPLOY_FAILED: { status: 422, hint: 'see `noops history -t TAG` and `noops ps -t TAG`; the old release is kept running' },
+  NOOPS_E_DEPLOY_FAILED: { status: 422, hint: '`noops deploy status -t TAG` shows each host\'s result and the rollout\'s log; `noops ps -t TAG` shows what runs now' },
   NOOPS_E_DEPLOY_TIMEOUT: { status: 504, hint: 'some hosts did not report the new release in time; see `noops ps -t TAG`' },
   NOOPS_E_RESTART_FAILED: { status: 422, hint: 'see `noops logs -t TAG --host HOST` and `noops events -t TAG`; the hosts after it were not restarted' },
   NOOPS_E_DEPLOY_STATE: { status: 409, hint: 'see where the deployment is with `noops deploy status -t TAG`' },
@@ -80,9 +81,21 @@ export const ERROR_CODES = {
   NOOPS_E_PACKAGE_TOO_LARGE: { status: 422, hint: 'the package unpacks to more bytes or files than a host takes (docs/limits.md); leave caches and test data out of the release' },
   NOOPS_E_STORE_BUSY: { status: 503, hint: 'another process holds the database (a backup, sqlite3 at a console); nothing was changed: try again once it lets go' },
   NOOPS_E_COMMANDS_FULL: { status: 429, hint: 'this host has too many commands waiting for its agent; wait for them to end (`noops hosts`: is it up?) and try again' },
+  // store
+  NOOPS_E_STORE_OPEN: { status: 503, hint: 'check that the database --db names is running and reachable from this host, and that its user may create tables (the server migrates the schema when it starts); the message names the cause' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * Codes that nothing throws any more, each with the reason. They stay in ERROR_CODES (a client
+ * may still decode them from an older server) and in docs/errors.md, and are never reused.
+ * src/errors/registry.test.ts keeps this list true: a code here is thrown nowhere.
+ */
+export const RETIRED_CODES: Partial<Record<ErrorCode, string>> = {
+  NOOPS_E_DEPLOY_TIMEOUT:
+    'a batch that runs past the policy\'s `timeout` fails its unhealthy hosts; the deploy then ends failed (NOOPS_E_DEPLOY_FAILED) with "not healthy within ..." as the reason',
+};
 
 /** The one error type. `message` says what is wrong; `hint` says how to fix it. */
 export class NoopsError extends Error {
@@ -105,5 +118,5 @@ export class NoopsError extends Error {
 
 /** True when `code` is a registered error code (used when decoding errors from the API). */
 export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
 }

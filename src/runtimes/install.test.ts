@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdtemp, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, rm, stat, symlink, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256File } from '../artifacts/index.js';
@@ -104,3 +104,17 @@ test('prune removes unused runtimes (read-only as they are) and keeps those in u
     assert.equal(no.canInstall, false);
     assert.match(no.reason!, /^cannot write in .*file\/runtimes: /);
   }));
+
+test('pruneRuntimes: a folder it cannot read is reported in errors, not read as empty; a missing one is no error', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'noops-prune-'));
+  try {
+    await symlink('loop', join(dir, 'loop')); // readdir of it fails with ELOOP, as root too
+    const r = await pruneRuntimes(dir, new Set(), {}, Date.now(), 0);
+    assert.deepEqual(r.removed, []);
+    assert.equal(r.errors.length, 1, r.errors.join('\n'));
+    assert.match(r.errors[0]!, new RegExp(`^${join(dir, 'loop')}: ELOOP`));
+    assert.deepEqual(await pruneRuntimes(join(dir, 'none'), new Set(), {}, Date.now(), 0), { removed: [], errors: [] });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -130,6 +130,7 @@ export async function removeRuntime(runtimesDir: string, name: string, version: 
 
 /** Removes a folder tree that may be read-only (as installed runtimes are). */
 export async function removeTree(path: string): Promise<void> {
+  // A folder that cannot be made writable is not an error yet: rm then says what stops it.
   await makeWritable(path).catch(() => undefined);
   await rm(path, { recursive: true, force: true });
 }
@@ -156,6 +157,8 @@ async function commit(root: string, dir: string, sha256: string): Promise<void> 
   const aside = join(dir, '..', `.old-${dir.split('/').at(-1)}-${suffix()}`);
   await rename(dir, aside);
   await rename(root, dir);
+  // The new one is in place; the old one, left as `.old-*`, is removed by the next prune
+  // (pruneRuntimes), which reports what it cannot remove.
   await removeTree(aside).catch(() => undefined);
 }
 

@@ -62,8 +62,8 @@ export async function pruneRuntimes(
       errors.push(`${key}: ${(err as Error).message}`);
     }
   }
-  for (const name of await readdir(runtimesDir).catch(() => [] as string[])) {
-    for (const entry of await readdir(join(runtimesDir, name)).catch(() => [] as string[])) {
+  for (const name of await entriesOf(runtimesDir, errors)) {
+    for (const entry of await entriesOf(join(runtimesDir, name), errors)) {
       if (!/^\.(tmp|old)-/.test(entry)) continue;
       const path = join(runtimesDir, name, entry);
       const stale = entry.startsWith('.old-') || now - (await mtimeMs(path)) > STALE_RUNTIME_TEMP_MS;
@@ -87,6 +87,20 @@ export async function canInstallRuntimes(runtimesDir: string): Promise<{ canInst
     return { canInstall: true, reason: null };
   } catch (err) {
     return { canInstall: false, reason: `cannot write in ${runtimesDir}: ${(err as Error).message}` };
+  }
+}
+
+/**
+ * A folder's entries for the sweep of leftovers: none when it is not there or not a folder;
+ * any other failure (EACCES, EIO) is said in `errors`, which the agent logs, not read as empty.
+ */
+async function entriesOf(dir: string, errors: string[]): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') errors.push(`${dir}: ${(err as Error).message}`);
+    return [];
   }
 }
 

@@ -10,6 +10,7 @@ import { PatientSqliteDriver, SQLITE_BUSY_TIMEOUT_MS } from './patient-sqlite.js
 import { migrationProvider, type Backend } from './migrations.js';
 import { cachingStatements } from './statement-cache.js';
 import type { Database } from './schema.js';
+import { NoopsError } from '../errors/index.js';
 
 /** Where a store lives, parsed from its URL. */
 export type StoreTarget =
@@ -31,25 +32,31 @@ export const PG_POOL_MAX = 10;
 
 /**
  * Parses a store URL: `sqlite:/abs/path/noops.db` (also `sqlite:///abs/path`, `sqlite::memory:`),
- * a plain file path ending in `.db`, or `postgres://` / `postgresql://`.
+ * a plain file path ending in `.db`, or `postgres://` / `postgresql://`. Anything else is a
+ * NOOPS_E_STORE_URL whose message names only the scheme (the URL may carry a password).
  *
  * @example
  *   parseStoreUrl('sqlite:/var/lib/noops/noops.db') // { backend: 'sqlite', path: '/var/lib/noops/noops.db' }
  *   parseStoreUrl('postgres://noops:pw@db:5432/noops') // { backend: 'postgres', url: ... }
  */
 export function parseStoreUrl(url: string): StoreTarget {
-  if (/^postgres(ql)?:\/\//i.test(url)) return { backend: 'postgres', url };
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    // Name only the scheme in the error: the URL may carry a password.
+    if (!URL.canParse(url)) throw new NoopsError('NOOPS_E_STORE_URL', 'the postgres:// store URL is not a valid URL (check the port, and percent-encode special characters in the password)');
+    return { backend: 'postgres', url };
+  }
   if (/^sqlite:/i.test(url)) {
     let path = url.slice('sqlite:'.length);
     if (path === ':memory:') return { backend: 'sqlite', path };
     if (path.startsWith('//')) path = path.slice(2); // sqlite:///abs/path -> /abs/path
-    if (path === '') throw new Error(`store URL "${url}" names no file; use sqlite:/abs/path/noops.db`);
+    if (path === '') throw new NoopsError('NOOPS_E_STORE_URL', `store URL "${url}" names no file; use sqlite:/abs/path/noops.db`);
     return { backend: 'sqlite', path: resolve(path) };
   }
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && url.endsWith('.db')) return { backend: 'sqlite', path: resolve(url) };
   // Name only the scheme: the URL may carry a password.
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
-  throw new Error(
+  throw new NoopsError(
+    'NOOPS_E_STORE_URL',
     `unsupported store URL${scheme ? ` scheme "${scheme}:"` : ` "${url}"`}; ` +
       'use sqlite:/abs/path/noops.db, a path ending in .db, or postgres://user:pass@host:5432/db',
   );
@@ -200,13 +207,16 @@ async function closeOnError(db: Kysely<Database>, fn: () => Promise<void>): Prom
   }
 }
 
-/** Runs every pending migration; throws (with the failing migration's error as cause) if one fails. */
+/**
+ * Runs every pending migration; throws NOOPS_E_STORE_OPEN (with the failing migration's error as
+ * cause) if one fails, the first statement included: a database that cannot be reached fails here.
+ */
 async function migrate(db: Kysely<Database>, backend: Backend): Promise<void> {
   const migrator = new Migrator({ db, provider: migrationProvider(backend) });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     const detail = error instanceof Error ? error.message : String(error);
-    throw new Error(`store migration${failed ? ` ${failed}` : ''} failed: ${detail}`, { cause: error });
+    throw new NoopsError('NOOPS_E_STORE_OPEN', `store migration${failed ? ` ${failed}` : ''} failed: ${detail}`, { cause: error });
   }
 }

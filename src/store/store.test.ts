@@ -13,6 +13,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { NoopsError } from '../errors/index.js';
 import { BUILD_LOG_HEAD_CHARS, BUILD_LOG_PIECE_CHARS, BUILD_LOG_TAIL_CHARS } from './build-log.js';
 import {
   MIGRATION_NAMES, openStore, parseStoreUrl,
@@ -160,6 +161,12 @@ describe('parseStoreUrl', () => {
     assert.throws(() => parseStoreUrl('noops.sqlite'), /unsupported store URL/);
     assert.throws(() => parseStoreUrl('sqlite:'), /names no file/);
     await assert.rejects(openStore('http://example.com/x.db'), /unsupported store URL/);
+  });
+
+  it('says so with NOOPS_E_STORE_URL (400), a malformed postgres:// URL included', () => {
+    for (const url of ['mysql://root:secret@h/d', 'noops.sqlite', 'sqlite:', 'postgres://u:secret@h:notaport/d']) {
+      assert.throws(() => parseStoreUrl(url), (e: unknown) => e instanceof NoopsError && e.code === 'NOOPS_E_STORE_URL' && e.status === 400 && !e.message.includes('secret'), url);
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { NoopsError } from '../errors/index.js';
 import { killRemnants } from './entry.js';
-import { rotateIfNeeded } from './logs.js';
+import { rotateOrWarn } from './logs.js';
 import { procAlive, procStartTime, signalGroup } from './proc.js';
 import { cronSchedule, type Schedule } from '../release/schedule.js';
 import { logPaths, spawnProcess } from './spawn.js';
@@ -220,13 +220,8 @@ export class CronRunner extends EventEmitter<CronRunnerEvents> {
     }
     const spec = job.spec;
     const paths = logPaths(spec);
-    for (const p of [paths.out, paths.err]) {
-      try {
-        rotateIfNeeded(p, spec.logs ?? DEFAULT_LOG_POLICY);
-      } catch {
-        // rotation is retried before the next run
-      }
-    }
+    // A failure is said once and retried before the next run; it must not stop this one.
+    for (const p of [paths.out, paths.err]) rotateOrWarn(p, spec.logs ?? DEFAULT_LOG_POLICY);
     const startedAt = Date.now();
     let child: ChildProcess;
     try {

@@ -1,9 +1,11 @@
 /** Log rotation with a real writer, the file menu, tails and following. */
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { followFiles, listLogFiles, rotate, rotatedPath, Supervisor, tailLines, type LogChunk } from './index.js';
+import { rotateOrWarn } from './logs.js';
 import { Scratch, until } from './test-kit.js';
 
 const scratch = new Scratch();
@@ -80,4 +82,28 @@ describe('logs', () => {
     await done;
     assert.deepEqual(got.slice(0, 2), [{ path: a, data: 'new a\n' }, { path: b, data: 'new b\n' }]);
   });
+});
+
+test('rotateOrWarn: a log that cannot be rotated is said once per cause as a warning, not swallowed, and never throws', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'noops-rotate-'));
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => { warnings.push(w.message); };
+  process.on('warning', onWarning);
+  try {
+    const path = join(dir, 'web.out.log');
+    mkdirSync(path); // a folder where the log file should be: opening it to rotate fails
+    const policy = { maxBytes: 1, keep: 2 };
+    assert.equal(rotateOrWarn(path, policy), false);
+    assert.equal(rotateOrWarn(path, policy), false);
+    await until('the warning', () => warnings.length > 0);
+    await new Promise((resolve) => setImmediate(resolve)); // a second warning would be emitted by now
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, new RegExp(`^supervisor: cannot rotate ${path}: EISDIR.*; it grows until it can`));
+    rmSync(path, { recursive: true });
+    writeFileSync(path, 'x'.repeat(10));
+    assert.equal(rotateOrWarn(path, policy), true, 'rotates again once it can');
+  } finally {
+    process.off('warning', onWarning);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -45,6 +45,31 @@ export function rotateIfNeeded(path: string, policy: { maxBytes: number; keep: n
   return true;
 }
 
+/** The last rotation failure said for each log file, so that one that keeps failing is said once. */
+const rotationFailures = new Map<string, string>();
+
+/**
+ * rotateIfNeeded for the periodic checks, which must go on whatever one file does: a failure
+ * (EISDIR, ENOSPC, a file replaced by something else) is said as a process warning (the agent's
+ * stderr) once per file and cause, not swallowed, and the file is tried again at the next check.
+ *
+ * @example rotateOrWarn(paths.out, policy) // false, and one warning, while it cannot rotate
+ */
+export function rotateOrWarn(path: string, policy: { maxBytes: number; keep: number }): boolean {
+  try {
+    const rotated = rotateIfNeeded(path, policy);
+    rotationFailures.delete(path);
+    return rotated;
+  } catch (err) {
+    const why = (err as Error).message;
+    if (rotationFailures.get(path) !== why) {
+      rotationFailures.set(path, why);
+      process.emitWarning(`supervisor: cannot rotate ${path}: ${why}; it grows until it can (tried again at each check)`);
+    }
+    return false;
+  }
+}
+
 /** Rotates `path` now (see rotateIfNeeded). With keep 0 the file is only emptied. */
 export function rotate(path: string, keep: number): void {
   const fd = openSync(path, 'r+');
@@ -233,13 +258,7 @@ export class LogRotator {
 
   check(): void {
     for (const { paths, policy } of this.logs()) {
-      for (const path of [paths.out, paths.err]) {
-        try {
-          rotateIfNeeded(path, policy);
-        } catch {
-          // tried again at the next check
-        }
-      }
+      for (const path of [paths.out, paths.err]) rotateOrWarn(path, policy);
     }
   }
 }

@@ -26,7 +26,25 @@ export async function followAndFinish(api: ApiClient, start: DeploymentView, o: 
   }
   const d = await follow(api, start, rendererFor(o.json ? process.stderr : process.stdout));
   if (o.json) json([d]);
-  if (d.status !== 'succeeded') process.exitCode = 1;
+  if (d.status !== 'succeeded') throw deploymentFailure(d);
+}
+
+/**
+ * The words with which an agent refuses a release whose signature does not verify
+ * (src/agent/signing.ts, docs/trust.md); they reach the CLI in the deployment's host results.
+ */
+export const SIGNATURE_REFUSAL = 'its signature does not verify';
+
+/**
+ * The error a followed deployment that did not succeed ends the command with (exit code 1, as
+ * before; the ending is on stdout already): NOOPS_E_SIGNATURE_INVALID when a host refused the
+ * release's signature, whose remedy differs, else NOOPS_E_DEPLOY_FAILED.
+ *
+ * @example deploymentFailure(d).message // 'deploy #12 rolled back: 1 host(s) failed in batch 1 of 2: ...'
+ */
+export function deploymentFailure(d: DeploymentView): NoopsError {
+  const refused = Object.values(d.hostResults).some((r) => r.includes(SIGNATURE_REFUSAL));
+  return new NoopsError(refused ? 'NOOPS_E_SIGNATURE_INVALID' : 'NOOPS_E_DEPLOY_FAILED', ending(d));
 }
 
 /** The running deployment of a cluster; NOOPS_E_NO_DEPLOYMENT when there is none. */
@@ -49,7 +67,9 @@ export function statusText(d: DeploymentView, logLines = 10): string {
     ` (started by ${d.initiator} at ${d.startedAt}${d.endedAt ? `, ended ${d.endedAt}` : ''})`);
   if (d.message) out.push(`  ${d.message}`);
   if (p) {
-    p.batches.forEach((_, i) => out.push(`  batch ${i + 1}: ${batchLine(p, i)}`));
+    p.batches.forEach((_, i) => {
+      out.push(`  batch ${i + 1}: ${batchLine(p, i)}`);
+    });
     for (const [h, r] of Object.entries(d.hostResults)) if (r.startsWith('failed') || r.startsWith('reverted after')) out.push(`  ${h}: ${r}`);
     for (const t of p.tests) out.push(`  deploy tests after batch ${t.batch + 1}: ${t.status} (${t.instances.join(', ') || 'no instances'})`);
     for (const l of p.log.slice(-logLines)) out.push(`  ${l.at.slice(11, 19)} ${l.message}`);
