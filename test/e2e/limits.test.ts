@@ -191,12 +191,14 @@ process.stdout.write(chunk + 'LAST LINE\\n');
       const res = await api('/whoami');
       assert.equal(res.status, 200);
       reads.push(Date.now() - t0);
+      // a read that waited for the lock would answer only after the holder let go of it
+      if (i === 0) assert.ok(!said.includes('released'), `GET /whoami answered while the lock was held (${reads[0]} ms)`);
       const hosts = await api('/hosts');
       assert.equal(hosts.status, 200);
       await new Promise((r) => setTimeout(r, 400));
     }
     t.diagnostic(`GET /whoami during the lock: ${reads.join(', ')} ms`);
-    assert.ok(Math.max(...reads) < 1000, `GET /whoami took ${Math.max(...reads)} ms`);
+    // How fast is a figure for the benchmarks, which a loaded machine must not fail here.
 
     const w = await put;
     await until('the lock released', () => said.includes('released'), 10_000, 20);
