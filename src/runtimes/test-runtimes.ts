@@ -40,9 +40,18 @@ const CACHE_LOCK_WAIT_MS = 15 * 60_000;
 /** How often a waiting test looks again whether the lock is gone. */
 const CACHE_LOCK_POLL_MS = 100;
 
+/** Integrities computed in this process, by path, size and mtime: a test that asks twice hashes once. */
+const integrityMemo = new Map<string, { stamp: string; integrity: string }>();
+
 /** The `sha512-BASE64` integrity of a file, as npm writes it. */
 export function fileIntegrity(file: string): string {
-  return `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`;
+  const st = statSync(file);
+  const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
+  const known = integrityMemo.get(file);
+  if (known?.stamp === stamp) return known.integrity;
+  const integrity = `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`;
+  integrityMemo.set(file, { stamp, integrity });
+  return integrity;
 }
 
 /** Blocks this thread for `ms` (the cache helpers are synchronous: tests call them while declaring). */
