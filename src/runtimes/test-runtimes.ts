@@ -91,7 +91,7 @@ function withCacheLock<T>(path: string, make: () => T): T {
     } catch {
       continue; // released between our open and read: try again
     }
-    // An empty lock file is one being written right now; a day-old one was left by a crash.
+    // An empty lock file is one being written right now, unless it is older than the wait: a crash left it.
     const stale = Number.isInteger(owner) && owner > 0 ? !isAlive(owner) : Date.now() - statSafe(lock) > CACHE_LOCK_WAIT_MS;
     if (stale) {
       rmSync(lock, { force: true });
