@@ -260,6 +260,7 @@ export function mavenRuntimeTarball(): { version: string; file: string } | undef
     const settings = `<settings xmlns="http://maven.apache.org/SETTINGS/1.0.0"><offline>true</offline><localRepository>${repo}</localRepository></settings>\n`;
     writeFileSync(join(home, 'conf', 'settings.xml'), settings);
     const mvn = readFileSync(join(home, 'bin', 'mvn'), 'utf8');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's own ${...} in bin/mvn, replaced as text
     writeFileSync(join(home, 'bin', 'mvn'), mvn.replace('${CLASSWORLDS_LAUNCHER} "$@"', '${CLASSWORLDS_LAUNCHER} -o "$@"'));
   });
   return { version, file };
