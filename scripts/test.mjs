@@ -5,11 +5,17 @@
 //   node scripts/test.mjs --unit     unit tests only
 //   node scripts/test.mjs --e2e      end-to-end tests only
 //   node scripts/test.mjs FILE...    just those files
-import { readdirSync, statSync } from 'node:fs';
+// Each phase's whole report (TAP, with the tests' own output) is also kept in test-logs/ (ignored
+// by git), so that a failed CI run leaves its log behind; on a failure the files that failed and
+// the log's path are printed last.
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
+const logDir = join(root, 'test-logs');
+/** How many logs test-logs/ keeps: the newest ones, enough for the runs of a day's failures. */
+const KEEP_LOGS = 20;
 
 function find(dir, out = []) {
   for (const name of readdirSync(dir)) {
@@ -20,26 +26,65 @@ function find(dir, out = []) {
   return out.sort();
 }
 
+/** The test files whose tests failed, from a TAP log (each failure's `location:` names its file). */
+function failedFiles(tapFile) {
+  let text;
+  try {
+    text = readFileSync(tapFile, 'utf8');
+  } catch {
+    return [];
+  }
+  const files = new Set();
+  let inFailure = false;
+  for (const line of text.split('\n')) {
+    if (/^\s*not ok /.test(line)) inFailure = true;
+    else if (/^\s*ok /.test(line)) inFailure = false;
+    const at = inFailure && /^\s*location: '(.*?):\d+:\d+'$/.exec(line);
+    if (at) {
+      files.add(relative(root, at[1]));
+      inFailure = false;
+    }
+  }
+  return [...files].sort();
+}
+
+/** Removes all but the newest KEEP_LOGS logs. */
+function pruneLogs() {
+  const logs = readdirSync(logDir).filter((n) => n.endsWith('.tap')).sort();
+  for (const name of logs.slice(0, Math.max(0, logs.length - KEEP_LOGS))) rmSync(join(logDir, name), { force: true });
+}
+
 const args = process.argv.slice(2);
 const files = args.filter((a) => !a.startsWith('--'));
 let groups;
-if (files.length > 0) groups = [files];
+if (files.length > 0) groups = [['files', files]];
 else {
   // The benchmarks' own parts (bench/**/*.test.ts) are tested with the unit tests.
   const unit = [...find(join(root, 'src')), ...find(join(root, 'bench'))];
   const e2e = find(join(root, 'test'));
-  groups = args.includes('--unit') ? [unit] : args.includes('--e2e') ? [e2e] : [unit, e2e];
+  groups = args.includes('--unit') ? [['unit', unit]] : args.includes('--e2e') ? [['e2e', e2e]] : [['unit', unit], ['e2e', e2e]];
 }
 
-for (const group of groups) {
+mkdirSync(logDir, { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+for (const [phase, group] of groups) {
   if (group.length === 0) continue;
   // Unit tests run in parallel (one process per file); end-to-end tests start fleets of real
   // processes, so they run one file at a time to keep a 2-core machine responsive.
   const concurrency = group[0].startsWith('test/') ? '1' : '2';
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...group], {
+  const log = join(logDir, `${stamp}-${phase}.tap`);
+  // The terminal gets the reporter node would pick by itself (spec on a terminal, TAP otherwise);
+  // the log always gets TAP, which holds every failure's location, error and output.
+  const reporters = ['--test-reporter', process.stdout.isTTY ? 'spec' : 'tap', '--test-reporter-destination', 'stdout', '--test-reporter', 'tap', '--test-reporter-destination', log];
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...group], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env },
   });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  pruneLogs();
+  if (r.status !== 0) {
+    const failed = failedFiles(log);
+    process.stderr.write(`\n${phase} tests failed (exit ${r.status ?? r.signal})${failed.length > 0 ? ` in:\n${failed.map((f) => `  ${f}\n`).join('')}` : '\n'}the whole log: ${relative(root, log)}\n`);
+    process.exit(r.status ?? 1);
+  }
 }

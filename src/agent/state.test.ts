@@ -94,7 +94,12 @@ test('an unreadable state.json: the agent adopts the process that runs instead o
   });
   child.unref();
   after(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } });
-  await new Promise((r) => setTimeout(r, 200)); // exec'd into sleep, environment in place
+  // exec'd into sleep, environment in place (before its exec, /proc shows the test runner's)
+  const cmdline = (): string => { try { return readFileSync(`/proc/${child.pid}/cmdline`, 'latin1'); } catch { return ''; } };
+  for (const deadline = Date.now() + 10_000; !cmdline().startsWith('sleep\0');) {
+    assert.ok(Date.now() < deadline, `the test process never exec'd into sleep (cmdline ${JSON.stringify(cmdline())})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
   writeFileSync(join(root, 'state.json'), '{"generation": 7, "instances": {"cop');
   const lines: string[] = [];
   const host = new Host({ root, log: (l) => lines.push(l), supervisor: { pollMs: 50 } });

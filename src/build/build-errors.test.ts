@@ -51,7 +51,7 @@ test('a build past the time limit is killed with its children', () =>
       code: 'NOOPS_E_BUILD_FAILED',
       message: 'the build command "sleep 30 & sleep 30" was still running at the build\'s time limit (1500 ms) and was killed',
     });
-    assert.ok(Date.now() - started < 6000);
+    assert.ok(Date.now() - started < 30_000, 'killed at the time limit, not waited for until the sleeps end');
     await assertNothingLeft(sb);
   }));
 

@@ -81,9 +81,11 @@ test('uid alone (no bubblewrap): own uid, limits, the data folder unreadable by 
     assert.deepEqual(r.out.split('\n').filter((l) => !l.includes(': ')), [String(BUILD_UID_BASE), 'no-token', 'no-db', 'no-other', '1024', 'started', '']);
     await box.close();
     await other.close();
-    await new Promise((done) => setTimeout(done, 200));
     // (a killed daemon may stay a zombie until init reaps it: dead all the same)
-    const alive = spawnSync('ps', ['-u', String(BUILD_UID_BASE), '-o', 'stat='], { encoding: 'utf8' }).stdout.split('\n').filter((s) => s !== '' && !s.startsWith('Z'));
+    const aliveNow = (): string[] => spawnSync('ps', ['-u', String(BUILD_UID_BASE), '-o', 'stat='], { encoding: 'utf8' }).stdout.split('\n').filter((s) => s !== '' && !s.startsWith('Z'));
+    let alive = aliveNow();
+    // SIGKILL is delivered at once, but a loaded machine may take a while to run the exits
+    for (const deadline = Date.now() + 10_000; alive.length > 0 && Date.now() < deadline; alive = aliveNow()) await new Promise((done) => setTimeout(done, 50));
     assert.deepEqual(alive, [], 'nothing of the build runs');
     assert.equal(existsSync('/tmp/noops-left-by-build'), false, 'nothing of the build stays in /tmp for the next build with its uid');
   } finally {

@@ -63,9 +63,11 @@ test('an agent token revoked on one server is refused by another server on the s
     await new Promise((r) => setTimeout(r, REVOCATION_POLL_MS * 1.5)); // B has read the mark once
     const [row] = (await admin.tokens('agent')).filter((t) => t.name === 'h1');
     await admin.revokeToken(row!.id);
+    // A deadline for "never", not for "slow": how soon B notices is REVOCATION_POLL_MS's business,
+    // and a loaded machine may delay a poll or two.
     const started = Date.now();
     while ((await whoamiOnB()) === 200) {
-      assert.ok(Date.now() - started < REVOCATION_POLL_MS * 5, 'B still accepts the revoked token');
+      assert.ok(Date.now() - started < REVOCATION_POLL_MS * 30, 'B still accepts the revoked token');
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(await whoamiOnB(), 401);

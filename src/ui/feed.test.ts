@@ -72,9 +72,10 @@ test('stop aborts the stream and nothing is reported after it', async () => {
     await new Promise<void>((r) => signal.addEventListener('abort', () => { aborted = true; r(); }));
     yield ev(view('succeeded', { h1: 'succeeded', h2: 'succeeded' }));
   }, 1).follow(7, { view: (d) => seen.push(d.status), error: () => undefined });
-  await new Promise((r) => setTimeout(r, 20));
+  for (const deadline = Date.now() + 10_000; seen.length === 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 5));
   stop();
-  await new Promise((r) => setTimeout(r, 20));
+  for (const deadline = Date.now() + 10_000; !aborted && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 20)); // a window for a view after the stop, which must not come
   assert.equal(aborted, true);
   assert.deepEqual(seen, ['running']);
 });

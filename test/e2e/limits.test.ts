@@ -8,11 +8,13 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { BuildProgress, InstanceView } from '../../src/api/types.js';
 import { API_PREFIX } from '../../src/api/types.js';
-import { cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, ROOT, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
+import { cleanup, cli, cliJson, type CliResult, freePort, killSupervised, makeAppRepo, ROOT, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.limits';
 const CLUSTER = `${JOB}_cluster.prod`;
@@ -129,11 +131,30 @@ process.stdout.write(chunk + 'LAST LINE\\n');
   });
 
   await t.test('two builds of one job at once: the second waits and says so, both end, never both running', async () => {
-    const c = app.commit('slow build', { 'noops.yaml': 'build: node slow.js\n', 'slow.js': 'setTimeout(() => console.log("slow build done"), 2000);\n' });
-    const [a, b] = await Promise.all([
-      cli(server, ['build', '-u', `file://${repo}`, '-t', JOB, '-v', c]),
-      new Promise((r) => setTimeout(r, 300)).then(() => cli(server, ['build', '-u', `file://${repo}`, '-t', JOB, '-v', c])),
-    ]);
+    // The first build ends when the test opens a gate, once the second is queued behind it: a build
+    // of a fixed 2 s, with the second started 300 ms later, ended first on a loaded machine.
+    let gateOpen = false;
+    let asked = false;
+    const gate = createServer((_req, res) => { asked = true; res.writeHead(gateOpen ? 200 : 503).end(); });
+    await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
+    const slow = `const http = require('http'); const end = Date.now() + 120000;
+const ask = () => http.get('http://127.0.0.1:${(gate.address() as AddressInfo).port}/', (res) => { res.resume(); if (res.statusCode === 200) console.log('slow build done'); else if (Date.now() > end) process.exit(1); else setTimeout(ask, 50); }).on('error', () => setTimeout(ask, 50));
+ask();
+`;
+    const c = app.commit('slow build', { 'noops.yaml': 'build: node slow.js\n', 'slow.js': slow });
+    const build = (): Promise<CliResult> => cli(server, ['build', '-u', `file://${repo}`, '-t', JOB, '-v', c]);
+    const started = [build()];
+    try {
+      await until('the first build running', () => asked, 60_000, 50);
+      let last = 0; // the first build is the newest one
+      while ((await api(`/builds/${last + 1}`)).status === 200) last++;
+      started.push(build());
+      await until('the second build queued', async () => (await (await api(`/builds/${last + 1}`)).json() as BuildProgress).log?.includes('queued: waiting'), 60_000);
+    } finally {
+      gateOpen = true;
+    }
+    const [a, b] = await Promise.all(started) as [CliResult, CliResult];
+    gate.close();
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     const first = Number(/build #(\d+)/.exec(a.stdout)![1]);
@@ -191,12 +212,14 @@ process.stdout.write(chunk + 'LAST LINE\\n');
       const res = await api('/whoami');
       assert.equal(res.status, 200);
       reads.push(Date.now() - t0);
+      // a read that waited for the lock would answer only after the holder let go of it
+      if (i === 0) assert.ok(!said.includes('released'), `GET /whoami answered while the lock was held (${reads[0]} ms)`);
       const hosts = await api('/hosts');
       assert.equal(hosts.status, 200);
       await new Promise((r) => setTimeout(r, 400));
     }
     t.diagnostic(`GET /whoami during the lock: ${reads.join(', ')} ms`);
-    assert.ok(Math.max(...reads) < 1000, `GET /whoami took ${Math.max(...reads)} ms`);
+    // How fast is a figure for the benchmarks, which a loaded machine must not fail here.
 
     const w = await put;
     await until('the lock released', () => said.includes('released'), 10_000, 20);

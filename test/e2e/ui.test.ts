@@ -8,6 +8,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { create } from 'tar';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -43,7 +44,7 @@ before(async () => {
   }
   mkdirSync(SHOTS, { recursive: true });
   server = await startServer(join(base, 'server'), await freePort());
-  HOSTS.forEach((h, i) => agents.push(startAgent(server, roots[i]!, h, `rack=r${i + 1}`)));
+  HOSTS.forEach((h, i) => { agents.push(startAgent(server, roots[i]!, h, `rack=r${i + 1}`)); });
   await until('both hosts up', async () => (await cliJson<HostView[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 2, WAIT_MS);
   const repo = join(base, 'repo');
   const app = makeAppRepo(repo);
@@ -312,8 +313,9 @@ test('the deploy form offers built and imported releases: a package\'s URL impor
     if (req.url !== '/api.tar.gz') return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'application/gzip' }).end(readFileSync(file));
   });
-  const port = await freePort();
-  await new Promise<void>((r) => files.listen(port, '127.0.0.1', r));
+  // port 0: the kernel's pick, held from the start (a port picked first could be taken before listen)
+  await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+  const port = (files.address() as AddressInfo).port;
   try {
     await page.goto(`${server.url}/#/n/${CLUSTER}`);
     await page.getByRole('button', { name: 'Import a package…' }).click();

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { create } from 'tar';
 import type { ClusterView, DeploymentView, InstanceView, ReleaseView } from '../../src/api/types.js';
@@ -81,8 +82,9 @@ before(async () => {
     if (!body) return void res.writeHead(404).end('no such package');
     res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': body.length }).end(body);
   });
-  const filesPort = await freePort();
-  await new Promise<void>((r) => files.listen(filesPort, '127.0.0.1', r));
+  // port 0: the kernel's pick, held from the start (a port picked first could be taken before listen)
+  await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+  const filesPort = (files.address() as AddressInfo).port;
   filesUrl = `http://127.0.0.1:${filesPort}`;
 
   server = await startServer(data, await freePort());

@@ -69,7 +69,7 @@ test('the monitor: starting, then healthy since the first success in a row; a ne
   const check: HealthCheck = { type: 'tcp', interval: 0.01, timeout: 1 };
   m.watch('web', 'pid1', check, target(1));
   assert.equal(m.status('web')!.health, 'starting');
-  for (let i = 0; i < 500 && seen.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+  for (const deadline = Date.now() + 10_000; seen.length < 4 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(seen, ['unhealthy:null:refused', 'healthy:1020:null', 'unhealthy:null:down', 'healthy:1050:null']);
   m.watch('web', 'pid1', check, target(1));
   assert.equal(m.status('web')!.healthySince, 1050, 'the same run keeps its streak');
