@@ -65,6 +65,8 @@ export interface TestApp {
    * agent report it up and healthy until the deployment ends; answers the deployment.
    */
   deploy(cluster: string, version: string, agents: Record<string, string>): Promise<{ id: number; status: string }>;
+  /** Has each of `agents` (name to token) report `processes` until deployment `id` ends; answers it. */
+  drive(id: number, agents: Record<string, string>, processes: Record<string, unknown>[]): Promise<{ id: number; status: string }>;
   close(): Promise<void>;
 }
 
@@ -134,16 +136,19 @@ export async function startTestApp(opts: { longPollMs?: number; heartbeatMs?: nu
     },
     async deploy(tag, version, agents) {
       const started = ok(await call(adminToken, 'POST', '/api/v1/deployments', { tag, version }), `deploy ${tag}@${version}`).json() as { id: number };
-      const url = `/api/v1/deployments/${started.id}`;
-      let last = { id: started.id, status: 'running' };
-      await until(`deployment #${started.id} to end`, async () => {
+      return t.drive(started.id, agents, [upProcess(tag, version)]);
+    },
+    async drive(id, agents, processes) {
+      const url = `/api/v1/deployments/${id}`;
+      let last = { id, status: 'running' };
+      await until(`deployment #${id} to end`, async () => {
         for (const token of Object.values(agents)) {
           const { generation } = (await call(token, 'GET', '/api/v1/agent/desired?after=-1')).json() as { generation: number };
-          await t.report(token, { processes: [upProcess(tag, version)], generation });
+          await t.report(token, { processes, generation });
         }
         last = (await call(adminToken, 'GET', url)).json();
         return last.status !== 'running';
-      }, 15_000, 100);
+      }, 15_000, 100); // agents may report 20 times a second
       return last;
     },
     async close() {
