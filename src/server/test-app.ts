@@ -170,16 +170,22 @@ export function upProcess(tag: string, version: string, name = 'web'): Record<st
 
 /** A package by the spec (manifest.json first) for `job` at `version`, as bytes. */
 export async function packageOf(dir: string, job: string, version: string): Promise<Buffer> {
-  const src = join(dir, `pkg-src-${++seq}`);
-  mkdirSync(src);
   const manifest = {
     schema: 1, job, version, commit: version.padEnd(40, '0'), repo: 'https://git.example.com/x.git', builtAt: new Date().toISOString(),
     stack: 'procfile', env: {}, processes: [{ name: 'web', command: 'node server.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 1 }],
   };
-  writeFileSync(join(src, 'manifest.json'), JSON.stringify(manifest));
-  writeFileSync(join(src, 'server.js'), '');
-  const file = join(dir, `pkg-${seq}.tar.gz`);
-  await create({ gzip: true, cwd: src, file, portable: true }, ['manifest.json', 'server.js']);
+  return tarOf(dir, [['manifest.json', JSON.stringify(manifest)], ['server.js', '']]);
+}
+
+/** A tar.gz of `files` (path and content, in this order), as bytes. */
+export async function tarOf(dir: string, files: [string, string][]): Promise<Buffer> {
+  const src = join(dir, `tar-src-${++seq}`);
+  for (const [path, content] of files) {
+    mkdirSync(join(src, path, '..'), { recursive: true });
+    writeFileSync(join(src, path), content, { mode: 0o755 });
+  }
+  const file = join(dir, `tar-${seq}.tar.gz`);
+  await create({ gzip: true, cwd: src, file, portable: true }, files.map(([p]) => p));
   return readFileSync(file);
 }
 
