@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { create } from 'tar';
 import { buildApp } from './app.js';
+import { declaredRoutes, type DeclaredRoute } from './gate.js';
 import { startServer, type RunningServer } from './index.js';
 import type { ServerContext } from './context.js';
 
@@ -84,6 +85,11 @@ export interface ReportBody {
 
 let current: TestApp | undefined;
 let seq = 0;
+
+/** Every route `app` declares under the API (the console's public files are console.test.ts's). */
+export function apiRoutes(app: FastifyInstance): DeclaredRoute[] {
+  return declaredRoutes(app).filter((r) => r.url.startsWith('/api/'));
+}
 
 /** Starts the server in a temp folder (port 0 on loopback, never called) and an inject-only app on its context. */
 export async function startTestApp(opts: { longPollMs?: number; heartbeatMs?: number } = {}): Promise<TestApp> {
