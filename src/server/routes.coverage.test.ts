@@ -24,8 +24,10 @@ function coveredRoutes(): Map<string, string[]> {
 }
 
 let t: TestApp;
+let agent: string;
 before(async () => {
-  t = await startTestApp();
+  t = await startTestApp({ longPollMs: 50 });
+  agent = await t.agent('h1');
 });
 after(() => t.close());
 
@@ -55,4 +57,37 @@ test('every HEAD route answers the status its GET does, with no body', async () 
     assert.equal(head.statusCode, get.statusCode, `HEAD ${url}`);
     assert.equal(head.body, '', `HEAD ${url}`);
   }
+});
+
+/** Path parameters a caller might send by mistake: bad encodings, dot segments, huge numbers, prototype names. */
+const ODD_PARAMS: Record<string, string> = { sha256: '%00', tag: '%E0%A4%A', name: '%2e%2e', ref: '%00', action: '__proto__', id: '1e309', scope: '%ZZ' };
+/** Bodies of the wrong shape: nothing, null, an array, a string, a number, fields of the wrong types. */
+const ODD_BODIES: unknown[] = [undefined, null, [], 'text', 42, { tag: 1, hosts: 'x', name: [], scope: {}, value: 1, kind: 'team', conf: 7, version: 1, host: 1, action: 1, processes: 'x', repo: 1 }];
+
+/** Calls every route with odd parameters and bodies; answers each call's route, URL, body and answer. */
+async function oddCalls(): Promise<{ what: string; status: number; code: string | undefined; body: string }[]> {
+  const out: { what: string; status: number; code: string | undefined; body: string }[] = [];
+  for (const r of apiRoutes(t.app).filter((x) => x.method !== 'HEAD')) {
+    const token = r.access === 'agent' ? agent : r.access === 'join' ? t.joinToken : t.adminToken;
+    for (const url of [concrete(r.url), r.url.replace(/:(\w+)/g, (_, k: string) => ODD_PARAMS[k] ?? 'x'), `${concrete(r.url)}?limit=1e999&offset=NaN`]) {
+      for (const body of r.method === 'GET' || r.method === 'DELETE' ? [undefined] : ODD_BODIES) {
+        const res = await t.app.inject({
+          method: r.method as 'GET', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          payload: body === undefined ? undefined : JSON.stringify(body),
+        });
+        out.push({ what: `${r.method} ${url} ${JSON.stringify(body)}`, status: res.statusCode, code: (res.json() as { code?: string }).code, body: res.body });
+      }
+    }
+  }
+  return out;
+}
+
+test('no route answers a caller\'s mistake (odd parameters, bodies of the wrong shape, odd paging) with a 500', async () => {
+  const failures = (await oddCalls()).filter((c) => c.status >= 500).map((c) => `${c.what}: ${c.status} ${c.body}`);
+  assert.deepEqual(failures, []);
+});
+
+test('every refusal of a caller\'s mistake is in the one error format (a NOOPS_E_ code)', { todo: 'a malformed percent-encoding in a path (/nodes/%E0%A4%A) answers fastify\'s own FST_ERR_BAD_URL, not a NOOPS_E_ code: app.ts sets no frameworkErrors handler' }, async () => {
+  const other = (await oddCalls()).filter((c) => c.status >= 400 && !/^NOOPS_E_/.test(c.code ?? '')).map((c) => `${c.what}: ${c.status} ${c.code}`);
+  assert.deepEqual(other, []);
 });

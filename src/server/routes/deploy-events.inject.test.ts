@@ -33,3 +33,7 @@ routeTest('GET /api/v1/deployments/:id/events', 'another team\'s or a missing de
   assertError(await t.call(t.adminToken, 'GET', '/api/v1/deployments/x/events'), 404, 'NOOPS_E_NOT_FOUND');
   await assertPeopleOnly(t, 'GET', `/api/v1/deployments/${id}/events`, undefined, agent);
 });
+
+routeTest('GET /api/v1/deployments/:id/events', 'an unknown query parameter is a 400 naming it (docs/security.md: every query string is checked)', async () => {
+  assertError(await t.call(t.adminToken, 'GET', `/api/v1/deployments/${id}/events?since=3`), 400, 'NOOPS_E_INPUT');
+}, { todo: 'the route does not check its query string: ?since=3 is ignored (200), where GET /deployments/:id refuses it' });
