@@ -76,8 +76,7 @@ routeTest('GET /api/v1/commands/:id', 'another team\'s command is not found, as 
 
 routeTest('DELETE /api/v1/commands/:id', 'a viewer of its tag cancels a command (its view, cancelled); another team may not; missing is 404', async () => {
   const cmd = (await queue(webViewer, { action: 'logs' })).json();
-  const other = await t.call(mailAdmin, 'DELETE', `/api/v1/commands/${cmd.id}`);
-  assert.ok(other.statusCode === 403 || other.statusCode === 404, other.body);
+  assertError(await t.call(mailAdmin, 'DELETE', `/api/v1/commands/${cmd.id}`), 403, 'NOOPS_E_FORBIDDEN', 'another subtree (404 would be right: see the todo above)');
   const res = await t.call(webViewer, 'DELETE', `/api/v1/commands/${cmd.id}`);
   assert.equal(res.statusCode, 200, res.body);
   assert.deepEqual([res.json().id, res.json().status], [cmd.id, 'cancelled']);
@@ -85,3 +84,8 @@ routeTest('DELETE /api/v1/commands/:id', 'a viewer of its tag cancels a command 
   assertError(await t.call(webViewer, 'DELETE', '/api/v1/commands/x'), 400, 'NOOPS_E_INPUT');
   await assertPeopleOnly(t, 'DELETE', `/api/v1/commands/${cmd.id}`, undefined, agents.h1!);
 });
+
+routeTest('DELETE /api/v1/commands/:id', 'another team\'s command is not found, as if it did not exist (docs/security.md: a single object outside its scope is 404)', async () => {
+  const cmd = (await queue(webViewer, { action: 'logs' })).json();
+  assertError(await t.call(mailAdmin, 'DELETE', `/api/v1/commands/${cmd.id}`), 404, 'NOOPS_E_NOT_FOUND', 'another subtree');
+}, { todo: 'answers 403 naming the command\'s tag (authorize), where docs/security.md says an object outside the scope is 404' });

@@ -1,7 +1,7 @@
 /** The token routes through `inject()`: create (team and join), list, revoke; who may do which. */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertError, assertPeopleOnly, routeTest, startTestApp, TREE, type TestApp } from '../test-app.js';
+import { assertError, assertPeopleOnly, routeTest, startTestApp, TREE, until, type TestApp } from '../test-app.js';
 
 let t: TestApp;
 let agent: string;
@@ -87,6 +87,31 @@ routeTest('DELETE /api/v1/tokens/:ref', 'revoking by id or name stops the token 
   const webAdmin = await t.team(TREE.WEB, 'admin', 'web-revoker');
   await t.team(TREE.MAIL, 'viewer', 'mail-only');
   assertError(await t.call(webAdmin, 'DELETE', '/api/v1/tokens/mail-only'), 404, 'NOOPS_E_NOT_FOUND', 'another subtree');
+  assertError(await t.call(webAdmin, 'DELETE', '/api/v1/tokens/five'), 404, 'NOOPS_E_NOT_FOUND', 'a join token is the server admin\'s');
+  const agentId = ((await t.call(t.adminToken, 'GET', '/api/v1/tokens?kind=agent')).json() as { id: string }[])[0]!.id;
+  assertError(await t.call(webAdmin, 'DELETE', `/api/v1/tokens/${agentId}`), 404, 'NOOPS_E_NOT_FOUND', 'an agent token is the server admin\'s');
+  assert.equal((await t.call(agent, 'GET', '/api/v1/whoami')).statusCode, 200);
   assertError(await t.call(await t.team(TREE.WEB, 'deployer'), 'DELETE', '/api/v1/tokens/mail-only'), 403, 'NOOPS_E_FORBIDDEN');
   await assertPeopleOnly(t, 'DELETE', '/api/v1/tokens/mail-only', undefined, agent);
+});
+
+routeTest('POST /api/v1/tokens', 'a token made to expire is refused once it has', async () => {
+  const soon = new Date(Date.now() + 1500).toISOString();
+  const res = await t.call(t.adminToken, 'POST', '/api/v1/tokens', { kind: 'team', name: 'brief', scope: TREE.JOB, role: 'viewer', expiresAt: soon });
+  assert.deepEqual([res.statusCode, res.json().expiresAt], [201, soon]);
+  const token = res.json().token as string;
+  assert.equal((await t.call(token, 'GET', '/api/v1/whoami')).statusCode, 200);
+  await until('the token to expire', async () => (await t.call(token, 'GET', '/api/v1/whoami')).statusCode === 401, 10_000, 100);
+  assertError(await t.call(token, 'GET', '/api/v1/whoami'), 401, 'NOOPS_E_UNAUTHORIZED');
+});
+
+routeTest('DELETE /api/v1/tokens/:ref', 'revoking an agent\'s token stops that agent at once; a join token can be revoked', async () => {
+  const doomed = await t.agent('doomed');
+  assert.equal((await t.report(doomed, {})).statusCode, 200);
+  const id = ((await t.call(t.adminToken, 'GET', '/api/v1/tokens?kind=agent')).json() as { id: string; name: string }[]).find((x) => x.name === 'doomed')!.id;
+  assert.deepEqual((await t.call(t.adminToken, 'DELETE', `/api/v1/tokens/${id}`)).json().map((x: { kind: string }) => x.kind), ['agent']);
+  assertError(await t.report(doomed, {}), 401, 'NOOPS_E_UNAUTHORIZED');
+  const join = await t.newJoinToken('spare');
+  assert.equal((await t.call(t.adminToken, 'DELETE', '/api/v1/tokens/spare')).statusCode, 200);
+  assertError(await t.call(join, 'POST', '/api/v1/agent/join', { name: 'late' }), 401, 'NOOPS_E_UNAUTHORIZED');
 });
