@@ -15,8 +15,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NoopsError, type ErrorCode } from './errors/index.js';
-import { parseNoopsYaml } from './release/index.js';
-import { parseClusterConf } from './rollout/index.js';
+import { parseNoopsYaml } from './release/noops-yaml.js';
+import { parseClusterConf } from './rollout/cluster-conf.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 

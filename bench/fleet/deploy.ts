@@ -3,8 +3,8 @@
  * wait until every agent received the new desired state and reported the release up, and until
  * the server ended the deployment; read the server's CPU and bytes around it.
  */
-import type { ApiClient } from '../../src/api/client.js';
-import type { DeploymentView } from '../../src/api/types.js';
+import type { ApiClient } from '../../src/api/index.js';
+import type { DeploymentView } from '../../src/api/index.js';
 import { NoopsError } from '../../src/errors/index.js';
 import { procUsage, usageBetween } from '../lib/procstat.js';
 import { percentile, round } from '../lib/stats.js';

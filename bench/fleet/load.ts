@@ -11,7 +11,7 @@
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ApiClient } from '../../src/api/client.js';
+import type { ApiClient } from '../../src/api/index.js';
 import { mapLimit } from '../lib/limit.js';
 import { poolFor, requestFor } from './tls.js';
 import { procUsage, usageBetween } from '../lib/procstat.js';

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ApiClient } from '../../src/api/client.js';
+import type { ApiClient } from '../../src/api/index.js';
 import { killSupervised, startAgent, startServer, until, type Daemon } from '../lib/daemons.js';
 import { tlsVariant } from './tls.js';
 import { measureDeploy, type DeployFigures, type Watch } from './deploy.js';

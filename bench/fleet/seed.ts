@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ApiClient } from '../../src/api/client.js';
+import type { ApiClient } from '../../src/api/index.js';
 import { startServer } from '../lib/daemons.js';
 
 /** The job every fleet run deploys. */

@@ -8,7 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Agent } from '../../src/agent/index.js';
-import type { AgentReport, DesiredState } from '../../src/api/types.js';
+import type { AgentReport, DesiredState } from '../../src/api/index.js';
 import { mapLimit } from '../lib/limit.js';
 import { leanFetch } from './lean-fetch.js';
 import type { FromWorker, ToWorker, WindowSamples } from './protocol.js';

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiClient } from '../../src/api/client.js';
+import { ApiClient } from '../../src/api/index.js';
 import { freePort } from '../../src/net/index.js';
 
 export { freePort };

@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiClient } from '../../src/api/client.js';
+import { ApiClient } from '../../src/api/index.js';
 import { cleanup, freePort, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc } from '../../test/e2e/harness.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -102,7 +102,7 @@ async function build(api: ApiClient, repo: string, commit: string): Promise<stri
 }
 
 /** Starts a deployment and waits for its end; its duration in seconds (to the millisecond). */
-async function timed(api: ApiClient, start: () => Promise<import('../../src/api/types.js').DeploymentView>) {
+async function timed(api: ApiClient, start: () => Promise<import('../../src/api/index.js').DeploymentView>) {
   const t0 = performance.now();
   const d = await start();
   const view = await until(`deployment #${d.id}`, async () => {

@@ -7,20 +7,20 @@
  * keeps running what it runs, and the agent retries until it is back.
  */
 import { createWriteStream } from 'node:fs';
-import { fenceNodePackageScope } from '../release/node-scope.js';
+import { fenceNodePackageScope } from '../release/index.js';
 import { pipeline } from 'node:stream/promises';
 import { Readable, type Writable } from 'node:stream';
-import { ApiClient } from '../api/client.js';
-import type { ClientTrust } from '../api/transport.js';
-import type { AgentReport, DesiredInstance, DesiredState, ProcessReport } from '../api/types.js';
+import { ApiClient } from '../api/index.js';
+import type { ClientTrust } from '../api/index.js';
+import type { AgentReport, DesiredInstance, DesiredState, ProcessReport } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
 // Each from its own module, never an index: the agent loads no schema library (zod, yaml) and
 // no tar until it unpacks something (docs/benchmarks.md#supervisor: the agent's own memory).
-import { healthCheckOf } from '../release/health-check.js';
-import { listInstalledRuntimes } from '../runtimes/install.js';
-import { ARCH_LABEL, OS_LABEL, hostPlatform } from '../runtimes/platform.js';
-import { canInstallRuntimes, runtimeKey } from '../runtimes/prune.js';
-import type { HostRuntimeReport } from '../runtimes/types.js';
+import { healthCheckOf } from '../release/index.js';
+import { listInstalledRuntimes } from '../runtimes/index.js';
+import { ARCH_LABEL, OS_LABEL, hostPlatform } from '../runtimes/index.js';
+import { canInstallRuntimes, runtimeKey } from '../runtimes/index.js';
+import type { HostRuntimeReport } from '../runtimes/index.js';
 import type { SupervisorOptions } from '../supervisor/index.js';
 import type { ProcessSupervisor, ReleaseStore } from './backends.js';
 import { CommandLoop } from './control/server-commands.js';

@@ -7,10 +7,8 @@
 import { mkdirSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CronReport, EventReport, MetricSample, ProcessReport } from '../api/types.js';
-import {
-  CronRunner, CpuMeter, EventRing, groupUsage, rotateIfNeeded, Supervisor, type EventKind, type ProcessStatus, type SupervisorOptions,
-} from '../supervisor/index.js';
+import type { CronReport, EventReport, MetricSample, ProcessReport } from '../api/index.js';
+import { CronRunner, CpuMeter, EventRing, groupUsage, rotateIfNeeded, Supervisor, type EventKind, type ProcessStatus, type SupervisorOptions } from '../supervisor/index.js';
 import type { ProcessSpec } from '../release/index.js';
 import { parseTag } from '../tree/index.js';
 import { localCronSpec, localWatchSpec, readWatches, WATCHES_FILE, type LocalWatches } from './watches/local-watches.js';

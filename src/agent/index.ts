@@ -9,3 +9,4 @@ export { DEFAULT_PROCESS_USER, hostUsers, processUser, type HostUsers } from './
 export type { AgentObserver, AgentOptions } from './agent.js';
 export { diskReleases, type HostInstallOptions, type ProcessSupervisor, type ReleaseStore } from './backends.js';
 export { planReconcile, type ActualState, type ReconcileAction, type VerifyRelease } from './reconcile-plan.js';
+export { rebuildInstances, readReleaseOnDisk, scanProcesses, type FoundProcess, type ReleaseOnDisk } from './rebuild.js';

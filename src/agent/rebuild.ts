@@ -11,7 +11,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { API_PREFIX, type DesiredInstance } from '../api/types.js';
+import { API_PREFIX, type DesiredInstance } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { procStat, startTimeToEpochMs } from '../supervisor/index.js';
 import { readMarker } from './install/release-dir.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DesiredInstance } from '../api/types.js';
+import type { DesiredInstance } from '../api/index.js';
 import { processDefaults, type CronSpecManifest, type ReleaseManifest } from '../release/index.js';
 import { defaultExports, type RuntimeRef } from '../runtimes/index.js';
 import { runtimesOf, watchSpec } from './reconcile.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DesiredInstance } from '../api/types.js';
+import type { DesiredInstance } from '../api/index.js';
 import { processDefaults } from '../release/index.js';
 import { planReconcile, type ActualState } from './reconcile-plan.js';
 

@@ -13,7 +13,7 @@
  *   the release already running              keep (new kind or deployment; start what is missing)
  *   anything else                            switch (install, stop the old, activate, start)
  */
-import type { DesiredInstance } from '../api/types.js';
+import type { DesiredInstance } from '../api/index.js';
 import { processId } from './specs.js';
 
 /** What the host runs, as the plan needs it. */

@@ -6,7 +6,7 @@ import { copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DesiredInstance } from '../api/types.js';
+import type { DesiredInstance } from '../api/index.js';
 import { sha256File } from '../artifacts/index.js';
 import { NoopsError } from '../errors/index.js';
 import { defaultExports, type RuntimeRef } from '../runtimes/index.js';

@@ -7,10 +7,10 @@
  */
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import type { DesiredInstance, FailureReport } from '../api/types.js';
+import type { DesiredInstance, FailureReport } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
 import type { ProcessSpec } from '../release/index.js';
-import { ensureRuntime } from '../runtimes/install.js';
+import { ensureRuntime } from '../runtimes/index.js';
 import type { CronRunner } from '../supervisor/index.js';
 import { diskReleases, type ProcessSupervisor, type ReleaseStore } from './backends.js';
 import { cacheDir } from './install/install-paths.js';

@@ -4,12 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DesiredInstance } from '../api/types.js';
-import { detectStack } from '../build/index.js';
+import type { DesiredInstance } from '../api/index.js';
+import { detectStack } from '../build/detect.js';
 import { DEFAULT_FLAPPING, processDefaults, type ProcessSpec } from '../release/index.js';
-import {
-  DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, DEFAULT_STABLE_MS, planRestart, Supervisor, type ProcessState,
-} from '../supervisor/index.js';
+import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, DEFAULT_STABLE_MS, planRestart, Supervisor, type ProcessState } from '../supervisor/index.js';
 import { cronSpec, instanceDirs, watchSpec } from './specs.js';
 import type { HostUsers } from './run-as.js';
 

@@ -4,13 +4,13 @@
  * manifests filled in and the checks of "the process's own port" pointed at its port.
  */
 import { join } from 'node:path';
-import type { DesiredInstance } from '../api/types.js';
+import type { DesiredInstance } from '../api/index.js';
 // Types only: the agent never loads the release schemas (zod, yaml) to run a release; a key an
 // older manifest lacks is left out here, and the supervisor's own default applies.
 import type { CronSpecManifest, ManifestCondition, ManifestFlapping, ProcessSpec } from '../release/index.js';
-import { runtimeEnv } from '../runtimes/exports.js';
+import { runtimeEnv } from '../runtimes/index.js';
 import { secretValues } from '../secrets/index.js';
-import type { RuntimeRef } from '../runtimes/types.js';
+import type { RuntimeRef } from '../runtimes/index.js';
 import type { ConditionSpec, CronSpec, FlappingPolicy, WatchSpec } from '../supervisor/index.js';
 import { processUser, type HostUsers } from './run-as.js';
 

@@ -5,7 +5,7 @@
  */
 import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { DesiredInstance } from '../api/types.js';
+import type { DesiredInstance } from '../api/index.js';
 import type { ServerMemory } from './trust/trust.js';
 
 /** A running process, as a new agent needs it to adopt it. */
@@ -58,7 +58,7 @@ export interface AgentIdentity {
   name: string;
   token: string;
   /** the server's release signing key, pinned at join (src/agent/trust/signing.ts) */
-  signingKey?: import('../api/types.js').SigningKey;
+  signingKey?: import('../api/index.js').SigningKey;
 }
 
 /** Files the agent writes hold tokens and pids: its own user reads them, no one else. */

@@ -3,3 +3,5 @@ export * from './types.js';
 export { ApiClient } from './client.js';
 export type { RequestOptions } from './client.js';
 export type { ClientTrust } from './transport.js';
+export { encodeEvent, KEEP_ALIVE, readEvents, type ReadEvent } from './sse.js';
+export { fetchFor, transportError, type Fetch } from './transport.js';

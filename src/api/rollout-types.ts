@@ -3,12 +3,9 @@
  * (`rollout/types.ts`, types only), sent as they are; the events the API streams while it runs
  * and the policy overrides a deploy may send are the API's.
  */
-import type { RolloutLogLine, RolloutPolicy } from '../rollout/types.js';
+import type { RolloutLogLine, RolloutPolicy } from '../rollout/index.js';
 
-export type {
-  DeploymentStatusView, DeployTestCommand, DeployTestRun, HostProgress, HostRolloutState, RolloutLogLine, RolloutPhase,
-  RolloutPolicy, RolloutProgress,
-} from '../rollout/types.js';
+export type { DeploymentStatusView, DeployTestCommand, DeployTestRun, HostProgress, HostRolloutState, RolloutLogLine, RolloutPhase, RolloutPolicy, RolloutProgress } from '../rollout/index.js';
 
 /** What `GET /deployments/:id/events` streams (server-sent events; the event name is `type`). */
 export type DeploymentEvent =

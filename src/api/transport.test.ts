@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
-import { autoTlsFiles, ensureAutoTls, issueServerCert } from '../tls/index.js';
+import { autoTlsFiles, ensureAutoTls, issueServerCert } from '../tls/server-tls.js';
 import { ApiClient } from './client.js';
 import { encodeEvent } from './sse.js';
 import { transportError } from './transport.js';

@@ -2,9 +2,9 @@
  * What crosses the wire: request and response bodies of the HTTP API (`/api/v1`), shared by the
  * server's routes, the typed client, the CLI, the agent and the web console. camelCase throughout.
  */
-import type { ReleaseManifest } from '../release/types.js';
-import type { HostRuntimeReport, RuntimeExports, RuntimeRef } from '../runtimes/types.js';
-import type { ReleaseSignature, SigningKey } from '../release/signature-types.js';
+import type { ReleaseManifest } from '../release/index.js';
+import type { HostRuntimeReport, RuntimeExports, RuntimeRef } from '../runtimes/index.js';
+import type { ReleaseSignature, SigningKey } from '../release/index.js';
 export type { ReleaseSignature, SigningKey };
 
 export type { HostRuntimeReport, RuntimeExports, RuntimeRef };

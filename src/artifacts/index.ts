@@ -5,6 +5,6 @@
 export { ArtifactStore, type PutOptions, type StoredArtifact } from './store.js';
 export { assertSha256, isSha256, sha256File } from './sha256.js';
 export { checkEntries, type TarEntry } from './entries.js';
-export { extractPackage, listEntries } from './extract.js';
+// unpacking (tar) is the named entry `artifacts/extract.ts`.
 export { checkUnpackedSize, PACKAGE_MAX_FILES, PACKAGE_MAX_UNPACKED_BYTES, unpackLimits, type UnpackLimits } from './unpack-limits.js';
 export { ensureVerified, type Download } from './verified-cache.js';

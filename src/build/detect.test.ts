@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { detectStack, type BuildPlan } from './detect.js';
-import { parseNoopsYaml, processDefaults } from '../release/index.js';
+import { parseNoopsYaml } from '../release/noops-yaml.js';
+import { processDefaults } from '../release/index.js';
 
 const web = (command: string) => processDefaults('web', { command });
 

@@ -5,7 +5,7 @@
  */
 import { NoopsError } from '../errors/index.js';
 import { parseProcfile, processDefaults, splitEnv, toCrons, toFlapping, toLogs, type CronSpecManifest, type NoopsYaml, type ProcessSpec } from '../release/index.js';
-import { healthCheckFromYaml } from '../release/health.js';
+import { healthCheckFromYaml } from '../release/index.js';
 import * as S from './stacks.js';
 
 export { NPM_BUILD, NPM_CI, NPM_INSTALL, NPM_START } from './stacks.js';

@@ -1,6 +1,7 @@
 /** The standard build framework: a git repository at a commit becomes a release package. */
-export { BUILD_ENV_PASSTHROUGH, BUILD_LOG_LIMIT, BUILD_LOG_TAIL, BUILD_TIMEOUT_MS, runBuild, type BuildOptions, type BuildResult } from './build.js';
-export { NPM_BUILD, NPM_CI, NPM_INSTALL, NPM_START, STACK_PARTS, detectStack, type BuildPlan, type DetectInput } from './detect.js';
+// the build itself (tar) and stack detection (yaml) are the named entries `build/build.ts` and `build/detect.ts`
+export type { BuildOptions, BuildResult } from './build.js';
+export type { BuildPlan, DetectInput } from './detect.js';
 export { resolveRuntimes, type BuildRuntimes, type ResolvedRuntimes } from './runtimes.js';
 export { excludeMatcher } from './exclude.js';
 export { run, type RunOptions, type RunResult } from './exec.js';

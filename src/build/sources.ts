@@ -2,7 +2,7 @@
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
-import { parseNoopsYaml } from '../release/index.js';
+import { parseNoopsYaml } from '../release/noops-yaml.js';
 import type { DetectInput } from './detect.js';
 
 /** A manifest is a page of text; a bigger file is a mistake, and is not read into memory. */

@@ -1,8 +1,8 @@
 /** Where the CLI finds its server, token and CA: flags, then the environment, then ./.noops. */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ApiClient } from '../api/client.js';
-import type { ClientTrust } from '../api/transport.js';
+import { ApiClient } from '../api/index.js';
+import type { ClientTrust } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
 import { readCa } from './tls-flags.js';
 

@@ -3,8 +3,8 @@
  * comes. When the stream breaks (a server restart, a proxy), it connects again and carries on;
  * each connection starts with the whole deployment, so no line of its log is lost.
  */
-import type { ApiClient } from '../api/client.js';
-import type { DeploymentView, RolloutLogLine } from '../api/types.js';
+import type { ApiClient } from '../api/index.js';
+import type { DeploymentView, RolloutLogLine } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
 import type { RolloutRenderer } from './progress.js';
 

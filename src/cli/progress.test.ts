@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import type { ApiClient } from '../api/client.js';
-import type { DeploymentEvent, DeploymentView, RolloutProgress } from '../api/types.js';
+import type { ApiClient } from '../api/index.js';
+import type { DeploymentEvent, DeploymentView, RolloutProgress } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
 import { follow } from './follow.js';
 import { batchLine, describe, PlainRenderer } from './progress.js';

@@ -4,7 +4,7 @@
  * thing that happened.
  */
 import cliProgress from 'cli-progress';
-import type { DeploymentView, HostProgress, RolloutLogLine, RolloutProgress } from '../api/types.js';
+import type { DeploymentView, HostProgress, RolloutLogLine, RolloutProgress } from '../api/index.js';
 
 /** What a renderer is told as a deployment goes. */
 export interface RolloutRenderer {

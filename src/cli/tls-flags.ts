@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClientTrust } from '../api/transport.js';
+import type { ClientTrust } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
 import type { TlsOptions } from '../tls/index.js';
 

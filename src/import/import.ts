@@ -7,7 +7,8 @@
 import type { Readable } from 'node:stream';
 import type { ArtifactStore } from '../artifacts/index.js';
 import { NoopsError } from '../errors/index.js';
-import { inspectPackage, type PackageReport } from '../release/index.js';
+import { inspectPackage } from '../release/package.js';
+import { type PackageReport } from '../release/index.js';
 import type { ReleaseRow, Store } from '../store/index.js';
 import { MAX_IMPORT_BYTES, openUrl, type Fetcher } from './fetch.js';
 

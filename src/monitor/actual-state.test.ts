@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AgentReport } from '../api/types.js';
+import type { AgentReport } from '../api/index.js';
 import type { InstanceRow, Store } from '../store/index.js';
 import { ActualState } from './actual-state.js';
 

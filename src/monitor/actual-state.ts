@@ -6,7 +6,7 @@
  * crons, and each host's last report.
  */
 import { EventEmitter } from 'node:events';
-import type { AgentReport, CronView, EventView, MetricSample } from '../api/types.js';
+import type { AgentReport, CronView, EventView, MetricSample } from '../api/index.js';
 import type { InstanceRow, Store } from '../store/index.js';
 import { compareInstanceRows, instanceRows } from './instances.js';
 import { StoreWriter, type WriteFailures } from './store-writer.js';

@@ -3,7 +3,7 @@
  * A row is one supervised process of one instance, as its host last reported it; the read model
  * keeps them in memory and the store keeps the same rows (`InstanceRow`).
  */
-import type { AgentReport } from '../api/types.js';
+import type { AgentReport } from '../api/index.js';
 import type { InstanceRow } from '../store/index.js';
 
 /**

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AgentReport } from '../api/types.js';
-import { openStore } from '../store/index.js';
+import type { AgentReport } from '../api/index.js';
+import { openStore } from '../store/open.js';
 import { instanceRows } from './instances.js';
 import { ReportBody } from './report-schema.js';
 import type { StoredProcessField } from './shapes.js';

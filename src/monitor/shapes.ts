@@ -9,7 +9,7 @@
  * Types only: nothing here exists at run time. `shapes.test.ts` checks the same ties on real
  * values (a parsed report, its rows, the store's answer).
  */
-import type * as Wire from '../api/types.js';
+import type * as Wire from '../api/index.js';
 import type { InstanceRow } from '../store/index.js';
 import type * as Schema from './report-schema.js';
 

@@ -10,7 +10,8 @@ export {
   DEFAULT_LOGS, DEFAULT_RESTART, parseSize,
 } from './supervision.js';
 export { toCrons, toFlapping, toLogs } from './supervision-yaml.js';
-export { noopsYamlSchema, parseNoopsYaml, parseYamlWith, yamlProcessShape, type NoopsYaml, type NoopsYamlProcess } from './noops-yaml.js';
+// noops.yaml parsing (yaml) is the named entry `release/noops-yaml.ts`; its types are here.
+export type { NoopsYaml, NoopsYamlProcess } from './noops-yaml.js';
 export { checkCronSchedule, yamlCronShape, yamlCrons } from './supervision-yaml.js';
 export type { HealthCheck } from './types.js';
 export { DEFAULT_HEALTH_INTERVAL_S, DEFAULT_HEALTH_TIMEOUT_S, healthCheckOf } from './health.js';
@@ -33,4 +34,10 @@ export {
   ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, SECRET_NAME_RE, STOP_SIGNALS, envMap, processName, secretName, splitEnv,
 } from './fields.js';
 export { fenceNodePackageScope } from './node-scope.js';
-export { MAX_MANIFEST_BYTES, inspectPackage, type PackageReport } from './package.js';
+// reading a package (tar) is the named entry `release/package.ts`; its report type is here.
+export type { PackageReport } from './package.js';
+export {
+  SIGNATURE_DOMAIN, canonicalJson, keyIdOf, publicKeyOf, releaseMessage, signRelease, signingKeyOf, verifyRelease, type SignedRelease,
+} from './signature.js';
+export type { ReleaseSignature, SigningKey } from './signature-types.js';
+export { healthCheckFromYaml, healthCheckManifest, healthCheckYaml } from './health.js';

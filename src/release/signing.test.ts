@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import { openStore, type ReleaseRow } from '../store/index.js';
+import { openStore } from '../store/open.js';
+import { type ReleaseRow } from '../store/index.js';
 import { verifyRelease } from './signature.js';
 import { openSigner, SIGNING_KEY_FILE, signatureStatus, signerOf, signRelease } from './signing.js';
 

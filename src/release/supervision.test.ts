@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { detectStack } from '../build/detect.js';
-import { parseNoopsYaml, parseSize, processDefaults, validateManifest, type ReleaseManifest } from './index.js';
+import { parseNoopsYaml } from './noops-yaml.js';
+import { parseSize, processDefaults, validateManifest, type ReleaseManifest } from './index.js';
 
 const YAML = `
 processes:

@@ -8,7 +8,7 @@
  * src/supervisor/user.ts).
  */
 import { NoopsError } from '../errors/index.js';
-import type { ReleaseManifest } from '../release/types.js';
+import type { ReleaseManifest } from '../release/index.js';
 import type { ReleaseRow } from '../store/index.js';
 import { isUnder } from '../tree/index.js';
 import type { RolloutReader } from './ports.js';

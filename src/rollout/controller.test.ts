@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create as tarCreate } from 'tar';
-import type { AgentReport } from '../api/types.js';
+import type { AgentReport } from '../api/index.js';
 import { RolloutController, type RolloutDeps } from './controller.js';
 import type { HostHookContext } from './hooks.js';
 import type { StoredDeployment } from './ports.js';

@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { NoopsError } from '../errors/index.js';
 import type { DeploymentKind } from '../store/index.js';
-import type { DeploymentAction } from '../api/types.js';
+import type { DeploymentAction } from '../api/index.js';
 import type { RolloutLogLine, RolloutProgress } from './types.js';
 import type { Deployment, RolloutDeps } from './ports.js';
 import { observe, previousVersion, type HostObservation } from './evaluate.js';

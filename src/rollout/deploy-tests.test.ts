@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create as tarCreate } from 'tar';
 import { deployTestEnv, hostAddress, instanceList, instancesVar, mainProcess, runDeployTests } from './deploy-tests.js';
-import type { ReleaseManifest } from '../release/types.js';
-import type { ProcessReport } from '../api/types.js';
+import type { ReleaseManifest } from '../release/index.js';
+import type { ProcessReport } from '../api/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'noops-deploy-tests-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -10,10 +10,11 @@
  */
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ProcessReport } from '../api/types.js';
+import type { ProcessReport } from '../api/index.js';
 import type { DeployTestCommand } from './types.js';
-import type { ReleaseManifest } from '../release/types.js';
-import { BUILD_ENV_PASSTHROUGH, Sandbox } from '../build/index.js';
+import type { ReleaseManifest } from '../release/index.js';
+import { BUILD_ENV_PASSTHROUGH } from '../build/build.js';
+import { Sandbox } from '../build/index.js';
 import { extractPackage } from '../artifacts/extract.js';
 
 /** The end of a test command's output kept in the deployment: enough for an assertion's message. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostReadiness, observe, previousVersion, revertState } from './evaluate.js';
-import type { ProcessReport } from '../api/types.js';
+import type { ProcessReport } from '../api/index.js';
 
 const T0 = '2024-05-01T12:00:00.000Z';
 const proc = (over: Partial<ProcessReport>): ProcessReport => ({

@@ -2,7 +2,7 @@
  * Deciding, without I/O, what one host's report says about one deployment: is the host
  * running the release, healthy, and since when; has it gone back to its previous release.
  */
-import type { FailureReport, ProcessReport } from '../api/types.js';
+import type { FailureReport, ProcessReport } from '../api/index.js';
 
 /** What one host reported about one tag. Undefined when the host has not reported yet. */
 export interface HostObservation {

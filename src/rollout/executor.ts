@@ -3,7 +3,7 @@
  * the after-healthy hook, and the deploy tests. Every method acts on one deployment's entry.
  */
 import type { DeploymentKind, DesiredRow, ReleaseRow } from '../store/index.js';
-import type { AgentReport } from '../api/types.js';
+import type { AgentReport } from '../api/index.js';
 import type { RolloutProgress } from './types.js';
 import { observe } from './evaluate.js';
 import { deployTestEnv, hostAddress, instanceList, mainProcess, runDeployTests } from './deploy-tests.js';

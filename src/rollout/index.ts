@@ -1,6 +1,7 @@
 /** Deployments: plans, batches, health gates, deploy tests, rollback. See README.md. */
-export { RolloutController, jobOf, TICK_MS, DEFAULT_RESUME_GRACE_MS } from './controller.js';
-export type { RolloutEvents } from './controller.js';
+// the controller (it runs builds' sandboxes and unpacks packages) is the named entry `rollout/controller.ts`
+export type { RolloutController, RolloutEvents } from './controller.js';
+export { jobOf } from './deploy-start.js';
 export type { StartDeploy, StartUndeploy } from './deploy-start.js';
 export type { Deployment, RolloutDeps, RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
 export { rolloutPorts } from './store-ports.js';
@@ -14,7 +15,8 @@ export { planBatches } from './plan.js';
 export { PolicySchema, parsePolicy, parseDuration, resolvePolicy, DEFAULT_BATCH, DEFAULT_TIMEOUT_S, type PolicyInput } from './deploy-policy.js';
 export { step, initialProgress, hostResults, type RolloutAction, type StepInput, type StepResult } from './step.js';
 export { applyCommand, describe } from './progress-updates.js';
-export { parseClusterConf, type ClusterConfJob } from './cluster-conf.js';
+// parsing cluster.conf (yaml) is the named entry `rollout/cluster-conf.ts`
+export type { ClusterConfJob } from './cluster-conf.js';
 export { checkEnv, envProblems } from './check-env.js';
 export type { EnvHost, EnvProblems } from './check-env.js';
 export { checkRootUsers, namesRoot, rootAllowed, rootUsers } from './check-user.js';

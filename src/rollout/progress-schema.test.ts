@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { z } from 'zod';
-import type { ProcessReport } from '../api/types.js';
+import type { ProcessReport } from '../api/index.js';
 import { resolvePolicy } from './deploy-policy.js';
 import { type ProgressSchema, readProgress } from './progress-schema.js';
 import { applyCommand, recordTestEnd, recordTestStart } from './progress-updates.js';

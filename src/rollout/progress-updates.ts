@@ -3,7 +3,7 @@
  * tests report, as pure changes of its progress. The next step acts on them.
  */
 import { NoopsError } from '../errors/index.js';
-import type { DeploymentAction } from '../api/types.js';
+import type { DeploymentAction } from '../api/index.js';
 import type { DeployTestCommand, RolloutProgress } from './types.js';
 import { LOG_KEEP } from './step.js';
 

@@ -2,7 +2,7 @@
  * A running deployment as the controller holds it in memory: its row, its progress, and what
  * waits for the next step (people's commands, deploy-test results, log lines from hooks).
  */
-import type { DeploymentAction } from '../api/types.js';
+import type { DeploymentAction } from '../api/index.js';
 import type { DeployTestCommand, RolloutLogLine, RolloutProgress } from './types.js';
 import type { DesiredRow, ReleaseRow } from '../store/index.js';
 import type { Deployment } from './ports.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ProcessReport } from '../api/types.js';
+import type { ProcessReport } from '../api/index.js';
 import type { RolloutProgress } from './types.js';
 import type { HostObservation } from './evaluate.js';
 import { resolvePolicy, type PolicyInput } from './deploy-policy.js';

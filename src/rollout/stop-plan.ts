@@ -3,7 +3,7 @@
  * a desired entry for it) and is not in the new host list. `cluster set` and `cluster apply` show
  * it and change nothing without `--yes`; with it, an undeploy of those hosts stops them.
  */
-import type { StopPlanItem } from '../api/types.js';
+import type { StopPlanItem } from '../api/index.js';
 
 /**
  * The instances that stop when `tag`'s hosts become `hosts`, given what its hosts are desired to

@@ -5,8 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore, type Store } from '../store/index.js';
-import type { AgentReport } from '../api/types.js';
+import { openStore } from '../store/open.js';
+import { type Store } from '../store/index.js';
+import type { AgentReport } from '../api/index.js';
 import { RolloutController } from './controller.js';
 import { resolvePolicy } from './deploy-policy.js';
 import type { Deployment } from './ports.js';

@@ -3,7 +3,7 @@
  * progress is read back (validated, once) and where a deployment and its audit entry are
  * written in one transaction. The server builds it in its wiring.
  */
-import type { ReleaseManifest } from '../release/types.js';
+import type { ReleaseManifest } from '../release/index.js';
 import type { DeploymentRow, ReleaseRow, Store } from '../store/index.js';
 import type { RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
 import { readProgress } from './progress-schema.js';

@@ -4,9 +4,7 @@
  * be made to fail once. Deployments go through JSON and `readProgress` as they do in a real
  * store, so a progress that could not be read back fails here too.
  */
-import type {
-  AuditRow, ClusterRow, DeploymentRow, DesiredRow, GrantRow, HostRow, ReleaseRow, RunningDeploymentRow, RuntimeRow,
-} from '../store/index.js';
+import type { AuditRow, ClusterRow, DeploymentRow, DesiredRow, GrantRow, HostRow, ReleaseRow, RunningDeploymentRow, RuntimeRow } from '../store/index.js';
 import type { Deployment, RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
 import { stored } from './store-ports.js';
 

@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ArtifactStore } from '../artifacts/index.js';
 import { NoopsError } from '../errors/index.js';
-import { API_PREFIX } from '../api/types.js';
+import { API_PREFIX } from '../api/index.js';
 import { RUNTIME_NAME_RE, RUNTIME_VERSION_RE, type ReleaseManifest } from '../release/index.js';
 import {
-  ANY_PLATFORM, checkExports, checkPlatform, defaultExports, inspectRuntimeTarball, installRuntime, readRuntimeMarker, runtimeDir,
+  ANY_PLATFORM, checkExports, checkPlatform, defaultExports, installRuntime, readRuntimeMarker, runtimeDir,
   type RuntimeExports, type RuntimeRef, type RuntimeTarball,
 } from './index.js';
+import { inspectRuntimeTarball } from './inspect.js';
 import type { RuntimeRow, Store } from '../store/index.js';
 
 /**

@@ -5,7 +5,7 @@
  */
 import { isAbsolute } from 'node:path';
 import { NoopsError } from '../errors/index.js';
-import { ENV_NAME_RE } from '../release/patterns.js';
+import { ENV_NAME_RE } from '../release/index.js';
 import type { RuntimeExports } from './types.js';
 
 /** In an exported value, the runtime's folder on the host. */

@@ -8,7 +8,8 @@ export type { HostRuntimeReport, RuntimeExports, RuntimeRef } from './types.js';
 export { DEFAULT_PATH, DIR_PLACEHOLDER, WELL_KNOWN_HOMES, checkExports, defaultExports, runtimeEnv, type PlacedRuntime } from './exports.js';
 export { ANY_PLATFORM, ARCH_LABEL, OS_LABEL, checkPlatform, elfPlatform, hostPlatform, platformProblem } from './platform.js';
 export { ANY_VERSION, compareVersions, resolveVersion } from './resolve.js';
-export { findRoot, inspectRuntimeTarball, type RuntimeTarball } from './inspect.js';
+// reading a runtime's tarball (tar) is the named entry `runtimes/inspect.ts`; its type is here.
+export type { RuntimeTarball } from './inspect.js';
 export {
   RUNTIME_MARKER, ensureRuntime, installRuntime, listInstalledRuntimes, readRuntimeMarker, removeRuntime, removeTree, runtimeDir,
   type RuntimeMarker,

@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureVerified, type Download } from '../artifacts/verified-cache.js';
+import { ensureVerified, type Download } from '../artifacts/index.js';
 import { NoopsError } from '../errors/index.js';
-import { RUNTIME_NAME_RE, RUNTIME_VERSION_RE } from '../release/patterns.js';
+import { RUNTIME_NAME_RE, RUNTIME_VERSION_RE } from '../release/index.js';
 import type { RuntimeRef } from './types.js';
 
 /** Written last into a runtime's folder: its presence means a complete install of that sha256. */

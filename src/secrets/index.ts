@@ -13,10 +13,10 @@
  * See docs/secrets.md.
  */
 import { isUnder } from '../tree/index.js';
-import type { ReleaseManifest } from '../release/types.js';
-import type { SecretView } from '../api/types.js';
+import type { ReleaseManifest } from '../release/index.js';
+import type { SecretView } from '../api/index.js';
 
-export { SECRET_NAME_RE } from '../release/patterns.js';
+export { SECRET_NAME_RE } from '../release/index.js';
 
 /**
  * The largest value a secret holds: certificates and service-account keys fit; a secret is
@@ -84,3 +84,5 @@ export function secretValues(secretEnv: Record<string, string> | undefined, valu
 export function secretFromText(text: string): string {
   return text.replace(/\r?\n$/, '');
 }
+
+export { KEY_BYTES, KEY_FILE, loadOrCreateKey, seal, secretKey, unseal, type SecretKey } from './cipher.js';

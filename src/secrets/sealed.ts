@@ -7,7 +7,7 @@
  * opens values with `cipher.ts`, so it stays out of `secrets/index.ts`.
  */
 import { NoopsError } from '../errors/index.js';
-import type { ReleaseManifest } from '../release/types.js';
+import type { ReleaseManifest } from '../release/index.js';
 import { loadOrCreateKey, seal, unseal, type SecretKey } from './cipher.js';
 import { nearestSecret, secretNamesOf, type SecretMeta } from './index.js';
 import type { SecretRow, Store } from '../store/index.js';

@@ -9,7 +9,7 @@
  *                              \--no agent in PICKUP_MS--> expired     CLI DELETE / goes away --> cancelled
  */
 import { NoopsError } from '../errors/index.js';
-import type { AgentCommand, CommandAction, CommandStatus, CommandUpdate, CommandView } from '../api/types.js';
+import type { AgentCommand, CommandAction, CommandStatus, CommandUpdate, CommandView } from '../api/index.js';
 import { DesiredHub } from './hub.js';
 
 /** 30 s for an agent to take a command: its long poll takes it at once when the host is up. */

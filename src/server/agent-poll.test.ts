@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ApiClient } from '../api/client.js';
+import { ApiClient } from '../api/index.js';
 import { startServer } from './index.js';
 
 const CLUSTER = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';

@@ -4,7 +4,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import { NoopsError } from '../errors/index.js';
-import { API_PREFIX } from '../api/types.js';
+import { API_PREFIX } from '../api/index.js';
 import type { ServerContext } from './context.js';
 import { AGENT_TOKENS_CHANGED, PrincipalCache } from './principals.js';
 import { DenialLog } from './denials.js';

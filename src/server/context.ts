@@ -5,7 +5,7 @@ import type { Store } from '../store/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
 import type { RolloutController } from '../rollout/index.js';
 import type { BuildRunner } from '../build/runner.js';
-import type { ImportDeps } from '../import/index.js';
+import type { ImportDeps } from '../import/import.js';
 import type { ReleaseSigner } from '../release/signing.js';
 import type { StoredTree } from '../tree/stored-tree.js';
 import type { DesiredHub } from './hub.js';

@@ -4,9 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DesiredState, RuntimeRef } from '../api/types.js';
+import type { DesiredState, RuntimeRef } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
-import { openStore, type DesiredRow, type Store } from '../store/index.js';
+import { openStore } from '../store/open.js';
+import { type DesiredRow, type Store } from '../store/index.js';
 import { answerJson, DESIRED_FRESH_MS, DesiredView } from './desired-view.js';
 import { DesiredHub } from './hub.js';
 import { serverIdentity } from './trust.js';

@@ -16,8 +16,8 @@
  * older than DESIRED_FRESH_MS, is resolved again. Secret values are held in memory only.
  */
 // api/types.js, not api/index.js: the index loads the client, which the server does not use
-import type { DesiredInstance, ReleaseSignature, RuntimeRef, ServerStamp, SigningKey } from '../api/types.js';
-import { API_PREFIX } from '../api/types.js';
+import type { DesiredInstance, ReleaseSignature, RuntimeRef, ServerStamp, SigningKey } from '../api/index.js';
+import { API_PREFIX } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { jobOf, rootAllowed } from '../rollout/index.js';
 import type { DeploymentKind, DesiredRow, Store } from '../store/index.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ApiClient } from '../api/client.js';
+import { ApiClient } from '../api/index.js';
 import { buildApp } from './app.js';
 import { declaredRoutes, requireDeclaredAccess } from './gate.js';
 import { mayCall, principalOf, type Access } from './auth.js';

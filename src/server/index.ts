@@ -10,9 +10,10 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NoopsError } from '../errors/index.js';
-import { openStore } from '../store/index.js';
+import { openStore } from '../store/open.js';
 import { ArtifactStore } from '../artifacts/index.js';
-import { RolloutController, rolloutPorts } from '../rollout/index.js';
+import { rolloutPorts } from '../rollout/index.js';
+import { RolloutController } from '../rollout/controller.js';
 import { Sandbox, type SandboxMode } from '../build/index.js';
 import { BuildRunner } from '../build/runner.js';
 import { openSigner } from '../release/signing.js';
@@ -29,7 +30,8 @@ import { AgentCommandQueue } from './agent-commands.js';
 import { RuntimeCatalog } from '../runtimes/catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { buildApp } from './app.js';
-import { listenMode, serverTls, type ServerTls, type TlsOptions } from '../tls/index.js';
+import { listenMode, type ServerTls, type TlsOptions } from '../tls/index.js';
+import { serverTls } from '../tls/server-tls.js';
 
 /** Agents report every 5 s: a down host is noticed within seconds, and 10,000 hosts cost the
  * server 2,000 small requests a second. */

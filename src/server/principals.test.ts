@@ -28,7 +28,7 @@ test('a real server refuses an agent\'s old token as soon as the agent joined ag
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const { startServer } = await import('./index.js');
-  const { ApiClient } = await import('../api/client.js');
+  const { ApiClient } = await import('../api/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'noops-principals-'));
   const server = await startServer({ dataDir: dir, listen: '127.0.0.1:0' });
   try {
@@ -50,7 +50,7 @@ test('an agent token revoked on one server is refused by another server on the s
   const { join } = await import('node:path');
   const { startServer } = await import('./index.js');
   const { buildApp } = await import('./app.js');
-  const { ApiClient } = await import('../api/client.js');
+  const { ApiClient } = await import('../api/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'noops-revoke-'));
   const a = await startServer({ dataDir: dir, listen: '127.0.0.1:0' });
   // A second server on the same database: its own app, its own remembered tokens.

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { API_PREFIX } from '../api/types.js';
+import { API_PREFIX } from '../api/index.js';
 import { buildApp } from './app.js';
 import { declaredRoutes } from './gate.js';
 import { startServer } from './index.js';

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { API_PREFIX } from '../api/types.js';
-import { ApiClient } from '../api/client.js';
+import { API_PREFIX } from '../api/index.js';
+import { ApiClient } from '../api/index.js';
 import { startServer } from './index.js';
 import { RateLimiter, REPORT_BURST, REPORT_MAX_BYTES } from './report-limits.js';
 

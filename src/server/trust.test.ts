@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore } from '../store/index.js';
+import { openStore } from '../store/open.js';
 import { adoptedKey, adoptPlan, serverIdentity, serverStamp } from './trust.js';
 
 test('what adopting a host will do: stop what is not desired, switch, start, keep', () => {

@@ -4,7 +4,7 @@
  * acceptable again to an agent that refuses them.
  */
 import { randomUUID } from 'node:crypto';
-import type { ServerStamp } from '../api/types.js';
+import type { ServerStamp } from '../api/index.js';
 import type { Store } from '../store/index.js';
 
 /** The meta key of the database's identity. */

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openStore, type DesiredRow, type InstanceRow, type Store } from './index.js';
+import type { DesiredRow, InstanceRow, Store } from './index.js';
+import { openStore } from './open.js';
 
 const PG_URL = process.env.NOOPS_TEST_PG_URL;
 const TAG = 'cop.xiaomi_owt.miliao_pdl.im_service.ack_job.api_cluster.prod';

@@ -13,6 +13,9 @@ import type { Database } from './schema.js';
 import { NoopsError } from '../errors/index.js';
 
 /** Where a store lives, parsed from its URL. */
+import { KyselyStore } from './kysely-store.js';
+import type { Store } from './types.js';
+
 export type StoreTarget =
   | { backend: 'sqlite'; /** absolute file path, or ':memory:' */ path: string }
   | { backend: 'postgres'; url: string };
@@ -219,4 +222,23 @@ async function migrate(db: Kysely<Database>, backend: Backend): Promise<void> {
     const detail = error instanceof Error ? error.message : String(error);
     throw new NoopsError('NOOPS_E_STORE_OPEN', `store migration${failed ? ` ${failed}` : ''} failed: ${detail}`, { cause: error });
   }
+}
+
+export { MIGRATION_NAMES } from './migrations.js';
+
+/**
+ * Opens (creating if needed) the store at `url` and brings its schema up to date.
+ *
+ * `url` is `sqlite:/abs/path/noops.db` (also `sqlite::memory:` for tests), a plain path ending
+ * in `.db`, or `postgres://user:pass@host:5432/db` (`postgresql://` too). Any other URL throws.
+ * Several servers may open one PostgreSQL database at once: migrations run once, under a lock.
+ * Opening one SQLite file twice in one process shares one connection (closed with the last store).
+ *
+ * @example
+ *   const store = await openStore(process.env.NOOPS_DB ?? 'sqlite:/var/lib/noops/noops.db');
+ */
+export async function openStore(url: string): Promise<Store> {
+  const target = parseStoreUrl(url);
+  const { db, close } = await openDatabase(target);
+  return new KyselyStore(db, target.backend, close);
 }

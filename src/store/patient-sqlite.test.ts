@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { NoopsError } from '../errors/index.js';
-import { openStore } from './index.js';
+import { openStore } from './open.js';
 import { isBusy, retryWhileBusy, SQLITE_BUSY_TIMEOUT_MS } from './patient-sqlite.js';
 
 const busy = (): Error => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });

@@ -15,8 +15,8 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { NoopsError } from '../errors/index.js';
 import { BUILD_LOG_HEAD_CHARS, BUILD_LOG_PIECE_CHARS, BUILD_LOG_TAIL_CHARS } from './build-log.js';
+import { MIGRATION_NAMES, openStore, parseStoreUrl } from './open.js';
 import {
-  MIGRATION_NAMES, openStore, parseStoreUrl,
   type BuildRow, type DeploymentRow, type DesiredRow, type InstanceRow, type ReleaseRow, type Store,
 } from './index.js';
 

@@ -10,7 +10,9 @@ export {
   type CheckResult, type CommandCondition, type ConditionSpec, type CpuCondition, type HttpCondition, type MemoryCondition,
   type TcpCondition,
 } from './conditions.js';
-export { groupAlive, normalizeSignal, procAlive, procStartTime, procStat, startTimeToEpochMs, type ProcStat } from './proc.js';
+export {
+  CLOCK_TICKS_PER_SECOND, groupAlive, isDeadState, normalizeSignal, procAlive, procStartTime, procStat, signalGroup, startTimeToEpochMs, type ProcStat,
+} from './proc.js';
 export { CpuMeter, groupUsage, type GroupUsage } from './usage.js';
 export { followFiles, listLogFiles, rotate, rotateIfNeeded, rotatedPath, tailLines, type LogChunk, type LogFile } from './logs.js';
 export { logPaths, shellScript } from './spawn.js';

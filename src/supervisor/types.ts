@@ -3,7 +3,7 @@
  * what happened (ProcessEvent) and the tunables (SupervisorOptions). See README.md for the
  * state diagram.
  */
-import { DEFAULT_FLAPPING as RELEASE_FLAPPING, DEFAULT_LOGS as RELEASE_LOGS } from '../release/defaults.js';
+import { DEFAULT_FLAPPING as RELEASE_FLAPPING, DEFAULT_LOGS as RELEASE_LOGS } from '../release/index.js';
 import type { ConditionSpec } from './conditions.js';
 
 /**

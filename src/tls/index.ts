@@ -1,5 +1,6 @@
 /**
- * TLS for the server: the listen-address rule, the local CA of `--tls auto`, certificates brought
+ * TLS for the server (light surface; making and reading certificates, with node-forge, is the named
+ * entry `tls/server-tls.ts`): the listen-address rule, the local CA of `--tls auto`, certificates brought
  * along with `--tls-cert/--tls-key`. The clients' side (verifying with `--ca`) lives in
  * `api/transport.ts`, so that an agent never loads the certificate library.
  *
@@ -7,24 +8,8 @@
  *   const tls = await serverTls({ dataDir, listenHost: '0.0.0.0', tls: { auto: true, sans: [] } });
  *   console.log(tls?.caFile, tls?.fingerprint);
  */
-import { hostname, networkInterfaces } from 'node:os';
-import { ensureAutoTls, loadGivenTls, type ServerTls } from './files.js';
-import { serverSans } from './sans.js';
-
 export { isLoopback, listenMode, type ListenMode } from './listen.js';
 export { serverSans, coversSans, parseSubjectAltName, isWildcard, type Sans, type InterfaceAddress } from './sans.js';
-export { createCa, issueServerCert, CA_VALID_DAYS, SERVER_VALID_DAYS, RENEW_BEFORE_DAYS, type KeyPairPem } from './certs.js';
-export { ensureAutoTls, loadGivenTls, fingerprint, autoTlsFiles, type ServerTls } from './files.js';
-
-/** How the server was told to do TLS. */
-export type TlsOptions =
-  | { auto: true; /** extra names and addresses for the certificate (`--tls-san`) */ sans?: string[] }
-  | { certFile: string; keyFile: string };
-
-/** The material to serve with, made or read as `tls` says. */
-export async function serverTls(o: { dataDir: string; listenHost: string; tls: TlsOptions }): Promise<ServerTls> {
-  if ('certFile' in o.tls) return loadGivenTls(o.tls.certFile, o.tls.keyFile);
-  const interfaces = Object.values(networkInterfaces()).flatMap((list) => list ?? []);
-  const sans = serverSans({ listenHost: o.listenHost, hostname: hostname(), extras: o.tls.sans ?? [], interfaces });
-  return ensureAutoTls(o.dataDir, sans);
-}
+export type { KeyPairPem } from './certs.js';
+export type { ServerTls } from './files.js';
+export type { TlsOptions } from './server-tls.js';

@@ -1,7 +1,7 @@
 /** `StoredTree` over a real (in-memory SQLite) store: resolution against the nodes it knows, and nodes made on first use. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore } from '../store/index.js';
+import { openStore } from '../store/open.js';
 import { StoredTree } from './stored-tree.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';

@@ -4,7 +4,7 @@
  * the user out, back to the login form with the server's reason, whichever call met it first:
  * a page's read, a button's change, or a deployment's event stream.
  */
-import { ApiClient, type RequestOptions } from '../api/client.js';
+import { ApiClient, type RequestOptions } from '../api/index.js';
 
 export class ConsoleApi extends ApiClient {
   private refused = false;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DeploymentView, RolloutProgress } from '../api/types.js';
+import type { DeploymentView, RolloutProgress } from '../api/index.js';
 import { actionsFor, hostRows, tally, whereWords } from './controls.js';
 
 function progress(over: Partial<RolloutProgress>): RolloutProgress {

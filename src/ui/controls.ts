@@ -3,7 +3,7 @@
  * (from the rollout's progress, or from the per-host results of deployments recorded before
  * batched rollouts) and the actions the server will accept now.
  */
-import type { DeploymentAction, DeploymentView } from '../api/types.js';
+import type { DeploymentAction, DeploymentView } from '../api/index.js';
 import { hostState } from './format.js';
 
 export interface HostRow {

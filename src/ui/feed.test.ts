@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DeploymentEvent, DeploymentView } from '../api/types.js';
+import type { DeploymentEvent, DeploymentView } from '../api/index.js';
 import { streamingFeed } from './feed.js';
 
 function view(status: DeploymentView['status'], hostResults: Record<string, string>): DeploymentView {

@@ -6,7 +6,7 @@
  * is missed. The console asks only for a `DeploymentFeed`, so how the news arrive can change
  * without touching a page.
  */
-import type { DeploymentEvent, DeploymentView } from '../api/types.js';
+import type { DeploymentEvent, DeploymentView } from '../api/index.js';
 
 /** After a broken stream (the server restarting, a network blip), wait this long before the
  * next try: soon enough that a restart is barely seen, rarely enough not to hammer a server

@@ -9,7 +9,7 @@
  * and everything the console imports is compiled into dist/web and served to anyone.
  * `permissions.test.ts` compares the two on every kind of token, so they cannot drift apart.
  */
-import type { WhoamiView } from '../api/types.js';
+import type { WhoamiView } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
 import { isUnder } from '../tree/index.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TreeNodeView } from '../api/types.js';
+import type { TreeNodeView } from '../api/index.js';
 import { filterTree } from './tree-filter.js';
 
 function node(tag: string, children: TreeNodeView[] = []): TreeNodeView {

@@ -1,5 +1,5 @@
 /** Filtering the tree by text, in the browser: pure, so it is tested without one. */
-import type { TreeNodeView } from '../api/types.js';
+import type { TreeNodeView } from '../api/index.js';
 
 /**
  * The nodes whose tag contains `text` (lower case), with their ancestors so the path shows, and

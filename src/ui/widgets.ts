@@ -1,7 +1,7 @@
 /** Small pieces every page uses: health dots, status badges, times, empty and error states. */
 import { createContext, type ComponentChildren } from 'preact';
 import { useContext } from 'preact/hooks';
-import type { Health } from '../api/types.js';
+import type { Health } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
 import type { ConsoleApi } from './api.js';
 import { may, type Role, type Who } from './permissions.js';

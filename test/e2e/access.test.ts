@@ -5,7 +5,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { AuditView, BuildView, ClusterView, HostView, ReleaseView, TokenView, TreeView, WhoamiView } from '../../src/api/types.js';
+import type { AuditView, BuildView, ClusterView, HostView, ReleaseView, TokenView, TreeView, WhoamiView } from '../../src/api/index.js';
 import { cleanup, cli, cliJson, freePort, makeAppRepo, startAgent, startServer, tmp, until, killSupervised, type Proc, type ServerProc } from './harness.js';
 
 const WEB = 'cop.acme_owt.web';

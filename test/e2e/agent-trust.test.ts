@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, renameSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import type { HostView, InstanceView } from '../../src/api/types.js';
-import { scanProcesses } from '../../src/agent/rebuild.js';
+import type { HostView, InstanceView } from '../../src/api/index.js';
+import { scanProcesses } from '../../src/agent/index.js';
 import { procAlive } from '../../src/supervisor/index.js';
 import {
   cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc,

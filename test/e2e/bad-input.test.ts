@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFi
 import { join } from 'node:path';
 import { Header } from 'tar';
 import { gzipSync } from 'node:zlib';
-import type { DeploymentView, HostView, InstanceView } from '../../src/api/types.js';
-import { openStore } from '../../src/store/index.js';
+import type { DeploymentView, HostView, InstanceView } from '../../src/api/index.js';
+import { openStore } from '../../src/store/open.js';
 import { ArtifactStore } from '../../src/artifacts/index.js';
 import { openSigner, signRelease } from '../../src/release/signing.js';
 import { cleanup, cli, cliJson, commitFiles, freePort, getJson, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';

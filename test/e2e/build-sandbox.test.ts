@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiClient } from '../../src/api/client.js';
-import type { BuildView } from '../../src/api/types.js';
+import { ApiClient } from '../../src/api/index.js';
+import type { BuildView } from '../../src/api/index.js';
 import { NODE_18, nodeRuntimeTarball } from '../../src/runtimes/test-runtimes.js';
 import { cleanup, cli, commitFiles, freePort, killSupervised, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 

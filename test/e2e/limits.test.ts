@@ -12,8 +12,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import type { BuildProgress, InstanceView } from '../../src/api/types.js';
-import { API_PREFIX } from '../../src/api/types.js';
+import type { BuildProgress, InstanceView } from '../../src/api/index.js';
+import { API_PREFIX } from '../../src/api/index.js';
 import { cleanup, cli, cliJson, type CliResult, freePort, killSupervised, makeAppRepo, ROOT, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.limits';

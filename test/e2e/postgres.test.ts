@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { DeploymentView, HostView, InstanceView } from '../../src/api/types.js';
+import type { DeploymentView, HostView, InstanceView } from '../../src/api/index.js';
 import { cleanup, cli, cliJson, freePort, getJson, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 
 const PG_URL = process.env.NOOPS_TEST_PG_URL;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HostView, InstanceView, RootGrantView, TokenCreated } from '../../src/api/types.js';
+import type { HostView, InstanceView, RootGrantView, TokenCreated } from '../../src/api/index.js';
 import { cleanup, cli, cliJson, freePort, git, killSupervised, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.who_job.web';

@@ -7,8 +7,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ApiClient } from '../../src/api/client.js';
-import type { DeploymentEvent, DeploymentView, HostProgress } from '../../src/api/types.js';
+import { ApiClient } from '../../src/api/index.js';
+import type { DeploymentEvent, DeploymentView, HostProgress } from '../../src/api/index.js';
 import { cleanup, cli, freePort, getJson, killSupervised, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 import { RECORD_PREFIX, makeRolloutRepo } from './rollout-app.js';
 

@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DeploymentView, InstanceView, RuntimeView } from '../../src/api/types.js';
+import type { DeploymentView, InstanceView, RuntimeView } from '../../src/api/index.js';
 import { elfHeader, makeTarball, NODE_18, NODE_22, nodeRuntimeTarball } from '../../src/runtimes/test-runtimes.js';
 import { cleanup, cli, cliJson, freePort, getJson, git, killSupervised, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 

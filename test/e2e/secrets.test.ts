@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BuildProgress, DeploymentView, HostView, InstanceView, SecretView, TokenCreated } from '../../src/api/types.js';
+import type { BuildProgress, DeploymentView, HostView, InstanceView, SecretView, TokenCreated } from '../../src/api/index.js';
 import { cleanup, cli, cliJson, commitFiles, freePort, getJson, killSupervised, NOOPS, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 
 const WEB = 'cop.acme_owt.web';

@@ -11,7 +11,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import type { DeploymentView, HostView, InstanceView, ReleaseView } from '../../src/api/types.js';
+import type { DeploymentView, HostView, InstanceView, ReleaseView } from '../../src/api/index.js';
 import {
   cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc,
 } from './harness.js';

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiClient } from '../../src/api/client.js';
+import { ApiClient } from '../../src/api/index.js';
 import { groupAlive } from '../../src/supervisor/index.js';
-import type { CronView, EventView, HostView, InstanceView } from '../../src/api/types.js';
+import type { CronView, EventView, HostView, InstanceView } from '../../src/api/index.js';
 import {
   cleanup, cli, cliJson, freePort, git, killSupervised, NOOPS, startAgent, startServer, tmp, until, type Proc, type ServerProc,
 } from './harness.js';

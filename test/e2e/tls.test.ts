@@ -13,9 +13,9 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent as Dispatcher, fetch as pinnedFetch } from 'undici';
-import type { DeploymentView, HostView, InstanceView } from '../../src/api/types.js';
+import type { DeploymentView, HostView, InstanceView } from '../../src/api/index.js';
 import { ApiClient } from '../../src/api/index.js';
-import { ensureAutoTls, autoTlsFiles } from '../../src/tls/index.js';
+import { ensureAutoTls, autoTlsFiles } from '../../src/tls/server-tls.js';
 import { NOOPS, cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, startServer, tmp, until, walkableTo, type Proc, type ServerProc } from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';

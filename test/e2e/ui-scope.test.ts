@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { DeploymentView, HostView, TokenCreated } from '../../src/api/types.js';
+import type { DeploymentView, HostView, TokenCreated } from '../../src/api/index.js';
 import { cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, ROOT, startAgent, startServer, tmp, until as untilDeadline, type Proc, type ServerProc } from './harness.js';
 import { browserArgs, CHROMIUM } from './browser.js';
 

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { create } from 'tar';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { DeploymentView, HostView, InstanceView, NodeView } from '../../src/api/types.js';
+import type { DeploymentView, HostView, InstanceView, NodeView } from '../../src/api/index.js';
 import { cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, ROOT, startAgent, startServer, tmp, until as untilDeadline, type Proc, type ServerProc } from './harness.js';
 import { browserArgs, CHROMIUM } from './browser.js';
 

@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { create } from 'tar';
-import type { ClusterView, DeploymentView, InstanceView, ReleaseView } from '../../src/api/types.js';
+import type { ClusterView, DeploymentView, InstanceView, ReleaseView } from '../../src/api/index.js';
 import { procAlive } from '../../src/supervisor/index.js';
 import { cleanup, cli, cliJson, freePort, getJson, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
 

@@ -4,8 +4,8 @@
  * arrive with the desired state (one long poll per agent, see Agent.desiredLoop). A `logs -f`
  * streams until the server says the person cancelled or went away.
  */
-import type { ApiClient } from '../../api/client.js';
-import type { AgentCommand } from '../../api/types.js';
+import type { ApiClient } from '../../api/index.js';
+import type { AgentCommand } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import type { Control } from './control.js';
 

@@ -2,11 +2,11 @@
  * Getting a verified package into `<root>/cache/<sha256>` (see artifacts' `ensureVerified`).
  * A package in the cache under its sha256 has always been verified.
  */
-import { ensureVerified, type Download } from '../../artifacts/verified-cache.js';
+import { ensureVerified, type Download } from '../../artifacts/index.js';
 import { cacheDir } from './install-paths.js';
 
-export { sha256File } from '../../artifacts/sha256.js';
-export type { Download } from '../../artifacts/verified-cache.js';
+export { sha256File } from '../../artifacts/index.js';
+export type { Download } from '../../artifacts/index.js';
 
 /**
  * Returns the path of the verified package `sha256` in the agent's cache, downloading it if

@@ -11,12 +11,13 @@
 import { lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { NoopsError } from '../../errors/index.js';
-import { extractPackage } from '../../artifacts/index.js';
+import { extractPackage } from '../../artifacts/extract.js';
 import { ensurePackage, type Download } from './install-package.js';
 import { checkSha256, checkVersion, jobPaths, randomSuffix, RELEASE_MARKER } from './install-paths.js';
 import { readMarker, type ReleaseMarker } from './release-dir.js';
 
-export { checkEntries, extractPackage, listEntries, type TarEntry } from '../../artifacts/index.js';
+export { checkEntries, type TarEntry } from '../../artifacts/index.js';
+export { extractPackage, listEntries } from '../../artifacts/extract.js';
 export { ensurePackage, sha256File, type Download } from './install-package.js';
 export { cacheDir, checkSha256, checkTag, checkVersion, jobPaths, RELEASE_MARKER, type JobPaths } from './install-paths.js';
 export { ensureShared, isInstalled, readCurrent, readMarker, switchCurrent, type ReleaseMarker } from './release-dir.js';

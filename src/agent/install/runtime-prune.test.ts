@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DesiredInstance } from '../../api/types.js';
+import type { DesiredInstance } from '../../api/index.js';
 import { sha256File } from '../../artifacts/index.js';
 import { installRuntime, runtimesToRemove } from '../../runtimes/index.js';
 import { makeTarball } from '../../runtimes/test-runtimes.js';

@@ -5,7 +5,7 @@
  * on the Agent's timer, so a quiet host, with no deploy for weeks, still removes what it no
  * longer uses. The decision is pure ({@link runtimeUse} and `runtimesToRemove`); the rest does it.
  */
-import { pruneRuntimes, RUNTIME_KEEP_MS, runtimeKey } from '../../runtimes/prune.js';
+import { pruneRuntimes, RUNTIME_KEEP_MS, runtimeKey } from '../../runtimes/index.js';
 import { runtimesDir } from '../specs.js';
 import type { AgentState, InstanceState } from '../state.js';
 

@@ -4,7 +4,7 @@
  * once per change, and gives the report its `trust` field.
  */
 import { randomUUID } from 'node:crypto';
-import type { DesiredState, SigningKey, TrustReport } from '../../api/types.js';
+import type { DesiredState, SigningKey, TrustReport } from '../../api/index.js';
 import type { Host } from '../host.js';
 import { trustedKey, type KeyPin } from './signing.js';
 import { accept, checkServer, checkStops, refuse, trustReport, type RefusalKind } from './trust.js';

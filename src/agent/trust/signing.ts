@@ -3,8 +3,8 @@
  * pinned in ROOT/agent.json beside the agent's identity, and the check of each desired release
  * against it before anything of it is installed or run.
  */
-import type { DesiredInstance } from '../../api/types.js';
-import { keyIdOf, verifyRelease, type SigningKey } from '../../release/signature.js';
+import type { DesiredInstance } from '../../api/index.js';
+import { keyIdOf, verifyRelease, type SigningKey } from '../../release/index.js';
 import { formatTag, parseTag, truncateTo } from '../../tree/index.js';
 import { loadIdentity, saveIdentity } from '../state.js';
 

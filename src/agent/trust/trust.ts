@@ -14,7 +14,7 @@
  * A refused agent keeps running what it runs and reports the refusal; an admin's
  * `noops host adopt` marks the server's answer with the refusal's id, which the agent accepts.
  */
-import type { TrustReport } from '../../api/types.js';
+import type { TrustReport } from '../../api/index.js';
 
 /**
  * The share of its instances one answer may stop without naming them in `stops`: half. A

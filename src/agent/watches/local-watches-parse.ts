@@ -4,9 +4,8 @@
  */
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
-import {
-  checkCronSchedule, envMap, parseYamlWith, processDefaults, processName, toCrons, toFlapping, toLogs, yamlCronShape, yamlProcessShape,
-} from '../../release/index.js';
+import { checkCronSchedule, envMap, processDefaults, processName, toCrons, toFlapping, toLogs, yamlCronShape } from '../../release/index.js';
+import { parseYamlWith, yamlProcessShape } from '../../release/noops-yaml.js';
 import type { LocalWatches } from './local-watches.js';
 
 const dir = z.string().refine((d) => d.startsWith('/'), 'expected an absolute folder, e.g. /srv/app');

@@ -1,8 +1,8 @@
 /** `noops build`: build a commit of a repository into a release, showing the build's output. */
 import type { Command } from 'commander';
 import { NoopsError } from '../../errors/index.js';
-import type { BuildRequest, BuildView } from '../../api/types.js';
-import type { ApiClient } from '../../api/client.js';
+import type { BuildRequest, BuildView } from '../../api/index.js';
+import type { ApiClient } from '../../api/index.js';
 import { json } from '../output.js';
 import { apiOf, sleep } from './common.js';
 

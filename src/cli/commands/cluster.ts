@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { NoopsError } from '../../errors/index.js';
-import type { ClusterView } from '../../api/types.js';
+import type { ClusterView } from '../../api/index.js';
 import { json, table } from '../output.js';
 import { apiOf, parseList } from './common.js';
 import { policyOf, withPolicyFlags } from './policy-flags.js';

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { NoopsError } from '../../errors/index.js';
 import { client, type ClientFlags } from '../config.js';
-import type { ApiClient } from '../../api/client.js';
+import type { ApiClient } from '../../api/index.js';
 
 /** The API client for a command, from the global --server/--token flags. */
 export function apiOf(cmd: Command): ApiClient {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DeploymentView } from '../../api/types.js';
+import type { DeploymentView } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { deploymentFailure } from './deploy.js';
 

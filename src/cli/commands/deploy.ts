@@ -3,8 +3,8 @@
  * (see and steer the running one) and `noops rollback`.
  */
 import type { Command } from 'commander';
-import type { ApiClient } from '../../api/client.js';
-import type { DeploymentAction, DeploymentView } from '../../api/types.js';
+import type { ApiClient } from '../../api/index.js';
+import type { DeploymentAction, DeploymentView } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { follow } from '../follow.js';
 import { batchLine, describe, ending, headline, rendererFor } from '../progress.js';

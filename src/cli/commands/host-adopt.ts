@@ -1,6 +1,6 @@
 /** `noops host adopt HOST`: make this server's answers acceptable again to a host's agent that refuses them (docs/trust.md). */
 import type { Command } from 'commander';
-import type { HostAdoptView } from '../../api/types.js';
+import type { HostAdoptView } from '../../api/index.js';
 import { json } from '../output.js';
 import { apiOf } from './common.js';
 

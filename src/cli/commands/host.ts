@@ -3,7 +3,7 @@
  * it in its clusters), approve a join under a live host's name, remove a host.
  */
 import type { Command } from 'commander';
-import type * as T from '../../api/types.js';
+import type * as T from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { json } from '../output.js';
 import { apiOf } from './common.js';

@@ -4,8 +4,8 @@
  * command channel (the server queues, the agent long-polls, the CLI long-polls the output).
  */
 import type { Command } from 'commander';
-import type { ApiClient } from '../../api/client.js';
-import type { CommandView } from '../../api/types.js';
+import type { ApiClient } from '../../api/index.js';
+import type { CommandView } from '../../api/index.js';
 import type { WatchView } from '../../agent/ctl.js';
 import { isErrorCode, NoopsError } from '../../errors/index.js';
 import { statusExitCode, statusLine } from '../ctl-output.js';

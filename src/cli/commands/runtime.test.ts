@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient } from '../../api/client.js';
+import { ApiClient } from '../../api/index.js';
 import { sha256File } from '../../artifacts/index.js';
 import { makeTarball } from '../../runtimes/test-runtimes.js';
 import { startServer } from '../../server/index.js';

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { NoopsError } from '../../errors/index.js';
-import type { RuntimeExports } from '../../api/types.js';
-import { defaultExports } from '../../runtimes/exports.js';
+import type { RuntimeExports } from '../../api/index.js';
+import { defaultExports } from '../../runtimes/index.js';
 import { json, table } from '../output.js';
 import { apiOf } from './common.js';
 

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { NoopsError } from '../../errors/index.js';
-import type * as T from '../../api/types.js';
+import type * as T from '../../api/index.js';
 import { json, table } from '../output.js';
 import { apiOf } from './common.js';
 

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
-import type * as T from '../../api/types.js';
+import type * as T from '../../api/index.js';
 import { PROCESS_NAME_RE } from '../../release/index.js';
 import type { ServerContext } from '../context.js';
 import { authorize } from '../auth.js';

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
-import type { JoinResponse } from '../../api/types.js';
+import type { JoinResponse } from '../../api/index.js';
 import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
 import { PackageCache } from '../../artifacts/package-cache.js';

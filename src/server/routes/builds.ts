@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
-import type * as T from '../../api/types.js';
+import type * as T from '../../api/index.js';
 import type { BuildRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
 import { authorize, canSee } from '../auth.js';

@@ -1,9 +1,10 @@
 /** Clusters: set a cluster's hosts (and policy), or apply a cluster.conf. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type * as T from '../../api/types.js';
+import type * as T from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
-import { describeStops, parseClusterConf, parsePolicy, stopPlan } from '../../rollout/index.js';
+import { describeStops, parsePolicy, stopPlan } from '../../rollout/index.js';
+import { parseClusterConf } from '../../rollout/cluster-conf.js';
 import { formatTag, levelOf, parseTag, withPair } from '../../tree/index.js';
 import { authorize, canSee, isServerAdmin } from '../auth.js';
 import type { Principal, ServerContext } from '../context.js';

@@ -5,8 +5,8 @@
  * deployment again first, so it misses nothing it needs.
  */
 import type { FastifyInstance } from 'fastify';
-import type * as T from '../../api/types.js';
-import { encodeEvent, KEEP_ALIVE } from '../../api/sse.js';
+import type * as T from '../../api/index.js';
+import { encodeEvent, KEEP_ALIVE } from '../../api/index.js';
 import type { DeploymentRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
 import { authorize } from '../auth.js';

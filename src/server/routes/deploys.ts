@@ -6,9 +6,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
-import type * as T from '../../api/types.js';
+import type * as T from '../../api/index.js';
 import { jobOf, parsePolicy, type PolicyInput } from '../../rollout/index.js';
-import { releaseOfUrl } from '../../import/index.js';
+import { releaseOfUrl } from '../../import/import.js';
 import { importDeps } from '../context.js';
 import type { ServerContext } from '../context.js';
 import { authorize } from '../auth.js';

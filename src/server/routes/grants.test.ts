@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient } from '../../api/client.js';
-import type { TokenCreated } from '../../api/types.js';
+import { ApiClient } from '../../api/index.js';
+import type { TokenCreated } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { startServer } from '../index.js';
 

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
-import type * as T from '../../api/types.js';
+import type * as T from '../../api/index.js';
 import type { GrantRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
 import { grantsChanged } from '../grants-cache.js';

@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { HostAdoptView } from '../../api/types.js';
+import type { HostAdoptView } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import type { ServerContext } from '../context.js';
 import { adoptedKey, adoptPlan, type Adoption } from '../trust.js';

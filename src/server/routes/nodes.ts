@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { NoopsError } from '../../errors/index.js';
-import type * as T from '../../api/types.js';
+import type * as T from '../../api/index.js';
 import { ancestorsAndSelf, annotateTree, buildTree, formatTag, isUnder, levelOf, parseTag, resolveTag, truncateTo } from '../../tree/index.js';
 import { z } from 'zod';
 import { canSee, canSeeNode } from '../auth.js';

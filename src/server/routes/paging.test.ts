@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient } from '../../api/client.js';
-import { API_PREFIX } from '../../api/types.js';
+import { ApiClient } from '../../api/index.js';
+import { API_PREFIX } from '../../api/index.js';
 import { startServer } from '../index.js';
 import { NEXT_HEADER, PAGE_MAX, parsePage } from './paging.js';
 

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
-import type * as T from '../../api/types.js';
+import type * as T from '../../api/index.js';
 import type { RuntimeRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
 import { parseBody, parseQuery } from './parse.js';

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient } from '../../api/client.js';
-import type { TokenCreated } from '../../api/types.js';
+import { ApiClient } from '../../api/index.js';
+import type { TokenCreated } from '../../api/index.js';
 import { startServer, type RunningServer } from '../index.js';
 
 const VALUE = 'hunter2-Zq8vX1-not-anywhere';

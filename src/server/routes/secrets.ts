@@ -9,7 +9,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
-import type * as T from '../../api/types.js';
+import type * as T from '../../api/index.js';
 import { MAX_SECRET_BYTES, SECRET_NAME_RE } from '../../secrets/index.js';
 import { isUnder } from '../../tree/index.js';
 import { authorize, canSee } from '../auth.js';

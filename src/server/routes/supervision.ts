@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { NoopsError } from '../../errors/index.js';
-import type * as T from '../../api/types.js';
+import type * as T from '../../api/index.js';
 import { isUnder, matches, parseSelector } from '../../tree/index.js';
 import { z } from 'zod';
 import { canSee, isServerAdmin } from '../auth.js';

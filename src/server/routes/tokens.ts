@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
-import type * as T from '../../api/types.js';
+import type * as T from '../../api/index.js';
 import type { TokenRow } from '../../store/index.js';
 import { authorize, canSee, isServerAdmin, principalOf, requireServerAdmin, tokenId } from '../auth.js';
 import type { Principal, ServerContext } from '../context.js';

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient } from '../../api/client.js';
-import type { AgentReport, TreeNodeView } from '../../api/types.js';
+import { ApiClient } from '../../api/index.js';
+import type { AgentReport, TreeNodeView } from '../../api/index.js';
 import { startServer } from '../index.js';
 
 const CLUSTER = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';

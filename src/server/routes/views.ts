@@ -1,8 +1,8 @@
 /** Read-only views: hosts, instances, the tree, releases, clusters, history, audit. */
 import type { FastifyInstance } from 'fastify';
 import { NoopsError } from '../../errors/index.js';
-import type * as T from '../../api/types.js';
-import type { ReleaseManifest } from '../../release/types.js';
+import type * as T from '../../api/index.js';
+import type { ReleaseManifest } from '../../release/index.js';
 import type { DeploymentRow, DeploymentStatus, ReleaseRow } from '../../store/index.js';
 import { annotateTree, buildTree, healthByTag, isCanonicalTag, isUnder, matches, parseSelector, renderTree, type NodeHealth, type Selector } from '../../tree/index.js';
 import { z } from 'zod';

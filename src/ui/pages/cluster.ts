@@ -5,7 +5,7 @@
  * token that may deploy to the cluster (permissions.ts); a viewer sees the rest.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { DeploymentView, NodeView } from '../../api/types.js';
+import type { DeploymentView, NodeView } from '../../api/index.js';
 import { html } from '../html.js';
 import { useLoad } from '../load.js';
 import { count } from '../format.js';

@@ -4,7 +4,7 @@
  * is followed by the live view (live.ts).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { BuildView, ReleaseView } from '../../api/types.js';
+import type { BuildView, ReleaseView } from '../../api/index.js';
 import { html } from '../html.js';
 import { useLoad } from '../load.js';
 import { when } from '../format.js';

@@ -5,7 +5,7 @@
  * the token may not roll back).
  */
 import { useState } from 'preact/hooks';
-import type { DeploymentView } from '../../api/types.js';
+import type { DeploymentView } from '../../api/index.js';
 import { html } from '../html.js';
 import { confLines, duration, when } from '../format.js';
 import { hostRows } from '../controls.js';

@@ -1,6 +1,6 @@
 /** Every host, up or down, and what runs on each. */
 import { useState } from 'preact/hooks';
-import type { ClusterView, HostView, InstanceView } from '../../api/types.js';
+import type { ClusterView, HostView, InstanceView } from '../../api/index.js';
 import { html } from '../html.js';
 import { useLoad } from '../load.js';
 import { Ago, Badge, Empty, ErrorBox, Loading, Section, TagLink, useApi } from '../widgets.js';

@@ -5,7 +5,7 @@
  * (feed.ts).
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { DeploymentAction, DeploymentView } from '../../api/types.js';
+import type { DeploymentAction, DeploymentView } from '../../api/index.js';
 import { html } from '../html.js';
 import { count, duration, when } from '../format.js';
 import { deploymentFeed } from '../feed.js';

@@ -1,6 +1,6 @@
 /** Signing in with a token: nothing is shown or done without one. */
 import { useState } from 'preact/hooks';
-import { ApiClient } from '../../api/client.js';
+import { ApiClient } from '../../api/index.js';
 import { html } from '../html.js';
 import { consoleRefusal } from '../session.js';
 import type { Who } from '../permissions.js';

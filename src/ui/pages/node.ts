@@ -3,7 +3,7 @@
  * its instances. A cluster's page adds the release it runs, a deploy form, the live deployment
  * and the deploy history (see cluster.ts).
  */
-import type { NodeView } from '../../api/types.js';
+import type { NodeView } from '../../api/index.js';
 import { html } from '../html.js';
 import { useLoad } from '../load.js';
 import { href } from '../routes.js';

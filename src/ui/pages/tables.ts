@@ -1,5 +1,5 @@
 /** The tables several pages share: hosts and instances. */
-import type { HostView, InstanceView } from '../../api/types.js';
+import type { HostView, InstanceView } from '../../api/index.js';
 import { html } from '../html.js';
 import { duration } from '../format.js';
 import { href } from '../routes.js';
