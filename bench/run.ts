@@ -101,11 +101,24 @@ async function main(): Promise<number> {
       const results = await b.run({ quick: args.quick });
       const endedAt = new Date();
       const file = join(resultsDir, `${b.name}.json`);
-      writeFileSync(file, `${JSON.stringify({
-        name: b.name, quick: args.quick, machine: m, priority, loadAvg1mAtEnd: Math.round(loadavg()[0]! * 100) / 100,
-        startedAt: startedAt.toISOString(), endedAt: endedAt.toISOString(),
-        durationS: Math.round((endedAt.getTime() - startedAt.getTime()) / 100) / 10, results,
-      }, null, 2)}\n`);
+      writeFileSync(
+        file,
+        `${JSON.stringify(
+          {
+            name: b.name,
+            quick: args.quick,
+            machine: m,
+            priority,
+            loadAvg1mAtEnd: Math.round(loadavg()[0]! * 100) / 100,
+            startedAt: startedAt.toISOString(),
+            endedAt: endedAt.toISOString(),
+            durationS: Math.round((endedAt.getTime() - startedAt.getTime()) / 100) / 10,
+            results,
+          },
+          null,
+          2,
+        )}\n`,
+      );
       process.stderr.write(`bench: ${b.name} done in ${Math.round((endedAt.getTime() - startedAt.getTime()) / 1000)} s -> ${file}\n`);
     } catch (err) {
       failed++;
@@ -116,7 +129,10 @@ async function main(): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-main().then((code) => process.exit(code), (err: Error) => {
-  process.stderr.write(`bench: ${err.message}\n`);
-  process.exit(2);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`bench: ${err.message}\n`);
+    process.exit(2);
+  },
+);

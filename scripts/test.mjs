@@ -50,7 +50,9 @@ function failedFiles(tapFile) {
 
 /** Removes all but the newest KEEP_LOGS logs. */
 function pruneLogs() {
-  const logs = readdirSync(logDir).filter((n) => n.endsWith('.tap')).sort();
+  const logs = readdirSync(logDir)
+    .filter((n) => n.endsWith('.tap'))
+    .sort();
   for (const name of logs.slice(0, Math.max(0, logs.length - KEEP_LOGS))) rmSync(join(logDir, name), { force: true });
 }
 
@@ -62,7 +64,14 @@ else {
   // The benchmarks' own parts (bench/**/*.test.ts) are tested with the unit tests.
   const unit = [...find(join(root, 'src')), ...find(join(root, 'bench'))];
   const e2e = find(join(root, 'test'));
-  groups = args.includes('--unit') ? [['unit', unit]] : args.includes('--e2e') ? [['e2e', e2e]] : [['unit', unit], ['e2e', e2e]];
+  groups = args.includes('--unit')
+    ? [['unit', unit]]
+    : args.includes('--e2e')
+      ? [['e2e', e2e]]
+      : [
+          ['unit', unit],
+          ['e2e', e2e],
+        ];
 }
 
 mkdirSync(logDir, { recursive: true });
@@ -75,7 +84,16 @@ for (const [phase, group] of groups) {
   const log = join(logDir, `${stamp}-${phase}.tap`);
   // The terminal gets the reporter node would pick by itself (spec on a terminal, TAP otherwise);
   // the log always gets TAP, which holds every failure's location, error and output.
-  const reporters = ['--test-reporter', process.stdout.isTTY ? 'spec' : 'tap', '--test-reporter-destination', 'stdout', '--test-reporter', 'tap', '--test-reporter-destination', log];
+  const reporters = [
+    '--test-reporter',
+    process.stdout.isTTY ? 'spec' : 'tap',
+    '--test-reporter-destination',
+    'stdout',
+    '--test-reporter',
+    'tap',
+    '--test-reporter-destination',
+    log,
+  ];
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...group], {
     cwd: root,
     stdio: 'inherit',
@@ -84,7 +102,9 @@ for (const [phase, group] of groups) {
   pruneLogs();
   if (r.status !== 0) {
     const failed = failedFiles(log);
-    process.stderr.write(`\n${phase} tests failed (exit ${r.status ?? r.signal})${failed.length > 0 ? ` in:\n${failed.map((f) => `  ${f}\n`).join('')}` : '\n'}the whole log: ${relative(root, log)}\n`);
+    process.stderr.write(
+      `\n${phase} tests failed (exit ${r.status ?? r.signal})${failed.length > 0 ? ` in:\n${failed.map((f) => `  ${f}\n`).join('')}` : '\n'}the whole log: ${relative(root, log)}\n`,
+    );
     process.exit(r.status ?? 1);
   }
 }

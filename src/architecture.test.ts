@@ -38,7 +38,22 @@ export const ALLOWED: Record<string, readonly string[]> = {
   rollout: ['errors', 'api', 'artifacts', 'build', 'release', 'runtimes', 'secrets', 'store', 'tree'],
   agent: ['errors', 'api', 'artifacts', 'net', 'release', 'runtimes', 'secrets', 'supervisor', 'tls', 'tree'],
   import: ['errors', 'api', 'artifacts', 'release', 'store', 'tree'],
-  server: ['errors', 'api', 'artifacts', 'build', 'import', 'monitor', 'net', 'release', 'rollout', 'runtimes', 'secrets', 'store', 'tls', 'tree'],
+  server: [
+    'errors',
+    'api',
+    'artifacts',
+    'build',
+    'import',
+    'monitor',
+    'net',
+    'release',
+    'rollout',
+    'runtimes',
+    'secrets',
+    'store',
+    'tls',
+    'tree',
+  ],
   cli: ['errors', 'agent', 'api', 'artifacts', 'net', 'release', 'runtimes', 'secrets', 'server', 'supervisor', 'tls', 'tree'],
   ui: ['errors', 'api', 'tree'],
 };
@@ -78,7 +93,19 @@ const HEAVY_SURFACE_ALLOWED = new Set(['server', 'cli', 'ui']);
  * zod is not among them: a schema is pure code and the source of its type (one shape per concept),
  * and the agent loads it anyway to check what it is sent.
  */
-const HEAVY_PACKAGES = ['tar', 'yaml', 'kysely', 'better-sqlite3', 'pg', 'fastify', '@fastify/static', 'node-forge', 'undici', 'commander', 'cli-progress'];
+const HEAVY_PACKAGES = [
+  'tar',
+  'yaml',
+  'kysely',
+  'better-sqlite3',
+  'pg',
+  'fastify',
+  '@fastify/static',
+  'node-forge',
+  'undici',
+  'commander',
+  'cli-progress',
+];
 
 interface Import {
   file: string;
@@ -152,7 +179,8 @@ function problems(files: string[]): string[] {
       if (!surface) found.push(`${where}: imports ${mod}/${rel}; use ${mod}/index.ts (or a named entry of ${mod}, listed in its README)`);
       if (from !== null) {
         const allowed = ALLOWED[from];
-        if (allowed === undefined) found.push(`${where}: the module ${from} is not in the module map (ALLOWED in src/architecture.test.ts)`);
+        if (allowed === undefined)
+          found.push(`${where}: the module ${from} is not in the module map (ALLOWED in src/architecture.test.ts)`);
         else if (!allowed.includes(mod) && !(isTestFile(file) && (TEST_ONLY[from] ?? []).includes(mod)))
           found.push(`${where}: ${from} may not import ${mod} (the module map in docs/architecture.md)`);
       }
@@ -174,7 +202,10 @@ test('benchmarks and end-to-end tests use modules through their surfaces too', (
 
 test('every module is in the map, and the map names only modules that exist', () => {
   const modules = readdirSync(SRC).filter((n) => statSync(join(SRC, n)).isDirectory());
-  assert.deepEqual(modules.filter((m) => !(m in ALLOWED)), []);
+  assert.deepEqual(
+    modules.filter((m) => !(m in ALLOWED)),
+    [],
+  );
   assert.deepEqual(
     Object.keys(ALLOWED).filter((m) => !modules.includes(m)),
     [],
@@ -245,6 +276,10 @@ function loadedBy(entry: string): string[] {
 test('the agent side never loads the store or the server, even through another module', () => {
   for (const entry of ['agent/index.ts', 'agent/ctl.ts', 'supervisor/index.ts']) {
     const reached = loadedBy(join(SRC, entry)).filter((f) => /\/src\/(store|server|rollout|monitor)\//.test(f));
-    assert.deepEqual(reached.map((f) => relative(ROOT, f)), [], `${entry} loads these at import time`);
+    assert.deepEqual(
+      reached.map((f) => relative(ROOT, f)),
+      [],
+      `${entry} loads these at import time`,
+    );
   }
 });

@@ -30,12 +30,22 @@ const PARSERS: Record<string, { parse: (text: string, file: string) => unknown; 
 const NOT_PARSED_HERE = new Set(['watches.yaml']);
 
 /** One fenced code block: where it is, its info string, and its text without the fence's indent. */
-interface Block { file: string; line: number; where: string; info: string; text: string }
+interface Block {
+  file: string;
+  line: number;
+  where: string;
+  info: string;
+  text: string;
+}
 
 /** The markdown files the rule covers, relative to the repository. */
 function markdownFiles(): string[] {
-  const docs = readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f));
-  const modules = readdirSync(join(ROOT, 'src')).map((d) => join('src', d, 'README.md')).filter((f) => existsSync(join(ROOT, f)));
+  const docs = readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f));
+  const modules = readdirSync(join(ROOT, 'src'))
+    .map((d) => join('src', d, 'README.md'))
+    .filter((f) => existsSync(join(ROOT, f)));
   return ['README.md', ...docs, ...modules];
 }
 
@@ -75,7 +85,11 @@ test('fencedBlocks: indented fences, info strings, text without the indent', () 
 
 test('every YAML block in the docs names the file it is an example of', () => {
   const unnamed = blocks.filter((b) => /^ya?ml\b/.test(b.info) && namedFile(b) === undefined).map((b) => b.where);
-  assert.deepEqual(unnamed, [], 'start each with "# noops.yaml", "# cluster.conf" (add " (refused)" for a wrong one) or "# FILE" for another file');
+  assert.deepEqual(
+    unnamed,
+    [],
+    'start each with "# noops.yaml", "# cluster.conf" (add " (refused)" for a wrong one) or "# FILE" for another file',
+  );
   const unknown = blocks.flatMap((b) => {
     const named = namedFile(b);
     return named && !(named.file in PARSERS) && !NOT_PARSED_HERE.has(named.file) ? [`${b.where}: ${named.file}`] : [];
@@ -95,8 +109,13 @@ test('every noops.yaml and cluster.conf example in the docs parses (and every on
     if (!named.refused) {
       assert.doesNotThrow(() => parser.parse(text, b.file), `${b.where}: the ${named.file} example does not parse`);
     } else {
-      assert.throws(() => parser.parse(text, b.file), (e: unknown) => e instanceof NoopsError && e.code === parser.code, `${b.where}: marked refused, yet it parses`);
+      assert.throws(
+        () => parser.parse(text, b.file),
+        (e: unknown) => e instanceof NoopsError && e.code === parser.code,
+        `${b.where}: marked refused, yet it parses`,
+      );
     }
   }
-  for (const file of Object.keys(PARSERS)) assert.ok((checked.get(file) ?? 0) > 0, `no ${file} example was found in the docs: is the rule still what they follow?`);
+  for (const file of Object.keys(PARSERS))
+    assert.ok((checked.get(file) ?? 0) > 0, `no ${file} example was found in the docs: is the rule still what they follow?`);
 });

@@ -13,7 +13,11 @@ import { percentile, round } from '../lib/stats.js';
 const FOLLOW_MS = 250;
 
 /** What waits for the agents: a `Fleet.watch`, or the same over real agents. */
-export type Watch = (tag: string, version: string, timeoutMs: number) => Promise<() => Promise<{ received: number[]; up: number[]; downloadBytes?: number }>>;
+export type Watch = (
+  tag: string,
+  version: string,
+  timeoutMs: number,
+) => Promise<() => Promise<{ received: number[]; up: number[]; downloadBytes?: number }>>;
 
 export interface DeployInput {
   api: ApiClient;
@@ -116,11 +120,13 @@ const takesPolicy = new WeakMap<ApiClient, boolean>();
  */
 async function start(input: DeployInput): Promise<{ view: DeploymentView; batches: string }> {
   const { api, tag, version, batch } = input;
-  const plain = (): Promise<DeploymentView> => (input.kind === 'rollback' ? api.rollback({ tag, to: version }) : api.deploy({ tag, version }));
+  const plain = (): Promise<DeploymentView> =>
+    input.kind === 'rollback' ? api.rollback({ tag, to: version }) : api.deploy({ tag, version });
   if (batch && takesPolicy.get(api) !== false) {
     try {
       const policy = { batch } as NonNullable<Parameters<ApiClient['deploy']>[0]['policy']>;
-      const view = input.kind === 'rollback' ? await api.rollback({ tag, to: version, policy }) : await api.deploy({ tag, version, policy });
+      const view =
+        input.kind === 'rollback' ? await api.rollback({ tag, to: version, policy }) : await api.deploy({ tag, version, policy });
       takesPolicy.set(api, true);
       return { view, batches: batch };
     } catch (err) {

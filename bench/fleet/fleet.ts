@@ -72,7 +72,10 @@ export interface Reached {
 }
 
 export class Fleet {
-  private constructor(private readonly workers: WorkerHandle[], readonly size: number) {}
+  private constructor(
+    private readonly workers: WorkerHandle[],
+    readonly size: number,
+  ) {}
 
   /** Starts the workers and joins every agent; throws when any agent could not join. */
   static async start(opts: FleetOptions): Promise<Fleet> {
@@ -81,15 +84,27 @@ export class Fleet {
     for (let i = 0; i < count; i++) {
       // NOOPS_BENCH_PROFILE=DIR: each worker writes a V8 CPU profile there when it exits.
       const profile = process.env.NOOPS_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NOOPS_BENCH_PROFILE}`] : [];
-      workers.push(new WorkerHandle(fork(WORKER, [], { execArgv: ['--import', TSX, ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
+      workers.push(
+        new WorkerHandle(fork(WORKER, [], { execArgv: ['--import', TSX, ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })),
+      );
     }
     const fleet = new Fleet(workers, opts.names.length);
     try {
-      const started = await Promise.all(workers.map((w, i) => w.ask({
-        type: 'start', server: opts.server, joinToken: opts.joinToken,
-        names: opts.names.filter((_, k) => k % count === i),
-        rootBase: join(opts.dir, 'agents'), logFile: join(opts.dir, `worker-${i}.log`),
-      }, 'started')));
+      const started = await Promise.all(
+        workers.map((w, i) =>
+          w.ask(
+            {
+              type: 'start',
+              server: opts.server,
+              joinToken: opts.joinToken,
+              names: opts.names.filter((_, k) => k % count === i),
+              rootBase: join(opts.dir, 'agents'),
+              logFile: join(opts.dir, `worker-${i}.log`),
+            },
+            'started',
+          ),
+        ),
+      );
       const failed = started.flatMap((s) => s.failed);
       if (failed.length > 0) throw new Error(`${failed.length}+ agents could not join, e.g. ${failed.slice(0, 3).join('; ')}`);
     } catch (err) {
@@ -142,18 +157,20 @@ export class Fleet {
 
   /** Stops every agent and worker. */
   async stop(): Promise<void> {
-    await Promise.all(this.workers.map(async (w) => {
-      if (w.child.exitCode !== null || w.child.signalCode !== null) return;
-      const exited = new Promise((r) => w.child.once('exit', r));
-      try {
-        await Promise.race([w.ask({ type: 'stop' }, 'stopped'), new Promise((r) => setTimeout(r, 10_000))]);
-      } catch {
-        // it exited already
-      }
-      // It exits by itself once its agents stopped (writing its CPU profile, if asked for one).
-      const t = setTimeout(() => w.child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    }));
+    await Promise.all(
+      this.workers.map(async (w) => {
+        if (w.child.exitCode !== null || w.child.signalCode !== null) return;
+        const exited = new Promise((r) => w.child.once('exit', r));
+        try {
+          await Promise.race([w.ask({ type: 'stop' }, 'stopped'), new Promise((r) => setTimeout(r, 10_000))]);
+        } catch {
+          // it exited already
+        }
+        // It exits by itself once its agents stopped (writing its CPU profile, if asked for one).
+        const t = setTimeout(() => w.child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(t);
+      }),
+    );
   }
 }

@@ -23,8 +23,12 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const base: FleetPlan = opts.quick ? QUICK : FULL;
   // NOOPS_BENCH_FLEET_SIZES=10000 (or 100,1000) runs only those simulated sizes.
-  const only = process.env.NOOPS_BENCH_FLEET_SIZES?.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
-  const plan: FleetPlan = only?.length ? { ...base, sizes: only, realAgents: process.env.NOOPS_BENCH_FLEET_REAL === '0' ? 0 : base.realAgents } : base;
+  const only = process.env.NOOPS_BENCH_FLEET_SIZES?.split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
+  const plan: FleetPlan = only?.length
+    ? { ...base, sizes: only, realAgents: process.env.NOOPS_BENCH_FLEET_REAL === '0' ? 0 : base.realAgents }
+    : base;
   const disk = mkdtempSync(join(tmpdir(), 'noops-bench-fleet-'));
   const mem = mkdtempSync(join(SIM_ROOT, 'noops-bench-fleet-'));
   try {
@@ -47,11 +51,18 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
     if (plan.realAgents > 0) {
       log(`fleet: ${plan.realAgents} real agents, then as many simulated ones`);
       const agents = await runReal(plan, seed, join(disk, 'real'));
-      const sim = await runSimulated(plan.realAgents, { heartbeatS: 0, propagationRuns: 0, rollouts: plan.realRollouts, batch: plan.batch, leanLoads: [], fanOut: false }, seed, join(mem, 'compare'));
+      const sim = await runSimulated(
+        plan.realAgents,
+        { heartbeatS: 0, propagationRuns: 0, rollouts: plan.realRollouts, batch: plan.batch, leanLoads: [], fanOut: false },
+        seed,
+        join(mem, 'compare'),
+      );
       real = { agents, simulated: sim };
     }
     const results: FleetResults = { simulated, real };
-    process.stdout.write(`\n${tlsVariant() ? 'Over TLS: the server with --tls auto, every client pinned to its CA.\n\n' : ''}${render(results)}\n`);
+    process.stdout.write(
+      `\n${tlsVariant() ? 'Over TLS: the server with --tls auto, every client pinned to its CA.\n\n' : ''}${render(results)}\n`,
+    );
     for (const f of failed) process.stdout.write(`FAILED at ${f.hosts} simulated agents: ${f.error}\n`);
     return {
       plan,

@@ -10,7 +10,7 @@
  * real `Response` (small bodies whole, packages streamed). Errors look like fetch's: AbortError
  * on abort, TypeError('fetch failed', { cause }) when the connection fails.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import { Readable } from 'node:stream';
 import { poolFor, requestFor } from './tls.js';
 
@@ -23,7 +23,7 @@ const POOL: http.AgentOptions = { keepAlive: true, maxSockets: Infinity, maxFree
 const pools = new Map<string, http.Agent>();
 function pool(url: URL): http.Agent {
   let p = pools.get(url.protocol);
-  if (!p) pools.set(url.protocol, p = poolFor(url.href, POOL));
+  if (!p) pools.set(url.protocol, (p = poolFor(url.href, POOL)));
   return p;
 }
 
@@ -55,7 +55,9 @@ function send(url: URL, init: RequestInit, retry: boolean): Promise<Response> {
       }
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.once('end', () => resolve(new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, headers: responseHeaders })));
+      res.once('end', () =>
+        resolve(new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, headers: responseHeaders })),
+      );
       res.once('error', (err) => reject(new TypeError('fetch failed', { cause: err })));
     });
     const onAbort = (): void => {

@@ -8,10 +8,9 @@
  * - desired-state fan-out: N long polls held open, one deploy, the time until every poll is
  *   answered with the new state.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ApiClient } from '../../src/api/index.js';
 import { mapLimit } from '../lib/limit.js';
 import { poolFor, requestFor } from './tls.js';
 import { procUsage, usageBetween } from '../lib/procstat.js';
@@ -44,7 +43,9 @@ function request(agent: http.Agent, url: string, token: string, method: string, 
     const req = requestFor(url)(url, { method, agent, headers, timeout: REQUEST_TIMEOUT_MS }, (res) => {
       let text = '';
       res.setEncoding('utf8');
-      res.on('data', (c: string) => { text += c; });
+      res.on('data', (c: string) => {
+        text += c;
+      });
       res.once('end', () => resolve({ status: res.statusCode ?? 0, text }));
       res.once('error', reject);
     });
@@ -72,7 +73,14 @@ export interface PacedFigures {
  * report `body(agent)`. One untimed round over every agent first, so the server has seen each
  * agent's report once (as in steady state, where a report that did not change writes nothing).
  */
-export async function pacedHeartbeats(url: string, serverPid: number, agents: LeanAgent[], body: (a: LeanAgent) => string, rate: number, seconds: number): Promise<PacedFigures> {
+export async function pacedHeartbeats(
+  url: string,
+  serverPid: number,
+  agents: LeanAgent[],
+  body: (a: LeanAgent) => string,
+  rate: number,
+  seconds: number,
+): Promise<PacedFigures> {
   const pool = poolFor(url, { keepAlive: true, maxSockets: HEARTBEAT_SOCKETS, scheduling: 'lifo' });
   const target = `${url}/api/v1/agent/report`;
   try {
@@ -83,15 +91,22 @@ export async function pacedHeartbeats(url: string, serverPid: number, agents: Le
     const u0 = procUsage(serverPid)!;
     const t0 = performance.now();
     const inflight: Promise<void>[] = [];
-    for (let i = 0; i < total;) {
+    for (let i = 0; i < total; ) {
       const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
       for (; i < due; i++) {
         const at = t0 + (i / rate) * 1000;
         const a = agents[i % agents.length]!;
-        inflight.push(request(pool, target, a.token, 'POST', body(a)).then(
-          (r) => { if (r.status === 200) latencies.push(performance.now() - at); else errors++; },
-          () => { errors++; },
-        ));
+        inflight.push(
+          request(pool, target, a.token, 'POST', body(a)).then(
+            (r) => {
+              if (r.status === 200) latencies.push(performance.now() - at);
+              else errors++;
+            },
+            () => {
+              errors++;
+            },
+          ),
+        );
       }
       await new Promise((r) => setTimeout(r, 1));
     }
@@ -99,7 +114,11 @@ export async function pacedHeartbeats(url: string, serverPid: number, agents: Le
     const wallMs = performance.now() - t0;
     const used = usageBetween(u0, procUsage(serverPid)!);
     return {
-      agents: agents.length, rate, answeredPerS: round(latencies.length / (wallMs / 1000)), sent: total, errors,
+      agents: agents.length,
+      rate,
+      answeredPerS: round(latencies.length / (wallMs / 1000)),
+      sent: total,
+      errors,
       latencyMs: summarize(latencies),
       serverCores: round(used.cpuMs / wallMs, 2),
       serverCpuUsPerBeat: round((used.cpuMs * 1000) / Math.max(1, total), 0),
@@ -122,7 +141,14 @@ export interface FanOutFigures {
  * Parks one long poll per agent (each on its own connection, as each agent has), waits until
  * the server is idle, then calls `trigger` (a deploy) and times the answers.
  */
-export async function desiredFanOut(url: string, serverPid: number, agents: LeanAgent[], version: string, trigger: () => Promise<unknown>, timeoutMs: number): Promise<FanOutFigures> {
+export async function desiredFanOut(
+  url: string,
+  serverPid: number,
+  agents: LeanAgent[],
+  version: string,
+  trigger: () => Promise<unknown>,
+  timeoutMs: number,
+): Promise<FanOutFigures> {
   const pool = poolFor(url, { keepAlive: true, maxSockets: Infinity });
   try {
     const generations = await mapLimit(agents, HEARTBEAT_SOCKETS, async (a) => {
@@ -133,10 +159,13 @@ export async function desiredFanOut(url: string, serverPid: number, agents: Lean
     const arrivals: number[] = [];
     const polls = agents.map((a, i) => {
       const after = (generations[i] as PromiseFulfilledResult<number>).value;
-      return request(pool, `${url}/api/v1/agent/desired?after=${after}`, a.token, 'GET').then((r) => {
-        const state = JSON.parse(r.text) as { instances: { version: string }[] };
-        if (state.instances.some((x) => x.version === version)) arrivals.push(performance.now());
-      }, () => undefined);
+      return request(pool, `${url}/api/v1/agent/desired?after=${after}`, a.token, 'GET').then(
+        (r) => {
+          const state = JSON.parse(r.text) as { instances: { version: string }[] };
+          if (state.instances.some((x) => x.version === version)) arrivals.push(performance.now());
+        },
+        () => undefined,
+      );
     });
     await untilIdle(serverPid, timeoutMs);
     const u0 = procUsage(serverPid)!;

@@ -42,7 +42,10 @@ export const FULL: FleetPlan = {
   // Every host downloads from the one server: 10 MB to 1,000 hosts is 10 GB, 100 MB to 100 hosts
   // is 10 GB. Larger products (10 MB x 10,000 = 100 GB) would take many minutes on a 2-core
   // machine; the server's upload rate measured here tells what they would take.
-  rollouts: [{ mib: 10, maxHosts: 1000 }, { mib: 100, maxHosts: 100 }],
+  rollouts: [
+    { mib: 10, maxHosts: 1000 },
+    { mib: 100, maxHosts: 100 },
+  ],
   batch: BATCH,
   leanLoads: [1, 2, 4],
   fanOut: true,

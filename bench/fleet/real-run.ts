@@ -31,12 +31,17 @@ export interface RealFigures {
 function apiWatch(api: ApiClient, hosts: string[]): Watch {
   return async (tag, version, timeoutMs) => async () => {
     const up = new Map<string, number>();
-    await until(`${hosts.length} real agents to run ${version}`, async () => {
-      for (const row of await api.instances(tag)) {
-        if (row.version === version && row.state === 'up' && !up.has(row.host)) up.set(row.host, Date.now());
-      }
-      return up.size >= hosts.length;
-    }, timeoutMs, POLL_MS);
+    await until(
+      `${hosts.length} real agents to run ${version}`,
+      async () => {
+        for (const row of await api.instances(tag)) {
+          if (row.version === version && row.state === 'up' && !up.has(row.host)) up.set(row.host, Date.now());
+        }
+        return up.size >= hosts.length;
+      },
+      timeoutMs,
+      POLL_MS,
+    );
     return { received: [], up: [...up.values()] };
   };
 }
@@ -54,14 +59,27 @@ export async function runReal(plan: FleetPlan, seed: Seed, dir: string): Promise
       mkdirSync(roots[i]!, { recursive: true });
       agents.push(startAgent(server, roots[i]!, name));
     }
-    await until(`${n} real agents to join`, async () => (await server.api.hosts()).filter((h) => h.status === 'up').length >= n, JOIN_TIMEOUT_MS, 250);
+    await until(
+      `${n} real agents to join`,
+      async () => (await server.api.hosts()).filter((h) => h.status === 'up').length >= n,
+      JOIN_TIMEOUT_MS,
+      250,
+    );
     const join_ = { ms: Date.now() - t0 };
     await server.api.setCluster({ tag, hosts: names });
     const watch = apiWatch(server.api, names);
-    const deploy = (release: SeedRelease, kind: 'deploy' | 'rollback', batch?: string): Promise<DeployFigures> => measureDeploy({
-      api: server.api, serverPid: server.pid, agentPids: () => agents.map((a) => a.pid), watch, tag, version: release.version, kind, batch,
-      timeoutMs: DEPLOY_TIMEOUT_MS,
-    });
+    const deploy = (release: SeedRelease, kind: 'deploy' | 'rollback', batch?: string): Promise<DeployFigures> =>
+      measureDeploy({
+        api: server.api,
+        serverPid: server.pid,
+        agentPids: () => agents.map((a) => a.pid),
+        watch,
+        tag,
+        version: release.version,
+        kind,
+        batch,
+        timeoutMs: DEPLOY_TIMEOUT_MS,
+      });
     const firstDeploy = await deploy(seed.tinyA, 'deploy', plan.batch);
     const rollouts: RealFigures['rollouts'] = [];
     for (const mib of plan.realRollouts) {

@@ -47,31 +47,57 @@ export function goals(r: FleetResults): Goal[] {
   const lean = big?.lean.heartbeats[0];
   const rb = mid?.rollback;
   return [
-    { goal: 'desired state reaches 10,000 agents (simulated agents)', target: '< 1 s', measuredAt: big?.hosts ?? null, measured: p === null ? '-' : `${s(p)} s`, met: p === null ? null : p < 1000 },
     {
-      goal: 'desired state reaches 10,000 agents (server alone, lean long polls)', target: '< 1 s', measuredAt: fan ? big!.hosts : null,
-      measured: fan ? `${s(fan.allMs)} s` : '-', met: fan ? fan.allMs < 1000 : null,
+      goal: 'desired state reaches 10,000 agents (simulated agents)',
+      target: '< 1 s',
+      measuredAt: big?.hosts ?? null,
+      measured: p === null ? '-' : `${s(p)} s`,
+      met: p === null ? null : p < 1000,
     },
     {
-      goal: '10,000 agents heartbeating every 5 s: API p99 (simulated agents)', target: '< 50 ms', measuredAt: big?.hosts ?? null,
-      measured: hb ? `${hb.latencyMs.p99} ms (${hb.perS}/s)` : '-', met: hb ? hb.latencyMs.p99 < 50 && hb.errors === 0 : null,
+      goal: 'desired state reaches 10,000 agents (server alone, lean long polls)',
+      target: '< 1 s',
+      measuredAt: fan ? big!.hosts : null,
+      measured: fan ? `${s(fan.allMs)} s` : '-',
+      met: fan ? fan.allMs < 1000 : null,
     },
     {
-      goal: '10,000 agents heartbeating every 5 s: API p99 (server alone, lean load)', target: '< 50 ms', measuredAt: lean ? big!.hosts : null,
-      measured: lean ? `${lean.latencyMs.p99} ms (${lean.answeredPerS}/s)` : '-', met: lean ? lean.latencyMs.p99 < 50 && lean.errors === 0 : null,
+      goal: '10,000 agents heartbeating every 5 s: API p99 (simulated agents)',
+      target: '< 50 ms',
+      measuredAt: big?.hosts ?? null,
+      measured: hb ? `${hb.latencyMs.p99} ms (${hb.perS}/s)` : '-',
+      met: hb ? hb.latencyMs.p99 < 50 && hb.errors === 0 : null,
     },
     {
-      goal: 'rollout of a 10 MB release to 1,000 hosts, 10% batches', target: '< 10 s', measuredAt: rollout10 ? mid!.hosts : null,
-      measured: rollout10 ? `${s(rollout10.rollout.doneMs)} s (${rollout10.rollout.batches})` : '-', met: rollout10 ? rollout10.rollout.doneMs < 10_000 : null,
+      goal: '10,000 agents heartbeating every 5 s: API p99 (server alone, lean load)',
+      target: '< 50 ms',
+      measuredAt: lean ? big!.hosts : null,
+      measured: lean ? `${lean.latencyMs.p99} ms (${lean.answeredPerS}/s)` : '-',
+      met: lean ? lean.latencyMs.p99 < 50 && lean.errors === 0 : null,
     },
-    { goal: 'rollback of 1,000 hosts to a release on disk', target: '< 2 s', measuredAt: rb ? mid!.hosts : null, measured: rb ? `${s(rb.doneMs)} s` : '-', met: rb ? rb.doneMs < 2000 : null },
+    {
+      goal: 'rollout of a 10 MB release to 1,000 hosts, 10% batches',
+      target: '< 10 s',
+      measuredAt: rollout10 ? mid!.hosts : null,
+      measured: rollout10 ? `${s(rollout10.rollout.doneMs)} s (${rollout10.rollout.batches})` : '-',
+      met: rollout10 ? rollout10.rollout.doneMs < 10_000 : null,
+    },
+    {
+      goal: 'rollback of 1,000 hosts to a release on disk',
+      target: '< 2 s',
+      measuredAt: rb ? mid!.hosts : null,
+      measured: rb ? `${s(rb.doneMs)} s` : '-',
+      met: rb ? rb.doneMs < 2000 : null,
+    },
   ];
 }
 
 /** How each cost grows with N (exponent of cost ~ N^k between the smallest and largest N). */
 export function growthOf(r: FleetResults): Record<string, { exponent: number; word: string } | null> {
   const pts = (f: (x: SimFigures) => number | null | undefined): [number, number][] =>
-    r.simulated.map((x) => [x.hosts, f(x)] as [number, number | null | undefined]).filter((p): p is [number, number] => typeof p[1] === 'number');
+    r.simulated
+      .map((x) => [x.hosts, f(x)] as [number, number | null | undefined])
+      .filter((p): p is [number, number] => typeof p[1] === 'number');
   return {
     joinMs: growth(pts((x) => x.join.ms)),
     serverCpuPerHeartbeatUs: growth(pts((x) => x.heartbeats?.serverCpuUsPerBeat)),
@@ -79,8 +105,22 @@ export function growthOf(r: FleetResults): Record<string, { exponent: number; wo
     desiredToAllMs: growth(pts(propagationMs)),
     fanOutAllMs: growth(pts((x) => x.lean.fanOut?.allMs)),
     leanServerCpuPerHeartbeatUs: growth(pts((x) => x.lean.heartbeats[0]?.serverCpuUsPerBeat)),
-    deployApiMs: growth(pts((x) => percentile(x.propagation.map((p) => p.apiMs), 50))),
-    deployServerCpuMs: growth(pts((x) => percentile(x.propagation.map((p) => p.serverCpuMs), 50))),
+    deployApiMs: growth(
+      pts((x) =>
+        percentile(
+          x.propagation.map((p) => p.apiMs),
+          50,
+        ),
+      ),
+    ),
+    deployServerCpuMs: growth(
+      pts((x) =>
+        percentile(
+          x.propagation.map((p) => p.serverCpuMs),
+          50,
+        ),
+      ),
+    ),
     rollbackMs: growth(pts((x) => x.rollback?.doneMs)),
     serverRssBytes: growth(pts((x) => x.serverRssBytes)),
   };
@@ -88,45 +128,146 @@ export function growthOf(r: FleetResults): Record<string, { exponent: number; wo
 
 export function render(r: FleetResults): string {
   const out: string[] = [];
-  out.push(table('Fleet: control plane, simulated agents (the real agent code) against one real server', [
-    'agents', 'join s', 'beats/s', 'p50 ms', 'p99 ms', 'errors', 'srv µs/beat', 'agents cores', 'desired->all s', 'desired->half s', 'deploy API s', 'srv RSS MB',
-  ], r.simulated.map((f): Cell[] => [
-    f.hosts, s(f.join.ms), f.heartbeats?.perS, f.heartbeats?.latencyMs.p50, f.heartbeats?.latencyMs.p99, f.heartbeats?.errors,
-    f.heartbeats?.serverCpuUsPerBeat, f.heartbeats?.fleetCores, s(propagationMs(f)),
-    s(percentile(f.propagation.map((p) => p.receivedP50Ms ?? NaN), 50)), s(percentile(f.propagation.map((p) => p.apiMs), 50)),
-    round(f.serverRssBytes / MB, 0),
-  ])));
-  out.push(table('Fleet: the server alone, heartbeats paced as N agents send them (lean generator, open loop)', [
-    'agents', 'asked/s', 'answered/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'srv cores', 'srv µs/beat',
-  ], r.simulated.flatMap((f) => f.lean.heartbeats.map((h): Cell[] => [
-    f.hosts, h.rate, h.answeredPerS, h.latencyMs.p50, h.latencyMs.p99, h.latencyMs.max, h.errors, h.serverCores, h.serverCpuUsPerBeat,
-  ]))));
-  out.push(table('Fleet: the server alone, one desired-state change to N parked long polls', [
-    'agents', 'half answered s', 'all answered s', 'answered', 'srv cpu s',
-  ], r.simulated.filter((f) => f.lean.fanOut).map((f): Cell[] => [
-    f.hosts, s(f.lean.fanOut!.p50Ms), s(f.lean.fanOut!.allMs), f.lean.fanOut!.answered, s(f.lean.fanOut!.serverCpuMs),
-  ])));
+  out.push(
+    table(
+      'Fleet: control plane, simulated agents (the real agent code) against one real server',
+      [
+        'agents',
+        'join s',
+        'beats/s',
+        'p50 ms',
+        'p99 ms',
+        'errors',
+        'srv µs/beat',
+        'agents cores',
+        'desired->all s',
+        'desired->half s',
+        'deploy API s',
+        'srv RSS MB',
+      ],
+      r.simulated.map((f): Cell[] => [
+        f.hosts,
+        s(f.join.ms),
+        f.heartbeats?.perS,
+        f.heartbeats?.latencyMs.p50,
+        f.heartbeats?.latencyMs.p99,
+        f.heartbeats?.errors,
+        f.heartbeats?.serverCpuUsPerBeat,
+        f.heartbeats?.fleetCores,
+        s(propagationMs(f)),
+        s(
+          percentile(
+            f.propagation.map((p) => p.receivedP50Ms ?? NaN),
+            50,
+          ),
+        ),
+        s(
+          percentile(
+            f.propagation.map((p) => p.apiMs),
+            50,
+          ),
+        ),
+        round(f.serverRssBytes / MB, 0),
+      ]),
+    ),
+  );
+  out.push(
+    table(
+      'Fleet: the server alone, heartbeats paced as N agents send them (lean generator, open loop)',
+      ['agents', 'asked/s', 'answered/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'srv cores', 'srv µs/beat'],
+      r.simulated.flatMap((f) =>
+        f.lean.heartbeats.map((h): Cell[] => [
+          f.hosts,
+          h.rate,
+          h.answeredPerS,
+          h.latencyMs.p50,
+          h.latencyMs.p99,
+          h.latencyMs.max,
+          h.errors,
+          h.serverCores,
+          h.serverCpuUsPerBeat,
+        ]),
+      ),
+    ),
+  );
+  out.push(
+    table(
+      'Fleet: the server alone, one desired-state change to N parked long polls',
+      ['agents', 'half answered s', 'all answered s', 'answered', 'srv cpu s'],
+      r.simulated
+        .filter((f) => f.lean.fanOut)
+        .map((f): Cell[] => [
+          f.hosts,
+          s(f.lean.fanOut!.p50Ms),
+          s(f.lean.fanOut!.allMs),
+          f.lean.fanOut!.answered,
+          s(f.lean.fanOut!.serverCpuMs),
+        ]),
+    ),
+  );
   const deployRows = (label: string, hosts: number, mib: number | null, d: DeployFigures): Cell[] => [
-    label, hosts, mib, d.kind, d.batches, s(d.receivedAllMs), s(d.upAllMs), s(d.doneMs),
-    d.downloadBytes === null ? null : round(d.downloadBytes / MB / 1024, 2), round(d.serverWrittenBytes / MB / 1024, 2),
-    d.serverCores, uploadPerCpuS(d) === null ? null : round(uploadPerCpuS(d)! / MB, 0), round(d.agentsCpuMs / 1000, 1),
+    label,
+    hosts,
+    mib,
+    d.kind,
+    d.batches,
+    s(d.receivedAllMs),
+    s(d.upAllMs),
+    s(d.doneMs),
+    d.downloadBytes === null ? null : round(d.downloadBytes / MB / 1024, 2),
+    round(d.serverWrittenBytes / MB / 1024, 2),
+    d.serverCores,
+    uploadPerCpuS(d) === null ? null : round(uploadPerCpuS(d)! / MB, 0),
+    round(d.agentsCpuMs / 1000, 1),
   ];
   const rows: Cell[][] = [];
   for (const f of r.simulated) {
     if (f.rollback) rows.push(deployRows('simulated', f.hosts, 0, f.rollback));
-    for (const x of f.rollouts) rows.push(deployRows('simulated', f.hosts, x.mib, x.rollout), deployRows('simulated', f.hosts, x.mib, x.rollback));
+    for (const x of f.rollouts)
+      rows.push(deployRows('simulated', f.hosts, x.mib, x.rollout), deployRows('simulated', f.hosts, x.mib, x.rollback));
   }
   if (r.real) {
-    for (const [label, f] of [['real', r.real.agents], ['simulated', r.real.simulated]] as const) {
+    for (const [label, f] of [
+      ['real', r.real.agents],
+      ['simulated', r.real.simulated],
+    ] as const) {
       for (const x of f.rollouts) rows.push(deployRows(label, f.hosts, x.mib, x.rollout), deployRows(label, f.hosts, x.mib, x.rollback));
     }
   }
-  out.push(table('Fleet: rollouts and rollbacks (MiB 0: tiny release; rollback goes to a release on disk)', [
-    'agents', 'hosts', 'MiB', 'kind', 'batches', 'desired->all s', 'all up s', 'done s', 'GiB downloaded', 'GiB srv wrote', 'srv cores', 'srv MiB/cpu-s', 'agents cpu s',
-  ], rows));
-  out.push(table('Goals (this machine)', ['goal', 'target', 'at N', 'measured', 'met'],
-    goals(r).map((g) => [g.goal, g.target, g.measuredAt, g.measured, g.met === null ? 'not measured' : g.met ? 'yes' : 'NO'])));
-  out.push(table('Growth of cost with N (cost ~ N^k)', ['cost', 'k', 'growth'],
-    Object.entries(growthOf(r)).map(([k, g]) => [k, g?.exponent, g?.word ?? 'one N only'])));
+  out.push(
+    table(
+      'Fleet: rollouts and rollbacks (MiB 0: tiny release; rollback goes to a release on disk)',
+      [
+        'agents',
+        'hosts',
+        'MiB',
+        'kind',
+        'batches',
+        'desired->all s',
+        'all up s',
+        'done s',
+        'GiB downloaded',
+        'GiB srv wrote',
+        'srv cores',
+        'srv MiB/cpu-s',
+        'agents cpu s',
+      ],
+      rows,
+    ),
+  );
+  out.push(
+    table(
+      'Goals (this machine)',
+      ['goal', 'target', 'at N', 'measured', 'met'],
+      goals(r).map((g) => [g.goal, g.target, g.measuredAt, g.measured, g.met === null ? 'not measured' : g.met ? 'yes' : 'NO']),
+    ),
+  );
+  out.push(
+    table(
+      'Growth of cost with N (cost ~ N^k)',
+      ['cost', 'k', 'growth'],
+      Object.entries(growthOf(r)).map(([k, g]) => [k, g?.exponent, g?.word ?? 'one N only']),
+    ),
+  );
   return out.join('\n');
 }

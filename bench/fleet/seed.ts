@@ -43,7 +43,10 @@ export interface Seed {
 }
 
 function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.email=bench@noops', '-c', 'user.name=bench', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' }).trim();
+  return execFileSync('git', ['-c', 'user.email=bench@noops', '-c', 'user.name=bench', '-c', 'init.defaultBranch=main', ...args], {
+    cwd,
+    encoding: 'utf8',
+  }).trim();
 }
 
 /** Builds the seed releases in `dir` (payload sizes in MiB); takes seconds to a minute. */
@@ -52,15 +55,18 @@ export async function makeSeed(dir: string, payloadMiB: number[]): Promise<Seed>
   mkdirSync(repo, { recursive: true });
   git(repo, 'init', '-q');
   // `sleep` stands for the service: a real process that runs until it is told to stop.
-  writeFileSync(join(repo, 'noops.yaml'), [
-    'processes:',
-    '  app:',
-    '    command: exec sleep 86400',
-    '    port: null',
-    `    start_grace: ${START_GRACE_S}`,
-    '    stop_timeout: 2',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(repo, 'noops.yaml'),
+    [
+      'processes:',
+      '  app:',
+      '    command: exec sleep 86400',
+      '    port: null',
+      `    start_grace: ${START_GRACE_S}`,
+      '    stop_timeout: 2',
+      '',
+    ].join('\n'),
+  );
   const commits: { name: string; commit: string }[] = [];
   const commit = (name: string, files: Record<string, Buffer | string>, remove: string[] = []): void => {
     for (const [f, content] of Object.entries(files)) writeFileSync(join(repo, f), content);

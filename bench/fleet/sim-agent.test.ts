@@ -29,7 +29,11 @@ test('simulated hosts run the real protocol: deploy, verify, report up; a rollba
   try {
     const api = new ApiClient(server.url, readFileSync(server.adminTokenFile, 'utf8').trim());
     const repo = join(dir, 'repo');
-    const git = (...args: string[]): string => execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', '-c', 'init.defaultBranch=main', ...args], { cwd: repo, encoding: 'utf8' }).trim();
+    const git = (...args: string[]): string =>
+      execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', '-c', 'init.defaultBranch=main', ...args], {
+        cwd: repo,
+        encoding: 'utf8',
+      }).trim();
     execFileSync('mkdir', ['-p', repo]);
     git('init', '-q');
     const commits: string[] = [];
@@ -43,10 +47,14 @@ test('simulated hosts run the real protocol: deploy, verify, report up; a rollba
     const versions: string[] = [];
     for (const c of commits) {
       const b = await api.startBuild({ repo, tag: JOB, ref: c });
-      const done = await until('the build', async () => {
-        const { build } = await api.build(b.id, 0);
-        return build.status !== 'running' && build;
-      }, WAIT_MS);
+      const done = await until(
+        'the build',
+        async () => {
+          const { build } = await api.build(b.id, 0);
+          return build.status !== 'running' && build;
+        },
+        WAIT_MS,
+      );
       assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
       versions.push(done.version!);
     }
@@ -58,21 +66,32 @@ test('simulated hosts run the real protocol: deploy, verify, report up; a rollba
     const joinToken = readFileSync(server.joinTokenFile, 'utf8').trim();
     for (const name of ['s1', 's2', 's3']) {
       const a = new Agent({
-        server: server.url, joinToken, root: join(dir, 'agents', name), name, labels: {}, log: () => {},
-        host: { supervisor: new SimSupervisor(), releases: new MemoryReleases(meter) }, ctl: false,
+        server: server.url,
+        joinToken,
+        root: join(dir, 'agents', name),
+        name,
+        labels: {},
+        log: () => {},
+        host: { supervisor: new SimSupervisor(), releases: new MemoryReleases(meter) },
+        ctl: false,
         observer: { reported: (r) => void last.set(name, r) },
       });
       await a.start();
       agents.push(a);
     }
     await api.setCluster({ tag: CLUSTER, hosts: ['s1', 's2', 's3'] });
-    const runs = (v: string): boolean => ['s1', 's2', 's3'].every((h) => last.get(h)?.processes.some((p) => p.version === v && p.state === 'up'));
+    const runs = (v: string): boolean =>
+      ['s1', 's2', 's3'].every((h) => last.get(h)?.processes.some((p) => p.version === v && p.state === 'up'));
     const deployed = async (start: Promise<{ id: number }>): Promise<void> => {
       const { id } = await start;
-      const d = await until('the deployment to end', async () => {
-        const x = await api.deployment(id);
-        return x.status !== 'running' && x;
-      }, WAIT_MS);
+      const d = await until(
+        'the deployment to end',
+        async () => {
+          const x = await api.deployment(id);
+          return x.status !== 'running' && x;
+        },
+        WAIT_MS,
+      );
       assert.equal(d.status, 'succeeded', d.message ?? '');
     };
 
@@ -80,7 +99,11 @@ test('simulated hosts run the real protocol: deploy, verify, report up; a rollba
     await until('every agent to report v1 up', () => runs(v1), WAIT_MS);
     assert.deepEqual(meter, { bytes: 3 * size, downloads: 3 });
     const ps = await api.instances(CLUSTER);
-    assert.deepEqual(ps.map((p) => [p.host, p.version, p.state]).sort(), [['s1', v1, 'up'], ['s2', v1, 'up'], ['s3', v1, 'up']]);
+    assert.deepEqual(ps.map((p) => [p.host, p.version, p.state]).sort(), [
+      ['s1', v1, 'up'],
+      ['s2', v1, 'up'],
+      ['s3', v1, 'up'],
+    ]);
 
     await deployed(api.deploy({ tag: CLUSTER, version: v2 }));
     await deployed(api.rollback({ tag: CLUSTER, to: v1 }));

@@ -7,7 +7,10 @@ import { MemoryReleases } from './sim-releases.js';
 const bytes = Buffer.from('a package');
 const sha = createHash('sha256').update(bytes).digest('hex');
 const opts = (version: string, sha256 = sha) => ({
-  root: '/nowhere', tag: 't', version, sha256,
+  root: '/nowhere',
+  tag: 't',
+  version,
+  sha256,
   download: async (dest: string | Writable) => {
     assert.notEqual(typeof dest, 'string', 'a simulated host downloads into a stream, never a file');
     await new Promise<void>((resolve, reject) => (dest as Writable).end(bytes, () => resolve()).once('error', reject));

@@ -28,13 +28,15 @@ export class MemoryReleases implements ReleaseStore {
     if (versions.get(opts.version) === opts.sha256) return { downloaded: false };
     const hash = createHash('sha256');
     let size = 0;
-    await opts.download(new Writable({
-      write(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done();
-      },
-    }));
+    await opts.download(
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          size += chunk.length;
+          done();
+        },
+      }),
+    );
     this.meter.bytes += size;
     this.meter.downloads++;
     const actual = hash.digest('hex');

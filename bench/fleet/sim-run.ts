@@ -97,10 +97,18 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
     const joined = { ms: Date.now() - t0, serverCpuMs: usageBetween(u0, procUsage(server.pid)!).cpuMs };
     await server.api.setCluster({ tag, hosts: names });
     const f = fleet;
-    const deploy = (release: SeedRelease, kind: 'deploy' | 'rollback', batch?: string): Promise<DeployFigures> => measureDeploy({
-      api: server.api, serverPid: server.pid, agentPids: () => f.pids(), watch: (t, v, ms) => f.watch(t, v, ms), tag, version: release.version, kind, batch,
-      timeoutMs: BASE_TIMEOUT_MS + n * TIMEOUT_MS_PER_HOST + n * release.size * TIMEOUT_MS_PER_BYTE,
-    });
+    const deploy = (release: SeedRelease, kind: 'deploy' | 'rollback', batch?: string): Promise<DeployFigures> =>
+      measureDeploy({
+        api: server.api,
+        serverPid: server.pid,
+        agentPids: () => f.pids(),
+        watch: (t, v, ms) => f.watch(t, v, ms),
+        tag,
+        version: release.version,
+        kind,
+        batch,
+        timeoutMs: BASE_TIMEOUT_MS + n * TIMEOUT_MS_PER_HOST + n * release.size * TIMEOUT_MS_PER_BYTE,
+      });
 
     // The first deploy puts a release on every host (setup): every host at once.
     const firstDeploy = await deploy(seed.tinyA, 'deploy', '100%');
@@ -131,20 +139,57 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
     await fleet.stop();
     fleet = undefined;
     const agents = readAgents(join(dir, 'agents'), names);
-    const report = (a: LeanAgent, i = Number(a.name.slice(4))): string => JSON.stringify({
-      processes: [{ tag, process: 'app', version: current.version, state: 'up', pid: 10_000_000 + i, port: null, restarts: 0, startedAt: '2025-01-01T00:00:00.000Z', error: null }],
-      failures: [], generation: 0,
-    });
+    const report = (a: LeanAgent, i = Number(a.name.slice(4))): string =>
+      JSON.stringify({
+        processes: [
+          {
+            tag,
+            process: 'app',
+            version: current.version,
+            state: 'up',
+            pid: 10_000_000 + i,
+            port: null,
+            restarts: 0,
+            startedAt: '2025-01-01T00:00:00.000Z',
+            error: null,
+          },
+        ],
+        failures: [],
+        generation: 0,
+      });
     const lean: SimFigures['lean'] = { heartbeats: [], fanOut: null };
     for (const k of steps.leanLoads) {
-      lean.heartbeats.push(await pacedHeartbeats(server.url, server.pid, agents, report, (k * n) / HEARTBEAT_PERIOD_S, Math.max(steps.heartbeatS, HEARTBEAT_PERIOD_S)));
+      lean.heartbeats.push(
+        await pacedHeartbeats(
+          server.url,
+          server.pid,
+          agents,
+          report,
+          (k * n) / HEARTBEAT_PERIOD_S,
+          Math.max(steps.heartbeatS, HEARTBEAT_PERIOD_S),
+        ),
+      );
     }
     if (steps.fanOut) {
-      lean.fanOut = await desiredFanOut(server.url, server.pid, agents, before.version,
-        () => server.api.deploy({ tag, version: before.version, policy: { batch: '100%' } }), BASE_TIMEOUT_MS);
+      lean.fanOut = await desiredFanOut(
+        server.url,
+        server.pid,
+        agents,
+        before.version,
+        () => server.api.deploy({ tag, version: before.version, policy: { batch: '100%' } }),
+        BASE_TIMEOUT_MS,
+      );
     }
     return {
-      hosts: n, workers: Math.ceil(n / AGENTS_PER_WORKER), join: joined, firstDeploy, heartbeats, propagation, rollback, rollouts, lean,
+      hosts: n,
+      workers: Math.ceil(n / AGENTS_PER_WORKER),
+      join: joined,
+      firstDeploy,
+      heartbeats,
+      propagation,
+      rollback,
+      rollouts,
+      lean,
       serverRssBytes,
     };
   } finally {

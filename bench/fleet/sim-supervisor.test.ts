@@ -4,7 +4,15 @@ import type { ProcessStatus, WatchSpec } from '../../src/supervisor/index.js';
 import { SimSupervisor } from './sim-supervisor.js';
 
 const spec = (id: string, startGraceMs: number): WatchSpec => ({
-  id, command: 'exec sleep 1', cwd: '/', env: {}, logDir: '/tmp/x', logName: 'app', stopSignal: 'SIGTERM', stopTimeoutMs: 1000, startGraceMs,
+  id,
+  command: 'exec sleep 1',
+  cwd: '/',
+  env: {},
+  logDir: '/tmp/x',
+  logName: 'app',
+  stopSignal: 'SIGTERM',
+  stopTimeoutMs: 1000,
+  startGraceMs,
 });
 
 test('a simulated process is starting, then up after its start grace, then stopped on request', async () => {
@@ -33,6 +41,12 @@ test('like the real one: a running id cannot start twice; a stop before the grac
   assert.equal(sup.status('b/app')?.state, 'stopped');
   assert.equal(sup.start(spec('b/app', 0)).state, 'starting', 'a stopped id may start again');
   assert.equal(sup.adopt(spec('c/app', 0), { pid: 10_000_123, startTime: 5 }).state, 'up');
-  assert.deepEqual(sup.detach().map((s) => s.id).sort(), ['b/app', 'c/app']);
+  assert.deepEqual(
+    sup
+      .detach()
+      .map((s) => s.id)
+      .sort(),
+    ['b/app', 'c/app'],
+  );
   assert.equal(sup.status('c/app'), undefined);
 });

@@ -7,7 +7,15 @@
 import { EventEmitter } from 'node:events';
 import type { ProcessSupervisor } from '../../src/agent/index.js';
 import { NoopsError } from '../../src/errors/index.js';
-import { logPaths, type AdoptRecord, type ProcessEvent, type ProcessState, type ProcessStatus, type SupervisorEvents, type WatchSpec } from '../../src/supervisor/index.js';
+import {
+  logPaths,
+  type AdoptRecord,
+  type ProcessEvent,
+  type ProcessState,
+  type ProcessStatus,
+  type SupervisorEvents,
+  type WatchSpec,
+} from '../../src/supervisor/index.js';
 
 /** Simulated pids start here, far above Linux's pid_max (4,194,304), so none is mistaken for a real one. */
 const FIRST_SIM_PID = 10_000_000;
@@ -131,9 +139,21 @@ export class SimSupervisor extends EventEmitter<SupervisorEvents> implements Pro
     const entry: Entry = {
       spec,
       status: {
-        id: spec.id, state: 'starting', pid: null, startTime: null, startedAt: null, restarts: 0, failedStarts: 0,
-        since: now, reason: '', adopted: false, logs: logPaths(spec), meta: { ...(spec.meta ?? {}) },
-        retryAt: null, lastExit: null, restartPolicy: spec.restart ?? 'always',
+        id: spec.id,
+        state: 'starting',
+        pid: null,
+        startTime: null,
+        startedAt: null,
+        restarts: 0,
+        failedStarts: 0,
+        since: now,
+        reason: '',
+        adopted: false,
+        logs: logPaths(spec),
+        meta: { ...(spec.meta ?? {}) },
+        retryAt: null,
+        lastExit: null,
+        restartPolicy: spec.restart ?? 'always',
       },
     };
     this.#entries.set(spec.id, entry);

@@ -21,7 +21,9 @@ const JOIN_CONCURRENCY = 32;
 
 const agents: Agent[] = [];
 const meter: DownloadMeter = { bytes: 0, downloads: 0 };
-let watch: { tag: string; version: string; received: Map<string, number>; up: Map<string, number>; bytes0: number; count0: number } | undefined;
+let watch:
+  | { tag: string; version: string; received: Map<string, number>; up: Map<string, number>; bytes0: number; count0: number }
+  | undefined;
 let win = newWindow();
 const loop = monitorEventLoopDelay({ resolution: 10 });
 loop.enable();
@@ -80,19 +82,30 @@ function check(): void {
   if (!w || w.received.size < agents.length || w.up.size < agents.length) return;
   watch = undefined;
   send({
-    type: 'reached', version: w.version, received: [...w.received.values()], up: [...w.up.values()],
+    type: 'reached',
+    version: w.version,
+    received: [...w.received.values()],
+    up: [...w.up.values()],
     downloads: { bytes: meter.bytes - w.bytes0, count: meter.downloads - w.count0 },
   });
 }
 
 async function start(msg: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   const log = createWriteStream(msg.logFile, { flags: 'a' });
-  const made = msg.names.map((name) => new Agent({
-    server: msg.server, joinToken: msg.joinToken, root: join(msg.rootBase, name), name, labels: { sim: 'yes' },
-    log: (line) => log.write(`${new Date().toISOString()} ${name}: ${line}\n`),
-    host: { supervisor: new SimSupervisor(), releases: new MemoryReleases(meter) }, ctl: false,
-    observer: observe(name),
-  }));
+  const made = msg.names.map(
+    (name) =>
+      new Agent({
+        server: msg.server,
+        joinToken: msg.joinToken,
+        root: join(msg.rootBase, name),
+        name,
+        labels: { sim: 'yes' },
+        log: (line) => log.write(`${new Date().toISOString()} ${name}: ${line}\n`),
+        host: { supervisor: new SimSupervisor(), releases: new MemoryReleases(meter) },
+        ctl: false,
+        observer: observe(name),
+      }),
+  );
   const results = await mapLimit(made, JOIN_CONCURRENCY, (a) => a.start());
   const failed: string[] = [];
   results.forEach((r, i) => {

@@ -26,7 +26,10 @@ export interface Daemon {
 
 /** Spawns bin/noops with `args`; output is kept (the last 64 KB) for error messages. */
 export function launch(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Daemon {
-  const child = spawn(process.execPath, [...nodeArgs, NOOPS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, NOOPS, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const keep = (b: Buffer): void => {
     out = (out + b.toString()).slice(-65_536);
@@ -37,15 +40,16 @@ export function launch(args: string[], env: Record<string, string> = {}, nodeArg
     child,
     pid: child.pid!,
     output: () => out,
-    stop: (graceMs = 10_000) => new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      child.once('exit', () => {
-        clearTimeout(t);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    }),
+    stop: (graceMs = 10_000) =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
   };
 }
 
@@ -64,7 +68,11 @@ export async function startServer(dataDir: string, extra: string[] = []): Promis
   const port = await freePort();
   // NOOPS_BENCH_PROFILE=DIR: the server writes a V8 CPU profile there when it stops.
   const profile = process.env.NOOPS_BENCH_PROFILE;
-  const d = launch(['server', '--data', dataDir, '--listen', `127.0.0.1:${port}`, ...extra], {}, profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []);
+  const d = launch(
+    ['server', '--data', dataDir, '--listen', `127.0.0.1:${port}`, ...extra],
+    {},
+    profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
+  );
   const deadline = Date.now() + LISTEN_TIMEOUT_MS;
   while (!d.output().includes('listening on')) {
     if (d.child.exitCode !== null) throw new Error(`noops server exited: ${d.output()}`);
@@ -84,11 +92,29 @@ export async function startServer(dataDir: string, extra: string[] = []): Promis
 /** Starts `noops agent` with its own root and name (and `--ca` for a server with TLS). */
 export function startAgent(server: { url: string; joinToken: string; caFile?: string }, root: string, name: string): Daemon {
   const ca = server.caFile ? ['--ca', server.caFile] : [];
-  return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', 'bench=real', ...ca]);
+  return launch([
+    'agent',
+    '--server',
+    server.url,
+    '--join-token',
+    server.joinToken,
+    '--root',
+    root,
+    '--name',
+    name,
+    '--labels',
+    'bench=real',
+    ...ca,
+  ]);
 }
 
 /** Waits until `check` answers truthy, retrying against a deadline. */
-export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 100): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -98,7 +124,8 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -17,9 +17,15 @@ test('every bench/<name>/index.ts that exports run, and only those', async () =>
     put('lib/stats.ts', 'export const x = 1;\n');
     put('gamma/index.ts', 'export async function run() { return "gamma"; }\n');
     const found = await discover(dir);
-    assert.deepEqual(found.map((b) => b.name), ['alpha', 'gamma']);
+    assert.deepEqual(
+      found.map((b) => b.name),
+      ['alpha', 'gamma'],
+    );
     assert.deepEqual(await found[0]!.run({ quick: true }), { quick: true, from: 'alpha' });
-    assert.deepEqual((await discover(dir, ['gamma'])).map((b) => b.name), ['gamma']);
+    assert.deepEqual(
+      (await discover(dir, ['gamma'])).map((b) => b.name),
+      ['gamma'],
+    );
     await assert.rejects(discover(dir, ['delta']), /no benchmark named delta \(there are: alpha, beta, gamma\)/);
     put('bad/index.ts', 'export const run = 5;\n');
     await assert.rejects(discover(dir), /bench\/bad\/index.ts exports "run" that is not a function/);

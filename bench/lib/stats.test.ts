@@ -16,8 +16,27 @@ test('summarize rounds and counts', () => {
 });
 
 test('growth names the exponent of cost against N', () => {
-  assert.deepEqual(growth([[100, 1], [1000, 10], [10000, 100]]), { exponent: 1, word: 'linear' });
-  assert.deepEqual(growth([[100, 1], [10000, 10000]]), { exponent: 2, word: 'quadratic or worse' });
-  assert.deepEqual(growth([[100, 5], [10000, 5]]), { exponent: 0, word: 'flat' });
+  assert.deepEqual(
+    growth([
+      [100, 1],
+      [1000, 10],
+      [10000, 100],
+    ]),
+    { exponent: 1, word: 'linear' },
+  );
+  assert.deepEqual(
+    growth([
+      [100, 1],
+      [10000, 10000],
+    ]),
+    { exponent: 2, word: 'quadratic or worse' },
+  );
+  assert.deepEqual(
+    growth([
+      [100, 5],
+      [10000, 5],
+    ]),
+    { exponent: 0, word: 'flat' },
+  );
   assert.equal(growth([[100, 1]]), null);
 });

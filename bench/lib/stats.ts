@@ -14,7 +14,7 @@ export function percentile(values: readonly number[], p: number): number {
 
 /** Count, p50, p99 and max of a sample (ms), rounded to 0.1. */
 export function summarize(values: readonly number[]): { n: number; p50: number; p99: number; max: number } {
-  const max = values.length === 0 ? NaN : values.reduce((m, v) => (v > m ? v : m), -Infinity);
+  const max = values.length === 0 ? NaN : values.reduce((m, v) => Math.max(v, m), -Infinity);
   return { n: values.length, p50: round(percentile(values, 50)), p99: round(percentile(values, 99)), max: round(max) };
 }
 
@@ -37,6 +37,15 @@ export function growth(points: readonly (readonly [number, number])[]): { expone
   const [n1, c1] = ok[ok.length - 1]!;
   if (n1 === n0) return null;
   const exponent = round(Math.log(c1 / c0) / Math.log(n1 / n0), 2);
-  const word = exponent < 0.3 ? 'flat' : exponent < 0.85 ? 'sublinear' : exponent <= 1.2 ? 'linear' : exponent <= 1.6 ? 'worse than linear' : 'quadratic or worse';
+  const word =
+    exponent < 0.3
+      ? 'flat'
+      : exponent < 0.85
+        ? 'sublinear'
+        : exponent <= 1.2
+          ? 'linear'
+          : exponent <= 1.6
+            ? 'worse than linear'
+            : 'quadratic or worse';
   return { exponent, word };
 }

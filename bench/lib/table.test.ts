@@ -3,13 +3,16 @@ import assert from 'node:assert/strict';
 import { table } from './table.js';
 
 test('columns are aligned, numbers to the right, missing values as "-"', () => {
-  assert.equal(table('T', ['name', 'ms'], [['a', 5], ['longer', 120], ['c', null]]), [
-    'T',
-    'name     ms',
-    '------  ---',
-    'a         5',
-    'longer  120',
-    'c         -',
-    '',
-  ].join('\n'));
+  assert.equal(
+    table(
+      'T',
+      ['name', 'ms'],
+      [
+        ['a', 5],
+        ['longer', 120],
+        ['c', null],
+      ],
+    ),
+    ['T', 'name     ms', '------  ---', 'a         5', 'longer  120', 'c         -', ''].join('\n'),
+  );
 });

@@ -13,7 +13,10 @@ export function table(title: string, headers: string[], rows: Cell[][]): string 
   const widths = headers.map((h, i) => Math.max(h.length, ...text.map((r) => r[i]!.length)));
   const numeric = headers.map((_, i) => rows.every((r) => r[i] === null || r[i] === undefined || typeof r[i] === 'number'));
   const line = (cells: string[]): string =>
-    cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [`${title}`, line(headers), line(widths.map((w) => '-'.repeat(w))), ...text.map(line), ''].join('\n');
 }
 

@@ -49,9 +49,11 @@ export async function run(opts: { quick: boolean }): Promise<RolloutResults> {
   const rows: RolloutRow[] = [];
   for (const n of opts.quick ? SIZES.quick : SIZES.full) rows.push(await fleetOf(n));
   const results: RolloutResults = {
-    bench: 'rollout', at: new Date().toISOString(),
+    bench: 'rollout',
+    at: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) },
-    quick: opts.quick, rows,
+    quick: opts.quick,
+    rows,
   };
   mkdirSync(dirname(RESULTS), { recursive: true });
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
@@ -66,7 +68,9 @@ async function fleetOf(n: number): Promise<RolloutRow> {
   const server = await startServer(join(base, 'server'), await freePort(), ['--heartbeat-ms', String(HEARTBEAT_MS)]);
   try {
     const api = new ApiClient(server.url, server.adminToken);
-    hosts.forEach((h, i) => agents.push(startAgent(server, roots[i]!, h)));
+    hosts.forEach((h, i) => {
+      agents.push(startAgent(server, roots[i]!, h));
+    });
     await until(`${n} hosts up`, async () => (await api.hosts()).filter((h) => h.status === 'up').length === n, 120_000, 250);
     await api.setCluster({ tag: CLUSTER, hosts });
     const repo = makeAppRepo(join(base, 'repo'));
@@ -78,7 +82,10 @@ async function fleetOf(n: number): Promise<RolloutRow> {
     const batched = await timed(api, () => api.deploy({ tag: CLUSTER, version: v3, policy: { batch: '25%' } }));
     const back = await timed(api, () => api.rollback({ tag: CLUSTER, to: v2, policy: { batch: '100%' } }));
     const row: RolloutRow = {
-      hosts: n, rolloutAllAtOnce: all.seconds, rolloutBatches25: batched.seconds, rollback: back.seconds,
+      hosts: n,
+      rolloutAllAtOnce: all.seconds,
+      rolloutBatches25: batched.seconds,
+      rollback: back.seconds,
       rollbackWithoutDownload: Object.values(back.view.progress!.hosts).every((h) => h.downloaded === false),
     };
     process.stderr.write(`rollout bench: ${JSON.stringify(row)}\n`);
@@ -93,10 +100,15 @@ async function fleetOf(n: number): Promise<RolloutRow> {
 
 async function build(api: ApiClient, repo: string, commit: string): Promise<string> {
   const b = await api.startBuild({ repo, tag: JOB, ref: commit });
-  const done = await until('a build', async () => {
-    const { build: x } = await api.build(b.id);
-    return x.status !== 'running' && x;
-  }, 300_000, 200);
+  const done = await until(
+    'a build',
+    async () => {
+      const { build: x } = await api.build(b.id);
+      return x.status !== 'running' && x;
+    },
+    300_000,
+    200,
+  );
   if (done.status !== 'succeeded') throw new Error(`build failed: ${JSON.stringify(done.error)}`);
   return done.version!;
 }
@@ -105,10 +117,15 @@ async function build(api: ApiClient, repo: string, commit: string): Promise<stri
 async function timed(api: ApiClient, start: () => Promise<import('../../src/api/index.js').DeploymentView>) {
   const t0 = performance.now();
   const d = await start();
-  const view = await until(`deployment #${d.id}`, async () => {
-    const x = await api.deployment(d.id);
-    return x.status !== 'running' && x;
-  }, 600_000, 25);
+  const view = await until(
+    `deployment #${d.id}`,
+    async () => {
+      const x = await api.deployment(d.id);
+      return x.status !== 'running' && x;
+    },
+    600_000,
+    25,
+  );
   const seconds = Math.round(performance.now() - t0) / 1000;
   if (view.status !== 'succeeded') throw new Error(`deployment #${d.id} ${view.status}: ${view.message}`);
   return { seconds, view };

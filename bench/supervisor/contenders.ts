@@ -39,7 +39,10 @@ const PM2_BIN = process.env.PM2_BIN ?? '/tmp/pm2/node_modules/pm2/bin/pm2';
 
 function firstLine(cmd: string, args: string[]): string | undefined {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 }).trim().split('\n').pop();
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 })
+      .trim()
+      .split('\n')
+      .pop();
   } catch {
     return undefined;
   }
@@ -60,17 +63,30 @@ function daemon(cmd: string, args: string[], dir: string, env: Record<string, st
 
 export const noops: Contender = {
   name: 'noops',
-  version: () => (existsSync(join(ROOT, 'dist', 'cli', 'main.js')) ? JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string : undefined),
+  version: () =>
+    existsSync(join(ROOT, 'dist', 'cli', 'main.js'))
+      ? (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string)
+      : undefined,
   missing: 'dist/ is missing: run `npm run build` first',
   setup: '`noops agent --standalone` with a watches file; defaults (restart always, backoff at once then 1 s, 2 s, ...)',
   async start(dir, programs) {
     const watches = join(dir, 'watches.yaml');
-    writeFileSync(watches, `processes:\n${programs.map((p) => `  ${p.name}:\n    command: ${JSON.stringify(p.script)}\n    dir: ${dir}\n`).join('')}`);
-    const child = daemon(process.execPath, [join(ROOT, 'bin', 'noops'), 'agent', '--standalone', '--root', join(dir, 'root'), '--name', 'bench', '--watches', watches], dir);
+    writeFileSync(
+      watches,
+      `processes:\n${programs.map((p) => `  ${p.name}:\n    command: ${JSON.stringify(p.script)}\n    dir: ${dir}\n`).join('')}`,
+    );
+    const child = daemon(
+      process.execPath,
+      [join(ROOT, 'bin', 'noops'), 'agent', '--standalone', '--root', join(dir, 'root'), '--name', 'bench', '--watches', watches],
+      dir,
+    );
     return {
       pids: () => (child.pid ? [child.pid] : []),
       async stop() {
-        spawnSync(process.execPath, [join(ROOT, 'bin', 'noops'), 'ctl', '--root', join(dir, 'root'), 'nuke'], { stdio: 'ignore', timeout: 60_000 });
+        spawnSync(process.execPath, [join(ROOT, 'bin', 'noops'), 'ctl', '--root', join(dir, 'root'), 'nuke'], {
+          stdio: 'ignore',
+          timeout: 60_000,
+        });
         await ended(child, 30_000);
       },
     };
@@ -85,15 +101,35 @@ export const supervisord: Contender = {
   async start(dir, programs) {
     const conf = join(dir, 'supervisord.conf');
     // ConfigParser interpolates %: a literal % is written %%.
-    writeFileSync(conf, [
-      '[supervisord]', `logfile=${join(dir, 'supervisord.log')}`, `pidfile=${join(dir, 'supervisord.pid')}`, `childlogdir=${dir}`, 'nodaemon=true', '',
-      '[unix_http_server]', `file=${join(dir, 'supervisor.sock')}`, '',
-      '[rpcinterface:supervisor]', 'supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface', '',
-      ...programs.flatMap((p) => [
-        `[program:${p.name}]`, `command=/bin/sh -c '${p.script.replace(/%/g, '%%')}'`, `directory=${dir}`,
-        'autorestart=true', 'startsecs=1', 'stopasgroup=true', 'killasgroup=true', `stdout_logfile=${join(dir, `${p.name}.log`)}`, 'redirect_stderr=true', '',
-      ]),
-    ].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        '[supervisord]',
+        `logfile=${join(dir, 'supervisord.log')}`,
+        `pidfile=${join(dir, 'supervisord.pid')}`,
+        `childlogdir=${dir}`,
+        'nodaemon=true',
+        '',
+        '[unix_http_server]',
+        `file=${join(dir, 'supervisor.sock')}`,
+        '',
+        '[rpcinterface:supervisor]',
+        'supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface',
+        '',
+        ...programs.flatMap((p) => [
+          `[program:${p.name}]`,
+          `command=/bin/sh -c '${p.script.replace(/%/g, '%%')}'`,
+          `directory=${dir}`,
+          'autorestart=true',
+          'startsecs=1',
+          'stopasgroup=true',
+          'killasgroup=true',
+          `stdout_logfile=${join(dir, `${p.name}.log`)}`,
+          'redirect_stderr=true',
+          '',
+        ]),
+      ].join('\n'),
+    );
     const child = daemon('supervisord', ['-n', '-c', conf], dir);
     return {
       pids: () => (child.pid ? [child.pid] : []),
@@ -109,27 +145,33 @@ export const god: Contender = {
   name: 'god',
   version: () => firstLine('god', ['--version'])?.replace(/^Version /, ''),
   missing: 'not installed: apt-get install ruby-god',
-  setup: '`god -D`, `w.keepalive` with its checks every 1 s (god\'s default is 5 s), processes daemonized by god; a shim for Debian 12\'s god on Ruby 3 (`Kernel#timeout`)',
+  setup:
+    "`god -D`, `w.keepalive` with its checks every 1 s (god's default is 5 s), processes daemonized by god; a shim for Debian 12's god on Ruby 3 (`Kernel#timeout`)",
   async start(dir, programs) {
     const port = await freePort();
     const conf = join(dir, 'bench.god');
-    writeFileSync(conf, [
-      // Debian 12's ruby-god 0.13.7 calls Kernel#timeout, which Ruby 3 no longer has: without this
-      // shim its /proc poller raises on every check and god never sees a process die.
-      "require 'timeout'",
-      'module Kernel; private def timeout(*args, &block) = Timeout.timeout(*args, &block); end',
-      `God.pid_file_directory = ${JSON.stringify(join(dir, 'pids'))}`,
-      ...programs.map((p) => [
-        'God.watch do |w|',
-        `  w.name = ${JSON.stringify(p.name)}`,
-        `  w.dir = ${JSON.stringify(dir)}`,
-        `  w.start = ${JSON.stringify(`/bin/sh -c '${p.script}'`)}`,
-        `  w.log = ${JSON.stringify(join(dir, `${p.name}.log`))}`,
-        '  w.interval = 1.seconds',
-        '  w.keepalive(:interval => 1.seconds)',
-        'end',
-      ].join('\n')),
-    ].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        // Debian 12's ruby-god 0.13.7 calls Kernel#timeout, which Ruby 3 no longer has: without this
+        // shim its /proc poller raises on every check and god never sees a process die.
+        "require 'timeout'",
+        'module Kernel; private def timeout(*args, &block) = Timeout.timeout(*args, &block); end',
+        `God.pid_file_directory = ${JSON.stringify(join(dir, 'pids'))}`,
+        ...programs.map((p) =>
+          [
+            'God.watch do |w|',
+            `  w.name = ${JSON.stringify(p.name)}`,
+            `  w.dir = ${JSON.stringify(dir)}`,
+            `  w.start = ${JSON.stringify(`/bin/sh -c '${p.script}'`)}`,
+            `  w.log = ${JSON.stringify(join(dir, `${p.name}.log`))}`,
+            '  w.interval = 1.seconds',
+            '  w.keepalive(:interval => 1.seconds)',
+            'end',
+          ].join('\n'),
+        ),
+      ].join('\n'),
+    );
     const child = daemon('god', ['-c', conf, '-D', '-p', String(port), '--no-syslog', '-l', join(dir, 'god.log')], dir);
     return {
       pids: () => (child.pid ? [child.pid] : []),
@@ -150,8 +192,14 @@ export const pm2: Contender = {
     const home = join(dir, 'pm2home');
     const eco = join(dir, 'ecosystem.config.js');
     const apps = programs.map((p) => ({
-      name: p.name, script: '/bin/sh', args: ['-c', p.script], interpreter: 'none', cwd: dir, autorestart: true,
-      out_file: join(dir, `${p.name}.out.log`), error_file: join(dir, `${p.name}.err.log`),
+      name: p.name,
+      script: '/bin/sh',
+      args: ['-c', p.script],
+      interpreter: 'none',
+      cwd: dir,
+      autorestart: true,
+      out_file: join(dir, `${p.name}.out.log`),
+      error_file: join(dir, `${p.name}.err.log`),
     }));
     writeFileSync(eco, `module.exports = ${JSON.stringify({ apps }, null, 1)};\n`);
     const env = { PM2_HOME: home, HOME: dir };

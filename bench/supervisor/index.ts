@@ -82,7 +82,11 @@ export async function run(opts: { quick: boolean }): Promise<SupervisorBenchResu
       const l: Live = { c, version, dir, starts, running: undefined, samples: [] };
       live.push(l);
       l.running = await c.start(dir, programs);
-      await untilAllRunning(starts, programs.map((p) => p.name), 120_000);
+      await untilAllRunning(
+        starts,
+        programs.map((p) => p.name),
+        120_000,
+      );
     }
     process.stderr.write(`bench supervisor: settling ${settleMs / 1000} s, then ${windowMs / 1000} s of steady state\n`);
     await sleep(settleMs);
@@ -97,8 +101,13 @@ export async function run(opts: { quick: boolean }): Promise<SupervisorBenchResu
     }
     const results = [...live.map((l, i) => result(l, costs[i]!)), ...skipped];
     return {
-      programs: PROGRAMS, windowS: windowMs / 1000, crashes, cores: cpus().length, loadAvg1m: round(loadavg()[0]!, 2),
-      contenders: results, table: table(results),
+      programs: PROGRAMS,
+      windowS: windowMs / 1000,
+      crashes,
+      cores: cpus().length,
+      loadAvg1m: round(loadavg()[0]!, 2),
+      contenders: results,
+      table: table(results),
     };
   } finally {
     for (const l of live) {
@@ -122,10 +131,19 @@ interface Live {
 function result(l: Live, cost: { rssMiB: number; cpuPercent: number }): ContenderResult {
   const ok = l.samples.filter((v) => Number.isFinite(v));
   return {
-    name: l.c.name, version: l.version, setup: l.c.setup, skipped: null, rssMiB: cost.rssMiB, cpuPercent: cost.cpuPercent,
+    name: l.c.name,
+    version: l.version,
+    setup: l.c.setup,
+    skipped: null,
+    rssMiB: cost.rssMiB,
+    cpuPercent: cost.cpuPercent,
     restartMs: {
-      samples: l.samples, p50: percentile(ok, 50), p90: percentile(ok, 90), min: ok.length ? Math.min(...ok) : NaN,
-      max: ok.length ? Math.max(...ok) : NaN, lost: l.samples.length - ok.length,
+      samples: l.samples,
+      p50: percentile(ok, 50),
+      p90: percentile(ok, 90),
+      min: ok.length ? Math.min(...ok) : NaN,
+      max: ok.length ? Math.max(...ok) : NaN,
+      lost: l.samples.length - ok.length,
     },
   };
 }
@@ -146,9 +164,11 @@ function killLeftovers(starts: string): void {
 /** The Markdown table of docs/benchmarks.md. */
 export function table(results: readonly ContenderResult[]): string {
   const f = (v: number | null | undefined, unit = ''): string => (v === null || v === undefined || Number.isNaN(v) ? '-' : `${v}${unit}`);
-  const rows = results.map((r) => r.skipped
-    ? `| ${r.name} | - | ${r.skipped} | | | |`
-    : `| ${r.name} | ${r.version} | ${f(r.restartMs?.p50, ' ms')} | ${f(r.restartMs?.p90, ' ms')} | ${f(r.rssMiB, ' MiB')} | ${f(r.cpuPercent, ' %')} |`);
+  const rows = results.map((r) =>
+    r.skipped
+      ? `| ${r.name} | - | ${r.skipped} | | | |`
+      : `| ${r.name} | ${r.version} | ${f(r.restartMs?.p50, ' ms')} | ${f(r.restartMs?.p90, ' ms')} | ${f(r.rssMiB, ' MiB')} | ${f(r.cpuPercent, ' %')} |`,
+  );
   return [
     '| supervisor | version | crash to running, p50 | p90 | own memory (RSS), 50 programs | own CPU, 50 programs |',
     '|---|---|---:|---:|---:|---:|',
@@ -161,7 +181,10 @@ async function main(): Promise<void> {
   const result = await run({ quick });
   const dir = new URL('../results/', import.meta.url).pathname;
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'supervisor.json'), `${JSON.stringify({ name: 'supervisor', quick, at: new Date().toISOString(), results: result }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'supervisor.json'),
+    `${JSON.stringify({ name: 'supervisor', quick, at: new Date().toISOString(), results: result }, null, 2)}\n`,
+  );
   process.stdout.write(`${result.table}\n`);
 }
 

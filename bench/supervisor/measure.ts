@@ -89,7 +89,10 @@ export function usage(pid: number): { rssBytes: number; cpuMs: number } | undefi
  * The supervisor's own cost over `windowMs` of steady state: its memory at the end (the sum
  * over its processes) and its CPU as a percentage of one core.
  */
-export async function steadyCost(pids: () => number[], windowMs: number): Promise<{ rssMiB: number; cpuPercent: number; processes: number }> {
+export async function steadyCost(
+  pids: () => number[],
+  windowMs: number,
+): Promise<{ rssMiB: number; cpuPercent: number; processes: number }> {
   const sum = (): { rssBytes: number; cpuMs: number; n: number } => {
     let rssBytes = 0;
     let cpuMs = 0;

@@ -124,8 +124,13 @@ export class Agent {
     this.name = opts.name;
     this.log = opts.log ?? ((line) => process.stderr.write(`noops agent ${opts.name}: ${line}\n`));
     this.host = new Host({
-      root: this.root, supervisor: opts.supervisor, processes: opts.host?.supervisor, sampleUsage: opts.host?.supervisor === undefined,
-      watchesFile: opts.watchesFile, log: this.log, users: hostUsers(opts.user, process.getuid?.() ?? -1),
+      root: this.root,
+      supervisor: opts.supervisor,
+      processes: opts.host?.supervisor,
+      sampleUsage: opts.host?.supervisor === undefined,
+      watchesFile: opts.watchesFile,
+      log: this.log,
+      users: hostUsers(opts.user, process.getuid?.() ?? -1),
     });
     fenceNodePackageScope(this.root);
     this.api = new ApiClient(opts.server ?? 'http://127.0.0.1:0', undefined, opts.pinned);
@@ -135,8 +140,13 @@ export class Agent {
     this.pin = new KeyPin(this.root);
     this.trust = new ServerTrust(this.host, this.name, this.log, () => this.scheduleReport(), this.pin);
     this.runtimes = new RuntimePruner({
-      root: this.root, state: this.host.state, save: () => this.host.save(), log: this.log, runtimeKeepMs: opts.runtimeKeepMs,
-      everyMs: opts.runtimePruneEveryMs, busy: () => this.reconciling !== undefined,
+      root: this.root,
+      state: this.host.state,
+      save: () => this.host.save(),
+      log: this.log,
+      runtimeKeepMs: opts.runtimeKeepMs,
+      everyMs: opts.runtimePruneEveryMs,
+      busy: () => this.reconciling !== undefined,
       removed: () => void this.refreshRuntimeFacts().then(() => this.scheduleReport()),
     });
   }
@@ -157,7 +167,8 @@ export class Agent {
         afterNuke: () => void this.stop().then(() => this.opts.onNuke?.()),
       });
     }
-    if (this.host.users.defaultUser !== null) for (const w of setUpProcessUser(this.host.users.defaultUser, this.root)) this.log(`warning: ${w}`);
+    if (this.host.users.defaultUser !== null)
+      for (const w of setUpProcessUser(this.host.users.defaultUser, this.root)) this.log(`warning: ${w}`);
     await this.host.adoptAll();
     this.runtimes.start();
     if (this.standalone) return;
@@ -221,7 +232,7 @@ export class Agent {
     for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
       try {
         const server = this.opts.server!;
-        if (!this.opts.joinToken) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'the agent needs the server\'s join token to join');
+        if (!this.opts.joinToken) throw new NoopsError('NOOPS_E_UNAUTHORIZED', "the agent needs the server's join token to join");
         // The platform labels let the server check a runtime's platform before a deploy; given labels win.
         const [os, arch] = hostPlatform().split('/');
         const labels = { [OS_LABEL]: os!, [ARCH_LABEL]: arch!, ...this.opts.labels };
@@ -267,7 +278,7 @@ export class Agent {
         // after a long poll that waits for a generation above ours (docs/trust.md).
         this.desiredGeneration = -1;
         if (err instanceof NoopsError && err.code === 'NOOPS_E_UNAUTHORIZED') {
-          this.log('the server no longer knows this agent\'s token; joining again');
+          this.log("the server no longer knows this agent's token; joining again");
           await this.join(true).catch((e: Error) => this.log(`join failed: ${e.message}`));
           continue;
         }
@@ -294,19 +305,26 @@ export class Agent {
         const desired = this.desired;
         if (desired === undefined) break; // nothing accepted yet: an empty list would stop everything
         try {
-          await reconcile({
-            root: this.root,
-            supervisor: this.host.supervisor,
-            crons: this.host.crons,
-            releases: this.opts.host?.releases,
-            download: (url, dest) => this.download(url, dest),
-            save: () => this.host.save(),
-            log: this.log,
-            runtimeKeepMs: this.opts.runtimeKeepMs,
-            users: this.host.users,
-            retryLater: () => { retry = true; },
-            verify: (d) => checkRelease(this.pin.key, d),
-          }, this.host.state, desired, this.host.failures);
+          await reconcile(
+            {
+              root: this.root,
+              supervisor: this.host.supervisor,
+              crons: this.host.crons,
+              releases: this.opts.host?.releases,
+              download: (url, dest) => this.download(url, dest),
+              save: () => this.host.save(),
+              log: this.log,
+              runtimeKeepMs: this.opts.runtimeKeepMs,
+              users: this.host.users,
+              retryLater: () => {
+                retry = true;
+              },
+              verify: (d) => checkRelease(this.pin.key, d),
+            },
+            this.host.state,
+            desired,
+            this.host.failures,
+          );
           if (!retry) this.host.state.generation = this.acceptedGeneration;
           this.host.save();
         } catch (err) {
@@ -333,13 +351,18 @@ export class Agent {
     if (!res.body) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server sent an empty body for ${url}`);
     const source = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
     let broken: Error | undefined;
-    source.once('error', (err) => { broken = err; });
+    source.once('error', (err) => {
+      broken = err;
+    });
     const sink = typeof dest === 'string' ? createWriteStream(dest) : dest;
     try {
       await pipeline(source, sink);
     } catch (err) {
       // The connection broke off mid-way: the server's trouble, not the package's.
-      if (broken) throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `the download of ${url} from ${this.opts.server} broke off: ${broken.message}`, { cause: err });
+      if (broken)
+        throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `the download of ${url} from ${this.opts.server} broke off: ${broken.message}`, {
+          cause: err,
+        });
       throw err;
     }
   }
@@ -368,9 +391,14 @@ export class Agent {
     const events = host.eventReports(this.reportedSeq, EVENTS_PER_REPORT);
     try {
       const report: AgentReport = {
-        processes: this.processes(), failures: [...host.failures.values()], generation: host.state.generation,
-        metrics: host.metrics(this.name, Math.round(this.heartbeatMs / 1000)), events, crons: host.cronReports(),
-        ...(this.runtimeFacts && { runtimes: this.runtimeFacts }), trust: this.trust.report(),
+        processes: this.processes(),
+        failures: [...host.failures.values()],
+        generation: host.state.generation,
+        metrics: host.metrics(this.name, Math.round(this.heartbeatMs / 1000)),
+        events,
+        crons: host.cronReports(),
+        ...(this.runtimeFacts && { runtimes: this.runtimeFacts }),
+        trust: this.trust.report(),
       };
       const answer = await this.api.report(report);
       this.opts.observer?.reported?.(report);
@@ -402,7 +430,11 @@ export class Agent {
         const ws = watchSpec(this.root, inst.desired, spec, inst.ports[spec.name], this.host.users);
         ids.add(id);
         this.health.watch(id, `${s.pid}:${s.startTime}:${inst.desired.version}`, healthCheckOf(spec), {
-          port: inst.ports[spec.name] ?? null, cwd: ws.cwd, env: ws.env, user: ws.user, allowRoot: ws.allowRoot,
+          port: inst.ports[spec.name] ?? null,
+          cwd: ws.cwd,
+          env: ws.env,
+          user: ws.user,
+          allowRoot: ws.allowRoot,
         });
       }
     }

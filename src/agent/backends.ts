@@ -14,8 +14,24 @@ import { ensureShared, switchCurrent } from './install/release-dir.js';
  * The part of `Supervisor` the agent, its Host and `noops ctl` use; `Supervisor` is the real one,
  * the fleet benchmark's `SimSupervisor` a simulated one.
  */
-export interface ProcessSupervisor extends Pick<Supervisor,
-  'start' | 'hold' | 'adopt' | 'stop' | 'stopAll' | 'restart' | 'resume' | 'signal' | 'forget' | 'detach' | 'status' | 'list' | 'events' | 'spec'> {
+export interface ProcessSupervisor
+  extends Pick<
+    Supervisor,
+    | 'start'
+    | 'hold'
+    | 'adopt'
+    | 'stop'
+    | 'stopAll'
+    | 'restart'
+    | 'resume'
+    | 'signal'
+    | 'forget'
+    | 'detach'
+    | 'status'
+    | 'list'
+    | 'events'
+    | 'spec'
+  > {
   on<K extends keyof SupervisorEvents>(event: K, listener: (...args: SupervisorEvents[K]) => void): unknown;
 }
 

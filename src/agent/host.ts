@@ -8,7 +8,17 @@ import { mkdirSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CronReport, EventReport, MetricSample, ProcessReport } from '../api/index.js';
-import { CronRunner, CpuMeter, EventRing, groupUsage, rotateIfNeeded, Supervisor, type EventKind, type ProcessStatus, type SupervisorOptions } from '../supervisor/index.js';
+import {
+  CronRunner,
+  CpuMeter,
+  EventRing,
+  groupUsage,
+  rotateIfNeeded,
+  Supervisor,
+  type EventKind,
+  type ProcessStatus,
+  type SupervisorOptions,
+} from '../supervisor/index.js';
 import type { ProcessSpec } from '../release/index.js';
 import { parseTag } from '../tree/index.js';
 import { localCronSpec, localWatchSpec, readWatches, WATCHES_FILE, type LocalWatches } from './watches/local-watches.js';
@@ -85,7 +95,9 @@ export class Host {
   #loadState(): AgentState {
     const { state, corrupt } = readState(this.root);
     if (corrupt === undefined) return state;
-    this.#log(`state.json could not be read (${corrupt.error}); moved aside to ${corrupt.aside}; rebuilding it from the processes that run`);
+    this.#log(
+      `state.json could not be read (${corrupt.error}); moved aside to ${corrupt.aside}; rebuilding it from the processes that run`,
+    );
     const found = scanProcesses();
     const notes: string[] = [];
     state.instances = rebuildInstances(this.root, found, readReleaseOnDisk, notes);
@@ -121,7 +133,10 @@ export class Host {
       this.#log(`standalone watches not loaded: ${(err as Error).message}`);
     }
     if (this.#rebuiltFrom !== undefined) {
-      this.localState.processes = rebuildLocal(this.#rebuiltFrom, this.local.processes.map((p) => ({ name: p.spec.name, dir: p.dir })));
+      this.localState.processes = rebuildLocal(
+        this.#rebuiltFrom,
+        this.local.processes.map((p) => ({ name: p.spec.name, dir: p.dir })),
+      );
       this.#rebuiltFrom = undefined;
     }
     this.#applyLocal(this.local, true);
@@ -185,7 +200,15 @@ export class Host {
     let changed = false;
     for (const inst of Object.values(this.state.instances)) changed = recordPids(this.supervisor, inst, this.crons) || changed;
     const names = this.local.processes.map((p) => p.spec.name);
-    changed = recordWatches(this.supervisor, this.crons, this.localState, names, this.local.crons.map((c) => c.cron.name), (n) => n) || changed;
+    changed =
+      recordWatches(
+        this.supervisor,
+        this.crons,
+        this.localState,
+        names,
+        this.local.crons.map((c) => c.cron.name),
+        (n) => n,
+      ) || changed;
     return changed;
   }
 
@@ -196,7 +219,8 @@ export class Host {
   /** Every watch of the host, for `noops ctl` names. */
   refs(): WatchRef[] {
     const refs: WatchRef[] = [];
-    for (const s of this.supervisor.list()) refs.push({ id: s.id, tag: tagOf(s.meta), name: String(s.meta.process ?? s.id), kind: 'process' });
+    for (const s of this.supervisor.list())
+      refs.push({ id: s.id, tag: tagOf(s.meta), name: String(s.meta.process ?? s.id), kind: 'process' });
     for (const c of this.crons.list()) refs.push({ id: c.id, tag: tagOf(c.meta), name: String(c.meta.cron ?? c.id), kind: 'cron' });
     return refs;
   }
@@ -241,11 +265,24 @@ export class Host {
   /** The crons of every instance, as the agent reports them. */
   cronReports(): CronReport[] {
     const iso = (ms: number): string => new Date(ms).toISOString();
-    return this.crons.list().filter((c) => tagOf(c.meta) !== null).map((c) => ({
-      tag: tagOf(c.meta)!, name: String(c.meta.cron), schedule: c.schedule, running: c.running !== null,
-      nextRunAt: c.nextRunAt === null ? null : iso(c.nextRunAt), runs: c.runs, skipped: c.skipped,
-      lastRun: c.lastRun && { startedAt: iso(c.lastRun.startedAt), endedAt: iso(c.lastRun.endedAt), result: c.lastRun.result, message: c.lastRun.message },
-    }));
+    return this.crons
+      .list()
+      .filter((c) => tagOf(c.meta) !== null)
+      .map((c) => ({
+        tag: tagOf(c.meta)!,
+        name: String(c.meta.cron),
+        schedule: c.schedule,
+        running: c.running !== null,
+        nextRunAt: c.nextRunAt === null ? null : iso(c.nextRunAt),
+        runs: c.runs,
+        skipped: c.skipped,
+        lastRun: c.lastRun && {
+          startedAt: iso(c.lastRun.startedAt),
+          endedAt: iso(c.lastRun.endedAt),
+          result: c.lastRun.result,
+          message: c.lastRun.message,
+        },
+      }));
   }
 
   /** Events after `seq`, as reported (at most `limit`, the oldest first). */
@@ -257,8 +294,12 @@ export class Host {
       const ref = refs.get(e.id);
       const slash = e.id.lastIndexOf('/');
       return {
-        seq: e.seq, at: new Date(e.at).toISOString(), kind: e.kind, message: e.message,
-        tag: ref?.tag ?? (slash >= 0 ? e.id.slice(0, slash) : null), name: ref?.name ?? e.id.slice(slash + 1),
+        seq: e.seq,
+        at: new Date(e.at).toISOString(),
+        kind: e.kind,
+        message: e.message,
+        tag: ref?.tag ?? (slash >= 0 ? e.id.slice(0, slash) : null),
+        name: ref?.name ?? e.id.slice(slash + 1),
       };
     });
   }
@@ -278,7 +319,9 @@ export class Host {
     const out: MetricSample[] = [];
     const timestamp = Math.floor(now / 1000);
     for (const inst of Object.values(this.state.instances)) {
-      const pairs = parseTag(inst.desired.tag).pairs.map((p) => `${p.key}=${p.value}`).join(',');
+      const pairs = parseTag(inst.desired.tag)
+        .pairs.map((p) => `${p.key}=${p.value}`)
+        .join(',');
       for (const spec of inst.desired.manifest.processes) {
         const id = processId(inst.desired.tag, spec.name);
         const s = this.supervisor.status(id);
@@ -287,7 +330,15 @@ export class Host {
         if (meter === undefined) this.#cpu.set(id, (meter = new CpuMeter()));
         const cpu = usage ? meter.sample(usage.cpuTicks, now) : null;
         const tags = `${pairs},process=${spec.name}`;
-        const sample = (metric: string, value: number): MetricSample => ({ endpoint, metric, value, timestamp, step: stepSeconds, counterType: 'GAUGE', tags });
+        const sample = (metric: string, value: number): MetricSample => ({
+          endpoint,
+          metric,
+          value,
+          timestamp,
+          step: stepSeconds,
+          counterType: 'GAUGE',
+          tags,
+        });
         out.push(
           sample('common.servicerunning', s?.state === 'up' ? 1 : 0),
           sample('common.servicerestarts', s?.restarts ?? 0),

@@ -95,7 +95,10 @@ export function readReleaseOnDisk(dir: string): ReleaseOnDisk | undefined {
  * @example rebuildInstances('/var/lib/noops', scanProcesses(), readReleaseOnDisk, [])
  */
 export function rebuildInstances(
-  root: string, found: readonly FoundProcess[], readRelease: (dir: string) => ReleaseOnDisk | undefined, notes: string[],
+  root: string,
+  found: readonly FoundProcess[],
+  readRelease: (dir: string) => ReleaseOnDisk | undefined,
+  notes: string[],
 ): AgentState['instances'] {
   const instances: AgentState['instances'] = {};
   // Oldest first: when two processes claim one name (should not happen), the older one is kept.
@@ -131,8 +134,13 @@ function desiredOf(tag: string, version: string, onDisk: ReleaseOnDisk, kind: st
   // The deployment and the runtimes' descriptions come with the server's next desired state;
   // the release (version and sha256) is what decides whether that state changes anything.
   return {
-    tag, version, sha256: onDisk.sha256, url: `${API_PREFIX}/artifacts/${onDisk.sha256}`, manifest: onDisk.manifest,
-    deploymentId: null, kind: kind === 'rollback' ? 'rollback' : 'deploy',
+    tag,
+    version,
+    sha256: onDisk.sha256,
+    url: `${API_PREFIX}/artifacts/${onDisk.sha256}`,
+    manifest: onDisk.manifest,
+    deploymentId: null,
+    kind: kind === 'rollback' ? 'rollback' : 'deploy',
   };
 }
 
@@ -156,7 +164,10 @@ function placeProcess(inst: InstanceState, name: string, p: FoundProcess, notes:
  * The standalone watches (the host's watches file, no NOOPS_TAG) among the found processes: a
  * process leading its group, named by NOOPS_PROCESS, running in the folder its watch names.
  */
-export function rebuildLocal(found: readonly FoundProcess[], watches: readonly { name: string; dir: string }[]): Record<string, { pid: number; startTime: number; restarts: number }> {
+export function rebuildLocal(
+  found: readonly FoundProcess[],
+  watches: readonly { name: string; dir: string }[],
+): Record<string, { pid: number; startTime: number; restarts: number }> {
   const out: Record<string, { pid: number; startTime: number; restarts: number }> = {};
   for (const p of [...found].sort((a, b) => a.startTime - b.startTime)) {
     if (p.env.NOOPS_TAG !== undefined || p.pgrp !== p.pid) continue;

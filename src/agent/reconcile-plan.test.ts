@@ -11,9 +11,21 @@ const SHA = 'a'.repeat(64);
 
 function desired(tag: string, version: string, sha256 = SHA): DesiredInstance {
   return {
-    tag, version, sha256, url: '/api/v1/artifacts/x', deploymentId: 1, kind: 'deploy',
+    tag,
+    version,
+    sha256,
+    url: '/api/v1/artifacts/x',
+    deploymentId: 1,
+    kind: 'deploy',
     manifest: {
-      schema: 1, job: tag, version, commit: version, repo: 'r', builtAt: '', stack: 'procfile', env: {},
+      schema: 1,
+      job: tag,
+      version,
+      commit: version,
+      repo: 'r',
+      builtAt: '',
+      stack: 'procfile',
+      env: {},
       processes: [processDefaults('web', { command: 'node s.js' }), processDefaults('worker', { command: 'node w.js' })],
     },
   };
@@ -43,9 +55,10 @@ test('the release already running is kept; only the processes the supervisor lac
   assert.deepEqual(planReconcile([desired(WEB, 'v1')], actual({ instances: running, supervised: new Set([`${WEB}/web`]) })), [
     { do: 'keep', tag: WEB, version: 'v1', start: ['worker'] },
   ]);
-  assert.deepEqual(planReconcile([desired(WEB, 'v1')], actual({ instances: running, supervised: new Set([`${WEB}/web`, `${WEB}/worker`]) })), [
-    { do: 'keep', tag: WEB, version: 'v1', start: [] },
-  ]);
+  assert.deepEqual(
+    planReconcile([desired(WEB, 'v1')], actual({ instances: running, supervised: new Set([`${WEB}/web`, `${WEB}/worker`]) })),
+    [{ do: 'keep', tag: WEB, version: 'v1', start: [] }],
+  );
 });
 
 test('the same version with another sha256 is another release: switched to', () => {
@@ -76,6 +89,12 @@ test('a release whose signature is refused is never installed, kept or run; veri
 });
 
 test('nothing desired: every instance is removed, and nothing else', () => {
-  const a = actual({ instances: { [WEB]: { version: 'v1', sha256: SHA }, [API]: { version: 'v7', sha256: SHA } }, failed: { [WEB]: 'v1' } });
-  assert.deepEqual(planReconcile([], a), [{ do: 'remove', tag: WEB }, { do: 'remove', tag: API }]);
+  const a = actual({
+    instances: { [WEB]: { version: 'v1', sha256: SHA }, [API]: { version: 'v7', sha256: SHA } },
+    failed: { [WEB]: 'v1' },
+  });
+  assert.deepEqual(planReconcile([], a), [
+    { do: 'remove', tag: WEB },
+    { do: 'remove', tag: API },
+  ]);
 });

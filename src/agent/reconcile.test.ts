@@ -21,9 +21,21 @@ const TAG = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
 
 function desired(version: string): DesiredInstance {
   return {
-    tag: TAG, version, sha256: 'a'.repeat(64), url: '/api/v1/artifacts/x', deploymentId: 1, kind: 'deploy',
+    tag: TAG,
+    version,
+    sha256: 'a'.repeat(64),
+    url: '/api/v1/artifacts/x',
+    deploymentId: 1,
+    kind: 'deploy',
     manifest: {
-      schema: 1, job: TAG, version, commit: version, repo: 'r', builtAt: '', stack: 'manifest', env: {},
+      schema: 1,
+      job: TAG,
+      version,
+      commit: version,
+      repo: 'r',
+      builtAt: '',
+      stack: 'manifest',
+      env: {},
       processes: [{ name: 'app', command: 'true', port: null, env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 0 }],
     },
   };
@@ -32,11 +44,27 @@ function desired(version: string): DesiredInstance {
 /** A supervisor that records starts; nothing runs. */
 function recordingSupervisor(started: string[]): ProcessSupervisor {
   const status = (spec: WatchSpec): ProcessStatus => ({
-    id: spec.id, state: 'up', pid: null, startTime: null, startedAt: null, restarts: 0, failedStarts: 0, since: 0,
-    reason: '', adopted: false, logs: { out: '', err: '' }, meta: {}, retryAt: null, lastExit: null, restartPolicy: 'always',
+    id: spec.id,
+    state: 'up',
+    pid: null,
+    startTime: null,
+    startedAt: null,
+    restarts: 0,
+    failedStarts: 0,
+    since: 0,
+    reason: '',
+    adopted: false,
+    logs: { out: '', err: '' },
+    meta: {},
+    retryAt: null,
+    lastExit: null,
+    restartPolicy: 'always',
   });
   return {
-    start: (spec) => { started.push(spec.id); return status(spec); },
+    start: (spec) => {
+      started.push(spec.id);
+      return status(spec);
+    },
     hold: (spec) => status(spec),
     adopt: (spec) => status(spec),
     stop: async () => {},
@@ -73,11 +101,25 @@ async function run(downloadError: Error): Promise<{ failures: Failures; retried:
     const started: string[] = [];
     let retried = 0;
     const state: AgentState = { generation: 0, instances: {} };
-    await reconcile({
-      root, supervisor: recordingSupervisor(started), crons: new CronRunner(), releases: releases(),
-      download: async () => { throw downloadError; },
-      save: () => {}, log: () => {}, retryLater: () => { retried++; },
-    }, state, [desired('abc1234')], failures);
+    await reconcile(
+      {
+        root,
+        supervisor: recordingSupervisor(started),
+        crons: new CronRunner(),
+        releases: releases(),
+        download: async () => {
+          throw downloadError;
+        },
+        save: () => {},
+        log: () => {},
+        retryLater: () => {
+          retried++;
+        },
+      },
+      state,
+      [desired('abc1234')],
+      failures,
+    );
     return { failures, retried, started };
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -104,7 +146,12 @@ test('a runtime used for longer than the keep time survives the deploy that repl
     const file = await makeTarball(root, { 'bin/tool': { text: '#!/bin/sh\n', mode: 0o755 } });
     const sha256 = await sha256File(file);
     const ref = (version: string): RuntimeRef => ({
-      name: 'tool', version, sha256, url: `/runtime/${version}`, exports: defaultExports('tool'), platform: 'any',
+      name: 'tool',
+      version,
+      sha256,
+      url: `/runtime/${version}`,
+      exports: defaultExports('tool'),
+      platform: 'any',
     });
     const withTool = (version: string, toolVersion: string): DesiredInstance => {
       const d = desired(version);
@@ -113,15 +160,24 @@ test('a runtime used for longer than the keep time survives the deploy that repl
     const state: AgentState = { generation: 0, instances: {} };
     let reconciling = false;
     const deps = {
-      root, supervisor: recordingSupervisor([]), crons: new CronRunner(), releases: releases(), runtimeKeepMs: keepMs,
-      download: async (url: string, dest: unknown) => { if (url.startsWith('/runtime/')) await copyFile(file, dest as string); },
-      save: () => {}, log: () => {},
+      root,
+      supervisor: recordingSupervisor([]),
+      crons: new CronRunner(),
+      releases: releases(),
+      runtimeKeepMs: keepMs,
+      download: async (url: string, dest: unknown) => {
+        if (url.startsWith('/runtime/')) await copyFile(file, dest as string);
+      },
+      save: () => {},
+      log: () => {},
     };
     const pruner = new RuntimePruner({ ...deps, state, everyMs: 50, busy: () => reconciling });
     const deploy = async (d: DesiredInstance): Promise<void> => {
       await pruner.idle(); // as the Agent does: a prune never runs beside a reconcile
       reconciling = true;
-      await reconcile(deps, state, [d], new Map()).finally(() => { reconciling = false; });
+      await reconcile(deps, state, [d], new Map()).finally(() => {
+        reconciling = false;
+      });
     };
     const tool1 = join(root, 'runtimes', 'tool', '1');
     const tool2 = join(root, 'runtimes', 'tool', '2');

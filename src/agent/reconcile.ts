@@ -110,7 +110,13 @@ function actualState(supervisor: ProcessSupervisor, state: AgentState, failures:
   return { instances, failed, supervised };
 }
 
-async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: InstanceState | undefined, d: DesiredInstance, failures: Failures): Promise<void> {
+async function switchRelease(
+  deps: ReconcileDeps,
+  state: AgentState,
+  cur: InstanceState | undefined,
+  d: DesiredInstance,
+  failures: Failures,
+): Promise<void> {
   const { root } = deps;
   const releases = deps.releases ?? diskReleases;
   // 1. Put its runtimes and the release on disk, verified. Any failure here leaves the running release alone.
@@ -118,12 +124,18 @@ async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: Instan
   try {
     for (const ref of runtimesOf(d)) {
       const r = await ensureRuntime({
-        runtimesDir: runtimesDir(root), cacheDir: cacheDir(root), ref, download: (dest) => deps.download(ref.url, dest),
+        runtimesDir: runtimesDir(root),
+        cacheDir: cacheDir(root),
+        ref,
+        download: (dest) => deps.download(ref.url, dest),
       });
       if (r.installed) deps.log(`runtime ${ref.name} ${ref.version}: installed (${r.downloaded ? 'downloaded' : 'from the cache'})`);
     }
     installed = await releases.install({
-      root, tag: d.tag, version: d.version, sha256: d.sha256,
+      root,
+      tag: d.tag,
+      version: d.version,
+      sha256: d.sha256,
       download: (dest) => deps.download(d.url, dest),
     });
   } catch (err) {
@@ -136,9 +148,10 @@ async function switchRelease(deps: ReconcileDeps, state: AgentState, cur: Instan
     }
     // A package that does not match its signed sha256 is the artifact store's or the network's
     // doing: say so. It is not fetched again until the desired state names another release.
-    const error = err instanceof NoopsError && err.code === 'NOOPS_E_SHA256_MISMATCH'
-      ? `a package of release ${d.version} is refused: ${msg} (the file in the server's artifact store was changed, or the download was damaged). Nothing of it was installed`
-      : msg;
+    const error =
+      err instanceof NoopsError && err.code === 'NOOPS_E_SHA256_MISMATCH'
+        ? `a package of release ${d.version} is refused: ${msg} (the file in the server's artifact store was changed, or the download was damaged). Nothing of it was installed`
+        : msg;
     failures.set(d.tag, { tag: d.tag, version: d.version, error });
     deps.log(`${d.tag}: cannot install ${d.version}: ${error}`);
     return;
@@ -209,13 +222,24 @@ async function portFor(inst: InstanceState, spec: ProcessSpec): Promise<number |
 
 /** Copies pids and start times from the supervisor into the state (for adoption later). */
 export function recordPids(supervisor: ProcessSupervisor, inst: InstanceState, crons?: CronRunner): boolean {
-  return recordWatches(supervisor, crons, inst, inst.desired.manifest.processes.map((p) => p.name), (inst.desired.manifest.crons ?? []).map((c) => c.name), (n) => processId(inst.desired.tag, n));
+  return recordWatches(
+    supervisor,
+    crons,
+    inst,
+    inst.desired.manifest.processes.map((p) => p.name),
+    (inst.desired.manifest.crons ?? []).map((c) => c.name),
+    (n) => processId(inst.desired.tag, n),
+  );
 }
 
 /** Copies what runs (pids, start times, cron runs) into `w`; true when something changed. */
 export function recordWatches(
-  supervisor: ProcessSupervisor, crons: CronRunner | undefined, w: import('./state.js').WatchesState,
-  processNames: string[], cronNames: string[], idOf: (name: string) => string,
+  supervisor: ProcessSupervisor,
+  crons: CronRunner | undefined,
+  w: import('./state.js').WatchesState,
+  processNames: string[],
+  cronNames: string[],
+  idOf: (name: string) => string,
 ): boolean {
   let changed = false;
   if (crons) {
@@ -257,7 +281,9 @@ export function detectStartFailures(supervisor: ProcessSupervisor, state: AgentS
       // Ended for good before it was ever up (restart: never or on-failure): it failed at once.
       const endedBeforeUp = s.state === 'exited' && s.failedStarts > 0 && s.lastExit?.code !== 0;
       if (s.failedStarts >= FAILED_STARTS_LIMIT || endedBeforeUp) {
-        const what = endedBeforeUp ? `ended before staying up ${spec.startGrace}s` : `died ${s.failedStarts} times before staying up ${spec.startGrace}s`;
+        const what = endedBeforeUp
+          ? `ended before staying up ${spec.startGrace}s`
+          : `died ${s.failedStarts} times before staying up ${spec.startGrace}s`;
         failures.set(d.tag, { tag: d.tag, version: d.version, error: `process ${spec.name} ${what} (${s.reason}); see ${log}` });
         break;
       }

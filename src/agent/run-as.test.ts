@@ -34,7 +34,7 @@ test('the host default applies only to an agent that runs as root', () => {
   assert.deepEqual(hostUsers(undefined, 0), { defaultUser: null });
 });
 
-test('the manifest\'s user wins over the host default; none and no default: the agent\'s own user', () => {
+test("the manifest's user wins over the host default; none and no default: the agent's own user", () => {
   assert.equal(processUser(undefined, { defaultUser: 'noops' }), 'noops');
   assert.equal(processUser(null, { defaultUser: 'noops' }), 'noops');
   assert.equal(processUser('app', { defaultUser: 'noops' }), 'app');
@@ -42,7 +42,7 @@ test('the manifest\'s user wins over the host default; none and no default: the 
   assert.equal(processUser('root', { defaultUser: null }), 'root');
 });
 
-test('an agent running as root: the default user, the manifest\'s user, root only when allowed', () => {
+test("an agent running as root: the default user, the manifest's user, root only when allowed", () => {
   assert.deepEqual(decide(null, 'noops', false, 0), USERS.noops);
   assert.deepEqual(decide(null, 'noops', true, 0), USERS.noops, 'allowing root does not make root the default');
   assert.deepEqual(decide(null, 'app', false, 0), USERS.app, 'the host default is configurable');
@@ -50,7 +50,7 @@ test('an agent running as root: the default user, the manifest\'s user, root onl
   assert.equal(decide('root', 'noops', false, 0), 'NOOPS_E_ROOT_NOT_ALLOWED');
   assert.equal(decide('0', 'noops', false, 0), 'NOOPS_E_ROOT_NOT_ALLOWED');
   assert.equal(decide('toor', 'noops', false, 0), 'NOOPS_E_ROOT_NOT_ALLOWED', 'any name with uid 0');
-  assert.equal(decide('root', 'noops', true, 0), 'agent', 'allowed: root, the agent\'s own user');
+  assert.equal(decide('root', 'noops', true, 0), 'agent', "allowed: root, the agent's own user");
   assert.equal(decide('toor', 'noops', true, 0), 'agent');
 });
 
@@ -62,9 +62,12 @@ test('an agent not running as root: processes run as itself; another user is an 
   assert.equal(decide('root', 'noops', true, 1000), 'NOOPS_E_INPUT', 'allowed, but it cannot switch');
 });
 
-test('a root supervisor given no user refuses to run a release\'s process as itself; without a rule it runs it', () => {
-  assert.throws(() => identityFor(undefined, 0, false), (e: NoopsError) => e.code === 'NOOPS_E_ROOT_NOT_ALLOWED' && /agent's own user \(root\)/.test(e.message));
+test("a root supervisor given no user refuses to run a release's process as itself; without a rule it runs it", () => {
+  assert.throws(
+    () => identityFor(undefined, 0, false),
+    (e: NoopsError) => e.code === 'NOOPS_E_ROOT_NOT_ALLOWED' && /agent's own user \(root\)/.test(e.message),
+  );
   assert.equal(identityFor(undefined, 0, true), undefined);
-  assert.equal(identityFor(undefined, 0, undefined), undefined, 'the host\'s own watches: no rule');
+  assert.equal(identityFor(undefined, 0, undefined), undefined, "the host's own watches: no rule");
   assert.equal(identityFor(USERS.root, 0, undefined), undefined);
 });

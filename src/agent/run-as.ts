@@ -62,7 +62,7 @@ export function setUpProcessUser(user: string, root: string): string[] {
   ensureSystemUser(user);
   if (resolveUser(user).uid === 0) {
     throw new NoopsError('NOOPS_E_INPUT', `--user ${user} is root: the default user of processes must be an unprivileged user`, {
-      hint: 'leave --user out (processes run as `noops`), and let the server\'s admin allow root where it is needed (`noops root allow --scope TAG`)',
+      hint: "leave --user out (processes run as `noops`), and let the server's admin allow root where it is needed (`noops root allow --scope TAG`)",
     });
   }
   mkdirSync(root, { recursive: true });
@@ -72,8 +72,10 @@ export function setUpProcessUser(user: string, root: string): string[] {
   }
   mkdirSync(join(root, 'cache'), { recursive: true, mode: 0o700 });
   chmodSync(join(root, 'cache'), 0o700);
-  return unwalkableParents(root).map((dir) =>
-    `${dir} cannot be walked through by other users: processes that run as ${user} cannot reach their releases under ${root} (chmod o+x ${dir}, or another --root)`);
+  return unwalkableParents(root).map(
+    (dir) =>
+      `${dir} cannot be walked through by other users: processes that run as ${user} cannot reach their releases under ${root} (chmod o+x ${dir}, or another --root)`,
+  );
 }
 
 /** Creates the system user `name` and its group unless the user exists (Debian's useradd, else adduser). */

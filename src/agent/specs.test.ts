@@ -7,7 +7,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DesiredInstance } from '../api/index.js';
 import { detectStack } from '../build/detect.js';
 import { DEFAULT_FLAPPING, processDefaults, type ProcessSpec } from '../release/index.js';
-import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, DEFAULT_STABLE_MS, planRestart, Supervisor, type ProcessState } from '../supervisor/index.js';
+import {
+  DEFAULT_BACKOFF_BASE_MS,
+  DEFAULT_BACKOFF_MAX_MS,
+  DEFAULT_STABLE_MS,
+  planRestart,
+  Supervisor,
+  type ProcessState,
+} from '../supervisor/index.js';
 import { cronSpec, instanceDirs, watchSpec } from './specs.js';
 import type { HostUsers } from './run-as.js';
 
@@ -17,16 +24,39 @@ const SELF: HostUsers = { defaultUser: null };
 const TAG = 'cop.a_owt.b_pdl.c_service.d_job.e_cluster.prod';
 function desired(processes: ProcessSpec[]): DesiredInstance {
   return {
-    tag: TAG, version: 'abcdef123', sha256: 'x', url: '/x', deploymentId: 1, kind: 'deploy',
+    tag: TAG,
+    version: 'abcdef123',
+    sha256: 'x',
+    url: '/x',
+    deploymentId: 1,
+    kind: 'deploy',
     manifest: {
-      schema: 1, job: 'j', version: 'abcdef123', commit: 'c', repo: 'r', builtAt: 'b', stack: 's', env: { A: '1' }, processes,
-      crons: [{ name: 'report', schedule: '0 3 * * *', timezone: 'Asia/Shanghai', command: './r.sh', env: { B: '2' }, timeout: 60, user: null }],
+      schema: 1,
+      job: 'j',
+      version: 'abcdef123',
+      commit: 'c',
+      repo: 'r',
+      builtAt: 'b',
+      stack: 's',
+      env: { A: '1' },
+      processes,
+      crons: [
+        { name: 'report', schedule: '0 3 * * *', timezone: 'Asia/Shanghai', command: './r.sh', env: { B: '2' }, timeout: 60, user: null },
+      ],
     },
   };
 }
 
-test('a process of an older manifest (no supervision keys) leaves the supervisor\'s defaults in place', () => {
-  const old: ProcessSpec = { name: 'web', command: 'node s.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 10, startGrace: 2 };
+test("a process of an older manifest (no supervision keys) leaves the supervisor's defaults in place", () => {
+  const old: ProcessSpec = {
+    name: 'web',
+    command: 'node s.js',
+    port: 'auto',
+    env: {},
+    stopSignal: 'SIGTERM',
+    stopTimeout: 10,
+    startGrace: 2,
+  };
   const ws = watchSpec('/root', desired([old]), old, 8080, SELF);
   assert.equal(ws.id, `${TAG}/web`);
   assert.equal(ws.env.PORT, '8080');
@@ -35,10 +65,14 @@ test('a process of an older manifest (no supervision keys) leaves the supervisor
   assert.deepEqual(ws.conditions, []);
 });
 
-test('supervision keys become the supervisor\'s units; checks of the own port get the port', () => {
+test("supervision keys become the supervisor's units; checks of the own port get the port", () => {
   const base = { interval: 2, times: 3, of: 5, action: 'restart' as const };
   const p: ProcessSpec = {
-    ...processDefaults('web', { command: 'node s.js' }), restart: 'on-failure', stopCommand: './stop', user: 'www-data', flapping: false,
+    ...processDefaults('web', { command: 'node s.js' }),
+    restart: 'on-failure',
+    stopCommand: './stop',
+    user: 'www-data',
+    flapping: false,
     logs: { maxSize: 1000, keep: 2 },
     conditions: [
       { kind: 'http', path: '/health', url: null, codeIs: [200], codeIsNot: null, timeout: 1.5, ...base },
@@ -72,20 +106,36 @@ test('a cron runs in the release folder with the job environment; its logs are c
   assert.equal(c.env.NOOPS_DATA_DIR, `/root/jobs/${TAG}/shared/data`);
 });
 
-test('a process and a cron run as their user:, else as the host\'s default user; root only where the instance allows it', () => {
+test("a process and a cron run as their user:, else as the host's default user; root only where the instance allows it", () => {
   const noops: HostUsers = { defaultUser: 'noops' };
   const data = `/root/jobs/${TAG}/shared/data`;
   const web = processDefaults('web', { command: 'x' });
   const d = desired([web]);
-  const pick = (ws: { user?: string; allowRoot?: boolean; writable?: string[] }) => ({ user: ws.user, allowRoot: ws.allowRoot, writable: ws.writable });
+  const pick = (ws: { user?: string; allowRoot?: boolean; writable?: string[] }) => ({
+    user: ws.user,
+    allowRoot: ws.allowRoot,
+    writable: ws.writable,
+  });
   assert.deepEqual(pick(watchSpec('/root', d, web, 1, noops)), { user: 'noops', allowRoot: false, writable: [data] });
   assert.deepEqual(pick(watchSpec('/root', d, web, 1, SELF)), { user: undefined, allowRoot: false, writable: [data] });
   assert.deepEqual(pick(watchSpec('/root', d, { ...web, user: 'root' }, 1, noops)), { user: 'root', allowRoot: false, writable: [data] });
-  assert.deepEqual(pick(watchSpec('/root', { ...d, allowRoot: true }, { ...web, user: 'root' }, 1, noops)), { user: 'root', allowRoot: true, writable: [data] });
-  assert.deepEqual(pick(watchSpec('/root', d, { ...web, user: 'www-data' }, 1, noops)), { user: 'www-data', allowRoot: false, writable: [data] });
+  assert.deepEqual(pick(watchSpec('/root', { ...d, allowRoot: true }, { ...web, user: 'root' }, 1, noops)), {
+    user: 'root',
+    allowRoot: true,
+    writable: [data],
+  });
+  assert.deepEqual(pick(watchSpec('/root', d, { ...web, user: 'www-data' }, 1, noops)), {
+    user: 'www-data',
+    allowRoot: false,
+    writable: [data],
+  });
   const cron = d.manifest.crons![0]!;
   assert.deepEqual(pick(cronSpec('/root', d, cron, noops)), { user: 'noops', allowRoot: false, writable: [data] });
-  assert.deepEqual(pick(cronSpec('/root', { ...d, allowRoot: true }, { ...cron, user: '0' }, noops)), { user: '0', allowRoot: true, writable: [data] });
+  assert.deepEqual(pick(cronSpec('/root', { ...d, allowRoot: true }, { ...cron, user: '0' }, noops)), {
+    user: '0',
+    allowRoot: true,
+    writable: [data],
+  });
 });
 
 test('a Procfile-only release whose process exits at once ends in flapping by the manifest defaults, not in endless restarts', async () => {
@@ -107,7 +157,11 @@ test('a Procfile-only release whose process exits at once ends in flapping by th
   let death = { state: 'starting' as const, upForMs: null, nextBackoffMs: 0, failedStarts: 0 };
   let waited = 0;
   for (let i = 0; i < flapping.times - 1; i++) {
-    const plan = planRestart(death, { backoffBaseMs: DEFAULT_BACKOFF_BASE_MS, backoffMaxMs: DEFAULT_BACKOFF_MAX_MS, stableMs: DEFAULT_STABLE_MS });
+    const plan = planRestart(death, {
+      backoffBaseMs: DEFAULT_BACKOFF_BASE_MS,
+      backoffMaxMs: DEFAULT_BACKOFF_MAX_MS,
+      stableMs: DEFAULT_STABLE_MS,
+    });
     waited += plan.delayMs;
     death = { ...death, nextBackoffMs: plan.nextBackoffMs, failedStarts: plan.failedStarts };
   }
@@ -117,7 +171,9 @@ test('a Procfile-only release whose process exits at once ends in flapping by th
   // the spec's (the manifest's defaults) can make it flap.
   const sup = new Supervisor({ backoffBaseMs: 10, flapping: null });
   const states: ProcessState[] = [];
-  sup.on('state', (st) => { if (st.id === ws.id) states.push(st.state); });
+  sup.on('state', (st) => {
+    if (st.id === ws.id) states.push(st.state);
+  });
   try {
     sup.start(ws);
     const deadline = Date.now() + 20_000;
@@ -127,8 +183,15 @@ test('a Procfile-only release whose process exits at once ends in flapping by th
     assert.match(st.reason, /^restarted 5 times within 120 s \(last: exited with code 3\); retry in 300 s/);
     assert.equal(st.pid, null);
     assert.ok(st.retryAt! - Date.now() > 290_000, 'retried in 5 minutes');
-    assert.deepEqual(states, [...Array<ProcessState[]>(4).fill(['starting', 'backoff']).flat(), 'starting', 'flapping'], 'five deaths, then flapping');
-    assert.deepEqual(sup.events(0, ws.id).map((e) => e.kind), ['started', ...Array<string[]>(4).fill(['crash', 'restart']).flat(), 'crash', 'flapping']);
+    assert.deepEqual(
+      states,
+      [...Array<ProcessState[]>(4).fill(['starting', 'backoff']).flat(), 'starting', 'flapping'],
+      'five deaths, then flapping',
+    );
+    assert.deepEqual(
+      sup.events(0, ws.id).map((e) => e.kind),
+      ['started', ...Array<string[]>(4).fill(['crash', 'restart']).flat(), 'crash', 'flapping'],
+    );
     const seen = states.length;
     await sleep(300); // 30 backoffs' worth: nothing starts again by itself
     assert.equal(states.length, seen);
@@ -139,7 +202,7 @@ test('a Procfile-only release whose process exits at once ends in flapping by th
   }
 });
 
-test('secrets: the release\'s and the process\'s secretEnv get their values from the desired state; the process\'s win', () => {
+test("secrets: the release's and the process's secretEnv get their values from the desired state; the process's win", () => {
   const p: ProcessSpec = { ...processDefaults('web', { command: 'x', env: { LEVEL: '3' }, secretEnv: { API_KEY: 'api', DB: 'db-web' } }) };
   const d = desired([p]);
   d.manifest.secretEnv = { DB: 'db', SMTP: 'smtp' };

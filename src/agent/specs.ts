@@ -105,13 +105,21 @@ export function watchSpec(root: string, d: DesiredInstance, spec: ProcessSpec, p
 }
 
 /** Who a process or cron of an instance runs as, and what it must be able to write. */
-function runAs(root: string, d: DesiredInstance, manifestUser: string | null | undefined, users: HostUsers): Pick<WatchSpec, 'user' | 'allowRoot' | 'writable'> {
+function runAs(
+  root: string,
+  d: DesiredInstance,
+  manifestUser: string | null | undefined,
+  users: HostUsers,
+): Pick<WatchSpec, 'user' | 'allowRoot' | 'writable'> {
   const user = processUser(manifestUser, users);
   return { ...(user !== undefined && { user }), allowRoot: d.allowRoot === true, writable: [instanceDirs(root, d).data] };
 }
 
 /** The fields of a WatchSpec that come from a process's manifest entry alone. */
-export function supervision(spec: ProcessSpec, port: number | undefined): Omit<WatchSpec, 'id' | 'cwd' | 'env' | 'logDir' | 'logName' | 'meta'> {
+export function supervision(
+  spec: ProcessSpec,
+  port: number | undefined,
+): Omit<WatchSpec, 'id' | 'cwd' | 'env' | 'logDir' | 'logName' | 'meta'> {
   return {
     command: spec.command,
     stopSignal: spec.stopSignal,
@@ -127,7 +135,13 @@ export function supervision(spec: ProcessSpec, port: number | undefined): Omit<W
 }
 
 function flappingMs(f: ManifestFlapping): FlappingPolicy {
-  return { times: f.times, withinMs: f.within * 1000, retryInMs: f.retryIn * 1000, retryTimes: f.retryTimes, retryWithinMs: f.retryWithin * 1000 };
+  return {
+    times: f.times,
+    withinMs: f.within * 1000,
+    retryInMs: f.retryIn * 1000,
+    retryTimes: f.retryTimes,
+    retryWithinMs: f.retryWithin * 1000,
+  };
 }
 
 /**
@@ -144,8 +158,12 @@ export function conditionSpec(c: ManifestCondition, port: number | undefined): C
       return { kind: 'cpu', abovePercent: c.above, ...base };
     case 'http':
       return {
-        kind: 'http', url: c.url ?? `http://127.0.0.1:${port ?? 0}${c.path ?? '/'}`, timeoutMs: c.timeout * 1000, ...base,
-        ...(c.codeIs ? { codeIs: c.codeIs } : {}), ...(c.codeIsNot ? { codeIsNot: c.codeIsNot } : {}),
+        kind: 'http',
+        url: c.url ?? `http://127.0.0.1:${port ?? 0}${c.path ?? '/'}`,
+        timeoutMs: c.timeout * 1000,
+        ...base,
+        ...(c.codeIs ? { codeIs: c.codeIs } : {}),
+        ...(c.codeIsNot ? { codeIsNot: c.codeIsNot } : {}),
       };
     case 'tcp':
       return { kind: 'tcp', host: c.host, port: c.port ?? port ?? 0, timeoutMs: c.timeout * 1000, ...base };

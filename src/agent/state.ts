@@ -93,13 +93,21 @@ export function readState(root: string, now = new Date()): { state: AgentState; 
   }
   try {
     const parsed = JSON.parse(text) as AgentState;
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || (parsed.instances !== undefined && typeof parsed.instances !== 'object')) {
+    if (
+      parsed === null ||
+      typeof parsed !== 'object' ||
+      Array.isArray(parsed) ||
+      (parsed.instances !== undefined && typeof parsed.instances !== 'object')
+    ) {
       throw new Error('it is not a JSON object with instances');
     }
     return {
       state: {
-        generation: parsed.generation ?? 0, instances: parsed.instances ?? {}, local: parsed.local ?? { processes: {} },
-        runtimesUsed: parsed.runtimesUsed ?? {}, ...(parsed.server && { server: parsed.server }),
+        generation: parsed.generation ?? 0,
+        instances: parsed.instances ?? {},
+        local: parsed.local ?? { processes: {} },
+        runtimesUsed: parsed.runtimesUsed ?? {},
+        ...(parsed.server && { server: parsed.server }),
       },
     };
   } catch (err) {

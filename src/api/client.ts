@@ -72,7 +72,10 @@ export class ApiClient {
     const out: R[] = [];
     let next: string | null = null;
     for (;;) {
-      const res = await this.raw('GET', next === null ? path : `${path}${path.includes('?') ? '&' : '?'}offset=${encodeURIComponent(next)}`);
+      const res = await this.raw(
+        'GET',
+        next === null ? path : `${path}${path.includes('?') ? '&' : '?'}offset=${encodeURIComponent(next)}`,
+      );
       const text = await res.text();
       const data = text === '' ? undefined : (JSON.parse(text) as unknown);
       if (!res.ok) throw decodeError(res.status, data);
@@ -191,7 +194,10 @@ export class ApiClient {
     try {
       res = await this.fetch(`${this.server}${API_PREFIX}/runtimes${params}`, {
         // a stream body needs duplex 'half' (fetch's rule); the cast is for lib types without it
-        method: 'POST', headers, body: body as unknown as string, duplex: 'half',
+        method: 'POST',
+        headers,
+        body: body as unknown as string,
+        duplex: 'half',
       } as RequestInit);
     } catch (err) {
       if (err instanceof NoopsError) throw err;
@@ -294,7 +300,10 @@ export class ApiClient {
     try {
       res = await fetch(`${this.server}${API_PREFIX}/releases/import${query({ tag })}`, {
         // a stream body needs duplex 'half' (fetch's rule); the cast is for lib types without it
-        method: 'POST', headers, body: body as unknown as string, duplex: 'half',
+        method: 'POST',
+        headers,
+        body: body as unknown as string,
+        duplex: 'half',
       } as RequestInit);
     } catch (err) {
       const cause = (err as Error & { cause?: unknown }).cause;

@@ -5,7 +5,17 @@
  */
 import type { RolloutLogLine, RolloutPolicy } from '../rollout/index.js';
 
-export type { DeploymentStatusView, DeployTestCommand, DeployTestRun, HostProgress, HostRolloutState, RolloutLogLine, RolloutPhase, RolloutPolicy, RolloutProgress } from '../rollout/index.js';
+export type {
+  DeploymentStatusView,
+  DeployTestCommand,
+  DeployTestRun,
+  HostProgress,
+  HostRolloutState,
+  RolloutLogLine,
+  RolloutPhase,
+  RolloutPolicy,
+  RolloutProgress,
+} from '../rollout/index.js';
 
 /** What `GET /deployments/:id/events` streams (server-sent events; the event name is `type`). */
 export type DeploymentEvent =

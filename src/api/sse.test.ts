@@ -20,7 +20,10 @@ async function all(chunks: string[]): Promise<ReadEvent[]> {
 
 test('what encodeEvent writes, readEvents reads back, across any chunking', async () => {
   const text = encodeEvent('deployment', { id: 1, message: 'two\nlines' }) + KEEP_ALIVE + encodeEvent('log', { line: 'é ✓' });
-  const want = [{ event: 'deployment', data: { id: 1, message: 'two\nlines' } }, { event: 'log', data: { line: 'é ✓' } }];
+  const want = [
+    { event: 'deployment', data: { id: 1, message: 'two\nlines' } },
+    { event: 'log', data: { line: 'é ✓' } },
+  ];
   assert.deepEqual(await all([text]), want);
   const bytes = [...text];
   assert.deepEqual(await all(bytes), want, 'one character at a time');

@@ -43,7 +43,9 @@ before(async () => {
 after(() => {
   server.close();
   server.closeAllConnections();
-  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  dirs.forEach((d) => {
+    rmSync(d, { recursive: true, force: true });
+  });
 });
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
@@ -74,14 +76,20 @@ test('without the CA, or with another CA, the client refuses in the handshake: t
 test('a certificate for other names is refused; plain http to the TLS port does not get an answer', async () => {
   seen.length = 0;
   const f = autoTlsFiles(dirs[0]!);
-  const elsewhere = await issueServerCert({ certPem: ca, keyPem: readFileSync(f.caKey, 'utf8') }, { dns: ['cp1.example.com'], ips: [] }, new Date());
+  const elsewhere = await issueServerCert(
+    { certPem: ca, keyPem: readFileSync(f.caKey, 'utf8') },
+    { dns: ['cp1.example.com'], ips: [] },
+    new Date(),
+  );
   const other = createServer({ key: elsewhere.keyPem, cert: elsewhere.certPem }, (req, res) => {
     seen.push(`${req.method} ${req.url}`);
     res.end('[]');
   });
   await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
   try {
-    const err = await new ApiClient(`https://127.0.0.1:${(other.address() as AddressInfo).port}`, 'secret', { ca }).hosts().catch((e: unknown) => e as NoopsError);
+    const err = await new ApiClient(`https://127.0.0.1:${(other.address() as AddressInfo).port}`, 'secret', { ca })
+      .hosts()
+      .catch((e: unknown) => e as NoopsError);
     assert.equal((err as NoopsError).code, 'NOOPS_E_TLS_UNTRUSTED');
     assert.match((err as NoopsError).message, /not valid for this address/);
   } finally {
@@ -109,10 +117,13 @@ test('a CA for an http:// server changes nothing: the client talks plain HTTP as
   }
 });
 
-test('transportError reads the socket\'s code through fetch\'s causes', () => {
+test("transportError reads the socket's code through fetch's causes", () => {
   const wrap = (code: string): Error => new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code }) });
   assert.equal(transportError(wrap('SELF_SIGNED_CERT_IN_CHAIN'), 'https://a:1').code, 'NOOPS_E_TLS_UNTRUSTED');
-  assert.equal(transportError(wrap('CERT_HAS_EXPIRED'), 'https://a:1').message, 'refused to talk to https://a:1: its TLS certificate has expired (CERT_HAS_EXPIRED); nothing was sent');
+  assert.equal(
+    transportError(wrap('CERT_HAS_EXPIRED'), 'https://a:1').message,
+    'refused to talk to https://a:1: its TLS certificate has expired (CERT_HAS_EXPIRED); nothing was sent',
+  );
   assert.equal(transportError(wrap('ERR_SSL_WRONG_VERSION_NUMBER'), 'https://a:1').code, 'NOOPS_E_TLS_MISMATCH');
   assert.equal(transportError(wrap('ECONNREFUSED'), 'https://a:1').code, 'NOOPS_E_SERVER_UNREACHABLE');
   assert.equal(transportError(new TypeError('fetch failed'), 'http://a:1').code, 'NOOPS_E_SERVER_UNREACHABLE');

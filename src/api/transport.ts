@@ -69,16 +69,23 @@ const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_
 export function transportError(err: unknown, server: string): NoopsError {
   const code = causeCode(err);
   if (code !== undefined && code in UNTRUSTED) {
-    return new NoopsError('NOOPS_E_TLS_UNTRUSTED', `refused to talk to ${server}: its TLS certificate ${UNTRUSTED[code]} (${code}); nothing was sent`, { cause: err });
+    return new NoopsError(
+      'NOOPS_E_TLS_UNTRUSTED',
+      `refused to talk to ${server}: its TLS certificate ${UNTRUSTED[code]} (${code}); nothing was sent`,
+      { cause: err },
+    );
   }
   if (code !== undefined && NOT_TLS.has(code) && server.startsWith('https:')) {
-    return new NoopsError('NOOPS_E_TLS_MISMATCH', `${server} does not answer in TLS (${code}); a server without --tls is http://`, { cause: err });
+    return new NoopsError('NOOPS_E_TLS_MISMATCH', `${server} does not answer in TLS (${code}); a server without --tls is http://`, {
+      cause: err,
+    });
   }
   // A TLS server closes a plain-HTTP connection without a word; so does a server shutting down,
   // so the code stays "unreachable" (agents retry it) and the hint names both.
-  const hint = server.startsWith('http:') && code === 'UND_ERR_SOCKET'
-    ? 'the server closed the connection: if it runs with --tls, its address is https://...; otherwise start it with `noops server`'
-    : undefined;
+  const hint =
+    server.startsWith('http:') && code === 'UND_ERR_SOCKET'
+      ? 'the server closed the connection: if it runs with --tls, its address is https://...; otherwise start it with `noops server`'
+      : undefined;
   return new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `cannot reach the noops server at ${server}`, { cause: err, hint });
 }
 

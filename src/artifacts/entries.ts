@@ -41,8 +41,7 @@ export function checkEntries(entries: readonly TarEntry[]): void {
     const name = JSON.stringify(entry.path);
     if (SPECIAL_TYPES.has(entry.type)) unsafe(`entry ${name} is a ${entry.type}; devices and fifos are refused`);
     if (!ALLOWED_TYPES.has(entry.type)) {
-      throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `entry ${name} is of tar type ${entry.type}, ` +
-        'which a release package may not hold');
+      throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `entry ${name} is of tar type ${entry.type}, which a release package may not hold`);
     }
     const parts = splitRelative(entry.path, `entry ${name}`);
     const key = parts.join('/');

@@ -26,8 +26,7 @@ export async function listEntries(file: string): Promise<TarEntry[]> {
       },
     });
   } catch (err) {
-    throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the package is not a readable tar.gz: ${(err as Error).message}`,
-      { cause: err });
+    throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the package is not a readable tar.gz: ${(err as Error).message}`, { cause: err });
   }
   return entries;
 }
@@ -46,8 +45,7 @@ export async function extractPackage(file: string, dest: string, limits: UnpackL
   try {
     await extract({ file, cwd: dest, strict: true, preserveOwner: false, preservePaths: false });
   } catch (err) {
-    throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the package could not be extracted: ${(err as Error).message}`,
-      { cause: err });
+    throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the package could not be extracted: ${(err as Error).message}`, { cause: err });
   }
   await checkTree(dest);
 }

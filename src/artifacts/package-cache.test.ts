@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { ArtifactStore } from './store.js';
 import { PackageCache } from './package-cache.js';
 
-async function withStore(fn: (store: ArtifactStore, put: (bytes: number, fill: number) => Promise<string>) => Promise<void>): Promise<void> {
+async function withStore(
+  fn: (store: ArtifactStore, put: (bytes: number, fill: number) => Promise<string>) => Promise<void>,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'noops-pkgcache-'));
   try {
     const store = new ArtifactStore(join(dir, 'store'));

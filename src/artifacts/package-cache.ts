@@ -25,7 +25,10 @@ export class PackageCache {
   private readonly loading = new Map<string, Promise<Buffer | undefined>>();
   private bytes = 0;
 
-  constructor(private readonly store: ArtifactStore, readonly maxBytes = PACKAGE_CACHE_BYTES) {}
+  constructor(
+    private readonly store: ArtifactStore,
+    readonly maxBytes = PACKAGE_CACHE_BYTES,
+  ) {}
 
   /**
    * The package's bytes, from memory (read once on first use); undefined when it is larger than

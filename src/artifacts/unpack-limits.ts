@@ -50,11 +50,17 @@ function positive(env: NodeJS.ProcessEnv, name: string): number | undefined {
  */
 export function checkUnpackedSize(entries: readonly TarEntry[], limits: UnpackLimits): void {
   if (entries.length > limits.files) {
-    throw new NoopsError('NOOPS_E_PACKAGE_TOO_LARGE', `refused the package: it holds ${entries.length} entries, more than the ${limits.files} a host unpacks`);
+    throw new NoopsError(
+      'NOOPS_E_PACKAGE_TOO_LARGE',
+      `refused the package: it holds ${entries.length} entries, more than the ${limits.files} a host unpacks`,
+    );
   }
   let bytes = 0;
   for (const e of entries) bytes += e.size ?? 0;
   if (bytes > limits.bytes) {
-    throw new NoopsError('NOOPS_E_PACKAGE_TOO_LARGE', `refused the package: it unpacks to ${bytes} bytes, more than the ${limits.bytes} a host unpacks`);
+    throw new NoopsError(
+      'NOOPS_E_PACKAGE_TOO_LARGE',
+      `refused the package: it unpacks to ${bytes} bytes, more than the ${limits.bytes} a host unpacks`,
+    );
   }
 }

@@ -19,9 +19,7 @@ export type Download = (destPath: string) => Promise<void>;
  *
  * @example const { file } = await ensureVerified('/var/lib/noops/agent/cache', sha256, (dest) => fetchTo(url, dest));
  */
-export async function ensureVerified(
-  dir: string, sha256: string, download: Download,
-): Promise<{ file: string; downloaded: boolean }> {
+export async function ensureVerified(dir: string, sha256: string, download: Download): Promise<{ file: string; downloaded: boolean }> {
   assertSha256(sha256);
   const file = join(dir, sha256);
   await mkdir(dir, { recursive: true });
@@ -42,8 +40,7 @@ export async function ensureVerified(
     }
     const actual = await sha256File(tmp);
     if (actual !== sha256) {
-      throw new NoopsError('NOOPS_E_SHA256_MISMATCH',
-        `the downloaded package has sha256 ${actual}, expected ${sha256}`);
+      throw new NoopsError('NOOPS_E_SHA256_MISMATCH', `the downloaded package has sha256 ${actual}, expected ${sha256}`);
     }
     await rename(tmp, file);
   } catch (err) {

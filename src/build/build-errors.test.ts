@@ -17,7 +17,11 @@ async function inSandbox(fn: (sb: Sandbox) => Promise<void>): Promise<void> {
 /** Nothing was stored, and the work folder is empty again. */
 async function assertNothingLeft(sb: Sandbox): Promise<void> {
   const stored = await readdir(sb.artifacts.dir).catch(() => [] as string[]);
-  assert.deepEqual(stored.filter((name) => name !== '.tmp'), [], 'no package is stored');
+  assert.deepEqual(
+    stored.filter((name) => name !== '.tmp'),
+    [],
+    'no package is stored',
+  );
   assert.deepEqual(await readdir(sb.workDir).catch(() => [] as string[]), [], 'the work folder is removed');
 }
 
@@ -55,7 +59,7 @@ test('a build past the time limit is killed with its children', () =>
     await assertNothingLeft(sb);
   }));
 
-test('a repository that does not exist is NOOPS_E_GIT_CLONE with git\'s words', () =>
+test("a repository that does not exist is NOOPS_E_GIT_CLONE with git's words", () =>
   inSandbox(async (sb) => {
     await assert.rejects(runBuild({ ...sb.options(), repo: join(sb.root, 'nope'), ref: 'main' }), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'NOOPS_E_GIT_CLONE');
@@ -69,7 +73,10 @@ test('an unknown ref is NOOPS_E_GIT_CHECKOUT', () =>
   inSandbox(async (sb) => {
     await sb.repo.commit({ Procfile: 'web: x\n' });
     for (const ref of ['no-such-branch', 'deadbeef1', 'main..main']) {
-      await assert.rejects(runBuild({ ...sb.options(), ref }), { code: 'NOOPS_E_GIT_CHECKOUT', message: `"${ref}" names no commit of the repository (not a commit, tag or branch)` });
+      await assert.rejects(runBuild({ ...sb.options(), ref }), {
+        code: 'NOOPS_E_GIT_CHECKOUT',
+        message: `"${ref}" names no commit of the repository (not a commit, tag or branch)`,
+      });
     }
     await assertNothingLeft(sb);
   }));
@@ -123,8 +130,11 @@ test('a symlink out of the checkout, absolute or by .., is NOOPS_E_PACKAGE_UNSAF
       message: 'the symlink etc/passwd -> /etc/passwd is absolute',
     });
     sb.repo.git('rm', '--quiet', 'etc/passwd');
-    await sb.repo.commit({ 'a/up': { symlink: '..' }, 'escape': { symlink: 'a/up/..' }, 'b/deep': { symlink: '../../../x' } });
-    await assert.rejects(runBuild({ ...sb.options(), ref: 'main' }), { code: 'NOOPS_E_PACKAGE_UNSAFE', message: /^the symlink (escape -> a\/up\/\.\.|b\/deep -> \.\.\/\.\.\/\.\.\/x) points outside the package$/ });
+    await sb.repo.commit({ 'a/up': { symlink: '..' }, escape: { symlink: 'a/up/..' }, 'b/deep': { symlink: '../../../x' } });
+    await assert.rejects(runBuild({ ...sb.options(), ref: 'main' }), {
+      code: 'NOOPS_E_PACKAGE_UNSAFE',
+      message: /^the symlink (escape -> a\/up\/\.\.|b\/deep -> \.\.\/\.\.\/\.\.\/x) points outside the package$/,
+    });
     await assertNothingLeft(sb);
   }));
 
@@ -137,7 +147,7 @@ test('a symlink made by the build is checked too; an excluded one is ignored', (
     assert.deepEqual((await sb.entries(r.sha256)).sort(), ['manifest.json', 'noops.yaml']);
   }));
 
-test('a manifest.json of the repository\'s own at its root is NOOPS_E_PACKAGE_INVALID', () =>
+test("a manifest.json of the repository's own at its root is NOOPS_E_PACKAGE_INVALID", () =>
   inSandbox(async (sb) => {
     await sb.repo.commit({ Procfile: 'web: x\n', 'manifest.json': '{}' });
     await assert.rejects(runBuild({ ...sb.options(), ref: 'main' }), { code: 'NOOPS_E_PACKAGE_INVALID' });
@@ -147,5 +157,8 @@ test('a manifest.json of the repository\'s own at its root is NOOPS_E_PACKAGE_IN
 test('a noops.yml is not silently ignored', () =>
   inSandbox(async (sb) => {
     await sb.repo.commit({ 'noops.yml': 'processes: { web: x }\n' });
-    await assert.rejects(runBuild({ ...sb.options(), ref: 'main' }), { code: 'NOOPS_E_MANIFEST', message: 'the manifest is named noops.yml; noops reads noops.yaml' });
+    await assert.rejects(runBuild({ ...sb.options(), ref: 'main' }), {
+      code: 'NOOPS_E_MANIFEST',
+      message: 'the manifest is named noops.yml; noops reads noops.yaml',
+    });
   }));

@@ -18,7 +18,11 @@ async function inSandbox(fn: (sb: Sandbox) => Promise<void>): Promise<void> {
 
 test('a Procfile repository becomes a release: manifest.json first, the files, no .git', () =>
   inSandbox(async (sb) => {
-    const commit = await sb.repo.commit({ Procfile: 'web: ./server.sh\nworker: ./work.sh\n', 'server.sh': '#!/bin/sh\n', 'lib/a.txt': 'a\n' });
+    const commit = await sb.repo.commit({
+      Procfile: 'web: ./server.sh\nworker: ./work.sh\n',
+      'server.sh': '#!/bin/sh\n',
+      'lib/a.txt': 'a\n',
+    });
     const r = await runBuild({ ...sb.options(), ref: 'main' });
 
     assert.equal(r.commit, commit);
@@ -51,12 +55,19 @@ test('a Procfile repository becomes a release: manifest.json first, the files, n
     assert.match(log, new RegExp(`noops: building .* ${r.version} \\(${commit}\\), stack procfile`));
   }));
 
-test('building an older commit (from a file:// URL, with a broken log) gives that commit\'s files', () =>
+test("building an older commit (from a file:// URL, with a broken log) gives that commit's files", () =>
   inSandbox(async (sb) => {
     const first = await sb.repo.commit({ Procfile: 'web: cat app.txt\n', 'app.txt': 'v1\n' }, 'v1');
     await sb.repo.commit({ 'app.txt': 'v2\n', 'new.txt': 'new\n' }, 'v2');
     const repo = `file://${sb.repo.dir}`;
-    const r = await runBuild({ ...sb.options(), repo, ref: first.slice(0, 9), log: () => { throw new Error('the log sink is gone'); } });
+    const r = await runBuild({
+      ...sb.options(),
+      repo,
+      ref: first.slice(0, 9),
+      log: () => {
+        throw new Error('the log sink is gone');
+      },
+    });
     assert.equal(r.manifest.repo, repo);
     assert.equal(r.commit, first);
     assert.equal(r.version, first.slice(0, 9));
@@ -119,11 +130,12 @@ test('noops.yaml: build and test commands run in order, env and exclude apply', 
     );
   }));
 
-test('build commands see the job, the commit and the caller\'s env, not the server\'s secrets', () =>
+test("build commands see the job, the commit and the caller's env, not the server's secrets", () =>
   inSandbox(async (sb) => {
     process.env.NOOPS_TEST_SERVER_SECRET = 'hunter2';
     try {
-      const yaml = 'build: test -z "$NOOPS_TEST_SERVER_SECRET" && echo "$NOOPS_JOB $NOOPS_VERSION $NOOPS_COMMIT $EXTRA $CI" > env.txt\nprocesses: { web: x }\n';
+      const yaml =
+        'build: test -z "$NOOPS_TEST_SERVER_SECRET" && echo "$NOOPS_JOB $NOOPS_VERSION $NOOPS_COMMIT $EXTRA $CI" > env.txt\nprocesses: { web: x }\n';
       const commit = await sb.repo.commit({ 'noops.yaml': yaml });
       const r = await runBuild({ ...sb.options('job.a'), ref: 'main', env: { EXTRA: 'given' } });
       const dir = await sb.unpack(r.sha256);
@@ -135,7 +147,7 @@ test('build commands see the job, the commit and the caller\'s env, not the serv
 
 test('symlinks inside the checkout are kept as symlinks', () =>
   inSandbox(async (sb) => {
-    await sb.repo.commit({ Procfile: 'web: x\n', 'real/a.txt': 'a', 'link': { symlink: 'real/a.txt' }, 'real/up': { symlink: '../real' } });
+    await sb.repo.commit({ Procfile: 'web: x\n', 'real/a.txt': 'a', link: { symlink: 'real/a.txt' }, 'real/up': { symlink: '../real' } });
     const r = await runBuild({ ...sb.options(), ref: 'main' });
     assert.deepEqual((await sb.entries(r.sha256)).sort(), ['Procfile', 'link', 'manifest.json', 'real/', 'real/a.txt', 'real/up']);
   }));
@@ -143,13 +155,25 @@ test('symlinks inside the checkout are kept as symlinks', () =>
 test('the build log keeps BUILD_LOG_LIMIT characters of output and the last BUILD_LOG_TAIL, says it cut the rest, and the build goes on', () =>
   inSandbox(async (sb) => {
     // 5 MB of x in one line, 1 MB of y, then a marker at the very end that must be kept
-    await sb.repo.commit({ Procfile: 'web: x\n', 'build.sh': 'head -c 5000000 /dev/zero | tr "\\0" x; head -c 1000000 /dev/zero | tr "\\0" y; echo; echo THE-LAST-LINE\n' });
+    await sb.repo.commit({
+      Procfile: 'web: x\n',
+      'build.sh': 'head -c 5000000 /dev/zero | tr "\\0" x; head -c 1000000 /dev/zero | tr "\\0" y; echo; echo THE-LAST-LINE\n',
+    });
     const r = await runBuild({ ...sb.options(), ref: 'main' });
     const log = sb.log.join('');
     assert.equal(Math.max(...(log.match(/x+/g) ?? []).map((m) => m.length)), BUILD_LOG_LIMIT, 'the output, up to the limit');
-    assert.match(log, new RegExp(`\\nnoops: the build's output passed ${BUILD_LOG_LIMIT} characters \\(BUILD_LOG_LIMIT\\); only its last ${BUILD_LOG_TAIL} characters are kept`));
+    assert.match(
+      log,
+      new RegExp(
+        `\\nnoops: the build's output passed ${BUILD_LOG_LIMIT} characters \\(BUILD_LOG_LIMIT\\); only its last ${BUILD_LOG_TAIL} characters are kept`,
+      ),
+    );
     assert.match(log, /THE-LAST-LINE\n/, 'the end of the output is kept');
     const tail = log.slice(log.lastIndexOf('characters of output were cut'));
-    assert.equal((tail.match(/y+/) ?? [''])[0].length, BUILD_LOG_TAIL - 'THE-LAST-LINE\n'.length - 1, 'the tail is the last BUILD_LOG_TAIL characters');
-    assert.match(log, new RegExp(`noops: release ${r.version} packed`), 'noops\'s own lines still go through');
+    assert.equal(
+      (tail.match(/y+/) ?? [''])[0].length,
+      BUILD_LOG_TAIL - 'THE-LAST-LINE\n'.length - 1,
+      'the tail is the last BUILD_LOG_TAIL characters',
+    );
+    assert.match(log, new RegExp(`noops: release ${r.version} packed`), "noops's own lines still go through");
   }));

@@ -40,9 +40,23 @@ export const BUILD_TIMEOUT_MS = 10 * 60 * 1000;
  * Anything else a build needs is passed in `env`. HOME and TMPDIR are the build's own.
  */
 export const BUILD_ENV_PASSTHROUGH = [
-  'PATH', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ',
-  'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy',
-  'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR',
+  'PATH',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TZ',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
 ] as const;
 
 /**
@@ -113,7 +127,8 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
     throw new NoopsError('NOOPS_E_INPUT', 'the job tag is empty or contains a NUL or line break');
   }
   const timeoutMs = opts.timeoutMs ?? BUILD_TIMEOUT_MS;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new NoopsError('NOOPS_E_INPUT', `timeoutMs must be a positive number, not ${timeoutMs}`);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new NoopsError('NOOPS_E_INPUT', `timeoutMs must be a positive number, not ${timeoutMs}`);
   const deadline = Date.now() + timeoutMs;
   const log = guardLog(opts.log);
   const output = limitLog(log, BUILD_LOG_LIMIT, BUILD_LOG_TAIL);
@@ -197,9 +212,13 @@ async function placeStaticServer(src: string): Promise<void> {
     throw err;
   });
   if (info && !info.isDirectory()) {
-    throw new NoopsError('NOOPS_E_PACKAGE_UNSAFE', `${dirname(STATIC_SERVER_FILE)} in the checkout is not a folder (a symlink or a file); noops writes its static server there`, {
-      hint: `do not create ${dirname(STATIC_SERVER_FILE)} in the repository or the build`,
-    });
+    throw new NoopsError(
+      'NOOPS_E_PACKAGE_UNSAFE',
+      `${dirname(STATIC_SERVER_FILE)} in the checkout is not a folder (a symlink or a file); noops writes its static server there`,
+      {
+        hint: `do not create ${dirname(STATIC_SERVER_FILE)} in the repository or the build`,
+      },
+    );
   }
   if (!info) await mkdir(folder);
   await rm(file, { force: true }); // a symlink there is removed, not followed
@@ -226,7 +245,9 @@ function limitLog(log: (text: string) => void, limit: number, tail: number): { w
         }
         cut = true;
         log(text.slice(0, limit - kept));
-        log(`\nnoops: the build's output passed ${limit} characters (BUILD_LOG_LIMIT); only its last ${tail} characters are kept, shown when the commands end\n`);
+        log(
+          `\nnoops: the build's output passed ${limit} characters (BUILD_LOG_LIMIT); only its last ${tail} characters are kept, shown when the commands end\n`,
+        );
         text = text.slice(limit - kept);
       }
       last += text;
@@ -236,7 +257,7 @@ function limitLog(log: (text: string) => void, limit: number, tail: number): { w
       }
     },
     end() {
-      if (!cut || last === '' && dropped === 0) return;
+      if (!cut || (last === '' && dropped === 0)) return;
       log(`\nnoops: ${dropped} characters of output were cut; the last ${last.length}:\n`);
       log(last);
       last = '';
@@ -265,7 +286,13 @@ function guardLog(log: (text: string) => void): (text: string) => void {
  * The environment of build and test commands: a few of the server's variables, then the build's
  * own (HOME, TMPDIR, the runtimes' PATH and exports), then ours, then the caller's.
  */
-function buildEnv(job: string, commit: string, version: string, own: Record<string, string>, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+function buildEnv(
+  job: string,
+  commit: string,
+  version: string,
+  own: Record<string, string>,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const name of BUILD_ENV_PASSTHROUGH) if (process.env[name] !== undefined) env[name] = process.env[name];
   return {
@@ -297,14 +324,22 @@ interface StepContext {
 /** Runs one build or test command with /bin/sh in the checkout, in the sandbox, streaming its output. */
 async function runStep(command: string, kind: 'build' | 'test', code: ErrorCode, ctx: StepContext): Promise<void> {
   ctx.log(`$ ${command}\n`);
-  let r;
+  let r: Awaited<ReturnType<typeof ctx.box.run>>;
   try {
-    r = await ctx.box.run(['/bin/sh', '-c', command], ctx.work, { cwd: ctx.cwd, env: ctx.env, deadline: ctx.deadline, onOutput: ctx.output });
+    r = await ctx.box.run(['/bin/sh', '-c', command], ctx.work, {
+      cwd: ctx.cwd,
+      env: ctx.env,
+      deadline: ctx.deadline,
+      onOutput: ctx.output,
+    });
   } catch (err) {
     throw new NoopsError(code, `could not start /bin/sh for the ${kind} command "${command}": ${(err as Error).message}`, { cause: err });
   }
   if (r.timedOut) {
-    throw new NoopsError(code, `the ${kind} command "${command}" was still running at the build's time limit (${ctx.timeoutMs % 1000 === 0 ? `${ctx.timeoutMs / 1000} s` : `${ctx.timeoutMs} ms`}) and was killed`);
+    throw new NoopsError(
+      code,
+      `the ${kind} command "${command}" was still running at the build's time limit (${ctx.timeoutMs % 1000 === 0 ? `${ctx.timeoutMs / 1000} s` : `${ctx.timeoutMs} ms`}) and was killed`,
+    );
   }
   if (r.code !== 0) {
     const how = r.code === null ? `was killed by ${r.signal}` : `failed with exit code ${r.code}`;

@@ -25,7 +25,10 @@ test('a Procfile alone: no build, its processes', () => {
 });
 
 test('package.json: npm ci with a lockfile, npm install without, npm run build when there is a build script, web: npm start', () => {
-  const packageJson = { name: 'x', scripts: { build: 'tsc', start: 'node dist/server.js', test: 'echo "Error: no test specified" && exit 1' } };
+  const packageJson = {
+    name: 'x',
+    scripts: { build: 'tsc', start: 'node dist/server.js', test: 'echo "Error: no test specified" && exit 1' },
+  };
   assert.deepEqual(detectStack({ packageJson, hasLock: true }), {
     stack: 'node',
     build: ['npm ci --no-audit --no-fund', 'npm run build'],
@@ -40,7 +43,9 @@ test('package.json: npm ci with a lockfile, npm install without, npm run build w
     staticServer: false,
     deployTests: [],
   });
-  assert.deepEqual(detectStack({ packageJson: { scripts: { start: 'node s.js' } }, hasLock: false }).build, ['npm install --no-audit --no-fund']);
+  assert.deepEqual(detectStack({ packageJson: { scripts: { start: 'node s.js' } }, hasLock: false }).build, [
+    'npm install --no-audit --no-fund',
+  ]);
 });
 
 test('package.json with a Procfile: node builds, the Procfile names the processes', () => {
@@ -89,7 +94,14 @@ test('noops.yaml with build and processes overrides the Procfile and package.jso
     env: {},
     secretEnv: {},
     processes: [
-      { ...processDefaults('web', { command: './srv' }), port: 8080, env: { A: 'b' }, stopSignal: 'SIGQUIT', stopTimeout: 30, startGrace: 5 },
+      {
+        ...processDefaults('web', { command: './srv' }),
+        port: 8080,
+        env: { A: 'b' },
+        stopSignal: 'SIGQUIT',
+        stopTimeout: 30,
+        startGrace: 5,
+      },
       processDefaults('clock', { command: './clock' }),
     ],
     crons: [],
@@ -121,17 +133,28 @@ test('no process anywhere is NOOPS_E_NO_PROCESSES, with what was found', () => {
 });
 
 test('a package.json that is not an object, or has odd scripts', () => {
-  assert.throws(() => detectStack({ packageJson: [], hasLock: false }), { code: 'NOOPS_E_MANIFEST', message: 'package.json: expected a JSON object' });
-  assert.throws(() => detectStack({ packageJson: { scripts: 'x' }, hasLock: false }), { message: 'package.json: scripts: expected an object' });
+  assert.throws(() => detectStack({ packageJson: [], hasLock: false }), {
+    code: 'NOOPS_E_MANIFEST',
+    message: 'package.json: expected a JSON object',
+  });
+  assert.throws(() => detectStack({ packageJson: { scripts: 'x' }, hasLock: false }), {
+    message: 'package.json: scripts: expected an object',
+  });
   assert.throws(() => detectStack({ packageJson: { scripts: { start: '  ' } }, hasLock: false }), { code: 'NOOPS_E_NO_PROCESSES' });
 });
 
 test('build.sh at the root builds (run as it is when executable), before package.json', () => {
-  const plan = detectStack({ buildSh: { executable: true }, packageJson: { scripts: { start: 'node s.js' } }, procfile: 'web: ./serve', hasLock: true });
+  const plan = detectStack({
+    buildSh: { executable: true },
+    packageJson: { scripts: { start: 'node s.js' } },
+    procfile: 'web: ./serve',
+    hasLock: true,
+  });
   assert.deepEqual([plan.stack, plan.build, plan.processes], ['shell+procfile', ['./build.sh'], [web('./serve')]]);
   assert.deepEqual(detectStack({ buildSh: { executable: false }, procfile: 'web: x', hasLock: false }).build, ['sh ./build.sh']);
   assert.throws(() => detectStack({ buildSh: { executable: true }, hasLock: false }), {
-    code: 'NOOPS_E_NO_PROCESSES', message: 'no process to run: no Procfile; found build.sh (which names no process)',
+    code: 'NOOPS_E_NO_PROCESSES',
+    message: 'no process to run: no Procfile; found build.sh (which names no process)',
   });
 });
 
@@ -152,17 +175,27 @@ test('Maven: package, then test when src/test exists, run the jar, with the newe
   });
   const noopsYaml = parseNoopsYaml('runtimes: { jdk: "17" }\nbuild_runtimes: { maven: "3.8" }\n');
   const plan = detectStack({ noopsYaml, maven: { tests: false }, procfile: 'web: java -cp target/classes demo.Main', hasLock: false });
-  assert.deepEqual([plan.stack, plan.test, plan.runtimes, plan.buildRuntimes], ['manifest+maven+procfile', [], { jdk: '17' }, { maven: '3.8' }]);
+  assert.deepEqual(
+    [plan.stack, plan.test, plan.runtimes, plan.buildRuntimes],
+    ['manifest+maven+procfile', [], { jdk: '17' }, { maven: '3.8' }],
+  );
 });
 
 test('Go: go build, run the binary, the go toolchain at build time only', () => {
   const plan = detectStack({ goMod: true, hasLock: false });
-  assert.deepEqual([plan.stack, plan.build, plan.processes, plan.runtimes, plan.buildRuntimes], ['go', ['go build -trimpath -o app .'], [web('./app')], {}, { go: '*' }]);
+  assert.deepEqual(
+    [plan.stack, plan.build, plan.processes, plan.runtimes, plan.buildRuntimes],
+    ['go', ['go build -trimpath -o app .'], [web('./app')], {}, { go: '*' }],
+  );
 });
 
 test('a static site: index.html at the root and nothing else to run is served by the static file server', () => {
   const plan = detectStack({ indexHtml: true, hasLock: false });
-  assert.deepEqual([plan.stack, plan.build, plan.processes, plan.staticServer], ['static', [], [web('"${NOOPS_NODE:-node}" .noops/static-server.mjs')], true]);
+  assert.deepEqual(
+    [plan.stack, plan.build, plan.processes, plan.staticServer],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion, written as the Procfile has it
+    ['static', [], [web('"${NOOPS_NODE:-node}" .noops/static-server.mjs')], true],
+  );
   // anything that names a process wins over the static server
   assert.equal(detectStack({ indexHtml: true, procfile: 'web: x', hasLock: false }).staticServer, false);
   // a package.json with a build and no start script builds the site first
@@ -177,33 +210,40 @@ test('noops.yaml runtimes go to the plan as written; the build resolves them', (
 });
 
 test('noops.yaml health checks and deploy tests reach the plan in the manifest form', () => {
-  const noopsYaml = parseNoopsYaml([
-    'processes:',
-    '  web: { command: ./srv, healthcheck: { http: /healthz, interval: 0.5 } }',
-    '  worker: { command: ./w, healthcheck: { command: ./check.sh, timeout: 5 } }',
-    '  admin: { command: ./a, port: 9000, healthcheck: none }',
-    'deploy_tests: [./smoke.sh, ./e2e.sh]',
-  ].join('\n'));
+  const noopsYaml = parseNoopsYaml(
+    [
+      'processes:',
+      '  web: { command: ./srv, healthcheck: { http: /healthz, interval: 0.5 } }',
+      '  worker: { command: ./w, healthcheck: { command: ./check.sh, timeout: 5 } }',
+      '  admin: { command: ./a, port: 9000, healthcheck: none }',
+      'deploy_tests: [./smoke.sh, ./e2e.sh]',
+    ].join('\n'),
+  );
   const plan = detectStack({ noopsYaml, hasLock: false });
-  assert.deepEqual(plan.processes.map((p) => p.healthcheck), [
-    { type: 'http', path: '/healthz', interval: 0.5, timeout: 2 },
-    { type: 'command', command: './check.sh', interval: 1, timeout: 5 },
-    { type: 'none' },
-  ]);
+  assert.deepEqual(
+    plan.processes.map((p) => p.healthcheck),
+    [
+      { type: 'http', path: '/healthz', interval: 0.5, timeout: 2 },
+      { type: 'command', command: './check.sh', interval: 1, timeout: 5 },
+      { type: 'none' },
+    ],
+  );
   assert.deepEqual(plan.deployTests, ['./smoke.sh', './e2e.sh']);
 });
 
 test('noops.yaml env values that name secrets go to secretEnv (names only), for the job and a process', () => {
-  const noopsYaml = parseNoopsYaml([
-    'env:',
-    '  MODE: live',
-    '  DB_PASSWORD: { secret: shop-db }',
-    'processes:',
-    '  web:',
-    '    command: ./srv',
-    '    env: { API_KEY: { secret: api.key }, LEVEL: "3" }',
-    '',
-  ].join('\n'));
+  const noopsYaml = parseNoopsYaml(
+    [
+      'env:',
+      '  MODE: live',
+      '  DB_PASSWORD: { secret: shop-db }',
+      'processes:',
+      '  web:',
+      '    command: ./srv',
+      '    env: { API_KEY: { secret: api.key }, LEVEL: "3" }',
+      '',
+    ].join('\n'),
+  );
   const plan = detectStack({ noopsYaml, hasLock: false });
   assert.deepEqual([plan.env, plan.secretEnv], [{ MODE: 'live' }, { DB_PASSWORD: 'shop-db' }]);
   assert.deepEqual([plan.processes[0]!.env, plan.processes[0]!.secretEnv], [{ LEVEL: '3' }, { API_KEY: 'api.key' }]);

@@ -4,7 +4,17 @@
  * says something, wins. The commands of each stack are in stacks.ts.
  */
 import { NoopsError } from '../errors/index.js';
-import { parseProcfile, processDefaults, splitEnv, toCrons, toFlapping, toLogs, type CronSpecManifest, type NoopsYaml, type ProcessSpec } from '../release/index.js';
+import {
+  parseProcfile,
+  processDefaults,
+  splitEnv,
+  toCrons,
+  toFlapping,
+  toLogs,
+  type CronSpecManifest,
+  type NoopsYaml,
+  type ProcessSpec,
+} from '../release/index.js';
 import { healthCheckFromYaml } from '../release/index.js';
 import * as S from './stacks.js';
 

@@ -6,14 +6,21 @@ const env = { PATH: process.env.PATH };
 
 test('run captures output, streams it, and reports the exit code', async () => {
   const seen: string[] = [];
-  const r = await run('/bin/sh', ['-c', 'echo out; echo err >&2; exit 3'], { env, deadline: Date.now() + 5000, onOutput: (t) => seen.push(t) });
-  assert.deepEqual({ code: r.code, signal: r.signal, timedOut: r.timedOut, stdout: r.stdout, stderr: r.stderr }, {
-    code: 3,
-    signal: null,
-    timedOut: false,
-    stdout: 'out\n',
-    stderr: 'err\n',
+  const r = await run('/bin/sh', ['-c', 'echo out; echo err >&2; exit 3'], {
+    env,
+    deadline: Date.now() + 5000,
+    onOutput: (t) => seen.push(t),
   });
+  assert.deepEqual(
+    { code: r.code, signal: r.signal, timedOut: r.timedOut, stdout: r.stdout, stderr: r.stderr },
+    {
+      code: 3,
+      signal: null,
+      timedOut: false,
+      stdout: 'out\n',
+      stderr: 'err\n',
+    },
+  );
   assert.equal(seen.sort().join(''), 'err\nout\n');
 });
 

@@ -49,7 +49,14 @@ export interface RunResult {
  */
 export function run(file: string, args: string[], opts: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, uid: opts.uid, gid: opts.gid, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      uid: opts.uid,
+      gid: opts.gid,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out = { stdout: '', stderr: '' };
     let timedOut = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;

@@ -13,21 +13,28 @@ import { clone, credentialEnv, gitEnv, parseCredential, redactValues, splitRepoC
 
 test('a password in an https URL is split off; the URL keeps its user', () => {
   assert.deepEqual(splitRepoCredential('https://bob:s3cr%40t@git.example.com/x.git'), {
-    repo: 'https://bob@git.example.com/x.git', credential: { username: 'bob', password: 's3cr@t' },
+    repo: 'https://bob@git.example.com/x.git',
+    credential: { username: 'bob', password: 's3cr@t' },
   });
-  assert.deepEqual(splitRepoCredential('https://bob@git.example.com/x.git'), { repo: 'https://bob@git.example.com/x.git', credential: null });
+  assert.deepEqual(splitRepoCredential('https://bob@git.example.com/x.git'), {
+    repo: 'https://bob@git.example.com/x.git',
+    credential: null,
+  });
   assert.deepEqual(splitRepoCredential('/srv/git/x.git'), { repo: '/srv/git/x.git', credential: null });
   assert.deepEqual(splitRepoCredential('git@github.com:acme/x.git'), { repo: 'git@github.com:acme/x.git', credential: null });
-  assert.throws(() => splitRepoCredential('ssh://bob:pw@h/x.git'), { code: 'NOOPS_E_GIT_URL', message: 'a password in a ssh URL (ssh://bob@h/x.git) is not used by git' });
+  assert.throws(() => splitRepoCredential('ssh://bob:pw@h/x.git'), {
+    code: 'NOOPS_E_GIT_URL',
+    message: 'a password in a ssh URL (ssh://bob@h/x.git) is not used by git',
+  });
 });
 
-test('a secret is user:password, or a token sent with the URL\'s user or x-access-token', () => {
+test("a secret is user:password, or a token sent with the URL's user or x-access-token", () => {
   assert.deepEqual(parseCredential('bob:pa:ss', 'https://h/x'), { username: 'bob', password: 'pa:ss' });
   assert.deepEqual(parseCredential('ghp_abc', 'https://h/x'), { username: 'x-access-token', password: 'ghp_abc' });
   assert.deepEqual(parseCredential('glpat-1', 'https://oauth2@h/x'), { username: 'oauth2', password: 'glpat-1' });
 });
 
-test('git gets the credential as a header for the repository\'s origin only, through its environment', () => {
+test("git gets the credential as a header for the repository's origin only, through its environment", () => {
   assert.deepEqual(credentialEnv('https://bob@h:8443/team/x.git', { username: 'u', password: 'p' }), {
     GIT_CONFIG_COUNT: '2',
     GIT_CONFIG_KEY_0: 'http.https://h:8443/.extraHeader',
@@ -37,7 +44,10 @@ test('git gets the credential as a header for the repository\'s origin only, thr
   });
   assert.throws(() => credentialEnv('git@h:x.git', { username: 'u', password: 'p' }), { code: 'NOOPS_E_GIT_URL' });
   // config the server's own environment passes through GIT_CONFIG_* is dropped
-  assert.deepEqual(gitEnv({ PATH: '/bin', GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'core.sshCommand', GIT_CONFIG_VALUE_0: 'x' }), { PATH: '/bin', GIT_TERMINAL_PROMPT: '0' });
+  assert.deepEqual(gitEnv({ PATH: '/bin', GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'core.sshCommand', GIT_CONFIG_VALUE_0: 'x' }), {
+    PATH: '/bin',
+    GIT_TERMINAL_PROMPT: '0',
+  });
 });
 
 test('messages lose passwords, in URLs and alone', () => {
@@ -63,9 +73,15 @@ function handle(req: IncomingMessage, res: import('node:http').ServerResponse): 
   const u = new URL(req.url ?? '/', 'http://x');
   const cgi = spawn('git', ['http-backend'], {
     env: {
-      PATH: process.env.PATH, GIT_PROJECT_ROOT: join(base, 'served'), GIT_HTTP_EXPORT_ALL: '1', REMOTE_USER: USER,
-      REQUEST_METHOD: req.method, PATH_INFO: decodeURIComponent(u.pathname), QUERY_STRING: u.search.slice(1),
-      CONTENT_TYPE: req.headers['content-type'] ?? '', HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
+      PATH: process.env.PATH,
+      GIT_PROJECT_ROOT: join(base, 'served'),
+      GIT_HTTP_EXPORT_ALL: '1',
+      REMOTE_USER: USER,
+      REQUEST_METHOD: req.method,
+      PATH_INFO: decodeURIComponent(u.pathname),
+      QUERY_STRING: u.search.slice(1),
+      CONTENT_TYPE: req.headers['content-type'] ?? '',
+      HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
       GIT_HTTP_MAX_REQUEST_BUFFER: '100M',
     },
   });
@@ -90,7 +106,8 @@ before(async () => {
   base = mkdtempSync(join(tmpdir(), 'noops-gitcred-'));
   const work = join(base, 'work');
   mkdirSync(work);
-  const g = (...args: string[]) => execFileSync('git', ['-c', 'user.email=d@e', '-c', 'user.name=d', '-c', 'init.defaultBranch=main', ...args], { cwd: work });
+  const g = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.email=d@e', '-c', 'user.name=d', '-c', 'init.defaultBranch=main', ...args], { cwd: work });
   g('init', '-q');
   writeFileSync(join(work, 'README'), 'hello\n');
   g('add', '-A');
@@ -107,11 +124,20 @@ after(async () => {
   rmSync(base, { recursive: true, force: true });
 });
 
-async function tryClone(repo: string, credential?: { username: string; password: string }): Promise<{ dir: string; log: string; error?: Error }> {
+async function tryClone(
+  repo: string,
+  credential?: { username: string; password: string },
+): Promise<{ dir: string; log: string; error?: Error }> {
   const dir = join(base, `c${seen.length}-${Math.random().toString(36).slice(2)}`);
   let log = '';
   try {
-    await clone(repo, dir, { deadline: Date.now() + 30_000, log: (t) => { log += t; }, credential });
+    await clone(repo, dir, {
+      deadline: Date.now() + 30_000,
+      log: (t) => {
+        log += t;
+      },
+      credential,
+    });
     return { dir, log };
   } catch (error) {
     return { dir, log, error: error as Error };
@@ -127,7 +153,7 @@ test('a credential clones from a server that requires basic auth; the URL, log a
   assert.ok(seen.length > 0 && seen.every((s) => !s.url.includes(PASSWORD)));
 });
 
-test('a password in the URL is used the same way: never in git\'s argv, its config, or a credential helper\'s store', async () => {
+test("a password in the URL is used the same way: never in git's argv, its config, or a credential helper's store", async () => {
   const home = join(base, 'home');
   mkdirSync(home, { recursive: true });
   writeFileSync(join(home, '.gitconfig'), '[credential]\n\thelper = store\n');
@@ -143,7 +169,9 @@ test('a password in the URL is used the same way: never in git\'s argv, its conf
     assert.equal(readFileSync(join(r.dir, '.git', 'config'), 'utf8').includes(PASSWORD), false);
     assert.equal(existsSync(join(home, '.git-credentials')), false, 'a credential helper stored the password');
   } finally {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   }
 });
 

@@ -12,7 +12,15 @@ const FORBIDDEN = /[\0\r\n]/;
  * Environment variables that would point git at another repository than the one we clone, had
  * the server been started from inside a git hook or a worktree.
  */
-const GIT_LOCATION_VARS = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_COMMON_DIR', 'GIT_NAMESPACE'];
+const GIT_LOCATION_VARS = [
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_INDEX_FILE',
+  'GIT_OBJECT_DIRECTORY',
+  'GIT_ALTERNATE_OBJECT_DIRECTORIES',
+  'GIT_COMMON_DIR',
+  'GIT_NAMESPACE',
+];
 
 /** Checks a repository URL or path before git sees it. @throws NoopsError NOOPS_E_GIT_URL */
 export function checkRepo(repo: string): void {
@@ -112,7 +120,9 @@ export function credentialEnv(repo: string, credential: GitCredential): Record<s
     // a path or an scp-like address (git@host:x.git): refused below
   }
   if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
-    throw new NoopsError('NOOPS_E_GIT_URL', `a credential is sent to http(s) repositories only, not to ${redactRepo(repo)}`, { hint: 'use an ssh key for ssh repositories' });
+    throw new NoopsError('NOOPS_E_GIT_URL', `a credential is sent to http(s) repositories only, not to ${redactRepo(repo)}`, {
+      hint: 'use an ssh key for ssh repositories',
+    });
   }
   const basic = Buffer.from(`${credential.username}:${credential.password}`, 'utf8').toString('base64');
   return {
@@ -189,7 +199,8 @@ export async function clone(repo: string, dir: string, ctx: GitContext): Promise
   ctx.log(`$ git clone --no-checkout -- ${shown}${credential ? ` (with the credential of user ${credential.username})` : ''}\n`);
   const r = await git(cloneArgs(shown, dir), undefined, ctx, 'NOOPS_E_GIT_CLONE', extra);
   if (r.timedOut) throw new NoopsError('NOOPS_E_GIT_CLONE', `git clone of ${shown} did not finish before the build's time limit`);
-  if (r.code !== 0) throw new NoopsError('NOOPS_E_GIT_CLONE', `git clone of ${shown} failed: ${gitMessage(r.stderr, credentialTexts(credential))}`);
+  if (r.code !== 0)
+    throw new NoopsError('NOOPS_E_GIT_CLONE', `git clone of ${shown} failed: ${gitMessage(r.stderr, credentialTexts(credential))}`);
 }
 
 /**

@@ -30,9 +30,13 @@ export async function writePackage(input: PackageInput): Promise<void> {
   const excluded = (rel: string): boolean => rel.split('/').includes('.git') || matches(rel);
 
   if (await exists(join(root, MANIFEST_FILE))) {
-    throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the checkout has its own ${MANIFEST_FILE} at its root, a name the release package keeps for itself`, {
-      hint: `move or rename ${MANIFEST_FILE} in the repository (or stop the build from writing it)`,
-    });
+    throw new NoopsError(
+      'NOOPS_E_PACKAGE_INVALID',
+      `the checkout has its own ${MANIFEST_FILE} at its root, a name the release package keeps for itself`,
+      {
+        hint: `move or rename ${MANIFEST_FILE} in the repository (or stop the build from writing it)`,
+      },
+    );
   }
   await checkSymlinks(root, excluded);
   await writeFile(join(root, MANIFEST_FILE), `${JSON.stringify(input.manifest, null, 2)}\n`);

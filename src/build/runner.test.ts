@@ -46,7 +46,10 @@ test('two builds of one job run one after the other; the second keeps the releas
   const release = (await store.getRelease(JOB, version))!;
   assert.equal(release.buildId, first.id);
   assert.equal(verifyRelease(signer.key, release, release.signature!), undefined, 'the stored release is signed');
-  assert.ok((await store.listNodes()).some((n) => n.tag === JOB), 'the job node was made');
+  assert.ok(
+    (await store.listNodes()).some((n) => n.tag === JOB),
+    'the job node was made',
+  );
   const actions = (await store.listAudit({})).map((e) => e.action);
   assert.deepEqual(actions.filter((x) => x.startsWith('build')).sort(), ['build', 'build', 'build.succeeded', 'build.succeeded']);
 });
@@ -58,7 +61,14 @@ test('a failed build records its error; builds left running by a previous server
     await store.close();
     await sb.close();
   });
-  const runner = new BuildRunner(store, sb.artifacts, new StoredTree(store), join(sb.root, 'builds'), undefined, BuildSandbox.none(sb.root));
+  const runner = new BuildRunner(
+    store,
+    sb.artifacts,
+    new StoredTree(store),
+    join(sb.root, 'builds'),
+    undefined,
+    BuildSandbox.none(sb.root),
+  );
   await sb.repo.commit({ Procfile: 'web: ./server.sh\n' });
   const bad = await runner.start({ repo: sb.repo.dir, job: JOB, ref: 'no-such-ref', initiator: 'alice' });
   await runner.drain();
@@ -68,8 +78,16 @@ test('a failed build records its error; builds left running by a previous server
   assert.match(JSON.parse(failed.error!).code, /^NOOPS_E_/);
 
   const left = await store.createBuild({
-    repo: sb.repo.dir, job: JOB, ref: 'main', status: 'running', version: null, initiator: 'alice',
-    startedAt: new Date().toISOString(), endedAt: null, log: '', error: null,
+    repo: sb.repo.dir,
+    job: JOB,
+    ref: 'main',
+    status: 'running',
+    version: null,
+    initiator: 'alice',
+    startedAt: new Date().toISOString(),
+    endedAt: null,
+    log: '',
+    error: null,
   });
   await runner.failInterrupted();
   const row = (await store.getBuild(left))!;

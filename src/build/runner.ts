@@ -70,12 +70,26 @@ export class BuildRunner {
       throw new NoopsError('NOOPS_E_BUILD_SANDBOX', `builds cannot run sandboxed on this server: ${this.sandbox.note}`);
     }
     const base: Omit<BuildRow, 'id'> = {
-      repo: req.repo, job: req.job, ref: req.ref, status: 'running', version: null,
-      initiator: req.initiator, startedAt: new Date().toISOString(), endedAt: null, log: '', error: null,
+      repo: req.repo,
+      job: req.job,
+      ref: req.ref,
+      status: 'running',
+      version: null,
+      initiator: req.initiator,
+      startedAt: new Date().toISOString(),
+      endedAt: null,
+      log: '',
+      error: null,
     };
     const id = await this.store.tx(async (s) => {
       const created = await s.createBuild(base);
-      await s.audit({ at: base.startedAt, actor: req.initiator, action: 'build', target: req.job, detail: { build: created, repo: req.repo, ref: req.ref } });
+      await s.audit({
+        at: base.startedAt,
+        actor: req.initiator,
+        action: 'build',
+        target: req.job,
+        detail: { build: created, repo: req.repo, ref: req.ref },
+      });
       return created;
     });
     const run = this.inTurn(id, req).finally(() => this.running.delete(id));
@@ -92,7 +106,12 @@ export class BuildRunner {
   private async inTurn(id: number, req: BuildJob): Promise<void> {
     const before = this.lastOfJob.get(req.job);
     let done!: () => void;
-    const mine = { id, done: new Promise<void>((r) => { done = r; }) };
+    const mine = {
+      id,
+      done: new Promise<void>((r) => {
+        done = r;
+      }),
+    };
     this.lastOfJob.set(req.job, mine);
     try {
       if (before !== undefined) {
@@ -136,23 +155,29 @@ export class BuildRunner {
     let writing: Promise<void> = Promise.resolve();
     // Appends in order, one at a time (a slow store must not get two at once); text whose
     // write failed goes back to be written with the next, and is logged, not dropped.
-    const flush = (): Promise<void> => (writing = writing.then(async () => {
-      if (pending === '') return;
-      const text = pending;
-      pending = '';
-      try {
-        await this.store.appendBuildLog(id, text);
-      } catch (err) {
-        pending = text + pending;
-        process.emitWarning(`builds: writing build #${id}'s log failed, will retry: ${(err as Error).message}`);
-      }
-    }));
+    const flush = (): Promise<void> =>
+      (writing = writing.then(async () => {
+        if (pending === '') return;
+        const text = pending;
+        pending = '';
+        try {
+          await this.store.appendBuildLog(id, text);
+        } catch (err) {
+          pending = text + pending;
+          process.emitWarning(`builds: writing build #${id}'s log failed, will retry: ${(err as Error).message}`);
+        }
+      }));
     const timer = setInterval(() => void flush(), BUILD_LOG_FLUSH_MS);
     try {
       const out = await runBuild({
-        repo: req.repo, ref: req.ref, job: req.job, artifacts: this.artifacts,
+        repo: req.repo,
+        ref: req.ref,
+        job: req.job,
+        artifacts: this.artifacts,
         workDir: join(this.workDir, String(id)),
-        log: (text) => { pending += text; },
+        log: (text) => {
+          pending += text;
+        },
         timeoutMs: BUILD_TIMEOUT_MS,
         runtimes: this.runtimes,
         credential: req.credential,
@@ -168,8 +193,15 @@ export class BuildRunner {
         pending += `\nrelease ${req.job} ${out.version} exists already (sha256 ${existing.sha256}); it is kept and this build's package is not used\n`;
       } else {
         const row = {
-          job: req.job, version: out.version, commit: out.commit, repo: req.repo, sha256: out.sha256,
-          size: out.size, manifest: out.manifest as unknown as Record<string, unknown>, buildId: id, createdAt: at,
+          job: req.job,
+          version: out.version,
+          commit: out.commit,
+          repo: req.repo,
+          sha256: out.sha256,
+          size: out.size,
+          manifest: out.manifest as unknown as Record<string, unknown>,
+          buildId: id,
+          createdAt: at,
         };
         await this.store.putRelease(this.signer ? signRelease(this.signer, row) : row);
         pending += `\nrelease ${req.job} ${out.version} (sha256 ${out.sha256}, ${out.size} bytes)\n`;
@@ -177,7 +209,13 @@ export class BuildRunner {
       clearInterval(timer);
       await flush();
       await this.store.updateBuild(id, { status: 'succeeded', version: out.version, endedAt: at });
-      await this.store.audit({ at, actor: req.initiator, action: 'build.succeeded', target: req.job, detail: { build: id, version: out.version, sha256: out.sha256 } });
+      await this.store.audit({
+        at,
+        actor: req.initiator,
+        action: 'build.succeeded',
+        target: req.job,
+        detail: { build: id, version: out.version, sha256: out.sha256 },
+      });
     } catch (err) {
       const e = err instanceof NoopsError ? err : new NoopsError('NOOPS_E_BUILD_FAILED', (err as Error).message, { cause: err });
       pending += `\nerror ${e.code}: ${e.message}\n`;
@@ -185,7 +223,13 @@ export class BuildRunner {
       const at = new Date().toISOString();
       await flush();
       await this.store.updateBuild(id, { status: 'failed', endedAt: at, error: JSON.stringify(e.toJSON()) });
-      await this.store.audit({ at, actor: req.initiator, action: 'build.failed', target: req.job, detail: { build: id, error: e.message } });
+      await this.store.audit({
+        at,
+        actor: req.initiator,
+        action: 'build.failed',
+        target: req.job,
+        detail: { build: id, error: e.message },
+      });
     } finally {
       clearInterval(timer);
     }

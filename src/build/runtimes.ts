@@ -33,7 +33,10 @@ export interface ResolvedRuntimes {
  *
  * @throws NoopsError NOOPS_E_RUNTIME_UNKNOWN naming the runtime, the versions known, and where it was asked for
  */
-export async function resolveRuntimes(plan: Pick<BuildPlan, 'runtimes' | 'buildRuntimes' | 'build' | 'test' | 'stack'>, catalog: BuildRuntimes | undefined): Promise<ResolvedRuntimes> {
+export async function resolveRuntimes(
+  plan: Pick<BuildPlan, 'runtimes' | 'buildRuntimes' | 'build' | 'test' | 'stack'>,
+  catalog: BuildRuntimes | undefined,
+): Promise<ResolvedRuntimes> {
   const runsCommands = plan.build.length + plan.test.length > 0;
   const out: ResolvedRuntimes = { release: {}, build: {}, warnings: [] };
   const wanted: [string, string, boolean][] = [
@@ -69,7 +72,10 @@ export async function resolveRuntimes(plan: Pick<BuildPlan, 'runtimes' | 'buildR
  * runtime's folders first, then `basePath`, and each runtime's exports.
  */
 export async function buildRuntimeEnv(
-  build: Record<string, string>, catalog: BuildRuntimes | undefined, basePath: string | undefined, log: (text: string) => void,
+  build: Record<string, string>,
+  catalog: BuildRuntimes | undefined,
+  basePath: string | undefined,
+  log: (text: string) => void,
 ): Promise<Record<string, string>> {
   const placed: PlacedRuntime[] = [];
   for (const [name, version] of Object.entries(build)) {

@@ -29,7 +29,14 @@ function dataDir(name: string): { data: string; work: (n: number) => string } {
 
 async function sh(box: SandboxSession, work: string, script: string): Promise<{ code: number | null; out: string }> {
   let out = '';
-  const r = await box.run(['/bin/sh', '-c', script], work, { cwd: work, env: { PATH: '/usr/bin:/bin' }, deadline: Date.now() + 10_000, onOutput: (t) => { out += t; } });
+  const r = await box.run(['/bin/sh', '-c', script], work, {
+    cwd: work,
+    env: { PATH: '/usr/bin:/bin' },
+    deadline: Date.now() + 10_000,
+    onOutput: (t) => {
+      out += t;
+    },
+  });
   return { code: r.code, out };
 }
 
@@ -55,7 +62,10 @@ test('bwrap as root: own uid, data folder hidden but the runtimes, other builds 
   await b.own(work(2));
   const r = await sh(a, work(1), `DATA=${data} OTHER=${work(2)}; ${ATTACK}; ps -e -o pid= | wc -l; touch $DATA/../escape || echo no-write`);
   assert.equal(r.code, 0);
-  assert.deepEqual(r.out.split('\n').filter((l) => !l.includes(': ')), [String(BUILD_UID_BASE), 'no-token', 'no-db', 'no-other', 'runtime', '4', 'no-write', '']);
+  assert.deepEqual(
+    r.out.split('\n').filter((l) => !l.includes(': ')),
+    [String(BUILD_UID_BASE), 'no-token', 'no-db', 'no-other', 'runtime', '4', 'no-write', ''],
+  );
   assert.equal(readFileSync(join(data, 'noops.db'), 'utf8'), 'db');
   assert.equal(statSync(work(1)).uid, BUILD_UID_BASE);
   await a.close();
@@ -63,29 +73,48 @@ test('bwrap as root: own uid, data folder hidden but the runtimes, other builds 
   assert.equal(sandbox.open().id?.uid, BUILD_UID_BASE, 'a closed session frees its uid');
 });
 
-test('uid alone (no bubblewrap): own uid, limits, the data folder unreadable by mode; a daemon it left is killed on close', { skip: !root }, async () => {
+test('uid alone (no bubblewrap): own uid, limits, the data folder unreadable by mode; a daemon it left is killed on close', {
+  skip: !root,
+}, async () => {
   const { data } = dataDir('uid');
   const lines: string[] = [];
-  const sandbox = await Sandbox.detect({ mode: 'auto', dataDir: data, readable: [], log: (l) => void lines.push(l), tools: { ...DEFAULT_TOOLS, bwrap: '/nonexistent/bwrap' } });
+  const sandbox = await Sandbox.detect({
+    mode: 'auto',
+    dataDir: data,
+    readable: [],
+    log: (l) => void lines.push(l),
+    tools: { ...DEFAULT_TOOLS, bwrap: '/nonexistent/bwrap' },
+  });
   try {
     assert.equal(sandbox.kind, 'uid');
     assert.match(lines.join(''), /bubblewrap does not work here \(\/nonexistent\/bwrap is missing\)/);
-    assert.ok(!sandbox.workRoot('builds').startsWith(data), 'the builds\' folders are outside the data folder');
+    assert.ok(!sandbox.workRoot('builds').startsWith(data), "the builds' folders are outside the data folder");
     const box = sandbox.open();
     const other = sandbox.open();
     const work = (n: number): string => join(sandbox.workRoot('builds'), String(n));
     for (const n of [1, 2]) mkdirSync(work(n), { recursive: true });
     await box.own(work(1));
     await other.own(work(2));
-    const r = await sh(box, work(1), `DATA=${data} OTHER=${work(2)}; ${ATTACK.replace(/; cat \$DATA\/runtimes.*$/, '')}; ulimit -p; echo left > /tmp/noops-left-by-build; setsid sleep 300 & echo started`);
-    assert.deepEqual(r.out.split('\n').filter((l) => !l.includes(': ')), [String(BUILD_UID_BASE), 'no-token', 'no-db', 'no-other', '1024', 'started', '']);
+    const r = await sh(
+      box,
+      work(1),
+      `DATA=${data} OTHER=${work(2)}; ${ATTACK.replace(/; cat \$DATA\/runtimes.*$/, '')}; ulimit -p; echo left > /tmp/noops-left-by-build; setsid sleep 300 & echo started`,
+    );
+    assert.deepEqual(
+      r.out.split('\n').filter((l) => !l.includes(': ')),
+      [String(BUILD_UID_BASE), 'no-token', 'no-db', 'no-other', '1024', 'started', ''],
+    );
     await box.close();
     await other.close();
     // (a killed daemon may stay a zombie until init reaps it: dead all the same)
-    const aliveNow = (): string[] => spawnSync('ps', ['-u', String(BUILD_UID_BASE), '-o', 'stat='], { encoding: 'utf8' }).stdout.split('\n').filter((s) => s !== '' && !s.startsWith('Z'));
+    const aliveNow = (): string[] =>
+      spawnSync('ps', ['-u', String(BUILD_UID_BASE), '-o', 'stat='], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter((s) => s !== '' && !s.startsWith('Z'));
     let alive = aliveNow();
     // SIGKILL is delivered at once, but a loaded machine may take a while to run the exits
-    for (const deadline = Date.now() + 10_000; alive.length > 0 && Date.now() < deadline; alive = aliveNow()) await new Promise((done) => setTimeout(done, 50));
+    for (const deadline = Date.now() + 10_000; alive.length > 0 && Date.now() < deadline; alive = aliveNow())
+      await new Promise((done) => setTimeout(done, 50));
     assert.deepEqual(alive, [], 'nothing of the build runs');
     assert.equal(existsSync('/tmp/noops-left-by-build'), false, 'nothing of the build stays in /tmp for the next build with its uid');
   } finally {
@@ -99,17 +128,33 @@ test('none: refused nothing, runs as the server; a server that cannot sandbox re
   const none = await Sandbox.detect({ mode: 'none', dataDir: base, readable: [], log: (l) => void lines.push(l) });
   assert.equal(none.kind, 'none');
   assert.match(lines[0]!, /--build-sandbox none: builds and deploy tests run as the server's own user/);
-  const broken = await Sandbox.detect({ mode: 'auto', dataDir: base, readable: [], log: () => undefined, tools: { prlimit: '/nonexistent/prlimit', bwrap: '/nonexistent/bwrap', setpriv: '/nonexistent/setpriv' } });
+  const broken = await Sandbox.detect({
+    mode: 'auto',
+    dataDir: base,
+    readable: [],
+    log: () => undefined,
+    tools: { prlimit: '/nonexistent/prlimit', bwrap: '/nonexistent/bwrap', setpriv: '/nonexistent/setpriv' },
+  });
   assert.equal(broken.kind, undefined);
   assert.throws(() => broken.open(), { code: 'NOOPS_E_BUILD_SANDBOX', message: /^builds cannot run sandboxed on this server: / });
 });
 
 test('uid alone: a whole build runs as its own uid in a folder outside the data folder, and packs', { skip: !root }, async () => {
   const { data } = dataDir('uid-build');
-  const sandbox = await Sandbox.detect({ mode: 'auto', dataDir: data, readable: [], log: () => undefined, tools: { ...DEFAULT_TOOLS, bwrap: '/nonexistent/bwrap' } });
+  const sandbox = await Sandbox.detect({
+    mode: 'auto',
+    dataDir: data,
+    readable: [],
+    log: () => undefined,
+    tools: { ...DEFAULT_TOOLS, bwrap: '/nonexistent/bwrap' },
+  });
   const dirs = await TestDirs.create();
   try {
-    await dirs.repo.commit({ Procfile: 'web: node server.js\n', 'server.js': '', 'build.sh': `id -u > built-by; cat ${data}/admin.token || echo no-token\n` });
+    await dirs.repo.commit({
+      Procfile: 'web: node server.js\n',
+      'server.js': '',
+      'build.sh': `id -u > built-by; cat ${data}/admin.token || echo no-token\n`,
+    });
     const r = await runBuild({ ...dirs.options(), ref: 'main', workDir: sandbox.workRoot('builds'), sandbox });
     const log = dirs.log.join('');
     assert.match(log, /^no-token$/m);

@@ -10,7 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
 import { run, type RunResult } from './exec.js';
-import { DEFAULT_TOOLS, SANDBOX_LIMITS, planStep, type SandboxId, type SandboxKind, type SandboxPolicy, type SandboxTools } from './sandbox.js';
+import {
+  DEFAULT_TOOLS,
+  SANDBOX_LIMITS,
+  planStep,
+  type SandboxId,
+  type SandboxKind,
+  type SandboxPolicy,
+  type SandboxTools,
+} from './sandbox.js';
 
 /**
  * The builds' uids: BUILD_UID_BASE + n, n < BUILD_UID_COUNT, with no /etc/passwd entry. 61000
@@ -91,8 +99,14 @@ export class Sandbox {
   static async detect(opts: SandboxOptions): Promise<Sandbox> {
     const dataDir = opts.dataDir;
     if (opts.mode === 'none') {
-      opts.log('noops: warning: --build-sandbox none: builds and deploy tests run as the server\'s own user and can read its data folder and tokens\n');
-      return new Sandbox({ kind: 'none', hide: [], readable: [], limits: SANDBOX_LIMITS, tools: opts.tools ?? DEFAULT_TOOLS }, 'sandbox turned off (--build-sandbox none)', dataDir);
+      opts.log(
+        "noops: warning: --build-sandbox none: builds and deploy tests run as the server's own user and can read its data folder and tokens\n",
+      );
+      return new Sandbox(
+        { kind: 'none', hide: [], readable: [], limits: SANDBOX_LIMITS, tools: opts.tools ?? DEFAULT_TOOLS },
+        'sandbox turned off (--build-sandbox none)',
+        dataDir,
+      );
     }
     const tools = opts.tools ?? DEFAULT_TOOLS;
     const root = process.getuid?.() === 0;
@@ -119,16 +133,22 @@ export class Sandbox {
       opts.log(`noops: warning: ${note}\n`);
       return new Sandbox(policy('uid'), note, work, true);
     }
-    if (missing.includes(tools.bwrap) || missing.includes(tools.prlimit)) return Sandbox.unavailable(opts, `${missing.join(' and ')} missing, and the server is not root`);
+    if (missing.includes(tools.bwrap) || missing.includes(tools.prlimit))
+      return Sandbox.unavailable(opts, `${missing.join(' and ')} missing, and the server is not root`);
     const why = await probe(policy('userns'));
-    if (why !== undefined) return Sandbox.unavailable(opts, `the server is not root, and bubblewrap cannot make a user namespace here (${why})`);
-    opts.log('noops: builds and deploy tests run in bubblewrap as the server\'s user (not root: no uid of their own), with its data folder hidden\n');
-    return new Sandbox(policy('userns'), 'not root: builds run as the server\'s user, in bubblewrap', dataDir);
+    if (why !== undefined)
+      return Sandbox.unavailable(opts, `the server is not root, and bubblewrap cannot make a user namespace here (${why})`);
+    opts.log(
+      "noops: builds and deploy tests run in bubblewrap as the server's user (not root: no uid of their own), with its data folder hidden\n",
+    );
+    return new Sandbox(policy('userns'), "not root: builds run as the server's user, in bubblewrap", dataDir);
   }
 
   /** No sandbox works here: every build and deploy test is refused, saying why. */
   private static unavailable(opts: SandboxOptions, why: string): Sandbox {
-    opts.log(`noops: warning: builds and deploy tests are refused: they cannot run sandboxed here (${why}); start the server with --build-sandbox none to run them as its own user\n`);
+    opts.log(
+      `noops: warning: builds and deploy tests are refused: they cannot run sandboxed here (${why}); start the server with --build-sandbox none to run them as its own user\n`,
+    );
     return new Sandbox(undefined, why, opts.dataDir);
   }
 
@@ -158,7 +178,9 @@ export class Sandbox {
     let n = 0;
     while (n < BUILD_UID_COUNT && this.used.has(n)) n++;
     if (n === BUILD_UID_COUNT) {
-      throw new NoopsError('NOOPS_E_BUILD_SANDBOX', `all ${BUILD_UID_COUNT} build uids are in use by running builds and deploy tests`, { hint: 'wait for some to end, then try again' });
+      throw new NoopsError('NOOPS_E_BUILD_SANDBOX', `all ${BUILD_UID_COUNT} build uids are in use by running builds and deploy tests`, {
+        hint: 'wait for some to end, then try again',
+      });
     }
     this.used.add(n);
     const id = { uid: BUILD_UID_BASE + n, gid: BUILD_UID_BASE + n };
@@ -213,7 +235,14 @@ export class SandboxSession {
   run(argv: readonly string[], work: string, opts: SandboxRunOptions): Promise<RunResult> {
     const plan = planStep(this.policy, { argv, work, cwd: opts.cwd, env: opts.env, id: this.id });
     this.started = true;
-    return run(plan.file, plan.args, { cwd: plan.cwd, env: plan.env, uid: plan.uid, gid: plan.gid, deadline: opts.deadline, onOutput: opts.onOutput });
+    return run(plan.file, plan.args, {
+      cwd: plan.cwd,
+      env: plan.env,
+      uid: plan.uid,
+      gid: plan.gid,
+      deadline: opts.deadline,
+      onOutput: opts.onOutput,
+    });
   }
 
   /**
@@ -262,7 +291,12 @@ const SHARED_TEMP = ['/tmp', '/var/tmp', '/dev/shm'];
 function removeLeftovers(id: SandboxId): Promise<void> {
   return new Promise((resolve, reject) => {
     const dirs = SHARED_TEMP.filter((d) => existsSync(d));
-    const child = spawn('find', [...dirs, '-xdev', '-mindepth', '1', '-user', String(id.uid), '-delete'], { uid: id.uid, gid: id.gid, env: { PATH: '/usr/bin:/bin' }, stdio: 'ignore' });
+    const child = spawn('find', [...dirs, '-xdev', '-mindepth', '1', '-user', String(id.uid), '-delete'], {
+      uid: id.uid,
+      gid: id.gid,
+      env: { PATH: '/usr/bin:/bin' },
+      stdio: 'ignore',
+    });
     child.on('error', reject);
     child.on('exit', () => resolve());
   });
@@ -288,7 +322,13 @@ async function probe(policy: SandboxPolicy): Promise<string | undefined> {
     const id = policy.kind === 'bwrap' ? { uid: BUILD_UID_BASE, gid: BUILD_UID_BASE } : undefined;
     if (id) await lchown(work, id.uid, id.gid);
     const plan = planStep(policy, { argv: ['/bin/true'], work, cwd: work, env: { PATH: '/usr/bin:/bin' }, id });
-    const r = await run(plan.file, plan.args, { cwd: plan.cwd, env: plan.env, uid: plan.uid, gid: plan.gid, deadline: Date.now() + PROBE_TIMEOUT_MS });
+    const r = await run(plan.file, plan.args, {
+      cwd: plan.cwd,
+      env: plan.env,
+      uid: plan.uid,
+      gid: plan.gid,
+      deadline: Date.now() + PROBE_TIMEOUT_MS,
+    });
     if (r.timedOut) return `${PROBE_TIMEOUT_MS / 1000} s passed`;
     if (r.code !== 0) return (r.stderr.trim().split('\n').at(-1) ?? '') || `exit code ${r.code}`;
     return undefined;
@@ -298,4 +338,3 @@ async function probe(policy: SandboxPolicy): Promise<string | undefined> {
     await rm(work, { recursive: true, force: true });
   }
 }
-

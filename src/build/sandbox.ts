@@ -120,14 +120,27 @@ export function planStep(policy: SandboxPolicy, step: StepInput): StepPlan {
   if (policy.kind === 'uid') {
     return { file: policy.tools.prlimit, args: [...limits, '--', ...step.argv], cwd: step.cwd, env, uid: step.id!.uid, gid: step.id!.gid };
   }
-  const inner = policy.kind === 'bwrap'
-    ? [
-      // bwrap keeps only these capabilities, for setpriv, which drops them with the uid
-      '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP', '--',
-      policy.tools.setpriv, `--reuid=${step.id!.uid}`, `--regid=${step.id!.gid}`, '--clear-groups',
-      '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
-    ]
-    : ['--'];
+  const inner =
+    policy.kind === 'bwrap'
+      ? [
+          // bwrap keeps only these capabilities, for setpriv, which drops them with the uid
+          '--cap-add',
+          'CAP_SETUID',
+          '--cap-add',
+          'CAP_SETGID',
+          '--cap-add',
+          'CAP_SETPCAP',
+          '--',
+          policy.tools.setpriv,
+          `--reuid=${step.id!.uid}`,
+          `--regid=${step.id!.gid}`,
+          '--clear-groups',
+          '--inh-caps=-all',
+          '--bounding-set=-all',
+          '--no-new-privs',
+          '--',
+        ]
+      : ['--'];
   return {
     file: policy.tools.prlimit,
     args: [...limits, '--', policy.tools.bwrap, ...bwrapArgs(policy, step, policy.kind === 'userns'), ...inner, ...step.argv],
@@ -142,14 +155,26 @@ function limitArgs(l: SandboxLimits, ownUid: boolean): string[] {
 }
 
 /** The namespaces and the file system view of a bwrap sandbox. */
-export function bwrapArgs(policy: Pick<SandboxPolicy, 'hide' | 'readable'>, step: Pick<StepInput, 'work' | 'cwd'>, userns: boolean): string[] {
+export function bwrapArgs(
+  policy: Pick<SandboxPolicy, 'hide' | 'readable'>,
+  step: Pick<StepInput, 'work' | 'cwd'>,
+  userns: boolean,
+): string[] {
   const args = [
-    '--die-with-parent', '--new-session', // killed with the server; no terminal to inject keystrokes into
+    '--die-with-parent',
+    '--new-session', // killed with the server; no terminal to inject keystrokes into
     ...(userns ? ['--unshare-user'] : []),
-    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
-    '--ro-bind', '/', '/',
-    '--dev', '/dev',
-    '--proc', '/proc',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--ro-bind',
+    '/',
+    '/',
+    '--dev',
+    '/dev',
+    '--proc',
+    '/proc',
   ];
   // a folder inside another hidden one is hidden already (and a tmpfs there would make its parents 0700)
   const roots = policy.hide.filter((h) => !policy.hide.some((o) => o !== h && inside(h, o)));
@@ -179,7 +204,10 @@ function inside(path: string, dir: string): boolean {
 
 /** The folders strictly between `root` and `path`: between('/a', '/a/b/c/d') is ['/a/b', '/a/b/c']. */
 function between(root: string, path: string): string[] {
-  const parts = path.slice(root.length).split('/').filter((p) => p !== '');
+  const parts = path
+    .slice(root.length)
+    .split('/')
+    .filter((p) => p !== '');
   const out: string[] = [];
   let at = root.replace(/\/$/, '');
   for (const p of parts.slice(0, -1)) out.push((at = `${at}/${p}`));

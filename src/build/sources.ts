@@ -1,4 +1,5 @@
 /** Reads what stack detection looks at from the root of a checkout: manifests, and which stack files exist. */
+import type { Stats } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
@@ -18,7 +19,9 @@ export async function readDetectInput(dir: string): Promise<DetectInput> {
   const yamlText = await readSource(dir, 'noops.yaml');
   // a manifest that would be silently ignored is worse than an error
   if (yamlText === undefined && (await exists(join(dir, 'noops.yml')))) {
-    throw new NoopsError('NOOPS_E_MANIFEST', 'the manifest is named noops.yml; noops reads noops.yaml', { hint: 'rename noops.yml to noops.yaml' });
+    throw new NoopsError('NOOPS_E_MANIFEST', 'the manifest is named noops.yml; noops reads noops.yaml', {
+      hint: 'rename noops.yml to noops.yaml',
+    });
   }
   const procfile = await readSource(dir, 'Procfile');
   const pkgText = await readSource(dir, 'package.json');
@@ -27,7 +30,10 @@ export async function readDetectInput(dir: string): Promise<DetectInput> {
     try {
       packageJson = JSON.parse(pkgText);
     } catch (err) {
-      throw new NoopsError('NOOPS_E_MANIFEST', `package.json: not valid JSON: ${(err as Error).message}`, { cause: err, hint: 'fix package.json' });
+      throw new NoopsError('NOOPS_E_MANIFEST', `package.json: not valid JSON: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'fix package.json',
+      });
     }
   }
   const hasLock = (await exists(join(dir, 'package-lock.json'))) || (await exists(join(dir, 'npm-shrinkwrap.json')));
@@ -47,27 +53,34 @@ export async function readDetectInput(dir: string): Promise<DetectInput> {
 /** A file's text, or undefined when it does not exist. Symlinks are refused: they could point anywhere on the build server. */
 async function readSource(dir: string, name: string): Promise<string | undefined> {
   const path = join(dir, name);
-  let info;
+  let info: Stats;
   try {
     info = await lstat(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  if (!info.isFile()) throw new NoopsError('NOOPS_E_MANIFEST', `${name} is not a regular file (a symlink or a folder)`, { hint: `make ${name} a plain file` });
-  if (info.size > MAX_SOURCE_BYTES) throw new NoopsError('NOOPS_E_MANIFEST', `${name} is ${info.size} bytes; at most ${MAX_SOURCE_BYTES} are read`);
+  if (!info.isFile())
+    throw new NoopsError('NOOPS_E_MANIFEST', `${name} is not a regular file (a symlink or a folder)`, {
+      hint: `make ${name} a plain file`,
+    });
+  if (info.size > MAX_SOURCE_BYTES)
+    throw new NoopsError('NOOPS_E_MANIFEST', `${name} is ${info.size} bytes; at most ${MAX_SOURCE_BYTES} are read`);
   return readFile(path, 'utf8');
 }
 
 /** A regular file's mode, or undefined when it is missing. A symlink or folder is an error: it could point anywhere. */
 async function fileInfo(dir: string, name: string): Promise<{ mode: number } | undefined> {
-  let info;
+  let info: Stats;
   try {
     info = await lstat(join(dir, name));
   } catch {
     return undefined;
   }
-  if (!info.isFile()) throw new NoopsError('NOOPS_E_MANIFEST', `${name} is not a regular file (a symlink or a folder)`, { hint: `make ${name} a plain file` });
+  if (!info.isFile())
+    throw new NoopsError('NOOPS_E_MANIFEST', `${name} is not a regular file (a symlink or a folder)`, {
+      hint: `make ${name} a plain file`,
+    });
   return { mode: info.mode };
 }
 

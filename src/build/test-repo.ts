@@ -28,7 +28,19 @@ export class TestRepo {
       else await symlink(content.symlink, full);
     }
     this.git('add', '--all');
-    this.git('-c', 'user.email=t@t', '-c', 'user.name=t', '-c', 'commit.gpgsign=false', 'commit', '--quiet', '--allow-empty', '-m', message);
+    this.git(
+      '-c',
+      'user.email=t@t',
+      '-c',
+      'user.name=t',
+      '-c',
+      'commit.gpgsign=false',
+      'commit',
+      '--quiet',
+      '--allow-empty',
+      '-m',
+      message,
+    );
     return this.git('rev-parse', 'HEAD').trim();
   }
 
@@ -40,7 +52,10 @@ export class TestRepo {
 /** A temp folder with `repo/`, `work/` and `store/`, removed by `close()`. */
 export class Sandbox {
   readonly log: string[] = [];
-  private constructor(readonly root: string, readonly repo: TestRepo) {}
+  private constructor(
+    readonly root: string,
+    readonly repo: TestRepo,
+  ) {}
 
   static async create(): Promise<Sandbox> {
     const root = await mkdtemp(join(tmpdir(), 'noops-build-'));

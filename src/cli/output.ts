@@ -8,7 +8,11 @@ export function table(rows: object[], columns: string[], out: NodeJS.WritableStr
   }
   const cells = rows.map((r) => columns.map((c) => cell((r as Record<string, unknown>)[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (vals: string[]): string => vals.map((v, i) => (i === vals.length - 1 ? v : v.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (vals: string[]): string =>
+    vals
+      .map((v, i) => (i === vals.length - 1 ? v : v.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   out.write(`${line(columns.map((c) => c.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()))}\n`);
   for (const row of cells) out.write(`${line(row)}\n`);
 }
@@ -16,7 +20,10 @@ export function table(rows: object[], columns: string[], out: NodeJS.WritableStr
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '-';
   if (Array.isArray(v)) return v.join(',');
-  if (typeof v === 'object') return Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}=${String(x)}`).join(',');
+  if (typeof v === 'object')
+    return Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${k}=${String(x)}`)
+      .join(',');
   return String(v);
 }
 

@@ -18,7 +18,15 @@ export interface RolloutRenderer {
 
 /** A host's state in one character, for the bars: ✓ succeeded, ✗ failed, ↩ reverted, … */
 const MARK: Record<HostProgress['state'], string> = {
-  queued: '·', deploying: '…', healthy: '+', succeeded: '✓', failed: '✗', reverting: '↩', reverted: '↩', stopped: '■', skipped: '-',
+  queued: '·',
+  deploying: '…',
+  healthy: '+',
+  succeeded: '✓',
+  failed: '✗',
+  reverting: '↩',
+  reverted: '↩',
+  stopped: '■',
+  skipped: '-',
 };
 /** The states after which a host's part in the batch is over. */
 const FINAL = new Set<HostProgress['state']>(['succeeded', 'failed', 'reverted', 'stopped', 'skipped']);
@@ -26,12 +34,20 @@ const FINAL = new Set<HostProgress['state']>(['succeeded', 'failed', 'reverted',
 /** Where a deployment is, in words: "deploying batch 2 of 4", "waiting at the canary (paused)". */
 export function describe(p: RolloutProgress): string {
   const of = `${p.batch + 1} of ${p.batches.length}`;
-  const what = p.phase === 'deploying' ? `deploying batch ${of}`
-    : p.phase === 'testing' ? `running the deploy tests after batch ${of}`
-    : p.phase === 'waiting' ? (p.batch < 0 ? 'starting' : `between batch ${of} and the next`)
-    : p.phase === 'canary' ? 'waiting at the canary for `noops deploy promote`'
-    : p.phase === 'reverting' ? 'going back to the previous release'
-    : 'ended';
+  const what =
+    p.phase === 'deploying'
+      ? `deploying batch ${of}`
+      : p.phase === 'testing'
+        ? `running the deploy tests after batch ${of}`
+        : p.phase === 'waiting'
+          ? p.batch < 0
+            ? 'starting'
+            : `between batch ${of} and the next`
+          : p.phase === 'canary'
+            ? 'waiting at the canary for `noops deploy promote`'
+            : p.phase === 'reverting'
+              ? 'going back to the previous release'
+              : 'ended';
   return p.paused ? `${what} (paused)` : what;
 }
 
@@ -80,15 +96,18 @@ export class TtyRenderer implements RolloutRenderer {
   private started = false;
 
   constructor(private readonly out: NodeJS.WriteStream) {
-    this.bars = new cliProgress.MultiBar({
-      stream: out,
-      format: ' {label} {bar} {value}/{total}  {hosts}',
-      barsize: 20,
-      hideCursor: true,
-      clearOnComplete: false,
-      stopOnComplete: false,
-      autopadding: true,
-    }, cliProgress.Presets.shades_classic);
+    this.bars = new cliProgress.MultiBar(
+      {
+        stream: out,
+        format: ' {label} {bar} {value}/{total}  {hosts}',
+        barsize: 20,
+        hideCursor: true,
+        clearOnComplete: false,
+        stopOnComplete: false,
+        autopadding: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
   }
 
   update(d: DeploymentView): void {
@@ -96,7 +115,10 @@ export class TtyRenderer implements RolloutRenderer {
     if (!this.started) {
       this.started = true;
       this.bars.log(`${headline(d)}\n`);
-      if (p) p.batches.forEach((b, i) => this.batchBars.push(this.bars.create(b.length, 0, { label: `batch ${i + 1}/${p.batches.length}`, hosts: '' })));
+      if (p)
+        for (const [i, b] of p.batches.entries()) {
+          this.batchBars.push(this.bars.create(b.length, 0, { label: `batch ${i + 1}/${p.batches.length}`, hosts: '' }));
+        }
       this.status = this.bars.create(1, 0, { label: 'status', hosts: '' }, { format: ' {label}  {hosts}' });
     }
     if (!p) return;

@@ -24,9 +24,15 @@ export interface TlsFlags {
  * @example serverTlsOptions({ tls: 'auto', tlsSan: ['cp.example.com'] }) // { auto: true, sans: ['cp.example.com'] }
  */
 export function serverTlsOptions(f: TlsFlags): TlsOptions | undefined {
-  const sans = (f.tlsSan ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const sans = (f.tlsSan ?? [])
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (f.tls !== undefined && f.tls !== 'auto') {
-    throw new NoopsError('NOOPS_E_INPUT', `--tls "${f.tls}" is not known: --tls auto makes a local CA; a certificate of your own is --tls-cert FILE --tls-key FILE`);
+    throw new NoopsError(
+      'NOOPS_E_INPUT',
+      `--tls "${f.tls}" is not known: --tls auto makes a local CA; a certificate of your own is --tls-cert FILE --tls-key FILE`,
+    );
   }
   if (f.tls === 'auto' && (f.tlsCert || f.tlsKey)) {
     throw new NoopsError('NOOPS_E_INPUT', '--tls auto makes its own certificate: drop it, or drop --tls-cert/--tls-key');
@@ -35,7 +41,10 @@ export function serverTlsOptions(f: TlsFlags): TlsOptions | undefined {
     throw new NoopsError('NOOPS_E_INPUT', `--tls-cert and --tls-key go together (${f.tlsCert ? '--tls-key' : '--tls-cert'} is missing)`);
   }
   if (sans.length > 0 && f.tls !== 'auto') {
-    throw new NoopsError('NOOPS_E_INPUT', '--tls-san names the addresses of the certificate --tls auto makes; a certificate of your own has its names already');
+    throw new NoopsError(
+      'NOOPS_E_INPUT',
+      '--tls-san names the addresses of the certificate --tls auto makes; a certificate of your own has its names already',
+    );
   }
   if (f.tls === 'auto') return { auto: true, sans };
   if (f.tlsCert && f.tlsKey) return { certFile: f.tlsCert, keyFile: f.tlsKey };

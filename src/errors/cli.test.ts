@@ -21,8 +21,12 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b; });
-    child.stderr.on('data', (b: Buffer) => { stderr += b; });
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b;
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b;
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -31,12 +35,23 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 const HINT = ERROR_CODES.NOOPS_E_STORE_URL.hint;
 
 for (const [db, message] of [
-  ['mysql://root:secret@db.example/noops', 'unsupported store URL scheme "mysql:"; use sqlite:/abs/path/noops.db, a path ending in .db, or postgres://user:pass@host:5432/db'],
-  ['noops.sqlite', 'unsupported store URL "noops.sqlite"; use sqlite:/abs/path/noops.db, a path ending in .db, or postgres://user:pass@host:5432/db'],
+  [
+    'mysql://root:secret@db.example/noops',
+    'unsupported store URL scheme "mysql:"; use sqlite:/abs/path/noops.db, a path ending in .db, or postgres://user:pass@host:5432/db',
+  ],
+  [
+    'noops.sqlite',
+    'unsupported store URL "noops.sqlite"; use sqlite:/abs/path/noops.db, a path ending in .db, or postgres://user:pass@host:5432/db',
+  ],
   ['sqlite:', 'store URL "sqlite:" names no file; use sqlite:/abs/path/noops.db'],
-  ['postgres://noops:secret@127.0.0.1:notaport/noops', 'the postgres:// store URL is not a valid URL (check the port, and percent-encode special characters in the password)'],
+  [
+    'postgres://noops:secret@127.0.0.1:notaport/noops',
+    'the postgres:// store URL is not a valid URL (check the port, and percent-encode special characters in the password)',
+  ],
 ] as const) {
-  test(`noops server --db ${db.replace(/secret/, '***')}: NOOPS_E_STORE_URL with its hint, exit 1, no stack trace, nothing created`, { timeout: 30_000 }, async () => {
+  test(`noops server --db ${db.replace(/secret/, '***')}: NOOPS_E_STORE_URL with its hint, exit 1, no stack trace, nothing created`, {
+    timeout: 30_000,
+  }, async () => {
     const data = mkdtempSync(join(tmpdir(), 'noops-db-url-'));
     try {
       const r = await run(['server', '--data', data, '--listen', '127.0.0.1:0', '--db', db]);
@@ -61,13 +76,18 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-test('noops server --db postgres:// that nothing answers: NOOPS_E_STORE_OPEN naming the cause, exit 1, no stack trace', { timeout: 30_000 }, async () => {
+test('noops server --db postgres:// that nothing answers: NOOPS_E_STORE_OPEN naming the cause, exit 1, no stack trace', {
+  timeout: 30_000,
+}, async () => {
   const data = mkdtempSync(join(tmpdir(), 'noops-db-open-'));
   try {
     const port = await closedPort();
     const r = await run(['server', '--data', data, '--listen', '127.0.0.1:0', '--db', `postgres://noops:secret@127.0.0.1:${port}/noops`]);
     assert.equal(r.code, 1, r.stderr);
-    assert.equal(r.stderr, `noops: store migration failed: connect ECONNREFUSED 127.0.0.1:${port}\n  (NOOPS_E_STORE_OPEN) ${ERROR_CODES.NOOPS_E_STORE_OPEN.hint}\n`);
+    assert.equal(
+      r.stderr,
+      `noops: store migration failed: connect ECONNREFUSED 127.0.0.1:${port}\n  (NOOPS_E_STORE_OPEN) ${ERROR_CODES.NOOPS_E_STORE_OPEN.hint}\n`,
+    );
   } finally {
     rmSync(data, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ERROR_CODES, NoopsError, isErrorCode } from './index.js';
 
-test('NoopsError: the code\'s status and default hint, unless the throw site gives its own hint', () => {
+test("NoopsError: the code's status and default hint, unless the throw site gives its own hint", () => {
   const plain = new NoopsError('NOOPS_E_DEPLOY_LOCKED', 'deployment #3 is running');
   assert.deepEqual([plain.name, plain.status, plain.hint], ['NoopsError', 409, ERROR_CODES.NOOPS_E_DEPLOY_LOCKED.hint]);
   const cause = new Error('socket hang up');
@@ -19,6 +19,10 @@ test('NoopsError: toJSON is what the API sends, and what the client turns back i
   assert.ok(isErrorCode(wire.code));
   const back = new NoopsError(wire.code, wire.message, { hint: wire.hint });
   assert.deepEqual([back.code, back.status, back.message, back.hint], [e.code, e.status, e.message, e.hint]);
-  assert.equal(isErrorCode(['NOOPS', 'E', 'NOPE'].join('_')), false, 'an unregistered code (spelt so that the registry test does not take it for a use)');
+  assert.equal(
+    isErrorCode(['NOOPS', 'E', 'NOPE'].join('_')),
+    false,
+    'an unregistered code (spelt so that the registry test does not take it for a use)',
+  );
   assert.equal(isErrorCode('toString'), false, 'only own keys of the registry are codes');
 });

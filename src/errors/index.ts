@@ -9,7 +9,10 @@
  */
 export const ERROR_CODES = {
   // input
-  NOOPS_E_TAG_INVALID: { status: 400, hint: 'a tag is key.value pairs joined by "_", e.g. cop.xiaomi_owt.miliao_pdl.im_service.ack_job.api_cluster.prod' },
+  NOOPS_E_TAG_INVALID: {
+    status: 400,
+    hint: 'a tag is key.value pairs joined by "_", e.g. cop.xiaomi_owt.miliao_pdl.im_service.ack_job.api_cluster.prod',
+  },
   NOOPS_E_TAG_AMBIGUOUS: { status: 409, hint: 'give more of the tag so that it names one node' },
   NOOPS_E_TAG_UNKNOWN: { status: 404, hint: 'give the full tag (cop down to the level you mean) to create the node' },
   NOOPS_E_SELECTOR_INVALID: { status: 400, hint: 'a selector is key=value pairs joined by ",", e.g. cop=xiaomi,owt=miliao' },
@@ -18,13 +21,22 @@ export const ERROR_CODES = {
   NOOPS_E_GIT_REF: { status: 400, hint: 'give a commit, tag or branch name that does not begin with "-"' },
   NOOPS_E_MANIFEST: { status: 400, hint: 'fix noops.yaml; the message names the key and line' },
   NOOPS_E_CLUSTER_CONF: { status: 400, hint: 'fix cluster.conf; the message names the key and line' },
-  NOOPS_E_WATCHES: { status: 400, hint: 'fix the host\'s watches file (ROOT/watches.yaml); the message names the key and line' },
-  NOOPS_E_STORE_URL: { status: 400, hint: 'give --db as postgres://USER:PASS@HOST:5432/DB (or postgresql://), sqlite:/abs/path/noops.db, or a file path ending in .db; without --db the server keeps SQLite in its data folder' },
+  NOOPS_E_WATCHES: { status: 400, hint: "fix the host's watches file (ROOT/watches.yaml); the message names the key and line" },
+  NOOPS_E_STORE_URL: {
+    status: 400,
+    hint: 'give --db as postgres://USER:PASS@HOST:5432/DB (or postgresql://), sqlite:/abs/path/noops.db, or a file path ending in .db; without --db the server keeps SQLite in its data folder',
+  },
   // auth
   NOOPS_E_UNAUTHORIZED: { status: 401, hint: 'pass a token with --token, NOOPS_TOKEN, or ./.noops/admin.token' },
   NOOPS_E_FORBIDDEN: { status: 403, hint: 'this token may not do that; ask for a token whose scope covers the tag' },
-  NOOPS_E_HOST_TAKEN: { status: 409, hint: 'an admin approves the join (`noops host approve NAME`) or removes the old host (`noops host rm NAME`); or start the agent with another --name' },
-  NOOPS_E_ROOT_NOT_ALLOWED: { status: 403, hint: 'the server\'s admin allows root under the service (`noops root allow --scope TAG`), or the process names another `user:` in noops.yaml' },
+  NOOPS_E_HOST_TAKEN: {
+    status: 409,
+    hint: 'an admin approves the join (`noops host approve NAME`) or removes the old host (`noops host rm NAME`); or start the agent with another --name',
+  },
+  NOOPS_E_ROOT_NOT_ALLOWED: {
+    status: 403,
+    hint: "the server's admin allows root under the service (`noops root allow --scope TAG`), or the process names another `user:` in noops.yaml",
+  },
   // things
   NOOPS_E_NOT_FOUND: { status: 404, hint: 'check the name; list what exists with the matching ls command' },
   NOOPS_E_RELEASE_UNKNOWN: { status: 404, hint: 'build it first with `noops build`, or list releases with `noops releases -t TAG`' },
@@ -32,57 +44,129 @@ export const ERROR_CODES = {
   NOOPS_E_HOST_UNKNOWN: { status: 404, hint: 'start `noops agent` on that host first; `noops hosts` lists the joined ones' },
   NOOPS_E_NO_PREVIOUS: { status: 409, hint: 'name a version with --to; `noops history -t TAG` lists them' },
   NOOPS_E_WATCH_UNKNOWN: { status: 404, hint: '`noops ctl status` lists the watches of this host: NAME, TAG/NAME or a tag' },
-  NOOPS_E_RUNTIME_UNKNOWN: { status: 404, hint: 'add it with `noops runtime add NAME VERSION FILE|URL`; `noops runtime ls` lists the known ones' },
+  NOOPS_E_RUNTIME_UNKNOWN: {
+    status: 404,
+    hint: 'add it with `noops runtime add NAME VERSION FILE|URL`; `noops runtime ls` lists the known ones',
+  },
   NOOPS_E_RUNTIME_EXISTS: { status: 409, hint: 'a runtime version is immutable: add the new content under a new version' },
-  NOOPS_E_SECRET_UNKNOWN: { status: 404, hint: 'set it with `noops secret set NAME --scope TAG` (at the job or a node above it); `noops secret ls` lists the names' },
+  NOOPS_E_SECRET_UNKNOWN: {
+    status: 404,
+    hint: 'set it with `noops secret set NAME --scope TAG` (at the job or a node above it); `noops secret ls` lists the names',
+  },
   NOOPS_E_SECRET_IN_USE: { status: 409, hint: 'deploy releases that no longer name it first, or set it at another scope that covers them' },
-  NOOPS_E_SECRET_KEY: { status: 500, hint: 'every server of one database needs the same DATA/secret.key; restore it from a backup, or set the secrets again' },
+  NOOPS_E_SECRET_KEY: {
+    status: 500,
+    hint: 'every server of one database needs the same DATA/secret.key; restore it from a backup, or set the secrets again',
+  },
   // build
   NOOPS_E_GIT_CLONE: { status: 422, hint: 'check that the repository exists and that the server can reach it' },
   NOOPS_E_GIT_CHECKOUT: { status: 422, hint: 'check that the commit exists in the repository' },
   NOOPS_E_BUILD_FAILED: { status: 422, hint: 'read the build output above, fix the build, and try again' },
   NOOPS_E_TEST_FAILED: { status: 422, hint: 'read the test output above; a failing test makes no release' },
   NOOPS_E_NO_PROCESSES: { status: 422, hint: 'add a Procfile or a `processes:` section to noops.yaml' },
-  NOOPS_E_BUILD_SANDBOX: { status: 503, hint: 'install bubblewrap (`apt-get install bubblewrap`) or run the server as root so builds run sandboxed; or start the server with `--build-sandbox none` to run them as the server\'s own user' },
+  NOOPS_E_BUILD_SANDBOX: {
+    status: 503,
+    hint: "install bubblewrap (`apt-get install bubblewrap`) or run the server as root so builds run sandboxed; or start the server with `--build-sandbox none` to run them as the server's own user",
+  },
   // packages
   NOOPS_E_SHA256_MISMATCH: { status: 422, hint: 'the package was damaged or replaced; build it again' },
   NOOPS_E_PACKAGE_UNSAFE: { status: 422, hint: 'a package entry would land outside its folder; rebuild it without such paths' },
   NOOPS_E_PACKAGE_INVALID: { status: 422, hint: 'the package does not follow the release-package spec (docs/package-spec.md)' },
   // deploys
   NOOPS_E_DEPLOY_LOCKED: { status: 409, hint: 'wait for the running deploy to end, or abort it' },
-  NOOPS_E_DEPLOY_FAILED: { status: 422, hint: '`noops deploy status -t TAG` shows each host\'s result and the rollout\'s log; `noops ps -t TAG` shows what runs now' },
+  NOOPS_E_DEPLOY_FAILED: {
+    status: 422,
+    hint: "`noops deploy status -t TAG` shows each host's result and the rollout's log; `noops ps -t TAG` shows what runs now",
+  },
   NOOPS_E_DEPLOY_TIMEOUT: { status: 504, hint: 'some hosts did not report the new release in time; see `noops ps -t TAG`' },
-  NOOPS_E_RESTART_FAILED: { status: 422, hint: 'see `noops logs -t TAG --host HOST` and `noops events -t TAG`; the hosts after it were not restarted' },
+  NOOPS_E_RESTART_FAILED: {
+    status: 422,
+    hint: 'see `noops logs -t TAG --host HOST` and `noops events -t TAG`; the hosts after it were not restarted',
+  },
   NOOPS_E_DEPLOY_STATE: { status: 409, hint: 'see where the deployment is with `noops deploy status -t TAG`' },
-  NOOPS_E_NO_DEPLOYMENT: { status: 404, hint: 'start one with `noops deploy -t TAG -v VERSION`; `noops history -t TAG` lists the past ones' },
-  NOOPS_E_RUNTIME_UNAVAILABLE: { status: 409, hint: 'add the runtime for the hosts\' platform (`noops runtime add --platform`), or fix the hosts named; nothing was changed' },
-  NOOPS_E_ADOPT_NOTHING: { status: 409, hint: '`noops hosts --json` shows each host\'s trust; only a host whose agent refuses this server can be adopted (docs/trust.md)' },
-  NOOPS_E_ADOPT_CONFIRM: { status: 409, hint: 'read what would change; run again with --yes to go ahead, or first deploy what the host should keep running (docs/trust.md)' },
-  NOOPS_E_UNDEPLOY_CONFIRM: { status: 409, hint: 'read what would stop; run again with --yes to stop it (an undeploy of those hosts, recorded in `noops history`), or keep the hosts in the cluster; nothing was changed' },
+  NOOPS_E_NO_DEPLOYMENT: {
+    status: 404,
+    hint: 'start one with `noops deploy -t TAG -v VERSION`; `noops history -t TAG` lists the past ones',
+  },
+  NOOPS_E_RUNTIME_UNAVAILABLE: {
+    status: 409,
+    hint: "add the runtime for the hosts' platform (`noops runtime add --platform`), or fix the hosts named; nothing was changed",
+  },
+  NOOPS_E_ADOPT_NOTHING: {
+    status: 409,
+    hint: "`noops hosts --json` shows each host's trust; only a host whose agent refuses this server can be adopted (docs/trust.md)",
+  },
+  NOOPS_E_ADOPT_CONFIRM: {
+    status: 409,
+    hint: 'read what would change; run again with --yes to go ahead, or first deploy what the host should keep running (docs/trust.md)',
+  },
+  NOOPS_E_UNDEPLOY_CONFIRM: {
+    status: 409,
+    hint: 'read what would stop; run again with --yes to stop it (an undeploy of those hosts, recorded in `noops history`), or keep the hosts in the cluster; nothing was changed',
+  },
   NOOPS_E_NOTHING_RUNS: { status: 409, hint: '`noops ps -t TAG` shows what runs; there is nothing of this cluster to stop' },
-  NOOPS_E_RELEASE_EXISTS: { status: 409, hint: 'a release is immutable: give the new package another version (its manifest\'s commit)' },
-  NOOPS_E_PACKAGE_FETCH: { status: 422, hint: 'check that the URL is http(s), answers 200 with the package, and is reachable from the noops server' },
+  NOOPS_E_RELEASE_EXISTS: { status: 409, hint: "a release is immutable: give the new package another version (its manifest's commit)" },
+  NOOPS_E_PACKAGE_FETCH: {
+    status: 422,
+    hint: 'check that the URL is http(s), answers 200 with the package, and is reachable from the noops server',
+  },
   // transport
   NOOPS_E_SERVER_UNREACHABLE: { status: 503, hint: 'start it with `noops server` (or `noops up`), or set --server / NOOPS_SERVER' },
   NOOPS_E_INTERNAL: { status: 500, hint: 'this is a bug in noops; the server log has the details' },
-  NOOPS_E_AGENT_UNREACHABLE: { status: 503, hint: 'start `noops agent` with this --root (the control socket is ROOT/run/ctl.sock), or give the agent\'s --root' },
-  NOOPS_E_COMMAND_TIMEOUT: { status: 504, hint: 'the host\'s agent did not answer in time; see `noops hosts` (is it up?)' },
+  NOOPS_E_AGENT_UNREACHABLE: {
+    status: 503,
+    hint: "start `noops agent` with this --root (the control socket is ROOT/run/ctl.sock), or give the agent's --root",
+  },
+  NOOPS_E_COMMAND_TIMEOUT: { status: 504, hint: "the host's agent did not answer in time; see `noops hosts` (is it up?)" },
   // tls
-  NOOPS_E_TLS_REQUIRED: { status: 400, hint: 'serve with TLS: --tls auto (a local CA in DATA/tls/) or --tls-cert FILE --tls-key FILE; or listen on 127.0.0.1; --insecure serves plain HTTP anyway (tokens and packages then cross the network readable)' },
+  NOOPS_E_TLS_REQUIRED: {
+    status: 400,
+    hint: 'serve with TLS: --tls auto (a local CA in DATA/tls/) or --tls-cert FILE --tls-key FILE; or listen on 127.0.0.1; --insecure serves plain HTTP anyway (tokens and packages then cross the network readable)',
+  },
   NOOPS_E_TLS_FILES: { status: 400, hint: 'give a readable PEM certificate and its own private key (docs/tls.md)' },
-  NOOPS_E_TLS_UNTRUSTED: { status: 502, hint: 'give the CA that signed the server\'s certificate: --ca FILE or NOOPS_CA (`noops server` prints its path and fingerprint; with --tls auto it is DATA/tls/ca.pem)' },
-  NOOPS_E_TLS_MISMATCH: { status: 502, hint: 'the address\'s scheme does not match the server: https:// for a server started with --tls, http:// for one without' },
+  NOOPS_E_TLS_UNTRUSTED: {
+    status: 502,
+    hint: "give the CA that signed the server's certificate: --ca FILE or NOOPS_CA (`noops server` prints its path and fingerprint; with --tls auto it is DATA/tls/ca.pem)",
+  },
+  NOOPS_E_TLS_MISMATCH: {
+    status: 502,
+    hint: "the address's scheme does not match the server: https:// for a server started with --tls, http:// for one without",
+  },
   // signatures
-  NOOPS_E_SIGNING_KEY: { status: 500, hint: 'every server of one database signs with the same key: copy DATA/signing.key (mode 0600) from a server of this database into this server\'s data folder (docs/trust.md#signed-releases)' },
-  NOOPS_E_SIGNATURE_INVALID: { status: 422, hint: 'the release was changed after the server signed it (in the database, or on the way): build it again and deploy the new release; `noops releases --json` shows each release\'s signature' },
+  NOOPS_E_SIGNING_KEY: {
+    status: 500,
+    hint: "every server of one database signs with the same key: copy DATA/signing.key (mode 0600) from a server of this database into this server's data folder (docs/trust.md#signed-releases)",
+  },
+  NOOPS_E_SIGNATURE_INVALID: {
+    status: 422,
+    hint: "the release was changed after the server signed it (in the database, or on the way): build it again and deploy the new release; `noops releases --json` shows each release's signature",
+  },
   // limits
-  NOOPS_E_REPORT_TOO_LARGE: { status: 413, hint: 'the agent reported more than the server takes in one report (docs/limits.md); run fewer processes per host or upgrade the agent' },
-  NOOPS_E_RATE_LIMITED: { status: 429, hint: 'too many requests from this caller; wait as long as the Retry-After header says, then try again' },
-  NOOPS_E_PACKAGE_TOO_LARGE: { status: 422, hint: 'the package unpacks to more bytes or files than a host takes (docs/limits.md); leave caches and test data out of the release' },
-  NOOPS_E_STORE_BUSY: { status: 503, hint: 'another process holds the database (a backup, sqlite3 at a console); nothing was changed: try again once it lets go' },
-  NOOPS_E_COMMANDS_FULL: { status: 429, hint: 'this host has too many commands waiting for its agent; wait for them to end (`noops hosts`: is it up?) and try again' },
+  NOOPS_E_REPORT_TOO_LARGE: {
+    status: 413,
+    hint: 'the agent reported more than the server takes in one report (docs/limits.md); run fewer processes per host or upgrade the agent',
+  },
+  NOOPS_E_RATE_LIMITED: {
+    status: 429,
+    hint: 'too many requests from this caller; wait as long as the Retry-After header says, then try again',
+  },
+  NOOPS_E_PACKAGE_TOO_LARGE: {
+    status: 422,
+    hint: 'the package unpacks to more bytes or files than a host takes (docs/limits.md); leave caches and test data out of the release',
+  },
+  NOOPS_E_STORE_BUSY: {
+    status: 503,
+    hint: 'another process holds the database (a backup, sqlite3 at a console); nothing was changed: try again once it lets go',
+  },
+  NOOPS_E_COMMANDS_FULL: {
+    status: 429,
+    hint: 'this host has too many commands waiting for its agent; wait for them to end (`noops hosts`: is it up?) and try again',
+  },
   // store
-  NOOPS_E_STORE_OPEN: { status: 503, hint: 'check that the database --db names is running and reachable from this host, and that its user may create tables (the server migrates the schema when it starts); the message names the cause' },
+  NOOPS_E_STORE_OPEN: {
+    status: 503,
+    hint: 'check that the database --db names is running and reachable from this host, and that its user may create tables (the server migrates the schema when it starts); the message names the cause',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -45,7 +45,10 @@ function documentedRows(): Map<string, string[]> {
     const m = /^\| `(NOOPS_E_[A-Z0-9_]+)` \|(.*)\|$/.exec(line);
     if (!m) continue;
     assert.ok(!rows.has(m[1]!), `docs/errors.md has two rows for ${m[1]}`);
-    rows.set(m[1]!, m[2]!.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/\\\|/g, '|')));
+    rows.set(
+      m[1]!,
+      m[2]!.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/\\\|/g, '|')),
+    );
   }
   return rows;
 }
@@ -62,7 +65,11 @@ test('every code in use is used somewhere in src/, and no retired code is', () =
   const used = codesIn(productSources);
   for (const code of registered) {
     if (code in RETIRED_CODES) assert.equal(used.get(code), undefined, `${code} is retired, yet used in ${used.get(code)?.join(', ')}`);
-    else assert.ok(used.has(code), `${code} is thrown nowhere in src/: throw it where it belongs, or retire it in RETIRED_CODES (never delete or reuse it)`);
+    else
+      assert.ok(
+        used.has(code),
+        `${code} is thrown nowhere in src/: throw it where it belongs, or retire it in RETIRED_CODES (never delete or reuse it)`,
+      );
   }
 });
 
@@ -71,7 +78,7 @@ test('no code is used in src/ that is not in the registry (tests included)', () 
   assert.deepEqual(unknown, [], 'add these to src/errors/index.ts, or fix their spelling');
 });
 
-test('docs/errors.md has one row per code with the registry\'s status and hint, and a retired code is marked so', () => {
+test("docs/errors.md has one row per code with the registry's status and hint, and a retired code is marked so", () => {
   const rows = documentedRows();
   for (const code of registered) {
     const row = rows.get(code);
@@ -81,14 +88,29 @@ test('docs/errors.md has one row per code with the registry\'s status and hint, 
     assert.equal(status, String(ERROR_CODES[code].status), `${code}'s status in docs/errors.md`);
     assert.equal(hint, ERROR_CODES[code].hint, `${code}'s hint in docs/errors.md is the registry's`);
     assert.ok(meaning.length > 0, `${code} says what it means`);
-    assert.equal(meaning.startsWith('**Retired**'), code in RETIRED_CODES, `${code}'s row begins with **Retired** exactly when it is in RETIRED_CODES`);
+    assert.equal(
+      meaning.startsWith('**Retired**'),
+      code in RETIRED_CODES,
+      `${code}'s row begins with **Retired** exactly when it is in RETIRED_CODES`,
+    );
   }
-  assert.deepEqual([...rows.keys()].filter((c) => !(c in ERROR_CODES)), [], 'docs/errors.md documents codes the registry does not have');
+  assert.deepEqual(
+    [...rows.keys()].filter((c) => !(c in ERROR_CODES)),
+    [],
+    'docs/errors.md documents codes the registry does not have',
+  );
 });
 
 test('the docs name no code that the registry does not have', () => {
-  const docs = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
-  const moduleReadmes = readdirSync(SRC).map((d) => join('src', d, 'README.md')).filter((f) => existsSync(join(ROOT, f)));
+  const docs = [
+    'README.md',
+    ...readdirSync(join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => join('docs', f)),
+  ];
+  const moduleReadmes = readdirSync(SRC)
+    .map((d) => join('src', d, 'README.md'))
+    .filter((f) => existsSync(join(ROOT, f)));
   const unknown = [...codesIn([...docs, ...moduleReadmes])].filter(([code]) => !(code in ERROR_CODES));
   assert.deepEqual(unknown, []);
 });

@@ -32,7 +32,10 @@ export function checkUrl(url: string): URL {
     throw new NoopsError('NOOPS_E_INPUT', `"${url}" is not a URL: give an http:// or https:// URL of the package`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new NoopsError('NOOPS_E_INPUT', `"${url}" is a ${u.protocol.replace(':', '')} URL: only http:// and https:// packages are fetched`);
+    throw new NoopsError(
+      'NOOPS_E_INPUT',
+      `"${url}" is a ${u.protocol.replace(':', '')} URL: only http:// and https:// packages are fetched`,
+    );
   }
   return u;
 }
@@ -58,7 +61,10 @@ export async function openUrl(url: string, opts: { fetcher?: Fetcher; timeoutMs?
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel().catch(() => undefined); // nothing to read; the socket goes back
-    throw new NoopsError('NOOPS_E_PACKAGE_FETCH', `cannot fetch ${url}: the server answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+    throw new NoopsError(
+      'NOOPS_E_PACKAGE_FETCH',
+      `cannot fetch ${url}: the server answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`,
+    );
   }
   const length = Number(res.headers.get('content-length') ?? NaN);
   if (Number.isFinite(length) && length > maxBytes) {

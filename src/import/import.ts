@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import type { ArtifactStore } from '../artifacts/index.js';
 import { NoopsError } from '../errors/index.js';
 import { inspectPackage } from '../release/package.js';
-import { type PackageReport } from '../release/index.js';
+import type { PackageReport } from '../release/index.js';
 import type { ReleaseRow, Store } from '../store/index.js';
 import { MAX_IMPORT_BYTES, openUrl, type Fetcher } from './fetch.js';
 
@@ -54,38 +54,54 @@ export async function importRelease(deps: ImportDeps, req: ImportRequest): Promi
   let report: PackageReport | undefined;
   let existing: ReleaseRow | undefined;
   // Checked before it is stored: a package the spec refuses never enters the artifact store.
-  const stored = await deps.artifacts.putStream(body, {
-    maxBytes: deps.maxBytes ?? MAX_IMPORT_BYTES,
-    check: async (tmp, sha256) => {
-      report = await inspectPackage(tmp);
-      const { manifest } = report;
-      if (manifest.job !== req.job) {
-        throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `${from} was built for ${manifest.job}, not ${req.job} (its manifest.json's job)`);
-      }
-      existing = await deps.store.getRelease(req.job, manifest.version);
-      if (existing && existing.sha256 !== sha256) {
-        throw new NoopsError('NOOPS_E_RELEASE_EXISTS', `${req.job} has a release ${manifest.version} already, with another package (sha256 ${existing.sha256}, not ${sha256})`);
-      }
-    },
-  }).catch((err: unknown) => {
-    if (err instanceof NoopsError) throw err;
-    // a URL's body that breaks off midway, say
-    throw new NoopsError('NOOPS_E_PACKAGE_FETCH', `cannot read the package from ${from}: ${(err as Error).message}`, { cause: err });
-  });
+  const stored = await deps.artifacts
+    .putStream(body, {
+      maxBytes: deps.maxBytes ?? MAX_IMPORT_BYTES,
+      check: async (tmp, sha256) => {
+        report = await inspectPackage(tmp);
+        const { manifest } = report;
+        if (manifest.job !== req.job) {
+          throw new NoopsError(
+            'NOOPS_E_PACKAGE_INVALID',
+            `${from} was built for ${manifest.job}, not ${req.job} (its manifest.json's job)`,
+          );
+        }
+        existing = await deps.store.getRelease(req.job, manifest.version);
+        if (existing && existing.sha256 !== sha256) {
+          throw new NoopsError(
+            'NOOPS_E_RELEASE_EXISTS',
+            `${req.job} has a release ${manifest.version} already, with another package (sha256 ${existing.sha256}, not ${sha256})`,
+          );
+        }
+      },
+    })
+    .catch((err: unknown) => {
+      if (err instanceof NoopsError) throw err;
+      // a URL's body that breaks off midway, say
+      throw new NoopsError('NOOPS_E_PACKAGE_FETCH', `cannot read the package from ${from}: ${(err as Error).message}`, { cause: err });
+    });
   if (existing) return { release: existing, created: false };
   const { manifest } = report!;
   const release: ReleaseRow = {
-    job: req.job, version: manifest.version, commit: manifest.commit,
+    job: req.job,
+    version: manifest.version,
+    commit: manifest.commit,
     // where it came from: the URL (a pkg_url finds its release by it), or the repository its manifest names
     repo: 'url' in req.source ? req.source.url : manifest.repo,
-    sha256: stored.sha256, size: stored.size, manifest: manifest as unknown as Record<string, unknown>,
-    buildId: null, createdAt: new Date().toISOString(),
+    sha256: stored.sha256,
+    size: stored.size,
+    manifest: manifest as unknown as Record<string, unknown>,
+    buildId: null,
+    createdAt: new Date().toISOString(),
   };
   await deps.sign?.(release);
   await deps.store.tx(async (s) => {
     await s.putRelease(release);
     await s.audit({
-      at: release.createdAt, actor: req.actor, action: 'release.import', target: req.job,
+      at: release.createdAt,
+      actor: req.actor,
+      action: 'release.import',
+      target: req.job,
       detail: { version: release.version, sha256: release.sha256, size: release.size, from },
     });
   });

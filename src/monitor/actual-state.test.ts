@@ -7,7 +7,8 @@ import { ActualState } from './actual-state.js';
 const TAG = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
 const report = (version: string): AgentReport => ({
   processes: [{ tag: TAG, process: 'web', version, state: 'up', pid: 10, port: 8080, restarts: 0, startedAt: null, error: null }],
-  failures: [], generation: 1,
+  failures: [],
+  generation: 1,
 });
 
 /** A store that records the batched writes, and fails the first `failures` instance writes. */
@@ -69,7 +70,9 @@ test('heartbeats whose write failed are kept and written by the next flush, neve
   } as unknown as Store;
   const book = new ActualState(store, 15_000);
   const warnings: string[] = [];
-  const onWarning = (w: Error): void => { warnings.push(w.message); };
+  const onWarning = (w: Error): void => {
+    warnings.push(w.message);
+  };
   process.on('warning', onWarning);
   try {
     await book.receive('h1', report('v1'));
@@ -78,10 +81,19 @@ test('heartbeats whose write failed are kept and written by the next flush, neve
     assert.equal(book.failedWrites, 1);
     assert.deepEqual(book.writeFailures, { heartbeats: 1, instances: 0 });
     await book.flush();
-    assert.deepEqual(beats.map((b) => b.map((x) => x.name)), [['h1']]);
+    assert.deepEqual(
+      beats.map((b) => b.map((x) => x.name)),
+      [['h1']],
+    );
     await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
-    assert.ok(warnings.some((w) => /heartbeats failed, will retry/.test(w)), warnings.join('\n'));
-    assert.ok(warnings.some((w) => w.includes('(h1)') && w.includes('the database is locked by another process')), 'the warning names the host and the error');
+    assert.ok(
+      warnings.some((w) => /heartbeats failed, will retry/.test(w)),
+      warnings.join('\n'),
+    );
+    assert.ok(
+      warnings.some((w) => w.includes('(h1)') && w.includes('the database is locked by another process')),
+      'the warning names the host and the error',
+    );
   } finally {
     process.off('warning', onWarning);
     await book.close();
@@ -92,42 +104,86 @@ test('a failed instance write is counted and logged with its hosts; memory is cu
   const { store, writes } = recordingStore(1);
   const book = new ActualState(store, 15_000);
   const warnings: string[] = [];
-  const onWarning = (w: Error): void => { warnings.push(w.message); };
+  const onWarning = (w: Error): void => {
+    warnings.push(w.message);
+  };
   process.on('warning', onWarning);
   try {
     await book.receive('h1', report('v1'));
-    assert.deepEqual(book.instances().map((r) => [r.host, r.version]), [['h1', 'v1']], 'read from memory, nothing written yet');
+    assert.deepEqual(
+      book.instances().map((r) => [r.host, r.version]),
+      [['h1', 'v1']],
+      'read from memory, nothing written yet',
+    );
     await book.flush(); // fails
     assert.deepEqual(writes, []);
     assert.deepEqual(book.writeFailures, { heartbeats: 0, instances: 1 });
-    assert.deepEqual(book.instances().map((r) => [r.host, r.version]), [['h1', 'v1']], 'a failed write leaves the model as reported');
+    assert.deepEqual(
+      book.instances().map((r) => [r.host, r.version]),
+      [['h1', 'v1']],
+      'a failed write leaves the model as reported',
+    );
     await book.flush();
     assert.deepEqual(writes, [['h1']]);
     await new Promise((r) => setImmediate(r));
-    assert.ok(warnings.some((w) => /processes failed, will retry \(h1\): database is locked/.test(w)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => /processes failed, will retry \(h1\): database is locked/.test(w)),
+      warnings.join('\n'),
+    );
   } finally {
     process.off('warning', onWarning);
     await book.close();
   }
 });
 
-test('the model starts from the store, each report replaces its host\'s rows, and rows come in the store\'s order', async () => {
+test("the model starts from the store, each report replaces its host's rows, and rows come in the store's order", async () => {
   const row = (host: string, tag: string, process: string, version: string): InstanceRow => ({
-    host, tag, process, version, state: 'up', pid: 1, port: null, restarts: 0, startedAt: null, error: null, updatedAt: '2026-01-01T00:00:00.000Z',
+    host,
+    tag,
+    process,
+    version,
+    state: 'up',
+    pid: 1,
+    port: null,
+    restarts: 0,
+    startedAt: null,
+    error: null,
+    updatedAt: '2026-01-01T00:00:00.000Z',
   });
   const OTHER = TAG.replace('cluster.prod', 'cluster.beta');
   const { store } = recordingStore();
-  (store as { listInstances: Store['listInstances'] }).listInstances = async () => [row('h2', TAG, 'web', 'v0'), row('h1', TAG, 'worker', 'v0'), row('h1', OTHER, 'web', 'v0')];
+  (store as { listInstances: Store['listInstances'] }).listInstances = async () => [
+    row('h2', TAG, 'web', 'v0'),
+    row('h1', TAG, 'worker', 'v0'),
+    row('h1', OTHER, 'web', 'v0'),
+  ];
   const book = new ActualState(store, 15_000);
   await book.load();
-  assert.deepEqual(book.instances().map((r) => [r.host, r.tag === TAG ? 'prod' : 'beta', r.process]), [['h1', 'beta', 'web'], ['h1', 'prod', 'worker'], ['h2', 'prod', 'web']]);
+  assert.deepEqual(
+    book.instances().map((r) => [r.host, r.tag === TAG ? 'prod' : 'beta', r.process]),
+    [
+      ['h1', 'beta', 'web'],
+      ['h1', 'prod', 'worker'],
+      ['h2', 'prod', 'web'],
+    ],
+  );
   assert.deepEqual(book.hosts(), [], 'loaded rows are not reports: no host reported since the start');
 
   await book.receive('h1', report('v1'));
-  assert.deepEqual(book.instances().map((r) => [r.host, r.process, r.version]), [['h1', 'web', 'v1'], ['h2', 'web', 'v0']], "h1's report replaced all of h1's rows");
+  assert.deepEqual(
+    book.instances().map((r) => [r.host, r.process, r.version]),
+    [
+      ['h1', 'web', 'v1'],
+      ['h2', 'web', 'v0'],
+    ],
+    "h1's report replaced all of h1's rows",
+  );
 
   book.forget('h2');
-  assert.deepEqual(book.instances().map((r) => r.host), ['h1']);
+  assert.deepEqual(
+    book.instances().map((r) => r.host),
+    ['h1'],
+  );
   await book.close();
 });
 

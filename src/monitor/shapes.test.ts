@@ -12,16 +12,48 @@ const TAG = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
 const FULL: AgentReport = {
   processes: [
     {
-      tag: TAG, process: 'web', version: 'abc1234', state: 'up', pid: 42, port: 8080, restarts: 1, startedAt: '2026-01-01T00:00:00.000Z', error: null,
-      health: 'healthy', healthySince: '2026-01-01T00:00:01.000Z', healthError: null, downloaded: true,
+      tag: TAG,
+      process: 'web',
+      version: 'abc1234',
+      state: 'up',
+      pid: 42,
+      port: 8080,
+      restarts: 1,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      error: null,
+      health: 'healthy',
+      healthySince: '2026-01-01T00:00:01.000Z',
+      healthError: null,
+      downloaded: true,
     },
     { tag: TAG, process: 'worker', version: 'abc1234', state: 'backoff', pid: null, port: null, restarts: 3, startedAt: null, error: null },
   ],
   failures: [{ tag: TAG, version: 'def5678', error: 'exited 1 three times' }],
   generation: 7,
-  metrics: [{ endpoint: 'h1', metric: 'common.servicerunning', value: 1, timestamp: 1_767_225_600, step: 5, counterType: 'GAUGE', tags: 'cop=acme,process=web' }],
+  metrics: [
+    {
+      endpoint: 'h1',
+      metric: 'common.servicerunning',
+      value: 1,
+      timestamp: 1_767_225_600,
+      step: 5,
+      counterType: 'GAUGE',
+      tags: 'cop=acme,process=web',
+    },
+  ],
   events: [{ seq: 1, at: '2026-01-01T00:00:02.000Z', tag: TAG, name: 'worker', kind: 'crash', message: 'exit 1' }],
-  crons: [{ tag: TAG, name: 'nightly', schedule: '0 3 * * *', running: false, nextRunAt: null, lastRun: { startedAt: 'a', endedAt: 'b', result: 'ok', message: '' }, runs: 1, skipped: 0 }],
+  crons: [
+    {
+      tag: TAG,
+      name: 'nightly',
+      schedule: '0 3 * * *',
+      running: false,
+      nextRunAt: null,
+      lastRun: { startedAt: 'a', endedAt: 'b', result: 'ok', message: '' },
+      runs: 1,
+      skipped: 0,
+    },
+  ],
   runtimes: { platform: 'linux/x64', canInstall: true, reason: null, installed: ['node@22.1.0'] },
   trust: { state: 'refused', server: 's1', generation: 6, reason: 'another server', refusal: 'r1', since: '2026-01-01T00:00:00.000Z' },
 };
@@ -40,7 +72,10 @@ test('a report becomes rows with the stored fields only, and the store gives the
   const at = '2026-01-01T00:00:03.000Z';
   const rows = instanceRows('h1', ReportBody.parse(FULL), at);
   const stored: StoredProcessField[] = ['tag', 'process', 'version', 'state', 'pid', 'port', 'restarts', 'startedAt', 'error'];
-  assert.deepEqual(rows.map((r) => Object.keys(r).sort()), rows.map(() => ['host', ...stored, 'updatedAt'].sort()));
+  assert.deepEqual(
+    rows.map((r) => Object.keys(r).sort()),
+    rows.map(() => ['host', ...stored, 'updatedAt'].sort()),
+  );
   assert.deepEqual(
     rows.map((r) => r.error),
     ['def5678: exited 1 three times', 'def5678: exited 1 three times'],

@@ -7,9 +7,6 @@ import { ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, SECR
 
 export { ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, SECRET_NAME_RE, STOP_SIGNALS } from './patterns.js';
 
-
-
-
 /** A process name (see {@link PROCESS_NAME_RE}). */
 export const processName = z
   .string()
@@ -28,7 +25,7 @@ const envName = z.string().regex(ENV_NAME_RE, 'an environment variable name is l
 
 /** A secret's name (see {@link SECRET_NAME_RE}). */
 export const secretName = z
-  .string({ error: 'expected a secret\'s name' })
+  .string({ error: "expected a secret's name" })
   .regex(SECRET_NAME_RE, 'a secret\'s name is letters, digits, "_", "." and "-", starting with a letter (at most 128)');
 
 /**
@@ -54,7 +51,10 @@ export const yamlEnvMap = z.record(
  *
  * @example splitEnv({ A: '1', B: { secret: 'db' } }) // { env: { A: '1' }, secretEnv: { B: 'db' } }
  */
-export function splitEnv(env: Record<string, string | { secret: string }> | undefined): { env: Record<string, string>; secretEnv: Record<string, string> } {
+export function splitEnv(env: Record<string, string | { secret: string }> | undefined): {
+  env: Record<string, string>;
+  secretEnv: Record<string, string>;
+} {
   const out = { env: {} as Record<string, string>, secretEnv: {} as Record<string, string> };
   for (const [k, v] of Object.entries(env ?? {})) {
     if (typeof v === 'string') out.env[k] = v;
@@ -78,7 +78,6 @@ export const seconds = z
   .min(0, 'expected a number of seconds, 0 or more')
   .max(86_400, 'expected at most 86400 seconds (a day)');
 
-
 /** A runtime name (see {@link RUNTIME_NAME_RE}). */
 export const runtimeName = z
   .string()
@@ -87,7 +86,10 @@ export const runtimeName = z
 /** An exact runtime version (see {@link RUNTIME_VERSION_RE}), as a release manifest records it. */
 export const runtimeVersion = z
   .string({ error: 'expected a version string, e.g. "18.20.4"' })
-  .regex(RUNTIME_VERSION_RE, 'a runtime version is letters, digits, ".", "_", "+" and "-", starting with a letter or digit, e.g. "18.20.4"');
+  .regex(
+    RUNTIME_VERSION_RE,
+    'a runtime version is letters, digits, ".", "_", "+" and "-", starting with a letter or digit, e.g. "18.20.4"',
+  );
 
 /**
  * A version as a person writes it in noops.yaml: `"18.20.4"`, or a prefix (`"18"`, `18`) that
@@ -96,8 +98,12 @@ export const runtimeVersion = z
  */
 export const runtimeVersionInput = z.preprocess(
   (value) => (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? String(value) : value),
-  z.string({ error: 'expected a version string: quote it, e.g. node: "18.20.4" (YAML reads 18.10 as the number 18.1)' })
-    .regex(RUNTIME_VERSION_RE, 'a runtime version is letters, digits, ".", "_", "+" and "-", starting with a letter or digit, e.g. "18.20.4"'),
+  z
+    .string({ error: 'expected a version string: quote it, e.g. node: "18.20.4" (YAML reads 18.10 as the number 18.1)' })
+    .regex(
+      RUNTIME_VERSION_RE,
+      'a runtime version is letters, digits, ".", "_", "+" and "-", starting with a letter or digit, e.g. "18.20.4"',
+    ),
 );
 
 /** The runtimes of a manifest: name -> version. */

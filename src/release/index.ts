@@ -3,11 +3,24 @@
  * Procfile, and manifest.json. See docs/package-spec.md.
  */
 export type {
-  CronSpecManifest, ManifestCondition, ManifestConditionBase, ManifestFlapping, ManifestLogs, ProcessSpec, ReleaseManifest,
+  CronSpecManifest,
+  ManifestCondition,
+  ManifestConditionBase,
+  ManifestFlapping,
+  ManifestLogs,
+  ProcessSpec,
+  ReleaseManifest,
 } from './types.js';
 export {
-  DEFAULT_CHECK_INTERVAL, DEFAULT_CHECK_OF, DEFAULT_CHECK_TIMEOUT, DEFAULT_CHECK_TIMES, DEFAULT_CRON_TIMEOUT, DEFAULT_FLAPPING,
-  DEFAULT_LOGS, DEFAULT_RESTART, parseSize,
+  DEFAULT_CHECK_INTERVAL,
+  DEFAULT_CHECK_OF,
+  DEFAULT_CHECK_TIMEOUT,
+  DEFAULT_CHECK_TIMES,
+  DEFAULT_CRON_TIMEOUT,
+  DEFAULT_FLAPPING,
+  DEFAULT_LOGS,
+  DEFAULT_RESTART,
+  parseSize,
 } from './supervision.js';
 export { toCrons, toFlapping, toLogs } from './supervision-yaml.js';
 // noops.yaml parsing (yaml) is the named entry `release/noops-yaml.ts`; its types are here.
@@ -31,13 +44,30 @@ export {
   type ProcessInput,
 } from './manifest.js';
 export {
-  ENV_NAME_RE, PROCESS_NAME_RE, RUNTIME_NAME_RE, RUNTIME_VERSION_RE, SECRET_NAME_RE, STOP_SIGNALS, envMap, processName, secretName, splitEnv,
+  ENV_NAME_RE,
+  PROCESS_NAME_RE,
+  RUNTIME_NAME_RE,
+  RUNTIME_VERSION_RE,
+  SECRET_NAME_RE,
+  STOP_SIGNALS,
+  envMap,
+  processName,
+  secretName,
+  splitEnv,
 } from './fields.js';
 export { fenceNodePackageScope } from './node-scope.js';
 // reading a package (tar) is the named entry `release/package.ts`; its report type is here.
 export type { PackageReport } from './package.js';
 export {
-  SIGNATURE_DOMAIN, canonicalJson, keyIdOf, publicKeyOf, releaseMessage, signRelease, signingKeyOf, verifyRelease, type SignedRelease,
+  SIGNATURE_DOMAIN,
+  canonicalJson,
+  keyIdOf,
+  publicKeyOf,
+  releaseMessage,
+  signRelease,
+  signingKeyOf,
+  verifyRelease,
+  type SignedRelease,
 } from './signature.js';
 export type { ReleaseSignature, SigningKey } from './signature-types.js';
 export { healthCheckFromYaml, healthCheckManifest, healthCheckYaml } from './health.js';

@@ -16,8 +16,12 @@ const good: ReleaseManifest = {
 };
 
 const supervisionDefaults = {
-  restart: 'always', stopCommand: null, user: null, conditions: [],
-  flapping: { times: 5, within: 120, retryIn: 300, retryTimes: 5, retryWithin: 3600 }, logs: { maxSize: 10 * 1024 * 1024, keep: 5 },
+  restart: 'always',
+  stopCommand: null,
+  user: null,
+  conditions: [],
+  flapping: { times: 5, within: 120, retryIn: 300, retryTimes: 5, retryWithin: 3600 },
+  logs: { maxSize: 10 * 1024 * 1024, keep: 5 },
 };
 
 test('processDefaults: web gets an auto port, others none', () => {
@@ -36,16 +40,19 @@ test('processDefaults: web gets an auto port, others none', () => {
     logs: { maxSize: 10 * 1024 * 1024, keep: 5 },
     conditions: [],
   });
-  assert.deepEqual(processDefaults('worker', { command: 'w', port: 9000, env: { A: 'b' }, stopSignal: 'SIGQUIT', stopTimeout: 0, startGrace: 5 }), {
-    name: 'worker',
-    command: 'w',
-    port: 9000,
-    env: { A: 'b' },
-    stopSignal: 'SIGQUIT',
-    stopTimeout: 0,
-    startGrace: 5,
-    ...supervisionDefaults,
-  });
+  assert.deepEqual(
+    processDefaults('worker', { command: 'w', port: 9000, env: { A: 'b' }, stopSignal: 'SIGQUIT', stopTimeout: 0, startGrace: 5 }),
+    {
+      name: 'worker',
+      command: 'w',
+      port: 9000,
+      env: { A: 'b' },
+      stopSignal: 'SIGQUIT',
+      stopTimeout: 0,
+      startGrace: 5,
+      ...supervisionDefaults,
+    },
+  );
   assert.equal(processDefaults('worker', { command: 'w' }).port, null);
   assert.equal(processDefaults('web', { command: 'w', port: null }).port, null);
 });
@@ -58,10 +65,7 @@ test('unknown keys, wrong types and a mismatched version are listed', () => {
   const bad = { ...good, version: '15b2980f9', extra: 1, processes: [{ ...good.processes[0], port: 'any' }] };
   assert.throws(() => validateManifest(bad), {
     code: 'NOOPS_E_PACKAGE_INVALID',
-    message: [
-      'manifest.json: processes[0].port: expected a number, "auto" or null',
-      'manifest.json: extra: unknown key',
-    ].join('\n'),
+    message: ['manifest.json: processes[0].port: expected a number, "auto" or null', 'manifest.json: extra: unknown key'].join('\n'),
   });
   assert.throws(() => validateManifest({ ...good, version: '15b2980f9' }), {
     message: 'manifest.json: version: expected 15b2980f8, the start of the commit',
@@ -70,21 +74,31 @@ test('unknown keys, wrong types and a mismatched version are listed', () => {
 
 test('another schema, no processes, duplicate names and ports are refused', () => {
   assert.throws(() => validateManifest({ ...good, schema: 2 }), { message: /^manifest\.json: schema: expected 1/ });
-  assert.throws(() => validateManifest({ ...good, processes: [] }), { message: 'manifest.json: processes: a release runs at least one process' });
+  assert.throws(() => validateManifest({ ...good, processes: [] }), {
+    message: 'manifest.json: processes: a release runs at least one process',
+  });
   const p = { ...good.processes[0], port: 8080 };
   assert.throws(() => validateManifest({ ...good, processes: [p, p] }), {
-    message: 'manifest.json: processes[1].name: process "web" is defined twice\nmanifest.json: processes[1].port: port 8080 is also the port of "web"',
+    message:
+      'manifest.json: processes[1].name: process "web" is defined twice\nmanifest.json: processes[1].port: port 8080 is also the port of "web"',
   });
   assert.throws(() => validateManifest('nope'), { code: 'NOOPS_E_PACKAGE_INVALID' });
 });
 
-test('health checks: the process\'s own, else tcp for a port, else none; manifests carry them and deploy tests', async () => {
+test("health checks: the process's own, else tcp for a port, else none; manifests carry them and deploy tests", async () => {
   const { healthCheckOf } = await import('./health.js');
   assert.deepEqual(healthCheckOf({ port: 'auto' }), { type: 'tcp', interval: 1, timeout: 2 });
   assert.deepEqual(healthCheckOf({ port: null }), { type: 'none' });
-  assert.deepEqual(healthCheckOf({ port: 80, healthcheck: { type: 'http', path: '/h', interval: 1, timeout: 1 } }), { type: 'http', path: '/h', interval: 1, timeout: 1 });
+  assert.deepEqual(healthCheckOf({ port: 80, healthcheck: { type: 'http', path: '/h', interval: 1, timeout: 1 } }), {
+    type: 'http',
+    path: '/h',
+    interval: 1,
+    timeout: 1,
+  });
   const web = processDefaults('web', { command: 'x', healthcheck: { type: 'http', path: '/h', interval: 1, timeout: 1 } });
   const m = validateManifest({ ...good, processes: [web], deployTests: ['./smoke.sh'] });
   assert.deepEqual([m.processes[0]!.healthcheck, m.deployTests], [{ type: 'http', path: '/h', interval: 1, timeout: 1 }, ['./smoke.sh']]);
-  assert.throws(() => validateManifest({ ...good, processes: [{ ...web, healthcheck: { type: 'udp' } }] }), { code: 'NOOPS_E_PACKAGE_INVALID' });
+  assert.throws(() => validateManifest({ ...good, processes: [{ ...web, healthcheck: { type: 'udp' } }] }), {
+    code: 'NOOPS_E_PACKAGE_INVALID',
+  });
 });

@@ -6,7 +6,12 @@ import { formatPath, problemsOf } from './issues.js';
 import { scheduleProblem } from './schedule.js';
 import { healthCheckManifest } from './health.js';
 import {
-  DEFAULT_FLAPPING, DEFAULT_LOGS, DEFAULT_RESTART, conditionPortProblem, cronSchema, processSupervisionShape,
+  DEFAULT_FLAPPING,
+  DEFAULT_LOGS,
+  DEFAULT_RESTART,
+  conditionPortProblem,
+  cronSchema,
+  processSupervisionShape,
 } from './supervision.js';
 import type { ProcessSpec, ReleaseManifest } from './types.js';
 
@@ -68,12 +73,17 @@ const manifestSchema = z
   })
   .superRefine((m, ctx) => {
     if (!m.commit.startsWith(m.version)) {
-      ctx.addIssue({ code: 'custom', path: ['version'], message: `expected ${m.commit.slice(0, VERSION_LENGTH)}, the start of the commit` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['version'],
+        message: `expected ${m.commit.slice(0, VERSION_LENGTH)}, the start of the commit`,
+      });
     }
     const names = new Set<string>();
     const ports = new Map<number, string>();
     for (const [i, p] of m.processes.entries()) {
-      if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['processes', i, 'name'], message: `process "${p.name}" is defined twice` });
+      if (names.has(p.name))
+        ctx.addIssue({ code: 'custom', path: ['processes', i, 'name'], message: `process "${p.name}" is defined twice` });
       names.add(p.name);
       if (typeof p.port !== 'number') continue;
       const other = ports.get(p.port);
@@ -89,7 +99,8 @@ const manifestSchema = z
       }
     }
     for (const [i, c] of (m.crons ?? []).entries()) {
-      if (names.has(c.name)) ctx.addIssue({ code: 'custom', path: ['crons', i, 'name'], message: `"${c.name}" is already the name of a process or cron` });
+      if (names.has(c.name))
+        ctx.addIssue({ code: 'custom', path: ['crons', i, 'name'], message: `"${c.name}" is already the name of a process or cron` });
       names.add(c.name);
       const problem = scheduleProblem(c.schedule, c.timezone ?? undefined);
       if (problem) ctx.addIssue({ code: 'custom', path: ['crons', i, 'schedule'], message: problem });

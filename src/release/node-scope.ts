@@ -11,5 +11,8 @@ import { join } from 'node:path';
 export function fenceNodePackageScope(root: string): void {
   const file = join(root, 'package.json');
   if (existsSync(file)) return;
-  writeFileSync(file, `${JSON.stringify({ name: 'noops-agent-root', private: true, description: 'Written by noops: code below this folder is not affected by any package.json above it.' }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ name: 'noops-agent-root', private: true, description: 'Written by noops: code below this folder is not affected by any package.json above it.' }, null, 2)}\n`,
+  );
 }

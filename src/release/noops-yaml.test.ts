@@ -41,7 +41,14 @@ test('a full noops.yaml parses into lists and full process entries', () => {
     env: { NODE_ENV: 'production' },
     processes: {
       web: { command: 'node server.js' },
-      worker: { command: 'node jobs.js', port: null, env: { QUEUE: 'default' }, stop_signal: 'SIGQUIT', stop_timeout: 30, start_grace: 0.5 },
+      worker: {
+        command: 'node jobs.js',
+        port: null,
+        env: { QUEUE: 'default' },
+        stop_signal: 'SIGQUIT',
+        stop_timeout: 30,
+        start_grace: 0.5,
+      },
       admin: { command: 'node admin.js', port: 8081 },
     },
     exclude: ['docs', '**/*.md'],
@@ -59,7 +66,10 @@ test('a bad port names the file, the line and the key path', () => {
 });
 
 test('a port out of range says so', () => {
-  assert.equal(failure('processes:\n  web: { command: x, port: 70000 }\n'), 'noops.yaml:2: processes.web.port: expected a port number from 1 to 65535');
+  assert.equal(
+    failure('processes:\n  web: { command: x, port: 70000 }\n'),
+    'noops.yaml:2: processes.web.port: expected a port number from 1 to 65535',
+  );
 });
 
 test('unknown keys are errors at their own line, at any depth', () => {
@@ -68,7 +78,10 @@ test('unknown keys are errors at their own line, at any depth', () => {
 });
 
 test('env values must be strings, not numbers YAML would change', () => {
-  assert.equal(failure('env:\n  VERSION: 1.10\n'), 'noops.yaml:2: env.VERSION: expected a string (quote numbers and booleans, e.g. "8080") or { secret: NAME }');
+  assert.equal(
+    failure('env:\n  VERSION: 1.10\n'),
+    'noops.yaml:2: env.VERSION: expected a string (quote numbers and booleans, e.g. "8080") or { secret: NAME }',
+  );
 });
 
 test('bad names of processes and variables point at the key', () => {
@@ -93,7 +106,10 @@ test('a YAML syntax error names the line', () => {
 });
 
 test('a top level that is not a mapping', () => {
-  assert.equal(failure('- a\n- b\n'), 'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests)');
+  assert.equal(
+    failure('- a\n- b\n'),
+    'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests)',
+  );
 });
 
 test('the file name given is used in messages', () => {
@@ -108,7 +124,10 @@ test('runtimes: versions are strings, whole numbers are taken as text, other num
   assert.match(failure('runtimes:\n  node: 18.10\n'), /^noops\.yaml:2: runtimes\.node: expected a version string: quote it/);
   assert.match(failure('runtimes:\n  Node: "18"\n'), /^noops\.yaml:2: runtimes\.Node: a runtime name is lower-case/);
   assert.match(failure('runtimes:\n  node: "../18"\n'), /^noops\.yaml:2: runtimes\.node: a runtime version is letters/);
-  assert.equal(failure('runtimes: node\n'), 'noops.yaml:1: runtimes: expected a mapping of runtime names to versions, e.g. { node: "18.20.4" }');
+  assert.equal(
+    failure('runtimes: node\n'),
+    'noops.yaml:1: runtimes: expected a mapping of runtime names to versions, e.g. { node: "18.20.4" }',
+  );
 });
 
 test('a health check names exactly one kind, and deploy_tests are commands', () => {
@@ -116,12 +135,18 @@ test('a health check names exactly one kind, and deploy_tests are commands', () 
     processes: { web: { command: 'x', healthcheck: { tcp: true } } },
     deploy_tests: ['./smoke.sh'],
   });
-  assert.equal(failure('processes:\n  web:\n    command: x\n    healthcheck:\n      http: /h\n      tcp: true\n'),
-    'noops.yaml:5: processes.web.healthcheck: name exactly one check: http: /path, tcp: true or command: CMD');
-  assert.equal(failure('processes:\n  web:\n    command: x\n    healthcheck: { http: health }\n'),
-    'noops.yaml:4: processes.web.healthcheck.http: an http check is a path starting with "/", e.g. /healthz');
-  assert.equal(failure('processes:\n  web:\n    command: x\n    healthcheck: { http: /h, every: 2 }\n'),
-    'noops.yaml:4: processes.web.healthcheck.every: unknown key');
+  assert.equal(
+    failure('processes:\n  web:\n    command: x\n    healthcheck:\n      http: /h\n      tcp: true\n'),
+    'noops.yaml:5: processes.web.healthcheck: name exactly one check: http: /path, tcp: true or command: CMD',
+  );
+  assert.equal(
+    failure('processes:\n  web:\n    command: x\n    healthcheck: { http: health }\n'),
+    'noops.yaml:4: processes.web.healthcheck.http: an http check is a path starting with "/", e.g. /healthz',
+  );
+  assert.equal(
+    failure('processes:\n  web:\n    command: x\n    healthcheck: { http: /h, every: 2 }\n'),
+    'noops.yaml:4: processes.web.healthcheck.every: unknown key',
+  );
   assert.equal(failure('deploy_tests: [""]\n'), 'noops.yaml:1: deploy_tests[0]: a command cannot be empty');
 });
 

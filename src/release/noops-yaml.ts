@@ -21,32 +21,35 @@ const commands = z.preprocess(
 
 /** The keys of one process (noops.yaml, and the host-local watches file). */
 export const yamlProcessShape = {
-      /** run with `/bin/sh -c` in the release folder */
-      command: z.string({ error: 'expected a command string' }).min(1, 'a command cannot be empty'),
-      /** a number: fixed; 'auto': the agent picks one; null: none. Default: 'auto' for web, else null */
-      port: port.optional(),
-      /** extra environment for this process, over the top-level env */
-      env: envMap.optional(),
-      /** default SIGTERM */
-      stop_signal: stopSignal.optional(),
-      /** seconds between the stop signal and SIGKILL; default 10 */
-      stop_timeout: seconds.optional(),
-      /** seconds a new process must stay up to count as started; default 2 */
-      start_grace: seconds.optional(),
-      /** restart, stop_command, user, flapping, logs, conditions: see supervision-yaml.ts */
-      ...yamlProcessSupervision,
+  /** run with `/bin/sh -c` in the release folder */
+  command: z.string({ error: 'expected a command string' }).min(1, 'a command cannot be empty'),
+  /** a number: fixed; 'auto': the agent picks one; null: none. Default: 'auto' for web, else null */
+  port: port.optional(),
+  /** extra environment for this process, over the top-level env */
+  env: envMap.optional(),
+  /** default SIGTERM */
+  stop_signal: stopSignal.optional(),
+  /** seconds between the stop signal and SIGKILL; default 10 */
+  stop_timeout: seconds.optional(),
+  /** seconds a new process must stay up to count as started; default 2 */
+  start_grace: seconds.optional(),
+  /** restart, stop_command, user, flapping, logs, conditions: see supervision-yaml.ts */
+  ...yamlProcessSupervision,
 };
 
 /** One process: a command string, or the full form. Always the full form once parsed. */
 const processEntry = z.preprocess(
   (value) => (typeof value === 'string' ? { command: value } : value),
-  z.strictObject({
-    ...yamlProcessShape,
-    /** extra environment for this process, over the top-level env; a value may be `{ secret: NAME }` */
-    env: yamlEnvMap.optional(),
-    /** how its agent checks it is healthy; default: tcp for a process with a port, else none */
-    healthcheck: healthCheckYaml.optional(),
-  }, { error: 'expected a command, or a mapping with a "command" key' }),
+  z.strictObject(
+    {
+      ...yamlProcessShape,
+      /** extra environment for this process, over the top-level env; a value may be `{ secret: NAME }` */
+      env: yamlEnvMap.optional(),
+      /** how its agent checks it is healthy; default: tcp for a process with a port, else none */
+      healthcheck: healthCheckYaml.optional(),
+    },
+    { error: 'expected a command, or a mapping with a "command" key' },
+  ),
 );
 
 /**
@@ -62,7 +65,9 @@ const excludePattern = z
   });
 
 /** Runtimes by name: `{ node: "18.20.4" }`; a version may be a prefix (`"18"`) the build resolves. */
-const runtimes = z.record(runtimeName, runtimeVersionInput, { error: 'expected a mapping of runtime names to versions, e.g. { node: "18.20.4" }' });
+const runtimes = z.record(runtimeName, runtimeVersionInput, {
+  error: 'expected a mapping of runtime names to versions, e.g. { node: "18.20.4" }',
+});
 
 /** The schema of noops.yaml. */
 export const noopsYamlSchema = z.strictObject(
@@ -151,8 +156,7 @@ export function parseYamlWith<S extends z.ZodType>(schema: S, text: string, file
 
 /** The line of the deepest node on the problem's path that the document has (1-based). */
 function lineOf(doc: Document, counter: LineCounter, problem: Problem): number {
-  const at = (range: readonly number[] | null | undefined, fallback: number): number =>
-    range ? counter.linePos(range[0]).line : fallback;
+  const at = (range: readonly number[] | null | undefined, fallback: number): number => (range ? counter.linePos(range[0]).line : fallback);
   let node: unknown = doc.contents;
   let line = at((node as { range?: number[] } | null)?.range, 1);
   for (const [i, key] of problem.path.entries()) {

@@ -31,17 +31,27 @@ async function pack(files: [string, string | { symlink: string }][]): Promise<{ 
     else await symlink(content.symlink, join(src, path));
   }
   const file = join(dir, 'p.tar.gz');
-  await create({ gzip: true, cwd: src, file, portable: true }, files.map(([p]) => p));
+  await create(
+    { gzip: true, cwd: src, file, portable: true },
+    files.map(([p]) => p),
+  );
   return { file, done: () => rm(dir, { recursive: true, force: true }) };
 }
 
 test('a package by the spec: manifest.json first, valid; the report has its manifest, sha256 and entries', async () => {
-  const p = await pack([['manifest.json', JSON.stringify(manifest)], ['server.js', ''], ['lib/a.js', '']]);
+  const p = await pack([
+    ['manifest.json', JSON.stringify(manifest)],
+    ['server.js', ''],
+    ['lib/a.js', ''],
+  ]);
   try {
     const r = await inspectPackage(p.file);
     assert.deepEqual(r.manifest, manifest);
     assert.match(r.sha256, /^[0-9a-f]{64}$/);
-    assert.deepEqual(r.entries.map((e) => e.path), ['manifest.json', 'server.js', 'lib/a.js']);
+    assert.deepEqual(
+      r.entries.map((e) => e.path),
+      ['manifest.json', 'server.js', 'lib/a.js'],
+    );
   } finally {
     await p.done();
   }
@@ -49,9 +59,18 @@ test('a package by the spec: manifest.json first, valid; the report has its mani
 
 test('manifest.json not first, invalid, or not JSON: NOOPS_E_PACKAGE_INVALID saying which', async () => {
   const cases: [[string, string][], RegExp][] = [
-    [[['server.js', ''], ['manifest.json', JSON.stringify(manifest)]], /^the package's first entry must be the file manifest\.json, not "server\.js"$/],
+    [
+      [
+        ['server.js', ''],
+        ['manifest.json', JSON.stringify(manifest)],
+      ],
+      /^the package's first entry must be the file manifest\.json, not "server\.js"$/,
+    ],
     [[['manifest.json', '{nope']], /^manifest\.json: not valid JSON/],
-    [[['manifest.json', JSON.stringify({ ...manifest, runtimes: { node: '../18' }, extra: 1 })]], /^manifest\.json: runtimes\.node: a runtime version is .*\nmanifest\.json: extra: unknown key$/],
+    [
+      [['manifest.json', JSON.stringify({ ...manifest, runtimes: { node: '../18' }, extra: 1 })]],
+      /^manifest\.json: runtimes\.node: a runtime version is .*\nmanifest\.json: extra: unknown key$/,
+    ],
   ];
   for (const [files, message] of cases) {
     const p = await pack(files);
@@ -68,7 +87,10 @@ test('manifest.json not first, invalid, or not JSON: NOOPS_E_PACKAGE_INVALID say
 });
 
 test('an entry that leads out of the package is NOOPS_E_PACKAGE_UNSAFE', async () => {
-  const p = await pack([['manifest.json', JSON.stringify(manifest)], ['etc', { symlink: '/etc' }]]);
+  const p = await pack([
+    ['manifest.json', JSON.stringify(manifest)],
+    ['etc', { symlink: '/etc' }],
+  ]);
   try {
     await assert.rejects(inspectPackage(p.file), { code: 'NOOPS_E_PACKAGE_UNSAFE', message: /symlink "etc" points to the absolute path/ });
   } finally {

@@ -52,7 +52,10 @@ export async function inspectPackage(file: string): Promise<PackageReport> {
   }
   const first = entries[0];
   if (!first || first.path.replace(/^\.\//, '') !== MANIFEST_FILE || !['File', 'OldFile', 'ContiguousFile'].includes(first.type)) {
-    throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the package's first entry must be the file ${MANIFEST_FILE}${first ? `, not ${JSON.stringify(first.path)}` : ' (the package is empty)'}`);
+    throw new NoopsError(
+      'NOOPS_E_PACKAGE_INVALID',
+      `the package's first entry must be the file ${MANIFEST_FILE}${first ? `, not ${JSON.stringify(first.path)}` : ' (the package is empty)'}`,
+    );
   }
   if (manifestBytes > MAX_MANIFEST_BYTES) {
     throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `${MANIFEST_FILE} is ${manifestBytes} bytes; at most ${MAX_MANIFEST_BYTES} are read`);

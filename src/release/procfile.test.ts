@@ -26,5 +26,7 @@ test('a bad line names the line', () => {
 test('an empty command, a name starting with "-", and a duplicate are refused', () => {
   assert.throws(() => parseProcfile('web:\n'), { message: 'Procfile:1: process "web" has no command' });
   assert.throws(() => parseProcfile('-web: x\n'), { message: /^Procfile:1: "-web" is not a process name/ });
-  assert.throws(() => parseProcfile('web: a\nWEB: b\n'), { message: 'Procfile:2: process "web" is defined twice (names are case-insensitive)' });
+  assert.throws(() => parseProcfile('web: a\nWEB: b\n'), {
+    message: 'Procfile:2: process "web" is defined twice (names are case-insensitive)',
+  });
 });

@@ -31,7 +31,11 @@ export function parseProcfile(text: string, file = 'Procfile'): ProcfileEntry[] 
     const name = m[1].toLowerCase();
     const command = m[2].trim();
     if (!PROCESS_NAME_RE.test(name)) {
-      throw new NoopsError('NOOPS_E_MANIFEST', `${where}: "${m[1]}" is not a process name (letters, digits, "-" and "_", starting with a letter or digit)`, { hint: HINT });
+      throw new NoopsError(
+        'NOOPS_E_MANIFEST',
+        `${where}: "${m[1]}" is not a process name (letters, digits, "-" and "_", starting with a letter or digit)`,
+        { hint: HINT },
+      );
     }
     if (command === '') throw new NoopsError('NOOPS_E_MANIFEST', `${where}: process "${name}" has no command`, { hint: HINT });
     if (entries.some((e) => e.name === name)) {

@@ -8,7 +8,10 @@ describe('schedules', () => {
     assert.equal(cronSchedule('*/5 * * * *').next(new Date('2024-05-01T12:01:00Z'))?.toISOString(), '2024-05-01T12:05:00.000Z');
     assert.equal(cronSchedule('30 * * * * *').next(new Date('2024-05-01T12:01:00Z'))?.toISOString(), '2024-05-01T12:01:30.000Z');
     assert.equal(cronSchedule('@hourly').next(new Date('2024-05-01T12:01:00Z'))?.toISOString(), '2024-05-01T13:00:00.000Z');
-    assert.equal(cronSchedule('0 9 * * *', 'Asia/Shanghai').next(new Date('2024-05-01T00:00:00Z'))?.toISOString(), '2024-05-01T01:00:00.000Z');
+    assert.equal(
+      cronSchedule('0 9 * * *', 'Asia/Shanghai').next(new Date('2024-05-01T00:00:00Z'))?.toISOString(),
+      '2024-05-01T01:00:00.000Z',
+    );
   });
   test('a bad schedule or time zone is an error that says what is wrong', () => {
     assert.match(scheduleProblem('61 * * * *')!, /Invalid value for minute: 61/);

@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { canonicalJson, keyIdOf, publicKeyOf, releaseMessage, signRelease, signingKeyOf, verifyRelease, type SignedRelease } from './signature.js';
+import {
+  canonicalJson,
+  keyIdOf,
+  publicKeyOf,
+  releaseMessage,
+  signRelease,
+  signingKeyOf,
+  verifyRelease,
+  type SignedRelease,
+} from './signature.js';
 
 // A fixed key (RFC 8032 section 7.1, test 1), so the bytes below never change.
 const SEED = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';
@@ -16,7 +25,10 @@ const release: SignedRelease = {
 };
 
 test('canonical JSON: keys sorted at every depth, no whitespace, arrays keep their order', () => {
-  assert.equal(canonicalJson({ b: [3, 1, { d: 1, c: 2 }], a: null, 'é': true, B: 1.5 }), '{"B":1.5,"a":null,"b":[3,1,{"c":2,"d":1}],"é":true}');
+  assert.equal(
+    canonicalJson({ b: [3, 1, { d: 1, c: 2 }], a: null, é: true, B: 1.5 }),
+    '{"B":1.5,"a":null,"b":[3,1,{"c":2,"d":1}],"é":true}',
+  );
   assert.equal(canonicalJson({ s: 'a"\n\u2028' }), '{"s":"a\\"\\n\u2028"}');
   assert.equal(canonicalJson({ a: undefined, b: 1 }), '{"b":1}');
   assert.throws(() => canonicalJson([undefined]), /no undefined/);
@@ -24,11 +36,13 @@ test('canonical JSON: keys sorted at every depth, no whitespace, arrays keep the
 });
 
 test('the signed message, byte for byte', () => {
-  assert.equal(releaseMessage(release).toString('utf8'),
+  assert.equal(
+    releaseMessage(release).toString('utf8'),
     'noops-release-signature-v1\n' +
-    '{"job":"cop.acme_owt.web_pdl.shop_service.api_job.web",' +
-    '"manifest":{"env":{"A":"é","Z":"1"},"processes":[{"command":"node server.js","name":"web","port":"auto"}],"version":1},' +
-    `"sha256":"${'a'.repeat(64)}","version":"1a2b3c4d5"}`);
+      '{"job":"cop.acme_owt.web_pdl.shop_service.api_job.web",' +
+      '"manifest":{"env":{"A":"é","Z":"1"},"processes":[{"command":"node server.js","name":"web","port":"auto"}],"version":1},' +
+      `"sha256":"${'a'.repeat(64)}","version":"1a2b3c4d5"}`,
+  );
 });
 
 test('the key: its raw public bytes and id (RFC 8032 test 1)', () => {
@@ -66,8 +80,14 @@ test('a changed manifest, sha256, version or job is refused', () => {
 test('another key is refused, even when the signature claims the trusted key id', () => {
   const other = generateKeyPairSync('ed25519').privateKey;
   const byOther = signRelease(other, release);
-  assert.match(verifyRelease(signingKeyOf(key), release, byOther)!, new RegExp(`by key ${byOther.keyId}, not by key ${signingKeyOf(key).keyId}`));
+  assert.match(
+    verifyRelease(signingKeyOf(key), release, byOther)!,
+    new RegExp(`by key ${byOther.keyId}, not by key ${signingKeyOf(key).keyId}`),
+  );
   assert.match(verifyRelease(signingKeyOf(key), release, { ...byOther, keyId: signingKeyOf(key).keyId })!, /does not match/);
   // a sender that names the trusted id beside another public key is not believed
-  assert.match(verifyRelease({ keyId: signingKeyOf(key).keyId, publicKey: publicKeyOf(other) }, release, signRelease(key, release))!, /not by key/);
+  assert.match(
+    verifyRelease({ keyId: signingKeyOf(key).keyId, publicKey: publicKeyOf(other) }, release, signRelease(key, release))!,
+    /not by key/,
+  );
 });

@@ -51,7 +51,9 @@ export function canonicalJson(value: unknown): string {
   if (typeof value === 'object') {
     const obj = value as Record<string, unknown>;
     // Default sort compares UTF-16 code units, as RFC 8785 section 3.2.3 asks.
-    const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+    const keys = Object.keys(obj)
+      .filter((k) => obj[k] !== undefined)
+      .sort();
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
   }
   throw new TypeError(`canonical JSON holds no ${typeof value}`);
@@ -104,11 +106,15 @@ export function verifyRelease(key: SigningKey, r: SignedRelease, signature: Rele
   if (signature.keyId !== keyId) return `its signature is by key ${signature.keyId}, not by key ${keyId} this agent trusts`;
   let ok = false;
   try {
-    const pub = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key.publicKey, 'base64').toString('base64url') }, format: 'jwk' });
+    const pub = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key.publicKey, 'base64').toString('base64url') },
+      format: 'jwk',
+    });
     ok = verify(null, releaseMessage(r), pub, Buffer.from(signature.value, 'base64'));
   } catch (err) {
     return `its signature could not be checked (${(err as Error).message})`;
   }
-  if (!ok) return `its signature (key ${keyId}) does not match its job, version, sha256 and manifest: they were changed after it was signed`;
+  if (!ok)
+    return `its signature (key ${keyId}) does not match its job, version, sha256 and manifest: they were changed after it was signed`;
   return undefined;
 }

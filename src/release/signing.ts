@@ -17,9 +17,7 @@ import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:cryp
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
-import {
-  signRelease as signFields, signingKeyOf, verifyRelease, type ReleaseSignature, type SigningKey,
-} from './signature.js';
+import { signRelease as signFields, signingKeyOf, verifyRelease, type ReleaseSignature, type SigningKey } from './signature.js';
 import type { ReleaseRow, Store } from '../store/index.js';
 
 /** The key file in the data folder. */
@@ -39,7 +37,13 @@ export function signerOf(privateKey: KeyObject): ReleaseSigner {
   return {
     key,
     // The manifest as the database will hold it (JSON.stringify drops undefined): what agents receive.
-    sign: (row) => signFields(privateKey, { job: row.job, version: row.version, sha256: row.sha256, manifest: JSON.parse(JSON.stringify(row.manifest)) }),
+    sign: (row) =>
+      signFields(privateKey, {
+        job: row.job,
+        version: row.version,
+        sha256: row.sha256,
+        manifest: JSON.parse(JSON.stringify(row.manifest)),
+      }),
   };
 }
 
@@ -84,11 +88,15 @@ export async function openSigner(store: Store, dataDir: string, log: (line: stri
   try {
     pem = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new NoopsError('NOOPS_E_SIGNING_KEY', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new NoopsError('NOOPS_E_SIGNING_KEY', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
   if (pem === undefined) {
     if (recorded !== undefined) {
-      throw new NoopsError('NOOPS_E_SIGNING_KEY', `${file} is missing, and this database's releases are signed with key ${recorded}: a new key would make every agent refuse this server`);
+      throw new NoopsError(
+        'NOOPS_E_SIGNING_KEY',
+        `${file} is missing, and this database's releases are signed with key ${recorded}: a new key would make every agent refuse this server`,
+      );
     }
     pem = createKeyFile(file);
     log(`created the release signing key ${file}`);
@@ -99,10 +107,14 @@ export async function openSigner(store: Store, dataDir: string, log: (line: stri
   } catch (err) {
     throw new NoopsError('NOOPS_E_SIGNING_KEY', `${file} is not a private key: ${(err as Error).message}`, { cause: err });
   }
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new NoopsError('NOOPS_E_SIGNING_KEY', `${file} is a ${privateKey.asymmetricKeyType} key, not an Ed25519 key`);
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new NoopsError('NOOPS_E_SIGNING_KEY', `${file} is a ${privateKey.asymmetricKeyType} key, not an Ed25519 key`);
   const signer = signerOf(privateKey);
   if (recorded !== undefined && recorded !== signer.key.keyId) {
-    throw new NoopsError('NOOPS_E_SIGNING_KEY', `${file} is key ${signer.key.keyId}, but this database's releases are signed with key ${recorded}`);
+    throw new NoopsError(
+      'NOOPS_E_SIGNING_KEY',
+      `${file} is key ${signer.key.keyId}, but this database's releases are signed with key ${recorded}`,
+    );
   }
   if (recorded === undefined) {
     // The first start with signing: the releases already there are this server's own (trusted on
@@ -111,7 +123,10 @@ export async function openSigner(store: Store, dataDir: string, log: (line: stri
     if (signed > 0) log(`signed ${signed} release(s) made before signing, with key ${signer.key.keyId}`);
     const agreed = await store.initMeta(SIGNING_KEY_META, signer.key.keyId);
     if (agreed !== signer.key.keyId) {
-      throw new NoopsError('NOOPS_E_SIGNING_KEY', `${file} is key ${signer.key.keyId}, but another server of this database started with key ${agreed}`);
+      throw new NoopsError(
+        'NOOPS_E_SIGNING_KEY',
+        `${file} is key ${signer.key.keyId}, but another server of this database started with key ${agreed}`,
+      );
     }
   }
   return signer;

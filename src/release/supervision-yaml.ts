@@ -7,12 +7,24 @@ import { z } from 'zod';
 import { scheduleProblem } from './schedule.js';
 import { envMap, processName, seconds } from './fields.js';
 import {
-  DEFAULT_CHECK_INTERVAL, DEFAULT_CHECK_OF, DEFAULT_CHECK_TIMEOUT, DEFAULT_CHECK_TIMES, DEFAULT_CRON_TIMEOUT, DEFAULT_FLAPPING,
-  DEFAULT_LOGS, byteSize, restartPolicy, userName,
+  DEFAULT_CHECK_INTERVAL,
+  DEFAULT_CHECK_OF,
+  DEFAULT_CHECK_TIMEOUT,
+  DEFAULT_CHECK_TIMES,
+  DEFAULT_CRON_TIMEOUT,
+  DEFAULT_FLAPPING,
+  DEFAULT_LOGS,
+  byteSize,
+  restartPolicy,
+  userName,
 } from './supervision.js';
 import type { CronSpecManifest, ManifestCondition, ManifestFlapping, ManifestLogs } from './types.js';
 
-const count = z.number({ error: 'expected a whole number' }).int('expected a whole number').min(1, 'expected at least 1').max(1000, 'expected at most 1000');
+const count = z
+  .number({ error: 'expected a whole number' })
+  .int('expected a whole number')
+  .min(1, 'expected at least 1')
+  .max(1000, 'expected at most 1000');
 const positive = seconds.refine((s) => s > 0, 'expected more than 0 seconds');
 const codes = z.preprocess(
   (v) => (typeof v === 'number' ? [v] : v),
@@ -20,7 +32,8 @@ const codes = z.preprocess(
 );
 
 /** `times: 3` (3 in a row) or `times: [3, 5]` (3 of the last 5), as god writes it. */
-const times = z.union([count, z.tuple([count, count])], { error: 'expected N, or [N, M] for N of the last M checks' })
+const times = z
+  .union([count, z.tuple([count, count])], { error: 'expected N, or [N, M] for N of the last M checks' })
   .refine((t) => typeof t === 'number' || t[0] <= t[1], 'in [N, M], N cannot be more than M');
 
 /** The keys every condition may have. */
@@ -34,18 +47,23 @@ const common = {
 };
 
 /** `tcp: true` (the process's port), `tcp: 8080`, `tcp: "db.local:5432"`. */
-const tcpTarget = z.union([
-  z.literal(true),
-  z.number().int().min(1).max(65535),
-  z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected HOST:PORT'),
-], { error: 'expected true (the process\'s own port), a port number, or "HOST:PORT"' });
+const tcpTarget = z.union(
+  [z.literal(true), z.number().int().min(1).max(65535), z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected HOST:PORT')],
+  { error: 'expected true (the process\'s own port), a port number, or "HOST:PORT"' },
+);
 
 const kinds = {
   memory: z.strictObject({ memory: byteSize, ...common }),
-  cpu: z.strictObject({ cpu: z.number({ error: 'expected a percentage of one core, e.g. 90 (200 = two cores)' }).positive().max(100_000), ...common }),
+  cpu: z.strictObject({
+    cpu: z.number({ error: 'expected a percentage of one core, e.g. 90 (200 = two cores)' }).positive().max(100_000),
+    ...common,
+  }),
   http: z.strictObject({
-    http: z.string().refine((s) => s.startsWith('/') || /^https?:\/\//.test(s), 'expected a path on the process\'s port (/health) or a URL'),
-    code_is: codes.optional(), code_is_not: codes.optional(), timeout: positive.optional(), ...common,
+    http: z.string().refine((s) => s.startsWith('/') || /^https?:\/\//.test(s), "expected a path on the process's port (/health) or a URL"),
+    code_is: codes.optional(),
+    code_is_not: codes.optional(),
+    timeout: positive.optional(),
+    ...common,
   }),
   tcp: z.strictObject({ tcp: tcpTarget, timeout: positive.optional(), ...common }),
   command: z.strictObject({ command: z.string().min(1, 'a command cannot be empty'), timeout: positive.optional(), ...common }),
@@ -72,7 +90,12 @@ export const yamlCondition = z.unknown().transform((value, ctx): ManifestConditi
 function toCondition(kind: Kind, c: Record<string, unknown>): ManifestCondition {
   const t = c.times as number | [number, number] | undefined;
   const [n, m] = t === undefined ? [DEFAULT_CHECK_TIMES, DEFAULT_CHECK_OF] : typeof t === 'number' ? [t, t] : t;
-  const base = { interval: (c.interval as number | undefined) ?? DEFAULT_CHECK_INTERVAL, times: n, of: m, action: (c.action as 'restart' | 'event' | undefined) ?? 'restart' };
+  const base = {
+    interval: (c.interval as number | undefined) ?? DEFAULT_CHECK_INTERVAL,
+    times: n,
+    of: m,
+    action: (c.action as 'restart' | 'event' | undefined) ?? 'restart',
+  };
   const timeout = (c.timeout as number | undefined) ?? DEFAULT_CHECK_TIMEOUT;
   switch (kind) {
     case 'memory':
@@ -83,8 +106,13 @@ function toCondition(kind: Kind, c: Record<string, unknown>): ManifestCondition 
       const target = c.http as string;
       const isPath = target.startsWith('/');
       return {
-        kind, path: isPath ? target : null, url: isPath ? null : target,
-        codeIs: (c.code_is as number[] | undefined) ?? null, codeIsNot: (c.code_is_not as number[] | undefined) ?? null, timeout, ...base,
+        kind,
+        path: isPath ? target : null,
+        url: isPath ? null : target,
+        codeIs: (c.code_is as number[] | undefined) ?? null,
+        codeIsNot: (c.code_is_not as number[] | undefined) ?? null,
+        timeout,
+        ...base,
       };
     }
     case 'tcp': {
@@ -101,12 +129,24 @@ function toCondition(kind: Kind, c: Record<string, unknown>): ManifestCondition 
 }
 
 /** god's flapping keys, or `false` for never flapping. Missing keys take the defaults. */
-const yamlFlapping = z.union([
-  z.literal(false),
-  z.strictObject({ times: count.optional(), within: positive.optional(), retry_in: seconds.optional(), retry_times: z.number().int().min(0).max(1000).optional(), retry_within: positive.optional() }),
-], { error: 'expected false, or a mapping of times, within, retry_in, retry_times, retry_within' });
+const yamlFlapping = z.union(
+  [
+    z.literal(false),
+    z.strictObject({
+      times: count.optional(),
+      within: positive.optional(),
+      retry_in: seconds.optional(),
+      retry_times: z.number().int().min(0).max(1000).optional(),
+      retry_within: positive.optional(),
+    }),
+  ],
+  { error: 'expected false, or a mapping of times, within, retry_in, retry_times, retry_within' },
+);
 
-const yamlLogs = z.strictObject({ max_size: byteSize.optional(), keep: z.number().int().min(0).max(100).optional() }, { error: 'expected a mapping of max_size and keep' });
+const yamlLogs = z.strictObject(
+  { max_size: byteSize.optional(), keep: z.number().int().min(0).max(100).optional() },
+  { error: 'expected a mapping of max_size and keep' },
+);
 
 /** The supervision keys of one process in noops.yaml. */
 export const yamlProcessSupervision = {
@@ -134,10 +174,17 @@ export const yamlCronShape = {
 /** Checks a cron's schedule with croner, before any build step runs (not when the manifest is written). */
 export function checkCronSchedule(c: { schedule: string; timezone?: string | undefined }, ctx: z.RefinementCtx): void {
   const problem = scheduleProblem(c.schedule, c.timezone);
-  if (problem !== null) ctx.addIssue({ code: 'custom', path: [c.timezone !== undefined && /time zone/i.test(problem) ? 'timezone' : 'schedule'], message: problem });
+  if (problem !== null)
+    ctx.addIssue({
+      code: 'custom',
+      path: [c.timezone !== undefined && /time zone/i.test(problem) ? 'timezone' : 'schedule'],
+      message: problem,
+    });
 }
 
-export const yamlCron = z.strictObject(yamlCronShape, { error: 'expected a mapping with schedule and command' }).superRefine(checkCronSchedule);
+export const yamlCron = z
+  .strictObject(yamlCronShape, { error: 'expected a mapping with schedule and command' })
+  .superRefine(checkCronSchedule);
 
 export const yamlCrons = z.record(processName, yamlCron, { error: 'expected a mapping of cron names' });
 
@@ -145,8 +192,11 @@ export const yamlCrons = z.record(processName, yamlCron, { error: 'expected a ma
 export function toFlapping(f: z.infer<typeof yamlFlapping> | undefined): ManifestFlapping | false | undefined {
   if (f === undefined || f === false) return f;
   return {
-    times: f.times ?? DEFAULT_FLAPPING.times, within: f.within ?? DEFAULT_FLAPPING.within, retryIn: f.retry_in ?? DEFAULT_FLAPPING.retryIn,
-    retryTimes: f.retry_times ?? DEFAULT_FLAPPING.retryTimes, retryWithin: f.retry_within ?? DEFAULT_FLAPPING.retryWithin,
+    times: f.times ?? DEFAULT_FLAPPING.times,
+    within: f.within ?? DEFAULT_FLAPPING.within,
+    retryIn: f.retry_in ?? DEFAULT_FLAPPING.retryIn,
+    retryTimes: f.retry_times ?? DEFAULT_FLAPPING.retryTimes,
+    retryWithin: f.retry_within ?? DEFAULT_FLAPPING.retryWithin,
   };
 }
 
@@ -158,7 +208,12 @@ export function toLogs(l: z.infer<typeof yamlLogs> | undefined): ManifestLogs | 
 /** noops.yaml's crons in manifest form, in the order written. */
 export function toCrons(crons: Record<string, z.infer<typeof yamlCron>> | undefined): CronSpecManifest[] {
   return Object.entries(crons ?? {}).map(([name, c]) => ({
-    name, schedule: c.schedule, timezone: c.timezone ?? null, command: c.command, env: { ...(c.env ?? {}) },
-    timeout: c.timeout ?? DEFAULT_CRON_TIMEOUT, user: c.user ?? null,
+    name,
+    schedule: c.schedule,
+    timezone: c.timezone ?? null,
+    command: c.command,
+    env: { ...(c.env ?? {}) },
+    timeout: c.timeout ?? DEFAULT_CRON_TIMEOUT,
+    user: c.user ?? null,
   }));
 }

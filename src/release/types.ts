@@ -80,22 +80,23 @@ export interface ManifestConditionBase {
 }
 
 /** A condition in manifest.json. */
-export type ManifestCondition = ManifestConditionBase & (
-  | { kind: 'memory'; /** bytes */ above: number }
-  | { kind: 'cpu'; /** percent of one core */ above: number }
-  | {
-    kind: 'http';
-    /** a path on the process's own port (http://127.0.0.1:PORT/path), or null when `url` is given */
-    path: string | null;
-    url: string | null;
-    codeIs: number[] | null;
-    codeIsNot: number[] | null;
-    /** seconds */
-    timeout: number;
-  }
-  | { kind: 'tcp'; host: string; /** null: the process's own port */ port: number | null; timeout: number }
-  | { kind: 'command'; command: string; timeout: number }
-);
+export type ManifestCondition = ManifestConditionBase &
+  (
+    | { kind: 'memory' /** bytes */; above: number }
+    | { kind: 'cpu' /** percent of one core */; above: number }
+    | {
+        kind: 'http';
+        /** a path on the process's own port (http://127.0.0.1:PORT/path), or null when `url` is given */
+        path: string | null;
+        url: string | null;
+        codeIs: number[] | null;
+        codeIsNot: number[] | null;
+        /** seconds */
+        timeout: number;
+      }
+    | { kind: 'tcp'; host: string /** null: the process's own port */; port: number | null; timeout: number }
+    | { kind: 'command'; command: string; timeout: number }
+  );
 
 /** A scheduled command of a release, run on every host of the cluster. */
 export interface CronSpecManifest {

@@ -5,13 +5,19 @@ import { envProblems, type EnvHost } from './check-env.js';
 const x64 = { os: 'linux', arch: 'x64' };
 const ok = { platform: 'linux/x64', canInstall: true, reason: null, installed: [] };
 const catalog = {
-  node: [{ version: '18.20.4', platform: 'linux/x64' }, { version: '22.23.3', platform: 'linux/x64' }],
+  node: [
+    { version: '18.20.4', platform: 'linux/x64' },
+    { version: '22.23.3', platform: 'linux/x64' },
+  ],
   tool: [{ version: '1.0', platform: 'linux/arm64' }],
   jar: [{ version: '2', platform: 'any' }],
 };
 
 test('nothing needed, or everything known and installable: no problem', () => {
-  const hosts: EnvHost[] = [{ name: 'h1', labels: x64, report: { runtimes: ok } }, { name: 'h2', labels: x64 }];
+  const hosts: EnvHost[] = [
+    { name: 'h1', labels: x64, report: { runtimes: ok } },
+    { name: 'h2', labels: x64 },
+  ];
   assert.deepEqual(envProblems({}, catalog, hosts), { unknown: [], unavailable: [] });
   assert.deepEqual(envProblems({ node: '18.20.4', jar: '2' }, catalog, hosts), { unknown: [], unavailable: [] });
 });

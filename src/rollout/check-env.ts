@@ -43,7 +43,9 @@ export function envProblems(
     const versions = catalog[name] ?? [];
     const row = versions.find((v) => v.version === version);
     if (!row) {
-      out.unknown.push(`${name} ${version} (${versions.length > 0 ? `known: ${name} ${versions.map((v) => v.version).join(', ')}` : `this server has no ${name}`})`);
+      out.unknown.push(
+        `${name} ${version} (${versions.length > 0 ? `known: ${name} ${versions.map((v) => v.version).join(', ')}` : `this server has no ${name}`})`,
+      );
       continue;
     }
     for (const host of hosts) {
@@ -70,14 +72,16 @@ function hostProblem(host: EnvHost): string | null {
  * @throws NoopsError NOOPS_E_RUNTIME_UNKNOWN, then NOOPS_E_RUNTIME_UNAVAILABLE
  */
 export async function checkEnv(
-  read: Pick<RolloutReader, 'runtimes'>, lastReport: RolloutDeps['lastReport'],
+  read: Pick<RolloutReader, 'runtimes'>,
+  lastReport: RolloutDeps['lastReport'],
   req: { tag: string; release: ReleaseRow; cluster: string[]; hosts: readonly HostRow[] },
 ): Promise<void> {
   const { release } = req;
   const needs = manifestOf(release).runtimes ?? {};
   if (Object.keys(needs).length === 0) return;
   const catalog: Record<string, { version: string; platform: string }[]> = {};
-  for (const name of Object.keys(needs)) catalog[name] = (await read.runtimes(name)).map((r) => ({ version: r.version, platform: r.platform }));
+  for (const name of Object.keys(needs))
+    catalog[name] = (await read.runtimes(name)).map((r) => ({ version: r.version, platform: r.platform }));
   const byName = new Map(req.hosts.map((h) => [h.name, h]));
   const hosts: EnvHost[] = [];
   for (const name of req.cluster) {
@@ -89,11 +93,21 @@ export async function checkEnv(
   const p = envProblems(needs, catalog, hosts);
   const what = `release ${release.job} ${release.version}`;
   if (p.unknown.length > 0) {
-    throw new NoopsError('NOOPS_E_RUNTIME_UNKNOWN', `${what} needs runtimes this server does not have: ${p.unknown.join('; ')}; nothing was deployed and no host was changed`, {
-      hint: p.unknown.length === 1 ? `add it with \`noops runtime add ${Object.keys(needs).find((n) => p.unknown[0]!.startsWith(`${n} `))} VERSION FILE|URL\`` : undefined,
-    });
+    throw new NoopsError(
+      'NOOPS_E_RUNTIME_UNKNOWN',
+      `${what} needs runtimes this server does not have: ${p.unknown.join('; ')}; nothing was deployed and no host was changed`,
+      {
+        hint:
+          p.unknown.length === 1
+            ? `add it with \`noops runtime add ${Object.keys(needs).find((n) => p.unknown[0]!.startsWith(`${n} `))} VERSION FILE|URL\``
+            : undefined,
+      },
+    );
   }
   if (p.unavailable.length > 0) {
-    throw new NoopsError('NOOPS_E_RUNTIME_UNAVAILABLE', `${what} needs runtimes that cannot be installed on every host of ${req.tag}: ${p.unavailable.join('; ')}; nothing was deployed and no host was changed`);
+    throw new NoopsError(
+      'NOOPS_E_RUNTIME_UNAVAILABLE',
+      `${what} needs runtimes that cannot be installed on every host of ${req.tag}: ${p.unavailable.join('; ')}; nothing was deployed and no host was changed`,
+    );
   }
 }

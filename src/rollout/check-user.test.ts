@@ -15,15 +15,43 @@ test('root is allowed by a grant on the tag or a node above it, never beside or 
 });
 
 test('root is the name root or the uid 0, in any spelling of 0', () => {
-  assert.deepEqual(['root', '0', '000', 'noops', '1000', 'toor', '10', null, undefined].map(namesRoot),
-    [true, true, true, false, false, false, false, false, false]);
+  assert.deepEqual(['root', '0', '000', 'noops', '1000', 'toor', '10', null, undefined].map(namesRoot), [
+    true,
+    true,
+    true,
+    false,
+    false,
+    false,
+    false,
+    false,
+    false,
+  ]);
 });
 
 test('the processes and crons of a manifest that run as root, named', () => {
-  const p = (name: string, user?: string | null) => ({ name, command: 'x', port: null, env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 1, ...(user !== undefined && { user }) });
-  const c = (name: string, user: string | null) => ({ name, schedule: '* * * * *', timezone: null, command: 'x', env: {}, timeout: 0, user });
+  const p = (name: string, user?: string | null) => ({
+    name,
+    command: 'x',
+    port: null,
+    env: {},
+    stopSignal: 'SIGTERM',
+    stopTimeout: 1,
+    startGrace: 1,
+    ...(user !== undefined && { user }),
+  });
+  const c = (name: string, user: string | null) => ({
+    name,
+    schedule: '* * * * *',
+    timezone: null,
+    command: 'x',
+    env: {},
+    timeout: 0,
+    user,
+  });
   assert.deepEqual(rootUsers({ processes: [p('web'), p('worker', null), p('app', 'www-data')], crons: [c('nightly', null)] }), []);
-  assert.deepEqual(rootUsers({ processes: [p('web', 'root'), p('worker', 'noops')], crons: [c('nightly', '0'), c('hourly', 'app')] }),
-    ['process web (user root)', 'cron nightly (user 0)']);
+  assert.deepEqual(rootUsers({ processes: [p('web', 'root'), p('worker', 'noops')], crons: [c('nightly', '0'), c('hourly', 'app')] }), [
+    'process web (user root)',
+    'cron nightly (user 0)',
+  ]);
   assert.deepEqual(rootUsers({ processes: [p('web', 'root')] }), ['process web (user root)']);
 });

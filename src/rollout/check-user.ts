@@ -51,8 +51,11 @@ export async function checkRootUsers(read: Pick<RolloutReader, 'rootScopes'>, re
   const asRoot = rootUsers(manifestOf(release));
   if (asRoot.length === 0) return;
   if (rootAllowed(req.tag, await read.rootScopes())) return;
-  throw new NoopsError('NOOPS_E_ROOT_NOT_ALLOWED',
-    `release ${release.job} ${release.version} runs as root (${asRoot.join(', ')}), and root is not allowed for ${req.tag}; nothing was deployed and no host was changed`, {
+  throw new NoopsError(
+    'NOOPS_E_ROOT_NOT_ALLOWED',
+    `release ${release.job} ${release.version} runs as root (${asRoot.join(', ')}), and root is not allowed for ${req.tag}; nothing was deployed and no host was changed`,
+    {
       hint: `the server's admin allows it with \`noops root allow --scope ${req.tag}\` (or a node above it); or give the process another \`user:\` in noops.yaml`,
-    });
+    },
+  );
 }

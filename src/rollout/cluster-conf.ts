@@ -28,29 +28,36 @@ const NAME = /^[a-z0-9][a-z0-9-]*$/;
 const HOST = /^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/;
 const VERSION = /^[0-9a-f]{7,40}$/;
 /** A package's URL: http(s) only (the server fetches it; docs/import.md). */
-const PKG_URL = z.string().max(2048).refine((u) => {
-  try {
-    return ['http:', 'https:'].includes(new URL(u).protocol);
-  } catch {
-    return false;
-  }
-}, 'a pkg_url is an http:// or https:// URL of a release package');
+const PKG_URL = z
+  .string()
+  .max(2048)
+  .refine((u) => {
+    try {
+      return ['http:', 'https:'].includes(new URL(u).protocol);
+    } catch {
+      return false;
+    }
+  }, 'a pkg_url is an http:// or https:// URL of a release package');
 
-const ClusterSection = z.object({
-  name: z.string().regex(NAME, 'a cluster name is lower-case letters, digits and "-"'),
-  version: z.string().regex(VERSION, 'a version is a 7 to 40 character commit hash').optional(),
-  env: z.string().min(1).optional(),
-  pkg_url: PKG_URL.optional(),
-  jobs: z.array(z.string().min(1)).min(1, 'name at least one job tag'),
-  policy: PolicySchema.optional(),
-}).strict();
+const ClusterSection = z
+  .object({
+    name: z.string().regex(NAME, 'a cluster name is lower-case letters, digits and "-"'),
+    version: z.string().regex(VERSION, 'a version is a 7 to 40 character commit hash').optional(),
+    env: z.string().min(1).optional(),
+    pkg_url: PKG_URL.optional(),
+    jobs: z.array(z.string().min(1)).min(1, 'name at least one job tag'),
+    policy: PolicySchema.optional(),
+  })
+  .strict();
 
-const JobSection = z.object({
-  host: z.array(z.string().regex(HOST, 'a host name is letters, digits, "." and "-"')).min(1, 'list at least one host'),
-  version: z.string().regex(VERSION, 'a version is a 7 to 40 character commit hash').optional(),
-  pkg_url: PKG_URL.optional(),
-  policy: PolicySchema.optional(),
-}).strict();
+const JobSection = z
+  .object({
+    host: z.array(z.string().regex(HOST, 'a host name is letters, digits, "." and "-"')).min(1, 'list at least one host'),
+    version: z.string().regex(VERSION, 'a version is a 7 to 40 character commit hash').optional(),
+    pkg_url: PKG_URL.optional(),
+    policy: PolicySchema.optional(),
+  })
+  .strict();
 
 /** One job of the file: the tag as written (the caller resolves it) and what to set. */
 export interface ClusterConfJob {
@@ -82,7 +89,12 @@ export function parseClusterConf(text: string, file = 'cluster.conf'): ClusterCo
   const jobs: ClusterConfJob[] = [];
   for (const key of cluster.jobs) {
     if (!(key in obj)) {
-      throw confError(file, lineOf(doc, lines, ['cluster', 'jobs']), 'cluster.jobs', `job "${key}" has no section of its own; add "${key}:" with its "host:" list`);
+      throw confError(
+        file,
+        lineOf(doc, lines, ['cluster', 'jobs']),
+        'cluster.jobs',
+        `job "${key}" has no section of its own; add "${key}:" with its "host:" list`,
+      );
     }
   }
   for (const [key, value] of Object.entries(obj)) {
@@ -97,7 +109,12 @@ export function parseClusterConf(text: string, file = 'cluster.conf'): ClusterCo
     const pkgUrl = own ? job.pkg_url : cluster.pkg_url;
     if (version !== undefined && pkgUrl !== undefined) {
       const at = job.version !== undefined && job.pkg_url !== undefined ? [key] : ['cluster'];
-      throw confError(file, lineOf(doc, lines, [...at, 'pkg_url']), `${at.join('.')}.pkg_url`, 'give a version or a pkg_url, not both: the package names its own version');
+      throw confError(
+        file,
+        lineOf(doc, lines, [...at, 'pkg_url']),
+        `${at.join('.')}.pkg_url`,
+        'give a version or a pkg_url, not both: the package names its own version',
+      );
     }
     jobs.push({
       tag: key,
@@ -112,7 +129,14 @@ export function parseClusterConf(text: string, file = 'cluster.conf'): ClusterCo
   return jobs;
 }
 
-function check<S extends z.ZodType>(schema: S, value: unknown, at: (string | number)[], doc: Document, lines: LineCounter, file: string): z.infer<S> {
+function check<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  at: (string | number)[],
+  doc: Document,
+  lines: LineCounter,
+  file: string,
+): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
@@ -124,7 +148,9 @@ function check<S extends z.ZodType>(schema: S, value: unknown, at: (string | num
   } else if (value === undefined && issue.path.length === 0) {
     message = `the "${at.join('.')}" section is missing`;
   }
-  return (() => { throw confError(file, lineOf(doc, lines, path), path.join('.'), message); })();
+  return (() => {
+    throw confError(file, lineOf(doc, lines, path), path.join('.'), message);
+  })();
 }
 
 /** The line of the deepest node that exists on the path (1-based). */

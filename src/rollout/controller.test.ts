@@ -22,7 +22,14 @@ const dir = mkdtempSync(join(tmpdir(), 'noops-controller-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const manifest = (version: string, deployTests?: string[]) => ({
-  schema: 1, job: JOB, version, commit: version.padEnd(40, '0'), repo: 'r', builtAt: '2024-05-01T12:00:00.000Z', stack: 'procfile', env: { GREETING: 'hi' },
+  schema: 1,
+  job: JOB,
+  version,
+  commit: version.padEnd(40, '0'),
+  repo: 'r',
+  builtAt: '2024-05-01T12:00:00.000Z',
+  stack: 'procfile',
+  env: { GREETING: 'hi' },
   processes: [{ name: 'web', command: 'x', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 0 }],
   ...(deployTests ? { deployTests } : {}),
 });
@@ -31,7 +38,10 @@ const manifest = (version: string, deployTests?: string[]) => ({
 async function testPackage(out: string, exitCode: number): Promise<string> {
   const src = mkdtempSync(join(dir, 'pkg-'));
   writeFileSync(join(src, 'manifest.json'), JSON.stringify(manifest('bbbbbbbbb', ['sh check.sh'])));
-  writeFileSync(join(src, 'check.sh'), `echo "$NOOPS_BATCH $NOOPS_INSTANCES $NOOPS_INSTANCES_WEB $GREETING $NOOPS_DEPLOY_KIND" >> ${out}\necho checked\nexit ${exitCode}\n`);
+  writeFileSync(
+    join(src, 'check.sh'),
+    `echo "$NOOPS_BATCH $NOOPS_INSTANCES $NOOPS_INSTANCES_WEB $GREETING $NOOPS_DEPLOY_KIND" >> ${out}\necho checked\nexit ${exitCode}\n`,
+  );
   const file = join(dir, `pkg-${exitCode}-${Math.random()}.tar.gz`);
   await tarCreate({ gzip: true, file, cwd: src, portable: true }, ['manifest.json', 'check.sh']);
   return file;
@@ -52,16 +62,43 @@ function seeded(deployTests?: string[]): MemoryRolloutStore {
   const mem = new MemoryRolloutStore();
   const at = new Date().toISOString();
   for (const h of HOSTS) {
-    mem.hostRows.set(h, { name: h, labels: {}, address: `::ffff:10.0.0.${h.slice(1)}`, joinedAt: at, lastHeartbeat: null, scope: null, pendingJoin: null, joinApprovedUntil: null });
+    mem.hostRows.set(h, {
+      name: h,
+      labels: {},
+      address: `::ffff:10.0.0.${h.slice(1)}`,
+      joinedAt: at,
+      lastHeartbeat: null,
+      scope: null,
+      pendingJoin: null,
+      joinApprovedUntil: null,
+    });
   }
-  mem.clusters.set(CLUSTER, { tag: CLUSTER, hosts: HOSTS, policy: { batch: [1, '100%'], version: 'aaaaaaaaa' }, conf: null, updatedAt: at });
+  mem.clusters.set(CLUSTER, {
+    tag: CLUSTER,
+    hosts: HOSTS,
+    policy: { batch: [1, '100%'], version: 'aaaaaaaaa' },
+    conf: null,
+    updatedAt: at,
+  });
   for (const v of ['aaaaaaaaa', 'bbbbbbbbb']) {
-    mem.releases.push({ job: JOB, version: v, commit: v.padEnd(40, '0'), repo: 'r', sha256: v[0]!.repeat(64), size: 1, manifest: manifest(v, deployTests), buildId: null, createdAt: at });
+    mem.releases.push({
+      job: JOB,
+      version: v,
+      commit: v.padEnd(40, '0'),
+      repo: 'r',
+      sha256: v[0]!.repeat(64),
+      size: 1,
+      manifest: manifest(v, deployTests),
+      buildId: null,
+      createdAt: at,
+    });
   }
   return mem;
 }
 
-async function fleet(opts: { deployTests?: string[]; packagePath?: string; failBeforeStop?: string; mem?: MemoryRolloutStore } = {}): Promise<Fleet> {
+async function fleet(
+  opts: { deployTests?: string[]; packagePath?: string; failBeforeStop?: string; mem?: MemoryRolloutStore } = {},
+): Promise<Fleet> {
   const mem = opts.mem ?? seeded(opts.deployTests);
   const reports = new Map<string, AgentReport>();
   const hooks: string[] = [];
@@ -78,19 +115,42 @@ async function fleet(opts: { deployTests?: string[]; packagePath?: string; failB
         hooks.push(`stop ${c.host} ${c.from}->${c.to} ${c.kind}`);
         if (c.host === opts.failBeforeStop && c.kind !== 'revert') throw new Error('the load balancer said no');
       },
-      afterHealthy: async (c: HostHookContext) => { hooks.push(`healthy ${c.host} ${c.to} ${c.kind}`); },
+      afterHealthy: async (c: HostHookContext) => {
+        hooks.push(`healthy ${c.host} ${c.to} ${c.kind}`);
+      },
     },
   };
   const controller = new RolloutController(deps);
   await controller.start();
   return {
-    mem, reports, hooks, deps, controller,
+    mem,
+    reports,
+    hooks,
+    deps,
+    controller,
     healthy(hosts, version) {
       const now = new Date(Date.now() - 1000).toISOString();
       for (const h of hosts) {
         reports.set(h, {
-          generation: 1, failures: [],
-          processes: [{ tag: CLUSTER, process: 'web', version, state: 'up', pid: 1, port: 8000 + Number(h.slice(1)), restarts: 0, startedAt: now, error: null, health: 'healthy', healthySince: now, healthError: null, downloaded: version !== 'aaaaaaaaa' }],
+          generation: 1,
+          failures: [],
+          processes: [
+            {
+              tag: CLUSTER,
+              process: 'web',
+              version,
+              state: 'up',
+              pid: 1,
+              port: 8000 + Number(h.slice(1)),
+              restarts: 0,
+              startedAt: now,
+              error: null,
+              health: 'healthy',
+              healthySince: now,
+              healthError: null,
+              downloaded: version !== 'aaaaaaaaa',
+            },
+          ],
         });
         controller.onReport(h);
       }
@@ -124,7 +184,8 @@ test('a batched rollout changes desired state batch by batch, calls the hooks, a
   assert.deepEqual(await desiredVersions(f.mem), { h1: 'aaaaaaaaa', h2: null, h3: null, h4: null }, 'batch 1 only');
   assert.deepEqual(d.progress.batches, [['h1'], ['h2', 'h3', 'h4']]);
   await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'bbbbbbbbb', kind: 'deploy', initiator: 'bob' }), {
-    code: 'NOOPS_E_DEPLOY_LOCKED', message: new RegExp(`^deployment #${d.id} \\(deploy of aaaaaaaaa, started by alice at .*\\) is running on ${CLUSTER}$`),
+    code: 'NOOPS_E_DEPLOY_LOCKED',
+    message: new RegExp(`^deployment #${d.id} \\(deploy of aaaaaaaaa, started by alice at .*\\) is running on ${CLUSTER}$`),
   });
   f.healthy(['h1'], 'aaaaaaaaa');
   await until(f, d.id, (x) => x.hostResults.h2 === 'deploying');
@@ -142,7 +203,13 @@ test('a batched rollout changes desired state batch by batch, calls the hooks, a
 
 test('a server that stops mid-rollout resumes from the store where it was', async () => {
   const f = await fleet();
-  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice', policy: { batch: [1] } });
+  const d = await f.controller.startDeploy({
+    tag: CLUSTER,
+    version: 'aaaaaaaaa',
+    kind: 'deploy',
+    initiator: 'alice',
+    policy: { batch: [1] },
+  });
   f.healthy(['h1'], 'aaaaaaaaa');
   await until(f, d.id, (x) => x.hostResults.h2 === 'deploying');
   await f.controller.stop();
@@ -166,7 +233,10 @@ test('a failing before-stop hook fails its host and the deploy rolls back', asyn
   const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
   const done = await until(f, d.id, (x) => x.status !== 'running');
   assert.equal(done.status, 'rolled_back');
-  assert.equal(done.message, '1 host(s) failed in batch 1 of 2: h1: the before-stop hook failed: the load balancer said no; every changed host is back on its previous release');
+  assert.equal(
+    done.message,
+    '1 host(s) failed in batch 1 of 2: h1: the before-stop hook failed: the load balancer said no; every changed host is back on its previous release',
+  );
   assert.deepEqual(await desiredVersions(f.mem), { h1: null, h2: null, h3: null, h4: null });
   await f.controller.stop();
 });
@@ -175,22 +245,43 @@ test('deploy tests run from the package with the instances; a failure rolls the 
   const out = join(dir, 'tests.out');
   const f = await fleet({ deployTests: ['sh check.sh'], packagePath: await testPackage(out, 0) });
   // v1 everywhere first, all at once
-  const d1 = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice', policy: { batch: ['100%'] } });
+  const d1 = await f.controller.startDeploy({
+    tag: CLUSTER,
+    version: 'aaaaaaaaa',
+    kind: 'deploy',
+    initiator: 'alice',
+    policy: { batch: ['100%'] },
+  });
   f.healthy(HOSTS, 'aaaaaaaaa');
   assert.equal((await until(f, d1.id, (x) => x.status !== 'running')).status, 'succeeded');
-  assert.equal(readFileSync(out, 'utf8'), '1 10.0.0.1:8001,10.0.0.2:8002,10.0.0.3:8003,10.0.0.4:8004 10.0.0.1:8001,10.0.0.2:8002,10.0.0.3:8003,10.0.0.4:8004 hi deploy\n');
+  assert.equal(
+    readFileSync(out, 'utf8'),
+    '1 10.0.0.1:8001,10.0.0.2:8002,10.0.0.3:8003,10.0.0.4:8004 10.0.0.1:8001,10.0.0.2:8002,10.0.0.3:8003,10.0.0.4:8004 hi deploy\n',
+  );
   const tests = f.mem.deployment(d1.id)!.progress!.tests;
-  assert.deepEqual(tests.map((r) => [r.batch, r.status, r.commands]),
-    [[0, 'passed', [{ command: 'sh check.sh', code: 0, output: 'checked\n' }]]]);
+  assert.deepEqual(
+    tests.map((r) => [r.batch, r.status, r.commands]),
+    [[0, 'passed', [{ command: 'sh check.sh', code: 0, output: 'checked\n' }]]],
+  );
   await f.controller.stop();
 
   rmSync(out, { force: true });
   const g = await fleet({ mem: f.mem, packagePath: await testPackage(out, 3) });
   g.healthy(HOSTS, 'aaaaaaaaa');
-  const d2 = await g.controller.startDeploy({ tag: CLUSTER, version: 'bbbbbbbbb', kind: 'deploy', initiator: 'alice', policy: { batch: [2] } });
+  const d2 = await g.controller.startDeploy({
+    tag: CLUSTER,
+    version: 'bbbbbbbbb',
+    kind: 'deploy',
+    initiator: 'alice',
+    policy: { batch: [2] },
+  });
   g.healthy(['h1', 'h2'], 'bbbbbbbbb');
   const done = await until(g, d2.id, (x) => x.status !== 'running' || x.progress?.phase === 'reverting');
-  assert.equal(readFileSync(out, 'utf8'), '1 10.0.0.1:8001,10.0.0.2:8002 10.0.0.1:8001,10.0.0.2:8002 hi deploy\n', 'after the first batch: its instances only');
+  assert.equal(
+    readFileSync(out, 'utf8'),
+    '1 10.0.0.1:8001,10.0.0.2:8002 10.0.0.1:8001,10.0.0.2:8002 hi deploy\n',
+    'after the first batch: its instances only',
+  );
   assert.equal(done.progress!.outcome!.message, 'the deploy tests failed after batch 1 of 2: "sh check.sh" exited with code 3');
   assert.deepEqual(await desiredVersions(g.mem), { h1: 'aaaaaaaaa', h2: 'aaaaaaaaa', h3: 'aaaaaaaaa', h4: 'aaaaaaaaa' });
   assert.equal(g.mem.desiredOf('h1')[0]!.kind, 'rollback', 'processes sent back see NOOPS_DEPLOY_KIND=rollback');
@@ -217,9 +308,15 @@ test('pause, resume, promote and abort through the controller; commands on an en
   for (const h of HOSTS) f.controller.onReport(h);
   const done = await until(f, d.id, (x) => x.status !== 'running');
   assert.deepEqual([done.status, done.message], ['aborted', 'aborted by carol; every changed host is back on its previous release']);
-  await assert.rejects(f.controller.act(d.id, 'resume', 'bob'), { code: 'NOOPS_E_DEPLOY_STATE', message: `cannot resume deployment #${d.id}: it has ended (aborted)` });
+  await assert.rejects(f.controller.act(d.id, 'resume', 'bob'), {
+    code: 'NOOPS_E_DEPLOY_STATE',
+    message: `cannot resume deployment #${d.id}: it has ended (aborted)`,
+  });
   await assert.rejects(f.controller.act(9999, 'resume', 'bob'), { code: 'NOOPS_E_NOT_FOUND' });
-  assert.deepEqual(audited(f.mem, 'deploy.promote').map((a) => a.actor), ['bob']);
+  assert.deepEqual(
+    audited(f.mem, 'deploy.promote').map((a) => a.actor),
+    ['bob'],
+  );
   await f.controller.stop();
 });
 
@@ -242,23 +339,50 @@ test('a deploy whose first step fails ends failed and leaves its cluster unlocke
   }
 });
 
-test('a deploy\'s start reads each thing it needs once, and asks the lock one question', async () => {
+test("a deploy's start reads each thing it needs once, and asks the lock one question", async () => {
   const f = await fleet();
   f.mem.calls.length = 0;
   await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
   assert.deepEqual(f.mem.calls, [
-    'cluster', 'release', 'hosts', // what the checks and the plan need
-    'runningDeploymentOn', 'desired', // under the cluster's lock: its holder, what runs now
-    'createDeployment', 'setDesiredMany', 'updateDeployment', // the first step's writes
+    'cluster',
+    'release',
+    'hosts', // what the checks and the plan need
+    'runningDeploymentOn',
+    'desired', // under the cluster's lock: its holder, what runs now
+    'createDeployment',
+    'setDesiredMany',
+    'updateDeployment', // the first step's writes
   ]);
   // a release that runs as root reads the root grants, once; a release that needs runtimes, the runtimes
-  f.mem.releases.push({ ...f.mem.releases[0]!, version: 'ccccccccc', manifest: { ...manifest('ccccccccc'), runtimes: { node: '22.1.0' }, processes: [{ ...manifest('ccccccccc').processes[0]!, user: 'root' }] } });
+  f.mem.releases.push({
+    ...f.mem.releases[0]!,
+    version: 'ccccccccc',
+    manifest: {
+      ...manifest('ccccccccc'),
+      runtimes: { node: '22.1.0' },
+      processes: [{ ...manifest('ccccccccc').processes[0]!, user: 'root' }],
+    },
+  });
   f.mem.calls.length = 0;
-  await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'ccccccccc', kind: 'deploy', initiator: 'alice' }), { code: 'NOOPS_E_RUNTIME_UNKNOWN' });
+  await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'ccccccccc', kind: 'deploy', initiator: 'alice' }), {
+    code: 'NOOPS_E_RUNTIME_UNKNOWN',
+  });
   assert.deepEqual(f.mem.calls, ['cluster', 'release', 'hosts', 'runtimes']);
-  f.mem.runtimeRows.push({ name: 'node', version: '22.1.0', sha256: 'd'.repeat(64), size: 1, platform: 'any', exports: { path: [], env: {} }, root: '', createdBy: 'admin', createdAt: new Date().toISOString() });
+  f.mem.runtimeRows.push({
+    name: 'node',
+    version: '22.1.0',
+    sha256: 'd'.repeat(64),
+    size: 1,
+    platform: 'any',
+    exports: { path: [], env: {} },
+    root: '',
+    createdBy: 'admin',
+    createdAt: new Date().toISOString(),
+  });
   f.mem.calls.length = 0;
-  await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'ccccccccc', kind: 'deploy', initiator: 'alice' }), { code: 'NOOPS_E_ROOT_NOT_ALLOWED' });
+  await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'ccccccccc', kind: 'deploy', initiator: 'alice' }), {
+    code: 'NOOPS_E_ROOT_NOT_ALLOWED',
+  });
   assert.deepEqual(f.mem.calls, ['cluster', 'release', 'hosts', 'runtimes', 'rootScopes']);
   await f.controller.stop();
 });

@@ -73,7 +73,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       } catch (err) {
         this.running.delete(row.id);
         await this.deps.write.updateDeployment(row.id, {
-          status: 'failed', endedAt: new Date().toISOString(),
+          status: 'failed',
+          endedAt: new Date().toISOString(),
           message: `the server restarted and could not resume this deployment: ${(err as Error).message}`,
         });
       }
@@ -100,10 +101,13 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     if (this.reportKick) return;
     for (const { hostSet } of this.running.values()) {
       if (!hostSet.has(host)) continue;
-      this.reportKick = setTimeout(() => {
-        this.reportKick = undefined;
-        this.kick();
-      }, Math.max(REPORT_COALESCE_MS, 2 * this.lastRoundMs));
+      this.reportKick = setTimeout(
+        () => {
+          this.reportKick = undefined;
+          this.kick();
+        },
+        Math.max(REPORT_COALESCE_MS, 2 * this.lastRoundMs),
+      );
       this.reportKick.unref();
       return;
     }
@@ -158,14 +162,27 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       const now = new Date();
       const progress = initialProgress(policy, batches, hasTests, now.toISOString());
       const base: Omit<Deployment, 'id'> = {
-        tag: req.tag, version: req.version, kind: req.kind, initiator: req.initiator,
-        startedAt: now.toISOString(), endedAt: null, hosts, status: 'running', previous,
-        hostResults: hostResults(progress), conf: { ...policy }, message: null,
-        deadline: new Date(now.getTime() + policy.timeout * 1000).toISOString(), progress,
+        tag: req.tag,
+        version: req.version,
+        kind: req.kind,
+        initiator: req.initiator,
+        startedAt: now.toISOString(),
+        endedAt: null,
+        hosts,
+        status: 'running',
+        previous,
+        hostResults: hostResults(progress),
+        conf: { ...policy },
+        message: null,
+        deadline: new Date(now.getTime() + policy.timeout * 1000).toISOString(),
+        progress,
       };
       // The deployment and its audit entry are written together, or neither is.
       const id = await this.deps.write.createDeployment(base, (created) => ({
-        at: now.toISOString(), actor: req.initiator, action: req.kind, target: req.tag,
+        at: now.toISOString(),
+        actor: req.initiator,
+        action: req.kind,
+        target: req.tag,
         detail: { deployment: created, version: req.version, hosts, previous, batches, policy },
       }));
       const entry = newRunning({ id, ...base }, progress, release, 0);
@@ -201,15 +218,26 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     try {
       const desired = await this.deps.read.desired(row.tag);
       // a deploy changed the hosts whose entry it wrote; an undeploy, those whose entry it removed
-      const changed = row.kind === 'undeploy'
-        ? row.hosts.filter((h) => row.previous[h] != null && !desired.some((d) => d.host === h))
-        : desired.filter((d) => d.deploymentId === row.id).map((d) => d.host);
-      await this.exec.ensureDesiredMany(entry, changed.map((host) => ({ host, version: row.previous[host] ?? null })), 'rollback');
-      Object.assign(row, { status: 'failed', endedAt: new Date().toISOString(), message: `the deployment could not start: ${err.message}` });
+      const changed =
+        row.kind === 'undeploy'
+          ? row.hosts.filter((h) => row.previous[h] != null && !desired.some((d) => d.host === h))
+          : desired.filter((d) => d.deploymentId === row.id).map((d) => d.host);
+      await this.exec.ensureDesiredMany(
+        entry,
+        changed.map((host) => ({ host, version: row.previous[host] ?? null })),
+        'rollback',
+      );
+      Object.assign(row, {
+        status: 'failed',
+        endedAt: new Date().toISOString(),
+        message: `the deployment could not start: ${err.message}`,
+      });
       await this.deps.write.updateDeployment(row.id, { status: row.status, endedAt: row.endedAt, message: row.message });
       this.emit('change', row);
     } catch (cleanup) {
-      process.emitWarning(`rollout: deployment ${row.id} could not start (${err.message}) nor be ended (${(cleanup as Error).message}); aborting it on the next ticks`);
+      process.emitWarning(
+        `rollout: deployment ${row.id} could not start (${err.message}) nor be ended (${(cleanup as Error).message}); aborting it on the next ticks`,
+      );
       Object.assign(row, { status: 'running', endedAt: null, message: null });
       entry.commands.push({ action: 'abort', by: 'noops', done: () => undefined });
       this.running.set(row.id, entry);
@@ -227,7 +255,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     if (!entry) {
       const row = await this.deps.read.deploymentStatus(id);
       if (!row) throw new NoopsError('NOOPS_E_NOT_FOUND', `no deployment #${id}`);
-      if (row.status === 'running') throw new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${action} deployment #${id} yet: it is starting; try again in a moment`);
+      if (row.status === 'running')
+        throw new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${action} deployment #${id} yet: it is starting; try again in a moment`);
       throw new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${action} deployment #${id}: it has ended (${row.status})`);
     }
     applyCommand(entry.progress, action, by, Date.now()); // a clear error now; the tick applies it
@@ -236,7 +265,11 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       this.kick();
     });
     await this.deps.write.audit({
-      at: new Date().toISOString(), actor: by, action: `deploy.${action}`, target: entry.row.tag, detail: { deployment: id },
+      at: new Date().toISOString(),
+      actor: by,
+      action: `deploy.${action}`,
+      target: entry.row.tag,
+      detail: { deployment: id },
     });
     return entry.row;
   }
@@ -257,9 +290,12 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     const done = (await this.deps.read.succeededDeployments(tag, 200)).filter((d) => d.kind !== 'undeploy');
     const target = previousVersion(done);
     if (!target) {
-      throw new NoopsError('NOOPS_E_NO_PREVIOUS', done.length === 0
-        ? `${tag} has no succeeded deployment yet, so there is nothing to roll back to`
-        : `${tag} has run only ${done[0]!.version}, so there is no earlier version to roll back to`);
+      throw new NoopsError(
+        'NOOPS_E_NO_PREVIOUS',
+        done.length === 0
+          ? `${tag} has no succeeded deployment yet, so there is nothing to roll back to`
+          : `${tag} has run only ${done[0]!.version}, so there is no earlier version to roll back to`,
+      );
     }
     return target;
   }
@@ -308,8 +344,13 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     for (const t of entry.testResults.splice(0)) p = recordTestEnd(p, t.batch, t.commands, now);
     if (entry.notes.length > 0) p = addLog(p, entry.notes.splice(0), now);
     const r = step(p, {
-      version: row.version, undeploy: row.kind === 'undeploy', previous: row.previous, expected: entry.expected,
-      obs: this.observations(entry), now, graceUntil: entry.graceUntil,
+      version: row.version,
+      undeploy: row.kind === 'undeploy',
+      previous: row.previous,
+      expected: entry.expected,
+      obs: this.observations(entry),
+      now,
+      graceUntil: entry.graceUntil,
     });
     p = r.progress;
     let ended: Extract<RolloutAction, { type: 'end' }> | undefined;
@@ -325,7 +366,11 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   }
 
   /** Writes a changed progress (and the end) to the store, then tells the live views. */
-  private async save(entry: RunningDeployment, p: RolloutProgress, ended: Extract<RolloutAction, { type: 'end' }> | undefined): Promise<void> {
+  private async save(
+    entry: RunningDeployment,
+    p: RolloutProgress,
+    ended: Extract<RolloutAction, { type: 'end' }> | undefined,
+  ): Promise<void> {
     const { row } = entry;
     const before = entry.progress;
     const json = JSON.stringify(p);
@@ -340,15 +385,21 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     }
     if (ended) Object.assign(row, { status: ended.status, endedAt: new Date().toISOString(), message: ended.message });
     await this.deps.write.updateDeployment(row.id, {
-      progress: row.progress, hostResults: row.hostResults, deadline: row.deadline,
+      progress: row.progress,
+      hostResults: row.hostResults,
+      deadline: row.deadline,
       ...(ended ? { status: row.status, endedAt: row.endedAt, message: row.message } : {}),
     });
     if (ended) {
       this.running.delete(row.id);
       // commands that came in while this step ran are answered: nothing is left to steer
-      for (const c of entry.commands.splice(0)) c.done(new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${c.action} deployment #${row.id}: it has ended (${row.status})`));
+      for (const c of entry.commands.splice(0))
+        c.done(new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${c.action} deployment #${row.id}: it has ended (${row.status})`));
       await this.deps.write.audit({
-        at: row.endedAt!, actor: 'noops', action: `${row.kind}.${row.status}`, target: row.tag,
+        at: row.endedAt!,
+        actor: 'noops',
+        action: `${row.kind}.${row.status}`,
+        target: row.tag,
         detail: { deployment: row.id, version: row.version, message: row.message },
       });
     }
@@ -380,7 +431,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   private async resume(entry: RunningDeployment): Promise<void> {
     const { row, progress: p } = entry;
     for (const [host, hp] of Object.entries(p.hosts)) {
-      if (hp.state === 'deploying' || hp.state === 'healthy') await this.exec.ensureDesired(entry, host, row.kind === 'undeploy' ? null : row.version, row.kind);
+      if (hp.state === 'deploying' || hp.state === 'healthy')
+        await this.exec.ensureDesired(entry, host, row.kind === 'undeploy' ? null : row.version, row.kind);
       if (hp.state === 'reverting') await this.exec.ensureDesired(entry, host, row.previous[host] ?? null, 'rollback');
     }
     if (p.phase === 'testing') {
@@ -388,5 +440,4 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     }
     entry.notes.push(`the server restarted; resuming (${p.phase}, batch ${p.batch + 1} of ${p.batches.length})`);
   }
-
 }

@@ -68,7 +68,10 @@ const batch = z.union([z.number(), z.string(), z.array(z.union([z.number(), z.st
   const parts = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : [raw];
   const steps = parts.map(batchStep);
   if (steps.length === 0 || steps.some((s) => s === null)) {
-    ctx.addIssue({ code: 'custom', message: `"${Array.isArray(raw) ? raw.join(', ') : String(raw)}" is not a batch size: give host counts or percentages, e.g. 2, 25% or "1, 10%, 50%"` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${Array.isArray(raw) ? raw.join(', ') : String(raw)}" is not a batch size: give host counts or percentages, e.g. 2, 25% or "1, 10%, 50%"`,
+    });
     return z.NEVER;
   }
   return steps as (number | string)[];
@@ -86,26 +89,28 @@ const maxFailures = z.union([z.number(), z.string()]).transform((raw, ctx) => {
 });
 
 /** The policy keys, all optional (cluster.conf, `noops cluster set`, a deploy's overrides). */
-export const PolicySchema = z.object({
-  /** batch sizes in order, the last repeating: `1, 10%, 50%`; default `1, 100%` */
-  batch: batch.optional(),
-  /** pause between two batches; default 0 */
-  pause: duration.optional(),
-  /** time every health check of a host must pass before it counts; default 0 */
-  healthy_for: duration.optional(),
-  /** time a batch may take; default 5m */
-  timeout: duration.optional(),
-  /** hosts that may fail without failing the deploy (count or %); default 0 */
-  max_failures: maxFailures.optional(),
-  /** `rollback` (default): send every changed host back; `stop`: leave the hosts as they are */
-  on_failure: z.enum(['stop', 'rollback'], { error: 'on_failure is "stop" or "rollback"' }).optional(),
-  /** the first batch is a canary that waits for `noops deploy promote`; default false */
-  canary: z.boolean({ error: 'canary is true or false' }).optional(),
-  /** a canary goes on by itself after this long; default: it waits for a person */
-  canary_wait: duration.optional(),
-  /** time the deploy tests may run; default 5m */
-  test_timeout: duration.optional(),
-}).strict();
+export const PolicySchema = z
+  .object({
+    /** batch sizes in order, the last repeating: `1, 10%, 50%`; default `1, 100%` */
+    batch: batch.optional(),
+    /** pause between two batches; default 0 */
+    pause: duration.optional(),
+    /** time every health check of a host must pass before it counts; default 0 */
+    healthy_for: duration.optional(),
+    /** time a batch may take; default 5m */
+    timeout: duration.optional(),
+    /** hosts that may fail without failing the deploy (count or %); default 0 */
+    max_failures: maxFailures.optional(),
+    /** `rollback` (default): send every changed host back; `stop`: leave the hosts as they are */
+    on_failure: z.enum(['stop', 'rollback'], { error: 'on_failure is "stop" or "rollback"' }).optional(),
+    /** the first batch is a canary that waits for `noops deploy promote`; default false */
+    canary: z.boolean({ error: 'canary is true or false' }).optional(),
+    /** a canary goes on by itself after this long; default: it waits for a person */
+    canary_wait: duration.optional(),
+    /** time the deploy tests may run; default 5m */
+    test_timeout: duration.optional(),
+  })
+  .strict();
 
 /** Policy keys as parsed: durations in seconds, batch sizes as a list. */
 export type PolicyInput = z.infer<typeof PolicySchema>;
@@ -121,9 +126,10 @@ export function parsePolicy(raw: unknown, what: string): PolicyInput {
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const key = issue.code === 'unrecognized_keys' ? issue.keys[0]! : issue.path.map(String).join('.');
-  const message = issue.code === 'unrecognized_keys'
-    ? `unknown policy key "${key}" (known: ${Object.keys(PolicySchema.shape).join(', ')})`
-    : `policy ${key}: ${issue.message}`;
+  const message =
+    issue.code === 'unrecognized_keys'
+      ? `unknown policy key "${key}" (known: ${Object.keys(PolicySchema.shape).join(', ')})`
+      : `policy ${key}: ${issue.message}`;
   throw new NoopsError('NOOPS_E_INPUT', `${what}: ${message}`);
 }
 

@@ -69,7 +69,11 @@ export async function planDeploy(deps: Pick<RolloutDeps, 'read' | 'lastReport' |
   if (cluster.hosts.length === 0) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `cluster ${req.tag} has an empty host list`);
   if (!release) throw await releaseUnknown(read, req.tag, req.version);
   if (!(await deps.hasArtifact(release.sha256))) {
-    throw new NoopsError('NOOPS_E_RELEASE_UNKNOWN', `the package of ${release.job} ${release.version} (sha256 ${release.sha256}) is missing from the artifact store`, { hint: 'build the commit again with `noops build`' });
+    throw new NoopsError(
+      'NOOPS_E_RELEASE_UNKNOWN',
+      `the package of ${release.job} ${release.version} (sha256 ${release.sha256}) is missing from the artifact store`,
+      { hint: 'build the commit again with `noops build`' },
+    );
   }
   const known = new Set(hosts.map((h) => h.name));
   for (const host of cluster.hosts) {
@@ -78,7 +82,11 @@ export async function planDeploy(deps: Pick<RolloutDeps, 'read' | 'lastReport' |
   const policy = resolvePolicy(clusterPolicy(cluster.policy), req.policy, req.canary?.length ? { canary: true } : undefined);
   const manifest = manifestOf(release);
   return {
-    start: req, release, policy, batches: planBatches(cluster.hosts, policy.batch, req.canary), hasTests: (manifest.deployTests ?? []).length > 0,
+    start: req,
+    release,
+    policy,
+    batches: planBatches(cluster.hosts, policy.batch, req.canary),
+    hasTests: (manifest.deployTests ?? []).length > 0,
     async previousOf() {
       const desired = await read.desired(req.tag);
       const running = new Map(desired.map((d) => [d.host, d.version]));
@@ -107,7 +115,11 @@ export async function planUndeploy(deps: Pick<RolloutDeps, 'read'>, req: StartUn
   const rank = (h: string): number => (order.includes(h) ? order.indexOf(h) : order.length);
   const hosts = runs.map((d) => d.host).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
   return {
-    start: { tag: req.tag, version, kind: 'undeploy', initiator: req.initiator }, release, policy, batches: planBatches(hosts, policy.batch), hasTests: false,
+    start: { tag: req.tag, version, kind: 'undeploy', initiator: req.initiator },
+    release,
+    policy,
+    batches: planBatches(hosts, policy.batch),
+    hasTests: false,
     async previousOf() {
       // read again under the lock: what runs now is what stops, and what goes back on an abort
       const now = await undeployTargets(read, req);
@@ -124,9 +136,12 @@ async function undeployTargets(read: RolloutReader, req: StartUndeploy): Promise
   const desired = await read.desired(req.tag);
   const runs = desired.filter((d) => only === undefined || only.has(d.host));
   if (runs.length === 0) {
-    throw new NoopsError('NOOPS_E_NOTHING_RUNS', only === undefined
-      ? `no host runs ${req.tag}: there is nothing to undeploy`
-      : `${[...only].join(', ')} run nothing of ${req.tag}: there is nothing to stop`);
+    throw new NoopsError(
+      'NOOPS_E_NOTHING_RUNS',
+      only === undefined
+        ? `no host runs ${req.tag}: there is nothing to undeploy`
+        : `${[...only].join(', ')} run nothing of ${req.tag}: there is nothing to stop`,
+    );
   }
   return { desired, runs };
 }
@@ -149,15 +164,20 @@ export async function releaseFor(read: RolloutReader, tag: string, version: stri
 async function releaseUnknown(read: RolloutReader, tag: string, version: string): Promise<NoopsError> {
   const job = jobOf(tag);
   const known = await read.newestReleases(job, 5);
-  return new NoopsError('NOOPS_E_RELEASE_UNKNOWN', `${job} has no release ${version}` +
-    (known.length ? ` (newest: ${known.join(', ')})` : ' (it has no releases yet)'));
+  return new NoopsError(
+    'NOOPS_E_RELEASE_UNKNOWN',
+    `${job} has no release ${version}${known.length ? ` (newest: ${known.join(', ')})` : ' (it has no releases yet)'}`,
+  );
 }
 
 /** NOOPS_E_DEPLOY_LOCKED: the cluster's running deployment (or one being started) holds its lock. */
 export function locked(tag: string, holder: RunningDeploymentRow | undefined): NoopsError {
-  return new NoopsError('NOOPS_E_DEPLOY_LOCKED', holder
-    ? `deployment #${holder.id} (${holder.kind} of ${holder.version}, started by ${holder.initiator} at ${holder.startedAt}) is running on ${tag}`
-    : `another deployment of ${tag} is being started`);
+  return new NoopsError(
+    'NOOPS_E_DEPLOY_LOCKED',
+    holder
+      ? `deployment #${holder.id} (${holder.kind} of ${holder.version}, started by ${holder.initiator} at ${holder.startedAt}) is running on ${tag}`
+      : `another deployment of ${tag} is being started`,
+  );
 }
 
 /** The value found most often (the first of those, on a tie). */
@@ -172,5 +192,5 @@ function mostCommon(values: readonly string[]): string {
 /** The policy keys of a cluster's stored policy (it holds other cluster.conf keys too). */
 function clusterPolicy(stored: Record<string, unknown>): PolicyInput {
   const keys = Object.keys(PolicySchema.shape);
-  return parsePolicy(Object.fromEntries(Object.entries(stored).filter(([k]) => keys.includes(k))), 'the cluster\'s policy');
+  return parsePolicy(Object.fromEntries(Object.entries(stored).filter(([k]) => keys.includes(k))), "the cluster's policy");
 }

@@ -12,37 +12,94 @@ const dir = mkdtempSync(join(tmpdir(), 'noops-deploy-tests-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const proc = (process: string, port: number | null, version = 'v2'): ProcessReport => ({
-  tag: 't', process, version, state: 'up', pid: 1, port, restarts: 0, startedAt: null, error: null,
+  tag: 't',
+  process,
+  version,
+  state: 'up',
+  pid: 1,
+  port,
+  restarts: 0,
+  startedAt: null,
+  error: null,
 });
 const manifest = (processes: { name: string; port: number | 'auto' | null }[]): ReleaseManifest => ({
-  schema: 1, job: 'j', version: 'v2', commit: 'c', repo: 'r', builtAt: '', stack: 's', env: { A: 'from-release', NOOPS_TAG: 'overridden' },
+  schema: 1,
+  job: 'j',
+  version: 'v2',
+  commit: 'c',
+  repo: 'r',
+  builtAt: '',
+  stack: 's',
+  env: { A: 'from-release', NOOPS_TAG: 'overridden' },
   processes: processes.map((p) => ({ ...p, command: 'x', env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 1 })),
 });
 
 test('instances: address:port of the process that runs the version, IPv6 in brackets, hosts without either left out', () => {
-  assert.deepEqual(instanceList([
-    { address: '10.0.0.1', processes: [proc('web', 8001)] },
-    { address: 'fd00::2', processes: [proc('web', 8002)] },
-    { address: '10.0.0.3', processes: [proc('web', 8003, 'v1')] },
-    { address: null, processes: [proc('web', 8004)] },
-    { address: '10.0.0.5', processes: [proc('worker', null)] },
-  ], 'web', 'v2'), ['10.0.0.1:8001', '[fd00::2]:8002']);
+  assert.deepEqual(
+    instanceList(
+      [
+        { address: '10.0.0.1', processes: [proc('web', 8001)] },
+        { address: 'fd00::2', processes: [proc('web', 8002)] },
+        { address: '10.0.0.3', processes: [proc('web', 8003, 'v1')] },
+        { address: null, processes: [proc('web', 8004)] },
+        { address: '10.0.0.5', processes: [proc('worker', null)] },
+      ],
+      'web',
+      'v2',
+    ),
+    ['10.0.0.1:8001', '[fd00::2]:8002'],
+  );
   assert.equal(hostAddress({}, '::ffff:127.0.0.1'), '127.0.0.1');
   assert.equal(hostAddress({ address: '10.1.1.1' }, '127.0.0.1'), '10.1.1.1');
   assert.equal(hostAddress({}, null), null);
 });
 
 test('the environment: web (or the first process with a port) in NOOPS_INSTANCES, every ported process by name, noops over the release', () => {
-  assert.equal(mainProcess(manifest([{ name: 'worker', port: null }, { name: 'admin', port: 9000 }, { name: 'web', port: 'auto' }])), 'web');
-  assert.equal(mainProcess(manifest([{ name: 'worker', port: null }, { name: 'admin-ui', port: 9000 }])), 'admin-ui');
+  assert.equal(
+    mainProcess(
+      manifest([
+        { name: 'worker', port: null },
+        { name: 'admin', port: 9000 },
+        { name: 'web', port: 'auto' },
+      ]),
+    ),
+    'web',
+  );
+  assert.equal(
+    mainProcess(
+      manifest([
+        { name: 'worker', port: null },
+        { name: 'admin-ui', port: 9000 },
+      ]),
+    ),
+    'admin-ui',
+  );
   assert.equal(mainProcess(manifest([{ name: 'worker', port: null }])), null);
   assert.equal(instancesVar('admin-ui'), 'NOOPS_INSTANCES_ADMIN_UI');
   const env = deployTestEnv({
-    manifest: manifest([{ name: 'web', port: 'auto' }, { name: 'admin-ui', port: 9000 }]), tag: 'T', version: 'v2', kind: 'deploy', deployment: 7, batch: 0,
+    manifest: manifest([
+      { name: 'web', port: 'auto' },
+      { name: 'admin-ui', port: 9000 },
+    ]),
+    tag: 'T',
+    version: 'v2',
+    kind: 'deploy',
+    deployment: 7,
+    batch: 0,
     instances: { web: ['a:1', 'b:2'], 'admin-ui': ['a:9000'] },
   });
   assert.deepEqual(
-    [env.A, env.NOOPS_TAG, env.NOOPS_VERSION, env.NOOPS_DEPLOY_KIND, env.NOOPS_DEPLOYMENT, env.NOOPS_BATCH, env.NOOPS_INSTANCES, env.NOOPS_INSTANCES_WEB, env.NOOPS_INSTANCES_ADMIN_UI],
+    [
+      env.A,
+      env.NOOPS_TAG,
+      env.NOOPS_VERSION,
+      env.NOOPS_DEPLOY_KIND,
+      env.NOOPS_DEPLOYMENT,
+      env.NOOPS_BATCH,
+      env.NOOPS_INSTANCES,
+      env.NOOPS_INSTANCES_WEB,
+      env.NOOPS_INSTANCES_ADMIN_UI,
+    ],
     ['from-release', 'T', 'v2', 'deploy', '7', '1', 'a:1,b:2', 'a:1,b:2', 'a:9000'],
   );
   assert.equal(env.NOOPS_TOKEN, undefined);

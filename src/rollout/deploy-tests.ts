@@ -64,10 +64,16 @@ export async function runDeployTests(job: DeployTestJob): Promise<DeployTestComm
     const out: DeployTestCommand[] = [];
     for (const command of job.commands) {
       let output = '';
-      const keep = (text: string): void => { output = (output + text).slice(-TEST_OUTPUT_KEEP); };
+      const keep = (text: string): void => {
+        output = (output + text).slice(-TEST_OUTPUT_KEEP);
+      };
       try {
         const r = await box.run(['/bin/sh', '-c', command], dir, { cwd: release, env, deadline, onOutput: keep });
-        out.push({ command, code: r.timedOut ? null : r.code, output: r.timedOut ? `${output}\n(killed: the deploy tests ran past ${job.timeoutS}s)` : output });
+        out.push({
+          command,
+          code: r.timedOut ? null : r.code,
+          output: r.timedOut ? `${output}\n(killed: the deploy tests ran past ${job.timeoutS}s)` : output,
+        });
       } catch (err) {
         out.push({ command, code: null, output: `could not start /bin/sh: ${(err as Error).message}` });
       }
@@ -97,7 +103,11 @@ export function hostAddress(labels: Record<string, string>, seenFrom: string | n
  * @example instanceList([{ address: '10.0.0.1', processes: [{ process: 'web', version: 'v2', port: 8000, ... }] }], 'web', 'v2')
  *   // ['10.0.0.1:8000']
  */
-export function instanceList(hosts: readonly { address: string | null; processes: readonly ProcessReport[] }[], process: string, version: string): string[] {
+export function instanceList(
+  hosts: readonly { address: string | null; processes: readonly ProcessReport[] }[],
+  process: string,
+  version: string,
+): string[] {
   const out: string[] = [];
   for (const h of hosts) {
     const p = h.processes.find((x) => x.process === process && x.version === version);

@@ -40,7 +40,8 @@ export function hostReadiness(version: string, expected: readonly string[], obs:
     if (p.downloaded !== undefined) downloaded = (downloaded ?? false) || p.downloaded;
     if (p.state !== 'up') return { kind: 'pending', reason: `${name}: ${p.state}${p.error ? ` (${p.error})` : ''}` };
     if (p.health === 'starting') return { kind: 'pending', reason: `${name}: waiting for its first health check` };
-    if (p.health === 'unhealthy') return { kind: 'pending', reason: `${name}: health check failing: ${p.healthError ?? 'no reason given'}` };
+    if (p.health === 'unhealthy')
+      return { kind: 'pending', reason: `${name}: health check failing: ${p.healthError ?? 'no reason given'}` };
     const at = p.health === 'healthy' ? p.healthySince : p.startedAt;
     since = Math.max(since, at ? Date.parse(at) : 0);
   }
@@ -73,7 +74,10 @@ export function revertState(previous: string | null, obs: HostObservation | unde
 }
 
 /** The observation of one tag in one host's report. */
-export function observe(tag: string, report: { processes: ProcessReport[]; failures: FailureReport[] } | undefined): HostObservation | undefined {
+export function observe(
+  tag: string,
+  report: { processes: ProcessReport[]; failures: FailureReport[] } | undefined,
+): HostObservation | undefined {
   if (!report) return undefined;
   return {
     processes: report.processes.filter((p) => p.tag === tag),

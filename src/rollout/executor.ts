@@ -17,7 +17,10 @@ export class Executor {
    * @param deps the controller's
    * @param wake steps the deployments again (deploy-test results arrived)
    */
-  constructor(private readonly deps: RolloutDeps, private readonly wake: () => void) {}
+  constructor(
+    private readonly deps: RolloutDeps,
+    private readonly wake: () => void,
+  ) {}
 
   /**
    * Tells hosts to run the deployment's release (an undeploy: to run nothing of its tag), each
@@ -27,30 +30,49 @@ export class Executor {
     const { row } = entry;
     const to = row.kind === 'undeploy' ? null : row.version;
     const ready: string[] = [];
-    await Promise.all(hosts.map(async (host) => {
-      try {
-        await this.deps.hooks?.beforeStop?.({ deployment: row.id, tag: row.tag, host, from: row.previous[host] ?? null, to, kind: row.kind });
-        ready.push(host);
-      } catch (err) {
-        entry.hookFailures.set(host, `the before-stop hook failed: ${(err as Error).message}`);
-      }
-    }));
-    await this.ensureDesiredMany(entry, ready.map((host) => ({ host, version: to })), row.kind);
+    await Promise.all(
+      hosts.map(async (host) => {
+        try {
+          await this.deps.hooks?.beforeStop?.({
+            deployment: row.id,
+            tag: row.tag,
+            host,
+            from: row.previous[host] ?? null,
+            to,
+            kind: row.kind,
+          });
+          ready.push(host);
+        } catch (err) {
+          entry.hookFailures.set(host, `the before-stop hook failed: ${(err as Error).message}`);
+        }
+      }),
+    );
+    await this.ensureDesiredMany(
+      entry,
+      ready.map((host) => ({ host, version: to })),
+      row.kind,
+    );
   }
 
   /** Tells hosts to run their previous release again (NOOPS_DEPLOY_KIND=rollback); hook failures are only logged. */
   async revert(entry: RunningDeployment, hosts: string[]): Promise<void> {
     const { row } = entry;
-    await Promise.all(hosts.map(async (host) => {
-      const to = row.previous[host] ?? null;
-      try {
-        await this.deps.hooks?.beforeStop?.({ deployment: row.id, tag: row.tag, host, from: row.version, to, kind: 'revert' });
-      } catch (err) {
-        entry.notes.push(`${host}: the before-stop hook failed (going back all the same): ${(err as Error).message}`);
-      }
-      entry.hookFailures.delete(host);
-    }));
-    await this.ensureDesiredMany(entry, hosts.map((host) => ({ host, version: row.previous[host] ?? null })), 'rollback');
+    await Promise.all(
+      hosts.map(async (host) => {
+        const to = row.previous[host] ?? null;
+        try {
+          await this.deps.hooks?.beforeStop?.({ deployment: row.id, tag: row.tag, host, from: row.version, to, kind: 'revert' });
+        } catch (err) {
+          entry.notes.push(`${host}: the before-stop hook failed (going back all the same): ${(err as Error).message}`);
+        }
+        entry.hookFailures.delete(host);
+      }),
+    );
+    await this.ensureDesiredMany(
+      entry,
+      hosts.map((host) => ({ host, version: row.previous[host] ?? null })),
+      'rollback',
+    );
   }
 
   /** Calls the after-healthy hook of a host that runs `version` healthily; a failure is logged. */
@@ -60,7 +82,12 @@ export class Executor {
     const forward = row.kind !== 'undeploy' && version === row.version;
     try {
       await this.deps.hooks?.afterHealthy?.({
-        deployment: row.id, tag: row.tag, host, from: forward ? row.previous[host] ?? null : row.version, to: version, kind: forward ? row.kind : 'revert',
+        deployment: row.id,
+        tag: row.tag,
+        host,
+        from: forward ? (row.previous[host] ?? null) : row.version,
+        to: version,
+        kind: forward ? row.kind : 'revert',
       });
     } catch (err) {
       entry.notes.push(`${host}: the after-healthy hook failed: ${(err as Error).message}`);
@@ -76,7 +103,11 @@ export class Executor {
    * Sets hosts' desired entries of the deployment's tag (null: none), those not so already, in
    * one read and one transaction: a batch of 1,000 hosts took seconds one host at a time.
    */
-  async ensureDesiredMany(entry: RunningDeployment, targets: { host: string; version: string | null }[], kind: DeploymentKind): Promise<void> {
+  async ensureDesiredMany(
+    entry: RunningDeployment,
+    targets: { host: string; version: string | null }[],
+    kind: DeploymentKind,
+  ): Promise<void> {
     if (targets.length === 0) return;
     const { row } = entry;
     const desired = entry.desiredAtStart ?? (await this.deps.read.desired(row.tag));
@@ -110,22 +141,30 @@ export class Executor {
     const rows = new Map((await this.deps.read.hosts(hosts)).map((hr) => [hr.name, hr])); // one query, not one per host
     const info: { address: string | null; processes: AgentReport['processes'] }[] = hosts.map((h) => {
       const hr = rows.get(h);
-      return { address: hr ? hostAddress(hr.labels, hr.address) : null, processes: observe(row.tag, this.deps.lastReport(h))?.processes ?? [] };
+      return {
+        address: hr ? hostAddress(hr.labels, hr.address) : null,
+        processes: observe(row.tag, this.deps.lastReport(h))?.processes ?? [],
+      };
     });
     const instances: Record<string, string[]> = {};
     for (const p of manifest.processes) if (p.port !== null) instances[p.name] = instanceList(info, p.name, row.version);
     const env = deployTestEnv({ manifest, tag: row.tag, version: row.version, kind: row.kind, deployment: row.id, batch, instances });
     void runDeployTests({
-      commands: manifest.deployTests ?? [], packagePath: this.deps.artifactPath(entry.release.sha256),
-      workDir: this.deps.workDir, env, timeoutS: progress.policy.test_timeout, sandbox: this.deps.sandbox,
-    }).catch((err: Error) => [{ command: '(run the deploy tests)', code: null, output: err.message }]).then((commands) => {
-      entry.testResults.push({ batch, commands });
-      this.wake();
-    });
+      commands: manifest.deployTests ?? [],
+      packagePath: this.deps.artifactPath(entry.release.sha256),
+      workDir: this.deps.workDir,
+      env,
+      timeoutS: progress.policy.test_timeout,
+      sandbox: this.deps.sandbox,
+    })
+      .catch((err: Error) => [{ command: '(run the deploy tests)', code: null, output: err.message }])
+      .then((commands) => {
+        entry.testResults.push({ batch, commands });
+        this.wake();
+      });
     const main = mainProcess(manifest);
-    return main ? instances[main] ?? [] : [];
+    return main ? (instances[main] ?? []) : [];
   }
-
 
   /** A release of the deployment's job, fetched once per deployment. */
   async cachedRelease(entry: RunningDeployment, version: string): Promise<ReleaseRow> {

@@ -12,7 +12,15 @@ export { hostReadiness, observe, previousVersion, revertState, stoppedReadiness 
 export { stopPlan, describeStops } from './stop-plan.js';
 export type { HostObservation, Readiness } from './evaluate.js';
 export { planBatches } from './plan.js';
-export { PolicySchema, parsePolicy, parseDuration, resolvePolicy, DEFAULT_BATCH, DEFAULT_TIMEOUT_S, type PolicyInput } from './deploy-policy.js';
+export {
+  PolicySchema,
+  parsePolicy,
+  parseDuration,
+  resolvePolicy,
+  DEFAULT_BATCH,
+  DEFAULT_TIMEOUT_S,
+  type PolicyInput,
+} from './deploy-policy.js';
 export { step, initialProgress, hostResults, type RolloutAction, type StepInput, type StepResult } from './step.js';
 export { applyCommand, describe } from './progress-updates.js';
 // parsing cluster.conf (yaml) is the named entry `rollout/cluster-conf.ts`

@@ -4,7 +4,16 @@
  * writes. The server builds both over its `Store` (`rolloutPorts`, store-ports.ts); tests use
  * `MemoryRolloutStore` (testing.ts). `RolloutDeps` is the whole of what the controller is given.
  */
-import type { AuditRow, ClusterRow, DeploymentRow, DesiredRow, HostRow, ReleaseRow, RunningDeploymentRow, RuntimeRow } from '../store/index.js';
+import type {
+  AuditRow,
+  ClusterRow,
+  DeploymentRow,
+  DesiredRow,
+  HostRow,
+  ReleaseRow,
+  RunningDeploymentRow,
+  RuntimeRow,
+} from '../store/index.js';
 import type { AgentReport } from '../api/index.js';
 import type { Sandbox } from '../build/index.js';
 import type { RolloutHooks } from './hooks.js';

@@ -17,7 +17,19 @@ void toSchema;
 
 const iso = (s: number) => new Date(Date.UTC(2024, 4, 1, 12, 0, s)).toISOString();
 const up = (version: string): ProcessReport => ({
-  tag: 't', process: 'web', version, state: 'up', pid: 1, port: 8001, restarts: 0, startedAt: iso(0), error: null, health: 'healthy', healthySince: iso(0), healthError: null, downloaded: true,
+  tag: 't',
+  process: 'web',
+  version,
+  state: 'up',
+  pid: 1,
+  port: 8001,
+  restarts: 0,
+  startedAt: iso(0),
+  error: null,
+  health: 'healthy',
+  healthySince: iso(0),
+  healthError: null,
+  downloaded: true,
 });
 
 /** Every progress a deployment goes through is read back from its JSON as it was. */
@@ -25,7 +37,10 @@ test('a progress read back from its JSON is the progress written, at every stage
   const seen: RolloutProgress[] = [];
   let p = initialProgress(resolvePolicy({ batch: [1], canary_wait: 30 }), [['h1'], ['h2']], true, iso(0));
   seen.push(p);
-  const obs = new Map([['h1', { processes: [up('v2')], failure: undefined }], ['h2', undefined]]);
+  const obs = new Map([
+    ['h1', { processes: [up('v2')], failure: undefined }],
+    ['h2', undefined],
+  ]);
   const input = { version: 'v2', previous: { h1: 'v1', h2: null }, expected: ['web'], obs, now: Date.parse(iso(1)), graceUntil: 0 };
   p = step(p, input).progress;
   seen.push(p);
@@ -41,7 +56,8 @@ test('a deployment recorded before batched rollouts has no progress; another sha
   assert.equal(readProgress({}), null);
   const p = initialProgress(resolvePolicy(), [['h1']], false, iso(0));
   assert.throws(() => readProgress({ ...p, hosts: { h1: { state: 'lost' } } }), {
-    code: 'NOOPS_E_INTERNAL', message: /^the stored progress is not one this server can read: hosts\.h1\.state: /,
+    code: 'NOOPS_E_INTERNAL',
+    message: /^the stored progress is not one this server can read: hosts\.h1\.state: /,
   });
   assert.throws(() => readProgress(null), { code: 'NOOPS_E_INTERNAL' });
 });

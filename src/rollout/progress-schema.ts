@@ -70,5 +70,8 @@ export function readProgress(json: unknown): RolloutProgress | null {
   const r = ProgressSchema.safeParse(json);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
-  throw new NoopsError('NOOPS_E_INTERNAL', `the stored progress is not one this server can read: ${issue.path.map(String).join('.') || '(top)'}: ${issue.message}`);
+  throw new NoopsError(
+    'NOOPS_E_INTERNAL',
+    `the stored progress is not one this server can read: ${issue.path.map(String).join('.') || '(top)'}: ${issue.message}`,
+  );
 }

@@ -60,19 +60,32 @@ export function recordTestEnd(progress: RolloutProgress, batch: number, commands
   run.commands = commands;
   run.status = commands.length > 0 && commands.every((c) => c.code === 0) ? 'passed' : 'failed';
   run.endedAt = new Date(now).toISOString();
-  for (const c of commands) log(p, now, `deploy test "${c.command}": ${c.code === 0 ? 'passed' : c.code === null ? 'killed at the time limit' : `exited with code ${c.code}`}`);
+  for (const c of commands)
+    log(
+      p,
+      now,
+      `deploy test "${c.command}": ${c.code === 0 ? 'passed' : c.code === null ? 'killed at the time limit' : `exited with code ${c.code}`}`,
+    );
   return p;
 }
 
 /** Where a deployment is, in words: "deploying batch 2 of 4", "waiting at the canary (paused)". */
 export function describe(p: RolloutProgress): string {
   const of = `${p.batch + 1} of ${p.batches.length}`;
-  const what = p.phase === 'deploying' ? `deploying batch ${of}`
-    : p.phase === 'testing' ? `running the deploy tests after batch ${of}`
-    : p.phase === 'waiting' ? (p.batch < 0 ? 'starting' : `between batch ${of} and the next`)
-    : p.phase === 'canary' ? 'waiting at the canary for promote'
-    : p.phase === 'reverting' ? 'going back to the previous release'
-    : 'ended';
+  const what =
+    p.phase === 'deploying'
+      ? `deploying batch ${of}`
+      : p.phase === 'testing'
+        ? `running the deploy tests after batch ${of}`
+        : p.phase === 'waiting'
+          ? p.batch < 0
+            ? 'starting'
+            : `between batch ${of} and the next`
+          : p.phase === 'canary'
+            ? 'waiting at the canary for promote'
+            : p.phase === 'reverting'
+              ? 'going back to the previous release'
+              : 'ended';
   return p.paused ? `${what} (paused)` : what;
 }
 

@@ -36,12 +36,25 @@ export interface RunningDeployment {
 }
 
 /** A deployment to step, from its row (whose progress is replaced by `progress`). */
-export function newRunning(row: Omit<Deployment, 'progress'>, progress: RolloutProgress, release: ReleaseRow, graceUntil: number): RunningDeployment {
+export function newRunning(
+  row: Omit<Deployment, 'progress'>,
+  progress: RolloutProgress,
+  release: ReleaseRow,
+  graceUntil: number,
+): RunningDeployment {
   return {
-    row: { ...row, progress }, progress, release, graceUntil,
+    row: { ...row, progress },
+    progress,
+    release,
+    graceUntil,
     expected: manifestOf(release).processes.map((p) => p.name),
-    commands: [], testResults: [], notes: [], hookFailures: new Map(), releases: new Map(),
-    hostSet: new Set(row.hosts), savedJson: JSON.stringify(progress),
+    commands: [],
+    testResults: [],
+    notes: [],
+    hookFailures: new Map(),
+    releases: new Map(),
+    hostSet: new Set(row.hosts),
+    savedJson: JSON.stringify(progress),
   };
 }
 

@@ -11,7 +11,24 @@ const T = (s: number): number => Date.parse('2024-05-01T12:00:00.000Z') + s * 10
 const iso = (s: number): string => new Date(T(s)).toISOString();
 
 const up = (version: string, since: number, over: Partial<ProcessReport> = {}): HostObservation => ({
-  processes: [{ tag: 't', process: 'web', version, state: 'up', pid: 1, port: 1, restarts: 0, startedAt: iso(since), error: null, health: 'healthy', healthySince: iso(since), healthError: null, downloaded: true, ...over }],
+  processes: [
+    {
+      tag: 't',
+      process: 'web',
+      version,
+      state: 'up',
+      pid: 1,
+      port: 1,
+      restarts: 0,
+      startedAt: iso(since),
+      error: null,
+      health: 'healthy',
+      healthySince: iso(since),
+      healthError: null,
+      downloaded: true,
+      ...over,
+    },
+  ],
   failure: undefined,
 });
 const failing = (version: string, error: string): HostObservation => ({ processes: [], failure: { tag: 't', version, error } });
@@ -22,9 +39,13 @@ function rollout(hosts: string[], batches: string[][], policy: PolicyInput = {},
   const obs = new Map<string, HostObservation | undefined>();
   const previous = Object.fromEntries(hosts.map((h) => [h, 'v1']));
   return {
-    get p() { return p; },
+    get p() {
+      return p;
+    },
     obs,
-    set(progress: RolloutProgress) { p = progress; },
+    set(progress: RolloutProgress) {
+      p = progress;
+    },
     step(at: number, extra: Partial<StepInput> = {}) {
       const r = step(p, { version: 'v2', previous, expected: ['web'], obs, now: T(at), graceUntil: 0, ...extra });
       p = r.progress;
@@ -40,17 +61,35 @@ test('batches run in order: each starts when the one before is healthy', () => {
   assert.equal(r.p.hosts.a!.reason, 'its agent has not reported yet');
   r.obs.set('a', up('v2', 2));
   assert.deepEqual(r.step(3), {
-    actions: [{ type: 'healthy', host: 'a', version: 'v2' }, { type: 'deploy', hosts: ['b', 'c'] }],
-    log: ['a is healthy on v2', 'batch 2 of 2: b, c'], phase: 'deploying', batch: 1,
+    actions: [
+      { type: 'healthy', host: 'a', version: 'v2' },
+      { type: 'deploy', hosts: ['b', 'c'] },
+    ],
+    log: ['a is healthy on v2', 'batch 2 of 2: b, c'],
+    phase: 'deploying',
+    batch: 1,
   });
   r.obs.set('b', up('v2', 4));
   assert.deepEqual(r.step(5).actions, [{ type: 'healthy', host: 'b', version: 'v2' }]);
   r.obs.set('c', up('v2', 5, { downloaded: false }));
   assert.deepEqual(r.step(6), {
-    actions: [{ type: 'healthy', host: 'c', version: 'v2' }, { type: 'end', status: 'succeeded', message: null }],
-    log: ['c is healthy on v2 (no download: the release was on disk)', 'succeeded'], phase: 'done', batch: 1,
+    actions: [
+      { type: 'healthy', host: 'c', version: 'v2' },
+      { type: 'end', status: 'succeeded', message: null },
+    ],
+    log: ['c is healthy on v2 (no download: the release was on disk)', 'succeeded'],
+    phase: 'done',
+    batch: 1,
   });
-  assert.deepEqual(r.p.hosts.c, { state: 'succeeded', batch: 1, reason: null, startedAt: iso(3), healthySince: iso(5), endedAt: iso(6), downloaded: false });
+  assert.deepEqual(r.p.hosts.c, {
+    state: 'succeeded',
+    batch: 1,
+    reason: null,
+    startedAt: iso(3),
+    healthySince: iso(5),
+    endedAt: iso(6),
+    downloaded: false,
+  });
   assert.deepEqual(hostResults(r.p), { a: 'succeeded', b: 'succeeded', c: 'succeeded' });
   assert.deepEqual(r.step(7).actions, [], 'an ended deployment does nothing');
 });
@@ -66,7 +105,10 @@ test('a host counts only once healthy for healthy_for; a relapse starts the coun
   assert.deepEqual([r.p.hosts.a!.state, r.p.hosts.a!.reason], ['deploying', 'web: health check failing: http 500']);
   r.obs.set('a', up('v2', 7));
   assert.deepEqual(r.step(16).actions, []);
-  assert.deepEqual(r.step(17).actions, [{ type: 'healthy', host: 'a', version: 'v2' }, { type: 'end', status: 'succeeded', message: null }]);
+  assert.deepEqual(r.step(17).actions, [
+    { type: 'healthy', host: 'a', version: 'v2' },
+    { type: 'end', status: 'succeeded', message: null },
+  ]);
 });
 
 test('the pause between batches, and a pause by a person holds the next batch until resume', () => {
@@ -80,18 +122,31 @@ test('the pause between batches, and a pause by a person holds the next batch un
   r.obs.set('b', up('v2', 34));
   assert.deepEqual(r.step(35).actions, [{ type: 'healthy', host: 'b', version: 'v2' }], 'the running batch finishes');
   assert.deepEqual(r.step(100).actions, [], 'held past the pause');
-  assert.throws(() => applyCommand(r.p, 'pause', 'alice', T(101)), { code: 'NOOPS_E_DEPLOY_STATE', message: 'cannot pause: it is paused already (it is between batch 2 of 3 and the next (paused))' });
+  assert.throws(() => applyCommand(r.p, 'pause', 'alice', T(101)), {
+    code: 'NOOPS_E_DEPLOY_STATE',
+    message: 'cannot pause: it is paused already (it is between batch 2 of 3 and the next (paused))',
+  });
   r.set(applyCommand(r.p, 'resume', 'bob', T(102)));
   assert.deepEqual(r.step(102).actions, [{ type: 'deploy', hosts: ['c'] }]);
-  assert.deepEqual(r.p.log.map((l) => l.message).filter((m) => / by /.test(m)), ['paused by alice', 'resumed by bob']);
+  assert.deepEqual(
+    r.p.log.map((l) => l.message).filter((m) => / by /.test(m)),
+    ['paused by alice', 'resumed by bob'],
+  );
 });
 
 test('a canary waits for promote; promote is refused anywhere else', () => {
   const r = rollout(['a', 'b'], [['b'], ['a']], { canary: true });
   assert.deepEqual(r.step(0).log, ['batch 1 of 2 (canary): b']);
-  assert.throws(() => applyCommand(r.p, 'promote', 'alice', T(1)), { message: 'cannot promote: it is not waiting at a canary (it is deploying batch 1 of 2)' });
+  assert.throws(() => applyCommand(r.p, 'promote', 'alice', T(1)), {
+    message: 'cannot promote: it is not waiting at a canary (it is deploying batch 1 of 2)',
+  });
   r.obs.set('b', up('v2', 1));
-  assert.deepEqual(r.step(2), { actions: [{ type: 'healthy', host: 'b', version: 'v2' }], log: ['b is healthy on v2', 'canary b is healthy; waiting for `noops deploy promote`'], phase: 'canary', batch: 0 });
+  assert.deepEqual(r.step(2), {
+    actions: [{ type: 'healthy', host: 'b', version: 'v2' }],
+    log: ['b is healthy on v2', 'canary b is healthy; waiting for `noops deploy promote`'],
+    phase: 'canary',
+    batch: 0,
+  });
   assert.deepEqual(r.step(10_000).actions, [], 'waits for a person');
   r.set(applyCommand(r.p, 'promote', 'alice', T(10_001)));
   assert.deepEqual(r.step(10_001).actions, [{ type: 'deploy', hosts: ['a'] }]);
@@ -103,7 +158,12 @@ test('a canary with canary_wait goes on by itself', () => {
   r.obs.set('a', up('v2', 1));
   r.step(2);
   assert.deepEqual(r.step(61).actions, []);
-  assert.deepEqual(r.step(62), { actions: [{ type: 'deploy', hosts: ['b'] }], log: ['the canary waited 1m; going on', 'batch 2 of 2: b'], phase: 'deploying', batch: 1 });
+  assert.deepEqual(r.step(62), {
+    actions: [{ type: 'deploy', hosts: ['b'] }],
+    log: ['the canary waited 1m; going on', 'batch 2 of 2: b'],
+    phase: 'deploying',
+    batch: 1,
+  });
 });
 
 test('a failure in a batch rolls back every changed host and ends rolled_back once they are back', () => {
@@ -115,17 +175,36 @@ test('a failure in a batch rolls back every changed host and ends rolled_back on
   r.obs.set('c', failing('v2', 'process web died 3 times before staying up 2s'));
   const msg = '1 host(s) failed in batch 2 of 3: c: process web died 3 times before staying up 2s';
   assert.deepEqual(r.step(4), {
-    actions: [{ type: 'healthy', host: 'b', version: 'v2' }, { type: 'revert', hosts: ['a', 'b', 'c'] }],
-    log: ['b is healthy on v2', 'c failed: process web died 3 times before staying up 2s', `${msg}; sending a, b, c back to the previous release`],
-    phase: 'reverting', batch: 1,
+    actions: [
+      { type: 'healthy', host: 'b', version: 'v2' },
+      { type: 'revert', hosts: ['a', 'b', 'c'] },
+    ],
+    log: [
+      'b is healthy on v2',
+      'c failed: process web died 3 times before staying up 2s',
+      `${msg}; sending a, b, c back to the previous release`,
+    ],
+    phase: 'reverting',
+    batch: 1,
   });
   assert.equal(r.p.hosts.d!.state, 'skipped');
   r.obs.set('a', up('v1', 5));
   r.obs.set('b', up('v1', 5));
-  assert.deepEqual(r.step(5).actions, [{ type: 'healthy', host: 'a', version: 'v1' }, { type: 'healthy', host: 'b', version: 'v1' }]);
+  assert.deepEqual(r.step(5).actions, [
+    { type: 'healthy', host: 'a', version: 'v1' },
+    { type: 'healthy', host: 'b', version: 'v1' },
+  ]);
   r.obs.set('c', up('v1', 0));
-  assert.deepEqual(r.step(6).actions, [{ type: 'healthy', host: 'c', version: 'v1' }, { type: 'end', status: 'rolled_back', message: `${msg}; every changed host is back on its previous release` }]);
-  assert.deepEqual(hostResults(r.p), { a: 'reverted', b: 'reverted', c: 'reverted after failing: process web died 3 times before staying up 2s', d: 'skipped' });
+  assert.deepEqual(r.step(6).actions, [
+    { type: 'healthy', host: 'c', version: 'v1' },
+    { type: 'end', status: 'rolled_back', message: `${msg}; every changed host is back on its previous release` },
+  ]);
+  assert.deepEqual(hostResults(r.p), {
+    a: 'reverted',
+    b: 'reverted',
+    c: 'reverted after failing: process web died 3 times before staying up 2s',
+    d: 'skipped',
+  });
 });
 
 test('a host that never gets healthy fails at the batch deadline with the last reason', () => {
@@ -153,16 +232,29 @@ test('on_failure stop ends failed and leaves the hosts as they are', () => {
   r.obs.set('a', up('v2', 1));
   r.step(2);
   r.obs.set('b', failing('v2', 'boom'));
-  assert.deepEqual(r.step(3).actions, [{ type: 'end', status: 'failed', message: '1 host(s) failed in batch 2 of 3: b: boom; stopped (on_failure: stop): a keep v2' }]);
+  assert.deepEqual(r.step(3).actions, [
+    { type: 'end', status: 'failed', message: '1 host(s) failed in batch 2 of 3: b: boom; stopped (on_failure: stop): a keep v2' },
+  ]);
   assert.deepEqual(hostResults(r.p), { a: 'succeeded', b: 'failed: boom', c: 'skipped' });
 });
 
 test('tolerated failures send just that host back and the rollout goes on', () => {
-  const r = rollout(['a', 'b', 'c', 'd'], [['a', 'b'], ['c', 'd']], { max_failures: '25%' });
+  const r = rollout(
+    ['a', 'b', 'c', 'd'],
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+    ],
+    { max_failures: '25%' },
+  );
   r.step(0);
   r.obs.set('a', failing('v2', 'disk full'));
   r.obs.set('b', up('v2', 1));
-  assert.deepEqual(r.step(2).actions, [{ type: 'healthy', host: 'b', version: 'v2' }, { type: 'revert', hosts: ['a'] }, { type: 'deploy', hosts: ['c', 'd'] }]);
+  assert.deepEqual(r.step(2).actions, [
+    { type: 'healthy', host: 'b', version: 'v2' },
+    { type: 'revert', hosts: ['a'] },
+    { type: 'deploy', hosts: ['c', 'd'] },
+  ]);
   r.obs.set('c', failing('v2', 'disk full'));
   assert.deepEqual(r.step(3).actions, [{ type: 'revert', hosts: ['a', 'b', 'c', 'd'] }], 'a second failure is one too many');
 });
@@ -171,17 +263,41 @@ test('deploy tests run after the first and the last batch; a failure rolls back'
   const r = rollout(['a', 'b', 'c'], [['a'], ['b'], ['c']], {}, true);
   r.step(0);
   r.obs.set('a', up('v2', 1));
-  assert.deepEqual(r.step(2), { actions: [{ type: 'healthy', host: 'a', version: 'v2' }, { type: 'test', batch: 0 }], log: ['a is healthy on v2', 'running the deploy tests after batch 1 of 3'], phase: 'testing', batch: 0 });
+  assert.deepEqual(r.step(2), {
+    actions: [
+      { type: 'healthy', host: 'a', version: 'v2' },
+      { type: 'test', batch: 0 },
+    ],
+    log: ['a is healthy on v2', 'running the deploy tests after batch 1 of 3'],
+    phase: 'testing',
+    batch: 0,
+  });
   r.set(recordTestStart(r.p, 0, ['10.0.0.1:8000'], T(2)));
   assert.deepEqual(r.step(3).actions, [], 'waits for the tests');
   r.set(recordTestEnd(r.p, 0, [{ command: 'npm run smoke', code: 0, output: 'ok\n' }], T(4)));
   assert.deepEqual(r.step(4).actions, [{ type: 'deploy', hosts: ['b'] }], 'no tests after a middle batch');
   r.obs.set('b', up('v2', 5));
-  assert.deepEqual(r.step(6).actions, [{ type: 'healthy', host: 'b', version: 'v2' }, { type: 'deploy', hosts: ['c'] }]);
+  assert.deepEqual(r.step(6).actions, [
+    { type: 'healthy', host: 'b', version: 'v2' },
+    { type: 'deploy', hosts: ['c'] },
+  ]);
   r.obs.set('c', up('v2', 7));
-  assert.deepEqual(r.step(8).actions, [{ type: 'healthy', host: 'c', version: 'v2' }, { type: 'test', batch: 2 }]);
+  assert.deepEqual(r.step(8).actions, [
+    { type: 'healthy', host: 'c', version: 'v2' },
+    { type: 'test', batch: 2 },
+  ]);
   r.set(recordTestStart(r.p, 2, [], T(8)));
-  r.set(recordTestEnd(r.p, 2, [{ command: 'npm run smoke', code: 0, output: '' }, { command: 'false', code: 1, output: '' }], T(9)));
+  r.set(
+    recordTestEnd(
+      r.p,
+      2,
+      [
+        { command: 'npm run smoke', code: 0, output: '' },
+        { command: 'false', code: 1, output: '' },
+      ],
+      T(9),
+    ),
+  );
   const out = r.step(9);
   assert.deepEqual(out.actions, [{ type: 'revert', hosts: ['a', 'b', 'c'] }]);
   assert.equal(r.p.outcome!.message, 'the deploy tests failed after batch 3 of 3: "false" exited with code 1');
@@ -195,9 +311,14 @@ test('abort sends the changed hosts back and ends aborted; it is refused once ro
   r.step(2);
   r.set(applyCommand(r.p, 'abort', 'alice', T(3)));
   assert.deepEqual(r.step(3).actions, [{ type: 'revert', hosts: ['a'] }]);
-  assert.throws(() => applyCommand(r.p, 'abort', 'bob', T(4)), { message: /^cannot abort: it is going back to the previous release already/ });
+  assert.throws(() => applyCommand(r.p, 'abort', 'bob', T(4)), {
+    message: /^cannot abort: it is going back to the previous release already/,
+  });
   r.obs.set('a', up('v1', 0));
-  assert.deepEqual(r.step(5).actions, [{ type: 'healthy', host: 'a', version: 'v1' }, { type: 'end', status: 'aborted', message: 'aborted by alice; every changed host is back on its previous release' }]);
+  assert.deepEqual(r.step(5).actions, [
+    { type: 'healthy', host: 'a', version: 'v1' },
+    { type: 'end', status: 'aborted', message: 'aborted by alice; every changed host is back on its previous release' },
+  ]);
   assert.deepEqual(hostResults(r.p), { a: 'reverted', b: 'skipped' });
   assert.throws(() => applyCommand(r.p, 'resume', 'bob', T(6)), { message: 'cannot resume: the deployment has ended (it is ended)' });
 });
@@ -207,7 +328,9 @@ test('a host that cannot go back is named, and the deployment still ends', () =>
   r.step(0);
   r.obs.set('a', failing('v2', 'boom'));
   r.step(1);
-  assert.deepEqual(r.step(7).actions, [{ type: 'end', status: 'rolled_back', message: '1 host(s) failed in batch 1 of 1: a: boom; a could not go back (see hostResults)' }]);
+  assert.deepEqual(r.step(7).actions, [
+    { type: 'end', status: 'rolled_back', message: '1 host(s) failed in batch 1 of 1: a: boom; a could not go back (see hostResults)' },
+  ]);
   assert.equal(hostResults(r.p).a, 'failed: could not go back to v1: not back within 5s');
 });
 
@@ -224,14 +347,28 @@ test('an undeploy stops the hosts batch by batch: a host succeeds once it report
   assert.equal(r.p.hosts.a!.reason, 'still running: web v1 (pid 41)');
   r.obs.set('a', gone);
   assert.deepEqual(r.step(2, U), {
-    actions: [{ type: 'deploy', hosts: ['b', 'c'] }], log: ['a stopped v1', 'batch 2 of 2: b, c'], phase: 'deploying', batch: 1,
+    actions: [{ type: 'deploy', hosts: ['b', 'c'] }],
+    log: ['a stopped v1', 'batch 2 of 2: b, c'],
+    phase: 'deploying',
+    batch: 1,
   });
   r.obs.set('b', gone);
   r.obs.set('c', gone);
   assert.deepEqual(r.step(3, U), {
-    actions: [{ type: 'end', status: 'succeeded', message: null }], log: ['b stopped v1', 'c stopped v1', 'succeeded'], phase: 'done', batch: 1,
+    actions: [{ type: 'end', status: 'succeeded', message: null }],
+    log: ['b stopped v1', 'c stopped v1', 'succeeded'],
+    phase: 'done',
+    batch: 1,
   });
-  assert.deepEqual(r.p.hosts.a, { state: 'succeeded', batch: 0, reason: null, startedAt: iso(0), healthySince: null, endedAt: iso(2), downloaded: null });
+  assert.deepEqual(r.p.hosts.a, {
+    state: 'succeeded',
+    batch: 0,
+    reason: null,
+    startedAt: iso(0),
+    healthySince: null,
+    endedAt: iso(2),
+    downloaded: null,
+  });
   assert.deepEqual(hostResults(r.p), { a: 'succeeded', b: 'succeeded', c: 'succeeded' });
 });
 
@@ -242,16 +379,23 @@ test('an undeploy whose host does not stop in time fails; on_failure rollback ke
   const why = 'not stopped within 1m: still running: web v1 (pid 7)';
   assert.deepEqual(r.step(60, U), {
     // a never stopped, so it is back at once
-    actions: [{ type: 'revert', hosts: ['a'] }, { type: 'healthy', host: 'a', version: 'v1' }, {
-      type: 'end', status: 'rolled_back', message: `1 host(s) failed in batch 1 of 2: a: ${why}; every changed host is back on its previous release`,
-    }],
+    actions: [
+      { type: 'revert', hosts: ['a'] },
+      { type: 'healthy', host: 'a', version: 'v1' },
+      {
+        type: 'end',
+        status: 'rolled_back',
+        message: `1 host(s) failed in batch 1 of 2: a: ${why}; every changed host is back on its previous release`,
+      },
+    ],
     log: [
       `a failed: ${why}`,
       `1 host(s) failed in batch 1 of 2: a: ${why}; sending a back to the previous release`,
       'a is back on v1',
       `rolled back: 1 host(s) failed in batch 1 of 2: a: ${why}; every changed host is back on its previous release`,
     ],
-    phase: 'done', batch: 0,
+    phase: 'done',
+    batch: 0,
   });
   assert.deepEqual(hostResults(r.p), { a: `reverted after failing: ${why}`, b: 'skipped' });
 });
@@ -261,10 +405,14 @@ test('an undeploy with on_failure stop ends failed and leaves the stopped hosts 
   r.step(0, U);
   r.obs.set('a', gone);
   r.obs.set('b', up('v1', 0, { pid: 9 }));
-  assert.deepEqual(r.step(60, U).actions, [{
-    type: 'end', status: 'failed',
-    message: '1 host(s) failed in batch 1 of 1: b: not stopped within 1m: still running: web v1 (pid 9); stopped (on_failure: stop): a stopped v1',
-  }]);
+  assert.deepEqual(r.step(60, U).actions, [
+    {
+      type: 'end',
+      status: 'failed',
+      message:
+        '1 host(s) failed in batch 1 of 1: b: not stopped within 1m: still running: web v1 (pid 9); stopped (on_failure: stop): a stopped v1',
+    },
+  ]);
   assert.deepEqual(hostResults(r.p), { a: 'succeeded', b: 'failed: not stopped within 1m: still running: web v1 (pid 9)' });
 });
 
@@ -276,14 +424,24 @@ test('an aborted undeploy starts the hosts it stopped again and ends aborted', (
   r.set(applyCommand(r.p, 'abort', 'alice', T(2)));
   assert.deepEqual(r.step(2, U), {
     actions: [{ type: 'revert', hosts: ['a', 'b'] }],
-    log: ['aborted by alice; sending a, b back to the previous release'], phase: 'reverting', batch: 1,
+    log: ['aborted by alice; sending a, b back to the previous release'],
+    phase: 'reverting',
+    batch: 1,
   });
   r.obs.set('a', up('v1', 3));
   r.obs.set('b', up('v1', 0));
   assert.deepEqual(r.step(4, U), {
-    actions: [{ type: 'healthy', host: 'a', version: 'v1' }, { type: 'healthy', host: 'b', version: 'v1' }, {
-      type: 'end', status: 'aborted', message: 'aborted by alice; every changed host is back on its previous release',
-    }],
-    log: ['a is back on v1', 'b is back on v1', 'aborted by alice; every changed host is back on its previous release'], phase: 'done', batch: 1,
+    actions: [
+      { type: 'healthy', host: 'a', version: 'v1' },
+      { type: 'healthy', host: 'b', version: 'v1' },
+      {
+        type: 'end',
+        status: 'aborted',
+        message: 'aborted by alice; every changed host is back on its previous release',
+      },
+    ],
+    log: ['a is back on v1', 'b is back on v1', 'aborted by alice; every changed host is back on its previous release'],
+    phase: 'done',
+    batch: 1,
   });
 });

@@ -64,11 +64,23 @@ export interface StepResult {
 export function initialProgress(policy: RolloutPolicy, batches: string[][], hasTests: boolean, at: string): RolloutProgress {
   const hosts: Record<string, HostProgress> = {};
   batches.forEach((b, i) => {
-    for (const h of b) hosts[h] = { state: 'queued', batch: i, reason: null, startedAt: null, healthySince: null, endedAt: null, downloaded: null };
+    for (const h of b)
+      hosts[h] = { state: 'queued', batch: i, reason: null, startedAt: null, healthySince: null, endedAt: null, downloaded: null };
   });
   return {
-    policy, batches, batch: -1, phase: 'waiting', phaseSince: at, paused: false, promoted: false, abort: null,
-    outcome: null, hosts, tests: [], hasTests, log: [],
+    policy,
+    batches,
+    batch: -1,
+    phase: 'waiting',
+    phaseSince: at,
+    paused: false,
+    promoted: false,
+    abort: null,
+    outcome: null,
+    hosts,
+    tests: [],
+    hasTests,
+    log: [],
   };
 }
 
@@ -84,7 +96,10 @@ class Machine {
   readonly lines: string[] = [];
   private readonly iso: string;
 
-  constructor(readonly p: RolloutProgress, private readonly in_: StepInput) {
+  constructor(
+    readonly p: RolloutProgress,
+    private readonly in_: StepInput,
+  ) {
     this.iso = new Date(in_.now).toISOString();
   }
 
@@ -104,12 +119,18 @@ class Machine {
   /** One transition, if the current phase allows one; true when something changed phase. */
   private once(): boolean {
     switch (this.p.phase) {
-      case 'deploying': return this.deploying();
-      case 'testing': return this.testing();
-      case 'waiting': return this.waiting();
-      case 'canary': return this.canary();
-      case 'reverting': return this.reverting();
-      case 'done': return false;
+      case 'deploying':
+        return this.deploying();
+      case 'testing':
+        return this.testing();
+      case 'waiting':
+        return this.waiting();
+      case 'canary':
+        return this.canary();
+      case 'reverting':
+        return this.reverting();
+      case 'done':
+        return false;
     }
   }
 
@@ -146,9 +167,12 @@ class Machine {
       for (const h of batch) {
         const hp = p.hosts[h]!;
         if (hp.state !== 'deploying' && hp.state !== 'healthy') continue;
-        this.hostFailed(h, in_.undeploy
-          ? `not stopped within ${seconds(p.policy.timeout)}: ${hp.reason ?? 'no report'}`
-          : `not healthy within ${seconds(p.policy.timeout)}: ${hp.reason ?? `healthy for less than ${seconds(p.policy.healthy_for)}`}`);
+        this.hostFailed(
+          h,
+          in_.undeploy
+            ? `not stopped within ${seconds(p.policy.timeout)}: ${hp.reason ?? 'no report'}`
+            : `not healthy within ${seconds(p.policy.timeout)}: ${hp.reason ?? `healthy for less than ${seconds(p.policy.healthy_for)}`}`,
+        );
         fresh.push(h);
       }
     }
@@ -156,8 +180,10 @@ class Machine {
     const tolerated = toleratedFailures(p.policy, Object.keys(p.hosts).length);
     if (failed.length > tolerated) {
       const reasons = failed.map(([h, hp]) => `${h}: ${hp.reason}`).join('; ');
-      this.fail(`${failed.length} host(s) failed in batch ${p.batch + 1} of ${p.batches.length}` +
-        `${tolerated > 0 ? ` (at most ${tolerated} may)` : ''}: ${reasons}`);
+      this.fail(
+        `${failed.length} host(s) failed in batch ${p.batch + 1} of ${p.batches.length}` +
+          `${tolerated > 0 ? ` (at most ${tolerated} may)` : ''}: ${reasons}`,
+      );
       return true;
     }
     if (fresh.length > 0 && p.policy.on_failure === 'rollback') {
@@ -182,7 +208,9 @@ class Machine {
     if (!run || run.status === 'running') return false;
     if (run.status === 'failed') {
       const bad = run.commands.find((c) => c.code !== 0);
-      const why = bad ? `"${bad.command}" ${bad.code === null ? 'was killed (time limit)' : `exited with code ${bad.code}`}` : 'no command ran';
+      const why = bad
+        ? `"${bad.command}" ${bad.code === null ? 'was killed (time limit)' : `exited with code ${bad.code}`}`
+        : 'no command ran';
       this.fail(`the deploy tests failed after batch ${this.p.batch + 1} of ${this.p.batches.length}: ${why}`);
       return true;
     }
@@ -197,8 +225,10 @@ class Machine {
       this.end('succeeded', null);
     } else if (p.batch === 0 && p.policy.canary) {
       this.enter('canary');
-      this.log(`canary ${p.batches[0]!.join(', ')} is healthy; waiting for \`noops deploy promote\`` +
-        (p.policy.canary_wait === null ? '' : ` or ${seconds(p.policy.canary_wait)}`));
+      this.log(
+        `canary ${p.batches[0]!.join(', ')} is healthy; waiting for \`noops deploy promote\`` +
+          (p.policy.canary_wait === null ? '' : ` or ${seconds(p.policy.canary_wait)}`),
+      );
     } else {
       this.enter('waiting');
     }
@@ -251,9 +281,12 @@ class Machine {
     if (Object.values(p.hosts).some((hp) => hp.state === 'reverting')) return false;
     const stuck = Object.entries(p.hosts).filter(([, hp]) => hp.state === 'failed' && hp.reason?.startsWith('could not go back'));
     const outcome = p.outcome ?? { status: 'rolled_back', message: 'rolled back' };
-    this.end(outcome.status as Exclude<DeploymentStatusView, 'running'>, stuck.length === 0
-      ? `${outcome.message}; every changed host is back on its previous release`
-      : `${outcome.message}; ${stuck.map(([h]) => h).join(', ')} could not go back (see hostResults)`);
+    this.end(
+      outcome.status as Exclude<DeploymentStatusView, 'running'>,
+      stuck.length === 0
+        ? `${outcome.message}; every changed host is back on its previous release`
+        : `${outcome.message}; ${stuck.map(([h]) => h).join(', ')} could not go back (see hostResults)`,
+    );
     return true;
   }
 
@@ -261,13 +294,15 @@ class Machine {
   private fail(message: string, status?: 'aborted'): void {
     const { p } = this;
     const revert = status === 'aborted' || p.policy.on_failure === 'rollback';
-    const touched = Object.entries(p.hosts).filter(([, hp]) => hp.state !== 'queued').map(([h]) => h);
+    const touched = Object.entries(p.hosts)
+      .filter(([, hp]) => hp.state !== 'queued')
+      .map(([h]) => h);
     for (const hp of Object.values(p.hosts)) if (hp.state === 'queued') hp.state = 'skipped';
     if (!revert) {
       const kept = touched.filter((h) => p.hosts[h]!.state === 'succeeded');
       for (const h of touched) if (p.hosts[h]!.state === 'deploying' || p.hosts[h]!.state === 'healthy') p.hosts[h]!.state = 'stopped';
       const result = this.in_.undeploy ? `stopped ${this.in_.version}` : `keep ${this.in_.version}`;
-      this.end('failed', `${message}; stopped (on_failure: stop)` + (kept.length ? `: ${kept.join(', ')} ${result}` : ''));
+      this.end('failed', `${message}; stopped (on_failure: stop)${kept.length ? `: ${kept.join(', ')} ${result}` : ''}`);
       return;
     }
     p.outcome = { status: status ?? 'rolled_back', message };
@@ -327,8 +362,12 @@ export function seconds(s: number): string {
 export function hostResults(p: RolloutProgress): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [h, hp] of Object.entries(p.hosts)) {
-    out[h] = hp.state === 'failed' ? `failed: ${hp.reason}`
-      : hp.state === 'reverted' && hp.reason ? `reverted after failing: ${hp.reason}` : hp.state;
+    out[h] =
+      hp.state === 'failed'
+        ? `failed: ${hp.reason}`
+        : hp.state === 'reverted' && hp.reason
+          ? `reverted after failing: ${hp.reason}`
+          : hp.state;
   }
   return out;
 }

@@ -15,7 +15,8 @@ test('hosts kept, added or that run nothing of the cluster stop nothing', () => 
 
 test('a host dropped earlier that still runs the cluster is in the plan, sorted by host', () => {
   assert.deepEqual(stopPlan('c', ['h2'], runs(['h3', 'v2'], ['h1', 'v1'], ['h2', 'v2'])), [
-    { host: 'h1', tag: 'c', version: 'v1' }, { host: 'h3', tag: 'c', version: 'v2' },
+    { host: 'h1', tag: 'c', version: 'v1' },
+    { host: 'h3', tag: 'c', version: 'v2' },
   ]);
 });
 

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStore } from '../store/open.js';
-import { type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import type { AgentReport } from '../api/index.js';
 import { RolloutController } from './controller.js';
 import { resolvePolicy } from './deploy-policy.js';
@@ -20,22 +20,55 @@ const at = '2024-05-01T12:00:00.000Z';
 
 function deployment(over: Partial<Deployment> = {}): Omit<Deployment, 'id'> {
   return {
-    tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice', startedAt: at, endedAt: null, hosts: ['h1'],
-    status: 'running', previous: { h1: null }, hostResults: { h1: 'queued' }, conf: {}, message: null, deadline: at,
-    progress: initialProgress(resolvePolicy(), [['h1']], false, at), ...over,
+    tag: CLUSTER,
+    version: 'aaaaaaaaa',
+    kind: 'deploy',
+    initiator: 'alice',
+    startedAt: at,
+    endedAt: null,
+    hosts: ['h1'],
+    status: 'running',
+    previous: { h1: null },
+    hostResults: { h1: 'queued' },
+    conf: {},
+    message: null,
+    deadline: at,
+    progress: initialProgress(resolvePolicy(), [['h1']], false, at),
+    ...over,
   };
 }
 
 test('a deployment and its audit entry are written together, or neither; its progress comes back typed', async () => {
   const store = await openStore('sqlite::memory:');
   const { read, write } = rolloutPorts(store);
-  await assert.rejects(write.createDeployment(deployment(), () => { throw new Error('no audit entry'); }), /no audit entry/);
+  await assert.rejects(
+    write.createDeployment(deployment(), () => {
+      throw new Error('no audit entry');
+    }),
+    /no audit entry/,
+  );
   assert.deepEqual(await store.listDeployments(), [], 'no deployment without its audit entry');
-  const id = await write.createDeployment(deployment(), (created) => ({ at, actor: 'alice', action: 'deploy', target: CLUSTER, detail: { deployment: created } }));
-  assert.deepEqual((await store.listAudit()).map((a) => a.detail), [{ deployment: id }]);
+  const id = await write.createDeployment(deployment(), (created) => ({
+    at,
+    actor: 'alice',
+    action: 'deploy',
+    target: CLUSTER,
+    detail: { deployment: created },
+  }));
+  assert.deepEqual(
+    (await store.listAudit()).map((a) => a.detail),
+    [{ deployment: id }],
+  );
   const [running] = await read.runningDeployments();
   assert.deepEqual(running, { id, ...deployment() });
-  assert.deepEqual(await read.runningDeploymentOn(CLUSTER), { id, tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice', startedAt: at });
+  assert.deepEqual(await read.runningDeploymentOn(CLUSTER), {
+    id,
+    tag: CLUSTER,
+    version: 'aaaaaaaaa',
+    kind: 'deploy',
+    initiator: 'alice',
+    startedAt: at,
+  });
   await write.updateDeployment(id, { status: 'succeeded', endedAt: at });
   assert.equal(await read.runningDeploymentOn(CLUSTER), undefined);
   assert.deepEqual(await read.succeededDeployments(CLUSTER, 5), [{ version: 'aaaaaaaaa', kind: 'deploy' }]);
@@ -50,10 +83,13 @@ test('an older deployment has no progress; an unreadable one says why, and the o
   const older = await store.createDeployment(old);
   const broken = await store.createDeployment({ ...old, progress: { phase: 'deploying' } });
   const rows = await read.runningDeployments();
-  assert.deepEqual(rows.map((r) => [r.id, r.progress, r.unreadable]), [
-    [broken, null, 'the stored progress is not one this server can read: policy: Invalid input: expected object, received undefined'],
-    [older, null, undefined],
-  ]);
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.progress, r.unreadable]),
+    [
+      [broken, null, 'the stored progress is not one this server can read: policy: Invalid input: expected object, received undefined'],
+      [older, null, undefined],
+    ],
+  );
   await store.close();
 });
 
@@ -62,16 +98,52 @@ test('over a real store, a rollout stopped mid-way resumes where it was', async 
   for (const h of ['h1', 'h2']) await store.upsertHost({ name: h, labels: {}, address: null, joinedAt: at });
   await store.putCluster({ tag: CLUSTER, hosts: ['h1', 'h2'], policy: { batch: [1] }, conf: null, updatedAt: at });
   const manifest = { schema: 1, job: JOB, version: 'aaaaaaaaa', processes: [{ name: 'web', command: 'x', port: null, env: {} }] };
-  await store.putRelease({ job: JOB, version: 'aaaaaaaaa', commit: 'a'.repeat(40), repo: 'r', sha256: 'a'.repeat(64), size: 1, manifest, buildId: null, createdAt: at });
+  await store.putRelease({
+    job: JOB,
+    version: 'aaaaaaaaa',
+    commit: 'a'.repeat(40),
+    repo: 'r',
+    sha256: 'a'.repeat(64),
+    size: 1,
+    manifest,
+    buildId: null,
+    createdAt: at,
+  });
   const reports = new Map<string, AgentReport>();
   const healthy = (h: string): void => {
     const since = new Date(Date.now() - 1000).toISOString();
-    reports.set(h, { generation: 1, failures: [], processes: [{ tag: CLUSTER, process: 'web', version: 'aaaaaaaaa', state: 'up', pid: 1, port: null, restarts: 0, startedAt: since, error: null, health: 'healthy', healthySince: since, healthError: null, downloaded: true }] });
+    reports.set(h, {
+      generation: 1,
+      failures: [],
+      processes: [
+        {
+          tag: CLUSTER,
+          process: 'web',
+          version: 'aaaaaaaaa',
+          state: 'up',
+          pid: 1,
+          port: null,
+          restarts: 0,
+          startedAt: since,
+          error: null,
+          health: 'healthy',
+          healthySince: since,
+          healthError: null,
+          downloaded: true,
+        },
+      ],
+    });
   };
-  const controller = (): RolloutController => new RolloutController({
-    ...rolloutPorts(store), lastReport: (h) => reports.get(h), notify: () => undefined, hasArtifact: async () => true,
-    artifactPath: () => '/nonexistent', workDir: '/nonexistent', resumeGraceMs: 0,
-  });
+  const controller = (): RolloutController =>
+    new RolloutController({
+      ...rolloutPorts(store),
+      lastReport: (h) => reports.get(h),
+      notify: () => undefined,
+      hasArtifact: async () => true,
+      artifactPath: () => '/nonexistent',
+      workDir: '/nonexistent',
+      resumeGraceMs: 0,
+    });
   const first = controller();
   await first.start();
   const d = await first.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
@@ -90,7 +162,10 @@ test('over a real store, a rollout stopped mid-way resumes where it was', async 
   const done = (await store.getDeployment(d.id))!;
   assert.equal(done.status, 'succeeded');
   assert.deepEqual(done.hostResults, { h1: 'succeeded', h2: 'succeeded' });
-  assert.deepEqual((await store.getDesired('h2')).entries.map((e) => e.version), ['aaaaaaaaa']);
+  assert.deepEqual(
+    (await store.getDesired('h2')).entries.map((e) => e.version),
+    ['aaaaaaaaa'],
+  );
   await second.stop();
   await store.close();
 });

@@ -39,11 +39,12 @@ export function rolloutPorts(store: Store): RolloutPorts {
     desired: (tag) => store.listDesired(tag),
   };
   const write: RolloutWriter = {
-    createDeployment: (row, audit) => store.tx(async (s) => {
-      const id = await s.createDeployment(row);
-      await s.audit(audit(id));
-      return id;
-    }),
+    createDeployment: (row, audit) =>
+      store.tx(async (s) => {
+        const id = await s.createDeployment(row);
+        await s.audit(audit(id));
+        return id;
+      }),
     updateDeployment: (id, patch) => store.updateDeployment(id, patch),
     setDesiredMany: (tag, changes) => store.setDesiredMany(tag, changes),
     audit: (row) => store.audit(row),

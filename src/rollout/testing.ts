@@ -4,7 +4,17 @@
  * be made to fail once. Deployments go through JSON and `readProgress` as they do in a real
  * store, so a progress that could not be read back fails here too.
  */
-import type { AuditRow, ClusterRow, DeploymentRow, DesiredRow, GrantRow, HostRow, ReleaseRow, RunningDeploymentRow, RuntimeRow } from '../store/index.js';
+import type {
+  AuditRow,
+  ClusterRow,
+  DeploymentRow,
+  DesiredRow,
+  GrantRow,
+  HostRow,
+  ReleaseRow,
+  RunningDeploymentRow,
+  RuntimeRow,
+} from '../store/index.js';
 import type { Deployment, RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
 import { stored } from './store-ports.js';
 
@@ -81,7 +91,10 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
 
   async succeededDeployments(tag: string, limit: number): Promise<Pick<DeploymentRow, 'version' | 'kind'>[]> {
     this.call('succeededDeployments');
-    return this.allDeployments().filter((d) => d.tag === tag && d.status === 'succeeded').slice(0, limit).map((d) => ({ version: d.version, kind: d.kind }));
+    return this.allDeployments()
+      .filter((d) => d.tag === tag && d.status === 'succeeded')
+      .slice(0, limit)
+      .map((d) => ({ version: d.version, kind: d.kind }));
   }
 
   async cluster(tag: string): Promise<ClusterRow | undefined> {
@@ -96,7 +109,11 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
 
   async newestReleases(job: string, limit: number): Promise<string[]> {
     this.call('newestReleases');
-    return this.releases.filter((r) => r.job === job).reverse().slice(0, limit).map((r) => r.version);
+    return this.releases
+      .filter((r) => r.job === job)
+      .reverse()
+      .slice(0, limit)
+      .map((r) => r.version);
   }
 
   async hosts(names: readonly string[]): Promise<HostRow[]> {

@@ -55,7 +55,15 @@ export type RolloutPhase = 'deploying' | 'testing' | 'waiting' | 'canary' | 'rev
  * - `skipped`: the deployment ended before its batch started; it was never touched
  */
 export type HostRolloutState =
-  | 'queued' | 'deploying' | 'healthy' | 'succeeded' | 'failed' | 'reverting' | 'reverted' | 'stopped' | 'skipped';
+  | 'queued'
+  | 'deploying'
+  | 'healthy'
+  | 'succeeded'
+  | 'failed'
+  | 'reverting'
+  | 'reverted'
+  | 'stopped'
+  | 'skipped';
 
 export interface HostProgress {
   state: HostRolloutState;

@@ -13,8 +13,16 @@ import { NoopsError } from '../errors/index.js';
 import { API_PREFIX } from '../api/index.js';
 import { RUNTIME_NAME_RE, RUNTIME_VERSION_RE, type ReleaseManifest } from '../release/index.js';
 import {
-  ANY_PLATFORM, checkExports, checkPlatform, defaultExports, installRuntime, readRuntimeMarker, runtimeDir,
-  type RuntimeExports, type RuntimeRef, type RuntimeTarball,
+  ANY_PLATFORM,
+  checkExports,
+  checkPlatform,
+  defaultExports,
+  installRuntime,
+  readRuntimeMarker,
+  runtimeDir,
+  type RuntimeExports,
+  type RuntimeRef,
+  type RuntimeTarball,
 } from './index.js';
 import { inspectRuntimeTarball } from './inspect.js';
 import type { RuntimeRow, Store } from '../store/index.js';
@@ -56,10 +64,16 @@ export class RuntimeCatalog {
    */
   async add(req: AddRuntime, body: Readable): Promise<{ row: RuntimeRow; created: boolean }> {
     if (!RUNTIME_NAME_RE.test(req.name)) {
-      throw new NoopsError('NOOPS_E_INPUT', `"${req.name}" is not a runtime name: lower-case letters, digits, ".", "-" and "_", starting with a letter or digit`);
+      throw new NoopsError(
+        'NOOPS_E_INPUT',
+        `"${req.name}" is not a runtime name: lower-case letters, digits, ".", "-" and "_", starting with a letter or digit`,
+      );
     }
     if (!RUNTIME_VERSION_RE.test(req.version)) {
-      throw new NoopsError('NOOPS_E_INPUT', `"${req.version}" is not a runtime version: letters, digits, ".", "_", "+" and "-", starting with a letter or digit (e.g. 18.20.4)`);
+      throw new NoopsError(
+        'NOOPS_E_INPUT',
+        `"${req.version}" is not a runtime version: letters, digits, ".", "_", "+" and "-", starting with a letter or digit (e.g. 18.20.4)`,
+      );
     }
     if (req.platform !== undefined) checkPlatform(req.platform);
     const exports = checkExports(req.exports ?? defaultExports(req.name));
@@ -71,16 +85,31 @@ export class RuntimeCatalog {
       },
     });
     const platform = req.platform ?? found!.platform;
-    if (req.platform !== undefined && req.platform !== ANY_PLATFORM && found!.platform !== ANY_PLATFORM && req.platform !== found!.platform) {
+    if (
+      req.platform !== undefined &&
+      req.platform !== ANY_PLATFORM &&
+      found!.platform !== ANY_PLATFORM &&
+      req.platform !== found!.platform
+    ) {
       throw new NoopsError('NOOPS_E_INPUT', `--platform says ${req.platform}, but the programs in bin/ are for ${found!.platform}`);
     }
     const row: RuntimeRow = {
-      name: req.name, version: req.version, sha256, size, platform, exports, root: found!.root,
-      createdBy: req.createdBy, createdAt: new Date().toISOString(),
+      name: req.name,
+      version: req.version,
+      sha256,
+      size,
+      platform,
+      exports,
+      root: found!.root,
+      createdBy: req.createdBy,
+      createdAt: new Date().toISOString(),
     };
     const stored = await this.store.putRuntime(row);
     if (stored.sha256 !== sha256) {
-      throw new NoopsError('NOOPS_E_RUNTIME_EXISTS', `runtime ${req.name} ${req.version} exists already with another tarball (sha256 ${stored.sha256}, not ${sha256})`);
+      throw new NoopsError(
+        'NOOPS_E_RUNTIME_EXISTS',
+        `runtime ${req.name} ${req.version} exists already with another tarball (sha256 ${stored.sha256}, not ${sha256})`,
+      );
     }
     return { row: stored, created: stored.createdAt === row.createdAt && stored.createdBy === row.createdBy };
   }
@@ -88,8 +117,12 @@ export class RuntimeCatalog {
   /** How a host gets a runtime: the package's sha256, where to download it, what it exports. */
   static ref(row: RuntimeRow): RuntimeRef {
     return {
-      name: row.name, version: row.version, sha256: row.sha256, url: `${API_PREFIX}/artifacts/${row.sha256}`,
-      exports: row.exports, platform: row.platform,
+      name: row.name,
+      version: row.version,
+      sha256: row.sha256,
+      url: `${API_PREFIX}/artifacts/${row.sha256}`,
+      exports: row.exports,
+      platform: row.platform,
     };
   }
 
@@ -114,9 +147,13 @@ export class RuntimeCatalog {
     const dir = runtimeDir(this.dir, name, version);
     if (readRuntimeMarker(dir)?.sha256 !== row.sha256) {
       if (!(await this.artifacts.verify(row.sha256))) {
-        throw new NoopsError('NOOPS_E_SHA256_MISMATCH', `the artifact store's tarball of runtime ${name} ${version} is missing or damaged (sha256 ${row.sha256})`, {
-          hint: `add it again: \`noops runtime add ${name} ${version} FILE\` with the same tarball`,
-        });
+        throw new NoopsError(
+          'NOOPS_E_SHA256_MISMATCH',
+          `the artifact store's tarball of runtime ${name} ${version} is missing or damaged (sha256 ${row.sha256})`,
+          {
+            hint: `add it again: \`noops runtime add ${name} ${version} FILE\` with the same tarball`,
+          },
+        );
       }
       await installRuntime({ runtimesDir: this.dir, ref: row, file: this.artifacts.path(row.sha256) });
     }

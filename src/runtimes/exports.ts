@@ -45,7 +45,10 @@ export function defaultExports(name: string): RuntimeExports {
 export function checkExports(x: RuntimeExports): RuntimeExports {
   for (const p of x.path) {
     if (typeof p !== 'string' || p === '' || isAbsolute(p) || p.split('/').includes('..') || p.includes(':')) {
-      throw new NoopsError('NOOPS_E_INPUT', `export path "${p}" must be a folder inside the runtime, relative (e.g. bin), without ".." or ":"`);
+      throw new NoopsError(
+        'NOOPS_E_INPUT',
+        `export path "${p}" must be a folder inside the runtime, relative (e.g. bin), without ".." or ":"`,
+      );
     }
   }
   for (const [k, v] of Object.entries(x.env)) {

@@ -50,7 +50,9 @@ export async function inspectRuntimeTarball(file: string): Promise<RuntimeTarbal
       },
     });
   } catch (err) {
-    throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the runtime is not a readable tar or tar.gz: ${(err as Error).message}`, { cause: err });
+    throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the runtime is not a readable tar or tar.gz: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (entries.length === 0) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', 'the runtime tarball holds no entries');
   checkEntries(entries);
@@ -79,11 +81,18 @@ export function findRoot(paths: readonly string[]): string {
   const tops = [...new Set(paths.map((p) => p.split('/')[0]!))];
   if (tops.length === 1 && paths.some((p) => p.startsWith(`${tops[0]}/bin/`) || p === `${tops[0]}/bin`)) return tops[0]!;
   const shown = tops.slice(0, 5).join(', ') + (tops.length > 5 ? ', ...' : '');
-  throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `a runtime has bin/ at its top, or under its one top folder (as package/bin/node); this tarball has ${tops.length === 1 ? `only ${tops[0]}/ without bin/ in it` : `at its top: ${shown}`}`, {
-    hint: 'pack the runtime so that its programs are in bin/ (tar -czf rt.tgz -C DIR bin lib ...)',
-  });
+  throw new NoopsError(
+    'NOOPS_E_PACKAGE_INVALID',
+    `a runtime has bin/ at its top, or under its one top folder (as package/bin/node); this tarball has ${tops.length === 1 ? `only ${tops[0]}/ without bin/ in it` : `at its top: ${shown}`}`,
+    {
+      hint: 'pack the runtime so that its programs are in bin/ (tar -czf rt.tgz -C DIR bin lib ...)',
+    },
+  );
 }
 
 function normalize(path: string): string {
-  return path.split('/').filter((p) => p !== '' && p !== '.').join('/');
+  return path
+    .split('/')
+    .filter((p) => p !== '' && p !== '.')
+    .join('/');
 }

@@ -25,7 +25,10 @@ const tool = { text: '#!/bin/sh\necho "tool $0"\n', mode: 0o755 };
 test('a real Node.js runtime from npm: package/bin/node, linux/x64, installed read-only and runnable', () =>
   inTmp(async (dir) => {
     const file = nodeRuntimeTarball(NODE_18);
-    assert.deepEqual(await inspectRuntimeTarball(file).then((r) => ({ root: r.root, platform: r.platform })), { root: 'package', platform: 'linux/x64' });
+    assert.deepEqual(await inspectRuntimeTarball(file).then((r) => ({ root: r.root, platform: r.platform })), {
+      root: 'package',
+      platform: 'linux/x64',
+    });
     const sha256 = await sha256File(file);
     const runtimes = join(dir, 'runtimes');
     const r = await installRuntime({ runtimesDir: runtimes, ref: { name: 'node', version: NODE_18, sha256 }, file });
@@ -53,9 +56,12 @@ test('bin/ at the top; the marker records the package; ensureRuntime downloads o
     assert.equal(r.downloaded, true);
     assert.equal(execFileSync(join(r.dir, 'bin', 'tool'), { encoding: 'utf8' }), `tool ${join(r.dir, 'bin', 'tool')}\n`);
     assert.equal(readRuntimeMarker(r.dir)?.sha256, sha256);
-    assert.deepEqual((await ensureRuntime({ ...opts, download })), { dir: r.dir, installed: false, downloaded: false });
+    assert.deepEqual(await ensureRuntime({ ...opts, download }), { dir: r.dir, installed: false, downloaded: false });
     assert.equal(downloads, 1);
-    assert.deepEqual((await listInstalledRuntimes(opts.runtimesDir)).map((m) => `${m.name}@${m.version}`), ['tool@1.0']);
+    assert.deepEqual(
+      (await listInstalledRuntimes(opts.runtimesDir)).map((m) => `${m.name}@${m.version}`),
+      ['tool@1.0'],
+    );
 
     const bad = { ...opts, ref: { name: 'tool', version: '2.0', sha256: 'a'.repeat(64) } };
     await assert.rejects(ensureRuntime({ ...bad, download }), { code: 'NOOPS_E_SHA256_MISMATCH' });
@@ -67,7 +73,10 @@ test('a tarball without bin/, or with an entry that escapes, is refused and leav
     const runtimes = join(dir, 'runtimes');
     const noBin = await makeTarball(dir, { 'a/x': 'x', 'b/y': 'y' });
     await assert.rejects(inspectRuntimeTarball(noBin), { code: 'NOOPS_E_PACKAGE_INVALID' });
-    await assert.rejects(installRuntime({ runtimesDir: runtimes, ref: { name: 'x', version: '1', sha256: await sha256File(noBin) }, file: noBin }), { code: 'NOOPS_E_PACKAGE_INVALID' });
+    await assert.rejects(
+      installRuntime({ runtimesDir: runtimes, ref: { name: 'x', version: '1', sha256: await sha256File(noBin) }, file: noBin }),
+      { code: 'NOOPS_E_PACKAGE_INVALID' },
+    );
     assert.deepEqual(await readdir(join(runtimes, 'x')), []);
 
     const evil = join(dir, 'evil.tar');
@@ -76,7 +85,10 @@ test('a tarball without bin/, or with an entry that escapes, is refused and leav
     await writeFile(join(src, 'bin', 'tool'), 'x');
     execFileSync('tar', ['-cf', evil, '-C', src, 'bin', '--transform', 's,^bin/tool,../../escape,']);
     await assert.rejects(inspectRuntimeTarball(evil), { code: 'NOOPS_E_PACKAGE_UNSAFE' });
-    await assert.rejects(installRuntime({ runtimesDir: runtimes, ref: { name: 'y', version: '1', sha256: await sha256File(evil) }, file: evil }), { code: 'NOOPS_E_PACKAGE_UNSAFE' });
+    await assert.rejects(
+      installRuntime({ runtimesDir: runtimes, ref: { name: 'y', version: '1', sha256: await sha256File(evil) }, file: evil }),
+      { code: 'NOOPS_E_PACKAGE_UNSAFE' },
+    );
     assert.deepEqual(await readdir(dir).then((n) => n.includes('escape')), false);
   }));
 

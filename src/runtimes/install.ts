@@ -140,7 +140,10 @@ async function extractedRoot(tmp: string): Promise<string> {
   const names = await readdir(tmp);
   if (names.includes('bin')) return tmp;
   if (names.length === 1 && (await isDir(join(tmp, names[0]!))) && (await isDir(join(tmp, names[0]!, 'bin')))) return join(tmp, names[0]!);
-  throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the runtime has no bin/ at its top or under one top folder (found: ${names.slice(0, 5).join(', ') || 'nothing'})`);
+  throw new NoopsError(
+    'NOOPS_E_PACKAGE_INVALID',
+    `the runtime has no bin/ at its top or under one top folder (found: ${names.slice(0, 5).join(', ') || 'nothing'})`,
+  );
 }
 
 /** Renames the finished folder into place; when a concurrent install won with the same package, keeps that one. */

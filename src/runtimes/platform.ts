@@ -16,8 +16,16 @@ const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9]+$/;
 
 /** ELF e_machine values of the CPUs Node.js runs on, by Node.js's name for them. */
 const ELF_MACHINES: Record<number, string> = {
-  0x03: 'ia32', 0x08: 'mips', 0x14: 'ppc', 0x15: 'ppc64', 0x16: 's390x', 0x28: 'arm', 0x3e: 'x64',
-  0xb7: 'arm64', 0xf3: 'riscv64', 0x102: 'loong64',
+  3: 'ia32',
+  8: 'mips',
+  20: 'ppc',
+  21: 'ppc64',
+  22: 's390x',
+  40: 'arm',
+  62: 'x64',
+  183: 'arm64',
+  243: 'riscv64',
+  258: 'loong64',
 };
 /** ELF EI_OSABI values: most Linux binaries say SYSV (0); FreeBSD's say so. */
 const ELF_OSABI: Record<number, string> = { 0: 'linux', 3: 'linux', 9: 'freebsd' };
@@ -62,7 +70,8 @@ export function platformProblem(platform: string, labels: Record<string, string>
   if (platform === ANY_PLATFORM) return null;
   const os = labels[OS_LABEL];
   const arch = labels[ARCH_LABEL];
-  if (!os || !arch) return `it is for ${platform} and the host does not say its platform (labels ${OS_LABEL} and ${ARCH_LABEL}; an agent of this version sets them when it joins)`;
+  if (!os || !arch)
+    return `it is for ${platform} and the host does not say its platform (labels ${OS_LABEL} and ${ARCH_LABEL}; an agent of this version sets them when it joins)`;
   const host = `${os}/${arch}`;
   return host === platform ? null : `it is for ${platform} and the host is ${host}`;
 }

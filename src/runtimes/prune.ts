@@ -48,7 +48,11 @@ export function runtimesToRemove(
  * are returned, never thrown: a prune can always wait.
  */
 export async function pruneRuntimes(
-  runtimesDir: string, inUse: ReadonlySet<string>, lastUsed: Readonly<Record<string, number>>, now: number, keepMs: number = RUNTIME_KEEP_MS,
+  runtimesDir: string,
+  inUse: ReadonlySet<string>,
+  lastUsed: Readonly<Record<string, number>>,
+  now: number,
+  keepMs: number = RUNTIME_KEEP_MS,
 ): Promise<{ removed: string[]; errors: string[] }> {
   const removed: string[] = [];
   const errors: string[] = [];

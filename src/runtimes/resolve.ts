@@ -32,6 +32,7 @@ export function compareVersions(a: string, b: string): number {
  */
 export function resolveVersion(wanted: string, available: readonly string[]): string | undefined {
   if (available.includes(wanted)) return wanted;
-  const fits = wanted === ANY_VERSION ? [...available] : available.filter((v) => v.startsWith(wanted) && /^[.+_-]/.test(v.slice(wanted.length)));
+  const fits =
+    wanted === ANY_VERSION ? [...available] : available.filter((v) => v.startsWith(wanted) && /^[.+_-]/.test(v.slice(wanted.length)));
   return fits.sort(compareVersions).at(-1);
 }

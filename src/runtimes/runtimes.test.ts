@@ -27,10 +27,13 @@ test('exports: bin on PATH and the well-known home by default; {dir} is the runt
   assert.deepEqual(defaultExports('node'), { path: ['bin'], env: { NODE_HOME: '{dir}' } });
   assert.deepEqual(defaultExports('jdk'), { path: ['bin'], env: { JAVA_HOME: '{dir}' } });
   assert.deepEqual(defaultExports('tool'), { path: ['bin'], env: {} });
-  const env = runtimeEnv([
-    { exports: defaultExports('jdk'), dir: '/r/runtimes/jdk/17' },
-    { exports: { path: ['bin', 'libexec/'], env: { MAVEN_HOME: '{dir}', MAVEN_OPTS: '-Xmx1g' } }, dir: '/r/runtimes/maven/3.9' },
-  ], '/usr/bin:/bin');
+  const env = runtimeEnv(
+    [
+      { exports: defaultExports('jdk'), dir: '/r/runtimes/jdk/17' },
+      { exports: { path: ['bin', 'libexec/'], env: { MAVEN_HOME: '{dir}', MAVEN_OPTS: '-Xmx1g' } }, dir: '/r/runtimes/maven/3.9' },
+    ],
+    '/usr/bin:/bin',
+  );
   assert.deepEqual(env, {
     PATH: '/r/runtimes/jdk/17/bin:/r/runtimes/maven/3.9/bin:/r/runtimes/maven/3.9/libexec:/usr/bin:/bin',
     JAVA_HOME: '/r/runtimes/jdk/17',

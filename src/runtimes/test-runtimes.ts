@@ -6,7 +6,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -147,27 +158,36 @@ function cached(name: string, make: (tmp: string) => void, valid: (file: string)
 export function npmPackCached(pkg: string, version: string): string {
   const key = `${pkg}@${version}`;
   const sidecar = join(TEST_CACHE, `${key}.tgz.integrity`);
-  const expected = (): string | undefined => PINNED_INTEGRITY[key] ?? (existsSync(sidecar) ? readFileSync(sidecar, 'utf8').trim() : undefined);
+  const expected = (): string | undefined =>
+    PINNED_INTEGRITY[key] ?? (existsSync(sidecar) ? readFileSync(sidecar, 'utf8').trim() : undefined);
   const valid = (file: string): string | undefined => {
     const want = expected();
     if (!want) return 'no integrity to check it against';
     const got = fileIntegrity(file);
     return got === want ? undefined : `integrity ${got}, expected ${want}`;
   };
-  return cached(`${key}.tgz`, (tmp) => {
-    const dir = `${tmp}.d`;
-    mkdirSync(dir, { recursive: true });
-    try {
-      const out = execFileSync('npm', ['pack', key, '--pack-destination', dir, '--json', '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 10 * 60_000 });
-      const [name] = readdirSync(dir).filter((n) => n.endsWith('.tgz'));
-      if (!name) throw new Error(`npm pack ${key} wrote no tarball`);
-      const integrity = (JSON.parse(out) as { integrity?: string }[])[0]?.integrity;
-      if (!PINNED_INTEGRITY[key] && integrity) writeFileSync(sidecar, `${integrity}\n`);
-      renameSync(join(dir, name), tmp);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, valid);
+  return cached(
+    `${key}.tgz`,
+    (tmp) => {
+      const dir = `${tmp}.d`;
+      mkdirSync(dir, { recursive: true });
+      try {
+        const out = execFileSync('npm', ['pack', key, '--pack-destination', dir, '--json', '--silent'], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'inherit'],
+          timeout: 10 * 60_000,
+        });
+        const [name] = readdirSync(dir).filter((n) => n.endsWith('.tgz'));
+        if (!name) throw new Error(`npm pack ${key} wrote no tarball`);
+        const integrity = (JSON.parse(out) as { integrity?: string }[])[0]?.integrity;
+        if (!PINNED_INTEGRITY[key] && integrity) writeFileSync(sidecar, `${integrity}\n`);
+        renameSync(join(dir, name), tmp);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    valid,
+  );
 }
 
 /** A real Node.js runtime tarball (`package/bin/node`), from the npm registry via the cache. */
@@ -179,7 +199,11 @@ export function nodeRuntimeTarball(version: string): string {
  * Writes a tarball of `files` (path -> content; a `{ mode }` object for an executable) under
  * `top` ('' for none) and returns its path.
  */
-export async function makeTarball(dir: string, files: Record<string, string | Buffer | { text: string | Buffer; mode: number }>, top = ''): Promise<string> {
+export async function makeTarball(
+  dir: string,
+  files: Record<string, string | Buffer | { text: string | Buffer; mode: number }>,
+  top = '',
+): Promise<string> {
   const src = await mkdtemp(join(dir, 'src-'));
   for (const [path, content] of Object.entries(files)) {
     const full = join(src, top, path);
@@ -234,8 +258,20 @@ export function jdkRuntimeTarball(): { version: string; file: string } | undefin
   if (!hasCommand('jlink')) return undefined;
   const version = execFileSync('jlink', ['--version'], { encoding: 'utf8' }).trim().split('.')[0]!;
   const file = cachedTarball(`jdk-jlink@${version}`, (stage) => {
-    execFileSync('jlink', ['--add-modules', 'java.se,jdk.compiler,jdk.zipfs,jdk.unsupported,jdk.crypto.ec', '--strip-debug', '--no-man-pages',
-      '--no-header-files', '--compress=2', '--output', join(stage, 'jdk')], { stdio: 'ignore', timeout: 10 * 60_000 });
+    execFileSync(
+      'jlink',
+      [
+        '--add-modules',
+        'java.se,jdk.compiler,jdk.zipfs,jdk.unsupported,jdk.crypto.ec',
+        '--strip-debug',
+        '--no-man-pages',
+        '--no-header-files',
+        '--compress=2',
+        '--output',
+        join(stage, 'jdk'),
+      ],
+      { stdio: 'ignore', timeout: 10 * 60_000 },
+    );
   });
   return { version, file };
 }
@@ -282,7 +318,10 @@ export class TestCatalog {
     return [...this.runtimes.keys()].filter((k) => k.startsWith(`${name}@`)).map((k) => k.slice(name.length + 1));
   }
 
-  async install(name: string, version: string): Promise<{ dir: string; exports: { path: string[]; env: Record<string, string> }; sha256: string }> {
+  async install(
+    name: string,
+    version: string,
+  ): Promise<{ dir: string; exports: { path: string[]; env: Record<string, string> }; sha256: string }> {
     const r = this.runtimes.get(`${name}@${version}`);
     if (!r) throw new Error(`no ${name}@${version} in the test catalog`);
     const { dir } = await installRuntime({ runtimesDir: this.dir, ref: { name, version, sha256: r.sha256 }, file: r.file });

@@ -22,10 +22,14 @@ test('a sealed value opens with its key and aad, and does not show the value', (
 test('a changed ciphertext, IV or tag is refused', () => {
   const sealed = seal(key, 'p4ssw0rd', AAD);
   const raw = Buffer.from(sealed.slice(3), 'base64');
-  for (const at of [0, 12, raw.length - 1]) { // the IV, the tag, the ciphertext
+  for (const at of [0, 12, raw.length - 1]) {
+    // the IV, the tag, the ciphertext
     const bad = Buffer.from(raw);
     bad[at]! ^= 1;
-    assert.throws(() => unseal(key, `v1:${bad.toString('base64')}`, AAD), (e: Error & { code?: string }) => e.code === 'NOOPS_E_SECRET_KEY');
+    assert.throws(
+      () => unseal(key, `v1:${bad.toString('base64')}`, AAD),
+      (e: Error & { code?: string }) => e.code === 'NOOPS_E_SECRET_KEY',
+    );
   }
   assert.throws(() => unseal(key, 'v1:AAAA', AAD), /cannot be decrypted/);
   assert.throws(() => unseal(key, 'p4ssw0rd', AAD), /cannot be decrypted/);

@@ -90,7 +90,12 @@ export function unseal(key: SecretKey, sealed: string, aad: string): string {
 }
 
 function unreadable(aad: string, cause?: unknown): NoopsError {
-  return new NoopsError('NOOPS_E_SECRET_KEY', `the secret ${aad.replace('\0', '/')} cannot be decrypted with this server's key (another key sealed it, or it was changed)`, {
-    cause, hint: `every server of one database needs the same DATA/${KEY_FILE}; otherwise set the secret again`,
-  });
+  return new NoopsError(
+    'NOOPS_E_SECRET_KEY',
+    `the secret ${aad.replace('\0', '/')} cannot be decrypted with this server's key (another key sealed it, or it was changed)`,
+    {
+      cause,
+      hint: `every server of one database needs the same DATA/${KEY_FILE}; otherwise set the secret again`,
+    },
+  );
 }

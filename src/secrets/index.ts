@@ -53,7 +53,9 @@ export function nearestSecret<R extends { scope: string; name: string }>(rows: r
  *
  * @example secretNamesOf({ secretEnv: { A: 'db' }, processes: [{ secretEnv: { B: 'key' } }] }) // ['db', 'key']
  */
-export function secretNamesOf(manifest: Pick<ReleaseManifest, 'secretEnv'> & { processes: readonly { secretEnv?: Record<string, string> }[] }): string[] {
+export function secretNamesOf(
+  manifest: Pick<ReleaseManifest, 'secretEnv'> & { processes: readonly { secretEnv?: Record<string, string> }[] },
+): string[] {
   const names = new Set<string>(Object.values(manifest.secretEnv ?? {}));
   for (const p of manifest.processes) for (const n of Object.values(p.secretEnv ?? {})) names.add(n);
   return [...names].sort();
@@ -66,7 +68,10 @@ export function secretNamesOf(manifest: Pick<ReleaseManifest, 'secretEnv'> & { p
  *
  * @example secretValues({ DB_PASSWORD: 'db' }, { db: 's3cret' }) // { DB_PASSWORD: 's3cret' }
  */
-export function secretValues(secretEnv: Record<string, string> | undefined, values: Record<string, string> | undefined): Record<string, string> {
+export function secretValues(
+  secretEnv: Record<string, string> | undefined,
+  values: Record<string, string> | undefined,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [variable, name] of Object.entries(secretEnv ?? {})) {
     const value = values?.[name];

@@ -29,7 +29,10 @@ export function secretMeta(r: SecretRow): SecretMeta {
  * memory but the key; every call reads the store.
  */
 export class SecretBook {
-  constructor(private readonly store: Store, private readonly key: SecretKey) {}
+  constructor(
+    private readonly store: Store,
+    private readonly key: SecretKey,
+  ) {}
 
   /** Sets (or replaces) a secret and audits it, without its value, in one transaction. */
   async set(scope: string, name: string, value: string, by: string): Promise<SecretMeta> {
@@ -50,7 +53,10 @@ export class SecretBook {
    */
   async remove(scope: string, name: string, by: string): Promise<SecretMeta> {
     const row = await this.store.getSecret(scope, name);
-    if (!row) throw new NoopsError('NOOPS_E_SECRET_UNKNOWN', `no secret ${name} at ${scope}`, { hint: '`noops secret ls` lists the secrets with their scopes' });
+    if (!row)
+      throw new NoopsError('NOOPS_E_SECRET_UNKNOWN', `no secret ${name} at ${scope}`, {
+        hint: '`noops secret ls` lists the secrets with their scopes',
+      });
     const others = (await this.store.listSecrets(name)).filter((r) => r.scope !== scope);
     const users = new Set<string>();
     for (const d of await this.store.listDesired()) {
@@ -58,7 +64,10 @@ export class SecretBook {
       if (secretNamesOf(d.manifest as unknown as ReleaseManifest).includes(name)) users.add(`${d.tag} ${d.version}`);
     }
     if (users.size > 0) {
-      throw new NoopsError('NOOPS_E_SECRET_IN_USE', `the secret ${name} at ${scope} is used by ${[...users].sort().slice(0, 5).join(', ')}${users.size > 5 ? ', ...' : ''}`);
+      throw new NoopsError(
+        'NOOPS_E_SECRET_IN_USE',
+        `the secret ${name} at ${scope} is used by ${[...users].sort().slice(0, 5).join(', ')}${users.size > 5 ? ', ...' : ''}`,
+      );
     }
     const at = new Date().toISOString();
     await this.store.tx(async (s) => {
@@ -77,7 +86,11 @@ export class SecretBook {
    * The values of `names` for an instance at `tag` (each from the nearest secret at or above it),
    * and the names no secret serves.
    */
-  async resolve(tag: string, names: readonly string[], onUnreadable?: (err: NoopsError) => void): Promise<{ values: Record<string, string>; missing: string[] }> {
+  async resolve(
+    tag: string,
+    names: readonly string[],
+    onUnreadable?: (err: NoopsError) => void,
+  ): Promise<{ values: Record<string, string>; missing: string[] }> {
     const out = { values: {} as Record<string, string>, missing: [] as string[] };
     if (names.length === 0) return out;
     const rows = await this.store.listSecrets();
@@ -108,9 +121,13 @@ export class SecretBook {
     if (missing.length > 0) {
       const job = truncateTo(parseTag(tag), 'job');
       const at = job ? formatTag(job) : tag;
-      throw new NoopsError('NOOPS_E_SECRET_UNKNOWN', `${what} needs the secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, set at no node at or above ${tag}`, {
-        hint: `set ${missing.length > 1 ? 'each' : 'it'} with \`noops secret set ${missing[0]} --scope ${at}\` (or a node above it), then try again`,
-      });
+      throw new NoopsError(
+        'NOOPS_E_SECRET_UNKNOWN',
+        `${what} needs the secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, set at no node at or above ${tag}`,
+        {
+          hint: `set ${missing.length > 1 ? 'each' : 'it'} with \`noops secret set ${missing[0]} --scope ${at}\` (or a node above it), then try again`,
+        },
+      );
     }
     return values;
   }

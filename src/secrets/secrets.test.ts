@@ -27,8 +27,12 @@ test('a secret serves nothing beside or above its scope', () => {
   assert.equal(nearestSecret([{ scope: 'cop.acme_owt.we', name: 'db' }], 'cop.acme_owt.web', 'db'), undefined);
 });
 
-test('the secrets a release needs: its own and its processes\', each once, sorted', () => {
-  assert.deepEqual(secretNamesOf({ secretEnv: { A: 'db', B: 'api' }, processes: [{ secretEnv: { C: 'db', D: 'key' } }, {}] }), ['api', 'db', 'key']);
+test("the secrets a release needs: its own and its processes', each once, sorted", () => {
+  assert.deepEqual(secretNamesOf({ secretEnv: { A: 'db', B: 'api' }, processes: [{ secretEnv: { C: 'db', D: 'key' } }, {}] }), [
+    'api',
+    'db',
+    'key',
+  ]);
   assert.deepEqual(secretNamesOf({ processes: [{}] }), []);
 });
 

@@ -64,7 +64,10 @@ test('unread output is bounded: a slow reader loses the oldest, and the offsets 
 test('a host has at most COMMANDS_QUEUED_PER_HOST commands waiting; then NOOPS_E_COMMANDS_FULL (429), other hosts unaffected', async () => {
   const book = new AgentCommandQueue();
   for (let i = 0; i < COMMANDS_QUEUED_PER_HOST; i++) book.create(req);
-  assert.throws(() => book.create(req), (e: unknown) => e instanceof NoopsError && e.code === 'NOOPS_E_COMMANDS_FULL' && e.status === 429);
+  assert.throws(
+    () => book.create(req),
+    (e: unknown) => e instanceof NoopsError && e.code === 'NOOPS_E_COMMANDS_FULL' && e.status === 429,
+  );
   assert.equal(book.create({ ...req, host: 'h2' }).status, 'queued');
   await book.take('h1', 10); // the agent takes them: room again
   assert.equal(book.create(req).status, 'queued');

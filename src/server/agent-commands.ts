@@ -77,18 +77,40 @@ export class AgentCommandQueue {
   }
 
   /** Queues a command for a host and wakes its agent. */
-  create(req: { host: string; action: CommandAction; tag: string; process: string | null; lines: number; follow: boolean; initiator: string }): CommandView {
+  create(req: {
+    host: string;
+    action: CommandAction;
+    tag: string;
+    process: string | null;
+    lines: number;
+    follow: boolean;
+    initiator: string;
+  }): CommandView {
     if (this.#queued(req.host).length >= COMMANDS_QUEUED_PER_HOST) {
       throw new NoopsError('NOOPS_E_COMMANDS_FULL', `${COMMANDS_QUEUED_PER_HOST} commands already wait for the agent of ${req.host}`);
     }
     const cmd: Command = {
-      ...req, id: this.#next++, createdAt: new Date().toISOString(), status: 'queued', output: '', base: 0,
-      result: null, error: null, lastRead: Date.now(),
+      ...req,
+      id: this.#next++,
+      createdAt: new Date().toISOString(),
+      status: 'queued',
+      output: '',
+      base: 0,
+      result: null,
+      error: null,
+      lastRead: Date.now(),
     };
     this.#commands.set(cmd.id, cmd);
     cmd.timer = setTimeout(() => {
       if (cmd.status === 'queued') {
-        this.#end(cmd, 'expired', new NoopsError('NOOPS_E_COMMAND_TIMEOUT', `the agent of ${cmd.host} did not take the command within ${PICKUP_MS / 1000} s`).toJSON());
+        this.#end(
+          cmd,
+          'expired',
+          new NoopsError(
+            'NOOPS_E_COMMAND_TIMEOUT',
+            `the agent of ${cmd.host} did not take the command within ${PICKUP_MS / 1000} s`,
+          ).toJSON(),
+        );
       }
     }, PICKUP_MS);
     cmd.timer.unref();
@@ -171,7 +193,8 @@ export class AgentCommandQueue {
 
   #get(id: number): Command {
     const cmd = this.#commands.get(id);
-    if (cmd === undefined) throw new NoopsError('NOOPS_E_NOT_FOUND', `no command #${id} (commands are kept ${RETAIN_MS / 60_000} minutes after they end)`);
+    if (cmd === undefined)
+      throw new NoopsError('NOOPS_E_NOT_FOUND', `no command #${id} (commands are kept ${RETAIN_MS / 60_000} minutes after they end)`);
     return cmd;
   }
 
@@ -198,9 +221,18 @@ export class AgentCommandQueue {
   #view(cmd: Command, offset: number): CommandView {
     const from = Math.max(0, offset - cmd.base);
     return {
-      id: cmd.id, host: cmd.host, action: cmd.action, tag: cmd.tag, process: cmd.process, status: cmd.status,
-      initiator: cmd.initiator, createdAt: cmd.createdAt, output: cmd.output.slice(from), offset: cmd.base + cmd.output.length,
-      result: cmd.result, error: cmd.error,
+      id: cmd.id,
+      host: cmd.host,
+      action: cmd.action,
+      tag: cmd.tag,
+      process: cmd.process,
+      status: cmd.status,
+      initiator: cmd.initiator,
+      createdAt: cmd.createdAt,
+      output: cmd.output.slice(from),
+      offset: cmd.base + cmd.output.length,
+      result: cmd.result,
+      error: cmd.error,
     };
   }
 }

@@ -35,8 +35,17 @@ const BODY_LIMIT = 4 * 1024 * 1024;
  * files that show nothing without a token). `console: false` leaves the console out; `https`
  * serves TLS with that key and certificate (docs/tls.md).
  */
-export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs | false; https?: { key: string; cert: string } } = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true, routerOptions: { querystringParser: parseQuery }, ...(opts.https && { https: opts.https }) });
+export async function buildApp(
+  ctx: ServerContext,
+  opts: { console?: ConsoleDirs | false; https?: { key: string; cert: string } } = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    forceCloseConnections: true,
+    routerOptions: { querystringParser: parseQuery },
+    ...(opts.https && { https: opts.https }),
+  });
   const denials = new DenialLog(ctx.store);
 
   app.setErrorHandler((err: FastifyError | NoopsError, req, reply) => {
@@ -45,7 +54,11 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
       if (err.code === 'NOOPS_E_FORBIDDEN' && req.principal) denials.record(req, err);
       return reply.status(err.status).send(err.toJSON());
     }
-    if ((err as FastifyError).validation || (err as FastifyError).statusCode === 400 || (err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    if (
+      (err as FastifyError).validation ||
+      (err as FastifyError).statusCode === 400 ||
+      (err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+    ) {
       return reply.status(400).send(new NoopsError('NOOPS_E_INPUT', err.message).toJSON());
     }
     if ((err as FastifyError).statusCode === 413) {
@@ -65,24 +78,27 @@ export async function buildApp(ctx: ServerContext, opts: { console?: ConsoleDirs
   requireDeclaredAccess(app);
   installGate(app, ctx.store, principals, (req, err) => denials.record(req, err));
 
-  await app.register(async (api) => {
-    await agentRoutes(api, ctx, principals);
-    await viewRoutes(api, ctx);
-    await buildRoutes(api, ctx);
-    await clusterRoutes(api, ctx);
-    await deployRoutes(api, ctx);
-    await deployEventRoutes(api, ctx);
-    await tokenRoutes(api, ctx, principals);
-    await hostRoutes(api, ctx, principals);
-    await commandRoutes(api, ctx);
-    await supervisionRoutes(api, ctx);
-    await runtimeRoutes(api, ctx);
-    await nodeRoutes(api, ctx);
-    await secretRoutes(api, ctx);
-    await hostAdoptRoutes(api, ctx);
-    await grantRoutes(api, ctx);
-    await releaseImportRoutes(api, ctx);
-  }, { prefix: API_PREFIX });
+  await app.register(
+    async (api) => {
+      await agentRoutes(api, ctx, principals);
+      await viewRoutes(api, ctx);
+      await buildRoutes(api, ctx);
+      await clusterRoutes(api, ctx);
+      await deployRoutes(api, ctx);
+      await deployEventRoutes(api, ctx);
+      await tokenRoutes(api, ctx, principals);
+      await hostRoutes(api, ctx, principals);
+      await commandRoutes(api, ctx);
+      await supervisionRoutes(api, ctx);
+      await runtimeRoutes(api, ctx);
+      await nodeRoutes(api, ctx);
+      await secretRoutes(api, ctx);
+      await hostAdoptRoutes(api, ctx);
+      await grantRoutes(api, ctx);
+      await releaseImportRoutes(api, ctx);
+    },
+    { prefix: API_PREFIX },
+  );
   if (opts.console !== false) await consoleRoutes(app, opts.console ?? consoleDirs());
   return app;
 }

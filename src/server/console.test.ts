@@ -15,7 +15,13 @@ async function app(built: boolean) {
   }
   const a = Fastify();
   await consoleRoutes(a, { webDir: web, assetsDir: consoleDirs().assetsDir });
-  return { a, done: async () => { await a.close(); rmSync(web, { recursive: true, force: true }); } };
+  return {
+    a,
+    done: async () => {
+      await a.close();
+      rmSync(web, { recursive: true, force: true });
+    },
+  };
 }
 
 test('the page is served with a strict CSP that allows its import map by hash, and no referrer', async () => {
@@ -73,5 +79,8 @@ test('an unbuilt console says how to build it instead of a blank page', async ()
 
 test('the CSP of a page without an import map allows no inline script at all', () => {
   assert.match(contentSecurityPolicy('<html></html>'), /script-src 'self';/);
-  assert.ok(readFileSync(join(consoleDirs().assetsDir, 'index.html'), 'utf8').includes('/ui/app/ui/main.js'), 'the page loads the compiled entry');
+  assert.ok(
+    readFileSync(join(consoleDirs().assetsDir, 'index.html'), 'utf8').includes('/ui/app/ui/main.js'),
+    'the page loads the compiled entry',
+  );
 });

@@ -51,14 +51,16 @@ export async function consoleRoutes(app: FastifyInstance, dirs: ConsoleDirs): Pr
   const page = readFileSync(join(dirs.assetsDir, 'index.html'), 'utf8');
   const csp = contentSecurityPolicy(page);
   const require = createRequire(import.meta.url);
-  const vendor = new Map(Object.entries(VENDOR).map(([name, [pkg, file]]) =>
-    [name, readFileSync(join(packageDir(require.resolve(pkg), pkg), file), 'utf8')]));
+  const vendor = new Map(
+    Object.entries(VENDOR).map(([name, [pkg, file]]) => [name, readFileSync(join(packageDir(require.resolve(pkg), pkg), file), 'utf8')]),
+  );
 
-  const secure = (reply: FastifyReply): FastifyReply => reply
-    .header('content-security-policy', csp)
-    .header('x-content-type-options', 'nosniff')
-    .header('referrer-policy', 'no-referrer')
-    .header('x-frame-options', 'DENY');
+  const secure = (reply: FastifyReply): FastifyReply =>
+    reply
+      .header('content-security-policy', csp)
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'no-referrer')
+      .header('x-frame-options', 'DENY');
 
   app.get('/', { config: { access: 'public' } }, async (_req, reply) => {
     secure(reply).header('cache-control', 'no-cache').type('text/html; charset=utf-8');
@@ -75,7 +77,9 @@ export async function consoleRoutes(app: FastifyInstance, dirs: ConsoleDirs): Pr
 
   // The console's own files change with every build: the browser revalidates them (ETag).
   const common = {
-    cacheControl: false, index: false as const, dotfiles: 'deny' as const,
+    cacheControl: false,
+    index: false as const,
+    dotfiles: 'deny' as const,
     setHeaders: (reply: FastifyReply) => void secure(reply).header('cache-control', 'no-cache'),
   };
   // The console's files are public: they hold no data, and show nothing without a token.

@@ -46,7 +46,13 @@ export interface ServerContext {
 
 /** What an importer needs to sign: releases imported from elsewhere are signed like built ones. */
 export function importDeps(ctx: { store: Store; artifacts: ArtifactStore; signer: ReleaseSigner }): ImportDeps {
-  return { store: ctx.store, artifacts: ctx.artifacts, sign: async (r) => { r.signature = ctx.signer.sign(r); } };
+  return {
+    store: ctx.store,
+    artifacts: ctx.artifacts,
+    sign: async (r) => {
+      r.signature = ctx.signer.sign(r);
+    },
+  };
 }
 
 export type { Principal } from './auth.js';

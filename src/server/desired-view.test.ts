@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { DesiredState, RuntimeRef } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { openStore } from '../store/open.js';
-import { type DesiredRow, type Store } from '../store/index.js';
+import type { DesiredRow, Store } from '../store/index.js';
 import { answerJson, DESIRED_FRESH_MS, DesiredView } from './desired-view.js';
 import { DesiredHub } from './hub.js';
 import { serverIdentity } from './trust.js';
@@ -15,30 +15,62 @@ import { serverIdentity } from './trust.js';
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';
 const CLUSTER = `${JOB}_cluster.prod`;
 const SIGNING = { keyId: 'k1', publicKey: 'cHVibGlj' };
-const RUNTIME: RuntimeRef = { name: 'node', version: '20', sha256: 'b'.repeat(64), url: `/api/v1/artifacts/${'b'.repeat(64)}`, exports: { path: ['bin'], env: {} }, platform: 'any' };
+const RUNTIME: RuntimeRef = {
+  name: 'node',
+  version: '20',
+  sha256: 'b'.repeat(64),
+  url: `/api/v1/artifacts/${'b'.repeat(64)}`,
+  exports: { path: ['bin'], env: {} },
+  platform: 'any',
+};
 
 const manifest = (version: string): Record<string, unknown> => ({
-  schema: 1, job: JOB, version, commit: version.padEnd(40, '0'), repo: 'r', builtAt: '2026-01-01T00:00:00.000Z', stack: 'procfile',
-  env: {}, secretEnv: { DB: 'db' }, runtimes: { node: '20' },
+  schema: 1,
+  job: JOB,
+  version,
+  commit: version.padEnd(40, '0'),
+  repo: 'r',
+  builtAt: '2026-01-01T00:00:00.000Z',
+  stack: 'procfile',
+  env: {},
+  secretEnv: { DB: 'db' },
+  runtimes: { node: '20' },
   processes: [{ name: 'web', command: 'x', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 1 }],
 });
 const row = (host: string, version: string, deploymentId: number | null = 7): DesiredRow => ({
-  host, tag: CLUSTER, version, sha256: version.charAt(0).repeat(64), manifest: manifest(version), deploymentId, updatedAt: '2026-01-01T00:00:00.000Z', kind: null,
+  host,
+  tag: CLUSTER,
+  version,
+  sha256: version.charAt(0).repeat(64),
+  manifest: manifest(version),
+  deploymentId,
+  updatedAt: '2026-01-01T00:00:00.000Z',
+  kind: null,
 });
 
 /** A view over a real (in-memory) store, with the server's other books faked and counted. */
-async function harness(): Promise<{ store: Store; view: DesiredView; calls: Record<string, number>; grants: string[]; secret: { value: string }; clock: { ms: number } }> {
+async function harness(): Promise<{
+  store: Store;
+  view: DesiredView;
+  calls: Record<string, number>;
+  grants: string[];
+  secret: { value: string };
+  clock: { ms: number };
+}> {
   const store = await openStore('sqlite::memory:');
   const calls: Record<string, number> = { kindOf: 0, runtimeRefs: 0, secretsFor: 0, signatureOf: 0, rootScopes: 0 };
   const grants: string[] = [];
   const secret = { value: 'one' };
   const clock = { ms: 1_000_000 };
-  const counted = <A extends unknown[], R>(name: string, f: (...args: A) => R) => (...args: A): R => {
-    calls[name]!++;
-    return f(...args);
-  };
+  const counted =
+    <A extends unknown[], R>(name: string, f: (...args: A) => R) =>
+    (...args: A): R => {
+      calls[name]!++;
+      return f(...args);
+    };
   const view = new DesiredView({
-    store, signing: SIGNING,
+    store,
+    signing: SIGNING,
     kindOf: counted('kindOf', async () => 'rollback' as const),
     runtimeRefs: counted('runtimeRefs', async (m: ReleaseManifest) => (m.runtimes?.node === '20' ? [RUNTIME] : [])),
     secretsFor: counted('secretsFor', async () => ({ secrets: { db: secret.value } })),
@@ -55,11 +87,23 @@ test('an answer is, byte for byte, the DesiredState JSON.stringify wrote, with t
   const resolved = await view.answer('h1');
   const expected: DesiredState = {
     generation: 1,
-    instances: [{
-      tag: CLUSTER, version: 'abc1234', sha256: 'a'.repeat(64), url: `/api/v1/artifacts/${'a'.repeat(64)}`, manifest: manifest('abc1234') as unknown as ReleaseManifest,
-      deploymentId: 7, kind: 'rollback', runtimes: [RUNTIME], allowRoot: false, secrets: { db: 'one' }, signature: { keyId: 'k1', value: `${JOB}@abc1234` },
-    }],
-    server: { id: await serverIdentity(store) }, signing: SIGNING,
+    instances: [
+      {
+        tag: CLUSTER,
+        version: 'abc1234',
+        sha256: 'a'.repeat(64),
+        url: `/api/v1/artifacts/${'a'.repeat(64)}`,
+        manifest: manifest('abc1234') as unknown as ReleaseManifest,
+        deploymentId: 7,
+        kind: 'rollback',
+        runtimes: [RUNTIME],
+        allowRoot: false,
+        secrets: { db: 'one' },
+        signature: { keyId: 'k1', value: `${JOB}@abc1234` },
+      },
+    ],
+    server: { id: await serverIdentity(store) },
+    signing: SIGNING,
   };
   assert.equal(answerJson(resolved, [], undefined), JSON.stringify(expected));
   assert.equal(answerJson(resolved, [CLUSTER], []), JSON.stringify({ ...expected, stops: [CLUSTER], commands: [] }));
@@ -68,7 +112,10 @@ test('an answer is, byte for byte, the DesiredState JSON.stringify wrote, with t
   assert.deepEqual(JSON.parse(answerJson(resolved, [], undefined)), expected);
   assert.deepEqual([...resolved.fetchable].sort(), ['a'.repeat(64), 'b'.repeat(64)]);
   // an empty host: generation 0, no instances
-  assert.equal(answerJson(await view.answer('nobody'), [], undefined), JSON.stringify({ generation: 0, instances: [], server: expected.server, signing: SIGNING }));
+  assert.equal(
+    answerJson(await view.answer('nobody'), [], undefined),
+    JSON.stringify({ generation: 0, instances: [], server: expected.server, signing: SIGNING }),
+  );
   await store.close();
 });
 
@@ -78,10 +125,17 @@ test('many polls for one host do one resolution, and the hosts of one cluster sh
   const answers = await Promise.all(Array.from({ length: 20 }, () => view.answer('h1')));
   for (let i = 0; i < 5; i++) answers.push(await view.answer('h1', 1));
   assert.equal(view.resolutions, 1);
-  assert.ok(answers.every((a) => a === answers[0]), 'one resolved answer for every poll');
+  assert.ok(
+    answers.every((a) => a === answers[0]),
+    'one resolved answer for every poll',
+  );
   await Promise.all([view.answer('h2'), view.answer('h3')]);
   assert.equal(view.resolutions, 3, 'one per host');
-  assert.deepEqual(calls, { kindOf: 1, runtimeRefs: 1, secretsFor: 1, signatureOf: 1, rootScopes: 1 }, 'the entry resolved once for the three hosts');
+  assert.deepEqual(
+    calls,
+    { kindOf: 1, runtimeRefs: 1, secretsFor: 1, signatureOf: 1, rootScopes: 1 },
+    'the entry resolved once for the three hosts',
+  );
   await store.close();
 });
 
@@ -117,7 +171,7 @@ test('a grant or a secret changed on this server reaches the next answer; change
   await store.close();
 });
 
-test('a wake of the hub forgets the host\'s answer before its polls wake; a failed resolution is not kept', async () => {
+test("a wake of the hub forgets the host's answer before its polls wake; a failed resolution is not kept", async () => {
   const { store, view } = await harness();
   const hub = new DesiredHub();
   hub.listen((h) => view.forget(h));
@@ -130,8 +184,13 @@ test('a wake of the hub forgets the host\'s answer before its polls wake; a fail
   assert.equal(view.resolutions, 2, 'the woken poll resolved the host again');
 
   const broken = new DesiredView({
-    store, signing: SIGNING, kindOf: async () => 'deploy', runtimeRefs: async () => [], secretsFor: async () => ({}),
-    signatureOf: async () => undefined, rootScopes: () => Promise.reject(new Error('grants unreadable')),
+    store,
+    signing: SIGNING,
+    kindOf: async () => 'deploy',
+    runtimeRefs: async () => [],
+    secretsFor: async () => ({}),
+    signatureOf: async () => undefined,
+    rootScopes: () => Promise.reject(new Error('grants unreadable')),
   });
   await assert.rejects(broken.answer('h1'), /grants unreadable/);
   await assert.rejects(broken.answer('h1'), /grants unreadable/);

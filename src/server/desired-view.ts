@@ -157,7 +157,8 @@ export class DesiredView {
     // As JSON.stringify writes { generation, instances, server, signing }: the same bytes, with
     // each entry serialized once for every host that has it.
     const json = `{"generation":${JSON.stringify(state.generation)},"instances":[${entries.map((e) => e.json).join(',')}],"server":${JSON.stringify(server)}${
-      signing === undefined ? '' : `,"signing":${JSON.stringify(signing)}`}`;
+      signing === undefined ? '' : `,"signing":${JSON.stringify(signing)}`
+    }`;
     return { generation: state.generation, instances, server, json, fetchable: new Set(entries.flatMap((e) => e.fetchable)) };
   }
 
@@ -186,9 +187,16 @@ export class DesiredView {
     const manifest = e.manifest as unknown as ReleaseManifest;
     const runtimes = await deps.runtimeRefs(manifest);
     const instance: DesiredInstance = {
-      tag: e.tag, version: e.version, sha256: e.sha256, url: `${API_PREFIX}/artifacts/${e.sha256}`,
+      tag: e.tag,
+      version: e.version,
+      sha256: e.sha256,
+      url: `${API_PREFIX}/artifacts/${e.sha256}`,
       // an undeploy writes an entry only to send a host back: its processes see a rollback
-      manifest, deploymentId: e.deploymentId, kind: kind === 'undeploy' ? 'rollback' : kind, runtimes, allowRoot: rootAllowed(e.tag, rootScopes),
+      manifest,
+      deploymentId: e.deploymentId,
+      kind: kind === 'undeploy' ? 'rollback' : kind,
+      runtimes,
+      allowRoot: rootAllowed(e.tag, rootScopes),
       ...(await deps.secretsFor(e.tag, manifest)), // values for the hosts of this instance only
       signature: await deps.signatureOf(jobOf(e.tag), e.version),
     };

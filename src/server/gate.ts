@@ -52,7 +52,9 @@ export function requireDeclaredAccess(app: FastifyInstance): void {
     if (this.hasDecorator(PUBLIC_SCOPE)) route.config = { ...(route.config as object), access: 'public' } as typeof route.config;
     const access = (route.config as { access?: unknown } | undefined)?.access;
     if (typeof access !== 'string' || !ACCESS_LEVELS.includes(access as Access)) {
-      throw new Error(`route ${String(route.method)} ${route.url} declares no access: give it config.access, one of ${ACCESS_LEVELS.join(', ')}`);
+      throw new Error(
+        `route ${String(route.method)} ${route.url} declares no access: give it config.access, one of ${ACCESS_LEVELS.join(', ')}`,
+      );
     }
     for (const method of [route.method].flat()) routes.push({ method: String(method), url: route.url, access: access as Access });
   });
@@ -72,7 +74,12 @@ export function declarePublic(scope: FastifyInstance): void {
  * every few seconds); people's tokens are read from the store on every call, so a revoked or
  * expired token is refused at once on every server.
  */
-export function installGate(app: FastifyInstance, store: Store, principals: PrincipalCache, onDenied: (req: FastifyRequest, err: NoopsError) => void): void {
+export function installGate(
+  app: FastifyInstance,
+  store: Store,
+  principals: PrincipalCache,
+  onDenied: (req: FastifyRequest, err: NoopsError) => void,
+): void {
   app.decorateRequest('principal', null as never);
   app.decorateRequest('tokenHash', '');
   app.addHook('onRequest', async (req) => {
@@ -84,9 +91,13 @@ export function installGate(app: FastifyInstance, store: Store, principals: Prin
     try {
       const { who, hash } = await resolve(store, principals, req.headers.authorization);
       if (!mayCall(who, access)) {
-        throw new NoopsError('NOOPS_E_FORBIDDEN', `a ${who.kind}${who.role ? ` (${who.role})` : ''} token may not call ${req.method} ${req.routeOptions.url}`, {
-          hint: hintFor(access),
-        });
+        throw new NoopsError(
+          'NOOPS_E_FORBIDDEN',
+          `a ${who.kind}${who.role ? ` (${who.role})` : ''} token may not call ${req.method} ${req.routeOptions.url}`,
+          {
+            hint: hintFor(access),
+          },
+        );
       }
       req.principal = who;
       req.tokenHash = hash;
@@ -100,7 +111,8 @@ export function installGate(app: FastifyInstance, store: Store, principals: Prin
 /** `?tag=a&tag=b` is a 400 naming the parameter, never an array for a handler to trip over. */
 function refuseRepeatedParameters(query: unknown): void {
   for (const [key, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
-    if (Array.isArray(value)) throw new NoopsError('NOOPS_E_INPUT', `the parameter "${key}" is given more than once`, { hint: 'give each query parameter once' });
+    if (Array.isArray(value))
+      throw new NoopsError('NOOPS_E_INPUT', `the parameter "${key}" is given more than once`, { hint: 'give each query parameter once' });
   }
 }
 
@@ -127,7 +139,7 @@ function hintFor(access: Access): string {
     case 'join':
       return 'only a join token calls this: start `noops agent --join-token-file FILE`';
     case 'server-admin':
-      return 'only the server\'s admin token may do this';
+      return "only the server's admin token may do this";
     default:
       return `this needs a token with role ${access} or more`;
   }

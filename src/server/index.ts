@@ -85,11 +85,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // Checked before anything is made or opened: a refused start leaves nothing behind.
   const mode = listenMode(host, { tls: opts.tls !== undefined, insecure: opts.insecure === true });
   if (mode === 'refuse') {
-    throw new NoopsError('NOOPS_E_TLS_REQUIRED', `refusing to serve plain HTTP on ${opts.listen}: other hosts could read every token and send agents what to run`);
+    throw new NoopsError(
+      'NOOPS_E_TLS_REQUIRED',
+      `refusing to serve plain HTTP on ${opts.listen}: other hosts could read every token and send agents what to run`,
+    );
   }
-  const warnings = mode === 'plain-insecure'
-    ? [`serving plain HTTP on ${opts.listen} (--insecure): tokens, desired states and packages cross the network readable and unauthenticated`]
-    : [];
+  const warnings =
+    mode === 'plain-insecure'
+      ? [
+          `serving plain HTTP on ${opts.listen} (--insecure): tokens, desired states and packages cross the network readable and unauthenticated`,
+        ]
+      : [];
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const tls = opts.tls === undefined ? undefined : await serverTls({ dataDir, listenHost: host, tls: opts.tls });
   const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
@@ -115,7 +121,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const runtimes = new RuntimeCatalog(store, artifacts, join(dataDir, 'runtimes'));
     // what the repositories' code may see: nothing of the data folder but the build runtimes
     const sandbox = await Sandbox.detect({
-      mode: opts.buildSandbox ?? 'auto', dataDir, readable: [runtimes.dir], log: opts.log ?? ((line) => process.stderr.write(line)),
+      mode: opts.buildSandbox ?? 'auto',
+      dataDir,
+      readable: [runtimes.dir],
+      log: opts.log ?? ((line) => process.stderr.write(line)),
     });
     closers.push(() => sandbox.close());
     const builds = new BuildRunner(store, artifacts, tags, sandbox.workRoot('builds'), runtimes, sandbox, signer);
@@ -136,7 +145,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const commands = new AgentCommandQueue(hub);
     const signatures = new SignatureBook(store);
     const desired = new DesiredView({
-      store, signing: signer.key,
+      store,
+      signing: signer.key,
       kindOf: (id) => rollout.kindOf(id),
       runtimeRefs: (m) => runtimes.refsFor(m),
       secretsFor: (tag, m) => secretBook(ctx).forInstance(tag, m), // the routes' book (made when the app is built)

@@ -23,7 +23,7 @@ test('admin and team tokens stay until the server restarts', () => {
   assert.equal(c.get('adm', 1)?.kind, 'admin');
 });
 
-test('a real server refuses an agent\'s old token as soon as the agent joined again', async () => {
+test("a real server refuses an agent's old token as soon as the agent joined again", async () => {
   const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
@@ -58,7 +58,8 @@ test('an agent token revoked on one server is refused by another server on the s
   try {
     const admin = new ApiClient(a.url, readFileSync(a.adminTokenFile, 'utf8').trim());
     const agentToken = (await new ApiClient(a.url, readFileSync(a.joinTokenFile, 'utf8').trim()).join({ name: 'h1', labels: {} })).token;
-    const whoamiOnB = async (): Promise<number> => (await b.inject({ method: 'GET', url: '/api/v1/whoami', headers: { authorization: `Bearer ${agentToken}` } })).statusCode;
+    const whoamiOnB = async (): Promise<number> =>
+      (await b.inject({ method: 'GET', url: '/api/v1/whoami', headers: { authorization: `Bearer ${agentToken}` } })).statusCode;
     assert.equal(await whoamiOnB(), 200, 'B remembers the token now');
     await new Promise((r) => setTimeout(r, REVOCATION_POLL_MS * 1.5)); // B has read the mark once
     const [row] = (await admin.tokens('agent')).filter((t) => t.name === 'h1');

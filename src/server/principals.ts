@@ -76,7 +76,9 @@ export class PrincipalCache {
           this.clear();
           process.emitWarning(`principals: could not read the revocation mark: ${err.message}`);
         })
-        .finally(() => { busy = false; });
+        .finally(() => {
+          busy = false;
+        });
     }, everyMs);
     timer.unref();
     return () => clearInterval(timer);

@@ -10,7 +10,10 @@ import { RateLimiter, REPORT_BURST, REPORT_MAX_BYTES } from './report-limits.js'
 
 test('RateLimiter: a burst, then the rate; the wait it answers is when a token is free', () => {
   const rate = new RateLimiter(2, 3);
-  assert.deepEqual([0, 0, 0].map(() => rate.take('h', 1000)), [0, 0, 0]);
+  assert.deepEqual(
+    [0, 0, 0].map(() => rate.take('h', 1000)),
+    [0, 0, 0],
+  );
   assert.equal(rate.take('h', 1000), 500, 'empty: one token in 1/2 s');
   assert.equal(rate.take('h', 1500), 0, 'refilled by then');
   assert.equal(rate.take('other', 1500), 0, 'each key has its own bucket');
@@ -26,19 +29,28 @@ test('RateLimiter: past maxKeys the least recently used bucket is forgotten', ()
   assert.ok(rate.take('c', 0) > 0);
 });
 
-test('the report route: 413 with its code past REPORT_MAX_BYTES (nothing stored), 429 with Retry-After past the rate', { timeout: 30_000 }, async (t) => {
+test('the report route: 413 with its code past REPORT_MAX_BYTES (nothing stored), 429 with Retry-After past the rate', {
+  timeout: 30_000,
+}, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'noops-report-limits-'));
   const server = await startServer({ dataDir: dir, listen: '127.0.0.1:0' });
   try {
     const joiner = new ApiClient(server.url, readFileSync(server.joinTokenFile, 'utf8').trim());
     const { token } = await joiner.join({ name: 'h1', labels: {} });
-    const post = (body: string): Promise<Response> => fetch(`${server.url}${API_PREFIX}/agent/report`, {
-      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body,
+    const post = (body: string): Promise<Response> =>
+      fetch(`${server.url}${API_PREFIX}/agent/report`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body,
+      });
+    const big = JSON.stringify({
+      processes: [],
+      failures: [{ tag: 'x', version: 'v', error: 'e'.repeat(REPORT_MAX_BYTES) }],
+      generation: 0,
     });
-    const big = JSON.stringify({ processes: [], failures: [{ tag: 'x', version: 'v', error: 'e'.repeat(REPORT_MAX_BYTES) }], generation: 0 });
     const res = await post(big);
     assert.equal(res.status, 413);
-    assert.equal((await res.json() as { code: string }).code, 'NOOPS_E_REPORT_TOO_LARGE');
+    assert.equal(((await res.json()) as { code: string }).code, 'NOOPS_E_REPORT_TOO_LARGE');
     assert.equal(server.ctx.reports.lastReport('h1'), undefined, 'nothing of it was kept');
 
     const ok = JSON.stringify({ processes: [], failures: [], generation: 0 });
@@ -50,7 +62,7 @@ test('the report route: 413 with its code past REPORT_MAX_BYTES (nothing stored)
     const limited = answers.filter((a) => a.status === 429);
     assert.ok(limited.length >= 10, `${limited.length} of ${answers.length} refused`);
     assert.ok(Number(limited[0]!.headers.get('retry-after')) >= 1);
-    assert.equal((await limited[0]!.json() as { code: string }).code, 'NOOPS_E_RATE_LIMITED');
+    assert.equal(((await limited[0]!.json()) as { code: string }).code, 'NOOPS_E_RATE_LIMITED');
     assert.ok(answers.some((a) => a.status === 200));
   } finally {
     await server.close();

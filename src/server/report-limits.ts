@@ -46,7 +46,11 @@ export const RATE_BUCKETS_MAX = 100_000;
 export class RateLimiter {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(readonly perSecond: number, readonly burst: number, readonly maxKeys = RATE_BUCKETS_MAX) {}
+  constructor(
+    readonly perSecond: number,
+    readonly burst: number,
+    readonly maxKeys = RATE_BUCKETS_MAX,
+  ) {}
 
   /** Takes one token for `key`: answers 0 when allowed, else the milliseconds until one is free. */
   take(key: string, now: number): number {
@@ -68,7 +72,10 @@ export class RateLimiter {
 }
 
 function tooLarge(bytes: number | string): NoopsError {
-  return new NoopsError('NOOPS_E_REPORT_TOO_LARGE', `the report is ${bytes} bytes; the server takes at most ${REPORT_MAX_BYTES} (REPORT_MAX_BYTES)`);
+  return new NoopsError(
+    'NOOPS_E_REPORT_TOO_LARGE',
+    `the report is ${bytes} bytes; the server takes at most ${REPORT_MAX_BYTES} (REPORT_MAX_BYTES)`,
+  );
 }
 
 /**
@@ -88,18 +95,23 @@ export function reportLimits(rate: RateLimiter = new RateLimiter(REPORTS_PER_SEC
       // The client is still sending. Answering at once and closing makes it fail to write
       // ("fetch failed") instead of reading the 413; so a body of a sane size is read and
       // thrown away (no memory kept), and only a huge one cuts the connection.
-      if (length <= REPORT_DRAIN_MAX_BYTES) for await (const _ of payload) { /* discarded */ }
+      if (length <= REPORT_DRAIN_MAX_BYTES)
+        for await (const _ of payload) {
+          /* discarded */
+        }
       else reply.header('connection', 'close');
       throw tooLarge(length);
     }
     let seen = 0;
-    const counted = payload.pipe(new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        seen += chunk.length;
-        if (seen > REPORT_MAX_BYTES) done(tooLarge(`more than ${REPORT_MAX_BYTES}`));
-        else done(null, chunk);
-      },
-    })) as Transform & { receivedEncodedLength?: number };
+    const counted = payload.pipe(
+      new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          seen += chunk.length;
+          if (seen > REPORT_MAX_BYTES) done(tooLarge(`more than ${REPORT_MAX_BYTES}`));
+          else done(null, chunk);
+        },
+      }),
+    ) as Transform & { receivedEncodedLength?: number };
     payload.on('error', (err) => counted.destroy(err));
     // fastify compares this with the content-length, as it would the original stream's
     Object.defineProperty(counted, 'receivedEncodedLength', { get: () => seen });

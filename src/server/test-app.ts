@@ -120,7 +120,13 @@ export async function startTestApp(opts: { longPollMs?: number; heartbeatMs?: nu
   };
 
   const t: TestApp = {
-    app, ctx: server.ctx, dir, adminToken, joinToken, called, call,
+    app,
+    ctx: server.ctx,
+    dir,
+    adminToken,
+    joinToken,
+    called,
+    call,
     async team(scope, role, name = `t${++seq}-${role}`) {
       return ok(await call(adminToken, 'POST', '/api/v1/tokens', { kind: 'team', name, scope, role }), 'team token').json().token;
     },
@@ -141,20 +147,27 @@ export async function startTestApp(opts: { longPollMs?: number; heartbeatMs?: nu
       return call(agentToken, 'POST', '/api/v1/agent/report', { processes: [], failures: [], generation: 0, ...body });
     },
     async deploy(tag, version, agents) {
-      const started = ok(await call(adminToken, 'POST', '/api/v1/deployments', { tag, version }), `deploy ${tag}@${version}`).json() as { id: number };
+      const started = ok(await call(adminToken, 'POST', '/api/v1/deployments', { tag, version }), `deploy ${tag}@${version}`).json() as {
+        id: number;
+      };
       return t.drive(started.id, agents, [upProcess(tag, version)]);
     },
     async drive(id, agents, processes) {
       const url = `/api/v1/deployments/${id}`;
       let last = { id, status: 'running' };
-      await until(`deployment #${id} to end`, async () => {
-        for (const token of Object.values(agents)) {
-          const { generation } = (await call(token, 'GET', '/api/v1/agent/desired?after=-1')).json() as { generation: number };
-          await t.report(token, { processes, generation });
-        }
-        last = (await call(adminToken, 'GET', url)).json();
-        return last.status !== 'running';
-      }, 15_000, 100); // agents may report 20 times a second
+      await until(
+        `deployment #${id} to end`,
+        async () => {
+          for (const token of Object.values(agents)) {
+            const { generation } = (await call(token, 'GET', '/api/v1/agent/desired?after=-1')).json() as { generation: number };
+            await t.report(token, { processes, generation });
+          }
+          last = (await call(adminToken, 'GET', url)).json();
+          return last.status !== 'running';
+        },
+        15_000,
+        100,
+      ); // agents may report 20 times a second
       return last;
     },
     async close() {
@@ -171,16 +184,38 @@ export async function startTestApp(opts: { longPollMs?: number; heartbeatMs?: nu
 /** A process as an agent reports it: `web` of `version` up and healthy under `tag`. */
 export function upProcess(tag: string, version: string, name = 'web'): Record<string, unknown> {
   const at = new Date().toISOString();
-  return { tag, process: name, version, state: 'up', pid: 100, port: 3000, restarts: 0, startedAt: at, error: null, health: 'healthy', healthySince: at };
+  return {
+    tag,
+    process: name,
+    version,
+    state: 'up',
+    pid: 100,
+    port: 3000,
+    restarts: 0,
+    startedAt: at,
+    error: null,
+    health: 'healthy',
+    healthySince: at,
+  };
 }
 
 /** A package by the spec (manifest.json first) for `job` at `version`, as bytes. */
 export async function packageOf(dir: string, job: string, version: string): Promise<Buffer> {
   const manifest = {
-    schema: 1, job, version, commit: version.padEnd(40, '0'), repo: 'https://git.example.com/x.git', builtAt: new Date().toISOString(),
-    stack: 'procfile', env: {}, processes: [{ name: 'web', command: 'node server.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 1 }],
+    schema: 1,
+    job,
+    version,
+    commit: version.padEnd(40, '0'),
+    repo: 'https://git.example.com/x.git',
+    builtAt: new Date().toISOString(),
+    stack: 'procfile',
+    env: {},
+    processes: [{ name: 'web', command: 'node server.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 1 }],
   };
-  return tarOf(dir, [['manifest.json', JSON.stringify(manifest)], ['server.js', '']]);
+  return tarOf(dir, [
+    ['manifest.json', JSON.stringify(manifest)],
+    ['server.js', ''],
+  ]);
 }
 
 /** A tar.gz of `files` (path and content, in this order), as bytes. */
@@ -191,7 +226,10 @@ export async function tarOf(dir: string, files: [string, string][]): Promise<Buf
     writeFileSync(join(src, path), content, { mode: 0o755 });
   }
   const file = join(dir, `tar-${seq}.tar.gz`);
-  await create({ gzip: true, cwd: src, file, portable: true }, files.map(([p]) => p));
+  await create(
+    { gzip: true, cwd: src, file, portable: true },
+    files.map(([p]) => p),
+  );
   return readFileSync(file);
 }
 

@@ -42,7 +42,17 @@ export async function bootstrapTokens(store: Store, dataDir: string): Promise<Bo
     chmodSync(file, 0o600);
     const hash = hashToken(secret);
     if (!(await store.findToken(hash))) {
-      await store.putToken({ hash, kind, name: kind, scope: null, createdAt: new Date().toISOString(), role: null, expiresAt: null, usesLeft: null, createdBy: null });
+      await store.putToken({
+        hash,
+        kind,
+        name: kind,
+        scope: null,
+        createdAt: new Date().toISOString(),
+        role: null,
+        expiresAt: null,
+        usesLeft: null,
+        createdBy: null,
+      });
     }
   }
   return { adminTokenFile: files.admin, joinTokenFile: files.join, created };

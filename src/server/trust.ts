@@ -63,7 +63,10 @@ export interface AdoptPlan {
  *
  * @example adoptPlan([{ tag: 'a', version: 'v2' }], [{ tag: 'a', version: 'v1' }]) // switches a v2 -> v1
  */
-export function adoptPlan(running: readonly { tag: string; version: string }[], desired: readonly { tag: string; version: string }[]): AdoptPlan {
+export function adoptPlan(
+  running: readonly { tag: string; version: string }[],
+  desired: readonly { tag: string; version: string }[],
+): AdoptPlan {
   const runs = new Map(running.map((r) => [r.tag, r.version]));
   const wants = new Map(desired.map((d) => [d.tag, d.version]));
   const plan: AdoptPlan = { stops: [], switches: [], starts: [], keeps: [] };

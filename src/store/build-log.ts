@@ -47,7 +47,11 @@ export function pieces(text: string, pos: number, size = BUILD_LOG_PIECE_CHARS):
  *
  * @example cutRange(2_000_000) // { from: 262144, before: 1213568 } (delete pieces with pos in range and pos + chars <= before)
  */
-export function cutRange(end: number, head = BUILD_LOG_HEAD_CHARS, tail = BUILD_LOG_TAIL_CHARS): { from: number; before: number } | undefined {
+export function cutRange(
+  end: number,
+  head = BUILD_LOG_HEAD_CHARS,
+  tail = BUILD_LOG_TAIL_CHARS,
+): { from: number; before: number } | undefined {
   const before = end - tail;
   return before > head ? { from: head, before } : undefined;
 }

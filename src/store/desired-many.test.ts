@@ -16,18 +16,40 @@ const PG_URL = process.env.NOOPS_TEST_PG_URL;
 const TAG = 'cop.xiaomi_owt.miliao_pdl.im_service.ack_job.api_cluster.prod';
 const OTHER = 'cop.xiaomi_owt.miliao_pdl.im_service.ack_job.api_cluster.b';
 const row = (host: string, tag: string, version: string): DesiredRow => ({
-  host, tag, version, sha256: `sha-${version}`, manifest: { processes: [] }, deploymentId: 3, updatedAt: '2025-01-01T00:00:00.000Z', kind: null,
+  host,
+  tag,
+  version,
+  sha256: `sha-${version}`,
+  manifest: { processes: [] },
+  deploymentId: 3,
+  updatedAt: '2025-01-01T00:00:00.000Z',
+  kind: null,
 });
 
 const inst = (host: string, process: string, version: string): InstanceRow => ({
-  host, tag: TAG, process, version, state: 'up', pid: 1, port: null, restarts: 0, startedAt: null, error: null, updatedAt: '2025-01-01T00:00:00.000Z',
+  host,
+  tag: TAG,
+  process,
+  version,
+  state: 'up',
+  pid: 1,
+  port: null,
+  restarts: 0,
+  startedAt: null,
+  error: null,
+  updatedAt: '2025-01-01T00:00:00.000Z',
 });
 
 const backends: { name: string; skip: string | false; open(): Promise<Store>; cleanup(): Promise<void> }[] = [
   (() => {
     const dir = mkdtempSync(join(tmpdir(), 'noops-desired-many-'));
     let n = 0;
-    return { name: 'sqlite', skip: false as const, open: () => openStore(`sqlite:${join(dir, `t${++n}`, 'noops.db')}`), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      name: 'sqlite',
+      skip: false as const,
+      open: () => openStore(`sqlite:${join(dir, `t${++n}`, 'noops.db')}`),
+      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    };
   })(),
   (() => {
     const created: string[] = [];
@@ -42,7 +64,7 @@ const backends: { name: string; skip: string | false; open(): Promise<Store>; cl
     };
     return {
       name: 'postgres',
-      skip: PG_URL ? false as const : 'set NOOPS_TEST_PG_URL to run the PostgreSQL store tests',
+      skip: PG_URL ? (false as const) : 'set NOOPS_TEST_PG_URL to run the PostgreSQL store tests',
       async open() {
         const name = `noops_t_${randomBytes(6).toString('hex')}`;
         await admin(`create database ${name}`);
@@ -54,7 +76,9 @@ const backends: { name: string; skip: string | false; open(): Promise<Store>; cl
       async cleanup() {
         // Best effort (see store.test.ts): a database another role still holds is left with a warning.
         for (const name of created) {
-          await admin(`drop database if exists ${name} with (force)`).catch((err: Error) => process.emitWarning(`could not drop test database ${name}: ${err.message}`));
+          await admin(`drop database if exists ${name} with (force)`).catch((err: Error) =>
+            process.emitWarning(`could not drop test database ${name}: ${err.message}`),
+          );
         }
       },
     };
@@ -69,14 +93,27 @@ for (const backend of backends) {
       const s = await backend.open();
       try {
         await s.setDesired('h1', OTHER, row('h1', OTHER, 'v0'));
-        await s.setDesiredMany(TAG, [{ host: 'h1', row: row('h1', TAG, 'v1') }, { host: 'h2', row: row('h2', TAG, 'v1') }]);
+        await s.setDesiredMany(TAG, [
+          { host: 'h1', row: row('h1', TAG, 'v1') },
+          { host: 'h2', row: row('h2', TAG, 'v1') },
+        ]);
         assert.deepEqual(await s.getDesired('h1'), { generation: 2, entries: [row('h1', OTHER, 'v0'), row('h1', TAG, 'v1')] });
         assert.deepEqual(await s.getDesired('h2'), { generation: 1, entries: [row('h2', TAG, 'v1')] });
         // a second change of the same hosts: update one, clear one, add a third
-        await s.setDesiredMany(TAG, [{ host: 'h1', row: row('h1', TAG, 'v2') }, { host: 'h2', row: null }, { host: 'h3', row: row('h3', TAG, 'v2') }]);
+        await s.setDesiredMany(TAG, [
+          { host: 'h1', row: row('h1', TAG, 'v2') },
+          { host: 'h2', row: null },
+          { host: 'h3', row: row('h3', TAG, 'v2') },
+        ]);
         assert.deepEqual(await s.getDesired('h1'), { generation: 3, entries: [row('h1', OTHER, 'v0'), row('h1', TAG, 'v2')] });
         assert.deepEqual(await s.getDesired('h2'), { generation: 2, entries: [] });
-        assert.deepEqual((await s.listDesired(TAG)).map((d) => [d.host, d.version]), [['h1', 'v2'], ['h3', 'v2']]);
+        assert.deepEqual(
+          (await s.listDesired(TAG)).map((d) => [d.host, d.version]),
+          [
+            ['h1', 'v2'],
+            ['h3', 'v2'],
+          ],
+        );
         await s.setDesiredMany(TAG, []);
         assert.equal((await s.getDesired('h1')).generation, 3);
         assert.equal(await s.desiredGeneration('h1'), 3);
@@ -94,11 +131,17 @@ for (const backend of backends) {
         await s.replaceInstances('h3', [inst('h3', 'web', 'v1')]);
         const many = Array.from({ length: 700 }, (_, i) => ({ host: `m${i}`, rows: [inst(`m${i}`, 'web', 'v2')] }));
         await s.replaceInstancesMany([{ host: 'h1', rows: [inst('h1', 'web', 'v2')] }, { host: 'h3', rows: [] }, ...many]);
-        assert.deepEqual((await s.listInstances({ host: 'h1' })).map((r) => [r.process, r.version]), [['web', 'v2']]);
+        assert.deepEqual(
+          (await s.listInstances({ host: 'h1' })).map((r) => [r.process, r.version]),
+          [['web', 'v2']],
+        );
         assert.deepEqual(await s.listInstances({ host: 'h3' }), []);
         assert.equal((await s.listInstances({ tag: TAG })).length, 701);
         await assert.rejects(s.replaceInstancesMany([{ host: 'h1', rows: [inst('h2', 'web', 'v3')] }]), /row of host h2 for host h1/);
-        assert.deepEqual((await s.listInstances({ host: 'h1' })).map((r) => r.version), ['v2']);
+        assert.deepEqual(
+          (await s.listInstances({ host: 'h1' })).map((r) => r.version),
+          ['v2'],
+        );
       } finally {
         await s.close();
       }
@@ -108,10 +151,19 @@ for (const backend of backends) {
       const s = await backend.open();
       try {
         const hosts = Array.from({ length: 1203 }, (_, i) => `h${i}`);
-        await s.setDesiredMany(TAG, hosts.map((host) => ({ host, row: row(host, TAG, 'v1') })));
+        await s.setDesiredMany(
+          TAG,
+          hosts.map((host) => ({ host, row: row(host, TAG, 'v1') })),
+        );
         assert.equal((await s.listDesired(TAG)).length, 1203);
         assert.equal((await s.getDesired('h1202')).generation, 1);
-        await assert.rejects(s.setDesiredMany(TAG, [{ host: 'h1', row: row('h1', TAG, 'v9') }, { host: 'h2', row: row('h3', TAG, 'v9') }]), /given a row for h3/);
+        await assert.rejects(
+          s.setDesiredMany(TAG, [
+            { host: 'h1', row: row('h1', TAG, 'v9') },
+            { host: 'h2', row: row('h3', TAG, 'v9') },
+          ]),
+          /given a row for h3/,
+        );
         assert.equal((await s.getDesired('h1')).entries[0]!.version, 'v1');
         assert.equal((await s.getDesired('h1')).generation, 1);
       } finally {

@@ -58,9 +58,14 @@ async function upsertDesired(trx: Transaction<Database>, rows: readonly DesiredR
  * few multi-row statements instead of a transaction per host. Hosts are written in name order,
  * so two writers on overlapping hosts lock rows in the same order.
  */
-export async function setDesiredMany(db: Kysely<Database>, tag: string, changes: readonly { host: string; row: DesiredRow | null }[]): Promise<void> {
+export async function setDesiredMany(
+  db: Kysely<Database>,
+  tag: string,
+  changes: readonly { host: string; row: DesiredRow | null }[],
+): Promise<void> {
   const stray = changes.find((c) => c.row !== null && (c.row.host !== c.host || c.row.tag !== tag));
-  if (stray !== undefined) throw new Error(`setDesiredMany(${tag}) was given a row for ${stray.row!.host}, ${stray.row!.tag} as host ${stray.host}`);
+  if (stray !== undefined)
+    throw new Error(`setDesiredMany(${tag}) was given a row for ${stray.row!.host}, ${stray.row!.tag} as host ${stray.host}`);
   const latest = new Map(changes.map((c) => [c.host, c.row]));
   if (latest.size === 0) return;
   const hosts = [...latest.keys()].sort();
@@ -91,19 +96,25 @@ export async function getDesired(db: Kysely<Database>, host: string): Promise<{ 
   const rows = await db
     .selectFrom('desired_generation as g')
     .leftJoin('desired as d', 'd.host', 'g.host')
-    .select([
-      'g.generation', 'd.host', 'd.tag', 'd.version', 'd.sha256', 'd.manifest', 'd.deployment_id', 'd.updated_at', 'd.kind',
-    ])
+    .select(['g.generation', 'd.host', 'd.tag', 'd.version', 'd.sha256', 'd.manifest', 'd.deployment_id', 'd.updated_at', 'd.kind'])
     .where('g.host', '=', host)
     .orderBy('d.tag')
     .execute();
   if (rows.length === 0) return { generation: 0, entries: [] };
   const entries = rows
     .filter((r) => r.tag !== null)
-    .map((r) => m.desiredFromDb({
-      host: r.host!, tag: r.tag!, version: r.version!, sha256: r.sha256!, manifest: r.manifest!,
-      deployment_id: r.deployment_id, updated_at: r.updated_at!, kind: r.kind,
-    }));
+    .map((r) =>
+      m.desiredFromDb({
+        host: r.host!,
+        tag: r.tag!,
+        version: r.version!,
+        sha256: r.sha256!,
+        manifest: r.manifest!,
+        deployment_id: r.deployment_id,
+        updated_at: r.updated_at!,
+        kind: r.kind,
+      }),
+    );
   return { generation: Number(rows[0]!.generation), entries };
 }
 
@@ -121,10 +132,12 @@ export async function raiseDesiredGeneration(db: Kysely<Database>, host: string,
   const { generation } = await db
     .insertInto('desired_generation')
     .values({ host, generation: atLeast })
-    .onConflict((oc) => oc.column('host').doUpdateSet({
-      // cast: PostgreSQL cannot type a bare parameter in a CASE; SQLite has no greatest()
-      generation: sql<number>`case when desired_generation.generation < cast(${atLeast} as integer) then cast(${atLeast} as integer) else desired_generation.generation end`,
-    }))
+    .onConflict((oc) =>
+      oc.column('host').doUpdateSet({
+        // cast: PostgreSQL cannot type a bare parameter in a CASE; SQLite has no greatest()
+        generation: sql<number>`case when desired_generation.generation < cast(${atLeast} as integer) then cast(${atLeast} as integer) else desired_generation.generation end`,
+      }),
+    )
     .returning('generation')
     .executeTakeFirstOrThrow();
   return Number(generation);
@@ -155,7 +168,10 @@ export async function replaceInstances(db: Kysely<Database>, host: string, rows:
  * with none): the server batches agents' reports into this, so a deploy that changes every
  * host's processes at once costs a few statements, not a transaction per host.
  */
-export async function replaceInstancesMany(db: Kysely<Database>, byHost: readonly { host: string; rows: readonly InstanceRow[] }[]): Promise<void> {
+export async function replaceInstancesMany(
+  db: Kysely<Database>,
+  byHost: readonly { host: string; rows: readonly InstanceRow[] }[],
+): Promise<void> {
   for (const { host, rows } of byHost) {
     const stray = rows.find((r) => r.host !== host);
     if (stray !== undefined) throw new Error(`replaceInstancesMany was given a row of host ${stray.host} for host ${host}`);

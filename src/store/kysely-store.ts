@@ -10,14 +10,40 @@ import type { Database } from './schema.js';
 import { chunks } from './batch.js';
 import { assemble, cutRange, pieces as logPieces } from './build-log.js';
 import {
-  desiredGeneration, getDesired, raiseDesiredGeneration, listDesired, listInstances, replaceInstances, replaceInstancesMany, setDesired, setDesiredMany,
+  desiredGeneration,
+  getDesired,
+  raiseDesiredGeneration,
+  listDesired,
+  listInstances,
+  replaceInstances,
+  replaceInstancesMany,
+  setDesired,
+  setDesiredMany,
 } from './desired.js';
 import { touchHosts } from './heartbeats.js';
 import * as secrets from './secrets.js';
 import * as m from './rows.js';
 import type {
-  AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentKind, DeploymentRow, DeploymentStatus, DesiredRow, GrantRow, HostJoin, HostRow,
-  InstanceRow, NewDeployment, NodeRow, ReleaseRow, RunningDeploymentRow, RuntimeRow, SecretRow, Store, TokenRow,
+  AuditRow,
+  BuildRow,
+  BuildStatus,
+  ClusterRow,
+  DeploymentKind,
+  DeploymentRow,
+  DeploymentStatus,
+  DesiredRow,
+  GrantRow,
+  HostJoin,
+  HostRow,
+  InstanceRow,
+  NewDeployment,
+  NodeRow,
+  ReleaseRow,
+  RunningDeploymentRow,
+  RuntimeRow,
+  SecretRow,
+  Store,
+  TokenRow,
 } from './types.js';
 
 /**
@@ -99,7 +125,11 @@ export class KyselyStore implements Store {
   }
 
   async initMeta(key: string, value: string): Promise<string> {
-    await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    await this.db
+      .insertInto('meta')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
     return (await this.getMeta(key)) ?? value;
   }
 
@@ -137,8 +167,14 @@ export class KyselyStore implements Store {
     await this.db
       .insertInto('hosts')
       .values({
-        name: row.name, labels: m.toJson(row.labels), address: row.address, joined_at: row.joinedAt, last_heartbeat: null,
-        scope: null, pending_join: null, join_approved_until: null,
+        name: row.name,
+        labels: m.toJson(row.labels),
+        address: row.address,
+        joined_at: row.joinedAt,
+        last_heartbeat: null,
+        scope: null,
+        pending_join: null,
+        join_approved_until: null,
       })
       // joined_at and last_heartbeat stay as they were
       .onConflict((oc) =>
@@ -236,12 +272,7 @@ export class KyselyStore implements Store {
   }
 
   async getRelease(job: string, version: string): Promise<ReleaseRow | undefined> {
-    const r = await this.db
-      .selectFrom('releases')
-      .selectAll()
-      .where('job', '=', job)
-      .where('version', '=', version)
-      .executeTakeFirst();
+    const r = await this.db.selectFrom('releases').selectAll().where('job', '=', job).where('version', '=', version).executeTakeFirst();
     return r && m.releaseFromDb(r);
   }
 
@@ -267,7 +298,11 @@ export class KyselyStore implements Store {
   // ---- builds
 
   async createBuild(row: Omit<BuildRow, 'id'>): Promise<number> {
-    const r = await this.db.insertInto('builds').values(m.buildToDb({ ...row, log: '' })).returning('id').executeTakeFirstOrThrow();
+    const r = await this.db
+      .insertInto('builds')
+      .values(m.buildToDb({ ...row, log: '' }))
+      .returning('id')
+      .executeTakeFirstOrThrow();
     const id = Number(r.id);
     await this.appendBuildLog(id, row.log);
     return id;
@@ -290,30 +325,57 @@ export class KyselyStore implements Store {
     // New pieces only: the log's rows are never rewritten. One transaction, so that a reader
     // never sees the new tail before the middle it replaces is cut.
     await this.db.transaction().execute(async (trx) => {
-      const last = await trx.selectFrom('build_logs').select(['pos', 'chars']).where('build_id', '=', id)
-        .orderBy('pos', 'desc').limit(1).executeTakeFirst();
+      const last = await trx
+        .selectFrom('build_logs')
+        .select(['pos', 'chars'])
+        .where('build_id', '=', id)
+        .orderBy('pos', 'desc')
+        .limit(1)
+        .executeTakeFirst();
       const start = last === undefined ? 0 : Number(last.pos) + Number(last.chars);
       const cut = cutRange(start + text.length);
       // Pieces that would be cut at once are never written: a 40 MB burst costs ~1 MB of writes.
       const keep = logPieces(text, start).filter((p) => cut === undefined || !(p.pos >= cut.from && p.pos + p.text.length <= cut.before));
       for (const batch of chunks(keep, 16)) {
-        await trx.insertInto('build_logs').values(batch.map((p) => ({ build_id: id, pos: p.pos, chars: p.text.length, text: p.text }))).execute();
+        await trx
+          .insertInto('build_logs')
+          .values(batch.map((p) => ({ build_id: id, pos: p.pos, chars: p.text.length, text: p.text })))
+          .execute();
       }
       if (cut === undefined) return;
-      await trx.deleteFrom('build_logs').where('build_id', '=', id).where('pos', '>=', cut.from).where('pos', '<', cut.before)
-        .where(sql<boolean>`pos + chars <= ${cut.before}`).execute();
+      await trx
+        .deleteFrom('build_logs')
+        .where('build_id', '=', id)
+        .where('pos', '>=', cut.from)
+        .where('pos', '<', cut.before)
+        .where(sql<boolean>`pos + chars <= ${cut.before}`)
+        .execute();
     });
   }
 
   async readBuildLog(id: number, from = 0): Promise<{ text: string; end: number }> {
-    const rows = await this.db.selectFrom('build_logs').select(['pos', 'chars', 'text']).where('build_id', '=', id)
-      .where(sql<boolean>`pos + chars > ${from}`).orderBy('pos').execute();
+    const rows = await this.db
+      .selectFrom('build_logs')
+      .select(['pos', 'chars', 'text'])
+      .where('build_id', '=', id)
+      .where(sql<boolean>`pos + chars > ${from}`)
+      .orderBy('pos')
+      .execute();
     if (rows.length === 0) {
       // Nothing new: the end is that of the last piece (or 0), never before the reader.
-      const last = await this.db.selectFrom('build_logs').select(['pos', 'chars']).where('build_id', '=', id).orderBy('pos', 'desc').limit(1).executeTakeFirst();
+      const last = await this.db
+        .selectFrom('build_logs')
+        .select(['pos', 'chars'])
+        .where('build_id', '=', id)
+        .orderBy('pos', 'desc')
+        .limit(1)
+        .executeTakeFirst();
       return { text: '', end: Math.max(from, last === undefined ? 0 : Number(last.pos) + Number(last.chars)) };
     }
-    return assemble(rows.map((r) => ({ pos: Number(r.pos), text: r.text })), from);
+    return assemble(
+      rows.map((r) => ({ pos: Number(r.pos), text: r.text })),
+      from,
+    );
   }
 
   async getBuild(id: number): Promise<BuildRow | undefined> {
@@ -353,12 +415,29 @@ export class KyselyStore implements Store {
   }
 
   async findRunningDeployment(tag: string): Promise<RunningDeploymentRow | undefined> {
-    const r = await this.db.selectFrom('deployments').select(['id', 'tag', 'version', 'kind', 'initiator', 'started_at'])
-      .where('tag', '=', tag).where('status', '=', 'running').orderBy('id', 'desc').limit(1).executeTakeFirst();
-    return r && { id: Number(r.id), tag: r.tag, version: r.version, kind: r.kind as DeploymentKind, initiator: r.initiator, startedAt: r.started_at };
+    const r = await this.db
+      .selectFrom('deployments')
+      .select(['id', 'tag', 'version', 'kind', 'initiator', 'started_at'])
+      .where('tag', '=', tag)
+      .where('status', '=', 'running')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return (
+      r && {
+        id: Number(r.id),
+        tag: r.tag,
+        version: r.version,
+        kind: r.kind as DeploymentKind,
+        initiator: r.initiator,
+        startedAt: r.started_at,
+      }
+    );
   }
 
-  async listDeployments(filter: { tag?: string; status?: DeploymentStatus; limit?: number; beforeId?: number } = {}): Promise<DeploymentRow[]> {
+  async listDeployments(
+    filter: { tag?: string; status?: DeploymentStatus; limit?: number; beforeId?: number } = {},
+  ): Promise<DeploymentRow[]> {
     let q = this.db.selectFrom('deployments').selectAll();
     if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
     if (filter.tag !== undefined) q = q.where('tag', '=', filter.tag);
@@ -388,7 +467,6 @@ export class KyselyStore implements Store {
   async raiseDesiredGeneration(host: string, atLeast: number): Promise<number> {
     return raiseDesiredGeneration(this.db, host, atLeast);
   }
-
 
   async listDesired(tag?: string): Promise<DesiredRow[]> {
     return listDesired(this.db, tag);

@@ -185,8 +185,18 @@ const initial: MigrationFactory = (backend) => ({
 
   async down(db: Kysely<any>) {
     for (const table of [
-      'audit', 'instances', 'desired_generation', 'desired', 'deployments', 'builds',
-      'releases', 'clusters', 'hosts', 'nodes', 'meta', 'tokens',
+      'audit',
+      'instances',
+      'desired_generation',
+      'desired',
+      'deployments',
+      'builds',
+      'releases',
+      'clusters',
+      'hosts',
+      'nodes',
+      'meta',
+      'tokens',
     ]) {
       await db.schema.dropTable(table).ifExists().execute();
     }
@@ -201,7 +211,10 @@ const initial: MigrationFactory = (backend) => ({
 const rollouts: MigrationFactory = (backend) => ({
   async up(db: Kysely<any>) {
     const text = textType(backend);
-    await db.schema.alterTable('deployments').addColumn('progress', text, (c) => c.notNull().defaultTo('{}')).execute();
+    await db.schema
+      .alterTable('deployments')
+      .addColumn('progress', text, (c) => c.notNull().defaultTo('{}'))
+      .execute();
     await db.schema.alterTable('desired').addColumn('kind', text).execute();
   },
   async down(db: Kysely<any>) {
@@ -338,7 +351,12 @@ const signatures: MigrationFactory = (backend) => ({
  */
 const rolloutLock: MigrationFactory = () => ({
   async up(db: Kysely<any>) {
-    await db.schema.createIndex('deployments_running_tag').on('deployments').column('tag').where(sql.ref('status'), '=', 'running').execute();
+    await db.schema
+      .createIndex('deployments_running_tag')
+      .on('deployments')
+      .column('tag')
+      .where(sql.ref('status'), '=', 'running')
+      .execute();
   },
   async down(db: Kysely<any>) {
     await db.schema.dropIndex('deployments_running_tag').ifExists().execute();

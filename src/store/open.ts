@@ -17,7 +17,7 @@ import { KyselyStore } from './kysely-store.js';
 import type { Store } from './types.js';
 
 export type StoreTarget =
-  | { backend: 'sqlite'; /** absolute file path, or ':memory:' */ path: string }
+  | { backend: 'sqlite' /** absolute file path, or ':memory:' */; path: string }
   | { backend: 'postgres'; url: string };
 
 /**
@@ -45,7 +45,11 @@ export const PG_POOL_MAX = 10;
 export function parseStoreUrl(url: string): StoreTarget {
   if (/^postgres(ql)?:\/\//i.test(url)) {
     // Name only the scheme in the error: the URL may carry a password.
-    if (!URL.canParse(url)) throw new NoopsError('NOOPS_E_STORE_URL', 'the postgres:// store URL is not a valid URL (check the port, and percent-encode special characters in the password)');
+    if (!URL.canParse(url))
+      throw new NoopsError(
+        'NOOPS_E_STORE_URL',
+        'the postgres:// store URL is not a valid URL (check the port, and percent-encode special characters in the password)',
+      );
     return { backend: 'postgres', url };
   }
   if (/^sqlite:/i.test(url)) {

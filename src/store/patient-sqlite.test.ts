@@ -22,7 +22,9 @@ test('retryWhileBusy: tries again while busy, then answers', async () => {
 });
 
 test('retryWhileBusy: past the deadline, NOOPS_E_STORE_BUSY (503) with the busy error as cause', async () => {
-  const err = await retryWhileBusy(() => { throw busy(); }, 50).catch((e: unknown) => e);
+  const err = await retryWhileBusy(() => {
+    throw busy();
+  }, 50).catch((e: unknown) => e);
   assert.ok(err instanceof NoopsError);
   assert.equal(err.code, 'NOOPS_E_STORE_BUSY');
   assert.equal(err.status, 503);
@@ -31,7 +33,10 @@ test('retryWhileBusy: past the deadline, NOOPS_E_STORE_BUSY (503) with the busy 
 
 test('retryWhileBusy: other errors pass through at once', async () => {
   let tries = 0;
-  const err = await retryWhileBusy(() => { tries += 1; throw new Error('no such table'); }, 1000).catch((e: unknown) => e);
+  const err = await retryWhileBusy(() => {
+    tries += 1;
+    throw new Error('no such table');
+  }, 1000).catch((e: unknown) => e);
   assert.equal((err as Error).message, 'no such table');
   assert.equal(tries, 1);
 });
@@ -48,7 +53,14 @@ test('a file locked by another handle: reads answer, the event loop runs, the wr
   other.exec('begin exclusive');
   let written = false;
   let settled = false;
-  const write = store.setMeta('k', 'after').then(() => { written = true; }).finally(() => { settled = true; });
+  const write = store
+    .setMeta('k', 'after')
+    .then(() => {
+      written = true;
+    })
+    .finally(() => {
+      settled = true;
+    });
 
   // The event loop is free: a timer fires while the write still waits for the lock, which one
   // synchronous wait (better-sqlite3's busy_timeout) for the whole lock would not let happen. How
@@ -79,7 +91,10 @@ test('a transaction waits for the lock at BEGIN and commits once it is free', as
     await s.setMeta('a', '1');
     await s.setMeta('b', '2');
   });
-  setTimeout(() => { other.exec('commit'); other.close(); }, 200);
+  setTimeout(() => {
+    other.exec('commit');
+    other.close();
+  }, 200);
   await done;
   assert.equal(await store.getMeta('a'), '1');
   assert.equal(await store.getMeta('b'), '2');

@@ -16,9 +16,7 @@
  * Transactions begin IMMEDIATE: a deferred one that read first could meet SQLITE_BUSY on its
  * first write, which no retry of that statement can cure; IMMEDIATE meets it at BEGIN.
  */
-import {
-  CompiledQuery, SelectQueryNode, type DatabaseConnection, type Driver, type QueryResult, type SqliteDatabase,
-} from 'kysely';
+import { CompiledQuery, SelectQueryNode, type DatabaseConnection, type Driver, type QueryResult, type SqliteDatabase } from 'kysely';
 import { NoopsError } from '../errors/index.js';
 
 /**
@@ -69,7 +67,11 @@ export async function retryWhileBusy<T>(attempt: () => T, deadlineMs: number, on
     } catch (err) {
       if (!isBusy(err)) throw err;
       if (Date.now() + delay > deadline) {
-        throw new NoopsError('NOOPS_E_STORE_BUSY', `the database is locked by another process; gave up after ${Math.round(deadlineMs / 1000)} s`, { cause: err });
+        throw new NoopsError(
+          'NOOPS_E_STORE_BUSY',
+          `the database is locked by another process; gave up after ${Math.round(deadlineMs / 1000)} s`,
+          { cause: err },
+        );
       }
       onBusy?.();
       await new Promise((r) => setTimeout(r, delay));
@@ -97,7 +99,9 @@ class Mutex {
   /** Resolves with the function that releases the lock. */
   async lock(): Promise<() => void> {
     let release!: () => void;
-    const next = new Promise<void>((r) => { release = r; });
+    const next = new Promise<void>((r) => {
+      release = r;
+    });
     const before = this.#tail;
     this.#tail = before.then(() => next);
     await before;
@@ -148,7 +152,11 @@ export class PatientSqliteDriver implements Driver {
   /** @internal runs one statement on a handle, retried while busy */
   attempt(db: 'writer' | 'reader', query: CompiledQuery): Promise<QueryResult<unknown>> {
     const handle = db === 'reader' ? this.#opts.reader! : this.#opts.writer;
-    return retryWhileBusy(() => run(handle, query), this.#opts.deadlineMs, () => this.#opts.onBusy?.(query.sql));
+    return retryWhileBusy(
+      () => run(handle, query),
+      this.#opts.deadlineMs,
+      () => this.#opts.onBusy?.(query.sql),
+    );
   }
 
   /** @internal */
@@ -175,6 +183,7 @@ class PatientConnection implements DatabaseConnection {
   }
 
   // eslint-disable-next-line require-yield
+  // biome-ignore lint/correctness/useYield: kysely's driver interface; this store never streams
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('the store does not stream queries');
   }

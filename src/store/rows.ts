@@ -3,12 +3,42 @@
  * `types.ts` (camelCase, JSON as values). Pure functions; no I/O.
  */
 import type {
-  AuditRow, BuildRow, BuildStatus, ClusterRow, DeploymentKind, DeploymentRow, DeploymentStatus,
-  DesiredRow, GrantRow, HostRow, InstanceRow, NewDeployment, NodeRow, ReleaseRow, RuntimeRow, TokenRow,
+  AuditRow,
+  BuildRow,
+  BuildStatus,
+  ClusterRow,
+  DeploymentKind,
+  DeploymentRow,
+  DeploymentStatus,
+  DesiredRow,
+  GrantRow,
+  HostRow,
+  InstanceRow,
+  NewDeployment,
+  NodeRow,
+  ReleaseRow,
+  RuntimeRow,
+  TokenRow,
 } from './types.js';
 import type {
-  BuildsTable, DbAudit, DbBuild, DbGrant, DbCluster, DbDeployment, DbDesired, DbHost, DbInstance, DbNode,
-  DbRelease, DbRuntime, DbToken, DeploymentsTable, DesiredTable, InstancesTable, ReleasesTable, RuntimesTable,
+  BuildsTable,
+  DbAudit,
+  DbBuild,
+  DbGrant,
+  DbCluster,
+  DbDeployment,
+  DbDesired,
+  DbHost,
+  DbInstance,
+  DbNode,
+  DbRelease,
+  DbRuntime,
+  DbToken,
+  DeploymentsTable,
+  DesiredTable,
+  InstancesTable,
+  ReleasesTable,
+  RuntimesTable,
 } from './schema.js';
 import type { Insertable, Updateable } from 'kysely';
 
@@ -31,12 +61,22 @@ export const tokenFromDb = (r: DbToken): TokenRow => ({
 });
 
 export const tokenToDb = (r: TokenRow): DbToken => ({
-  hash: r.hash, kind: r.kind, name: r.name, scope: r.scope, created_at: r.createdAt,
-  role: r.role, expires_at: r.expiresAt, uses_left: r.usesLeft, created_by: r.createdBy,
+  hash: r.hash,
+  kind: r.kind,
+  name: r.name,
+  scope: r.scope,
+  created_at: r.createdAt,
+  role: r.role,
+  expires_at: r.expiresAt,
+  uses_left: r.usesLeft,
+  created_by: r.createdBy,
 });
 
 export const grantFromDb = (r: DbGrant): GrantRow => ({
-  scope: r.scope, grant: r.grant as GrantRow['grant'], createdBy: r.created_by, createdAt: r.created_at,
+  scope: r.scope,
+  grant: r.grant as GrantRow['grant'],
+  createdBy: r.created_by,
+  createdAt: r.created_at,
 });
 
 export const nodeFromDb = (r: DbNode): NodeRow => ({

@@ -144,7 +144,9 @@ export interface DesiredGenerationTable {
 }
 
 /** `startedAt` -> `started_at`: a row's field name as its column's. */
-type SnakeCase<S extends string> = S extends `${infer C}${infer Rest}` ? `${C extends Lowercase<C> ? C : `_${Lowercase<C>}`}${SnakeCase<Rest>}` : S;
+type SnakeCase<S extends string> = S extends `${infer C}${infer Rest}`
+  ? `${C extends Lowercase<C> ? C : `_${Lowercase<C>}`}${SnakeCase<Rest>}`
+  : S;
 
 /** A row's columns: the same fields with the same types, in snake_case. */
 export type ColumnsOf<Row> = { [K in keyof Row & string as SnakeCase<K>]: Row[K] };

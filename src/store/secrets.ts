@@ -7,8 +7,14 @@ import type { Database, DbSecret } from './schema.js';
 import type { SecretRow } from './types.js';
 
 const fromDb = (r: DbSecret): SecretRow => ({
-  scope: r.scope, name: r.name, sealed: r.sealed, keyId: r.key_id, version: Number(r.version),
-  updatedBy: r.updated_by, updatedAt: r.updated_at, createdAt: r.created_at,
+  scope: r.scope,
+  name: r.name,
+  sealed: r.sealed,
+  keyId: r.key_id,
+  version: Number(r.version),
+  updatedBy: r.updated_by,
+  updatedAt: r.updated_at,
+  createdAt: r.created_at,
 });
 
 /**
@@ -19,13 +25,24 @@ export async function putSecret(db: Kysely<Database>, row: Omit<SecretRow, 'vers
   const r = await db
     .insertInto('secrets')
     .values({
-      scope: row.scope, name: row.name, sealed: row.sealed, key_id: row.keyId, version: 1,
-      updated_by: row.updatedBy, updated_at: row.updatedAt, created_at: row.updatedAt,
+      scope: row.scope,
+      name: row.name,
+      sealed: row.sealed,
+      key_id: row.keyId,
+      version: 1,
+      updated_by: row.updatedBy,
+      updated_at: row.updatedAt,
+      created_at: row.updatedAt,
     })
-    .onConflict((oc) => oc.columns(['scope', 'name']).doUpdateSet({
-      sealed: row.sealed, key_id: row.keyId, updated_by: row.updatedBy, updated_at: row.updatedAt,
-      version: sql<number>`secrets.version + 1`,
-    }))
+    .onConflict((oc) =>
+      oc.columns(['scope', 'name']).doUpdateSet({
+        sealed: row.sealed,
+        key_id: row.keyId,
+        updated_by: row.updatedBy,
+        updated_at: row.updatedAt,
+        version: sql<number>`secrets.version + 1`,
+      }),
+    )
     .returningAll()
     .executeTakeFirstOrThrow();
   return fromDb(r);

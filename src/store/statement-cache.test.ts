@@ -6,7 +6,13 @@ import { cachingStatements } from './statement-cache.js';
 test('the same SQL text gets the same prepared statement, and it still runs with new values', () => {
   const raw = new BetterSqlite3(':memory:');
   let prepared = 0;
-  const counting = { close: () => raw.close(), prepare: (sql: string) => { prepared++; return raw.prepare(sql); } };
+  const counting = {
+    close: () => raw.close(),
+    prepare: (sql: string) => {
+      prepared++;
+      return raw.prepare(sql);
+    },
+  };
   const db = cachingStatements(counting);
   db.prepare('create table t (k text primary key, v integer)').run([]);
   const insert = 'insert into t (k, v) values (?, ?)';
@@ -22,7 +28,16 @@ test('the same SQL text gets the same prepared statement, and it still runs with
 test('the least recently used statement leaves a full cache', () => {
   const raw = new BetterSqlite3(':memory:');
   const seen: string[] = [];
-  const db = cachingStatements({ close: () => raw.close(), prepare: (sql: string) => { seen.push(sql); return raw.prepare(sql); } }, 2);
+  const db = cachingStatements(
+    {
+      close: () => raw.close(),
+      prepare: (sql: string) => {
+        seen.push(sql);
+        return raw.prepare(sql);
+      },
+    },
+    2,
+  );
   db.prepare('select 1');
   db.prepare('select 2');
   db.prepare('select 1'); // now 2 is the least recent

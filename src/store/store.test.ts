@@ -16,9 +16,7 @@ import pg from 'pg';
 import { NoopsError } from '../errors/index.js';
 import { BUILD_LOG_HEAD_CHARS, BUILD_LOG_PIECE_CHARS, BUILD_LOG_TAIL_CHARS } from './build-log.js';
 import { MIGRATION_NAMES, openStore, parseStoreUrl } from './open.js';
-import {
-  type BuildRow, type DeploymentRow, type DesiredRow, type InstanceRow, type ReleaseRow, type Store,
-} from './index.js';
+import type { BuildRow, DeploymentRow, DesiredRow, InstanceRow, ReleaseRow, Store } from './index.js';
 
 const PG_URL = process.env.NOOPS_TEST_PG_URL;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -83,7 +81,9 @@ function postgresBackend(): Backend {
   };
   return {
     name: 'postgres',
-    skip: PG_URL ? false : 'set NOOPS_TEST_PG_URL (e.g. postgres://noops:noops@127.0.0.1:5432/noops_test; scripts/pg-setup.sh prints it) to run the PostgreSQL store tests',
+    skip: PG_URL
+      ? false
+      : 'set NOOPS_TEST_PG_URL (e.g. postgres://noops:noops@127.0.0.1:5432/noops_test; scripts/pg-setup.sh prints it) to run the PostgreSQL store tests',
     async freshUrl() {
       const name = `noops_t_${randomBytes(6).toString('hex')}`;
       await admin((c) => c.query(`create database ${name}`));
@@ -115,31 +115,75 @@ const JOB = 'cop.xiaomi_owt.miliao_pdl.im_service.ack_job.api';
 const CLUSTER = `${JOB}_cluster.prod`;
 
 const release = (version: string, s: number, extra: Partial<ReleaseRow> = {}): ReleaseRow => ({
-  job: JOB, version, commit: `${version}0000000`, repo: 'https://git.example/ack.git', sha256: `sha-${version}`,
-  size: 5_000_000_000, manifest: { processes: { web: { command: 'node server.js', port: true } }, env: { A: '1' } },
-  buildId: null, createdAt: at(s), ...extra,
+  job: JOB,
+  version,
+  commit: `${version}0000000`,
+  repo: 'https://git.example/ack.git',
+  sha256: `sha-${version}`,
+  size: 5_000_000_000,
+  manifest: { processes: { web: { command: 'node server.js', port: true } }, env: { A: '1' } },
+  buildId: null,
+  createdAt: at(s),
+  ...extra,
 });
 
 const build = (extra: Partial<BuildRow> = {}): Omit<BuildRow, 'id'> => ({
-  repo: 'https://git.example/ack.git', job: JOB, ref: 'main', status: 'running', version: null,
-  initiator: 'admin', startedAt: at(0), endedAt: null, log: '', error: null, ...extra,
+  repo: 'https://git.example/ack.git',
+  job: JOB,
+  ref: 'main',
+  status: 'running',
+  version: null,
+  initiator: 'admin',
+  startedAt: at(0),
+  endedAt: null,
+  log: '',
+  error: null,
+  ...extra,
 });
 
 const deployment = (extra: Partial<DeploymentRow> = {}): Omit<DeploymentRow, 'id'> => ({
-  tag: CLUSTER, version: 'abc123def', kind: 'deploy', initiator: 'admin', startedAt: at(0), endedAt: null,
-  hosts: ['h1', 'h2'], status: 'running', previous: { h1: 'aaa111bbb', h2: null },
-  hostResults: { h1: 'pending', h2: 'pending' }, conf: { batch: 1, pause: '5s', nested: { a: [1, 2] } },
-  message: null, deadline: at(600), progress: {}, ...extra,
+  tag: CLUSTER,
+  version: 'abc123def',
+  kind: 'deploy',
+  initiator: 'admin',
+  startedAt: at(0),
+  endedAt: null,
+  hosts: ['h1', 'h2'],
+  status: 'running',
+  previous: { h1: 'aaa111bbb', h2: null },
+  hostResults: { h1: 'pending', h2: 'pending' },
+  conf: { batch: 1, pause: '5s', nested: { a: [1, 2] } },
+  message: null,
+  deadline: at(600),
+  progress: {},
+  ...extra,
 });
 
 const desired = (host: string, tag: string, version: string, extra: Partial<DesiredRow> = {}): DesiredRow => ({
-  host, tag, version, sha256: `sha-${version}`, manifest: { processes: { web: { command: 'x' } } },
-  deploymentId: 7, updatedAt: at(1), kind: null, ...extra,
+  host,
+  tag,
+  version,
+  sha256: `sha-${version}`,
+  manifest: { processes: { web: { command: 'x' } } },
+  deploymentId: 7,
+  updatedAt: at(1),
+  kind: null,
+  ...extra,
 });
 
 const instance = (host: string, process: string, extra: Partial<InstanceRow> = {}): InstanceRow => ({
-  host, tag: CLUSTER, process, version: 'abc123def', state: 'running', pid: 1234, port: 20001,
-  restarts: 0, startedAt: at(2), error: null, updatedAt: at(3), ...extra,
+  host,
+  tag: CLUSTER,
+  process,
+  version: 'abc123def',
+  state: 'running',
+  pid: 1234,
+  port: 20001,
+  restarts: 0,
+  startedAt: at(2),
+  error: null,
+  updatedAt: at(3),
+  ...extra,
 });
 
 describe('parseStoreUrl', () => {
@@ -157,7 +201,10 @@ describe('parseStoreUrl', () => {
   });
 
   it('rejects anything else without echoing a password', async () => {
-    assert.throws(() => parseStoreUrl('mysql://root:secret@h/d'), (e: Error) => /unsupported store URL scheme "mysql:"/.test(e.message) && !e.message.includes('secret'));
+    assert.throws(
+      () => parseStoreUrl('mysql://root:secret@h/d'),
+      (e: Error) => /unsupported store URL scheme "mysql:"/.test(e.message) && !e.message.includes('secret'),
+    );
     assert.throws(() => parseStoreUrl('noops.sqlite'), /unsupported store URL/);
     assert.throws(() => parseStoreUrl('sqlite:'), /names no file/);
     await assert.rejects(openStore('http://example.com/x.db'), /unsupported store URL/);
@@ -165,7 +212,11 @@ describe('parseStoreUrl', () => {
 
   it('says so with NOOPS_E_STORE_URL (400), a malformed postgres:// URL included', () => {
     for (const url of ['mysql://root:secret@h/d', 'noops.sqlite', 'sqlite:', 'postgres://u:secret@h:notaport/d']) {
-      assert.throws(() => parseStoreUrl(url), (e: unknown) => e instanceof NoopsError && e.code === 'NOOPS_E_STORE_URL' && e.status === 400 && !e.message.includes('secret'), url);
+      assert.throws(
+        () => parseStoreUrl(url),
+        (e: unknown) => e instanceof NoopsError && e.code === 'NOOPS_E_STORE_URL' && e.status === 400 && !e.message.includes('secret'),
+        url,
+      );
     }
   });
 });
@@ -212,7 +263,16 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const b = await openStore(url);
       open.push(b);
       assert.equal(await b.getMeta('k'), 'v');
-      assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_rollouts', '0003_runtimes', '0004_access', '0005_secrets', '0007_limits', '0009_signatures', '0010_rollout_lock']);
+      assert.deepEqual(MIGRATION_NAMES, [
+        '0001_initial',
+        '0002_rollouts',
+        '0003_runtimes',
+        '0004_access',
+        '0005_secrets',
+        '0007_limits',
+        '0009_signatures',
+        '0010_rollout_lock',
+      ]);
     });
 
     it('several stores opening one new database at once migrate it once', async () => {
@@ -241,8 +301,15 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const url = await backend.freshUrl();
       const results = await Promise.all([0, 1, 2].map((p) => setDesiredInChild(url, 10, `${CLUSTER}_p${p}_`)));
       const all = results.flat().sort((x, y) => x - y);
-      assert.deepEqual(all, Array.from({ length: 30 }, (_, i) => i + 1));
-      for (const gens of results) assert.deepEqual(gens, [...gens].sort((x, y) => x - y)); // increasing per process
+      assert.deepEqual(
+        all,
+        Array.from({ length: 30 }, (_, i) => i + 1),
+      );
+      for (const gens of results)
+        assert.deepEqual(
+          gens,
+          [...gens].sort((x, y) => x - y),
+        ); // increasing per process
       const s = await openStore(url);
       open.push(s);
       const got = await s.getDesired('h1');
@@ -253,30 +320,104 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
     it('runtimes: put once per name and version, the first package stays, list by name', async () => {
       const s = await fresh();
       const node18 = {
-        name: 'node', version: '18.20.4', sha256: 'a'.repeat(64), size: 3_000_000_000, platform: 'linux/x64',
-        exports: { path: ['bin'], env: { NODE_HOME: '{dir}' } }, root: 'package', createdBy: 'admin', createdAt: '2024-05-01T00:00:00.000Z',
+        name: 'node',
+        version: '18.20.4',
+        sha256: 'a'.repeat(64),
+        size: 3_000_000_000,
+        platform: 'linux/x64',
+        exports: { path: ['bin'], env: { NODE_HOME: '{dir}' } },
+        root: 'package',
+        createdBy: 'admin',
+        createdAt: '2024-05-01T00:00:00.000Z',
       };
       assert.deepEqual(await s.putRuntime(node18), node18);
-      assert.deepEqual(await s.putRuntime({ ...node18, sha256: 'b'.repeat(64) }), node18, 'a second package under one version is not stored');
+      assert.deepEqual(
+        await s.putRuntime({ ...node18, sha256: 'b'.repeat(64) }),
+        node18,
+        'a second package under one version is not stored',
+      );
       const jdk = { ...node18, name: 'jdk', version: '17', platform: 'any', exports: { path: ['bin'], env: {} }, root: '' };
       const node9 = { ...node18, version: '9.0.0' };
       await s.putRuntime(jdk);
       await s.putRuntime(node9);
       assert.deepEqual(await s.getRuntime('node', '18.20.4'), node18);
       assert.equal(await s.getRuntime('node', '18'), undefined);
-      assert.deepEqual((await s.listRuntimes()).map((r) => `${r.name}@${r.version}`), ['jdk@17', 'node@18.20.4', 'node@9.0.0']);
+      assert.deepEqual(
+        (await s.listRuntimes()).map((r) => `${r.name}@${r.version}`),
+        ['jdk@17', 'node@18.20.4', 'node@9.0.0'],
+      );
       assert.deepEqual(await s.listRuntimes('jdk'), [jdk]);
     });
 
     it('tokens: put, find, overwrite, delete by kind and name', async () => {
       const s = await fresh();
       assert.equal(await s.findToken('nope'), undefined);
-      await s.putToken({ hash: 'h1', kind: 'agent', name: 'host1', scope: null, createdAt: at(0), role: null, expiresAt: null, usesLeft: null, createdBy: null });
-      await s.putToken({ hash: 'h2', kind: 'agent', name: 'host1', scope: null, createdAt: at(1), role: null, expiresAt: null, usesLeft: null, createdBy: null });
-      await s.putToken({ hash: 'h3', kind: 'team', name: 'host1', scope: 'cop.xiaomi', createdAt: at(2), role: null, expiresAt: null, usesLeft: null, createdBy: null });
-      assert.deepEqual(await s.findToken('h3'), { hash: 'h3', kind: 'team', name: 'host1', scope: 'cop.xiaomi', createdAt: at(2), role: null, expiresAt: null, usesLeft: null, createdBy: null });
-      await s.putToken({ hash: 'h3', kind: 'team', name: 'ops', scope: null, createdAt: at(3), role: null, expiresAt: null, usesLeft: null, createdBy: null });
-      assert.deepEqual(await s.findToken('h3'), { hash: 'h3', kind: 'team', name: 'ops', scope: null, createdAt: at(3), role: null, expiresAt: null, usesLeft: null, createdBy: null });
+      await s.putToken({
+        hash: 'h1',
+        kind: 'agent',
+        name: 'host1',
+        scope: null,
+        createdAt: at(0),
+        role: null,
+        expiresAt: null,
+        usesLeft: null,
+        createdBy: null,
+      });
+      await s.putToken({
+        hash: 'h2',
+        kind: 'agent',
+        name: 'host1',
+        scope: null,
+        createdAt: at(1),
+        role: null,
+        expiresAt: null,
+        usesLeft: null,
+        createdBy: null,
+      });
+      await s.putToken({
+        hash: 'h3',
+        kind: 'team',
+        name: 'host1',
+        scope: 'cop.xiaomi',
+        createdAt: at(2),
+        role: null,
+        expiresAt: null,
+        usesLeft: null,
+        createdBy: null,
+      });
+      assert.deepEqual(await s.findToken('h3'), {
+        hash: 'h3',
+        kind: 'team',
+        name: 'host1',
+        scope: 'cop.xiaomi',
+        createdAt: at(2),
+        role: null,
+        expiresAt: null,
+        usesLeft: null,
+        createdBy: null,
+      });
+      await s.putToken({
+        hash: 'h3',
+        kind: 'team',
+        name: 'ops',
+        scope: null,
+        createdAt: at(3),
+        role: null,
+        expiresAt: null,
+        usesLeft: null,
+        createdBy: null,
+      });
+      assert.deepEqual(await s.findToken('h3'), {
+        hash: 'h3',
+        kind: 'team',
+        name: 'ops',
+        scope: null,
+        createdAt: at(3),
+        role: null,
+        expiresAt: null,
+        usesLeft: null,
+        createdBy: null,
+      });
       await s.deleteTokens('agent', 'host1');
       assert.equal(await s.findToken('h1'), undefined);
       assert.equal(await s.findToken('h2'), undefined);
@@ -332,30 +473,73 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const base = { scope: null, createdAt: at(0), role: null, expiresAt: null, createdBy: 'admin' } as const;
       await s.putToken({ ...base, hash: 'j1', kind: 'join', name: 'rack1', usesLeft: 2 });
       await s.putToken({ ...base, hash: 'j2', kind: 'join', name: 'any', usesLeft: null });
-      await s.putToken({ ...base, hash: 't1', kind: 'team', name: 'web', scope: 'cop.a_owt.web', role: 'viewer', usesLeft: null, expiresAt: at(99), createdAt: at(1) });
-      assert.deepEqual(await s.findToken('t1'), { ...base, hash: 't1', kind: 'team', name: 'web', scope: 'cop.a_owt.web', role: 'viewer', usesLeft: null, expiresAt: at(99), createdAt: at(1) });
+      await s.putToken({
+        ...base,
+        hash: 't1',
+        kind: 'team',
+        name: 'web',
+        scope: 'cop.a_owt.web',
+        role: 'viewer',
+        usesLeft: null,
+        expiresAt: at(99),
+        createdAt: at(1),
+      });
+      assert.deepEqual(await s.findToken('t1'), {
+        ...base,
+        hash: 't1',
+        kind: 'team',
+        name: 'web',
+        scope: 'cop.a_owt.web',
+        role: 'viewer',
+        usesLeft: null,
+        expiresAt: at(99),
+        createdAt: at(1),
+      });
       const uses = await Promise.all([s.useToken('j1'), s.useToken('j1'), s.useToken('j1')]);
       assert.deepEqual(uses.sort(), [false, true, true]);
       assert.equal((await s.findToken('j1'))?.usesLeft, 0);
       assert.equal(await s.useToken('j2'), true);
       assert.equal(await s.useToken('nope'), false);
-      assert.deepEqual((await s.listTokens()).map((t) => t.hash), ['t1', 'j1', 'j2']);
+      assert.deepEqual(
+        (await s.listTokens()).map((t) => t.hash),
+        ['t1', 'j1', 'j2'],
+      );
       assert.equal(await s.deleteToken('t1'), true);
       assert.equal(await s.deleteToken('t1'), false);
       assert.equal(await s.findToken('t1'), undefined);
     });
 
-    it('access: a host\'s scope and pending join; deleteHost removes its token, desired state and instances', async () => {
+    it("access: a host's scope and pending join; deleteHost removes its token, desired state and instances", async () => {
       const s = await fresh();
       await s.upsertHost({ name: 'hx', labels: {}, address: null, joinedAt: at(0) });
-      await s.updateHost('hx', { scope: 'cop.a_owt.web', pendingJoin: { at: at(1), address: '127.0.0.2', labels: { a: 'b' } }, joinApprovedUntil: at(9) });
+      await s.updateHost('hx', {
+        scope: 'cop.a_owt.web',
+        pendingJoin: { at: at(1), address: '127.0.0.2', labels: { a: 'b' } },
+        joinApprovedUntil: at(9),
+      });
       assert.deepEqual(await s.getHost('hx'), {
-        name: 'hx', labels: {}, address: null, joinedAt: at(0), lastHeartbeat: null, scope: 'cop.a_owt.web',
-        pendingJoin: { at: at(1), address: '127.0.0.2', labels: { a: 'b' } }, joinApprovedUntil: at(9),
+        name: 'hx',
+        labels: {},
+        address: null,
+        joinedAt: at(0),
+        lastHeartbeat: null,
+        scope: 'cop.a_owt.web',
+        pendingJoin: { at: at(1), address: '127.0.0.2', labels: { a: 'b' } },
+        joinApprovedUntil: at(9),
       });
       await s.upsertHost({ name: 'hx', labels: { z: '1' }, address: null, joinedAt: at(5) });
-      assert.equal((await s.getHost('hx'))?.scope, 'cop.a_owt.web', 'a join again keeps the host\'s scope');
-      await s.putToken({ hash: 'ax', kind: 'agent', name: 'hx', scope: null, createdAt: at(0), role: null, expiresAt: null, usesLeft: null, createdBy: null });
+      assert.equal((await s.getHost('hx'))?.scope, 'cop.a_owt.web', "a join again keeps the host's scope");
+      await s.putToken({
+        hash: 'ax',
+        kind: 'agent',
+        name: 'hx',
+        scope: null,
+        createdAt: at(0),
+        role: null,
+        expiresAt: null,
+        usesLeft: null,
+        createdBy: null,
+      });
       await s.deleteHost('hx');
       assert.equal(await s.getHost('hx'), undefined);
       assert.equal(await s.findToken('ax'), undefined);
@@ -372,12 +556,21 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
 
     it('tx: a change and its audit entry land together or not at all, nested writes included', async () => {
       const s = await fresh();
-      await assert.rejects(s.tx(async (t) => {
-        await t.putCluster({ tag: 'cop.a_owt.b_pdl.c_service.d_job.e_cluster.tx', hosts: ['h1'], policy: {}, conf: null, updatedAt: at(0) });
-        await t.ensureNodes([{ tag: 'cop.txnode', level: 'cop', parent: null, createdAt: at(0) }]);
-        await t.audit({ at: at(0), actor: 'a', action: 'tx.test', target: 'x', detail: {} });
-        throw new Error('boom');
-      }), /boom/);
+      await assert.rejects(
+        s.tx(async (t) => {
+          await t.putCluster({
+            tag: 'cop.a_owt.b_pdl.c_service.d_job.e_cluster.tx',
+            hosts: ['h1'],
+            policy: {},
+            conf: null,
+            updatedAt: at(0),
+          });
+          await t.ensureNodes([{ tag: 'cop.txnode', level: 'cop', parent: null, createdAt: at(0) }]);
+          await t.audit({ at: at(0), actor: 'a', action: 'tx.test', target: 'x', detail: {} });
+          throw new Error('boom');
+        }),
+        /boom/,
+      );
       assert.equal(await s.getCluster('cop.a_owt.b_pdl.c_service.d_job.e_cluster.tx'), undefined);
       assert.ok(!(await s.listNodes()).some((n) => n.tag === 'cop.txnode'));
       assert.deepEqual(await s.listAudit({ action: 'tx.test' }), []);
@@ -393,13 +586,43 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const s = await fresh();
       assert.equal(await s.getHost('h1'), undefined);
       await s.upsertHost({ name: 'h1', labels: { zone: 'a', 'rack/x': 'r 1' }, address: '10.0.0.1', joinedAt: at(0) });
-      assert.deepEqual(await s.getHost('h1'), { name: 'h1', labels: { zone: 'a', 'rack/x': 'r 1' }, address: '10.0.0.1', joinedAt: at(0), lastHeartbeat: null, scope: null, pendingJoin: null, joinApprovedUntil: null });
-      await s.touchHosts([{ name: 'h1', at: at(5) }, { name: 'unknown', at: at(5) }]);
+      assert.deepEqual(await s.getHost('h1'), {
+        name: 'h1',
+        labels: { zone: 'a', 'rack/x': 'r 1' },
+        address: '10.0.0.1',
+        joinedAt: at(0),
+        lastHeartbeat: null,
+        scope: null,
+        pendingJoin: null,
+        joinApprovedUntil: null,
+      });
+      await s.touchHosts([
+        { name: 'h1', at: at(5) },
+        { name: 'unknown', at: at(5) },
+      ]);
       await s.upsertHost({ name: 'h1', labels: { zone: 'b' }, address: null, joinedAt: at(100) });
       await s.upsertHost({ name: 'h0', labels: {}, address: '10.0.0.0', joinedAt: at(1) });
       assert.deepEqual(await s.listHosts(), [
-        { name: 'h0', labels: {}, address: '10.0.0.0', joinedAt: at(1), lastHeartbeat: null, scope: null, pendingJoin: null, joinApprovedUntil: null },
-        { name: 'h1', labels: { zone: 'b' }, address: null, joinedAt: at(0), lastHeartbeat: at(5), scope: null, pendingJoin: null, joinApprovedUntil: null },
+        {
+          name: 'h0',
+          labels: {},
+          address: '10.0.0.0',
+          joinedAt: at(1),
+          lastHeartbeat: null,
+          scope: null,
+          pendingJoin: null,
+          joinApprovedUntil: null,
+        },
+        {
+          name: 'h1',
+          labels: { zone: 'b' },
+          address: null,
+          joinedAt: at(0),
+          lastHeartbeat: at(5),
+          scope: null,
+          pendingJoin: null,
+          joinApprovedUntil: null,
+        },
       ]);
       assert.equal(await s.getHost('unknown'), undefined);
     });
@@ -409,7 +632,11 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       await s.touchHosts([]);
       const names = Array.from({ length: 1234 }, (_, i) => `host-${String(i).padStart(5, '0')}`);
       await Promise.all(names.map((name) => s.upsertHost({ name, labels: {}, address: null, joinedAt: at(0) })));
-      await s.touchHosts([{ name: 'host-00001', at: at(10) }, { name: 'host-00001', at: at(12) }, { name: 'host-00001', at: at(11) }]);
+      await s.touchHosts([
+        { name: 'host-00001', at: at(10) },
+        { name: 'host-00001', at: at(12) },
+        { name: 'host-00001', at: at(11) },
+      ]);
       assert.equal((await s.getHost('host-00001'))?.lastHeartbeat, at(12));
       // names that need quoting in SQL and in PostgreSQL array literals
       const odd = ['we"ird', 'a,b', '{x}', 'back\\slash', "o'neil", 'NULL', 'sp ace'];
@@ -427,7 +654,13 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
     it('clusters: put, get, overwrite, list', async () => {
       const s = await fresh();
       assert.equal(await s.getCluster(CLUSTER), undefined);
-      const row = { tag: CLUSTER, hosts: ['h1', 'h2'], policy: { batch: 2, health: { path: '/ok' } }, conf: 'batch: 2\n', updatedAt: at(0) };
+      const row = {
+        tag: CLUSTER,
+        hosts: ['h1', 'h2'],
+        policy: { batch: 2, health: { path: '/ok' } },
+        conf: 'batch: 2\n',
+        updatedAt: at(0),
+      };
       await s.putCluster(row);
       assert.deepEqual(await s.getCluster(CLUSTER), row);
       const row2 = { ...row, hosts: ['h3'], policy: {}, conf: null, updatedAt: at(5) };
@@ -462,8 +695,14 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       await s.putRelease(release('v1', 10));
       await s.putRelease(release('v3', 30));
       await s.putRelease(release('o1', 40, { job: 'cop.x_job.other' }));
-      assert.deepEqual((await s.listReleases(JOB)).map((r) => r.version), ['v3', 'v2', 'v1']);
-      assert.deepEqual((await s.listReleases()).map((r) => r.version), ['o1', 'v3', 'v2', 'v1']);
+      assert.deepEqual(
+        (await s.listReleases(JOB)).map((r) => r.version),
+        ['v3', 'v2', 'v1'],
+      );
+      assert.deepEqual(
+        (await s.listReleases()).map((r) => r.version),
+        ['o1', 'v3', 'v2', 'v1'],
+      );
       assert.deepEqual(await s.listReleases('cop.none_job.x'), []);
     });
 
@@ -479,7 +718,8 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       await s.updateBuild(id2, { status: 'succeeded', version: 'abc123def', endedAt: at(9) });
       await s.updateBuild(id2, {});
       assert.deepEqual(await s.getBuild(id2), {
-        id: id2, ...build({ ref: 'dev', status: 'succeeded', version: 'abc123def', endedAt: at(9) }),
+        id: id2,
+        ...build({ ref: 'dev', status: 'succeeded', version: 'abc123def', endedAt: at(9) }),
         log: "start\nline 1\nline 2 with 'quotes' and ünïcode\n",
       });
       await s.updateBuild(id1, { status: 'failed', error: 'boom', log: 'replaced' });
@@ -497,10 +737,22 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         { id: b2, ...build({ job: 'cop.x_job.other', status: 'failed', error: 'e' }) },
         { id: b1, ...build() },
       ]);
-      assert.deepEqual((await s.listBuilds({ job: JOB })).map((b) => b.id), [b3, b1]);
-      assert.deepEqual((await s.listBuilds({ status: 'failed' })).map((b) => b.id), [b2]);
-      assert.deepEqual((await s.listBuilds({ job: JOB, status: 'running' })).map((b) => b.id), [b1]);
-      assert.deepEqual((await s.listBuilds({ limit: 2 })).map((b) => b.id), [b3, b2]);
+      assert.deepEqual(
+        (await s.listBuilds({ job: JOB })).map((b) => b.id),
+        [b3, b1],
+      );
+      assert.deepEqual(
+        (await s.listBuilds({ status: 'failed' })).map((b) => b.id),
+        [b2],
+      );
+      assert.deepEqual(
+        (await s.listBuilds({ job: JOB, status: 'running' })).map((b) => b.id),
+        [b1],
+      );
+      assert.deepEqual(
+        (await s.listBuilds({ limit: 2 })).map((b) => b.id),
+        [b3, b2],
+      );
       assert.equal((await s.getBuild(b1))?.log, 'long log');
     });
 
@@ -517,13 +769,16 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       }
       const log = (await s.getBuild(id))!.log;
       assert.ok(whole.length > BUILD_LOG_HEAD_CHARS + BUILD_LOG_TAIL_CHARS);
-      assert.ok(log.length <= BUILD_LOG_HEAD_CHARS + BUILD_LOG_TAIL_CHARS + 2 * BUILD_LOG_PIECE_CHARS + 300, `${log.length} characters kept`);
+      assert.ok(
+        log.length <= BUILD_LOG_HEAD_CHARS + BUILD_LOG_TAIL_CHARS + 2 * BUILD_LOG_PIECE_CHARS + 300,
+        `${log.length} characters kept`,
+      );
       assert.ok(log.startsWith(whole.slice(0, BUILD_LOG_HEAD_CHARS)), 'the head is kept');
       assert.ok(log.endsWith(whole.slice(-BUILD_LOG_TAIL_CHARS)), 'the tail is kept');
       const cut = /\[\.\.\. (\d+) characters of this log were cut here/.exec(log);
       assert.ok(cut, 'a marker says so');
       const marker = log.indexOf('\n[...');
-      assert.equal(Number(cut[1]), whole.length - (log.length - (log.indexOf('...]\n') + 5) ) - marker, 'the marker counts what is missing');
+      assert.equal(Number(cut[1]), whole.length - (log.length - (log.indexOf('...]\n') + 5)) - marker, 'the marker counts what is missing');
       // A reader that follows by position reads on from where it was, to the end of the whole log.
       const tail = await s.readBuildLog(id, whole.length - 64);
       assert.deepEqual(tail, { text: whole.slice(-64), end: whole.length });
@@ -536,7 +791,8 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual(await s.getDeployment(d1), { id: d1, ...deployment() });
       await s.updateDeployment(d1, { status: 'succeeded', endedAt: at(60), hostResults: { h1: 'succeeded', h2: 'failed: port closed' } });
       assert.deepEqual(await s.getDeployment(d1), {
-        id: d1, ...deployment({ status: 'succeeded', endedAt: at(60), hostResults: { h1: 'succeeded', h2: 'failed: port closed' } }),
+        id: d1,
+        ...deployment({ status: 'succeeded', endedAt: at(60), hostResults: { h1: 'succeeded', h2: 'failed: port closed' } }),
       });
       const progress = { batches: [['h1'], ['h2']], phase: 'deploying', hosts: { h1: { state: 'succeeded' } } };
       await s.updateDeployment(d1, { progress });
@@ -546,10 +802,22 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual((await s.getDeployment(d0))?.progress, {}, 'progress defaults to {}');
       const d2 = await s.createDeployment(deployment({ tag: `${JOB}_cluster.b`, kind: 'rollback' }));
       const d3 = await s.createDeployment(deployment({ status: 'failed', message: 'timeout' }));
-      assert.deepEqual((await s.listDeployments()).map((d) => d.id), [d3, d2, d0, d1]);
-      assert.deepEqual((await s.listDeployments({ tag: CLUSTER })).map((d) => d.id), [d3, d0, d1]);
-      assert.deepEqual((await s.listDeployments({ tag: CLUSTER, status: 'failed' })).map((d) => d.id), [d3]);
-      assert.deepEqual((await s.listDeployments({ limit: 2 })).map((d) => d.id), [d3, d2]);
+      assert.deepEqual(
+        (await s.listDeployments()).map((d) => d.id),
+        [d3, d2, d0, d1],
+      );
+      assert.deepEqual(
+        (await s.listDeployments({ tag: CLUSTER })).map((d) => d.id),
+        [d3, d0, d1],
+      );
+      assert.deepEqual(
+        (await s.listDeployments({ tag: CLUSTER, status: 'failed' })).map((d) => d.id),
+        [d3],
+      );
+      assert.deepEqual(
+        (await s.listDeployments({ limit: 2 })).map((d) => d.id),
+        [d3, d2],
+      );
       assert.equal((await s.listDeployments({ limit: 1, tag: `${JOB}_cluster.b` }))[0].kind, 'rollback');
       assert.equal(await s.getDeployment(9999), undefined);
     });
@@ -559,9 +827,16 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal(await s.findRunningDeployment(CLUSTER), undefined);
       await s.createDeployment(deployment({ status: 'succeeded', endedAt: at(5) }));
       const other = await s.createDeployment(deployment({ tag: `${JOB}_cluster.b` }));
-      assert.equal(await s.findRunningDeployment(CLUSTER), undefined, 'an ended one and another cluster\'s do not lock it');
+      assert.equal(await s.findRunningDeployment(CLUSTER), undefined, "an ended one and another cluster's do not lock it");
       const running = await s.createDeployment(deployment({ kind: 'rollback', initiator: 'bob', startedAt: at(9) }));
-      assert.deepEqual(await s.findRunningDeployment(CLUSTER), { id: running, tag: CLUSTER, version: 'abc123def', kind: 'rollback', initiator: 'bob', startedAt: at(9) });
+      assert.deepEqual(await s.findRunningDeployment(CLUSTER), {
+        id: running,
+        tag: CLUSTER,
+        version: 'abc123def',
+        kind: 'rollback',
+        initiator: 'bob',
+        startedAt: at(9),
+      });
       assert.equal((await s.findRunningDeployment(`${JOB}_cluster.b`))?.id, other);
       await s.updateDeployment(running, { status: 'failed', endedAt: at(20) });
       assert.equal(await s.findRunningDeployment(CLUSTER), undefined, 'ended: unlocked');
@@ -570,10 +845,19 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
     it('hosts by name: those that exist, sorted, in batches past BATCH_ROWS names', async () => {
       const s = await fresh();
       for (const name of ['hb', 'ha']) await s.upsertHost({ name, labels: { zone: name }, address: null, joinedAt: at(0) });
-      assert.deepEqual((await s.listHostsNamed(['hb', 'nope', 'ha', 'hb'])).map((h) => [h.name, h.labels.zone]), [['ha', 'ha'], ['hb', 'hb']]);
+      assert.deepEqual(
+        (await s.listHostsNamed(['hb', 'nope', 'ha', 'hb'])).map((h) => [h.name, h.labels.zone]),
+        [
+          ['ha', 'ha'],
+          ['hb', 'hb'],
+        ],
+      );
       assert.deepEqual(await s.listHostsNamed([]), []);
       const many = Array.from({ length: 1200 }, (_, i) => `n${i}`);
-      assert.deepEqual((await s.listHostsNamed([...many, 'ha'])).map((h) => h.name), ['ha']);
+      assert.deepEqual(
+        (await s.listHostsNamed([...many, 'ha'])).map((h) => h.name),
+        ['ha'],
+      );
     });
 
     it('desired: generations bump per host; null clears one entry', async () => {
@@ -610,7 +894,10 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         return stores[i % stores.length].setDesired('h1', tag, desired('h1', tag, `v${i}`));
       });
       const gens = await Promise.all(calls);
-      assert.deepEqual([...gens].sort((x, y) => x - y), Array.from({ length: 30 }, (_, i) => i + 1));
+      assert.deepEqual(
+        [...gens].sort((x, y) => x - y),
+        Array.from({ length: 30 }, (_, i) => i + 1),
+      );
       const got = await stores[0].getDesired('h1');
       assert.equal(got.generation, 30);
       assert.equal(got.entries.length, 5);
@@ -618,7 +905,10 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
 
     it('instances: replaceInstances replaces one host, listInstances filters', async () => {
       const s = await fresh();
-      await s.replaceInstances('h1', [instance('h1', 'web'), instance('h1', 'worker', { pid: null, port: null, state: 'failed', error: 'exit 1', restarts: 3, startedAt: null })]);
+      await s.replaceInstances('h1', [
+        instance('h1', 'web'),
+        instance('h1', 'worker', { pid: null, port: null, state: 'failed', error: 'exit 1', restarts: 3, startedAt: null }),
+      ]);
       await s.replaceInstances('h2', [instance('h2', 'web', { tag: `${JOB}_cluster.b` })]);
       assert.deepEqual(await s.listInstances({ host: 'h1' }), [
         instance('h1', 'web'),
@@ -630,9 +920,15 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual(await s.listInstances({ tag: CLUSTER, host: 'h2' }), []);
       assert.equal((await s.listInstances()).length, 2);
       await s.replaceInstances('h1', []);
-      assert.deepEqual((await s.listInstances()).map((i) => i.host), ['h2']);
+      assert.deepEqual(
+        (await s.listInstances()).map((i) => i.host),
+        ['h2'],
+      );
       await assert.rejects(s.replaceInstances('h1', [instance('h2', 'web')]), /row of host h2/);
-      assert.deepEqual((await s.listInstances()).map((i) => i.host), ['h2']);
+      assert.deepEqual(
+        (await s.listInstances()).map((i) => i.host),
+        ['h2'],
+      );
     });
 
     it('audit: newest first, by action, limited', async () => {
@@ -641,11 +937,27 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       await s.audit({ at: at(2), actor: 'admin', action: 'deploy', target: CLUSTER, detail: { version: 'v1', hosts: ['h1'] } });
       await s.audit({ at: at(3), actor: 'team-a', action: 'deploy', target: CLUSTER, detail: {} });
       const all = await s.listAudit();
-      assert.deepEqual(all.map((a) => a.at), [at(3), at(2), at(1)]);
+      assert.deepEqual(
+        all.map((a) => a.at),
+        [at(3), at(2), at(1)],
+      );
       assert.ok(all[0].id > all[1].id);
-      assert.deepEqual(all[1], { id: all[1].id, at: at(2), actor: 'admin', action: 'deploy', target: CLUSTER, detail: { version: 'v1', hosts: ['h1'] } });
-      assert.deepEqual((await s.listAudit({ action: 'deploy' })).map((a) => a.actor), ['team-a', 'admin']);
-      assert.deepEqual((await s.listAudit({ limit: 1 })).map((a) => a.action), ['deploy']);
+      assert.deepEqual(all[1], {
+        id: all[1].id,
+        at: at(2),
+        actor: 'admin',
+        action: 'deploy',
+        target: CLUSTER,
+        detail: { version: 'v1', hosts: ['h1'] },
+      });
+      assert.deepEqual(
+        (await s.listAudit({ action: 'deploy' })).map((a) => a.actor),
+        ['team-a', 'admin'],
+      );
+      assert.deepEqual(
+        (await s.listAudit({ limit: 1 })).map((a) => a.action),
+        ['deploy'],
+      );
       assert.deepEqual(await s.listAudit({ action: 'token.create' }), []);
     });
 
@@ -657,8 +969,14 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual(second, { ...row, sealed: 'v1:BBBB', updatedBy: 'team-a', updatedAt: at(2), version: 2, createdAt: at(1) });
       await s.putSecret({ ...row, scope: 'cop.acme_owt.web', updatedAt: at(3) });
       await s.putSecret({ ...row, name: 'api-key', updatedAt: at(3) });
-      assert.deepEqual((await s.listSecrets()).map((r) => `${r.scope}/${r.name}@${r.version}`), ['cop.acme/api-key@1', 'cop.acme/db@2', 'cop.acme_owt.web/db@1']);
-      assert.deepEqual((await s.listSecrets('db')).map((r) => r.scope), ['cop.acme', 'cop.acme_owt.web']);
+      assert.deepEqual(
+        (await s.listSecrets()).map((r) => `${r.scope}/${r.name}@${r.version}`),
+        ['cop.acme/api-key@1', 'cop.acme/db@2', 'cop.acme_owt.web/db@1'],
+      );
+      assert.deepEqual(
+        (await s.listSecrets('db')).map((r) => r.scope),
+        ['cop.acme', 'cop.acme_owt.web'],
+      );
       assert.equal((await s.getSecret('cop.acme', 'db'))?.sealed, 'v1:BBBB');
       assert.equal(await s.deleteSecret('cop.acme', 'db'), true);
       assert.equal(await s.deleteSecret('cop.acme', 'db'), false);

@@ -321,7 +321,12 @@ export interface Store {
    */
   findRunningDeployment(tag: string): Promise<RunningDeploymentRow | undefined>;
   /** newest first (by id) */
-  listDeployments(filter?: { tag?: string; status?: DeploymentStatus; limit?: number; /** only ids below this (the next page) */ beforeId?: number }): Promise<DeploymentRow[]>;
+  listDeployments(filter?: {
+    tag?: string;
+    status?: DeploymentStatus;
+    limit?: number /** only ids below this (the next page) */;
+    beforeId?: number;
+  }): Promise<DeploymentRow[]>;
 
   /**
    * Set (row) or clear (null) one entry of a host's desired state and bump the host's
@@ -370,5 +375,9 @@ export interface Store {
   /** answers whether it existed */
   deleteSecret(scope: string, name: string): Promise<boolean>;
   /** newest first */
-  listAudit(filter?: { limit?: number; action?: string; /** only ids below this (the next page) */ beforeId?: number }): Promise<AuditRow[]>;
+  listAudit(filter?: {
+    limit?: number;
+    action?: string /** only ids below this (the next page) */;
+    beforeId?: number;
+  }): Promise<AuditRow[]>;
 }

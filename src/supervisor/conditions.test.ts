@@ -16,7 +16,9 @@ after(() => scratch.remove());
  * http answers 503, tcp closes its listener. Each start writes its pid to `pid`.
  */
 const serverScript = join(scratch.dir, 'server.cjs');
-writeFileSync(serverScript, `
+writeFileSync(
+  serverScript,
+  `
 const fs = require('fs');
 const failing = () => { try { return fs.readFileSync('fail', 'utf8').trim() === String(process.pid); } catch { return false; } };
 fs.writeFileSync('pid', String(process.pid));
@@ -28,7 +30,8 @@ if (process.env.KIND === 'http') {
   const t = setInterval(() => { if (failing()) { srv.close(); clearInterval(t); } }, 20);
   setInterval(() => {}, 1000);
 }
-`);
+`,
+);
 
 /** Starts `spec`, waits for up, breaks it with `breakIt`, and waits for the restart. */
 async function restartsWhenBroken(spec: WatchSpec, breakIt: (pid: number) => void): Promise<{ sup: Supervisor; firstPid: number }> {
@@ -60,8 +63,10 @@ describe('conditions', () => {
 
   test('the words for a condition, and the HTTP code rules', () => {
     assert.equal(describeCondition({ kind: 'memory', aboveBytes: 100 * 1024 * 1024, ...every }), 'memory above 100 MiB (2 of 3 checks)');
-    assert.equal(describeCondition({ kind: 'http', url: 'http://x/h', codeIs: [200], timeoutMs: 1, ...every, times: 3, of: 3 }),
-      'http http://x/h (code is 200) (3 checks in a row)');
+    assert.equal(
+      describeCondition({ kind: 'http', url: 'http://x/h', codeIs: [200], timeoutMs: 1, ...every, times: 3, of: 3 }),
+      'http http://x/h (code is 200) (3 checks in a row)',
+    );
     assert.equal(formatBytes(1536), '1.5 KiB');
     assert.equal(codeFails({}, 302), false);
     assert.equal(codeFails({}, 404), true);
@@ -80,7 +85,11 @@ describe('conditions', () => {
   test('an HTTP check that starts failing restarts the process', async () => {
     const port = await freePort();
     const cond: ConditionSpec = { kind: 'http', url: `http://127.0.0.1:${port}/health`, codeIs: [200], timeoutMs: 1_000, ...every };
-    const s = scratch.spec(`exec node ${serverScript}`, { env: { ...scratch.spec('').env, PORT: String(port), KIND: 'http' }, startGraceMs: 300, conditions: [cond] });
+    const s = scratch.spec(`exec node ${serverScript}`, {
+      env: { ...scratch.spec('').env, PORT: String(port), KIND: 'http' },
+      startGraceMs: 300,
+      conditions: [cond],
+    });
     const { sup } = await restartsWhenBroken(s, (pid) => writeFileSync(join(scratch.dir, 'fail'), String(pid)));
     assert.match(sup.events(0, s.id)[1]!.message, /\(code is 200\) \(2 of 3 checks\): HTTP 503; restarting$/);
     // The new process answers 200: no further restart.
@@ -93,7 +102,11 @@ describe('conditions', () => {
   test('a TCP check that cannot connect restarts the process', async () => {
     const port = await freePort();
     const cond: ConditionSpec = { kind: 'tcp', host: '127.0.0.1', port, timeoutMs: 1_000, ...every };
-    const s = scratch.spec(`exec node ${serverScript}`, { env: { ...scratch.spec('').env, PORT: String(port), KIND: 'tcp' }, startGraceMs: 300, conditions: [cond] });
+    const s = scratch.spec(`exec node ${serverScript}`, {
+      env: { ...scratch.spec('').env, PORT: String(port), KIND: 'tcp' },
+      startGraceMs: 300,
+      conditions: [cond],
+    });
     const { sup } = await restartsWhenBroken(s, (pid) => writeFileSync(join(scratch.dir, 'fail'), String(pid)));
     assert.match(sup.events(0, s.id)[1]!.message, new RegExp(`^tcp 127.0.0.1:${port} \\(2 of 3 checks\\): ECONNREFUSED`));
     await sup.stopAll();
@@ -101,7 +114,9 @@ describe('conditions', () => {
 
   test('a command check that fails restarts the process; one with action event only records', async () => {
     const flag = join(scratch.dir, 'down');
-    const restart = scratch.spec('exec sleep 1000', { conditions: [{ kind: 'command', command: `test ! -e ${flag}`, timeoutMs: 2_000, ...every }] });
+    const restart = scratch.spec('exec sleep 1000', {
+      conditions: [{ kind: 'command', command: `test ! -e ${flag}`, timeoutMs: 2_000, ...every }],
+    });
     const record = scratch.spec('exec sleep 1000', {
       conditions: [{ kind: 'command', command: `test ! -e ${flag}`, timeoutMs: 2_000, ...every, action: 'event' }],
     });
@@ -117,7 +132,9 @@ describe('conditions', () => {
   });
 
   test('CPU above a limit restarts the process', async () => {
-    const s = scratch.spec('while :; do :; done', { conditions: [{ kind: 'cpu', abovePercent: 20, intervalMs: 300, times: 2, of: 3, action: 'restart' }] });
+    const s = scratch.spec('while :; do :; done', {
+      conditions: [{ kind: 'cpu', abovePercent: 20, intervalMs: 300, times: 2, of: 3, action: 'restart' }],
+    });
     const { sup } = await restartsWhenBroken(s, () => undefined);
     assert.match(sup.events(0, s.id)[1]!.message, /^cpu above 20% \(2 of 3 checks\): cpu \d+\.\d%; restarting$/);
     await sup.stopAll();

@@ -13,9 +13,15 @@ let seq = 0;
 function cron(command: string, over: Partial<CronSpec> = {}): CronSpec {
   seq++;
   return {
-    id: `c${seq}`, schedule: '* * * * * *', command, cwd: scratch.dir,
+    id: `c${seq}`,
+    schedule: '* * * * * *',
+    command,
+    cwd: scratch.dir,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GREETING: 'hi' },
-    logDir: join(scratch.dir, 'log'), logName: `cron-${seq}`, timeoutMs: 0, ...over,
+    logDir: join(scratch.dir, 'log'),
+    logName: `cron-${seq}`,
+    timeoutMs: 0,
+    ...over,
   };
 }
 
@@ -35,7 +41,10 @@ describe('CronRunner', () => {
     const addedAt = Date.now();
     const st = runner.add(spec);
     assert.ok(st.nextRunAt! > addedAt - 5 && st.nextRunAt! <= Date.now() + 1_000, 'the next run is within a second');
-    const done = await until('two runs', () => { const s = runner.status(spec.id)!; return s.runs >= 2 && s.running === null && s; });
+    const done = await until('two runs', () => {
+      const s = runner.status(spec.id)!;
+      return s.runs >= 2 && s.running === null && s;
+    });
     runner.stopAll();
     assert.equal(done.lastRun?.result, 'failed');
     assert.equal(done.lastRun?.code, 3);
@@ -50,7 +59,14 @@ describe('CronRunner', () => {
     const trace = join(scratch.dir, 'trace');
     const spec = cron(`echo "start $(date +%s%N)" >> ${trace}; sleep 2.2; echo "end $(date +%s%N)" >> ${trace}`);
     runner.add(spec);
-    const st = await until('two runs and a skip', () => { const s = runner.status(spec.id)!; return s.runs >= 2 && s.skipped >= 2 && s; }, 20_000);
+    const st = await until(
+      'two runs and a skip',
+      () => {
+        const s = runner.status(spec.id)!;
+        return s.runs >= 2 && s.skipped >= 2 && s;
+      },
+      20_000,
+    );
     await until('the run to end', () => runner.status(spec.id)!.running === null, 10_000);
     runner.remove(spec.id);
     const lines = readFileSync(trace, 'utf8').trim().split('\n');
@@ -73,7 +89,10 @@ describe('CronRunner', () => {
     runner.add(spec);
     const started = runner.runNow(spec.id)!;
     const pid = started.running!.pid;
-    const st = await until('timed out', () => { const s = runner.status(spec.id)!; return s.lastRun && s; });
+    const st = await until('timed out', () => {
+      const s = runner.status(spec.id)!;
+      return s.lastRun && s;
+    });
     assert.equal(st.lastRun?.result, 'timed out');
     assert.match(st.lastRun!.message, /^timed out after 0.3 s: killed by SIGKILL$/);
     assertGroupGone(pid);
@@ -91,7 +110,10 @@ describe('CronRunner', () => {
     second.adoptRun(spec.id, { pid: left!.running!.pid, startTime: left!.running!.startTime!, startedAt: left!.running!.startedAt });
     second.runNow(spec.id);
     assert.equal(second.status(spec.id)?.skipped, 1);
-    const st = await until('the adopted run ended', () => { const s = second.status(spec.id)!; return s.lastRun && s; });
+    const st = await until('the adopted run ended', () => {
+      const s = second.status(spec.id)!;
+      return s.lastRun && s;
+    });
     assert.equal(st.lastRun?.result, 'unknown');
     second.stopAll();
   });
@@ -107,7 +129,10 @@ describe('CronRunner, a cron replaced while it runs (a new release)', () => {
     const again = runner.add({ ...spec, command: 'echo v2' });
     assert.ok(again.running, 'the old run is still known');
     assert.equal(runner.runNow(spec.id)?.skipped, 1);
-    const st = await until('the old run ended', () => { const s = runner.status(spec.id)!; return s.lastRun && s; });
+    const st = await until('the old run ended', () => {
+      const s = runner.status(spec.id)!;
+      return s.lastRun && s;
+    });
     assert.equal(st.lastRun?.result, 'ok');
     assert.equal(st.command, 'echo v2');
     runner.stopAll();

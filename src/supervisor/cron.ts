@@ -126,9 +126,10 @@ export class CronRunner extends EventEmitter<CronRunnerEvents> {
       runAs: spawnIdentity(spec.user, spec.allowRoot),
     };
     claimFolders(spec.writable ?? [], fixed.runAs);
-    const job: Job = existing === undefined
-      ? { ...fixed, running: null, child: null, timedOut: false, nextRunAt: null, lastRun: null, runs: 0, skipped: 0, removed: false }
-      : Object.assign(existing, fixed, { removed: false });
+    const job: Job =
+      existing === undefined
+        ? { ...fixed, running: null, child: null, timedOut: false, nextRunAt: null, lastRun: null, runs: 0, skipped: 0, removed: false }
+        : Object.assign(existing, fixed, { removed: false });
     this.#jobs.set(spec.id, job);
     this.#arm(job);
     return view(job);
@@ -206,16 +207,24 @@ export class CronRunner extends EventEmitter<CronRunnerEvents> {
     job.nextRunAt = next === null ? null : next.getTime();
     if (next === null) return;
     const wait = next.getTime() - now;
-    job.timer = setTimeout(() => {
-      if (Date.now() >= next.getTime() - 1) this.#fire(job, 'on schedule');
-      this.#arm(job);
-    }, Math.min(Math.max(wait, 0), MAX_TIMER_MS));
+    job.timer = setTimeout(
+      () => {
+        if (Date.now() >= next.getTime() - 1) this.#fire(job, 'on schedule');
+        this.#arm(job);
+      },
+      Math.min(Math.max(wait, 0), MAX_TIMER_MS),
+    );
   }
 
   #fire(job: Job, why: string): void {
     if (job.running !== null) {
       job.skipped++;
-      this.emit('event', job.spec.id, 'cron-skipped', `skipped a run (${why}): the run started ${new Date(job.running.startedAt).toISOString()} (pid ${job.running.pid}) is still going`);
+      this.emit(
+        'event',
+        job.spec.id,
+        'cron-skipped',
+        `skipped a run (${why}): the run started ${new Date(job.running.startedAt).toISOString()} (pid ${job.running.pid}) is still going`,
+      );
       return;
     }
     const spec = job.spec;
@@ -227,12 +236,21 @@ export class CronRunner extends EventEmitter<CronRunnerEvents> {
     try {
       child = spawnProcess({ ...spec, stopSignal: 'SIGTERM', stopTimeoutMs: 0, startGraceMs: 0 } as WatchSpec, job.runAs);
     } catch (err) {
-      this.#record(job, { startedAt, endedAt: Date.now(), code: null, signal: null, result: 'could not start', message: (err as Error).message });
+      this.#record(job, {
+        startedAt,
+        endedAt: Date.now(),
+        code: null,
+        signal: null,
+        result: 'could not start',
+        message: (err as Error).message,
+      });
       return;
     }
     const pid = child.pid;
     if (pid === undefined) {
-      child.once('error', (err) => this.#record(job, { startedAt, endedAt: Date.now(), code: null, signal: null, result: 'could not start', message: err.message }));
+      child.once('error', (err) =>
+        this.#record(job, { startedAt, endedAt: Date.now(), code: null, signal: null, result: 'could not start', message: err.message }),
+      );
       return;
     }
     job.child = child;

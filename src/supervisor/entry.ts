@@ -51,10 +51,7 @@ export interface Entry {
 }
 
 /** A new record, not yet started. */
-export function newEntry(
-  spec: WatchSpec,
-  fixed: Pick<Entry, 'signal' | 'runAs' | 'restartPolicy' | 'flapping' | 'logPolicy'>,
-): Entry {
+export function newEntry(spec: WatchSpec, fixed: Pick<Entry, 'signal' | 'runAs' | 'restartPolicy' | 'flapping' | 'logPolicy'>): Entry {
   return {
     spec: { ...spec, env: { ...spec.env }, meta: { ...(spec.meta ?? {}) } },
     ...fixed,

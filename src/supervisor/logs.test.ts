@@ -80,14 +80,19 @@ describe('logs', () => {
     await until('the truncated file again', () => got.some((c) => c.data === 'cut\n'));
     stop.abort();
     await done;
-    assert.deepEqual(got.slice(0, 2), [{ path: a, data: 'new a\n' }, { path: b, data: 'new b\n' }]);
+    assert.deepEqual(got.slice(0, 2), [
+      { path: a, data: 'new a\n' },
+      { path: b, data: 'new b\n' },
+    ]);
   });
 });
 
 test('rotateOrWarn: a log that cannot be rotated is said once per cause as a warning, not swallowed, and never throws', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'noops-rotate-'));
   const warnings: string[] = [];
-  const onWarning = (w: Error): void => { warnings.push(w.message); };
+  const onWarning = (w: Error): void => {
+    warnings.push(w.message);
+  };
   process.on('warning', onWarning);
   try {
     const path = join(dir, 'web.out.log');

@@ -9,7 +9,18 @@
  * in the few microseconds between the last copy and the truncation is lost: the price of never
  * signalling or restarting a process to rotate its log.
  */
-import { closeSync, copyFileSync, existsSync, ftruncateSync, openSync, readSync, renameSync, statSync, writeSync, fstatSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  renameSync,
+  statSync,
+  writeSync,
+  fstatSync,
+} from 'node:fs';
 import { basename } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -96,7 +107,7 @@ export function rotate(path: string, keep: number): void {
 
 function copyRange(from: number, to: number, start: number, end: number): void {
   const buf = Buffer.allocUnsafe(CHUNK);
-  for (let pos = start; pos < end;) {
+  for (let pos = start; pos < end; ) {
     const n = readSync(from, buf, 0, Math.min(CHUNK, end - pos), pos);
     if (n <= 0) break;
     writeSync(to, buf, 0, n);

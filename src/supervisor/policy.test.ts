@@ -21,29 +21,40 @@ describe('planRestart', () => {
     assert.equal(failed, 8);
   });
   test('a stable run resets the backoff to at once; a death after up is no failed start', () => {
-    assert.deepEqual(
-      planRestart({ state: 'up', upForMs: 60_000, nextBackoffMs: 16_000, failedStarts: 0 }, backoff),
-      { delayMs: 0, nextBackoffMs: 1_000, failedStarts: 0 },
-    );
-    assert.deepEqual(
-      planRestart({ state: 'up', upForMs: 5_000, nextBackoffMs: 16_000, failedStarts: 0 }, backoff),
-      { delayMs: 16_000, nextBackoffMs: 30_000, failedStarts: 0 },
-    );
+    assert.deepEqual(planRestart({ state: 'up', upForMs: 60_000, nextBackoffMs: 16_000, failedStarts: 0 }, backoff), {
+      delayMs: 0,
+      nextBackoffMs: 1_000,
+      failedStarts: 0,
+    });
+    assert.deepEqual(planRestart({ state: 'up', upForMs: 5_000, nextBackoffMs: 16_000, failedStarts: 0 }, backoff), {
+      delayMs: 16_000,
+      nextBackoffMs: 30_000,
+      failedStarts: 0,
+    });
   });
 });
 
 describe('decideEnd', () => {
-  const died = (now: number, code: number | null = 1, signal: string | null = null) =>
-    ({ state: 'starting' as const, upForMs: null, code, signal, now });
+  const died = (now: number, code: number | null = 1, signal: string | null = null) => ({
+    state: 'starting' as const,
+    upForMs: null,
+    code,
+    signal,
+    now,
+  });
 
   test('restart policies: always restarts a clean exit; on-failure only a failure; never nothing', () => {
     assert.equal(decideEnd(died(0, 0), freshBook(), policy).decision.action, 'restart');
-    assert.deepEqual(decideEnd(died(0, 0), freshBook(), { ...policy, restart: 'on-failure' }).decision,
-      { action: 'exit', why: 'restart policy on-failure: it exited with code 0' });
+    assert.deepEqual(decideEnd(died(0, 0), freshBook(), { ...policy, restart: 'on-failure' }).decision, {
+      action: 'exit',
+      why: 'restart policy on-failure: it exited with code 0',
+    });
     assert.equal(decideEnd(died(0, 2), freshBook(), { ...policy, restart: 'on-failure' }).decision.action, 'restart');
     assert.equal(decideEnd(died(0, null, 'SIGKILL'), freshBook(), { ...policy, restart: 'on-failure' }).decision.action, 'restart');
-    assert.deepEqual(decideEnd(died(0, 1), freshBook(), { ...policy, restart: 'never' }).decision,
-      { action: 'exit', why: 'restart policy never' });
+    assert.deepEqual(decideEnd(died(0, 1), freshBook(), { ...policy, restart: 'never' }).decision, {
+      action: 'exit',
+      why: 'restart policy never',
+    });
     // An exit still counts as a failed start when it came before up.
     assert.equal(decideEnd(died(0, 1), freshBook(), { ...policy, restart: 'never' }).book.failedStarts, 1);
   });
@@ -58,12 +69,18 @@ describe('decideEnd', () => {
       book = r.book;
       actions.push(r.decision.action === 'flap' ? `flap${r.decision.flaps}` : r.decision.action);
     };
-    step(0); step(1_000); step(1_000); // 3 restarts within 60 s: the third flaps
+    step(0);
+    step(1_000);
+    step(1_000); // 3 restarts within 60 s: the third flaps
     assert.deepEqual(actions, ['restart', 'restart', 'flap1']);
     assert.deepEqual(book.restartsAt, [], 'the pause starts a fresh window');
     assert.equal(book.nextBackoffMs, 0, 'and a fresh backoff');
-    step(300_000); step(1_000); step(1_000); // retried; flaps again
-    step(300_000); step(1_000); step(1_000); // third flap within the hour: more than 2 retries
+    step(300_000);
+    step(1_000);
+    step(1_000); // retried; flaps again
+    step(300_000);
+    step(1_000);
+    step(1_000); // third flap within the hour: more than 2 retries
     assert.deepEqual(actions, ['restart', 'restart', 'flap1', 'restart', 'restart', 'flap2', 'restart', 'restart', 'give-up']);
   });
 

@@ -67,12 +67,21 @@ export function decideEnd(facts: EndFacts, book: RestartBook, policy: Policy): {
 }
 
 /** A condition asks for a restart: restart at once, unless that makes the process flapping. */
-export function decideConditionRestart(book: RestartBook, now: number, flapping: FlappingPolicy | null): { decision: Decision; book: RestartBook } {
+export function decideConditionRestart(
+  book: RestartBook,
+  now: number,
+  flapping: FlappingPolicy | null,
+): { decision: Decision; book: RestartBook } {
   return countRestart(book, now, flapping, 0);
 }
 
 /** Counts one more restart; too many within the window is a flap, too many flaps is giving up. */
-function countRestart(book: RestartBook, now: number, flapping: FlappingPolicy | null, delayMs: number): { decision: Decision; book: RestartBook } {
+function countRestart(
+  book: RestartBook,
+  now: number,
+  flapping: FlappingPolicy | null,
+  delayMs: number,
+): { decision: Decision; book: RestartBook } {
   if (flapping === null) return { decision: { action: 'restart', delayMs }, book };
   const restartsAt = [...book.restartsAt.filter((t) => now - t < flapping.withinMs), now];
   if (restartsAt.length < flapping.times) return { decision: { action: 'restart', delayMs }, book: { ...book, restartsAt } };
@@ -90,6 +99,7 @@ function countRestart(book: RestartBook, now: number, flapping: FlappingPolicy |
  *   // 'restarted 5 times within 120 s (last: exited with code 1); retry in 300 s'
  */
 export function decisionWords(d: Extract<Decision, { action: 'flap' | 'give-up' }>, f: FlappingPolicy, reason: string): string {
-  if (d.action === 'flap') return `restarted ${f.times} times within ${f.withinMs / 1000} s (last: ${reason}); retry in ${d.retryInMs / 1000} s`;
+  if (d.action === 'flap')
+    return `restarted ${f.times} times within ${f.withinMs / 1000} s (last: ${reason}); retry in ${d.retryInMs / 1000} s`;
   return `given up: flapping ${d.flaps} times within ${f.retryWithinMs / 1000} s (last: ${reason}); start it by hand`;
 }

@@ -79,7 +79,10 @@ export function runProbeCommand(command: string, o: ProbeCommandOptions): Promis
   return new Promise((resolve) => {
     const keep = o.keepOutput ?? 0;
     const child = spawn('/bin/sh', ['-c', command], {
-      cwd: o.cwd, detached: true, stdio: keep > 0 ? ['ignore', 'pipe', 'pipe'] : 'ignore', ...asUser(o.runAs, o.env),
+      cwd: o.cwd,
+      detached: true,
+      stdio: keep > 0 ? ['ignore', 'pipe', 'pipe'] : 'ignore',
+      ...asUser(o.runAs, o.env),
     });
     let output = '';
     const take = (b: Buffer): void => {

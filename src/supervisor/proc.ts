@@ -138,7 +138,7 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
 export function normalizeSignal(name: string): NodeJS.Signals | null {
   const upper = name.trim().toUpperCase();
   const full = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-  return Object.prototype.hasOwnProperty.call(constants.signals, full) ? (full as NodeJS.Signals) : null;
+  return Object.hasOwn(constants.signals, full) ? (full as NodeJS.Signals) : null;
 }
 
 /** Boot time in ms since the epoch (`btime` of /proc/stat), or null. */

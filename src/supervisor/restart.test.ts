@@ -23,8 +23,18 @@ describe('flapping', () => {
     const given = await until('given up', () => seen.find((st) => st.state === 'flapping' && st.retryAt === null));
     const states = seen.map((st) => st.state);
     assert.deepEqual(states, [
-      'starting', 'backoff', 'starting', 'backoff', 'starting', 'flapping', // 3 deaths within 10 s
-      'starting', 'backoff', 'starting', 'backoff', 'starting', 'flapping', // retried once, flapping again
+      'starting',
+      'backoff',
+      'starting',
+      'backoff',
+      'starting',
+      'flapping', // 3 deaths within 10 s
+      'starting',
+      'backoff',
+      'starting',
+      'backoff',
+      'starting',
+      'flapping', // retried once, flapping again
     ]);
     const firstFlap = seen[5]!;
     assert.ok(firstFlap.retryAt !== null && firstFlap.retryAt > firstFlap.since, 'a retry is scheduled');
@@ -32,10 +42,25 @@ describe('flapping', () => {
     assert.ok(seen[6]!.since >= firstFlap.retryAt! - 5, 'retried after the pause, not before');
     assert.match(given.reason, /^given up: flapping 2 times within 60 s/);
     assert.equal(given.pid, null);
-    assert.deepEqual(sup.events(0, s.id).map((e) => e.kind), [
-      'started', 'crash', 'restart', 'crash', 'restart', 'crash', 'flapping',
-      'restart', 'crash', 'restart', 'crash', 'restart', 'crash', 'given-up',
-    ]);
+    assert.deepEqual(
+      sup.events(0, s.id).map((e) => e.kind),
+      [
+        'started',
+        'crash',
+        'restart',
+        'crash',
+        'restart',
+        'crash',
+        'flapping',
+        'restart',
+        'crash',
+        'restart',
+        'crash',
+        'restart',
+        'crash',
+        'given-up',
+      ],
+    );
     // Given up means given up: nothing starts again by itself.
     const n = seen.length;
     await sleep(500);
@@ -71,7 +96,10 @@ describe('restart policy', () => {
     assert.equal(exited!.lastExit?.code, 0);
     assert.equal(exited!.restartPolicy, 'on-failure');
     await until('a restart of the failing one', () => (sup.status(bad.id)?.restarts ?? 0) >= 1);
-    assert.deepEqual(sup.events(0, ok.id).map((e) => e.kind), ['started', 'exited']);
+    assert.deepEqual(
+      sup.events(0, ok.id).map((e) => e.kind),
+      ['started', 'exited'],
+    );
     await sup.stopAll();
   });
 
@@ -157,14 +185,30 @@ describe('control', () => {
 });
 
 describe('shellScript', () => {
-  test('a simple command is exec\'d; compound ones are left alone', async () => {
+  test("a simple command is exec'd; compound ones are left alone", async () => {
     const { shellScript } = await import('./index.js');
     const path = process.env.PATH;
     assert.equal(shellScript('node server.js', path), 'exec node server.js');
     assert.equal(shellScript('  sleep "$T" > /dev/null', path), 'exec sleep "$T" > /dev/null');
     assert.equal(shellScript('./sh -c x', '', '/bin'), 'exec ./sh -c x');
-    for (const c of ['a; b', 'a && b', 'a | b', 'sleep 1 &', '(cd x)', 'echo `date`', 'echo $(date)', 'FOO=1 node x',
-      'while :; do :; done', 'if true\nthen :; fi', 'exec node x', 'exit 0', 'cd /tmp', 'no-such-program x', '"node" x', './missing']) {
+    for (const c of [
+      'a; b',
+      'a && b',
+      'a | b',
+      'sleep 1 &',
+      '(cd x)',
+      'echo `date`',
+      'echo $(date)',
+      'FOO=1 node x',
+      'while :; do :; done',
+      'if true\nthen :; fi',
+      'exec node x',
+      'exit 0',
+      'cd /tmp',
+      'no-such-program x',
+      '"node" x',
+      './missing',
+    ]) {
       assert.equal(shellScript(c, path), c, c);
     }
   });

@@ -28,12 +28,17 @@ export function shellScript(command: string, path: string | undefined, cwd = '/'
   const trimmed = command.trim();
   if (/[;&|()`\n]/.test(trimmed)) return command;
   const first = trimmed.split(/\s+/)[0] ?? '';
-  if (!/^[A-Za-z0-9_.\/+-]+$/.test(first)) return command;
+  if (!/^[A-Za-z0-9_./+-]+$/.test(first)) return command;
   return isExecutable(first, path, cwd) ? `exec ${trimmed}` : command;
 }
 
 function isExecutable(program: string, path: string | undefined, cwd: string): boolean {
-  const candidates = program.includes('/') ? [resolve(cwd, program)] : (path ?? '').split(':').filter(Boolean).map((dir) => join(resolve(cwd, dir), program));
+  const candidates = program.includes('/')
+    ? [resolve(cwd, program)]
+    : (path ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((dir) => join(resolve(cwd, dir), program));
   return candidates.some((file) => {
     try {
       accessSync(file, constants.X_OK);

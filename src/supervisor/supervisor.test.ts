@@ -5,10 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
-import {
-  Supervisor, groupAlive, procAlive, procStartTime,
-  type ProcessStatus, type WatchSpec,
-} from './index.js';
+import { Supervisor, groupAlive, procAlive, procStartTime, type ProcessStatus, type WatchSpec } from './index.js';
 import { assertGroupGone, liveMembers, Scratch, until } from './test-kit.js';
 
 const scratch = new Scratch();
@@ -53,7 +50,10 @@ describe('Supervisor', () => {
     await until('5 failed starts', () => (sup.status(s.id)?.failedStarts ?? 0) >= 5);
     const st = sup.status(s.id)!;
     assert.ok(st.restarts >= 4);
-    assert.deepEqual(reasons.slice(0, 5).map((r) => /restart in (\d+) ms/.exec(r)?.[1]), ['0', '40', '80', '160', '160']);
+    assert.deepEqual(
+      reasons.slice(0, 5).map((r) => /restart in (\d+) ms/.exec(r)?.[1]),
+      ['0', '40', '80', '160', '160'],
+    );
     assert.match(reasons[0]!, /^exited with code 1/);
     // Each restart waited at least its backoff.
     for (const [i, want] of [0, 40, 80, 160].entries()) assert.ok(starts[i + 1]! - starts[i]! >= want - 5);
@@ -81,9 +81,17 @@ describe('Supervisor', () => {
     assert.equal(readFileSync(marker, 'utf8'), 'trapped\n');
     assert.match(sup.status(s.id)!.reason, /stopped by request \(SIGTERM\)/);
     assert.equal(exits.length, 1);
-    assert.deepEqual({ ...(exits[0] as object), pid: 0 }, {
-      id: s.id, pid: 0, code: 0, signal: null, requested: true, reason: 'stopped by request (SIGTERM)',
-    });
+    assert.deepEqual(
+      { ...(exits[0] as object), pid: 0 },
+      {
+        id: s.id,
+        pid: 0,
+        code: 0,
+        signal: null,
+        requested: true,
+        reason: 'stopped by request (SIGTERM)',
+      },
+    );
   });
 
   test('a process that ignores the stop signal is SIGKILLed after the timeout', async () => {
@@ -203,12 +211,15 @@ describe('Supervisor', () => {
  */
 async function runAgentAndKillIt(s: WatchSpec): Promise<ProcessStatus> {
   const script = join(dir, 'agent.mjs');
-  writeFileSync(script, [
-    `import { Supervisor } from ${JSON.stringify(new URL('./index.ts', import.meta.url).href)};`,
-    `const sup = new Supervisor();`,
-    `sup.on('state', (st) => { if (st.state === 'up') process.stdout.write(JSON.stringify(st) + '\\n'); });`,
-    `sup.start(JSON.parse(process.argv[2]));`,
-  ].join('\n'));
+  writeFileSync(
+    script,
+    [
+      `import { Supervisor } from ${JSON.stringify(new URL('./index.ts', import.meta.url).href)};`,
+      `const sup = new Supervisor();`,
+      `sup.on('state', (st) => { if (st.state === 'up') process.stdout.write(JSON.stringify(st) + '\\n'); });`,
+      `sup.start(JSON.parse(process.argv[2]));`,
+    ].join('\n'),
+  );
   const agent = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(s)], {
     cwd: new URL('../..', import.meta.url).pathname,
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -17,9 +17,16 @@ import { normalizeSignal, procAlive, procStartTime, signalGroup, startTimeToEpoc
 import { logPaths, spawnProcess } from './spawn.js';
 import { terminate } from './terminate.js';
 import {
-  DEFAULT_LOG_POLICY, withDefaults,
-  type AdoptRecord, type EventKind, type ProcessEvent, type ProcessState, type ProcessStatus,
-  type SupervisorEvents, type SupervisorOptions, type WatchSpec,
+  DEFAULT_LOG_POLICY,
+  withDefaults,
+  type AdoptRecord,
+  type EventKind,
+  type ProcessEvent,
+  type ProcessState,
+  type ProcessStatus,
+  type SupervisorEvents,
+  type SupervisorOptions,
+  type WatchSpec,
 } from './types.js';
 import { claimFolders, spawnIdentity } from './user.js';
 import { checkSpec } from './validate.js';
@@ -48,7 +55,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     super();
     this.#opts = withDefaults(options);
     this.#events = new EventRing(this.#opts.eventsKept);
-    this.#rotator = new LogRotator(this.#opts.logCheckMs, () => [...this.#entries.values()].map((e) => ({ paths: logPaths(e.spec), policy: e.logPolicy })));
+    this.#rotator = new LogRotator(this.#opts.logCheckMs, () =>
+      [...this.#entries.values()].map((e) => ({ paths: logPaths(e.spec), policy: e.logPolicy })),
+    );
   }
 
   /**
@@ -296,8 +305,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     entry.book = { ...entry.book, failedStarts: 0 };
     const conditions = entry.spec.conditions ?? [];
     if (conditions.length > 0 && entry.pid !== null) {
-      entry.runner = new ConditionRunner(conditions, { pid: entry.pid, cwd: entry.spec.cwd, env: entry.spec.env, runAs: entry.runAs },
-        (c, message) => this.#conditionFired(entry, gen, c, message));
+      entry.runner = new ConditionRunner(
+        conditions,
+        { pid: entry.pid, cwd: entry.spec.cwd, env: entry.spec.env, runAs: entry.runAs },
+        (c, message) => this.#conditionFired(entry, gen, c, message),
+      );
       entry.runner.start();
     }
     this.#setState(entry, 'up', reason);
@@ -322,11 +334,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const now = Date.now();
     // What the leader forked would run on unsupervised; the group id is not reused while it lives.
     if (pid !== null) killRemnants(pid);
-    const { decision, book } = decideEnd(
-      { state, upForMs: entry.upAt === null ? null : now - entry.upAt, code, signal, now },
-      entry.book,
-      { ...this.#opts, restart: entry.restartPolicy, flapping: entry.flapping },
-    );
+    const { decision, book } = decideEnd({ state, upForMs: entry.upAt === null ? null : now - entry.upAt, code, signal, now }, entry.book, {
+      ...this.#opts,
+      restart: entry.restartPolicy,
+      flapping: entry.flapping,
+    });
     entry.book = book;
     entry.lastExit = { code, signal, at: now, reason };
     clearProcess(entry);
@@ -338,9 +350,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** Executes a decision about a process that is not running any more. */
   #decide(entry: Entry, gen: number, decision: Decision, reason: string): void {
     if (decision.action === 'restart' || decision.action === 'flap') {
-      const [state, delay, why] = decision.action === 'restart'
-        ? ['backoff' as const, decision.delayMs, `${reason}; restart in ${decision.delayMs} ms`]
-        : ['flapping' as const, decision.retryInMs, decisionWords(decision, entry.flapping!, reason)];
+      const [state, delay, why] =
+        decision.action === 'restart'
+          ? ['backoff' as const, decision.delayMs, `${reason}; restart in ${decision.delayMs} ms`]
+          : ['flapping' as const, decision.retryInMs, decisionWords(decision, entry.flapping!, reason)];
       if (state === 'flapping') {
         entry.retryAt = Date.now() + delay;
         this.#record(entry, 'flapping', why);
@@ -348,7 +361,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const again = (): void => {
         if (entry.gen !== gen || entry.state !== state) return;
         entry.restarts++;
-        this.#launch(entry, state === 'backoff' ? `restart ${entry.restarts} after: ${reason}` : `retry after flapping (last: ${reason})`, 'restart');
+        this.#launch(
+          entry,
+          state === 'backoff' ? `restart ${entry.restarts} after: ${reason}` : `retry after flapping (last: ${reason})`,
+          'restart',
+        );
       };
       // At once means in this turn of the loop (a 0 ms timer waits at least 1 ms); a stop
       // meanwhile bumps the generation, which the callback checks.
@@ -357,9 +374,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.#setState(entry, state, why);
       return;
     }
-    const [kind, state, why] = decision.action === 'exit'
-      ? ['exited' as const, 'exited' as const, `${reason} (${decision.why})`]
-      : ['given-up' as const, 'flapping' as const, decisionWords(decision, entry.flapping!, reason)];
+    const [kind, state, why] =
+      decision.action === 'exit'
+        ? ['exited' as const, 'exited' as const, `${reason} (${decision.why})`]
+        : ['given-up' as const, 'flapping' as const, decisionWords(decision, entry.flapping!, reason)];
     this.#record(entry, kind, why);
     this.#setState(entry, state, why);
   }
@@ -396,7 +414,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       entry.gen++;
       return `stopped by request (was ${entry.state})`;
     }
-    this.#setState(entry, 'stopping', why ?? (entry.spec.stopCommand ? `ran the stop command for ${pid}` : `sent ${entry.signal} to group ${pid}`));
+    this.#setState(
+      entry,
+      'stopping',
+      why ?? (entry.spec.stopCommand ? `ran the stop command for ${pid}` : `sent ${entry.signal} to group ${pid}`),
+    );
     const reason = await terminate(entry, pid, this.#opts.killWaitMs);
     entry.gen++;
     entry.child?.unref();

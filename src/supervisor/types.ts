@@ -167,8 +167,18 @@ export interface ExitEvent {
  * `cron-skipped` (the previous run was still going).
  */
 export type EventKind =
-  | 'crash' | 'restart' | 'exited' | 'flapping' | 'given-up' | 'condition' | 'adopted' | 'started' | 'stopped'
-  | 'cron' | 'cron-failed' | 'cron-skipped';
+  | 'crash'
+  | 'restart'
+  | 'exited'
+  | 'flapping'
+  | 'given-up'
+  | 'condition'
+  | 'adopted'
+  | 'started'
+  | 'stopped'
+  | 'cron'
+  | 'cron-failed'
+  | 'cron-skipped';
 
 /** One recorded event; `seq` grows by one per event of a Supervisor. */
 export interface ProcessEvent {
@@ -231,8 +241,11 @@ export const STOP_POLL_MS = 25;
  * so a process runs the same whether its manifest spells them out or not.
  */
 export const DEFAULT_FLAPPING: FlappingPolicy = {
-  times: RELEASE_FLAPPING.times, withinMs: RELEASE_FLAPPING.within * 1000, retryInMs: RELEASE_FLAPPING.retryIn * 1000,
-  retryTimes: RELEASE_FLAPPING.retryTimes, retryWithinMs: RELEASE_FLAPPING.retryWithin * 1000,
+  times: RELEASE_FLAPPING.times,
+  withinMs: RELEASE_FLAPPING.within * 1000,
+  retryInMs: RELEASE_FLAPPING.retryIn * 1000,
+  retryTimes: RELEASE_FLAPPING.retryTimes,
+  retryWithinMs: RELEASE_FLAPPING.retryWithin * 1000,
 };
 /** The log rotation of a spec that names none: release/defaults.ts's (10 MiB x 5 files per stream). */
 export const DEFAULT_LOG_POLICY: LogPolicy = { maxBytes: RELEASE_LOGS.maxSize, keep: RELEASE_LOGS.keep };

@@ -30,9 +30,14 @@ export function resolveUser(user: string): RunAs {
   }
   let line: string;
   try {
-    line = execFileSync('getent', ['passwd', user], { encoding: 'utf8', timeout: GETENT_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0] ?? '';
+    line =
+      execFileSync('getent', ['passwd', user], { encoding: 'utf8', timeout: GETENT_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'ignore'] }).split(
+        '\n',
+      )[0] ?? '';
   } catch {
-    throw new NoopsError('NOOPS_E_INPUT', `user "${user}" does not exist on this host`, { hint: 'create the user, or change `user:` in noops.yaml' });
+    throw new NoopsError('NOOPS_E_INPUT', `user "${user}" does not exist on this host`, {
+      hint: 'create the user, or change `user:` in noops.yaml',
+    });
   }
   const [name, , uid, gid, , home] = line.split(':');
   if (name === undefined || !/^\d+$/.test(uid ?? '') || !/^\d+$/.test(gid ?? '')) {
@@ -62,9 +67,10 @@ export function spawnIdentity(user: string | undefined, allowRoot?: boolean): Ru
 export function identityFor(who: RunAs | undefined, selfUid: number, allowRoot: boolean | undefined): RunAs | undefined {
   const uid = who?.uid ?? selfUid;
   if (uid === 0 && allowRoot === false) {
-    const as = who === undefined ? 'the agent\'s own user (root), as no user is set' : who.name === 'root' ? 'root' : `"${who.name}" (uid 0)`;
+    const as =
+      who === undefined ? "the agent's own user (root), as no user is set" : who.name === 'root' ? 'root' : `"${who.name}" (uid 0)`;
     throw new NoopsError('NOOPS_E_ROOT_NOT_ALLOWED', `it would run as ${as}, and root is not allowed for it; nothing was started`, {
-      hint: 'the server\'s admin allows root for the service (`noops root allow --scope TAG`), or `user:` in noops.yaml names another user',
+      hint: "the server's admin allows root for the service (`noops root allow --scope TAG`), or `user:` in noops.yaml names another user",
     });
   }
   if (who === undefined || who.uid === selfUid) return undefined;

@@ -28,7 +28,8 @@ export function checkSpec(spec: WatchSpec): NodeJS.Signals {
   for (const field of ['stopTimeoutMs', 'startGraceMs'] as const) {
     if (!Number.isFinite(spec[field]) || spec[field] < 0) bad(field, 'must be a number of ms >= 0');
   }
-  if (spec.restart !== undefined && !RESTART_POLICIES.includes(spec.restart)) bad('restart', `must be one of ${RESTART_POLICIES.join(', ')}`);
+  if (spec.restart !== undefined && !RESTART_POLICIES.includes(spec.restart))
+    bad('restart', `must be one of ${RESTART_POLICIES.join(', ')}`);
   if (spec.flapping) {
     for (const [k, v] of Object.entries(spec.flapping)) if (!Number.isFinite(v) || v < 0) bad(`flapping.${k}`, 'must be a number >= 0');
     if (spec.flapping.times < 1) bad('flapping.times', 'must be at least 1');
@@ -43,7 +44,8 @@ export function checkSpec(spec: WatchSpec): NodeJS.Signals {
       bad(`conditions[${i}].times`, 'must be N of M with 1 <= N <= M');
     }
   }
-  if (spec.stopCommand !== undefined && (typeof spec.stopCommand !== 'string' || spec.stopCommand === '')) bad('stopCommand', 'must be a non-empty string');
+  if (spec.stopCommand !== undefined && (typeof spec.stopCommand !== 'string' || spec.stopCommand === ''))
+    bad('stopCommand', 'must be a non-empty string');
   const signal = normalizeSignal(String(spec.stopSignal));
   if (signal === null) bad('stopSignal', `is not a signal (got ${JSON.stringify(spec.stopSignal)})`);
   return signal as NodeJS.Signals;

@@ -52,7 +52,10 @@ export async function createCa(now: Date, commonName = 'noops local CA'): Promis
   cert.serialNumber = serial();
   cert.validity.notBefore = new Date(now.getTime() - 60_000); // a host whose clock is a little behind
   cert.validity.notAfter = new Date(now.getTime() + CA_VALID_DAYS * DAY_MS);
-  const name = [{ name: 'commonName', value: commonName }, { name: 'organizationName', value: 'noops' }];
+  const name = [
+    { name: 'commonName', value: commonName },
+    { name: 'organizationName', value: 'noops' },
+  ];
   cert.setSubject(name);
   cert.setIssuer(name);
   cert.setExtensions([
@@ -73,7 +76,10 @@ export async function issueServerCert(ca: KeyPairPem, sans: Sans, now: Date): Pr
   cert.serialNumber = serial();
   cert.validity.notBefore = new Date(now.getTime() - 60_000);
   cert.validity.notAfter = new Date(now.getTime() + SERVER_VALID_DAYS * DAY_MS);
-  cert.setSubject([{ name: 'commonName', value: sans.dns[0] ?? sans.ips[0] ?? 'noops server' }, { name: 'organizationName', value: 'noops' }]);
+  cert.setSubject([
+    { name: 'commonName', value: sans.dns[0] ?? sans.ips[0] ?? 'noops server' },
+    { name: 'organizationName', value: 'noops' },
+  ]);
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },

@@ -10,7 +10,11 @@ import { SERVER_VALID_DAYS } from './certs.js';
 import { parseSubjectAltName } from './sans.js';
 
 const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+after(() =>
+  dirs.forEach((d) => {
+    rmSync(d, { recursive: true, force: true });
+  }),
+);
 function tmp(): string {
   const d = mkdtempSync(join(tmpdir(), 'noops-tls-'));
   dirs.push(d);
@@ -38,7 +42,7 @@ test('--tls auto: a CA and a server certificate it signs, with the SANs, keys an
   assert.equal(cert.checkHost('cp1'), 'cp1');
   assert.equal(cert.checkIP('10.0.0.5'), '10.0.0.5');
   assert.equal(cert.checkHost('other.example.com'), undefined);
-  assert.equal(tls.fingerprint, ca.fingerprint256, 'agents are told the CA\'s fingerprint');
+  assert.equal(tls.fingerprint, ca.fingerprint256, "agents are told the CA's fingerprint");
   const days = (new Date(cert.validTo).getTime() - Date.now()) / 86_400_000;
   assert.ok(Math.abs(days - SERVER_VALID_DAYS) < 2, `valid ${days} days`);
 });
@@ -79,10 +83,22 @@ test('--tls-cert/--tls-key: a pair is read; a key of another certificate or a no
     }
     return undefined;
   };
-  assert.equal(code(() => loadGivenTls(fa.cert, fb.key)), 'NOOPS_E_TLS_FILES');
+  assert.equal(
+    code(() => loadGivenTls(fa.cert, fb.key)),
+    'NOOPS_E_TLS_FILES',
+  );
   const junk = join(a, 'junk.pem');
   writeFileSync(junk, 'not a certificate');
-  assert.equal(code(() => loadGivenTls(junk, fa.key)), 'NOOPS_E_TLS_FILES');
-  assert.equal(code(() => loadGivenTls(fa.cert, junk)), 'NOOPS_E_TLS_FILES');
-  assert.equal(code(() => loadGivenTls(join(a, 'missing.pem'), fa.key)), 'NOOPS_E_TLS_FILES');
+  assert.equal(
+    code(() => loadGivenTls(junk, fa.key)),
+    'NOOPS_E_TLS_FILES',
+  );
+  assert.equal(
+    code(() => loadGivenTls(fa.cert, junk)),
+    'NOOPS_E_TLS_FILES',
+  );
+  assert.equal(
+    code(() => loadGivenTls(join(a, 'missing.pem'), fa.key)),
+    'NOOPS_E_TLS_FILES',
+  );
 });

@@ -58,7 +58,14 @@ export async function ensureAutoTls(dataDir: string, sans: Sans, now = new Date(
     if (action === 'kept') action = 'reissued';
   }
   for (const file of [f.caKey, f.caCert, f.key, f.cert]) chmodSync(file, 0o600);
-  return { certPem: server.certPem, keyPem: server.keyPem, certFile: f.cert, caFile: f.caCert, fingerprint: fingerprint(ca.certPem), action };
+  return {
+    certPem: server.certPem,
+    keyPem: server.keyPem,
+    certFile: f.cert,
+    caFile: f.caCert,
+    fingerprint: fingerprint(ca.certPem),
+    action,
+  };
 }
 
 /** `--tls-cert FILE --tls-key FILE`: read, parsed, and checked to belong together before listening. */

@@ -11,7 +11,7 @@ export { ensureAutoTls, loadGivenTls, fingerprint, autoTlsFiles, type ServerTls 
 
 /** How the server was told to do TLS. */
 export type TlsOptions =
-  | { auto: true; /** extra names and addresses for the certificate (`--tls-san`) */ sans?: string[] }
+  | { auto: true /** extra names and addresses for the certificate (`--tls-san`) */; sans?: string[] }
   | { certFile: string; keyFile: string };
 
 /** The material to serve with, made or read as `tls` says. */

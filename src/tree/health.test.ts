@@ -19,8 +19,15 @@ test('one word from the counts', () => {
 
 test('counts add up the tree: hosts once, an instance up only when every process is', () => {
   const health = healthByTag({
-    clusters: [{ tag: PROD, hosts: ['h1', 'h2'] }, { tag: STAGING, hosts: ['h2', 'h3'] }],
-    hostUp: new Map([['h1', true], ['h2', true], ['h3', false]]),
+    clusters: [
+      { tag: PROD, hosts: ['h1', 'h2'] },
+      { tag: STAGING, hosts: ['h2', 'h3'] },
+    ],
+    hostUp: new Map([
+      ['h1', true],
+      ['h2', true],
+      ['h3', false],
+    ]),
     processes: [
       { host: 'h1', tag: PROD, state: 'up' },
       { host: 'h1', tag: PROD, state: 'backoff' }, // a second process of the same instance
@@ -36,8 +43,19 @@ test('counts add up the tree: hosts once, an instance up only when every process
 
 test('the annotated tree keeps its shape and marks empty nodes idle', () => {
   const roots = buildTree([PROD, 'cop.acme_owt.ops'], new Map([[PROD, ['h1']]]));
-  const health = healthByTag({ clusters: [{ tag: PROD, hosts: ['h1'] }], hostUp: new Map([['h1', true]]), processes: [{ host: 'h1', tag: PROD, state: 'up' }], running: [] });
+  const health = healthByTag({
+    clusters: [{ tag: PROD, hosts: ['h1'] }],
+    hostUp: new Map([['h1', true]]),
+    processes: [{ host: 'h1', tag: PROD, state: 'up' }],
+    running: [],
+  });
   const [acme] = annotateTree(roots, health);
   assert.equal(acme!.tag, 'cop.acme');
-  assert.deepEqual(acme!.children.map((c) => [c.name, c.hosts, c.instances, c.health]), [['ops', 0, 0, 'idle'], ['web', 1, 1, 'ok']]);
+  assert.deepEqual(
+    acme!.children.map((c) => [c.name, c.hosts, c.instances, c.health]),
+    [
+      ['ops', 0, 0, 'idle'],
+      ['web', 1, 1, 'ok'],
+    ],
+  );
 });

@@ -15,7 +15,12 @@ test('ensure creates a node with its ancestors, once; a new StoredTree reads the
   await tree.ensure(CLUSTER);
   const rows = await store.listNodes();
   assert.deepEqual(rows.map((n) => n.tag).sort(), [
-    'cop.acme', 'cop.acme_owt.web', 'cop.acme_owt.web_pdl.shop', 'cop.acme_owt.web_pdl.shop_service.api', JOB, CLUSTER,
+    'cop.acme',
+    'cop.acme_owt.web',
+    'cop.acme_owt.web_pdl.shop',
+    'cop.acme_owt.web_pdl.shop_service.api',
+    JOB,
+    CLUSTER,
   ]);
   assert.equal(rows.find((n) => n.tag === CLUSTER)?.parent, JOB);
   assert.ok((await new StoredTree(store).all()).has(CLUSTER));
@@ -44,6 +49,9 @@ test('resolve refuses a tag of the wrong level, naming the candidates when there
     return true;
   });
   // truncating to a level the tag does not reach names nothing
-  await assert.rejects(tree.resolve('cop.acme', { level: 'cluster', truncate: true }), (err: Error & { code?: string }) => err.code === 'NOOPS_E_TAG_INVALID');
+  await assert.rejects(
+    tree.resolve('cop.acme', { level: 'cluster', truncate: true }),
+    (err: Error & { code?: string }) => err.code === 'NOOPS_E_TAG_INVALID',
+  );
   await assert.rejects(tree.resolveAny('pdl.nothing'), (err: Error & { code?: string }) => err.code === 'NOOPS_E_TAG_UNKNOWN');
 });

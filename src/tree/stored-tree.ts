@@ -43,17 +43,22 @@ export class StoredTree {
     const parsed = parseTag(tag);
     if (want.truncate) {
       const cut = truncateTo(parsed, want.level);
-      if (!cut) throw new NoopsError('NOOPS_E_TAG_INVALID', `${tag} names no ${want.level}; give a tag that goes down to ${want.level}.NAME`);
+      if (!cut)
+        throw new NoopsError('NOOPS_E_TAG_INVALID', `${tag} names no ${want.level}; give a tag that goes down to ${want.level}.NAME`);
       return formatTag(cut);
     }
     if (levelOf(parsed) !== want.level) {
       // A node above the wanted level stands for the one node of that level under it, if unique.
       const below = [...(await this.all())].filter((t) => t !== tag && isUnder(t, tag) && levelOf(parseTag(t)) === want.level).sort();
       if (below.length === 1) return below[0]!;
-      throw new NoopsError('NOOPS_E_TAG_INVALID', `${tag} is a ${levelOf(parsed)} tag; this needs a ${want.level} tag (ending in ${want.level}.NAME)` +
-        (below.length > 1 ? `; under it are ${below.slice(0, 10).join(', ')}${below.length > 10 ? ', ...' : ''}` : ''), {
-        hint: `give the ${want.level} tag (a unique part of it is enough, e.g. ${want.level}.NAME)`,
-      });
+      throw new NoopsError(
+        'NOOPS_E_TAG_INVALID',
+        `${tag} is a ${levelOf(parsed)} tag; this needs a ${want.level} tag (ending in ${want.level}.NAME)` +
+          (below.length > 1 ? `; under it are ${below.slice(0, 10).join(', ')}${below.length > 10 ? ', ...' : ''}` : ''),
+        {
+          hint: `give the ${want.level} tag (a unique part of it is enough, e.g. ${want.level}.NAME)`,
+        },
+      );
     }
     return tag;
   }

@@ -49,7 +49,15 @@ test('values may use digits and "-" and be 63 characters long', () => {
 });
 
 test('formatTag prints in tree order whatever the order of the pairs', () => {
-  assert.equal(formatTag({ pairs: [{ key: 'owt', value: 'miliao' }, { key: 'cop', value: 'xiaomi' }] }), 'cop.xiaomi_owt.miliao');
+  assert.equal(
+    formatTag({
+      pairs: [
+        { key: 'owt', value: 'miliao' },
+        { key: 'cop', value: 'xiaomi' },
+      ],
+    }),
+    'cop.xiaomi_owt.miliao',
+  );
 });
 
 test('a tag is complete when it has every required level down to its deepest', () => {
@@ -147,15 +155,9 @@ test('invalid tags say what is wrong and how to fix it', () => {
     ['cop.xiaomi_owt', '"cop.xiaomi_owt": pair "owt" has no value; write it as owt.<owner-team>'],
     ['xiaomi', '"xiaomi": pair "xiaomi" has no "."; write each pair as key.value, e.g. cop.xiaomi'],
     ['.xiaomi', '".xiaomi": a pair has no key; write each pair as key.value, e.g. cop.xiaomi'],
-    [
-      'cop.xiaomi__owt.miliao',
-      '"cop.xiaomi__owt.miliao": pair 2 is empty; join pairs with a single "_", with none at the start or end',
-    ],
+    ['cop.xiaomi__owt.miliao', '"cop.xiaomi__owt.miliao": pair 2 is empty; join pairs with a single "_", with none at the start or end'],
     ['cop.xiaomi_', '"cop.xiaomi_": pair 2 is empty; join pairs with a single "_", with none at the start or end'],
-    [
-      'cop.xiao mi',
-      '"cop.xiao mi": value "xiao mi" of cop contains " "; values are lower-case letters, digits and "-"',
-    ],
+    ['cop.xiao mi', '"cop.xiao mi": value "xiao mi" of cop contains " "; values are lower-case letters, digits and "-"'],
     [
       `cop.${'a'.repeat(64)}`,
       `"cop.${'a'.repeat(64)}": value "${'a'.repeat(64)}" of cop is 64 characters long; values are at most 63 characters`,
@@ -165,7 +167,11 @@ test('invalid tags say what is wrong and how to fix it', () => {
 });
 
 test('isUnder rejects an invalid tag rather than guessing', () => {
-  throwsNoops(() => isUnder('cop.A', 'cop.a'), 'NOOPS_E_TAG_INVALID', '"cop.A": value "A" of cop has upper-case letters; values are lower-case letters, digits and "-"');
+  throwsNoops(
+    () => isUnder('cop.A', 'cop.a'),
+    'NOOPS_E_TAG_INVALID',
+    '"cop.A": value "A" of cop has upper-case letters; values are lower-case letters, digits and "-"',
+  );
 });
 
 test('isCanonicalTag: a tag in the form the server stores, nothing else', () => {

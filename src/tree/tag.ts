@@ -79,7 +79,7 @@ function noDot(part: string, previous: string | undefined): string {
   if ((LEVELS as readonly string[]).includes(part)) {
     return `pair "${part}" has no value; write it as ${part}.<${LEVEL_MEANING[part as Level]}>`;
   }
-  if (previous !== undefined && previous.includes('.')) {
+  if (previous?.includes('.')) {
     // "_" separates pairs, so a value with "_" in it splits into a pair without a key.
     return `pair "${part}" has no "."; values cannot contain "_", so "${previous}_${part}" reads as two pairs: use "-" instead of "_"`;
   }
@@ -93,7 +93,9 @@ function noDot(part: string, previous: string | undefined): string {
  *   formatTag({ pairs: [{ key: 'owt', value: 'miliao' }, { key: 'cop', value: 'xiaomi' }] }) // 'cop.xiaomi_owt.miliao'
  */
 export function formatTag(tag: Tag): string {
-  return makeTag(tag.pairs).pairs.map((p) => `${p.key}.${p.value}`).join('_');
+  return makeTag(tag.pairs)
+    .pairs.map((p) => `${p.key}.${p.value}`)
+    .join('_');
 }
 
 /**

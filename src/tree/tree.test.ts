@@ -101,11 +101,7 @@ test('the empty selector keeps everything; one that matches nothing keeps nothin
 });
 
 test('siblings sort by name, then by level, whatever the input order', () => {
-  const nodes = [
-    'cop.x_owt.y_pdl.z_service.b',
-    'cop.x_owt.y_pdl.z_servicegroup.b_service.c',
-    'cop.x_owt.y_pdl.z_service.a',
-  ];
+  const nodes = ['cop.x_owt.y_pdl.z_service.b', 'cop.x_owt.y_pdl.z_servicegroup.b_service.c', 'cop.x_owt.y_pdl.z_service.a'];
   const expected = [
     'cop.x (0 hosts)',
     '  owt.y (0 hosts)',

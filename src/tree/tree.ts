@@ -37,11 +37,7 @@ export interface TreeNode {
  *   const roots = buildTree(['cop.x_owt.y'], new Map([['cop.x_owt.y', ['h1', 'h2']]]));
  *   renderTree(roots) // 'cop.x (2 hosts)\n  owt.y (2 hosts)'
  */
-export function buildTree(
-  nodeTags: Iterable<string>,
-  hostsByTag: Map<string, Iterable<string>>,
-  selector?: Selector,
-): TreeNode[] {
+export function buildTree(nodeTags: Iterable<string>, hostsByTag: Map<string, Iterable<string>>, selector?: Selector): TreeNode[] {
   const nodes = new Map<string, Tag>();
   const addPath = (tag: Tag): Tag[] => {
     const path = ancestorsAndSelf(tag);

@@ -9,7 +9,11 @@ import { ApiClient, type RequestOptions } from '../api/index.js';
 export class ConsoleApi extends ApiClient {
   private refused = false;
 
-  constructor(token: string, private readonly onRefused: (message: string) => void, origin = location.origin) {
+  constructor(
+    token: string,
+    private readonly onRefused: (message: string) => void,
+    origin = location.origin,
+  ) {
     super(origin, token);
   }
 

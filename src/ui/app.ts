@@ -41,19 +41,26 @@ export function App({ api, who, signOut }: { api: ConsoleApi; who: Who; signOut:
     return () => removeEventListener('hashchange', on);
   }, []);
 
-  const bindings = useMemo<Binding[]>(() => [
-    { keys: '/', help: 'search the tree (a tag, or a selector like cop=acme,pdl=shop)', run: () => searchRef.current?.focus() },
-    { keys: 'g t', help: 'go to the services (the top of the tree)', run: () => go(href.home()) },
-    { keys: 'g h', help: 'go to the hosts', run: () => go(href.hosts()) },
-    { keys: 'g d', help: 'go to this cluster\'s deploy form', run: () => document.getElementById('release')?.focus() },
-    { keys: 'u', help: 'go up to the parent node', run: () => {
-      const r = routeRef.current;
-      if (r.page !== 'node') return;
-      const up = parentTag(r.tag);
-      go(up ? href.node(up) : href.home());
-    } },
-    { keys: '?', help: 'show or hide these shortcuts', run: () => setHelp((h) => !h) },
-  ], []);
+  const bindings = useMemo<Binding[]>(
+    () => [
+      { keys: '/', help: 'search the tree (a tag, or a selector like cop=acme,pdl=shop)', run: () => searchRef.current?.focus() },
+      { keys: 'g t', help: 'go to the services (the top of the tree)', run: () => go(href.home()) },
+      { keys: 'g h', help: 'go to the hosts', run: () => go(href.hosts()) },
+      { keys: 'g d', help: "go to this cluster's deploy form", run: () => document.getElementById('release')?.focus() },
+      {
+        keys: 'u',
+        help: 'go up to the parent node',
+        run: () => {
+          const r = routeRef.current;
+          if (r.page !== 'node') return;
+          const up = parentTag(r.tag);
+          go(up ? href.node(up) : href.home());
+        },
+      },
+      { keys: '?', help: 'show or hide these shortcuts', run: () => setHelp((h) => !h) },
+    ],
+    [],
+  );
   useEffect(() => {
     const keys = new KeyMap(bindings);
     const onKey = (e: KeyboardEvent): void => {
@@ -70,13 +77,22 @@ export function App({ api, who, signOut }: { api: ConsoleApi; who: Who; signOut:
   }, [bindings]);
 
   const current = route.page === 'node' ? route.tag : null;
-  let page;
+  let page: ReturnType<typeof html>;
   switch (route.page) {
-    case 'home': page = html`<${HomePage} />`; break;
-    case 'node': page = html`<${NodePage} key=${route.tag} tag=${route.tag} />`; break;
-    case 'hosts': page = html`<${HostsPage} />`; break;
-    case 'deployment': page = html`<${DeploymentPage} id=${route.id} />`; break;
-    default: page = html`<${MissingPage} hash=${route.hash} />`;
+    case 'home':
+      page = html`<${HomePage} />`;
+      break;
+    case 'node':
+      page = html`<${NodePage} key=${route.tag} tag=${route.tag} />`;
+      break;
+    case 'hosts':
+      page = html`<${HostsPage} />`;
+      break;
+    case 'deployment':
+      page = html`<${DeploymentPage} id=${route.id} />`;
+      break;
+    default:
+      page = html`<${MissingPage} hash=${route.hash} />`;
   }
 
   return html`<${ApiContext.Provider} value=${api}><${WhoContext.Provider} value=${who}>
@@ -94,7 +110,9 @@ export function App({ api, who, signOut }: { api: ConsoleApi; who: Who; signOut:
       </header>
       <aside class="side"><${TreePanel} current=${current} searchRef=${searchRef} /></aside>
       <main class="main" tabindex="-1">${page}</main>
-      ${help ? html`<div class="overlay" role="dialog" aria-modal="true" aria-label="keyboard shortcuts" onClick=${() => setHelp(false)}>
+      ${
+        help
+          ? html`<div class="overlay" role="dialog" aria-modal="true" aria-label="keyboard shortcuts" onClick=${() => setHelp(false)}>
         <div class="overlay-box" onClick=${(e: Event) => e.stopPropagation()}>
           <h2>Keyboard shortcuts</h2>
           <table class="compact"><tbody>
@@ -103,7 +121,9 @@ export function App({ api, who, signOut }: { api: ConsoleApi; who: Who; signOut:
           </tbody></table>
           <button onClick=${() => setHelp(false)}>Close</button>
         </div>
-      </div>` : null}
+      </div>`
+          : null
+      }
     </div>
   </${WhoContext.Provider}></${ApiContext.Provider}>`;
 }

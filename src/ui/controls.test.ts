@@ -5,9 +5,28 @@ import { actionsFor, hostRows, tally, whereWords } from './controls.js';
 
 function progress(over: Partial<RolloutProgress>): RolloutProgress {
   return {
-    policy: { batch: [1, '100%'], pause: 0, healthy_for: 0, timeout: 300, max_failures: 0, on_failure: 'rollback', canary: false, canary_wait: null, test_timeout: 300 },
-    batches: [['h2'], ['h1', 'h3']], batch: 0, phase: 'deploying', phaseSince: '2024-01-01T00:00:00Z', paused: false, promoted: false,
-    abort: null, outcome: null, tests: [], hasTests: false, log: [],
+    policy: {
+      batch: [1, '100%'],
+      pause: 0,
+      healthy_for: 0,
+      timeout: 300,
+      max_failures: 0,
+      on_failure: 'rollback',
+      canary: false,
+      canary_wait: null,
+      test_timeout: 300,
+    },
+    batches: [['h2'], ['h1', 'h3']],
+    batch: 0,
+    phase: 'deploying',
+    phaseSince: '2024-01-01T00:00:00Z',
+    paused: false,
+    promoted: false,
+    abort: null,
+    outcome: null,
+    tests: [],
+    hasTests: false,
+    log: [],
     hosts: {
       h1: { state: 'queued', batch: 1, reason: null, startedAt: null, healthySince: null, endedAt: null, downloaded: null },
       h2: { state: 'succeeded', batch: 0, reason: null, startedAt: null, healthySince: null, endedAt: null, downloaded: true },
@@ -19,9 +38,21 @@ function progress(over: Partial<RolloutProgress>): RolloutProgress {
 
 function view(p: RolloutProgress | null, status: DeploymentView['status'] = 'running'): DeploymentView {
   return {
-    id: 1, tag: 't', version: 'abcdef123', kind: 'deploy', initiator: 'admin', startedAt: '2024-01-01T00:00:00Z', endedAt: null,
-    hostCount: 3, hosts: ['h1', 'h2', 'h3'], status, previous: {}, hostResults: { h1: 'pending', h2: 'succeeded', h3: 'failed: boom' },
-    message: null, conf: {}, progress: p,
+    id: 1,
+    tag: 't',
+    version: 'abcdef123',
+    kind: 'deploy',
+    initiator: 'admin',
+    startedAt: '2024-01-01T00:00:00Z',
+    endedAt: null,
+    hostCount: 3,
+    hosts: ['h1', 'h2', 'h3'],
+    status,
+    previous: {},
+    hostResults: { h1: 'pending', h2: 'succeeded', h3: 'failed: boom' },
+    message: null,
+    conf: {},
+    progress: p,
   };
 }
 
@@ -46,7 +77,7 @@ test('tally: done, gone wrong, to go', () => {
   assert.deepEqual(tally(hostRows(view(progress({})))), { done: 1, bad: 1, rest: 1, total: 3 });
 });
 
-test('the actions follow the server\'s rules', () => {
+test("the actions follow the server's rules", () => {
   assert.deepEqual(actionsFor(view(progress({}))), ['pause', 'abort']);
   assert.deepEqual(actionsFor(view(progress({ phase: 'canary' }))), ['pause', 'promote', 'abort']);
   assert.deepEqual(actionsFor(view(progress({ phase: 'canary', paused: true }))), ['resume', 'promote', 'abort']);

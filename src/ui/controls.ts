@@ -26,7 +26,12 @@ export function hostRows(d: DeploymentView): HostRow[] {
   if (!p) {
     return d.hosts.map((host) => {
       const s = hostState(d.hostResults[host]);
-      return { host, batch: 0, state: s.state === 'other' ? (d.hostResults[host] ?? 'pending') : s.state, reason: s.state === 'other' ? null : s.reason };
+      return {
+        host,
+        batch: 0,
+        state: s.state === 'other' ? (d.hostResults[host] ?? 'pending') : s.state,
+        reason: s.state === 'other' ? null : s.reason,
+      };
     });
   }
   const order = p.batches.flat();

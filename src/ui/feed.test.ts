@@ -5,9 +5,21 @@ import { streamingFeed } from './feed.js';
 
 function view(status: DeploymentView['status'], hostResults: Record<string, string>): DeploymentView {
   return {
-    id: 7, tag: 'cop.a_owt.b_pdl.c_service.d_job.e_cluster.f', version: 'abcdef123', kind: 'deploy', initiator: 'admin',
-    startedAt: '2024-01-01T00:00:00Z', endedAt: status === 'running' ? null : '2024-01-01T00:00:09Z', hostCount: 2, hosts: ['h1', 'h2'],
-    status, previous: { h1: null, h2: null }, hostResults, message: null, conf: {}, progress: null,
+    id: 7,
+    tag: 'cop.a_owt.b_pdl.c_service.d_job.e_cluster.f',
+    version: 'abcdef123',
+    kind: 'deploy',
+    initiator: 'admin',
+    startedAt: '2024-01-01T00:00:00Z',
+    endedAt: status === 'running' ? null : '2024-01-01T00:00:09Z',
+    hostCount: 2,
+    hosts: ['h1', 'h2'],
+    status,
+    previous: { h1: null, h2: null },
+    hostResults,
+    message: null,
+    conf: {},
+    progress: null,
   };
 }
 const ev = (d: DeploymentView): DeploymentEvent => ({ type: 'deployment', deployment: d });
@@ -69,12 +81,17 @@ test('stop aborts the stream and nothing is reported after it', async () => {
   const seen: string[] = [];
   const stop = streamingFeed(async function* (_id, signal) {
     yield ev(view('running', { h1: 'pending', h2: 'pending' }));
-    await new Promise<void>((r) => signal.addEventListener('abort', () => { aborted = true; r(); }));
+    await new Promise<void>((r) =>
+      signal.addEventListener('abort', () => {
+        aborted = true;
+        r();
+      }),
+    );
     yield ev(view('succeeded', { h1: 'succeeded', h2: 'succeeded' }));
   }, 1).follow(7, { view: (d) => seen.push(d.status), error: () => undefined });
-  for (const deadline = Date.now() + 10_000; seen.length === 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 5));
+  for (const deadline = Date.now() + 10_000; seen.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
   stop();
-  for (const deadline = Date.now() + 10_000; !aborted && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 5));
+  for (const deadline = Date.now() + 10_000; !aborted && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 20)); // a window for a view after the stop, which must not come
   assert.equal(aborted, true);
   assert.deepEqual(seen, ['running']);

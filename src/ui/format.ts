@@ -66,8 +66,10 @@ export function hostState(result: string | undefined): HostState {
 
 /** A cluster.conf policy object as `key: value` lines, sorted, the way cluster.conf reads. */
 export function confLines(conf: Record<string, unknown>): string[] {
-  return Object.keys(conf).sort().map((k) => {
-    const v = conf[k];
-    return `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`;
-  });
+  return Object.keys(conf)
+    .sort()
+    .map((k) => {
+      const v = conf[k];
+      return `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`;
+    });
 }

@@ -4,11 +4,14 @@ import { isTyping, KeyMap } from './keys.js';
 
 function map() {
   const ran: string[] = [];
-  const keys = new KeyMap([
-    { keys: '/', help: 'search', run: () => ran.push('search') },
-    { keys: 'g h', help: 'hosts', run: () => ran.push('hosts') },
-    { keys: 'g t', help: 'tree', run: () => ran.push('tree') },
-  ], 1000);
+  const keys = new KeyMap(
+    [
+      { keys: '/', help: 'search', run: () => ran.push('search') },
+      { keys: 'g h', help: 'hosts', run: () => ran.push('hosts') },
+      { keys: 'g t', help: 'tree', run: () => ran.push('tree') },
+    ],
+    1000,
+  );
   return { keys, ran };
 }
 

@@ -18,7 +18,10 @@ export interface Binding {
 export class KeyMap {
   private pending: { key: string; at: number } | null = null;
 
-  constructor(readonly bindings: readonly Binding[], private readonly sequenceMs = SEQUENCE_MS) {}
+  constructor(
+    readonly bindings: readonly Binding[],
+    private readonly sequenceMs = SEQUENCE_MS,
+  ) {}
 
   /**
    * Takes one key press (KeyboardEvent.key); runs the binding it completes. Answers true when a

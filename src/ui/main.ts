@@ -13,11 +13,13 @@ import { ErrorBox } from './widgets.js';
 import { NoopsError } from '../errors/index.js';
 
 function Root() {
-  const [token, setToken] = useState<string | null>(() => takeToken({
-    href: location.href,
-    storage: sessionStorage,
-    replace: (url) => history.replaceState(history.state, '', url),
-  }));
+  const [token, setToken] = useState<string | null>(() =>
+    takeToken({
+      href: location.href,
+      storage: sessionStorage,
+      replace: (url) => history.replaceState(history.state, '', url),
+    }),
+  );
   const [who, setWho] = useState<Who | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [error, setError] = useState<Error | null>(null);
@@ -48,7 +50,8 @@ function Root() {
       setToken(t);
     }} />`;
   }
-  if (error) return html`<main class="login"><div class="login-box"><h1>noops</h1><${ErrorBox} error=${error} retry=${() => location.reload()} /></div></main>`;
+  if (error)
+    return html`<main class="login"><div class="login-box"><h1>noops</h1><${ErrorBox} error=${error} retry=${() => location.reload()} /></div></main>`;
   if (!who) return html`<main class="login"><p class="loading">Signing in…</p></main>`;
   return html`<${App} api=${api} who=${who} signOut=${() => signOut('Signed out.')} />`;
 }

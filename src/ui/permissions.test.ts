@@ -31,19 +31,33 @@ test('may: a team acts on its scope and under it, up to its role; the admin ever
     [agent, CLUSTER, 'viewer'],
     [team('deployer'), 'not a tag', 'deployer'],
   ] as const;
-  assert.deepEqual(table.map(([who, tag, need]) => may(who, tag, need)), [
-    true, false, true, true,
-    false, // above its scope
-    false, false, // beside it
-    false, // a name that only starts like its scope is another node
-    false, true, true, true,
-    false, // machines use no buttons
-    false,
-  ]);
+  assert.deepEqual(
+    table.map(([who, tag, need]) => may(who, tag, need)),
+    [
+      true,
+      false,
+      true,
+      true,
+      false, // above its scope
+      false,
+      false, // beside it
+      false, // a name that only starts like its scope is another node
+      false,
+      true,
+      true,
+      true,
+      false, // machines use no buttons
+      false,
+    ],
+  );
 });
 
-test('may agrees with the server\'s authorize on every kind of token, node and role', () => {
-  const whos: Who[] = [admin, agent, ...(['viewer', 'deployer', 'admin'] as const).flatMap((r) => [team(r), team(r, CLUSTER), team(r, 'cop.acme')])];
+test("may agrees with the server's authorize on every kind of token, node and role", () => {
+  const whos: Who[] = [
+    admin,
+    agent,
+    ...(['viewer', 'deployer', 'admin'] as const).flatMap((r) => [team(r), team(r, CLUSTER), team(r, 'cop.acme')]),
+  ];
   const tags = ['cop.acme', WEB, `${WEB}_pdl.shop`, CLUSTER, OPS, 'cop.other'];
   for (const who of whos) {
     for (const tag of tags) {
@@ -62,21 +76,38 @@ test('may agrees with the server\'s authorize on every kind of token, node and r
 });
 
 test('every button that changes something needs deployer', () => {
-  assert.deepEqual(NEEDS, { deploy: 'deployer', build: 'deployer', rollback: 'deployer', pause: 'deployer', resume: 'deployer', promote: 'deployer', abort: 'deployer', undeploy: 'deployer' });
+  assert.deepEqual(NEEDS, {
+    deploy: 'deployer',
+    build: 'deployer',
+    rollback: 'deployer',
+    pause: 'deployer',
+    resume: 'deployer',
+    promote: 'deployer',
+    abort: 'deployer',
+    undeploy: 'deployer',
+  });
 });
 
 test('whoWords: the role and where it holds', () => {
-  assert.deepEqual([whoWords(team('viewer')), whoWords(admin), whoWords(agent)], ['viewer on cop.acme_owt.web', 'admin of everything', 'agent token']);
+  assert.deepEqual(
+    [whoWords(team('viewer')), whoWords(admin), whoWords(agent)],
+    ['viewer on cop.acme_owt.web', 'admin of everything', 'agent token'],
+  );
 });
 
 test('not found: a team is told it may be outside its scope; the admin only that it is missing', () => {
-  assert.equal(notFoundWords(team('viewer'), `node ${OPS}`),
-    `There is no node ${OPS}, or it is not yours: the token "web-viewer" sees only cop.acme_owt.web and what is under it.`);
+  assert.equal(
+    notFoundWords(team('viewer'), `node ${OPS}`),
+    `There is no node ${OPS}, or it is not yours: the token "web-viewer" sees only cop.acme_owt.web and what is under it.`,
+  );
   assert.equal(notFoundWords(admin, 'deployment #9'), 'There is no deployment #9.');
-  assert.deepEqual([
-    isNotFound(new NoopsError('NOOPS_E_TAG_UNKNOWN', 'no node')),
-    isNotFound(new NoopsError('NOOPS_E_NOT_FOUND', 'no deployment #9')),
-    isNotFound(new NoopsError('NOOPS_E_FORBIDDEN', 'no')),
-    isNotFound(new Error('no')),
-  ], [true, true, false, false]);
+  assert.deepEqual(
+    [
+      isNotFound(new NoopsError('NOOPS_E_TAG_UNKNOWN', 'no node')),
+      isNotFound(new NoopsError('NOOPS_E_NOT_FOUND', 'no deployment #9')),
+      isNotFound(new NoopsError('NOOPS_E_FORBIDDEN', 'no')),
+      isNotFound(new Error('no')),
+    ],
+    [true, true, false, false],
+  );
 });

@@ -9,7 +9,11 @@ function place(href: string, stored?: string) {
     replaced,
     data,
     href,
-    storage: { getItem: (k: string) => data.get(k) ?? null, setItem: (k: string, v: string) => void data.set(k, v), removeItem: (k: string) => void data.delete(k) },
+    storage: {
+      getItem: (k: string) => data.get(k) ?? null,
+      setItem: (k: string, v: string) => void data.set(k, v),
+      removeItem: (k: string) => void data.delete(k),
+    },
     replace: (u: string) => void replaced.push(u),
   };
 }
@@ -53,11 +57,14 @@ test('machine tokens are refused with the reason', () => {
 });
 
 test('refusedNotice: says the user was signed out, and why', () => {
-  assert.deepEqual([
-    refusedNotice('the token is not known to this server (wrong, revoked, or from another server)'),
-    refusedNotice('the token "web-ci" expired at 2030-01-01T00:00:00.000Z.'),
-  ], [
-    'You were signed out: the token is not known to this server (wrong, revoked, or from another server). Sign in again with a valid token.',
-    'You were signed out: the token "web-ci" expired at 2030-01-01T00:00:00.000Z. Sign in again with a valid token.',
-  ]);
+  assert.deepEqual(
+    [
+      refusedNotice('the token is not known to this server (wrong, revoked, or from another server)'),
+      refusedNotice('the token "web-ci" expired at 2030-01-01T00:00:00.000Z.'),
+    ],
+    [
+      'You were signed out: the token is not known to this server (wrong, revoked, or from another server). Sign in again with a valid token.',
+      'You were signed out: the token "web-ci" expired at 2030-01-01T00:00:00.000Z. Sign in again with a valid token.',
+    ],
+  );
 });

@@ -89,7 +89,17 @@ export function Loading({ what }: { what: string }) {
 }
 
 /** A section of a page with a heading and an optional line of actions on its right. */
-export function Section({ title, id, actions, children }: { title: string; id?: string; actions?: ComponentChildren; children: ComponentChildren }) {
+export function Section({
+  title,
+  id,
+  actions,
+  children,
+}: {
+  title: string;
+  id?: string;
+  actions?: ComponentChildren;
+  children: ComponentChildren;
+}) {
   return html`<section class="panel" id=${id}>
     <header class="panel-head"><h2>${title}</h2>${actions ? html`<div class="panel-actions">${actions}</div>` : null}</header>
     ${children}

@@ -5,8 +5,21 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { AuditView, BuildView, ClusterView, HostView, ReleaseView, TokenView, TreeView, WhoamiView } from '../../src/api/index.js';
-import { cleanup, cli, cliJson, freePort, makeAppRepo, startAgent, startServer, tmp, until, killSupervised, type Proc, type ServerProc } from './harness.js';
+import type { AuditView, ClusterView, HostView, ReleaseView, TokenView, TreeView, WhoamiView } from '../../src/api/index.js';
+import {
+  cleanup,
+  cli,
+  cliJson,
+  freePort,
+  makeAppRepo,
+  startAgent,
+  startServer,
+  tmp,
+  until,
+  killSupervised,
+  type Proc,
+  type ServerProc,
+} from './harness.js';
 
 const WEB = 'cop.acme_owt.web';
 const SHOP = 'cop.acme_owt.shop';
@@ -28,6 +41,7 @@ let shopSha = '';
 let buildOfShop = 0;
 
 /** A raw API call with an optional token: what curl would do. */
+// biome-ignore lint/suspicious/noExplicitAny: answers of every route, read field by field in assertions
 async function call(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; json: any }> {
   const headers: Record<string, string> = {};
   if (token) headers.authorization = `Bearer ${token}`;
@@ -57,13 +71,19 @@ before(async () => {
   const cw = web.commit('web');
   const cs = shop.commit('shop');
   webVersion = cw.slice(0, 9);
-  for (const [repo, job, commit] of [[join(base, 'web'), WEB_JOB, cw], [join(base, 'shop'), SHOP_JOB, cs]] as const) {
+  for (const [repo, job, commit] of [
+    [join(base, 'web'), WEB_JOB, cw],
+    [join(base, 'shop'), SHOP_JOB, cs],
+  ] as const) {
     const r = await cli(server, ['build', '-u', repo, '-t', job, '-v', commit]);
     assert.equal(r.code, 0, r.stderr);
   }
   assert.equal((await cli(server, ['cluster', 'set', '-t', WEB_CLUSTER, '--hosts', 'h1'])).code, 0);
   assert.equal((await cli(server, ['cluster', 'set', '-t', SHOP_CLUSTER, '--hosts', 'h2'])).code, 0);
-  for (const [c, v] of [[WEB_CLUSTER, webVersion], [SHOP_CLUSTER, cs.slice(0, 9)]] as const) {
+  for (const [c, v] of [
+    [WEB_CLUSTER, webVersion],
+    [SHOP_CLUSTER, cs.slice(0, 9)],
+  ] as const) {
     const r = await cli(server, ['deploy', '-t', c, '-v', v]);
     assert.equal(r.code, 0, r.stderr);
   }
@@ -85,8 +105,19 @@ after(async () => {
 test('no spelling of an API path gets past the gate without a token', async () => {
   const paths = ['/hosts', '/audit', `/builds/${buildOfShop}`, '/releases', `/artifacts/${shopSha}`, '/tokens', '/tree'];
   const spellings = (p: string): string[] => [
-    `/api/v1${p}`, `/%61pi/v1${p}`, `/api/%761${p}`, `//api/v1${p}`, `/api//v1${p}`, `/api/v1/${p.slice(1)}/`, `/api/v1/./${p.slice(1)}`,
-    `/api/v1/x/..${p}`, `/API/v1${p}`, `/Api/V1${p}`, `/api/v1${p}%2f`, `/api/v1${p.replace('/', '/%2e/')}`, `/api/v1${p}?`,
+    `/api/v1${p}`,
+    `/%61pi/v1${p}`,
+    `/api/%761${p}`,
+    `//api/v1${p}`,
+    `/api//v1${p}`,
+    `/api/v1/${p.slice(1)}/`,
+    `/api/v1/./${p.slice(1)}`,
+    `/api/v1/x/..${p}`,
+    `/API/v1${p}`,
+    `/Api/V1${p}`,
+    `/api/v1${p}%2f`,
+    `/api/v1${p.replace('/', '/%2e/')}`,
+    `/api/v1${p}?`,
   ];
   for (const p of paths) {
     for (const url of spellings(p)) {
@@ -104,8 +135,10 @@ test('no spelling of an API path gets past the gate without a token', async () =
   assert.equal(viaEncoded.status, 403);
 });
 
-test('a team cannot put another team\'s (or an unassigned) host in its cluster; once assigned, it can', async () => {
-  const denied = await cli(server, ['cluster', 'set', '-t', `${WEB_JOB}_cluster.grab`, '--hosts', 'h2'], { env: { NOOPS_TOKEN: webToken } });
+test("a team cannot put another team's (or an unassigned) host in its cluster; once assigned, it can", async () => {
+  const denied = await cli(server, ['cluster', 'set', '-t', `${WEB_JOB}_cluster.grab`, '--hosts', 'h2'], {
+    env: { NOOPS_TOKEN: webToken },
+  });
   assert.equal(denied.code, 1);
   assert.match(denied.stderr, /NOOPS_E_FORBIDDEN/);
   assert.match(denied.stderr, /h2 is not in cop\.acme_owt\.web's part of the tree/);
@@ -117,13 +150,15 @@ test('a team cannot put another team\'s (or an unassigned) host in its cluster; 
   assert.equal((await cli(server, ['host', 'assign', 'h2', '--scope', SHOP])).code, 0);
   const again = await cli(server, ['cluster', 'set', '-t', `${WEB_JOB}_cluster.grab`, '--hosts', 'h2'], { env: { NOOPS_TOKEN: webToken } });
   assert.match(again.stderr, /belongs to cop\.acme_owt\.shop/);
-  const shopOwn = await cli(server, ['cluster', 'set', '-t', `${SHOP_JOB}_cluster.canary`, '--hosts', 'h2'], { env: { NOOPS_TOKEN: shopToken } });
+  const shopOwn = await cli(server, ['cluster', 'set', '-t', `${SHOP_JOB}_cluster.canary`, '--hosts', 'h2'], {
+    env: { NOOPS_TOKEN: shopToken },
+  });
   assert.equal(shopOwn.code, 0, shopOwn.stderr);
   const hosts = await cliJson<HostView[]>(server, ['hosts']);
   assert.equal(hosts.find((h) => h.name === 'h2')!.scope, SHOP);
 });
 
-test('reads are scoped: a team sees its own part of the tree, builds, releases, hosts, audit; another team\'s objects are not found', async () => {
+test("reads are scoped: a team sees its own part of the tree, builds, releases, hosts, audit; another team's objects are not found", async () => {
   const releases = (await call('GET', '/api/v1/releases', webToken)).json as ReleaseView[];
   assert.deepEqual([...new Set(releases.map((r) => r.job))], [WEB_JOB]);
   const otherBuild = await call('GET', `/api/v1/builds/${buildOfShop}`, webToken);
@@ -133,9 +168,15 @@ test('reads are scoped: a team sees its own part of the tree, builds, releases, 
   assert.doesNotMatch(tree.text, /shop/);
   assert.match(tree.text, /web/);
   const clusters = (await call('GET', '/api/v1/clusters', webToken)).json as ClusterView[];
-  assert.deepEqual(clusters.map((c) => c.tag), [WEB_CLUSTER]);
+  assert.deepEqual(
+    clusters.map((c) => c.tag),
+    [WEB_CLUSTER],
+  );
   const hosts = (await call('GET', '/api/v1/hosts', webToken)).json as HostView[];
-  assert.deepEqual(hosts.map((h) => h.name), ['h1']);
+  assert.deepEqual(
+    hosts.map((h) => h.name),
+    ['h1'],
+  );
   const node = await call('GET', `/api/v1/nodes/${SHOP_CLUSTER}`, webToken);
   assert.equal(node.status, 404);
   const instances = (await call('GET', '/api/v1/instances', webToken)).json as { tag: string }[];
@@ -149,7 +190,7 @@ test('reads are scoped: a team sees its own part of the tree, builds, releases, 
   assert.equal((await call('GET', `/api/v1/artifacts/${shopSha}`, shopToken)).status, 200);
 });
 
-test('roles: a viewer reads but cannot deploy, build or make tokens; a team\'s admin makes tokens only under its scope', async () => {
+test("roles: a viewer reads but cannot deploy, build or make tokens; a team's admin makes tokens only under its scope", async () => {
   const who = (await call('GET', '/api/v1/whoami', viewerToken)).json as WhoamiView;
   assert.deepEqual({ ...who, id: '' }, { id: '', kind: 'team', name: 'web-viewer', scope: WEB, role: 'viewer' });
   assert.equal((await call('GET', '/api/v1/releases', viewerToken)).status, 200);
@@ -157,7 +198,11 @@ test('roles: a viewer reads but cannot deploy, build or make tokens; a team\'s a
   assert.match(deploy.stderr, /NOOPS_E_FORBIDDEN/);
   const restart = await call('POST', '/api/v1/commands', viewerToken, { host: 'h1', action: 'restart', tag: WEB_CLUSTER });
   assert.equal(restart.status, 403);
-  assert.equal((await call('POST', '/api/v1/tokens', webToken, { name: 'x', scope: WEB, role: 'viewer' })).status, 403, 'a deployer makes no tokens');
+  assert.equal(
+    (await call('POST', '/api/v1/tokens', webToken, { name: 'x', scope: WEB, role: 'viewer' })).status,
+    403,
+    'a deployer makes no tokens',
+  );
 
   const webAdmin = await teamToken('web-admin', WEB, 'admin');
   const own = await call('POST', '/api/v1/tokens', webAdmin, { kind: 'team', name: 'web-ci', scope: `${WEB}_pdl.site`, role: 'deployer' });
@@ -167,12 +212,24 @@ test('roles: a viewer reads but cannot deploy, build or make tokens; a team\'s a
   const join = await call('POST', '/api/v1/tokens', webAdmin, { kind: 'join', name: 'j' });
   assert.equal(join.status, 403);
   const listed = (await call('GET', '/api/v1/tokens', webAdmin)).json as TokenView[];
-  assert.ok(listed.every((t) => t.kind === 'team' && t.scope!.startsWith(WEB)), JSON.stringify(listed));
+  assert.ok(
+    listed.every((t) => t.kind === 'team' && t.scope!.startsWith(WEB)),
+    JSON.stringify(listed),
+  );
   assert.ok(!JSON.stringify(listed).includes('noops_team_'), 'no secret is listed');
 });
 
 test('a revoked token is refused at once; an expired one too', async () => {
-  const [t] = await cliJson<{ token: string; id: string }[]>(server, ['token', 'create', '--name', 'temp', '--scope', WEB, '--role', 'viewer']);
+  const [t] = await cliJson<{ token: string; id: string }[]>(server, [
+    'token',
+    'create',
+    '--name',
+    'temp',
+    '--scope',
+    WEB,
+    '--role',
+    'viewer',
+  ]);
   assert.equal((await call('GET', '/api/v1/whoami', t!.token)).status, 200);
   const ls = await cliJson<TokenView[]>(server, ['token', 'ls']);
   assert.ok(ls.some((x) => x.id === t!.id && x.name === 'temp'));
@@ -182,13 +239,19 @@ test('a revoked token is refused at once; an expired one too', async () => {
   assert.equal(after.status, 401);
   assert.equal(after.json.code, 'NOOPS_E_UNAUTHORIZED');
 
-  const expiring = await call('POST', '/api/v1/tokens', server.adminToken, { kind: 'team', name: 'short', scope: WEB, role: 'viewer', expiresAt: new Date(Date.now() + 1500).toISOString() });
+  const expiring = await call('POST', '/api/v1/tokens', server.adminToken, {
+    kind: 'team',
+    name: 'short',
+    scope: WEB,
+    role: 'viewer',
+    expiresAt: new Date(Date.now() + 1500).toISOString(),
+  });
   assert.equal(expiring.status, 201);
   assert.equal((await call('GET', '/api/v1/whoami', expiring.json.token)).status, 200);
   await until('the token to expire', async () => (await call('GET', '/api/v1/whoami', expiring.json.token)).status === 401, 10_000);
 });
 
-test('joining: a second agent under a live host\'s name is refused and the first keeps working; a single-use join token joins once', async () => {
+test("joining: a second agent under a live host's name is refused and the first keeps working; a single-use join token joins once", async () => {
   const intruder = await call('POST', '/api/v1/agent/join', server.joinToken, { name: 'h1' });
   assert.equal(intruder.status, 409);
   assert.equal(intruder.json.code, 'NOOPS_E_HOST_TAKEN');
@@ -225,8 +288,11 @@ test('bad input: repeated and mistyped parameters are 400; a report with a bad t
 
   const joined = await call('POST', '/api/v1/agent/join', server.joinToken, { name: 'liar' });
   const report = {
-    processes: [{ tag: 'Not A Tag!', process: 'web', version: 'abc1234', state: 'up', pid: 1, port: null, restarts: 0, startedAt: null, error: null }],
-    failures: [], generation: 0,
+    processes: [
+      { tag: 'Not A Tag!', process: 'web', version: 'abc1234', state: 'up', pid: 1, port: null, restarts: 0, startedAt: null, error: null },
+    ],
+    failures: [],
+    generation: 0,
   };
   const bad = await call('POST', '/api/v1/agent/report', joined.json.token, report);
   assert.equal(bad.status, 400);
@@ -238,8 +304,14 @@ test('bad input: repeated and mistyped parameters are 400; a report with a bad t
 test('every refusal is in the audit log', async () => {
   const audit = await cliJson<AuditView[]>(server, ['audit', '--limit', '1000']);
   const denied = audit.filter((a) => a.action === 'denied');
-  assert.ok(denied.some((a) => a.actor === 'web' && a.detail.code === 'NOOPS_E_FORBIDDEN'), 'a team\'s refused change');
-  assert.ok(denied.some((a) => String(a.actor).startsWith('anonymous@') && a.detail.code === 'NOOPS_E_UNAUTHORIZED'), 'a call without a token');
+  assert.ok(
+    denied.some((a) => a.actor === 'web' && a.detail.code === 'NOOPS_E_FORBIDDEN'),
+    "a team's refused change",
+  );
+  assert.ok(
+    denied.some((a) => String(a.actor).startsWith('anonymous@') && a.detail.code === 'NOOPS_E_UNAUTHORIZED'),
+    'a call without a token',
+  );
   assert.ok(audit.some((a) => a.action === 'agent.join.refused' && a.target === 'h1'));
   assert.ok(audit.some((a) => a.action === 'token.revoke'));
 });

@@ -14,7 +14,18 @@ import type { HostView, InstanceView } from '../../src/api/index.js';
 import { scanProcesses } from '../../src/agent/index.js';
 import { procAlive } from '../../src/supervisor/index.js';
 import {
-  cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc,
+  cleanup,
+  cli,
+  cliJson,
+  freePort,
+  killSupervised,
+  makeAppRepo,
+  startAgent,
+  startServer,
+  tmp,
+  until,
+  type Proc,
+  type ServerProc,
 } from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.trust_job.web';
@@ -43,13 +54,16 @@ async function pids(): Promise<Record<string, number | null>> {
 /** The cluster's processes that really run on a host (group leaders of its root): never two. */
 function running(host: 'h1' | 'h2'): number[] {
   const rel = join(roots[host], 'jobs', CLUSTER, 'releases');
-  return scanProcesses().filter((p) => p.pgrp === p.pid && p.env.NOOPS_TAG === CLUSTER && p.env.NOOPS_RELEASE_DIR?.startsWith(rel)).map((p) => p.pid);
+  return scanProcesses()
+    .filter((p) => p.pgrp === p.pid && p.env.NOOPS_TAG === CLUSTER && p.env.NOOPS_RELEASE_DIR?.startsWith(rel))
+    .map((p) => p.pid);
 }
 
 /** Whether a process runs: a zombie does not (a container's PID 1 may never reap the orphans of a stopped agent). */
 const alive = (pid: number): boolean => procAlive(pid, null);
 
-const hosts = async (): Promise<Record<string, HostView>> => Object.fromEntries((await cliJson<HostView[]>(server, ['hosts'])).map((h) => [h.name, h]));
+const hosts = async (): Promise<Record<string, HostView>> =>
+  Object.fromEntries((await cliJson<HostView[]>(server, ['hosts'])).map((h) => [h.name, h]));
 
 async function restartServer(between: () => void): Promise<void> {
   await server.stop();
@@ -89,7 +103,11 @@ test('agents refuse a replaced or older server database, keep running, and accep
     await agents.h1!.stop();
     writeFileSync(join(roots.h1, 'state.json'), '{"generation": 3, "instances": {"garb');
     agents.h1 = startAgent(server, roots.h1, 'h1');
-    await until('h1 moved its state aside', () => agents.h1!.output().includes('rebuilt the state: 1 instances, 1 running processes to adopt'), 30_000);
+    await until(
+      'h1 moved its state aside',
+      () => agents.h1!.output().includes('rebuilt the state: 1 instances, 1 running processes to adopt'),
+      30_000,
+    );
     await until('h1 reports again', async () => (await hosts()).h1?.trust?.state === 'accepted');
     await new Promise((r) => setTimeout(r, 1500)); // a few heartbeats: a second copy would have started by now
     assert.deepEqual(await pids(), before);
@@ -113,18 +131,29 @@ test('agents refuse a replaced or older server database, keep running, and accep
       moveDb(current);
       copyFileSync(backup, db);
     });
-    const hs = await until('both hosts refuse', async () => {
-      const h = await hosts();
-      return h.h1?.trust?.state === 'refused' && h.h2?.trust?.state === 'refused' && h;
-    }, 30_000);
+    const hs = await until(
+      'both hosts refuse',
+      async () => {
+        const h = await hosts();
+        return h.h1?.trust?.state === 'refused' && h.h2?.trust?.state === 'refused' && h;
+      },
+      30_000,
+    );
     assert.match(hs.h1!.trust!.reason!, /older than generation \d+ this agent applied: its database went back in time/);
     for (const h of ['h1', 'h2'] as const) {
-      assert.match(agents[h]!.output(), /refuses the desired state at generation \d+: the server's desired state is at generation \d+, older than generation \d+/);
+      assert.match(
+        agents[h]!.output(),
+        /refuses the desired state at generation \d+: the server's desired state is at generation \d+, older than generation \d+/,
+      );
       assert.ok(alive(atV2[h]!), `${h} still runs v2`);
       assert.deepEqual(running(h), [atV2[h]]);
     }
     const rows = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER]);
-    assert.deepEqual(rows.map((r) => r.version), [v2, v2], 'the hosts report v2, which the old database never deployed');
+    assert.deepEqual(
+      rows.map((r) => r.version),
+      [v2, v2],
+      'the hosts report v2, which the old database never deployed',
+    );
     // Adopting would roll h1 back: the server says so and does nothing without --yes.
     const adopt = await cli(server, ['host', 'adopt', 'h1']);
     assert.notEqual(adopt.code, 0);
@@ -139,23 +168,38 @@ test('agents refuse a replaced or older server database, keep running, and accep
     for (const h of ['h1', 'h2']) {
       const r = await cli(server, ['host', 'adopt', h]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`^${h}: adopted \\(its agent refused because .*\\); it applies this server's desired state at generation \\d+\\n  keeps    ${CLUSTER} ${v2}\\n$`));
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `^${h}: adopted \\(its agent refused because .*\\); it applies this server's desired state at generation \\d+\\n  keeps    ${CLUSTER} ${v2}\\n$`,
+        ),
+      );
     }
     await until('both accept again', async () => {
       const h = await hosts();
       return h.h1?.trust?.state === 'accepted' && h.h2?.trust?.state === 'accepted';
     });
     assert.deepEqual(await pids(), atV2, 'nothing restarted');
-    assert.match(agents.h1!.output(), /an admin adopted server .* for this host \(refusal .*\): applying its desired state at generation \d+, which stops nothing/);
+    assert.match(
+      agents.h1!.output(),
+      /an admin adopted server .* for this host \(refusal .*\): applying its desired state at generation \d+, which stops nothing/,
+    );
   });
 
   await t.test('an emptied database: every process keeps running, the agents say why; adopt says what stops, then stops it', async () => {
     await restartServer(() => moveDb(join(base, 'aside.db')));
-    const hs = await until('both hosts rejoined and refuse', async () => {
-      const h = await hosts();
-      return h.h1?.trust?.state === 'refused' && h.h2?.trust?.state === 'refused' && h;
-    }, 30_000);
-    assert.match(hs.h2!.trust!.reason!, /^the server's database is another one \(identity .*; this agent follows .*\): it was replaced or emptied/);
+    const hs = await until(
+      'both hosts rejoined and refuse',
+      async () => {
+        const h = await hosts();
+        return h.h1?.trust?.state === 'refused' && h.h2?.trust?.state === 'refused' && h;
+      },
+      30_000,
+    );
+    assert.match(
+      hs.h2!.trust!.reason!,
+      /^the server's database is another one \(identity .*; this agent follows .*\): it was replaced or emptied/,
+    );
     assert.equal(hs.h2!.status, 'up', 'it heartbeats');
     for (const h of ['h1', 'h2'] as const) {
       assert.match(agents[h]!.output(), /joined the server again, but refuses its answers: the server's database is another one/);

@@ -12,7 +12,22 @@ import type { DeploymentView, HostView, InstanceView } from '../../src/api/index
 import { openStore } from '../../src/store/open.js';
 import { ArtifactStore } from '../../src/artifacts/index.js';
 import { openSigner, signRelease } from '../../src/release/signing.js';
-import { cleanup, cli, cliJson, commitFiles, freePort, getJson, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
+import {
+  cleanup,
+  cli,
+  cliJson,
+  commitFiles,
+  freePort,
+  getJson,
+  killSupervised,
+  makeAppRepo,
+  startAgent,
+  startServer,
+  tmp,
+  until,
+  type Proc,
+  type ServerProc,
+} from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.bad_job.web';
 const CLUSTER = `${JOB}_cluster.prod`;
@@ -39,7 +54,9 @@ function assertOldReleaseEverywhere(): void {
 
 before(async () => {
   server = await startServer(data, await freePort());
-  HOSTS.forEach((h, i) => agents.push(startAgent(server, roots[i]!, h)));
+  HOSTS.forEach((h, i) => {
+    agents.push(startAgent(server, roots[i]!, h));
+  });
   await until('hosts up', async () => (await cliJson<HostView[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 2);
   const app = makeAppRepo(repo);
   const c1 = app.commit('old and good');
@@ -123,7 +140,11 @@ test('a package whose sha256 does not match fails the deploy and the old release
   assert.match(r.stdout, /sha256/);
   assert.deepEqual(await greetings(), ['old and good', 'old and good']);
   assertOldReleaseEverywhere();
-  for (const root of roots) assert.deepEqual(readdirSync(join(root, 'jobs', CLUSTER, 'releases')).filter((n) => !n.startsWith('.')), [v1]);
+  for (const root of roots)
+    assert.deepEqual(
+      readdirSync(join(root, 'jobs', CLUSTER, 'releases')).filter((n) => !n.startsWith('.')),
+      [v1],
+    );
 });
 
 test('a package with a path that escapes its folder never lands', async () => {
@@ -132,17 +153,38 @@ test('a package with a path that escapes its folder never lands', async () => {
   const dir = join(base, 'hostile');
   mkdirSync(join(dir, 'pkg'), { recursive: true });
   const version = 'badbadbad';
-  writeFileSync(join(dir, 'pkg', 'manifest.json'), JSON.stringify({
-    schema: 1, job: JOB, version, commit: `${version}0000000000000000000000000000000`, repo: 'evil', builtAt: new Date().toISOString(), stack: 'procfile', env: {},
-    processes: [{ name: 'web', command: 'node server.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 10, startGrace: 1 }],
-  }));
+  writeFileSync(
+    join(dir, 'pkg', 'manifest.json'),
+    JSON.stringify({
+      schema: 1,
+      job: JOB,
+      version,
+      commit: `${version}0000000000000000000000000000000`,
+      repo: 'evil',
+      builtAt: new Date().toISOString(),
+      stack: 'procfile',
+      env: {},
+      processes: [{ name: 'web', command: 'node server.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 10, startGrace: 1 }],
+    }),
+  );
   const evilTar = hostileTarball(join(dir, 'pkg', 'manifest.json'), '../../../../evil-from-package', join(dir, 'hostile.tar.gz'));
   const artifacts = new ArtifactStore(join(data, 'artifacts'));
   const { sha256, size } = await artifacts.put(evilTar);
   const store = await openStore(`sqlite:${join(data, 'noops.db')}`);
   const good = (await store.getRelease(JOB, v1))!;
   const signer = await openSigner(store, data, () => undefined);
-  await store.putRelease(signRelease(signer, { ...good, signature: null, version, commit: `${version}0000000000000000000000000000000`, sha256, size, createdAt: new Date().toISOString(), buildId: null }));
+  await store.putRelease(
+    signRelease(signer, {
+      ...good,
+      signature: null,
+      version,
+      commit: `${version}0000000000000000000000000000000`,
+      sha256,
+      size,
+      createdAt: new Date().toISOString(),
+      buildId: null,
+    }),
+  );
   await store.close();
   const r = await cli(server, ['deploy', '-t', CLUSTER, '-v', version]);
   assert.equal(r.code, 1);
@@ -174,14 +216,27 @@ test('a second deploy to a cluster with one running is refused, naming it and wh
   const slow = join(base, 'slow');
   commitFiles(slow, { 'noops.yaml': 'processes:\n  web:\n    command: sleep 600\n    start_grace: 120\n' }, 'slow to start');
   const built = await cliJson<{ version: string }[]>(server, ['build', '-u', slow, '-t', JOB, '-v', 'HEAD']);
-  const first = await cliJson<DeploymentView[]>(server, ['deploy', '-t', CLUSTER, '-v', built[0]!.version, '--no-wait', '--timeout', '20s']);
+  const first = await cliJson<DeploymentView[]>(server, [
+    'deploy',
+    '-t',
+    CLUSTER,
+    '-v',
+    built[0]!.version,
+    '--no-wait',
+    '--timeout',
+    '20s',
+  ]);
   const second = await cli(server, ['deploy', '-t', CLUSTER, '-v', v1]);
   assert.equal(second.code, 1);
   assert.match(second.stderr, new RegExp(`deployment #${first[0]!.id} \\(deploy of ${built[0]!.version}, started by admin`));
   assert.match(second.stderr, /NOOPS_E_DEPLOY_LOCKED/);
   const abort = await cli(server, ['deploy', 'abort', '-t', CLUSTER]);
   assert.equal(abort.code, 0, abort.stderr);
-  await until('the slow deploy to end', async () => (await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]))[0]!.status !== 'running', 30_000);
+  await until(
+    'the slow deploy to end',
+    async () => (await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]))[0]!.status !== 'running',
+    30_000,
+  );
   await until('both hosts back on the old release', async () => (await greetings()).every((g) => g === 'old and good'), 30_000);
 });
 
@@ -198,14 +253,21 @@ test('every API call needs a token; a team token acts only on its part of the tr
   const [own] = await cliJson<{ token: string }[]>(server, ['token', 'create', '--name', 'web', '--scope', 'cop.acme_owt.web']);
   const allowed = await cli(server, ['deploy', '-t', CLUSTER, '-v', v1], { env: { NOOPS_TOKEN: own!.token } });
   assert.equal(allowed.code, 0, allowed.stderr);
-  const agentOnly = await fetch(`${server.url}/api/v1/agent/join`, { method: 'POST', headers: { authorization: `Bearer ${team!.token}`, 'content-type': 'application/json' }, body: '{"name":"x"}' });
+  const agentOnly = await fetch(`${server.url}/api/v1/agent/join`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${team!.token}`, 'content-type': 'application/json' },
+    body: '{"name":"x"}',
+  });
   assert.equal(agentOnly.status, 403);
 });
 
 /** A gzip tarball written header by header, so its hostile path stays exactly as given. */
 function hostileTarball(manifestFile: string, evilPath: string, out: string): string {
   const blocks: Buffer[] = [];
-  for (const [path, body] of [['manifest.json', readFileSync(manifestFile)], [evilPath, Buffer.from('escaped')]] as const) {
+  for (const [path, body] of [
+    ['manifest.json', readFileSync(manifestFile)],
+    [evilPath, Buffer.from('escaped')],
+  ] as const) {
     const block = Buffer.alloc(512);
     new Header({ path, type: 'File', size: body.length, mtime: new Date(), mode: 0o644, uid: 0, gid: 0 }).encode(block, 0);
     blocks.push(block, body, Buffer.alloc((512 - (body.length % 512)) % 512));

@@ -13,7 +13,19 @@ import { join } from 'node:path';
 import { ApiClient } from '../../src/api/index.js';
 import type { BuildView } from '../../src/api/index.js';
 import { NODE_18, nodeRuntimeTarball } from '../../src/runtimes/test-runtimes.js';
-import { cleanup, cli, commitFiles, freePort, killSupervised, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
+import {
+  cleanup,
+  cli,
+  commitFiles,
+  freePort,
+  killSupervised,
+  startAgent,
+  startServer,
+  tmp,
+  until,
+  type Proc,
+  type ServerProc,
+} from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.sandbox_job.web';
 const CLUSTER = `${JOB}_cluster.prod`;
@@ -49,7 +61,9 @@ exit 0
 `;
 }
 
-const REFUSED = ['token', 'database', 'hard link', 'another build', 'list builds', 'server process', 'ps', 'system folders'].map((w) => `refused: ${w}`);
+const REFUSED = ['token', 'database', 'hard link', 'another build', 'list builds', 'server process', 'ps', 'system folders'].map(
+  (w) => `refused: ${w}`,
+);
 
 async function build(repo: string, job = JOB): Promise<BuildView & { log: string }> {
   const b = await api.startBuild({ repo, tag: job, ref: 'main' });
@@ -57,10 +71,15 @@ async function build(repo: string, job = JOB): Promise<BuildView & { log: string
 }
 
 async function finished(id: number): Promise<BuildView & { log: string }> {
-  const done = await until(`build #${id}`, async () => {
-    const p = await api.build(id);
-    return p.build.status !== 'running' && p;
-  }, 120_000, 200);
+  const done = await until(
+    `build #${id}`,
+    async () => {
+      const p = await api.build(id);
+      return p.build.status !== 'running' && p;
+    },
+    120_000,
+    200,
+  );
   return { ...done.build, log: done.log };
 }
 
@@ -77,23 +96,33 @@ test('builds and deploy tests cannot touch the server', { skip: !root && 'the ui
 
   await t.test('a build script fails at every attack, and the release is still built', async () => {
     // build A keeps its folder (with a secret) while build B looks for it
-    commitFiles(join(base, 'repo-a'), {
-      Procfile: 'web: node server.js\n', 'server.js': '', 'build.sh': 'echo A-SECRET > marker; echo "A: marker written"; sleep 8\n',
-    }, 'a');
+    commitFiles(
+      join(base, 'repo-a'),
+      {
+        Procfile: 'web: node server.js\n',
+        'server.js': '',
+        'build.sh': 'echo A-SECRET > marker; echo "A: marker written"; sleep 8\n',
+      },
+      'a',
+    );
     const a = await api.startBuild({ repo: join(base, 'repo-a'), tag: `${JOB}x`, ref: 'main' });
     await until('build A to write its marker', async () => (await api.build(a.id)).log.includes('A: marker written'), 60_000, 100);
     const repo = join(base, 'repo-b');
-    commitFiles(repo, {
-      Procfile: 'web: node server.js\n',
-      'server.js': 'require("http").createServer((q, s) => s.end("ok")).listen(Number(process.env.PORT), "127.0.0.1");\n',
-      'attack.sh': attack,
-      'build.sh': 'sh ./attack.sh\n',
-      'noops.yaml': 'deploy_tests: sh attack.sh\n',
-    }, 'b');
+    commitFiles(
+      repo,
+      {
+        Procfile: 'web: node server.js\n',
+        'server.js': 'require("http").createServer((q, s) => s.end("ok")).listen(Number(process.env.PORT), "127.0.0.1");\n',
+        'attack.sh': attack,
+        'build.sh': 'sh ./attack.sh\n',
+        'noops.yaml': 'deploy_tests: sh attack.sh\n',
+      },
+      'b',
+    );
     const b = await build(repo);
     assert.equal(b.status, 'succeeded', b.log);
     const got = lines(b.log);
-    assert.match(got[0]!, /^uid=61\d\d\d$/, 'the build ran as its own uid, not the server\'s (0)');
+    assert.match(got[0]!, /^uid=61\d\d\d$/, "the build ran as its own uid, not the server's (0)");
     assert.deepEqual(got.slice(1), REFUSED, b.log);
     assert.ok(!b.log.includes(token), 'the token never appears in the log');
     assert.equal((await finished(a.id)).status, 'succeeded');
@@ -120,7 +149,11 @@ test('builds and deploy tests cannot touch the server', { skip: !root && 'the ui
   await t.test('a symlink to the token in the output is refused, not packed', async () => {
     for (const target of [join(data, 'admin.token'), '../../../admin.token']) {
       const repo = join(base, `repo-link-${target.startsWith('/') ? 'abs' : 'rel'}`);
-      commitFiles(repo, { Procfile: 'web: node server.js\n', 'server.js': '', 'build.sh': `ln -s ${JSON.stringify(target)} leak.txt\n` }, 'link');
+      commitFiles(
+        repo,
+        { Procfile: 'web: node server.js\n', 'server.js': '', 'build.sh': `ln -s ${JSON.stringify(target)} leak.txt\n` },
+        'link',
+      );
       const b = await build(repo);
       assert.equal(b.status, 'failed');
       assert.equal(b.error?.code, 'NOOPS_E_PACKAGE_UNSAFE', b.log);
@@ -136,7 +169,14 @@ test('builds and deploy tests cannot touch the server', { skip: !root && 'the ui
     assert.equal(existsSync(join(data, 'static-server.mjs')), false, 'nothing written into the data folder');
 
     const file = join(base, 'repo-static-file');
-    commitFiles(file, { 'index.html': '<h1>hi</h1>\n', 'build.sh': `mkdir .noops && ln -s ${JSON.stringify(join(data, 'victim.txt'))} .noops/static-server.mjs\n` }, 'file');
+    commitFiles(
+      file,
+      {
+        'index.html': '<h1>hi</h1>\n',
+        'build.sh': `mkdir .noops && ln -s ${JSON.stringify(join(data, 'victim.txt'))} .noops/static-server.mjs\n`,
+      },
+      'file',
+    );
     const b2 = await build(file, `${JOB}s`);
     assert.equal(b2.status, 'succeeded', b2.log);
     assert.equal(readFileSync(join(data, 'victim.txt'), 'utf8'), 'untouched\n');
@@ -145,14 +185,19 @@ test('builds and deploy tests cannot touch the server', { skip: !root && 'the ui
     assert.match(listing, /^-.* \.noops\/static-server\.mjs$/m, 'a plain file, the real static server');
   });
 
-  await t.test('the build runtimes stay readable by the build\'s uid; HOME and TMPDIR are the build\'s own', async () => {
+  await t.test("the build runtimes stay readable by the build's uid; HOME and TMPDIR are the build's own", async () => {
     const add = await cli(server, ['runtime', 'add', 'node', NODE_18, nodeRuntimeTarball(NODE_18)]);
     assert.equal(add.code, 0, add.stderr);
     const repo = join(base, 'repo-runtime');
-    commitFiles(repo, {
-      Procfile: 'web: node server.js\n', 'server.js': '',
-      'noops.yaml': `runtimes: { node: "${NODE_18}" }\nbuild:\n  - node -e "console.log('built with', process.version, process.getuid() > 0)"\n  - echo "home=$HOME tmp=$TMPDIR"\n`,
-    }, 'runtime');
+    commitFiles(
+      repo,
+      {
+        Procfile: 'web: node server.js\n',
+        'server.js': '',
+        'noops.yaml': `runtimes: { node: "${NODE_18}" }\nbuild:\n  - node -e "console.log('built with', process.version, process.getuid() > 0)"\n  - echo "home=$HOME tmp=$TMPDIR"\n`,
+      },
+      'runtime',
+    );
     const b = await build(repo, `${JOB}r`);
     assert.equal(b.status, 'succeeded', b.log);
     assert.match(b.log, new RegExp(`^built with v${NODE_18.replace(/\./g, '\\.')} true$`, 'm'));

@@ -9,7 +9,21 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import type { DeploymentView, HostView, InstanceView } from '../../src/api/index.js';
-import { cleanup, cli, cliJson, freePort, getJson, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
+import {
+  cleanup,
+  cli,
+  cliJson,
+  freePort,
+  getJson,
+  killSupervised,
+  makeAppRepo,
+  startAgent,
+  startServer,
+  tmp,
+  until,
+  type Proc,
+  type ServerProc,
+} from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';
 const CLUSTER = `${JOB}_cluster.prod`;
@@ -42,7 +56,9 @@ test('build, deploy, upgrade, roll back, survive crashes and restarts', async (t
   writeFileSync(join(base, 'package.json'), '{"type": "module"}\n');
   port = await freePort();
   server = await startServer(data, port);
-  HOSTS.forEach((h, i) => agents.push(startAgent(server, roots[i]!, h)));
+  HOSTS.forEach((h, i) => {
+    agents.push(startAgent(server, roots[i]!, h));
+  });
   await until('three hosts up', async () => {
     const hosts = await cliJson<HostView[]>(server, ['hosts']);
     return hosts.filter((h) => h.status === 'up').length === 3 && hosts;
@@ -57,7 +73,15 @@ test('build, deploy, upgrade, roll back, survive crashes and restarts', async (t
     const r = await cli(server, ['build', '-u', `file://${repo}`, '-t', JOB, '-v', c1]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`built ${JOB} ${v1}`));
-    const [build] = await cliJson<{ version: string; sha256: string; status: string }[]>(server, ['build', '-u', repo, '-t', JOB, '-v', v1]);
+    const [build] = await cliJson<{ version: string; sha256: string; status: string }[]>(server, [
+      'build',
+      '-u',
+      repo,
+      '-t',
+      JOB,
+      '-v',
+      v1,
+    ]);
     assert.equal(build!.version, v1);
     assert.equal(build!.status, 'succeeded');
     assert.match(build!.sha256, /^[0-9a-f]{64}$/);
@@ -69,10 +93,16 @@ test('build, deploy, upgrade, roll back, survive crashes and restarts', async (t
     const r = await cli(server, ['deploy', '-t', CLUSTER, '-v', v1]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const ps = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER]);
-    assert.deepEqual(ps.map((p) => [p.host, p.version, p.state]).sort(), HOSTS.map((h) => [h, v1, 'up']));
+    assert.deepEqual(
+      ps.map((p) => [p.host, p.version, p.state]).sort(),
+      HOSTS.map((h) => [h, v1, 'up']),
+    );
     for (const p of ps) assert.ok(p.pid && p.port, `pid and port reported for ${p.host}`);
     const got = await answers();
-    assert.deepEqual(got.map((a) => [a.greeting, a.version, a.tag]), HOSTS.map(() => ['hello v1', v1, CLUSTER]));
+    assert.deepEqual(
+      got.map((a) => [a.greeting, a.version, a.tag]),
+      HOSTS.map(() => ['hello v1', v1, CLUSTER]),
+    );
     const tree = await cli(server, ['tree', 'cop=acme']);
     assert.match(tree.stdout, /^cop\.acme \(3 hosts\)/);
     assert.match(tree.stdout, /cluster\.prod \(3 hosts\)/);
@@ -85,7 +115,10 @@ test('build, deploy, upgrade, roll back, survive crashes and restarts', async (t
     assert.equal((await cli(server, ['build', '-u', repo, '-t', JOB, '-v', c2])).code, 0);
     const r = await cli(server, ['deploy', '-t', CLUSTER, '-v', v2]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.deepEqual((await answers()).map((a) => a.greeting), ['hello v2', 'hello v2', 'hello v2']);
+    assert.deepEqual(
+      (await answers()).map((a) => a.greeting),
+      ['hello v2', 'hello v2', 'hello v2'],
+    );
     for (const root of roots) {
       const current = (await import('node:fs')).readlinkSync(join(root, 'jobs', CLUSTER, 'current'));
       assert.equal(current, join('releases', v2));
@@ -97,13 +130,19 @@ test('build, deploy, upgrade, roll back, survive crashes and restarts', async (t
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /rollback #\d+ succeeded/);
     const got = await answers();
-    assert.deepEqual(got.map((a) => [a.greeting, a.kind]), HOSTS.map(() => ['hello v1', 'rollback']));
+    assert.deepEqual(
+      got.map((a) => [a.greeting, a.kind]),
+      HOSTS.map(() => ['hello v1', 'rollback']),
+    );
     const history = await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]);
-    assert.deepEqual(history.map((h) => [h.version, h.kind, h.status, h.hostCount, h.initiator]), [
-      [v1, 'rollback', 'succeeded', 3, 'admin'],
-      [v2, 'deploy', 'succeeded', 3, 'admin'],
-      [v1, 'deploy', 'succeeded', 3, 'admin'],
-    ]);
+    assert.deepEqual(
+      history.map((h) => [h.version, h.kind, h.status, h.hostCount, h.initiator]),
+      [
+        [v1, 'rollback', 'succeeded', 3, 'admin'],
+        [v2, 'deploy', 'succeeded', 3, 'admin'],
+        [v1, 'deploy', 'succeeded', 3, 'admin'],
+      ],
+    );
     for (const h of history) {
       assert.deepEqual(h.hosts, HOSTS);
       assert.ok(h.startedAt <= (h.endedAt ?? ''), 'ended after it started');
@@ -129,11 +168,17 @@ test('build, deploy, upgrade, roll back, survive crashes and restarts', async (t
     // The hosts keep serving while the server is away.
     for (const p of before) assert.equal((await getJson<Answer>(`http://127.0.0.1:${p.port}/`)).greeting, 'hello v1');
     server = await startServer(data, port);
-    await until('three hosts up again', async () => (await cliJson<HostView[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 3);
+    await until(
+      'three hosts up again',
+      async () => (await cliJson<HostView[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 3,
+    );
     // A partial tag naming the service stands for its one cluster.
     const r = await cli(server, ['deploy', '-t', 'service.api', '-v', v2]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.deepEqual((await answers()).map((a) => a.greeting), ['hello v2', 'hello v2', 'hello v2']);
+    assert.deepEqual(
+      (await answers()).map((a) => a.greeting),
+      ['hello v2', 'hello v2', 'hello v2'],
+    );
   });
 
   await t.test('a restarted agent adopts its processes without restarting them', async () => {
@@ -141,11 +186,15 @@ test('build, deploy, upgrade, roll back, survive crashes and restarts', async (t
     await agents[0]!.stop('SIGKILL');
     const restartedAt = Date.now();
     agents[0] = startAgent(server, roots[0]!, 'h1');
-    await until('h1 to report again', async () => {
-      const hosts = await cliJson<HostView[]>(server, ['hosts']);
-      const h1 = hosts.find((h) => h.name === 'h1');
-      return h1 && h1.status === 'up' && Date.parse(h1.lastHeartbeat!) > restartedAt;
-    }, 60_000);
+    await until(
+      'h1 to report again',
+      async () => {
+        const hosts = await cliJson<HostView[]>(server, ['hosts']);
+        const h1 = hosts.find((h) => h.name === 'h1');
+        return h1 && h1.status === 'up' && Date.parse(h1.lastHeartbeat!) > restartedAt;
+      },
+      60_000,
+    );
     // A few more reports, so a restart of the process would have shown.
     await new Promise((r) => setTimeout(r, 1500));
     const now = (await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER])).find((r) => r.host === 'h1')!;
@@ -163,6 +212,7 @@ test('build, deploy, upgrade, roll back, survive crashes and restarts', async (t
   await t.test('the audit log records builds, deploys and rollbacks with their initiator', async () => {
     const audit = await cliJson<{ actor: string; action: string; target: string }[]>(server, ['audit', '-n', '200']);
     const actions = audit.map((a) => `${a.actor} ${a.action}`);
-    for (const want of ['admin build', 'admin deploy', 'admin rollback', 'admin cluster.set']) assert.ok(actions.includes(want), `audit has "${want}"`);
+    for (const want of ['admin build', 'admin deploy', 'admin rollback', 'admin cluster.set'])
+      assert.ok(actions.includes(want), `audit has "${want}"`);
   });
 });

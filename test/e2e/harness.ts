@@ -16,7 +16,12 @@ export function tmp(prefix: string): string {
 }
 
 /** Waits until `check` returns a truthy value, retrying against a deadline. */
-export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -34,7 +39,10 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
 // ---- git ----
 
 export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.email=dev@example.com', '-c', 'user.name=dev', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' }).trim();
+  return execFileSync('git', ['-c', 'user.email=dev@example.com', '-c', 'user.name=dev', '-c', 'init.defaultBranch=main', ...args], {
+    cwd,
+    encoding: 'utf8',
+  }).trim();
 }
 
 /** Writes files into a repository (created if new) and commits them; answers the commit. */
@@ -56,7 +64,9 @@ export function makeAppRepo(dir: string): { commit(greeting: string, extra?: Rec
   writeFileSync(join(dir, 'Procfile'), 'web: node server.js\n');
   return {
     commit(greeting, extra = {}) {
-      writeFileSync(join(dir, 'server.js'), `
+      writeFileSync(
+        join(dir, 'server.js'),
+        `
 const http = require('http');
 const greeting = ${JSON.stringify(greeting)};
 http.createServer((req, res) => {
@@ -64,7 +74,8 @@ http.createServer((req, res) => {
   res.end(JSON.stringify({ greeting, version: process.env.NOOPS_VERSION, tag: process.env.NOOPS_TAG, kind: process.env.NOOPS_DEPLOY_KIND, pid: process.pid }));
 }).listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));
-`);
+`,
+      );
       for (const [name, text] of Object.entries(extra)) writeFileSync(join(dir, name), text);
       git(dir, 'add', '-A');
       git(dir, 'commit', '-q', '-m', greeting);
@@ -84,16 +95,21 @@ export interface Proc {
 function launch(args: string[], env: Record<string, string> = {}): Proc {
   const child = spawn(process.execPath, [NOOPS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
-  child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
+  child.stdout!.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr!.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
   return {
     child,
     output: () => out,
-    stop: (signal = 'SIGTERM') => new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill(signal);
-    }),
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      }),
   };
 }
 
@@ -106,7 +122,11 @@ export interface ServerProc extends Proc {
 /** Starts `noops server` and waits until it listens. */
 export async function startServer(dataDir: string, port: number, extra: string[] = []): Promise<ServerProc> {
   const p = launch(['server', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--heartbeat-ms', '300', ...extra]);
-  await until('the server to listen', () => p.output().includes('listening on') || (p.child.exitCode !== null && Promise.reject(new Error(p.output()))), 30_000);
+  await until(
+    'the server to listen',
+    () => p.output().includes('listening on') || (p.child.exitCode !== null && Promise.reject(new Error(p.output()))),
+    30_000,
+  );
   return {
     ...p,
     url: `http://127.0.0.1:${port}`,
@@ -126,9 +146,18 @@ export function walkableTo(root: string): void {
 }
 
 /** Starts `noops agent` with its own root and name. */
-export function startAgent(server: { url: string; joinToken: string }, root: string, name: string, labels = 'rack=r1', env: Record<string, string> = {}): Proc {
+export function startAgent(
+  server: { url: string; joinToken: string },
+  root: string,
+  name: string,
+  labels = 'rack=r1',
+  env: Record<string, string> = {},
+): Proc {
   walkableTo(root);
-  return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', labels], env);
+  return launch(
+    ['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', labels],
+    env,
+  );
 }
 
 /** Starts `noops agent --standalone` (no server: only the watches file). */
@@ -143,7 +172,11 @@ export interface CliResult {
 }
 
 /** Runs the CLI as a user would, against one server with its admin token. */
-export function cli(server: { url: string; adminToken: string }, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function cli(
+  server: { url: string; adminToken: string },
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [NOOPS, ...args], {
       cwd: opts.cwd ?? ROOT,
@@ -152,8 +185,12 @@ export function cli(server: { url: string; adminToken: string }, args: string[],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
 }

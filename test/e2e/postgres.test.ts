@@ -9,7 +9,21 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { DeploymentView, HostView, InstanceView } from '../../src/api/index.js';
-import { cleanup, cli, cliJson, freePort, getJson, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
+import {
+  cleanup,
+  cli,
+  cliJson,
+  freePort,
+  getJson,
+  killSupervised,
+  makeAppRepo,
+  startAgent,
+  startServer,
+  tmp,
+  until,
+  type Proc,
+  type ServerProc,
+} from './harness.js';
 
 const PG_URL = process.env.NOOPS_TEST_PG_URL;
 const CLUSTER = 'cop.acme_owt.data_pdl.store_service.pg_job.api_cluster.prod';
@@ -32,7 +46,10 @@ after(async () => {
   await agent?.stop();
   await server?.stop();
   killSupervised(join(base, 'agent'));
-  if (PG_URL) await admin(`drop database if exists ${dbName} with (force)`).catch((err: Error) => process.emitWarning(`could not drop ${dbName}: ${err.message}`));
+  if (PG_URL)
+    await admin(`drop database if exists ${dbName} with (force)`).catch((err: Error) =>
+      process.emitWarning(`could not drop ${dbName}: ${err.message}`),
+    );
   cleanup([base]);
 });
 
@@ -65,7 +82,14 @@ test('the golden path with the server on PostgreSQL', { skip: PG_URL ? false : '
   const [inst] = await cliJson<InstanceView[]>(server, ['ps']);
   assert.equal((await getJson<{ greeting: string }>(`http://127.0.0.1:${inst!.port}/`)).greeting, 'one on pg');
   const history = await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]);
-  assert.deepEqual(history.map((h) => [h.version, h.kind, h.status]), [[v1, 'rollback', 'succeeded'], [v2, 'deploy', 'succeeded'], [v1, 'deploy', 'succeeded']]);
+  assert.deepEqual(
+    history.map((h) => [h.version, h.kind, h.status]),
+    [
+      [v1, 'rollback', 'succeeded'],
+      [v2, 'deploy', 'succeeded'],
+      [v1, 'deploy', 'succeeded'],
+    ],
+  );
   const tree = await cli(server, ['tree']);
   assert.match(tree.stdout, /cop\.acme \(1 host\)/);
 });

@@ -11,7 +11,20 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostView, InstanceView, RootGrantView, TokenCreated } from '../../src/api/index.js';
-import { cleanup, cli, cliJson, freePort, git, killSupervised, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
+import {
+  cleanup,
+  cli,
+  cliJson,
+  freePort,
+  git,
+  killSupervised,
+  startAgent,
+  startServer,
+  tmp,
+  until,
+  type Proc,
+  type ServerProc,
+} from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.who_job.web';
 const CLUSTER = `${JOB}_cluster.prod`;
@@ -28,7 +41,13 @@ after(async () => {
 });
 
 /** What the app sees of itself: its uid, whether it can write its data folder, and what it gets reading the agent's files. */
-interface Seen { uid: number; wroteData: string; stateJson: string; agentJson: string; ctlDir: string }
+interface Seen {
+  uid: number;
+  wroteData: string;
+  stateJson: string;
+  agentJson: string;
+  ctlDir: string;
+}
 
 const APP = `
 const fs = require('fs');
@@ -64,10 +83,14 @@ async function seen(): Promise<Seen & { version: string }> {
   return { ...((await res.json()) as Seen), version: p.version };
 }
 
-test('processes run as the agent\'s unprivileged user; root only where the admin allowed it', { timeout: 300_000 }, async (t) => {
+test("processes run as the agent's unprivileged user; root only where the admin allowed it", { timeout: 300_000 }, async (t) => {
   server = await startServer(join(base, 'server'), await freePort());
   agent = startAgent(server, root, 'h1');
-  await until('h1 joined', async () => (await cliJson<HostView[]>(server, ['hosts'])).some((h) => h.name === 'h1' && h.status === 'up'), 60_000);
+  await until(
+    'h1 joined',
+    async () => (await cliJson<HostView[]>(server, ['hosts'])).some((h) => h.name === 'h1' && h.status === 'up'),
+    60_000,
+  );
   const repo = join(base, 'repo');
   git(base, 'init', '-q', repo);
   const c1 = commit(repo, undefined, 'no user');
@@ -76,12 +99,19 @@ test('processes run as the agent\'s unprivileged user; root only where the admin
   for (const c of [c1, c2]) assert.equal((await cli(server, ['build', '-u', repo, '-t', JOB, '-v', c])).code, 0);
   assert.equal((await cli(server, ['cluster', 'set', '-t', CLUSTER, '--hosts', 'h1'])).code, 0);
 
-  await t.test('with no user:, the app runs as noops: it writes its data folder, and cannot read the agent\'s state or token', async () => {
+  await t.test("with no user:, the app runs as noops: it writes its data folder, and cannot read the agent's state or token", async () => {
     const noopsUid = Number(execFileSync('id', ['-u', 'noops'], { encoding: 'utf8' }).trim());
     assert.notEqual(noopsUid, 0);
     const r = await cli(server, ['deploy', '-t', CLUSTER, '-v', v1]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.deepEqual(await seen(), { uid: noopsUid, wroteData: 'ok', stateJson: 'EACCES', agentJson: 'EACCES', ctlDir: 'EACCES', version: v1 });
+    assert.deepEqual(await seen(), {
+      uid: noopsUid,
+      wroteData: 'ok',
+      stateJson: 'EACCES',
+      agentJson: 'EACCES',
+      ctlDir: 'EACCES',
+      version: v1,
+    });
   });
 
   await t.test('user: root without a grant is refused at deploy, naming the command that allows it; nothing changes', async () => {
@@ -92,18 +122,25 @@ test('processes run as the agent\'s unprivileged user; root only where the admin
     assert.ok(r.stderr.includes(`noops root allow --scope ${CLUSTER}`), r.stderr);
     assert.equal((await seen()).version, v1, 'v1 still runs');
     const history = await cliJson<{ version: string }[]>(server, ['history', '-t', CLUSTER]);
-    assert.deepEqual(history.map((h) => h.version), [v1], 'no deployment was started');
+    assert.deepEqual(
+      history.map((h) => h.version),
+      [v1],
+      'no deployment was started',
+    );
   });
 
   await t.test('a team token, even a team admin, cannot allow root or list the grants (403)', async () => {
     const res = await fetch(`${server.url}/api/v1/tokens`, {
-      method: 'POST', headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ kind: 'team', name: 'web-team', scope: JOB, role: 'admin' }),
     });
     assert.equal(res.status, 201);
     const team = ((await res.json()) as TokenCreated).token;
     const allow = await fetch(`${server.url}/api/v1/grants/root`, {
-      method: 'PUT', headers: { authorization: `Bearer ${team}`, 'content-type': 'application/json' }, body: JSON.stringify({ scope: CLUSTER }),
+      method: 'PUT',
+      headers: { authorization: `Bearer ${team}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: CLUSTER }),
     });
     assert.equal(allow.status, 403);
     assert.equal(((await allow.json()) as { code: string }).code, 'NOOPS_E_FORBIDDEN');
@@ -118,13 +155,19 @@ test('processes run as the agent\'s unprivileged user; root only where the admin
     const allow = await cli(server, ['root', 'allow', '--scope', CLUSTER]);
     assert.equal(allow.code, 0, allow.stderr);
     const grants = await cliJson<RootGrantView[]>(server, ['root', 'ls']);
-    assert.deepEqual(grants.map((g) => [g.scope, g.createdBy]), [[CLUSTER, 'admin']]);
+    assert.deepEqual(
+      grants.map((g) => [g.scope, g.createdBy]),
+      [[CLUSTER, 'admin']],
+    );
     const r = await cli(server, ['deploy', '-t', CLUSTER, '-v', v2]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const s = await seen();
     assert.deepEqual([s.version, s.uid], [v2, 0]);
     const audit = await cliJson<{ action: string; target: string }[]>(server, ['audit']);
-    assert.ok(audit.some((a) => a.action === 'root.allow' && a.target === CLUSTER), JSON.stringify(audit));
+    assert.ok(
+      audit.some((a) => a.action === 'root.allow' && a.target === CLUSTER),
+      JSON.stringify(audit),
+    );
   });
 
   await t.test('after `noops root deny`, a deploy of the root release is refused again; back to v1 as noops', async () => {

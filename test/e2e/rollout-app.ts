@@ -21,18 +21,23 @@ export const RECORD_PREFIX = 'deploy-test-record ';
 export function makeRolloutRepo(dir: string): { commit(greeting: string, opts?: CommitOptions): string } {
   mkdirSync(dir, { recursive: true });
   git(dir, 'init', '-q');
-  writeFileSync(join(dir, 'noops.yaml'), [
-    'test: node -e "console.log(\'unit tests pass\')"',
-    'processes:',
-    '  web:',
-    '    command: node server.js',
-    '    start_grace: 0.5',
-    'deploy_tests: node deploy-test.js',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'noops.yaml'),
+    [
+      'test: node -e "console.log(\'unit tests pass\')"',
+      'processes:',
+      '  web:',
+      '    command: node server.js',
+      '    start_grace: 0.5',
+      'deploy_tests: node deploy-test.js',
+      '',
+    ].join('\n'),
+  );
   return {
     commit(greeting, opts = {}) {
-      writeFileSync(join(dir, 'server.js'), `
+      writeFileSync(
+        join(dir, 'server.js'),
+        `
 const http = require('http');
 const greeting = ${JSON.stringify(greeting)};
 const silentOn = ${JSON.stringify(opts.silentOn ?? null)};
@@ -45,8 +50,11 @@ if (silentOn && (process.env.NOOPS_RELEASE_DIR || '').includes('/' + silentOn + 
   }).listen(Number(process.env.PORT), '127.0.0.1');
 }
 process.on('SIGTERM', () => process.exit(0));
-`);
-      writeFileSync(join(dir, 'deploy-test.js'), `
+`,
+      );
+      writeFileSync(
+        join(dir, 'deploy-test.js'),
+        `
 const instances = (process.env.NOOPS_INSTANCES || '').split(',').filter(Boolean);
 (async () => {
   const got = [];
@@ -54,7 +62,8 @@ const instances = (process.env.NOOPS_INSTANCES || '').split(',').filter(Boolean)
   console.log(${JSON.stringify(RECORD_PREFIX)} + JSON.stringify({ batch: process.env.NOOPS_BATCH, version: process.env.NOOPS_VERSION, instances, got }));
   if (${opts.failTests ? 'true' : 'false'}) { console.log('deploy test: ' + ${JSON.stringify(greeting.split(' ').pop())} + ' is refused'); process.exit(1); }
 })();
-`);
+`,
+      );
       git(dir, 'add', '-A');
       git(dir, 'commit', '-q', '-m', greeting);
       return git(dir, 'rev-parse', 'HEAD');

@@ -11,7 +11,22 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildProgress, DeploymentView, HostView, InstanceView, SecretView, TokenCreated } from '../../src/api/index.js';
-import { cleanup, cli, cliJson, commitFiles, freePort, getJson, killSupervised, NOOPS, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
+import {
+  cleanup,
+  cli,
+  cliJson,
+  commitFiles,
+  freePort,
+  getJson,
+  killSupervised,
+  NOOPS,
+  startAgent,
+  startServer,
+  tmp,
+  until,
+  type Proc,
+  type ServerProc,
+} from './harness.js';
 
 const WEB = 'cop.acme_owt.web';
 const JOB = `${WEB}_pdl.shop_service.api_job.web`;
@@ -52,7 +67,8 @@ process.on('SIGTERM', () => process.exit(0));
 
 async function api<T>(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: T; text: string }> {
   const res = await fetch(`${server.url}/api/v1${path}`, {
-    method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -105,17 +121,21 @@ test('a deploy naming a secret nobody set is refused before any host changes', a
 
 test('set from a file and from stdin; the deployed process gets the nearest secret of each name in its environment', async () => {
   // a far one at cop.acme, the near one at the team's node: the near one wins
-  assert.equal((await cli(server, ['secret', 'set', 'shop-db', '--scope', 'cop.acme', '--from-file', secretFile('far', 'far-away-value')])).code, 0);
+  assert.equal(
+    (await cli(server, ['secret', 'set', 'shop-db', '--scope', 'cop.acme', '--from-file', secretFile('far', 'far-away-value')])).code,
+    0,
+  );
   const set = await cli(server, ['secret', 'set', 'shop-db', '--scope', WEB, '--from-file', secretFile('db', DB_VALUE)]);
   assert.equal(set.code, 0, set.stderr);
   assert.match(set.stdout, /secret shop-db set at cop\.acme_owt\.web \(version 1\)/);
   // stdin, as `printf ... | noops secret set` does
   execFileSync(process.execPath, [NOOPS, 'secret', 'set', 'api-key', '--scope', JOB], {
-    input: `${API_VALUE}\n`, env: { ...process.env, NOOPS_SERVER: server.url, NOOPS_TOKEN: server.adminToken },
+    input: `${API_VALUE}\n`,
+    env: { ...process.env, NOOPS_SERVER: server.url, NOOPS_TOKEN: server.adminToken },
   });
   const d = await cli(server, ['deploy', '-t', CLUSTER, '-v', version]);
   assert.equal(d.code, 0, d.stdout + d.stderr);
-  assertNoValue('the deploy\'s output', d.stdout + d.stderr);
+  assertNoValue("the deploy's output", d.stdout + d.stderr);
   const [row] = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER]);
   const answer = await until('the app answers', () => getJson<{ db: string; api: string; mode: string }>(`http://127.0.0.1:${row!.port}/`));
   assert.deepEqual(answer, { db: DB_VALUE, api: API_VALUE, mode: 'live' });
@@ -125,7 +145,7 @@ test('the agent that runs it keeps the values in a 0600 state.json; the other ho
   const file = join(roots.a1, 'state.json');
   assert.equal(statSync(file).mode & 0o777, 0o600);
   assert.ok(readFileSync(file, 'utf8').includes(DB_VALUE), 'the host that runs the app needs the value');
-  assertNoValue('a2\'s files', existsSync(join(roots.a2, 'state.json')) ? readFileSync(join(roots.a2, 'state.json'), 'utf8') : '');
+  assertNoValue("a2's files", existsSync(join(roots.a2, 'state.json')) ? readFileSync(join(roots.a2, 'state.json'), 'utf8') : '');
 });
 
 test('a team viewer lists the names and versions but cannot set or remove; another team sees none and cannot use them', async () => {
@@ -134,7 +154,9 @@ test('a team viewer lists the names and versions but cannot set or remove; anoth
   assert.equal(ls.code, 0, ls.stderr);
   const rows = JSON.parse(ls.stdout) as SecretView[];
   assert.deepEqual(rows.map((s) => `${s.name}@${s.scope}#${s.version}`).sort(), [`api-key@${JOB}#1`, `shop-db@${WEB}#1`]);
-  const set = await cli(server, ['secret', 'set', 'shop-db', '--scope', WEB, '--from-file', secretFile('evil', 'evil')], { env: { NOOPS_TOKEN: viewer } });
+  const set = await cli(server, ['secret', 'set', 'shop-db', '--scope', WEB, '--from-file', secretFile('evil', 'evil')], {
+    env: { NOOPS_TOKEN: viewer },
+  });
   assert.equal(set.code, 1);
   assert.match(set.stderr, /NOOPS_E_FORBIDDEN/);
   const rm = await cli(server, ['secret', 'rm', 'shop-db', '--scope', WEB], { env: { NOOPS_TOKEN: viewer } });
@@ -159,7 +181,7 @@ test('a repository password is never stored or shown; a --credential that names 
   const port = await freePort(); // nothing listens: the clone fails, after the build was recorded
   const b = await cli(server, ['build', '-u', `http://deployer:${REPO_PASSWORD}@127.0.0.1:${port}/shop.git`, '-t', JOB, '-v', 'main']);
   assert.equal(b.code, 1);
-  assertNoValue('the build\'s output', b.stdout + b.stderr);
+  assertNoValue("the build's output", b.stdout + b.stderr);
   assert.match(b.stdout, new RegExp(`http://deployer@127\\.0\\.0\\.1:${port}/shop\\.git`));
   const missing = await cli(server, ['build', '-u', 'https://git.example.com/x.git', '-t', JOB, '-v', 'main', '--credential', 'nope']);
   assert.equal(missing.code, 1);
@@ -172,8 +194,22 @@ test('no read API, audit entry, log or database file holds a value in clear', as
   const buildIds = [...new Set(builds.filter((a) => a.action === 'build').map((a) => a.detail.build))];
   const deployments = await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]);
   const paths = [
-    '/hosts', '/instances', '/tree', '/releases', `/nodes/${JOB}`, `/nodes/${CLUSTER}`, `/history?tag=${CLUSTER}`, '/audit', '/secrets',
-    '/clusters', '/events', '/crons', '/metrics', '/tokens', ...deployments.map((d) => `/deployments/${d.id}`), ...buildIds.map((id) => `/builds/${id}`),
+    '/hosts',
+    '/instances',
+    '/tree',
+    '/releases',
+    `/nodes/${JOB}`,
+    `/nodes/${CLUSTER}`,
+    `/history?tag=${CLUSTER}`,
+    '/audit',
+    '/secrets',
+    '/clusters',
+    '/events',
+    '/crons',
+    '/metrics',
+    '/tokens',
+    ...deployments.map((d) => `/deployments/${d.id}`),
+    ...buildIds.map((id) => `/builds/${id}`),
   ];
   assert.ok(buildIds.length >= 3);
   for (const p of paths) {
@@ -183,12 +219,17 @@ test('no read API, audit entry, log or database file holds a value in clear', as
   }
   const build = (await api<BuildProgress>('GET', `/builds/${Math.max(...buildIds.map(Number))}`, token)).body;
   assert.match(build.build.repo, /^https:\/\/git\.example\.com|^http:\/\/deployer@127/);
-  for (const args of [['ps', '-t', CLUSTER], ['releases', '-t', JOB], ['history', '-t', CLUSTER], ['secret', 'ls']]) {
+  for (const args of [
+    ['ps', '-t', CLUSTER],
+    ['releases', '-t', JOB],
+    ['history', '-t', CLUSTER],
+    ['secret', 'ls'],
+  ]) {
     const r = await cli(server, args);
     assertNoValue(`noops ${args.join(' ')}`, r.stdout + r.stderr);
   }
-  assertNoValue('the server\'s log', server.output());
-  for (const a of agents) assertNoValue('an agent\'s log', a.output());
+  assertNoValue("the server's log", server.output());
+  for (const a of agents) assertNoValue("an agent's log", a.output());
   for (const f of readdirSync(data)) {
     if (f.startsWith('noops.db')) assertNoValue(`DATA/${f}`, readFileSync(join(data, f), 'latin1'));
   }

@@ -27,15 +27,21 @@ function ctl(...args: string[]): Promise<{ code: number; stdout: string; stderr:
     const child = spawn(process.execPath, [NOOPS, 'ctl', '--root', root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
 }
 
-test('a standalone agent runs the host\'s watches file', { timeout: 600_000 }, async (t) => {
+test("a standalone agent runs the host's watches file", { timeout: 600_000 }, async (t) => {
   mkdirSync(work, { recursive: true });
-  writeFileSync(watches, `
+  writeFileSync(
+    watches,
+    `
 env:
   GREETING: hello
 processes:
@@ -47,7 +53,8 @@ crons:
     schedule: "* * * * * *"
     command: 'echo "$GREETING" >> touched'
     dir: ${work}
-`);
+`,
+  );
   agent = startStandaloneAgent(root, watches);
   await until('the ticker up', async () => (await ctl('status', 'ticker')).code === 0, 60_000);
 
@@ -69,9 +76,13 @@ crons:
   });
 
   await t.test('log -f follows live until interrupted', async () => {
-    const child = spawn(process.execPath, [NOOPS, 'ctl', '--root', root, 'log', 'ticker', '-n', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [NOOPS, 'ctl', '--root', root, 'log', 'ticker', '-n', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
-    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     await until('live lines', () => (out.match(/hello \d+/g) ?? []).length >= 3, 30_000);
     child.kill('SIGINT');
@@ -79,20 +90,29 @@ crons:
   });
 
   await t.test('load: a new watch that exits at once ends in flapping; a removed one stops', async () => {
-    writeFileSync(watches, `
+    writeFileSync(
+      watches,
+      `
 processes:
   crasher:
     command: 'echo "no config" >&2; exit 1'
     dir: ${work}
     flapping: { times: 3, within: 60, retry_in: 600 }
-`);
+`,
+    );
     const r = await ctl('load');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'started: crasher\nstopped: ticker\nrestarted: -\n');
-    const st = await until('flapping', async () => {
-      const s = await ctl('status', 'crasher');
-      return /crasher: flapping \(restarted 3 times within 60 s \(last: exited with code 1\); retry in 600 s; retry at /.test(s.stdout) && s;
-    }, 60_000);
+    const st = await until(
+      'flapping',
+      async () => {
+        const s = await ctl('status', 'crasher');
+        return (
+          /crasher: flapping \(restarted 3 times within 60 s \(last: exited with code 1\); retry in 600 s; retry at /.test(s.stdout) && s
+        );
+      },
+      60_000,
+    );
     assert.equal(st.code, 2);
     assert.equal((await ctl('status', 'ticker')).code, 1, 'ticker is gone from the file, so unknown');
     const events = await ctl('events', 'crasher');

@@ -13,7 +13,19 @@ import { ApiClient } from '../../src/api/index.js';
 import { groupAlive } from '../../src/supervisor/index.js';
 import type { CronView, EventView, HostView, InstanceView } from '../../src/api/index.js';
 import {
-  cleanup, cli, cliJson, freePort, git, killSupervised, NOOPS, startAgent, startServer, tmp, until, type Proc, type ServerProc,
+  cleanup,
+  cli,
+  cliJson,
+  freePort,
+  git,
+  killSupervised,
+  NOOPS,
+  startAgent,
+  startServer,
+  tmp,
+  until,
+  type Proc,
+  type ServerProc,
 } from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.sup_job.web';
@@ -33,7 +45,9 @@ after(async () => {
 /** A web server whose /health fails while $NOOPS_DATA_DIR/sick holds its pid; a worker; a cron. */
 function makeRepo(dir: string): string {
   git(base, 'init', '-q', dir);
-  writeFileSync(join(dir, 'server.js'), `
+  writeFileSync(
+    join(dir, 'server.js'),
+    `
 const fs = require('fs');
 const sick = () => { try { return fs.readFileSync(process.env.NOOPS_DATA_DIR + '/sick', 'utf8').trim() === String(process.pid); } catch { return false; } };
 require('http').createServer((req, res) => {
@@ -41,8 +55,11 @@ require('http').createServer((req, res) => {
   res.end(JSON.stringify({ pid: process.pid }));
 }).listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));
-`);
-  writeFileSync(join(dir, 'noops.yaml'), `
+`,
+  );
+  writeFileSync(
+    join(dir, 'noops.yaml'),
+    `
 processes:
   web:
     command: node server.js
@@ -56,7 +73,8 @@ crons:
   stamp:
     schedule: "*/2 * * * * *"
     command: 'echo "ran $NOOPS_VERSION" >> "$NOOPS_DATA_DIR/stamps"'
-`);
+`,
+  );
   git(dir, 'add', '-A');
   git(dir, 'commit', '-q', '-m', 'v1');
   return git(dir, 'rev-parse', 'HEAD');
@@ -78,7 +96,14 @@ test('the supervisor through the server and on the host', { timeout: 600_000 }, 
   const dataDir = join(root, 'jobs', CLUSTER, 'shared', 'data');
 
   await t.test('ps --json: state, restarts and startedAt per process', async () => {
-    const rows = await until('both up', async () => { const r = await ps(); return r.length === 2 && r.every((x) => x.state === 'up') && r; }, 60_000);
+    const rows = await until(
+      'both up',
+      async () => {
+        const r = await ps();
+        return r.length === 2 && r.every((x) => x.state === 'up') && r;
+      },
+      60_000,
+    );
     for (const r of rows) {
       assert.equal(r.restarts, 0);
       assert.ok(r.startedAt && Date.parse(r.startedAt) <= Date.now());
@@ -105,10 +130,14 @@ test('the supervisor through the server and on the host', { timeout: 600_000 }, 
     const r = await cli(server, ['restart', '-t', CLUSTER]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^h1: .*\/web\[\d+\]: up/m);
-    const after = await until('the new pids reported', async () => {
-      const rows = await ps();
-      return rows.every((x) => x.state === 'up' && !before.some((b) => b.pid === x.pid)) && rows;
-    }, 30_000);
+    const after = await until(
+      'the new pids reported',
+      async () => {
+        const rows = await ps();
+        return rows.every((x) => x.state === 'up' && !before.some((b) => b.pid === x.pid)) && rows;
+      },
+      30_000,
+    );
     assert.equal(after.length, 2);
     const audit = await cliJson<{ action: string; target: string }[]>(server, ['audit']);
     assert.ok(audit.some((a) => a.action === 'restart' && a.target === CLUSTER));
@@ -119,10 +148,13 @@ test('the supervisor through the server and on the host', { timeout: 600_000 }, 
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /==> .*worker\.out\.log <==\n(tick \d+\n){3}/);
     const follow = spawn(process.execPath, [NOOPS, 'logs', '-t', CLUSTER, '--host', 'h1', '-p', 'worker', '-n', '0', '-f'], {
-      env: { ...process.env, NOOPS_SERVER: server.url, NOOPS_TOKEN: server.adminToken }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NOOPS_SERVER: server.url, NOOPS_TOKEN: server.adminToken },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    follow.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    follow.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
     const exited = new Promise<number | null>((resolve) => follow.once('exit', resolve));
     await until('streamed ticks', () => (out.match(/tick \d+/g) ?? []).length >= 3, 60_000);
     follow.kill('SIGINT');
@@ -134,15 +166,23 @@ test('the supervisor through the server and on the host', { timeout: 600_000 }, 
     // `node server.js` is a simple command: the supervisor execs it, so the reported pid is node's.
     assert.equal(readFileSync(`/proc/${web.pid}/cmdline`, 'utf8').split('\0')[0], 'node');
     writeFileSync(join(dataDir, 'sick'), String(web.pid));
-    const back = await until('web restarted by its condition', async () => {
-      const row = (await ps()).find((r) => r.process === 'web');
-      return row && row.pid !== web.pid && row.state === 'up' && row.restarts === 1 && row;
-    }, 60_000);
+    const back = await until(
+      'web restarted by its condition',
+      async () => {
+        const row = (await ps()).find((r) => r.process === 'web');
+        return row && row.pid !== web.pid && row.state === 'up' && row.restarts === 1 && row;
+      },
+      60_000,
+    );
     assert.ok(back);
-    const events = await until('the condition event', async () => {
-      const e = await cliJson<EventView[]>(server, ['events', '-t', CLUSTER]);
-      return e.some((x) => x.kind === 'condition') && e;
-    }, 30_000);
+    const events = await until(
+      'the condition event',
+      async () => {
+        const e = await cliJson<EventView[]>(server, ['events', '-t', CLUSTER]);
+        return e.some((x) => x.kind === 'condition') && e;
+      },
+      30_000,
+    );
     const fired = events.find((e) => e.kind === 'condition')!;
     assert.equal(fired.host, 'h1');
     assert.equal(fired.name, 'web');
@@ -150,28 +190,41 @@ test('the supervisor through the server and on the host', { timeout: 600_000 }, 
   });
 
   await t.test('the cron runs on schedule with the job environment; its last run is visible', async () => {
-    await until('two runs', () => existsSync(join(dataDir, 'stamps')) && readFileSync(join(dataDir, 'stamps'), 'utf8').split('\n').length > 2, 30_000);
+    await until(
+      'two runs',
+      () => existsSync(join(dataDir, 'stamps')) && readFileSync(join(dataDir, 'stamps'), 'utf8').split('\n').length > 2,
+      30_000,
+    );
     assert.match(readFileSync(join(dataDir, 'stamps'), 'utf8'), new RegExp(`^(ran ${v1}\\n)+$`));
-    const crons = await until('reported', async () => {
-      const c = await cliJson<CronView[]>(server, ['crons', '-t', CLUSTER]);
-      return c[0]?.lastRun ? c : undefined;
-    }, 30_000);
+    const crons = await until(
+      'reported',
+      async () => {
+        const c = await cliJson<CronView[]>(server, ['crons', '-t', CLUSTER]);
+        return c[0]?.lastRun ? c : undefined;
+      },
+      30_000,
+    );
     assert.equal(crons[0]!.name, 'stamp');
     assert.equal(crons[0]!.lastRun!.result, 'ok');
   });
 
   await t.test('metrics: common.servicerunning and friends, tagged with the full tag', async () => {
     const api = new ApiClient(server.url, server.adminToken);
-    const running = await until('metrics', async () => {
-      const m = await api.metrics({ selector: 'cluster=prod,job=web', metric: 'common.servicerunning' });
-      return m.length === 2 && m;
-    }, 30_000);
+    const running = await until(
+      'metrics',
+      async () => {
+        const m = await api.metrics({ selector: 'cluster=prod,job=web', metric: 'common.servicerunning' });
+        return m.length === 2 && m;
+      },
+      30_000,
+    );
     assert.deepEqual(running.map((m) => m.tags).sort(), [
       'cop=acme,owt=web,pdl=shop,service=sup,job=web,cluster=prod,process=web',
       'cop=acme,owt=web,pdl=shop,service=sup,job=web,cluster=prod,process=worker',
     ]);
     const names = new Set((await api.metrics({ host: 'h1' })).map((m) => m.metric));
-    for (const n of ['common.servicerunning', 'common.servicerestarts', 'common.serviceuptime', 'common.servicerss', 'common.servicecpu']) assert.ok(names.has(n), n);
+    for (const n of ['common.servicerunning', 'common.servicerestarts', 'common.serviceuptime', 'common.servicerss', 'common.servicecpu'])
+      assert.ok(names.has(n), n);
   });
 
   await t.test('an agent killed with SIGKILL and started again adopts its processes without restarting them', async () => {
@@ -183,7 +236,13 @@ test('the supervisor through the server and on the host', { timeout: 600_000 }, 
     const watches = JSON.parse(st.stdout) as { name: string; pid: number | null; kind: string }[];
     for (const b of before) assert.equal(watches.find((w) => w.name === b.process)?.pid, b.pid, `${b.process} kept its pid`);
     const events = JSON.parse((await ctl('events', '--json')).stdout) as { kind: string; name: string }[];
-    assert.deepEqual(events.filter((e) => e.kind === 'adopted').map((e) => e.name).sort(), ['web', 'worker']);
+    assert.deepEqual(
+      events
+        .filter((e) => e.kind === 'adopted')
+        .map((e) => e.name)
+        .sort(),
+      ['web', 'worker'],
+    );
   });
 
   await t.test('ctl nuke stops every watch and the agent', async () => {

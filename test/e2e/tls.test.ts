@@ -16,7 +16,20 @@ import { Agent as Dispatcher, fetch as pinnedFetch } from 'undici';
 import type { DeploymentView, HostView, InstanceView } from '../../src/api/index.js';
 import { ApiClient } from '../../src/api/index.js';
 import { ensureAutoTls, autoTlsFiles } from '../../src/tls/server-tls.js';
-import { NOOPS, cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, startServer, tmp, until, walkableTo, type Proc, type ServerProc } from './harness.js';
+import {
+  NOOPS,
+  cleanup,
+  cli,
+  freePort,
+  killSupervised,
+  makeAppRepo,
+  startServer,
+  tmp,
+  until,
+  walkableTo,
+  type Proc,
+  type ServerProc,
+} from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';
 const CLUSTER = `${JOB}_cluster.tls`;
@@ -39,16 +52,21 @@ after(async () => {
 function launch(args: string[], env: Record<string, string> = {}): Proc {
   const child = spawn(process.execPath, [NOOPS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
-  child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
+  child.stdout!.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr!.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
   const p: Proc = {
     child,
     output: () => out,
-    stop: (signal = 'SIGTERM') => new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill(signal);
-    }),
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      }),
   };
   procs.push(p);
   return p;
@@ -112,14 +130,17 @@ test('a fleet over TLS: a local CA, an agent that pins it, and everything that r
     assert.equal(d.code, 0, d.stdout + d.stderr);
     assert.match(d.stdout, /succeeded/);
     const ps = await tlsJson<InstanceView[]>(['ps', '-t', CLUSTER]);
-    assert.deepEqual(ps.map((p) => [p.host, p.version, p.state]), [['h1', v1, 'up']]);
+    assert.deepEqual(
+      ps.map((p) => [p.host, p.version, p.state]),
+      [['h1', v1, 'up']],
+    );
     const answer = (await (await fetch(`http://127.0.0.1:${ps[0]!.port}/`)).json()) as { greeting: string };
     assert.equal(answer.greeting, 'hello over tls');
     const logs = await tlsCli(['logs', '-t', CLUSTER, '--host', 'h1', '-n', '5']);
     assert.equal(logs.code, 0, logs.stderr);
   });
 
-  await t.test('the deployment\'s SSE stream, read with the API client pinned to the CA', async () => {
+  await t.test("the deployment's SSE stream, read with the API client pinned to the CA", async () => {
     const [last] = await tlsJson<DeploymentView[]>(['history', '-t', CLUSTER]);
     const api = new ApiClient(server.url, server.adminToken, { ca });
     const kinds: string[] = [];
@@ -143,10 +164,14 @@ test('a fleet over TLS: a local CA, an agent that pins it, and everything that r
     const again = agent('h1', root, ['--labels', 'rack=r1']);
     await until('h1 reporting again', () => again.output().includes('noops agent h1 running'), 30_000);
     const before = (await tlsJson<HostView[]>(['hosts'])).find((h) => h.name === 'h1')!;
-    await until('a new heartbeat', async () => {
-      const now = (await tlsJson<HostView[]>(['hosts'])).find((h) => h.name === 'h1')!;
-      return now.status === 'up' && now.lastHeartbeat !== before.lastHeartbeat;
-    }, 30_000);
+    await until(
+      'a new heartbeat',
+      async () => {
+        const now = (await tlsJson<HostView[]>(['hosts'])).find((h) => h.name === 'h1')!;
+        return now.status === 'up' && now.lastHeartbeat !== before.lastHeartbeat;
+      },
+      30_000,
+    );
   });
 
   await t.test('an agent without the CA, or with another CA, refuses the server: it exits and never joins', async () => {
@@ -161,7 +186,11 @@ test('a fleet over TLS: a local CA, an agent that pins it, and everything that r
       assert.match(p.output(), /NOOPS_E_TLS_UNTRUSTED/);
       assert.match(p.output(), /nothing was sent/);
     }
-    assert.deepEqual((await tlsJson<HostView[]>(['hosts'])).map((h) => h.name), ['h1'], 'no join reached the server');
+    assert.deepEqual(
+      (await tlsJson<HostView[]>(['hosts'])).map((h) => h.name),
+      ['h1'],
+      'no join reached the server',
+    );
     assert.equal(existsSync(join(base, 'agent-x1', 'agent.json')), false);
     assert.equal(existsSync(join(base, 'agent-x2', 'server-ca.pem')), false, 'a CA that failed is not remembered');
   });

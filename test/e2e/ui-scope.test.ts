@@ -11,7 +11,21 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { DeploymentView, HostView, TokenCreated } from '../../src/api/index.js';
-import { cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, ROOT, startAgent, startServer, tmp, until as untilDeadline, type Proc, type ServerProc } from './harness.js';
+import {
+  cleanup,
+  cli,
+  cliJson,
+  freePort,
+  killSupervised,
+  makeAppRepo,
+  ROOT,
+  startAgent,
+  startServer,
+  tmp,
+  until as untilDeadline,
+  type Proc,
+  type ServerProc,
+} from './harness.js';
 import { browserArgs, CHROMIUM } from './browser.js';
 
 const TEAM = 'cop.acme_owt.web';
@@ -22,7 +36,8 @@ const HOSTS = ['h1', 'h2'];
 const SHOTS = join(ROOT, 'test-artifacts', 'ui');
 /** How long a wait may take: generous, as the machine may be shared with other test runs. */
 const WAIT_MS = 60_000;
-const until = <T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = WAIT_MS): Promise<T> => untilDeadline(what, check, ms);
+const until = <T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = WAIT_MS): Promise<T> =>
+  untilDeadline(what, check, ms);
 
 const base = tmp('ui-scope');
 const roots = HOSTS.map((h) => join(base, `agent-${h}`));
@@ -75,7 +90,9 @@ before(async () => {
   }
   mkdirSync(SHOTS, { recursive: true });
   server = await startServer(join(base, 'server'), await freePort());
-  HOSTS.forEach((h, i) => agents.push(startAgent(server, roots[i]!, h, `rack=r${i + 1}`)));
+  HOSTS.forEach((h, i) => {
+    agents.push(startAgent(server, roots[i]!, h, `rack=r${i + 1}`));
+  });
   await until('both hosts up', async () => (await cliJson<HostView[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 2);
   const repo = join(base, 'repo');
   const app = makeAppRepo(repo);
@@ -89,7 +106,10 @@ before(async () => {
   assert.equal(r.code, 0, r.stdout + r.stderr);
   // A deployment waiting at its canary: the buttons Pause, Promote and Abort are on offer.
   canary = await api<DeploymentView>('POST', '/deployments', { tag: CLUSTER, version: v2, canary: ['h1'] });
-  await until('the canary to wait for promote', async () => (await api<DeploymentView>('GET', `/deployments/${canary.id}`)).progress?.phase === 'canary');
+  await until(
+    'the canary to wait for promote',
+    async () => (await api<DeploymentView>('GET', `/deployments/${canary.id}`)).progress?.phase === 'canary',
+  );
   browser = await chromium.launch({ executablePath: CHROMIUM, args: browserArgs() });
 });
 
@@ -107,7 +127,10 @@ test('a viewer sees its subtree, the running canary and the history, and no butt
   // The top of the tree: the way down to its part, nothing beside it.
   await until('the tree', async () => (await treeNames(page)).includes('web'));
   assert.deepEqual(await treeNames(page), ['acme', 'web']);
-  assert.deepEqual((await page.locator('.cards .card-title').allInnerTexts()).map((t) => t.trim()), ['owt.web']);
+  assert.deepEqual(
+    (await page.locator('.cards .card-title').allInnerTexts()).map((t) => t.trim()),
+    ['owt.web'],
+  );
 
   await page.goto(`${server.url}/#/n/${CLUSTER}`);
   await page.locator(`.live[data-phase="canary"]`).waitFor();
@@ -117,20 +140,25 @@ test('a viewer sees its subtree, the running canary and the history, and no butt
   assert.equal(await page.getByRole('button', { name: 'Build a commit…' }).count(), 0);
   assert.equal(await page.locator('button.rollback').count(), 0, 'no "Roll back to this version"');
   assert.equal(await page.locator('.controls button').count(), 0, 'no pause, promote or abort');
-  assert.equal((await page.locator('.read-only').innerText()).trim(), `You may look but not deploy here: the token web-viewer is viewer on ${TEAM}.`);
+  assert.equal(
+    (await page.locator('.read-only').innerText()).trim(),
+    `You may look but not deploy here: the token web-viewer is viewer on ${TEAM}.`,
+  );
   // Everything else is there: the release running, the canary's hosts, the instances.
   assert.match(await page.locator('.live').innerText(), /batch 1 of 2 · canary: waiting for promote/);
   assert.equal(await page.locator('.instances-table tbody tr').count(), 2);
   await page.screenshot({ path: join(SHOTS, 'cluster-viewer.png') });
   await page.goto(`${server.url}/#/d/${canary.id}`);
   await page.locator('.live[data-phase="canary"]').waitFor();
-  assert.equal(await page.locator('.controls button').count(), 0, 'none on the deployment\'s own page either');
+  assert.equal(await page.locator('.controls button').count(), 0, "none on the deployment's own page either");
   await page.context().close();
 });
 
 test('another team\'s cluster is absent from the tree, and its address says "not found, or not yours"', async () => {
   const page = await signedIn(await teamToken('web-deployer', 'deployer'), `#/n/${OTHER}`);
-  await page.getByText(`There is no node ${OTHER}, or it is not yours: the token "web-deployer" sees only ${TEAM} and what is under it.`).waitFor();
+  await page
+    .getByText(`There is no node ${OTHER}, or it is not yours: the token "web-deployer" sees only ${TEAM} and what is under it.`)
+    .waitFor();
   await page.locator('.tree-row').first().waitFor();
   assert.equal(await page.locator('.tree-row a[title^="cop.acme_owt.ops"]').count(), 0, 'nothing of owt.ops in the tree');
   // The node above both teams lists only this team's part.
@@ -162,9 +190,14 @@ test('a deployer sees the buttons on its own cluster and they work: it promotes 
   const done = await api<DeploymentView>('GET', `/deployments/${canary.id}`);
   assert.equal(done.status, 'succeeded');
   const audit = await api<{ action: string; actor: string }[]>('GET', '/audit?limit=50');
-  assert.ok(audit.some((a) => a.action === 'deploy.promote' && a.actor === 'web-deployer-2'), 'the audit names the deployer');
-  await until('the v1 row to offer a rollback', async () =>
-    !(await page.locator(`tr.history-row[data-version="${v1}"] button.rollback`).first().isDisabled()));
+  assert.ok(
+    audit.some((a) => a.action === 'deploy.promote' && a.actor === 'web-deployer-2'),
+    'the audit names the deployer',
+  );
+  await until(
+    'the v1 row to offer a rollback',
+    async () => !(await page.locator(`tr.history-row[data-version="${v1}"] button.rollback`).first().isDisabled()),
+  );
   await page.context().close();
 });
 
@@ -173,7 +206,13 @@ test('a token revoked while the page is open signs the user out, saying so', asy
   await page.getByRole('heading', { name: 'Deploy history' }).waitFor();
   await api('DELETE', '/tokens/web-temp');
   // The page reads itself again every few seconds; the first read refused signs out.
-  await page.getByRole('status').filter({ hasText: 'You were signed out: the token is not known to this server (wrong, revoked, or from another server). Sign in again with a valid token.' }).waitFor();
+  await page
+    .getByRole('status')
+    .filter({
+      hasText:
+        'You were signed out: the token is not known to this server (wrong, revoked, or from another server). Sign in again with a valid token.',
+    })
+    .waitFor();
   await page.getByLabel('Token').waitFor();
   assert.equal(await page.locator('.tree').count(), 0, 'nothing is shown any more');
   assert.equal(await page.evaluate('sessionStorage.length'), 0, 'the token is forgotten');
@@ -184,7 +223,10 @@ test('a token revoked while the page is open signs the user out, saying so', asy
 test('a token that expires while the page is open signs the user out, saying so', async () => {
   const expiresAt = new Date(Date.now() + 10_000).toISOString();
   const page = await signedIn(await teamToken('web-short', 'viewer', expiresAt), `#/n/${CLUSTER}`);
-  await page.getByRole('status').filter({ hasText: `You were signed out: the token "web-short" expired at ${expiresAt}.` }).waitFor();
+  await page
+    .getByRole('status')
+    .filter({ hasText: `You were signed out: the token "web-short" expired at ${expiresAt}.` })
+    .waitFor();
   await page.getByLabel('Token').waitFor();
   await page.context().close();
 });

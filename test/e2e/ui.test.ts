@@ -13,7 +13,21 @@ import { create } from 'tar';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { DeploymentView, HostView, InstanceView, NodeView } from '../../src/api/index.js';
-import { cleanup, cli, cliJson, freePort, killSupervised, makeAppRepo, ROOT, startAgent, startServer, tmp, until as untilDeadline, type Proc, type ServerProc } from './harness.js';
+import {
+  cleanup,
+  cli,
+  cliJson,
+  freePort,
+  killSupervised,
+  makeAppRepo,
+  ROOT,
+  startAgent,
+  startServer,
+  tmp,
+  until as untilDeadline,
+  type Proc,
+  type ServerProc,
+} from './harness.js';
 import { browserArgs, CHROMIUM } from './browser.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';
@@ -23,7 +37,8 @@ const HOSTS = ['h1', 'h2'];
 const SHOTS = join(ROOT, 'test-artifacts', 'ui');
 /** How long a wait may take: generous, as the machine may be shared with other test runs. */
 const WAIT_MS = 60_000;
-const until = <T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = WAIT_MS): Promise<T> => untilDeadline(what, check, ms);
+const until = <T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = WAIT_MS): Promise<T> =>
+  untilDeadline(what, check, ms);
 
 const base = tmp('ui');
 const roots = HOSTS.map((h) => join(base, `agent-${h}`));
@@ -44,8 +59,14 @@ before(async () => {
   }
   mkdirSync(SHOTS, { recursive: true });
   server = await startServer(join(base, 'server'), await freePort());
-  HOSTS.forEach((h, i) => { agents.push(startAgent(server, roots[i]!, h, `rack=r${i + 1}`)); });
-  await until('both hosts up', async () => (await cliJson<HostView[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 2, WAIT_MS);
+  HOSTS.forEach((h, i) => {
+    agents.push(startAgent(server, roots[i]!, h, `rack=r${i + 1}`));
+  });
+  await until(
+    'both hosts up',
+    async () => (await cliJson<HostView[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 2,
+    WAIT_MS,
+  );
   const repo = join(base, 'repo');
   const app = makeAppRepo(repo);
   const c1 = app.commit('hello v1');
@@ -164,7 +185,8 @@ test('deploy a release from the page with a canary, watch it live, pause, resume
   await live.waitFor({ timeout: 2 * WAIT_MS }).catch(async (err: Error) => {
     throw new Error(`${err.message}\nthe page shows:\n${await page.locator('main').innerText()}`);
   });
-  const states = async (): Promise<string[]> => (await page.locator('.live-hosts tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-state') ?? ''))).slice(0).sort();
+  const states = async (): Promise<string[]> =>
+    (await page.locator('.live-hosts tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-state') ?? ''))).slice(0).sort();
   assert.deepEqual(await states(), ['queued', 'succeeded']);
   assert.match(await page.locator('.live').innerText(), /batch 1 of 2 · canary: waiting for promote/);
   assert.match(await page.locator('.live').innerText(), /1 of 2 hosts done, 1 to go/);
@@ -179,11 +201,20 @@ test('deploy a release from the page with a canary, watch it live, pause, resume
   assert.deepEqual(await states(), ['succeeded', 'succeeded']);
   assert.equal(await page.locator('.controls button').count(), 0, 'no controls once it has ended');
   const ps = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER]);
-  assert.deepEqual(ps.map((p) => p.version), [v2, v2]);
-  await until('the page to show v2 on both hosts', async () =>
-    (await page.locator('.instances-table td.version').allInnerTexts()).join() === `${v2},${v2}`);
+  assert.deepEqual(
+    ps.map((p) => p.version),
+    [v2, v2],
+  );
+  await until(
+    'the page to show v2 on both hosts',
+    async () => (await page.locator('.instances-table td.version').allInnerTexts()).join() === `${v2},${v2}`,
+  );
   const audit = await cliJson<{ action: string }[]>(server, ['audit', '-n', '50']);
-  for (const a of ['deploy.pause', 'deploy.resume', 'deploy.promote']) assert.ok(audit.some((x) => x.action === a), `audit has ${a}`);
+  for (const a of ['deploy.pause', 'deploy.resume', 'deploy.promote'])
+    assert.ok(
+      audit.some((x) => x.action === a),
+      `audit has ${a}`,
+    );
 });
 
 test('"Roll back to this version" asks first, then rolls back: a new history row, the instances change version', async () => {
@@ -196,7 +227,10 @@ test('"Roll back to this version" asks first, then rolls back: a new history row
 
   // Dismissed: nothing happens.
   let asked = '';
-  page.once('dialog', (d) => { asked = d.message(); void d.dismiss(); });
+  page.once('dialog', (d) => {
+    asked = d.message();
+    void d.dismiss();
+  });
   await button.click();
   await until('the question', () => asked !== '');
   assert.match(asked, new RegExp(`Roll back cluster\\.prod to version ${v1}\\?`));
@@ -206,16 +240,30 @@ test('"Roll back to this version" asks first, then rolls back: a new history row
   // Accepted: the rollback runs and is recorded.
   page.once('dialog', (d) => void d.accept());
   await button.click();
-  await page.locator('#live').filter({ hasText: 'Rollback #' }).locator('.live[data-status="succeeded"]').waitFor({ timeout: 2 * WAIT_MS });
+  await page
+    .locator('#live')
+    .filter({ hasText: 'Rollback #' })
+    .locator('.live[data-status="succeeded"]')
+    .waitFor({ timeout: 2 * WAIT_MS });
   await until('the history to gain the rollback row', async () => (await rows.count()) === 3);
   const top = rows.first();
   assert.equal(await top.locator('td.version').innerText(), v1);
   assert.match(await top.innerText(), /rollback\s+admin/);
   assert.match(await top.innerText(), /succeeded/);
-  await until('the instances to run v1 again', async () =>
-    (await page.locator('.instances-table td.version').allInnerTexts()).join() === `${v1},${v1}`, WAIT_MS);
+  await until(
+    'the instances to run v1 again',
+    async () => (await page.locator('.instances-table td.version').allInnerTexts()).join() === `${v1},${v1}`,
+    WAIT_MS,
+  );
   const history = await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]);
-  assert.deepEqual(history.map((h) => [h.version, h.kind, h.status]), [[v1, 'rollback', 'succeeded'], [v2, 'deploy', 'succeeded'], [v1, 'deploy', 'succeeded']]);
+  assert.deepEqual(
+    history.map((h) => [h.version, h.kind, h.status]),
+    [
+      [v1, 'rollback', 'succeeded'],
+      [v2, 'deploy', 'succeeded'],
+      [v1, 'deploy', 'succeeded'],
+    ],
+  );
 
   await top.getByRole('button', { name: 'show' }).click();
   const detail = page.locator('tr.history-detail').first();
@@ -225,7 +273,7 @@ test('"Roll back to this version" asks first, then rolls back: a new history row
   await shot('cluster');
 });
 
-test('a release that cannot start fails on the page with each host\'s reason, and the old release keeps running', async () => {
+test("a release that cannot start fails on the page with each host's reason, and the old release keeps running", async () => {
   await page.locator('#release').selectOption(broken);
   await page.getByRole('button', { name: 'Deploy', exact: true }).click();
   const live = page.locator('#live').filter({ hasText: 'Deploy #4' });
@@ -235,12 +283,20 @@ test('a release that cannot start fails on the page with each host\'s reason, an
   assert.match(text, /back on its previous release/);
   assert.match(text, /died \d+ times before staying up/);
   // The host that failed shows as failed, or as reverted once it is back on the old release.
-  assert.ok(await live.locator('.live-hosts tr[data-state="failed"], .live-hosts tr[data-state="reverted"]').count() >= 1, 'the failed host is marked');
+  assert.ok(
+    (await live.locator('.live-hosts tr[data-state="failed"], .live-hosts tr[data-state="reverted"]').count()) >= 1,
+    'the failed host is marked',
+  );
   await shot('deploy-failed');
   await until('the history to record it', async () => (await page.locator('tr.history-row').first().innerText()).includes('rolled back'));
   let ps: InstanceView[] = [];
-  await until('the instances to run v1', async () => (ps = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER])).every((p) => p.version === v1 && p.state === 'up'), 2 * WAIT_MS)
-    .catch((err: Error) => { throw new Error(`${err.message}; last ps: ${JSON.stringify(ps)}`); });
+  await until(
+    'the instances to run v1',
+    async () => (ps = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER])).every((p) => p.version === v1 && p.state === 'up'),
+    2 * WAIT_MS,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last ps: ${JSON.stringify(ps)}`);
+  });
 });
 
 test('"g h" opens the hosts: every host, up, and what runs on it', async () => {
@@ -285,28 +341,53 @@ test('GET /api/v1/nodes/:tag: a partial tag names its node; unknown nodes and mi
   const v = (await r.json()) as NodeView;
   assert.equal(v.node.tag, CLUSTER);
   assert.deepEqual([v.node.hosts, v.node.instances, v.node.instancesUp, v.node.health], [2, 2, 2, 'ok']);
-  assert.deepEqual(v.path.map((p) => p.level), ['cop', 'owt', 'pdl', 'service', 'job', 'cluster']);
-  assert.deepEqual(v.hosts.map((h) => [h.name, h.status]), [['h1', 'up'], ['h2', 'up']]);
+  assert.deepEqual(
+    v.path.map((p) => p.level),
+    ['cop', 'owt', 'pdl', 'service', 'job', 'cluster'],
+  );
+  assert.deepEqual(
+    v.hosts.map((h) => [h.name, h.status]),
+    [
+      ['h1', 'up'],
+      ['h2', 'up'],
+    ],
+  );
   assert.equal(v.cluster?.currentVersion, v1);
   assert.equal(v.cluster?.current?.version, v1);
   assert.equal(v.cluster?.running, null);
-  assert.deepEqual(v.jobs.map((j) => [j.tag, j.releases]), [[JOB, 3]]);
+  assert.deepEqual(
+    v.jobs.map((j) => [j.tag, j.releases]),
+    [[JOB, 3]],
+  );
   const unknown = await get('/nodes/cop.nope', server.adminToken);
   assert.equal(unknown.status, 404);
   assert.equal(((await unknown.json()) as { code: string }).code, 'NOOPS_E_TAG_UNKNOWN');
   assert.equal((await get('/nodes/cop.acme')).status, 401);
 });
 
-test('the deploy form offers built and imported releases: a package\'s URL imported from the page is ready to deploy', async () => {
+test("the deploy form offers built and imported releases: a package's URL imported from the page is ready to deploy", async () => {
   // A package built elsewhere, as another CI writes it: manifest.json first, then the app.
   const dir = join(base, 'pkg');
   mkdirSync(dir, { recursive: true });
-  const commit = 'c0ffee'.repeat(6) + 'c0ff';
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
-    schema: 1, job: JOB, version: commit.slice(0, 9), commit, repo: 'https://ci.example.com/api.git', builtAt: new Date().toISOString(),
-    stack: 'procfile', env: {}, processes: [{ name: 'web', command: 'node server.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 10, startGrace: 1 }],
-  }));
-  writeFileSync(join(dir, 'server.js'), "require('http').createServer((q, s) => s.end('imported')).listen(Number(process.env.PORT), '127.0.0.1');\n");
+  const commit = `${'c0ffee'.repeat(6)}c0ff`;
+  writeFileSync(
+    join(dir, 'manifest.json'),
+    JSON.stringify({
+      schema: 1,
+      job: JOB,
+      version: commit.slice(0, 9),
+      commit,
+      repo: 'https://ci.example.com/api.git',
+      builtAt: new Date().toISOString(),
+      stack: 'procfile',
+      env: {},
+      processes: [{ name: 'web', command: 'node server.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 10, startGrace: 1 }],
+    }),
+  );
+  writeFileSync(
+    join(dir, 'server.js'),
+    "require('http').createServer((q, s) => s.end('imported')).listen(Number(process.env.PORT), '127.0.0.1');\n",
+  );
   const file = join(base, 'imported.tar.gz');
   await create({ gzip: true, file, cwd: dir, portable: true }, ['manifest.json', 'server.js']);
   const files = createServer((req, res) => {
@@ -328,10 +409,19 @@ test('the deploy form offers built and imported releases: a package\'s URL impor
     await page.locator('.import .imported').waitFor();
     await until('the imported release to be the pick', async () => (await page.locator('#release').inputValue()) === commit.slice(0, 9));
     const options = await page.locator('#release option').allInnerTexts();
-    assert.ok(options.some((o) => o.startsWith(commit.slice(0, 9)) && o.includes('imported')), options.join('\n'));
-    assert.ok(options.some((o) => o.includes('built')), 'built releases are offered beside it');
+    assert.ok(
+      options.some((o) => o.startsWith(commit.slice(0, 9)) && o.includes('imported')),
+      options.join('\n'),
+    );
+    assert.ok(
+      options.some((o) => o.includes('built')),
+      'built releases are offered beside it',
+    );
     const releases = await cliJson<{ version: string; buildId: number | null; repo: string }[]>(server, ['releases', '-t', JOB]);
-    assert.deepEqual(releases.filter((r) => r.buildId === null).map((r) => [r.version, r.repo]), [[commit.slice(0, 9), `http://127.0.0.1:${port}/api.tar.gz`]]);
+    assert.deepEqual(
+      releases.filter((r) => r.buildId === null).map((r) => [r.version, r.repo]),
+      [[commit.slice(0, 9), `http://127.0.0.1:${port}/api.tar.gz`]],
+    );
   } finally {
     files.close();
   }

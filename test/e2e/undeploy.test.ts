@@ -15,7 +15,21 @@ import { join } from 'node:path';
 import { create } from 'tar';
 import type { ClusterView, DeploymentView, InstanceView, ReleaseView } from '../../src/api/index.js';
 import { procAlive } from '../../src/supervisor/index.js';
-import { cleanup, cli, cliJson, freePort, getJson, killSupervised, makeAppRepo, startAgent, startServer, tmp, until, type Proc, type ServerProc } from './harness.js';
+import {
+  cleanup,
+  cli,
+  cliJson,
+  freePort,
+  getJson,
+  killSupervised,
+  makeAppRepo,
+  startAgent,
+  startServer,
+  tmp,
+  until,
+  type Proc,
+  type ServerProc,
+} from './harness.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.gone_job.web';
 const CLUSTER = `${JOB}_cluster.prod`;
@@ -61,13 +75,25 @@ async function deploy(tag: string, version?: string): Promise<void> {
 async function handmade(name: string, greeting: string, commit: string, job = JOB): Promise<string> {
   const dir = join(base, 'pkg', name);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
-    schema: 1, job, version: commit.slice(0, 9), commit, repo: 'https://ci.example.com/shop/api.git',
-    builtAt: new Date().toISOString(), stack: 'procfile', env: {},
-    processes: [{ name: 'web', command: 'node server.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 10, startGrace: 1 }],
-  }));
-  writeFileSync(join(dir, 'server.js'), `require('http').createServer((q, s) => s.end(JSON.stringify({ greeting: ${JSON.stringify(greeting)} })))
-  .listen(Number(process.env.PORT), '127.0.0.1');\nprocess.on('SIGTERM', () => process.exit(0));\n`);
+  writeFileSync(
+    join(dir, 'manifest.json'),
+    JSON.stringify({
+      schema: 1,
+      job,
+      version: commit.slice(0, 9),
+      commit,
+      repo: 'https://ci.example.com/shop/api.git',
+      builtAt: new Date().toISOString(),
+      stack: 'procfile',
+      env: {},
+      processes: [{ name: 'web', command: 'node server.js', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 10, startGrace: 1 }],
+    }),
+  );
+  writeFileSync(
+    join(dir, 'server.js'),
+    `require('http').createServer((q, s) => s.end(JSON.stringify({ greeting: ${JSON.stringify(greeting)} })))
+  .listen(Number(process.env.PORT), '127.0.0.1');\nprocess.on('SIGTERM', () => process.exit(0));\n`,
+  );
   const file = join(base, 'pkg', `${name}.tar.gz`);
   await create({ gzip: true, file, cwd: dir, portable: true }, ['manifest.json', 'server.js']);
   return file;
@@ -89,7 +115,11 @@ before(async () => {
 
   server = await startServer(data, await freePort());
   for (const h of HOSTS) agents[h] = startAgent(server, roots[h]!, h);
-  await until('hosts up', async () => (await cliJson<{ status: string }[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 2, 60_000);
+  await until(
+    'hosts up',
+    async () => (await cliJson<{ status: string }[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 2,
+    60_000,
+  );
   const repo = join(base, 'repo');
   v1 = makeAppRepo(repo).commit('one').slice(0, 9);
   const b = await cli(server, ['build', '-u', repo, '-t', JOB, '-v', v1]);
@@ -108,7 +138,9 @@ after(async () => {
   cleanup([base]);
 });
 
-test('undeploy stops a cluster in two batches, recorded in the history, even when it stops all an agent runs', { timeout: 180_000 }, async () => {
+test('undeploy stops a cluster in two batches, recorded in the history, even when it stops all an agent runs', {
+  timeout: 180_000,
+}, async () => {
   const prod = await pids(CLUSTER);
   const side = await pids(SIDE);
   assert.equal(Object.values({ ...prod }).filter(Boolean).length, 2);
@@ -120,7 +152,10 @@ test('undeploy stops a cluster in two batches, recorded in the history, even whe
   assert.equal(sideStart!.kind, 'undeploy');
   // a short timeout: an agent that refused the answer would fail it here, not hang the test
   const following = cli(server, ['undeploy', '-t', CLUSTER, '--batch', '1', '--timeout', '90s']);
-  await until('the undeploy of the cluster started', async () => (await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]))[0]!.kind === 'undeploy');
+  await until(
+    'the undeploy of the cluster started',
+    async () => (await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]))[0]!.kind === 'undeploy',
+  );
   for (const h of HOSTS) agents[h] = startAgent(server, roots[h]!, h);
   const r = await following;
   assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -129,9 +164,16 @@ test('undeploy stops a cluster in two batches, recorded in the history, even whe
   assert.match(r.stdout, /undeploy #\d+ succeeded\n$/);
 
   const [last] = await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]);
-  assert.deepEqual([last!.kind, last!.status, last!.version, last!.hostResults], ['undeploy', 'succeeded', v1, { u1: 'succeeded', u2: 'succeeded' }]);
+  assert.deepEqual(
+    [last!.kind, last!.status, last!.version, last!.hostResults],
+    ['undeploy', 'succeeded', v1, { u1: 'succeeded', u2: 'succeeded' }],
+  );
   assert.deepEqual(last!.progress!.batches, [['u1'], ['u2']]);
-  await until('the side cluster undeployed too', async () => (await cliJson<DeploymentView[]>(server, ['history', '-t', SIDE]))[0]!.status === 'succeeded', 60_000);
+  await until(
+    'the side cluster undeployed too',
+    async () => (await cliJson<DeploymentView[]>(server, ['history', '-t', SIDE]))[0]!.status === 'succeeded',
+    60_000,
+  );
   assert.deepEqual(await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER]), []);
   assert.deepEqual(await cliJson<InstanceView[]>(server, ['ps', '-t', SIDE]), []);
   for (const pid of [...Object.values(prod), ...Object.values(side)]) assert.equal(alive(pid!), false, `pid ${pid} still runs`);
@@ -150,12 +192,19 @@ test('undeploy stops a cluster in two batches, recorded in the history, even whe
   assert.deepEqual(await greetings(CLUSTER), ['one', 'one']);
 });
 
-test('a host taken out of a cluster: nothing changes without --yes; with it, its instance stops and the other keeps its pid', { timeout: 120_000 }, async () => {
+test('a host taken out of a cluster: nothing changes without --yes; with it, its instance stops and the other keeps its pid', {
+  timeout: 120_000,
+}, async () => {
   const before = await pids(CLUSTER);
   assert.ok(before.u1 && before.u2, JSON.stringify(before));
   const ask = await cli(server, ['cluster', 'set', '-t', CLUSTER, '--hosts', 'u1']);
   assert.equal(ask.code, 1);
-  assert.match(ask.stderr, new RegExp(`cluster set -t ${CLUSTER} would stop 1 instance\\(s\\) on hosts leaving the cluster: u2: ${CLUSTER} \\(${v1}\\); nothing was changed\\n.*NOOPS_E_UNDEPLOY_CONFIRM`));
+  assert.match(
+    ask.stderr,
+    new RegExp(
+      `cluster set -t ${CLUSTER} would stop 1 instance\\(s\\) on hosts leaving the cluster: u2: ${CLUSTER} \\(${v1}\\); nothing was changed\\n.*NOOPS_E_UNDEPLOY_CONFIRM`,
+    ),
+  );
   const applied = await cli(server, ['cluster', 'apply', '-f', confFile('prod', 'host: [u1]')]);
   assert.equal(applied.code, 1, 'cluster apply asks too');
   assert.match(applied.stderr, /cluster apply would stop 1 instance\(s\) on hosts leaving the cluster: u2: /);
@@ -167,7 +216,11 @@ test('a host taken out of a cluster: nothing changes without --yes; with it, its
   assert.equal(go.code, 0, go.stderr);
   assert.match(go.stdout, new RegExp(`^${CLUSTER}: u1\\n  stops    u2: ${v1}\\n  undeploy #\\d+ stops them`));
   await until('u2 stopped the cluster', () => !alive(before.u2!), 30_000);
-  await until('the undeploy of u2 ended', async () => (await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]))[0]!.status !== 'running', 30_000);
+  await until(
+    'the undeploy of u2 ended',
+    async () => (await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]))[0]!.status !== 'running',
+    30_000,
+  );
   const [last] = await cliJson<DeploymentView[]>(server, ['history', '-t', CLUSTER]);
   assert.deepEqual([last!.kind, last!.status, last!.hosts], ['undeploy', 'succeeded', ['u2']]);
   assert.deepEqual(await pids(CLUSTER), { u1: before.u1 }, 'u1 keeps running, same pid');
@@ -208,7 +261,7 @@ test('an imported package (a file, a URL) deploys and rolls back like a built on
   assert.equal(audit.filter((a) => a.action === 'release.import' && a.target === JOB).length, 2);
 });
 
-test('a cluster.conf\'s pkg_url: the first deploy imports the package from the URL, later ones use it', { timeout: 120_000 }, async () => {
+test("a cluster.conf's pkg_url: the first deploy imports the package from the URL, later ones use it", { timeout: 120_000 }, async () => {
   const c3 = 'c3'.repeat(20);
   served.set('ci/api-c3.tar.gz', readFileSync(await handmade('pkg3', 'from pkg_url', c3)));
   const url = `${filesUrl}/ci/api-c3.tar.gz`;
@@ -226,7 +279,7 @@ test('a cluster.conf\'s pkg_url: the first deploy imports the package from the U
   assert.deepEqual(fetched, ['/ci/api-c3.tar.gz'], 'fetched once');
 });
 
-test('a bad package is refused with the spec\'s error, and nothing is recorded', { timeout: 60_000 }, async () => {
+test("a bad package is refused with the spec's error, and nothing is recorded", { timeout: 60_000 }, async () => {
   const releases = async (): Promise<number> => (await cliJson<ReleaseView[]>(server, ['releases', '-t', JOB])).length;
   const n = await releases();
   const dir = join(base, 'pkg', 'bad');
@@ -238,12 +291,26 @@ test('a bad package is refused with the spec\'s error, and nothing is recorded',
   const r = await cli(server, ['release', 'import', bad, '-t', JOB]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /the package's first entry must be the file manifest\.json, not "server\.js"\n.*NOOPS_E_PACKAGE_INVALID/);
-  const other = await cli(server, ['release', 'import', await handmade('other', 'x', 'd4'.repeat(20), 'cop.acme_owt.web_pdl.shop_service.other_job.web'), '-t', JOB]);
+  const other = await cli(server, [
+    'release',
+    'import',
+    await handmade('other', 'x', 'd4'.repeat(20), 'cop.acme_owt.web_pdl.shop_service.other_job.web'),
+    '-t',
+    JOB,
+  ]);
   assert.equal(other.code, 1);
-  assert.match(other.stderr, new RegExp(`was built for cop\\.acme_owt\\.web_pdl\\.shop_service\\.other_job\\.web, not ${JOB.replace(/\./g, '\\.')}.*\\n.*NOOPS_E_PACKAGE_INVALID`));
+  assert.match(
+    other.stderr,
+    new RegExp(
+      `was built for cop\\.acme_owt\\.web_pdl\\.shop_service\\.other_job\\.web, not ${JOB.replace(/\./g, '\\.')}.*\\n.*NOOPS_E_PACKAGE_INVALID`,
+    ),
+  );
   const missing = await cli(server, ['release', 'import', `${filesUrl}/nothing.tar.gz`, '-t', JOB]);
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /cannot fetch http:\/\/127\.0\.0\.1:\d+\/nothing\.tar\.gz: the server answered HTTP 404.*\n.*NOOPS_E_PACKAGE_FETCH/);
+  assert.match(
+    missing.stderr,
+    /cannot fetch http:\/\/127\.0\.0\.1:\d+\/nothing\.tar\.gz: the server answered HTTP 404.*\n.*NOOPS_E_PACKAGE_FETCH/,
+  );
   const file = await cli(server, ['release', 'import', 'file:///etc/passwd', '-t', JOB]);
   assert.equal(file.code, 1);
   assert.equal(await releases(), n);

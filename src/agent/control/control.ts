@@ -46,7 +46,10 @@ export interface ControlOptions {
 }
 
 export class Control {
-  constructor(readonly host: Host, private readonly opts: ControlOptions = {}) {}
+  constructor(
+    readonly host: Host,
+    private readonly opts: ControlOptions = {},
+  ) {}
 
   /** The watches `name` names (all without a name); throws NOOPS_E_WATCH_UNKNOWN when none. */
   select(name: string | undefined, kind?: 'process' | 'cron'): WatchRef[] {
@@ -123,12 +126,16 @@ export class Control {
   }
 
   cron(name?: string): CronStatus[] {
-    return this.select(name, 'cron').map((r) => this.host.crons.status(r.id)!).filter(Boolean);
+    return this.select(name, 'cron')
+      .map((r) => this.host.crons.status(r.id)!)
+      .filter(Boolean);
   }
 
   /** Runs crons now (a cron still running from before is skipped, as on schedule). */
   runCron(name?: string): CronStatus[] {
-    return this.select(name, 'cron').map((r) => this.host.crons.runNow(r.id)!).filter(Boolean);
+    return this.select(name, 'cron')
+      .map((r) => this.host.crons.runNow(r.id)!)
+      .filter(Boolean);
   }
 
   /** Reads the host's watches file again (god's `load`). */
@@ -144,7 +151,9 @@ export class Control {
   /** Recent events of the watches named (all without a name), oldest first. */
   events(name: string | undefined, limit: number): ReturnType<Host['eventReports']> {
     const ids = name === undefined || name === '' || name === 'all' ? null : new Set(this.select(name).map((r) => r.id));
-    const all = this.host.eventReports(0, Number.MAX_SAFE_INTEGER).filter((e) => ids === null || ids.has(e.tag === null ? e.name : `${e.tag}/${e.name}`));
+    const all = this.host
+      .eventReports(0, Number.MAX_SAFE_INTEGER)
+      .filter((e) => ids === null || ids.has(e.tag === null ? e.name : `${e.tag}/${e.name}`));
     return all.slice(-Math.max(1, limit));
   }
 
@@ -167,10 +176,14 @@ export class Control {
       });
     }
     if (refs.length !== 1) {
-      throw new NoopsError('NOOPS_E_INPUT', `"${name ?? ''}" names ${refs.length} watches; a file number needs exactly one (e.g. TAG/NAME)`);
+      throw new NoopsError(
+        'NOOPS_E_INPUT',
+        `"${name ?? ''}" names ${refs.length} watches; a file number needs exactly one (e.g. TAG/NAME)`,
+      );
     }
     const file = this.#files(refs[0]!).find((f) => f.n === n);
-    if (!file) throw new NoopsError('NOOPS_E_INPUT', `${refs[0]!.id} has no log file ${n}; \`noops ctl log ${refs[0]!.id} --files\` lists them`);
+    if (!file)
+      throw new NoopsError('NOOPS_E_INPUT', `${refs[0]!.id} has no log file ${n}; \`noops ctl log ${refs[0]!.id} --files\` lists them`);
     return [file.path];
   }
 
@@ -178,17 +191,37 @@ export class Control {
     if (r.kind === 'cron') {
       const c = this.host.crons.status(r.id);
       return {
-        id: r.id, kind: 'cron', tag: r.tag, name: r.name, version: versionOf(c?.meta), state: c?.running ? 'running' : 'scheduled',
-        pid: c?.running?.pid ?? null, startedAt: c?.running?.startedAt ?? null, since: null, restarts: 0,
-        reason: c?.lastRun ? `last run ${c.lastRun.result}: ${c.lastRun.message}` : 'not run yet', retryAt: null,
-        schedule: c?.schedule, nextRunAt: c?.nextRunAt ?? null, lastRun: c?.lastRun ?? null,
+        id: r.id,
+        kind: 'cron',
+        tag: r.tag,
+        name: r.name,
+        version: versionOf(c?.meta),
+        state: c?.running ? 'running' : 'scheduled',
+        pid: c?.running?.pid ?? null,
+        startedAt: c?.running?.startedAt ?? null,
+        since: null,
+        restarts: 0,
+        reason: c?.lastRun ? `last run ${c.lastRun.result}: ${c.lastRun.message}` : 'not run yet',
+        retryAt: null,
+        schedule: c?.schedule,
+        nextRunAt: c?.nextRunAt ?? null,
+        lastRun: c?.lastRun ?? null,
       };
     }
     const s: ProcessStatus | undefined = this.host.supervisor.status(r.id);
     return {
-      id: r.id, kind: 'process', tag: r.tag, name: r.name, version: versionOf(s?.meta), state: s?.state ?? 'stopped',
-      pid: s?.pid ?? null, startedAt: s?.startedAt ?? null, since: s?.since ?? null, restarts: s?.restarts ?? 0,
-      reason: s?.reason ?? '', retryAt: s?.retryAt ?? null,
+      id: r.id,
+      kind: 'process',
+      tag: r.tag,
+      name: r.name,
+      version: versionOf(s?.meta),
+      state: s?.state ?? 'stopped',
+      pid: s?.pid ?? null,
+      startedAt: s?.startedAt ?? null,
+      since: s?.since ?? null,
+      restarts: s?.restarts ?? 0,
+      reason: s?.reason ?? '',
+      retryAt: s?.retryAt ?? null,
     };
   }
 }

@@ -25,7 +25,12 @@ export class CtlClient {
   }
 
   /** Streams a text answer (a followed log) to `onData` until it ends or `signal` aborts. */
-  async stream(path: string, params: Record<string, string | number | undefined>, onData: (text: string) => void, signal?: AbortSignal): Promise<void> {
+  async stream(
+    path: string,
+    params: Record<string, string | number | undefined>,
+    onData: (text: string) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const res = await this.#open('GET', withQuery(path, params), undefined, signal);
     if (res.statusCode !== 200) throw decode(res.statusCode ?? 500, await readAll(res));
     res.setEncoding('utf8');
@@ -47,10 +52,16 @@ export class CtlClient {
   #open(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : JSON.stringify(body);
-      const req = request({
-        socketPath: this.socketPath, method, path, signal,
-        headers: data === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-      }, resolve);
+      const req = request(
+        {
+          socketPath: this.socketPath,
+          method,
+          path,
+          signal,
+          headers: data === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+        },
+        resolve,
+      );
       req.once('error', (err: NodeJS.ErrnoException) => reject(this.#unreachable(err)));
       req.end(data);
     });
@@ -59,11 +70,17 @@ export class CtlClient {
   #unreachable(err: NodeJS.ErrnoException): Error {
     if (err.name === 'AbortError') return err;
     if (err.code === 'EACCES' || err.code === 'EPERM') {
-      return new NoopsError('NOOPS_E_FORBIDDEN', `cannot open ${this.socketPath}: only root and the agent's own user may control the agent`, {
-        hint: 'run noops ctl as root (sudo) or as the user the agent runs as',
-      });
+      return new NoopsError(
+        'NOOPS_E_FORBIDDEN',
+        `cannot open ${this.socketPath}: only root and the agent's own user may control the agent`,
+        {
+          hint: 'run noops ctl as root (sudo) or as the user the agent runs as',
+        },
+      );
     }
-    return new NoopsError('NOOPS_E_AGENT_UNREACHABLE', `no agent answers on ${this.socketPath} (${err.code ?? err.message})`, { cause: err });
+    return new NoopsError('NOOPS_E_AGENT_UNREACHABLE', `no agent answers on ${this.socketPath} (${err.code ?? err.message})`, {
+      cause: err,
+    });
   }
 }
 

@@ -82,7 +82,10 @@ test('ctl restart NAME: the running process is replaced by a new one, and the wa
     assert.equal(restarted.restarts, 1);
     assert.equal((await status()).pid, restarted.pid);
     const events = await ctl.get<{ kind: string; message: string }[]>('/v1/events', { name: 'sleeper' });
-    assert.deepEqual(events.map((e) => e.kind), ['started', 'crash', 'restart', 'started']);
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ['started', 'crash', 'restart', 'started'],
+    );
     assert.match(events.at(-1)!.message, /restarted by request/);
   } finally {
     await host.nuke();

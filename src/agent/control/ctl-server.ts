@@ -26,7 +26,10 @@ const MAX_SOCKET_PATH = 107;
 const MAX_BODY = 64 * 1024;
 
 export class CtlServer {
-  private constructor(private readonly server: Server, readonly path: string) {}
+  private constructor(
+    private readonly server: Server,
+    readonly path: string,
+  ) {}
 
   /**
    * Binds ROOT/run/ctl.sock. A socket left by a dead agent is replaced; one that answers means
@@ -35,12 +38,18 @@ export class CtlServer {
   static async listen(root: string, control: Control, opts: { afterNuke?: () => void } = {}): Promise<CtlServer> {
     const path = ctlSocketPath(root);
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
-      throw new NoopsError('NOOPS_E_INPUT', `the agent root ${root} is too long for its control socket (${path} is over ${MAX_SOCKET_PATH} bytes)`, { hint: 'give the agent a shorter --root' });
+      throw new NoopsError(
+        'NOOPS_E_INPUT',
+        `the agent root ${root} is too long for its control socket (${path} is over ${MAX_SOCKET_PATH} bytes)`,
+        { hint: 'give the agent a shorter --root' },
+      );
     }
     mkdirSync(join(root, 'run'), { recursive: true, mode: 0o700 });
     chmodSync(join(root, 'run'), 0o700);
     if (await answers(path)) {
-      throw new NoopsError('NOOPS_E_INPUT', `another agent is running on ${root} (its control socket ${path} answers)`, { hint: 'stop it first, or give this agent another --root' });
+      throw new NoopsError('NOOPS_E_INPUT', `another agent is running on ${root} (its control socket ${path} answers)`, {
+        hint: 'stop it first, or give this agent another --root',
+      });
     }
     try {
       unlinkSync(path);
@@ -88,17 +97,28 @@ async function handle(control: Control, req: IncomingMessage, res: ServerRespons
     const body = req.method === 'POST' ? await readBody(req) : {};
     const bodyName = typeof body.name === 'string' && body.name !== '' ? body.name : undefined;
     switch (route) {
-      case 'GET /v1/status': return send(res, control.status(name));
-      case 'POST /v1/start': return send(res, control.start(bodyName));
-      case 'POST /v1/stop': return send(res, await control.stop(bodyName));
-      case 'POST /v1/restart': return send(res, await control.restart(bodyName));
-      case 'POST /v1/signal': return send(res, control.signal(bodyName, String(body.signal ?? '')));
-      case 'GET /v1/log/files': return send(res, control.logFiles(name));
-      case 'GET /v1/log': return await sendLog(control, req, res, name, q);
-      case 'GET /v1/cron': return send(res, control.cron(name));
-      case 'POST /v1/cron/run': return send(res, control.runCron(bodyName));
-      case 'GET /v1/events': return send(res, control.events(name, intParam(q.get('limit'), 50, 'limit')));
-      case 'POST /v1/load': return send(res, await control.load());
+      case 'GET /v1/status':
+        return send(res, control.status(name));
+      case 'POST /v1/start':
+        return send(res, control.start(bodyName));
+      case 'POST /v1/stop':
+        return send(res, await control.stop(bodyName));
+      case 'POST /v1/restart':
+        return send(res, await control.restart(bodyName));
+      case 'POST /v1/signal':
+        return send(res, control.signal(bodyName, String(body.signal ?? '')));
+      case 'GET /v1/log/files':
+        return send(res, control.logFiles(name));
+      case 'GET /v1/log':
+        return await sendLog(control, req, res, name, q);
+      case 'GET /v1/cron':
+        return send(res, control.cron(name));
+      case 'POST /v1/cron/run':
+        return send(res, control.runCron(bodyName));
+      case 'GET /v1/events':
+        return send(res, control.events(name, intParam(q.get('limit'), 50, 'limit')));
+      case 'POST /v1/load':
+        return send(res, await control.load());
       case 'POST /v1/nuke':
         await control.nuke();
         res.once('finish', () => afterNuke?.());
@@ -113,7 +133,13 @@ async function handle(control: Control, req: IncomingMessage, res: ServerRespons
   }
 }
 
-async function sendLog(control: Control, req: IncomingMessage, res: ServerResponse, name: string | undefined, q: URLSearchParams): Promise<void> {
+async function sendLog(
+  control: Control,
+  req: IncomingMessage,
+  res: ServerResponse,
+  name: string | undefined,
+  q: URLSearchParams,
+): Promise<void> {
   const file = q.get('file') === null ? undefined : intParam(q.get('file'), 1, 'file');
   const text = control.logTail(name, intParam(q.get('lines'), 10, 'lines'), file);
   if (q.get('follow') !== '1') {

@@ -52,13 +52,14 @@ export class CommandLoop {
     let lastSent = 0;
     // One post at a time, in order: output must reach the reader as it was written.
     let chain: Promise<void> = Promise.resolve();
-    const flush = (): Promise<void> => (chain = chain.then(async () => {
-      const output = pending;
-      pending = '';
-      lastSent = Date.now();
-      const answer = await api.updateCommand(cmd.id, { output });
-      if (answer.cancelled) stop.abort();
-    }));
+    const flush = (): Promise<void> =>
+      (chain = chain.then(async () => {
+        const output = pending;
+        pending = '';
+        lastSent = Date.now();
+        const answer = await api.updateCommand(cmd.id, { output });
+        if (answer.cancelled) stop.abort();
+      }));
     // Output comes in bursts; a timer sends what gathered and asks whether anyone still reads.
     const timer = setInterval(() => {
       if (pending.length > 0 || Date.now() - lastSent >= KEEPALIVE_MS) void flush().catch(() => stop.abort());

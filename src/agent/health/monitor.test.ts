@@ -24,7 +24,10 @@ test('tcp: healthy when the port accepts a connection, the reason when it refuse
   assert.equal(await probe({ type: 'tcp', ...timing }, target(port)), null);
   await new Promise((r) => srv.close(r));
   assert.equal(await probe({ type: 'tcp', ...timing }, target(port)), `tcp 127.0.0.1:${port}: connection refused`);
-  assert.equal(await probe({ type: 'tcp', ...timing }, target(null)), 'a tcp check needs a port, and this process has none (give it one, or another check)');
+  assert.equal(
+    await probe({ type: 'tcp', ...timing }, target(null)),
+    'a tcp check needs a port, and this process has none (give it one, or another check)',
+  );
 });
 
 test('http: 2xx and 3xx are healthy, anything else names the status', async () => {
@@ -46,8 +49,14 @@ test('http: 2xx and 3xx are healthy, anything else names the status', async () =
 
 test('command: exit 0 is healthy; otherwise the code and the last line it printed; too slow is killed', async () => {
   assert.equal(await probe({ type: 'command', command: 'test "$WHO" = web', ...timing }, target(null)), null);
-  assert.equal(await probe({ type: 'command', command: 'echo first; echo "db down" >&2; exit 3', ...timing }, target(null)), 'command "echo first; echo "db down" >&2; exit 3" exited with code 3: db down');
-  assert.equal(await probe({ type: 'command', command: 'sleep 5', interval: 1, timeout: 0.2 }, target(null)), 'command "sleep 5": no answer within 0.2s');
+  assert.equal(
+    await probe({ type: 'command', command: 'echo first; echo "db down" >&2; exit 3', ...timing }, target(null)),
+    'command "echo first; echo "db down" >&2; exit 3" exited with code 3: db down',
+  );
+  assert.equal(
+    await probe({ type: 'command', command: 'sleep 5', interval: 1, timeout: 0.2 }, target(null)),
+    'command "sleep 5": no answer within 0.2s',
+  );
 });
 
 test('the monitor: starting, then healthy since the first success in a row; a new run starts over', async () => {
@@ -69,7 +78,7 @@ test('the monitor: starting, then healthy since the first success in a row; a ne
   const check: HealthCheck = { type: 'tcp', interval: 0.01, timeout: 1 };
   m.watch('web', 'pid1', check, target(1));
   assert.equal(m.status('web')!.health, 'starting');
-  for (const deadline = Date.now() + 10_000; seen.length < 4 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
+  for (const deadline = Date.now() + 10_000; seen.length < 4 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(seen, ['unhealthy:null:refused', 'healthy:1020:null', 'unhealthy:null:down', 'healthy:1050:null']);
   m.watch('web', 'pid1', check, target(1));
   assert.equal(m.status('web')!.healthySince, 1050, 'the same run keeps its streak');

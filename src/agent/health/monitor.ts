@@ -50,7 +50,14 @@ export class HealthMonitor {
     const cur = this.watches.get(id);
     if (cur && cur.key === key) return;
     if (cur) this.cancel(cur);
-    const w: Watch = { key, check, target, status: { health: 'starting', healthySince: null, error: null }, timer: undefined, stopped: false };
+    const w: Watch = {
+      key,
+      check,
+      target,
+      status: { health: 'starting', healthySince: null, error: null },
+      timer: undefined,
+      stopped: false,
+    };
     this.watches.set(id, w);
     void this.run(w);
   }
@@ -86,9 +93,10 @@ export class HealthMonitor {
     const reason = await this.probe(w.check, w.target);
     if (w.stopped) return;
     const prev = w.status;
-    const next: HealthStatus = reason === null
-      ? { health: 'healthy', healthySince: prev.health === 'healthy' ? prev.healthySince : this.now(), error: null }
-      : { health: 'unhealthy', healthySince: null, error: reason };
+    const next: HealthStatus =
+      reason === null
+        ? { health: 'healthy', healthySince: prev.health === 'healthy' ? prev.healthySince : this.now(), error: null }
+        : { health: 'unhealthy', healthySince: null, error: reason };
     w.status = next;
     if (prev.health !== next.health || prev.error !== next.error) this.opts.onChange();
     w.timer = setTimeout(() => void this.run(w), w.check.interval * 1000);

@@ -56,7 +56,13 @@ async function probeCommand(command: string, target: ProbeTarget, timeoutS: numb
   } catch (err) {
     return `command "${command}": ${(err as Error).message}`;
   }
-  const r = await runProbeCommand(command, { cwd: target.cwd, env: target.env, runAs, timeoutMs: timeoutS * 1000, keepOutput: REASON_OUTPUT });
+  const r = await runProbeCommand(command, {
+    cwd: target.cwd,
+    env: target.env,
+    runAs,
+    timeoutMs: timeoutS * 1000,
+    keepOutput: REASON_OUTPUT,
+  });
   if (r.spawnError !== undefined) return `command "${command}": ${r.spawnError}`;
   if (r.timedOut) return `command "${command}": no answer within ${timeoutS}s`;
   if (r.code === 0) return null;

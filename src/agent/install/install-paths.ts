@@ -23,8 +23,10 @@ export const RELEASE_MARKER = '.noops-release.json';
 /** Returns `tag` when it is a safe single path segment; throws NOOPS_E_TAG_INVALID otherwise. */
 export function checkTag(tag: string): string {
   if (typeof tag !== 'string' || !TAG_SEGMENT.test(tag)) {
-    throw new NoopsError('NOOPS_E_TAG_INVALID', `${JSON.stringify(tag)} cannot name a job folder: ` +
-      'use letters, digits, "-", "." and "_" only, not starting with "."');
+    throw new NoopsError(
+      'NOOPS_E_TAG_INVALID',
+      `${JSON.stringify(tag)} cannot name a job folder: use letters, digits, "-", "." and "_" only, not starting with "."`,
+    );
   }
   return tag;
 }
@@ -32,8 +34,10 @@ export function checkTag(tag: string): string {
 /** Returns `version` when it is a commit hash (7 to 40 lower-case hex); throws NOOPS_E_INPUT. */
 export function checkVersion(version: string): string {
   if (typeof version !== 'string' || !VERSION.test(version)) {
-    throw new NoopsError('NOOPS_E_INPUT', `${JSON.stringify(version)} is not a release version ` +
-      '(7 to 40 lower-case hex digits of a commit)');
+    throw new NoopsError(
+      'NOOPS_E_INPUT',
+      `${JSON.stringify(version)} is not a release version (7 to 40 lower-case hex digits of a commit)`,
+    );
   }
   return version;
 }

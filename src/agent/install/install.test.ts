@@ -2,8 +2,17 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync,
-  utimesSync, writeFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +20,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { create, Header } from 'tar';
-import {
-  checkEntries, ensureShared, installRelease, pruneReleases, readCurrent, switchCurrent,
-} from './install.js';
+import { checkEntries, ensureShared, installRelease, pruneReleases, readCurrent, switchCurrent } from './install.js';
 
 const TAG = 'cop.xiaomi_owt.miliao_pdl.im_service.ack_job.api_cluster.production-sd';
 let base: string;
@@ -63,10 +70,16 @@ function rawPackage(entries: Raw[], withManifest = true): Buffer {
   const blocks: Buffer[] = [];
   for (const e of all) {
     const type = e.type ?? 'File';
-    const body = Buffer.from(type === 'File' ? e.body ?? '' : '');
+    const body = Buffer.from(type === 'File' ? (e.body ?? '') : '');
     const header = new Header({
-      path: e.path, type, linkpath: e.linkpath, size: body.length, mtime: new Date(),
-      mode: e.mode ?? (type === 'Directory' ? 0o755 : 0o644), uid: 0, gid: 0,
+      path: e.path,
+      type,
+      linkpath: e.linkpath,
+      size: body.length,
+      mtime: new Date(),
+      mode: e.mode ?? (type === 'Directory' ? 0o755 : 0o644),
+      uid: 0,
+      gid: 0,
     });
     const block = Buffer.alloc(512);
     header.encode(block, 0);
@@ -118,7 +131,10 @@ describe('installRelease', () => {
     assert.deepEqual([again.downloaded, again.calls], [false, 0]);
     // Another job (cluster) with the same package installs from the cache.
     const other = await installRelease({
-      root, tag: `${TAG}2`, version: 'aaaaaaa01', sha256: sha(pkg),
+      root,
+      tag: `${TAG}2`,
+      version: 'aaaaaaa01',
+      sha256: sha(pkg),
       download: async () => assert.fail('must come from the cache'),
     });
     assert.equal(other.downloaded, false);
@@ -131,10 +147,17 @@ describe('installRelease', () => {
     await install(root, 'bbbbbbb02', await goodPackage());
     switchCurrent(root, TAG, 'aaaaaaa01');
     const current = join(root, 'jobs', TAG, 'current');
-    const reader = spawn(process.execPath, ['-e', `
+    const reader = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const fs = require('fs'); let seen = 0, missing = 0; const end = Date.now() + 600;
       while (Date.now() < end) { try { fs.readlinkSync(${JSON.stringify(current)}); seen++; } catch { missing++; } }
-      console.log(JSON.stringify({ seen, missing }));`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      console.log(JSON.stringify({ seen, missing }));`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     reader.stdout!.on('data', (c) => (out += c));
     const done = new Promise((resolve) => reader.once('exit', resolve));
@@ -184,10 +207,9 @@ describe('installRelease', () => {
     const { root } = fresh();
     const pkg = await goodPackage();
     for (const tag of ['..', '.hidden', 'a/b', '', 'a b']) {
-      await assert.rejects(
-        installRelease({ root, tag, version: 'aaaaaaa01', sha256: sha(pkg), download: server(pkg).download }),
-        { code: 'NOOPS_E_TAG_INVALID' },
-      );
+      await assert.rejects(installRelease({ root, tag, version: 'aaaaaaa01', sha256: sha(pkg), download: server(pkg).download }), {
+        code: 'NOOPS_E_TAG_INVALID',
+      });
     }
     for (const version of ['../aaaaaaa', 'AAAAAAA01', 'abc']) {
       await assert.rejects(install(root, version, pkg), { code: 'NOOPS_E_INPUT' });
@@ -242,36 +264,60 @@ describe('hostile packages are refused whole', () => {
     ['a deep ../ path', () => [{ path: 'a/../../../evil', body: 'x' }], /"a\/\.\.\/\.\.\/\.\.\/evil"/],
     ['an absolute path into /etc', () => [{ path: '/etc/noops-evil', body: 'x' }], /"\/etc\/noops-evil".*absolute/],
     ['an absolute path outside', (o) => [{ path: `${o}/evil`, body: 'x' }], /absolute/],
-    ['a symlink to /etc, then a file through it', () => [
-      { path: 'etc', type: 'SymbolicLink', linkpath: '/etc' },
-      { path: 'etc/noops-evil', body: 'x' },
-    ], /"etc\/noops-evil" would be written through the symlink "etc"/],
-    ['a relative symlink out, then a file through it', (o) => [
-      { path: 'out', type: 'SymbolicLink', linkpath: `../../../../../..${o}` },
-      { path: 'out/evil', body: 'x' },
-    ], /through the symlink "out"/],
+    [
+      'a symlink to /etc, then a file through it',
+      () => [
+        { path: 'etc', type: 'SymbolicLink', linkpath: '/etc' },
+        { path: 'etc/noops-evil', body: 'x' },
+      ],
+      /"etc\/noops-evil" would be written through the symlink "etc"/,
+    ],
+    [
+      'a relative symlink out, then a file through it',
+      (o) => [
+        { path: 'out', type: 'SymbolicLink', linkpath: `../../../../../..${o}` },
+        { path: 'out/evil', body: 'x' },
+      ],
+      /through the symlink "out"/,
+    ],
     ['a symlink out alone', () => [{ path: 'up', type: 'SymbolicLink', linkpath: '../../..' }], /symlink "up".*outside/],
-    ['a symlink that escapes through another symlink', () => [
-      { path: 'a/', type: 'Directory' },
-      { path: 'a/b', type: 'SymbolicLink', linkpath: '..' },
-      { path: 'c', type: 'SymbolicLink', linkpath: 'a/b/..' },
-    ], /symlink "c".*outside/],
-    ['a symlink loop', () => [
-      { path: 'x', type: 'SymbolicLink', linkpath: 'y' },
-      { path: 'y', type: 'SymbolicLink', linkpath: 'x' },
-    ], /loops/],
+    [
+      'a symlink that escapes through another symlink',
+      () => [
+        { path: 'a/', type: 'Directory' },
+        { path: 'a/b', type: 'SymbolicLink', linkpath: '..' },
+        { path: 'c', type: 'SymbolicLink', linkpath: 'a/b/..' },
+      ],
+      /symlink "c".*outside/,
+    ],
+    [
+      'a symlink loop',
+      () => [
+        { path: 'x', type: 'SymbolicLink', linkpath: 'y' },
+        { path: 'y', type: 'SymbolicLink', linkpath: 'x' },
+      ],
+      /loops/,
+    ],
     ['a hard link to an absolute path', (o) => [{ path: 'hl', type: 'Link', linkpath: `${o}/secret` }], /hard link "hl".*absolute/],
     ['a hard link with ../', () => [{ path: 'hl', type: 'Link', linkpath: '../../../../outside/secret' }], /hard link "hl".*"\.\."/],
-    ['a hard link through a symlink', () => [
-      { path: 'etc', type: 'SymbolicLink', linkpath: '/etc' },
-      { path: 'hl', type: 'Link', linkpath: 'etc/passwd' },
-    ], /hard link "hl" goes through the symlink "etc"/],
+    [
+      'a hard link through a symlink',
+      () => [
+        { path: 'etc', type: 'SymbolicLink', linkpath: '/etc' },
+        { path: 'hl', type: 'Link', linkpath: 'etc/passwd' },
+      ],
+      /hard link "hl" goes through the symlink "etc"/,
+    ],
     ['a fifo', () => [{ path: 'pipe', type: 'FIFO' }], /"pipe" is a FIFO/],
     ['a character device', () => [{ path: 'null', type: 'CharacterDevice' }], /"null" is a CharacterDevice/],
-    ['a duplicate that would replace a file with a symlink', () => [
-      { path: 'f', body: 'x' },
-      { path: 'f', type: 'SymbolicLink', linkpath: 'manifest.json' },
-    ], /"f" appears twice/],
+    [
+      'a duplicate that would replace a file with a symlink',
+      () => [
+        { path: 'f', body: 'x' },
+        { path: 'f', type: 'SymbolicLink', linkpath: 'manifest.json' },
+      ],
+      /"f" appears twice/,
+    ],
   ];
   for (const [name, entries, message] of cases) {
     test(name, async () => {

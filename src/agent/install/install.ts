@@ -22,7 +22,11 @@ export { ensurePackage, sha256File, type Download } from './install-package.js';
 export { cacheDir, checkSha256, checkTag, checkVersion, jobPaths, RELEASE_MARKER, type JobPaths } from './install-paths.js';
 export { ensureShared, isInstalled, readCurrent, readMarker, switchCurrent, type ReleaseMarker } from './release-dir.js';
 export {
-  CACHE_GRACE_MS, DEFAULT_KEEP_RELEASES, pruneReleases, STALE_TEMP_MS, type PruneResult,
+  CACHE_GRACE_MS,
+  DEFAULT_KEEP_RELEASES,
+  pruneReleases,
+  STALE_TEMP_MS,
+  type PruneResult,
 } from './release-dir-prune.js';
 
 /** What to install. */

@@ -35,7 +35,10 @@ export interface PruneResult {
  * @example await pruneReleases(root, tag, 5, [readCurrent(root, tag)!])
  */
 export function pruneReleases(
-  root: string, tag: string, keep: number = DEFAULT_KEEP_RELEASES, protect: readonly string[] = [],
+  root: string,
+  tag: string,
+  keep: number = DEFAULT_KEEP_RELEASES,
+  protect: readonly string[] = [],
 ): Promise<PruneResult> {
   const paths = jobPaths(root, tag);
   if (!Number.isInteger(keep) || keep < 0) throw new NoopsError('NOOPS_E_INPUT', `keep must be an integer >= 0, got ${keep}`);
@@ -91,8 +94,7 @@ async function pruneCache(root: string, result: PruneResult): Promise<void> {
   for (const name of await listDir(dir, result)) {
     const path = join(dir, name);
     const age = Date.now() - (await mtime(path));
-    const stale = isSha256Name(name) ? !referenced.has(name) && age > CACHE_GRACE_MS
-      : name.startsWith('.tmp-') && age > STALE_TEMP_MS;
+    const stale = isSha256Name(name) ? !referenced.has(name) && age > CACHE_GRACE_MS : name.startsWith('.tmp-') && age > STALE_TEMP_MS;
     if (stale && (await remove(path, result))) result.cacheRemoved.push(name);
   }
 }

@@ -24,7 +24,9 @@ function instance(runtimes: Record<string, string>): Pick<InstanceState, 'desire
 test('a runtime in use is used now; one a switch leaves unused keeps the keep time from that moment', () => {
   const installedAt = '2024-01-01T00:00:00.000Z';
   const installed = [
-    { name: 'node', version: '18.20.4', installedAt }, { name: 'node', version: '22.23.3', installedAt }, { name: 'jdk', version: '17', installedAt },
+    { name: 'node', version: '18.20.4', installedAt },
+    { name: 'node', version: '22.23.3', installedAt },
+    { name: 'jdk', version: '17', installedAt },
   ];
   const t0 = Date.parse('2024-01-04T00:00:00.000Z');
   // node 18 ran for three days without a deploy: its stamp is from the deploy that started it.

@@ -24,7 +24,9 @@ export const RUNTIME_PRUNE_EVERY_MS = 60 * 60 * 1000;
  *   // { inUse: Set { 'node@22.23.3' }, lastUsed: { 'node@18.20.4': 0, 'node@22.23.3': <now> } }
  */
 export function runtimeUse(
-  instances: Readonly<Record<string, Pick<InstanceState, 'desired'>>>, lastUsed: Readonly<Record<string, number>>, now: number,
+  instances: Readonly<Record<string, Pick<InstanceState, 'desired'>>>,
+  lastUsed: Readonly<Record<string, number>>,
+  now: number,
 ): { inUse: Set<string>; lastUsed: Record<string, number> } {
   const inUse = new Set<string>();
   for (const inst of Object.values(instances)) {

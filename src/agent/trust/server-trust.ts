@@ -42,7 +42,8 @@ export class ServerTrust {
       return;
     }
     if (memory === undefined) this.#remember(serverId, undefined);
-    if (key !== undefined && this.pin.key === undefined) this.#say(`pinned the server's release signing key ${this.pin.pin(key).keyId}: only releases it signed are installed`);
+    if (key !== undefined && this.pin.key === undefined)
+      this.#say(`pinned the server's release signing key ${this.pin.pin(key).keyId}: only releases it signed are installed`);
   }
 
   /** True when the agent may apply this desired state; false (said and reported) when not. */
@@ -52,14 +53,22 @@ export class ServerTrust {
     const key = ds.signing && trustedKey(ds.signing);
     // A server before issue 12 names no identity: an agent that never knew one follows it as before.
     if (server === undefined && memory === undefined && this.pin.key === undefined) return true;
-    const d = checkServer(memory, { id: server?.id, generation: ds.generation, adopted: server?.adopted, key: key?.keyId }, this.pin.key?.keyId);
+    const d = checkServer(
+      memory,
+      { id: server?.id, generation: ds.generation, adopted: server?.adopted, key: key?.keyId },
+      this.pin.key?.keyId,
+    );
     if (!d.accept) {
       this.#refuse(d.kind, d.reason, server?.id, `refuses the desired state at generation ${ds.generation}`);
       return false;
     }
     if (!d.adopted) {
       // An adopted answer is an admin's decision: the share of stops is not checked.
-      const why = checkStops(Object.keys(this.host.state.instances), ds.instances.map((i) => i.tag), ds.stops ?? []);
+      const why = checkStops(
+        Object.keys(this.host.state.instances),
+        ds.instances.map((i) => i.tag),
+        ds.stops ?? [],
+      );
       if (why !== undefined) {
         this.#refuse('stops', why, server?.id, `refuses the desired state at generation ${ds.generation}`);
         return false;
@@ -71,14 +80,18 @@ export class ServerTrust {
       // An agent that joined before signing pins the first key it accepts; an adoption re-pins.
       const before = this.pin.key;
       this.pin.pin(key);
-      this.log(before === undefined
-        ? `pinned the server's release signing key ${key.keyId} from its desired state at generation ${ds.generation} (this agent joined before signed releases): only releases it signed are installed`
-        : `an admin adopted this server: pinned its release signing key ${key.keyId} in place of ${before.keyId}`);
+      this.log(
+        before === undefined
+          ? `pinned the server's release signing key ${key.keyId} from its desired state at generation ${ds.generation} (this agent joined before signed releases): only releases it signed are installed`
+          : `an admin adopted this server: pinned its release signing key ${key.keyId} in place of ${before.keyId}`,
+      );
     }
     if (d.adopted) {
       const stops = Object.keys(this.host.state.instances).filter((t) => !ds.instances.some((i) => i.tag === t));
-      this.#say(`an admin adopted server ${server!.id} for this host (refusal ${was!.id}): applying its desired state at generation ${ds.generation}` +
-        (stops.length > 0 ? `, which stops ${stops.join(', ')}` : ', which stops nothing'));
+      this.#say(
+        `an admin adopted server ${server!.id} for this host (refusal ${was!.id}): applying its desired state at generation ${ds.generation}` +
+          (stops.length > 0 ? `, which stops ${stops.join(', ')}` : ', which stops nothing'),
+      );
     } else if (was !== undefined) {
       this.#say(`the server's desired state is acceptable again (generation ${ds.generation}): applying it`);
     }
@@ -99,7 +112,9 @@ export class ServerTrust {
     const next = refuse(base, kind, reason, randomUUID, new Date());
     this.host.state.server = next;
     this.host.save();
-    this.#say(`${what}: ${reason}. Every process keeps running; an admin can accept this server with \`noops host adopt ${this.hostName}\` (refusal ${next.refusal!.id})`);
+    this.#say(
+      `${what}: ${reason}. Every process keeps running; an admin can accept this server with \`noops host adopt ${this.hostName}\` (refusal ${next.refusal!.id})`,
+    );
     if (was?.refusal?.id !== next.refusal!.id || was.refusal.reason !== reason) this.changed();
   }
 

@@ -25,9 +25,16 @@ function signed(version: string, command = 'node server.js'): DesiredInstance {
 
 test('checkRelease: a signed release passes; a changed one, an unsigned one, one under another job, one by another key are refused', () => {
   assert.equal(checkRelease(pinned, signed('v00000001')), undefined);
-  assert.equal(checkRelease(undefined, { ...signed('v00000001'), signature: undefined }), undefined, 'nothing pinned: a server before signing');
+  assert.equal(
+    checkRelease(undefined, { ...signed('v00000001'), signature: undefined }),
+    undefined,
+    'nothing pinned: a server before signing',
+  );
   const d = signed('v00000001');
-  assert.match(checkRelease(pinned, { ...d, manifest: signed('v00000001', 'sh -c evil').manifest })!, /^release v00000001 is refused, its signature does not verify: .*does not match its job, version, sha256 and manifest/);
+  assert.match(
+    checkRelease(pinned, { ...d, manifest: signed('v00000001', 'sh -c evil').manifest })!,
+    /^release v00000001 is refused, its signature does not verify: .*does not match its job, version, sha256 and manifest/,
+  );
   assert.match(checkRelease(pinned, { ...d, sha256: 'd'.repeat(64) })!, /does not match/);
   assert.match(checkRelease(pinned, { ...d, signature: undefined })!, /carries no signature/);
   assert.match(checkRelease(pinned, { ...d, tag: TAG.replace('job.web', 'job.other') })!, /does not match/);
@@ -40,12 +47,33 @@ test('reconcile: a release that does not verify is a failure, and nothing of it 
   try {
     const installs: string[] = [];
     const started: string[] = [];
-    const releases: ReleaseStore = { install: async (o) => { installs.push(o.version); return { downloaded: true }; }, activate: () => {}, prune: async () => {} };
-    const supervisor = { start: (s: { id: string }) => { started.push(s.id); return {}; }, status: () => undefined, stop: async () => {}, forget: () => 0 } as unknown as ProcessSupervisor;
+    const releases: ReleaseStore = {
+      install: async (o) => {
+        installs.push(o.version);
+        return { downloaded: true };
+      },
+      activate: () => {},
+      prune: async () => {},
+    };
+    const supervisor = {
+      start: (s: { id: string }) => {
+        started.push(s.id);
+        return {};
+      },
+      status: () => undefined,
+      stop: async () => {},
+      forget: () => 0,
+    } as unknown as ProcessSupervisor;
     const failures: Failures = new Map();
     const state: AgentState = { generation: 0, instances: {} };
     const deps = {
-      root, supervisor, crons: new CronRunner(), releases, download: async () => {}, save: () => {}, log: () => {},
+      root,
+      supervisor,
+      crons: new CronRunner(),
+      releases,
+      download: async () => {},
+      save: () => {},
+      log: () => {},
       verify: (d: DesiredInstance) => checkRelease(pinned, d),
     };
     const bad = { ...signed('v00000002'), manifest: signed('v00000002', 'sh -c evil').manifest };

@@ -52,9 +52,10 @@ export function checkRelease(pinned: SigningKey | undefined, d: DesiredInstance)
   } catch {
     job = undefined;
   }
-  const why = job === undefined
-    ? `its tag ${d.tag} names no job`
-    : verifyRelease(pinned, { job, version: d.version, sha256: d.sha256, manifest: d.manifest }, d.signature);
+  const why =
+    job === undefined
+      ? `its tag ${d.tag} names no job`
+      : verifyRelease(pinned, { job, version: d.version, sha256: d.sha256, manifest: d.manifest }, d.signature);
   if (why === undefined) return undefined;
   return `release ${d.version} is refused, its signature does not verify: ${why}. Nothing of it was installed or run`;
 }

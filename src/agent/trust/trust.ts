@@ -59,9 +59,7 @@ export interface ServerAnswer {
   key?: string;
 }
 
-export type TrustDecision =
-  | { accept: true; adopted: boolean }
-  | { accept: false; kind: RefusalKind; reason: string };
+export type TrustDecision = { accept: true; adopted: boolean } | { accept: false; kind: RefusalKind; reason: string };
 
 /**
  * Accept or refuse an answer, given what the agent remembers (undefined: it never accepted one,
@@ -76,11 +74,16 @@ export function checkServer(memory: ServerMemory | undefined, answer: ServerAnsw
   const badKey = checkKey(pinnedKey, answer.key);
   if (memory === undefined) return badKey === undefined ? { accept: true, adopted: false } : { accept: false, kind: 'key', reason: badKey };
   if (answer.id === undefined) {
-    return { accept: false, kind: 'identity', reason: `the server sent no identity (this agent follows server ${memory.id}): it is older than this agent, or not the server it knows` };
+    return {
+      accept: false,
+      kind: 'identity',
+      reason: `the server sent no identity (this agent follows server ${memory.id}): it is older than this agent, or not the server it knows`,
+    };
   }
   if (answer.id !== memory.id) {
     return {
-      accept: false, kind: 'identity',
+      accept: false,
+      kind: 'identity',
       reason: `the server's database is another one (identity ${answer.id}; this agent follows ${memory.id}): it was replaced or emptied, and its answer is not applied`,
     };
   }
@@ -89,7 +92,8 @@ export function checkServer(memory: ServerMemory | undefined, answer: ServerAnsw
   if (memory.refusal?.kind === 'generation') return { accept: false, kind: 'generation', reason: memory.refusal.reason };
   if (answer.generation !== undefined && answer.generation < memory.generation) {
     return {
-      accept: false, kind: 'generation',
+      accept: false,
+      kind: 'generation',
       reason: `the server's desired state is at generation ${answer.generation}, older than generation ${memory.generation} this agent applied: its database went back in time (a restored backup?), and its answer is not applied`,
     };
   }
@@ -126,8 +130,10 @@ export function checkStops(running: readonly string[], desired: readonly string[
   const stopping = running.filter((tag) => !wanted.has(tag));
   const allowed = stopsAllowed(running.length);
   if (stopping.length <= allowed) return undefined;
-  return `the answer would stop ${stopping.length} of the ${running.length} instances this host runs (${stopping.join(', ')}) ` +
-    `without an undeploy naming them; at most ${allowed} may stop in one answer`;
+  return (
+    `the answer would stop ${stopping.length} of the ${running.length} instances this host runs (${stopping.join(', ')}) ` +
+    `without an undeploy naming them; at most ${allowed} may stop in one answer`
+  );
 }
 
 /**
@@ -136,7 +142,8 @@ export function checkStops(running: readonly string[], desired: readonly string[
  */
 export function refuse(memory: ServerMemory, kind: RefusalKind, reason: string, newId: () => string, now: Date): ServerMemory {
   const prev = memory.refusal;
-  const refusal: Refusal = prev !== undefined && prev.kind === kind ? { ...prev, reason } : { id: newId(), kind, reason, since: now.toISOString() };
+  const refusal: Refusal =
+    prev !== undefined && prev.kind === kind ? { ...prev, reason } : { id: newId(), kind, reason, since: now.toISOString() };
   return { ...memory, refusal };
 }
 
@@ -152,5 +159,12 @@ export function trustReport(memory: ServerMemory | undefined): TrustReport {
   if (memory === undefined) return { state: 'accepted', server: null, generation: 0 };
   const { refusal } = memory;
   if (refusal === undefined) return { state: 'accepted', server: memory.id, generation: memory.generation };
-  return { state: 'refused', server: memory.id, generation: memory.generation, reason: refusal.reason, refusal: refusal.id, since: refusal.since };
+  return {
+    state: 'refused',
+    server: memory.id,
+    generation: memory.generation,
+    reason: refusal.reason,
+    refusal: refusal.id,
+    since: refusal.since,
+  };
 }

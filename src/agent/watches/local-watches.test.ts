@@ -10,7 +10,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('a watches file: processes with dir and port, crons, the env of every watch', async () => {
   const file = join(dir, 'watches.yaml');
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 env: { REGION: bj }
 processes:
   nginx:
@@ -25,11 +27,16 @@ crons:
     command: ./backup.sh
     dir: /srv/backup
     timeout: 600
-`);
+`,
+  );
   const w = await readWatches(file);
-  assert.deepEqual(w.processes.map((p) => [p.spec.name, p.dir, p.spec.port, p.spec.restart]), [
-    ['nginx', '/etc/nginx', 8080, 'on-failure'], ['shipper', '/', null, 'always'],
-  ]);
+  assert.deepEqual(
+    w.processes.map((p) => [p.spec.name, p.dir, p.spec.port, p.spec.restart]),
+    [
+      ['nginx', '/etc/nginx', 8080, 'on-failure'],
+      ['shipper', '/', null, 'always'],
+    ],
+  );
   const ws = localWatchSpec('/root', w, w.processes[0]!);
   assert.equal(ws.id, 'nginx');
   assert.equal(ws.cwd, '/etc/nginx');

@@ -44,7 +44,12 @@ function parseInWorker(text: string, file: string): Promise<LocalWatches> {
     worker.once('message', (m: { ok?: LocalWatches; error?: { code: string; message: string; hint: string } }) => {
       void worker.terminate();
       if (m.ok) resolve(m.ok);
-      else reject(new NoopsError(isErrorCode(m.error?.code) ? m.error.code : 'NOOPS_E_WATCHES', m.error?.message ?? `${file}: cannot be parsed`, { hint: m.error?.hint }));
+      else
+        reject(
+          new NoopsError(isErrorCode(m.error?.code) ? m.error.code : 'NOOPS_E_WATCHES', m.error?.message ?? `${file}: cannot be parsed`, {
+            hint: m.error?.hint,
+          }),
+        );
     });
     worker.once('error', (err) => reject(new NoopsError('NOOPS_E_WATCHES', `${file}: the parser failed: ${err.message}`)));
   });
@@ -61,7 +66,11 @@ export function localWatchSpec(root: string, w: LocalWatches, p: LocalWatches['p
   const env: Record<string, string> = { ...inheritedEnv(), ...w.env, ...p.spec.env, NOOPS_PROCESS: p.spec.name };
   if (port !== undefined) env.PORT = String(port);
   return {
-    id: p.spec.name, cwd: p.dir, env, logDir: localLogDir(root), logName: p.spec.name,
+    id: p.spec.name,
+    cwd: p.dir,
+    env,
+    logDir: localLogDir(root),
+    logName: p.spec.name,
     ...supervision(p.spec, port),
     meta: { tag: null, version: null, process: p.spec.name, port: port ?? null },
   };
@@ -70,9 +79,15 @@ export function localWatchSpec(root: string, w: LocalWatches, p: LocalWatches['p
 /** The cron runner's spec of a standalone cron. */
 export function localCronSpec(root: string, w: LocalWatches, c: LocalWatches['crons'][number]): CronSpec {
   return {
-    id: c.cron.name, schedule: c.cron.schedule, ...(c.cron.timezone ? { timezone: c.cron.timezone } : {}),
-    command: c.cron.command, cwd: c.dir, env: { ...inheritedEnv(), ...w.env, ...c.cron.env, NOOPS_PROCESS: c.cron.name },
-    logDir: localLogDir(root), logName: `cron-${c.cron.name}`, timeoutMs: c.cron.timeout * 1000,
+    id: c.cron.name,
+    schedule: c.cron.schedule,
+    ...(c.cron.timezone ? { timezone: c.cron.timezone } : {}),
+    command: c.cron.command,
+    cwd: c.dir,
+    env: { ...inheritedEnv(), ...w.env, ...c.cron.env, NOOPS_PROCESS: c.cron.name },
+    logDir: localLogDir(root),
+    logName: `cron-${c.cron.name}`,
+    timeoutMs: c.cron.timeout * 1000,
     ...(c.cron.user ? { user: c.cron.user } : {}),
     meta: { tag: null, version: null, cron: c.cron.name },
   };

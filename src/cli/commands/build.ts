@@ -21,7 +21,11 @@ export async function runBuildAndFollow(api: ApiClient, req: BuildRequest, out: 
     if (build.status !== 'running') {
       if (build.status === 'failed') {
         const e = build.error;
-        throw new NoopsError((e?.code as 'NOOPS_E_BUILD_FAILED') ?? 'NOOPS_E_BUILD_FAILED', `build #${build.id} failed: ${e?.message ?? 'see its log'}`, e?.hint ? { hint: e.hint } : undefined);
+        throw new NoopsError(
+          (e?.code as 'NOOPS_E_BUILD_FAILED') ?? 'NOOPS_E_BUILD_FAILED',
+          `build #${build.id} failed: ${e?.message ?? 'see its log'}`,
+          e?.hint ? { hint: e.hint } : undefined,
+        );
       }
       return build;
     }
@@ -33,9 +37,12 @@ export function registerBuild(p: Command): void {
   p.command('build')
     .description('build REPO at COMMIT into a release of the job TAG (clone, build, test, package)')
     .requiredOption('-u, --repo <repo>', 'git repository: any URL git accepts, file:// and paths included')
-    .requiredOption('-t, --tag <tag>', 'the job\'s tag, e.g. cop.acme_owt.web_pdl.shop_service.api_job.web')
+    .requiredOption('-t, --tag <tag>', "the job's tag, e.g. cop.acme_owt.web_pdl.shop_service.api_job.web")
     .requiredOption('-v, --ref <commit>', 'commit, tag or branch to build')
-    .option('--credential <name>', 'a secret (`noops secret set NAME`) at or above the job holding user:password or a token for an https repository')
+    .option(
+      '--credential <name>',
+      'a secret (`noops secret set NAME`) at or above the job holding user:password or a token for an https repository',
+    )
     .option('--json', 'print the build as JSON (the log goes to stderr)')
     .action(async (o: { repo: string; tag: string; ref: string; credential?: string; json?: boolean }, cmd: Command) => {
       const api = apiOf(cmd);

@@ -8,29 +8,48 @@ import { apiOf, parseList } from './common.js';
 import { policyOf, withPolicyFlags } from './policy-flags.js';
 
 export function registerCluster(p: Command): void {
-  const c = p.command('cluster').description('a cluster\'s hosts and deploy policy');
-  withPolicyFlags(c.command('set')
-    .description('set the hosts of a cluster (creates its tree nodes on first use) and its deploy policy')
-    .requiredOption('-t, --tag <tag>', 'the cluster\'s full tag, e.g. cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod')
-    .option('--hosts <h1,h2,...>', 'the host names (as `noops hosts` lists them); may be left out to change only the policy'))
-    .option('--canary', 'policy: every deploy\'s first batch is a canary that waits for `noops deploy promote`')
+  const c = p.command('cluster').description("a cluster's hosts and deploy policy");
+  withPolicyFlags(
+    c
+      .command('set')
+      .description('set the hosts of a cluster (creates its tree nodes on first use) and its deploy policy')
+      .requiredOption('-t, --tag <tag>', "the cluster's full tag, e.g. cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod")
+      .option('--hosts <h1,h2,...>', 'the host names (as `noops hosts` lists them); may be left out to change only the policy'),
+  )
+    .option('--canary', "policy: every deploy's first batch is a canary that waits for `noops deploy promote`")
     .option('--no-canary', 'policy: no canary')
-    .option('--yes', 'go ahead when hosts leave the cluster: what the cluster runs there stops (without it, nothing changes and the command says what would stop)')
+    .option(
+      '--yes',
+      'go ahead when hosts leave the cluster: what the cluster runs there stops (without it, nothing changes and the command says what would stop)',
+    )
     .option('--json', 'print JSON')
-    .action(async (o: Record<string, unknown> & { tag: string; hosts?: string; canary?: boolean; yes?: boolean; json?: boolean }, cmd: Command) => {
-      const policy = { ...policyOf(o), ...(o.canary === undefined ? {} : { canary: o.canary }) };
-      const view = await apiOf(cmd).setCluster({
-        tag: o.tag, hosts: o.hosts ? parseList(o.hosts) : undefined, policy: Object.keys(policy).length ? policy : undefined, yes: o.yes,
-      });
-      if (o.json) return json([view]);
-      const keys = Object.entries(view.policy).filter(([k]) => k !== 'version' && k !== 'env');
-      process.stdout.write(`${view.tag}: ${view.hosts.join(', ')}${keys.length ? `\n  policy: ${keys.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}` : ''}\n`);
-      process.stdout.write(stoppingText(view));
-    });
+    .action(
+      async (
+        o: Record<string, unknown> & { tag: string; hosts?: string; canary?: boolean; yes?: boolean; json?: boolean },
+        cmd: Command,
+      ) => {
+        const policy = { ...policyOf(o), ...(o.canary === undefined ? {} : { canary: o.canary }) };
+        const view = await apiOf(cmd).setCluster({
+          tag: o.tag,
+          hosts: o.hosts ? parseList(o.hosts) : undefined,
+          policy: Object.keys(policy).length ? policy : undefined,
+          yes: o.yes,
+        });
+        if (o.json) return json([view]);
+        const keys = Object.entries(view.policy).filter(([k]) => k !== 'version' && k !== 'env');
+        process.stdout.write(
+          `${view.tag}: ${view.hosts.join(', ')}${keys.length ? `\n  policy: ${keys.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}` : ''}\n`,
+        );
+        process.stdout.write(stoppingText(view));
+      },
+    );
   c.command('apply')
     .description('set clusters from a cluster.conf (YAML: a cluster: section, then one section per job tag)')
     .requiredOption('-f, --file <file>', 'the cluster.conf')
-    .option('--yes', 'go ahead when hosts leave a cluster: what it runs there stops (without it, nothing changes and the command says what would stop)')
+    .option(
+      '--yes',
+      'go ahead when hosts leave a cluster: what it runs there stops (without it, nothing changes and the command says what would stop)',
+    )
     .option('--json', 'print JSON')
     .action(async (o: { file: string; yes?: boolean; json?: boolean }, cmd: Command) => {
       let conf: string;

@@ -25,7 +25,10 @@ export function parseLabels(raw: string | undefined): Record<string, string> {
 
 /** "h1,h2, h3" into a list. */
 export function parseList(raw: string): string[] {
-  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** A duration like 30, 30s, 5m, 1h, in seconds. */

@@ -37,10 +37,20 @@ function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-interface ServerFlags extends TlsFlags { data: string; listen: string; db?: string; heartbeat?: string; buildSandbox?: string }
+interface ServerFlags extends TlsFlags {
+  data: string;
+  listen: string;
+  db?: string;
+  heartbeat?: string;
+  buildSandbox?: string;
+}
 
 /** `--build-sandbox`, the same on `server` and `up`. */
-const BUILD_SANDBOX_FLAG = ['--build-sandbox <mode>', 'auto: builds and deploy tests run sandboxed (bubblewrap, an own uid), refused when that cannot work; none: as the server\'s own user, able to read its tokens', 'auto'] as const;
+const BUILD_SANDBOX_FLAG = [
+  '--build-sandbox <mode>',
+  "auto: builds and deploy tests run sandboxed (bubblewrap, an own uid), refused when that cannot work; none: as the server's own user, able to read its tokens",
+  'auto',
+] as const;
 
 function serverOptions(o: ServerFlags): ServerOptions {
   const heartbeatMs = o.heartbeat === undefined ? undefined : Number(o.heartbeat);
@@ -50,7 +60,15 @@ function serverOptions(o: ServerFlags): ServerOptions {
   if (o.buildSandbox !== undefined && o.buildSandbox !== 'auto' && o.buildSandbox !== 'none') {
     throw new NoopsError('NOOPS_E_INPUT', `--build-sandbox "${o.buildSandbox}" must be auto or none`);
   }
-  return { dataDir: o.data, listen: o.listen, db: o.db, heartbeatMs, buildSandbox: o.buildSandbox, tls: serverTlsOptions(o), insecure: o.insecure };
+  return {
+    dataDir: o.data,
+    listen: o.listen,
+    db: o.db,
+    heartbeatMs,
+    buildSandbox: o.buildSandbox,
+    tls: serverTlsOptions(o),
+    insecure: o.insecure,
+  };
 }
 
 /** The TLS flags `noops server` and `noops up` share (docs/tls.md). */
@@ -59,7 +77,12 @@ function withTlsFlags(c: Command): Command {
     .option('--tls <mode>', 'serve https with a local CA and certificate made in DATA/tls/: --tls auto')
     .option('--tls-cert <file>', 'serve https with this certificate (PEM, with its chain; needs --tls-key)')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
-    .option('--tls-san <name>', 'one more name or address for the --tls auto certificate (repeat, or a,b)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option(
+      '--tls-san <name>',
+      'one more name or address for the --tls auto certificate (repeat, or a,b)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option('--insecure', 'serve plain HTTP on an address other hosts reach (refused without it)');
 }
 
@@ -70,7 +93,9 @@ function announce(server: RunningServer): void {
   process.stdout.write(`  admin token: ${server.adminTokenFile}${server.createdTokens ? ' (new)' : ''}\n`);
   process.stdout.write(`  join token:  ${server.joinTokenFile}\n`);
   // The token itself is never printed (logs are kept); the command makes the sign-in link.
-  process.stdout.write(`  web console: ${server.url}/  (sign in with the admin token, or open "${server.url}/?token=$(cat ${server.adminTokenFile})")\n`);
+  process.stdout.write(
+    `  web console: ${server.url}/  (sign in with the admin token, or open "${server.url}/?token=$(cat ${server.adminTokenFile})")\n`,
+  );
 }
 
 export function registerDaemons(p: Command): void {
@@ -91,73 +116,116 @@ export function registerDaemons(p: Command): void {
 
   p.command('agent')
     .description('run the host daemon: join the server, run what it is told, report')
-    .option('--join-token <token>', 'the server\'s join token (env NOOPS_JOIN_TOKEN)')
-    .option('--join-token-file <file>', 'read the join token from this file (e.g. the server\'s join.token)')
+    .option('--join-token <token>', "the server's join token (env NOOPS_JOIN_TOKEN)")
+    .option('--join-token-file <file>', "read the join token from this file (e.g. the server's join.token)")
     .option('--root <dir>', 'where releases, logs and state live (default /var/lib/noops/agent as root)')
-    .option('--name <name>', 'this host\'s name in noops', hostname())
+    .option('--name <name>', "this host's name in noops", hostname())
     .option('--labels <k=v,...>', 'labels of this host, e.g. rack=r1,zone=bj')
-    .option('--watches <file>', 'the host\'s standalone watches (default ROOT/watches.yaml)')
+    .option('--watches <file>', "the host's standalone watches (default ROOT/watches.yaml)")
     .option('--standalone', 'run only the standalone watches, without a server')
-    .option('--user <name>', 'the unprivileged user processes run as when noops.yaml names none, created if missing (default noops; only an agent running as root switches users)')
-    .addHelpText('after', '\nAn https:// server is verified with the global --ca FILE (env NOOPS_CA): the CA `noops server` prints.\nThe agent remembers it in ROOT/server-ca.pem once joined; later starts need no --ca.')
-    .action(async (o: { joinToken?: string; joinTokenFile?: string; root?: string; name: string; labels?: string; watches?: string; standalone?: boolean; user?: string }, cmd: Command) => {
-      let server: string | undefined;
-      let joinToken: string | undefined;
-      const root = resolve(o.root ?? defaultAgentRoot());
-      let trust: ReturnType<typeof agentTrust> = { given: false };
-      if (!o.standalone) {
-        trust = agentTrust(root, cmd.optsWithGlobals<{ ca?: string }>().ca ?? process.env.NOOPS_CA);
-        server = cmd.optsWithGlobals<{ server?: string }>().server ?? process.env.NOOPS_SERVER ?? DEFAULT_SERVER;
-        joinToken = o.joinToken ?? process.env.NOOPS_JOIN_TOKEN;
-        if (!joinToken && o.joinTokenFile) joinToken = readFileSync(o.joinTokenFile, 'utf8').trim();
-        if (!joinToken) throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'the agent needs the server\'s join token: --join-token TOKEN or --join-token-file FILE (or --standalone)');
-      }
-      const { Agent, DEFAULT_PROCESS_USER } = await import('../../agent/index.js');
-      const nuked = new Promise<void>((done) => {
-        const agent = new Agent({
-          server, joinToken, root, name: o.name, labels: parseLabels(o.labels), pinned: trust.trust,
-          watchesFile: o.watches === undefined ? undefined : resolve(o.watches), onNuke: done, user: o.user ?? DEFAULT_PROCESS_USER,
+    .option(
+      '--user <name>',
+      'the unprivileged user processes run as when noops.yaml names none, created if missing (default noops; only an agent running as root switches users)',
+    )
+    .addHelpText(
+      'after',
+      '\nAn https:// server is verified with the global --ca FILE (env NOOPS_CA): the CA `noops server` prints.\nThe agent remembers it in ROOT/server-ca.pem once joined; later starts need no --ca.',
+    )
+    .action(
+      async (
+        o: {
+          joinToken?: string;
+          joinTokenFile?: string;
+          root?: string;
+          name: string;
+          labels?: string;
+          watches?: string;
+          standalone?: boolean;
+          user?: string;
+        },
+        cmd: Command,
+      ) => {
+        let server: string | undefined;
+        let joinToken: string | undefined;
+        const root = resolve(o.root ?? defaultAgentRoot());
+        let trust: ReturnType<typeof agentTrust> = { given: false };
+        if (!o.standalone) {
+          trust = agentTrust(root, cmd.optsWithGlobals<{ ca?: string }>().ca ?? process.env.NOOPS_CA);
+          server = cmd.optsWithGlobals<{ server?: string }>().server ?? process.env.NOOPS_SERVER ?? DEFAULT_SERVER;
+          joinToken = o.joinToken ?? process.env.NOOPS_JOIN_TOKEN;
+          if (!joinToken && o.joinTokenFile) joinToken = readFileSync(o.joinTokenFile, 'utf8').trim();
+          if (!joinToken)
+            throw new NoopsError(
+              'NOOPS_E_UNAUTHORIZED',
+              "the agent needs the server's join token: --join-token TOKEN or --join-token-file FILE (or --standalone)",
+            );
+        }
+        const { Agent, DEFAULT_PROCESS_USER } = await import('../../agent/index.js');
+        const nuked = new Promise<void>((done) => {
+          const agent = new Agent({
+            server,
+            joinToken,
+            root,
+            name: o.name,
+            labels: parseLabels(o.labels),
+            pinned: trust.trust,
+            watchesFile: o.watches === undefined ? undefined : resolve(o.watches),
+            onNuke: done,
+            user: o.user ?? DEFAULT_PROCESS_USER,
+          });
+          void (async () => {
+            await agent.start();
+            // Joined (or known already): the CA it was told to trust is kept with its identity.
+            if (trust.given && trust.trust?.ca) rememberAgentCa(root, trust.trust.ca);
+            process.stdout.write(`noops agent ${agent.name} running; root ${agent.root}; ${server ? `server ${server}` : 'standalone'}\n`);
+            await untilSignal();
+            await agent.stop();
+            done();
+          })().catch((err: unknown) => {
+            process.stderr.write(
+              `noops: ${err instanceof NoopsError ? `${err.message}\n  (${err.code}) ${err.hint}` : (err as Error).stack}\n`,
+            );
+            process.exit(1);
+          });
         });
-        void (async () => {
-          await agent.start();
-          // Joined (or known already): the CA it was told to trust is kept with its identity.
-          if (trust.given && trust.trust?.ca) rememberAgentCa(root, trust.trust.ca);
-          process.stdout.write(`noops agent ${agent.name} running; root ${agent.root}; ${server ? `server ${server}` : 'standalone'}\n`);
-          await untilSignal();
-          await agent.stop();
-          done();
-        })().catch((err: unknown) => {
-          process.stderr.write(`noops: ${err instanceof NoopsError ? `${err.message}\n  (${err.code}) ${err.hint}` : (err as Error).stack}\n`);
-          process.exit(1);
-        });
-      });
-      await nuked;
-      process.exit(0);
-    });
+        await nuked;
+        process.exit(0);
+      },
+    );
 
   withTlsFlags(p.command('up'))
     .description('all in one machine: a server on SQLite plus one local agent (like `nomad agent -dev`)')
     .option('--data <dir>', 'data folder', DEFAULT_DATA_DIR)
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
-    .option('--name <name>', 'the local agent\'s host name', hostname())
+    .option('--name <name>', "the local agent's host name", hostname())
     .option(...BUILD_SANDBOX_FLAG)
     .option('--user <name>', 'the unprivileged user processes run as when noops.yaml names none (default noops; as root only)')
     .action(async (o: ServerFlags & { name: string; user?: string }, cmd: Command) => {
-      const [{ startServer }, { Agent, DEFAULT_PROCESS_USER }] = await Promise.all([import('../../server/index.js'), import('../../agent/index.js')]);
+      const [{ startServer }, { Agent, DEFAULT_PROCESS_USER }] = await Promise.all([
+        import('../../server/index.js'),
+        import('../../agent/index.js'),
+      ]);
       const server = await startServer(serverOptions(o));
       announce(server);
       // The local agent trusts the local CA (--tls auto), or the --ca given for a certificate of one's own.
       const caFile = server.tls?.caFile ?? cmd.optsWithGlobals<{ ca?: string }>().ca ?? process.env.NOOPS_CA;
       const agent = new Agent({
-        server: server.url, joinToken: readFileSync(server.joinTokenFile, 'utf8').trim(), pinned: caFile ? { ca: readCa(caFile) } : undefined,
-        root: localAgentRoot(o.data), name: o.name, labels: { role: 'local' }, user: o.user ?? DEFAULT_PROCESS_USER,
+        server: server.url,
+        joinToken: readFileSync(server.joinTokenFile, 'utf8').trim(),
+        pinned: caFile ? { ca: readCa(caFile) } : undefined,
+        root: localAgentRoot(o.data),
+        name: o.name,
+        labels: { role: 'local' },
+        user: o.user ?? DEFAULT_PROCESS_USER,
       });
       await agent.start();
       process.stdout.write(`  local agent: ${agent.name} (root ${agent.root})\n\n`);
       process.stdout.write(`Next, in another terminal in this folder:\n`);
       process.stdout.write(`  ./bin/noops hosts\n`);
       process.stdout.write(`  ./bin/noops build -u REPO -t cop.acme_owt.web_pdl.shop_service.api_job.web -v COMMIT\n`);
-      process.stdout.write(`  ./bin/noops cluster set -t cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.dev --hosts ${agent.name}\n`);
+      process.stdout.write(
+        `  ./bin/noops cluster set -t cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.dev --hosts ${agent.name}\n`,
+      );
       process.stdout.write(`  ./bin/noops deploy -t cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.dev -v VERSION\n`);
       process.stdout.write(`Stop with Ctrl-C (the deployed processes keep running; they are adopted on the next start).\n`);
       await untilSignal();

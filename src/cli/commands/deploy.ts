@@ -12,7 +12,10 @@ import { json } from '../output.js';
 import { apiOf, parseList } from './common.js';
 import { policyOf, withPolicyFlags } from './policy-flags.js';
 
-interface FollowFlags { wait: boolean; json?: boolean }
+interface FollowFlags {
+  wait: boolean;
+  json?: boolean;
+}
 
 /**
  * Follows a started deployment to its end (or returns at once with --no-wait), then prints it
@@ -21,7 +24,10 @@ interface FollowFlags { wait: boolean; json?: boolean }
 export async function followAndFinish(api: ApiClient, start: DeploymentView, o: FollowFlags): Promise<void> {
   if (!o.wait) {
     if (o.json) json([start]);
-    else process.stdout.write(`${headline(start)}\n${start.kind} #${start.id} started; follow it with \`noops deploy status -t ${start.tag}\`\n`);
+    else
+      process.stdout.write(
+        `${headline(start)}\n${start.kind} #${start.id} started; follow it with \`noops deploy status -t ${start.tag}\`\n`,
+      );
     return;
   }
   const d = await follow(api, start, rendererFor(o.json ? process.stderr : process.stdout));
@@ -63,38 +69,51 @@ function tagOf(o: { tag?: string }, what: string): string {
 export function statusText(d: DeploymentView, logLines = 10): string {
   const out = [headline(d)];
   const p = d.progress;
-  out.push(`  status: ${d.status === 'running' && p ? `running: ${describe(p)}` : d.status.replace('_', ' ')}` +
-    ` (started by ${d.initiator} at ${d.startedAt}${d.endedAt ? `, ended ${d.endedAt}` : ''})`);
+  out.push(
+    `  status: ${d.status === 'running' && p ? `running: ${describe(p)}` : d.status.replace('_', ' ')}` +
+      ` (started by ${d.initiator} at ${d.startedAt}${d.endedAt ? `, ended ${d.endedAt}` : ''})`,
+  );
   if (d.message) out.push(`  ${d.message}`);
   if (p) {
     p.batches.forEach((_, i) => {
       out.push(`  batch ${i + 1}: ${batchLine(p, i)}`);
     });
-    for (const [h, r] of Object.entries(d.hostResults)) if (r.startsWith('failed') || r.startsWith('reverted after')) out.push(`  ${h}: ${r}`);
-    for (const t of p.tests) out.push(`  deploy tests after batch ${t.batch + 1}: ${t.status} (${t.instances.join(', ') || 'no instances'})`);
+    for (const [h, r] of Object.entries(d.hostResults))
+      if (r.startsWith('failed') || r.startsWith('reverted after')) out.push(`  ${h}: ${r}`);
+    for (const t of p.tests)
+      out.push(`  deploy tests after batch ${t.batch + 1}: ${t.status} (${t.instances.join(', ') || 'no instances'})`);
     for (const l of p.log.slice(-logLines)) out.push(`  ${l.at.slice(11, 19)} ${l.message}`);
   }
   return `${out.join('\n')}\n`;
 }
 
 export function registerDeploy(p: Command): void {
-  const deploy = withPolicyFlags(p.command('deploy')
-    .description('roll release VERSION out over the cluster TAG in batches, health-checked, and follow it\n' +
-      '(subcommands see and steer the running deploy: status, pause, resume, promote, abort)')
-    .option('-t, --tag <tag>', 'the cluster\'s tag (ends in cluster.NAME; a unique part is enough)')
-    .option('-v, --version <version>', 'the release (9-character commit); default: the cluster.conf\'s version'))
+  const deploy = withPolicyFlags(
+    p
+      .command('deploy')
+      .description(
+        'roll release VERSION out over the cluster TAG in batches, health-checked, and follow it\n' +
+          '(subcommands see and steer the running deploy: status, pause, resume, promote, abort)',
+      )
+      .option('-t, --tag <tag>', "the cluster's tag (ends in cluster.NAME; a unique part is enough)")
+      .option('-v, --version <version>', "the release (9-character commit); default: the cluster.conf's version"),
+  )
     .option('--canary <hosts>', 'these hosts first, as a canary: the deploy waits for `noops deploy promote`')
     .option('--no-wait', 'start the deploy and return at once')
     .option('--json', 'print the deployment as JSON (the progress goes to stderr)')
     .action(async (o: FollowFlags & Record<string, unknown> & { tag?: string; version?: string; canary?: string }, cmd: Command) => {
       const api = apiOf(cmd);
       const start = await api.deploy({
-        tag: tagOf(o, 'deploy'), version: o.version, policy: policyOf(o), canary: o.canary ? parseList(o.canary) : undefined,
+        tag: tagOf(o, 'deploy'),
+        version: o.version,
+        policy: policyOf(o),
+        canary: o.canary ? parseList(o.canary) : undefined,
       });
       await followAndFinish(api, start, o);
     });
 
-  deploy.command('status')
+  deploy
+    .command('status')
     .description('the running deploy of -t TAG (or the last one): its batches, hosts, tests and log')
     .action(async (_o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<{ tag?: string; json?: boolean }>();
@@ -112,22 +131,29 @@ export function registerDeploy(p: Command): void {
     ['abort', 'stop the running deploy and send every host it changed back to its previous release'],
   ];
   for (const [action, help] of actions) {
-    deploy.command(action).description(help).action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.optsWithGlobals<{ tag?: string; json?: boolean }>();
-      const api = apiOf(cmd);
-      const running = await runningOf(api, tagOf(o, `deploy ${action}`));
-      const d = await api.deploymentAction(running.id, action);
-      if (o.json) return json([d]);
-      const did = { pause: 'paused', resume: 'resumed', promote: 'promoted', abort: 'aborting' }[action];
-      process.stdout.write(`${d.kind} #${d.id}: ${did}` +
-        `${d.status === 'running' && d.progress ? `; ${describe(d.progress)}` : `; ${ending(d)}`}\n`);
-    });
+    deploy
+      .command(action)
+      .description(help)
+      .action(async (_o: unknown, cmd: Command) => {
+        const o = cmd.optsWithGlobals<{ tag?: string; json?: boolean }>();
+        const api = apiOf(cmd);
+        const running = await runningOf(api, tagOf(o, `deploy ${action}`));
+        const d = await api.deploymentAction(running.id, action);
+        if (o.json) return json([d]);
+        const did = { pause: 'paused', resume: 'resumed', promote: 'promoted', abort: 'aborting' }[action];
+        process.stdout.write(
+          `${d.kind} #${d.id}: ${did}` + `${d.status === 'running' && d.progress ? `; ${describe(d.progress)}` : `; ${ending(d)}`}\n`,
+        );
+      });
   }
 
-  withPolicyFlags(p.command('rollback')
-    .description('deploy an earlier release again (default: the one before the current); recorded like any deploy')
-    .requiredOption('-t, --tag <tag>', 'the cluster\'s tag')
-    .option('--to <version>', 'the version to go back to (any in `noops history`)'))
+  withPolicyFlags(
+    p
+      .command('rollback')
+      .description('deploy an earlier release again (default: the one before the current); recorded like any deploy')
+      .requiredOption('-t, --tag <tag>', "the cluster's tag")
+      .option('--to <version>', 'the version to go back to (any in `noops history`)'),
+  )
     .option('--canary <hosts>', 'these hosts first, as a canary that waits for `noops deploy promote`')
     .option('--no-wait', 'start the rollback and return at once')
     .option('--json', 'print the deployment as JSON')

@@ -9,7 +9,10 @@ import { json } from '../output.js';
 import { apiOf } from './common.js';
 
 function print(h: T.HostView, what: string, asJson: boolean | undefined): void {
-  if (asJson) return json([h]);
+  if (asJson) {
+    json([h]);
+    return;
+  }
   process.stdout.write(`${what}\n`);
 }
 
@@ -17,7 +20,7 @@ export function registerHost(p: Command): void {
   const h = p.command('host').description('manage one host: assign it to the tree, approve its join, remove it (admin only)');
   h.command('assign')
     .description('put a host under a node of the tree: teams of that subtree may then use it in their clusters')
-    .argument('<host>', 'the host\'s name')
+    .argument('<host>', "the host's name")
     .option('--scope <tag>', 'the node, e.g. cop.acme_owt.web')
     .option('--none', 'take the host out of the tree again (only the admin may use it)')
     .option('--json', 'print JSON')
@@ -30,16 +33,18 @@ export function registerHost(p: Command): void {
     });
   h.command('approve')
     .description('let the next join under this name replace the host (for the same machine joining again)')
-    .argument('<host>', 'the host\'s name')
+    .argument('<host>', "the host's name")
     .option('--json', 'print JSON')
     .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
       const res = await apiOf(cmd).approveHost(name);
-      const from = res.pendingJoin ? ` (a join from ${res.pendingJoin.address ?? 'an unknown address'} at ${res.pendingJoin.at} is waiting)` : '';
+      const from = res.pendingJoin
+        ? ` (a join from ${res.pendingJoin.address ?? 'an unknown address'} at ${res.pendingJoin.at} is waiting)`
+        : '';
       print(res, `the next join as ${res.name} within 10 minutes replaces it${from}`, o.json);
     });
   h.command('rm')
     .description('forget a host: its token stops working at once (take it out of its clusters first)')
-    .argument('<host>', 'the host\'s name')
+    .argument('<host>', "the host's name")
     .option('--json', 'print JSON')
     .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
       const res = await apiOf(cmd).removeHost(name);

@@ -17,7 +17,11 @@ const FLAGS: [flag: string, key: string, help: string][] = [
 ];
 
 /** camelCase option name commander gives each flag */
-const optName = (flag: string): string => flag.slice(2).split(' ')[0]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const optName = (flag: string): string =>
+  flag
+    .slice(2)
+    .split(' ')[0]!
+    .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** Adds the policy flags to a command. */
 export function withPolicyFlags(cmd: Command): Command {

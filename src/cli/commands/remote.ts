@@ -24,7 +24,10 @@ async function untilEnded(api: ApiClient, cmd: CommandView, onOutput: (text: str
     if (view.output) onOutput(view.output);
     offset = view.offset;
   }
-  if (view.error) throw new NoopsError(isErrorCode(view.error.code) ? view.error.code : 'NOOPS_E_INTERNAL', `${cmd.host}: ${view.error.message}`, { hint: view.error.hint });
+  if (view.error)
+    throw new NoopsError(isErrorCode(view.error.code) ? view.error.code : 'NOOPS_E_INTERNAL', `${cmd.host}: ${view.error.message}`, {
+      hint: view.error.hint,
+    });
   return view;
 }
 
@@ -33,7 +36,9 @@ async function hostsOf(api: ApiClient, tag: string, host: string | undefined): P
   const rows = await api.instances(tag);
   const hosts = [...new Set(rows.map((r) => r.host))].filter((h) => host === undefined || h === host).sort();
   if (hosts.length === 0) {
-    throw new NoopsError('NOOPS_E_NOT_FOUND', `no instance of ${tag} runs${host ? ` on ${host}` : ''}`, { hint: '`noops ps -t TAG` shows where instances run' });
+    throw new NoopsError('NOOPS_E_NOT_FOUND', `no instance of ${tag} runs${host ? ` on ${host}` : ''}`, {
+      hint: '`noops ps -t TAG` shows where instances run',
+    });
   }
   return hosts;
 }
@@ -75,8 +80,16 @@ export function registerRemote(p: Command): void {
       const lines = Number(o.lines);
       if (!Number.isInteger(lines) || lines < 0) throw new NoopsError('NOOPS_E_INPUT', `--lines "${o.lines}" must be a whole number`);
       const hosts = await hostsOf(api, o.tag, o.host);
-      if (hosts.length > 1) throw new NoopsError('NOOPS_E_INPUT', `${o.tag} runs on ${hosts.length} hosts (${hosts.join(', ')}); pick one with --host`);
-      const start = await api.command({ host: hosts[0]!, action: 'logs', tag: o.tag, lines, follow: o.follow ?? false, ...(o.process ? { process: o.process } : {}) });
+      if (hosts.length > 1)
+        throw new NoopsError('NOOPS_E_INPUT', `${o.tag} runs on ${hosts.length} hosts (${hosts.join(', ')}); pick one with --host`);
+      const start = await api.command({
+        host: hosts[0]!,
+        action: 'logs',
+        tag: o.tag,
+        lines,
+        follow: o.follow ?? false,
+        ...(o.process ? { process: o.process } : {}),
+      });
       const stop = new AbortController();
       const onInt = (): void => stop.abort();
       process.once('SIGINT', onInt);
@@ -99,7 +112,10 @@ export function registerRemote(p: Command): void {
     .action(async (o: { tag?: string; host?: string; limit: string; json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).events({ tag: o.tag, host: o.host, limit: Number(o.limit) });
       if (o.json) return json(rows);
-      table(rows.map((e) => ({ ...e, at: ago(e.at), what: `${e.tag ?? ''}${e.tag ? '/' : ''}${e.name}` })), ['at', 'host', 'what', 'kind', 'message']);
+      table(
+        rows.map((e) => ({ ...e, at: ago(e.at), what: `${e.tag ?? ''}${e.tag ? '/' : ''}${e.name}` })),
+        ['at', 'host', 'what', 'kind', 'message'],
+      );
     });
 
   p.command('crons')
@@ -110,9 +126,14 @@ export function registerRemote(p: Command): void {
     .action(async (o: { tag?: string; host?: string; json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).crons({ tag: o.tag, host: o.host });
       if (o.json) return json(rows);
-      table(rows.map((c) => ({
-        ...c, last: c.lastRun ? `${c.lastRun.result} ${ago(c.lastRun.endedAt)}: ${c.lastRun.message}` : '-', next: c.nextRunAt ?? '-',
-        running: c.running ? 'yes' : 'no',
-      })), ['host', 'tag', 'name', 'schedule', 'running', 'next', 'last', 'runs', 'skipped']);
+      table(
+        rows.map((c) => ({
+          ...c,
+          last: c.lastRun ? `${c.lastRun.result} ${ago(c.lastRun.endedAt)}: ${c.lastRun.message}` : '-',
+          next: c.nextRunAt ?? '-',
+          running: c.running ? 'yes' : 'no',
+        })),
+        ['host', 'tag', 'name', 'schedule', 'running', 'next', 'last', 'runs', 'skipped'],
+      );
     });
 }

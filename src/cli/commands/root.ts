@@ -8,7 +8,7 @@ import { json, table } from '../output.js';
 import { apiOf } from './common.js';
 
 export function registerRoot(p: Command): void {
-  const r = p.command('root').description('allow processes to run as root under a node of the tree (the server\'s admin only)');
+  const r = p.command('root').description("allow processes to run as root under a node of the tree (the server's admin only)");
   r.command('allow')
     .description('processes under the node may run as root (`user: root` in noops.yaml)')
     .requiredOption('--scope <tag>', 'the node, e.g. cop.acme_owt.web_pdl.shop_service.api_job.web')

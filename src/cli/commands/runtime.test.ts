@@ -66,9 +66,10 @@ test('an http URL is streamed as it is served, redirects followed; a 404 or no s
   }
 });
 
-test('--path and --env: exports in the order given; without them the server\'s defaults; a bad --env is refused', () => {
+test("--path and --env: exports in the order given; without them the server's defaults; a bad --env is refused", () => {
   assert.deepEqual(exportsOf(['bin', 'libexec'], ['TOOL_HOME={dir}', 'TOOL_OPTS=-a=b'], 'tool'), {
-    path: ['bin', 'libexec'], env: { TOOL_HOME: '{dir}', TOOL_OPTS: '-a=b' },
+    path: ['bin', 'libexec'],
+    env: { TOOL_HOME: '{dir}', TOOL_OPTS: '-a=b' },
   });
   assert.deepEqual(exportsOf(undefined, ['X=1'], 'jdk'), { path: ['bin'], env: { X: '1' } }, '--env replaces the well-known home');
   assert.deepEqual(exportsOf(['sbin'], undefined, 'jdk'), { path: ['sbin'], env: { JAVA_HOME: '{dir}' } });
@@ -78,12 +79,17 @@ test('--path and --env: exports in the order given; without them the server\'s d
 
 test('noops runtime add NAME VERSION URL: the served tarball becomes the runtime, with the exports given', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'noops-rt-add-'));
-  const file = await makeTarball(dir, { 'bin/tool': { text: '#!/bin/sh\n', mode: 0o755 }, 'libexec/helper': { text: '#!/bin/sh\n', mode: 0o755 } }, 'tool-1.0');
+  const file = await makeTarball(
+    dir,
+    { 'bin/tool': { text: '#!/bin/sh\n', mode: 0o755 }, 'libexec/helper': { text: '#!/bin/sh\n', mode: 0o755 } },
+    'tool-1.0',
+  );
   const web = await tarballServer(file);
   const noops = await startServer({ dataDir: join(dir, 'server'), listen: '127.0.0.1:0' });
   try {
     const token = readFileSync(noops.adminTokenFile, 'utf8').trim();
-    const cli = (...args: string[]): Promise<unknown> => program().parseAsync(['--server', noops.url, '--token', token, ...args], { from: 'user' });
+    const cli = (...args: string[]): Promise<unknown> =>
+      program().parseAsync(['--server', noops.url, '--token', token, ...args], { from: 'user' });
     await cli('runtime', 'add', 'tool', '1.0', `${web.url}/tool.tgz`, '--path', 'bin', '--path', 'libexec', '--env', 'TOOL_HOME={dir}');
     await assert.rejects(cli('runtime', 'add', 'tool', '2.0', `${web.url}/missing.tgz`), { code: 'NOOPS_E_INPUT', message: /HTTP 404$/ });
     const rows = await new ApiClient(noops.url, token).runtimes();

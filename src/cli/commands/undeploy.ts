@@ -5,10 +5,15 @@ import { followAndFinish } from './deploy.js';
 import { policyOf, withPolicyFlags } from './policy-flags.js';
 
 export function registerUndeploy(p: Command): void {
-  withPolicyFlags(p.command('undeploy')
-    .description('stop every instance of the cluster TAG, in its batches (each host drained first), and follow it; ' +
-      'recorded in `noops history` (kind undeploy); steer it with `noops deploy pause|resume|abort`; a deploy starts the cluster again')
-    .requiredOption('-t, --tag <tag>', 'the cluster\'s tag'))
+  withPolicyFlags(
+    p
+      .command('undeploy')
+      .description(
+        'stop every instance of the cluster TAG, in its batches (each host drained first), and follow it; ' +
+          'recorded in `noops history` (kind undeploy); steer it with `noops deploy pause|resume|abort`; a deploy starts the cluster again',
+      )
+      .requiredOption('-t, --tag <tag>', "the cluster's tag"),
+  )
     .option('--no-wait', 'start the undeploy and return at once')
     .option('--json', 'print the deployment as JSON (the progress goes to stderr)')
     .action(async (o: Record<string, unknown> & { tag: string; wait: boolean; json?: boolean }, cmd: Command) => {

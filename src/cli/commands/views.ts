@@ -6,13 +6,16 @@ import { apiOf } from './common.js';
 export function registerViews(p: Command): void {
   p.command('history')
     .description('the deploy history of a cluster, newest first')
-    .requiredOption('-t, --tag <tag>', 'the cluster\'s tag')
+    .requiredOption('-t, --tag <tag>', "the cluster's tag")
     .option('-n, --limit <n>', 'how many rows', '20')
     .option('--json', 'print JSON')
     .action(async (o: { tag: string; limit: string; json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).history(o.tag, Number(o.limit));
       if (o.json) return json(rows);
-      table(rows.map((r) => ({ ...r, hosts: r.hosts.join(',') })), ['id', 'version', 'kind', 'initiator', 'startedAt', 'endedAt', 'hostCount', 'status', 'hosts']);
+      table(
+        rows.map((r) => ({ ...r, hosts: r.hosts.join(',') })),
+        ['id', 'version', 'kind', 'initiator', 'startedAt', 'endedAt', 'hostCount', 'status', 'hosts'],
+      );
     });
 
   p.command('ps')
@@ -22,7 +25,10 @@ export function registerViews(p: Command): void {
     .action(async (o: { tag?: string; json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).instances(o.tag);
       if (o.json) return json(rows);
-      table(rows.map((r) => ({ ...r, error: r.error ?? '' })), ['host', 'tag', 'process', 'version', 'state', 'pid', 'port', 'restarts', 'error']);
+      table(
+        rows.map((r) => ({ ...r, error: r.error ?? '' })),
+        ['host', 'tag', 'process', 'version', 'state', 'pid', 'port', 'restarts', 'error'],
+      );
     });
 
   p.command('hosts')
@@ -31,7 +37,16 @@ export function registerViews(p: Command): void {
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).hosts();
       if (o.json) return json(rows);
-      table(rows.map((r) => ({ ...r, lastHeartbeat: ago(r.lastHeartbeat), scope: r.scope ?? '', pendingJoin: r.pendingJoin ? `from ${r.pendingJoin.address ?? '?'}` : '', trust: r.trust?.state === 'refused' ? `refused: ${r.trust.reason ?? ''}` : '' })), ['name', 'status', 'scope', 'labels', 'lastHeartbeat', 'address', 'pendingJoin', 'trust']);
+      table(
+        rows.map((r) => ({
+          ...r,
+          lastHeartbeat: ago(r.lastHeartbeat),
+          scope: r.scope ?? '',
+          pendingJoin: r.pendingJoin ? `from ${r.pendingJoin.address ?? '?'}` : '',
+          trust: r.trust?.state === 'refused' ? `refused: ${r.trust.reason ?? ''}` : '',
+        })),
+        ['name', 'status', 'scope', 'labels', 'lastHeartbeat', 'address', 'pendingJoin', 'trust'],
+      );
     });
 
   p.command('tree')
@@ -46,14 +61,17 @@ export function registerViews(p: Command): void {
 
   p.command('releases')
     .description('the releases built for a job, newest first')
-    .option('-t, --tag <tag>', 'the job\'s tag (or a cluster under it)')
+    .option('-t, --tag <tag>', "the job's tag (or a cluster under it)")
     .option('--json', 'print JSON')
     .action(async (o: { tag?: string; json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).releases(o.tag);
       if (o.json) return json(rows);
       // signed, unsigned, invalid (changed after signing) or other-key, with the key's id
       const signed = (r: (typeof rows)[number]): string => (r.signature ? `${r.signature.state} ${r.signature.keyId ?? ''}`.trim() : '');
-      table(rows.map((r) => ({ ...r, sha256: r.sha256.slice(0, 12), signature: signed(r) })), ['job', 'version', 'createdAt', 'size', 'sha256', 'signature', 'repo']);
+      table(
+        rows.map((r) => ({ ...r, sha256: r.sha256.slice(0, 12), signature: signed(r) })),
+        ['job', 'version', 'createdAt', 'size', 'sha256', 'signature', 'repo'],
+      );
     });
 
   p.command('audit')
@@ -63,6 +81,9 @@ export function registerViews(p: Command): void {
     .action(async (o: { limit: string; json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).audit(Number(o.limit));
       if (o.json) return json(rows);
-      table(rows.map((r) => ({ ...r, detail: JSON.stringify(r.detail) })), ['at', 'actor', 'action', 'target', 'detail']);
+      table(
+        rows.map((r) => ({ ...r, detail: JSON.stringify(r.detail) })),
+        ['at', 'actor', 'action', 'target', 'detail'],
+      );
     });
 }

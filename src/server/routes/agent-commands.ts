@@ -17,21 +17,25 @@ export const READ_WAIT_MS = 25_000;
 /** Lines of each log file printed first, at most (the agent caps them too). */
 const MAX_LINES = 100_000;
 
-const CommandBody = z.object({
-  host: HostName,
-  action: z.enum(['restart', 'logs']),
-  tag: TagInput,
-  process: z.string().regex(PROCESS_NAME_RE, 'a process name is lower-case letters, digits, "-" and "_"').optional(),
-  lines: z.number().int().min(0).max(MAX_LINES).optional(),
-  follow: z.boolean().optional(),
-}).strict();
+const CommandBody = z
+  .object({
+    host: HostName,
+    action: z.enum(['restart', 'logs']),
+    tag: TagInput,
+    process: z.string().regex(PROCESS_NAME_RE, 'a process name is lower-case letters, digits, "-" and "_"').optional(),
+    lines: z.number().int().min(0).max(MAX_LINES).optional(),
+    follow: z.boolean().optional(),
+  })
+  .strict();
 
-const UpdateBody = z.object({
-  output: z.string().optional(),
-  done: z.boolean().optional(),
-  result: z.unknown().optional(),
-  error: z.object({ code: z.string(), message: z.string(), hint: z.string() }).strict().optional(),
-}).strict();
+const UpdateBody = z
+  .object({
+    output: z.string().optional(),
+    done: z.boolean().optional(),
+    result: z.unknown().optional(),
+    error: z.object({ code: z.string(), message: z.string(), hint: z.string() }).strict().optional(),
+  })
+  .strict();
 
 export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   api.post('/commands', { config: { access: 'viewer' } }, async (req, reply): Promise<T.CommandView> => {
@@ -41,11 +45,22 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
     authorize(req.principal, tag, body.action === 'logs' ? 'viewer' : 'deployer');
     if (!(await ctx.store.getHost(body.host))) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `no host named ${body.host}`);
     const view = ctx.commands.create({
-      host: body.host, action: body.action, tag, process: body.process ?? null, lines: body.lines ?? 10,
-      follow: body.follow ?? false, initiator: req.principal.name,
+      host: body.host,
+      action: body.action,
+      tag,
+      process: body.process ?? null,
+      lines: body.lines ?? 10,
+      follow: body.follow ?? false,
+      initiator: req.principal.name,
     });
     if (body.action === 'restart') {
-      await ctx.store.audit({ at: view.createdAt, actor: req.principal.name, action: 'restart', target: tag, detail: { host: body.host, process: body.process ?? null } });
+      await ctx.store.audit({
+        at: view.createdAt,
+        actor: req.principal.name,
+        action: 'restart',
+        target: tag,
+        detail: { host: body.host, process: body.process ?? null },
+      });
     }
     reply.status(202);
     return view;

@@ -14,10 +14,14 @@ import { REPORT_MAX_BYTES, reportLimits } from '../report-limits.js';
 import { HostName, parseBody } from './parse.js';
 import { ReportBody } from '../../monitor/report-schema.js';
 
-const JoinBody = z.object({
-  name: HostName,
-  labels: z.record(z.string().regex(/^[a-zA-Z0-9_.\/-]{1,63}$/, 'a label key is letters, digits, "_", ".", "/" and "-"'), z.string().max(256)).default({}),
-}).strict();
+const JoinBody = z
+  .object({
+    name: HostName,
+    labels: z
+      .record(z.string().regex(/^[a-zA-Z0-9_./-]{1,63}$/, 'a label key is letters, digits, "_", ".", "/" and "-"'), z.string().max(256))
+      .default({}),
+  })
+  .strict();
 
 export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, principals: PrincipalCache): Promise<void> {
   const packages = new PackageCache(ctx.artifacts);
@@ -28,28 +32,55 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     const existing = await ctx.store.getHost(body.name);
     // A name whose host is live is taken: a second agent under it would take turns with the
     // first. It waits for an admin (`noops host approve` or `noops host rm`).
-    if (existing && ctx.reports.isUp(ctx.reports.lastSeen(existing.name, existing.lastHeartbeat)) &&
-        !(existing.joinApprovedUntil !== null && existing.joinApprovedUntil > at)) {
+    if (
+      existing &&
+      ctx.reports.isUp(ctx.reports.lastSeen(existing.name, existing.lastHeartbeat)) &&
+      !(existing.joinApprovedUntil !== null && existing.joinApprovedUntil > at)
+    ) {
       await ctx.store.tx(async (s) => {
         await s.updateHost(body.name, { pendingJoin: { at, address, labels: body.labels } });
-        await s.audit({ at, actor: `join@${address ?? 'unknown'}`, action: 'agent.join.refused', target: body.name, detail: { reason: 'live host', address } });
+        await s.audit({
+          at,
+          actor: `join@${address ?? 'unknown'}`,
+          action: 'agent.join.refused',
+          target: body.name,
+          detail: { reason: 'live host', address },
+        });
       });
       throw new NoopsError('NOOPS_E_HOST_TAKEN', `a live host is already joined as ${body.name}; this join waits for an admin`, {
         hint: `if this is the same machine, an admin runs \`noops host approve ${body.name}\`; otherwise start this agent with another --name`,
       });
     }
     if (!(await ctx.store.useToken(req.tokenHash))) {
-      throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'this join token has no joins left', { hint: 'ask the admin for a new join token (`noops token create --join`)' });
+      throw new NoopsError('NOOPS_E_UNAUTHORIZED', 'this join token has no joins left', {
+        hint: 'ask the admin for a new join token (`noops token create --join`)',
+      });
     }
     const token = newSecret('agent');
     // Joining again (a new root, a lost token) replaces the host's old token, in one transaction.
     await ctx.store.tx(async (s) => {
       await s.deleteTokens('agent', body.name);
       if (existing) await s.setMeta(AGENT_TOKENS_CHANGED, revocationMark()); // other servers forget the old token
-      await s.putToken({ hash: hashToken(token), kind: 'agent', name: body.name, scope: null, createdAt: at, role: null, expiresAt: null, usesLeft: null, createdBy: req.principal.name });
+      await s.putToken({
+        hash: hashToken(token),
+        kind: 'agent',
+        name: body.name,
+        scope: null,
+        createdAt: at,
+        role: null,
+        expiresAt: null,
+        usesLeft: null,
+        createdBy: req.principal.name,
+      });
       await s.upsertHost({ name: body.name, labels: body.labels, address, joinedAt: at });
       if (existing) await s.updateHost(body.name, { pendingJoin: null, joinApprovedUntil: null });
-      await s.audit({ at, actor: body.name, action: 'agent.join', target: body.name, detail: { labels: body.labels, address, joinToken: req.principal.id, replaced: existing !== undefined } });
+      await s.audit({
+        at,
+        actor: body.name,
+        action: 'agent.join',
+        target: body.name,
+        detail: { labels: body.labels, address, joinToken: req.principal.id, replaced: existing !== undefined },
+      });
     });
     principals.forgetAgent(body.name);
     return { token, heartbeatMs: ctx.config.heartbeatMs, serverId: await serverIdentity(ctx.store), signing: ctx.signer.key };
@@ -60,9 +91,9 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
   api.post('/agent/report', { config: { access: 'agent' }, bodyLimit: REPORT_MAX_BYTES + 1, preParsing: reportLimits() }, async (req) => {
     const body = parseBody(ReportBody, req.body, 'report');
     await ctx.reports.receive(req.principal.name, body); // into the read model of what runs: memory now, the store in batches
-      const generation = await ctx.store.desiredGeneration(req.principal.name);
-      // The heartbeat goes back on every report: an agent that restarted with its saved token never joined again to learn it.
-      return { generation, heartbeatMs: ctx.config.heartbeatMs };
+    const generation = await ctx.store.desiredGeneration(req.principal.name);
+    // The heartbeat goes back on every report: an agent that restarted with its saved token never joined again to learn it.
+    return { generation, heartbeatMs: ctx.config.heartbeatMs };
   });
 
   api.get('/agent/desired', { config: { access: 'agent' } }, async (req, reply): Promise<string> => {
@@ -92,7 +123,8 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
   // A package goes to an agent whose desired state names it, or to a person who may see its job.
   api.get('/artifacts/:sha256', { config: { access: 'any' } }, async (req, reply) => {
     const { sha256 } = req.params as { sha256: string };
-    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new NoopsError('NOOPS_E_INPUT', 'an artifact is named by its sha256: 64 lower-case hex characters');
+    if (!/^[0-9a-f]{64}$/.test(sha256))
+      throw new NoopsError('NOOPS_E_INPUT', 'an artifact is named by its sha256: 64 lower-case hex characters');
     const notFound = (): NoopsError => new NoopsError('NOOPS_E_NOT_FOUND', `no package with sha256 ${sha256}`);
     if (!(await mayFetch(ctx, req.principal, sha256))) throw notFound();
     if (!(await ctx.artifacts.has(sha256))) throw notFound();

@@ -11,17 +11,25 @@ import { credentialEnv, parseCredential, splitRepoCredential } from '../../build
 import { secretName } from '../../release/index.js';
 import { secretBook } from '../../secrets/sealed.js';
 
-const BuildBody = z.object({
-  repo: z.string().min(1, 'give the repository (-u)').max(4096)
-    .refine((s) => !s.startsWith('-'), 'a repository may not begin with "-" (git would read it as an option)')
-    .refine((s) => !/[\0\r\n]/.test(s), 'a repository may not contain control characters'),
-  tag: TagInput,
-  ref: z.string().min(1, 'give the commit (-v)').max(256)
-    .refine((s) => !s.startsWith('-'), 'a ref may not begin with "-" (git would read it as an option)')
-    .refine((s) => !/[\0\r\n\s]/.test(s), 'a ref may not contain spaces or control characters'),
-  /** a secret (at or above the job) holding `user:password` or a token, for an http(s) repository */
-  credential: secretName.optional(),
-}).strict();
+const BuildBody = z
+  .object({
+    repo: z
+      .string()
+      .min(1, 'give the repository (-u)')
+      .max(4096)
+      .refine((s) => !s.startsWith('-'), 'a repository may not begin with "-" (git would read it as an option)')
+      .refine((s) => !/[\0\r\n]/.test(s), 'a repository may not contain control characters'),
+    tag: TagInput,
+    ref: z
+      .string()
+      .min(1, 'give the commit (-v)')
+      .max(256)
+      .refine((s) => !s.startsWith('-'), 'a ref may not begin with "-" (git would read it as an option)')
+      .refine((s) => !/[\0\r\n\s]/.test(s), 'a ref may not contain spaces or control characters'),
+    /** a secret (at or above the job) holding `user:password` or a token, for an http(s) repository */
+    credential: secretName.optional(),
+  })
+  .strict();
 
 export async function buildRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   api.post('/builds', { config: { access: 'deployer' } }, async (req, reply): Promise<T.BuildView> => {
@@ -46,7 +54,8 @@ export async function buildRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     const id = Number((req.params as { id: string }).id);
     const row = Number.isInteger(id) ? (await ctx.store.listBuilds({ id }))[0] : undefined;
     // Another team's build is not found, as if it did not exist.
-    if (!row || !canSee(req.principal, row.job)) throw new NoopsError('NOOPS_E_NOT_FOUND', `no build #${(req.params as { id: string }).id}`);
+    if (!row || !canSee(req.principal, row.job))
+      throw new NoopsError('NOOPS_E_NOT_FOUND', `no build #${(req.params as { id: string }).id}`);
     const offset = Math.max(0, Number(q.logOffset ?? 0) || 0);
     // Positions are in the whole log as written: a cut middle reads as a marker, never twice.
     const { text, end } = await ctx.store.readBuildLog(id, offset);
@@ -64,7 +73,15 @@ export function buildView(b: BuildRow): T.BuildView {
     }
   }
   return {
-    id: b.id, repo: b.repo, job: b.job, ref: b.ref, status: b.status, version: b.version,
-    initiator: b.initiator, startedAt: b.startedAt, endedAt: b.endedAt, error,
+    id: b.id,
+    repo: b.repo,
+    job: b.job,
+    ref: b.ref,
+    status: b.status,
+    version: b.version,
+    initiator: b.initiator,
+    startedAt: b.startedAt,
+    endedAt: b.endedAt,
+    error,
   };
 }

@@ -11,16 +11,25 @@ import type { Principal, ServerContext } from '../context.js';
 import { HostName, parseBody, TagInput } from './parse.js';
 import { currentVersion } from './views.js';
 
-const SetBody = z.object({
-  tag: TagInput,
-  hosts: z.array(HostName).min(1, 'give at least one host (--hosts h1,h2)').optional(),
-  policy: z.record(z.string(), z.unknown()).optional(),
-  yes: z.boolean().optional(),
-}).strict();
+const SetBody = z
+  .object({
+    tag: TagInput,
+    hosts: z.array(HostName).min(1, 'give at least one host (--hosts h1,h2)').optional(),
+    policy: z.record(z.string(), z.unknown()).optional(),
+    yes: z.boolean().optional(),
+  })
+  .strict();
 const ApplyBody = z.object({ conf: z.string().min(1, 'the cluster.conf is empty').max(1_000_000), yes: z.boolean().optional() }).strict();
 
 export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
-  const put = async (actor: string, tag: string, hosts: string[], policy: Record<string, unknown>, conf: string | null, action: string): Promise<T.ClusterView> => {
+  const put = async (
+    actor: string,
+    tag: string,
+    hosts: string[],
+    policy: Record<string, unknown>,
+    conf: string | null,
+    action: string,
+  ): Promise<T.ClusterView> => {
     const unique = [...new Set(hosts)];
     const at = new Date().toISOString();
     await ctx.tags.ensure(tag);
@@ -39,7 +48,10 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
   const confirm = (plans: T.StopPlanItem[][], yes: boolean | undefined, what: string): void => {
     const all = plans.flat();
     if (all.length === 0 || yes) return;
-    throw new NoopsError('NOOPS_E_UNDEPLOY_CONFIRM', `${what} would stop ${all.length} instance(s) on hosts leaving the cluster: ${describeStops(all)}; nothing was changed`);
+    throw new NoopsError(
+      'NOOPS_E_UNDEPLOY_CONFIRM',
+      `${what} would stop ${all.length} instance(s) on hosts leaving the cluster: ${describeStops(all)}; nothing was changed`,
+    );
   };
 
   /**
@@ -64,9 +76,13 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
       if (had.has(name)) continue;
       const host = await ctx.store.getHost(name);
       if (host?.scope != null && canSee(who, host.scope)) continue;
-      throw new NoopsError('NOOPS_E_FORBIDDEN', `host ${name} is not in ${who.scope}'s part of the tree${host?.scope ? ` (it belongs to ${host.scope})` : host ? ' (it is not assigned to any node)' : ''}`, {
-        hint: `ask the admin to assign it: \`noops host assign ${name} --scope ${who.scope}\``,
-      });
+      throw new NoopsError(
+        'NOOPS_E_FORBIDDEN',
+        `host ${name} is not in ${who.scope}'s part of the tree${host?.scope ? ` (it belongs to ${host.scope})` : host ? ' (it is not assigned to any node)' : ''}`,
+        {
+          hint: `ask the admin to assign it: \`noops host assign ${name} --scope ${who.scope}\``,
+        },
+      );
     }
   };
 
@@ -77,7 +93,8 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
     const policy = parsePolicy(body.policy, 'cluster set');
     const old = await ctx.store.getCluster(tag);
     const hosts = body.hosts ?? old?.hosts;
-    if (!hosts) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `${tag} has no hosts yet: give them (--hosts h1,h2) before its policy alone`);
+    if (!hosts)
+      throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `${tag} has no hosts yet: give them (--hosts h1,h2) before its policy alone`);
     await checkHosts(req.principal, tag, hosts);
     const plan = await stopsOf(tag, hosts);
     confirm([plan], body.yes, `cluster set -t ${tag}`);
@@ -93,14 +110,19 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
     const plan: { tag: string; job: (typeof jobs)[number]; stops: T.StopPlanItem[] }[] = [];
     for (const job of jobs) {
       const given = parseTag(job.tag);
-      const clusterTag = levelOf(given) === 'cluster'
-        ? await ctx.tags.resolve(job.tag, { level: 'cluster' })
-        : formatTag(withPair(parseTag(await ctx.tags.resolve(job.tag, { level: 'job' })), 'cluster', job.clusterName));
+      const clusterTag =
+        levelOf(given) === 'cluster'
+          ? await ctx.tags.resolve(job.tag, { level: 'cluster' })
+          : formatTag(withPair(parseTag(await ctx.tags.resolve(job.tag, { level: 'job' })), 'cluster', job.clusterName));
       authorize(req.principal, clusterTag, 'deployer');
       await checkHosts(req.principal, clusterTag, job.hosts);
       plan.push({ tag: clusterTag, job, stops: await stopsOf(clusterTag, job.hosts) });
     }
-    confirm(plan.map((p) => p.stops), body.yes, 'cluster apply');
+    confirm(
+      plan.map((p) => p.stops),
+      body.yes,
+      'cluster apply',
+    );
     const out: T.ClusterView[] = [];
     for (const { tag, job, stops } of plan) {
       const policy: Record<string, unknown> = { ...job.policy };

@@ -20,13 +20,15 @@ const Overrides = {
   policy: z.record(z.string(), z.unknown()).optional(),
   canary: z.array(HostName).min(1, 'name at least one canary host').optional(),
 };
-const DeployBody = z.object({
-  tag: TagInput,
-  version: Version.optional(),
-  /** the policy's `timeout` (kept from the first API) */
-  timeout: z.number().int().positive().max(86_400).optional(),
-  ...Overrides,
-}).strict();
+const DeployBody = z
+  .object({
+    tag: TagInput,
+    version: Version.optional(),
+    /** the policy's `timeout` (kept from the first API) */
+    timeout: z.number().int().positive().max(86_400).optional(),
+    ...Overrides,
+  })
+  .strict();
 const RollbackBody = z.object({ tag: TagInput, to: Version.optional(), ...Overrides }).strict();
 const UndeployBody = z.object({ tag: TagInput, policy: Overrides.policy }).strict();
 const ACTIONS: readonly T.DeploymentAction[] = ['pause', 'resume', 'promote', 'abort'];
@@ -57,7 +59,12 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     }
     await secretBook(ctx).checkDeploy(tag, version); // a missing secret changes nothing anywhere
     const row = await ctx.rollout.startDeploy({
-      tag, version, kind: 'deploy', initiator: req.principal.name, policy: overrides(body, 'deploy'), canary: body.canary,
+      tag,
+      version,
+      kind: 'deploy',
+      initiator: req.principal.name,
+      policy: overrides(body, 'deploy'),
+      canary: body.canary,
     });
     reply.status(202);
     return deploymentView(row);
@@ -70,7 +77,14 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     const policy = overrides(body, 'rollback');
     const version = body.to ?? (await ctx.rollout.rollbackTarget(tag));
     await secretBook(ctx).checkDeploy(tag, version);
-    const row = await ctx.rollout.startDeploy({ tag, version, kind: 'rollback', initiator: req.principal.name, policy, canary: body.canary });
+    const row = await ctx.rollout.startDeploy({
+      tag,
+      version,
+      kind: 'rollback',
+      initiator: req.principal.name,
+      policy,
+      canary: body.canary,
+    });
     reply.status(202);
     return deploymentView(row);
   });

@@ -20,7 +20,11 @@ export async function grantRoutes(api: FastifyInstance, ctx: ServerContext): Pro
   /** GET /grants/root: the nodes under which processes may run as root. */
   api.get('/grants/root', { config: { access: 'server-admin' } }, async (req, reply): Promise<T.RootGrantView[]> => {
     const q = parseQuery(z.object(PageQuery).strict(), req.query, 'root ls');
-    return pageOf((await ctx.store.listGrants()).filter((g) => g.grant === 'root'), parsePage(q), reply).map(grantView);
+    return pageOf(
+      (await ctx.store.listGrants()).filter((g) => g.grant === 'root'),
+      parsePage(q),
+      reply,
+    ).map(grantView);
   });
 
   /** PUT /grants/root {scope}: processes under the node may run as root (201 when new). */
@@ -56,7 +60,13 @@ export async function grantRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     }
     await ctx.store.tx(async (s) => {
       await s.deleteGrant(scope, 'root');
-      await s.audit({ at: new Date().toISOString(), actor: req.principal.name, action: 'root.deny', target: scope, detail: { grant: 'root', allowedBy: existing.createdBy } });
+      await s.audit({
+        at: new Date().toISOString(),
+        actor: req.principal.name,
+        action: 'root.deny',
+        target: scope,
+        detail: { grant: 'root', allowedBy: existing.createdBy },
+      });
     });
     grantsChanged(ctx.store);
     ctx.desired.changed(); // every answer's allowRoot

@@ -23,9 +23,12 @@ export async function hostAdoptRoutes(api: FastifyInstance, ctx: ServerContext):
     const report = ctx.reports.lastReport(name);
     const trust = report?.trust;
     if (trust?.state !== 'refused' || trust.refusal === undefined) {
-      throw new NoopsError('NOOPS_E_ADOPT_NOTHING', report === undefined
-        ? `host ${name} has not reported to this server since it started: nothing to adopt yet (try again after its next heartbeat)`
-        : `host ${name}'s agent does not refuse this server: nothing to adopt`);
+      throw new NoopsError(
+        'NOOPS_E_ADOPT_NOTHING',
+        report === undefined
+          ? `host ${name} has not reported to this server since it started: nothing to adopt yet (try again after its next heartbeat)`
+          : `host ${name}'s agent does not refuse this server: nothing to adopt`,
+      );
     }
     const desired = await ctx.store.getDesired(name);
     const running = [...new Map(report!.processes.map((p) => [p.tag, { tag: p.tag, version: p.version }])).values()];
@@ -36,7 +39,10 @@ export async function hostAdoptRoutes(api: FastifyInstance, ctx: ServerContext):
         ...plan.stops.map((s) => `stop ${s.tag} (${s.version})`),
         ...plan.switches.map((s) => `switch ${s.tag} from ${s.from} to ${s.to}`),
       ];
-      throw new NoopsError('NOOPS_E_ADOPT_CONFIRM', `adopting ${name} would make its agent ${what.join(', ')}; nothing was changed (it refuses because ${reason})`);
+      throw new NoopsError(
+        'NOOPS_E_ADOPT_CONFIRM',
+        `adopting ${name} would make its agent ${what.join(', ')}; nothing was changed (it refuses because ${reason})`,
+      );
     }
     // Above both: the generation the agent applied (a restored backup is lower) and this server's own.
     const generation = await ctx.store.raiseDesiredGeneration(name, Math.max(desired.generation, trust.generation) + 1);
@@ -44,7 +50,10 @@ export async function hostAdoptRoutes(api: FastifyInstance, ctx: ServerContext):
     const adoption: Adoption = { refusal: trust.refusal, generation, by: req.principal.name, at };
     await ctx.store.setMeta(adoptedKey(name), JSON.stringify(adoption));
     await ctx.store.audit({
-      at, actor: req.principal.name, action: 'host.adopt', target: name,
+      at,
+      actor: req.principal.name,
+      action: 'host.adopt',
+      target: name,
       detail: { refusal: trust.refusal, reason, followed: trust.server, generation, ...plan },
     });
     ctx.hub.notify(name);

@@ -36,7 +36,13 @@ export async function hostRoutes(api: FastifyInstance, ctx: ServerContext, princ
     const at = new Date().toISOString();
     await ctx.store.tx(async (s) => {
       await s.updateHost(host.name, { scope });
-      await s.audit({ at, actor: req.principal.name, action: 'host.assign', target: scope ?? host.name, detail: { host: host.name, from: host.scope, to: scope } });
+      await s.audit({
+        at,
+        actor: req.principal.name,
+        action: 'host.assign',
+        target: scope ?? host.name,
+        detail: { host: host.name, from: host.scope, to: scope },
+      });
     });
     return viewOf(host.name, req);
   });
@@ -48,7 +54,13 @@ export async function hostRoutes(api: FastifyInstance, ctx: ServerContext, princ
     const until = new Date(at.getTime() + JOIN_APPROVAL_MS).toISOString();
     await ctx.store.tx(async (s) => {
       await s.updateHost(host.name, { joinApprovedUntil: until });
-      await s.audit({ at: at.toISOString(), actor: req.principal.name, action: 'host.approve', target: host.name, detail: { until, pending: host.pendingJoin } });
+      await s.audit({
+        at: at.toISOString(),
+        actor: req.principal.name,
+        action: 'host.approve',
+        target: host.name,
+        detail: { until, pending: host.pendingJoin },
+      });
     });
     return viewOf(host.name, req);
   });
@@ -66,7 +78,13 @@ export async function hostRoutes(api: FastifyInstance, ctx: ServerContext, princ
     await ctx.store.tx(async (s) => {
       await s.deleteHost(host.name);
       await s.setMeta(AGENT_TOKENS_CHANGED, revocationMark()); // other servers forget its token within a second
-      await s.audit({ at: new Date().toISOString(), actor: req.principal.name, action: 'host.rm', target: host.name, detail: { scope: host.scope, address: host.address } });
+      await s.audit({
+        at: new Date().toISOString(),
+        actor: req.principal.name,
+        action: 'host.rm',
+        target: host.name,
+        detail: { scope: host.scope, address: host.address },
+      });
     });
     principals.forgetAgent(host.name);
     ctx.reports.forget(host.name); // its processes left the store with it

@@ -6,7 +6,17 @@
 import type { FastifyInstance } from 'fastify';
 import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/index.js';
-import { ancestorsAndSelf, annotateTree, buildTree, formatTag, isUnder, levelOf, parseTag, resolveTag, truncateTo } from '../../tree/index.js';
+import {
+  ancestorsAndSelf,
+  annotateTree,
+  buildTree,
+  formatTag,
+  isUnder,
+  levelOf,
+  parseTag,
+  resolveTag,
+  truncateTo,
+} from '../../tree/index.js';
 import { z } from 'zod';
 import { canSee, canSeeNode } from '../auth.js';
 import type { ServerContext } from '../context.js';
@@ -20,14 +30,20 @@ export async function nodeRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     const input = (req.params as { tag: string }).tag;
     const all = new Set([...(await ctx.tags.all())].filter((t) => canSeeNode(who, t)));
     const tag = resolveTag(input, all).tag;
-    if (!all.has(tag)) throw new NoopsError('NOOPS_E_TAG_UNKNOWN', `no node ${tag} in the service tree`, { hint: 'pick a node in the tree, or create it by building or setting a cluster with its full tag' });
+    if (!all.has(tag))
+      throw new NoopsError('NOOPS_E_TAG_UNKNOWN', `no node ${tag} in the service tree`, {
+        hint: 'pick a node in the tree, or create it by building or setting a cluster with its full tag',
+      });
     const parsed = parseTag(tag);
     // Under a node above its scope, a team sees only the way down to its own part.
     const under = (t: string): boolean => isUnder(t, tag) && canSee(who, t);
 
     const clusters = (await ctx.store.listClusters()).filter((c) => under(c.tag));
     const hostsByTag = new Map(clusters.map((c) => [c.tag, c.hosts]));
-    const subtree = buildTree([...all].filter((t) => isUnder(t, tag)), hostsByTag);
+    const subtree = buildTree(
+      [...all].filter((t) => isUnder(t, tag)),
+      hostsByTag,
+    );
     const node = findNode(annotateTree(subtree, await healthOfTree(ctx, who)), tag);
 
     const memberOf = new Map<string, string[]>();
@@ -45,12 +61,17 @@ export async function nodeRoutes(api: FastifyInstance, ctx: ServerContext): Prom
       const summaries: T.ClusterSummary[] = [];
       for (const c of clusters.filter((x) => isUnder(x.tag, job))) {
         summaries.push({
-          tag: c.tag, name: nameOf(c.tag), hosts: c.hosts.length, currentVersion: await currentOf(c.tag),
+          tag: c.tag,
+          name: nameOf(c.tag),
+          hosts: c.hosts.length,
+          currentVersion: await currentOf(c.tag),
           running: running.find((d) => d.tag === c.tag)?.id ?? null,
         });
       }
       jobs.push({
-        tag: job, name: nameOf(job), releases: releases.length,
+        tag: job,
+        name: nameOf(job),
+        releases: releases.length,
         latestRelease: releases[0] ? { version: releases[0].version, createdAt: releases[0].createdAt } : null,
         clusters: summaries,
       });
@@ -63,8 +84,14 @@ export async function nodeRoutes(api: FastifyInstance, ctx: ServerContext): Prom
       const release = currentVersion ? await ctx.store.getRelease(formatTag(truncateTo(parsed, 'job')!), currentVersion) : undefined;
       const live = running.find((d) => d.tag === tag);
       cluster = {
-        tag, hosts: row?.hosts ?? [], policy: row?.policy ?? {}, conf: row?.conf ?? null, updatedAt: row?.updatedAt ?? '',
-        currentVersion, current: release ? releaseView(release, ctx.signer) : null, running: live ? deploymentView(live) : null,
+        tag,
+        hosts: row?.hosts ?? [],
+        policy: row?.policy ?? {},
+        conf: row?.conf ?? null,
+        updatedAt: row?.updatedAt ?? '',
+        currentVersion,
+        current: release ? releaseView(release, ctx.signer) : null,
+        running: live ? deploymentView(live) : null,
       };
     }
 

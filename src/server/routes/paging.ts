@@ -24,7 +24,8 @@ export const PageQuery = { limit: z.string().optional(), offset: z.string().opti
 function whole(raw: string | undefined, name: string, min: number): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new NoopsError('NOOPS_E_INPUT', `${name} must be a whole number of at least ${min}, not "${raw}"`);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new NoopsError('NOOPS_E_INPUT', `${name} must be a whole number of at least ${min}, not "${raw}"`);
   return n;
 }
 

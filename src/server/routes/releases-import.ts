@@ -32,13 +32,19 @@ export async function releaseImportRoutes(api: FastifyInstance, ctx: ServerConte
     authorize(req.principal, job, 'deployer');
     const body = req.body as Readable | undefined;
     const upload = body !== undefined && body !== null && typeof body.pipe === 'function';
-    if (q.url !== undefined && upload) throw new NoopsError('NOOPS_E_INPUT', 'release import: give the package as the body or as ?url=, not both');
+    if (q.url !== undefined && upload)
+      throw new NoopsError('NOOPS_E_INPUT', 'release import: give the package as the body or as ?url=, not both');
     if (q.url === undefined && !upload) {
-      throw new NoopsError('NOOPS_E_INPUT', `release import: send the package as the body (content-type ${PACKAGE_TYPES[0]}), or its http(s) URL as ?url=`);
+      throw new NoopsError(
+        'NOOPS_E_INPUT',
+        `release import: send the package as the body (content-type ${PACKAGE_TYPES[0]}), or its http(s) URL as ?url=`,
+      );
     }
     await ctx.tags.ensure(job);
     const { release, created } = await importRelease(importDeps(ctx), {
-      job, actor: req.principal.name, source: q.url !== undefined ? { url: q.url } : { body: body!, name: 'the uploaded package' },
+      job,
+      actor: req.principal.name,
+      source: q.url !== undefined ? { url: q.url } : { body: body!, name: 'the uploaded package' },
     });
     reply.status(created ? 201 : 200);
     return releaseView(release, ctx.signer);

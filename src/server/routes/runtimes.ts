@@ -12,16 +12,20 @@ import { PageQuery, pageOf, parsePage } from './paging.js';
 /** Tarballs come as raw bytes; these types are passed through as a stream, never buffered. */
 const TARBALL_TYPES = ['application/octet-stream', 'application/gzip', 'application/x-tar', 'application/x-gzip'];
 
-const AddQuery = z.object({
-  name: z.string().min(1, 'give the runtime\'s name'),
-  version: z.string().min(1, 'give the runtime\'s version'),
-  platform: z.string().optional(),
-  exports: z.string().optional(),
-}).strict();
-const ExportsJson = z.object({
-  path: z.array(z.string()).default(['bin']),
-  env: z.record(z.string(), z.string()).default({}),
-}).strict();
+const AddQuery = z
+  .object({
+    name: z.string().min(1, "give the runtime's name"),
+    version: z.string().min(1, "give the runtime's version"),
+    platform: z.string().optional(),
+    exports: z.string().optional(),
+  })
+  .strict();
+const ExportsJson = z
+  .object({
+    path: z.array(z.string()).default(['bin']),
+    env: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
 
 export async function runtimeRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   api.addContentTypeParser(TARBALL_TYPES, (_req, payload, done) => done(null, payload));
@@ -49,7 +53,10 @@ export async function runtimeRoutes(api: FastifyInstance, ctx: ServerContext): P
     if (created) {
       ctx.desired.changed(); // an answer naming it before it existed left it out
       await ctx.store.audit({
-        at: row.createdAt, actor: req.principal.name, action: 'runtime.add', target: `${row.name}@${row.version}`,
+        at: row.createdAt,
+        actor: req.principal.name,
+        action: 'runtime.add',
+        target: `${row.name}@${row.version}`,
         detail: { sha256: row.sha256, size: row.size, platform: row.platform, exports: row.exports },
       });
       reply.status(201);
@@ -66,7 +73,10 @@ export async function runtimeRoutes(api: FastifyInstance, ctx: ServerContext): P
 /** The hosts whose last report lists the runtime installed. */
 function hostsWith(ctx: ServerContext, r: RuntimeRow): string[] {
   const key = `${r.name}@${r.version}`;
-  return ctx.reports.hosts().filter((h) => ctx.reports.lastReport(h)?.runtimes?.installed.includes(key)).sort();
+  return ctx.reports
+    .hosts()
+    .filter((h) => ctx.reports.lastReport(h)?.runtimes?.installed.includes(key))
+    .sort();
 }
 
 export function runtimeView(r: RuntimeRow, hosts: string[]): T.RuntimeView {

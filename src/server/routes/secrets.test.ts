@@ -17,8 +17,16 @@ const WEB = 'cop.acme_owt.web';
 const JOB = `${WEB}_pdl.shop_service.api_job.web`;
 const CLUSTER = `${JOB}_cluster.prod`;
 const manifest = (secretEnv: Record<string, string>) => ({
-  schema: 1, job: JOB, version: 'abcdef123', commit: 'abcdef123'.padEnd(40, '0'), repo: 'r', builtAt: new Date().toISOString(),
-  stack: 'procfile', env: {}, secretEnv, processes: [{ name: 'web', command: 'x', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 1 }],
+  schema: 1,
+  job: JOB,
+  version: 'abcdef123',
+  commit: 'abcdef123'.padEnd(40, '0'),
+  repo: 'r',
+  builtAt: new Date().toISOString(),
+  stack: 'procfile',
+  env: {},
+  secretEnv,
+  processes: [{ name: 'web', command: 'x', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 1 }],
 });
 
 let dir: string;
@@ -54,7 +62,10 @@ test('set answers names and versions, never the value; a team viewer lists but c
   assert.equal((await admin.setSecret('db', { scope: WEB, value: `${VALUE}-2` })).version, 2);
 
   const viewer = await team('web-viewer', WEB, 'viewer');
-  assert.deepEqual((await viewer.secrets()).map((s) => `${s.name}@${s.scope}`), [`db@${WEB}`]);
+  assert.deepEqual(
+    (await viewer.secrets()).map((s) => `${s.name}@${s.scope}`),
+    [`db@${WEB}`],
+  );
   await assert.rejects(viewer.setSecret('db', { scope: WEB, value: 'x' }), code('NOOPS_E_FORBIDDEN'));
   await assert.rejects(viewer.removeSecret('db', WEB), code('NOOPS_E_FORBIDDEN'));
 
@@ -71,7 +82,10 @@ test('set answers names and versions, never the value; a team viewer lists but c
 
   // with a scope: its subtree, and what serves it from above
   assert.deepEqual((await admin.secrets(JOB)).map((s) => s.name).sort(), ['api-key', 'db']);
-  assert.deepEqual((await admin.secrets('cop.acme_owt.mail')).map((s) => s.name), []);
+  assert.deepEqual(
+    (await admin.secrets('cop.acme_owt.mail')).map((s) => s.name),
+    [],
+  );
 });
 
 test('bad names and values too large are 400s', async () => {
@@ -82,10 +96,26 @@ test('bad names and values too large are 400s', async () => {
 
 test('a deploy naming a missing secret is refused before anything changes; one that has them is not refused for secrets', async () => {
   const at = new Date().toISOString();
-  await server.ctx.store.putRelease({ job: JOB, version: 'abcdef123', commit: 'c', repo: 'r', sha256: 'a'.repeat(64), size: 1, manifest: manifest({ DB: 'db', SMTP: 'smtp' }), buildId: null, createdAt: at });
+  await server.ctx.store.putRelease({
+    job: JOB,
+    version: 'abcdef123',
+    commit: 'c',
+    repo: 'r',
+    sha256: 'a'.repeat(64),
+    size: 1,
+    manifest: manifest({ DB: 'db', SMTP: 'smtp' }),
+    buildId: null,
+    createdAt: at,
+  });
   const before = (await server.ctx.store.listDeployments()).length;
-  await assert.rejects(admin.request('POST', '/deployments', { tag: CLUSTER, version: 'abcdef123' }), (err: Error & { code?: string; hint?: string }) =>
-    err.code === 'NOOPS_E_SECRET_UNKNOWN' && /smtp/.test(err.message) && !/\bdb\b/.test(err.message) && /noops secret set smtp --scope/.test(err.hint!));
+  await assert.rejects(
+    admin.request('POST', '/deployments', { tag: CLUSTER, version: 'abcdef123' }),
+    (err: Error & { code?: string; hint?: string }) =>
+      err.code === 'NOOPS_E_SECRET_UNKNOWN' &&
+      /smtp/.test(err.message) &&
+      !/\bdb\b/.test(err.message) &&
+      /noops secret set smtp --scope/.test(err.hint!),
+  );
   assert.equal((await server.ctx.store.listDeployments()).length, before);
   await admin.setSecret('smtp', { scope: 'cop.acme', value: 'mail-pass' });
   // past the secrets check, the deploy fails for what it lacks (no cluster here), not for a secret
@@ -98,7 +128,16 @@ test('an agent gets the values of its own instances, the nearest secret winning;
   const h2 = new ApiClient(server.url, (await joiner.join({ name: 'h2', labels: {} })).token);
   await admin.setSecret('db', { scope: 'cop.acme', value: 'far-away' });
   const at = new Date().toISOString();
-  await server.ctx.store.setDesired('h1', CLUSTER, { host: 'h1', tag: CLUSTER, version: 'abcdef123', sha256: 'a'.repeat(64), manifest: manifest({ DB: 'db', SMTP: 'smtp' }), deploymentId: null, updatedAt: at, kind: 'deploy' });
+  await server.ctx.store.setDesired('h1', CLUSTER, {
+    host: 'h1',
+    tag: CLUSTER,
+    version: 'abcdef123',
+    sha256: 'a'.repeat(64),
+    manifest: manifest({ DB: 'db', SMTP: 'smtp' }),
+    deploymentId: null,
+    updatedAt: at,
+    kind: 'deploy',
+  });
   const [inst] = (await h1.desired(-1)).instances;
   assert.deepEqual(inst!.secrets, { db: `${VALUE}-2`, smtp: 'mail-pass' });
   assert.deepEqual((await h2.desired(-1)).instances, []);
@@ -112,7 +151,11 @@ test('rm is refused while a desired instance needs the secret and nothing else s
 });
 
 test('no answer, audit entry or database file holds a value', async () => {
-  const answers = await Promise.all(['/secrets', '/audit', '/releases', '/history', '/hosts', '/tree'].map((p) => admin.request<unknown>('GET', p).catch((e: Error) => e.message)));
+  const answers = await Promise.all(
+    ['/secrets', '/audit', '/releases', '/history', '/hosts', '/tree'].map((p) =>
+      admin.request<unknown>('GET', p).catch((e: Error) => e.message),
+    ),
+  );
   for (const a of answers) assert.equal(JSON.stringify(a).includes(VALUE), false);
   const audit = await server.ctx.store.listAudit();
   assert.ok(audit.some((a) => a.action === 'secret.set' && a.detail.name === 'db'));
@@ -124,8 +167,15 @@ test('no answer, audit entry or database file holds a value', async () => {
   }
 });
 
-test('a value this server cannot open (another key) fails a deploy clearly and leaves an agent\'s desired state working without it', async () => {
-  await server.ctx.store.putSecret({ scope: 'cop.acme', name: 'smtp', sealed: 'v1:c2VhbGVkIGJ5IGFub3RoZXIga2V5IGVudGlyZWx5', keyId: 'other', updatedBy: 'x', updatedAt: new Date().toISOString() });
+test("a value this server cannot open (another key) fails a deploy clearly and leaves an agent's desired state working without it", async () => {
+  await server.ctx.store.putSecret({
+    scope: 'cop.acme',
+    name: 'smtp',
+    sealed: 'v1:c2VhbGVkIGJ5IGFub3RoZXIga2V5IGVudGlyZWx5',
+    keyId: 'other',
+    updatedBy: 'x',
+    updatedAt: new Date().toISOString(),
+  });
   await assert.rejects(admin.request('POST', '/deployments', { tag: CLUSTER, version: 'abcdef123' }), code('NOOPS_E_SECRET_KEY'));
   const joiner = new ApiClient(server.url, readFileSync(server.joinTokenFile, 'utf8').trim());
   const h1 = new ApiClient(server.url, (await joiner.join({ name: 'h1', labels: {} })).token);

@@ -18,15 +18,22 @@ import { secretBook } from '../../secrets/sealed.js';
 import { parseBody, parseQuery, TagInput } from './parse.js';
 import { PageQuery, pageOf, parsePage } from './paging.js';
 
-const SetBody = z.object({
-  scope: TagInput,
-  value: z.string().refine((v) => Buffer.byteLength(v, 'utf8') <= MAX_SECRET_BYTES, `a secret's value is at most ${MAX_SECRET_BYTES} bytes`),
-}).strict();
+const SetBody = z
+  .object({
+    scope: TagInput,
+    value: z
+      .string()
+      .refine((v) => Buffer.byteLength(v, 'utf8') <= MAX_SECRET_BYTES, `a secret's value is at most ${MAX_SECRET_BYTES} bytes`),
+  })
+  .strict();
 
 function nameOf(params: unknown): string {
   const name = (params as { name: string }).name;
   if (!SECRET_NAME_RE.test(name)) {
-    throw new NoopsError('NOOPS_E_INPUT', `"${name}" is not a secret's name: letters, digits, "_", "." and "-", starting with a letter (at most 128)`);
+    throw new NoopsError(
+      'NOOPS_E_INPUT',
+      `"${name}" is not a secret's name: letters, digits, "_", "." and "-", starting with a letter (at most 128)`,
+    );
   }
   return name;
 }
@@ -50,8 +57,13 @@ export async function secretRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     const q = parseQuery(z.object({ scope: TagInput.optional(), ...PageQuery }).strict(), req.query, 'secret ls');
     const scope = q.scope === undefined ? undefined : await ctx.tags.resolveAny(q.scope);
     // With a scope: the secrets in its subtree and those above it that serve it.
-    return pageOf((await book.list()).filter((s) => canSee(req.principal, s.scope) &&
-      (scope === undefined || isUnder(s.scope, scope) || isUnder(scope, s.scope))), parsePage(q), reply);
+    return pageOf(
+      (await book.list()).filter(
+        (s) => canSee(req.principal, s.scope) && (scope === undefined || isUnder(s.scope, scope) || isUnder(scope, s.scope)),
+      ),
+      parsePage(q),
+      reply,
+    );
   });
 
   api.delete('/secrets/:name', { config: { access: 'admin' } }, async (req): Promise<T.SecretView[]> => {

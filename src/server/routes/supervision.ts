@@ -18,12 +18,20 @@ const MAX_EVENTS = 5000;
 export async function supervisionRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   /** GET /metrics?selector=cop=acme,job=web&host=h1&metric=common.servicerunning */
   api.get('/metrics', { config: { access: 'viewer' } }, async (req): Promise<T.MetricSample[]> => {
-    const q = parseQuery(z.object({ selector: z.string().optional(), host: z.string().optional(), metric: z.string().optional() }).strict(), req.query, 'metrics');
+    const q = parseQuery(
+      z.object({ selector: z.string().optional(), host: z.string().optional(), metric: z.string().optional() }).strict(),
+      req.query,
+      'metrics',
+    );
     const sel = q.selector ? parseSelector(q.selector) : undefined;
     return ctx.reports.metrics(q.host).filter((m) => {
       if (q.metric && m.metric !== q.metric) return false;
       // The tags are the instance's pairs and then process=NAME; the selector speaks of the pairs.
-      const tag = m.tags.split(',').filter((kv) => !kv.startsWith('process=')).map((kv) => kv.replace('=', '.')).join('_');
+      const tag = m.tags
+        .split(',')
+        .filter((kv) => !kv.startsWith('process='))
+        .map((kv) => kv.replace('=', '.'))
+        .join('_');
       if (!canSee(req.principal, tag)) return false;
       return !sel || matches(sel, tag);
     });
@@ -31,13 +39,23 @@ export async function supervisionRoutes(api: FastifyInstance, ctx: ServerContext
 
   /** GET /events?tag=T&host=H&limit=N: newest last */
   api.get('/events', { config: { access: 'viewer' } }, async (req): Promise<T.EventView[]> => {
-    const q = parseQuery(z.object({ tag: z.string().optional(), host: z.string().optional(), limit: z.string().optional() }).strict(), req.query, 'events');
+    const q = parseQuery(
+      z.object({ tag: z.string().optional(), host: z.string().optional(), limit: z.string().optional() }).strict(),
+      req.query,
+      'events',
+    );
     const limit = q.limit === undefined ? 100 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1) throw new NoopsError('NOOPS_E_INPUT', `limit must be a positive whole number, not "${q.limit}"`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new NoopsError('NOOPS_E_INPUT', `limit must be a positive whole number, not "${q.limit}"`);
     const node = q.tag ? await ctx.tags.resolveAny(q.tag) : undefined;
     // A host's own events (no tag) are the admin's; a team sees its instances' events.
-    const rows = ctx.reports.recentEvents(q.host).filter((e) => (e.tag === null ? isServerAdmin(req.principal) : canSee(req.principal, e.tag)) &&
-      (node === undefined || (e.tag !== null && isUnder(e.tag, node))));
+    const rows = ctx.reports
+      .recentEvents(q.host)
+      .filter(
+        (e) =>
+          (e.tag === null ? isServerAdmin(req.principal) : canSee(req.principal, e.tag)) &&
+          (node === undefined || (e.tag !== null && isUnder(e.tag, node))),
+      );
     return rows.slice(-Math.min(limit, MAX_EVENTS));
   });
 

@@ -31,7 +31,13 @@ after(() => t.close());
 const get = (token: string | null, url: string) => t.call(token, 'GET', url);
 
 routeTest('GET /api/v1/whoami', 'any token learns who it is; no token is 401; a parameter is 400', async () => {
-  assert.deepEqual((await get(t.adminToken, '/api/v1/whoami')).json(), { id: (await get(t.adminToken, '/api/v1/whoami')).json().id, kind: 'admin', name: 'admin', scope: null, role: 'admin' });
+  assert.deepEqual((await get(t.adminToken, '/api/v1/whoami')).json(), {
+    id: (await get(t.adminToken, '/api/v1/whoami')).json().id,
+    kind: 'admin',
+    name: 'admin',
+    scope: null,
+    role: 'admin',
+  });
   const team = (await get(webViewer, '/api/v1/whoami')).json();
   assert.deepEqual([team.kind, team.name, team.scope, team.role], ['team', 'web-viewer', TREE.WEB, 'viewer']);
   const agent = (await get(agents.h1!, '/api/v1/whoami')).json();
@@ -42,23 +48,43 @@ routeTest('GET /api/v1/whoami', 'any token learns who it is; no token is 401; a 
   assertError(await get(t.adminToken, '/api/v1/whoami?x=1'), 400, 'NOOPS_E_INPUT');
 });
 
-routeTest('GET /api/v1/hosts', 'the admin sees every host with its status; a team the hosts of its clusters; bad paging is 400', async () => {
-  const all = (await get(t.adminToken, '/api/v1/hosts')).json() as { name: string; status: string; labels: object }[];
-  assert.deepEqual(all.map((h) => h.name).sort(), ['h1', 'h2']);
-  assert.ok(all.every((h) => (h.status === 'up' || h.status === 'down') && typeof h.labels === 'object'));
-  assert.deepEqual(((await get(webViewer, '/api/v1/hosts')).json() as { name: string }[]).map((h) => h.name), ['h1']);
-  assert.deepEqual(((await get(mailViewer, '/api/v1/hosts')).json() as { name: string }[]).map((h) => h.name), ['h2']);
-  const page = await get(t.adminToken, '/api/v1/hosts?limit=1');
-  assert.deepEqual([(page.json() as unknown[]).length, page.headers['x-noops-next']], [1, '1']);
-  for (const q of ['limit=0', 'offset=-1', 'x=1', 'limit=1&limit=2']) assertError(await get(t.adminToken, `/api/v1/hosts?${q}`), 400, 'NOOPS_E_INPUT', q);
-  await assertPeopleOnly(t, 'GET', '/api/v1/hosts', undefined, agents.h1!);
-});
+routeTest(
+  'GET /api/v1/hosts',
+  'the admin sees every host with its status; a team the hosts of its clusters; bad paging is 400',
+  async () => {
+    const all = (await get(t.adminToken, '/api/v1/hosts')).json() as { name: string; status: string; labels: object }[];
+    assert.deepEqual(all.map((h) => h.name).sort(), ['h1', 'h2']);
+    assert.ok(all.every((h) => (h.status === 'up' || h.status === 'down') && typeof h.labels === 'object'));
+    assert.deepEqual(
+      ((await get(webViewer, '/api/v1/hosts')).json() as { name: string }[]).map((h) => h.name),
+      ['h1'],
+    );
+    assert.deepEqual(
+      ((await get(mailViewer, '/api/v1/hosts')).json() as { name: string }[]).map((h) => h.name),
+      ['h2'],
+    );
+    const page = await get(t.adminToken, '/api/v1/hosts?limit=1');
+    assert.deepEqual([(page.json() as unknown[]).length, page.headers['x-noops-next']], [1, '1']);
+    for (const q of ['limit=0', 'offset=-1', 'x=1', 'limit=1&limit=2'])
+      assertError(await get(t.adminToken, `/api/v1/hosts?${q}`), 400, 'NOOPS_E_INPUT', q);
+    await assertPeopleOnly(t, 'GET', '/api/v1/hosts', undefined, agents.h1!);
+  },
+);
 
-routeTest('GET /api/v1/instances', 'what runs, filtered by ?tag= and by the token\'s scope', async () => {
+routeTest('GET /api/v1/instances', "what runs, filtered by ?tag= and by the token's scope", async () => {
   const all = (await get(t.adminToken, '/api/v1/instances')).json() as { host: string; tag: string; version: string; state: string }[];
-  assert.deepEqual(all.map((i) => [i.host, i.tag, i.version, i.state]).sort(), [['h1', TREE.CLUSTER, 'abcdef001', 'up'], ['h2', TREE.MAIL_CLUSTER, 'bcdef0001', 'up']]);
-  assert.deepEqual(((await get(t.adminToken, `/api/v1/instances?tag=${TREE.MAIL}`)).json() as { host: string }[]).map((i) => i.host), ['h2']);
-  assert.deepEqual(((await get(webViewer, '/api/v1/instances')).json() as { host: string }[]).map((i) => i.host), ['h1']);
+  assert.deepEqual(all.map((i) => [i.host, i.tag, i.version, i.state]).sort(), [
+    ['h1', TREE.CLUSTER, 'abcdef001', 'up'],
+    ['h2', TREE.MAIL_CLUSTER, 'bcdef0001', 'up'],
+  ]);
+  assert.deepEqual(
+    ((await get(t.adminToken, `/api/v1/instances?tag=${TREE.MAIL}`)).json() as { host: string }[]).map((i) => i.host),
+    ['h2'],
+  );
+  assert.deepEqual(
+    ((await get(webViewer, '/api/v1/instances')).json() as { host: string }[]).map((i) => i.host),
+    ['h1'],
+  );
   assert.deepEqual(await get(webViewer, `/api/v1/instances?tag=${TREE.MAIL}`).then((r) => r.json()), []);
   assertError(await get(t.adminToken, '/api/v1/instances?tag=not a tag'), 400, 'NOOPS_E_TAG_INVALID');
   assertError(await get(t.adminToken, '/api/v1/instances?tga=x'), 400, 'NOOPS_E_INPUT');
@@ -67,7 +93,10 @@ routeTest('GET /api/v1/instances', 'what runs, filtered by ?tag= and by the toke
 
 routeTest('GET /api/v1/tree', 'the tree with health; a team sees its subtree and the path down to it, nothing beside it', async () => {
   const res = (await get(t.adminToken, '/api/v1/tree')).json() as { roots: { tag: string }[]; text: string };
-  assert.deepEqual(res.roots.map((r) => r.tag), [TREE.ROOT]);
+  assert.deepEqual(
+    res.roots.map((r) => r.tag),
+    [TREE.ROOT],
+  );
   assert.ok(res.text.includes('web') && res.text.includes('mail'), res.text);
   const web = (await get(webViewer, '/api/v1/tree')).json() as { text: string };
   assert.ok(web.text.includes('web') && !web.text.includes('mail'), web.text);
@@ -78,28 +107,48 @@ routeTest('GET /api/v1/tree', 'the tree with health; a team sees its subtree and
 });
 
 routeTest('GET /api/v1/releases', 'releases with their signature status, of the jobs the token may see; ?tag= names a job', async () => {
-  const all = (await get(t.adminToken, '/api/v1/releases')).json() as { job: string; version: string; sha256: string; signature: unknown }[];
+  const all = (await get(t.adminToken, '/api/v1/releases')).json() as {
+    job: string;
+    version: string;
+    sha256: string;
+    signature: unknown;
+  }[];
   assert.deepEqual(all.map((r) => `${r.job}@${r.version}`).sort(), [`${TREE.MAIL_JOB}@bcdef0001`, `${TREE.JOB}@abcdef001`]);
   assert.ok(all.every((r) => /^[0-9a-f]{64}$/.test(r.sha256) && r.signature !== undefined));
-  assert.deepEqual(((await get(t.adminToken, `/api/v1/releases?tag=${TREE.CLUSTER}`)).json() as { job: string }[]).map((r) => r.job), [TREE.JOB]);
-  assert.deepEqual(((await get(mailViewer, '/api/v1/releases')).json() as { job: string }[]).map((r) => r.job), [TREE.MAIL_JOB]);
+  assert.deepEqual(
+    ((await get(t.adminToken, `/api/v1/releases?tag=${TREE.CLUSTER}`)).json() as { job: string }[]).map((r) => r.job),
+    [TREE.JOB],
+  );
+  assert.deepEqual(
+    ((await get(mailViewer, '/api/v1/releases')).json() as { job: string }[]).map((r) => r.job),
+    [TREE.MAIL_JOB],
+  );
   assert.deepEqual((await get(mailViewer, `/api/v1/releases?tag=${TREE.JOB}`)).json(), []);
   assertError(await get(t.adminToken, '/api/v1/releases?tag=cop.nope'), 400, 'NOOPS_E_TAG_INVALID');
   assertError(await get(t.adminToken, '/api/v1/releases?limit=x'), 400, 'NOOPS_E_INPUT');
   await assertPeopleOnly(t, 'GET', '/api/v1/releases', undefined, agents.h1!);
 });
 
-routeTest('GET /api/v1/clusters', 'clusters with their current version, of the token\'s subtree', async () => {
+routeTest('GET /api/v1/clusters', "clusters with their current version, of the token's subtree", async () => {
   const all = (await get(t.adminToken, '/api/v1/clusters')).json() as { tag: string; hosts: string[]; currentVersion: string | null }[];
-  assert.deepEqual(all.map((c) => [c.tag, c.hosts, c.currentVersion]).sort(), [[TREE.MAIL_CLUSTER, ['h2'], 'bcdef0001'], [TREE.CLUSTER, ['h1'], 'abcdef001']]);
-  assert.deepEqual(((await get(webViewer, '/api/v1/clusters')).json() as { tag: string }[]).map((c) => c.tag), [TREE.CLUSTER]);
+  assert.deepEqual(all.map((c) => [c.tag, c.hosts, c.currentVersion]).sort(), [
+    [TREE.MAIL_CLUSTER, ['h2'], 'bcdef0001'],
+    [TREE.CLUSTER, ['h1'], 'abcdef001'],
+  ]);
+  assert.deepEqual(
+    ((await get(webViewer, '/api/v1/clusters')).json() as { tag: string }[]).map((c) => c.tag),
+    [TREE.CLUSTER],
+  );
   assertError(await get(t.adminToken, '/api/v1/clusters?limit=0'), 400, 'NOOPS_E_INPUT');
   await assertPeopleOnly(t, 'GET', '/api/v1/clusters', undefined, agents.h1!);
 });
 
-routeTest('GET /api/v1/history', 'a cluster\'s deployments, newest first; a tag is required; another team\'s cluster is 403', async () => {
+routeTest('GET /api/v1/history', "a cluster's deployments, newest first; a tag is required; another team's cluster is 403", async () => {
   const rows = (await get(webViewer, `/api/v1/history?tag=${TREE.CLUSTER}`)).json() as { id: number; status: string; version: string }[];
-  assert.deepEqual(rows.map((d) => [d.id, d.status, d.version]), [[webDeployId, 'succeeded', 'abcdef001']]);
+  assert.deepEqual(
+    rows.map((d) => [d.id, d.status, d.version]),
+    [[webDeployId, 'succeeded', 'abcdef001']],
+  );
   assert.deepEqual((await get(t.adminToken, `/api/v1/history?tag=${TREE.CLUSTER}&status=failed`)).json(), []);
   assertError(await get(t.adminToken, '/api/v1/history'), 400, 'NOOPS_E_INPUT', 'no tag');
   assertError(await get(t.adminToken, `/api/v1/history?tag=${TREE.CLUSTER}&status=weird`), 400, 'NOOPS_E_INPUT');
@@ -110,7 +159,7 @@ routeTest('GET /api/v1/history', 'a cluster\'s deployments, newest first; a tag 
   await assertPeopleOnly(t, 'GET', `/api/v1/history?tag=${TREE.CLUSTER}`, undefined, agents.h1!);
 });
 
-routeTest('GET /api/v1/deployments/:id', 'one deployment; another team\'s, a missing one or a bad id is 404', async () => {
+routeTest('GET /api/v1/deployments/:id', "one deployment; another team's, a missing one or a bad id is 404", async () => {
   const d = (await get(webViewer, `/api/v1/deployments/${webDeployId}`)).json();
   assert.deepEqual([d.id, d.tag, d.status, d.kind, d.hostCount, d.hosts], [webDeployId, TREE.CLUSTER, 'succeeded', 'deploy', 1, ['h1']]);
   assertError(await get(webViewer, `/api/v1/deployments/${mailDeployId}`), 404, 'NOOPS_E_NOT_FOUND', 'another subtree');
@@ -122,14 +171,20 @@ routeTest('GET /api/v1/deployments/:id', 'one deployment; another team\'s, a mis
 
 routeTest('GET /api/v1/audit', 'the admin sees every entry; a team only those under its scope; paged by ?before=', async () => {
   const all = (await get(t.adminToken, '/api/v1/audit')).json() as { id: number; action: string; target: string }[];
-  assert.ok(all.some((a) => a.action === 'agent.join') && all.some((a) => a.action === 'deploy' && a.target === TREE.MAIL_CLUSTER), JSON.stringify(all.map((a) => a.action)));
+  assert.ok(
+    all.some((a) => a.action === 'agent.join') && all.some((a) => a.action === 'deploy' && a.target === TREE.MAIL_CLUSTER),
+    JSON.stringify(all.map((a) => a.action)),
+  );
   const web = (await get(webViewer, '/api/v1/audit')).json() as { target: string }[];
   assert.ok(web.length > 0 && web.every((a) => a.target.startsWith(TREE.WEB)), JSON.stringify(web));
   const page = await get(t.adminToken, '/api/v1/audit?limit=2');
   assert.equal((page.json() as unknown[]).length, 2);
   const next = page.headers['x-noops-next'] as string;
   assert.ok(((await get(t.adminToken, `/api/v1/audit?before=${next}`)).json() as { id: number }[]).every((a) => a.id < Number(next)));
-  assert.ok(((await get(t.adminToken, '/api/v1/audit?action=agent.join')).json() as { action: string }[]).every((a) => a.action === 'agent.join'));
-  for (const q of ['limit=0', 'limit=x', 'before=0', 'x=1']) assertError(await get(t.adminToken, `/api/v1/audit?${q}`), 400, 'NOOPS_E_INPUT', q);
+  assert.ok(
+    ((await get(t.adminToken, '/api/v1/audit?action=agent.join')).json() as { action: string }[]).every((a) => a.action === 'agent.join'),
+  );
+  for (const q of ['limit=0', 'limit=x', 'before=0', 'x=1'])
+    assertError(await get(t.adminToken, `/api/v1/audit?${q}`), 400, 'NOOPS_E_INPUT', q);
   await assertPeopleOnly(t, 'GET', '/api/v1/audit', undefined, agents.h1!);
 });

@@ -16,8 +16,29 @@ const CLUSTER = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
 
 const report = (version: string, state = 'up'): AgentReport => ({
   processes: [
-    { tag: CLUSTER, process: 'web', version, state, pid: 10, port: 8080, restarts: 0, startedAt: '2026-01-01T00:00:00.000Z', error: null, health: 'healthy' },
-    { tag: CLUSTER, process: 'worker', version, state: 'up', pid: 11, port: null, restarts: 0, startedAt: '2026-01-01T00:00:00.000Z', error: null },
+    {
+      tag: CLUSTER,
+      process: 'web',
+      version,
+      state,
+      pid: 10,
+      port: 8080,
+      restarts: 0,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      error: null,
+      health: 'healthy',
+    },
+    {
+      tag: CLUSTER,
+      process: 'worker',
+      version,
+      state: 'up',
+      pid: 11,
+      port: null,
+      restarts: 0,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      error: null,
+    },
   ],
   failures: [],
   generation: 0,
@@ -32,7 +53,9 @@ function find(nodes: TreeNodeView[], tag: string): TreeNodeView | undefined {
   return undefined;
 }
 
-test('ps, the tree and a node page answer from the read model: current after a report, as stored, and again after a restart', { timeout: 60_000 }, async () => {
+test('ps, the tree and a node page answer from the read model: current after a report, as stored, and again after a restart', {
+  timeout: 60_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'noops-views-'));
   let server = await startServer({ dataDir: dir, listen: '127.0.0.1:0' });
   try {
@@ -48,7 +71,10 @@ test('ps, the tree and a node page answer from the read model: current after a r
     await agents.h3!.report(report('v1'));
     // No flush first: the answer is the model's, current at once.
     const ps = await admin.instances();
-    assert.deepEqual(ps.map((r) => `${r.host}/${r.process}/${r.version}/${r.state}`), ['h1/web/v1/up', 'h1/worker/v1/up', 'h2/web/v1/backoff', 'h2/worker/v1/up', 'h3/web/v1/up', 'h3/worker/v1/up']);
+    assert.deepEqual(
+      ps.map((r) => `${r.host}/${r.process}/${r.version}/${r.state}`),
+      ['h1/web/v1/up', 'h1/worker/v1/up', 'h2/web/v1/backoff', 'h2/worker/v1/up', 'h3/web/v1/up', 'h3/worker/v1/up'],
+    );
     await server.ctx.reports.flush();
     assert.deepEqual(ps, JSON.parse(JSON.stringify(await server.ctx.store.listInstances())), 'the same JSON as the store holds');
 

@@ -4,7 +4,18 @@ import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/index.js';
 import type { ReleaseManifest } from '../../release/index.js';
 import type { DeploymentRow, DeploymentStatus, ReleaseRow } from '../../store/index.js';
-import { annotateTree, buildTree, healthByTag, isCanonicalTag, isUnder, matches, parseSelector, renderTree, type NodeHealth, type Selector } from '../../tree/index.js';
+import {
+  annotateTree,
+  buildTree,
+  healthByTag,
+  isCanonicalTag,
+  isUnder,
+  matches,
+  parseSelector,
+  renderTree,
+  type NodeHealth,
+  type Selector,
+} from '../../tree/index.js';
 import { z } from 'zod';
 import { authorize, canSee, canSeeNode, isServerAdmin } from '../auth.js';
 import type { Principal, ServerContext } from '../context.js';
@@ -22,7 +33,7 @@ const STATUSES: DeploymentStatus[] = ['running', 'succeeded', 'failed', 'rolled_
  */
 export async function deploymentOf(ctx: ServerContext, raw: string, who: Principal): Promise<DeploymentRow> {
   const id = Number(raw);
-  const row = Number.isInteger(id) ? ctx.rollout.current(id) ?? (await ctx.store.getDeployment(id)) : undefined;
+  const row = Number.isInteger(id) ? (ctx.rollout.current(id) ?? (await ctx.store.getDeployment(id))) : undefined;
   if (!row || !canSee(who, row.tag)) throw new NoopsError('NOOPS_E_NOT_FOUND', `no deployment #${raw}`);
   return row;
 }
@@ -53,7 +64,11 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     const rows = ctx.reports.instances().filter((r) => canSee(req.principal, r.tag));
     if (!q.tag) return pageOf(rows, page, reply);
     const node = await ctx.tags.resolveAny(q.tag);
-    return pageOf(rows.filter((r) => isUnder(r.tag, node)), page, reply);
+    return pageOf(
+      rows.filter((r) => isUnder(r.tag, node)),
+      page,
+      reply,
+    );
   });
 
   api.get('/tree', { config: { access: 'viewer' } }, async (req): Promise<T.TreeView> => {
@@ -70,20 +85,34 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
   api.get('/releases', { config: { access: 'viewer' } }, async (req, reply): Promise<T.ReleaseView[]> => {
     const q = parseQuery(TagQuery.extend(PageQuery), req.query, 'releases');
     const job = q.tag ? await ctx.tags.resolve(q.tag, { level: 'job', truncate: true }) : undefined;
-    return pageOf((await ctx.store.listReleases(job)).filter((r) => canSee(req.principal, r.job)), parsePage(q), reply).map((r) => releaseView(r, ctx.signer));
+    return pageOf(
+      (await ctx.store.listReleases(job)).filter((r) => canSee(req.principal, r.job)),
+      parsePage(q),
+      reply,
+    ).map((r) => releaseView(r, ctx.signer));
   });
 
   api.get('/clusters', { config: { access: 'viewer' } }, async (req, reply): Promise<T.ClusterView[]> => {
     const q = parseQuery(z.object(PageQuery).strict(), req.query, 'clusters');
     const out: T.ClusterView[] = [];
-    for (const c of pageOf((await ctx.store.listClusters()).filter((x) => canSee(req.principal, x.tag)), parsePage(q), reply)) {
+    for (const c of pageOf(
+      (await ctx.store.listClusters()).filter((x) => canSee(req.principal, x.tag)),
+      parsePage(q),
+      reply,
+    )) {
       out.push({ ...c, currentVersion: await currentVersion(ctx, c.tag) });
     }
     return out;
   });
 
   api.get('/history', { config: { access: 'viewer' } }, async (req, reply): Promise<T.DeploymentView[]> => {
-    const q = parseQuery(z.object({ tag: z.string().optional(), limit: z.string().optional(), status: z.string().optional(), before: z.string().optional() }).strict(), req.query, 'history');
+    const q = parseQuery(
+      z
+        .object({ tag: z.string().optional(), limit: z.string().optional(), status: z.string().optional(), before: z.string().optional() })
+        .strict(),
+      req.query,
+      'history',
+    );
     if (!q.tag) throw new NoopsError('NOOPS_E_INPUT', 'history needs a cluster tag: ?tag=...');
     const tag = await ctx.tags.resolve(q.tag, { level: 'cluster' });
     authorize(req.principal, tag, 'viewer');
@@ -91,7 +120,12 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
       throw new NoopsError('NOOPS_E_INPUT', `status "${q.status}" is not one of ${STATUSES.join(', ')}`);
     }
     const limit = limitOf(q.limit);
-    const rows = await ctx.store.listDeployments({ tag, limit, status: q.status as DeploymentStatus | undefined, beforeId: parseBefore(q.before) });
+    const rows = await ctx.store.listDeployments({
+      tag,
+      limit,
+      status: q.status as DeploymentStatus | undefined,
+      beforeId: parseBefore(q.before),
+    });
     if (rows.length === limit) void reply.header(NEXT_HEADER, String(rows[rows.length - 1]!.id));
     return rows.map((r) => deploymentView(ctx.rollout.current(r.id) ?? r));
   });
@@ -102,7 +136,11 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
   });
 
   api.get('/audit', { config: { access: 'viewer' } }, async (req, reply): Promise<T.AuditView[]> => {
-    const q = parseQuery(z.object({ limit: z.string().optional(), action: z.string().optional(), before: z.string().optional() }).strict(), req.query, 'audit');
+    const q = parseQuery(
+      z.object({ limit: z.string().optional(), action: z.string().optional(), before: z.string().optional() }).strict(),
+      req.query,
+      'audit',
+    );
     const who = req.principal;
     const limit = limitOf(q.limit);
     const beforeId = parseBefore(q.before);
@@ -122,7 +160,6 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
 /** The newest audit entries a team's view is filtered from. */
 const MAX_AUDIT_SCAN = 10_000;
 
-
 /**
  * Every host `who` may see, with its status (up or down) as of now: the admin sees all; a team
  * sees the hosts assigned to its subtree and those in its clusters.
@@ -139,8 +176,14 @@ export async function hostViews(ctx: ServerContext, who: Principal): Promise<T.H
     const last = ctx.reports.lastSeen(h.name, h.lastHeartbeat);
     const trust = ctx.reports.lastReport(h.name)?.trust;
     out.push({
-      name: h.name, status: ctx.reports.isUp(last, now) ? 'up' : 'down', labels: h.labels, lastHeartbeat: last, address: h.address,
-      joinedAt: h.joinedAt, scope: h.scope, pendingJoin: h.pendingJoin && { at: h.pendingJoin.at, address: h.pendingJoin.address },
+      name: h.name,
+      status: ctx.reports.isUp(last, now) ? 'up' : 'down',
+      labels: h.labels,
+      lastHeartbeat: last,
+      address: h.address,
+      joinedAt: h.joinedAt,
+      scope: h.scope,
+      pendingJoin: h.pendingJoin && { at: h.pendingJoin.at, address: h.pendingJoin.address },
       ...(trust && { trust }),
     });
   }
@@ -186,9 +229,20 @@ export function releaseView(r: ReleaseRow, signer: ReleaseSigner): T.ReleaseView
 
 export function deploymentView(d: DeploymentRow): T.DeploymentView {
   return {
-    id: d.id, tag: d.tag, version: d.version, kind: d.kind, initiator: d.initiator,
-    startedAt: d.startedAt, endedAt: d.endedAt, hostCount: d.hosts.length, hosts: d.hosts,
-    status: d.status, previous: d.previous, hostResults: d.hostResults, message: d.message, conf: d.conf,
+    id: d.id,
+    tag: d.tag,
+    version: d.version,
+    kind: d.kind,
+    initiator: d.initiator,
+    startedAt: d.startedAt,
+    endedAt: d.endedAt,
+    hostCount: d.hosts.length,
+    hosts: d.hosts,
+    status: d.status,
+    previous: d.previous,
+    hostResults: d.hostResults,
+    message: d.message,
+    conf: d.conf,
     progress: typeof d.progress.phase === 'string' ? (d.progress as unknown as T.RolloutProgress) : null,
   };
 }

@@ -60,46 +60,55 @@ export function ClusterBody({ view, reload }: { view: NodeView; reload: () => vo
   };
   const busy = runningId !== null || (history.data?.some((d) => d.status === 'running') ?? false);
   const undeploy = (): void => {
-    const question = `Stop every instance of ${tag} on its ${count(cluster.hosts.length, 'host')}, in its batches?\n\n` +
+    const question =
+      `Stop every instance of ${tag} on its ${count(cluster.hosts.length, 'host')}, in its batches?\n\n` +
       'It is recorded in the history as an undeploy; a deploy starts the cluster again.';
     if (window.confirm(question)) void start(() => api.undeploy({ tag }));
   };
 
   return html`<div>
     <${Section} title="Running now">
-      ${cluster.current
-        ? html`<dl class="facts">
+      ${
+        cluster.current
+          ? html`<dl class="facts">
             <dt>release</dt><dd><span class="mono version">${cluster.current.version}</span> <span class="muted">commit <span class="mono">${cluster.current.commit}</span></span></dd>
             <dt>built</dt><dd><${Ago} iso=${cluster.current.createdAt} /> from <span class="mono">${cluster.current.repo}</span></dd>
             <dt>processes</dt><dd class="mono">${cluster.current.manifest.processes.map((p) => p.name).join(', ')}</dd>
             <dt>package</dt><dd class="mono small">sha256 ${cluster.current.sha256.slice(0, 16)}… · ${Math.ceil(cluster.current.size / 1024)} KiB</dd>
             <dt>hosts</dt><dd>${count(cluster.hosts.length, 'host')}: <span class="mono">${cluster.hosts.join(', ')}</span></dd>
           </dl>`
-        : cluster.currentVersion
-          ? html`<p>Version <span class="mono version">${cluster.currentVersion}</span> (its package is no longer stored).</p>`
-          : html`<${Empty} title="Nothing deployed to this cluster yet.">Pick a release below and deploy it.</${Empty}>`}
+          : cluster.currentVersion
+            ? html`<p>Version <span class="mono version">${cluster.currentVersion}</span> (its package is no longer stored).</p>`
+            : html`<${Empty} title="Nothing deployed to this cluster yet.">Pick a release below and deploy it.</${Empty}>`
+      }
       ${cluster.conf ? html`<details class="conf"><summary>cluster.conf</summary><pre>${cluster.conf}</pre></details>` : null}
     </${Section}>
 
-    ${mayDeploy
-      ? html`<${Section} title="Deploy" id="deploy">
+    ${
+      mayDeploy
+        ? html`<${Section} title="Deploy" id="deploy">
         <${DeployForm} tag=${tag} current=${cluster.currentVersion} busy=${busy}
           onDeploy=${(c: DeployChoice) => start(() => api.deploy({ tag, version: c.version, policy: c.policy }))} />
-        ${mayUndeploy && cluster.currentVersion
-          ? html`<p><button class="undeploy" disabled=${busy} title=${busy ? 'a deployment is running' : `stop every instance of ${tag}`} onClick=${undeploy}>Undeploy</button></p>`
-          : null}
+        ${
+          mayUndeploy && cluster.currentVersion
+            ? html`<p><button class="undeploy" disabled=${busy} title=${busy ? 'a deployment is running' : `stop every instance of ${tag}`} onClick=${undeploy}>Undeploy</button></p>`
+            : null
+        }
         ${startError ? html`<${ErrorBox} error=${startError} />` : null}
       </${Section}>`
-      : html`<p class="muted read-only" role="note">You may look but not deploy here: the token <strong>${who.name}</strong> is ${whoWords(who)}.</p>`}
+        : html`<p class="muted read-only" role="note">You may look but not deploy here: the token <strong>${who.name}</strong> is ${whoWords(who)}.</p>`
+    }
 
     ${liveId !== null ? html`<${LiveDeployment} key=${liveId} id=${liveId} onEnd=${ended} />` : null}
 
     <${Section} title="Deploy history" id="history">
       ${history.error ? html`<${ErrorBox} error=${history.error} retry=${history.reload} />` : null}
-      ${history.data
-        ? html`<${HistoryTable} rows=${history.data} current=${cluster.currentVersion} busy=${busy}
+      ${
+        history.data
+          ? html`<${HistoryTable} rows=${history.data} current=${cluster.currentVersion} busy=${busy}
             onRollback=${mayRollback ? (version: string) => start(() => api.rollback({ tag, to: version })) : undefined} />`
-        : null}
+          : null
+      }
     </${Section}>
 
     <${Section} title=${`Hosts (${view.hosts.length})`}><${HostsTable} hosts=${view.hosts} base=${tag} /></${Section}>

@@ -21,7 +21,17 @@ export interface DeployChoice {
   policy: { batch?: string; canary?: boolean };
 }
 
-export function DeployForm({ tag, current, busy, onDeploy }: { tag: string; current: string | null; busy: boolean; onDeploy: (choice: DeployChoice) => Promise<void> }) {
+export function DeployForm({
+  tag,
+  current,
+  busy,
+  onDeploy,
+}: {
+  tag: string;
+  current: string | null;
+  busy: boolean;
+  onDeploy: (choice: DeployChoice) => Promise<void>;
+}) {
   const api = useApi();
   const releases = useLoad(() => api.releases(tag), [tag]);
   const [version, setVersion] = useState('');
@@ -35,7 +45,9 @@ export function DeployForm({ tag, current, busy, onDeploy }: { tag: string; curr
   // The default pick: the newest release that is not running now.
   // (An update function: a pick made between the render and this effect is kept.)
   useEffect(() => {
-    setVersion((v) => (v !== '' && list.some((r) => r.version === v) ? v : list.find((r) => r.version !== current)?.version ?? list[0]?.version ?? ''));
+    setVersion((v) =>
+      v !== '' && list.some((r) => r.version === v) ? v : (list.find((r) => r.version !== current)?.version ?? list[0]?.version ?? ''),
+    );
   }, [releases.data, current]);
 
   const submit = async (e: Event): Promise<void> => {
@@ -72,14 +84,22 @@ export function DeployForm({ tag, current, busy, onDeploy }: { tag: string; curr
       <button type="button" class="secondary" aria-expanded=${String(building)} onClick=${() => setBuilding(!building)}>Build a commit…</button>
       <button type="button" class="secondary" aria-expanded=${String(importing)} onClick=${() => setImporting(!importing)}>Import a package…</button>
     </form>
-    ${importing ? html`<${ImportForm} tag=${tag} onImported=${(r: ReleaseView) => {
-      releases.reload();
-      setVersion(r.version);
-    }} />` : null}
-    ${building ? html`<${BuildForm} tag=${tag} repo=${list[0]?.repo ?? ''} onBuilt=${(b: BuildView) => {
-      releases.reload();
-      if (b.version) setVersion(b.version);
-    }} />` : null}
+    ${
+      importing
+        ? html`<${ImportForm} tag=${tag} onImported=${(r: ReleaseView) => {
+            releases.reload();
+            setVersion(r.version);
+          }} />`
+        : null
+    }
+    ${
+      building
+        ? html`<${BuildForm} tag=${tag} repo=${list[0]?.repo ?? ''} onBuilt=${(b: BuildView) => {
+            releases.reload();
+            if (b.version) setVersion(b.version);
+          }} />`
+        : null
+    }
   </div>`;
 }
 
@@ -140,7 +160,7 @@ function BuildForm({ tag, repo: firstRepo, onBuilt }: { tag: string; repo: strin
 
   // Follows the build's log until it ends.
   useEffect(() => {
-    if (!build || build.status !== 'running') return undefined;
+    if (build?.status !== 'running') return undefined;
     let offset = 0;
     let stopped = false;
     let timer: ReturnType<typeof setTimeout>;
@@ -188,9 +208,13 @@ function BuildForm({ tag, repo: firstRepo, onBuilt }: { tag: string; repo: strin
       <button type="submit" disabled=${build?.status === 'running'}>Build</button>
     </form>
     ${error ? html`<${ErrorBox} error=${error} />` : null}
-    ${build ? html`<p>Build #${build.id}: <span class=${`badge badge-${build.status}`}>${build.status}</span>
+    ${
+      build
+        ? html`<p>Build #${build.id}: <span class=${`badge badge-${build.status}`}>${build.status}</span>
       ${build.version ? html` release <span class="mono version">${build.version}</span> is ready to deploy` : null}
-      ${build.error ? html` <span class="error-text">${build.error.message}</span>` : null}</p>` : null}
+      ${build.error ? html` <span class="error-text">${build.error.message}</span>` : null}</p>`
+        : null
+    }
     ${log ? html`<pre class="log" ref=${logEl}>${log}</pre>` : null}
   </div>`;
 }

@@ -15,7 +15,12 @@ import { Ago, Badge, Empty } from '../widgets.js';
 /** The exact label the interface promises (others rely on it). */
 export const ROLLBACK_LABEL = 'Roll back to this version';
 
-export function HistoryTable({ rows, current, busy, onRollback }: {
+export function HistoryTable({
+  rows,
+  current,
+  busy,
+  onRollback,
+}: {
   rows: DeploymentView[];
   current: string | null;
   busy: boolean;
@@ -23,15 +28,18 @@ export function HistoryTable({ rows, current, busy, onRollback }: {
   onRollback?: (version: string) => void;
 }) {
   const [open, setOpen] = useState<Set<number>>(new Set());
-  if (rows.length === 0) return html`<${Empty} title="No deployments yet.">Deploy a release above; every deploy and rollback is recorded here.</${Empty}>`;
-  const toggle = (id: number): void => setOpen((s) => {
-    const next = new Set(s);
-    if (next.has(id)) next.delete(id);
-    else next.add(id);
-    return next;
-  });
+  if (rows.length === 0)
+    return html`<${Empty} title="No deployments yet.">Deploy a release above; every deploy and rollback is recorded here.</${Empty}>`;
+  const toggle = (id: number): void =>
+    setOpen((s) => {
+      const next = new Set(s);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
   const ask = (d: DeploymentView): void => {
-    const question = `Roll back ${d.tag.split('_').pop()} to version ${d.version}?\n\n` +
+    const question =
+      `Roll back ${d.tag.split('_').pop()} to version ${d.version}?\n\n` +
       `This starts a new deployment of release ${d.version} to the cluster's hosts (${d.tag}). ` +
       'It is recorded in the history as a rollback.';
     if (window.confirm(question)) onRollback?.(d.version);
@@ -67,8 +75,10 @@ function Detail({ d }: { d: DeploymentView }) {
       <h3>machines (${d.hostCount})</h3>
       <table class="compact">
         <thead><tr><th>host</th><th>before</th><th>result</th></tr></thead>
-        <tbody>${hostRows(d).map((r) => html`<tr key=${r.host}><td class="mono">${r.host}</td><td class="mono muted">${d.previous[r.host] ?? 'nothing'}</td>
-          <td><${Badge} status=${r.state} />${r.reason ? html` <span class="error-text">${r.reason}</span>` : null}</td></tr>`)}</tbody>
+        <tbody>${hostRows(d).map(
+          (r) => html`<tr key=${r.host}><td class="mono">${r.host}</td><td class="mono muted">${d.previous[r.host] ?? 'nothing'}</td>
+          <td><${Badge} status=${r.state} />${r.reason ? html` <span class="error-text">${r.reason}</span>` : null}</td></tr>`,
+        )}</tbody>
       </table>
       ${d.message ? html`<p class="error-text">${d.message}</p>` : null}
     </div>

@@ -30,14 +30,18 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
   const [acting, setActing] = useState<DeploymentAction | null>(null);
   const [, tick] = useState(0);
 
-  useEffect(() => deploymentFeed((i, signal) => api.deploymentEvents(i, { signal })).follow(id, {
-    view: (v) => {
-      setD(v);
-      setError(null);
-      if (v.status !== 'running') onEnd?.();
-    },
-    error: setError,
-  }), [id]);
+  useEffect(
+    () =>
+      deploymentFeed((i, signal) => api.deploymentEvents(i, { signal })).follow(id, {
+        view: (v) => {
+          setD(v);
+          setError(null);
+          if (v.status !== 'running') onEnd?.();
+        },
+        error: setError,
+      }),
+    [id],
+  );
   // The elapsed time moves every second while it runs.
   useEffect(() => {
     if (d?.status !== 'running') return undefined;
@@ -61,9 +65,11 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
 
   const title = d ? `${d.kind === 'rollback' ? 'Rollback' : d.kind === 'undeploy' ? 'Undeploy' : 'Deploy'} #${d.id}` : `Deployment #${id}`;
   if (!d) {
-    const body = !error ? html`<p class="loading">Loading…</p>`
-      : isNotFound(error) ? html`<${Empty} title=${notFoundWords(who, `deployment #${id}`)} />`
-      : html`<${ErrorBox} error=${error} />`;
+    const body = !error
+      ? html`<p class="loading">Loading…</p>`
+      : isNotFound(error)
+        ? html`<${Empty} title=${notFoundWords(who, `deployment #${id}`)} />`
+        : html`<${ErrorBox} error=${error} />`;
     return html`<${Section} title=${title} id="live">${body}</${Section}>`;
   }
   const rows = hostRows(d);
@@ -86,30 +92,55 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
       </div>
       <p class="small tally">${t.done} of ${count(t.total, 'host')} done${t.bad ? html`, <span class="bad">${t.bad} failed or sent back</span>` : null}${t.rest ? `, ${t.rest} ${d.status === 'running' ? 'to go' : 'not finished'}` : ''}</p>
       ${d.message ? html`<p class=${d.status === 'succeeded' ? '' : 'error-text'} role="alert">${d.message}</p>` : null}
-      ${actions.length ? html`<p class="controls">${actions.map((a) => html`<button key=${a} class=${a === 'promote' ? 'primary' : a === 'abort' ? 'danger' : ''}
-          disabled=${acting !== null} onClick=${() => act(a)}>${acting === a ? '…' : a[0]!.toUpperCase() + a.slice(1)}</button>`)}</p>` : null}
+      ${
+        actions.length
+          ? html`<p class="controls">${actions.map(
+              (a) => html`<button key=${a} class=${a === 'promote' ? 'primary' : a === 'abort' ? 'danger' : ''}
+          disabled=${acting !== null} onClick=${() => act(a)}>${acting === a ? '…' : a[0]!.toUpperCase() + a.slice(1)}</button>`,
+            )}</p>`
+          : null
+      }
       ${actionError ? html`<${ErrorBox} error=${actionError} />` : null}
       ${error ? html`<p class="small muted" role="status">Lost the live stream (${error.message}); reconnecting…</p>` : null}
       <table class="compact live-hosts">
         <thead><tr>${batches > 1 ? html`<th>batch</th>` : null}<th>host</th><th>before</th><th>state</th><th>reason</th></tr></thead>
-        <tbody>${rows.map((r) => html`<tr key=${r.host} data-host=${r.host} data-state=${r.state} class=${p && p.batch === r.batch && d.status === 'running' ? 'current-batch' : ''}>
+        <tbody>${rows.map(
+          (
+            r,
+          ) => html`<tr key=${r.host} data-host=${r.host} data-state=${r.state} class=${p && p.batch === r.batch && d.status === 'running' ? 'current-batch' : ''}>
           ${batches > 1 ? html`<td class="num">${r.batch + 1}</td>` : null}
           <td class="mono">${r.host}</td>
           <td class="mono muted">${d.previous[r.host] ?? 'nothing'}</td>
           <td><${Badge} status=${r.state} /></td>
           <td class="error-text">${r.reason ?? ''}</td>
-        </tr>`)}</tbody>
+        </tr>`,
+        )}</tbody>
       </table>
-      ${p?.tests.length ? html`<h3>Deploy tests</h3>${p.tests.map((run, i) => html`<div key=${i} class="test-run">
+      ${
+        p?.tests.length
+          ? html`<h3>Deploy tests</h3>${p.tests.map(
+              (run, i) => html`<div key=${i} class="test-run">
         <p>after batch ${run.batch + 1}: <${Badge} status=${run.status} /> <span class="muted small">${when(run.startedAt)}</span></p>
-        ${run.commands.map((c, j) => html`<details key=${j} open=${c.code !== 0 && c.code !== null}>
+        ${run.commands.map(
+          (c, j) => html`<details key=${j} open=${c.code !== 0 && c.code !== null}>
           <summary><span class="mono">${c.command}</span> <span class="muted">exit ${c.code ?? 'none (killed)'}</span></summary>
           <pre class="log">${c.output || '(no output)'}</pre>
-        </details>`)}
-      </div>`)}` : null}
-      ${p?.log.length ? html`<details class="rollout-log"><summary>log (${p.log.length} lines)</summary>
-        <pre class="log">${p.log.slice(-LOG_LINES).map((l) => `${when(l.at)}  ${l.message}`).join('\n')}</pre>
-      </details>` : null}
+        </details>`,
+        )}
+      </div>`,
+            )}`
+          : null
+      }
+      ${
+        p?.log.length
+          ? html`<details class="rollout-log"><summary>log (${p.log.length} lines)</summary>
+        <pre class="log">${p.log
+          .slice(-LOG_LINES)
+          .map((l) => `${when(l.at)}  ${l.message}`)
+          .join('\n')}</pre>
+      </details>`
+          : null
+      }
     </div>
   </${Section}>`;
 }

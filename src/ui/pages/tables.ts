@@ -17,18 +17,28 @@ export function HostsTable({ hosts, base }: { hosts: (HostView & { clusters?: st
   }
   return html`<div class="table-wrap"><table class="hosts-table">
     <thead><tr><th>host</th><th>status</th><th>labels</th><th>last heartbeat</th><th>address</th>${hosts[0]!.clusters ? html`<th>clusters</th>` : null}</tr></thead>
-    <tbody>${hosts.map((h) => html`<tr key=${h.name} class=${h.status === 'down' ? 'row-bad' : ''}>
+    <tbody>${hosts.map(
+      (h) => html`<tr key=${h.name} class=${h.status === 'down' ? 'row-bad' : ''}>
       <td class="mono"><a href=${`${href.hosts()}`} title="all hosts">${h.name}</a></td>
       <td><${Badge} status=${h.status} /></td>
       <td class="labels">${Object.entries(h.labels).map(([k, v]) => html`<span class="label" key=${k}>${k}=${v}</span>`)}</td>
       <td><${Ago} iso=${h.lastHeartbeat} /></td>
       <td class="mono muted">${h.address ?? '-'}</td>
       ${h.clusters ? html`<td>${h.clusters.map((c) => html`<span key=${c}><${TagLink} tag=${c} text=${below(c, base)} /> </span>`)}</td>` : null}
-    </tr>`)}</tbody>
+    </tr>`,
+    )}</tbody>
   </table></div>`;
 }
 
-export function InstancesTable({ instances, base, showHost = true }: { instances: InstanceView[]; base: string | null; showHost?: boolean }) {
+export function InstancesTable({
+  instances,
+  base,
+  showHost = true,
+}: {
+  instances: InstanceView[];
+  base: string | null;
+  showHost?: boolean;
+}) {
   if (instances.length === 0) {
     return html`<${Empty} title="Nothing runs here yet.">Deploy a release to a cluster and its instances show here.</${Empty}>`;
   }
@@ -36,7 +46,8 @@ export function InstancesTable({ instances, base, showHost = true }: { instances
   const rows = [...instances].sort((a, b) => (a.tag + a.host + a.process).localeCompare(b.tag + b.host + b.process));
   return html`<div class="table-wrap"><table class="instances-table">
     <thead><tr>${showHost ? html`<th>host</th>` : null}<th>cluster</th><th>process</th><th>version</th><th>state</th><th>uptime</th><th>restarts</th><th>pid</th><th>port</th><th>error</th></tr></thead>
-    <tbody>${rows.map((i) => html`<tr key=${`${i.host} ${i.tag} ${i.process}`} class=${i.state === 'up' ? '' : 'row-bad'} data-host=${i.host}>
+    <tbody>${rows.map(
+      (i) => html`<tr key=${`${i.host} ${i.tag} ${i.process}`} class=${i.state === 'up' ? '' : 'row-bad'} data-host=${i.host}>
       ${showHost ? html`<td class="mono">${i.host}</td>` : null}
       <td><${TagLink} tag=${i.tag} text=${below(i.tag, base) || i.tag.split('_').pop()} /></td>
       <td class="mono">${i.process}</td>
@@ -47,6 +58,7 @@ export function InstancesTable({ instances, base, showHost = true }: { instances
       <td class="mono muted num">${i.pid ?? '-'}</td>
       <td class="mono muted num">${i.port ?? '-'}</td>
       <td class="error-text">${i.error ?? i.healthError ?? ''}</td>
-    </tr>`)}</tbody>
+    </tr>`,
+    )}</tbody>
   </table></div>`;
 }

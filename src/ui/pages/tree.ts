@@ -54,24 +54,29 @@ export function TreePanel({ current, searchRef }: { current: string | null; sear
     }
   };
 
-  const toggle = (tag: string): void => setOpen((s) => {
-    const next = new Set(s);
-    if (next.has(tag)) next.delete(tag);
-    else next.add(tag);
-    return next;
-  });
+  const toggle = (tag: string): void =>
+    setOpen((s) => {
+      const next = new Set(s);
+      if (next.has(tag)) next.delete(tag);
+      else next.add(tag);
+      return next;
+    });
   // A node is open when it is a root, the current node or on the way to it, or when a search
   // is on; a click on its arrow turns that around.
-  const isOpen = (n: TreeNodeView, depth: number): boolean => open.has(n.tag) !== (depth === 0 || text !== '' || selector !== '' || (current !== null && (current === n.tag || current.startsWith(`${n.tag}_`))));
+  const isOpen = (n: TreeNodeView, depth: number): boolean =>
+    open.has(n.tag) !==
+    (depth === 0 || text !== '' || selector !== '' || (current !== null && (current === n.tag || current.startsWith(`${n.tag}_`))));
 
   const row = (n: TreeNodeView, depth: number): unknown => {
     const expanded = isOpen(n, depth);
     const title = `${count(n.hosts, 'host')}${n.hostsDown ? ` (${n.hostsDown} down)` : ''}, ${n.instancesUp} of ${count(n.instances, 'instance')} up`;
     return html`<li key=${n.tag}>
       <div class=${`tree-row${current === n.tag ? ' current' : ''}`}>
-        ${n.children.length
-          ? html`<button class="twist" onClick=${() => toggle(n.tag)} aria-expanded=${String(expanded)} aria-label=${`${expanded ? 'collapse' : 'expand'} ${n.level}.${n.name}`}>${expanded ? '▾' : '▸'}</button>`
-          : html`<span class="twist"></span>`}
+        ${
+          n.children.length
+            ? html`<button class="twist" onClick=${() => toggle(n.tag)} aria-expanded=${String(expanded)} aria-label=${`${expanded ? 'collapse' : 'expand'} ${n.level}.${n.name}`}>${expanded ? '▾' : '▸'}</button>`
+            : html`<span class="twist"></span>`
+        }
         <a href=${href.node(n.tag)} title=${n.tag} aria-current=${current === n.tag ? 'page' : undefined}>
           <${Dot} health=${n.health} /><span class="lvl">${n.level}.</span><span class="name">${n.name}</span>
         </a>
@@ -92,14 +97,23 @@ export function TreePanel({ current, searchRef }: { current: string | null; sear
           if (!v.includes('=') && submitted) setSubmitted('');
         }} />
     </form>
-    ${selector ? html`<p class="small muted filter-note">selector <code>${selector}</code> · <button class="link" onClick=${() => { setQuery(''); setSubmitted(''); }}>clear</button></p>` : null}
+    ${
+      selector
+        ? html`<p class="small muted filter-note">selector <code>${selector}</code> · <button class="link" onClick=${() => {
+            setQuery('');
+            setSubmitted('');
+          }}>clear</button></p>`
+        : null
+    }
     ${query.includes('=') && query.trim() !== selector ? html`<p class="small muted filter-note">press Enter to apply the selector</p>` : null}
     ${searchError ? html`<p class="small search-error" role="alert">${searchError}</p>` : null}
     ${tree.error ? html`<${ErrorBox} error=${tree.error} retry=${tree.reload} />` : null}
     ${!tree.data && !tree.error ? html`<${Loading} what="the tree" />` : null}
-    ${tree.data && tree.data.roots.length === 0 && !selector
-      ? html`<${Empty} title="The service tree is empty.">Build a release (<code>noops build -u REPO -t TAG -v COMMIT</code>) or set a cluster's hosts (<code>noops cluster set</code>) with a full tag, and its nodes appear here.</${Empty}>`
-      : null}
+    ${
+      tree.data && tree.data.roots.length === 0 && !selector
+        ? html`<${Empty} title="The service tree is empty.">Build a release (<code>noops build -u REPO -t TAG -v COMMIT</code>) or set a cluster's hosts (<code>noops cluster set</code>) with a full tag, and its nodes appear here.</${Empty}>`
+        : null
+    }
     ${tree.data && shown.length === 0 && (text || selector) ? html`<${Empty} title="Nothing matches." />` : null}
     ${shown.length ? html`<ul class="tree-list">${shown.map((n) => row(n, 0))}</ul>` : null}
   </nav>`;
