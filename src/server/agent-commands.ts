@@ -193,8 +193,7 @@ export class AgentCommandQueue {
 
   #get(id: number): Command {
     const cmd = this.#commands.get(id);
-    if (cmd === undefined)
-      throw new NoopsError('NOOPS_E_NOT_FOUND', `no command #${id} (commands are kept ${RETAIN_MS / 60_000} minutes after they end)`);
+    if (cmd === undefined) throw commandNotFound(id);
     return cmd;
   }
 
@@ -235,4 +234,9 @@ export class AgentCommandQueue {
       error: cmd.error,
     };
   }
+}
+
+/** The answer for a command that does not exist, or that the caller may not see: the same words. */
+export function commandNotFound(id: number): NoopsError {
+  return new NoopsError('NOOPS_E_NOT_FOUND', `no command #${id} (commands are kept ${RETAIN_MS / 60_000} minutes after they end)`);
 }

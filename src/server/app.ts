@@ -2,7 +2,7 @@
  * The HTTP API: a fastify app with token auth on every route, one error format, and the
  * route modules. Built in-process so tests can `inject()` or listen on a real port.
  */
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply } from 'fastify';
 import { NoopsError } from '../errors/index.js';
 import { API_PREFIX } from '../api/index.js';
 import type { ServerContext } from './context.js';
@@ -44,6 +44,14 @@ export async function buildApp(
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: true,
     routerOptions: { querystringParser: parseQuery },
+    // fastify's own refusals before routing (a malformed %-encoding in the path) in the one error format
+    frameworkErrors: (err, _req, reply) => {
+      // fastify types this reply by the route's schema, and there is no route yet
+      (reply as unknown as FastifyReply)
+        .code(400)
+        .header('content-type', 'application/json; charset=utf-8')
+        .send(JSON.stringify(new NoopsError('NOOPS_E_INPUT', `the request's URL is malformed: ${err.message}`).toJSON()));
+    },
     ...(opts.https && { https: opts.https }),
   });
   const denials = new DenialLog(ctx.store);

@@ -20,7 +20,7 @@ import type { BuildRow, DeploymentRow, DesiredRow, InstanceRow, ReleaseRow, Stor
 
 const PG_URL = process.env.NOOPS_TEST_PG_URL;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const INDEX = fileURLToPath(new URL('./index.ts', import.meta.url));
+const INDEX = fileURLToPath(new URL('./open.ts', import.meta.url));
 
 /**
  * Runs `setDesired(host, tag_i, ...)` `n` times in a separate Node process on `url`; returns

@@ -8,8 +8,9 @@ import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/index.js';
 import { PROCESS_NAME_RE } from '../../release/index.js';
-import type { ServerContext } from '../context.js';
-import { authorize } from '../auth.js';
+import type { Principal, ServerContext } from '../context.js';
+import { commandNotFound } from '../agent-commands.js';
+import { authorize, canSee } from '../auth.js';
 import { HostName, parseBody, parseQuery, TagInput } from './parse.js';
 
 /** 25 s: a CLI's read of a command is answered within this even with no news, under proxy idle timeouts. */
@@ -69,7 +70,7 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
   api.get('/commands/:id', { config: { access: 'viewer' } }, async (req): Promise<T.CommandView> => {
     const id = idOf(req.params);
     const q = parseQuery(z.object({ offset: z.string().optional(), waitMs: z.string().optional() }).strict(), req.query, 'command');
-    authorize(req.principal, ctx.commands.peek(id).tag, 'viewer');
+    visibleCommand(ctx, req.principal, id);
     const offset = Number(q.offset ?? 0);
     const waitMs = Math.min(Number(q.waitMs ?? 0), READ_WAIT_MS);
     if (!Number.isInteger(offset) || offset < 0 || !Number.isFinite(waitMs) || waitMs < 0) {
@@ -82,7 +83,7 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
 
   api.delete('/commands/:id', { config: { access: 'viewer' } }, async (req): Promise<T.CommandView> => {
     const id = idOf(req.params);
-    authorize(req.principal, ctx.commands.peek(id).tag, 'viewer');
+    visibleCommand(ctx, req.principal, id);
     return ctx.commands.cancel(id);
   });
 
@@ -90,6 +91,16 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
     const body = parseBody(UpdateBody, req.body, 'command update');
     return ctx.commands.update(req.principal.name, idOf(req.params), body);
   });
+}
+
+/**
+ * The command `id` if `who` may see it. Another team's command is not found, as if it did not
+ * exist (docs/security.md: a single object outside the caller's scope is 404, and its tag is not named).
+ */
+function visibleCommand(ctx: ServerContext, who: Principal, id: number): T.CommandView {
+  const view = ctx.commands.peek(id);
+  if (!canSee(who, view.tag)) throw commandNotFound(id);
+  return view;
 }
 
 function idOf(params: unknown): number {

@@ -11,8 +11,11 @@ import { hashToken, newSecret } from '../tokens.js';
 import { serverIdentity } from '../trust.js';
 import { answerJson } from '../desired-view.js';
 import { REPORT_MAX_BYTES, reportLimits } from '../report-limits.js';
-import { HostName, parseBody } from './parse.js';
+import { HostName, parseBody, parseQuery } from './parse.js';
 import { ReportBody } from '../../monitor/report-schema.js';
+
+/** `?after=GEN` (the generation the agent has), `?commands=1` (hold commands in the same poll). */
+const DesiredQuery = z.object({ after: z.string().optional(), commands: z.string().optional() }).strict();
 
 const JoinBody = z
   .object({
@@ -98,7 +101,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
 
   api.get('/agent/desired', { config: { access: 'agent' } }, async (req, reply): Promise<string> => {
     const host = req.principal.name;
-    const q = req.query as { after?: string; commands?: string };
+    const q = parseQuery(DesiredQuery, req.query, 'desired state');
     const after = Number(q.after ?? -1);
     if (!Number.isInteger(after)) throw new NoopsError('NOOPS_E_INPUT', 'after must be an integer generation');
     // An agent that asks for commands too holds this one poll instead of two: a server's

@@ -96,7 +96,6 @@ routeTest(
     assert.equal(res.statusCode === 403 || res.statusCode === 404, true);
     assertError(res, 404, 'NOOPS_E_NOT_FOUND', 'another subtree');
   },
-  { todo: "answers 403 naming the command's tag (authorize), where docs/security.md says an object outside the scope is 404" },
 );
 
 routeTest(
@@ -106,9 +105,9 @@ routeTest(
     const cmd = (await queue(webViewer, { action: 'logs' })).json();
     assertError(
       await t.call(mailAdmin, 'DELETE', `/api/v1/commands/${cmd.id}`),
-      403,
-      'NOOPS_E_FORBIDDEN',
-      'another subtree (404 would be right: see the todo above)',
+      404,
+      'NOOPS_E_NOT_FOUND',
+      'another subtree: not found, as if it did not exist',
     );
     const res = await t.call(webViewer, 'DELETE', `/api/v1/commands/${cmd.id}`);
     assert.equal(res.statusCode, 200, res.body);
@@ -126,5 +125,4 @@ routeTest(
     const cmd = (await queue(webViewer, { action: 'logs' })).json();
     assertError(await t.call(mailAdmin, 'DELETE', `/api/v1/commands/${cmd.id}`), 404, 'NOOPS_E_NOT_FOUND', 'another subtree');
   },
-  { todo: "answers 403 naming the command's tag (authorize), where docs/security.md says an object outside the scope is 404" },
 );

@@ -5,18 +5,21 @@
  * deployment again first, so it misses nothing it needs.
  */
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type * as T from '../../api/index.js';
 import { encodeEvent, KEEP_ALIVE } from '../../api/index.js';
 import type { DeploymentRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
 import { authorize } from '../auth.js';
 import { deploymentOf, deploymentView } from './views.js';
+import { parseQuery } from './parse.js';
 
 /** A comment every 15 s keeps idle proxies (often 30-60 s) from closing a quiet stream. */
 export const KEEP_ALIVE_MS = 15_000;
 
 export async function deployEventRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   api.get('/deployments/:id/events', { config: { access: 'viewer' } }, async (req, reply) => {
+    parseQuery(z.object({}).strict(), req.query, 'deployment events'); // it takes none
     const row = await deploymentOf(ctx, (req.params as { id: string }).id, req.principal);
     authorize(req.principal, row.tag, 'viewer');
     reply.hijack();
