@@ -250,7 +250,8 @@ export interface TreeNodeView {
  * A node's health in one word: `ok` (every host and instance up), `degraded` (some are not),
  * `down` (every host down, or no instance up), `idle` (nothing runs, no host down).
  */
-export type Health = 'ok' | 'degraded' | 'down' | 'idle';
+import type { Health } from '../tree/index.js';
+export type { Health };
 
 /** GET /nodes/:tag: one node of the tree with what lies under it (the console's node page) */
 export interface NodeView {

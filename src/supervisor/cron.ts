@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { NoopsError } from '../errors/index.js';
-import { killRemnants } from './entry.js';
+import { killRemnants } from './process-record.js';
 import { rotateOrWarn } from './logs.js';
 import { procAlive, procStartTime, signalGroup } from './proc.js';
 import { cronSchedule, type Schedule } from '../release/schedule.js';

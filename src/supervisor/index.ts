@@ -4,7 +4,15 @@
  */
 export { Supervisor } from './supervisor.js';
 export { planRestart, type BackoffPolicy, type Death, type RestartPlan } from './backoff.js';
-export { decideConditionRestart, decideEnd, freshBook, type Decision, type EndFacts, type Policy, type RestartBook } from './policy.js';
+export {
+  decideConditionRestart,
+  decideEnd,
+  freshBook,
+  type Decision,
+  type EndFacts,
+  type Policy,
+  type RestartBook,
+} from './restart-decisions.js';
 export {
   CONDITION_KINDS,
   describeCondition,

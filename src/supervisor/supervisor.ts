@@ -9,10 +9,10 @@ import { EventEmitter } from 'node:events';
 import { NoopsError } from '../errors/index.js';
 import { ConditionRunner } from './condition-runner.js';
 import type { ConditionSpec } from './conditions.js';
-import { clearProcess, clearTimers, killRemnants, newEntry, notAdoptable, snapshot, type Entry } from './entry.js';
+import { clearProcess, clearTimers, killRemnants, newRecord, notAdoptable, snapshot, type ProcessRecord } from './process-record.js';
 import { EventRing } from './events.js';
 import { LogRotator } from './logs.js';
-import { decideConditionRestart, decideEnd, decisionWords, freshBook, type Decision } from './policy.js';
+import { decideConditionRestart, decideEnd, decisionWords, freshBook, type Decision } from './restart-decisions.js';
 import { normalizeSignal, procAlive, procStartTime, signalGroup, startTimeToEpochMs } from './proc.js';
 import { logPaths, spawnProcess } from './spawn.js';
 import { terminate } from './terminate.js';
@@ -46,7 +46,7 @@ import { checkSpec } from './validate.js';
  *   await sup.stopAll();
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, ProcessRecord>();
   readonly #opts: Required<SupervisorOptions>;
   readonly #events: EventRing;
   readonly #rotator: LogRotator;
@@ -227,7 +227,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * `#add` for adopt: a process that runs already is taken over even when the spec's user is
    * refused now (root no longer allowed, or not known to be); only starting it again is refused.
    */
-  #addAdopted(spec: WatchSpec, record: AdoptRecord): Entry {
+  #addAdopted(spec: WatchSpec, record: AdoptRecord): ProcessRecord {
     try {
       return this.#add(spec);
     } catch (err) {
@@ -238,7 +238,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
   }
 
-  #add(spec: WatchSpec): Entry {
+  #add(spec: WatchSpec): ProcessRecord {
     const signal = checkSpec(spec);
     const existing = this.#entries.get(spec.id);
     if (existing !== undefined && existing.state !== 'stopped') {
@@ -246,7 +246,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         hint: 'stop it first, or give the new process another id',
       });
     }
-    const entry = newEntry(spec, {
+    const entry = newRecord(spec, {
       signal,
       runAs: spawnIdentity(spec.user, spec.allowRoot),
       restartPolicy: spec.restart ?? 'always',
@@ -262,7 +262,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** Runs a stop or restart of `entry`, so that others wait for it. */
-  #run(entry: Entry, fn: () => Promise<void>): Promise<void> {
+  #run(entry: ProcessRecord, fn: () => Promise<void>): Promise<void> {
     const op = fn().finally(() => {
       if (entry.op === op) entry.op = null;
     });
@@ -271,7 +271,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** Spawns the process of `entry` (first start or restart). */
-  #launch(entry: Entry, reason: string, kind: EventKind): void {
+  #launch(entry: ProcessRecord, reason: string, kind: EventKind): void {
     const gen = ++entry.gen;
     clearTimers(entry);
     Object.assign(entry, { adopted: false, leaderExited: false, retryAt: null });
@@ -300,7 +300,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** The process counts as `up`: its conditions start. */
-  #toUp(entry: Entry, gen: number, upAt: number, reason: string): void {
+  #toUp(entry: ProcessRecord, gen: number, upAt: number, reason: string): void {
     entry.upAt = upAt;
     entry.book = { ...entry.book, failedStarts: 0 };
     const conditions = entry.spec.conditions ?? [];
@@ -316,7 +316,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** The spawned leader ended (it is reaped when this runs). */
-  #exited(entry: Entry, gen: number, code: number | null, signal: string | null): void {
+  #exited(entry: ProcessRecord, gen: number, code: number | null, signal: string | null): void {
     if (entry.gen !== gen) return;
     entry.leaderExited = true;
     entry.child = null;
@@ -327,7 +327,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** A process ended that nobody asked to stop: clean up its group, then do what the policy says. */
-  #ended(entry: Entry, gen: number, code: number | null, signal: string | null, reason: string): void {
+  #ended(entry: ProcessRecord, gen: number, code: number | null, signal: string | null, reason: string): void {
     if (entry.gen !== gen || (entry.state !== 'starting' && entry.state !== 'up')) return;
     clearTimers(entry);
     const { pid, state } = entry;
@@ -348,7 +348,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** Executes a decision about a process that is not running any more. */
-  #decide(entry: Entry, gen: number, decision: Decision, reason: string): void {
+  #decide(entry: ProcessRecord, gen: number, decision: Decision, reason: string): void {
     if (decision.action === 'restart' || decision.action === 'flap') {
       const [state, delay, why] =
         decision.action === 'restart'
@@ -383,7 +383,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** A condition fired on an `up` process. */
-  #conditionFired(entry: Entry, gen: number, c: ConditionSpec, message: string): void {
+  #conditionFired(entry: ProcessRecord, gen: number, c: ConditionSpec, message: string): void {
     if (entry.gen !== gen || entry.state !== 'up' || entry.op !== null) return;
     this.#record(entry, 'condition', `${message}${c.action === 'restart' ? '; restarting' : ''}`);
     if (c.action !== 'restart') return;
@@ -405,7 +405,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * Ends the running process (if any) and waits until its group is gone; the state is
    * `stopping` meanwhile and the caller sets the next one. Returns the reason, in words.
    */
-  async #terminate(entry: Entry, why?: string): Promise<string> {
+  async #terminate(entry: ProcessRecord, why?: string): Promise<string> {
     clearTimers(entry);
     entry.retryAt = null;
     const pid = entry.pid;
@@ -429,11 +429,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return reason;
   }
 
-  #record(entry: Entry, kind: EventKind, message: string): void {
+  #record(entry: ProcessRecord, kind: EventKind, message: string): void {
     this.emit('event', this.#events.push(entry.spec.id, kind, message));
   }
 
-  #setState(entry: Entry, state: ProcessState, reason: string): void {
+  #setState(entry: ProcessRecord, state: ProcessState, reason: string): void {
     entry.state = state;
     entry.since = Date.now();
     entry.reason = reason;

@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Entry } from './entry.js';
+import type { ProcessRecord } from './process-record.js';
 import { groupAlive, procAlive, signalGroup } from './proc.js';
 import { spawnStopCommand } from './spawn.js';
 import { STOP_POLL_MS } from './types.js';
@@ -13,7 +13,7 @@ import { STOP_POLL_MS } from './types.js';
  * Ends the group led by `pid` and resolves, with the reason in words, when it is gone (or when
  * even SIGKILL did not end it within `killWaitMs`).
  */
-export async function terminate(entry: Entry, pid: number, killWaitMs: number): Promise<string> {
+export async function terminate(entry: ProcessRecord, pid: number, killWaitMs: number): Promise<string> {
   const { stopTimeoutMs, stopCommand } = entry.spec;
   let how = entry.signal as string;
   let helper: ChildProcess | undefined;
@@ -54,7 +54,7 @@ export async function terminate(entry: Entry, pid: number, killWaitMs: number): 
 }
 
 /** Waits until neither the leader nor any process of its group runs; false at the deadline. */
-async function waitGone(entry: Entry, pid: number, timeoutMs: number): Promise<boolean> {
+async function waitGone(entry: ProcessRecord, pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const leaderRuns = entry.adopted ? procAlive(pid, entry.startTime) : !entry.leaderExited;

@@ -1,13 +1,13 @@
 /** The supervisor's private record of one process, and the snapshot it gives out. */
 import type { ChildProcess } from 'node:child_process';
 import type { ConditionRunner } from './condition-runner.js';
-import { freshBook, type RestartBook } from './policy.js';
+import { freshBook, type RestartBook } from './restart-decisions.js';
 import { procAlive, procStat, signalGroup } from './proc.js';
 import { logPaths } from './spawn.js';
 import type { AdoptRecord, FlappingPolicy, LastExit, LogPolicy, ProcessState, ProcessStatus, RestartPolicy, WatchSpec } from './types.js';
 import type { RunAs } from './user.js';
 
-export interface Entry {
+export interface ProcessRecord {
   spec: WatchSpec;
   signal: NodeJS.Signals;
   runAs: RunAs | undefined;
@@ -51,7 +51,10 @@ export interface Entry {
 }
 
 /** A new record, not yet started. */
-export function newEntry(spec: WatchSpec, fixed: Pick<Entry, 'signal' | 'runAs' | 'restartPolicy' | 'flapping' | 'logPolicy'>): Entry {
+export function newRecord(
+  spec: WatchSpec,
+  fixed: Pick<ProcessRecord, 'signal' | 'runAs' | 'restartPolicy' | 'flapping' | 'logPolicy'>,
+): ProcessRecord {
   return {
     spec: { ...spec, env: { ...spec.env }, meta: { ...(spec.meta ?? {}) } },
     ...fixed,
@@ -78,12 +81,12 @@ export function newEntry(spec: WatchSpec, fixed: Pick<Entry, 'signal' | 'runAs' 
 }
 
 /** Forgets the running process (it is gone). */
-export function clearProcess(entry: Entry): void {
+export function clearProcess(entry: ProcessRecord): void {
   Object.assign(entry, { pid: null, startTime: null, startedAt: null, upAt: null, child: null, adopted: false });
 }
 
 /** Ends every timer and the condition checks. */
-export function clearTimers(entry: Entry): void {
+export function clearTimers(entry: ProcessRecord): void {
   clearTimeout(entry.grace);
   clearTimeout(entry.timer);
   clearInterval(entry.poll);
@@ -101,7 +104,7 @@ export function killRemnants(pgid: number): void {
   }
 }
 
-export function snapshot(entry: Entry): ProcessStatus {
+export function snapshot(entry: ProcessRecord): ProcessStatus {
   return {
     id: entry.spec.id,
     state: entry.state,
