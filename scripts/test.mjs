@@ -37,7 +37,8 @@ function failedFiles(tapFile) {
   const files = new Set();
   let inFailure = false;
   for (const line of text.split('\n')) {
-    if (/^\s*not ok /.test(line)) inFailure = !/# (TODO|SKIP)\b/i.test(line); // a todo's failure is expected
+    if (/^\s*not ok /.test(line))
+      inFailure = !/# (TODO|SKIP)\b/i.test(line); // a todo's failure is expected
     else if (/^\s*ok /.test(line)) inFailure = false;
     const at = inFailure && /^\s*location: '(.*?):\d+:\d+'$/.exec(line);
     if (at) {
