@@ -151,8 +151,10 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   private async open(plan: StartPlan): Promise<Deployment> {
     const { start: req, release, policy, batches, hasTests } = plan;
     const hosts = batches.flat();
-    // One running deployment per cluster. The in-memory set closes the gap between the check
-    // and the insert within this server.
+    // One running deployment per cluster. The database decides (a unique index: the writer
+    // refuses a second running deployment with NOOPS_E_DEPLOY_LOCKED naming the holder, whichever
+    // server wrote the first); the check below and the in-memory set only answer earlier, before
+    // reading what the hosts run.
     if (this.starting.has(req.tag)) throw locked(req.tag, undefined);
     this.starting.add(req.tag);
     try {

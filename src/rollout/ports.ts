@@ -59,7 +59,12 @@ export interface RolloutReader {
 
 /** What the controller writes. */
 export interface RolloutWriter {
-  /** Writes a new deployment and its audit entry together, or neither; answers its id. */
+  /**
+   * Writes a new deployment and its audit entry together, or neither; answers its id. The
+   * cluster's lock is the store's: a running deployment is refused while another of its tag runs.
+   *
+   * @throws NoopsError NOOPS_E_DEPLOY_LOCKED naming the running one (as `locked` words it), when `row` runs and another deployment of its tag already does
+   */
   createDeployment(row: Omit<Deployment, 'id'>, audit: (id: number) => Omit<AuditRow, 'id'>): Promise<number>;
   updateDeployment(id: number, patch: Partial<Omit<Deployment, 'id'>>): Promise<void>;
   /** sets (row) or clears (null) one cluster's entry on many hosts, in one transaction */

@@ -3,9 +3,11 @@
  * progress is read back (validated, once) and where a deployment and its audit entry are
  * written in one transaction. The server builds it in its wiring.
  */
+import { NoopsError } from '../errors/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import type { DeploymentRow, ReleaseRow, Store } from '../store/index.js';
 import type { RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
+import { locked } from './deploy-start.js';
 import { readProgress } from './progress-schema.js';
 
 /**
@@ -39,12 +41,22 @@ export function rolloutPorts(store: Store): RolloutPorts {
     desired: (tag) => store.listDesired(tag),
   };
   const write: RolloutWriter = {
-    createDeployment: (row, audit) =>
-      store.tx(async (s) => {
-        const id = await s.createDeployment(row);
-        await s.audit(audit(id));
-        return id;
-      }),
+    async createDeployment(row, audit) {
+      try {
+        return await store.tx(async (s) => {
+          const id = await s.createDeployment(row);
+          await s.audit(audit(id));
+          return id;
+        });
+      } catch (err) {
+        // The database refused a second running deployment of the tag (another server, or
+        // another request, wrote one since the controller's check): name the one that holds it,
+        // read after the refused transaction rolled back.
+        if (err instanceof NoopsError && err.code === 'NOOPS_E_DEPLOY_LOCKED')
+          throw locked(row.tag, await store.findRunningDeployment(row.tag));
+        throw err;
+      }
+    },
     updateDeployment: (id, patch) => store.updateDeployment(id, patch),
     setDesiredMany: (tag, changes) => store.setDesiredMany(tag, changes),
     audit: (row) => store.audit(row),

@@ -16,6 +16,7 @@ import type {
   RuntimeRow,
 } from '../store/index.js';
 import type { Deployment, RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
+import { locked } from './deploy-start.js';
 import { stored } from './store-ports.js';
 
 /** The name of a reader's or a writer's method. */
@@ -142,6 +143,11 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
 
   async createDeployment(row: Omit<Deployment, 'id'>, audit: (id: number) => Omit<AuditRow, 'id'>): Promise<number> {
     this.call('createDeployment');
+    // the store's unique index of running deployments per tag (0011_deploy_lock), as the store edge words it
+    if (row.status === 'running') {
+      const holder = this.allDeployments().find((d) => d.tag === row.tag && d.status === 'running');
+      if (holder) throw locked(row.tag, holder);
+    }
     const id = Math.max(0, ...this.deployments.keys()) + 1;
     const entry = audit(id); // built before anything is written: both or neither
     this.deployments.set(id, JSON.stringify({ id, ...row }));

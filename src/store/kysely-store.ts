@@ -5,6 +5,7 @@
  * since 3.35.
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { NoopsError } from '../errors/index.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import { chunks } from './batch.js';
@@ -399,8 +400,16 @@ export class KyselyStore implements Store {
   // ---- deployments
 
   async createDeployment(row: NewDeployment): Promise<number> {
-    const r = await this.db.insertInto('deployments').values(m.deploymentToDb(row)).returning('id').executeTakeFirstOrThrow();
-    return Number(r.id);
+    try {
+      const r = await this.db.insertInto('deployments').values(m.deploymentToDb(row)).returning('id').executeTakeFirstOrThrow();
+      return Number(r.id);
+    } catch (err) {
+      // The unique index of running deployments per tag (0011_deploy_lock) is the cluster's lock.
+      if (row.status === 'running' && isDeployLockViolation(err)) {
+        throw new NoopsError('NOOPS_E_DEPLOY_LOCKED', `another deployment of ${row.tag} is running`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   async updateDeployment(id: number, patch: Partial<Omit<DeploymentRow, 'id'>>): Promise<void> {
@@ -577,4 +586,15 @@ function joinable(trx: Transaction<Database>): Kysely<Database> {
     },
   });
   return proxy;
+}
+
+/**
+ * Whether `err` is the database refusing a second running deployment of one tag: the unique
+ * index `deployments_one_running_per_tag` (PostgreSQL: 23505 naming it; better-sqlite3:
+ * SQLITE_CONSTRAINT_UNIQUE on `deployments.tag`, its only unique column besides the id).
+ */
+function isDeployLockViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown; message?: unknown } | null;
+  if (e?.code === '23505') return e.constraint === 'deployments_one_running_per_tag';
+  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' && typeof e.message === 'string' && e.message.includes('deployments.tag');
 }

@@ -363,6 +363,62 @@ const rolloutLock: MigrationFactory = () => ({
   },
 });
 
+/**
+ * The deploy lock in the database: at most one running deployment per cluster, whichever server
+ * (or request) writes it. A UNIQUE partial index on the running deployments' tag replaces
+ * 0010's plain one (it answers `findRunningDeployment` as well), so the second of two inserts
+ * that both saw "nothing running" fails with a unique violation (`createDeployment` turns it
+ * into NOOPS_E_DEPLOY_LOCKED).
+ *
+ * A database that already holds several running deployments of one cluster (one server could
+ * not write them; two servers before this migration could) keeps the oldest running: it holds
+ * the lock, as `findRunningDeployment` answered before 0010 was unique. Each younger one ends
+ * `failed`, with a message naming the one kept, and is not resumed; its hosts keep what it wrote
+ * until the next deploy.
+ */
+const deployLock: MigrationFactory = () => ({
+  async up(db: Kysely<any>) {
+    const endedAt = new Date().toISOString();
+    const crowded = await db
+      .selectFrom('deployments')
+      .select(['tag', (eb) => eb.fn.min('id').as('keep')])
+      .where('status', '=', 'running')
+      .groupBy('tag')
+      .having((eb) => eb.fn.countAll(), '>', 1)
+      .execute();
+    for (const { tag, keep } of crowded) {
+      await db
+        .updateTable('deployments')
+        .set({
+          status: 'failed',
+          ended_at: endedAt,
+          message: `ended by migration 0011_deploy_lock: deployment #${Number(keep)} was already running on ${tag} (one running deployment per cluster)`,
+        })
+        .where('tag', '=', tag)
+        .where('status', '=', 'running')
+        .where('id', '<>', keep)
+        .execute();
+    }
+    await db.schema.dropIndex('deployments_running_tag').ifExists().execute();
+    await db.schema
+      .createIndex('deployments_one_running_per_tag')
+      .on('deployments')
+      .column('tag')
+      .unique()
+      .where(sql.ref('status'), '=', 'running')
+      .execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.dropIndex('deployments_one_running_per_tag').ifExists().execute();
+    await db.schema
+      .createIndex('deployments_running_tag')
+      .on('deployments')
+      .column('tag')
+      .where(sql.ref('status'), '=', 'running')
+      .execute();
+  },
+});
+
 /** Every migration, oldest first. Names sort in the order they must run. */
 const MIGRATIONS: Record<string, MigrationFactory> = {
   '0001_initial': initial,
@@ -373,6 +429,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0007_limits': limits,
   '0009_signatures': signatures,
   '0010_rollout_lock': rolloutLock,
+  '0011_deploy_lock': deployLock,
 };
 
 /**

@@ -5,17 +5,22 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { NoopsError } from '../errors/index.js';
 import { BUILD_LOG_HEAD_CHARS, BUILD_LOG_PIECE_CHARS, BUILD_LOG_TAIL_CHARS } from './build-log.js';
+import { migrationProvider } from './migrations.js';
 import { MIGRATION_NAMES, openStore, parseStoreUrl } from './open.js';
+import { deploymentToDb } from './rows.js';
+import type { Database } from './schema.js';
 import type { BuildRow, DeploymentRow, DesiredRow, InstanceRow, ReleaseRow, Store } from './index.js';
 
 const PG_URL = process.env.NOOPS_TEST_PG_URL;
@@ -272,6 +277,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0007_limits',
         '0009_signatures',
         '0010_rollout_lock',
+        '0011_deploy_lock',
       ]);
     });
 
@@ -840,6 +846,94 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal((await s.findRunningDeployment(`${JOB}_cluster.b`))?.id, other);
       await s.updateDeployment(running, { status: 'failed', endedAt: at(20) });
       assert.equal(await s.findRunningDeployment(CLUSTER), undefined, 'ended: unlocked');
+    });
+
+    it("the deploy lock is the database's: of two stores creating a running deployment of one tag at once, exactly one wins", async () => {
+      // two stores on one database: two servers (on PostgreSQL, two pools racing for real)
+      const url = await backend.freshUrl();
+      const [a, b] = [await openStore(url), await openStore(url)];
+      open.push(a, b);
+      const results = await Promise.allSettled(
+        [a, b].map((s, i) =>
+          s.tx(async (t) => {
+            const id = await t.createDeployment(deployment({ initiator: `server-${i}` }));
+            await t.audit({ at: at(0), actor: `server-${i}`, action: 'deploy', target: CLUSTER, detail: { deployment: id } });
+            return id;
+          }),
+        ),
+      );
+      const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as NoopsError] : []));
+      assert.equal(won.length, 1, 'one wins');
+      assert.equal(lost.length, 1, 'one is refused');
+      assert.ok(lost[0] instanceof NoopsError, String(lost[0]));
+      assert.equal(lost[0].code, 'NOOPS_E_DEPLOY_LOCKED');
+      assert.match(lost[0].message, new RegExp(`another deployment of ${CLUSTER} is running`));
+      assert.deepEqual(
+        (await a.listDeployments({ tag: CLUSTER })).map((d) => d.id),
+        won,
+        'the refused one wrote nothing',
+      );
+      assert.deepEqual(
+        (await b.listAudit()).map((e) => e.detail),
+        [{ deployment: won[0] }],
+        'nor its audit entry',
+      );
+      assert.equal((await b.findRunningDeployment(CLUSTER))?.id, won[0]);
+      // ended and not running deployments do not hold it; another cluster has its own lock
+      await a.createDeployment(deployment({ status: 'failed', endedAt: at(3) }));
+      assert.ok(await b.createDeployment(deployment({ tag: `${JOB}_cluster.b` })));
+      await assert.rejects(b.createDeployment(deployment()), { code: 'NOOPS_E_DEPLOY_LOCKED' });
+      await a.updateDeployment(won[0], { status: 'succeeded', endedAt: at(9) });
+      const next = await b.createDeployment(deployment({ version: 'fff999eee', startedAt: at(10) }));
+      assert.equal((await a.findRunningDeployment(CLUSTER))?.id, next, 'after it ended, a new one may start');
+    });
+
+    it('0011_deploy_lock on a database that already holds two running deployments of one tag: the oldest keeps running, the others fail', async () => {
+      const url = await backend.freshUrl();
+      const target = parseStoreUrl(url);
+      let db: Kysely<Database>;
+      if (target.backend === 'sqlite') {
+        mkdirSync(dirname(target.path), { recursive: true });
+        db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new BetterSqlite3(target.path) }) });
+      } else {
+        db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
+      }
+      try {
+        const migrated = await new Migrator({ db, provider: migrationProvider(backend.name) }).migrateTo('0010_rollout_lock');
+        assert.equal(migrated.error, undefined);
+        for (const row of [
+          deployment({ initiator: 'first' }),
+          deployment({ tag: `${JOB}_cluster.b` }),
+          deployment({ initiator: 'second' }),
+          deployment({ initiator: 'third' }),
+          deployment({ status: 'succeeded', endedAt: at(5) }),
+        ])
+          await db.insertInto('deployments').values(deploymentToDb(row)).execute();
+      } finally {
+        await db.destroy();
+      }
+      const s = await openStore(url);
+      open.push(s);
+      const rows = (await s.listDeployments()).reverse();
+      assert.deepEqual(
+        rows.map((d) => [d.tag === CLUSTER ? 'prod' : 'b', d.initiator, d.status]),
+        [
+          ['prod', 'first', 'running'],
+          ['b', 'admin', 'running'],
+          ['prod', 'second', 'failed'],
+          ['prod', 'third', 'failed'],
+          ['prod', 'admin', 'succeeded'],
+        ],
+      );
+      const [first, , second] = rows;
+      assert.equal(
+        second.message,
+        `ended by migration 0011_deploy_lock: deployment #${first.id} was already running on ${CLUSTER} (one running deployment per cluster)`,
+      );
+      assert.ok(second.endedAt, 'it ended');
+      assert.equal((await s.findRunningDeployment(CLUSTER))?.id, first.id);
+      await assert.rejects(s.createDeployment(deployment()), { code: 'NOOPS_E_DEPLOY_LOCKED' }, 'and from now on the index holds the lock');
     });
 
     it('hosts by name: those that exist, sorted, in batches past BATCH_ROWS names', async () => {

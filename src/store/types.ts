@@ -312,6 +312,7 @@ export interface Store {
   /** newest first; without the log (log = '') to keep lists cheap */
   listBuilds(filter?: { id?: number; status?: BuildStatus; job?: string; limit?: number }): Promise<BuildRow[]>;
 
+  /** @throws NoopsError NOOPS_E_DEPLOY_LOCKED when `row` runs and another deployment of its tag runs (0011_deploy_lock) */
   createDeployment(row: NewDeployment): Promise<number>;
   updateDeployment(id: number, patch: Partial<Omit<DeploymentRow, 'id'>>): Promise<void>;
   getDeployment(id: number): Promise<DeploymentRow | undefined>;
