@@ -320,6 +320,29 @@ test('pause, resume, promote and abort through the controller; commands on an en
   await f.controller.stop();
 });
 
+test("another server's deployment written after this one's check: the writer's refusal names it, and nothing is written", async () => {
+  const mem = seeded();
+  const a = await fleet({ mem });
+  const b = await fleet({ mem });
+  const first = await a.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  // b checked before a's deployment was committed: its check saw nothing; the store's lock decides
+  mem.runningDeploymentOn = async () => undefined;
+  const audits = mem.audits.length;
+  await assert.rejects(b.controller.startDeploy({ tag: CLUSTER, version: 'bbbbbbbbb', kind: 'deploy', initiator: 'bob' }), {
+    code: 'NOOPS_E_DEPLOY_LOCKED',
+    message: new RegExp(`^deployment #${first.id} \\(deploy of aaaaaaaaa, started by alice at .*\\) is running on ${CLUSTER}$`),
+  });
+  assert.deepEqual(
+    mem.allDeployments().map((d) => d.id),
+    [first.id],
+    'no second deployment',
+  );
+  assert.equal(mem.audits.length, audits, 'no audit entry');
+  assert.deepEqual(await desiredVersions(mem), { h1: 'aaaaaaaaa', h2: null, h3: null, h4: null }, "the first's batch 1 only");
+  await a.controller.stop();
+  await b.controller.stop();
+});
+
 test('a deploy whose first step fails ends failed and leaves its cluster unlocked', async (t) => {
   for (const method of ['setDesiredMany', 'updateDeployment'] as const) {
     await t.test(`when ${method} fails`, async () => {

@@ -76,12 +76,32 @@ test('a deployment and its audit entry are written together, or neither; its pro
   await store.close();
 });
 
+test('the writer refuses a second running deployment of a cluster with NOOPS_E_DEPLOY_LOCKED naming the first, and writes nothing', async () => {
+  const store = await openStore('sqlite::memory:');
+  const { write } = rolloutPorts(store);
+  const audit = (created: number) => ({ at, actor: 'alice', action: 'deploy', target: CLUSTER, detail: { deployment: created } });
+  const first = await write.createDeployment(deployment(), audit);
+  await assert.rejects(write.createDeployment(deployment({ version: 'bbbbbbbbb', initiator: 'bob' }), audit), {
+    code: 'NOOPS_E_DEPLOY_LOCKED',
+    message: `deployment #${first} (deploy of aaaaaaaaa, started by alice at ${at}) is running on ${CLUSTER}`,
+  });
+  assert.deepEqual(
+    (await store.listDeployments()).map((d) => d.id),
+    [first],
+  );
+  assert.equal((await store.listAudit()).length, 1, 'nor its audit entry');
+  await write.updateDeployment(first, { status: 'succeeded', endedAt: at });
+  assert.ok(await write.createDeployment(deployment({ version: 'bbbbbbbbb' }), audit), 'once it ended, the next one starts');
+  await store.close();
+});
+
 test('an older deployment has no progress; an unreadable one says why, and the others still load', async () => {
   const store = await openStore('sqlite::memory:');
   const { read } = rolloutPorts(store);
   const { progress: _none, ...old } = deployment();
   const older = await store.createDeployment(old);
-  const broken = await store.createDeployment({ ...old, progress: { phase: 'deploying' } });
+  // on another cluster: one cluster runs one deployment at a time (0011_deploy_lock)
+  const broken = await store.createDeployment({ ...old, tag: `${JOB}_cluster.b`, progress: { phase: 'deploying' } });
   const rows = await read.runningDeployments();
   assert.deepEqual(
     rows.map((r) => [r.id, r.progress, r.unreadable]),
