@@ -10,7 +10,7 @@ import { createWriteStream } from 'node:fs';
 import { fenceNodePackageScope } from '../release/index.js';
 import { pipeline } from 'node:stream/promises';
 import { Readable, type Writable } from 'node:stream';
-import { ApiClient } from '../api/index.js';
+import { ApiClient, ServerList, parseServers } from '../api/index.js';
 import type { ClientTrust } from '../api/index.js';
 import type { AgentReport, DesiredInstance, DesiredState, ProcessReport } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
@@ -44,10 +44,21 @@ export const RETRY_MAX_MS = 5000;
 export const REPORT_DEBOUNCE_MS = 100;
 /** Events sent per report at most: a flood of events cannot make a report too big. */
 export const EVENTS_PER_REPORT = 200;
+/**
+ * With several servers, a long poll with no answer after this long counts as its server failing:
+ * a server answers within its long-poll time (DEFAULT_LONG_POLL_MS, 25 s) even when nothing
+ * changed, and 10 s more covers a loaded one. A hung server is found sooner by a report, which
+ * waits ANSWER_TIMEOUT_MS; leaving it cuts this poll at once.
+ */
+export const LONG_POLL_TIMEOUT_MS = 35_000;
 
 export interface AgentOptions {
-  /** the server; undefined for a standalone agent (only the host's watches file) */
-  server?: string;
+  /**
+   * the server, or several servers of one database (a comma-separated list, or an array): the
+   * agent picks one at random and moves to the next when it stops answering; undefined for a
+   * standalone agent (only the host's watches file)
+   */
+  server?: string | readonly string[];
   joinToken?: string;
   /** what the agent pins its server by: the CA of its TLS certificate (`noops agent --ca`); not `trust`, the server-identity check */
   pinned?: ClientTrust;
@@ -94,6 +105,8 @@ export class Agent {
   readonly name: string;
   readonly host: Host;
   private api: ApiClient;
+  /** the servers and the one the agent uses now; shared by its join and token clients */
+  private readonly servers: ServerList | undefined;
   private readonly health: HealthMonitor;
   private heartbeatMs = 5000;
   private reportedSeq = 0;
@@ -133,7 +146,9 @@ export class Agent {
       users: hostUsers(opts.user, process.getuid?.() ?? -1),
     });
     fenceNodePackageScope(this.root);
-    this.api = new ApiClient(opts.server ?? 'http://127.0.0.1:0', undefined, opts.pinned);
+    this.servers = opts.server === undefined ? undefined : new ServerList(parseServers(opts.server, '--server'));
+    this.servers?.onChange((from, to) => this.log(`server ${from} stopped answering; now using ${to}`));
+    this.api = new ApiClient(this.servers ?? 'http://127.0.0.1:0', undefined, opts.pinned);
     this.host.supervisor.on('state', () => this.scheduleReport());
     this.host.crons.on('change', () => this.scheduleReport());
     this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
@@ -217,8 +232,12 @@ export class Agent {
 
   private async join(force: boolean): Promise<void> {
     const known = loadIdentity(this.root);
-    if (!force && known && known.server === this.opts.server && known.name === this.name) {
-      this.api = new ApiClient(known.server, known.token, this.opts.pinned);
+    // agent.json keeps the list joined by commas; a token is valid on every server of its
+    // database, so it is kept while the list still names one of the servers it was given by.
+    const servers = this.servers!;
+    const knownServers = known?.server.split(',') ?? [];
+    if (!force && known && knownServers.some((u) => servers.urls.includes(u)) && known.name === this.name) {
+      this.api = new ApiClient(servers, known.token, this.opts.pinned);
       try {
         await this.api.whoami();
         return;
@@ -231,17 +250,21 @@ export class Agent {
     }
     for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
       try {
-        const server = this.opts.server!;
         if (!this.opts.joinToken) throw new NoopsError('NOOPS_E_UNAUTHORIZED', "the agent needs the server's join token to join");
         // The platform labels let the server check a runtime's platform before a deploy; given labels win.
         const [os, arch] = hostPlatform().split('/');
         const labels = { [OS_LABEL]: os!, [ARCH_LABEL]: arch!, ...this.opts.labels };
-        const res = await new ApiClient(server, this.opts.joinToken, this.opts.pinned).join({ name: this.name, labels });
+        const res = await new ApiClient(servers, this.opts.joinToken, this.opts.pinned).join({ name: this.name, labels });
         this.heartbeatMs = res.heartbeatMs;
         // A new token keeps the pinned key: joining again never replaces it (docs/trust.md#signed-releases).
-        saveIdentity(this.root, { server, name: this.name, token: res.token, ...(this.pin.key && { signingKey: this.pin.key }) });
-        this.api = new ApiClient(server, res.token, this.opts.pinned);
-        this.log(`joined ${this.opts.server}`);
+        saveIdentity(this.root, {
+          server: servers.urls.join(','),
+          name: this.name,
+          token: res.token,
+          ...(this.pin.key && { signingKey: this.pin.key }),
+        });
+        this.api = new ApiClient(servers, res.token, this.opts.pinned);
+        this.log(`joined ${servers.current()}`);
         this.trust.joined(res.serverId, res.signing);
         return;
       } catch (err) {
@@ -256,11 +279,20 @@ export class Agent {
 
   private async desiredLoop(): Promise<void> {
     let delay = RETRY_MIN_MS;
+    let moved = false;
     while (!this.stopped) {
+      const polled = this.api.server;
       try {
-        // One long poll brings desired state and commands both (a command wakes it too).
-        const ds = await this.api.desired(this.desiredGeneration, { signal: this.abort.signal, commands: true });
+        // One long poll brings desired state and commands both (a command wakes it too). It is
+        // not made again by the client on another server: this loop asks that one at once, below.
+        const ds = await this.api.desired(this.desiredGeneration, {
+          signal: this.abort.signal,
+          commands: true,
+          failover: false,
+          timeoutMs: LONG_POLL_TIMEOUT_MS,
+        });
         delay = RETRY_MIN_MS;
+        moved = false;
         this.opts.observer?.desired?.(ds);
         for (const cmd of ds.commands ?? []) void this.commands?.execute(cmd);
         if (ds.generation !== this.desiredGeneration || this.desired === undefined) {
@@ -280,6 +312,11 @@ export class Agent {
         if (err instanceof NoopsError && err.code === 'NOOPS_E_UNAUTHORIZED') {
           this.log("the server no longer knows this agent's token; joining again");
           await this.join(true).catch((e: Error) => this.log(`join failed: ${e.message}`));
+          continue;
+        }
+        // Its server failed: poll the next one at once, once per answer (all down: the delays below).
+        if (this.api.server !== polled && moved === false) {
+          moved = true;
           continue;
         }
         await sleep(delay, this.abort.signal);
@@ -359,10 +396,13 @@ export class Agent {
       await pipeline(source, sink);
     } catch (err) {
       // The connection broke off mid-way: the server's trouble, not the package's.
-      if (broken)
-        throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `the download of ${url} from ${this.opts.server} broke off: ${broken.message}`, {
+      if (broken) {
+        const server = this.api.server;
+        this.servers?.failed(server); // the next try downloads from the next server
+        throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `the download of ${url} from ${server} broke off: ${broken.message}`, {
           cause: err,
         });
+      }
       throw err;
     }
   }

@@ -11,24 +11,48 @@ import { NoopsError, isErrorCode } from '../errors/index.js';
 import type * as T from './types.js';
 import { API_PREFIX } from './types.js';
 import { readEvents } from './sse.js';
-import { fetchFor, transportError, type ClientTrust, type Fetch } from './transport.js';
+import { ANSWER_TIMEOUT_MS, NOT_SENT, finalError, serverFailing } from './failover.js';
+import { ServerList, parseServers } from './server-list.js';
+import { causeCode, fetchFor, transportError, type ClientTrust, type Fetch } from './transport.js';
 
 export interface RequestOptions {
   signal?: AbortSignal;
+  /**
+   * With several servers: how long to wait for the answer's headers before the server counts as
+   * failed (default ANSWER_TIMEOUT_MS; 0: no limit). With one server there is nowhere else to go,
+   * so there is no limit, as before.
+   */
+  timeoutMs?: number;
+  /** false: a GET is not tried again on the next server (the agent's long poll re-polls itself) */
+  failover?: boolean;
 }
 
 export class ApiClient {
-  readonly server: string;
+  /** the servers this client may use (one, or several of one database) and the one it uses now */
+  readonly servers: ServerList;
   private readonly token: string | undefined;
   /** what the server is verified by (its CA), kept so the same trust goes with a new token */
   readonly trust: ClientTrust | undefined;
-  private readonly fetch: Fetch;
+  private readonly fetches = new Map<string, Fetch>();
 
-  constructor(server: string, token?: string, trust?: ClientTrust) {
-    this.server = server.replace(/\/+$/, '');
+  /**
+   * `server`: a URL, a comma-separated list of URLs (checked by parseServers), or a ServerList
+   * shared with other clients (the agent's join client and its token client move together).
+   */
+  constructor(server: string | readonly string[] | ServerList, token?: string, trust?: ClientTrust) {
+    this.servers = server instanceof ServerList ? server : new ServerList(parseServers(server, 'the server'));
     this.token = token;
     this.trust = trust;
-    this.fetch = fetchFor(this.server, trust);
+  }
+
+  /** The server this client talks to now. */
+  get server(): string {
+    return this.servers.current();
+  }
+
+  private fetchOf(url: string): Fetch {
+    if (!this.fetches.has(url)) this.fetches.set(url, fetchFor(url, this.trust));
+    return this.fetches.get(url)!;
   }
 
   /** Calls one route; answers parsed JSON or throws the server's NoopsError. */
@@ -40,28 +64,61 @@ export class ApiClient {
     return data as R;
   }
 
-  /** Calls one route and answers the Response as it is (for downloads); throws on HTTP errors. */
+  /**
+   * Calls one route and answers the Response as it is (for downloads); throws on HTTP errors.
+   * Several servers: a failing one is left; the call goes to the next when nothing was sent or it
+   * is a GET, never otherwise (docs/concepts.md#several-servers). A 4xx is an answer.
+   */
   async raw(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<Response> {
     const headers: Record<string, string> = {};
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
-    try {
-      res = await this.fetch(`${this.server}${API_PREFIX}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: opts.signal,
-      });
-    } catch (err) {
-      if ((err as Error).name === 'AbortError') throw err;
-      throw transportError(err, this.server);
+    const tried = new Set<string>();
+    const errors: NoopsError[] = [];
+    for (;;) {
+      const url = this.servers.current();
+      tried.add(url);
+      const again = (): boolean => this.servers.failed(url) !== url && !tried.has(this.servers.current()) && opts.signal?.aborted !== true;
+      const timeoutMs = this.servers.several ? (opts.timeoutMs ?? ANSWER_TIMEOUT_MS) : 0;
+      const timeout = new AbortController();
+      const timer = timeoutMs > 0 ? setTimeout(() => timeout.abort(), timeoutMs) : undefined;
+      // One server: the caller's signal alone, as before (nowhere to move, nothing to cut).
+      const signal = this.servers.several
+        ? AbortSignal.any([this.servers.leftSignal(url), timeout.signal, ...(opts.signal ? [opts.signal] : [])])
+        : opts.signal;
+      let res: Response;
+      try {
+        res = await this.fetchOf(url)(`${url}${API_PREFIX}${path}`, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal,
+        });
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+        const code = causeCode(err);
+        const notSent = code !== undefined && NOT_SENT.has(code);
+        const e = timeout.signal.aborted
+          ? new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `the noops server at ${url} did not answer in ${timeoutMs} ms`, { cause: err })
+          : transportError(err, url);
+        errors.push(e);
+        if (again() && (notSent || (method === 'GET' && opts.failover !== false))) continue;
+        throw finalError(errors, this.servers, method, notSent);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (res.status >= 500) {
+        // read once here (a clone's tee is not reliable in Node 20's fetch), then handed on as it came
+        const text = await res.text();
+        if (serverFailing(text) && again() && method === 'GET' && opts.failover !== false) continue;
+        res = new Response(text, { status: res.status, statusText: res.statusText, headers: res.headers });
+      }
+      if (!res.ok && method === 'GET' && path.startsWith('/artifacts/')) {
+        const text = await res.text();
+        throw decodeError(res.status, text ? safeJson(text) : undefined);
+      }
+      return res;
     }
-    if (!res.ok && method === 'GET' && path.startsWith('/artifacts/')) {
-      const text = await res.text();
-      throw decodeError(res.status, text ? safeJson(text) : undefined);
-    }
-    return res;
   }
 
   /**
@@ -192,7 +249,7 @@ export class ApiClient {
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let res: Response;
     try {
-      res = await this.fetch(`${this.server}${API_PREFIX}/runtimes${params}`, {
+      res = await this.fetchOf(this.server)(`${this.server}${API_PREFIX}/runtimes${params}`, {
         // a stream body needs duplex 'half' (fetch's rule); the cast is for lib types without it
         method: 'POST',
         headers,
@@ -203,7 +260,9 @@ export class ApiClient {
       if (err instanceof NoopsError) throw err;
       const cause = (err as Error & { cause?: unknown }).cause;
       if (cause instanceof NoopsError) throw cause; // the body's own error (a file that cannot be read)
-      throw transportError(err, this.server);
+      const url = this.server;
+      this.servers.failed(url); // a stream is not sent twice: the caller runs it again
+      throw transportError(err, url);
     }
     const text = await res.text();
     const data = text === '' ? undefined : safeJson(text);
@@ -308,7 +367,9 @@ export class ApiClient {
     } catch (err) {
       const cause = (err as Error & { cause?: unknown }).cause;
       if (cause instanceof NoopsError) throw cause; // the body's own error (a file that cannot be read)
-      throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `cannot reach the noops server at ${this.server}`, { cause: err });
+      const url = this.server;
+      this.servers.failed(url); // a stream is not sent twice: the caller runs it again
+      throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `cannot reach the noops server at ${url}`, { cause: err });
     }
     const text = await res.text();
     const data = text === '' ? undefined : safeJson(text);

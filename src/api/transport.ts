@@ -90,7 +90,7 @@ export function transportError(err: unknown, server: string): NoopsError {
 }
 
 /** The first `code` down an error's chain of causes (fetch wraps the socket's error). */
-function causeCode(err: unknown): string | undefined {
+export function causeCode(err: unknown): string | undefined {
   let e: unknown = err;
   for (let depth = 0; depth < 5 && e !== undefined && e !== null; depth++) {
     const code = (e as { code?: unknown }).code;

@@ -1,7 +1,7 @@
 /** Where the CLI finds its server, token and CA: flags, then the environment, then ./.noops. */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ApiClient } from '../api/index.js';
+import { ApiClient, parseServers } from '../api/index.js';
 import type { ClientTrust } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
 import { readCa } from './tls-flags.js';
@@ -15,8 +15,15 @@ export interface ClientFlags {
   ca?: string;
 }
 
-export function serverUrl(flags: ClientFlags): string {
-  return flags.server ?? process.env.NOOPS_SERVER ?? DEFAULT_SERVER;
+/**
+ * The servers: --server, NOOPS_SERVER, or the default; a comma-separated list of the servers of
+ * one database (`--server https://a:7700,https://b:7700`), checked here (parseServers).
+ */
+export function serverUrls(flags: ClientFlags): string[] {
+  if (flags.server !== undefined) return parseServers(flags.server, '--server');
+  const env = process.env.NOOPS_SERVER;
+  if (env !== undefined && env !== '') return parseServers(env, 'NOOPS_SERVER');
+  return [DEFAULT_SERVER];
 }
 
 /** The token: --token, NOOPS_TOKEN, or ./.noops/admin.token (what `noops up` wrote). */
@@ -35,15 +42,16 @@ export function token(flags: ClientFlags): string {
  * The CA an https:// server is verified with: --ca, NOOPS_CA, or ./.noops/tls/ca.pem (what
  * `noops server --tls auto` made), as the admin token is found. None for http://.
  */
-export function trust(flags: ClientFlags, server: string): ClientTrust | undefined {
-  if (!server.startsWith('https:')) return undefined;
+export function trust(flags: ClientFlags, servers: readonly string[]): ClientTrust | undefined {
+  if (!servers.some((s) => s.startsWith('https:'))) return undefined;
   const file = flags.ca ?? process.env.NOOPS_CA;
   if (file) return { ca: readCa(file) };
   const local = resolve(DEFAULT_DATA_DIR, 'tls', 'ca.pem');
   return existsSync(local) ? { ca: readCa(local) } : undefined;
 }
 
+/** The API client of a CLI call: the servers, the token and the CA (a list spreads and fails over). */
 export function client(flags: ClientFlags): ApiClient {
-  const server = serverUrl(flags);
-  return new ApiClient(server, token(flags), trust(flags, server));
+  const servers = serverUrls(flags);
+  return new ApiClient(servers, token(flags), trust(flags, servers));
 }

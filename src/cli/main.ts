@@ -31,7 +31,10 @@ export const EXIT_USAGE = 2;
 export function program(): Command {
   const p = new Command('noops')
     .description('A deploy system that keeps machine lists, monitoring, load balancers and naming true by itself.')
-    .option('--server <url>', 'the noops server (env NOOPS_SERVER, default http://127.0.0.1:7700)')
+    .option(
+      '--server <urls>',
+      'the noops server, or several of one database joined by commas (URL1,URL2,URL3): one is picked at random and the next is used when it stops answering (env NOOPS_SERVER, default http://127.0.0.1:7700)',
+    )
     .option('--token <token>', 'API token (env NOOPS_TOKEN, default: ./.noops/admin.token)')
     .option('--ca <file>', 'the CA an https:// server is verified with (env NOOPS_CA, default: ./.noops/tls/ca.pem)')
     .exitOverride()

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 // loads the server's modules (fastify, the store, the build), which would double its memory.
 import type { RunningServer, ServerOptions } from '../../server/index.js';
 import { NoopsError } from '../../errors/index.js';
-import { DEFAULT_DATA_DIR, DEFAULT_SERVER } from '../config.js';
+import { DEFAULT_DATA_DIR, serverUrls } from '../config.js';
 import { agentTrust, readCa, rememberAgentCa, serverTlsOptions, tlsAnnouncement, type TlsFlags } from '../tls-flags.js';
 import { parseLabels } from './common.js';
 
@@ -151,7 +151,7 @@ export function registerDaemons(p: Command): void {
         let trust: ReturnType<typeof agentTrust> = { given: false };
         if (!o.standalone) {
           trust = agentTrust(root, cmd.optsWithGlobals<{ ca?: string }>().ca ?? process.env.NOOPS_CA);
-          server = cmd.optsWithGlobals<{ server?: string }>().server ?? process.env.NOOPS_SERVER ?? DEFAULT_SERVER;
+          server = serverUrls(cmd.optsWithGlobals<{ server?: string }>()).join(',');
           joinToken = o.joinToken ?? process.env.NOOPS_JOIN_TOKEN;
           if (!joinToken && o.joinTokenFile) joinToken = readFileSync(o.joinTokenFile, 'utf8').trim();
           if (!joinToken)
