@@ -162,7 +162,10 @@ export class PostgresChangeBus implements ChangeBus {
   private receive(text: string): void {
     const first = text.indexOf(' ');
     const second = text.indexOf(' ', first + 1);
-    if (first < 0 || second < 0) return this.warn(`bus: a message on ${PG_CHANNEL} is not "ORIGIN CHANNEL PAYLOAD"`);
+    if (first < 0 || second < 0) {
+      this.warn(`bus: a message on ${PG_CHANNEL} is not "ORIGIN CHANNEL PAYLOAD"`);
+      return;
+    }
     if (text.slice(0, first) === this.origin) return; // ours: told here when it was published
     this.subscribers.deliver(text.slice(first + 1, second), text.slice(second + 1));
   }

@@ -9,8 +9,9 @@
  * polls reads the host rows, not 1,000 times the rest.
  *
  *   writer (rollout, adopt) --hub.notify(host)--> forget(host)      next poll resolves the host
- *   grants, secrets, runtimes -----------------> changed()          next poll resolves everything
- *   another server's write  --generation in the store is newer-->   the poll resolves the host
+ *   grants, secrets, runtimes --changed()--bus: answers--> forgetAll()  (on every server)
+ *   another server's write  --its hub.notify, over the bus-->        forget(host) here too
+ *   a notification lost     --generation in the store is newer-->   the poll resolves the host
  *
  * Correctness never depends on what is kept: an answer older than the store's generation, or
  * older than DESIRED_FRESH_MS, is resolved again. Secret values are held in memory only.
@@ -21,6 +22,7 @@ import { API_PREFIX } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { jobOf, rootAllowed } from '../rollout/index.js';
 import type { DeploymentKind, DesiredRow, Store } from '../store/index.js';
+import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import { serverStamp } from './trust.js';
 
 /**
@@ -54,6 +56,8 @@ export interface DesiredViewDeps {
   rootScopes(): Promise<string[]>;
   /** milliseconds now; tests move it */
   now?: () => number;
+  /** where `changed()` is told to every server (without one: this server alone) */
+  bus?: ChangeBus;
 }
 
 /** A host's answer, resolved. */
@@ -98,6 +102,8 @@ export class DesiredView {
 
   constructor(private readonly deps: DesiredViewDeps) {
     this.now = deps.now ?? Date.now;
+    // a change on any server (this one too, at once), or changes missed while the bus was away
+    deps.bus?.subscribe(CHANNELS.answers, { change: () => this.forgetAll(), resync: () => this.forgetAll() });
   }
 
   /**
@@ -123,8 +129,20 @@ export class DesiredView {
     this.hosts.delete(host);
   }
 
-  /** Something every answer depends on changed (a root grant, a secret, a runtime): all are resolved anew. */
+  /**
+   * Something every answer depends on changed (a root grant, a secret, a runtime): all are
+   * resolved anew, here at once and on every other server when the bus brings it.
+   */
   changed(): void {
+    if (this.deps.bus === undefined) {
+      this.forgetAll();
+      return;
+    }
+    this.deps.bus.publish(CHANNELS.answers, '').catch((err: Error) => process.emitWarning(`desired view: ${err.message}`));
+  }
+
+  /** Forgets every answer and entry kept here (what `changed()` does on each server). */
+  forgetAll(): void {
     this.hosts.clear();
     this.entries.clear();
   }
