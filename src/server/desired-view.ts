@@ -26,10 +26,10 @@ import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import { serverStamp } from './trust.js';
 
 /**
- * How long a resolved answer (and a resolved entry) is served without looking again: what
- * another server changes without a new generation (a root grant, a secret, a runtime, an
- * adoption's stamp) shows here within this, as a revoked token or a grant does (GRANTS_FRESH_MS).
- * Changes made on this server are seen at once: their writers call `changed()` or wake the hub.
+ * How long a resolved answer (and a resolved entry) is served without looking again. Changes on
+ * any server are seen at once: their writers call `changed()` or wake the hub, and the change bus
+ * brings both to every server; this bounds how long a change whose notification was lost (a
+ * root grant, a secret, a runtime, an adoption's stamp) stays unseen here.
  */
 export const DESIRED_FRESH_MS = 1_000;
 
