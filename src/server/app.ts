@@ -80,7 +80,7 @@ export async function buildApp(
   });
 
   // Every route declares who may call it; the gate checks each call against the matched route.
-  const principals = new PrincipalCache();
+  const principals = new PrincipalCache(ctx.bus);
   const stopWatching = principals.watch(() => ctx.store.getMeta(AGENT_TOKENS_CHANGED));
   app.addHook('onClose', async () => stopWatching());
   requireDeclaredAccess(app);

@@ -13,6 +13,7 @@ import type { ActualState } from '../monitor/index.js';
 import type { AgentCommandQueue } from './agent-commands.js';
 import type { RuntimeCatalog } from '../runtimes/catalog.js';
 import type { DesiredView } from './desired-view.js';
+import type { ChangeBus } from '../bus/index.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -29,6 +30,8 @@ export interface ServerContext {
   store: Store;
   artifacts: ArtifactStore;
   hub: DesiredHub;
+  /** tells every server on the same database what changed (src/bus/; in-process on SQLite) */
+  bus: ChangeBus;
   /** each host's desired-state answer, resolved (src/server/desired-view.ts) */
   desired: DesiredView;
   /** the one read model of what runs where (the agents' reports, the store behind them) */

@@ -9,8 +9,9 @@
  * polls reads the host rows, not 1,000 times the rest.
  *
  *   writer (rollout, adopt) --hub.notify(host)--> forget(host)      next poll resolves the host
- *   grants, secrets, runtimes -----------------> changed()          next poll resolves everything
- *   another server's write  --generation in the store is newer-->   the poll resolves the host
+ *   grants, secrets, runtimes --changed()--bus: answers--> forgetAll()  (on every server)
+ *   another server's write  --its hub.notify, over the bus-->        forget(host) here too
+ *   a notification lost     --generation in the store is newer-->   the poll resolves the host
  *
  * Correctness never depends on what is kept: an answer older than the store's generation, or
  * older than DESIRED_FRESH_MS, is resolved again. Secret values are held in memory only.
@@ -21,13 +22,14 @@ import { API_PREFIX } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { jobOf, rootAllowed } from '../rollout/index.js';
 import type { DeploymentKind, DesiredRow, Store } from '../store/index.js';
+import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import { serverStamp } from './trust.js';
 
 /**
- * How long a resolved answer (and a resolved entry) is served without looking again: what
- * another server changes without a new generation (a root grant, a secret, a runtime, an
- * adoption's stamp) shows here within this, as a revoked token or a grant does (GRANTS_FRESH_MS).
- * Changes made on this server are seen at once: their writers call `changed()` or wake the hub.
+ * How long a resolved answer (and a resolved entry) is served without looking again. Changes on
+ * any server are seen at once: their writers call `changed()` or wake the hub, and the change bus
+ * brings both to every server; this bounds how long a change whose notification was lost (a
+ * root grant, a secret, a runtime, an adoption's stamp) stays unseen here.
  */
 export const DESIRED_FRESH_MS = 1_000;
 
@@ -54,6 +56,8 @@ export interface DesiredViewDeps {
   rootScopes(): Promise<string[]>;
   /** milliseconds now; tests move it */
   now?: () => number;
+  /** where `changed()` is told to every server (without one: this server alone) */
+  bus?: ChangeBus;
 }
 
 /** A host's answer, resolved. */
@@ -98,6 +102,8 @@ export class DesiredView {
 
   constructor(private readonly deps: DesiredViewDeps) {
     this.now = deps.now ?? Date.now;
+    // a change on any server (this one too, at once), or changes missed while the bus was away
+    deps.bus?.subscribe(CHANNELS.answers, { change: () => this.forgetAll(), resync: () => this.forgetAll() });
   }
 
   /**
@@ -123,8 +129,20 @@ export class DesiredView {
     this.hosts.delete(host);
   }
 
-  /** Something every answer depends on changed (a root grant, a secret, a runtime): all are resolved anew. */
+  /**
+   * Something every answer depends on changed (a root grant, a secret, a runtime): all are
+   * resolved anew, here at once and on every other server when the bus brings it.
+   */
   changed(): void {
+    if (this.deps.bus === undefined) {
+      this.forgetAll();
+      return;
+    }
+    this.deps.bus.publish(CHANNELS.answers, '').catch((err: Error) => process.emitWarning(`desired view: ${err.message}`));
+  }
+
+  /** Forgets every answer and entry kept here (what `changed()` does on each server). */
+  forgetAll(): void {
     this.hosts.clear();
     this.entries.clear();
   }

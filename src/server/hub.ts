@@ -1,20 +1,32 @@
 /**
- * Wakes agents that long-poll for their desired state when it changes. In-process only: with
- * several servers on one PostgreSQL, a later change fans this out with LISTEN/NOTIFY.
+ * Wakes agents that long-poll for their desired state when it changes, on every server: a
+ * `notify` is published on the change bus (`bus/`), and each server, this one included, wakes
+ * its own parked polls for that host when the change reaches it.
+ *
+ *   notify(host) --bus: desired host--> every server's hub: wake(host) --> listeners, then polls
+ *   the bus reconnected (changes may be lost) --> wakeAll(): every parked poll reads the store
  *
  * Every wake is first told to the listeners (the DesiredView forgets the host's resolved
  * answer), so the polls it wakes read the new state.
  */
+import { CHANNELS, type ChangeBus, LocalChangeBus } from '../bus/index.js';
+
 export class DesiredHub {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly listeners: ((host: string) => void)[] = [];
+  private readonly unsubscribe: () => void;
 
-  /** Calls `listener` with the host of every `notify`, before its polls wake. */
+  /** `bus`: where notifies travel; without one, this process alone (a command reader's hub, tests). */
+  constructor(private readonly bus: ChangeBus = new LocalChangeBus()) {
+    this.unsubscribe = bus.subscribe(CHANNELS.desired, { change: (host) => this.wake(host), resync: () => this.wakeAll() });
+  }
+
+  /** Calls `listener` with the host of every wake (a notify on any server), before its polls wake. */
   listen(listener: (host: string) => void): void {
     this.listeners.push(listener);
   }
 
-  /** Resolves when `notify(host)` is called or after `timeoutMs`, whichever is first. */
+  /** Resolves when the host is woken or after `timeoutMs`, whichever is first. */
   wait(host: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       let set = this.waiters.get(host);
@@ -32,16 +44,41 @@ export class DesiredHub {
     });
   }
 
-  /** The host's desired state (or what its agent is told) changed: its polls answer now. */
+  /** How many polls wait for `host` here now. */
+  waiting(host: string): number {
+    return this.waiters.get(host)?.size ?? 0;
+  }
+
+  /**
+   * The host's desired state (or what its agent is told) changed: its polls answer now, on every
+   * server. Call it after the change is committed: the other servers read the store when told.
+   */
   notify(host: string): void {
+    // Here the wake is synchronous (inside publish); a failure to reach the others is logged,
+    // and they still see the new generation within their long poll's timeout.
+    this.bus.publish(CHANNELS.desired, host).catch((err: Error) => process.emitWarning(`hub: ${err.message}`));
+  }
+
+  /** Wakes this server's polls for `host` (what a notify from any server does here). */
+  wake(host: string): void {
     for (const listener of this.listeners) listener(host);
     const set = this.waiters.get(host);
     if (!set) return;
     for (const done of [...set]) done();
   }
 
-  /** Wakes every waiter (used on shutdown). */
+  /** Wakes every poll parked here (on shutdown, and after the bus may have missed changes). */
+  wakeAll(): void {
+    for (const host of [...this.waiters.keys()]) this.wake(host);
+  }
+
+  /** Wakes every poll parked here. */
   notifyAll(): void {
-    for (const host of [...this.waiters.keys()]) this.notify(host);
+    this.wakeAll();
+  }
+
+  /** Stops hearing the bus (the server closes). */
+  close(): void {
+    this.unsubscribe();
   }
 }

@@ -20,9 +20,11 @@ import { openSigner } from '../release/signing.js';
 import { StoredTree } from '../tree/stored-tree.js';
 import type { ServerContext, ServerConfig } from './context.js';
 import { DesiredHub } from './hub.js';
+import { CHANNELS, type ChangeBus, LocalChangeBus } from '../bus/index.js';
+import { openPostgresBus } from '../bus/postgres.js';
 import { ActualState } from '../monitor/index.js';
 import { DesiredView } from './desired-view.js';
-import { rootScopes } from './grants-cache.js';
+import { grantsChanged, rootScopes } from './grants-cache.js';
 import { secretBook } from '../secrets/sealed.js';
 import { SignatureBook } from '../release/signing.js';
 import { tightenDataDir } from './data-dir.js';
@@ -105,16 +107,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     downAfterMs: opts.downAfterMs ?? heartbeatMs * DOWN_AFTER_HEARTBEATS,
     longPollMs: opts.longPollMs ?? DEFAULT_LONG_POLL_MS,
   };
-  const store = await openStore(opts.db ?? `sqlite:${join(dataDir, 'noops.db')}`);
+  const dbUrl = opts.db ?? `sqlite:${join(dataDir, 'noops.db')}`;
+  const store = await openStore(dbUrl);
   const closers: (() => Promise<void>)[] = [];
   try {
+    // What changes here reaches the other servers of the database (LISTEN/NOTIFY); alone on SQLite, this process.
+    const bus: ChangeBus = store.kind === 'postgres' ? await openPostgresBus(dbUrl) : new LocalChangeBus();
+    closers.push(() => bus.close());
     const tokens = await bootstrapTokens(store, dataDir);
     // An existing folder (and the database and tokens just opened in it) is only the server's to read.
     for (const p of tightenDataDir(dataDir)) process.emitWarning(`data folder: could not tighten ${p}`);
     // DATA/signing.key: every release is signed with it, agents pin it (docs/trust.md#signed-releases)
     const signer = await openSigner(store, dataDir, (line) => (opts.log ?? ((l) => process.stderr.write(l)))(`noops server: ${line}\n`));
     const artifacts = new ArtifactStore(join(dataDir, 'artifacts'));
-    const hub = new DesiredHub();
+    const hub = new DesiredHub(bus);
     const reports = new ActualState(store, config.downAfterMs);
     await reports.load(); // what runs, as the store last had it: before any report or route
     const tags = new StoredTree(store);
@@ -152,9 +158,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       secretsFor: (tag, m) => secretBook(ctx).forInstance(tag, m), // the routes' book (made when the app is built)
       signatureOf: (job, version) => signatures.of(job, version),
       rootScopes: () => rootScopes(store),
+      bus,
     });
+    // a root grant changed on any server: read the grants again (the view forgets its answers itself)
+    bus.subscribe(CHANNELS.answers, { change: () => grantsChanged(store), resync: () => grantsChanged(store) });
     hub.listen((h) => desired.forget(h)); // a wake means the host's answer changed
-    const ctx: ServerContext = { config, store, artifacts, hub, desired, reports, rollout, builds, tags, commands, runtimes, signer };
+    const ctx: ServerContext = { config, store, artifacts, hub, bus, desired, reports, rollout, builds, tags, commands, runtimes, signer };
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();
     await app.listen({ host, port, backlog: LISTEN_BACKLOG });
@@ -175,10 +184,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         closed = true;
         await rollout.stop();
         hub.notifyAll();
+        hub.close();
         commands.close();
         await app.close();
         await builds.drain();
         await reports.close();
+        await bus.close();
         await store.close();
         for (const c of closers) await c();
       },

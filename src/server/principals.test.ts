@@ -78,3 +78,21 @@ test('an agent token revoked on one server is refused by another server on the s
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an agent forgotten on one server is forgotten on every server of the bus', async () => {
+  const { LocalChangeBus } = await import('../bus/index.js');
+  const bus = new LocalChangeBus(); // two servers' caches on one bus
+  const here = new PrincipalCache(bus);
+  const there = new PrincipalCache(bus);
+  const stops = [here.watch(async () => 'same'), there.watch(async () => 'same')];
+  const h1 = { id: 'x', kind: 'agent' as const, name: 'h1', scope: null, role: null };
+  const h2 = { id: 'y', kind: 'agent' as const, name: 'h2', scope: null, role: null };
+  there.set('t1', h1, 0);
+  there.set('t2', h2, 0);
+  here.forgetAgent('h1');
+  assert.equal(there.get('t1', 1), undefined, 'told through the bus');
+  assert.equal(there.get('t2', 1)?.name, 'h2');
+  for (const stop of stops) stop();
+  here.forgetAgent('h2');
+  assert.equal(there.get('t2', 1)?.name, 'h2', 'a stopped watch no longer hears the bus');
+});

@@ -3,8 +3,11 @@
  * agents reporting every 5 s, the token lookup was one of the report route's largest costs.
  * Only tokens the store knows are remembered. An agent's token is replaced when the agent joins
  * again, and revoked by `noops token revoke` or `noops host rm`: the server that did it forgets
- * the old one at once, and every other server on the same database within REVOCATION_POLL_MS.
+ * the old one at once and publishes it on the change bus, so every other server on the same
+ * database forgets it as soon as the bus brings it; the mark polled every REVOCATION_POLL_MS is
+ * the fallback when a notification is lost.
  */
+import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import type { Principal } from './context.js';
 
 /** How long a remembered agent token is used before it is read from the store again. */
@@ -28,6 +31,9 @@ export function revocationMark(): string {
 export class PrincipalCache {
   private readonly byHash = new Map<string, { who: Principal; until: number }>();
   private readonly agentHashes = new Map<string, Set<string>>();
+
+  /** `bus`: where a forgotten agent is told to every server (without one: this cache alone). */
+  constructor(private readonly bus?: ChangeBus) {}
 
   /** The holder of the token with this sha256, if remembered and still fresh. */
   get(hash: string, now = Date.now()): Principal | undefined {
@@ -55,10 +61,12 @@ export class PrincipalCache {
   }
 
   /**
-   * Reads `mark()` every `everyMs` and forgets everything when it changed: how a revocation on
-   * another server reaches this one. Answers a function that stops it.
+   * Follows revocations made on other servers: the agents the bus names are forgotten at once
+   * (everything, when the bus may have missed some), and `mark()`, read every `everyMs`, forgets
+   * everything when it changed (the fallback). Answers a function that stops both.
    */
   watch(mark: () => Promise<string | undefined>, everyMs = REVOCATION_POLL_MS): () => void {
+    const unsubscribe = this.bus?.subscribe(CHANNELS.agentTokens, { change: (name) => this.forgetHere(name), resync: () => this.clear() });
     let last: string | undefined;
     let started = false;
     let busy = false;
@@ -81,11 +89,23 @@ export class PrincipalCache {
         });
     }, everyMs);
     timer.unref();
-    return () => clearInterval(timer);
+    return () => {
+      clearInterval(timer);
+      unsubscribe?.();
+    };
   }
 
-  /** Forgets every token of the agent `name` (it joined again, with a new token). */
+  /**
+   * Forgets every token of the agent `name` (it joined again, or was revoked), here and, through
+   * the bus, on every server. Call it after the change is committed.
+   */
   forgetAgent(name: string): void {
+    this.forgetHere(name); // here at once, even before the bus brings it back
+    this.bus?.publish(CHANNELS.agentTokens, name).catch((err: Error) => process.emitWarning(`principals: ${err.message}`));
+  }
+
+  /** Forgets every token of the agent `name` in this cache only (what the bus does on each server). */
+  forgetHere(name: string): void {
     for (const hash of this.agentHashes.get(name) ?? []) this.byHash.delete(hash);
     this.agentHashes.delete(name);
   }

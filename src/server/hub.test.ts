@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CHANNELS, type ChangeBus, type Channel, LocalChangeBus, Subscribers } from '../bus/index.js';
+import { DesiredHub } from './hub.js';
+
+/** Two servers' buses joined as PostgreSQL joins them: each tells its own subscribers, then the other's. */
+function busPair(): [ChangeBus & { resync(): void }, ChangeBus & { resync(): void }] {
+  const make = (): ChangeBus & { subs: Subscribers; peer?: { subs: Subscribers }; resync(): void } => {
+    const subs = new Subscribers();
+    const bus = {
+      subs,
+      peer: undefined as { subs: Subscribers } | undefined,
+      async publish(channel: Channel, payload: string) {
+        subs.deliver(channel, payload);
+        await new Promise((r) => setImmediate(r)); // the other server hears it later
+        bus.peer?.subs.deliver(channel, payload);
+      },
+      subscribe: (channel: Channel, s: Parameters<ChangeBus['subscribe']>[1]) => subs.add(channel, s),
+      close: async () => subs.clear(),
+      resync: () => subs.resyncAll(),
+    };
+    return bus;
+  };
+  const a = make();
+  const b = make();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
+
+test("a notify on one server wakes the other's parked poll, after its listeners, and comes back to no one twice", async () => {
+  const [busA, busB] = busPair();
+  const a = new DesiredHub(busA);
+  const b = new DesiredHub(busB);
+  const told: string[] = [];
+  a.listen((h) => told.push(`a ${h}`));
+  b.listen((h) => told.push(`b ${h}`));
+  const parked = b.wait('h1', 60_000).then(() => told.push('b answered'));
+  assert.equal(b.waiting('h1'), 1);
+  a.notify('h1');
+  assert.deepEqual(told, ['a h1'], 'here at once');
+  await parked;
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(told, ['a h1', 'b h1', 'b answered']);
+  assert.equal(b.waiting('h1'), 0);
+});
+
+test('a resync wakes every poll parked here; close stops hearing the bus', async () => {
+  const [busA, busB] = busPair();
+  const b = new DesiredHub(busB);
+  const polls = [b.wait('h1', 60_000), b.wait('h2', 60_000)];
+  busB.resync();
+  await Promise.all(polls);
+  b.close();
+  const after = b.wait('h1', 50);
+  let woken = false;
+  busA.publish(CHANNELS.desired, 'h1').then(() => (woken = b.waiting('h1') === 0));
+  await after;
+  assert.equal(woken, false, 'a closed hub is not woken by the bus (its poll ran to its timeout)');
+});
+
+test('without a bus, a hub wakes its own polls (one process)', async () => {
+  const hub = new DesiredHub();
+  const poll = hub.wait('h1', 60_000);
+  hub.notify('h1');
+  await poll;
+  const shared = new LocalChangeBus();
+  const one = new DesiredHub(shared);
+  const two = new DesiredHub(shared);
+  const both = [one.wait('x', 60_000), two.wait('x', 60_000)];
+  one.notify('x');
+  await Promise.all(both);
+});
