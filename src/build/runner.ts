@@ -11,7 +11,7 @@ import { NoopsError } from '../errors/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
 import { fenceNodePackageScope } from '../release/index.js';
 import { inspectPackage } from '../release/package.js';
-import { signRelease, type ReleaseSigner } from '../release/signing.js';
+import { signReleaseRow, type ReleaseSigner } from '../release/signing.js';
 import type { BuildRow, Store } from '../store/index.js';
 import type { StoredTree } from '../tree/stored-tree.js';
 import { BUILD_TIMEOUT_MS, runBuild } from './build.js';
@@ -203,7 +203,7 @@ export class BuildRunner {
           buildId: id,
           createdAt: at,
         };
-        await this.store.putRelease(this.signer ? signRelease(this.signer, row) : row);
+        await this.store.putRelease(this.signer ? signReleaseRow(this.signer, row) : row);
         pending += `\nrelease ${req.job} ${out.version} (sha256 ${out.sha256}, ${out.size} bytes)\n`;
       }
       clearInterval(timer);

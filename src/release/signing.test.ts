@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { openStore } from '../store/open.js';
 import type { ReleaseRow } from '../store/index.js';
 import { verifyRelease } from './signature.js';
-import { openSigner, SIGNING_KEY_FILE, signatureStatus, signerOf, signRelease } from './signing.js';
+import { openSigner, SIGNING_KEY_FILE, signatureStatus, signerOf, signReleaseRow } from './signing.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';
 const row = (version: string): ReleaseRow => ({
@@ -57,9 +57,9 @@ test('the key: created 0600 on the first start, kept, checked against the databa
   );
 });
 
-test('signRelease signs the row as stored; a changed row shows as invalid, another key as other-key', () => {
+test('signReleaseRow signs the row as stored; a changed row shows as invalid, another key as other-key', () => {
   const signer = signerOf(generateKeyPairSync('ed25519').privateKey);
-  const r = signRelease(signer, { ...row('v00000001'), manifest: { processes: [], dropped: undefined } });
+  const r = signReleaseRow(signer, { ...row('v00000001'), manifest: { processes: [], dropped: undefined } });
   assert.equal(verifyRelease(signer.key, { ...r, manifest: { processes: [] } }, r.signature!), undefined);
   assert.deepEqual(signatureStatus(signer, r), { state: 'signed', keyId: signer.key.keyId });
   assert.equal(signatureStatus(signer, { ...r, manifest: { processes: [{ name: 'x' }] } }).state, 'invalid');

@@ -1,7 +1,7 @@
 /**
  * The server's release signing key (docs/trust.md#signed-releases): DATA/signing.key, an Ed25519
  * private key (PKCS#8 PEM, mode 0600) created on the first start. Every release is signed when
- * it is stored (`signRelease`), and agents check each release they install against the key they
+ * it is stored (`signReleaseRow`), and agents check each release they install against the key they
  * pinned when they joined.
  *
  * The key stays out of the database on purpose: whoever can write the database (a stolen backup
@@ -51,9 +51,9 @@ export function signerOf(privateKey: KeyObject): ReleaseSigner {
  * The release row to store, signed: every way of creating a release (a build, an import) stores
  * what this returns.
  *
- * @example await ctx.store.putRelease(signRelease(ctx.signer, { job, version, commit, repo, sha256, size, manifest, buildId: null, createdAt }));
+ * @example await ctx.store.putRelease(signReleaseRow(ctx.signer, { job, version, commit, repo, sha256, size, manifest, buildId: null, createdAt }));
  */
-export function signRelease(signer: ReleaseSigner, row: ReleaseRow): ReleaseRow {
+export function signReleaseRow(signer: ReleaseSigner, row: ReleaseRow): ReleaseRow {
   return { ...row, signature: signer.sign(row) };
 }
 

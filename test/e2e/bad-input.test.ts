@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import type { DeploymentView, HostView, InstanceView } from '../../src/api/index.js';
 import { openStore } from '../../src/store/open.js';
 import { ArtifactStore } from '../../src/artifacts/index.js';
-import { openSigner, signRelease } from '../../src/release/signing.js';
+import { openSigner, signReleaseRow } from '../../src/release/signing.js';
 import {
   cleanup,
   cli,
@@ -174,7 +174,7 @@ test('a package with a path that escapes its folder never lands', async () => {
   const good = (await store.getRelease(JOB, v1))!;
   const signer = await openSigner(store, data, () => undefined);
   await store.putRelease(
-    signRelease(signer, {
+    signReleaseRow(signer, {
       ...good,
       signature: null,
       version,
