@@ -91,10 +91,17 @@ export function rotate(path: string, keep: number): void {
       }
       const dest = rotatedPath(path, 1);
       copyFileSync(path, dest);
-      // What the process wrote while the copy ran: append it, then empty the file at once.
+      // What the process wrote while the copy ran: append it, again until a pass finds nothing
+      // new, then empty the file at once. Copy-then-truncate loses what is written between the
+      // last look and the truncate; repeating the look keeps that window to one short step even
+      // when the machine is loaded (a loaded CI once lost 7 KB between one look and the truncate).
       const out = openSync(dest, 'a');
       try {
-        copyRange(fd, out, statSync(dest).size, fstatSync(fd).size);
+        let copied = statSync(dest).size;
+        for (let size = fstatSync(fd).size; size > copied; size = fstatSync(fd).size) {
+          copyRange(fd, out, copied, size);
+          copied = size;
+        }
       } finally {
         closeSync(out);
       }
