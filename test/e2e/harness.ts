@@ -3,7 +3,9 @@
  * processes started from bin/noops, and the CLI run as a user runs it.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync, mkdirSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 export { freePort } from '../../src/net/index.js';
@@ -229,4 +231,64 @@ export function killSupervised(root: string): void {
 
 export function cleanup(dirs: string[]): void {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
+
+// ---- several servers on one PostgreSQL (issue 14) ----
+
+/** A database of its own on NOOPS_TEST_PG_URL's server: its URL, and `drop()` for the test's end. */
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+async function pgAdmin(serverUrl: string, statement: string): Promise<void> {
+  const c = new pg.Client({ connectionString: serverUrl });
+  await c.connect();
+  try {
+    await c.query(statement);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Creates a fresh database named `PREFIX_<random>` beside the one `serverUrl` names (the shared
+ * test server: each test makes its own and drops only that one).
+ */
+export async function createTestDatabase(serverUrl: string, prefix: string): Promise<TestDatabase> {
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
+  await pgAdmin(serverUrl, `create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () =>
+      pgAdmin(serverUrl, `drop database if exists ${name} with (force)`).catch((err: Error) =>
+        process.emitWarning(`could not drop ${name}: ${err.message}`),
+      ),
+  };
+}
+
+/**
+ * The key files every server of one database must share (docs/trust.md#several-servers): copied
+ * from the first server's data folder into another's before that one starts.
+ */
+export const SHARED_KEY_FILES = ['signing.key', 'secret.key'];
+
+/** Copies SHARED_KEY_FILES (those that exist) from one data folder into another (made 0700). */
+export function shareServerKeys(fromDataDir: string, toDataDir: string): void {
+  mkdirSync(toDataDir, { recursive: true, mode: 0o700 });
+  for (const f of SHARED_KEY_FILES) {
+    if (existsSync(join(fromDataDir, f))) copyFileSync(join(fromDataDir, f), join(toDataDir, f));
+  }
+}
+
+let serverHelp: string | undefined;
+/**
+ * Whether `noops server` takes `flag` (read from its --help once): the parts of issue 14 land
+ * one by one, and a flag that is not there yet would stop the server from starting.
+ */
+export function serverTakes(flag: string): boolean {
+  serverHelp ??= execFileSync(process.execPath, [NOOPS, 'server', '--help'], { encoding: 'utf8' });
+  return serverHelp.includes(`${flag} `);
 }
