@@ -35,6 +35,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   store: ['errors'],
   // the change bus: the server's caches and long polls hear every server's writes (issue 14)
   bus: ['errors'],
+  // one leader per control loop, through leases in the store (issue 14); the server wires it to the loops
+  lead: ['errors', 'store'],
   build: ['errors', 'artifacts', 'release', 'runtimes', 'tree', 'api', 'net', 'store'],
   monitor: ['errors', 'api', 'store', 'tree', 'release'],
   rollout: ['errors', 'api', 'artifacts', 'build', 'release', 'runtimes', 'secrets', 'store', 'tree'],
@@ -47,6 +49,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     'build',
     'bus',
     'import',
+    'lead',
     'monitor',
     'net',
     'release',

@@ -74,6 +74,14 @@ export const ERROR_CODES = {
   NOOPS_E_PACKAGE_INVALID: { status: 422, hint: 'the package does not follow the release-package spec (docs/package-spec.md)' },
   // deploys
   NOOPS_E_DEPLOY_LOCKED: { status: 409, hint: 'wait for the running deploy to end, or abort it' },
+  NOOPS_E_SEVERAL_SERVERS: {
+    status: 409,
+    hint: 'run several servers on one PostgreSQL database (`noops server --db postgres://...`, docs/servers.md); on SQLite, stop the other server first',
+  },
+  NOOPS_E_FENCED: {
+    status: 503,
+    hint: 'this server lost its lease on a control loop (paused, or cut from the database); the server that leads it now carries on, see `noops servers`',
+  },
   NOOPS_E_DEPLOY_FAILED: {
     status: 422,
     hint: "`noops deploy status -t TAG` shows each host's result and the rollout's log; `noops ps -t TAG` shows what runs now",

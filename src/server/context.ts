@@ -14,6 +14,7 @@ import type { AgentCommandQueue } from './agent-commands.js';
 import type { RuntimeCatalog } from '../runtimes/catalog.js';
 import type { DesiredView } from './desired-view.js';
 import type { ChangeBus } from '../bus/index.js';
+import type { Leadership } from '../lead/index.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -45,6 +46,8 @@ export interface ServerContext {
   runtimes: RuntimeCatalog;
   /** signs every release this server stores (src/release/signing.ts) */
   signer: ReleaseSigner;
+  /** which control loops this server leads among the servers of its database (src/lead/) */
+  leadership: Leadership;
 }
 
 /** What an importer needs to sign: releases imported from elsewhere are signed like built ones. */

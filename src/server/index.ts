@@ -31,6 +31,7 @@ import { tightenDataDir } from './data-dir.js';
 import { AgentCommandQueue } from './agent-commands.js';
 import { RuntimeCatalog } from '../runtimes/catalog.js';
 import { bootstrapTokens } from './tokens.js';
+import { aloneOnDatabase, Leadership, LOOPS, newServerId } from '../lead/index.js';
 import { buildApp } from './app.js';
 import { listenMode, type ServerTls, type TlsOptions } from '../tls/index.js';
 import { serverTls } from '../tls/server-tls.js';
@@ -64,6 +65,12 @@ export interface ServerOptions {
   buildSandbox?: SandboxMode;
   /** the server's own log lines (what the sandbox could not do); default stderr */
   log?: (line: string) => void;
+  /** this server's id among the servers of its database (`--server-id`); default: host name and a random part */
+  serverId?: string;
+  /** how long a control loop's lease lasts (`--lease-ms`): a dead leader's loops move within about that */
+  leaseMs?: number;
+  /** the URL other servers and `noops servers` show for this one (`--advertise`); default: the URL it listens on */
+  advertise?: string;
 }
 
 export interface RunningServer {
@@ -114,6 +121,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // What changes here reaches the other servers of the database (LISTEN/NOTIFY); alone on SQLite, this process.
     const bus: ChangeBus = store.kind === 'postgres' ? await openPostgresBus(dbUrl) : new LocalChangeBus();
     closers.push(() => bus.close());
+    // One leader per control loop among the database's servers (src/lead/); SQLite is one server's.
+    const serverId = opts.serverId ?? newServerId();
+    if (store.kind === 'sqlite') await aloneOnDatabase(store, serverId, opts.leaseMs);
+    const leadership = new Leadership(store, {
+      serverId,
+      loops: [LOOPS.rollout],
+      leaseMs: opts.leaseMs,
+      alone: store.kind === 'sqlite',
+      log: (line) => (opts.log ?? ((l) => process.stderr.write(l)))(`noops server: ${line}\n`),
+    });
     const tokens = await bootstrapTokens(store, dataDir);
     // An existing folder (and the database and tokens just opened in it) is only the server's to read.
     for (const p of tightenDataDir(dataDir)) process.emitWarning(`data folder: could not tighten ${p}`);
@@ -163,13 +180,29 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // a root grant changed on any server: read the grants again (the view forgets its answers itself)
     bus.subscribe(CHANNELS.answers, { change: () => grantsChanged(store), resync: () => grantsChanged(store) });
     hub.listen((h) => desired.forget(h)); // a wake means the host's answer changed
-    const ctx: ServerContext = { config, store, artifacts, hub, bus, desired, reports, rollout, builds, tags, commands, runtimes, signer };
+    const ctx: ServerContext = {
+      config,
+      store,
+      artifacts,
+      hub,
+      bus,
+      desired,
+      reports,
+      rollout,
+      builds,
+      tags,
+      commands,
+      runtimes,
+      signer,
+      leadership,
+    };
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();
     await app.listen({ host, port, backlog: LISTEN_BACKLOG });
     const addr = app.server.address();
     const boundPort = typeof addr === 'object' && addr ? addr.port : port;
     const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    await leadership.start(opts.advertise ?? url);
     let closed = false;
     return {
       url,
@@ -183,6 +216,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         if (closed) return;
         closed = true;
         await rollout.stop();
+        await leadership.stop();
         hub.notifyAll();
         hub.close();
         commands.close();

@@ -22,10 +22,13 @@ import {
   setDesiredMany,
 } from './desired.js';
 import { touchHosts } from './heartbeats.js';
+import * as leases from './leases.js';
 import * as secrets from './secrets.js';
 import * as m from './rows.js';
 import type {
   AuditRow,
+  Fence,
+  ServerRow,
   BuildRow,
   BuildStatus,
   ClusterRow,
@@ -395,6 +398,35 @@ export class KyselyStore implements Store {
     q = q.orderBy('id', 'desc');
     if (filter.limit !== undefined) q = q.limit(filter.limit);
     return (await q.execute()).map(m.buildFromDb);
+  }
+
+  // ---- leases and servers (store/leases.ts)
+
+  async fenced<T>(fence: Fence, fn: (store: Store) => Promise<T>): Promise<T> {
+    return this.tx(async (store) => {
+      await leases.checkFence((store as KyselyStore).db, this.kind, fence);
+      return fn(store);
+    });
+  }
+
+  acquireLease(loop: string, holder: string, ttlMs: number, force?: boolean): Promise<number | undefined> {
+    return leases.acquireLease(this.db, this.kind, loop, holder, ttlMs, force);
+  }
+
+  releaseLease(loop: string, holder: string): Promise<void> {
+    return leases.releaseLease(this.db, loop, holder);
+  }
+
+  touchServer(server: { id: string; address: string; startedAt: string }): Promise<void> {
+    return leases.touchServer(this.db, server);
+  }
+
+  removeServers(which: { id: string } | { before: string }): Promise<void> {
+    return leases.removeServers(this.db, which);
+  }
+
+  listServers(): Promise<ServerRow[]> {
+    return leases.listServers(this.db, this.kind);
   }
 
   // ---- deployments

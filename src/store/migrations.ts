@@ -419,6 +419,34 @@ const deployLock: MigrationFactory = () => ({
   },
 });
 
+/**
+ * Several servers on one database (issue 14): the servers alive (`noops servers`) and one lease
+ * per control loop (store/leases.ts). The expiry is milliseconds by the database's clock.
+ */
+const leases: MigrationFactory = (backend) => ({
+  async up(db: Kysely<any>) {
+    const text = textType(backend);
+    await db.schema
+      .createTable('servers')
+      .addColumn('id', text, (c) => c.primaryKey())
+      .addColumn('address', text, (c) => c.notNull())
+      .addColumn('started_at', text, (c) => c.notNull())
+      .addColumn('last_seen', text, (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('leases')
+      .addColumn('loop', text, (c) => c.primaryKey())
+      .addColumn('holder', text, (c) => c.notNull())
+      .addColumn('epoch', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.dropTable('leases').execute();
+    await db.schema.dropTable('servers').execute();
+  },
+});
+
 /** Every migration, oldest first. Names sort in the order they must run. */
 const MIGRATIONS: Record<string, MigrationFactory> = {
   '0001_initial': initial,
@@ -430,6 +458,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0009_signatures': signatures,
   '0010_rollout_lock': rolloutLock,
   '0011_deploy_lock': deployLock,
+  '0012_leases': leases,
 };
 
 /**

@@ -205,6 +205,23 @@ export interface SecretsTable {
   created_at: string;
 }
 
+/** A server alive on this database (issue 14; store/leases.ts). */
+export interface ServersTable {
+  id: string;
+  /** the URL it serves */
+  address: string;
+  started_at: string;
+  last_seen: string;
+}
+
+/** One control loop's lease: who leads it, since which epoch, until when (ms, the database's clock). */
+export interface LeasesTable {
+  loop: string;
+  holder: string;
+  epoch: number;
+  expires_at: number;
+}
+
 /** Every table, by name. */
 export interface Database {
   tokens: TokensTable;
@@ -223,6 +240,8 @@ export interface Database {
   runtimes: RuntimesTable;
   grants: GrantsTable;
   secrets: SecretsTable;
+  servers: ServersTable;
+  leases: LeasesTable;
 }
 
 export type DbToken = Selectable<TokensTable>;

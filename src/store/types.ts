@@ -238,6 +238,27 @@ export interface AuditRow {
 }
 
 /** The store. Every method is atomic on its own. */
+/**
+ * What a loop's leader holds while it leads: the loop, the server, the lease's epoch. A write
+ * made under it (`Store.fenced`) is refused once another server took the lease (store/leases.ts).
+ */
+export interface Fence {
+  loop: string;
+  holder: string;
+  epoch: number;
+}
+
+/** A server on this database, as `noops servers` lists it. */
+export interface ServerRow {
+  id: string;
+  /** the URL it serves */
+  address: string;
+  startedAt: string;
+  lastSeen: string;
+  /** the control loops whose live lease it holds */
+  leads: string[];
+}
+
 export interface Store {
   /** which backend this is */
   readonly kind: 'sqlite' | 'postgres';
@@ -381,4 +402,25 @@ export interface Store {
     action?: string /** only ids below this (the next page) */;
     beforeId?: number;
   }): Promise<AuditRow[]>;
+
+  /**
+   * Runs `fn` in one transaction that first checks `fence` (store/leases.ts): the writes in `fn`
+   * happen only while the fence's server still leads its loop.
+   *
+   * @throws NoopsError NOOPS_E_FENCED when another server took the lease, or it expired
+   */
+  fenced<T>(fence: Fence, fn: (store: Store) => Promise<T>): Promise<T>;
+  /**
+   * takes or renews a loop's lease for `ttlMs`; answers its epoch, or undefined while another
+   * server holds it (`force`: whoever holds it, for a server alone on its database)
+   */
+  acquireLease(loop: string, holder: string, ttlMs: number, force?: boolean): Promise<number | undefined>;
+  /** gives a lease up (its holder stops cleanly) */
+  releaseLease(loop: string, holder: string): Promise<void>;
+  /** records a server alive (its heartbeat) */
+  touchServer(server: { id: string; address: string; startedAt: string }): Promise<void>;
+  /** forgets one server, or every server not seen since an ISO time */
+  removeServers(which: { id: string } | { before: string }): Promise<void>;
+  /** every server, with the loops it leads now */
+  listServers(): Promise<ServerRow[]>;
 }

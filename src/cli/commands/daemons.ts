@@ -43,6 +43,9 @@ interface ServerFlags extends TlsFlags {
   db?: string;
   heartbeat?: string;
   buildSandbox?: string;
+  serverId?: string;
+  leaseMs?: string;
+  advertise?: string;
 }
 
 /** `--build-sandbox`, the same on `server` and `up`. */
@@ -60,11 +63,24 @@ function serverOptions(o: ServerFlags): ServerOptions {
   if (o.buildSandbox !== undefined && o.buildSandbox !== 'auto' && o.buildSandbox !== 'none') {
     throw new NoopsError('NOOPS_E_INPUT', `--build-sandbox "${o.buildSandbox}" must be auto or none`);
   }
+  const leaseMs = o.leaseMs === undefined ? undefined : Number(o.leaseMs);
+  if (leaseMs !== undefined && !(Number.isInteger(leaseMs) && leaseMs >= 200 && leaseMs <= 600_000)) {
+    throw new NoopsError('NOOPS_E_INPUT', `--lease-ms "${o.leaseMs}" must be a whole number of milliseconds from 200 to 600000`);
+  }
+  if (o.serverId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(o.serverId)) {
+    throw new NoopsError('NOOPS_E_INPUT', `--server-id "${o.serverId}" must be 1 to 63 letters, digits, ".", "_" or "-"`);
+  }
+  if (o.advertise !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(o.advertise)) {
+    throw new NoopsError('NOOPS_E_INPUT', `--advertise "${o.advertise}" must be a URL such as https://noops-2.example:7700`);
+  }
   return {
     dataDir: o.data,
     listen: o.listen,
     db: o.db,
     heartbeatMs,
+    leaseMs,
+    serverId: o.serverId,
+    advertise: o.advertise,
     buildSandbox: o.buildSandbox,
     tls: serverTlsOptions(o),
     insecure: o.insecure,
@@ -105,6 +121,9 @@ export function registerDaemons(p: Command): void {
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
     .option('--db <url>', 'postgres://USER:PASS@HOST/DB (default: SQLite in the data folder)')
     .option('--heartbeat-ms <ms>', 'how often agents report (default 5000)')
+    .option('--server-id <id>', "this server's name among the servers of its database (default: host name and a random part)")
+    .option('--lease-ms <ms>', "how long a control loop's lease lasts: a dead leader's loops move within about that (default 5000)")
+    .option('--advertise <url>', 'the URL other servers and `noops servers` show for this one (default: the URL it listens on)')
     .option(...BUILD_SANDBOX_FLAG)
     .action(async (o: ServerFlags & { heartbeatMs?: string }) => {
       const { startServer } = await import('../../server/index.js');
