@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { NoopsError } from '../errors/index.js';
 import { openStore } from '../store/open.js';
 import { ArtifactStore } from '../artifacts/index.js';
-import { rolloutPorts } from '../rollout/index.js';
+import { rolloutPorts, type RemoteCommand } from '../rollout/index.js';
 import { RolloutController } from '../rollout/controller.js';
 import { Sandbox, type SandboxMode } from '../build/index.js';
 import { BuildRunner } from '../build/runner.js';
@@ -131,6 +131,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       alone: store.kind === 'sqlite',
       log: (line) => (opts.log ?? ((l) => process.stderr.write(l)))(`noops server: ${line}\n`),
     });
+    closers.unshift(() => leadership.stop()); // a start that fails later gives its leases up
     const tokens = await bootstrapTokens(store, dataDir);
     // An existing folder (and the database and tokens just opened in it) is only the server's to read.
     for (const p of tightenDataDir(dataDir)) process.emitWarning(`data folder: could not tighten ${p}`);
@@ -163,6 +164,36 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       sandbox,
       // after a restart, deadlines wait until every agent had time to report (it is down otherwise)
       resumeGraceMs: config.downAfterMs,
+      elected: true, // only the server that leads the rollout loop steps deployments (below)
+    });
+    // Rollouts across servers: the leader steps, every server tells the others what it wrote.
+    rollout.on('written', (id) => void bus.publish(CHANNELS.deployments, String(id)));
+    rollout.on('command', (c) => void bus.publish(CHANNELS.deploymentCommands, JSON.stringify(c)));
+    rollout.on('fenced', (why) => leadership.fenced(LOOPS.rollout, why));
+    bus.subscribe(CHANNELS.deployments, {
+      change: (id) => void rollout.heard(Number(id)),
+      resync: () => rollout.resync(),
+    });
+    bus.subscribe(CHANNELS.deploymentCommands, {
+      change: (payload) => {
+        if (!rollout.leads()) return;
+        const c = parseRemoteCommand(payload);
+        if (!c) return process.emitWarning(`rollout: ignored a command from another server that is not one: ${payload.slice(0, 200)}`);
+        rollout
+          .act(c.id, c.action, c.by)
+          .catch((err: Error) => process.emitWarning(`rollout: ${c.action} of deployment ${c.id} from another server: ${err.message}`));
+      },
+      resync: () => undefined, // the sender sends again until it sees the command applied
+    });
+    let leadingNow: Promise<void> = Promise.resolve();
+    leadership.on('gained', (loop, fence) => {
+      if (loop === LOOPS.rollout)
+        leadingNow = rollout
+          .lead(fence, store.kind === 'sqlite' ? 'restart' : 'takeover')
+          .catch((err: Error) => process.emitWarning(`rollout: taking the loop up failed: ${err.message}`));
+    });
+    leadership.on('lost', (loop, why) => {
+      if (loop === LOOPS.rollout) rollout.follow(why);
     });
     reports.on('report', (h) => rollout.onReport(h));
     const commands = new AgentCommandQueue(hub);
@@ -198,11 +229,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     };
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();
+    // Leads at once when no other server holds the loops (alone, it always does), before serving:
+    // the first deploy after a start is stepped here as before.
+    await leadership.start();
+    await leadingNow;
     await app.listen({ host, port, backlog: LISTEN_BACKLOG });
     const addr = app.server.address();
     const boundPort = typeof addr === 'object' && addr ? addr.port : port;
     const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-    await leadership.start(opts.advertise ?? url);
+    await leadership.setAddress(opts.advertise ?? url);
     let closed = false;
     return {
       url,
@@ -241,4 +276,17 @@ export function parseListen(listen: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new NoopsError('NOOPS_E_INPUT', `--listen "${listen}" is not HOST:PORT (e.g. 127.0.0.1:7700)`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+/** A command another server sent to the rollout's leader (rollout/following.ts), checked: the bus is trusted, not its payloads' shape. */
+function parseRemoteCommand(payload: string): RemoteCommand | undefined {
+  try {
+    const c = JSON.parse(payload) as Partial<RemoteCommand>;
+    const actions: readonly string[] = ['pause', 'resume', 'promote', 'abort'];
+    if (Number.isInteger(c.id) && typeof c.by === 'string' && typeof c.action === 'string' && actions.includes(c.action))
+      return { id: c.id!, action: c.action, by: c.by };
+  } catch {
+    // not JSON: answered below
+  }
+  return undefined;
 }

@@ -476,6 +476,16 @@ export class KyselyStore implements Store {
     );
   }
 
+  async runningDeploymentIds(): Promise<{ id: number; kind: DeploymentKind; tag: string }[]> {
+    const rows = await this.db
+      .selectFrom('deployments')
+      .select(['id', 'kind', 'tag'])
+      .where('status', '=', 'running')
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({ id: Number(r.id), kind: r.kind as DeploymentKind, tag: r.tag }));
+  }
+
   async listDeployments(
     filter: { tag?: string; status?: DeploymentStatus; limit?: number; beforeId?: number } = {},
   ): Promise<DeploymentRow[]> {

@@ -342,6 +342,8 @@ export interface Store {
    * index of the running deployments, without the row's JSON.
    */
   findRunningDeployment(tag: string): Promise<RunningDeploymentRow | undefined>;
+  /** every running deployment's id, kind and tag, without its JSON (one index read) */
+  runningDeploymentIds(): Promise<{ id: number; kind: DeploymentKind; tag: string }[]>;
   /** newest first (by id) */
   listDeployments(filter?: {
     tag?: string;
