@@ -25,7 +25,7 @@ export const PACKAGE_CHUNK_BYTES = 1024 * 1024;
  */
 export function packageBlobsMigration(backend: Backend): Migration {
   return {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('package_blobs')
         .addColumn('sha256', 'text', (c) => c.primaryKey())
@@ -42,7 +42,7 @@ export function packageBlobsMigration(backend: Backend): Migration {
         .addPrimaryKeyConstraint('package_blob_chunks_pk', ['sha256', 'seq'])
         .execute();
     },
-    async down(db: Kysely<any>) {
+    async down(db: Kysely<unknown>) {
       await db.schema.dropTable('package_blob_chunks').ifExists().execute();
       await db.schema.dropTable('package_blobs').ifExists().execute();
     },
