@@ -78,12 +78,14 @@ export class ArtifactStore {
 
   /**
    * Shares every artifact of this folder the shared copies lack (a server that kept its packages
-   * alone before it had company), one at a time; answers how many were shared.
+   * alone before it had company, or whose share failed), one at a time, until `signal` aborts;
+   * answers how many were shared.
    */
-  async shareAll(): Promise<number> {
+  async shareAll(signal?: AbortSignal): Promise<number> {
     if (!this.shared) return 0;
     let count = 0;
     for (const sha256 of await this.list()) {
+      if (signal?.aborted) break; // the server is closing: the next start shares the rest
       const { size } = await stat(this.path(sha256));
       const shared = await this.shared.share({ sha256, size }, () =>
         createReadStream(this.path(sha256), { highWaterMark: SHARE_READ_BYTES }),
