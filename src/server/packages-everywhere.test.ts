@@ -2,7 +2,7 @@
  * Packages on every server (issue 14): two real servers (`startServer`, in this process) on one
  * fresh PostgreSQL database, each with its own data folder (the signing and secret keys copied
  * from A's, as an operator does). A release imported through A is downloaded through B byte for
- * byte, B's deploy finds its package, and B's fetch of a 10 MB package on a miss is timed.
+ * byte, B's deploy finds its package, and B's fetch of a 10 MB package on a miss is timed; a runtime added through A installs on B.
  * Runs when NOOPS_TEST_PG_URL is set; the SQLite case (one server, no blob rows) always runs.
  */
 import { after, test } from 'node:test';
@@ -144,6 +144,15 @@ test('a package imported through server A is served by server B (its own data fo
   assert.equal(deployment.status, 'running');
   assert.equal(await b.ctx.artifacts.hasHere(thirdSha), true, "the rollout on B fetched the package into B's folder");
   assert.equal(await b.ctx.artifacts.verify(thirdSha), true);
+
+  // a runtime added through A is installed for builds on B (its tarball fetched from the database)
+  const tarball = await tarOf(dir, [['bin/tool', '#!/bin/sh\necho tool\n']]);
+  const runtime = await ok(call(a, token, 'POST', '/runtimes?name=tool&version=1.0.0', tarball), 'runtime add through A');
+  assert.equal(runtime.sha256, sha(tarball));
+  assert.equal(await b.ctx.artifacts.hasHere(runtime.sha256), false);
+  const installed = await b.ctx.runtimes.install('tool', '1.0.0');
+  assert.equal(installed.sha256, runtime.sha256);
+  assert.equal(readFileSync(join(installed.dir, 'bin', 'tool'), 'utf8'), '#!/bin/sh\necho tool\n');
 });
 
 test('one server on SQLite keeps its packages in its data folder alone: no rows in the package tables', async () => {
