@@ -158,14 +158,15 @@ export async function readPackageBlob(db: Kysely<Database>, sha256: string): Pro
       .where('seq', '=', seq)
       .executeTakeFirst();
     if (!row) throw new NoopsError('NOOPS_E_NOT_FOUND', `chunk ${seq} of package ${sha256} is not in the database`);
-    return Buffer.from(row.data);
+    return Buffer.isBuffer(row.data) ? row.data : Buffer.from(row.data); // pg gives a Buffer: no copy
   };
   return (async function* () {
     let next = head.chunks > 0 ? chunk(0) : undefined;
     for (let seq = 0; seq < head.chunks; seq++) {
       const current = await next!;
       next = seq + 1 < head.chunks ? chunk(seq + 1) : undefined;
-      // a read ahead that fails while the consumer stops is reported by the consumer's next call
+      // marked as handled only: the next turn awaits it and rethrows its error; a reader that stops
+      // early never asks for it, and its failure then concerns no one
       next?.catch(() => undefined);
       yield current;
     }
