@@ -9,10 +9,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { NoopsError } from '../errors/index.js';
 import { openStore } from '../store/open.js';
-import { ArtifactStore } from '../artifacts/index.js';
-import { rolloutPorts, type RemoteCommand } from '../rollout/index.js';
+import type { Store } from '../store/index.js';
+import { ArtifactStore, type SharedArtifacts } from '../artifacts/index.js';
+import { rolloutPorts, type RemoteCommand, type RolloutReader } from '../rollout/index.js';
 import { RolloutController } from '../rollout/controller.js';
 import { Sandbox, type SandboxMode } from '../build/index.js';
 import { BuildRunner } from '../build/runner.js';
@@ -115,6 +117,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     longPollMs: opts.longPollMs ?? DEFAULT_LONG_POLL_MS,
   };
   const dbUrl = opts.db ?? `sqlite:${join(dataDir, 'noops.db')}`;
+  const log = opts.log ?? ((line: string) => process.stderr.write(line));
   const store = await openStore(dbUrl);
   const closers: (() => Promise<void>)[] = [];
   try {
@@ -137,7 +140,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     for (const p of tightenDataDir(dataDir)) process.emitWarning(`data folder: could not tighten ${p}`);
     // DATA/signing.key: every release is signed with it, agents pin it (docs/trust.md#signed-releases)
     const signer = await openSigner(store, dataDir, (line) => (opts.log ?? ((l) => process.stderr.write(l)))(`noops server: ${line}\n`));
-    const artifacts = new ArtifactStore(join(dataDir, 'artifacts'));
+    // several servers: every package is in the database too, and one missing here is fetched from it
+    const artifacts = new ArtifactStore(join(dataDir, 'artifacts'), store.kind === 'postgres' ? packagesIn(store) : undefined);
+    const sharing = new AbortController();
+    const sharedAll = artifacts
+      .shareAll(sharing.signal)
+      .then((n) => {
+        if (n > 0) log(`noops server: shared ${n} package(s) of this data folder through the database\n`);
+      })
+      .catch((err: Error) =>
+        log(`noops server: could not share this data folder's packages (the next start tries again): ${err.message}\n`),
+      );
+    // before the store closes: a share cut by the closing pool would only log an error
+    const stopSharing = async () => {
+      sharing.abort();
+      await sharedAll;
+    };
+    closers.push(stopSharing);
     const hub = new DesiredHub(bus);
     const reports = new ActualState(store, config.downAfterMs);
     await reports.load(); // what runs, as the store last had it: before any report or route
@@ -154,8 +173,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const builds = new BuildRunner(store, artifacts, tags, sandbox.workRoot('builds'), runtimes, sandbox, signer);
     mkdirSync(sandbox.workRoot('deploy-tests'), { recursive: true, mode: 0o711 });
     await builds.failInterrupted();
+    const ports = rolloutPorts(store);
     const rollout = new RolloutController({
-      ...rolloutPorts(store),
+      ...ports,
+      read: releasesHere(ports.read, artifacts, log),
       lastReport: (h) => reports.lastReport(h),
       notify: (h) => hub.notify(h),
       hasArtifact: (sha) => artifacts.has(sha),
@@ -258,6 +279,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await app.close();
         await builds.drain();
         await reports.close();
+        await stopSharing();
         await bus.close();
         await store.close();
         for (const c of closers) await c();
@@ -268,6 +290,37 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     for (const c of closers) await c();
     throw err;
   }
+}
+
+/** The database's packages (store/package-blobs.ts) as the artifact store's shared copies. */
+function packagesIn(store: Store): SharedArtifacts {
+  return {
+    share: (artifact, content) => store.putPackageBlob(artifact.sha256, artifact.size, content),
+    fetch: async (sha256) => {
+      const chunks = await store.readPackageBlob(sha256);
+      return chunks && Readable.from(chunks);
+    },
+  };
+}
+
+/**
+ * The rollout's reader, each release it reads (a start, a resume, a takeover from another server)
+ * fetched into this server's artifact folder first: the deploy tests take the package by
+ * `artifactPath`, which cannot fetch. A fetch that fails is logged; the deploy tests then say the
+ * package is missing.
+ */
+function releasesHere(read: RolloutReader, artifacts: ArtifactStore, log: (line: string) => void): RolloutReader {
+  return {
+    ...read,
+    async release(job, version) {
+      const row = await read.release(job, version);
+      if (row)
+        await artifacts
+          .has(row.sha256)
+          .catch((err: Error) => log(`noops server: could not fetch the package of ${job} ${version} from the database: ${err.message}\n`));
+      return row;
+    },
+  };
 }
 
 /** "HOST:PORT" (or ":PORT", or "[::1]:PORT") into its parts. */

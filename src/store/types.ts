@@ -386,6 +386,11 @@ export interface Store {
   /** by name, then version as text */
   listRuntimes(name?: string): Promise<RuntimeRow[]>;
 
+  /** store a package every server can read, whole or not at all; false when held already (store/package-blobs.ts) */
+  putPackageBlob(sha256: string, size: number, content: () => AsyncIterable<Buffer | Uint8Array>): Promise<boolean>;
+  /** a package's content in chunks, or undefined when the database does not hold it (store/package-blobs.ts) */
+  readPackageBlob(sha256: string): Promise<AsyncIterable<Buffer> | undefined>;
+
   audit(row: Omit<AuditRow, 'id'>): Promise<void>;
 
   putGrant(row: GrantRow): Promise<void>;
