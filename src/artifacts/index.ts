@@ -3,6 +3,7 @@
  * by sha256, check every entry, then extract (shared by the agent, the build and the server).
  */
 export { ArtifactStore, type PutOptions, type StoredArtifact } from './store.js';
+export { MemorySharedArtifacts, type SharedArtifact, type SharedArtifacts } from './shared.js';
 export { assertSha256, isSha256, sha256File } from './sha256.js';
 export { checkEntries, type TarEntry } from './entries.js';
 // unpacking (tar) is the named entry `artifacts/extract.ts`.

@@ -29,6 +29,10 @@ export const CHANNELS = {
   answers: 'answers',
   /** an agent's tokens were revoked or replaced (revoke, host rm, join again); payload: the agent's name */
   agentTokens: 'agent_tokens',
+  /** a server wrote a deployment (started, stepped, ended); payload: its id. The rollout's leader takes up those it does not step; the others tell their live views */
+  deployments: 'deployments',
+  /** a person's pause, resume, promote or abort, for the rollout's leader; payload: JSON {id, action, by} */
+  deploymentCommands: 'deployment_commands',
 } as const;
 
 /** A channel's name: lower-case letters, digits and `_`. */

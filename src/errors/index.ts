@@ -78,6 +78,10 @@ export const ERROR_CODES = {
     status: 409,
     hint: 'run several servers on one PostgreSQL database (`noops server --db postgres://...`, docs/servers.md); on SQLite, stop the other server first',
   },
+  NOOPS_E_NO_LEADER: {
+    status: 503,
+    hint: 'no server applied it in time: the server leading rollouts may have just died (another takes over within seconds); see `noops servers`, then try again',
+  },
   NOOPS_E_FENCED: {
     status: 503,
     hint: 'this server lost its lease on a control loop (paused, or cut from the database); the server that leads it now carries on, see `noops servers`',

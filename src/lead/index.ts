@@ -99,15 +99,22 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
   }
 
   /**
-   * Records this server (answering at `address`), forgets servers long gone, takes the leases
-   * it can, and keeps renewing them. Resolves after the first round: a server alone leads at once.
+   * Records this server (answering at `address`, or set later with `setAddress`), forgets
+   * servers long gone, takes the leases it can, and keeps renewing them. Resolves after the
+   * first round: a server alone leads at once.
    */
-  async start(address: string): Promise<void> {
+  async start(address = ''): Promise<void> {
     this.address = address;
     await this.store.removeServers({ before: new Date(Date.now() - FORGET_SERVERS_AFTER_MS).toISOString() });
     await this.round();
     this.timer = setInterval(() => void this.round(), Math.max(10, Math.floor(this.leaseMs / RENEWS_PER_LEASE)));
     this.timer.unref();
+  }
+
+  /** The URL this server answers at, once it listens (recorded at once). */
+  async setAddress(address: string): Promise<void> {
+    this.address = address;
+    await this.store.touchServer({ id: this.serverId, address, startedAt: this.startedAt });
   }
 
   /** Whether this server leads `loop` now (its lease taken or renewed less than `leaseMs` ago). */
@@ -142,6 +149,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
 
   /** Stops renewing, gives every lease up (the next server need not wait for them to expire) and forgets this server. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
     await this.ticking;

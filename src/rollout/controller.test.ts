@@ -13,26 +13,11 @@ import type { AgentReport } from '../api/index.js';
 import { RolloutController, type RolloutDeps } from './controller.js';
 import type { HostHookContext } from './hooks.js';
 import type { StoredDeployment } from './ports.js';
-import { MemoryRolloutStore } from './testing.js';
+import type { MemoryRolloutStore } from './testing.js';
+import { CLUSTER, HOSTS, healthyReport, manifest, seeded } from './test-fleet.js';
 
-const CLUSTER = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
-const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';
-const HOSTS = ['h1', 'h2', 'h3', 'h4'];
 const dir = mkdtempSync(join(tmpdir(), 'noops-controller-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-const manifest = (version: string, deployTests?: string[]) => ({
-  schema: 1,
-  job: JOB,
-  version,
-  commit: version.padEnd(40, '0'),
-  repo: 'r',
-  builtAt: '2024-05-01T12:00:00.000Z',
-  stack: 'procfile',
-  env: { GREETING: 'hi' },
-  processes: [{ name: 'web', command: 'x', port: 'auto', env: {}, stopSignal: 'SIGTERM', stopTimeout: 1, startGrace: 0 }],
-  ...(deployTests ? { deployTests } : {}),
-});
 
 /** A real release package whose deploy test writes what it was given into `out`. */
 async function testPackage(out: string, exitCode: number): Promise<string> {
@@ -55,45 +40,6 @@ interface Fleet {
   controller: RolloutController;
   /** every host reports `version` up and healthy */
   healthy(hosts: string[], version: string): void;
-}
-
-/** The stored state a deploy starts from: four hosts in one cluster, two releases. */
-function seeded(deployTests?: string[]): MemoryRolloutStore {
-  const mem = new MemoryRolloutStore();
-  const at = new Date().toISOString();
-  for (const h of HOSTS) {
-    mem.hostRows.set(h, {
-      name: h,
-      labels: {},
-      address: `::ffff:10.0.0.${h.slice(1)}`,
-      joinedAt: at,
-      lastHeartbeat: null,
-      scope: null,
-      pendingJoin: null,
-      joinApprovedUntil: null,
-    });
-  }
-  mem.clusters.set(CLUSTER, {
-    tag: CLUSTER,
-    hosts: HOSTS,
-    policy: { batch: [1, '100%'], version: 'aaaaaaaaa' },
-    conf: null,
-    updatedAt: at,
-  });
-  for (const v of ['aaaaaaaaa', 'bbbbbbbbb']) {
-    mem.releases.push({
-      job: JOB,
-      version: v,
-      commit: v.padEnd(40, '0'),
-      repo: 'r',
-      sha256: v[0]!.repeat(64),
-      size: 1,
-      manifest: manifest(v, deployTests),
-      buildId: null,
-      createdAt: at,
-    });
-  }
-  return mem;
 }
 
 async function fleet(
@@ -129,29 +75,8 @@ async function fleet(
     deps,
     controller,
     healthy(hosts, version) {
-      const now = new Date(Date.now() - 1000).toISOString();
       for (const h of hosts) {
-        reports.set(h, {
-          generation: 1,
-          failures: [],
-          processes: [
-            {
-              tag: CLUSTER,
-              process: 'web',
-              version,
-              state: 'up',
-              pid: 1,
-              port: 8000 + Number(h.slice(1)),
-              restarts: 0,
-              startedAt: now,
-              error: null,
-              health: 'healthy',
-              healthySince: now,
-              healthError: null,
-              downloaded: version !== 'aaaaaaaaa',
-            },
-          ],
-        });
+        reports.set(h, healthyReport(h, version));
         controller.onReport(h);
       }
     },

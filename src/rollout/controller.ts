@@ -8,13 +8,20 @@
  * so a server killed at any point resumes each running deployment where it was: it re-applies
  * the desired state of the current batch (idempotent), re-runs deploy tests that were running,
  * and waits a moment for the agents' first reports before any deadline passes.
+ *
+ * Several servers on one database (issue 14): only the server that leads the rollout loop
+ * (`lead(fence)`, src/lead/ wired by the server) steps deployments, every write under its fence
+ * (refused by the database once another server took the lease: then it `follow`s). A server
+ * that follows starts deployments by writing them (the leader adopts them, told by the bus or
+ * by its scan every ADOPT_SCAN_MS), and answers stops, live views and commands through
+ * `Following` (following.ts).
  */
 import { EventEmitter } from 'node:events';
 import { NoopsError } from '../errors/index.js';
-import type { DeploymentKind } from '../store/index.js';
+import type { DeploymentKind, Fence } from '../store/index.js';
 import type { DeploymentAction } from '../api/index.js';
 import type { RolloutLogLine, RolloutProgress } from './types.js';
-import type { Deployment, RolloutDeps } from './ports.js';
+import type { Deployment, RolloutDeps, StoredDeployment } from './ports.js';
 import { observe, previousVersion, type HostObservation } from './evaluate.js';
 import { resolvePolicy } from './deploy-policy.js';
 import { hostResults, initialProgress, step, type RolloutAction } from './step.js';
@@ -22,6 +29,7 @@ import { applyCommand, recordTestEnd, recordTestStart } from './progress-updates
 import { addLog, newLines, newRunning, type RunningDeployment } from './running-deployment.js';
 import { Executor } from './executor.js';
 import { jobOf, locked, planDeploy, planUndeploy, type StartDeploy, type StartPlan, type StartUndeploy } from './deploy-start.js';
+import { Following, type RemoteCommand } from './following.js';
 
 /** How often running deployments are stepped even without reports (pauses, deadlines). */
 export const TICK_MS = 500;
@@ -31,12 +39,23 @@ export const TICK_MS = 500;
 export const REPORT_COALESCE_MS = 50;
 /** After a server restart, no deadline passes before the agents had this long to report again. */
 export const DEFAULT_RESUME_GRACE_MS = 15_000;
+/** How often a leader looks for running deployments it does not step (started on another server, a bus message lost). */
+export const ADOPT_SCAN_MS = 2_000;
 
 /** Events for live views: every change of a deployment, and each line of its log. */
 export interface RolloutEvents {
   change: [row: Deployment];
   log: [id: number, line: RolloutLogLine];
+  /** this server wrote the deployment (the server tells the others: their live views, the leader's adoption) */
+  written: [id: number];
+  /** a person's command for the leader, from a server that follows (the server sends it on) */
+  command: [command: RemoteCommand];
+  /** the database refused a write under this server's fence: it no longer leads (the server tells its Leadership) */
+  fenced: [reason: string];
 }
+
+/** Why a deployment is taken up by this server: its start, after a restart, from a server that died, or started elsewhere. */
+type Adoption = 'restart' | 'takeover' | 'adopt';
 
 export { jobOf };
 export type { RolloutDeps, StartDeploy, StartUndeploy };
@@ -52,40 +71,97 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   private reportKick: NodeJS.Timeout | undefined;
   private lastRoundMs = 0;
   private lastRoundEnd = 0;
+  /** whether this server steps deployments now, and under which fence (undefined: alone, unfenced) */
+  private leading = false;
+  private fence: Fence | undefined;
+  private readonly adopting = new Set<number>();
+  private lastScan = 0;
 
   private readonly exec: Executor;
+  private readonly following: Following;
 
   constructor(private readonly deps: RolloutDeps) {
     super();
     this.exec = new Executor(deps, () => this.kick());
+    const views = {
+      listening: () => this.listenerCount('change') + this.listenerCount('log') > 0,
+      change: (row: Deployment) => this.emit('change', row),
+      log: (id: number, line: RolloutLogLine) => this.emit('log', id, line),
+    };
+    this.following = new Following(deps.read, views, (c) => this.emit('command', c));
     this.setMaxListeners(0); // one pair of listeners per live view (SSE client); no leak
   }
 
-  /** Resumes the deployments that were running when the server stopped, and starts stepping. */
+  /**
+   * Starts the stepping timer. Alone (no `elected` in the deps), leads at once: resumes the
+   * deployments that were running when the server stopped. Elected, waits for `lead`.
+   */
   async start(): Promise<void> {
-    const graceUntil = Date.now() + (this.deps.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS);
-    for (const row of await this.deps.read.runningDeployments()) {
-      try {
-        if (row.unreadable) throw new NoopsError('NOOPS_E_INTERNAL', row.unreadable);
-        const entry = await this.load(row, row.progress, graceUntil);
-        this.running.set(row.id, entry);
-        await this.resume(entry);
-      } catch (err) {
-        this.running.delete(row.id);
-        await this.deps.write.updateDeployment(row.id, {
-          status: 'failed',
-          endedAt: new Date().toISOString(),
-          message: `the server restarted and could not resume this deployment: ${(err as Error).message}`,
-        });
-      }
-    }
     // A round over a large deployment costs (10,000 hosts: a few hundred ms of the server's one
     // thread): the timer's rounds, like the reports', leave at least twice that for requests.
     this.timer = setInterval(() => {
+      if (!this.leading) return;
+      if (Date.now() - this.lastScan >= ADOPT_SCAN_MS) void this.scan();
       if (Date.now() - this.lastRoundEnd >= 2 * this.lastRoundMs) this.kick();
     }, TICK_MS);
     this.timer.unref();
+    if (!this.deps.elected) await this.lead(undefined, 'restart');
+  }
+
+  /**
+   * This server leads the rollout loop now (under `fence`): it takes up every running
+   * deployment it does not step yet (`why`: after its own restart, or from a server that died)
+   * and steps them.
+   */
+  async lead(fence: Fence | undefined, why: Exclude<Adoption, 'adopt'> = 'takeover'): Promise<void> {
+    this.leading = true;
+    this.fence = fence;
+    this.lastScan = Date.now();
+    const graceUntil = Date.now() + (this.deps.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS);
+    for (const row of await this.deps.read.runningDeployments()) {
+      if (this.fence !== fence || !this.leading) return; // lost again meanwhile
+      await this.adopt(row, graceUntil, why);
+    }
     this.kick();
+  }
+
+  /**
+   * This server no longer leads the rollout loop (its lease was lost or taken over): it forgets
+   * what it stepped (the leader reads it from the store) and answers waiting commands.
+   */
+  follow(reason: string): void {
+    if (!this.leading) return;
+    this.leading = false;
+    this.fence = undefined;
+    for (const entry of this.running.values()) {
+      for (const c of entry.commands.splice(0))
+        c.done(new NoopsError('NOOPS_E_NO_LEADER', `this server stopped leading rollouts before it applied "${c.action}": ${reason}`));
+    }
+    this.running.clear();
+    this.following.forget();
+  }
+
+  /** Whether this server steps deployments now. */
+  leads(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Another server wrote deployment `id` (the bus): a leader takes it up if it is running and
+   * not stepped here yet; a follower tells its live views.
+   */
+  async heard(id: number): Promise<void> {
+    if (!this.leading) return this.following.changed(id);
+    if (this.running.has(id) || this.opening.has(id) || this.adopting.has(id)) return;
+    const row = await this.deps.read.storedDeployment(id);
+    if (row?.status === 'running' && this.leading)
+      await this.adopt(row, Date.now() + (this.deps.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS), 'adopt');
+  }
+
+  /** Changes may have been missed (the bus was away): a leader looks for deployments to take up, a follower reads again. */
+  resync(): void {
+    if (this.leading) void this.scan();
+    else this.following.forget();
   }
 
   /** Stops stepping (the deployments stay running in the store, for the next start). */
@@ -94,6 +170,56 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     this.timer = undefined;
     clearTimeout(this.reportKick);
     await this.ticking;
+  }
+
+  /** A leader's look for running deployments it does not step (started on another server; a bus message lost). */
+  private async scan(): Promise<void> {
+    this.lastScan = Date.now();
+    try {
+      for (const { id } of await this.deps.read.runningDeploymentIds()) await this.heard(id);
+    } catch (err) {
+      process.emitWarning(`rollout: looking for running deployments failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Takes up one running deployment read from the store, and steps it from the next round. */
+  private async adopt(row: StoredDeployment, graceUntil: number, why: Adoption): Promise<void> {
+    if (this.running.has(row.id) || this.opening.has(row.id) || this.adopting.has(row.id)) return;
+    this.adopting.add(row.id);
+    const fence = this.fence;
+    try {
+      if (row.unreadable) throw new NoopsError('NOOPS_E_INTERNAL', row.unreadable);
+      const entry = await this.load(row, row.progress, graceUntil);
+      entry.fence = fence;
+      await this.resume(entry, why);
+      if (this.fence === fence && this.leading) this.running.set(row.id, entry);
+    } catch (err) {
+      if (isFenced(err)) return this.lostFence(err as Error);
+      try {
+        await this.deps.write.updateDeployment(
+          row.id,
+          {
+            status: 'failed',
+            endedAt: new Date().toISOString(),
+            message: `the server ${why === 'restart' ? 'restarted' : 'taking it over'} could not resume this deployment: ${(err as Error).message}`,
+          },
+          fence,
+        );
+        this.emit('written', row.id);
+      } catch (failed) {
+        if (isFenced(failed)) this.lostFence(failed as Error);
+        else process.emitWarning(`rollout: deployment ${row.id} could not be resumed nor ended: ${(failed as Error).message}`);
+      }
+    } finally {
+      this.adopting.delete(row.id);
+    }
+  }
+
+  /** The database refused a write under this server's fence: it follows from now on. */
+  private lostFence(err: Error): void {
+    if (!this.leading) return;
+    this.follow(err.message);
+    this.emit('fenced', err.message);
   }
 
   /** Called for every agent report: steps the deployments that involve the host. */
@@ -139,7 +265,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
    * batch has not started, or it went back) the name changes nothing, and naming them all
    * leaves no moment between writing a removal and recording it where an agent could miss it.
    */
-  stopsFor(host: string): string[] {
+  async stopsFor(host: string): Promise<string[]> {
+    if (!this.leading) return this.following.stopsFor(host);
     const tags: string[] = [];
     for (const entry of [...this.opening.values(), ...this.running.values()]) {
       if (entry.row.kind === 'undeploy' && entry.hostSet.has(host) && !tags.includes(entry.row.tag)) tags.push(entry.row.tag);
@@ -160,6 +287,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     try {
       const holder = await this.deps.read.runningDeploymentOn(req.tag);
       if (holder) throw locked(req.tag, holder);
+      const fence = this.fence;
+      const leading = this.leading;
       const { previous, desired } = await plan.previousOf();
       const now = new Date();
       const progress = initialProgress(policy, batches, hasTests, now.toISOString());
@@ -187,7 +316,11 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         target: req.tag,
         detail: { deployment: created, version: req.version, hosts, previous, batches, policy },
       }));
+      this.emit('written', id);
+      // Another server leads the rollout loop: it takes this deployment up (told through the bus, or by its scan).
+      if (!leading) return { id, ...base };
       const entry = newRunning({ id, ...base }, progress, release, 0);
+      entry.fence = fence;
       entry.desiredAtStart = desired; // read under the lock just now: the first step need not read it again
       // From here the running row locks the cluster: a failure must end it, then rethrow.
       this.opening.set(id, entry); // stopsFor sees it before its first removal is written
@@ -196,13 +329,18 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         await this.tick(entry);
       } catch (err) {
         entry.desiredAtStart = undefined; // going back reads what the failed step left
+        if (isFenced(err)) {
+          // Another server leads now: it takes the deployment up from the store and carries it on.
+          this.lostFence(err as Error);
+          return entry.row;
+        }
         await this.abandon(entry, err as Error);
         throw err;
       } finally {
         this.opening.delete(id);
         entry.desiredAtStart = undefined; // only the first step may use it (one whose hooks all failed wrote nothing)
       }
-      if (entry.row.status === 'running') this.running.set(id, entry);
+      if (entry.row.status === 'running' && this.leading && this.fence === fence) this.running.set(id, entry);
       return entry.row;
     } finally {
       this.starting.delete(req.tag);
@@ -234,9 +372,12 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         endedAt: new Date().toISOString(),
         message: `the deployment could not start: ${err.message}`,
       });
-      await this.deps.write.updateDeployment(row.id, { status: row.status, endedAt: row.endedAt, message: row.message });
+      await this.deps.write.updateDeployment(row.id, { status: row.status, endedAt: row.endedAt, message: row.message }, entry.fence);
+      this.emit('written', row.id);
       this.emit('change', row);
     } catch (cleanup) {
+      // fenced: the server that leads now takes the deployment up and ends it
+      if (isFenced(cleanup)) return this.lostFence(cleanup as Error);
       process.emitWarning(
         `rollout: deployment ${row.id} could not start (${err.message}) nor be ended (${(cleanup as Error).message}); aborting it on the next ticks`,
       );
@@ -253,6 +394,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
    * @throws NoopsError NOOPS_E_NOT_FOUND, NOOPS_E_DEPLOY_STATE (ended, or not where the command makes sense)
    */
   async act(id: number, action: DeploymentAction, by: string): Promise<Deployment> {
+    if (!this.leading) return this.following.act(id, action, by); // the leader applies it
     const entry = this.running.get(id);
     if (!entry) {
       const row = await this.deps.read.deploymentStatus(id);
@@ -266,13 +408,16 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       entry.commands.push({ action, by, done: (err) => (err ? reject(err) : resolve()) });
       this.kick();
     });
-    await this.deps.write.audit({
-      at: new Date().toISOString(),
-      actor: by,
-      action: `deploy.${action}`,
-      target: entry.row.tag,
-      detail: { deployment: id },
-    });
+    await this.deps.write.audit(
+      {
+        at: new Date().toISOString(),
+        actor: by,
+        action: `deploy.${action}`,
+        target: entry.row.tag,
+        detail: { deployment: id },
+      },
+      entry.fence,
+    );
     return entry.row;
   }
 
@@ -306,6 +451,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
 
   /** Steps every running deployment now, or once more after the current round. */
   private kick(): void {
+    if (!this.leading) return;
     if (this.ticking) {
       this.again = true;
       return;
@@ -318,6 +464,10 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
           try {
             await this.tick(entry);
           } catch (err) {
+            if (isFenced(err)) {
+              this.lostFence(err as Error); // another server leads: it carries these deployments on
+              break;
+            }
             // A store error must not stop the loop; the next tick tries again.
             process.emitWarning(`rollout: stepping deployment ${entry.row.id} failed: ${(err as Error).stack ?? err}`);
           }
@@ -331,6 +481,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   }
 
   private async tick(entry: RunningDeployment): Promise<void> {
+    if (!this.leading || entry.fence !== this.fence) return; // stepped by another server now
     const { row } = entry;
     const now = Date.now();
     let p = entry.progress;
@@ -386,25 +537,33 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       row.deadline = new Date(Date.parse(p.phaseSince) + p.policy.timeout * 1000).toISOString();
     }
     if (ended) Object.assign(row, { status: ended.status, endedAt: new Date().toISOString(), message: ended.message });
-    await this.deps.write.updateDeployment(row.id, {
-      progress: row.progress,
-      hostResults: row.hostResults,
-      deadline: row.deadline,
-      ...(ended ? { status: row.status, endedAt: row.endedAt, message: row.message } : {}),
-    });
+    await this.deps.write.updateDeployment(
+      row.id,
+      {
+        progress: row.progress,
+        hostResults: row.hostResults,
+        deadline: row.deadline,
+        ...(ended ? { status: row.status, endedAt: row.endedAt, message: row.message } : {}),
+      },
+      entry.fence,
+    );
     if (ended) {
       this.running.delete(row.id);
       // commands that came in while this step ran are answered: nothing is left to steer
       for (const c of entry.commands.splice(0))
         c.done(new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${c.action} deployment #${row.id}: it has ended (${row.status})`));
-      await this.deps.write.audit({
-        at: row.endedAt!,
-        actor: 'noops',
-        action: `${row.kind}.${row.status}`,
-        target: row.tag,
-        detail: { deployment: row.id, version: row.version, message: row.message },
-      });
+      await this.deps.write.audit(
+        {
+          at: row.endedAt!,
+          actor: 'noops',
+          action: `${row.kind}.${row.status}`,
+          target: row.tag,
+          detail: { deployment: row.id, version: row.version, message: row.message },
+        },
+        entry.fence,
+      );
     }
+    this.emit('written', row.id);
     for (const line of fresh) this.emit('log', row.id, line);
     this.emit('change', row);
   }
@@ -429,8 +588,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     return newRunning(row, progress, release, graceUntil);
   }
 
-  /** After a restart: the desired state of the hosts in flight again, and the tests that were running. */
-  private async resume(entry: RunningDeployment): Promise<void> {
+  /** After a restart or a takeover: the desired state of the hosts in flight again, and the tests that were running. */
+  private async resume(entry: RunningDeployment, why: Adoption): Promise<void> {
     const { row, progress: p } = entry;
     for (const [host, hp] of Object.entries(p.hosts)) {
       if (hp.state === 'deploying' || hp.state === 'healthy')
@@ -440,6 +599,12 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     if (p.phase === 'testing') {
       entry.progress = recordTestStart(p, p.batch, await this.exec.startTests(entry, p, p.batch), Date.now());
     }
-    entry.notes.push(`the server restarted; resuming (${p.phase}, batch ${p.batch + 1} of ${p.batches.length})`);
+    const where = `${p.phase}, batch ${p.batch + 1} of ${p.batches.length}`;
+    if (why === 'restart') entry.notes.push(`the server restarted; resuming (${where})`);
+    else if (why === 'takeover') entry.notes.push(`server ${entry.fence?.holder ?? '?'} took the rollout loop over; resuming (${where})`);
   }
+}
+
+function isFenced(err: unknown): boolean {
+  return err instanceof NoopsError && err.code === 'NOOPS_E_FENCED';
 }

@@ -128,7 +128,7 @@ export class Executor {
         row: { host, tag: row.tag, version, sha256: release.sha256, manifest: release.manifest, deploymentId: row.id, updatedAt: at, kind },
       });
     }
-    await this.deps.write.setDesiredMany(row.tag, changes);
+    await this.deps.write.setDesiredMany(row.tag, changes, entry.fence);
     for (const c of changes) this.deps.notify(c.host);
   }
 

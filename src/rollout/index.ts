@@ -4,6 +4,7 @@ export type { RolloutController, RolloutEvents } from './controller.js';
 export { jobOf } from './deploy-start.js';
 export type { StartDeploy, StartUndeploy } from './deploy-start.js';
 export type { Deployment, RolloutDeps, RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
+export type { RemoteCommand } from './following.js';
 export { rolloutPorts } from './store-ports.js';
 export { readProgress } from './progress-schema.js';
 export type * from './types.js';

@@ -7,7 +7,9 @@
 import type {
   AuditRow,
   ClusterRow,
+  DeploymentKind,
   DeploymentRow,
+  Fence,
   DesiredRow,
   HostRow,
   ReleaseRow,
@@ -37,6 +39,10 @@ export type StoredDeployment = Omit<DeploymentRow, 'progress'> & {
 export interface RolloutReader {
   /** the deployments running now, newest first (to resume them after a restart) */
   runningDeployments(): Promise<StoredDeployment[]>;
+  /** one deployment, with its progress read back */
+  storedDeployment(id: number): Promise<StoredDeployment | undefined>;
+  /** the running deployments' ids, kinds and tags (cheap: what a leader checks it holds every few seconds) */
+  runningDeploymentIds(): Promise<{ id: number; kind: DeploymentKind; tag: string }[]>;
   /** the deployment running on a cluster, if any: the holder of its lock */
   runningDeploymentOn(tag: string): Promise<RunningDeploymentRow | undefined>;
   /** a deployment's status and kind (those that run, the controller holds itself) */
@@ -66,10 +72,16 @@ export interface RolloutWriter {
    * @throws NoopsError NOOPS_E_DEPLOY_LOCKED naming the running one (as `locked` words it), when `row` runs and another deployment of its tag already does
    */
   createDeployment(row: Omit<Deployment, 'id'>, audit: (id: number) => Omit<AuditRow, 'id'>): Promise<number>;
-  updateDeployment(id: number, patch: Partial<Omit<Deployment, 'id'>>): Promise<void>;
-  /** sets (row) or clears (null) one cluster's entry on many hosts, in one transaction */
-  setDesiredMany(tag: string, changes: { host: string; row: DesiredRow | null }[]): Promise<void>;
-  audit(row: Omit<AuditRow, 'id'>): Promise<void>;
+  /**
+   * The writes of a deployment's stepping. Under a `fence` (the rollout loop's lease, when
+   * servers elect who steps) a write is refused once another server leads the loop.
+   *
+   * @throws NoopsError NOOPS_E_FENCED when `fence` no longer holds
+   */
+  updateDeployment(id: number, patch: Partial<Omit<Deployment, 'id'>>, fence?: Fence): Promise<void>;
+  /** sets (row) or clears (null) one cluster's entry on many hosts, in one transaction (fenced as above) */
+  setDesiredMany(tag: string, changes: { host: string; row: DesiredRow | null }[], fence?: Fence): Promise<void>;
+  audit(row: Omit<AuditRow, 'id'>, fence?: Fence): Promise<void>;
 }
 
 /** The two together, as the controller takes them. */
@@ -99,4 +111,10 @@ export interface RolloutDeps {
   hooks?: RolloutHooks;
   /** see DEFAULT_RESUME_GRACE_MS (controller.ts) */
   resumeGraceMs?: number;
+  /**
+   * Servers elect which of them steps deployments (src/lead/, wired by the server): `start()`
+   * steps nothing until `lead(fence)`, and `follow()` stops it. Without it, `start()` leads at
+   * once, unfenced (one process alone: tests).
+   */
+  elected?: boolean;
 }

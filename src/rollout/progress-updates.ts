@@ -39,9 +39,13 @@ export function applyCommand(progress: RolloutProgress, action: DeploymentAction
       p.abort = { by, at: new Date(now).toISOString() };
       break;
   }
-  const done = { pause: 'paused', resume: 'resumed', promote: 'promoted', abort: 'abort requested' }[action];
-  log(p, now, `${done} by ${by}`);
+  log(p, now, commandLine(action, by));
   return p;
+}
+
+/** The log line of an applied command (a following server waits for it: rollout/following.ts). */
+export function commandLine(action: DeploymentAction, by: string): string {
+  return `${{ pause: 'paused', resume: 'resumed', promote: 'promoted', abort: 'abort requested' }[action]} by ${by}`;
 }
 
 /** The deploy tests after `batch` have started with these instances. */

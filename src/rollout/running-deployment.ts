@@ -4,7 +4,7 @@
  */
 import type { DeploymentAction } from '../api/index.js';
 import type { DeployTestCommand, RolloutLogLine, RolloutProgress } from './types.js';
-import type { DesiredRow, ReleaseRow } from '../store/index.js';
+import type { DesiredRow, Fence, ReleaseRow } from '../store/index.js';
 import type { Deployment } from './ports.js';
 import { LOG_KEEP } from './step.js';
 import { manifestOf } from './store-ports.js';
@@ -33,6 +33,8 @@ export interface RunningDeployment {
   savedJson: string;
   /** the cluster's desired entries as its start read them, for its first step (read once, not twice) */
   desiredAtStart?: DesiredRow[];
+  /** the rollout loop's lease this server steps it under (undefined: alone); every write of its stepping goes under it */
+  fence?: Fence;
 }
 
 /** A deployment to step, from its row (whose progress is replaced by `progress`). */

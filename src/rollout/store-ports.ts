@@ -20,6 +20,11 @@ export function rolloutPorts(store: Store): RolloutPorts {
     async runningDeployments() {
       return (await store.listDeployments({ status: 'running' })).map(stored);
     },
+    async storedDeployment(id) {
+      const row = await store.getDeployment(id);
+      return row && stored(row);
+    },
+    runningDeploymentIds: () => store.runningDeploymentIds(),
     runningDeploymentOn: (tag) => store.findRunningDeployment(tag),
     async deploymentStatus(id) {
       const row = await store.getDeployment(id);
@@ -57,9 +62,12 @@ export function rolloutPorts(store: Store): RolloutPorts {
         throw err;
       }
     },
-    updateDeployment: (id, patch) => store.updateDeployment(id, patch),
-    setDesiredMany: (tag, changes) => store.setDesiredMany(tag, changes),
-    audit: (row) => store.audit(row),
+    // under a fence, each write is its own transaction that checks the lease first (store/leases.ts)
+    updateDeployment: (id, patch, fence) =>
+      fence ? store.fenced(fence, (s) => s.updateDeployment(id, patch)) : store.updateDeployment(id, patch),
+    setDesiredMany: (tag, changes, fence) =>
+      fence ? store.fenced(fence, (s) => s.setDesiredMany(tag, changes)) : store.setDesiredMany(tag, changes),
+    audit: (row, fence) => (fence ? store.fenced(fence, (s) => s.audit(row)) : store.audit(row)),
   };
   return { read, write };
 }

@@ -7,8 +7,10 @@
 import type {
   AuditRow,
   ClusterRow,
+  DeploymentKind,
   DeploymentRow,
   DesiredRow,
+  Fence,
   GrantRow,
   HostRow,
   ReleaseRow,
@@ -16,6 +18,7 @@ import type {
   RuntimeRow,
 } from '../store/index.js';
 import type { Deployment, RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
+import { NoopsError } from '../errors/index.js';
 import { locked } from './deploy-start.js';
 import { stored } from './store-ports.js';
 
@@ -37,6 +40,11 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
   /** every call, in order */
   readonly calls: PortCall[] = [];
   private failing: { method: PortCall; error: Error } | undefined;
+  /**
+   * The rollout loop's lease as the database would hold it: when set, a write under a fence
+   * that differs from it is refused (NOOPS_E_FENCED), as `Store.fenced` refuses it.
+   */
+  lease: Fence | undefined;
 
   ports(): RolloutPorts {
     return { read: this, write: this };
@@ -63,6 +71,12 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
     return [...(this.desiredRows.get(host)?.values() ?? [])].sort((a, b) => (a.tag < b.tag ? -1 : 1));
   }
 
+  private fenced(fence: Fence | undefined): void {
+    if (!fence || !this.lease) return;
+    if (fence.holder === this.lease.holder && fence.epoch === this.lease.epoch) return;
+    throw new NoopsError('NOOPS_E_FENCED', `server ${fence.holder} no longer leads the ${fence.loop} loop (epoch ${fence.epoch})`);
+  }
+
   private call(method: PortCall): void {
     this.calls.push(method);
     if (this.failing?.method !== method) return;
@@ -76,6 +90,19 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
   async runningDeployments(): Promise<StoredDeployment[]> {
     this.call('runningDeployments');
     return this.allDeployments().filter((d) => d.status === 'running');
+  }
+
+  async storedDeployment(id: number): Promise<StoredDeployment | undefined> {
+    this.call('storedDeployment');
+    return this.deployment(id);
+  }
+
+  async runningDeploymentIds(): Promise<{ id: number; kind: DeploymentKind; tag: string }[]> {
+    this.call('runningDeploymentIds');
+    return this.allDeployments()
+      .filter((d) => d.status === 'running')
+      .map((d) => ({ id: d.id, kind: d.kind, tag: d.tag }))
+      .reverse();
   }
 
   async runningDeploymentOn(tag: string): Promise<RunningDeploymentRow | undefined> {
@@ -155,8 +182,9 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
     return id;
   }
 
-  async updateDeployment(id: number, patch: Partial<Omit<Deployment, 'id'>>): Promise<void> {
+  async updateDeployment(id: number, patch: Partial<Omit<Deployment, 'id'>>, fence?: Fence): Promise<void> {
     this.call('updateDeployment');
+    this.fenced(fence);
     const json = this.deployments.get(id);
     if (json === undefined) return;
     const row = JSON.parse(json) as Record<string, unknown>;
@@ -164,8 +192,9 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
     this.deployments.set(id, JSON.stringify(row));
   }
 
-  async setDesiredMany(tag: string, changes: { host: string; row: DesiredRow | null }[]): Promise<void> {
+  async setDesiredMany(tag: string, changes: { host: string; row: DesiredRow | null }[], fence?: Fence): Promise<void> {
     this.call('setDesiredMany');
+    this.fenced(fence);
     for (const { host, row } of changes) {
       let byTag = this.desiredRows.get(host);
       if (!byTag) this.desiredRows.set(host, (byTag = new Map()));
@@ -174,8 +203,9 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
     }
   }
 
-  async audit(row: Omit<AuditRow, 'id'>): Promise<void> {
+  async audit(row: Omit<AuditRow, 'id'>, fence?: Fence): Promise<void> {
     this.call('audit');
+    this.fenced(fence);
     this.audits.push(structuredClone(row));
   }
 }

@@ -9,10 +9,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { NoopsError } from '../errors/index.js';
 import { openStore } from '../store/open.js';
-import { ArtifactStore } from '../artifacts/index.js';
-import { rolloutPorts } from '../rollout/index.js';
+import type { Store } from '../store/index.js';
+import { ArtifactStore, type SharedArtifacts } from '../artifacts/index.js';
+import { rolloutPorts, type RemoteCommand, type RolloutReader } from '../rollout/index.js';
 import { RolloutController } from '../rollout/controller.js';
 import { Sandbox, type SandboxMode } from '../build/index.js';
 import { BuildRunner } from '../build/runner.js';
@@ -115,6 +117,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     longPollMs: opts.longPollMs ?? DEFAULT_LONG_POLL_MS,
   };
   const dbUrl = opts.db ?? `sqlite:${join(dataDir, 'noops.db')}`;
+  const log = opts.log ?? ((line: string) => process.stderr.write(line));
   const store = await openStore(dbUrl);
   const closers: (() => Promise<void>)[] = [];
   try {
@@ -131,12 +134,29 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       alone: store.kind === 'sqlite',
       log: (line) => (opts.log ?? ((l) => process.stderr.write(l)))(`noops server: ${line}\n`),
     });
+    closers.unshift(() => leadership.stop()); // a start that fails later gives its leases up
     const tokens = await bootstrapTokens(store, dataDir);
     // An existing folder (and the database and tokens just opened in it) is only the server's to read.
     for (const p of tightenDataDir(dataDir)) process.emitWarning(`data folder: could not tighten ${p}`);
     // DATA/signing.key: every release is signed with it, agents pin it (docs/trust.md#signed-releases)
     const signer = await openSigner(store, dataDir, (line) => (opts.log ?? ((l) => process.stderr.write(l)))(`noops server: ${line}\n`));
-    const artifacts = new ArtifactStore(join(dataDir, 'artifacts'));
+    // several servers: every package is in the database too, and one missing here is fetched from it
+    const artifacts = new ArtifactStore(join(dataDir, 'artifacts'), store.kind === 'postgres' ? packagesIn(store) : undefined);
+    const sharing = new AbortController();
+    const sharedAll = artifacts
+      .shareAll(sharing.signal)
+      .then((n) => {
+        if (n > 0) log(`noops server: shared ${n} package(s) of this data folder through the database\n`);
+      })
+      .catch((err: Error) =>
+        log(`noops server: could not share this data folder's packages (the next start tries again): ${err.message}\n`),
+      );
+    // before the store closes: a share cut by the closing pool would only log an error
+    const stopSharing = async () => {
+      sharing.abort();
+      await sharedAll;
+    };
+    closers.push(stopSharing);
     const hub = new DesiredHub(bus);
     const reports = new ActualState(store, config.downAfterMs);
     await reports.load(); // what runs, as the store last had it: before any report or route
@@ -153,8 +173,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const builds = new BuildRunner(store, artifacts, tags, sandbox.workRoot('builds'), runtimes, sandbox, signer);
     mkdirSync(sandbox.workRoot('deploy-tests'), { recursive: true, mode: 0o711 });
     await builds.failInterrupted();
+    const ports = rolloutPorts(store);
     const rollout = new RolloutController({
-      ...rolloutPorts(store),
+      ...ports,
+      read: releasesHere(ports.read, artifacts, log),
       lastReport: (h) => reports.lastReport(h),
       notify: (h) => hub.notify(h),
       hasArtifact: (sha) => artifacts.has(sha),
@@ -163,6 +185,36 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       sandbox,
       // after a restart, deadlines wait until every agent had time to report (it is down otherwise)
       resumeGraceMs: config.downAfterMs,
+      elected: true, // only the server that leads the rollout loop steps deployments (below)
+    });
+    // Rollouts across servers: the leader steps, every server tells the others what it wrote.
+    rollout.on('written', (id) => void bus.publish(CHANNELS.deployments, String(id)));
+    rollout.on('command', (c) => void bus.publish(CHANNELS.deploymentCommands, JSON.stringify(c)));
+    rollout.on('fenced', (why) => leadership.fenced(LOOPS.rollout, why));
+    bus.subscribe(CHANNELS.deployments, {
+      change: (id) => void rollout.heard(Number(id)),
+      resync: () => rollout.resync(),
+    });
+    bus.subscribe(CHANNELS.deploymentCommands, {
+      change: (payload) => {
+        if (!rollout.leads()) return;
+        const c = parseRemoteCommand(payload);
+        if (!c) return process.emitWarning(`rollout: ignored a command from another server that is not one: ${payload.slice(0, 200)}`);
+        rollout
+          .act(c.id, c.action, c.by)
+          .catch((err: Error) => process.emitWarning(`rollout: ${c.action} of deployment ${c.id} from another server: ${err.message}`));
+      },
+      resync: () => undefined, // the sender sends again until it sees the command applied
+    });
+    let leadingNow: Promise<void> = Promise.resolve();
+    leadership.on('gained', (loop, fence) => {
+      if (loop === LOOPS.rollout)
+        leadingNow = rollout
+          .lead(fence, store.kind === 'sqlite' ? 'restart' : 'takeover')
+          .catch((err: Error) => process.emitWarning(`rollout: taking the loop up failed: ${err.message}`));
+    });
+    leadership.on('lost', (loop, why) => {
+      if (loop === LOOPS.rollout) rollout.follow(why);
     });
     reports.on('report', (h) => rollout.onReport(h));
     const commands = new AgentCommandQueue(hub);
@@ -198,11 +250,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     };
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();
+    // Leads at once when no other server holds the loops (alone, it always does), before serving:
+    // the first deploy after a start is stepped here as before.
+    await leadership.start();
+    await leadingNow;
     await app.listen({ host, port, backlog: LISTEN_BACKLOG });
     const addr = app.server.address();
     const boundPort = typeof addr === 'object' && addr ? addr.port : port;
     const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-    await leadership.start(opts.advertise ?? url);
+    await leadership.setAddress(opts.advertise ?? url);
     let closed = false;
     return {
       url,
@@ -223,6 +279,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await app.close();
         await builds.drain();
         await reports.close();
+        await stopSharing();
         await bus.close();
         await store.close();
         for (const c of closers) await c();
@@ -235,10 +292,54 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 }
 
+/** The database's packages (store/package-blobs.ts) as the artifact store's shared copies. */
+function packagesIn(store: Store): SharedArtifacts {
+  return {
+    share: (artifact, content) => store.putPackageBlob(artifact.sha256, artifact.size, content),
+    fetch: async (sha256) => {
+      const chunks = await store.readPackageBlob(sha256);
+      return chunks && Readable.from(chunks);
+    },
+  };
+}
+
+/**
+ * The rollout's reader, each release it reads (a start, a resume, a takeover from another server)
+ * fetched into this server's artifact folder first: the deploy tests take the package by
+ * `artifactPath`, which cannot fetch. A fetch that fails is logged; the deploy tests then say the
+ * package is missing.
+ */
+function releasesHere(read: RolloutReader, artifacts: ArtifactStore, log: (line: string) => void): RolloutReader {
+  return {
+    ...read,
+    async release(job, version) {
+      const row = await read.release(job, version);
+      if (row)
+        await artifacts
+          .has(row.sha256)
+          .catch((err: Error) => log(`noops server: could not fetch the package of ${job} ${version} from the database: ${err.message}\n`));
+      return row;
+    },
+  };
+}
+
 /** "HOST:PORT" (or ":PORT", or "[::1]:PORT") into its parts. */
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new NoopsError('NOOPS_E_INPUT', `--listen "${listen}" is not HOST:PORT (e.g. 127.0.0.1:7700)`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+/** A command another server sent to the rollout's leader (rollout/following.ts), checked: the bus is trusted, not its payloads' shape. */
+function parseRemoteCommand(payload: string): RemoteCommand | undefined {
+  try {
+    const c = JSON.parse(payload) as Partial<RemoteCommand>;
+    const actions: readonly string[] = ['pause', 'resume', 'promote', 'abort'];
+    if (Number.isInteger(c.id) && typeof c.by === 'string' && typeof c.action === 'string' && actions.includes(c.action))
+      return { id: c.id!, action: c.action, by: c.by };
+  } catch {
+    // not JSON: answered below
+  }
+  return undefined;
 }

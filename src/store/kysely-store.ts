@@ -24,6 +24,7 @@ import {
 import { touchHosts } from './heartbeats.js';
 import * as leases from './leases.js';
 import * as secrets from './secrets.js';
+import * as packageBlobs from './package-blobs.js';
 import * as m from './rows.js';
 import type {
   AuditRow,
@@ -476,6 +477,16 @@ export class KyselyStore implements Store {
     );
   }
 
+  async runningDeploymentIds(): Promise<{ id: number; kind: DeploymentKind; tag: string }[]> {
+    const rows = await this.db
+      .selectFrom('deployments')
+      .select(['id', 'kind', 'tag'])
+      .where('status', '=', 'running')
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({ id: Number(r.id), kind: r.kind as DeploymentKind, tag: r.tag }));
+  }
+
   async listDeployments(
     filter: { tag?: string; status?: DeploymentStatus; limit?: number; beforeId?: number } = {},
   ): Promise<DeploymentRow[]> {
@@ -551,6 +562,14 @@ export class KyselyStore implements Store {
   }
 
   // ---- audit
+
+  putPackageBlob(sha256: string, size: number, content: () => AsyncIterable<Buffer | Uint8Array>): Promise<boolean> {
+    return packageBlobs.putPackageBlob(this.db, sha256, size, content);
+  }
+
+  readPackageBlob(sha256: string): Promise<AsyncIterable<Buffer> | undefined> {
+    return packageBlobs.readPackageBlob(this.db, sha256);
+  }
 
   async audit(row: Omit<AuditRow, 'id'>): Promise<void> {
     await this.db

@@ -6,6 +6,7 @@
  */
 import type { Generated, Selectable } from 'kysely';
 import type { InstanceRow } from './types.js';
+import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.js';
 
 export interface TokensTable {
   hash: string;
@@ -242,6 +243,8 @@ export interface Database {
   secrets: SecretsTable;
   servers: ServersTable;
   leases: LeasesTable;
+  package_blobs: PackageBlobsTable;
+  package_blob_chunks: PackageBlobChunksTable;
 }
 
 export type DbToken = Selectable<TokensTable>;

@@ -342,6 +342,8 @@ export interface Store {
    * index of the running deployments, without the row's JSON.
    */
   findRunningDeployment(tag: string): Promise<RunningDeploymentRow | undefined>;
+  /** every running deployment's id, kind and tag, without its JSON (one index read) */
+  runningDeploymentIds(): Promise<{ id: number; kind: DeploymentKind; tag: string }[]>;
   /** newest first (by id) */
   listDeployments(filter?: {
     tag?: string;
@@ -383,6 +385,11 @@ export interface Store {
   getRuntime(name: string, version: string): Promise<RuntimeRow | undefined>;
   /** by name, then version as text */
   listRuntimes(name?: string): Promise<RuntimeRow[]>;
+
+  /** store a package every server can read, whole or not at all; false when held already (store/package-blobs.ts) */
+  putPackageBlob(sha256: string, size: number, content: () => AsyncIterable<Buffer | Uint8Array>): Promise<boolean>;
+  /** a package's content in chunks, or undefined when the database does not hold it (store/package-blobs.ts) */
+  readPackageBlob(sha256: string): Promise<AsyncIterable<Buffer> | undefined>;
 
   audit(row: Omit<AuditRow, 'id'>): Promise<void>;
 

@@ -118,7 +118,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     // Resolved when it was written (desired-view.ts): the same bytes as a DesiredState, made once.
     const resolved = await ctx.desired.answer(host, generation);
     // the tags an undeploy removes from this host on purpose (docs/trust.md, "the share of stops")
-    const stops = ctx.rollout.stopsFor(host);
+    const stops = await ctx.rollout.stopsFor(host);
     reply.type('application/json; charset=utf-8');
     return answerJson(resolved, stops, withCommands ? ctx.commands.takeQueued(host) : undefined);
   });
