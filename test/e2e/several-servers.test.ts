@@ -177,9 +177,9 @@ test('noops servers --json lists the three servers, exactly one leading rollout'
 test('a deploy made through server A reaches an agent polling only server B', {
   skip: SKIP,
   timeout: 120_000,
-  // today: the deploy never ends: B cannot serve h1 the package (it is in A's data folder only),
-  // and the server stepping it does not hear h1's reports (they reach B)
-  todo: 'needs package blobs and host reports seen by every server',
+  // today: the deploy never ends unless B happens to lead rollout: the leader steps it and does
+  // not hear h1's reports, which reach B only
+  todo: 'needs host reports seen by every server',
 }, async () => {
   await setUp();
   const [A, B] = nodes.map((n) => n.proc) as [ServerProc, ServerProc];
@@ -192,8 +192,6 @@ test('a deploy made through server A reaches an agent polling only server B', {
 test('two deploys of one cluster sent to two servers at once: one is accepted, the other refused naming it', {
   skip: SKIP,
   timeout: 120_000,
-  // today B refuses with NOOPS_E_RELEASE_UNKNOWN: the package built on A is missing from B's artifact store
-  todo: 'needs package blobs (a package built on A known to B)',
 }, async () => {
   await setUp();
   const [A, B, C] = nodes.map((n) => n.proc) as [ServerProc, ServerProc, ServerProc];
@@ -253,14 +251,21 @@ function secondBatchInFlight(via: ServerNode[], id: number): Promise<DeploymentV
 const slowDeploy = (via: ServerNode, version: string): Promise<DeploymentView> =>
   deploy(via.proc, FLEET, version, ['--batch', '1', '--healthy-for', HEALTHY_FOR]);
 
+/** Asserts that the deployment's log says one of `survivors` took the rollout over and resumed it. */
+function assertTakenOver(d: DeploymentView, survivors: ServerNode[]): void {
+  const log = d.progress!.log.map((l) => l.message);
+  const by = log.map((m) => /^server (\S+) took the rollout loop over; resuming/.exec(m)?.[1]).filter((id) => id !== undefined);
+  assert.ok(by.length > 0 && by.every((id) => survivors.some((n) => n.id === id)), log.join('\n'));
+}
+
 const threeBatches = ['batch 1 of 3: h2', 'batch 2 of 3: h3', 'batch 3 of 3: h4'];
 
 test('a rollout whose leading server is SIGKILLed mid-batch finishes on another', {
   skip: SKIP,
   timeout: 120_000,
-  // today: GET /api/v1/servers is a 404, the rollout is stepped by the server that took the deploy,
-  // B and C cannot serve A's packages, and the stepping server hears only its own agents' reports
-  todo: 'needs noops servers, the rollout on leases, package blobs and host reports seen by every server',
+  // today: GET /api/v1/servers is a 404 (no leader to find), and the leader hears only the
+  // reports of the agents polling it
+  todo: 'needs noops servers (GET /api/v1/servers) and host reports seen by every server',
 }, async (t) => {
   await setUp();
   const leader = await rolloutLeader(nodes, nodes, 'a rollout leader');
@@ -280,6 +285,7 @@ test('a rollout whose leading server is SIGKILLed mid-batch finishes on another'
     FLEET_HOSTS.map(() => 'succeeded'),
   );
   assert.deepEqual(batchLines(done), threeBatches, 'each batch started once');
+  assertTakenOver(done, others);
   await assertServing(
     next.proc,
     FLEET,
@@ -297,9 +303,9 @@ test('a rollout whose leading server is SIGKILLed mid-batch finishes on another'
 test('a leader paused (SIGSTOP) past its lease, then resumed, writes nothing: its deployment ends under the new leader', {
   skip: SKIP,
   timeout: 120_000,
-  // today: GET /api/v1/servers is a 404, the rollout is stepped by the server that took the deploy,
-  // B and C cannot serve A's packages, and the stepping server hears only its own agents' reports
-  todo: 'needs noops servers, the rollout on leases, package blobs and host reports seen by every server',
+  // today: GET /api/v1/servers is a 404 (no leader to find), and the leader hears only the
+  // reports of the agents polling it
+  todo: 'needs noops servers (GET /api/v1/servers) and host reports seen by every server',
 }, async (t) => {
   await setUp();
   await until('three servers answering', async () => (await Promise.all(nodes.map((n) => listServers(n.proc)))).every(Boolean), 30_000);
@@ -344,6 +350,7 @@ test('a leader paused (SIGSTOP) past its lease, then resumed, writes nothing: it
   assert.equal(wentBack, '', 'the log went back: a server that lost its lease wrote');
   assert.equal(done.status, 'succeeded', done.message ?? '');
   assert.deepEqual(batchLines(done), threeBatches, 'each batch started once');
+  assertTakenOver(done, others);
   await assertServing(
     next.proc,
     FLEET,
