@@ -6,10 +6,42 @@
  * until the deployment's log grows (the new leader resumed it and wrote its progress). The
  * killed server is started again before the next repetition.
  */
+import pg from 'pg';
 import { round, summarize } from '../lib/stats.js';
-import { apiOf, deploymentVia, leadersOf, rolloutLeader } from '../../test/e2e/servers-fleet.js';
+import { apiOf, deploymentVia, leadersOf, type ServerNode } from '../../test/e2e/servers-fleet.js';
 import { until } from '../../test/e2e/harness.js';
 import { JOB, joinPaperHosts, type Fleet } from './fleet.js';
+
+/**
+ * Who leads `rollout` as seen through `via` (the one id), or undefined while none or several do.
+ * Through the API (`GET /api/v1/servers` on each of `via`), or, before the servers answer it,
+ * from the database's `leases` table (src/store/leases.ts: the holder of an unexpired lease).
+ */
+export type WhoLeads = (via: ServerNode[]) => Promise<string | undefined>;
+
+/** Through GET /api/v1/servers: the first of `via` that answers with exactly one leader. */
+export const leaderThroughApi: WhoLeads = async (via) => {
+  for (const n of via) {
+    const leaders = await leadersOf(n.proc);
+    if (leaders?.length === 1) return leaders[0];
+  }
+  return undefined;
+};
+
+/** Through the `leases` table of the fleet's database (one connection, kept until `close`). */
+export async function leaderThroughDatabase(dbUrl: string): Promise<{ whoLeads: WhoLeads; close(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: dbUrl });
+  await client.connect();
+  return {
+    whoLeads: async () => {
+      const r = await client.query<{ holder: string }>(
+        `select holder from leases where loop = 'rollout' and expires_at > (extract(epoch from clock_timestamp()) * 1000)::bigint`,
+      );
+      return r.rows[0]?.holder;
+    },
+    close: () => client.end(),
+  };
+}
 
 /** How often the survivors are asked who leads: fine enough for a lease of a second. */
 const POLL_MS = 20;
@@ -27,7 +59,7 @@ export interface TakeoverRow {
 }
 
 /** Runs `repetitions` kills on `fleet` (started with `leaseMs`). */
-export async function measureTakeover(fleet: Fleet, leaseMs: number, repetitions: number): Promise<TakeoverRow> {
+export async function measureTakeover(fleet: Fleet, leaseMs: number, repetitions: number, whoLeads: WhoLeads): Promise<TakeoverRow> {
   const { nodes } = fleet;
   const [slow] = await joinPaperHosts(nodes[0]!, ['takeover-1']);
   const cluster = `${JOB}_cluster.takeover`;
@@ -37,7 +69,8 @@ export async function measureTakeover(fleet: Fleet, leaseMs: number, repetitions
   const samples: TakeoverRow['samples'] = [];
   const giveUpMs = 5 * leaseMs + 10_000;
   for (let i = 0; i < repetitions; i++) {
-    const leader = await rolloutLeader(nodes, nodes, 'a rollout leader', () => true, giveUpMs);
+    const leaderId = await until('a rollout leader', () => whoLeads(nodes), giveUpMs, POLL_MS);
+    const leader = nodes.find((n) => n.id === leaderId)!;
     const others = nodes.filter((n) => n !== leader);
     const logBefore = (await deploymentVia(others, d.id)).progress!.log.length;
     const killedAt = performance.now();
@@ -48,10 +81,8 @@ export async function measureTakeover(fleet: Fleet, leaseMs: number, repetitions
       'another server leading rollout, and the deployment written',
       async () => {
         if (Number.isNaN(takeoverMs)) {
-          for (const n of others) {
-            const leaders = await leadersOf(n.proc);
-            if (leaders?.length === 1 && leaders[0] !== leader.id) takeoverMs = performance.now() - killedAt;
-          }
+          const now = await whoLeads(others);
+          if (now !== undefined && now !== leader.id) takeoverMs = performance.now() - killedAt;
         }
         if (resumeMs === null) {
           const now = await deploymentVia(others, d.id);
