@@ -22,6 +22,8 @@ import {
   setDesiredMany,
 } from './desired.js';
 import { touchHosts } from './heartbeats.js';
+import { listHostReports, putHostReports } from './host-reports.js';
+import type { StoredHostReport } from './types.js';
 import * as secrets from './secrets.js';
 import * as m from './rows.js';
 import type {
@@ -199,6 +201,7 @@ export class KyselyStore implements Store {
       await trx.deleteFrom('tokens').where('kind', '=', 'agent').where('name', '=', name).execute();
       await trx.deleteFrom('desired').where('host', '=', name).execute();
       await trx.deleteFrom('instances').where('host', '=', name).execute();
+      await trx.deleteFrom('host_reports').where('host', '=', name).execute();
       await trx.deleteFrom('hosts').where('name', '=', name).execute();
     });
   }
@@ -493,6 +496,14 @@ export class KyselyStore implements Store {
 
   async listInstances(filter: { tag?: string; host?: string } = {}): Promise<InstanceRow[]> {
     return listInstances(this.db, filter);
+  }
+
+  async putHostReports(reports: StoredHostReport[]): Promise<void> {
+    await putHostReports(this.db, reports);
+  }
+
+  async listHostReports(hosts?: readonly string[]): Promise<StoredHostReport[]> {
+    return listHostReports(this.db, this.kind, hosts);
   }
 
   // ---- runtimes

@@ -6,6 +6,7 @@
  */
 import type { Generated, Selectable } from 'kysely';
 import type { InstanceRow } from './types.js';
+import type { HostReportsTable } from './host-reports.js';
 
 export interface TokensTable {
   hash: string;
@@ -219,6 +220,7 @@ export interface Database {
   desired: DesiredTable;
   desired_generation: DesiredGenerationTable;
   instances: InstancesTable;
+  host_reports: HostReportsTable;
   audit: AuditTable;
   runtimes: RuntimesTable;
   grants: GrantsTable;
