@@ -29,6 +29,10 @@ export const CHANNELS = {
   answers: 'answers',
   /** an agent's tokens were revoked or replaced (revoke, host rm, join again); payload: the agent's name */
   agentTokens: 'agent_tokens',
+  /** hosts' stored last reports changed (or were removed); payload: host names, one per line (monitor/shared-reports.ts) */
+  reports: 'reports',
+  /** nodes were added to the service tree; payload: empty (tree/stored-tree.ts) */
+  tree: 'tree',
 } as const;
 
 /** A channel's name: lower-case letters, digits and `_`. */
