@@ -215,3 +215,55 @@ test('without the bus (SQLite, one server) no report is stored', async (t) => {
   assert.equal(calls.get('listHostReports'), undefined);
   assert.equal(calls.get('replaceInstancesMany'), 1);
 });
+
+test('a failed read of stored reports is retried; a failed announcement is sent with the next flush', async (t) => {
+  const db = await openStore('sqlite::memory:');
+  t.after(() => db.close());
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  let readFailures = 1;
+  let reads = 0;
+  const flaky = new Proxy(db, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (name !== 'listHostReports') return typeof value === 'function' ? value.bind(target) : value;
+      return (hosts?: readonly string[]) => {
+        reads += 1;
+        return readFailures-- > 0 ? Promise.reject(new Error('connection reset')) : target.listHostReports(hosts);
+      };
+    },
+  });
+  let publishFailures = 1;
+  const inner = new LocalChangeBus();
+  const announced: string[] = [];
+  inner.subscribe('reports' as Channel, { change: (p) => announced.push(p), resync: () => {} });
+  const bus: ChangeBus = {
+    publish: (channel, payload) => {
+      const delivered = inner.publish(channel, payload);
+      return publishFailures-- > 0 ? Promise.reject(new Error('bus away')) : delivered;
+    },
+    subscribe: (channel, subscriber) => inner.subscribe(channel, subscriber),
+    close: () => inner.close(),
+  };
+  const a = new ActualState(flaky, 15_000, bus);
+  const b = new ActualState(db, 15_000, bus);
+  t.after(async () => {
+    await a.close();
+    await b.close();
+  });
+  await b.receive('h1', report('v1'));
+  await b.flush(); // stored; the announcement reached A (in-process) but "failed" for the others
+  await a.settled(); // A's read failed: kept for a retry
+  assert.equal(a.lastReport('h1'), undefined);
+  const heard = new Promise<string>((resolve) => a.once('report', (h) => resolve(h)));
+  const alive = setInterval(() => {}, 50); // the retry's timer does not keep a process alive (a server's listener does)
+  assert.equal(await heard, 'h1', 'read again after READ_RETRY_MS');
+  clearInterval(alive);
+  await b.flush(); // the failed announcement is sent again
+  assert.deepEqual(announced, ['h1', 'h1'], 'the announcement that failed was sent again (by this flush or the timer before it)');
+  assert.ok(reads >= 2, 'the failed read, then its retry');
+  assert.ok(warnings.some((w) => /reading 1 hosts' stored reports failed, will retry: connection reset/.test(w)));
+  assert.ok(warnings.some((w) => /telling the other servers.*bus away/.test(w)));
+});
