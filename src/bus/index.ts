@@ -33,6 +33,10 @@ export const CHANNELS = {
   deployments: 'deployments',
   /** a person's pause, resume, promote or abort, for the rollout's leader; payload: JSON {id, action, by} */
   deploymentCommands: 'deployment_commands',
+  /** hosts' stored last reports changed (or were removed); payload: host names, one per line (monitor/shared-reports.ts) */
+  reports: 'reports',
+  /** nodes were added to the service tree; payload: empty (tree/stored-tree.ts) */
+  tree: 'tree',
 } as const;
 
 /** A channel's name: lower-case letters, digits and `_`. */

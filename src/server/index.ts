@@ -158,9 +158,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     };
     closers.push(stopSharing);
     const hub = new DesiredHub(bus);
-    const reports = new ActualState(store, config.downAfterMs);
+    // several servers (PostgreSQL): reports shared through the store and the bus; alone (SQLite): this server hears every agent
+    const reports = new ActualState(store, config.downAfterMs, store.kind === 'postgres' ? bus : undefined);
     await reports.load(); // what runs, as the store last had it: before any report or route
-    const tags = new StoredTree(store);
+    const tags = new StoredTree(store, bus); // nodes another server adds: forgotten here when the bus says so
     const runtimes = new RuntimeCatalog(store, artifacts, join(dataDir, 'runtimes'));
     // what the repositories' code may see: nothing of the data folder but the build runtimes
     const sandbox = await Sandbox.detect({

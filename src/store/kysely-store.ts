@@ -23,6 +23,8 @@ import {
 } from './desired.js';
 import { touchHosts } from './heartbeats.js';
 import * as leases from './leases.js';
+import { listHostReports, putHostReports } from './host-reports.js';
+import type { StoredHostReport } from './types.js';
 import * as secrets from './secrets.js';
 import * as packageBlobs from './package-blobs.js';
 import * as m from './rows.js';
@@ -203,6 +205,7 @@ export class KyselyStore implements Store {
       await trx.deleteFrom('tokens').where('kind', '=', 'agent').where('name', '=', name).execute();
       await trx.deleteFrom('desired').where('host', '=', name).execute();
       await trx.deleteFrom('instances').where('host', '=', name).execute();
+      await trx.deleteFrom('host_reports').where('host', '=', name).execute();
       await trx.deleteFrom('hosts').where('name', '=', name).execute();
     });
   }
@@ -536,6 +539,14 @@ export class KyselyStore implements Store {
 
   async listInstances(filter: { tag?: string; host?: string } = {}): Promise<InstanceRow[]> {
     return listInstances(this.db, filter);
+  }
+
+  async putHostReports(reports: StoredHostReport[]): Promise<void> {
+    await putHostReports(this.db, reports);
+  }
+
+  async listHostReports(hosts?: readonly string[]): Promise<StoredHostReport[]> {
+    return listHostReports(this.db, this.kind, hosts);
   }
 
   // ---- runtimes

@@ -7,6 +7,7 @@
 import type { Generated, Selectable } from 'kysely';
 import type { InstanceRow } from './types.js';
 import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.js';
+import type { HostReportsTable } from './host-reports.js';
 
 export interface TokensTable {
   hash: string;
@@ -237,6 +238,7 @@ export interface Database {
   desired: DesiredTable;
   desired_generation: DesiredGenerationTable;
   instances: InstancesTable;
+  host_reports: HostReportsTable;
   audit: AuditTable;
   runtimes: RuntimesTable;
   grants: GrantsTable;

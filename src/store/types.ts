@@ -191,6 +191,15 @@ export interface DesiredRow {
   kind?: DeploymentKind | null;
 }
 
+/** A host's last report as a server stored it, for the other servers (store/host-reports.ts). */
+export interface StoredHostReport {
+  host: string;
+  /** when the server that heard it received it (ISO) */
+  at: string;
+  /** the report, as JSON text */
+  report: string;
+}
+
 /** One supervised process of one instance, as its agent last reported it. */
 export interface InstanceRow {
   host: string;
@@ -376,6 +385,10 @@ export interface Store {
   /** replace everything many hosts reported, in one transaction (a host with no rows ends with none) */
   replaceInstancesMany(byHost: { host: string; rows: InstanceRow[] }[]): Promise<void>;
   listInstances(filter?: { tag?: string; host?: string }): Promise<InstanceRow[]>;
+  /** store hosts' last reports, each replacing an older one (store/host-reports.ts) */
+  putHostReports(reports: StoredHostReport[]): Promise<void>;
+  /** the stored last reports of `hosts` (of every host when not given) */
+  listHostReports(hosts?: readonly string[]): Promise<StoredHostReport[]>;
 
   /**
    * insert a runtime; when one of that name and version exists already, nothing changes. Returns
