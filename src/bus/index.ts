@@ -29,6 +29,8 @@ export const CHANNELS = {
   answers: 'answers',
   /** an agent's tokens were revoked or replaced (revoke, host rm, join again); payload: the agent's name */
   agentTokens: 'agent_tokens',
+  /** an agent command was queued (payload `host:NAME`: wake that agent's poll) or changed (`id:N`: wake its readers) */
+  commands: 'commands',
 } as const;
 
 /** A channel's name: lower-case letters, digits and `_`. */

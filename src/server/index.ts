@@ -28,7 +28,8 @@ import { grantsChanged, rootScopes } from './grants-cache.js';
 import { secretBook } from '../secrets/sealed.js';
 import { SignatureBook } from '../release/signing.js';
 import { tightenDataDir } from './data-dir.js';
-import { AgentCommandQueue } from './agent-commands.js';
+import { AgentCommandQueue, type CommandQueue } from './agent-commands.js';
+import { StoredCommandQueue } from './agent-commands-stored.js';
 import { RuntimeCatalog } from '../runtimes/catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { buildApp } from './app.js';
@@ -148,7 +149,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       resumeGraceMs: config.downAfterMs,
     });
     reports.on('report', (h) => rollout.onReport(h));
-    const commands = new AgentCommandQueue(hub);
+    // several servers share commands through the database; one server alone keeps them in memory (agent-commands.ts)
+    const commands: CommandQueue = store.kind === 'postgres' ? new StoredCommandQueue(store, bus) : new AgentCommandQueue();
     const signatures = new SignatureBook(store);
     const desired = new DesiredView({
       store,

@@ -8,6 +8,7 @@
  * transaction on both backends (on SQLite `open.ts` opens it), so a migration must not open
  * one itself.
  */
+import { agentCommandsMigration } from './agent-commands.js';
 import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** The two backends; the schema differs between them only in identity columns and collation. */
@@ -430,6 +431,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0009_signatures': signatures,
   '0010_rollout_lock': rolloutLock,
   '0011_deploy_lock': deployLock,
+  '0013_agent_commands': agentCommandsMigration,
 };
 
 /**

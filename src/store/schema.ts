@@ -6,6 +6,7 @@
  */
 import type { Generated, Selectable } from 'kysely';
 import type { InstanceRow } from './types.js';
+import type { AgentCommandOutputTable, AgentCommandsTable } from './agent-commands.js';
 
 export interface TokensTable {
   hash: string;
@@ -223,6 +224,8 @@ export interface Database {
   runtimes: RuntimesTable;
   grants: GrantsTable;
   secrets: SecretsTable;
+  agent_commands: AgentCommandsTable;
+  agent_command_output: AgentCommandOutputTable;
 }
 
 export type DbToken = Selectable<TokensTable>;
