@@ -195,6 +195,11 @@ export class StoredCommandQueue implements CommandQueue {
     return view(found.command, [], found.command.outputEnd);
   }
 
+  /** How many reads of command `id` are parked on this server now (tests wait for it). */
+  parkedReaders(id: number): number {
+    return this.#readers.count(String(id));
+  }
+
   /**
    * Expires commands no agent took, cancels orphans, forgets commands ended RETAIN_MS ago, and
    * tells the readers of those it ended. Any server, any time: idempotent.
