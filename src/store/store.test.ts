@@ -278,6 +278,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0009_signatures',
         '0010_rollout_lock',
         '0011_deploy_lock',
+        '0013_agent_commands',
       ]);
     });
 
