@@ -308,6 +308,8 @@ export async function postAgentCommand(
         .insertInto('agent_command_output')
         .values({ command_id: id, pos: end - post.output.length, end, text: post.output })
         .execute();
+    }
+    if (post.output.length > 0 && end > post.maxOutput) {
       // the unread tail is bounded: chunks wholly before it go (a reader slices the first one)
       await t
         .deleteFrom('agent_command_output')
