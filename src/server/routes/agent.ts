@@ -121,11 +121,12 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       generation = undefined; // it may have changed while this poll waited
     }
     // Resolved when it was written (desired-view.ts): the same bytes as a DesiredState, made once.
+    // Commands are taken only for an agent still connected: an abandoned poll leaves them queued for its next one.
     const resolved = await ctx.desired.answer(host, generation);
     // the tags an undeploy removes from this host on purpose (docs/trust.md, "the share of stops")
     const stops = ctx.rollout.stopsFor(host);
     reply.type('application/json; charset=utf-8');
-    return answerJson(resolved, stops, withCommands ? await ctx.commands.takeQueued(host) : undefined);
+    return answerJson(resolved, stops, withCommands && !req.socket.destroyed ? await ctx.commands.takeQueued(host) : undefined);
   });
 
   // A package goes to an agent whose desired state names it, or to a person who may see its job.
