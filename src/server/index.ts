@@ -30,7 +30,8 @@ import { grantsChanged, rootScopes } from './grants-cache.js';
 import { secretBook } from '../secrets/sealed.js';
 import { SignatureBook } from '../release/signing.js';
 import { tightenDataDir } from './data-dir.js';
-import { AgentCommandQueue } from './agent-commands.js';
+import { AgentCommandQueue, type CommandQueue } from './agent-commands.js';
+import { StoredCommandQueue } from './agent-commands-stored.js';
 import { RuntimeCatalog } from '../runtimes/catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { aloneOnDatabase, Leadership, LOOPS, newServerId } from '../lead/index.js';
@@ -218,7 +219,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (loop === LOOPS.rollout) rollout.follow(why);
     });
     reports.on('report', (h) => rollout.onReport(h));
-    const commands = new AgentCommandQueue(hub);
+    // several servers share commands through the database; one server alone keeps them in memory (agent-commands.ts)
+    const commands: CommandQueue = store.kind === 'postgres' ? new StoredCommandQueue(store, bus) : new AgentCommandQueue();
     const signatures = new SignatureBook(store);
     const desired = new DesiredView({
       store,
