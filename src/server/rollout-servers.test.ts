@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { startServer, type RunningServer } from './index.js';
 import { packageOf, TREE } from './test-app.js';
@@ -98,7 +99,7 @@ function follow(server: RunningServer, token: string, path: string): { text: () 
 
 test('two servers: the follower takes a deploy and a pause, the leader steps them, the follower shows it live, and takes over when the leader stops', {
   skip: PG_URL ? false : 'set NOOPS_TEST_PG_URL to run it',
-}, async () => {
+}, async (t) => {
   await admin(`create database ${dbName}`);
   const url = new URL(PG_URL!);
   url.pathname = `/${dbName}`;
@@ -138,7 +139,9 @@ test('two servers: the follower takes a deploy and a pause, the leader steps the
   // b's live view, and a pause through b applied by a
   const live = follow(b, token, `/deployments/${id}/events`);
   await until('the first event', () => live.text().includes('event: deployment'));
+  const pauseSent = performance.now();
   const paused = await call(b, token, 'POST', `/deployments/${id}/pause`);
+  t.diagnostic(`a pause through the follower answered in ${Math.round(performance.now() - pauseSent)} ms`);
   ok(paused, 'pause through b');
   assert.equal(paused.json.progress.paused, true);
   await until("b's live view shows the pause", () => /event: log\ndata: .*paused by admin/.test(live.text()));
@@ -146,10 +149,12 @@ test('two servers: the follower takes a deploy and a pause, the leader steps the
   assert.ok(JSON.stringify(audit.json).includes(`"deployment":${id}`), `the pause is audited: ${JSON.stringify(audit.json)}`);
 
   // a stops: b takes the loop and the deployment over within the lease, and steps it from there
+  const stopped = performance.now();
   await a.close();
   servers.splice(servers.indexOf(a), 1);
   await until('b leads rollout', () => b.ctx.leadership.leads('rollout'), 10_000);
   await until('b steps the deployment', () => b.ctx.rollout.current(id));
+  t.diagnostic(`the follower stepped the deployment ${Math.round(performance.now() - stopped)} ms after the leader began to stop`);
   const listed = await call(b, token, 'GET', '/servers');
   assert.deepEqual(
     listed.json.servers.map((s: Json) => [s.id, s.leads]),
