@@ -23,7 +23,8 @@ const SRC = join(ROOT, 'src');
  */
 export const ALLOWED: Record<string, readonly string[]> = {
   errors: [],
-  tree: ['errors', 'store'],
+  // tree -> bus: the stored tree hears other servers add nodes and forgets its node set (issue 14)
+  tree: ['errors', 'store', 'bus'],
   tls: ['errors'],
   net: ['errors'],
   artifacts: ['errors'],
@@ -38,7 +39,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   // one leader per control loop, through leases in the store (issue 14); the server wires it to the loops
   lead: ['errors', 'store'],
   build: ['errors', 'artifacts', 'release', 'runtimes', 'tree', 'api', 'net', 'store'],
-  monitor: ['errors', 'api', 'store', 'tree', 'release'],
+  // monitor -> bus: the read model names the hosts whose reports it stored, and reads the others' (issue 14)
+  monitor: ['errors', 'api', 'store', 'tree', 'release', 'bus'],
   rollout: ['errors', 'api', 'artifacts', 'build', 'release', 'runtimes', 'secrets', 'store', 'tree'],
   agent: ['errors', 'api', 'artifacts', 'net', 'release', 'runtimes', 'secrets', 'supervisor', 'tls', 'tree'],
   import: ['errors', 'api', 'artifacts', 'release', 'store', 'tree'],

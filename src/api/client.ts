@@ -150,6 +150,10 @@ export class ApiClient {
   hosts(): Promise<T.HostView[]> {
     return this.pages('/hosts');
   }
+  /** The servers of this database and the control loops each leads now (docs/servers.md). */
+  serverList(): Promise<T.ServersView> {
+    return this.request('GET', '/servers');
+  }
   /** Makes this server's answers acceptable again to a host's agent that refuses them (admin only; docs/trust.md). */
   adoptHost(name: string, opts: { yes?: boolean } = {}): Promise<T.HostAdoptView> {
     return this.request('POST', `/hosts/${encodeURIComponent(name)}/adopt`, { yes: opts.yes === true });

@@ -622,3 +622,23 @@ export interface EventView extends EventReport {
 export interface CronView extends CronReport {
   host: string;
 }
+
+/** GET /servers: one server of the database (several share one PostgreSQL; docs/servers.md) */
+export interface ServerView {
+  /** its id (`noops server --server-id`, or its host's name and a random part) */
+  id: string;
+  /** the URL it serves (`--advertise`, or the address it listens on) */
+  address: string;
+  /** the control loops whose live lease it holds now, e.g. `["rollout"]` */
+  leads: string[];
+  /** when it last renewed its leases (ISO time, the database's record) */
+  lastSeen: string;
+  startedAt: string;
+  /** true for the server that answered */
+  self: boolean;
+}
+
+/** GET /servers: every server of the database, sorted by id */
+export interface ServersView {
+  servers: ServerView[];
+}

@@ -23,7 +23,7 @@ export { Subscribers } from './subscribers.js';
  * what changed from the store; the payload only says where to look.
  */
 export const CHANNELS = {
-  /** a host's desired state (or its agent's command queue) changed; payload: the host name */
+  /** a host's desired state changed; payload: the host name */
   desired: 'desired',
   /** something every desired answer depends on changed (root grants, secrets, runtimes); payload: empty */
   answers: 'answers',
@@ -33,6 +33,12 @@ export const CHANNELS = {
   deployments: 'deployments',
   /** a person's pause, resume, promote or abort, for the rollout's leader; payload: JSON {id, action, by} */
   deploymentCommands: 'deployment_commands',
+  /** hosts' stored last reports changed (or were removed); payload: host names, one per line (monitor/shared-reports.ts) */
+  reports: 'reports',
+  /** nodes were added to the service tree; payload: empty (tree/stored-tree.ts) */
+  tree: 'tree',
+  /** an agent command was queued (payload `host:NAME`: wake that agent's poll) or changed (`id:N`: wake its readers) */
+  commands: 'commands',
 } as const;
 
 /** A channel's name: lower-case letters, digits and `_`. */

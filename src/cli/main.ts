@@ -23,6 +23,7 @@ import { registerPackage } from './commands/package.js';
 import { registerSecret } from './commands/secret.js';
 import { registerHostAdopt } from './commands/host-adopt.js';
 import { registerUndeploy } from './commands/undeploy.js';
+import { registerServers } from './commands/servers.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -55,6 +56,7 @@ export function program(): Command {
   registerSecret(p);
   registerHostAdopt(p);
   registerUndeploy(p);
+  registerServers(p);
   return p;
 }
 

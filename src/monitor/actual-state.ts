@@ -4,11 +4,17 @@
  * starts, updated by every report at once, written back in batches (`StoreWriter`). Every route
  * and the rollout controller read it: `ps`, the tree's health, a node's page, metrics, events,
  * crons, and each host's last report.
+ *
+ * Given the change bus (several servers on one PostgreSQL), it is one view of the fleet: a
+ * report that changed what the others act on is stored and announced, and the reports other
+ * servers stored are taken in as they are announced (`shared-reports.ts`).
  */
 import { EventEmitter } from 'node:events';
 import type { AgentReport, CronView, EventView, MetricSample } from '../api/index.js';
+import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import type { InstanceRow, Store } from '../store/index.js';
 import { compareInstanceRows, instanceRows } from './instances.js';
+import { applyStored, hostPayloads, hostsOfPayload, ReportReader, sharedKey, sharedReport } from './shared-reports.js';
 import { StoreWriter, type WriteFailures } from './store-writer.js';
 
 /** Events kept in memory per host: the last incidents of its watches, until monitoring stores them. */
@@ -20,12 +26,20 @@ export interface ActualStateEvents {
   report: [host: string, report: AgentReport];
 }
 
-/** The host's last report, when it came, and its processes as one string (to see a change). */
+/** The host's last report, when it came, and its parts as strings (to see a change). */
 interface LastReport {
   report: AgentReport;
   at: number;
   processesKey: string;
+  failuresKey: string;
+  /** trust and runtimes (only with the bus: what else other servers must see change) */
+  sharedKey: string;
+  /** heard by this server (not read from the store, as another server stored it) */
+  heardHere: boolean;
 }
+
+/** The part of the store the read model uses. */
+export type ActualStateStore = Pick<Store, 'listInstances' | 'touchHosts' | 'replaceInstancesMany' | 'putHostReports' | 'listHostReports'>;
 
 /** See the file's comment. */
 export class ActualState extends EventEmitter<ActualStateEvents> {
@@ -36,19 +50,41 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
   private sorted: InstanceRow[] | undefined;
   private readonly events = new Map<string, EventView[]>();
   private readonly writer: StoreWriter;
+  /** reads what other servers stored (with the bus) */
+  private readonly reader: ReportReader | undefined;
+  private readonly unsubscribe: (() => void) | undefined;
+  /** true while this model publishes: the bus tells its own subscriber at once, and that echo is not news */
+  private publishing = false;
 
+  /**
+   * `bus`: share reports with the other servers on the database (PostgreSQL). Without it (SQLite,
+   * one server) nothing is shared: this server hears every agent itself, so no report is stored.
+   */
   constructor(
-    private readonly store: Pick<Store, 'listInstances' | 'touchHosts' | 'replaceInstancesMany'>,
+    private readonly store: ActualStateStore,
     /** a host whose last heartbeat is older than this is down */
     readonly downAfterMs: number,
+    private readonly bus?: ChangeBus,
   ) {
     super();
-    this.writer = new StoreWriter(store);
+    this.writer = new StoreWriter(store, bus && ((hosts) => this.announce(hosts)));
+    if (!bus) return;
+    const reader = new ReportReader((hosts) => store.listHostReports(hosts), {
+      stored: (host, report, at) => this.receiveStored(host, report, at),
+      gone: (host) => this.forgetHere(host),
+    });
+    this.reader = reader;
+    this.unsubscribe = bus.subscribe(CHANNELS.reports, {
+      change: (payload) => {
+        if (!this.publishing) reader.want(hostsOfPayload(payload));
+      },
+      resync: () => void this.reloadShared(),
+    });
   }
 
   /** Reads what runs from the store: once, before the first report and the first route. */
   async load(): Promise<void> {
-    const stored = await this.store.listInstances();
+    const [stored, reports] = await Promise.all([this.store.listInstances(), this.bus ? this.store.listHostReports() : []]);
     this.rows.clear();
     for (const row of stored) {
       const ofHost = this.rows.get(row.host);
@@ -56,6 +92,8 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
       else this.rows.set(row.host, [row]);
     }
     this.sorted = undefined;
+    // every host's last report, as the servers stored it: a server that starts (or takes over a rollout) knows them at once
+    applyStored(reports, { stored: (host, report, at) => this.takeStored(host, report, at) });
   }
 
   /** Takes one report (the heartbeat). Its processes are written only when they changed (batched). */
@@ -63,26 +101,97 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     const now = Date.now();
     const at = new Date(now).toISOString();
     const processesKey = JSON.stringify(report.processes);
+    const failuresKey = JSON.stringify(report.failures);
+    const shared = this.bus ? sharedKey(report) : '';
     const prev = this.last.get(host);
-    this.last.set(host, { report, at: now, processesKey });
+    this.last.set(host, { report, at: now, processesKey, failuresKey, sharedKey: shared, heardHere: true });
     this.writer.beat(host, at);
-    if (!prev || prev.processesKey !== processesKey || failuresChanged(prev.report, report)) {
+    const rowsChanged = !prev || prev.processesKey !== processesKey || prev.failuresKey !== failuresKey;
+    if (rowsChanged) {
       const rows = instanceRows(host, report, at);
       this.rows.set(host, rows);
       this.sorted = undefined;
       this.writer.instances(host, rows);
     }
+    if (this.bus && (rowsChanged || prev.sharedKey !== shared)) this.writer.report(sharedReport(host, report, at));
     this.keepEvents(host, report);
     this.emit('report', host, report);
   }
 
-  /** Forgets a host the store no longer has (`noops host rm`): its rows, report, events and pending writes. */
+  /**
+   * Takes a host's report as another server stored it (received at `at`, ISO): its last report
+   * and instance rows here, and the `report` event (a leading server's rollout steps on it). A
+   * report this server holds that is as new or newer is kept. Nothing is written back.
+   * Answers whether it was taken.
+   */
+  receiveStored(host: string, report: AgentReport, at: string): boolean {
+    if (!this.takeStored(host, report, at)) return false;
+    this.emit('report', host, report);
+    return true;
+  }
+
+  /** Forgets a host the store no longer has (`noops host rm`): here, and (with the bus) on every server. */
   forget(host: string): void {
+    this.forgetHere(host);
+    this.writer.removed(host);
+  }
+
+  /** Forgets a host on this server alone: its rows, report, events and pending writes. */
+  forgetHere(host: string): void {
     this.rows.delete(host);
     this.last.delete(host);
     this.events.delete(host);
     this.sorted = undefined;
     this.writer.forget(host);
+  }
+
+  /** Resolves when the reports the bus announced so far were read and taken (for tests and shutdown). */
+  async settled(): Promise<void> {
+    await this.reader?.settled();
+  }
+
+  private takeStored(host: string, report: AgentReport, at: string): boolean {
+    const atMs = Date.parse(at);
+    const prev = this.last.get(host);
+    if (prev && prev.at >= atMs) return false;
+    this.last.set(host, {
+      report,
+      at: atMs,
+      processesKey: JSON.stringify(report.processes),
+      failuresKey: JSON.stringify(report.failures),
+      sharedKey: sharedKey(report),
+      heardHere: false,
+    });
+    this.rows.set(host, instanceRows(host, report, at));
+    this.sorted = undefined;
+    return true;
+  }
+
+  /** After a bus reconnect (announcements may have been missed): every stored report again, one query. */
+  private async reloadShared(): Promise<void> {
+    let rows: Awaited<ReturnType<ActualStateStore['listHostReports']>>;
+    try {
+      rows = await this.store.listHostReports();
+    } catch (err) {
+      process.emitWarning(`reports: reading the stored reports after a bus reconnect failed: ${(err as Error).message}`);
+      return;
+    }
+    applyStored(rows, { stored: (host, report, at) => this.receiveStored(host, report, at) });
+    // a host another server told of whose report is gone was removed meanwhile
+    const stored = new Set(rows.map((r) => r.host));
+    for (const [host, last] of this.last) if (!last.heardHere && !stored.has(host)) this.forgetHere(host);
+  }
+
+  /** Names the hosts on the bus, in payloads that fit; this model's own subscriber ignores the echo. */
+  private async announce(hosts: string[]): Promise<void> {
+    const sent: Promise<void>[] = [];
+    this.publishing = true;
+    try {
+      for (const payload of hostPayloads(hosts)) sent.push(this.bus!.publish(CHANNELS.reports, payload));
+    } finally {
+      this.publishing = false;
+    }
+    await Promise.all(sent);
   }
 
   /** Every process of every instance, as last reported, sorted by host, tag and process (as the store lists them). */
@@ -118,12 +227,12 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     return hosts.flatMap((h) => (this.last.get(h)?.report.crons ?? []).map((c) => ({ ...c, host: h })));
   }
 
-  /** The hosts that reported since this server started. */
+  /** The hosts that reported since this server started (with the bus: or whose report another server stored). */
   hosts(): string[] {
     return [...this.last.keys()];
   }
 
-  /** The host's last report since this server started, if any. */
+  /** The host's last report since this server started (with the bus: the newest any server stored), if any. */
   lastReport(host: string): AgentReport | undefined {
     return this.last.get(host)?.report;
   }
@@ -159,12 +268,10 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     return this.writer.flush();
   }
 
-  /** Writes what is pending and stops the writer's timer. */
+  /** Writes what is pending, stops the writer's timer and stops hearing other servers. */
   close(): Promise<void> {
+    this.unsubscribe?.();
+    this.reader?.close();
     return this.writer.close();
   }
-}
-
-function failuresChanged(a: AgentReport, b: AgentReport): boolean {
-  return JSON.stringify(a.failures) !== JSON.stringify(b.failures);
 }

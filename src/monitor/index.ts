@@ -11,7 +11,8 @@
  *   await actual.load(); // what runs, from the store
  *   await actual.receive('h1', report); // an agent's heartbeat
  *   actual.instances(); // every process of every instance, as `noops ps` lists them
+ *   new ActualState(store, 15_000, bus); // several servers: reports shared through the store and the bus
  */
-export { ActualState, EVENTS_PER_HOST, type ActualStateEvents } from './actual-state.js';
+export { ActualState, EVENTS_PER_HOST, type ActualStateEvents, type ActualStateStore } from './actual-state.js';
 export { compareInstanceRows, instanceRows } from './instances.js';
 export { HEARTBEAT_FLUSH_MS, INSTANCES_FLUSH_MS, type WriteFailures } from './store-writer.js';

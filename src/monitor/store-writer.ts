@@ -3,8 +3,13 @@
  * report costs no query: it leaves its heartbeat and (when they changed) its rows here, and one
  * transaction a second writes every host's. A write that fails is logged with its hosts and the
  * error, counted, and kept for the next flush; a newer report of a host replaces what was kept.
+ *
+ * With several servers (issue 14), the changed reports themselves are kept here too and stored
+ * in the same flush, right after the rows; once stored, their hosts are announced (`announce`,
+ * the change bus) so that the other servers read them. A failed write counts as an instances
+ * write (the rows and the report are one change); a failed announce is logged and tried again.
  */
-import type { InstanceRow, Store } from '../store/index.js';
+import type { InstanceRow, Store, StoredHostReport } from '../store/index.js';
 
 /** How often batched heartbeats are written: often enough for `hosts` to be current, rarely
  * enough that 10,000 agents cost a few transactions a second, not thousands. */
@@ -23,19 +28,26 @@ export interface WriteFailures {
 }
 
 /** The part of the store the writer uses. */
-export type StateStore = Pick<Store, 'touchHosts' | 'replaceInstancesMany'>;
+export type StateStore = Pick<Store, 'touchHosts' | 'replaceInstancesMany' | 'putHostReports'>;
 
 /** Batches heartbeats and instance rows into the store; see the file's comment. */
 export class StoreWriter {
   private pendingBeats = new Map<string, string>();
   private pendingInstances = new Map<string, InstanceRow[]>();
+  private pendingReports = new Map<string, StoredHostReport>();
+  /** hosts whose report was stored (or removed) and not yet announced to the other servers */
+  private unannounced = new Set<string>();
   private instancesTimer: NodeJS.Timeout | undefined;
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
   /** writes that failed and were kept to try again */
   readonly failures: WriteFailures = { heartbeats: 0, instances: 0 };
 
-  constructor(private readonly store: StateStore) {
+  /** `announce`: tells the other servers which hosts' stored reports changed (none: nothing is shared). */
+  constructor(
+    private readonly store: StateStore,
+    private readonly announce?: (hosts: string[]) => Promise<void>,
+  ) {
     this.timer = setInterval(() => void this.flush(), HEARTBEAT_FLUSH_MS);
     this.timer.unref();
   }
@@ -51,10 +63,24 @@ export class StoreWriter {
     this.instancesTimer ??= setTimeout(() => void this.flush(), INSTANCES_FLUSH_MS);
   }
 
+  /** Keeps the host's changed report, to be stored with the rows and announced (with several servers). */
+  report(stored: StoredHostReport): void {
+    this.pendingReports.set(stored.host, stored);
+    this.instancesTimer ??= setTimeout(() => void this.flush(), INSTANCES_FLUSH_MS);
+  }
+
   /** Drops what is kept for a host the store no longer has (`noops host rm`). */
   forget(host: string): void {
     this.pendingBeats.delete(host);
     this.pendingInstances.delete(host);
+    this.pendingReports.delete(host);
+  }
+
+  /** Announces at the next flush that the host is gone (its stored report went with it), so the other servers forget it. */
+  removed(host: string): void {
+    if (!this.announce) return;
+    this.unannounced.add(host);
+    this.instancesTimer ??= setTimeout(() => void this.flush(), INSTANCES_FLUSH_MS);
   }
 
   /** Writes the batched processes and heartbeats; resolves when what was pending is stored (or kept after a failure). */
@@ -63,6 +89,8 @@ export class StoreWriter {
     this.instancesTimer = undefined;
     this.flushing = this.flushing.then(async () => {
       await this.writeInstances();
+      await this.writeReports();
+      await this.announceStored();
       await this.writeBeats();
     });
     return this.flushing;
@@ -87,6 +115,34 @@ export class StoreWriter {
       this.instancesTimer ??= setTimeout(() => void this.flush(), HEARTBEAT_FLUSH_MS);
       this.failures.instances += 1;
       warn('processes', [...batch.keys()], err);
+    }
+  }
+
+  private async writeReports(): Promise<void> {
+    if (this.pendingReports.size === 0) return;
+    const batch = this.pendingReports;
+    this.pendingReports = new Map();
+    try {
+      await this.store.putHostReports([...batch.values()]);
+      for (const host of batch.keys()) this.unannounced.add(host);
+    } catch (err) {
+      for (const [host, stored] of batch) if (!this.pendingReports.has(host)) this.pendingReports.set(host, stored);
+      this.instancesTimer ??= setTimeout(() => void this.flush(), HEARTBEAT_FLUSH_MS);
+      this.failures.instances += 1;
+      warn('reports', [...batch.keys()], err);
+    }
+  }
+
+  private async announceStored(): Promise<void> {
+    if (this.unannounced.size === 0 || !this.announce) return;
+    const hosts = [...this.unannounced];
+    this.unannounced = new Set();
+    try {
+      await this.announce(hosts);
+    } catch (err) {
+      // Announced again with the next flush (within HEARTBEAT_FLUSH_MS): the store has the reports already.
+      for (const host of hosts) this.unannounced.add(host);
+      warn('reports (telling the other servers)', hosts, err);
     }
   }
 

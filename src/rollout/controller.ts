@@ -141,6 +141,14 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     this.following.forget();
   }
 
+  /**
+   * A live view subscribed to `change` and `log` and reads the deployment whole next: on a
+   * server that follows, the lines the leader logs from now on are sent to it as new.
+   */
+  viewConnected(): void {
+    this.following.viewConnected();
+  }
+
   /** Whether this server steps deployments now. */
   leads(): boolean {
     return this.leading;

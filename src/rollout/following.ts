@@ -46,6 +46,8 @@ export class Following {
   /** the log each relayed deployment had, to send only new lines */
   private readonly logs = new Map<number, RolloutLogLine[]>();
   private relaying: Promise<void> = Promise.resolve();
+  /** when a live view last connected here (ISO): lines logged since are new to it */
+  private viewSince = '';
 
   constructor(
     private readonly read: Pick<RolloutReader, 'runningDeploymentIds' | 'storedDeployment'>,
@@ -76,6 +78,11 @@ export class Following {
         process.emitWarning(`rollout: reading deployment ${id} for the live views failed: ${err.message}`);
       });
     return this.relaying;
+  }
+
+  /** A live view connected: it read the deployment whole just now, so what is logged from now on is new to it. */
+  viewConnected(): void {
+    this.viewSince = new Date().toISOString();
   }
 
   /** Everything may have changed (the bus was away): read again on next use. */
@@ -133,8 +140,8 @@ export class Following {
     const row = await this.read.storedDeployment(id);
     if (!row?.progress) return;
     const before = this.logs.get(id);
-    // A deployment first seen here: its views read it whole when they connected; only what follows is new.
-    const fresh = before ? newLines(before, row.progress.log) : [];
+    // A deployment first seen here: its views read it whole when they connected; what was logged since is new.
+    const fresh = before ? newLines(before, row.progress.log) : row.progress.log.filter((l) => l.at >= this.viewSince);
     if (row.status === 'running') this.logs.set(id, row.progress.log);
     else this.logs.delete(id);
     for (const line of fresh) this.views.log(id, line);

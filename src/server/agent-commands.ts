@@ -2,15 +2,25 @@
  * The command channel: the server cannot reach agents (they long-poll it), so a person's
  * `noops restart` or `noops logs` becomes a command queued for the host. The agent's command
  * long poll takes it, the agent posts its output and its end, and the CLI long-polls the
- * command for output. All in memory: a command lives minutes, not across server restarts (with
- * several servers, the CLI and the agent must reach the same one, as with the desired-state hub).
+ * command for output.
  *
  *   CLI --POST /commands--> queued --agent polls--> running --agent posts output--> done|failed
  *                              \--no agent in PICKUP_MS--> expired     CLI DELETE / goes away --> cancelled
+ *
+ * Two queues behind one interface (`CommandQueue`), chosen by the store:
+ * - SQLite (one server, `noops up`): `AgentCommandQueue` here, in memory. A command lives
+ *   minutes, and a server alone has no one to share it with; memory keeps an agent's output post
+ *   and a reader's poll free of disk writes (a `logs -f` of a chatty process posts every few
+ *   hundred milliseconds), and `noops up` works exactly as before.
+ * - PostgreSQL (any number of servers, issue 14): `StoredCommandQueue`
+ *   (agent-commands-stored.ts): commands and output chunks in the database, so a command
+ *   queued through server A reaches the agent polling B and its output is read through C; the
+ *   change bus (`commands` channel) wakes the parked polls on every server.
+ * Both keep the same rules and limits (the constants below), and the routes await either.
  */
 import { NoopsError } from '../errors/index.js';
 import type { AgentCommand, CommandAction, CommandStatus, CommandUpdate, CommandView } from '../api/index.js';
-import { DesiredHub } from './hub.js';
+import { Waiters } from './waiters.js';
 
 /** 30 s for an agent to take a command: its long poll takes it at once when the host is up. */
 export const PICKUP_MS = 30_000;
@@ -47,45 +57,72 @@ interface Command {
   timer?: NodeJS.Timeout;
 }
 
-const ENDED: readonly CommandStatus[] = ['done', 'failed', 'cancelled', 'expired'];
+/** The statuses a command does not leave. */
+export const ENDED: readonly CommandStatus[] = ['done', 'failed', 'cancelled', 'expired'];
+
+/** What `create` is given: the command as the person asked for it. */
+export interface NewCommand {
+  host: string;
+  action: CommandAction;
+  tag: string;
+  process: string | null;
+  lines: number;
+  follow: boolean;
+  initiator: string;
+}
+
+/** A value, or a promise of it: the in-memory queue answers at once, the stored one after a query. */
+export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * The commands people queued for agents, with their output: what the routes use (they await
+ * every answer). `AgentCommandQueue` (memory, one server) and `StoredCommandQueue` (the store,
+ * several servers) implement it.
+ */
+export interface CommandQueue {
+  /** Queues a command for a host and wakes its agent; NOOPS_E_COMMANDS_FULL past COMMANDS_QUEUED_PER_HOST. */
+  create(req: NewCommand): Awaitable<CommandView>;
+  /** The commands queued for `host`, now running; waits up to `waitMs` for one (the agent's long poll). */
+  take(host: string, waitMs: number, signal?: AbortSignal): Promise<AgentCommand[]>;
+  /** Resolves once a command waits for `host`'s agent, after `waitMs`, or when `signal` aborts. */
+  waitQueued(host: string, waitMs: number, signal?: AbortSignal): Promise<void>;
+  /** Whether a command waits for `host`'s agent. */
+  hasQueued(host: string): Awaitable<boolean>;
+  /** The commands queued for `host`, now running (handed to its agent). */
+  takeQueued(host: string): Awaitable<AgentCommand[]>;
+  /** An agent's update of one of its commands; answers whether the person cancelled it. */
+  update(host: string, id: number, u: CommandUpdate): Awaitable<{ cancelled: boolean }>;
+  /** A command and its output after `offset`; waits up to `waitMs` for new output or the end. */
+  read(id: number, offset: number, waitMs: number, signal?: AbortSignal): Promise<CommandView>;
+  /** The person does not want it any more; the agent stops at its next update. */
+  cancel(id: number): Awaitable<CommandView>;
+  /** A command without its output (for authorization). */
+  peek(id: number): Awaitable<CommandView>;
+  /** Stops timers and wakes every waiter (server shutdown). */
+  close(): void;
+}
 
 /**
  * The commands people queued for agents, with their output, in memory: queued until the host's
  * agent takes them, running while it posts output, then kept RETAIN_MS for a last read.
  *
  * @example
- *   const queue = new AgentCommandQueue(hub);
+ *   const queue = new AgentCommandQueue();
  *   const cmd = queue.create({ host: 'web-1', action: 'restart', tag, process: null, lines: 0, follow: false, initiator: 'alice' });
  *   queue.takeQueued('web-1');                // what the agent's long poll hands it
  *   queue.update('web-1', cmd.id, { done: true });
  *   (await queue.read(cmd.id, 0, 0)).status;  // 'done'
  */
-export class AgentCommandQueue {
+export class AgentCommandQueue implements CommandQueue {
   readonly #commands = new Map<number, Command>();
-  /** wakes agents waiting for commands, by host */
-  readonly #agents: DesiredHub;
+  /** wakes agents waiting for commands, by host (the agent's desired-state poll waits here too) */
+  readonly #agents = new Waiters();
   /** wakes CLIs waiting for output, by command id */
-  readonly #readers = new DesiredHub();
+  readonly #readers = new Waiters();
   #next = 1;
 
-  /**
-   * @param agents the hub that wakes a host's agent: the server passes the desired-state hub, so
-   *   that a command wakes the one long poll an agent holds (GET /agent/desired?commands=1)
-   */
-  constructor(agents: DesiredHub = new DesiredHub()) {
-    this.#agents = agents;
-  }
-
   /** Queues a command for a host and wakes its agent. */
-  create(req: {
-    host: string;
-    action: CommandAction;
-    tag: string;
-    process: string | null;
-    lines: number;
-    follow: boolean;
-    initiator: string;
-  }): CommandView {
+  create(req: NewCommand): CommandView {
     if (this.#queued(req.host).length >= COMMANDS_QUEUED_PER_HOST) {
       throw new NoopsError('NOOPS_E_COMMANDS_FULL', `${COMMANDS_QUEUED_PER_HOST} commands already wait for the agent of ${req.host}`);
     }
@@ -103,26 +140,24 @@ export class AgentCommandQueue {
     this.#commands.set(cmd.id, cmd);
     cmd.timer = setTimeout(() => {
       if (cmd.status === 'queued') {
-        this.#end(
-          cmd,
-          'expired',
-          new NoopsError(
-            'NOOPS_E_COMMAND_TIMEOUT',
-            `the agent of ${cmd.host} did not take the command within ${PICKUP_MS / 1000} s`,
-          ).toJSON(),
-        );
+        this.#end(cmd, 'expired', expiredError(cmd.host));
       }
     }, PICKUP_MS);
     cmd.timer.unref();
-    this.#agents.notify(cmd.host);
+    this.#agents.wake(cmd.host);
     return this.#view(cmd, 0);
   }
 
   /** The commands queued for `host`, now running; waits up to `waitMs` for one (the agent's long poll). */
   async take(host: string, waitMs: number, signal?: AbortSignal): Promise<AgentCommand[]> {
-    if (!this.hasQueued(host)) await this.#agents.wait(host, waitMs, signal);
+    await this.waitQueued(host, waitMs, signal);
     if (signal?.aborted) return [];
     return this.takeQueued(host);
+  }
+
+  /** Resolves once a command waits for `host`'s agent, after `waitMs`, or when `signal` aborts. */
+  async waitQueued(host: string, waitMs: number, signal?: AbortSignal): Promise<void> {
+    if (!this.hasQueued(host)) await this.#agents.wait(host, waitMs, signal);
   }
 
   /** Whether a command waits for `host`'s agent. */
@@ -134,7 +169,7 @@ export class AgentCommandQueue {
   takeQueued(host: string): AgentCommand[] {
     return this.#queued(host).map((cmd) => {
       cmd.status = 'running';
-      this.#readers.notify(String(cmd.id));
+      this.#readers.wake(String(cmd.id));
       return { id: cmd.id, action: cmd.action, tag: cmd.tag, process: cmd.process, lines: cmd.lines, follow: cmd.follow };
     });
   }
@@ -159,7 +194,7 @@ export class AgentCommandQueue {
     if (u.result !== undefined) cmd.result = u.result;
     if (u.error) this.#end(cmd, 'failed', u.error);
     else if (u.done) this.#end(cmd, 'done', null);
-    this.#readers.notify(String(cmd.id));
+    this.#readers.wake(String(cmd.id));
     return { cancelled: false };
   }
 
@@ -200,8 +235,8 @@ export class AgentCommandQueue {
   /** Ends every command and wakes every waiter (server shutdown). */
   close(): void {
     for (const cmd of this.#commands.values()) clearTimeout(cmd.timer);
-    this.#agents.notifyAll();
-    this.#readers.notifyAll();
+    this.#agents.wakeAll();
+    this.#readers.wakeAll();
   }
 
   #queued(host: string): Command[] {
@@ -214,7 +249,7 @@ export class AgentCommandQueue {
     clearTimeout(cmd.timer);
     cmd.timer = setTimeout(() => this.#commands.delete(cmd.id), RETAIN_MS);
     cmd.timer.unref();
-    this.#readers.notify(String(cmd.id));
+    this.#readers.wake(String(cmd.id));
   }
 
   #view(cmd: Command, offset: number): CommandView {
@@ -234,6 +269,11 @@ export class AgentCommandQueue {
       error: cmd.error,
     };
   }
+}
+
+/** The error of a command no agent took within PICKUP_MS. */
+export function expiredError(host: string): CommandView['error'] {
+  return new NoopsError('NOOPS_E_COMMAND_TIMEOUT', `the agent of ${host} did not take the command within ${PICKUP_MS / 1000} s`).toJSON();
 }
 
 /** The answer for a command that does not exist, or that the caller may not see: the same words. */

@@ -25,6 +25,7 @@ import { secretRoutes } from './routes/secrets.js';
 import { hostAdoptRoutes } from './routes/hosts-adopt.js';
 import { grantRoutes } from './routes/grants.js';
 import { releaseImportRoutes } from './routes/releases-import.js';
+import { serverRoutes } from './routes/servers.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
@@ -104,6 +105,7 @@ export async function buildApp(
       await hostAdoptRoutes(api, ctx);
       await grantRoutes(api, ctx);
       await releaseImportRoutes(api, ctx);
+      await serverRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

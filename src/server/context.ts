@@ -10,7 +10,7 @@ import type { ReleaseSigner } from '../release/signing.js';
 import type { StoredTree } from '../tree/stored-tree.js';
 import type { DesiredHub } from './hub.js';
 import type { ActualState } from '../monitor/index.js';
-import type { AgentCommandQueue } from './agent-commands.js';
+import type { CommandQueue } from './agent-commands.js';
 import type { RuntimeCatalog } from '../runtimes/catalog.js';
 import type { DesiredView } from './desired-view.js';
 import type { ChangeBus } from '../bus/index.js';
@@ -42,7 +42,7 @@ export interface ServerContext {
   /** the service tree's nodes: resolves the tags users type, creates nodes on first use */
   tags: StoredTree;
   /** the commands people queued for agents (`noops restart`, `noops logs`) and their output */
-  commands: AgentCommandQueue;
+  commands: CommandQueue;
   runtimes: RuntimeCatalog;
   /** signs every release this server stores (src/release/signing.ts) */
   signer: ReleaseSigner;

@@ -30,7 +30,8 @@ import { grantsChanged, rootScopes } from './grants-cache.js';
 import { secretBook } from '../secrets/sealed.js';
 import { SignatureBook } from '../release/signing.js';
 import { tightenDataDir } from './data-dir.js';
-import { AgentCommandQueue } from './agent-commands.js';
+import { AgentCommandQueue, type CommandQueue } from './agent-commands.js';
+import { StoredCommandQueue } from './agent-commands-stored.js';
 import { RuntimeCatalog } from '../runtimes/catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { aloneOnDatabase, Leadership, LOOPS, newServerId } from '../lead/index.js';
@@ -158,9 +159,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     };
     closers.push(stopSharing);
     const hub = new DesiredHub(bus);
-    const reports = new ActualState(store, config.downAfterMs);
+    // several servers (PostgreSQL): reports shared through the store and the bus; alone (SQLite): this server hears every agent
+    const reports = new ActualState(store, config.downAfterMs, store.kind === 'postgres' ? bus : undefined);
     await reports.load(); // what runs, as the store last had it: before any report or route
-    const tags = new StoredTree(store);
+    const tags = new StoredTree(store, bus); // nodes another server adds: forgotten here when the bus says so
     const runtimes = new RuntimeCatalog(store, artifacts, join(dataDir, 'runtimes'));
     // what the repositories' code may see: nothing of the data folder but the build runtimes
     const sandbox = await Sandbox.detect({
@@ -217,7 +219,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (loop === LOOPS.rollout) rollout.follow(why);
     });
     reports.on('report', (h) => rollout.onReport(h));
-    const commands = new AgentCommandQueue(hub);
+    // several servers share commands through the database; one server alone keeps them in memory (agent-commands.ts)
+    const commands: CommandQueue = store.kind === 'postgres' ? new StoredCommandQueue(store, bus) : new AgentCommandQueue();
     const signatures = new SignatureBook(store);
     const desired = new DesiredView({
       store,

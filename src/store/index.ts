@@ -9,6 +9,7 @@
  *   await store.close();
  */
 export type * from './types.js';
+export type * from './agent-commands.js';
 export type { StoreTarget } from './open.js';
 // opening a database (kysely, better-sqlite3, pg) is the named entry `store/open.ts`:
 // `openStore`, `parseStoreUrl`, `MIGRATION_NAMES`.

@@ -23,8 +23,12 @@ import {
 } from './desired.js';
 import { touchHosts } from './heartbeats.js';
 import * as leases from './leases.js';
+import { listHostReports, putHostReports } from './host-reports.js';
+import type { StoredHostReport } from './types.js';
 import * as secrets from './secrets.js';
 import * as packageBlobs from './package-blobs.js';
+import * as commands from './agent-commands.js';
+import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
 import type {
   AuditRow,
@@ -203,6 +207,7 @@ export class KyselyStore implements Store {
       await trx.deleteFrom('tokens').where('kind', '=', 'agent').where('name', '=', name).execute();
       await trx.deleteFrom('desired').where('host', '=', name).execute();
       await trx.deleteFrom('instances').where('host', '=', name).execute();
+      await trx.deleteFrom('host_reports').where('host', '=', name).execute();
       await trx.deleteFrom('hosts').where('name', '=', name).execute();
     });
   }
@@ -538,6 +543,14 @@ export class KyselyStore implements Store {
     return listInstances(this.db, filter);
   }
 
+  async putHostReports(reports: StoredHostReport[]): Promise<void> {
+    await putHostReports(this.db, reports);
+  }
+
+  async listHostReports(hosts?: readonly string[]): Promise<StoredHostReport[]> {
+    return listHostReports(this.db, this.kind, hosts);
+  }
+
   // ---- runtimes
 
   async putRuntime(row: RuntimeRow): Promise<RuntimeRow> {
@@ -611,6 +624,36 @@ export class KyselyStore implements Store {
 
   deleteSecret(scope: string, name: string): Promise<boolean> {
     return secrets.deleteSecret(this.db, scope, name);
+  }
+
+  // ---- agent commands (queries in agent-commands.ts)
+
+  createAgentCommand(cmd: NewAgentCommand, maxQueued: number, pickupAfter: string): Promise<AgentCommandRow | undefined> {
+    return commands.createAgentCommand(this.db, cmd, maxQueued, pickupAfter);
+  }
+
+  hasQueuedAgentCommand(host: string, pickupAfter: string): Promise<boolean> {
+    return commands.hasQueuedAgentCommand(this.db, host, pickupAfter);
+  }
+
+  takeAgentCommands(host: string, pickupAfter: string, at: string): Promise<AgentCommandRow[]> {
+    return commands.takeAgentCommands(this.db, host, pickupAfter, at);
+  }
+
+  postAgentCommand(host: string, id: number, post: AgentCommandPost): Promise<AgentCommandPostOutcome> {
+    return commands.postAgentCommand(this.db, host, id, post);
+  }
+
+  readAgentCommand(id: number, from?: number, markRead?: { at: string; olderThan: string }) {
+    return commands.readAgentCommand(this.db, id, from, markRead);
+  }
+
+  cancelAgentCommand(id: number, at: string): Promise<boolean> {
+    return commands.cancelAgentCommand(this.db, id, at);
+  }
+
+  sweepAgentCommands(sweep: AgentCommandSweep): Promise<{ id: number; host: string }[]> {
+    return commands.sweepAgentCommands(this.db, sweep);
   }
 
   async listAudit(filter: { limit?: number; action?: string; beforeId?: number } = {}): Promise<AuditRow[]> {

@@ -9,6 +9,8 @@
  * one itself.
  */
 import { packageBlobsMigration } from './package-blobs.js';
+import { hostReportsMigration } from './host-reports.js';
+import { agentCommandsMigration } from './agent-commands.js';
 import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** The two backends; the schema differs between them only in identity columns and collation. */
@@ -460,6 +462,8 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0010_rollout_lock': rolloutLock,
   '0011_deploy_lock': deployLock,
   '0012_leases': leases,
+  '0013_agent_commands': agentCommandsMigration,
+  '0014_host_reports': hostReportsMigration,
   '0015_package_blobs': packageBlobsMigration,
 };
 

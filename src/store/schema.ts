@@ -7,6 +7,8 @@
 import type { Generated, Selectable } from 'kysely';
 import type { InstanceRow } from './types.js';
 import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.js';
+import type { HostReportsTable } from './host-reports.js';
+import type { AgentCommandOutputTable, AgentCommandsTable } from './agent-commands.js';
 
 export interface TokensTable {
   hash: string;
@@ -237,6 +239,7 @@ export interface Database {
   desired: DesiredTable;
   desired_generation: DesiredGenerationTable;
   instances: InstancesTable;
+  host_reports: HostReportsTable;
   audit: AuditTable;
   runtimes: RuntimesTable;
   grants: GrantsTable;
@@ -245,6 +248,8 @@ export interface Database {
   leases: LeasesTable;
   package_blobs: PackageBlobsTable;
   package_blob_chunks: PackageBlobChunksTable;
+  agent_commands: AgentCommandsTable;
+  agent_command_output: AgentCommandOutputTable;
 }
 
 export type DbToken = Selectable<TokensTable>;

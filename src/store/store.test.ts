@@ -279,6 +279,8 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0010_rollout_lock',
         '0011_deploy_lock',
         '0012_leases',
+        '0013_agent_commands',
+        '0014_host_reports',
         '0015_package_blobs',
       ]);
     });

@@ -6,6 +6,14 @@
  * text on both backends; JSON-valued fields are plain objects here and stored as JSON text;
  * tags are canonical (root-first) strings made by `tree/`.
  */
+import type {
+  AgentCommandChunk,
+  AgentCommandPost,
+  AgentCommandPostOutcome,
+  AgentCommandRow,
+  AgentCommandSweep,
+  NewAgentCommand,
+} from './agent-commands.js';
 
 /** A token. Only its sha256 is stored; the secret itself is shown once. */
 export interface TokenRow {
@@ -189,6 +197,15 @@ export interface DesiredRow {
   updatedAt: string;
   /** what the processes are told in NOOPS_DEPLOY_KIND; null/absent: the deployment's kind */
   kind?: DeploymentKind | null;
+}
+
+/** A host's last report as a server stored it, for the other servers (store/host-reports.ts). */
+export interface StoredHostReport {
+  host: string;
+  /** when the server that heard it received it (ISO) */
+  at: string;
+  /** the report, as JSON text */
+  report: string;
 }
 
 /** One supervised process of one instance, as its agent last reported it. */
@@ -376,6 +393,10 @@ export interface Store {
   /** replace everything many hosts reported, in one transaction (a host with no rows ends with none) */
   replaceInstancesMany(byHost: { host: string; rows: InstanceRow[] }[]): Promise<void>;
   listInstances(filter?: { tag?: string; host?: string }): Promise<InstanceRow[]>;
+  /** store hosts' last reports, each replacing an older one (store/host-reports.ts) */
+  putHostReports(reports: StoredHostReport[]): Promise<void>;
+  /** the stored last reports of `hosts` (of every host when not given) */
+  listHostReports(hosts?: readonly string[]): Promise<StoredHostReport[]>;
 
   /**
    * insert a runtime; when one of that name and version exists already, nothing changes. Returns
@@ -403,6 +424,23 @@ export interface Store {
   listSecrets(name?: string): Promise<SecretRow[]>;
   /** answers whether it existed */
   deleteSecret(scope: string, name: string): Promise<boolean>;
+
+  // agent commands and their output, shared by several servers (queries and rules in agent-commands.ts)
+  /** a queued command (its id unique across servers), or undefined when `maxQueued` already wait for its host */
+  createAgentCommand(cmd: NewAgentCommand, maxQueued: number, pickupAfter: string): Promise<AgentCommandRow | undefined>;
+  hasQueuedAgentCommand(host: string, pickupAfter: string): Promise<boolean>;
+  /** the host's queued commands, now running (each handed out once, whichever server asks) */
+  takeAgentCommands(host: string, pickupAfter: string, at: string): Promise<AgentCommandRow[]>;
+  postAgentCommand(host: string, id: number, post: AgentCommandPost): Promise<AgentCommandPostOutcome>;
+  readAgentCommand(
+    id: number,
+    from?: number,
+    markRead?: { at: string; olderThan: string },
+  ): Promise<{ command: AgentCommandRow; chunks: AgentCommandChunk[] } | undefined>;
+  /** answers whether this call ended the command */
+  cancelAgentCommand(id: number, at: string): Promise<boolean>;
+  /** expires, cancels orphans, forgets old ones; answers the commands it ended */
+  sweepAgentCommands(sweep: AgentCommandSweep): Promise<{ id: number; host: string }[]>;
   /** newest first */
   listAudit(filter?: {
     limit?: number;

@@ -13,6 +13,7 @@ import { TreePanel } from './pages/tree.js';
 import { HomePage, MissingPage } from './pages/home.js';
 import { NodePage } from './pages/node.js';
 import { HostsPage } from './pages/hosts.js';
+import { ServersPage } from './pages/servers.js';
 import { DeploymentPage } from './pages/deployment.js';
 
 function go(to: string): void {
@@ -46,6 +47,7 @@ export function App({ api, who, signOut }: { api: ConsoleApi; who: Who; signOut:
       { keys: '/', help: 'search the tree (a tag, or a selector like cop=acme,pdl=shop)', run: () => searchRef.current?.focus() },
       { keys: 'g t', help: 'go to the services (the top of the tree)', run: () => go(href.home()) },
       { keys: 'g h', help: 'go to the hosts', run: () => go(href.hosts()) },
+      { keys: 'g s', help: 'go to the servers and what each leads', run: () => go(href.servers()) },
       { keys: 'g d', help: "go to this cluster's deploy form", run: () => document.getElementById('release')?.focus() },
       {
         keys: 'u',
@@ -88,6 +90,9 @@ export function App({ api, who, signOut }: { api: ConsoleApi; who: Who; signOut:
     case 'hosts':
       page = html`<${HostsPage} />`;
       break;
+    case 'servers':
+      page = html`<${ServersPage} />`;
+      break;
     case 'deployment':
       page = html`<${DeploymentPage} id=${route.id} />`;
       break;
@@ -102,6 +107,7 @@ export function App({ api, who, signOut }: { api: ConsoleApi; who: Who; signOut:
         <nav class="top-nav" aria-label="pages">
           <a href=${href.home()} aria-current=${route.page === 'home' || route.page === 'node' ? 'page' : undefined}>Services</a>
           <a href=${href.hosts()} aria-current=${route.page === 'hosts' ? 'page' : undefined}>Hosts</a>
+          <a href=${href.servers()} aria-current=${route.page === 'servers' ? 'page' : undefined}>Servers</a>
         </nav>
         <span class="spacer"></span>
         <button class="link" onClick=${() => setHelp(!help)} title="keyboard shortcuts (?)">Shortcuts</button>

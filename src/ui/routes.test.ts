@@ -7,6 +7,7 @@ test('every link parses back to its page', () => {
   assert.deepEqual(parseRoute(href.home()), { page: 'home' });
   assert.deepEqual(parseRoute(href.node(tag)), { page: 'node', tag });
   assert.deepEqual(parseRoute(href.hosts()), { page: 'hosts' });
+  assert.deepEqual(parseRoute(href.servers()), { page: 'servers' });
   assert.deepEqual(parseRoute(href.deployment(42)), { page: 'deployment', id: 42 });
 });
 

@@ -7,6 +7,7 @@ export type Route =
   | { page: 'home' }
   | { page: 'node'; tag: string }
   | { page: 'hosts' }
+  | { page: 'servers' }
   | { page: 'deployment'; id: number }
   | { page: 'missing'; hash: string };
 
@@ -15,6 +16,7 @@ export const href = {
   home: (): string => '#/',
   node: (tag: string): string => `#/n/${encodeURIComponent(tag)}`,
   hosts: (): string => '#/hosts',
+  servers: (): string => '#/servers',
   deployment: (id: number): string => `#/d/${id}`,
 };
 
@@ -28,6 +30,7 @@ export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');
   if (path === '' || path === '/') return { page: 'home' };
   if (path === '/hosts') return { page: 'hosts' };
+  if (path === '/servers') return { page: 'servers' };
   const node = /^\/n\/(.+)$/.exec(path);
   if (node) {
     try {

@@ -1,7 +1,7 @@
 /**
  * The web console in a real headless Chromium against a real server and two real agents: sign
  * in (form and `/?token=`), walk and search the tree, deploy a release from the page and watch
- * it live, roll back with "Roll back to this version", see the hosts, follow every link.
+ * it live, roll back with "Roll back to this version", see the hosts and the servers, follow every link.
  * Screenshots of the main pages go to test-artifacts/ui/.
  */
 import { test, after, before } from 'node:test';
@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { create } from 'tar';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { DeploymentView, HostView, InstanceView, NodeView } from '../../src/api/index.js';
+import type { DeploymentView, HostView, InstanceView, NodeView, ServerView } from '../../src/api/index.js';
 import {
   cleanup,
   cli,
@@ -310,6 +310,37 @@ test('"g h" opens the hosts: every host, up, and what runs on it', async () => {
   assert.match(await h2.innerText(), new RegExp(`job\\.web_cluster\\.prod\\s+web\\s+${v1}\\s+up`));
   assert.match(await h2.innerText(), /job\.judge_cluster\.prod/);
   await shot('hosts');
+});
+
+test('"g s" opens the servers: this one, marked, leading the rollouts; the page reads again by itself', async () => {
+  await page.locator('main').click();
+  await page.keyboard.press('g');
+  await page.keyboard.press('s');
+  await page.waitForURL(/#\/servers$/);
+  const row = page.locator('table.servers-page tr[data-self="true"]');
+  await row.waitFor();
+  assert.equal(await page.locator('table.servers-page tbody tr').count(), 1, 'one server on SQLite');
+  const text = await row.innerText();
+  assert.match(text, /\(this\)/);
+  assert.match(text, /\brollout\b/);
+  assert.ok(text.includes(server.url), text);
+  // the CLI says the same
+  const listed = await cliJson<ServerView[]>(server, ['servers']);
+  assert.deepEqual(
+    listed.map((s) => [s.address, s.leads, s.self]),
+    [[server.url, ['rollout'], true]],
+  );
+  assert.ok(text.includes(listed[0]!.id), text);
+  assert.match(await page.locator('.page-head .summary').innerText(), /1 server on this database · rollout led by/);
+  // refreshed every few seconds: the answer is read again without a reload
+  let reads = 0;
+  const count = (r: { url(): string }): void => {
+    if (r.url().endsWith('/api/v1/servers')) reads += 1;
+  };
+  page.on('request', count);
+  await until('the servers to be read again', () => reads >= 1, 15_000);
+  page.off('request', count);
+  await shot('servers');
 });
 
 test('no dead links: every link of every page leads to a page that is there', async () => {

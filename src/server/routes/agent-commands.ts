@@ -45,7 +45,7 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
     // Reading logs is a read; restarting is a change.
     authorize(req.principal, tag, body.action === 'logs' ? 'viewer' : 'deployer');
     if (!(await ctx.store.getHost(body.host))) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `no host named ${body.host}`);
-    const view = ctx.commands.create({
+    const view = await ctx.commands.create({
       host: body.host,
       action: body.action,
       tag,
@@ -70,7 +70,7 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
   api.get('/commands/:id', { config: { access: 'viewer' } }, async (req): Promise<T.CommandView> => {
     const id = idOf(req.params);
     const q = parseQuery(z.object({ offset: z.string().optional(), waitMs: z.string().optional() }).strict(), req.query, 'command');
-    visibleCommand(ctx, req.principal, id);
+    await visibleCommand(ctx, req.principal, id);
     const offset = Number(q.offset ?? 0);
     const waitMs = Math.min(Number(q.waitMs ?? 0), READ_WAIT_MS);
     if (!Number.isInteger(offset) || offset < 0 || !Number.isFinite(waitMs) || waitMs < 0) {
@@ -83,7 +83,7 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
 
   api.delete('/commands/:id', { config: { access: 'viewer' } }, async (req): Promise<T.CommandView> => {
     const id = idOf(req.params);
-    visibleCommand(ctx, req.principal, id);
+    await visibleCommand(ctx, req.principal, id);
     return ctx.commands.cancel(id);
   });
 
@@ -97,8 +97,8 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
  * The command `id` if `who` may see it. Another team's command is not found, as if it did not
  * exist (docs/security.md: a single object outside the caller's scope is 404, and its tag is not named).
  */
-function visibleCommand(ctx: ServerContext, who: Principal, id: number): T.CommandView {
-  const view = ctx.commands.peek(id);
+async function visibleCommand(ctx: ServerContext, who: Principal, id: number): Promise<T.CommandView> {
+  const view = await ctx.commands.peek(id);
   if (!canSee(who, view.tag)) throw commandNotFound(id);
   return view;
 }

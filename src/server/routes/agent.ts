@@ -109,18 +109,24 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     const withCommands = q.commands === '1';
     // An agent that is up to date waits: check with the generation alone, read the state after.
     let generation: number | undefined = await ctx.store.desiredGeneration(host);
-    if (generation <= after && !(withCommands && ctx.commands.hasQueued(host))) {
+    if (generation <= after) {
       const gone = new AbortController();
       req.raw.once('close', () => gone.abort());
-      await ctx.hub.wait(host, ctx.config.longPollMs, gone.signal);
+      // the first of: its desired state changed, a command was queued for it (on any server)
+      const answered = new AbortController();
+      const signal = AbortSignal.any([gone.signal, answered.signal]);
+      const waits = [ctx.hub.wait(host, ctx.config.longPollMs, signal)];
+      if (withCommands) waits.push(ctx.commands.waitQueued(host, ctx.config.longPollMs, signal));
+      await Promise.race(waits).finally(() => answered.abort());
       generation = undefined; // it may have changed while this poll waited
     }
     // Resolved when it was written (desired-view.ts): the same bytes as a DesiredState, made once.
+    // Commands are taken only for an agent still connected: an abandoned poll leaves them queued for its next one.
     const resolved = await ctx.desired.answer(host, generation);
     // the tags an undeploy removes from this host on purpose (docs/trust.md, "the share of stops")
     const stops = await ctx.rollout.stopsFor(host);
     reply.type('application/json; charset=utf-8');
-    return answerJson(resolved, stops, withCommands ? ctx.commands.takeQueued(host) : undefined);
+    return answerJson(resolved, stops, withCommands && !req.socket.destroyed ? await ctx.commands.takeQueued(host) : undefined);
   });
 
   // A package goes to an agent whose desired state names it, or to a person who may see its job.

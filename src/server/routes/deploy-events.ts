@@ -54,6 +54,7 @@ export async function deployEventRoutes(api: FastifyInstance, ctx: ServerContext
     req.raw.once('close', close);
     ctx.rollout.on('change', onChange);
     ctx.rollout.on('log', onLog);
+    ctx.rollout.viewConnected(); // a server that follows relays the leader's lines from now on
     // Read again after subscribing: a change between the first read and now is not lost.
     const now = ctx.rollout.current(row.id) ?? (await ctx.store.getDeployment(row.id)) ?? row;
     send({ type: 'deployment', deployment: deploymentView(now) });

@@ -1,0 +1,269 @@
+/**
+ * Reports shared between servers: two read models on one store (in-memory SQLite) and one bus
+ * stand for two servers on one PostgreSQL. What one hears, the other sees; what the other gets
+ * this way it never writes back; a newer report it heard itself wins.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AgentReport } from '../api/index.js';
+import { type Channel, type ChangeBus, LocalChangeBus, MAX_PAYLOAD_BYTES, Subscribers, type Subscriber } from '../bus/index.js';
+import type { Store } from '../store/index.js';
+import { openStore } from '../store/open.js';
+import { ActualState } from './actual-state.js';
+import { hostPayloads, hostsOfPayload } from './shared-reports.js';
+
+const TAG = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
+const report = (version: string, extra: Partial<AgentReport> = {}): AgentReport => ({
+  processes: [{ tag: TAG, process: 'web', version, state: 'up', pid: 10, port: 8080, restarts: 0, startedAt: null, error: null }],
+  failures: [],
+  generation: 1,
+  ...extra,
+});
+
+/** The store, with the calls each server made counted by method. */
+function counted(store: Store): { store: Store; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const wrapped = new Proxy(store, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.set(String(name), (calls.get(String(name)) ?? 0) + 1);
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { store: wrapped, calls };
+}
+
+/** A bus whose test can say "changes may have been missed" (what a reconnect does). */
+class ResyncableBus implements ChangeBus {
+  readonly subscribers = new Subscribers();
+  async publish(channel: Channel, payload: string): Promise<void> {
+    this.subscribers.deliver(channel, payload);
+  }
+  subscribe(channel: Channel, subscriber: Subscriber): () => void {
+    return this.subscribers.add(channel, subscriber);
+  }
+  async close(): Promise<void> {}
+}
+
+async function twoServers(bus: ChangeBus = new LocalChangeBus()) {
+  const db = await openStore('sqlite::memory:');
+  const a = counted(db);
+  const b = counted(db);
+  const serverA = new ActualState(a.store, 15_000, bus);
+  const serverB = new ActualState(b.store, 15_000, bus);
+  return {
+    db,
+    a: serverA,
+    b: serverB,
+    callsA: a.calls,
+    async close() {
+      await serverA.close();
+      await serverB.close();
+      await db.close();
+    },
+  };
+}
+
+test('payloads name every host, each under the bus limit', () => {
+  const hosts = Array.from({ length: 1000 }, (_, i) => `host-${String(i).padStart(4, '0')}.example.com`);
+  const payloads = hostPayloads(hosts);
+  assert.ok(payloads.length > 1, 'a thousand names do not fit in one payload');
+  for (const p of payloads) assert.ok(Buffer.byteLength(p) <= MAX_PAYLOAD_BYTES, `${Buffer.byteLength(p)} bytes`);
+  assert.deepEqual(payloads.flatMap(hostsOfPayload), hosts);
+  assert.deepEqual(hostPayloads([]), []);
+});
+
+test('a report heard by B is seen by A: last report, rows, the report event; A writes nothing', async (t) => {
+  const s = await twoServers();
+  t.after(() => s.close());
+  const heardByA: string[] = [];
+  s.a.on('report', (h) => heardByA.push(h));
+  await s.b.receive(
+    'h1',
+    report('v2', { events: [{ seq: 1, at: '2026-01-01T00:00:00.000Z', tag: null, name: 'w', kind: 'k', message: 'm' }] }),
+  );
+  await s.b.flush();
+  await s.a.settled();
+  assert.deepEqual(heardByA, ['h1']);
+  assert.equal(s.a.lastReport('h1')?.processes[0]?.version, 'v2');
+  assert.deepEqual(s.a.instances(), s.b.instances());
+  assert.deepEqual(s.a.hosts(), ['h1']);
+  assert.deepEqual(s.a.recentEvents('h1'), [], 'events stay on the server that heard them');
+  await s.a.flush();
+  for (const write of ['putHostReports', 'replaceInstancesMany', 'touchHosts']) assert.equal(s.callsA.get(write), undefined, write);
+});
+
+test('an unchanged report is not stored again; a change of trust is', async (t) => {
+  const s = await twoServers();
+  t.after(() => s.close());
+  const { store, calls } = counted(s.db);
+  const b = new ActualState(store, 15_000, new LocalChangeBus());
+  t.after(() => b.close());
+  await b.receive('h1', report('v1'));
+  await b.flush();
+  await b.receive('h1', report('v1', { metrics: [] }));
+  await b.flush();
+  assert.equal(calls.get('putHostReports'), 1);
+  await b.receive('h1', report('v1', { trust: { state: 'refused', server: null, generation: 1 } }));
+  await b.flush();
+  assert.equal(calls.get('putHostReports'), 2);
+  assert.equal(calls.get('replaceInstancesMany'), 1, 'the rows did not change');
+});
+
+test('receiveStored: a newer stored report replaces the rows and emits; an older one is ignored', async (t) => {
+  const s = await twoServers();
+  t.after(() => s.close());
+  const heard: string[] = [];
+  s.a.on('report', (h, r) => heard.push(`${h} ${r.processes[0]?.version}`));
+  await s.a.receive('h1', report('v1'));
+  const before = s.a.instances();
+  const older = new Date(Date.now() - 60_000).toISOString();
+  assert.equal(s.a.receiveStored('h1', report('v0'), older), false);
+  assert.equal(s.a.lastReport('h1')?.processes[0]?.version, 'v1', 'the report this server heard itself is newer');
+  assert.deepEqual(s.a.instances(), before);
+  const newer = new Date(Date.now() + 1_000).toISOString();
+  assert.equal(s.a.receiveStored('h1', report('v2'), newer), true);
+  assert.deepEqual(
+    s.a.instances().map((r) => [r.host, r.version, r.updatedAt]),
+    [['h1', 'v2', newer]],
+  );
+  assert.deepEqual(heard, ['h1 v1', 'h1 v2']);
+  assert.equal(s.a.lastSeen('h1', null), newer);
+});
+
+test('a thousand changed reports: one batched write on B, one read on A', async (t) => {
+  const db = await openStore('sqlite::memory:');
+  t.after(() => db.close());
+  const hosts = Array.from({ length: 1000 }, (_, i) => `host-${String(i).padStart(4, '0')}`);
+  const bus = new LocalChangeBus();
+  const published: string[] = [];
+  bus.subscribe('reports' as Channel, { change: (p) => published.push(p), resync: () => {} });
+  const a = counted(db);
+  const b = counted(db);
+  const serverA = new ActualState(a.store, 15_000, bus);
+  const serverB = new ActualState(b.store, 15_000, bus);
+  t.after(async () => {
+    await serverA.close();
+    await serverB.close();
+  });
+  for (const h of hosts) await serverB.receive(h, report('v2'));
+  await serverB.flush();
+  await serverA.settled();
+  assert.equal(b.calls.get('putHostReports'), 1);
+  assert.equal(a.calls.get('listHostReports'), 1, 'the burst of messages is read in one query');
+  assert.equal(b.calls.get('listHostReports'), undefined, 'B does not read back what it stored itself');
+  assert.equal(published.flatMap(hostsOfPayload).length, 1000);
+  assert.equal(serverA.hosts().length, 1000);
+  assert.equal(serverA.instances().length, 1000);
+});
+
+test('a removed host is forgotten on every server; a server that starts knows every stored report', async (t) => {
+  const s = await twoServers();
+  t.after(() => s.close());
+  await s.b.receive('h1', report('v1'));
+  await s.b.receive('h2', report('v1'));
+  await s.b.flush();
+  await s.a.settled();
+  const late = new ActualState(s.db, 15_000, new LocalChangeBus());
+  t.after(() => late.close());
+  await late.load();
+  assert.deepEqual(late.hosts().sort(), ['h1', 'h2']);
+  assert.equal(late.lastReport('h2')?.processes[0]?.version, 'v1');
+
+  await s.db.deleteHost('h1');
+  s.b.forget('h1');
+  await s.b.flush();
+  await s.a.settled();
+  assert.deepEqual(s.a.hosts(), ['h2']);
+  assert.deepEqual(
+    s.a.instances().map((r) => r.host),
+    ['h2'],
+  );
+});
+
+test('resync reads every stored report again (announcements missed while the bus was away)', async (t) => {
+  const bus = new ResyncableBus();
+  const db = await openStore('sqlite::memory:');
+  t.after(() => db.close());
+  const a = new ActualState(db, 15_000, bus);
+  t.after(() => a.close());
+  // B stored a report whose announcement A never heard (another bus: A's connection was down)
+  const b = new ActualState(db, 15_000, new LocalChangeBus());
+  t.after(() => b.close());
+  await b.receive('h1', report('v3'));
+  await b.flush();
+  assert.equal(a.lastReport('h1'), undefined);
+  const heard = new Promise<string>((resolve) => a.once('report', (h) => resolve(h)));
+  bus.subscribers.resyncAll();
+  assert.equal(await heard, 'h1');
+  assert.equal(a.lastReport('h1')?.processes[0]?.version, 'v3');
+});
+
+test('without the bus (SQLite, one server) no report is stored', async (t) => {
+  const db = await openStore('sqlite::memory:');
+  t.after(() => db.close());
+  const { store, calls } = counted(db);
+  const alone = new ActualState(store, 15_000);
+  t.after(() => alone.close());
+  await alone.receive('h1', report('v1'));
+  await alone.load();
+  await alone.flush();
+  assert.equal(calls.get('putHostReports'), undefined);
+  assert.equal(calls.get('listHostReports'), undefined);
+  assert.equal(calls.get('replaceInstancesMany'), 1);
+});
+
+test('a failed read of stored reports is retried; a failed announcement is sent with the next flush', async (t) => {
+  const db = await openStore('sqlite::memory:');
+  t.after(() => db.close());
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  let readFailures = 1;
+  let reads = 0;
+  const flaky = new Proxy(db, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (name !== 'listHostReports') return typeof value === 'function' ? value.bind(target) : value;
+      return (hosts?: readonly string[]) => {
+        reads += 1;
+        return readFailures-- > 0 ? Promise.reject(new Error('connection reset')) : target.listHostReports(hosts);
+      };
+    },
+  });
+  let publishFailures = 1;
+  const inner = new LocalChangeBus();
+  const announced: string[] = [];
+  inner.subscribe('reports' as Channel, { change: (p) => announced.push(p), resync: () => {} });
+  const bus: ChangeBus = {
+    publish: (channel, payload) => {
+      const delivered = inner.publish(channel, payload);
+      return publishFailures-- > 0 ? Promise.reject(new Error('bus away')) : delivered;
+    },
+    subscribe: (channel, subscriber) => inner.subscribe(channel, subscriber),
+    close: () => inner.close(),
+  };
+  const a = new ActualState(flaky, 15_000, bus);
+  const b = new ActualState(db, 15_000, bus);
+  t.after(async () => {
+    await a.close();
+    await b.close();
+  });
+  await b.receive('h1', report('v1'));
+  await b.flush(); // stored; the announcement reached A (in-process) but "failed" for the others
+  await a.settled(); // A's read failed: kept for a retry
+  assert.equal(a.lastReport('h1'), undefined);
+  const heard = new Promise<string>((resolve) => a.once('report', (h) => resolve(h)));
+  const alive = setInterval(() => {}, 50); // the retry's timer does not keep a process alive (a server's listener does)
+  assert.equal(await heard, 'h1', 'read again after READ_RETRY_MS');
+  clearInterval(alive);
+  await b.flush(); // the failed announcement is sent again
+  assert.deepEqual(announced, ['h1', 'h1'], 'the announcement that failed was sent again (by this flush or the timer before it)');
+  assert.ok(reads >= 2, 'the failed read, then its retry');
+  assert.ok(warnings.some((w) => /reading 1 hosts' stored reports failed, will retry: connection reset/.test(w)));
+  assert.ok(warnings.some((w) => /telling the other servers.*bus away/.test(w)));
+});
