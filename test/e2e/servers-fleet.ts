@@ -7,7 +7,7 @@
 import { ApiClient, type DeploymentView } from '../../src/api/index.js';
 import { serverTakes, until, type ServerProc } from './harness.js';
 
-/** One row of `noops servers --json` (GET /api/v1/servers). */
+/** One row of `noops servers --json` (GET /api/v1/servers answers `{ servers: [...] }`): the issue's fields. */
 export interface ServerRow {
   id: string;
   /** the URL it serves */
@@ -40,7 +40,8 @@ export async function listServers(server: { url: string; adminToken: string }): 
       headers: { authorization: `Bearer ${server.adminToken}` },
       signal: AbortSignal.timeout(ANSWER_MS),
     });
-    return res.ok ? ((await res.json()) as ServerRow[]) : undefined;
+    // the API answers { servers: [...] } (ServersView); `noops servers --json` prints the array
+    return res.ok ? ((await res.json()) as { servers: ServerRow[] }).servers : undefined;
   } catch {
     return undefined;
   }

@@ -153,8 +153,6 @@ async function assertServing(via: ServerProc, tag: string, expected: string[]): 
 test('noops servers --json lists the three servers, exactly one leading rollout', {
   skip: SKIP,
   timeout: 120_000,
-  // today: GET /api/v1/servers is a 404 and `noops servers` an unknown command
-  todo: 'needs noops servers (GET /api/v1/servers)',
 }, async () => {
   await setUp();
   await rolloutLeader(nodes, nodes, 'one server leading rollout');
@@ -177,9 +175,6 @@ test('noops servers --json lists the three servers, exactly one leading rollout'
 test('a deploy made through server A reaches an agent polling only server B', {
   skip: SKIP,
   timeout: 120_000,
-  // today: the deploy never ends unless B happens to lead rollout: the leader steps it and does
-  // not hear h1's reports, which reach B only
-  todo: 'needs host reports seen by every server',
 }, async () => {
   await setUp();
   const [A, B] = nodes.map((n) => n.proc) as [ServerProc, ServerProc];
@@ -263,9 +258,6 @@ const threeBatches = ['batch 1 of 3: h2', 'batch 2 of 3: h3', 'batch 3 of 3: h4'
 test('a rollout whose leading server is SIGKILLed mid-batch finishes on another', {
   skip: SKIP,
   timeout: 120_000,
-  // today: GET /api/v1/servers is a 404 (no leader to find), and the leader hears only the
-  // reports of the agents polling it
-  todo: 'needs noops servers (GET /api/v1/servers) and host reports seen by every server',
 }, async (t) => {
   await setUp();
   const leader = await rolloutLeader(nodes, nodes, 'a rollout leader');
@@ -303,9 +295,6 @@ test('a rollout whose leading server is SIGKILLed mid-batch finishes on another'
 test('a leader paused (SIGSTOP) past its lease, then resumed, writes nothing: its deployment ends under the new leader', {
   skip: SKIP,
   timeout: 120_000,
-  // today: GET /api/v1/servers is a 404 (no leader to find), and the leader hears only the
-  // reports of the agents polling it
-  todo: 'needs noops servers (GET /api/v1/servers) and host reports seen by every server',
 }, async (t) => {
   await setUp();
   await until('three servers answering', async () => (await Promise.all(nodes.map((n) => listServers(n.proc)))).every(Boolean), 30_000);
