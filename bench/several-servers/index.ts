@@ -14,11 +14,10 @@
  *   npm run bench -- --only several-servers [--quick]    (results: bench/results/several-servers.json)
  */
 import { round } from '../lib/stats.js';
-import { cleanup, serverTakes, tmp } from '../../test/e2e/harness.js';
-import { listServers } from '../../test/e2e/servers-fleet.js';
+import { cleanup, tmp } from '../../test/e2e/harness.js';
 import { JOB, joinPaperHosts, startFleet } from './fleet.js';
 import { fanOut, type FanOutRun } from './fan-out.js';
-import { leaderThroughApi, leaderThroughDatabase, measureTakeover, type TakeoverRow } from './takeover.js';
+import { measureTakeover, type TakeoverRow } from './takeover.js';
 
 /** Servers in the fleet: the issue's figure (three real servers, one database). */
 const SERVERS = 3;
@@ -36,8 +35,7 @@ const FAN_OUT_LEASE_MS = 5000;
 export interface SeveralServersResults {
   bench: 'several-servers';
   skipped?: string;
-  /** `observedThrough`: how the leader was seen */
-  takeover: { skipped?: string; observedThrough?: string; rows: TakeoverRow[] };
+  takeover: { skipped?: string; rows: TakeoverRow[] };
   fanOut: {
     polls: number;
     runs: FanOutRun[];
@@ -59,30 +57,15 @@ export async function run(opts: { quick: boolean }): Promise<SeveralServersResul
   }
   const size = opts.quick ? 'quick' : 'full';
   const takeover: SeveralServersResults['takeover'] = { rows: [] };
-  if (serverTakes('--lease-ms')) {
-    for (const leaseMs of LEASES[size]) {
-      const dir = tmp(`bench-takeover-${leaseMs}`);
-      const fleet = await startFleet(pgUrl, dir, SERVERS, leaseMs);
-      try {
-        // GET /api/v1/servers when the servers answer it; the leases table before they do
-        const throughApi = (await listServers(fleet.nodes[0]!.proc)) !== undefined;
-        const db = throughApi ? undefined : await leaderThroughDatabase(fleet.db.url);
-        try {
-          takeover.observedThrough = throughApi
-            ? 'GET /api/v1/servers'
-            : 'the leases table (the servers did not answer GET /api/v1/servers)';
-          takeover.rows.push(await measureTakeover(fleet, leaseMs, KILLS[size], db?.whoLeads ?? leaderThroughApi));
-        } finally {
-          await db?.close();
-        }
-      } finally {
-        await fleet.stop();
-        cleanup([dir]);
-      }
+  for (const leaseMs of LEASES[size]) {
+    const dir = tmp(`bench-takeover-${leaseMs}`);
+    const fleet = await startFleet(pgUrl, dir, SERVERS, leaseMs);
+    try {
+      takeover.rows.push(await measureTakeover(fleet, leaseMs, KILLS[size]));
+    } finally {
+      await fleet.stop();
+      cleanup([dir]);
     }
-  } else {
-    takeover.skipped = '`noops server` has no --lease-ms yet (leader election, issue 14): no takeover to time';
-    process.stderr.write(`several-servers bench: ${takeover.skipped}\n`);
   }
   return {
     bench: 'several-servers',

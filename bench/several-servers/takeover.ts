@@ -6,41 +6,18 @@
  * until the deployment's log grows (the new leader resumed it and wrote its progress). The
  * killed server is started again before the next repetition.
  */
-import pg from 'pg';
 import { round, summarize } from '../lib/stats.js';
 import { apiOf, deploymentVia, leadersOf, type ServerNode } from '../../test/e2e/servers-fleet.js';
 import { until } from '../../test/e2e/harness.js';
 import { JOB, joinPaperHosts, type Fleet } from './fleet.js';
 
-/**
- * Who leads `rollout` as seen through `via` (the one id), or undefined while none or several do.
- * Through the API (`GET /api/v1/servers` on each of `via`), or, before the servers answer it,
- * from the database's `leases` table (src/store/leases.ts: the holder of an unexpired lease).
- */
-export type WhoLeads = (via: ServerNode[]) => Promise<string | undefined>;
-
-/** Through GET /api/v1/servers: the first of `via` that answers with exactly one leader. */
-export const leaderThroughApi: WhoLeads = async (via) => {
+/** The one server leading `rollout`, as the first of `via` that answers GET /api/v1/servers sees it (undefined while none or several do). */
+async function whoLeads(via: ServerNode[]): Promise<string | undefined> {
   for (const n of via) {
     const leaders = await leadersOf(n.proc);
     if (leaders?.length === 1) return leaders[0];
   }
   return undefined;
-};
-
-/** Through the `leases` table of the fleet's database (one connection, kept until `close`). */
-export async function leaderThroughDatabase(dbUrl: string): Promise<{ whoLeads: WhoLeads; close(): Promise<void> }> {
-  const client = new pg.Client({ connectionString: dbUrl });
-  await client.connect();
-  return {
-    whoLeads: async () => {
-      const r = await client.query<{ holder: string }>(
-        `select holder from leases where loop = 'rollout' and expires_at > (extract(epoch from clock_timestamp()) * 1000)::bigint`,
-      );
-      return r.rows[0]?.holder;
-    },
-    close: () => client.end(),
-  };
 }
 
 /** How often the survivors are asked who leads: fine enough for a lease of a second. */
@@ -59,7 +36,7 @@ export interface TakeoverRow {
 }
 
 /** Runs `repetitions` kills on `fleet` (started with `leaseMs`). */
-export async function measureTakeover(fleet: Fleet, leaseMs: number, repetitions: number, whoLeads: WhoLeads): Promise<TakeoverRow> {
+export async function measureTakeover(fleet: Fleet, leaseMs: number, repetitions: number): Promise<TakeoverRow> {
   const { nodes } = fleet;
   const [slow] = await joinPaperHosts(nodes[0]!, ['takeover-1']);
   const cluster = `${JOB}_cluster.takeover`;

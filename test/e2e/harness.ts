@@ -282,13 +282,3 @@ export function shareServerKeys(fromDataDir: string, toDataDir: string): void {
     if (existsSync(join(fromDataDir, f))) copyFileSync(join(fromDataDir, f), join(toDataDir, f));
   }
 }
-
-let serverHelp: string | undefined;
-/**
- * Whether `noops server` takes `flag` (read from its --help once): the parts of issue 14 land
- * one by one, and a flag that is not there yet would stop the server from starting.
- */
-export function serverTakes(flag: string): boolean {
-  serverHelp ??= execFileSync(process.execPath, [NOOPS, 'server', '--help'], { encoding: 'utf8' });
-  return serverHelp.includes(`${flag} `);
-}

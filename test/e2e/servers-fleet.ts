@@ -5,7 +5,7 @@
  * whichever server still answers.
  */
 import { ApiClient, type DeploymentView } from '../../src/api/index.js';
-import { serverTakes, until, type ServerProc } from './harness.js';
+import { until, type ServerProc } from './harness.js';
 
 /** One row of `noops servers --json` (GET /api/v1/servers answers `{ servers: [...] }`): the issue's fields. */
 export interface ServerRow {
@@ -28,9 +28,9 @@ export interface ServerNode {
 /** How long a server that does not answer (paused, dead) is waited for by these helpers. */
 const ANSWER_MS = 1000;
 
-/** `--lease-ms` and `--server-id` once `noops server` takes them (nothing before: it would not start). */
+/** The flags that name a server and shorten its lease (`noops server --server-id ID --lease-ms N`). */
 export function leaseArgs(id: string, leaseMs: number): string[] {
-  return serverTakes('--lease-ms') ? ['--lease-ms', String(leaseMs), '--server-id', id] : [];
+  return ['--lease-ms', String(leaseMs), '--server-id', id];
 }
 
 /** GET /api/v1/servers on one server; undefined when it does not answer in time (paused, dead) or refuses. */
