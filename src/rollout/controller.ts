@@ -324,14 +324,17 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         target: req.tag,
         detail: { deployment: created, version: req.version, hosts, previous, batches, policy },
       }));
-      this.emit('written', id);
       // Another server leads the rollout loop: it takes this deployment up (told through the bus, or by its scan).
-      if (!leading) return { id, ...base };
+      if (!leading) {
+        this.emit('written', id);
+        return { id, ...base };
+      }
       const entry = newRunning({ id, ...base }, progress, release, 0);
       entry.fence = fence;
       entry.desiredAtStart = desired; // read under the lock just now: the first step need not read it again
       // From here the running row locks the cluster: a failure must end it, then rethrow.
       this.opening.set(id, entry); // stopsFor sees it before its first removal is written
+      this.emit('written', id); // after opening.set: this server's own message finds it held, and reads nothing
       try {
         // The first step (it starts batch 1) before anyone else can step this deployment.
         await this.tick(entry);
