@@ -55,6 +55,9 @@ import type {
   TokenRow,
 } from './types.js';
 
+/** The largest position in a build's log the store can hold (PostgreSQL's integer). */
+const MAX_LOG_POSITION = 2 ** 31 - 1;
+
 /**
  * A `Store` on an open, migrated kysely instance. Build it with `openStore()`.
  */
@@ -364,6 +367,9 @@ export class KyselyStore implements Store {
   }
 
   async readBuildLog(id: number, from = 0): Promise<{ text: string; end: number }> {
+    // Positions are whole and below 2^31 (PostgreSQL's integer): a position past that reads nothing.
+    from = Math.max(0, Math.floor(from));
+    if (from > MAX_LOG_POSITION) return { text: '', end: from };
     const rows = await this.db
       .selectFrom('build_logs')
       .select(['pos', 'chars', 'text'])

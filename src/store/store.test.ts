@@ -793,6 +793,9 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const tail = await s.readBuildLog(id, whole.length - 64);
       assert.deepEqual(tail, { text: whole.slice(-64), end: whole.length });
       assert.deepEqual(await s.readBuildLog(id, whole.length), { text: '', end: whole.length });
+      // a reader's position past any log (a client asking for "the end") or not whole reads nothing, never an error
+      assert.deepEqual(await s.readBuildLog(id, Number.MAX_SAFE_INTEGER), { text: '', end: Number.MAX_SAFE_INTEGER });
+      assert.deepEqual(await s.readBuildLog(id, whole.length - 0.5), { text: whole.slice(-1), end: whole.length });
     });
 
     it('deployments: round trip, partial update, newest first with filters', async () => {
