@@ -4,15 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { openStore } from '../store/open.js';
+import { NEEDS_PG, testDatabase } from '../store/test-pg.js';
 import type { Store } from '../store/index.js';
 import { NoopsError } from '../errors/index.js';
 import { Leadership, LOOPS } from './index.js';
 
-const PG_URL = process.env.NOOPS_TEST_PG_URL;
 const dir = mkdtempSync(join(tmpdir(), 'noops-lead-'));
-const dbName = `noops_lead_${randomBytes(5).toString('hex')}`;
 const cleanups: (() => Promise<void>)[] = [];
 
 after(async () => {
@@ -20,29 +18,16 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function pgAdmin(statement: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(statement);
-  } finally {
-    await c.end();
-  }
-}
-
 /** The two backends the lease must work on: SQLite always, PostgreSQL when the test has one. */
 const BACKENDS: { name: string; skip: string | false; open: () => Promise<Store> }[] = [
   { name: 'sqlite', skip: false, open: () => openStore(`sqlite:${join(dir, `${randomBytes(4).toString('hex')}.db`)}`) },
   {
     name: 'postgres',
-    skip: PG_URL ? false : 'set NOOPS_TEST_PG_URL to run it',
+    skip: NEEDS_PG,
     open: async () => {
-      const name = `${dbName}_${randomBytes(3).toString('hex')}`;
-      await pgAdmin(`create database ${name}`);
-      cleanups.push(() => pgAdmin(`drop database if exists ${name} with (force)`));
-      const url = new URL(PG_URL!);
-      url.pathname = `/${name}`;
-      return openStore(url.toString());
+      const db = await testDatabase('noops_lead');
+      cleanups.push(() => db.drop());
+      return openStore(db.url);
     },
   },
 ];

@@ -8,38 +8,23 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { startServer, type RunningServer } from './index.js';
 import { packageOf, TREE, until } from './test-app.js';
 import { StoredCommandQueue } from './agent-commands-stored.js';
+import { NEEDS_PG, testDatabase, type TestDatabase } from '../store/test-pg.js';
 
-const PG_URL = process.env.NOOPS_TEST_PG_URL;
 const dir = mkdtempSync(join(tmpdir(), 'noops-commands-'));
-const dbName = `noops_cmds_${randomBytes(5).toString('hex')}`;
+let db: TestDatabase | undefined;
 const servers: RunningServer[] = [];
 /** Round trips measured per figure: enough for a median and a worst case on a loaded machine. */
 const ROUNDS = 20;
 
-async function admin(statement: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(statement);
-  } finally {
-    await c.end();
-  }
-}
-
 after(async () => {
   for (const s of servers) await s.close();
-  if (PG_URL)
-    await admin(`drop database if exists ${dbName} with (force)`).catch((err: Error) =>
-      process.emitWarning(`could not drop ${dbName}: ${err.message}`),
-    );
+  await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -81,12 +66,11 @@ function figures(ms: number[]): string {
 }
 
 test('a command queued through server A reaches the agent polling B; its output posted to B is read through A; a cancel through A reaches the agent on B', {
-  skip: PG_URL ? false : 'set NOOPS_TEST_PG_URL to run it',
+  skip: NEEDS_PG,
   timeout: 120_000,
 }, async (t) => {
-  await admin(`create database ${dbName}`);
-  const url = new URL(PG_URL!);
-  url.pathname = `/${dbName}`;
+  db = await testDatabase('noops_cmds');
+  const url = new URL(db.url);
   const data = join(dir, 'data');
   const start = () => startServer({ dataDir: data, listen: '127.0.0.1:0', db: url.toString(), buildSandbox: 'none', log: () => {} });
   const a = await start();

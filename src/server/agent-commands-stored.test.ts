@@ -5,43 +5,27 @@
  * and forgetting by any server's sweep, a reader that stopped reading.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import pg from 'pg';
 import { type ChangeBus, LocalChangeBus, type Subscriber } from '../bus/index.js';
 import { NoopsError } from '../errors/index.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/index.js';
 import { COMMANDS_QUEUED_PER_HOST, IDLE_MS, MAX_OUTPUT, PICKUP_MS, RETAIN_MS } from './agent-commands.js';
 import { StoredCommandQueue } from './agent-commands-stored.js';
-
-const PG_URL = process.env.NOOPS_TEST_PG_URL;
-
-async function admin(statement: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(statement);
-  } finally {
-    await c.end();
-  }
-}
+import { NEEDS_PG, testDatabase } from '../store/test-pg.js';
 
 /** A fresh store of `backend`; closing it drops a PostgreSQL database. */
 async function freshStore(backend: 'sqlite' | 'postgres'): Promise<{ store: Store; drop: () => Promise<void> }> {
   if (backend === 'sqlite') return { store: await openStore('sqlite::memory:'), drop: async () => {} };
-  const name = `noops_cmdq_${randomBytes(5).toString('hex')}`;
-  await admin(`create database ${name}`);
-  const url = new URL(PG_URL!);
-  url.pathname = `/${name}`;
-  return { store: await openStore(url.toString()), drop: () => admin(`drop database if exists ${name} with (force)`) };
+  const db = await testDatabase('noops_cmdq');
+  return { store: await openStore(db.url), drop: () => db.drop() };
 }
 
 const req = { host: 'h1', action: 'logs' as const, tag: 'cop.a', process: null, lines: 5, follow: true, initiator: 'admin' };
 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`the stored command queue on ${backend}`, {
-    skip: backend === 'postgres' && !PG_URL ? 'set NOOPS_TEST_PG_URL to run it' : false,
+    skip: backend === 'postgres' ? NEEDS_PG : false,
   }, () => {
     /** A store, a bus, a movable clock, and `n` queues on them (as `n` servers on one database). */
     async function setUp(

@@ -6,35 +6,21 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startServer, type RunningServer } from './index.js';
 import { packageOf, TREE } from './test-app.js';
+import { NEEDS_PG, testDatabase, type TestDatabase } from '../store/test-pg.js';
 
-const PG_URL = process.env.NOOPS_TEST_PG_URL;
 const dir = mkdtempSync(join(tmpdir(), 'noops-deploy-lock-'));
-const dbName = `noops_lock_${randomBytes(5).toString('hex')}`;
+let db: TestDatabase | undefined;
 const servers: RunningServer[] = [];
-
-async function admin(statement: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(statement);
-  } finally {
-    await c.end();
-  }
-}
 
 after(async () => {
   for (const s of servers) await s.close();
-  if (PG_URL)
-    await admin(`drop database if exists ${dbName} with (force)`).catch((err: Error) =>
-      process.emitWarning(`could not drop ${dbName}: ${err.message}`),
-    );
+  await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -66,11 +52,10 @@ async function call(
 }
 
 test('two deploys of one cluster sent to two servers at once: one is accepted, the other refused naming it', {
-  skip: PG_URL ? false : 'set NOOPS_TEST_PG_URL to run it',
+  skip: NEEDS_PG,
 }, async () => {
-  await admin(`create database ${dbName}`);
-  const url = new URL(PG_URL!);
-  url.pathname = `/${dbName}`;
+  db = await testDatabase('noops_lock');
+  const url = new URL(db.url);
   // one data folder (tokens, signing key, artifacts) and one database: two servers of one
   // deployment; the second starts once the tree, the host and the releases are in the database
   const data = join(dir, 'data');

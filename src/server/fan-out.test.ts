@@ -6,37 +6,25 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { DesiredState, JoinResponse, TokenView } from '../api/index.js';
 import { CHANNELS } from '../bus/index.js';
 import { startServer, type RunningServer } from './index.js';
 import { packageOf, TREE, until } from './test-app.js';
+import { NEEDS_PG, testDatabase, type TestDatabase } from '../store/test-pg.js';
 
-const PG_URL = process.env.NOOPS_TEST_PG_URL;
-const skip = PG_URL ? false : 'set NOOPS_TEST_PG_URL to run it';
+const skip = NEEDS_PG;
 /** B's long poll: far above what the fan-out may take, so an answer before it is the bus's doing. */
 const LONG_POLL_MS = 20_000;
-const dbName = `noops_bus_${randomBytes(5).toString('hex')}`;
+let db: TestDatabase | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'noops-fan-out-'));
 const servers: RunningServer[] = [];
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 after(async () => {
   for (const s of servers) await s.close();
-  if (PG_URL) await admin(`drop database if exists ${dbName} with (force)`);
+  await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -61,9 +49,8 @@ async function ok<T = unknown>(res: Response | Promise<Response>, what: string):
 }
 
 test('two servers on one PostgreSQL: what changes through A reaches B at once', { skip }, async () => {
-  await admin(`create database ${dbName}`);
-  const url = new URL(PG_URL!);
-  url.pathname = `/${dbName}`;
+  db = await testDatabase('noops_bus');
+  const url = new URL(db.url);
   const opts = { listen: '127.0.0.1:0', db: url.toString(), buildSandbox: 'none' as const, log: () => {}, longPollMs: LONG_POLL_MS };
   const a = await startServer({ ...opts, dataDir: join(dir, 'a') });
   servers.push(a);

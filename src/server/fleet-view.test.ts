@@ -7,40 +7,25 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { AgentReport } from '../api/index.js';
 import { startServer, type RunningServer } from './index.js';
 import { TREE } from './test-app.js';
+import { NEEDS_PG, testDatabase, type TestDatabase } from '../store/test-pg.js';
 
-const PG_URL = process.env.NOOPS_TEST_PG_URL;
 const dir = mkdtempSync(join(tmpdir(), 'noops-fleet-view-'));
-const dbName = `noops_view_${randomBytes(5).toString('hex')}`;
+let db: TestDatabase | undefined;
 const servers: RunningServer[] = [];
 /** How long a report heard by one server may take to show on another: the issue's "within a second". */
 const SEEN_WITHIN_MS = 1_000;
 /** Reports sent to measure the delay. */
 const ROUNDS = 20;
 
-async function admin(statement: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(statement);
-  } finally {
-    await c.end();
-  }
-}
-
 after(async () => {
   for (const s of servers) await s.close();
-  if (PG_URL)
-    await admin(`drop database if exists ${dbName} with (force)`).catch((err: Error) =>
-      process.emitWarning(`could not drop ${dbName}: ${err.message}`),
-    );
+  await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -80,11 +65,10 @@ const reportOf = (version: string): AgentReport => ({
 });
 
 test('a report to B is seen by A (read model, ps) within a second; a node made on A resolves on B at once', {
-  skip: PG_URL ? false : 'set NOOPS_TEST_PG_URL to run it',
+  skip: NEEDS_PG,
 }, async () => {
-  await admin(`create database ${dbName}`);
-  const url = new URL(PG_URL!);
-  url.pathname = `/${dbName}`;
+  db = await testDatabase('noops_view');
+  const url = new URL(db.url);
   const data = join(dir, 'data');
   const start = () => startServer({ dataDir: data, listen: '127.0.0.1:0', db: url.toString(), buildSandbox: 'none', log: () => {} });
   const a = await start();

@@ -12,32 +12,17 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
 import { startServer, type RunningServer } from './index.js';
 import { packageOf, tarOf, TREE } from './test-app.js';
+import { NEEDS_PG, testDatabase, type TestDatabase } from '../store/test-pg.js';
 
-const PG_URL = process.env.NOOPS_TEST_PG_URL;
 const dir = mkdtempSync(join(tmpdir(), 'noops-packages-everywhere-'));
-const dbName = `noops_blobs_${randomBytes(5).toString('hex')}`;
+let db: TestDatabase | undefined;
 const servers: RunningServer[] = [];
-let created = false;
-
-async function admin(statement: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(statement);
-  } finally {
-    await c.end();
-  }
-}
 
 after(async () => {
   for (const s of servers) await s.close();
-  if (created)
-    await admin(`drop database if exists ${dbName} with (force)`).catch((err: Error) =>
-      process.emitWarning(`could not drop ${dbName}: ${err.message}`),
-    );
+  await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -84,12 +69,11 @@ async function bigPackage(job: string, version: string, bytes: number): Promise<
 }
 
 test('a package imported through server A is served by server B (its own data folder), and B deploys it', {
-  skip: PG_URL ? false : 'set NOOPS_TEST_PG_URL to run it',
+  skip: NEEDS_PG,
 }, async (t) => {
-  await admin(`create database ${dbName}`);
-  created = true;
-  const url = new URL(PG_URL!);
-  url.pathname = `/${dbName}`;
+  const made = await testDatabase('noops_blobs');
+  db = made;
+  const url = new URL(made.url);
   const start = (data: string) =>
     startServer({ dataDir: data, listen: '127.0.0.1:0', db: url.toString(), buildSandbox: 'none', log: () => {} });
   const dataA = join(dir, 'a');

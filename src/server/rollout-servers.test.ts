@@ -10,35 +10,20 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { startServer, type RunningServer } from './index.js';
 import { packageOf, TREE } from './test-app.js';
+import { NEEDS_PG, testDatabase, type TestDatabase } from '../store/test-pg.js';
 
-const PG_URL = process.env.NOOPS_TEST_PG_URL;
 const dir = mkdtempSync(join(tmpdir(), 'noops-rollout-servers-'));
-const dbName = `noops_rs_${randomBytes(5).toString('hex')}`;
+let db: TestDatabase | undefined;
 const servers: RunningServer[] = [];
 const streams: AbortController[] = [];
-
-async function admin(statement: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(statement);
-  } finally {
-    await c.end();
-  }
-}
 
 after(async () => {
   for (const s of streams) s.abort();
   for (const s of servers) await s.close();
-  if (PG_URL)
-    await admin(`drop database if exists ${dbName} with (force)`).catch((err: Error) =>
-      process.emitWarning(`could not drop ${dbName}: ${err.message}`),
-    );
+  await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -98,11 +83,10 @@ function follow(server: RunningServer, token: string, path: string): { text: () 
 }
 
 test('two servers: the follower takes a deploy and a pause, the leader steps them, the follower shows it live, and takes over when the leader stops', {
-  skip: PG_URL ? false : 'set NOOPS_TEST_PG_URL to run it',
+  skip: NEEDS_PG,
 }, async (t) => {
-  await admin(`create database ${dbName}`);
-  const url = new URL(PG_URL!);
-  url.pathname = `/${dbName}`;
+  db = await testDatabase('noops_rs');
+  const url = new URL(db.url);
   const data = join(dir, 'data');
   const start = (id: string) =>
     startServer({

@@ -4,23 +4,11 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { openStore } from './open.js';
 import type { Store } from './index.js';
+import { NEEDS_PG, testDatabase, type TestDatabase } from './test-pg.js';
 
-const PG_URL = process.env.NOOPS_TEST_PG_URL;
-const dbName = `noops_hr_${randomBytes(5).toString('hex')}`;
-
-async function admin(statement: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(statement);
-  } finally {
-    await c.end();
-  }
-}
+let db: TestDatabase | undefined;
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const T1 = '2026-01-01T00:00:01.000Z';
@@ -62,25 +50,13 @@ function behaves(open: () => Promise<Store>): void {
 
 describe('host reports on sqlite', () => behaves(() => openStore('sqlite::memory:')));
 
-describe('host reports on postgres', { skip: PG_URL ? false : 'set NOOPS_TEST_PG_URL to run it' }, () => {
-  let created = false;
-  const url = (): string => {
-    const u = new URL(PG_URL!);
-    u.pathname = `/${dbName}`;
-    return u.toString();
-  };
+describe('host reports on postgres', { skip: NEEDS_PG }, () => {
   after(async () => {
-    if (created)
-      await admin(`drop database if exists ${dbName} with (force)`).catch((err: Error) =>
-        process.emitWarning(`could not drop ${dbName}: ${err.message}`),
-      );
+    await db?.drop();
   });
   behaves(async () => {
-    if (!created) {
-      await admin(`create database ${dbName}`);
-      created = true;
-    }
-    const store = await openStore(url());
+    const made = (db ??= await testDatabase('noops_hr'));
+    const store = await openStore(made.url);
     // each test starts empty: the database is shared by this file's tests
     await store.listHostReports().then((rows) => Promise.all(rows.map((r) => store.deleteHost(r.host))));
     return store;

@@ -9,33 +9,18 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { openStore } from './open.js';
 import { PACKAGE_CHUNK_BYTES, rechunk } from './package-blobs.js';
 import type { Store } from './types.js';
+import { NEEDS_PG, testDatabase, type TestDatabase } from './test-pg.js';
 
-const PG_URL = process.env.NOOPS_TEST_PG_URL;
 const dir = mkdtempSync(join(tmpdir(), 'noops-package-blobs-'));
-const pgName = `noops_blobs_${randomBytes(5).toString('hex')}`;
+let db: TestDatabase | undefined;
 const stores: Store[] = [];
-let pgCreated = false;
-
-async function pgAdmin(statement: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(statement);
-  } finally {
-    await c.end();
-  }
-}
 
 after(async () => {
   for (const s of stores) await s.close();
-  if (pgCreated)
-    await pgAdmin(`drop database if exists ${pgName} with (force)`).catch((err: Error) =>
-      process.emitWarning(`could not drop ${pgName}: ${err.message}`),
-    );
+  await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -76,15 +61,10 @@ const backends: { name: string; skip: string | false; url: () => Promise<string>
   { name: 'sqlite', skip: false, url: async () => `sqlite:${join(dir, `t${randomBytes(4).toString('hex')}.db`)}` },
   {
     name: 'postgres',
-    skip: PG_URL ? false : 'set NOOPS_TEST_PG_URL to run it',
+    skip: NEEDS_PG,
     url: async () => {
-      if (!pgCreated) {
-        await pgAdmin(`create database ${pgName}`);
-        pgCreated = true;
-      }
-      const url = new URL(PG_URL!);
-      url.pathname = `/${pgName}`;
-      return url.toString();
+      const made = (db ??= await testDatabase('noops_blobs_store'));
+      return made.url;
     },
   },
 ];
@@ -149,7 +129,7 @@ for (const backend of backends) {
   });
 }
 
-describe('package blobs on postgres, two servers', { skip: PG_URL ? false : 'set NOOPS_TEST_PG_URL to run it' }, () => {
+describe('package blobs on postgres, two servers', { skip: NEEDS_PG }, () => {
   it('two servers sharing one package at once: one writes it, the other finds it there, and no reader sees part of it', async () => {
     const url = await backends[1]!.url();
     const [a, b] = [await openStore(url), await openStore(url)];

@@ -6,44 +6,31 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { ApiClient, type ServerView } from '../../api/index.js';
 import { startServer, type RunningServer } from '../index.js';
 import { until } from '../test-app.js';
+import { NEEDS_PG, testDatabase, type TestDatabase } from '../../store/test-pg.js';
 
-const PG_URL = process.env.NOOPS_TEST_PG_URL;
 /** short, so the takeover after the leader stops is quick; a clean stop gives the lease up anyway */
 const LEASE_MS = 2000;
-const dbName = `noops_servers_${randomBytes(5).toString('hex')}`;
+let db: TestDatabase | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'noops-servers-'));
 const running: RunningServer[] = [];
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 after(async () => {
   for (const s of running) await s.close();
-  if (PG_URL) await admin(`drop database if exists ${dbName} with (force)`);
+  await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
 test('two servers on one PostgreSQL list each other, each marks itself, and the rollouts move when their leader stops', {
-  skip: PG_URL ? false : 'set NOOPS_TEST_PG_URL to run it',
+  skip: NEEDS_PG,
 }, async () => {
-  await admin(`create database ${dbName}`);
-  const url = new URL(PG_URL!);
-  url.pathname = `/${dbName}`;
+  db = await testDatabase('noops_servers');
+  const url = new URL(db.url);
   const opts = { listen: '127.0.0.1:0', db: url.toString(), buildSandbox: 'none' as const, log: () => {}, leaseMs: LEASE_MS };
   const a = await startServer({ ...opts, dataDir: join(dir, 'a'), serverId: 'srv-a', advertise: 'http://noops-a.example:7700' });
   running.push(a);
