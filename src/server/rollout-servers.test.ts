@@ -64,22 +64,41 @@ async function until<T>(what: string, check: () => Promise<T | undefined | false
 }
 
 /** Reads a server-sent event stream into `text` until it ends or the test aborts it. */
-function follow(server: RunningServer, token: string, path: string): { text: () => string; ended: () => boolean } {
+/** A line of a deployment's log as a live view received it, and when (this machine's clock, as the leader's). */
+interface Received {
+  receivedAt: number;
+  at: string;
+  message: string;
+}
+
+function follow(
+  server: RunningServer,
+  token: string,
+  path: string,
+): { text: () => string; ended: () => boolean; logLines: () => Received[] } {
   const stop = new AbortController();
   streams.push(stop);
   let text = '';
   let ended = false;
+  const received: Received[] = [];
   void (async () => {
     try {
       const res = await fetch(`${server.url}/api/v1${path}`, { headers: { authorization: `Bearer ${token}` }, signal: stop.signal });
       const decoder = new TextDecoder();
-      for await (const chunk of res.body!) text += decoder.decode(chunk as Uint8Array, { stream: true });
+      for await (const chunk of res.body!) {
+        const before = text.length;
+        text += decoder.decode(chunk as Uint8Array, { stream: true });
+        for (const m of text.slice(Math.max(0, before - 200)).matchAll(/event: log\ndata: (.*)\n/g)) {
+          const line = JSON.parse(m[1]!) as { at: string; message: string };
+          if (!received.some((r) => r.at === line.at && r.message === line.message)) received.push({ receivedAt: Date.now(), ...line });
+        }
+      }
     } catch {
       // aborted at the end of the test
     }
     ended = true;
   })();
-  return { text: () => text, ended: () => ended };
+  return { text: () => text, ended: () => ended, logLines: () => received };
 }
 
 test('two servers: the follower takes a deploy and a pause, the leader steps them, the follower shows it live, and takes over when the leader stops', {
@@ -128,7 +147,11 @@ test('two servers: the follower takes a deploy and a pause, the leader steps the
   t.diagnostic(`a pause through the follower answered in ${Math.round(performance.now() - pauseSent)} ms`);
   ok(paused, 'pause through b');
   assert.equal(paused.json.progress.paused, true);
-  await until("b's live view shows the pause", () => /event: log\ndata: .*paused by admin/.test(live.text()));
+  const pauseLine = await until("b's live view shows the pause", () => live.logLines().find((l) => l.message === 'paused by admin'));
+  // the leader logged it (its clock, this machine's); the follower's view had it this much later
+  t.diagnostic(
+    `the pause reached the follower's live view ${pauseLine.receivedAt - Date.parse(pauseLine.at)} ms after the leader logged it`,
+  );
   const audit = await call(b, token, 'GET', '/audit?action=deploy.pause');
   assert.ok(JSON.stringify(audit.json).includes(`"deployment":${id}`), `the pause is audited: ${JSON.stringify(audit.json)}`);
 
@@ -155,5 +178,5 @@ test('two servers: the follower takes a deploy and a pause, the leader steps the
     log.join('\n'),
   );
   assert.ok(log.includes('abort requested by admin'), log.join('\n'));
-  await until("b's live view shows the abort", () => live.text().includes('abort requested by admin'));
+  await until("b's live view shows the abort", () => live.logLines().some((l) => l.message === 'abort requested by admin'));
 });
