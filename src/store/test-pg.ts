@@ -19,6 +19,9 @@ export const TEST_PG_URL = process.env.NOOPS_TEST_PG_URL;
 /** A PostgreSQL test's `skip`: false with a server, the reason without. */
 export const NEEDS_PG: string | false = TEST_PG_URL ? false : 'set NOOPS_TEST_PG_URL to run it';
 
+/** Drops tried before a leftover database is only warned about. */
+const DROP_ATTEMPTS = 4;
+
 /** A database of one test's own. */
 export interface TestDatabase {
   name: string;
@@ -53,9 +56,21 @@ export async function testDatabase(prefix: string): Promise<TestDatabase> {
     async drop() {
       if (dropped) return;
       dropped = true;
-      await pgAdmin(`drop database if exists ${name} with (force)`).catch((err: Error) =>
-        process.emitWarning(`could not drop the test database ${name}: ${err.message}`),
-      );
+      // FORCE ends the database's sessions, but cannot end one of another role that is
+      // starting or ending (CI saw "must be a member of the role whose process is being
+      // terminated" once): a moment later it is gone, so try again before giving up.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await pgAdmin(`drop database if exists ${name} with (force)`);
+          return;
+        } catch (err) {
+          if (attempt >= DROP_ATTEMPTS) {
+            process.emitWarning(`could not drop the test database ${name}: ${(err as Error).message}`);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 300 * attempt));
+        }
+      }
     },
   };
 }
