@@ -14,8 +14,6 @@ import type { RolloutLogLine } from './types.js';
 import { applyCommand, commandLine } from './progress-updates.js';
 import { newLines } from './running-deployment.js';
 
-/** The running undeploys read from the store are used this long (or until the leader says one changed). */
-export const STOPS_FRESH_MS = 100;
 /** How long a command waits for the leader to apply it. */
 export const COMMAND_WAIT_MS = 15_000;
 /** A command not yet applied is sent again this often (a leader that took over since did not hear it). */
@@ -41,8 +39,10 @@ export interface LiveViews {
 /** See the file's comment. */
 export class Following {
   private undeploys = new Map<number, { tag: string; hosts: Set<string> }>();
-  private undeploysAt = 0;
-  private undeploysRead: Promise<void> | undefined;
+  /** a read of the running undeploys that has not started yet: the calls made meanwhile share it */
+  private nextRead: Promise<void> | undefined;
+  /** the read running now */
+  private reading: Promise<void> | undefined;
   /** the log each relayed deployment had, to send only new lines */
   private readonly logs = new Map<number, RolloutLogLine[]>();
   private relaying: Promise<void> = Promise.resolve();
@@ -56,14 +56,25 @@ export class Following {
     private readonly send: (command: RemoteCommand) => void,
   ) {}
 
-  /** The tags running undeploys remove from `host` (read from the store, at most STOPS_FRESH_MS old). */
+  /**
+   * The tags running undeploys remove from `host`, from a read of the store that started after
+   * this call: the host's desired answer was made after the undeploy's removal was written, so
+   * the read sees the undeploy (a kept list could predate it: the bus carries the removal's wake
+   * and the undeploy's name on two connections, in no set order). Calls at once share one read,
+   * one indexed query of the running deployments' ids; an undeploy's hosts are read once.
+   */
   async stopsFor(host: string): Promise<string[]> {
-    if (Date.now() - this.undeploysAt > STOPS_FRESH_MS) {
-      this.undeploysRead ??= this.readUndeploys().finally(() => {
-        this.undeploysRead = undefined;
+    if (!this.nextRead) {
+      const after = this.reading ?? Promise.resolve();
+      this.nextRead = after.then(() => {
+        this.nextRead = undefined;
+        this.reading = this.readUndeploys().finally(() => {
+          this.reading = undefined;
+        });
+        return this.reading;
       });
-      await this.undeploysRead;
     }
+    await this.nextRead;
     const tags = new Set<string>();
     for (const u of this.undeploys.values()) if (u.hosts.has(host)) tags.add(u.tag);
     return [...tags].sort();
@@ -71,7 +82,6 @@ export class Following {
 
   /** The leader wrote deployment `id`: read it again for the live views here, and the stops. */
   changed(id: number): Promise<void> {
-    this.undeploysAt = 0;
     this.relaying = this.relaying
       .then(() => this.relay(id))
       .catch((err: Error) => {
@@ -85,9 +95,9 @@ export class Following {
     this.viewSince = new Date().toISOString();
   }
 
-  /** Everything may have changed (the bus was away): read again on next use. */
+  /** Everything may have changed (the bus was away): forget what the undeploys' hosts were. */
   forget(): void {
-    this.undeploysAt = 0;
+    this.undeploys.clear();
   }
 
   /**
@@ -149,7 +159,6 @@ export class Following {
   }
 
   private async readUndeploys(): Promise<void> {
-    const started = Date.now();
     const next = new Map<number, { tag: string; hosts: Set<string> }>();
     for (const d of await this.read.runningDeploymentIds()) {
       if (d.kind !== 'undeploy') continue;
@@ -162,7 +171,6 @@ export class Following {
       if (row?.status === 'running') next.set(d.id, { tag: row.tag, hosts: new Set(row.hosts) });
     }
     this.undeploys = next;
-    this.undeploysAt = started;
   }
 }
 
