@@ -14,7 +14,7 @@ import { NoopsError } from '../errors/index.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/index.js';
 import { ArtifactStore, type SharedArtifacts } from '../artifacts/index.js';
-import { rolloutPorts, type RemoteCommand, type RolloutReader } from '../rollout/index.js';
+import { rolloutPorts, type RolloutReader } from '../rollout/index.js';
 import { RolloutController } from '../rollout/controller.js';
 import { Sandbox, type SandboxMode } from '../build/index.js';
 import { BuildRunner } from '../build/runner.js';
@@ -35,6 +35,7 @@ import { StoredCommandQueue } from './agent-commands-stored.js';
 import { RuntimeCatalog } from '../runtimes/catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { aloneOnDatabase, Leadership, LOOPS, newServerId } from '../lead/index.js';
+import { wireRollout } from './rollout-wiring.js';
 import { buildApp } from './app.js';
 import { listenMode, type ServerTls, type TlsOptions } from '../tls/index.js';
 import { serverTls } from '../tls/server-tls.js';
@@ -133,14 +134,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       loops: [LOOPS.rollout],
       leaseMs: opts.leaseMs,
       alone: store.kind === 'sqlite',
-      log: (line) => (opts.log ?? ((l) => process.stderr.write(l)))(`noops server: ${line}\n`),
+      log: (line) => log(`noops server: ${line}\n`),
     });
     closers.unshift(() => leadership.stop()); // a start that fails later gives its leases up
     const tokens = await bootstrapTokens(store, dataDir);
     // An existing folder (and the database and tokens just opened in it) is only the server's to read.
     for (const p of tightenDataDir(dataDir)) process.emitWarning(`data folder: could not tighten ${p}`);
     // DATA/signing.key: every release is signed with it, agents pin it (docs/trust.md#signed-releases)
-    const signer = await openSigner(store, dataDir, (line) => (opts.log ?? ((l) => process.stderr.write(l)))(`noops server: ${line}\n`));
+    const signer = await openSigner(store, dataDir, (line) => log(`noops server: ${line}\n`));
     // several servers: every package is in the database too, and one missing here is fetched from it
     const artifacts = new ArtifactStore(join(dataDir, 'artifacts'), store.kind === 'postgres' ? packagesIn(store) : undefined);
     const sharing = new AbortController();
@@ -189,38 +190,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       resumeGraceMs: config.downAfterMs,
       elected: true, // only the server that leads the rollout loop steps deployments (below)
     });
-    // Rollouts across servers: the leader steps, every server tells the others what it wrote.
-    rollout.on('written', (id) => void bus.publish(CHANNELS.deployments, String(id)));
-    rollout.on('command', (c) => void bus.publish(CHANNELS.deploymentCommands, JSON.stringify(c)));
-    rollout.on('fenced', (why) => leadership.fenced(LOOPS.rollout, why));
-    bus.subscribe(CHANNELS.deployments, {
-      change: (id) => void rollout.heard(Number(id)),
-      resync: () => rollout.resync(),
-    });
-    bus.subscribe(CHANNELS.deploymentCommands, {
-      change: (payload) => {
-        if (!rollout.leads()) return;
-        const c = parseRemoteCommand(payload);
-        if (!c) return process.emitWarning(`rollout: ignored a command from another server that is not one: ${payload.slice(0, 200)}`);
-        rollout
-          .act(c.id, c.action, c.by)
-          .catch((err: Error) => process.emitWarning(`rollout: ${c.action} of deployment ${c.id} from another server: ${err.message}`));
-      },
-      resync: () => undefined, // the sender sends again until it sees the command applied
-    });
-    // SQLite is one server's (a second is refused at start): nobody can take its leases, so its
-    // writes need no fence, and skip the lease read each fenced write costs.
-    const alone = store.kind === 'sqlite';
-    let leadingNow: Promise<void> = Promise.resolve();
-    leadership.on('gained', (loop, fence) => {
-      if (loop === LOOPS.rollout)
-        leadingNow = rollout
-          .lead(alone ? undefined : fence, alone ? 'restart' : 'takeover')
-          .catch((err: Error) => process.emitWarning(`rollout: taking the loop up failed: ${err.message}`));
-    });
-    leadership.on('lost', (loop, why) => {
-      if (loop === LOOPS.rollout) rollout.follow(why);
-    });
+    // Rollouts across servers: the leader steps, every server tells the others what it wrote (rollout-wiring.ts).
+    const leadingNow = wireRollout({ rollout, leadership, bus, alone: store.kind === 'sqlite' });
     reports.on('report', (h) => rollout.onReport(h));
     // several servers share commands through the database; one server alone keeps them in memory (agent-commands.ts)
     const commands: CommandQueue = store.kind === 'postgres' ? new StoredCommandQueue(store, bus) : new AgentCommandQueue();
@@ -259,7 +230,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // Leads at once when no other server holds the loops (alone, it always does), before serving:
     // the first deploy after a start is stepped here as before.
     await leadership.start();
-    await leadingNow;
+    await leadingNow();
     await app.listen({ host, port, backlog: LISTEN_BACKLOG });
     const addr = app.server.address();
     const boundPort = typeof addr === 'object' && addr ? addr.port : port;
@@ -335,17 +306,4 @@ export function parseListen(listen: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new NoopsError('NOOPS_E_INPUT', `--listen "${listen}" is not HOST:PORT (e.g. 127.0.0.1:7700)`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
-}
-
-/** A command another server sent to the rollout's leader (rollout/following.ts), checked: the bus is trusted, not its payloads' shape. */
-function parseRemoteCommand(payload: string): RemoteCommand | undefined {
-  try {
-    const c = JSON.parse(payload) as Partial<RemoteCommand>;
-    const actions: readonly string[] = ['pause', 'resume', 'promote', 'abort'];
-    if (Number.isInteger(c.id) && typeof c.by === 'string' && typeof c.action === 'string' && actions.includes(c.action))
-      return { id: c.id!, action: c.action, by: c.by };
-  } catch {
-    // not JSON: answered below
-  }
-  return undefined;
 }
