@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from './index.js';
-import { packageOf, TREE, until } from './test-app.js';
+import { packageOf, TREE, until, callServer } from './test-app.js';
 import { StoredCommandQueue } from './agent-commands-stored.js';
 import { NEEDS_PG, testDatabase, type TestDatabase } from '../store/test-pg.js';
 
@@ -31,29 +31,9 @@ after(async () => {
 // biome-ignore lint/suspicious/noExplicitAny: the answers' shapes are read field by field
 type Json = any;
 
-/** Calls a server's API; answers the status and the JSON body. */
-async function call(
-  server: RunningServer,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: Json }> {
-  const res = await fetch(`${server.url}/api/v1${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(Buffer.isBuffer(body)
-        ? { 'content-type': 'application/octet-stream' }
-        : body === undefined
-          ? {}
-          : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : {} };
-}
+/** Calls a server's API (test-app.ts). */
+const call = (server: RunningServer, token: string, method: string, path: string, body?: unknown) =>
+  callServer<Json>(server, token, method, path, body);
 
 function ok(r: { status: number; json: unknown }, what: string): void {
   assert.ok(r.status < 300, `${what}: ${r.status} ${JSON.stringify(r.json)}`);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startServer, type RunningServer } from './index.js';
-import { packageOf, TREE } from './test-app.js';
+import { packageOf, TREE, callServer } from './test-app.js';
 import { NEEDS_PG, testDatabase, type TestDatabase } from '../store/test-pg.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'noops-deploy-lock-'));
@@ -27,29 +27,9 @@ after(async () => {
 /** A JSON answer, as far as this test reads it. */
 type Answer = { id: number; status: string; version: string; initiator: string; code: string; message: string; token: string };
 
-/** Calls a server's API; answers the status and the JSON body. */
-async function call(
-  server: RunningServer,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: Answer }> {
-  const res = await fetch(`${server.url}/api/v1${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(Buffer.isBuffer(body)
-        ? { 'content-type': 'application/octet-stream' }
-        : body === undefined
-          ? {}
-          : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: (text ? JSON.parse(text) : {}) as Answer };
-}
+/** Calls a server's API (test-app.ts). */
+const call = (server: RunningServer, token: string, method: string, path: string, body?: unknown) =>
+  callServer<Answer>(server, token, method, path, body);
 
 test('two deploys of one cluster sent to two servers at once: one is accepted, the other refused naming it', {
   skip: NEEDS_PG,

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentReport } from '../api/index.js';
 import { startServer, type RunningServer } from './index.js';
-import { TREE } from './test-app.js';
+import { TREE, callServer } from './test-app.js';
 import { NEEDS_PG, testDatabase, type TestDatabase } from '../store/test-pg.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'noops-fleet-view-'));
@@ -32,21 +32,9 @@ after(async () => {
 /** A JSON answer, as far as this test reads it (an object, or a list of rows). */
 type Answer = { token: string } & { host: string; version: string; name: string; status: string }[];
 
-async function call(
-  server: RunningServer,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: Answer }> {
-  const res = await fetch(`${server.url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: (text ? JSON.parse(text) : {}) as Answer };
-}
+/** Calls a server's API (test-app.ts). */
+const call = (server: RunningServer, token: string, method: string, path: string, body?: unknown) =>
+  callServer<Answer>(server, token, method, path, body);
 
 /** Polls `check` until it holds; answers the milliseconds it took, or fails after `withinMs`. */
 async function until(what: string, check: () => boolean | Promise<boolean>, withinMs: number): Promise<number> {

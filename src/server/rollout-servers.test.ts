@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startServer, type RunningServer } from './index.js';
-import { packageOf, TREE } from './test-app.js';
+import { packageOf, TREE, callServer } from './test-app.js';
 import { NEEDS_PG, testDatabase, type TestDatabase } from '../store/test-pg.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'noops-rollout-servers-'));
@@ -30,28 +30,9 @@ after(async () => {
 // biome-ignore lint/suspicious/noExplicitAny: the API's JSON as the test reads it, field by field
 type Json = Record<string, any>;
 
-async function call(
-  server: RunningServer,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: Json }> {
-  const res = await fetch(`${server.url}/api/v1${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(Buffer.isBuffer(body)
-        ? { 'content-type': 'application/octet-stream' }
-        : body === undefined
-          ? {}
-          : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: (text ? JSON.parse(text) : {}) as Json };
-}
+/** Calls a server's API (test-app.ts). */
+const call = (server: RunningServer, token: string, method: string, path: string, body?: unknown) =>
+  callServer<Json>(server, token, method, path, body);
 
 async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -270,3 +270,33 @@ export async function until(what: string, check: () => Promise<boolean> | boolea
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read the answers field by field
+type AnyJson = any;
+
+/**
+ * Calls a real server's API over HTTP (the tests of several servers): JSON in (a Buffer goes as
+ * octet-stream, for uploads), the status and the JSON body out ({} when empty).
+ */
+export async function callServer<T = AnyJson>(
+  server: { url: string },
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: T }> {
+  const res = await fetch(`${server.url}/api/v1${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(Buffer.isBuffer(body)
+        ? { 'content-type': 'application/octet-stream' }
+        : body === undefined
+          ? {}
+          : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: (text ? JSON.parse(text) : {}) as T };
+}
