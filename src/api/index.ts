@@ -1,5 +1,6 @@
 /** The HTTP API: wire types and the typed client. The server's routes live in `server/`. */
 export * from './types.js';
+export * from './falcon.js';
 export { ApiClient } from './client.js';
 export type { RequestOptions } from './client.js';
 export type { ClientTrust } from './transport.js';

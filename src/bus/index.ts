@@ -39,6 +39,12 @@ export const CHANNELS = {
   tree: 'tree',
   /** an agent command was queued (payload `host:NAME`: wake that agent's poll) or changed (`id:N`: wake its readers) */
   commands: 'commands',
+  /** metric points were stored; payload: empty. Wakes the judge's leader to read them (issue 15) */
+  points: 'points',
+  /** strategies, nodata rules, maintenance or silences changed; payload: empty (issue 15) */
+  strategies: 'strategies',
+  /** an alarm was stored, acknowledged or delivered; payload: its id (issue 15) */
+  alarms: 'alarms',
 } as const;
 
 /** A channel's name: lower-case letters, digits and `_`. */

@@ -30,6 +30,10 @@ export type { Fence, ServerRow } from '../store/index.js';
 export const LOOPS = {
   /** steps every running deployment (src/rollout/) */
   rollout: 'rollout',
+  /** judges every metric point against the strategies, runs nodata, delivers alarms (src/monitor/, issue 15) */
+  judge: 'judge',
+  /** rolls raw metric points up into Falcon's archives and drops what is past its retention (src/monitor/, issue 15) */
+  history: 'history',
 } as const;
 
 /** A lease lasts 5 s: a dead leader's loops are taken over within about that. */

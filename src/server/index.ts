@@ -131,7 +131,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (store.kind === 'sqlite') await aloneOnDatabase(store, serverId, opts.leaseMs);
     const leadership = new Leadership(store, {
       serverId,
-      loops: [LOOPS.rollout],
+      loops: Object.values(LOOPS),
       leaseMs: opts.leaseMs,
       alone: store.kind === 'sqlite',
       log: (line) => log(`noops server: ${line}\n`),

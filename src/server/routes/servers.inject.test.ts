@@ -26,7 +26,7 @@ routeTest(
     const alone = (res.json() as ServersView).servers;
     assert.deepEqual(
       alone.map((s) => [s.id, s.leads, s.self]),
-      [[self, ['rollout'], true]],
+      [[self, ['history', 'judge', 'rollout'], true]],
       'alone on SQLite, it leads the rollouts',
     );
     assert.match(alone[0]!.address, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -35,8 +35,8 @@ routeTest(
 
     // a second server that leads a loop this one does not run, and held one whose lease ran out
     await t.ctx.store.touchServer(OTHER);
-    assert.ok((await t.ctx.store.acquireLease('judge', OTHER.id, 60_000)) !== undefined);
-    assert.ok((await t.ctx.store.acquireLease('scheduler', OTHER.id, -1_000)) !== undefined);
+    assert.ok((await t.ctx.store.acquireLease('scheduler', OTHER.id, 60_000)) !== undefined);
+    assert.ok((await t.ctx.store.acquireLease('migration', OTHER.id, -1_000)) !== undefined);
     try {
       const viewer = await t.team(TREE.MAIL, 'viewer'); // any person, whatever the subtree
       res = await t.call(viewer, 'GET', '/api/v1/servers');
@@ -47,10 +47,10 @@ routeTest(
         [self, OTHER.id].sort(),
       );
       const other = both.find((s) => s.id === OTHER.id)!;
-      assert.deepEqual([other.address, other.leads, other.self, other.startedAt], [OTHER.address, ['judge'], false, OTHER.startedAt]);
-      assert.deepEqual(both.find((s) => s.id === self)!.leads, ['rollout']);
+      assert.deepEqual([other.address, other.leads, other.self, other.startedAt], [OTHER.address, ['scheduler'], false, OTHER.startedAt]);
+      assert.deepEqual(both.find((s) => s.id === self)!.leads, ['history', 'judge', 'rollout']);
     } finally {
-      await t.ctx.store.releaseLease('judge', OTHER.id);
+      await t.ctx.store.releaseLease('scheduler', OTHER.id);
       await t.ctx.store.removeServers({ id: OTHER.id });
     }
 
