@@ -26,6 +26,10 @@ export const ERROR_CODES = {
     status: 400,
     hint: 'give --db as postgres://USER:PASS@HOST:5432/DB (or postgresql://), sqlite:/abs/path/noops.db, or a file path ending in .db; without --db the server keeps SQLite in its data folder',
   },
+  NOOPS_E_STRATEGY_FUNC: {
+    status: 400,
+    hint: 'write the function as Falcon does: all(#3), max(#3), min(#3), sum(#3), avg(#3), diff(#3), pdiff(#3), stddev(#10), lookup(#2,3), kdiff(#3,3) or kpdiff(#3,3)',
+  },
   // auth
   NOOPS_E_UNAUTHORIZED: { status: 401, hint: 'pass a token with --token, NOOPS_TOKEN, or ./.noops/admin.token' },
   NOOPS_E_FORBIDDEN: { status: 403, hint: 'this token may not do that; ask for a token whose scope covers the tag' },

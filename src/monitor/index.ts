@@ -16,3 +16,12 @@
 export { ActualState, EVENTS_PER_HOST, type ActualStateEvents, type ActualStateStore } from './actual-state.js';
 export { compareInstanceRows, instanceRows } from './instances.js';
 export { HEARTBEAT_FLUSH_MS, INSTANCES_FLUSH_MS, type WriteFailures } from './store-writer.js';
+export {
+  DEFAULT_JUDGE_CONFIG,
+  Judge,
+  type JudgeConfig,
+  type JudgeEvent,
+  type JudgePoint,
+  type JudgeStrategy,
+  parseFunc,
+} from './judge/index.js';
