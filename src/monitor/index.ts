@@ -25,3 +25,7 @@ export {
   type JudgeStrategy,
   parseFunc,
 } from './judge/index.js';
+// issue 15: metric points in, stored, read back (monitor/metrics/; see README.md)
+export { MetricsIngest, FLUSH_MS, type IngestCounters, type LatestPoint, type TakeOutcome } from './metrics/ingest.js';
+export { StorePointFeed, MISSING_WAIT_MS } from './metrics/feed.js';
+export type * from './metrics/ports.js';
