@@ -9,6 +9,7 @@ import type { InstanceRow } from './types.js';
 import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.js';
 import type { HostReportsTable } from './host-reports.js';
 import type { AgentCommandOutputTable, AgentCommandsTable } from './agent-commands.js';
+import type { MaintenanceTable, NodataRulesTable, StrategiesTable } from './strategies.js';
 
 export interface TokensTable {
   hash: string;
@@ -250,6 +251,9 @@ export interface Database {
   package_blob_chunks: PackageBlobChunksTable;
   agent_commands: AgentCommandsTable;
   agent_command_output: AgentCommandOutputTable;
+  strategies: StrategiesTable;
+  nodata_rules: NodataRulesTable;
+  maintenance: MaintenanceTable;
 }
 
 export type DbToken = Selectable<TokensTable>;
