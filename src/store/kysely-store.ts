@@ -29,6 +29,7 @@ import * as secrets from './secrets.js';
 import * as packageBlobs from './package-blobs.js';
 import * as commands from './agent-commands.js';
 import * as metrics from './metrics.js';
+import { strategyQueries, type StrategyQueries } from './strategies.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
 import type {
@@ -692,6 +693,23 @@ export class KyselyStore implements Store {
   pruneMetrics(rawBefore: number, rollupsBefore: ReadonlyMap<number, number>): Promise<number> {
     return metrics.pruneMetrics(this.db, rawBefore, rollupsBefore);
   }
+  // strategies, nodata rules, maintenance windows (issue 15): the queries are strategies.ts's
+  #strategies: StrategyQueries | undefined;
+  private get strategyRows(): StrategyQueries {
+    this.#strategies ??= strategyQueries(this.db);
+    return this.#strategies;
+  }
+  addStrategy: StrategyQueries['addStrategy'] = (row) => this.strategyRows.addStrategy(row);
+  updateStrategy: StrategyQueries['updateStrategy'] = (id, patch) => this.strategyRows.updateStrategy(id, patch);
+  deleteStrategy: StrategyQueries['deleteStrategy'] = (id) => this.strategyRows.deleteStrategy(id);
+  getStrategy: StrategyQueries['getStrategy'] = (id) => this.strategyRows.getStrategy(id);
+  listStrategies: StrategyQueries['listStrategies'] = (filter) => this.strategyRows.listStrategies(filter);
+  addNodata: StrategyQueries['addNodata'] = (row) => this.strategyRows.addNodata(row);
+  deleteNodata: StrategyQueries['deleteNodata'] = (id) => this.strategyRows.deleteNodata(id);
+  listNodata: StrategyQueries['listNodata'] = () => this.strategyRows.listNodata();
+  addMaintenance: StrategyQueries['addMaintenance'] = (row) => this.strategyRows.addMaintenance(row);
+  deleteMaintenance: StrategyQueries['deleteMaintenance'] = (id) => this.strategyRows.deleteMaintenance(id);
+  listMaintenance: StrategyQueries['listMaintenance'] = (filter) => this.strategyRows.listMaintenance(filter);
 
   async listAudit(filter: { limit?: number; action?: string; beforeId?: number } = {}): Promise<AuditRow[]> {
     let q = this.db.selectFrom('audit').selectAll();

@@ -10,6 +10,7 @@ import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.
 import type { HostReportsTable } from './host-reports.js';
 import type { AgentCommandOutputTable, AgentCommandsTable } from './agent-commands.js';
 import type { MetricPointsTable, MetricRollupsTable, MetricSeriesTable } from './metrics.js';
+import type { MaintenanceTable, NodataRulesTable, StrategiesTable } from './strategies.js';
 
 export interface TokensTable {
   hash: string;
@@ -254,6 +255,9 @@ export interface Database {
   metric_series: MetricSeriesTable;
   metric_points: MetricPointsTable;
   metric_rollups: MetricRollupsTable;
+  strategies: StrategiesTable;
+  nodata_rules: NodataRulesTable;
+  maintenance: MaintenanceTable;
 }
 
 export type DbToken = Selectable<TokensTable>;

@@ -14,6 +14,7 @@ import type {
   AgentCommandSweep,
   NewAgentCommand,
 } from './agent-commands.js';
+import type { StrategyQueries } from './strategies.js';
 
 /** A token. Only its sha256 is stored; the secret itself is shown once. */
 export interface TokenRow {
@@ -281,7 +282,7 @@ export interface ServerRow {
   leads: string[];
 }
 
-export interface Store {
+export interface Store extends StrategyQueries {
   /** which backend this is */
   readonly kind: 'sqlite' | 'postgres';
   close(): Promise<void>;
