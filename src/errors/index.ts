@@ -30,6 +30,7 @@ export const ERROR_CODES = {
     status: 400,
     hint: 'write the function as Falcon does: all(#3), max(#3), min(#3), sum(#3), avg(#3), diff(#3), pdiff(#3), stddev(#10), lookup(#2,3), kdiff(#3,3) or kpdiff(#3,3)',
   },
+  NOOPS_E_STRATEGY_TEST: { status: 400, hint: 'fix the strategy test file; the message names the case and the field (docs/monitoring.md)' },
   // auth
   NOOPS_E_UNAUTHORIZED: { status: 401, hint: 'pass a token with --token, NOOPS_TOKEN, or ./.noops/admin.token' },
   NOOPS_E_FORBIDDEN: { status: 403, hint: 'this token may not do that; ask for a token whose scope covers the tag' },
