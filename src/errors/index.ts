@@ -34,6 +34,7 @@ export const ERROR_CODES = {
     status: 400,
     hint: 'a strategy is --metric M --func "all(#3)" --op "==" --right 0 --max 3 --priority 0-6 [--tags k=v,...] [--run HH:MM-HH:MM]; the message names the field (docs/monitoring.md)',
   },
+  NOOPS_E_STRATEGY_TEST: { status: 400, hint: 'fix the strategy test file; the message names the case and the field (docs/monitoring.md)' },
   // auth
   NOOPS_E_UNAUTHORIZED: { status: 401, hint: 'pass a token with --token, NOOPS_TOKEN, or ./.noops/admin.token' },
   NOOPS_E_FORBIDDEN: { status: 403, hint: 'this token may not do that; ask for a token whose scope covers the tag' },
