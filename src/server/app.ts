@@ -19,6 +19,7 @@ import { tokenRoutes } from './routes/tokens.js';
 import { hostRoutes } from './routes/hosts.js';
 import { commandRoutes } from './routes/agent-commands.js';
 import { supervisionRoutes } from './routes/supervision.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { runtimeRoutes } from './routes/runtimes.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { secretRoutes } from './routes/secrets.js';
@@ -106,6 +107,7 @@ export async function buildApp(
       await grantRoutes(api, ctx);
       await releaseImportRoutes(api, ctx);
       await serverRoutes(api, ctx);
+      await metricsRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

@@ -15,6 +15,7 @@ import type { RuntimeCatalog } from '../runtimes/catalog.js';
 import type { DesiredView } from './desired-view.js';
 import type { ChangeBus } from '../bus/index.js';
 import type { Leadership } from '../lead/index.js';
+import type { ServerMetrics } from './metrics-wiring.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -48,6 +49,8 @@ export interface ServerContext {
   signer: ReleaseSigner;
   /** which control loops this server leads among the servers of its database (src/lead/) */
   leadership: Leadership;
+  /** metric points in (reports, pushes), the judge's feed, history (server/metrics-wiring.ts) */
+  metrics: ServerMetrics;
 }
 
 /** What an importer needs to sign: releases imported from elsewhere are signed like built ones. */
