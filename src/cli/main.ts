@@ -24,6 +24,9 @@ import { registerSecret } from './commands/secret.js';
 import { registerHostAdopt } from './commands/host-adopt.js';
 import { registerUndeploy } from './commands/undeploy.js';
 import { registerServers } from './commands/servers.js';
+import { registerStrategies } from './commands/strategy-manage.js';
+import { registerMaintain } from './commands/maintain.js';
+import { registerNodata } from './commands/nodata.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -57,6 +60,9 @@ export function program(): Command {
   registerHostAdopt(p);
   registerUndeploy(p);
   registerServers(p);
+  registerStrategies(p);
+  registerMaintain(p);
+  registerNodata(p);
   return p;
 }
 
