@@ -10,3 +10,5 @@ export { ServerList, parseServers, SERVER_LIST_HINT, type ServerChange } from '.
 export { ANSWER_TIMEOUT_MS } from './failover.js';
 export type * from './metrics-types.js';
 export { listSeries, metricHistory, pushMetrics } from './metrics-client.js';
+export type * from './strategies-types.js';
+export * from './strategies-client.js';

@@ -67,6 +67,10 @@ export const ERROR_CODES = {
     status: 500,
     hint: 'every server of one database needs the same DATA/secret.key; restore it from a backup, or set the secrets again',
   },
+  NOOPS_E_STRATEGY_UNKNOWN: {
+    status: 404,
+    hint: '`noops strategy ls`, `noops nodata ls` and `noops maintain ls` list what exists with its id',
+  },
   // build
   NOOPS_E_GIT_CLONE: { status: 422, hint: 'check that the repository exists and that the server can reach it' },
   NOOPS_E_GIT_CHECKOUT: { status: 422, hint: 'check that the commit exists in the repository' },

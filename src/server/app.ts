@@ -27,6 +27,7 @@ import { hostAdoptRoutes } from './routes/hosts-adopt.js';
 import { grantRoutes } from './routes/grants.js';
 import { releaseImportRoutes } from './routes/releases-import.js';
 import { serverRoutes } from './routes/servers.js';
+import { strategyRoutes } from './routes/strategies.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
@@ -108,6 +109,7 @@ export async function buildApp(
       await releaseImportRoutes(api, ctx);
       await serverRoutes(api, ctx);
       await metricsRoutes(api, ctx);
+      await strategyRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );
