@@ -39,6 +39,7 @@ import { wireRollout } from './rollout-wiring.js';
 import { buildApp } from './app.js';
 import { listenMode, type ServerTls, type TlsOptions } from '../tls/index.js';
 import { serverTls } from '../tls/server-tls.js';
+import { openVictoria } from './victoria-wiring.js';
 
 /** Agents report every 5 s: a down host is noticed within seconds, and 10,000 hosts cost the
  * server 2,000 small requests a second. */
@@ -75,6 +76,8 @@ export interface ServerOptions {
   leaseMs?: number;
   /** the URL other servers and `noops servers` show for this one (`--advertise`); default: the URL it listens on */
   advertise?: string;
+  /** VictoriaMetrics' base URL (`--victoria-metrics`): history written there too, and read from there */
+  victoriaMetrics?: string;
 }
 
 export interface RunningServer {
@@ -120,12 +123,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
   const dbUrl = opts.db ?? `sqlite:${join(dataDir, 'noops.db')}`;
   const log = opts.log ?? ((line: string) => process.stderr.write(line));
+  const victoria = openVictoria(opts.victoriaMetrics, log); // before the store: a bad URL opens nothing
   const store = await openStore(dbUrl);
   const closers: (() => Promise<void>)[] = [];
   try {
     // What changes here reaches the other servers of the database (LISTEN/NOTIFY); alone on SQLite, this process.
     const bus: ChangeBus = store.kind === 'postgres' ? await openPostgresBus(dbUrl) : new LocalChangeBus();
     closers.push(() => bus.close());
+    if (victoria) closers.push(() => victoria.close());
     // One leader per control loop among the database's servers (src/lead/); SQLite is one server's.
     const serverId = opts.serverId ?? newServerId();
     if (store.kind === 'sqlite') await aloneOnDatabase(store, serverId, opts.leaseMs);
@@ -224,6 +229,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       runtimes,
       signer,
       leadership,
+      victoria,
     };
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();

@@ -10,6 +10,7 @@
  *   await vm.write(points); // queued; sent in batches, retried while VictoriaMetrics is down
  *   await vm.query({ key, endpoint, metric, tags, counterType, from, to, resolution: 300 });
  */
+export type { HistoryAnswer, HistoryBackend, HistoryQuery, HistoryRow, StoredPoint } from '../metrics/ports.js';
 export { chooseResolution, MAX_ROWS, ROLLUP_RESOLUTIONS, VictoriaMetricsBackend } from './backend.js';
 export { ALARMS_SENT, Counter, type Labels, POINTS_INGESTED, renderSamples, type Sample } from './figures.js';
 export { ENDPOINT_LABEL, METRIC_LABEL, prometheusName, seriesLabels, seriesSelector, STEP_LABEL, TAGS_LABEL } from './names.js';
