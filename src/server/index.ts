@@ -39,7 +39,7 @@ import { wireRollout } from './rollout-wiring.js';
 import { buildApp } from './app.js';
 import { listenMode, type ServerTls, type TlsOptions } from '../tls/index.js';
 import { serverTls } from '../tls/server-tls.js';
-import { openVictoria } from './victoria-wiring.js';
+import { checkVictoriaUrl, openVictoria } from './victoria-wiring.js';
 
 /** Agents report every 5 s: a down host is noticed within seconds, and 10,000 hosts cost the
  * server 2,000 small requests a second. */
@@ -106,6 +106,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       `refusing to serve plain HTTP on ${opts.listen}: other hosts could read every token and send agents what to run`,
     );
   }
+  if (opts.victoriaMetrics !== undefined) checkVictoriaUrl(opts.victoriaMetrics); // refused before anything is made
   const warnings =
     mode === 'plain-insecure'
       ? [
@@ -123,7 +124,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
   const dbUrl = opts.db ?? `sqlite:${join(dataDir, 'noops.db')}`;
   const log = opts.log ?? ((line: string) => process.stderr.write(line));
-  const victoria = openVictoria(opts.victoriaMetrics, log); // before the store: a bad URL opens nothing
+  const victoria = openVictoria(opts.victoriaMetrics, log);
   const store = await openStore(dbUrl);
   const closers: (() => Promise<void>)[] = [];
   try {

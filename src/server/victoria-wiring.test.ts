@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -31,6 +32,28 @@ test('without --victoria-metrics the embedded store is the one sink and the read
 test('--victoria-metrics must be an http(s) base URL', () => {
   for (const bad of ['127.0.0.1:8428', 'ftp://vm:21', 'nonsense', 'http://vm:8428/?x=1'])
     assert.throws(() => openVictoria(bad, () => {}), { code: 'NOOPS_E_INPUT' }, bad);
+});
+
+test('noops server --victoria-metrics nonsense: NOOPS_E_INPUT, exit 1, nothing created', async () => {
+  const parent = mkdtempSync(join(tmpdir(), 'noops-vmflag-'));
+  const data = join(parent, 'data');
+  try {
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'noops');
+    const child = spawn(process.execPath, [bin, 'server', '--data', data, '--victoria-metrics', 'vm:8428'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /--victoria-metrics "vm:8428" must be VictoriaMetrics' base URL, such as http:\/\/127\.0\.0\.1:8428/);
+    assert.match(stderr, /NOOPS_E_INPUT/);
+    assert.equal(existsSync(data), false);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
 });
 
 test('noops server --victoria-metrics URL: points written reach VictoriaMetrics, and GET /metrics shows the writer', {

@@ -126,6 +126,40 @@ test('a COUNTER is read as its rate per second, raw and rolled up', { skip }, as
   await backend.close();
 });
 
+test('a COUNTER that goes down (a restart) has no rate at that point, raw, as in Falcon', { skip }, async () => {
+  const backend = new VictoriaMetricsBackend({ url: vm.url, log: () => {} });
+  const points = series('h4', 'net.if.out.bytes', 'iface=eth0', 'COUNTER', (i) => (i < 10 ? 1000 + i * 60 : (i - 10) * 60));
+  await backend.write(points);
+  await backend.flush();
+  const raw = await until(backend, queryOf(points[0]!, STEP), N - 2);
+  assert.equal(raw.points.length, N - 2);
+  assert.ok(!raw.points.some(([ts]) => ts === BASE + 10 * STEP));
+  assert.ok(raw.points.every(([, avg]) => avg === 1));
+  await backend.close();
+});
+
+test('a DERIVE is read as its signed rate: a decrease is a negative rate, not a reset', { skip }, async () => {
+  const backend = new VictoriaMetricsBackend({ url: vm.url, log: () => {} });
+  // up 120 a minute (2/s) until the middle, then down 60 a minute (-1/s)
+  const points = series('h1', 'queue.length', '', 'DERIVE', (i) => (i < 60 ? i * 120 : 59 * 120 - (i - 59) * 60));
+  await backend.write(points);
+  await backend.flush();
+  const raw = await until(backend, queryOf(points[0]!, STEP), N - 1);
+  assert.deepEqual(raw.points[0], [BASE + STEP, 2, 2, 2]);
+  assert.deepEqual(raw.points.at(-1), [BASE + (N - 1) * STEP, -1, -1, -1]);
+  const twenty = await until(backend, queryOf(points[0]!, 1200), N / 20);
+  const rows = twenty.points.filter(([ts]) => ts >= BASE + 1200 && ts + 1200 <= BASE + N * STEP);
+  assert.ok(rows.length >= 4, JSON.stringify(twenty.points));
+  for (const [ts, avg, min, max] of rows) {
+    const want = ts < BASE + 3600 ? 2 : -1;
+    assert.ok(
+      Math.abs(avg - want) < 1e-6 && Math.abs(min - want) < 1e-6 && Math.abs(max - want) < 1e-6,
+      `row at ${ts}: ${avg} ${min} ${max}`,
+    );
+  }
+  await backend.close();
+});
+
 test('a series never written answers no points', { skip }, async () => {
   const backend = new VictoriaMetricsBackend({ url: vm.url, log: () => {} });
   const answer = await backend.query({

@@ -2,7 +2,8 @@
  * VictoriaMetrics as a `HistoryBackend` (monitor/metrics/ports.ts): points go through the bounded,
  * retrying `VictoriaWriter`; history is read back with VictoriaMetrics' Prometheus query API.
  *
- * - raw resolution (asked for, or chosen for a short span): `GET /api/v1/export` gives the stored
+ * - raw resolution (a `resolution` up to the series' step, 0 included, or chosen for a short
+ *   span): `GET /api/v1/export` gives the stored
  *   samples themselves; COUNTER and DERIVE become the rate between neighbours (a COUNTER going
  *   down is dropped, as Falcon does; a DERIVE may be negative);
  * - rolled up at R seconds: `GET /api/v1/query_range` with `step=R`, three queries
