@@ -167,6 +167,21 @@ export class VictoriaWriter {
   }
 }
 
+/** Series whose labels (as JSON) are remembered: past this, the memory starts over. */
+const LABEL_CACHE_SERIES = 200_000;
+const labelCache = new Map<string, string>();
+
+/** A series' labels as JSON, remembered: building them is most of an import's cost. */
+function labelsJson(p: StoredPoint, id: string): string {
+  let json = labelCache.get(id);
+  if (json === undefined) {
+    if (labelCache.size >= LABEL_CACHE_SERIES) labelCache.clear();
+    json = JSON.stringify(seriesLabels(p));
+    labelCache.set(id, json);
+  }
+  return json;
+}
+
 /** JSON lines for `/api/v1/import`: one line per series, its points' values and timestamps (ms). */
 export function importBody(points: readonly StoredPoint[]): string {
   const bySeries = new Map<string, { p: StoredPoint; values: number[]; timestamps: number[] }>();
@@ -177,8 +192,15 @@ export function importBody(points: readonly StoredPoint[]): string {
     s.values.push(p.value);
     s.timestamps.push(p.timestamp * 1000);
   }
-  let out = '';
-  for (const s of bySeries.values())
-    out += `${JSON.stringify({ metric: seriesLabels(s.p), values: s.values, timestamps: s.timestamps })}\n`;
-  return out;
+  const lines: string[] = [];
+  for (const [id, s] of bySeries)
+    lines.push(
+      `{"metric":${labelsJson(s.p, id)},"values":[${s.values.map(jsonNumber).join(',')}],"timestamps":[${s.timestamps.join(',')}]}\n`,
+    );
+  return lines.join('');
+}
+
+/** A value as JSON: a number that JSON cannot hold (NaN, Infinity) as null, which VictoriaMetrics skips. */
+function jsonNumber(v: number): string {
+  return Number.isFinite(v) ? String(v) : 'null';
 }
