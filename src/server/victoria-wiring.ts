@@ -8,7 +8,7 @@
  * @example
  *   const victoria = openVictoria(opts.victoriaMetrics, log); // undefined without the flag
  *   const { sinks, reader } = historyBackends({ embedded: storeHistory, victoria });
- *   // the ingestion: for (const s of sinks) await s.write(points)   (VictoriaMetrics' write only queues)
+ *   new MetricsIngest({ ..., sinks }); // the store as ever, and VictoriaMetrics (its write only queues)
  *   // the history route: reader.query(q)
  */
 import { NoopsError } from '../errors/index.js';
@@ -19,7 +19,10 @@ export { ALARMS_SENT, POINTS_INGESTED };
 
 /** Where history goes and comes from. */
 export interface HistoryBackends {
-  /** every backend each stored batch of points is given to: the embedded store first */
+  /**
+   * the backends each stored batch of points is given to besides the embedded store (which
+   * `MetricsIngest` writes itself): its `sinks` option. Empty without VictoriaMetrics.
+   */
   sinks: HistoryBackend[];
   /** the one the history route reads from: VictoriaMetrics when configured, else the embedded store */
   reader: HistoryBackend;
@@ -27,8 +30,8 @@ export interface HistoryBackends {
 
 /** The sinks and the reader, given the embedded store's backend and VictoriaMetrics (if configured). */
 export function historyBackends(opts: { embedded: HistoryBackend; victoria?: HistoryBackend }): HistoryBackends {
-  if (!opts.victoria) return { sinks: [opts.embedded], reader: opts.embedded };
-  return { sinks: [opts.embedded, opts.victoria], reader: opts.victoria };
+  if (!opts.victoria) return { sinks: [], reader: opts.embedded };
+  return { sinks: [opts.victoria], reader: opts.victoria };
 }
 
 /**

@@ -8,7 +8,7 @@
  *
  * @example
  *   import { POINTS_INGESTED } from '../victoria/index.js';
- *   POINTS_INGESTED.inc(points.length, { source: 'report' });
+ *   POINTS_INGESTED.inc(points.length, { source: source.kind }); // agent, push or nodata (PointSource)
  */
 
 /** Label values by name; the same names on every call of one counter. */
