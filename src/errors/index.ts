@@ -192,6 +192,10 @@ export const ERROR_CODES = {
     status: 503,
     hint: 'check that the database --db names is running and reachable from this host, and that its user may create tables (the server migrates the schema when it starts); the message names the cause',
   },
+  NOOPS_E_HISTORY_BACKEND: {
+    status: 502,
+    hint: 'check that the VictoriaMetrics `noops server --victoria-metrics URL` names is running and reachable (GET URL/health answers OK); the message names the cause',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -28,6 +28,7 @@ import { grantRoutes } from './routes/grants.js';
 import { releaseImportRoutes } from './routes/releases-import.js';
 import { serverRoutes } from './routes/servers.js';
 import { strategyRoutes } from './routes/strategies.js';
+import { prometheusRoutes } from './routes/prometheus.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
@@ -88,6 +89,7 @@ export async function buildApp(
   app.addHook('onClose', async () => stopWatching());
   requireDeclaredAccess(app);
   installGate(app, ctx.store, principals, (req, err) => denials.record(req, err));
+  await prometheusRoutes(app, ctx); // first: its request counter sees every route after it
 
   await app.register(
     async (api) => {

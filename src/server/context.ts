@@ -1,6 +1,7 @@
 /**
  * Everything a route needs, built once by `startServer` and passed to every route module.
  */
+import type { VictoriaMetricsBackend } from '../monitor/victoria/index.js';
 import type { Store } from '../store/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
 import type { RolloutController } from '../rollout/index.js';
@@ -51,6 +52,8 @@ export interface ServerContext {
   leadership: Leadership;
   /** metric points in (reports, pushes), the judge's feed, history (server/metrics-wiring.ts) */
   metrics: ServerMetrics;
+  /** VictoriaMetrics, when `--victoria-metrics` names one (src/server/victoria-wiring.ts) */
+  victoria?: VictoriaMetricsBackend;
 }
 
 /** What an importer needs to sign: releases imported from elsewhere are signed like built ones. */

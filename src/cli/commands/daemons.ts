@@ -46,6 +46,7 @@ interface ServerFlags extends TlsFlags {
   serverId?: string;
   leaseMs?: string;
   advertise?: string;
+  victoriaMetrics?: string;
 }
 
 /** `--build-sandbox`, the same on `server` and `up`. */
@@ -81,6 +82,7 @@ function serverOptions(o: ServerFlags): ServerOptions {
     leaseMs,
     serverId: o.serverId,
     advertise: o.advertise,
+    victoriaMetrics: o.victoriaMetrics,
     buildSandbox: o.buildSandbox,
     tls: serverTlsOptions(o),
     insecure: o.insecure,
@@ -124,6 +126,10 @@ export function registerDaemons(p: Command): void {
     .option('--server-id <id>', "this server's name among the servers of its database (default: host name and a random part)")
     .option('--lease-ms <ms>', "how long a control loop's lease lasts: a dead leader's loops move within about that (default 5000)")
     .option('--advertise <url>', 'the URL other servers and `noops servers` show for this one (default: the URL it listens on)')
+    .option(
+      '--victoria-metrics <url>',
+      'write metric history to VictoriaMetrics too and chart from it (its base URL, e.g. http://127.0.0.1:8428)',
+    )
     .option(...BUILD_SANDBOX_FLAG)
     .action(async (o: ServerFlags & { heartbeatMs?: string }) => {
       const { startServer } = await import('../../server/index.js');
