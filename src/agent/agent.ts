@@ -100,6 +100,8 @@ export interface AgentOptions {
    * undefined here: none, so tests and benchmarks that run many agents do not fight over a port.
    */
   pushListen?: string;
+  /** collect the host's base metrics from /proc (default: yes for a real host, no with a simulated supervisor) */
+  hostMetrics?: boolean;
 }
 
 /** Hooks into the agent's protocol, called synchronously; they must not throw. */
@@ -181,7 +183,7 @@ export class Agent {
           endpoint: this.name,
           everyMs: opts.metricsEveryMs,
           instances: (endpoint, step, now) => this.host.instanceMetrics(endpoint, step, now),
-          hostMetrics: opts.host?.supervisor === undefined,
+          hostMetrics: opts.hostMetrics ?? opts.host?.supervisor === undefined,
           pushListen: opts.pushListen,
           onPoints: () => this.scheduleReport(),
           log: this.log,

@@ -60,7 +60,7 @@ test('a full queue drops the oldest and counts them; a batch out loses only what
 test('a batch refused for its content leaves, counted as dropped; the byte budget cuts a batch (one point at least)', () => {
   const q = new PointQueue(100);
   q.push([1, 2, 3].map(point));
-  const a = q.take(10, 250)!; // ~113 bytes a point
+  const a = q.take(10, 260)!; // 126 bytes a point
   assert.deepEqual(values(a.points), [1, 2]);
   q.settle(a, 'drop');
   assert.equal(q.dropped, 2);
