@@ -117,6 +117,11 @@ export class AgentMetrics {
             this.#opts.onPoints?.();
           },
         });
+        if (this.#stopped) {
+          await this.#push.close(); // stopped while it opened
+          this.#push = undefined;
+          return;
+        }
         this.#opts.log(`Falcon push API on http://${this.#push.address}/v1/push`);
       } catch (err) {
         if (err instanceof NoopsError) throw err; // not an address: the person fixes the flag

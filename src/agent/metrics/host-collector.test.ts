@@ -131,15 +131,18 @@ test("the CPU percentages and the disk's figures are the change between two coll
   }
 });
 
-test('a file that cannot be read is named in errors; the other metrics are still collected', async () => {
+test('a file or a mount that cannot be read is named in errors; the other metrics are still collected', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'noops-proc-'));
   try {
     fakeProc(dir, '1 0 1 8 0 0 0 0 0 0', '0 0 0 0 0 0 0 0 0 0 0');
     rmSync(join(dir, 'loadavg'));
+    writeFileSync(join(dir, 'mounts'), '/dev/sdz1 /no-such-mount-here ext4 rw 0 0\n/dev/sdy1 / ext4 rw 0 0\n');
     const { points, errors } = await new HostCollector({ proc: dir }).collect('h', 60, 1000);
-    assert.equal(errors.length, 1);
+    assert.equal(errors.length, 2, errors.join('\n'));
     assert.match(errors[0]!, /^load: .*loadavg/);
+    assert.match(errors[1]!, /^df: statfs failed for \/no-such-mount-here: /);
     one(points, 'mem.memtotal');
+    one(points, 'df.bytes.used.percent', 'mount=/,fstype=ext4'); // the mount that could be read
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

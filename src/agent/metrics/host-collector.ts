@@ -158,8 +158,15 @@ export class HostCollector {
   async #dfPoints(add: Add): Promise<void> {
     let diskTotal = 0;
     let diskUsed = 0;
+    const unreadable: string[] = [];
     for (const m of realMounts(await this.#read('mounts')).slice(0, MAX_PER_KIND)) {
-      const s = await statfs(m.file);
+      let s: Awaited<ReturnType<typeof statfs>>;
+      try {
+        s = await statfs(m.file);
+      } catch (err) {
+        unreadable.push(`${m.file}: ${(err as Error).message}`); // the other mounts are still reported
+        continue;
+      }
       const tags = `mount=${m.file},fstype=${m.fstype}`;
       const used = s.blocks - s.bfree;
       // Falcon's (nux BuildDeviceUsage): used of what users may use, root's reserve left out
@@ -184,6 +191,7 @@ export class HostCollector {
       add('df.statistics.used', diskUsed);
       add('df.statistics.used.percent', round3((diskUsed * 100) / diskTotal));
     }
+    if (unreadable.length > 0) throw new Error(`statfs failed for ${unreadable.join('; ')}`);
   }
 
   async #netPoints(add: Add): Promise<void> {
