@@ -20,9 +20,11 @@ import { PushServer } from './push-server.js';
 /** Falcon's default interval (transfer.interval): 60 s. */
 export const DEFAULT_METRICS_EVERY_MS = 60_000;
 /**
- * Points in one report at most, and their bytes about: 2,000 points of ~130 bytes fit, so a busy
- * host's minute (~1,800) leaves in one report; 256 KiB beside a 1,000-process host's ~400 KB of
- * processes keeps the report under the server's REPORT_MAX_BYTES (1 MiB). The rest go next time.
+ * Points in one report at most, and their bytes about. Measured: a host point is ~150 bytes of
+ * JSON, an instance's ~215 (its tag's pairs); a busy host's minute (280 of the host, 5 per process
+ * of 200 processes, 500 pushed: 1,780) leaves in two reports, 1,233 points (241 KB) and the rest
+ * at once after. 256 KiB beside a 1,000-process host's ~400 KB of processes keeps the report
+ * under the server's REPORT_MAX_BYTES (1 MiB).
  */
 export const POINTS_PER_REPORT = 2_000;
 export const POINT_BYTES_PER_REPORT = 256 * 1024;

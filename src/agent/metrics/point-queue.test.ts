@@ -76,3 +76,18 @@ test('20,000 points and overflow by 100,000 stay fast (a ring, no shifting)', ()
   assert.equal(q.take(1, 1e6)!.points[0]!.value, 100_000);
   assert.ok(performance.now() - t0 < 2000);
 });
+
+test('the ring grows as points come, in order across its wrap, and holds little while empty', () => {
+  const q = new PointQueue(1000);
+  q.push(Array.from({ length: 50 }, (_, i) => point(i)));
+  const a = q.take(30, 1e6)!;
+  q.settle(a, 'accepted'); // the oldest slot is now 30 of 64
+  q.push(Array.from({ length: 100 }, (_, i) => point(50 + i))); // wraps, then grows twice
+  const b = q.take(1000, 1e6)!;
+  assert.deepEqual(
+    values(b.points),
+    Array.from({ length: 120 }, (_, i) => 30 + i),
+  );
+  q.settle(b, 'accepted');
+  assert.equal(q.size, 0);
+});

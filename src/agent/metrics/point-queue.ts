@@ -33,17 +33,30 @@ export function pointBytes(p: MetricSample): number {
 
 /** See the file's comment. */
 export class PointQueue {
-  readonly #ring: (MetricSample | undefined)[];
-  readonly #seqs: number[];
+  /** grown by doubling up to `max`: a fleet benchmark runs thousands of agents in one process */
+  #ring: (MetricSample | undefined)[] = new Array<MetricSample | undefined>(64);
+  #seqs: number[] = new Array<number>(64).fill(0);
   #head = 0;
   #size = 0;
   #nextSeq = 1;
   #out: PointBatch | undefined;
   #dropped = 0;
 
-  constructor(readonly max = QUEUE_MAX_POINTS) {
-    this.#ring = new Array<MetricSample | undefined>(max);
-    this.#seqs = new Array<number>(max).fill(0);
+  constructor(readonly max = QUEUE_MAX_POINTS) {}
+
+  /** The ring's room for points, laid out again from the oldest when it grows. */
+  #grow(): void {
+    const cap = Math.min(this.max, this.#ring.length * 2);
+    const ring = new Array<MetricSample | undefined>(cap);
+    const seqs = new Array<number>(cap).fill(0);
+    for (let i = 0; i < this.#size; i++) {
+      const at = (this.#head + i) % this.#ring.length;
+      ring[i] = this.#ring[at];
+      seqs[i] = this.#seqs[at]!;
+    }
+    this.#ring = ring;
+    this.#seqs = seqs;
+    this.#head = 0;
   }
 
   /** Points waiting (a batch that is out included, until it is settled). */
@@ -59,13 +72,14 @@ export class PointQueue {
   /** Adds points at the end; when full, the oldest are dropped (and counted). */
   push(points: readonly MetricSample[]): void {
     for (const p of points) {
+      if (this.#size === this.#ring.length && this.#ring.length < this.max) this.#grow();
       if (this.#size === this.max) {
         this.#ring[this.#head] = undefined;
-        this.#head = (this.#head + 1) % this.max;
+        this.#head = (this.#head + 1) % this.#ring.length;
         this.#size--;
         this.#dropped++;
       }
-      const at = (this.#head + this.#size) % this.max;
+      const at = (this.#head + this.#size) % this.#ring.length;
       this.#ring[at] = p;
       this.#seqs[at] = this.#nextSeq++;
       this.#size++;
@@ -82,7 +96,7 @@ export class PointQueue {
     let bytes = 0;
     let lastSeq = 0;
     for (let i = 0; i < this.#size && points.length < maxPoints; i++) {
-      const at = (this.#head + i) % this.max;
+      const at = (this.#head + i) % this.#ring.length;
       const p = this.#ring[at]!;
       bytes += pointBytes(p);
       if (points.length > 0 && bytes > maxBytes) break;
@@ -104,7 +118,7 @@ export class PointQueue {
     // the oldest may have been dropped meanwhile to make room: remove what is left of the batch
     while (this.#size > 0 && this.#seqs[this.#head]! <= batch.lastSeq) {
       this.#ring[this.#head] = undefined;
-      this.#head = (this.#head + 1) % this.max;
+      this.#head = (this.#head + 1) % this.#ring.length;
       this.#size--;
       if (outcome === 'drop') this.#dropped++;
     }
