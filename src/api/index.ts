@@ -8,3 +8,5 @@ export { encodeEvent, KEEP_ALIVE, readEvents, type ReadEvent } from './sse.js';
 export { fetchFor, transportError, type Fetch } from './transport.js';
 export { ServerList, parseServers, SERVER_LIST_HINT, type ServerChange } from './server-list.js';
 export { ANSWER_TIMEOUT_MS } from './failover.js';
+export * from './naming-types.js';
+export { readDeps, resolveNames, type ResolveOptions } from './naming-client.js';

@@ -179,6 +179,11 @@ export const ERROR_CODES = {
     status: 503,
     hint: 'check that the database --db names is running and reachable from this host, and that its user may create tables (the server migrates the schema when it starts); the message names the cause',
   },
+  // naming
+  NOOPS_E_DNS_LISTEN: {
+    status: 503,
+    hint: 'another program holds that address (a Consul agent listens on 8600): give `--dns HOST:PORT` another port, or `--dns off`',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -28,6 +28,7 @@ import type { StoredHostReport } from './types.js';
 import * as secrets from './secrets.js';
 import * as packageBlobs from './package-blobs.js';
 import * as commands from './agent-commands.js';
+import * as naming from './naming.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
 import type {
@@ -555,6 +556,14 @@ export class KyselyStore implements Store {
 
   async listHostReports(hosts?: readonly string[]): Promise<StoredHostReport[]> {
     return listHostReports(this.db, this.kind, hosts);
+  }
+
+  recordNamingLookups(rows: readonly naming.NamingLookupRow[]): Promise<void> {
+    return naming.recordNamingLookups(this.db, rows);
+  }
+
+  listNamingLookups(): Promise<naming.NamingLookupRow[]> {
+    return naming.listNamingLookups(this.db);
   }
 
   // ---- runtimes

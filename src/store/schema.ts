@@ -8,6 +8,7 @@ import type { Generated, Selectable } from 'kysely';
 import type { InstanceRow } from './types.js';
 import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.js';
 import type { HostReportsTable } from './host-reports.js';
+import type { NamingLookupsTable } from './naming.js';
 import type { AgentCommandOutputTable, AgentCommandsTable } from './agent-commands.js';
 
 export interface TokensTable {
@@ -250,6 +251,7 @@ export interface Database {
   package_blob_chunks: PackageBlobChunksTable;
   agent_commands: AgentCommandsTable;
   agent_command_output: AgentCommandOutputTable;
+  naming_lookups: NamingLookupsTable;
 }
 
 export type DbToken = Selectable<TokensTable>;
