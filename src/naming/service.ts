@@ -5,7 +5,7 @@
  */
 import type { DepEdge, DepsView, NamingAnswer, NamingEndpoint } from '../api/index.js';
 import type { DesiredRow, HostRow, InstanceRow, NamingLookupRow } from '../store/index.js';
-import { formatSelector, formatTag, matches, parseTag, truncateTo, type Selector } from '../tree/index.js';
+import { formatSelector, formatTag, isUnder, matches, parseTag, truncateTo, type Selector } from '../tree/index.js';
 import type { DnsSource } from './dns.js';
 import { canonicalSelector, namingSelector } from './names.js';
 import { NamingView, plainAddress, type NamingSource, type NamingViewOptions } from './view.js';
@@ -127,7 +127,8 @@ export class Naming {
     const selector = namingSelector(selectorText);
     const edges = await this.edges();
     const nodes = [...(await this.deps.nodes())].filter((t) => matches(selector, t));
-    const uses = edges.filter((e) => matches(selector, e.from) && visible(e.from));
+    // a caller is a job: it is selected when it matches, or a node the selector picks is beneath it
+    const uses = edges.filter((e) => (matches(selector, e.from) || nodes.some((t) => isUnder(t, e.from))) && visible(e.from));
     const usedBy = edges.filter((e) => {
       const to = namingSelector(e.to);
       return nodes.some((t) => matches(to, t)) || endpointsOverlap(this.view.answer(to).endpoints, selector);
