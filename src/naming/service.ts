@@ -131,7 +131,7 @@ export class Naming {
     const uses = edges.filter((e) => (matches(selector, e.from) || nodes.some((t) => isUnder(t, e.from))) && visible(e.from));
     const usedBy = edges.filter((e) => {
       const to = namingSelector(e.to);
-      return nodes.some((t) => matches(to, t)) || endpointsOverlap(this.view.answer(to).endpoints, selector);
+      return covers(to, selector) || nodes.some((t) => matches(to, t)) || endpointsOverlap(this.view.answer(to).endpoints, selector);
     });
     return { selector: formatSelector(selector), uses, usedBy };
   }
@@ -177,6 +177,11 @@ function safeCanonical(text: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether `wide` has only pairs `narrow` has too: all `narrow` selects, `wide` does (even before any node exists). */
+function covers(wide: Selector, narrow: Selector): boolean {
+  return wide.pairs.every((p) => narrow.pairs.some((q) => q.key === p.key && q.value === p.value));
 }
 
 function endpointsOverlap(endpoints: readonly NamingEndpoint[], selector: Selector): boolean {
