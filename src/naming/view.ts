@@ -73,6 +73,8 @@ export class NamingView {
   private readonly byHost = new Map<string, { endpoints: NamingEndpoint[]; key: string }>();
   private all: NamingEndpoint[] | undefined;
   private hostRows = new Map<string, HostRow>();
+  /** whether each host was live when its endpoints were last worked out */
+  private readonly live = new Map<string, boolean>();
   private readonly waiters = new Set<Waiter>();
   private readonly listener = (host: string): void => {
     this.refreshHost(host);
@@ -185,17 +187,30 @@ export class NamingView {
     return this.loading;
   }
 
-  /** A host's liveness may have changed without a report: checked every sweep. */
+  /** A host's liveness may have changed without a report: checked every sweep (only a changed one is worked out again). */
   private sweep(): void {
     let any = false;
-    for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) any = this.refreshHost(host, false) || any;
+    for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) {
+      if (this.isLive(host) !== (this.live.get(host) ?? false)) any = this.refreshHost(host, false) || any;
+    }
     if (any) this.changed();
+  }
+
+  /** Whether the host reported and is up now. */
+  private isLive(host: string): boolean {
+    return (
+      this.source.lastReport(host) !== undefined &&
+      this.source.isUp(this.source.lastSeen(host, this.hostRows.get(host)?.lastHeartbeat ?? null))
+    );
   }
 
   /** Works out a host's endpoints again; true (and, when `wake`, wakes the waiters) when they changed. */
   private refreshHost(host: string, wake = true): boolean {
     const row = this.hostRows.get(host);
     if (row === undefined && this.source.lastReport(host) !== undefined && !this.loading) void this.loadHosts(); // a new host: its address
+    const live = this.isLive(host);
+    if (live) this.live.set(host, true);
+    else this.live.delete(host);
     const endpoints = this.endpointsOf(host, row);
     const key = JSON.stringify(endpoints);
     const prev = this.byHost.get(host);
