@@ -89,6 +89,11 @@ routeTest('GET /api/v1/deps', 'lookups are recorded: who asked for what, observe
   assert.equal(res.statusCode, 200, res.body);
   const deps = res.json();
   assert.equal(deps.selector, 'cop=acme,owt=web,pdl=shop,service=api,job=web');
-  assert.ok(Array.isArray(deps.uses) && Array.isArray(deps.usedBy));
+  // the calls above came from 127.0.0.1, h1's address, where the web job runs: it looked itself up
+  const self = deps.uses.find((e: { to: string }) => e.to === deps.selector);
+  assert.deepEqual(self && [self.from, self.declared, self.observed, typeof self.lastSeen], [TREE.JOB, false, true, 'string']);
+  assert.ok(deps.usedBy.some((e: { from: string }) => e.from === TREE.JOB));
+  const mail = (await t.call(mailViewer, 'GET', `/api/v1/deps?selector=${enc(TREE.JOB)}`)).json();
+  assert.deepEqual(mail.uses, [], "a team sees only its own services' uses");
   assertError(await t.call(t.adminToken, 'GET', '/api/v1/deps'), 400, 'NOOPS_E_INPUT');
 });
