@@ -7,6 +7,7 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
 import { join } from 'node:path';
 import { ApiClient, resolveNames, type DepsView, type NamingAnswer } from '../../src/api/index.js';
@@ -19,6 +20,7 @@ import {
   getJson,
   killSupervised,
   makeAppRepo,
+  NOOPS,
   startAgent,
   startServer,
   tmp,
@@ -38,6 +40,7 @@ let agent: Proc;
 let dnsPort = 0;
 let version = '';
 let resolver: Resolver;
+let watch: ReturnType<typeof spawn> | undefined;
 
 async function resolveJson(selector: string): Promise<NamingAnswer> {
   const r = await cli(server, ['resolve', selector, '--json']);
@@ -63,6 +66,7 @@ before(async () => {
 });
 
 after(async () => {
+  watch?.kill('SIGKILL');
   await agent?.stop();
   await server?.stop();
   killSupervised(root);
@@ -111,9 +115,32 @@ test('a deployed job is resolved by HTTP and DNS, and is gone from both after an
   const api = new ApiClient(server.url, server.adminToken);
   const started = Date.now();
   const waiting = resolveNames(api, JOB, { index: answer.index, waitMs: 120_000 });
+  // and `noops resolve --watch --json` prints the new answer: one JSON answer per line
+  watch = spawn(process.execPath, [NOOPS, 'resolve', JOB, '--watch', '--json'], {
+    env: { ...process.env, NOOPS_SERVER: server.url, NOOPS_TOKEN: server.adminToken },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let watched = '';
+  watch.stdout!.on('data', (b: Buffer) => {
+    watched += b.toString();
+  });
+  await until('the watch printed the first answer', () => watched.includes('\n'));
   const undeploy = await cli(server, ['undeploy', '-t', CLUSTER]);
   assert.equal(undeploy.code, 0, undeploy.stdout + undeploy.stderr);
   const next = await waiting;
+  await until('the watch printed the change', () => watched.trim().split('\n').length >= 2, 30_000);
+  const lines = watched
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as NamingAnswer);
+  assert.deepEqual(
+    lines.map((l) => [l.index, l.endpoints.length]),
+    [
+      [answer.index, 1],
+      [next.index, 0],
+    ],
+  );
+  watch.kill('SIGINT');
   assert.deepEqual(next.endpoints, []);
   assert.notEqual(next.index, answer.index);
   assert.ok(Date.now() - started < 120_000);
