@@ -53,6 +53,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     'import',
     'lead',
     'monitor',
+    'naming',
     'net',
     'release',
     'rollout',
@@ -62,6 +63,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
     'tls',
     'tree',
   ],
+  // naming: who answers for a selector (HTTP, DNS) from the read model, and who depends on whom (issue 16)
+  naming: ['errors', 'api', 'store', 'tree'],
   // cli -> monitor: `noops strategy test` runs the judge locally, through monitor/judge/index.ts (issue 15)
   cli: ['errors', 'agent', 'api', 'artifacts', 'monitor', 'net', 'release', 'runtimes', 'secrets', 'server', 'supervisor', 'tls', 'tree'],
   ui: ['errors', 'api', 'tree'],

@@ -12,3 +12,5 @@ export type * from './metrics-types.js';
 export { listSeries, metricHistory, pushMetrics } from './metrics-client.js';
 export type * from './strategies-types.js';
 export * from './strategies-client.js';
+export * from './naming-types.js';
+export { readDeps, resolveNames, type ResolveOptions } from './naming-client.js';

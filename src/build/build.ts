@@ -180,6 +180,7 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
       processes: plan.processes,
       crons: plan.crons,
       ...(plan.deployTests.length > 0 ? { deployTests: plan.deployTests } : {}),
+      ...(plan.dependsOn && { dependsOn: plan.dependsOn }),
     });
     if (plan.staticServer) await placeStaticServer(src);
     const file = join(dir, 'release.tar.gz');

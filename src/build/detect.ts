@@ -65,6 +65,8 @@ export interface BuildPlan {
   staticServer: boolean;
   /** noops.yaml's deploy tests (none: empty) */
   deployTests: string[];
+  /** noops.yaml's depends_on, canonical selectors (absent: none declared) */
+  dependsOn?: string[];
 }
 
 /** The parts of a stack name, in the order they are written. */
@@ -171,6 +173,7 @@ export function detectStack(files: DetectInput): BuildPlan {
     buildRuntimes,
     staticServer,
     deployTests: [...(yaml?.deploy_tests ?? [])],
+    ...(yaml?.depends_on?.length && { dependsOn: [...yaml.depends_on] }),
   };
 }
 

@@ -28,6 +28,8 @@ import { registerStrategyTest } from './commands/strategy-test.js';
 import { registerStrategies } from './commands/strategy-manage.js';
 import { registerMaintain } from './commands/maintain.js';
 import { registerNodata } from './commands/nodata.js';
+import { registerResolve } from './commands/resolve.js';
+import { registerDeps } from './commands/deps.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -65,6 +67,8 @@ export function program(): Command {
   registerStrategies(p);
   registerMaintain(p);
   registerNodata(p);
+  registerResolve(p);
+  registerDeps(p);
   return p;
 }
 

@@ -196,6 +196,11 @@ export const ERROR_CODES = {
     status: 502,
     hint: 'check that the VictoriaMetrics `noops server --victoria-metrics URL` names is running and reachable (GET URL/health answers OK); the message names the cause',
   },
+  // naming
+  NOOPS_E_DNS_LISTEN: {
+    status: 503,
+    hint: 'another program holds that address (a Consul agent listens on 8600): give `--dns HOST:PORT` another port, or `--dns off`',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -70,6 +70,7 @@ const manifestSchema = z
     processes: z.array(processSchema).min(1, 'a release runs at least one process'),
     crons: z.array(cronSchema).optional(),
     deployTests: z.array(z.string().min(1, 'a command cannot be empty')).optional(),
+    dependsOn: z.array(z.string().min(1, 'a selector cannot be empty')).optional(),
   })
   .superRefine((m, ctx) => {
     if (!m.commit.startsWith(m.version)) {

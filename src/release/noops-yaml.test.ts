@@ -108,7 +108,7 @@ test('a YAML syntax error names the line', () => {
 test('a top level that is not a mapping', () => {
   assert.equal(
     failure('- a\n- b\n'),
-    'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests)',
+    'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests, depends_on)',
   );
 });
 
@@ -155,4 +155,13 @@ test('an env value may name a secret; a bad secret name or an extra key says so 
   assert.match(failure('env:\n  DB: { secret: "-x" }\n'), /^noops\.yaml:2: env\.DB(\.secret)?: .*secret's name/);
   assert.match(failure('env:\n  DB: { secret: db, value: x }\n'), /^noops\.yaml:2: env\.DB/);
   assert.match(failure('processes:\n  web:\n    command: x\n    env: { K: { secrt: k } }\n'), /^noops\.yaml:4: processes\.web\.env\.K/);
+});
+
+test('depends_on: selectors or tags, kept as canonical selectors; a bad one names its line', () => {
+  const parsed = parseNoopsYaml('depends_on:\n  - service=pay, cop=acme\n  - cop.acme_owt.web_service.db\n');
+  assert.deepEqual(parsed.depends_on, ['cop=acme,service=pay', 'cop=acme,owt=web,service=db']);
+  assert.deepEqual(parseNoopsYaml('depends_on: pdl=shop\n').depends_on, ['pdl=shop']);
+  assert.match(failure('processes:\n  web: x\ndepends_on:\n  - cop=ACME\n'), /^noops\.yaml:4: depends_on\[0\]: .*upper-case/);
+  assert.match(failure('depends_on:\n  - ""\n'), /depends_on\[0\]: /);
+  assert.match(failure('depends_on: { a: 1 }\n'), /depends_on: expected a list of selectors/);
 });

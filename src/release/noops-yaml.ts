@@ -10,6 +10,29 @@ import { envMap, port, processName, runtimeName, runtimeVersionInput, seconds, s
 import { healthCheckYaml } from './health.js';
 import { formatPath, problemsOf, type Problem } from './issues.js';
 import { yamlCrons, yamlProcessSupervision } from './supervision-yaml.js';
+import { formatSelector, parseSelector, parseTag } from '../tree/index.js';
+
+/**
+ * What a service calls, for who depends on whom (docs/naming.md): a selector (`cop=acme,service=pay`)
+ * or a tag (`cop.acme_owt.web_service.pay`), kept as the canonical selector of its pairs.
+ */
+const dependsOnEntry = z.string({ error: 'expected a selector (cop=acme,service=pay) or a tag' }).transform((text, ctx) => {
+  try {
+    const trimmed = text.trim();
+    const selector = trimmed.includes('=')
+      ? parseSelector(trimmed)
+      : parseSelector(
+          parseTag(trimmed)
+            .pairs.map((p) => `${p.key}=${p.value}`)
+            .join(','),
+        );
+    if (selector.pairs.length === 0) throw new Error('an empty selector would name every service; give the pairs of what it calls');
+    return formatSelector(selector);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 
 /** One command, or a list run in order; always a list once parsed. */
 const commands = z.preprocess(
@@ -99,10 +122,17 @@ export const noopsYamlSchema = z.strictObject(
      * failing fails the deploy
      */
     deploy_tests: commands.optional(),
+    /** what the service calls, as selectors or tags: who depends on whom (docs/naming.md) */
+    depends_on: z
+      .preprocess(
+        (value) => (typeof value === 'string' ? [value] : value),
+        z.array(dependsOnEntry, { error: 'expected a list of selectors' }),
+      )
+      .optional(),
     // Room for later keys, each to be added here with its own schema and docs:
     //   resources:   { cpu, memory } for the scheduler; rollout: the default policy
   },
-  { error: 'expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests)' },
+  { error: 'expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests, depends_on)' },
 );
 
 /** noops.yaml once parsed: commands are lists, processes are in their full form. */

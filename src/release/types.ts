@@ -165,4 +165,6 @@ export interface ReleaseManifest {
    * environment. One failing fails the deploy. Absent: none.
    */
   deployTests?: string[];
+  /** what the service calls (noops.yaml's `depends_on:`), as canonical selectors. Absent: none declared */
+  dependsOn?: string[];
 }

@@ -29,6 +29,7 @@ import { releaseImportRoutes } from './routes/releases-import.js';
 import { serverRoutes } from './routes/servers.js';
 import { strategyRoutes } from './routes/strategies.js';
 import { prometheusRoutes } from './routes/prometheus.js';
+import { namingRoutes } from './routes/naming.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
@@ -112,6 +113,7 @@ export async function buildApp(
       await serverRoutes(api, ctx);
       await metricsRoutes(api, ctx);
       await strategyRoutes(api, ctx);
+      await namingRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

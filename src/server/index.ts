@@ -41,6 +41,8 @@ import { buildApp } from './app.js';
 import { listenMode, type ServerTls, type TlsOptions } from '../tls/index.js';
 import { serverTls } from '../tls/server-tls.js';
 import { checkVictoriaUrl, historyBackends, openVictoria } from './victoria-wiring.js';
+import { startDns, type RunningDns } from '../naming/index.js';
+import { namingOf } from './routes/naming.js';
 
 /** Agents report every 5 s: a down host is noticed within seconds, and 10,000 hosts cost the
  * server 2,000 small requests a second. */
@@ -79,6 +81,10 @@ export interface ServerOptions {
   advertise?: string;
   /** VictoriaMetrics' base URL (`--victoria-metrics`): history written there too, and read from there */
   victoriaMetrics?: string;
+  /** serve naming's DNS on HOST:PORT, UDP and TCP (`--dns`, docs/naming.md); default: none */
+  dns?: string;
+  /** a DNS address that cannot be bound is a warning, not a failed start (`noops up`) */
+  dnsOptional?: boolean;
 }
 
 export interface RunningServer {
@@ -92,6 +98,8 @@ export interface RunningServer {
   joinTokenFile: string;
   /** true when this start created the tokens */
   createdTokens: boolean;
+  /** the DNS server, when `dns` was given and bound */
+  dns?: RunningDns;
   ctx: ServerContext;
   close(): Promise<void>;
 }
@@ -251,6 +259,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // the first deploy after a start is stepped here as before.
     await leadership.start();
     await leadingNow();
+    await namingOf(ctx).start(); // the hosts' addresses, before the first answer
+    const dns = opts.dns ? await startNamingDns(opts.dns, ctx, opts.dnsOptional === true, warnings, log) : undefined;
+    if (dns) closers.unshift(() => dns.close());
     await app.listen({ host, port, backlog: LISTEN_BACKLOG });
     const addr = app.server.address();
     const boundPort = typeof addr === 'object' && addr ? addr.port : port;
@@ -264,10 +275,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       adminTokenFile: tokens.adminTokenFile,
       joinTokenFile: tokens.joinTokenFile,
       createdTokens: tokens.created,
+      ...(dns && { dns }),
       ctx,
       async close() {
         if (closed) return;
         closed = true;
+        await dns?.close(); // before the store: no query reads a closed one
         await rollout.stop();
         await leadership.stop();
         hub.notifyAll();
@@ -319,6 +332,23 @@ function releasesHere(read: RolloutReader, artifacts: ArtifactStore, log: (line:
       return row;
     },
   };
+}
+
+/** Naming's DNS server on `listen`; when `optional`, an address that cannot be bound is a warning and no DNS. */
+async function startNamingDns(
+  listen: string,
+  ctx: ServerContext,
+  optional: boolean,
+  warnings: string[],
+  log: (line: string) => void,
+): Promise<RunningDns | undefined> {
+  try {
+    return await startDns(parseListen(listen), namingOf(ctx).dnsSource(), log);
+  } catch (err) {
+    if (!optional || !(err instanceof NoopsError) || err.code !== 'NOOPS_E_DNS_LISTEN') throw err;
+    warnings.push(`${err.message}: running on without DNS (docs/naming.md)`);
+    return undefined;
+  }
 }
 
 /** "HOST:PORT" (or ":PORT", or "[::1]:PORT") into its parts. */

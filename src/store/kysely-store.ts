@@ -30,6 +30,7 @@ import * as packageBlobs from './package-blobs.js';
 import * as commands from './agent-commands.js';
 import * as metrics from './metrics.js';
 import { strategyQueries, type StrategyQueries } from './strategies.js';
+import * as naming from './naming.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
 import type {
@@ -557,6 +558,14 @@ export class KyselyStore implements Store {
 
   async listHostReports(hosts?: readonly string[]): Promise<StoredHostReport[]> {
     return listHostReports(this.db, this.kind, hosts);
+  }
+
+  recordNamingLookups(rows: readonly naming.NamingLookupRow[]): Promise<void> {
+    return naming.recordNamingLookups(this.db, rows);
+  }
+
+  listNamingLookups(): Promise<naming.NamingLookupRow[]> {
+    return naming.listNamingLookups(this.db);
   }
 
   // ---- runtimes

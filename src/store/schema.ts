@@ -8,6 +8,7 @@ import type { Generated, Selectable } from 'kysely';
 import type { InstanceRow } from './types.js';
 import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.js';
 import type { HostReportsTable } from './host-reports.js';
+import type { NamingLookupsTable } from './naming.js';
 import type { AgentCommandOutputTable, AgentCommandsTable } from './agent-commands.js';
 import type { MetricPointsTable, MetricRollupsTable, MetricSeriesTable } from './metrics.js';
 import type { MaintenanceTable, NodataRulesTable, StrategiesTable } from './strategies.js';
@@ -258,6 +259,7 @@ export interface Database {
   strategies: StrategiesTable;
   nodata_rules: NodataRulesTable;
   maintenance: MaintenanceTable;
+  naming_lookups: NamingLookupsTable;
 }
 
 export type DbToken = Selectable<TokensTable>;

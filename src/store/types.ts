@@ -15,6 +15,7 @@ import type {
   NewAgentCommand,
 } from './agent-commands.js';
 import type { StrategyQueries } from './strategies.js';
+import type { NamingLookupRow } from './naming.js';
 
 /** A token. Only its sha256 is stored; the secret itself is shown once. */
 export interface TokenRow {
@@ -403,6 +404,10 @@ export interface Store extends StrategyQueries {
   putHostReports(reports: StoredHostReport[]): Promise<void>;
   /** the stored last reports of `hosts` (of every host when not given) */
   listHostReports(hosts?: readonly string[]): Promise<StoredHostReport[]>;
+  /** add naming lookups, counted per caller and target (store/naming.ts) */
+  recordNamingLookups(rows: readonly NamingLookupRow[]): Promise<void>;
+  /** every naming lookup, most recent first (store/naming.ts) */
+  listNamingLookups(): Promise<NamingLookupRow[]>;
 
   /**
    * insert a runtime; when one of that name and version exists already, nothing changes. Returns

@@ -68,7 +68,12 @@ interface ServerFlags extends TlsFlags {
   leaseMs?: string;
   advertise?: string;
   victoriaMetrics?: string;
+  /** naming's DNS address, or off (docs/naming.md) */
+  dns?: string;
 }
+
+/** Where `noops up` serves naming's DNS unless told otherwise (Consul's DNS port). */
+const UP_DNS = '127.0.0.1:8600';
 
 /** `--build-sandbox`, the same on `server` and `up`. */
 const BUILD_SANDBOX_FLAG = [
@@ -107,6 +112,7 @@ function serverOptions(o: ServerFlags): ServerOptions {
     buildSandbox: o.buildSandbox,
     tls: serverTlsOptions(o),
     insecure: o.insecure,
+    ...(o.dns !== undefined && o.dns !== 'off' && { dns: o.dns }),
   };
 }
 
@@ -131,6 +137,7 @@ function announce(server: RunningServer): void {
   for (const line of tlsAnnouncement(server)) process.stdout.write(`${line}\n`);
   process.stdout.write(`  admin token: ${server.adminTokenFile}${server.createdTokens ? ' (new)' : ''}\n`);
   process.stdout.write(`  join token:  ${server.joinTokenFile}\n`);
+  if (server.dns) process.stdout.write(`  DNS:         ${server.dns.host}:${server.dns.port} (names under noops., docs/naming.md)\n`);
   // The token itself is never printed (logs are kept); the command makes the sign-in link.
   process.stdout.write(
     `  web console: ${server.url}/  (sign in with the admin token, or open "${server.url}/?token=$(cat ${server.adminTokenFile})")\n`,
@@ -151,6 +158,7 @@ export function registerDaemons(p: Command): void {
       '--victoria-metrics <url>',
       'write metric history to VictoriaMetrics too and chart from it (its base URL, e.g. http://127.0.0.1:8428)',
     )
+    .option('--dns <host:port>', "serve naming's DNS (A and SRV under noops.) on this address, UDP and TCP (default: none)")
     .option(...BUILD_SANDBOX_FLAG)
     .action(async (o: ServerFlags & { heartbeatMs?: string }) => {
       const { startServer } = await import('../../server/index.js');
@@ -248,6 +256,7 @@ export function registerDaemons(p: Command): void {
     .option('--data <dir>', 'data folder', DEFAULT_DATA_DIR)
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
     .option('--name <name>', "the local agent's host name", hostname())
+    .option('--dns <host:port>', "naming's DNS address, or off; a taken port is a warning", UP_DNS)
     .option(...BUILD_SANDBOX_FLAG)
     .option('--user <name>', 'the unprivileged user processes run as when noops.yaml names none (default noops; as root only)')
     .action(async (o: ServerFlags & { name: string; user?: string; metricsEvery: string; pushListen: string }, cmd: Command) => {
@@ -256,7 +265,7 @@ export function registerDaemons(p: Command): void {
         import('../../server/index.js'),
         import('../../agent/index.js'),
       ]);
-      const server = await startServer(serverOptions(o));
+      const server = await startServer({ ...serverOptions(o), dnsOptional: true });
       announce(server);
       // The local agent trusts the local CA (--tls auto), or the --ca given for a certificate of one's own.
       const caFile = server.tls?.caFile ?? cmd.optsWithGlobals<{ ca?: string }>().ca ?? process.env.NOOPS_CA;

@@ -11,6 +11,7 @@ import { batchLine, describe, ending, headline, rendererFor } from '../progress.
 import { json } from '../output.js';
 import { apiOf, parseList } from './common.js';
 import { policyOf, withPolicyFlags } from './policy-flags.js';
+import { printDependents } from './deps.js';
 
 interface FollowFlags {
   wait: boolean;
@@ -30,6 +31,7 @@ export async function followAndFinish(api: ApiClient, start: DeploymentView, o: 
       );
     return;
   }
+  await printDependents(api, start.tag, o.json ? process.stderr : process.stdout); // who this change touches
   const d = await follow(api, start, rendererFor(o.json ? process.stderr : process.stdout));
   if (o.json) json([d]);
   if (d.status !== 'succeeded') throw deploymentFailure(d);

@@ -1,0 +1,91 @@
+/**
+ * Naming (issue 16): `GET /naming/SELECTOR`, the healthy endpoints under a selector, with
+ * Consul-style blocking queries (`?index=N&wait=30s`: answered when the index moves, or at the
+ * wait); and `GET /deps?selector=`, who depends on whom. Scoped like every read: a team token
+ * sees the endpoints of its own subtree only. Every answer records the lookup (which host asked
+ * for what) for the dependency graph.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { NAMING_DEFAULT_WAIT_MS, NAMING_MAX_WAIT_MS, type DepsView, type NamingAnswer } from '../../api/index.js';
+import { Naming, namingSelector } from '../../naming/index.js';
+import { canSee, type Principal } from '../auth.js';
+import type { ServerContext } from '../context.js';
+import { parseQuery } from './parse.js';
+
+/** One Naming per server context: the routes and the DNS server read the same view. */
+const namings = new WeakMap<ServerContext, Naming>();
+
+/** The server's naming (made on first use; `startServer` starts it before it serves). */
+export function namingOf(ctx: ServerContext): Naming {
+  let naming = namings.get(ctx);
+  if (!naming) {
+    naming = new Naming({ reports: ctx.reports, store: ctx.store, nodes: () => ctx.tags.all() });
+    namings.set(ctx, naming);
+  }
+  return naming;
+}
+
+/** `30s`, `500ms`, `2m`, or seconds as a number. */
+const Wait = z
+  .string()
+  .regex(/^\d{1,7}(ms|s|m)?$/, 'a wait is a duration such as 30s, 500ms or 2m')
+  .transform((text) => {
+    const n = Number.parseInt(text, 10);
+    return text.endsWith('ms') ? n : text.endsWith('m') ? n * 60_000 : n * 1000;
+  });
+
+const NamingQuery = z
+  .object({
+    index: z
+      .string()
+      .regex(/^\d{1,16}$/, 'an index is the number a previous answer gave')
+      .transform(Number)
+      .optional(),
+    wait: Wait.optional(),
+  })
+  .strict();
+
+/** A stable key of what a principal may see: waiters with the same one share an answer. */
+function scopeKey(who: Principal): string {
+  return who.kind === 'admin' ? '*' : `${who.kind}:${who.scope ?? ''}`;
+}
+
+export async function namingRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const naming = namingOf(ctx);
+  api.addHook('onClose', async () => naming.close());
+
+  api.get<{ Params: { selector: string } }>(
+    '/naming/:selector',
+    { config: { access: 'viewer' } },
+    async (req, reply): Promise<NamingAnswer> => {
+      const q = parseQuery(NamingQuery, req.query, 'naming');
+      const selector = namingSelector(req.params.selector);
+      const who = req.principal;
+      const visible = (tag: string) => canSee(who, tag);
+      naming.looked(naming.view.hostAt(req.ip) ?? `token:${who.name}`, selector, 'http');
+      let answer: NamingAnswer;
+      if (q.index === undefined) answer = naming.view.answer(selector, visible);
+      else {
+        const waitMs = Math.min(q.wait ?? NAMING_DEFAULT_WAIT_MS, NAMING_MAX_WAIT_MS);
+        const left = new AbortController();
+        const onClose = () => left.abort();
+        reply.raw.once('close', onClose);
+        try {
+          answer = await naming.view.wait(selector, visible, scopeKey(who), q.index, waitMs, left.signal);
+        } finally {
+          reply.raw.off('close', onClose);
+        }
+      }
+      reply.header('x-noops-index', String(answer.index));
+      return answer;
+    },
+  );
+
+  api.get('/deps', { config: { access: 'viewer' } }, async (req): Promise<DepsView> => {
+    const q = parseQuery(z.object({ selector: z.string().min(1, 'give a selector or a tag').max(512) }).strict(), req.query, 'deps');
+    const who = req.principal;
+    await naming.flush(); // what was looked up a moment ago is in the answer
+    return naming.depsOf(q.selector, (tag) => canSee(who, tag));
+  });
+}
