@@ -286,3 +286,14 @@ test('an event whose left value is infinite is recorded but not sent, as Falcon 
   // the recorded PROBLEM makes the next untriggered point send an OK
   assert.deepEqual(feed(j, s, [[240, 20]]), ['s_1_h1/cpu.idle OK 1 100 @240 P2']);
 });
+
+test('thousands of strategies on one point: each judged once, in order', () => {
+  const j = new Judge();
+  const many = Array.from({ length: 3000 }, (_, i) => strategy({ id: String(i), endpoint: undefined, func: 'all(#1)' }));
+  const events = j.push(point(60, 1), 60, [...many, ...many]);
+  assert.equal(events.length, 3000);
+  assert.deepEqual(
+    events.slice(0, 3).map((e) => e.id),
+    ['e_0_h1/cpu.idle', 'e_1_h1/cpu.idle', 'e_2_h1/cpu.idle'],
+  );
+});
