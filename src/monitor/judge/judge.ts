@@ -226,7 +226,8 @@ export class Judge {
         if ((c.endpoint !== undefined) !== hostBound || c.metric !== point.metric) continue;
         if (hostBound && c.endpoint !== point.endpoint) continue;
         const p = this.prepare(c, hostBound);
-        if (p === null || !this.related(p, point, hostBound)) continue;
+        // Falcon finds expressions by their tags: one without tags is never judged
+        if (p === null || (!hostBound && p.pairs.length === 0) || !this.related(p, point, hostBound)) continue;
         if (!hostBound) {
           if (p.slot >= this.handledAt.length) this.growHandled();
           // Falcon judges an expression once per point, however many of its keys match
