@@ -174,6 +174,8 @@ test('host-bound strategies first, then tag-bound, each in the given order; rele
     strategy({ id: '60', endpoint: undefined, tags: { pdl: 'other' }, func: 'all(#1)', op: '==', right: 0 }),
     strategy({ id: '70', metric: 'mem.used', func: 'all(#1)', op: '==', right: 0 }),
     strategy({ id: '80', endpoint: undefined, tags: { endpoint: 'h2' }, func: 'all(#1)', op: '==', right: 0 }),
+    // tag-bound without tags: Falcon indexes expressions by their tags, so never judged
+    strategy({ id: '90', endpoint: undefined, tags: {}, func: 'all(#1)', op: '==', right: 0 }),
     // the same tag-bound strategy listed twice is judged once, as Falcon's expressions
     strategy({ id: '10', endpoint: undefined, tags: { cop: 'xiaomi' }, func: 'all(#1)', op: '==', right: 0 }),
   ];
@@ -255,13 +257,13 @@ test('a push that sends nothing allocates no array: the same frozen empty one', 
 
 test('many series: the slabs grow and keep every history apart', () => {
   const j = new Judge({ remain: 11, minInterval: 300 }, { expectedSeries: 16 });
-  const s = [strategy({ endpoint: undefined, tags: {}, func: 'sum(#2)', op: '==', right: 0 })];
+  const s = [strategy({ endpoint: undefined, tags: { cop: 'x' }, func: 'sum(#2)', op: '==', right: 0 })];
   const sent: number[] = [];
   for (let t = 60; t <= 120; t += 60) {
     for (let h = 0; h < 1000; h++) {
       // series h sums to 0 only when h is even
       const v = h % 2 === 0 ? 0 : h;
-      for (const e of j.push(point(t, v, { endpoint: `h${h}` }), t, s)) sent.push(Number(e.endpoint.slice(1)));
+      for (const e of j.push(point(t, v, { endpoint: `h${h}`, tags: 'cop=x' }), t, s)) sent.push(Number(e.endpoint.slice(1)));
     }
   }
   assert.equal(j.series, 1000);
@@ -285,4 +287,17 @@ test('an event whose left value is infinite is recorded but not sent, as Falcon 
   assert.deepEqual(j.lastEvent('1', true, 'h1/cpu.idle'), { status: 'PROBLEM', currentStep: 1, eventTime: 180 });
   // the recorded PROBLEM makes the next untriggered point send an OK
   assert.deepEqual(feed(j, s, [[240, 20]]), ['s_1_h1/cpu.idle OK 1 100 @240 P2']);
+});
+
+test('thousands of strategies on one point: each judged once, in order', () => {
+  const j = new Judge();
+  const many = Array.from({ length: 3000 }, (_, i) =>
+    strategy({ id: String(i), endpoint: undefined, tags: { endpoint: 'h1' }, func: 'all(#1)' }),
+  );
+  const events = j.push(point(60, 1), 60, [...many, ...many]);
+  assert.equal(events.length, 3000);
+  assert.deepEqual(
+    events.slice(0, 3).map((e) => e.id),
+    ['e_0_h1/cpu.idle', 'e_1_h1/cpu.idle', 'e_2_h1/cpu.idle'],
+  );
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { NoopsError } from '../../errors/index.js';
 import { checkStrategyTestFile, compareExpected, runStrategyTest } from './test-file.js';
 
-const strategy = { id: 's', metric: 'm', tags: {}, func: 'all(#1)', op: '>', right: 0, maxStep: 5, priority: 3 };
+const strategy = { id: 's', metric: 'm', tags: { k: 'v' }, func: 'all(#1)', op: '>', right: 0, maxStep: 5, priority: 3 };
 
 test('pushes of every series are merged by now, ties kept in file order; each case has its own judge', () => {
   const cases = checkStrategyTestFile({
@@ -14,6 +14,7 @@ test('pushes of every series are merged by now, ties kept in file order; each ca
           {
             endpoint: 'a',
             metric: 'm',
+            tags: { k: 'v' },
             pushes: [
               { ts: 60, value: 1, now: 300 },
               { ts: 120, value: 0, now: 400 },
@@ -22,6 +23,7 @@ test('pushes of every series are merged by now, ties kept in file order; each ca
           {
             endpoint: 'b',
             metric: 'm',
+            tags: { k: 'v' },
             pushes: [
               { ts: 60, value: 1, now: 100 },
               { ts: 120, value: 0, now: 300 },
@@ -32,7 +34,7 @@ test('pushes of every series are merged by now, ties kept in file order; each ca
       {
         config: { remain: 2, minInterval: 0 },
         strategies: [strategy],
-        series: [{ endpoint: 'a', metric: 'm', pushes: [{ ts: 60, value: 1 }] }],
+        series: [{ endpoint: 'a', metric: 'm', tags: { k: 'v' }, pushes: [{ ts: 60, value: 1 }] }],
       },
     ],
   });
@@ -77,4 +79,5 @@ test('an invalid file names the field: wrong types, unknown operator, duplicate 
   bad({ cases: [{ strategies: [strategy] }] }, /cases\[0\]\.series: must be a list/);
   bad({ strategies: [strategy], series, config: { remain: 0 } }, /config\.remain/);
   bad('text', /the file: must be a mapping/);
+  bad({ strategies: [{ ...strategy, tags: {} }], series }, /strategies\[0\]: has neither endpoint nor tags/);
 });

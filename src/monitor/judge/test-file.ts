@@ -154,6 +154,12 @@ function checkStrategy(raw: unknown, where: string): { strategy: JudgeStrategy; 
     priority: integer(o.priority, `${where}.priority`, 0),
   };
   if (o.endpoint !== undefined) strategy.endpoint = text(o.endpoint, `${where}.endpoint`);
+  else if (Object.keys(strategy.tags).length === 0) {
+    fail(
+      where,
+      'has neither endpoint nor tags: Falcon finds a tag-bound strategy by its tags and never judges one without; give tags (or an endpoint)',
+    );
+  }
   if (typeof o.note === 'string') strategy.note = o.note;
   return { strategy, fileId };
 }
