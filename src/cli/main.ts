@@ -30,6 +30,7 @@ import { registerMaintain } from './commands/maintain.js';
 import { registerNodata } from './commands/nodata.js';
 import { registerResolve } from './commands/resolve.js';
 import { registerDeps } from './commands/deps.js';
+import { registerMetrics } from './commands/metrics.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -69,6 +70,7 @@ export function program(): Command {
   registerNodata(p);
   registerResolve(p);
   registerDeps(p);
+  registerMetrics(p);
   return p;
 }
 

@@ -218,9 +218,10 @@ test('the supervisor through the server and on the host', { timeout: 600_000 }, 
       },
       30_000,
     );
+    // tags as Falcon stores them: sorted by key (issue 15's ingestion)
     assert.deepEqual(running.map((m) => m.tags).sort(), [
-      'cop=acme,owt=web,pdl=shop,service=sup,job=web,cluster=prod,process=web',
-      'cop=acme,owt=web,pdl=shop,service=sup,job=web,cluster=prod,process=worker',
+      'cluster=prod,cop=acme,job=web,owt=web,pdl=shop,process=web,service=sup',
+      'cluster=prod,cop=acme,job=web,owt=web,pdl=shop,process=worker,service=sup',
     ]);
     const names = new Set((await api.metrics({ host: 'h1' })).map((m) => m.metric));
     for (const n of ['common.servicerunning', 'common.servicerestarts', 'common.serviceuptime', 'common.servicerss', 'common.servicecpu'])

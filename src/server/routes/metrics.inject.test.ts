@@ -172,7 +172,7 @@ routeTest(
   'GET /api/v1/metrics/history',
   "a series' points between two times, at the resolution asked; another team's series is not found",
   async () => {
-    const base = NOW - (NOW % 60) - 3600;
+    const base = NOW - (NOW % 120) - 3600; // a whole 2-minute bucket, for resolution=120
     const pushes = [0, 1, 2, 3].map((i) => point('h1', 'hist.m', i * 10, { timestamp: base + i * 60 }));
     assert.equal((await t.call(t.adminToken, 'POST', '/api/v1/push', pushes)).statusCode, 200);
     await t.ctx.metrics.ingest.flush();

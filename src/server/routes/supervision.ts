@@ -28,7 +28,10 @@ export async function supervisionRoutes(api: FastifyInstance, ctx: ServerContext
     // an instance's series by its tag (its tags hold the node's pairs); a host's by the host's clusters, scope and instances
     const hostTags = isServerAdmin(req.principal) && sel === undefined ? undefined : await tagsByHost(ctx);
     const out: T.MetricSample[] = [];
+    const now = Date.now();
     for (const p of ctx.metrics.ingest.latest()) {
+      // a series no longer sent (an instance undeployed, a host gone) leaves the list, as its report's metrics did
+      if (now - p.receivedAt > Math.max(3 * p.step * 1000, ctx.config.downAfterMs)) continue;
       if (q.host !== undefined && p.endpoint !== q.host) continue;
       if (q.metric !== undefined && p.metric !== q.metric) continue;
       if (!seriesAllowed(req.principal, p, hostTags, sel)) continue;
