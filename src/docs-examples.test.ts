@@ -15,6 +15,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NoopsError, type ErrorCode } from './errors/index.js';
+import { parse as parseYaml } from 'yaml';
+import { checkStrategyTestFile } from './monitor/judge/index.js';
 import { parseNoopsYaml } from './release/noops-yaml.js';
 import { parseClusterConf } from './rollout/cluster-conf.js';
 
@@ -24,6 +26,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PARSERS: Record<string, { parse: (text: string, file: string) => unknown; code: ErrorCode }> = {
   'noops.yaml': { parse: parseNoopsYaml, code: 'NOOPS_E_MANIFEST' },
   'cluster.conf': { parse: parseClusterConf, code: 'NOOPS_E_CLUSTER_CONF' },
+  'strategy-test.yaml': { parse: (text) => checkStrategyTestFile(parseYaml(text)), code: 'NOOPS_E_STRATEGY_TEST' },
 };
 
 /** YAML files the docs show whose parser is not run here; a block naming one is only listed. */

@@ -16,6 +16,7 @@ import type { RuntimeCatalog } from '../runtimes/catalog.js';
 import type { DesiredView } from './desired-view.js';
 import type { ChangeBus } from '../bus/index.js';
 import type { Leadership } from '../lead/index.js';
+import type { ServerMetrics } from './metrics-wiring.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -49,6 +50,8 @@ export interface ServerContext {
   signer: ReleaseSigner;
   /** which control loops this server leads among the servers of its database (src/lead/) */
   leadership: Leadership;
+  /** metric points in (reports, pushes), the judge's feed, history (server/metrics-wiring.ts) */
+  metrics: ServerMetrics;
   /** VictoriaMetrics, when `--victoria-metrics` names one (src/server/victoria-wiring.ts) */
   victoria?: VictoriaMetricsBackend;
 }

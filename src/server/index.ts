@@ -36,6 +36,7 @@ import { RuntimeCatalog } from '../runtimes/catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { aloneOnDatabase, Leadership, LOOPS, newServerId } from '../lead/index.js';
 import { wireRollout } from './rollout-wiring.js';
+import { wireMetrics } from './metrics-wiring.js';
 import { buildApp } from './app.js';
 import { listenMode, type ServerTls, type TlsOptions } from '../tls/index.js';
 import { serverTls } from '../tls/server-tls.js';
@@ -215,6 +216,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // a root grant changed on any server: read the grants again (the view forgets its answers itself)
     bus.subscribe(CHANNELS.answers, { change: () => grantsChanged(store), resync: () => grantsChanged(store) });
     hub.listen((h) => desired.forget(h)); // a wake means the host's answer changed
+    // metric points in, the judge's feed, history; the history keeper runs where LOOPS.history is led
+    // with --victoria-metrics: points written there too, and history read from there (victoria-wiring.ts)
+    const metrics = await wireMetrics({
+      store,
+      bus,
+      leadership,
+      ...(victoria && { sinks: [victoria], reader: victoria }),
+      log: (line) => log(`noops server: ${line}\n`),
+    });
     const ctx: ServerContext = {
       config,
       store,
@@ -230,6 +240,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       runtimes,
       signer,
       leadership,
+      metrics,
       victoria,
     };
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
@@ -263,6 +274,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await app.close();
         await builds.drain();
         await reports.close();
+        await metrics.close();
         await stopSharing();
         await bus.close();
         await store.close();

@@ -12,10 +12,10 @@
  *   // the history route: reader.query(q)
  */
 import { NoopsError } from '../errors/index.js';
-import { ALARMS_SENT, type HistoryBackend, POINTS_INGESTED, VictoriaMetricsBackend } from '../monitor/victoria/index.js';
+import { ALARMS_SENT, type HistoryBackend, VictoriaMetricsBackend } from '../monitor/victoria/index.js';
 
-/** The counters the ingestion and the alarms' delivery increment, shown by `GET /metrics`. */
-export { ALARMS_SENT, POINTS_INGESTED };
+/** The counter the alarms' delivery increments (per event sent, by priority), shown by `GET /metrics`. */
+export { ALARMS_SENT };
 
 /** Where history goes and comes from. */
 export interface HistoryBackends {
