@@ -40,7 +40,7 @@ import { wireMetrics } from './metrics-wiring.js';
 import { buildApp } from './app.js';
 import { listenMode, type ServerTls, type TlsOptions } from '../tls/index.js';
 import { serverTls } from '../tls/server-tls.js';
-import { checkVictoriaUrl, openVictoria } from './victoria-wiring.js';
+import { checkVictoriaUrl, historyBackends, openVictoria } from './victoria-wiring.js';
 
 /** Agents report every 5 s: a down host is noticed within seconds, and 10,000 hosts cost the
  * server 2,000 small requests a second. */
@@ -222,7 +222,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       store,
       bus,
       leadership,
-      ...(victoria && { sinks: [victoria], reader: victoria }),
+      ...historyBackends(victoria),
       log: (line) => log(`noops server: ${line}\n`),
     });
     const ctx: ServerContext = {
