@@ -27,8 +27,8 @@ import { hostAdoptRoutes } from './routes/hosts-adopt.js';
 import { grantRoutes } from './routes/grants.js';
 import { releaseImportRoutes } from './routes/releases-import.js';
 import { serverRoutes } from './routes/servers.js';
-import { prometheusRoutes } from './routes/prometheus.js';
 import { strategyRoutes } from './routes/strategies.js';
+import { prometheusRoutes } from './routes/prometheus.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
