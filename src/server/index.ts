@@ -24,7 +24,7 @@ import type { ServerContext, ServerConfig } from './context.js';
 import { DesiredHub } from './hub.js';
 import { CHANNELS, type ChangeBus, LocalChangeBus } from '../bus/index.js';
 import { openPostgresBus } from '../bus/postgres.js';
-import { ActualState, StoreHistory } from '../monitor/index.js';
+import { ActualState } from '../monitor/index.js';
 import { DesiredView } from './desired-view.js';
 import { grantsChanged, rootScopes } from './grants-cache.js';
 import { secretBook } from '../secrets/sealed.js';
@@ -225,14 +225,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     bus.subscribe(CHANNELS.answers, { change: () => grantsChanged(store), resync: () => grantsChanged(store) });
     hub.listen((h) => desired.forget(h)); // a wake means the host's answer changed
     // metric points in, the judge's feed, history; the history keeper runs where LOOPS.history is led
-    // history in the store, and in VictoriaMetrics too when --victoria-metrics names one (read from there)
-    const backends = historyBackends({ embedded: new StoreHistory(store), victoria });
+    // with --victoria-metrics: points written there too, and history read from there (victoria-wiring.ts)
     const metrics = await wireMetrics({
       store,
       bus,
       leadership,
-      sinks: backends.sinks,
-      reader: backends.reader,
+      ...historyBackends(victoria),
       log: (line) => log(`noops server: ${line}\n`),
     });
     const ctx: ServerContext = {

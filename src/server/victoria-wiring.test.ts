@@ -5,29 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { seriesKey } from '../api/index.js';
-import type { HistoryBackend, StoredPoint } from '../monitor/victoria/index.js';
 import { startVictoria, victoriaMissing } from '../monitor/victoria/test-victoria.js';
 import { startServer } from './index.js';
 import { historyBackends, openVictoria } from './victoria-wiring.js';
 
-const embedded: HistoryBackend = {
-  name: 'store',
-  write: async () => {},
-  query: async () => ({ resolution: 60, points: [] }),
-};
-
-test('without --victoria-metrics the embedded store alone is written and read; with it, VictoriaMetrics is a sink too and the one read', () => {
-  // the embedded store is written by the ingestion itself: no sink besides it without VictoriaMetrics
-  assert.deepEqual(historyBackends({ embedded }), { sinks: [], reader: embedded });
-  const victoria = openVictoria('http://127.0.0.1:8428', () => {});
-  assert.ok(victoria);
-  const both = historyBackends({ embedded, victoria });
-  assert.deepEqual(both.sinks, [victoria]);
-  assert.equal(both.reader, victoria);
+test('without --victoria-metrics the store alone is written and read; with it, VictoriaMetrics is a sink too and the one read', () => {
+  assert.deepEqual(historyBackends(undefined), {});
   assert.equal(
     openVictoria(undefined, () => {}),
     undefined,
   );
+  const victoria = openVictoria('http://127.0.0.1:8428', () => {});
+  assert.ok(victoria);
+  assert.deepEqual(historyBackends(victoria), { sinks: [victoria], reader: victoria });
 });
 
 test('--victoria-metrics must be an http(s) base URL', () => {
@@ -67,31 +57,18 @@ test('noops server --victoria-metrics URL: points written reach VictoriaMetrics,
     const victoria = server.ctx.victoria;
     assert.ok(victoria);
     const ts = Math.floor(Date.now() / 1000 / 60) * 60 - 600;
-    const p: StoredPoint = {
-      key: seriesKey('h1', 'agent.alive', ''),
-      endpoint: 'h1',
-      metric: 'agent.alive',
-      tags: '',
-      counterType: 'GAUGE',
-      step: 60,
-      timestamp: ts,
-      value: 1,
-    };
-    const { sinks, reader } = historyBackends({ embedded, victoria });
-    for (const s of sinks) await s.write([p]);
+    // a push through the server's ingestion: stored, given to VictoriaMetrics, and read back from it
+    const push = { endpoint: 'h1', metric: 'agent.alive', timestamp: ts, step: 60, value: 1, counterType: 'GAUGE' as const, tags: '' };
+    assert.equal(server.ctx.metrics.ingest.take([push], { kind: 'push', by: 'test' }).accepted, 1);
+    await server.ctx.metrics.ingest.flush();
     await victoria.flush();
     await vm.flush();
-    const q = {
-      key: p.key,
-      endpoint: 'h1',
-      metric: 'agent.alive',
-      tags: '',
-      counterType: 'GAUGE' as const,
-      from: ts - 60,
-      to: ts + 60,
-      resolution: 60,
-    };
-    assert.deepEqual((await reader.query(q)).points, [[ts, 1, 1, 1]]);
+    assert.equal(victoria.stats().sent, 1);
+    const q = { key: seriesKey('h1', 'agent.alive', ''), endpoint: 'h1', metric: 'agent.alive', tags: '', counterType: 'GAUGE' as const };
+    assert.deepEqual((await server.ctx.metrics.history.query({ ...q, from: ts - 60, to: ts + 60, resolution: 60 })).points, [
+      [ts, 1, 1, 1],
+    ]);
+    assert.equal(server.ctx.metrics.history, victoria);
     const token = readFileSync(server.adminTokenFile, 'utf8').trim();
     const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
     assert.match(text, /^noops_victoria_points_sent_total 1$/m);

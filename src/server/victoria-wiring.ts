@@ -2,36 +2,31 @@
  * `noops server --victoria-metrics URL`: where metric history is written and read (issue 15).
  * Without the flag, the embedded store alone; with it, every point goes to both the embedded store
  * and VictoriaMetrics, and the history route reads from VictoriaMetrics. The ingestion and the
- * history route (the `history` part: src/monitor/metrics/, routes/metrics.ts) take the answer of
+ * history route (server/metrics-wiring.ts, routes/metrics.ts) take the answer of
  * `historyBackends`; this file decides nothing else.
  *
  * @example
  *   const victoria = openVictoria(opts.victoriaMetrics, log); // undefined without the flag
- *   const { sinks, reader } = historyBackends({ embedded: storeHistory, victoria });
- *   new MetricsIngest({ ..., sinks }); // the store as ever, and VictoriaMetrics (its write only queues)
- *   // the history route: reader.query(q)
+ *   await wireMetrics({ store, bus, leadership, ...historyBackends(victoria), log });
+ *   // points: the store as ever, and VictoriaMetrics (its write only queues); history read from VictoriaMetrics
  */
 import { NoopsError } from '../errors/index.js';
-import { ALARMS_SENT, type HistoryBackend, POINTS_INGESTED, VictoriaMetricsBackend } from '../monitor/victoria/index.js';
+import { ALARMS_SENT, type HistoryBackend, VictoriaMetricsBackend } from '../monitor/victoria/index.js';
 
-/** The counters the ingestion and the alarms' delivery increment, shown by `GET /metrics`. */
-export { ALARMS_SENT, POINTS_INGESTED };
+/** The counter the alarms' delivery increments (per event sent, by priority), shown by `GET /metrics`. */
+export { ALARMS_SENT };
 
-/** Where history goes and comes from. */
+/** What `wireMetrics` takes besides the store: nothing without VictoriaMetrics. */
 export interface HistoryBackends {
-  /**
-   * the backends each stored batch of points is given to besides the embedded store (which
-   * `MetricsIngest` writes itself): its `sinks` option. Empty without VictoriaMetrics.
-   */
-  sinks: HistoryBackend[];
-  /** the one the history route reads from: VictoriaMetrics when configured, else the embedded store */
-  reader: HistoryBackend;
+  /** the backends each stored batch is given to besides the store (which `MetricsIngest` writes itself) */
+  sinks?: HistoryBackend[];
+  /** the one the history route reads from (absent: the store's own history) */
+  reader?: HistoryBackend;
 }
 
-/** The sinks and the reader, given the embedded store's backend and VictoriaMetrics (if configured). */
-export function historyBackends(opts: { embedded: HistoryBackend; victoria?: HistoryBackend }): HistoryBackends {
-  if (!opts.victoria) return { sinks: [], reader: opts.embedded };
-  return { sinks: [opts.victoria], reader: opts.victoria };
+/** With VictoriaMetrics: it is a sink besides the store, and the one history is read from. */
+export function historyBackends(victoria: HistoryBackend | undefined): HistoryBackends {
+  return victoria ? { sinks: [victoria], reader: victoria } : {};
 }
 
 /**

@@ -3,12 +3,12 @@
  * with labels and gauges read when scraped. Lighter than prom-client (no dependency, no default
  * registry to reset between tests) for the dozen figures `GET /metrics` shows.
  *
- * The process-wide counters other parts increment are exported here: `POINTS_INGESTED` (the
- * history's ingestion, per point taken) and `ALARMS_SENT` (the alarms' delivery, per event sent).
+ * The process-wide counter another part increments is exported here: `ALARMS_SENT` (the alarms'
+ * delivery, per event sent). Points ingested are the ingestion's own counts (MetricsIngest.counters).
  *
  * @example
- *   import { POINTS_INGESTED } from '../victoria/index.js';
- *   POINTS_INGESTED.inc(points.length, { source: source.kind }); // agent, push or nodata (PointSource)
+ *   import { ALARMS_SENT } from '../victoria/index.js';
+ *   ALARMS_SENT.inc(1, { priority: String(event.priority) });
  */
 
 /** Label values by name; the same names on every call of one counter. */
@@ -59,8 +59,6 @@ export function renderSamples(name: string, type: 'gauge' | 'counter', help: str
   return out;
 }
 
-/** Metric points the server took (agents' reports, Falcon pushes, nodata's mock values), by source. */
-export const POINTS_INGESTED = new Counter('noops_points_ingested_total', 'Metric points the server took, by source.');
 /** Alarm events sent (PROBLEM and OK), by priority. */
 export const ALARMS_SENT = new Counter('noops_alarms_sent_total', 'Alarm events sent (PROBLEM and OK), by priority.');
 

@@ -2,7 +2,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertError, assertPeopleOnly, routeTest, startTestApp, TREE, type TestApp, upProcess } from '../test-app.js';
-import { POINTS_INGESTED } from '../victoria-wiring.js';
 
 let t: TestApp;
 let h1: string;
@@ -33,8 +32,18 @@ function figure(text: string, name: string, labels = ''): number | undefined {
 }
 
 test('GET /metrics: the figures in Prometheus text format for a viewer token (a scraper) or the admin', async () => {
-  const before = POINTS_INGESTED.value({ source: 'test' });
-  POINTS_INGESTED.inc(3, { source: 'test' });
+  const now = Math.floor(Date.now() / 1000);
+  const push = [2, 1, 0].map((i) => ({
+    endpoint: 'h1',
+    metric: 'app.qps',
+    timestamp: now - 60 * i,
+    step: 60,
+    value: i,
+    counterType: 'GAUGE',
+    tags: '',
+  }));
+  const pushed = await t.call(t.adminToken, 'POST', '/api/v1/push', push);
+  assert.equal(pushed.statusCode, 200);
   const scraper = await t.team(TREE.ROOT, 'viewer', 'prometheus');
   const res = await t.call(scraper, 'GET', '/metrics');
   assert.equal(res.statusCode, 200, res.body);
@@ -46,12 +55,13 @@ test('GET /metrics: the figures in Prometheus text format for a viewer token (a 
   assert.equal(figure(text, 'noops_agents_known'), 2);
   assert.equal(figure(text, 'noops_agents_up'), 2);
   assert.ok((figure(text, 'noops_reports_received_total') ?? 0) >= 2, text);
-  assert.equal(figure(text, 'noops_points_ingested_total', '{source="test"}'), before + 3);
+  assert.equal(figure(text, 'noops_points_ingested_total', '{outcome="accepted"}'), 3);
+  assert.equal(figure(text, 'noops_points_ingested_total', '{outcome="stale"}'), 0);
   assert.equal(figure(text, 'noops_alarms_sent_total'), 0);
   assert.equal(figure(text, 'noops_leases_held', '{loop="rollout"}'), 1); // alone on SQLite, it leads every loop
   // calls counted by route pattern and status, never by the names in the URL
   assert.equal(figure(text, 'noops_http_requests_total', '{method="POST",route="/api/v1/agent/report",status="200"}'), 2);
-  assert.doesNotMatch(text, /h1|h2|cop\.acme/);
+  assert.doesNotMatch(text, /h1|h2|cop\.acme|app\.qps/);
   assert.equal((await t.call(t.adminToken, 'GET', '/metrics')).statusCode, 200);
   const again = (await t.call(t.adminToken, 'GET', '/metrics')).body;
   assert.ok((figure(again, 'noops_http_requests_total', '{method="GET",route="/metrics",status="200"}') ?? 0) >= 2);

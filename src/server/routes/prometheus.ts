@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { API_PREFIX } from '../../api/index.js';
 import { LOOPS } from '../../lead/index.js';
-import { ALARMS_SENT, Counter, POINTS_INGESTED, renderSamples, type Sample } from '../../monitor/victoria/index.js';
+import { ALARMS_SENT, Counter, renderSamples, type Sample } from '../../monitor/victoria/index.js';
 import { matches, parseSelector, parseTag } from '../../tree/index.js';
 import { canSee } from '../auth.js';
 import type { ServerContext } from '../context.js';
@@ -103,7 +103,7 @@ async function figures(ctx: ServerContext, requests: RequestFigures): Promise<st
     renderSamples('noops_agents_known', 'gauge', 'Hosts joined to this server (their agents).', [{ value: hosts.length }]),
     renderSamples('noops_agents_up', 'gauge', 'Hosts whose agent reported within the down-after time.', [{ value: up }]),
     requests.reports.render(),
-    POINTS_INGESTED.render(),
+    ...pointFigures(ctx),
     ALARMS_SENT.render(),
     renderSamples(
       'noops_leases_held',
@@ -128,6 +128,28 @@ async function figures(ctx: ServerContext, requests: RequestFigures): Promise<st
     );
   }
   return parts.join('');
+}
+
+/** The ingestion's counts (MetricsIngest.counters): points taken, stored, dropped. */
+function pointFigures(ctx: ServerContext): string[] {
+  const c = ctx.metrics.ingest.counters;
+  return [
+    renderSamples('noops_points_ingested_total', 'counter', 'Metric points given to the ingestion, by outcome.', [
+      { labels: { outcome: 'accepted' }, value: c.accepted },
+      { labels: { outcome: 'stale' }, value: c.stale },
+      { labels: { outcome: 'refused' }, value: c.refused },
+    ]),
+    renderSamples('noops_points_stored_total', 'counter', 'Metric points written to the store.', [{ value: c.stored }]),
+    renderSamples('noops_points_dropped_total', 'counter', 'Metric points dropped because too many waited to be stored.', [
+      { value: c.dropped },
+    ]),
+    renderSamples('noops_points_store_write_failures_total', 'counter', 'Batches of points the store did not take (each retried).', [
+      { value: c.failedWrites },
+    ]),
+    renderSamples('noops_points_sink_failures_total', 'counter', 'Batches a history sink (VictoriaMetrics) did not take.', [
+      { value: c.sinkFailures },
+    ]),
+  ];
 }
 
 /** Open file descriptors (Linux' /proc); nothing where there is no /proc. */
