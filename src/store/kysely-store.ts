@@ -28,6 +28,7 @@ import type { StoredHostReport } from './types.js';
 import * as secrets from './secrets.js';
 import * as packageBlobs from './package-blobs.js';
 import * as commands from './agent-commands.js';
+import * as metrics from './metrics.js';
 import { strategyQueries, type StrategyQueries } from './strategies.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
@@ -663,6 +664,35 @@ export class KyselyStore implements Store {
     return commands.sweepAgentCommands(this.db, sweep);
   }
 
+  // ---- metrics (queries in metrics.ts)
+
+  putMetrics(series: readonly metrics.MetricSeriesRow[], points: readonly metrics.MetricPointRow[]): Promise<void> {
+    return metrics.putMetrics(this.db, series, points);
+  }
+  readMetricPoints(after: number, missing: readonly number[], limit: number): Promise<metrics.StoredMetricPoint[]> {
+    return metrics.readMetricPoints(this.db, this.kind, after, missing, limit);
+  }
+  lastMetricPointId(): Promise<number> {
+    return metrics.lastMetricPointId(this.db);
+  }
+  lastMetricPoints(keys: readonly string[], n: number): Promise<metrics.StoredMetricPoint[]> {
+    return metrics.lastMetricPoints(this.db, keys, n);
+  }
+  listMetricSeries(filter: { keys?: readonly string[]; endpoint?: string; metric?: string } = {}): Promise<metrics.MetricSeriesRow[]> {
+    return metrics.listMetricSeries(this.db, filter);
+  }
+  metricPointsBetween(key: string, from: number, to: number): Promise<{ ts: number; v: number }[]> {
+    return metrics.metricPointsBetween(this.db, key, from, to);
+  }
+  metricRollupsBetween(key: string, resolution: number, from: number, to: number): Promise<metrics.MetricRollupRow[]> {
+    return metrics.metricRollupsBetween(this.db, key, resolution, from, to);
+  }
+  rollUpMetrics(resolution: number, source: 'raw' | number, from: number, to: number): Promise<number> {
+    return metrics.rollUpMetrics(this.db, resolution, source, from, to);
+  }
+  pruneMetrics(rawBefore: number, rollupsBefore: ReadonlyMap<number, number>): Promise<number> {
+    return metrics.pruneMetrics(this.db, rawBefore, rollupsBefore);
+  }
   // strategies, nodata rules, maintenance windows (issue 15): the queries are strategies.ts's
   #strategies: StrategyQueries | undefined;
   private get strategyRows(): StrategyQueries {

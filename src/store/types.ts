@@ -200,6 +200,11 @@ export interface DesiredRow {
   kind?: DeploymentKind | null;
 }
 
+import type { MetricsStore } from './metrics.js';
+
+/** The store's metrics (series, raw points, archives): store/metrics.ts. */
+export interface Store extends MetricsStore {}
+
 /** A host's last report as a server stored it, for the other servers (store/host-reports.ts). */
 export interface StoredHostReport {
   host: string;
