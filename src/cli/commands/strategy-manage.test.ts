@@ -236,3 +236,18 @@ test('the apply file: a YAML list; an unknown key or a wrong type is refused wit
     message: /^f.yaml:5: entry 2: right: /,
   });
 });
+
+test("the docs' strategies.yaml example parses", () => {
+  const md = readFileSync(new URL('../../../docs/monitoring.md', import.meta.url), 'utf8');
+  const block = /```yaml\n(# strategies\.yaml\n[\s\S]*?)```/.exec(md);
+  assert.ok(block, 'docs/monitoring.md has a strategies.yaml example');
+  const entries = parseStrategyFile(block[1]!, 'docs/monitoring.md');
+  assert.deepEqual(
+    entries.map((e) => [e.selector, e.metric, e.off ?? false]),
+    [
+      ['cop=xiaomi,owt=miliao,pdl=account', 'common.servicerunning', false],
+      ['cop=xiaomi', 'df.bytes.free.percent', false],
+      ['cop=xiaomi,owt=miliao,pdl=account,service=batch', 'common.servicerunning', true],
+    ],
+  );
+});

@@ -12,7 +12,6 @@ import {
   forHost,
   forInstance,
   hostPaths,
-  isInstanceSeries,
   nodataFor,
   tagObject,
   windowCovers,
@@ -74,7 +73,11 @@ interface Cached {
  */
 export class StrategyBook {
   private snapshot: Snapshot | undefined;
-  private readonly cache = new Map<string, Cached>();
+  /** metric -> sorted tags -> candidates (instances' series) */
+  private readonly instanceCache = new Map<string, Map<string, Cached>>();
+  /** metric -> endpoint -> candidates (hosts' series) */
+  private readonly hostCache = new Map<string, Map<string, Cached>>();
+  private cachedSeries = 0;
   private readonly pathsOf = new Map<string, Array<Set<string>>>();
   private loadedAt = Number.NEGATIVE_INFINITY;
   private reading: Promise<void> | undefined;
@@ -127,16 +130,21 @@ export class StrategyBook {
     if (!snap) return [];
     const ofMetric = snap.byMetric.get(point.metric);
     if (ofMetric === undefined) return [];
-    const tags = tagObject(point.tags);
-    const instance = isInstanceSeries(tags);
-    // An instance's candidates depend on its tags alone, a host's on its endpoint alone.
-    const key = instance ? `i\u0000${point.metric}\u0000${point.tags}` : `h\u0000${point.metric}\u0000${point.endpoint}`;
-    let cached = this.cache.get(key);
+    // An instance's candidates depend on its tags alone, a host's on its endpoint alone. Sorted
+    // tags hold `cop` first or after a ",". Nested maps: no key string built per point.
+    const instance = point.tags.startsWith('cop=') || point.tags.includes(',cop=');
+    const byMetric = instance ? this.instanceCache : this.hostCache;
+    let bySeries = byMetric.get(point.metric);
+    if (bySeries === undefined) byMetric.set(point.metric, (bySeries = new Map()));
+    const key = instance ? point.tags : point.endpoint;
+    let cached = bySeries.get(key);
     if (cached === undefined) {
-      const candidates = instance ? forInstance(ofMetric, tags) : forHost(ofMetric, point.endpoint, this.paths(snap, point.endpoint));
+      const candidates = instance
+        ? forInstance(ofMetric, tagObject(point.tags))
+        : forHost(ofMetric, point.endpoint, this.paths(snap, point.endpoint));
       cached = { candidates, plain: candidates.every((c) => c.window === undefined) ? candidates.map((c) => c.strategy) : undefined };
-      if (this.cache.size >= MAX_CACHED_SERIES) this.cache.clear();
-      this.cache.set(key, cached);
+      if (++this.cachedSeries > MAX_CACHED_SERIES) this.clearCache();
+      bySeries.set(key, cached);
     }
     if (cached.plain) return cached.plain;
     return cached.candidates.filter((c) => c.window === undefined || windowHolds(c.window, now)).map((c) => c.strategy);
@@ -172,6 +180,12 @@ export class StrategyBook {
   private current(): Snapshot | undefined {
     if (this.clock() - this.loadedAt > HOSTS_REFRESH_MS && !this.reading) this.forget();
     return this.snapshot;
+  }
+
+  private clearCache(): void {
+    this.instanceCache.clear();
+    this.hostCache.clear();
+    this.cachedSeries = 0;
   }
 
   private paths(snap: Snapshot, host: string): Array<Set<string>> {
@@ -223,7 +237,7 @@ export class StrategyBook {
         byMetric.set(row.metric, list);
       }
       this.snapshot = { byMetric, nodata: nodata.map(bindNodata), maintenance, leaves: sortedLeaves, fingerprint };
-      this.cache.clear();
+      this.clearCache();
       this.pathsOf.clear();
     } catch (err) {
       // Keep answering from the last read; a point after RETRY_MS asks again.

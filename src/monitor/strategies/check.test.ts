@@ -7,7 +7,7 @@ import { checkFunc, checkMaxStep, checkOp, checkPriority, checkTags, parseDurati
 const refused = (fn: () => unknown, field: RegExp): void =>
   assert.throws(fn, (err: unknown) => err instanceof NoopsError && err.code === 'NOOPS_E_STRATEGY_INVALID' && field.test(err.message));
 
-test('functions: Falcon names with #N (and N,M for lookup, kdiff, kpdiff)', () => {
+test("functions: the judge's parseFunc decides (Falcon's names, #N, and N,M for lookup, kdiff, kpdiff)", () => {
   assert.equal(checkFunc(' all(#3) '), 'all(#3)');
   for (const ok of [
     'max(#1)',
@@ -18,11 +18,13 @@ test('functions: Falcon names with #N (and N,M for lookup, kdiff, kpdiff)', () =
     'pdiff(#3)',
     'stddev(#5)',
     'lookup(#2,3)',
-    'kdiff(#3, 2)',
+    'kdiff(#3,2)',
     'kpdiff(#3,3)',
+    'all(#3,2)', // Falcon reads the first argument and leaves the rest
   ])
     assert.equal(checkFunc(ok), ok);
-  for (const bad of ['all(3)', 'all(#0)', 'lookup(#2)', 'all(#3,2)', 'median(#3)', 'all(#3', '']) refused(() => checkFunc(bad), /--func/);
+  for (const bad of ['all(3)', 'all(#0)', 'lookup(#2)', 'kdiff(#3, 2)', 'median(#3)', 'all(#3', ''])
+    refused(() => checkFunc(bad), /--func/);
 });
 
 test('operators, priorities 0-6, max >= 0', () => {

@@ -3,6 +3,7 @@
  * routes) with messages that name the field. Pure.
  */
 import { NoopsError } from '../../errors/index.js';
+import { parseFunc } from '../judge/index.js';
 
 /** Falcon's operators (`=` and `==` are one: equal within 0.0001). */
 export const OPERATORS = ['==', '=', '!=', '<', '<=', '>', '>='] as const;
@@ -14,27 +15,19 @@ function invalid(message: string, hint?: string): NoopsError {
   return new NoopsError('NOOPS_E_STRATEGY_INVALID', message, hint === undefined ? undefined : { hint });
 }
 
-/** Functions that take `#N` alone, and those that take `#N,M` (Falcon's func.go). */
-const ONE_ARG = new Set(['all', 'max', 'min', 'sum', 'avg', 'diff', 'pdiff', 'stddev']);
-const TWO_ARGS = new Set(['lookup', 'kdiff', 'kpdiff']);
-
 /**
- * Checks a judge function's syntax: `all(#3)`, `lookup(#2,3)`, ... and answers it trimmed.
- * TODO(judge): replace with the judge's `parseFunc` (src/monitor/judge/) once it is on main, so
- * the edge and the judge agree by construction.
+ * Checks a judge function with the judge's own parser (`parseFunc`, Falcon's ParseFuncFromString),
+ * so the edge and the judge agree by construction; answers it trimmed.
  *
  * @example checkFunc(' all(#3) ') // 'all(#3)'; checkFunc('all(3)') throws NOOPS_E_STRATEGY_INVALID
  */
 export function checkFunc(func: string): string {
   const text = func.trim();
-  const m = /^([a-z]+)\(#(\d+)(?:\s*,\s*(\d+))?\)$/.exec(text);
-  const name = m?.[1];
-  const fits = m !== null && name !== undefined && (m[3] === undefined ? ONE_ARG.has(name) : TWO_ARGS.has(name));
-  if (!fits || Number(m[2]) < 1 || (m[3] !== undefined && Number(m[3]) < 1)) {
-    throw invalid(
-      `--func ${JSON.stringify(func)} is not a judge function`,
-      'give one of all(#N), max(#N), min(#N), sum(#N), avg(#N), diff(#N), pdiff(#N), stddev(#N), lookup(#N,M), kdiff(#N,M), kpdiff(#N,M), with N and M at least 1',
-    );
+  try {
+    parseFunc(text);
+  } catch (err) {
+    if (!(err instanceof NoopsError)) throw err;
+    throw new NoopsError('NOOPS_E_STRATEGY_INVALID', `--func ${JSON.stringify(func)}: ${err.message}`, { hint: err.hint, cause: err });
   }
   return text;
 }

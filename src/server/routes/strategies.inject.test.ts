@@ -72,6 +72,17 @@ routeTest('POST /api/v1/strategies', 'outside its subtree, above it, or as a vie
     'NOOPS_E_FORBIDDEN',
     'above',
   );
+  assertError(
+    await t.call(webDeployer, 'POST', '/api/v1/strategies', { selector: 'cop=acme,owt=other', ...base }),
+    403,
+    'NOOPS_E_FORBIDDEN',
+    'a new node beside',
+  );
+  assert.equal(
+    (await t.ctx.store.listNodes()).some((n) => n.tag === 'cop.acme_owt.other'),
+    false,
+    'a refused call creates no node',
+  );
   const viewer = await t.team(TREE.WEB, 'viewer');
   assertError(await t.call(viewer, 'POST', '/api/v1/strategies', { selector: WEB_SEL, ...base }), 403, 'NOOPS_E_FORBIDDEN', 'viewer');
   for (const [bad, field] of [

@@ -167,8 +167,8 @@ function wanted(node: string, b: z.infer<typeof StrategyBody>): WantedStrategy {
 }
 
 export async function strategyRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
-  /** The node a selector (or tag) names, created when complete and new. */
-  const nodeOf = async (input: string): Promise<string> => {
+  /** The node a selector (or tag) names, `who` checked as a deployer on it, then created when complete and new. */
+  const nodeOf = async (input: string, who: Principal): Promise<string> => {
     const text = input.trim();
     const asTag = text.includes('=')
       ? parseSelector(text)
@@ -177,6 +177,7 @@ export async function strategyRoutes(api: FastifyInstance, ctx: ServerContext): 
       : text;
     if (asTag === '') throw new NoopsError('NOOPS_E_SELECTOR_INVALID', 'the selector is empty; give the node, e.g. cop=xiaomi,owt=miliao');
     const node = await ctx.tags.resolveAny(asTag);
+    authorize(who, node, 'deployer'); // before creating it: a refused call leaves no node behind
     await ctx.tags.ensure(node);
     return node;
   };
@@ -198,8 +199,7 @@ export async function strategyRoutes(api: FastifyInstance, ctx: ServerContext): 
 
   api.post('/strategies', { config: { access: 'deployer' } }, async (req): Promise<T.StrategyView> => {
     const body = parseBody(StrategyBody, req.body, 'strategy add');
-    const node = await nodeOf(body.selector);
-    authorize(req.principal, node, 'deployer');
+    const node = await nodeOf(body.selector, req.principal);
     const w = wanted(node, body);
     const row = await ctx.store.tx(async (s) => {
       const added = await s.addStrategy({ ...w, createdBy: req.principal.name, createdAt: new Date().toISOString() });
@@ -234,8 +234,7 @@ export async function strategyRoutes(api: FastifyInstance, ctx: ServerContext): 
     const want: WantedStrategy[] = [];
     for (const [i, entry] of body.strategies.entries()) {
       try {
-        const node = await nodeOf(entry.selector);
-        authorize(req.principal, node, 'deployer');
+        const node = await nodeOf(entry.selector, req.principal);
         nodes.add(node);
         want.push(wanted(node, entry));
       } catch (err) {
@@ -281,8 +280,7 @@ export async function strategyRoutes(api: FastifyInstance, ctx: ServerContext): 
 
   api.post('/nodata', { config: { access: 'deployer' } }, async (req): Promise<T.NodataView> => {
     const body = parseBody(NodataBody, req.body, 'nodata add');
-    const node = await nodeOf(body.selector);
-    authorize(req.principal, node, 'deployer');
+    const node = await nodeOf(body.selector, req.principal);
     const row = await ctx.store.addNodata({
       node,
       metric: checkMetric(body.metric),
@@ -337,8 +335,7 @@ export async function strategyRoutes(api: FastifyInstance, ctx: ServerContext): 
       throw new NoopsError('NOOPS_E_INPUT', 'maintain: give either a selector (-t) or a host (--host), not both');
     let node: string | null = null;
     if (body.selector !== undefined) {
-      node = await nodeOf(body.selector);
-      authorize(req.principal, node, 'deployer');
+      node = await nodeOf(body.selector, req.principal);
     } else {
       const host = await ctx.store.getHost(body.host as string);
       if (!host) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `no host ${body.host}`);
