@@ -30,6 +30,7 @@ import * as packageBlobs from './package-blobs.js';
 import * as commands from './agent-commands.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
+import { KyselyAlarmStore } from './alarms.js';
 import type {
   AuditRow,
   Fence,
@@ -410,6 +411,10 @@ export class KyselyStore implements Store {
     q = q.orderBy('id', 'desc');
     if (filter.limit !== undefined) q = q.limit(filter.limit);
     return (await q.execute()).map(m.buildFromDb);
+  }
+
+  get alarms(): KyselyAlarmStore {
+    return new KyselyAlarmStore(this.db, this.kind);
   }
 
   // ---- leases and servers (store/leases.ts)

@@ -11,6 +11,7 @@
 import { packageBlobsMigration } from './package-blobs.js';
 import { hostReportsMigration } from './host-reports.js';
 import { agentCommandsMigration } from './agent-commands.js';
+import { alarmsMigration } from './alarms.js';
 import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** The two backends; the schema differs between them only in identity columns and collation. */
@@ -465,6 +466,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0013_agent_commands': agentCommandsMigration,
   '0014_host_reports': hostReportsMigration,
   '0015_package_blobs': packageBlobsMigration,
+  '0018_alarms': alarmsMigration,
 };
 
 /**

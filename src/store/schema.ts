@@ -8,6 +8,7 @@ import type { Generated, Selectable } from 'kysely';
 import type { InstanceRow } from './types.js';
 import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.js';
 import type { HostReportsTable } from './host-reports.js';
+import type { AlarmCallbacksTable, AlarmDeliveriesTable, AlarmEventsTable, AlarmSilencesTable } from './alarms.js';
 import type { AgentCommandOutputTable, AgentCommandsTable } from './agent-commands.js';
 
 export interface TokensTable {
@@ -250,6 +251,10 @@ export interface Database {
   package_blob_chunks: PackageBlobChunksTable;
   agent_commands: AgentCommandsTable;
   agent_command_output: AgentCommandOutputTable;
+  alarm_events: AlarmEventsTable;
+  alarm_silences: AlarmSilencesTable;
+  alarm_callbacks: AlarmCallbacksTable;
+  alarm_deliveries: AlarmDeliveriesTable;
 }
 
 export type DbToken = Selectable<TokensTable>;
