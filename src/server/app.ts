@@ -26,6 +26,7 @@ import { hostAdoptRoutes } from './routes/hosts-adopt.js';
 import { grantRoutes } from './routes/grants.js';
 import { releaseImportRoutes } from './routes/releases-import.js';
 import { serverRoutes } from './routes/servers.js';
+import { alarmRoutes } from './routes/alarms.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
@@ -106,6 +107,7 @@ export async function buildApp(
       await grantRoutes(api, ctx);
       await releaseImportRoutes(api, ctx);
       await serverRoutes(api, ctx);
+      await alarmRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );
