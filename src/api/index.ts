@@ -9,3 +9,4 @@ export { fetchFor, transportError, type Fetch } from './transport.js';
 export { ServerList, parseServers, SERVER_LIST_HINT, type ServerChange } from './server-list.js';
 export { ANSWER_TIMEOUT_MS } from './failover.js';
 export type * from './alarms-types.js';
+export * from './alarms-client.js';

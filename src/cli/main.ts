@@ -24,6 +24,8 @@ import { registerSecret } from './commands/secret.js';
 import { registerHostAdopt } from './commands/host-adopt.js';
 import { registerUndeploy } from './commands/undeploy.js';
 import { registerServers } from './commands/servers.js';
+import { registerAlarms } from './commands/alarms.js';
+import { registerSilence } from './commands/silence.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -57,6 +59,8 @@ export function program(): Command {
   registerHostAdopt(p);
   registerUndeploy(p);
   registerServers(p);
+  registerAlarms(p);
+  registerSilence(p);
   return p;
 }
 
