@@ -82,7 +82,7 @@ export const ENTRIES: Record<string, readonly string[]> = {
   artifacts: ['extract.ts', 'package-cache.ts'],
   build: ['build.ts', 'detect.ts', 'runner.ts'],
   bus: ['postgres.ts'],
-  monitor: ['report-schema.ts', 'alarms/index.ts'],
+  monitor: ['report-schema.ts', 'strategies/index.ts', 'alarms/index.ts'],
   release: ['noops-yaml.ts', 'package.ts', 'signing.ts', 'defaults.ts', 'schedule.ts'],
   import: ['import.ts'],
   rollout: ['types.ts', 'controller.ts', 'cluster-conf.ts'],

@@ -26,6 +26,14 @@ export const ERROR_CODES = {
     status: 400,
     hint: 'give --db as postgres://USER:PASS@HOST:5432/DB (or postgresql://), sqlite:/abs/path/noops.db, or a file path ending in .db; without --db the server keeps SQLite in its data folder',
   },
+  NOOPS_E_STRATEGY_FUNC: {
+    status: 400,
+    hint: 'write the function as Falcon does: all(#3), max(#3), min(#3), sum(#3), avg(#3), diff(#3), pdiff(#3), stddev(#10), lookup(#2,3), kdiff(#3,3) or kpdiff(#3,3)',
+  },
+  NOOPS_E_STRATEGY_INVALID: {
+    status: 400,
+    hint: 'a strategy is --metric M --func "all(#3)" --op "==" --right 0 --max 3 --priority 0-6 [--tags k=v,...] [--run HH:MM-HH:MM]; the message names the field (docs/monitoring.md)',
+  },
   // auth
   NOOPS_E_UNAUTHORIZED: { status: 401, hint: 'pass a token with --token, NOOPS_TOKEN, or ./.noops/admin.token' },
   NOOPS_E_FORBIDDEN: { status: 403, hint: 'this token may not do that; ask for a token whose scope covers the tag' },

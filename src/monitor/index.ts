@@ -16,3 +16,16 @@
 export { ActualState, EVENTS_PER_HOST, type ActualStateEvents, type ActualStateStore } from './actual-state.js';
 export { compareInstanceRows, instanceRows } from './instances.js';
 export { HEARTBEAT_FLUSH_MS, INSTANCES_FLUSH_MS, type WriteFailures } from './store-writer.js';
+export {
+  DEFAULT_JUDGE_CONFIG,
+  Judge,
+  type JudgeConfig,
+  type JudgeEvent,
+  type JudgePoint,
+  type JudgeStrategy,
+  parseFunc,
+} from './judge/index.js';
+// issue 15: metric points in, stored, read back (monitor/metrics/; see README.md)
+export { MetricsIngest, FLUSH_MS, type IngestCounters, type LatestPoint, type TakeOutcome } from './metrics/ingest.js';
+export { StorePointFeed, MISSING_WAIT_MS } from './metrics/feed.js';
+export type * from './metrics/ports.js';

@@ -10,6 +10,8 @@ import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.
 import type { HostReportsTable } from './host-reports.js';
 import type { AlarmCallbacksTable, AlarmDeliveriesTable, AlarmEventsTable, AlarmSilencesTable } from './alarms.js';
 import type { AgentCommandOutputTable, AgentCommandsTable } from './agent-commands.js';
+import type { MetricPointsTable, MetricRollupsTable, MetricSeriesTable } from './metrics.js';
+import type { MaintenanceTable, NodataRulesTable, StrategiesTable } from './strategies.js';
 
 export interface TokensTable {
   hash: string;
@@ -251,6 +253,12 @@ export interface Database {
   package_blob_chunks: PackageBlobChunksTable;
   agent_commands: AgentCommandsTable;
   agent_command_output: AgentCommandOutputTable;
+  metric_series: MetricSeriesTable;
+  metric_points: MetricPointsTable;
+  metric_rollups: MetricRollupsTable;
+  strategies: StrategiesTable;
+  nodata_rules: NodataRulesTable;
+  maintenance: MaintenanceTable;
   alarm_events: AlarmEventsTable;
   alarm_silences: AlarmSilencesTable;
   alarm_callbacks: AlarmCallbacksTable;

@@ -1,0 +1,7 @@
+/**
+ * The judge (issue 15): Open-Falcon's, pure and light (no I/O, no zod). `Judge` holds every
+ * series' history and last events; `parseFunc` checks a strategy's function when it is created.
+ */
+export { Judge, type JudgeOptions, type LastEvent } from './judge.js';
+export { type ParsedFunc, parseFunc } from './funcs.js';
+export * from './types.js';
