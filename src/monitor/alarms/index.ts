@@ -9,6 +9,6 @@
  */
 export { JudgeLoop, CURSOR_META_KEY, type JudgeLoopOptions, type JudgeLoopEvents } from './judge-loop.js';
 export { Deliverer, callbackForm, owed, backoffMs, falconTime, postForm, type PostCallback, type FencedWrite } from './delivery.js';
-export { NodataRunner, dueMocks, nodataRuleFor, NODATA_SOURCE } from './nodata.js';
+export { NodataRunner, dueMocks } from './nodata.js';
 export { alarmView, alarmRow, nodeOfTags, selectorOfTag, silenceFor } from './events.js';
 export type { IngestPort, JudgePort, NodataRulePort, PointFeedPort, SeenSeries, StrategyPort } from './ports.js';

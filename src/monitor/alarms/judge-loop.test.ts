@@ -11,7 +11,7 @@ import { seriesKey, type FalconPoint } from '../../api/index.js';
 import { openStore } from '../../store/open.js';
 import type { Store } from '../../store/index.js';
 import type { JudgeEvent, JudgePoint, JudgeStrategy } from '../judge/types.js';
-import type { StoredPoint } from '../metrics/ports.js';
+import type { FeedCursor, FeedPoint } from '../metrics/ports.js';
 import { JudgeLoop } from './judge-loop.js';
 import { callbackForm, owed } from './delivery.js';
 import { dueMocks } from './nodata.js';
@@ -27,10 +27,13 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
 
 /** Points in memory, the cursor an index. */
 class MemFeed implements PointFeedPort {
-  points: StoredPoint[] = [];
+  points: FeedPoint[] = [];
   add(endpoint: string, tags: string, timestamp: number, value: number): void {
+    const key = seriesKey(endpoint, 'common.servicerunning', tags);
     this.points.push({
-      key: seriesKey(endpoint, 'common.servicerunning', tags),
+      id: this.points.length + 1,
+      receivedAt: Date.now(),
+      key,
       endpoint,
       metric: 'common.servicerunning',
       tags,
@@ -40,13 +43,16 @@ class MemFeed implements PointFeedPort {
       value,
     });
   }
-  async readSince(cursor: string | undefined, limit: number) {
-    const from = cursor === undefined ? 0 : Number(cursor);
+  async readSince(cursor: FeedCursor | undefined, limit = 5000) {
+    const from = cursor?.after ?? 0;
     const points = this.points.slice(from, from + limit);
-    return { points, cursor: String(from + points.length) };
+    return { points, cursor: { after: from + points.length, missing: [] } };
   }
   async head() {
-    return String(this.points.length);
+    return { after: this.points.length, missing: [] };
+  }
+  async lastPoints(key: string, n: number) {
+    return this.points.filter((p) => p.key === key).slice(-n);
   }
   async lastPointsMany(keys: readonly string[], n: number) {
     return new Map(keys.map((k) => [k, this.points.filter((p) => p.key === k).slice(-n)]));
@@ -111,7 +117,7 @@ function book(over: Partial<StrategyPort> = {}): StrategyPort {
   return {
     forPoint: () => [STRATEGY],
     maintenance: () => undefined,
-    nodataRules: () => [],
+    nodataFor: () => undefined,
     nodeOf: () => 'cop.x',
     ...over,
   };
@@ -314,17 +320,28 @@ describe('delivery', () => {
 });
 
 describe('nodata', () => {
-  const rule: NodataRulePort = { node: 'cop.x', metric: 'm', tags: {}, after: 10, mock: -1 };
-  const s: SeenSeries = { key: 'h/m/cop=x', endpoint: 'h', metric: 'm', tags: 'cop=x', step: 5, lastTs: 100, receivedAt: 100_000 };
+  const rule: NodataRulePort = { afterSeconds: 10, mock: -1, step: undefined };
+  const ruleFor = (x: SeenSeries) => (x.tags === 'cop=x' ? rule : undefined);
+  const s: SeenSeries = {
+    key: 'h/m/cop=x',
+    endpoint: 'h',
+    metric: 'm',
+    tags: 'cop=x',
+    step: 5,
+    counterType: 'GAUGE',
+    lastTs: 100,
+    lastValue: 1,
+    lastReceived: 100_000,
+  };
   it('pushes the mock once per step after `after` seconds of silence, and stops when heard again', () => {
     const pushed = new Map();
-    assert.deepEqual(dueMocks([s], [rule], pushed, 109_000), []);
-    const [m] = dueMocks([s], [rule], pushed, 111_000) as FalconPoint[];
+    assert.deepEqual(dueMocks([s], ruleFor, pushed, 109_000), []);
+    const [m] = dueMocks([s], ruleFor, pushed, 111_000) as FalconPoint[];
     assert.deepEqual(m, { endpoint: 'h', metric: 'm', tags: 'cop=x', timestamp: 110, step: 5, value: -1, counterType: 'GAUGE' });
-    assert.deepEqual(dueMocks([{ ...s, lastTs: 110, receivedAt: 111_000 }], [rule], pushed, 113_000), []); // this step has it
-    assert.equal(dueMocks([{ ...s, lastTs: 110, receivedAt: 111_000 }], [rule], pushed, 115_000)[0]?.timestamp, 115);
+    assert.deepEqual(dueMocks([{ ...s, lastTs: 110, lastReceived: 111_000 }], ruleFor, pushed, 113_000), []); // this step has it
+    assert.equal(dueMocks([{ ...s, lastTs: 110, lastReceived: 111_000 }], ruleFor, pushed, 115_000)[0]?.timestamp, 115);
     // a real point after the mocks: heard again, nothing until `after` passes anew
-    assert.deepEqual(dueMocks([{ ...s, lastTs: 120, receivedAt: 120_000 }], [rule], pushed, 121_000), []);
-    assert.deepEqual(dueMocks([{ ...s, tags: 'cop=y' }], [rule], new Map(), 200_000), []); // not under the rule's node
+    assert.deepEqual(dueMocks([{ ...s, lastTs: 120, lastReceived: 120_000 }], ruleFor, pushed, 121_000), []);
+    assert.deepEqual(dueMocks([{ ...s, tags: 'cop=y' }], ruleFor, new Map(), 200_000), []); // not under the rule's node
   });
 });

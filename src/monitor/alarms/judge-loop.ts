@@ -22,7 +22,7 @@ import type { StoredPoint } from '../metrics/ports.js';
 import { Deliverer, type FencedWrite, owed, type PostCallback } from './delivery.js';
 import { alarmRow, judgeEventOf, silenceFor } from './events.js';
 import { NodataRunner } from './nodata.js';
-import type { IngestPort, JudgePort, PointFeedPort, StrategyPort } from './ports.js';
+import type { FeedCursor, IngestPort, JudgePort, PointFeedPort, StrategyPort } from './ports.js';
 
 /** Where the next point to judge is, in the store's meta (written with the events). */
 export const CURSOR_META_KEY = 'judge.cursor';
@@ -56,6 +56,17 @@ export interface JudgeLoopEvents {
 
 function isFenced(err: unknown): boolean {
   return err instanceof NoopsError && err.code === 'NOOPS_E_FENCED';
+}
+
+/** A stored cursor; one that does not parse (an older format) is read from the start of what is kept. */
+function parseCursor(text: string): FeedCursor | undefined {
+  try {
+    const c = JSON.parse(text) as FeedCursor;
+    if (typeof c.after === 'number' && Array.isArray(c.missing)) return c;
+  } catch {
+    // answered below
+  }
+  return undefined;
 }
 
 function judgePoint(p: StoredPoint): JudgePoint {
@@ -101,7 +112,8 @@ export class JudgeLoop extends EventEmitter<JudgeLoopEvents> {
     };
     const judge = this.o.makeJudge();
     for (const row of await this.o.store.alarms.lastEvents()) judge.seedLastEvent(judgeEventOf(row));
-    const cursor = (await this.o.store.getMeta(CURSOR_META_KEY)) ?? (await this.o.feed.head());
+    const stored = await this.o.store.getMeta(CURSOR_META_KEY);
+    const cursor = stored === undefined ? await this.o.feed.head() : parseCursor(stored);
     if (gen !== this.#generation) return;
     this.#deliverer = new Deliverer({ store: this.o.store, write, post: this.o.post, log: this.o.log, now: this.o.now });
     this.#deliverer.start();
@@ -144,7 +156,7 @@ export class JudgeLoop extends EventEmitter<JudgeLoopEvents> {
     await Promise.all([this.#running.catch(() => undefined), d?.stop()]);
   }
 
-  async #tail(gen: number, judge: JudgePort, start: string | undefined, write: FencedWrite): Promise<void> {
+  async #tail(gen: number, judge: JudgePort, start: FeedCursor | undefined, write: FencedWrite): Promise<void> {
     let cursor = start;
     const seeded = new Set<string>();
     while (gen === this.#generation) {
@@ -172,7 +184,7 @@ export class JudgeLoop extends EventEmitter<JudgeLoopEvents> {
             const callbacks = await s.alarms.listCallbacks();
             await s.alarms.addDeliveries(owed(added, callbacks, (this.o.now ?? Date.now)()));
           }
-          if (next !== undefined) await s.setMeta(CURSOR_META_KEY, next);
+          await s.setMeta(CURSOR_META_KEY, JSON.stringify(next));
           return added;
         });
         cursor = next;

@@ -3,32 +3,13 @@
  * heard for the rule's `after` seconds gets the rule's mock value pushed, once per step, through
  * the ingestion (so the judge judges it as any point, and strategies alert on silence). It stops
  * as soon as the series is heard again. Runs under the judge's lease, every second.
- *
- * A rule matches a series of its metric whose tags hold the rule's tags and whose node (the tree
- * pairs among its tags) is the rule's node or beneath it.
+ * Which rule covers a series is the strategies' answer (StrategyBook.nodataFor).
  */
 import type { FalconPoint } from '../../api/index.js';
-import { parseFalconTags } from '../../api/index.js';
-import { isUnder } from '../../tree/index.js';
-import { nodeOfTags } from './events.js';
 import type { IngestPort, NodataRulePort, PointFeedPort, SeenSeries, StrategyPort } from './ports.js';
 
-/** The source name mock points are taken under. */
-export const NODATA_SOURCE = 'nodata';
 /** How often the series are looked at. */
 export const NODATA_EVERY_MS = 1000;
-
-/** The rule that covers a series, if any (the first, in the book's order). */
-export function nodataRuleFor(series: SeenSeries, rules: readonly NodataRulePort[]): NodataRulePort | undefined {
-  const tags = parseFalconTags(series.tags);
-  const node = nodeOfTags(series.tags);
-  return rules.find(
-    (r) =>
-      r.metric === series.metric &&
-      Object.entries(r.tags).every(([k, v]) => (k === 'endpoint' ? series.endpoint === v : tags[k] === v)) &&
-      (r.node === '' || (node !== undefined && isUnder(node, r.node))),
-  );
-}
 
 interface Silent {
   /** the data time of the last mock pushed */
@@ -43,14 +24,14 @@ interface Silent {
  */
 export function dueMocks(
   seen: readonly SeenSeries[],
-  rules: readonly NodataRulePort[],
+  ruleFor: (s: SeenSeries) => NodataRulePort | undefined,
   pushed: Map<string, Silent>,
   nowMs: number,
 ): FalconPoint[] {
   const out: FalconPoint[] = [];
   const nowS = Math.floor(nowMs / 1000);
   for (const s of seen) {
-    const rule = nodataRuleFor(s, rules);
+    const rule = ruleFor(s);
     if (!rule) {
       pushed.delete(s.key);
       continue;
@@ -61,9 +42,9 @@ export function dueMocks(
       pushed.delete(s.key);
       silent = undefined;
     }
-    const heardAt = silent?.heardAt ?? s.receivedAt;
-    if (nowMs - heardAt < rule.after * 1000) continue;
-    const step = s.step > 0 ? s.step : 60;
+    const heardAt = silent?.heardAt ?? s.lastReceived;
+    if (nowMs - heardAt < rule.afterSeconds * 1000) continue;
+    const step = rule.step ?? (s.step > 0 ? s.step : 60);
     const ts = nowS - (nowS % step);
     if (ts <= s.lastTs) continue; // this step has its point (real or mock) already
     pushed.set(s.key, { mockTs: ts, heardAt });
@@ -106,14 +87,10 @@ export class NodataRunner {
     if (this.#busy) return;
     this.#busy = true;
     try {
-      const rules = await this.o.book.nodataRules();
-      if (rules.length === 0) {
-        this.#pushed.clear();
-        return;
-      }
-      const mocks = dueMocks(await this.o.feed.seriesSeen(), rules, this.#pushed, (this.o.now ?? Date.now)());
+      const seen = await this.o.feed.seriesSeen();
+      const mocks = dueMocks(seen, (s) => this.o.book.nodataFor(s), this.#pushed, (this.o.now ?? Date.now)());
       if (mocks.length === 0) return;
-      await this.o.ingest.take(mocks, NODATA_SOURCE);
+      this.o.ingest.take(mocks, { kind: 'nodata' });
       this.pushedCount += mocks.length;
     } catch (err) {
       this.o.log(`nodata: a round failed (tried again in a second): ${(err as Error).message}`);

@@ -5,7 +5,7 @@
  */
 import type { FalconPoint } from '../../api/index.js';
 import type { JudgeEvent, JudgePoint, JudgeStrategy } from '../judge/types.js';
-import type { StoredPoint } from '../metrics/ports.js';
+import type { PointFeed } from '../metrics/ports.js';
 
 /** The judge (judge/Judge). */
 export interface JudgePort {
@@ -14,39 +14,15 @@ export interface JudgePort {
   seedLastEvent(event: JudgeEvent): void;
 }
 
-/** One series as the ingestion last saw it (metrics/PointFeed.seriesSeen). */
-export interface SeenSeries {
-  key: string;
-  endpoint: string;
-  metric: string;
-  tags: string;
-  step: number;
-  /** the data time of its last point (seconds) */
-  lastTs: number;
-  /** when its last point was received (ms since the epoch) */
-  receivedAt: number;
-}
+/** The stored points (metrics/PointFeed), and a series as the store last heard it. */
+export type PointFeedPort = PointFeed;
+export type { FeedCursor, SeenSeries } from '../metrics/ports.js';
 
-/** Stored points, in store order (metrics/PointFeed). */
-export interface PointFeedPort {
-  /** the points stored after `cursor` (from the start: undefined), and the cursor past them */
-  readSince(cursor: string | undefined, limit: number): Promise<{ points: StoredPoint[]; cursor: string | undefined }>;
-  /** the cursor past every point stored now */
-  head(): Promise<string | undefined>;
-  /** the last `n` points of each series, oldest first */
-  lastPointsMany(keys: readonly string[], n: number): Promise<Map<string, StoredPoint[]>>;
-  seriesSeen(): Promise<SeenSeries[]>;
-}
-
-/** A nodata rule (strategies/): a series of `metric` with `tags`, under `node`, unheard for `after` s gets `mock`. */
+/** A series' nodata rule (strategies/NodataRule): unheard for `afterSeconds`, it gets `mock` every `step` (default its own). */
 export interface NodataRulePort {
-  /** the canonical tree tag it was set at */
-  node: string;
-  metric: string;
-  tags: Record<string, string>;
-  /** seconds */
-  after: number;
+  afterSeconds: number;
   mock: number;
+  step: number | undefined;
 }
 
 /** The strategies of the tree (strategies/StrategyBook). */
@@ -57,12 +33,13 @@ export interface StrategyPort {
     tags: string,
     now: Date,
   ): { until: string; reason: string } | undefined | Promise<{ until: string; reason: string } | undefined>;
-  nodataRules(): readonly NodataRulePort[] | Promise<readonly NodataRulePort[]>;
+  /** the nodata rule of a series, if any */
+  nodataFor(series: { endpoint: string; metric: string; tags: string }): NodataRulePort | undefined;
   /** the node a strategy was set at (a canonical tag), when known */
   nodeOf(strategyId: string): string | undefined | Promise<string | undefined>;
 }
 
 /** The ingestion (metrics/MetricsIngest.take): nodata's mock points go in as any push does. */
 export interface IngestPort {
-  take(points: FalconPoint[], source: string): Promise<unknown>;
+  take(points: readonly FalconPoint[], source: { kind: 'nodata' }): unknown;
 }
