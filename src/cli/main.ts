@@ -24,6 +24,10 @@ import { registerSecret } from './commands/secret.js';
 import { registerHostAdopt } from './commands/host-adopt.js';
 import { registerUndeploy } from './commands/undeploy.js';
 import { registerServers } from './commands/servers.js';
+import { registerStrategyTest } from './commands/strategy-test.js';
+import { registerStrategies } from './commands/strategy-manage.js';
+import { registerMaintain } from './commands/maintain.js';
+import { registerNodata } from './commands/nodata.js';
 import { registerAlarms } from './commands/alarms.js';
 import { registerSilence } from './commands/silence.js';
 
@@ -59,6 +63,10 @@ export function program(): Command {
   registerHostAdopt(p);
   registerUndeploy(p);
   registerServers(p);
+  registerStrategyTest(p);
+  registerStrategies(p);
+  registerMaintain(p);
+  registerNodata(p);
   registerAlarms(p);
   registerSilence(p);
   return p;

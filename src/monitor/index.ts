@@ -28,4 +28,7 @@ export {
 // issue 15: metric points in, stored, read back (monitor/metrics/; see README.md)
 export { MetricsIngest, FLUSH_MS, type IngestCounters, type LatestPoint, type TakeOutcome } from './metrics/ingest.js';
 export { StorePointFeed, MISSING_WAIT_MS } from './metrics/feed.js';
+export { HistoryKeeper, StoreHistory, ROLLUP_EVERY_MS } from './metrics/history.js';
+export { ARCHIVES, DEFAULT_RAW_RETENTION_SECONDS, MAX_POINTS } from './metrics/archives.js';
+export { instanceTagOf, reportPoints } from './metrics/scope.js';
 export type * from './metrics/ports.js';

@@ -133,6 +133,13 @@ export interface MetricRollupsTable {
   count: number;
 }
 
+/**
+ * Rows per statement on the ingestion's hot path: wider than BATCH_ROWS, as many as SQLite's
+ * 32,766 parameters allow (9 per series row, 5 per point): fewer round trips per batch.
+ */
+const SERIES_ROWS = 3000;
+const POINT_ROWS = 6000;
+
 /** Migration 0016_metrics: the three tables. */
 export function metricsMigration(backend: Backend): Migration {
   const text = backend === 'sqlite' ? 'text' : sql`text collate "C"`;
@@ -199,7 +206,7 @@ export async function putMetrics(
   if (series.length === 0 && points.length === 0) return;
   const sorted = [...series].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   await db.transaction().execute(async (trx) => {
-    for (const batch of chunks(sorted)) {
+    for (const batch of chunks(sorted, SERIES_ROWS)) {
       await trx
         .insertInto('metric_series')
         .values(
@@ -229,7 +236,7 @@ export async function putMetrics(
         )
         .execute();
     }
-    for (const batch of chunks(points)) {
+    for (const batch of chunks(points, POINT_ROWS)) {
       await trx
         .insertInto('metric_points')
         .values(batch.map((p) => ({ key: p.key, ts: p.ts, value: p.value, graph_value: p.graphValue, received_at: p.receivedAt })))

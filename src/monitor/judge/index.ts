@@ -5,3 +5,12 @@
 export { Judge, type JudgeOptions, type LastEvent } from './judge.js';
 export { type ParsedFunc, parseFunc } from './funcs.js';
 export * from './types.js';
+export {
+  checkStrategyTestFile,
+  compareExpected,
+  EXPECT_FIELDS,
+  runStrategyTest,
+  type StrategyTestEvent,
+  type TestCase,
+  type TestDifference,
+} from './test-file.js';

@@ -268,3 +268,21 @@ test('many series: the slabs grow and keep every history apart', () => {
   assert.equal(sent.length, 500);
   assert.ok(sent.every((h) => h % 2 === 0));
 });
+
+test('an event whose left value is infinite is recorded but not sent, as Falcon fails to marshal it', () => {
+  const j = new Judge();
+  const s = [strategy({ func: 'kpdiff(#1,2)', op: '<', right: 0 })];
+  // at 180 the history is [5, 0, 10]: (0-10)/0*100 = -Infinity meets "< 0"
+  assert.deepEqual(
+    feed(j, s, [
+      [60, 10],
+      [120, 0],
+      [180, 5],
+    ]),
+    [],
+  );
+  assert.equal(j.unsendable, 1);
+  assert.deepEqual(j.lastEvent('1', true, 'h1/cpu.idle'), { status: 'PROBLEM', currentStep: 1, eventTime: 180 });
+  // the recorded PROBLEM makes the next untriggered point send an OK
+  assert.deepEqual(feed(j, s, [[240, 20]]), ['s_1_h1/cpu.idle OK 1 100 @240 P2']);
+});

@@ -99,6 +99,8 @@ export class Judge {
   private pushes = 0;
   /** strategies skipped because their func does not parse (Falcon logs these and goes on) */
   invalidStrategies = 0;
+  /** events recorded but not sent because their left value is NaN or infinite (as in Falcon) */
+  unsendable = 0;
   // scratch: the history of the point being judged, newest first (rates for COUNTER and DERIVE)
   private readonly scratchValues: Float64Array;
   private readonly scratchTimes: Float64Array;
@@ -296,7 +298,7 @@ export class Judge {
     status: 'PROBLEM' | 'OK',
     step: number,
     leftValue: number,
-  ): JudgeEvent {
+  ): JudgeEvent | undefined {
     const code = status === 'PROBLEM' ? STATUS_PROBLEM : STATUS_OK;
     if (r >= 0) {
       this.evStatus[r] = code;
@@ -304,6 +306,12 @@ export class Judge {
       this.evTime[r] = point.timestamp;
     } else {
       this.setEvent(s, p.slot, code, step, point.timestamp);
+    }
+    if (!Number.isFinite(leftValue)) {
+      // Falcon records the last event, then fails to marshal a NaN or infinite left value to
+      // JSON (kpdiff dividing by a zero newer value), so the event never reaches the alarms
+      this.unsendable++;
+      return undefined;
     }
     return {
       id: p.idPrefix + key,

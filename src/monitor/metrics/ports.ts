@@ -30,6 +30,8 @@ export interface HistoryQuery {
   to: number;
   /** seconds per point wanted; undefined: chosen so the answer holds at most about 1,000 points */
   resolution?: number;
+  /** the series' step (s), so raw points are chosen when they are fine enough; 60 when not given */
+  step?: number;
 }
 
 /** `[ts, avg, min, max]`: at the raw resolution the three are the point's value. */

@@ -26,3 +26,4 @@ export {
   type RunWindow,
 } from './check.js';
 export { nodePairs, type NodataRule } from './resolve.js';
+export { planApply, type ApplyPlan, type WantedStrategy } from './apply.js';
