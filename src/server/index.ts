@@ -37,6 +37,7 @@ import { bootstrapTokens } from './tokens.js';
 import { aloneOnDatabase, Leadership, LOOPS, newServerId } from '../lead/index.js';
 import { wireRollout } from './rollout-wiring.js';
 import { wireMetrics } from './metrics-wiring.js';
+import { wireMonitor } from './monitor-wiring.js';
 import { buildApp } from './app.js';
 import { listenMode, type ServerTls, type TlsOptions } from '../tls/index.js';
 import { serverTls } from '../tls/server-tls.js';
@@ -227,6 +228,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       reader: backends.reader,
       log: (line) => log(`noops server: ${line}\n`),
     });
+    // the judge, nodata and alarm delivery, where LOOPS.judge is led (monitor-wiring.ts)
+    const monitor = await wireMonitor({
+      store,
+      bus,
+      leadership,
+      metrics,
+      reports,
+      alone: store.kind === 'sqlite',
+      log: (line) => log(`noops server: ${line}\n`),
+    });
     const ctx: ServerContext = {
       config,
       store,
@@ -251,6 +262,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // the first deploy after a start is stepped here as before.
     await leadership.start();
     await leadingNow();
+    await monitor.leadingNow();
     await app.listen({ host, port, backlog: LISTEN_BACKLOG });
     const addr = app.server.address();
     const boundPort = typeof addr === 'object' && addr ? addr.port : port;
@@ -270,6 +282,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         closed = true;
         await rollout.stop();
         await leadership.stop();
+        await monitor.close();
         hub.notifyAll();
         hub.close();
         commands.close();
