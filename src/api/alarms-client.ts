@@ -14,33 +14,33 @@ export function listAlarms(api: ApiClient, q: { status?: string; selector?: stri
   if (q.selector !== undefined) params.set('selector', q.selector);
   if (q.limit !== undefined) params.set('limit', String(q.limit));
   const qs = params.toString();
-  return api.request('GET', `/api/v1/alarms${qs ? `?${qs}` : ''}`);
+  return api.request('GET', `/alarms${qs ? `?${qs}` : ''}`);
 }
 
 export function ackAlarm(api: ApiClient, id: number): Promise<AlarmView> {
-  return api.request('POST', `/api/v1/alarms/${id}/ack`, {});
+  return api.request('POST', `/alarms/${id}/ack`, {});
 }
 
 export function listSilences(api: ApiClient): Promise<{ silences: SilenceView[] }> {
-  return api.request('GET', '/api/v1/silences');
+  return api.request('GET', '/silences');
 }
 
 export function addSilence(api: ApiClient, input: SilenceInput): Promise<SilenceView> {
-  return api.request('POST', '/api/v1/silences', input);
+  return api.request('POST', '/silences', input);
 }
 
 export function removeSilence(api: ApiClient, id: number): Promise<SilenceView> {
-  return api.request('DELETE', `/api/v1/silences/${id}`);
+  return api.request('DELETE', `/silences/${id}`);
 }
 
 export function listCallbacks(api: ApiClient): Promise<{ callbacks: CallbackView[] }> {
-  return api.request('GET', '/api/v1/alarm-callbacks');
+  return api.request('GET', '/alarm-callbacks');
 }
 
 export function addCallback(api: ApiClient, input: CallbackInput): Promise<CallbackView> {
-  return api.request('POST', '/api/v1/alarm-callbacks', input);
+  return api.request('POST', '/alarm-callbacks', input);
 }
 
 export function removeCallback(api: ApiClient, id: number): Promise<CallbackView> {
-  return api.request('DELETE', `/api/v1/alarm-callbacks/${id}`);
+  return api.request('DELETE', `/alarm-callbacks/${id}`);
 }
