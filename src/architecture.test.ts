@@ -86,7 +86,7 @@ export const ENTRIES: Record<string, readonly string[]> = {
   artifacts: ['extract.ts', 'package-cache.ts'],
   build: ['build.ts', 'detect.ts', 'runner.ts'],
   bus: ['postgres.ts'],
-  monitor: ['report-schema.ts', 'strategies/index.ts', 'judge/index.ts', 'victoria/index.ts'],
+  monitor: ['report-schema.ts', 'strategies/index.ts', 'judge/index.ts', 'victoria/index.ts', 'alarms/index.ts'],
   release: ['noops-yaml.ts', 'package.ts', 'signing.ts', 'defaults.ts', 'schedule.ts'],
   import: ['import.ts'],
   rollout: ['types.ts', 'controller.ts', 'cluster-conf.ts'],

@@ -14,3 +14,5 @@ export type * from './strategies-types.js';
 export * from './strategies-client.js';
 export * from './naming-types.js';
 export { readDeps, resolveNames, type ResolveOptions } from './naming-client.js';
+export type * from './alarms-types.js';
+export * from './alarms-client.js';

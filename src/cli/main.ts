@@ -31,6 +31,8 @@ import { registerNodata } from './commands/nodata.js';
 import { registerResolve } from './commands/resolve.js';
 import { registerDeps } from './commands/deps.js';
 import { registerMetrics } from './commands/metrics.js';
+import { registerAlarms } from './commands/alarms.js';
+import { registerSilence } from './commands/silence.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -71,6 +73,8 @@ export function program(): Command {
   registerResolve(p);
   registerDeps(p);
   registerMetrics(p);
+  registerAlarms(p);
+  registerSilence(p);
   return p;
 }
 

@@ -30,6 +30,7 @@ import { serverRoutes } from './routes/servers.js';
 import { strategyRoutes } from './routes/strategies.js';
 import { prometheusRoutes } from './routes/prometheus.js';
 import { namingRoutes } from './routes/naming.js';
+import { alarmRoutes } from './routes/alarms.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
@@ -114,6 +115,7 @@ export async function buildApp(
       await metricsRoutes(api, ctx);
       await strategyRoutes(api, ctx);
       await namingRoutes(api, ctx);
+      await alarmRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

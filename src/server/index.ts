@@ -37,6 +37,7 @@ import { bootstrapTokens } from './tokens.js';
 import { aloneOnDatabase, Leadership, LOOPS, newServerId } from '../lead/index.js';
 import { wireRollout } from './rollout-wiring.js';
 import { wireMetrics } from './metrics-wiring.js';
+import { wireMonitor } from './monitor-wiring.js';
 import { buildApp } from './app.js';
 import { listenMode, type ServerTls, type TlsOptions } from '../tls/index.js';
 import { serverTls } from '../tls/server-tls.js';
@@ -233,6 +234,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ...historyBackends(victoria),
       log: (line) => log(`noops server: ${line}\n`),
     });
+    // the judge, nodata and alarm delivery, where LOOPS.judge is led (monitor-wiring.ts)
+    const monitor = await wireMonitor({
+      store,
+      bus,
+      leadership,
+      metrics,
+      reports,
+      alone: store.kind === 'sqlite',
+      log: (line) => log(`noops server: ${line}\n`),
+    });
     const ctx: ServerContext = {
       config,
       store,
@@ -260,6 +271,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await namingOf(ctx).start(); // the hosts' addresses, before the first answer
     const dns = opts.dns ? await startNamingDns(opts.dns, ctx, opts.dnsOptional === true, warnings, log) : undefined;
     if (dns) closers.unshift(() => dns.close());
+    await monitor.leadingNow();
     await app.listen({ host, port, backlog: LISTEN_BACKLOG });
     const addr = app.server.address();
     const boundPort = typeof addr === 'object' && addr ? addr.port : port;
@@ -281,6 +293,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await dns?.close(); // before the store: no query reads a closed one
         await rollout.stop();
         await leadership.stop();
+        await monitor.close();
         hub.notifyAll();
         hub.close();
         commands.close();

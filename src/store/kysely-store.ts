@@ -33,6 +33,7 @@ import { strategyQueries, type StrategyQueries } from './strategies.js';
 import * as naming from './naming.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
+import { KyselyAlarmStore } from './alarms.js';
 import type {
   AuditRow,
   Fence,
@@ -413,6 +414,10 @@ export class KyselyStore implements Store {
     q = q.orderBy('id', 'desc');
     if (filter.limit !== undefined) q = q.limit(filter.limit);
     return (await q.execute()).map(m.buildFromDb);
+  }
+
+  get alarms(): KyselyAlarmStore {
+    return new KyselyAlarmStore(this.db, this.kind);
   }
 
   // ---- leases and servers (store/leases.ts)

@@ -14,6 +14,7 @@ import { agentCommandsMigration } from './agent-commands.js';
 import { metricsMigration } from './metrics.js';
 import { strategiesMigration } from './strategies.js';
 import { namingMigration } from './naming.js';
+import { alarmsMigration } from './alarms.js';
 import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** The two backends; the schema differs between them only in identity columns and collation. */
@@ -470,6 +471,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0015_package_blobs': packageBlobsMigration,
   '0016_metrics': metricsMigration,
   '0017_strategies': strategiesMigration,
+  '0018_alarms': alarmsMigration,
   '0019_naming': namingMigration,
 };
 

@@ -9,6 +9,7 @@ import type { InstanceRow } from './types.js';
 import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.js';
 import type { HostReportsTable } from './host-reports.js';
 import type { NamingLookupsTable } from './naming.js';
+import type { AlarmCallbacksTable, AlarmDeliveriesTable, AlarmEventsTable, AlarmSilencesTable } from './alarms.js';
 import type { AgentCommandOutputTable, AgentCommandsTable } from './agent-commands.js';
 import type { MetricPointsTable, MetricRollupsTable, MetricSeriesTable } from './metrics.js';
 import type { MaintenanceTable, NodataRulesTable, StrategiesTable } from './strategies.js';
@@ -260,6 +261,10 @@ export interface Database {
   nodata_rules: NodataRulesTable;
   maintenance: MaintenanceTable;
   naming_lookups: NamingLookupsTable;
+  alarm_events: AlarmEventsTable;
+  alarm_silences: AlarmSilencesTable;
+  alarm_callbacks: AlarmCallbacksTable;
+  alarm_deliveries: AlarmDeliveriesTable;
 }
 
 export type DbToken = Selectable<TokensTable>;

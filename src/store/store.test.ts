@@ -284,6 +284,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0015_package_blobs',
         '0016_metrics',
         '0017_strategies',
+        '0018_alarms',
         '0019_naming',
       ]);
     });

@@ -479,4 +479,6 @@ export interface Store extends StrategyQueries {
   removeServers(which: { id: string } | { before: string }): Promise<void>;
   /** every server, with the loops it leads now */
   listServers(): Promise<ServerRow[]>;
+  /** alarms, silences, callbacks and deliveries (store/alarms.ts), in this store's transaction if any */
+  readonly alarms: import('./alarms.js').AlarmStore;
 }

@@ -1,0 +1,108 @@
+/**
+ * The judge loop among the servers of one database (issue 15; docs/monitoring.md, "On several
+ * servers"): the server that leads `LOOPS.judge` judges every stored point once, stores the
+ * events, delivers them and runs nodata; the others only store points and answer reads.
+ *
+ *   Leadership gained(judge) ──> loop.lead(fence)   (seed from the store, tail the feed)
+ *   Leadership lost(judge)   ──> loop.follow(why)
+ *   bus `points`             ──> loop.wake()        (a stored batch: read it now)
+ *   loop 'fenced'            ──> Leadership.fenced  (a refused write: this server leads no more)
+ *   loop 'stored'            ──> bus `alarms`       (the console's alarm page, every server)
+ *
+ * The judge's settings: Falcon's `remain` 11 and `minInterval` 300 s, or NOOPS_JUDGE_REMAIN and
+ * NOOPS_JUDGE_MIN_INTERVAL (seconds) in the server's environment (tests use small ones).
+ */
+import { CHANNELS, type ChangeBus } from '../bus/index.js';
+import { NoopsError } from '../errors/index.js';
+import { type Leadership, LOOPS } from '../lead/index.js';
+import type { ActualState } from '../monitor/index.js';
+import { JudgeLoop } from '../monitor/alarms/index.js';
+import { DEFAULT_JUDGE_CONFIG, Judge, type JudgeConfig } from '../monitor/judge/index.js';
+import { StrategyBook } from '../monitor/strategies/index.js';
+import type { Store } from '../store/index.js';
+import type { ServerMetrics } from './metrics-wiring.js';
+
+/** How soon an unknown strategy id makes the node map be read again. */
+const NODES_REFRESH_MS = 2000;
+
+/** The judge's settings from the environment, Falcon's defaults otherwise. */
+export function judgeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): JudgeConfig {
+  const read = (name: string, fallback: number, least: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < least)
+      throw new NoopsError('NOOPS_E_INPUT', `${name}="${raw}" is not a whole number of at least ${least}`);
+    return n;
+  };
+  return {
+    remain: read('NOOPS_JUDGE_REMAIN', DEFAULT_JUDGE_CONFIG.remain, 1),
+    minInterval: read('NOOPS_JUDGE_MIN_INTERVAL', DEFAULT_JUDGE_CONFIG.minInterval, 0),
+  };
+}
+
+/** The node each strategy was set at, read again when an id is not known yet. */
+function strategyNodes(store: Pick<Store, 'listStrategies'>): (id: string) => Promise<string | undefined> {
+  let nodes = new Map<string, string>();
+  let readAt = Number.NEGATIVE_INFINITY;
+  return async (id) => {
+    const known = nodes.get(id);
+    if (known !== undefined || Date.now() - readAt < NODES_REFRESH_MS) return known;
+    readAt = Date.now();
+    nodes = new Map((await store.listStrategies()).map((s) => [String(s.id), s.node]));
+    return nodes.get(id);
+  };
+}
+
+/** Wires the judge loop; answers it, the strategy book, and a close. */
+export async function wireMonitor(w: {
+  store: Store;
+  bus: ChangeBus;
+  leadership: Leadership;
+  metrics: ServerMetrics;
+  reports: ActualState;
+  /** one server on SQLite: its writes go unfenced */
+  alone: boolean;
+  log: (line: string) => void;
+  config?: JudgeConfig;
+}): Promise<{ loop: JudgeLoop; book: StrategyBook; leadingNow(): Promise<void>; close(): Promise<void> }> {
+  const config = w.config ?? judgeConfigFromEnv();
+  const book = new StrategyBook({ store: w.store, bus: w.bus, instances: () => w.reports.instances() });
+  await book.load();
+  const nodeOf = strategyNodes(w.store);
+  const loop = new JudgeLoop({
+    store: w.store,
+    feed: w.metrics.feed,
+    book: {
+      forPoint: (p, now) => book.forPoint(p, now),
+      maintenance: (endpoint, tags, now) => book.maintenance(endpoint, tags, now),
+      nodataFor: (s) => book.nodataFor(s),
+      nodeOf,
+    },
+    makeJudge: () => new Judge(config),
+    ingest: w.metrics.ingest,
+    remain: config.remain,
+    log: w.log,
+    publish: (id) => void w.bus.publish(CHANNELS.alarms, id).catch((err: Error) => w.log(`alarms: ${err.message}`)),
+  });
+  loop.on('fenced', (why) => w.leadership.fenced(LOOPS.judge, why));
+  const stopPoints = w.bus.subscribe(CHANNELS.points, { change: () => loop.wake(), resync: () => loop.wake() });
+  let leadingNow: Promise<void> = Promise.resolve();
+  w.leadership.on('gained', (loopName, fence) => {
+    if (loopName !== LOOPS.judge) return;
+    leadingNow = loop.lead(w.alone ? undefined : fence).catch((err: Error) => w.log(`judge: taking the loop up failed: ${err.message}`));
+  });
+  w.leadership.on('lost', (loopName, why) => {
+    if (loopName === LOOPS.judge) loop.follow(why);
+  });
+  return {
+    loop,
+    book,
+    leadingNow: () => leadingNow,
+    async close() {
+      stopPoints();
+      await loop.stop();
+      book.close();
+    },
+  };
+}
