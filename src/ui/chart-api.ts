@@ -1,0 +1,131 @@
+/**
+ * The monitoring routes the console reads (issue 15): series, their history, alarms (and their
+ * acknowledgement) and the strategies of a node. Functions over the typed client, so a 401 signs
+ * out as on every other call; the shapes are the ones docs/monitoring.md gives.
+ *
+ * @example
+ *   const { series } = await metricSeries(api, { selector: 'cop=acme', metric: 'cpu.idle' });
+ */
+import type { ApiClient } from '../api/index.js';
+
+/** One series: `GET /api/v1/metrics/series`. */
+export interface MetricSeriesView {
+  key: string;
+  endpoint: string;
+  metric: string;
+  /** `k=v,k=v` sorted (Falcon's), or an object */
+  tags: string | Record<string, string>;
+  counterType: string;
+  step: number;
+  /** seconds */
+  lastTs: number | null;
+  lastValue: number | null;
+}
+
+/** One series' history: `GET /api/v1/metrics/history`. */
+export interface MetricHistoryView {
+  key: string;
+  endpoint: string;
+  metric: string;
+  tags: string | Record<string, string>;
+  counterType: string;
+  /** seconds per row (the step for raw points); 'raw' is read as the step */
+  resolution: number | string;
+  points: [number, number, number, number][];
+}
+
+/** One stored alarm event: `GET /api/v1/alarms`. */
+export interface AlarmEventView {
+  id: string | number;
+  strategy: string | number | { id: string | number };
+  endpoint: string;
+  metric: string;
+  tags: string | Record<string, string>;
+  status: 'PROBLEM' | 'OK';
+  currentStep: number;
+  leftValue: number;
+  /** seconds */
+  eventTime: number | string;
+  priority: number;
+  note: string | null;
+  acknowledged: boolean | string | null;
+  func?: string;
+  op?: string;
+  right?: number;
+  silenced?: boolean;
+  storedAt?: string;
+  /** the node (selector) of the strategy that raised it */
+  selector?: string;
+}
+
+/** One strategy: `GET /api/v1/strategies`. */
+export interface StrategyRowView {
+  id: string | number;
+  selector: string;
+  metric: string;
+  tags: string | Record<string, string>;
+  func: string;
+  op: string;
+  right: number;
+  maxStep: number;
+  priority: number;
+  note: string | null;
+  run: string | null;
+  off: boolean;
+  createdAt: string;
+}
+
+/** The alarms the list asks for: PROBLEM of series still in trouble (the default), OK, or every event. */
+export type AlarmStatusFilter = 'problem' | 'ok' | 'all';
+
+function query(params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
+  const text = q.toString();
+  return text ? `?${text}` : '';
+}
+
+/** Series by selector, host and metric (each optional). */
+export function metricSeries(
+  api: ApiClient,
+  q: { selector?: string; host?: string; metric?: string; limit?: number },
+): Promise<{ series: MetricSeriesView[] }> {
+  return api.request('GET', `/metrics/series${query(q)}`);
+}
+
+/** A series' history between two times (seconds); the server picks the resolution unless asked. */
+export function metricHistory(
+  api: ApiClient,
+  q: { key: string; from: number; to: number; resolution?: string },
+): Promise<MetricHistoryView> {
+  return api.request('GET', `/metrics/history${query(q)}`);
+}
+
+/** Alarms, newest first. */
+export function alarmList(
+  api: ApiClient,
+  q: { status?: AlarmStatusFilter; selector?: string; limit?: number },
+): Promise<{ alarms: AlarmEventView[] }> {
+  return api.request('GET', `/alarms${query(q)}`);
+}
+
+/** Acknowledges one alarm. */
+export function ackAlarm(api: ApiClient, id: string | number): Promise<unknown> {
+  return api.request('POST', `/alarms/${encodeURIComponent(String(id))}/ack`, {});
+}
+
+/** The strategies that apply at a selector (a node's pairs), its own and inherited. */
+export function strategyList(api: ApiClient, selector: string): Promise<{ strategies: StrategyRowView[] }> {
+  return api.request('GET', `/strategies${query({ selector })}`);
+}
+
+/** A history's resolution in seconds ('raw' and unknowns: the series' step). */
+export function resolutionSeconds(resolution: number | string, step: number): number {
+  const n = typeof resolution === 'number' ? resolution : Number(resolution);
+  return Number.isFinite(n) && n > 0 ? n : step;
+}
+
+/** A strategy's id, whether the alarm holds it as an id or as the strategy itself. */
+export function strategyId(s: AlarmEventView['strategy']): string {
+  return typeof s === 'object' && s !== null ? String(s.id) : String(s);
+}
