@@ -12,7 +12,7 @@ import { useLoad } from '../load.js';
 import { href, type AlarmsQuery } from '../routes.js';
 import { ago, when } from '../format.js';
 import { may, type Role, type Who } from '../permissions.js';
-import { Badge, Empty, ErrorBox, Loading, Section, useApi, useWho } from '../widgets.js';
+import { Empty, ErrorBox, Loading, Section, useApi, useWho } from '../widgets.js';
 import { ackAlarm, alarmList, strategyId, type AlarmEventView, type AlarmStatusFilter } from '../chart-api.js';
 import { eventSeconds, selectorOfTags, shortNumber, tagString } from '../chart-data.js';
 
@@ -126,7 +126,7 @@ export function AlarmsPage({ q }: { q: AlarmsQuery }) {
             });
             return html`<tr key=${id} data-alarm=${id} data-status=${a.status} data-acked=${isAcked(a) ? 'true' : 'false'} class=${a.status === 'PROBLEM' && !isAcked(a) ? 'row-bad' : ''}>
               <td><span class=${`prio prio-${Math.min(a.priority, 6)}`} title="Falcon's priority: 0 is the highest">P${a.priority}</span></td>
-              <td><${Badge} status=${a.status === 'OK' ? 'ok' : 'down'} title=${a.status} /><span class="sr-status">${a.status}</span>${a.silenced ? html` <span class="muted small">silenced</span>` : null}</td>
+              <td><span class=${`badge ${a.status === 'OK' ? 'badge-ok' : 'badge-down'}`}>${a.status}</span>${a.silenced ? html` <span class="muted small">silenced</span>` : null}</td>
               <td class="mono">${a.endpoint}</td>
               <td class="mono">${a.metric}</td>
               <td class="mono small">${tags}</td>
