@@ -48,11 +48,13 @@ export interface AlarmEventView {
   eventTime: number | string;
   priority: number;
   note: string | null;
-  acknowledged: boolean | string | null;
+  /** who acknowledged it and when; null until someone does */
+  acknowledged: { by: string; at: string } | boolean | string | null;
   func?: string;
   op?: string;
   right?: number;
-  silenced?: boolean;
+  /** why it was not delivered (a silence or a maintenance window); null when delivered */
+  silenced?: string | boolean | null;
   storedAt?: string;
   /** the node (selector) of the strategy that raised it */
   selector?: string;

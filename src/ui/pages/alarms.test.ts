@@ -16,7 +16,9 @@ test("the acknowledge button: deployer or above on the strategy's node, the admi
   assert.equal(mayAck({ kind: 'agent' as never, scope: null, role: null }, mine), false);
 });
 
-test("without a strategy's node, the series' tree tags decide; none: admin only", () => {
+test("the instance's node its tags name decides first, else the strategy's node; neither: admin only", () => {
+  assert.equal(mayAck(team('deployer'), { selector: 'cop=acme', tags: 'cop=acme,owt=web,pdl=shop,process=api' }), true);
+  assert.equal(mayAck(team('deployer'), { selector: 'cop=acme,owt=web', tags: 'cop=acme,owt=ops,process=api' }), false);
   assert.equal(mayAck(team('deployer'), { tags: 'cop=acme,owt=web,process=api' }), true);
   assert.equal(mayAck(team('deployer'), { tags: 'mount=/' }), false);
   assert.equal(mayAck(admin, { tags: 'mount=/' }), true);
@@ -25,7 +27,7 @@ test("without a strategy's node, the series' tree tags decide; none: admin only"
 
 test('acknowledged: a flag, or who and when', () => {
   assert.equal(isAcked({ acknowledged: true }), true);
-  assert.equal(isAcked({ acknowledged: 'admin at 2026-12-03T06:00:00Z' }), true);
+  assert.equal(isAcked({ acknowledged: { by: 'admin', at: '2026-12-03T06:00:00Z' } }), true);
   assert.equal(isAcked({ acknowledged: false }), false);
   assert.equal(isAcked({ acknowledged: null }), false);
 });

@@ -33,24 +33,36 @@ function go(to: string): void {
 }
 
 /**
- * Whether `who` may acknowledge an alarm: deployer on the node of the strategy that raised it
- * (its selector read as a tag; without one, the tree levels among the series' tags); the admin
- * token everywhere. The server stays the judge.
+ * Whether `who` may acknowledge an alarm: deployer on the alarm's node, as the server decides it
+ * (the instance's node its tags name; for a host's or a pushed series, the node of the strategy
+ * that raised it); the admin token everywhere. The server stays the judge.
  */
 export function mayAck(who: Pick<Who, 'kind' | 'scope' | 'role'>, alarm: Pick<AlarmEventView, 'selector' | 'tags'>): boolean {
   if (who.kind === 'admin') return may(who, 'cop.any', ACK_NEEDS);
-  const selector = alarm.selector || selectorOfTags(alarm.tags, LEVELS);
+  const node = tagOf(selectorOfTags(alarm.tags, LEVELS)) ?? tagOf(alarm.selector ?? '');
+  return node !== undefined && may(who, node, ACK_NEEDS);
+}
+
+/** The tag a selector names, or undefined when it names no node (empty, or pairs skipping a level). */
+function tagOf(selector: string): string | undefined {
+  if (selector.trim() === '') return undefined;
   try {
-    return selector !== '' && may(who, formatTag(parseSelector(selector)), ACK_NEEDS);
+    return formatTag(parseSelector(selector));
   } catch {
-    // a selector that names no node (pairs skipping a level): nothing to check it against
-    return false;
+    return undefined;
   }
 }
 
 /** True when an alarm has been acknowledged (a flag, or who and when). */
 export function isAcked(a: Pick<AlarmEventView, 'acknowledged'>): boolean {
   return a.acknowledged !== null && a.acknowledged !== undefined && a.acknowledged !== false && a.acknowledged !== '';
+}
+
+/** Who acknowledged and when, as far as the server says. */
+function ackWords(ack: AlarmEventView['acknowledged']): string {
+  if (typeof ack === 'string') return ack;
+  if (ack && typeof ack === 'object') return `by ${ack.by}${ack.at ? ` ${ago(ack.at, Date.now())}` : ''}`;
+  return 'yes';
 }
 
 export function AlarmsPage({ q }: { q: AlarmsQuery }) {
@@ -134,7 +146,7 @@ export function AlarmsPage({ q }: { q: AlarmsQuery }) {
               <td class="num">${a.currentStep}</td>
               <td>${iso ? html`<time datetime=${iso} title=${when(iso)}>${ago(iso, now)}</time>` : '-'}</td>
               <td class="small">${a.note ?? ''}</td>
-              <td>${isAcked(a) ? html`<span class="ok small">${typeof a.acknowledged === 'string' ? a.acknowledged : 'yes'}</span>` : html`<span class="muted small">no</span>`}</td>
+              <td>${isAcked(a) ? html`<span class="ok small">${ackWords(a.acknowledged)}</span>` : html`<span class="muted small">no</span>`}</td>
               <td class="actions">
                 <a href=${chart}>chart</a>
                 ${!isAcked(a) && a.status === 'PROBLEM' && mayAck(who, a) ? html` <button type="button" class="small" disabled=${acking === id} onClick=${() => ack(id)}>Acknowledge</button>` : null}
