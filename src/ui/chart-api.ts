@@ -116,7 +116,7 @@ export function ackAlarm(api: ApiClient, id: string | number): Promise<unknown> 
   return api.request('POST', `/alarms/${encodeURIComponent(String(id))}/ack`, {});
 }
 
-/** The strategies that apply at a selector (a node's pairs), its own and inherited. */
+/** The strategies of the nodes at and below a selector; '' lists every one the token sees. */
 export function strategyList(api: ApiClient, selector: string): Promise<{ strategies: StrategyRowView[] }> {
   return api.request('GET', `/strategies${query({ selector })}`);
 }

@@ -1,18 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isInherited, selectorOfTag } from './chart-panels.js';
+import { selectorOfTag } from './chart-panels.js';
 import { lineLabel, rangeChoice } from './chart-series.js';
 
 test("a node's tag as the selector of its pairs", () => {
   assert.equal(selectorOfTag('cop.acme_owt.web_pdl.shop'), 'cop=acme,owt=web,pdl=shop');
   assert.equal(selectorOfTag('owt.web_cop.acme'), 'cop=acme,owt=web');
-});
-
-test('a strategy set on a node above is inherited; one on the node itself (in any pair order) is not', () => {
-  const here = 'cop=acme,owt=web,pdl=shop';
-  assert.equal(isInherited({ selector: 'cop=acme' }, here), true);
-  assert.equal(isInherited({ selector: 'cop=acme,owt=web' }, here), true);
-  assert.equal(isInherited({ selector: 'pdl=shop, owt=web, cop=acme' }, here), false);
 });
 
 test('a line among several is labelled by its host and the tags that are not tree levels', () => {

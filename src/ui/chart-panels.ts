@@ -4,17 +4,21 @@
  * ones inherited from the nodes above, marked).
  */
 import { useState } from 'preact/hooks';
-import { formatSelector, parseSelector, parseTag } from '../tree/index.js';
+import { formatSelector, parseTag } from '../tree/index.js';
 import { html } from './html.js';
 import { useLoad } from './load.js';
 import { href } from './routes.js';
 import { Empty, ErrorBox, Loading, Section, useApi } from './widgets.js';
-import { metricSeries, strategyList, type StrategyRowView } from './chart-api.js';
+import { metricSeries, strategyList } from './chart-api.js';
 import { SeriesLines } from './chart-series.js';
 import { tagString } from './chart-data.js';
+import { strategiesAt, type StrategyState } from './chart-strategies.js';
 
 /** The metric each supervised instance reports, 1 while it runs (Falcon's name). */
 export const SERVICE_RUNNING = 'common.servicerunning';
+
+/** The strategies are re-read this often. */
+const STRATEGIES_REFRESH_MS = 15_000;
 
 /** The most instances charted at once in the panel. */
 const PANEL_SERIES = 24;
@@ -22,20 +26,6 @@ const PANEL_SERIES = 24;
 /** A node's tag as the selector of its pairs: `cop.acme_owt.web` -> `cop=acme,owt=web`. */
 export function selectorOfTag(tag: string): string {
   return formatSelector(parseTag(tag));
-}
-
-/** A selector in its canonical form, or as written when it does not parse. */
-function canonical(selector: string): string {
-  try {
-    return formatSelector(parseSelector(selector));
-  } catch {
-    return selector.trim();
-  }
-}
-
-/** True when a strategy comes from a node above `selector` (not set on this node itself). */
-export function isInherited(strategy: Pick<StrategyRowView, 'selector'>, selector: string): boolean {
-  return canonical(strategy.selector) !== canonical(selector);
 }
 
 /** The monitoring panels under a node's own content. */
@@ -67,12 +57,18 @@ function RunningChart({ selector }: { selector: string }) {
   return html`<${SeriesLines} series=${series} title=${`${SERVICE_RUNNING} of each instance`} />`;
 }
 
-/** The strategies that apply at a node: its own, and those of the nodes above (marked inherited). */
+/**
+ * The strategies that apply at a node: its own, and those of the nodes above (marked inherited);
+ * one replaced by a lower node's for the same metric and tags, or switched off, says so.
+ * `GET /api/v1/strategies?selector=S` lists those at S and below, so every strategy the token
+ * sees is read and the ones above are picked here (chart-strategies.ts).
+ */
 export function StrategiesPanel({ selector }: { selector: string }) {
   const api = useApi();
-  const list = useLoad(() => strategyList(api, selector), [selector], 15_000);
-  const rows = list.data?.strategies ?? [];
-  return html`<${Section} title=${list.data ? `Strategies (${rows.length})` : 'Strategies'} id="strategies">
+  const list = useLoad(() => strategyList(api, ''), [selector], STRATEGIES_REFRESH_MS);
+  const rows = list.data ? strategiesAt(list.data.strategies, selector) : [];
+  const words: Record<StrategyState, string> = { applies: '', overridden: "replaced by a lower node's", off: 'switched off here' };
+  return html`<${Section} title=${list.data ? `Strategies (${rows.filter((r) => r.state === 'applies').length})` : 'Strategies'} id="strategies">
     ${list.error ? html`<${ErrorBox} error=${list.error} retry=${list.reload} />` : null}
     ${
       !list.data
@@ -83,17 +79,16 @@ export function StrategiesPanel({ selector }: { selector: string }) {
           ? html`<${Empty} title="No strategy applies here.">Add one on this node or above: <code>noops strategy add -t ${selector} --metric ${SERVICE_RUNNING} --func "all(#3)" --op "==" --right 0 --priority 2</code>.</${Empty}>`
           : html`<div class="table-wrap"><table class="strategies-table">
         <thead><tr><th>metric</th><th>tags</th><th>condition</th><th class="num">max</th><th>priority</th><th>run</th><th>note</th><th>set on</th></tr></thead>
-        <tbody>${rows.map((s) => {
-          const inherited = isInherited(s, selector);
-          return html`<tr key=${String(s.id)} data-strategy=${String(s.id)} data-inherited=${inherited ? 'true' : 'false'} class=${s.off ? 'muted' : ''}>
-            <td class="mono">${s.metric}${s.off ? html` <span class="small">(switched off here)</span>` : null}</td>
+        <tbody>${rows.map(({ strategy: s, inherited, state }) => {
+          return html`<tr key=${String(s.id)} data-strategy=${String(s.id)} data-inherited=${inherited ? 'true' : 'false'} data-state=${state} class=${state === 'applies' ? '' : 'muted'}>
+            <td class="mono">${s.metric}${state !== 'applies' ? html` <span class="small">(${words[state]})</span>` : null}</td>
             <td class="mono small">${tagString(s.tags)}</td>
-            <td class="mono">${s.func} ${s.op} ${s.right}</td>
+            <td class="mono">${s.off ? 'off' : `${s.func} ${s.op} ${s.right}`}</td>
             <td class="num">${s.maxStep}</td>
             <td>P${s.priority}</td>
             <td class="small">${s.run ?? 'always'}</td>
             <td class="small">${s.note ?? ''}</td>
-            <td class="small">${inherited ? html`<span class="inherited" title="set on a node above, applies here too">inherited from <span class="mono">${s.selector}</span></span>` : html`<span>this node</span>`}</td>
+            <td class="small">${inherited ? html`<span class="inherited" title="set on a node above, applies here too">inherited from <a class="mono" href=${href.metrics({ selector: s.selector, metric: s.metric })}>${s.selector}</a></span>` : html`<span>this node</span>`}</td>
           </tr>`;
         })}</tbody>
       </table></div>`

@@ -83,31 +83,28 @@ before(async () => {
   const pushed = await api<{ message: string; total: number; invalid: number }>('POST', '/push', history);
   assert.equal(pushed.invalid, 0, JSON.stringify(pushed));
 
-  // A strategy high in the tree (inherited below) and one on the job itself.
-  for (const [selector, right, note] of [
-    [HIGH, '100', 'queue too long'],
-    [JOB_SELECTOR, '1000', 'queue far too long'],
-  ] as const) {
-    const r = await cli(server, [
-      'strategy',
-      'add',
+  // A strategy high in the tree (inherited below) and one on the job itself (another metric: the
+  // same metric and tags on a lower node would replace the higher one there).
+  for (const args of [
+    ['-t', HIGH, '--metric', METRIC, '--func', 'all(#2)', '--op', '>', '--right', '100', '--priority', '1', '--note', 'queue too long'],
+    [
       '-t',
-      selector,
+      JOB_SELECTOR,
       '--metric',
-      METRIC,
+      'common.servicerunning',
       '--func',
-      'all(#2)',
+      'all(#3)',
       '--op',
-      '>',
+      '==',
       '--right',
-      right,
-      '--max',
-      '3',
+      '0',
       '--priority',
-      '1',
+      '2',
       '--note',
-      note,
-    ]);
+      'worker down',
+    ],
+  ]) {
+    const r = await cli(server, ['strategy', 'add', ...args, '--max', '3']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
   }
   // The queue grows past 100: two points in a row raise a PROBLEM.
@@ -239,7 +236,7 @@ test("a node's page: each instance's common.servicerunning at a click, and its s
   );
   assert.deepEqual(inherited.sort(), [
     ['all(#2) > 100', 'true'],
-    ['all(#2) > 1000', 'false'],
+    ['all(#3) == 0', 'false'],
   ]);
   assert.match(await page.locator('#strategies').innerText(), new RegExp(`inherited from ${HIGH}`));
   await page.locator('#monitoring').scrollIntoViewIfNeeded();
