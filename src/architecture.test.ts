@@ -62,7 +62,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
     'tls',
     'tree',
   ],
-  cli: ['errors', 'agent', 'api', 'artifacts', 'net', 'release', 'runtimes', 'secrets', 'server', 'supervisor', 'tls', 'tree'],
+  // cli -> monitor: `noops strategy test` runs the judge locally, through monitor/judge/index.ts (issue 15)
+  cli: ['errors', 'agent', 'api', 'artifacts', 'monitor', 'net', 'release', 'runtimes', 'secrets', 'server', 'supervisor', 'tls', 'tree'],
   ui: ['errors', 'api', 'tree'],
 };
 
@@ -82,7 +83,7 @@ export const ENTRIES: Record<string, readonly string[]> = {
   artifacts: ['extract.ts', 'package-cache.ts'],
   build: ['build.ts', 'detect.ts', 'runner.ts'],
   bus: ['postgres.ts'],
-  monitor: ['report-schema.ts'],
+  monitor: ['report-schema.ts', 'strategies/index.ts', 'judge/index.ts', 'victoria/index.ts'],
   release: ['noops-yaml.ts', 'package.ts', 'signing.ts', 'defaults.ts', 'schedule.ts'],
   import: ['import.ts'],
   rollout: ['types.ts', 'controller.ts', 'cluster-conf.ts'],

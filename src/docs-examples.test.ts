@@ -7,7 +7,7 @@
  * line `# noops.yaml (refused)` or `# cluster.conf (refused)` marks an example that shows a
  * mistake: it must fail to parse. Every block tagged `yaml` (or `yml`) must start with such a
  * comment, so that no example escapes by accident: a YAML block that is neither file names what
- * it is (`# watches.yaml`, whose parser lives in the agent and is not run here).
+ * it is (`# watches.yaml`, whose parser lives in the agent, or `# prometheus.yml`: neither is run here).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +15,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NoopsError, type ErrorCode } from './errors/index.js';
+import { parse as parseYaml } from 'yaml';
+import { checkStrategyTestFile } from './monitor/judge/index.js';
 import { parseNoopsYaml } from './release/noops-yaml.js';
 import { parseClusterConf } from './rollout/cluster-conf.js';
 
@@ -24,10 +26,11 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PARSERS: Record<string, { parse: (text: string, file: string) => unknown; code: ErrorCode }> = {
   'noops.yaml': { parse: parseNoopsYaml, code: 'NOOPS_E_MANIFEST' },
   'cluster.conf': { parse: parseClusterConf, code: 'NOOPS_E_CLUSTER_CONF' },
+  'strategy-test.yaml': { parse: (text) => checkStrategyTestFile(parseYaml(text)), code: 'NOOPS_E_STRATEGY_TEST' },
 };
 
 /** YAML files the docs show whose parser is not run here; a block naming one is only listed. */
-const NOT_PARSED_HERE = new Set(['watches.yaml']);
+const NOT_PARSED_HERE = new Set(['watches.yaml', 'prometheus.yml']);
 
 /** One fenced code block: where it is, its info string, and its text without the fence's indent. */
 interface Block {

@@ -104,6 +104,8 @@ export function startAgent(server: { url: string; joinToken: string; caFile?: st
     name,
     '--labels',
     'bench=real',
+    '--push-listen',
+    '127.0.0.1:0',
     ...ca,
   ]);
 }

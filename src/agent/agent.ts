@@ -28,6 +28,7 @@ import { Control } from './control/control.js';
 import { CtlServer } from './control/ctl-server.js';
 import { HealthMonitor } from './health/monitor.js';
 import { Host } from './host.js';
+import { AgentMetrics } from './metrics/index.js';
 import { detectStartFailures, reconcile, runtimesDir } from './reconcile.js';
 import { RuntimePruner } from './install/runtime-prune.js';
 import { ServerTrust } from './trust/server-trust.js';
@@ -92,6 +93,15 @@ export interface AgentOptions {
    * `noops`). Only an agent that runs as root uses it; without it, processes run as the agent's own user.
    */
   user?: string;
+  /** ms between metric collections, a whole number of seconds (`noops agent --metrics-every`; default 60 s) */
+  metricsEveryMs?: number;
+  /**
+   * The Falcon push API's address (`noops agent --push-listen`, whose default is 127.0.0.1:1988);
+   * undefined here: none, so tests and benchmarks that run many agents do not fight over a port.
+   */
+  pushListen?: string;
+  /** collect the host's base metrics from /proc (default: yes for a real host, no with a simulated supervisor) */
+  hostMetrics?: boolean;
 }
 
 /** Hooks into the agent's protocol, called synchronously; they must not throw. */
@@ -131,6 +141,9 @@ export class Agent {
   private readonly log: (line: string) => void;
   private runtimeFacts: HostRuntimeReport | undefined;
   private readonly runtimes: RuntimePruner;
+  /** host and instance points, the push API, and the queue the reports carry (none when standalone) */
+  readonly metrics: AgentMetrics | undefined;
+  private metricsStopped: Promise<void> | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.root = opts.root;
@@ -164,6 +177,17 @@ export class Agent {
       busy: () => this.reconciling !== undefined,
       removed: () => void this.refreshRuntimeFacts().then(() => this.scheduleReport()),
     });
+    this.metrics = this.standalone
+      ? undefined
+      : new AgentMetrics({
+          endpoint: this.name,
+          everyMs: opts.metricsEveryMs,
+          instances: (endpoint, step, now) => this.host.instanceMetrics(endpoint, step, now),
+          hostMetrics: opts.hostMetrics ?? opts.host?.supervisor === undefined,
+          pushListen: opts.pushListen,
+          onPoints: () => this.scheduleReport(),
+          log: this.log,
+        });
   }
 
   /** True when the agent runs without a server. */
@@ -187,6 +211,7 @@ export class Agent {
     await this.host.adoptAll();
     this.runtimes.start();
     if (this.standalone) return;
+    await this.metrics?.start();
     await this.refreshRuntimeFacts();
     await this.join(false);
     this.commands = new CommandLoop(() => this.api, control, this.log, this.abort.signal);
@@ -200,6 +225,7 @@ export class Agent {
     this.closed = true;
     this.haltLoops();
     await this.ctl?.close();
+    await this.metricsStopped;
     await this.reconciling;
     await this.runtimes.idle();
     this.host.detach();
@@ -220,6 +246,7 @@ export class Agent {
     clearTimeout(this.retryTimer);
     this.health.stop();
     this.runtimes.stop();
+    this.metricsStopped ??= this.metrics?.stop();
   }
 
   /** `noops ctl nuke`: the loops end first (no deploy may start anything), then every watch stops. */
@@ -429,22 +456,27 @@ export class Agent {
     if (host.recordAll()) host.save();
     this.checkHealth();
     const events = host.eventReports(this.reportedSeq, EVENTS_PER_REPORT);
+    const points = this.metrics?.take();
     try {
       const report: AgentReport = {
         processes: this.processes(),
         failures: [...host.failures.values()],
         generation: host.state.generation,
-        metrics: host.metrics(this.name, Math.round(this.heartbeatMs / 1000)),
+        ...(points && { metrics: points.points }),
         events,
         crons: host.cronReports(),
         ...(this.runtimeFacts && { runtimes: this.runtimeFacts }),
         trust: this.trust.report(),
       };
       const answer = await this.api.report(report);
+      if (points) this.metrics!.settle(points);
+      // more points than one report carries: the next report follows at once
+      if (points && this.metrics!.queue.size > 0) this.scheduleReport();
       this.opts.observer?.reported?.(report);
       if (events.length > 0) this.reportedSeq = events[events.length - 1]!.seq;
       if (answer.heartbeatMs !== undefined && answer.heartbeatMs >= 100) this.heartbeatMs = answer.heartbeatMs;
     } catch (err) {
+      if (points) this.metrics!.settle(points, err as NoopsError);
       if (!(err instanceof NoopsError && (err.code === 'NOOPS_E_SERVER_UNREACHABLE' || err.code === 'NOOPS_E_UNAUTHORIZED'))) {
         this.log(`report failed: ${(err as Error).message}`);
       }

@@ -34,11 +34,6 @@ import { readState, saveState, type AgentState, type InstanceState, type Watches
 const EVENTS_LOG = { maxBytes: 1024 * 1024, keep: 3 };
 /** 1000 events in memory: what the server has not acknowledged yet, and `noops ctl` reads. */
 const EVENTS_KEPT = 1000;
-/**
- * 5 s between metric samples (a scan of /proc): the production heartbeat. A faster heartbeat (a
- * test server's) does not make the agent scan /proc faster.
- */
-export const METRICS_EVERY_MS = 5_000;
 
 export interface HostOptions {
   root: string;
@@ -71,7 +66,6 @@ export class Host {
   readonly #log: (line: string) => void;
   readonly #sampleUsage: boolean;
   readonly #eventsFile: string;
-  #lastMetrics: { at: number; samples: MetricSample[] } | undefined;
   #pendingLines: string[] = [];
   /** the processes found when state.json was unreadable (the standalone watches are matched to them once read) */
   #rebuiltFrom: FoundProcess[] | undefined;
@@ -305,17 +299,11 @@ export class Host {
   }
 
   /**
-   * The metrics of every instance process (see MetricSample), sampled at most every
-   * METRICS_EVERY_MS: a report more often than that carries the last samples again.
+   * The metrics of every instance process now (see MetricSample): `common.servicerunning` and
+   * friends, tagged with the tag's pairs and `process=NAME`. The agent's metrics loop
+   * (metrics/agent-metrics.ts) calls it every `--metrics-every`; CPU is measured between two calls.
    */
-  metrics(endpoint: string, stepSeconds: number, now = Date.now()): MetricSample[] {
-    if (this.#lastMetrics !== undefined && now - this.#lastMetrics.at < METRICS_EVERY_MS) return this.#lastMetrics.samples;
-    const samples = this.#sample(endpoint, stepSeconds, now);
-    this.#lastMetrics = { at: now, samples };
-    return samples;
-  }
-
-  #sample(endpoint: string, stepSeconds: number, now: number): MetricSample[] {
+  instanceMetrics(endpoint: string, stepSeconds: number, now = Date.now()): MetricSample[] {
     const out: MetricSample[] = [];
     const timestamp = Math.floor(now / 1000);
     for (const inst of Object.values(this.state.instances)) {

@@ -10,3 +10,9 @@ export type { AgentObserver, AgentOptions } from './agent.js';
 export { diskReleases, type HostInstallOptions, type ProcessSupervisor, type ReleaseStore } from './backends.js';
 export { planReconcile, type ActualState, type ReconcileAction, type VerifyRelease } from './reconcile-plan.js';
 export { rebuildInstances, readReleaseOnDisk, scanProcesses, type FoundProcess, type ReleaseOnDisk } from './rebuild.js';
+export {
+  DEFAULT_METRICS_EVERY_MS,
+  DEFAULT_PUSH_LISTEN,
+  parseMetricsEvery,
+  pushListenFlag,
+} from './metrics/index.js';

@@ -481,10 +481,15 @@ export interface MetricSample {
   value: number;
   /** seconds since the epoch */
   timestamp: number;
-  /** seconds between samples (the heartbeat) */
+  /** seconds between samples (the agent's `--metrics-every`; a pushed point's own) */
   step: number;
-  counterType: 'GAUGE';
-  /** `cop=acme,owt=web,...,cluster=prod,process=web`: the tag's pairs, then the process */
+  /** Falcon's: GAUGE as sent; COUNTER and DERIVE stored and judged as rates */
+  counterType: 'GAUGE' | 'COUNTER' | 'DERIVE';
+  /**
+   * Falcon's `k=v,k=v`: for an instance's process, the tag's pairs then `process=NAME`
+   * (`cop=acme,owt=web,...,cluster=prod,process=web`); for a host metric Falcon's own
+   * (`mount=/,fstype=ext4`, `iface=eth0`, `device=sda`) or ''
+   */
   tags: string;
 }
 

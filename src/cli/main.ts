@@ -24,6 +24,10 @@ import { registerSecret } from './commands/secret.js';
 import { registerHostAdopt } from './commands/host-adopt.js';
 import { registerUndeploy } from './commands/undeploy.js';
 import { registerServers } from './commands/servers.js';
+import { registerStrategyTest } from './commands/strategy-test.js';
+import { registerStrategies } from './commands/strategy-manage.js';
+import { registerMaintain } from './commands/maintain.js';
+import { registerNodata } from './commands/nodata.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -57,6 +61,10 @@ export function program(): Command {
   registerHostAdopt(p);
   registerUndeploy(p);
   registerServers(p);
+  registerStrategyTest(p);
+  registerStrategies(p);
+  registerMaintain(p);
+  registerNodata(p);
   return p;
 }
 

@@ -26,6 +26,15 @@ export const ERROR_CODES = {
     status: 400,
     hint: 'give --db as postgres://USER:PASS@HOST:5432/DB (or postgresql://), sqlite:/abs/path/noops.db, or a file path ending in .db; without --db the server keeps SQLite in its data folder',
   },
+  NOOPS_E_STRATEGY_FUNC: {
+    status: 400,
+    hint: 'write the function as Falcon does: all(#3), max(#3), min(#3), sum(#3), avg(#3), diff(#3), pdiff(#3), stddev(#10), lookup(#2,3), kdiff(#3,3) or kpdiff(#3,3)',
+  },
+  NOOPS_E_STRATEGY_INVALID: {
+    status: 400,
+    hint: 'a strategy is --metric M --func "all(#3)" --op "==" --right 0 --max 3 --priority 0-6 [--tags k=v,...] [--run HH:MM-HH:MM]; the message names the field (docs/monitoring.md)',
+  },
+  NOOPS_E_STRATEGY_TEST: { status: 400, hint: 'fix the strategy test file; the message names the case and the field (docs/monitoring.md)' },
   // auth
   NOOPS_E_UNAUTHORIZED: { status: 401, hint: 'pass a token with --token, NOOPS_TOKEN, or ./.noops/admin.token' },
   NOOPS_E_FORBIDDEN: { status: 403, hint: 'this token may not do that; ask for a token whose scope covers the tag' },
@@ -57,6 +66,10 @@ export const ERROR_CODES = {
   NOOPS_E_SECRET_KEY: {
     status: 500,
     hint: 'every server of one database needs the same DATA/secret.key; restore it from a backup, or set the secrets again',
+  },
+  NOOPS_E_STRATEGY_UNKNOWN: {
+    status: 404,
+    hint: '`noops strategy ls`, `noops nodata ls` and `noops maintain ls` list what exists with its id',
   },
   // build
   NOOPS_E_GIT_CLONE: { status: 422, hint: 'check that the repository exists and that the server can reach it' },
@@ -178,6 +191,10 @@ export const ERROR_CODES = {
   NOOPS_E_STORE_OPEN: {
     status: 503,
     hint: 'check that the database --db names is running and reachable from this host, and that its user may create tables (the server migrates the schema when it starts); the message names the cause',
+  },
+  NOOPS_E_HISTORY_BACKEND: {
+    status: 502,
+    hint: 'check that the VictoriaMetrics `noops server --victoria-metrics URL` names is running and reachable (GET URL/health answers OK); the message names the cause',
   },
 } as const;
 

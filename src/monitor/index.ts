@@ -16,3 +16,19 @@
 export { ActualState, EVENTS_PER_HOST, type ActualStateEvents, type ActualStateStore } from './actual-state.js';
 export { compareInstanceRows, instanceRows } from './instances.js';
 export { HEARTBEAT_FLUSH_MS, INSTANCES_FLUSH_MS, type WriteFailures } from './store-writer.js';
+export {
+  DEFAULT_JUDGE_CONFIG,
+  Judge,
+  type JudgeConfig,
+  type JudgeEvent,
+  type JudgePoint,
+  type JudgeStrategy,
+  parseFunc,
+} from './judge/index.js';
+// issue 15: metric points in, stored, read back (monitor/metrics/; see README.md)
+export { MetricsIngest, FLUSH_MS, type IngestCounters, type LatestPoint, type TakeOutcome } from './metrics/ingest.js';
+export { StorePointFeed, MISSING_WAIT_MS } from './metrics/feed.js';
+export { HistoryKeeper, StoreHistory, ROLLUP_EVERY_MS } from './metrics/history.js';
+export { ARCHIVES, DEFAULT_RAW_RETENTION_SECONDS, MAX_POINTS } from './metrics/archives.js';
+export { instanceTagOf, reportPoints } from './metrics/scope.js';
+export type * from './metrics/ports.js';

@@ -73,7 +73,7 @@ export const RuntimesReport = z
   .strict();
 export type RuntimesReport = z.infer<typeof RuntimesReport>;
 
-/** One Open-Falcon sample of a process's metric. */
+/** One Open-Falcon point: a host's or an instance's metric, or one pushed to the agent's `/v1/push`. */
 export const Metric = z
   .object({
     endpoint: z.string(),
@@ -81,7 +81,7 @@ export const Metric = z
     value: z.number(),
     timestamp: z.number().int(),
     step: z.number().int(),
-    counterType: z.literal('GAUGE'),
+    counterType: z.enum(['GAUGE', 'COUNTER', 'DERIVE']),
     tags: z.string(),
   })
   .strict();

@@ -19,6 +19,7 @@ import { tokenRoutes } from './routes/tokens.js';
 import { hostRoutes } from './routes/hosts.js';
 import { commandRoutes } from './routes/agent-commands.js';
 import { supervisionRoutes } from './routes/supervision.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { runtimeRoutes } from './routes/runtimes.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { secretRoutes } from './routes/secrets.js';
@@ -26,6 +27,8 @@ import { hostAdoptRoutes } from './routes/hosts-adopt.js';
 import { grantRoutes } from './routes/grants.js';
 import { releaseImportRoutes } from './routes/releases-import.js';
 import { serverRoutes } from './routes/servers.js';
+import { strategyRoutes } from './routes/strategies.js';
+import { prometheusRoutes } from './routes/prometheus.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
@@ -86,6 +89,7 @@ export async function buildApp(
   app.addHook('onClose', async () => stopWatching());
   requireDeclaredAccess(app);
   installGate(app, ctx.store, principals, (req, err) => denials.record(req, err));
+  await prometheusRoutes(app, ctx); // first: its request counter sees every route after it
 
   await app.register(
     async (api) => {
@@ -106,6 +110,8 @@ export async function buildApp(
       await grantRoutes(api, ctx);
       await releaseImportRoutes(api, ctx);
       await serverRoutes(api, ctx);
+      await metricsRoutes(api, ctx);
+      await strategyRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

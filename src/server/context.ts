@@ -1,6 +1,7 @@
 /**
  * Everything a route needs, built once by `startServer` and passed to every route module.
  */
+import type { VictoriaMetricsBackend } from '../monitor/victoria/index.js';
 import type { Store } from '../store/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
 import type { RolloutController } from '../rollout/index.js';
@@ -15,6 +16,7 @@ import type { RuntimeCatalog } from '../runtimes/catalog.js';
 import type { DesiredView } from './desired-view.js';
 import type { ChangeBus } from '../bus/index.js';
 import type { Leadership } from '../lead/index.js';
+import type { ServerMetrics } from './metrics-wiring.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -48,6 +50,10 @@ export interface ServerContext {
   signer: ReleaseSigner;
   /** which control loops this server leads among the servers of its database (src/lead/) */
   leadership: Leadership;
+  /** metric points in (reports, pushes), the judge's feed, history (server/metrics-wiring.ts) */
+  metrics: ServerMetrics;
+  /** VictoriaMetrics, when `--victoria-metrics` names one (src/server/victoria-wiring.ts) */
+  victoria?: VictoriaMetricsBackend;
 }
 
 /** What an importer needs to sign: releases imported from elsewhere are signed like built ones. */

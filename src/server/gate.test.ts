@@ -78,17 +78,20 @@ test('a route that declares no access stops the app from starting', async () => 
   await bare.close();
 });
 
+/** Outside the API, the one route that needs a token: Prometheus' scrape of the server's figures (routes/prometheus.ts). */
+const needsToken = (r: { url: string }): boolean => r.url.startsWith('/api/') || r.url === '/metrics';
+
 test("every route declares its access, and only the console's files are public", () => {
   const routes = declaredRoutes(app);
   assert.ok(routes.length > 40, `only ${routes.length} routes`);
   for (const r of routes) {
-    if (r.url.startsWith('/api/')) assert.notEqual(r.access, 'public', `${r.method} ${r.url} is public`);
+    if (needsToken(r)) assert.notEqual(r.access, 'public', `${r.method} ${r.url} is public`);
     else assert.equal(r.access, 'public', `${r.method} ${r.url}`);
   }
 });
 
-test('no route under the API answers without a token, in any spelling', async () => {
-  for (const r of declaredRoutes(app).filter((x) => x.url.startsWith('/api/'))) {
+test('no route under the API (nor GET /metrics) answers without a token, in any spelling', async () => {
+  for (const r of declaredRoutes(app).filter(needsToken)) {
     for (const url of spellings(concrete(r.url))) {
       const res = await app.inject({ method: r.method as 'GET', url, payload: r.method === 'GET' || r.method === 'HEAD' ? undefined : {} });
       assert.ok(res.statusCode === 401 || res.statusCode === 404, `${r.method} ${url} answered ${res.statusCode} without a token`);

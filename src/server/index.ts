@@ -24,7 +24,7 @@ import type { ServerContext, ServerConfig } from './context.js';
 import { DesiredHub } from './hub.js';
 import { CHANNELS, type ChangeBus, LocalChangeBus } from '../bus/index.js';
 import { openPostgresBus } from '../bus/postgres.js';
-import { ActualState } from '../monitor/index.js';
+import { ActualState, StoreHistory } from '../monitor/index.js';
 import { DesiredView } from './desired-view.js';
 import { grantsChanged, rootScopes } from './grants-cache.js';
 import { secretBook } from '../secrets/sealed.js';
@@ -36,9 +36,11 @@ import { RuntimeCatalog } from '../runtimes/catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { aloneOnDatabase, Leadership, LOOPS, newServerId } from '../lead/index.js';
 import { wireRollout } from './rollout-wiring.js';
+import { wireMetrics } from './metrics-wiring.js';
 import { buildApp } from './app.js';
 import { listenMode, type ServerTls, type TlsOptions } from '../tls/index.js';
 import { serverTls } from '../tls/server-tls.js';
+import { checkVictoriaUrl, historyBackends, openVictoria } from './victoria-wiring.js';
 
 /** Agents report every 5 s: a down host is noticed within seconds, and 10,000 hosts cost the
  * server 2,000 small requests a second. */
@@ -75,6 +77,8 @@ export interface ServerOptions {
   leaseMs?: number;
   /** the URL other servers and `noops servers` show for this one (`--advertise`); default: the URL it listens on */
   advertise?: string;
+  /** VictoriaMetrics' base URL (`--victoria-metrics`): history written there too, and read from there */
+  victoriaMetrics?: string;
 }
 
 export interface RunningServer {
@@ -103,6 +107,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       `refusing to serve plain HTTP on ${opts.listen}: other hosts could read every token and send agents what to run`,
     );
   }
+  if (opts.victoriaMetrics !== undefined) checkVictoriaUrl(opts.victoriaMetrics); // refused before anything is made
   const warnings =
     mode === 'plain-insecure'
       ? [
@@ -120,12 +125,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
   const dbUrl = opts.db ?? `sqlite:${join(dataDir, 'noops.db')}`;
   const log = opts.log ?? ((line: string) => process.stderr.write(line));
+  const victoria = openVictoria(opts.victoriaMetrics, log);
   const store = await openStore(dbUrl);
   const closers: (() => Promise<void>)[] = [];
   try {
     // What changes here reaches the other servers of the database (LISTEN/NOTIFY); alone on SQLite, this process.
     const bus: ChangeBus = store.kind === 'postgres' ? await openPostgresBus(dbUrl) : new LocalChangeBus();
     closers.push(() => bus.close());
+    if (victoria) closers.push(() => victoria.close());
     // One leader per control loop among the database's servers (src/lead/); SQLite is one server's.
     const serverId = opts.serverId ?? newServerId();
     if (store.kind === 'sqlite') await aloneOnDatabase(store, serverId, opts.leaseMs);
@@ -209,6 +216,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // a root grant changed on any server: read the grants again (the view forgets its answers itself)
     bus.subscribe(CHANNELS.answers, { change: () => grantsChanged(store), resync: () => grantsChanged(store) });
     hub.listen((h) => desired.forget(h)); // a wake means the host's answer changed
+    // metric points in, the judge's feed, history; the history keeper runs where LOOPS.history is led
+    // history in the store, and in VictoriaMetrics too when --victoria-metrics names one (read from there)
+    const backends = historyBackends({ embedded: new StoreHistory(store), victoria });
+    const metrics = await wireMetrics({
+      store,
+      bus,
+      leadership,
+      sinks: backends.sinks,
+      reader: backends.reader,
+      log: (line) => log(`noops server: ${line}\n`),
+    });
     const ctx: ServerContext = {
       config,
       store,
@@ -224,6 +242,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       runtimes,
       signer,
       leadership,
+      metrics,
+      victoria,
     };
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();
@@ -256,6 +276,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await app.close();
         await builds.drain();
         await reports.close();
+        await metrics.close();
         await stopSharing();
         await bus.close();
         await store.close();

@@ -10,9 +10,14 @@ import { NoopsError } from '../errors/index.js';
 /**
  * The largest report body. A report carries every process of the host (about 300 bytes each),
  * at most 200 events (the agent's EVENTS_PER_REPORT, 64 KiB of text each at worst but a few
- * hundred bytes in practice) and metrics: a host with 1,000 processes reports about 400 KB.
- * Twenty 3.9 MB reports took the server from 184 to 356 MB; 1 MiB keeps 1,000 agents' last
- * reports within a sane share of memory even if every one is near the limit.
+ * hundred bytes in practice) and metric points: a host with 1,000 processes reports about 400 KB
+ * of processes. Points are capped per report by the agent (POINTS_PER_REPORT, 2,000, and about
+ * POINT_BYTES_PER_REPORT, 256 KiB: ~130 bytes a point measured on a real host's batch), the rest
+ * following in the next report at once; a busy host's 60 s batch (~1,800 points: 280 of the
+ * host, 5 per process of 200 processes, 500 pushed) is one or two reports, and the 1,000-process
+ * host's report stays near 700 KB. Twenty 3.9 MB reports took the server from 184 to 356 MB;
+ * 1 MiB keeps 1,000 agents' last reports within a sane share of memory even if every one is near
+ * the limit. An agent whose report is refused as too large halves its points' share and retries.
  */
 export const REPORT_MAX_BYTES = 1024 * 1024;
 

@@ -10,6 +10,8 @@
  */
 export type * from './types.js';
 export type * from './agent-commands.js';
+export type { MetricPointRow, MetricRollupRow, MetricSeriesRow, MetricsStore, StoredMetricPoint } from './metrics.js';
+export type * from './strategies.js';
 export type { StoreTarget } from './open.js';
 // opening a database (kysely, better-sqlite3, pg) is the named entry `store/open.ts`:
 // `openStore`, `parseStoreUrl`, `MIGRATION_NAMES`.

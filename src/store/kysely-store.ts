@@ -28,6 +28,8 @@ import type { StoredHostReport } from './types.js';
 import * as secrets from './secrets.js';
 import * as packageBlobs from './package-blobs.js';
 import * as commands from './agent-commands.js';
+import * as metrics from './metrics.js';
+import { strategyQueries, type StrategyQueries } from './strategies.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
 import type {
@@ -661,6 +663,53 @@ export class KyselyStore implements Store {
   sweepAgentCommands(sweep: AgentCommandSweep): Promise<{ id: number; host: string }[]> {
     return commands.sweepAgentCommands(this.db, sweep);
   }
+
+  // ---- metrics (queries in metrics.ts)
+
+  putMetrics(series: readonly metrics.MetricSeriesRow[], points: readonly metrics.MetricPointRow[]): Promise<void> {
+    return metrics.putMetrics(this.db, series, points);
+  }
+  readMetricPoints(after: number, missing: readonly number[], limit: number): Promise<metrics.StoredMetricPoint[]> {
+    return metrics.readMetricPoints(this.db, this.kind, after, missing, limit);
+  }
+  lastMetricPointId(): Promise<number> {
+    return metrics.lastMetricPointId(this.db);
+  }
+  lastMetricPoints(keys: readonly string[], n: number): Promise<metrics.StoredMetricPoint[]> {
+    return metrics.lastMetricPoints(this.db, keys, n);
+  }
+  listMetricSeries(filter: { keys?: readonly string[]; endpoint?: string; metric?: string } = {}): Promise<metrics.MetricSeriesRow[]> {
+    return metrics.listMetricSeries(this.db, filter);
+  }
+  metricPointsBetween(key: string, from: number, to: number): Promise<{ ts: number; v: number }[]> {
+    return metrics.metricPointsBetween(this.db, key, from, to);
+  }
+  metricRollupsBetween(key: string, resolution: number, from: number, to: number): Promise<metrics.MetricRollupRow[]> {
+    return metrics.metricRollupsBetween(this.db, key, resolution, from, to);
+  }
+  rollUpMetrics(resolution: number, source: 'raw' | number, from: number, to: number): Promise<number> {
+    return metrics.rollUpMetrics(this.db, resolution, source, from, to);
+  }
+  pruneMetrics(rawBefore: number, rollupsBefore: ReadonlyMap<number, number>): Promise<number> {
+    return metrics.pruneMetrics(this.db, rawBefore, rollupsBefore);
+  }
+  // strategies, nodata rules, maintenance windows (issue 15): the queries are strategies.ts's
+  #strategies: StrategyQueries | undefined;
+  private get strategyRows(): StrategyQueries {
+    this.#strategies ??= strategyQueries(this.db);
+    return this.#strategies;
+  }
+  addStrategy: StrategyQueries['addStrategy'] = (row) => this.strategyRows.addStrategy(row);
+  updateStrategy: StrategyQueries['updateStrategy'] = (id, patch) => this.strategyRows.updateStrategy(id, patch);
+  deleteStrategy: StrategyQueries['deleteStrategy'] = (id) => this.strategyRows.deleteStrategy(id);
+  getStrategy: StrategyQueries['getStrategy'] = (id) => this.strategyRows.getStrategy(id);
+  listStrategies: StrategyQueries['listStrategies'] = (filter) => this.strategyRows.listStrategies(filter);
+  addNodata: StrategyQueries['addNodata'] = (row) => this.strategyRows.addNodata(row);
+  deleteNodata: StrategyQueries['deleteNodata'] = (id) => this.strategyRows.deleteNodata(id);
+  listNodata: StrategyQueries['listNodata'] = () => this.strategyRows.listNodata();
+  addMaintenance: StrategyQueries['addMaintenance'] = (row) => this.strategyRows.addMaintenance(row);
+  deleteMaintenance: StrategyQueries['deleteMaintenance'] = (id) => this.strategyRows.deleteMaintenance(id);
+  listMaintenance: StrategyQueries['listMaintenance'] = (filter) => this.strategyRows.listMaintenance(filter);
 
   async listAudit(filter: { limit?: number; action?: string; beforeId?: number } = {}): Promise<AuditRow[]> {
     let q = this.db.selectFrom('audit').selectAll();

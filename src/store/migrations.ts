@@ -11,6 +11,8 @@
 import { packageBlobsMigration } from './package-blobs.js';
 import { hostReportsMigration } from './host-reports.js';
 import { agentCommandsMigration } from './agent-commands.js';
+import { metricsMigration } from './metrics.js';
+import { strategiesMigration } from './strategies.js';
 import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** The two backends; the schema differs between them only in identity columns and collation. */
@@ -465,6 +467,8 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0013_agent_commands': agentCommandsMigration,
   '0014_host_reports': hostReportsMigration,
   '0015_package_blobs': packageBlobsMigration,
+  '0016_metrics': metricsMigration,
+  '0017_strategies': strategiesMigration,
 };
 
 /**

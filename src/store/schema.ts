@@ -9,6 +9,8 @@ import type { InstanceRow } from './types.js';
 import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.js';
 import type { HostReportsTable } from './host-reports.js';
 import type { AgentCommandOutputTable, AgentCommandsTable } from './agent-commands.js';
+import type { MetricPointsTable, MetricRollupsTable, MetricSeriesTable } from './metrics.js';
+import type { MaintenanceTable, NodataRulesTable, StrategiesTable } from './strategies.js';
 
 export interface TokensTable {
   hash: string;
@@ -250,6 +252,12 @@ export interface Database {
   package_blob_chunks: PackageBlobChunksTable;
   agent_commands: AgentCommandsTable;
   agent_command_output: AgentCommandOutputTable;
+  metric_series: MetricSeriesTable;
+  metric_points: MetricPointsTable;
+  metric_rollups: MetricRollupsTable;
+  strategies: StrategiesTable;
+  nodata_rules: NodataRulesTable;
+  maintenance: MaintenanceTable;
 }
 
 export type DbToken = Selectable<TokensTable>;

@@ -282,6 +282,8 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0013_agent_commands',
         '0014_host_reports',
         '0015_package_blobs',
+        '0016_metrics',
+        '0017_strategies',
       ]);
     });
 

@@ -14,6 +14,7 @@ import type {
   AgentCommandSweep,
   NewAgentCommand,
 } from './agent-commands.js';
+import type { StrategyQueries } from './strategies.js';
 
 /** A token. Only its sha256 is stored; the secret itself is shown once. */
 export interface TokenRow {
@@ -199,6 +200,11 @@ export interface DesiredRow {
   kind?: DeploymentKind | null;
 }
 
+import type { MetricsStore } from './metrics.js';
+
+/** The store's metrics (series, raw points, archives): store/metrics.ts. */
+export interface Store extends MetricsStore {}
+
 /** A host's last report as a server stored it, for the other servers (store/host-reports.ts). */
 export interface StoredHostReport {
   host: string;
@@ -276,7 +282,7 @@ export interface ServerRow {
   leads: string[];
 }
 
-export interface Store {
+export interface Store extends StrategyQueries {
   /** which backend this is */
   readonly kind: 'sqlite' | 'postgres';
   close(): Promise<void>;

@@ -147,17 +147,39 @@ export function walkableTo(root: string): void {
   }
 }
 
-/** Starts `noops agent` with its own root and name. */
+/**
+ * Starts `noops agent` with its own root and name. Its Falcon push API takes a free port (many
+ * agents share the machine: none holds 127.0.0.1:1988) and it collects metrics every 2 s; `extra`
+ * flags come last and win (e.g. `--metrics-every 1s`).
+ */
 export function startAgent(
   server: { url: string; joinToken: string },
   root: string,
   name: string,
   labels = 'rack=r1',
   env: Record<string, string> = {},
+  extra: string[] = [],
 ): Proc {
   walkableTo(root);
   return launch(
-    ['agent', '--server', server.url, '--join-token', server.joinToken, '--root', root, '--name', name, '--labels', labels],
+    [
+      'agent',
+      '--server',
+      server.url,
+      '--join-token',
+      server.joinToken,
+      '--root',
+      root,
+      '--name',
+      name,
+      '--labels',
+      labels,
+      '--push-listen',
+      '127.0.0.1:0',
+      '--metrics-every',
+      '2s',
+      ...extra,
+    ],
     env,
   );
 }

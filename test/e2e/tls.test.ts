@@ -81,7 +81,20 @@ function exited(p: Proc): Promise<number> {
 
 function agent(name: string, agentRoot: string, extra: string[]): Proc {
   walkableTo(agentRoot); // its processes run as the agent's unprivileged user: the temp folders above must let it through
-  return launch(['agent', '--server', server.url, '--join-token', server.joinToken, '--root', agentRoot, '--name', name, ...extra]);
+  return launch([
+    'agent',
+    '--server',
+    server.url,
+    '--join-token',
+    server.joinToken,
+    '--root',
+    agentRoot,
+    '--name',
+    name,
+    '--push-listen',
+    '127.0.0.1:0',
+    ...extra,
+  ]);
 }
 
 /** The CLI against the TLS server, with the CA (NOOPS_CA) unless told otherwise. */

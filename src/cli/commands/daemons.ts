@@ -28,6 +28,27 @@ export function defaultAgentRoot(): string {
   return process.getuid?.() === 0 ? '/var/lib/noops/agent' : join(homedir(), '.noops', 'agent');
 }
 
+/** `--metrics-every` and `--push-listen`, the same on `agent` and `up` (docs/monitoring.md#metrics-from-the-agents). */
+function withMetricsFlags(c: Command): Command {
+  return c
+    .option(
+      '--metrics-every <duration>',
+      "how often the host and instance metrics are collected: 60s, 1m, 1000ms (the points' step)",
+      '60s',
+    )
+    .option(
+      '--push-listen <addr|off>',
+      "where Open-Falcon's push API (POST /v1/push) listens: HOST:PORT (port 0 for a free one) or off",
+      '127.0.0.1:1988',
+    );
+}
+
+/** The agent's options of the metrics flags, checked before anything starts. */
+async function metricsOptions(o: { metricsEvery: string; pushListen: string }): Promise<{ metricsEveryMs: number; pushListen?: string }> {
+  const { parseMetricsEvery, pushListenFlag } = await import('../../agent/index.js');
+  return { metricsEveryMs: parseMetricsEvery(o.metricsEvery), pushListen: pushListenFlag(o.pushListen) };
+}
+
 /** Resolves when SIGINT or SIGTERM arrives. */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -46,6 +67,7 @@ interface ServerFlags extends TlsFlags {
   serverId?: string;
   leaseMs?: string;
   advertise?: string;
+  victoriaMetrics?: string;
 }
 
 /** `--build-sandbox`, the same on `server` and `up`. */
@@ -81,6 +103,7 @@ function serverOptions(o: ServerFlags): ServerOptions {
     leaseMs,
     serverId: o.serverId,
     advertise: o.advertise,
+    victoriaMetrics: o.victoriaMetrics,
     buildSandbox: o.buildSandbox,
     tls: serverTlsOptions(o),
     insecure: o.insecure,
@@ -124,6 +147,10 @@ export function registerDaemons(p: Command): void {
     .option('--server-id <id>', "this server's name among the servers of its database (default: host name and a random part)")
     .option('--lease-ms <ms>', "how long a control loop's lease lasts: a dead leader's loops move within about that (default 5000)")
     .option('--advertise <url>', 'the URL other servers and `noops servers` show for this one (default: the URL it listens on)')
+    .option(
+      '--victoria-metrics <url>',
+      'write metric history to VictoriaMetrics too and chart from it (its base URL, e.g. http://127.0.0.1:8428)',
+    )
     .option(...BUILD_SANDBOX_FLAG)
     .action(async (o: ServerFlags & { heartbeatMs?: string }) => {
       const { startServer } = await import('../../server/index.js');
@@ -133,7 +160,7 @@ export function registerDaemons(p: Command): void {
       await server.close();
     });
 
-  p.command('agent')
+  withMetricsFlags(p.command('agent'))
     .description('run the host daemon: join the server, run what it is told, report')
     .option('--join-token <token>', "the server's join token (env NOOPS_JOIN_TOKEN)")
     .option('--join-token-file <file>', "read the join token from this file (e.g. the server's join.token)")
@@ -161,9 +188,12 @@ export function registerDaemons(p: Command): void {
           watches?: string;
           standalone?: boolean;
           user?: string;
+          metricsEvery: string;
+          pushListen: string;
         },
         cmd: Command,
       ) => {
+        const metrics = await metricsOptions(o);
         let server: string | undefined;
         let joinToken: string | undefined;
         const root = resolve(o.root ?? defaultAgentRoot());
@@ -191,6 +221,7 @@ export function registerDaemons(p: Command): void {
             watchesFile: o.watches === undefined ? undefined : resolve(o.watches),
             onNuke: done,
             user: o.user ?? DEFAULT_PROCESS_USER,
+            ...metrics,
           });
           void (async () => {
             await agent.start();
@@ -212,14 +243,15 @@ export function registerDaemons(p: Command): void {
       },
     );
 
-  withTlsFlags(p.command('up'))
+  withMetricsFlags(withTlsFlags(p.command('up')))
     .description('all in one machine: a server on SQLite plus one local agent (like `nomad agent -dev`)')
     .option('--data <dir>', 'data folder', DEFAULT_DATA_DIR)
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7700')
     .option('--name <name>', "the local agent's host name", hostname())
     .option(...BUILD_SANDBOX_FLAG)
     .option('--user <name>', 'the unprivileged user processes run as when noops.yaml names none (default noops; as root only)')
-    .action(async (o: ServerFlags & { name: string; user?: string }, cmd: Command) => {
+    .action(async (o: ServerFlags & { name: string; user?: string; metricsEvery: string; pushListen: string }, cmd: Command) => {
+      const metrics = await metricsOptions(o);
       const [{ startServer }, { Agent, DEFAULT_PROCESS_USER }] = await Promise.all([
         import('../../server/index.js'),
         import('../../agent/index.js'),
@@ -236,6 +268,7 @@ export function registerDaemons(p: Command): void {
         name: o.name,
         labels: { role: 'local' },
         user: o.user ?? DEFAULT_PROCESS_USER,
+        ...metrics,
       });
       await agent.start();
       process.stdout.write(`  local agent: ${agent.name} (root ${agent.root})\n\n`);

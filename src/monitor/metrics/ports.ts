@@ -30,6 +30,8 @@ export interface HistoryQuery {
   to: number;
   /** seconds per point wanted; undefined: chosen so the answer holds at most about 1,000 points */
   resolution?: number;
+  /** the series' step (s), so raw points are chosen when they are fine enough; 60 when not given */
+  step?: number;
 }
 
 /** `[ts, avg, min, max]`: at the raw resolution the three are the point's value. */
@@ -49,3 +51,57 @@ export interface HistoryBackend {
   write(points: readonly StoredPoint[]): Promise<void>;
   query(q: HistoryQuery): Promise<HistoryAnswer>;
 }
+
+/** A stored point as the judge reads it back: its place in store order and when it was received. */
+export interface FeedPoint extends StoredPoint {
+  /** the point's place in store order (an id of `metric_points`) */
+  id: number;
+  /** ms since the epoch, when a server received it */
+  receivedAt: number;
+}
+
+/**
+ * Where a reader of the feed is: the last id read and the ids below it not yet seen (on
+ * PostgreSQL a lower id may commit after a higher one), each with when it was first missed (ms).
+ * Opaque to its holder: pass back what `readSince` answered.
+ */
+export interface FeedCursor {
+  after: number;
+  missing: readonly { id: number; since: number }[];
+}
+
+/** A series as the store last heard it (for nodata). */
+export interface SeenSeries {
+  key: string;
+  endpoint: string;
+  metric: string;
+  tags: string;
+  step: number;
+  counterType: CounterType;
+  /** the last point's timestamp (s) and value */
+  lastTs: number;
+  lastValue: number;
+  /** ms since the epoch, when a server last received a point of it */
+  lastReceived: number;
+}
+
+/**
+ * The stored points, for the judge's loop (monitor/metrics/feed.ts). At least once: a point may
+ * come twice (a read after a PostgreSQL commit race), never not at all while it is kept; the
+ * judge drops points not newer than a series' last itself.
+ */
+export interface PointFeed {
+  /** a cursor after the newest point stored now: reading from it gives only points stored later */
+  head(): Promise<FeedCursor>;
+  /** points stored since `cursor` (undefined: from the oldest kept), in store order, at most `limit` */
+  readSince(cursor: FeedCursor | undefined, limit?: number): Promise<{ points: FeedPoint[]; cursor: FeedCursor }>;
+  /** a series' last `n` points, oldest first */
+  lastPoints(key: string, n: number): Promise<FeedPoint[]>;
+  /** the last `n` points of each of `keys`, oldest first; a series without points is absent */
+  lastPointsMany(keys: readonly string[], n: number): Promise<Map<string, FeedPoint[]>>;
+  /** every series stored, with its last point and when it was last received */
+  seriesSeen(): Promise<SeenSeries[]>;
+}
+
+/** Who gave points to the ingestion: an agent's report (its host), a push (the token's name), nodata's mock values. */
+export type PointSource = { kind: 'agent'; host: string } | { kind: 'push'; by: string } | { kind: 'nodata' };

@@ -13,6 +13,7 @@ import { answerJson } from '../desired-view.js';
 import { REPORT_MAX_BYTES, reportLimits } from '../report-limits.js';
 import { HostName, parseBody, parseQuery } from './parse.js';
 import { ReportBody } from '../../monitor/report-schema.js';
+import { reportPoints } from '../../monitor/index.js';
 
 /** `?after=GEN` (the generation the agent has), `?commands=1` (hold commands in the same poll). */
 const DesiredQuery = z.object({ after: z.string().optional(), commands: z.string().optional() }).strict();
@@ -94,6 +95,12 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
   api.post('/agent/report', { config: { access: 'agent' }, bodyLimit: REPORT_MAX_BYTES + 1, preParsing: reportLimits() }, async (req) => {
     const body = parseBody(ReportBody, req.body, 'report');
     await ctx.reports.receive(req.principal.name, body); // into the read model of what runs: memory now, the store in batches
+    // metric points: checked as a push is; a point for another endpoint than this host is refused (counted)
+    if (body.metrics !== undefined && body.metrics.length > 0)
+      ctx.metrics.ingest.take(reportPoints(body.metrics, Math.floor(Date.now() / 1000)).points, {
+        kind: 'agent',
+        host: req.principal.name,
+      });
     const generation = await ctx.store.desiredGeneration(req.principal.name);
     // The heartbeat goes back on every report: an agent that restarted with its saved token never joined again to learn it.
     return { generation, heartbeatMs: ctx.config.heartbeatMs };

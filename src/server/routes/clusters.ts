@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type * as T from '../../api/index.js';
+import { CHANNELS } from '../../bus/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { describeStops, parsePolicy, stopPlan } from '../../rollout/index.js';
 import { parseClusterConf } from '../../rollout/cluster-conf.js';
@@ -37,6 +38,7 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
       await s.putCluster({ tag, hosts: unique, policy, conf, updatedAt: at });
       await s.audit({ at, actor, action, target: tag, detail: { hosts: unique, policy } });
     });
+    await ctx.bus.publish(CHANNELS.tree, 'clusters'); // which hosts are beneath which nodes changed (monitor/strategies)
     return { tag, hosts: unique, policy, conf, updatedAt: at, currentVersion: await currentVersion(ctx, tag) };
   };
 

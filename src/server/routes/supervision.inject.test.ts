@@ -7,14 +7,11 @@ let t: TestApp;
 const agents: Record<string, string> = {};
 let webViewer: string;
 
-/** Open-Falcon tags of an instance's process: its pairs with "=", then process=NAME. */
-const falconTags = (tag: string) =>
-  `${tag
-    .split('_')
-    .map((p) => p.replace('.', '='))
-    .join(',')},process=web`;
-const metric = (tag: string, name: string, value: number) => ({
-  endpoint: 'h',
+/** Open-Falcon tags of an instance's process: its pairs with "=" and process=NAME, sorted by key as Falcon stores them. */
+const falconTags = (tag: string) => [...tag.split('_').map((p) => p.replace('.', '=')), 'process=web'].sort().join(',');
+/** A point of `host` (the agent that reports it: a point for another endpoint is refused). */
+const metric = (host: string, tag: string, name: string, value: number) => ({
+  endpoint: host,
   metric: name,
   value,
   timestamp: 1_700_000_000,
@@ -51,7 +48,7 @@ before(async () => {
     ['h2', TREE.MAIL_CLUSTER],
   ] as const) {
     const res = await t.report(agents[host]!, {
-      metrics: [metric(tag, 'common.servicerunning', 1), metric(tag, 'mem.rss', 42)],
+      metrics: [metric(host, tag, 'common.servicerunning', 1), metric(host, tag, 'mem.rss', 42)],
       events: [event(1, tag, 'started'), event(2, null, 'agent')],
       crons: [cron(tag)],
     });

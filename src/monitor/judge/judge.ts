@@ -1,0 +1,436 @@
+/**
+ * The judge: Open-Falcon's (modules/judge/store), with its exact semantics, built for many
+ * series. Per series it keeps the newest `remain` points; a point not newer than the newest kept
+ * (or not above 0) is dropped and not judged; every other point is kept and judged against the
+ * candidate strategies, host-bound ones first (Falcon's CheckStrategy), then tag-bound ones
+ * (CheckExpression), each group in the given order. Events follow Falcon's sendEventIfNeed.
+ *
+ * Memory and speed: the series' histories are rings in typed-array slabs (a series is a number;
+ * one Map from its key to that number), strategies are parsed once (cached by object), the last
+ * events live in typed arrays chained per series, and a push that sends nothing allocates
+ * nothing (it returns a shared, frozen empty array).
+ */
+import { seriesKey as makeSeriesKey } from '../../api/index.js';
+import { NoopsError } from '../../errors/index.js';
+import { compute, type FuncResult, type OpKind, opKind, type ParsedFunc, parseFunc } from './funcs.js';
+import { DEFAULT_JUDGE_CONFIG, type JudgeConfig, type JudgeEvent, type JudgePoint, type JudgeStrategy } from './types.js';
+
+/** What `push` returns when nothing is sent: shared and frozen, never to be modified. */
+const NO_EVENTS = Object.freeze([]) as unknown as JudgeEvent[];
+
+/** A strategy as the hot path uses it, built once per strategy object. */
+interface Prepared {
+  func: ParsedFunc;
+  op: OpKind;
+  /** number of the event key (`s_<id>` or `e_<id>`): last events are kept per series and this */
+  slot: number;
+  /** `s_<id>_` or `e_<id>_`: the event id is this and the series key */
+  idPrefix: string;
+  /** the strategy's tags as `k=v` strings, and apart */
+  pairs: string[];
+  tagKeys: string[];
+  tagValues: string[];
+}
+
+/** A last event, as `lastEvent` shows it. */
+export interface LastEvent {
+  status: 'PROBLEM' | 'OK';
+  currentStep: number;
+  eventTime: number;
+}
+
+const COMMA = 44;
+const STATUS_OK = 0;
+const STATUS_PROBLEM = 1;
+
+/** True when `tags` (`k=v,k=v`) holds the whole pair `pair` (`k=v`). */
+function hasPair(tags: string, pair: string): boolean {
+  let at = tags.indexOf(pair);
+  while (at >= 0) {
+    const end = at + pair.length;
+    if ((at === 0 || tags.charCodeAt(at - 1) === COMMA) && (end === tags.length || tags.charCodeAt(end) === COMMA)) return true;
+    at = tags.indexOf(pair, at + 1);
+  }
+  return false;
+}
+
+/** True when `tags` has the key `key` (given as `key=`). */
+function hasKey(tags: string, keyEq: string): boolean {
+  let at = tags.indexOf(keyEq);
+  while (at >= 0) {
+    if (at === 0 || tags.charCodeAt(at - 1) === COMMA) return true;
+    at = tags.indexOf(keyEq, at + 1);
+  }
+  return false;
+}
+
+/** Sizing hints: how many series to make room for at once (the slabs grow by doubling anyway). */
+export interface JudgeOptions {
+  expectedSeries?: number;
+}
+
+/** Open-Falcon's judge. One instance holds every series' history and last events. */
+export class Judge {
+  readonly config: JudgeConfig;
+  private readonly remain: number;
+  private readonly index = new Map<string, number>();
+  private seriesCount = 0;
+  private capacity: number;
+  // the series' rings: point i of series s at s*remain + i
+  private times: Float64Array;
+  private values: Float64Array;
+  private head: Int32Array;
+  private size: Int32Array;
+  /** 1 when the newest point's counterType is GAUGE (Falcon reads the newest point's type) */
+  private gauge: Uint8Array;
+  /** first last-event record of each series, -1 for none */
+  private eventHead: Int32Array;
+  // last events, chained per series
+  private evNext = new Int32Array(1024);
+  private evSlot = new Int32Array(1024);
+  private evStatus = new Uint8Array(1024);
+  private evStep = new Int32Array(1024);
+  private evTime = new Float64Array(1024);
+  private evCount = 0;
+  // strategies
+  private readonly prepared = new WeakMap<JudgeStrategy, Prepared | null>();
+  private readonly slots = new Map<string, number>();
+  private handledAt: number[] = [];
+  private pushes = 0;
+  /** strategies skipped because their func does not parse (Falcon logs these and goes on) */
+  invalidStrategies = 0;
+  /** events recorded but not sent because their left value is NaN or infinite (as in Falcon) */
+  unsendable = 0;
+  // scratch: the history of the point being judged, newest first (rates for COUNTER and DERIVE)
+  private readonly scratchValues: Float64Array;
+  private readonly scratchTimes: Float64Array;
+  private readonly result: FuncResult = { leftValue: 0, isTriggered: false };
+
+  constructor(config: JudgeConfig = DEFAULT_JUDGE_CONFIG, options: JudgeOptions = {}) {
+    if (!Number.isInteger(config.remain) || config.remain < 1) {
+      throw new NoopsError('NOOPS_E_INPUT', `the judge's remain must be a whole number of points, at least 1 (got ${config.remain})`);
+    }
+    this.config = { ...config };
+    this.remain = config.remain;
+    this.capacity = Math.max(16, options.expectedSeries ?? 1024);
+    const cap = this.capacity;
+    this.times = new Float64Array(cap * this.remain);
+    this.values = new Float64Array(cap * this.remain);
+    this.head = new Int32Array(cap);
+    this.size = new Int32Array(cap);
+    this.gauge = new Uint8Array(cap);
+    this.eventHead = new Int32Array(cap).fill(-1);
+    this.scratchValues = new Float64Array(this.remain);
+    this.scratchTimes = new Float64Array(this.remain);
+  }
+
+  /** How many series the judge holds. */
+  get series(): number {
+    return this.seriesCount;
+  }
+
+  /** How many last events (strategy and series) the judge holds. */
+  get lastEvents(): number {
+    return this.evCount;
+  }
+
+  /**
+   * Takes one point at the judge's clock `nowSeconds` and judges it against `candidates` (the
+   * judge checks each one's relevance: same metric; host-bound ones the same endpoint and their
+   * tags on the series; tag-bound ones their tags on the series, a tag `endpoint` matching the
+   * endpoint). Returns the events sent, in order; a shared frozen empty array when none.
+   * `key` is the series key when the caller has it (api seriesKey), to save building it.
+   */
+  push(point: JudgePoint, nowSeconds: number, candidates: readonly JudgeStrategy[], key?: string): JudgeEvent[] {
+    const k = key ?? makeSeriesKey(point.endpoint, point.metric, point.tags);
+    let s = this.index.get(k);
+    if (s === undefined) s = this.addSeries(k);
+    if (!this.accept(s, point)) return NO_EVENTS;
+    if (candidates.length === 0) return NO_EVENTS;
+    return this.judge(s, k, point, nowSeconds, candidates);
+  }
+
+  /**
+   * Rebuilds a series' history (after a takeover) from its stored points, in any order: each is
+   * kept by the same rule as a push (newer than the newest kept), none is judged.
+   */
+  seed(seriesKey: string, points: readonly JudgePoint[]): void {
+    let s = this.index.get(seriesKey);
+    if (s === undefined) s = this.addSeries(seriesKey);
+    const sorted = [...points].sort((a, b) => a.timestamp - b.timestamp);
+    for (const p of sorted) this.accept(s, p);
+  }
+
+  /** Rebuilds the last event of a strategy and series (after a takeover), from a stored event. */
+  seedLastEvent(event: JudgeEvent): void {
+    const key = makeSeriesKey(event.endpoint, event.metric, event.tags);
+    let s = this.index.get(key);
+    if (s === undefined) s = this.addSeries(key);
+    const prefix = event.id.startsWith('e_') ? 'e_' : 's_';
+    const slot = this.slotOf(`${prefix}${event.strategy.id}`);
+    this.setEvent(s, slot, event.status === 'PROBLEM' ? STATUS_PROBLEM : STATUS_OK, event.currentStep, event.eventTime);
+  }
+
+  /** The last event sent for a strategy (host-bound or not) and series, if any. */
+  lastEvent(strategyId: string, hostBound: boolean, seriesKey: string): LastEvent | undefined {
+    const s = this.index.get(seriesKey);
+    const slot = this.slots.get(`${hostBound ? 's_' : 'e_'}${strategyId}`);
+    if (s === undefined || slot === undefined) return undefined;
+    const r = this.findEvent(s, slot);
+    if (r < 0) return undefined;
+    return { status: this.evStatus[r] === STATUS_PROBLEM ? 'PROBLEM' : 'OK', currentStep: this.evStep[r]!, eventTime: this.evTime[r]! };
+  }
+
+  /** Bytes held by the typed arrays (the rest is the key Map and the strategies' cache). */
+  slabBytes(): number {
+    let n = this.times.byteLength + this.values.byteLength + this.head.byteLength + this.size.byteLength;
+    n += this.gauge.byteLength + this.eventHead.byteLength;
+    n += this.evNext.byteLength + this.evSlot.byteLength + this.evStatus.byteLength + this.evStep.byteLength + this.evTime.byteLength;
+    return n;
+  }
+
+  /** Falcon's PushFrontAndMaintain: false (dropped) when not newer than the newest kept, or not above 0. */
+  private accept(s: number, point: JudgePoint): boolean {
+    const remain = this.remain;
+    const n = this.size[s]!;
+    let h = this.head[s]!;
+    const ts = point.timestamp;
+    if (n > 0 && (ts <= this.times[s * remain + h]! || ts <= 0)) return false;
+    h = h + 1 === remain ? 0 : h + 1;
+    this.head[s] = h;
+    this.times[s * remain + h] = ts;
+    this.values[s * remain + h] = point.value;
+    if (n < remain) this.size[s] = n + 1;
+    const c = point.counterType.charCodeAt(0);
+    this.gauge[s] = c === 71 || c === 103 ? 1 : 0;
+    return true;
+  }
+
+  private judge(s: number, key: string, point: JudgePoint, now: number, candidates: readonly JudgeStrategy[]): JudgeEvent[] {
+    let out: JudgeEvent[] | undefined;
+    let available = -1;
+    const stamp = ++this.pushes;
+    for (let pass = 0; pass < 2; pass++) {
+      const hostBound = pass === 0;
+      for (let i = 0; i < candidates.length; i++) {
+        const c = candidates[i]!;
+        if ((c.endpoint !== undefined) !== hostBound || c.metric !== point.metric) continue;
+        if (hostBound && c.endpoint !== point.endpoint) continue;
+        const p = this.prepare(c, hostBound);
+        if (p === null || !this.related(p, point, hostBound)) continue;
+        if (!hostBound) {
+          // Falcon judges an expression once per point, however many of its keys match
+          if (this.handledAt[p.slot] === stamp) continue;
+          this.handledAt[p.slot] = stamp;
+        }
+        if (available < 0) available = this.history(s);
+        const need = p.func.need;
+        if (need < 1 || need > available) continue; // not enough data: nothing judged
+        compute(p.func, p.op, c.right, this.scratchValues, this.result);
+        const event = this.sendIfNeed(s, key, p, c, point, now, this.scratchTimes[need - 1]!);
+        if (event !== undefined) (out ??= []).push(event);
+      }
+    }
+    return out ?? NO_EVENTS;
+  }
+
+  /** Fills the scratch history (newest first) and returns how many points (or rates) it holds. */
+  private history(s: number): number {
+    const remain = this.remain;
+    const base = s * remain;
+    const n = this.size[s]!;
+    const h = this.head[s]!;
+    const vs = this.scratchValues;
+    const ts = this.scratchTimes;
+    if (this.gauge[s] === 1) {
+      for (let i = 0, at = h; i < n; i++, at = at === 0 ? remain - 1 : at - 1) {
+        vs[i] = this.values[base + at]!;
+        ts[i] = this.times[base + at]!;
+      }
+      return n;
+    }
+    // COUNTER, DERIVE: the rate between each point and the one before it, stamped with the newer
+    let at = h;
+    for (let i = 0; i < n - 1; i++) {
+      const older = at === 0 ? remain - 1 : at - 1;
+      const t = this.times[base + at]!;
+      vs[i] = (this.values[base + at]! - this.values[base + older]!) / (t - this.times[base + older]!);
+      ts[i] = t;
+      at = older;
+    }
+    return n - 1;
+  }
+
+  /** Falcon's sendEventIfNeed; `oldest` is the timestamp of the oldest history point the function used. */
+  private sendIfNeed(
+    s: number,
+    key: string,
+    p: Prepared,
+    c: JudgeStrategy,
+    point: JudgePoint,
+    now: number,
+    oldest: number,
+  ): JudgeEvent | undefined {
+    const r = this.findEvent(s, p.slot);
+    const left = this.result.leftValue;
+    if (this.result.isTriggered) {
+      if (r < 0 || this.evStatus[r] === STATUS_OK) {
+        if (c.maxStep === 0) return undefined; // Falcon: a maximum of 0 silences the strategy
+        return this.emit(s, r, key, p, c, point, 'PROBLEM', 1, left);
+      }
+      const last = this.evTime[r]!;
+      if (this.evStep[r]! >= c.maxStep) return undefined;
+      if (oldest <= last) return undefined; // a point that raised an event is not judged again
+      if (now - last < this.config.minInterval) return undefined;
+      return this.emit(s, r, key, p, c, point, 'PROBLEM', this.evStep[r]! + 1, left);
+    }
+    if (r >= 0 && this.evStatus[r] === STATUS_PROBLEM) return this.emit(s, r, key, p, c, point, 'OK', 1, left);
+    return undefined;
+  }
+
+  private emit(
+    s: number,
+    r: number,
+    key: string,
+    p: Prepared,
+    c: JudgeStrategy,
+    point: JudgePoint,
+    status: 'PROBLEM' | 'OK',
+    step: number,
+    leftValue: number,
+  ): JudgeEvent | undefined {
+    const code = status === 'PROBLEM' ? STATUS_PROBLEM : STATUS_OK;
+    if (r >= 0) {
+      this.evStatus[r] = code;
+      this.evStep[r] = step;
+      this.evTime[r] = point.timestamp;
+    } else {
+      this.setEvent(s, p.slot, code, step, point.timestamp);
+    }
+    if (!Number.isFinite(leftValue)) {
+      // Falcon records the last event, then fails to marshal a NaN or infinite left value to
+      // JSON (kpdiff dividing by a zero newer value), so the event never reaches the alarms
+      this.unsendable++;
+      return undefined;
+    }
+    return {
+      id: p.idPrefix + key,
+      strategy: c,
+      endpoint: point.endpoint,
+      metric: point.metric,
+      tags: point.tags,
+      status,
+      currentStep: step,
+      leftValue,
+      eventTime: point.timestamp,
+      priority: c.priority,
+    };
+  }
+
+  /** Falcon's relevance: every tag of the strategy on the series; for a tag-bound one a tag `endpoint` matches the endpoint (unless the series has such a tag). */
+  private related(p: Prepared, point: JudgePoint, hostBound: boolean): boolean {
+    const tags = point.tags;
+    for (let i = 0; i < p.pairs.length; i++) {
+      if (!hostBound && p.tagKeys[i] === 'endpoint' && !hasKey(tags, 'endpoint=')) {
+        if (p.tagValues[i] !== point.endpoint) return false;
+      } else if (!hasPair(tags, p.pairs[i]!)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private prepare(c: JudgeStrategy, hostBound: boolean): Prepared | null {
+    const known = this.prepared.get(c);
+    if (known !== undefined) return known;
+    let func: ParsedFunc;
+    try {
+      func = parseFunc(c.func);
+    } catch {
+      // Falcon logs "parse func fail" and skips the strategy; the count says how many
+      this.invalidStrategies++;
+      this.prepared.set(c, null);
+      return null;
+    }
+    const eventKey = `${hostBound ? 's_' : 'e_'}${c.id}`;
+    const tagKeys = Object.keys(c.tags);
+    const made: Prepared = {
+      func,
+      op: opKind(c.op),
+      slot: this.slotOf(eventKey),
+      idPrefix: `${eventKey}_`,
+      pairs: tagKeys.map((k) => `${k}=${c.tags[k]}`),
+      tagKeys,
+      tagValues: tagKeys.map((k) => c.tags[k]!),
+    };
+    this.prepared.set(c, made);
+    return made;
+  }
+
+  private slotOf(eventKey: string): number {
+    let slot = this.slots.get(eventKey);
+    if (slot === undefined) {
+      slot = this.slots.size;
+      this.slots.set(eventKey, slot);
+    }
+    return slot;
+  }
+
+  private findEvent(s: number, slot: number): number {
+    for (let r = this.eventHead[s]!; r >= 0; r = this.evNext[r]!) if (this.evSlot[r] === slot) return r;
+    return -1;
+  }
+
+  private setEvent(s: number, slot: number, status: number, step: number, time: number): void {
+    let r = this.findEvent(s, slot);
+    if (r < 0) {
+      if (this.evCount === this.evNext.length) this.growEvents();
+      r = this.evCount++;
+      this.evSlot[r] = slot;
+      this.evNext[r] = this.eventHead[s]!;
+      this.eventHead[s] = r;
+    }
+    this.evStatus[r] = status;
+    this.evStep[r] = step;
+    this.evTime[r] = time;
+  }
+
+  private addSeries(key: string): number {
+    if (this.seriesCount === this.capacity) this.growSeries();
+    const s = this.seriesCount++;
+    this.index.set(key, s);
+    this.head[s] = this.remain - 1;
+    this.size[s] = 0;
+    this.eventHead[s] = -1;
+    return s;
+  }
+
+  private growSeries(): void {
+    const cap = this.capacity * 2;
+    const grow = <T extends Float64Array | Int32Array | Uint8Array>(old: T, make: (n: number) => T, per: number): T => {
+      const next = make(cap * per);
+      next.set(old);
+      return next;
+    };
+    this.times = grow(this.times, (n) => new Float64Array(n), this.remain);
+    this.values = grow(this.values, (n) => new Float64Array(n), this.remain);
+    this.head = grow(this.head, (n) => new Int32Array(n), 1);
+    this.size = grow(this.size, (n) => new Int32Array(n), 1);
+    this.gauge = grow(this.gauge, (n) => new Uint8Array(n), 1);
+    this.eventHead = grow(this.eventHead, (n) => new Int32Array(n).fill(-1), 1);
+    this.capacity = cap;
+  }
+
+  private growEvents(): void {
+    const n = this.evNext.length * 2;
+    const copy = <T extends Float64Array | Int32Array | Uint8Array>(old: T, next: T): T => {
+      next.set(old);
+      return next;
+    };
+    this.evNext = copy(this.evNext, new Int32Array(n));
+    this.evSlot = copy(this.evSlot, new Int32Array(n));
+    this.evStatus = copy(this.evStatus, new Uint8Array(n));
+    this.evStep = copy(this.evStep, new Int32Array(n));
+    this.evTime = copy(this.evTime, new Float64Array(n));
+  }
+}

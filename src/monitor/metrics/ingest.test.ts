@@ -1,0 +1,159 @@
+/** MetricsIngest and the PointFeed on a real (SQLite, in memory) store, and the feed's cursor (pure). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openStore } from '../../store/open.js';
+import { LocalChangeBus, CHANNELS } from '../../bus/index.js';
+import type { FalconPoint } from '../../api/index.js';
+import { MetricsIngest } from './ingest.js';
+import { advanceCursor, MISSING_WAIT_MS, StorePointFeed } from './feed.js';
+import type { StoredPoint } from './ports.js';
+
+const point = (over: Partial<FalconPoint> = {}): FalconPoint => ({
+  endpoint: 'h1',
+  metric: 'cpu.idle',
+  timestamp: 1_700_000_041,
+  step: 60,
+  value: 5,
+  counterType: 'GAUGE',
+  tags: '',
+  ...over,
+});
+
+test('take: refuses an agent point for another host, aligns to the step, drops not-newer points; flush stores, tells the bus and the sinks', async () => {
+  const store = await openStore('sqlite::memory:');
+  const bus = new LocalChangeBus();
+  let told = 0;
+  bus.subscribe(CHANNELS.points, { change: () => told++, resync: () => undefined });
+  const sunk: StoredPoint[] = [];
+  const ingest = new MetricsIngest({
+    store,
+    bus,
+    sinks: [{ name: 'test', write: async (p) => void sunk.push(...p), query: async () => ({ resolution: 60, points: [] }) }],
+    now: () => 5000,
+  });
+  try {
+    const outcome = ingest.take(
+      [point(), point({ endpoint: 'h2' }), point({ timestamp: 1_700_000_050 }), point({ timestamp: 1_700_000_105, value: 6 })],
+      { kind: 'agent', host: 'h1' },
+    );
+    assert.deepEqual(outcome, { accepted: 2, stale: 1, refused: 1 });
+    assert.deepEqual(
+      ingest.latest().map((p) => [p.key, p.timestamp, p.value, p.receivedAt]),
+      [['h1/cpu.idle', 1_700_000_100, 6, 5000]],
+    );
+    await ingest.flush();
+    assert.equal(told, 1);
+    assert.deepEqual(
+      sunk.map((p) => [p.timestamp, p.value]),
+      [
+        [1_700_000_040, 5],
+        [1_700_000_100, 6],
+      ],
+    );
+    const feed = new StorePointFeed(store);
+    const { points, cursor } = await feed.readSince(undefined);
+    assert.deepEqual(
+      points.map((p) => [p.key, p.timestamp, p.value, p.receivedAt]),
+      [
+        ['h1/cpu.idle', 1_700_000_040, 5, 5000],
+        ['h1/cpu.idle', 1_700_000_100, 6, 5000],
+      ],
+    );
+    assert.deepEqual((await feed.readSince(cursor)).points, []);
+    assert.deepEqual(await feed.readSince(await feed.head()).then((r) => r.points), []);
+    ingest.take([point({ timestamp: 1_700_000_160, value: 7 })], { kind: 'push', by: 'admin' });
+    await ingest.flush();
+    assert.deepEqual(
+      (await feed.readSince(cursor)).points.map((p) => p.value),
+      [7],
+    );
+    assert.deepEqual(
+      (await feed.lastPoints('h1/cpu.idle', 2)).map((p) => p.value),
+      [6, 7],
+    );
+    assert.deepEqual(
+      [...(await feed.lastPointsMany(['h1/cpu.idle', 'nope'], 1)).entries()].map(([k, v]) => [k, v.map((p) => p.value)]),
+      [['h1/cpu.idle', [7]]],
+    );
+    const [seen] = await feed.seriesSeen();
+    assert.deepEqual(seen, {
+      key: 'h1/cpu.idle',
+      endpoint: 'h1',
+      metric: 'cpu.idle',
+      tags: '',
+      step: 60,
+      counterType: 'GAUGE',
+      lastTs: 1_700_000_160,
+      lastValue: 7,
+      lastReceived: 5000,
+    });
+    // a restarted server knows the stored series' last points: a repeated report is dropped
+    const again = new MetricsIngest({ store });
+    await again.load();
+    assert.deepEqual(again.take([point({ timestamp: 1_700_000_160, value: 7 })], { kind: 'nodata' }), {
+      accepted: 0,
+      stale: 1,
+      refused: 0,
+    });
+    await again.close();
+  } finally {
+    await ingest.close();
+    await store.close();
+  }
+});
+
+test('COUNTER and DERIVE are stored with their rate per second (none for the first point or a reset)', async () => {
+  const store = await openStore('sqlite::memory:');
+  const ingest = new MetricsIngest({ store });
+  try {
+    const c = (ts: number, value: number) => point({ metric: 'net.if.in.bytes', counterType: 'COUNTER', timestamp: ts, value });
+    ingest.take([c(60, 100), c(120, 700), c(180, 100), c(240, 160)], { kind: 'push', by: 'admin' });
+    await ingest.flush();
+    assert.deepEqual(await store.metricPointsBetween('h1/net.if.in.bytes', 0, 1000), [
+      { ts: 120, v: 10 },
+      { ts: 240, v: 1 },
+    ]);
+  } finally {
+    await ingest.close();
+    await store.close();
+  }
+});
+
+test('a failed store write keeps its points for the next flush', async () => {
+  let fail = true;
+  const stored: number[] = [];
+  const lines: string[] = [];
+  const ingest = new MetricsIngest({
+    store: {
+      listMetricSeries: async () => [],
+      putMetrics: async (_s, points) => {
+        if (fail) throw new Error('database down');
+        stored.push(...points.map((p) => p.value));
+      },
+    },
+    log: (l) => lines.push(l),
+  });
+  ingest.take([point({ value: 1 })], { kind: 'nodata' });
+  await ingest.flush();
+  assert.equal(ingest.counters.failedWrites, 1);
+  assert.match(lines[0]!, /database down/);
+  fail = false;
+  ingest.take([point({ value: 2, timestamp: 1_700_000_200 })], { kind: 'nodata' });
+  await ingest.close();
+  assert.deepEqual(stored, [1, 2]);
+});
+
+test('the cursor remembers ids it jumped over until they come or wait too long', () => {
+  let c = advanceCursor({ after: 10, missing: [] }, [11, 14], 0);
+  assert.deepEqual(c, {
+    after: 14,
+    missing: [
+      { id: 12, since: 0 },
+      { id: 13, since: 0 },
+    ],
+  });
+  c = advanceCursor(c, [12, 15], 100);
+  assert.deepEqual(c, { after: 15, missing: [{ id: 13, since: 0 }] });
+  c = advanceCursor(c, [], MISSING_WAIT_MS);
+  assert.deepEqual(c, { after: 15, missing: [] });
+});

@@ -1,0 +1,151 @@
+/**
+ * Prometheus (issue 15):
+ * - `GET /metrics`: the server's and its agents' own figures in Prometheus' text format. Who may
+ *   scrape: any person's token with at least the viewer role (a team viewer token made for the
+ *   scraper: `noops token create --scope TAG --role viewer`), or the admin; no token is 401, an
+ *   agent's or a join token 403. The figures are counts, never a host, tag or token name.
+ * - `GET /api/v1/prometheus/targets?selector=S`: Prometheus' HTTP service discovery: every
+ *   instance that runs (`up`) with a port, as `host:port`, labelled with its tag's levels, host,
+ *   process and version; scoped like every read (a team sees its subtree's).
+ * Also counts every API call by route pattern and status (`installRequestCounter`).
+ */
+import { readdirSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { API_PREFIX } from '../../api/index.js';
+import { LOOPS } from '../../lead/index.js';
+import { ALARMS_SENT, Counter, POINTS_INGESTED, renderSamples, type Sample } from '../../monitor/victoria/index.js';
+import { matches, parseSelector, parseTag } from '../../tree/index.js';
+import { canSee } from '../auth.js';
+import type { ServerContext } from '../context.js';
+import { parseQuery } from './parse.js';
+
+/** The text format's content type (what Prometheus expects). */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** One group of Prometheus' HTTP service discovery. */
+export interface ScrapeTargetGroup {
+  targets: string[];
+  labels: Record<string, string>;
+}
+
+/**
+ * The Prometheus routes, and the request counter on every route registered after them: register
+ * before the API (app.ts).
+ */
+export async function prometheusRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const requests = installRequestCounter(app);
+
+  app.get('/metrics', { config: { access: 'viewer' } }, async (req, reply) => {
+    parseQuery(z.object({}).strict(), req.query, 'metrics');
+    reply.header('content-type', PROMETHEUS_CONTENT_TYPE);
+    return figures(ctx, requests);
+  });
+
+  app.get(`${API_PREFIX}/prometheus/targets`, { config: { access: 'viewer' } }, async (req): Promise<ScrapeTargetGroup[]> => {
+    const q = parseQuery(z.object({ selector: z.string().optional() }).strict(), req.query, 'prometheus/targets');
+    const sel = q.selector ? parseSelector(q.selector) : undefined;
+    const addresses = new Map<string, string | null>();
+    for (const h of await ctx.store.listHosts()) addresses.set(h.name, hostAddress(h.labels, h.address));
+    const groups: ScrapeTargetGroup[] = [];
+    for (const r of ctx.reports.instances()) {
+      if (r.state !== 'up' || r.port === null || !canSee(req.principal, r.tag)) continue;
+      if (sel && !matches(sel, r.tag)) continue;
+      const address = addresses.get(r.host);
+      if (!address) continue; // a host without a known address cannot be scraped
+      const labels: Record<string, string> = {};
+      for (const pair of parseTag(r.tag).pairs) labels[pair.key] = pair.value;
+      Object.assign(labels, { host: r.host, process: r.process, version: r.version, noops_tag: r.tag });
+      groups.push({ targets: [`${address.includes(':') ? `[${address}]` : address}:${r.port}`], labels });
+    }
+    return groups;
+  });
+}
+
+/** The request counter's figures: calls by method, route pattern and status, and agents' reports. */
+interface RequestFigures {
+  http: Counter;
+  reports: Counter;
+}
+
+/**
+ * Counts every answered call by method, route pattern (`/api/v1/nodes/:tag`: never the names in
+ * a URL) and status; a call no route matched is `route="unmatched"`. Reports taken from agents are
+ * counted apart (`noops_reports_received_total`).
+ */
+export function installRequestCounter(app: FastifyInstance): RequestFigures {
+  const http = new Counter('noops_http_requests_total', 'HTTP requests answered, by method, route pattern and status.');
+  const reports = new Counter('noops_reports_received_total', "Agents' reports this server took.");
+  const reportRoute = `${API_PREFIX}/agent/report`;
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    http.inc(1, { method: req.method, route, status: String(reply.statusCode) });
+    if (route === reportRoute && reply.statusCode < 300) reports.inc();
+  });
+  return { http, reports };
+}
+
+async function figures(ctx: ServerContext, requests: RequestFigures): Promise<string> {
+  const mem = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  const hosts = await ctx.store.listHosts();
+  const up = hosts.filter((h) => ctx.reports.isUp(ctx.reports.lastSeen(h.name, h.lastHeartbeat))).length;
+  const parts = [
+    renderSamples('process_cpu_user_seconds_total', 'counter', 'User CPU time spent, in seconds.', [{ value: cpu.user / 1e6 }]),
+    renderSamples('process_cpu_system_seconds_total', 'counter', 'System CPU time spent, in seconds.', [{ value: cpu.system / 1e6 }]),
+    renderSamples('process_resident_memory_bytes', 'gauge', 'Resident memory size, in bytes.', [{ value: mem.rss }]),
+    renderSamples('nodejs_heap_used_bytes', 'gauge', "V8's heap in use, in bytes.", [{ value: mem.heapUsed }]),
+    renderSamples('process_start_time_seconds', 'gauge', 'When the process started, in seconds since the epoch.', [
+      { value: Math.round(Date.now() / 1000 - process.uptime()) },
+    ]),
+    ...openFds(),
+    requests.http.render(),
+    renderSamples('noops_agents_known', 'gauge', 'Hosts joined to this server (their agents).', [{ value: hosts.length }]),
+    renderSamples('noops_agents_up', 'gauge', 'Hosts whose agent reported within the down-after time.', [{ value: up }]),
+    requests.reports.render(),
+    POINTS_INGESTED.render(),
+    ALARMS_SENT.render(),
+    renderSamples(
+      'noops_leases_held',
+      'gauge',
+      'Control loops this server leads (1) or not (0), by loop.',
+      Object.values(LOOPS).map((loop): Sample => ({ labels: { loop }, value: ctx.leadership.leads(loop) ? 1 : 0 })),
+    ),
+  ];
+  const victoria = ctx.victoria?.stats();
+  if (victoria) {
+    parts.push(
+      renderSamples('noops_victoria_points_sent_total', 'counter', 'Points VictoriaMetrics took.', [{ value: victoria.sent }]),
+      renderSamples('noops_victoria_points_buffered', 'gauge', 'Points waiting to be sent to VictoriaMetrics.', [
+        { value: victoria.buffered },
+      ]),
+      renderSamples('noops_victoria_points_dropped_total', 'counter', 'Points dropped because the buffer for VictoriaMetrics was full.', [
+        { value: victoria.dropped },
+      ]),
+      renderSamples('noops_victoria_import_failures_total', 'counter', 'Imports VictoriaMetrics did not take (each retried).', [
+        { value: victoria.failures },
+      ]),
+    );
+  }
+  return parts.join('');
+}
+
+/** Open file descriptors (Linux' /proc); nothing where there is no /proc. */
+function openFds(): string[] {
+  try {
+    const n = readdirSync('/proc/self/fd').length;
+    return [renderSamples('process_open_fds', 'gauge', 'Open file descriptors.', [{ value: n }])];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A host's address for scrapers: its `address` label, else where its agent connects from (as the
+ * deploy tests' NOOPS_INSTANCES, rollout/deploy-tests.ts).
+ */
+export function hostAddress(labels: Record<string, string>, seenFrom: string | null): string | null {
+  const a = labels.address ?? seenFrom;
+  if (!a) return null;
+  return a.startsWith('::ffff:') ? a.slice('::ffff:'.length) : a;
+}
