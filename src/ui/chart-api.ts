@@ -6,33 +6,13 @@
  * @example
  *   const { series } = await metricSeries(api, { selector: 'cop=acme', metric: 'cpu.idle' });
  */
-import type { ApiClient } from '../api/index.js';
+import type { ApiClient, HistoryView, SeriesView, StrategyView } from '../api/index.js';
 
-/** One series: `GET /api/v1/metrics/series`. */
-export interface MetricSeriesView {
-  key: string;
-  endpoint: string;
-  metric: string;
-  /** `k=v,k=v` sorted (Falcon's), or an object */
-  tags: string | Record<string, string>;
-  counterType: string;
-  step: number;
-  /** seconds */
-  lastTs: number | null;
-  lastValue: number | null;
-}
+/** One series: `GET /api/v1/metrics/series` (the API's wire type). */
+export type MetricSeriesView = SeriesView;
 
-/** One series' history: `GET /api/v1/metrics/history`. */
-export interface MetricHistoryView {
-  key: string;
-  endpoint: string;
-  metric: string;
-  tags: string | Record<string, string>;
-  counterType: string;
-  /** seconds per row (the step for raw points); 'raw' is read as the step */
-  resolution: number | string;
-  points: [number, number, number, number][];
-}
+/** One series' history: `GET /api/v1/metrics/history` (the API's wire type). */
+export type MetricHistoryView = HistoryView;
 
 /** One stored alarm event: `GET /api/v1/alarms`. */
 export interface AlarmEventView {
@@ -60,22 +40,8 @@ export interface AlarmEventView {
   selector?: string;
 }
 
-/** One strategy: `GET /api/v1/strategies`. */
-export interface StrategyRowView {
-  id: string | number;
-  selector: string;
-  metric: string;
-  tags: string | Record<string, string>;
-  func: string;
-  op: string;
-  right: number;
-  maxStep: number;
-  priority: number;
-  note: string | null;
-  run: string | null;
-  off: boolean;
-  createdAt: string;
-}
+/** One strategy: `GET /api/v1/strategies` (the API's wire type). */
+export type StrategyRowView = StrategyView;
 
 /** The alarms the list asks for: PROBLEM of series still in trouble (the default), OK, or every event. */
 export type AlarmStatusFilter = 'problem' | 'ok' | 'all';
