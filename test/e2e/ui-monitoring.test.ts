@@ -167,8 +167,8 @@ test('the metrics page finds the series by selector and metric and charts it wit
   await page.keyboard.press('g');
   await page.keyboard.press('m');
   await page.getByRole('heading', { name: 'Metrics', level: 1 }).waitFor();
-  await page.getByLabel('Selector').fill(HIGH);
-  await page.getByLabel('Metric').fill(METRIC);
+  await page.locator('#m-selector').fill(HIGH);
+  await page.locator('#m-metric').fill(METRIC);
   await page.getByRole('button', { name: 'Find' }).click();
   const row = page.locator('.series-table tbody tr').filter({ hasText: METRIC });
   await row.waitFor();
