@@ -141,7 +141,7 @@ export function AlarmsPage({ q }: { q: AlarmsQuery }) {
               <td><span class=${`badge ${a.status === 'OK' ? 'badge-ok' : 'badge-down'}`}>${a.status}</span>${a.silenced ? html` <span class="muted small">silenced</span>` : null}</td>
               <td class="mono">${a.endpoint}</td>
               <td class="mono">${a.metric}</td>
-              <td class="mono small">${tags}</td>
+              <td class="mono small tags-cell">${tags}</td>
               <td class="mono small" title=${`strategy ${strategyId(a.strategy)}`}>${shortNumber(a.leftValue)}${a.func ? ` ${a.func} ${a.op ?? ''} ${a.right ?? ''}` : ''}</td>
               <td class="num">${a.currentStep}</td>
               <td>${iso ? html`<time datetime=${iso} title=${when(iso)}>${ago(iso, now)}</time>` : '-'}</td>

@@ -103,7 +103,7 @@ function SeriesTable({ series, q }: { series: readonly MetricSeriesView[]; q: Me
       (s) => html`<tr key=${s.key} data-key=${s.key} aria-current=${s.key === q.key ? 'true' : undefined}>
       <td class="mono"><a href=${href.metrics({ host: s.endpoint })} title="this host's base metrics">${s.endpoint}</a></td>
       <td class="mono">${s.metric}</td>
-      <td class="mono small">${tagString(s.tags)}</td>
+      <td class="mono small tags-cell">${tagString(s.tags)}</td>
       <td class="small">${s.counterType}</td>
       <td class="num">${s.step}s</td>
       <td class="num">${shortNumber(s.lastValue)}</td>
