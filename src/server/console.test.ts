@@ -66,6 +66,24 @@ test('the compiled modules, the assets and the three vendor files are served, no
   }
 });
 
+test("uPlot's module and stylesheet are served from node_modules for the charts, with their types", async () => {
+  const { a, done } = await app(true);
+  try {
+    const js = await a.inject('/ui/vendor/uplot.js');
+    assert.equal(js.statusCode, 200);
+    assert.match(js.headers['content-type'] as string, /javascript/);
+    assert.match(js.body, /export \{ uPlot as default \}/);
+    const css = await a.inject('/ui/vendor/uplot.css');
+    assert.equal(css.statusCode, 200);
+    assert.match(css.headers['content-type'] as string, /^text\/css/);
+    assert.match(css.body, /\.uplot/);
+    const page = await a.inject('/');
+    assert.match(page.body, /"uplot": "\/ui\/vendor\/uplot\.js"/, 'the import map names it');
+  } finally {
+    await done();
+  }
+});
+
 test('an unbuilt console says how to build it instead of a blank page', async () => {
   const { a, done } = await app(false);
   try {

@@ -41,6 +41,9 @@ const VENDOR: Record<string, [string, string]> = {
   'preact.js': ['preact', 'dist/preact.module.js'],
   'preact-hooks.js': ['preact', 'hooks/dist/hooks.module.js'],
   'htm.js': ['htm', 'dist/htm.module.js'],
+  // the charts (issue 15): uPlot's ES module and its stylesheet, loaded by the pages that chart
+  'uplot.js': ['uplot', 'dist/uPlot.esm.js'],
+  'uplot.css': ['uplot', 'dist/uPlot.min.css'],
 };
 
 /** The entry module the page loads; its absence means the console was not built. */
@@ -71,8 +74,9 @@ export async function consoleRoutes(app: FastifyInstance, dirs: ConsoleDirs): Pr
   app.get('/ui/vendor/:file', { config: { access: 'public' } }, async (req, reply) => {
     const body = vendor.get((req.params as { file: string }).file);
     if (body === undefined) throw new NoopsError('NOOPS_E_NOT_FOUND', `no console file ${req.url}`);
-    // preact and htm change only with package.json: a day of caching, revalidated after.
-    return secure(reply).header('cache-control', 'public, max-age=86400').type('text/javascript; charset=utf-8').send(body);
+    // preact, htm and uPlot change only with package.json: a day of caching, revalidated after.
+    const type = (req.params as { file: string }).file.endsWith('.css') ? 'text/css' : 'text/javascript';
+    return secure(reply).header('cache-control', 'public, max-age=86400').type(`${type}; charset=utf-8`).send(body);
   });
 
   // The console's own files change with every build: the browser revalidates them (ETag).

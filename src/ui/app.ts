@@ -15,6 +15,8 @@ import { NodePage } from './pages/node.js';
 import { HostsPage } from './pages/hosts.js';
 import { ServersPage } from './pages/servers.js';
 import { DeploymentPage } from './pages/deployment.js';
+import { MetricsPage } from './pages/metrics.js';
+import { AlarmsPage } from './pages/alarms.js';
 
 function go(to: string): void {
   location.hash = to;
@@ -48,6 +50,8 @@ export function App({ api, who, signOut }: { api: ConsoleApi; who: Who; signOut:
       { keys: 'g t', help: 'go to the services (the top of the tree)', run: () => go(href.home()) },
       { keys: 'g h', help: 'go to the hosts', run: () => go(href.hosts()) },
       { keys: 'g s', help: 'go to the servers and what each leads', run: () => go(href.servers()) },
+      { keys: 'g m', help: 'go to the metrics (charts of every series)', run: () => go(href.metrics()) },
+      { keys: 'g a', help: 'go to the alarms (series in trouble)', run: () => go(href.alarms()) },
       { keys: 'g d', help: "go to this cluster's deploy form", run: () => document.getElementById('release')?.focus() },
       {
         keys: 'u',
@@ -96,6 +100,12 @@ export function App({ api, who, signOut }: { api: ConsoleApi; who: Who; signOut:
     case 'deployment':
       page = html`<${DeploymentPage} id=${route.id} />`;
       break;
+    case 'metrics':
+      page = html`<${MetricsPage} key=${JSON.stringify([route.q.selector, route.q.host, route.q.metric])} q=${route.q} />`;
+      break;
+    case 'alarms':
+      page = html`<${AlarmsPage} q=${route.q} />`;
+      break;
     default:
       page = html`<${MissingPage} hash=${route.hash} />`;
   }
@@ -108,6 +118,8 @@ export function App({ api, who, signOut }: { api: ConsoleApi; who: Who; signOut:
           <a href=${href.home()} aria-current=${route.page === 'home' || route.page === 'node' ? 'page' : undefined}>Services</a>
           <a href=${href.hosts()} aria-current=${route.page === 'hosts' ? 'page' : undefined}>Hosts</a>
           <a href=${href.servers()} aria-current=${route.page === 'servers' ? 'page' : undefined}>Servers</a>
+          <a href=${href.metrics()} aria-current=${route.page === 'metrics' ? 'page' : undefined}>Metrics</a>
+          <a href=${href.alarms()} aria-current=${route.page === 'alarms' ? 'page' : undefined}>Alarms</a>
         </nav>
         <span class="spacer"></span>
         <button class="link" onClick=${() => setHelp(!help)} title="keyboard shortcuts (?)">Shortcuts</button>

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import type { ClusterView, HostView, InstanceView } from '../../api/index.js';
 import { html } from '../html.js';
 import { useLoad } from '../load.js';
+import { href } from '../routes.js';
 import { Ago, Badge, Empty, ErrorBox, Loading, Section, TagLink, useApi } from '../widgets.js';
 
 /** Hosts are re-read this often: a host that stops reporting shows as down within seconds. */
@@ -50,7 +51,7 @@ export function HostsPage() {
           : shown.length === 0
             ? html`<${Empty} title="No host matches the filter." />`
             : html`<div class="table-wrap"><table class="hosts-page">
-          <thead><tr><th>host</th><th>status</th><th>labels</th><th>last heartbeat</th><th>address</th><th>clusters</th><th>running</th></tr></thead>
+          <thead><tr><th>host</th><th>status</th><th>labels</th><th>last heartbeat</th><th>address</th><th>clusters</th><th>running</th><th>metrics</th></tr></thead>
           <tbody>${shown.map(
             (h) => html`<tr key=${h.name} id=${`host-${h.name}`} class=${h.status === 'down' ? 'row-bad' : ''} data-host=${h.name}>
             <td class="mono">${h.name}</td>
@@ -60,6 +61,7 @@ export function HostsPage() {
             <td class="mono muted">${h.address ?? '-'}</td>
             <td>${clusters.filter((c) => c.hosts.includes(h.name)).map((c) => html`<div key=${c.tag}><${TagLink} tag=${c.tag} text=${shortTag(c.tag)} /></div>`)}</td>
             <td>${running(instances.filter((i) => i.host === h.name))}</td>
+            <td><a class="host-metrics" href=${href.metrics({ host: h.name })} title=${`cpu, memory, load and disk of ${h.name}`}>base metrics</a></td>
           </tr>`,
           )}</tbody>
         </table></div>`

@@ -12,6 +12,7 @@ import { Ago, Dot, Empty, ErrorBox, Loading, Section, TagLink, useApi, useWho } 
 import { isNotFound, notFoundWords } from '../permissions.js';
 import { HostsTable, InstancesTable, below } from './tables.js';
 import { ClusterBody } from './cluster.js';
+import { NodeMonitoring } from '../chart-panels.js';
 
 /** A node's page is re-read this often: host and instance states show within seconds. */
 export const NODE_REFRESH_MS = 5000;
@@ -40,6 +41,7 @@ export function NodePage({ tag }: { tag: string }) {
     </header>
     ${node.error ? html`<${ErrorBox} error=${node.error} retry=${node.reload} />` : null}
     ${v.cluster ? html`<${ClusterBody} view=${v} reload=${node.reload} />` : html`<${NodeBody} view=${v} />`}
+    <${NodeMonitoring} tag=${v.node.tag} />
   </div>`;
 }
 
