@@ -328,7 +328,9 @@ export class Host {
           tags,
         });
         out.push(
-          sample('common.servicerunning', s?.state === 'up' ? 1 : 0),
+          // running once started and alive: `starting` too (its health check not passed yet), so a
+          // deploy does not look like a death to a strategy such as all(#2) == 0
+          sample('common.servicerunning', s?.pid && (s.state === 'up' || s.state === 'starting') ? 1 : 0),
           sample('common.servicerestarts', s?.restarts ?? 0),
           sample('common.serviceuptime', s?.startedAt && s.pid ? Math.max(0, Math.round((now - s.startedAt) / 1000)) : 0),
           sample('common.servicerss', usage?.rssBytes ?? 0),
