@@ -3,7 +3,7 @@
  * and strategy book: events stored, delivered in Falcon's fields, silenced, resumed by the next
  * leader, retried with backoff; nodata's mocks pushed while a series is silent.
  */
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -140,8 +140,14 @@ async function callbackServer(status: () => number): Promise<{ server: Server; u
 
 const TAGS = 'cop=x,owt=y,process=web';
 
+/** Every loop a test made: stopped after each test, even one that failed, so the file ends. */
+const made: JudgeLoop[] = [];
+afterEach(async () => {
+  for (const loop of made.splice(0)) await loop.stop();
+});
+
 function loopOn(store: Store, feed: MemFeed, b: StrategyPort, judge: TinyJudge = new TinyJudge()): JudgeLoop {
-  return new JudgeLoop({
+  const loop = new JudgeLoop({
     store,
     feed,
     book: b,
@@ -151,6 +157,8 @@ function loopOn(store: Store, feed: MemFeed, b: StrategyPort, judge: TinyJudge =
     log: () => undefined,
     fallbackMs: 20,
   });
+  made.push(loop);
+  return loop;
 }
 
 describe('judge loop', () => {
