@@ -124,7 +124,9 @@ test('a pushed death alerts, recovers, reaches a callback; silences, maintenance
     await until('nodata raised a PROBLEM', async () => (await alarms('problem')).length === 1, 20_000);
     assert.equal((await alarms('problem'))[0]!.leftValue, 0);
 
-    process.stdout.write(`# death pushed -> PROBLEM at the callback: ${latencyMs.toFixed(0)} ms (step 1 s; the goal, one step plus 1 s, is a benchmark's: timing is never asserted here)\n`);
+    process.stdout.write(
+      `# death pushed -> PROBLEM at the callback: ${latencyMs.toFixed(0)} ms (step 1 s; the goal, one step plus 1 s, is a benchmark's: timing is never asserted here)\n`,
+    );
   } finally {
     delete process.env.NOOPS_JUDGE_MIN_INTERVAL;
     cb.closeAllConnections();
