@@ -31,11 +31,11 @@ export function parseList(raw: string): string[] {
     .filter(Boolean);
 }
 
-/** A duration like 30, 30s, 5m, 1h, in seconds. */
+/** A duration like 30, 30s, 5m, 1h, 1d, in seconds. */
 export function parseSeconds(raw: string, what: string): number {
-  const m = /^(\d+)(s|m|h)?$/.exec(raw.trim());
-  if (!m) throw new NoopsError('NOOPS_E_INPUT', `${what} "${raw}" is not a duration (e.g. 90, 90s, 5m, 1h)`);
-  return Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+  const m = /^(\d+)(s|m|h|d)?$/.exec(raw.trim());
+  if (!m) throw new NoopsError('NOOPS_E_INPUT', `${what} "${raw}" is not a duration (e.g. 90, 90s, 5m, 1h, 1d)`);
+  return Number(m[1]) * (m[2] === 'd' ? 86_400 : m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -46,8 +46,8 @@ export function checkPriority(priority: number): number {
 
 /** Checks a strategy's most events in a row (`--max`): an integer of at least 0. */
 export function checkMaxStep(maxStep: number): number {
-  if (Number.isInteger(maxStep) && maxStep >= 0) return maxStep;
-  throw invalid(`--max ${maxStep} is not a count`, 'give how many PROBLEM events in a row at most, an integer of at least 0');
+  if (Number.isInteger(maxStep) && maxStep >= 0 && maxStep <= 2_147_483_647) return maxStep;
+  throw invalid(`--max ${maxStep} is not a count`, 'give how many PROBLEM events in a row at most, an integer from 0 to 2147483647');
 }
 
 /** Checks a finite number (the right value, a mock value). */
@@ -145,6 +145,9 @@ export function checkMetric(metric: string): string {
   );
 }
 
+/** The longest duration a window, nodata's silence or a step may have: ten years (a date stays valid, an integer column holds it). */
+export const MAX_DURATION_SECONDS = 10 * 366 * 86_400;
+
 /**
  * Parses a duration: `90`, `90s`, `15m`, `2h`, `1d` (seconds when no unit).
  *
@@ -153,9 +156,9 @@ export function checkMetric(metric: string): string {
 export function parseDuration(text: string, field: string): number {
   const m = /^(\d+)(s|m|h|d)?$/.exec(text.trim());
   const seconds = m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'] : Number.NaN;
-  if (!Number.isSafeInteger(seconds) || seconds <= 0) {
+  if (!Number.isSafeInteger(seconds) || seconds <= 0 || seconds > MAX_DURATION_SECONDS) {
     throw invalid(
-      `${field} ${JSON.stringify(text)} is not a duration`,
+      `${field} ${JSON.stringify(text)} is not a duration of at most ten years`,
       'give a whole number of seconds, minutes, hours or days, e.g. 120s, 15m, 2h, 1d',
     );
   }

@@ -21,6 +21,7 @@ export {
   checkPriority,
   checkTags,
   parseDuration,
+  MAX_DURATION_SECONDS,
   parseRun,
   windowHolds,
   type RunWindow,

@@ -5,6 +5,7 @@
  * tree, the lowest node with a strategy for a metric and tags decides: its strategies replace
  * those above, and one marked `off` removes them.
  */
+import { parseFalconTags } from '../../api/index.js';
 import type { MaintenanceRow, NodataRow, StrategyRow } from '../../store/index.js';
 import { ancestorsAndSelf, formatTag, parseTag } from '../../tree/index.js';
 import type { JudgeStrategy } from '../judge/types.js';
@@ -51,16 +52,8 @@ export function nodePairs(node: string): Array<readonly [string, string]> {
   return parseTag(node).pairs.map((p) => [p.key, p.value] as const);
 }
 
-/** Parses Falcon's `k=v,k=v` into an object (no validation: stored tags were checked). */
-export function tagObject(tags: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (tags === '') return out;
-  for (const part of tags.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) out[part.slice(0, eq)] = part.slice(eq + 1);
-  }
-  return out;
-}
+/** Falcon's `k=v,k=v` as an object (api/falcon.ts). */
+export const tagObject = parseFalconTags;
 
 /** Prepares a stored strategy for resolution. */
 export function bind(row: StrategyRow): BoundStrategy {

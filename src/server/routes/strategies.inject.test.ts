@@ -98,6 +98,24 @@ routeTest('POST /api/v1/strategies', 'outside its subtree, above it, or as a vie
     assertError(res, 400, 'NOOPS_E_STRATEGY_INVALID', field);
     assert.match(res.json().message, new RegExp(field.replace(/-/g, '\\-')));
   }
+  // an invalid request leaves no node behind either; nor does a window too long for a date
+  assertError(
+    await t.call(t.adminToken, 'POST', '/api/v1/strategies', { selector: 'cop=acme,owt=fresh', ...base, func: 'all(3)' }),
+    400,
+    'NOOPS_E_STRATEGY_INVALID',
+    'bad func on a new node',
+  );
+  assertError(
+    await t.call(t.adminToken, 'POST', '/api/v1/maintenance', { selector: 'cop=acme,owt=fresh', for: '99999999999d' }),
+    400,
+    'NOOPS_E_STRATEGY_INVALID',
+    "a window past any date: a caller's mistake, not a 500",
+  );
+  assert.equal(
+    (await t.ctx.store.listNodes()).some((n) => n.tag === 'cop.acme_owt.fresh'),
+    false,
+    'an invalid call creates no node',
+  );
   assertError(await t.call(t.adminToken, 'POST', '/api/v1/strategies', { selector: WEB_SEL, ...base, x: 1 }), 400, 'NOOPS_E_INPUT');
   assertError(
     await t.call(t.adminToken, 'POST', '/api/v1/strategies', { selector: 'cop=acme,=x', ...base }),
@@ -155,6 +173,14 @@ routeTest(
     ];
     const dry = (await t.call(t.adminToken, 'POST', '/api/v1/strategies/apply', { strategies: file, dryRun: true })).json();
     assert.deepEqual([dry.added.length, dry.changed.length, dry.removed.length, dry.dryRun], [1, 1, 1, true]);
+    const dryNew = [{ selector: 'cop=acme,owt=dry', ...base }];
+    const dryOnNew = (await t.call(t.adminToken, 'POST', '/api/v1/strategies/apply', { strategies: dryNew, dryRun: true })).json();
+    assert.equal(dryOnNew.added.length, 1);
+    assert.equal(
+      (await t.ctx.store.listNodes()).some((n) => n.tag === 'cop.acme_owt.dry'),
+      false,
+      'a dry run creates no node',
+    );
     const list = async () =>
       (
         (await t.call(t.adminToken, 'GET', `/api/v1/strategies?selector=${sel}`)).json().strategies as {

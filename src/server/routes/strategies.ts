@@ -19,6 +19,7 @@ import {
   checkTags,
   nodePairs,
   parseDuration,
+  MAX_DURATION_SECONDS,
   parseRun,
   planApply,
   type WantedStrategy,
@@ -51,16 +52,16 @@ const NodataBody = z
     selector: SelectorInput,
     metric: z.string().max(256),
     tags: z.string().max(512).optional(),
-    after: z.union([z.number().int().positive(), z.string().max(32)]),
+    after: z.union([z.number().int().positive().max(MAX_DURATION_SECONDS), z.string().max(32)]),
     mock: z.number(),
-    step: z.number().int().positive().optional(),
+    step: z.number().int().positive().max(MAX_DURATION_SECONDS).optional(),
   })
   .strict();
 const MaintenanceBody = z
   .object({
     selector: SelectorInput.optional(),
     host: HostName.optional(),
-    for: z.union([z.number().int().positive(), z.string().max(32)]),
+    for: z.union([z.number().int().positive().max(MAX_DURATION_SECONDS), z.string().max(32)]),
     reason: z.string().max(1000).optional(),
   })
   .strict();
@@ -167,7 +168,11 @@ function wanted(node: string, b: z.infer<typeof StrategyBody>): WantedStrategy {
 }
 
 export async function strategyRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
-  /** The node a selector (or tag) names, `who` checked as a deployer on it, then created when complete and new. */
+  /**
+   * The node a selector (or tag) names, `who` checked as a deployer on it. Not created here: the
+   * caller creates it (`ctx.tags.ensure`) once the whole request is checked, so a refused or
+   * invalid request, or a dry run, leaves no node behind.
+   */
   const nodeOf = async (input: string, who: Principal): Promise<string> => {
     const text = input.trim();
     const asTag = text.includes('=')
@@ -177,8 +182,7 @@ export async function strategyRoutes(api: FastifyInstance, ctx: ServerContext): 
       : text;
     if (asTag === '') throw new NoopsError('NOOPS_E_SELECTOR_INVALID', 'the selector is empty; give the node, e.g. cop=xiaomi,owt=miliao');
     const node = await ctx.tags.resolveAny(asTag);
-    authorize(who, node, 'deployer'); // before creating it: a refused call leaves no node behind
-    await ctx.tags.ensure(node);
+    authorize(who, node, 'deployer');
     return node;
   };
 
@@ -201,6 +205,7 @@ export async function strategyRoutes(api: FastifyInstance, ctx: ServerContext): 
     const body = parseBody(StrategyBody, req.body, 'strategy add');
     const node = await nodeOf(body.selector, req.principal);
     const w = wanted(node, body);
+    await ctx.tags.ensure(node);
     const row = await ctx.store.tx(async (s) => {
       const added = await s.addStrategy({ ...w, createdBy: req.principal.name, createdAt: new Date().toISOString() });
       await s.audit({
@@ -246,6 +251,7 @@ export async function strategyRoutes(api: FastifyInstance, ctx: ServerContext): 
       }
     }
     const dryRun = body.dryRun === true;
+    if (!dryRun) for (const node of nodes) await ctx.tags.ensure(node);
     const plan = await ctx.store.tx(async (s) => {
       const p = planApply(await s.listStrategies({ nodes: [...nodes] }), want);
       if (dryRun) return { plan: p, added: p.add.map((w) => ({ ...w, id: 0, createdBy: req.principal.name, createdAt: '' })) };
@@ -281,12 +287,16 @@ export async function strategyRoutes(api: FastifyInstance, ctx: ServerContext): 
   api.post('/nodata', { config: { access: 'deployer' } }, async (req): Promise<T.NodataView> => {
     const body = parseBody(NodataBody, req.body, 'nodata add');
     const node = await nodeOf(body.selector, req.principal);
-    const row = await ctx.store.addNodata({
-      node,
+    const rule = {
       metric: checkMetric(body.metric),
       tags: checkTags(body.tags ?? ''),
       afterSeconds: typeof body.after === 'number' ? body.after : parseDuration(body.after, '--after'),
       mock: checkNumber(body.mock, '--mock'),
+    };
+    await ctx.tags.ensure(node);
+    const row = await ctx.store.addNodata({
+      node,
+      ...rule,
       step: body.step ?? null,
       createdBy: req.principal.name,
       createdAt: new Date().toISOString(),
@@ -349,6 +359,7 @@ export async function strategyRoutes(api: FastifyInstance, ctx: ServerContext): 
       }
     }
     const seconds = typeof body.for === 'number' ? body.for : parseDuration(body.for, '--for');
+    if (node !== null) await ctx.tags.ensure(node);
     const at = new Date();
     const row = await ctx.store.addMaintenance({
       node,
