@@ -41,7 +41,7 @@ export const CHANNELS = {
   commands: 'commands',
   /** metric points were stored; payload: empty. Wakes the judge's leader to read them (issue 15) */
   points: 'points',
-  /** strategies, nodata rules, maintenance or silences changed; payload: empty (issue 15) */
+  /** strategies, nodata rules or maintenance changed; payload: empty (issue 15). Silences are read from the store by the judge's leader for each batch with events */
   strategies: 'strategies',
   /** an alarm was stored, acknowledged or delivered; payload: its id (issue 15) */
   alarms: 'alarms',

@@ -77,6 +77,7 @@ export async function wireMonitor(w: {
       forPoint: (p, now) => book.forPoint(p, now),
       maintenance: (endpoint, tags, now) => book.maintenance(endpoint, tags, now),
       nodataFor: (s) => book.nodataFor(s),
+      nodataMetrics: () => [...new Set(book.nodataRules().map((r) => r.metric))],
       nodeOf,
     },
     makeJudge: () => new Judge(config),

@@ -11,10 +11,7 @@
  *   // points: the store as ever, and VictoriaMetrics (its write only queues); history read from VictoriaMetrics
  */
 import { NoopsError } from '../errors/index.js';
-import { ALARMS_SENT, type HistoryBackend, VictoriaMetricsBackend } from '../monitor/victoria/index.js';
-
-/** The counter the alarms' delivery increments (per event sent, by priority), shown by `GET /metrics`. */
-export { ALARMS_SENT };
+import { type HistoryBackend, VictoriaMetricsBackend } from '../monitor/victoria/index.js';
 
 /** What `wireMetrics` takes besides the store: nothing without VictoriaMetrics. */
 export interface HistoryBackends {

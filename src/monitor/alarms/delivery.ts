@@ -13,6 +13,7 @@
  * merged call repeats each field once per event, in order (`count` says how many).
  */
 import type { AlarmEventRow, CallbackRow, DeliveryRow, Store } from '../../store/index.js';
+import { ALARMS_SENT } from '../victoria/figures.js';
 
 /** The most urgent priority merged: P0–P2 leave at once (Falcon's `Priority() < 3`). */
 export const LOWEST_IMMEDIATE_PRIORITY = 2;
@@ -218,13 +219,16 @@ export class Deliverer {
     const error = events.length === 0 ? undefined : await (this.o.post ?? postForm)(callback.url, callbackForm(events));
     if (error === undefined) {
       this.counts.sent += 1;
+      for (const e of events) ALARMS_SENT.inc(1, { priority: String(e.priority) }); // GET /metrics
       await this.o.write((s) => s.alarms.settleDeliveries(ids, { at }));
       return;
     }
     const attempts = Math.max(...group.map((d) => d.attempts)) + 1;
     if (attempts >= MAX_ATTEMPTS) {
       this.counts.givenUp += 1;
-      this.o.log(`alarms: gave up calling ${callback.url} after ${attempts} attempts: ${error}`);
+      this.o.log(
+        `alarms: gave up calling callback ${callback.id} after ${attempts} attempts (its URL is not logged: it may hold a token): ${error}`,
+      );
       await this.o.write((s) => s.alarms.settleDeliveries(ids, { at, error: `gave up: ${error}` }));
       return;
     }

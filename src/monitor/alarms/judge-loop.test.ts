@@ -118,6 +118,7 @@ function book(over: Partial<StrategyPort> = {}): StrategyPort {
     forPoint: () => [STRATEGY],
     maintenance: () => undefined,
     nodataFor: () => undefined,
+    nodataMetrics: () => [],
     nodeOf: () => 'cop.x',
     ...over,
   };

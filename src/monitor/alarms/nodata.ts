@@ -87,7 +87,9 @@ export class NodataRunner {
     if (this.#busy) return;
     this.#busy = true;
     try {
-      const seen = await this.o.feed.seriesSeen();
+      const metrics = this.o.book.nodataMetrics();
+      if (metrics.length === 0) return; // no rule: no series read (a fleet's million, every second)
+      const seen = await this.o.feed.seriesSeen(metrics);
       const mocks = dueMocks(seen, (s) => this.o.book.nodataFor(s), this.#pushed, (this.o.now ?? Date.now)());
       if (mocks.length === 0) return;
       this.o.ingest.take(mocks, { kind: 'nodata' });

@@ -35,6 +35,8 @@ export interface StrategyPort {
   ): { until: string; reason: string } | undefined | Promise<{ until: string; reason: string } | undefined>;
   /** the nodata rule of a series, if any */
   nodataFor(series: { endpoint: string; metric: string; tags: string }): NodataRulePort | undefined;
+  /** the metrics some nodata rule names: nodata reads only their series, and nothing without a rule */
+  nodataMetrics(): readonly string[];
   /** the node a strategy was set at (a canonical tag), when known */
   nodeOf(strategyId: string): string | undefined | Promise<string | undefined>;
 }

@@ -91,8 +91,12 @@ export class StorePointFeed implements PointFeed {
     return out;
   }
 
-  async seriesSeen(): Promise<SeenSeries[]> {
-    return (await this.store.listMetricSeries()).map((s) => ({
+  async seriesSeen(metrics?: readonly string[]): Promise<SeenSeries[]> {
+    const rows =
+      metrics === undefined
+        ? await this.store.listMetricSeries()
+        : (await Promise.all(metrics.map((metric) => this.store.listMetricSeries({ metric })))).flat();
+    return rows.map((s) => ({
       key: s.key,
       endpoint: s.endpoint,
       metric: s.metric,

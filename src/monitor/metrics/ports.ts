@@ -99,8 +99,8 @@ export interface PointFeed {
   lastPoints(key: string, n: number): Promise<FeedPoint[]>;
   /** the last `n` points of each of `keys`, oldest first; a series without points is absent */
   lastPointsMany(keys: readonly string[], n: number): Promise<Map<string, FeedPoint[]>>;
-  /** every series stored, with its last point and when it was last received */
-  seriesSeen(): Promise<SeenSeries[]>;
+  /** every series stored (only those of `metrics` when given), with its last point and when it was last received */
+  seriesSeen(metrics?: readonly string[]): Promise<SeenSeries[]>;
 }
 
 /** Who gave points to the ingestion: an agent's report (its host), a push (the token's name), nodata's mock values. */

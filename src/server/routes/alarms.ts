@@ -76,8 +76,6 @@ function checkUrl(url: string): string {
 }
 
 export async function alarmRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
-  const changed = () => void ctx.bus.publish(CHANNELS.strategies, '').catch((err: Error) => process.emitWarning(`alarms: ${err.message}`));
-
   api.get('/alarms', { config: { access: 'viewer' } }, async (req): Promise<T.AlarmsView> => {
     const q = parseQuery(
       z
@@ -148,7 +146,6 @@ export async function alarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
       target: node,
       detail: { id: row.id, until: row.until, reason: row.reason },
     });
-    changed();
     return silenceView(row);
   });
 
@@ -167,7 +164,6 @@ export async function alarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
       target: row.selector,
       detail: { id },
     });
-    changed();
     return silenceView(row);
   });
 
