@@ -198,24 +198,3 @@ test('a host forgotten before the flush is not written back', async () => {
   assert.equal(book.lastReport('h1'), undefined);
   await book.close();
 });
-
-test('GET /metrics keeps the latest point of each series: a report carries only the points new since the last', async () => {
-  const { store } = recordingStore();
-  const book = new ActualState(store, 15_000);
-  const point = (metric: string, value: number, timestamp: number) =>
-    ({ endpoint: 'h1', metric, value, timestamp, step: 1, counterType: 'GAUGE', tags: 'process=web' }) as const;
-  await book.receive('h1', { ...report('v1'), metrics: [point('cpu.idle', 90, 10), point('load.1min', 1, 10)] });
-  await book.receive('h1', { ...report('v1'), metrics: [point('cpu.idle', 80, 11)] });
-  await book.receive('h1', report('v1'));
-  await book.receive('h1', { ...report('v1'), metrics: [point('cpu.idle', 70, 9)] }); // a late one: older, not shown
-  assert.deepEqual(
-    book.metrics('h1').map((p) => [p.metric, p.value]),
-    [
-      ['cpu.idle', 80],
-      ['load.1min', 1],
-    ],
-  );
-  book.forgetHere('h1');
-  assert.deepEqual(book.metrics(), []);
-  await book.close();
-});

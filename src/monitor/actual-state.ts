@@ -10,7 +10,7 @@
  * servers stored are taken in as they are announced (`shared-reports.ts`).
  */
 import { EventEmitter } from 'node:events';
-import type { AgentReport, CronView, EventView, MetricSample } from '../api/index.js';
+import type { AgentReport, CronView, EventView } from '../api/index.js';
 import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import type { InstanceRow, Store } from '../store/index.js';
 import { compareInstanceRows, instanceRows } from './instances.js';
@@ -19,8 +19,6 @@ import { StoreWriter, type WriteFailures } from './store-writer.js';
 
 /** Events kept in memory per host: the last incidents of its watches, until monitoring stores them. */
 export const EVENTS_PER_HOST = 500;
-/** Series whose latest point is kept per host (GET /metrics): a host's base metrics and 1,000 processes' fit. */
-export const SERIES_PER_HOST = 10_000;
 
 /** What the model tells its listeners. */
 export interface ActualStateEvents {
@@ -51,8 +49,6 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
   /** every row in the store's order, until the next change */
   private sorted: InstanceRow[] | undefined;
   private readonly events = new Map<string, EventView[]>();
-  /** each host's latest point per series (metric and tags): a report carries only the points new since the last */
-  private readonly latest = new Map<string, Map<string, MetricSample>>();
   private readonly writer: StoreWriter;
   /** reads what other servers stored (with the bus) */
   private readonly reader: ReportReader | undefined;
@@ -119,7 +115,6 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     }
     if (this.bus && (rowsChanged || prev.sharedKey !== shared)) this.writer.report(sharedReport(host, report, at));
     this.keepEvents(host, report);
-    this.keepMetrics(host, report);
     this.emit('report', host, report);
   }
 
@@ -146,7 +141,6 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     this.rows.delete(host);
     this.last.delete(host);
     this.events.delete(host);
-    this.latest.delete(host);
     this.sorted = undefined;
     this.writer.forget(host);
   }
@@ -170,7 +164,6 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     });
     this.rows.set(host, instanceRows(host, report, at));
     this.sorted = undefined;
-    this.keepMetrics(host, report);
     return true;
   }
 
@@ -214,23 +207,6 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     const seen = new Set(ring.map((e) => `${e.at}|${e.seq}|${e.kind}|${e.name}`));
     for (const e of report.events) if (!seen.has(`${e.at}|${e.seq}|${e.kind}|${e.name}`)) ring.push({ ...e, host });
     this.events.set(host, ring.slice(-EVENTS_PER_HOST));
-  }
-
-  private keepMetrics(host: string, report: AgentReport): void {
-    if (!report.metrics?.length) return;
-    let series = this.latest.get(host);
-    if (series === undefined) this.latest.set(host, (series = new Map()));
-    for (const p of report.metrics) {
-      const key = `${p.metric}\u0000${p.tags}`;
-      const prev = series.get(key);
-      if (prev === undefined ? series.size < SERIES_PER_HOST : prev.timestamp <= p.timestamp) series.set(key, p);
-    }
-  }
-
-  /** The latest point of each series of every host (or one), from its reports. */
-  metrics(host?: string): MetricSample[] {
-    const hosts = host === undefined ? [...this.latest.keys()] : [host];
-    return hosts.flatMap((h) => [...(this.latest.get(h)?.values() ?? [])]);
   }
 
   /** Recent events of every host (or one), oldest first. */

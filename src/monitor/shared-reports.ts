@@ -49,7 +49,8 @@ export function hostsOfPayload(payload: string): string[] {
 
 /** What of a report other servers need, as stored: all but its events (they stay where they were heard). */
 export function sharedReport(host: string, report: AgentReport, at: string): StoredHostReport {
-  return { host, at, report: JSON.stringify({ ...report, events: undefined }) };
+  // metric points reach every server through the ingestion's store, not through the report
+  return { host, at, report: JSON.stringify({ ...report, events: undefined, metrics: undefined }) };
 }
 
 /** The parts of a report that are stored for the others when they change, besides processes and failures. */

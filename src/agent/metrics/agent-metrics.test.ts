@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DesiredInstance, MetricSample } from '../../api/index.js';
 import { Host } from '../host.js';
-import { AgentMetrics, collectionPhase, nextCollectionDelay, parseMetricsEvery } from './agent-metrics.js';
+import { AgentMetrics, collectionPhase, nextCollectionDelay, parseMetricsEvery, POINTS_PER_REPORT } from './agent-metrics.js';
 import { PushServer } from './push-server.js';
 
 const TAG = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
@@ -146,7 +146,19 @@ test('a push API whose address is taken is logged once and the agent runs on; pu
     const res = await fetch(`http://${free.pushAddress}/v1/push`, { method: 'POST', body });
     assert.equal(await res.text(), 'success');
     assert.equal(free.queue.size, 3);
-    assert.equal(told, 3, 'each collection and each push tells the agent');
+    assert.equal(told, 2, 'each collection tells the agent; a small push waits for the next heartbeat');
+    const many = Array.from({ length: POINTS_PER_REPORT }, (_, i) => ({
+      endpoint: 'h1',
+      metric: 'm',
+      timestamp: 2 + i,
+      step: 60,
+      value: i,
+      counterType: 'GAUGE',
+      tags: '',
+    }));
+    const full = await fetch(`http://${free.pushAddress}/v1/push`, { method: 'POST', body: JSON.stringify(many) });
+    assert.equal(await full.text(), 'success');
+    assert.equal(told, 3, "a push that fills a report's worth tells the agent at once");
   } finally {
     await free.stop();
   }

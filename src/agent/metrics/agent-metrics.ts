@@ -41,7 +41,7 @@ export interface AgentMetricsOptions {
   hostMetrics?: boolean;
   /** the push API's address (`HOST:PORT`); undefined: none */
   pushListen?: string;
-  /** told after each collection and push: points wait (the agent schedules a report) */
+  /** told after each collection, and when pushes filled a report's worth: points wait (the agent schedules a report) */
   onPoints?: () => void;
   log: (line: string) => void;
   queueMax?: number;
@@ -116,7 +116,8 @@ export class AgentMetrics {
           endpoint: this.#opts.endpoint,
           take: (points) => {
             this.queue.push(points);
-            this.#opts.onPoints?.();
+            // pushed points ride the next heartbeat (5 s); a report of its own only once a report's worth waits
+            if (this.queue.size >= POINTS_PER_REPORT) this.#opts.onPoints?.();
           },
         });
         if (this.#stopped) {
