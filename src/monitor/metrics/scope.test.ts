@@ -10,6 +10,7 @@ test("instanceTagOf: the tree's pairs of an instance series in the tree's order;
   );
   assert.equal(instanceTagOf('fstype=ext4,mount=/'), undefined);
   assert.equal(instanceTagOf(''), undefined);
+  assert.equal(instanceTagOf('cop=Acme,owt=web'), undefined, 'not a path of the tree: no node, no failed read');
   assert.equal(instanceTagOf('xcop=1'), undefined);
 });
 

@@ -2,8 +2,8 @@
  * Pure helpers between Falcon's points and noops' tree: the instance a series belongs to (its
  * tags hold the tree's pairs), and an agent report's metrics as checked points.
  */
+import { nodeOfTags } from '../alarms/events.js';
 import { checkFalconPush, type FalconPoint, MAX_PUSH_ITEMS, parseFalconTags } from '../../api/index.js';
-import { LEVELS } from '../../tree/index.js';
 
 /**
  * The tree tag an instance series belongs to: its tags' tree pairs (`cop=acme,owt=web,...`) in
@@ -14,14 +14,9 @@ import { LEVELS } from '../../tree/index.js';
  */
 export function instanceTagOf(tags: string): string | undefined {
   if (!tags.includes('cop=')) return undefined;
-  const pairs = parseFalconTags(tags);
-  if (pairs.cop === undefined || pairs.cop === '') return undefined;
-  const parts: string[] = [];
-  for (const level of LEVELS) {
-    const value = pairs[level];
-    if (value !== undefined && value !== '') parts.push(`${level}.${value}`);
-  }
-  return parts.join('_');
+  // the same node the alarms give the series; tags that are no path of the tree (a bad value,
+  // pushed by anyone) name none, rather than failing every read that meets them
+  return parseFalconTags(tags).cop ? nodeOfTags(tags) : undefined;
 }
 
 /**

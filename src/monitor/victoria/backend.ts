@@ -15,14 +15,15 @@
  *   start of its window `[ts, ts+R)`.
  */
 import { NoopsError } from '../../errors/index.js';
+import { ARCHIVES, MAX_POINTS } from '../metrics/archives.js';
 import type { HistoryAnswer, HistoryBackend, HistoryQuery, HistoryRow, StoredPoint } from '../metrics/ports.js';
 import { STEP_LABEL, seriesSelector } from './names.js';
 import { VictoriaWriter, type WriterOptions, type WriterStats } from './writer.js';
 
-/** The rolled-up resolutions, Falcon's archives (seconds). */
-export const ROLLUP_RESOLUTIONS = [300, 1200, 10800, 86400] as const;
-/** An answer chosen for the caller holds at most about this many rows. */
-export const MAX_ROWS = 1000;
+/** The rolled-up resolutions: the embedded store's, Falcon's archives (seconds). */
+export const ROLLUP_RESOLUTIONS: readonly number[] = ARCHIVES.map((a) => a.resolution);
+/** An answer chosen for the caller holds at most about this many rows: as many as the embedded store's. */
+export const MAX_ROWS = MAX_POINTS;
 /** One query's time limit. */
 export const QUERY_TIMEOUT_MS = 30_000;
 
@@ -59,7 +60,7 @@ export class VictoriaMetricsBackend implements HistoryBackend {
   async query(q: HistoryQuery): Promise<HistoryAnswer> {
     const selector = seriesSelector(q);
     const step = await this.stepOf(selector, q.from, q.to);
-    if (step === undefined) return { resolution: q.resolution ?? ROLLUP_RESOLUTIONS[0], points: [] };
+    if (step === undefined) return { resolution: q.resolution ?? ROLLUP_RESOLUTIONS[0]!, points: [] };
     const resolution = chooseResolution(q, step);
     if (resolution <= step) return { resolution: step, points: await this.raw(selector, q, step) };
     return { resolution, points: await this.rolledUp(selector, q, step, resolution) };
@@ -181,7 +182,7 @@ export function chooseResolution(q: Pick<HistoryQuery, 'from' | 'to' | 'resoluti
   if (q.resolution !== undefined) return q.resolution;
   const span = Math.max(0, q.to - q.from);
   for (const r of [step, ...ROLLUP_RESOLUTIONS]) if (r >= step && span / r <= MAX_ROWS) return r;
-  return ROLLUP_RESOLUTIONS[ROLLUP_RESOLUTIONS.length - 1];
+  return ROLLUP_RESOLUTIONS[ROLLUP_RESOLUTIONS.length - 1]!;
 }
 
 function unavailable(message: string): NoopsError {
