@@ -59,11 +59,9 @@ export async function answerQuery(query: packet.DecodedPacket, source: DnsSource
     if (address === undefined) return reply(RCODE.NXDOMAIN);
     return reply(RCODE.NOERROR, addressRecords(name, question.type, address === null ? [] : [address]));
   }
-  const nodes = await source.nodes();
-  let known = false;
-  for (const tag of nodes) if (matches(asked.selector, tag)) known = true;
   const endpoints = source.endpoints(asked.selector, asked.process);
-  if (!known && endpoints.length === 0) return reply(RCODE.NXDOMAIN);
+  // a known node with nothing healthy answers empty, an unknown name NXDOMAIN: the tree is read only then
+  if (endpoints.length === 0 && !anyMatch(await source.nodes(), asked.selector)) return reply(RCODE.NXDOMAIN);
   source.looked?.(from, asked.selector);
   if (question.type === 'SRV') {
     const listening = endpoints.filter((e) => e.port !== null);
@@ -208,4 +206,10 @@ async function respond(msg: Buffer, source: DnsSource, from: string, udp: boolea
     }
   }
   return out;
+}
+
+/** Whether a node of the tree is `selector`'s (stops at the first). */
+function anyMatch(nodes: Iterable<string>, selector: Parameters<typeof matches>[0]): boolean {
+  for (const tag of nodes) if (matches(selector, tag)) return true;
+  return false;
 }

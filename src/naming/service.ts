@@ -150,8 +150,9 @@ export class Naming {
       const dependsOn = (row.manifest as { dependsOn?: unknown }).dependsOn;
       if (!Array.isArray(dependsOn)) continue;
       for (const to of dependsOn) {
-        if (typeof to !== 'string') continue;
-        edge(jobOf(row.tag), safeCanonical(to) ?? to).declared = true;
+        const target = typeof to === 'string' ? safeCanonical(to) : undefined;
+        if (target === undefined) continue; // not a selector (a package built by hand): no edge, rather than no answer
+        edge(jobOf(row.tag), target).declared = true;
       }
     }
     for (const l of lookups) {

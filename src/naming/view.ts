@@ -177,8 +177,9 @@ export class NamingView {
     this.loading ??= this.listHosts()
       .then((rows) => {
         this.hostRows = new Map(rows.map((r) => [r.name, r]));
-        for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) this.refreshHost(host, false);
-        this.changed();
+        let any = false;
+        for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) any = this.refreshHost(host, false) || any;
+        if (any) this.changed(); // parked questions are answered again only when an endpoint changed
       })
       .catch((err: Error) => process.emitWarning(`naming: reading the hosts failed (tried again in a few seconds): ${err.message}`))
       .finally(() => {

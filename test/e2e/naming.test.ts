@@ -113,7 +113,6 @@ test('a deployed job is resolved by HTTP and DNS, and is gone from both after an
 
   // a blocking query parked on this answer returns when the undeploy takes the instance away
   const api = new ApiClient(server.url, server.adminToken);
-  const started = Date.now();
   const waiting = resolveNames(api, JOB, { index: answer.index, waitMs: 120_000 });
   // and `noops resolve --watch --json` prints the new answer: one JSON answer per line
   watch = spawn(process.execPath, [NOOPS, 'resolve', JOB, '--watch', '--json'], {
@@ -143,7 +142,6 @@ test('a deployed job is resolved by HTTP and DNS, and is gone from both after an
   watch.kill('SIGINT');
   assert.deepEqual(next.endpoints, []);
   assert.notEqual(next.index, answer.index);
-  assert.ok(Date.now() - started < 120_000);
   assert.deepEqual((await resolveJson(JOB)).endpoints, []);
   await assert.rejects(resolver.resolve4(name), { code: 'ENODATA' }, 'the node is known, nothing healthy under it');
 });
