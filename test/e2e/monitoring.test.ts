@@ -112,12 +112,14 @@ test('a pushed death alerts, recovers, reaches a callback; silences, maintenance
     await push(0);
     await until('the PROBLEM in maintenance stored', async () => (await alarms('problem')).length === 1, 15_000);
     assert.match((await alarms('problem'))[0]!.silenced ?? '', /maintenance/);
-    const delivered = calls.slice(before).map((c) => c.form.get('status'));
-    assert.deepEqual(delivered, ['OK'], 'only the OK after the silence ended reached the callback');
     const windows = (await api.request<{ windows: { id: number }[] }>('GET', '/maintenance')).windows;
     for (const w of windows) await api.request('DELETE', `/maintenance/${w.id}`);
     await push(1);
     await until('recovered again', async () => (await alarms('problem')).length === 0, 15_000);
+    // checked once the next batch (the OK) is stored: a PROBLEM let through would be on its way before
+    const delivered = calls.slice(before).map((c) => c.form.get('status'));
+    assert.ok(delivered.includes('OK'), 'the OK after the silence ended reached the callback');
+    assert.ok(!delivered.includes('PROBLEM'), `no silenced or maintained PROBLEM reached the callback: ${delivered}`);
 
     // nodata: the pusher stops; after 2 s its series gets the mock 0 and alerts
     await api.request('POST', '/nodata', { selector: 'cop=acme', metric: 'app.up', after: 2, mock: 0 });

@@ -1,7 +1,7 @@
 /**
  * The alarms page (`#/alarms`): the PROBLEM events of series still in trouble (the default), or
  * every event with the switch; priority (P0 highest, Falcon's), status, the value that crossed,
- * age, acknowledgement (the button only for a token that may: deployer on the strategy's node),
+ * age, acknowledgement (the button only for a token that may: deployer on the alarm's node: the instance's, or for a host's or pushed series the strategy's),
  * and a link to the series' chart around the event.
  */
 import { useState } from 'preact/hooks';

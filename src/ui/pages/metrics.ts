@@ -43,7 +43,8 @@ export function MetricsPage({ q }: { q: MetricsQuery }) {
   const charted = q.key ? series.find((s) => s.key === q.key) : undefined;
   const choice = rangeChoice(q);
   const keep = { selector: q.selector, host: q.host, metric: q.metric };
-  const zoomTo = (key: string) => (r: TimeRange) => go(href.metrics({ ...keep, key, from: r.from, to: r.to }));
+  // the zoomed address keeps the range picked, so a double-click goes back to it (from-to win while zoomed)
+  const zoomTo = (key: string) => (r: TimeRange) => go(href.metrics({ ...keep, key, range: q.range, from: r.from, to: r.to }));
   const pick = (key?: string) => (name: RangeName) => go(href.metrics({ ...keep, key, range: name }));
 
   return html`<div class="page metrics-page">
