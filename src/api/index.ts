@@ -16,3 +16,4 @@ export * from './naming-types.js';
 export { readDeps, resolveNames, type ResolveOptions } from './naming-client.js';
 export type * from './alarms-types.js';
 export * from './alarms-client.js';
+export * from './balancers-types.js';

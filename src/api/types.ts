@@ -9,6 +9,7 @@ export type { ReleaseSignature, SigningKey };
 
 export type { HostRuntimeReport, RuntimeExports, RuntimeRef };
 import type { DeploymentStatusView, PolicyOverrides, RolloutProgress } from './rollout-types.js';
+import type { DesiredBalancers } from './balancers-types.js';
 
 export type * from './rollout-types.js';
 
@@ -429,6 +430,8 @@ export interface DesiredState {
    * (see MAX_STOP_SHARE in src/agent/trust/trust.ts).
    */
   stops?: string[];
+  /** the load-balancer pools this host drives (docs/balancers.md; only for such a host) */
+  balancers?: DesiredBalancers;
   /** commands queued for this host, now handed to it (only when asked with `commands=1`) */
   commands?: AgentCommand[];
 }

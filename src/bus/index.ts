@@ -45,6 +45,8 @@ export const CHANNELS = {
   strategies: 'strategies',
   /** an alarm was stored, acknowledged or delivered; payload: its id (issue 15) */
   alarms: 'alarms',
+  /** a load-balancer pool was set or removed, a drain marked or cleared, or a balancer's agent reported; payload: the pool's name or '' (issue 16) */
+  balancers: 'balancers',
 } as const;
 
 /** A channel's name: lower-case letters, digits and `_`. */
