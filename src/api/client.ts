@@ -301,10 +301,18 @@ export class ApiClient {
   report(report: T.AgentReport): Promise<{ generation: number; heartbeatMs?: number }> {
     return this.request('POST', '/agent/report', report);
   }
-  /** Long-polls the desired state after generation `after`; with `commands`, also wakes for (and takes) commands queued for this host. */
-  desired(after: number, opts: RequestOptions & { commands?: boolean } = {}): Promise<T.DesiredState> {
-    const { commands, ...rest } = opts;
-    return this.request('GET', `/agent/desired${query({ after: String(after), commands: commands ? '1' : undefined })}`, undefined, rest);
+  /**
+   * Long-polls the desired state after generation `after`; with `commands`, also wakes for (and takes) commands queued for this host;
+   * with `balancers` (the index of the pools it drives, 0 at first), also wakes when they change (docs/balancers.md).
+   */
+  desired(after: number, opts: RequestOptions & { commands?: boolean; balancers?: number } = {}): Promise<T.DesiredState> {
+    const { commands, balancers, ...rest } = opts;
+    const q = query({
+      after: String(after),
+      commands: commands ? '1' : undefined,
+      balancers: balancers === undefined ? undefined : String(balancers),
+    });
+    return this.request('GET', `/agent/desired${q}`, undefined, rest);
   }
   updateCommand(id: number, update: T.CommandUpdate): Promise<T.CommandUpdateAnswer> {
     return this.request('POST', `/agent/commands/${id}`, update);
