@@ -61,7 +61,17 @@ export function checkKeepalived(file: string, binary = 'keepalived'): Promise<vo
           ),
         );
       }
-      const said = `${stderr}\n${stdout}`.trim().split('\n').filter(Boolean).slice(-5).join(' / ');
+      // its complaints first (a line number, a keyword), its notes on defaults after, each once
+      const lines = [
+        ...new Set(
+          `${stderr}\n${stdout}`
+            .split('\n')
+            .map((l) => l.trim())
+            .filter(Boolean),
+        ),
+      ];
+      const complaint = (l: string) => /Line \d+|unknown|invalid|missing|don't match|no real servers|error/i.test(l);
+      const said = [...lines.filter(complaint), ...lines.filter((l) => !complaint(l))].slice(0, 6).join(' / ');
       reject(
         new NoopsError(
           'NOOPS_E_BALANCER_DRIVE',
