@@ -147,6 +147,8 @@ export class Agent {
   private metricsStopped: Promise<void> | undefined;
   /** the load-balancer pools this host drives, applied beside the reconcile (none when standalone) */
   private readonly balancers: BalancerLoop | undefined;
+  /** whether the server's last desired state (generation `desiredGeneration`) was accepted: its pools are applied only then */
+  private answerTrusted = false;
 
   constructor(private readonly opts: AgentOptions) {
     this.root = opts.root;
@@ -334,14 +336,15 @@ export class Agent {
         if (ds.generation !== this.desiredGeneration || this.desired === undefined) {
           this.desiredGeneration = ds.generation; // refused or not: the next poll waits for a change
           // A refused answer changes nothing on the host: what runs keeps running (docs/trust.md).
-          if (this.trust.accepts(ds)) {
+          this.answerTrusted = this.trust.accepts(ds);
+          if (this.answerTrusted) {
             this.acceptedGeneration = ds.generation;
             this.desired = ds.instances;
             this.kick();
           }
         }
         // applied beside the reconcile, never holding it back; only from a server whose state was accepted
-        this.balancers?.offer(ds.balancers, ds.generation === this.acceptedGeneration);
+        this.balancers?.offer(ds.balancers, this.answerTrusted);
       } catch (err) {
         if (this.stopped) return;
         if (this.balancers?.refusedBy(err)) continue; // a server from before load balancers
