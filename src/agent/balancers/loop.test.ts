@@ -55,6 +55,8 @@ test('a new index is applied and reported at once; the poll passes the last inde
     sent[0]!.map((r) => [r.name, r.index]),
     [['web', 7]],
   );
+  loop.offer({ index: 'x', pools: [] } as unknown as DesiredBalancers, true); // does not parse: ignored
+  assert.equal(loop.pollIndex(), 7);
   loop.offer(pools(7), true); // the same pools (an answer woken by a command): nothing new
   loop.offer(pools(8, ['web', 'api']), false); // from a server whose state was refused: seen, not applied
   assert.equal(loop.pollIndex(), 8);

@@ -66,6 +66,10 @@ export class BalancerLoop {
    */
   offer(balancers: DesiredBalancers | undefined, trusted: boolean): void {
     if (balancers === undefined || this.stopped) return;
+    if (!Number.isSafeInteger(balancers.index) || balancers.index < 0 || !Array.isArray(balancers.pools)) {
+      this.opts.log(`balancers: ignored an answer whose index or pools do not parse: ${JSON.stringify(balancers).slice(0, 200)}`);
+      return;
+    }
     if (this.seen !== undefined) this.seen = balancers.index;
     if (!trusted || (this.desired !== undefined && balancers.index === this.appliedIndex)) return;
     this.desired = balancers;
