@@ -186,9 +186,12 @@ export async function startBackend(name: string): Promise<Backend> {
   return backend;
 }
 
-/** GET `url` once, the body (the backend's name). */
+/**
+ * GET `url` once on a new connection, the body (the backend's name). A kept-alive connection may
+ * be one an old nginx worker closes as it finishes after a reload: the race of every keep-alive client.
+ */
 export async function hit(url: string): Promise<string> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  const res = await fetch(url, { headers: { connection: 'close' }, signal: AbortSignal.timeout(5000) });
   const body = await res.text();
   if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${body}`);
   return body;
