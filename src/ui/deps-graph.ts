@@ -33,7 +33,7 @@ export interface DepsGraph {
 }
 
 /** The longest label drawn in a box; the full name is in its tooltip. */
-export const LABEL_CHARS = 30;
+export const LABEL_CHARS = 25;
 
 function kindOf(declared: boolean, observed: boolean): EdgeKind {
   return declared && observed ? 'both' : declared ? 'declared' : 'observed';
@@ -117,7 +117,7 @@ export interface DepsLayout {
 }
 
 /** The geometry, in SVG units (the SVG scales to the panel's width). */
-export const LAYOUT = { width: 900, boxWidth: 230, boxHeight: 32, gap: 14, margin: 12 } as const;
+export const LAYOUT = { width: 900, boxWidth: 200, boxHeight: 32, gap: 14, margin: 12 } as const;
 
 /** A horizontal S-curve from (x1, y1) to (x2, y2). */
 function curve(x1: number, y1: number, x2: number, y2: number): string {

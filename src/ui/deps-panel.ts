@@ -48,7 +48,7 @@ function DepsDrawing({ tag, callers, callees }: { tag: string; callers: DepsPeer
   return html`<svg class="deps-graph" viewBox=${`0 0 ${l.width} ${l.height}`} width="100%" role="group"
       aria-label=${`who depends on ${tag}: ${callers.length} callers on the left, ${callees.length} called on the right`}>
     <defs>
-      <marker id="deps-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+      <marker id="deps-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto">
         <path d="M0,0 L10,5 L0,10 z" class="deps-arrow" />
       </marker>
     </defs>
@@ -90,9 +90,7 @@ export function DepsPanel({ tag }: { tag: string }) {
         : edges.length === 0
           ? html`<${Empty} title="Nothing is known to use this node, nor does it use anything.">A service declares what it calls in its <code>noops.yaml</code> (<code>depends_on: [cop=acme,service=pay]</code>); naming lookups (<code>noops resolve</code>, DNS) are recorded too.</${Empty}>`
           : html`<div class="deps">
-        <p class="small muted deps-legend">Left: the jobs that use it. Right: what it uses. Edges:
-          <span class="deps-kind deps-kind-declared">declared</span> (depends_on: in noops.yaml),
-          <span class="deps-kind deps-kind-observed">observed</span> (naming lookups), or both. Each box opens its node.</p>
+        <p class="small muted deps-legend">${'Left: the jobs that use it. Right: what it uses. Edges: '}<span class="deps-kind deps-kind-declared">declared</span>${' (depends_on: in noops.yaml), '}<span class="deps-kind deps-kind-observed">observed</span>${' (naming lookups), or both. Each box opens its node.'}</p>
         <${DepsDrawing} tag=${tag} callers=${graph.usedBy} callees=${graph.uses} />
         <div class="table-wrap"><table class="deps-table">
           <thead><tr><th>caller (job)</th><th>calls (selector)</th><th>known by</th><th>last lookup</th></tr></thead>
