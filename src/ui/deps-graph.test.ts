@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DepEdge } from '../api/index.js';
-import { depsGraph, LABEL_CHARS, layoutDeps, LAYOUT, pageTag, shortLabel } from './deps-graph.js';
+import { depsGraph, edgeRows, LABEL_CHARS, layoutDeps, LAYOUT, pageTag, shortLabel } from './deps-graph.js';
 
 const CART = 'cop.acme_owt.web_pdl.shop_service.cart_job.web';
 const CART_API = 'cop.acme_owt.web_pdl.shop_service.cart_job.api';
@@ -71,4 +71,17 @@ test('the layout: callers left, callees right, each column centred on the node; 
   assert.match(l.usedBy[0]!.path, new RegExp(`^M${LAYOUT.margin + LAYOUT.boxWidth},`), "a caller's edge starts at its right side");
   assert.match(l.uses[0]!.path, new RegExp(`${l.uses[0]!.x},${mid(l.uses[0]!)}$`), "a callee's edge ends at its left side");
   assert.equal(layoutDeps({ usedBy: [], uses: [] }).height, LAYOUT.margin * 2 + LAYOUT.boxHeight, 'alone: one row');
+});
+
+test('the table lists each edge once: callers first, an edge inside the node not twice', () => {
+  const inside = edge(CART_API, PAY, { declared: false, observed: true });
+  const rows = edgeRows({ usedBy: [edge(CART, PAY), inside], uses: [inside, edge(CART_API, DB)] });
+  assert.deepEqual(
+    rows.map((e) => [e.from, e.to]),
+    [
+      [CART, PAY],
+      [CART_API, PAY],
+      [CART_API, DB],
+    ],
+  );
 });

@@ -99,6 +99,14 @@ export function depsGraph(view: DepsView): DepsGraph {
   return { selector: view.selector, usedBy: peers(view.usedBy, (e) => e.from), uses: peers(view.uses, (e) => e.to) };
 }
 
+/**
+ * The edges of the table under the drawing: those that use the node, then those it uses, each
+ * once (an edge inside the node, a job under it calling another under it, is in both lists).
+ */
+export function edgeRows(view: Pick<DepsView, 'uses' | 'usedBy'>): DepEdge[] {
+  return [...new Map([...view.usedBy, ...view.uses].map((e) => [`${e.from}\u0000${e.to}`, e])).values()];
+}
+
 /** Where a box goes (its top left corner), in the SVG's units. */
 export interface Box {
   x: number;

@@ -9,7 +9,7 @@ import { html } from './html.js';
 import { useLoad } from './load.js';
 import { href } from './routes.js';
 import { Ago, Empty, ErrorBox, Loading, Section, useApi } from './widgets.js';
-import { depsGraph, layoutDeps, pageTag, shortLabel, type DepsPeer, type EdgeKind } from './deps-graph.js';
+import { depsGraph, edgeRows, layoutDeps, pageTag, shortLabel, type DepsPeer, type EdgeKind } from './deps-graph.js';
 
 /** Dependencies are re-read this often: a lookup shows within seconds. */
 export const DEPS_REFRESH_MS = 15_000;
@@ -79,7 +79,7 @@ export function DepsPanel({ tag }: { tag: string }) {
   const api = useApi();
   const deps = useLoad(() => readDeps(api, tag), [tag], DEPS_REFRESH_MS);
   const graph = deps.data ? depsGraph(deps.data) : undefined;
-  const edges = deps.data ? [...deps.data.usedBy, ...deps.data.uses] : [];
+  const edges = deps.data ? edgeRows(deps.data) : [];
   return html`<${Section} title=${graph ? `Dependencies (${graph.usedBy.length} using it, ${graph.uses.length} used)` : 'Dependencies'} id="deps">
     ${deps.error ? html`<${ErrorBox} error=${deps.error} retry=${deps.reload} />` : null}
     ${
@@ -94,7 +94,7 @@ export function DepsPanel({ tag }: { tag: string }) {
         <${DepsDrawing} tag=${tag} callers=${graph.usedBy} callees=${graph.uses} />
         <div class="table-wrap"><table class="deps-table">
           <thead><tr><th>caller (job)</th><th>calls (selector)</th><th>known by</th><th>last lookup</th></tr></thead>
-          <tbody>${edges.map((e, i) => html`<${EdgeRow} key=${`${i} ${e.from} ${e.to}`} e=${e} />`)}</tbody>
+          <tbody>${edges.map((e) => html`<${EdgeRow} key=${`${e.from} ${e.to}`} e=${e} />`)}</tbody>
         </table></div>
       </div>`
     }

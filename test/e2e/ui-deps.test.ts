@@ -151,6 +151,11 @@ test("a box opens the other node's page, which draws the same edge from its side
     d.boxes.some(([side, id, label]) => side === 'used-by' && id === CART_JOB && label === 'service.cart_job.web'),
     JSON.stringify(d.boxes),
   );
+  assert.equal(await page.locator(`#deps .deps-table tr[data-from="${CART_JOB}"][data-to="${PAY}"]`).getAttribute('data-kind'), 'both');
+  // pay's own lookup (its host asked for pay) is in both lists, but one row of the table
+  assert.ok((await page.locator(`#deps .deps-table tr[data-from="${PAY_JOB}"][data-to="${PAY}"]`).count()) <= 1);
+  await page.locator('#deps').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(SHOTS, 'deps-used-by.png') });
   // and back: the caller's box opens the caller's page
   await page.locator(`#deps a.deps-node[data-id="${CART_JOB}"]`).click();
   await page.waitForURL((u) => u.hash === `#/n/${encodeURIComponent(CART_JOB)}`);
