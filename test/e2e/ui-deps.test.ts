@@ -4,7 +4,7 @@
  * noops.yaml, and a naming lookup made from the host they run on. A node's page draws the node in
  * the middle, its callers on the left and what it uses on the right, the edge marked declared +
  * observed; a box opens the other node's page, which draws the same edge from its side. The
- * screenshot goes to test-artifacts/ui/deps.png.
+ * screenshots go to test-artifacts/ui/deps.png and deps-used-by.png.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
