@@ -14,6 +14,7 @@ import { readEvents } from './sse.js';
 import { ANSWER_TIMEOUT_MS, NOT_SENT, finalError, serverFailing } from './failover.js';
 import { ServerList, parseServers } from './server-list.js';
 import { causeCode, fetchFor, transportError, type ClientTrust, type Fetch } from './transport.js';
+import { queryString as query } from './query.js';
 
 export interface RequestOptions {
   signal?: AbortSignal;
@@ -388,11 +389,6 @@ export class ApiClient {
     if (!res.ok) throw decodeError(res.status, data);
     return data as T.ReleaseView;
   }
-}
-
-function query(params: Record<string, string | undefined>): string {
-  const entries = Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '');
-  return entries.length === 0 ? '' : `?${new URLSearchParams(entries).toString()}`;
 }
 
 function safeJson(text: string): unknown {
