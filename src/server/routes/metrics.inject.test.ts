@@ -144,6 +144,17 @@ routeTest('POST /api/v1/agent/report', "a report's metrics are ingested; a point
 });
 
 routeTest(
+  'POST /api/v1/agent/report',
+  "a point that breaks Falcon's rules refuses the report whole: one check, the report's schema",
+  async () => {
+    for (const bad of [{ step: 0 }, { metric: '' }, { value: '1' }])
+      assertError(await t.report(agents.h2!, { metrics: [point('h2', 'load.5min', 1, bad)] }), 400, 'NOOPS_E_INPUT', JSON.stringify(bad));
+    await t.ctx.metrics.ingest.flush();
+    assert.equal((await t.ctx.store.listMetricSeries({ endpoint: 'h2', metric: 'load.5min' })).length, 0);
+  },
+);
+
+routeTest(
   'GET /api/v1/metrics/series',
   "the store's series, by host, metric and selector; a team sees its own hosts' and instances'",
   async () => {
