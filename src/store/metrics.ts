@@ -259,23 +259,23 @@ type JoinedRow = {
   step: number | string;
 };
 
+/** A point's columns with its series': what `pointFromDb` reads (`p`: metric_points, `s`: metric_series). */
+const POINT_COLUMNS = [
+  'p.id',
+  'p.key',
+  'p.ts',
+  'p.value',
+  'p.graph_value',
+  'p.received_at',
+  's.endpoint',
+  's.metric',
+  's.tags',
+  's.counter_type',
+  's.step',
+] as const;
+
 function joined(db: Kysely<Database>) {
-  return db
-    .selectFrom('metric_points as p')
-    .innerJoin('metric_series as s', 's.key', 'p.key')
-    .select([
-      'p.id',
-      'p.key',
-      'p.ts',
-      'p.value',
-      'p.graph_value',
-      'p.received_at',
-      's.endpoint',
-      's.metric',
-      's.tags',
-      's.counter_type',
-      's.step',
-    ]);
+  return db.selectFrom('metric_points as p').innerJoin('metric_series as s', 's.key', 'p.key').select(POINT_COLUMNS);
 }
 
 function pointFromDb(r: JoinedRow): StoredMetricPoint {
@@ -335,19 +335,7 @@ export async function lastMetricPoints(db: Kysely<Database>, keys: readonly stri
       .selectFrom(ranked)
       .innerJoin('metric_points as p', 'p.id', 'r.id')
       .innerJoin('metric_series as s', 's.key', 'p.key')
-      .select([
-        'p.id',
-        'p.key',
-        'p.ts',
-        'p.value',
-        'p.graph_value',
-        'p.received_at',
-        's.endpoint',
-        's.metric',
-        's.tags',
-        's.counter_type',
-        's.step',
-      ])
+      .select(POINT_COLUMNS)
       .where('r.rn', '<=', n)
       .orderBy('p.key')
       .orderBy('p.ts')
