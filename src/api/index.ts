@@ -9,7 +9,7 @@ export { fetchFor, transportError, type Fetch } from './transport.js';
 export { ServerList, parseServers, SERVER_LIST_HINT, type ServerChange } from './server-list.js';
 export { ANSWER_TIMEOUT_MS } from './failover.js';
 export type * from './metrics-types.js';
-export { listSeries, metricHistory, pushMetrics } from './metrics-client.js';
+export { allSeries, listSeries, metricHistory, pushMetrics, type SeriesFilter } from './metrics-client.js';
 export type * from './strategies-types.js';
 export * from './strategies-client.js';
 export * from './naming-types.js';

@@ -7,7 +7,7 @@
  *   web-1/load.1min              GAUGE    60    1700000040  0.42
  */
 import type { Command } from 'commander';
-import { listSeries, metricHistory } from '../../api/index.js';
+import { allSeries, metricHistory } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { json, table } from '../output.js';
 import { apiOf } from './common.js';
@@ -36,10 +36,10 @@ export function registerMetrics(p: Command): void {
     .option('-t, --selector <selector>', 'only series of these nodes (e.g. owt=web,job=api)')
     .option('--host <host>', 'only series of this endpoint')
     .option('--metric <metric>', 'only this metric')
-    .option('--limit <n>', 'at most this many (default 1000)')
+    .option('--limit <n>', 'at most this many (default: every one, read a page at a time)')
     .option('--json', 'print JSON: [{key, endpoint, metric, tags, counterType, step, lastTs, lastValue}]')
     .action(async (o: { selector?: string; host?: string; metric?: string; limit?: string; json?: boolean }, cmd: Command) => {
-      const { series } = await listSeries(apiOf(cmd), {
+      const series = await allSeries(apiOf(cmd), {
         selector: o.selector,
         host: o.host,
         metric: o.metric,

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { canSee, isServerAdmin } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { parseQuery } from './parse.js';
-import { seriesAllowed, tagsByHost } from './metrics.js';
+import { seriesAllowed, tagsByHost } from './metrics-scope.js';
 
 /** The most events one request returns. */
 const MAX_EVENTS = 5000;
