@@ -10,6 +10,7 @@ export { ServerList, parseServers, SERVER_LIST_HINT, type ServerChange } from '.
 export { ANSWER_TIMEOUT_MS } from './failover.js';
 export type * from './metrics-types.js';
 export { allSeries, listSeries, metricHistory, pushMetrics, type SeriesFilter } from './metrics-client.js';
+export { DURATION_UNIT_MS, type DurationRules, type DurationUnit, parseDurationText } from './duration.js';
 export type * from './strategies-types.js';
 export * from './strategies-client.js';
 export * from './naming-types.js';
