@@ -40,7 +40,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   lead: ['errors', 'store'],
   build: ['errors', 'artifacts', 'release', 'runtimes', 'tree', 'api', 'net', 'store'],
   // monitor -> bus: the read model names the hosts whose reports it stored, and reads the others' (issue 14)
-  monitor: ['errors', 'api', 'store', 'tree', 'release', 'bus'],
+  // monitor -> net: the VictoriaMetrics test kit (victoria/test-victoria.ts) takes a free port from the one shared helper
+  monitor: ['errors', 'api', 'store', 'tree', 'release', 'bus', 'net'],
   rollout: ['errors', 'api', 'artifacts', 'build', 'release', 'runtimes', 'secrets', 'store', 'tree'],
   agent: ['errors', 'api', 'artifacts', 'net', 'release', 'runtimes', 'secrets', 'supervisor', 'tls', 'tree'],
   import: ['errors', 'api', 'artifacts', 'release', 'store', 'tree'],

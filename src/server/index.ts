@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { NoopsError } from '../errors/index.js';
+import { parseListen } from '../net/index.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/index.js';
 import { ArtifactStore, type SharedArtifacts } from '../artifacts/index.js';
@@ -107,7 +108,7 @@ export interface RunningServer {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const dataDir = resolve(opts.dataDir);
-  const { host, port } = parseListen(opts.listen);
+  const { host, port } = listenAddress(opts.listen, '--listen');
   // Checked before anything is made or opened: a refused start leaves nothing behind.
   const mode = listenMode(host, { tls: opts.tls !== undefined, insecure: opts.insecure === true });
   if (mode === 'refuse') {
@@ -354,7 +355,7 @@ async function startNamingDns(
   log: (line: string) => void,
 ): Promise<RunningDns | undefined> {
   try {
-    return await startDns(parseListen(listen), namingOf(ctx).dnsSource(), log);
+    return await startDns(listenAddress(listen, '--dns'), namingOf(ctx).dnsSource(), log);
   } catch (err) {
     if (!optional || !(err instanceof NoopsError) || err.code !== 'NOOPS_E_DNS_LISTEN') throw err;
     warnings.push(`${err.message}: running on without DNS (docs/naming.md)`);
@@ -362,10 +363,9 @@ async function startNamingDns(
   }
 }
 
-/** "HOST:PORT" (or ":PORT", or "[::1]:PORT") into its parts. */
-export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new NoopsError('NOOPS_E_INPUT', `--listen "${listen}" is not HOST:PORT (e.g. 127.0.0.1:7700)`);
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+/** `--listen` or `--dns`: "HOST:PORT" (or ":PORT" on 127.0.0.1, or "[::1]:PORT") into its parts; NOOPS_E_INPUT naming `flag`. */
+function listenAddress(listen: string, flag: string): { host: string; port: number } {
+  const at = parseListen(listen, '127.0.0.1');
+  if (at === undefined) throw new NoopsError('NOOPS_E_INPUT', `${flag} "${listen}" is not HOST:PORT (e.g. 127.0.0.1:7700)`);
+  return at;
 }
