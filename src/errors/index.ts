@@ -201,6 +201,11 @@ export const ERROR_CODES = {
     status: 503,
     hint: 'another program holds that address (a Consul agent listens on 8600): give `--dns HOST:PORT` another port, or `--dns off`',
   },
+  // load balancers
+  NOOPS_E_DRAIN_FAILED: {
+    status: 503,
+    hint: "a pool's balancer did not follow: check its host is up and its agent's report (`noops lb show NAME --json`: report.ok, report.error); the message names the pool",
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
