@@ -26,4 +26,5 @@ export {
 } from './members.js';
 export type { BalanceStore, DrainMark, StoredBalancerReport } from './ports.js';
 export { Balancers, type BalancersDeps, MARK_GRACE_MS } from './service.js';
+export { balanceStoreOf, poolOf } from './store-port.js';
 export { NO_POOLS_INDEX, PoolView, type PoolViewOptions } from './view.js';

@@ -4,7 +4,7 @@
  * add-after-healthy (drain.ts). Every write is told on the bus's `balancers` channel, and every
  * server reads the pools, marks and reports again when it hears one.
  */
-import type { BalancerReport } from '../api/index.js';
+import type { BalancerMember, BalancerReport } from '../api/index.js';
 import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import { NoopsError } from '../errors/index.js';
 import type { NamingSource } from '../naming/index.js';
@@ -103,6 +103,11 @@ export class Balancers {
     }
     if (stored > 0) await this.tell(stored === 1 ? reports[0]!.name : '');
     return { stored };
+  }
+
+  /** A pool's members with what its agent last reported of each (`noops lb show`; routes/balancers.ts). */
+  members(name: string): BalancerMember[] {
+    return this.view.members(name);
   }
 
   /** Drain before stop: marks, then waits for the balancers (see drain.ts). */
