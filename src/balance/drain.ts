@@ -60,6 +60,7 @@ export async function drainAndWait(balancers: Balancers, req: DrainRequest): Pro
       return ids.length === 0 ? [] : [{ name: pool.name, host: pool.host, ids: new Set(ids), seq: -1 }];
     });
   if (holding().length === 0) return { pools: [] }; // no pool holds it: nothing to write, nothing to wait for
+  const markedAt = new Date().toISOString(); // before the mark: a report that follows it is received after this
   const mark = await balancers.mark({ host: req.host, tag: req.tag, version: req.version, timeoutMs: req.timeoutMs, reason: req.reason });
   // the view took the mark: the members are `drain` now, and each balancer host's index moved
   const pending = holding().map((p) => ({ ...p, seq: view.seq(p.host) }));
@@ -69,7 +70,8 @@ export async function drainAndWait(balancers: Balancers, req: DrainRequest): Pro
     let waiting = false;
     for (const p of pending) {
       const r = view.report(p.name);
-      const follows = r !== undefined && (view.seqOf(p.host, r.report.index) ?? -1) >= p.seq;
+      // received since the mark, of an index taken since (an index seen before may come back: the same pools again)
+      const follows = r !== undefined && r.receivedAt >= markedAt && (view.seqOf(p.host, r.report.index) ?? -1) >= p.seq;
       if (r !== undefined && follows && !r.report.ok) {
         problems.push(`pool ${p.name} (host ${p.host}): its agent could not apply the drain: ${r.report.error ?? 'no reason given'}`);
         continue;
@@ -124,7 +126,8 @@ export async function waitReady(
         .map((m) => m.id);
       if (ids.length === 0) return [];
       if (!since.has(pool.name)) since.set(pool.name, view.seq(pool.host));
-      const r = view.report(pool.name)?.report;
+      const stored = view.report(pool.name);
+      const r = stored?.report;
       if (r === undefined || (view.seqOf(pool.host, r.index) ?? -1) < since.get(pool.name)!) return [pool.name];
       const held = new Map(r.members.map((m) => [m.id, m.state]));
       return ids.every((id) => held.get(id) === 'ready') ? [] : [pool.name];

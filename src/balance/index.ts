@@ -11,6 +11,7 @@
  *   balancers.view.desired('lb1'); // { index, pools: [{ name, driver, members: [...] }] }
  *   const hooks = new BalancerHooks(balancers); // RolloutDeps.hooks
  */
+export { type DeadlineSource, drainTimeoutOf } from './deadline.js';
 export { type DrainOutcome, type DrainRequest, drainAndWait, waitReady } from './drain.js';
 export { BalancerHooks } from './hooks.js';
 export {

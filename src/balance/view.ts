@@ -176,8 +176,9 @@ export class PoolView extends EventEmitter {
     return this.desiredMembers(name).map((m) => {
       const a = applied.get(m.id);
       const member: BalancerMember = { ...m };
-      if (report !== undefined)
-        member.applied = a ? { state: a.state, connections: a.connections } : { state: 'absent', connections: null };
+      // absent: a report that worked does not hold it (one that failed says nothing of it)
+      if (a) member.applied = { state: a.state, connections: a.connections };
+      else if (report?.ok) member.applied = { state: 'absent', connections: null };
       return member;
     });
   }

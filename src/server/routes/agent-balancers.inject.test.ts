@@ -127,3 +127,74 @@ routeTest(
     assert.equal(shown.report?.index, pools.index);
   },
 );
+
+/** Waits (against a deadline) until `ok()` holds. */
+async function until(ok: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await ok())) {
+    if (Date.now() > deadline) assert.fail(`never: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The balancer host's agent, by hand: reads its pools and reports them as told (h1 `connections` open), or failed. */
+async function lbReports(connections: number, ok = true): Promise<DesiredBalancers> {
+  const pools = (await desired(lb, 'after=-1')).balancers!;
+  const report = {
+    name: 'web',
+    index: pools.index,
+    ok,
+    ...(ok ? {} : { error: 'connect ENOENT /run/haproxy/admin.sock' }),
+    at: new Date().toISOString(),
+    members: pools.pools[0]!.members.map((m) => ({ id: m.id, state: m.state, connections: m.host === 'h1' ? connections : 0 })),
+  };
+  const res = await t.call(lb, 'POST', '/api/v1/agent/balancers', { reports: [report] });
+  assert.equal(res.statusCode, 200, res.body);
+  return pools;
+}
+
+const h1State = async (): Promise<string | undefined> =>
+  (await desired(lb, 'after=-1')).balancers!.pools[0]!.members.find((m) => m.host === 'h1')?.state;
+
+routeTest(
+  'POST /api/v1/commands',
+  'a restart drains the host from its pools first (queued once drained), and the mark is cleared when the command ends',
+  async () => {
+    let queued = false;
+    const restart = t.call(t.adminToken, 'POST', '/api/v1/commands', { host: 'h1', action: 'restart', tag: TREE.CLUSTER }).then((r) => {
+      queued = true;
+      return r;
+    });
+    await until(async () => (await h1State()) === 'drain', 'h1 drains in the pool');
+    await lbReports(2);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(queued, false, 'connections left: not queued yet');
+    await lbReports(0);
+    const res = await restart;
+    assert.equal(res.statusCode, 202, res.body);
+    const id = (res.json() as { id: number }).id;
+    assert.equal((await t.ctx.store.listDrains(new Date().toISOString())).length, 1, 'drained while it restarts');
+    const taken = (await t.call(h1, 'GET', '/api/v1/agent/desired?after=-1&commands=1')).json() as { commands: { id: number }[] };
+    assert.deepEqual(
+      taken.commands.map((c) => c.id),
+      [id],
+    );
+    assert.equal((await t.call(h1, 'POST', `/api/v1/agent/commands/${id}`, { done: true })).statusCode, 200);
+    await until(async () => (await t.ctx.store.listDrains(new Date().toISOString())).length === 0, 'the mark cleared');
+    assert.equal(await h1State(), 'ready');
+  },
+);
+
+routeTest(
+  'POST /api/v1/commands',
+  'a restart whose balancer cannot apply the drain is refused (503) and not queued; the host takes traffic again',
+  async () => {
+    const restart = t.call(t.adminToken, 'POST', '/api/v1/commands', { host: 'h1', action: 'restart', tag: TREE.CLUSTER });
+    await until(async () => (await h1State()) === 'drain', 'h1 drains in the pool');
+    await lbReports(0, false);
+    assertError(await restart, 503, 'NOOPS_E_DRAIN_FAILED');
+    assert.equal(await h1State(), 'ready');
+    const taken = (await t.call(h1, 'GET', '/api/v1/agent/desired?after=-1&commands=1')).json() as { commands?: unknown[] };
+    assert.deepEqual(taken.commands ?? [], [], 'nothing queued');
+  },
+);
