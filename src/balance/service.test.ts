@@ -98,3 +98,18 @@ test('a drain mark written on another server reaches this view through the bus; 
   assert.equal(balancers.view.desiredMembers('web')[0]!.state, 'ready');
   balancers.close();
 });
+
+test('with no pool stored, reports are not worked out; the first pool set takes every host as it runs', async () => {
+  const { runs, store, balancers } = await setup();
+  store.pools.delete('web');
+  await balancers.changed('web');
+  runs.report('h1', [upProcess(SHOP, 'aaaaaaaaa')]);
+  assert.equal(balancers.view.drives('lb'), false);
+  store.setPool('web', { selector: 'service=hello', host: 'lb', driver: 'nginx', file: '/etc/nginx/conf.d/web.conf' });
+  await balancers.changed('web');
+  assert.deepEqual(
+    balancers.view.desiredMembers('web').map((m) => [m.host, m.state]),
+    [['h1', 'ready']],
+  );
+  balancers.close();
+});

@@ -48,7 +48,7 @@ export class Balancers {
   /** The pools, marks or reports changed in the store (a route wrote them): read again here and on every server. */
   async changed(payload = ''): Promise<void> {
     if (this.deps.bus) await this.deps.bus.publish(CHANNELS.balancers, payload);
-    else await this.view.reload();
+    await this.view.reload(); // here, read before this returns (the bus's reload runs on its own)
   }
 
   /**

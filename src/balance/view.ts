@@ -98,8 +98,11 @@ export class PoolView extends EventEmitter {
             this.store.listDrains(),
             this.store.listBalancerReports(),
           ]);
+          const first = this.pools.length === 0 && pools.length > 0;
           this.pools = pools;
           this.marks = marks;
+          // with no pool, reports were not worked out (nothing to do): now they are
+          if (first) for (const host of this.source.hosts()) this.refreshCandidates(host);
           this.reports = new Map(reports.map((r) => [r.report.name, r]));
           this.compute();
         } catch (err) {
@@ -257,6 +260,7 @@ export class PoolView extends EventEmitter {
 
   /** Liveness changed without a report, or a mark expired: checked every sweep. */
   private sweep(): void {
+    if (this.pools.length === 0) return; // no pool: nothing depends on liveness here
     let recompute = Date.now() >= this.nextExpiry;
     let livenessMoved = false;
     for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) {
@@ -272,8 +276,12 @@ export class PoolView extends EventEmitter {
     if (this.refreshCandidates(host)) this.compute();
   }
 
-  /** Works out a host's candidates again; true when they changed. */
+  /** Works out a host's candidates again; true when they changed. With no pool stored, nothing is (a report costs nothing). */
   private refreshCandidates(host: string): boolean {
+    if (this.pools.length === 0) {
+      this.byHost.delete(host);
+      return false;
+    }
     const row = this.hostRows.get(host);
     if (row === undefined && this.source.lastReport(host) !== undefined && !this.loadingHosts) void this.loadHosts(); // a new host: its address
     const live = this.isLive(host);
@@ -293,7 +301,7 @@ export class PoolView extends EventEmitter {
     if ((this.byHost.get(host)?.key ?? '[]') === key) return false;
     if (candidates.length === 0) this.byHost.delete(host);
     else this.byHost.set(host, { candidates, key });
-    return this.pools.length > 0; // with no pool, nothing to work out
+    return true;
   }
 
   /** Works every pool's members out, and each balancer host's desired pools; wakes the hosts whose index moved. */
