@@ -113,3 +113,16 @@ test('with no pool stored, reports are not worked out; the first pool set takes 
   );
   balancers.close();
 });
+
+test("another server's stored report reaches this view through the bus", async () => {
+  const { store, balancers, bus } = await setup();
+  const report = { name: 'web', index: 1, ok: true, at: new Date().toISOString(), members: [] };
+  await store.putBalancerReport({ host: 'lb', report, receivedAt: report.at });
+  let heard = false;
+  balancers.view.once('change', () => (heard = true));
+  await bus.publish('balancers', 'report:web');
+  const deadline = Date.now() + 5_000;
+  while (!heard && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(balancers.view.report('web')?.report, report);
+  balancers.close();
+});

@@ -14,6 +14,8 @@ import { PoolView, type PoolViewOptions } from './view.js';
 
 /** A mark outlives its drain's deadline by this much, then counts for nothing (a server that died mid-drain leaves none for long). */
 export const MARK_GRACE_MS = 60_000;
+/** The bus payload of a report stored (then the pool's name, or nothing for several). */
+const REPORT_PAYLOAD = 'report:';
 /** How often expired marks are removed from the store. */
 const SWEEP_DRAINS_MS = 60_000;
 
@@ -36,7 +38,9 @@ export class Balancers {
   constructor(private readonly deps: BalancersDeps) {
     this.view = new PoolView(deps.reports, deps.store, deps.view);
     const reload = (): void => void this.view.reload();
-    this.unsubscribe = deps.bus?.subscribe(CHANNELS.balancers, { change: reload, resync: reload }) ?? (() => undefined);
+    // `report:NAME`: a balancer's report (every 250 ms while one drains): only the reports are read again
+    const change = (payload: string): void => void (payload.startsWith(REPORT_PAYLOAD) ? this.view.reloadReports() : this.view.reload());
+    this.unsubscribe = deps.bus?.subscribe(CHANNELS.balancers, { change, resync: reload }) ?? (() => undefined);
     this.timer = setInterval(() => void this.sweepDrains(), SWEEP_DRAINS_MS).unref();
   }
 
@@ -101,7 +105,7 @@ export class Balancers {
       this.view.noteReport(row);
       stored += 1;
     }
-    if (stored > 0) await this.tell(stored === 1 ? reports[0]!.name : '');
+    if (stored > 0) await this.tell(`${REPORT_PAYLOAD}${stored === 1 ? reports[0]!.name : ''}`);
     return { stored };
   }
 

@@ -115,6 +115,17 @@ export class PoolView extends EventEmitter {
     return this.reloading;
   }
 
+  /** Reads the balancers' reports again (another server stored one: the pools are as they were). */
+  async reloadReports(): Promise<void> {
+    try {
+      const reports = await this.store.listBalancerReports();
+      this.reports = new Map(reports.map((r) => [r.report.name, r]));
+      this.emit('change');
+    } catch (err) {
+      process.emitWarning(`balancers: reading the reports failed (tried again at the next change): ${(err as Error).message}`);
+    }
+  }
+
   /** A report this server just stored: kept at once (the bus brings it to the others). */
   noteReport(row: StoredBalancerReport): void {
     this.reports.set(row.report.name, row);
