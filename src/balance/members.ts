@@ -129,14 +129,29 @@ export function desiredPool(pool: BalancerView, members: DesiredMember[]): Desir
   return out;
 }
 
-/** The index of a host's pools: 48 bits of their hash, never 0; the same on every server. */
+/** A pool's digest: the sha256 of its JSON (what a host's index is made of). */
+export function poolDigest(pool: DesiredBalancer): string {
+  return createHash('sha256').update(JSON.stringify(pool)).digest('hex');
+}
+
+/** The index of a host's pools from their digests, in the pools' order: 48 bits, never 0. */
+export function indexOfDigests(digests: readonly string[]): number {
+  return createHash('sha256').update(digests.join(',')).digest().readUIntBE(0, 6) || 1;
+}
+
+/** The index of a host's pools (sorted by name): 48 bits of their hash, never 0; the same on every server. */
 export function balancersIndex(pools: readonly DesiredBalancer[]): number {
-  const digest = createHash('sha256').update(JSON.stringify(pools)).digest();
-  return digest.readUIntBE(0, 6) || 1;
+  return indexOfDigests(pools.map(poolDigest));
 }
 
 /** A host's desired pools (sorted by name) with their index. */
 export function desiredBalancers(pools: DesiredBalancer[]): DesiredBalancers {
   const sorted = [...pools].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { index: balancersIndex(sorted), pools: sorted };
+}
+
+/** Whether a pool's selector selects `tag` (whatever its `process`). */
+export function selects(pool: Pick<BalancerView, 'selector'>, tag: string): boolean {
+  const selector = selectorOf(pool.selector);
+  return selector !== null && matches(selector, tag);
 }

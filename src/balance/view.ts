@@ -10,10 +10,10 @@
  * one comparison.
  */
 import { EventEmitter } from 'node:events';
-import type { BalancerMember, BalancerView as PoolRow, DesiredBalancers, DesiredMember } from '../api/index.js';
+import type { BalancerMember, BalancerView as PoolRow, DesiredBalancer, DesiredBalancers, DesiredMember } from '../api/index.js';
 import { plainAddress, type NamingSource } from '../naming/index.js';
 import type { HostRow } from '../store/index.js';
-import { type Candidate, balancersIndex, desiredBalancers, desiredPool, liveMarks, membersOf } from './members.js';
+import { type Candidate, balancersIndex, desiredPool, indexOfDigests, liveMarks, membersOf, poolDigest, selects } from './members.js';
 import type { BalanceStore, DrainMark, StoredBalancerReport } from './ports.js';
 
 /** How the view is tuned; the defaults suit a server. */
@@ -51,7 +51,12 @@ export class PoolView extends EventEmitter {
   private reports = new Map<string, StoredBalancerReport>();
   /** per balancer host: its pools as desired, and its index's history */
   private readonly indexes = new Map<string, HostIndex>();
-  private readonly membersByPool = new Map<string, DesiredMember[]>();
+  /** each pool as last worked out (the row it was worked out from, its desired form and digest) */
+  private readonly poolCache = new Map<string, { row: PoolRow; desired: DesiredBalancer; digest: string }>();
+  /** the tags whose candidates changed since the last computation (only the pools selecting them are worked out again) */
+  private readonly dirtyTags = new Set<string>();
+  /** every pool is worked out again at the next computation (marks, pools, addresses changed) */
+  private allDirty = true;
   private readonly waiters = new Map<string, Set<() => void>>();
   /** index moves of any host, counted: a seq only grows, also across a host that stops and starts driving pools */
   private moves = 0;
@@ -103,6 +108,7 @@ export class PoolView extends EventEmitter {
           this.marks = marks;
           // with no pool, reports were not worked out (nothing to do): now they are
           if (first) for (const host of this.source.hosts()) this.refreshCandidates(host);
+          this.allDirty = true;
           this.reports = new Map(reports.map((r) => [r.report.name, r]));
           this.compute();
         } catch (err) {
@@ -135,6 +141,7 @@ export class PoolView extends EventEmitter {
   /** A mark this server just wrote or cleared: `marks` is the new list (the bus brings it to the others). */
   setMarks(marks: DrainMark[]): void {
     this.marks = marks;
+    this.allDirty = true;
     this.compute();
   }
 
@@ -180,7 +187,7 @@ export class PoolView extends EventEmitter {
 
   /** A pool's members as desired (none for an unknown pool). */
   desiredMembers(name: string): readonly DesiredMember[] {
-    return this.membersByPool.get(name) ?? [];
+    return this.poolCache.get(name)?.desired.members ?? [];
   }
 
   /** A pool's members with what its agent last reported of each (`noops lb show`). */
@@ -273,6 +280,7 @@ export class PoolView extends EventEmitter {
   private sweep(): void {
     if (this.pools.length === 0) return; // no pool: nothing depends on liveness here
     let recompute = Date.now() >= this.nextExpiry;
+    if (recompute) this.allDirty = true; // a mark expired
     let livenessMoved = false;
     for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) {
       if (this.isLive(host) === (this.live.get(host) ?? false)) continue;
@@ -309,30 +317,49 @@ export class PoolView extends EventEmitter {
       healthy: live && p.state === 'up' && (p.health === undefined || p.health === 'healthy'),
     }));
     const key = JSON.stringify(candidates);
-    if ((this.byHost.get(host)?.key ?? '[]') === key) return false;
+    const before = this.byHost.get(host);
+    if ((before?.key ?? '[]') === key) return false;
+    for (const c of before?.candidates ?? []) this.dirtyTags.add(c.tag);
+    for (const c of candidates) this.dirtyTags.add(c.tag);
     if (candidates.length === 0) this.byHost.delete(host);
     else this.byHost.set(host, { candidates, key });
     return true;
   }
 
-  /** Works every pool's members out, and each balancer host's desired pools; wakes the hosts whose index moved. */
+  /**
+   * Works out again the pools whose members may have changed (those selecting a tag whose
+   * candidates changed; all of them after a change of marks, pools or addresses), then each
+   * balancer host's desired pools; wakes the hosts whose index moved.
+   */
   private compute(): void {
     const now = Date.now();
     const marks = liveMarks(this.marks, now);
     this.nextExpiry = Math.min(...marks.map((m) => Date.parse(m.until)), Number.POSITIVE_INFINITY);
-    const candidates = [...this.byHost.values()].flatMap((h) => h.candidates);
-    const byLbHost = new Map<string, ReturnType<typeof desiredPool>[]>();
-    this.membersByPool.clear();
+    const all = this.allDirty;
+    const tags = [...this.dirtyTags];
+    this.allDirty = false;
+    this.dirtyTags.clear();
+    let candidates: Candidate[] | undefined;
+    const byLbHost = new Map<string, { name: string; desired: DesiredBalancer; digest: string }[]>();
+    const names = new Set<string>();
     for (const pool of this.pools) {
-      const members = membersOf(pool, candidates, marks);
-      this.membersByPool.set(pool.name, members);
+      names.add(pool.name);
+      let held = this.poolCache.get(pool.name);
+      if (all || held === undefined || held.row !== pool || tags.some((t) => selects(pool, t))) {
+        candidates ??= [...this.byHost.values()].flatMap((h) => h.candidates);
+        const desired = desiredPool(pool, membersOf(pool, candidates, marks));
+        held = { row: pool, desired, digest: poolDigest(desired) };
+        this.poolCache.set(pool.name, held);
+      }
       let list = byLbHost.get(pool.host);
       if (!list) byLbHost.set(pool.host, (list = []));
-      list.push(desiredPool(pool, members));
+      list.push({ name: pool.name, desired: held.desired, digest: held.digest });
     }
+    for (const name of [...this.poolCache.keys()]) if (!names.has(name)) this.poolCache.delete(name);
     const moved: string[] = [];
-    for (const [host, pools] of byLbHost) {
-      const next = desiredBalancers(pools);
+    for (const [host, list] of byLbHost) {
+      list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const next: DesiredBalancers = { index: indexOfDigests(list.map((p) => p.digest)), pools: list.map((p) => p.desired) };
       const held = this.indexes.get(host);
       if (held === undefined) {
         const seq = ++this.moves;
