@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { LocalChangeBus } from '../bus/index.js';
 import type { HostHookContext } from '../rollout/index.js';
 import { BalancerHooks } from './hooks.js';
 import { Balancers } from './service.js';
@@ -164,4 +165,34 @@ test('afterHealthy clears the marks and returns once the pool reports the new in
     message: /did not report it ready/,
   });
   await s.close();
+});
+
+test("two servers: the rollout's leader drains, the balancer's agent reports to the other server, the bus brings it", async () => {
+  const runs = new FakeRuns();
+  const store = new MemoryBalanceStore();
+  store.addHost('h1', '10.0.0.1');
+  store.addHost('lb', '10.0.0.9');
+  store.setPool('web', { selector: 'service=hello', host: 'lb', driver: 'haproxy', socket: '/run/haproxy.sock', backend: 'web' });
+  const bus = new LocalChangeBus(); // delivers to both servers' subscribers, as PostgreSQL's does
+  const opts = { sweepMs: 20, hostsRefreshMs: 60_000, reloadMs: 60_000 };
+  const leader = new Balancers({ reports: runs, store, bus, view: opts });
+  const other = new Balancers({ reports: runs, store, bus, view: opts });
+  await Promise.all([leader.start(), other.start()]);
+  runs.report('lb', []);
+  runs.report('h1', [upProcess(SHOP, OLD)]);
+  const agent = new FakeBalancerAgent(other, 'lb'); // its poll and its reports go to the other server
+  const id = leader.view.desiredMembers('web')[0]!.id;
+  agent.connections.set(id, 1);
+  let returned = false;
+  const stop = new BalancerHooks(leader).beforeStop(ctx()).then(() => (returned = true));
+  await until(() => other.view.desiredMembers('web')[0]?.state === 'drain', 'the other server hears the mark');
+  await until(() => leader.view.report('web')?.report.members[0]?.state === 'drain', 'the leader hears the report');
+  assert.equal(returned, false, 'a connection left');
+  agent.connections.set(id, 0);
+  await agent.report();
+  await stop;
+  assert.equal(leader.view.index('lb'), other.view.index('lb'), 'the same index on both servers');
+  await agent.stop();
+  leader.close();
+  other.close();
 });
