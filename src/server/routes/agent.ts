@@ -41,7 +41,12 @@ const BalancerReportBody = z
               .min(0)
               .max(2 ** 48),
             ok: z.boolean(),
-            error: z.string().max(4096).optional(),
+            // kept to its first 4,096 characters (a driver may join one error per member)
+            error: z
+              .string()
+              .max(1_000_000)
+              .transform((e) => e.slice(0, 4096))
+              .optional(),
             at: z.iso.datetime({ offset: true }),
             members: z
               .array(
