@@ -49,6 +49,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     'errors',
     'api',
     'artifacts',
+    'balance',
     'build',
     'bus',
     'import',
@@ -66,6 +67,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   ],
   // naming: who answers for a selector (HTTP, DNS) from the read model, and who depends on whom (issue 16)
   naming: ['errors', 'api', 'store', 'tree'],
+  // balance: load-balancer pools from the read model (through naming's source), drain marks, the rollout's hooks (issue 16)
+  balance: ['errors', 'api', 'bus', 'naming', 'rollout', 'store', 'tree'],
   // cli -> monitor: `noops strategy test` runs the judge locally, through monitor/judge/index.ts (issue 15)
   cli: ['errors', 'agent', 'api', 'artifacts', 'monitor', 'net', 'release', 'runtimes', 'secrets', 'server', 'supervisor', 'tls', 'tree'],
   ui: ['errors', 'api', 'tree'],

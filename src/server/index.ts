@@ -36,7 +36,8 @@ import { StoredCommandQueue } from './agent-commands-stored.js';
 import { RuntimeCatalog } from '../runtimes/catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { aloneOnDatabase, Leadership, LOOPS, newServerId } from '../lead/index.js';
-import { wireRollout } from './rollout-wiring.js';
+import { balancerHooks, wireRollout } from './rollout-wiring.js';
+import { Balancers, balanceStoreOf } from '../balance/index.js';
 import { wireMetrics } from './metrics-wiring.js';
 import { wireMonitor } from './monitor-wiring.js';
 import { buildApp } from './app.js';
@@ -180,6 +181,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // several servers (PostgreSQL): reports shared through the store and the bus; alone (SQLite): this server hears every agent
     const reports = new ActualState(store, config.downAfterMs, store.kind === 'postgres' ? bus : undefined);
     await reports.load(); // what runs, as the store last had it: before any report or route
+    // load-balancer pools from the read model, before a rollout resumes (its hooks drain through them; src/balance/)
+    const balancers = new Balancers({ reports, store: balanceStoreOf(store), bus });
+    closers.push(async () => balancers.close());
+    await balancers.start();
     const tags = new StoredTree(store, bus); // nodes another server adds: forgotten here when the bus says so
     const runtimes = new RuntimeCatalog(store, artifacts, join(dataDir, 'runtimes'));
     // what the repositories' code may see: nothing of the data folder but the build runtimes
@@ -199,6 +204,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       read: releasesHere(ports.read, artifacts, log),
       lastReport: (h) => reports.lastReport(h),
       notify: (h) => hub.notify(h),
+      hooks: balancerHooks(balancers), // drain before stop, add after healthy
       hasArtifact: (sha) => artifacts.has(sha),
       artifactPath: (sha) => artifacts.path(sha),
       workDir: sandbox.workRoot('deploy-tests'),
@@ -262,6 +268,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       leadership,
       metrics,
       victoria,
+      balancers,
     };
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();
@@ -293,6 +300,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         closed = true;
         await dns?.close(); // before the store: no query reads a closed one
         await rollout.stop();
+        balancers.close(); // parked balancer polls answered before the app closes
         await leadership.stop();
         await monitor.close();
         hub.notifyAll();
