@@ -43,7 +43,14 @@ interface Fleet {
 }
 
 async function fleet(
-  opts: { deployTests?: string[]; packagePath?: string; failBeforeStop?: string; mem?: MemoryRolloutStore } = {},
+  opts: {
+    deployTests?: string[];
+    packagePath?: string;
+    failBeforeStop?: string;
+    mem?: MemoryRolloutStore;
+    /** before-stop hooks wait until this settles (a balancer's drain) */
+    holdBeforeStop?: Promise<void>;
+  } = {},
 ): Promise<Fleet> {
   const mem = opts.mem ?? seeded(opts.deployTests);
   const reports = new Map<string, AgentReport>();
@@ -59,6 +66,7 @@ async function fleet(
     hooks: {
       beforeStop: async (c: HostHookContext) => {
         hooks.push(`stop ${c.host} ${c.from}->${c.to} ${c.kind}`);
+        await opts.holdBeforeStop;
         if (c.host === opts.failBeforeStop && c.kind !== 'revert') throw new Error('the load balancer said no');
       },
       afterHealthy: async (c: HostHookContext) => {
@@ -123,6 +131,32 @@ test('a batched rollout changes desired state batch by batch, calls the hooks, a
   assert.deepEqual(f.hooks.slice(0, 2), ['stop h1 null->aaaaaaaaa deploy', 'healthy h1 aaaaaaaaa deploy']);
   assert.equal(f.hooks.length, 8);
   assert.deepEqual(audited(f.mem, 'deploy.succeeded').length, 1);
+  await f.controller.stop();
+});
+
+test('a deploy whose first batch waits on a drain answers running, and switches the batch once the drain is done', async () => {
+  let drained!: () => void;
+  const holdBeforeStop = new Promise<void>((resolve) => {
+    drained = resolve;
+  });
+  const f = await fleet({ holdBeforeStop });
+  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  assert.equal(d.status, 'running', 'answered before the drain ended');
+  assert.deepEqual(f.hooks, ['stop h1 null->aaaaaaaaa deploy']);
+  assert.deepEqual(await desiredVersions(f.mem), { h1: null, h2: null, h3: null, h4: null }, 'nothing switched while draining');
+  await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'bbbbbbbbb', kind: 'deploy', initiator: 'bob' }), {
+    code: 'NOOPS_E_DEPLOY_LOCKED',
+  });
+  drained();
+  const deadline = Date.now() + 10_000;
+  while ((await desiredVersions(f.mem)).h1 !== 'aaaaaaaaa') {
+    if (Date.now() > deadline) assert.fail('h1 was never switched after its drain');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  f.healthy(['h1'], 'aaaaaaaaa');
+  await until(f, d.id, (x) => x.hostResults.h2 === 'deploying');
+  f.healthy(['h2', 'h3', 'h4'], 'aaaaaaaaa');
+  assert.equal((await until(f, d.id, (x) => x.status !== 'running')).status, 'succeeded');
   await f.controller.stop();
 });
 

@@ -33,6 +33,8 @@ import { Following, type RemoteCommand } from './following.js';
 
 /** How often running deployments are stepped even without reports (pauses, deadlines). */
 export const TICK_MS = 500;
+/** How long a deploy's start waits for its first step (which may wait on load balancers' drains) before it answers. */
+export const FIRST_STEP_WAIT_MS = 2_000;
 /** Reports are stepped together, at most once per this (or twice the last round's time, if
  * longer): every step reads and writes every host of the deployment, and stepping on each of
  * 1,000 hosts' reports kept the server busy enough that reports timed out. */
@@ -335,6 +337,31 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       // From here the running row locks the cluster: a failure must end it, then rethrow.
       this.opening.set(id, entry); // stopsFor sees it before its first removal is written
       this.emit('written', id); // after opening.set: this server's own message finds it held, and reads nothing
+      // The first step may wait on before-stop hooks (a load balancer's drain, up to its deadline):
+      // the caller gets the deployment once the step is done or after FIRST_STEP_WAIT_MS, whichever
+      // comes first; a step still waiting then goes on here, and its failure ends the deployment.
+      const first = this.firstStep(entry, fence);
+      let waited: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        waited = setTimeout(() => resolve('late'), FIRST_STEP_WAIT_MS);
+      });
+      const outcome = await Promise.race([first, late]).finally(() => clearTimeout(waited));
+      // late: the step goes on (firstStep never rejects); a failure ends the deployment with its reason
+      if (outcome === 'late') return entry.row;
+      if (outcome instanceof Error) throw outcome;
+      return entry.row;
+    } finally {
+      this.starting.delete(req.tag);
+    }
+  }
+
+  /**
+   * A new deployment's first step (it starts batch 1), before anyone else can step it; then it
+   * joins the running ones. Resolves with the error that ended it, if one did (never rejects).
+   */
+  private async firstStep(entry: RunningDeployment, fence: Fence | undefined): Promise<Error | undefined> {
+    const id = entry.row.id;
+    {
       try {
         // The first step (it starts batch 1) before anyone else can step this deployment.
         await this.tick(entry);
@@ -343,18 +370,16 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         if (isFenced(err)) {
           // Another server leads now: it takes the deployment up from the store and carries it on.
           this.lostFence(err as Error);
-          return entry.row;
+          return undefined;
         }
         await this.abandon(entry, err as Error);
-        throw err;
+        return err as Error;
       } finally {
         this.opening.delete(id);
         entry.desiredAtStart = undefined; // only the first step may use it (one whose hooks all failed wrote nothing)
       }
       if (entry.row.status === 'running' && this.leading && this.fence === fence) this.running.set(id, entry);
-      return entry.row;
-    } finally {
-      this.starting.delete(req.tag);
+      return undefined;
     }
   }
 
