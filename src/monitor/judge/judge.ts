@@ -8,7 +8,11 @@
  * Memory and speed: the series' histories are rings in typed-array slabs (a series is a number;
  * one Map from its key to that number), strategies are parsed once (cached by object), the last
  * events live in typed arrays chained per series, and a push that sends nothing allocates
- * nothing (it returns a shared, frozen empty array).
+ * nothing (it returns a shared, frozen empty array). Which of the candidates apply to a series
+ * (metric, endpoint, tags, a valid func, each expression once) is worked out once per series and
+ * candidates array (`Resolved`), shared by every series that keeps them all: a point then costs
+ * one Map lookup, its ring and the functions, and no tag is compared. A candidates array given
+ * to `push` must therefore not be changed afterwards (give a new array instead).
  */
 import { seriesKey as makeSeriesKey } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
@@ -31,6 +35,16 @@ interface Prepared {
   tagKeys: string[];
   tagValues: string[];
 }
+
+/** The candidates that apply to one series, in judging order (host-bound first), each once. */
+interface Resolved {
+  strategies: JudgeStrategy[];
+  prepared: Prepared[];
+  /** the most history points any of them reads */
+  maxNeed: number;
+}
+
+const NOTHING_APPLIES: Resolved = Object.freeze({ strategies: [], prepared: [], maxNeed: 0 }) as unknown as Resolved;
 
 /** A last event, as `lastEvent` shows it. */
 export interface LastEvent {
@@ -103,9 +117,11 @@ export class Judge {
   // strategies
   private readonly prepared = new WeakMap<JudgeStrategy, Prepared | null>();
   private readonly slots = new Map<string, number>();
-  /** per event key, the push that last judged it (a tag-bound strategy is judged once per point) */
-  private handledAt = new Float64Array(1024);
-  private pushes = 0;
+  /** per series: the candidates array last resolved for it, and what of it applies */
+  private candidatesOf: Array<readonly JudgeStrategy[] | undefined> = [];
+  private resolvedOf: Array<Resolved | undefined> = [];
+  /** per candidates array: its resolution when every candidate applies (shared by those series) */
+  private readonly whole = new WeakMap<readonly JudgeStrategy[], Resolved>();
   /** strategies skipped because their func does not parse (Falcon logs these and goes on) */
   invalidStrategies = 0;
   /** events recorded but not sent because their left value is NaN or infinite (as in Falcon) */
@@ -154,9 +170,22 @@ export class Judge {
     const k = key ?? makeSeriesKey(point.endpoint, point.metric, point.tags);
     let s = this.index.get(k);
     if (s === undefined) s = this.addSeries(k);
+    return this.pushSeries(s, k, point, nowSeconds, candidates);
+  }
+
+  /** The number of a series (by its api seriesKey), given on first sight; stable while the judge lives. */
+  seriesId(key: string): number {
+    const s = this.index.get(key);
+    return s === undefined ? this.addSeries(key) : s;
+  }
+
+  /** `push` for a series whose number (`seriesId`) and key the caller holds: what the judge loop calls. */
+  pushSeries(s: number, key: string, point: JudgePoint, nowSeconds: number, candidates: readonly JudgeStrategy[]): JudgeEvent[] {
     if (!this.accept(s, point)) return NO_EVENTS;
     if (candidates.length === 0) return NO_EVENTS;
-    return this.judge(s, k, point, nowSeconds, candidates);
+    const resolved = this.candidatesOf[s] === candidates ? this.resolvedOf[s]! : this.resolve(s, point, candidates);
+    if (resolved.prepared.length === 0) return NO_EVENTS;
+    return this.judge(s, key, point, nowSeconds, resolved);
   }
 
   /**
@@ -215,10 +244,17 @@ export class Judge {
     return true;
   }
 
-  private judge(s: number, key: string, point: JudgePoint, now: number, candidates: readonly JudgeStrategy[]): JudgeEvent[] {
-    let out: JudgeEvent[] | undefined;
-    let available = -1;
-    const stamp = ++this.pushes;
+  /**
+   * Which candidates apply to series `s` (the point is one of it), in Falcon's order: host-bound
+   * ones first (CheckStrategy), then tag-bound ones (CheckExpression), each group in the given
+   * order; an expression once however many of its keys match; none whose func does not parse;
+   * no expression without tags (Falcon indexes them by their tags). Kept for the next points.
+   */
+  private resolve(s: number, point: JudgePoint, candidates: readonly JudgeStrategy[]): Resolved {
+    const strategies: JudgeStrategy[] = [];
+    const prepared: Prepared[] = [];
+    const expressions = new Set<number>();
+    let maxNeed = 0;
     for (let pass = 0; pass < 2; pass++) {
       const hostBound = pass === 0;
       for (let i = 0; i < candidates.length; i++) {
@@ -226,27 +262,53 @@ export class Judge {
         if ((c.endpoint !== undefined) !== hostBound || c.metric !== point.metric) continue;
         if (hostBound && c.endpoint !== point.endpoint) continue;
         const p = this.prepare(c, hostBound);
-        // Falcon finds expressions by their tags: one without tags is never judged
         if (p === null || (!hostBound && p.pairs.length === 0) || !this.related(p, point, hostBound)) continue;
         if (!hostBound) {
-          if (p.slot >= this.handledAt.length) this.growHandled();
-          // Falcon judges an expression once per point, however many of its keys match
-          if (this.handledAt[p.slot] === stamp) continue;
-          this.handledAt[p.slot] = stamp;
+          if (expressions.has(p.slot)) continue;
+          expressions.add(p.slot);
         }
-        if (available < 0) available = this.history(s);
-        const need = p.func.need;
-        if (need < 1 || need > available) continue; // not enough data: nothing judged
-        compute(p.func, p.op, c.right, this.scratchValues, this.result);
-        const event = this.sendIfNeed(s, key, p, c, point, now, this.scratchTimes[need - 1]!);
-        if (event !== undefined) (out ??= []).push(event);
+        strategies.push(c);
+        prepared.push(p);
+        maxNeed = Math.max(maxNeed, p.func.need);
       }
+    }
+    let resolved: Resolved;
+    if (prepared.length === 0) resolved = NOTHING_APPLIES;
+    else if (prepared.length === candidates.length) {
+      // every candidate applies: the same for every series given this array (if in the same order)
+      const known = this.whole.get(candidates);
+      if (known !== undefined && known.strategies.every((c, i) => c === strategies[i])) resolved = known;
+      else {
+        resolved = { strategies, prepared, maxNeed };
+        if (known === undefined) this.whole.set(candidates, resolved);
+      }
+    } else resolved = { strategies, prepared, maxNeed };
+    this.candidatesOf[s] = candidates;
+    this.resolvedOf[s] = resolved;
+    return resolved;
+  }
+
+  private judge(s: number, key: string, point: JudgePoint, now: number, resolved: Resolved): JudgeEvent[] {
+    let out: JudgeEvent[] | undefined;
+    const available = this.history(s, resolved.maxNeed);
+    const { prepared, strategies } = resolved;
+    for (let i = 0; i < prepared.length; i++) {
+      const p = prepared[i]!;
+      const need = p.func.need;
+      if (need < 1 || need > available) continue; // not enough data: nothing judged
+      const c = strategies[i]!;
+      compute(p.func, p.op, c.right, this.scratchValues, this.result);
+      const event = this.sendIfNeed(s, key, p, c, point, now, this.scratchTimes[need - 1]!);
+      if (event !== undefined) (out ??= []).push(event);
     }
     return out ?? NO_EVENTS;
   }
 
-  /** Fills the scratch history (newest first) and returns how many points (or rates) it holds. */
-  private history(s: number): number {
+  /**
+   * Fills the scratch history (newest first), at most `upTo` entries (the functions read no
+   * more), and returns how many points (or rates) the series holds.
+   */
+  private history(s: number, upTo: number): number {
     const remain = this.remain;
     const base = s * remain;
     const n = this.size[s]!;
@@ -254,7 +316,8 @@ export class Judge {
     const vs = this.scratchValues;
     const ts = this.scratchTimes;
     if (this.gauge[s] === 1) {
-      for (let i = 0, at = h; i < n; i++, at = at === 0 ? remain - 1 : at - 1) {
+      const fill = Math.min(n, upTo);
+      for (let i = 0, at = h; i < fill; i++, at = at === 0 ? remain - 1 : at - 1) {
         vs[i] = this.values[base + at]!;
         ts[i] = this.times[base + at]!;
       }
@@ -262,7 +325,8 @@ export class Judge {
     }
     // COUNTER, DERIVE: the rate between each point and the one before it, stamped with the newer
     let at = h;
-    for (let i = 0; i < n - 1; i++) {
+    const fill = Math.min(n - 1, upTo);
+    for (let i = 0; i < fill; i++) {
       const older = at === 0 ? remain - 1 : at - 1;
       const t = this.times[base + at]!;
       vs[i] = (this.values[base + at]! - this.values[base + older]!) / (t - this.times[base + older]!);
@@ -413,6 +477,9 @@ export class Judge {
     this.head[s] = this.remain - 1;
     this.size[s] = 0;
     this.eventHead[s] = -1;
+    // dense arrays (one entry per series, in order): V8 keeps them fast
+    this.candidatesOf.push(undefined);
+    this.resolvedOf.push(undefined);
     return s;
   }
 
@@ -430,12 +497,6 @@ export class Judge {
     this.gauge = grow(this.gauge, (n) => new Uint8Array(n), 1);
     this.eventHead = grow(this.eventHead, (n) => new Int32Array(n).fill(-1), 1);
     this.capacity = cap;
-  }
-
-  private growHandled(): void {
-    const next = new Float64Array(this.handledAt.length * 2 + this.slots.size);
-    next.set(this.handledAt);
-    this.handledAt = next;
   }
 
   private growEvents(): void {
