@@ -277,7 +277,7 @@ export class Judge {
     else if (prepared.length === candidates.length) {
       // every candidate applies: the same for every series given this array (if in the same order)
       const known = this.whole.get(candidates);
-      if (known !== undefined && known.strategies.every((c, i) => c === strategies[i])) resolved = known;
+      if (known?.strategies.every((c, i) => c === strategies[i])) resolved = known;
       else {
         resolved = { strategies, prepared, maxNeed };
         if (known === undefined) this.whole.set(candidates, resolved);
