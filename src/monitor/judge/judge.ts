@@ -16,7 +16,7 @@
  */
 import { seriesKey as makeSeriesKey } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
-import { compute, type FuncResult, type OpKind, opKind, type ParsedFunc, parseFunc } from './funcs.js';
+import { computeKind, type FuncResult, type OpKind, opKind, type ParsedFunc, parseFunc } from './funcs.js';
 import { DEFAULT_JUDGE_CONFIG, type JudgeConfig, type JudgeEvent, type JudgePoint, type JudgeStrategy } from './types.js';
 
 /** What `push` returns when nothing is sent: shared and frozen, never to be modified. */
@@ -42,9 +42,34 @@ interface Resolved {
   prepared: Prepared[];
   /** the most history points any of them reads */
   maxNeed: number;
+  /**
+   * What a point reads of each, flat (RULE_FIELDS numbers a rule: need, kind, limit, num, op,
+   * right, maxStep, slot): one contiguous read instead of a chain of objects per point.
+   */
+  program: Float64Array;
 }
 
-const NOTHING_APPLIES: Resolved = Object.freeze({ strategies: [], prepared: [], maxNeed: 0 }) as unknown as Resolved;
+const RULE_FIELDS = 8;
+
+const NOTHING_APPLIES: Resolved = { strategies: [], prepared: [], maxNeed: 0, program: new Float64Array(0) };
+
+/** The flat program of prepared strategies (Resolved.program). */
+function programOf(prepared: readonly Prepared[], strategies: readonly JudgeStrategy[]): Float64Array {
+  const out = new Float64Array(prepared.length * RULE_FIELDS);
+  for (let i = 0; i < prepared.length; i++) {
+    const p = prepared[i]!;
+    const at = i * RULE_FIELDS;
+    out[at] = p.func.need;
+    out[at + 1] = p.func.kind;
+    out[at + 2] = p.func.limit;
+    out[at + 3] = p.func.num;
+    out[at + 4] = p.op;
+    out[at + 5] = strategies[i]!.right;
+    out[at + 6] = strategies[i]!.maxStep;
+    out[at + 7] = p.slot;
+  }
+  return out;
+}
 
 /** A last event, as `lastEvent` shows it. */
 export interface LastEvent {
@@ -184,7 +209,7 @@ export class Judge {
     if (!this.accept(s, point)) return NO_EVENTS;
     if (candidates.length === 0) return NO_EVENTS;
     const resolved = this.candidatesOf[s] === candidates ? this.resolvedOf[s]! : this.resolve(s, point, candidates);
-    if (resolved.prepared.length === 0) return NO_EVENTS;
+    if (resolved.maxNeed === 0) return NO_EVENTS;
     return this.judge(s, key, point, nowSeconds, resolved);
   }
 
@@ -279,10 +304,10 @@ export class Judge {
       const known = this.whole.get(candidates);
       if (known?.strategies.every((c, i) => c === strategies[i])) resolved = known;
       else {
-        resolved = { strategies, prepared, maxNeed };
+        resolved = { strategies, prepared, maxNeed, program: programOf(prepared, strategies) };
         if (known === undefined) this.whole.set(candidates, resolved);
       }
-    } else resolved = { strategies, prepared, maxNeed };
+    } else resolved = { strategies, prepared, maxNeed, program: programOf(prepared, strategies) };
     this.candidatesOf[s] = candidates;
     this.resolvedOf[s] = resolved;
     return resolved;
@@ -291,14 +316,20 @@ export class Judge {
   private judge(s: number, key: string, point: JudgePoint, now: number, resolved: Resolved): JudgeEvent[] {
     let out: JudgeEvent[] | undefined;
     const available = this.history(s, resolved.maxNeed);
-    const { prepared, strategies } = resolved;
-    for (let i = 0; i < prepared.length; i++) {
-      const p = prepared[i]!;
-      const need = p.func.need;
+    const program = resolved.program;
+    for (let at = 0, i = 0; at < program.length; at += RULE_FIELDS, i++) {
+      const need = program[at]!;
       if (need < 1 || need > available) continue; // not enough data: nothing judged
-      const c = strategies[i]!;
-      compute(p.func, p.op, c.right, this.scratchValues, this.result);
-      const event = this.sendIfNeed(s, key, p, c, point, now, this.scratchTimes[need - 1]!);
+      computeKind(
+        program[at + 1]!,
+        program[at + 2]!,
+        program[at + 3]!,
+        program[at + 4]! as OpKind,
+        program[at + 5]!,
+        this.scratchValues,
+        this.result,
+      );
+      const event = this.sendIfNeed(s, key, resolved, i, program[at + 6]!, program[at + 7]!, point, now, this.scratchTimes[need - 1]!);
       if (event !== undefined) (out ??= []).push(event);
     }
     return out ?? NO_EVENTS;
@@ -340,26 +371,30 @@ export class Judge {
   private sendIfNeed(
     s: number,
     key: string,
-    p: Prepared,
-    c: JudgeStrategy,
+    resolved: Resolved,
+    i: number,
+    maxStep: number,
+    slot: number,
     point: JudgePoint,
     now: number,
     oldest: number,
   ): JudgeEvent | undefined {
-    const r = this.findEvent(s, p.slot);
+    if (!this.result.isTriggered && this.eventHead[s] === -1) return undefined; // nothing to recover from
+    const r = this.findEvent(s, slot);
     const left = this.result.leftValue;
     if (this.result.isTriggered) {
       if (r < 0 || this.evStatus[r] === STATUS_OK) {
-        if (c.maxStep === 0) return undefined; // Falcon: a maximum of 0 silences the strategy
-        return this.emit(s, r, key, p, c, point, 'PROBLEM', 1, left);
+        if (maxStep === 0) return undefined; // Falcon: a maximum of 0 silences the strategy
+        return this.emit(s, r, key, resolved.prepared[i]!, resolved.strategies[i]!, point, 'PROBLEM', 1, left);
       }
       const last = this.evTime[r]!;
-      if (this.evStep[r]! >= c.maxStep) return undefined;
+      if (this.evStep[r]! >= maxStep) return undefined;
       if (oldest <= last) return undefined; // a point that raised an event is not judged again
       if (now - last < this.config.minInterval) return undefined;
-      return this.emit(s, r, key, p, c, point, 'PROBLEM', this.evStep[r]! + 1, left);
+      return this.emit(s, r, key, resolved.prepared[i]!, resolved.strategies[i]!, point, 'PROBLEM', this.evStep[r]! + 1, left);
     }
-    if (r >= 0 && this.evStatus[r] === STATUS_PROBLEM) return this.emit(s, r, key, p, c, point, 'OK', 1, left);
+    if (r >= 0 && this.evStatus[r] === STATUS_PROBLEM)
+      return this.emit(s, r, key, resolved.prepared[i]!, resolved.strategies[i]!, point, 'OK', 1, left);
     return undefined;
   }
 
