@@ -17,59 +17,11 @@
 import { seriesKey as makeSeriesKey } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { computeKind, type FuncResult, type OpKind, opKind, type ParsedFunc, parseFunc } from './funcs.js';
+import { flat, NOTHING_APPLIES, type Prepared, programOf, RULE_FIELDS, related, type Resolved } from './rules.js';
 import { DEFAULT_JUDGE_CONFIG, type JudgeConfig, type JudgeEvent, type JudgePoint, type JudgeStrategy } from './types.js';
 
 /** What `push` returns when nothing is sent: shared and frozen, never to be modified. */
 const NO_EVENTS = Object.freeze([]) as unknown as JudgeEvent[];
-
-/** A strategy as the hot path uses it, built once per strategy object. */
-interface Prepared {
-  func: ParsedFunc;
-  op: OpKind;
-  /** number of the event key (`s_<id>` or `e_<id>`): last events are kept per series and this */
-  slot: number;
-  /** `s_<id>_` or `e_<id>_`: the event id is this and the series key */
-  idPrefix: string;
-  /** the strategy's tags as `k=v` strings, and apart */
-  pairs: string[];
-  tagKeys: string[];
-  tagValues: string[];
-}
-
-/** The candidates that apply to one series, in judging order (host-bound first), each once. */
-interface Resolved {
-  strategies: JudgeStrategy[];
-  prepared: Prepared[];
-  /** the most history points any of them reads */
-  maxNeed: number;
-  /**
-   * What a point reads of each, flat (RULE_FIELDS numbers a rule: need, kind, limit, num, op,
-   * right, maxStep, slot): one contiguous read instead of a chain of objects per point.
-   */
-  program: Float64Array;
-}
-
-const RULE_FIELDS = 8;
-
-const NOTHING_APPLIES: Resolved = { strategies: [], prepared: [], maxNeed: 0, program: new Float64Array(0) };
-
-/** The flat program of prepared strategies (Resolved.program). */
-function programOf(prepared: readonly Prepared[], strategies: readonly JudgeStrategy[]): Float64Array {
-  const out = new Float64Array(prepared.length * RULE_FIELDS);
-  for (let i = 0; i < prepared.length; i++) {
-    const p = prepared[i]!;
-    const at = i * RULE_FIELDS;
-    out[at] = p.func.need;
-    out[at + 1] = p.func.kind;
-    out[at + 2] = p.func.limit;
-    out[at + 3] = p.func.num;
-    out[at + 4] = p.op;
-    out[at + 5] = strategies[i]!.right;
-    out[at + 6] = strategies[i]!.maxStep;
-    out[at + 7] = p.slot;
-  }
-  return out;
-}
 
 /** A last event, as `lastEvent` shows it. */
 export interface LastEvent {
@@ -78,38 +30,8 @@ export interface LastEvent {
   eventTime: number;
 }
 
-const COMMA = 44;
 const STATUS_OK = 0;
 const STATUS_PROBLEM = 1;
-
-/** True when `tags` (`k=v,k=v`) holds the whole pair `pair` (`k=v`). */
-function hasPair(tags: string, pair: string): boolean {
-  let at = tags.indexOf(pair);
-  while (at >= 0) {
-    const end = at + pair.length;
-    if ((at === 0 || tags.charCodeAt(at - 1) === COMMA) && (end === tags.length || tags.charCodeAt(end) === COMMA)) return true;
-    at = tags.indexOf(pair, at + 1);
-  }
-  return false;
-}
-
-/** True when `tags` has the key `key` (given as `key=`). */
-function hasKey(tags: string, keyEq: string): boolean {
-  let at = tags.indexOf(keyEq);
-  while (at >= 0) {
-    if (at === 0 || tags.charCodeAt(at - 1) === COMMA) return true;
-    at = tags.indexOf(keyEq, at + 1);
-  }
-  return false;
-}
-
-/**
- * A flat copy of a string built by concatenation (V8 keeps those as trees of pieces, which a
- * Map compares piece by piece on every lookup: a quarter of the judge's time at 1M series).
- */
-function flat(text: string): string {
-  return JSON.parse(JSON.stringify(text)) as string;
-}
 
 /** Sizing hints: how many series to make room for at once (the slabs grow by doubling anyway). */
 export interface JudgeOptions {
@@ -287,7 +209,7 @@ export class Judge {
         if ((c.endpoint !== undefined) !== hostBound || c.metric !== point.metric) continue;
         if (hostBound && c.endpoint !== point.endpoint) continue;
         const p = this.prepare(c, hostBound);
-        if (p === null || (!hostBound && p.pairs.length === 0) || !this.related(p, point, hostBound)) continue;
+        if (p === null || (!hostBound && p.pairs.length === 0) || !related(p, point, hostBound)) continue;
         if (!hostBound) {
           if (expressions.has(p.slot)) continue;
           expressions.add(p.slot);
@@ -435,19 +357,6 @@ export class Judge {
       eventTime: point.timestamp,
       priority: c.priority,
     };
-  }
-
-  /** Falcon's relevance: every tag of the strategy on the series; for a tag-bound one a tag `endpoint` matches the endpoint (unless the series has such a tag). */
-  private related(p: Prepared, point: JudgePoint, hostBound: boolean): boolean {
-    const tags = point.tags;
-    for (let i = 0; i < p.pairs.length; i++) {
-      if (!hostBound && p.tagKeys[i] === 'endpoint' && !hasKey(tags, 'endpoint=')) {
-        if (p.tagValues[i] !== point.endpoint) return false;
-      } else if (!hasPair(tags, p.pairs[i]!)) {
-        return false;
-      }
-    }
-    return true;
   }
 
   private prepare(c: JudgeStrategy, hostBound: boolean): Prepared | null {
