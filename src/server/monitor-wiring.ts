@@ -3,8 +3,8 @@
  * servers"): the server that leads `LOOPS.judge` judges every stored point once, stores the
  * events, delivers them and runs nodata; the others only store points and answer reads.
  *
- *   Leadership gained(judge) ──> loop.lead(fence)   (seed from the store, tail the feed)
- *   Leadership lost(judge)   ──> loop.follow(why)
+ *   Leadership gained(judge) ──> StrategyBook loaded ──> loop.lead(fence)   (seed from the store, tail the feed)
+ *   Leadership lost(judge)   ──> loop.follow(why), the book closed (only the leader holds one)
  *   bus `points`             ──> loop.wake()        (a stored batch: read it now)
  *   loop 'fenced'            ──> Leadership.fenced  (a refused write: this server leads no more)
  *   loop 'stored'            ──> bus `alarms`       (the console's alarm page, every server)
@@ -22,9 +22,6 @@ import { StrategyBook } from '../monitor/strategies/index.js';
 import type { Store } from '../store/index.js';
 import type { ServerMetrics } from './metrics-wiring.js';
 
-/** How soon an unknown strategy id makes the node map be read again. */
-const NODES_REFRESH_MS = 2000;
-
 /** The judge's settings from the environment, Falcon's defaults otherwise. */
 export function judgeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): JudgeConfig {
   const read = (name: string, fallback: number, least: number): number => {
@@ -41,20 +38,10 @@ export function judgeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): JudgeC
   };
 }
 
-/** The node each strategy was set at, read again when an id is not known yet. */
-function strategyNodes(store: Pick<Store, 'listStrategies'>): (id: string) => Promise<string | undefined> {
-  let nodes = new Map<string, string>();
-  let readAt = Number.NEGATIVE_INFINITY;
-  return async (id) => {
-    const known = nodes.get(id);
-    if (known !== undefined || Date.now() - readAt < NODES_REFRESH_MS) return known;
-    readAt = Date.now();
-    nodes = new Map((await store.listStrategies()).map((s) => [String(s.id), s.node]));
-    return nodes.get(id);
-  };
-}
-
-/** Wires the judge loop; answers it, the strategy book, and a close. */
+/**
+ * Wires the judge loop; answers it, the leader's strategy book (undefined while this server does
+ * not lead the judge), and a close.
+ */
 export async function wireMonitor(w: {
   store: Store;
   bus: ChangeBus;
@@ -65,20 +52,31 @@ export async function wireMonitor(w: {
   alone: boolean;
   log: (line: string) => void;
   config?: JudgeConfig;
-}): Promise<{ loop: JudgeLoop; book: StrategyBook; leadingNow(): Promise<void>; close(): Promise<void> }> {
+}): Promise<{ loop: JudgeLoop; book(): StrategyBook | undefined; leadingNow(): Promise<void>; close(): Promise<void> }> {
   const config = w.config ?? judgeConfigFromEnv();
-  const book = new StrategyBook({ store: w.store, bus: w.bus, instances: () => w.reports.instances() });
-  await book.load();
-  const nodeOf = strategyNodes(w.store);
+  // Only the judge's leader reads strategies: the book is made when it leads, closed when it stops.
+  let book: StrategyBook | undefined;
+  const reading = (): StrategyBook => {
+    if (book === undefined) throw new NoopsError('NOOPS_E_INTERNAL', 'the judge loop ran without its strategy book');
+    return book;
+  };
   const loop = new JudgeLoop({
     store: w.store,
     feed: w.metrics.feed,
     book: {
-      forPoint: (p, now) => book.forPoint(p, now),
-      maintenance: (endpoint, tags, now) => book.maintenance(endpoint, tags, now),
-      nodataFor: (s) => book.nodataFor(s),
-      nodataMetrics: () => [...new Set(book.nodataRules().map((r) => r.metric))],
-      nodeOf,
+      forPoint: (p, now) => reading().forPoint(p, now),
+      candidatesOf: (p, now) => reading().candidatesOf(p, now),
+      generation: () => reading().generation(),
+      maintenance: (endpoint, tags, now) => reading().maintenance(endpoint, tags, now),
+      nodataFor: (s) => reading().nodataFor(s),
+      nodataMetrics: () => [
+        ...new Set(
+          reading()
+            .nodataRules()
+            .map((r) => r.metric),
+        ),
+      ],
+      nodeOf: (id) => reading().nodeOf(id),
     },
     makeJudge: () => new Judge(config),
     ingest: w.metrics.ingest,
@@ -88,22 +86,47 @@ export async function wireMonitor(w: {
   });
   loop.on('fenced', (why) => w.leadership.fenced(LOOPS.judge, why));
   const stopPoints = w.bus.subscribe(CHANNELS.points, { change: () => loop.wake(), resync: () => loop.wake() });
+  const dropBook = (): void => {
+    book?.close();
+    book = undefined;
+  };
   let leadingNow: Promise<void> = Promise.resolve();
+  /** bumped on every gain and loss: a loss drops the book only if no gain came after it */
+  let turns = 0;
   w.leadership.on('gained', (loopName, fence) => {
     if (loopName !== LOOPS.judge) return;
-    leadingNow = loop.lead(w.alone ? undefined : fence).catch((err: Error) => w.log(`judge: taking the loop up failed: ${err.message}`));
+    turns++;
+    leadingNow = (async () => {
+      if (book === undefined) {
+        const made = new StrategyBook({ store: w.store, bus: w.bus, instances: () => w.reports.instances() });
+        book = made;
+        try {
+          await made.load();
+        } catch (err) {
+          if (book === made) dropBook();
+          throw err;
+        }
+      }
+      await loop.lead(w.alone ? undefined : fence);
+    })().catch((err: Error) => w.log(`judge: taking the loop up failed: ${err.message}`));
   });
   w.leadership.on('lost', (loopName, why) => {
-    if (loopName === LOOPS.judge) loop.follow(why);
+    if (loopName !== LOOPS.judge) return;
+    const turn = ++turns;
+    loop.follow(why);
+    // the loop stops reading the book once halted; a new lead makes a fresh one
+    void loop.stop().then(() => {
+      if (turn === turns) dropBook();
+    });
   });
   return {
     loop,
-    book,
+    book: () => book,
     leadingNow: () => leadingNow,
     async close() {
       stopPoints();
       await loop.stop();
-      book.close();
+      dropBook();
     },
   };
 }

@@ -36,6 +36,32 @@ function event(over: Partial<NewAlarmEvent>): NewAlarmEvent {
 }
 
 function behaves(open: () => Promise<Store>): void {
+  it('stores many events in few statements, in their order, and reads them back by ids in one', async () => {
+    const store = await open();
+    try {
+      // more than one batch of BATCH_ROWS (500)
+      const many = Array.from({ length: 1203 }, (_, i) => event({ seriesKey: `s${i}`, currentStep: (i % 3) + 1, leftValue: i }));
+      const added = await store.alarms.addEvents(many);
+      assert.deepEqual(
+        added.map((e) => [e.seriesKey, e.leftValue]),
+        many.map((e) => [e.seriesKey, e.leftValue]),
+      );
+      assert.deepEqual(
+        added.map((e) => e.id),
+        [...added.map((e) => e.id)].sort((x, y) => x - y),
+      );
+      const picked = [added[1200]!.id, added[3]!.id, added[700]!.id, 99_999_999];
+      assert.deepEqual(
+        (await store.alarms.getEvents(picked)).map((e) => e.seriesKey),
+        ['s3', 's700', 's1200'],
+      );
+      assert.deepEqual(await store.alarms.getEvents([]), []);
+      assert.deepEqual(await store.alarms.addEvents([]), []);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('lists the last PROBLEM of each series still in trouble, every OK, or all, newest first, under a node', async () => {
     const store = await open();
     try {

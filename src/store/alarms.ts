@@ -154,6 +154,8 @@ export interface AlarmStore {
   /** newest first */
   listEvents(filter: AlarmFilter): Promise<AlarmEventRow[]>;
   getEvent(id: number): Promise<AlarmEventRow | undefined>;
+  /** the events of these ids that exist, in id order (one query per BATCH_ROWS ids) */
+  getEvents(ids: readonly number[]): Promise<AlarmEventRow[]>;
   /** answers false when there is no such event */
   ackEvent(id: number, by: string, at: string): Promise<boolean>;
   /** the last event of every strategy + series (to seed a judge that takes the lease) */
@@ -319,35 +321,39 @@ export class KyselyAlarmStore implements AlarmStore {
 
   async addEvents(events: readonly NewAlarmEvent[]): Promise<AlarmEventRow[]> {
     const out: AlarmEventRow[] = [];
-    for (const e of events) {
-      const row = await this.db
+    // one statement per BATCH_ROWS events (21 columns: far below either backend's parameter limit)
+    for (const batch of chunks(events)) {
+      const rows = await this.db
         .insertInto('alarm_events')
-        .values({
-          event_id: e.eventId,
-          strategy_id: e.strategyId,
-          series_key: e.seriesKey,
-          endpoint: e.endpoint,
-          metric: e.metric,
-          tags: e.tags,
-          node: e.node,
-          selector: e.selector,
-          status: e.status,
-          current_step: e.currentStep,
-          left_value: e.leftValue,
-          event_time: e.eventTime,
-          priority: e.priority,
-          note: e.note,
-          func: e.func,
-          op: e.op,
-          right_value: e.right,
-          stored_at: e.storedAt,
-          acked_by: null,
-          acked_at: null,
-          silenced: e.silenced,
-        })
+        .values(
+          batch.map((e) => ({
+            event_id: e.eventId,
+            strategy_id: e.strategyId,
+            series_key: e.seriesKey,
+            endpoint: e.endpoint,
+            metric: e.metric,
+            tags: e.tags,
+            node: e.node,
+            selector: e.selector,
+            status: e.status,
+            current_step: e.currentStep,
+            left_value: e.leftValue,
+            event_time: e.eventTime,
+            priority: e.priority,
+            note: e.note,
+            func: e.func,
+            op: e.op,
+            right_value: e.right,
+            stored_at: e.storedAt,
+            acked_by: null,
+            acked_at: null,
+            silenced: e.silenced,
+          })),
+        )
         .returningAll()
-        .executeTakeFirstOrThrow();
-      out.push(eventFromDb(row));
+        .execute();
+      // ids are given in the order of the values; RETURNING's own order is not promised (SQLite)
+      for (const r of rows.map(eventFromDb).sort((x, y) => x.id - y.id)) out.push(r);
     }
     return out;
   }
@@ -376,6 +382,15 @@ export class KyselyAlarmStore implements AlarmStore {
   async getEvent(id: number): Promise<AlarmEventRow | undefined> {
     const r = await this.db.selectFrom('alarm_events').selectAll().where('id', '=', id).executeTakeFirst();
     return r && eventFromDb(r);
+  }
+
+  async getEvents(ids: readonly number[]): Promise<AlarmEventRow[]> {
+    const out: AlarmEventRow[] = [];
+    for (const batch of chunks([...new Set(ids)])) {
+      const rows = await this.db.selectFrom('alarm_events').selectAll().where('id', 'in', batch).orderBy('id').execute();
+      for (const r of rows) out.push(eventFromDb(r));
+    }
+    return out.sort((x, y) => x.id - y.id);
   }
 
   async ackEvent(id: number, by: string, at: string): Promise<boolean> {

@@ -211,9 +211,11 @@ export class Deliverer {
       await this.o.write((s) => s.alarms.settleDeliveries(ids, { at, error: 'the callback was removed' }));
       return;
     }
+    // one read for the group (a merged minute may hold many), in the group's order
+    const byId = new Map((await this.o.store.alarms.getEvents(group.map((d) => d.alarmId))).map((e) => [e.id, e]));
     const events: AlarmEventRow[] = [];
     for (const d of group) {
-      const e = await this.o.store.alarms.getEvent(d.alarmId);
+      const e = byId.get(d.alarmId);
       if (e) events.push(e);
     }
     const error = events.length === 0 ? undefined : await (this.o.post ?? postForm)(callback.url, callbackForm(events));

@@ -5,7 +5,9 @@
  *   lead(fence) ──> seed: last event of each strategy + series (alarms table); the cursor (meta)
  *   tail: PointFeed.readSince(cursor)  (woken by bus `points`, at least every second)
  *     per series first met: its last `remain` points older than the batch ──> judge.seed
- *     per point: StrategyBook.forPoint ──> judge.push ──> events
+ *     per point: its series' number (judge.seriesId, one Map lookup) ──> its candidates, kept per
+ *       series while StrategyBook.generation() holds (else StrategyBook.candidatesOf, at once)
+ *       ──> judge.pushSeries ──> events
  *   per batch, in one fenced transaction: events stored (silenced by a silence or a maintenance
  *     window, or owed to callbacks) + the cursor ──> bus `alarms`, Deliverer.wake
  *   nodata (nodata.ts), every second ──> MetricsIngest.take ──> stored ──> judged as any point
@@ -17,12 +19,12 @@
 import { EventEmitter } from 'node:events';
 import { NoopsError } from '../../errors/index.js';
 import type { AlarmEventRow, Fence, NewAlarmEvent, SilenceRow, Store } from '../../store/index.js';
-import type { JudgeEvent, JudgePoint } from '../judge/types.js';
+import type { JudgeEvent, JudgePoint, JudgeStrategy } from '../judge/types.js';
 import type { StoredPoint } from '../metrics/ports.js';
 import { Deliverer, type FencedWrite, owed, type PostCallback } from './delivery.js';
 import { alarmRow, judgeEventOf, silenceFor } from './events.js';
 import { NodataRunner } from './nodata.js';
-import type { FeedCursor, IngestPort, JudgePort, PointFeedPort, StrategyPort } from './ports.js';
+import { type FeedCursor, type IngestPort, isPromise, type JudgePort, type PointFeedPort, type StrategyPort } from './ports.js';
 
 /** Where the next point to judge is, in the store's meta (written with the events). */
 export const CURSOR_META_KEY = 'judge.cursor';
@@ -71,6 +73,28 @@ function parseCursor(text: string): FeedCursor | undefined {
 
 function judgePoint(p: StoredPoint): JudgePoint {
   return { endpoint: p.endpoint, metric: p.metric, tags: p.tags, counterType: p.counterType, timestamp: p.timestamp, value: p.value };
+}
+
+/** Per series number: the candidates the book answered, and the book's generation then (-1: none). */
+class SeriesCandidates {
+  private lists: Array<readonly JudgeStrategy[] | undefined> = [];
+  private gens = new Int32Array(1024).fill(-1);
+
+  get(series: number, generation: number): readonly JudgeStrategy[] | undefined {
+    return series < this.gens.length && this.gens[series] === generation ? this.lists[series] : undefined;
+  }
+
+  set(series: number, generation: number, list: readonly JudgeStrategy[]): void {
+    if (series >= this.gens.length) {
+      const next = new Int32Array(Math.max(series + 1, this.gens.length * 2)).fill(-1);
+      next.set(this.gens);
+      this.gens = next;
+    }
+    // dense (one entry per number, in order): V8 keeps such arrays fast
+    while (this.lists.length <= series) this.lists.push(undefined);
+    this.lists[series] = list;
+    this.gens[series] = generation;
+  }
 }
 
 /** The loop; `lead` and `follow` as the leadership of `LOOPS.judge` comes and goes. */
@@ -159,6 +183,7 @@ export class JudgeLoop extends EventEmitter<JudgeLoopEvents> {
   async #tail(gen: number, judge: JudgePort, start: FeedCursor | undefined, write: FencedWrite): Promise<void> {
     let cursor = start;
     const seeded = new Set<string>();
+    const kept = new SeriesCandidates();
     while (gen === this.#generation) {
       try {
         const batch = await this.o.feed.readSince(cursor, BATCH_POINTS);
@@ -168,13 +193,7 @@ export class JudgeLoop extends EventEmitter<JudgeLoopEvents> {
           continue;
         }
         await this.#seed(judge, batch.points, seeded);
-        const events: JudgeEvent[] = [];
-        for (const p of batch.points) {
-          const jp = judgePoint(p);
-          const now = (this.o.now ?? Date.now)();
-          const candidates = await this.o.book.forPoint(jp, new Date(now));
-          events.push(...judge.push(jp, now / 1000, candidates));
-        }
+        const events = await this.#judge(judge, batch.points, kept);
         this.judged += batch.points.length;
         const rows = await this.#rows(events);
         const next = batch.cursor;
@@ -199,6 +218,44 @@ export class JudgeLoop extends EventEmitter<JudgeLoopEvents> {
         await this.#sleep(this.o.fallbackMs ?? FALLBACK_MS);
       }
     }
+  }
+
+  /**
+   * Judges a batch, in store order. A stored point is a JudgePoint as it is (no copy). With a
+   * judge that numbers series and a book with generations, the book is asked once per series
+   * (again after its generation changed, and for every point while a run window is among the
+   * answer); otherwise once per point.
+   */
+  async #judge(judge: JudgePort, points: readonly StoredPoint[], kept: SeriesCandidates): Promise<JudgeEvent[]> {
+    const events: JudgeEvent[] = [];
+    const clock = this.o.now ?? Date.now;
+    const book = this.o.book;
+    const fast =
+      judge.seriesId !== undefined && judge.pushSeries !== undefined && book.candidatesOf !== undefined && book.generation !== undefined;
+    if (!fast) {
+      for (const p of points) {
+        const now = clock();
+        const answer = book.forPoint(p, new Date(now));
+        const candidates = isPromise(answer) ? await answer : answer;
+        for (const e of judge.push(p, now / 1000, candidates, p.key)) events.push(e);
+      }
+      return events;
+    }
+    const generation = book.generation!();
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i]!;
+      const now = clock();
+      const s = judge.seriesId!(p.key);
+      let candidates = kept.get(s, generation);
+      if (candidates === undefined) {
+        const answer = book.candidatesOf!(p, new Date(now));
+        candidates = answer.strategies;
+        if (answer.holds) kept.set(s, generation, candidates);
+      }
+      const sent = judge.pushSeries!(s, p.key, p, now / 1000, candidates);
+      for (let j = 0; j < sent.length; j++) events.push(sent[j]!);
+    }
+    return events;
   }
 
   /** Series first met since this server leads: their stored points before this batch, to the judge. */
@@ -228,9 +285,11 @@ export class JudgeLoop extends EventEmitter<JudgeLoopEvents> {
     let silences: SilenceRow[] | undefined;
     const rows: NewAlarmEvent[] = [];
     for (const e of events) {
-      const strategyNode = (await this.o.book.nodeOf(e.strategy.id)) ?? '';
+      const node = this.o.book.nodeOf(e.strategy.id);
+      const strategyNode = (isPromise(node) ? await node : node) ?? '';
       let silenced: string | null = null;
-      const m = await this.o.book.maintenance(e.endpoint, e.tags, new Date(now));
+      const maintenance = this.o.book.maintenance(e.endpoint, e.tags, new Date(now));
+      const m = isPromise(maintenance) ? await maintenance : maintenance;
       if (m) silenced = `maintenance until ${m.until}${m.reason ? `: ${m.reason}` : ''}`;
       const row = alarmRow(e, strategyNode, silenced, at);
       if (silenced === null) {

@@ -9,7 +9,12 @@ import type { PointFeed } from '../metrics/ports.js';
 
 /** The judge (judge/Judge). */
 export interface JudgePort {
-  push(point: JudgePoint, nowSeconds: number, candidates: readonly JudgeStrategy[]): JudgeEvent[];
+  /** `key`: the series' key (api seriesKey), when the caller has it */
+  push(point: JudgePoint, nowSeconds: number, candidates: readonly JudgeStrategy[], key?: string): JudgeEvent[];
+  /** the series' number, given on first sight (with `pushSeries`: the loop then keeps per series what it resolved) */
+  seriesId?(key: string): number;
+  /** `push` for a series by its number and key */
+  pushSeries?(series: number, key: string, point: JudgePoint, nowSeconds: number, candidates: readonly JudgeStrategy[]): JudgeEvent[];
   seed(seriesKey: string, points: readonly JudgePoint[]): void;
   seedLastEvent(event: JudgeEvent): void;
 }
@@ -28,6 +33,12 @@ export interface NodataRulePort {
 /** The strategies of the tree (strategies/StrategyBook). */
 export interface StrategyPort {
   forPoint(point: JudgePoint, now: Date): readonly JudgeStrategy[] | Promise<readonly JudgeStrategy[]>;
+  /**
+   * `forPoint` at once, and whether the answer holds for the series' later points until
+   * `generation()` changes (strategies/StrategyBook.candidatesOf). With both, the loop asks once per series.
+   */
+  candidatesOf?(point: JudgePoint, now: Date): { strategies: readonly JudgeStrategy[]; holds: boolean };
+  generation?(): number;
   maintenance(
     endpoint: string,
     tags: string,
@@ -39,6 +50,11 @@ export interface StrategyPort {
   nodataMetrics(): readonly string[];
   /** the node a strategy was set at (a canonical tag), when known */
   nodeOf(strategyId: string): string | undefined | Promise<string | undefined>;
+}
+
+/** True for a promise (what a port may answer instead of a value). */
+export function isPromise<T>(x: T | Promise<T>): x is Promise<T> {
+  return typeof (x as { then?: unknown } | undefined)?.then === 'function';
 }
 
 /** The ingestion (metrics/MetricsIngest.take): nodata's mock points go in as any push does. */

@@ -158,10 +158,22 @@ export interface FuncResult {
  * "enough") and writes leftValue and isTriggered into `out`, exactly as Falcon's Compute does.
  */
 export function compute(f: ParsedFunc, op: OpKind, right: number, values: Float64Array, out: FuncResult): void {
-  const limit = f.limit;
+  computeKind(f.kind, f.limit, f.num, op, right, values, out);
+}
+
+/** `compute` with the parsed function's fields given apart (the judge keeps them in typed arrays). */
+export function computeKind(
+  kind: FuncKind,
+  limit: number,
+  num: number,
+  op: OpKind,
+  right: number,
+  values: Float64Array,
+  out: FuncResult,
+): void {
   let left = 0;
   let hit = false;
-  switch (f.kind) {
+  switch (kind) {
     case FuncKind.Max: {
       left = values[0]!;
       for (let i = 1; i < limit; i++) if (left < values[i]!) left = values[i]!;
@@ -186,7 +198,7 @@ export function compute(f: ParsedFunc, op: OpKind, right: number, values: Float6
     case FuncKind.Lookup: {
       left = values[0]!;
       for (let n = 0, i = 0; i < limit; i++) {
-        if (triggered(values[i]!, op, right) && ++n === f.num) {
+        if (triggered(values[i]!, op, right) && ++n === num) {
           hit = true;
           break;
         }
@@ -197,14 +209,14 @@ export function compute(f: ParsedFunc, op: OpKind, right: number, values: Float6
     case FuncKind.Avg: {
       let sum = 0;
       for (let i = 0; i < limit; i++) sum += values[i]!;
-      left = f.kind === FuncKind.Sum ? sum : sum / limit;
+      left = kind === FuncKind.Sum ? sum : sum / limit;
       hit = triggered(left, op, right);
       break;
     }
     case FuncKind.Diff:
     case FuncKind.PDiff: {
       const first = values[0]!;
-      const pdiff = f.kind === FuncKind.PDiff;
+      const pdiff = kind === FuncKind.PDiff;
       for (let i = 1; i < limit + 1; i++) {
         const older = values[i]!;
         if (pdiff) {
@@ -238,9 +250,9 @@ export function compute(f: ParsedFunc, op: OpKind, right: number, values: Float6
     }
     case FuncKind.KDiff:
     case FuncKind.KPDiff: {
-      const percent = f.kind === FuncKind.KPDiff;
-      const last = limit + f.num - 1;
-      for (let i = 0; i < f.num; i++) {
+      const percent = kind === FuncKind.KPDiff;
+      const last = limit + num - 1;
+      for (let i = 0; i < num; i++) {
         hit = false;
         if (values[i] === 0) break;
         const base = values[last - i]!;

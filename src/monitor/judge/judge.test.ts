@@ -301,3 +301,36 @@ test('thousands of strategies on one point: each judged once, in order', () => {
     ['e_0_h1/cpu.idle', 'e_1_h1/cpu.idle', 'e_2_h1/cpu.idle'],
   );
 });
+
+test('what applies to a series is kept per candidates array: a new array is resolved again, a shared one per series', () => {
+  const j = new Judge();
+  const a = strategy({ id: 'a', func: 'all(#1)', endpoint: undefined, tags: { app: 'x' } });
+  const b = strategy({ id: 'b', func: 'all(#1)', endpoint: undefined, tags: { app: 'y' } });
+  const both = [a, b];
+  const onX = { tags: 'app=x' };
+  const onY = { tags: 'app=y' };
+  // one array for two series, each meeting one of its strategies
+  assert.deepEqual(feed(j, both, [[60, 1]], 0, onX), ['e_a_h1/cpu.idle/app=x PROBLEM 1 1 @60 P2']);
+  assert.deepEqual(feed(j, both, [[60, 1]], 0, onY), ['e_b_h1/cpu.idle/app=y PROBLEM 1 1 @60 P2']);
+  assert.deepEqual(feed(j, both, [[120, 9]], 0, onX), ['e_a_h1/cpu.idle/app=x OK 1 9 @120 P2']);
+  // a new array for a series seen before: what it holds now is judged, and nothing else
+  const c = strategy({ id: 'c', func: 'all(#1)', endpoint: undefined, tags: { app: 'x' }, op: '>', right: 100 });
+  assert.deepEqual(feed(j, [c], [[180, 200]], 0, onX), ['e_c_h1/cpu.idle/app=x PROBLEM 1 200 @180 P2']);
+  assert.deepEqual(feed(j, [b], [[240, 1]], 0, onX), []);
+  // an array every candidate of which applies is shared by its series; one that applies to one series only is not
+  const all = [a];
+  assert.deepEqual(feed(j, all, [[60, 1]], 0, { tags: 'app=x,z=1' }), ['e_a_h1/cpu.idle/app=x,z=1 PROBLEM 1 1 @60 P2']);
+  assert.deepEqual(feed(j, all, [[60, 1]], 0, { tags: 'app=x,z=2' }), ['e_a_h1/cpu.idle/app=x,z=2 PROBLEM 1 1 @60 P2']);
+  assert.deepEqual(feed(j, all, [[60, 1]], 0, { tags: 'app=q' }), []);
+});
+
+test('seriesId numbers a series once; pushSeries judges as push does', () => {
+  const j = new Judge();
+  const key = 'h1/cpu.idle';
+  const s = j.seriesId(key);
+  assert.equal(j.seriesId(key), s);
+  assert.notEqual(j.seriesId('h2/cpu.idle'), s);
+  const only = [strategy({ func: 'all(#1)' })];
+  assert.deepEqual(j.pushSeries(s, key, point(60, 1), 60, only).map(brief), ['s_1_h1/cpu.idle PROBLEM 1 1 @60 P2']);
+  assert.deepEqual(j.push(point(60, 1), 60, only), []); // the same series: not newer, dropped
+});

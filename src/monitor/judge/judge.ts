@@ -8,29 +8,20 @@
  * Memory and speed: the series' histories are rings in typed-array slabs (a series is a number;
  * one Map from its key to that number), strategies are parsed once (cached by object), the last
  * events live in typed arrays chained per series, and a push that sends nothing allocates
- * nothing (it returns a shared, frozen empty array).
+ * nothing (it returns a shared, frozen empty array). Which of the candidates apply to a series
+ * (metric, endpoint, tags, a valid func, each expression once) is worked out once per series and
+ * candidates array (`Resolved`), shared by every series that keeps them all: a point then costs
+ * one Map lookup, its ring and the functions, and no tag is compared. A candidates array given
+ * to `push` must therefore not be changed afterwards (give a new array instead).
  */
 import { seriesKey as makeSeriesKey } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
-import { compute, type FuncResult, type OpKind, opKind, type ParsedFunc, parseFunc } from './funcs.js';
+import { computeKind, type FuncResult, type OpKind, opKind, type ParsedFunc, parseFunc } from './funcs.js';
+import { flat, NOTHING_APPLIES, type Prepared, programOf, RULE_FIELDS, related, type Resolved } from './rules.js';
 import { DEFAULT_JUDGE_CONFIG, type JudgeConfig, type JudgeEvent, type JudgePoint, type JudgeStrategy } from './types.js';
 
 /** What `push` returns when nothing is sent: shared and frozen, never to be modified. */
 const NO_EVENTS = Object.freeze([]) as unknown as JudgeEvent[];
-
-/** A strategy as the hot path uses it, built once per strategy object. */
-interface Prepared {
-  func: ParsedFunc;
-  op: OpKind;
-  /** number of the event key (`s_<id>` or `e_<id>`): last events are kept per series and this */
-  slot: number;
-  /** `s_<id>_` or `e_<id>_`: the event id is this and the series key */
-  idPrefix: string;
-  /** the strategy's tags as `k=v` strings, and apart */
-  pairs: string[];
-  tagKeys: string[];
-  tagValues: string[];
-}
 
 /** A last event, as `lastEvent` shows it. */
 export interface LastEvent {
@@ -39,38 +30,8 @@ export interface LastEvent {
   eventTime: number;
 }
 
-const COMMA = 44;
 const STATUS_OK = 0;
 const STATUS_PROBLEM = 1;
-
-/** True when `tags` (`k=v,k=v`) holds the whole pair `pair` (`k=v`). */
-function hasPair(tags: string, pair: string): boolean {
-  let at = tags.indexOf(pair);
-  while (at >= 0) {
-    const end = at + pair.length;
-    if ((at === 0 || tags.charCodeAt(at - 1) === COMMA) && (end === tags.length || tags.charCodeAt(end) === COMMA)) return true;
-    at = tags.indexOf(pair, at + 1);
-  }
-  return false;
-}
-
-/** True when `tags` has the key `key` (given as `key=`). */
-function hasKey(tags: string, keyEq: string): boolean {
-  let at = tags.indexOf(keyEq);
-  while (at >= 0) {
-    if (at === 0 || tags.charCodeAt(at - 1) === COMMA) return true;
-    at = tags.indexOf(keyEq, at + 1);
-  }
-  return false;
-}
-
-/**
- * A flat copy of a string built by concatenation (V8 keeps those as trees of pieces, which a
- * Map compares piece by piece on every lookup: a quarter of the judge's time at 1M series).
- */
-function flat(text: string): string {
-  return JSON.parse(JSON.stringify(text)) as string;
-}
 
 /** Sizing hints: how many series to make room for at once (the slabs grow by doubling anyway). */
 export interface JudgeOptions {
@@ -103,9 +64,11 @@ export class Judge {
   // strategies
   private readonly prepared = new WeakMap<JudgeStrategy, Prepared | null>();
   private readonly slots = new Map<string, number>();
-  /** per event key, the push that last judged it (a tag-bound strategy is judged once per point) */
-  private handledAt = new Float64Array(1024);
-  private pushes = 0;
+  /** per series: the candidates array last resolved for it, and what of it applies */
+  private candidatesOf: Array<readonly JudgeStrategy[] | undefined> = [];
+  private resolvedOf: Array<Resolved | undefined> = [];
+  /** per candidates array: its resolution when every candidate applies (shared by those series) */
+  private readonly whole = new WeakMap<readonly JudgeStrategy[], Resolved>();
   /** strategies skipped because their func does not parse (Falcon logs these and goes on) */
   invalidStrategies = 0;
   /** events recorded but not sent because their left value is NaN or infinite (as in Falcon) */
@@ -154,9 +117,22 @@ export class Judge {
     const k = key ?? makeSeriesKey(point.endpoint, point.metric, point.tags);
     let s = this.index.get(k);
     if (s === undefined) s = this.addSeries(k);
+    return this.pushSeries(s, k, point, nowSeconds, candidates);
+  }
+
+  /** The number of a series (by its api seriesKey), given on first sight; stable while the judge lives. */
+  seriesId(key: string): number {
+    const s = this.index.get(key);
+    return s === undefined ? this.addSeries(key) : s;
+  }
+
+  /** `push` for a series whose number (`seriesId`) and key the caller holds: what the judge loop calls. */
+  pushSeries(s: number, key: string, point: JudgePoint, nowSeconds: number, candidates: readonly JudgeStrategy[]): JudgeEvent[] {
     if (!this.accept(s, point)) return NO_EVENTS;
     if (candidates.length === 0) return NO_EVENTS;
-    return this.judge(s, k, point, nowSeconds, candidates);
+    const resolved = this.candidatesOf[s] === candidates ? this.resolvedOf[s]! : this.resolve(s, point, candidates);
+    if (resolved.maxNeed === 0) return NO_EVENTS;
+    return this.judge(s, key, point, nowSeconds, resolved);
   }
 
   /**
@@ -215,10 +191,17 @@ export class Judge {
     return true;
   }
 
-  private judge(s: number, key: string, point: JudgePoint, now: number, candidates: readonly JudgeStrategy[]): JudgeEvent[] {
-    let out: JudgeEvent[] | undefined;
-    let available = -1;
-    const stamp = ++this.pushes;
+  /**
+   * Which candidates apply to series `s` (the point is one of it), in Falcon's order: host-bound
+   * ones first (CheckStrategy), then tag-bound ones (CheckExpression), each group in the given
+   * order; an expression once however many of its keys match; none whose func does not parse;
+   * no expression without tags (Falcon indexes them by their tags). Kept for the next points.
+   */
+  private resolve(s: number, point: JudgePoint, candidates: readonly JudgeStrategy[]): Resolved {
+    const strategies: JudgeStrategy[] = [];
+    const prepared: Prepared[] = [];
+    const expressions = new Set<number>();
+    let maxNeed = 0;
     for (let pass = 0; pass < 2; pass++) {
       const hostBound = pass === 0;
       for (let i = 0; i < candidates.length; i++) {
@@ -226,27 +209,59 @@ export class Judge {
         if ((c.endpoint !== undefined) !== hostBound || c.metric !== point.metric) continue;
         if (hostBound && c.endpoint !== point.endpoint) continue;
         const p = this.prepare(c, hostBound);
-        // Falcon finds expressions by their tags: one without tags is never judged
-        if (p === null || (!hostBound && p.pairs.length === 0) || !this.related(p, point, hostBound)) continue;
+        if (p === null || (!hostBound && p.pairs.length === 0) || !related(p, point, hostBound)) continue;
         if (!hostBound) {
-          if (p.slot >= this.handledAt.length) this.growHandled();
-          // Falcon judges an expression once per point, however many of its keys match
-          if (this.handledAt[p.slot] === stamp) continue;
-          this.handledAt[p.slot] = stamp;
+          if (expressions.has(p.slot)) continue;
+          expressions.add(p.slot);
         }
-        if (available < 0) available = this.history(s);
-        const need = p.func.need;
-        if (need < 1 || need > available) continue; // not enough data: nothing judged
-        compute(p.func, p.op, c.right, this.scratchValues, this.result);
-        const event = this.sendIfNeed(s, key, p, c, point, now, this.scratchTimes[need - 1]!);
-        if (event !== undefined) (out ??= []).push(event);
+        strategies.push(c);
+        prepared.push(p);
+        maxNeed = Math.max(maxNeed, p.func.need);
       }
+    }
+    let resolved: Resolved;
+    if (prepared.length === 0) resolved = NOTHING_APPLIES;
+    else if (prepared.length === candidates.length) {
+      // every candidate applies: the same for every series given this array (if in the same order)
+      const known = this.whole.get(candidates);
+      if (known?.strategies.every((c, i) => c === strategies[i])) resolved = known;
+      else {
+        resolved = { strategies, prepared, maxNeed, program: programOf(prepared, strategies) };
+        if (known === undefined) this.whole.set(candidates, resolved);
+      }
+    } else resolved = { strategies, prepared, maxNeed, program: programOf(prepared, strategies) };
+    this.candidatesOf[s] = candidates;
+    this.resolvedOf[s] = resolved;
+    return resolved;
+  }
+
+  private judge(s: number, key: string, point: JudgePoint, now: number, resolved: Resolved): JudgeEvent[] {
+    let out: JudgeEvent[] | undefined;
+    const available = this.history(s, resolved.maxNeed);
+    const program = resolved.program;
+    for (let at = 0, i = 0; at < program.length; at += RULE_FIELDS, i++) {
+      const need = program[at]!;
+      if (need < 1 || need > available) continue; // not enough data: nothing judged
+      computeKind(
+        program[at + 1]!,
+        program[at + 2]!,
+        program[at + 3]!,
+        program[at + 4]! as OpKind,
+        program[at + 5]!,
+        this.scratchValues,
+        this.result,
+      );
+      const event = this.sendIfNeed(s, key, resolved, i, program[at + 6]!, program[at + 7]!, point, now, this.scratchTimes[need - 1]!);
+      if (event !== undefined) (out ??= []).push(event);
     }
     return out ?? NO_EVENTS;
   }
 
-  /** Fills the scratch history (newest first) and returns how many points (or rates) it holds. */
-  private history(s: number): number {
+  /**
+   * Fills the scratch history (newest first), at most `upTo` entries (the functions read no
+   * more), and returns how many points (or rates) the series holds.
+   */
+  private history(s: number, upTo: number): number {
     const remain = this.remain;
     const base = s * remain;
     const n = this.size[s]!;
@@ -254,7 +269,8 @@ export class Judge {
     const vs = this.scratchValues;
     const ts = this.scratchTimes;
     if (this.gauge[s] === 1) {
-      for (let i = 0, at = h; i < n; i++, at = at === 0 ? remain - 1 : at - 1) {
+      const fill = Math.min(n, upTo);
+      for (let i = 0, at = h; i < fill; i++, at = at === 0 ? remain - 1 : at - 1) {
         vs[i] = this.values[base + at]!;
         ts[i] = this.times[base + at]!;
       }
@@ -262,7 +278,8 @@ export class Judge {
     }
     // COUNTER, DERIVE: the rate between each point and the one before it, stamped with the newer
     let at = h;
-    for (let i = 0; i < n - 1; i++) {
+    const fill = Math.min(n - 1, upTo);
+    for (let i = 0; i < fill; i++) {
       const older = at === 0 ? remain - 1 : at - 1;
       const t = this.times[base + at]!;
       vs[i] = (this.values[base + at]! - this.values[base + older]!) / (t - this.times[base + older]!);
@@ -276,26 +293,30 @@ export class Judge {
   private sendIfNeed(
     s: number,
     key: string,
-    p: Prepared,
-    c: JudgeStrategy,
+    resolved: Resolved,
+    i: number,
+    maxStep: number,
+    slot: number,
     point: JudgePoint,
     now: number,
     oldest: number,
   ): JudgeEvent | undefined {
-    const r = this.findEvent(s, p.slot);
+    if (!this.result.isTriggered && this.eventHead[s] === -1) return undefined; // nothing to recover from
+    const r = this.findEvent(s, slot);
     const left = this.result.leftValue;
     if (this.result.isTriggered) {
       if (r < 0 || this.evStatus[r] === STATUS_OK) {
-        if (c.maxStep === 0) return undefined; // Falcon: a maximum of 0 silences the strategy
-        return this.emit(s, r, key, p, c, point, 'PROBLEM', 1, left);
+        if (maxStep === 0) return undefined; // Falcon: a maximum of 0 silences the strategy
+        return this.emit(s, r, key, resolved.prepared[i]!, resolved.strategies[i]!, point, 'PROBLEM', 1, left);
       }
       const last = this.evTime[r]!;
-      if (this.evStep[r]! >= c.maxStep) return undefined;
+      if (this.evStep[r]! >= maxStep) return undefined;
       if (oldest <= last) return undefined; // a point that raised an event is not judged again
       if (now - last < this.config.minInterval) return undefined;
-      return this.emit(s, r, key, p, c, point, 'PROBLEM', this.evStep[r]! + 1, left);
+      return this.emit(s, r, key, resolved.prepared[i]!, resolved.strategies[i]!, point, 'PROBLEM', this.evStep[r]! + 1, left);
     }
-    if (r >= 0 && this.evStatus[r] === STATUS_PROBLEM) return this.emit(s, r, key, p, c, point, 'OK', 1, left);
+    if (r >= 0 && this.evStatus[r] === STATUS_PROBLEM)
+      return this.emit(s, r, key, resolved.prepared[i]!, resolved.strategies[i]!, point, 'OK', 1, left);
     return undefined;
   }
 
@@ -336,19 +357,6 @@ export class Judge {
       eventTime: point.timestamp,
       priority: c.priority,
     };
-  }
-
-  /** Falcon's relevance: every tag of the strategy on the series; for a tag-bound one a tag `endpoint` matches the endpoint (unless the series has such a tag). */
-  private related(p: Prepared, point: JudgePoint, hostBound: boolean): boolean {
-    const tags = point.tags;
-    for (let i = 0; i < p.pairs.length; i++) {
-      if (!hostBound && p.tagKeys[i] === 'endpoint' && !hasKey(tags, 'endpoint=')) {
-        if (p.tagValues[i] !== point.endpoint) return false;
-      } else if (!hasPair(tags, p.pairs[i]!)) {
-        return false;
-      }
-    }
-    return true;
   }
 
   private prepare(c: JudgeStrategy, hostBound: boolean): Prepared | null {
@@ -413,6 +421,9 @@ export class Judge {
     this.head[s] = this.remain - 1;
     this.size[s] = 0;
     this.eventHead[s] = -1;
+    // dense arrays (one entry per series, in order): V8 keeps them fast
+    this.candidatesOf.push(undefined);
+    this.resolvedOf.push(undefined);
     return s;
   }
 
@@ -430,12 +441,6 @@ export class Judge {
     this.gauge = grow(this.gauge, (n) => new Uint8Array(n), 1);
     this.eventHead = grow(this.eventHead, (n) => new Int32Array(n).fill(-1), 1);
     this.capacity = cap;
-  }
-
-  private growHandled(): void {
-    const next = new Float64Array(this.handledAt.length * 2 + this.slots.size);
-    next.set(this.handledAt);
-    this.handledAt = next;
   }
 
   private growEvents(): void {

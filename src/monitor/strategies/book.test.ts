@@ -255,4 +255,80 @@ describe('StrategyBook', () => {
     await changed();
     assert.deepEqual(book.forPoint(point({}), NOON), []);
   });
+
+  it("generation: changes with the strategies and the hosts' nodes; an instance's answer outlives a hosts' change", async () => {
+    const s = await store.addStrategy(strategy({}));
+    await store.addStrategy(strategy({ metric: 'cpu.idle', op: '<', right: 5 }));
+    await book.load();
+    const g0 = book.generation();
+    const inst = book.candidatesOf(point({}), NOON);
+    assert.equal(inst.holds, true);
+    assert.deepEqual(
+      inst.strategies.map((x) => x.id),
+      [String(s.id)],
+    );
+    assert.deepEqual(book.candidatesOf(point({ endpoint: 'h9', metric: 'cpu.idle', tags: '' }), NOON).strategies, []);
+    assert.equal(book.generation(), g0); // nothing changed
+
+    // a host now runs an instance beneath the node: hosts' answers change, instances' stay
+    instances = [{ host: 'h9', tag: CLUSTER }];
+    now += HOSTS_REFRESH_MS + 1;
+    book.generation(); // asks for a fresh read of the hosts' nodes
+    await book.ready();
+    const g1 = book.generation();
+    assert.notEqual(g1, g0);
+    assert.equal(book.candidatesOf(point({}), NOON).strategies, inst.strategies); // the same answer, kept
+    assert.equal(book.candidatesOf(point({ endpoint: 'h9', metric: 'cpu.idle', tags: '' }), NOON).strategies.length, 1);
+
+    // a strategy changed: every answer may change
+    await store.addStrategy(strategy({ node: JOB, op: '<', right: 1 }));
+    await changed();
+    assert.notEqual(book.generation(), g1);
+    assert.notEqual(book.candidatesOf(point({}), NOON).strategies, inst.strategies);
+  });
+
+  it("the refresh reads only the hosts' nodes: strategies, nodata and maintenance come with the bus", async () => {
+    const reads = { strategies: 0, clusters: 0 };
+    const counted = new StrategyBook({
+      store: {
+        listStrategies: () => {
+          reads.strategies++;
+          return store.listStrategies();
+        },
+        listNodata: () => store.listNodata(),
+        listMaintenance: (f) => store.listMaintenance(f),
+        listClusters: () => {
+          reads.clusters++;
+          return store.listClusters();
+        },
+        listInstances: () => store.listInstances(),
+      },
+      bus,
+      instances: () => instances,
+      clock: () => now,
+    });
+    try {
+      await counted.load();
+      assert.deepEqual(reads, { strategies: 1, clusters: 1 });
+      now += HOSTS_REFRESH_MS + 1;
+      counted.generation();
+      await counted.ready();
+      assert.deepEqual(reads, { strategies: 1, clusters: 2 });
+      await bus.publish(CHANNELS.strategies, '');
+      await counted.ready();
+      assert.deepEqual(reads, { strategies: 2, clusters: 3 });
+    } finally {
+      counted.close();
+    }
+  });
+
+  it('nodeOf: the node of every strategy read, also after it was removed (an event of it may still be stored)', async () => {
+    const s = await store.addStrategy(strategy({ node: JOB }));
+    await book.load();
+    assert.equal(book.nodeOf(String(s.id)), JOB);
+    await store.deleteStrategy(s.id);
+    await changed();
+    assert.equal(book.nodeOf(String(s.id)), JOB);
+    assert.equal(book.nodeOf('999999'), undefined);
+  });
 });

@@ -9,7 +9,7 @@
  *   await book.load();
  *   book.forPoint(point, new Date()); // the judge's candidates
  */
-export { HOSTS_REFRESH_MS, MAX_CACHED_SERIES, StrategyBook, type StrategyBookDeps } from './book.js';
+export { type CandidateAnswer, HOSTS_REFRESH_MS, MAX_CACHED_SERIES, StrategyBook, type StrategyBookDeps } from './book.js';
 export {
   MAX_PRIORITY,
   OPERATORS,
