@@ -16,6 +16,7 @@
  *     drain_timeout: 20s     # how long a host's connections may take to end in its load-balancer pools
  */
 import { z } from 'zod';
+import { parseDurationText } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
 import type { RolloutPolicy } from './types.js';
 
@@ -30,17 +31,11 @@ export const DEFAULT_TEST_TIMEOUT_S = 300;
 /** The longest duration any key takes: a day. */
 const MAX_S = 86_400;
 
-const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
-
 /** "90", "90s", "1.5m", "2h", "500ms" (or a number of seconds) into seconds; null if it is none of those. */
 export function parseDuration(raw: unknown): number | null {
   if (typeof raw === 'number') return Number.isFinite(raw) && raw >= 0 ? raw : null;
   if (typeof raw !== 'string') return null;
-  const m = DURATION_RE.exec(raw.trim());
-  if (!m) return null;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return unit === 'ms' ? n / 1000 : unit === 'm' ? n * 60 : unit === 'h' ? n * 3600 : n;
+  return parseDurationText(raw, { units: ['ms', 's', 'm', 'h'], bare: 's', answer: 's', trim: true, decimals: true }) ?? null;
 }
 
 const duration = z.union([z.number(), z.string()]).transform((raw, ctx) => {

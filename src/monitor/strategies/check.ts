@@ -2,6 +2,7 @@
  * The fields of a strategy, a nodata rule and a maintenance window, checked at the edge (the
  * routes) with messages that name the field. Pure.
  */
+import { parseDurationText } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { parseFunc } from '../judge/index.js';
 
@@ -154,9 +155,15 @@ export const MAX_DURATION_SECONDS = 10 * 366 * 86_400;
  * @example parseDuration('2h', '--for') // 7200
  */
 export function parseDuration(text: string, field: string): number {
-  const m = /^(\d+)(s|m|h|d)?$/.exec(text.trim());
-  const seconds = m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'] : Number.NaN;
-  if (!Number.isSafeInteger(seconds) || seconds <= 0 || seconds > MAX_DURATION_SECONDS) {
+  const seconds = parseDurationText(text, {
+    units: ['s', 'm', 'h', 'd'],
+    bare: 's',
+    answer: 's',
+    trim: true,
+    min: 1,
+    max: MAX_DURATION_SECONDS,
+  });
+  if (seconds === undefined) {
     throw invalid(
       `${field} ${JSON.stringify(text)} is not a duration of at most ten years`,
       'give a whole number of seconds, minutes, hours or days, e.g. 120s, 15m, 2h, 1d',
