@@ -15,6 +15,9 @@ export interface AppAnswer {
   version: string;
   /** the host it runs on (from its release folder: the test agents' roots are `.../agent-HOST`) */
   host: string;
+  /** the process answering, and its port: a restart changes the one, a deploy may change both */
+  pid: number;
+  port: number;
 }
 
 /**
@@ -49,7 +52,7 @@ const greeting = ${JSON.stringify(greeting)};
 const host = (/\\/agent-([^/]+)\\//.exec(process.env.NOOPS_RELEASE_DIR || '') || [])[1] || 'unknown';
 const server = http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify({ greeting, version: process.env.NOOPS_VERSION, host }));
+  res.end(JSON.stringify({ greeting, version: process.env.NOOPS_VERSION, host, pid: process.pid, port: Number(process.env.PORT) }));
 });
 server.keepAliveTimeout = 60000;
 server.listen(Number(process.env.PORT), '127.0.0.1');

@@ -31,6 +31,8 @@ import {
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.front_job.web';
 const CLUSTER = `${JOB}_cluster.prod`;
+/** The cluster's tag as a pool stores its selector. */
+const SELECTOR = 'cop=acme,owt=web,pdl=shop,service=front,job=web,cluster=prod';
 const APP_HOSTS = ['a1', 'a2', 'a3'];
 const LB_HOST = 'lb';
 const HA = 'front-ha';
@@ -220,9 +222,9 @@ test('load-balancer pools follow deploys, rollbacks, restarts and undeploys, wit
     assert.deepEqual(
       ls.map((b) => [b.name, b.driver, b.selector, b.host]).sort(),
       [
-        [HA, 'haproxy', CLUSTER, LB_HOST],
-        [NG, 'nginx', CLUSTER, LB_HOST],
-        [LVS, 'keepalived', CLUSTER, LB_HOST],
+        [HA, 'haproxy', SELECTOR, LB_HOST],
+        [NG, 'nginx', SELECTOR, LB_HOST],
+        [LVS, 'keepalived', SELECTOR, LB_HOST],
       ].sort(),
     );
     const ha = ls.find((b) => b.name === HA)!;
