@@ -17,3 +17,4 @@ export { readDeps, resolveNames, type ResolveOptions } from './naming-client.js'
 export type * from './alarms-types.js';
 export * from './alarms-client.js';
 export * from './balancers-types.js';
+export * from './balancers-client.js';

@@ -33,6 +33,7 @@ import { registerDeps } from './commands/deps.js';
 import { registerMetrics } from './commands/metrics.js';
 import { registerAlarms } from './commands/alarms.js';
 import { registerSilence } from './commands/silence.js';
+import { registerLb } from './commands/lb.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -75,6 +76,7 @@ export function program(): Command {
   registerMetrics(p);
   registerAlarms(p);
   registerSilence(p);
+  registerLb(p);
   return p;
 }
 

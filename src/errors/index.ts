@@ -35,6 +35,10 @@ export const ERROR_CODES = {
     hint: 'a strategy is --metric M --func "all(#3)" --op "==" --right 0 --max 3 --priority 0-6 [--tags k=v,...] [--run HH:MM-HH:MM]; the message names the field (docs/monitoring.md)',
   },
   NOOPS_E_STRATEGY_TEST: { status: 400, hint: 'fix the strategy test file; the message names the case and the field (docs/monitoring.md)' },
+  NOOPS_E_BALANCER_INVALID: {
+    status: 400,
+    hint: 'a pool is NAME -t SELECTOR --host LBHOST and --driver haproxy --socket PATH --backend BACKEND, nginx --file PATH, or keepalived --file PATH --vip ADDR:PORT; paths are absolute (docs/balancers.md)',
+  },
   // auth
   NOOPS_E_UNAUTHORIZED: { status: 401, hint: 'pass a token with --token, NOOPS_TOKEN, or ./.noops/admin.token' },
   NOOPS_E_FORBIDDEN: { status: 403, hint: 'this token may not do that; ask for a token whose scope covers the tag' },
@@ -71,6 +75,7 @@ export const ERROR_CODES = {
     status: 404,
     hint: '`noops strategy ls`, `noops nodata ls` and `noops maintain ls` list what exists with its id',
   },
+  NOOPS_E_BALANCER_UNKNOWN: { status: 404, hint: '`noops lb ls` lists the pools; `noops lb set NAME ...` makes one' },
   // build
   NOOPS_E_GIT_CLONE: { status: 422, hint: 'check that the repository exists and that the server can reach it' },
   NOOPS_E_GIT_CHECKOUT: { status: 422, hint: 'check that the commit exists in the repository' },

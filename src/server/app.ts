@@ -30,6 +30,7 @@ import { serverRoutes } from './routes/servers.js';
 import { strategyRoutes } from './routes/strategies.js';
 import { prometheusRoutes } from './routes/prometheus.js';
 import { namingRoutes } from './routes/naming.js';
+import { balancerRoutes } from './routes/balancers.js';
 import { alarmRoutes } from './routes/alarms.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
@@ -116,6 +117,7 @@ export async function buildApp(
       await strategyRoutes(api, ctx);
       await namingRoutes(api, ctx);
       await alarmRoutes(api, ctx);
+      await balancerRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

@@ -13,6 +13,7 @@ export type * from './agent-commands.js';
 export type { MetricPointRow, MetricRollupRow, MetricSeriesRow, MetricsStore, StoredMetricPoint } from './metrics.js';
 export type * from './strategies.js';
 export type { NamingLookupRow } from './naming.js';
+export type { BalancerQueries, BalancerReportRow, BalancerRow, DrainRow, NewDrain } from './balancers.js';
 export type { AlarmEventRow, AlarmFilter, AlarmStore, CallbackRow, DeliveryRow, NewAlarmEvent, SilenceRow } from './alarms.js';
 export type { StoreTarget } from './open.js';
 // opening a database (kysely, better-sqlite3, pg) is the named entry `store/open.ts`:

@@ -31,6 +31,7 @@ import * as commands from './agent-commands.js';
 import * as metrics from './metrics.js';
 import { strategyQueries, type StrategyQueries } from './strategies.js';
 import * as naming from './naming.js';
+import { balancerQueries, type BalancerQueries } from './balancers.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
 import { KyselyAlarmStore } from './alarms.js';
@@ -724,6 +725,23 @@ export class KyselyStore implements Store {
   addMaintenance: StrategyQueries['addMaintenance'] = (row) => this.strategyRows.addMaintenance(row);
   deleteMaintenance: StrategyQueries['deleteMaintenance'] = (id) => this.strategyRows.deleteMaintenance(id);
   listMaintenance: StrategyQueries['listMaintenance'] = (filter) => this.strategyRows.listMaintenance(filter);
+  // load-balancer pools, drain marks and reports (issue 16): the queries are balancers.ts's
+  #balancers: BalancerQueries | undefined;
+  private get balancerRows(): BalancerQueries {
+    this.#balancers ??= balancerQueries(this.db);
+    return this.#balancers;
+  }
+  putBalancer: BalancerQueries['putBalancer'] = (row) => this.balancerRows.putBalancer(row);
+  getBalancer: BalancerQueries['getBalancer'] = (name) => this.balancerRows.getBalancer(name);
+  listBalancers: BalancerQueries['listBalancers'] = () => this.balancerRows.listBalancers();
+  deleteBalancer: BalancerQueries['deleteBalancer'] = (name) => this.balancerRows.deleteBalancer(name);
+  putDrain: BalancerQueries['putDrain'] = (row) => this.balancerRows.putDrain(row);
+  clearDrains: BalancerQueries['clearDrains'] = (which) => this.balancerRows.clearDrains(which);
+  listDrains: BalancerQueries['listDrains'] = (now) => this.balancerRows.listDrains(now);
+  sweepDrains: BalancerQueries['sweepDrains'] = (now) => this.balancerRows.sweepDrains(now);
+  putBalancerReport: BalancerQueries['putBalancerReport'] = (name, host, report, at) =>
+    this.balancerRows.putBalancerReport(name, host, report, at);
+  listBalancerReports: BalancerQueries['listBalancerReports'] = () => this.balancerRows.listBalancerReports();
 
   async listAudit(filter: { limit?: number; action?: string; beforeId?: number } = {}): Promise<AuditRow[]> {
     let q = this.db.selectFrom('audit').selectAll();

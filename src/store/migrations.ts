@@ -15,6 +15,7 @@ import { metricsMigration } from './metrics.js';
 import { strategiesMigration } from './strategies.js';
 import { namingMigration } from './naming.js';
 import { alarmsMigration } from './alarms.js';
+import { balancersMigration } from './balancers.js';
 import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** The two backends; the schema differs between them only in identity columns and collation. */
@@ -473,6 +474,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0017_strategies': strategiesMigration,
   '0018_alarms': alarmsMigration,
   '0019_naming': namingMigration,
+  '0020_balancers': balancersMigration,
 };
 
 /**

@@ -9,6 +9,7 @@ import type { InstanceRow } from './types.js';
 import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.js';
 import type { HostReportsTable } from './host-reports.js';
 import type { NamingLookupsTable } from './naming.js';
+import type { BalancerDrainsTable, BalancerReportsTable, BalancersTable } from './balancers.js';
 import type { AlarmCallbacksTable, AlarmDeliveriesTable, AlarmEventsTable, AlarmSilencesTable } from './alarms.js';
 import type { AgentCommandOutputTable, AgentCommandsTable } from './agent-commands.js';
 import type { MetricPointsTable, MetricRollupsTable, MetricSeriesTable } from './metrics.js';
@@ -265,6 +266,9 @@ export interface Database {
   alarm_silences: AlarmSilencesTable;
   alarm_callbacks: AlarmCallbacksTable;
   alarm_deliveries: AlarmDeliveriesTable;
+  balancers: BalancersTable;
+  balancer_drains: BalancerDrainsTable;
+  balancer_reports: BalancerReportsTable;
 }
 
 export type DbToken = Selectable<TokensTable>;

@@ -286,6 +286,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0017_strategies',
         '0018_alarms',
         '0019_naming',
+        '0020_balancers',
       ]);
     });
 

@@ -15,6 +15,7 @@ import type {
   NewAgentCommand,
 } from './agent-commands.js';
 import type { StrategyQueries } from './strategies.js';
+import type { BalancerQueries } from './balancers.js';
 import type { NamingLookupRow } from './naming.js';
 
 /** A token. Only its sha256 is stored; the secret itself is shown once. */
@@ -283,7 +284,7 @@ export interface ServerRow {
   leads: string[];
 }
 
-export interface Store extends StrategyQueries {
+export interface Store extends StrategyQueries, BalancerQueries {
   /** which backend this is */
   readonly kind: 'sqlite' | 'postgres';
   close(): Promise<void>;
