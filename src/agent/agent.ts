@@ -10,7 +10,7 @@ import { createWriteStream } from 'node:fs';
 import { fenceNodePackageScope } from '../release/index.js';
 import { pipeline } from 'node:stream/promises';
 import { Readable, type Writable } from 'node:stream';
-import { ApiClient, ServerList, parseServers } from '../api/index.js';
+import { ApiClient, ServerList, parseServers, sendBalancerReports } from '../api/index.js';
 import type { ClientTrust } from '../api/index.js';
 import type { AgentReport, DesiredInstance, DesiredState, ProcessReport } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
@@ -23,6 +23,7 @@ import { canInstallRuntimes, runtimeKey } from '../runtimes/index.js';
 import type { HostRuntimeReport } from '../runtimes/index.js';
 import type { SupervisorOptions } from '../supervisor/index.js';
 import type { ProcessSupervisor, ReleaseStore } from './backends.js';
+import { BalancerLoop } from './balancers/loop.js';
 import { CommandLoop } from './control/server-commands.js';
 import { Control } from './control/control.js';
 import { CtlServer } from './control/ctl-server.js';
@@ -144,6 +145,10 @@ export class Agent {
   /** host and instance points, the push API, and the queue the reports carry (none when standalone) */
   readonly metrics: AgentMetrics | undefined;
   private metricsStopped: Promise<void> | undefined;
+  /** the load-balancer pools this host drives, applied beside the reconcile (none when standalone) */
+  private readonly balancers: BalancerLoop | undefined;
+  /** whether the server's last desired state (generation `desiredGeneration`) was accepted: its pools are applied only then */
+  private answerTrusted = false;
 
   constructor(private readonly opts: AgentOptions) {
     this.root = opts.root;
@@ -188,6 +193,9 @@ export class Agent {
           onPoints: () => this.scheduleReport(),
           log: this.log,
         });
+    this.balancers = this.standalone
+      ? undefined
+      : new BalancerLoop({ send: (reports) => sendBalancerReports(this.api, reports), heartbeatMs: () => this.heartbeatMs, log: this.log });
   }
 
   /** True when the agent runs without a server. */
@@ -226,6 +234,7 @@ export class Agent {
     this.haltLoops();
     await this.ctl?.close();
     await this.metricsStopped;
+    await this.balancers?.stop();
     await this.reconciling;
     await this.runtimes.idle();
     this.host.detach();
@@ -247,6 +256,7 @@ export class Agent {
     this.health.stop();
     this.runtimes.stop();
     this.metricsStopped ??= this.metrics?.stop();
+    void this.balancers?.stop();
   }
 
   /** `noops ctl nuke`: the loops end first (no deploy may start anything), then every watch stops. */
@@ -315,6 +325,7 @@ export class Agent {
         const ds = await this.api.desired(this.desiredGeneration, {
           signal: this.abort.signal,
           commands: true,
+          balancers: this.balancers?.pollIndex(),
           failover: false,
           timeoutMs: LONG_POLL_TIMEOUT_MS,
         });
@@ -325,14 +336,18 @@ export class Agent {
         if (ds.generation !== this.desiredGeneration || this.desired === undefined) {
           this.desiredGeneration = ds.generation; // refused or not: the next poll waits for a change
           // A refused answer changes nothing on the host: what runs keeps running (docs/trust.md).
-          if (this.trust.accepts(ds)) {
+          this.answerTrusted = this.trust.accepts(ds);
+          if (this.answerTrusted) {
             this.acceptedGeneration = ds.generation;
             this.desired = ds.instances;
             this.kick();
           }
         }
+        // applied beside the reconcile, never holding it back; only from a server whose state was accepted
+        this.balancers?.offer(ds.balancers, this.answerTrusted);
       } catch (err) {
         if (this.stopped) return;
+        if (this.balancers?.refusedBy(err)) continue; // a server from before load balancers
         // The server may have come back with another database: ask for its state at once, not
         // after a long poll that waits for a generation above ours (docs/trust.md).
         this.desiredGeneration = -1;

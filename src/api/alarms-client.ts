@@ -6,17 +6,25 @@
  */
 import type { ApiClient } from './client.js';
 import type { AlarmsView, AlarmView, CallbackInput, CallbackView, SilenceInput, SilenceView } from './alarms-types.js';
+import { queryString } from './query.js';
 
-/** `GET /alarms`: newest first; status `problem` (default), `ok` or `all`. */
-export function listAlarms(api: ApiClient, q: { status?: string; selector?: string; limit?: number } = {}): Promise<AlarmsView> {
-  const params = new URLSearchParams();
-  if (q.status !== undefined) params.set('status', q.status);
-  if (q.selector !== undefined) params.set('selector', q.selector);
-  if (q.limit !== undefined) params.set('limit', String(q.limit));
-  const qs = params.toString();
-  return api.request('GET', `/alarms${qs ? `?${qs}` : ''}`);
+/** What `GET /alarms` lists: a status, the node it is under, one series (its key), how many. */
+export interface AlarmsQuery {
+  /** `problem` (default: the series still in trouble), `ok` or `all` (the server refuses others) */
+  status?: string;
+  /** a selector or tag: the alarms of that node and beneath it */
+  selector?: string;
+  /** one series' alarms: its key (`seriesKey(endpoint, metric, tags)`) */
+  key?: string;
+  limit?: number;
 }
 
+/** `GET /alarms`: newest first, only those the token may see. */
+export function listAlarms(api: ApiClient, q: AlarmsQuery = {}): Promise<AlarmsView> {
+  return api.request('GET', `/alarms${queryString({ status: q.status, selector: q.selector, key: q.key, limit: q.limit })}`);
+}
+
+/** `POST /alarms/:id/ack`: the alarm, acknowledged by the token's name. */
 export function ackAlarm(api: ApiClient, id: number): Promise<AlarmView> {
   return api.request('POST', `/alarms/${id}/ack`, {});
 }

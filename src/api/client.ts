@@ -14,6 +14,7 @@ import { readEvents } from './sse.js';
 import { ANSWER_TIMEOUT_MS, NOT_SENT, finalError, serverFailing } from './failover.js';
 import { ServerList, parseServers } from './server-list.js';
 import { causeCode, fetchFor, transportError, type ClientTrust, type Fetch } from './transport.js';
+import { queryString as query } from './query.js';
 
 export interface RequestOptions {
   signal?: AbortSignal;
@@ -301,10 +302,18 @@ export class ApiClient {
   report(report: T.AgentReport): Promise<{ generation: number; heartbeatMs?: number }> {
     return this.request('POST', '/agent/report', report);
   }
-  /** Long-polls the desired state after generation `after`; with `commands`, also wakes for (and takes) commands queued for this host. */
-  desired(after: number, opts: RequestOptions & { commands?: boolean } = {}): Promise<T.DesiredState> {
-    const { commands, ...rest } = opts;
-    return this.request('GET', `/agent/desired${query({ after: String(after), commands: commands ? '1' : undefined })}`, undefined, rest);
+  /**
+   * Long-polls the desired state after generation `after`; with `commands`, also wakes for (and takes) commands queued for this host;
+   * with `balancers` (the index of the pools it drives, 0 at first), also wakes when they change (docs/balancers.md).
+   */
+  desired(after: number, opts: RequestOptions & { commands?: boolean; balancers?: number } = {}): Promise<T.DesiredState> {
+    const { commands, balancers, ...rest } = opts;
+    const q = query({
+      after: String(after),
+      commands: commands ? '1' : undefined,
+      balancers: balancers === undefined ? undefined : String(balancers),
+    });
+    return this.request('GET', `/agent/desired${q}`, undefined, rest);
   }
   updateCommand(id: number, update: T.CommandUpdate): Promise<T.CommandUpdateAnswer> {
     return this.request('POST', `/agent/commands/${id}`, update);
@@ -380,11 +389,6 @@ export class ApiClient {
     if (!res.ok) throw decodeError(res.status, data);
     return data as T.ReleaseView;
   }
-}
-
-function query(params: Record<string, string | undefined>): string {
-  const entries = Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '');
-  return entries.length === 0 ? '' : `?${new URLSearchParams(entries).toString()}`;
 }
 
 function safeJson(text: string): unknown {

@@ -10,13 +10,7 @@
  */
 import type { ApiClient } from './client.js';
 import type { HistoryView, PushAnswer, SeriesList } from './metrics-types.js';
-
-function queryOf(params: Record<string, string | number | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
-  const s = q.toString();
-  return s === '' ? '' : `?${s}`;
-}
+import { queryString as queryOf } from './query.js';
 
 /** `POST /api/v1/push`: Falcon's push body (a list of points). */
 export function pushMetrics(client: ApiClient, points: readonly unknown[]): Promise<PushAnswer> {

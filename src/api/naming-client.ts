@@ -8,6 +8,7 @@
  */
 import type { ApiClient } from './client.js';
 import type { DepsView, NamingAnswer } from './naming-types.js';
+import { queryString } from './query.js';
 
 /** Options of a blocking query: wait until the answer's index differs from `index`. */
 export interface ResolveOptions {
@@ -18,10 +19,7 @@ export interface ResolveOptions {
 
 /** `GET /naming/SELECTOR`: the healthy endpoints under a selector (or a tag). */
 export function resolveNames(client: ApiClient, selector: string, opts: ResolveOptions = {}): Promise<NamingAnswer> {
-  const q = new URLSearchParams();
-  if (opts.index !== undefined) q.set('index', String(opts.index));
-  if (opts.waitMs !== undefined) q.set('wait', `${Math.ceil(opts.waitMs / 1000)}s`);
-  const query = q.size > 0 ? `?${q}` : '';
+  const query = queryString({ index: opts.index, wait: opts.waitMs === undefined ? undefined : `${Math.ceil(opts.waitMs / 1000)}s` });
   // a blocking query is answered only at a change or at its wait: no answer timeout
   return client.request<NamingAnswer>('GET', `/naming/${encodeURIComponent(selector)}${query}`, undefined, {
     signal: opts.signal,

@@ -15,18 +15,24 @@ import type {
   NodataView,
   StrategyApplyBody,
   StrategyApplyResult,
+  StrategiesAtView,
   StrategyInput,
   StrategyView,
 } from './strategies-types.js';
-
-function query(params: Record<string, string | undefined>): string {
-  const entries = Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '');
-  return entries.length === 0 ? '' : `?${new URLSearchParams(entries).toString()}`;
-}
+import { queryString as query } from './query.js';
 
 /** The strategies a token may see, at or under `selector` when given. */
 export async function listStrategies(api: ApiClient, selector?: string): Promise<StrategyView[]> {
   return (await api.request<{ strategies: StrategyView[] }>('GET', `/strategies${query({ selector })}`)).strategies;
+}
+
+/**
+ * `GET /strategies?at=NODE`: how the strategies set at a node or above it stand there: those
+ * that apply (what the judge uses for the node's series) and those that do not (replaced by a
+ * lower node's for the same metric and tags, or switched off).
+ */
+export function strategiesAt(api: ApiClient, node: string): Promise<StrategiesAtView> {
+  return api.request('GET', `/strategies${query({ at: node })}`);
 }
 
 export function addStrategy(api: ApiClient, input: StrategyInput): Promise<StrategyView> {

@@ -102,3 +102,22 @@ export interface MaintenanceInput {
   for: number | string;
   reason?: string;
 }
+
+/** A strategy set at a node or above that does not apply there, and why. */
+export interface StrategyNotApplied extends StrategyView {
+  /** `overridden`: a lower node on the way has one for the same metric and tags; `off`: switched off there */
+  because: 'overridden' | 'off';
+}
+
+/**
+ * `GET /api/v1/strategies?at=NODE`: the strategies set at the node or above it (only those the
+ * token may see), lowest node first, as the judge resolves them for the node's series.
+ */
+export interface StrategiesAtView {
+  /** the node asked about, as a selector */
+  at: string;
+  /** those that apply at the node */
+  strategies: StrategyView[];
+  /** those that do not: replaced by a lower node's, or switched off */
+  notApplied: StrategyNotApplied[];
+}

@@ -206,6 +206,11 @@ export const ERROR_CODES = {
     status: 503,
     hint: 'another program holds that address (a Consul agent listens on 8600): give `--dns HOST:PORT` another port, or `--dns off`',
   },
+  // balancers (the agent's side)
+  NOOPS_E_BALANCER_DRIVE: {
+    status: 502,
+    hint: "check the balancer on its host: haproxy's `stats socket PATH level admin` and the backend, nginx's pid file, keepalived's file (docs/balancers.md#on-the-balancers-host); the message names the cause",
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

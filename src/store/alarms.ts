@@ -140,6 +140,8 @@ export interface AlarmFilter {
   status: 'problem' | 'ok' | 'all';
   /** only events whose node is this tag or under it */
   under?: string;
+  /** only the events of this series (api/falcon.ts seriesKey) */
+  seriesKey?: string;
   /** only events with an id below this (the next page) */
   beforeId?: number;
   limit: number;
@@ -365,6 +367,7 @@ export class KyselyAlarmStore implements AlarmStore {
     const under = filter.under;
     if (under !== undefined)
       q = q.where((eb) => eb.or([eb('e.node', '=', under), eb.and([eb('e.node', '>', `${under}_`), eb('e.node', '<', `${under}\``)])]));
+    if (filter.seriesKey !== undefined) q = q.where('e.series_key', '=', filter.seriesKey);
     if (filter.beforeId !== undefined) q = q.where('e.id', '<', filter.beforeId);
     const rows = await q.orderBy('e.id', 'desc').limit(filter.limit).execute();
     return rows.map(eventFromDb);

@@ -6,6 +6,7 @@ import {
   eventSeconds,
   isRolledUp,
   lastRange,
+  resolutionSeconds,
   selectorOfTags,
   shortNumber,
   tagString,
@@ -172,4 +173,10 @@ test('numbers for the axis: short, without float noise', () => {
   assert.equal(shortNumber(1234.5), '1235');
   assert.equal(shortNumber(0.1 + 0.2), '0.3');
   assert.equal(shortNumber(null), '-');
+});
+
+test("a history's resolution in seconds: the server's, else the series' step", () => {
+  assert.equal(resolutionSeconds(300, 60), 300);
+  assert.equal(resolutionSeconds('raw', 60), 60);
+  assert.equal(resolutionSeconds(0, 10), 10);
 });

@@ -233,3 +233,15 @@ export function shortNumber(n: number | null | undefined): string {
 function trim(n: number, digits: number): string {
   return String(Number(n.toPrecision(digits)));
 }
+
+/**
+ * A history's resolution in seconds ('raw' and unknowns: the series' step).
+ *
+ * @example
+ *   resolutionSeconds(300, 60) // 300
+ *   resolutionSeconds('raw', 60) // 60
+ */
+export function resolutionSeconds(resolution: number | string, step: number): number {
+  const n = typeof resolution === 'number' ? resolution : Number(resolution);
+  return Number.isFinite(n) && n > 0 ? n : step;
+}

@@ -4,15 +4,15 @@
  * ones inherited from the nodes above, marked).
  */
 import { useState } from 'preact/hooks';
+import { listSeries, strategiesAt } from '../api/index.js';
 import { formatSelector, parseTag } from '../tree/index.js';
 import { html } from './html.js';
 import { useLoad } from './load.js';
 import { href } from './routes.js';
 import { Empty, ErrorBox, Loading, Section, useApi } from './widgets.js';
-import { metricSeries, strategyList } from './chart-api.js';
 import { SeriesLines } from './chart-series.js';
 import { tagString } from './chart-data.js';
-import { strategiesAt, type StrategyState } from './chart-strategies.js';
+import { strategyRows, type StrategyState } from './chart-strategies.js';
 
 /** The metric each supervised instance reports, 1 while it runs (Falcon's name). */
 export const SERVICE_RUNNING = 'common.servicerunning';
@@ -46,7 +46,7 @@ export function NodeMonitoring({ tag }: { tag: string }) {
 
 function RunningChart({ selector }: { selector: string }) {
   const api = useApi();
-  const found = useLoad(() => metricSeries(api, { selector, metric: SERVICE_RUNNING, limit: PANEL_SERIES }), [selector]);
+  const found = useLoad(() => listSeries(api, { selector, metric: SERVICE_RUNNING, limit: PANEL_SERIES }), [selector]);
   if (!found.data)
     return found.error
       ? html`<${ErrorBox} error=${found.error} retry=${found.reload} />`
@@ -59,14 +59,13 @@ function RunningChart({ selector }: { selector: string }) {
 
 /**
  * The strategies that apply at a node: its own, and those of the nodes above (marked inherited);
- * one replaced by a lower node's for the same metric and tags, or switched off, says so.
- * `GET /api/v1/strategies?selector=S` lists those at S and below, so every strategy the token
- * sees is read and the ones above are picked here (chart-strategies.ts).
+ * one replaced by a lower node's for the same metric and tags, or switched off, says so. The
+ * server resolves them (`GET /api/v1/strategies?at=S`), as its judge does.
  */
 export function StrategiesPanel({ selector }: { selector: string }) {
   const api = useApi();
-  const list = useLoad(() => strategyList(api, ''), [selector], STRATEGIES_REFRESH_MS);
-  const rows = list.data ? strategiesAt(list.data.strategies, selector) : [];
+  const list = useLoad(() => strategiesAt(api, selector), [selector], STRATEGIES_REFRESH_MS);
+  const rows = list.data ? strategyRows(list.data) : [];
   const words: Record<StrategyState, string> = { applies: '', overridden: "replaced by a lower node's", off: 'switched off here' };
   return html`<${Section} title=${list.data ? `Strategies (${rows.filter((r) => r.state === 'applies').length})` : 'Strategies'} id="strategies">
     ${list.error ? html`<${ErrorBox} error=${list.error} retry=${list.reload} />` : null}

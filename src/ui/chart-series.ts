@@ -4,7 +4,7 @@
  * The history and alarms come from the API; the shaping is chart-data.ts's.
  */
 import { useState } from 'preact/hooks';
-import { NoopsError } from '../errors/index.js';
+import { listAlarms, metricHistory, type HistoryView, type SeriesView } from '../api/index.js';
 import { LEVELS } from '../tree/index.js';
 import { html } from './html.js';
 import { useLoad } from './load.js';
@@ -14,11 +14,12 @@ import { Chart } from './chart.js';
 import {
   alarmMarkers,
   alignMany,
+  DEFAULT_RANGE,
   isRangeName,
   isRolledUp,
   lastRange,
   RANGES,
-  selectorOfTags,
+  resolutionSeconds,
   shortNumber,
   tagString,
   toColumns,
@@ -27,7 +28,6 @@ import {
   type RangeName,
   type TimeRange,
 } from './chart-data.js';
-import { alarmList, metricHistory, resolutionSeconds, type MetricHistoryView, type MetricSeriesView } from './chart-api.js';
 
 /** Charts of a moving range ("the last hour") read themselves again this often. */
 export const CHART_REFRESH_MS = 10_000;
@@ -38,10 +38,10 @@ const MARKER_ALARMS = 500;
 /** What a chart shows: a named range that moves with the clock, or a fixed (zoomed) one. */
 export type RangeChoice = { name: RangeName } | { fixed: TimeRange };
 
-/** The range choice of a page's address: `from`-`to` when zoomed, else the named range (1h). */
+/** The range choice of a page's address: `from`-`to` when zoomed, else the named range (DEFAULT_RANGE). */
 export function rangeChoice(q: { range?: string; from?: number; to?: number }): RangeChoice {
   if (q.from !== undefined && q.to !== undefined) return { fixed: { from: q.from, to: q.to } };
-  return { name: q.range && isRangeName(q.range) ? q.range : '1h' };
+  return { name: q.range && isRangeName(q.range) ? q.range : DEFAULT_RANGE };
 }
 
 function rangeNow(choice: RangeChoice): TimeRange {
@@ -62,7 +62,7 @@ export function RangeButtons({ choice, pick }: { choice: RangeChoice; pick: (nam
 
 interface SeriesData {
   range: TimeRange;
-  history: MetricHistoryView;
+  history: HistoryView;
   markers: AlarmMarker[];
   columns: Columns;
   band: boolean;
@@ -94,12 +94,8 @@ export function SeriesChart({
       const range = rangeNow(choice);
       const history = await metricHistory(api, { key: seriesKey, from: range.from, to: range.to });
       const resolution = resolutionSeconds(history.resolution, step ?? 0);
-      const selector = selectorOfTags(history.tags, LEVELS);
-      // The series' node narrows the alarms; tags that name no node the server knows: all the token sees.
-      const { alarms } = await alarmList(api, { status: 'all', selector, limit: MARKER_ALARMS }).catch((err: unknown) => {
-        if (selector === '' || !(err instanceof NoopsError) || err.status >= 500 || err.status === 401) throw err;
-        return alarmList(api, { status: 'all', limit: MARKER_ALARMS });
-      });
+      // This series' own events (PROBLEM and OK), only those the token may see.
+      const { alarms } = await listAlarms(api, { status: 'all', key: seriesKey, limit: MARKER_ALARMS });
       return {
         range,
         history,
@@ -130,7 +126,7 @@ export function SeriesChart({
 }
 
 /** A line label for a series among others: its host and the tags that tell it apart. */
-export function lineLabel(s: Pick<MetricSeriesView, 'endpoint' | 'tags'>): string {
+export function lineLabel(s: Pick<SeriesView, 'endpoint' | 'tags'>): string {
   const tags = tagString(s.tags)
     .split(',')
     .filter((p) => p !== '' && !LEVELS.some((l) => p.startsWith(`${l}=`)))
@@ -138,10 +134,42 @@ export function lineLabel(s: Pick<MetricSeriesView, 'endpoint' | 'tags'>): strin
   return tags ? `${s.endpoint} ${tags}` : s.endpoint;
 }
 
-/** Several series as one line each on one chart (e.g. each instance's common.servicerunning). */
-export function SeriesLines({ series, title }: { series: readonly MetricSeriesView[]; title: string }) {
+/** A panel's own range: the one picked with the buttons, and a zoom into it (until reset). */
+export interface PanelRange {
+  picked: RangeName;
+  zoomed?: TimeRange;
+}
+
+/** What changes a panel's range: a button, a drag across the chart, a double-click. */
+export type PanelRangeEvent = { pick: RangeName } | { zoom: TimeRange } | { reset: true };
+
+/**
+ * The panel's range after an event: a pick drops the zoom; a reset goes back to the range picked
+ * (not to the default).
+ *
+ * @example
+ *   panelRange({ picked: '6h', zoomed: { from: 1, to: 2 } }, { reset: true }) // { picked: '6h' }
+ */
+export function panelRange(r: PanelRange, e: PanelRangeEvent): PanelRange {
+  if ('pick' in e) return { picked: e.pick };
+  if ('zoom' in e) return { picked: r.picked, zoomed: e.zoom };
+  return { picked: r.picked };
+}
+
+/** What a panel's range shows. */
+export function panelChoice(r: PanelRange): RangeChoice {
+  return r.zoomed ? { fixed: r.zoomed } : { name: r.picked };
+}
+
+/**
+ * Several series as one line each on one chart (e.g. each instance's common.servicerunning).
+ * A zoom keeps the range picked, so a double-click goes back to it.
+ */
+export function SeriesLines({ series, title }: { series: readonly SeriesView[]; title: string }) {
   const api = useApi();
-  const [choice, setChoice] = useState<RangeChoice>({ name: '1h' });
+  const [range, setRange] = useState<PanelRange>({ picked: DEFAULT_RANGE });
+  const on = (e: PanelRangeEvent): void => setRange((r) => panelRange(r, e));
+  const choice = panelChoice(range);
   const data = useLoad<{ range: TimeRange; columns: Columns }>(
     async () => {
       const range = rangeNow(choice);
@@ -159,11 +187,11 @@ export function SeriesLines({ series, title }: { series: readonly MetricSeriesVi
     'name' in choice ? CHART_REFRESH_MS : undefined,
   );
   return html`<div class="series-lines">
-    <${RangeButtons} choice=${choice} pick=${(name: RangeName) => setChoice({ name })} />
+    <${RangeButtons} choice=${choice} pick=${(name: RangeName) => on({ pick: name })} />
     ${
       data.data
         ? html`<${Chart} title=${title} columns=${data.data.columns} lines=${series.map((s) => ({ label: lineLabel(s) }))}
-          range=${data.data.range} onZoom=${(r: TimeRange) => setChoice({ fixed: r })} onReset=${() => setChoice({ name: '1h' })} height=${180} />`
+          range=${data.data.range} onZoom=${(r: TimeRange) => on({ zoom: r })} onReset=${() => on({ reset: true })} height=${180} />`
         : data.error
           ? html`<${ErrorBox} error=${data.error} retry=${data.reload} />`
           : html`<${Loading} what="the history" />`

@@ -1,61 +1,46 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { strategiesAt, type StrategyLike } from './chart-strategies.js';
+import type { StrategyView } from '../api/index.js';
+import { strategyRows } from './chart-strategies.js';
 
-const s = (id: number, selector: string, metric: string, over: Partial<StrategyLike> = {}) => ({
+const s = (id: number, selector: string, metric: string, over: Partial<StrategyView> = {}): StrategyView => ({
   id,
   selector,
   metric,
   tags: '',
+  func: 'all(#3)',
+  op: '==',
+  right: 0,
+  maxStep: 3,
+  priority: 2,
+  note: '',
+  run: null,
   off: false,
+  createdAt: '2026-12-03T00:00:00.000Z',
   ...over,
 });
 
-test("a node's strategies: its own and those above (inherited), never those of other or lower nodes", () => {
-  const all = [
-    s(1, 'cop=acme', 'cpu.idle'),
-    s(2, 'cop=acme,owt=web', 'app.queue'),
-    s(3, 'cop=acme,owt=ops', 'app.queue'),
-    s(4, 'cop=acme,owt=web,pdl=shop', 'load.1min'),
-    s(5, 'cop=other', 'cpu.idle'),
-  ];
-  const at = strategiesAt(all, 'cop=acme,owt=web');
-  assert.deepEqual(
-    at.map((a) => [a.strategy.id, a.inherited, a.state]),
-    [
-      [2, false, 'applies'],
-      [1, true, 'applies'],
+test("a node's strategies: its own first, then those above (inherited), as the server says they stand", () => {
+  const rows = strategyRows({
+    at: 'cop=acme,owt=web,pdl=shop',
+    strategies: [s(2, 'cop=acme,owt=web', 'common.servicerunning'), s(3, 'cop=acme', 'common.servicerunning', { tags: 'process=worker' })],
+    notApplied: [
+      { ...s(1, 'cop=acme', 'common.servicerunning'), because: 'overridden' },
+      { ...s(4, 'cop=acme,owt=web,pdl=shop', 'cpu.idle', { off: true }), because: 'off' },
     ],
-  );
-});
-
-test('for one metric and tags the lowest node replaces the higher; other tags are another strategy', () => {
-  const all = [
-    s(1, 'cop=acme', 'common.servicerunning'),
-    s(2, 'cop=acme,owt=web', 'common.servicerunning'),
-    s(3, 'cop=acme', 'common.servicerunning', { tags: 'process=worker' }),
-  ];
+  });
   assert.deepEqual(
-    strategiesAt(all, 'cop=acme,owt=web,pdl=shop').map((a) => [a.strategy.id, a.inherited, a.state]),
+    rows.map((r) => [r.strategy.id, r.inherited, r.state]),
     [
+      [4, false, 'off'],
       [2, true, 'applies'],
       [1, true, 'overridden'],
       [3, true, 'applies'],
     ],
   );
+  assert.equal('because' in rows[0]!.strategy, false, 'the row holds the strategy as the API lists it');
 });
 
-test('switched off at a node: it and the ones above it for that metric and tags are off there', () => {
-  const all = [s(1, 'cop=acme', 'cpu.idle'), s(2, 'cop=acme,owt=web', 'cpu.idle', { off: true })];
-  assert.deepEqual(
-    strategiesAt(all, 'cop=acme,owt=web').map((a) => [a.strategy.id, a.state]),
-    [
-      [2, 'off'],
-      [1, 'off'],
-    ],
-  );
-  assert.deepEqual(
-    strategiesAt(all, 'cop=acme').map((a) => [a.strategy.id, a.state]),
-    [[1, 'applies']],
-  );
+test('nothing set at the node or above: no rows', () => {
+  assert.deepEqual(strategyRows({ at: 'cop=acme', strategies: [], notApplied: [] }), []);
 });

@@ -1,62 +1,38 @@
 /**
- * Which strategies apply at a node, from every strategy the token sees (pure): those set on the
- * node itself or on a node above it (inherited), where for one metric and tags the lowest node's
- * replace the higher ones' (overridden), and one switched off there stops it (off), as the
- * server's StrategyBook resolves them.
+ * The rows of a node's Strategies panel (pure), from the server's answer to
+ * `GET /api/v1/strategies?at=NODE` (the server resolves the overrides, as its judge does): each
+ * strategy set at the node or above, whether it is the node's own or inherited, and how it stands
+ * there; the node's own first, then up the tree.
  */
-import { parseFalconTags } from '../api/index.js';
-import { tagString } from './chart-data.js';
+import { parseFalconTags, type StrategiesAtView, type StrategyView } from '../api/index.js';
 
-/** What of a strategy this needs (a subset of the API's StrategyView). */
-export interface StrategyLike {
-  selector: string;
-  metric: string;
-  tags: string | Readonly<Record<string, string>>;
-  off: boolean;
-}
-
-/** How a strategy stands at a node. */
+/** How a strategy stands at a node: it applies, a lower node's replaces it, or it is switched off. */
 export type StrategyState = 'applies' | 'overridden' | 'off';
 
 /** A strategy at a node: whether it is the node's own, and how it stands there. */
-export interface StrategyAt<S> {
-  strategy: S;
+export interface StrategyAt {
+  strategy: StrategyView;
   inherited: boolean;
   state: StrategyState;
 }
 
-/** A selector's pairs (`cop=acme,owt=web`), as an object. */
-function pairsOf(selector: string): Record<string, string> {
-  return parseFalconTags(selector);
-}
-
-/** True when every pair of `upper` is in `node` (the node is `upper` or lies under it). */
-function holds(node: Record<string, string>, upper: Record<string, string>): boolean {
-  return Object.entries(upper).every(([k, v]) => node[k] === v);
+/** How many pairs a selector has: a lower node has more. */
+function depthOf(selector: string): number {
+  return Object.keys(parseFalconTags(selector)).length;
 }
 
 /**
- * The strategies that apply at the node `selector` (its pairs): set there or above, ordered from
- * the node's own down to the highest; for one metric and tags only the lowest node's stand, the
- * others are 'overridden'; an `off` entry is 'off' and so are the ones it switches off.
+ * The panel's rows: those that apply and those that do not, lowest node first (then by id);
+ * `inherited` when set on a node above `answer.at`.
  *
  * @example
- *   strategiesAt(all, 'cop=acme,owt=web').filter((s) => s.state === 'applies')
+ *   strategyRows(await strategiesAt(api, 'cop=acme,owt=web')).filter((r) => r.state === 'applies')
  */
-export function strategiesAt<S extends StrategyLike>(strategies: readonly S[], selector: string): StrategyAt<S>[] {
-  const node = pairsOf(selector);
-  const depth = (s: StrategyLike): number => Object.keys(pairsOf(s.selector)).length;
-  const here = Object.keys(node).length;
-  const above = strategies.filter((s) => holds(node, pairsOf(s.selector)));
-  const group = (s: StrategyLike): string => `${s.metric}\n${tagString(s.tags)}`;
-  const lowest = new Map<string, number>();
-  for (const s of above) lowest.set(group(s), Math.max(lowest.get(group(s)) ?? -1, depth(s)));
-  const offAt = new Set(above.filter((s) => s.off && depth(s) === lowest.get(group(s))).map(group));
-  return above
-    .map((s) => ({
-      strategy: s,
-      inherited: depth(s) < here,
-      state: (offAt.has(group(s)) ? 'off' : depth(s) < lowest.get(group(s))! ? 'overridden' : 'applies') as StrategyState,
-    }))
-    .sort((a, b) => depth(b.strategy) - depth(a.strategy));
+export function strategyRows(answer: StrategiesAtView): StrategyAt[] {
+  const here = depthOf(answer.at);
+  const rows: StrategyAt[] = [
+    ...answer.strategies.map((s) => ({ strategy: s, state: 'applies' as const })),
+    ...answer.notApplied.map(({ because, ...s }) => ({ strategy: s, state: because })),
+  ].map((r) => ({ ...r, inherited: depthOf(r.strategy.selector) < here }));
+  return rows.sort((a, b) => depthOf(b.strategy.selector) - depthOf(a.strategy.selector) || a.strategy.id - b.strategy.id);
 }

@@ -2,6 +2,7 @@
  * The console's addresses: hash routes (`#/n/TAG`), so every page is a link that can be shared,
  * bookmarked and opened in a new tab, and the server serves one page for all of them.
  */
+import { queryString } from '../api/index.js';
 
 export type Route =
   | { page: 'home' }
@@ -35,13 +36,6 @@ export interface AlarmsQuery {
 }
 
 const METRICS_TEXT = ['selector', 'host', 'metric', 'key', 'range'] as const;
-
-function queryString(params: Record<string, string | number | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
-  const text = q.toString();
-  return text ? `?${text}` : '';
-}
 
 /** Links to every page. */
 export const href = {

@@ -158,3 +158,26 @@ routeTest('DELETE /api/v1/alarm-callbacks/:id', "the server's admin removes one;
   assert.equal((await t.call(t.adminToken, 'DELETE', `/api/v1/alarm-callbacks/${made.id}`)).statusCode, 200);
   assertError(await t.call(t.adminToken, 'DELETE', `/api/v1/alarm-callbacks/${made.id}`), 404, 'NOOPS_E_NOT_FOUND');
 });
+
+routeTest('GET /api/v1/alarms', "key= lists one series' events (a chart's markers), scoped as every read; a bad key is 400", async () => {
+  const web = 'h1/app.queue/cop=acme,owt=web,process=web';
+  const mail = 'h1/app.queue/cop=acme,owt=mail';
+  const made = await t.ctx.store.alarms.addEvents([
+    event({ seriesKey: web, metric: 'app.queue', strategyId: '7' }),
+    event({ seriesKey: mail, metric: 'app.queue', strategyId: '7', node: TREE.MAIL, tags: 'cop=acme,owt=mail' }),
+    event({ seriesKey: web, metric: 'app.queue', strategyId: '7', status: 'OK' }),
+  ]);
+  const list = async (token: string, q: string) => {
+    const res = await t.call(token, 'GET', `/api/v1/alarms${q}`);
+    assert.equal(res.statusCode, 200, res.body);
+    return (res.json().alarms as { id: number; status: string }[]).map((a) => `${a.id}:${a.status}`);
+  };
+  const key = (k: string) => encodeURIComponent(k);
+  assert.deepEqual(await list(t.adminToken, `?status=all&key=${key(web)}`), [`${made[2]!.id}:OK`, `${made[0]!.id}:PROBLEM`]);
+  assert.deepEqual(await list(t.adminToken, `?key=${key(web)}`), [], 'recovered: not in trouble');
+  assert.deepEqual(await list(t.adminToken, `?key=${key(mail)}`), [`${made[1]!.id}:PROBLEM`]);
+  assert.deepEqual(await list(webViewer, `?status=all&key=${key(mail)}`), [], "another team's series: nothing");
+  assert.deepEqual(await list(webViewer, `?status=all&key=${key(web)}&limit=1`), [`${made[2]!.id}:OK`]);
+  assert.deepEqual(await list(t.adminToken, `?status=all&key=${key('h9/nothing')}`), []);
+  assertError(await t.call(t.adminToken, 'GET', '/api/v1/alarms?key=no-slash'), 400, 'NOOPS_E_INPUT');
+});

@@ -4,7 +4,7 @@
  * to its strategy's node for a host's or a pushed series). Callbacks receive every alarm, so only
  * the server's admin manages them.
  *
- *   GET    /alarms?status=problem|ok|all&selector=S&limit=N   viewer    -> {alarms: AlarmView[]} newest first
+ *   GET    /alarms?status=problem|ok|all&selector=S&key=K&limit=N viewer -> {alarms: AlarmView[]} newest first (key: one series)
  *   POST   /alarms/:id/ack                                    deployer on the alarm's node -> AlarmView
  *   GET    /silences                                          viewer    -> {silences: SilenceView[]} (active ones)
  *   POST   /silences {selector, forSeconds, reason}           deployer on selector -> SilenceView
@@ -27,6 +27,8 @@ import { parseBody, parseQuery, TagInput } from './parse.js';
 
 /** The most alarms one answer holds. */
 export const MAX_ALARMS = 1000;
+/** The longest series key `key=` takes (endpoint, metric and tags, as the push route bounds them). */
+export const MAX_SERIES_KEY = 2048;
 /** The longest silence: a year. */
 export const MAX_SILENCE_SECONDS = 366 * 24 * 3600;
 
@@ -82,6 +84,12 @@ export async function alarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
         .object({
           status: z.enum(['problem', 'ok', 'all']).default('problem'),
           selector: TagInput.optional(),
+          // one series: its key as api/falcon.ts seriesKey builds it (endpoint/metric[/tags])
+          key: z
+            .string()
+            .max(MAX_SERIES_KEY)
+            .regex(/^[^/]+\/./, 'a series key is endpoint/metric[/tags], as GET /api/v1/metrics/series lists it')
+            .optional(),
           limit: z.coerce.number().int().min(1).max(MAX_ALARMS).default(200),
         })
         .strict(),
@@ -91,7 +99,7 @@ export async function alarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     const asked = q.selector === undefined ? undefined : await nodeOfInput(ctx, q.selector);
     const under = scoped(req.principal, asked);
     if (under === null) return { alarms: [] };
-    const rows = await ctx.store.alarms.listEvents({ status: q.status, under, limit: q.limit });
+    const rows = await ctx.store.alarms.listEvents({ status: q.status, under, seriesKey: q.key, limit: q.limit });
     return { alarms: rows.map(alarmView) };
   });
 

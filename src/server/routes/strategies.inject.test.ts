@@ -293,3 +293,64 @@ routeTest('DELETE /api/v1/maintenance/:id', "ends a window early; a host window 
   assertError(await t.call(webDeployer, 'DELETE', `/api/v1/maintenance/${h.id}`), 404, 'NOOPS_E_STRATEGY_UNKNOWN');
   assert.equal((await t.call(t.adminToken, 'DELETE', `/api/v1/maintenance/${h.id}`)).statusCode, 200);
 });
+
+routeTest(
+  'GET /api/v1/strategies',
+  '?at=NODE: those that apply at the node (its own and inherited), those replaced by a lower node or switched off, lowest first',
+  async () => {
+    const add = async (selector: string, metric: string, over: Record<string, unknown> = {}): Promise<number> => {
+      const body = over.off ? { selector, metric, ...over } : { selector, ...base, metric, ...over };
+      const res = await t.call(t.adminToken, 'POST', '/api/v1/strategies', body);
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json().id as number;
+    };
+    const at = async (token: string, node: string, metrics: string[]) => {
+      const res = await t.call(token, 'GET', `/api/v1/strategies?at=${encodeURIComponent(node)}`);
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json() as {
+        at: string;
+        strategies: { id: number; metric: string }[];
+        notApplied: { id: number; metric: string; because: string }[];
+      };
+      return {
+        at: body.at,
+        applies: body.strategies.filter((s) => metrics.includes(s.metric)).map((s) => s.id),
+        not: body.notApplied.filter((s) => metrics.includes(s.metric)).map((s) => [s.id, s.because]),
+      };
+    };
+    // its own and those above, never those of another node or a lower one
+    const high = await add('cop=acme', 'at.cpu');
+    const own = await add(WEB_SEL, 'at.queue');
+    await add(MAIL_SEL, 'at.queue');
+    await add(`${WEB_SEL},pdl=shop`, 'at.load');
+    assert.deepEqual(await at(t.adminToken, WEB_SEL, ['at.cpu', 'at.queue', 'at.load']), { at: WEB_SEL, applies: [own, high], not: [] });
+    assert.deepEqual((await at(t.adminToken, TREE.WEB, ['at.cpu'])).applies, [high], 'a tag names the node too');
+    // for one metric and tags the lowest node replaces the higher; other tags are another strategy
+    const top = await add('cop=acme', 'at.running');
+    const lower = await add(WEB_SEL, 'at.running');
+    const worker = await add('cop=acme', 'at.running', { tags: 'process=worker' });
+    assert.deepEqual(await at(t.adminToken, `${WEB_SEL},pdl=shop`, ['at.running']), {
+      at: `${WEB_SEL},pdl=shop`,
+      applies: [lower, worker],
+      not: [[top, 'overridden']],
+    });
+    // switched off at a node: it and those above it for that metric and tags are off there, not above
+    const on = await add('cop=acme', 'at.idle');
+    const off = await add(WEB_SEL, 'at.idle', { off: true });
+    assert.deepEqual((await at(t.adminToken, WEB_SEL, ['at.idle'])).not, [
+      [off, 'off'],
+      [on, 'off'],
+    ]);
+    assert.deepEqual((await at(t.adminToken, 'cop=acme', ['at.idle'])).applies, [on]);
+    // a team sees only its own subtree's; one above its scope still replaced there, unseen
+    const team = await at(await t.team(TREE.WEB, 'viewer'), `${WEB_SEL},pdl=shop`, ['at.cpu', 'at.queue', 'at.running']);
+    assert.deepEqual([team.applies, team.not], [[own, lower], []]);
+    assertError(await t.call(t.adminToken, 'GET', `/api/v1/strategies?at=${WEB_SEL}&selector=${WEB_SEL}`), 400, 'NOOPS_E_INPUT');
+    assertError(await t.call(t.adminToken, 'GET', '/api/v1/strategies?at='), 400, 'NOOPS_E_SELECTOR_INVALID');
+    assertError(
+      await t.call(t.adminToken, 'GET', `/api/v1/strategies?at=${encodeURIComponent('cop=acme,=x')}`),
+      400,
+      'NOOPS_E_SELECTOR_INVALID',
+    );
+  },
+);

@@ -25,7 +25,7 @@ import {
   type WantedStrategy,
 } from '../../monitor/strategies/index.js';
 import type { MaintenanceRow, NodataRow, StrategyRow } from '../../store/index.js';
-import { matches, parseSelector, parseTag, type Selector } from '../../tree/index.js';
+import { formatSelector, matches, parseSelector, parseTag, type Selector } from '../../tree/index.js';
 import { authorize, canSee, isServerAdmin, requireServerAdmin } from '../auth.js';
 import type { Principal, ServerContext } from '../context.js';
 import { HostName, parseBody, parseQuery } from './parse.js';
@@ -66,6 +66,7 @@ const MaintenanceBody = z
   })
   .strict();
 const ListQuery = z.object({ selector: z.string().max(512).optional() }).strict();
+const StrategiesQuery = z.object({ selector: z.string().max(512).optional(), at: z.string().max(512).optional() }).strict();
 const MaintenanceQuery = z.object({ selector: z.string().max(512).optional(), all: z.enum(['0', '1']).optional() }).strict();
 const IdParams = z.object({ id: z.string().regex(/^[1-9][0-9]{0,15}$/, 'an id is a positive integer') }).strict();
 
@@ -130,6 +131,31 @@ function listSelector(text: string | undefined): Selector | undefined {
   return text.includes('=') ? parseSelector(text) : { pairs: parseTag(text).pairs };
 }
 
+/**
+ * How the strategies set at a node or above it stand there, as the judge resolves them for the
+ * node's series (monitor/strategies' override rule, resolve.ts `resolvePath`): along the way down,
+ * the lowest node with strategies of a metric and tags decides; its `off` entry leaves none.
+ * Answers the rows lowest node first (then by id).
+ */
+export function resolveAt(rows: readonly StrategyRow[], at: Selector): Array<{ row: StrategyRow; because?: 'overridden' | 'off' }> {
+  const onPath = rows
+    .map((row) => ({ row, depth: nodePairs(row.node).length, key: `${row.metric}\u0000${row.tags}` }))
+    .filter((s) => nodePairs(s.row.node).every(([k, v]) => at.pairs.some((p) => p.key === k && p.value === v)));
+  const lowest = new Map<string, { depth: number; off: boolean }>();
+  for (const s of onPath) {
+    const seen = lowest.get(s.key);
+    if (!seen || s.depth > seen.depth) lowest.set(s.key, { depth: s.depth, off: s.row.off });
+    else if (s.depth === seen.depth && s.row.off) seen.off = true;
+  }
+  return onPath
+    .sort((a, b) => b.depth - a.depth || a.row.id - b.row.id)
+    .map((s) => {
+      const decides = lowest.get(s.key)!;
+      if (decides.off) return { row: s.row, because: 'off' as const };
+      return s.depth < decides.depth ? { row: s.row, because: 'overridden' as const } : { row: s.row };
+    });
+}
+
 /** A strategy's fields checked, as the store keeps them. */
 function wanted(node: string, b: z.infer<typeof StrategyBody>): WantedStrategy {
   const metric = checkMetric(b.metric);
@@ -192,10 +218,26 @@ export async function strategyRoutes(api: FastifyInstance, ctx: ServerContext): 
   const audit = (who: Principal, action: string, target: string, detail: Record<string, unknown>) =>
     ctx.store.audit({ at: new Date().toISOString(), actor: who.name, action, target, detail });
 
-  api.get('/strategies', { config: { access: 'viewer' } }, async (req): Promise<{ strategies: T.StrategyView[] }> => {
-    const q = parseQuery(ListQuery, req.query, 'strategies');
-    const sel = listSelector(q.selector);
+  api.get('/strategies', { config: { access: 'viewer' } }, async (req): Promise<{ strategies: T.StrategyView[] } | T.StrategiesAtView> => {
+    const q = parseQuery(StrategiesQuery, req.query, 'strategies');
     const rows = await ctx.store.listStrategies();
+    if (q.at !== undefined) {
+      if (q.selector !== undefined)
+        throw new NoopsError(
+          'NOOPS_E_INPUT',
+          'strategies: give either selector= (those at or under it) or at= (those that apply at a node), not both',
+        );
+      const at = listSelector(q.at);
+      if (!at) throw new NoopsError('NOOPS_E_SELECTOR_INVALID', 'at= is empty; give the node, e.g. at=cop=xiaomi,owt=miliao');
+      // Resolved over every row (one above the token's scope still counts), shown only where it may look.
+      const seen = resolveAt(rows, at).filter((s) => canSee(req.principal, s.row.node));
+      return {
+        at: formatSelector(at),
+        strategies: seen.filter((s) => s.because === undefined).map((s) => strategyView(s.row)),
+        notApplied: seen.flatMap((s) => (s.because === undefined ? [] : [{ ...strategyView(s.row), because: s.because }])),
+      };
+    }
+    const sel = listSelector(q.selector);
     return {
       strategies: rows.filter((r) => canSee(req.principal, r.node) && (!sel || matches(sel, r.node))).map(strategyView),
     };

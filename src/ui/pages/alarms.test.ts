@@ -25,9 +25,7 @@ test("the instance's node its tags name decides first, else the strategy's node;
   assert.equal(mayAck(team('deployer'), { selector: 'pdl=shop', tags: '' }), false, 'a selector that names no node');
 });
 
-test('acknowledged: a flag, or who and when', () => {
-  assert.equal(isAcked({ acknowledged: true }), true);
+test('acknowledged: the server says who and when; null until someone does', () => {
   assert.equal(isAcked({ acknowledged: { by: 'admin', at: '2026-12-03T06:00:00Z' } }), true);
-  assert.equal(isAcked({ acknowledged: false }), false);
   assert.equal(isAcked({ acknowledged: null }), false);
 });

@@ -5,7 +5,7 @@
  * and a link to the series' chart around the event.
  */
 import { useState } from 'preact/hooks';
-import { seriesKey } from '../../api/index.js';
+import { ackAlarm, listAlarms, seriesKey, type AlarmView } from '../../api/index.js';
 import { formatTag, LEVELS, parseSelector } from '../../tree/index.js';
 import { html } from '../html.js';
 import { useLoad } from '../load.js';
@@ -13,7 +13,6 @@ import { href, type AlarmsQuery } from '../routes.js';
 import { ago, when } from '../format.js';
 import { may, type Role, type Who } from '../permissions.js';
 import { Empty, ErrorBox, Loading, Section, useApi, useWho } from '../widgets.js';
-import { ackAlarm, alarmList, strategyId, type AlarmEventView, type AlarmStatusFilter } from '../chart-api.js';
 import { eventSeconds, selectorOfTags, shortNumber, tagString } from '../chart-data.js';
 
 /** Alarms are re-read this often: a new PROBLEM shows within seconds. */
@@ -24,6 +23,9 @@ export const ALARMS_LIMIT = 500;
 
 /** The role acknowledging an alarm needs on its node, as for the other buttons that change something. */
 export const ACK_NEEDS: Role = 'deployer';
+
+/** The alarms the list asks for: PROBLEM of series still in trouble (the default), OK, or every event. */
+export type AlarmStatusFilter = 'problem' | 'ok' | 'all';
 
 /** Seconds of history the chart link shows on each side of an event. */
 const AROUND_SECONDS = 1800;
@@ -37,7 +39,10 @@ function go(to: string): void {
  * (the instance's node its tags name; for a host's or a pushed series, the node of the strategy
  * that raised it); the admin token everywhere. The server stays the judge.
  */
-export function mayAck(who: Pick<Who, 'kind' | 'scope' | 'role'>, alarm: Pick<AlarmEventView, 'selector' | 'tags'>): boolean {
+export function mayAck(
+  who: Pick<Who, 'kind' | 'scope' | 'role'>,
+  alarm: Pick<AlarmView, 'tags'> & Partial<Pick<AlarmView, 'selector'>>,
+): boolean {
   if (who.kind === 'admin') return may(who, 'cop.any', ACK_NEEDS);
   const node = tagOf(selectorOfTags(alarm.tags, LEVELS)) ?? tagOf(alarm.selector ?? '');
   return node !== undefined && may(who, node, ACK_NEEDS);
@@ -53,16 +58,14 @@ function tagOf(selector: string): string | undefined {
   }
 }
 
-/** True when an alarm has been acknowledged (a flag, or who and when). */
-export function isAcked(a: Pick<AlarmEventView, 'acknowledged'>): boolean {
-  return a.acknowledged !== null && a.acknowledged !== undefined && a.acknowledged !== false && a.acknowledged !== '';
+/** True when an alarm has been acknowledged (the server says who and when). */
+export function isAcked(a: Pick<AlarmView, 'acknowledged'>): boolean {
+  return a.acknowledged !== null;
 }
 
-/** Who acknowledged and when, as far as the server says. */
-function ackWords(ack: AlarmEventView['acknowledged']): string {
-  if (typeof ack === 'string') return ack;
-  if (ack && typeof ack === 'object') return `by ${ack.by}${ack.at ? ` ${ago(ack.at, Date.now())}` : ''}`;
-  return 'yes';
+/** Who acknowledged and when. */
+function ackWords(ack: NonNullable<AlarmView['acknowledged']>): string {
+  return `by ${ack.by} ${ago(ack.at, Date.now())}`;
 }
 
 export function AlarmsPage({ q }: { q: AlarmsQuery }) {
@@ -73,14 +76,14 @@ export function AlarmsPage({ q }: { q: AlarmsQuery }) {
   const [acking, setAcking] = useState<string | null>(null);
   const [ackError, setAckError] = useState<Error | null>(null);
   const list = useLoad(
-    () => alarmList(api, { status, selector: q.selector, limit: ALARMS_LIMIT }),
+    () => listAlarms(api, { status, selector: q.selector, limit: ALARMS_LIMIT }),
     [status, q.selector],
     ALARMS_REFRESH_MS,
   );
   document.title = 'alarms · noops';
   const alarms = list.data?.alarms ?? [];
-  const ack = async (id: string): Promise<void> => {
-    setAcking(id);
+  const ack = async (id: number): Promise<void> => {
+    setAcking(String(id));
     setAckError(null);
     try {
       await ackAlarm(api, id);
@@ -142,14 +145,14 @@ export function AlarmsPage({ q }: { q: AlarmsQuery }) {
               <td class="mono">${a.endpoint}</td>
               <td class="mono">${a.metric}</td>
               <td class="mono small tags-cell">${tags}</td>
-              <td class="mono small" title=${`strategy ${strategyId(a.strategy)}`}>${shortNumber(a.leftValue)}${a.func ? ` ${a.func} ${a.op ?? ''} ${a.right ?? ''}` : ''}</td>
+              <td class="mono small" title=${`strategy ${a.strategy}`}>${shortNumber(a.leftValue)}${a.func ? ` ${a.func} ${a.op} ${a.right}` : ''}</td>
               <td class="num">${a.currentStep}</td>
               <td>${iso ? html`<time datetime=${iso} title=${when(iso)}>${ago(iso, now)}</time>` : '-'}</td>
-              <td class="small">${a.note ?? ''}</td>
-              <td>${isAcked(a) ? html`<span class="ok small">${ackWords(a.acknowledged)}</span>` : html`<span class="muted small">no</span>`}</td>
+              <td class="small">${a.note}</td>
+              <td>${a.acknowledged ? html`<span class="ok small">${ackWords(a.acknowledged)}</span>` : html`<span class="muted small">no</span>`}</td>
               <td class="actions">
                 <a href=${chart}>chart</a>
-                ${!isAcked(a) && a.status === 'PROBLEM' && mayAck(who, a) ? html` <button type="button" class="small" disabled=${acking === id} onClick=${() => ack(id)}>Acknowledge</button>` : null}
+                ${!isAcked(a) && a.status === 'PROBLEM' && mayAck(who, a) ? html` <button type="button" class="small" disabled=${acking === id} onClick=${() => ack(a.id)}>Acknowledge</button>` : null}
               </td>
             </tr>`;
           })}</tbody>

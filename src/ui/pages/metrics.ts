@@ -5,11 +5,11 @@
  * it shows is in its address, so a chart is a link.
  */
 import { useState } from 'preact/hooks';
+import { listSeries, type SeriesView } from '../../api/index.js';
 import { html } from '../html.js';
 import { useLoad } from '../load.js';
 import { href, type MetricsQuery } from '../routes.js';
 import { Ago, Empty, ErrorBox, Loading, Section, useApi } from '../widgets.js';
-import { metricSeries, type MetricSeriesView } from '../chart-api.js';
 import { RangeButtons, rangeChoice, SeriesChart, type RangeChoice } from '../chart-series.js';
 import { shortNumber, tagString, type RangeName, type TimeRange } from '../chart-data.js';
 
@@ -35,7 +35,7 @@ export function MetricsPage({ q }: { q: MetricsQuery }) {
   document.title = 'metrics · noops';
   const baseOfHost = q.host !== undefined && !q.metric && !q.selector && !q.key;
   const list = useLoad(
-    () => metricSeries(api, { selector: q.selector, host: q.host, metric: q.metric, limit: SERIES_LIMIT }),
+    () => listSeries(api, { selector: q.selector, host: q.host, metric: q.metric, limit: SERIES_LIMIT }),
     [q.selector, q.host, q.metric],
     SERIES_REFRESH_MS,
   );
@@ -96,7 +96,7 @@ function Finder({ q }: { q: MetricsQuery }) {
   </form>`;
 }
 
-function SeriesTable({ series, q }: { series: readonly MetricSeriesView[]; q: MetricsQuery }) {
+function SeriesTable({ series, q }: { series: readonly SeriesView[]; q: MetricsQuery }) {
   const keep = { selector: q.selector, host: q.host, metric: q.metric };
   return html`<div class="table-wrap"><table class="series-table">
     <thead><tr><th>host</th><th>metric</th><th>tags</th><th>type</th><th class="num">step</th><th class="num">last value</th><th>last point</th><th></th></tr></thead>
@@ -123,12 +123,12 @@ function HostBase({
   pick,
 }: {
   host: string;
-  series: readonly MetricSeriesView[];
+  series: readonly SeriesView[];
   choice: RangeChoice;
   pick: (n: RangeName) => void;
 }) {
   const base = series.filter((s) => (BASE_METRICS as readonly string[]).includes(s.metric));
-  const order = (s: MetricSeriesView): number => (BASE_METRICS as readonly string[]).indexOf(s.metric);
+  const order = (s: SeriesView): number => (BASE_METRICS as readonly string[]).indexOf(s.metric);
   base.sort((a, b) => order(a) - order(b) || tagString(a.tags).localeCompare(tagString(b.tags)));
   return html`<${Section} title=${`Base metrics of ${host}`} id="host-base">
     <${RangeButtons} choice=${choice} pick=${pick} />

@@ -13,6 +13,7 @@ import { isNotFound, notFoundWords } from '../permissions.js';
 import { HostsTable, InstancesTable, below } from './tables.js';
 import { ClusterBody } from './cluster.js';
 import { NodeMonitoring } from '../chart-panels.js';
+import { DepsPanel } from '../deps-panel.js';
 
 /** A node's page is re-read this often: host and instance states show within seconds. */
 export const NODE_REFRESH_MS = 5000;
@@ -41,6 +42,7 @@ export function NodePage({ tag }: { tag: string }) {
     </header>
     ${node.error ? html`<${ErrorBox} error=${node.error} retry=${node.reload} />` : null}
     ${v.cluster ? html`<${ClusterBody} view=${v} reload=${node.reload} />` : html`<${NodeBody} view=${v} />`}
+    <${DepsPanel} tag=${v.node.tag} />
     <${NodeMonitoring} tag=${v.node.tag} />
   </div>`;
 }

@@ -1,0 +1,116 @@
+/**
+ * `BalancerApplier`: the pools a host drives (its `DesiredBalancers`) applied, each with its
+ * driver, each checked first (validate.ts). One pool's failure (a refused check, an unreachable
+ * socket, a reload refused) is its own report, `ok: false` with the reason; the others are
+ * applied all the same. Pools the server no longer names are forgotten and left as they are in
+ * their balancer (`noops lb rm` only stops driving a pool). The applier remembers the last
+ * pools and reports, so that it can apply them again (a deletion that waited for sessions) and
+ * say whether a member it holds is still draining.
+ */
+import type { BalancerReport, DesiredBalancers } from '../../api/index.js';
+import { applyHaproxyPool } from './haproxy-pool.js';
+import { KeepalivedDriver } from './keepalived.js';
+import { NginxDriver } from './nginx.js';
+import type { PoolOutcome } from './outcome.js';
+import { checkPool, targetOf, type ValidPool } from './validate.js';
+
+export interface BalancerApplierOptions {
+  /** the keepalived binary that checks files (default `keepalived`, in PATH or /usr/sbin) */
+  keepalived?: string;
+  /** the clock of the reports (tests) */
+  now?: () => Date;
+}
+
+export class BalancerApplier {
+  private readonly nginx = new NginxDriver();
+  private readonly keepalived: KeepalivedDriver;
+  private readonly now: () => Date;
+  /** the pools of the last apply, checked, by name */
+  private pools = new Map<string, ValidPool>();
+  /** the last report of each pool */
+  private reports: BalancerReport[] = [];
+
+  constructor(opts: BalancerApplierOptions = {}) {
+    this.keepalived = new KeepalivedDriver(opts.keepalived);
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Applies every pool of `desired` (at once, side by side) and answers a report for each. */
+  async apply(desired: DesiredBalancers): Promise<BalancerReport[]> {
+    const pools = Array.isArray(desired.pools) ? [...desired.pools] : [];
+    pools.sort((a, b) => String(a?.name).localeCompare(String(b?.name)));
+    const checked = new Map<string, ValidPool>();
+    const refused: BalancerReport[] = [];
+    const targets = new Map<string, string>();
+    for (const p of pools) {
+      const c = checkPool(p);
+      if (!c.ok) {
+        refused.push(this.report(c.name, desired.index, { members: [], error: c.reason }));
+        continue;
+      }
+      const target = targetOf(c.pool);
+      const other = targets.get(target) ?? (checked.has(c.pool.name) ? c.pool.name : undefined);
+      if (other !== undefined) {
+        refused.push(
+          this.report(c.pool.name, desired.index, {
+            members: [],
+            error: `pool "${c.pool.name}": pool "${other}" drives the same ${target} (or the name is given twice): not applied`,
+          }),
+        );
+        continue;
+      }
+      targets.set(target, c.pool.name);
+      checked.set(c.pool.name, c.pool);
+    }
+    for (const [name, pool] of this.pools) {
+      if (checked.get(name) === undefined || targetOf(checked.get(name)!) !== targetOf(pool)) this.forget(pool);
+    }
+    this.pools = checked;
+    const applied = await Promise.all(
+      [...checked.values()].map(async (pool) => this.report(pool.name, desired.index, await this.applyPool(pool))),
+    );
+    this.reports = [...applied, ...refused].sort((a, b) => a.name.localeCompare(b.name));
+    return this.reports;
+  }
+
+  /** True when a member of the last reports is draining with connections still open. */
+  draining(): boolean {
+    return this.reports.some((r) => r.members.some((m) => m.state === 'drain' && m.connections !== null && m.connections > 0));
+  }
+
+  /** The last reports (empty before the first apply). */
+  lastReports(): readonly BalancerReport[] {
+    return this.reports;
+  }
+
+  private async applyPool(pool: ValidPool): Promise<PoolOutcome> {
+    try {
+      switch (pool.driver) {
+        case 'haproxy':
+          return await applyHaproxyPool(pool);
+        case 'nginx':
+          return await this.nginx.apply(pool);
+        case 'keepalived':
+          return await this.keepalived.apply(pool);
+      }
+    } catch (err) {
+      return { members: [], error: (err as Error).message };
+    }
+  }
+
+  private forget(pool: ValidPool): void {
+    if (pool.driver === 'nginx') this.nginx.forget(pool.file);
+    if (pool.driver === 'keepalived') this.keepalived.forget(pool.file);
+  }
+
+  private report(name: string, index: number, outcome: PoolOutcome): BalancerReport {
+    return {
+      name,
+      index,
+      ok: outcome.error === undefined,
+      ...(outcome.error !== undefined && { error: outcome.error }),
+      at: this.now().toISOString(),
+      members: outcome.members,
+    };
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The haproxy driver through the applier, against a real haproxy started by the test, with
+ * traffic through it to two (then three) small HTTP servers: members added, drained (no new
+ * requests, the open one goes on and is counted), made ready again, moved, and removed once
+ * their last session ended.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { BalancerReport, DesiredMember, MemberState } from '../../api/index.js';
+import { BalancerApplier } from './applier.js';
+import { HaproxyClient } from './haproxy.js';
+import { HAPROXY, hit, missing, startBackend, startHaproxy, until, type Backend, type RunningHaproxy } from './test-daemons.js';
+
+const skip = missing(HAPROXY);
+let haproxy: RunningHaproxy;
+let a: Backend;
+let b: Backend;
+let c: Backend;
+
+before(async () => {
+  if (skip) return;
+  haproxy = await startHaproxy();
+  [a, b, c] = await Promise.all([startBackend('a'), startBackend('b'), startBackend('c')]);
+});
+after(async () => {
+  await haproxy?.stop();
+  await Promise.all([a, b, c].map((s) => s?.close()));
+});
+
+function member(id: string, backend: Backend, state: MemberState): DesiredMember {
+  return { id, address: '127.0.0.1', port: backend.port, state, host: 'h1', tag: 'cop.x_job.web', version: 'abcdef1', process: 'web' };
+}
+
+/** Who answered `n` requests through haproxy, counted by name. */
+async function spread(n: number): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const name = await hit(haproxy.url);
+    out[name] = (out[name] ?? 0) + 1;
+  }
+  return out;
+}
+
+function held(report: BalancerReport): Record<string, string> {
+  return Object.fromEntries(report.members.map((m) => [m.id, `${m.state}/${m.connections}`]));
+}
+
+test('the pool follows: add, drain with an open request, ready, move, remove after the last session', { skip }, async () => {
+  const applier = new BalancerApplier();
+  const pool = (members: DesiredMember[]) => ({
+    name: 'web',
+    driver: 'haproxy' as const,
+    socket: haproxy.socket,
+    backend: haproxy.backend,
+    members,
+  });
+  let index = 0;
+  const apply = async (members: DesiredMember[]): Promise<BalancerReport> => {
+    const [report] = await applier.apply({ index: ++index, pools: [pool(members)] });
+    assert.equal(report!.ok, true, report!.error);
+    assert.equal(report!.index, index);
+    return report!;
+  };
+
+  // added: both take requests
+  assert.deepEqual(held(await apply([member('h1_a', a, 'ready'), member('h1_b', b, 'ready')])), { h1_a: 'ready/0', h1_b: 'ready/0' });
+  assert.deepEqual(await spread(10), { a: 5, b: 5 });
+
+  // a request held open on a (b out of the way), then a drains while b takes everything new
+  await apply([member('h1_a', a, 'ready'), member('h1_b', b, 'maint')]);
+  const hitsOfA = a.hits;
+  const open = hit(`${haproxy.url}/hold`);
+  await until('the held request to reach a', () => a.hits === hitsOfA + 1);
+  const draining = await apply([member('h1_a', a, 'drain'), member('h1_b', b, 'ready')]);
+  assert.deepEqual(held(draining), { h1_a: 'drain/1', h1_b: 'ready/0' });
+  assert.equal(applier.draining(), true);
+  assert.deepEqual(await spread(10), { b: 10 }, 'a drained server gets no new requests');
+  a.release();
+  assert.equal(await open, 'a', 'the open request ends normally');
+  await until(
+    'the drain to end',
+    async () => held(await apply([member('h1_a', a, 'drain'), member('h1_b', b, 'ready')])).h1_a === 'drain/0',
+  );
+  assert.equal(applier.draining(), false);
+
+  // ready again, then moved in place to c's port (same id: a new version on the same host)
+  await apply([member('h1_a', a, 'ready'), member('h1_b', b, 'ready')]);
+  assert.deepEqual(await spread(4), { a: 2, b: 2 });
+  await apply([member('h1_a', c, 'ready'), member('h1_b', b, 'ready')]);
+  const servers = await new HaproxyClient(haproxy.socket).servers(haproxy.backend);
+  assert.deepEqual(
+    servers.map((s) => [s.id, s.port]),
+    [
+      ['h1_a', c.port],
+      ['h1_b', b.port],
+    ],
+  );
+  assert.deepEqual(await spread(4), { c: 2, b: 2 });
+
+  // no longer named while a session is open: maint at once, deleted once the session ends
+  await apply([member('h1_a', c, 'ready'), member('h1_b', b, 'maint')]);
+  const hitsOfC = c.hits;
+  const openOnC = hit(`${haproxy.url}/hold`);
+  await until('the held request to reach c', () => c.hits === hitsOfC + 1);
+  assert.deepEqual(held(await apply([member('h1_b', b, 'ready')])), { h1_a: 'maint/1', h1_b: 'ready/0' });
+  assert.deepEqual(await spread(4), { b: 4 });
+  c.release();
+  assert.equal(await openOnC, 'c');
+  await until('h1_a to be deleted', async () => held(await apply([member('h1_b', b, 'ready')])).h1_a === undefined);
+  assert.deepEqual(
+    (await new HaproxyClient(haproxy.socket).servers(haproxy.backend)).map((s) => s.id),
+    ['h1_b'],
+  );
+
+  // an empty pool empties the backend
+  assert.deepEqual(held(await apply([])), {});
+  assert.deepEqual(await new HaproxyClient(haproxy.socket).servers(haproxy.backend), []);
+});
+
+test('an unreachable socket or unknown backend is the pool ok:false; the other pools are applied', { skip }, async () => {
+  const applier = new BalancerApplier();
+  const reports = await applier.apply({
+    index: 9,
+    pools: [
+      { name: 'gone', driver: 'haproxy', socket: '/nonexistent/haproxy.sock', backend: 'pool', members: [] },
+      { name: 'nobackend', driver: 'haproxy', socket: haproxy.socket, backend: 'other', members: [] },
+      { name: 'web', driver: 'haproxy', socket: haproxy.socket, backend: haproxy.backend, members: [member('h2_b', b, 'ready')] },
+    ],
+  });
+  assert.deepEqual(
+    reports.map((r) => [r.name, r.ok]),
+    [
+      ['gone', false],
+      ['nobackend', false],
+      ['web', true],
+    ],
+  );
+  assert.match(reports[0]!.error!, /cannot reach haproxy's runtime API at \/nonexistent\/haproxy\.sock/);
+  assert.match(reports[1]!.error!, /Can't find backend/);
+  assert.deepEqual(held(reports[2]!), { h2_b: 'ready/0' });
+  await applier.apply({
+    index: 10,
+    pools: [{ name: 'web', driver: 'haproxy', socket: haproxy.socket, backend: haproxy.backend, members: [] }],
+  });
+});
