@@ -83,10 +83,13 @@ export function failures(c: LoadCount): number {
 }
 
 /**
- * Sends requests to `url` from `concurrency` loops (keep-alive connections, as a browser or a
- * service would), one after the other in each loop, until `stop()`; answers the count.
+ * Sends requests to `url` from `concurrency` loops, one after the other in each loop, until
+ * `stop()`; answers the count. `keepAlive` (the default): each loop keeps its connection, as a
+ * browser or a service would; false: each request on a new connection (nginx's graceful reload
+ * closes the idle kept-alive connections of its old workers, and a request sent on one at that
+ * moment fails whatever the pool holds: clients retry such requests, this one counts them).
  */
-export function steadyLoad(url: string, concurrency = 4): { count: LoadCount; stop(): Promise<LoadCount> } {
+export function steadyLoad(url: string, concurrency = 4, keepAlive = true): { count: LoadCount; stop(): Promise<LoadCount> } {
   const dispatcher = new Agent({ connections: concurrency, keepAliveTimeout: 30_000, headersTimeout: 10_000, bodyTimeout: 10_000 });
   const count: LoadCount = { total: 0, non2xx: {}, errors: {}, served: {} };
   let running = true;
@@ -94,7 +97,7 @@ export function steadyLoad(url: string, concurrency = 4): { count: LoadCount; st
     while (running) {
       count.total += 1;
       try {
-        const res = await request(url, { dispatcher });
+        const res = await request(url, { dispatcher, reset: !keepAlive });
         const text = await res.body.text();
         if (res.statusCode < 200 || res.statusCode > 299) count.non2xx[res.statusCode] = (count.non2xx[res.statusCode] ?? 0) + 1;
         else {

@@ -10,7 +10,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BalancerShow, BalancerView, InstanceView } from '../../src/api/index.js';
 import { failures, steadyLoad, makeBalancedApp, type AppAnswer, type LoadCount } from './balancers-app.js';
@@ -128,10 +128,15 @@ async function through(url: string, n: number): Promise<string[]> {
 const everyHost = (version: string): string[] => APP_HOSTS.map((h) => `${version}@${h}`);
 const distinct = (xs: string[]): string[] => [...new Set(xs)].sort();
 
-/** Runs `during` under a steady client through HAProxy and one through nginx; answers both counts. */
+/**
+ * Runs `during` under a steady client through HAProxy (kept-alive connections: the runtime API
+ * changes a pool without a reload) and one through nginx (a new connection per request: every
+ * nginx reload closes its old workers' idle kept-alive connections, and a request racing that
+ * close fails whatever the pool holds); answers both counts.
+ */
 async function underLoad(during: () => Promise<void>): Promise<{ ha: LoadCount; ng: LoadCount }> {
   const ha = steadyLoad(haproxy.url);
-  const ng = steadyLoad(nginx.url);
+  const ng = steadyLoad(nginx.url, 4, false);
   await until('both clients served', () => ha.count.total > 20 && ng.count.total > 20, 10_000, 20);
   try {
     await during();
@@ -200,6 +205,7 @@ test('load-balancer pools follow deploys, rollbacks, restarts and undeploys, wit
       '--pid-file',
       nginx.pidFile,
     ]);
+    mkdirSync(join(base, 'keepalived')); // as /etc/keepalived is: the agent writes the file, not its folder
     const lvsPort = await freePort();
     await ok([
       'lb',
