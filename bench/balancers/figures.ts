@@ -27,8 +27,6 @@ export interface ChangeFigures {
   latencyMs: { p50: number; p99: number; max: number };
   /** each new process: from its host's report that it is healthy (naming's answer) to its first request through the balancer */
   reportToServedMs: Timing[];
-  /** the same from the agent's own health check (healthySince), which the report follows */
-  checkToServedMs: Timing[];
   /** each old process: from noops marking it drain (the pool) to its last request through the balancer */
   markToLastMs: Timing[];
   /** the same from the balancer's own drain (haproxy's state, nginx's file) */
@@ -81,10 +79,6 @@ export function figuresOf(balancer: 'haproxy' | 'nginx', r: ChangeRecord): Chang
       const appeared = r.appeared.filter((a) => a.endpoint === `${i.host}:${i.port}:${i.version}`).at(-1);
       return { process: label(i), ms: since(appeared?.at ?? null, servedOf(r, i)?.first) };
     }),
-    checkToServedMs: joined.map((i) => ({
-      process: label(i),
-      ms: since(i.healthySince ? Date.parse(i.healthySince) : null, servedOf(r, i)?.first),
-    })),
     markToLastMs: left.map((i) => ({ process: label(i), ms: since(leftReady(r.pool, i.port!, r.t0), servedOf(r, i)?.last) })),
     drainToLastMs: left.map((i) => ({ process: label(i), ms: since(leftReady(r.balancer, i.port!, r.t0), servedOf(r, i)?.last) })),
   };

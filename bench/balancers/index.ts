@@ -141,9 +141,9 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
       await new Promise((r) => setTimeout(r, STEADY_MS));
       const [haCannon, ngCannon] = await Promise.all([loads.haproxy.stop(), loads.nginx.stop()]);
       await Promise.all(Object.values(watch).map((w) => w.stop()));
-      const after = await until('every new process healthy', async () => {
+      const after = await until('every process up', async () => {
         const now = await instances();
-        return now.length === APP_HOSTS.length && now.every((i) => i.healthySince) && now;
+        return now.length === APP_HOSTS.length && now.every((i) => i.state === 'up' && i.pid !== null) && now;
       });
       const common = { t0, before, after, appeared: watch.naming.appeared };
       const row: ChangeRow = {
