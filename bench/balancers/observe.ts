@@ -28,7 +28,7 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record
 
 /** How often the balancers' state and the pool are read. */
 const POLL_MS = 10;
-const POOL_POLL_MS = 20;
+const POOL_POLL_MS = 50;
 
 /** One process seen through a balancer: `host:port#pid`, its version, the first and last answers. */
 export interface Served {
@@ -43,7 +43,7 @@ export interface Served {
 }
 
 /** Load through one balancer: autocannon at `rate` requests/s until `stop()`. */
-export function load(url: string, rate: number, connections = 10): { served: Map<string, Served>; stop(): Promise<CannonResult> } {
+export function load(url: string, rate: number, connections = 100): { served: Map<string, Served>; stop(): Promise<CannonResult> } {
   const served = new Map<string, Served>();
   const cannon = autocannon({
     url,
