@@ -40,7 +40,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   lead: ['errors', 'store'],
   build: ['errors', 'artifacts', 'release', 'runtimes', 'tree', 'api', 'net', 'store'],
   // monitor -> bus: the read model names the hosts whose reports it stored, and reads the others' (issue 14)
-  monitor: ['errors', 'api', 'store', 'tree', 'release', 'bus'],
+  // monitor -> net: the VictoriaMetrics test kit (victoria/test-victoria.ts) takes a free port from the one shared helper
+  monitor: ['errors', 'api', 'store', 'tree', 'release', 'bus', 'net'],
   rollout: ['errors', 'api', 'artifacts', 'build', 'release', 'runtimes', 'secrets', 'store', 'tree'],
   agent: ['errors', 'api', 'artifacts', 'net', 'release', 'runtimes', 'secrets', 'supervisor', 'tls', 'tree'],
   import: ['errors', 'api', 'artifacts', 'release', 'store', 'tree'],
@@ -48,6 +49,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     'errors',
     'api',
     'artifacts',
+    'balance',
     'build',
     'bus',
     'import',
@@ -65,6 +67,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   ],
   // naming: who answers for a selector (HTTP, DNS) from the read model, and who depends on whom (issue 16)
   naming: ['errors', 'api', 'store', 'tree'],
+  // balance: load-balancer pools from the read model (through naming's source), drain marks, the rollout's hooks (issue 16)
+  balance: ['errors', 'api', 'bus', 'naming', 'rollout', 'store', 'tree'],
   // cli -> monitor: `noops strategy test` runs the judge locally, through monitor/judge/index.ts (issue 15)
   cli: ['errors', 'agent', 'api', 'artifacts', 'monitor', 'net', 'release', 'runtimes', 'secrets', 'server', 'supervisor', 'tls', 'tree'],
   ui: ['errors', 'api', 'tree'],

@@ -222,7 +222,7 @@ export class ApiClient {
 
   // ---- host commands, through the server ----
   command(req: T.CommandRequest): Promise<T.CommandView> {
-    return this.request('POST', '/commands', req);
+    return this.request('POST', '/commands', req, { timeoutMs: req.action === 'restart' ? 0 : undefined }); // a restart answers once its host is drained from its pools
   }
   /** The command and its output after `offset`; the server waits up to `waitMs` for news. */
   readCommand(id: number, offset: number, waitMs = 0, opts: RequestOptions = {}): Promise<T.CommandView> {

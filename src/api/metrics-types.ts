@@ -30,9 +30,11 @@ export interface SeriesView {
   lastValue: number;
 }
 
-/** `GET /api/v1/metrics/series?selector=S&host=H&metric=M&limit=N`. */
+/** `GET /api/v1/metrics/series?selector=S&host=H&metric=M&limit=N&cursor=C`: a page, in key order. */
 export interface SeriesList {
   series: SeriesView[];
+  /** when more follows: the `cursor` of the next page (also in the `x-noops-next` header); absent on the last page */
+  next?: string;
 }
 
 /** A row of history: `[ts, avg, min, max]` (at the raw resolution the three are the point's value). */

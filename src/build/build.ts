@@ -181,6 +181,7 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
       crons: plan.crons,
       ...(plan.deployTests.length > 0 ? { deployTests: plan.deployTests } : {}),
       ...(plan.dependsOn && { dependsOn: plan.dependsOn }),
+      ...(plan.drainTimeout !== undefined && { drainTimeout: plan.drainTimeout }),
     });
     if (plan.staticServer) await placeStaticServer(src);
     const file = join(dir, 'release.tar.gz');

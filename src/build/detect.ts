@@ -67,6 +67,8 @@ export interface BuildPlan {
   deployTests: string[];
   /** noops.yaml's depends_on, canonical selectors (absent: none declared) */
   dependsOn?: string[];
+  /** noops.yaml's drain_timeout, seconds (absent: not set) */
+  drainTimeout?: number;
 }
 
 /** The parts of a stack name, in the order they are written. */
@@ -174,6 +176,7 @@ export function detectStack(files: DetectInput): BuildPlan {
     staticServer,
     deployTests: [...(yaml?.deploy_tests ?? [])],
     ...(yaml?.depends_on?.length && { dependsOn: [...yaml.depends_on] }),
+    ...(yaml?.drain_timeout !== undefined && { drainTimeout: yaml.drain_timeout }),
   };
 }
 

@@ -35,7 +35,7 @@ export const CHANNELS = {
   deploymentCommands: 'deployment_commands',
   /** hosts' stored last reports changed (or were removed); payload: host names, one per line (monitor/shared-reports.ts) */
   reports: 'reports',
-  /** nodes were added to the service tree (payload: empty; tree/stored-tree.ts), or a cluster's hosts changed (payload `clusters`; monitor/strategies) */
+  /** nodes were added to the service tree (payload: empty; tree/stored-tree.ts), or a cluster's hosts changed (payload `clusters`; monitor/strategies), or a host's scope (payload `hosts`; server/routes/metrics-scope.ts) */
   tree: 'tree',
   /** an agent command was queued (payload `host:NAME`: wake that agent's poll) or changed (`id:N`: wake its readers) */
   commands: 'commands',

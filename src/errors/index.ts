@@ -211,6 +211,11 @@ export const ERROR_CODES = {
     status: 502,
     hint: "check the balancer on its host: haproxy's `stats socket PATH level admin` and the backend, nginx's pid file, keepalived's file (docs/balancers.md#on-the-balancers-host); the message names the cause",
   },
+  // load balancers (the server's side)
+  NOOPS_E_DRAIN_FAILED: {
+    status: 503,
+    hint: "a pool's balancer did not follow: check its host is up and its agent's report (`noops lb show NAME --json`: report.ok, report.error); the message names the pool",
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

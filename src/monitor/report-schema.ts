@@ -10,6 +10,7 @@
  *   const report = parseBody(ReportBody, req.body, 'report'); // a ReportBody, or NOOPS_E_INPUT
  */
 import { z } from 'zod';
+import { MAX_METRIC_AND_TAGS } from '../api/index.js';
 import { isCanonicalTag } from '../tree/index.js';
 
 /**
@@ -73,18 +74,32 @@ export const RuntimesReport = z
   .strict();
 export type RuntimesReport = z.infer<typeof RuntimesReport>;
 
-/** One Open-Falcon point: a host's or an instance's metric, or one pushed to the agent's `/v1/push`. */
+/**
+ * One Open-Falcon point: a host's or an instance's metric, or one pushed to the agent's `/v1/push`.
+ * The one check of a report's points (the server does not check them again as a push): exact types
+ * and no unknown field, and every rule of Falcon's push (api/falcon.ts `checkFalconPush`): an
+ * endpoint and a metric, not `kernel.hostname`, a step of at least 1 s, metric and tags of at most
+ * MAX_METRIC_AND_TAGS characters. A report with a point that breaks one is refused whole (400);
+ * the agent drops that batch of points and sends the next report without it.
+ */
 export const Metric = z
   .object({
-    endpoint: z.string(),
-    metric: z.string(),
+    endpoint: z.string().min(1),
+    metric: z
+      .string()
+      .min(1)
+      .refine((m) => m !== 'kernel.hostname', 'kernel.hostname is not a number (Falcon drops it too)'),
     value: z.number(),
     timestamp: z.number().int(),
-    step: z.number().int(),
+    step: z.number().int().min(1, 'step must be a whole number of seconds above 0'),
     counterType: z.enum(['GAUGE', 'COUNTER', 'DERIVE']),
     tags: z.string(),
   })
-  .strict();
+  .strict()
+  .refine((m) => m.metric.length + m.tags.length <= MAX_METRIC_AND_TAGS, {
+    message: `metric and tags longer than ${MAX_METRIC_AND_TAGS}`,
+    path: ['tags'],
+  });
 export type Metric = z.infer<typeof Metric>;
 
 /** Something that happened to a watch on the host. */

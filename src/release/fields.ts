@@ -78,6 +78,19 @@ export const seconds = z
   .min(0, 'expected a number of seconds, 0 or more')
   .max(86_400, 'expected at most 86400 seconds (a day)');
 
+/** A duration in noops.yaml: seconds as a number, or `20s`, `500ms`, `2m`; seconds once parsed, at most a day. */
+export const durationSeconds = z
+  .union([z.number(), z.string()], { error: 'expected a duration, e.g. 20s, 500ms, 2m or a number of seconds' })
+  .transform((raw, ctx) => {
+    const m = typeof raw === 'number' ? null : /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(raw.trim());
+    const value = typeof raw === 'number' ? raw : m ? Number(m[1]) * (m[2] === 'ms' ? 0.001 : m[2] === 'm' ? 60 : 1) : Number.NaN;
+    if (!Number.isFinite(value) || value < 0 || value > 86_400) {
+      ctx.addIssue({ code: 'custom', message: `"${String(raw)}" is not a duration of at most a day (e.g. 20s, 500ms, 2m)` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
 /** A runtime name (see {@link RUNTIME_NAME_RE}). */
 export const runtimeName = z
   .string()

@@ -71,6 +71,7 @@ const manifestSchema = z
     crons: z.array(cronSchema).optional(),
     deployTests: z.array(z.string().min(1, 'a command cannot be empty')).optional(),
     dependsOn: z.array(z.string().min(1, 'a selector cannot be empty')).optional(),
+    drainTimeout: seconds.optional(),
   })
   .superRefine((m, ctx) => {
     if (!m.commit.startsWith(m.version)) {

@@ -108,7 +108,7 @@ test('a YAML syntax error names the line', () => {
 test('a top level that is not a mapping', () => {
   assert.equal(
     failure('- a\n- b\n'),
-    'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests, depends_on)',
+    'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests, depends_on, drain_timeout)',
   );
 });
 
@@ -164,4 +164,13 @@ test('depends_on: selectors or tags, kept as canonical selectors; a bad one name
   assert.match(failure('processes:\n  web: x\ndepends_on:\n  - cop=ACME\n'), /^noops\.yaml:4: depends_on\[0\]: .*upper-case/);
   assert.match(failure('depends_on:\n  - ""\n'), /depends_on\[0\]: /);
   assert.match(failure('depends_on: { a: 1 }\n'), /depends_on: expected a list of selectors/);
+});
+
+test('drain_timeout: a duration (20s, 500ms, 2m, or seconds), kept in seconds; a bad one names its line', () => {
+  assert.equal(parseNoopsYaml('drain_timeout: 20s\n').drain_timeout, 20);
+  assert.equal(parseNoopsYaml('drain_timeout: 500ms\n').drain_timeout, 0.5);
+  assert.equal(parseNoopsYaml('drain_timeout: 2m\n').drain_timeout, 120);
+  assert.equal(parseNoopsYaml('drain_timeout: 45\n').drain_timeout, 45);
+  assert.match(failure('processes:\n  web: x\ndrain_timeout: soon\n'), /^noops\.yaml:3: drain_timeout: "soon" is not a duration/);
+  assert.match(failure('drain_timeout: 2d\n'), /drain_timeout: /);
 });

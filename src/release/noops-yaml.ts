@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { NoopsError, type ErrorCode } from '../errors/index.js';
-import { envMap, port, processName, runtimeName, runtimeVersionInput, seconds, stopSignal, yamlEnvMap } from './fields.js';
+import { durationSeconds, envMap, port, processName, runtimeName, runtimeVersionInput, seconds, stopSignal, yamlEnvMap } from './fields.js';
 import { healthCheckYaml } from './health.js';
 import { formatPath, problemsOf, type Problem } from './issues.js';
 import { yamlCrons, yamlProcessSupervision } from './supervision-yaml.js';
@@ -129,10 +129,18 @@ export const noopsYamlSchema = z.strictObject(
         z.array(dependsOnEntry, { error: 'expected a list of selectors' }),
       )
       .optional(),
+    /**
+     * how long an instance's connections may take to end when it is drained from its load-balancer
+     * pools before it stops (docs/balancers.md): `20s`; over the cluster's policy; default 30s
+     */
+    drain_timeout: durationSeconds.optional(),
     // Room for later keys, each to be added here with its own schema and docs:
     //   resources:   { cpu, memory } for the scheduler; rollout: the default policy
   },
-  { error: 'expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests, depends_on)' },
+  {
+    error:
+      'expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests, depends_on, drain_timeout)',
+  },
 );
 
 /** noops.yaml once parsed: commands are lists, processes are in their full form. */

@@ -167,4 +167,6 @@ export interface ReleaseManifest {
   deployTests?: string[];
   /** what the service calls (noops.yaml's `depends_on:`), as canonical selectors. Absent: none declared */
   dependsOn?: string[];
+  /** seconds its instances' connections may take to end when drained from load-balancer pools (noops.yaml's `drain_timeout`). Absent: the cluster's policy, else 30 */
+  drainTimeout?: number;
 }

@@ -13,6 +13,7 @@
  *     on_failure: rollback   # or stop
  *     canary: true           # wait after the first batch for `noops deploy promote`
  *     canary_wait: 10m       # ... or go on by itself after this long
+ *     drain_timeout: 20s     # how long a host's connections may take to end in its load-balancer pools
  */
 import { z } from 'zod';
 import { NoopsError } from '../errors/index.js';
@@ -109,6 +110,8 @@ export const PolicySchema = z
     canary_wait: duration.optional(),
     /** time the deploy tests may run; default 5m */
     test_timeout: duration.optional(),
+    /** time a host's connections may take to end when it is drained from its load-balancer pools, when the release's noops.yaml does not say; default 30s */
+    drain_timeout: duration.optional(),
   })
   .strict();
 

@@ -3,7 +3,7 @@
  * the after-healthy hook, and the deploy tests. Every method acts on one deployment's entry.
  */
 import type { DeploymentKind, DesiredRow, ReleaseRow } from '../store/index.js';
-import type { AgentReport } from '../api/index.js';
+import { type AgentReport, DEFAULT_DRAIN_TIMEOUT_MS } from '../api/index.js';
 import type { RolloutProgress } from './types.js';
 import { observe } from './evaluate.js';
 import { deployTestEnv, hostAddress, instanceList, mainProcess, runDeployTests } from './deploy-tests.js';
@@ -40,6 +40,7 @@ export class Executor {
             from: row.previous[host] ?? null,
             to,
             kind: row.kind,
+            drainTimeoutMs: drainTimeoutMs(entry),
           });
           ready.push(host);
         } catch (err) {
@@ -61,7 +62,15 @@ export class Executor {
       hosts.map(async (host) => {
         const to = row.previous[host] ?? null;
         try {
-          await this.deps.hooks?.beforeStop?.({ deployment: row.id, tag: row.tag, host, from: row.version, to, kind: 'revert' });
+          await this.deps.hooks?.beforeStop?.({
+            deployment: row.id,
+            tag: row.tag,
+            host,
+            from: row.version,
+            to,
+            kind: 'revert',
+            drainTimeoutMs: drainTimeoutMs(entry),
+          });
         } catch (err) {
           entry.notes.push(`${host}: the before-stop hook failed (going back all the same): ${(err as Error).message}`);
         }
@@ -88,6 +97,7 @@ export class Executor {
         from: forward ? (row.previous[host] ?? null) : row.version,
         to: version,
         kind: forward ? row.kind : 'revert',
+        drainTimeoutMs: drainTimeoutMs(entry),
       });
     } catch (err) {
       entry.notes.push(`${host}: the after-healthy hook failed: ${(err as Error).message}`);
@@ -177,4 +187,13 @@ export class Executor {
   releaseFor(tag: string, version: string): Promise<ReleaseRow> {
     return releaseFor(this.deps.read, tag, version);
   }
+}
+
+/**
+ * How long a drain of the deployment's hosts waits for their connections (ms): the release's
+ * noops.yaml `drain_timeout`, else the policy's, else DEFAULT_DRAIN_TIMEOUT_MS.
+ */
+export function drainTimeoutMs(entry: Pick<RunningDeployment, 'release' | 'progress'>): number {
+  const seconds = manifestOf(entry.release).drainTimeout ?? entry.progress.policy.drain_timeout;
+  return seconds === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : Math.round(seconds * 1000);
 }

@@ -1,7 +1,7 @@
 /**
  * The points of a rollout where other systems step in, per host: before its running release
  * is stopped (drain it from load balancers and naming), and after it runs a release healthily
- * (add it back). The load-balancer and naming drivers of a later stage implement these.
+ * (add it back). src/balance/hooks.ts implements them for load-balancer pools.
  */
 
 export interface HostHookContext {
@@ -18,6 +18,12 @@ export interface HostHookContext {
    * `revert`: a failed deployment sends it back
    */
   kind: 'deploy' | 'rollback' | 'undeploy' | 'revert';
+  /**
+   * How long a drain waits for the host's connections to end (ms): noops.yaml's `drain_timeout`
+   * (of the release it drains), else the cluster's policy `drain_timeout`, else
+   * DEFAULT_DRAIN_TIMEOUT_MS. Absent when the caller does not say (the hook takes the default).
+   */
+  drainTimeoutMs?: number;
 }
 
 export interface RolloutHooks {

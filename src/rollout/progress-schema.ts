@@ -20,6 +20,7 @@ const PolicySchema = z.object({
   canary: z.boolean(),
   canary_wait: z.number().nullable(),
   test_timeout: z.number(),
+  drain_timeout: z.number().optional(),
 });
 
 const HostSchema = z.object({

@@ -30,6 +30,11 @@ export interface RolloutPolicy {
   canary_wait: number | null;
   /** seconds the deploy tests may run, all commands together */
   test_timeout: number;
+  /**
+   * seconds a host's connections may take to end when it is drained from its load-balancer
+   * pools, when the release's noops.yaml `drain_timeout` does not say; absent: 30 s (docs/balancers.md)
+   */
+  drain_timeout?: number;
 }
 
 /**

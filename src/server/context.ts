@@ -17,6 +17,7 @@ import type { DesiredView } from './desired-view.js';
 import type { ChangeBus } from '../bus/index.js';
 import type { Leadership } from '../lead/index.js';
 import type { ServerMetrics } from './metrics-wiring.js';
+import type { Balancers } from '../balance/index.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -54,6 +55,8 @@ export interface ServerContext {
   metrics: ServerMetrics;
   /** VictoriaMetrics, when `--victoria-metrics` names one (src/server/victoria-wiring.ts) */
   victoria?: VictoriaMetricsBackend;
+  /** load-balancer pools: members, each balancer host's desired pools, drain marks, reports (src/balance/) */
+  balancers: Balancers;
 }
 
 /** What an importer needs to sign: releases imported from elsewhere are signed like built ones. */

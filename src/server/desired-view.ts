@@ -17,7 +17,7 @@
  * older than DESIRED_FRESH_MS, is resolved again. Secret values are held in memory only.
  */
 // api/types.js, not api/index.js: the index loads the client, which the server does not use
-import type { DesiredInstance, ReleaseSignature, RuntimeRef, ServerStamp, SigningKey } from '../api/index.js';
+import type { DesiredBalancers, DesiredInstance, ReleaseSignature, RuntimeRef, ServerStamp, SigningKey } from '../api/index.js';
 import { API_PREFIX } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { jobOf, rootAllowed } from '../rollout/index.js';
@@ -224,11 +224,18 @@ export class DesiredView {
 
 /**
  * The bytes of one poll's answer: the resolved state, then what each poll adds (the stops of
- * the running undeploys, the commands handed over), as JSON.stringify would write them.
+ * the running undeploys, the load-balancer pools of a balancer host, the commands handed over),
+ * as JSON.stringify would write them.
  */
-export function answerJson(resolved: ResolvedDesired, stops: readonly string[], commands: unknown[] | undefined): string {
+export function answerJson(
+  resolved: ResolvedDesired,
+  stops: readonly string[],
+  commands: unknown[] | undefined,
+  balancers?: DesiredBalancers,
+): string {
   let out = resolved.json;
   if (stops.length > 0) out += `,"stops":${JSON.stringify(stops)}`;
+  if (balancers !== undefined) out += `,"balancers":${JSON.stringify(balancers)}`;
   if (commands !== undefined) out += `,"commands":${JSON.stringify(commands)}`;
   return `${out}}`;
 }

@@ -60,3 +60,15 @@ test('a taken DNS address: NOOPS_E_DNS_LISTEN for noops server; a warning, and n
     holder.close();
   }
 });
+
+test('an address that is not HOST:PORT: NOOPS_E_INPUT naming its flag (--listen, --dns)', async () => {
+  const start = (listen: string, dns?: string) => startServer({ dataDir: dataDir(), listen, dns, buildSandbox: 'none', log: () => {} });
+  await assert.rejects(
+    start('7700'),
+    (err: Error & { code?: string }) => err.code === 'NOOPS_E_INPUT' && /--listen "7700"/.test(err.message),
+  );
+  await assert.rejects(
+    start('127.0.0.1:0', 'localhost'),
+    (err: Error & { code?: string }) => err.code === 'NOOPS_E_INPUT' && /--dns "localhost"/.test(err.message),
+  );
+});

@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { NoopsError } from '../errors/index.js';
+import { parseListen } from '../net/index.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/index.js';
 import { ArtifactStore, type SharedArtifacts } from '../artifacts/index.js';
@@ -35,7 +36,8 @@ import { StoredCommandQueue } from './agent-commands-stored.js';
 import { RuntimeCatalog } from '../runtimes/catalog.js';
 import { bootstrapTokens } from './tokens.js';
 import { aloneOnDatabase, Leadership, LOOPS, newServerId } from '../lead/index.js';
-import { wireRollout } from './rollout-wiring.js';
+import { balancerHooks, wireRollout } from './rollout-wiring.js';
+import { Balancers, balanceStoreOf } from '../balance/index.js';
 import { wireMetrics } from './metrics-wiring.js';
 import { wireMonitor } from './monitor-wiring.js';
 import { buildApp } from './app.js';
@@ -107,7 +109,7 @@ export interface RunningServer {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const dataDir = resolve(opts.dataDir);
-  const { host, port } = parseListen(opts.listen);
+  const { host, port } = listenAddress(opts.listen, '--listen');
   // Checked before anything is made or opened: a refused start leaves nothing behind.
   const mode = listenMode(host, { tls: opts.tls !== undefined, insecure: opts.insecure === true });
   if (mode === 'refuse') {
@@ -179,6 +181,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // several servers (PostgreSQL): reports shared through the store and the bus; alone (SQLite): this server hears every agent
     const reports = new ActualState(store, config.downAfterMs, store.kind === 'postgres' ? bus : undefined);
     await reports.load(); // what runs, as the store last had it: before any report or route
+    // load-balancer pools from the read model, before a rollout resumes (its hooks drain through them; src/balance/)
+    const balancers = new Balancers({ reports, store: balanceStoreOf(store), bus });
+    closers.push(async () => balancers.close());
+    await balancers.start();
     const tags = new StoredTree(store, bus); // nodes another server adds: forgotten here when the bus says so
     const runtimes = new RuntimeCatalog(store, artifacts, join(dataDir, 'runtimes'));
     // what the repositories' code may see: nothing of the data folder but the build runtimes
@@ -198,6 +204,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       read: releasesHere(ports.read, artifacts, log),
       lastReport: (h) => reports.lastReport(h),
       notify: (h) => hub.notify(h),
+      hooks: balancerHooks(balancers), // drain before stop, add after healthy
       hasArtifact: (sha) => artifacts.has(sha),
       artifactPath: (sha) => artifacts.path(sha),
       workDir: sandbox.workRoot('deploy-tests'),
@@ -261,6 +268,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       leadership,
       metrics,
       victoria,
+      balancers,
     };
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();
@@ -292,6 +300,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         closed = true;
         await dns?.close(); // before the store: no query reads a closed one
         await rollout.stop();
+        balancers.close(); // parked balancer polls answered before the app closes
         await leadership.stop();
         await monitor.close();
         hub.notifyAll();
@@ -354,7 +363,7 @@ async function startNamingDns(
   log: (line: string) => void,
 ): Promise<RunningDns | undefined> {
   try {
-    return await startDns(parseListen(listen), namingOf(ctx).dnsSource(), log);
+    return await startDns(listenAddress(listen, '--dns'), namingOf(ctx).dnsSource(), log);
   } catch (err) {
     if (!optional || !(err instanceof NoopsError) || err.code !== 'NOOPS_E_DNS_LISTEN') throw err;
     warnings.push(`${err.message}: running on without DNS (docs/naming.md)`);
@@ -362,10 +371,9 @@ async function startNamingDns(
   }
 }
 
-/** "HOST:PORT" (or ":PORT", or "[::1]:PORT") into its parts. */
-export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new NoopsError('NOOPS_E_INPUT', `--listen "${listen}" is not HOST:PORT (e.g. 127.0.0.1:7700)`);
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+/** `--listen` or `--dns`: "HOST:PORT" (or ":PORT" on 127.0.0.1, or "[::1]:PORT") into its parts; NOOPS_E_INPUT naming `flag`. */
+function listenAddress(listen: string, flag: string): { host: string; port: number } {
+  const at = parseListen(listen, '127.0.0.1');
+  if (at === undefined) throw new NoopsError('NOOPS_E_INPUT', `${flag} "${listen}" is not HOST:PORT (e.g. 127.0.0.1:7700)`);
+  return at;
 }

@@ -9,7 +9,8 @@
  */
 import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import { type Leadership, LOOPS } from '../lead/index.js';
-import type { RemoteCommand } from '../rollout/index.js';
+import type { RemoteCommand, RolloutHooks } from '../rollout/index.js';
+import { BalancerHooks, type Balancers } from '../balance/index.js';
 import type { RolloutController } from '../rollout/controller.js';
 
 /**
@@ -70,4 +71,12 @@ export function parseRemoteCommand(payload: string): RemoteCommand | undefined {
     // not JSON: answered below
   }
   return undefined;
+}
+
+/**
+ * The rollout's hooks (rollout/hooks.ts): load-balancer pools drain a host before it stops and
+ * take it back once healthy (balance/hooks.ts; docs/balancers.md, "Drain before stop, add after healthy").
+ */
+export function balancerHooks(balancers: Balancers): RolloutHooks {
+  return new BalancerHooks(balancers);
 }

@@ -10,7 +10,7 @@
  */
 export type * from './types.js';
 export type * from './agent-commands.js';
-export type { MetricPointRow, MetricRollupRow, MetricSeriesRow, MetricsStore, StoredMetricPoint } from './metrics.js';
+export type { MetricPointRow, MetricRollupRow, MetricSeriesFilter, MetricSeriesRow, MetricsStore, StoredMetricPoint } from './metrics.js';
 export type * from './strategies.js';
 export type { NamingLookupRow } from './naming.js';
 export type { BalancerQueries, BalancerReportRow, BalancerRow, DrainRow, NewDrain } from './balancers.js';

@@ -693,7 +693,7 @@ export class KyselyStore implements Store {
   lastMetricPoints(keys: readonly string[], n: number): Promise<metrics.StoredMetricPoint[]> {
     return metrics.lastMetricPoints(this.db, keys, n);
   }
-  listMetricSeries(filter: { keys?: readonly string[]; endpoint?: string; metric?: string } = {}): Promise<metrics.MetricSeriesRow[]> {
+  listMetricSeries(filter: metrics.MetricSeriesFilter = {}): Promise<metrics.MetricSeriesRow[]> {
     return metrics.listMetricSeries(this.db, filter);
   }
   metricPointsBetween(key: string, from: number, to: number): Promise<{ ts: number; v: number }[]> {

@@ -56,6 +56,25 @@ function behaves(open: () => Promise<Store>): void {
     }
   });
 
+  it('lists series in key order, after a key and at most a limit (pages)', async () => {
+    const store = await open();
+    try {
+      await store.putMetrics(
+        ['b/m', 'a/m', 'c/m', 'a/n', 'B/m'].map((k) => series(k, 60, 1)),
+        [],
+      );
+      const keys = async (f: Parameters<Store['listMetricSeries']>[0]) => (await store.listMetricSeries(f)).map((s) => s.key);
+      assert.deepEqual(await keys({}), ['B/m', 'a/m', 'a/n', 'b/m', 'c/m'], 'byte order on both backends');
+      assert.deepEqual(await keys({ limit: 2 }), ['B/m', 'a/m']);
+      assert.deepEqual(await keys({ after: 'a/m', limit: 2 }), ['a/n', 'b/m']);
+      assert.deepEqual(await keys({ after: 'b/m' }), ['c/m']);
+      assert.deepEqual(await keys({ after: 'c/m', limit: 2 }), []);
+      assert.deepEqual(await keys({ after: 'a/m', metric: 'm' }), ['b/m', 'c/m']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('answers the last n points of many series, oldest first; raw points between two times', async () => {
     const store = await open();
     try {

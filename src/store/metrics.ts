@@ -72,6 +72,17 @@ export interface MetricRollupRow {
   count: number;
 }
 
+/** Which series `listMetricSeries` answers; every field given narrows it. */
+export interface MetricSeriesFilter {
+  keys?: readonly string[];
+  endpoint?: string;
+  metric?: string;
+  /** only keys after this one (a page's cursor: the last key of the page before) */
+  after?: string;
+  /** at most this many (the first in key order); not with `keys` */
+  limit?: number;
+}
+
 /** What the store does with metrics (store/metrics.ts); part of `Store`. */
 export interface MetricsStore {
   /** stores series rows (a series' last point only moves forward) and raw points, in one transaction */
@@ -83,7 +94,7 @@ export interface MetricsStore {
   /** the last `n` points of each series of `keys`, oldest first per series */
   lastMetricPoints(keys: readonly string[], n: number): Promise<StoredMetricPoint[]>;
   /** series rows by key, filtered when asked */
-  listMetricSeries(filter?: { keys?: readonly string[]; endpoint?: string; metric?: string }): Promise<MetricSeriesRow[]>;
+  listMetricSeries(filter?: MetricSeriesFilter): Promise<MetricSeriesRow[]>;
   /** one series' raw graph values, `from <= ts <= to`, oldest first */
   metricPointsBetween(key: string, from: number, to: number): Promise<{ ts: number; v: number }[]>;
   /** one series' buckets of one archive, `from <= ts <= to`, oldest first */
@@ -259,23 +270,23 @@ type JoinedRow = {
   step: number | string;
 };
 
+/** A point's columns with its series': what `pointFromDb` reads (`p`: metric_points, `s`: metric_series). */
+const POINT_COLUMNS = [
+  'p.id',
+  'p.key',
+  'p.ts',
+  'p.value',
+  'p.graph_value',
+  'p.received_at',
+  's.endpoint',
+  's.metric',
+  's.tags',
+  's.counter_type',
+  's.step',
+] as const;
+
 function joined(db: Kysely<Database>) {
-  return db
-    .selectFrom('metric_points as p')
-    .innerJoin('metric_series as s', 's.key', 'p.key')
-    .select([
-      'p.id',
-      'p.key',
-      'p.ts',
-      'p.value',
-      'p.graph_value',
-      'p.received_at',
-      's.endpoint',
-      's.metric',
-      's.tags',
-      's.counter_type',
-      's.step',
-    ]);
+  return db.selectFrom('metric_points as p').innerJoin('metric_series as s', 's.key', 'p.key').select(POINT_COLUMNS);
 }
 
 function pointFromDb(r: JoinedRow): StoredMetricPoint {
@@ -335,19 +346,7 @@ export async function lastMetricPoints(db: Kysely<Database>, keys: readonly stri
       .selectFrom(ranked)
       .innerJoin('metric_points as p', 'p.id', 'r.id')
       .innerJoin('metric_series as s', 's.key', 'p.key')
-      .select([
-        'p.id',
-        'p.key',
-        'p.ts',
-        'p.value',
-        'p.graph_value',
-        'p.received_at',
-        's.endpoint',
-        's.metric',
-        's.tags',
-        's.counter_type',
-        's.step',
-      ])
+      .select(POINT_COLUMNS)
       .where('r.rn', '<=', n)
       .orderBy('p.key')
       .orderBy('p.ts')
@@ -358,19 +357,16 @@ export async function lastMetricPoints(db: Kysely<Database>, keys: readonly stri
   return out;
 }
 
-/** Series rows, by key; filtered by keys, endpoint, metric when given. */
-export async function listMetricSeries(
-  db: Kysely<Database>,
-  filter: { keys?: readonly string[]; endpoint?: string; metric?: string },
-): Promise<MetricSeriesRow[]> {
+/** Series rows, by key; filtered by keys, endpoint, metric, after a key, at most a limit, when given. */
+export async function listMetricSeries(db: Kysely<Database>, filter: MetricSeriesFilter): Promise<MetricSeriesRow[]> {
   let q = db.selectFrom('metric_series').selectAll();
   if (filter.endpoint !== undefined) q = q.where('endpoint', '=', filter.endpoint);
   if (filter.metric !== undefined) q = q.where('metric', '=', filter.metric);
-  const run = async (keys?: readonly string[]) =>
-    (await (keys ? q.where('key', 'in', keys) : q).orderBy('key').execute()).map(seriesFromDb);
-  if (filter.keys === undefined) return run();
+  if (filter.after !== undefined) q = q.where('key', '>', filter.after);
+  q = q.orderBy('key');
+  if (filter.keys === undefined) return (await (filter.limit === undefined ? q : q.limit(filter.limit)).execute()).map(seriesFromDb);
   const out: MetricSeriesRow[] = [];
-  for (const batch of chunks(filter.keys)) out.push(...(await run(batch)));
+  for (const batch of chunks(filter.keys)) out.push(...(await q.where('key', 'in', batch).execute()).map(seriesFromDb));
   return out;
 }
 

@@ -11,7 +11,7 @@
  * own step-aligned slot (the server aligns timestamps to the step), and a fleet's agents do not
  * all collect, and report, at the same second.
  */
-import type { MetricSample } from '../../api/index.js';
+import { type MetricSample, parseDurationText } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { HostCollector } from './host-collector.js';
 import { type PointBatch, PointQueue, QUEUE_MAX_POINTS } from './point-queue.js';
@@ -57,11 +57,18 @@ const MAX_METRICS_EVERY_MS = 3_600_000;
  * 1 s to an hour, since it is the points' step, which Falcon counts in whole seconds.
  */
 export function parseMetricsEvery(raw: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(raw.trim());
-  const n = m ? Number(m[1]) : Number.NaN;
-  const unit = m?.[2] ?? 's';
-  const ms = Math.round(unit === 'ms' ? n : unit === 'm' ? n * 60_000 : unit === 'h' ? n * 3_600_000 : n * 1000);
-  if (!(ms >= 1000 && ms <= MAX_METRICS_EVERY_MS && ms % 1000 === 0))
+  const ms = parseDurationText(raw, {
+    units: ['ms', 's', 'm', 'h'],
+    bare: 's',
+    answer: 'ms',
+    trim: true,
+    decimals: true,
+    round: true,
+    min: 1000,
+    max: MAX_METRICS_EVERY_MS,
+    multipleOf: 1000,
+  });
+  if (ms === undefined)
     throw new NoopsError(
       'NOOPS_E_INPUT',
       `--metrics-every "${raw}" must be a whole number of seconds from 1s to 1h (e.g. 60s, 1m, 1000ms): it is the points' step`,

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import type { FalconPoint } from '../../api/index.js';
-import { isLoopback, parseListen, PushServer, PUSH_MAX_BYTES, pushListenFlag } from './push-server.js';
+import { parseListen } from '../../net/index.js';
+import { isLoopback, PushServer, PUSH_MAX_BYTES, pushListenFlag } from './push-server.js';
 
 const item = (over: Record<string, unknown> = {}) => ({
   endpoint: 'h1',
@@ -110,10 +111,10 @@ test('an address in use is an error the agent logs; a bad one is NOOPS_E_INPUT',
     await assert.rejects(PushServer.listen(addr, { endpoint: 'h1', take: () => {} }), { code: 'EADDRINUSE' });
   });
   await assert.rejects(PushServer.listen('nonsense', { endpoint: 'h1', take: () => {} }), { code: 'NOOPS_E_INPUT' });
-  assert.deepEqual(parseListen('127.0.0.1:1988'), { host: '127.0.0.1', port: 1988 });
-  assert.deepEqual(parseListen('[::1]:0'), { host: '::1', port: 0 });
-  assert.deepEqual(parseListen(':1988'), { host: '0.0.0.0', port: 1988 });
-  assert.equal(parseListen('127.0.0.1:99999'), undefined);
+  assert.deepEqual(parseListen('127.0.0.1:1988', '0.0.0.0'), { host: '127.0.0.1', port: 1988 });
+  assert.deepEqual(parseListen('[::1]:0', '0.0.0.0'), { host: '::1', port: 0 });
+  assert.deepEqual(parseListen(':1988', '0.0.0.0'), { host: '0.0.0.0', port: 1988 });
+  assert.equal(parseListen('127.0.0.1:99999', '0.0.0.0'), undefined);
   assert.equal(pushListenFlag('off'), undefined);
   assert.equal(pushListenFlag('127.0.0.1:0'), '127.0.0.1:0');
   assert.throws(() => pushListenFlag('1988'), { code: 'NOOPS_E_INPUT' });

@@ -17,11 +17,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { checkFalconPush, type FalconPoint, MAX_PUSH_ITEMS } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
+import { parseListen } from '../../net/index.js';
 
 /** The largest push body: MAX_PUSH_ITEMS items of about 400 bytes (a long metric and tags). */
 export const PUSH_MAX_BYTES = 4 * 1024 * 1024;
 /** falcon-agent's address. */
 export const DEFAULT_PUSH_LISTEN = '127.0.0.1:1988';
+/** The host of `--push-listen :PORT`: every interface. */
+const PUSH_DEFAULT_HOST = '0.0.0.0';
 
 /** What the push server does with what it took. */
 export interface PushServerOptions {
@@ -34,22 +37,13 @@ export interface PushServerOptions {
   loopbackOnly?: boolean;
 }
 
-/** `HOST:PORT`, `[::1]:PORT` or `:PORT` into its parts; undefined when it is none of those. */
-export function parseListen(addr: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(addr.trim());
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port > 65_535) return undefined;
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-}
-
 /**
  * `--push-listen`: `off` is none (undefined); an address is checked (NOOPS_E_INPUT when it is
  * not `HOST:PORT`) and returned as given.
  */
 export function pushListenFlag(raw: string): string | undefined {
   if (raw.trim() === 'off') return undefined;
-  if (parseListen(raw) === undefined)
+  if (parseListen(raw, PUSH_DEFAULT_HOST) === undefined)
     throw new NoopsError(
       'NOOPS_E_INPUT',
       `--push-listen "${raw}" must be HOST:PORT (e.g. 127.0.0.1:1988, 127.0.0.1:0 for a free port) or off`,
@@ -77,7 +71,7 @@ export class PushServer {
    * address that is none, and with the listen error (EADDRINUSE...) when it cannot listen.
    */
   static async listen(addr: string, opts: PushServerOptions): Promise<PushServer> {
-    const at = parseListen(addr);
+    const at = parseListen(addr, PUSH_DEFAULT_HOST);
     if (at === undefined) throw new NoopsError('NOOPS_E_INPUT', `--push-listen "${addr}" must be HOST:PORT (e.g. 127.0.0.1:1988) or off`);
     const loopbackOnly = opts.loopbackOnly ?? isLoopback(at.host);
     const server = createServer((req, res) => void handle(req, res, opts, loopbackOnly));

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { NoopsError } from '../../errors/index.js';
 import { client, type ClientFlags } from '../config.js';
-import type { ApiClient } from '../../api/index.js';
+import { type ApiClient, parseDurationText } from '../../api/index.js';
 
 /** The API client for a command, from the global --server/--token flags. */
 export function apiOf(cmd: Command): ApiClient {
@@ -31,11 +31,11 @@ export function parseList(raw: string): string[] {
     .filter(Boolean);
 }
 
-/** A duration like 30, 30s, 5m, 1h, 1d, in seconds. */
+/** A duration like 30, 30s, 5m, 1h, 1d, in seconds (whole numbers; no bounds). */
 export function parseSeconds(raw: string, what: string): number {
-  const m = /^(\d+)(s|m|h|d)?$/.exec(raw.trim());
-  if (!m) throw new NoopsError('NOOPS_E_INPUT', `${what} "${raw}" is not a duration (e.g. 90, 90s, 5m, 1h, 1d)`);
-  return Number(m[1]) * (m[2] === 'd' ? 86_400 : m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+  const seconds = parseDurationText(raw, { units: ['s', 'm', 'h', 'd'], bare: 's', answer: 's', trim: true });
+  if (seconds === undefined) throw new NoopsError('NOOPS_E_INPUT', `${what} "${raw}" is not a duration (e.g. 90, 90s, 5m, 1h, 1d)`);
+  return seconds;
 }
 
 export function sleep(ms: number): Promise<void> {

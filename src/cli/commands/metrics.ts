@@ -7,18 +7,16 @@
  *   web-1/load.1min              GAUGE    60    1700000040  0.42
  */
 import type { Command } from 'commander';
-import { listSeries, metricHistory } from '../../api/index.js';
+import { allSeries, metricHistory, parseDurationText } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { json, table } from '../output.js';
 import { apiOf } from './common.js';
 
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-
-/** `90s`, `15m`, `1h`, `7d` in seconds. */
+/** `90s`, `15m`, `1h`, `7d` in seconds: a whole number and a unit, no bounds. */
 export function parseSince(text: string): number {
-  const m = /^(\d+)([smhd])$/.exec(text);
-  if (!m) throw new NoopsError('NOOPS_E_INPUT', `--since takes a number and a unit (s, m, h, d), not "${text}"`);
-  return Number(m[1]) * UNITS[m[2]!]!;
+  const seconds = parseDurationText(text, { units: ['s', 'm', 'h', 'd'], answer: 's' });
+  if (seconds === undefined) throw new NoopsError('NOOPS_E_INPUT', `--since takes a number and a unit (s, m, h, d), not "${text}"`);
+  return seconds;
 }
 
 function wholeOption(text: string | undefined, name: string): number | undefined {
@@ -36,10 +34,10 @@ export function registerMetrics(p: Command): void {
     .option('-t, --selector <selector>', 'only series of these nodes (e.g. owt=web,job=api)')
     .option('--host <host>', 'only series of this endpoint')
     .option('--metric <metric>', 'only this metric')
-    .option('--limit <n>', 'at most this many (default 1000)')
+    .option('--limit <n>', 'at most this many (default: every one, read a page at a time)')
     .option('--json', 'print JSON: [{key, endpoint, metric, tags, counterType, step, lastTs, lastValue}]')
     .action(async (o: { selector?: string; host?: string; metric?: string; limit?: string; json?: boolean }, cmd: Command) => {
-      const { series } = await listSeries(apiOf(cmd), {
+      const series = await allSeries(apiOf(cmd), {
         selector: o.selector,
         host: o.host,
         metric: o.metric,

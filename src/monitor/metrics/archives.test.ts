@@ -18,9 +18,9 @@ test("Falcon's archives: 5 min for 2 days, 20 min for 7 days, 3 h for 766 bucket
 test('graphValue: a GAUGE as sent; a counter as its rate per second, none first or after a reset', () => {
   assert.equal(graphValue('GAUGE', -3, 60, undefined), -3);
   assert.equal(graphValue('COUNTER', 100, 60, undefined), null);
-  assert.equal(graphValue('COUNTER', 700, 120, { timestamp: 60, value: 100 }), 10);
-  assert.equal(graphValue('DERIVE', 50, 120, { timestamp: 60, value: 100 }), null);
-  assert.equal(graphValue('DERIVE', 50, 60, { timestamp: 60, value: 10 }), null);
+  assert.equal(graphValue('COUNTER', 700, 120, { lastTs: 60, lastValue: 100 }), 10);
+  assert.equal(graphValue('DERIVE', 50, 120, { lastTs: 60, lastValue: 100 }), null);
+  assert.equal(graphValue('DERIVE', 50, 60, { lastTs: 60, lastValue: 10 }), null);
 });
 
 test('chooseResolution: raw while fine enough and kept; the finest archive holding the range; what is asked', () => {

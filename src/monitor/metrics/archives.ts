@@ -41,17 +41,18 @@ export const MAX_POINTS = 1000;
 /**
  * What history shows for a point: a GAUGE's value; a COUNTER's or DERIVE's rate per second since
  * the series' previous point, or null for the first point, a reset (a lower value: Falcon's RRD
- * files have a minimum of 0 for both), or no previous point.
+ * files have a minimum of 0 for both), or no previous point. `previous`: the series' last point as
+ * its row holds it (store MetricSeriesRow, the ingestion's LatestPoint).
  */
 export function graphValue(
   counterType: CounterType,
   value: number,
   ts: number,
-  previous: { timestamp: number; value: number } | undefined,
+  previous: { lastTs: number; lastValue: number } | undefined,
 ): number | null {
   if (counterType === 'GAUGE') return value;
-  if (previous === undefined || ts <= previous.timestamp) return null;
-  const rate = (value - previous.value) / (ts - previous.timestamp);
+  if (previous === undefined || ts <= previous.lastTs) return null;
+  const rate = (value - previous.lastValue) / (ts - previous.lastTs);
   return rate < 0 ? null : rate;
 }
 

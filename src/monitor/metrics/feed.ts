@@ -77,10 +77,6 @@ export class StorePointFeed implements PointFeed {
     return { points: rows.map(feedPoint), cursor: next };
   }
 
-  async lastPoints(key: string, n: number): Promise<FeedPoint[]> {
-    return (await this.store.lastMetricPoints([key], n)).map(feedPoint);
-  }
-
   async lastPointsMany(keys: readonly string[], n: number): Promise<Map<string, FeedPoint[]>> {
     const out = new Map<string, FeedPoint[]>();
     for (const p of await this.store.lastMetricPoints(keys, n)) {

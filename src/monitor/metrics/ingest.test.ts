@@ -38,7 +38,7 @@ test('take: refuses an agent point for another host, aligns to the step, drops n
     );
     assert.deepEqual(outcome, { accepted: 2, stale: 1, refused: 1 });
     assert.deepEqual(
-      ingest.latest().map((p) => [p.key, p.timestamp, p.value, p.receivedAt]),
+      ingest.latest().map((p) => [p.key, p.lastTs, p.lastValue, p.lastReceived]),
       [['h1/cpu.idle', 1_700_000_100, 6, 5000]],
     );
     await ingest.flush();
@@ -68,7 +68,7 @@ test('take: refuses an agent point for another host, aligns to the step, drops n
       [7],
     );
     assert.deepEqual(
-      (await feed.lastPoints('h1/cpu.idle', 2)).map((p) => p.value),
+      (await feed.lastPointsMany(['h1/cpu.idle'], 2)).get('h1/cpu.idle')?.map((p) => p.value),
       [6, 7],
     );
     assert.deepEqual(

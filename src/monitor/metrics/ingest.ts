@@ -13,7 +13,7 @@
  * A failed store write keeps its points for the next flush (up to MAX_PENDING, the oldest
  * dropped and counted beyond): a database that blinks loses nothing.
  */
-import { alignTimestamp, type CounterType, type FalconPoint, seriesKey } from '../../api/index.js';
+import { alignTimestamp, type FalconPoint, seriesKey } from '../../api/index.js';
 import { CHANNELS, type ChangeBus } from '../../bus/index.js';
 import type { MetricPointRow, MetricSeriesRow, MetricsStore } from '../../store/index.js';
 import { graphValue } from './archives.js';
@@ -26,19 +26,11 @@ export const FLUSH_POINTS = 5000;
 /** Points kept for the store while it fails, before the oldest are dropped (~100 MB at most). */
 export const MAX_PENDING = 500_000;
 
-/** A series' latest point, as kept in memory. */
-export interface LatestPoint {
-  key: string;
-  endpoint: string;
-  metric: string;
-  tags: string;
-  counterType: CounterType;
-  step: number;
-  timestamp: number;
-  value: number;
-  /** ms since the epoch */
-  receivedAt: number;
-}
+/**
+ * A series' latest point, as kept in memory: the store's series row itself (`lastTs`, `lastValue`,
+ * `lastReceived`), so what is loaded and what is written need no copying.
+ */
+export type LatestPoint = MetricSeriesRow;
 
 /** What one `take` did with its points. */
 export interface TakeOutcome {
@@ -97,18 +89,8 @@ export class MetricsIngest {
   async load(): Promise<void> {
     for (const s of await this.opts.store.listMetricSeries()) {
       const seen = this.last.get(s.key);
-      if (seen !== undefined && seen.timestamp >= s.lastTs) continue;
-      this.last.set(s.key, {
-        key: s.key,
-        endpoint: s.endpoint,
-        metric: s.metric,
-        tags: s.tags,
-        counterType: s.counterType,
-        step: s.step,
-        timestamp: s.lastTs,
-        value: s.lastValue,
-        receivedAt: s.lastReceived,
-      });
+      if (seen !== undefined && seen.lastTs >= s.lastTs) continue;
+      this.last.set(s.key, s);
     }
   }
 
@@ -131,7 +113,7 @@ export class MetricsIngest {
       const ts = alignTimestamp(p.timestamp, p.step);
       const key = seriesKey(p.endpoint, p.metric, p.tags);
       const previous = this.last.get(key);
-      if (previous !== undefined && ts <= previous.timestamp) {
+      if (previous !== undefined && ts <= previous.lastTs) {
         out.stale++;
         continue;
       }
@@ -142,9 +124,9 @@ export class MetricsIngest {
         tags: p.tags,
         counterType: p.counterType,
         step: p.step,
-        timestamp: ts,
-        value: p.value,
-        receivedAt,
+        lastTs: ts,
+        lastValue: p.value,
+        lastReceived: receivedAt,
       };
       this.last.set(key, latest);
       this.pendingSeries.set(key, latest);
@@ -172,11 +154,6 @@ export class MetricsIngest {
   /** Every series' latest point (this server's, and the store's as loaded at start). */
   latest(): LatestPoint[] {
     return [...this.last.values()];
-  }
-
-  /** The latest point of one series. */
-  latestOf(key: string): LatestPoint | undefined {
-    return this.last.get(key);
   }
 
   /** Points waiting for the store. */
@@ -222,17 +199,7 @@ export class MetricsIngest {
     this.pendingPoints = [];
     this.pendingSeries = new Map();
     this.pendingSink = [];
-    const rows: MetricSeriesRow[] = [...series.values()].map((s) => ({
-      key: s.key,
-      endpoint: s.endpoint,
-      metric: s.metric,
-      tags: s.tags,
-      counterType: s.counterType,
-      step: s.step,
-      lastTs: s.timestamp,
-      lastValue: s.value,
-      lastReceived: s.receivedAt,
-    }));
+    const rows = [...series.values()];
     try {
       await this.opts.store.putMetrics(rows, points);
     } catch (err) {

@@ -95,8 +95,6 @@ export interface PointFeed {
   head(): Promise<FeedCursor>;
   /** points stored since `cursor` (undefined: from the oldest kept), in store order, at most `limit` */
   readSince(cursor: FeedCursor | undefined, limit?: number): Promise<{ points: FeedPoint[]; cursor: FeedCursor }>;
-  /** a series' last `n` points, oldest first */
-  lastPoints(key: string, n: number): Promise<FeedPoint[]>;
   /** the last `n` points of each of `keys`, oldest first; a series without points is absent */
   lastPointsMany(keys: readonly string[], n: number): Promise<Map<string, FeedPoint[]>>;
   /** every series stored (only those of `metrics` when given), with its last point and when it was last received */

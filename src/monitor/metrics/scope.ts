@@ -1,9 +1,10 @@
 /**
  * Pure helpers between Falcon's points and noops' tree: the instance a series belongs to (its
- * tags hold the tree's pairs), and an agent report's metrics as checked points.
+ * tags hold the tree's pairs), and an agent report's metrics as Falcon's points.
  */
 import { nodeOfTags } from '../alarms/events.js';
-import { checkFalconPush, type FalconPoint, MAX_PUSH_ITEMS, parseFalconTags } from '../../api/index.js';
+import { type FalconPoint, falconTagString, parseFalconTags } from '../../api/index.js';
+import type { Metric } from '../report-schema.js';
 
 /**
  * The tree tag an instance series belongs to: its tags' tree pairs (`cop=acme,owt=web,...`) in
@@ -20,24 +21,18 @@ export function instanceTagOf(tags: string): string | undefined {
 }
 
 /**
- * An agent report's `metrics`, checked as a push is (api/falcon.ts: tags sorted, bad items out),
- * in pieces of MAX_PUSH_ITEMS. Answers the points and how many items were invalid. An agent that
- * reports more often than once a second (tests: 300 ms) and gives its step rounded to 0 s has
- * step 1: Falcon refuses a step of 0 from a push, noops' own agents are trusted with theirs.
+ * An agent report's `metrics`, already checked by the report's schema (report-schema.ts `Metric`,
+ * which holds every rule of Falcon's push), normalized as a push is (api/falcon.ts): tags sorted
+ * by key, a timestamp not above 0 or more than twice now taken as now.
+ *
+ * @example
+ *   ingest.take(reportPoints(body.metrics, nowSeconds).points, { kind: 'agent', host });
  */
-export function reportPoints(metrics: readonly unknown[] | undefined, nowSeconds: number): { points: FalconPoint[]; invalid: number } {
+export function reportPoints(metrics: readonly Metric[] | undefined, nowSeconds: number): { points: FalconPoint[] } {
   const points: FalconPoint[] = [];
-  let invalid = 0;
-  if (metrics === undefined) return { points, invalid };
-  for (let i = 0; i < metrics.length; i += MAX_PUSH_ITEMS) {
-    const piece = metrics.slice(i, i + MAX_PUSH_ITEMS).map((m) => (isSubSecond(m) ? { ...m, step: 1 } : m));
-    const checked = checkFalconPush(piece, nowSeconds)!;
-    for (const p of checked.points) points.push(p);
-    invalid += checked.invalid.length;
+  for (const m of metrics ?? []) {
+    const timestamp = m.timestamp <= 0 || m.timestamp > nowSeconds * 2 ? nowSeconds : m.timestamp;
+    points.push({ ...m, timestamp, tags: falconTagString(parseFalconTags(m.tags)) });
   }
-  return { points, invalid };
-}
-
-function isSubSecond(m: unknown): m is Record<string, unknown> {
-  return typeof m === 'object' && m !== null && (m as { step?: unknown }).step === 0;
+  return { points };
 }

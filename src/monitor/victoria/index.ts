@@ -12,6 +12,6 @@
  */
 export type { HistoryAnswer, HistoryBackend, HistoryQuery, HistoryRow, StoredPoint } from '../metrics/ports.js';
 export { chooseResolution, MAX_ROWS, ROLLUP_RESOLUTIONS, VictoriaMetricsBackend } from './backend.js';
-export { ALARMS_SENT, Counter, type Labels, renderSamples, type Sample } from './figures.js';
+export { ALARMS_SENT, Counter, labelText, type Labels, renderSamples, type Sample } from './figures.js';
 export { ENDPOINT_LABEL, METRIC_LABEL, prometheusName, seriesLabels, seriesSelector, STEP_LABEL, TAGS_LABEL } from './names.js';
 export { BATCH_POINTS, MAX_BUFFERED_POINTS, type WriterOptions, type WriterStats } from './writer.js';

@@ -10,9 +10,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../net/index.js';
 
 /** Where Debian's package puts the binary; NOOPS_TEST_VICTORIA names another. */
 export const VICTORIA_BINARY = process.env.NOOPS_TEST_VICTORIA ?? '/usr/bin/victoria-metrics';
@@ -36,19 +36,6 @@ export interface RunningVictoria {
   restart(): Promise<void>;
   /** stops it and removes its storage folder */
   dispose(): Promise<void>;
-}
-
-/** A port nothing listens on now (bound to 0, then released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -9,7 +9,8 @@ import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/index.js';
 import { PROCESS_NAME_RE } from '../../release/index.js';
 import type { Principal, ServerContext } from '../context.js';
-import { commandNotFound } from '../agent-commands.js';
+import { ENDED, commandNotFound } from '../agent-commands.js';
+import { drainTimeoutOf } from '../../balance/index.js';
 import { authorize, canSee } from '../auth.js';
 import { HostName, parseBody, parseQuery, TagInput } from './parse.js';
 
@@ -45,15 +46,34 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
     // Reading logs is a read; restarting is a change.
     authorize(req.principal, tag, body.action === 'logs' ? 'viewer' : 'deployer');
     if (!(await ctx.store.getHost(body.host))) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `no host named ${body.host}`);
-    const view = await ctx.commands.create({
-      host: body.host,
-      action: body.action,
-      tag,
-      process: body.process ?? null,
-      lines: body.lines ?? 10,
-      follow: body.follow ?? false,
-      initiator: req.principal.name,
+    // A restart stops the instances: drained first from every pool that holds them (docs/balancers.md),
+    // taken back when the command ends. A balancer that does not follow refuses the restart (NOOPS_E_DRAIN_FAILED).
+    const mark =
+      body.action === 'restart'
+        ? (
+            await ctx.balancers.drain({
+              host: body.host,
+              tag,
+              version: null,
+              timeoutMs: await drainTimeoutOf(ctx.store, body.host, tag),
+              reason: `restart by ${req.principal.name}`,
+            })
+          ).mark
+        : undefined;
+    const view = await (async () =>
+      ctx.commands.create({
+        host: body.host,
+        action: body.action,
+        tag,
+        process: body.process ?? null,
+        lines: body.lines ?? 10,
+        follow: body.follow ?? false,
+        initiator: req.principal.name,
+      }))().catch(async (err: unknown) => {
+      if (mark) await ctx.balancers.clear(body.host, tag); // not queued: the instances take traffic again
+      throw err;
     });
+    if (mark) void undrainWhenEnded(ctx, view.id, body.host, tag, Date.parse(mark.until));
     if (body.action === 'restart') {
       await ctx.store.audit({
         at: view.createdAt,
@@ -91,6 +111,31 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
     const body = parseBody(UpdateBody, req.body, 'command update');
     return ctx.commands.update(req.principal.name, idOf(req.params), body);
   });
+}
+
+/**
+ * Clears a restart's drain mark once its command ended (done, failed, cancelled, expired, or
+ * gone); past the mark's `until` there is nothing left to clear (it counts for nothing).
+ */
+async function undrainWhenEnded(ctx: ServerContext, id: number, host: string, tag: string, until: number): Promise<void> {
+  let offset = 0;
+  try {
+    while (Date.now() < until) {
+      const asked = Date.now();
+      const seen = await ctx.commands.read(id, offset, Math.min(READ_WAIT_MS, Math.max(until - asked, 0)));
+      if (ENDED.includes(seen.status)) break;
+      offset = seen.offset;
+      if (Date.now() - asked < 50) await new Promise((r) => setTimeout(r, 250)); // answered early without an end (a closing queue): no busy loop
+    }
+  } catch {
+    // the command is gone (retained no longer): it ended
+  }
+  if (Date.now() >= until) return;
+  await ctx.balancers
+    .clear(host, tag)
+    .catch((err: Error) =>
+      process.emitWarning(`restart #${id}: clearing the drain of ${host} failed (it expires by itself): ${err.message}`),
+    );
 }
 
 /**

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
-import type { JoinResponse } from '../../api/index.js';
+import { BALANCER_NAME_RE, MEMBER_STATES, type JoinResponse } from '../../api/index.js';
 import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
 import { PackageCache } from '../../artifacts/package-cache.js';
@@ -15,8 +15,56 @@ import { HostName, parseBody, parseQuery } from './parse.js';
 import { ReportBody } from '../../monitor/report-schema.js';
 import { reportPoints } from '../../monitor/index.js';
 
-/** `?after=GEN` (the generation the agent has), `?commands=1` (hold commands in the same poll). */
-const DesiredQuery = z.object({ after: z.string().optional(), commands: z.string().optional() }).strict();
+/**
+ * `?after=GEN` (the generation the agent has), `?commands=1` (hold commands in the same poll),
+ * `?balancers=INDEX` (the index of the load-balancer pools it has: answered when they change too).
+ */
+const DesiredQuery = z.object({ after: z.string().optional(), commands: z.string().optional(), balancers: z.string().optional() }).strict();
+
+/** The most pools one report body carries, and members per pool: far above any balancer's. */
+const MAX_REPORTED_POOLS = 256;
+const MAX_REPORTED_MEMBERS = 10_000;
+/** A body of that many is a few MB at most. */
+const BALANCER_REPORT_MAX_BYTES = 4 * 1024 * 1024;
+
+/** POST /agent/balancers: what a balancer host's agent applied and sees (api's BalancerReportBody). */
+const BalancerReportBody = z
+  .object({
+    reports: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(BALANCER_NAME_RE, 'a pool name is lower-case letters, digits, "_", "." and "-"'),
+            index: z
+              .number()
+              .int()
+              .min(0)
+              .max(2 ** 48),
+            ok: z.boolean(),
+            // kept to its first 4,096 characters (a driver may join one error per member)
+            error: z
+              .string()
+              .max(1_000_000)
+              .transform((e) => e.slice(0, 4096))
+              .optional(),
+            at: z.iso.datetime({ offset: true }),
+            members: z
+              .array(
+                z
+                  .object({
+                    id: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'a member id is [A-Za-z0-9_.:-], at most 100 characters'),
+                    state: z.enum(MEMBER_STATES),
+                    connections: z.number().int().min(0).max(1e9).nullable(),
+                  })
+                  .strict(),
+              )
+              .max(MAX_REPORTED_MEMBERS),
+          })
+          .strict(),
+      )
+      .max(MAX_REPORTED_POOLS),
+  })
+  .strict();
 
 const JoinBody = z
   .object({
@@ -114,9 +162,14 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     // An agent that asks for commands too holds this one poll instead of two: a server's
     // connections (and file descriptors) are one per agent, not two.
     const withCommands = q.commands === '1';
+    // A balancer host's agent passes the index of its pools: a change of them answers the poll too.
+    const balancersIndex = q.balancers === undefined ? undefined : Number(q.balancers);
+    if (balancersIndex !== undefined && !(/^\d{1,16}$/.test(q.balancers!) && Number.isSafeInteger(balancersIndex)))
+      throw new NoopsError('NOOPS_E_INPUT', 'balancers must be the integer index of the pools a previous answer gave');
+    const pools = ctx.balancers.view;
     // An agent that is up to date waits: check with the generation alone, read the state after.
     let generation: number | undefined = await ctx.store.desiredGeneration(host);
-    if (generation <= after) {
+    if (generation <= after && (balancersIndex === undefined || pools.index(host) === balancersIndex)) {
       const gone = new AbortController();
       req.raw.once('close', () => gone.abort());
       // the first of: its desired state changed, a command was queued for it (on any server)
@@ -124,6 +177,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       const signal = AbortSignal.any([gone.signal, answered.signal]);
       const waits = [ctx.hub.wait(host, ctx.config.longPollMs, signal)];
       if (withCommands) waits.push(ctx.commands.waitQueued(host, ctx.config.longPollMs, signal));
+      if (balancersIndex !== undefined) waits.push(pools.wait(host, balancersIndex, ctx.config.longPollMs, signal));
       await Promise.race(waits).finally(() => answered.abort());
       generation = undefined; // it may have changed while this poll waited
     }
@@ -133,7 +187,16 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     // the tags an undeploy removes from this host on purpose (docs/trust.md, "the share of stops")
     const stops = await ctx.rollout.stopsFor(host);
     reply.type('application/json; charset=utf-8');
-    return answerJson(resolved, stops, withCommands && !req.socket.destroyed ? await ctx.commands.takeQueued(host) : undefined);
+    // the pools it drives: for a balancer host, or one that asked (a Map lookup for every other host)
+    const balancers = balancersIndex !== undefined || pools.drives(host) ? pools.desired(host) : undefined;
+    return answerJson(resolved, stops, withCommands && !req.socket.destroyed ? await ctx.commands.takeQueued(host) : undefined, balancers);
+  });
+
+  // A balancer host's agent reports its pools (after every apply; every 250 ms while a member drains):
+  // only pools its host drives (another's: 403, nothing stored). docs/balancers.md.
+  api.post('/agent/balancers', { config: { access: 'agent' }, bodyLimit: BALANCER_REPORT_MAX_BYTES }, async (req) => {
+    const body = parseBody(BalancerReportBody, req.body, 'balancer report');
+    return ctx.balancers.receive(req.principal.name, body.reports);
   });
 
   // A package goes to an agent whose desired state names it, or to a person who may see its job.

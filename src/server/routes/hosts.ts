@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { CHANNELS } from '../../bus/index.js';
 import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/index.js';
 import type { HostRow } from '../../store/index.js';
@@ -44,6 +45,7 @@ export async function hostRoutes(api: FastifyInstance, ctx: ServerContext, princ
         detail: { host: host.name, from: host.scope, to: scope },
       });
     });
+    await ctx.bus.publish(CHANNELS.tree, 'hosts'); // which hosts are beneath which nodes changed (metrics-scope.ts)
     return viewOf(host.name, req);
   });
 
@@ -88,6 +90,7 @@ export async function hostRoutes(api: FastifyInstance, ctx: ServerContext, princ
     });
     principals.forgetAgent(host.name);
     ctx.reports.forget(host.name); // its processes left the store with it
+    await ctx.bus.publish(CHANNELS.tree, 'hosts'); // and its scope with it (metrics-scope.ts)
     return view;
   });
 }

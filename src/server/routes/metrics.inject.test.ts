@@ -4,6 +4,7 @@
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { allSeries, type ApiClient } from '../../api/index.js';
 import { assertError, assertPeopleOnly, routeTest, startTestApp, TREE, type TestApp } from '../test-app.js';
 
 let t: TestApp;
@@ -124,6 +125,21 @@ routeTest(
   },
 );
 
+routeTest('POST /api/v1/push', 'a team may push for a host the moment it is given one, and not once it is taken back', async () => {
+  await t.agent('h3');
+  // the hosts' scopes are read and kept (metrics-scope.ts) ...
+  assertError(await t.call(webDeployer, 'POST', '/api/v1/push', [point('h3', 'team.host', 1)]), 403, 'NOOPS_E_FORBIDDEN');
+  // ... and forgotten when a host's scope changes (bus `tree`): the team's at once
+  assert.equal((await t.call(t.adminToken, 'PUT', '/api/v1/hosts/h3/scope', { scope: TREE.WEB })).statusCode, 200);
+  const res = await t.call(webDeployer, 'POST', '/api/v1/push', [point('h3', 'team.host', 1)]);
+  assert.equal(res.statusCode, 200, res.body);
+  await t.ctx.metrics.ingest.flush();
+  const history = await t.call(webViewer, 'GET', `/api/v1/metrics/history?key=${encodeURIComponent('h3/team.host')}`);
+  assert.equal(history.statusCode, 200, history.body);
+  assert.equal((await t.call(t.adminToken, 'PUT', '/api/v1/hosts/h3/scope', { scope: null })).statusCode, 200);
+  assertError(await t.call(webDeployer, 'POST', '/api/v1/push', [point('h3', 'team.host', 2)]), 403, 'NOOPS_E_FORBIDDEN');
+});
+
 routeTest('POST /api/v1/agent/report', "a report's metrics are ingested; a point for another endpoint is refused and counted", async () => {
   const refusedBefore = t.ctx.metrics.ingest.counters.refused;
   const res = await t.report(agents.h2!, {
@@ -142,6 +158,17 @@ routeTest('POST /api/v1/agent/report', "a report's metrics are ingested; a point
   );
   assert.equal((await t.ctx.store.listMetricSeries({ endpoint: 'h1', metric: 'load.1min' })).length, 0);
 });
+
+routeTest(
+  'POST /api/v1/agent/report',
+  "a point that breaks Falcon's rules refuses the report whole: one check, the report's schema",
+  async () => {
+    for (const bad of [{ step: 0 }, { metric: '' }, { value: '1' }])
+      assertError(await t.report(agents.h2!, { metrics: [point('h2', 'load.5min', 1, bad)] }), 400, 'NOOPS_E_INPUT', JSON.stringify(bad));
+    await t.ctx.metrics.ingest.flush();
+    assert.equal((await t.ctx.store.listMetricSeries({ endpoint: 'h2', metric: 'load.5min' })).length, 0);
+  },
+);
 
 routeTest(
   'GET /api/v1/metrics/series',
@@ -165,6 +192,78 @@ routeTest(
     assert.equal((await keys(t.adminToken, '?limit=1')).length, 1);
     assertError(await t.call(t.adminToken, 'GET', '/api/v1/metrics/series?limit=0'), 400, 'NOOPS_E_INPUT');
     await assertPeopleOnly(t, 'GET', '/api/v1/metrics/series', undefined, agents.h1!);
+  },
+);
+
+routeTest(
+  'GET /api/v1/metrics/series',
+  'pages in key order: `limit` and `cursor`, `next` (and x-noops-next) until the last; the client follows them',
+  async () => {
+    const tagged = (host: string, n: number) => point(host, 'page.m', n, { tags: `n=${n}` });
+    const pushed = [...[0, 1, 2, 3, 4, 5, 6].map((n) => tagged('h1', n)), ...[0, 1, 2, 3, 4].map((n) => tagged('h2', n))];
+    assert.equal((await t.call(t.adminToken, 'POST', '/api/v1/push', pushed)).statusCode, 200);
+    await t.ctx.metrics.ingest.flush();
+    const pages = async (token: string, size: number) => {
+      const sizes: number[] = [];
+      const keys: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const res = await t.call(
+          token,
+          'GET',
+          `/api/v1/metrics/series?metric=page.m&limit=${size}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        );
+        assert.equal(res.statusCode, 200, res.body);
+        const page = res.json() as { series: { key: string }[]; next?: string };
+        assert.equal(res.headers['x-noops-next'], page.next, 'the header says what the body says');
+        sizes.push(page.series.length);
+        keys.push(...page.series.map((s) => s.key));
+        cursor = page.next;
+      } while (cursor !== undefined);
+      return { sizes, keys };
+    };
+    const whole = (await t.call(t.adminToken, 'GET', '/api/v1/metrics/series?metric=page.m')).json() as {
+      series: { key: string }[];
+      next?: string;
+    };
+    assert.equal(whole.next, undefined, 'one page holds them all: no next');
+    assert.equal(whole.series.length, 12);
+    assert.deepEqual(await pages(t.adminToken, 5), { sizes: [5, 5, 2], keys: whole.series.map((s) => s.key) });
+    assert.deepEqual(
+      await pages(t.adminToken, 4),
+      { sizes: [4, 4, 4], keys: whole.series.map((s) => s.key) },
+      'a full last page has no next',
+    );
+    const team = await pages(webViewer, 3);
+    assert.deepEqual(team.sizes, [3, 3, 1], "a team's pages skip another team's series");
+    assert.deepEqual(
+      team.keys,
+      [0, 1, 2, 3, 4, 5, 6].map((n) => `h1/page.m/n=${n}`),
+    );
+    assertError(await t.call(t.adminToken, 'GET', '/api/v1/metrics/series?cursor='), 400, 'NOOPS_E_INPUT');
+
+    // the CLI's `noops metrics series` follows the pages (default page: 1,000)
+    const many = Array.from({ length: 1005 }, (_, n) => point('h1', 'page.big', n, { tags: `n=${String(n).padStart(4, '0')}` }));
+    assert.equal((await t.call(t.adminToken, 'POST', '/api/v1/push', many)).statusCode, 200);
+    await t.ctx.metrics.ingest.flush();
+    const asked: string[] = [];
+    const client = {
+      request: async (method: 'GET', path: string) => {
+        asked.push(path);
+        const res = await t.call(t.adminToken, method, `/api/v1${path}`);
+        assert.equal(res.statusCode, 200, res.body);
+        return res.json();
+      },
+    } as unknown as ApiClient;
+    const every = await allSeries(client, { metric: 'page.big' });
+    assert.equal(asked.length, 2, asked.join(' '));
+    assert.deepEqual(
+      every.map((s) => s.key),
+      many.map((p) => `h1/page.big/${p.tags}`),
+    );
+    asked.length = 0;
+    assert.equal((await allSeries(client, { metric: 'page.big', limit: 3 })).length, 3);
+    assert.deepEqual(asked, ['/metrics/series?metric=page.big&limit=3']);
   },
 );
 

@@ -6,66 +6,31 @@
  * team's token with role deployer for hosts and instances in its subtree (a host's point names a
  * host in a cluster, the scope or an instance of the subtree; an instance's point carries its
  * node's pairs in its tags and names such a host too). A push naming anything else is refused whole (403). Reads are
- * scoped the same way, with role viewer.
+ * scoped the same way, with role viewer (metrics-scope.ts).
+ *
+ * The series list pages (paging.ts): `?limit=N&cursor=KEY`; when more follows, the body's `next`
+ * (and the `x-noops-next` header) is the cursor of the next page.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { checkFalconPush, type HistoryView, MAX_PUSH_ITEMS, type PushAnswer, type SeriesList, type SeriesView } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
-import { instanceTagOf } from '../../monitor/index.js';
-import { matches, parseSelector, type Selector } from '../../tree/index.js';
-import { canSee, isServerAdmin, roleCovers } from '../auth.js';
-import type { Principal, ServerContext } from '../context.js';
+import { parseSelector } from '../../tree/index.js';
+import { isServerAdmin, roleCovers } from '../auth.js';
+import type { ServerContext } from '../context.js';
+import { type HostTags, seriesAllowed, tagsByHost } from './metrics-scope.js';
+import { NEXT_HEADER, whole } from './paging.js';
 import { parseQuery } from './parse.js';
 
 /** A push's largest body: MAX_PUSH_ITEMS items with long tags (510 characters each) fit. */
 const PUSH_MAX_BYTES = 8 * 1024 * 1024;
-/** Series one list answers by default, and at most. */
+/** Series one page answers by default, and at most. */
 const SERIES_DEFAULT = 1000;
 const SERIES_MAX = 10_000;
+/** Series rows read from the store at a time while a page is filled (a team's page may skip many). */
+const SERIES_READ = 2000;
 /** History asked without `from`: the last hour. */
 const DEFAULT_SPAN_SECONDS = 3600;
-
-/** Every host's tree tags: the clusters naming it, its scope, the instances it runs. */
-export async function tagsByHost(ctx: ServerContext): Promise<Map<string, Set<string>>> {
-  const out = new Map<string, Set<string>>();
-  const add = (host: string, tag: string) => {
-    let set = out.get(host);
-    if (set === undefined) out.set(host, (set = new Set()));
-    set.add(tag);
-  };
-  for (const c of await ctx.store.listClusters()) for (const h of c.hosts) add(h, c.tag);
-  for (const h of await ctx.store.listHosts()) if (h.scope !== null) add(h.name, h.scope);
-  for (const p of ctx.reports.instances()) add(p.host, p.tag);
-  return out;
-}
-
-/**
- * Whether `who` may see (or push to) a series: an instance's through its tag, a host's through
- * the host's tags. `sel`: and it matches the selector.
- */
-export function seriesAllowed(
-  who: Principal,
-  series: { endpoint: string; tags: string },
-  hostTags: ReadonlyMap<string, ReadonlySet<string>> | undefined,
-  sel?: Selector,
-): boolean {
-  const tag = instanceTagOf(series.tags);
-  if (tag !== undefined) return canSee(who, tag) && (sel === undefined || matches(sel, tag));
-  if (isServerAdmin(who) && sel === undefined) return true;
-  const tags = hostTags?.get(series.endpoint);
-  if (tags === undefined) return false;
-  for (const t of tags) if (canSee(who, t) && (sel === undefined || matches(sel, t))) return true;
-  return false;
-}
-
-function whole(raw: string | undefined, name: string, min: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min)
-    throw new NoopsError('NOOPS_E_INPUT', `${name} must be a whole number of at least ${min}, not "${raw}"`);
-  return n;
-}
 
 export async function metricsRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   /** POST /push: Falcon's push body (a JSON list of points). */
@@ -96,11 +61,11 @@ export async function metricsRoutes(api: FastifyInstance, ctx: ServerContext): P
           hint: `push with endpoint "${who.name}", or with a person's token for other endpoints`,
         });
     } else if (!isServerAdmin(who)) {
-      const hostTags = await tagsByHost(ctx);
       // an instance's point: its tag under the team's node, and its endpoint a host of the team's
-      const other = checked.points.find(
-        (p) => !seriesAllowed(who, p, hostTags) || !seriesAllowed(who, { endpoint: p.endpoint, tags: '' }, hostTags),
-      );
+      const refused = (hostTags: HostTags) =>
+        checked.points.find((p) => !seriesAllowed(who, p, hostTags) || !seriesAllowed(who, { endpoint: p.endpoint, tags: '' }, hostTags));
+      // a refusal is never from a kept read: a host just put in the team's cluster is the team's
+      const other = refused(await tagsByHost(ctx)) && refused(await tagsByHost(ctx, { fresh: true }));
       if (other)
         throw new NoopsError(
           'NOOPS_E_FORBIDDEN',
@@ -121,8 +86,8 @@ export async function metricsRoutes(api: FastifyInstance, ctx: ServerContext): P
     };
   });
 
-  /** GET /metrics/series?selector=S&host=H&metric=M&limit=N */
-  api.get('/metrics/series', { config: { access: 'viewer' } }, async (req): Promise<SeriesList> => {
+  /** GET /metrics/series?selector=S&host=H&metric=M&limit=N&cursor=KEY: a page in key order */
+  api.get('/metrics/series', { config: { access: 'viewer' } }, async (req, reply): Promise<SeriesList> => {
     const q = parseQuery(
       z
         .object({
@@ -130,6 +95,7 @@ export async function metricsRoutes(api: FastifyInstance, ctx: ServerContext): P
           host: z.string().optional(),
           metric: z.string().optional(),
           limit: z.string().optional(),
+          cursor: z.string().min(1, 'a cursor is the `next` of the page before').optional(),
         })
         .strict(),
       req.query,
@@ -139,21 +105,35 @@ export async function metricsRoutes(api: FastifyInstance, ctx: ServerContext): P
     const sel = q.selector ? parseSelector(q.selector) : undefined;
     const hostTags = isServerAdmin(req.principal) && sel === undefined ? undefined : await tagsByHost(ctx);
     const out: SeriesView[] = [];
-    for (const s of await ctx.store.listMetricSeries({ endpoint: q.host, metric: q.metric })) {
-      if (!seriesAllowed(req.principal, s, hostTags, sel)) continue;
-      out.push({
-        key: s.key,
-        endpoint: s.endpoint,
-        metric: s.metric,
-        tags: s.tags,
-        counterType: s.counterType,
-        step: s.step,
-        lastTs: s.lastTs,
-        lastValue: s.lastValue,
-      });
-      if (out.length >= limit) break;
+    let more = false;
+    // read in pieces until the page is full and one more series is seen, or the store has no more
+    const piece = hostTags === undefined ? limit + 1 : Math.max(limit + 1, SERIES_READ); // the admin's: every row is kept
+    for (let after = q.cursor; ; ) {
+      const rows = await ctx.store.listMetricSeries({ endpoint: q.host, metric: q.metric, after, limit: piece });
+      for (const s of rows) {
+        if (!seriesAllowed(req.principal, s, hostTags, sel)) continue;
+        if (out.length === limit) {
+          more = true;
+          break;
+        }
+        out.push({
+          key: s.key,
+          endpoint: s.endpoint,
+          metric: s.metric,
+          tags: s.tags,
+          counterType: s.counterType,
+          step: s.step,
+          lastTs: s.lastTs,
+          lastValue: s.lastValue,
+        });
+      }
+      if (more || rows.length < piece) break;
+      after = rows[rows.length - 1]!.key;
     }
-    return { series: out };
+    if (!more) return { series: out };
+    const next = out[out.length - 1]!.key;
+    void reply.header(NEXT_HEADER, next);
+    return { series: out, next };
   });
 
   /** GET /metrics/history?key=KEY&from=SEC&to=SEC&resolution=raw|N */
@@ -174,8 +154,9 @@ export async function metricsRoutes(api: FastifyInstance, ctx: ServerContext): P
     const from = whole(q.from, 'from', 0) ?? to - DEFAULT_SPAN_SECONDS;
     if (from > to) throw new NoopsError('NOOPS_E_INPUT', `from (${from}) is after to (${to})`);
     const [s] = await ctx.store.listMetricSeries({ keys: [q.key] });
-    const hostTags = s === undefined || isServerAdmin(req.principal) ? undefined : await tagsByHost(ctx);
-    if (s === undefined || !seriesAllowed(req.principal, s, hostTags))
+    const allowed = async (fresh: boolean) =>
+      s !== undefined && seriesAllowed(req.principal, s, isServerAdmin(req.principal) ? undefined : await tagsByHost(ctx, { fresh }));
+    if (!(await allowed(false)) && !(await allowed(true)))
       throw new NoopsError('NOOPS_E_NOT_FOUND', `no series ${q.key}`, {
         hint: '`GET /api/v1/metrics/series` (or `noops metrics series`) lists them',
       });

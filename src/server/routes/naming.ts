@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { NAMING_DEFAULT_WAIT_MS, NAMING_MAX_WAIT_MS, type DepsView, type NamingAnswer } from '../../api/index.js';
+import { NAMING_DEFAULT_WAIT_MS, NAMING_MAX_WAIT_MS, type DepsView, type NamingAnswer, parseDurationText } from '../../api/index.js';
 import { Naming, namingSelector } from '../../naming/index.js';
 import { canSee, type Principal } from '../auth.js';
 import type { ServerContext } from '../context.js';
@@ -26,14 +26,15 @@ export function namingOf(ctx: ServerContext): Naming {
   return naming;
 }
 
-/** `30s`, `500ms`, `2m`, or seconds as a number. */
-const Wait = z
-  .string()
-  .regex(/^\d{1,7}(ms|s|m)?$/, 'a wait is a duration such as 30s, 500ms or 2m')
-  .transform((text) => {
-    const n = Number.parseInt(text, 10);
-    return text.endsWith('ms') ? n : text.endsWith('m') ? n * 60_000 : n * 1000;
-  });
+/** `30s`, `500ms`, `2m`, or seconds as a number (at most 7 digits), in ms; the route caps it at NAMING_MAX_WAIT_MS. */
+const Wait = z.string().transform((text, issue) => {
+  const ms = parseDurationText(text, { units: ['ms', 's', 'm'], bare: 's', answer: 'ms', maxDigits: 7 });
+  if (ms === undefined) {
+    issue.addIssue({ code: 'custom', message: 'a wait is a duration such as 30s, 500ms or 2m' });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const NamingQuery = z
   .object({

@@ -3,7 +3,8 @@
  * memory (hosts, instances, releases), or `?before=ID` for lists newest first by id (history,
  * audit). The body stays a plain array, as before; when more follows, the `x-noops-next`
  * header holds the value to pass back (`offset=` or `before=`), and the CLI follows it, so its
- * output is unchanged.
+ * output is unchanged. Metric series (routes/metrics.ts), read from the store in key order, page
+ * by `?cursor=KEY` and also say `next` in their body, an object.
  */
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
@@ -21,7 +22,8 @@ export const NEXT_HEADER = 'x-noops-next';
 /** The query parameters of a paged list, to merge into a route's query schema. */
 export const PageQuery = { limit: z.string().optional(), offset: z.string().optional() };
 
-function whole(raw: string | undefined, name: string, min: number): number | undefined {
+/** A query parameter as a whole number of at least `min`; undefined when absent; NOOPS_E_INPUT otherwise. */
+export function whole(raw: string | undefined, name: string, min: number): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < min)

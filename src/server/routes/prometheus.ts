@@ -14,7 +14,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { API_PREFIX } from '../../api/index.js';
 import { LOOPS } from '../../lead/index.js';
-import { ALARMS_SENT, Counter, renderSamples, type Sample } from '../../monitor/victoria/index.js';
+import { ALARMS_SENT, Counter, labelText, renderSamples, type Sample } from '../../monitor/victoria/index.js';
+import { plainAddress } from '../../naming/index.js';
 import { matches, parseSelector, parseTag } from '../../tree/index.js';
 import { canSee } from '../auth.js';
 import type { ServerContext } from '../context.js';
@@ -46,7 +47,8 @@ export async function prometheusRoutes(app: FastifyInstance, ctx: ServerContext)
     const q = parseQuery(z.object({ selector: z.string().optional() }).strict(), req.query, 'prometheus/targets');
     const sel = q.selector ? parseSelector(q.selector) : undefined;
     const addresses = new Map<string, string | null>();
-    for (const h of await ctx.store.listHosts()) addresses.set(h.name, hostAddress(h.labels, h.address));
+    // the `address` rule of the deploy tests (docs/rollouts.md): the host's `address` label, else where its agent connects from
+    for (const h of await ctx.store.listHosts()) addresses.set(h.name, plainAddress(h.labels.address ?? h.address));
     const groups: ScrapeTargetGroup[] = [];
     for (const r of ctx.reports.instances()) {
       if (r.state !== 'up' || r.port === null || !canSee(req.principal, r.tag)) continue;
@@ -62,9 +64,46 @@ export async function prometheusRoutes(app: FastifyInstance, ctx: ServerContext)
   });
 }
 
+/**
+ * Calls answered, by method, route pattern and status. The label text of each set is made once,
+ * when it is first seen, not on every call (the hook runs for every request the server answers).
+ * Renders as a `Counter` of those labels does.
+ */
+export class RequestCounter {
+  private readonly byRoute = new Map<string, Map<string, Map<number, { text: string; value: number }>>>();
+  private size = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  /** Counts one call. */
+  inc(method: string, route: string, status: number): void {
+    let byMethod = this.byRoute.get(route);
+    if (byMethod === undefined) this.byRoute.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()));
+    const cell = byStatus.get(status);
+    if (cell !== undefined) cell.value++;
+    else {
+      byStatus.set(status, { text: labelText({ method, route, status: String(status) }), value: 1 });
+      this.size++;
+    }
+  }
+
+  /** The counter in the text format. */
+  render(): string {
+    let out = renderSamples(this.name, 'counter', this.help, this.size === 0 ? [{ value: 0 }] : []);
+    for (const byMethod of this.byRoute.values())
+      for (const byStatus of byMethod.values()) for (const { text, value } of byStatus.values()) out += `${this.name}${text} ${value}\n`;
+    return out;
+  }
+}
+
 /** The request counter's figures: calls by method, route pattern and status, and agents' reports. */
 interface RequestFigures {
-  http: Counter;
+  http: RequestCounter;
   reports: Counter;
 }
 
@@ -74,12 +113,12 @@ interface RequestFigures {
  * counted apart (`noops_reports_received_total`).
  */
 export function installRequestCounter(app: FastifyInstance): RequestFigures {
-  const http = new Counter('noops_http_requests_total', 'HTTP requests answered, by method, route pattern and status.');
+  const http = new RequestCounter('noops_http_requests_total', 'HTTP requests answered, by method, route pattern and status.');
   const reports = new Counter('noops_reports_received_total', "Agents' reports this server took.");
   const reportRoute = `${API_PREFIX}/agent/report`;
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    http.inc(1, { method: req.method, route, status: String(reply.statusCode) });
+    http.inc(req.method, route, reply.statusCode);
     if (route === reportRoute && reply.statusCode < 300) reports.inc();
   });
   return { http, reports };
@@ -160,14 +199,4 @@ function openFds(): string[] {
   } catch {
     return [];
   }
-}
-
-/**
- * A host's address for scrapers: its `address` label, else where its agent connects from (as the
- * deploy tests' NOOPS_INSTANCES, rollout/deploy-tests.ts).
- */
-export function hostAddress(labels: Record<string, string>, seenFrom: string | null): string | null {
-  const a = labels.address ?? seenFrom;
-  if (!a) return null;
-  return a.startsWith('::ffff:') ? a.slice('::ffff:'.length) : a;
 }

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { canSee, isServerAdmin } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { parseQuery } from './parse.js';
-import { seriesAllowed, tagsByHost } from './metrics.js';
+import { seriesAllowed, tagsByHost } from './metrics-scope.js';
 
 /** The most events one request returns. */
 const MAX_EVENTS = 5000;
@@ -31,15 +31,15 @@ export async function supervisionRoutes(api: FastifyInstance, ctx: ServerContext
     const now = Date.now();
     for (const p of ctx.metrics.ingest.latest()) {
       // a series no longer sent (an instance undeployed, a host gone) leaves the list, as its report's metrics did
-      if (now - p.receivedAt > Math.max(3 * p.step * 1000, ctx.config.downAfterMs)) continue;
+      if (now - p.lastReceived > Math.max(3 * p.step * 1000, ctx.config.downAfterMs)) continue;
       if (q.host !== undefined && p.endpoint !== q.host) continue;
       if (q.metric !== undefined && p.metric !== q.metric) continue;
       if (!seriesAllowed(req.principal, p, hostTags, sel)) continue;
       out.push({
         endpoint: p.endpoint,
         metric: p.metric,
-        value: p.value,
-        timestamp: p.timestamp,
+        value: p.lastValue,
+        timestamp: p.lastTs,
         step: p.step,
         // COUNTER and DERIVE series too, once agents and pushes send them (the wire type widens with the report's)
         counterType: p.counterType as T.MetricSample['counterType'],

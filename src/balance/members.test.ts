@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MEMBER_ID_MAX, balancersIndex, covers, desiredBalancers, memberId, membersOf, type Candidate } from './members.js';
+import type { DrainMark } from './ports.js';
+
+const SHOP = 'cop.acme_owt.web_pdl.shop_service.hello_job.web_cluster.dev';
+const MAIL = 'cop.acme_owt.mail_pdl.post_service.smtp_job.relay_cluster.prod';
+const LATER = new Date(Date.now() + 60_000).toISOString();
+
+function cand(host: string, over: Partial<Candidate> = {}): Candidate {
+  return { host, address: `10.0.0.${host.slice(1)}`, port: 8080, tag: SHOP, version: 'aaaaaaaaa', process: 'web', healthy: true, ...over };
+}
+
+test('a member id is host, process and tag made safe, stable across versions, at most 100 characters', () => {
+  assert.equal(memberId('h1', SHOP, 'web'), `h1_web_${SHOP}`);
+  assert.equal(memberId('web 1/x', 'cop.a', 'p'), 'web_1_x_p_cop.a');
+  const long = memberId('h'.repeat(80), SHOP, 'web');
+  assert.equal(long.length, MEMBER_ID_MAX);
+  assert.match(long, /^[A-Za-z0-9_.:-]+_[0-9a-f]{12}$/);
+  assert.notEqual(long, memberId('h'.repeat(81), SHOP, 'web'), 'the hash suffix tells cut ids apart');
+});
+
+test('members: the processes with an address and a port under the selector; drain when a live mark covers them, else ready or maint', () => {
+  const candidates = [
+    cand('h1'),
+    cand('h2', { healthy: false }),
+    cand('h3', { address: null }),
+    cand('h4', { port: null }),
+    cand('h5', { tag: MAIL }),
+    cand('h6', { process: 'admin', port: 9090 }),
+    cand('h7'),
+  ];
+  const mark: DrainMark = { host: 'h7', tag: 'cop.acme_owt.web_pdl.shop', version: null, until: LATER, reason: 'test' };
+  const members = membersOf({ selector: 'service=hello' }, candidates, [mark]);
+  assert.deepEqual(
+    members.map((m) => [m.host, m.process, m.state]),
+    [
+      ['h1', 'web', 'ready'],
+      ['h2', 'web', 'maint'],
+      ['h6', 'admin', 'ready'],
+      ['h7', 'web', 'drain'],
+    ],
+  );
+  assert.deepEqual(
+    membersOf({ selector: 'service=hello', process: 'web' }, candidates, []).map((m) => m.host),
+    ['h1', 'h2', 'h7'],
+    'only `process`',
+  );
+  assert.deepEqual(members[0], {
+    id: `h1_web_${SHOP}`,
+    address: '10.0.0.1',
+    port: 8080,
+    state: 'ready',
+    host: 'h1',
+    tag: SHOP,
+    version: 'aaaaaaaaa',
+    process: 'web',
+  });
+});
+
+test('a mark covers its host, its tag and beneath, and its version only (null: any)', () => {
+  const m = { host: 'h1', tag: SHOP, version: 'aaaaaaaaa' };
+  const mark = (over: Partial<DrainMark>): DrainMark => ({ host: 'h1', tag: SHOP, version: null, until: LATER, reason: '', ...over });
+  assert.equal(covers(mark({}), m), true);
+  assert.equal(covers(mark({ version: 'aaaaaaaaa' }), m), true);
+  assert.equal(covers(mark({ version: 'bbbbbbbbb' }), m), false, "a new release's instance is not drained by the old one's mark");
+  assert.equal(covers(mark({ host: 'h2' }), m), false);
+  assert.equal(covers(mark({ tag: 'cop.acme_owt.web' }), m), true, 'a node above');
+  assert.equal(covers(mark({ tag: MAIL }), m), false);
+});
+
+test('the old and the new version of one instance make one member: the one taking traffic, then the later', () => {
+  const old = cand('h1', { version: 'aaaaaaaaa' });
+  const next = cand('h1', { version: 'bbbbbbbbb', port: 8081, healthy: false });
+  const drain: DrainMark = { host: 'h1', tag: SHOP, version: 'aaaaaaaaa', until: LATER, reason: '' };
+  assert.deepEqual(
+    membersOf({ selector: 'service=hello' }, [next, old], [drain]).map((m) => [m.version, m.state, m.port]),
+    [['aaaaaaaaa', 'drain', 8080]],
+  );
+  assert.deepEqual(
+    membersOf({ selector: 'service=hello' }, [old, { ...next, healthy: true }], [drain]).map((m) => [m.version, m.state, m.port]),
+    [['bbbbbbbbb', 'ready', 8081]],
+  );
+});
+
+test("an index is 48 bits, never 0, and changes exactly when a host's pools do", () => {
+  const a = desiredBalancers([{ name: 'web', driver: 'haproxy', socket: '/run/h.sock', backend: 'b', members: [] }]);
+  assert.ok(a.index > 0 && a.index < 2 ** 48);
+  assert.equal(desiredBalancers([{ name: 'web', driver: 'haproxy', socket: '/run/h.sock', backend: 'b', members: [] }]).index, a.index);
+  assert.notEqual(desiredBalancers([{ name: 'web', driver: 'haproxy', socket: '/run/x.sock', backend: 'b', members: [] }]).index, a.index);
+  assert.notEqual(balancersIndex([]), 0);
+});

@@ -1,0 +1,47 @@
+/**
+ * What the balancer view and the hooks read and write: the pools, the drain marks and the
+ * balancers' reports (rows of migration 0020_balancers), and the hosts' rows (their addresses).
+ * The server's Store fits it as it is (`balanceStoreOf` in store-port.ts adapts it); tests use
+ * `MemoryBalanceStore` (testing.ts).
+ */
+import type { BalancerReport, BalancerView } from '../api/index.js';
+import type { HostRow } from '../store/index.js';
+
+/**
+ * A drain mark: the members of `tag` (or beneath it) on `host`, of `version` (null: any), take no
+ * new traffic until the mark is cleared or `until` passes (an expired mark is ignored and swept).
+ */
+export interface DrainMark {
+  host: string;
+  tag: string;
+  version: string | null;
+  /** ISO time after which the mark counts for nothing */
+  until: string;
+  /** why: `deploy #12`, `restart #7` */
+  reason: string;
+}
+
+/** A balancer's last report of one pool, as the server stored it. */
+export interface StoredBalancerReport {
+  /** the host whose agent sent it (the pool's host) */
+  host: string;
+  report: BalancerReport;
+  /** when the server received it (ISO time) */
+  receivedAt: string;
+}
+
+/** The store as the balancer view and the hooks use it. */
+export interface BalanceStore {
+  listHosts(): Promise<HostRow[]>;
+  listBalancers(): Promise<BalancerView[]>;
+  listDrains(): Promise<DrainMark[]>;
+  /** adds a mark (one for the same host, tag and version is replaced) */
+  putDrain(mark: DrainMark): Promise<void>;
+  /** removes the marks of `host` on `tag` (every version) */
+  clearDrains(host: string, tag: string): Promise<void>;
+  /** removes the marks whose `until` is before `now` */
+  sweepDrains(now: string): Promise<void>;
+  listBalancerReports(): Promise<StoredBalancerReport[]>;
+  /** keeps the report as the pool's last (one per pool) */
+  putBalancerReport(row: StoredBalancerReport): Promise<void>;
+}

@@ -1,0 +1,386 @@
+/**
+ * The pools as they should be, on every server: each pool's members from the one read model of
+ * what runs (monitor/'s `ActualState`, through naming's `NamingSource`), the hosts' rows (their
+ * addresses), the drain marks and the pools stored; each balancer host's `DesiredBalancers`
+ * with its index; parked polls that wake when a host's index moves; the balancers' last reports.
+ *
+ * Worked out again when a host reports (only when what it runs changed), when a sweep finds a
+ * host's liveness changed or a drain mark expired, and when the pools, marks or reports are
+ * read again (`reload`, on the bus's `balancers` channel). With no pool stored, a report costs
+ * one comparison.
+ */
+import { EventEmitter } from 'node:events';
+import type { BalancerMember, BalancerView as PoolRow, DesiredBalancer, DesiredBalancers, DesiredMember } from '../api/index.js';
+import { plainAddress, type NamingSource } from '../naming/index.js';
+import type { HostRow } from '../store/index.js';
+import { type Candidate, balancersIndex, desiredPool, indexOfDigests, liveMarks, membersOf, poolDigest, selects } from './members.js';
+import type { BalanceStore, DrainMark, StoredBalancerReport } from './ports.js';
+
+/** How the view is tuned; the defaults suit a server. */
+export interface PoolViewOptions {
+  /** how often hosts' liveness and the marks' expiry are checked */
+  sweepMs?: number;
+  /** how often the hosts' rows (addresses) are read again */
+  hostsRefreshMs?: number;
+  /** how often the pools, marks and reports are read again though the bus said nothing (a lost message) */
+  reloadMs?: number;
+}
+
+/** The index of a host that drives no pool. */
+export const NO_POOLS_INDEX = balancersIndex([]);
+
+/** Indexes remembered per host, for "does this report follow that change" (older ones are forgotten). */
+const INDEX_HISTORY = 256;
+
+interface HostIndex {
+  current: DesiredBalancers;
+  /** the view's count of index moves when this host's index last moved */
+  seq: number;
+  /** the seq at which each recent index was (last) taken */
+  seen: Map<number, number>;
+}
+
+/** See the file's comment. Emits `change` after every recomputation and every reports' change. */
+export class PoolView extends EventEmitter {
+  private hostRows = new Map<string, HostRow>();
+  /** each reporting host's candidates, and their text (to see a change) */
+  private readonly byHost = new Map<string, { candidates: Candidate[]; key: string }>();
+  private readonly live = new Map<string, boolean>();
+  private pools: PoolRow[] = [];
+  private marks: DrainMark[] = [];
+  private reports = new Map<string, StoredBalancerReport>();
+  /** per balancer host: its pools as desired, and its index's history */
+  private readonly indexes = new Map<string, HostIndex>();
+  /** each pool as last worked out (the row it was worked out from, its desired form and digest) */
+  private readonly poolCache = new Map<string, { row: PoolRow; desired: DesiredBalancer; digest: string }>();
+  /** the tags whose candidates changed since the last computation (only the pools selecting them are worked out again) */
+  private readonly dirtyTags = new Set<string>();
+  /** every pool is worked out again at the next computation (marks, pools, addresses changed) */
+  private allDirty = true;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  /** index moves of any host, counted: a seq only grows, also across a host that stops and starts driving pools */
+  private moves = 0;
+  private nextExpiry = Number.POSITIVE_INFINITY;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private loadingHosts: Promise<void> | undefined;
+  private reloading: Promise<void> | undefined;
+  private reloadAgain = false;
+  private readonly listener = (host: string): void => this.refreshHost(host);
+
+  constructor(
+    private readonly source: NamingSource,
+    private readonly store: BalanceStore,
+    opts: PoolViewOptions = {},
+  ) {
+    super();
+    this.setMaxListeners(0); // one per hook waiting: a batch of many hosts
+    source.on('report', this.listener);
+    this.timers.push(setInterval(() => this.sweep(), opts.sweepMs ?? 1000).unref());
+    this.timers.push(setInterval(() => void this.loadHosts(), opts.hostsRefreshMs ?? 5000).unref());
+    this.timers.push(setInterval(() => void this.reload(), opts.reloadMs ?? 10_000).unref());
+  }
+
+  /** Reads the hosts, pools, marks and reports: once, before the first answer. */
+  async start(): Promise<void> {
+    await Promise.all([this.loadHosts(), this.reload()]);
+  }
+
+  /**
+   * Reads the pools, the drain marks and the reports again and works the pools out (another
+   * server changed one). Calls while one runs make one more run after it.
+   */
+  reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false;
+        try {
+          const [pools, marks, reports] = await Promise.all([
+            this.store.listBalancers(),
+            this.store.listDrains(),
+            this.store.listBalancerReports(),
+          ]);
+          const first = this.pools.length === 0 && pools.length > 0;
+          this.pools = pools;
+          this.marks = marks;
+          // with no pool, reports were not worked out (nothing to do): now they are
+          if (first) for (const host of this.source.hosts()) this.refreshCandidates(host);
+          this.allDirty = true;
+          this.reports = new Map(reports.map((r) => [r.report.name, r]));
+          this.compute();
+        } catch (err) {
+          process.emitWarning(`balancers: reading the pools failed (tried again at the next change): ${(err as Error).message}`);
+        }
+      } while (this.reloadAgain);
+    })().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  /** Reads the balancers' reports again (another server stored one: the pools are as they were). */
+  async reloadReports(): Promise<void> {
+    try {
+      const reports = await this.store.listBalancerReports();
+      this.reports = new Map(reports.map((r) => [r.report.name, r]));
+      this.emit('change');
+    } catch (err) {
+      process.emitWarning(`balancers: reading the reports failed (tried again at the next change): ${(err as Error).message}`);
+    }
+  }
+
+  /** A report this server just stored: kept at once (the bus brings it to the others). */
+  noteReport(row: StoredBalancerReport): void {
+    this.reports.set(row.report.name, row);
+    this.emit('change');
+  }
+
+  /** A mark this server just wrote or cleared: `marks` is the new list (the bus brings it to the others). */
+  setMarks(marks: DrainMark[]): void {
+    this.marks = marks;
+    this.allDirty = true;
+    this.compute();
+  }
+
+  /** The pools stored, as last read. */
+  poolRows(): readonly PoolRow[] {
+    return this.pools;
+  }
+
+  /** A pool as last read. */
+  pool(name: string): PoolRow | undefined {
+    return this.pools.find((p) => p.name === name);
+  }
+
+  /** The drain marks as last read (expired ones too). */
+  drainMarks(): readonly DrainMark[] {
+    return this.marks;
+  }
+
+  /** Whether `host`'s agent drives a pool (a Map lookup: the desired-state poll asks it of every host). */
+  drives(host: string): boolean {
+    return this.indexes.has(host);
+  }
+
+  /** The pools `host` drives with their index (`NO_POOLS_INDEX` and none when it drives none). */
+  desired(host: string): DesiredBalancers {
+    return this.indexes.get(host)?.current ?? { index: NO_POOLS_INDEX, pools: [] };
+  }
+
+  /** `host`'s index now. */
+  index(host: string): number {
+    return this.indexes.get(host)?.current.index ?? NO_POOLS_INDEX;
+  }
+
+  /** The seq of `host`'s index now: a report of an index whose seq is at least this one follows every change until now (−1: it drives no pool). */
+  seq(host: string): number {
+    return this.indexes.get(host)?.seq ?? -1;
+  }
+
+  /** The seq at which `host` first had `index` (undefined: not one of its recent indexes). */
+  seqOf(host: string, index: number): number | undefined {
+    return this.indexes.get(host)?.seen.get(index);
+  }
+
+  /** A pool's members as desired (none for an unknown pool). */
+  desiredMembers(name: string): readonly DesiredMember[] {
+    return this.poolCache.get(name)?.desired.members ?? [];
+  }
+
+  /** A pool's members with what its agent last reported of each (`noops lb show`). */
+  members(name: string): BalancerMember[] {
+    const report = this.reports.get(name)?.report;
+    const applied = new Map(report?.members.map((m) => [m.id, m]));
+    return this.desiredMembers(name).map((m) => {
+      const a = applied.get(m.id);
+      const member: BalancerMember = { ...m };
+      // absent: a report that worked does not hold it (one that failed says nothing of it)
+      if (a) member.applied = { state: a.state, connections: a.connections };
+      else if (report?.ok) member.applied = { state: 'absent', connections: null };
+      return member;
+    });
+  }
+
+  /** A pool's last report (undefined: none yet). */
+  report(name: string): StoredBalancerReport | undefined {
+    return this.reports.get(name);
+  }
+
+  /** Every pool's last report. */
+  allReports(): StoredBalancerReport[] {
+    return [...this.reports.values()];
+  }
+
+  /** Whether `host` reported and is up now (naming's rule). */
+  isLive(host: string): boolean {
+    return (
+      this.source.lastReport(host) !== undefined &&
+      this.source.isUp(this.source.lastSeen(host, this.hostRows.get(host)?.lastHeartbeat ?? null))
+    );
+  }
+
+  /**
+   * Resolves when `host`'s index differs from `index`, after `waitMs`, or when `signal` aborts
+   * (at once if it differs already).
+   */
+  wait(host: string, index: number, waitMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.index(host) !== index || waitMs <= 0 || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      let set = this.waiters.get(host);
+      if (!set) this.waiters.set(host, (set = new Set()));
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        const s = this.waiters.get(host);
+        s?.delete(done);
+        if (s?.size === 0) this.waiters.delete(host);
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      signal?.addEventListener('abort', done, { once: true });
+      set.add(done);
+    });
+  }
+
+  /** How many polls are parked. */
+  get parked(): number {
+    let n = 0;
+    for (const s of this.waiters.values()) n += s.size;
+    return n;
+  }
+
+  /** Stops listening and answers every parked poll. */
+  close(): void {
+    this.source.off('report', this.listener);
+    for (const t of this.timers) clearInterval(t);
+    for (const s of [...this.waiters.values()]) for (const done of [...s]) done();
+    this.removeAllListeners();
+  }
+
+  private loadHosts(): Promise<void> {
+    this.loadingHosts ??= this.store
+      .listHosts()
+      .then((rows) => {
+        this.hostRows = new Map(rows.map((r) => [r.name, r]));
+        let any = false;
+        for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) any = this.refreshCandidates(host) || any;
+        if (any) this.compute();
+      })
+      .catch((err: Error) => process.emitWarning(`balancers: reading the hosts failed (tried again in a few seconds): ${err.message}`))
+      .finally(() => {
+        this.loadingHosts = undefined;
+      });
+    return this.loadingHosts;
+  }
+
+  /** Liveness changed without a report, or a mark expired: checked every sweep. */
+  private sweep(): void {
+    if (this.pools.length === 0) return; // no pool: nothing depends on liveness here
+    let recompute = Date.now() >= this.nextExpiry;
+    if (recompute) this.allDirty = true; // a mark expired
+    let livenessMoved = false;
+    for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) {
+      if (this.isLive(host) === (this.live.get(host) ?? false)) continue;
+      livenessMoved = true;
+      recompute = this.refreshCandidates(host) || recompute;
+    }
+    if (recompute) this.compute();
+    else if (livenessMoved) this.emit('change'); // a balancer host went down: a hook waiting on it hears it
+  }
+
+  private refreshHost(host: string): void {
+    if (this.refreshCandidates(host)) this.compute();
+  }
+
+  /** Works out a host's candidates again; true when they changed. With no pool stored, nothing is (a report costs nothing). */
+  private refreshCandidates(host: string): boolean {
+    if (this.pools.length === 0) {
+      this.byHost.delete(host);
+      return false;
+    }
+    const row = this.hostRows.get(host);
+    if (row === undefined && this.source.lastReport(host) !== undefined && !this.loadingHosts) void this.loadHosts(); // a new host: its address
+    const live = this.isLive(host);
+    this.live.set(host, live);
+    const report = this.source.lastReport(host);
+    const address = plainAddress(row?.address ?? null);
+    const candidates: Candidate[] = (report?.processes ?? []).map((p) => ({
+      host,
+      address,
+      port: p.port,
+      tag: p.tag,
+      version: p.version,
+      process: p.process,
+      healthy: live && p.state === 'up' && (p.health === undefined || p.health === 'healthy'),
+    }));
+    const key = JSON.stringify(candidates);
+    const before = this.byHost.get(host);
+    if ((before?.key ?? '[]') === key) return false;
+    for (const c of before?.candidates ?? []) this.dirtyTags.add(c.tag);
+    for (const c of candidates) this.dirtyTags.add(c.tag);
+    if (candidates.length === 0) this.byHost.delete(host);
+    else this.byHost.set(host, { candidates, key });
+    return true;
+  }
+
+  /**
+   * Works out again the pools whose members may have changed (those selecting a tag whose
+   * candidates changed; all of them after a change of marks, pools or addresses), then each
+   * balancer host's desired pools; wakes the hosts whose index moved.
+   */
+  private compute(): void {
+    const now = Date.now();
+    const marks = liveMarks(this.marks, now);
+    this.nextExpiry = Math.min(...marks.map((m) => Date.parse(m.until)), Number.POSITIVE_INFINITY);
+    const all = this.allDirty;
+    const tags = [...this.dirtyTags];
+    this.allDirty = false;
+    this.dirtyTags.clear();
+    let candidates: Candidate[] | undefined;
+    const byLbHost = new Map<string, { name: string; desired: DesiredBalancer; digest: string }[]>();
+    const names = new Set<string>();
+    for (const pool of this.pools) {
+      names.add(pool.name);
+      let held = this.poolCache.get(pool.name);
+      if (all || held === undefined || held.row !== pool || tags.some((t) => selects(pool, t))) {
+        candidates ??= [...this.byHost.values()].flatMap((h) => h.candidates);
+        const desired = desiredPool(pool, membersOf(pool, candidates, marks));
+        held = { row: pool, desired, digest: poolDigest(desired) };
+        this.poolCache.set(pool.name, held);
+      }
+      let list = byLbHost.get(pool.host);
+      if (!list) byLbHost.set(pool.host, (list = []));
+      list.push({ name: pool.name, desired: held.desired, digest: held.digest });
+    }
+    for (const name of [...this.poolCache.keys()]) if (!names.has(name)) this.poolCache.delete(name);
+    const moved: string[] = [];
+    for (const [host, list] of byLbHost) {
+      list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const next: DesiredBalancers = { index: indexOfDigests(list.map((p) => p.digest)), pools: list.map((p) => p.desired) };
+      const held = this.indexes.get(host);
+      if (held === undefined) {
+        const seq = ++this.moves;
+        this.indexes.set(host, { current: next, seq, seen: new Map([[next.index, seq]]) });
+        moved.push(host);
+      } else if (held.current.index !== next.index) {
+        held.current = next;
+        held.seq = ++this.moves;
+        held.seen.delete(next.index); // seen again: counts from now
+        held.seen.set(next.index, held.seq);
+        if (held.seen.size > INDEX_HISTORY) held.seen.delete(held.seen.keys().next().value!);
+        moved.push(host);
+      } else held.current = next;
+    }
+    for (const host of [...this.indexes.keys()]) {
+      if (!byLbHost.has(host)) {
+        this.indexes.delete(host); // it drives no pool now: its index is NO_POOLS_INDEX
+        moved.push(host);
+      }
+    }
+    for (const host of moved) for (const done of [...(this.waiters.get(host) ?? [])]) done();
+    this.emit('change');
+  }
+}

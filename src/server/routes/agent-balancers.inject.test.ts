@@ -1,0 +1,200 @@
+/**
+ * The balancer side of the agent protocol through `inject()`: `GET /agent/desired?balancers=INDEX`
+ * (the pools of a balancer host, answered at once when they changed, else parked until they do),
+ * `POST /agent/balancers` (reports: only for the caller's own pools), and a `restart` drained first.
+ */
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import type { BalancerShow, DesiredBalancers } from '../../api/index.js';
+import { assertError, routeTest, startTestApp, TREE, upProcess, type TestApp } from '../test-app.js';
+
+let t: TestApp;
+let lb: string;
+let h1: string;
+let h2: string;
+
+before(async () => {
+  t = await startTestApp({ longPollMs: 5_000 });
+  lb = await t.agent('lb1');
+  h1 = await t.agent('h1');
+  h2 = await t.agent('h2');
+  const res = await t.call(t.adminToken, 'PUT', '/api/v1/balancers/web', {
+    selector: TREE.JOB,
+    host: 'lb1',
+    driver: 'haproxy',
+    socket: '/run/haproxy/admin.sock',
+    backend: 'web',
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  await t.report(lb, {});
+  await t.report(h1, { processes: [upProcess(TREE.CLUSTER, 'abcdef001')] });
+});
+after(() => t.close());
+
+const desired = async (token: string, query: string): Promise<{ generation: number; balancers?: DesiredBalancers }> => {
+  const res = await t.call(token, 'GET', `/api/v1/agent/desired?${query}`);
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json();
+};
+
+routeTest(
+  'GET /api/v1/agent/desired',
+  "a balancer host's answer carries its pools; another host's only when it asks; a bad index is 400",
+  async () => {
+    const mine = await desired(lb, 'after=-1');
+    assert.ok(mine.balancers && mine.balancers.index > 0, JSON.stringify(mine));
+    assert.deepEqual(
+      mine.balancers.pools.map((p) => [p.name, p.driver, p.socket, p.backend, p.members.map((m) => [m.host, m.port, m.state])]),
+      [['web', 'haproxy', '/run/haproxy/admin.sock', 'web', [['h1', 3000, 'ready']]]],
+    );
+    assert.equal((await desired(h2, 'after=-1')).balancers, undefined, 'a host that drives no pool: no key');
+    const asked = await desired(h2, 'after=-1&balancers=0');
+    assert.deepEqual(asked.balancers?.pools, [], 'it asked: its (empty) pools');
+    for (const bad of ['abc', '-1', '1.5', '', '99999999999999999999']) {
+      assertError(await t.call(lb, 'GET', `/api/v1/agent/desired?after=-1&balancers=${bad}`), 400, 'NOOPS_E_INPUT', bad);
+    }
+  },
+);
+
+routeTest(
+  'GET /api/v1/agent/desired',
+  "a balancer host's poll answers at once when its pools differ, else parks until they change",
+  async () => {
+    const now = await desired(lb, 'after=-1');
+    const index = now.balancers!.index;
+    const atOnce = Date.now();
+    assert.equal((await desired(lb, `after=${now.generation}&balancers=${index + 1}`)).balancers!.index, index, 'differs: at once');
+    assert.ok(Date.now() - atOnce < 2_000);
+    let answered = false;
+    const parked = desired(lb, `after=${now.generation}&balancers=${index}`).then((a) => {
+      answered = true;
+      return a;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(answered, false, 'nothing changed: parked');
+    const changed = Date.now();
+    await t.report(h2, { processes: [upProcess(TREE.CLUSTER, 'abcdef001')] }); // a new member
+    const next = await parked;
+    assert.ok(Date.now() - changed < 2_000, 'answered at the change, not at the end of the long poll');
+    assert.notEqual(next.balancers!.index, index);
+    assert.deepEqual(
+      next.balancers!.pools[0]!.members.map((m) => m.host),
+      ['h1', 'h2'],
+    );
+  },
+);
+
+routeTest(
+  'POST /api/v1/agent/balancers',
+  "the balancer host's agent reports its pool (lb show has it); another host's report is 403 and stores nothing; a bad body is 400",
+  async () => {
+    const pools = (await desired(lb, 'after=-1')).balancers!;
+    const members = pools.pools[0]!.members;
+    const report = {
+      name: 'web',
+      index: pools.index,
+      ok: true,
+      at: new Date().toISOString(),
+      members: members.map((m, i) => ({ id: m.id, state: m.state, connections: i })),
+    };
+    assertError(await t.call(h1, 'POST', '/api/v1/agent/balancers', { reports: [report] }), 403, 'NOOPS_E_FORBIDDEN');
+    assert.deepEqual(await t.ctx.store.listBalancerReports(), [], 'nothing stored');
+    const bad = [
+      {},
+      { reports: [{ ...report, extra: 1 }] },
+      { reports: [{ ...report, members: [{ id: 'x y', state: 'ready', connections: 0 }] }] },
+      { reports: [{ ...report, members: [{ id: 'a', state: 'up', connections: 0 }] }] },
+      { reports: [{ ...report, members: [{ id: 'a', state: 'ready', connections: -1 }] }] },
+      { reports: [{ ...report, index: 'one' }] },
+      { reports: [{ ...report, at: 'yesterday' }] },
+      { reports: [{ ...report, name: '../etc' }] },
+    ];
+    for (const body of bad)
+      assertError(await t.call(lb, 'POST', '/api/v1/agent/balancers', body), 400, 'NOOPS_E_INPUT', JSON.stringify(body));
+    assertError(await t.call(t.adminToken, 'POST', '/api/v1/agent/balancers', { reports: [report] }), 403, 'NOOPS_E_FORBIDDEN', 'a person');
+    const res = await t.call(lb, 'POST', '/api/v1/agent/balancers', { reports: [report] });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), { stored: 1 });
+    assert.equal((await t.ctx.store.listBalancerReports()).length, 1);
+    const shown = (await t.call(t.adminToken, 'GET', '/api/v1/balancers/web')).json() as BalancerShow;
+    assert.deepEqual(
+      shown.members.map((m) => [m.host, m.state, m.applied]),
+      [
+        ['h1', 'ready', { state: 'ready', connections: 0 }],
+        ['h2', 'ready', { state: 'ready', connections: 1 }],
+      ],
+    );
+    assert.equal(shown.report?.index, pools.index);
+  },
+);
+
+/** Waits (against a deadline) until `ok()` holds. */
+async function until(ok: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await ok())) {
+    if (Date.now() > deadline) assert.fail(`never: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The balancer host's agent, by hand: reads its pools and reports them as told (h1 `connections` open), or failed. */
+async function lbReports(connections: number, ok = true): Promise<DesiredBalancers> {
+  const pools = (await desired(lb, 'after=-1')).balancers!;
+  const report = {
+    name: 'web',
+    index: pools.index,
+    ok,
+    ...(ok ? {} : { error: 'connect ENOENT /run/haproxy/admin.sock' }),
+    at: new Date().toISOString(),
+    members: pools.pools[0]!.members.map((m) => ({ id: m.id, state: m.state, connections: m.host === 'h1' ? connections : 0 })),
+  };
+  const res = await t.call(lb, 'POST', '/api/v1/agent/balancers', { reports: [report] });
+  assert.equal(res.statusCode, 200, res.body);
+  return pools;
+}
+
+const h1State = async (): Promise<string | undefined> =>
+  (await desired(lb, 'after=-1')).balancers!.pools[0]!.members.find((m) => m.host === 'h1')?.state;
+
+routeTest(
+  'POST /api/v1/commands',
+  'a restart drains the host from its pools first (queued once drained), and the mark is cleared when the command ends',
+  async () => {
+    let queued = false;
+    const restart = t.call(t.adminToken, 'POST', '/api/v1/commands', { host: 'h1', action: 'restart', tag: TREE.CLUSTER }).then((r) => {
+      queued = true;
+      return r;
+    });
+    await until(async () => (await h1State()) === 'drain', 'h1 drains in the pool');
+    await lbReports(2);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(queued, false, 'connections left: not queued yet');
+    await lbReports(0);
+    const res = await restart;
+    assert.equal(res.statusCode, 202, res.body);
+    const id = (res.json() as { id: number }).id;
+    assert.equal((await t.ctx.store.listDrains(new Date().toISOString())).length, 1, 'drained while it restarts');
+    const taken = (await t.call(h1, 'GET', '/api/v1/agent/desired?after=-1&commands=1')).json() as { commands: { id: number }[] };
+    assert.deepEqual(
+      taken.commands.map((c) => c.id),
+      [id],
+    );
+    assert.equal((await t.call(h1, 'POST', `/api/v1/agent/commands/${id}`, { done: true })).statusCode, 200);
+    await until(async () => (await t.ctx.store.listDrains(new Date().toISOString())).length === 0, 'the mark cleared');
+    assert.equal(await h1State(), 'ready');
+  },
+);
+
+routeTest(
+  'POST /api/v1/commands',
+  'a restart whose balancer cannot apply the drain is refused (503) and not queued; the host takes traffic again',
+  async () => {
+    const restart = t.call(t.adminToken, 'POST', '/api/v1/commands', { host: 'h1', action: 'restart', tag: TREE.CLUSTER });
+    await until(async () => (await h1State()) === 'drain', 'h1 drains in the pool');
+    await lbReports(0, false);
+    assertError(await restart, 503, 'NOOPS_E_DRAIN_FAILED');
+    assert.equal(await h1State(), 'ready');
+    const taken = (await t.call(h1, 'GET', '/api/v1/agent/desired?after=-1&commands=1')).json() as { commands?: unknown[] };
+    assert.deepEqual(taken.commands ?? [], [], 'nothing queued');
+  },
+);
