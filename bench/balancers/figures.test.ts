@@ -38,7 +38,7 @@ const cannon: CannonResult = {
   statusCodeStats: { 200: { count: 4998 }, 503: { count: 2 } },
 };
 
-test('a deploy on one host: joined from its report and its check to its first request; left from the mark and the drain to its last', () => {
+test('a deploy on one host: joined from its report to its first request; left from the mark and the drain to its last', () => {
   const old = instance('h1', 5001, 11, 'v1', T0 - 60_000);
   const other = instance('h2', 5002, 12, 'v1', T0 - 60_000);
   const fresh = instance('h1', 5003, 21, 'v2', T0 + 900);

@@ -146,6 +146,26 @@ async function underLoad(during: () => Promise<void>): Promise<{ ha: LoadCount; 
   return { ha: ha.count, ng: ng.count };
 }
 
+/** Records the members' states the pool and haproxy show (haproxy's admin state 8: drain) until `stop()`. */
+function watchDrains(): { stop(): Promise<Set<string>> } {
+  const seen = new Set<string>();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      for (const m of (await showByApi(HA)).members) seen.add(`pool ${m.state}`);
+      for (const s of await haproxyServers()) seen.add(`haproxy ${s.split(' ')[4]}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
+}
+
 function keepalivedAccepts(file: string): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     execFile(KEEPALIVED, ['-t', '-f', file], { timeout: 20_000 }, (err, stdout, stderr) =>
@@ -259,24 +279,11 @@ test('load-balancer pools follow deploys, rollbacks, restarts and undeploys, wit
   });
 
   await t.test('a rolling deploy under load: members drain, then v2 joins; no failed request', async () => {
-    const seen = new Set<string>();
+    const drains = watchDrains();
     const { ha, ng } = await underLoad(async () => {
-      let stopWatching = false;
-      const watching = (async () => {
-        // The drain as the pool and haproxy show it while the batches go (admin state 8: drain)
-        while (!stopWatching) {
-          for (const m of (await showByApi(HA)).members) seen.add(`pool ${m.state}`);
-          for (const s of await haproxyServers()) seen.add(`haproxy ${s.split(' ')[4]}`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      })();
-      try {
-        await ok(['deploy', '-t', CLUSTER, '-v', v2, '--batch', '1']);
-      } finally {
-        stopWatching = true;
-        await watching;
-      }
+      await ok(['deploy', '-t', CLUSTER, '-v', v2, '--batch', '1']);
     });
+    const seen = await drains.stop();
     assert.equal(failures(ha), 0, `through haproxy: ${JSON.stringify(ha)}`);
     assert.equal(failures(ng), 0, `through nginx: ${JSON.stringify(ng)}`);
     assert.ok(seen.has('pool drain') && seen.has('haproxy 8'), `a member was drained: ${[...seen]}`);
@@ -311,9 +318,12 @@ test('load-balancer pools follow deploys, rollbacks, restarts and undeploys, wit
 
   await t.test('a restart under load: each host drained before its processes restart; no failed request', async () => {
     const before = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER]);
+    const drains = watchDrains();
     const { ha, ng } = await underLoad(async () => {
       await ok(['restart', '-t', CLUSTER]);
     });
+    const seen = await drains.stop();
+    assert.ok(seen.has('pool drain') && seen.has('haproxy 8'), `a member was drained: ${[...seen]}`);
     assert.equal(failures(ha), 0, `through haproxy: ${JSON.stringify(ha)}`);
     assert.equal(failures(ng), 0, `through nginx: ${JSON.stringify(ng)}`);
     const rows = await until('the new pids reported', async () => {
