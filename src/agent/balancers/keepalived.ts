@@ -24,7 +24,8 @@ const CHECK_TIMEOUT_MS = 10_000;
 export function keepalivedConfig(vip: { address: string; port: number }, members: readonly ValidMember[], poolName: string): string {
   const head = `# Written by the noops agent for the pool ${poolName}; replaced on every change, do not edit.`;
   const served = members.filter((m) => m.state !== 'maint');
-  if (served.length === 0) return `${head}\n# No member takes traffic: the virtual server ${vip.address} ${vip.port} is not served.\n`;
+  if (!served.some((m) => m.state === 'ready'))
+    return `${head}\n# No member takes traffic: the virtual server ${vip.address} ${vip.port} is not served.\n`;
   const lines = [
     head,
     `virtual_server ${vip.address} ${vip.port} {`,

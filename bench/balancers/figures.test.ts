@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { InstanceView } from '../../src/api/index.js';
+import { figuresOf, worst, type ChangeRecord } from './figures.js';
+import type { CannonResult, Served } from './observe.js';
+
+const T0 = 1_000_000;
+
+function instance(host: string, port: number, pid: number, version: string, healthyAt: number | null): InstanceView {
+  return {
+    host,
+    tag: 'cop.a_owt.b_pdl.c_service.d_job.e_cluster.f',
+    process: 'web',
+    version,
+    state: 'up',
+    pid,
+    port,
+    restarts: 0,
+    startedAt: null,
+    error: null,
+    healthySince: healthyAt === null ? null : new Date(healthyAt).toISOString(),
+  } as InstanceView;
+}
+
+function served(i: InstanceView, first: number, last: number): [string, Served] {
+  const key = `${i.host}:${i.port}#${i.pid}`;
+  return [key, { key, host: i.host, port: i.port!, pid: i.pid!, version: i.version, first, last, count: 10 }];
+}
+
+const cannon: CannonResult = {
+  requests: { total: 5000, average: 999.84 },
+  latency: { p50: 1, p99: 4, max: 12 },
+  errors: 0,
+  timeouts: 0,
+  non2xx: 2,
+  resets: 0,
+  duration: 5,
+  statusCodeStats: { 200: { count: 4998 }, 503: { count: 2 } },
+};
+
+test('a deploy on one host: joined from its report to its first request; left from the mark and the drain to its last', () => {
+  const old = instance('h1', 5001, 11, 'v1', T0 - 60_000);
+  const other = instance('h2', 5002, 12, 'v1', T0 - 60_000);
+  const fresh = instance('h1', 5003, 21, 'v2', T0 + 900);
+  const record: ChangeRecord = {
+    t0: T0,
+    before: [old, other],
+    after: [fresh, other],
+    served: new Map([served(old, T0 - 2000, T0 + 130), served(other, T0 - 2000, T0 + 3000), served(fresh, T0 + 1010, T0 + 3000)]),
+    cannon,
+    balancer: [
+      { at: T0 - 2000, port: 5001, state: 'ready' },
+      { at: T0 + 125, port: 5001, state: 'drain' },
+      { at: T0 + 700, port: 5001, state: 'absent' },
+      { at: T0 + 1005, port: 5003, state: 'ready' },
+    ],
+    pool: [
+      { at: T0 - 2000, port: 5001, state: 'ready' },
+      { at: T0 + 100, port: 5001, state: 'drain' },
+    ],
+    appeared: [{ at: T0 + 960, endpoint: 'h1:5003:v2' }],
+  };
+  const f = figuresOf('haproxy', record);
+  assert.deepEqual(
+    [f.requests, f.rate, f.non2xx, f.statusCodes, f.latencyMs],
+    [5000, 999.8, 2, { 200: 4998, 503: 2 }, { p50: 1, p99: 4, max: 12 }],
+  );
+  assert.deepEqual(f.reportToServedMs, [{ process: 'h1:5003#21', ms: 50 }]);
+  assert.deepEqual(f.markToLastMs, [{ process: 'h1:5001#11', ms: 30 }]);
+  assert.deepEqual(f.drainToLastMs, [{ process: 'h1:5001#11', ms: 5 }]);
+  assert.equal(worst(f.reportToServedMs), 50);
+});
+
+test('what was not observed is null, and worst() of nothing is null', () => {
+  const old = instance('h1', 5001, 11, 'v1', T0 - 60_000);
+  const fresh = instance('h1', 5001, 21, 'v1', null);
+  const f = figuresOf('nginx', { t0: T0, before: [old], after: [fresh], served: new Map(), cannon, balancer: [], pool: [], appeared: [] });
+  assert.deepEqual(
+    [f.reportToServedMs, f.markToLastMs, f.drainToLastMs],
+    [[{ process: 'h1:5001#21', ms: null }], [{ process: 'h1:5001#11', ms: null }], [{ process: 'h1:5001#11', ms: null }]],
+  );
+  assert.equal(worst(f.reportToServedMs), null);
+});

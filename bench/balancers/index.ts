@@ -1,0 +1,204 @@
+/**
+ * Load balancers under load (issue 16): autocannon at a fixed rate (1,000 requests/s each)
+ * through a real HAProxy and a real nginx, both driven by the noops agent of their host, to a
+ * job on three real agents, during a rolling deploy, a rollback and a restart. Per change and
+ * balancer: failed and non-2xx requests (goal: none), from "instance healthy" to "in the pool"
+ * (goal: under 50 ms; from its host's report, seen by a naming blocking query, to its first
+ * request through the balancer) and from "drain" to "no new requests" (from noops' mark, and
+ * from the balancer's own drain, to the old process's last request).
+ *
+ *   npm run bench -- --only balancers            # 1,000 requests/s; deploy, rollback, restart
+ *   npm run bench -- --only balancers --quick    # 300 requests/s; the rolling deploy only
+ */
+import { join } from 'node:path';
+import { ApiClient, type InstanceView } from '../../src/api/index.js';
+import { makeBalancedApp } from '../../test/e2e/balancers-app.js';
+import { startHaproxy, startNginx, type HaproxyProc, type NginxProc } from '../../test/e2e/balancers-harness.js';
+import { cleanup, cli, freePort, killSupervised, startAgent, startServer, tmp, until, type Proc } from '../../test/e2e/harness.js';
+import { type ChangeFigures, figuresOf, worst } from './figures.js';
+import { load, watchHaproxy, watchNaming, watchNginx, watchPool } from './observe.js';
+
+const JOB = 'cop.bench_owt.lb_pdl.noops_service.front_job.web';
+const CLUSTER = `${JOB}_cluster.bench`;
+const APP_HOSTS = ['b1', 'b2', 'b3'];
+const LB_HOST = 'lb';
+const HA = 'bench-ha';
+const NG = 'bench-ng';
+/** Load before and after each change: the steady state on both sides of it. */
+const STEADY_MS = 2_000;
+
+/** One change, through both balancers. */
+export interface ChangeRow {
+  change: string;
+  /** s from the command to its end */
+  seconds: number;
+  haproxy: ChangeFigures;
+  nginx: ChangeFigures;
+}
+
+/** What `npm run bench -- --only balancers` records. */
+export interface BalancersResults {
+  rate: number;
+  hosts: number;
+  changes: ChangeRow[];
+  goals: { failed: 0; joinMs: 50 };
+  /** every change through both: no failed or non-2xx request, and every join under 50 ms from the report */
+  met: { noFailed: boolean; joinUnder50Ms: boolean };
+}
+
+export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
+  const rate = opts.quick ? 300 : 1000;
+  const base = tmp('bench-balancers');
+  const roots = Object.fromEntries([...APP_HOSTS, LB_HOST].map((h) => [h, join(base, `agent-${h}`)])) as Record<string, string>;
+  const agents: Proc[] = [];
+  let haproxy: HaproxyProc | undefined;
+  let nginx: NginxProc | undefined;
+  const server = await startServer(join(base, 'server'), await freePort());
+  try {
+    const api = new ApiClient(server.url, server.adminToken);
+    const ok = async (args: string[]): Promise<void> => {
+      const r = await cli(server, args);
+      if (r.code !== 0) throw new Error(`noops ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    };
+    for (const h of [...APP_HOSTS, LB_HOST]) agents.push(startAgent(server, roots[h]!, h));
+    haproxy = await startHaproxy(join(base, 'haproxy'));
+    nginx = await startNginx(join(base, 'nginx'), { upstream: NG });
+    await until('the hosts up', async () => (await api.hosts()).filter((h) => h.status === 'up').length === agents.length, 120_000, 250);
+    await ok(['cluster', 'set', '-t', CLUSTER, '--hosts', APP_HOSTS.join(',')]);
+    const repo = join(base, 'repo');
+    const app = makeBalancedApp(repo);
+    const commits = [app.commit('hello v1'), app.commit('hello v2')];
+    for (const c of commits) await ok(['build', '-u', repo, '-t', JOB, '-v', c]);
+    const [v1, v2] = commits.map((c) => c.slice(0, 9)) as [string, string];
+    await ok([
+      'lb',
+      'set',
+      HA,
+      '-t',
+      CLUSTER,
+      '--host',
+      LB_HOST,
+      '--driver',
+      'haproxy',
+      '--socket',
+      haproxy.socket,
+      '--backend',
+      haproxy.backend,
+    ]);
+    await ok([
+      'lb',
+      'set',
+      NG,
+      '-t',
+      CLUSTER,
+      '--host',
+      LB_HOST,
+      '--driver',
+      'nginx',
+      '--file',
+      nginx.upstreamFile,
+      '--pid-file',
+      nginx.pidFile,
+    ]);
+    await ok(['deploy', '-t', CLUSTER, '-v', v1, '--batch', '100%']);
+    const ha = haproxy;
+    const ng = nginx;
+    await until(
+      'every instance served through both balancers',
+      async () => {
+        for (const url of [ha.url, ng.url]) {
+          const hosts = new Set<string>();
+          for (let i = 0; i < 9; i++) hosts.add(((await (await fetch(url)).json()) as { host: string }).host);
+          if (hosts.size !== APP_HOSTS.length) return false;
+        }
+        return true;
+      },
+      60_000,
+      250,
+    );
+
+    const instances = async (): Promise<InstanceView[]> => (await api.instances(CLUSTER)).filter((i) => i.process === 'web');
+    const changes: [string, string[]][] = [
+      ['rolling deploy (batch 1)', ['deploy', '-t', CLUSTER, '-v', v2, '--batch', '1']],
+      ['rollback (batch 1)', ['rollback', '-t', CLUSTER, '--to', v1, '--batch', '1']],
+      ['restart', ['restart', '-t', CLUSTER]],
+    ];
+    const rows: ChangeRow[] = [];
+    for (const [change, args] of opts.quick ? changes.slice(0, 1) : changes) {
+      const before = await instances();
+      const loads = { haproxy: load(ha.url, rate), nginx: load(ng.url, rate) };
+      const watch = {
+        haproxy: watchHaproxy(ha.socket, ha.backend),
+        nginx: watchNginx(ng.upstreamFile),
+        haPool: watchPool(api, HA),
+        ngPool: watchPool(api, NG),
+        naming: watchNaming(api, CLUSTER),
+      };
+      await new Promise((r) => setTimeout(r, STEADY_MS));
+      const t0 = Date.now();
+      await ok(args);
+      const seconds = (Date.now() - t0) / 1000;
+      await new Promise((r) => setTimeout(r, STEADY_MS));
+      const [haCannon, ngCannon] = await Promise.all([loads.haproxy.stop(), loads.nginx.stop()]);
+      await Promise.all(Object.values(watch).map((w) => w.stop()));
+      const after = await until('every process up', async () => {
+        const now = await instances();
+        return now.length === APP_HOSTS.length && now.every((i) => i.state === 'up' && i.pid !== null) && now;
+      });
+      const common = { t0, before, after, appeared: watch.naming.appeared };
+      const row: ChangeRow = {
+        change,
+        seconds,
+        haproxy: figuresOf('haproxy', {
+          ...common,
+          served: loads.haproxy.served,
+          cannon: haCannon,
+          balancer: watch.haproxy.transitions,
+          pool: watch.haPool.transitions,
+        }),
+        nginx: figuresOf('nginx', {
+          ...common,
+          served: loads.nginx.served,
+          cannon: ngCannon,
+          balancer: watch.nginx.transitions,
+          pool: watch.ngPool.transitions,
+        }),
+      };
+      for (const f of [row.haproxy, row.nginx]) {
+        process.stderr.write(
+          `bench: balancers, ${change} through ${f.balancer}: ${f.requests} requests at ${f.rate}/s, ${f.errors} errors, ${f.non2xx} non-2xx; ` +
+            `report to served ${JSON.stringify(f.reportToServedMs.map((t) => t.ms))} ms; mark to last ${JSON.stringify(f.markToLastMs.map((t) => t.ms))} ms\n`,
+        );
+      }
+      rows.push(row);
+    }
+    const all = rows.flatMap((r) => [r.haproxy, r.nginx]);
+    return {
+      rate,
+      hosts: APP_HOSTS.length,
+      changes: rows,
+      goals: { failed: 0, joinMs: 50 },
+      met: {
+        noFailed: all.every((f) => f.errors + f.non2xx + f.timeouts === 0),
+        joinUnder50Ms: all.every((f) => f.reportToServedMs.length > 0 && (worst(f.reportToServedMs) ?? Infinity) < 50),
+      },
+    };
+  } finally {
+    await Promise.all(agents.map((a) => a.stop()));
+    await server.stop();
+    await haproxy?.stop();
+    await nginx?.stop();
+    Object.values(roots).forEach(killSupervised);
+    cleanup([base]);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  run({ quick: process.argv.includes('--quick') }).then(
+    (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
+    (err: Error) => {
+      process.stderr.write(`${err.stack}\n`);
+      process.exit(1);
+    },
+  );
+}

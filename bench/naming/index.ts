@@ -1,0 +1,267 @@
+/**
+ * A naming change reaching blocking watchers (issue 16): 1,000 blocking queries
+ * (`GET /api/v1/naming/SELECTOR?index=N&wait=60s`, Consul's blocking queries) parked on a real
+ * `noops server` (bin/noops), then one host's report turns an instance healthy (or unhealthy):
+ * the time from that report until each watcher holds the new answer. Goal: p99 under 100 ms
+ * (anchor: Consul propagates a change to 172,000 instances in under a second).
+ *
+ * The hosts are identities only (joined through the API; their reports posted as an agent posts
+ * them, with its token), so no agent process shares the two cores. The watchers are spread over
+ * three selectors (the cluster, the job, the service): each sees the change.
+ *
+ *   npm run bench -- --only naming            # 100, 300 and 1,000 watchers, 10 changes each
+ *   npm run bench -- --only naming --quick    # 100 watchers, 4 changes
+ *   NOOPS_BENCH_NAMING_WATCHERS=1000 npm run bench -- --only naming --quick   # other counts (comma-separated)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import type { AgentReport, NamingAnswer, ProcessReport } from '../../src/api/index.js';
+import { startServer, until } from '../lib/daemons.js';
+import { procUsage, usageBetween } from '../lib/procstat.js';
+import { round, summarize } from '../lib/stats.js';
+
+/** The job whose instances change; the watchers ask for it at three levels of the tree. */
+const JOB = 'cop.bench_owt.naming_pdl.web_service.hello_job.web';
+const CLUSTER = `${JOB}_cluster.c1`;
+const SELECTORS = [CLUSTER, JOB, 'cop=bench,service=hello'];
+/** Hosts with a healthy instance that stays (the answers carry them too). */
+const STEADY_HOSTS = 20;
+/** What a watcher asks the server to wait at most: longer than any round. */
+const WAIT = '60s';
+/** A round whose answers have not all come within this is counted as missed. */
+const ROUND_TIMEOUT_MS = 30_000;
+/** The server is settled (every watcher parked, nothing else running) under this share of a core, over a second. */
+const IDLE_CORE_SHARE = 0.05;
+const SETTLE_TIMEOUT_MS = 60_000;
+
+interface Host {
+  name: string;
+  token: string;
+}
+
+/** What `npm run bench -- --only naming` records. */
+export interface NamingResults {
+  selectors: string[];
+  /** endpoints in each answer besides the changing one (the steady hosts) */
+  endpoints: number;
+  /** one per count of watchers, the largest last */
+  runs: NamingRun[];
+  goal: string;
+  met: boolean;
+}
+
+function processOf(port: number, health: 'healthy' | 'unhealthy'): ProcessReport {
+  return {
+    tag: CLUSTER,
+    process: 'web',
+    version: 'v1',
+    state: 'up',
+    pid: 1000 + port,
+    port,
+    restarts: 0,
+    startedAt: new Date().toISOString(),
+    error: null,
+    health,
+    healthySince: health === 'healthy' ? new Date().toISOString() : null,
+  };
+}
+
+async function post(url: string, token: string, body: unknown): Promise<unknown> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`POST ${url}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+/** Resolves once `pid` used under IDLE_CORE_SHARE of a core over a second. */
+async function untilIdle(pid: number): Promise<void> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  let last = procUsage(pid)!;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = procUsage(pid)!;
+    if (usageBetween(last, now).coreShare < IDLE_CORE_SHARE) return;
+    last = now;
+  }
+  throw new Error(`the server did not settle within ${SETTLE_TIMEOUT_MS / 1000} s`);
+}
+
+/** What one count of watchers measured. */
+export interface NamingRun {
+  watchers: number;
+  rounds: number;
+  /** ms from the report until each watcher held the new answer, every round together */
+  latencyMs: ReturnType<typeof summarize>;
+  /** the same, per round */
+  perRound: { change: 'healthy' | 'unhealthy'; p50: number; p99: number; max: number; answered: number }[];
+  /** ms until the report itself was answered (the server wakes the watchers before it answers the report) */
+  reportMs: ReturnType<typeof summarize>;
+  /** watchers a round missed (not answered with the change within ROUND_TIMEOUT_MS) */
+  missed: number;
+  /** CPU ms per change: the server's (answering every watcher), and this process's (reading the answers) */
+  serverCpuMsPerChange: number;
+  watcherCpuMsPerChange: number;
+}
+
+/** The server, its hosts, and the questions the watchers ask. */
+interface Setup {
+  server: Awaited<ReturnType<typeof startServer>>;
+  pool: Pool;
+  hosts: Host[];
+  endpoints: number;
+  report(h: Host, port: number, health: 'healthy' | 'unhealthy'): Promise<unknown>;
+  ask(selector: string, index?: number): Promise<NamingAnswer>;
+}
+
+/** Every steady host reports (unchanged: wakes nobody), so that none goes down during a round. */
+async function keepAlive(s: Setup): Promise<void> {
+  for (const [i, h] of s.hosts.slice(0, STEADY_HOSTS).entries()) await s.report(h, 20_000 + i, 'healthy');
+}
+
+/** Parks `watchers` blocking queries, `rounds` times turns the changing host's instance healthy or unhealthy, and times the answers. */
+async function measure(s: Setup, watchers: number, rounds: number): Promise<NamingRun> {
+  const changing = s.hosts[s.hosts.length - 1]!;
+  let health: 'healthy' | 'unhealthy' = 'unhealthy';
+  await s.report(changing, 30_000, health);
+  // Each watcher holds the index it last saw; its next question parks on it.
+  const indexes = await Promise.all(
+    SELECTORS.map(async (sel) => {
+      const a = await s.ask(sel);
+      if (a.endpoints.length !== s.endpoints) throw new Error(`${sel} answers ${a.endpoints.length} endpoints, not ${s.endpoints}`);
+      return a.index;
+    }),
+  );
+  const latencies: number[] = [];
+  const reportTimes: number[] = [];
+  const perRound: NamingRun['perRound'] = [];
+  let missed = 0;
+  let serverCpuMs = 0;
+  let watcherCpuMs = 0;
+  let watching = Array.from({ length: watchers }, (_, i) => indexes[i % SELECTORS.length]!);
+  for (let r = 0; r < rounds; r++) {
+    await keepAlive(s);
+    health = health === 'healthy' ? 'unhealthy' : 'healthy';
+    let t0 = 0;
+    const arrivals: number[] = new Array(watchers).fill(NaN);
+    const next: number[] = [...watching];
+    const parked = watching.map(async (index, i) => {
+      const a = await s.ask(SELECTORS[i % SELECTORS.length]!, index);
+      arrivals[i] = performance.now();
+      next[i] = a.index;
+      if (a.index === index) throw new Error(`watcher ${i} answered unchanged (the wait ran out)`);
+    });
+    await untilIdle(s.server.pid);
+    const cpu0 = procUsage(s.server.pid)!;
+    const own0 = process.cpuUsage();
+    t0 = performance.now();
+    await s.report(changing, 30_000, health);
+    reportTimes.push(performance.now() - t0);
+    const settled = await Promise.race([
+      Promise.allSettled(parked),
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), ROUND_TIMEOUT_MS).unref()),
+    ]);
+    serverCpuMs += usageBetween(cpu0, procUsage(s.server.pid)!).cpuMs;
+    const own = process.cpuUsage(own0);
+    watcherCpuMs += (own.user + own.system) / 1000;
+    const got = arrivals.filter((t) => !Number.isNaN(t)).map((t) => t - t0);
+    missed += settled === null ? watchers - got.length : settled.filter((x) => x.status === 'rejected').length;
+    latencies.push(...got);
+    const sum = summarize(got);
+    perRound.push({ change: health, p50: sum.p50, p99: sum.p99, max: sum.max, answered: got.length });
+    process.stderr.write(
+      `bench: naming ${watchers} watchers, round ${r + 1}/${rounds} (${health}): p50 ${sum.p50} ms, p99 ${sum.p99} ms, max ${sum.max} ms, ${got.length} answered\n`,
+    );
+    if (settled === null)
+      throw new Error(`round ${r + 1}: only ${got.length} of ${watchers} watchers answered within ${ROUND_TIMEOUT_MS} ms`);
+    watching = next;
+  }
+  return {
+    watchers,
+    rounds,
+    latencyMs: summarize(latencies),
+    perRound,
+    reportMs: summarize(reportTimes),
+    missed,
+    serverCpuMsPerChange: round(serverCpuMs / rounds),
+    watcherCpuMsPerChange: round(watcherCpuMs / rounds),
+  };
+}
+
+/** Starts the server, joins the hosts and waits until naming answers the steady ones. */
+async function setUp(dir: string, connections: number): Promise<Setup> {
+  const server = await startServer(join(dir, 'server'));
+  const pool = new Pool(server.url, { connections, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 });
+  const hosts: Host[] = [];
+  for (const name of [...Array.from({ length: STEADY_HOSTS }, (_, i) => `steady${i}`), 'changing']) {
+    const joined = (await post(`${server.url}/api/v1/agent/join`, server.joinToken, { name })) as { token: string };
+    hosts.push({ name, token: joined.token });
+  }
+  const s: Setup = {
+    server,
+    pool,
+    hosts,
+    endpoints: 0,
+    report: (h, port, health) => {
+      const body: AgentReport = { processes: [processOf(port, health)], failures: [], generation: 0 };
+      return post(`${server.url}/api/v1/agent/report`, h.token, body);
+    },
+    ask: async (selector, index) => {
+      const query = index === undefined ? '' : `?index=${index}&wait=${WAIT}`;
+      const res = await pool.request({
+        method: 'GET',
+        path: `/api/v1/naming/${encodeURIComponent(selector)}${query}`,
+        headers: { authorization: `Bearer ${server.adminToken}` },
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`naming ${selector}: ${res.statusCode} ${text}`);
+      return JSON.parse(text) as NamingAnswer;
+    },
+  };
+  await keepAlive(s);
+  s.endpoints = await until(
+    'the steady hosts in naming',
+    async () => (await s.ask(CLUSTER)).endpoints.length === STEADY_HOSTS && STEADY_HOSTS,
+    30_000,
+  );
+  return s;
+}
+
+export async function run(opts: { quick: boolean }): Promise<NamingResults> {
+  const fromEnv = process.env.NOOPS_BENCH_NAMING_WATCHERS;
+  const counts = fromEnv ? fromEnv.split(',').map(Number) : opts.quick ? [100] : [100, 300, 1000];
+  const rounds = opts.quick ? 4 : 10;
+  const dir = mkdtempSync(join(tmpdir(), 'noops-bench-naming-'));
+  const s = await setUp(dir, Math.max(...counts) + 16);
+  try {
+    const runs: NamingRun[] = [];
+    for (const n of counts) runs.push(await measure(s, n, rounds));
+    const largest = runs[runs.length - 1]!;
+    return {
+      selectors: SELECTORS,
+      endpoints: s.endpoints,
+      runs,
+      goal: 'p99 < 100 ms from the report to each of 1,000 watchers holding the new answer',
+      met: largest.watchers >= 1000 && largest.missed === 0 && largest.latencyMs.p99 < 100,
+    };
+  } finally {
+    await s.pool.destroy().catch(() => undefined);
+    await s.server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  run({ quick: process.argv.includes('--quick') }).then(
+    (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
+    (err: Error) => {
+      process.stderr.write(`${err.stack}\n`);
+      process.exit(1);
+    },
+  );
+}
