@@ -538,6 +538,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       previous: row.previous,
       expected: entry.expected,
       obs: this.observations(entry),
+      hookFailures: entry.hookFailures,
       now,
       graceUntil: entry.graceUntil,
     });

@@ -54,7 +54,9 @@ export function hostReadiness(version: string, expected: readonly string[], obs:
  *
  * @example stoppedReadiness({ processes: [], failure: undefined }) // { kind: 'healthy', since: 0, downloaded: null }
  */
-export function stoppedReadiness(obs: HostObservation | undefined): Readiness {
+export function stoppedReadiness(obs: HostObservation | undefined, failedHook?: string): Readiness {
+  // its before-stop hook failed (a load balancer did not drain it): it was not told to stop, so it fails now
+  if (failedHook !== undefined) return { kind: 'failed', reason: failedHook };
   if (!obs) return { kind: 'pending', reason: 'its agent has not reported yet' };
   if (obs.processes.length === 0) return { kind: 'healthy', since: 0, downloaded: null };
   const still = obs.processes.map((p) => `${p.process} ${p.version}${p.pid === null ? '' : ` (pid ${p.pid})`}`);

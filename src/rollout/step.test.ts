@@ -400,6 +400,17 @@ test('an undeploy whose host does not stop in time fails; on_failure rollback ke
   assert.deepEqual(hostResults(r.p), { a: `reverted after failing: ${why}`, b: 'skipped' });
 });
 
+test('an undeploy whose before-stop hook failed (a balancer did not drain the host) fails that host at once, not at the timeout', () => {
+  const r = rollout(['a', 'b'], [['a'], ['b']], { timeout: 300 });
+  r.step(0, U);
+  r.obs.set('a', up('v1', 0, { pid: 7 }));
+  const why = 'the before-stop hook failed: draining a from pool web failed';
+  const out = r.step(1, { ...U, hookFailures: new Map([['a', why]]) });
+  assert.equal(out.log[0], `a failed: ${why}`);
+  assert.equal(out.actions.at(-1)?.type, 'end');
+  assert.deepEqual(hostResults(r.p), { a: `reverted after failing: ${why}`, b: 'skipped' });
+});
+
 test('an undeploy with on_failure stop ends failed and leaves the stopped hosts stopped', () => {
   const r = rollout(['a', 'b'], [['a', 'b']], { timeout: 60, on_failure: 'stop', max_failures: 0 });
   r.step(0, U);

@@ -43,6 +43,8 @@ export interface StepInput {
   expected: readonly string[];
   /** per host, its last report about the tag (undefined: none since the server started) */
   obs: ReadonlyMap<string, HostObservation | undefined>;
+  /** hosts whose before-stop hook failed (a load balancer did not drain them), with the reason: they were not switched */
+  hookFailures?: ReadonlyMap<string, string>;
   /** ms since the epoch */
   now: number;
   /** no deadline passes before this (ms): after a server restart the agents need a moment to report */
@@ -142,7 +144,9 @@ class Machine {
     for (const h of batch) {
       const hp = p.hosts[h]!;
       if (hp.state !== 'deploying' && hp.state !== 'healthy') continue;
-      const r = in_.undeploy ? stoppedReadiness(in_.obs.get(h)) : hostReadiness(in_.version, in_.expected, in_.obs.get(h));
+      const r = in_.undeploy
+        ? stoppedReadiness(in_.obs.get(h), in_.hookFailures?.get(h))
+        : hostReadiness(in_.version, in_.expected, in_.obs.get(h));
       if (r.kind === 'failed') {
         this.hostFailed(h, r.reason);
         fresh.push(h);
