@@ -52,36 +52,45 @@ function scopeKey(who: Principal): string {
   return who.kind === 'admin' ? '*' : `${who.kind}:${who.scope ?? ''}`;
 }
 
+/**
+ * An answer's JSON, made once per answer: a change wakes every watcher of one question with the
+ * same answer object (NamingView answers each question once), so 1,000 watchers cost one
+ * serialization, not 1,000.
+ */
+const answerTexts = new WeakMap<NamingAnswer, string>();
+function answerText(answer: NamingAnswer): string {
+  let text = answerTexts.get(answer);
+  if (text === undefined) answerTexts.set(answer, (text = JSON.stringify(answer)));
+  return text;
+}
+
 export async function namingRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   const naming = namingOf(ctx);
   api.addHook('onClose', async () => naming.close());
 
-  api.get<{ Params: { selector: string } }>(
-    '/naming/:selector',
-    { config: { access: 'viewer' } },
-    async (req, reply): Promise<NamingAnswer> => {
-      const q = parseQuery(NamingQuery, req.query, 'naming');
-      const selector = namingSelector(req.params.selector);
-      const who = req.principal;
-      const visible = (tag: string) => canSee(who, tag);
-      naming.looked(naming.view.hostAt(req.ip) ?? `token:${who.name}`, selector, 'http');
-      let answer: NamingAnswer;
-      if (q.index === undefined) answer = naming.view.answer(selector, visible);
-      else {
-        const waitMs = Math.min(q.wait ?? NAMING_DEFAULT_WAIT_MS, NAMING_MAX_WAIT_MS);
-        const left = new AbortController();
-        const onClose = () => left.abort();
-        reply.raw.once('close', onClose);
-        try {
-          answer = await naming.view.wait(selector, visible, scopeKey(who), q.index, waitMs, left.signal);
-        } finally {
-          reply.raw.off('close', onClose);
-        }
+  api.get<{ Params: { selector: string } }>('/naming/:selector', { config: { access: 'viewer' } }, async (req, reply): Promise<string> => {
+    const q = parseQuery(NamingQuery, req.query, 'naming');
+    const selector = namingSelector(req.params.selector);
+    const who = req.principal;
+    const visible = (tag: string) => canSee(who, tag);
+    naming.looked(naming.view.hostAt(req.ip) ?? `token:${who.name}`, selector, 'http');
+    let answer: NamingAnswer;
+    if (q.index === undefined) answer = naming.view.answer(selector, visible);
+    else {
+      const waitMs = Math.min(q.wait ?? NAMING_DEFAULT_WAIT_MS, NAMING_MAX_WAIT_MS);
+      const left = new AbortController();
+      const onClose = () => left.abort();
+      reply.raw.once('close', onClose);
+      try {
+        answer = await naming.view.wait(selector, visible, scopeKey(who), q.index, waitMs, left.signal);
+      } finally {
+        reply.raw.off('close', onClose);
       }
-      reply.header('x-noops-index', String(answer.index));
-      return answer;
-    },
-  );
+    }
+    reply.header('x-noops-index', String(answer.index));
+    reply.type('application/json; charset=utf-8');
+    return answerText(answer);
+  });
 
   api.get('/deps', { config: { access: 'viewer' } }, async (req): Promise<DepsView> => {
     const q = parseQuery(z.object({ selector: z.string().min(1, 'give a selector or a tag').max(512) }).strict(), req.query, 'deps');
