@@ -38,6 +38,16 @@ test("collections fall at the host's phase of the interval, each in its own step
   assert.ok(nextCollectionDelay(0, every, 100) >= every / 2, 'never within half an interval of the last');
 });
 
+test('the collection after the first (made at start, off the phase) falls in a later slot, not the same second', () => {
+  const every = 1000;
+  const phase = 900; // this host collects at .9 of each second
+  const startedAt = 5_050; // the first collection, at start: slot 5
+  const delay = nextCollectionDelay(5_100, every, phase, startedAt);
+  assert.equal(Math.floor((5_100 + delay) / every), 6, 'slot 6, not 5.9 s in slot 5');
+  assert.equal(5_100 + delay, 6_900);
+  assert.equal(nextCollectionDelay(5_100, every, phase), 800, 'without the last collection: 5.9 s, as before');
+});
+
 test("a collection queues the host's points, each instance's common.service* (tag pairs + process) and agent.alive", async () => {
   const root = mkdtempSync(join(tmpdir(), 'noops-agent-metrics-'));
   const host = new Host({ root, log: () => {} });

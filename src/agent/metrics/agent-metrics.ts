@@ -77,9 +77,12 @@ export function parseMetricsEvery(raw: string): number {
 }
 
 /** The delay to the next collection: the next time `now ≡ phase (mod every)`, at least half an interval away. */
-export function nextCollectionDelay(nowMs: number, everyMs: number, phaseMs: number): number {
+export function nextCollectionDelay(nowMs: number, everyMs: number, phaseMs: number, lastMs?: number): number {
   let delay = everyMs - ((((nowMs - phaseMs) % everyMs) + everyMs) % everyMs);
   if (delay < everyMs / 2) delay += everyMs;
+  // never twice in one step's slot: the first collection (at start, not at the phase) may share
+  // its slot with the phase after it, and the server keeps one point per series and slot
+  if (lastMs !== undefined) while (Math.floor((nowMs + delay) / everyMs) <= Math.floor(lastMs / everyMs)) delay += everyMs;
   return delay;
 }
 
@@ -98,6 +101,8 @@ export class AgentMetrics {
   readonly #collector: HostCollector | undefined;
   readonly #logged = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  /** when the last collection began (ms): the next falls in a later step slot */
+  #lastCollectMs: number | undefined;
   #push: PushServer | undefined;
   #stopped = false;
   #collecting: Promise<void> | undefined;
@@ -156,7 +161,7 @@ export class AgentMetrics {
 
   #schedule(): void {
     if (this.#stopped) return;
-    const delay = nextCollectionDelay(Date.now(), this.everyMs, collectionPhase(this.#opts.endpoint, this.everyMs));
+    const delay = nextCollectionDelay(Date.now(), this.everyMs, collectionPhase(this.#opts.endpoint, this.everyMs), this.#lastCollectMs);
     this.#timer = setTimeout(() => {
       this.#collecting = this.collect().finally(() => this.#schedule());
     }, delay);
@@ -164,6 +169,7 @@ export class AgentMetrics {
 
   /** One collection now: the host's, the instances' and the agent's own points into the queue. */
   async collect(nowMs = Date.now()): Promise<void> {
+    this.#lastCollectMs = nowMs;
     const { endpoint } = this.#opts;
     const step = Math.round(this.everyMs / 1000);
     const points: MetricSample[] = [];
