@@ -19,5 +19,6 @@ export { queryString } from './query.js';
 export type * from './alarms-types.js';
 export * from './alarms-client.js';
 export * from './balancers-types.js';
+export * from './containers-types.js';
 export * from './balancers-client.js';
 export { sendBalancerReports } from './agent-balancers-client.js';

@@ -10,6 +10,7 @@ export type { ReleaseSignature, SigningKey };
 export type { HostRuntimeReport, RuntimeExports, RuntimeRef };
 import type { DeploymentStatusView, PolicyOverrides, RolloutProgress } from './rollout-types.js';
 import type { DesiredBalancers } from './balancers-types.js';
+import type { HostNetwork, ProcessDriverName } from './containers-types.js';
 
 export type * from './rollout-types.js';
 
@@ -414,6 +415,8 @@ export interface DesiredInstance {
    * allow` on the tag or a node above it). Absent (an older server): not allowed.
    */
   allowRoot?: boolean;
+  /** how the processes run here, resolved at write time (noops.yaml, else the cluster's policy); absent: `process` */
+  driver?: ProcessDriverName;
 }
 
 /** GET /agent/desired?after=GEN: long-polls until the generation is newer than `after` */
@@ -432,6 +435,8 @@ export interface DesiredState {
   stops?: string[];
   /** the load-balancer pools this host drives (docs/balancers.md; only for such a host) */
   balancers?: DesiredBalancers;
+  /** this host's container network (docs/containers.md; absent: no pool set, containers get the engine's default bridge) */
+  network?: HostNetwork;
   /** commands queued for this host, now handed to it (only when asked with `commands=1`) */
   commands?: AgentCommand[];
 }
@@ -462,6 +467,12 @@ export interface ProcessReport {
   healthError?: string | null;
   /** whether the agent downloaded this release's package (false: it was on disk already) */
   downloaded?: boolean;
+  /** container driver: the container's id (absent or null: a host process) */
+  container?: string | null;
+  /** container driver: the container's own address, which naming and the load balancers register */
+  address?: string | null;
+  /** the last death was the engine's out-of-memory kill */
+  oom?: boolean;
 }
 
 /** A desired release the agent could not bring up (the old one keeps running). */

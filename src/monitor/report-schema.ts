@@ -54,6 +54,9 @@ export const ProcessReport = z
     healthySince: z.string().nullable().optional(),
     healthError: z.string().nullable().optional(),
     downloaded: z.boolean().optional(),
+    container: z.string().max(128).nullable().optional(),
+    address: z.string().max(64).nullable().optional(),
+    oom: z.boolean().optional(),
   })
   .strict();
 /** One process as the agent reports it. */

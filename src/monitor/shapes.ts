@@ -23,7 +23,7 @@ type Flat<T> = { [K in keyof T]: T[K] };
 /** The fields of a reported process that the store keeps, one row per process. */
 export type StoredProcessField = 'tag' | 'process' | 'version' | 'state' | 'pid' | 'port' | 'restarts' | 'startedAt' | 'error';
 /** The fields of a reported process that only the last report holds (in memory, for the rollout). */
-export type ReportOnlyProcessField = 'health' | 'healthySince' | 'healthError' | 'downloaded';
+export type ReportOnlyProcessField = 'health' | 'healthySince' | 'healthError' | 'downloaded' | 'container' | 'address' | 'oom';
 
 /** An instance row as derived from the report: what `instanceRows` makes. */
 export type InstanceRowOfReport = Flat<{ host: string } & Pick<Schema.ProcessReport, StoredProcessField> & { updatedAt: string }>;

@@ -27,6 +27,7 @@ export { toCrons, toFlapping, toLogs } from './supervision-yaml.js';
 export type { NoopsYaml, NoopsYamlProcess } from './noops-yaml.js';
 export { checkCronSchedule, yamlCronShape, yamlCrons } from './supervision-yaml.js';
 export type { HealthCheck } from './types.js';
+export type { ManifestResources, ManifestVolume } from './types.js';
 export { DEFAULT_HEALTH_INTERVAL_S, DEFAULT_HEALTH_TIMEOUT_S, healthCheckOf } from './health.js';
 export { parseProcfile, type ProcfileEntry } from './procfile.js';
 export {

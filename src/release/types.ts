@@ -47,6 +47,8 @@ export interface ProcessSpec {
    * port, `none` for one without (see `healthCheckOf`).
    */
   healthcheck?: HealthCheck;
+  /** this process's own limits under the container driver (over the manifest's `resources`) */
+  resources?: ManifestResources;
 }
 
 /** god's flapping, in seconds. */
@@ -169,4 +171,36 @@ export interface ReleaseManifest {
   dependsOn?: string[];
   /** seconds its instances' connections may take to end when drained from load-balancer pools (noops.yaml's `drain_timeout`). Absent: the cluster's policy, else 30 */
   drainTimeout?: number;
+  /** how its processes run (noops.yaml `driver:`); absent: the cluster's policy, else `process` (docs/containers.md) */
+  driver?: 'process' | 'container';
+  /** container driver: a local image to run in instead of noops' base image */
+  image?: string;
+  /** container driver: limits for every process (a process's own `resources` win) */
+  resources?: ManifestResources;
+  /** container driver: named volumes, kept per instance across releases */
+  volumes?: ManifestVolume[];
+}
+
+/**
+ * Limits the engine enforces on one container (noops.yaml `resources:` at the top, for every
+ * process, or under one process). Ignored by the `process` driver.
+ */
+export interface ManifestResources {
+  /** cores (0.5 = half of one), the engine's NanoCpus / 1e9 */
+  cpu?: number;
+  /** bytes (noops.yaml takes `256M`, `1G`) */
+  memory?: number;
+  /** the most processes and threads the container may hold */
+  pids?: number;
+}
+
+/**
+ * A named volume mounted into every container of the job (noops.yaml `volumes:`). It outlives
+ * releases and rollbacks and is kept per instance: the engine's volume is named
+ * `noops-<tag with dots as _>-<process>-<name>` on each host.
+ */
+export interface ManifestVolume {
+  name: string;
+  /** the absolute path inside the container */
+  path: string;
 }
