@@ -15,3 +15,4 @@ export { DNS_TTL_S, answerQuery, startDns, type DnsSource, type RunningDns } fro
 export { HOST_LABEL, ZONE, canonicalSelector, dnsNameOf, dnsQuestion, namingSelector, type DnsQuestion } from './names.js';
 export { LOOKUPS_FLUSH_MS, Naming, jobOf, type NamingDeps } from './service.js';
 export { NamingView, indexOf, plainAddress, type NamingSource, type NamingViewOptions } from './view.js';
+export { DeadlineWheel, Question, WHEEL_TICK_MS, type NamingScope, type Watcher } from './watchers.js';

@@ -15,6 +15,16 @@ export const LOOKUPS_FLUSH_MS = 1000;
 /** Distinct callers and targets kept between two writes; more are counted in the next window. */
 const MAX_PENDING_LOOKUPS = 10_000;
 
+/** Lookups of one caller host, target and way since the last write (times in ms since the epoch). */
+interface AskedCount {
+  callerHost: string;
+  target: string;
+  via: 'http' | 'dns';
+  firstAt: number;
+  lastAt: number;
+  count: number;
+}
+
 /** What naming reads and writes. */
 export interface NamingDeps {
   reports: NamingSource & { instances(): readonly InstanceRow[] };
@@ -38,6 +48,9 @@ export function jobOf(tag: string): string {
 /** See the file's comment. */
 export class Naming {
   readonly view: NamingView;
+  /** lookups counted since the last write, by caller host, target and way */
+  private asked = new Map<string, AskedCount>();
+  /** rows worked out but not written yet (a write failed: tried again with the next) */
   private pending = new Map<string, NamingLookupRow>();
   private readonly timer: NodeJS.Timeout;
   private writing: Promise<void> = Promise.resolve();
@@ -58,48 +71,73 @@ export class Naming {
   }
 
   /**
-   * Records that `callerHost` asked for `selector` (batched). The caller's jobs are those its
-   * host runs now: a host that runs none is recorded without one.
+   * Records that `callerHost` asked for `selector` (a selector, or its canonical text). Counted
+   * in memory (a map lookup: one per question asked, however many ask); the caller's jobs, those
+   * its host runs, are worked out when the batch is written: a host that runs none is recorded
+   * without one.
    */
-  looked(callerHost: string, selector: Selector, via: 'http' | 'dns'): void {
-    const target = formatSelector(selector);
-    const tags = new Set(
-      this.deps.reports
-        .instances()
-        .filter((r) => r.host === callerHost)
-        .map((r) => jobOf(r.tag)),
-    );
-    const at = new Date().toISOString();
-    for (const callerTag of tags.size > 0 ? tags : ['']) {
-      const key = `${callerHost}\u0000${callerTag}\u0000${target}\u0000${via}`;
-      const seen = this.pending.get(key);
-      if (seen) {
-        seen.count += 1;
-        seen.lastAt = at;
-      } else if (this.pending.size < MAX_PENDING_LOOKUPS) {
-        this.pending.set(key, { callerHost, callerTag, target, via, firstAt: at, lastAt: at, count: 1 });
+  looked(callerHost: string, selector: Selector | string, via: 'http' | 'dns'): void {
+    const target = typeof selector === 'string' ? selector : formatSelector(selector);
+    const key = `${callerHost}\u0000${target}\u0000${via}`;
+    const at = Date.now();
+    const seen = this.asked.get(key);
+    if (seen) {
+      seen.count += 1;
+      seen.lastAt = at;
+    } else if (this.asked.size < MAX_PENDING_LOOKUPS) {
+      this.asked.set(key, { callerHost, target, via, firstAt: at, lastAt: at, count: 1 });
+    }
+  }
+
+  /** An HTTP lookup: the caller is the host whose agent joined from `ip`, else the token's name. */
+  lookedUpOverHttp(ip: string, tokenName: string, target: string): void {
+    this.looked(this.view.hostAt(ip) ?? `token:${tokenName}`, target, 'http');
+  }
+
+  /** The lookups counted since the last write, each with its caller's jobs (one pass over what runs). */
+  private takeAsked(): NamingLookupRow[] {
+    const asked = this.asked;
+    this.asked = new Map();
+    if (asked.size === 0) return [];
+    const jobsOf = new Map<string, Set<string>>();
+    const jobByTag = new Map<string, string>();
+    for (const r of this.deps.reports.instances()) {
+      let job = jobByTag.get(r.tag);
+      if (job === undefined) jobByTag.set(r.tag, (job = jobOf(r.tag)));
+      let jobs = jobsOf.get(r.host);
+      if (jobs === undefined) jobsOf.set(r.host, (jobs = new Set()));
+      jobs.add(job);
+    }
+    const rows: NamingLookupRow[] = [];
+    for (const a of asked.values()) {
+      const firstAt = new Date(a.firstAt).toISOString();
+      const lastAt = new Date(a.lastAt).toISOString();
+      const jobs = jobsOf.get(a.callerHost);
+      for (const callerTag of jobs && jobs.size > 0 ? jobs : ['']) {
+        rows.push({ callerHost: a.callerHost, callerTag, target: a.target, via: a.via, firstAt, lastAt, count: a.count });
       }
     }
+    return rows;
   }
 
   /** Writes the lookups recorded since the last write; a failed write keeps them for the next. */
   flush(): Promise<void> {
     this.writing = this.writing.then(async () => {
+      for (const r of this.takeAsked()) {
+        const key = `${r.callerHost}\u0000${r.callerTag}\u0000${r.target}\u0000${r.via}`;
+        const earlier = this.pending.get(key);
+        if (earlier) {
+          earlier.count += r.count;
+          earlier.lastAt = r.lastAt;
+        } else if (this.pending.size < MAX_PENDING_LOOKUPS) this.pending.set(key, r);
+      }
       if (this.pending.size === 0) return;
       const rows = [...this.pending.values()];
-      this.pending = new Map();
       try {
         await this.deps.store.recordNamingLookups(rows);
+        this.pending = new Map();
       } catch (err) {
         process.emitWarning(`naming: writing ${rows.length} lookup(s) failed (tried again): ${(err as Error).message}`);
-        for (const r of rows) {
-          const key = `${r.callerHost}\u0000${r.callerTag}\u0000${r.target}\u0000${r.via}`;
-          const later = this.pending.get(key);
-          if (later) {
-            later.count += r.count;
-            later.firstAt = r.firstAt;
-          } else if (this.pending.size < MAX_PENDING_LOOKUPS) this.pending.set(key, r);
-        }
       }
     });
     return this.writing;

@@ -108,6 +108,28 @@ describe('NamingView', () => {
     view.close();
   });
 
+  it('a waiter whose caller left is taken out, and callers of one scope share one answer object', async () => {
+    const s = new FakeSource();
+    s.addHost('h1', '10.0.0.1');
+    const view = await viewOf(s);
+    const sel = parseSelector('service=hello');
+    const first = view.answer(sel, all);
+    const left = new AbortController();
+    const leaving = view.wait(sel, all, '*', first.index, 10_000, left.signal);
+    const staying = view.wait(sel, all, '*', first.index, 10_000);
+    assert.equal(view.parked, 2);
+    left.abort();
+    assert.equal((await leaving).index, first.index, 'answered as it stands');
+    assert.equal(view.parked, 1);
+    s.report('h1', [proc(SHOP)]);
+    const next = await staying;
+    const q = view.question(sel, { key: '*', sees: all });
+    assert.equal(view.current(q), next, 'the same answer object: worked out once for the generation');
+    assert.equal(view.current(view.question(sel, { key: '*', sees: all })), next);
+    assert.equal(view.parked, 0);
+    view.close();
+  });
+
   it('plainAddress drops the IPv4-mapped prefix only', () => {
     assert.equal(plainAddress('::ffff:127.0.0.1'), '127.0.0.1');
     assert.equal(plainAddress('::1'), '::1');

@@ -4,14 +4,17 @@
  *
  * Each host's endpoints are worked out again when it reports (its processes, their health) and
  * when a sweep finds its liveness changed (a host that stops reporting sends nothing); only a
- * change to some host's endpoints wakes the parked queries, and each distinct question is
- * answered once per change however many wait on it. An answer's `index` is a hash of its
- * endpoints: it changes exactly when they do, and is the same on every server.
+ * change to some host's endpoints wakes the parked queries. Each distinct question (a selector
+ * through a caller's scope, watchers.ts) is answered once per generation however many ask it or
+ * wait on it: a change costs one answer per question and one `deliver` per watcher woken. An
+ * answer's `index` is a hash of its endpoints: it changes exactly when they do, and is the same
+ * on every server.
  */
 import { createHash } from 'node:crypto';
 import type { AgentReport, NamingAnswer, NamingEndpoint } from '../api/index.js';
 import type { HostRow } from '../store/index.js';
 import { formatSelector, matches, type Selector } from '../tree/index.js';
+import { DeadlineWheel, Question, type NamingScope, type Watcher } from './watchers.js';
 
 /** The part of the read model (monitor/'s `ActualState`) naming reads. */
 export interface NamingSource {
@@ -31,13 +34,8 @@ export interface NamingViewOptions {
   hostsRefreshMs?: number;
 }
 
-/** A parked blocking query. */
-interface Waiter {
-  key: string;
-  answer: () => NamingAnswer;
-  index: number;
-  resolve: (a: NamingAnswer) => void;
-}
+/** Questions kept without a parked watcher (asked since the last change); more are answered uncached. */
+const MAX_IDLE_QUESTIONS = 10_000;
 
 /** An address as an agent was seen from, without the IPv4-mapped prefix. */
 export function plainAddress(address: string | null): string | null {
@@ -73,9 +71,15 @@ export class NamingView {
   private readonly byHost = new Map<string, { endpoints: NamingEndpoint[]; key: string }>();
   private all: NamingEndpoint[] | undefined;
   private hostRows = new Map<string, HostRow>();
+  /** host names by the plain address their agent joined from */
+  private hostsByAddress = new Map<string, string>();
   /** whether each host was live when its endpoints were last worked out */
   private readonly live = new Map<string, boolean>();
-  private readonly waiters = new Set<Waiter>();
+  /** every question asked since the last change, and every one with parked watchers */
+  private readonly questions = new Map<string, Question>();
+  /** the questions with parked watchers */
+  private readonly watched = new Set<Question>();
+  private readonly deadlines = new DeadlineWheel<Watcher>((w) => this.expire(w));
   private readonly listener = (host: string): void => {
     this.refreshHost(host);
   };
@@ -113,9 +117,7 @@ export class NamingView {
 
   /** The host whose agent joined from `address`, if one did. */
   hostAt(address: string): string | undefined {
-    const plain = plainAddress(address);
-    for (const row of this.hostRows.values()) if (plainAddress(row.address) === plain) return row.name;
-    return undefined;
+    return this.hostsByAddress.get(plainAddress(address)!);
   }
 
   /** The healthy endpoints matching `selector` (and `visible`, the caller's scope), with their index. */
@@ -132,8 +134,54 @@ export class NamingView {
   }
 
   /**
+   * The question of `selector` seen through `scope`: the same object for every caller with the
+   * same scope key, so its answer is worked out once per generation for all of them.
+   */
+  question(selector: Selector, scope: NamingScope): Question {
+    const target = formatSelector(selector);
+    const key = `${scope.key}\u0000${target}`;
+    let q = this.questions.get(key);
+    if (q === undefined) {
+      q = new Question(key, target, selector, scope);
+      if (this.questions.size < MAX_IDLE_QUESTIONS) this.questions.set(key, q);
+    }
+    return q;
+  }
+
+  /** The question's answer now: worked out at most once per generation. */
+  current(q: Question): NamingAnswer {
+    if (q.generation !== this.generation || q.answer === undefined) {
+      q.answer = this.answer(q.selector, (tag) => q.scope.sees(tag));
+      q.generation = this.generation;
+    }
+    return q.answer;
+  }
+
+  /**
+   * Parks `watcher` until its question's index differs from `watcher.index` (then `deliver`
+   * gets the new answer) or for `waitMs` (then the answer as it stands). The caller checked the
+   * index first: parking one whose index already differs waits for the next change.
+   */
+  park(watcher: Watcher, waitMs: number): void {
+    const q = watcher.question;
+    if (!this.questions.has(q.key)) this.questions.set(q.key, q); // kept while watched, whatever the cap
+    q.watchers.add(watcher);
+    this.watched.add(q);
+    this.deadlines.add(watcher, Date.now() + waitMs);
+  }
+
+  /** Takes a parked watcher out without answering it (its caller left); false when it was not parked. */
+  unpark(watcher: Watcher): boolean {
+    if (!watcher.question.watchers.delete(watcher)) return false;
+    this.deadlines.remove(watcher);
+    if (watcher.question.watchers.size === 0) this.watched.delete(watcher.question);
+    return true;
+  }
+
+  /**
    * Waits until the answer's index differs from `index`, at most `waitMs`; answers the current
-   * answer then (the same index when the wait ran out). `signal`: the caller left.
+   * answer then (the same index when the wait ran out). `signal`: the caller left. (A promise
+   * for callers in this process; the HTTP route parks its responses directly.)
    */
   wait(
     selector: Selector,
@@ -143,40 +191,50 @@ export class NamingView {
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<NamingAnswer> {
-    const answer = () => this.answer(selector, visible);
-    const now = answer();
+    const q = this.question(selector, { key: scopeKey, sees: visible });
+    const now = this.current(q);
     if (now.index !== index || waitMs <= 0 || signal?.aborted) return Promise.resolve(now);
     return new Promise((resolve) => {
-      const done = (a: NamingAnswer) => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.waiters.delete(waiter);
-        resolve(a);
+      const onAbort = () => {
+        if (this.unpark(watcher)) resolve(this.current(q));
       };
-      const waiter: Waiter = { key: `${scopeKey}\u0000${formatSelector(selector)}`, answer, index, resolve: done };
-      const onAbort = () => done(answer());
-      const timer = setTimeout(() => done(answer()), waitMs);
+      const watcher: Watcher = {
+        question: q,
+        index,
+        tick: 0,
+        target: resolve,
+        deliver: (_w, a) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(a);
+        },
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.add(waiter);
+      this.park(watcher, waitMs);
     });
   }
 
   /** How many blocking queries are parked. */
   get parked(): number {
-    return this.waiters.size;
+    return this.deadlines.size;
   }
 
   /** Stops listening and answers every parked query as it stands. */
   close(): void {
     this.source.off('report', this.listener);
     for (const t of this.timers) clearInterval(t);
-    for (const w of [...this.waiters]) w.resolve(w.answer());
+    for (const w of this.deadlines.drain()) this.deliver(w, this.current(w.question));
+    for (const q of this.watched) q.watchers.clear();
+    this.watched.clear();
   }
 
   private loadHosts(): Promise<void> {
     this.loading ??= this.listHosts()
       .then((rows) => {
         this.hostRows = new Map(rows.map((r) => [r.name, r]));
+        this.hostsByAddress = new Map();
+        for (const r of rows)
+          if (r.address !== null && !this.hostsByAddress.has(plainAddress(r.address)!))
+            this.hostsByAddress.set(plainAddress(r.address)!, r.name);
         let any = false;
         for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) any = this.refreshHost(host, false) || any;
         if (any) this.changed(); // parked questions are answered again only when an endpoint changed
@@ -233,15 +291,39 @@ export class NamingView {
       .sort(compareEndpoints);
   }
 
-  /** Something changed: each parked question is answered once, and its waiters woken if its index moved. */
+  /**
+   * Something changed: each watched question is answered once (at the new generation), and its
+   * watchers whose index moved are delivered that one answer, in one loop. Questions nobody
+   * waits on are dropped (their answers are stale).
+   */
   private changed(): void {
     this.generation += 1;
-    if (this.waiters.size === 0) return;
-    const answers = new Map<string, NamingAnswer>();
-    for (const w of [...this.waiters]) {
-      let a = answers.get(w.key);
-      if (a === undefined) answers.set(w.key, (a = w.answer()));
-      if (a.index !== w.index) w.resolve(a);
+    for (const [key, q] of this.questions) if (q.watchers.size === 0) this.questions.delete(key);
+    for (const q of [...this.watched]) {
+      const a = this.current(q);
+      for (const w of q.watchers) {
+        if (w.index === a.index) continue;
+        q.watchers.delete(w);
+        this.deadlines.remove(w);
+        this.deliver(w, a);
+      }
+      if (q.watchers.size === 0) this.watched.delete(q);
+    }
+  }
+
+  /** A watcher's wait ran out: the answer as it stands. */
+  private expire(w: Watcher): void {
+    const q = w.question;
+    q.watchers.delete(w);
+    if (q.watchers.size === 0) this.watched.delete(q);
+    this.deliver(w, this.current(q));
+  }
+
+  private deliver(w: Watcher, a: NamingAnswer): void {
+    try {
+      w.deliver(w, a);
+    } catch (err) {
+      process.emitWarning(`naming: answering a blocking query failed: ${(err as Error).message}`);
     }
   }
 }

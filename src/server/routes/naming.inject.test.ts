@@ -84,6 +84,37 @@ routeTest('GET /api/v1/naming/:selector', 'a blocking query with no change answe
   assert.equal(other.json().index, first.index, 'an index that differs is answered at once');
 });
 
+routeTest(
+  'GET /api/v1/naming/:selector',
+  'watchers of one selector under different scopes are each woken with their own scoped answer',
+  async () => {
+    const url = `/api/v1/naming/${TREE.ROOT}`;
+    const callers = [t.adminToken, webViewer, mailViewer];
+    const firsts = await Promise.all(callers.map(async (token) => (await t.call(token, 'GET', url)).json()));
+    assert.deepEqual(
+      firsts.map((a) => a.endpoints.length),
+      [2, 2, 0],
+    );
+    // two of each: the second shares the first's answer (one per scope), never another scope's
+    const waiting = callers.flatMap((token, i) =>
+      [0, 1].map(() => t.call(token, 'GET', `${url}?index=${firsts[i].index}&wait=${token === mailViewer ? '300ms' : '30s'}`)),
+    );
+    await t.report(agents.h2!, { processes: [{ ...upProcess(TREE.CLUSTER, 'abcdef001'), health: 'unhealthy' }] });
+    const answers = (await Promise.all(waiting)).map((res) => {
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.headers['x-noops-index'], String(res.json().index));
+      return res.json();
+    });
+    assert.deepEqual(
+      answers.map((a) => a.endpoints.map((e: { host: string }) => e.host)),
+      [['h1'], ['h1'], ['h1'], ['h1'], [], []],
+    );
+    assert.notEqual(answers[0].index, firsts[0].index);
+    assert.equal(answers[4].index, firsts[2].index, 'the mail team saw no change: answered at its wait, same index');
+    await t.report(agents.h2!, { processes: [upProcess(TREE.CLUSTER, 'abcdef001')] });
+  },
+);
+
 routeTest('GET /api/v1/deps', 'lookups are recorded: who asked for what, observed', async () => {
   const res = await t.call(t.adminToken, 'GET', `/api/v1/deps?selector=${enc(TREE.JOB)}`);
   assert.equal(res.statusCode, 200, res.body);

@@ -4,11 +4,19 @@
  * wait); and `GET /deps?selector=`, who depends on whom. Scoped like every read: a team token
  * sees the endpoints of its own subtree only. Every answer records the lookup (which host asked
  * for what) for the dependency graph.
+ *
+ * What a change costs per watcher is kept to writing bytes: the answer of a question (a selector
+ * through one caller identity's scope) is worked out once per generation (NamingView), encoded
+ * once (its body and headers, below) and shared by every watcher woken with it and every plain
+ * GET at that index; a parked query is one plain object in the view (no timer, no closure of its
+ * own), its response written straight to the socket (`reply.hijack()`: fastify's per-reply
+ * serialization and hooks are skipped; `onResponse` still counts it).
  */
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NAMING_DEFAULT_WAIT_MS, NAMING_MAX_WAIT_MS, type DepsView, type NamingAnswer, parseDurationText } from '../../api/index.js';
-import { Naming, namingSelector } from '../../naming/index.js';
+import { Naming, namingSelector, type NamingScope, type NamingView, type Watcher } from '../../naming/index.js';
 import { canSee, type Principal } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { parseQuery } from './parse.js';
@@ -47,49 +55,108 @@ const NamingQuery = z
   })
   .strict();
 
-/** A stable key of what a principal may see: waiters with the same one share an answer. */
+/** A stable key of what a principal may see: callers with the same one share an answer. */
 function scopeKey(who: Principal): string {
   return who.kind === 'admin' ? '*' : `${who.kind}:${who.scope ?? ''}`;
 }
 
+/** Scopes kept (one per caller identity seen); more are made per request. */
+const MAX_SCOPES = 10_000;
+const scopes = new Map<string, NamingScope>();
+
+/** The scope of `who`, made once per identity: `canSee` depends on the kind and scope only. */
+function scopeOf(who: Principal): NamingScope {
+  const key = scopeKey(who);
+  let scope = scopes.get(key);
+  if (scope === undefined) {
+    scope = { key, sees: (tag) => canSee(who, tag) };
+    if (scopes.size < MAX_SCOPES) scopes.set(key, scope);
+  }
+  return scope;
+}
+
+/** An answer as written: its JSON and its headers (flat: name, value, ...). */
+interface Encoded {
+  body: Buffer;
+  headers: string[];
+}
+
 /**
- * An answer's JSON, made once per answer: a change wakes every watcher of one question with the
- * same answer object (NamingView answers each question once), so 1,000 watchers cost one
+ * An answer's bytes, made once per answer object: the view hands the same object to every
+ * watcher of a question at a generation and to every GET of it, so 1,000 watchers cost one
  * serialization, not 1,000.
  */
-const answerTexts = new WeakMap<NamingAnswer, string>();
-function answerText(answer: NamingAnswer): string {
-  let text = answerTexts.get(answer);
-  if (text === undefined) answerTexts.set(answer, (text = JSON.stringify(answer)));
-  return text;
+const encodedAnswers = new WeakMap<NamingAnswer, Encoded>();
+function encoded(answer: NamingAnswer): Encoded {
+  let e = encodedAnswers.get(answer);
+  if (e === undefined) {
+    const body = Buffer.from(JSON.stringify(answer));
+    const headers = [
+      'content-type',
+      'application/json; charset=utf-8',
+      'content-length',
+      String(body.length),
+      'x-noops-index',
+      String(answer.index),
+    ];
+    encodedAnswers.set(answer, (e = { body, headers }));
+  }
+  return e;
+}
+
+/** Writes `answer` as the response (a HEAD's body is dropped by node). */
+function send(res: ServerResponse, answer: NamingAnswer): void {
+  if (res.writableEnded || res.destroyed) return; // the caller left: nothing to write to
+  const e = encoded(answer);
+  res.writeHead(200, e.headers);
+  res.end(e.body);
+}
+
+/** A parked HTTP query: its response, and the view to leave when the caller hangs up. */
+interface HttpWatcher extends Watcher {
+  target: ServerResponse;
+  view: NamingView;
+}
+
+/** Shared by every parked HTTP query: no closure per watcher. */
+function deliverHttp(w: Watcher, answer: NamingAnswer): void {
+  send((w as HttpWatcher).target, answer);
+}
+
+const PARKED = Symbol('naming: the parked query of this response');
+type ParkedResponse = ServerResponse & { [PARKED]?: HttpWatcher };
+
+/** A response's 'close' (once it is written, or the caller left): unparked if still parked. */
+function onResponseClosed(this: ParkedResponse): void {
+  const w = this[PARKED];
+  if (w === undefined) return;
+  this[PARKED] = undefined;
+  w.view.unpark(w);
 }
 
 export async function namingRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   const naming = namingOf(ctx);
+  const view = naming.view;
   api.addHook('onClose', async () => naming.close());
 
-  api.get<{ Params: { selector: string } }>('/naming/:selector', { config: { access: 'viewer' } }, async (req, reply): Promise<string> => {
+  api.get<{ Params: { selector: string } }>('/naming/:selector', { config: { access: 'viewer' } }, async (req, reply) => {
     const q = parseQuery(NamingQuery, req.query, 'naming');
-    const selector = namingSelector(req.params.selector);
     const who = req.principal;
-    const visible = (tag: string) => canSee(who, tag);
-    naming.looked(naming.view.hostAt(req.ip) ?? `token:${who.name}`, selector, 'http');
-    let answer: NamingAnswer;
-    if (q.index === undefined) answer = naming.view.answer(selector, visible);
-    else {
-      const waitMs = Math.min(q.wait ?? NAMING_DEFAULT_WAIT_MS, NAMING_MAX_WAIT_MS);
-      const left = new AbortController();
-      const onClose = () => left.abort();
-      reply.raw.once('close', onClose);
-      try {
-        answer = await naming.view.wait(selector, visible, scopeKey(who), q.index, waitMs, left.signal);
-      } finally {
-        reply.raw.off('close', onClose);
-      }
+    const question = view.question(namingSelector(req.params.selector), scopeOf(who));
+    naming.lookedUpOverHttp(req.ip, who.name, question.target);
+    const answer = view.current(question);
+    reply.hijack();
+    const res = reply.raw as ParkedResponse;
+    const waitMs = Math.min(q.wait ?? NAMING_DEFAULT_WAIT_MS, NAMING_MAX_WAIT_MS);
+    if (q.index === undefined || answer.index !== q.index || waitMs <= 0 || res.destroyed) {
+      send(res, answer);
+      return reply;
     }
-    reply.header('x-noops-index', String(answer.index));
-    reply.type('application/json; charset=utf-8');
-    return answerText(answer);
+    const watcher: HttpWatcher = { question, index: q.index, tick: 0, target: res, view, deliver: deliverHttp };
+    res[PARKED] = watcher;
+    res.once('close', onResponseClosed);
+    view.park(watcher, waitMs);
+    return reply;
   });
 
   api.get('/deps', { config: { access: 'viewer' } }, async (req): Promise<DepsView> => {
