@@ -84,7 +84,10 @@ class Connection {
     if (end < 0) return;
     const head = all.toString('latin1', 0, end);
     const size = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1]);
-    if (!Number.isFinite(size)) return this.fail(new Error(`an answer without a content-length: ${head}`));
+    if (!Number.isFinite(size)) {
+      this.fail(new Error(`an answer without a content-length: ${head}`));
+      return;
+    }
     if (all.length < end + 4 + size) {
       this.chunks = [all];
       return;
