@@ -6,12 +6,13 @@
  * (CheckExpression), each group in the given order. Events follow Falcon's sendEventIfNeed.
  *
  * Memory and speed: the series' histories are rings in typed-array slabs (a series is a number;
- * one Map from its key to that number), strategies are parsed once (cached by object), the last
+ * one Map from its key to that number, and an Int32Array from the store's series id to it, so a
+ * point that comes with its store id costs no string hashing: `seriesOf`), strategies are parsed once (cached by object), the last
  * events live in typed arrays chained per series, and a push that sends nothing allocates
  * nothing (it returns a shared, frozen empty array). Which of the candidates apply to a series
  * (metric, endpoint, tags, a valid func, each expression once) is worked out once per series and
  * candidates array (`Resolved`), shared by every series that keeps them all: a point then costs
- * one Map lookup, its ring and the functions, and no tag is compared. A candidates array given
+ * one lookup (an array read by store id, or a Map lookup by key), its ring and the functions, and no tag is compared. A candidates array given
  * to `push` must therefore not be changed afterwards (give a new array instead).
  */
 import { seriesKey as makeSeriesKey } from '../../api/index.js';
@@ -33,6 +34,13 @@ export interface LastEvent {
 const STATUS_OK = 0;
 const STATUS_PROBLEM = 1;
 
+/**
+ * Store ids above this many per series held (plus a floor) go through the key instead: the
+ * id-to-series array stays near the ids' density (dense for the store's series ids).
+ */
+const STORE_IDS_PER_SERIES = 16;
+const STORE_IDS_FLOOR = 1 << 16;
+
 /** Sizing hints: how many series to make room for at once (the slabs grow by doubling anyway). */
 export interface JudgeOptions {
   expectedSeries?: number;
@@ -43,6 +51,8 @@ export class Judge {
   readonly config: JudgeConfig;
   private readonly remain: number;
   private readonly index = new Map<string, number>();
+  /** per store series id (metric_series): the judge's number of the series plus 1; 0 when not yet met */
+  private byStoreId = new Int32Array(0);
   private seriesCount = 0;
   private capacity: number;
   // the series' rings: point i of series s at s*remain + i
@@ -126,6 +136,21 @@ export class Judge {
     return s === undefined ? this.addSeries(key) : s;
   }
 
+  /**
+   * The number of the store's series `storeId` (the id of `metric_series` the feed gives with
+   * each point), whose key is `key`: an array read once met. On its first sight the series is
+   * found (or added) by its key, so a series met by key (`push`, `seed`, `seedLastEvent`: a
+   * takeover, a point from an older peer) and then by id is one series. The store never gives
+   * one id to two series; an id that is not a whole number, or far beyond the ids met (see
+   * STORE_IDS_PER_SERIES), is not remembered and its points go through the key.
+   */
+  seriesOf(storeId: number, key: string): number {
+    // undefined (so not above 0) for an id outside the array, negative or not whole
+    const known = this.byStoreId[storeId]!;
+    if (known > 0) return known - 1;
+    return this.learnStoreId(storeId, key);
+  }
+
   /** `push` for a series whose number (`seriesId`) and key the caller holds: what the judge loop calls. */
   pushSeries(s: number, key: string, point: JudgePoint, nowSeconds: number, candidates: readonly JudgeStrategy[]): JudgeEvent[] {
     if (!this.accept(s, point)) return NO_EVENTS;
@@ -169,7 +194,7 @@ export class Judge {
   /** Bytes held by the typed arrays (the rest is the key Map and the strategies' cache). */
   slabBytes(): number {
     let n = this.times.byteLength + this.values.byteLength + this.head.byteLength + this.size.byteLength;
-    n += this.gauge.byteLength + this.eventHead.byteLength;
+    n += this.gauge.byteLength + this.eventHead.byteLength + this.byStoreId.byteLength;
     n += this.evNext.byteLength + this.evSlot.byteLength + this.evStatus.byteLength + this.evStep.byteLength + this.evTime.byteLength;
     return n;
   }
@@ -412,6 +437,18 @@ export class Judge {
     this.evStatus[r] = status;
     this.evStep[r] = step;
     this.evTime[r] = time;
+  }
+
+  private learnStoreId(storeId: number, key: string): number {
+    const s = this.seriesId(key);
+    if (!Number.isInteger(storeId) || storeId < 0 || storeId >= STORE_IDS_PER_SERIES * this.seriesCount + STORE_IDS_FLOOR) return s;
+    if (storeId >= this.byStoreId.length) {
+      const next = new Int32Array(Math.max(storeId + 1, this.byStoreId.length * 2, 1024));
+      next.set(this.byStoreId);
+      this.byStoreId = next;
+    }
+    this.byStoreId[storeId] = s + 1;
+    return s;
   }
 
   private addSeries(key: string): number {
