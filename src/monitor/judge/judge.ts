@@ -85,7 +85,6 @@ export class Judge {
   unsendable = 0;
   // scratch: the history of the point being judged, newest first (rates for COUNTER and DERIVE)
   private readonly scratchValues: Float64Array;
-  private readonly scratchTimes: Float64Array;
   private readonly result: FuncResult = { leftValue: 0, isTriggered: false };
 
   constructor(config: JudgeConfig = DEFAULT_JUDGE_CONFIG, options: JudgeOptions = {}) {
@@ -103,7 +102,6 @@ export class Judge {
     this.gauge = new Uint8Array(cap);
     this.eventHead = new Int32Array(cap).fill(-1);
     this.scratchValues = new Float64Array(this.remain);
-    this.scratchTimes = new Float64Array(this.remain);
   }
 
   /** How many series the judge holds. */
@@ -276,7 +274,7 @@ export class Judge {
         this.scratchValues,
         this.result,
       );
-      const event = this.sendIfNeed(s, key, resolved, i, program[at + 6]!, program[at + 7]!, point, now, this.scratchTimes[need - 1]!);
+      const event = this.sendIfNeed(s, key, resolved, i, program[at + 6]!, program[at + 7]!, point, now, need);
       if (event !== undefined) (out ??= []).push(event);
     }
     return out ?? NO_EVENTS;
@@ -292,13 +290,9 @@ export class Judge {
     const n = this.size[s]!;
     const h = this.head[s]!;
     const vs = this.scratchValues;
-    const ts = this.scratchTimes;
     if (this.gauge[s] === 1) {
       const fill = Math.min(n, upTo);
-      for (let i = 0, at = h; i < fill; i++, at = at === 0 ? remain - 1 : at - 1) {
-        vs[i] = this.values[base + at]!;
-        ts[i] = this.times[base + at]!;
-      }
+      for (let i = 0, at = h; i < fill; i++, at = at === 0 ? remain - 1 : at - 1) vs[i] = this.values[base + at]!;
       return n;
     }
     // COUNTER, DERIVE: the rate between each point and the one before it, stamped with the newer
@@ -308,13 +302,22 @@ export class Judge {
       const older = at === 0 ? remain - 1 : at - 1;
       const t = this.times[base + at]!;
       vs[i] = (this.values[base + at]! - this.values[base + older]!) / (t - this.times[base + older]!);
-      ts[i] = t;
       at = older;
     }
     return n - 1;
   }
 
-  /** Falcon's sendEventIfNeed; `oldest` is the timestamp of the oldest history point the function used. */
+  /**
+   * The timestamp of the oldest history entry a function reading `need` of them used: the
+   * (need-1)th point before the newest (a rate is stamped with the newer of its two points).
+   */
+  private oldestTime(s: number, need: number): number {
+    const remain = this.remain;
+    const at = this.head[s]! - (need - 1);
+    return this.times[s * remain + (at < 0 ? at + remain : at)]!;
+  }
+
+  /** Falcon's sendEventIfNeed; `need` the history entries the function read (the oldest of them: `oldestTime`). */
   private sendIfNeed(
     s: number,
     key: string,
@@ -324,7 +327,7 @@ export class Judge {
     slot: number,
     point: JudgePoint,
     now: number,
-    oldest: number,
+    need: number,
   ): JudgeEvent | undefined {
     if (!this.result.isTriggered && this.eventHead[s] === -1) return undefined; // nothing to recover from
     const r = this.findEvent(s, slot);
@@ -336,7 +339,7 @@ export class Judge {
       }
       const last = this.evTime[r]!;
       if (this.evStep[r]! >= maxStep) return undefined;
-      if (oldest <= last) return undefined; // a point that raised an event is not judged again
+      if (this.oldestTime(s, need) <= last) return undefined; // a point that raised an event is not judged again
       if (now - last < this.config.minInterval) return undefined;
       return this.emit(s, r, key, resolved.prepared[i]!, resolved.strategies[i]!, point, 'PROBLEM', this.evStep[r]! + 1, left);
     }
