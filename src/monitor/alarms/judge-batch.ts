@@ -72,8 +72,8 @@ export function isFast(judge: JudgePort, book: StrategyPort): boolean {
 /**
  * The loop's per-point path (what bench/judge runs too): each point's series by the store's id
  * when the feed gives one (an array read: no string hashed), else by its key (one Map lookup);
- * its candidates kept per series while the book's generation holds; judged at `clock()`; the
- * events sent appended to `events`, in order.
+ * its candidates kept per series while the book's generation holds; judged at `clock()`, read
+ * once for the batch; the events sent appended to `events`, in order.
  */
 export function judgeBatch(
   judge: NumberingJudge,
@@ -85,9 +85,12 @@ export function judgeBatch(
 ): void {
   const generation = book.generation();
   const byId = judge.seriesOf !== undefined;
+  // one reading of the clock for the batch: it is judged in milliseconds, and nothing the judge
+  // weighs is finer than a second (minInterval, a strategy's run window)
+  const now = clock();
+  const nowSeconds = now / 1000;
   for (let i = 0; i < points.length; i++) {
     const p = points[i]!;
-    const now = clock();
     const id = p.seriesId;
     const s = id === undefined || !byId ? judge.seriesId(p.key) : judge.seriesOf!(id, p.key);
     let candidates = kept.get(s, generation);
@@ -96,7 +99,7 @@ export function judgeBatch(
       candidates = answer.strategies;
       if (answer.holds) kept.set(s, generation, candidates);
     }
-    const sent = judge.pushSeries(s, p.key, p, now / 1000, candidates);
+    const sent = judge.pushSeries(s, p.key, p, nowSeconds, candidates);
     for (let j = 0; j < sent.length; j++) events.push(sent[j]!);
   }
 }
