@@ -59,6 +59,8 @@ export interface StoredMetricPoint {
   graphValue: number | null;
   /** ms since the epoch */
   receivedAt: number;
+  /** the series' number in this store (SQLite: metric_series' rowid, kept by its upserts; none on PostgreSQL yet) */
+  seriesId?: number;
 }
 
 /** One bucket of one archive of one series. */
@@ -289,7 +291,7 @@ function joined(db: Kysely<Database>) {
   return db.selectFrom('metric_points as p').innerJoin('metric_series as s', 's.key', 'p.key').select(POINT_COLUMNS);
 }
 
-function pointFromDb(r: JoinedRow): StoredMetricPoint {
+function pointFromDb(r: JoinedRow & { series_id?: number }): StoredMetricPoint {
   return {
     id: Number(r.id),
     key: r.key,
@@ -302,6 +304,7 @@ function pointFromDb(r: JoinedRow): StoredMetricPoint {
     value: Number(r.value),
     graphValue: r.graph_value === null ? null : Number(r.graph_value),
     receivedAt: Number(r.received_at),
+    seriesId: r.series_id,
   };
 }
 
@@ -320,6 +323,10 @@ export async function readMetricPoints(
   if (missing.length === 0) q = q.where('p.id', '>', after);
   else if (backend === 'postgres') q = q.where(sql<boolean>`(p.id > ${after} or p.id = any(${[...missing]}::bigint[]))`);
   else q = q.where((eb) => eb.or([eb('p.id', '>', after), eb('p.id', 'in', [...missing])]));
+  if (backend === 'sqlite') {
+    const rows = await q.select(sql<number>`s.rowid`.as('series_id')).orderBy('p.id').limit(limit).execute();
+    return rows.map(pointFromDb);
+  }
   const rows = await q.orderBy('p.id').limit(limit).execute();
   return rows.map(pointFromDb);
 }

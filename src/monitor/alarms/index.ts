@@ -8,6 +8,7 @@
  *   leadership.on('gained', (l, fence) => l === LOOPS.judge && loop.lead(fence));
  */
 export { JudgeLoop, CURSOR_META_KEY, type JudgeLoopOptions, type JudgeLoopEvents } from './judge-loop.js';
+export { judgeBatch, SeededSeries, SeriesCandidates, type GenerationalBook, type NumberingJudge } from './judge-batch.js';
 export { Deliverer, callbackForm, owed, backoffMs, falconTime, postForm, type PostCallback, type FencedWrite } from './delivery.js';
 export { NodataRunner, dueMocks } from './nodata.js';
 export { alarmView, alarmRow, nodeOfTags, selectorOfTag, silenceFor } from './events.js';

@@ -5,7 +5,8 @@
  *   lead(fence) ──> seed: last event of each strategy + series (alarms table); the cursor (meta)
  *   tail: PointFeed.readSince(cursor)  (woken by bus `points`, at least every second)
  *     per series first met: its last `remain` points older than the batch ──> judge.seed
- *     per point: its series' number (judge.seriesId, one Map lookup) ──> its candidates, kept per
+ *     per point: its series' number (judge.seriesOf by the store's series id, an array read; or
+ *       judge.seriesId by key, one Map lookup, for a point without an id) ──> its candidates, kept per
  *       series while StrategyBook.generation() holds (else StrategyBook.candidatesOf, at once)
  *       ──> judge.pushSeries ──> events
  *   per batch, in one fenced transaction: events stored (silenced by a silence or a maintenance
@@ -19,10 +20,11 @@
 import { EventEmitter } from 'node:events';
 import { NoopsError } from '../../errors/index.js';
 import type { AlarmEventRow, Fence, NewAlarmEvent, SilenceRow, Store } from '../../store/index.js';
-import type { JudgeEvent, JudgePoint, JudgeStrategy } from '../judge/types.js';
-import type { StoredPoint } from '../metrics/ports.js';
+import type { JudgeEvent, JudgePoint } from '../judge/types.js';
+import type { FeedPoint, StoredPoint } from '../metrics/ports.js';
 import { Deliverer, type FencedWrite, owed, type PostCallback } from './delivery.js';
 import { alarmRow, judgeEventOf, silenceFor } from './events.js';
+import { type GenerationalBook, isFast, judgeBatch, type NumberingJudge, SeededSeries, SeriesCandidates } from './judge-batch.js';
 import { NodataRunner } from './nodata.js';
 import { type FeedCursor, type IngestPort, isPromise, type JudgePort, type PointFeedPort, type StrategyPort } from './ports.js';
 
@@ -73,28 +75,6 @@ function parseCursor(text: string): FeedCursor | undefined {
 
 function judgePoint(p: StoredPoint): JudgePoint {
   return { endpoint: p.endpoint, metric: p.metric, tags: p.tags, counterType: p.counterType, timestamp: p.timestamp, value: p.value };
-}
-
-/** Per series number: the candidates the book answered, and the book's generation then (-1: none). */
-class SeriesCandidates {
-  private lists: Array<readonly JudgeStrategy[] | undefined> = [];
-  private gens = new Int32Array(1024).fill(-1);
-
-  get(series: number, generation: number): readonly JudgeStrategy[] | undefined {
-    return series < this.gens.length && this.gens[series] === generation ? this.lists[series] : undefined;
-  }
-
-  set(series: number, generation: number, list: readonly JudgeStrategy[]): void {
-    if (series >= this.gens.length) {
-      const next = new Int32Array(Math.max(series + 1, this.gens.length * 2)).fill(-1);
-      next.set(this.gens);
-      this.gens = next;
-    }
-    // dense (one entry per number, in order): V8 keeps such arrays fast
-    while (this.lists.length <= series) this.lists.push(undefined);
-    this.lists[series] = list;
-    this.gens[series] = generation;
-  }
 }
 
 /** The loop; `lead` and `follow` as the leadership of `LOOPS.judge` comes and goes. */
@@ -182,7 +162,7 @@ export class JudgeLoop extends EventEmitter<JudgeLoopEvents> {
 
   async #tail(gen: number, judge: JudgePort, start: FeedCursor | undefined, write: FencedWrite): Promise<void> {
     let cursor = start;
-    const seeded = new Set<string>();
+    const seeded = new SeededSeries();
     const kept = new SeriesCandidates();
     while (gen === this.#generation) {
       try {
@@ -224,54 +204,43 @@ export class JudgeLoop extends EventEmitter<JudgeLoopEvents> {
    * Judges a batch, in store order. A stored point is a JudgePoint as it is (no copy). With a
    * judge that numbers series and a book with generations, the book is asked once per series
    * (again after its generation changed, and for every point while a run window is among the
-   * answer); otherwise once per point.
+   * answer): `judgeBatch`; otherwise once per point.
    */
-  async #judge(judge: JudgePort, points: readonly StoredPoint[], kept: SeriesCandidates): Promise<JudgeEvent[]> {
+  async #judge(judge: JudgePort, points: readonly FeedPoint[], kept: SeriesCandidates): Promise<JudgeEvent[]> {
     const events: JudgeEvent[] = [];
     const clock = this.o.now ?? Date.now;
     const book = this.o.book;
-    const fast =
-      judge.seriesId !== undefined && judge.pushSeries !== undefined && book.candidatesOf !== undefined && book.generation !== undefined;
-    if (!fast) {
-      for (const p of points) {
-        const now = clock();
-        const answer = book.forPoint(p, new Date(now));
-        const candidates = isPromise(answer) ? await answer : answer;
-        for (const e of judge.push(p, now / 1000, candidates, p.key)) events.push(e);
-      }
+    if (isFast(judge, book)) {
+      judgeBatch(judge as NumberingJudge, book as GenerationalBook, points, kept, clock, events);
       return events;
     }
-    const generation = book.generation!();
-    for (let i = 0; i < points.length; i++) {
-      const p = points[i]!;
+    for (const p of points) {
       const now = clock();
-      const s = judge.seriesId!(p.key);
-      let candidates = kept.get(s, generation);
-      if (candidates === undefined) {
-        const answer = book.candidatesOf!(p, new Date(now));
-        candidates = answer.strategies;
-        if (answer.holds) kept.set(s, generation, candidates);
-      }
-      const sent = judge.pushSeries!(s, p.key, p, now / 1000, candidates);
-      for (let j = 0; j < sent.length; j++) events.push(sent[j]!);
+      const answer = book.forPoint(p, new Date(now));
+      const candidates = isPromise(answer) ? await answer : answer;
+      for (const e of judge.push(p, now / 1000, candidates, p.key)) events.push(e);
     }
     return events;
   }
 
   /** Series first met since this server leads: their stored points before this batch, to the judge. */
-  async #seed(judge: JudgePort, points: readonly StoredPoint[], seeded: Set<string>): Promise<void> {
+  async #seed(judge: JudgePort, points: readonly FeedPoint[], seeded: SeededSeries): Promise<void> {
     const first = new Map<string, number>();
     const count = new Map<string, number>();
+    const ids = new Map<string, number | undefined>();
     for (const p of points) {
-      if (seeded.has(p.key)) continue;
-      if (!first.has(p.key)) first.set(p.key, p.timestamp);
+      if (seeded.has(p.seriesId, p.key)) continue;
+      if (!first.has(p.key)) {
+        first.set(p.key, p.timestamp);
+        ids.set(p.key, p.seriesId);
+      }
       count.set(p.key, (count.get(p.key) ?? 0) + 1);
     }
     if (first.size === 0) return;
     const keys = [...first.keys()];
     const history = await this.o.feed.lastPointsMany(keys, this.o.remain + Math.max(...count.values()));
     for (const key of keys) {
-      seeded.add(key);
+      seeded.add(ids.get(key), key);
       const before = (history.get(key) ?? []).filter((p) => p.timestamp < first.get(key)!).slice(-this.o.remain);
       if (before.length > 0) judge.seed(key, before.map(judgePoint));
     }

