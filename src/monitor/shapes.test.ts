@@ -25,6 +25,9 @@ const FULL: AgentReport = {
       healthySince: '2026-01-01T00:00:01.000Z',
       healthError: null,
       downloaded: true,
+      container: 'c0ffee0123456789',
+      address: '198.18.3.2',
+      oom: false,
     },
     { tag: TAG, process: 'worker', version: 'abc1234', state: 'backoff', pid: null, port: null, restarts: 3, startedAt: null, error: null },
   ],
@@ -71,7 +74,19 @@ test('the schema refuses a field the types do not have', () => {
 test('a report becomes rows with the stored fields only, and the store gives the same rows back', async () => {
   const at = '2026-01-01T00:00:03.000Z';
   const rows = instanceRows('h1', ReportBody.parse(FULL), at);
-  const stored: StoredProcessField[] = ['tag', 'process', 'version', 'state', 'pid', 'port', 'restarts', 'startedAt', 'error'];
+  const stored: StoredProcessField[] = [
+    'tag',
+    'process',
+    'version',
+    'state',
+    'pid',
+    'port',
+    'restarts',
+    'startedAt',
+    'error',
+    'container',
+    'address',
+  ];
   assert.deepEqual(
     rows.map((r) => Object.keys(r).sort()),
     rows.map(() => ['host', ...stored, 'updatedAt'].sort()),

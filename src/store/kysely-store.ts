@@ -35,6 +35,7 @@ import { balancerQueries, type BalancerQueries } from './balancers.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
 import { KyselyAlarmStore } from './alarms.js';
+import { networkQueries, type NetworkStore } from './networks.js';
 import type {
   AuditRow,
   Fence,
@@ -415,6 +416,10 @@ export class KyselyStore implements Store {
     q = q.orderBy('id', 'desc');
     if (filter.limit !== undefined) q = q.limit(filter.limit);
     return (await q.execute()).map(m.buildFromDb);
+  }
+
+  get networks(): NetworkStore {
+    return networkQueries(this.db);
   }
 
   get alarms(): KyselyAlarmStore {
