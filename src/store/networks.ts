@@ -167,7 +167,13 @@ export function networkQueries(db: Kysely<Database>): NetworkStore {
         await trx
           .insertInto('desired_generation')
           .columns(['host', 'generation'])
-          .expression(trx.selectFrom('hosts').select(['name as host', sql<number>`1`.as('generation')]))
+          // `where true`: SQLite reads an INSERT ... SELECT's ON CONFLICT only after a WHERE
+          .expression(
+            trx
+              .selectFrom('hosts')
+              .select(['name as host', sql<number>`1`.as('generation')])
+              .where(sql<boolean>`true`),
+          )
           .onConflict((oc) => oc.column('host').doUpdateSet({ generation: sql<number>`desired_generation.generation + 1` }))
           .execute();
       };
