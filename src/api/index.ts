@@ -20,5 +20,6 @@ export type * from './alarms-types.js';
 export * from './alarms-client.js';
 export * from './balancers-types.js';
 export * from './containers-types.js';
+export { setNetwork, showNetwork } from './network-client.js';
 export * from './balancers-client.js';
 export { sendBalancerReports } from './agent-balancers-client.js';

@@ -51,6 +51,8 @@ export class NetworkBook {
   /** allocations one after the other on this server: two at once would pick the same lowest subnet */
   private allocating: Promise<unknown> = Promise.resolve();
   private readonly listeners: (() => void)[] = [];
+  /** hosts told of a full pool (once each, until the pool changes) */
+  private readonly warned = new Set<string>();
   private readonly unsubscribe: () => void;
 
   constructor(private readonly deps: NetworkBookDeps) {
@@ -89,6 +91,23 @@ export class NetworkBook {
     return hostNetworkOf(spec, (await next).subnet);
   }
 
+  /**
+   * The host's network for its desired state: as `hostNetwork`, but a full pool answers none (the
+   * host's containers use the engine's default bridge) and is told to `warn` once per host and pool.
+   */
+  async forDesired(host: string, warn: (message: string) => void): Promise<HostNetwork | undefined> {
+    try {
+      return await this.hostNetwork(host);
+    } catch (err) {
+      if (!(err instanceof NoopsError && err.code === 'NOOPS_E_NETWORK_FULL')) throw err;
+      if (!this.warned.has(host)) {
+        this.warned.add(host);
+        warn(`${err.message} (${err.hint})`);
+      }
+      return undefined;
+    }
+  }
+
   /** The spec and the subnets of the hosts `visible` lets through; undefined when no pool is set. */
   async view(visible: (host: string) => boolean = () => true): Promise<NetworkView | undefined> {
     const row = await this.row();
@@ -102,17 +121,19 @@ export class NetworkBook {
 
   /**
    * Sets the spec (audited as `network.set`), dropping the subnets the new pool leaves out, and
-   * tells every server. Answers what the change did.
+   * tells every server. Answers what the change did. `running`: the hosts the read model sees
+   * running a container now (the store's rows are written a moment later), besides the store's.
    *
    * @throws NoopsError NOOPS_E_NETWORK_IN_USE when a host whose network would change runs a container
    */
-  async set(spec: NetworkSpec, actor: string): Promise<SpecChange> {
+  async set(spec: NetworkSpec, actor: string, running: Iterable<string> = []): Promise<SpecChange> {
     const at = new Date().toISOString();
     const { store } = this.deps;
     const change = await store.tx(async (s) => {
       const old = await s.networks.get();
       const given = await s.networks.subnets();
-      const change = planChange(old && specOf(old), spec, given, await s.networks.containerHosts());
+      const busy = new Set([...running, ...(await s.networks.containerHosts())]);
+      const change = planChange(old && specOf(old), spec, given, busy);
       await s.networks.put({ ...spec, updatedBy: actor, updatedAt: at }, change.drop);
       await s.audit({
         at,
@@ -136,6 +157,7 @@ export class NetworkBook {
   private changed(): void {
     this.spec = undefined;
     this.given = undefined;
+    this.warned.clear();
     for (const listener of this.listeners) {
       try {
         listener();
