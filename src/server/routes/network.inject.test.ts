@@ -112,3 +112,28 @@ routeTest(
     assert.equal(audit.filter((a) => a.action === 'network.set').length, 2);
   },
 );
+
+routeTest(
+  'POST /api/v1/deployments',
+  "a cluster's policy `driver: container` reaches its hosts' desired entries; a cluster without it sends none",
+  async () => {
+    await t.cluster(TREE.MAIL_CLUSTER, ['h3'], { driver: 'container' });
+    const refused = await t.call(t.adminToken, 'PUT', '/api/v1/clusters', {
+      tag: TREE.MAIL_CLUSTER,
+      hosts: ['h3'],
+      policy: { driver: 'vm' },
+    });
+    assertError(refused, 400, 'NOOPS_E_INPUT');
+    await t.release(TREE.MAIL_JOB, 'abc1234de');
+    const mail = await t.deploy(TREE.MAIL_CLUSTER, 'abc1234de', { h3: agents.h3! });
+    assert.equal(mail.status, 'succeeded');
+    const [entry] = (await desired('h3')).instances;
+    assert.equal(entry?.driver, 'container');
+    await t.release(TREE.JOB, 'def5678ab');
+    const web = await t.deploy(TREE.CLUSTER, 'def5678ab', { h1: agents.h1! });
+    assert.equal(web.status, 'succeeded');
+    const [plain] = (await desired('h1')).instances;
+    assert.equal(plain?.version, 'def5678ab');
+    assert.equal('driver' in plain!, false, 'absent: a process');
+  },
+);
