@@ -106,3 +106,12 @@ test('a report becomes rows with the stored fields only, and the store gives the
     await store.close();
   }
 });
+
+test("a process's reported address is an IP address (what naming registers); an empty one is none", () => {
+  const withAddress = (address: unknown) => ({ ...FULL, processes: [{ ...FULL.processes[0], address }] });
+  assert.equal(ReportBody.parse(withAddress('198.18.3.2')).processes[0]!.address, '198.18.3.2');
+  assert.equal(ReportBody.parse(withAddress('fd00::2')).processes[0]!.address, 'fd00::2');
+  assert.equal(ReportBody.parse(withAddress('')).processes[0]!.address, null);
+  for (const bad of ['evil.example.com', '198.18.3.2:8080', '198.18.3.256'])
+    assert.equal(ReportBody.safeParse(withAddress(bad)).success, false, bad);
+});
