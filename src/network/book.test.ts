@@ -84,6 +84,9 @@ for (const backend of backends) {
       });
       const audit = await store.listAudit({ action: 'network.set' });
       assert.equal(audit.length, 1);
+      await store.deleteHost('h2'); // `noops host rm`: its subnet is free, and the next host takes it
+      await joinHosts(store, 'h4');
+      assert.equal((await new NetworkBook({ store }).hostNetwork('h4'))?.subnet, '198.18.0.0/24');
     });
 
     it('a new pool keeps the subnets that fit and gives the others anew; one that moves a container is refused', async () => {

@@ -217,6 +217,7 @@ export class KyselyStore implements Store {
       await trx.deleteFrom('desired').where('host', '=', name).execute();
       await trx.deleteFrom('instances').where('host', '=', name).execute();
       await trx.deleteFrom('host_reports').where('host', '=', name).execute();
+      await trx.deleteFrom('network_subnets').where('host', '=', name).execute(); // its subnet is free for the next host
       await trx.deleteFrom('hosts').where('name', '=', name).execute();
     });
   }

@@ -327,7 +327,7 @@ export interface Store extends StrategyQueries, BalancerQueries {
   /** insert, or update labels/address of, a host (joinedAt kept from the first insert) */
   upsertHost(row: HostJoin): Promise<void>;
   updateHost(name: string, patch: Partial<Pick<HostRow, 'scope' | 'pendingJoin' | 'joinApprovedUntil'>>): Promise<void>;
-  /** removes a host's row, its agent tokens and its desired state */
+  /** removes a host's row, its agent tokens, its desired state and its subnet */
   deleteHost(name: string): Promise<void>;
   getHost(name: string): Promise<HostRow | undefined>;
   listHosts(): Promise<HostRow[]>;
