@@ -57,6 +57,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     'monitor',
     'naming',
     'net',
+    'network',
     'release',
     'rollout',
     'runtimes',
@@ -69,6 +70,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   naming: ['errors', 'api', 'store', 'tree'],
   // balance: load-balancer pools from the read model (through naming's source), drain marks, the rollout's hooks (issue 16)
   balance: ['errors', 'api', 'bus', 'naming', 'rollout', 'store', 'tree'],
+  // network: the containers' address pool and each host's subnet (issue 17); bus: a new pool told to every server
+  network: ['errors', 'api', 'bus', 'store'],
   // cli -> monitor: `noops strategy test` runs the judge locally, through monitor/judge/index.ts (issue 15)
   cli: ['errors', 'agent', 'api', 'artifacts', 'monitor', 'net', 'release', 'runtimes', 'secrets', 'server', 'supervisor', 'tls', 'tree'],
   ui: ['errors', 'api', 'tree'],

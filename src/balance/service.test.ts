@@ -126,3 +126,18 @@ test("another server's stored report reaches this view through the bus", async (
   assert.deepEqual(balancers.view.report('web')?.report, report);
   balancers.close();
 });
+
+test("a pool's member is a container's own address when its process reports one, else its host's", async () => {
+  const { runs, balancers } = await setup();
+  runs.report('lb', []);
+  runs.report('h1', [{ ...upProcess(SHOP, 'aaaaaaaaa'), container: 'c0ffee', address: '198.18.0.2' }]);
+  runs.report('h2', [{ ...upProcess(SHOP, 'aaaaaaaaa'), container: null, address: null }]);
+  assert.deepEqual(
+    balancers.view.desired('lb').pools[0]!.members.map((m) => [m.host, m.address, m.port]),
+    [
+      ['h1', '198.18.0.2', 8080],
+      ['h2', '10.0.0.2', 8080],
+    ],
+  );
+  balancers.close();
+});

@@ -10,8 +10,15 @@
  * one comparison.
  */
 import { EventEmitter } from 'node:events';
-import type { BalancerMember, BalancerView as PoolRow, DesiredBalancer, DesiredBalancers, DesiredMember } from '../api/index.js';
-import { plainAddress, type NamingSource } from '../naming/index.js';
+import {
+  type BalancerMember,
+  type BalancerView as PoolRow,
+  type DesiredBalancer,
+  type DesiredBalancers,
+  type DesiredMember,
+  processAddress,
+} from '../api/index.js';
+import type { NamingSource } from '../naming/index.js';
 import type { HostRow } from '../store/index.js';
 import { type Candidate, balancersIndex, desiredPool, indexOfDigests, liveMarks, membersOf, poolDigest, selects } from './members.js';
 import type { BalanceStore, DrainMark, StoredBalancerReport } from './ports.js';
@@ -306,10 +313,9 @@ export class PoolView extends EventEmitter {
     const live = this.isLive(host);
     this.live.set(host, live);
     const report = this.source.lastReport(host);
-    const address = plainAddress(row?.address ?? null);
     const candidates: Candidate[] = (report?.processes ?? []).map((p) => ({
       host,
-      address,
+      address: processAddress(p, row), // a container's own, else the host's
       port: p.port,
       tag: p.tag,
       version: p.version,

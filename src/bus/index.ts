@@ -47,6 +47,8 @@ export const CHANNELS = {
   alarms: 'alarms',
   /** a load-balancer pool was set or removed, a drain marked or cleared, or a balancer's agent reported; payload: the pool's name or '' (issue 16) */
   balancers: 'balancers',
+  /** the containers' address pool was set (subnets may have been dropped); payload: empty (issue 17) */
+  network: 'network',
 } as const;
 
 /** A channel's name: lower-case letters, digits and `_`. */

@@ -34,6 +34,7 @@ import { registerMetrics } from './commands/metrics.js';
 import { registerAlarms } from './commands/alarms.js';
 import { registerSilence } from './commands/silence.js';
 import { registerLb } from './commands/lb.js';
+import { registerNetwork } from './commands/network.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -77,6 +78,7 @@ export function program(): Command {
   registerAlarms(p);
   registerSilence(p);
   registerLb(p);
+  registerNetwork(p);
   return p;
 }
 

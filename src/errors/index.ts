@@ -216,6 +216,23 @@ export const ERROR_CODES = {
     status: 503,
     hint: "a pool's balancer did not follow: check its host is up and its agent's report (`noops lb show NAME --json`: report.ok, report.error); the message names the pool",
   },
+  // network (containers' addresses)
+  NOOPS_E_NETWORK_INVALID: {
+    status: 400,
+    hint: 'give --pool A.B.C.D/N (the first address of its block, outside 127/8, 0/8, 169.254/16 and 224/3) and --per-host P (longer than N, at most 30); --driver macvlan needs --parent IF, bridge takes none (docs/network.md)',
+  },
+  NOOPS_E_NETWORK_IN_USE: {
+    status: 409,
+    hint: 'stop the containers on the hosts named first (undeploy their jobs, or deploy them with driver: process), or choose a pool that keeps their subnets (a wider block holding the old one); docs/network.md',
+  },
+  NOOPS_E_NETWORK_FULL: {
+    status: 409,
+    hint: 'every subnet of the pool is given: set a wider pool that holds the old one (`noops network set --pool ...`), or a longer --per-host; `noops network show` lists who holds what',
+  },
+  NOOPS_E_NETWORK_UNSET: {
+    status: 404,
+    hint: 'no address pool is set: the admin sets one with `noops network set --pool CIDR --per-host 24`',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

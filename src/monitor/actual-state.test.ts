@@ -148,6 +148,8 @@ test("the model starts from the store, each report replaces its host's rows, and
     restarts: 0,
     startedAt: null,
     error: null,
+    container: null,
+    address: null,
     updatedAt: '2026-01-01T00:00:00.000Z',
   });
   const OTHER = TAG.replace('cluster.prod', 'cluster.beta');

@@ -40,6 +40,8 @@ test('one row per reported process, stamped with the host and the time', () => {
       restarts: 0,
       startedAt: AT,
       error: null,
+      container: null,
+      address: null,
       updatedAt: AT,
     },
   ]);
@@ -81,6 +83,8 @@ test('rows sort by host, tag, process in code-unit order, as the store lists the
     restarts: 0,
     startedAt: null,
     error: null,
+    container: null,
+    address: null,
     updatedAt: AT,
   });
   const sorted = [

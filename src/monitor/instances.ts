@@ -29,6 +29,8 @@ export function instanceRows(host: string, report: Pick<AgentReport, 'processes'
       restarts: p.restarts,
       startedAt: p.startedAt,
       error: p.error ?? (failure ? `${failure.version}: ${failure.error}` : null),
+      container: p.container ?? null,
+      address: p.address ?? null,
       updatedAt: at,
     };
   });

@@ -9,6 +9,7 @@
  *   import { ReportBody } from '../../monitor/report-schema.js';
  *   const report = parseBody(ReportBody, req.body, 'report'); // a ReportBody, or NOOPS_E_INPUT
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MAX_METRIC_AND_TAGS } from '../api/index.js';
 import { isCanonicalTag } from '../tree/index.js';
@@ -55,7 +56,14 @@ export const ProcessReport = z
     healthError: z.string().nullable().optional(),
     downloaded: z.boolean().optional(),
     container: z.string().max(128).nullable().optional(),
-    address: z.string().max(64).nullable().optional(),
+    // what naming and the load balancers register: an IP address, or none ('' as an engine says it: none)
+    address: z
+      .string()
+      .max(64)
+      .refine((a) => a === '' || isIP(a) !== 0, 'not an IP address')
+      .transform((a) => (a === '' ? null : a))
+      .nullable()
+      .optional(),
     oom: z.boolean().optional(),
   })
   .strict();

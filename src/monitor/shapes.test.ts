@@ -25,6 +25,9 @@ const FULL: AgentReport = {
       healthySince: '2026-01-01T00:00:01.000Z',
       healthError: null,
       downloaded: true,
+      container: 'c0ffee0123456789',
+      address: '198.18.3.2',
+      oom: false,
     },
     { tag: TAG, process: 'worker', version: 'abc1234', state: 'backoff', pid: null, port: null, restarts: 3, startedAt: null, error: null },
   ],
@@ -71,7 +74,19 @@ test('the schema refuses a field the types do not have', () => {
 test('a report becomes rows with the stored fields only, and the store gives the same rows back', async () => {
   const at = '2026-01-01T00:00:03.000Z';
   const rows = instanceRows('h1', ReportBody.parse(FULL), at);
-  const stored: StoredProcessField[] = ['tag', 'process', 'version', 'state', 'pid', 'port', 'restarts', 'startedAt', 'error'];
+  const stored: StoredProcessField[] = [
+    'tag',
+    'process',
+    'version',
+    'state',
+    'pid',
+    'port',
+    'restarts',
+    'startedAt',
+    'error',
+    'container',
+    'address',
+  ];
   assert.deepEqual(
     rows.map((r) => Object.keys(r).sort()),
     rows.map(() => ['host', ...stored, 'updatedAt'].sort()),
@@ -90,4 +105,13 @@ test('a report becomes rows with the stored fields only, and the store gives the
   } finally {
     await store.close();
   }
+});
+
+test("a process's reported address is an IP address (what naming registers); an empty one is none", () => {
+  const withAddress = (address: unknown) => ({ ...FULL, processes: [{ ...FULL.processes[0], address }] });
+  assert.equal(ReportBody.parse(withAddress('198.18.3.2')).processes[0]!.address, '198.18.3.2');
+  assert.equal(ReportBody.parse(withAddress('fd00::2')).processes[0]!.address, 'fd00::2');
+  assert.equal(ReportBody.parse(withAddress('')).processes[0]!.address, null);
+  for (const bad of ['evil.example.com', '198.18.3.2:8080', '198.18.3.256'])
+    assert.equal(ReportBody.safeParse(withAddress(bad)).success, false, bad);
 });

@@ -21,12 +21,26 @@ type Holds<T extends true> = T;
 type Flat<T> = { [K in keyof T]: T[K] };
 
 /** The fields of a reported process that the store keeps, one row per process. */
-export type StoredProcessField = 'tag' | 'process' | 'version' | 'state' | 'pid' | 'port' | 'restarts' | 'startedAt' | 'error';
+export type StoredProcessField =
+  | 'tag'
+  | 'process'
+  | 'version'
+  | 'state'
+  | 'pid'
+  | 'port'
+  | 'restarts'
+  | 'startedAt'
+  | 'error'
+  | 'container'
+  | 'address';
 /** The fields of a reported process that only the last report holds (in memory, for the rollout). */
-export type ReportOnlyProcessField = 'health' | 'healthySince' | 'healthError' | 'downloaded' | 'container' | 'address' | 'oom';
+export type ReportOnlyProcessField = 'health' | 'healthySince' | 'healthError' | 'downloaded' | 'oom';
 
-/** An instance row as derived from the report: what `instanceRows` makes. */
-export type InstanceRowOfReport = Flat<{ host: string } & Pick<Schema.ProcessReport, StoredProcessField> & { updatedAt: string }>;
+/**
+ * An instance row as derived from the report: what `instanceRows` makes. A field the report may
+ * leave out (`container`, `address`: a host process, or an agent before containers) is stored as null.
+ */
+export type InstanceRowOfReport = Flat<{ host: string } & Required<Pick<Schema.ProcessReport, StoredProcessField>> & { updatedAt: string }>;
 
 /** Each pair must hold; a new field in one of them names its pair in the compiler's error. */
 export type ShapesAgree = [

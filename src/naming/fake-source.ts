@@ -47,7 +47,16 @@ export class FakeSource extends EventEmitter implements NamingSource {
   }
   instances(): InstanceRow[] {
     return [...this.reports].flatMap(([host, r]) =>
-      r.processes.map((p) => ({ ...p, host, restarts: 0, startedAt: null, error: null, updatedAt: '' })),
+      r.processes.map((p) => ({
+        ...p,
+        host,
+        restarts: 0,
+        startedAt: null,
+        error: null,
+        container: p.container ?? null,
+        address: p.address ?? null,
+        updatedAt: '',
+      })),
     );
   }
 }

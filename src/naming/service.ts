@@ -3,12 +3,12 @@
  * for who depends on whom (written in batches), the DNS server's source, and the dependency
  * graph (`deps`), declared in noops.yaml (`depends_on:`) and observed in lookups.
  */
-import type { DepEdge, DepsView, NamingAnswer, NamingEndpoint } from '../api/index.js';
+import { type DepEdge, type DepsView, hostAddressOf, type NamingAnswer, type NamingEndpoint } from '../api/index.js';
 import type { DesiredRow, HostRow, InstanceRow, NamingLookupRow } from '../store/index.js';
 import { formatSelector, formatTag, isUnder, matches, parseTag, truncateTo, type Selector } from '../tree/index.js';
 import type { DnsSource } from './dns.js';
 import { canonicalSelector, namingSelector } from './names.js';
-import { NamingView, plainAddress, type NamingSource, type NamingViewOptions } from './view.js';
+import { NamingView, type NamingSource, type NamingViewOptions } from './view.js';
 
 /** Lookups are written at most this often (one transaction for all of them). */
 export const LOOKUPS_FLUSH_MS = 1000;
@@ -150,7 +150,7 @@ export class Naming {
       nodes: () => this.deps.nodes(),
       hostAddress: (host) => {
         const row = this.view.host(host) ?? this.view.hostCaseless(host);
-        return row && plainAddress(row.address);
+        return row && hostAddressOf(row);
       },
       looked: (address, selector) => this.looked(this.view.hostAt(address) ?? address, selector, 'dns'),
     };

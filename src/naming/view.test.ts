@@ -32,6 +32,21 @@ describe('NamingView', () => {
     view.close();
   });
 
+  it("a container's own address wins; else the host's address label; else where its agent connects from", async () => {
+    const s = new FakeSource();
+    s.addHost('h1', '::ffff:10.0.0.1');
+    s.addHost('h2', '10.0.0.2');
+    s.rows[1]!.labels = { address: '198.19.0.9' };
+    const view = await viewOf(s);
+    s.report('h1', [{ ...proc(SHOP), container: 'c0ffee', address: '198.18.0.2' }, proc(SHOP, 'worker', 9000)]);
+    s.report('h2', [proc(SHOP)]);
+    assert.deepEqual(
+      view.answer(parseSelector('service=hello'), all).endpoints.map((e) => `${e.host} ${e.process} ${e.address}:${e.port}`),
+      ['h1 web 198.18.0.2:8080', 'h2 web 198.19.0.9:8080', 'h1 worker 10.0.0.1:9000'],
+    );
+    view.close();
+  });
+
   it('the index changes exactly when the answer does', async () => {
     const s = new FakeSource();
     s.addHost('h1', '10.0.0.1');

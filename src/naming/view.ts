@@ -11,7 +11,7 @@
  * on every server.
  */
 import { createHash } from 'node:crypto';
-import type { AgentReport, NamingAnswer, NamingEndpoint } from '../api/index.js';
+import { type AgentReport, type NamingAnswer, type NamingEndpoint, plainAddress, processAddress } from '../api/index.js';
 import type { HostRow } from '../store/index.js';
 import { formatSelector, matches, type Selector } from '../tree/index.js';
 import { DeadlineWheel, Question, type NamingScope, type Watcher } from './watchers.js';
@@ -37,11 +37,8 @@ export interface NamingViewOptions {
 /** Questions kept without a parked watcher (asked since the last change); more are answered uncached. */
 const MAX_IDLE_QUESTIONS = 10_000;
 
-/** An address as an agent was seen from, without the IPv4-mapped prefix. */
-export function plainAddress(address: string | null): string | null {
-  if (address === null) return null;
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
+/** An address as an agent was seen from, without the IPv4-mapped prefix (one definition, in api/addresses.ts). */
+export { plainAddress };
 
 /** The index of a list of endpoints: 48 bits of their hash, never 0. */
 export function indexOf(endpoints: readonly NamingEndpoint[]): number {
@@ -284,11 +281,13 @@ export class NamingView {
   private endpointsOf(host: string, row: HostRow | undefined): NamingEndpoint[] {
     const report = this.source.lastReport(host);
     if (!report || !this.source.isUp(this.source.lastSeen(host, row?.lastHeartbeat ?? null))) return [];
-    const address = plainAddress(row?.address ?? null);
-    return report.processes
-      .filter((p) => p.state === 'up' && (p.health === undefined || p.health === 'healthy'))
-      .map((p) => ({ host, address, port: p.port, process: p.process, tag: p.tag, version: p.version }))
-      .sort(compareEndpoints);
+    return (
+      report.processes
+        .filter((p) => p.state === 'up' && (p.health === undefined || p.health === 'healthy'))
+        // a container's own address, else the host's (its `address` label, else where its agent connects from)
+        .map((p) => ({ host, address: processAddress(p, row), port: p.port, process: p.process, tag: p.tag, version: p.version }))
+        .sort(compareEndpoints)
+    );
   }
 
   /**

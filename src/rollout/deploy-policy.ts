@@ -14,9 +14,10 @@
  *     canary: true           # wait after the first batch for `noops deploy promote`
  *     canary_wait: 10m       # ... or go on by itself after this long
  *     drain_timeout: 20s     # how long a host's connections may take to end in its load-balancer pools
+ *     driver: container      # run the jobs' processes in containers (unless a noops.yaml says `driver:`)
  */
 import { z } from 'zod';
-import { parseDurationText } from '../api/index.js';
+import { PROCESS_DRIVERS, parseDurationText } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
 import type { RolloutPolicy } from './types.js';
 
@@ -107,6 +108,8 @@ export const PolicySchema = z
     test_timeout: duration.optional(),
     /** time a host's connections may take to end when it is drained from its load-balancer pools, when the release's noops.yaml does not say; default 30s */
     drain_timeout: duration.optional(),
+    /** how the jobs' processes run when the release's noops.yaml does not say: `process` (default) or `container` (docs/network.md) */
+    driver: z.enum(PROCESS_DRIVERS, { error: `driver is one of ${PROCESS_DRIVERS.join(', ')}` }).optional(),
   })
   .strict();
 

@@ -10,7 +10,7 @@
  */
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ProcessReport } from '../api/index.js';
+import { hostAddressOf, type ProcessReport, processAddress } from '../api/index.js';
 import type { DeployTestCommand } from './types.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { BUILD_ENV_PASSTHROUGH } from '../build/build.js';
@@ -90,11 +90,9 @@ export async function runDeployTests(job: DeployTestJob): Promise<DeployTestComm
   }
 }
 
-/** A host's address for tests to reach it: its `address` label, else where its agent connects from. */
+/** A host's address for tests to reach it: its `address` label, else where its agent connects from (api's `hostAddressOf`). */
 export function hostAddress(labels: Record<string, string>, seenFrom: string | null): string | null {
-  const a = labels.address ?? seenFrom;
-  if (!a) return null;
-  return a.startsWith('::ffff:') ? a.slice('::ffff:'.length) : a;
+  return hostAddressOf({ labels, address: seenFrom });
 }
 
 /**
@@ -111,7 +109,8 @@ export function instanceList(
   const out: string[] = [];
   for (const h of hosts) {
     const p = h.processes.find((x) => x.process === process && x.version === version);
-    if (h.address && p?.port) out.push(`${h.address.includes(':') ? `[${h.address}]` : h.address}:${p.port}`);
+    const address = p && processAddress(p, { address: h.address }); // a container's own, else its host's
+    if (address && p?.port) out.push(`${address.includes(':') ? `[${address}]` : address}:${p.port}`);
   }
   return out;
 }

@@ -4,7 +4,7 @@
  */
 import type { DeploymentKind, DesiredRow, ReleaseRow } from '../store/index.js';
 import { type AgentReport, DEFAULT_DRAIN_TIMEOUT_MS } from '../api/index.js';
-import type { RolloutProgress } from './types.js';
+import type { RolloutPolicy, RolloutProgress } from './types.js';
 import { observe } from './evaluate.js';
 import { deployTestEnv, hostAddress, instanceList, mainProcess, runDeployTests } from './deploy-tests.js';
 import type { RunningDeployment } from './running-deployment.js';
@@ -133,9 +133,20 @@ export class Executor {
       }
       if (cur && cur.version === version && cur.deploymentId === row.id && (cur.kind ?? row.kind) === kind) continue;
       const release = version === row.version ? entry.release : await this.cachedRelease(entry, version);
+      const driver = driverOf(release, entry.progress.policy.driver);
       changes.push({
         host,
-        row: { host, tag: row.tag, version, sha256: release.sha256, manifest: release.manifest, deploymentId: row.id, updatedAt: at, kind },
+        row: {
+          host,
+          tag: row.tag,
+          version,
+          sha256: release.sha256,
+          manifest: release.manifest,
+          deploymentId: row.id,
+          updatedAt: at,
+          kind,
+          ...(driver !== undefined && { driver }),
+        },
       });
     }
     await this.deps.write.setDesiredMany(row.tag, changes, entry.fence);
@@ -187,6 +198,20 @@ export class Executor {
   releaseFor(tag: string, version: string): Promise<ReleaseRow> {
     return releaseFor(this.deps.read, tag, version);
   }
+}
+
+/**
+ * How a host runs `release`, resolved when its desired entry is written: the release's noops.yaml
+ * `driver`, else the policy's (the cluster's, as the deployment took it), else undefined (`process`).
+ * A rollback and a revert resolve the same way, with the release they go back to.
+ */
+export function driverOf(
+  release: Pick<ReleaseRow, 'manifest'>,
+  policyDriver: RolloutPolicy['driver'],
+): 'process' | 'container' | undefined {
+  const driver = manifestOf(release).driver;
+  // a package built elsewhere may name another (its noops.yaml is checked only where it was built): the policy's
+  return driver === 'process' || driver === 'container' ? driver : policyDriver;
 }
 
 /**

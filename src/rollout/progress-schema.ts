@@ -21,6 +21,7 @@ const PolicySchema = z.object({
   canary_wait: z.number().nullable(),
   test_timeout: z.number(),
   drain_timeout: z.number().optional(),
+  driver: z.enum(['process', 'container']).optional(),
 });
 
 const HostSchema = z.object({

@@ -35,6 +35,11 @@ export interface RolloutPolicy {
    * pools, when the release's noops.yaml `drain_timeout` does not say; absent: 30 s (docs/balancers.md)
    */
   drain_timeout?: number;
+  /**
+   * how the hosts run the release when its noops.yaml `driver` does not say (the cluster's policy
+   * `driver`); absent: `process`. Resolved into each desired entry when it is written.
+   */
+  driver?: 'process' | 'container';
 }
 
 /**

@@ -31,6 +31,7 @@ import { strategyRoutes } from './routes/strategies.js';
 import { prometheusRoutes } from './routes/prometheus.js';
 import { namingRoutes } from './routes/naming.js';
 import { balancerRoutes } from './routes/balancers.js';
+import { networkRoutes } from './routes/network.js';
 import { alarmRoutes } from './routes/alarms.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
@@ -118,6 +119,7 @@ export async function buildApp(
       await namingRoutes(api, ctx);
       await alarmRoutes(api, ctx);
       await balancerRoutes(api, ctx);
+      await networkRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

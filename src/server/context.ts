@@ -18,6 +18,7 @@ import type { ChangeBus } from '../bus/index.js';
 import type { Leadership } from '../lead/index.js';
 import type { ServerMetrics } from './metrics-wiring.js';
 import type { Balancers } from '../balance/index.js';
+import type { NetworkBook } from '../network/index.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -57,6 +58,8 @@ export interface ServerContext {
   victoria?: VictoriaMetricsBackend;
   /** load-balancer pools: members, each balancer host's desired pools, drain marks, reports (src/balance/) */
   balancers: Balancers;
+  /** the containers' address pool and each host's subnet (src/network/) */
+  network: NetworkBook;
 }
 
 /** What an importer needs to sign: releases imported from elsewhere are signed like built ones. */

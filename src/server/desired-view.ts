@@ -17,7 +17,15 @@
  * older than DESIRED_FRESH_MS, is resolved again. Secret values are held in memory only.
  */
 // api/types.js, not api/index.js: the index loads the client, which the server does not use
-import type { DesiredBalancers, DesiredInstance, ReleaseSignature, RuntimeRef, ServerStamp, SigningKey } from '../api/index.js';
+import type {
+  DesiredBalancers,
+  DesiredInstance,
+  HostNetwork,
+  ReleaseSignature,
+  RuntimeRef,
+  ServerStamp,
+  SigningKey,
+} from '../api/index.js';
 import { API_PREFIX } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { jobOf, rootAllowed } from '../rollout/index.js';
@@ -54,6 +62,8 @@ export interface DesiredViewDeps {
   signatureOf(job: string, version: string): Promise<ReleaseSignature | undefined>;
   /** the scopes of every root grant */
   rootScopes(): Promise<string[]>;
+  /** the host's container network (its subnet of the pool, given at its first answer); undefined: no pool set */
+  networkOf?(host: string): Promise<HostNetwork | undefined>;
   /** milliseconds now; tests move it */
   now?: () => number;
   /** where `changed()` is told to every server (without one: this server alone) */
@@ -65,6 +75,8 @@ export interface ResolvedDesired {
   generation: number;
   instances: DesiredInstance[];
   server: ServerStamp;
+  /** the host's container network (absent: no pool set) */
+  network?: HostNetwork;
   /** the answer serialized, without its closing brace: `answerJson` adds what each poll adds */
   json: string;
   /** the packages the host may download: its releases' and the runtimes they name */
@@ -169,15 +181,22 @@ export class DesiredView {
   private async resolveHost(host: string): Promise<ResolvedDesired> {
     this.resolutions++;
     const { store, signing } = this.deps;
-    const [state, server] = await Promise.all([store.getDesired(host), serverStamp(store, host)]);
+    const [state, server, network] = await Promise.all([store.getDesired(host), serverStamp(store, host), this.deps.networkOf?.(host)]);
     const entries = await Promise.all(state.entries.map((e) => this.entry(e)));
     const instances = entries.map((e) => e.instance);
-    // As JSON.stringify writes { generation, instances, server, signing }: the same bytes, with
-    // each entry serialized once for every host that has it.
+    // As JSON.stringify writes { generation, instances, server, signing, network }: the same bytes,
+    // with each entry serialized once for every host that has it.
     const json = `{"generation":${JSON.stringify(state.generation)},"instances":[${entries.map((e) => e.json).join(',')}],"server":${JSON.stringify(server)}${
       signing === undefined ? '' : `,"signing":${JSON.stringify(signing)}`
-    }`;
-    return { generation: state.generation, instances, server, json, fetchable: new Set(entries.flatMap((e) => e.fetchable)) };
+    }${network === undefined ? '' : `,"network":${JSON.stringify(network)}`}`;
+    return {
+      generation: state.generation,
+      instances,
+      server,
+      ...(network !== undefined && { network }),
+      json,
+      fetchable: new Set(entries.flatMap((e) => e.fetchable)),
+    };
   }
 
   /**
@@ -185,7 +204,7 @@ export class DesiredView {
    * so the tag, version, package, deployment and kind name everything the entry's row holds.
    */
   private entry(e: DesiredRow): Promise<ResolvedEntry> {
-    const key = `${e.tag}\n${e.version}\n${e.sha256}\n${e.deploymentId}\n${e.kind ?? ''}`;
+    const key = `${e.tag}\n${e.version}\n${e.sha256}\n${e.deploymentId}\n${e.kind ?? ''}\n${e.driver ?? ''}`;
     const kept = this.entries.get(key);
     if (kept !== undefined && this.fresh(kept)) return kept.value;
     if (this.entries.size >= MAX_RESOLVED_ENTRIES) {
@@ -217,6 +236,7 @@ export class DesiredView {
       allowRoot: rootAllowed(e.tag, rootScopes),
       ...(await deps.secretsFor(e.tag, manifest)), // values for the hosts of this instance only
       signature: await deps.signatureOf(jobOf(e.tag), e.version),
+      ...(e.driver && { driver: e.driver }), // resolved when the entry was written (rollout's executor)
     };
     return { instance, json: JSON.stringify(instance), fetchable: [e.sha256, ...runtimes.map((r) => r.sha256)] };
   }

@@ -27,6 +27,7 @@ import { CHANNELS, type ChangeBus, LocalChangeBus } from '../bus/index.js';
 import { openPostgresBus } from '../bus/postgres.js';
 import { ActualState } from '../monitor/index.js';
 import { DesiredView } from './desired-view.js';
+import { NetworkBook } from '../network/index.js';
 import { grantsChanged, rootScopes } from './grants-cache.js';
 import { secretBook } from '../secrets/sealed.js';
 import { SignatureBook } from '../release/signing.js';
@@ -219,6 +220,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // several servers share commands through the database; one server alone keeps them in memory (agent-commands.ts)
     const commands: CommandQueue = store.kind === 'postgres' ? new StoredCommandQueue(store, bus) : new AgentCommandQueue();
     const signatures = new SignatureBook(store);
+    // the containers' address pool: each host's subnet, in its answer (src/network/)
+    const network = new NetworkBook({ store, bus });
+    closers.push(async () => network.close());
     const desired = new DesiredView({
       store,
       signing: signer.key,
@@ -227,7 +231,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       secretsFor: (tag, m) => secretBook(ctx).forInstance(tag, m), // the routes' book (made when the app is built)
       signatureOf: (job, version) => signatures.of(job, version),
       rootScopes: () => rootScopes(store),
+      networkOf: (h) => network.forDesired(h, (message) => log(`noops server: ${message}\n`)),
       bus,
+    });
+    // a new pool (on any server; every host's generation was raised with it): answers resolved anew, parked polls answered
+    network.listen(() => {
+      desired.forgetAll();
+      hub.wakeAll();
     });
     // a root grant changed on any server: read the grants again (the view forgets its answers itself)
     bus.subscribe(CHANNELS.answers, { change: () => grantsChanged(store), resync: () => grantsChanged(store) });
@@ -269,6 +279,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       metrics,
       victoria,
       balancers,
+      network,
     };
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();

@@ -37,6 +37,8 @@ const inst = (host: string, process: string, version: string): InstanceRow => ({
   restarts: 0,
   startedAt: null,
   error: null,
+  container: null,
+  address: null,
   updatedAt: '2025-01-01T00:00:00.000Z',
 });
 

@@ -47,6 +47,7 @@ async function upsertDesired(trx: Transaction<Database>, rows: readonly DesiredR
         deployment_id: eb.ref('excluded.deployment_id'),
         updated_at: eb.ref('excluded.updated_at'),
         kind: eb.ref('excluded.kind'),
+        driver: eb.ref('excluded.driver'),
       })),
     )
     .execute();
@@ -96,7 +97,18 @@ export async function getDesired(db: Kysely<Database>, host: string): Promise<{ 
   const rows = await db
     .selectFrom('desired_generation as g')
     .leftJoin('desired as d', 'd.host', 'g.host')
-    .select(['g.generation', 'd.host', 'd.tag', 'd.version', 'd.sha256', 'd.manifest', 'd.deployment_id', 'd.updated_at', 'd.kind'])
+    .select([
+      'g.generation',
+      'd.host',
+      'd.tag',
+      'd.version',
+      'd.sha256',
+      'd.manifest',
+      'd.deployment_id',
+      'd.updated_at',
+      'd.kind',
+      'd.driver',
+    ])
     .where('g.host', '=', host)
     .orderBy('d.tag')
     .execute();
@@ -113,6 +125,7 @@ export async function getDesired(db: Kysely<Database>, host: string): Promise<{ 
         deployment_id: r.deployment_id,
         updated_at: r.updated_at!,
         kind: r.kind,
+        driver: r.driver,
       }),
     );
   return { generation: Number(rows[0]!.generation), entries };

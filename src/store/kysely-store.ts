@@ -35,6 +35,7 @@ import { balancerQueries, type BalancerQueries } from './balancers.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
 import { KyselyAlarmStore } from './alarms.js';
+import { networkQueries, type NetworkStore } from './networks.js';
 import type {
   AuditRow,
   Fence,
@@ -216,6 +217,7 @@ export class KyselyStore implements Store {
       await trx.deleteFrom('desired').where('host', '=', name).execute();
       await trx.deleteFrom('instances').where('host', '=', name).execute();
       await trx.deleteFrom('host_reports').where('host', '=', name).execute();
+      await trx.deleteFrom('network_subnets').where('host', '=', name).execute(); // its subnet is free for the next host
       await trx.deleteFrom('hosts').where('name', '=', name).execute();
     });
   }
@@ -415,6 +417,10 @@ export class KyselyStore implements Store {
     q = q.orderBy('id', 'desc');
     if (filter.limit !== undefined) q = q.limit(filter.limit);
     return (await q.execute()).map(m.buildFromDb);
+  }
+
+  get networks(): NetworkStore {
+    return networkQueries(this.db);
   }
 
   get alarms(): KyselyAlarmStore {

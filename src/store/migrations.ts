@@ -16,6 +16,7 @@ import { strategiesMigration } from './strategies.js';
 import { namingMigration } from './naming.js';
 import { alarmsMigration } from './alarms.js';
 import { balancersMigration } from './balancers.js';
+import { networksMigration } from './networks.js';
 import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** The two backends; the schema differs between them only in identity columns and collation. */
@@ -475,6 +476,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0018_alarms': alarmsMigration,
   '0019_naming': namingMigration,
   '0020_balancers': balancersMigration,
+  '0021_networks': networksMigration,
 };
 
 /**

@@ -241,6 +241,7 @@ export const desiredFromDb = (r: DbDesired): DesiredRow => ({
   deploymentId: r.deployment_id,
   updatedAt: r.updated_at,
   kind: r.kind as DeploymentKind | null,
+  ...(r.driver !== null && r.driver !== undefined && { driver: r.driver as 'process' | 'container' }),
 });
 
 export const desiredToDb = (r: DesiredRow): Insertable<DesiredTable> => ({
@@ -252,6 +253,7 @@ export const desiredToDb = (r: DesiredRow): Insertable<DesiredTable> => ({
   deployment_id: r.deploymentId,
   updated_at: r.updatedAt,
   kind: r.kind ?? null,
+  driver: r.driver ?? null,
 });
 
 export const instanceFromDb = (r: DbInstance): InstanceRow => ({
@@ -265,6 +267,8 @@ export const instanceFromDb = (r: DbInstance): InstanceRow => ({
   restarts: r.restarts,
   startedAt: r.started_at,
   error: r.error,
+  container: r.container ?? null,
+  address: r.address ?? null,
   updatedAt: r.updated_at,
 });
 
@@ -279,6 +283,8 @@ export const instanceToDb = (r: InstanceRow): Insertable<InstancesTable> => ({
   restarts: r.restarts,
   started_at: r.startedAt,
   error: r.error,
+  container: r.container,
+  address: r.address,
   updated_at: r.updatedAt,
 });
 

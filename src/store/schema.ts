@@ -10,6 +10,7 @@ import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.
 import type { HostReportsTable } from './host-reports.js';
 import type { NamingLookupsTable } from './naming.js';
 import type { BalancerDrainsTable, BalancerReportsTable, BalancersTable } from './balancers.js';
+import type { NetworkSubnetsTable, NetworkTable } from './networks.js';
 import type { AlarmCallbacksTable, AlarmDeliveriesTable, AlarmEventsTable, AlarmSilencesTable } from './alarms.js';
 import type { AgentCommandOutputTable, AgentCommandsTable } from './agent-commands.js';
 import type { MetricPointsTable, MetricRollupsTable, MetricSeriesTable } from './metrics.js';
@@ -144,6 +145,8 @@ export interface DesiredTable {
   updated_at: string;
   /** 'deploy' | 'rollback' | null (0002) */
   kind: string | null;
+  /** 'process' | 'container' | null (0021) */
+  driver: string | null;
 }
 
 export interface DesiredGenerationTable {
@@ -269,6 +272,8 @@ export interface Database {
   balancers: BalancersTable;
   balancer_drains: BalancerDrainsTable;
   balancer_reports: BalancerReportsTable;
+  network: NetworkTable;
+  network_subnets: NetworkSubnetsTable;
 }
 
 export type DbToken = Selectable<TokensTable>;

@@ -187,6 +187,8 @@ const instance = (host: string, process: string, extra: Partial<InstanceRow> = {
   restarts: 0,
   startedAt: at(2),
   error: null,
+  container: null,
+  address: null,
   updatedAt: at(3),
   ...extra,
 });
@@ -287,6 +289,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0018_alarms',
         '0019_naming',
         '0020_balancers',
+        '0021_networks',
       ]);
     });
 

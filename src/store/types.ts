@@ -200,6 +200,8 @@ export interface DesiredRow {
   updatedAt: string;
   /** what the processes are told in NOOPS_DEPLOY_KIND; null/absent: the deployment's kind */
   kind?: DeploymentKind | null;
+  /** how the host runs it, resolved when written (noops.yaml, else the cluster's policy); null/absent: `process` (0021) */
+  driver?: 'process' | 'container' | null;
 }
 
 import type { MetricsStore } from './metrics.js';
@@ -231,6 +233,10 @@ export interface InstanceRow {
   startedAt: string | null;
   /** the last error, if the instance could not be brought to its desired state */
   error: string | null;
+  /** the container's id (container driver); null: a host process (0021) */
+  container: string | null;
+  /** the container's own address, which naming and the load balancers register; null: the host's (0021) */
+  address: string | null;
   updatedAt: string;
 }
 
@@ -321,7 +327,7 @@ export interface Store extends StrategyQueries, BalancerQueries {
   /** insert, or update labels/address of, a host (joinedAt kept from the first insert) */
   upsertHost(row: HostJoin): Promise<void>;
   updateHost(name: string, patch: Partial<Pick<HostRow, 'scope' | 'pendingJoin' | 'joinApprovedUntil'>>): Promise<void>;
-  /** removes a host's row, its agent tokens and its desired state */
+  /** removes a host's row, its agent tokens, its desired state and its subnet */
   deleteHost(name: string): Promise<void>;
   getHost(name: string): Promise<HostRow | undefined>;
   listHosts(): Promise<HostRow[]>;
@@ -482,4 +488,6 @@ export interface Store extends StrategyQueries, BalancerQueries {
   listServers(): Promise<ServerRow[]>;
   /** alarms, silences, callbacks and deliveries (store/alarms.ts), in this store's transaction if any */
   readonly alarms: import('./alarms.js').AlarmStore;
+  /** the containers' address pool and each host's subnet (store/networks.ts), in this store's transaction if any */
+  readonly networks: import('./networks.js').NetworkStore;
 }

@@ -19,16 +19,24 @@ export function registerCluster(p: Command): void {
     .option('--canary', "policy: every deploy's first batch is a canary that waits for `noops deploy promote`")
     .option('--no-canary', 'policy: no canary')
     .option(
+      '--driver <process|container>',
+      "policy: how the jobs' processes run when their noops.yaml does not say `driver:` (docs/network.md)",
+    )
+    .option(
       '--yes',
       'go ahead when hosts leave the cluster: what the cluster runs there stops (without it, nothing changes and the command says what would stop)',
     )
     .option('--json', 'print JSON')
     .action(
       async (
-        o: Record<string, unknown> & { tag: string; hosts?: string; canary?: boolean; yes?: boolean; json?: boolean },
+        o: Record<string, unknown> & { tag: string; hosts?: string; canary?: boolean; driver?: string; yes?: boolean; json?: boolean },
         cmd: Command,
       ) => {
-        const policy = { ...policyOf(o), ...(o.canary === undefined ? {} : { canary: o.canary }) };
+        const policy = {
+          ...policyOf(o),
+          ...(o.canary === undefined ? {} : { canary: o.canary }),
+          ...(o.driver === undefined ? {} : { driver: o.driver }),
+        };
         const view = await apiOf(cmd).setCluster({
           tag: o.tag,
           hosts: o.hosts ? parseList(o.hosts) : undefined,

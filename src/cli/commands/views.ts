@@ -19,15 +19,17 @@ export function registerViews(p: Command): void {
     });
 
   p.command('ps')
-    .description('instances: what runs where (host, tag, process, version, state, pid, port)')
+    .description("instances: what runs where (host, tag, process, version, state, pid, a container's address, port)")
     .option('-t, --tag <tag>', 'only under this tag (any level)')
     .option('--json', 'print JSON')
     .action(async (o: { tag?: string; json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).instances(o.tag);
       if (o.json) return json(rows);
+      // a container's own address, in a column of its own once any instance has one (docs/network.md)
+      const addressed = rows.some((r) => r.address);
       table(
-        rows.map((r) => ({ ...r, error: r.error ?? '' })),
-        ['host', 'tag', 'process', 'version', 'state', 'pid', 'port', 'restarts', 'error'],
+        rows.map((r) => ({ ...r, error: r.error ?? '', address: r.address ?? '' })),
+        ['host', 'tag', 'process', 'version', 'state', 'pid', ...(addressed ? ['address'] : []), 'port', 'restarts', 'error'],
       );
     });
 
