@@ -216,6 +216,11 @@ export const ERROR_CODES = {
     status: 503,
     hint: "a pool's balancer did not follow: check its host is up and its agent's report (`noops lb show NAME --json`: report.ok, report.error); the message names the pool",
   },
+  // containers (the agent's side)
+  NOOPS_E_CONTAINER: {
+    status: 502,
+    hint: 'check the Docker Engine on the host (`docker info`, /var/run/docker.sock) and that the image is there (`docker images`: nothing is pulled); docs/containers.md',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
