@@ -69,7 +69,10 @@ export class EngineRunner implements ContainerRunner {
     const image = await this.#image(spec.container.image);
     const network = await this.#ensureNetwork();
     const labels = { ...spec.container.labels, [CONTAINER_LABELS.host]: this.opts.host };
-    for (const v of spec.container.volumes) await ensureVolume(docker, v.name, labels);
+    const user = runAs ? `${runAs.uid}:${runAs.gid}` : `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
+    for (const v of spec.container.volumes) {
+      if (await ensureVolume(docker, v.name, labels)) await this.#giveVolume(docker, v.name, user);
+    }
     const r = spec.container.resources ?? {};
     const container = await docker
       .createContainer({
@@ -78,7 +81,7 @@ export class EngineRunner implements ContainerRunner {
         Cmd: ['/bin/sh', '-c', shellScript(spec.command, spec.env.PATH, spec.cwd)],
         WorkingDir: spec.cwd,
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-        User: runAs ? `${runAs.uid}:${runAs.gid}` : `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`,
+        User: user,
         Labels: { ...spec.container.labels, [CONTAINER_LABELS.host]: this.opts.host, ...OWNED_LABELS },
         HostConfig: {
           NetworkMode: network,
@@ -127,6 +130,27 @@ export class EngineRunner implements ContainerRunner {
     return handle;
   }
 
+  /** A new volume belongs to root: it is given to the process's user once, by a root container of the base image. */
+  async #giveVolume(docker: Dockerode, name: string, user: string): Promise<void> {
+    if (user.startsWith('0:')) return;
+    const c = await docker.createContainer({
+      Image: await this.#image(undefined),
+      Cmd: ['/bin/chown', user, '/volume'],
+      User: '0:0',
+      Labels: { ...OWNED_LABELS, [CONTAINER_LABELS.host]: this.opts.host },
+      HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: name, Target: '/volume' }] },
+    });
+    try {
+      await c.start();
+      const { StatusCode } = (await c.wait()) as { StatusCode: number };
+      if (StatusCode !== 0) throw new Error(`chown exited with code ${StatusCode}`);
+    } catch (err) {
+      throw engineError(`giving the volume ${name} to ${user}`, err);
+    } finally {
+      await c.remove({ force: true }).catch(() => undefined);
+    }
+  }
+
   /** The image to run: the manifest's (it must be on the host) or the base image. */
   async #image(image: string | undefined): Promise<string> {
     const docker = await this.engine();
@@ -166,14 +190,17 @@ export class EngineRunner implements ContainerRunner {
   }
 }
 
-async function ensureVolume(docker: Dockerode, name: string, labels: Record<string, string>): Promise<void> {
+/** Makes the volume when missing; true when it was made now. */
+async function ensureVolume(docker: Dockerode, name: string, labels: Record<string, string>): Promise<boolean> {
   try {
     await docker.getVolume(name).inspect();
+    return false;
   } catch (err) {
     if (statusOf(err) !== 404) throw engineError(`looking for the volume ${name}`, err);
     await docker
       .createVolume({ Name: name, Labels: { ...volumeLabels(labels), ...OWNED_LABELS } })
       .catch((e) => Promise.reject(engineError(`creating the volume ${name}`, e)));
+    return true;
   }
 }
 
