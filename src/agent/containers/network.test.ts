@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type Dockerode from 'dockerode';
 import { CONTAINER_LABELS, type HostNetwork } from '../../api/index.js';
-import { NoopsError } from '../../errors/index.js';
+import type { NoopsError } from '../../errors/index.js';
 import { connectEngine } from './engine.js';
 import { DEFAULT_BRIDGE, ensureNetwork } from './network.js';
 import { EngineRunner } from './runner.js';
