@@ -122,6 +122,8 @@ const HEAVY_PACKAGES = [
   'undici',
   'commander',
   'cli-progress',
+  // the agent's container driver loads it when it first talks to the engine (agent/containers/engine.ts)
+  'dockerode',
 ];
 
 interface Import {
