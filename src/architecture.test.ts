@@ -86,7 +86,7 @@ const TEST_ONLY: Record<string, readonly string[]> = {
  * something heavy that most importers do not need. Each is listed in its module's README.
  */
 export const ENTRIES: Record<string, readonly string[]> = {
-  agent: ['ctl.ts'],
+  agent: ['ctl.ts', 'containers/index.ts'],
   artifacts: ['extract.ts', 'package-cache.ts'],
   build: ['build.ts', 'detect.ts', 'runner.ts'],
   bus: ['postgres.ts'],

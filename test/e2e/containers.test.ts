@@ -11,8 +11,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { CONTAINER_LABELS, type HostNetwork, type InstanceView } from '../../src/api/index.js';
-import { connectEngine, ownedFilter } from '../../src/agent/containers/engine.js';
-import { freeTestNetwork, removeTestObjects } from '../../src/agent/containers/test-net.js';
+import { connectEngine, freeTestNetwork, ownedFilter, removeTestObjects } from '../../src/agent/containers/index.js';
 import {
   cleanup,
   cli,
