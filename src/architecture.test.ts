@@ -89,7 +89,7 @@ const TEST_ONLY: Record<string, readonly string[]> = {
  * something heavy that most importers do not need. Each is listed in its module's README.
  */
 export const ENTRIES: Record<string, readonly string[]> = {
-  agent: ['ctl.ts'],
+  agent: ['ctl.ts', 'containers/index.ts'],
   artifacts: ['extract.ts', 'package-cache.ts'],
   build: ['build.ts', 'detect.ts', 'runner.ts'],
   bus: ['postgres.ts'],
@@ -125,6 +125,8 @@ const HEAVY_PACKAGES = [
   'undici',
   'commander',
   'cli-progress',
+  // the agent's container driver loads it when it first talks to the engine (agent/containers/engine.ts)
+  'dockerode',
 ];
 
 interface Import {

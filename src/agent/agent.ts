@@ -37,6 +37,8 @@ import { checkRelease, KeyPin } from './trust/signing.js';
 import { sleep } from './sleep.js';
 import { processId, watchSpec } from './specs.js';
 import { hostUsers, setUpProcessUser } from './run-as.js';
+import { EngineRunner } from './containers/runner.js';
+import { networkFromEnv } from './containers/network-env.js';
 import { loadIdentity, saveIdentity } from './state.js';
 
 /** Retry delays while the server is unreachable: fast at first, then every 5 s. */
@@ -149,14 +151,18 @@ export class Agent {
   private readonly balancers: BalancerLoop | undefined;
   /** whether the server's last desired state (generation `desiredGeneration`) was accepted: its pools are applied only then */
   private answerTrusted = false;
+  /** the container driver on the host's Docker Engine (docs/containers.md); none with a simulated supervisor */
+  private readonly containers: EngineRunner | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.root = opts.root;
     this.name = opts.name;
     this.log = opts.log ?? ((line) => process.stderr.write(`noops agent ${opts.name}: ${line}\n`));
+    this.containers = opts.host?.supervisor === undefined ? new EngineRunner({ host: opts.name, log: this.log }) : undefined;
+    this.containers?.setNetwork(networkFromEnv());
     this.host = new Host({
       root: this.root,
-      supervisor: opts.supervisor,
+      supervisor: { ...opts.supervisor, ...(this.containers && { containers: this.containers }) },
       processes: opts.host?.supervisor,
       sampleUsage: opts.host?.supervisor === undefined,
       watchesFile: opts.watchesFile,
@@ -340,6 +346,7 @@ export class Agent {
           if (this.answerTrusted) {
             this.acceptedGeneration = ds.generation;
             this.desired = ds.instances;
+            this.containers?.setNetwork(ds.network ?? networkFromEnv());
             this.kick();
           }
         }
@@ -399,6 +406,7 @@ export class Agent {
                 retry = true;
               },
               verify: (d) => checkRelease(this.pin.key, d),
+              ...(this.containers && { containers: this.containers }),
             },
             this.host.state,
             desired,
@@ -513,15 +521,16 @@ export class Agent {
       for (const spec of inst.desired.manifest.processes) {
         const id = processId(inst.desired.tag, spec.name);
         const s = this.host.supervisor.status(id);
-        if (!s || s.pid === null || (s.state !== 'up' && s.state !== 'starting')) continue;
+        if (!s || (s.pid === null && !s.container) || (s.state !== 'up' && s.state !== 'starting')) continue;
         const ws = watchSpec(this.root, inst.desired, spec, inst.ports[spec.name], this.host.users);
         ids.add(id);
-        this.health.watch(id, `${s.pid}:${s.startTime}:${inst.desired.version}`, healthCheckOf(spec), {
+        this.health.watch(id, `${s.pid}:${s.startTime}:${s.container ?? ''}:${inst.desired.version}`, healthCheckOf(spec), {
           port: inst.ports[spec.name] ?? null,
           cwd: ws.cwd,
           env: ws.env,
           user: ws.user,
           allowRoot: ws.allowRoot,
+          ...(s.address && { host: s.address }),
         });
       }
     }
@@ -542,6 +551,7 @@ export class Agent {
         healthySince: health === 'healthy' && since !== null ? new Date(since).toISOString() : null,
         healthError: health === 'unhealthy' ? (h?.error ?? null) : null,
         ...(inst.downloaded === undefined ? {} : { downloaded: inst.downloaded }),
+        ...(s?.container !== undefined && { container: s.container, address: s.address ?? null, oom: s.oom ?? false }),
       };
     });
   }

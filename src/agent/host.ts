@@ -140,7 +140,8 @@ export class Host {
   #adoptOne(ws: ReturnType<typeof watchSpec>, w: WatchesState, name: string): void {
     const rec = w.processes[name];
     if (w.held?.includes(name)) this.supervisor.hold(ws, 'stopped by request (before the agent restarted)');
-    else if (rec) this.supervisor.adopt(ws, rec);
+    // a container is found by its labels, with or without a recorded pid
+    else if (rec || ws.container) this.supervisor.adopt(ws, rec ?? { pid: 0, startTime: 0 });
     else this.supervisor.start(ws);
   }
 

@@ -18,6 +18,7 @@ import { freePort } from '../net/index.js';
 import { noteRuntimesInUse, pruneUnusedRuntimes } from './install/runtime-prune.js';
 import { planReconcile, type ActualState } from './reconcile-plan.js';
 import { cronSpec, processId, runtimesDir, runtimesOf, watchSpec } from './specs.js';
+import { driverOf } from './containers/spec.js';
 import type { HostUsers } from './run-as.js';
 import type { AgentState, InstanceState } from './state.js';
 
@@ -47,6 +48,8 @@ export interface ReconcileDeps {
   verify?(d: DesiredInstance): string | undefined;
   /** who processes without `user:` run as (default: the agent's own user; as root, none may run then) */
   users?: HostUsers;
+  /** the container engine (docs/containers.md): what a `driver: container` release needs is made ready before its old release stops */
+  containers?: { prepare(image: string | undefined): Promise<void> };
 }
 
 /** Failures of desired releases, by tag: reported until the desired state changes. */
@@ -155,6 +158,18 @@ async function switchRelease(
     failures.set(d.tag, { tag: d.tag, version: d.version, error });
     deps.log(`${d.tag}: cannot install ${d.version}: ${error}`);
     return;
+  }
+  // 1b. A container release: the engine, its image and the network, before anything stops.
+  if (driverOf(d) === 'container') {
+    try {
+      if (!deps.containers) throw new Error('this agent runs no container engine');
+      await deps.containers.prepare(d.manifest.image);
+    } catch (err) {
+      const error = `cannot run ${d.version} in containers: ${(err as Error).message}`;
+      failures.set(d.tag, { tag: d.tag, version: d.version, error });
+      deps.log(`${d.tag}: ${error}`);
+      return;
+    }
   }
   // 2. Stop the old processes (they may hold the ports the new ones need).
   if (cur) await stopInstance(deps, cur);

@@ -13,6 +13,7 @@ import { secretValues } from '../secrets/index.js';
 import type { RuntimeRef } from '../runtimes/index.js';
 import type { ConditionSpec, CronSpec, FlappingPolicy, WatchSpec } from '../supervisor/index.js';
 import { processUser, type HostUsers } from './run-as.js';
+import { containerSpec, driverOf } from './containers/spec.js';
 
 /** The environment a process inherits from the agent; everything else comes from its release. */
 export const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR'];
@@ -101,6 +102,9 @@ export function watchSpec(root: string, d: DesiredInstance, spec: ProcessSpec, p
     ...supervision(spec, port),
     ...runAs(root, d, spec.user, users),
     meta: { tag: d.tag, version: d.version, process: spec.name, port: port ?? null },
+    ...(driverOf(d) === 'container' && {
+      container: containerSpec(d, spec, { release: dirs.release, data: dirs.data, runtimes: runtimesDir(root), node: process.execPath }),
+    }),
   };
 }
 

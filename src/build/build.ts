@@ -182,6 +182,10 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
       ...(plan.deployTests.length > 0 ? { deployTests: plan.deployTests } : {}),
       ...(plan.dependsOn && { dependsOn: plan.dependsOn }),
       ...(plan.drainTimeout !== undefined && { drainTimeout: plan.drainTimeout }),
+      ...(plan.driver && { driver: plan.driver }),
+      ...(plan.image && { image: plan.image }),
+      ...(plan.resources && { resources: plan.resources }),
+      ...(plan.volumes && { volumes: plan.volumes }),
     });
     if (plan.staticServer) await placeStaticServer(src);
     const file = join(dir, 'release.tar.gz');

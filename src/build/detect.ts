@@ -11,7 +11,12 @@ import {
   toCrons,
   toFlapping,
   toLogs,
+  toResources,
+  toVolumes,
   type CronSpecManifest,
+  type ManifestResources,
+  type ManifestVolume,
+  type ReleaseManifest,
   type NoopsYaml,
   type ProcessSpec,
 } from '../release/index.js';
@@ -69,6 +74,11 @@ export interface BuildPlan {
   dependsOn?: string[];
   /** noops.yaml's drain_timeout, seconds (absent: not set) */
   drainTimeout?: number;
+  /** noops.yaml's container keys (absent: not set; docs/containers.md) */
+  driver?: ReleaseManifest['driver'];
+  image?: string;
+  resources?: ManifestResources;
+  volumes?: ManifestVolume[];
 }
 
 /** The parts of a stack name, in the order they are written. */
@@ -138,6 +148,7 @@ export function detectStack(files: DetectInput): BuildPlan {
         logs: toLogs(p.logs),
         conditions: p.conditions,
         healthcheck: p.healthcheck === undefined ? undefined : healthCheckFromYaml(p.healthcheck),
+        resources: toResources(p.resources),
       }),
     );
   } else if (files.procfile !== undefined) {
@@ -177,6 +188,10 @@ export function detectStack(files: DetectInput): BuildPlan {
     deployTests: [...(yaml?.deploy_tests ?? [])],
     ...(yaml?.depends_on?.length && { dependsOn: [...yaml.depends_on] }),
     ...(yaml?.drain_timeout !== undefined && { drainTimeout: yaml.drain_timeout }),
+    ...(yaml?.driver !== undefined && { driver: yaml.driver }),
+    ...(yaml?.image !== undefined && { image: yaml.image }),
+    ...(yaml?.resources !== undefined && { resources: toResources(yaml.resources) }),
+    ...(yaml?.volumes !== undefined && { volumes: toVolumes(yaml.volumes) }),
   };
 }
 

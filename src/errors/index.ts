@@ -233,6 +233,11 @@ export const ERROR_CODES = {
     status: 404,
     hint: 'no address pool is set: the admin sets one with `noops network set --pool CIDR --per-host 24`',
   },
+  // containers (the agent's side)
+  NOOPS_E_CONTAINER: {
+    status: 502,
+    hint: 'check the Docker Engine on the host (`docker info`, /var/run/docker.sock) and that the image is there (`docker images`: nothing is pulled); docs/containers.md',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -23,6 +23,7 @@ export {
   parseSize,
 } from './supervision.js';
 export { toCrons, toFlapping, toLogs } from './supervision-yaml.js';
+export { DRIVERS, toResources, toVolumes } from './containers-yaml.js';
 // noops.yaml parsing (yaml) is the named entry `release/noops-yaml.ts`; its types are here.
 export type { NoopsYaml, NoopsYamlProcess } from './noops-yaml.js';
 export { checkCronSchedule, yamlCronShape, yamlCrons } from './supervision-yaml.js';

@@ -5,6 +5,7 @@ import { envMap, port, processName, runtimeMap, secretEnvMap, seconds, stopSigna
 import { formatPath, problemsOf } from './issues.js';
 import { scheduleProblem } from './schedule.js';
 import { healthCheckManifest } from './health.js';
+import { driverField, imageField, manifestResources, volumesField } from './containers-yaml.js';
 import {
   DEFAULT_FLAPPING,
   DEFAULT_LOGS,
@@ -53,6 +54,7 @@ const processSchema = z.strictObject({
   startGrace: seconds,
   ...processSupervisionShape,
   healthcheck: healthCheckManifest.optional(),
+  resources: manifestResources.optional(),
 });
 
 const manifestSchema = z
@@ -72,6 +74,10 @@ const manifestSchema = z
     deployTests: z.array(z.string().min(1, 'a command cannot be empty')).optional(),
     dependsOn: z.array(z.string().min(1, 'a selector cannot be empty')).optional(),
     drainTimeout: seconds.optional(),
+    driver: driverField.optional(),
+    image: imageField.optional(),
+    resources: manifestResources.optional(),
+    volumes: volumesField.optional(),
   })
   .superRefine((m, ctx) => {
     if (!m.commit.startsWith(m.version)) {
@@ -155,5 +161,6 @@ export function processDefaults(name: string, partial: ProcessInput): ProcessSpe
     conditions: partial.conditions ?? [],
     // left out unless given, so manifests without checks stay as they were (the agent applies the default)
     ...(partial.healthcheck ? { healthcheck: partial.healthcheck } : {}),
+    ...(partial.resources ? { resources: partial.resources } : {}),
   };
 }

@@ -108,7 +108,7 @@ test('a YAML syntax error names the line', () => {
 test('a top level that is not a mapping', () => {
   assert.equal(
     failure('- a\n- b\n'),
-    'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests, depends_on, drain_timeout)',
+    'noops.yaml:1: (top level): expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests, depends_on, drain_timeout, driver, image, resources, volumes)',
   );
 });
 

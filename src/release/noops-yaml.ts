@@ -8,6 +8,7 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } fro
 import { NoopsError, type ErrorCode } from '../errors/index.js';
 import { durationSeconds, envMap, port, processName, runtimeName, runtimeVersionInput, seconds, stopSignal, yamlEnvMap } from './fields.js';
 import { healthCheckYaml } from './health.js';
+import { driverField, imageField, volumesField, yamlResources } from './containers-yaml.js';
 import { formatPath, problemsOf, type Problem } from './issues.js';
 import { yamlCrons, yamlProcessSupervision } from './supervision-yaml.js';
 import { formatSelector, parseSelector, parseTag } from '../tree/index.js';
@@ -70,6 +71,8 @@ const processEntry = z.preprocess(
       env: yamlEnvMap.optional(),
       /** how its agent checks it is healthy; default: tcp for a process with a port, else none */
       healthcheck: healthCheckYaml.optional(),
+      /** container driver: this process's own limits, over the top-level `resources` */
+      resources: yamlResources.optional(),
     },
     { error: 'expected a command, or a mapping with a "command" key' },
   ),
@@ -134,12 +137,19 @@ export const noopsYamlSchema = z.strictObject(
      * pools before it stops (docs/balancers.md): `20s`; over the cluster's policy; default 30s
      */
     drain_timeout: durationSeconds.optional(),
-    // Room for later keys, each to be added here with its own schema and docs:
-    //   resources:   { cpu, memory } for the scheduler; rollout: the default policy
+    /** how the processes run: `process` (host processes) or `container` (docs/containers.md) */
+    driver: driverField.optional(),
+    /** container driver: a local image to run in instead of noops' base image (never pulled) */
+    image: imageField.optional(),
+    /** container driver: limits of every process, `{ cpu: 0.5, memory: 256M, pids: 200 }` */
+    resources: yamlResources.optional(),
+    /** container driver: named volumes kept per instance across releases, `[{ name: data, path: /data }]` */
+    volumes: volumesField.optional(),
+    // Room for later keys, each to be added here with its own schema and docs: rollout: the default policy
   },
   {
     error:
-      'expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests, depends_on, drain_timeout)',
+      'expected a mapping of keys (build, test, env, processes, crons, runtimes, build_runtimes, exclude, deploy_tests, depends_on, drain_timeout, driver, image, resources, volumes)',
   },
 );
 

@@ -71,4 +71,12 @@ export {
 export { CRON_KILL_GRACE_MS, CronRunner, type CronRun, type CronRunnerEvents, type CronSpec, type CronStatus } from './cron.js';
 export { cronSchedule, scheduleProblem, type Schedule } from '../release/schedule.js';
 export { EventRing } from './events.js';
+export {
+  retargetLoopback,
+  type ContainerExit,
+  type ContainerHandle,
+  type ContainerResources,
+  type ContainerRunner,
+  type ContainerSpec,
+} from './runner.js';
 export { httpGet, runProbeCommand, tcpConnect, type ProbeCommandOptions, type ProbeCommandOutcome, type ProbeFailure } from './probes.js';

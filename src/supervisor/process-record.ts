@@ -6,6 +6,7 @@ import { procAlive, procStat, signalGroup } from './proc.js';
 import { logPaths } from './spawn.js';
 import type { AdoptRecord, FlappingPolicy, LastExit, LogPolicy, ProcessState, ProcessStatus, RestartPolicy, WatchSpec } from './types.js';
 import type { RunAs } from './user.js';
+import type { ContainerHandle } from './runner.js';
 
 export interface ProcessRecord {
   spec: WatchSpec;
@@ -33,6 +34,10 @@ export interface ProcessRecord {
   lastExit: LastExit | null;
   adopted: boolean;
   child: ChildProcess | null;
+  /** the running container (a spec with `container`), else null */
+  container: ContainerHandle | null;
+  /** the last death was the engine's out-of-memory kill */
+  oom: boolean;
   /** true once the exit of the spawned leader was seen (it is reaped) */
   leaderExited: boolean;
   /** how the spawned leader exited, for the exit event of a stop */
@@ -71,6 +76,8 @@ export function newRecord(
     lastExit: null,
     adopted: false,
     child: null,
+    container: null,
+    oom: false,
     leaderExited: false,
     exitStatus: { code: null, signal: null },
     gen: 0,
@@ -82,7 +89,7 @@ export function newRecord(
 
 /** Forgets the running process (it is gone). */
 export function clearProcess(entry: ProcessRecord): void {
-  Object.assign(entry, { pid: null, startTime: null, startedAt: null, upAt: null, child: null, adopted: false });
+  Object.assign(entry, { pid: null, startTime: null, startedAt: null, upAt: null, child: null, container: null, adopted: false });
 }
 
 /** Ends every timer and the condition checks. */
@@ -121,7 +128,13 @@ export function snapshot(entry: ProcessRecord): ProcessStatus {
     adopted: entry.adopted,
     logs: logPaths(entry.spec),
     meta: { ...(entry.spec.meta ?? {}) },
+    ...(entry.spec.container && { container: entry.container?.id ?? null, address: entry.container?.address ?? null, oom: entry.oom }),
   };
+}
+
+/** Whether something runs for the record: a process group or a container. */
+export function running(entry: ProcessRecord): boolean {
+  return entry.pid !== null || entry.container !== null;
 }
 
 /** Why a recorded process cannot be adopted, or null when it can. */

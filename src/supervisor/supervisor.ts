@@ -9,7 +9,18 @@ import { EventEmitter } from 'node:events';
 import { NoopsError } from '../errors/index.js';
 import { ConditionRunner } from './condition-runner.js';
 import type { ConditionSpec } from './conditions.js';
-import { clearProcess, clearTimers, killRemnants, newRecord, notAdoptable, snapshot, type ProcessRecord } from './process-record.js';
+import {
+  clearProcess,
+  clearTimers,
+  killRemnants,
+  newRecord,
+  notAdoptable,
+  running,
+  snapshot,
+  type ProcessRecord,
+} from './process-record.js';
+import { ContainerLifecycle } from './container-lifecycle.js';
+import { retargetLoopback } from './runner.js';
 import { EventRing } from './events.js';
 import { LogRotator } from './logs.js';
 import { decideConditionRestart, decideEnd, decisionWords, freshBook, type Decision } from './restart-decisions.js';
@@ -47,13 +58,22 @@ import { checkSpec } from './validate.js';
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #entries = new Map<string, ProcessRecord>();
-  readonly #opts: Required<SupervisorOptions>;
+  readonly #opts: Required<Omit<SupervisorOptions, 'containers'>>;
+  readonly #containers: ContainerLifecycle;
   readonly #events: EventRing;
   readonly #rotator: LogRotator;
 
   constructor(options: SupervisorOptions = {}) {
     super();
     this.#opts = withDefaults(options);
+    this.#containers = new ContainerLifecycle(options.containers, {
+      record: (entry, kind, message) => this.#record(entry, kind, message),
+      setState: (entry, state, reason) => this.#setState(entry, state, reason),
+      ended: (entry, gen, code, reason) => this.#ended(entry, gen, code, null, reason),
+      toUp: (entry, gen, upAt, reason) => this.#toUp(entry, gen, upAt, reason),
+      launch: (entry, reason, kind) => this.#launch(entry, reason, kind),
+      exit: (event) => this.emit('exit', event),
+    });
     this.#events = new EventRing(this.#opts.eventsKept);
     this.#rotator = new LogRotator(this.#opts.logCheckMs, () =>
       [...this.#entries.values()].map((e) => ({ paths: logPaths(e.spec), policy: e.logPolicy })),
@@ -89,6 +109,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   adopt(spec: WatchSpec, record: AdoptRecord): ProcessStatus {
     const entry = this.#addAdopted(spec, record);
     entry.restarts = record.restarts ?? 0;
+    if (entry.spec.container) return this.#containers.adopt(entry);
     const why = notAdoptable(record);
     if (why !== null) {
       this.#launch(entry, `started: previous pid ${record.pid} ${why}`, 'started');
@@ -157,7 +178,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   resume(id: string): ProcessStatus | undefined {
     const entry = this.#entries.get(id);
     if (entry === undefined) return undefined;
-    if (entry.op === null && entry.pid === null) {
+    if (entry.op === null && !running(entry)) {
       entry.wantStop = false;
       entry.book = freshBook();
       this.#launch(entry, 'started by request', 'started');
@@ -170,8 +191,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const entry = this.#entries.get(id);
     const sig = normalizeSignal(name);
     if (sig === null) throw new NoopsError('NOOPS_E_INPUT', `"${name}" is not a signal (e.g. HUP, USR1, TERM)`);
-    if (entry?.pid == null) throw new NoopsError('NOOPS_E_INPUT', `process "${id}" is not running (${entry?.state ?? 'unknown'})`);
-    signalGroup(entry.pid, sig);
+    if (entry === undefined || !running(entry))
+      throw new NoopsError('NOOPS_E_INPUT', `process "${id}" is not running (${entry?.state ?? 'unknown'})`);
+    if (entry.container) void entry.container.signal(sig);
+    else signalGroup(entry.pid!, sig);
   }
 
   /** Forgets stopped processes (they leave `list()`). Returns how many were forgotten. */
@@ -196,6 +219,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       clearTimers(entry);
       entry.child?.unref();
       entry.child = null;
+      entry.container?.release();
+      entry.container = null;
     }
     this.#entries.clear();
     this.#rotator.stop();
@@ -272,6 +297,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Spawns the process of `entry` (first start or restart). */
   #launch(entry: ProcessRecord, reason: string, kind: EventKind): void {
+    if (entry.spec.container) {
+      this.#containers.launch(entry, reason, kind);
+      return;
+    }
     const gen = ++entry.gen;
     clearTimers(entry);
     Object.assign(entry, { adopted: false, leaderExited: false, retryAt: null });
@@ -306,7 +335,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const conditions = entry.spec.conditions ?? [];
     if (conditions.length > 0 && entry.pid !== null) {
       entry.runner = new ConditionRunner(
-        conditions,
+        retargetLoopback(conditions, entry.container?.address ?? null),
         { pid: entry.pid, cwd: entry.spec.cwd, env: entry.spec.env, runAs: entry.runAs },
         (c, message) => this.#conditionFired(entry, gen, c, message),
       );
@@ -333,7 +362,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const { pid, state } = entry;
     const now = Date.now();
     // What the leader forked would run on unsupervised; the group id is not reused while it lives.
-    if (pid !== null) killRemnants(pid);
+    if (pid !== null && entry.container === null) killRemnants(pid);
     const { decision, book } = decideEnd({ state, upForMs: entry.upAt === null ? null : now - entry.upAt, code, signal, now }, entry.book, {
       ...this.#opts,
       restart: entry.restartPolicy,
@@ -408,6 +437,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   async #terminate(entry: ProcessRecord, why?: string): Promise<string> {
     clearTimers(entry);
     entry.retryAt = null;
+    if (entry.container) return this.#containers.terminate(entry, entry.container, why);
     const pid = entry.pid;
     if (pid === null) {
       // In backoff, flapping, exited, or a spawn that is failing: nothing runs; make sure nothing will.

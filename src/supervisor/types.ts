@@ -5,6 +5,7 @@
  */
 import { DEFAULT_FLAPPING as RELEASE_FLAPPING, DEFAULT_LOGS as RELEASE_LOGS } from '../release/index.js';
 import type { ConditionSpec } from './conditions.js';
+import type { ContainerRunner, ContainerSpec } from './runner.js';
 
 /**
  * When a process that ended by itself is started again:
@@ -82,6 +83,12 @@ export interface WatchSpec {
   writable?: string[];
   /** anything the caller wants back in `status()` (tag, release version, port, ...) */
   meta?: Record<string, unknown>;
+  /**
+   * run in a container (the supervisor's `containers` runner) instead of a process group: same
+   * command, cwd, env and user; the stop signal goes to the container, the engine kills it after
+   * `stopTimeoutMs`; the stop command is not used
+   */
+  container?: ContainerSpec;
 }
 
 /**
@@ -135,6 +142,12 @@ export interface ProcessStatus {
   /** the two log files */
   logs: { out: string; err: string };
   meta: Record<string, unknown>;
+  /** a container's id (absent: a process group) */
+  container?: string | null;
+  /** a container's address on its network */
+  address?: string | null;
+  /** the last death was the engine's out-of-memory kill */
+  oom?: boolean;
 }
 
 /** What a new supervisor needs to take over a running process: persist it from `status()`. */
@@ -221,6 +234,8 @@ export interface SupervisorOptions {
   logCheckMs?: number;
   /** events kept in memory for `events()` */
   eventsKept?: number;
+  /** runs the specs that have a `container` part (none: such a spec cannot start) */
+  containers?: ContainerRunner;
 }
 
 /** 1 s: the second death in a row waits a second, so a crash loop logs its error without spinning. */
@@ -255,7 +270,7 @@ export const DEFAULT_LOG_CHECK_MS = 2_000;
 export const DEFAULT_EVENTS_KEPT = 200;
 
 /** Every tunable, the defaults filled in. */
-export function withDefaults(o: SupervisorOptions): Required<SupervisorOptions> {
+export function withDefaults(o: SupervisorOptions): Required<Omit<SupervisorOptions, 'containers'>> {
   return {
     backoffBaseMs: o.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
     backoffMaxMs: o.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS,

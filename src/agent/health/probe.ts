@@ -15,6 +15,8 @@ export interface ProbeTarget {
   user?: string;
   /** false: the check never runs as uid 0 (as the process) */
   allowRoot?: boolean;
+  /** where the process listens: a container's own address (default the loopback) */
+  host?: string;
 }
 
 /** Runs one check; resolves null (healthy) or the reason it failed. Never rejects. */
@@ -30,18 +32,18 @@ export const probe: Probe = async (check, target) => {
   if (check.type === 'none') return null;
   if (check.type === 'command') return probeCommand(check.command, target, check.timeout);
   if (target.port === null) return `a ${check.type} check needs a port, and this process has none (give it one, or another check)`;
-  if (check.type === 'tcp') return probeTcp(target.port, check.timeout);
-  return probeHttp(target.port, check.path, check.timeout);
+  if (check.type === 'tcp') return probeTcp(target.host ?? HOST, target.port, check.timeout);
+  return probeHttp(target.host ?? HOST, target.port, check.path, check.timeout);
 };
 
-async function probeTcp(port: number, timeoutS: number): Promise<string | null> {
-  const failure = await tcpConnect(HOST, port, timeoutS * 1000);
+async function probeTcp(host: string, port: number, timeoutS: number): Promise<string | null> {
+  const failure = await tcpConnect(host, port, timeoutS * 1000);
   if (failure === null) return null;
-  return `tcp ${HOST}:${port}: ${failure.timedOut ? `no answer within ${timeoutS}s` : failure.code === 'ECONNREFUSED' ? 'connection refused' : failure.message}`;
+  return `tcp ${host}:${port}: ${failure.timedOut ? `no answer within ${timeoutS}s` : failure.code === 'ECONNREFUSED' ? 'connection refused' : failure.message}`;
 }
 
-async function probeHttp(port: number, path: string, timeoutS: number): Promise<string | null> {
-  const url = `http://${HOST}:${port}${path}`;
+async function probeHttp(host: string, port: number, path: string, timeoutS: number): Promise<string | null> {
+  const url = `http://${host}:${port}${path}`;
   const r = await httpGet(url, timeoutS * 1000);
   // a 3xx is an answer of the process itself, and counts as healthy
   if ('status' in r) return r.status >= 200 && r.status < 400 ? null : `http GET ${url}: status ${r.status}`;

@@ -1,0 +1,48 @@
+/**
+ * Tests only: a network of their own in 198.18.128.0/17 (a /24 no other network of the engine
+ * holds), labelled as noops', and the cleanup of what a test made (by its labels, never more).
+ */
+import type Dockerode from 'dockerode';
+import { CONTAINER_LABELS, type HostNetwork } from '../../api/index.js';
+import { ownedFilter } from './engine.js';
+
+/** A HostNetwork named `name` on a /24 of 198.18.128.0/17 that the engine does not use yet. */
+export async function freeTestNetwork(docker: Dockerode, name: string): Promise<HostNetwork> {
+  const used = new Set<string>();
+  for (const n of await docker.listNetworks()) {
+    const info = (await docker
+      .getNetwork(n.Id)
+      .inspect()
+      .catch(() => null)) as Dockerode.NetworkInspectInfo | null;
+    for (const c of info?.IPAM?.Config ?? []) if (c.Subnet) used.add(c.Subnet);
+  }
+  for (let i = 0; i < 500; i++) {
+    const octet = 128 + Math.floor(Math.random() * 128);
+    const subnet = `198.18.${octet}.0/24`;
+    if (!used.has(subnet)) return { name, subnet, gateway: `198.18.${octet}.1`, driver: 'bridge', parent: null };
+  }
+  throw new Error('no free /24 in 198.18.128.0/17');
+}
+
+/** Removes the containers and volumes of noops labelled with `host`, then the network `name` (if noops made it). */
+export async function removeTestObjects(docker: Dockerode, host: string, network?: string): Promise<void> {
+  const filters = ownedFilter({ [CONTAINER_LABELS.host]: host });
+  for (const c of await docker.listContainers({ all: true, filters }))
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => undefined);
+  const { Volumes } = await docker.listVolumes({ filters });
+  for (const v of Volumes ?? [])
+    await docker
+      .getVolume(v.Name)
+      .remove({ force: true })
+      .catch(() => undefined);
+  if (network === undefined) return;
+  const n = (await docker.listNetworks({ filters: { name: [network] } })).find((x) => x.Name === network);
+  if (n && n.Labels?.[CONTAINER_LABELS.owned] === '1')
+    await docker
+      .getNetwork(n.Id)
+      .remove()
+      .catch(() => undefined);
+}
