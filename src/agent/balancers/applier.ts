@@ -11,6 +11,7 @@ import type { BalancerReport, DesiredBalancers } from '../../api/index.js';
 import { applyHaproxyPool } from './haproxy-pool.js';
 import { KeepalivedDriver } from './keepalived.js';
 import { NginxDriver } from './nginx.js';
+import { applyNginxApiPool } from './nginx-lua.js';
 import type { PoolOutcome } from './outcome.js';
 import { checkPool, targetOf, type ValidPool } from './validate.js';
 
@@ -89,7 +90,7 @@ export class BalancerApplier {
         case 'haproxy':
           return await applyHaproxyPool(pool);
         case 'nginx':
-          return await this.nginx.apply(pool);
+          return pool.api === undefined ? await this.nginx.apply(pool) : await applyNginxApiPool({ ...pool, api: pool.api });
         case 'keepalived':
           return await this.keepalived.apply(pool);
       }
