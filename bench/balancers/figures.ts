@@ -14,8 +14,11 @@ export interface Timing {
 }
 
 /** What one balancer saw during one change. */
+/** The balancers measured: HAProxy (runtime API), nginx by file and reload, nginx through noops' Lua control API. */
+export type BalancerKind = 'haproxy' | 'nginx' | 'nginx-api';
+
 export interface ChangeFigures {
-  balancer: 'haproxy' | 'nginx';
+  balancer: BalancerKind;
   requests: number;
   /** requests per second achieved */
   rate: number;
@@ -29,7 +32,7 @@ export interface ChangeFigures {
   reportToServedMs: Timing[];
   /** each old process: from noops marking it drain (the pool) to its last request through the balancer */
   markToLastMs: Timing[];
-  /** the same from the balancer's own drain (haproxy's state, nginx's file) */
+  /** the same from the balancer's own drain (haproxy's state, nginx's file, the Lua pool nginx holds) */
   drainToLastMs: Timing[];
 }
 
@@ -59,7 +62,7 @@ const label = (i: InstanceView): string => `${i.host}:${i.port}#${i.pid}`;
 const servedOf = (r: ChangeRecord, i: InstanceView): Served | undefined => r.served.get(label(i));
 
 /** The figures of one change through one balancer. */
-export function figuresOf(balancer: 'haproxy' | 'nginx', r: ChangeRecord): ChangeFigures {
+export function figuresOf(balancer: BalancerKind, r: ChangeRecord): ChangeFigures {
   const beforePids = new Set(r.before.map((i) => i.pid));
   const afterPids = new Set(r.after.map((i) => i.pid));
   const joined = r.after.filter((i) => !beforePids.has(i.pid));

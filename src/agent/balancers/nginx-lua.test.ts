@@ -179,6 +179,13 @@ test('nginx restarted reads the pool the agent set last (its file)', { skip }, a
   assert.deepEqual(await spread(6), { b: 6 });
 });
 
+test('a reload keeps the pool the agent set (the shared dict lives on), whatever the file says', { skip }, async () => {
+  writeFileSync(file, nginxUpstream('web', [member('h1_a', a.port, 'ready')], 'web'));
+  process.kill(Number(readFileSync(nginx.pidFile, 'utf8').trim()), 'SIGHUP');
+  await until('the reload', () => nginx.reloads() === 1);
+  assert.deepEqual(await spread(6), { b: 6 });
+});
+
 test("nginx's API unreachable or refusing: ok:false with why, the file written all the same", { skip }, async () => {
   const closed = `127.0.0.1:${await freePort()}`;
   const r = await apply([member('h1_a', a.port, 'ready')], closed);

@@ -6,10 +6,10 @@
  * closes the old workers' idle kept-alive client connections, and a client that sends on one at
  * that moment sees it closed: with the API, a pool change never reloads nginx.
  *
- * The file is still written, first, in the reload mode's upstream format (nginx.ts): the Lua side
- * reads it when nginx starts or reloads (`load` in init_by_lua), so a cold nginx serves the pool
- * before the agent speaks, and the body of the PUT is that same text (one format, read by one
- * parser). The control API answers the members with the requests in flight at each, so a drain
+ * The file is still written, in the reload mode's upstream format (nginx.ts): the Lua side reads
+ * it when nginx starts (`load` in init_by_lua; a reload keeps the shared dict), so a cold nginx
+ * serves the pool before the agent speaks, and the body of the PUT is that same text (one format,
+ * read by one parser; dropping --api makes the file an `include` again). The control API answers the members with the requests in flight at each, so a drain
  * waits until a member's last request has ended.
  */
 import { readFileSync } from 'node:fs';
@@ -146,16 +146,22 @@ async function putPool(api: { address: string; port: number }, upstream: string,
 }
 
 /**
- * The pool set through nginx's control API: the file first (what nginx reads when it starts),
- * written atomically when it changed, then the PUT (every apply: nginx may have restarted from an
- * older file; an unchanged pool is a no-op there). The members reported are nginx's.
+ * The pool set through nginx's control API, then written to its file (what a cold nginx reads),
+ * atomically when it changed. The PUT goes first: the change is live in nginx as soon as it can
+ * be (the file's write and fsync take longer on a busy disk), and it goes at every apply (nginx
+ * may have restarted from an older file; an unchanged pool is a no-op there). The file is written
+ * even when the PUT failed (nginx down: it reads it when it starts). The members reported are nginx's.
  */
 export async function applyNginxApiPool(pool: NginxApiPool): Promise<PoolOutcome> {
   const content = nginxUpstream(pool.upstream, pool.members, pool.name);
+  const put = await putPool(pool.api, pool.upstream, content).then(
+    (answer) => ({ answer }),
+    (err: Error) => ({ err }),
+  );
   if ((await readIfAny(pool.file)) !== content) await replaceWith(await writeTemp(pool.file, content), pool.file);
-  const answer = await putPool(pool.api, pool.upstream, content);
+  if ('err' in put) throw put.err;
   return {
-    members: answer.members.map((m) => ({
+    members: put.answer.members.map((m) => ({
       id: String(m.id),
       state: m.state,
       connections: typeof m.connections === 'number' ? m.connections : null,

@@ -5,7 +5,7 @@
 --
 -- A pool is the text of the upstream file noops writes (one `server ADDR:PORT[ down]; # ID STATE`
 -- line per member): the agent PUTs it to the control location, and `load` reads the file when nginx
--- starts or reloads, so a cold nginx has the pool before the agent speaks. Ready members take the
+-- starts, so a cold nginx has the pool before the agent speaks (a reload keeps the dict). Ready members take the
 -- requests in turn (round robin, per worker); drain and maint ones take none. A connect error or a
 -- timeout tries another ready member (set_more_tries; proxy_next_upstream error timeout). Requests
 -- in flight are counted per member (incremented here, decremented by `log`), so that a drain can
@@ -112,8 +112,12 @@ local function current(pool)
   return held
 end
 
--- Called in init_by_lua (nginx's start and every reload): the pool as the agent last wrote it.
+-- Called in init_by_lua (nginx's start and every reload): a cold nginx (an empty dict) takes the
+-- pool the agent last wrote in its file; a reload keeps what the agent last set (the dict lives on).
 function M.load(pool, file)
+  if dict():get("p:" .. pool) ~= nil then
+    return
+  end
   local f, err = io.open(file, "r")
   if not f then
     ngx.log(ngx.WARN, "noops: pool ", pool, ": cannot read ", file, " (", err, "): empty until the agent sets it")
