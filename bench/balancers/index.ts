@@ -209,7 +209,7 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
       for (const f of [row.haproxy, row.nginx, ...(row.nginxApi ? [row.nginxApi] : [])]) {
         process.stderr.write(
           `bench: balancers, ${change} through ${f.balancer}: ${f.requests} requests at ${f.rate}/s, ${f.errors} errors, ${f.non2xx} non-2xx; ` +
-            `report to served ${JSON.stringify(f.reportToServedMs.map((t) => t.ms))} ms; mark to last ${JSON.stringify(f.markToLastMs.map((t) => t.ms))} ms\n`,
+            `report to served ${JSON.stringify(f.reportToServedMs.map((t) => t.ms))} ms; report to the balancer ${JSON.stringify(f.reportToBalancerMs.map((t) => t.ms))} ms; mark to last ${JSON.stringify(f.markToLastMs.map((t) => t.ms))} ms\n`,
         );
       }
       rows.push(row);
