@@ -217,3 +217,16 @@ test('the agent drives only its own nginx: an api on another address is refused'
   assert.equal(r!.ok, false);
   assert.match(r!.error!, /api "192\.0\.2\.1:80" is neither a loopback address nor one of this host's/);
 });
+
+test('two pools that set one upstream through one control API: only the first by name is driven', async () => {
+  const closed = `127.0.0.1:${await freePort()}`;
+  const reports = await new BalancerApplier().apply({
+    index: 1,
+    pools: [
+      { name: 'one', driver: 'nginx', file: join(dir, 'one.conf'), backend: 'web', api: closed, members: [] },
+      { name: 'two', driver: 'nginx', file: join(dir, 'two.conf'), backend: 'web', api: closed, members: [] },
+    ],
+  });
+  assert.match(reports[0]!.error!, /control API .* does not answer/, 'the first is driven (its nginx is not there)');
+  assert.match(reports[1]!.error!, new RegExp(`pool "two": pool "one" drives the same nginx ${closed} upstream web`));
+});
