@@ -5,7 +5,9 @@
  * a rollback, a restart and an undeploy: their members (`host, address, port, tag, version,
  * state`), what HAProxy holds, and the requests through HAProxy and nginx, which reach the new
  * version. A steady client through each balancer during the rolling deploy, the rollback and the
- * restart sees no failed request. `keepalived -t -f` accepts every file noops writes.
+ * restart sees no failed request; through a second nginx driven by noops' Lua control API (`--api`,
+ * skipped only without Debian's libnginx-mod-http-lua) a kept-alive client sees none, and nginx
+ * is never reloaded. `keepalived -t -f` accepts every file noops writes.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
