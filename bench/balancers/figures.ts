@@ -14,8 +14,11 @@ export interface Timing {
 }
 
 /** What one balancer saw during one change. */
+/** The balancers measured: HAProxy (runtime API), nginx by file and reload, nginx through noops' Lua control API. */
+export type BalancerKind = 'haproxy' | 'nginx' | 'nginx-api';
+
 export interface ChangeFigures {
-  balancer: 'haproxy' | 'nginx';
+  balancer: BalancerKind;
   requests: number;
   /** requests per second achieved */
   rate: number;
@@ -27,9 +30,11 @@ export interface ChangeFigures {
   latencyMs: { p50: number; p99: number; max: number };
   /** each new process: from its host's report that it is healthy (naming's answer) to its first request through the balancer */
   reportToServedMs: Timing[];
+  /** each new process: from the same report to the balancer holding it ready (its own state, polled every 10 ms): noops' part of the join */
+  reportToBalancerMs: Timing[];
   /** each old process: from noops marking it drain (the pool) to its last request through the balancer */
   markToLastMs: Timing[];
-  /** the same from the balancer's own drain (haproxy's state, nginx's file) */
+  /** the same from the balancer's own drain (haproxy's state, nginx's file, the Lua pool nginx holds) */
   drainToLastMs: Timing[];
 }
 
@@ -59,7 +64,7 @@ const label = (i: InstanceView): string => `${i.host}:${i.port}#${i.pid}`;
 const servedOf = (r: ChangeRecord, i: InstanceView): Served | undefined => r.served.get(label(i));
 
 /** The figures of one change through one balancer. */
-export function figuresOf(balancer: 'haproxy' | 'nginx', r: ChangeRecord): ChangeFigures {
+export function figuresOf(balancer: BalancerKind, r: ChangeRecord): ChangeFigures {
   const beforePids = new Set(r.before.map((i) => i.pid));
   const afterPids = new Set(r.after.map((i) => i.pid));
   const joined = r.after.filter((i) => !beforePids.has(i.pid));
@@ -78,6 +83,12 @@ export function figuresOf(balancer: 'haproxy' | 'nginx', r: ChangeRecord): Chang
     reportToServedMs: joined.map((i) => {
       const appeared = r.appeared.filter((a) => a.endpoint === `${i.host}:${i.port}:${i.version}`).at(-1);
       return { process: label(i), ms: since(appeared?.at ?? null, servedOf(r, i)?.first) };
+    }),
+    reportToBalancerMs: joined.map((i) => {
+      const appeared = r.appeared.filter((a) => a.endpoint === `${i.host}:${i.port}:${i.version}`).at(-1);
+      const from = appeared?.at ?? null;
+      const ready = from === null ? undefined : r.balancer.find((x) => x.port === i.port && x.state === 'ready' && x.at >= from - 1000);
+      return { process: label(i), ms: since(from, ready?.at) };
     }),
     markToLastMs: left.map((i) => ({ process: label(i), ms: since(leftReady(r.pool, i.port!, r.t0), servedOf(r, i)?.last) })),
     drainToLastMs: left.map((i) => ({ process: label(i), ms: since(leftReady(r.balancer, i.port!, r.t0), servedOf(r, i)?.last) })),

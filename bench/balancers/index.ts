@@ -1,6 +1,8 @@
 /**
  * Load balancers under load (issue 16): autocannon at a fixed rate (1,000 requests/s each)
- * through a real HAProxy and a real nginx, both driven by the noops agent of their host, to a
+ * through a real HAProxy, a real nginx driven by file and reload, and a real nginx driven through
+ * noops' Lua control API (`--api`, when Debian's libnginx-mod-http-lua is installed), all driven
+ * by the noops agent of their host, to a
  * job on three real agents, during a rolling deploy, a rollback and a restart. Per change and
  * balancer: failed and non-2xx requests (goal: none), from "instance healthy" to "in the pool"
  * (goal: under 50 ms; from its host's report, seen by a naming blocking query, to its first
@@ -13,10 +15,10 @@
 import { join } from 'node:path';
 import { ApiClient, type InstanceView } from '../../src/api/index.js';
 import { makeBalancedApp } from '../../test/e2e/balancers-app.js';
-import { startHaproxy, startNginx, type HaproxyProc, type NginxProc } from '../../test/e2e/balancers-harness.js';
+import { nginxLuaMissing, startHaproxy, startNginx, type HaproxyProc, type NginxProc } from '../../test/e2e/balancers-harness.js';
 import { cleanup, cli, freePort, killSupervised, startAgent, startServer, tmp, until, type Proc } from '../../test/e2e/harness.js';
 import { type ChangeFigures, figuresOf, worst } from './figures.js';
-import { load, watchHaproxy, watchNaming, watchNginx, watchPool } from './observe.js';
+import { load, watchHaproxy, watchNaming, watchNginx, watchNginxApi, watchPool } from './observe.js';
 
 const JOB = 'cop.bench_owt.lb_pdl.noops_service.front_job.web';
 const CLUSTER = `${JOB}_cluster.bench`;
@@ -24,6 +26,7 @@ const APP_HOSTS = ['b1', 'b2', 'b3'];
 const LB_HOST = 'lb';
 const HA = 'bench-ha';
 const NG = 'bench-ng';
+const NGA = 'bench-nga';
 /** Load before and after each change: the steady state on both sides of it. */
 const STEADY_MS = 2_000;
 
@@ -34,12 +37,16 @@ export interface ChangeRow {
   seconds: number;
   haproxy: ChangeFigures;
   nginx: ChangeFigures;
+  /** nginx through noops' Lua control API (absent when the Lua module is not installed) */
+  nginxApi?: ChangeFigures;
 }
 
 /** What `npm run bench -- --only balancers` records. */
 export interface BalancersResults {
   rate: number;
   hosts: number;
+  /** why nginx --api was not measured (null: it was) */
+  nginxApiSkipped: string | null;
   changes: ChangeRow[];
   goals: { failed: 0; joinMs: 50 };
   /** every change through both: no failed or non-2xx request, and every join under 50 ms from the report */
@@ -53,6 +60,8 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
   const agents: Proc[] = [];
   let haproxy: HaproxyProc | undefined;
   let nginx: NginxProc | undefined;
+  let nginxApi: NginxProc | undefined;
+  const luaMissing = nginxLuaMissing();
   const server = await startServer(join(base, 'server'), await freePort());
   try {
     const api = new ApiClient(server.url, server.adminToken);
@@ -63,6 +72,8 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
     for (const h of [...APP_HOSTS, LB_HOST]) agents.push(startAgent(server, roots[h]!, h));
     haproxy = await startHaproxy(join(base, 'haproxy'));
     nginx = await startNginx(join(base, 'nginx'), { upstream: NG });
+    if (luaMissing) process.stderr.write(`bench: balancers: nginx --api not measured: ${luaMissing}\n`);
+    else nginxApi = await startNginx(join(base, 'nginx-api'), { upstream: NGA, lua: true });
     await until('the hosts up', async () => (await api.hosts()).filter((h) => h.status === 'up').length === agents.length, 120_000, 250);
     await ok(['cluster', 'set', '-t', CLUSTER, '--hosts', APP_HOSTS.join(',')]);
     const repo = join(base, 'repo');
@@ -100,13 +111,30 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
       '--pid-file',
       nginx.pidFile,
     ]);
+    if (nginxApi)
+      await ok([
+        'lb',
+        'set',
+        NGA,
+        '-t',
+        CLUSTER,
+        '--host',
+        LB_HOST,
+        '--driver',
+        'nginx',
+        '--file',
+        nginxApi.upstreamFile,
+        '--api',
+        nginxApi.api!,
+      ]);
     await ok(['deploy', '-t', CLUSTER, '-v', v1, '--batch', '100%']);
     const ha = haproxy;
     const ng = nginx;
+    const nga = nginxApi;
     await until(
       'every instance served through both balancers',
       async () => {
-        for (const url of [ha.url, ng.url]) {
+        for (const url of [ha.url, ng.url, ...(nga ? [nga.url] : [])]) {
           const hosts = new Set<string>();
           for (let i = 0; i < 9; i++) hosts.add(((await (await fetch(url)).json()) as { host: string }).host);
           if (hosts.size !== APP_HOSTS.length) return false;
@@ -126,12 +154,14 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
     const rows: ChangeRow[] = [];
     for (const [change, args] of opts.quick ? changes.slice(0, 1) : changes) {
       const before = await instances();
-      const loads = { haproxy: load(ha.url, rate), nginx: load(ng.url, rate) };
+      const loads = { haproxy: load(ha.url, rate), nginx: load(ng.url, rate), nginxApi: nga ? load(nga.url, rate) : undefined };
       const watch = {
         haproxy: watchHaproxy(ha.socket, ha.backend),
         nginx: watchNginx(ng.upstreamFile),
+        nginxApi: nga ? watchNginxApi(nga.api!, NGA) : undefined,
         haPool: watchPool(api, HA),
         ngPool: watchPool(api, NG),
+        ngaPool: nga ? watchPool(api, NGA) : undefined,
         naming: watchNaming(api, CLUSTER),
       };
       await new Promise((r) => setTimeout(r, STEADY_MS));
@@ -139,8 +169,8 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
       await ok(args);
       const seconds = (Date.now() - t0) / 1000;
       await new Promise((r) => setTimeout(r, STEADY_MS));
-      const [haCannon, ngCannon] = await Promise.all([loads.haproxy.stop(), loads.nginx.stop()]);
-      await Promise.all(Object.values(watch).map((w) => w.stop()));
+      const [haCannon, ngCannon, ngaCannon] = await Promise.all([loads.haproxy.stop(), loads.nginx.stop(), loads.nginxApi?.stop()]);
+      await Promise.all(Object.values(watch).map((w) => w?.stop()));
       const after = await until('every process up', async () => {
         const now = await instances();
         return now.length === APP_HOSTS.length && now.every((i) => i.state === 'up' && i.pid !== null) && now;
@@ -163,19 +193,32 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
           balancer: watch.nginx.transitions,
           pool: watch.ngPool.transitions,
         }),
+        ...(loads.nginxApi &&
+          ngaCannon &&
+          watch.nginxApi &&
+          watch.ngaPool && {
+            nginxApi: figuresOf('nginx-api', {
+              ...common,
+              served: loads.nginxApi.served,
+              cannon: ngaCannon,
+              balancer: watch.nginxApi.transitions,
+              pool: watch.ngaPool.transitions,
+            }),
+          }),
       };
-      for (const f of [row.haproxy, row.nginx]) {
+      for (const f of [row.haproxy, row.nginx, ...(row.nginxApi ? [row.nginxApi] : [])]) {
         process.stderr.write(
           `bench: balancers, ${change} through ${f.balancer}: ${f.requests} requests at ${f.rate}/s, ${f.errors} errors, ${f.non2xx} non-2xx; ` +
-            `report to served ${JSON.stringify(f.reportToServedMs.map((t) => t.ms))} ms; mark to last ${JSON.stringify(f.markToLastMs.map((t) => t.ms))} ms\n`,
+            `report to served ${JSON.stringify(f.reportToServedMs.map((t) => t.ms))} ms; report to the balancer ${JSON.stringify(f.reportToBalancerMs.map((t) => t.ms))} ms; mark to last ${JSON.stringify(f.markToLastMs.map((t) => t.ms))} ms\n`,
         );
       }
       rows.push(row);
     }
-    const all = rows.flatMap((r) => [r.haproxy, r.nginx]);
+    const all = rows.flatMap((r) => [r.haproxy, r.nginx, ...(r.nginxApi ? [r.nginxApi] : [])]);
     return {
       rate,
       hosts: APP_HOSTS.length,
+      nginxApiSkipped: luaMissing || null,
       changes: rows,
       goals: { failed: 0, joinMs: 50 },
       met: {
@@ -188,6 +231,7 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
     await server.stop();
     await haproxy?.stop();
     await nginx?.stop();
+    await nginxApi?.stop();
     Object.values(roots).forEach(killSupervised);
     cleanup([base]);
   }

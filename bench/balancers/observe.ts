@@ -139,6 +139,15 @@ export function watchNginx(file: string): ReturnType<typeof poller> {
   }, POLL_MS);
 }
 
+/** What nginx's Lua pool holds (its control API, `GET /noops/pools/UPSTREAM`), by port: ready, drain or maint. */
+export function watchNginxApi(api: string, upstream: string): ReturnType<typeof poller> {
+  return poller(async () => {
+    const res = await fetch(`http://${api}/noops/pools/${upstream}`);
+    const pool = (await res.json()) as { members: { port: number; state: string }[] };
+    return new Map(pool.members.map((m) => [m.port, m.state]));
+  }, POLL_MS);
+}
+
 /** The members noops wants in a pool, by port: ready, drain or maint. */
 export function watchPool(api: ApiClient, name: string): ReturnType<typeof poller> {
   return poller(async () => {

@@ -5,6 +5,7 @@
  * client, for `noops ctl`, is the second entry ctl.ts (light: none of the agent).
  */
 export { Agent } from './agent.js';
+export { NGINX_LUA_FILE, type NginxLuaPool, nginxLuaConf } from './balancers/nginx-lua.js';
 export { DEFAULT_PROCESS_USER, hostUsers, processUser, type HostUsers } from './run-as.js';
 export type { AgentObserver, AgentOptions } from './agent.js';
 export { diskReleases, type HostInstallOptions, type ProcessSupervisor, type ReleaseStore } from './backends.js';

@@ -47,6 +47,12 @@ export interface BalancerSpec {
   process?: string;
   /** nginx, keepalived: the pid file of the daemon signalled to reload (defaults: /run/nginx.pid, /run/keepalived.pid) */
   pidFile?: string;
+  /**
+   * nginx: the control API of noops' Lua blocks (`noops lb nginx-conf`), ADDR:PORT (loopback, or
+   * the balancer host's own address): the members are set there, without a reload (the file is
+   * still written, for nginx's next start)
+   */
+  api?: string;
 }
 
 /** A pool as stored (`noops lb ls --json`). */
@@ -105,6 +111,8 @@ export interface DesiredBalancer {
   file?: string;
   vip?: string;
   pidFile?: string;
+  /** nginx: the control API, ADDR:PORT (absent: file and reload) */
+  api?: string;
   members: DesiredMember[];
 }
 

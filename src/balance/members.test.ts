@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MEMBER_ID_MAX, balancersIndex, covers, desiredBalancers, memberId, membersOf, type Candidate } from './members.js';
+import { MEMBER_ID_MAX, balancersIndex, covers, desiredBalancers, desiredPool, memberId, membersOf, type Candidate } from './members.js';
 import type { DrainMark } from './ports.js';
 
 const SHOP = 'cop.acme_owt.web_pdl.shop_service.hello_job.web_cluster.dev';
@@ -89,4 +89,27 @@ test("an index is 48 bits, never 0, and changes exactly when a host's pools do",
   assert.equal(desiredBalancers([{ name: 'web', driver: 'haproxy', socket: '/run/h.sock', backend: 'b', members: [] }]).index, a.index);
   assert.notEqual(desiredBalancers([{ name: 'web', driver: 'haproxy', socket: '/run/x.sock', backend: 'b', members: [] }]).index, a.index);
   assert.notEqual(balancersIndex([]), 0);
+});
+
+test("an nginx pool's control API reaches its agent, and moving it is a change of the host's pools", () => {
+  const pool = (api?: string) => ({
+    name: 'edge',
+    selector: 'service=hello',
+    host: 'lb1',
+    driver: 'nginx' as const,
+    file: '/etc/nginx/noops/edge.conf',
+    ...(api !== undefined && { api }),
+    createdBy: 'admin',
+    createdAt: '',
+    updatedAt: '',
+  });
+  assert.deepEqual(desiredPool(pool('127.0.0.1:8091'), []), {
+    name: 'edge',
+    driver: 'nginx',
+    file: '/etc/nginx/noops/edge.conf',
+    api: '127.0.0.1:8091',
+    members: [],
+  });
+  assert.equal(desiredPool(pool(), []).api, undefined, 'no --api: file and reload');
+  assert.notEqual(balancersIndex([desiredPool(pool('127.0.0.1:8091'), [])]), balancersIndex([desiredPool(pool(), [])]));
 });

@@ -121,7 +121,7 @@ export function membersOf(
 export function desiredPool(pool: BalancerView, members: DesiredMember[]): DesiredBalancer {
   const out: DesiredBalancer = { name: pool.name, driver: pool.driver, members: [] };
   // a key the pool does not set (undefined, or null as a row may hold it) is left out
-  for (const key of ['socket', 'backend', 'file', 'vip', 'pidFile'] as const) {
+  for (const key of ['socket', 'backend', 'file', 'vip', 'pidFile', 'api'] as const) {
     const value: string | null | undefined = pool[key];
     if (typeof value === 'string') out[key] = value;
   }

@@ -17,7 +17,7 @@ export function poolOf(r: BalancerRow): PoolRow {
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
-  for (const key of ['socket', 'backend', 'file', 'vip', 'process', 'pidFile'] as const) {
+  for (const key of ['socket', 'backend', 'file', 'vip', 'process', 'pidFile', 'api'] as const) {
     const value = r[key];
     if (value !== null) pool[key] = value;
   }

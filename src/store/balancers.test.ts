@@ -22,6 +22,7 @@ const web: BalancerRow = {
   vip: null,
   process: null,
   pidFile: null,
+  api: null,
   createdBy: 'admin',
   createdAt: AT,
   updatedAt: AT,
@@ -36,6 +37,7 @@ const edge: BalancerRow = {
   file: '/etc/nginx/conf.d/shop.conf',
   process: 'web',
   pidFile: '/run/nginx.pid',
+  api: '127.0.0.1:8091',
 };
 
 async function using(open: () => Promise<Store>, fn: (store: Store) => Promise<void>): Promise<void> {

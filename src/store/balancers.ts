@@ -24,6 +24,12 @@ export interface BalancerRow {
   vip: string | null;
   process: string | null;
   pidFile: string | null;
+  /**
+   * nginx: the control API (ADDR:PORT). Kept in the `socket` column, which only haproxy uses
+   * otherwise (the runtime API's socket): both are how the agent talks to its balancer, and no
+   * pool has both (the route refuses --socket for nginx), so no migration was needed.
+   */
+  api: string | null;
   createdBy: string;
   createdAt: string;
   updatedAt: string;
@@ -175,13 +181,18 @@ export function balancersMigration(backend: Backend): Migration {
   };
 }
 
+/** The driver whose `socket` column holds its control API (BalancerRow.api). */
+const API_IN_SOCKET = 'nginx';
+
 function balancerFromDb(r: BalancersTable): BalancerRow {
+  const apiHere = r.driver === API_IN_SOCKET;
   return {
     name: r.name,
     selector: r.selector,
     host: r.host,
     driver: r.driver,
-    socket: r.socket,
+    socket: apiHere ? null : r.socket,
+    api: apiHere ? r.socket : null,
     backend: r.backend,
     file: r.file,
     vip: r.vip,
@@ -213,7 +224,7 @@ export function balancerQueries(db: Kysely<Database>): BalancerQueries {
         selector: row.selector,
         host: row.host,
         driver: row.driver,
-        socket: row.socket,
+        socket: row.driver === API_IN_SOCKET ? row.api : row.socket,
         backend: row.backend,
         file: row.file,
         vip: row.vip,

@@ -1,7 +1,8 @@
 /**
  * The real balancers the load-balancer tests drive (balancers-harness.ts): HAProxy starts with an
  * empty backend that its runtime API fills without a reload, nginx starts with an empty upstream
- * that a rewritten file and a SIGHUP fill; both proxy to what they were given, and both stop.
+ * that a rewritten file and a SIGHUP fill (or, with Lua, that a PUT to noops' control API fills);
+ * all proxy to what they were given, and all stop.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { accepts, startHaproxy, startNginx, type HaproxyProc, type NginxProc } from './balancers-harness.js';
+import { accepts, nginxLuaMissing, startHaproxy, startNginx, type HaproxyProc, type NginxProc } from './balancers-harness.js';
 import { cleanup, tmp, until } from './harness.js';
 
 const base = tmp('lbharness');
@@ -17,6 +18,7 @@ let app: http.Server;
 let appPort = 0;
 let haproxy: HaproxyProc | undefined;
 let nginx: NginxProc | undefined;
+let nginxLua: NginxProc | undefined;
 
 before(async () => {
   app = http.createServer((_req, res) => res.end('from the app'));
@@ -27,6 +29,7 @@ before(async () => {
 after(async () => {
   await haproxy?.stop();
   await nginx?.stop();
+  await nginxLua?.stop();
   app.closeAllConnections();
   app.close();
   cleanup([base]);
@@ -58,5 +61,24 @@ test('nginx: the empty upstream answers 502; a rewritten upstream file and a SIG
   await until('nginx proxies to the app after its reload', async () => (await (await fetch(n.url)).text()) === 'from the app', 20_000);
   const port = nginx.port;
   await nginx.stop();
+  assert.equal(await accepts(port), false);
+});
+
+test('nginx with lua: the empty pool answers 502; a pool PUT to the control API takes it to the app, without a reload', {
+  timeout: 60_000,
+  skip: nginxLuaMissing(),
+}, async () => {
+  nginxLua = await startNginx(join(base, 'nginx-lua'), { lua: true });
+  assert.equal((await fetch(nginxLua.url)).status, 502, 'no member');
+  const put = await fetch(`http://${nginxLua.api}/noops/pools/${nginxLua.upstream}`, {
+    method: 'PUT',
+    body: `upstream ${nginxLua.upstream} {\n    server 127.0.0.1:${appPort}; # a1 ready\n}\n`,
+  });
+  assert.equal(put.status, 200, await put.clone().text());
+  const res = await fetch(nginxLua.url);
+  assert.deepEqual([res.status, await res.text()], [200, 'from the app']);
+  assert.equal(nginxLua.reloads(), 0);
+  const port = nginxLua.port;
+  await nginxLua.stop();
   assert.equal(await accepts(port), false);
 });

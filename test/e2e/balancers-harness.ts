@@ -15,12 +15,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { nginxLuaConf } from '../../src/agent/index.js';
 import { freePort } from '../../src/net/index.js';
 
 /** Debian's binaries (`.ci/run` installs the packages). */
 export const HAPROXY = '/usr/sbin/haproxy';
 export const NGINX = '/usr/sbin/nginx';
 export const KEEPALIVED = '/usr/sbin/keepalived';
+/** Debian's libnginx-mod-http-lua and the ndk module it needs (`.ci/run` installs them). */
+export const NGINX_LUA_MODULES = ['/usr/lib/nginx/modules/ndk_http_module.so', '/usr/lib/nginx/modules/ngx_http_lua_module.so'];
+
+/** Why an nginx with Lua cannot be started here (a skip message), or false when it can. */
+export function nginxLuaMissing(): string | false {
+  const absent = [NGINX, ...NGINX_LUA_MODULES].find((f) => !existsSync(f));
+  return absent === undefined ? false : `${absent} is absent: apt-get install nginx libnginx-mod-http-lua (.ci/run does)`;
+}
 
 /** How long a balancer may take to listen on a busy 2-core machine. */
 const START_TIMEOUT_MS = 20_000;
@@ -60,6 +69,10 @@ export interface NginxProc extends BalancerProc {
   upstream: string;
   /** the master's pid file (what the agent signals to reload) */
   pidFile: string;
+  /** with `lua`: noops' control API, ADDR:PORT (`noops lb set ... --api`) */
+  api?: string;
+  /** how many reloads (SIGHUP) nginx has logged */
+  reloads(): number;
 }
 
 /** Waits until `check` answers truthy; throws with `what` and the last error after `timeoutMs`. */
@@ -199,27 +212,34 @@ export function emptyUpstream(name: string): string {
  * Starts nginx in the foreground (`-p DIR -c CONF -g 'daemon off;'`): one worker, its temp paths,
  * pid file and logs in `dir`, an `http` block that includes `upstreamFile` (written empty first:
  * `server 127.0.0.1:1 down`) and a server on a free loopback port that proxies to the upstream.
- * Resolves once the pid file is written and the port accepts connections.
+ * With `lua`: the Lua module loaded, two workers, and noops' blocks (`noops lb nginx-conf`: the
+ * upstream picked in Lua, reading `upstreamFile` at start, and a control API on a free loopback
+ * port, `api`) included in place of the file. Resolves once the pid file is written and the
+ * ports accept connections.
  */
-export async function startNginx(dir: string, opts: { upstream?: string } = {}): Promise<NginxProc> {
+export async function startNginx(dir: string, opts: { upstream?: string; lua?: boolean } = {}): Promise<NginxProc> {
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const port = await freePort();
   const upstream = opts.upstream ?? 'web';
   const upstreamFile = join(dir, 'upstream.conf');
   const pidFile = join(dir, 'nginx.pid');
   writeFileSync(upstreamFile, emptyUpstream(upstream));
+  const api = opts.lua ? `127.0.0.1:${await freePort()}` : undefined;
+  const luaConf = join(dir, 'lua.conf');
+  if (api !== undefined) writeFileSync(luaConf, nginxLuaConf([{ name: upstream, upstream, file: upstreamFile, api }]));
   const config = join(dir, 'nginx.conf');
   writeFileSync(
     config,
     [
+      ...(api !== undefined ? NGINX_LUA_MODULES.map((m) => `load_module ${m};`) : []),
       `pid ${pidFile};`,
       `error_log ${join(dir, 'logs', 'error.log')} notice;`,
-      'worker_processes 1;',
+      `worker_processes ${api !== undefined ? 2 : 1};`,
       'events { worker_connections 1024; }',
       'http {',
       '  access_log off;',
       ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(dir, `${t}_temp`)};`),
-      `  include ${upstreamFile};`,
+      `  include ${api !== undefined ? luaConf : upstreamFile};`,
       '  server {',
       `    listen 127.0.0.1:${port};`,
       '    location / {',
@@ -242,9 +262,17 @@ export async function startNginx(dir: string, opts: { upstream?: string } = {}):
     upstreamFile,
     upstream,
     pidFile,
+    ...(api !== undefined && { api }),
+    reloads: () => readIfThere(join(dir, 'logs', 'error.log'), Number.POSITIVE_INFINITY).split('signal 1 (SIGHUP) received').length - 1,
   };
+  const apiPort = api === undefined ? undefined : Number(api.split(':')[1]);
   try {
-    await waitFor('nginx', async () => existsSync(pidFile) && (await accepts(port)), p.child, proc.output);
+    await waitFor(
+      'nginx',
+      async () => existsSync(pidFile) && (await accepts(port)) && (apiPort === undefined || (await accepts(apiPort))),
+      p.child,
+      proc.output,
+    );
   } catch (err) {
     await p.stop();
     throw err;
@@ -252,9 +280,9 @@ export async function startNginx(dir: string, opts: { upstream?: string } = {}):
   return proc;
 }
 
-function readIfThere(file: string): string {
+function readIfThere(file: string, last = 16_384): string {
   try {
-    return readFileSync(file, 'utf8').slice(-16_384);
+    return readFileSync(file, 'utf8').slice(-last);
   } catch {
     return '';
   }

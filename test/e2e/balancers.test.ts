@@ -5,7 +5,9 @@
  * a rollback, a restart and an undeploy: their members (`host, address, port, tag, version,
  * state`), what HAProxy holds, and the requests through HAProxy and nginx, which reach the new
  * version. A steady client through each balancer during the rolling deploy, the rollback and the
- * restart sees no failed request. `keepalived -t -f` accepts every file noops writes.
+ * restart sees no failed request; through a second nginx driven by noops' Lua control API (`--api`,
+ * skipped only without Debian's libnginx-mod-http-lua) a kept-alive client sees none, and nginx
+ * is never reloaded. `keepalived -t -f` accepts every file noops writes.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +16,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BalancerShow, BalancerView, InstanceView } from '../../src/api/index.js';
 import { failures, steadyLoad, makeBalancedApp, type AppAnswer, type LoadCount } from './balancers-app.js';
-import { KEEPALIVED, startHaproxy, startNginx, type HaproxyProc, type NginxProc } from './balancers-harness.js';
+import { KEEPALIVED, nginxLuaMissing, startHaproxy, startNginx, type HaproxyProc, type NginxProc } from './balancers-harness.js';
 import {
   cleanup,
   cli,
@@ -38,6 +40,9 @@ const LB_HOST = 'lb';
 const HA = 'front-ha';
 const NG = 'front-ng';
 const LVS = 'front-lvs';
+/** nginx driven through noops' Lua control API (--api), without reloads: skipped only when the module is absent */
+const NGL = 'front-ngl';
+const luaSkip = nginxLuaMissing();
 
 const base = tmp('balancers');
 const roots = Object.fromEntries([...APP_HOSTS, LB_HOST].map((h) => [h, join(base, `agent-${h}`)])) as Record<string, string>;
@@ -45,6 +50,7 @@ let server: ServerProc;
 const agents: Proc[] = [];
 let haproxy: HaproxyProc;
 let nginx: NginxProc;
+let nginxLua: NginxProc | undefined;
 const lvsFile = join(base, 'keepalived', 'front.conf');
 
 after(async () => {
@@ -52,6 +58,7 @@ after(async () => {
   await server?.stop();
   await haproxy?.stop();
   await nginx?.stop();
+  await nginxLua?.stop();
   Object.values(roots).forEach(killSupervised);
   cleanup([base]);
 });
@@ -130,20 +137,34 @@ const distinct = (xs: string[]): string[] => [...new Set(xs)].sort();
 
 /**
  * Runs `during` under a steady client through HAProxy (kept-alive connections: the runtime API
- * changes a pool without a reload) and one through nginx (a new connection per request: every
+ * changes a pool without a reload), one through nginx (a new connection per request: every
  * nginx reload closes its old workers' idle kept-alive connections, and a request racing that
- * close fails whatever the pool holds); answers both counts.
+ * close fails whatever the pool holds) and one through the nginx driven by its Lua control API
+ * (kept-alive connections: it is never reloaded); answers the counts.
  */
-async function underLoad(during: () => Promise<void>): Promise<{ ha: LoadCount; ng: LoadCount }> {
+async function underLoad(during: () => Promise<void>): Promise<{ ha: LoadCount; ng: LoadCount; ngl: LoadCount | undefined }> {
   const ha = steadyLoad(haproxy.url);
   const ng = steadyLoad(nginx.url, 4, false);
-  await until('both clients served', () => ha.count.total > 20 && ng.count.total > 20, 10_000, 20);
+  const ngl = nginxLua ? steadyLoad(nginxLua.url) : undefined;
+  await until(
+    'every client served',
+    () => ha.count.total > 20 && ng.count.total > 20 && (ngl === undefined || ngl.count.total > 20),
+    10_000,
+    20,
+  );
   try {
     await during();
   } finally {
-    await Promise.all([ha.stop(), ng.stop()]);
+    await Promise.all([ha.stop(), ng.stop(), ngl?.stop()]);
   }
-  return { ha: ha.count, ng: ng.count };
+  return { ha: ha.count, ng: ng.count, ngl: ngl?.count };
+}
+
+/** Through the Lua-driven nginx: no failed request, and no reload (when it runs: else skipped, with the reason). */
+function noFailureThroughLua(ngl: LoadCount | undefined): void {
+  if (ngl === undefined || nginxLua === undefined) return;
+  assert.equal(failures(ngl), 0, `through nginx --api: ${JSON.stringify(ngl)}`);
+  assert.equal(nginxLua.reloads(), 0, 'the --api pool never reloads nginx');
 }
 
 /** Records the members' states the pool and haproxy show (haproxy's admin state 8: drain) until `stop()`. */
@@ -179,6 +200,8 @@ test('load-balancer pools follow deploys, rollbacks, restarts and undeploys, wit
   for (const h of [...APP_HOSTS, LB_HOST]) agents.push(startAgent(server, roots[h]!, h));
   haproxy = await startHaproxy(join(base, 'haproxy'));
   nginx = await startNginx(join(base, 'nginx'), { upstream: NG });
+  if (luaSkip) t.diagnostic(`nginx --api skipped: ${luaSkip}`);
+  else nginxLua = await startNginx(join(base, 'nginx-lua'), { upstream: NGL, lua: true });
   await until(
     'four hosts up',
     async () => (await cliJson<{ status: string }[]>(server, ['hosts'])).filter((h) => h.status === 'up').length === 4,
@@ -244,9 +267,30 @@ test('load-balancer pools follow deploys, rollbacks, restarts and undeploys, wit
       '--pid-file',
       join(base, 'keepalived', 'none.pid'),
     ]);
+    if (nginxLua) {
+      await ok([
+        'lb',
+        'set',
+        NGL,
+        '-t',
+        CLUSTER,
+        '--host',
+        LB_HOST,
+        '--driver',
+        'nginx',
+        '--file',
+        nginxLua.upstreamFile,
+        '--api',
+        nginxLua.api!,
+      ]);
+      assert.equal((await show(NGL)).api, nginxLua.api, 'lb show --json gives the control API');
+    }
     const ls = await cliJson<BalancerView[]>(server, ['lb', 'ls']);
     assert.deepEqual(
-      ls.map((b) => [b.name, b.driver, b.selector, b.host]).sort(),
+      ls
+        .filter((b) => b.name !== NGL)
+        .map((b) => [b.name, b.driver, b.selector, b.host])
+        .sort(),
       [
         [HA, 'haproxy', SELECTOR, LB_HOST],
         [NG, 'nginx', SELECTOR, LB_HOST],
@@ -265,6 +309,10 @@ test('load-balancer pools follow deploys, rollbacks, restarts and undeploys, wit
     const want = await expectedMembers(v1);
     const ha = await poolFollows(HA, want);
     await poolFollows(NG, want);
+    if (nginxLua) {
+      await poolFollows(NGL, want);
+      assert.deepEqual(distinct(await through(nginxLua.url, 6)), everyHost(v1), 'the Lua balancer sends to every member');
+    }
     assert.deepEqual(
       await haproxyServers(),
       ha.members.map((m) => `${m.id} ${m.address} ${m.port} 2 0`).sort(),
@@ -280,12 +328,21 @@ test('load-balancer pools follow deploys, rollbacks, restarts and undeploys, wit
 
   await t.test('a rolling deploy under load: members drain, then v2 joins; no failed request', async () => {
     const drains = watchDrains();
-    const { ha, ng } = await underLoad(async () => {
+    const { ha, ng, ngl } = await underLoad(async () => {
       await ok(['deploy', '-t', CLUSTER, '-v', v2, '--batch', '1']);
     });
     const seen = await drains.stop();
     assert.equal(failures(ha), 0, `through haproxy: ${JSON.stringify(ha)}`);
     assert.equal(failures(ng), 0, `through nginx: ${JSON.stringify(ng)}`);
+    noFailureThroughLua(ngl);
+    if (ngl)
+      assert.deepEqual(
+        Object.keys(ngl.served)
+          .filter((k) => k.startsWith(v2))
+          .sort(),
+        everyHost(v2),
+        'the kept-alive client through nginx --api reached v2 on every host',
+      );
     assert.ok(seen.has('pool drain') && seen.has('haproxy 8'), `a member was drained: ${[...seen]}`);
     assert.deepEqual(
       Object.keys(ha.served)
@@ -297,6 +354,10 @@ test('load-balancer pools follow deploys, rollbacks, restarts and undeploys, wit
     const want = await expectedMembers(v2);
     const pool = await poolFollows(HA, want);
     await poolFollows(NG, want);
+    if (nginxLua) {
+      await poolFollows(NGL, want);
+      assert.deepEqual(distinct(await through(nginxLua.url, 6)), everyHost(v2));
+    }
     assert.deepEqual(await haproxyServers(), pool.members.map((m) => `${m.id} ${m.address} ${m.port} 2 0`).sort());
     assert.deepEqual(distinct(await through(haproxy.url, 6)), everyHost(v2));
     assert.deepEqual(distinct(await through(nginx.url, 6)), everyHost(v2));
@@ -304,11 +365,12 @@ test('load-balancer pools follow deploys, rollbacks, restarts and undeploys, wit
   });
 
   await t.test('a rollback under load: v1 back in every pool; no failed request', async () => {
-    const { ha, ng } = await underLoad(async () => {
+    const { ha, ng, ngl } = await underLoad(async () => {
       await ok(['rollback', '-t', CLUSTER, '--to', v1, '--batch', '1']);
     });
     assert.equal(failures(ha), 0, `through haproxy: ${JSON.stringify(ha)}`);
     assert.equal(failures(ng), 0, `through nginx: ${JSON.stringify(ng)}`);
+    noFailureThroughLua(ngl);
     const want = await expectedMembers(v1);
     await poolFollows(HA, want);
     await poolFollows(NG, want);
@@ -319,13 +381,14 @@ test('load-balancer pools follow deploys, rollbacks, restarts and undeploys, wit
   await t.test('a restart under load: each host drained before its processes restart; no failed request', async () => {
     const before = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER]);
     const drains = watchDrains();
-    const { ha, ng } = await underLoad(async () => {
+    const { ha, ng, ngl } = await underLoad(async () => {
       await ok(['restart', '-t', CLUSTER]);
     });
     const seen = await drains.stop();
     assert.ok(seen.has('pool drain') && seen.has('haproxy 8'), `a member was drained: ${[...seen]}`);
     assert.equal(failures(ha), 0, `through haproxy: ${JSON.stringify(ha)}`);
     assert.equal(failures(ng), 0, `through nginx: ${JSON.stringify(ng)}`);
+    noFailureThroughLua(ngl);
     const rows = await until('the new pids reported', async () => {
       const now = await cliJson<InstanceView[]>(server, ['ps', '-t', CLUSTER]);
       return now.every((r) => r.state === 'up' && !before.some((b) => b.pid === r.pid)) && now;
@@ -342,6 +405,11 @@ test('load-balancer pools follow deploys, rollbacks, restarts and undeploys, wit
     await until('haproxy holds no server', async () => (await haproxyServers()).length === 0, 30_000, 250);
     assert.equal((await fetch(haproxy.url)).status, 503);
     await until('nginx has no server up', async () => (await fetch(nginx.url)).status === 502, 30_000, 250);
+    if (nginxLua) {
+      const lua = nginxLua;
+      await until('nginx --api has no member', async () => (await show(NGL)).report?.members.length === 0, 30_000, 250);
+      await until('nginx --api answers 502', async () => (await fetch(lua.url)).status === 502, 30_000, 250);
+    }
     await until('the keepalived file has no real server', () => !readFileSync(lvsFile, 'utf8').includes('real_server'), 30_000, 250);
     const check = await keepalivedAccepts(lvsFile);
     assert.equal(check.code, 0, `keepalived -t -f ${lvsFile}: ${check.output}`);
@@ -350,7 +418,7 @@ test('load-balancer pools follow deploys, rollbacks, restarts and undeploys, wit
   await t.test('lb rm: the pool is gone from ls and show', async () => {
     await ok(['lb', 'rm', LVS]);
     const ls = await cliJson<BalancerView[]>(server, ['lb', 'ls']);
-    assert.deepEqual(ls.map((b) => b.name).sort(), [HA, NG].sort());
+    assert.deepEqual(ls.map((b) => b.name).sort(), [HA, NG, ...(nginxLua ? [NGL] : [])].sort());
     const r = await cli(server, ['lb', 'show', LVS, '--json']);
     assert.notEqual(r.code, 0, 'a removed pool is not shown');
   });

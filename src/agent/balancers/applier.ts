@@ -11,6 +11,7 @@ import type { BalancerReport, DesiredBalancers } from '../../api/index.js';
 import { applyHaproxyPool } from './haproxy-pool.js';
 import { KeepalivedDriver } from './keepalived.js';
 import { NginxDriver } from './nginx.js';
+import { applyNginxApiPool, hostPort } from './nginx-lua.js';
 import type { PoolOutcome } from './outcome.js';
 import { checkPool, targetOf, type ValidPool } from './validate.js';
 
@@ -49,17 +50,19 @@ export class BalancerApplier {
         continue;
       }
       const target = targetOf(c.pool);
-      const other = targets.get(target) ?? (checked.has(c.pool.name) ? c.pool.name : undefined);
+      const also = c.pool.driver === 'nginx' && c.pool.api ? [`nginx ${hostPort(c.pool.api)} upstream ${c.pool.upstream}`] : [];
+      const clash = [target, ...also].find((t) => targets.has(t));
+      const other = (clash && targets.get(clash)) ?? (checked.has(c.pool.name) ? c.pool.name : undefined);
       if (other !== undefined) {
         refused.push(
           this.report(c.pool.name, desired.index, {
             members: [],
-            error: `pool "${c.pool.name}": pool "${other}" drives the same ${target} (or the name is given twice): not applied`,
+            error: `pool "${c.pool.name}": pool "${other}" drives the same ${clash ?? target} (or the name is given twice): not applied`,
           }),
         );
         continue;
       }
-      targets.set(target, c.pool.name);
+      for (const t of [target, ...also]) targets.set(t, c.pool.name);
       checked.set(c.pool.name, c.pool);
     }
     for (const [name, pool] of this.pools) {
@@ -89,7 +92,7 @@ export class BalancerApplier {
         case 'haproxy':
           return await applyHaproxyPool(pool);
         case 'nginx':
-          return await this.nginx.apply(pool);
+          return pool.api === undefined ? await this.nginx.apply(pool) : await applyNginxApiPool({ ...pool, api: pool.api });
         case 'keepalived':
           return await this.keepalived.apply(pool);
       }

@@ -136,3 +136,23 @@ test('a server that refuses ?balancers= is polled without it', () => {
   loop.offer(pools(5), false);
   assert.equal(loop.pollIndex(), undefined);
 });
+
+test('a report on its way does not hold back the next apply; the newest report waiting replaces the others', async () => {
+  let open: () => void = () => undefined;
+  const sent: number[] = [];
+  const { applier, loop } = setUp(60_000, async (r) => {
+    sent.push(r[0]!.index);
+    if (sent.length === 1) await new Promise<void>((resolve) => (open = resolve));
+  });
+  loop.offer(pools(1), true);
+  await until('the first report on its way', () => sent.length === 1);
+  loop.offer(pools(2), true);
+  await until('the second pools applied while the first report waits', () => applier.applied.length === 2);
+  loop.offer(pools(3), true);
+  await until('the third applied too', () => applier.applied.length === 3);
+  assert.deepEqual(sent, [1], 'one report at a time');
+  open();
+  await until('the newest report sent', () => sent.length === 2);
+  assert.deepEqual(sent, [1, 3], "the report of 2 was replaced by 3's, which says all of it");
+  await loop.stop();
+});

@@ -2,12 +2,15 @@
  * `BalancerLoop`: the agent's side of the pools it drives. The desired-state long poll hands it
  * each `balancers` answer (`offer`) and asks it for the index to poll with (`pollIndex`); it
  * applies them off the poll's path (a slow balancer never holds back the reconcile of
- * processes), one apply at a time, and sends the reports (POST /agent/balancers) after each.
+ * processes), one apply at a time, and sends the reports (POST /agent/balancers) after each,
+ * off the apply's path too: a change that comes while a report is on its way is applied at once
+ * (reports sent one at a time; one waiting is replaced by a newer, which says all it said).
  * It applies again, and reports, every 250 ms while a member it holds drains with connections
  * open, else every heartbeat: a deletion that waited for sessions is tried again, and the
  * server sees the drain end.
  *
- *   poll ─ offer(balancers) ─► apply (BalancerApplier) ─► send(reports) ─► next: 250 ms | heartbeat
+ *   poll ─ offer(balancers) ─► apply (BalancerApplier) ─► next: 250 ms | heartbeat
+ *                                        └─► send(reports), one at a time, the newest waiting
  */
 import type { BalancerReport, DesiredBalancers } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
@@ -35,6 +38,9 @@ export class BalancerLoop {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** the report being sent, and the newest one waiting for it */
+  private sending: Promise<void> | undefined;
+  private waitingReports: BalancerReport[] | undefined;
   /** the failures of the last apply, so a failure that repeats every heartbeat is logged once */
   private said = new Set<string>();
   private saying = new Set<string>();
@@ -113,11 +119,22 @@ export class BalancerLoop {
     }
     for (const r of reports) if (!r.ok) this.once(`balancer ${r.name}: ${r.error}`);
     if (reports.length === 0 || this.stopped) return;
-    try {
-      await this.opts.send(reports);
-    } catch (err) {
-      if (!(err instanceof NoopsError && (err.code === 'NOOPS_E_SERVER_UNREACHABLE' || err.code === 'NOOPS_E_UNAUTHORIZED'))) {
-        this.once(`balancer report failed: ${(err as Error).message}`);
+    this.waitingReports = reports;
+    this.sending ??= this.sendWaiting().finally(() => {
+      this.sending = undefined;
+    });
+  }
+
+  /** Sends the waiting reports, one at a time, until none waits. */
+  private async sendWaiting(): Promise<void> {
+    for (let reports = this.waitingReports; reports !== undefined && !this.stopped; reports = this.waitingReports) {
+      this.waitingReports = undefined;
+      try {
+        await this.opts.send(reports);
+      } catch (err) {
+        if (!(err instanceof NoopsError && (err.code === 'NOOPS_E_SERVER_UNREACHABLE' || err.code === 'NOOPS_E_UNAUTHORIZED'))) {
+          this.once(`balancer report failed: ${(err as Error).message}`);
+        }
       }
     }
   }
@@ -142,5 +159,6 @@ export class BalancerLoop {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    await this.sending;
   }
 }

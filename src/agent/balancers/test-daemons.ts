@@ -14,6 +14,14 @@ import { freePort } from '../../net/index.js';
 export const HAPROXY = '/usr/sbin/haproxy';
 export const NGINX = '/usr/sbin/nginx';
 export const KEEPALIVED = '/usr/sbin/keepalived';
+/** Debian's libnginx-mod-http-lua (and the ndk module it needs), loaded by `startNginx(..., { lua })`. */
+export const NGINX_LUA_MODULES = ['/usr/lib/nginx/modules/ndk_http_module.so', '/usr/lib/nginx/modules/ngx_http_lua_module.so'];
+
+/** A skip reason when nginx or its Lua module is absent (.ci/run installs libnginx-mod-http-lua), else false. */
+export function missingLua(): string | false {
+  const absent = [NGINX, ...NGINX_LUA_MODULES].find((f) => !existsSync(f));
+  return absent === undefined ? false : `${absent} is absent: install Debian's nginx and libnginx-mod-http-lua (.ci/run does)`;
+}
 
 /** A skip reason when `binary` is absent (.ci/run installs it), else false. */
 export function missing(binary: string): string | false {
@@ -118,8 +126,12 @@ export interface RunningNginx extends Daemon {
   reloads(): number;
 }
 
-/** nginx in the foreground, its http block including `upstreamFile` and proxying to `upstream`. */
-export async function startNginx(upstreamFile: string, upstream: string): Promise<RunningNginx> {
+/**
+ * nginx in the foreground, its http block including `upstreamFile` and proxying to `upstream`.
+ * With `lua`, the Lua module is loaded and the http block includes `lua.conf` (noops' blocks,
+ * `nginxLuaConf`) in place of the upstream file: the caller writes that file and says where.
+ */
+export async function startNginx(upstreamFile: string, upstream: string, opts: { lua?: string } = {}): Promise<RunningNginx> {
   const dir = mkdtempSync(join(tmpdir(), 'noops-nginx-'));
   const port = await freePort();
   const pidFile = join(dir, 'nginx.pid');
@@ -128,14 +140,15 @@ export async function startNginx(upstreamFile: string, upstream: string): Promis
   writeFileSync(
     config,
     [
-      'worker_processes 1;',
+      ...(opts.lua ? NGINX_LUA_MODULES.map((m) => `load_module ${m};`) : []),
+      `worker_processes ${opts.lua ? 2 : 1};`,
       'error_log stderr notice;',
       'events { worker_connections 256; }',
       'http {',
       '  access_log off;',
       ...temp,
-      `  include ${upstreamFile};`,
-      `  server { listen 127.0.0.1:${port}; location / { proxy_pass http://${upstream}; proxy_next_upstream off; } }`,
+      `  include ${opts.lua ?? upstreamFile};`,
+      `  server { listen 127.0.0.1:${port}; location / { proxy_pass http://${upstream}; proxy_next_upstream ${opts.lua ? 'error timeout' : 'off'}; } }`,
       '}',
       '',
     ].join('\n'),

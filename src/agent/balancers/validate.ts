@@ -6,6 +6,7 @@
  * applied; the others are.
  */
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { isAbsolute, normalize } from 'node:path';
 import { BALANCER_DRIVERS, MEMBER_STATES, type DesiredBalancer, type DesiredMember } from '../../api/index.js';
 
@@ -29,7 +30,16 @@ export interface ValidMember {
 /** A pool after the checks, with its driver's settings filled in. */
 export type ValidPool =
   | { name: string; driver: 'haproxy'; socket: string; backend: string; members: ValidMember[] }
-  | { name: string; driver: 'nginx'; file: string; upstream: string; pidFile: string; members: ValidMember[] }
+  | {
+      name: string;
+      driver: 'nginx';
+      file: string;
+      upstream: string;
+      pidFile: string;
+      /** the control API of noops' Lua blocks (absent: file and reload) */
+      api?: { address: string; port: number };
+      members: ValidMember[];
+    }
   | { name: string; driver: 'keepalived'; file: string; vip: { address: string; port: number }; pidFile: string; members: ValidMember[] };
 
 /** Either the checked pool, or why it is refused. */
@@ -50,6 +60,13 @@ function pathOk(path: unknown): path is string {
     !path.endsWith('/') &&
     !/[\0\n\r]/.test(path)
   );
+}
+
+/** True for a loopback address (127.0.0.0/8, ::1, ::ffff:127.x) or one of this host's interfaces'. */
+export function ownAddress(address: string, interfaces = networkInterfaces()): boolean {
+  const plain = address.toLowerCase().replace(/^::ffff:(?=\d+\.)/, '');
+  if (/^127\./.test(plain) || plain === '::1') return true;
+  return Object.values(interfaces).some((list) => (list ?? []).some((i) => i.address.toLowerCase() === plain));
 }
 
 /** `ADDR:PORT` or `[V6]:PORT` parsed; undefined when it is not one. */
@@ -106,7 +123,19 @@ export function checkPool(p: DesiredBalancer): Checked {
     const upstream = p.backend ?? name;
     if (typeof upstream !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(upstream))
       return refuse(`upstream ${JSON.stringify(upstream)} is not [A-Za-z0-9_.-]{1,100}`);
-    return { ok: true, pool: { name, driver: 'nginx', file, upstream, pidFile: pidFile ?? DEFAULT_NGINX_PID_FILE, members } };
+    let api: { address: string; port: number } | undefined;
+    if (p.api !== undefined) {
+      api = typeof p.api === 'string' ? parseVip(p.api) : undefined;
+      if (api === undefined) return refuse(`api ${JSON.stringify(p.api)} is not ADDR:PORT (an IP address; IPv6 in brackets)`);
+      if (!ownAddress(api.address))
+        return refuse(
+          `api ${JSON.stringify(p.api)} is neither a loopback address nor one of this host's: the agent drives only its own nginx`,
+        );
+    }
+    return {
+      ok: true,
+      pool: { name, driver: 'nginx', file, upstream, pidFile: pidFile ?? DEFAULT_NGINX_PID_FILE, ...(api && { api }), members },
+    };
   }
   const vip = typeof p.vip === 'string' ? parseVip(p.vip) : undefined;
   if (vip === undefined) return refuse(`vip ${JSON.stringify(p.vip)} is not ADDR:PORT (an IP address; IPv6 in brackets)`);

@@ -259,3 +259,49 @@ test('lb show: the pool, what its agent applied, and a table of members (--json:
     delete ctx.balancers;
   }
 });
+
+test('lb set --api: an nginx pool set through its control API; show and --json say so; nginx-conf prints its Lua blocks', async () => {
+  const made = await cli(
+    'lb',
+    'set',
+    'edge-lua',
+    '-t',
+    SEL,
+    '--host',
+    'lb1',
+    '--driver',
+    'nginx',
+    '--file',
+    '/etc/nginx/noops/edge.conf',
+    '--backend',
+    'edge',
+    '--api',
+    '127.0.0.1:8091',
+  );
+  assert.match(made, /^pool edge-lua set: nginx on lb1, \/etc\/nginx\/noops\/edge.conf \(upstream edge\) via 127.0.0.1:8091/);
+  const asJson = JSON.parse(await cli('lb', 'show', 'edge-lua', '--json')) as BalancerShow;
+  assert.equal(asJson.api, '127.0.0.1:8091');
+  assert.equal(asJson.socket, undefined);
+  assert.match(await cli('lb', 'show', 'edge-lua'), /set through nginx's control API at 127\.0\.0\.1:8091, without a reload/);
+  const conf = await cli('lb', 'nginx-conf', 'edge-lua');
+  assert.match(conf, /^lua_shared_dict noops_pools 1m;/m);
+  assert.match(conf, /require\("noops_balancer"\)\.load\("edge", "\/etc\/nginx\/noops\/edge.conf"\)/);
+  assert.match(
+    conf,
+    /upstream edge \{\n {2}server 0\.0\.0\.1;.*\n {2}balancer_by_lua_block \{ require\("noops_balancer"\)\.balance\("edge"\) \}/,
+  );
+  assert.match(conf, /listen 127\.0\.0\.1:8091;/);
+  assert.match(conf, /content_by_lua_block \{ require\("noops_balancer"\)\.control\(\) \}/);
+  // a pool without --api needs no Lua blocks
+  await cli('lb', 'set', 'plain', '-t', SEL, '--host', 'lb1', '--driver', 'nginx', '--file', '/etc/nginx/noops/plain.conf');
+  await assert.rejects(cli('lb', 'nginx-conf', 'plain'), { code: 'NOOPS_E_BALANCER_INVALID', message: /not an nginx pool with --api/ });
+  await assert.rejects(
+    cli('lb', 'set', 'x', '-t', SEL, '--host', 'lb1', '--driver', 'nginx', '--file', '/etc/n.conf', '--api', '192.0.2.1:80'),
+    {
+      code: 'NOOPS_E_BALANCER_INVALID',
+      message: /--api: 192\.0\.2\.1:80 is neither a loopback address nor lb1's/,
+    },
+  );
+  await cli('lb', 'rm', 'edge-lua');
+  await cli('lb', 'rm', 'plain');
+});

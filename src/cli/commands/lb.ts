@@ -17,6 +17,8 @@ import {
   type BalancerSpec,
   type BalancerView,
 } from '../../api/index.js';
+import { type NginxLuaPool, nginxLuaConf } from '../../agent/index.js';
+import { NoopsError } from '../../errors/index.js';
 import { json, table } from '../output.js';
 import { apiOf } from './common.js';
 
@@ -30,6 +32,7 @@ interface SetFlags {
   vip?: string;
   process?: string;
   pidFile?: string;
+  api?: string;
 }
 
 /** What a pool drives, in one cell: `backend shop via /run/haproxy/admin.sock`, a file, a vip. */
@@ -38,7 +41,7 @@ export function targetOf(b: BalancerView): string {
     case 'haproxy':
       return `backend ${b.backend ?? '?'} via ${b.socket ?? '?'}`;
     case 'nginx':
-      return `${b.file ?? '?'}${b.backend ? ` (upstream ${b.backend})` : ''}`;
+      return `${b.file ?? '?'}${b.backend ? ` (upstream ${b.backend})` : ''}${b.api ? ` via ${b.api}` : ''}`;
     case 'keepalived':
       return `${b.vip ?? '?'} in ${b.file ?? '?'}`;
     default:
@@ -52,7 +55,8 @@ export function describePool(b: BalancerShow): string[] {
     `pool ${b.name}: ${b.driver} on ${b.host}, ${targetOf(b)}`,
     `members: ${b.process ? `process ${b.process}` : 'every process with a port'} of the instances under ${b.selector}`,
   ];
-  if (b.pidFile) lines.push(`reload: the pid in ${b.pidFile}`);
+  if (b.api) lines.push(`set through nginx's control API at ${b.api}, without a reload (\`noops lb nginx-conf ${b.name}\`)`);
+  else if (b.pidFile) lines.push(`reload: the pid in ${b.pidFile}`);
   const r = b.report;
   if (r === null) lines.push(`applied: no report from ${b.host}'s agent yet`);
   else if (r.ok) lines.push(`applied: ok at ${r.at} (index ${r.index}), ${r.members.length} held by the balancer`);
@@ -89,6 +93,7 @@ export function registerLb(p: Command): void {
     .option('--vip <addr:port>', 'keepalived: the virtual server, ADDR:PORT')
     .option('--process <name>', 'only this process of each instance (default: every process with a port)')
     .option('--pid-file <path>', 'nginx, keepalived: the pid file of the daemon to reload (defaults /run/nginx.pid, /run/keepalived.pid)')
+    .option('--api <addr:port>', "nginx: set the members through noops' Lua control API there, without reloads (`noops lb nginx-conf`)")
     .action(async (name: string, o: SetFlags, cmd: Command) => {
       const spec: BalancerSpec = {
         selector: o.tag,
@@ -100,6 +105,7 @@ export function registerLb(p: Command): void {
         ...(o.vip !== undefined && { vip: o.vip }),
         ...(o.process !== undefined && { process: o.process }),
         ...(o.pidFile !== undefined && { pidFile: o.pidFile }),
+        ...(o.api !== undefined && { api: o.api }),
       };
       const view = await setBalancer(apiOf(cmd), name, spec);
       const made = view.createdAt === view.updatedAt ? 'set' : 'replaced';
@@ -129,6 +135,21 @@ export function registerLb(p: Command): void {
       }
       for (const line of describePool(pool)) process.stdout.write(`${line}\n`);
       table(memberRows(pool), ['host', 'address', 'port', 'tag', 'version', 'state', 'process', 'applied', 'connections', 'id']);
+    });
+  lb.command('nginx-conf <names...>')
+    .description("the nginx blocks (Lua) that let the agent set these --api pools without reloads: put them in nginx's http block")
+    .action(async (names: string[], _o: unknown, cmd: Command) => {
+      const api = apiOf(cmd);
+      const pools: NginxLuaPool[] = [];
+      for (const name of names) {
+        const b = await showBalancer(api, name);
+        if (b.driver !== 'nginx' || !b.api || !b.file)
+          throw new NoopsError('NOOPS_E_BALANCER_INVALID', `pool ${name} is not an nginx pool with --api: it needs no Lua blocks`, {
+            hint: `set it with \`noops lb set ${name} ... --driver nginx --file PATH --api 127.0.0.1:8091\``,
+          });
+        pools.push({ name: b.name, upstream: b.backend ?? b.name, file: b.file, api: b.api });
+      }
+      process.stdout.write(nginxLuaConf(pools));
     });
   lb.command('rm <name>')
     .description('stop driving a pool: the balancer keeps what it holds (admin)')

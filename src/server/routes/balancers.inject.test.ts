@@ -80,6 +80,36 @@ routeTest(
   },
 );
 
+routeTest('PUT /api/v1/balancers/:name', 'an nginx pool with --api: its control address stored, listed and shown', async () => {
+  const byTag = await t.call(t.adminToken, 'PUT', '/api/v1/balancers/edge', nginx);
+  assert.equal(byTag.statusCode, 201, byTag.body);
+  // nginx through its control API (noops' Lua blocks): stored and shown as given
+  const lua = await t.call(t.adminToken, 'PUT', '/api/v1/balancers/edge-lua', {
+    ...nginx,
+    file: '/etc/nginx/noops/edge.conf',
+    api: '127.0.0.1:8091',
+  });
+  assert.equal(lua.statusCode, 201, lua.body);
+  assert.equal((lua.json() as BalancerView).api, '127.0.0.1:8091');
+  const listed = (await t.call(t.adminToken, 'GET', '/api/v1/balancers')).json().balancers as BalancerView[];
+  assert.deepEqual(
+    listed.filter((b) => b.driver === 'nginx').map((b) => [b.name, b.api, b.socket]),
+    [
+      ['edge', undefined, undefined],
+      ['edge-lua', '127.0.0.1:8091', undefined],
+    ],
+  );
+  assert.equal(((await t.call(t.adminToken, 'GET', '/api/v1/balancers/edge-lua')).json() as BalancerShow).api, '127.0.0.1:8091');
+  const v6 = await t.call(t.adminToken, 'PUT', '/api/v1/balancers/edge-lua', {
+    ...nginx,
+    file: '/etc/nginx/noops/edge.conf',
+    api: '[::1]:8091',
+  });
+  assert.equal(v6.statusCode, 200, v6.body);
+  await t.call(t.adminToken, 'DELETE', '/api/v1/balancers/edge-lua');
+  await t.call(t.adminToken, 'DELETE', '/api/v1/balancers/edge');
+});
+
 routeTest(
   'PUT /api/v1/balancers/:name',
   'each check of the spec refuses with its code and names the field; nothing is stored',
@@ -110,6 +140,22 @@ routeTest(
         /the haproxy driver takes no --vip/,
       ],
       ['a pid file for haproxy', { ...haproxy, pidFile: '/run/haproxy.pid' }, 400, 'NOOPS_E_BALANCER_INVALID', /takes no --pid-file/],
+      ['an api for haproxy', { ...haproxy, api: '127.0.0.1:8091' }, 400, 'NOOPS_E_BALANCER_INVALID', /takes no --api/],
+      ['an api without a port', { ...nginx, api: '127.0.0.1' }, 400, 'NOOPS_E_BALANCER_INVALID', /--api: the control API is ADDR:PORT/],
+      [
+        'an api that is a name',
+        { ...nginx, api: 'localhost:8091' },
+        400,
+        'NOOPS_E_BALANCER_INVALID',
+        /--api: the control API is ADDR:PORT/,
+      ],
+      [
+        "an api on another host's address",
+        { ...nginx, api: '10.9.9.9:8091' },
+        400,
+        'NOOPS_E_BALANCER_INVALID',
+        /--api: 10\.9\.9\.9:8091 is neither a loopback address nor lb1's/,
+      ],
       ['an unknown driver', { ...haproxy, driver: 'f5' }, 400, 'NOOPS_E_BALANCER_INVALID', /a driver is one of haproxy, nginx, keepalived/],
       ['an unknown field', { ...haproxy, weight: 3 }, 400, 'NOOPS_E_BALANCER_INVALID', /unknown field "weight"/],
       ['a bad backend', { ...haproxy, backend: 'shop web' }, 400, 'NOOPS_E_BALANCER_INVALID', /--backend/],

@@ -48,10 +48,10 @@ const BACKEND_RE = /^[A-Za-z0-9_.:-]{1,100}$/;
 /** Which keys each driver takes besides the common ones, and which of them it needs. */
 const DRIVER_KEYS = {
   haproxy: { needs: ['socket', 'backend'], takes: ['socket', 'backend'] },
-  nginx: { needs: ['file'], takes: ['file', 'backend', 'pidFile'] },
+  nginx: { needs: ['file'], takes: ['file', 'backend', 'pidFile', 'api'] },
   keepalived: { needs: ['file', 'vip'], takes: ['file', 'vip', 'pidFile'] },
 } as const;
-const DRIVER_ONLY_KEYS = ['socket', 'backend', 'file', 'vip', 'pidFile'] as const;
+const DRIVER_ONLY_KEYS = ['socket', 'backend', 'file', 'vip', 'pidFile', 'api'] as const;
 type DriverKey = (typeof DRIVER_ONLY_KEYS)[number];
 
 /** The CLI flag of a key, for messages. */
@@ -61,6 +61,7 @@ const FLAG: Record<DriverKey | 'selector' | 'host' | 'process', string> = {
   file: '--file',
   vip: '--vip',
   pidFile: '--pid-file',
+  api: '--api',
   selector: '-t',
   host: '--host',
   process: '--process',
@@ -99,6 +100,11 @@ const SpecBody = z
       .optional(),
     process: z.string().regex(PROCESS_NAME_RE, 'a process is a name from the Procfile or noops.yaml, e.g. web').optional(),
     pidFile: AbsolutePath.optional(),
+    api: z
+      .string()
+      .max(64)
+      .refine((v) => parseVip(v) !== undefined, 'the control API is ADDR:PORT, e.g. 127.0.0.1:8091 or [::1]:8091')
+      .optional(),
   })
   .strict()
   .superRefine((b, issues) => {
@@ -124,6 +130,25 @@ function parseSpec(body: unknown, what: string): Spec {
   const key = String(issue.path[0] ?? '');
   const field = key in FLAG ? FLAG[key as keyof typeof FLAG] : key;
   throw invalid(what, field ? `${field}: ${issue.message}` : issue.message);
+}
+
+/** Whether `address` is loopback (127.0.0.0/8, ::1). */
+function isLoopback(address: string): boolean {
+  return /^127\./.test(address) || address === '::1';
+}
+
+/**
+ * The control API of an nginx pool is the balancer host's own: a loopback address, or the address
+ * its agent is reached at. The agent (root) is never pointed at another machine's port.
+ */
+function checkApi(api: string, hostAddress: string | null, what: string, host: string): void {
+  const { address } = parseVip(api)!;
+  const own = hostAddress?.toLowerCase().replace(/^::ffff:(?=\d+\.)/, '') ?? null;
+  if (isLoopback(address) || (own !== null && address.toLowerCase() === own)) return;
+  throw invalid(
+    what,
+    `--api: ${api} is neither a loopback address nor ${host}'s (${own ?? 'unknown yet'}): the control API is on the balancer's own host, e.g. 127.0.0.1:8091`,
+  );
 }
 
 /** A pool's name from the URL, checked. */
@@ -180,6 +205,7 @@ export function balancerView(r: BalancerRow): BalancerView {
     ...(r.vip !== null && { vip: r.vip }),
     ...(r.process !== null && { process: r.process }),
     ...(r.pidFile !== null && { pidFile: r.pidFile }),
+    ...(r.api !== null && { api: r.api }),
     createdBy: r.createdBy,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
@@ -245,10 +271,12 @@ export async function balancerRoutes(api: FastifyInstance, ctx: ServerContext): 
     const name = nameOf(req.params, what);
     const spec = parseSpec(req.body, `${what} ${name}`);
     const selector = formatSelector(selectorOf(spec.selector, `${what} ${name}`));
-    if (!(await ctx.store.getHost(spec.host)))
+    const lbHost = await ctx.store.getHost(spec.host);
+    if (!lbHost)
       throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `${what} ${name}: no host ${spec.host}`, {
         hint: "the balancer's host runs `noops agent` (joined to this server); `noops hosts` lists the joined ones",
       });
+    if (spec.api !== undefined) checkApi(spec.api, lbHost.address, `${what} ${name}`, spec.host);
     const old = await ctx.store.getBalancer(name);
     if (old) await mayManage(req.principal, old.selector, old.host); // replacing it is managing the old one too
     await mayManage(req.principal, selector, spec.host);
@@ -264,6 +292,7 @@ export async function balancerRoutes(api: FastifyInstance, ctx: ServerContext): 
       vip: spec.vip ?? null,
       process: spec.process ?? null,
       pidFile: spec.pidFile ?? null,
+      api: spec.api ?? null,
       createdBy: req.principal.name,
       createdAt: at,
       updatedAt: at,

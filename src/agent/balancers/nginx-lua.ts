@@ -1,0 +1,170 @@
+/**
+ * nginx without reloads (`noops lb set ... --driver nginx --file F --api ADDR:PORT`): nginx picks
+ * each request's member in Lua (noops-balancer.lua, beside this file: Debian's
+ * libnginx-mod-http-lua) from a `lua_shared_dict`, and the agent sets a pool's members through a
+ * control location on `--api` (PUT /noops/pools/UPSTREAM), at once in every worker. A reload
+ * closes the old workers' idle kept-alive client connections, and a client that sends on one at
+ * that moment sees it closed: with the API, a pool change never reloads nginx.
+ *
+ * The file is still written, in the reload mode's upstream format (nginx.ts): the Lua side reads
+ * it when nginx starts (`load` in init_by_lua; a reload keeps the shared dict), so a cold nginx
+ * serves the pool before the agent speaks, and the body of the PUT is that same text (one format,
+ * read by one parser; dropping --api makes the file an `include` again). The control API answers the members with the requests in flight at each, so a drain
+ * waits until a member's last request has ended.
+ */
+import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NoopsError } from '../../errors/index.js';
+import { readIfAny, replaceWith, writeTemp } from './files.js';
+import { nginxUpstream } from './nginx.js';
+import type { HeldMember, PoolOutcome } from './outcome.js';
+import type { ValidPool } from './validate.js';
+
+/** The shipped Lua module (src/ is in the package: from dist/agent/balancers/ and src/agent/balancers/, three folders up is the root). */
+export const NGINX_LUA_FILE = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'src',
+  'agent',
+  'balancers',
+  'noops-balancer.lua',
+);
+/** The `lua_shared_dict` the module keeps the pools in (noops-balancer.lua's M.DICT). */
+export const NGINX_LUA_DICT = 'noops_pools';
+/** How long the agent waits for the control API. */
+const API_TIMEOUT_MS = 5_000;
+
+type NginxApiPool = Extract<ValidPool, { driver: 'nginx' }> & { api: { address: string; port: number } };
+
+/** The Lua module's text. */
+export function nginxLuaModule(): string {
+  return readFileSync(NGINX_LUA_FILE, 'utf8');
+}
+
+/** `ADDR:PORT`, IPv6 in brackets. */
+export function hostPort(a: { address: string; port: number }): string {
+  return isIPv6(a.address) ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+/** One pool of the nginx configuration: its upstream, its file, its control address. */
+export interface NginxLuaPool {
+  name: string;
+  upstream: string;
+  file: string;
+  /** the control API, `ADDR:PORT` */
+  api: string;
+}
+
+/**
+ * The blocks of nginx's `http { }` that let noops drive `pools` without reloads (`noops lb
+ * nginx-conf`): the shared dict, the Lua module (inline, loading each pool's file at start), the
+ * log hook that counts requests' ends, one upstream per pool, one control server per address.
+ */
+export function nginxLuaConf(pools: readonly NginxLuaPool[], module = nginxLuaModule()): string {
+  const indent = (text: string, by: string): string =>
+    text
+      .split('\n')
+      .map((l) => (l === '' ? '' : by + l))
+      .join('\n');
+  const lines: string[] = [
+    `# Written by noops for the pool${pools.length > 1 ? 's' : ''} ${pools.map((p) => p.name).join(', ')}: put it in nginx's http { } block.`,
+    '# It needs the Lua module (Debian: apt-get install libnginx-mod-http-lua, which loads it).',
+    '# noops sets the members through the control server below, without a reload; the files are',
+    '# read when nginx starts or reloads. Proxy to a pool with `proxy_pass http://UPSTREAM;`.',
+    `lua_shared_dict ${NGINX_LUA_DICT} 1m;    # the pools and the requests in flight (1m holds thousands of members)`,
+    'init_by_lua_block {',
+    '  package.loaded.noops_balancer = (function()',
+    indent(module.trimEnd(), '    '),
+    '  end)()',
+    ...pools.map((p) => `  require("noops_balancer").load(${JSON.stringify(p.upstream)}, ${JSON.stringify(p.file)})`),
+    '}',
+    '# every request that went through a pool is counted until it ends (how a drain knows a member is idle)',
+    'log_by_lua_block { require("noops_balancer").log() }',
+  ];
+  for (const p of pools) {
+    lines.push(
+      `upstream ${p.upstream} {`,
+      '  server 0.0.0.1;    # never used: balancer_by_lua_block picks each request a ready member',
+      `  balancer_by_lua_block { require("noops_balancer").balance(${JSON.stringify(p.upstream)}) }`,
+      '}',
+    );
+  }
+  for (const api of [...new Set(pools.map((p) => p.api))]) {
+    lines.push(
+      'server {',
+      `  listen ${api};    # the control API the noops agent drives (--api): loopback, or an address only the agent reaches`,
+      '  client_max_body_size 1m;',
+      '  client_body_buffer_size 1m;',
+      '  access_log off;',
+      '  location /noops/pools/ { content_by_lua_block { require("noops_balancer").control() } }',
+      '  location / { return 404; }',
+      '}',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The control API's answer, as the Lua module writes it. */
+interface ApiAnswer {
+  pool: string;
+  version: number;
+  members: { id: string; address: string; port: number; state: HeldMember['state']; connections: number | null }[];
+}
+
+/** PUT the pool's text to its control API; the members nginx holds now, with their requests in flight. */
+async function putPool(api: { address: string; port: number }, upstream: string, text: string): Promise<ApiAnswer> {
+  const url = `http://${hostPort(api)}/noops/pools/${upstream}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'PUT', body: text, signal: AbortSignal.timeout(API_TIMEOUT_MS) });
+  } catch (err) {
+    const why = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+    throw new NoopsError(
+      'NOOPS_E_BALANCER_DRIVE',
+      `nginx's control API at ${hostPort(api)} does not answer (${why}): is nginx running with noops' Lua blocks (\`noops lb nginx-conf\`)?`,
+    );
+  }
+  const body = await res.text();
+  if (res.status !== 200)
+    throw new NoopsError(
+      'NOOPS_E_BALANCER_DRIVE',
+      `nginx's control API at ${hostPort(api)} refused the pool ${upstream} (${res.status}): ${body.slice(0, 300)}`,
+    );
+  let answer: ApiAnswer;
+  try {
+    answer = JSON.parse(body) as ApiAnswer;
+  } catch {
+    throw new NoopsError('NOOPS_E_BALANCER_DRIVE', `nginx's control API at ${hostPort(api)} answered no JSON: ${body.slice(0, 200)}`);
+  }
+  if (!Array.isArray(answer?.members))
+    throw new NoopsError('NOOPS_E_BALANCER_DRIVE', `nginx's control API at ${hostPort(api)} answered no members: ${body.slice(0, 200)}`);
+  return answer;
+}
+
+/**
+ * The pool set through nginx's control API, then written to its file (what a cold nginx reads),
+ * atomically when it changed. The PUT goes first: the change is live in nginx as soon as it can
+ * be (the file's write and fsync take longer on a busy disk), and it goes at every apply (nginx
+ * may have restarted from an older file; an unchanged pool is a no-op there). The file is written
+ * even when the PUT failed (nginx down: it reads it when it starts). The members reported are nginx's.
+ */
+export async function applyNginxApiPool(pool: NginxApiPool): Promise<PoolOutcome> {
+  const content = nginxUpstream(pool.upstream, pool.members, pool.name);
+  const put = await putPool(pool.api, pool.upstream, content).then(
+    (answer) => ({ answer }),
+    (err: Error) => ({ err }),
+  );
+  if ((await readIfAny(pool.file)) !== content) await replaceWith(await writeTemp(pool.file, content), pool.file);
+  if ('err' in put) throw put.err;
+  return {
+    members: put.answer.members.map((m) => ({
+      id: String(m.id),
+      state: m.state,
+      connections: typeof m.connections === 'number' ? m.connections : null,
+    })),
+  };
+}
