@@ -187,6 +187,33 @@ routeTest(
 
 routeTest(
   'POST /api/v1/commands',
+  'a restarted process back new and healthy takes traffic at once, before its command ends; one still starting does not',
+  async () => {
+    const restart = t.call(t.adminToken, 'POST', '/api/v1/commands', { host: 'h1', action: 'restart', tag: TREE.CLUSTER });
+    await until(async () => (await h1State()) === 'drain', 'h1 drains in the pool');
+    await lbReports(0);
+    const res = await restart;
+    assert.equal(res.statusCode, 202, res.body);
+    const marks = async (): Promise<number> => (await t.ctx.store.listDrains(new Date().toISOString())).length;
+    // the same pid (not restarted yet), then a new one still starting: the mark stays
+    await t.report(h1, { processes: [upProcess(TREE.CLUSTER, 'abcdef001')] });
+    await t.report(h1, { processes: [{ ...upProcess(TREE.CLUSTER, 'abcdef001'), pid: 101, health: 'starting' }] });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await marks(), 1, 'not healthy yet: still drained');
+    // new and healthy: cleared, though the agent has not said the command ended
+    await t.report(h1, { processes: [{ ...upProcess(TREE.CLUSTER, 'abcdef001'), pid: 101 }] });
+    await until(async () => (await marks()) === 0, 'the mark cleared at the healthy report');
+    assert.equal(await h1State(), 'ready');
+    // the command ends later, as the agent says so: nothing left to clear, nothing left queued for the tests after
+    const id = (res.json() as { id: number }).id;
+    await t.call(h1, 'GET', '/api/v1/agent/desired?after=-1&commands=1');
+    assert.equal((await t.call(h1, 'POST', `/api/v1/agent/commands/${id}`, { done: true })).statusCode, 200);
+    await t.report(h1, { processes: [upProcess(TREE.CLUSTER, 'abcdef001')] });
+  },
+);
+
+routeTest(
+  'POST /api/v1/commands',
   'a restart whose balancer cannot apply the drain is refused (503) and not queued; the host takes traffic again',
   async () => {
     const restart = t.call(t.adminToken, 'POST', '/api/v1/commands', { host: 'h1', action: 'restart', tag: TREE.CLUSTER });

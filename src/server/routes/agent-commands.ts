@@ -12,6 +12,7 @@ import type { Principal, ServerContext } from '../context.js';
 import { ENDED, commandNotFound } from '../agent-commands.js';
 import { drainTimeoutOf } from '../../balance/index.js';
 import { authorize, canSee } from '../auth.js';
+import { isUnder } from '../../tree/index.js';
 import { HostName, parseBody, parseQuery, TagInput } from './parse.js';
 
 /** 25 s: a CLI's read of a command is answered within this even with no news, under proxy idle timeouts. */
@@ -73,7 +74,10 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
       if (mark) await ctx.balancers.clear(body.host, tag); // not queued: the instances take traffic again
       throw err;
     });
-    if (mark) void undrainWhenEnded(ctx, view.id, body.host, tag, Date.parse(mark.until));
+    if (mark) {
+      const restarted = { host: body.host, tag, process: body.process ?? null, pids: pidsOf(ctx, body.host, tag, body.process ?? null) };
+      void undrainWhenEnded(ctx, view.id, restarted, Date.parse(mark.until));
+    }
     if (body.action === 'restart') {
       await ctx.store.audit({
         at: view.createdAt,
@@ -113,28 +117,76 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
   });
 }
 
+/** What a restart stops: the processes under `tag` (one of them with `process`) on `host`, and their pids before it. */
+interface Restarted {
+  host: string;
+  tag: string;
+  process: string | null;
+  pids: Set<number>;
+}
+
+/** The pids of the processes a restart stops, from the host's last report. */
+function pidsOf(ctx: ServerContext, host: string, tag: string, process: string | null): Set<number> {
+  const pids = new Set<number>();
+  for (const p of ctx.reports.lastReport(host)?.processes ?? [])
+    if (p.pid !== null && isUnder(p.tag, tag) && (process === null || p.process === process)) pids.add(p.pid);
+  return pids;
+}
+
+/**
+ * Whether every process the restart stopped runs again, new (no pid of before), up and healthy by
+ * naming's rule: then its pools may take it back at once, without waiting for the command's end
+ * (the agent answers a restart once the process passed its start grace, often well after its
+ * health check: bench/balancers measured 300-500 ms in the pool too late).
+ */
+function backHealthy(ctx: ServerContext, r: Restarted): boolean {
+  if (r.pids.size === 0) return false; // nothing ran before: wait for the command's end
+  const now = (ctx.reports.lastReport(r.host)?.processes ?? []).filter(
+    (p) => isUnder(p.tag, r.tag) && (r.process === null || p.process === r.process),
+  );
+  return (
+    now.length > 0 &&
+    now.every((p) => p.pid !== null && !r.pids.has(p.pid) && p.state === 'up' && (p.health === undefined || p.health === 'healthy'))
+  );
+}
+
 /**
  * Clears a restart's drain mark once its command ended (done, failed, cancelled, expired, or
- * gone); past the mark's `until` there is nothing left to clear (it counts for nothing).
+ * gone), or as soon as the host reports every restarted process new and healthy, whichever is
+ * first; past the mark's `until` there is nothing left to clear (it counts for nothing).
  */
-async function undrainWhenEnded(ctx: ServerContext, id: number, host: string, tag: string, until: number): Promise<void> {
+async function undrainWhenEnded(ctx: ServerContext, id: number, r: Restarted, until: number): Promise<void> {
+  const back = new AbortController();
+  const onReport = (host: string): void => {
+    if (host === r.host && backHealthy(ctx, r)) back.abort();
+  };
+  ctx.reports.on('report', onReport);
   let offset = 0;
   try {
-    while (Date.now() < until) {
+    while (Date.now() < until && !back.signal.aborted) {
       const asked = Date.now();
-      const seen = await ctx.commands.read(id, offset, Math.min(READ_WAIT_MS, Math.max(until - asked, 0)));
+      const wait = Math.min(READ_WAIT_MS, Math.max(until - asked, 0));
+      const read = ctx.commands.read(id, offset, wait);
+      const early = new Promise<'back'>((resolve) => back.signal.addEventListener('abort', () => resolve('back'), { once: true }));
+      const seen = await Promise.race([read, early]);
+      if (seen === 'back') {
+        void read.catch(() => undefined); // its long read ends by itself
+        break;
+      }
       if (ENDED.includes(seen.status)) break;
       offset = seen.offset;
-      if (Date.now() - asked < 50) await new Promise((r) => setTimeout(r, 250)); // answered early without an end (a closing queue): no busy loop
+      if (Date.now() - asked < 50) await new Promise((res) => setTimeout(res, 250)); // answered early without an end (a closing queue): no busy loop
     }
   } catch {
     // the command is gone (retained no longer): it ended
+  } finally {
+    ctx.reports.off('report', onReport);
   }
   if (Date.now() >= until) return;
   await ctx.balancers
-    .clear(host, tag)
+    .clear(r.host, r.tag)
     .catch((err: Error) =>
-      process.emitWarning(`restart #${id}: clearing the drain of ${host} failed (it expires by itself): ${err.message}`),
+      process.emitWarning(`restart #${id}: clearing the drain of ${r.host} failed (it expires by itself): ${err.message}`),
     );
 }
 
