@@ -2,36 +2,13 @@
  * A test kit: the balancer store in memory (pools, drain marks, reports, hosts' rows), for the
  * view, the hooks and the server's routes without a database.
  */
-import { EventEmitter } from 'node:events';
-import type { AgentReport, BalancerView as PoolRow, ProcessReport } from '../api/index.js';
-import type { NamingSource } from '../naming/index.js';
+import type { BalancerView as PoolRow, ProcessReport } from '../api/index.js';
 import type { HostRow } from '../store/index.js';
 import type { BalanceStore, DrainMark, StoredBalancerReport } from './ports.js';
 import type { Balancers } from './service.js';
 
-/** The read model of what runs, filled by hand: hosts' reports, and which hosts are down. */
-export class FakeRuns extends EventEmitter implements NamingSource {
-  readonly reports = new Map<string, AgentReport>();
-  readonly down = new Set<string>();
-
-  /** The host reports these processes (the view hears it). */
-  report(host: string, processes: ProcessReport[]): void {
-    this.reports.set(host, { processes, failures: [], generation: 1 });
-    this.emit('report', host);
-  }
-  hosts(): string[] {
-    return [...this.reports.keys()];
-  }
-  lastReport(host: string): AgentReport | undefined {
-    return this.reports.get(host);
-  }
-  lastSeen(host: string): string | null {
-    return this.down.has(host) ? null : new Date().toISOString();
-  }
-  isUp(lastHeartbeat: string | null): boolean {
-    return lastHeartbeat !== null;
-  }
-}
+/** The read model of what runs, filled by hand: naming's test kit (hosts' reports, which hosts are down). */
+export { FakeSource as FakeRuns } from '../naming/testing.js';
 
 /** A process of `tag` at `version`, up and healthy unless told. */
 export function upProcess(

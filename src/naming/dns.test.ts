@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Resolver } from 'node:dns/promises';
 import { formatSelector } from '../tree/index.js';
 import { DNS_TTL_S, startDns, type RunningDns } from './dns.js';
-import { FakeSource, proc } from './fake-source.js';
+import { FakeSource, proc } from './testing.js';
 import { NamingView } from './view.js';
 
 const SHOP = 'cop.acme_owt.web_pdl.shop_service.hello_job.web_cluster.dev';

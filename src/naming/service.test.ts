@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DesiredRow, NamingLookupRow } from '../store/index.js';
 import { formatSelector, parseSelector } from '../tree/index.js';
-import { FakeSource, proc } from './fake-source.js';
+import { FakeSource, proc } from './testing.js';
 import { Naming, jobOf } from './service.js';
 
 const SHOP = 'cop.acme_owt.web_pdl.shop_service.hello_job.web_cluster.dev';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSelector } from '../tree/index.js';
-import { FakeSource, proc } from './fake-source.js';
+import { FakeSource, proc } from './testing.js';
 import { NamingView, plainAddress } from './view.js';
 
 const SHOP = 'cop.acme_owt.web_pdl.shop_service.hello_job.web_cluster.dev';
