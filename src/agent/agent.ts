@@ -38,7 +38,6 @@ import { sleep } from './sleep.js';
 import { processId, watchSpec } from './specs.js';
 import { hostUsers, setUpProcessUser } from './run-as.js';
 import { EngineRunner } from './containers/runner.js';
-import { networkFromEnv } from './containers/network-env.js';
 import { loadIdentity, saveIdentity } from './state.js';
 
 /** Retry delays while the server is unreachable: fast at first, then every 5 s. */
@@ -159,7 +158,6 @@ export class Agent {
     this.name = opts.name;
     this.log = opts.log ?? ((line) => process.stderr.write(`noops agent ${opts.name}: ${line}\n`));
     this.containers = opts.host?.supervisor === undefined ? new EngineRunner({ host: opts.name, log: this.log }) : undefined;
-    this.containers?.setNetwork(networkFromEnv());
     this.host = new Host({
       root: this.root,
       supervisor: { ...opts.supervisor, ...(this.containers && { containers: this.containers }) },
@@ -346,7 +344,7 @@ export class Agent {
           if (this.answerTrusted) {
             this.acceptedGeneration = ds.generation;
             this.desired = ds.instances;
-            this.containers?.setNetwork(ds.network ?? networkFromEnv());
+            this.containers?.setNetwork(ds.network);
             this.kick();
           }
         }

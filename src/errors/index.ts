@@ -219,11 +219,11 @@ export const ERROR_CODES = {
   // network (containers' addresses)
   NOOPS_E_NETWORK_INVALID: {
     status: 400,
-    hint: 'give --pool A.B.C.D/N (the first address of its block, outside 127/8, 0/8, 169.254/16 and 224/3) and --per-host P (longer than N, at most 30); --driver macvlan needs --parent IF, bridge takes none (docs/network.md)',
+    hint: 'give --pool A.B.C.D/N (the first address of its block, outside 127/8, 0/8, 169.254/16 and 224/3) and --per-host P (longer than N, at most 30); --driver macvlan needs --parent IF, bridge takes none (docs/containers.md#network-and-addresses)',
   },
   NOOPS_E_NETWORK_IN_USE: {
     status: 409,
-    hint: 'stop the containers on the hosts named first (undeploy their jobs, or deploy them with driver: process), or choose a pool that keeps their subnets (a wider block holding the old one); docs/network.md',
+    hint: 'stop the containers on the hosts named first (undeploy their jobs, or deploy them with driver: process), or choose a pool that keeps their subnets (a wider block holding the old one); docs/containers.md#network-and-addresses',
   },
   NOOPS_E_NETWORK_FULL: {
     status: 409,

@@ -1,7 +1,7 @@
 /**
  * The containers' address pool (issue 17, slide 3.3): the spec (`noops network set`), checked at
  * the edge; each host's subnet, given the first time its desired state is resolved after a pool
- * is set, and kept; the host's `HostNetwork` in its desired state. See README.md and docs/network.md.
+ * is set, and kept; the host's `HostNetwork` in its desired state. See README.md and docs/containers.md, "Network and addresses".
  *
  * @example
  *   import { NetworkBook, checkSpec } from '../network/index.js';

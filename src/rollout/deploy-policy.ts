@@ -108,7 +108,7 @@ export const PolicySchema = z
     test_timeout: duration.optional(),
     /** time a host's connections may take to end when it is drained from its load-balancer pools, when the release's noops.yaml does not say; default 30s */
     drain_timeout: duration.optional(),
-    /** how the jobs' processes run when the release's noops.yaml does not say: `process` (default) or `container` (docs/network.md) */
+    /** how the jobs' processes run when the release's noops.yaml does not say: `process` (default) or `container` (docs/containers.md, "Network and addresses") */
     driver: z.enum(PROCESS_DRIVERS, { error: `driver is one of ${PROCESS_DRIVERS.join(', ')}` }).optional(),
   })
   .strict();

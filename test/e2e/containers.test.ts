@@ -1,17 +1,21 @@
 /**
  * Containers end to end (issue 17): a real server, a real agent and the host's real Docker
- * Engine. A job with `driver: container` in noops.yaml runs in containers on its own addresses
- * (a network of the test's own in 198.18.128.0/17), answers HTTP there, rolls forward and back
+ * Engine. The server's address pool (`noops network set`, a /23 of 198.18.128.0/17 the engine does
+ * not use) gives the host its subnet; a job with `driver: container` in noops.yaml runs in
+ * containers on their own addresses of that subnet, which `noops ps` and `noops resolve` show,
+ * answers HTTP there, rolls forward and back
  * with its volume's data kept, is limited (memory: oom reported; pids), restarts after a crash,
  * ends in flapping in a crash loop, survives an agent restart without a container restart, and
  * never touches a container started by hand.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
-import { CONTAINER_LABELS, type HostNetwork, type InstanceView } from '../../src/api/index.js';
-import { connectEngine, freeTestNetwork, ownedFilter, removeTestObjects } from '../../src/agent/containers/index.js';
+import { CONTAINER_LABELS, type InstanceView, type NamingAnswer, type NetworkView } from '../../src/api/index.js';
+import { connectEngine, ownedFilter, removeTestObjects } from '../../src/agent/containers/index.js';
 import {
   cleanup,
   cli,
@@ -35,7 +39,8 @@ const root = join(base, 'agent');
 let server: ServerProc;
 let agent: Proc;
 let docker: Dockerode;
-let net: HostNetwork;
+/** the host's Docker network as the server names it, and the subnet `noops network show` gives the host */
+const net = { name: 'noops', subnet: '' };
 let byHand: Dockerode.Container;
 const versions: string[] = [];
 
@@ -93,6 +98,69 @@ async function containerOf(process: string): Promise<Dockerode.ContainerInfo | u
   return list[0];
 }
 
+/** Whether IPv4 `address` lies in `cidr`. */
+function inSubnet(address: string, cidr: string): boolean {
+  const toInt = (a: string): number => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  const [baseAddress, bits] = cidr.split('/') as [string, string];
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(toInt(address) / size) === Math.floor(toInt(baseAddress) / size);
+}
+
+/** A /23 of 198.18.128.0/17 that no network of the engine overlaps (each /24 of it unused). */
+async function freePool(): Promise<string> {
+  const used = new Set<string>();
+  for (const n of await docker.listNetworks()) {
+    const info = (await docker
+      .getNetwork(n.Id)
+      .inspect()
+      .catch(() => null)) as Dockerode.NetworkInspectInfo | null;
+    for (const c of info?.IPAM?.Config ?? []) if (c.Subnet) used.add(c.Subnet);
+  }
+  // two CIDR blocks overlap when one holds the other's first address
+  const overlaps = (pool: string, s: string): boolean => inSubnet(pool.split('/')[0]!, s) || inSubnet(s.split('/')[0]!, pool);
+  for (let i = 0; i < 500; i++) {
+    const pool = `198.18.${128 + 2 * Math.floor(Math.random() * 64)}.0/23`;
+    if (![...used].some((s) => s.includes('.') && overlaps(pool, s))) return pool;
+  }
+  throw new Error('no free /23 in 198.18.128.0/17');
+}
+
+/**
+ * The server names every host's Docker network `noops`, so two runs of this file on one engine
+ * would make and replace one network: they take turns (a lock folder holding the runner's pid;
+ * a dead runner's lock is taken over).
+ */
+const LOCK = join(tmpdir(), 'noops-e2e-containers.lock');
+async function takeEngineLock(): Promise<void> {
+  await until(
+    'the other containers e2e on this engine to end',
+    () => {
+      try {
+        mkdirSync(LOCK);
+        writeFileSync(join(LOCK, 'pid'), String(process.pid));
+        return true;
+      } catch {
+        let holder = Number.NaN;
+        try {
+          holder = Number(readFileSync(join(LOCK, 'pid'), 'utf8'));
+        } catch {}
+        if (Number.isInteger(holder) && !alive(holder)) rmSync(LOCK, { recursive: true, force: true });
+        return false;
+      }
+    },
+    900_000,
+    1000,
+  );
+}
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function addressOf(c: Dockerode.ContainerInfo): string {
   return c.NetworkSettings.Networks[net.name]!.IPAddress;
 }
@@ -124,10 +192,16 @@ async function deploy(args: string[]): Promise<void> {
 
 before(async () => {
   docker = await connectEngine();
-  net = await freeTestNetwork(docker, `noops-e2e-${process.pid}`);
+  await takeEngineLock();
   server = await startServer(join(base, 'server'), await freePort());
-  agent = startAgent(server, root, HOST, 'rack=r1', { NOOPS_AGENT_NETWORK: JSON.stringify(net) });
+  agent = startAgent(server, root, HOST, 'rack=r1');
   await until('the host up', async () => (await cliJson<{ status: string }[]>(server, ['hosts'])).some((h) => h.status === 'up'), 60_000);
+  const pool = await freePool();
+  const set = await cli(server, ['network', 'set', '--pool', pool, '--per-host', '24']);
+  assert.equal(set.code, 0, set.stdout + set.stderr);
+  const shown = await cliJson<NetworkView>(server, ['network', 'show']);
+  net.subnet = shown.hosts.find((h) => h.host === HOST)?.subnet ?? '';
+  assert.ok(net.subnet !== '' && inSubnet(net.subnet.split('/')[0]!, pool), `${HOST} has a subnet of ${pool}: ${JSON.stringify(shown)}`);
   const repo = join(base, 'repo');
   for (const greeting of ['one', 'two']) {
     const commit = commitFiles(repo, { 'noops.yaml': NOOPS_YAML, 'server.js': SERVER_JS(greeting), 'worker.js': WORKER_JS }, greeting);
@@ -143,7 +217,12 @@ after(async () => {
   await agent?.stop();
   await server?.stop();
   await byHand?.remove({ force: true }).catch(() => undefined);
-  if (docker) await removeTestObjects(docker, HOST, net?.name);
+  if (docker) await removeTestObjects(docker, HOST, net.name);
+  let holder = '';
+  try {
+    holder = readFileSync(join(LOCK, 'pid'), 'utf8');
+  } catch {}
+  if (holder === String(process.pid)) rmSync(LOCK, { recursive: true, force: true });
   cleanup([base]);
 });
 
@@ -161,7 +240,22 @@ test('a container job answers on its own address, rolls forward and back with it
     Labels: { [CONTAINER_LABELS.tag]: CLUSTER },
   });
   await byHand.start();
-  assert.ok(first.address.startsWith(net.subnet.split('.').slice(0, 3).join('.')), `${first.address} is on ${net.subnet}`);
+  assert.ok(inSubnet(first.address, net.subnet), `${first.address} is on the host's subnet ${net.subnet}`);
+  const row = await until('ps to show the container and its address', async () => {
+    const r = await ps('web');
+    return r.container === first.id && r.address === first.address && r;
+  }).catch(async (err: Error) => {
+    throw new Error(`${err.message}: ${JSON.stringify(await ps('web'))}, the engine's ${first.id} at ${first.address}`);
+  });
+  assert.equal(row.port, port);
+  const answer = await until('resolve to answer the container address', async () => {
+    const r = await cliJson<NamingAnswer>(server, ['resolve', CLUSTER]);
+    return r.endpoints.some((e) => e.address === first.address) && r;
+  });
+  assert.deepEqual(
+    answer.endpoints.filter((e) => e.process === 'web').map((e) => [e.host, e.address, e.port]),
+    [[HOST, first.address, port]],
+  );
   assert.equal(await fetch(`http://${first.address}:${port}/write`).then((r) => r.text()), 'written');
 
   await deploy(['deploy', '-t', CLUSTER, '-v', versions[1]!]);
@@ -222,7 +316,7 @@ test('an agent restart adopts the running container; a container started by hand
   const restarts = (await ps('web')).restarts;
   await agent.stop();
   assert.equal((await docker.getContainer(before.id).inspect()).State.Running, true, 'the container outlives its agent');
-  agent = startAgent(server, root, HOST, 'rack=r1', { NOOPS_AGENT_NETWORK: JSON.stringify(net) });
+  agent = startAgent(server, root, HOST, 'rack=r1');
   await until(
     'the agent reporting again',
     async () => (await ps('web')).state === 'up' && (await ps('web')).updatedAt > new Date(Date.now() - 2000).toISOString(),

@@ -20,7 +20,7 @@ export function registerCluster(p: Command): void {
     .option('--no-canary', 'policy: no canary')
     .option(
       '--driver <process|container>',
-      "policy: how the jobs' processes run when their noops.yaml does not say `driver:` (docs/network.md)",
+      "policy: how the jobs' processes run when their noops.yaml does not say `driver:` (docs/containers.md#which-driver-a-job-runs-with)",
     )
     .option(
       '--yes',

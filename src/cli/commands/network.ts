@@ -1,5 +1,5 @@
 /**
- * `noops network set|show`: the containers' address pool (issue 17, docs/network.md). The server
+ * `noops network set|show`: the containers' address pool (issue 17, docs/containers.md, "Network and addresses"). The server
  * gives each host a subnet of the pool (the first time the host needs one, then kept), and each
  * container on the host gets its own address from it: that address is what naming and the load
  * balancers register.

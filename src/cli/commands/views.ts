@@ -25,7 +25,7 @@ export function registerViews(p: Command): void {
     .action(async (o: { tag?: string; json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).instances(o.tag);
       if (o.json) return json(rows);
-      // a container's own address, in a column of its own once any instance has one (docs/network.md)
+      // a container's own address, in a column of its own once any instance has one (docs/containers.md, "Network and addresses")
       const addressed = rows.some((r) => r.address);
       table(
         rows.map((r) => ({ ...r, error: r.error ?? '', address: r.address ?? '' })),
