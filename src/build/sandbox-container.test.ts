@@ -68,6 +68,7 @@ async function left(owner: string): Promise<number> {
 const CHECK = (secret: string, outside: string) =>
   [
     'echo "uid=$(id -u)"',
+    'test -e /.dockerenv && echo in-docker',
     `cat ${secret} 2>/dev/null || echo no-secret`,
     `touch ${outside} 2>/dev/null || echo no-write-outside`,
     'touch /etc/x 2>/dev/null || echo no-write-root',
@@ -92,6 +93,7 @@ test('a build whose steps run in containers: only its source, its own uid, nothi
     const r = await runBuild({ ...sb.options(), ref: 'main', sandbox, owner: 'ctr-ok' });
     const log = sb.log.join('');
     assert.match(log, new RegExp(`^uid=${BUILD_UID_BASE}$`, 'm'), log);
+    assert.match(log, /^in-docker$/m, 'the step ran in a container of the engine');
     assert.match(log, /^no-secret$/m);
     assert.match(log, /^no-write-outside$/m);
     assert.match(log, /^no-write-root$/m);
