@@ -34,16 +34,19 @@ export const ALLOWED: Record<string, readonly string[]> = {
   api: ['errors', 'release', 'rollout', 'runtimes', 'tls', 'tree'],
   secrets: ['errors', 'tree', 'release', 'api', 'store'],
   store: ['errors'],
+  // engine: the host's Docker Engine (dockerode, loaded on first use), noops' labels, the base image (issue 17)
+  engine: ['errors', 'api'],
   // the change bus: the server's caches and long polls hear every server's writes (issue 14)
   bus: ['errors'],
   // one leader per control loop, through leases in the store (issue 14); the server wires it to the loops
   lead: ['errors', 'store'],
-  build: ['errors', 'artifacts', 'release', 'runtimes', 'tree', 'api', 'net', 'store'],
+  // build -> engine: the container sandbox runs each build step in a throwaway container (issue 17)
+  build: ['errors', 'artifacts', 'release', 'runtimes', 'tree', 'api', 'net', 'store', 'engine'],
   // monitor -> bus: the read model names the hosts whose reports it stored, and reads the others' (issue 14)
   // monitor -> net: the VictoriaMetrics test kit (victoria/test-victoria.ts) takes a free port from the one shared helper
   monitor: ['errors', 'api', 'store', 'tree', 'release', 'bus', 'net'],
   rollout: ['errors', 'api', 'artifacts', 'build', 'release', 'runtimes', 'secrets', 'store', 'tree'],
-  agent: ['errors', 'api', 'artifacts', 'net', 'release', 'runtimes', 'secrets', 'supervisor', 'tls', 'tree'],
+  agent: ['errors', 'api', 'artifacts', 'engine', 'net', 'release', 'runtimes', 'secrets', 'supervisor', 'tls', 'tree'],
   import: ['errors', 'api', 'artifacts', 'release', 'store', 'tree'],
   server: [
     'errors',
@@ -125,7 +128,7 @@ const HEAVY_PACKAGES = [
   'undici',
   'commander',
   'cli-progress',
-  // the agent's container driver loads it when it first talks to the engine (agent/containers/engine.ts)
+  // the agent's container driver and the build's container sandbox load it when they first talk to the engine (engine/engine.ts)
   'dockerode',
 ];
 

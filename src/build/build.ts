@@ -93,6 +93,8 @@ export interface BuildOptions {
   credential?: GitCredential;
   /** where the repository's commands run; the server passes its own. Default: none (unit tests) */
   sandbox?: Sandbox;
+  /** names the build on its step containers (`noops.build`, sandbox kind container); the runner passes the build's id */
+  owner?: string;
 }
 
 /** A built release. */
@@ -132,7 +134,7 @@ export async function runBuild(opts: BuildOptions): Promise<BuildResult> {
   const deadline = Date.now() + timeoutMs;
   const log = guardLog(opts.log);
   const output = limitLog(log, BUILD_LOG_LIMIT, BUILD_LOG_TAIL);
-  const box = (opts.sandbox ?? Sandbox.none()).open();
+  const box = (opts.sandbox ?? Sandbox.none()).open(opts.owner);
 
   let dir: string | undefined;
   try {

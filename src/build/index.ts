@@ -7,4 +7,12 @@ export { excludeMatcher } from './exclude.js';
 export { run, type RunOptions, type RunResult } from './exec.js';
 export { credentialEnv, parseCredential, redactRepo, splitRepoCredential, type GitCredential } from './git.js';
 export { SANDBOX_LIMITS, planStep, type SandboxKind, type SandboxPolicy, type StepPlan } from './sandbox.js';
-export { BUILD_UID_BASE, BUILD_UID_COUNT, Sandbox, SandboxSession, type SandboxMode, type SandboxOptions } from './sandbox-run.js';
+export {
+  BUILD_UID_BASE,
+  BUILD_UID_COUNT,
+  SANDBOX_MODES,
+  Sandbox,
+  SandboxSession,
+  type SandboxMode,
+  type SandboxOptions,
+} from './sandbox-run.js';

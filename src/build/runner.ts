@@ -182,6 +182,7 @@ export class BuildRunner {
         runtimes: this.runtimes,
         credential: req.credential,
         sandbox: this.sandbox,
+        owner: String(id),
       });
       // The server records only what the package spec allows, whoever wrote the package.
       await inspectPackage(this.artifacts.path(out.sha256));

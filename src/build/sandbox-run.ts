@@ -4,10 +4,12 @@
  * {@link planStep}, and kills what a build left running.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
 import { access, chmod, lchown, lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connectEngine, DEFAULT_DOCKER_SOCKET, ensureBaseImage } from '../engine/index.js';
 import { NoopsError } from '../errors/index.js';
 import { run, type RunResult } from './exec.js';
 import {
@@ -19,6 +21,7 @@ import {
   type SandboxPolicy,
   type SandboxTools,
 } from './sandbox.js';
+import { containerSpec, existing, removeStepContainers, runInContainer, type StepEngine } from './sandbox-container.js';
 
 /**
  * The builds' uids: BUILD_UID_BASE + n, n < BUILD_UID_COUNT, with no /etc/passwd entry. 61000
@@ -40,8 +43,15 @@ export const HIDDEN_FOLDERS = ['/root', '/home', '/tmp', '/var/tmp', '/var/lib/n
 /** The probe at server start (bwrap runs /bin/true) fails rather than hang a start. */
 const PROBE_TIMEOUT_MS = 10_000;
 
-/** `--build-sandbox`: `auto` is the strongest kind that works here; `none` runs builds as the server's user. */
-export type SandboxMode = 'auto' | 'none';
+/**
+ * `--build-sandbox`: `auto` is the strongest process kind that works here (bubblewrap first);
+ * `container` runs each step in a throwaway container on the host's Docker Engine (refused when
+ * the engine does not answer); `none` runs builds as the server's user.
+ */
+export type SandboxMode = 'auto' | 'container' | 'none';
+
+/** The modes `--build-sandbox` takes. */
+export const SANDBOX_MODES: readonly SandboxMode[] = ['auto', 'container', 'none'];
 
 /** What the server tells {@link Sandbox.detect}. */
 export interface SandboxOptions {
@@ -53,6 +63,8 @@ export interface SandboxOptions {
   /** the server's log: the sandbox says once what it could not do */
   log: (line: string) => void;
   tools?: SandboxTools;
+  /** the Docker Engine's socket (mode container); default /var/run/docker.sock */
+  dockerSocket?: string;
 }
 
 /** How a step runs, as {@link run} takes it minus the user. */
@@ -76,6 +88,8 @@ export class Sandbox {
     private readonly root: string,
     /** true when the sandbox made `root` (kind uid) and removes it on close */
     private readonly ownsRoot = false,
+    /** the engine and the base image (kind container) */
+    private readonly engine?: StepEngine,
   ) {}
 
   /** Removes the folder the sandbox made for its builds (kind uid); the server calls it on close. */
@@ -109,6 +123,7 @@ export class Sandbox {
       );
     }
     const tools = opts.tools ?? DEFAULT_TOOLS;
+    if (opts.mode === 'container') return Sandbox.container(opts, tools);
     const root = process.getuid?.() === 0;
     const policy = (kind: SandboxKind): SandboxPolicy => ({
       kind,
@@ -144,6 +159,26 @@ export class Sandbox {
     return new Sandbox(policy('userns'), "not root: builds run as the server's user, in bubblewrap", dataDir);
   }
 
+  /**
+   * Kind container: the engine must answer and the base image be there (built from the host's
+   * files when missing), else builds are refused, saying why: no weaker kind is taken silently.
+   */
+  private static async container(opts: SandboxOptions, tools: SandboxTools): Promise<Sandbox> {
+    const socket = opts.dockerSocket ?? DEFAULT_DOCKER_SOCKET;
+    let engine: StepEngine;
+    try {
+      const docker = await connectEngine(socket);
+      engine = { docker, image: await ensureBaseImage(docker, (line) => opts.log(`noops: ${line}\n`)) };
+    } catch (err) {
+      return Sandbox.unavailable(opts, `--build-sandbox container: ${(err as Error).message}`);
+    }
+    // the server's node, read-only at its own path: the base image carries its libraries
+    const readable = [...opts.readable, process.execPath];
+    const policy: SandboxPolicy = { kind: 'container', hide: [], readable, limits: SANDBOX_LIMITS, tools };
+    opts.log(`noops: builds and deploy tests run in throwaway containers of ${engine.image} (Docker Engine at ${socket})\n`);
+    return new Sandbox(policy, '', opts.dataDir, false, engine);
+  }
+
   /** No sandbox works here: every build and deploy test is refused, saying why. */
   private static unavailable(opts: SandboxOptions, why: string): Sandbox {
     opts.log(
@@ -166,15 +201,22 @@ export class Sandbox {
   }
 
   /**
-   * A session for one build or deploy test: a uid of its own (kinds bwrap and uid).
+   * A session for one build or deploy test: a uid of its own (kinds bwrap, uid, and container
+   * when the server is root). `owner` names it on its containers (`noops.build`); default random.
    *
    * @throws NoopsError NOOPS_E_BUILD_SANDBOX when no sandbox works here, or every uid is in use
    */
-  open(): SandboxSession {
+  open(owner: string = randomBytes(6).toString('hex')): SandboxSession {
     if (!this.policy) {
       throw new NoopsError('NOOPS_E_BUILD_SANDBOX', `builds cannot run sandboxed on this server: ${this.note}`);
     }
-    if (this.policy.kind !== 'bwrap' && this.policy.kind !== 'uid') return new SandboxSession(this.policy, undefined, () => undefined);
+    const container = this.engine ? { engine: this.engine, owner } : undefined;
+    const ownUid = this.policy.kind === 'bwrap' || this.policy.kind === 'uid' || (container && process.getuid?.() === 0);
+    if (!ownUid) {
+      // not root: a container step runs as the server's own uid, which owns the build's files already
+      const self = container ? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 } : undefined;
+      return new SandboxSession(this.policy, self, () => undefined, container);
+    }
     let n = 0;
     while (n < BUILD_UID_COUNT && this.used.has(n)) n++;
     if (n === BUILD_UID_COUNT) {
@@ -184,7 +226,7 @@ export class Sandbox {
     }
     this.used.add(n);
     const id = { uid: BUILD_UID_BASE + n, gid: BUILD_UID_BASE + n };
-    return new SandboxSession(this.policy, id, () => this.used.delete(n));
+    return new SandboxSession(this.policy, id, () => this.used.delete(n), container);
   }
 }
 
@@ -203,6 +245,8 @@ export class SandboxSession {
     /** the build's own user; undefined when the steps run as the server's (userns, none) */
     readonly id: SandboxId | undefined,
     private readonly release: () => void,
+    /** kind container: the engine, and the name of this build on its containers */
+    private readonly container?: { engine: StepEngine; owner: string },
   ) {}
 
   /**
@@ -233,6 +277,13 @@ export class SandboxSession {
    * @throws the spawn error when the program (prlimit, bwrap) cannot start
    */
   run(argv: readonly string[], work: string, opts: SandboxRunOptions): Promise<RunResult> {
+    if (this.container && this.id) {
+      const { engine, owner } = this.container;
+      const view = { readable: existing(this.policy.readable), limits: this.policy.limits };
+      const spec = containerSpec(engine.image, view, { argv, work, cwd: opts.cwd, env: opts.env, id: this.id, owner });
+      this.started = true;
+      return runInContainer(engine, spec, { deadline: opts.deadline, onOutput: opts.onOutput });
+    }
     const plan = planStep(this.policy, { argv, work, cwd: opts.cwd, env: opts.env, id: this.id });
     this.started = true;
     return run(plan.file, plan.args, {
@@ -254,6 +305,8 @@ export class SandboxSession {
     if (this.stopped) return;
     this.stopped = true;
     if (!this.id || !this.started) return;
+    // a container's processes end with it; one a crash of the step left behind goes now
+    if (this.container) return removeStepContainers(this.container.engine.docker, this.container.owner);
     await killAll(this.id);
     // without a mount namespace the build could write to the machine's shared temp folders,
     // where the next build given this uid would find it

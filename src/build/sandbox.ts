@@ -12,11 +12,14 @@
  *           limits, a folder outside the data folder; no namespaces.
  *   userns  server is not root, bubblewrap works in a user namespace: the same mounts and
  *           namespaces as bwrap, but the server's own uid (it cannot switch).
+ *   container  started with `--build-sandbox container`: each step in a throwaway container on
+ *           the host's Docker Engine, as the build's uid, seeing only its folder and the runtimes
+ *           (sandbox-container.ts; {@link planStep} does not plan it).
  *   none    started with `--build-sandbox none`: steps run as the server runs them.
  */
 
 /** How a step is sandboxed; see the file comment. */
-export type SandboxKind = 'bwrap' | 'uid' | 'userns' | 'none';
+export type SandboxKind = 'bwrap' | 'uid' | 'userns' | 'container' | 'none';
 
 /** Limits of every process a step starts (setrlimit, inherited by its children). */
 export interface SandboxLimits {
@@ -104,12 +107,13 @@ const PATH_DIR_MODE = '0755';
  *     { argv: ['/bin/sh', '-c', 'make'], work: '/w', cwd: '/w/src', env: {}, id: { uid: 61000, gid: 61000 } })
  *   // { file: '/usr/bin/prlimit', args: ['--nproc=1024', '--data=4294967296', '--fsize=4294967296', '--core=0', '--', '/bin/sh', '-c', 'make'],
  *   //   cwd: '/w/src', env: {}, uid: 61000, gid: 61000 }
- * @throws Error when the kind needs an id and none is given (a bug, not a user error)
+ * @throws Error when the kind needs an id and none is given, or is container (bugs, not user errors)
  */
 export function planStep(policy: SandboxPolicy, step: StepInput): StepPlan {
   const [program, ...rest] = step.argv;
   if (program === undefined) throw new Error('planStep: empty argv');
   if (policy.kind === 'none') return { file: program, args: [...rest], cwd: step.cwd, env: step.env };
+  if (policy.kind === 'container') throw new Error('planStep: a container step is not a process (sandbox-container.ts runs it)');
 
   const switches = policy.kind === 'bwrap' || policy.kind === 'uid';
   if (switches && !step.id) throw new Error(`planStep: a ${policy.kind} sandbox needs the build's uid`);

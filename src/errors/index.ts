@@ -84,7 +84,7 @@ export const ERROR_CODES = {
   NOOPS_E_NO_PROCESSES: { status: 422, hint: 'add a Procfile or a `processes:` section to noops.yaml' },
   NOOPS_E_BUILD_SANDBOX: {
     status: 503,
-    hint: "install bubblewrap (`apt-get install bubblewrap`) or run the server as root so builds run sandboxed; or start the server with `--build-sandbox none` to run them as the server's own user",
+    hint: "install bubblewrap (`apt-get install bubblewrap`) or run the server as root so builds run sandboxed; with `--build-sandbox container`, start the Docker Engine (`docker info`); or start the server with `--build-sandbox none` to run them as the server's own user",
   },
   // packages
   NOOPS_E_SHA256_MISMATCH: { status: 422, hint: 'the package was damaged or replaced; build it again' },

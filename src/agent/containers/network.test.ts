@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type Dockerode from 'dockerode';
 import { CONTAINER_LABELS, type HostNetwork } from '../../api/index.js';
 import type { NoopsError } from '../../errors/index.js';
-import { connectEngine } from './engine.js';
+import { connectEngine } from '../../engine/index.js';
 import { DEFAULT_BRIDGE, ensureNetwork } from './network.js';
 import { EngineRunner } from './runner.js';
 import { freeTestNetwork } from './test-net.js';

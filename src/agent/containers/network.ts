@@ -7,7 +7,7 @@
 import type Dockerode from 'dockerode';
 import type { HostNetwork } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
-import { engineError, isOwned, OWNED_LABELS } from './engine.js';
+import { engineError, isOwned, OWNED_LABELS } from '../../engine/index.js';
 
 /** The engine's default bridge: where containers go when the host has no network of noops. */
 export const DEFAULT_BRIDGE = 'bridge';

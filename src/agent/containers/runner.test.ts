@@ -11,8 +11,7 @@ import type Dockerode from 'dockerode';
 import { CONTAINER_LABELS, type HostNetwork } from '../../api/index.js';
 import { Supervisor, type WatchSpec } from '../../supervisor/index.js';
 import { Scratch, until } from '../../supervisor/test-kit.js';
-import { BASE_REPO } from './base-image.js';
-import { ownedFilter } from './engine.js';
+import { BASE_REPO, ownedFilter } from '../../engine/index.js';
 import { EngineRunner } from './runner.js';
 import { freeTestNetwork, removeTestObjects } from './test-net.js';
 

@@ -18,8 +18,7 @@ import {
   type RunAs,
   type WatchSpec,
 } from '../../supervisor/index.js';
-import { ensureBaseImage } from './base-image.js';
-import { connectEngine, engineError, OWNED_LABELS, ownedFilter, statusOf } from './engine.js';
+import { connectEngine, engineError, ensureBaseImage, OWNED_LABELS, ownedFilter, statusOf } from '../../engine/index.js';
 import { followContainer } from './handle.js';
 import { ensureNetwork } from './network.js';
 

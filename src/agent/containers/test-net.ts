@@ -4,7 +4,7 @@
  */
 import type Dockerode from 'dockerode';
 import { CONTAINER_LABELS, type HostNetwork } from '../../api/index.js';
-import { ownedFilter } from './engine.js';
+import { ownedFilter } from '../../engine/index.js';
 
 /** A HostNetwork named `name` on a /24 of 198.18.128.0/17 that the engine does not use yet. */
 export async function freeTestNetwork(docker: Dockerode, name: string): Promise<HostNetwork> {

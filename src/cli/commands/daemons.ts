@@ -78,7 +78,7 @@ const UP_DNS = '127.0.0.1:8600';
 /** `--build-sandbox`, the same on `server` and `up`. */
 const BUILD_SANDBOX_FLAG = [
   '--build-sandbox <mode>',
-  "auto: builds and deploy tests run sandboxed (bubblewrap, an own uid), refused when that cannot work; none: as the server's own user, able to read its tokens",
+  "auto: builds and deploy tests run sandboxed (bubblewrap, an own uid), refused when that cannot work; container: each step in a throwaway container on the host's Docker Engine; none: as the server's own user, able to read its tokens",
   'auto',
 ] as const;
 
@@ -87,8 +87,8 @@ function serverOptions(o: ServerFlags): ServerOptions {
   if (heartbeatMs !== undefined && !(Number.isInteger(heartbeatMs) && heartbeatMs >= 100)) {
     throw new NoopsError('NOOPS_E_INPUT', `--heartbeat-ms "${o.heartbeat}" must be a whole number of milliseconds, at least 100`);
   }
-  if (o.buildSandbox !== undefined && o.buildSandbox !== 'auto' && o.buildSandbox !== 'none') {
-    throw new NoopsError('NOOPS_E_INPUT', `--build-sandbox "${o.buildSandbox}" must be auto or none`);
+  if (o.buildSandbox !== undefined && !['auto', 'container', 'none'].includes(o.buildSandbox)) {
+    throw new NoopsError('NOOPS_E_INPUT', `--build-sandbox "${o.buildSandbox}" must be auto, container or none`);
   }
   const leaseMs = o.leaseMs === undefined ? undefined : Number(o.leaseMs);
   if (leaseMs !== undefined && !(Number.isInteger(leaseMs) && leaseMs >= 200 && leaseMs <= 600_000)) {
@@ -109,7 +109,7 @@ function serverOptions(o: ServerFlags): ServerOptions {
     serverId: o.serverId,
     advertise: o.advertise,
     victoriaMetrics: o.victoriaMetrics,
-    buildSandbox: o.buildSandbox,
+    buildSandbox: o.buildSandbox as ServerOptions['buildSandbox'], // checked above
     tls: serverTlsOptions(o),
     insecure: o.insecure,
     ...(o.dns !== undefined && o.dns !== 'off' && { dns: o.dns }),

@@ -11,7 +11,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
-import { NoopsError } from '../../errors/index.js';
+import { NoopsError } from '../errors/index.js';
 import { engineError, OWNED_LABELS, statusOf } from './engine.js';
 
 /** The repository of the base image. */

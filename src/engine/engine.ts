@@ -4,8 +4,8 @@
  * `noops.owned=1`, and nothing without it is listed, touched or removed.
  */
 import type Dockerode from 'dockerode';
-import { CONTAINER_LABELS } from '../../api/index.js';
-import { NoopsError } from '../../errors/index.js';
+import { CONTAINER_LABELS } from '../api/index.js';
+import { NoopsError } from '../errors/index.js';
 
 /** The engine's socket on a Debian host (docker.io). */
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';

@@ -1,0 +1,178 @@
+/**
+ * The build sandbox, container kind (issue 17): each step (a build or test command, a deploy
+ * test) runs in a throwaway container on the host's Docker Engine, made from noops' base image
+ * (engine/base-image.ts: a shell and node's libraries, from the host's own files). It sees only
+ * the step's own folder (read-write), the build runtimes and the server's node (read-only); it
+ * runs as the build's uid with no capabilities, under the limits of {@link SANDBOX_LIMITS}, and is
+ * removed when the step ends. Labelled `noops.owned=1` and `noops.build=<id>`, so that what a
+ * crash left behind is found and removed.
+ *
+ * Network: the bubblewrap sandbox shares the host's network with every step (installs fetch
+ * packages), so the container kind gives every step the engine's default bridge: outbound access,
+ * no published port, nothing of the host's loopback.
+ */
+import { existsSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type Dockerode from 'dockerode';
+import { engineError, OWNED_LABELS, ownedFilter, statusOf } from '../engine/index.js';
+import type { RunResult } from './exec.js';
+import type { SandboxId, SandboxLimits } from './sandbox.js';
+
+/** The label naming the build (or deploy test) a step's container belongs to. */
+export const BUILD_LABEL = 'noops.build';
+
+/** The engine network of every step: the default bridge (see the file comment). */
+export const STEP_NETWORK = 'bridge';
+
+/** The last characters of each stream kept in the result, as exec.ts keeps them. */
+const CAPTURE_LIMIT = 64 * 1024;
+/** After the container exits, how long its output may still take to arrive. */
+const OUTPUT_DRAIN_MS = 1_000;
+
+/** What the container kind needs of the engine: the client and the base image's name. */
+export interface StepEngine {
+  docker: Dockerode;
+  image: string;
+}
+
+/** One step, as the container kind runs it. */
+export interface ContainerStep {
+  argv: readonly string[];
+  /** the step's own folder: bound read-write at its own path, the only one it may write */
+  work: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  id: SandboxId;
+  /** the build or deploy test the container belongs to (the `noops.build` label) */
+  owner: string;
+}
+
+/** The folders a step reads besides its own: the runtimes, the server's node; bound read-only at their own paths. */
+export interface ContainerView {
+  readable: readonly string[];
+  limits: SandboxLimits;
+}
+
+/**
+ * The engine's create options of one step: pure.
+ *
+ * @example
+ *   containerSpec('noops-base:0123456789ab', { readable: ['/data/runtimes'], limits: SANDBOX_LIMITS },
+ *     { argv: ['/bin/sh', '-c', 'make'], work: '/w', cwd: '/w/src', env: { HOME: '/w/home' }, id: { uid: 61000, gid: 61000 }, owner: '7' })
+ *   // { Image: 'noops-base:0123456789ab', User: '61000:61000', WorkingDir: '/w/src', Cmd: ['/bin/sh', '-c', 'make'], ... }
+ */
+export function containerSpec(image: string, view: ContainerView, step: ContainerStep): Dockerode.ContainerCreateOptions {
+  const l = view.limits;
+  const limit = (Name: string, n: number) => ({ Name, Soft: n, Hard: n });
+  return {
+    Image: image,
+    Cmd: [...step.argv],
+    Env: Object.entries(step.env)
+      .filter(([k, v]) => v !== undefined && k !== 'USER' && k !== 'LOGNAME') // the build's uid has no name
+      .map(([k, v]) => `${k}=${v}`),
+    WorkingDir: step.cwd,
+    User: `${step.id.uid}:${step.id.gid}`,
+    Labels: { ...OWNED_LABELS, [BUILD_LABEL]: step.owner },
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+    HostConfig: {
+      Mounts: [
+        { Type: 'bind', Source: step.work, Target: step.work, ReadOnly: false },
+        ...view.readable.filter((r) => r !== step.work).map((r) => ({ Type: 'bind' as const, Source: r, Target: r, ReadOnly: true })),
+      ],
+      ReadonlyRootfs: true,
+      NetworkMode: STEP_NETWORK,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      // the cgroup's task limit holds for the whole container, where RLIMIT_NPROC counts per uid
+      PidsLimit: l.processes,
+      Ulimits: [limit('nproc', l.processes), limit('data', l.dataBytes), limit('fsize', l.fileBytes), limit('core', 0)],
+    },
+  };
+}
+
+/** The folders of `view.readable` that exist here (the engine refuses to bind a missing one). */
+export function existing(paths: readonly string[]): string[] {
+  return paths.filter((p) => existsSync(p));
+}
+
+/**
+ * Runs one step in a container made from `spec`, streaming its output to `onOutput`; kills it
+ * at `deadline` (timedOut); removes it, whatever happened.
+ *
+ * @throws NoopsError NOOPS_E_CONTAINER when the engine refuses to create, start or remove it
+ */
+export async function runInContainer(
+  engine: StepEngine,
+  spec: Dockerode.ContainerCreateOptions,
+  opts: { deadline: number; onOutput?: (text: string) => void },
+): Promise<RunResult> {
+  const { docker } = engine;
+  const c = await docker.createContainer(spec).catch((e) => Promise.reject(engineError("creating a build step's container", e)));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const out = { stdout: '', stderr: '' };
+    const stream = await c.attach({ stream: true, stdout: true, stderr: true });
+    const ended = new Promise<void>((resolve) => {
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', () => resolve());
+    });
+    const collect = (key: 'stdout' | 'stderr'): PassThrough => {
+      const p = new PassThrough();
+      const decoder = new StringDecoder('utf8');
+      const take = (text: string): void => {
+        if (text === '') return;
+        out[key] = (out[key] + text).slice(-CAPTURE_LIMIT);
+        opts.onOutput?.(text);
+      };
+      p.on('data', (chunk: Buffer) => take(decoder.write(chunk)));
+      p.on('end', () => take(decoder.end()));
+      return p;
+    };
+    const stdout = collect('stdout');
+    const stderr = collect('stderr');
+    docker.modem.demuxStream(stream, stdout, stderr);
+    await c.start().catch((e) => Promise.reject(engineError("starting a build step's container", e)));
+    let timedOut = false;
+    timer = setTimeout(
+      () => {
+        timedOut = true;
+        c.kill().catch(() => undefined); // it may have exited meanwhile: wait() below ends either way
+      },
+      Math.max(0, opts.deadline - Date.now()),
+    );
+    const { StatusCode } = (await c.wait().catch((e) => Promise.reject(engineError("waiting for a build step's container", e)))) as {
+      StatusCode: number;
+    };
+    clearTimeout(timer);
+    let drain: NodeJS.Timeout | undefined;
+    await Promise.race([ended, new Promise((r) => (drain = setTimeout(r, OUTPUT_DRAIN_MS)))]);
+    clearTimeout(drain);
+    stdout.end();
+    stderr.end();
+    return timedOut ? { code: null, signal: 'SIGKILL', timedOut, ...out } : { code: StatusCode, signal: null, timedOut: false, ...out };
+  } finally {
+    clearTimeout(timer);
+    await c.remove({ force: true, v: true }).catch((e) => {
+      if (statusOf(e) !== 404) throw engineError("removing a build step's container", e);
+    });
+  }
+}
+
+/** Removes every container of `owner` still there (a step the server did not see end). */
+export async function removeStepContainers(docker: Dockerode, owner: string): Promise<void> {
+  const left = await docker
+    .listContainers({ all: true, filters: ownedFilter({ [BUILD_LABEL]: owner }) })
+    .catch((e) => Promise.reject(engineError(`listing the containers of build ${owner}`, e)));
+  for (const info of left) {
+    await docker
+      .getContainer(info.Id)
+      .remove({ force: true, v: true })
+      .catch((e) => {
+        if (statusOf(e) !== 404) throw engineError(`removing the container ${info.Id.slice(0, 12)} of build ${owner}`, e);
+      });
+  }
+}
