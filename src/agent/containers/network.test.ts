@@ -3,6 +3,7 @@
  * replaced when noops made it and nothing is on it, refused when someone else made it or a
  * container is on it. A manifest's image that is not on the host is a clear error.
  */
+import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type Dockerode from 'dockerode';
@@ -75,6 +76,41 @@ test('a network noops did not make is never touched; one with a container on it 
     await assert.rejects(ensureNetwork(docker, await freeTestNetwork(docker, busy.name)), /containers are still on it/);
   } finally {
     await c.remove({ force: true });
+  }
+});
+
+test('macvlan: the network sits on the given parent interface and a container on it gets its address from the subnet', async () => {
+  // a parent of our own: a veth pair the test makes (this kernel has no dummy links), removed after
+  const parent = `nmv${process.pid % 100_000}`;
+  const ip = (...args: string[]): void => {
+    execFileSync('ip', args, { stdio: 'pipe' });
+  };
+  ip('link', 'add', parent, 'type', 'veth', 'peer', 'name', `${parent}p`);
+  try {
+    ip('link', 'set', parent, 'up');
+    const net: HostNetwork = { ...(await freeTestNetwork(docker, `noops-nt-mv-${process.pid}`)), driver: 'macvlan', parent };
+    made.push(net.name);
+    assert.equal(await ensureNetwork(docker, net), net.name);
+    const info = await inspect(net.name);
+    assert.deepEqual([info.Driver, info.Options?.parent, info.IPAM?.Config?.[0]?.Subnet], ['macvlan', parent, net.subnet]);
+    const runner = new EngineRunner({ host: 'nt', log: () => undefined });
+    await runner.prepare(undefined); // the base image
+    const image = (await docker.listImages({ filters: { reference: ['noops-base'] } }))[0]!.RepoTags![0]!;
+    const c = await docker.createContainer({ Image: image, Cmd: ['/bin/sh', '-c', 'sleep 60'], HostConfig: { NetworkMode: net.name } });
+    try {
+      await c.start();
+      const address = (await c.inspect()).NetworkSettings.Networks[net.name]?.IPAddress ?? '';
+      const prefix = net.subnet.split('.').slice(0, 3).join('.');
+      assert.ok(address.startsWith(`${prefix}.`) && address !== net.gateway, `${address} in ${net.subnet}`);
+    } finally {
+      await c.remove({ force: true });
+    }
+  } finally {
+    try {
+      ip('link', 'del', parent);
+    } catch {
+      // gone with its peer already
+    }
   }
 });
 
