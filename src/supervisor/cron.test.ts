@@ -4,10 +4,20 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CronRunner, type CronSpec } from './index.js';
-import { Scratch, assertGroupGone, until } from './test-kit.js';
+import { Scratch, until, waitGroupGone } from './test-kit.js';
 
 const scratch = new Scratch();
-after(() => scratch.remove());
+/** Every runner a test made: stopped at the end even when its test failed half-way (a runner left going keeps this file's process alive forever). */
+const runners: CronRunner[] = [];
+function runnerOf(opts?: ConstructorParameters<typeof CronRunner>[0]): CronRunner {
+  const r = new CronRunner(opts);
+  runners.push(r);
+  return r;
+}
+after(() => {
+  for (const r of runners) r.stopAll();
+  scratch.remove();
+});
 
 let seq = 0;
 function cron(command: string, over: Partial<CronSpec> = {}): CronSpec {
@@ -28,13 +38,13 @@ function cron(command: string, over: Partial<CronSpec> = {}): CronSpec {
 describe('schedules', () => {
   // The schedule syntax itself is tested beside it, in release/schedule.test.ts.
   test('a cron with a bad schedule is refused with what is wrong', () => {
-    assert.throws(() => new CronRunner().add(cron('true', { schedule: 'every minute' })), { code: 'NOOPS_E_INPUT' });
+    assert.throws(() => runnerOf().add(cron('true', { schedule: 'every minute' })), { code: 'NOOPS_E_INPUT' });
   });
 });
 
 describe('CronRunner', () => {
   test('a command runs on schedule with its environment, its output logged, its last result kept', async () => {
-    const runner = new CronRunner();
+    const runner = runnerOf();
     const events: string[] = [];
     runner.on('event', (_id, kind, message) => events.push(`${kind}: ${message}`));
     const spec = cron('echo "$GREETING from $(pwd)"; echo oops >&2; exit 3');
@@ -55,7 +65,7 @@ describe('CronRunner', () => {
   });
 
   test('a run never overlaps itself: runs that come while it runs are skipped and counted', async () => {
-    const runner = new CronRunner();
+    const runner = runnerOf();
     const trace = join(scratch.dir, 'trace');
     const spec = cron(`echo "start $(date +%s%N)" >> ${trace}; sleep 2.2; echo "end $(date +%s%N)" >> ${trace}`);
     runner.add(spec);
@@ -84,7 +94,7 @@ describe('CronRunner', () => {
   });
 
   test('a run past its timeout is stopped, its whole group with it', async () => {
-    const runner = new CronRunner({ killGraceMs: 200 });
+    const runner = runnerOf({ killGraceMs: 200 });
     const spec = cron(`trap '' TERM; sleep 1000 & sleep 1000`, { timeoutMs: 300, schedule: '0 0 1 1 *' });
     runner.add(spec);
     const started = runner.runNow(spec.id)!;
@@ -95,17 +105,17 @@ describe('CronRunner', () => {
     });
     assert.equal(st.lastRun?.result, 'timed out');
     assert.match(st.lastRun!.message, /^timed out after 0.3 s: killed by SIGKILL$/);
-    assertGroupGone(pid);
+    await waitGroupGone(pid);
     runner.stopAll();
   });
 
   test('a run a previous runner left going is adopted: no second run beside it', async () => {
-    const first = new CronRunner();
+    const first = runnerOf();
     const spec = cron('sleep 1.5', { schedule: '0 0 1 1 *' });
     first.add(spec);
     first.runNow(spec.id);
     const [left] = first.detach();
-    const second = new CronRunner({ pollMs: 50 });
+    const second = runnerOf({ pollMs: 50 });
     second.add(spec);
     second.adoptRun(spec.id, { pid: left!.running!.pid, startTime: left!.running!.startTime!, startedAt: left!.running!.startedAt });
     second.runNow(spec.id);
@@ -121,7 +131,7 @@ describe('CronRunner', () => {
 
 describe('CronRunner, a cron replaced while it runs (a new release)', () => {
   test('the run in progress still counts: no second run beside it, and its end is recorded', async () => {
-    const runner = new CronRunner();
+    const runner = runnerOf();
     const spec = cron('sleep 1', { schedule: '0 0 1 1 *' });
     runner.add(spec);
     runner.runNow(spec.id);

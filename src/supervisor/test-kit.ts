@@ -64,6 +64,17 @@ export function liveMembers(pgid: number): number[] {
 }
 
 /**
+ * Waits (up to `timeoutMs`) for the group to be gone, then asserts it: a SIGKILL sent to a group
+ * is delivered at once, but on a loaded machine its members may take a moment to die after the
+ * leader's exit was seen.
+ */
+export async function waitGroupGone(pgid: number, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && liveMembers(pgid).length > 0) await sleep(20);
+  assertGroupGone(pgid);
+}
+
+/**
  * The group is gone: kill(-pgid, 0) throws ESRCH, or (when PID 1 does not reap orphans, as in
  * some containers) only zombies remain in it.
  */
