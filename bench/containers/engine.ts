@@ -70,7 +70,7 @@ export async function removeBenchObjects(docker: Dockerode, host: string, subnet
   await removeTestObjects(docker, host);
   if (subnet === undefined) return;
   const n = (await docker.listNetworks({ filters: { name: [NETWORK_NAME] } })).find((x) => x.Name === NETWORK_NAME);
-  if (!n || n.Labels?.[CONTAINER_LABELS.owned] !== '1') return;
+  if (n?.Labels?.[CONTAINER_LABELS.owned] !== '1') return;
   const info = (await docker.getNetwork(n.Id).inspect()) as Dockerode.NetworkInspectInfo;
   if (info.IPAM?.Config?.[0]?.Subnet !== subnet) return;
   await docker.getNetwork(n.Id).remove();
