@@ -69,7 +69,10 @@ test('two servers: the judge leader judges and delivers, stops; the other goes o
         buildSandbox: 'none',
         log: () => {},
         serverId: id,
-        leaseMs: 1000,
+        // long enough that a server stalled by a loaded machine keeps its lease while it delivers: a leader that
+        // loses it between a callback's answer and its fenced mark of delivery leaves the event owed, and the next
+        // leader sends it again (at least once, by alarm_id); this test is about a clean handover
+        leaseMs: 3000,
       });
       servers.push(s);
       return s;
