@@ -312,8 +312,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await dns?.close(); // before the store: no query reads a closed one
         await rollout.stop();
         balancers.close(); // parked balancer polls answered before the app closes
-        await leadership.stop();
+        // the judge loop (and its deliverer) ends before the leases go: a delivery's mark is a fenced write,
+        // and one refused because the lease was already given up leaves the event owed to the next leader
         await monitor.close();
+        await leadership.stop();
         hub.notifyAll();
         hub.close();
         commands.close();
