@@ -20,6 +20,7 @@ export type * from './alarms-types.js';
 export * from './alarms-client.js';
 export * from './balancers-types.js';
 export * from './containers-types.js';
+export * from './schedule-types.js';
 export { setNetwork, showNetwork } from './network-client.js';
 export { hostAddressOf, plainAddress, processAddress, type HostAddressSource } from './addresses.js';
 export * from './balancers-client.js';

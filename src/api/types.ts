@@ -11,6 +11,7 @@ export type { HostRuntimeReport, RuntimeExports, RuntimeRef };
 import type { DeploymentStatusView, PolicyOverrides, RolloutProgress } from './rollout-types.js';
 import type { DesiredBalancers } from './balancers-types.js';
 import type { HostNetwork, ProcessDriverName } from './containers-types.js';
+import type { HostCapacity, HostResources, ScheduleSpec } from './schedule-types.js';
 
 export type * from './rollout-types.js';
 
@@ -33,6 +34,12 @@ export interface HostView {
    * (docs/trust.md); absent until it reports it (agents before issue 12 never do).
    */
   trust?: TrustReport;
+  /** what the host offers the scheduler, as its agent last reported it (issue 18); absent until it does */
+  capacity?: HostCapacity;
+  /** what the clusters placed on the host ask of it (the sum of their `cpu` and `memory`; disk 0) */
+  allocated?: HostResources;
+  /** set by `noops host drain`: the scheduler places nothing here and moves what it placed elsewhere */
+  draining?: boolean;
 }
 
 /** POST /hosts/:name/adopt: what adopting the host's agent did, or (refused without `yes`) would do */
@@ -216,6 +223,8 @@ export interface ClusterView {
   currentVersion: string | null;
   /** hosts that left the cluster and the undeploy that stops what they ran (set/apply with `yes`) */
   stopping?: { deployment: number; stops: StopPlanItem[] };
+  /** how the cluster is placed when it names a count instead of hosts (issue 18); absent: hosts named by hand */
+  schedule?: ScheduleSpec;
 }
 
 /** One instance a change of a cluster stops: a host leaving it, and the version it runs there. */
