@@ -19,6 +19,8 @@ import { Sandbox as TestDirs } from './test-repo.js';
 const root = process.getuid?.() === 0;
 const engine = await connectEngine().catch(() => undefined);
 const skip = !root || !engine ? 'needs root and the Docker Engine' : false;
+/** Build uids held while the attack build runs (see below). */
+const HELD_UIDS = 8;
 
 test('--build-sandbox auto picks the container kind where the engine answers, else bubblewrap', { skip }, async () => {
   const sb = await TestDirs.create();
@@ -99,6 +101,9 @@ test('a build step in a container runs the host toolchain and fails at every att
     writeFileSync(join(data, 'admin.token'), 'ADMIN-TOKEN-SECRET\n', { mode: 0o600 });
     const sandbox = await Sandbox.detect({ mode: 'auto', dataDir: data, readable: [], log: () => undefined });
     assert.equal(sandbox.kind, 'container');
+    // the other test files of this folder run builds as the first uids at the same time, and end
+    // them with `kill -KILL -1` as that uid: this build takes a uid none of them uses
+    const held = Array.from({ length: HELD_UIDS }, () => sandbox.open());
     await sb.repo.commit({
       'package.json': JSON.stringify({ name: 'attack', version: '1.0.0', scripts: { build: 'sh attack.sh' } }),
       'package-lock.json': JSON.stringify({
@@ -113,10 +118,11 @@ test('a build step in a container runs the host toolchain and fails at every att
       'server.js': '',
     });
     const r = await runBuild({ ...sb.options(), ref: 'main', sandbox, owner: 'ctr-attacks' });
+    for (const h of held) await h.close();
     const log = sb.log.join('');
     const got = log.split('\n').filter((l) => /^(refused: |BROKEN: )/.test(l));
     assert.deepEqual(got, REFUSED, log);
-    assert.match(log, new RegExp(`^uid=${BUILD_UID_BASE}$`, 'm'), 'the build uid, not root');
+    assert.match(log, new RegExp(`^uid=${BUILD_UID_BASE + HELD_UIDS}$`, 'm'), 'the build uid, not root');
     assert.match(log, new RegExp(`^node=${process.version} npm=\\d+\\.\\d+\\.\\d+$`, 'm'), "the host's node and npm, in the container");
     assert.match(log, new RegExp(`^pids.max=${SANDBOX_LIMITS.processes}$`, 'm'));
     assert.match(log, new RegExp(`^memory=${SANDBOX_LIMITS.memoryBytes}$`, 'm'));
