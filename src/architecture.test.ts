@@ -34,7 +34,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   api: ['errors', 'release', 'rollout', 'runtimes', 'tls', 'tree'],
   secrets: ['errors', 'tree', 'release', 'api', 'store'],
   store: ['errors'],
-  // engine: the host's Docker Engine (dockerode, loaded on first use), noops' labels, the base image (issue 17)
+  // engine: the host's Docker Engine (dockerode, loaded on first use), noops' labels, the base image, the build image (issue 17)
   engine: ['errors', 'api'],
   // the change bus: the server's caches and long polls hear every server's writes (issue 14)
   bus: ['errors'],

@@ -20,10 +20,10 @@ const root = process.getuid?.() === 0;
 const engine = await connectEngine().catch(() => undefined);
 const skip = !root || !engine ? 'needs root and the Docker Engine' : false;
 
-test('a step container: the base image, the build uid, its folder read-write, the runtimes read-only, capped, labelled', () => {
+test('a step container: the build image, the build uid, the toolchain and runtimes read-only, its folder read-write, capped, labelled', () => {
   const spec = containerSpec(
-    'noops-base:0123456789ab',
-    { readable: ['/data/runtimes'], limits: SANDBOX_LIMITS },
+    'noops-build:0123456789ab',
+    { system: ['/usr'], readable: ['/data/runtimes', '/usr/bin/node'], hide: ['/data', '/usr/local/noops'], limits: SANDBOX_LIMITS },
     {
       argv: ['/bin/sh', '-c', 'make'],
       work: '/data/builds/7/build-x',
@@ -33,7 +33,7 @@ test('a step container: the base image, the build uid, its folder read-write, th
       owner: '7',
     },
   );
-  assert.equal(spec.Image, 'noops-base:0123456789ab');
+  assert.equal(spec.Image, 'noops-build:0123456789ab');
   assert.deepEqual(spec.Cmd, ['/bin/sh', '-c', 'make']);
   assert.equal(spec.User, '61000:61000');
   assert.equal(spec.WorkingDir, '/data/builds/7/build-x/src');
@@ -41,13 +41,19 @@ test('a step container: the base image, the build uid, its folder read-write, th
   assert.deepEqual(spec.Labels, { 'noops.owned': '1', [BUILD_LABEL]: '7' });
   const h = spec.HostConfig!;
   assert.deepEqual(h.Mounts, [
+    { Type: 'bind', Source: '/usr', Target: '/usr', ReadOnly: true },
     { Type: 'bind', Source: '/data/builds/7/build-x', Target: '/data/builds/7/build-x', ReadOnly: false },
     { Type: 'bind', Source: '/data/runtimes', Target: '/data/runtimes', ReadOnly: true },
   ]);
+  assert.deepEqual(h.Tmpfs, { '/usr/local/noops': 'ro' }, 'a hidden folder inside /usr is covered');
   assert.equal(h.ReadonlyRootfs, true);
+  assert.equal(h.NetworkMode, 'host', "bubblewrap's steps share the host's network: so do these");
   assert.equal(h.NetworkMode, STEP_NETWORK);
   assert.deepEqual(h.CapDrop, ['ALL']);
+  assert.deepEqual(h.SecurityOpt, ['no-new-privileges']);
   assert.equal(h.PidsLimit, SANDBOX_LIMITS.processes);
+  assert.equal(h.Memory, SANDBOX_LIMITS.memoryBytes);
+  assert.equal(h.MemorySwap, SANDBOX_LIMITS.memoryBytes);
   assert.deepEqual(
     h.Ulimits?.map((u) => [u.Name, u.Hard]),
     [

@@ -1,39 +1,70 @@
 /**
  * The build sandbox, container kind (issue 17): each step (a build or test command, a deploy
- * test) runs in a throwaway container on the host's Docker Engine, made from noops' base image
- * (engine/base-image.ts: a shell and node's libraries, from the host's own files). It sees only
- * the step's own folder (read-write), the build runtimes and the server's node (read-only); it
- * runs as the build's uid with no capabilities, under the limits of {@link SANDBOX_LIMITS}, and is
- * removed when the step ends. Labelled `noops.owned=1` and `noops.build=<id>`, so that what a
- * crash left behind is found and removed.
+ * test) runs in a throwaway container on the host's Docker Engine, made from noops' build image
+ * (engine/build-image.ts: the host's /etc as another user reads it, made on the host, once per
+ * content hash). It sees the host's toolchain folders (/usr, and /bin, /lib* where they are real
+ * folders) read-only, so `npm`, `python3`, `go`, `mvn`, `make` and `cc` are the host's, as under
+ * bubblewrap; the step's own folder read-write; the build runtimes and the server's node read-only;
+ * nothing else of the host (no data folder, no /home, /root, /tmp, /var, no Docker socket). It runs
+ * as the build's uid with no capabilities and `no-new-privileges` (a setuid program of /usr gains
+ * nothing), under {@link SANDBOX_LIMITS} (tasks, memory, files), and is removed when the step ends.
+ * Labelled `noops.owned=1` and `noops.build=<id>`, so that what a crash left behind is found and removed.
  *
- * Network: the bubblewrap sandbox shares the host's network with every step (installs fetch
- * packages), so the container kind gives every step the engine's default bridge: outbound access,
- * no published port, nothing of the host's loopback.
+ * Network: as bubblewrap's steps, the host's (installs fetch packages from registries, deploy
+ * tests reach the instances at the host's addresses, 127.0.0.1 included): {@link STEP_NETWORK}.
  */
 import { existsSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type Dockerode from 'dockerode';
-import { engineError, OWNED_LABELS, ownedFilter, statusOf } from '../engine/index.js';
+import { type BuildImage, connectEngine, engineError, ensureBuildImage, OWNED_LABELS, ownedFilter, statusOf } from '../engine/index.js';
 import type { RunResult } from './exec.js';
 import type { SandboxId, SandboxLimits } from './sandbox.js';
 
 /** The label naming the build (or deploy test) a step's container belongs to. */
 export const BUILD_LABEL = 'noops.build';
 
-/** The engine network of every step: the default bridge (see the file comment). */
-export const STEP_NETWORK = 'bridge';
+/** The engine network of every step: the host's, as bubblewrap shares it (see the file comment). */
+export const STEP_NETWORK = 'host';
 
 /** The last characters of each stream kept in the result, as exec.ts keeps them. */
 const CAPTURE_LIMIT = 64 * 1024;
 /** After the container exits, how long its output may still take to arrive. */
 const OUTPUT_DRAIN_MS = 1_000;
+/** How often a build's first step looks whether the host's toolchain changed (a new build image). */
+export const IMAGE_RECHECK_MS = 30_000;
 
-/** What the container kind needs of the engine: the client and the base image's name. */
+/** What the container kind needs of the engine: the client and the build image of the host's toolchain now. */
 export interface StepEngine {
   docker: Dockerode;
-  image: string;
+  /** the build image for the toolchain as it is now (made again when it changed; checked at most every {@link IMAGE_RECHECK_MS}) */
+  image(): Promise<BuildImage>;
+}
+
+/**
+ * Connects to the engine at `socket` and makes (or finds) the build image; `hide` are the folders
+ * no step may see (the data folder, the hidden ones), never copied into the image.
+ *
+ * @throws NoopsError NOOPS_E_CONTAINER when the engine does not answer or the image cannot be made or verified
+ */
+export async function stepEngine(socket: string, hide: readonly string[], log: (line: string) => void): Promise<StepEngine> {
+  const docker = await connectEngine(socket);
+  const ensure = () => ensureBuildImage(docker, log, { hide });
+  let current = await ensure();
+  let checkedAt = Date.now();
+  let checking: Promise<BuildImage> | undefined;
+  return {
+    docker,
+    image: async () => {
+      if (Date.now() - checkedAt < IMAGE_RECHECK_MS) return current;
+      checking ??= ensure().finally(() => {
+        checking = undefined;
+        checkedAt = Date.now();
+      });
+      current = await checking;
+      return current;
+    },
+  };
 }
 
 /** One step, as the container kind runs it. */
@@ -48,9 +79,14 @@ export interface ContainerStep {
   owner: string;
 }
 
-/** The folders a step reads besides its own: the runtimes, the server's node; bound read-only at their own paths. */
+/** What a step sees besides its own folder. */
 export interface ContainerView {
+  /** the host's toolchain folders: bound read-only at their own paths */
+  system: readonly string[];
+  /** the runtimes, the server's node: bound read-only at their own paths (unless a toolchain folder holds them) */
   readable: readonly string[];
+  /** folders no step may see: an empty tmpfs over those that lie in a toolchain folder */
+  hide: readonly string[];
   limits: SandboxLimits;
 }
 
@@ -58,13 +94,15 @@ export interface ContainerView {
  * The engine's create options of one step: pure.
  *
  * @example
- *   containerSpec('noops-base:0123456789ab', { readable: ['/data/runtimes'], limits: SANDBOX_LIMITS },
+ *   containerSpec('noops-build:0123456789ab', { system: ['/usr'], readable: ['/data/runtimes'], hide: ['/data'], limits: SANDBOX_LIMITS },
  *     { argv: ['/bin/sh', '-c', 'make'], work: '/w', cwd: '/w/src', env: { HOME: '/w/home' }, id: { uid: 61000, gid: 61000 }, owner: '7' })
- *   // { Image: 'noops-base:0123456789ab', User: '61000:61000', WorkingDir: '/w/src', Cmd: ['/bin/sh', '-c', 'make'], ... }
+ *   // { Image: 'noops-build:0123456789ab', User: '61000:61000', WorkingDir: '/w/src', Cmd: ['/bin/sh', '-c', 'make'], ... }
  */
 export function containerSpec(image: string, view: ContainerView, step: ContainerStep): Dockerode.ContainerCreateOptions {
   const l = view.limits;
   const limit = (Name: string, n: number) => ({ Name, Soft: n, Hard: n });
+  const inSystem = (p: string) => view.system.some((s) => inside(p, s));
+  const ro = (p: string) => ({ Type: 'bind' as const, Source: p, Target: p, ReadOnly: true });
   return {
     Image: image,
     Cmd: [...step.argv],
@@ -79,18 +117,28 @@ export function containerSpec(image: string, view: ContainerView, step: Containe
     Tty: false,
     HostConfig: {
       Mounts: [
+        ...view.system.map(ro),
         { Type: 'bind', Source: step.work, Target: step.work, ReadOnly: false },
-        ...view.readable.filter((r) => r !== step.work).map((r) => ({ Type: 'bind' as const, Source: r, Target: r, ReadOnly: true })),
+        ...view.readable.filter((r) => r !== step.work && !inSystem(r)).map(ro),
       ],
+      // a hidden folder inside /usr (a data folder in /usr/local) is an empty, read-only tmpfs there
+      ...(view.hide.some(inSystem) ? { Tmpfs: Object.fromEntries(view.hide.filter(inSystem).map((h) => [h, 'ro'])) } : {}),
       ReadonlyRootfs: true,
       NetworkMode: STEP_NETWORK,
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       // the cgroup's task limit holds for the whole container, where RLIMIT_NPROC counts per uid
       PidsLimit: l.processes,
+      Memory: l.memoryBytes,
+      MemorySwap: l.memoryBytes, // no swap beyond it
       Ulimits: [limit('nproc', l.processes), limit('data', l.dataBytes), limit('fsize', l.fileBytes), limit('core', 0)],
     },
   };
+}
+
+/** True when `path` is `dir` or below it. */
+function inside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir}/`);
 }
 
 /** The folders of `view.readable` that exist here (the engine refuses to bind a missing one). */
@@ -105,7 +153,7 @@ export function existing(paths: readonly string[]): string[] {
  * @throws NoopsError NOOPS_E_CONTAINER when the engine refuses to create, start or remove it
  */
 export async function runInContainer(
-  engine: StepEngine,
+  engine: Pick<StepEngine, 'docker'>,
   spec: Dockerode.ContainerCreateOptions,
   opts: { deadline: number; onOutput?: (text: string) => void },
 ): Promise<RunResult> {

@@ -14,6 +14,8 @@ import { runBuild } from './build.js';
 import { Sandbox as TestDirs } from './test-repo.js';
 
 const root = process.getuid?.() === 0;
+/** These tests are about the process kinds: `auto` takes them where no Docker Engine is (sandbox-container-attacks.test.ts has the container kind). */
+const NO_ENGINE = '/nonexistent/docker.sock';
 const base = mkdtempSync(join(tmpdir(), 'noops-sandbox-'));
 after(() => rmSync(base, { recursive: true, force: true }));
 
@@ -51,7 +53,13 @@ const ATTACK = [
 test('bwrap as root: own uid, data folder hidden but the runtimes, other builds hidden, own PID namespace', { skip: !root }, async () => {
   const { data, work } = dataDir('bwrap');
   const lines: string[] = [];
-  const sandbox = await Sandbox.detect({ mode: 'auto', dataDir: data, readable: [join(data, 'runtimes')], log: (l) => void lines.push(l) });
+  const sandbox = await Sandbox.detect({
+    mode: 'auto',
+    dockerSocket: NO_ENGINE,
+    dataDir: data,
+    readable: [join(data, 'runtimes')],
+    log: (l) => void lines.push(l),
+  });
   assert.equal(sandbox.kind, 'bwrap');
   assert.deepEqual(lines, []);
   const a = sandbox.open();
@@ -80,6 +88,7 @@ test('uid alone (no bubblewrap): own uid, limits, the data folder unreadable by 
   const lines: string[] = [];
   const sandbox = await Sandbox.detect({
     mode: 'auto',
+    dockerSocket: NO_ENGINE,
     dataDir: data,
     readable: [],
     log: (l) => void lines.push(l),
@@ -130,6 +139,7 @@ test('none: refused nothing, runs as the server; a server that cannot sandbox re
   assert.match(lines[0]!, /--build-sandbox none: builds and deploy tests run as the server's own user/);
   const broken = await Sandbox.detect({
     mode: 'auto',
+    dockerSocket: NO_ENGINE,
     dataDir: base,
     readable: [],
     log: () => undefined,
@@ -143,6 +153,7 @@ test('uid alone: a whole build runs as its own uid in a folder outside the data 
   const { data } = dataDir('uid-build');
   const sandbox = await Sandbox.detect({
     mode: 'auto',
+    dockerSocket: NO_ENGINE,
     dataDir: data,
     readable: [],
     log: () => undefined,

@@ -3,13 +3,12 @@
  * sandbox.ts), hands out one uid per build, makes folders the build's own, runs steps through
  * {@link planStep}, and kills what a build left running.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
 import { access, chmod, lchown, lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectEngine, DEFAULT_DOCKER_SOCKET, ensureBaseImage } from '../engine/index.js';
+import { DEFAULT_DOCKER_SOCKET } from '../engine/index.js';
 import { NoopsError } from '../errors/index.js';
 import { run, type RunResult } from './exec.js';
 import {
@@ -21,7 +20,8 @@ import {
   type SandboxPolicy,
   type SandboxTools,
 } from './sandbox.js';
-import { containerSpec, existing, removeStepContainers, runInContainer, type StepEngine } from './sandbox-container.js';
+import { killAll, removeLeftovers } from './sandbox-cleanup.js';
+import { containerSpec, existing, removeStepContainers, runInContainer, stepEngine, type StepEngine } from './sandbox-container.js';
 
 /**
  * The builds' uids: BUILD_UID_BASE + n, n < BUILD_UID_COUNT, with no /etc/passwd entry. 61000
@@ -44,9 +44,10 @@ export const HIDDEN_FOLDERS = ['/root', '/home', '/tmp', '/var/tmp', '/var/lib/n
 const PROBE_TIMEOUT_MS = 10_000;
 
 /**
- * `--build-sandbox`: `auto` is the strongest process kind that works here (bubblewrap first);
- * `container` runs each step in a throwaway container on the host's Docker Engine (refused when
- * the engine does not answer); `none` runs builds as the server's user.
+ * `--build-sandbox`: `auto` is the container kind where the host's Docker Engine answers and the
+ * build image can be made, else the strongest process kind that works here (bubblewrap first);
+ * `container` runs each step in a throwaway container (refused when the engine does not answer);
+ * `none` runs builds as the server's user.
  */
 export type SandboxMode = 'auto' | 'container' | 'none';
 
@@ -106,9 +107,10 @@ export class Sandbox {
   }
 
   /**
-   * The strongest sandbox that works on this machine: bwrap as root, else the build's uid
-   * alone (as root), else bwrap in a user namespace (not root), else none, when builds are refused.
-   * Tried for real (bwrap runs /bin/true), since a container may forbid namespaces.
+   * The strongest sandbox that works on this machine: a container per step where the Docker
+   * Engine answers, else bwrap as root, else the build's uid alone (as root), else bwrap in a user
+   * namespace (not root), else none, when builds are refused. Tried for real (the build image's
+   * probe, bwrap runs /bin/true), since a container may forbid namespaces.
    */
   static async detect(opts: SandboxOptions): Promise<Sandbox> {
     const dataDir = opts.dataDir;
@@ -123,7 +125,8 @@ export class Sandbox {
       );
     }
     const tools = opts.tools ?? DEFAULT_TOOLS;
-    if (opts.mode === 'container') return Sandbox.container(opts, tools);
+    const inContainers = await Sandbox.container(opts, tools);
+    if (opts.mode === 'container' || inContainers.policy) return inContainers;
     const root = process.getuid?.() === 0;
     const policy = (kind: SandboxKind): SandboxPolicy => ({
       kind,
@@ -160,22 +163,30 @@ export class Sandbox {
   }
 
   /**
-   * Kind container: the engine must answer and the base image be there (built from the host's
-   * files when missing), else builds are refused, saying why: no weaker kind is taken silently.
+   * Kind container: the engine must answer and the build image be there (made from the host's
+   * files when missing), else builds are refused (mode container), saying why: no weaker kind is
+   * taken silently. In mode auto the server's log says why, and the process kinds are tried next.
    */
   private static async container(opts: SandboxOptions, tools: SandboxTools): Promise<Sandbox> {
     const socket = opts.dockerSocket ?? DEFAULT_DOCKER_SOCKET;
+    const hide = [opts.dataDir, ...HIDDEN_FOLDERS];
     let engine: StepEngine;
+    let image: string;
     try {
-      const docker = await connectEngine(socket);
-      engine = { docker, image: await ensureBaseImage(docker, (line) => opts.log(`noops: ${line}\n`)) };
+      engine = await stepEngine(socket, hide, (line) => opts.log(`noops: ${line}\n`));
+      image = (await engine.image()).image;
     } catch (err) {
-      return Sandbox.unavailable(opts, `--build-sandbox container: ${(err as Error).message}`);
+      if (opts.mode === 'container') return Sandbox.unavailable(opts, `--build-sandbox container: ${(err as Error).message}`);
+      // a host without an engine is the usual case of the process kinds: said only when an engine is there and fails
+      if (existsSync(socket)) opts.log(`noops: builds do not run in containers here (${(err as Error).message}): trying bubblewrap\n`);
+      return new Sandbox(undefined, (err as Error).message, opts.dataDir);
     }
-    // the server's node, read-only at its own path: the base image carries its libraries
+    // the server's node, read-only at its own path (inside /usr it is there already)
     const readable = [...opts.readable, process.execPath];
-    const policy: SandboxPolicy = { kind: 'container', hide: [], readable, limits: SANDBOX_LIMITS, tools };
-    opts.log(`noops: builds and deploy tests run in throwaway containers of ${engine.image} (Docker Engine at ${socket})\n`);
+    const policy: SandboxPolicy = { kind: 'container', hide, readable, limits: SANDBOX_LIMITS, tools };
+    opts.log(
+      `noops: builds and deploy tests run in throwaway containers of ${image} (Docker Engine at ${socket}; --build-sandbox ${opts.mode})\n`,
+    );
     return new Sandbox(policy, '', opts.dataDir, false, engine);
   }
 
@@ -276,11 +287,12 @@ export class SandboxSession {
    *
    * @throws the spawn error when the program (prlimit, bwrap) cannot start
    */
-  run(argv: readonly string[], work: string, opts: SandboxRunOptions): Promise<RunResult> {
+  async run(argv: readonly string[], work: string, opts: SandboxRunOptions): Promise<RunResult> {
     if (this.container && this.id) {
       const { engine, owner } = this.container;
-      const view = { readable: existing(this.policy.readable), limits: this.policy.limits };
-      const spec = containerSpec(engine.image, view, { argv, work, cwd: opts.cwd, env: opts.env, id: this.id, owner });
+      const { image, mounts } = await engine.image();
+      const view = { system: mounts, readable: existing(this.policy.readable), hide: this.policy.hide, limits: this.policy.limits };
+      const spec = containerSpec(image, view, { argv, work, cwd: opts.cwd, env: opts.env, id: this.id, owner });
       this.started = true;
       return runInContainer(engine, spec, { deadline: opts.deadline, onOutput: opts.onOutput });
     }
@@ -326,33 +338,6 @@ export class SandboxSession {
       this.release();
     }
   }
-}
-
-/** `kill -KILL -1` as the uid: every process of that uid but the shell itself. */
-function killAll(id: SandboxId): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', 'kill -KILL -1 2>/dev/null; exit 0'], { uid: id.uid, gid: id.gid, env: {}, stdio: 'ignore' });
-    child.on('error', reject);
-    child.on('exit', () => resolve());
-  });
-}
-
-/** Shared temp folders a build without a mount namespace can write to. */
-const SHARED_TEMP = ['/tmp', '/var/tmp', '/dev/shm'];
-
-/** Deletes what the uid owns in the shared temp folders, as the uid (never as root: no link is followed with root's rights). */
-function removeLeftovers(id: SandboxId): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const dirs = SHARED_TEMP.filter((d) => existsSync(d));
-    const child = spawn('find', [...dirs, '-xdev', '-mindepth', '1', '-user', String(id.uid), '-delete'], {
-      uid: id.uid,
-      gid: id.gid,
-      env: { PATH: '/usr/bin:/bin' },
-      stdio: 'ignore',
-    });
-    child.on('error', reject);
-    child.on('exit', () => resolve());
-  });
 }
 
 /** The tools the kinds need that are not executable here. */

@@ -12,8 +12,9 @@
  *           limits, a folder outside the data folder; no namespaces.
  *   userns  server is not root, bubblewrap works in a user namespace: the same mounts and
  *           namespaces as bwrap, but the server's own uid (it cannot switch).
- *   container  started with `--build-sandbox container`: each step in a throwaway container on
- *           the host's Docker Engine, as the build's uid, seeing only its folder and the runtimes
+ *   container  `--build-sandbox container`, and `auto` where the host's Docker Engine answers:
+ *           each step in a throwaway container of noops' build image, as the build's uid, seeing
+ *           the host's toolchain read-only, its folder and the runtimes, and nothing else
  *           (sandbox-container.ts; {@link planStep} does not plan it).
  *   none    started with `--build-sandbox none`: steps run as the server runs them.
  */
@@ -29,6 +30,8 @@ export interface SandboxLimits {
   dataBytes: number;
   /** RLIMIT_FSIZE in bytes: the largest file a step may write */
   fileBytes: number;
+  /** the memory of a whole step, in bytes (kind container only: the engine's cgroup limit, no swap beyond it) */
+  memoryBytes: number;
 }
 
 /**
@@ -40,11 +43,15 @@ export interface SandboxLimits {
  *   (PROT_NONE) is free; it bounds one process, not the whole build (cgroup memory.max would;
  *   see docs/security.md, "Builds and deploy tests: the sandbox").
  * - fileBytes: 4 GiB, above any jar or bundle a release should carry.
+ * - memoryBytes: 4 GiB for a whole step in a container (the process kinds cannot bound a build:
+ *   cgroup v1 here), as much as one process may take: `make -j` of small compilers fits, a fork of
+ *   many 4 GiB processes does not.
  */
 export const SANDBOX_LIMITS: SandboxLimits = {
   processes: 1024,
   dataBytes: 4 * 1024 ** 3,
   fileBytes: 4 * 1024 ** 3,
+  memoryBytes: 4 * 1024 ** 3,
 };
 
 /** The programs the plans name, by absolute path: the build's PATH (runtimes first) must not choose them. */

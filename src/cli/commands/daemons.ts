@@ -78,7 +78,7 @@ const UP_DNS = '127.0.0.1:8600';
 /** `--build-sandbox`, the same on `server` and `up`. */
 const BUILD_SANDBOX_FLAG = [
   '--build-sandbox <mode>',
-  "auto: builds and deploy tests run sandboxed (bubblewrap, an own uid), refused when that cannot work; container: each step in a throwaway container on the host's Docker Engine; none: as the server's own user, able to read its tokens",
+  "auto: builds and deploy tests run sandboxed (a throwaway container per step where the Docker Engine answers, else bubblewrap with an own uid), refused when neither can work; container: containers only; none: as the server's own user, able to read its tokens",
   'auto',
 ] as const;
 
