@@ -73,7 +73,7 @@ export interface ServerOptions {
   tls?: TlsOptions;
   /** serve plain HTTP on an address other hosts can reach (refused without it) */
   insecure?: boolean;
-  /** how builds and deploy tests are sandboxed (`--build-sandbox`): auto, the strongest process sandbox that works; container, the host's Docker Engine; none */
+  /** how builds and deploy tests are sandboxed (`--build-sandbox`): auto, a container of the build image where the Docker Engine answers, else bubblewrap; container, containers or nothing; none */
   buildSandbox?: SandboxMode;
   /** the server's own log lines (what the sandbox could not do); default stderr */
   log?: (line: string) => void;
