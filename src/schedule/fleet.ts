@@ -8,8 +8,8 @@
 import { fullness } from './scorers.js';
 import type { ClusterPlan, PlaceAsk, SchedHost } from './types.js';
 
-/** Levels of fullness (0: empty ... LEVELS - 1: full). */
-export const LEVELS = 64;
+/** Levels of fullness: 0 holds the hosts with nothing allocated, 1 ... LEVELS - 1 the others by fullness. */
+export const LEVELS = 128;
 
 /** The hosts with one label, by its value, and those without it. */
 export interface LabelIndex {
@@ -121,6 +121,7 @@ export class Fleet {
     h.allocated.cpu += ask.spec.cpu;
     h.allocated.memory += ask.spec.memory;
     h.jobs.push(ask.job);
+    if (ask.spec.distinctHosts) (h.distinctJobs ??= []).push(ask.job);
     for (const p of ask.ports) h.ports.push(p);
     this.relevel(i);
   }
@@ -131,6 +132,7 @@ export class Fleet {
     h.allocated.cpu = Math.max(0, h.allocated.cpu - ask.spec.cpu);
     h.allocated.memory = Math.max(0, h.allocated.memory - ask.spec.memory);
     removeOne(h.jobs, ask.job);
+    if (ask.spec.distinctHosts && h.distinctJobs !== undefined) removeOne(h.distinctJobs, ask.job);
     for (const p of ask.ports) removeOne(h.ports, p);
     this.relevel(i);
   }
@@ -155,7 +157,9 @@ export class Fleet {
 
   private levelFor(i: number): number {
     const h = this.hosts[i]!;
-    return Math.min(LEVELS - 1, Math.max(0, Math.floor(fullness(h.capacity, h.allocated) * LEVELS)));
+    if (h.allocated.cpu <= 0 && h.allocated.memory <= 0) return 0;
+    // an empty host never shares a level with a used one: bin-packing takes it last
+    return 1 + Math.min(LEVELS - 2, Math.max(0, Math.floor(fullness(h.capacity, h.allocated) * (LEVELS - 1))));
   }
 
   private place(i: number): void {

@@ -49,7 +49,14 @@ export function planRebalance(fleet: Fleet, asks: PlaceAsk[], maxMoves: number):
 }
 
 function cloneHost(h: SchedHost): SchedHost {
-  return { ...h, capacity: { ...h.capacity }, allocated: { ...h.allocated }, ports: [...h.ports], jobs: [...h.jobs] };
+  return {
+    ...h,
+    capacity: { ...h.capacity },
+    allocated: { ...h.allocated },
+    ports: [...h.ports],
+    jobs: [...h.jobs],
+    ...(h.distinctJobs === undefined ? {} : { distinctJobs: [...h.distinctJobs] }),
+  };
 }
 
 function scheduledHosts(moving: Moving[]): Set<number> {
