@@ -12,7 +12,7 @@
  * instances costs about k candidates plus the hosts that did not fit on the way.
  */
 import { feasible, firstFailure, leaveReason } from './filters.js';
-import { type Fleet, LEVELS } from './fleet.js';
+import { EMPTY_LEVELS, type Fleet, LEVELS } from './fleet.js';
 import { binpack, fullness } from './scorers.js';
 import type { ClusterPlan, HostReason, PlaceAsk, PlanOptions } from './types.js';
 
@@ -162,12 +162,15 @@ function pick(fleet: Fleet, ask: PlaceAsk, n: number, mark: number, limit: numbe
   return chosen;
 }
 
-/** The position in `window` of the host with the best bin-packing score. */
+/** The position in `window` of the host with the best bin-packing score (a used host before an empty one). */
 function best(fleet: Fleet, ask: PlaceAsk, window: number[]): number {
   let at = 0;
   let top = -Infinity;
   for (let k = 0; k < window.length; k++) {
-    const s = binpack(fleet.hosts[window[k]!]!, ask);
+    const i = window[k]!;
+    const level = fleet.level(i);
+    // an empty host ranks below every used one, the biggest first (it will hold the most)
+    const s = level < EMPTY_LEVELS ? level - EMPTY_LEVELS : binpack(fleet.hosts[i]!, ask);
     if (s > top) {
       top = s;
       at = k;
