@@ -8,7 +8,7 @@
  *   c2m       Nomad's C2M: 2,000 clusters of 1,000 on 6,100 hosts (2,000,000 instances)
  *
  * Each: placed on an empty fleet (placements per second, by the clock and per CPU second), planned
- * again (nothing may change), then 1 % of the hosts die and every cluster is planned again (their
+ * again (nothing may change), a rebalance of 100 moves planned, then 1 % of the hosts die and every cluster is planned again (their
  * instances placed elsewhere). Quality: hosts used against a lower bound, the spread over racks.
  *
  * Anchors: Nomad's C1M placed 1,000,000 containers on 5,000 hosts at about 3,750 placements/s;

@@ -5,7 +5,8 @@
  *
  * 1. place: every cluster planned and applied in turn on an empty fleet (planCluster + apply),
  *    timed by the clock and by CPU time;
- * 2. steady: every cluster planned again: nothing may change (stability), timed;
+ * 2. steady: every cluster planned again: nothing may change (stability), timed; then a rebalance
+ *    of at most 100 moves planned (not made), timed;
  * 3. failure: `downShare` of the hosts marked down, the fleet rebuilt, every cluster planned again:
  *    the instances on the dead hosts leave and are placed elsewhere, timed.
  * Quality: hosts used against a lower bound (bin-packing), the spread of spread clusters over racks
@@ -14,7 +15,7 @@
  * Prints one JSON line.
  */
 import { cpuUsage, memoryUsage } from 'node:process';
-import { Fleet, type PlaceAsk, placedHosts, planCluster, type SchedHost } from '../../src/schedule/index.js';
+import { Fleet, type PlaceAsk, placedHosts, planCluster, planRebalance, type SchedHost } from '../../src/schedule/index.js';
 import { type AskKind, makeAsks, makeHosts, random } from './workload.js';
 
 interface Args {
@@ -27,6 +28,9 @@ interface Args {
   downShare?: number;
   seed?: number;
 }
+
+/** The budget of the rebalance planned after the first placement (`noops rebalance --max-moves`). */
+const REBALANCE_MOVES = 100;
 
 /** Wall and CPU seconds of `fn`. */
 function timed<T>(fn: () => T): { value: T; wallS: number; cpuS: number } {
@@ -90,6 +94,7 @@ function main(args: Args): object {
   const fleet = build.value;
   const place = timed(() => placeAll(fleet, asks));
   const steady = timed(() => placeAll(fleet, asks));
+  const rebalance = timed(() => planRebalance(fleet, asks, REBALANCE_MOVES));
 
   // quality, after the first placement
   for (const h of hosts) {
@@ -150,6 +155,12 @@ function main(args: Args): object {
       cpuS: round(place.cpuS, 2),
       perS: round(placed / place.wallS),
       perCpuS: round(placed / place.cpuS),
+    },
+    rebalance: {
+      budget: REBALANCE_MOVES,
+      moves: rebalance.value.moves.length,
+      freedHosts: rebalance.value.freedHosts.length,
+      wallS: round(rebalance.wallS, 2),
     },
     steady: {
       changes: steady.value.added + steady.value.left,
