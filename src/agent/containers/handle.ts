@@ -30,7 +30,6 @@ export interface FollowOptions {
 
 /** Follows a started container: `info` is its inspection after the start. */
 export function followContainer(
-  docker: Dockerode,
   container: Dockerode.Container,
   info: Dockerode.ContainerInspectInfo,
   opts: FollowOptions,

@@ -128,7 +128,7 @@ export class EngineRunner implements ContainerRunner {
       .catch((e) => Promise.reject(engineError(`creating the container of ${spec.id}`, e)));
     try {
       await container.start();
-      return followContainer(docker, container, await container.inspect(), followOptions(spec, false, user));
+      return followContainer(container, await container.inspect(), followOptions(spec, false, user));
     } catch (err) {
       await container.remove({ force: true }).catch(() => undefined);
       throw engineError(`starting the container of ${spec.id}`, err);
@@ -148,7 +148,7 @@ export class EngineRunner implements ContainerRunner {
       const container = docker.getContainer(c.Id);
       if (handle === null && c.State === 'running' && c.Labels[version] === labels[version]) {
         const info = await container.inspect();
-        handle = followContainer(docker, container, info, followOptions(spec, true, info.Config.User));
+        handle = followContainer(container, info, followOptions(spec, true, info.Config.User));
       } else if (c.State !== 'running') {
         // a dead one of ours, left by an agent that was away: what it wrote after its mark, then gone
         await catchUpLogs(container, c.Id, followOptions(spec, true, '')).catch(() => undefined);
