@@ -19,7 +19,7 @@ import {
   type RunAs,
   type WatchSpec,
 } from '../../supervisor/index.js';
-import { connectEngine, engineError, ensureBaseImage, OWNED_LABELS, ownedFilter, statusOf } from '../../engine/index.js';
+import { connectEngine, engineError, ensureBaseImage, OWNED_LABELS, ownedFilter, pruneBaseImages, statusOf } from '../../engine/index.js';
 import { catchUpLogs, followContainer, type FollowOptions } from './handle.js';
 import { ensureNetwork } from './network.js';
 import { CONCURRENT_STARTS, StartLimit } from './start-limit.js';
@@ -137,6 +137,8 @@ export class EngineRunner implements ContainerRunner {
 
   async adopt(spec: ContainerWatch): Promise<ContainerHandle | null> {
     const docker = await this.engine();
+    // an agent that starts with containers to adopt: its base image known (old ones pruned) early
+    void this.#image(undefined).catch(() => undefined);
     const { tag, process: name, version } = CONTAINER_LABELS;
     const labels = spec.container.labels;
     const mine = await docker.listContainers({
@@ -183,10 +185,19 @@ export class EngineRunner implements ContainerRunner {
   async #image(image: string | undefined): Promise<string> {
     const docker = await this.engine();
     if (image === undefined) {
-      this.#base ??= ensureBaseImage(docker, this.opts.log).catch((err) => {
-        this.#base = undefined;
-        throw engineError('making the base image', err);
-      });
+      this.#base ??= ensureBaseImage(docker, this.opts.log).then(
+        (name) => {
+          // the first time this agent needs it (or built it): the older ones nothing uses go
+          void pruneBaseImages(docker, name, this.opts.log).catch((err: Error) =>
+            this.opts.log(`could not remove old base images: ${err.message}`),
+          );
+          return name;
+        },
+        (err) => {
+          this.#base = undefined;
+          throw engineError('making the base image', err);
+        },
+      );
       return this.#base;
     }
     try {
