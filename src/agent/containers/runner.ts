@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
-import { CONTAINER_LABELS, type HostNetwork } from '../../api/index.js';
+import { CONTAINER_LABELS, type HostNetwork, type VolumeReport } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import {
   logPaths,
@@ -22,6 +22,7 @@ import {
 import { connectEngine, engineError, ensureBaseImage, OWNED_LABELS, ownedFilter, pruneBaseImages, statusOf } from '../../engine/index.js';
 import { catchUpLogs, followContainer, type FollowOptions } from './handle.js';
 import { ensureNetwork } from './network.js';
+import { listVolumes, removeVolume } from './volumes.js';
 import { CONCURRENT_STARTS, StartLimit } from './start-limit.js';
 
 type ContainerWatch = WatchSpec & { container: ContainerSpec };
@@ -158,6 +159,16 @@ export class EngineRunner implements ContainerRunner {
       }
     }
     return handle;
+  }
+
+  /** The volumes of noops on this host (`noops volume ls`). */
+  async volumes(): Promise<VolumeReport[]> {
+    return listVolumes(await this.engine(), this.opts.host);
+  }
+
+  /** Removes a volume of noops on this host that no container mounts (`noops volume rm`). */
+  async removeVolume(name: string): Promise<VolumeReport> {
+    return removeVolume(await this.engine(), this.opts.host, name);
   }
 
   /** A new volume belongs to root: it is given to the process's user once, by a root container of the base image. */
