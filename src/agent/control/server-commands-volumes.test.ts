@@ -17,7 +17,10 @@ function loop(volumes: HostVolumes | undefined): { run: (cmd: Partial<AgentComma
     async run(cmd) {
       const posted: CommandUpdate[] = [];
       const api = {
-        updateCommand: async (_id: number, u: CommandUpdate) => (posted.push(u), { cancelled: false }),
+        updateCommand: async (_id: number, u: CommandUpdate) => {
+          posted.push(u);
+          return { cancelled: false };
+        },
       } as unknown as ApiClient;
       const l = new CommandLoop(
         () => api,
