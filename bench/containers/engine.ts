@@ -3,6 +3,10 @@
  * its address pool, and the cleanup of what its host made (by noops' labels and its host name,
  * never more).
  */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
 import { CONTAINER_LABELS } from '../../src/api/index.js';
 import { ownedFilter, removeTestObjects } from '../../src/agent/containers/index.js';
@@ -74,4 +78,38 @@ export async function removeBenchObjects(docker: Dockerode, host: string, subnet
   const info = (await docker.getNetwork(n.Id).inspect()) as Dockerode.NetworkInspectInfo;
   if (info.IPAM?.Config?.[0]?.Subnet !== subnet) return;
   await docker.getNetwork(n.Id).remove();
+}
+
+/**
+ * The lock folder the containers e2e takes turns through (test/e2e/containers.test.ts): both make
+ * the one network `noops` of their host, so a run waits for the other's end. Holds this pid; a
+ * dead holder's lock is taken over. Answers the release.
+ */
+export async function takeEngineLock(timeoutMs = 900_000): Promise<() => void> {
+  const lock = join(tmpdir(), 'noops-e2e-containers.lock');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      return () => rmSync(lock, { recursive: true, force: true });
+    } catch {
+      let holder = Number.NaN;
+      try {
+        holder = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+      } catch {}
+      if (Number.isInteger(holder) && !alive(holder)) rmSync(lock, { recursive: true, force: true });
+    }
+    if (Date.now() > deadline) throw new Error(`the containers e2e still holds ${lock} after ${timeoutMs} ms`);
+    await sleep(1000);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -16,7 +16,8 @@
  *
  * The address pool is a free /23 of 198.18.128.0/17 (`noops network set --per-host 24`): the
  * host gets its first /24. Everything the run made in the engine (its host's containers and
- * volumes, the network on its own subnet) is removed at its end, nothing else.
+ * volumes, the network on its own subnet) is removed at its end, nothing else. It takes turns
+ * with the containers e2e through its lock folder (both make the host's one network `noops`).
  *
  *   npm run bench -- --only containers [--quick]
  */
@@ -42,7 +43,15 @@ import {
 } from '../../test/e2e/harness.js';
 import { procUsage } from '../lib/procstat.js';
 import { percentile, round, summarize } from '../lib/stats.js';
-import { assertNetworkNameFree, BENCH_SPACE, engineSubnets, freeBlock, removeBenchObjects, runningContainers } from './engine.js';
+import {
+  assertNetworkNameFree,
+  BENCH_SPACE,
+  engineSubnets,
+  freeBlock,
+  removeBenchObjects,
+  runningContainers,
+  takeEngineLock,
+} from './engine.js';
 
 const HOST = `ctrbench-${process.pid}`;
 const DRIVERS = ['process', 'container'] as const;
@@ -128,10 +137,19 @@ function allHealthy(rows: InstanceView[], n: number, version: string): boolean {
 
 /** Runs the benchmark; answers the results (bench/run.ts writes them to bench/results/containers.json). */
 export async function run(opts: { quick: boolean }): Promise<ContainersResults> {
+  const docker: Dockerode = await connectEngine();
+  const unlock = await takeEngineLock();
+  try {
+    return await runLocked(opts, docker);
+  } finally {
+    unlock();
+  }
+}
+
+async function runLocked(opts: { quick: boolean }, docker: Dockerode): Promise<ContainersResults> {
   const size = opts.quick ? SIZES.quick : SIZES.full;
   const base = tmp('bench-containers');
   const root = join(base, 'agent');
-  const docker: Dockerode = await connectEngine();
   await assertNetworkNameFree(docker);
   const pool = freeBlock(BENCH_SPACE, 23, await engineSubnets(docker));
   if (pool === undefined) throw new Error(`no free /23 in ${BENCH_SPACE} on this engine`);

@@ -226,7 +226,7 @@ export class Agent {
     await this.metrics?.start();
     await this.refreshRuntimeFacts();
     await this.join(false);
-    this.commands = new CommandLoop(() => this.api, control, this.log, this.abort.signal);
+    this.commands = new CommandLoop(() => this.api, control, this.log, this.abort.signal, this.containers);
     void this.desiredLoop();
     this.heartbeat();
   }

@@ -579,8 +579,8 @@ export interface TrustReport {
 
 // ---- commands: actions a person asks of a host's agent, through the server ----
 
-/** What an agent can be asked to do for a person. */
-export type CommandAction = 'restart' | 'logs';
+/** What an agent can be asked to do for a person. `volumes` and `volume-rm` (its volume's name in `process`) are queued by the volumes' routes only. */
+export type CommandAction = 'restart' | 'logs' | 'volumes' | 'volume-rm';
 
 /** POST /commands */
 export interface CommandRequest {

@@ -35,6 +35,7 @@ import { registerAlarms } from './commands/alarms.js';
 import { registerSilence } from './commands/silence.js';
 import { registerLb } from './commands/lb.js';
 import { registerNetwork } from './commands/network.js';
+import { registerVolume } from './commands/volume.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -79,6 +80,7 @@ export function program(): Command {
   registerSilence(p);
   registerLb(p);
   registerNetwork(p);
+  registerVolume(p);
   return p;
 }
 

@@ -238,6 +238,14 @@ export const ERROR_CODES = {
     status: 502,
     hint: 'check the Docker Engine on the host (`docker info`, /var/run/docker.sock) and that the image is there (`docker images`: nothing is pulled); docs/containers.md',
   },
+  NOOPS_E_VOLUME_UNKNOWN: {
+    status: 404,
+    hint: '`noops volume ls HOST` lists the volumes of noops on the host; a volume noops did not make is never listed nor removed',
+  },
+  NOOPS_E_VOLUME_IN_USE: {
+    status: 409,
+    hint: 'a container (running or stopped) still mounts it: undeploy its job (or deploy a release without that volume) first, then remove it',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -32,6 +32,7 @@ import { prometheusRoutes } from './routes/prometheus.js';
 import { namingRoutes } from './routes/naming.js';
 import { balancerRoutes } from './routes/balancers.js';
 import { networkRoutes } from './routes/network.js';
+import { volumeRoutes } from './routes/volumes.js';
 import { alarmRoutes } from './routes/alarms.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
 
@@ -120,6 +121,7 @@ export async function buildApp(
       await alarmRoutes(api, ctx);
       await balancerRoutes(api, ctx);
       await networkRoutes(api, ctx);
+      await volumeRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

@@ -83,12 +83,13 @@ export class ContainerLifecycle {
     return snapshot(entry);
   }
 
-  /** The stop signal, the engine's kill after the stop timeout, removal; the state is `stopping` meanwhile. */
+  /** The stop command (inside it) or the stop signal, the engine's kill after the stop timeout, removal; the state is `stopping` meanwhile. */
   async terminate(entry: ProcessRecord, handle: ContainerHandle, why?: string): Promise<string> {
     clearTimers(entry);
     entry.retryAt = null;
     const pid = entry.pid;
-    this.steps.setState(entry, 'stopping', why ?? `sent ${entry.signal} to container ${handle.id.slice(0, 12)}`);
+    const how = entry.spec.stopCommand === undefined ? `sent ${entry.signal} to` : 'ran the stop command in';
+    this.steps.setState(entry, 'stopping', why ?? `${how} container ${handle.id.slice(0, 12)}`);
     const reason = await handle.stop(entry.signal, entry.spec.stopTimeoutMs);
     entry.gen++;
     entry.lastExit = { code: entry.exitStatus.code, signal: null, at: Date.now(), reason };

@@ -31,6 +31,8 @@ export interface ContainerSpec {
   resources?: ContainerResources;
   /** the labels that name it (noops.owned, tag, process, version, host) */
   labels: Record<string, string>;
+  /** the instance's state folder on the host (the log mark of what was read of its output); absent: beside its logs */
+  stateDir?: string;
 }
 
 /** How a container ended. */
@@ -56,7 +58,10 @@ export interface ContainerHandle {
   exited: Promise<ContainerExit>;
   /** sends a signal to its main process */
   signal(signal: NodeJS.Signals): Promise<void>;
-  /** the stop signal, the engine's kill after `timeoutMs`, then removal; resolves with the reason in words */
+  /**
+   * the stop command run inside it (the spec's `stopCommand`) or else the stop signal, the
+   * engine's kill after `timeoutMs`, then removal; resolves with the reason in words
+   */
   stop(signal: NodeJS.Signals, timeoutMs: number): Promise<string>;
   /** stops following it (logs, death) without stopping it: an agent that exits for an upgrade */
   release(): void;

@@ -85,8 +85,8 @@ export interface WatchSpec {
   meta?: Record<string, unknown>;
   /**
    * run in a container (the supervisor's `containers` runner) instead of a process group: same
-   * command, cwd, env and user; the stop signal goes to the container, the engine kills it after
-   * `stopTimeoutMs`; the stop command is not used
+   * command, cwd, env and user; the stop command runs inside it (else the stop signal goes to it),
+   * the engine kills it after `stopTimeoutMs`
    */
   container?: ContainerSpec;
 }

@@ -1,28 +1,35 @@
 /**
  * One running container as the supervisor holds it (a `ContainerHandle`): its output followed
- * and demultiplexed into the process's two log files, its death from the engine's wait (with
- * the engine's OOMKilled), its stop (the stop signal, the engine's kill after the timeout), and
- * its removal once it ended.
+ * and demultiplexed into the process's two log files (from its mark: see log-mark.ts), its death
+ * from the engine's wait (with the engine's OOMKilled), its stop (the stop command run inside it,
+ * or the stop signal; the engine's kill after the timeout), and its removal once it ended.
  */
-import { createWriteStream, mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
 import { formatBytes, type ContainerExit, type ContainerHandle } from '../../supervisor/index.js';
+import { type LogMark, MarkedLogWriter, readMark, timestampNs } from './log-mark.js';
+import { runStopCommand, type StopCommand } from './stop-command.js';
 
 /** 5 s: how long the engine's SIGKILL may take to end a container before the stop gives up waiting. */
 const KILL_WAIT_MS = 5_000;
 
 export interface FollowOptions {
   logs: { out: string; err: string };
-  /** follow output from this time (seconds since the epoch); 0: from its start */
-  since: number;
+  /** the file of its log mark (the instance's state folder) */
+  markFile: string;
+  /**
+   * false: started now, its output followed from its start; true: adopted, followed from its
+   * mark (what it wrote while no agent ran), or from now when it has none (an older agent's)
+   */
+  adopted: boolean;
   /** its memory limit, for the words of an oom */
   memory?: number;
+  /** run inside it instead of sending the stop signal (the process's `stop_command`) */
+  stopCommand?: StopCommand;
 }
 
 /** Follows a started container: `info` is its inspection after the start. */
 export function followContainer(
-  docker: Dockerode,
   container: Dockerode.Container,
   info: Dockerode.ContainerInspectInfo,
   opts: FollowOptions,
@@ -31,7 +38,9 @@ export function followContainer(
   let released = false;
   const pid = info.State.Pid > 0 ? info.State.Pid : null;
   const address = Object.values(info.NetworkSettings.Networks ?? {}).find((n) => n.IPAddress)?.IPAddress ?? null;
-  void followLogs(docker, container, opts, abort.signal);
+  const mark = readMark(opts.markFile, info.Id);
+  const writer = new MarkedLogWriter(opts.logs, opts.markFile, mark ?? { container: info.Id, at: null });
+  const logsDone = followLogs(container, writer, sinceOf(mark, opts.adopted), abort.signal);
   const exited: Promise<ContainerExit> = (async () => {
     let code: number | null = null;
     try {
@@ -45,6 +54,8 @@ export function followContainer(
     );
     const oom = state?.OOMKilled === true;
     code ??= state?.ExitCode ?? null;
+    // its last lines in the files (and the mark) before it is gone
+    await Promise.race([logsDone, sleep(2_000)]);
     await container.remove({ force: true }).catch(() => undefined);
     const limit = opts.memory === undefined ? '' : ` of ${formatBytes(opts.memory)}`;
     const reason = oom ? `killed for memory (oom): over its limit${limit}, exit code ${code}` : `exited with code ${code}`;
@@ -58,43 +69,82 @@ export function followContainer(
     exited,
     signal: (signal) => container.kill({ signal }).then(() => undefined),
     async stop(signal, timeoutMs) {
-      await container.kill({ signal }).catch(() => undefined); // 409: not running any more
+      let how: string = signal;
+      const ran = opts.stopCommand ? await runStopCommand(container, opts.stopCommand, opts.logs) : false;
+      if (ran) how = 'the stop command';
+      else await container.kill({ signal }).catch(() => undefined); // 409: not running any more
       const ended = exited.then(() => true);
-      if (await Promise.race([ended, sleep(timeoutMs, false)])) return `stopped by request (${signal})`;
+      if (await Promise.race([ended, sleep(timeoutMs, false)])) return `stopped by request (${how})`;
       await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
-      let reason = `killed with SIGKILL: still running ${timeoutMs} ms after ${signal}`;
+      let reason = `killed with SIGKILL: still running ${timeoutMs} ms after ${how}`;
       if (!(await Promise.race([ended, sleep(KILL_WAIT_MS, false)]))) reason += `; container still there ${KILL_WAIT_MS} ms after SIGKILL`;
       return reason;
     },
     release() {
       released = true;
+      writer.saveMark(); // now: the agent that lets go may exit before the stream's end
       abort.abort();
     },
   };
 }
 
-/** The engine's output stream of the container, demultiplexed and appended to the two log files. */
-async function followLogs(docker: Dockerode, container: Dockerode.Container, opts: FollowOptions, signal: AbortSignal): Promise<void> {
-  for (const f of [opts.logs.out, opts.logs.err]) mkdirSync(f.slice(0, f.lastIndexOf('/')) || '/', { recursive: true });
-  const out = createWriteStream(opts.logs.out, { flags: 'a', mode: 0o640 });
-  const err = createWriteStream(opts.logs.err, { flags: 'a', mode: 0o640 });
-  const close = (): void => {
-    out.end();
-    err.end();
-  };
+/**
+ * Where the engine's log is read from (seconds since the epoch; the engine's `since` is
+ * inclusive, the writer skips what the mark covers): the mark's second, the start (0) for a
+ * container started now or marked with no line yet, now for one adopted without a mark (an
+ * older agent's: no line twice).
+ */
+function sinceOf(mark: LogMark | undefined, adopted: boolean): number {
+  if (mark?.at) return Number(timestampNs(mark.at) / 1_000_000_000n);
+  return adopted && mark === undefined ? Math.floor(Date.now() / 1000) : 0;
+}
+
+/**
+ * The engine's output stream of the container (timestamped) from `since` into the writer;
+ * resolves when the stream ended (the container ended, or it was let go) and the mark is saved.
+ */
+async function followLogs(container: Dockerode.Container, writer: MarkedLogWriter, since: number, signal: AbortSignal): Promise<void> {
   try {
     const stream = (await container.logs({
       follow: true,
       stdout: true,
       stderr: true,
-      since: opts.since,
+      timestamps: true,
+      since,
       abortSignal: signal,
     })) as NodeJS.ReadableStream;
-    docker.modem.demuxStream(stream, out, err);
-    stream.on('end', close);
-    stream.on('error', close);
-    signal.addEventListener('abort', () => (stream as unknown as { destroy?: () => void }).destroy?.(), { once: true });
+    await new Promise<void>((resolve) => {
+      stream.on('data', (chunk: Buffer) => writer.write(chunk));
+      stream.on('end', resolve);
+      stream.on('error', resolve);
+      stream.on('close', resolve);
+      signal.addEventListener('abort', () => (stream as unknown as { destroy?: () => void }).destroy?.(), { once: true });
+    });
   } catch {
-    close(); // aborted, or the container is gone already
+    // aborted, or the container is gone already
+  } finally {
+    await writer.close();
+  }
+}
+
+/**
+ * What a container that ended while no agent ran wrote after its mark, into the log files (it
+ * is removed next). Nothing without a mark of its own: an older agent's, whose lines are unknown.
+ */
+export async function catchUpLogs(container: Dockerode.Container, id: string, opts: FollowOptions): Promise<void> {
+  const mark = readMark(opts.markFile, id);
+  if (mark === undefined) return;
+  const writer = new MarkedLogWriter(opts.logs, opts.markFile, mark);
+  try {
+    const bytes = (await container.logs({
+      follow: false,
+      stdout: true,
+      stderr: true,
+      timestamps: true,
+      since: sinceOf(mark, true),
+    })) as Buffer;
+    writer.write(bytes);
+  } finally {
+    await writer.close();
   }
 }

@@ -6,8 +6,9 @@
  * finds the running containers a previous agent started (by their labels) so they are adopted.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import type Dockerode from 'dockerode';
-import { CONTAINER_LABELS, type HostNetwork } from '../../api/index.js';
+import { CONTAINER_LABELS, type HostNetwork, type VolumeReport } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import {
   logPaths,
@@ -18,9 +19,11 @@ import {
   type RunAs,
   type WatchSpec,
 } from '../../supervisor/index.js';
-import { connectEngine, engineError, ensureBaseImage, OWNED_LABELS, ownedFilter, statusOf } from '../../engine/index.js';
-import { followContainer } from './handle.js';
+import { connectEngine, engineError, ensureBaseImage, OWNED_LABELS, ownedFilter, pruneBaseImages, statusOf } from '../../engine/index.js';
+import { catchUpLogs, followContainer, type FollowOptions } from './handle.js';
 import { ensureNetwork } from './network.js';
+import { listVolumes, removeVolume } from './volumes.js';
+import { CONCURRENT_STARTS, StartLimit } from './start-limit.js';
 
 type ContainerWatch = WatchSpec & { container: ContainerSpec };
 
@@ -30,6 +33,24 @@ export interface EngineRunnerOptions {
   /** this agent's name: the `noops.host` label of its containers, and whose containers it adopts */
   host: string;
   log(line: string): void;
+  /** containers created and started at once (default CONCURRENT_STARTS: see start-limit.ts) */
+  concurrentStarts?: number;
+}
+
+/** The file of a process's log mark: its instance's state folder (else beside its logs). */
+export function markFileOf(spec: ContainerWatch): string {
+  return join(spec.container.stateDir ?? spec.logDir, `${spec.logName}.logs-mark.json`);
+}
+
+/** How a handle follows the container of `spec` (`user`: the container's, for its stop command). */
+function followOptions(spec: ContainerWatch, adopted: boolean, user: string): FollowOptions {
+  return {
+    logs: logPaths(spec),
+    markFile: markFileOf(spec),
+    adopted,
+    memory: spec.container.resources?.memory,
+    ...(spec.stopCommand !== undefined && { stopCommand: { command: spec.stopCommand, cwd: spec.cwd, env: spec.env, user } }),
+  };
 }
 
 export class EngineRunner implements ContainerRunner {
@@ -37,8 +58,11 @@ export class EngineRunner implements ContainerRunner {
   #base: Promise<string> | undefined;
   #network: HostNetwork | undefined;
   #networkReady: { key: string; name: Promise<string> } | undefined;
+  readonly #starts: StartLimit;
 
-  constructor(private readonly opts: EngineRunnerOptions) {}
+  constructor(private readonly opts: EngineRunnerOptions) {
+    this.#starts = new StartLimit(opts.concurrentStarts ?? CONCURRENT_STARTS);
+  }
 
   /** This host's network from the desired state (undefined: the engine's default bridge). */
   setNetwork(net: HostNetwork | undefined): void {
@@ -63,7 +87,15 @@ export class EngineRunner implements ContainerRunner {
     await this.#ensureNetwork();
   }
 
-  async start(spec: ContainerWatch, runAs: RunAs | undefined): Promise<ContainerHandle> {
+  /**
+   * Creates and starts the container of `spec`; at most `concurrentStarts` at once (the others
+   * wait their turn: the supervisor launches every process of a deploy at the same moment).
+   */
+  start(spec: ContainerWatch, runAs: RunAs | undefined): Promise<ContainerHandle> {
+    return this.#starts.run(() => this.#start(spec, runAs));
+  }
+
+  async #start(spec: ContainerWatch, runAs: RunAs | undefined): Promise<ContainerHandle> {
     const docker = await this.engine();
     const image = await this.#image(spec.container.image);
     const network = await this.#ensureNetwork();
@@ -97,7 +129,7 @@ export class EngineRunner implements ContainerRunner {
       .catch((e) => Promise.reject(engineError(`creating the container of ${spec.id}`, e)));
     try {
       await container.start();
-      return followContainer(docker, container, await container.inspect(), { logs: logPaths(spec), since: 0, memory: r.memory });
+      return followContainer(container, await container.inspect(), followOptions(spec, false, user));
     } catch (err) {
       await container.remove({ force: true }).catch(() => undefined);
       throw engineError(`starting the container of ${spec.id}`, err);
@@ -106,6 +138,8 @@ export class EngineRunner implements ContainerRunner {
 
   async adopt(spec: ContainerWatch): Promise<ContainerHandle | null> {
     const docker = await this.engine();
+    // an agent that starts with containers to adopt: its base image known (old ones pruned) early
+    void this.#image(undefined).catch(() => undefined);
     const { tag, process: name, version } = CONTAINER_LABELS;
     const labels = spec.container.labels;
     const mine = await docker.listContainers({
@@ -117,16 +151,24 @@ export class EngineRunner implements ContainerRunner {
       const container = docker.getContainer(c.Id);
       if (handle === null && c.State === 'running' && c.Labels[version] === labels[version]) {
         const info = await container.inspect();
-        handle = followContainer(docker, container, info, {
-          logs: logPaths(spec),
-          since: Math.floor(Date.now() / 1000),
-          memory: spec.container.resources?.memory,
-        });
+        handle = followContainer(container, info, followOptions(spec, true, info.Config.User));
       } else if (c.State !== 'running') {
-        await container.remove({ force: true }).catch(() => undefined); // a dead one of ours, left by an agent that was away
+        // a dead one of ours, left by an agent that was away: what it wrote after its mark, then gone
+        await catchUpLogs(container, c.Id, followOptions(spec, true, '')).catch(() => undefined);
+        await container.remove({ force: true }).catch(() => undefined);
       }
     }
     return handle;
+  }
+
+  /** The volumes of noops on this host (`noops volume ls`). */
+  async volumes(): Promise<VolumeReport[]> {
+    return listVolumes(await this.engine(), this.opts.host);
+  }
+
+  /** Removes a volume of noops on this host that no container mounts (`noops volume rm`). */
+  async removeVolume(name: string): Promise<VolumeReport> {
+    return removeVolume(await this.engine(), this.opts.host, name);
   }
 
   /** A new volume belongs to root: it is given to the process's user once, by a root container of the base image. */
@@ -154,10 +196,19 @@ export class EngineRunner implements ContainerRunner {
   async #image(image: string | undefined): Promise<string> {
     const docker = await this.engine();
     if (image === undefined) {
-      this.#base ??= ensureBaseImage(docker, this.opts.log).catch((err) => {
-        this.#base = undefined;
-        throw engineError('making the base image', err);
-      });
+      this.#base ??= ensureBaseImage(docker, this.opts.log).then(
+        (name) => {
+          // the first time this agent needs it (or built it): the older ones nothing uses go
+          void pruneBaseImages(docker, name, this.opts.log).catch((err: Error) =>
+            this.opts.log(`could not remove old base images: ${err.message}`),
+          );
+          return name;
+        },
+        (err) => {
+          this.#base = undefined;
+          throw engineError('making the base image', err);
+        },
+      );
       return this.#base;
     }
     try {

@@ -4,7 +4,7 @@
  * the agent's own node read-only for `$NOOPS_NODE`, the job's shared data folder read-write),
  * its volumes (`noops-<tag with dots as _>-<process>-<name>`), its limits and its labels.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CONTAINER_LABELS, type DesiredInstance } from '../../api/index.js';
 import type { ManifestResources, ProcessSpec } from '../../release/index.js';
 import type { ContainerSpec } from '../../supervisor/index.js';
@@ -34,6 +34,8 @@ export interface ContainerPaths {
   runtimes: string;
   /** the agent's node (NOOPS_NODE), mounted read-only at its path */
   node?: string;
+  /** the instance's state folder (log marks); default: `state` beside the data folder (ROOT/jobs/TAG/shared/state) */
+  state?: string;
 }
 
 /** The container part of a process's WatchSpec. */
@@ -51,6 +53,7 @@ export function containerSpec(d: DesiredInstance, spec: ProcessSpec, paths: Cont
     ],
     volumes: (d.manifest.volumes ?? []).map((v) => ({ name: volumeName(d.tag, spec.name, v.name), path: v.path })),
     ...(resources !== undefined && { resources }),
+    stateDir: paths.state ?? join(dirname(paths.data), 'state'),
     labels: {
       [CONTAINER_LABELS.owned]: '1',
       [CONTAINER_LABELS.tag]: d.tag,

@@ -5,7 +5,7 @@
  * streams until the server says the person cancelled or went away.
  */
 import type { ApiClient } from '../../api/index.js';
-import type { AgentCommand } from '../../api/index.js';
+import type { AgentCommand, VolumeReport } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import type { Control } from './control.js';
 
@@ -16,12 +16,20 @@ export const KEEPALIVE_MS = 5_000;
 /** 64 KiB: a bigger batch of followed output is sent at once. */
 const FLUSH_BYTES = 64 * 1024;
 
+/** The container engine's volumes of this host (agent/containers' EngineRunner). */
+export interface HostVolumes {
+  volumes(): Promise<VolumeReport[]>;
+  removeVolume(name: string): Promise<VolumeReport>;
+}
+
 export class CommandLoop {
   constructor(
     private readonly api: () => ApiClient,
     private readonly control: Control,
     private readonly log: (line: string) => void,
     private readonly signal: AbortSignal,
+    /** the host's container volumes (`noops volume ls|rm`); absent: no engine on this agent */
+    private readonly volumes?: HostVolumes,
   ) {}
 
   /** Runs one command; its failure is posted as the command's error, never thrown. */
@@ -29,7 +37,11 @@ export class CommandLoop {
     const api = this.api();
     const query = cmd.process === null ? cmd.tag : `${cmd.tag}/${cmd.process}`;
     try {
-      if (cmd.action === 'restart') {
+      if (cmd.action === 'volumes' || cmd.action === 'volume-rm') {
+        if (!this.volumes) throw new NoopsError('NOOPS_E_CONTAINER', 'this agent runs no container engine');
+        const result = cmd.action === 'volumes' ? await this.volumes.volumes() : await this.volumes.removeVolume(cmd.process ?? '');
+        await api.updateCommand(cmd.id, { result, done: true });
+      } else if (cmd.action === 'restart') {
         const result = await this.control.restart(query);
         await api.updateCommand(cmd.id, { result, done: true });
       } else if (!cmd.follow) {
