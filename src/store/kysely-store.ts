@@ -31,6 +31,7 @@ import * as commands from './agent-commands.js';
 import * as metrics from './metrics.js';
 import { strategyQueries, type StrategyQueries } from './strategies.js';
 import * as naming from './naming.js';
+import * as placements from './placements.js';
 import { balancerQueries, type BalancerQueries } from './balancers.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
@@ -578,6 +579,14 @@ export class KyselyStore implements Store {
 
   listNamingLookups(): Promise<naming.NamingLookupRow[]> {
     return naming.listNamingLookups(this.db);
+  }
+
+  recordPlacements(events: readonly placements.NewPlacementEvent[]): Promise<void> {
+    return placements.recordPlacements(this.db, events);
+  }
+
+  listPlacements(q: placements.PlacementQuery): ReturnType<typeof placements.listPlacements> {
+    return placements.listPlacements(this.db, q);
   }
 
   // ---- runtimes

@@ -14,6 +14,7 @@ import { agentCommandsMigration } from './agent-commands.js';
 import { metricsMigration } from './metrics.js';
 import { strategiesMigration } from './strategies.js';
 import { namingMigration } from './naming.js';
+import { placementsMigration } from './placements.js';
 import { alarmsMigration } from './alarms.js';
 import { balancersMigration } from './balancers.js';
 import { networksMigration } from './networks.js';
@@ -477,6 +478,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0019_naming': namingMigration,
   '0020_balancers': balancersMigration,
   '0021_networks': networksMigration,
+  '0023_placements': placementsMigration,
 };
 
 /**

@@ -17,6 +17,7 @@ import type {
 import type { StrategyQueries } from './strategies.js';
 import type { BalancerQueries } from './balancers.js';
 import type { NamingLookupRow } from './naming.js';
+import type { NewPlacementEvent, PlacementQuery } from './placements.js';
 
 /** A token. Only its sha256 is stored; the secret itself is shown once. */
 export interface TokenRow {
@@ -415,6 +416,10 @@ export interface Store extends StrategyQueries, BalancerQueries {
   recordNamingLookups(rows: readonly NamingLookupRow[]): Promise<void>;
   /** every naming lookup, most recent first (store/naming.ts) */
   listNamingLookups(): Promise<NamingLookupRow[]>;
+  /** append scheduler history events, in order (store/placements.ts) */
+  recordPlacements(events: readonly NewPlacementEvent[]): Promise<void>;
+  /** a cluster's scheduler history, most recent first (store/placements.ts) */
+  listPlacements(q: PlacementQuery): Promise<import('../api/schedule-types.js').PlacementEventView[]>;
 
   /**
    * insert a runtime; when one of that name and version exists already, nothing changes. Returns
