@@ -589,6 +589,18 @@ export class KyselyStore implements Store {
     return placements.listPlacements(this.db, q);
   }
 
+  addStaleCopy(row: placements.StaleCopyRow): Promise<void> {
+    return placements.addStaleCopy(this.db, row);
+  }
+
+  listStaleCopies(): Promise<placements.StaleCopyRow[]> {
+    return placements.listStaleCopies(this.db);
+  }
+
+  removeStaleCopy(host: string, tag: string): Promise<boolean> {
+    return placements.removeStaleCopy(this.db, host, tag);
+  }
+
   // ---- runtimes
 
   async putRuntime(row: RuntimeRow): Promise<RuntimeRow> {

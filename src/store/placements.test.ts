@@ -38,6 +38,16 @@ function behaves(open: () => Promise<Store>): void {
       assert.equal((await store.listPlacements({ tag: 'cop.b_cluster.c' })).length, 1);
       await store.tx((s) => s.recordPlacements([{ tag: 'cop.b_cluster.c', kind: 'drain', from: 'h3', to: 'h4', reason: 'h3 drains' }]));
       assert.equal((await store.listPlacements({ tag: 'cop.b_cluster.c' }))[0]!.kind, 'drain', 'written inside a transaction too');
+      await store.addStaleCopy({ host: 'h1', tag: 'cop.a_cluster.c', since: '2026-01-01T00:00:00.000Z' });
+      await store.addStaleCopy({ host: 'h1', tag: 'cop.a_cluster.c', since: '2026-01-02T00:00:00.000Z' });
+      assert.deepEqual(
+        await store.listStaleCopies(),
+        [{ host: 'h1', tag: 'cop.a_cluster.c', since: '2026-01-01T00:00:00.000Z' }],
+        'marked once',
+      );
+      assert.equal(await store.removeStaleCopy('h1', 'cop.a_cluster.c'), true);
+      assert.equal(await store.removeStaleCopy('h1', 'cop.a_cluster.c'), false);
+      assert.deepEqual(await store.listStaleCopies(), []);
     } finally {
       await store.close();
     }

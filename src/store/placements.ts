@@ -34,7 +34,21 @@ export interface PlacementEventsTable {
   at: string;
 }
 
-/** Migration 0023_placements: the history, indexed by cluster and time. */
+/** A copy left on a host that was unheard when its cluster moved: named in its `stops` until seen stopped. */
+export interface StaleCopyRow {
+  host: string;
+  tag: string;
+  since: string;
+}
+
+/** The stale copies' table. */
+export interface StaleCopiesTable {
+  host: string;
+  tag: string;
+  since: string;
+}
+
+/** Migration 0023_placements: the history, indexed by cluster and time, and the stale copies. */
 export function placementsMigration(backend: Backend): Migration {
   const text = backend === 'sqlite' ? 'text' : sql`text collate "C"`;
   return {
@@ -52,8 +66,16 @@ export function placementsMigration(backend: Backend): Migration {
         .addColumn('at', text, (c) => c.notNull())
         .execute();
       await db.schema.createIndex('placement_events_tag_id').on('placement_events').columns(['tag', 'id']).execute();
+      await db.schema
+        .createTable('stale_copies')
+        .addColumn('host', text, (c) => c.notNull())
+        .addColumn('tag', text, (c) => c.notNull())
+        .addColumn('since', text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('stale_copies_pk', ['host', 'tag'])
+        .execute();
     },
     async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('stale_copies').ifExists().execute();
       await db.schema.dropTable('placement_events').ifExists().execute();
     },
   };
@@ -104,4 +126,24 @@ export async function listPlacements(db: Kysely<Database>, q: PlacementQuery): P
     reason: r.reason,
     at: r.at,
   }));
+}
+
+/** Remembers a stale copy (once: a second mark keeps the first time). */
+export async function addStaleCopy(db: Kysely<Database>, row: StaleCopyRow): Promise<void> {
+  await db
+    .insertInto('stale_copies')
+    .values(row)
+    .onConflict((oc) => oc.columns(['host', 'tag']).doNothing())
+    .execute();
+}
+
+/** Every stale copy, by host and tag. */
+export async function listStaleCopies(db: Kysely<Database>): Promise<StaleCopyRow[]> {
+  return db.selectFrom('stale_copies').selectAll().orderBy('host').orderBy('tag').execute();
+}
+
+/** Forgets a stale copy; answers whether there was one. */
+export async function removeStaleCopy(db: Kysely<Database>, host: string, tag: string): Promise<boolean> {
+  const r = await db.deleteFrom('stale_copies').where('host', '=', host).where('tag', '=', tag).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
 }

@@ -9,7 +9,7 @@ import type { InstanceRow } from './types.js';
 import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.js';
 import type { HostReportsTable } from './host-reports.js';
 import type { NamingLookupsTable } from './naming.js';
-import type { PlacementEventsTable } from './placements.js';
+import type { PlacementEventsTable, StaleCopiesTable } from './placements.js';
 import type { BalancerDrainsTable, BalancerReportsTable, BalancersTable } from './balancers.js';
 import type { NetworkSubnetsTable, NetworkTable } from './networks.js';
 import type { AlarmCallbacksTable, AlarmDeliveriesTable, AlarmEventsTable, AlarmSilencesTable } from './alarms.js';
@@ -276,6 +276,7 @@ export interface Database {
   network: NetworkTable;
   network_subnets: NetworkSubnetsTable;
   placement_events: PlacementEventsTable;
+  stale_copies: StaleCopiesTable;
 }
 
 export type DbToken = Selectable<TokensTable>;

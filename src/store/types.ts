@@ -17,7 +17,7 @@ import type {
 import type { StrategyQueries } from './strategies.js';
 import type { BalancerQueries } from './balancers.js';
 import type { NamingLookupRow } from './naming.js';
-import type { NewPlacementEvent, PlacementQuery } from './placements.js';
+import type { NewPlacementEvent, PlacementQuery, StaleCopyRow } from './placements.js';
 
 /** A token. Only its sha256 is stored; the secret itself is shown once. */
 export interface TokenRow {
@@ -420,6 +420,10 @@ export interface Store extends StrategyQueries, BalancerQueries {
   recordPlacements(events: readonly NewPlacementEvent[]): Promise<void>;
   /** a cluster's scheduler history, most recent first (store/placements.ts) */
   listPlacements(q: PlacementQuery): Promise<import('../api/schedule-types.js').PlacementEventView[]>;
+  /** stale copies: marked when a cluster leaves an unheard host, named in its `stops`, forgotten once stopped (store/placements.ts) */
+  addStaleCopy(row: StaleCopyRow): Promise<void>;
+  listStaleCopies(): Promise<StaleCopyRow[]>;
+  removeStaleCopy(host: string, tag: string): Promise<boolean>;
 
   /**
    * insert a runtime; when one of that name and version exists already, nothing changes. Returns
