@@ -21,6 +21,7 @@ export * from './alarms-client.js';
 export * from './balancers-types.js';
 export * from './containers-types.js';
 export * from './schedule-types.js';
+export * from './schedule-spec.js';
 export { setNetwork, showNetwork } from './network-client.js';
 export { hostAddressOf, plainAddress, processAddress, type HostAddressSource } from './addresses.js';
 export * from './balancers-client.js';

@@ -16,6 +16,7 @@ export type { NamingLookupRow } from './naming.js';
 export type { NewPlacementEvent, PlacementQuery, StaleCopyRow } from './placements.js';
 export type { BalancerQueries, BalancerReportRow, BalancerRow, DrainRow, NewDrain } from './balancers.js';
 export type { HostSubnetRow, NetworkRow, NetworkStore } from './networks.js';
+export type { CapacityRow, ScheduleRow, ScheduleStore } from './schedule.js';
 export type { AlarmEventRow, AlarmFilter, AlarmStore, CallbackRow, DeliveryRow, NewAlarmEvent, SilenceRow } from './alarms.js';
 export type { StoreTarget } from './open.js';
 // opening a database (kysely, better-sqlite3, pg) is the named entry `store/open.ts`:

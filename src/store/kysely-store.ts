@@ -37,6 +37,7 @@ import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentC
 import * as m from './rows.js';
 import { KyselyAlarmStore } from './alarms.js';
 import { networkQueries, type NetworkStore } from './networks.js';
+import { scheduleQueries, type ScheduleStore } from './schedule.js';
 import type {
   AuditRow,
   Fence,
@@ -422,6 +423,10 @@ export class KyselyStore implements Store {
 
   get networks(): NetworkStore {
     return networkQueries(this.db);
+  }
+
+  get schedule(): ScheduleStore {
+    return scheduleQueries(this.db);
   }
 
   get alarms(): KyselyAlarmStore {
