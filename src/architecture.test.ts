@@ -78,6 +78,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   // cli -> monitor: `noops strategy test` runs the judge locally, through monitor/judge/index.ts (issue 15)
   cli: ['errors', 'agent', 'api', 'artifacts', 'monitor', 'net', 'release', 'runtimes', 'secrets', 'server', 'supervisor', 'tls', 'tree'],
   ui: ['errors', 'api', 'tree'],
+  // schedule: the scheduler's filters, scorers and plans, pure (issue 18); the wire shapes come from api
+  schedule: ['errors', 'api'],
 };
 
 /** Edges only tests may take (a parity test reads the server's rule to compare the console's with it). */

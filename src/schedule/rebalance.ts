@@ -1,0 +1,169 @@
+/**
+ * `noops rebalance`: moves, within a budget, that pack the fleet tighter. Nomad has none (its
+ * issue #1635); Borg's papers show what packing buys. Two kinds, spread first:
+ *
+ *   spread over L   a cluster whose values of L differ by more than one instance moves one from
+ *                   the most crowded value to the least crowded that has room, until even
+ *   bin-packing     the emptiest hosts are emptied into fuller ones, a whole host at a time: a
+ *                   host is freed only when every scheduled instance on it finds a place (and
+ *                   the budget covers them all), else nothing of it moves
+ *
+ * Pure: the fleet and the asks given are not changed (the moves are worked out on copies).
+ */
+import type { RebalanceMoveView, RebalanceView } from '../api/index.js';
+import { feasible, meets } from './filters.js';
+import { Fleet } from './fleet.js';
+import { hostFullness } from './plan.js';
+import type { PlaceAsk, SchedHost } from './types.js';
+
+/** One cluster's instances being moved: its ask and its hosts, kept current move by move. */
+interface Moving {
+  ask: PlaceAsk;
+  hosts: Set<number>;
+}
+
+/**
+ * The moves that free whole hosts or even out a label, at most `maxMoves`, in the order to make
+ * them. `dryRun` is false: the caller sets it (`--dry-run` makes none of them).
+ */
+export function planRebalance(fleet: Fleet, asks: PlaceAsk[], maxMoves: number): RebalanceView {
+  const copy = new Fleet(fleet.hosts.map(cloneHost));
+  const moving: Moving[] = asks.map((ask) => ({
+    ask,
+    hosts: new Set(ask.current.map((h) => copy.numberOf(h)).filter((i) => i !== undefined)),
+  }));
+  const before = scheduledHosts(moving);
+  const moves: RebalanceMoveView[] = [];
+  let budget = Math.max(0, Math.floor(maxMoves));
+  for (const m of moving) {
+    if (budget === 0) break;
+    if (m.ask.spec.spread !== null) budget -= evenOut(copy, m, m.ask.spec.spread, budget, moves);
+  }
+  if (budget > 0) freeHosts(copy, moving, budget, moves);
+  const after = scheduledHosts(moving);
+  const freedHosts = [...before]
+    .filter((i) => !after.has(i))
+    .map((i) => copy.hosts[i]!.name)
+    .sort();
+  return { dryRun: false, moves, freedHosts };
+}
+
+function cloneHost(h: SchedHost): SchedHost {
+  return { ...h, capacity: { ...h.capacity }, allocated: { ...h.allocated }, ports: [...h.ports], jobs: [...h.jobs] };
+}
+
+function scheduledHosts(moving: Moving[]): Set<number> {
+  const out = new Set<number>();
+  for (const m of moving) for (const i of m.hosts) out.add(i);
+  return out;
+}
+
+/** Moves one instance of `m` from host `from` to host `to`, in the copy. */
+function move(fleet: Fleet, m: Moving, from: number, to: number): void {
+  fleet.release(from, m.ask);
+  fleet.take(to, m.ask);
+  m.hosts.delete(from);
+  m.hosts.add(to);
+}
+
+/** The fullest host of `candidates` that may take one more instance of `m`, or -1. */
+function fullestFit(fleet: Fleet, m: Moving, candidates: Iterable<number>, exclude: ReadonlySet<number>): number {
+  let bestHost = -1;
+  let top = -Infinity;
+  for (const i of candidates) {
+    if (fleet.usable[i] !== 1 || m.hosts.has(i) || exclude.has(i) || !feasible(fleet.hosts[i]!, m.ask)) continue;
+    const f = hostFullness(fleet, i);
+    if (f > top) {
+      top = f;
+      bestHost = i;
+    }
+  }
+  return bestHost;
+}
+
+/** Evens out one spread cluster over its label; answers the moves made. */
+function evenOut(fleet: Fleet, m: Moving, label: string, budget: number, moves: RebalanceMoveView[]): number {
+  const index = fleet.byLabel(label);
+  const constraintsOk = (value: string): boolean => m.ask.spec.constraints.every((c) => c.label !== label || meets({ [label]: value }, c));
+  const values = [...index.values.keys()].filter((v) => constraintsOk(v) && index.values.get(v)!.some((i) => fleet.usable[i] === 1));
+  let made = 0;
+  const none = new Set<number>();
+  while (made < budget) {
+    const counts = new Map(values.map((v) => [v, 0]));
+    for (const i of m.hosts) {
+      const v = fleet.hosts[i]!.labels[label];
+      if (v !== undefined && counts.has(v)) counts.set(v, counts.get(v)! + 1);
+    }
+    const ranked = [...counts.entries()].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
+    if (ranked.length < 2) break;
+    const [crowded, most] = ranked[ranked.length - 1]!;
+    let moved = false;
+    for (const [sparse, least] of ranked) {
+      if (most - least <= 1) break;
+      const to = fullestFit(fleet, m, index.values.get(sparse)!, none);
+      if (to < 0) continue;
+      const from = [...m.hosts]
+        .filter((i) => fleet.hosts[i]!.labels[label] === crowded)
+        .sort((a, b) => hostFullness(fleet, a) - hostFullness(fleet, b))[0]!;
+      move(fleet, m, from, to);
+      moves.push({
+        tag: m.ask.tag,
+        from: fleet.hosts[from]!.name,
+        to: fleet.hosts[to]!.name,
+        reason: `even out ${label}: ${label}=${crowded} had ${most}, ${label}=${sparse} ${least}`,
+      });
+      made++;
+      moved = true;
+      break;
+    }
+    if (!moved) break;
+  }
+  return made;
+}
+
+/** Empties the emptiest hosts into fuller ones, a whole host at a time, within the budget. */
+function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: RebalanceMoveView[]): void {
+  const onHost = new Map<number, Moving[]>();
+  for (const m of moving) {
+    for (const i of m.hosts) {
+      const list = onHost.get(i);
+      if (list === undefined) onHost.set(i, [m]);
+      else list.push(m);
+    }
+  }
+  // a host with a spread cluster's instance stays (moving it would undo the spread)
+  const sources = [...onHost.entries()]
+    .filter(([, ms]) => ms.every((m) => m.ask.spec.spread === null))
+    .sort((a, b) => hostFullness(fleet, a[0]) - hostFullness(fleet, b[0]) || a[1].length - b[1].length);
+  const freed = new Set<number>();
+  let left = budget;
+  // a host that cannot be emptied costs a look at every target: give up after a bounded number of them
+  let tries = 4 * budget + 16;
+  for (const [from, ms] of sources) {
+    if (ms.length > left) continue;
+    if (tries-- === 0) break;
+    const level = hostFullness(fleet, from);
+    const targets = [...onHost.keys()].filter((i) => i !== from && !freed.has(i) && hostFullness(fleet, i) >= level);
+    const done: { m: Moving; to: number }[] = [];
+    for (const m of ms) {
+      const to = fullestFit(fleet, m, targets, freed);
+      if (to < 0) break;
+      move(fleet, m, from, to);
+      done.push({ m, to });
+    }
+    if (done.length < ms.length) {
+      for (const { m, to } of done.reverse()) move(fleet, m, to, from);
+      continue;
+    }
+    freed.add(from);
+    left -= done.length;
+    for (const { m, to } of done)
+      moves.push({
+        tag: m.ask.tag,
+        from: fleet.hosts[from]!.name,
+        to: fleet.hosts[to]!.name,
+        reason: `free host ${fleet.hosts[from]!.name}`,
+      });
+    if (left === 0) break;
+  }
+}
