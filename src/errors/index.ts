@@ -238,6 +238,10 @@ export const ERROR_CODES = {
     status: 502,
     hint: 'check the Docker Engine on the host (`docker info`, /var/run/docker.sock) and that the image is there (`docker images`: nothing is pulled); docs/containers.md',
   },
+  NOOPS_E_NOT_SCHEDULED: {
+    status: 409,
+    hint: 'give the cluster a count first: `noops cluster set -t TAG --count N` (a cluster has either hosts or a count)',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

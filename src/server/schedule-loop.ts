@@ -80,8 +80,9 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
     await this.running;
   }
 
-  /** Plans now (a tick in flight is followed by one more). */
+  /** Plans now, when this server leads the loop (a tick in flight is followed by one more). */
   wake(): void {
+    if (!this.timer) return;
     if (this.running) {
       this.again = true;
       return;
@@ -141,13 +142,18 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
   /**
    * `noops rebalance`: moves within `maxMoves`; unless `dryRun`, each move is written as the
    * cluster's new placements (the loop then starts the new copy, waits for it healthy, and stops
-   * the old one, drained), with its reason in the history.
+   * the old one, drained), with its reason in the history. Only the clusters `mayMove` allows move
+   * (a team's own); every cluster counts in the hosts' allocations.
    */
-  async rebalance(maxMoves: number, dryRun: boolean): Promise<RebalanceView> {
+  async rebalance(maxMoves: number, dryRun: boolean, mayMove: (tag: string) => boolean = () => true): Promise<RebalanceView> {
     const hosts = await this.o.state.hosts();
     const clusters = await this.o.state.scheduledClusters();
     const { planHosts, asks } = await this.inputs(hosts, clusters, this.downNow(hosts));
-    const view = this.o.planner.rebalance(planHosts, asks, maxMoves);
+    const view = this.o.planner.rebalance(
+      planHosts,
+      asks.filter((a) => mayMove(a.tag)),
+      maxMoves,
+    );
     if (!dryRun) {
       const placed = new Map(clusters.map((c) => [c.tag, [...c.hosts]]));
       const events = new Map<string, NewPlacementEvent[]>();

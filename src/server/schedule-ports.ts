@@ -9,7 +9,8 @@
  *            drop a dead host's entry (a stale copy, stopped when it comes back)
  */
 import type { NewPlacementEvent } from '../store/index.js';
-import type { ClusterPlanView, RebalanceView, ScheduleSpec } from '../api/index.js';
+import type { RebalanceView, ScheduleSpec } from '../api/index.js';
+import type { ClusterPlan, PlaceAsk, SchedHost } from '../schedule/index.js';
 
 /** A host as the loop reads it. */
 export interface LoopHost {
@@ -64,33 +65,12 @@ export interface ScheduleWriter {
   record(events: NewPlacementEvent[]): Promise<void>;
 }
 
-/** A host as the planner sees it (src/schedule/'s SchedHost). */
-export interface PlanHost {
-  name: string;
-  labels: Record<string, string>;
-  capacity: { cpu: number; memory: number; disk: number };
-  allocated: { cpu: number; memory: number; disk: number };
-  up: boolean;
-  draining: boolean;
-  ports: number[];
-  jobs: string[];
-}
-
-/** One cluster to place (src/schedule/'s PlaceAsk). */
-export interface PlanAsk {
-  tag: string;
-  job: string;
-  spec: ScheduleSpec;
-  ports: number[];
-  current: string[];
-}
-
-/** A cluster's plan (src/schedule/'s ClusterPlan). */
-export interface PlanResult extends ClusterPlanView {
-  keep: string[];
-  add: { host: string; reason: string }[];
-  leave: { host: string; reason: string }[];
-}
+/** A host as the planner sees it. */
+export type PlanHost = SchedHost;
+/** One cluster to place. */
+export type PlanAsk = PlaceAsk;
+/** A cluster's plan. */
+export type PlanResult = ClusterPlan;
 
 /** The pure planner (src/schedule/), behind a port so the loop's tests may count its calls. */
 export interface Planner {

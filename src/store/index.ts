@@ -13,7 +13,7 @@ export type * from './agent-commands.js';
 export type { MetricPointRow, MetricRollupRow, MetricSeriesFilter, MetricSeriesRow, MetricsStore, StoredMetricPoint } from './metrics.js';
 export type * from './strategies.js';
 export type { NamingLookupRow } from './naming.js';
-export type { NewPlacementEvent, PlacementQuery, StaleCopyRow } from './placements.js';
+export type { NewPlacementEvent, PlacementEventKind, PlacementEventRow, PlacementQuery, StaleCopyRow } from './placements.js';
 export type { BalancerQueries, BalancerReportRow, BalancerRow, DrainRow, NewDrain } from './balancers.js';
 export type { HostSubnetRow, NetworkRow, NetworkStore } from './networks.js';
 export type { CapacityRow, ScheduleRow, ScheduleStore } from './schedule.js';

@@ -4,16 +4,22 @@
  * `GET /clusters/:tag/placements` and the console's cluster history read. Migration 0023_placements.
  */
 import { sql, type Kysely, type Migration } from 'kysely';
-import type { PlacementEventView, PlacementKind } from '../api/schedule-types.js';
-import { PLACEMENT_KINDS } from '../api/schedule-types.js';
 import { chunks } from './batch.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 
+/** Why an instance was placed or moved (the wire's PLACEMENT_KINDS). */
+export type PlacementEventKind = 'place' | 'scale' | 'migrate' | 'drain' | 'rebalance' | 'stale';
+
+/** One event as stored (the wire's PlacementEventView). */
+export interface PlacementEventRow extends Required<NewPlacementEvent> {
+  id: number;
+}
+
 /** One event to record (its id and time are given when stored, unless `at` is set). */
 export interface NewPlacementEvent {
   tag: string;
-  kind: PlacementKind;
+  kind: PlacementEventKind;
   /** the host the instance left (null: a new instance) */
   from: string | null;
   /** the host the instance went to (null: an instance removed) */
@@ -100,6 +106,8 @@ export async function recordPlacements(db: Kysely<Database>, events: readonly Ne
   else await db.transaction().execute(write);
 }
 
+const KINDS: readonly string[] = ['place', 'scale', 'migrate', 'drain', 'rebalance', 'stale'] satisfies PlacementEventKind[];
+
 /** What to read of the history. */
 export interface PlacementQuery {
   tag: string;
@@ -110,7 +118,7 @@ export interface PlacementQuery {
 }
 
 /** A cluster's events, most recent first. */
-export async function listPlacements(db: Kysely<Database>, q: PlacementQuery): Promise<PlacementEventView[]> {
+export async function listPlacements(db: Kysely<Database>, q: PlacementQuery): Promise<PlacementEventRow[]> {
   let query = db.selectFrom('placement_events').selectAll().where('tag', '=', q.tag);
   if (q.before !== undefined) query = query.where('id', '<', q.before);
   const rows = await query
@@ -120,7 +128,7 @@ export async function listPlacements(db: Kysely<Database>, q: PlacementQuery): P
   return rows.map((r) => ({
     id: Number(r.id),
     tag: r.tag,
-    kind: (PLACEMENT_KINDS as readonly string[]).includes(r.kind) ? (r.kind as PlacementKind) : 'place',
+    kind: KINDS.includes(r.kind) ? (r.kind as PlacementEventKind) : 'place',
     from: r.from_host,
     to: r.to_host,
     reason: r.reason,

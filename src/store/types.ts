@@ -17,7 +17,7 @@ import type {
 import type { StrategyQueries } from './strategies.js';
 import type { BalancerQueries } from './balancers.js';
 import type { NamingLookupRow } from './naming.js';
-import type { NewPlacementEvent, PlacementQuery, StaleCopyRow } from './placements.js';
+import type { NewPlacementEvent, PlacementEventRow, PlacementQuery, StaleCopyRow } from './placements.js';
 
 /** A token. Only its sha256 is stored; the secret itself is shown once. */
 export interface TokenRow {
@@ -425,7 +425,7 @@ export interface Store extends StrategyQueries, BalancerQueries {
   /** append scheduler history events, in order (store/placements.ts) */
   recordPlacements(events: readonly NewPlacementEvent[]): Promise<void>;
   /** a cluster's scheduler history, most recent first (store/placements.ts) */
-  listPlacements(q: PlacementQuery): Promise<import('../api/schedule-types.js').PlacementEventView[]>;
+  listPlacements(q: PlacementQuery): Promise<PlacementEventRow[]>;
   /** stale copies: marked when a cluster leaves an unheard host, named in its `stops`, forgotten once stopped (store/placements.ts) */
   addStaleCopy(row: StaleCopyRow): Promise<void>;
   listStaleCopies(): Promise<StaleCopyRow[]>;
