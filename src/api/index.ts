@@ -26,3 +26,4 @@ export { setNetwork, showNetwork } from './network-client.js';
 export { hostAddressOf, plainAddress, processAddress, type HostAddressSource } from './addresses.js';
 export * from './balancers-client.js';
 export { sendBalancerReports } from './agent-balancers-client.js';
+export { clusterPlacements, clusterPlan, rebalance, scaleCluster } from './schedule-client.js';

@@ -35,6 +35,8 @@ import { registerAlarms } from './commands/alarms.js';
 import { registerSilence } from './commands/silence.js';
 import { registerLb } from './commands/lb.js';
 import { registerNetwork } from './commands/network.js';
+import { registerScale } from './commands/scale.js';
+import { registerRebalance } from './commands/rebalance.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -79,6 +81,8 @@ export function program(): Command {
   registerSilence(p);
   registerLb(p);
   registerNetwork(p);
+  registerScale(p);
+  registerRebalance(p);
   return p;
 }
 
