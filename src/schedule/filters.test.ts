@@ -63,6 +63,12 @@ test('distinctHosts: keeps the cluster off hosts running another cluster of its 
   assert.equal(distinctHosts(schedHost('a', { jobs: ['web'] }), placeAsk('web.prod')), null);
 });
 
+test('distinctHosts: holds both ways, so a cluster keeps off a host where a cluster of its job asks for its own hosts', () => {
+  const host = schedHost('a', { jobs: ['web'], distinctJobs: ['web'] });
+  assert.equal(distinctHosts(host, placeAsk('web.canary')), 'distinct hosts: a cluster of web that asks for its own hosts runs here');
+  assert.equal(distinctHosts(host, placeAsk('db.prod')), null);
+});
+
 test('ports: a fixed port held by another instance is taken', () => {
   const ask = placeAsk('web', {}, { ports: [8080] });
   assert.equal(ports(schedHost('a', { ports: [9090] }), ask), null);
@@ -91,6 +97,7 @@ test('feasible agrees with firstFailure on many hosts and asks', () => {
       capacity: { cpu: Math.floor(rand() * 4), memory: Math.floor(rand() * 4) * GiB, disk: 0 },
       allocated: { cpu: Math.floor(rand() * 3), memory: Math.floor(rand() * 3) * GiB, disk: 0 },
       jobs: rand() < 0.3 ? ['web'] : [],
+      distinctJobs: rand() < 0.2 ? ['web'] : [],
       ports: rand() < 0.3 ? [80] : [],
     });
     const ask = placeAsk(

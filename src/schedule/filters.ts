@@ -49,12 +49,22 @@ export const constraints: Filter = (host, ask) => {
   return null;
 };
 
-/** With `distinctHosts`, no other cluster of the same job runs on the host. */
+/**
+ * With `distinctHosts`, no other cluster of the same job runs on the host; and no cluster lands
+ * beside a cluster of its job that asks `distinctHosts` (the rule holds both ways, so a plan made
+ * later never undoes one made before).
+ */
 export const distinctHosts: Filter = (host, ask, held = false) => {
-  if (!ask.spec.distinctHosts) return null;
-  let same = 0;
-  for (const j of host.jobs) if (j === ask.job) same++;
-  return same > (held ? 1 : 0) ? `distinct hosts: another cluster of ${ask.job} runs here` : null;
+  const own = held ? 1 : 0;
+  if (ask.spec.distinctHosts) {
+    let same = 0;
+    for (const j of host.jobs) if (j === ask.job) same++;
+    return same > own ? `distinct hosts: another cluster of ${ask.job} runs here` : null;
+  }
+  const distinct = host.distinctJobs;
+  if (distinct === undefined || distinct.length === 0) return null;
+  for (const j of distinct) if (j === ask.job) return `distinct hosts: a cluster of ${ask.job} that asks for its own hosts runs here`;
+  return null;
 };
 
 /** The fixed ports the cluster's processes take are free on the host. */

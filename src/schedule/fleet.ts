@@ -8,8 +8,13 @@
 import { fullness } from './scorers.js';
 import type { ClusterPlan, PlaceAsk, SchedHost } from './types.js';
 
-/** Levels of fullness (0: empty ... LEVELS - 1: full). */
-export const LEVELS = 64;
+/**
+ * Levels: the first EMPTY_LEVELS hold the hosts with nothing allocated, by size (the biggest
+ * highest: a cluster that must open a new host opens the one that will hold the most), the others
+ * the used hosts by fullness. The search reads them from the top: the fullest used host first.
+ */
+export const EMPTY_LEVELS = 16;
+export const LEVELS = EMPTY_LEVELS + 127;
 
 /** The hosts with one label, by its value, and those without it. */
 export interface LabelIndex {
@@ -38,6 +43,8 @@ export class Fleet {
   /** scratch marks of one plan: `marks[i] === mark` marks host i (see `nextMark`) */
   readonly marks: Int32Array;
   private mark = 0;
+  /** each host's size class among the fleet's (0: the smallest), its level while empty */
+  private readonly sizeClass: Uint8Array;
 
   /** Takes the hosts as they are; `apply` changes them in place. */
   constructor(hosts: SchedHost[]) {
@@ -48,6 +55,7 @@ export class Fleet {
     this.slot = new Int32Array(n);
     this.marks = new Int32Array(n);
     for (let l = 0; l < LEVELS; l++) this.levels.push([]);
+    this.sizeClass = sizeClasses(hosts);
     for (let i = 0; i < n; i++) {
       const h = hosts[i]!;
       this.numbers.set(h.name, i);
@@ -121,6 +129,7 @@ export class Fleet {
     h.allocated.cpu += ask.spec.cpu;
     h.allocated.memory += ask.spec.memory;
     h.jobs.push(ask.job);
+    if (ask.spec.distinctHosts) (h.distinctJobs ??= []).push(ask.job);
     for (const p of ask.ports) h.ports.push(p);
     this.relevel(i);
   }
@@ -131,6 +140,7 @@ export class Fleet {
     h.allocated.cpu = Math.max(0, h.allocated.cpu - ask.spec.cpu);
     h.allocated.memory = Math.max(0, h.allocated.memory - ask.spec.memory);
     removeOne(h.jobs, ask.job);
+    if (ask.spec.distinctHosts && h.distinctJobs !== undefined) removeOne(h.distinctJobs, ask.job);
     for (const p of ask.ports) removeOne(h.ports, p);
     this.relevel(i);
   }
@@ -155,7 +165,10 @@ export class Fleet {
 
   private levelFor(i: number): number {
     const h = this.hosts[i]!;
-    return Math.min(LEVELS - 1, Math.max(0, Math.floor(fullness(h.capacity, h.allocated) * LEVELS)));
+    // an empty host never shares a level with a used one: bin-packing takes it last
+    if (h.allocated.cpu <= 0 && h.allocated.memory <= 0) return this.sizeClass[i]!;
+    const used = LEVELS - EMPTY_LEVELS;
+    return EMPTY_LEVELS + Math.min(used - 1, Math.max(0, Math.floor(fullness(h.capacity, h.allocated) * used)));
   }
 
   private place(i: number): void {
@@ -188,6 +201,30 @@ export class Fleet {
     }
     this.place(i);
   }
+}
+
+/** Each host's size class, 0 ... EMPTY_LEVELS - 1, by its cores and memory against the fleet's biggest. */
+function sizeClasses(hosts: SchedHost[]): Uint8Array {
+  let maxCpu = 0;
+  let maxMemory = 0;
+  for (const h of hosts) {
+    maxCpu = Math.max(maxCpu, h.capacity.cpu);
+    maxMemory = Math.max(maxMemory, h.capacity.memory);
+  }
+  const size = (h: SchedHost): number => (maxCpu > 0 ? h.capacity.cpu / maxCpu : 0) + (maxMemory > 0 ? h.capacity.memory / maxMemory : 0);
+  let min = Infinity;
+  let max = 0;
+  for (const h of hosts) {
+    const s = size(h);
+    min = Math.min(min, s);
+    max = Math.max(max, s);
+  }
+  const out = new Uint8Array(hosts.length);
+  if (max <= min) return out;
+  hosts.forEach((h, i) => {
+    out[i] = Math.min(EMPTY_LEVELS - 1, Math.floor(((size(h) - min) / (max - min)) * EMPTY_LEVELS));
+  });
+  return out;
 }
 
 function removeOne<T>(list: T[], item: T): void {

@@ -4,7 +4,7 @@
  * plans and carries them out. See README.md and docs/scheduler.md.
  */
 export type { ClusterPlan, HostReason, PlaceAsk, PlanOptions, SchedHost } from './types.js';
-export { Fleet, LEVELS } from './fleet.js';
+export { EMPTY_LEVELS, Fleet, LEVELS } from './fleet.js';
 export {
   type Filter,
   FILTERS,

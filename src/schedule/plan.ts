@@ -12,7 +12,7 @@
  * instances costs about k candidates plus the hosts that did not fit on the way.
  */
 import { feasible, firstFailure, leaveReason } from './filters.js';
-import { type Fleet, LEVELS } from './fleet.js';
+import { EMPTY_LEVELS, type Fleet, LEVELS } from './fleet.js';
 import { binpack, fullness } from './scorers.js';
 import type { ClusterPlan, HostReason, PlaceAsk, PlanOptions } from './types.js';
 
@@ -22,8 +22,10 @@ export const BINPACK_LIMIT = 4;
 export const UNORDERED_LIMIT = 16;
 /** Per choice within one label value under spread. */
 export const SPREAD_LIMIT = 4;
-/** An `=` constraint's hosts up to this many are put in fullness order for each plan. */
-const SORT_SOURCE_MAX = 1024;
+/** An `=` constraint's hosts (or a spread value's) up to this many are put in fullness order for each plan ... */
+const SORT_SOURCE_MAX = 256;
+/** ... or up to this many per new instance the plan places. */
+const SORT_PER_INSTANCE = 8;
 
 /** Where each instance of one cluster goes, and what changes from today. Changes nothing: `fleet.apply` records it. */
 export function planCluster(fleet: Fleet, ask: PlaceAsk, opts: PlanOptions = {}): ClusterPlan {
@@ -129,7 +131,8 @@ function search(fleet: Fleet, ask: PlaceAsk, kept: number[], n: number, mark: nu
   if (ask.spec.spread !== null) return searchSpread(fleet, ask, ask.spec.spread, kept, n, mark);
   const source = equalitySource(fleet, ask);
   if (source === null) return pick(fleet, ask, n, mark, BINPACK_LIMIT, levelStream(fleet, ask, mark));
-  if (source.length <= SORT_SOURCE_MAX)
+  // sorted by fullness when the plan takes enough of them to pay for it (a few hosts per instance)
+  if (source.length <= SORT_SOURCE_MAX || source.length <= SORT_PER_INSTANCE * n)
     return pick(fleet, ask, n, mark, BINPACK_LIMIT, listStream(fleet, ask, mark, byFullness(fleet, source)));
   return pick(fleet, ask, n, mark, UNORDERED_LIMIT, listStream(fleet, ask, mark, source));
 }
@@ -159,12 +162,15 @@ function pick(fleet: Fleet, ask: PlaceAsk, n: number, mark: number, limit: numbe
   return chosen;
 }
 
-/** The position in `window` of the host with the best bin-packing score. */
+/** The position in `window` of the host with the best bin-packing score (a used host before an empty one). */
 function best(fleet: Fleet, ask: PlaceAsk, window: number[]): number {
   let at = 0;
   let top = -Infinity;
   for (let k = 0; k < window.length; k++) {
-    const s = binpack(fleet.hosts[window[k]!]!, ask);
+    const i = window[k]!;
+    const level = fleet.level(i);
+    // an empty host ranks below every used one, the biggest first (it will hold the most)
+    const s = level < EMPTY_LEVELS ? level - EMPTY_LEVELS : binpack(fleet.hosts[i]!, ask);
     if (s > top) {
       top = s;
       at = k;
@@ -244,7 +250,10 @@ function byFullness(fleet: Fleet, list: readonly number[]): number[] {
 /** One label value's candidates under spread. */
 interface SpreadValue {
   count: number;
-  next: Stream;
+  /** the value's hosts */
+  list: readonly number[];
+  /** its candidates, once drawn from */
+  next: Stream | null;
   window: number[];
   done: boolean;
 }
@@ -262,15 +271,14 @@ function searchSpread(fleet: Fleet, ask: PlaceAsk, label: string, kept: number[]
     if (v !== undefined && Object.hasOwn(fleet.hosts[i]!.labels, label)) counts.set(v, (counts.get(v) ?? 0) + 1);
   }
   const values: SpreadValue[] = [];
-  for (const [value, list] of index.values) {
-    const source = list.length <= SORT_SOURCE_MAX ? byFullness(fleet, list) : list;
-    values.push({ count: counts.get(value) ?? 0, next: listStream(fleet, ask, mark, source), window: [], done: false });
-  }
+  for (const [value, list] of index.values) values.push({ count: counts.get(value) ?? 0, list, next: null, window: [], done: false });
   const chosen: number[] = [];
   while (chosen.length < n) {
     let v: SpreadValue | undefined;
     for (const c of values) if (!c.done && (v === undefined || c.count < v.count)) v = c;
     if (v === undefined) break;
+    // a value's hosts are put in fullness order when first drawn from (small plans touch few values)
+    v.next ??= listStream(fleet, ask, mark, v.list.length <= SORT_SOURCE_MAX ? byFullness(fleet, v.list) : v.list);
     while (v.window.length < SPREAD_LIMIT) {
       const c = v.next();
       if (c < 0) break;

@@ -49,7 +49,14 @@ export function planRebalance(fleet: Fleet, asks: PlaceAsk[], maxMoves: number):
 }
 
 function cloneHost(h: SchedHost): SchedHost {
-  return { ...h, capacity: { ...h.capacity }, allocated: { ...h.allocated }, ports: [...h.ports], jobs: [...h.jobs] };
+  return {
+    ...h,
+    capacity: { ...h.capacity },
+    allocated: { ...h.allocated },
+    ports: [...h.ports],
+    jobs: [...h.jobs],
+    ...(h.distinctJobs === undefined ? {} : { distinctJobs: [...h.distinctJobs] }),
+  };
 }
 
 function scheduledHosts(moving: Moving[]): Set<number> {
@@ -121,6 +128,24 @@ function evenOut(fleet: Fleet, m: Moving, label: string, budget: number, moves: 
   return made;
 }
 
+/** The first host of `targets` (fullest first) at least as full as `level` that may take one more instance of `m`, or -1. */
+function fullerFit(
+  fleet: Fleet,
+  m: Moving,
+  targets: readonly number[],
+  full: Float64Array,
+  level: number,
+  from: number,
+  freed: ReadonlySet<number>,
+): number {
+  for (const i of targets) {
+    if (full[i]! < level) return -1;
+    if (i === from || freed.has(i) || fleet.usable[i] !== 1 || m.hosts.has(i)) continue;
+    if (feasible(fleet.hosts[i]!, m.ask)) return i;
+  }
+  return -1;
+}
+
 /** Empties the emptiest hosts into fuller ones, a whole host at a time, within the budget. */
 function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: RebalanceMoveView[]): void {
   const onHost = new Map<number, Moving[]>();
@@ -131,30 +156,42 @@ function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: Rebala
       else list.push(m);
     }
   }
+  // each host's fullness, kept as moves are made; the targets fullest first (sorted once: a
+  // move changes two hosts' fullness a little, so the order stays close)
+  const full = new Float64Array(fleet.hosts.length);
+  for (const i of onHost.keys()) full[i] = hostFullness(fleet, i);
+  const targets = [...onHost.keys()].sort((a, b) => full[b]! - full[a]!);
   // a host with a spread cluster's instance stays (moving it would undo the spread)
   const sources = [...onHost.entries()]
     .filter(([, ms]) => ms.every((m) => m.ask.spec.spread === null))
-    .sort((a, b) => hostFullness(fleet, a[0]) - hostFullness(fleet, b[0]) || a[1].length - b[1].length);
+    .sort((a, b) => full[a[0]]! - full[b[0]]! || a[1].length - b[1].length);
   const freed = new Set<number>();
   let left = budget;
-  // a host that cannot be emptied costs a look at every target: give up after a bounded number of them
+  // a host that cannot be emptied costs a look at the fuller hosts: give up after a bounded number of them
   let tries = 4 * budget + 16;
+  const refresh = (i: number): void => {
+    full[i] = hostFullness(fleet, i);
+  };
   for (const [from, ms] of sources) {
     if (ms.length > left) continue;
     if (tries-- === 0) break;
-    const level = hostFullness(fleet, from);
-    const targets = [...onHost.keys()].filter((i) => i !== from && !freed.has(i) && hostFullness(fleet, i) >= level);
+    const level = full[from]!;
     const done: { m: Moving; to: number }[] = [];
     for (const m of ms) {
-      const to = fullestFit(fleet, m, targets, freed);
+      const to = fullerFit(fleet, m, targets, full, level, from, freed);
       if (to < 0) break;
       move(fleet, m, from, to);
+      refresh(to);
       done.push({ m, to });
     }
     if (done.length < ms.length) {
-      for (const { m, to } of done.reverse()) move(fleet, m, to, from);
+      for (const { m, to } of done.reverse()) {
+        move(fleet, m, to, from);
+        refresh(to);
+      }
       continue;
     }
+    refresh(from);
     freed.add(from);
     left -= done.length;
     for (const { m, to } of done)

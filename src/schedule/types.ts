@@ -20,6 +20,11 @@ export interface SchedHost {
   ports: number[];
   /** the job tag of every cluster with an instance here, one entry per cluster (a job may repeat) */
   jobs: string[];
+  /**
+   * the job tag of every cluster here that asks `distinctHosts`, one entry per cluster: another
+   * cluster of that job keeps off the host too, so neither moves the other later (absent: none)
+   */
+  distinctJobs?: string[];
 }
 
 /** What one cluster asks of the scheduler. */
