@@ -109,10 +109,10 @@ describe('the scheduler loop', () => {
     // the dead host returns, still running its copy: its answer no longer lists it and names it in `stops`
     await until('the stale copy to be named in stops', async () => {
       const answer = (await t.call(agents[dead]!, 'GET', '/api/v1/agent/desired?after=-1')).json() as {
-        entries?: { tag: string }[];
+        instances?: { tag: string }[];
         stops?: string[];
       };
-      return (answer.stops ?? []).includes(TREE.CLUSTER) && !(answer.entries ?? []).some((e) => e.tag === TREE.CLUSTER);
+      return (answer.stops ?? []).includes(TREE.CLUSTER) && !(answer.instances ?? []).some((e) => e.tag === TREE.CLUSTER);
     });
     await report([dead], [dead]);
     await loop.tick();
