@@ -64,6 +64,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     'release',
     'rollout',
     'runtimes',
+    'schedule',
     'secrets',
     'store',
     'tls',

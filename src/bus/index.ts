@@ -49,6 +49,8 @@ export const CHANNELS = {
   balancers: 'balancers',
   /** the containers' address pool was set (subnets may have been dropped); payload: empty (issue 17) */
   network: 'network',
+  /** the scheduler's stale copies changed (payload `stale`), or hosts were drained or clusters scaled (payload `wake`) (issue 18) */
+  schedule: 'schedule',
 } as const;
 
 /** A channel's name: lower-case letters, digits and `_`. */

@@ -36,6 +36,8 @@ import { registerSilence } from './commands/silence.js';
 import { registerLb } from './commands/lb.js';
 import { registerNetwork } from './commands/network.js';
 import { registerVolume } from './commands/volume.js';
+import { registerScale } from './commands/scale.js';
+import { registerRebalance } from './commands/rebalance.js';
 
 /** Exit codes: 0 done, 1 failed (the server said no, a deploy failed), 2 bad usage. */
 export const EXIT_FAILED = 1;
@@ -81,6 +83,8 @@ export function program(): Command {
   registerLb(p);
   registerNetwork(p);
   registerVolume(p);
+  registerScale(p);
+  registerRebalance(p);
   return p;
 }
 

@@ -246,6 +246,10 @@ export const ERROR_CODES = {
     status: 409,
     hint: 'a container (running or stopped) still mounts it: undeploy its job (or deploy a release without that volume) first, then remove it',
   },
+  NOOPS_E_NOT_SCHEDULED: {
+    status: 409,
+    hint: 'give the cluster a count first: `noops cluster set -t TAG --count N` (a cluster has either hosts or a count)',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

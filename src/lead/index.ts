@@ -34,6 +34,8 @@ export const LOOPS = {
   judge: 'judge',
   /** rolls raw metric points up into Falcon's archives and drops what is past its retention (src/monitor/, issue 15) */
   history: 'history',
+  /** places scheduled clusters, moves instances off failed and draining hosts, applies rebalances (server/schedule-*.ts, issue 18) */
+  schedule: 'schedule',
 } as const;
 
 /** A lease lasts 5 s: a dead leader's loops are taken over within about that. */

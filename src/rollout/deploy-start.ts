@@ -25,6 +25,8 @@ export interface StartDeploy {
   policy?: PolicyInput;
   /** hosts that form the first batch, a canary waiting for promote */
   canary?: string[];
+  /** only these hosts of the cluster (hosts the scheduler placed it on anew); default: all its hosts */
+  hosts?: string[];
 }
 
 /** An undeploy to start (`noops undeploy`, or hosts leaving a cluster). */
@@ -81,17 +83,19 @@ export async function planDeploy(deps: Pick<RolloutDeps, 'read' | 'lastReport' |
   }
   const policy = resolvePolicy(clusterPolicy(cluster.policy), req.policy, req.canary?.length ? { canary: true } : undefined);
   const manifest = manifestOf(release);
+  const targets = req.hosts === undefined ? cluster.hosts : cluster.hosts.filter((h) => req.hosts!.includes(h));
+  if (targets.length === 0) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `none of ${req.hosts!.join(', ')} is a host of ${req.tag}`);
   return {
     start: req,
     release,
     policy,
-    batches: planBatches(cluster.hosts, policy.batch, req.canary),
+    batches: planBatches(targets, policy.batch, req.canary),
     hasTests: (manifest.deployTests ?? []).length > 0,
     async previousOf() {
       const desired = await read.desired(req.tag);
       const running = new Map(desired.map((d) => [d.host, d.version]));
       const previous: Record<string, string | null> = {};
-      for (const host of cluster.hosts) previous[host] = running.get(host) ?? null;
+      for (const host of targets) previous[host] = running.get(host) ?? null;
       return { previous, desired };
     },
   };

@@ -30,6 +30,7 @@ import { serverRoutes } from './routes/servers.js';
 import { strategyRoutes } from './routes/strategies.js';
 import { prometheusRoutes } from './routes/prometheus.js';
 import { namingRoutes } from './routes/naming.js';
+import { scheduleRoutes } from './routes/schedule.js';
 import { balancerRoutes } from './routes/balancers.js';
 import { networkRoutes } from './routes/network.js';
 import { volumeRoutes } from './routes/volumes.js';
@@ -118,6 +119,7 @@ export async function buildApp(
       await metricsRoutes(api, ctx);
       await strategyRoutes(api, ctx);
       await namingRoutes(api, ctx);
+      await scheduleRoutes(api, ctx);
       await alarmRoutes(api, ctx);
       await balancerRoutes(api, ctx);
       await networkRoutes(api, ctx);

@@ -58,6 +58,8 @@ export interface ServerContext {
   victoria?: VictoriaMetricsBackend;
   /** load-balancer pools: members, each balancer host's desired pools, drain marks, reports (src/balance/) */
   balancers: Balancers;
+  /** the scheduler: its loop (led by one server), plans, rebalances, stale copies (server/schedule-wiring.ts); absent in route tests that need none */
+  schedule?: import('./schedule-wiring.js').ScheduleService;
   /** the containers' address pool and each host's subnet (src/network/) */
   network: NetworkBook;
 }

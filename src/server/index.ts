@@ -41,6 +41,7 @@ import { balancerHooks, wireRollout } from './rollout-wiring.js';
 import { Balancers, balanceStoreOf } from '../balance/index.js';
 import { wireMetrics } from './metrics-wiring.js';
 import { wireMonitor } from './monitor-wiring.js';
+import { wireSchedule } from './schedule-wiring.js';
 import { buildApp } from './app.js';
 import { listenMode, type ServerTls, type TlsOptions } from '../tls/index.js';
 import { serverTls } from '../tls/server-tls.js';
@@ -68,6 +69,8 @@ export interface ServerOptions {
   db?: string;
   heartbeatMs?: number;
   downAfterMs?: number;
+  /** the scheduler moves the instances of a host unheard this long (`--down-after`; default 10 s, docs/scheduler.md) */
+  scheduleDownAfterMs?: number;
   longPollMs?: number;
   /** serve https: with a local CA in DATA/tls/ (`--tls auto`), or with the files given */
   tls?: TlsOptions;
@@ -281,6 +284,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       balancers,
       network,
     };
+    // the scheduler, where LOOPS.schedule is led; plans and stale copies on every server (schedule-wiring.ts)
+    ctx.schedule = await wireSchedule({
+      ctx,
+      leadership,
+      bus,
+      downAfterMs: opts.scheduleDownAfterMs,
+      log: (line) => log(`noops server: ${line}\n`),
+    });
+    closers.unshift(() => ctx.schedule!.close());
     const app = await buildApp(ctx, { https: tls && { key: tls.keyPem, cert: tls.certPem } });
     await rollout.start();
     // Leads at once when no other server holds the loops (alone, it always does), before serving:

@@ -13,8 +13,10 @@ export type * from './agent-commands.js';
 export type { MetricPointRow, MetricRollupRow, MetricSeriesFilter, MetricSeriesRow, MetricsStore, StoredMetricPoint } from './metrics.js';
 export type * from './strategies.js';
 export type { NamingLookupRow } from './naming.js';
+export type { NewPlacementEvent, PlacementEventKind, PlacementEventRow, PlacementQuery, StaleCopyRow } from './placements.js';
 export type { BalancerQueries, BalancerReportRow, BalancerRow, DrainRow, NewDrain } from './balancers.js';
 export type { HostSubnetRow, NetworkRow, NetworkStore } from './networks.js';
+export type { CapacityRow, ScheduleRow, ScheduleStore } from './schedule.js';
 export type { AlarmEventRow, AlarmFilter, AlarmStore, CallbackRow, DeliveryRow, NewAlarmEvent, SilenceRow } from './alarms.js';
 export type { StoreTarget } from './open.js';
 // opening a database (kysely, better-sqlite3, pg) is the named entry `store/open.ts`:

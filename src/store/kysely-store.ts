@@ -31,11 +31,13 @@ import * as commands from './agent-commands.js';
 import * as metrics from './metrics.js';
 import { strategyQueries, type StrategyQueries } from './strategies.js';
 import * as naming from './naming.js';
+import * as placements from './placements.js';
 import { balancerQueries, type BalancerQueries } from './balancers.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
 import { KyselyAlarmStore } from './alarms.js';
 import { networkQueries, type NetworkStore } from './networks.js';
+import { scheduleQueries, type ScheduleStore } from './schedule.js';
 import type {
   AuditRow,
   Fence,
@@ -423,6 +425,10 @@ export class KyselyStore implements Store {
     return networkQueries(this.db);
   }
 
+  get schedule(): ScheduleStore {
+    return scheduleQueries(this.db);
+  }
+
   get alarms(): KyselyAlarmStore {
     return new KyselyAlarmStore(this.db, this.kind);
   }
@@ -578,6 +584,26 @@ export class KyselyStore implements Store {
 
   listNamingLookups(): Promise<naming.NamingLookupRow[]> {
     return naming.listNamingLookups(this.db);
+  }
+
+  recordPlacements(events: readonly placements.NewPlacementEvent[]): Promise<void> {
+    return placements.recordPlacements(this.db, events);
+  }
+
+  listPlacements(q: placements.PlacementQuery): ReturnType<typeof placements.listPlacements> {
+    return placements.listPlacements(this.db, q);
+  }
+
+  addStaleCopy(row: placements.StaleCopyRow): Promise<void> {
+    return placements.addStaleCopy(this.db, row);
+  }
+
+  listStaleCopies(): Promise<placements.StaleCopyRow[]> {
+    return placements.listStaleCopies(this.db);
+  }
+
+  removeStaleCopy(host: string, tag: string): Promise<boolean> {
+    return placements.removeStaleCopy(this.db, host, tag);
   }
 
   // ---- runtimes

@@ -14,9 +14,11 @@ import { agentCommandsMigration } from './agent-commands.js';
 import { metricsMigration } from './metrics.js';
 import { strategiesMigration } from './strategies.js';
 import { namingMigration } from './naming.js';
+import { placementsMigration } from './placements.js';
 import { alarmsMigration } from './alarms.js';
 import { balancersMigration } from './balancers.js';
 import { networksMigration } from './networks.js';
+import { capacityMigration } from './schedule.js';
 import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** The two backends; the schema differs between them only in identity columns and collation. */
@@ -477,6 +479,8 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0019_naming': namingMigration,
   '0020_balancers': balancersMigration,
   '0021_networks': networksMigration,
+  '0022_capacity': capacityMigration,
+  '0023_placements': placementsMigration,
 };
 
 /**

@@ -2,6 +2,7 @@
  * Mapping between the tables (`schema.ts`: snake_case, JSON as text) and the rows of
  * `types.ts` (camelCase, JSON as values). Pure functions; no I/O.
  */
+import { clusterScheduleField, hostScheduleFields } from './schedule.js';
 import type {
   AuditRow,
   BuildRow,
@@ -95,6 +96,7 @@ export const hostFromDb = (r: DbHost): HostRow => ({
   scope: r.scope,
   pendingJoin: r.pending_join === null ? null : fromJson(r.pending_join),
   joinApprovedUntil: r.join_approved_until,
+  ...hostScheduleFields(r),
 });
 
 export const clusterFromDb = (r: DbCluster): ClusterRow => ({
@@ -103,6 +105,7 @@ export const clusterFromDb = (r: DbCluster): ClusterRow => ({
   policy: fromJson(r.policy),
   conf: r.conf,
   updatedAt: r.updated_at,
+  ...clusterScheduleField(r),
 });
 
 export const releaseFromDb = (r: DbRelease): ReleaseRow => ({

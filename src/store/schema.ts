@@ -9,6 +9,7 @@ import type { InstanceRow } from './types.js';
 import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.js';
 import type { HostReportsTable } from './host-reports.js';
 import type { NamingLookupsTable } from './naming.js';
+import type { PlacementEventsTable, StaleCopiesTable } from './placements.js';
 import type { BalancerDrainsTable, BalancerReportsTable, BalancersTable } from './balancers.js';
 import type { NetworkSubnetsTable, NetworkTable } from './networks.js';
 import type { AlarmCallbacksTable, AlarmDeliveriesTable, AlarmEventsTable, AlarmSilencesTable } from './alarms.js';
@@ -55,6 +56,10 @@ export interface HostsTable {
   pending_join: string | null;
   /** until when a join under this name may replace the host (set by `noops host approve`) */
   join_approved_until: string | null;
+  /** JSON: what the host offers, as its agent last reported it (store/schedule.ts, 0022_capacity); null until it does */
+  capacity: string | null;
+  /** 1 while the host is draining (`noops host drain`), else 0 */
+  draining: Generated<number>;
 }
 
 export interface ClustersTable {
@@ -65,6 +70,8 @@ export interface ClustersTable {
   policy: string;
   conf: string | null;
   updated_at: string;
+  /** JSON: a scheduled cluster's spec (store/schedule.ts, 0022_capacity); null: hosts named by hand */
+  schedule: string | null;
 }
 
 export interface ReleasesTable {
@@ -274,6 +281,8 @@ export interface Database {
   balancer_reports: BalancerReportsTable;
   network: NetworkTable;
   network_subnets: NetworkSubnetsTable;
+  placement_events: PlacementEventsTable;
+  stale_copies: StaleCopiesTable;
 }
 
 export type DbToken = Selectable<TokensTable>;

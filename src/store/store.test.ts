@@ -290,6 +290,8 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0019_naming',
         '0020_balancers',
         '0021_networks',
+        '0022_capacity',
+        '0023_placements',
       ]);
     });
 

@@ -17,6 +17,7 @@ import type {
 import type { StrategyQueries } from './strategies.js';
 import type { BalancerQueries } from './balancers.js';
 import type { NamingLookupRow } from './naming.js';
+import type { NewPlacementEvent, PlacementEventRow, PlacementQuery, StaleCopyRow } from './placements.js';
 
 /** A token. Only its sha256 is stored; the secret itself is shown once. */
 export interface TokenRow {
@@ -93,6 +94,10 @@ export interface HostRow {
   pendingJoin: { at: string; address: string | null; labels: Record<string, string> } | null;
   /** until when a join under this name may replace the host (`noops host approve`) */
   joinApprovedUntil: string | null;
+  /** what the host offers the scheduler, as its agent last reported it; absent until it does (store/schedule.ts) */
+  capacity?: import('./schedule.js').CapacityRow;
+  /** true while the host is draining (`noops host drain`); absent otherwise */
+  draining?: true;
 }
 
 /** What `upsertHost` writes: the rest of a host's row is changed by `updateHost` only. */
@@ -108,6 +113,8 @@ export interface ClusterRow {
   /** the cluster.conf text this came from, if any */
   conf: string | null;
   updatedAt: string;
+  /** a scheduled cluster's spec (absent: hosts named by hand); read here, written by `schedule.setClusterSchedule` only (`putCluster` leaves it) */
+  schedule?: import('./schedule.js').ScheduleRow;
 }
 
 /** A release: an immutable package built from one commit of one job. */
@@ -415,6 +422,14 @@ export interface Store extends StrategyQueries, BalancerQueries {
   recordNamingLookups(rows: readonly NamingLookupRow[]): Promise<void>;
   /** every naming lookup, most recent first (store/naming.ts) */
   listNamingLookups(): Promise<NamingLookupRow[]>;
+  /** append scheduler history events, in order (store/placements.ts) */
+  recordPlacements(events: readonly NewPlacementEvent[]): Promise<void>;
+  /** a cluster's scheduler history, most recent first (store/placements.ts) */
+  listPlacements(q: PlacementQuery): Promise<PlacementEventRow[]>;
+  /** stale copies: marked when a cluster leaves an unheard host, named in its `stops`, forgotten once stopped (store/placements.ts) */
+  addStaleCopy(row: StaleCopyRow): Promise<void>;
+  listStaleCopies(): Promise<StaleCopyRow[]>;
+  removeStaleCopy(host: string, tag: string): Promise<boolean>;
 
   /**
    * insert a runtime; when one of that name and version exists already, nothing changes. Returns
@@ -490,4 +505,6 @@ export interface Store extends StrategyQueries, BalancerQueries {
   readonly alarms: import('./alarms.js').AlarmStore;
   /** the containers' address pool and each host's subnet (store/networks.ts), in this store's transaction if any */
   readonly networks: import('./networks.js').NetworkStore;
+  /** hosts' capacity and draining, clusters' schedule (store/schedule.ts), in this store's transaction if any */
+  readonly schedule: import('./schedule.js').ScheduleStore;
 }

@@ -328,7 +328,7 @@ test('"g s" opens the servers: this one, marked, leading the rollouts; the page 
   const listed = await cliJson<ServerView[]>(server, ['servers']);
   assert.deepEqual(
     listed.map((s) => [s.address, s.leads, s.self]),
-    [[server.url, ['history', 'judge', 'rollout'], true]],
+    [[server.url, ['history', 'judge', 'rollout', 'schedule'], true]],
   );
   assert.ok(text.includes(listed[0]!.id), text);
   assert.match(await page.locator('.page-head .summary').innerText(), /1 server on this database · history, judge, rollout led by/);

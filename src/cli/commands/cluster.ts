@@ -6,6 +6,7 @@ import type { ClusterView } from '../../api/index.js';
 import { json, table } from '../output.js';
 import { apiOf, parseList } from './common.js';
 import { policyOf, withPolicyFlags } from './policy-flags.js';
+import { registerClusterPlan } from './cluster-plan.js';
 
 export function registerCluster(p: Command): void {
   const c = p.command('cluster').description("a cluster's hosts and deploy policy");
@@ -70,6 +71,7 @@ export function registerCluster(p: Command): void {
       if (o.json) return json(views);
       for (const v of views) process.stdout.write(`${v.tag}: ${v.hosts.join(', ')}\n${stoppingText(v)}`);
     });
+  registerClusterPlan(c); // `cluster plan` (cluster-plan.ts)
   c.command('ls')
     .description('every cluster, its hosts and current version')
     .option('--json', 'print JSON')

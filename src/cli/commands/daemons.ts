@@ -66,6 +66,8 @@ interface ServerFlags extends TlsFlags {
   buildSandbox?: string;
   serverId?: string;
   leaseMs?: string;
+  /** the scheduler's down_after (docs/scheduler.md, "Migration") */
+  downAfter?: string;
   advertise?: string;
   victoriaMetrics?: string;
   /** naming's DNS address, or off (docs/naming.md) */
@@ -94,6 +96,10 @@ function serverOptions(o: ServerFlags): ServerOptions {
   if (leaseMs !== undefined && !(Number.isInteger(leaseMs) && leaseMs >= 200 && leaseMs <= 600_000)) {
     throw new NoopsError('NOOPS_E_INPUT', `--lease-ms "${o.leaseMs}" must be a whole number of milliseconds from 200 to 600000`);
   }
+  const down = o.downAfter === undefined ? undefined : /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(o.downAfter);
+  if (down === null || (down && Number(down[1]) * (down[2] === 'ms' ? 1 : 1000) < 1000)) {
+    throw new NoopsError('NOOPS_E_INPUT', `--down-after "${o.downAfter}" must be a time of at least 1 s, e.g. 10s or 1500ms`);
+  }
   if (o.serverId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(o.serverId)) {
     throw new NoopsError('NOOPS_E_INPUT', `--server-id "${o.serverId}" must be 1 to 63 letters, digits, ".", "_" or "-"`);
   }
@@ -106,6 +112,7 @@ function serverOptions(o: ServerFlags): ServerOptions {
     db: o.db,
     heartbeatMs,
     leaseMs,
+    ...(down && { scheduleDownAfterMs: Math.round(Number(down[1]) * (down[2] === 'ms' ? 1 : 1000)) }),
     serverId: o.serverId,
     advertise: o.advertise,
     victoriaMetrics: o.victoriaMetrics,
@@ -154,6 +161,7 @@ export function registerDaemons(p: Command): void {
     .option('--server-id <id>', "this server's name among the servers of its database (default: host name and a random part)")
     .option('--lease-ms <ms>', "how long a control loop's lease lasts: a dead leader's loops move within about that (default 5000)")
     .option('--advertise <url>', 'the URL other servers and `noops servers` show for this one (default: the URL it listens on)')
+    .option('--down-after <time>', 'the scheduler moves the instances of a host unheard this long elsewhere (default 10s)')
     .option(
       '--victoria-metrics <url>',
       'write metric history to VictoriaMetrics too and chart from it (its base URL, e.g. http://127.0.0.1:8428)',

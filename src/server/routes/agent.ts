@@ -1,4 +1,5 @@
 /** The agent protocol: join, report (the heartbeat), desired state (long poll), packages. */
+import { withStale } from '../schedule-wiring.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
@@ -185,7 +186,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     // Commands are taken only for an agent still connected: an abandoned poll leaves them queued for its next one.
     const resolved = await ctx.desired.answer(host, generation);
     // the tags an undeploy removes from this host on purpose (docs/trust.md, "the share of stops")
-    const stops = await ctx.rollout.stopsFor(host);
+    const stops = withStale(await ctx.rollout.stopsFor(host), ctx.schedule?.staleFor(host) ?? []); // and the scheduler's stale copies (docs/scheduler.md)
     reply.type('application/json; charset=utf-8');
     // the pools it drives: for a balancer host, or one that asked (a Map lookup for every other host)
     const balancers = balancersIndex !== undefined || pools.drives(host) ? pools.desired(host) : undefined;

@@ -26,7 +26,7 @@ routeTest(
     const alone = (res.json() as ServersView).servers;
     assert.deepEqual(
       alone.map((s) => [s.id, s.leads, s.self]),
-      [[self, ['history', 'judge', 'rollout'], true]],
+      [[self, ['history', 'judge', 'rollout', 'schedule'], true]],
       'alone on SQLite, it leads the rollouts',
     );
     assert.match(alone[0]!.address, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -48,7 +48,7 @@ routeTest(
       );
       const other = both.find((s) => s.id === OTHER.id)!;
       assert.deepEqual([other.address, other.leads, other.self, other.startedAt], [OTHER.address, ['scheduler'], false, OTHER.startedAt]);
-      assert.deepEqual(both.find((s) => s.id === self)!.leads, ['history', 'judge', 'rollout']);
+      assert.deepEqual(both.find((s) => s.id === self)!.leads, ['history', 'judge', 'rollout', 'schedule']);
     } finally {
       await t.ctx.store.releaseLease('scheduler', OTHER.id);
       await t.ctx.store.removeServers({ id: OTHER.id });

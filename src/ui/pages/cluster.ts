@@ -15,6 +15,7 @@ import { HostsTable, InstancesTable } from './tables.js';
 import { DeployForm, type DeployChoice } from './deploy.js';
 import { HistoryTable } from './history.js';
 import { LiveDeployment } from './live.js';
+import { PlacementHistory } from './placements.js';
 
 /** How many history rows the page shows: a few weeks of deploys on a busy cluster. */
 export const HISTORY_ROWS = 50;
@@ -110,6 +111,8 @@ export function ClusterBody({ view, reload }: { view: NodeView; reload: () => vo
           : null
       }
     </${Section}>
+
+    ${cluster.schedule ? html`<${PlacementHistory} tag=${tag} />` : null}
 
     <${Section} title=${`Hosts (${view.hosts.length})`}><${HostsTable} hosts=${view.hosts} base=${tag} /></${Section}>
     <${Section} title=${`Instances (${view.node.instances})`}><${InstancesTable} instances=${view.instances} base=${tag} /></${Section}>

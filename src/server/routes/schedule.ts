@@ -1,0 +1,108 @@
+/**
+ * The scheduler's routes (issue 18; docs/scheduler.md): a cluster's plan and history, scale, and
+ * rebalance. Plans and rebalances are computed by any server from the shared state; what they
+ * write (a count, placements) the loop's leader carries out.
+ *
+ *   GET  /clusters/:tag/plan        viewer of the cluster     ClusterPlanView (nothing changes)
+ *   GET  /clusters/:tag/placements  viewer of the cluster     PlacementEventView[] (?limit, ?before)
+ *   POST /clusters/:tag/scale       deployer of the cluster   {count} ──► ClusterPlanView
+ *   POST /rebalance                 deployer (moves only the clusters it may change)  RebalanceView
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type * as T from '../../api/index.js';
+import { CHANNELS } from '../../bus/index.js';
+import { NoopsError } from '../../errors/index.js';
+import { authorize, canSee, roleCovers } from '../auth.js';
+import type { ServerContext } from '../context.js';
+import type { ScheduleService } from '../schedule-wiring.js';
+import { parseBody, parseQuery } from './parse.js';
+
+const ScaleBody = z.object({ count: z.number().int('a count is a whole number').min(0).max(100_000) }).strict();
+const RebalanceBody = z
+  .object({
+    maxMoves: z.number().int().min(0).max(100_000).optional(),
+    dryRun: z.boolean().optional(),
+  })
+  .strict();
+const HistoryQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  before: z.coerce.number().int().min(1).optional(),
+});
+
+/** Moves a rebalance makes when not told (`--max-moves`). */
+export const DEFAULT_MAX_MOVES = 10;
+
+export async function scheduleRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const service = (): ScheduleService => {
+    if (!ctx.schedule) throw new NoopsError('NOOPS_E_INTERNAL', 'this server runs no scheduler');
+    return ctx.schedule;
+  };
+
+  api.get<{ Params: { tag: string } }>('/clusters/:tag/plan', { config: { access: 'viewer' } }, async (req): Promise<T.ClusterPlanView> => {
+    const tag = await ctx.tags.resolve(req.params.tag, { level: 'cluster' });
+    authorize(req.principal, tag, 'viewer');
+    const plan = await service().loop.preview(tag);
+    if (!plan) throw notScheduled(tag);
+    return { tag: plan.tag, placements: plan.placements, filtered: plan.filtered, unplaced: plan.unplaced };
+  });
+
+  api.get<{ Params: { tag: string } }>(
+    '/clusters/:tag/placements',
+    { config: { access: 'viewer' } },
+    async (req): Promise<T.PlacementEventView[]> => {
+      const tag = await ctx.tags.resolve(req.params.tag, { level: 'cluster' });
+      authorize(req.principal, tag, 'viewer');
+      const q = parseQuery(HistoryQuery, req.query, 'cluster placements');
+      return ctx.store.listPlacements({ tag, limit: q.limit, before: q.before });
+    },
+  );
+
+  api.post<{ Params: { tag: string } }>(
+    '/clusters/:tag/scale',
+    { config: { access: 'deployer' } },
+    async (req): Promise<T.ClusterPlanView> => {
+      const tag = await ctx.tags.resolve(req.params.tag, { level: 'cluster' });
+      authorize(req.principal, tag, 'deployer');
+      const body = parseBody(ScaleBody, req.body, 'scale');
+      const row = await ctx.store.getCluster(tag);
+      if (!row?.schedule) throw notScheduled(tag);
+      const at = new Date().toISOString();
+      await ctx.store.tx(async (s) => {
+        await s.schedule.setClusterSchedule(tag, { ...row.schedule!, count: body.count });
+        await s.audit({
+          at,
+          actor: req.principal.name,
+          action: 'cluster.scale',
+          target: tag,
+          detail: { from: row.schedule!.count, to: body.count },
+        });
+      });
+      await ctx.bus.publish(CHANNELS.schedule, 'wake');
+      const plan = await service().loop.preview(tag);
+      if (!plan) throw notScheduled(tag);
+      return { tag: plan.tag, placements: plan.placements, filtered: plan.filtered, unplaced: plan.unplaced };
+    },
+  );
+
+  api.post('/rebalance', { config: { access: 'deployer' } }, async (req): Promise<T.RebalanceView> => {
+    const body = parseBody(RebalanceBody, req.body ?? {}, 'rebalance');
+    const who = req.principal;
+    const mayMove = (tag: string): boolean => who.kind === 'admin' || (canSee(who, tag) && roleCovers(who.role, 'deployer'));
+    const view = await service().loop.rebalance(body.maxMoves ?? DEFAULT_MAX_MOVES, body.dryRun === true, mayMove);
+    if (!view.dryRun && view.moves.length > 0) {
+      await ctx.store.audit({
+        at: new Date().toISOString(),
+        actor: who.name,
+        action: 'rebalance',
+        target: '',
+        detail: { moves: view.moves, freedHosts: view.freedHosts },
+      });
+    }
+    return view;
+  });
+}
+
+function notScheduled(tag: string): NoopsError {
+  return new NoopsError('NOOPS_E_NOT_SCHEDULED', `${tag} names its hosts by hand: it has no count to plan or scale`);
+}

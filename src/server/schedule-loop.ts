@@ -1,0 +1,310 @@
+/**
+ * The scheduler's control loop (issue 18; docs/scheduler.md, "Scheduled clusters", "Migration"):
+ * every tick (1 s, and at once when the bus says hosts or clusters changed) it plans each scheduled
+ * cluster and applies only what changed, through its ports (schedule-ports.ts):
+ *
+ *   hosts + clusters ──► up? (heard within down_after) ──► migration budget ──► planner
+ *     plan differs ──► placements (cluster hosts) + history
+ *     then, per cluster, one step at a time (one deployment per cluster):
+ *       a dead host's entry dropped (its copy stale, stopped when it returns)
+ *       new hosts ──► deploy of the cluster's version to them only (health-gated)
+ *       live hosts that left ──► undeploy of them only (drained first), after the new ones are healthy
+ *     stale copies seen stopped ──► forgotten (history: `stale`)
+ *
+ * Only the server that leads `LOOPS.schedule` runs it (schedule-wiring.ts).
+ */
+import { EventEmitter } from 'node:events';
+import type { NewPlacementEvent } from '../store/index.js';
+import { jobOf } from '../rollout/index.js';
+import type { PlacementKind, RebalanceView } from '../api/index.js';
+import type { LoopCluster, LoopHost, PlanAsk, PlanHost, PlanResult, Planner, ScheduleState, ScheduleWriter } from './schedule-ports.js';
+
+/** A host unheard this long leaves its clusters (server option `--down-after`). */
+export const DEFAULT_DOWN_AFTER_MS = 10_000;
+/** At most this share of the fleet's hosts is vacated for being unheard per minute (at least one host). */
+export const DEFAULT_MAX_MIGRATE_SHARE = 0.1;
+/** How often the loop plans when nothing wakes it. */
+export const TICK_MS = 1000;
+/** A scheduler deploy that did not take is tried again after this long. */
+export const RETRY_MS = 10_000;
+const MIGRATE_WINDOW_MS = 60_000;
+
+export interface ScheduleLoopOptions {
+  state: ScheduleState;
+  write: ScheduleWriter;
+  planner: Planner;
+  downAfterMs?: number;
+  maxMigrateShare?: number;
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+export interface ScheduleLoopEvents {
+  /** a tick ended (tests wait on it) */
+  ticked: [];
+}
+
+/** See the file's comment. */
+export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
+  readonly downAfterMs: number;
+  readonly maxMigrateShare: number;
+  private readonly now: () => number;
+  /** unheard hosts the budget let leave, and when */
+  private readonly vacating = new Map<string, number>();
+  /** per cluster: when its last scheduler deployment was asked, to try again only after RETRY_MS */
+  private readonly tried = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+
+  constructor(private readonly o: ScheduleLoopOptions) {
+    super();
+    this.downAfterMs = o.downAfterMs ?? DEFAULT_DOWN_AFTER_MS;
+    this.maxMigrateShare = o.maxMigrateShare ?? DEFAULT_MAX_MIGRATE_SHARE;
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Starts ticking (the leader). */
+  lead(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.wake(), TICK_MS);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Stops ticking (another server leads, or this one stops); resolves once a tick in flight ended. */
+  async follow(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.vacating.clear();
+    await this.running;
+  }
+
+  /** Plans now, when this server leads the loop (a tick in flight is followed by one more). */
+  wake(): void {
+    if (!this.timer) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.tick()
+      .catch((err: Error) => this.log(`schedule: ${err.message}`))
+      .finally(() => {
+        this.running = undefined;
+        this.emit('ticked');
+        if (this.again && this.timer) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  /** Whether a host last heard at `lastSeen` is up for the scheduler now. */
+  isUp(h: Pick<LoopHost, 'lastSeen'>): boolean {
+    return h.lastSeen !== null && this.now() - Date.parse(h.lastSeen) <= this.downAfterMs;
+  }
+
+  /** One round: plan every scheduled cluster, apply what changed, one step each. */
+  async tick(): Promise<void> {
+    const { state } = this.o;
+    const hosts = await state.hosts();
+    const clusters = (await state.scheduledClusters()).sort((a, b) => (a.tag < b.tag ? -1 : 1));
+    const down = this.admitDown(hosts);
+    const { planHosts, asks } = await this.inputs(hosts, clusters, down);
+    const { plans } = this.o.planner.plan(planHosts, asks);
+    const byTag = new Map(plans.map((p) => [p.tag, p]));
+    const draining = new Set(hosts.filter((h) => h.draining).map((h) => h.name));
+    const unheard = new Set(hosts.filter((h) => !this.isUp(h)).map((h) => h.name));
+    for (const c of clusters) {
+      const plan = byTag.get(c.tag);
+      let placed = c.hosts;
+      if (plan) {
+        const next = [...plan.keep, ...plan.add.map((a) => a.host)];
+        if (!sameSet(next, c.hosts)) {
+          await this.o.write.setPlacements(c.tag, next, eventsOf(c, plan, down, draining));
+          placed = next;
+        }
+      }
+      await this.reconcile(c.tag, placed, unheard);
+    }
+    await this.clearStale(hosts);
+  }
+
+  /** `GET /clusters/:tag/plan`: where each instance of `tag` would go now; nothing changes. */
+  async preview(tag: string): Promise<PlanResult | undefined> {
+    const hosts = await this.o.state.hosts();
+    const clusters = await this.o.state.scheduledClusters();
+    if (!clusters.some((c) => c.tag === tag)) return undefined;
+    const { planHosts, asks } = await this.inputs(hosts, clusters, this.downNow(hosts));
+    return this.o.planner.preview(planHosts, asks, tag);
+  }
+
+  /**
+   * `noops rebalance`: moves within `maxMoves`; unless `dryRun`, each move is written as the
+   * cluster's new placements (the loop then starts the new copy, waits for it healthy, and stops
+   * the old one, drained), with its reason in the history. Only the clusters `mayMove` allows move
+   * (a team's own); every cluster counts in the hosts' allocations.
+   */
+  async rebalance(maxMoves: number, dryRun: boolean, mayMove: (tag: string) => boolean = () => true): Promise<RebalanceView> {
+    const hosts = await this.o.state.hosts();
+    const clusters = await this.o.state.scheduledClusters();
+    const { planHosts, asks } = await this.inputs(hosts, clusters, this.downNow(hosts));
+    const view = this.o.planner.rebalance(
+      planHosts,
+      asks.filter((a) => mayMove(a.tag)),
+      maxMoves,
+    );
+    if (!dryRun) {
+      const placed = new Map(clusters.map((c) => [c.tag, [...c.hosts]]));
+      const events = new Map<string, NewPlacementEvent[]>();
+      for (const m of view.moves) {
+        const now = placed.get(m.tag);
+        if (!now) continue;
+        placed.set(
+          m.tag,
+          now.map((h) => (h === m.from ? m.to : h)),
+        );
+        events.set(m.tag, [...(events.get(m.tag) ?? []), { tag: m.tag, kind: 'rebalance', from: m.from, to: m.to, reason: m.reason }]);
+      }
+      for (const [tag, evs] of events) await this.o.write.setPlacements(tag, placed.get(tag)!, evs);
+      this.wake();
+    }
+    return { ...view, dryRun };
+  }
+
+  /** The planner's inputs: each host's allocation, ports and jobs from the clusters placed on it. */
+  private async inputs(hosts: LoopHost[], clusters: LoopCluster[], down: Set<string>): Promise<{ planHosts: PlanHost[]; asks: PlanAsk[] }> {
+    const asks: PlanAsk[] = [];
+    for (const c of clusters) {
+      const version = await this.o.state.version(c.tag);
+      asks.push({ tag: c.tag, job: jobOf(c.tag), spec: c.spec, ports: await this.o.state.fixedPorts(c.tag, version), current: c.hosts });
+    }
+    const on = new Map<string, PlanHost>();
+    const planHosts = hosts.map((h) => {
+      const p: PlanHost = {
+        name: h.name,
+        labels: h.labels,
+        capacity: h.capacity ?? { cpu: 0, memory: 0, disk: 0 },
+        allocated: { cpu: 0, memory: 0, disk: 0 },
+        up: !down.has(h.name),
+        draining: h.draining,
+        ports: [],
+        jobs: [],
+      };
+      on.set(h.name, p);
+      return p;
+    });
+    for (const a of asks) {
+      for (const name of a.current) {
+        const p = on.get(name);
+        if (!p) continue;
+        p.allocated.cpu += a.spec.cpu;
+        p.allocated.memory += a.spec.memory;
+        p.ports.push(...a.ports);
+        if (!p.jobs.includes(a.job)) p.jobs.push(a.job);
+      }
+    }
+    return { planHosts, asks };
+  }
+
+  /** Unheard hosts that may leave now: those already leaving, and new ones within the per-minute budget. */
+  private admitDown(hosts: LoopHost[]): Set<string> {
+    const now = this.now();
+    for (const h of hosts) if (this.isUp(h)) this.vacating.delete(h.name);
+    const budget = Math.max(1, Math.floor(this.maxMigrateShare * hosts.length));
+    let used = [...this.vacating.values()].filter((at) => now - at < MIGRATE_WINDOW_MS).length;
+    const waiting = hosts
+      .filter((h) => !this.isUp(h) && !this.vacating.has(h.name))
+      .sort((a, b) => Date.parse(a.lastSeen ?? '1970-01-01T00:00:00Z') - Date.parse(b.lastSeen ?? '1970-01-01T00:00:00Z'));
+    for (const h of waiting) {
+      if (used >= budget) break;
+      this.vacating.set(h.name, now);
+      used++;
+    }
+    return new Set(this.vacating.keys());
+  }
+
+  /** For previews: every unheard host counts as down (no budget is spent). */
+  private downNow(hosts: LoopHost[]): Set<string> {
+    return new Set(hosts.filter((h) => !this.isUp(h)).map((h) => h.name));
+  }
+
+  /**
+   * One step towards the placements: nothing while a deployment runs on the cluster; a dead
+   * host's entry dropped; then new hosts deployed (the cluster's version); then live hosts that
+   * left undeployed, once the new ones took.
+   */
+  private async reconcile(tag: string, placed: string[], unheard: Set<string>): Promise<void> {
+    const { state, write } = this.o;
+    const desired = await state.desired(tag);
+    const has = new Set(desired.map((d) => d.host));
+    const want = new Set(placed);
+    const extra = desired.map((d) => d.host).filter((h) => !want.has(h));
+    const missing = placed.filter((h) => !has.has(h));
+    if (extra.length === 0 && missing.length === 0) return;
+    if (await state.deploying(tag)) return;
+    for (const h of extra.filter((x) => unheard.has(x))) await write.dropDead(tag, h);
+    const version = await state.version(tag);
+    if (missing.length > 0 && version !== null) {
+      const last = this.tried.get(tag);
+      if (last !== undefined && this.now() - last < RETRY_MS) return;
+      this.tried.set(tag, this.now());
+      await write.deployTo(tag, version, missing);
+      return;
+    }
+    this.tried.delete(tag);
+    const live = extra.filter((x) => !unheard.has(x));
+    if (live.length > 0) await write.undeployFrom(tag, live);
+  }
+
+  /** Stale copies on hosts that came back and report them gone: forgotten, with their event. */
+  private async clearStale(hosts: LoopHost[]): Promise<void> {
+    const stale = await this.o.state.staleCopies();
+    if (stale.length === 0) return;
+    const byName = new Map(hosts.map((h) => [h.name, h]));
+    for (const s of stale) {
+      const h = byName.get(s.host);
+      if (h && !this.isUp(h)) continue;
+      const tags = this.o.state.reportedTags(s.host);
+      if (h && (tags === undefined || tags.includes(s.tag))) continue;
+      const placedAgain = (await this.o.state.desired(s.tag)).some((d) => d.host === s.host);
+      await this.o.write.clearStale(s.host, s.tag, {
+        tag: s.tag,
+        kind: 'stale',
+        from: s.host,
+        to: null,
+        reason: h
+          ? placedAgain
+            ? `${s.host} came back and was placed again: its stale copy is no longer stale`
+            : `${s.host} came back: the copy it no longer owns was stopped`
+          : `${s.host} was removed`,
+      });
+    }
+  }
+
+  private log(line: string): void {
+    (this.o.log ?? ((l: string) => process.emitWarning(l)))(line);
+  }
+}
+
+/** Whether two host lists hold the same hosts. */
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a);
+  return b.every((x) => s.has(x));
+}
+
+/** The history of one plan: leavers paired with newcomers (a move), the rest placed or removed. */
+export function eventsOf(c: LoopCluster, plan: PlanResult, down: Set<string>, draining: Set<string>): NewPlacementEvent[] {
+  const kindOfLeave = (h: string): PlacementKind => (down.has(h) ? 'migrate' : draining.has(h) ? 'drain' : 'scale');
+  const leaves = [...plan.leave];
+  const events: NewPlacementEvent[] = [];
+  const grew = c.hosts.length === 0 ? 'place' : 'scale';
+  for (const a of plan.add) {
+    const l = leaves.shift();
+    if (l) events.push({ tag: c.tag, kind: kindOfLeave(l.host), from: l.host, to: a.host, reason: `${l.reason}; ${a.reason}` });
+    else events.push({ tag: c.tag, kind: grew, from: null, to: a.host, reason: a.reason });
+  }
+  for (const l of leaves) events.push({ tag: c.tag, kind: kindOfLeave(l.host), from: l.host, to: null, reason: l.reason });
+  return events;
+}

@@ -1,0 +1,80 @@
+/**
+ * The scheduler loop's ports (issue 18; docs/scheduler.md), in Nomad's manner: the loop reads
+ * everything through a `ScheduleState` and changes everything through a `ScheduleWriter`, and
+ * asks the pure planner (src/schedule/) what to do in between. `schedule-store-ports.ts` builds
+ * both over the server's store, rollout and hub; the tests build them in memory.
+ *
+ *   ScheduleState ──► hosts, scheduled clusters, desired entries, reports ──► planner ──► plan
+ *   plan ──► ScheduleWriter: cluster hosts (+ history), deploy to new hosts, undeploy leavers,
+ *            drop a dead host's entry (a stale copy, stopped when it comes back)
+ */
+import type { NewPlacementEvent } from '../store/index.js';
+import type { RebalanceView, ScheduleSpec } from '../api/index.js';
+import type { ClusterPlan, PlaceAsk, SchedHost } from '../schedule/index.js';
+
+/** A host as the loop reads it. */
+export interface LoopHost {
+  name: string;
+  labels: Record<string, string>;
+  /** ISO time of its last heartbeat (any server's), null: never */
+  lastSeen: string | null;
+  draining: boolean;
+  capacity: { cpu: number; memory: number; disk: number } | null;
+}
+
+/** A cluster that names a count. */
+export interface LoopCluster {
+  tag: string;
+  /** its placements now */
+  hosts: string[];
+  spec: ScheduleSpec;
+}
+
+/** What the loop reads. */
+export interface ScheduleState {
+  hosts(): Promise<LoopHost[]>;
+  /** every cluster with a schedule */
+  scheduledClusters(): Promise<LoopCluster[]>;
+  /** hosts with a desired entry of `tag`, and its version there */
+  desired(tag: string): Promise<{ host: string; version: string }[]>;
+  /** whether a deployment (deploy, rollback, undeploy) runs on `tag` now */
+  deploying(tag: string): Promise<boolean>;
+  /** the version the cluster runs (its hosts' most common, else its last deploy's), null: never deployed */
+  version(tag: string): Promise<string | null>;
+  /** the tags `host`'s last report lists instances of (undefined: no report heard) */
+  reportedTags(host: string): string[] | undefined;
+  /** fixed ports the release of `tag` at `version` takes (port: 8080), [] for auto or none */
+  fixedPorts(tag: string, version: string | null): Promise<number[]>;
+  /** copies left on hosts that were unheard when their cluster moved */
+  staleCopies(): Promise<{ host: string; tag: string }[]>;
+}
+
+/** What the loop changes. */
+export interface ScheduleWriter {
+  /** the cluster's placements (its `hosts`), with the history events that explain them, together */
+  setPlacements(tag: string, hosts: string[], events: NewPlacementEvent[]): Promise<void>;
+  /** a deployment of `version` to only `hosts` of the cluster (health-gated, as any deploy) */
+  deployTo(tag: string, version: string, hosts: string[]): Promise<void>;
+  /** an undeploy of only `hosts` (drained first, as any stop) */
+  undeployFrom(tag: string, hosts: string[]): Promise<void>;
+  /** a dead host's entry removed at once, its copy remembered as stale (named in its `stops` when it returns) */
+  dropDead(tag: string, host: string): Promise<void>;
+  /** a stale copy seen stopped: forgotten, with its history event */
+  clearStale(host: string, tag: string, event: NewPlacementEvent): Promise<void>;
+  /** history events alone */
+  record(events: NewPlacementEvent[]): Promise<void>;
+}
+
+/** A host as the planner sees it. */
+export type PlanHost = SchedHost;
+/** One cluster to place. */
+export type PlanAsk = PlaceAsk;
+/** A cluster's plan. */
+export type PlanResult = ClusterPlan;
+
+/** The pure planner (src/schedule/), behind a port so the loop's tests may count its calls. */
+export interface Planner {
+  plan(hosts: PlanHost[], asks: PlanAsk[]): { plans: PlanResult[] };
+  preview(hosts: PlanHost[], asks: PlanAsk[], tag: string): PlanResult;
+  rebalance(hosts: PlanHost[], asks: PlanAsk[], maxMoves: number): RebalanceView;
+}

@@ -1,0 +1,115 @@
+/**
+ * The scheduler loop's ports over the server (schedule-ports.ts): the store for hosts, clusters,
+ * desired entries, releases and the history; the read model for reports and last heartbeats; the
+ * rollout for deploying new hosts and undeploying those that leave (the paths `noops deploy` and
+ * `cluster set --yes` take), so naming and load balancers follow as for any deploy; the hub to
+ * wake a host whose entry is dropped.
+ */
+import { CHANNELS } from '../bus/index.js';
+import type { NewPlacementEvent, Store } from '../store/index.js';
+import type { LoopCluster, LoopHost, ScheduleState, ScheduleWriter } from './schedule-ports.js';
+import type { ServerContext } from './context.js';
+import { jobOf } from '../rollout/index.js';
+
+/** Who the scheduler's deployments and audit entries name. */
+export const SCHEDULER = 'scheduler';
+
+/** The state reader over the server's store and read model. */
+export function scheduleState(ctx: Pick<ServerContext, 'store' | 'reports'>): ScheduleState {
+  const { store, reports } = ctx;
+  return {
+    async hosts(): Promise<LoopHost[]> {
+      return (await store.listHosts()).map((h) => ({
+        name: h.name,
+        labels: h.labels,
+        lastSeen: reports.lastSeen(h.name, h.lastHeartbeat),
+        draining: h.draining === true,
+        capacity: h.capacity ? { cpu: h.capacity.cpu, memory: h.capacity.memory, disk: h.capacity.disk } : null,
+      }));
+    },
+    async scheduledClusters(): Promise<LoopCluster[]> {
+      const out: LoopCluster[] = [];
+      for (const c of await store.listClusters()) if (c.schedule) out.push({ tag: c.tag, hosts: c.hosts, spec: c.schedule });
+      return out;
+    },
+    async desired(tag) {
+      return (await store.listDesired(tag)).map((d) => ({ host: d.host, version: d.version }));
+    },
+    async deploying(tag) {
+      return (await store.listDeployments({ tag, status: 'running', limit: 1 })).length > 0;
+    },
+    async version(tag) {
+      return clusterVersion(store, tag);
+    },
+    reportedTags(host) {
+      const r = reports.lastReport(host);
+      return r ? [...new Set(r.processes.map((p) => p.tag))] : undefined;
+    },
+    async fixedPorts(tag, version) {
+      if (version === null) return [];
+      const release = await store.getRelease(jobOf(tag), version);
+      const processes = (release?.manifest as { processes?: { port?: unknown }[] } | undefined)?.processes ?? [];
+      return processes.map((p) => p.port).filter((p): p is number => typeof p === 'number');
+    },
+    async staleCopies() {
+      return (await store.listStaleCopies()).map((s) => ({ host: s.host, tag: s.tag }));
+    },
+  };
+}
+
+/** The version a cluster runs: its hosts' most common, else its last deploy's (null: never deployed). */
+export async function clusterVersion(store: Store, tag: string): Promise<string | null> {
+  const counts = new Map<string, number>();
+  for (const d of await store.listDesired(tag)) counts.set(d.version, (counts.get(d.version) ?? 0) + 1);
+  let best: string | null = null;
+  for (const [v, n] of counts) if (best === null || n > counts.get(best)!) best = v;
+  if (best !== null) return best;
+  const done = await store.listDeployments({ tag, status: 'succeeded', limit: 20 });
+  return done.find((d) => d.kind !== 'undeploy')?.version ?? null;
+}
+
+/** The writer over the server: the store, the rollout, the hub and the bus. */
+export function scheduleWriter(ctx: Pick<ServerContext, 'store' | 'rollout' | 'hub' | 'bus'>, log: (line: string) => void): ScheduleWriter {
+  const { store } = ctx;
+  return {
+    async setPlacements(tag, hosts, events) {
+      const at = new Date().toISOString();
+      await store.tx(async (s) => {
+        const c = await s.getCluster(tag);
+        if (!c) return;
+        await s.putCluster({ tag, hosts, policy: c.policy, conf: c.conf, updatedAt: at });
+        await s.recordPlacements(events.map((e) => ({ ...e, at })));
+        await s.audit({ at, actor: SCHEDULER, action: 'cluster.schedule', target: tag, detail: { hosts, events } });
+      });
+      await ctx.bus.publish(CHANNELS.tree, 'clusters');
+    },
+    async deployTo(tag, version, hosts) {
+      await ctx.rollout
+        .startDeploy({ tag, version, kind: 'deploy', initiator: SCHEDULER, hosts })
+        .catch((err: Error) => log(`schedule: could not deploy ${tag} ${version} to ${hosts.join(', ')}: ${err.message}`));
+    },
+    async undeployFrom(tag, hosts) {
+      await ctx.rollout
+        .startUndeploy({ tag, initiator: SCHEDULER, hosts })
+        .catch((err: Error) => log(`schedule: could not stop ${tag} on ${hosts.join(', ')}: ${err.message}`));
+    },
+    async dropDead(tag, host) {
+      const since = new Date().toISOString();
+      await store.tx(async (s) => {
+        await s.addStaleCopy({ host, tag, since });
+        await s.setDesired(host, tag, null);
+      });
+      await ctx.bus.publish(CHANNELS.schedule, 'stale');
+      ctx.hub.notify(host);
+    },
+    async clearStale(host, tag, event: NewPlacementEvent) {
+      await store.tx(async (s) => {
+        if (await s.removeStaleCopy(host, tag)) await s.recordPlacements([event]);
+      });
+      await ctx.bus.publish(CHANNELS.schedule, 'stale');
+    },
+    async record(events) {
+      await store.recordPlacements(events);
+    },
+  };
+}
