@@ -8,6 +8,14 @@ test('up: a host not heard within down_after is left out as down', () => {
   assert.equal(up(schedHost('a', { up: false }), placeAsk('web')), 'down');
 });
 
+test('up: an unheard host the migration budget keeps holds its instance and takes no new one', () => {
+  const quiet = schedHost('a', { unheard: true });
+  assert.equal(up(quiet, placeAsk('web'), true), null);
+  assert.equal(feasible(quiet, placeAsk('web'), true), true);
+  assert.match(up(quiet, placeAsk('web')) ?? '', /^unheard/);
+  assert.equal(feasible(quiet, placeAsk('web')), false);
+});
+
 test('notDraining: a drained host takes nothing', () => {
   assert.equal(notDraining(schedHost('a'), placeAsk('web')), null);
   assert.equal(notDraining(schedHost('a', { draining: true }), placeAsk('web')), 'draining');

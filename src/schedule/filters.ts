@@ -13,7 +13,10 @@ import type { PlaceAsk, SchedHost } from './types.js';
 export type Filter = (host: SchedHost, ask: PlaceAsk, held?: boolean) => string | null;
 
 /** The host is heard within `down_after`. */
-export const up: Filter = (host) => (host.up ? null : 'down');
+export const up: Filter = (host, _ask, held = false) => {
+  if (!host.up) return 'down';
+  return host.unheard && !held ? 'unheard (kept by the migration budget, takes nothing new)' : null;
+};
 
 /** The host is not being drained (`noops host drain`). */
 export const notDraining: Filter = (host) => (host.draining ? 'draining' : null);
@@ -102,7 +105,7 @@ export function leaveReason(failure: string): string {
  * on every host it looks at, so it stays free of strings. The tests hold the two together.
  */
 export function feasible(host: SchedHost, ask: PlaceAsk, held = false): boolean {
-  if (!host.up || host.draining) return false;
+  if (!host.up || host.draining || (host.unheard && !held)) return false;
   const { capacity, allocated } = host;
   if (capacity.cpu <= 0 && capacity.memory <= 0) return false;
   const { cpu, memory } = ask.spec;

@@ -60,7 +60,7 @@ export class Fleet {
       const h = hosts[i]!;
       this.numbers.set(h.name, i);
       const hasCapacity = h.capacity.cpu > 0 || h.capacity.memory > 0;
-      if (h.up && !h.draining && hasCapacity) {
+      if (h.up && !h.unheard && !h.draining && hasCapacity) {
         this.usable[i] = 1;
         this.place(i);
       }

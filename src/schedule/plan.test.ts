@@ -177,3 +177,11 @@ test('placing cluster after cluster packs hosts and never overcommits', () => {
   // 40 clusters x 5 x 0.5 cores = 100 cores: at least 25 hosts of 4 cores
   assert.ok(used <= 27, `bin-packing used ${used} hosts for a lower bound of 25`);
 });
+
+test('an unheard host kept by the migration budget keeps its instance, and no new one lands there', () => {
+  const fleet = new Fleet([schedHost('a', { unheard: true }), schedHost('b', { unheard: true }), schedHost('c')]);
+  const plan = planCluster(fleet, placeAsk('web', { count: 2, cpu: 1, memory: GiB }, { current: ['a'] }));
+  assert.deepEqual(plan.keep, ['a']);
+  assert.deepEqual(names(plan.add), ['c']);
+  assert.deepEqual(plan.leave, []);
+});

@@ -14,6 +14,11 @@ export interface SchedHost {
   allocated: HostResources;
   /** heard within `down_after` */
   up: boolean;
+  /**
+   * up is true but the host is not heard: the migration budget keeps it for now, so it keeps the
+   * instances it holds and takes no new one (absent: heard)
+   */
+  unheard?: boolean;
   /** `noops host drain`: nothing new lands here, what runs leaves */
   draining: boolean;
   /** fixed ports held by the instances placed here, one entry per instance that holds it */

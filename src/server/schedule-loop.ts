@@ -111,10 +111,13 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
     const clusters = (await state.scheduledClusters()).sort((a, b) => (a.tag < b.tag ? -1 : 1));
     const down = this.admitDown(hosts);
     const { planHosts, asks } = await this.inputs(hosts, clusters, down);
+    // unheard hosts the budget keeps: they keep what they hold and take nothing new
+    const quiet = new Set(hosts.filter((h) => !this.isUp(h)).map((h) => h.name));
+    for (const p of planHosts) if (p.up && quiet.has(p.name)) p.unheard = true;
     const { plans } = this.o.planner.plan(planHosts, asks);
     const byTag = new Map(plans.map((p) => [p.tag, p]));
     const draining = new Set(hosts.filter((h) => h.draining).map((h) => h.name));
-    const unheard = new Set(hosts.filter((h) => !this.isUp(h)).map((h) => h.name));
+    const unheard = quiet;
     for (const c of clusters) {
       const plan = byTag.get(c.tag);
       let placed = c.hosts;
