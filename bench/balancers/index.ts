@@ -12,13 +12,14 @@
  *   npm run bench -- --only balancers            # 1,000 requests/s; deploy, rollback, restart
  *   npm run bench -- --only balancers --quick    # 300 requests/s; the rolling deploy only
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient, type InstanceView } from '../../src/api/index.js';
 import { makeBalancedApp } from '../../test/e2e/balancers-app.js';
 import { nginxLuaMissing, startHaproxy, startNginx, type HaproxyProc, type NginxProc } from '../../test/e2e/balancers-harness.js';
 import { cleanup, cli, freePort, killSupervised, startAgent, startServer, tmp, until, type Proc } from '../../test/e2e/harness.js';
 import { type ChangeFigures, figuresOf, worst } from './figures.js';
-import { load, watchHaproxy, watchNaming, watchNginx, watchNginxApi, watchPool } from './observe.js';
+import { startLoad, startObservers } from './processes.js';
 
 const JOB = 'cop.bench_owt.lb_pdl.noops_service.front_job.web';
 const CLUSTER = `${JOB}_cluster.bench`;
@@ -35,6 +36,8 @@ export interface ChangeRow {
   change: string;
   /** s from the command to its end */
   seconds: number;
+  /** the machine's 1-minute load average after the change (the two cores are shared) */
+  load: number;
   haproxy: ChangeFigures;
   nginx: ChangeFigures;
   /** nginx through noops' Lua control API (absent when the Lua module is not installed) */
@@ -49,8 +52,17 @@ export interface BalancersResults {
   nginxApiSkipped: string | null;
   changes: ChangeRow[];
   goals: { failed: 0; joinMs: 50 };
-  /** every change through both: no failed or non-2xx request, and every join under 50 ms from the report */
-  met: { noFailed: boolean; joinUnder50Ms: boolean };
+  /**
+   * every change through every balancer: no failed or non-2xx request; every join (the host's
+   * report that the process is healthy to the balancer holding it ready: "in the pool") under
+   * 50 ms; and, stricter, every first request through the balancer under 50 ms from the report
+   */
+  met: { noFailed: boolean; joinUnder50Ms: boolean; servedUnder50Ms: boolean };
+}
+
+/** The machine's 1-minute load average. */
+function loadAverage(): number {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 }
 
 export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
@@ -154,62 +166,68 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
     const rows: ChangeRow[] = [];
     for (const [change, args] of opts.quick ? changes.slice(0, 1) : changes) {
       const before = await instances();
-      const loads = { haproxy: load(ha.url, rate), nginx: load(ng.url, rate), nginxApi: nga ? load(nga.url, rate) : undefined };
-      const watch = {
-        haproxy: watchHaproxy(ha.socket, ha.backend),
-        nginx: watchNginx(ng.upstreamFile),
-        nginxApi: nga ? watchNginxApi(nga.api!, NGA) : undefined,
-        haPool: watchPool(api, HA),
-        ngPool: watchPool(api, NG),
-        ngaPool: nga ? watchPool(api, NGA) : undefined,
-        naming: watchNaming(api, CLUSTER),
-      };
-      await new Promise((r) => setTimeout(r, STEADY_MS));
-      const t0 = Date.now();
-      await ok(args);
-      const seconds = (Date.now() - t0) / 1000;
-      await new Promise((r) => setTimeout(r, STEADY_MS));
-      const [haCannon, ngCannon, ngaCannon] = await Promise.all([loads.haproxy.stop(), loads.nginx.stop(), loads.nginxApi?.stop()]);
-      await Promise.all(Object.values(watch).map((w) => w?.stop()));
+      // the load and the observers each in processes of their own (processes.ts): a join is timed
+      // by a light process polling the balancer, not by the thread that sends 3,000 requests/s
+      const [haLoad, ngLoad, ngaLoad] = await Promise.all([
+        startLoad(ha.url, rate),
+        startLoad(ng.url, rate),
+        nga ? startLoad(nga.url, rate) : undefined,
+      ]);
+      const observers = await startObservers({
+        server: { url: server.url, token: server.adminToken },
+        haproxy: { socket: ha.socket, backend: ha.backend },
+        nginxFile: ng.upstreamFile,
+        nginxApi: nga ? { api: nga.api!, upstream: NGA } : undefined,
+        pools: { haproxy: HA, nginx: NG, nginxApi: nga ? NGA : undefined },
+        selector: CLUSTER,
+      });
+      let t0: number;
+      let seconds: number;
+      try {
+        await new Promise((r) => setTimeout(r, STEADY_MS));
+        t0 = Date.now();
+        await ok(args);
+        seconds = (Date.now() - t0) / 1000;
+        await new Promise((r) => setTimeout(r, STEADY_MS));
+      } catch (err) {
+        for (const p of [haLoad, ngLoad, ngaLoad, observers]) p?.kill(); // no load left running behind a failed change
+        throw err;
+      }
+      const [haRun, ngRun, ngaRun] = await Promise.all([haLoad.stop(), ngLoad.stop(), ngaLoad?.stop()]);
+      const watch = await observers.stop();
       const after = await until('every process up', async () => {
         const now = await instances();
         return now.length === APP_HOSTS.length && now.every((i) => i.state === 'up' && i.pid !== null) && now;
       });
-      const common = { t0, before, after, appeared: watch.naming.appeared };
+      const common = { t0, before, after, appeared: watch.appeared };
       const row: ChangeRow = {
         change,
         seconds,
+        load: loadAverage(),
         haproxy: figuresOf('haproxy', {
           ...common,
-          served: loads.haproxy.served,
-          cannon: haCannon,
-          balancer: watch.haproxy.transitions,
-          pool: watch.haPool.transitions,
+          served: haRun.served,
+          cannon: haRun.result,
+          balancer: watch.haproxy,
+          pool: watch.haPool,
         }),
-        nginx: figuresOf('nginx', {
-          ...common,
-          served: loads.nginx.served,
-          cannon: ngCannon,
-          balancer: watch.nginx.transitions,
-          pool: watch.ngPool.transitions,
-        }),
-        ...(loads.nginxApi &&
-          ngaCannon &&
+        nginx: figuresOf('nginx', { ...common, served: ngRun.served, cannon: ngRun.result, balancer: watch.nginx, pool: watch.ngPool }),
+        ...(ngaRun &&
           watch.nginxApi &&
           watch.ngaPool && {
             nginxApi: figuresOf('nginx-api', {
               ...common,
-              served: loads.nginxApi.served,
-              cannon: ngaCannon,
-              balancer: watch.nginxApi.transitions,
-              pool: watch.ngaPool.transitions,
+              served: ngaRun.served,
+              cannon: ngaRun.result,
+              balancer: watch.nginxApi,
+              pool: watch.ngaPool,
             }),
           }),
       };
       for (const f of [row.haproxy, row.nginx, ...(row.nginxApi ? [row.nginxApi] : [])]) {
         process.stderr.write(
           `bench: balancers, ${change} through ${f.balancer}: ${f.requests} requests at ${f.rate}/s, ${f.errors} errors, ${f.non2xx} non-2xx; ` +
-            `report to served ${JSON.stringify(f.reportToServedMs.map((t) => t.ms))} ms; report to the balancer ${JSON.stringify(f.reportToBalancerMs.map((t) => t.ms))} ms; mark to last ${JSON.stringify(f.markToLastMs.map((t) => t.ms))} ms\n`,
+            `load ${row.load}; report to served ${JSON.stringify(f.reportToServedMs.map((t) => t.ms))} ms; report to the balancer ${JSON.stringify(f.reportToBalancerMs.map((t) => t.ms))} ms; mark to last ${JSON.stringify(f.markToLastMs.map((t) => t.ms))} ms\n`,
         );
       }
       rows.push(row);
@@ -223,7 +241,10 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
       goals: { failed: 0, joinMs: 50 },
       met: {
         noFailed: all.every((f) => f.errors + f.non2xx + f.timeouts === 0),
-        joinUnder50Ms: all.every((f) => f.reportToServedMs.length > 0 && (worst(f.reportToServedMs) ?? Infinity) < 50),
+        // the issue's "healthy to in the pool": the balancer holding the new process ready (its own state, read by the observers' process)
+        joinUnder50Ms: all.every((f) => f.reportToBalancerMs.length > 0 && (worst(f.reportToBalancerMs) ?? Infinity) < 50),
+        // stricter: its first request through the balancer (timed by the load's process as it reads the answer)
+        servedUnder50Ms: all.every((f) => f.reportToServedMs.length > 0 && (worst(f.reportToServedMs) ?? Infinity) < 50),
       },
     };
   } finally {

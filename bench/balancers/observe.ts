@@ -4,7 +4,9 @@
  * what HAProxy holds (its runtime API, polled), what nginx's upstream file says (polled), the
  * members noops wants (the pool, polled through the API) and naming's healthy endpoints (a
  * blocking query: answered when a host's report makes an instance healthy). All times are this
- * machine's clock (Date.now()), in ms.
+ * machine's clock (Date.now()), in ms. The benchmark runs these in processes of their own
+ * (processes.ts): the load in one per balancer, the observers in another, so that neither is
+ * late because the other keeps its thread busy.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -24,7 +26,9 @@ export interface CannonResult {
   statusCodeStats: Record<string, { count: number }>;
 }
 type Cannon = Promise<CannonResult> & { stop(): void };
-const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Cannon;
+/** autocannon, loaded by the process that sends the load only (the observers' process never needs it). */
+const autocannon = (opts: Record<string, unknown>): Cannon =>
+  (createRequire(import.meta.url)('autocannon') as (o: Record<string, unknown>) => Cannon)(opts);
 
 /** How often the balancers' state and the pool are read. */
 const POLL_MS = 10;
@@ -56,12 +60,13 @@ export function load(url: string, rate: number, connections = 100): { served: Ma
         method: 'GET',
         onResponse: (status: number, body: string) => {
           if (status < 200 || status > 299) return;
-          const at = Date.now();
           const a = JSON.parse(body) as AppAnswer;
+          const at = a.at; // when the process answered it (its own clock, this machine's): not when this busy thread read it
           const key = `${a.host}:${a.port}#${a.pid}`;
           const s = served.get(key);
           if (s) {
-            s.last = at;
+            s.first = Math.min(s.first, at);
+            s.last = Math.max(s.last, at);
             s.count += 1;
           } else served.set(key, { key, host: a.host, port: a.port, pid: a.pid, version: a.version, first: at, last: at, count: 1 });
         },

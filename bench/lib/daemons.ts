@@ -63,16 +63,20 @@ export interface ServerDaemon extends Daemon {
 }
 
 /** Starts `noops server` on a free port with its data in `dataDir`; resolves once it listens
- * (`extra` may hold `--tls auto`: the URL is then https:// and `api` pins the server's CA). */
-export async function startServer(dataDir: string, extra: string[] = []): Promise<ServerDaemon> {
+ * (`extra` may hold `--tls auto`: the URL is then https:// and `api` pins the server's CA;
+ * `more`: environment and node flags for the server's process, e.g. an `--import` probe). */
+export async function startServer(
+  dataDir: string,
+  extra: string[] = [],
+  more: { env?: Record<string, string>; nodeArgs?: string[] } = {},
+): Promise<ServerDaemon> {
   const port = await freePort();
   // NOOPS_BENCH_PROFILE=DIR: the server writes a V8 CPU profile there when it stops.
   const profile = process.env.NOOPS_BENCH_PROFILE;
-  const d = launch(
-    ['server', '--data', dataDir, '--listen', `127.0.0.1:${port}`, ...extra],
-    {},
-    profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
-  );
+  const d = launch(['server', '--data', dataDir, '--listen', `127.0.0.1:${port}`, ...extra], more.env ?? {}, [
+    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+    ...(more.nodeArgs ?? []),
+  ]);
   const deadline = Date.now() + LISTEN_TIMEOUT_MS;
   while (!d.output().includes('listening on')) {
     if (d.child.exitCode !== null) throw new Error(`noops server exited: ${d.output()}`);

@@ -17,7 +17,7 @@
  *   NOOPS_BENCH_NAMING_CLIENTS=1 ...                                          # watchers in 1 process (default 2)
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -37,6 +37,19 @@ const STEADY_HOSTS = 20;
 const WAIT = '60s';
 /** A round whose answers have not all come within this is counted as missed. */
 const ROUND_TIMEOUT_MS = 30_000;
+/** The server's probe (wake-probe.mjs): its own timing of each wake, one JSON line each. */
+const PROBE = new URL('./wake-probe.mjs', import.meta.url).pathname;
+
+/** One wake as the server's probe timed it (absolute ms; cpuMs: the server's CPU from the report's arrival to the last write). */
+interface ProbedWake {
+  generation: number;
+  woken: number;
+  arrivedAt: number;
+  startedAt: number;
+  endedAt: number;
+  cpuMs: number;
+}
+
 /** The server is settled (every watcher parked, nothing else running) under this share of a core, over a second. */
 const IDLE_CORE_SHARE = 0.05;
 const SETTLE_TIMEOUT_MS = 60_000;
@@ -86,6 +99,19 @@ async function post(url: string, token: string, body: unknown): Promise<unknown>
   return JSON.parse(text);
 }
 
+/** The probe's record of the newest wake after generation `after` (undefined: none, e.g. the probe did not load). */
+function lastWake(s: Setup, after: number): ProbedWake | undefined {
+  if (!existsSync(s.wakes)) return undefined;
+  const lines = readFileSync(s.wakes, 'utf8').trim().split('\n').filter(Boolean);
+  const wake = lines.length === 0 ? undefined : (JSON.parse(lines[lines.length - 1]!) as ProbedWake);
+  return wake !== undefined && wake.generation > after ? wake : undefined;
+}
+
+/** The machine's 1-minute load average (the two cores are shared: every figure is read beside it). */
+function loadAverage(): number {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
 /** Resolves once `pid` used under IDLE_CORE_SHARE of a core over a second. */
 async function untilIdle(pid: number): Promise<void> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
@@ -105,8 +131,24 @@ export interface NamingRun {
   rounds: number;
   /** ms from the report until each watcher held the new answer, every round together */
   latencyMs: ReturnType<typeof summarize>;
-  /** the same, per round */
-  perRound: { change: 'healthy' | 'unhealthy'; p50: number; p99: number; max: number; answered: number }[];
+  /** the same, per round; with the server's own timing of it (its probe): from the report's arrival to the last answer written, and its CPU in that time */
+  perRound: {
+    change: 'healthy' | 'unhealthy';
+    p50: number;
+    p99: number;
+    max: number;
+    answered: number;
+    /** the report sent (the bench) to its arrival at the server (headers parsed) */
+    sendToArrivalMs: number | null;
+    /** the report's arrival to the last woken watcher's answer handed to its socket */
+    arrivalToLastWriteMs: number | null;
+    /** of which the wake (the view's loop over the parked watchers) */
+    wakeMs: number | null;
+    /** the server's CPU from the report's arrival to the last write */
+    serverCpuToLastWriteMs: number | null;
+  }[];
+  /** the server alone, every round: the report's arrival to the last answer written (ms), and the server's CPU in that time (ms) */
+  server: { arrivalToLastWriteMs: ReturnType<typeof summarize>; cpuToLastWriteMs: ReturnType<typeof summarize> };
   /** ms until the report itself was answered (the server wakes the watchers before it answers the report) */
   reportMs: ReturnType<typeof summarize>;
   /** watchers a round missed (not answered with the change within ROUND_TIMEOUT_MS) */
@@ -114,11 +156,15 @@ export interface NamingRun {
   /** CPU ms per change: the server's (answering every watcher), and the watcher processes' together (reading the answers) */
   serverCpuMsPerChange: number;
   watcherCpuMsPerChange: number;
+  /** the machine's 1-minute load average when this count started and ended */
+  load: { start: number; end: number };
 }
 
 /** The server, its hosts, and the questions the watchers ask. */
 interface Setup {
   server: Awaited<ReturnType<typeof startServer>>;
+  /** the probe's file: one line per wake */
+  wakes: string;
   pool: Pool;
   hosts: Host[];
   endpoints: number;
@@ -190,11 +236,13 @@ async function measure(s: Setup, watchers: number, rounds: number, clientCount: 
   const changing = s.hosts[s.hosts.length - 1]!;
   let health: 'healthy' | 'unhealthy' = 'unhealthy';
   await s.report(changing, 30_000, health);
+  const loadAtStart = loadAverage();
   const clients = await startClients(s, clientCount, watchers);
   const latencies: number[] = [];
   const reportTimes: number[] = [];
   const perRound: NamingRun['perRound'] = [];
   let missed = 0;
+  let generation = -1;
   let serverCpuMs = 0;
   let watcherCpuMs = 0;
   try {
@@ -220,6 +268,8 @@ async function measure(s: Setup, watchers: number, rounds: number, clientCount: 
       const t0 = performance.timeOrigin + performance.now();
       await s.report(changing, 30_000, health);
       reportTimes.push(performance.timeOrigin + performance.now() - t0);
+      const wake = lastWake(s, generation);
+      if (wake !== undefined) generation = wake.generation;
       const settled = await Promise.race([
         Promise.all(answered),
         new Promise<null>((resolve) => setTimeout(() => resolve(null), ROUND_TIMEOUT_MS).unref()),
@@ -232,9 +282,22 @@ async function measure(s: Setup, watchers: number, rounds: number, clientCount: 
       missed += watchers - got.length + failures.filter((f) => f.includes('unchanged')).length;
       latencies.push(...got);
       const sum = summarize(got);
-      perRound.push({ change: health, p50: sum.p50, p99: sum.p99, max: sum.max, answered: got.length });
+      const timed = wake !== undefined && wake.woken === watchers;
+      perRound.push({
+        change: health,
+        p50: sum.p50,
+        p99: sum.p99,
+        max: sum.max,
+        answered: got.length,
+        sendToArrivalMs: timed ? round(wake.arrivedAt - t0) : null,
+        arrivalToLastWriteMs: timed ? round(wake.endedAt - wake.arrivedAt) : null,
+        wakeMs: timed ? round(wake.endedAt - wake.startedAt) : null,
+        serverCpuToLastWriteMs: timed ? round(wake.cpuMs) : null,
+      });
+      const last = perRound[perRound.length - 1]!;
       process.stderr.write(
-        `bench: naming ${watchers} watchers, round ${r + 1}/${rounds} (${health}): p50 ${sum.p50} ms, p99 ${sum.p99} ms, max ${sum.max} ms, ${got.length} answered, report answered in ${round(reportTimes[reportTimes.length - 1]!)} ms\n`,
+        `bench: naming ${watchers} watchers, round ${r + 1}/${rounds} (${health}): p50 ${sum.p50} ms, p99 ${sum.p99} ms, max ${sum.max} ms, ${got.length} answered, report answered in ${round(reportTimes[reportTimes.length - 1]!)} ms; ` +
+          `server: report sent to arrived ${last.sendToArrivalMs} ms, arrived to last write ${last.arrivalToLastWriteMs} ms (wake loop ${last.wakeMs} ms), CPU to last write ${last.serverCpuToLastWriteMs} ms; load ${loadAverage()}\n`,
       );
       if (failures.length > 0) throw new Error(`round ${r + 1}: ${failures.length} watcher(s) failed: ${failures[0]}`);
     }
@@ -247,15 +310,21 @@ async function measure(s: Setup, watchers: number, rounds: number, clientCount: 
     latencyMs: summarize(latencies),
     perRound,
     reportMs: summarize(reportTimes),
+    server: {
+      arrivalToLastWriteMs: summarize(perRound.flatMap((p) => (p.arrivalToLastWriteMs === null ? [] : [p.arrivalToLastWriteMs]))),
+      cpuToLastWriteMs: summarize(perRound.flatMap((p) => (p.serverCpuToLastWriteMs === null ? [] : [p.serverCpuToLastWriteMs]))),
+    },
     missed,
     serverCpuMsPerChange: round(serverCpuMs / rounds),
     watcherCpuMsPerChange: round(watcherCpuMs / rounds),
+    load: { start: loadAtStart, end: loadAverage() },
   };
 }
 
 /** Starts the server, joins the hosts and waits until naming answers the steady ones. */
 async function setUp(dir: string, connections: number): Promise<Setup> {
-  const server = await startServer(join(dir, 'server'));
+  const wakes = join(dir, 'wakes.jsonl');
+  const server = await startServer(join(dir, 'server'), [], { env: { NOOPS_BENCH_NAMING_WAKES: wakes }, nodeArgs: ['--import', PROBE] });
   const pool = new Pool(server.url, { connections, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 });
   const hosts: Host[] = [];
   for (const name of [...Array.from({ length: STEADY_HOSTS }, (_, i) => `steady${i}`), 'changing']) {
@@ -264,6 +333,7 @@ async function setUp(dir: string, connections: number): Promise<Setup> {
   }
   const s: Setup = {
     server,
+    wakes,
     pool,
     hosts,
     endpoints: 0,

@@ -14,5 +14,13 @@
 export { DNS_TTL_S, answerQuery, startDns, type DnsSource, type RunningDns } from './dns.js';
 export { HOST_LABEL, ZONE, canonicalSelector, dnsNameOf, dnsQuestion, namingSelector, type DnsQuestion } from './names.js';
 export { LOOKUPS_FLUSH_MS, Naming, jobOf, type NamingDeps } from './service.js';
-export { NamingView, indexOf, plainAddress, type NamingSource, type NamingViewOptions } from './view.js';
+export {
+  NAMING_WAKE_CHANNEL,
+  NamingView,
+  indexOf,
+  plainAddress,
+  type NamingSource,
+  type NamingViewOptions,
+  type NamingWake,
+} from './view.js';
 export { DeadlineWheel, Question, WHEEL_TICK_MS, type NamingScope, type Watcher } from './watchers.js';

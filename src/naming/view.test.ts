@@ -1,8 +1,9 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSelector } from '../tree/index.js';
 import { FakeSource, proc } from './testing.js';
-import { NamingView, plainAddress } from './view.js';
+import { NAMING_WAKE_CHANNEL, NamingView, type NamingWake, plainAddress } from './view.js';
 
 const SHOP = 'cop.acme_owt.web_pdl.shop_service.hello_job.web_cluster.dev';
 const MAIL = 'cop.acme_owt.mail_pdl.post_service.smtp_job.relay_cluster.prod';
@@ -121,6 +122,35 @@ describe('NamingView', () => {
     // woken by the change, far before their 10 s wait (the machine is shared: the bound is loose; docs/naming.md has the measured figure)
     assert.ok(ms < 2000, `woke 1,000 waiters in ${ms.toFixed(1)} ms`);
     view.close();
+  });
+
+  it('a change that wakes watchers is published on the wake channel with how many and when; one that wakes none is not', async () => {
+    const s = new FakeSource();
+    s.addHost('h1', '10.0.0.1');
+    const view = await viewOf(s);
+    const wakes: NamingWake[] = [];
+    const listener = (w: unknown): void => {
+      wakes.push(w as NamingWake);
+    };
+    subscribe(NAMING_WAKE_CHANNEL, listener);
+    try {
+      s.report('h1', [proc(MAIL, 'smtp', 25)]); // nobody waits: no wake published
+      const sel = parseSelector('service=hello');
+      const first = view.answer(sel, all);
+      const waits = Array.from({ length: 3 }, () => view.wait(sel, all, '*', first.index, 10_000));
+      const before = performance.timeOrigin + performance.now();
+      s.report('h1', [proc(SHOP)]);
+      await Promise.all(waits);
+      assert.equal(wakes.length, 1);
+      const w = wakes[0]!;
+      assert.equal(w.woken, 3);
+      assert.equal(w.questions, 1);
+      assert.equal(w.generation, view.generation);
+      assert.ok(w.startedAt >= before && w.endedAt >= w.startedAt, JSON.stringify(w));
+    } finally {
+      unsubscribe(NAMING_WAKE_CHANNEL, listener);
+      view.close();
+    }
   });
 
   it('a waiter whose caller left is taken out, and callers of one scope share one answer object', async () => {

@@ -11,6 +11,7 @@
  * on every server.
  */
 import { createHash } from 'node:crypto';
+import { channel } from 'node:diagnostics_channel';
 import { type AgentReport, type NamingAnswer, type NamingEndpoint, plainAddress, processAddress } from '../api/index.js';
 import type { HostRow } from '../store/index.js';
 import { formatSelector, matches, type Selector } from '../tree/index.js';
@@ -33,6 +34,29 @@ export interface NamingViewOptions {
   /** how often the hosts' rows (addresses, other servers' heartbeats) are read again */
   hostsRefreshMs?: number;
 }
+
+/**
+ * What one wake cost, published on the diagnostics channel `NAMING_WAKE_CHANNEL` (only when
+ * something subscribes: the naming benchmark does, to time the server apart from its watchers).
+ * Times are absolute ms (`performance.timeOrigin + performance.now()`: one clock for every
+ * process of the machine).
+ */
+export interface NamingWake {
+  /** the view's generation after the change */
+  generation: number;
+  /** when the change reached the view (a host's report taken, a sweep) */
+  startedAt: number;
+  /** when the last woken watcher's answer was handed to its socket */
+  endedAt: number;
+  /** watchers woken */
+  woken: number;
+  /** questions answered again */
+  questions: number;
+}
+
+/** The diagnostics channel a `NamingWake` is published on after each change that wakes watchers. */
+export const NAMING_WAKE_CHANNEL = 'noops:naming:wake';
+const wakeChannel = channel(NAMING_WAKE_CHANNEL);
 
 /** Questions kept without a parked watcher (asked since the last change); more are answered uncached. */
 const MAX_IDLE_QUESTIONS = 10_000;
@@ -296,8 +320,11 @@ export class NamingView {
    * waits on are dropped (their answers are stale).
    */
   private changed(): void {
+    const startedAt = wakeChannel.hasSubscribers ? performance.timeOrigin + performance.now() : 0;
     this.generation += 1;
     for (const [key, q] of this.questions) if (q.watchers.size === 0) this.questions.delete(key);
+    let woken = 0;
+    const questions = this.watched.size;
     for (const q of [...this.watched]) {
       const a = this.current(q);
       for (const w of q.watchers) {
@@ -305,8 +332,19 @@ export class NamingView {
         q.watchers.delete(w);
         this.deadlines.remove(w);
         this.deliver(w, a);
+        woken += 1;
       }
       if (q.watchers.size === 0) this.watched.delete(q);
+    }
+    if (startedAt !== 0 && woken > 0) {
+      const wake: NamingWake = {
+        generation: this.generation,
+        startedAt,
+        endedAt: performance.timeOrigin + performance.now(),
+        woken,
+        questions,
+      };
+      wakeChannel.publish(wake);
     }
   }
 

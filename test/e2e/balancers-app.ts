@@ -18,6 +18,8 @@ export interface AppAnswer {
   /** the process answering, and its port: a restart changes the one, a deploy may change both */
   pid: number;
   port: number;
+  /** when it answered (Date.now() in the app): the benchmark times a first request where it is served */
+  at: number;
 }
 
 /**
@@ -52,7 +54,7 @@ const greeting = ${JSON.stringify(greeting)};
 const host = (/\\/agent-([^/]+)\\//.exec(process.env.NOOPS_RELEASE_DIR || '') || [])[1] || 'unknown';
 const server = http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify({ greeting, version: process.env.NOOPS_VERSION, host, pid: process.pid, port: Number(process.env.PORT) }));
+  res.end(JSON.stringify({ greeting, version: process.env.NOOPS_VERSION, host, pid: process.pid, port: Number(process.env.PORT), at: Date.now() }));
 });
 server.keepAliveTimeout = 60000;
 server.listen(Number(process.env.PORT), '127.0.0.1');
