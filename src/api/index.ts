@@ -22,6 +22,7 @@ export * from './balancers-types.js';
 export * from './containers-types.js';
 export * from './schedule-types.js';
 export * from './schedule-spec.js';
+export { drainHost, undrainHost } from './capacity-client.js';
 export { setNetwork, showNetwork } from './network-client.js';
 export { hostAddressOf, plainAddress, processAddress, type HostAddressSource } from './addresses.js';
 export * from './balancers-client.js';
