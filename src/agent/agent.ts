@@ -12,7 +12,8 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, type Writable } from 'node:stream';
 import { ApiClient, ServerList, parseServers, sendBalancerReports } from '../api/index.js';
 import type { ClientTrust } from '../api/index.js';
-import type { AgentReport, DesiredInstance, DesiredState, ProcessReport } from '../api/index.js';
+import type { AgentReport, CapacityOverride, DesiredInstance, DesiredState, ProcessReport } from '../api/index.js';
+import { CapacityGauge } from './capacity.js';
 import { NoopsError } from '../errors/index.js';
 // Each from its own module, never an index: the agent loads no schema library (zod, yaml) and
 // no tar until it unpacks something (docs/benchmarks.md#supervisor: the agent's own memory).
@@ -104,6 +105,8 @@ export interface AgentOptions {
   pushListen?: string;
   /** collect the host's base metrics from /proc (default: yes for a real host, no with a simulated supervisor) */
   hostMetrics?: boolean;
+  /** what the host offers instead of what the agent measures, per field (`noops agent --capacity`; capacity.ts) */
+  capacity?: CapacityOverride;
 }
 
 /** Hooks into the agent's protocol, called synchronously; they must not throw. */
@@ -143,6 +146,8 @@ export class Agent {
   private readonly log: (line: string) => void;
   private runtimeFacts: HostRuntimeReport | undefined;
   private readonly runtimes: RuntimePruner;
+  /** what the host offers the scheduler, measured every minute (none when standalone) */
+  private readonly capacity: CapacityGauge | undefined;
   /** host and instance points, the push API, and the queue the reports carry (none when standalone) */
   readonly metrics: AgentMetrics | undefined;
   private metricsStopped: Promise<void> | undefined;
@@ -197,6 +202,7 @@ export class Agent {
           onPoints: () => this.scheduleReport(),
           log: this.log,
         });
+    this.capacity = this.standalone ? undefined : new CapacityGauge({ root: this.root, override: opts.capacity, log: this.log });
     this.balancers = this.standalone
       ? undefined
       : new BalancerLoop({ send: (reports) => sendBalancerReports(this.api, reports), heartbeatMs: () => this.heartbeatMs, log: this.log });
@@ -225,6 +231,7 @@ export class Agent {
     if (this.standalone) return;
     await this.metrics?.start();
     await this.refreshRuntimeFacts();
+    await this.capacity?.start();
     await this.join(false);
     this.commands = new CommandLoop(() => this.api, control, this.log, this.abort.signal, this.containers);
     void this.desiredLoop();
@@ -259,6 +266,7 @@ export class Agent {
     clearTimeout(this.retryTimer);
     this.health.stop();
     this.runtimes.stop();
+    this.capacity?.stop();
     this.metricsStopped ??= this.metrics?.stop();
     void this.balancers?.stop();
   }
@@ -488,6 +496,7 @@ export class Agent {
         crons: host.cronReports(),
         ...(this.runtimeFacts && { runtimes: this.runtimeFacts }),
         trust: this.trust.report(),
+        ...this.capacityReport(),
       };
       const answer = await this.api.report(report);
       if (points) this.metrics!.settle(points);
@@ -502,6 +511,12 @@ export class Agent {
         this.log(`report failed: ${(err as Error).message}`);
       }
     }
+  }
+
+  /** What the host offers the scheduler, once measured (capacity.ts). */
+  private capacityReport(): Pick<AgentReport, 'capacity'> {
+    const capacity = this.capacity?.current();
+    return capacity ? { capacity } : {};
   }
 
   /** What the host tells the server about runtimes: whether it can install them, and which it has. */

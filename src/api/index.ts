@@ -23,6 +23,7 @@ export * from './containers-types.js';
 export * from './volumes-types.js';
 export * from './schedule-types.js';
 export * from './schedule-spec.js';
+export { drainHost, undrainHost } from './capacity-client.js';
 export { setNetwork, showNetwork } from './network-client.js';
 export { listVolumes, removeVolume } from './volumes-client.js';
 export { hostAddressOf, plainAddress, processAddress, type HostAddressSource } from './addresses.js';

@@ -331,6 +331,11 @@ export interface ClusterSetRequest {
   policy?: PolicyOverrides;
   /** go ahead when hosts leave the cluster and their instances would stop (else NOOPS_E_UNDEPLOY_CONFIRM, nothing changed) */
   yes?: boolean;
+  /**
+   * a count instead of hosts (issue 18): the cluster becomes scheduled, its current hosts its first
+   * placements; not with `hosts` (which make it hand-placed again)
+   */
+  schedule?: ScheduleSpec;
 }
 export interface ClusterApplyRequest {
   conf: string;
@@ -557,6 +562,8 @@ export interface AgentReport {
   crons?: CronReport[];
   /** whether the agent applies the server's answers (absent from agents before issue 12) */
   trust?: TrustReport;
+  /** what the host offers the scheduler: measured, or set by `noops agent --capacity` (absent from agents before issue 18) */
+  capacity?: HostCapacity;
 }
 
 /**

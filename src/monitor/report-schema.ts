@@ -154,6 +154,23 @@ export const TrustReport = z
   .strict();
 export type TrustReport = z.infer<typeof TrustReport>;
 
+/** What the host offers the scheduler (issue 18): cores, bytes of memory and disk, free ports. */
+export const CapacityReport = z
+  .object({
+    cpu: z.number().min(0).max(1e6),
+    memory: z
+      .number()
+      .min(0)
+      .max(2 ** 62),
+    disk: z
+      .number()
+      .min(0)
+      .max(2 ** 62),
+    freePorts: z.number().int().min(0).max(65535),
+  })
+  .strict();
+export type CapacityReport = z.infer<typeof CapacityReport>;
+
 /** The whole report: the heartbeat, with the host's actual state. Unknown fields are refused. */
 export const ReportBody = z
   .object({
@@ -165,6 +182,7 @@ export const ReportBody = z
     crons: z.array(Cron).optional(),
     runtimes: RuntimesReport.optional(),
     trust: TrustReport.optional(),
+    capacity: CapacityReport.optional(),
   })
   .strict();
 /** The whole report, as the server takes it. */

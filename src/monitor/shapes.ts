@@ -52,6 +52,7 @@ export type ShapesAgree = [
   Holds<Equals<Schema.Cron, Wire.CronReport>>,
   Holds<Equals<Schema.TrustReport, Wire.TrustReport>>,
   Holds<Equals<Schema.RuntimesReport, Wire.HostRuntimeReport>>,
+  Holds<Equals<Schema.CapacityReport, Wire.HostCapacity>>,
   // every reported field is either stored or deliberately kept out of the store
   Holds<Equals<keyof Schema.ProcessReport, StoredProcessField | ReportOnlyProcessField>>,
   Holds<Equals<Flat<InstanceRow>, InstanceRowOfReport>>,

@@ -92,3 +92,70 @@ test("pkg_url names a package built elsewhere, in the cluster section or a job's
     message: `cluster.conf:6: ${JOB}.pkg_url: a pkg_url is an http:// or https:// URL of a release package`,
   });
 });
+
+test('count: instead of host: makes a scheduled cluster, with its keys', () => {
+  const text = `cluster:
+  name: prod
+  jobs: [${JOB}]
+${JOB}:
+  count: 6
+  cpu: 0.5
+  memory: 256M
+  constraint: [rack!=r3, zone=a]
+  distinct_hosts: true
+  spread: rack
+`;
+  assert.deepEqual(parseClusterConf(text)[0]!, {
+    tag: JOB,
+    clusterName: 'prod',
+    hosts: [],
+    schedule: {
+      count: 6,
+      cpu: 0.5,
+      memory: 256 * 1024 ** 2,
+      constraints: [
+        { label: 'rack', op: '!=', value: 'r3' },
+        { label: 'zone', op: '=', value: 'a' },
+      ],
+      distinctHosts: true,
+      spread: 'rack',
+    },
+    version: undefined,
+    pkgUrl: undefined,
+    env: undefined,
+    policy: {},
+  });
+  const zero = `cluster:\n  name: prod\n  jobs: [${JOB}]\n${JOB}:\n  count: 0\n  binpack: true\n`;
+  assert.deepEqual(parseClusterConf(zero)[0]!.schedule, {
+    count: 0,
+    cpu: 0,
+    memory: 0,
+    constraints: [],
+    distinctHosts: false,
+    spread: null,
+  });
+});
+
+test('host: xor count:, and bad scheduling keys, name their line', () => {
+  const head = `cluster:\n  name: prod\n  jobs: [${JOB}]\n${JOB}:\n`;
+  assert.throws(() => parseClusterConf(`${head}  host: [a]\n  count: 2\n`), {
+    code: 'NOOPS_E_CLUSTER_CONF',
+    message: `cluster.conf:6: ${JOB}.count: give host: (the hosts) or count: (the scheduler places it), not both`,
+  });
+  assert.throws(() => parseClusterConf(`${head}  version: 15b2980f8\n`), {
+    message: `cluster.conf:4: ${JOB}: give host: (a list of hosts) or count: (how many instances the scheduler places)`,
+  });
+  assert.throws(() => parseClusterConf(`${head}  host: [a]\n  cpu: 1\n`), {
+    message: `cluster.conf:6: ${JOB}.cpu: cpu places a scheduled cluster: give count: instead of host:`,
+  });
+  assert.throws(() => parseClusterConf(`${head}  count: 2\n  cpu: 0.5\n  memory: lots\n`), {
+    message: /^cluster\.conf:7: .*\.memory: "lots" is not a size/,
+  });
+  assert.throws(() => parseClusterConf(`${head}  count: 2\n  constraint: [rack]\n`), {
+    message: /^cluster\.conf:6: .*\.constraint: "rack" is not a constraint/,
+  });
+  assert.throws(() => parseClusterConf(`${head}  count: 2\n  spread: rack\n  binpack: true\n`), {
+    message: /^cluster\.conf:6: .*\.spread: spread over rack or bin-pack: give one, not both/,
+  });
+  assert.throws(() => parseClusterConf(`${head}  count: -1\n`), { message: /^cluster\.conf:5: .*\.count: "-1" is not a whole number/ });
+});

@@ -16,10 +16,15 @@
  *
  * Instead of `version`, `pkg_url` may name a package built elsewhere (docs/import.md): a deploy
  * without a version imports it (once) and deploys it.
+ *
+ * Instead of `host:`, a job section may give `count:` (issue 18): the scheduler places that many
+ * instances, with `cpu`, `memory` (`256M`), `constraint` (a list: `rack!=r3`, `zone=a`),
+ * `distinct_hosts`, and `spread: LABEL` or `binpack: true` (api/schedule-spec.ts checks them).
  */
 import { parseDocument, isMap, isScalar, LineCounter, type Document } from 'yaml';
 import { z } from 'zod';
 import { NoopsError } from '../errors/index.js';
+import { checkScheduleSpec, type ScheduleInputKey, type ScheduleSpec } from '../api/index.js';
 import { PolicySchema, type PolicyInput } from './deploy-policy.js';
 
 export { PolicySchema };
@@ -52,7 +57,15 @@ const ClusterSection = z
 
 const JobSection = z
   .object({
-    host: z.array(z.string().regex(HOST, 'a host name is letters, digits, "." and "-"')).min(1, 'list at least one host'),
+    host: z.array(z.string().regex(HOST, 'a host name is letters, digits, "." and "-"')).min(1, 'list at least one host').optional(),
+    // a count instead of hosts (issue 18): checked by api's checkScheduleSpec, which names the key
+    count: z.unknown().optional(),
+    cpu: z.unknown().optional(),
+    memory: z.unknown().optional(),
+    constraint: z.unknown().optional(),
+    distinct_hosts: z.unknown().optional(),
+    spread: z.unknown().optional(),
+    binpack: z.unknown().optional(),
     version: z.string().regex(VERSION, 'a version is a 7 to 40 character commit hash').optional(),
     pkg_url: PKG_URL.optional(),
     policy: PolicySchema.optional(),
@@ -64,7 +77,10 @@ export interface ClusterConfJob {
   /** the section's key: a job tag (the cluster's name is added) or a full cluster tag */
   tag: string;
   clusterName: string;
+  /** the hosts of a hand-placed cluster ([] for a scheduled one: the scheduler places it) */
   hosts: string[];
+  /** a scheduled cluster's spec (`count:` and its keys); absent: `host:` names the hosts */
+  schedule?: ScheduleSpec;
   version: string | undefined;
   /** a package built elsewhere to deploy (imported on the first deploy), instead of a version */
   pkgUrl: string | undefined;
@@ -116,10 +132,12 @@ export function parseClusterConf(text: string, file = 'cluster.conf'): ClusterCo
         'give a version or a pkg_url, not both: the package names its own version',
       );
     }
+    const schedule = scheduleOfSection(job, key, doc, lines, file);
     jobs.push({
       tag: key,
       clusterName: cluster.name,
-      hosts: job.host,
+      hosts: job.host ?? [],
+      ...(schedule && { schedule }),
       version,
       pkgUrl,
       env: cluster.env,
@@ -127,6 +145,66 @@ export function parseClusterConf(text: string, file = 'cluster.conf'): ClusterCo
     });
   }
   return jobs;
+}
+
+/** Each key of a job section that only a scheduled cluster takes, and the spec's key it is. */
+const SCHEDULE_KEYS: Record<string, ScheduleInputKey> = {
+  count: 'count',
+  cpu: 'cpu',
+  memory: 'memory',
+  constraint: 'constraints',
+  distinct_hosts: 'distinctHosts',
+  spread: 'spread',
+  binpack: 'binpack',
+};
+
+/**
+ * A job section's schedule: `count:` and its keys, or none (`host:`); a section has one of the
+ * two, and the error names the line of the key that is wrong.
+ */
+function scheduleOfSection(
+  job: z.infer<typeof JobSection>,
+  key: string,
+  doc: Document,
+  lines: LineCounter,
+  file: string,
+): ScheduleSpec | undefined {
+  const given = Object.keys(SCHEDULE_KEYS).filter((k) => (job as Record<string, unknown>)[k] !== undefined);
+  if (job.host !== undefined && job.count !== undefined)
+    throw confError(
+      file,
+      lineOf(doc, lines, [key, 'count']),
+      `${key}.count`,
+      'give host: (the hosts) or count: (the scheduler places it), not both',
+    );
+  if (job.host === undefined && job.count === undefined)
+    throw confError(
+      file,
+      lineOf(doc, lines, [key]),
+      key,
+      'give host: (a list of hosts) or count: (how many instances the scheduler places)',
+    );
+  if (job.count === undefined) {
+    if (given.length === 0) return undefined;
+    throw confError(
+      file,
+      lineOf(doc, lines, [key, given[0]!]),
+      `${key}.${given[0]}`,
+      `${given[0]} places a scheduled cluster: give count: instead of host:`,
+    );
+  }
+  const r = checkScheduleSpec({
+    count: job.count,
+    cpu: job.cpu,
+    memory: job.memory,
+    constraints: job.constraint,
+    distinctHosts: job.distinct_hosts,
+    spread: job.spread,
+    binpack: job.binpack,
+  });
+  if (r.ok) return r.spec;
+  const confKey = Object.keys(SCHEDULE_KEYS).find((k) => SCHEDULE_KEYS[k] === r.key)!;
+  throw confError(file, lineOf(doc, lines, [key, confKey]), `${key}.${confKey}`, r.message);
 }
 
 function check<S extends z.ZodType>(

@@ -81,6 +81,7 @@ export interface ReportBody {
   crons?: unknown[];
   runtimes?: unknown;
   trust?: unknown;
+  capacity?: unknown;
 }
 
 let current: TestApp | undefined;

@@ -1,4 +1,4 @@
-/** `noops cluster set|apply|ls`: a cluster's hosts and policy. */
+/** `noops cluster set|apply|ls`: a cluster's hosts (or its count, for the scheduler) and policy. */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { NoopsError } from '../../errors/index.js';
@@ -7,16 +7,22 @@ import { json, table } from '../output.js';
 import { apiOf, parseList } from './common.js';
 import { policyOf, withPolicyFlags } from './policy-flags.js';
 import { registerClusterPlan } from './cluster-plan.js';
+import { describeSchedule, scheduleOf, withScheduleFlags, type ScheduleFlags } from './schedule-flags.js';
 
 export function registerCluster(p: Command): void {
   const c = p.command('cluster').description("a cluster's hosts and deploy policy");
-  withPolicyFlags(
-    c
-      .command('set')
-      .description('set the hosts of a cluster (creates its tree nodes on first use) and its deploy policy')
-      .requiredOption('-t, --tag <tag>', "the cluster's full tag, e.g. cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod")
-      .option('--hosts <h1,h2,...>', 'the host names (as `noops hosts` lists them); may be left out to change only the policy'),
+  withScheduleFlags(
+    withPolicyFlags(
+      c
+        .command('set')
+        .description(
+          'set the hosts of a cluster, or a count the scheduler places (creates its tree nodes on first use), and its deploy policy',
+        )
+        .requiredOption('-t, --tag <tag>', "the cluster's full tag, e.g. cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod")
+        .option('--hosts <h1,h2,...>', 'the host names (as `noops hosts` lists them); may be left out to change only the policy'),
+    ),
   )
+
     .option('--canary', "policy: every deploy's first batch is a canary that waits for `noops deploy promote`")
     .option('--no-canary', 'policy: no canary')
     .option(
@@ -30,7 +36,8 @@ export function registerCluster(p: Command): void {
     .option('--json', 'print JSON')
     .action(
       async (
-        o: Record<string, unknown> & { tag: string; hosts?: string; canary?: boolean; driver?: string; yes?: boolean; json?: boolean },
+        o: Record<string, unknown> &
+          ScheduleFlags & { tag: string; hosts?: string; canary?: boolean; driver?: string; yes?: boolean; json?: boolean },
         cmd: Command,
       ) => {
         const policy = {
@@ -38,16 +45,18 @@ export function registerCluster(p: Command): void {
           ...(o.canary === undefined ? {} : { canary: o.canary }),
           ...(o.driver === undefined ? {} : { driver: o.driver }),
         };
+        const schedule = scheduleOf(o);
         const view = await apiOf(cmd).setCluster({
           tag: o.tag,
           hosts: o.hosts ? parseList(o.hosts) : undefined,
           policy: Object.keys(policy).length ? policy : undefined,
           yes: o.yes,
+          ...(schedule && { schedule }),
         });
         if (o.json) return json([view]);
         const keys = Object.entries(view.policy).filter(([k]) => k !== 'version' && k !== 'env');
         process.stdout.write(
-          `${view.tag}: ${view.hosts.join(', ')}${keys.length ? `\n  policy: ${keys.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}` : ''}\n`,
+          `${view.tag}: ${placementOf(view)}${keys.length ? `\n  policy: ${keys.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}` : ''}\n`,
         );
         process.stdout.write(stoppingText(view));
       },
@@ -69,7 +78,7 @@ export function registerCluster(p: Command): void {
       }
       const views = await apiOf(cmd).applyClusterConf({ conf, yes: o.yes });
       if (o.json) return json(views);
-      for (const v of views) process.stdout.write(`${v.tag}: ${v.hosts.join(', ')}\n${stoppingText(v)}`);
+      for (const v of views) process.stdout.write(`${v.tag}: ${placementOf(v)}\n${stoppingText(v)}`);
     });
   registerClusterPlan(c); // `cluster plan` (cluster-plan.ts)
   c.command('ls')
@@ -78,8 +87,18 @@ export function registerCluster(p: Command): void {
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).clusters();
       if (o.json) return json(rows);
-      table(rows, ['tag', 'currentVersion', 'hosts']);
+      // a scheduled cluster shows its count before the hosts the scheduler placed it on
+      table(
+        rows.map((r) => ({ ...r, hosts: r.schedule ? `count ${r.schedule.count}: ${r.hosts.join(',')}` : r.hosts })),
+        ['tag', 'currentVersion', 'hosts'],
+      );
     });
+}
+
+/** Its hosts, or for a scheduled cluster its spec and where it is placed now. */
+function placementOf(v: ClusterView): string {
+  if (!v.schedule) return v.hosts.join(', ');
+  return `${describeSchedule(v.schedule)}; placed on ${v.hosts.length ? v.hosts.join(', ') : 'no host yet'}`;
 }
 
 /** What hosts leaving a cluster stop, and the undeploy that does it (empty when nothing stops). */

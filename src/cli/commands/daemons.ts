@@ -10,6 +10,7 @@ import { NoopsError } from '../../errors/index.js';
 import { DEFAULT_DATA_DIR, serverUrls } from '../config.js';
 import { agentTrust, readCa, rememberAgentCa, serverTlsOptions, tlsAnnouncement, type TlsFlags } from '../tls-flags.js';
 import { parseLabels } from './common.js';
+import { parseCapacityOverride } from '../../api/index.js';
 
 /** The default agent root: the system's place for root, the home folder for everyone else. */
 /**
@@ -183,6 +184,10 @@ export function registerDaemons(p: Command): void {
     .option('--root <dir>', 'where releases, logs and state live (default /var/lib/noops/agent as root)')
     .option('--name <name>', "this host's name in noops", hostname())
     .option('--labels <k=v,...>', 'labels of this host, e.g. rack=r1,zone=bj')
+    .option(
+      '--capacity <k=v,...>',
+      'what this host offers the scheduler instead of what the agent measures, e.g. cpu=4,memory=8G,disk=100G (and ports=N)',
+    )
     .option('--watches <file>', "the host's standalone watches (default ROOT/watches.yaml)")
     .option('--standalone', 'run only the standalone watches, without a server')
     .option(
@@ -201,6 +206,7 @@ export function registerDaemons(p: Command): void {
           root?: string;
           name: string;
           labels?: string;
+          capacity?: string;
           watches?: string;
           standalone?: boolean;
           user?: string;
@@ -210,6 +216,7 @@ export function registerDaemons(p: Command): void {
         cmd: Command,
       ) => {
         const metrics = await metricsOptions(o);
+        const capacity = o.capacity === undefined ? undefined : parseCapacityOverride(o.capacity);
         let server: string | undefined;
         let joinToken: string | undefined;
         const root = resolve(o.root ?? defaultAgentRoot());
@@ -238,6 +245,7 @@ export function registerDaemons(p: Command): void {
             onNuke: done,
             user: o.user ?? DEFAULT_PROCESS_USER,
             ...metrics,
+            ...(capacity && { capacity }),
           });
           void (async () => {
             await agent.start();

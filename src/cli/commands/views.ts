@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { ago, json, table } from '../output.js';
 import { apiOf } from './common.js';
+import { usedOfOffered } from './schedule-flags.js';
 
 export function registerViews(p: Command): void {
   p.command('history')
@@ -34,7 +35,7 @@ export function registerViews(p: Command): void {
     });
 
   p.command('hosts')
-    .description('the hosts that joined: status (up or down), labels, last heartbeat')
+    .description('the hosts that joined: status (up or down, draining), labels, last heartbeat, cpu and memory allocated/offered')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const rows = await apiOf(cmd).hosts();
@@ -46,8 +47,12 @@ export function registerViews(p: Command): void {
           scope: r.scope ?? '',
           pendingJoin: r.pendingJoin ? `from ${r.pendingJoin.address ?? '?'}` : '',
           trust: r.trust?.state === 'refused' ? `refused: ${r.trust.reason ?? ''}` : '',
+          // what scheduled clusters ask of it, over what it offers (issue 18)
+          cpu: usedOfOffered(r, 'cpu'),
+          memory: usedOfOffered(r, 'memory'),
+          status: r.draining ? `${r.status},draining` : r.status,
         })),
-        ['name', 'status', 'scope', 'labels', 'lastHeartbeat', 'address', 'pendingJoin', 'trust'],
+        ['name', 'status', 'scope', 'labels', 'lastHeartbeat', 'cpu', 'memory', 'address', 'pendingJoin', 'trust'],
       );
     });
 

@@ -12,6 +12,7 @@ import { hashToken, newSecret } from '../tokens.js';
 import { serverIdentity } from '../trust.js';
 import { answerJson } from '../desired-view.js';
 import { REPORT_MAX_BYTES, reportLimits } from '../report-limits.js';
+import { capacitiesOf } from '../host-capacity.js';
 import { HostName, parseBody, parseQuery } from './parse.js';
 import { ReportBody } from '../../monitor/report-schema.js';
 import { reportPoints } from '../../monitor/index.js';
@@ -144,6 +145,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
   api.post('/agent/report', { config: { access: 'agent' }, bodyLimit: REPORT_MAX_BYTES + 1, preParsing: reportLimits() }, async (req) => {
     const body = parseBody(ReportBody, req.body, 'report');
     await ctx.reports.receive(req.principal.name, body); // into the read model of what runs: memory now, the store in batches
+    await capacitiesOf(ctx).note(req.principal.name, body.capacity); // what the host offers the scheduler: written only when it changed
     // metric points: checked as a push is; a point for another endpoint than this host is refused (counted)
     if (body.metrics !== undefined && body.metrics.length > 0)
       ctx.metrics.ingest.take(reportPoints(body.metrics, Math.floor(Date.now() / 1000)).points, {

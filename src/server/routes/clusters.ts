@@ -1,7 +1,8 @@
-/** Clusters: set a cluster's hosts (and policy), or apply a cluster.conf. */
+/** Clusters: set a cluster's hosts or count (and policy), or apply a cluster.conf. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type * as T from '../../api/index.js';
+import { parseScheduleSpec } from '../../api/index.js';
 import { CHANNELS } from '../../bus/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { describeStops, parsePolicy, stopPlan } from '../../rollout/index.js';
@@ -12,15 +13,43 @@ import type { Principal, ServerContext } from '../context.js';
 import { HostName, parseBody, TagInput } from './parse.js';
 import { currentVersion } from './views.js';
 
+/** A scheduled cluster's keys as sent (checked by `parseScheduleSpec`, which names what is wrong). */
+const ScheduleBody = z
+  .object({
+    count: z.unknown(),
+    cpu: z.unknown().optional(),
+    memory: z.unknown().optional(),
+    constraints: z.unknown().optional(),
+    distinctHosts: z.unknown().optional(),
+    spread: z.unknown().optional(),
+    binpack: z.unknown().optional(),
+  })
+  .strict();
+
 const SetBody = z
   .object({
     tag: TagInput,
     hosts: z.array(HostName).min(1, 'give at least one host (--hosts h1,h2)').optional(),
     policy: z.record(z.string(), z.unknown()).optional(),
     yes: z.boolean().optional(),
+    schedule: ScheduleBody.optional(),
   })
   .strict();
 const ApplyBody = z.object({ conf: z.string().min(1, 'the cluster.conf is empty').max(1_000_000), yes: z.boolean().optional() }).strict();
+
+/**
+ * The spec `PUT /clusters` was given, checked; undefined when none. A count and hosts together
+ * are refused: a cluster has either.
+ */
+function scheduleOf(body: z.infer<typeof SetBody>): T.ScheduleSpec | undefined {
+  if (body.schedule === undefined) return undefined;
+  if (body.hosts !== undefined) {
+    throw new NoopsError('NOOPS_E_INPUT', 'cluster set: give hosts (--hosts) or a count (--count), not both', {
+      hint: 'a cluster has either hosts named by hand or a count the scheduler places: --hosts h1,h2 makes it hand-placed, --count N scheduled (its hosts are kept as its first placements)',
+    });
+  }
+  return parseScheduleSpec(body.schedule, 'cluster set');
+}
 
 export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   const put = async (
@@ -30,16 +59,27 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
     policy: Record<string, unknown>,
     conf: string | null,
     action: string,
+    /** a scheduled cluster's spec; null: hosts named by hand (any spec cleared) */
+    schedule: T.ScheduleSpec | null,
   ): Promise<T.ClusterView> => {
     const unique = [...new Set(hosts)];
     const at = new Date().toISOString();
     await ctx.tags.ensure(tag);
     await ctx.store.tx(async (s) => {
       await s.putCluster({ tag, hosts: unique, policy, conf, updatedAt: at });
-      await s.audit({ at, actor, action, target: tag, detail: { hosts: unique, policy } });
+      await s.schedule.setClusterSchedule(tag, schedule);
+      await s.audit({ at, actor, action, target: tag, detail: { hosts: unique, policy, ...(schedule && { schedule }) } });
     });
     await ctx.bus.publish(CHANNELS.tree, 'clusters'); // which hosts are beneath which nodes changed (monitor/strategies)
-    return { tag, hosts: unique, policy, conf, updatedAt: at, currentVersion: await currentVersion(ctx, tag) };
+    return {
+      tag,
+      hosts: unique,
+      policy,
+      conf,
+      updatedAt: at,
+      currentVersion: await currentVersion(ctx, tag),
+      ...(schedule && { schedule }),
+    };
   };
 
   /** What giving `tag` these hosts would stop: the instances of hosts that leave it. */
@@ -93,15 +133,21 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
     const tag = await ctx.tags.resolve(body.tag, { level: 'cluster' });
     authorize(req.principal, tag, 'deployer');
     const policy = parsePolicy(body.policy, 'cluster set');
+    const given = scheduleOf(body);
     const old = await ctx.store.getCluster(tag);
-    const hosts = body.hosts ?? old?.hosts;
+    // a count keeps the hosts the cluster has (its first placements); hosts clear the spec; a policy alone keeps either
+    const hosts = body.hosts ?? old?.hosts ?? (given ? [] : undefined);
     if (!hosts)
-      throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `${tag} has no hosts yet: give them (--hosts h1,h2) before its policy alone`);
+      throw new NoopsError(
+        'NOOPS_E_CLUSTER_UNKNOWN',
+        `${tag} has no hosts yet: give them (--hosts h1,h2) or a count (--count N) before its policy alone`,
+      );
+    const schedule = body.hosts ? null : (given ?? old?.schedule ?? null);
     await checkHosts(req.principal, tag, hosts);
     const plan = await stopsOf(tag, hosts);
     confirm([plan], body.yes, `cluster set -t ${tag}`);
     const stopping = await stopLeaving(req.principal.name, tag, plan);
-    const view = await put(req.principal.name, tag, hosts, { ...old?.policy, ...policy }, old?.conf ?? null, 'cluster.set');
+    const view = await put(req.principal.name, tag, hosts, { ...old?.policy, ...policy }, old?.conf ?? null, 'cluster.set', schedule);
     return stopping ? { ...view, stopping } : view;
   });
 
@@ -109,7 +155,7 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
     const body = parseBody(ApplyBody, req.body, 'cluster apply');
     const jobs = parseClusterConf(body.conf);
     // Resolve and authorize every section before changing anything: all or nothing.
-    const plan: { tag: string; job: (typeof jobs)[number]; stops: T.StopPlanItem[] }[] = [];
+    const plan: { tag: string; job: (typeof jobs)[number]; hosts: string[]; stops: T.StopPlanItem[] }[] = [];
     for (const job of jobs) {
       const given = parseTag(job.tag);
       const clusterTag =
@@ -117,8 +163,10 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
           ? await ctx.tags.resolve(job.tag, { level: 'cluster' })
           : formatTag(withPair(parseTag(await ctx.tags.resolve(job.tag, { level: 'job' })), 'cluster', job.clusterName));
       authorize(req.principal, clusterTag, 'deployer');
-      await checkHosts(req.principal, clusterTag, job.hosts);
-      plan.push({ tag: clusterTag, job, stops: await stopsOf(clusterTag, job.hosts) });
+      // a count: the hosts it has stay (its first placements); hosts: a hand-placed cluster
+      const hosts = job.schedule ? ((await ctx.store.getCluster(clusterTag))?.hosts ?? []) : job.hosts;
+      await checkHosts(req.principal, clusterTag, hosts);
+      plan.push({ tag: clusterTag, job, hosts, stops: await stopsOf(clusterTag, hosts) });
     }
     confirm(
       plan.map((p) => p.stops),
@@ -126,13 +174,13 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
       'cluster apply',
     );
     const out: T.ClusterView[] = [];
-    for (const { tag, job, stops } of plan) {
+    for (const { tag, job, hosts, stops } of plan) {
       const policy: Record<string, unknown> = { ...job.policy };
       if (job.version) policy.version = job.version;
       if (job.pkgUrl) policy.pkg_url = job.pkgUrl;
       if (job.env) policy.env = job.env;
       const stopping = await stopLeaving(req.principal.name, tag, stops);
-      const view = await put(req.principal.name, tag, job.hosts, policy, body.conf, 'cluster.apply');
+      const view = await put(req.principal.name, tag, hosts, policy, body.conf, 'cluster.apply', job.schedule ?? null);
       out.push(stopping ? { ...view, stopping } : view);
     }
     return out;

@@ -1,6 +1,7 @@
 /**
  * Hosts as the admin manages them: assign one to a node of the tree (a team may then put it in
- * its clusters), approve a join under a live host's name, remove a host.
+ * its clusters), approve a join under a live host's name, remove a host; and drain one for the
+ * scheduler (the admin, or a deployer of the host's node).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -8,10 +9,12 @@ import { CHANNELS } from '../../bus/index.js';
 import { NoopsError } from '../../errors/index.js';
 import type * as T from '../../api/index.js';
 import type { HostRow } from '../../store/index.js';
+import { authorize, isServerAdmin } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { AGENT_TOKENS_CHANGED, revocationMark, type PrincipalCache } from '../principals.js';
 import { HostName, parseBody, TagInput } from './parse.js';
 import { hostViews } from './views.js';
+import { capacitiesOf } from '../host-capacity.js';
 
 /** How long an approval lets a join under a live host's name through: time to restart that agent. */
 export const JOIN_APPROVAL_MS = 10 * 60_000;
@@ -67,6 +70,40 @@ export async function hostRoutes(api: FastifyInstance, ctx: ServerContext, princ
     return viewOf(host.name, req);
   });
 
+  /**
+   * POST /hosts/:name/drain and /undrain: the scheduler places nothing on a draining host and moves
+   * what it placed there elsewhere (its loop acts on the flag; hand-placed clusters stay). The
+   * server's admin, or a deployer of the node the host is assigned to.
+   */
+  for (const [path, draining] of [
+    ['drain', true],
+    ['undrain', false],
+  ] as const) {
+    api.post(`/hosts/:name/${path}`, { config: { access: 'deployer' } }, async (req): Promise<T.HostView> => {
+      const host = await hostOf(req.params);
+      if (!isServerAdmin(req.principal)) {
+        if (host.scope === null) {
+          throw new NoopsError('NOOPS_E_FORBIDDEN', `host ${host.name} is not assigned to any node: only the admin may ${path} it`, {
+            hint: `ask the admin to ${path} it, or to assign it: \`noops host assign ${host.name} --scope TAG\``,
+          });
+        }
+        authorize(req.principal, host.scope, 'deployer');
+      }
+      const at = new Date().toISOString();
+      await ctx.store.tx(async (s) => {
+        await s.schedule.setHostDraining(host.name, draining);
+        await s.audit({
+          at,
+          actor: req.principal.name,
+          action: `host.${path}`,
+          target: host.scope ?? host.name,
+          detail: { host: host.name, was: host.draining === true },
+        });
+      });
+      return viewOf(host.name, req);
+    });
+  }
+
   /** DELETE /hosts/:name: forgets a host (its token stops working at once); it must be in no cluster. */
   api.delete('/hosts/:name', { config: { access: 'server-admin' } }, async (req): Promise<T.HostView> => {
     const host = await hostOf(req.params);
@@ -90,6 +127,7 @@ export async function hostRoutes(api: FastifyInstance, ctx: ServerContext, princ
     });
     principals.forgetAgent(host.name);
     ctx.reports.forget(host.name); // its processes left the store with it
+    capacitiesOf(ctx).forget(host.name); // and what it offered: if it joins again, its first report is written
     await ctx.bus.publish(CHANNELS.tree, 'hosts'); // and its scope with it (metrics-scope.ts)
     return view;
   });

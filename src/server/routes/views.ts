@@ -22,6 +22,7 @@ import type { Principal, ServerContext } from '../context.js';
 import { parseQuery } from './parse.js';
 import { signatureStatus, type ReleaseSigner } from '../../release/signing.js';
 import { NEXT_HEADER, PAGE_MAX, PageQuery, pageOf, parseBefore, parsePage } from './paging.js';
+import { allocatedByHost, hostScheduleView } from '../host-capacity.js';
 
 /** The largest page of history or audit a caller can ask for: the lists' one maximum. */
 const MAX_LIMIT = PAGE_MAX;
@@ -167,8 +168,10 @@ const MAX_AUDIT_SCAN = 10_000;
 export async function hostViews(ctx: ServerContext, who: Principal): Promise<T.HostView[]> {
   const now = Date.now();
   let inClusters: Set<string> | undefined;
+  const clusters = await ctx.store.listClusters();
+  const allocated = allocatedByHost(clusters); // what scheduled clusters ask of each host (issue 18)
   if (!isServerAdmin(who)) {
-    inClusters = new Set((await ctx.store.listClusters()).filter((c) => canSee(who, c.tag)).flatMap((c) => c.hosts));
+    inClusters = new Set(clusters.filter((c) => canSee(who, c.tag)).flatMap((c) => c.hosts));
   }
   const out: T.HostView[] = [];
   for (const h of await ctx.store.listHosts()) {
@@ -185,6 +188,7 @@ export async function hostViews(ctx: ServerContext, who: Principal): Promise<T.H
       scope: h.scope,
       pendingJoin: h.pendingJoin && { at: h.pendingJoin.at, address: h.pendingJoin.address },
       ...(trust && { trust }),
+      ...hostScheduleView(h, allocated),
     });
   }
   return out;
