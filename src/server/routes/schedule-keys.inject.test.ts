@@ -27,6 +27,8 @@ routeTest(
   'a count makes a cluster scheduled (its hosts kept); hosts make it hand-placed again; not both',
   async () => {
     assert.equal((await t.cluster(TREE.CLUSTER, ['h1'])).statusCode, 200);
+    // h1 reports what it offers first: the scheduler loop (it runs in this app) keeps only hosts that fit
+    assert.equal((await t.report(agents.h1!, { capacity: CAP })).statusCode, 200);
     const spec = { count: 3, cpu: '0.5', memory: '256M', constraints: ['rack!=r3'], spread: 'rack' };
     const res = await t.call(t.adminToken, 'PUT', '/api/v1/clusters', { tag: TREE.CLUSTER, schedule: spec });
     assert.equal(res.statusCode, 200, res.body);
@@ -48,7 +50,6 @@ routeTest(
     assert.deepEqual((policy.json() as ClusterView).schedule, view.schedule);
 
     // what scheduled clusters ask shows on their hosts
-    assert.equal((await t.report(agents.h1!, { capacity: CAP })).statusCode, 200);
     const h = await hosts();
     assert.deepEqual(h.h1?.capacity, CAP);
     assert.deepEqual(h.h1?.allocated, { cpu: 0.5, memory: 256 * M, disk: 0 });
