@@ -290,6 +290,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       leadership,
       bus,
       downAfterMs: opts.scheduleDownAfterMs,
+      alone: store.kind === 'sqlite',
       log: (line) => log(`noops server: ${line}\n`),
     });
     closers.unshift(() => ctx.schedule!.close());

@@ -125,6 +125,21 @@ describe('the scheduler loop', () => {
     assert.deepEqual(await hostsOf(), [alive, leaving].sort(), 'no flapping: the returned host is not taken back');
   });
 
+  it("a leader that lost the loop's lease writes no placements (its fence is refused)", async () => {
+    // another server took the schedule loop: this writer's fence names the old holder and epoch
+    const epoch = await t.ctx.store.acquireLease('schedule-fence-test', 'old-leader', 60_000);
+    assert.ok(epoch !== undefined);
+    await t.ctx.store.acquireLease('schedule-fence-test', 'new-leader', 60_000, true);
+    const stale = scheduleWriter(
+      t.ctx,
+      () => undefined,
+      () => ({ loop: 'schedule-fence-test', holder: 'old-leader', epoch: epoch! }),
+    );
+    const before_ = await hostsOf();
+    await assert.rejects(stale.setPlacements(TREE.CLUSTER, ['h3'], []), (err: { code?: string }) => err.code === 'NOOPS_E_FENCED');
+    assert.deepEqual(await hostsOf(), before_);
+  });
+
   it('unheard hosts leave at most the budget per minute', async () => {
     const budgeted = new ScheduleLoop({
       state: {

@@ -42,6 +42,8 @@ export interface ScheduleLoopOptions {
 export interface ScheduleLoopEvents {
   /** a tick ended (tests wait on it) */
   ticked: [];
+  /** a write was refused because another server took the loop (NOOPS_E_FENCED): this one leads no more */
+  fenced: [reason: string];
 }
 
 /** See the file's comment. */
@@ -56,6 +58,8 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  /** `follow()` was called after the last `lead()`: a tick in flight writes nothing more */
+  private followed = false;
 
   constructor(private readonly o: ScheduleLoopOptions) {
     super();
@@ -66,6 +70,7 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
 
   /** Starts ticking (the leader). */
   lead(): void {
+    this.followed = false;
     if (this.timer) return;
     this.timer = setInterval(() => this.wake(), TICK_MS);
     this.timer.unref();
@@ -74,6 +79,7 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
 
   /** Stops ticking (another server leads, or this one stops); resolves once a tick in flight ended. */
   async follow(): Promise<void> {
+    this.followed = true;
     clearInterval(this.timer);
     this.timer = undefined;
     this.vacating.clear();
@@ -88,7 +94,10 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
       return;
     }
     this.running = this.tick()
-      .catch((err: Error) => this.log(`schedule: ${err.message}`))
+      .catch((err: Error) => {
+        if ((err as { code?: string }).code === 'NOOPS_E_FENCED') this.emit('fenced', err.message);
+        else this.log(`schedule: ${err.message}`);
+      })
       .finally(() => {
         this.running = undefined;
         this.emit('ticked');
@@ -119,6 +128,8 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
     const draining = new Set(hosts.filter((h) => h.draining).map((h) => h.name));
     const unheard = quiet;
     for (const c of clusters) {
+      // a lost lead ends the tick: this server's fence is dropped on `lost`, and a write after it would go unfenced
+      if (this.followed) return;
       const plan = byTag.get(c.tag);
       let placed = c.hosts;
       if (plan) {

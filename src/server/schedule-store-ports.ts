@@ -6,7 +6,7 @@
  * wake a host whose entry is dropped.
  */
 import { CHANNELS } from '../bus/index.js';
-import type { NewPlacementEvent, Store } from '../store/index.js';
+import type { Fence, NewPlacementEvent, Store } from '../store/index.js';
 import type { LoopCluster, LoopHost, ScheduleState, ScheduleWriter } from './schedule-ports.js';
 import type { ServerContext } from './context.js';
 import { jobOf } from '../rollout/index.js';
@@ -68,13 +68,27 @@ export async function clusterVersion(store: Store, tag: string): Promise<string 
   return done.find((d) => d.kind !== 'undeploy')?.version ?? null;
 }
 
-/** The writer over the server: the store, the rollout, the hub and the bus. */
-export function scheduleWriter(ctx: Pick<ServerContext, 'store' | 'rollout' | 'hub' | 'bus'>, log: (line: string) => void): ScheduleWriter {
+/**
+ * The writer over the server: the store, the rollout, the hub and the bus. `fenceOf` answers the
+ * fence of the schedule loop while this server leads it on a shared database: the placements it
+ * writes then go through `Store.fenced`, refused (NOOPS_E_FENCED) once another server took the
+ * loop, so a leader that lost its lease mid-tick cannot overwrite the new leader's placements.
+ * Undefined (one server on SQLite, or a route's write on a server that does not lead): a plain transaction.
+ */
+export function scheduleWriter(
+  ctx: Pick<ServerContext, 'store' | 'rollout' | 'hub' | 'bus'>,
+  log: (line: string) => void,
+  fenceOf: () => Fence | undefined = () => undefined,
+): ScheduleWriter {
   const { store } = ctx;
+  const write = <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
+    const fence = fenceOf();
+    return fence ? store.fenced(fence, fn) : store.tx(fn);
+  };
   return {
     async setPlacements(tag, hosts, events) {
       const at = new Date().toISOString();
-      await store.tx(async (s) => {
+      await write(async (s) => {
         const c = await s.getCluster(tag);
         if (!c) return;
         await s.putCluster({ tag, hosts, policy: c.policy, conf: c.conf, updatedAt: at });
@@ -95,7 +109,7 @@ export function scheduleWriter(ctx: Pick<ServerContext, 'store' | 'rollout' | 'h
     },
     async dropDead(tag, host) {
       const since = new Date().toISOString();
-      await store.tx(async (s) => {
+      await write(async (s) => {
         await s.addStaleCopy({ host, tag, since });
         await s.setDesired(host, tag, null);
       });

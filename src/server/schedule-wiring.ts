@@ -9,7 +9,7 @@
  *   bus `schedule` stale        ──> every server reads the stale copies again (agents' `stops`)
  */
 import { CHANNELS, type ChangeBus } from '../bus/index.js';
-import { type Leadership, LOOPS } from '../lead/index.js';
+import { type Fence, type Leadership, LOOPS } from '../lead/index.js';
 import type { Store } from '../store/index.js';
 import type { ServerContext } from './context.js';
 import { ScheduleLoop } from './schedule-loop.js';
@@ -56,10 +56,13 @@ export async function wireSchedule(w: {
   downAfterMs?: number;
   maxMigrateShare?: number;
   log: (line: string) => void;
+  /** one server on SQLite: nobody can take its leases, so its writes go unfenced (as the rollout's) */
+  alone?: boolean;
 }): Promise<ScheduleService> {
+  let fence: Fence | undefined;
   const loop = new ScheduleLoop({
     state: scheduleState(w.ctx),
-    write: scheduleWriter(w.ctx, w.log),
+    write: scheduleWriter(w.ctx, w.log, () => fence),
     planner: schedulePlanner(),
     downAfterMs: w.downAfterMs,
     maxMigrateShare: w.maxMigrateShare,
@@ -79,11 +82,16 @@ export async function wireSchedule(w: {
     w.bus.subscribe(CHANNELS.tree, { change: () => loop.wake(), resync: () => loop.wake() }),
     w.bus.subscribe(CHANNELS.deployments, { change: () => loop.wake(), resync: () => loop.wake() }),
   ];
-  w.leadership.on('gained', (name) => {
-    if (name === LOOPS.schedule) loop.lead();
+  loop.on('fenced', (why) => w.leadership.fenced(LOOPS.schedule, why));
+  w.leadership.on('gained', (name, f) => {
+    if (name !== LOOPS.schedule) return;
+    fence = w.alone ? undefined : f;
+    loop.lead();
   });
   w.leadership.on('lost', (name) => {
-    if (name === LOOPS.schedule) void loop.follow();
+    if (name !== LOOPS.schedule) return;
+    fence = undefined;
+    void loop.follow();
   });
   return {
     loop,
