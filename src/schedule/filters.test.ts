@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constraints, distinctHosts, feasible, firstFailure, leaveReason, notDraining, ports, resources, up } from './filters.js';
+import { assigned, constraints, distinctHosts, feasible, firstFailure, leaveReason, notDraining, ports, resources, up } from './filters.js';
 import { GiB, MiB, placeAsk, schedHost } from './testing.js';
 
 test('up: a host not heard within down_after is left out as down', () => {
@@ -14,6 +14,24 @@ test('up: an unheard host the migration budget keeps holds its instance and take
   assert.equal(feasible(quiet, placeAsk('web'), true), true);
   assert.match(up(quiet, placeAsk('web')) ?? '', /^unheard/);
   assert.equal(feasible(quiet, placeAsk('web')), false);
+});
+
+test('assigned: only hosts assigned to a node that holds the cluster; unassigned and other parts of the tree never', () => {
+  const cluster = placeAsk('cop.acme_owt.web_pdl.shop_job.api_cluster.prod');
+  assert.equal(assigned(schedHost('a'), cluster), null, 'not checked when the caller gives no scope');
+  assert.equal(assigned(schedHost('a', { scope: 'cop.acme' }), cluster), null);
+  assert.equal(assigned(schedHost('a', { scope: 'cop.acme_owt.web' }), cluster), null);
+  assert.equal(assigned(schedHost('a', { scope: 'cop.acme_owt.web_pdl.shop_job.api_cluster.prod' }), cluster), null);
+  assert.match(assigned(schedHost('a', { scope: null }), cluster) ?? '', /not assigned/);
+  assert.equal(assigned(schedHost('a', { scope: 'cop.acme_owt.mail' }), cluster), 'assigned to cop.acme_owt.mail');
+  assert.equal(
+    assigned(schedHost('a', { scope: 'cop.acme_owt.we' }), cluster),
+    'assigned to cop.acme_owt.we',
+    'a prefix of a value is not a node above',
+  );
+  assert.equal(feasible(schedHost('a', { scope: null }), cluster), false);
+  assert.equal(feasible(schedHost('a', { scope: 'cop.acme_owt.mail' }), cluster), false);
+  assert.equal(feasible(schedHost('a', { scope: 'cop.acme_owt.web' }), cluster), true);
 });
 
 test('notDraining: a drained host takes nothing', () => {

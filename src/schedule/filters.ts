@@ -18,6 +18,21 @@ export const up: Filter = (host, _ask, held = false) => {
   return host.unheard && !held ? 'unheard (kept by the migration budget, takes nothing new)' : null;
 };
 
+/**
+ * The host is assigned to a node of the tree that holds the cluster (`noops host assign`): an
+ * unassigned host, or one of another part of the tree, never runs a scheduled cluster.
+ */
+export const assigned: Filter = (host, ask) => {
+  if (host.scope === undefined) return null;
+  if (host.scope === null) return 'not assigned to the tree (noops host assign)';
+  return holds(host.scope, ask.tag) ? null : `assigned to ${host.scope}`;
+};
+
+/** Whether the canonical tag `tag` is `node` or beneath it (pairs are joined by "_", which no value holds). */
+function holds(node: string, tag: string): boolean {
+  return tag === node || (tag.length > node.length && tag.startsWith(node) && tag.charCodeAt(node.length) === 95) /* _ */;
+}
+
 /** The host is not being drained (`noops host drain`). */
 export const notDraining: Filter = (host) => (host.draining ? 'draining' : null);
 
@@ -82,7 +97,7 @@ export const ports: Filter = (host, ask, held = false) => {
 };
 
 /** The filters in the order they run: the cheap ones that leave most hosts out first. */
-export const FILTERS: readonly Filter[] = [up, notDraining, resources, constraints, distinctHosts, ports];
+export const FILTERS: readonly Filter[] = [up, notDraining, assigned, resources, constraints, distinctHosts, ports];
 
 /** The reason the first filter that fails gives, or null when the host passes them all. */
 export function firstFailure(host: SchedHost, ask: PlaceAsk, held = false): string | null {
@@ -106,6 +121,7 @@ export function leaveReason(failure: string): string {
  */
 export function feasible(host: SchedHost, ask: PlaceAsk, held = false): boolean {
   if (!host.up || host.draining || (host.unheard && !held)) return false;
+  if (host.scope !== undefined && assigned(host, ask) !== null) return false;
   const { capacity, allocated } = host;
   if (capacity.cpu <= 0 && capacity.memory <= 0) return false;
   const { cpu, memory } = ask.spec;

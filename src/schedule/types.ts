@@ -21,6 +21,12 @@ export interface SchedHost {
   unheard?: boolean;
   /** `noops host drain`: nothing new lands here, what runs leaves */
   draining: boolean;
+  /**
+   * the node of the tree the host is assigned to (`noops host assign`), null: unassigned. The
+   * server always sets it: a cluster is placed only on hosts assigned to a node that holds it, as a
+   * team may put only its own hosts in a cluster by hand. Absent (benchmarks, the core's tests): not checked.
+   */
+  scope?: string | null;
   /** fixed ports held by the instances placed here, one entry per instance that holds it */
   ports: number[];
   /** the job tag of every cluster with an instance here, one entry per cluster (a job may repeat) */

@@ -37,6 +37,7 @@ describe('the scheduler loop', () => {
     for (const h of ['h1', 'h2', 'h3']) {
       agents[h] = await t.agent(h);
       await t.ctx.store.schedule.setHostCapacity(h, { cpu: 4, memory: 8 * GiB, disk: 100 * GiB, freePorts: 1000 });
+      await t.ctx.store.updateHost(h, { scope: TREE.ROOT }); // the scheduler uses only hosts assigned to a node above the cluster
     }
     await t.release(TREE.JOB, V);
     await t.cluster(TREE.CLUSTER, ['h1', 'h2']);
@@ -144,13 +145,14 @@ describe('the scheduler loop', () => {
     const budgeted = new ScheduleLoop({
       state: {
         ...scheduleState(t.ctx),
-        hosts: async () => ['a', 'b', 'c'].map((name) => ({ name, labels: {}, lastSeen: null, draining: false, capacity: null })),
+        hosts: async () =>
+          ['a', 'b', 'c'].map((name) => ({ name, labels: {}, lastSeen: null, draining: false, capacity: null, scope: TREE.ROOT })),
       },
       write: scheduleWriter(t.ctx, () => {}),
       planner: schedulePlanner(),
     });
     const admitted = (budgeted as unknown as { admitDown(h: unknown[]): Set<string> }).admitDown(
-      ['a', 'b', 'c'].map((name) => ({ name, labels: {}, lastSeen: null, draining: false, capacity: null })),
+      ['a', 'b', 'c'].map((name) => ({ name, labels: {}, lastSeen: null, draining: false, capacity: null, scope: TREE.ROOT })),
     );
     assert.equal(admitted.size, 1, '10% of 3 hosts, at least one');
   });

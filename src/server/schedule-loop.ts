@@ -202,6 +202,7 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
         allocated: { cpu: 0, memory: 0, disk: 0 },
         up: !down.has(h.name),
         draining: h.draining,
+        scope: h.scope,
         ports: [],
         jobs: [],
       };

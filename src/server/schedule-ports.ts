@@ -20,6 +20,8 @@ export interface LoopHost {
   lastSeen: string | null;
   draining: boolean;
   capacity: { cpu: number; memory: number; disk: number } | null;
+  /** the node it is assigned to (`noops host assign`), null: unassigned (the scheduler never uses it) */
+  scope: string | null;
 }
 
 /** A cluster that names a count. */

@@ -24,6 +24,7 @@ export function scheduleState(ctx: Pick<ServerContext, 'store' | 'reports'>): Sc
         labels: h.labels,
         lastSeen: reports.lastSeen(h.name, h.lastHeartbeat),
         draining: h.draining === true,
+        scope: h.scope,
         capacity: h.capacity ? { cpu: h.capacity.cpu, memory: h.capacity.memory, disk: h.capacity.disk } : null,
       }));
     },

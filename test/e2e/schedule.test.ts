@@ -112,6 +112,11 @@ before(async () => {
     },
     WAIT_MS,
   );
+  // the scheduler places only on hosts assigned to a node above the cluster
+  for (const h of HOSTS) {
+    const a = await cli(server, ['host', 'assign', h, '--scope', 'cop.acme_owt.web']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+  }
   const repo = join(base, 'repo');
   v1 = makeAppRepo(repo).commit('scheduled').slice(0, 9);
   const b = await cli(server, ['build', '-u', repo, '-t', JOB, '-v', v1]);

@@ -15,7 +15,10 @@ const CAP = { cpu: 4, memory: 8 * G, disk: 100 * G, freePorts: 28200 };
 
 before(async () => {
   t = await startTestApp();
-  for (const h of ['h1', 'h2', 'h3']) agents[h] = await t.agent(h);
+  for (const h of ['h1', 'h2', 'h3']) {
+    agents[h] = await t.agent(h);
+    await t.ctx.store.updateHost(h, { scope: TREE.ROOT }); // the scheduler uses only hosts assigned to a node above the cluster
+  }
 });
 after(() => t.close());
 

@@ -18,6 +18,7 @@ before(async () => {
     agents[h] = await t.agent(h);
     await t.report(agents[h]!, {});
     await t.ctx.store.schedule.setHostCapacity(h, { cpu: h === 'h3' ? 0.5 : 4, memory: 8 * GiB, disk: 100 * GiB, freePorts: 1000 });
+    await t.ctx.store.updateHost(h, { scope: TREE.ROOT }); // the scheduler uses only hosts assigned to a node above the cluster
   }
   await t.cluster(TREE.CLUSTER, ['h1']);
   await t.cluster(TREE.MAIL_CLUSTER, ['h2']);
