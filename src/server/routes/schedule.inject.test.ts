@@ -18,8 +18,13 @@ before(async () => {
     agents[h] = await t.agent(h);
     await t.report(agents[h]!, {});
     await t.ctx.store.schedule.setHostCapacity(h, { cpu: h === 'h3' ? 0.5 : 4, memory: 8 * GiB, disk: 100 * GiB, freePorts: 1000 });
-    await t.ctx.store.updateHost(h, { scope: TREE.ROOT }); // the scheduler uses only hosts assigned to a node above the cluster
+    await t.ctx.store.updateHost(h, { scope: TREE.WEB }); // the scheduler uses only hosts assigned to a node above the cluster
   }
+  // a host of another team's part of the tree: never placed on, and not named to the web team
+  agents.h4 = await t.agent('h4');
+  await t.report(agents.h4, {});
+  await t.ctx.store.schedule.setHostCapacity('h4', { cpu: 4, memory: 8 * GiB, disk: 100 * GiB, freePorts: 1000 });
+  await t.ctx.store.updateHost('h4', { scope: TREE.MAIL });
   await t.cluster(TREE.CLUSTER, ['h1']);
   await t.cluster(TREE.MAIL_CLUSTER, ['h2']);
   await t.ctx.store.schedule.setClusterSchedule(TREE.CLUSTER, SPEC);
@@ -44,6 +49,12 @@ routeTest('GET /api/v1/clusters/:tag/plan', 'where each instance would go, and w
     `h3 is left out for its cores: ${res.body}`,
   );
   assert.equal(plan.unplaced, 0);
+  assert.ok(!plan.filtered.some((f: { host: string }) => f.host === 'h4'), "another team's host is not named to this team");
+  const asAdmin = (await t.call(t.adminToken, 'GET', `/api/v1/clusters/${enc(TREE.CLUSTER)}/plan`)).json();
+  assert.ok(
+    asAdmin.filtered.some((f: { host: string; reason: string }) => f.host === 'h4' && f.reason === `assigned to ${TREE.MAIL}`),
+    `the admin sees why h4 is left out: ${JSON.stringify(asAdmin)}`,
+  );
   assertError(await t.call(mailDeployer, 'GET', `/api/v1/clusters/${enc(TREE.CLUSTER)}/plan`), 403, 'NOOPS_E_FORBIDDEN');
   assertError(await t.call(t.adminToken, 'GET', `/api/v1/clusters/${enc(TREE.MAIL_CLUSTER)}/plan`), 409, 'NOOPS_E_NOT_SCHEDULED');
 });

@@ -34,6 +34,21 @@ const HistoryQuery = z.object({
 export const DEFAULT_MAX_MOVES = 10;
 
 export async function scheduleRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
+  /**
+   * The plan as `who` may read it: reads are scoped like writes, so a team sees why its own hosts
+   * (assigned to its part of the tree) were left out, never the names and nodes of other teams' or
+   * unassigned hosts. The placements are the cluster's hosts, which its view shows already.
+   */
+  const visiblePlan = async (who: T.WhoamiView, plan: T.ClusterPlanView): Promise<T.ClusterPlanView> => {
+    const { tag, placements, unplaced } = plan;
+    if (who.kind === 'admin') return { tag, placements, filtered: plan.filtered, unplaced };
+    const scopes = new Map((await ctx.store.listHosts()).map((h) => [h.name, h.scope]));
+    const filtered = plan.filtered.filter((f) => {
+      const scope = scopes.get(f.host);
+      return scope != null && canSee(who, scope);
+    });
+    return { tag, placements, filtered, unplaced };
+  };
   const service = (): ScheduleService => {
     if (!ctx.schedule) throw new NoopsError('NOOPS_E_INTERNAL', 'this server runs no scheduler');
     return ctx.schedule;
@@ -44,7 +59,7 @@ export async function scheduleRoutes(api: FastifyInstance, ctx: ServerContext): 
     authorize(req.principal, tag, 'viewer');
     const plan = await service().loop.preview(tag);
     if (!plan) throw notScheduled(tag);
-    return { tag: plan.tag, placements: plan.placements, filtered: plan.filtered, unplaced: plan.unplaced };
+    return visiblePlan(req.principal, plan);
   });
 
   api.get<{ Params: { tag: string } }>(
@@ -81,7 +96,7 @@ export async function scheduleRoutes(api: FastifyInstance, ctx: ServerContext): 
       await ctx.bus.publish(CHANNELS.schedule, 'wake');
       const plan = await service().loop.preview(tag);
       if (!plan) throw notScheduled(tag);
-      return { tag: plan.tag, placements: plan.placements, filtered: plan.filtered, unplaced: plan.unplaced };
+      return visiblePlan(req.principal, plan);
     },
   );
 
