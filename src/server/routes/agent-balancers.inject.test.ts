@@ -214,6 +214,40 @@ routeTest(
 
 routeTest(
   'POST /api/v1/commands',
+  'a restart done while its new process is not healthy yet keeps the mark: the pool changes once, drain to ready, at the healthy report',
+  async () => {
+    const restart = t.call(t.adminToken, 'POST', '/api/v1/commands', { host: 'h1', action: 'restart', tag: TREE.CLUSTER });
+    await until(async () => (await h1State()) === 'drain', 'h1 drains in the pool');
+    await lbReports(0);
+    const res = await restart;
+    assert.equal(res.statusCode, 202, res.body);
+    const id = (res.json() as { id: number }).id;
+    // the new process runs, its first health check failed (the app not listening yet)
+    await t.report(h1, { processes: [{ ...upProcess(TREE.CLUSTER, 'abcdef001'), pid: 102, health: 'unhealthy', healthySince: null }] });
+    const now = await desired(lb, 'after=-1');
+    assert.equal(now.balancers!.pools[0]!.members.find((m) => m.host === 'h1')?.state, 'drain');
+    // the balancer host's agent parks its poll: the next change of its pools answers it
+    const parked = desired(lb, `after=${now.generation}&balancers=${now.balancers!.index}`);
+    // the agent says the command ended (its start grace passed), then reports the process healthy
+    await t.call(h1, 'GET', '/api/v1/agent/desired?after=-1&commands=1');
+    assert.equal((await t.call(h1, 'POST', `/api/v1/agent/commands/${id}`, { done: true })).statusCode, 200);
+    // the server takes the command's end: it cleared the mark here before (within its 250 ms pause after the take), now it waits
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await t.ctx.store.listDrains(new Date().toISOString())).length, 1, 'done, not healthy yet: still drained');
+    await t.report(h1, { processes: [{ ...upProcess(TREE.CLUSTER, 'abcdef001'), pid: 102 }] });
+    const next = await parked;
+    assert.equal(
+      next.balancers!.pools[0]!.members.find((m) => m.host === 'h1')?.state,
+      'ready',
+      'the first change after the drain is the join (not maint at the command end, then ready)',
+    );
+    await until(async () => (await t.ctx.store.listDrains(new Date().toISOString())).length === 0, 'the mark cleared');
+    await t.report(h1, { processes: [upProcess(TREE.CLUSTER, 'abcdef001')] });
+  },
+);
+
+routeTest(
+  'POST /api/v1/commands',
   'a restart whose balancer cannot apply the drain is refused (503) and not queued; the host takes traffic again',
   async () => {
     const restart = t.call(t.adminToken, 'POST', '/api/v1/commands', { host: 'h1', action: 'restart', tag: TREE.CLUSTER });

@@ -19,6 +19,11 @@ import { HostName, parseBody, parseQuery, TagInput } from './parse.js';
 export const READ_WAIT_MS = 25_000;
 /** Lines of each log file printed first, at most (the agent caps them too). */
 const MAX_LINES = 100_000;
+/**
+ * A restart done while its process runs new but not healthy yet keeps the drain mark until it is
+ * healthy, this long at most (then cleared: the member follows its health, maint until healthy).
+ */
+export const HEALTHY_AFTER_END_MS = 10_000;
 
 const CommandBody = z
   .object({
@@ -133,6 +138,13 @@ function pidsOf(ctx: ServerContext, host: string, tag: string, process: string |
   return pids;
 }
 
+/** The restarted processes as the host last reported them. */
+function nowOf(ctx: ServerContext, r: Restarted): T.ProcessReport[] {
+  return (ctx.reports.lastReport(r.host)?.processes ?? []).filter(
+    (p) => isUnder(p.tag, r.tag) && (r.process === null || p.process === r.process),
+  );
+}
+
 /**
  * Whether every process the restart stopped runs again, new (no pid of before), up and healthy by
  * naming's rule: then its pools may take it back at once, without waiting for the command's end
@@ -141,19 +153,27 @@ function pidsOf(ctx: ServerContext, host: string, tag: string, process: string |
  */
 function backHealthy(ctx: ServerContext, r: Restarted): boolean {
   if (r.pids.size === 0) return false; // nothing ran before: wait for the command's end
-  const now = (ctx.reports.lastReport(r.host)?.processes ?? []).filter(
-    (p) => isUnder(p.tag, r.tag) && (r.process === null || p.process === r.process),
-  );
-  return (
-    now.length > 0 &&
-    now.every((p) => p.pid !== null && !r.pids.has(p.pid) && p.state === 'up' && (p.health === undefined || p.health === 'healthy'))
-  );
+  const now = nowOf(ctx, r);
+  return now.length > 0 && now.every((p) => isNew(r, p) && p.state === 'up' && (p.health === undefined || p.health === 'healthy'));
 }
 
+/** Whether some restarted process already runs new (a pid not of before) but is not healthy yet. */
+function newNotHealthy(ctx: ServerContext, r: Restarted): boolean {
+  return r.pids.size > 0 && nowOf(ctx, r).some((p) => isNew(r, p)) && !backHealthy(ctx, r);
+}
+
+const isNew = (r: Restarted, p: T.ProcessReport): boolean => p.pid !== null && !r.pids.has(p.pid);
+
 /**
- * Clears a restart's drain mark once its command ended (done, failed, cancelled, expired, or
- * gone), or as soon as the host reports every restarted process new and healthy, whichever is
- * first; past the mark's `until` there is nothing left to clear (it counts for nothing).
+ * Clears a restart's drain mark as soon as the host reports every restarted process new and
+ * healthy, or once its command ended (done, failed, cancelled, expired, or gone); past the
+ * mark's `until` there is nothing left to clear (it counts for nothing). A command done while a
+ * restarted process runs new but not healthy yet (within its start grace, or its first checks
+ * failing) keeps the mark until that process is healthy, for HEALTHY_AFTER_END_MS at most: its
+ * pools then change once, drain to ready, at the report that shows it healthy. Cleared at the
+ * end, they changed twice (drain to maint, then ready), and the balancer host's agent, busy
+ * applying the first change, applied the join one apply late (bench/balancers: restart joins of
+ * 190-740 ms, against 20-160 ms in deploys, where the rollout clears the mark on the healthy report).
  */
 async function undrainWhenEnded(ctx: ServerContext, id: number, r: Restarted, until: number): Promise<void> {
   const back = new AbortController();
@@ -161,7 +181,21 @@ async function undrainWhenEnded(ctx: ServerContext, id: number, r: Restarted, un
     if (host === r.host && backHealthy(ctx, r)) back.abort();
   };
   ctx.reports.on('report', onReport);
+  const backOrAfter = (ms: number): Promise<'back' | 'late'> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => resolve('late'), Math.max(ms, 0));
+      back.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve('back');
+        },
+        { once: true },
+      );
+    });
   let offset = 0;
+  let status: T.CommandStatus | undefined;
+  let ended: T.CommandStatus | undefined;
   try {
     while (Date.now() < until && !back.signal.aborted) {
       const asked = Date.now();
@@ -173,14 +207,23 @@ async function undrainWhenEnded(ctx: ServerContext, id: number, r: Restarted, un
         void read.catch(() => undefined); // its long read ends by itself
         break;
       }
-      if (ENDED.includes(seen.status)) break;
+      if (ENDED.includes(seen.status)) {
+        ended = seen.status;
+        break;
+      }
+      // answered early with nothing new (a closing queue): no busy loop; a new status (taken: running) reads again at once
+      if (Date.now() - asked < 50 && seen.offset === offset && seen.status === status) await new Promise((res) => setTimeout(res, 250));
       offset = seen.offset;
-      if (Date.now() - asked < 50) await new Promise((res) => setTimeout(res, 250)); // answered early without an end (a closing queue): no busy loop
+      status = seen.status;
+    }
+    if (ended === 'done' && !back.signal.aborted && newNotHealthy(ctx, r)) {
+      await backOrAfter(Math.min(HEALTHY_AFTER_END_MS, until - Date.now()));
     }
   } catch {
     // the command is gone (retained no longer): it ended
   } finally {
     ctx.reports.off('report', onReport);
+    back.abort(); // ends the waits still listening
   }
   if (Date.now() >= until) return;
   await ctx.balancers
