@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { connectEngine, ownedFilter } from '../engine/index.js';
 import { runBuild } from './build.js';
 import { SANDBOX_LIMITS } from './sandbox.js';
-import { BUILD_LABEL, containerSpec, STEP_NETWORK } from './sandbox-container.js';
+import { BUILD_LABEL, containerSpec, STEP_NETWORK, wholeLines } from './sandbox-container.js';
 import { BUILD_UID_BASE, Sandbox } from './sandbox-run.js';
 import { Sandbox as TestDirs } from './test-repo.js';
 
@@ -108,6 +108,42 @@ test('a build whose steps run in containers: only its source, its own uid, nothi
     assert.equal(existsSync(outside), false);
     assert.ok((await sb.entries(r.sha256)).includes('out.txt'), 'what the step wrote is packed');
     assert.equal(await left('ctr-ok'), 0, 'no container left behind');
+  } finally {
+    await sb.close();
+  }
+});
+
+test('wholeLines: two streams written in pieces reach one log as whole lines, the rest at the end', () => {
+  const log: string[] = [];
+  const out = wholeLines((t) => log.push(t));
+  const err = wholeLines((t) => log.push(t));
+  err.write('sh: 4: cannot create x: Read-only file system'); // dash writes the error, then its newline
+  out.write('refused: database\n');
+  err.write('\n');
+  out.write('a\nb');
+  out.write('c\nd');
+  out.end();
+  err.end();
+  assert.deepEqual(log, ['refused: database\n', 'sh: 4: cannot create x: Read-only file system\n', 'a\n', 'bc\n', 'd']);
+});
+
+test("a step's stdout and stderr reach the log as whole lines: a line of one never runs into the other", { skip }, async () => {
+  const sb = await TestDirs.create();
+  try {
+    const sandbox = await Sandbox.detect({ mode: 'container', dataDir: sb.root, readable: [], log: () => undefined });
+    // stderr's text and its newline written apart (as dash writes an error), stdout's line between them
+    await sb.repo.commit({
+      'noops.yaml': 'build: sh mix.sh\nprocesses:\n  web: { command: ./serve, port: 8080 }\n',
+      'mix.sh': 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do printf "err-%s" $i >&2; echo "out-$i"; printf "\\n" >&2; done\n',
+    });
+    await runBuild({ ...sb.options(), ref: 'main', sandbox, owner: 'ctr-lines' });
+    const mixed = sb.log
+      .join('')
+      .split('\n')
+      .filter((l) => /(err|out)-\d/.test(l));
+    assert.equal(mixed.length, 24, mixed.join('\n'));
+    for (const l of mixed) assert.match(l, /^(err|out)-\d+$/, `a line ran into another: ${l}`);
+    assert.equal(await left('ctr-lines'), 0);
   } finally {
     await sb.close();
   }

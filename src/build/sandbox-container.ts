@@ -147,6 +147,29 @@ export function existing(paths: readonly string[]): string[] {
 }
 
 /**
+ * Hands `emit` only whole lines of a stream written in pieces (what is left at `end()` too), so
+ * two streams' lines never run into each other in one log.
+ *
+ * @example
+ *   const l = wholeLines(emit); l.write('err-1'); l.write(': no\nnext'); l.end()  // emits 'err-1: no\n', then 'next'
+ */
+export function wholeLines(emit: (text: string) => void): { write(text: string): void; end(): void } {
+  let partial = '';
+  return {
+    write(text) {
+      const pending = partial + text;
+      const cut = pending.lastIndexOf('\n') + 1;
+      partial = pending.slice(cut);
+      if (cut > 0) emit(pending.slice(0, cut));
+    },
+    end() {
+      if (partial !== '') emit(partial);
+      partial = '';
+    },
+  };
+}
+
+/**
  * Runs one step in a container made from `spec`, streaming its output to `onOutput`; kills it
  * at `deadline` (timedOut); removes it, whatever happened.
  *
@@ -168,16 +191,22 @@ export async function runInContainer(
       stream.on('close', resolve);
       stream.on('error', () => resolve());
     });
+    // The engine sends stdout and stderr as separate streams, in frames that may end mid-line (dash
+    // writes an error and its newline apart), so the log is given whole lines of each stream: a
+    // line of one never runs into a line of the other (seen in CI: "Read-only file systemrefused: ...").
     const collect = (key: 'stdout' | 'stderr'): PassThrough => {
       const p = new PassThrough();
       const decoder = new StringDecoder('utf8');
+      const lines = wholeLines((text) => opts.onOutput?.(text));
       const take = (text: string): void => {
-        if (text === '') return;
-        out[key] = (out[key] + text).slice(-CAPTURE_LIMIT);
-        opts.onOutput?.(text);
+        if (text !== '') out[key] = (out[key] + text).slice(-CAPTURE_LIMIT);
+        lines.write(text);
       };
       p.on('data', (chunk: Buffer) => take(decoder.write(chunk)));
-      p.on('end', () => take(decoder.end()));
+      p.on('end', () => {
+        take(decoder.end());
+        lines.end();
+      });
       return p;
     };
     const stdout = collect('stdout');
