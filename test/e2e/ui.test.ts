@@ -331,7 +331,10 @@ test('"g s" opens the servers: this one, marked, leading the rollouts; the page 
     [[server.url, ['history', 'judge', 'rollout', 'schedule'], true]],
   );
   assert.ok(text.includes(listed[0]!.id), text);
-  assert.match(await page.locator('.page-head .summary').innerText(), /1 server on this database · history, judge, rollout, schedule led by/);
+  assert.match(
+    await page.locator('.page-head .summary').innerText(),
+    /1 server on this database · history, judge, rollout, schedule led by/,
+  );
   // refreshed every few seconds: the answer is read again without a reload
   let reads = 0;
   const count = (r: { url(): string }): void => {
