@@ -38,6 +38,7 @@ import * as m from './rows.js';
 import { KyselyAlarmStore } from './alarms.js';
 import { networkQueries, type NetworkStore } from './networks.js';
 import { scheduleQueries, type ScheduleStore } from './schedule.js';
+import { replicaQueries, type ReplicaStore } from './replicas.js';
 import type {
   AuditRow,
   Fence,
@@ -427,6 +428,10 @@ export class KyselyStore implements Store {
 
   get schedule(): ScheduleStore {
     return scheduleQueries(this.db);
+  }
+
+  get replicas(): ReplicaStore {
+    return replicaQueries(this.db);
   }
 
   get alarms(): KyselyAlarmStore {

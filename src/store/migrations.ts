@@ -15,6 +15,7 @@ import { metricsMigration } from './metrics.js';
 import { strategiesMigration } from './strategies.js';
 import { namingMigration } from './naming.js';
 import { placementsMigration } from './placements.js';
+import { replicasMigration } from './replicas.js';
 import { alarmsMigration } from './alarms.js';
 import { balancersMigration } from './balancers.js';
 import { networksMigration } from './networks.js';
@@ -481,6 +482,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0021_networks': networksMigration,
   '0022_capacity': capacityMigration,
   '0023_placements': placementsMigration,
+  '0028_replicas': replicasMigration,
 };
 
 /**
