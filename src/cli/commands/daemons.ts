@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 // loads the server's modules (fastify, the store, the build), which would double its memory.
 import type { RunningServer, ServerOptions } from '../../server/index.js';
 import { NoopsError } from '../../errors/index.js';
-import { DEFAULT_DATA_DIR, serverUrls } from '../config.js';
+import { DEFAULT_DATA_DIR, DEFAULT_SERVER, serverUrls } from '../config.js';
 import { agentTrust, readCa, rememberAgentCa, serverTlsOptions, tlsAnnouncement, type TlsFlags } from '../tls-flags.js';
 import { parseLabels } from './common.js';
 import { parseCapacityOverride } from '../../api/index.js';
@@ -298,6 +298,8 @@ export function registerDaemons(p: Command): void {
       await agent.start();
       process.stdout.write(`  local agent: ${agent.name} (root ${agent.root})\n\n`);
       process.stdout.write(`Next, in another terminal in this folder:\n`);
+      // the CLI finds the server at DEFAULT_SERVER unless told: say so when --listen moved it
+      if (server.url.replace(/\/+$/, '') !== DEFAULT_SERVER) process.stdout.write(`  export NOOPS_SERVER=${server.url}\n`);
       process.stdout.write(`  ./bin/noops hosts\n`);
       process.stdout.write(`  ./bin/noops build -u REPO -t cop.acme_owt.web_pdl.shop_service.api_job.web -v COMMIT\n`);
       process.stdout.write(
