@@ -29,6 +29,7 @@ import { CommandLoop } from './control/server-commands.js';
 import { Control } from './control/control.js';
 import { CtlServer } from './control/ctl-server.js';
 import { HealthMonitor } from './health/monitor.js';
+import { publishReport, ReportPacer, UpTransitions } from './report-pacer.js';
 import { Host } from './host.js';
 import { AgentMetrics } from './metrics/index.js';
 import { detectStartFailures, reconcile, runtimesDir } from './reconcile.js';
@@ -44,7 +45,11 @@ import { loadIdentity, saveIdentity } from './state.js';
 /** Retry delays while the server is unreachable: fast at first, then every 5 s. */
 export const RETRY_MIN_MS = 250;
 export const RETRY_MAX_MS = 5000;
-/** A state change is reported after this quiet time, so a burst of changes is one report. */
+/**
+ * A state change is reported this long after it, so a burst of changes is one report. A health
+ * transition (a process turning healthy or unhealthy: what naming and the balancers wait on) is
+ * reported at once instead (report-pacer.ts).
+ */
 export const REPORT_DEBOUNCE_MS = 100;
 /** Events sent per report at most: a flood of events cannot make a report too big. */
 export const EVENTS_PER_REPORT = 200;
@@ -141,7 +146,10 @@ export class Agent {
   private again = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = RETRY_MIN_MS;
-  private reportTimer: NodeJS.Timeout | undefined;
+  /** when a change is reported: at once for a health transition, else after REPORT_DEBOUNCE_MS */
+  private readonly pacer = new ReportPacer({ send: () => this.report(), debounceMs: REPORT_DEBOUNCE_MS });
+  /** which processes are up, so that a state change into or out of up counts as a health transition */
+  private readonly ups = new UpTransitions();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
   private runtimeFacts: HostRuntimeReport | undefined;
@@ -176,9 +184,9 @@ export class Agent {
     this.servers = opts.server === undefined ? undefined : new ServerList(parseServers(opts.server, '--server'));
     this.servers?.onChange((from, to) => this.log(`server ${from} stopped answering; now using ${to}`));
     this.api = new ApiClient(this.servers ?? 'http://127.0.0.1:0', undefined, opts.pinned);
-    this.host.supervisor.on('state', () => this.scheduleReport());
+    this.host.supervisor.on('state', (s) => this.scheduleReport(this.ups.moved(s.id, s.state)));
     this.host.crons.on('change', () => this.scheduleReport());
-    this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
+    this.health = new HealthMonitor({ onChange: (transition) => this.scheduleReport(transition) });
     this.pin = new KeyPin(this.root);
     this.trust = new ServerTrust(this.host, this.name, this.log, () => this.scheduleReport(), this.pin);
     this.runtimes = new RuntimePruner({
@@ -261,7 +269,7 @@ export class Agent {
   private haltLoops(): void {
     this.stopped = true;
     this.abort.abort();
-    clearTimeout(this.reportTimer);
+    this.pacer.stop();
     clearTimeout(this.heartbeatTimer);
     clearTimeout(this.retryTimer);
     this.health.stop();
@@ -463,12 +471,10 @@ export class Agent {
     }
   }
 
-  private scheduleReport(): void {
-    if (this.stopped || this.standalone || this.reportTimer) return;
-    this.reportTimer = setTimeout(() => {
-      this.reportTimer = undefined;
-      void this.report();
-    }, REPORT_DEBOUNCE_MS);
+  /** Reports soon: at once for a health transition, else after REPORT_DEBOUNCE_MS (report-pacer.ts). */
+  private scheduleReport(transition = false): void {
+    if (this.stopped || this.standalone) return;
+    this.pacer.change(transition);
   }
 
   private heartbeat(): void {
@@ -498,7 +504,9 @@ export class Agent {
         trust: this.trust.report(),
         ...this.capacityReport(),
       };
+      const sentAt = Date.now();
       const answer = await this.api.report(report);
+      publishReport(this.name, report, sentAt);
       if (points) this.metrics!.settle(points);
       // more points than one report carries: the next report follows at once
       if (points && this.metrics!.queue.size > 0) this.scheduleReport();
