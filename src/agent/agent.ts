@@ -9,7 +9,9 @@
 import { createWriteStream } from 'node:fs';
 import { fenceNodePackageScope } from '../release/index.js';
 import { pipeline } from 'node:stream/promises';
-import { Readable, type Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { isPieceDest, type PieceDest } from '../swarm/index.js';
+import { SwarmClient } from './swarm-download.js';
 import { ApiClient, ServerList, parseServers, sendBalancerReports } from '../api/index.js';
 import type { ClientTrust } from '../api/index.js';
 import type { AgentReport, CapacityOverride, DesiredInstance, DesiredState, ProcessReport } from '../api/index.js';
@@ -112,6 +114,15 @@ export interface AgentOptions {
   hostMetrics?: boolean;
   /** what the host offers instead of what the agent measures, per field (`noops agent --capacity`; capacity.ts) */
   capacity?: CapacityOverride;
+  /**
+   * Where to serve package pieces to peers, `HOST:PORT` (`noops agent --peer-listen`, default
+   * 0.0.0.0:7701); undefined: none (the agent still fetches pieces from peers). docs/packages-p2p.md
+   */
+  peerListen?: string;
+  /** the URL peers reach this agent at (`--peer-url`), when not the address the server sees it at plus the port */
+  peerUrl?: string;
+  /** false: packages come whole from the server, never in pieces (default true; benchmarks compare) */
+  pieces?: boolean;
 }
 
 /** Hooks into the agent's protocol, called synchronously; they must not throw. */
@@ -165,6 +176,8 @@ export class Agent {
   private answerTrusted = false;
   /** the container driver on the host's Docker Engine (docs/containers.md); none with a simulated supervisor */
   private readonly containers: EngineRunner | undefined;
+  /** packages in pieces from peers, and this host's pieces served to them (none when standalone) */
+  readonly swarm: SwarmClient | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.root = opts.root;
@@ -211,6 +224,18 @@ export class Agent {
           log: this.log,
         });
     this.capacity = this.standalone ? undefined : new CapacityGauge({ root: this.root, override: opts.capacity, log: this.log });
+    this.swarm =
+      this.standalone || opts.pieces === false
+        ? undefined
+        : new SwarmClient({
+            root: this.root,
+            api: () => this.api,
+            key: () => this.pin.key,
+            listen: opts.peerListen,
+            url: opts.peerUrl,
+            log: this.log,
+            signal: this.abort.signal,
+          });
     this.balancers = this.standalone
       ? undefined
       : new BalancerLoop({ send: (reports) => sendBalancerReports(this.api, reports), heartbeatMs: () => this.heartbeatMs, log: this.log });
@@ -240,6 +265,7 @@ export class Agent {
     await this.metrics?.start();
     await this.refreshRuntimeFacts();
     await this.capacity?.start();
+    await this.swarm?.start();
     await this.join(false);
     this.commands = new CommandLoop(() => this.api, control, this.log, this.abort.signal, this.containers);
     void this.desiredLoop();
@@ -255,6 +281,7 @@ export class Agent {
     await this.metricsStopped;
     await this.balancers?.stop();
     await this.reconciling;
+    await this.swarm?.stop();
     await this.runtimes.idle();
     this.host.detach();
   }
@@ -447,7 +474,11 @@ export class Agent {
     });
   }
 
-  private async download(url: string, dest: string | Writable): Promise<void> {
+  private async download(url: string, given: string | Writable | PieceDest): Promise<void> {
+    // A package of the server's: in pieces from peers when the server tracks it (docs/packages-p2p.md).
+    const sha256 = /\/artifacts\/([0-9a-f]{64})$/.exec(url)?.[1];
+    if (this.swarm && sha256 && !(given instanceof Writable) && (await this.swarm.download(sha256, url, given))) return;
+    const dest = isPieceDest(given) ? given.stream() : given;
     const res = await this.api.download(url);
     if (!res.body) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server sent an empty body for ${url}`);
     const source = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);

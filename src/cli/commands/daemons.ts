@@ -188,6 +188,15 @@ export function registerDaemons(p: Command): void {
       '--capacity <k=v,...>',
       'what this host offers the scheduler instead of what the agent measures, e.g. cpu=4,memory=8G,disk=100G (and ports=N)',
     )
+    .option(
+      '--peer-listen <addr|off>',
+      'where this agent serves package pieces to its peers: HOST:PORT (port 0 for a free one) or off',
+      '0.0.0.0:7701',
+    )
+    .option(
+      '--peer-url <url>',
+      'the URL peers reach this agent at (default: the address the server sees it at, with the --peer-listen port)',
+    )
     .option('--watches <file>', "the host's standalone watches (default ROOT/watches.yaml)")
     .option('--standalone', 'run only the standalone watches, without a server')
     .option(
@@ -212,10 +221,14 @@ export function registerDaemons(p: Command): void {
           user?: string;
           metricsEvery: string;
           pushListen: string;
+          peerListen: string;
+          peerUrl?: string;
         },
         cmd: Command,
       ) => {
         const metrics = await metricsOptions(o);
+        const { peerListenFlag } = await import('../../agent/index.js');
+        const peerListen = peerListenFlag(o.peerListen);
         const capacity = o.capacity === undefined ? undefined : parseCapacityOverride(o.capacity);
         let server: string | undefined;
         let joinToken: string | undefined;
@@ -246,6 +259,8 @@ export function registerDaemons(p: Command): void {
             user: o.user ?? DEFAULT_PROCESS_USER,
             ...metrics,
             ...(capacity && { capacity }),
+            ...(peerListen !== undefined && { peerListen }),
+            ...(o.peerUrl !== undefined && { peerUrl: o.peerUrl }),
           });
           void (async () => {
             await agent.start();
