@@ -32,7 +32,8 @@ routeTest(
     assert.equal((await t.cluster(TREE.CLUSTER, ['h1'])).statusCode, 200);
     // h1 reports what it offers first: the scheduler loop (it runs in this app) keeps only hosts that fit
     assert.equal((await t.report(agents.h1!, { capacity: CAP })).statusCode, 200);
-    const spec = { count: 3, cpu: '0.5', memory: '256M', constraints: ['rack!=r3'], spread: 'rack' };
+    // distinct hosts: one instance on h1 (else the loop would run all three there as replicas)
+    const spec = { count: 3, cpu: '0.5', memory: '256M', constraints: ['rack!=r3'], distinctHosts: true, spread: 'rack' };
     const res = await t.call(t.adminToken, 'PUT', '/api/v1/clusters', { tag: TREE.CLUSTER, schedule: spec });
     assert.equal(res.statusCode, 200, res.body);
     const view = res.json() as ClusterView;
@@ -42,7 +43,7 @@ routeTest(
       cpu: 0.5,
       memory: 256 * M,
       constraints: [{ label: 'rack', op: '!=', value: 'r3' }],
-      distinctHosts: false,
+      distinctHosts: true,
       spread: 'rack',
     });
     const listed = (await t.call(t.adminToken, 'GET', '/api/v1/clusters')).json() as ClusterView[];

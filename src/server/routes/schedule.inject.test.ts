@@ -17,13 +17,14 @@ before(async () => {
   for (const h of ['h1', 'h2', 'h3']) {
     agents[h] = await t.agent(h);
     await t.report(agents[h]!, {});
-    await t.ctx.store.schedule.setHostCapacity(h, { cpu: h === 'h3' ? 0.5 : 4, memory: 8 * GiB, disk: 100 * GiB, freePorts: 1000 });
+    // 1.5 cores: one instance of 1 core per host (replicas on one host: schedule-replicas.test.ts)
+    await t.ctx.store.schedule.setHostCapacity(h, { cpu: h === 'h3' ? 0.5 : 1.5, memory: 8 * GiB, disk: 100 * GiB, freePorts: 1000 });
     await t.ctx.store.updateHost(h, { scope: TREE.WEB }); // the scheduler uses only hosts assigned to a node above the cluster
   }
   // a host of another team's part of the tree: never placed on, and not named to the web team
   agents.h4 = await t.agent('h4');
   await t.report(agents.h4, {});
-  await t.ctx.store.schedule.setHostCapacity('h4', { cpu: 4, memory: 8 * GiB, disk: 100 * GiB, freePorts: 1000 });
+  await t.ctx.store.schedule.setHostCapacity('h4', { cpu: 1.5, memory: 8 * GiB, disk: 100 * GiB, freePorts: 1000 });
   await t.ctx.store.updateHost('h4', { scope: TREE.MAIL });
   await t.cluster(TREE.CLUSTER, ['h1']);
   await t.cluster(TREE.MAIL_CLUSTER, ['h2']);
