@@ -3,7 +3,7 @@
  * every tick (1 s, and at once when the bus says hosts or clusters changed) it plans each scheduled
  * cluster and applies only what changed, through its ports (schedule-ports.ts):
  *
- *   hosts + clusters ──► up? (heard within down_after) ──► migration budget ──► planner
+ *   hosts + clusters ──► up? (heard within down_after) ──► migration budget (its window in the store) ──► planner
  *     plan differs ──► placements (cluster hosts) + history
  *     then, per cluster, one step at a time (one deployment per cluster):
  *       a dead host's entry dropped (its copy stale, stopped when it returns)
@@ -11,7 +11,8 @@
  *       live hosts that left ──► undeploy of them only (drained first), after the new ones are healthy
  *     stale copies seen stopped ──► forgotten (history: `stale`)
  *
- * Only the server that leads `LOOPS.schedule` runs it (schedule-wiring.ts).
+ * Only the server that leads `LOOPS.schedule` runs it (schedule-wiring.ts); what it must carry on
+ * after a failover (the budget's window) is in the store, not in its memory.
  */
 import { EventEmitter } from 'node:events';
 import type { NewPlacementEvent } from '../store/index.js';
@@ -27,7 +28,8 @@ export const DEFAULT_MAX_MIGRATE_SHARE = 0.1;
 export const TICK_MS = 1000;
 /** A scheduler deploy that did not take is tried again after this long. */
 export const RETRY_MS = 10_000;
-const MIGRATE_WINDOW_MS = 60_000;
+/** The budget's window: `maxMigrateShare` of the hosts per this long (the issue's "per minute"). */
+export const MIGRATE_WINDOW_MS = 60_000;
 
 export interface ScheduleLoopOptions {
   state: ScheduleState;
@@ -51,8 +53,6 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
   readonly downAfterMs: number;
   readonly maxMigrateShare: number;
   private readonly now: () => number;
-  /** unheard hosts the budget let leave, and when */
-  private readonly vacating = new Map<string, number>();
   /** per cluster: when its last scheduler deployment was asked, to try again only after RETRY_MS */
   private readonly tried = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -82,7 +82,6 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
     this.followed = true;
     clearInterval(this.timer);
     this.timer = undefined;
-    this.vacating.clear();
     await this.running;
   }
 
@@ -118,7 +117,7 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
     const { state } = this.o;
     const hosts = await state.hosts();
     const clusters = (await state.scheduledClusters()).sort((a, b) => (a.tag < b.tag ? -1 : 1));
-    const down = this.admitDown(hosts);
+    const down = await this.admitDown(hosts);
     const { planHosts, asks } = await this.inputs(hosts, clusters, down);
     // unheard hosts the budget keeps: they keep what they hold and take nothing new
     const quiet = new Set(hosts.filter((h) => !this.isUp(h)).map((h) => h.name));
@@ -225,21 +224,36 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
     return { planHosts, asks };
   }
 
-  /** Unheard hosts that may leave now: those already leaving, and new ones within the per-minute budget. */
-  private admitDown(hosts: LoopHost[]): Set<string> {
+  /**
+   * Unheard hosts that may leave now: those already leaving, and new ones within the per-minute
+   * budget. The window is in the store (`ScheduleState.vacating`), so a server that takes the loop
+   * over counts what its predecessor let leave; hosts heard again, or gone, are forgotten.
+   */
+  private async admitDown(hosts: LoopHost[]): Promise<Set<string>> {
     const now = this.now();
-    for (const h of hosts) if (this.isUp(h)) this.vacating.delete(h.name);
+    const vacating = await this.o.state.vacating();
+    const byName = new Map(hosts.map((h) => [h.name, h]));
+    const remove: string[] = [];
+    for (const name of vacating.keys()) {
+      const h = byName.get(name);
+      if (h === undefined || this.isUp(h)) remove.push(name);
+    }
+    for (const name of remove) vacating.delete(name);
     const budget = Math.max(1, Math.floor(this.maxMigrateShare * hosts.length));
-    let used = [...this.vacating.values()].filter((at) => now - at < MIGRATE_WINDOW_MS).length;
+    let used = [...vacating.values()].filter((at) => now - at < MIGRATE_WINDOW_MS).length;
     const waiting = hosts
-      .filter((h) => !this.isUp(h) && !this.vacating.has(h.name))
+      .filter((h) => !this.isUp(h) && !vacating.has(h.name))
       .sort((a, b) => Date.parse(a.lastSeen ?? '1970-01-01T00:00:00Z') - Date.parse(b.lastSeen ?? '1970-01-01T00:00:00Z'));
+    const add: { host: string; at: number }[] = [];
     for (const h of waiting) {
       if (used >= budget) break;
-      this.vacating.set(h.name, now);
+      vacating.set(h.name, now);
+      add.push({ host: h.name, at: now });
       used++;
     }
-    return new Set(this.vacating.keys());
+    // a lost lead writes nothing more (the tick ends at its next check)
+    if ((add.length > 0 || remove.length > 0) && !this.followed) await this.o.write.setVacating(add, remove);
+    return new Set(vacating.keys());
   }
 
   /** For previews: every unheard host counts as down (no budget is spent). */

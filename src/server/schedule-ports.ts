@@ -6,7 +6,8 @@
  *
  *   ScheduleState ──► hosts, scheduled clusters, desired entries, reports ──► planner ──► plan
  *   plan ──► ScheduleWriter: cluster hosts (+ history), deploy to new hosts, undeploy leavers,
- *            drop a dead host's entry (a stale copy, stopped when it comes back)
+ *            drop a dead host's entry (a stale copy, stopped when it comes back), the migration
+ *            budget's window
  */
 import type { NewPlacementEvent } from '../store/index.js';
 import type { RebalanceView, ScheduleSpec } from '../api/index.js';
@@ -49,6 +50,8 @@ export interface ScheduleState {
   fixedPorts(tag: string, version: string | null): Promise<number[]>;
   /** copies left on hosts that were unheard when their cluster moved */
   staleCopies(): Promise<{ host: string; tag: string }[]>;
+  /** the unheard hosts the migration budget let leave, and when (ms since the epoch): kept by the store, so a new leader counts them */
+  vacating(): Promise<Map<string, number>>;
 }
 
 /** What the loop changes. */
@@ -65,6 +68,8 @@ export interface ScheduleWriter {
   clearStale(host: string, tag: string, event: NewPlacementEvent): Promise<void>;
   /** history events alone */
   record(events: NewPlacementEvent[]): Promise<void>;
+  /** unheard hosts let leave now (`at`: ms since the epoch), and hosts heard again or gone forgotten */
+  setVacating(add: { host: string; at: number }[], remove: string[]): Promise<void>;
 }
 
 /** A host as the planner sees it. */

@@ -55,6 +55,9 @@ export function scheduleState(ctx: Pick<ServerContext, 'store' | 'reports'>): Sc
     async staleCopies() {
       return (await store.listStaleCopies()).map((s) => ({ host: s.host, tag: s.tag }));
     },
+    async vacating() {
+      return new Map((await store.schedule.listVacating()).map((v) => [v.host, Date.parse(v.since)]));
+    },
   };
 }
 
@@ -125,6 +128,14 @@ export function scheduleWriter(
     },
     async record(events) {
       await store.recordPlacements(events);
+    },
+    async setVacating(add, remove) {
+      await write((s) =>
+        s.schedule.setVacating(
+          add.map((v) => ({ host: v.host, since: new Date(v.at).toISOString() })),
+          remove,
+        ),
+      );
     },
   };
 }

@@ -19,6 +19,7 @@ import { alarmsMigration } from './alarms.js';
 import { balancersMigration } from './balancers.js';
 import { networksMigration } from './networks.js';
 import { capacityMigration } from './schedule.js';
+import { scheduleLeaderMigration } from './schedule-leader.js';
 import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** The two backends; the schema differs between them only in identity columns and collation. */
@@ -481,6 +482,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0021_networks': networksMigration,
   '0022_capacity': capacityMigration,
   '0023_placements': placementsMigration,
+  '0025_schedule_leader': scheduleLeaderMigration,
 };
 
 /**

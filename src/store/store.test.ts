@@ -292,6 +292,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0021_networks',
         '0022_capacity',
         '0023_placements',
+        '0025_schedule_leader',
       ]);
     });
 
