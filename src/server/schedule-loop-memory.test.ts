@@ -26,6 +26,7 @@ function memory(hosts: LoopHost[], clusters: LoopCluster[]): { state: ScheduleSt
     fixedPorts: async () => [],
     staleCopies: async () => [],
     vacating: async () => new Map(vacating),
+    rebalanceRequests: async () => [],
   };
   const write: ScheduleWriter = {
     async setPlacements(tag, placed) {
@@ -36,6 +37,7 @@ function memory(hosts: LoopHost[], clusters: LoopCluster[]): { state: ScheduleSt
     dropDead: async () => undefined,
     clearStale: async () => undefined,
     record: async () => undefined,
+    rebalanced: async () => true,
     async setVacating(add, remove) {
       for (const h of remove) vacating.delete(h);
       for (const v of add) if (!vacating.has(v.host)) vacating.set(v.host, v.at);

@@ -3,6 +3,7 @@
  * every tick (1 s, and at once when the bus says hosts or clusters changed) it plans each scheduled
  * cluster and applies only what changed, through its ports (schedule-ports.ts):
  *
+ *   rebalance requests (POST /rebalance on any server) ──► planned and made, each with its request's end
  *   hosts + clusters ──► up? (heard within down_after) ──► migration budget (its window in the store) ──► planner
  *     plan differs ──► placements (cluster hosts) + history
  *     then, per cluster, one step at a time (one deployment per cluster):
@@ -11,14 +12,16 @@
  *       live hosts that left ──► undeploy of them only (drained first), after the new ones are healthy
  *     stale copies seen stopped ──► forgotten (history: `stale`)
  *
- * Only the server that leads `LOOPS.schedule` runs it (schedule-wiring.ts); what it must carry on
- * after a failover (the budget's window) is in the store, not in its memory.
+ * Only the server that leads `LOOPS.schedule` runs it (schedule-wiring.ts), and only it writes
+ * placements: what it must carry on after a failover (the budget's window, rebalances asked) is in
+ * the store, not in its memory.
  */
 import { EventEmitter } from 'node:events';
 import type { NewPlacementEvent } from '../store/index.js';
 import { jobOf } from '../rollout/index.js';
 import type { PlacementKind, RebalanceView } from '../api/index.js';
 import type { LoopCluster, LoopHost, PlanAsk, PlanHost, PlanResult, Planner, ScheduleState, ScheduleWriter } from './schedule-ports.js';
+import { rebalanceChanges } from './schedule-rebalance.js';
 
 /** A host unheard this long leaves its clusters (server option `--down-after`). */
 export const DEFAULT_DOWN_AFTER_MS = 10_000;
@@ -114,6 +117,9 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
 
   /** One round: plan every scheduled cluster, apply what changed, one step each. */
   async tick(): Promise<void> {
+    // rebalances asked through any server first: only the leader writes placements, one step after another
+    await this.carryOutRebalances();
+    if (this.followed) return;
     const { state } = this.o;
     const hosts = await state.hosts();
     const clusters = (await state.scheduledClusters()).sort((a, b) => (a.tag < b.tag ? -1 : 1));
@@ -153,12 +159,15 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
   }
 
   /**
-   * `noops rebalance`: moves within `maxMoves`; unless `dryRun`, each move is written as the
-   * cluster's new placements (the loop then starts the new copy, waits for it healthy, and stops
-   * the old one, drained), with its reason in the history. Only the clusters `mayMove` allows move
-   * (a team's own); every cluster counts in the hosts' allocations.
+   * `noops rebalance --dry-run` (any server): the moves a rebalance of at most `maxMoves` would make
+   * now, among the clusters `mayMove` allows (a team's own; every cluster counts in the hosts'
+   * allocations). Nothing changes: a real rebalance is a request the leader's tick carries out.
    */
-  async rebalance(maxMoves: number, dryRun: boolean, mayMove: (tag: string) => boolean = () => true): Promise<RebalanceView> {
+  async previewRebalance(maxMoves: number, mayMove: (tag: string) => boolean = () => true): Promise<RebalanceView> {
+    return (await this.planMoves(maxMoves, mayMove)).view;
+  }
+
+  private async planMoves(maxMoves: number, mayMove: (tag: string) => boolean): Promise<{ view: RebalanceView; clusters: LoopCluster[] }> {
     const hosts = await this.o.state.hosts();
     const clusters = await this.o.state.scheduledClusters();
     const { planHosts, asks } = await this.inputs(hosts, clusters, this.downNow(hosts));
@@ -167,22 +176,24 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
       asks.filter((a) => mayMove(a.tag)),
       maxMoves,
     );
-    if (!dryRun) {
-      const placed = new Map(clusters.map((c) => [c.tag, [...c.hosts]]));
-      const events = new Map<string, NewPlacementEvent[]>();
-      for (const m of view.moves) {
-        const now = placed.get(m.tag);
-        if (!now) continue;
-        placed.set(
-          m.tag,
-          now.map((h) => (h === m.from ? m.to : h)),
-        );
-        events.set(m.tag, [...(events.get(m.tag) ?? []), { tag: m.tag, kind: 'rebalance', from: m.from, to: m.to, reason: m.reason }]);
-      }
-      for (const [tag, evs] of events) await this.o.write.setPlacements(tag, placed.get(tag)!, evs);
-      this.wake();
+    return { view, clusters };
+  }
+
+  /**
+   * The rebalance requests waiting (`POST /rebalance` on any server): each planned on the state as
+   * it is now and written with its request's end, in one fenced transaction, so it is made once and
+   * never races this loop's own writes. The loop then carries each move out like any change: the
+   * new copy started, healthy, then the old one drained and stopped.
+   */
+  private async carryOutRebalances(): Promise<void> {
+    const requests = await this.o.state.rebalanceRequests();
+    for (const r of requests) {
+      if (this.followed) return;
+      const movable = r.movable === null ? null : new Set(r.movable);
+      const { view, clusters } = await this.planMoves(r.maxMoves, (tag) => movable === null || movable.has(tag));
+      if (this.followed) return; // lost while planning: the next leader carries it out
+      await this.o.write.rebalanced(r, rebalanceChanges(clusters, view.moves), { ...view, dryRun: false });
     }
-    return { ...view, dryRun };
   }
 
   /** The planner's inputs: each host's allocation, ports and jobs from the clusters placed on it. */
