@@ -86,3 +86,34 @@ test('nothing to gain: no moves', () => {
   const asks = [placeAsk('big', { count: 2, cpu: 3, memory: 6 * GiB }, { current: ['a', 'b'] })];
   assert.deepEqual(planRebalance(placed(hosts, asks), asks, 10), { dryRun: false, moves: [], freedHosts: [] });
 });
+
+test('a host that took an instance is not freed next (its own instances moved, the new one left behind)', () => {
+  // a (the emptiest) empties into b, the only fuller host x may use; b then holds x and y, and
+  // moving y to d would not free it: the move would be churn under a false reason
+  const hosts = [
+    schedHost('a', { capacity: { cpu: 8, memory: 8 * GiB, disk: 0 } }),
+    schedHost('b'),
+    schedHost('c'),
+    schedHost('d', { labels: { rack: 'r9' } }),
+  ];
+  const asks = [
+    placeAsk('x', { count: 1, cpu: 1, memory: 0, constraints: [{ label: 'rack', op: '!=', value: 'r9' }] }, { current: ['a'] }),
+    placeAsk('y', { count: 1, cpu: 1, memory: 0 }, { current: ['b'] }),
+    placeAsk('v', { count: 1, cpu: 4, memory: 0 }, { current: ['c'] }),
+    placeAsk('w', { count: 1, cpu: 3, memory: 0 }, { current: ['d'] }),
+  ];
+  const view = planRebalance(placed(hosts, asks), asks, 10);
+  assert.deepEqual(view.moves, [{ tag: 'x', from: 'a', to: 'b', reason: 'free host a' }]);
+  assert.deepEqual(view.freedHosts, ['a']);
+});
+
+test('a host that is down, unheard or draining keeps its instances: the loop migrates them, within its budget', () => {
+  for (const over of [{ up: false }, { unheard: true }, { draining: true }]) {
+    const hosts = [schedHost('a', over), schedHost('b')];
+    const asks = [
+      placeAsk('x', { count: 1, cpu: 1, memory: 0 }, { current: ['a'] }),
+      placeAsk('y', { count: 1, cpu: 2, memory: 0 }, { current: ['b'] }),
+    ];
+    assert.deepEqual(planRebalance(placed(hosts, asks), asks, 10).moves, [], JSON.stringify(over));
+  }
+});

@@ -161,11 +161,15 @@ function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: Rebala
   const full = new Float64Array(fleet.hosts.length);
   for (const i of onHost.keys()) full[i] = hostFullness(fleet, i);
   const targets = [...onHost.keys()].sort((a, b) => full[b]! - full[a]!);
-  // a host with a spread cluster's instance stays (moving it would undo the spread)
+  // a host with a spread cluster's instance stays (moving it would undo the spread); so does a
+  // host that is down, unheard or draining: moving what it holds is the loop's migration, within
+  // its budget (a rebalance must not empty the hosts a network split keeps)
   const sources = [...onHost.entries()]
-    .filter(([, ms]) => ms.every((m) => m.ask.spec.spread === null))
+    .filter(([i, ms]) => fleet.usable[i] === 1 && ms.every((m) => m.ask.spec.spread === null))
     .sort((a, b) => full[a[0]]! - full[b[0]]! || a[1].length - b[1].length);
   const freed = new Set<number>();
+  // hosts that took an instance in this rebalance: freeing one would move that instance twice
+  const received = new Set<number>();
   let left = budget;
   // a host that cannot be emptied costs a look at the fuller hosts: give up after a bounded number of them
   let tries = 4 * budget + 16;
@@ -173,7 +177,7 @@ function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: Rebala
     full[i] = hostFullness(fleet, i);
   };
   for (const [from, ms] of sources) {
-    if (ms.length > left) continue;
+    if (ms.length > left || received.has(from)) continue;
     if (tries-- === 0) break;
     const level = full[from]!;
     const done: { m: Moving; to: number }[] = [];
@@ -193,6 +197,7 @@ function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: Rebala
     }
     refresh(from);
     freed.add(from);
+    for (const { to } of done) received.add(to);
     left -= done.length;
     for (const { m, to } of done)
       moves.push({

@@ -216,7 +216,10 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
         p.allocated.cpu += a.spec.cpu;
         p.allocated.memory += a.spec.memory;
         p.ports.push(...a.ports);
-        if (!p.jobs.includes(a.job)) p.jobs.push(a.job);
+        // one entry per cluster, as `Fleet.take` keeps them: the distinct-hosts filter counts
+        // them, both ways (a cluster that asks it, and one of its job beside it)
+        p.jobs.push(a.job);
+        if (a.spec.distinctHosts) (p.distinctJobs ??= []).push(a.job);
       }
     }
     return { planHosts, asks };

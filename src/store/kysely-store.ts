@@ -737,7 +737,7 @@ export class KyselyStore implements Store {
   // ---- metrics (queries in metrics.ts)
 
   putMetrics(series: readonly metrics.MetricSeriesRow[], points: readonly metrics.MetricPointRow[]): Promise<void> {
-    return metrics.putMetrics(this.db, series, points);
+    return metrics.putMetrics(this.db, this.kind, series, points);
   }
   readMetricPoints(after: number, missing: readonly number[], limit: number): Promise<metrics.StoredMetricPoint[]> {
     return metrics.readMetricPoints(this.db, this.kind, after, missing, limit);

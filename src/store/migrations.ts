@@ -12,6 +12,7 @@ import { packageBlobsMigration } from './package-blobs.js';
 import { hostReportsMigration } from './host-reports.js';
 import { agentCommandsMigration } from './agent-commands.js';
 import { metricsMigration } from './metrics.js';
+import { seriesIdsMigration } from './series-ids.js';
 import { strategiesMigration } from './strategies.js';
 import { namingMigration } from './naming.js';
 import { placementsMigration } from './placements.js';
@@ -482,6 +483,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0021_networks': networksMigration,
   '0022_capacity': capacityMigration,
   '0023_placements': placementsMigration,
+  '0024_series_ids': seriesIdsMigration,
   '0026_deployment_hosts': deploymentHostsMigration,
 };
 

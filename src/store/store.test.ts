@@ -292,6 +292,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0021_networks',
         '0022_capacity',
         '0023_placements',
+        '0024_series_ids',
         '0026_deployment_hosts',
       ]);
     });

@@ -7,6 +7,9 @@ import { BALANCER_NAME_RE, MEMBER_STATES, type JoinResponse } from '../../api/in
 import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
 import { PackageCache } from '../../artifacts/package-cache.js';
+import { parseRange } from '../../swarm/index.js';
+import { stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { AGENT_TOKENS_CHANGED, revocationMark, type PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
 import { serverIdentity } from '../trust.js';
@@ -219,7 +222,22 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     if (!(await mayFetch(ctx, req.principal, sha256))) throw notFound();
     if (!(await ctx.artifacts.has(sha256))) throw notFound();
     reply.header('content-type', 'application/gzip');
-    return reply.send((await packages.get(sha256)) ?? (await ctx.artifacts.open(sha256)));
+    const held = await packages.get(sha256);
+    // One byte range (a piece, for an agent fetching in pieces: docs/packages-p2p.md).
+    if (req.headers.range !== undefined) {
+      const size = held?.length ?? (await stat(ctx.artifacts.path(sha256))).size;
+      const r = parseRange(req.headers.range, size);
+      if (!r)
+        throw new NoopsError(
+          'NOOPS_E_INPUT',
+          `range ${req.headers.range} is not one byte range (bytes=A-B) within the package's ${size} bytes`,
+        );
+      reply.code(206).header('content-range', `bytes ${r.start}-${r.end - 1}/${size}`);
+      return reply.send(
+        held ? held.subarray(r.start, r.end) : createReadStream(ctx.artifacts.path(sha256), { start: r.start, end: r.end - 1 }),
+      );
+    }
+    return reply.send(held ?? (await ctx.artifacts.open(sha256)));
   });
 }
 
