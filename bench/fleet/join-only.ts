@@ -92,6 +92,9 @@ console.log(
 const t0 = performance.now();
 let tStep = t0;
 let cpuStep = procUsage(server.pid)!.cpuMs;
+/** joins done (joined and reported once), and at the last line printed */
+let done = 0;
+let doneStep = 0;
 await mapLimit(names, JOIN_CONCURRENCY, async (name) => {
   const r = await call('/agent/join', server.joinToken, 'POST', { name, labels: { sim: 'yes' } });
   if (r.status !== 200) throw new Error(`join ${name}: ${r.status} ${JSON.stringify(r.json)}`);
@@ -99,11 +102,14 @@ await mapLimit(names, JOIN_CONCURRENCY, async (name) => {
   hosts.push(h);
   await report(h);
   void park(h);
-  if (hosts.length % STEP === 0) {
+  done++;
+  if (done % STEP === 0 || done === n) {
     const now = performance.now();
     const cpu = procUsage(server.pid)!.cpuMs;
+    const k = done - doneStep;
+    doneStep = done;
     console.log(
-      `joined ${hosts.length}: ${((now - tStep) / STEP).toFixed(2)} ms/join wall, ${((cpu - cpuStep) / STEP).toFixed(2)} ms/join server CPU; rss ${status().rssMB.toFixed(0)} MB, fds ${fds()} (load ${load()})`,
+      `joined ${done}: ${((now - tStep) / k).toFixed(2)} ms/join wall, ${((cpu - cpuStep) / k).toFixed(2)} ms/join server CPU; rss ${status().rssMB.toFixed(0)} MB, fds ${fds()} (load ${load()})`,
     );
     tStep = now;
     cpuStep = cpu;
