@@ -184,4 +184,23 @@ describe('the scheduler loop', () => {
       ['b'],
     );
   });
+
+  it("with no cluster scheduled and no stale copy, a tick does not read every host's row", async () => {
+    let hostReads = 0;
+    const idle = new ScheduleLoop({
+      state: {
+        ...scheduleState(t.ctx),
+        scheduledClusters: async () => [],
+        staleCopies: async () => [],
+        hosts: async () => {
+          hostReads++;
+          return [];
+        },
+      },
+      write: scheduleWriter(t.ctx, () => {}),
+      planner: schedulePlanner(),
+    });
+    await idle.tick();
+    assert.equal(hostReads, 0);
+  });
 });
