@@ -15,7 +15,7 @@
  * Prints one JSON line.
  */
 import { cpuUsage, memoryUsage } from 'node:process';
-import { Fleet, type PlaceAsk, placedHosts, planCluster, planRebalance, type SchedHost } from '../../src/schedule/index.js';
+import { Fleet, type PlaceAsk, placedInstances, planCluster, planRebalance, type SchedHost } from '../../src/schedule/index.js';
 import { type AskKind, makeAsks, makeHosts, random } from './workload.js';
 
 interface Args {
@@ -74,7 +74,7 @@ function placeAll(fleet: Fleet, asks: PlaceAsk[]): { added: number; left: number
   for (const ask of asks) {
     const plan = planCluster(fleet, ask);
     fleet.apply(plan, ask);
-    ask.current = placedHosts(plan);
+    ask.current = placedInstances(plan);
     added += plan.add.length;
     left += plan.leave.length;
     unplaced += plan.unplaced;

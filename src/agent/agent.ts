@@ -39,7 +39,7 @@ import { RuntimePruner } from './install/runtime-prune.js';
 import { ServerTrust } from './trust/server-trust.js';
 import { checkRelease, KeyPin } from './trust/signing.js';
 import { sleep } from './sleep.js';
-import { processId, watchSpec } from './specs.js';
+import { instanceProcesses, processId, watchSpec } from './specs.js';
 import { hostUsers, setUpProcessUser } from './run-as.js';
 import { EngineRunner } from './containers/runner.js';
 import { loadIdentity, saveIdentity } from './state.js';
@@ -570,7 +570,7 @@ export class Agent {
   private checkHealth(): void {
     const ids = new Set<string>();
     for (const inst of Object.values(this.host.state.instances)) {
-      for (const spec of inst.desired.manifest.processes) {
+      for (const spec of instanceProcesses(inst.desired)) {
         const id = processId(inst.desired.tag, spec.name);
         const s = this.host.supervisor.status(id);
         if (!s || (s.pid === null && !s.container) || (s.state !== 'up' && s.state !== 'starting')) continue;

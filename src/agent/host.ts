@@ -25,7 +25,7 @@ import { localCronSpec, localWatchSpec, readWatches, WATCHES_FILE, type LocalWat
 import type { ProcessSupervisor } from './backends.js';
 import type { WatchRef } from './control/names.js';
 import { recordPids, recordWatches, startCrons, type Failures } from './reconcile.js';
-import { processId, watchSpec } from './specs.js';
+import { instanceProcesses, processId, watchSpec } from './specs.js';
 import type { HostUsers } from './run-as.js';
 import { readReleaseOnDisk, rebuildInstances, rebuildLocal, scanProcesses, type FoundProcess } from './rebuild.js';
 import { readState, saveState, type AgentState, type InstanceState, type WatchesState } from './state.js';
@@ -111,7 +111,7 @@ export class Host {
   /** Takes over what the previous agent left running; starts what is not running (unless held). */
   async adoptAll(): Promise<void> {
     for (const inst of Object.values(this.state.instances)) {
-      for (const spec of inst.desired.manifest.processes) {
+      for (const spec of instanceProcesses(inst.desired)) {
         try {
           this.#adoptOne(watchSpec(this.root, inst.desired, spec, inst.ports[spec.name], this.users), inst, spec.name);
         } catch (err) {
@@ -238,7 +238,7 @@ export class Host {
   processes(more?: (inst: InstanceState, spec: ProcessSpec, status: ProcessStatus | undefined) => Partial<ProcessReport>): ProcessReport[] {
     const out: ProcessReport[] = [];
     for (const inst of Object.values(this.state.instances)) {
-      for (const spec of inst.desired.manifest.processes) {
+      for (const spec of instanceProcesses(inst.desired)) {
         const s = this.supervisor.status(processId(inst.desired.tag, spec.name));
         out.push({
           tag: inst.desired.tag,
@@ -311,7 +311,7 @@ export class Host {
       const pairs = parseTag(inst.desired.tag)
         .pairs.map((p) => `${p.key}=${p.value}`)
         .join(',');
-      for (const spec of inst.desired.manifest.processes) {
+      for (const spec of instanceProcesses(inst.desired)) {
         const id = processId(inst.desired.tag, spec.name);
         const s = this.supervisor.status(id);
         const usage = s?.pid && this.#sampleUsage ? groupUsage(s.pid) : null;

@@ -11,7 +11,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { API_PREFIX, type DesiredInstance } from '../api/index.js';
+import { API_PREFIX, type DesiredInstance, replicaName, replicaOf } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { procStat, startTimeToEpochMs } from '../supervisor/index.js';
 import { readMarker } from './install/release-dir.js';
@@ -103,8 +103,10 @@ export function rebuildInstances(
   const instances: AgentState['instances'] = {};
   // Oldest first: when two processes claim one name (should not happen), the older one is kept.
   for (const p of [...found].sort((a, b) => a.startTime - b.startTime)) {
-    const { NOOPS_TAG: tag, NOOPS_VERSION: version, NOOPS_PROCESS: name, NOOPS_RELEASE_DIR: dir } = p.env;
-    if (!tag || !version || !name || !dir) continue;
+    const { NOOPS_TAG: tag, NOOPS_VERSION: version, NOOPS_PROCESS: base, NOOPS_RELEASE_DIR: dir } = p.env;
+    if (!tag || !version || !base || !dir) continue;
+    // a replica says which in NOOPS_REPLICA (its supervisor name is web@2); absent: the first
+    const name = replicaName(base, Number(p.env.NOOPS_REPLICA ?? 1) || 1);
     if (p.pgrp !== p.pid) continue; // a child of a watched process: the leader is the watch
     const release = instanceDirs(root, { tag, version }).release;
     if (dir !== release) continue; // another agent's root
@@ -146,7 +148,10 @@ function desiredOf(tag: string, version: string, onDisk: ReleaseOnDisk, kind: st
 
 function placeProcess(inst: InstanceState, name: string, p: FoundProcess, notes: string[]): void {
   const { manifest } = inst.desired;
-  if (manifest.processes.some((s) => s.name === name)) {
+  const { process: base, replica } = replicaOf(name);
+  if (manifest.processes.some((s) => s.name === base)) {
+    // a replica (web@2) was running: the instance had at least that many (the server's next answer says how many)
+    if (replica > 1) inst.desired.replicas = Math.max(inst.desired.replicas ?? 1, replica);
     if (inst.processes[name] !== undefined) {
       notes.push(`pid ${p.pid} is a second ${inst.desired.tag}/${name}: not adopted (stop it by hand)`);
       return;

@@ -98,3 +98,25 @@ test('nothing desired: every instance is removed, and nothing else', () => {
     { do: 'remove', tag: API },
   ]);
 });
+
+test('replicas: a keep starts the missing copies (web@2, ...) and stops those a lower count no longer wants', () => {
+  const running = { [WEB]: { version: 'v1', sha256: SHA } };
+  const ids = (...names: string[]): Set<string> => new Set(names.map((n) => `${WEB}/${n}`));
+  assert.deepEqual(
+    planReconcile([{ ...desired(WEB, 'v1'), replicas: 3 }], actual({ instances: running, supervised: ids('web', 'worker') })),
+    [{ do: 'keep', tag: WEB, version: 'v1', start: ['web@2', 'web@3', 'worker@2', 'worker@3'] }],
+  );
+  assert.deepEqual(
+    planReconcile(
+      [{ ...desired(WEB, 'v1'), replicas: 2 }],
+      actual({ instances: running, supervised: ids('web', 'web@2', 'web@3', 'worker', 'worker@2', 'worker@3') }),
+    ),
+    [{ do: 'keep', tag: WEB, version: 'v1', start: [], stop: ['web@3', 'worker@3'] }],
+  );
+  // back to one (replicas absent): only the first copies stay; another tag's processes are not touched
+  const other = `${API}/web@2`;
+  assert.deepEqual(
+    planReconcile([desired(WEB, 'v1')], actual({ instances: running, supervised: new Set([...ids('web', 'web@2', 'worker'), other]) })),
+    [{ do: 'keep', tag: WEB, version: 'v1', start: [], stop: ['web@2'] }],
+  );
+});

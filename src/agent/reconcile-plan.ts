@@ -10,11 +10,12 @@
  *   a failure reported for another version   forget-failure (the desired state moved on)
  *   the very version that failed             nothing: the server decides what comes next
  *   a release whose signature is refused     refuse (nothing of it is installed or run)
- *   the release already running              keep (new kind or deployment; start what is missing)
+ *   the release already running              keep (new kind, deployment or replicas: start what is
+ *                                            missing, stop the replicas no longer wanted)
  *   anything else                            switch (install, stop the old, activate, start)
  */
 import type { DesiredInstance } from '../api/index.js';
-import { processId } from './specs.js';
+import { instanceProcesses, processId } from './specs.js';
 
 /** What the host runs, as the plan needs it. */
 export interface ActualState {
@@ -31,7 +32,7 @@ export type ReconcileAction =
   | { do: 'remove'; tag: string }
   | { do: 'forget-failure'; tag: string; version: string }
   | { do: 'refuse'; tag: string; version: string; reason: string }
-  | { do: 'keep'; tag: string; version: string; start: string[] }
+  | { do: 'keep'; tag: string; version: string; start: string[]; stop?: string[] }
   | { do: 'switch'; tag: string; from: string | null; to: string };
 
 /** Why a desired release may not be installed or run (its signature); undefined when it may. Pure. */
@@ -62,11 +63,22 @@ export function planReconcile(desired: readonly DesiredInstance[], actual: Actua
     }
     const cur = actual.instances[d.tag];
     if (cur && cur.version === d.version && cur.sha256 === d.sha256) {
-      const start = d.manifest.processes.map((p) => p.name).filter((name) => !actual.supervised.has(processId(d.tag, name)));
-      plan.push({ do: 'keep', tag: d.tag, version: d.version, start });
+      const names = instanceProcesses(d).map((p) => p.name);
+      const start = names.filter((name) => !actual.supervised.has(processId(d.tag, name)));
+      // replicas no longer wanted (a lower count): stopped, the others left running
+      const stop = supervisedOf(actual.supervised, d.tag).filter((name) => !names.includes(name));
+      plan.push({ do: 'keep', tag: d.tag, version: d.version, start, ...(stop.length > 0 && { stop }) });
       continue;
     }
     plan.push({ do: 'switch', tag: d.tag, from: cur?.version ?? null, to: d.version });
   }
   return plan;
+}
+
+/** The names of the processes of `tag` the supervisor has (ids are `TAG/NAME`; a tag holds no `/`). */
+function supervisedOf(supervised: ReadonlySet<string>, tag: string): string[] {
+  const prefix = processId(tag, '');
+  const out: string[] = [];
+  for (const id of supervised) if (id.startsWith(prefix)) out.push(id.slice(prefix.length));
+  return out;
 }

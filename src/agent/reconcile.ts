@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { PieceDest } from '../swarm/index.js';
-import type { DesiredInstance, FailureReport } from '../api/index.js';
+import { type DesiredInstance, type FailureReport, replicaOf } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
 import type { ProcessSpec } from '../release/index.js';
 import { ensureRuntime } from '../runtimes/index.js';
@@ -18,7 +18,7 @@ import { cacheDir } from './install/install-paths.js';
 import { freePort } from '../net/index.js';
 import { noteRuntimesInUse, pruneUnusedRuntimes } from './install/runtime-prune.js';
 import { planReconcile, type ActualState } from './reconcile-plan.js';
-import { cronSpec, processId, runtimesDir, runtimesOf, watchSpec } from './specs.js';
+import { cronSpec, instanceProcesses, processId, runtimesDir, runtimesOf, watchSpec } from './specs.js';
 import { driverOf } from './containers/spec.js';
 import type { HostUsers } from './run-as.js';
 import type { AgentState, InstanceState } from './state.js';
@@ -86,8 +86,13 @@ export async function reconcile(deps: ReconcileDeps, state: AgentState, desired:
         break;
       case 'keep': {
         const cur = state.instances[step.tag]!;
-        cur.desired = byTag.get(step.tag)!; // kind and deployment may change without a new release
-        startProcesses(deps, cur, step.start);
+        cur.desired = byTag.get(step.tag)!; // kind, deployment and replicas may change without a new release
+        if (step.stop) await stopReplicas(deps, cur, step.stop);
+        await startProcesses(deps, cur, step.start);
+        if (step.stop || instanceProcesses(cur.desired) !== cur.desired.manifest.processes) {
+          recordPids(deps.supervisor, cur);
+          deps.save();
+        }
         break;
       }
       case 'switch':
@@ -104,7 +109,7 @@ function actualState(supervisor: ProcessSupervisor, state: AgentState, failures:
   const supervised = new Set<string>();
   for (const [tag, inst] of Object.entries(state.instances)) {
     instances[tag] = { version: inst.desired.version, sha256: inst.desired.sha256 };
-    for (const p of inst.desired.manifest.processes) {
+    for (const p of instanceProcesses(inst.desired)) {
       const id = processId(tag, p.name);
       if (supervisor.status(id)) supervised.add(id);
     }
@@ -178,7 +183,7 @@ async function switchRelease(
   releases.activate(root, d.tag, d.version);
   const inst: InstanceState = { desired: d, ports: cur?.ports ?? {}, processes: {}, downloaded: installed.downloaded };
   state.instances[d.tag] = inst;
-  for (const spec of d.manifest.processes) {
+  for (const spec of instanceProcesses(d)) {
     const port = await portFor(inst, spec);
     try {
       deps.supervisor.start(watchSpec(root, d, spec, port, usersOf(deps)));
@@ -196,10 +201,28 @@ async function switchRelease(
 }
 
 /** Starts the named processes of the current release (those the supervisor does not have: one a person stopped is held, and kept stopped). */
-function startProcesses(deps: ReconcileDeps, inst: InstanceState, names: readonly string[]): void {
-  for (const spec of inst.desired.manifest.processes) {
-    if (names.includes(spec.name)) deps.supervisor.start(watchSpec(deps.root, inst.desired, spec, inst.ports[spec.name], usersOf(deps)));
+async function startProcesses(deps: ReconcileDeps, inst: InstanceState, names: readonly string[]): Promise<void> {
+  for (const spec of instanceProcesses(inst.desired)) {
+    if (!names.includes(spec.name)) continue;
+    // a new replica's `port: auto` is its own, picked now (the first replica's stays as recorded)
+    const port = inst.ports[spec.name] ?? (replicaOf(spec.name).replica > 1 ? await portFor(inst, spec) : undefined);
+    deps.supervisor.start(watchSpec(deps.root, inst.desired, spec, port, usersOf(deps)));
   }
+}
+
+/**
+ * Stops replicas an instance no longer runs (its count went down): each as any stop (its stop
+ * command or signal, its grace), then forgotten with its port and pid records.
+ */
+async function stopReplicas(deps: ReconcileDeps, inst: InstanceState, names: readonly string[]): Promise<void> {
+  const tag = inst.desired.tag;
+  await Promise.all(names.map((n) => deps.supervisor.stop(processId(tag, n)).catch(() => undefined)));
+  deps.supervisor.forget?.(...names.map((n) => processId(tag, n)));
+  for (const n of names) {
+    delete inst.ports[n];
+    delete inst.processes[n];
+  }
+  deps.log(`${tag}: stopped ${names.join(', ')} (fewer replicas)`);
 }
 
 /** Schedules the crons of an instance; a cron this host cannot run fails the release. */
@@ -225,8 +248,9 @@ async function stopInstance(deps: ReconcileDeps, inst: InstanceState): Promise<v
   const tag = inst.desired.tag;
   // A cron run in progress finishes (and is recorded); no new one starts.
   for (const c of inst.desired.manifest.crons ?? []) deps.crons.remove(processId(tag, c.name));
-  await Promise.all(inst.desired.manifest.processes.map((p) => deps.supervisor.stop(processId(tag, p.name)).catch(() => undefined)));
-  deps.supervisor.forget?.(...inst.desired.manifest.processes.map((p) => processId(tag, p.name)));
+  const processes = instanceProcesses(inst.desired);
+  await Promise.all(processes.map((p) => deps.supervisor.stop(processId(tag, p.name)).catch(() => undefined)));
+  deps.supervisor.forget?.(...processes.map((p) => processId(tag, p.name)));
 }
 
 async function portFor(inst: InstanceState, spec: ProcessSpec): Promise<number | undefined> {
@@ -242,7 +266,7 @@ export function recordPids(supervisor: ProcessSupervisor, inst: InstanceState, c
     supervisor,
     crons,
     inst,
-    inst.desired.manifest.processes.map((p) => p.name),
+    instanceProcesses(inst.desired).map((p) => p.name),
     (inst.desired.manifest.crons ?? []).map((c) => c.name),
     (n) => processId(inst.desired.tag, n),
   );
@@ -290,7 +314,7 @@ export function detectStartFailures(supervisor: ProcessSupervisor, state: AgentS
   for (const inst of Object.values(state.instances)) {
     const d = inst.desired;
     if (failures.get(d.tag)?.version === d.version) continue;
-    for (const spec of d.manifest.processes) {
+    for (const spec of instanceProcesses(d)) {
       const s = supervisor.status(processId(d.tag, spec.name));
       if (!s) continue;
       const log = join(root, 'jobs', d.tag, 'shared', 'log', `${spec.name}.err.log`);

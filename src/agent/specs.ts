@@ -4,7 +4,7 @@
  * manifests filled in and the checks of "the process's own port" pointed at its port.
  */
 import { join } from 'node:path';
-import type { DesiredInstance } from '../api/index.js';
+import { type DesiredInstance, replicaCount, replicaName, replicaOf } from '../api/index.js';
 // Types only: the agent never loads the release schemas (zod, yaml) to run a release; a key an
 // older manifest lacks is left out here, and the supervisor's own default applies.
 import type { CronSpecManifest, ManifestCondition, ManifestFlapping, ProcessSpec } from '../release/index.js';
@@ -21,6 +21,23 @@ export const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'USER', 'L
 /** The supervisor id of a process (or cron) of an instance. */
 export function processId(tag: string, name: string): string {
   return `${tag}/${name}`;
+}
+
+/**
+ * The processes an instance runs on this host: each process of its manifest once per replica
+ * (`web`, `web@2`, ...: api/replicas.ts). With one replica (`replicas` absent or 1) it is the
+ * manifest's own list, the very array, so an instance without replicas runs exactly as before.
+ *
+ * @example
+ *   instanceProcesses({ manifest: { processes: [web, worker] }, replicas: 2 }).map((p) => p.name)
+ *   // ['web', 'web@2', 'worker', 'worker@2']
+ */
+export function instanceProcesses(d: Pick<DesiredInstance, 'manifest' | 'replicas'>): ProcessSpec[] {
+  const n = replicaCount(d);
+  if (n === 1) return d.manifest.processes;
+  const out: ProcessSpec[] = [];
+  for (const p of d.manifest.processes) for (let r = 1; r <= n; r++) out.push(r === 1 ? p : { ...p, name: replicaName(p.name, r) });
+  return out;
 }
 
 /** The agent's own variables that processes see (PATH, HOME, ...). */
@@ -91,8 +108,14 @@ export function instanceEnv(root: string, d: DesiredInstance, name: string, extr
  */
 export function watchSpec(root: string, d: DesiredInstance, spec: ProcessSpec, port: number | undefined, users: HostUsers): WatchSpec {
   const dirs = instanceDirs(root, d);
-  const env = instanceEnv(root, d, spec.name, { ...spec.env, ...secretValues(spec.secretEnv, d.secrets) });
+  const { process: base, replica } = replicaOf(spec.name);
+  const env = instanceEnv(root, d, base, { ...spec.env, ...secretValues(spec.secretEnv, d.secrets) });
   if (port !== undefined) env.PORT = String(port);
+  // only when the server sent a count: an instance without replicas sees exactly what it saw before
+  if (d.replicas !== undefined) {
+    env.NOOPS_REPLICA = String(replica);
+    env.NOOPS_REPLICAS = String(replicaCount(d));
+  }
   return {
     id: processId(d.tag, spec.name),
     cwd: dirs.release,

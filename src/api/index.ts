@@ -27,6 +27,7 @@ export { drainHost, undrainHost } from './capacity-client.js';
 export { setNetwork, showNetwork } from './network-client.js';
 export { listVolumes, removeVolume } from './volumes-client.js';
 export { hostAddressOf, plainAddress, processAddress, type HostAddressSource } from './addresses.js';
+export { MAX_REPLICAS, REPLICA_SEPARATOR, replicaCount, replicaName, replicaOf } from './replicas.js';
 export * from './balancers-client.js';
 export { sendBalancerReports } from './agent-balancers-client.js';
 export { clusterPlacements, clusterPlan, rebalance, scaleCluster } from './schedule-client.js';

@@ -225,6 +225,8 @@ export interface ClusterView {
   stopping?: { deployment: number; stops: StopPlanItem[] };
   /** how the cluster is placed when it names a count instead of hosts (issue 18); absent: hosts named by hand */
   schedule?: ScheduleSpec;
+  /** a scheduled cluster's hosts that run more than one instance, with their count (absent: one on each; docs/scheduler.md#replicas) */
+  replicas?: Record<string, number>;
 }
 
 /** One instance a change of a cluster stops: a host leaving it, and the version it runs there. */
@@ -431,6 +433,12 @@ export interface DesiredInstance {
   allowRoot?: boolean;
   /** how the processes run here, resolved at write time (noops.yaml, else the cluster's policy); absent: `process` */
   driver?: ProcessDriverName;
+  /**
+   * how many copies of each process run on this host (a scheduled cluster's placement here),
+   * resolved at write time; absent: 1 (a server before replicas never sends it, and an agent
+   * before them ignores it). Replica n > 1 of process `web` is `web@n` (api/replicas.ts).
+   */
+  replicas?: number;
 }
 
 /** GET /agent/desired?after=GEN: long-polls until the generation is newer than `after` */

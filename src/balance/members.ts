@@ -8,7 +8,14 @@
  *   the pools a host drives ──► DesiredBalancers { index: 48-bit hash, pools }
  */
 import { createHash } from 'node:crypto';
-import type { BalancerView, DesiredBalancer, DesiredBalancers, DesiredMember, MemberState } from '../api/index.js';
+import {
+  type BalancerView,
+  type DesiredBalancer,
+  type DesiredBalancers,
+  type DesiredMember,
+  type MemberState,
+  replicaOf,
+} from '../api/index.js';
 import { namingSelector } from '../naming/index.js';
 import { isUnder, matches, type Selector } from '../tree/index.js';
 import type { DrainMark } from './ports.js';
@@ -95,7 +102,8 @@ export function membersOf(
   const matched = new Map<string, boolean>();
   for (const c of candidates) {
     if (c.address === null || c.port === null) continue;
-    if (pool.process && c.process !== pool.process) continue;
+    // every replica of the process (web, web@2, ...) is a member of its own (its id names it)
+    if (pool.process && c.process !== pool.process && replicaOf(c.process).process !== pool.process) continue;
     let ok = matched.get(c.tag);
     if (ok === undefined) matched.set(c.tag, (ok = matches(selector, c.tag)));
     if (!ok) continue;

@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
-import { type AgentReport, type NamingAnswer, type NamingEndpoint, plainAddress, processAddress } from '../api/index.js';
+import { type AgentReport, type NamingAnswer, type NamingEndpoint, plainAddress, processAddress, replicaOf } from '../api/index.js';
 import type { HostRow } from '../store/index.js';
 import { formatSelector, matches, type Selector } from '../tree/index.js';
 import { DeadlineWheel, Question, type NamingScope, type Watcher } from './watchers.js';
@@ -155,7 +155,8 @@ export class NamingView {
     this.all ??= [...this.byHost.values()].flatMap((h) => h.endpoints).sort(compareEndpoints);
     const matched = new Map<string, boolean>();
     const endpoints = this.all.filter((e) => {
-      if (process !== undefined && e.process !== process) return false;
+      // every replica of the process (web, web@2, ...) answers for it
+      if (process !== undefined && e.process !== process && replicaOf(e.process).process !== process) return false;
       let ok = matched.get(e.tag);
       if (ok === undefined) matched.set(e.tag, (ok = matches(selector, e.tag) && visible(e.tag)));
       return ok;

@@ -338,6 +338,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       const entry = newRunning({ id, ...base }, progress, release, 0);
       entry.fence = fence;
       entry.desiredAtStart = desired; // read under the lock just now: the first step need not read it again
+      entry.replicas = plan.replicas;
       // From here the running row locks the cluster: a failure must end it, then rethrow.
       this.opening.set(id, entry); // stopsFor sees it before its first removal is written
       this.emit('written', id); // after opening.set: this server's own message finds it held, and reads nothing

@@ -4,7 +4,7 @@
  * needs). The controller then takes the cluster's lock and writes it (`open`).
  */
 import { NoopsError } from '../errors/index.js';
-import type { DeploymentKind, DesiredRow, ReleaseRow, RunningDeploymentRow } from '../store/index.js';
+import type { ClusterRow, DeploymentKind, DesiredRow, ReleaseRow, RunningDeploymentRow } from '../store/index.js';
 import { formatTag, parseTag, truncateTo } from '../tree/index.js';
 import { checkEnv } from './check-env.js';
 import { checkRootUsers } from './check-user.js';
@@ -47,6 +47,8 @@ export interface StartPlan {
   policy: RolloutPolicy;
   batches: string[][];
   hasTests: boolean;
+  /** a scheduled cluster's hosts with more than one replica, as its start read them (null: none) */
+  replicas: Record<string, number> | null;
   /** read under the cluster's lock: what each host runs now, and the cluster's desired entries */
   previousOf(): Promise<{ previous: Record<string, string | null>; desired: DesiredRow[] }>;
 }
@@ -91,6 +93,7 @@ export async function planDeploy(deps: Pick<RolloutDeps, 'read' | 'lastReport' |
     policy,
     batches: planBatches(targets, policy.batch, req.canary),
     hasTests: (manifest.deployTests ?? []).length > 0,
+    replicas: replicasOf(cluster),
     async previousOf() {
       const desired = await read.desired(req.tag);
       const running = new Map(desired.map((d) => [d.host, d.version]));
@@ -124,6 +127,7 @@ export async function planUndeploy(deps: Pick<RolloutDeps, 'read'>, req: StartUn
     policy,
     batches: planBatches(hosts, policy.batch),
     hasTests: false,
+    replicas: replicasOf(cluster),
     async previousOf() {
       // read again under the lock: what runs now is what stops, and what goes back on an abort
       const now = await undeployTargets(read, req);
@@ -132,6 +136,11 @@ export async function planUndeploy(deps: Pick<RolloutDeps, 'read'>, req: StartUn
       return { previous, desired: now.desired };
     },
   };
+}
+
+/** A cluster's replicas per host when it is scheduled (a hand-placed cluster runs one on each host: null). */
+export function replicasOf(cluster: Pick<ClusterRow, 'schedule' | 'replicas'> | undefined): Record<string, number> | null {
+  return cluster?.schedule && cluster.replicas ? cluster.replicas : null;
 }
 
 /** The cluster's desired entries, and those an undeploy stops (NOOPS_E_NOTHING_RUNS when none). */

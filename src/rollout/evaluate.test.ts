@@ -93,3 +93,23 @@ test('rollback goes to the newest succeeded version that differs from the curren
   assert.equal(previousVersion([{ version: 'v3' }, { version: 'v3' }]), null);
   assert.equal(previousVersion([{ version: 'v3' }, { version: 'v3' }, { version: 'v2' }, { version: 'v1' }]), 'v2');
 });
+
+test('the replicas a host reports (web@2) gate it as their process does', () => {
+  const T1 = '2024-05-01T12:00:05.000Z';
+  const healthy = (process: string, since = T0) => proc({ process, health: 'healthy', healthySince: since });
+  assert.deepEqual(hostReadiness('v2', ['web'], obs(healthy('web'), proc({ process: 'web@2', health: 'starting' }))), {
+    kind: 'pending',
+    reason: 'web@2: waiting for its first health check',
+  });
+  assert.deepEqual(hostReadiness('v2', ['web'], obs(healthy('web'), healthy('web@2', T1))), {
+    kind: 'healthy',
+    since: Date.parse(T1),
+    downloaded: null,
+  });
+  // a replica of the old version (being replaced) or of a process the release does not declare does not count
+  assert.equal(
+    hostReadiness('v2', ['web'], obs(healthy('web'), proc({ process: 'web@2', version: 'v1', state: 'exited' }))).kind,
+    'healthy',
+  );
+  assert.equal(hostReadiness('v2', ['web'], obs(healthy('web'), proc({ process: 'other@2', state: 'exited' }))).kind, 'healthy');
+});

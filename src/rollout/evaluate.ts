@@ -2,7 +2,7 @@
  * Deciding, without I/O, what one host's report says about one deployment: is the host
  * running the release, healthy, and since when; has it gone back to its previous release.
  */
-import type { FailureReport, ProcessReport } from '../api/index.js';
+import { type FailureReport, type ProcessReport, replicaOf } from '../api/index.js';
 
 /** What one host reported about one tag. Undefined when the host has not reported yet. */
 export interface HostObservation {
@@ -23,6 +23,7 @@ export type Readiness =
  * A host is healthy when every process the release declares runs that version, is `up`, and
  * passes its health check; it is healthy since the latest of its processes became so. An agent
  * that does not check health (no `health` field) counts an `up` process as healthy since it started.
+ * The replicas of a process its agent reports (`web@2`, docs/scheduler.md#replicas) count as it does.
  *
  * @example
  *   hostReadiness('abc123def', ['web'], { processes: [{ process: 'web', version: 'abc123def', state: 'up',
@@ -34,7 +35,10 @@ export function hostReadiness(version: string, expected: readonly string[], obs:
   if (obs.failure && obs.failure.version === version) return { kind: 'failed', reason: obs.failure.error };
   let since = 0;
   let downloaded: boolean | null = null;
-  for (const name of expected) {
+  const replicas = obs.processes.filter(
+    (x) => x.version === version && x.process.includes('@') && expected.includes(replicaOf(x.process).process),
+  );
+  for (const name of [...expected, ...replicas.map((r) => r.process)]) {
     const p = obs.processes.find((x) => x.process === name && x.version === version);
     if (!p) return { kind: 'pending', reason: `${name}: not running ${version} yet` };
     if (p.downloaded !== undefined) downloaded = (downloaded ?? false) || p.downloaded;

@@ -9,7 +9,7 @@ import { observe } from './evaluate.js';
 import { deployTestEnv, hostAddress, instanceList, mainProcess, runDeployTests } from './deploy-tests.js';
 import type { RunningDeployment } from './running-deployment.js';
 import type { RolloutDeps } from './ports.js';
-import { releaseFor } from './deploy-start.js';
+import { releaseFor, replicasOf } from './deploy-start.js';
 import { manifestOf } from './store-ports.js';
 
 export class Executor {
@@ -124,6 +124,7 @@ export class Executor {
     const desired = entry.desiredAtStart ?? (await this.deps.read.desired(row.tag));
     entry.desiredAtStart = undefined;
     const current = new Map(desired.map((d) => [d.host, d]));
+    const replicasOn = await this.replicasOf(entry);
     const at = new Date().toISOString();
     const changes: { host: string; row: DesiredRow | null }[] = [];
     for (const { host, version } of targets) {
@@ -132,7 +133,15 @@ export class Executor {
         if (cur) changes.push({ host, row: null });
         continue;
       }
-      if (cur && cur.version === version && cur.deploymentId === row.id && (cur.kind ?? row.kind) === kind) continue;
+      const replicas = replicasOn(host);
+      if (
+        cur &&
+        cur.version === version &&
+        cur.deploymentId === row.id &&
+        (cur.kind ?? row.kind) === kind &&
+        (cur.replicas ?? 1) === replicas
+      )
+        continue;
       const release = version === row.version ? entry.release : await this.cachedRelease(entry, version);
       const driver = driverOf(release, entry.progress.policy.driver);
       changes.push({
@@ -147,11 +156,23 @@ export class Executor {
           updatedAt: at,
           kind,
           ...(driver !== undefined && { driver }),
+          ...(replicas > 1 && { replicas }),
         },
       });
     }
     await this.deps.write.setDesiredMany(row.tag, changes, entry.fence);
     for (const c of changes) this.deps.notify(c.host);
+  }
+
+  /**
+   * How many replicas each host of a cluster runs, resolved when its entry is written: a
+   * scheduled cluster's placement there (its `replicas`), else one (a hand-placed cluster).
+   */
+  private async replicasOf(entry: RunningDeployment): Promise<(host: string) => number> {
+    // a deployment resumed after a restart reads them once (the scheduler changes none while it runs)
+    if (entry.replicas === undefined) entry.replicas = replicasOf(await this.deps.read.cluster(entry.row.tag));
+    const replicas = entry.replicas;
+    return (host) => (replicas !== null && Object.hasOwn(replicas, host) ? replicas[host]! : 1);
   }
 
   /** Starts the deploy tests after `batch` in the background; answers the instances they test. */

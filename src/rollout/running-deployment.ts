@@ -37,6 +37,11 @@ export interface RunningDeployment {
   dirty: Set<string> | undefined;
   /** the cluster's desired entries as its start read them, for its first step (read once, not twice) */
   desiredAtStart?: DesiredRow[];
+  /**
+   * the cluster's replicas per host, resolved into each desired entry written (docs/scheduler.md#replicas):
+   * from its start, or read once when resumed (undefined: not read yet; null: one on each host)
+   */
+  replicas?: Record<string, number> | null;
   /** the rollout loop's lease this server steps it under (undefined: alone); every write of its stepping goes under it */
   fence?: Fence;
 }

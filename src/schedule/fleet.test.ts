@@ -33,9 +33,11 @@ test('a cluster that must open a new host opens the biggest', () => {
     schedHost('mid', { capacity: { cpu: 16, memory: 32 * GiB, disk: 0 } }),
   ]);
   assert.deepEqual(
-    planCluster(fleet, placeAsk('web', { count: 2 })).add.map((a) => a.host),
+    planCluster(fleet, placeAsk('web', { count: 2, distinctHosts: true })).add.map((a) => a.host),
     ['big', 'mid'],
   );
+  // without distinct hosts the biggest takes both (replicas)
+  assert.deepEqual(planCluster(fleet, placeAsk('web', { count: 2 })).placements, [{ host: 'big', count: 2 }]);
 });
 
 test('hosts down, draining or without a capacity are not in the levels the search reads', () => {
@@ -75,8 +77,14 @@ test('the search does not look at every host: full hosts are skipped by their le
 test('a host is looked at most once per plan, however many instances it places', () => {
   const hosts = Array.from({ length: 100 }, (_, i) => schedHost(`h${i}`));
   const fleet = new Fleet(hosts);
-  const plan = planCluster(fleet, placeAsk('web', { count: 150 }));
+  const plan = planCluster(fleet, placeAsk('web', { count: 150, distinctHosts: true }));
   assert.equal(plan.add.length, 100);
   assert.equal(new Set(plan.add.map((a) => a.host)).size, 100);
   assert.equal(plan.unplaced, 50);
+  // with replicas (4 cores of 1 each per host) a host is chosen again while one more fits, never looked up again
+  const packed = planCluster(new Fleet(Array.from({ length: 100 }, (_, i) => schedHost(`h${i}`))), placeAsk('web', { count: 450 }));
+  assert.equal(packed.add.length, 400);
+  assert.equal(packed.placements.length, 100);
+  assert.ok(packed.placements.every((p) => p.count === 4));
+  assert.equal(packed.unplaced, 50);
 });

@@ -22,5 +22,6 @@ export {
 } from './filters.js';
 export { binpack, fullness, spread } from './scorers.js';
 export { BINPACK_LIMIT, SPREAD_LIMIT, UNORDERED_LIMIT, hostFullness, placedHosts, planCluster } from './plan.js';
+export { placedInstances } from './replicas.js';
 export { formatCores, formatSize } from './sizes.js';
 export { planRebalance } from './rebalance.js';

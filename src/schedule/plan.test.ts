@@ -1,15 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Fleet } from './fleet.js';
-import { placedHosts, planCluster } from './plan.js';
+import { planCluster } from './plan.js';
+import { placedInstances } from './replicas.js';
 import { GiB, placeAsk, schedHost } from './testing.js';
 import type { SchedHost } from './types.js';
 
 const names = (xs: { host: string }[]): string[] => xs.map((x) => x.host).sort();
 
-test('places count instances, one per host, and records the plan in the fleet', () => {
+test('places count instances, one per host with distinct hosts, and records the plan in the fleet', () => {
   const fleet = new Fleet([schedHost('a'), schedHost('b'), schedHost('c')]);
-  const ask = placeAsk('web', { count: 2, cpu: 1, memory: GiB });
+  const ask = placeAsk('web', { count: 2, cpu: 1, memory: GiB, distinctHosts: true });
   const plan = planCluster(fleet, ask);
   assert.equal(plan.tag, 'web');
   assert.equal(plan.add.length, 2);
@@ -52,7 +53,8 @@ test('stability: current hosts that still fit are kept, the rest leave with thei
     schedHost('free2'),
     schedHost('free3'),
   ]);
-  const ask = placeAsk('web', { count: 4 }, { current: ['ok', 'down', 'drained', 'small', 'gone'] });
+  // distinct hosts: one instance per host (else the kept host would take the new ones as replicas)
+  const ask = placeAsk('web', { count: 4, distinctHosts: true }, { current: ['ok', 'down', 'drained', 'small', 'gone'] });
   const plan = planCluster(fleet, ask);
   assert.deepEqual(plan.keep, ['ok']);
   assert.deepEqual(plan.leave, [
@@ -100,7 +102,7 @@ test('spread over a label evens out the values, kept instances counted', () => {
   const fleet = new Fleet(hosts);
   const plan = planCluster(fleet, placeAsk('web', { count: 6, spread: 'rack' }, { current: ['r1-0', 'r1-1'] }));
   const perRack = new Map<string, number>();
-  for (const h of placedHosts(plan)) perRack.set(h.slice(0, 2), (perRack.get(h.slice(0, 2)) ?? 0) + 1);
+  for (const h of placedInstances(plan)) perRack.set(h.slice(0, 2), (perRack.get(h.slice(0, 2)) ?? 0) + 1);
   assert.deepEqual([...perRack.entries()].sort(), [
     ['r1', 2],
     ['r2', 2],
@@ -139,10 +141,15 @@ test('constraints, distinct hosts and ports leave hosts out; unplaced counts wha
 test('an = constraint draws its candidates from the hosts with that label value', () => {
   const hosts = Array.from({ length: 20 }, (_, i) => schedHost(`h${i}`, { labels: { zone: i % 2 === 0 ? 'a' : 'b' } }));
   const fleet = new Fleet(hosts);
-  const plan = planCluster(fleet, placeAsk('web', { count: 10, constraints: [{ label: 'zone', op: '=', value: 'b' }] }));
+  const zoneB = [{ label: 'zone', op: '=' as const, value: 'b' }];
+  const plan = planCluster(fleet, placeAsk('web', { count: 10, constraints: zoneB, distinctHosts: true }));
   assert.equal(plan.add.length, 10);
   assert.ok(plan.add.every((a) => fleet.host(a.host)!.labels.zone === 'b'));
-  assert.equal(planCluster(fleet, placeAsk('web', { count: 11, constraints: [{ label: 'zone', op: '=', value: 'b' }] })).unplaced, 1);
+  assert.equal(planCluster(fleet, placeAsk('web', { count: 11, constraints: zoneB, distinctHosts: true })).unplaced, 1);
+  // replicas: 4 per host of zone b, the 41st is unplaced
+  const packed = planCluster(fleet, placeAsk('web', { count: 41, constraints: zoneB }));
+  assert.equal(packed.unplaced, 1);
+  assert.ok(packed.placements.every((p) => fleet.host(p.host)!.labels.zone === 'b' && p.count === 4));
 });
 
 test('maxNew caps the new instances; the rest are deferred, not unplaced', () => {

@@ -10,8 +10,14 @@
  *
  * Every host is looked at most once per plan (a host chosen or held is marked), so a plan of k
  * instances costs about k candidates plus the hosts that did not fit on the way.
+ *
+ * Replicas: without `distinctHosts`, a host may run several instances of one cluster (a host
+ * named n times in `current` runs n). A chosen host stays a candidate while another instance
+ * fits beside those this plan gave it (cores and memory; a fixed port or `distinctHosts` allows
+ * one per host), and the cluster's current hosts are candidates too; `placements` counts them.
  */
 import { feasible, firstFailure, leaveReason } from './filters.js';
+import { countByHost, keepable, keptCandidates, noMore, takesAnother } from './replicas.js';
 import { EMPTY_LEVELS, type Fleet, LEVELS } from './fleet.js';
 import { binpack, fullness } from './scorers.js';
 import type { ClusterPlan, HostReason, PlaceAsk, PlanOptions } from './types.js';
@@ -32,6 +38,12 @@ export function planCluster(fleet: Fleet, ask: PlaceAsk, opts: PlanOptions = {})
   const mark = fleet.nextMark();
   const filtered: HostReason[] = [];
   const leave: HostReason[] = [];
+  // the instances each current host runs (a host named n times runs n)
+  const held = new Map<number, number>();
+  for (const name of ask.current) {
+    const i = fleet.numberOf(name);
+    if (i !== undefined) held.set(i, (held.get(i) ?? 0) + 1);
+  }
   let kept: number[] = [];
   for (const name of ask.current) {
     const i = fleet.numberOf(name);
@@ -41,27 +53,42 @@ export function planCluster(fleet: Fleet, ask: PlaceAsk, opts: PlanOptions = {})
     }
     if (fleet.marks[i] === mark) continue;
     fleet.marks[i] = mark;
+    const n = held.get(i)!;
     const failure = firstFailure(fleet.hosts[i]!, ask, true);
-    if (failure === null) kept.push(i);
-    else {
-      leave.push({ host: name, reason: leaveReason(failure) });
-      filtered.push({ host: name, reason: failure });
-    }
+    const stay = failure === null ? n : n > 1 ? keepable(fleet, ask, i, n) : 0;
+    for (let k = 0; k < stay; k++) kept.push(i);
+    for (let k = stay; k < n; k++) leave.push({ host: name, reason: leaveReason(failure!) });
+    if (stay === 0) filtered.push({ host: name, reason: failure! });
   }
   const count = Math.max(0, Math.floor(ask.spec.count));
   if (kept.length > count) {
     const dropped = scaleDown(fleet, ask, kept, kept.length - count);
-    const gone = new Set(dropped);
-    for (const i of dropped) leave.push({ host: fleet.hosts[i]!.name, reason: 'scaled down' });
-    kept = kept.filter((i) => !gone.has(i));
+    // one instance per entry: a host named twice in `dropped` loses two of its replicas
+    const gone = new Map<number, number>();
+    for (const i of dropped) {
+      leave.push({ host: fleet.hosts[i]!.name, reason: 'scaled down' });
+      gone.set(i, (gone.get(i) ?? 0) + 1);
+    }
+    kept = kept.filter((i) => {
+      const n = gone.get(i) ?? 0;
+      if (n > 0) gone.set(i, n - 1);
+      return n === 0;
+    });
   }
   const need = count - kept.length;
   const allowed = Math.max(0, Math.min(need, opts.maxNew ?? need));
-  const chosen = allowed > 0 ? search(fleet, ask, kept, allowed, mark) : [];
+  const extra = new Map<number, number>();
+  const chosen = allowed > 0 ? search(fleet, ask, kept, allowed, mark, extra) : [];
   const unplaced = allowed - chosen.length;
   if (opts.explain === true || unplaced > 0) {
+    const mine = new Set(kept);
     for (let i = 0; i < fleet.hosts.length; i++) {
-      if (fleet.marks[i] === mark) continue;
+      if (fleet.marks[i] === mark) {
+        // a host of the cluster: why it takes no more of it (a fixed port, cores, memory)
+        const full = mine.has(i) || extra.has(i) ? noMore(fleet, ask, i, extra.get(i) ?? 0) : null;
+        if (full !== null && unplaced > 0) filtered.push({ host: fleet.hosts[i]!.name, reason: full });
+        continue;
+      }
       const failure = firstFailure(fleet.hosts[i]!, ask);
       if (failure !== null) filtered.push({ host: fleet.hosts[i]!.name, reason: failure });
     }
@@ -70,7 +97,7 @@ export function planCluster(fleet: Fleet, ask: PlaceAsk, opts: PlanOptions = {})
   const add = chosen.map((i) => ({ host: fleet.hosts[i]!.name, reason: addReason(fleet, ask, i) }));
   return {
     tag: ask.tag,
-    placements: [...keep, ...add.map((a) => a.host)].map((host) => ({ host, count: 1 })),
+    placements: countByHost([...keep, ...add.map((a) => a.host)]),
     filtered,
     unplaced,
     keep,
@@ -80,7 +107,7 @@ export function planCluster(fleet: Fleet, ask: PlaceAsk, opts: PlanOptions = {})
   };
 }
 
-/** The hosts an applied plan leaves the cluster on (its next `current`). */
+/** The hosts an applied plan leaves the cluster on, each once. */
 export function placedHosts(plan: ClusterPlan): string[] {
   return plan.placements.map((p) => p.host);
 }
@@ -126,24 +153,41 @@ function scaleDown(fleet: Fleet, ask: PlaceAsk, kept: number[], n: number): numb
   return out;
 }
 
-/** Chooses up to `n` new hosts, marking each; answers them in the order chosen. */
-function search(fleet: Fleet, ask: PlaceAsk, kept: number[], n: number, mark: number): number[] {
-  if (ask.spec.spread !== null) return searchSpread(fleet, ask, ask.spec.spread, kept, n, mark);
+/**
+ * Chooses up to `n` new instances' hosts, marking each; answers them in the order chosen (a host
+ * once per instance). `extra` counts, per host, the instances this search gave it.
+ */
+function search(fleet: Fleet, ask: PlaceAsk, kept: number[], n: number, mark: number, extra: Map<number, number>): number[] {
+  if (ask.spec.spread !== null) return searchSpread(fleet, ask, ask.spec.spread, kept, n, mark, extra);
+  const seeds = keptCandidates(fleet, ask, kept);
   const source = equalitySource(fleet, ask);
-  if (source === null) return pick(fleet, ask, n, mark, BINPACK_LIMIT, levelStream(fleet, ask, mark));
+  if (source === null) return pick(fleet, ask, n, mark, BINPACK_LIMIT, levelStream(fleet, ask, mark), extra, seeds);
   // sorted by fullness when the plan takes enough of them to pay for it (a few hosts per instance)
   if (source.length <= SORT_SOURCE_MAX || source.length <= SORT_PER_INSTANCE * n)
-    return pick(fleet, ask, n, mark, BINPACK_LIMIT, listStream(fleet, ask, mark, byFullness(fleet, source)));
-  return pick(fleet, ask, n, mark, UNORDERED_LIMIT, listStream(fleet, ask, mark, source));
+    return pick(fleet, ask, n, mark, BINPACK_LIMIT, listStream(fleet, ask, mark, byFullness(fleet, source)), extra, seeds);
+  return pick(fleet, ask, n, mark, UNORDERED_LIMIT, listStream(fleet, ask, mark, source), extra, seeds);
 }
 
 /** A stream of feasible, unmarked hosts; -1 when there are no more. */
 type Stream = () => number;
 
-/** Takes `n` hosts, each the best bin-packing score among the next `limit` feasible candidates. */
-function pick(fleet: Fleet, ask: PlaceAsk, n: number, mark: number, limit: number, next: Stream): number[] {
+/**
+ * Takes `n` instances' hosts, each the best bin-packing score among the next `limit` feasible
+ * candidates (and `seeds`, the cluster's own hosts with room); a chosen host stays a candidate
+ * while another instance fits on it.
+ */
+function pick(
+  fleet: Fleet,
+  ask: PlaceAsk,
+  n: number,
+  mark: number,
+  limit: number,
+  next: Stream,
+  extra: Map<number, number>,
+  seeds: readonly number[] = [],
+): number[] {
   const chosen: number[] = [];
-  const window: number[] = [];
+  const window: number[] = [...seeds];
   let more = true;
   while (chosen.length < n) {
     while (more && window.length < limit) {
@@ -152,25 +196,30 @@ function pick(fleet: Fleet, ask: PlaceAsk, n: number, mark: number, limit: numbe
       else window.push(c);
     }
     if (window.length === 0) break;
-    const at = best(fleet, ask, window);
+    const at = best(fleet, ask, window, extra);
     const i = window[at]!;
-    window[at] = window[window.length - 1]!;
-    window.pop();
     fleet.marks[i] = mark;
     chosen.push(i);
+    const placed = (extra.get(i) ?? 0) + 1;
+    extra.set(i, placed);
+    if (!takesAnother(fleet, ask, i, placed)) {
+      window[at] = window[window.length - 1]!;
+      window.pop();
+    }
   }
   return chosen;
 }
 
 /** The position in `window` of the host with the best bin-packing score (a used host before an empty one). */
-function best(fleet: Fleet, ask: PlaceAsk, window: number[]): number {
+function best(fleet: Fleet, ask: PlaceAsk, window: number[], extra: ReadonlyMap<number, number>): number {
   let at = 0;
   let top = -Infinity;
   for (let k = 0; k < window.length; k++) {
     const i = window[k]!;
     const level = fleet.level(i);
+    const placed = extra.get(i) ?? 0;
     // an empty host ranks below every used one, the biggest first (it will hold the most)
-    const s = level < EMPTY_LEVELS ? level - EMPTY_LEVELS : binpack(fleet.hosts[i]!, ask);
+    const s = level < EMPTY_LEVELS && placed === 0 ? level - EMPTY_LEVELS : binpack(fleet.hosts[i]!, ask, placed);
     if (s > top) {
       top = s;
       at = k;
@@ -263,15 +312,31 @@ interface SpreadValue {
  * counted), the best bin-packing score among a few feasible hosts of that value; hosts without the
  * label only when every value is exhausted.
  */
-function searchSpread(fleet: Fleet, ask: PlaceAsk, label: string, kept: number[], n: number, mark: number): number[] {
+function searchSpread(
+  fleet: Fleet,
+  ask: PlaceAsk,
+  label: string,
+  kept: number[],
+  n: number,
+  mark: number,
+  extra: Map<number, number>,
+): number[] {
   const index = fleet.byLabel(label);
   const counts = new Map<string, number>();
   for (const i of kept) {
     const v = fleet.hosts[i]!.labels[label];
     if (v !== undefined && Object.hasOwn(fleet.hosts[i]!.labels, label)) counts.set(v, (counts.get(v) ?? 0) + 1);
   }
+  // the cluster's own hosts with room start in their value's window (or with the unlabelled)
+  const seeds = new Map<string | undefined, number[]>();
+  for (const i of keptCandidates(fleet, ask, kept)) {
+    const labels = fleet.hosts[i]!.labels;
+    const v = Object.hasOwn(labels, label) ? labels[label] : undefined;
+    seeds.set(v, [...(seeds.get(v) ?? []), i]);
+  }
   const values: SpreadValue[] = [];
-  for (const [value, list] of index.values) values.push({ count: counts.get(value) ?? 0, list, next: null, window: [], done: false });
+  for (const [value, list] of index.values)
+    values.push({ count: counts.get(value) ?? 0, list, next: null, window: [...(seeds.get(value) ?? [])], done: false });
   const chosen: number[] = [];
   while (chosen.length < n) {
     let v: SpreadValue | undefined;
@@ -288,16 +353,21 @@ function searchSpread(fleet: Fleet, ask: PlaceAsk, label: string, kept: number[]
       v.done = true;
       continue;
     }
-    const at = best(fleet, ask, v.window);
+    const at = best(fleet, ask, v.window, extra);
     const i = v.window[at]!;
-    v.window[at] = v.window[v.window.length - 1]!;
-    v.window.pop();
     fleet.marks[i] = mark;
     v.count++;
     chosen.push(i);
+    const placed = (extra.get(i) ?? 0) + 1;
+    extra.set(i, placed);
+    if (!takesAnother(fleet, ask, i, placed)) {
+      v.window[at] = v.window[v.window.length - 1]!;
+      v.window.pop();
+    }
   }
   if (chosen.length < n) {
-    const rest = pick(fleet, ask, n - chosen.length, mark, SPREAD_LIMIT, listStream(fleet, ask, mark, byFullness(fleet, index.missing)));
+    const missing = listStream(fleet, ask, mark, byFullness(fleet, index.missing));
+    const rest = pick(fleet, ask, n - chosen.length, mark, SPREAD_LIMIT, missing, extra, seeds.get(undefined) ?? []);
     chosen.push(...rest);
   }
   return chosen;

@@ -8,6 +8,9 @@
  *                   host is freed only when every scheduled instance on it finds a place (and
  *                   the budget covers them all), else nothing of it moves
  *
+ * A cluster that runs several instances on one host (replicas) is not moved, and a host that
+ * holds one is not freed: a move here is one instance per host (left for later).
+ *
  * Pure: the fleet and the asks given are not changed (the moves are worked out on copies).
  */
 import type { RebalanceMoveView, RebalanceView } from '../api/index.js';
@@ -21,6 +24,8 @@ import type { PlaceAsk, SchedHost } from './types.js';
 interface Moving {
   ask: PlaceAsk;
   hosts: Set<number>;
+  /** it runs several instances on a host (replicas): it stays where it is */
+  pinned: boolean;
 }
 
 /**
@@ -32,13 +37,14 @@ export function planRebalance(fleet: Fleet, asks: PlaceAsk[], maxMoves: number):
   const moving: Moving[] = asks.map((ask) => ({
     ask,
     hosts: new Set(ask.current.map((h) => copy.numberOf(h)).filter((i) => i !== undefined)),
+    pinned: new Set(ask.current).size < ask.current.length,
   }));
   const before = scheduledHosts(moving);
   const moves: RebalanceMoveView[] = [];
   let budget = Math.max(0, Math.floor(maxMoves));
   for (const m of moving) {
     if (budget === 0) break;
-    if (m.ask.spec.spread !== null) budget -= evenOut(copy, m, m.ask.spec.spread, budget, moves);
+    if (m.ask.spec.spread !== null && !m.pinned) budget -= evenOut(copy, m, m.ask.spec.spread, budget, moves);
   }
   if (budget > 0) freeHosts(copy, moving, budget, moves);
   const after = scheduledHosts(moving);
@@ -152,7 +158,7 @@ function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: Rebala
   // host that is down, unheard or draining: moving what it holds is the loop's migration, within
   // its budget (a rebalance must not empty the hosts a network split keeps)
   const sources = [...onHost.entries()]
-    .filter(([i, ms]) => fleet.usable[i] === 1 && ms.every((m) => m.ask.spec.spread === null))
+    .filter(([i, ms]) => fleet.usable[i] === 1 && ms.every((m) => m.ask.spec.spread === null && !m.pinned))
     .sort((a, b) => full[a[0]]! - full[b[0]]! || a[1].length - b[1].length);
   const freed = new Set<number>();
   // hosts that took an instance in this rebalance: freeing one would move that instance twice

@@ -21,10 +21,14 @@ export function fullness(capacity: HostResources, used: HostResources): number {
   return (20 - total) / 18;
 }
 
-/** Bin-packing (the default): the fuller the host after placing the instance, the better. */
-export function binpack(host: SchedHost, ask: PlaceAsk): number {
+/**
+ * Bin-packing (the default): the fuller the host after placing the instance, the better.
+ * `placed`: instances of the ask this plan already gave the host (replicas), not yet in its allocation.
+ */
+export function binpack(host: SchedHost, ask: PlaceAsk, placed = 0): number {
   const { capacity, allocated } = host;
-  return fullness(capacity, { cpu: allocated.cpu + ask.spec.cpu, memory: allocated.memory + ask.spec.memory, disk: 0 });
+  const n = placed + 1;
+  return fullness(capacity, { cpu: allocated.cpu + n * ask.spec.cpu, memory: allocated.memory + n * ask.spec.memory, disk: 0 });
 }
 
 /**

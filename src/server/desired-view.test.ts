@@ -218,3 +218,19 @@ test("a wake of the hub forgets the host's answer before its polls wake; a faile
   assert.equal(broken.resolutions, 2, 'asked again, not kept');
   await store.close();
 });
+
+test("an entry's replicas reach its host's answer (absent for one); hosts with other counts do not share a resolved entry", async () => {
+  const { store, view, calls } = await harness();
+  await store.setDesired('h1', CLUSTER, { ...row('h1', 'abc1234'), replicas: 3 });
+  await store.setDesired('h2', CLUSTER, row('h2', 'abc1234'));
+  const [one] = (await view.answer('h1')).instances;
+  const [two] = (await view.answer('h2')).instances;
+  assert.equal(one?.replicas, 3);
+  assert.equal(two !== undefined && 'replicas' in two, false, 'one replica: the entry is as before');
+  assert.equal(calls.signatureOf, 2, 'resolved once per count');
+  // the count changes in place: the next answer has it
+  await store.setDesired('h1', CLUSTER, { ...row('h1', 'abc1234'), replicas: 2 });
+  view.forget('h1');
+  assert.equal((await view.answer('h1')).instances[0]?.replicas, 2);
+  await store.close();
+});

@@ -252,7 +252,7 @@ export class DesiredView {
    * so the tag, version, package, deployment and kind name everything the entry's row holds.
    */
   private entry(e: DesiredRow): Promise<ResolvedEntry> {
-    const key = `${e.tag}\n${e.version}\n${e.sha256}\n${e.deploymentId}\n${e.kind ?? ''}\n${e.driver ?? ''}`;
+    const key = `${e.tag}\n${e.version}\n${e.sha256}\n${e.deploymentId}\n${e.kind ?? ''}\n${e.driver ?? ''}\n${e.replicas ?? ''}`;
     const kept = this.entries.get(key);
     if (kept !== undefined && this.fresh(kept)) return kept.value;
     if (this.entries.size >= MAX_RESOLVED_ENTRIES) {
@@ -285,6 +285,8 @@ export class DesiredView {
       ...(await deps.secretsFor(e.tag, manifest)), // values for the hosts of this instance only
       signature: await deps.signatureOf(jobOf(e.tag), e.version),
       ...(e.driver && { driver: e.driver }), // resolved when the entry was written (rollout's executor)
+      // copies per process on this host, resolved when written (absent: one, as every answer before replicas)
+      ...(e.replicas != null && e.replicas > 1 && { replicas: e.replicas }),
     };
     return { instance, json: JSON.stringify(instance), fetchable: [e.sha256, ...runtimes.map((r) => r.sha256)] };
   }

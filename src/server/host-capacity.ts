@@ -79,7 +79,7 @@ export function capacitiesOf(ctx: ServerContext): HostCapacities {
 
 /**
  * What the scheduled clusters ask of each host: the sum, over the clusters whose hosts contain it,
- * of their spec's cpu and memory (hand-placed clusters ask nothing; disk is not asked for yet).
+ * of their spec's cpu and memory times their replicas there (hand-placed clusters ask nothing; disk is not asked for yet).
  */
 export function allocatedByHost(clusters: readonly ClusterRow[]): Map<string, HostResources> {
   const out = new Map<string, HostResources>();
@@ -87,8 +87,10 @@ export function allocatedByHost(clusters: readonly ClusterRow[]): Map<string, Ho
     if (!c.schedule) continue;
     for (const host of c.hosts) {
       const a = out.get(host) ?? { cpu: 0, memory: 0, disk: 0 };
-      a.cpu += c.schedule.cpu;
-      a.memory += c.schedule.memory;
+      // each replica there asks as much (docs/scheduler.md#replicas)
+      const n = c.replicas !== undefined && Object.hasOwn(c.replicas, host) ? c.replicas[host]! : 1;
+      a.cpu += n * c.schedule.cpu;
+      a.memory += n * c.schedule.memory;
       out.set(host, a);
     }
   }

@@ -29,9 +29,12 @@ function memory(hosts: LoopHost[], clusters: LoopCluster[]): { state: ScheduleSt
     rebalanceRequests: async () => [],
   };
   const write: ScheduleWriter = {
-    async setPlacements(tag, placed) {
-      clusters.find((c) => c.tag === tag)!.hosts = [...placed];
+    async setPlacements(tag, placed, _events, replicas) {
+      const c = clusters.find((x) => x.tag === tag)!;
+      c.hosts = [...placed];
+      if (replicas !== undefined) c.replicas = replicas;
     },
+    setReplicas: async () => undefined,
     deployTo: async () => undefined,
     undeployFrom: async () => undefined,
     dropDead: async () => undefined,

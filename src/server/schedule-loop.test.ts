@@ -37,7 +37,8 @@ describe('the scheduler loop', () => {
     await t.ctx.schedule!.loop.follow(); // this test ticks its own loop
     for (const h of ['h1', 'h2', 'h3']) {
       agents[h] = await t.agent(h);
-      await t.ctx.store.schedule.setHostCapacity(h, { cpu: 4, memory: 8 * GiB, disk: 100 * GiB, freePorts: 1000 });
+      // 1.5 cores: one instance of 1 core per host (replicas on one host: schedule-replicas.test.ts)
+      await t.ctx.store.schedule.setHostCapacity(h, { cpu: 1.5, memory: 8 * GiB, disk: 100 * GiB, freePorts: 1000 });
       await t.ctx.store.updateHost(h, { scope: TREE.ROOT }); // the scheduler uses only hosts assigned to a node above the cluster
     }
     await t.release(TREE.JOB, V);

@@ -5,7 +5,8 @@
  *
  *   rebalance requests (POST /rebalance on any server) ──► planned and made, each with its request's end
  *   hosts + clusters ──► up? (heard within down_after) ──► migration budget (its window in the store) ──► planner
- *     plan differs ──► placements (cluster hosts) + history
+ *     plan differs ──► placements (cluster hosts, replicas per host) + history
+ *       a new count on a host it runs ──► its desired entry's replicas, in place
  *     then, per cluster, one step at a time (one deployment per cluster):
  *       a dead host's entry dropped (its copy stale, stopped when it returns)
  *       new hosts ──► deploy of the cluster's version to them only (health-gated)
@@ -22,6 +23,7 @@ import { jobOf } from '../rollout/index.js';
 import type { PlacementKind, RebalanceView } from '../api/index.js';
 import type { LoopCluster, LoopHost, PlanAsk, PlanHost, PlanResult, Planner, ScheduleState, ScheduleWriter } from './schedule-ports.js';
 import { rebalanceChanges } from './schedule-rebalance.js';
+import { clusterInstances, placementOf, replicaChanges, samePlacement } from './schedule-replicas.js';
 
 /** A host unheard this long leaves its clusters (server option `--down-after`). */
 export const DEFAULT_DOWN_AFTER_MS = 10_000;
@@ -140,14 +142,16 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
       if (this.followed) return;
       const plan = byTag.get(c.tag);
       let placed = c.hosts;
+      let replicas = c.replicas;
       if (plan) {
-        const next = [...plan.keep, ...plan.add.map((a) => a.host)];
-        if (!sameSet(next, c.hosts)) {
-          await this.o.write.setPlacements(c.tag, next, eventsOf(c, plan, down, draining));
-          placed = next;
+        const next = placementOf(plan);
+        if (!samePlacement(c, next)) {
+          await this.o.write.setPlacements(c.tag, next.hosts, eventsOf(c, plan, down, draining), next.replicas);
+          placed = next.hosts;
+          replicas = next.replicas;
         }
       }
-      await this.reconcile(c.tag, placed, unheard);
+      await this.reconcile(c.tag, placed, unheard, replicas);
     }
     await this.clearStale(hosts);
   }
@@ -204,7 +208,13 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
     const asks: PlanAsk[] = [];
     for (const c of clusters) {
       const version = await this.o.state.version(c.tag);
-      asks.push({ tag: c.tag, job: jobOf(c.tag), spec: c.spec, ports: await this.o.state.fixedPorts(c.tag, version), current: c.hosts });
+      asks.push({
+        tag: c.tag,
+        job: jobOf(c.tag),
+        spec: c.spec,
+        ports: await this.o.state.fixedPorts(c.tag, version),
+        current: clusterInstances(c),
+      });
     }
     const on = new Map<string, PlanHost>();
     const planHosts = hosts.map((h) => {
@@ -229,8 +239,8 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
         p.allocated.cpu += a.spec.cpu;
         p.allocated.memory += a.spec.memory;
         p.ports.push(...a.ports);
-        // one entry per cluster, as `Fleet.take` keeps them: the distinct-hosts filter counts
-        // them, both ways (a cluster that asks it, and one of its job beside it)
+        // one entry per instance (a cluster's replicas each), as `Fleet.take` keeps them: the
+        // distinct-hosts filter counts them, both ways (a cluster that asks it, and one of its job beside it)
         p.jobs.push(a.job);
         if (a.spec.distinctHosts) (p.distinctJobs ??= []).push(a.job);
       }
@@ -280,15 +290,18 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
    * host's entry dropped; then new hosts deployed (the cluster's version); then live hosts that
    * left undeployed, once the new ones took.
    */
-  private async reconcile(tag: string, placed: string[], unheard: Set<string>): Promise<void> {
+  private async reconcile(tag: string, placed: string[], unheard: Set<string>, replicas?: Record<string, number>): Promise<void> {
     const { state, write } = this.o;
     const desired = await state.desired(tag);
     const has = new Set(desired.map((d) => d.host));
     const want = new Set(placed);
     const extra = desired.map((d) => d.host).filter((h) => !want.has(h));
     const missing = placed.filter((h) => !has.has(h));
-    if (extra.length === 0 && missing.length === 0) return;
+    // a new count on a host that runs the cluster: its entry changes in place (the agent starts or stops replicas)
+    const recount = replicaChanges(desired, placed, replicas);
+    if (extra.length === 0 && missing.length === 0 && recount.length === 0) return;
     if (await state.deploying(tag)) return;
+    if (recount.length > 0) await write.setReplicas(tag, recount);
     for (const h of extra.filter((x) => unheard.has(x))) await write.dropDead(tag, h);
     const version = await state.version(tag);
     if (missing.length > 0 && version !== null) {
@@ -331,13 +344,6 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
   private log(line: string): void {
     (this.o.log ?? ((l: string) => process.emitWarning(l)))(line);
   }
-}
-
-/** Whether two host lists hold the same hosts. */
-function sameSet(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const s = new Set(a);
-  return b.every((x) => s.has(x));
 }
 
 /** The history of one plan: leavers paired with newcomers (a move), the rest placed or removed. */

@@ -31,6 +31,8 @@ export interface LoopCluster {
   /** its placements now */
   hosts: string[];
   spec: ScheduleSpec;
+  /** its hosts that run more than one instance, with their count (absent: one on each); schedule-replicas.ts */
+  replicas?: Record<string, number>;
 }
 
 /** What the loop reads. */
@@ -38,8 +40,8 @@ export interface ScheduleState {
   hosts(): Promise<LoopHost[]>;
   /** every cluster with a schedule */
   scheduledClusters(): Promise<LoopCluster[]>;
-  /** hosts with a desired entry of `tag`, and its version there */
-  desired(tag: string): Promise<{ host: string; version: string }[]>;
+  /** hosts with a desired entry of `tag`, and its version there (and its replicas, absent: one) */
+  desired(tag: string): Promise<{ host: string; version: string; replicas?: number }[]>;
   /** whether a deployment (deploy, rollback, undeploy) runs on `tag` now */
   deploying(tag: string): Promise<boolean>;
   /** the version the cluster runs (its hosts' most common, else its last deploy's), null: never deployed */
@@ -70,13 +72,20 @@ export interface RebalanceRequest {
 export interface PlacementChange {
   tag: string;
   hosts: string[];
+  /** its hosts that run more than one instance, with their count ({}: one on each) */
+  replicas: Record<string, number>;
   events: NewPlacementEvent[];
 }
 
 /** What the loop changes. */
 export interface ScheduleWriter {
-  /** the cluster's placements (its `hosts`), with the history events that explain them, together */
-  setPlacements(tag: string, hosts: string[], events: NewPlacementEvent[]): Promise<void>;
+  /**
+   * the cluster's placements (its `hosts`, and its `replicas` per host when given; undefined:
+   * left as they are), with the history events that explain them, together
+   */
+  setPlacements(tag: string, hosts: string[], events: NewPlacementEvent[], replicas?: Record<string, number>): Promise<void>;
+  /** the replicas of hosts' desired entries of `tag` changed in place (no deployment: the release is the same) */
+  setReplicas(tag: string, changes: { host: string; replicas: number }[]): Promise<void>;
   /** a deployment of `version` to only `hosts` of the cluster (health-gated, as any deploy) */
   deployTo(tag: string, version: string, hosts: string[]): Promise<void>;
   /** an undeploy of only `hosts` (drained first, as any stop) */

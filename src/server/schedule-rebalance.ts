@@ -17,26 +17,39 @@ import { NoopsError } from '../errors/index.js';
 import type { NewPlacementEvent } from '../store/index.js';
 import type { ServerContext } from './context.js';
 import type { LoopCluster, PlacementChange } from './schedule-ports.js';
+import { clusterInstances, placementOf } from './schedule-replicas.js';
 
 /** How long the route waits for the leader to carry a rebalance out: as long as a rollout command waits (a dead leader's loop moves within its lease, seconds). */
 export const REBALANCE_WAIT_MS = 15_000;
 /** How often the route looks whether it is done: the leader's tick comes within a second of the wake, so a tenth of that. */
 export const REBALANCE_POLL_MS = 100;
 
-/** A rebalance's moves as each cluster's new placements, with one `rebalance` event per move. */
+/**
+ * A rebalance's moves as each cluster's new placements, with one `rebalance` event per move. A move
+ * takes one instance: off a host that runs several replicas it lowers that host's count, onto a
+ * host that runs the cluster already it raises it (schedule-replicas.ts).
+ */
 export function rebalanceChanges(clusters: readonly LoopCluster[], moves: readonly RebalanceMoveView[]): PlacementChange[] {
-  const placed = new Map(clusters.map((c) => [c.tag, [...c.hosts]]));
+  const placed = new Map(clusters.map((c) => [c.tag, clusterInstances(c)]));
   const events = new Map<string, NewPlacementEvent[]>();
   for (const m of moves) {
     const now = placed.get(m.tag);
-    if (!now) continue;
-    placed.set(
-      m.tag,
-      now.map((h) => (h === m.from ? m.to : h)),
-    );
+    const at = now?.indexOf(m.from) ?? -1;
+    if (!now || at < 0) continue;
+    now[at] = m.to;
     events.set(m.tag, [...(events.get(m.tag) ?? []), { tag: m.tag, kind: 'rebalance', from: m.from, to: m.to, reason: m.reason }]);
   }
-  return [...events].map(([tag, evs]) => ({ tag, hosts: placed.get(tag)!, events: evs }));
+  return [...events].map(([tag, evs]) => {
+    const { hosts, replicas } = placementOf({ placements: countsOf(placed.get(tag)!) });
+    return { tag, hosts, replicas, events: evs };
+  });
+}
+
+/** One instance per entry, as `clusterInstances` lists them, to `{host, count}` in first-seen order. */
+function countsOf(instances: readonly string[]): { host: string; count: number }[] {
+  const counts = new Map<string, number>();
+  for (const h of instances) counts.set(h, (counts.get(h) ?? 0) + 1);
+  return [...counts].map(([host, count]) => ({ host, count }));
 }
 
 /**

@@ -10,6 +10,7 @@ import type { Fence, NewPlacementEvent, Store } from '../store/index.js';
 import type { LoopCluster, LoopHost, ScheduleState, ScheduleWriter } from './schedule-ports.js';
 import type { ServerContext } from './context.js';
 import { jobOf } from '../rollout/index.js';
+import { runsInContainers, setDesiredReplicas } from './schedule-replicas.js';
 
 /** Who the scheduler's deployments and audit entries name. */
 export const SCHEDULER = 'scheduler';
@@ -30,11 +31,16 @@ export function scheduleState(ctx: Pick<ServerContext, 'store' | 'reports'>): Sc
     },
     async scheduledClusters(): Promise<LoopCluster[]> {
       const out: LoopCluster[] = [];
-      for (const c of await store.listClusters()) if (c.schedule) out.push({ tag: c.tag, hosts: c.hosts, spec: c.schedule });
+      for (const c of await store.listClusters())
+        if (c.schedule) out.push({ tag: c.tag, hosts: c.hosts, spec: c.schedule, ...(c.replicas && { replicas: c.replicas }) });
       return out;
     },
     async desired(tag) {
-      return (await store.listDesired(tag)).map((d) => ({ host: d.host, version: d.version }));
+      return (await store.listDesired(tag)).map((d) => ({
+        host: d.host,
+        version: d.version,
+        ...(d.replicas != null && { replicas: d.replicas }),
+      }));
     },
     async deploying(tag) {
       return (await store.listDeployments({ tag, status: 'running', limit: 1 })).length > 0;
@@ -49,6 +55,8 @@ export function scheduleState(ctx: Pick<ServerContext, 'store' | 'reports'>): Sc
     async fixedPorts(tag, version) {
       if (version === null) return [];
       const release = await store.getRelease(jobOf(tag), version);
+      // in containers each process listens on its own address: a fixed port takes none of the host's (replicas share the host)
+      if (release && runsInContainers(release.manifest, (await store.getCluster(tag))?.policy)) return [];
       const processes = (release?.manifest as { processes?: { port?: unknown }[] } | undefined)?.processes ?? [];
       return processes.map((p) => p.port).filter((p): p is number => typeof p === 'number');
     },
@@ -98,16 +106,21 @@ export function scheduleWriter(
     return fence ? store.fenced(fence, fn) : store.tx(fn);
   };
   return {
-    async setPlacements(tag, hosts, events) {
+    async setPlacements(tag, hosts, events, replicas) {
       const at = new Date().toISOString();
       await write(async (s) => {
         const c = await s.getCluster(tag);
         if (!c) return;
         await s.putCluster({ tag, hosts, policy: c.policy, conf: c.conf, updatedAt: at });
+        if (replicas !== undefined) await s.replicas.setClusterReplicas(tag, replicas);
         await s.recordPlacements(events.map((e) => ({ ...e, at })));
         await s.audit({ at, actor: SCHEDULER, action: 'cluster.schedule', target: tag, detail: { hosts, events } });
       });
       await ctx.bus.publish(CHANNELS.tree, 'clusters');
+    },
+    async setReplicas(tag, changes) {
+      await write((s) => setDesiredReplicas(s, tag, changes));
+      for (const c of changes) ctx.hub.notify(c.host);
     },
     async deployTo(tag, version, hosts) {
       await ctx.rollout
@@ -145,6 +158,7 @@ export function scheduleWriter(
           const row = await s.getCluster(c.tag);
           if (!row) continue;
           await s.putCluster({ tag: c.tag, hosts: c.hosts, policy: row.policy, conf: row.conf, updatedAt: at });
+          await s.replicas.setClusterReplicas(c.tag, c.replicas);
           await s.recordPlacements(c.events.map((e) => ({ ...e, at })));
           await s.audit({ at, actor: SCHEDULER, action: 'cluster.schedule', target: c.tag, detail: { hosts: c.hosts, events: c.events } });
         }

@@ -48,6 +48,7 @@ async function upsertDesired(trx: Transaction<Database>, rows: readonly DesiredR
         updated_at: eb.ref('excluded.updated_at'),
         kind: eb.ref('excluded.kind'),
         driver: eb.ref('excluded.driver'),
+        replicas: eb.ref('excluded.replicas'),
       })),
     )
     .execute();
@@ -108,6 +109,7 @@ export async function getDesired(db: Kysely<Database>, host: string): Promise<{ 
       'd.updated_at',
       'd.kind',
       'd.driver',
+      'd.replicas',
     ])
     .where('g.host', '=', host)
     .orderBy('d.tag')
@@ -126,6 +128,7 @@ export async function getDesired(db: Kysely<Database>, host: string): Promise<{ 
         updated_at: r.updated_at!,
         kind: r.kind,
         driver: r.driver,
+        replicas: r.replicas,
       }),
     );
   return { generation: Number(rows[0]!.generation), entries };
@@ -159,6 +162,7 @@ export async function getDesiredMany(
         'd.updated_at',
         'd.kind',
         'd.driver',
+        'd.replicas',
       ])
       .where('g.host', 'in', batch)
       .orderBy('g.host')
@@ -179,6 +183,7 @@ export async function getDesiredMany(
           updated_at: r.updated_at!,
           kind: r.kind,
           driver: r.driver,
+          replicas: r.replicas,
         }),
       );
     }

@@ -18,6 +18,7 @@ export type { BalancerQueries, BalancerReportRow, BalancerRow, DrainRow, NewDrai
 export type { HostSubnetRow, NetworkRow, NetworkStore } from './networks.js';
 export type { CapacityRow, ScheduleRow, ScheduleStore } from './schedule.js';
 export type { RebalanceRequestRow, RebalanceResultRow, VacatingRow } from './schedule-leader.js';
+export type { ReplicaStore } from './replicas.js';
 export type { AlarmEventRow, AlarmFilter, AlarmStore, CallbackRow, DeliveryRow, NewAlarmEvent, SilenceRow } from './alarms.js';
 export type { StoreTarget } from './open.js';
 // opening a database (kysely, better-sqlite3, pg) is the named entry `store/open.ts`:

@@ -40,6 +40,7 @@ import { withDeploymentHosts, writeDeploymentHosts } from './deployment-hosts.js
 import { KyselyAlarmStore } from './alarms.js';
 import { networkQueries, type NetworkStore } from './networks.js';
 import { scheduleQueries, type ScheduleStore } from './schedule.js';
+import { replicaQueries, type ReplicaStore } from './replicas.js';
 import type {
   AuditRow,
   Fence,
@@ -439,6 +440,10 @@ export class KyselyStore implements Store {
 
   get schedule(): ScheduleStore {
     return scheduleQueries(this.db);
+  }
+
+  get replicas(): ReplicaStore {
+    return replicaQueries(this.db);
   }
 
   get alarms(): KyselyAlarmStore {

@@ -16,6 +16,7 @@ import { seriesIdsMigration } from './series-ids.js';
 import { strategiesMigration } from './strategies.js';
 import { namingMigration } from './naming.js';
 import { placementsMigration } from './placements.js';
+import { replicasMigration } from './replicas.js';
 import { alarmsMigration } from './alarms.js';
 import { balancersMigration } from './balancers.js';
 import { networksMigration } from './networks.js';
@@ -487,6 +488,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0024_series_ids': seriesIdsMigration,
   '0025_schedule_leader': scheduleLeaderMigration,
   '0026_deployment_hosts': deploymentHostsMigration,
+  '0028_replicas': replicasMigration,
 };
 
 /**

@@ -3,6 +3,7 @@
  * `types.ts` (camelCase, JSON as values). Pure functions; no I/O.
  */
 import { clusterScheduleField, hostScheduleFields } from './schedule.js';
+import { clusterReplicasField } from './replicas.js';
 import type {
   AuditRow,
   BuildRow,
@@ -106,6 +107,7 @@ export const clusterFromDb = (r: DbCluster): ClusterRow => ({
   conf: r.conf,
   updatedAt: r.updated_at,
   ...clusterScheduleField(r),
+  ...clusterReplicasField(r),
 });
 
 export const releaseFromDb = (r: DbRelease): ReleaseRow => ({
@@ -272,6 +274,7 @@ export const desiredFromDb = (r: DbDesired): DesiredRow => ({
   updatedAt: r.updated_at,
   kind: r.kind as DeploymentKind | null,
   ...(r.driver !== null && r.driver !== undefined && { driver: r.driver as 'process' | 'container' }),
+  ...(r.replicas !== null && r.replicas !== undefined && Number(r.replicas) > 1 && { replicas: Number(r.replicas) }),
 });
 
 export const desiredToDb = (r: DesiredRow): Insertable<DesiredTable> => ({
@@ -284,6 +287,7 @@ export const desiredToDb = (r: DesiredRow): Insertable<DesiredTable> => ({
   updated_at: r.updatedAt,
   kind: r.kind ?? null,
   driver: r.driver ?? null,
+  replicas: r.replicas !== undefined && r.replicas !== null && r.replicas > 1 ? r.replicas : null,
 });
 
 export const instanceFromDb = (r: DbInstance): InstanceRow => ({

@@ -73,6 +73,8 @@ export interface ClustersTable {
   updated_at: string;
   /** JSON: a scheduled cluster's spec (store/schedule.ts, 0022_capacity); null: hosts named by hand */
   schedule: string | null;
+  /** JSON `{host: count}` of the hosts with more than one replica (store/replicas.ts, 0028); null: none */
+  replicas: string | null;
 }
 
 export interface ReleasesTable {
@@ -155,6 +157,8 @@ export interface DesiredTable {
   kind: string | null;
   /** 'process' | 'container' | null (0021) */
   driver: string | null;
+  /** copies of each process on the host; null: one (0028) */
+  replicas: number | null;
 }
 
 export interface DesiredGenerationTable {

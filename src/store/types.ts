@@ -115,6 +115,11 @@ export interface ClusterRow {
   updatedAt: string;
   /** a scheduled cluster's spec (absent: hosts named by hand); read here, written by `schedule.setClusterSchedule` only (`putCluster` leaves it) */
   schedule?: import('./schedule.js').ScheduleRow;
+  /**
+   * a scheduled cluster's hosts that run more than one replica, with their count (absent: one on
+   * each host); written by `replicas.setClusterReplicas` only (`putCluster` leaves it)
+   */
+  replicas?: Record<string, number>;
 }
 
 /** A release: an immutable package built from one commit of one job. */
@@ -224,6 +229,8 @@ export interface DesiredRow {
   kind?: DeploymentKind | null;
   /** how the host runs it, resolved when written (noops.yaml, else the cluster's policy); null/absent: `process` (0021) */
   driver?: 'process' | 'container' | null;
+  /** copies of each process the host runs, resolved when written (the cluster's replicas there); null/absent: one (0028) */
+  replicas?: number | null;
 }
 
 import type { MetricsStore } from './metrics.js';
@@ -527,4 +534,6 @@ export interface Store extends StrategyQueries, BalancerQueries {
   readonly networks: import('./networks.js').NetworkStore;
   /** hosts' capacity and draining, clusters' schedule (store/schedule.ts), in this store's transaction if any */
   readonly schedule: import('./schedule.js').ScheduleStore;
+  /** clusters' replicas per host (store/replicas.ts), in this store's transaction if any */
+  readonly replicas: import('./replicas.js').ReplicaStore;
 }

@@ -4,8 +4,8 @@ import { normalizeSignal } from './proc.js';
 import { CONDITION_KINDS } from './conditions.js';
 import { RESTART_POLICIES, type WatchSpec } from './types.js';
 
-/** A log name becomes part of a file name: one plain path segment. */
-const LOG_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+/** A log name becomes part of a file name: one plain path segment (`@`: a replica's, web@2). */
+const LOG_NAME = /^[A-Za-z0-9_][A-Za-z0-9._@-]*$/;
 
 /**
  * Validates `spec` and returns its stop signal, normalized (`TERM` -> `SIGTERM`).
@@ -19,7 +19,7 @@ export function checkSpec(spec: WatchSpec): NodeJS.Signals {
     if (typeof spec[field] !== 'string' || spec[field] === '') bad(field, 'must be a non-empty string');
   }
   if (typeof spec.logName !== 'string' || !LOG_NAME.test(spec.logName)) {
-    bad('logName', `must be letters, digits, ".", "_" and "-" (got ${JSON.stringify(spec.logName)})`);
+    bad('logName', `must be letters, digits, ".", "_", "@" and "-" (got ${JSON.stringify(spec.logName)})`);
   }
   if (spec.env === null || typeof spec.env !== 'object') bad('env', 'must be an object');
   for (const [key, value] of Object.entries(spec.env)) {

@@ -39,12 +39,17 @@ const JOB = 'cop.acme_owt.web_pdl.shop_service.sched_job.web';
 const CLUSTER = `${JOB}_cluster.prod`;
 const SIDE = `${JOB}_cluster.side`;
 const HOSTS = ['s1', 's2', 's3', 's4'] as const;
-/** s1 and s2 are the biggest: an empty fleet's first two instances go there (docs/scheduler.md, "Scorers"). */
+/**
+ * s1 and s2 are the biggest: an empty fleet's first two instances go there (docs/scheduler.md,
+ * "Scorers"). Each host holds one instance of the prod cluster (1 core of 1.5), so its instances
+ * are on as many hosts (replicas on one host are test/e2e/replicas.test.ts's), with room for the
+ * side cluster's 0.5 core beside one.
+ */
 const CAPACITY: Record<string, string> = {
-  s1: 'cpu=4,memory=8G',
-  s2: 'cpu=4,memory=8G',
-  s3: 'cpu=2,memory=4G',
-  s4: 'cpu=2,memory=4G',
+  s1: 'cpu=1.5,memory=8G',
+  s2: 'cpu=1.5,memory=8G',
+  s3: 'cpu=1.5,memory=4G',
+  s4: 'cpu=1.5,memory=4G',
 };
 /** How long a change may take to show on a loaded 2-core machine (down_after + a tick + a deploy, with room). */
 const WAIT_MS = 90_000;

@@ -14,9 +14,12 @@ export function driverOf(d: Pick<DesiredInstance, 'driver' | 'manifest'>): 'proc
   return d.driver ?? d.manifest.driver ?? 'process';
 }
 
-/** The engine's name of an instance's volume on this host. */
+/**
+ * The engine's name of an instance's volume on this host. Each replica has its own: `web@2`'s is
+ * named with `web.2` (the engine takes no `@` in a name; a process name never holds `.`).
+ */
 export function volumeName(tag: string, process: string, name: string): string {
-  return `noops-${tag.replace(/\./g, '_')}-${process}-${name}`;
+  return `noops-${tag.replace(/\./g, '_')}-${process.replace('@', '.')}-${name}`;
 }
 
 /** The limits of one process: the manifest's, each key overridden by the process's own. */

@@ -34,3 +34,12 @@ test('names that name nothing', () => {
   assert.deepEqual(ids('cluster.prod/nope'), []);
   assert.deepEqual(ids('not a tag/web'), []);
 });
+
+test('a process name takes its replicas (web@2, ...); a replica by its own name alone', () => {
+  const withReplicas: WatchRef[] = [...refs, { id: `${A}/web@2`, tag: A, name: 'web@2', kind: 'process' }];
+  const of = (q: string): string[] => selectWatches(q, withReplicas).map((r) => r.id);
+  assert.deepEqual(of('cluster.prod/web'), [`${A}/web`, `${A}/web@2`]);
+  assert.deepEqual(of('web'), [`${A}/web`, `${B}/web`, `${A}/web@2`]);
+  assert.deepEqual(of('cluster.prod/web@2'), [`${A}/web@2`]);
+  assert.deepEqual(of(`${A}/web`), [`${A}/web`], 'an id is one watch');
+});

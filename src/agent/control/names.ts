@@ -5,9 +5,10 @@
  *
  *   (nothing) or all      every watch
  *   TAG/NAME              one watch (the TAG may be partial: job.web_cluster.prod/web)
- *   NAME                  every watch called NAME (web on every instance), or the standalone one
+ *   NAME                  every watch called NAME (web on every instance, with its replicas web@2, ...), or the standalone one
  *   TAG                   every watch of the instances under TAG (partial: cluster.prod)
  */
+import { replicaOf } from '../../api/index.js';
 import { parseTag, valueOf, type Tag } from '../../tree/index.js';
 
 /** A watch as the names see it. */
@@ -35,12 +36,17 @@ export function selectWatches(query: string | undefined, refs: readonly WatchRef
   if (slash >= 0) {
     const pairs = pairsOf(q.slice(0, slash));
     const name = q.slice(slash + 1);
-    return pairs === null ? [] : refs.filter((r) => r.name === name && r.tag !== null && under(r.tag, pairs));
+    return pairs === null ? [] : refs.filter((r) => named(r, name) && r.tag !== null && under(r.tag, pairs));
   }
-  const byName = refs.filter((r) => r.name === q);
+  const byName = refs.filter((r) => named(r, q));
   if (byName.length > 0) return byName;
   const pairs = pairsOf(q);
   return pairs === null ? [] : refs.filter((r) => r.tag !== null && under(r.tag, pairs));
+}
+
+/** Whether a watch is called `name`, or is a replica of the process `name` (web@2 for web; docs/scheduler.md#replicas). */
+function named(r: WatchRef, name: string): boolean {
+  return r.name === name || (r.tag !== null && r.kind === 'process' && replicaOf(r.name).process === name);
 }
 
 function pairsOf(text: string): Tag | null {

@@ -19,10 +19,11 @@ export function registerClusterPlan(cluster: Command): void {
 
 /** The plan as people read it: one line per placement, then the hosts left out with their reasons. */
 export function planText(plan: ClusterPlanView): string {
-  const lines = [
-    `${plan.tag}: ${plan.placements.length} instance(s) placed${plan.unplaced > 0 ? `, ${plan.unplaced} could not be placed` : ''}`,
-  ];
+  const placed = plan.placements.reduce((n, p) => n + p.count, 0);
+  const lines = [`${plan.tag}: ${placed} instance(s) placed${plan.unplaced > 0 ? `, ${plan.unplaced} could not be placed` : ''}`];
   for (const p of plan.placements) lines.push(`  on       ${p.host}${p.count > 1 ? ` x${p.count}` : ''}`);
-  for (const f of plan.filtered) lines.push(`  not on   ${f.host}: ${f.reason}`);
+  // a host of the cluster named in `filtered` takes no more of it (a fixed port, cores, memory)
+  const on = new Set(plan.placements.map((p) => p.host));
+  for (const f of plan.filtered) lines.push(`  ${on.has(f.host) ? 'no more' : 'not on '}  ${f.host}: ${f.reason}`);
   return `${lines.join('\n')}\n`;
 }

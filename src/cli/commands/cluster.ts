@@ -89,7 +89,13 @@ export function registerCluster(p: Command): void {
       if (o.json) return json(rows);
       // a scheduled cluster shows its count before the hosts the scheduler placed it on
       table(
-        rows.map((r) => ({ ...r, hosts: r.schedule ? `count ${r.schedule.count}: ${r.hosts.join(',')}` : r.hosts })),
+        rows.map((r) => ({
+          ...r,
+          // a host with several replicas shows its count: h1x3
+          hosts: r.schedule
+            ? `count ${r.schedule.count}: ${r.hosts.map((h) => (r.replicas?.[h] ? `${h}x${r.replicas[h]}` : h)).join(',')}`
+            : r.hosts,
+        })),
         ['tag', 'currentVersion', 'hosts'],
       );
     });

@@ -25,12 +25,18 @@ const MAX_LINES = 100_000;
  */
 export const HEALTHY_AFTER_END_MS = 10_000;
 
+/** A process name, or one replica of it (`web@2`, docs/scheduler.md#replicas). */
+const REPLICA_OR_PROCESS_RE = new RegExp(`${PROCESS_NAME_RE.source.slice(0, -1)}(?:@[1-9][0-9]{0,3})?$`);
+
 const CommandBody = z
   .object({
     host: HostName,
     action: z.enum(['restart', 'logs']),
     tag: TagInput,
-    process: z.string().regex(PROCESS_NAME_RE, 'a process name is lower-case letters, digits, "-" and "_"').optional(),
+    process: z
+      .string()
+      .regex(REPLICA_OR_PROCESS_RE, 'a process name is lower-case letters, digits, "-" and "_", and a replica\'s ends in @N (web@2)')
+      .optional(),
     lines: z.number().int().min(0).max(MAX_LINES).optional(),
     follow: z.boolean().optional(),
   })
