@@ -140,6 +140,14 @@ console.log(
   `steady ${steadyS} s: ${reportMs.length} reports, p50 ${percentile(reportMs, 50).toFixed(1)} ms, p99 ${percentile(reportMs, 99).toFixed(1)} ms; server ${((100 * cpu) / wall).toFixed(0)}% of a core, ${(cpu / reportMs.length).toFixed(2)} ms CPU/report`,
 );
 console.log(`server rss ${st.rssMB.toFixed(0)} MB (peak ${st.hwmMB.toFixed(0)} MB), fds ${fds()} (load ${load()})`);
+// What the RSS is: V8's heap in use (the server's own /metrics), and anonymous memory against mapped files.
+const metrics = await (await leanFetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.adminToken}` } })).text();
+const heapUsed = Number(/^nodejs_heap_used_bytes (\S+)/m.exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20;
+const smaps = readFileSync(`/proc/${server.pid}/smaps_rollup`, 'utf8');
+const smapsMB = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(smaps)?.[1] ?? 0) / 1024;
+console.log(
+  `server heap used ${heapUsed.toFixed(0)} MB; rss anonymous ${smapsMB('Anonymous').toFixed(0)} MB, file-backed ${(smapsMB('Rss') - smapsMB('Anonymous')).toFixed(0)} MB`,
+);
 if (snapDir) {
   process.kill(server.pid, 'SIGUSR2');
   // a snapshot of a heap of hundreds of MB takes a while to write
