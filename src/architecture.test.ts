@@ -46,7 +46,9 @@ export const ALLOWED: Record<string, readonly string[]> = {
   // monitor -> net: the VictoriaMetrics test kit (victoria/test-victoria.ts) takes a free port from the one shared helper
   monitor: ['errors', 'api', 'store', 'tree', 'release', 'bus', 'net'],
   rollout: ['errors', 'api', 'artifacts', 'build', 'release', 'runtimes', 'secrets', 'store', 'tree'],
-  agent: ['errors', 'api', 'artifacts', 'engine', 'net', 'release', 'runtimes', 'secrets', 'supervisor', 'tls', 'tree'],
+  // swarm: packages peer to peer (issue 19): piece tables, tickets, the tracker, the peer server and the piece downloader
+  swarm: ['errors', 'release'],
+  agent: ['errors', 'api', 'artifacts', 'engine', 'net', 'release', 'runtimes', 'secrets', 'supervisor', 'swarm', 'tls', 'tree'],
   import: ['errors', 'api', 'artifacts', 'release', 'store', 'tree'],
   server: [
     'errors',
@@ -67,6 +69,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     'schedule',
     'secrets',
     'store',
+    'swarm',
     'tls',
     'tree',
   ],

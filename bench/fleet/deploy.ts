@@ -6,6 +6,7 @@
 import type { ApiClient } from '../../src/api/index.js';
 import type { DeploymentView } from '../../src/api/index.js';
 import { NoopsError } from '../../src/errors/index.js';
+import { markPhase, monoUs } from '../lib/phases.js';
 import { procUsage, usageBetween } from '../lib/procstat.js';
 import { percentile, round } from '../lib/stats.js';
 
@@ -69,9 +70,12 @@ export async function measureDeploy(input: DeployInput): Promise<DeployFigures> 
   const u0 = procUsage(input.serverPid)!;
   const a0 = agentsCpu(input.agentPids());
   const t0 = Date.now();
+  const m0 = monoUs();
   const { view, batches } = await start(input);
   const apiMs = Date.now() - t0;
+  markPhase(`${input.kind} ${version} to ${input.tag.split('.').at(-1)}: the API call`, m0);
   const agents = await arrived();
+  markPhase(`${input.kind} ${version} to ${input.tag.split('.').at(-1)}: until every agent has it up`, m0);
   let d = view;
   const deadline = Date.now() + input.timeoutMs;
   while (d.status === 'running') {

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mapLimit } from '../lib/limit.js';
 import { poolFor, requestFor } from './tls.js';
+import { markPhase, monoUs } from '../lib/phases.js';
 import { procUsage, usageBetween } from '../lib/procstat.js';
 import { percentile, round, summarize } from '../lib/stats.js';
 
@@ -170,8 +171,12 @@ export async function desiredFanOut(
     await untilIdle(serverPid, timeoutMs);
     const u0 = procUsage(serverPid)!;
     t0 = performance.now();
+    const m0 = monoUs();
     await trigger();
+    markPhase(`fan-out to ${agents.length} parked polls: the deploy call`, m0);
+    const m1 = monoUs();
     await Promise.race([Promise.all(polls), new Promise((r) => setTimeout(r, timeoutMs))]);
+    markPhase(`fan-out to ${agents.length} parked polls: after the call, until all answered`, m1);
     const used = usageBetween(u0, procUsage(serverPid)!);
     return {
       agents: agents.length,

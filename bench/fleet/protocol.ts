@@ -20,7 +20,14 @@ export type FromWorker =
   | { type: 'window' }
   | { type: 'watching' }
   | { type: 'samples'; samples: WindowSamples }
-  | { type: 'reached'; version: string; received: number[]; up: number[]; downloads: { bytes: number; count: number } }
+  | {
+      type: 'reached';
+      version: string;
+      received: number[];
+      up: number[];
+      /** package bytes downloaded, how many downloads, and of the bytes those in pieces from peers and from the server */
+      downloads: { bytes: number; count: number; fromPeers?: number; fromSeed?: number };
+    }
   | { type: 'stopped' }
   | { type: 'error'; message: string };
 

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import { MemoryReleases } from './sim-releases.js';
+import type { PieceDest } from '../../src/swarm/index.js';
+import { MemoryReleases, SharedPackages } from './sim-releases.js';
 
 const bytes = Buffer.from('a package');
 const sha = createHash('sha256').update(bytes).digest('hex');
@@ -11,9 +12,10 @@ const opts = (version: string, sha256 = sha) => ({
   tag: 't',
   version,
   sha256,
-  download: async (dest: string | Writable) => {
-    assert.notEqual(typeof dest, 'string', 'a simulated host downloads into a stream, never a file');
-    await new Promise<void>((resolve, reject) => (dest as Writable).end(bytes, () => resolve()).once('error', reject));
+  download: async (dest: string | Writable | PieceDest) => {
+    assert.notEqual(typeof dest, 'string', 'a simulated host downloads into memory, never a file');
+    const stream = (dest as PieceDest).stream();
+    await new Promise<void>((resolve, reject) => stream.end(bytes, () => resolve()).once('error', reject));
   },
 });
 
@@ -40,4 +42,33 @@ test('prune keeps the newest, the protected and the current', async () => {
   r.activate('/', 't', 'v1');
   await r.prune('/', 't', 1, ['v3']);
   assert.deepEqual([...r.installed.get('t')!.keys()], ['v1', 'v3', 'v5']);
+});
+
+test('pieces go into one buffer per process, and every host that fetched them counts its bytes', async () => {
+  const meter = { bytes: 0, downloads: 0 };
+  const shared = new SharedPackages();
+  const hosts = [new MemoryReleases(meter, shared), new MemoryReleases(meter, shared)];
+  for (const h of hosts) {
+    await h.install({
+      ...opts('v1'),
+      download: async (dest: string | Writable | PieceDest) => {
+        const store = await (dest as PieceDest).open(bytes.length);
+        await store.writeAt(4, bytes.subarray(4)); // out of order, as pieces come
+        await store.writeAt(0, bytes.subarray(0, 4));
+        assert.deepEqual(await store.readAt(2, 4), bytes.subarray(2, 6));
+      },
+    });
+  }
+  assert.deepEqual(meter, { bytes: 2 * bytes.length, downloads: 2 });
+  assert.equal(shared.digest(sha), sha);
+});
+
+test('pieces that do not make the package are refused', async () => {
+  const r = new MemoryReleases(undefined, new SharedPackages());
+  const download = async (dest: string | Writable | PieceDest): Promise<void> => {
+    const store = await (dest as PieceDest).open(bytes.length);
+    await store.writeAt(0, Buffer.alloc(bytes.length, 1));
+  };
+  await assert.rejects(r.install({ ...opts('v1'), download }), /sha256/);
+  assert.equal(r.installed.get('t')?.has('v1') ?? false, false);
 });

@@ -1,14 +1,23 @@
 /**
- * A simulated host's releases, kept in memory: the package is really downloaded from the server
- * (every byte, through the agent's own download) and its sha256 really checked, but it is not
- * unpacked to disk. Unpacking is work each real host does on its own CPU and disk, in parallel
- * with the others; in one benchmark process it would measure the benchmark machine, not noops.
- * What a release "on disk" means (a rollback needs no download) is kept exactly.
+ * A simulated host's releases, kept in memory: the package is really downloaded (every byte,
+ * through the agent's own download: in pieces from peers and the server, or whole from the
+ * server) and really checked, but it is not unpacked to disk. Unpacking is work each real host
+ * does on its own CPU and disk, in parallel with the others; in one benchmark process it would
+ * measure the benchmark machine, not noops. What a release "on disk" means (a rollback needs no
+ * download) is kept exactly.
+ *
+ * Pieces: each agent checks every piece it receives against its digest (the agent's own code),
+ * and serves the pieces it holds to its peers over HTTP. The bytes themselves are kept once per
+ * worker process (`SharedPackages`): every agent's copy would be the same checked bytes, and
+ * 1,000 copies of a 10 MB package do not fit this machine. For the same reason the whole
+ * package's sha256 is computed once per worker, when the first agent completes it; a package
+ * that came whole from the server is hashed per agent, as before.
  */
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { HostInstallOptions, ReleaseStore } from '../../src/agent/index.js';
 import { NoopsError } from '../../src/errors/index.js';
+import type { PieceDest, PieceStore } from '../../src/swarm/index.js';
 
 /** What every simulated host of one process downloaded, summed. */
 export interface DownloadMeter {
@@ -16,30 +25,76 @@ export interface DownloadMeter {
   downloads: number;
 }
 
+/** Packages kept per worker: the ones being deployed (a deploy and its rollback's target). */
+const PACKAGES_KEPT = 3;
+
+/** The bytes of the packages the agents of one process fetch in pieces, once each. */
+export class SharedPackages {
+  private readonly held = new Map<string, { bytes: Buffer; sha256?: string }>();
+
+  /** The buffer of package `sha256` of `size` bytes (made empty on first use). */
+  buffer(sha256: string, size: number): { bytes: Buffer; sha256?: string } {
+    let p = this.held.get(sha256);
+    if (!p || p.bytes.length !== size) {
+      p = { bytes: Buffer.alloc(size) };
+      this.held.set(sha256, p);
+      while (this.held.size > PACKAGES_KEPT) this.held.delete(this.held.keys().next().value!);
+    }
+    return p;
+  }
+
+  /** The sha256 of a complete package, computed once. */
+  digest(sha256: string): string | undefined {
+    const p = this.held.get(sha256);
+    if (!p) return undefined;
+    p.sha256 ??= createHash('sha256').update(p.bytes).digest('hex');
+    return p.sha256;
+  }
+}
+
 export class MemoryReleases implements ReleaseStore {
   /** per tag, installed versions in install order (oldest first), with their sha256 */
   readonly installed = new Map<string, Map<string, string>>();
   readonly current = new Map<string, string>();
 
-  constructor(private readonly meter: DownloadMeter = { bytes: 0, downloads: 0 }) {}
+  constructor(
+    private readonly meter: DownloadMeter = { bytes: 0, downloads: 0 },
+    private readonly shared = new SharedPackages(),
+  ) {}
 
   async install(opts: HostInstallOptions): Promise<{ downloaded: boolean }> {
     const versions = this.installed.get(opts.tag) ?? new Map<string, string>();
     if (versions.get(opts.version) === opts.sha256) return { downloaded: false };
     const hash = createHash('sha256');
     let size = 0;
-    await opts.download(
-      new Writable({
-        write(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
-          size += chunk.length;
-          done();
-        },
-      }),
-    );
+    let inPieces = false;
+    const shared = this.shared;
+    const dest: PieceDest = {
+      open: async (total): Promise<PieceStore> => {
+        inPieces = true;
+        const pkg = shared.buffer(opts.sha256, total);
+        return {
+          writeAt: async (offset, data) => {
+            data.copy(pkg.bytes, offset);
+            size += data.length;
+          },
+          readAt: async (offset, length) => pkg.bytes.subarray(offset, offset + length),
+          close: async () => undefined,
+        };
+      },
+      stream: () =>
+        new Writable({
+          write(chunk: Buffer, _enc, done) {
+            hash.update(chunk);
+            size += chunk.length;
+            done();
+          },
+        }),
+    };
+    await opts.download(dest);
     this.meter.bytes += size;
     this.meter.downloads++;
-    const actual = hash.digest('hex');
+    const actual = inPieces ? shared.digest(opts.sha256) : hash.digest('hex');
     if (actual !== opts.sha256) {
       throw new NoopsError('NOOPS_E_SHA256_MISMATCH', `the downloaded package has sha256 ${actual}, expected ${opts.sha256}`);
     }

@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer } from '../lib/daemons.js';
-import { procUsage, usageBetween } from '../lib/procstat.js';
+import { openFiles, procUsage, usageBetween } from '../lib/procstat.js';
 import { round, summarize } from '../lib/stats.js';
 import { measureDeploy, type DeployFigures } from './deploy.js';
 import { desiredFanOut, pacedHeartbeats, readAgents, type FanOutFigures, type LeanAgent, type PacedFigures } from './load.js';
@@ -56,6 +56,19 @@ export interface SimFigures {
   /** the server alone under a lean generator's load (see load.ts), after the agents stopped */
   lean: { heartbeats: PacedFigures[]; fanOut: FanOutFigures | null };
   serverRssBytes: number;
+  /** the server's open files and memory before the agents joined, and with every agent connected (after the heartbeat window) */
+  footprint?: { idle: Footprint; loaded: Footprint };
+}
+
+/** What a process holds: open files (/proc/PID/fd) and resident memory. */
+export interface Footprint {
+  fds: number;
+  rssBytes: number;
+}
+
+/** The server's footprint now (zeros when it is gone). */
+function footprintOf(pid: number): Footprint {
+  return { fds: openFiles(pid) ?? 0, rssBytes: procUsage(pid)?.rssBytes ?? 0 };
 }
 
 /** What one simulated run does (a plan, for one N). */
@@ -91,6 +104,7 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
   const tag = clusterOf(`n${n}`);
   let fleet: Fleet | undefined;
   try {
+    const idle = footprintOf(server.pid);
     const u0 = procUsage(server.pid)!;
     const t0 = Date.now();
     fleet = await Fleet.start({ server: server.url, joinToken: server.joinToken, names, dir });
@@ -113,6 +127,8 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
     // The first deploy puts a release on every host (setup): every host at once.
     const firstDeploy = await deploy(seed.tinyA, 'deploy', '100%');
     const heartbeats = steps.heartbeatS > 0 ? await measureHeartbeats(fleet, server.pid, steps.heartbeatS) : null;
+    // every agent holds its long poll and its heartbeat connection now
+    const footprint = { idle, loaded: footprintOf(server.pid) };
     // A desired-state change reaching every agent: all hosts at once, tiny releases.
     const propagation: DeployFigures[] = [];
     let [current, before] = [seed.tinyA, seed.tinyB];
@@ -191,6 +207,7 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
       rollouts,
       lean,
       serverRssBytes,
+      footprint,
     };
   } finally {
     await fleet?.stop();

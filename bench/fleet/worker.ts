@@ -12,18 +12,52 @@ import type { AgentReport, DesiredState } from '../../src/api/index.js';
 import { mapLimit } from '../lib/limit.js';
 import { leanFetch } from './lean-fetch.js';
 import type { FromWorker, ToWorker, WindowSamples } from './protocol.js';
-import { MemoryReleases, type DownloadMeter } from './sim-releases.js';
+import { MemoryReleases, SharedPackages, type DownloadMeter } from './sim-releases.js';
 import { SimSupervisor } from './sim-supervisor.js';
 
 /** Joins in flight at once: enough to join 10,000 agents in seconds, few enough not to
  * queue thousands of requests on the server at one instant. */
 const JOIN_CONCURRENCY = 32;
 
+/**
+ * Racks the simulated hosts are spread over (label `rack`, by the number in their name): the
+ * tracker prefers peers of the same rack, as on a real fleet; 20 racks of 50 hosts at N = 1,000.
+ */
+const RACKS = 20;
+/**
+ * Packages peer to peer (docs/packages-p2p.md): each simulated agent serves its pieces on a port
+ * of its own; NOOPS_BENCH_FLEET_P2P=0 makes them fetch every package whole from the server, as
+ * before the tracker, to compare.
+ */
+const P2P = process.env.NOOPS_BENCH_FLEET_P2P !== '0';
+
 const agents: Agent[] = [];
 const meter: DownloadMeter = { bytes: 0, downloads: 0 };
+/** the bytes of packages fetched in pieces, once for every agent of this process (sim-releases.ts) */
+const packages = new SharedPackages();
 let watch:
-  | { tag: string; version: string; received: Map<string, number>; up: Map<string, number>; bytes0: number; count0: number }
+  | {
+      tag: string;
+      version: string;
+      received: Map<string, number>;
+      up: Map<string, number>;
+      bytes0: number;
+      count0: number;
+      peers0: number;
+      seed0: number;
+    }
   | undefined;
+
+/** Bytes the agents of this process fetched in pieces from peers and from the server, so far. */
+function swarmBytes(): { peers: number; seed: number } {
+  let peers = 0;
+  let seed = 0;
+  for (const a of agents) {
+    peers += a.swarm?.counts.fromPeers ?? 0;
+    seed += a.swarm?.counts.fromSeed ?? 0;
+  }
+  return { peers, seed };
+}
 let win = newWindow();
 const loop = monitorEventLoopDelay({ resolution: 10 });
 loop.enable();
@@ -86,7 +120,12 @@ function check(): void {
     version: w.version,
     received: [...w.received.values()],
     up: [...w.up.values()],
-    downloads: { bytes: meter.bytes - w.bytes0, count: meter.downloads - w.count0 },
+    downloads: {
+      bytes: meter.bytes - w.bytes0,
+      count: meter.downloads - w.count0,
+      fromPeers: swarmBytes().peers - w.peers0,
+      fromSeed: swarmBytes().seed - w.seed0,
+    },
   });
 }
 
@@ -99,9 +138,10 @@ async function start(msg: Extract<ToWorker, { type: 'start' }>): Promise<void> {
         joinToken: msg.joinToken,
         root: join(msg.rootBase, name),
         name,
-        labels: { sim: 'yes' },
+        labels: { sim: 'yes', rack: `r${Number(/\d+/.exec(name)?.[0] ?? 0) % RACKS}` },
         log: (line) => log.write(`${new Date().toISOString()} ${name}: ${line}\n`),
-        host: { supervisor: new SimSupervisor(), releases: new MemoryReleases(meter) },
+        host: { supervisor: new SimSupervisor(), releases: new MemoryReleases(meter, packages) },
+        ...(P2P ? { peerListen: '127.0.0.1:0' } : { pieces: false }),
         ctl: false,
         observer: observe(name),
       }),
@@ -145,7 +185,16 @@ process.on('message', (msg: ToWorker) => {
         send({ type: 'samples', samples: collect() });
         break;
       case 'watch':
-        watch = { tag: msg.tag, version: msg.version, received: new Map(), up: new Map(), bytes0: meter.bytes, count0: meter.downloads };
+        watch = {
+          tag: msg.tag,
+          version: msg.version,
+          received: new Map(),
+          up: new Map(),
+          bytes0: meter.bytes,
+          count0: meter.downloads,
+          peers0: swarmBytes().peers,
+          seed0: swarmBytes().seed,
+        };
         send({ type: 'watching' });
         check();
         break;

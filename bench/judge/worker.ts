@@ -16,8 +16,9 @@
  * loop's own per-point path (alarms `judgeBatch`); only that call is timed.
  *
  * Prints one JSON line: memory after the first round (every series created), then the
- * throughput of `rounds` more rounds with store series ids (`withIds`: SQLite's feed), and of a
- * quarter as many without (`withKeys`: PostgreSQL's feed today), by wall clock and by CPU time.
+ * throughput of `rounds` more rounds with store series ids (`withIds`: what both stores' feeds
+ * give, since 0024_series_ids on PostgreSQL), and of a quarter as many without (`withKeys`: a
+ * point without an id, e.g. one whose id is past the judge's array), by wall clock and by CPU time.
  */
 import { type GenerationalBook, judgeBatch, SeriesCandidates } from '../../src/monitor/alarms/index.js';
 import { type FeedPoint, Judge, type JudgeEvent, type JudgeStrategy } from '../../src/monitor/index.js';

@@ -110,6 +110,9 @@ export function startAgent(server: { url: string; joinToken: string; caFile?: st
     'bench=real',
     '--push-listen',
     '127.0.0.1:0',
+    // many agents on one machine: each serves package pieces on a free port (docs/packages-p2p.md)
+    '--peer-listen',
+    '127.0.0.1:0',
     ...ca,
   ]);
 }

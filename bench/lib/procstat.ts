@@ -2,7 +2,7 @@
  * What a process has used so far, from /proc: CPU time and bytes written. Read before and
  * after a phase, the difference is what the phase cost that process (and only it).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks (100 a second everywhere). */
 const TICKS_PER_S = 100;
@@ -40,4 +40,13 @@ export function usageBetween(a: ProcUsage, b: ProcUsage): { cpuMs: number; coreS
   const wallMs = Math.max(1, b.at - a.at);
   const cpuMs = b.cpuMs - a.cpuMs;
   return { cpuMs, coreShare: cpuMs / wallMs, writtenBytes: b.writtenBytes - a.writtenBytes, wallMs };
+}
+
+/** How many files (sockets, pipes, the database) the process holds open now, from /proc/PID/fd; undefined when it is gone. */
+export function openFiles(pid: number): number | undefined {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return undefined;
+  }
 }

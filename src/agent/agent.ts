@@ -9,7 +9,9 @@
 import { createWriteStream } from 'node:fs';
 import { fenceNodePackageScope } from '../release/index.js';
 import { pipeline } from 'node:stream/promises';
-import { Readable, type Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { isPieceDest, type PieceDest } from '../swarm/index.js';
+import { SwarmClient } from './swarm-download.js';
 import { ApiClient, ServerList, parseServers, sendBalancerReports } from '../api/index.js';
 import type { ClientTrust } from '../api/index.js';
 import type { AgentReport, CapacityOverride, DesiredInstance, DesiredState, ProcessReport } from '../api/index.js';
@@ -29,6 +31,7 @@ import { CommandLoop } from './control/server-commands.js';
 import { Control } from './control/control.js';
 import { CtlServer } from './control/ctl-server.js';
 import { HealthMonitor } from './health/monitor.js';
+import { publishReport, ReportPacer, UpTransitions } from './report-pacer.js';
 import { Host } from './host.js';
 import { AgentMetrics } from './metrics/index.js';
 import { detectStartFailures, reconcile, runtimesDir } from './reconcile.js';
@@ -44,7 +47,11 @@ import { loadIdentity, saveIdentity } from './state.js';
 /** Retry delays while the server is unreachable: fast at first, then every 5 s. */
 export const RETRY_MIN_MS = 250;
 export const RETRY_MAX_MS = 5000;
-/** A state change is reported after this quiet time, so a burst of changes is one report. */
+/**
+ * A state change is reported this long after it, so a burst of changes is one report. A health
+ * transition (a process turning healthy or unhealthy: what naming and the balancers wait on) is
+ * reported at once instead (report-pacer.ts).
+ */
 export const REPORT_DEBOUNCE_MS = 100;
 /** Events sent per report at most: a flood of events cannot make a report too big. */
 export const EVENTS_PER_REPORT = 200;
@@ -107,6 +114,15 @@ export interface AgentOptions {
   hostMetrics?: boolean;
   /** what the host offers instead of what the agent measures, per field (`noops agent --capacity`; capacity.ts) */
   capacity?: CapacityOverride;
+  /**
+   * Where to serve package pieces to peers, `HOST:PORT` (`noops agent --peer-listen`, default
+   * 0.0.0.0:7701); undefined: none (the agent still fetches pieces from peers). docs/packages-p2p.md
+   */
+  peerListen?: string;
+  /** the URL peers reach this agent at (`--peer-url`), when not the address the server sees it at plus the port */
+  peerUrl?: string;
+  /** false: packages come whole from the server, never in pieces (default true; benchmarks compare) */
+  pieces?: boolean;
 }
 
 /** Hooks into the agent's protocol, called synchronously; they must not throw. */
@@ -141,7 +157,10 @@ export class Agent {
   private again = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = RETRY_MIN_MS;
-  private reportTimer: NodeJS.Timeout | undefined;
+  /** when a change is reported: at once for a health transition, else after REPORT_DEBOUNCE_MS */
+  private readonly pacer = new ReportPacer({ send: () => this.report(), debounceMs: REPORT_DEBOUNCE_MS });
+  /** which processes are up, so that a state change into or out of up counts as a health transition */
+  private readonly ups = new UpTransitions();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
   private runtimeFacts: HostRuntimeReport | undefined;
@@ -157,6 +176,8 @@ export class Agent {
   private answerTrusted = false;
   /** the container driver on the host's Docker Engine (docs/containers.md); none with a simulated supervisor */
   private readonly containers: EngineRunner | undefined;
+  /** packages in pieces from peers, and this host's pieces served to them (none when standalone) */
+  readonly swarm: SwarmClient | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.root = opts.root;
@@ -176,9 +197,9 @@ export class Agent {
     this.servers = opts.server === undefined ? undefined : new ServerList(parseServers(opts.server, '--server'));
     this.servers?.onChange((from, to) => this.log(`server ${from} stopped answering; now using ${to}`));
     this.api = new ApiClient(this.servers ?? 'http://127.0.0.1:0', undefined, opts.pinned);
-    this.host.supervisor.on('state', () => this.scheduleReport());
+    this.host.supervisor.on('state', (s) => this.scheduleReport(this.ups.moved(s.id, s.state)));
     this.host.crons.on('change', () => this.scheduleReport());
-    this.health = new HealthMonitor({ onChange: () => this.scheduleReport() });
+    this.health = new HealthMonitor({ onChange: (transition) => this.scheduleReport(transition) });
     this.pin = new KeyPin(this.root);
     this.trust = new ServerTrust(this.host, this.name, this.log, () => this.scheduleReport(), this.pin);
     this.runtimes = new RuntimePruner({
@@ -203,6 +224,18 @@ export class Agent {
           log: this.log,
         });
     this.capacity = this.standalone ? undefined : new CapacityGauge({ root: this.root, override: opts.capacity, log: this.log });
+    this.swarm =
+      this.standalone || opts.pieces === false
+        ? undefined
+        : new SwarmClient({
+            root: this.root,
+            api: () => this.api,
+            key: () => this.pin.key,
+            listen: opts.peerListen,
+            url: opts.peerUrl,
+            log: this.log,
+            signal: this.abort.signal,
+          });
     this.balancers = this.standalone
       ? undefined
       : new BalancerLoop({ send: (reports) => sendBalancerReports(this.api, reports), heartbeatMs: () => this.heartbeatMs, log: this.log });
@@ -232,6 +265,7 @@ export class Agent {
     await this.metrics?.start();
     await this.refreshRuntimeFacts();
     await this.capacity?.start();
+    await this.swarm?.start();
     await this.join(false);
     this.commands = new CommandLoop(() => this.api, control, this.log, this.abort.signal, this.containers);
     void this.desiredLoop();
@@ -247,6 +281,7 @@ export class Agent {
     await this.metricsStopped;
     await this.balancers?.stop();
     await this.reconciling;
+    await this.swarm?.stop();
     await this.runtimes.idle();
     this.host.detach();
   }
@@ -261,7 +296,7 @@ export class Agent {
   private haltLoops(): void {
     this.stopped = true;
     this.abort.abort();
-    clearTimeout(this.reportTimer);
+    this.pacer.stop();
     clearTimeout(this.heartbeatTimer);
     clearTimeout(this.retryTimer);
     this.health.stop();
@@ -439,7 +474,11 @@ export class Agent {
     });
   }
 
-  private async download(url: string, dest: string | Writable): Promise<void> {
+  private async download(url: string, given: string | Writable | PieceDest): Promise<void> {
+    // A package of the server's: in pieces from peers when the server tracks it (docs/packages-p2p.md).
+    const sha256 = /\/artifacts\/([0-9a-f]{64})$/.exec(url)?.[1];
+    if (this.swarm && sha256 && !(given instanceof Writable) && (await this.swarm.download(sha256, url, given))) return;
+    const dest = isPieceDest(given) ? given.stream() : given;
     const res = await this.api.download(url);
     if (!res.body) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server sent an empty body for ${url}`);
     const source = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
@@ -463,12 +502,10 @@ export class Agent {
     }
   }
 
-  private scheduleReport(): void {
-    if (this.stopped || this.standalone || this.reportTimer) return;
-    this.reportTimer = setTimeout(() => {
-      this.reportTimer = undefined;
-      void this.report();
-    }, REPORT_DEBOUNCE_MS);
+  /** Reports soon: at once for a health transition, else after REPORT_DEBOUNCE_MS (report-pacer.ts). */
+  private scheduleReport(transition = false): void {
+    if (this.stopped || this.standalone) return;
+    this.pacer.change(transition);
   }
 
   private heartbeat(): void {
@@ -498,7 +535,9 @@ export class Agent {
         trust: this.trust.report(),
         ...this.capacityReport(),
       };
+      const sentAt = Date.now();
       const answer = await this.api.report(report);
+      publishReport(this.name, report, sentAt);
       if (points) this.metrics!.settle(points);
       // more points than one report carries: the next report follows at once
       if (points && this.metrics!.queue.size > 0) this.scheduleReport();

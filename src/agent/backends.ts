@@ -5,6 +5,7 @@
  * real protocol and the real reconcile without thousands of real processes and disk installs.
  */
 import type { Writable } from 'node:stream';
+import type { PieceDest } from '../swarm/index.js';
 import type { Supervisor, SupervisorEvents } from '../supervisor/index.js';
 import type { InstallOptions } from './install/install.js';
 import { pruneReleases } from './install/release-dir-prune.js';
@@ -35,10 +36,13 @@ export interface ProcessSupervisor
   on<K extends keyof SupervisorEvents>(event: K, listener: (...args: SupervisorEvents[K]) => void): unknown;
 }
 
-/** What to install: `InstallOptions`, with a download that may also write into a stream. */
+/** What to install: `InstallOptions`, with a download that may also write into a stream or take pieces. */
 export interface HostInstallOptions extends Omit<InstallOptions, 'download'> {
-  /** writes the package to a file that does not exist yet, or into a stream */
-  download(dest: string | Writable): Promise<void>;
+  /**
+   * writes the package to a file that does not exist yet (in pieces at their offsets, or whole),
+   * into a stream, or into a piece destination (pieces from peers: docs/packages-p2p.md)
+   */
+  download(dest: string | Writable | PieceDest): Promise<void>;
 }
 
 /** Where a host keeps its releases. */

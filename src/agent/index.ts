@@ -17,3 +17,4 @@ export {
   parseMetricsEvery,
   pushListenFlag,
 } from './metrics/index.js';
+export { DEFAULT_PEER_LISTEN, peerListenFlag, SwarmClient, type SwarmCounts } from './swarm-download.js';

@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { PieceDest } from '../swarm/index.js';
 import type { DesiredInstance, FailureReport } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
 import type { ProcessSpec } from '../release/index.js';
@@ -35,8 +36,8 @@ export interface ReconcileDeps {
   crons: CronRunner;
   /** where releases are kept; default: on disk under root */
   releases?: ReleaseStore;
-  /** downloads a package into a file or a stream (the caller verifies) */
-  download(url: string, dest: string | Writable): Promise<void>;
+  /** downloads a package into a file, a stream or a piece destination (the caller verifies) */
+  download(url: string, dest: string | Writable | PieceDest): Promise<void>;
   /** persists the state after a change */
   save(): void;
   log(line: string): void;

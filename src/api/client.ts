@@ -26,6 +26,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** false: a GET is not tried again on the next server (the agent's long poll re-polls itself) */
   failover?: boolean;
+  /** more request headers (a download's `range`) */
+  headers?: Record<string, string>;
 }
 
 export class ApiClient {
@@ -71,7 +73,7 @@ export class ApiClient {
    * is a GET, never otherwise (docs/concepts.md#several-servers). A 4xx is an answer.
    */
   async raw(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<Response> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...opts.headers };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const tried = new Set<string>();
@@ -319,9 +321,9 @@ export class ApiClient {
     return this.request('POST', `/agent/commands/${id}`, update);
   }
   /** Downloads a package; the caller verifies its sha256. */
-  async download(url: string): Promise<Response> {
+  async download(url: string, opts: RequestOptions = {}): Promise<Response> {
     const path = url.startsWith(API_PREFIX) ? url.slice(API_PREFIX.length) : url;
-    return this.raw('GET', path);
+    return this.raw('GET', path, undefined, opts);
   }
 
   // ---- secrets (values go in, never come out)

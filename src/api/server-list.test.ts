@@ -158,11 +158,13 @@ test('ApiClient: a 4xx, or a 5xx about the fleet, is an answer: the client stays
 test('ApiClient: a server that does not answer in time is left; a POST that may have been applied is not sent again', async () => {
   const hung = await serve(() => undefined); // takes the request, never answers
   const live = await serve(json(200, { ok: true }));
+  // long enough for the live server (in this process) to answer on a loaded machine: 200 ms was not
+  const timeoutMs = 2_000;
   try {
     const api = new ApiClient(new ServerList([hung.url, live.url], () => 0), 't');
-    assert.deepEqual(await api.request('GET', '/y', undefined, { timeoutMs: 200 }), { ok: true });
+    assert.deepEqual(await api.request('GET', '/y', undefined, { timeoutMs }), { ok: true });
     const post = new ApiClient(new ServerList([hung.url, live.url], () => 0), 't');
-    await assert.rejects(post.request('POST', '/x', {}, { timeoutMs: 200 }), (e: NoopsError) => {
+    await assert.rejects(post.request('POST', '/x', {}, { timeoutMs }), (e: NoopsError) => {
       assert.equal(e.code, 'NOOPS_E_SERVER_UNREACHABLE');
       assert.match(e.hint, /may have been applied/);
       return true;

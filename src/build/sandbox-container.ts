@@ -8,7 +8,8 @@
  * nothing else of the host (no data folder, no /home, /root, /tmp, /var, no Docker socket). It runs
  * as the build's uid with no capabilities and `no-new-privileges` (a setuid program of /usr gains
  * nothing), under {@link SANDBOX_LIMITS} (tasks, memory, files), and is removed when the step ends.
- * Labelled `noops.owned=1` and `noops.build=<id>`, so that what a crash left behind is found and removed.
+ * Labelled `noops.owned=1`, `noops.build=<id>` and `noops.build.server=<data folder>`, so that what a
+ * crash left behind is found and removed, and only by the server it belongs to.
  *
  * Network: as bubblewrap's steps, the host's (installs fetch packages from registries, deploy
  * tests reach the instances at the host's addresses, 127.0.0.1 included): {@link STEP_NETWORK}.
@@ -17,12 +18,29 @@ import { existsSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type Dockerode from 'dockerode';
-import { type BuildImage, connectEngine, engineError, ensureBuildImage, OWNED_LABELS, ownedFilter, statusOf } from '../engine/index.js';
+import {
+  type BuildImage,
+  type BuildImageSource,
+  connectEngine,
+  engineError,
+  ensureBuildImage,
+  OWNED_LABELS,
+  ownedFilter,
+  type PruneOptions,
+  pruneBuildImages,
+  statusOf,
+} from '../engine/index.js';
 import type { RunResult } from './exec.js';
 import type { SandboxId, SandboxLimits } from './sandbox.js';
 
 /** The label naming the build (or deploy test) a step's container belongs to. */
 export const BUILD_LABEL = 'noops.build';
+/**
+ * The label naming the server a step's container belongs to, by its data folder: build ids are
+ * each server's own (two servers on one engine both have a build 1), so a server removes only
+ * containers of its own builds, and at its start those a crash of its own left.
+ */
+export const SERVER_LABEL = 'noops.build.server';
 
 /** The engine network of every step: the host's, as bubblewrap shares it (see the file comment). */
 export const STEP_NETWORK = 'host';
@@ -37,26 +55,52 @@ export const IMAGE_RECHECK_MS = 30_000;
 /** What the container kind needs of the engine: the client and the build image of the host's toolchain now. */
 export interface StepEngine {
   docker: Dockerode;
-  /** the build image for the toolchain as it is now (made again when it changed; checked at most every {@link IMAGE_RECHECK_MS}) */
-  image(): Promise<BuildImage>;
+  /**
+   * The build image for the toolchain as it is now (made again when it changed; checked at most
+   * every {@link IMAGE_RECHECK_MS}); `fresh`: checked now (the image went missing).
+   */
+  image(fresh?: boolean): Promise<BuildImage>;
+}
+
+/** How a {@link stepEngine} keeps its images. */
+export interface StepEngineOptions {
+  /** which older build images it removes once it has a new current one; default all of noops' unused ones (tests: their own) */
+  prune?: PruneOptions;
 }
 
 /**
- * Connects to the engine at `socket` and makes (or finds) the build image; `hide` are the folders
- * no step may see (the data folder, the hidden ones), never copied into the image.
+ * Connects to the engine at `socket` and makes (or finds) the build image from `src` (the host's
+ * files; `src.hide` are the folders no step may see, never copied into the image). Each time the
+ * current image changes (at the start too), the older build images no container uses are removed
+ * (engine/prune.ts), in the background.
  *
  * @throws NoopsError NOOPS_E_CONTAINER when the engine does not answer or the image cannot be made or verified
  */
-export async function stepEngine(socket: string, hide: readonly string[], log: (line: string) => void): Promise<StepEngine> {
+export async function stepEngine(
+  socket: string,
+  src: BuildImageSource,
+  log: (line: string) => void,
+  opts: StepEngineOptions = {},
+): Promise<StepEngine> {
   const docker = await connectEngine(socket);
-  const ensure = () => ensureBuildImage(docker, log, { hide });
+  let pruned: string | undefined;
+  const ensure = async (): Promise<BuildImage> => {
+    const made = await ensureBuildImage(docker, log, src);
+    if (made.image !== pruned) {
+      pruned = made.image;
+      void pruneBuildImages(docker, made.image, log, opts.prune).catch((err: Error) =>
+        log(`could not remove old build images: ${err.message}`),
+      );
+    }
+    return made;
+  };
   let current = await ensure();
   let checkedAt = Date.now();
   let checking: Promise<BuildImage> | undefined;
   return {
     docker,
-    image: async () => {
-      if (Date.now() - checkedAt < IMAGE_RECHECK_MS) return current;
+    image: async (fresh = false) => {
+      if (!fresh && Date.now() - checkedAt < IMAGE_RECHECK_MS) return current;
       checking ??= ensure().finally(() => {
         checking = undefined;
         checkedAt = Date.now();
@@ -77,6 +121,8 @@ export interface ContainerStep {
   id: SandboxId;
   /** the build or deploy test the container belongs to (the `noops.build` label) */
   owner: string;
+  /** the server's data folder: {@link SERVER_LABEL} */
+  server: string;
 }
 
 /** What a step sees besides its own folder. */
@@ -95,7 +141,7 @@ export interface ContainerView {
  *
  * @example
  *   containerSpec('noops-build:0123456789ab', { system: ['/usr'], readable: ['/data/runtimes'], hide: ['/data'], limits: SANDBOX_LIMITS },
- *     { argv: ['/bin/sh', '-c', 'make'], work: '/w', cwd: '/w/src', env: { HOME: '/w/home' }, id: { uid: 61000, gid: 61000 }, owner: '7' })
+ *     { argv: ['/bin/sh', '-c', 'make'], work: '/w', cwd: '/w/src', env: { HOME: '/w/home' }, id: { uid: 61000, gid: 61000 }, owner: '7', server: '/data' })
  *   // { Image: 'noops-build:0123456789ab', User: '61000:61000', WorkingDir: '/w/src', Cmd: ['/bin/sh', '-c', 'make'], ... }
  */
 export function containerSpec(image: string, view: ContainerView, step: ContainerStep): Dockerode.ContainerCreateOptions {
@@ -111,7 +157,7 @@ export function containerSpec(image: string, view: ContainerView, step: Containe
       .map(([k, v]) => `${k}=${v}`),
     WorkingDir: step.cwd,
     User: `${step.id.uid}:${step.id.gid}`,
-    Labels: { ...OWNED_LABELS, [BUILD_LABEL]: step.owner },
+    Labels: { ...OWNED_LABELS, [BUILD_LABEL]: step.owner, [SERVER_LABEL]: step.server },
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,
@@ -170,18 +216,34 @@ export function wholeLines(emit: (text: string) => void): { write(text: string):
 }
 
 /**
+ * Runs one step in a container of the engine's current build image (see {@link runInContainer});
+ * when that image is gone by the time the container is made (an older one another server of this
+ * engine pruned, or one removed by hand), the image is looked for (and made) again, once.
+ */
+export async function runStep(
+  engine: StepEngine,
+  view: Omit<ContainerView, 'system'>,
+  step: ContainerStep,
+  opts: { deadline: number; onOutput?: (text: string) => void },
+): Promise<RunResult> {
+  const specOf = (image: BuildImage) => containerSpec(image.image, { ...view, system: image.mounts }, step);
+  return runInContainer(engine, specOf(await engine.image()), { ...opts, remake: async () => specOf(await engine.image(true)) });
+}
+
+/**
  * Runs one step in a container made from `spec`, streaming its output to `onOutput`; kills it
- * at `deadline` (timedOut); removes it, whatever happened.
+ * at `deadline` (timedOut); removes it, whatever happened. `remake`: the create options to try
+ * once more when the engine has no such image.
  *
  * @throws NoopsError NOOPS_E_CONTAINER when the engine refuses to create, start or remove it
  */
 export async function runInContainer(
   engine: Pick<StepEngine, 'docker'>,
   spec: Dockerode.ContainerCreateOptions,
-  opts: { deadline: number; onOutput?: (text: string) => void },
+  opts: { deadline: number; onOutput?: (text: string) => void; remake?: () => Promise<Dockerode.ContainerCreateOptions> },
 ): Promise<RunResult> {
   const { docker } = engine;
-  const c = await docker.createContainer(spec).catch((e) => Promise.reject(engineError("creating a build step's container", e)));
+  const c = await createStep(docker, spec, opts.remake);
   let timer: NodeJS.Timeout | undefined;
   try {
     const out = { stdout: '', stderr: '' };
@@ -228,6 +290,9 @@ export async function runInContainer(
     let drain: NodeJS.Timeout | undefined;
     await Promise.race([ended, new Promise((r) => (drain = setTimeout(r, OUTPUT_DRAIN_MS)))]);
     clearTimeout(drain);
+    // output later than the drain is let go: the stream is closed before the collectors end, so
+    // a late frame is never written to an ended one (an 'error' event nobody listens to: a crash)
+    (stream as unknown as { destroy(): void }).destroy();
     stdout.end();
     stderr.end();
     return timedOut ? { code: null, signal: 'SIGKILL', timedOut, ...out } : { code: StatusCode, signal: null, timedOut: false, ...out };
@@ -239,17 +304,37 @@ export async function runInContainer(
   }
 }
 
-/** Removes every container of `owner` still there (a step the server did not see end). */
-export async function removeStepContainers(docker: Dockerode, owner: string): Promise<void> {
+/** Creates a step's container; on a missing image (404), once more with `remake`'s options. */
+async function createStep(
+  docker: Dockerode,
+  spec: Dockerode.ContainerCreateOptions,
+  remake?: () => Promise<Dockerode.ContainerCreateOptions>,
+): Promise<Dockerode.Container> {
+  try {
+    return await docker.createContainer(spec);
+  } catch (err) {
+    if (statusOf(err) === 404 && remake) return createStep(docker, await remake());
+    throw engineError("creating a build step's container", err);
+  }
+}
+
+/**
+ * Removes every container of the server whose data folder is `server` still there: of its build
+ * `owner` (a step the server did not see end), or of all its builds (`owner` undefined: at its
+ * start, what a crash left). Another server's are never touched, whatever their build ids.
+ */
+export async function removeStepContainers(docker: Dockerode, server: string, owner?: string): Promise<number> {
+  const which = owner === undefined ? 'the build steps a crash left' : `the containers of build ${owner}`;
   const left = await docker
-    .listContainers({ all: true, filters: ownedFilter({ [BUILD_LABEL]: owner }) })
-    .catch((e) => Promise.reject(engineError(`listing the containers of build ${owner}`, e)));
+    .listContainers({ all: true, filters: ownedFilter({ [SERVER_LABEL]: server, ...(owner !== undefined && { [BUILD_LABEL]: owner }) }) })
+    .catch((e) => Promise.reject(engineError(`listing ${which}`, e)));
   for (const info of left) {
     await docker
       .getContainer(info.Id)
       .remove({ force: true, v: true })
       .catch((e) => {
-        if (statusOf(e) !== 404) throw engineError(`removing the container ${info.Id.slice(0, 12)} of build ${owner}`, e);
+        if (statusOf(e) !== 404) throw engineError(`removing the container ${info.Id.slice(0, 12)} (${which})`, e);
       });
   }
+  return left.length;
 }

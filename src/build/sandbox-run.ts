@@ -21,16 +21,20 @@ import {
   type SandboxTools,
 } from './sandbox.js';
 import { killAll, removeLeftovers } from './sandbox-cleanup.js';
-import { containerSpec, existing, removeStepContainers, runInContainer, stepEngine, type StepEngine } from './sandbox-container.js';
+import { existing, removeStepContainers, runStep, stepEngine, type StepEngine } from './sandbox-container.js';
+import { UidLeases } from './uid-lease.js';
 
 /**
  * The builds' uids: BUILD_UID_BASE + n, n < BUILD_UID_COUNT, with no /etc/passwd entry. 61000
  * to 61183 lies above the range of ordinary users (1000-59999) and below systemd's DynamicUser
  * range (61184-65519), so it is nobody's on a Debian host. 184 builds and deploy tests at once
- * is more than a build server's cores run.
+ * is more than a build server's cores run. The range is the host's, shared by every server on it:
+ * a uid is leased host-wide (uid-lease.ts), so no two builds hold one at once.
  */
 export const BUILD_UID_BASE = 61000;
 export const BUILD_UID_COUNT = 184;
+/** The builds' uids, lowest first. */
+const BUILD_UIDS: readonly number[] = Array.from({ length: BUILD_UID_COUNT }, (_, n) => BUILD_UID_BASE + n);
 
 /**
  * Folders hidden from every step besides the data folder: home folders (ssh keys, cloud
@@ -78,7 +82,8 @@ export interface SandboxRunOptions {
 
 /** The sandbox of one server: its kind, and the uids in use. */
 export class Sandbox {
-  private readonly used = new Set<number>();
+  /** the host's build uids (uid-lease.ts; made at the first session that needs one) */
+  #leases: UidLeases | undefined;
 
   private constructor(
     /** the policy every step runs under; undefined when no sandbox works and none was allowed */
@@ -173,8 +178,11 @@ export class Sandbox {
     let engine: StepEngine;
     let image: string;
     try {
-      engine = await stepEngine(socket, hide, (line) => opts.log(`noops: ${line}\n`));
+      engine = await stepEngine(socket, { hide }, (line) => opts.log(`noops: ${line}\n`));
       image = (await engine.image()).image;
+      // what a crash of this server (its data folder) left running: nothing of it runs now
+      const left = await removeStepContainers(engine.docker, opts.dataDir);
+      if (left > 0) opts.log(`noops: removed ${left} build step container(s) a previous run of this server left\n`);
     } catch (err) {
       if (opts.mode === 'container') return Sandbox.unavailable(opts, `--build-sandbox container: ${(err as Error).message}`);
       // a host without an engine is the usual case of the process kinds: said only when an engine is there and fails
@@ -221,23 +229,24 @@ export class Sandbox {
     if (!this.policy) {
       throw new NoopsError('NOOPS_E_BUILD_SANDBOX', `builds cannot run sandboxed on this server: ${this.note}`);
     }
-    const container = this.engine ? { engine: this.engine, owner } : undefined;
+    const container = this.engine ? { engine: this.engine, owner, server: this.root } : undefined;
     const ownUid = this.policy.kind === 'bwrap' || this.policy.kind === 'uid' || (container && process.getuid?.() === 0);
     if (!ownUid) {
       // not root: a container step runs as the server's own uid, which owns the build's files already
       const self = container ? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 } : undefined;
       return new SandboxSession(this.policy, self, () => undefined, container);
     }
-    let n = 0;
-    while (n < BUILD_UID_COUNT && this.used.has(n)) n++;
-    if (n === BUILD_UID_COUNT) {
-      throw new NoopsError('NOOPS_E_BUILD_SANDBOX', `all ${BUILD_UID_COUNT} build uids are in use by running builds and deploy tests`, {
-        hint: 'wait for some to end, then try again',
-      });
+    this.#leases ??= new UidLeases();
+    const leases = this.#leases;
+    const uid = leases.take(BUILD_UIDS);
+    if (uid === undefined) {
+      throw new NoopsError(
+        'NOOPS_E_BUILD_SANDBOX',
+        `all ${BUILD_UID_COUNT} build uids are in use by running builds and deploy tests (of every server on this host)`,
+        { hint: 'wait for some to end, then try again' },
+      );
     }
-    this.used.add(n);
-    const id = { uid: BUILD_UID_BASE + n, gid: BUILD_UID_BASE + n };
-    return new SandboxSession(this.policy, id, () => this.used.delete(n), container);
+    return new SandboxSession(this.policy, { uid, gid: uid }, () => leases.free(uid), container);
   }
 }
 
@@ -257,7 +266,7 @@ export class SandboxSession {
     readonly id: SandboxId | undefined,
     private readonly release: () => void,
     /** kind container: the engine, and the name of this build on its containers */
-    private readonly container?: { engine: StepEngine; owner: string },
+    private readonly container?: { engine: StepEngine; owner: string; server: string },
   ) {}
 
   /**
@@ -289,12 +298,11 @@ export class SandboxSession {
    */
   async run(argv: readonly string[], work: string, opts: SandboxRunOptions): Promise<RunResult> {
     if (this.container && this.id) {
-      const { engine, owner } = this.container;
-      const { image, mounts } = await engine.image();
-      const view = { system: mounts, readable: existing(this.policy.readable), hide: this.policy.hide, limits: this.policy.limits };
-      const spec = containerSpec(image, view, { argv, work, cwd: opts.cwd, env: opts.env, id: this.id, owner });
+      const { engine, owner, server } = this.container;
+      const view = { readable: existing(this.policy.readable), hide: this.policy.hide, limits: this.policy.limits };
       this.started = true;
-      return runInContainer(engine, spec, { deadline: opts.deadline, onOutput: opts.onOutput });
+      const step = { argv, work, cwd: opts.cwd, env: opts.env, id: this.id, owner, server };
+      return runStep(engine, view, step, { deadline: opts.deadline, onOutput: opts.onOutput });
     }
     const plan = planStep(this.policy, { argv, work, cwd: opts.cwd, env: opts.env, id: this.id });
     this.started = true;
@@ -318,7 +326,10 @@ export class SandboxSession {
     this.stopped = true;
     if (!this.id || !this.started) return;
     // a container's processes end with it; one a crash of the step left behind goes now
-    if (this.container) return removeStepContainers(this.container.engine.docker, this.container.owner);
+    if (this.container) {
+      await removeStepContainers(this.container.engine.docker, this.container.server, this.container.owner);
+      return;
+    }
     await killAll(this.id);
     // without a mount namespace the build could write to the machine's shared temp folders,
     // where the next build given this uid would find it
@@ -356,8 +367,16 @@ async function missingTools(tools: SandboxTools, root: boolean): Promise<string[
 /** Runs /bin/true in the sandbox; answers why it failed, or undefined when it worked. */
 async function probe(policy: SandboxPolicy): Promise<string | undefined> {
   const work = await mkdtemp(join(tmpdir(), 'noops-probe-'));
+  let leases: UidLeases | undefined;
+  let uid: number | undefined;
   try {
-    const id = policy.kind === 'bwrap' ? { uid: BUILD_UID_BASE, gid: BUILD_UID_BASE } : undefined;
+    if (policy.kind === 'bwrap') {
+      // a build uid leased as a build's: another server's build ending as that uid would kill the probe
+      leases = new UidLeases();
+      uid = leases.take(BUILD_UIDS);
+      if (uid === undefined) return `all ${BUILD_UID_COUNT} build uids are in use`;
+    }
+    const id = uid === undefined ? undefined : { uid, gid: uid };
     if (id) await lchown(work, id.uid, id.gid);
     const plan = planStep(policy, { argv: ['/bin/true'], work, cwd: work, env: { PATH: '/usr/bin:/bin' }, id });
     const r = await run(plan.file, plan.args, {
@@ -373,6 +392,7 @@ async function probe(policy: SandboxPolicy): Promise<string | undefined> {
   } catch (err) {
     return (err as Error).message;
   } finally {
+    if (uid !== undefined) leases?.free(uid);
     await rm(work, { recursive: true, force: true });
   }
 }

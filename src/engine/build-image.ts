@@ -16,7 +16,7 @@
  *   changes (an `apt-get install`, a new node in /usr/local), the name changes and a new image is
  *   made. Named `noops-build:<12 characters of the hash>`, labelled `noops.owned=1` and
  *   `noops.build-image=<hash>`; verified by its label and a probe container running `/bin/sh -c true`
- *   with the toolchain bound, as a build's uid, with no capabilities.
+ *   with the toolchain bound, as an unprivileged uid (nobody), with no capabilities.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -58,8 +58,12 @@ export const TOOLCHAIN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
 /** Files of /etc the engine writes into every container itself. */
 const ENGINE_ETC = ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf'];
 
-/** The uid of the probe: the first build uid (no name needed). */
-const PROBE_UID = 61000;
+/**
+ * The uid of the probe: `nobody`, not a uid of the builds' range (61000-61183), whose ends kill
+ * every process of their uid (`kill -KILL -1`): one ending as the probe runs would fail it, and the
+ * server would take builds out of containers.
+ */
+const PROBE_UID = 65534;
 
 /** One entry of the image: a copy of a host file, a symlink, or an empty folder (a mount point). */
 export type BuildImageEntry = { path: string; from: string } | { path: string; link: string } | { path: string; dir: true };
@@ -179,7 +183,7 @@ export interface BuildImage {
 /**
  * The build image for this host's toolchain, made (from the host's files) and verified when
  * missing: its `noops.build-image` label must be its hash, and `/bin/sh -c true` must run in it
- * with the toolchain bound, as a build's uid.
+ * with the toolchain bound, as an unprivileged uid (nobody).
  *
  * @throws NoopsError NOOPS_E_CONTAINER when the engine refuses, the label is wrong or the probe fails
  */
@@ -190,6 +194,8 @@ export async function ensureBuildImage(docker: Dockerode, log: (line: string) =>
   if (found === null) {
     await importImage(docker, plan);
     found = await inspectImage(docker, name);
+    if (found === null)
+      throw new NoopsError('NOOPS_E_CONTAINER', `the build image ${name} was gone right after its import (removed meanwhile)`);
     log(`built the build image ${name} from this host's /etc and toolchain (${plan.toolchain.map((t) => t.program).join(', ')})`);
   }
   if (found?.labels[BUILD_IMAGE_LABEL] !== plan.hash) {
@@ -253,7 +259,7 @@ async function importImage(docker: Dockerode, plan: BuildImagePlan): Promise<voi
   }
 }
 
-/** Runs `/bin/sh -c true` in the image with the toolchain bound, as a build uid: it must exit 0. The probe is removed. */
+/** Runs `/bin/sh -c true` in the image with the toolchain bound, as nobody (an unprivileged uid): it must exit 0. The probe is removed. */
 async function probe(docker: Dockerode, image: string, mounts: readonly string[]): Promise<void> {
   const c = await docker
     .createContainer({

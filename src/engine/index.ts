@@ -5,5 +5,13 @@
  */
 export { DEFAULT_DOCKER_SOCKET, OWNED_LABELS, connectEngine, engineError, isOwned, ownedFilter, statusOf } from './engine.js';
 export { BASE_LABEL, BASE_REPO, baseImageEntries, ensureBaseImage, entriesHash, sharedLibraries } from './base-image.js';
-export { BUILD_IMAGE_LABEL, BUILD_IMAGE_REPO, TOOLCHAIN_DIRS, buildImagePlan, ensureBuildImage, type BuildImage } from './build-image.js';
-export { pruneBaseImages, type PruneResult } from './prune.js';
+export {
+  BUILD_IMAGE_LABEL,
+  BUILD_IMAGE_REPO,
+  TOOLCHAIN_DIRS,
+  buildImagePlan,
+  ensureBuildImage,
+  type BuildImage,
+  type BuildImageSource,
+} from './build-image.js';
+export { PRUNE_GRACE_MS, pruneBaseImages, pruneBuildImages, type PruneOptions, type PruneResult } from './prune.js';

@@ -72,4 +72,5 @@ export {
   type SignedRelease,
 } from './signature.js';
 export type { ReleaseSignature, SigningKey } from './signature-types.js';
+export { fieldsMessage, signFieldsWith, verifyFields } from './signed-fields.js';
 export { healthCheckFromYaml, healthCheckManifest, healthCheckYaml } from './health.js';

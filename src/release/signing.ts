@@ -18,6 +18,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NoopsError } from '../errors/index.js';
 import { signRelease as signFields, signingKeyOf, verifyRelease, type ReleaseSignature, type SigningKey } from './signature.js';
+import { signFieldsWith } from './signed-fields.js';
 import type { ReleaseRow, Store } from '../store/index.js';
 
 /** The key file in the data folder. */
@@ -29,6 +30,8 @@ export const SIGNING_KEY_META = 'signing_key';
 export interface ReleaseSigner {
   readonly key: SigningKey;
   sign(row: Pick<ReleaseRow, 'job' | 'version' | 'sha256' | 'manifest'>): ReleaseSignature;
+  /** signs other fields under their own domain (a package's piece table, a peer ticket: src/swarm/) */
+  signFields(domain: string, fields: object): ReleaseSignature;
 }
 
 /** A signer over a private key. */
@@ -44,6 +47,7 @@ export function signerOf(privateKey: KeyObject): ReleaseSigner {
         sha256: row.sha256,
         manifest: JSON.parse(JSON.stringify(row.manifest)),
       }),
+    signFields: (domain, fields) => signFieldsWith(privateKey, domain, fields),
   };
 }
 

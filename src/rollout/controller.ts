@@ -22,11 +22,11 @@ import type { DeploymentKind, Fence } from '../store/index.js';
 import type { DeploymentAction } from '../api/index.js';
 import type { RolloutLogLine, RolloutProgress } from './types.js';
 import type { Deployment, RolloutDeps, StoredDeployment } from './ports.js';
-import { observe, previousVersion, type HostObservation } from './evaluate.js';
+import { observe, previousVersion } from './evaluate.js';
 import { resolvePolicy } from './deploy-policy.js';
-import { hostResults, initialProgress, step, type RolloutAction } from './step.js';
+import { changedHosts, hostResult, hostResults, initialProgress, step, type RolloutAction, type StepInput } from './step.js';
 import { applyCommand, recordTestEnd, recordTestStart } from './progress-updates.js';
-import { addLog, newLines, newRunning, type RunningDeployment } from './running-deployment.js';
+import { addLog, headOf, newLines, newRunning, type RunningDeployment } from './running-deployment.js';
 import { Executor } from './executor.js';
 import { jobOf, locked, planDeploy, planUndeploy, type StartDeploy, type StartPlan, type StartUndeploy } from './deploy-start.js';
 import { Following, type RemoteCommand } from './following.js';
@@ -36,8 +36,9 @@ export const TICK_MS = 500;
 /** How long a deploy's start waits for its first step (which may wait on load balancers' drains) before it answers. */
 export const FIRST_STEP_WAIT_MS = 2_000;
 /** Reports are stepped together, at most once per this (or twice the last round's time, if
- * longer): every step reads and writes every host of the deployment, and stepping on each of
- * 1,000 hosts' reports kept the server busy enough that reports timed out. */
+ * longer): every step reads each host of the batch in flight (it writes only those that
+ * changed), and stepping on each of 1,000 hosts' reports kept the server busy enough that
+ * reports timed out. */
 export const REPORT_COALESCE_MS = 50;
 /** After a server restart, no deadline passes before the agents had this long to report again. */
 export const DEFAULT_RESUME_GRACE_MS = 15_000;
@@ -234,19 +235,21 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
 
   /** Called for every agent report: steps the deployments that involve the host. */
   onReport(host: string): void {
-    if (this.reportKick) return;
-    for (const { hostSet } of this.running.values()) {
-      if (!hostSet.has(host)) continue;
-      this.reportKick = setTimeout(
-        () => {
-          this.reportKick = undefined;
-          this.kick();
-        },
-        Math.max(REPORT_COALESCE_MS, 2 * this.lastRoundMs),
-      );
-      this.reportKick.unref();
-      return;
+    let mine = false;
+    for (const entry of [...this.opening.values(), ...this.running.values()]) {
+      if (!entry.hostSet.has(host)) continue;
+      entry.dirty?.add(host); // the next step evaluates it again
+      mine = true;
     }
+    if (!mine || this.reportKick) return;
+    this.reportKick = setTimeout(
+      () => {
+        this.reportKick = undefined;
+        this.kick();
+      },
+      Math.max(REPORT_COALESCE_MS, 2 * this.lastRoundMs),
+    );
+    this.reportKick.unref();
   }
 
   /**
@@ -318,8 +321,9 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         deadline: new Date(now.getTime() + policy.timeout * 1000).toISOString(),
         progress,
       };
-      // The deployment and its audit entry are written together, or neither is.
-      const id = await this.deps.write.createDeployment(base, (created) => ({
+      // The deployment and its audit entry are written together, or neither is. No host has
+      // left `queued` yet: the store keeps no per-host state for them (readProgress fills it in).
+      const id = await this.deps.write.createDeployment({ ...base, progress: headOf(progress) }, (created) => ({
         at: now.toISOString(),
         actor: req.initiator,
         action: req.kind,
@@ -504,7 +508,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
               this.lostFence(err as Error); // another server leads: it carries these deployments on
               break;
             }
-            // A store error must not stop the loop; the next tick tries again.
+            // A store error must not stop the loop; the next tick tries again, with every host.
+            entry.dirty = undefined;
             process.emitWarning(`rollout: stepping deployment ${entry.row.id} failed: ${(err as Error).stack ?? err}`);
           }
         }
@@ -532,6 +537,9 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     }
     for (const t of entry.testResults.splice(0)) p = recordTestEnd(p, t.batch, t.commands, now);
     if (entry.notes.length > 0) p = addLog(p, entry.notes.splice(0), now);
+    // the hosts that reported since the last step (a step that fails before its save: every host again, below)
+    const changed = entry.dirty;
+    entry.dirty = new Set();
     const r = step(p, {
       version: row.version,
       undeploy: row.kind === 'undeploy',
@@ -539,6 +547,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       expected: entry.expected,
       obs: this.observations(entry),
       hookFailures: entry.hookFailures,
+      changed,
       now,
       graceUntil: entry.graceUntil,
     });
@@ -563,13 +572,19 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   ): Promise<void> {
     const { row } = entry;
     const before = entry.progress;
-    const json = JSON.stringify(p);
-    if (!ended && json === entry.savedJson) return;
+    // What changed: the hosts whose entry the step replaced (step.ts copies on write), and the
+    // rest of the progress (its plan, phase and log: at 10,000 hosts, the plan's names are about
+    // 150 kB, against about 2 MB with every host's entry).
+    let changed = changedHosts(before, p);
+    if (entry.unsaved.length > 0) changed = [...new Set([...changed, ...entry.unsaved.splice(0)])];
+    const head = headOf(p);
+    const json = JSON.stringify(head);
+    if (!ended && changed.length === 0 && json === entry.savedJson) return;
     entry.savedJson = json;
     const fresh = newLines(before.log, p.log);
     entry.progress = p;
     row.progress = p;
-    row.hostResults = hostResults(p);
+    for (const h of changed) row.hostResults[h] = hostResult(p.hosts[h]!);
     if (p.phase === 'deploying' || p.phase === 'reverting') {
       row.deadline = new Date(Date.parse(p.phaseSince) + p.policy.timeout * 1000).toISOString();
     }
@@ -577,8 +592,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     await this.deps.write.updateDeployment(
       row.id,
       {
-        progress: row.progress,
-        hostResults: row.hostResults,
+        progress: head,
+        hostChanges: changed.map((host) => ({ host, progress: p.hosts[host]!, result: row.hostResults[host]! })),
         deadline: row.deadline,
         ...(ended ? { status: row.status, endedAt: row.endedAt, message: row.message } : {}),
       },
@@ -605,15 +620,16 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     this.emit('change', row);
   }
 
-  private observations(entry: RunningDeployment): Map<string, HostObservation | undefined> {
+  /** Each host's observation, read when the step asks for it: a step looks at the hosts in flight, not at all of them. */
+  private observations(entry: RunningDeployment): StepInput['obs'] {
     const { row } = entry;
-    const obs = new Map<string, HostObservation | undefined>();
-    for (const h of row.hosts) {
-      const o = observe(row.tag, this.deps.lastReport(h));
-      const hook = entry.hookFailures.get(h);
-      obs.set(h, hook ? { processes: o?.processes ?? [], failure: { tag: row.tag, version: row.version, error: hook } } : o);
-    }
-    return obs;
+    return {
+      get: (h) => {
+        const o = observe(row.tag, this.deps.lastReport(h));
+        const hook = entry.hookFailures.get(h);
+        return hook ? { processes: o?.processes ?? [], failure: { tag: row.tag, version: row.version, error: hook } } : o;
+      },
+    };
   }
 
   // ---- loading
@@ -622,7 +638,12 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     const release = await this.exec.releaseFor(row.tag, row.version);
     // A deployment recorded before batched rollouts: all its hosts in one batch, started again.
     const progress = saved ?? initialProgress(resolvePolicy(), [row.hosts], false, row.startedAt);
-    return newRunning(row, progress, release, graceUntil);
+    const entry = newRunning(row, progress, release, graceUntil);
+    // Its next save writes every host that left `queued` as a row of its own: a deployment
+    // stored before 0026 kept them in its progress column, which the save replaces.
+    entry.unsaved = Object.keys(progress.hosts).filter((h) => progress.hosts[h]!.state !== 'queued');
+    entry.savedJson = ''; // and its progress column: written whole, without the hosts
+    return entry;
   }
 
   /** After a restart or a takeover: the desired state of the hosts in flight again, and the tests that were running. */

@@ -45,6 +45,7 @@ export class Executor {
           ready.push(host);
         } catch (err) {
           entry.hookFailures.set(host, `the before-stop hook failed: ${(err as Error).message}`);
+          entry.dirty?.add(host); // the next step sees the failure
         }
       }),
     );
@@ -74,7 +75,7 @@ export class Executor {
         } catch (err) {
           entry.notes.push(`${host}: the before-stop hook failed (going back all the same): ${(err as Error).message}`);
         }
-        entry.hookFailures.delete(host);
+        if (entry.hookFailures.delete(host)) entry.dirty?.add(host);
       }),
     );
     await this.ensureDesiredMany(

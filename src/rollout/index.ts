@@ -6,7 +6,7 @@ export type { StartDeploy, StartUndeploy } from './deploy-start.js';
 export type { Deployment, RolloutDeps, RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
 export type { RemoteCommand } from './following.js';
 export { rolloutPorts } from './store-ports.js';
-export { readProgress } from './progress-schema.js';
+export { readProgress, withQueued } from './progress-schema.js';
 export type * from './types.js';
 export type { HostHookContext, RolloutHooks } from './hooks.js';
 export { hostReadiness, observe, previousVersion, revertState, stoppedReadiness } from './evaluate.js';
@@ -22,7 +22,7 @@ export {
   DEFAULT_TIMEOUT_S,
   type PolicyInput,
 } from './deploy-policy.js';
-export { step, initialProgress, hostResults, type RolloutAction, type StepInput, type StepResult } from './step.js';
+export { step, changedHosts, initialProgress, hostResults, type RolloutAction, type StepInput, type StepResult } from './step.js';
 export { applyCommand, describe } from './progress-updates.js';
 // parsing cluster.conf (yaml) is the named entry `rollout/cluster-conf.ts`
 export type { ClusterConfJob } from './cluster-conf.js';

@@ -19,13 +19,28 @@ import type {
 import type { AgentReport } from '../api/index.js';
 import type { Sandbox } from '../build/index.js';
 import type { RolloutHooks } from './hooks.js';
-import type { RolloutProgress } from './types.js';
+import type { HostProgress, RolloutProgress } from './types.js';
 
 /**
  * A deployment as the rollout holds it: the store's row with its progress typed. It is a
  * `DeploymentRow` too (what the routes show).
  */
 export type Deployment = Omit<DeploymentRow, 'progress'> & { progress: RolloutProgress };
+
+/** One host's part of a deployment that changed: written alone, not with every other host's. */
+export interface HostChange {
+  host: string;
+  progress: HostProgress;
+  /** its `hostResults` entry */
+  result: string;
+}
+
+/**
+ * A change of a running deployment: the fields given (its `progress` may leave out the hosts
+ * that did not change: `hosts: {}`), and the hosts whose part changed. Read back, each host's
+ * last change stands over what `progress` says of it.
+ */
+export type DeploymentUpdate = Partial<Omit<Deployment, 'id'>> & { hostChanges?: readonly HostChange[] };
 
 /** A deployment read back from the store. */
 export type StoredDeployment = Omit<DeploymentRow, 'progress'> & {
@@ -78,7 +93,7 @@ export interface RolloutWriter {
    *
    * @throws NoopsError NOOPS_E_FENCED when `fence` no longer holds
    */
-  updateDeployment(id: number, patch: Partial<Omit<Deployment, 'id'>>, fence?: Fence): Promise<void>;
+  updateDeployment(id: number, patch: DeploymentUpdate, fence?: Fence): Promise<void>;
   /** sets (row) or clears (null) one cluster's entry on many hosts, in one transaction (fenced as above) */
   setDesiredMany(tag: string, changes: { host: string; row: DesiredRow | null }[], fence?: Fence): Promise<void>;
   audit(row: Omit<AuditRow, 'id'>, fence?: Fence): Promise<void>;

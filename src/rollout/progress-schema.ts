@@ -70,10 +70,36 @@ export const ProgressSchema = z.object({
 export function readProgress(json: unknown): RolloutProgress | null {
   if (typeof json === 'object' && json !== null && !('phase' in json)) return null;
   const r = ProgressSchema.safeParse(json);
-  if (r.success) return r.data;
+  if (r.success) return withQueued(r.data);
   const issue = r.error.issues[0]!;
   throw new NoopsError(
     'NOOPS_E_INTERNAL',
     `the stored progress is not one this server can read: ${issue.path.map(String).join('.') || '(top)'}: ${issue.message}`,
   );
+}
+
+/**
+ * The progress with an entry for every host of its plan (in the plan's order, when some were
+ * missing): a host whose batch has not started is `queued`, and the store keeps no entry for it
+ * (a deploy's start writes no per-host state).
+ *
+ * @example withQueued({ ...p, batches: [['h1']], hosts: {} }).hosts.h1.state // 'queued'
+ */
+export function withQueued(p: RolloutProgress): RolloutProgress {
+  if (p.batches.every((batch) => batch.every((h) => p.hosts[h] !== undefined))) return p; // whole already (the controller's own)
+  const hosts: RolloutProgress['hosts'] = {};
+  p.batches.forEach((batch, i) => {
+    for (const h of batch)
+      hosts[h] = p.hosts[h] ?? {
+        state: 'queued',
+        batch: i,
+        reason: null,
+        startedAt: null,
+        healthySince: null,
+        endedAt: null,
+        downloaded: null,
+      };
+  });
+  for (const h in p.hosts) hosts[h] ??= p.hosts[h]!;
+  return { ...p, hosts };
 }

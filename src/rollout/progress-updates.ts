@@ -14,7 +14,7 @@ import { LOG_KEEP } from './step.js';
  * @throws NoopsError NOOPS_E_DEPLOY_STATE when the deployment is not where the command makes sense
  */
 export function applyCommand(progress: RolloutProgress, action: DeploymentAction, by: string, now: number): RolloutProgress {
-  const p = structuredClone(progress);
+  const p = headCopy(progress);
   const where = describe(p);
   const refuse = (why: string): never => {
     throw new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${action}: ${why} (it is ${where})`);
@@ -50,7 +50,7 @@ export function commandLine(action: DeploymentAction, by: string): string {
 
 /** The deploy tests after `batch` have started with these instances. */
 export function recordTestStart(progress: RolloutProgress, batch: number, instances: string[], now: number): RolloutProgress {
-  const p = structuredClone(progress);
+  const p = headCopy(progress);
   const run = { batch, status: 'running' as const, instances, startedAt: new Date(now).toISOString(), endedAt: null, commands: [] };
   p.tests = [...p.tests.filter((t) => t.batch !== batch), run];
   return p;
@@ -58,7 +58,7 @@ export function recordTestStart(progress: RolloutProgress, batch: number, instan
 
 /** The deploy tests after `batch` have ended; passed when every command exited 0. */
 export function recordTestEnd(progress: RolloutProgress, batch: number, commands: DeployTestCommand[], now: number): RolloutProgress {
-  const p = structuredClone(progress);
+  const p = headCopy(progress);
   const run = p.tests.find((t) => t.batch === batch);
   if (!run) return p;
   run.commands = commands;
@@ -91,6 +91,15 @@ export function describe(p: RolloutProgress): string {
               ? 'going back to the previous release'
               : 'ended';
   return p.paused ? `${what} (paused)` : what;
+}
+
+/**
+ * A copy of a progress to change everything but its hosts in: the hosts' entries stay shared
+ * (none of these updates changes one), so the controller stores no host for a command.
+ */
+function headCopy(progress: RolloutProgress): RolloutProgress {
+  const { hosts, ...head } = progress;
+  return { ...structuredClone(head), hosts };
 }
 
 function log(p: RolloutProgress, now: number, message: string): void {

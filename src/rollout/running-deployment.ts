@@ -29,8 +29,12 @@ export interface RunningDeployment {
   releases: Map<string, ReleaseRow>;
   /** the deployment's hosts, for a report's "is this host mine" (a list's includes is O(hosts)) */
   hostSet: Set<string>;
-  /** the progress as last saved, serialized: a step that changed nothing writes nothing */
+  /** the progress as last saved, without its hosts (`headOf`), serialized: a step that changed nothing writes nothing */
   savedJson: string;
+  /** hosts to write at the next save even if no step changed them (a deployment taken up from the store) */
+  unsaved: string[];
+  /** hosts that reported (or whose hook failed) since the last step: the next one evaluates only those of the hosts in flight; undefined: every one */
+  dirty: Set<string> | undefined;
   /** the cluster's desired entries as its start read them, for its first step (read once, not twice) */
   desiredAtStart?: DesiredRow[];
   /** the rollout loop's lease this server steps it under (undefined: alone); every write of its stepping goes under it */
@@ -56,8 +60,18 @@ export function newRunning(
     hookFailures: new Map(),
     releases: new Map(),
     hostSet: new Set(row.hosts),
-    savedJson: JSON.stringify(progress),
+    savedJson: JSON.stringify(headOf(progress)),
+    unsaved: [],
+    dirty: undefined,
   };
+}
+
+/**
+ * A progress without its hosts (`hosts: {}`), as the deployment's row stores it: each host's
+ * entry is stored alone, when it changes (RolloutWriter's `hostChanges`).
+ */
+export function headOf(p: RolloutProgress): RolloutProgress {
+  return { ...p, hosts: {} };
 }
 
 /** The progress with these lines added to its log. */

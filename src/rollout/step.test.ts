@@ -4,7 +4,7 @@ import type { ProcessReport } from '../api/index.js';
 import type { RolloutProgress } from './types.js';
 import type { HostObservation } from './evaluate.js';
 import { resolvePolicy, type PolicyInput } from './deploy-policy.js';
-import { hostResults, initialProgress, step, type StepInput } from './step.js';
+import { changedHosts, hostResults, initialProgress, step, type StepInput } from './step.js';
 import { applyCommand, recordTestEnd, recordTestStart } from './progress-updates.js';
 
 const T = (s: number): number => Date.parse('2024-05-01T12:00:00.000Z') + s * 1000;
@@ -455,4 +455,55 @@ test('an aborted undeploy starts the hosts it stopped again and ends aborted', (
     phase: 'done',
     batch: 1,
   });
+});
+
+test('a step changes nothing it was given, and shares the hosts it did not change: the changed ones are found by identity', () => {
+  const r = rollout(['a', 'b', 'c'], [['a'], ['b', 'c']]);
+  const start = r.p;
+  const frozen = structuredClone(start);
+  r.step(0);
+  assert.deepEqual(start, frozen, 'the progress given is as it was');
+  assert.deepEqual(changedHosts(start, r.p), ['a']);
+  assert.equal(r.p.hosts.b, start.hosts.b, 'a host of a later batch is the same entry');
+  const waiting = r.p;
+  r.step(1);
+  assert.deepEqual(changedHosts(waiting, r.p), [], 'a report that changes nothing changes no host');
+  r.obs.set('a', up('v2', 2));
+  const before = r.p;
+  r.step(3);
+  assert.deepEqual(changedHosts(before, r.p), ['a', 'b', 'c']);
+  // a person's command changes the deployment, not its hosts
+  const paused = applyCommand(r.p, 'pause', 'alice', T(4));
+  assert.deepEqual(changedHosts(r.p, paused), []);
+  assert.equal(paused.paused, true);
+  assert.equal(r.p.paused, false, 'the command copied what it changed');
+});
+
+test('a step told which hosts reported evaluates only those of the hosts in flight, and ends where a step that evaluates all does', () => {
+  const hosts = ['a', 'b', 'c', 'd'];
+  const all = rollout(hosts, [hosts], { max_failures: 1 });
+  const some = rollout(hosts, [hosts], { max_failures: 1 });
+  assert.deepEqual(some.step(0, { changed: new Set() }), all.step(0), 'a new batch is evaluated whole');
+  for (const r of [all, some]) {
+    r.obs.set('a', up('v2', 1));
+    r.obs.set('b', failing('v2', 'boom'));
+  }
+  assert.deepEqual(some.step(2, { changed: new Set(['a', 'b']) }), all.step(2));
+  assert.deepEqual(some.p, all.p);
+  // c's report changed, but no one said so: c keeps its state until it is named
+  some.obs.set('c', up('v2', 3));
+  assert.equal(some.step(4, { changed: new Set() }).actions.length, 0);
+  assert.equal(some.p.hosts.c!.state, 'deploying');
+  all.obs.set('c', up('v2', 3));
+  all.obs.set('d', up('v2', 3));
+  some.obs.set('d', up('v2', 3));
+  assert.deepEqual(some.step(5, { changed: new Set(['c', 'd']) }), all.step(5));
+  assert.deepEqual(some.p, all.p);
+  // past the deadline every host in flight is evaluated, named or not
+  const late = rollout(['x', 'y'], [['x', 'y']], { timeout: 10 });
+  late.step(0);
+  late.obs.set('x', up('v2', 1));
+  late.step(2, { changed: new Set(['x']) });
+  assert.equal(late.step(20, { changed: new Set() }).phase, 'reverting');
+  assert.match(late.p.hosts.y!.reason ?? '', /not healthy within 10s/);
 });

@@ -41,10 +41,17 @@ export interface StepInput {
   previous: Record<string, string | null>;
   /** the process names of the release */
   expected: readonly string[];
-  /** per host, its last report about the tag (undefined: none since the server started) */
-  obs: ReadonlyMap<string, HostObservation | undefined>;
+  /** per host, its last report about the tag (undefined: none since the server started); asked only for the hosts in flight */
+  obs: { get(host: string): HostObservation | undefined };
   /** hosts whose before-stop hook failed (a load balancer did not drain them), with the reason: they were not switched */
   hookFailures?: ReadonlyMap<string, string>;
+  /**
+   * The hosts whose observation (report or hook failure) may have changed since the step that
+   * made `progress`; undefined: any may have. A host in flight that is not named, and that this
+   * step did not move, is not evaluated again: the same observation gives it the same state (time
+   * moves only a healthy host, or a batch past its deadline, and those are evaluated every step).
+   */
+  changed?: ReadonlySet<string>;
   /** ms since the epoch */
   now: number;
   /** no deadline passes before this (ms): after a server restart the agents need a moment to report */
@@ -86,17 +93,41 @@ export function initialProgress(policy: RolloutPolicy, batches: string[][], hasT
   };
 }
 
-/** Advances a deployment as far as the reports allow (several transitions may happen in one step). */
+/**
+ * Advances a deployment as far as the reports allow (several transitions may happen in one step).
+ * `progress` is not changed: the answer is a new progress that shares every host entry the step
+ * did not change with it (copy on write), so a caller finds the changed hosts by identity
+ * (`changedHosts`) and stores only those.
+ */
 export function step(progress: RolloutProgress, input: StepInput): StepResult {
-  const m = new Machine(structuredClone(progress), input);
+  const m = new Machine(shallowCopy(progress), input);
   m.run();
   return { progress: m.p, actions: m.actions, log: m.lines };
+}
+
+/** A copy of a progress to change: its own `hosts` map (entries shared until written) and `log`; the rest is replaced, never changed, by a step. */
+function shallowCopy(p: RolloutProgress): RolloutProgress {
+  return { ...p, hosts: { ...p.hosts }, log: [...p.log] };
+}
+
+/**
+ * The hosts whose entry `after` (a step's or a command's progress) does not share with `before`:
+ * the ones that changed. Cheap: one identity check per host.
+ *
+ * @example changedHosts(p, step(p, input).progress) // ['h1'] when only h1 moved
+ */
+export function changedHosts(before: RolloutProgress, after: RolloutProgress): string[] {
+  const out: string[] = [];
+  for (const h in after.hosts) if (after.hosts[h] !== before.hosts[h]) out.push(h);
+  return out;
 }
 
 class Machine {
   readonly actions: RolloutAction[] = [];
   readonly lines: string[] = [];
   private readonly iso: string;
+  /** hosts whose entry this step copied (it owns them now) */
+  private readonly owned = new Set<string>();
 
   constructor(
     readonly p: RolloutProgress,
@@ -142,8 +173,8 @@ class Machine {
     const healthyForMs = p.policy.healthy_for * 1000;
     const fresh: string[] = [];
     for (const h of batch) {
-      const hp = p.hosts[h]!;
-      if (hp.state !== 'deploying' && hp.state !== 'healthy') continue;
+      const state = p.hosts[h]!.state;
+      if ((state !== 'deploying' && state !== 'healthy') || (state === 'deploying' && this.same(h))) continue;
       const r = in_.undeploy
         ? stoppedReadiness(in_.obs.get(h), in_.hookFailures?.get(h))
         : hostReadiness(in_.version, in_.expected, in_.obs.get(h));
@@ -151,19 +182,19 @@ class Machine {
         this.hostFailed(h, r.reason);
         fresh.push(h);
       } else if (r.kind === 'pending') {
-        Object.assign(hp, { state: 'deploying', reason: r.reason, healthySince: null });
+        this.set(h, { state: 'deploying', reason: r.reason, healthySince: null });
       } else {
-        Object.assign(hp, { reason: null, healthySince: new Date(r.since).toISOString(), downloaded: r.downloaded });
+        this.set(h, { reason: null, healthySince: new Date(r.since).toISOString(), downloaded: r.downloaded });
         if (in_.undeploy) {
           // nothing runs, so there is nothing to be healthy (and no after-healthy hook)
-          Object.assign(hp, { state: 'succeeded', endedAt: this.iso, healthySince: null });
+          this.set(h, { state: 'succeeded', endedAt: this.iso, healthySince: null });
           this.log(`${h} stopped ${in_.version}`);
         } else if (in_.now - r.since >= healthyForMs) {
-          Object.assign(hp, { state: 'succeeded', endedAt: this.iso });
+          this.set(h, { state: 'succeeded', endedAt: this.iso });
           this.actions.push({ type: 'healthy', host: h, version: in_.version });
           this.log(`${h} is healthy on ${in_.version}${r.downloaded === false ? ' (no download: the release was on disk)' : ''}`);
         } else {
-          hp.state = 'healthy';
+          this.set(h, { state: 'healthy' });
         }
       }
     }
@@ -260,7 +291,7 @@ class Machine {
     p.batch++;
     this.enter('deploying');
     const hosts = p.batches[p.batch]!;
-    for (const h of hosts) Object.assign(p.hosts[h]!, { state: 'deploying', startedAt: this.iso, reason: 'waiting for the agent' });
+    for (const h of hosts) this.set(h, { state: 'deploying', startedAt: this.iso, reason: 'waiting for the agent' });
     this.actions.push({ type: 'deploy', hosts: [...hosts] });
     this.log(`batch ${p.batch + 1} of ${p.batches.length}${p.batch === 0 && p.policy.canary ? ' (canary)' : ''}: ${hosts.join(', ')}`);
   }
@@ -269,16 +300,16 @@ class Machine {
     const { p, in_ } = this;
     const late = this.deadlinePassed();
     for (const [h, hp] of Object.entries(p.hosts)) {
-      if (hp.state !== 'reverting') continue;
+      if (hp.state !== 'reverting' || (!late && this.same(h))) continue;
       const prev = in_.previous[h] ?? null;
       const s = revertState(prev, in_.obs.get(h));
       if (s === 'done') {
-        Object.assign(hp, { state: 'reverted', endedAt: this.iso });
+        this.set(h, { state: 'reverted', endedAt: this.iso });
         if (prev !== null) this.actions.push({ type: 'healthy', host: h, version: prev });
         this.log(`${h} is back on ${prev ?? 'nothing (it ran no release before)'}`);
       } else if (s !== 'pending' || late) {
         const why = s !== 'pending' ? s.failed : `not back within ${seconds(p.policy.timeout)}`;
-        Object.assign(hp, { state: 'failed', endedAt: this.iso, reason: `could not go back to ${prev}: ${why}` });
+        this.set(h, { state: 'failed', endedAt: this.iso, reason: `could not go back to ${prev}: ${why}` });
         this.log(`${h} could not go back to ${prev}: ${why}`);
       }
     }
@@ -301,10 +332,10 @@ class Machine {
     const touched = Object.entries(p.hosts)
       .filter(([, hp]) => hp.state !== 'queued')
       .map(([h]) => h);
-    for (const hp of Object.values(p.hosts)) if (hp.state === 'queued') hp.state = 'skipped';
+    this.skipQueued();
     if (!revert) {
       const kept = touched.filter((h) => p.hosts[h]!.state === 'succeeded');
-      for (const h of touched) if (p.hosts[h]!.state === 'deploying' || p.hosts[h]!.state === 'healthy') p.hosts[h]!.state = 'stopped';
+      for (const h of touched) if (p.hosts[h]!.state === 'deploying' || p.hosts[h]!.state === 'healthy') this.set(h, { state: 'stopped' });
       const result = this.in_.undeploy ? `stopped ${this.in_.version}` : `keep ${this.in_.version}`;
       this.end('failed', `${message}; stopped (on_failure: stop)${kept.length ? `: ${kept.join(', ')} ${result}` : ''}`);
       return;
@@ -315,9 +346,8 @@ class Machine {
       return;
     }
     for (const h of touched) {
-      const hp = p.hosts[h]!;
-      if (hp.state !== 'failed') hp.reason = null; // a failed host keeps why it failed
-      hp.state = 'reverting';
+      // a failed host keeps why it failed
+      this.set(h, p.hosts[h]!.state === 'failed' ? { state: 'reverting' } : { state: 'reverting', reason: null });
     }
     this.enter('reverting');
     this.actions.push({ type: 'revert', hosts: touched });
@@ -325,17 +355,40 @@ class Machine {
   }
 
   private hostFailed(h: string, reason: string): void {
-    Object.assign(this.p.hosts[h]!, { state: 'failed', reason, endedAt: this.iso, healthySince: null });
+    this.set(h, { state: 'failed', reason, endedAt: this.iso, healthySince: null });
     this.log(`${h} failed: ${reason}`);
   }
 
   private end(status: Exclude<DeploymentStatusView, 'running'>, message: string | null): void {
-    for (const hp of Object.values(this.p.hosts)) if (hp.state === 'queued') hp.state = 'skipped';
+    this.skipQueued();
     this.p.outcome = null;
     this.enter('done');
     this.actions.push({ type: 'end', status, message });
     const word = status.replace('_', ' ');
     this.log(!message ? word : message.startsWith(word) ? message : `${word}: ${message}`);
+  }
+
+  /** Whether a host's observation is the one it was last evaluated with, and this step has not moved it (see `StepInput.changed`). */
+  private same(h: string): boolean {
+    return this.in_.changed !== undefined && !this.in_.changed.has(h) && !this.owned.has(h);
+  }
+
+  /** Changes a host's entry (a copy of it, the first time this step changes it); a patch that changes nothing copies nothing. */
+  private set(h: string, patch: Partial<HostProgress>): void {
+    const hp = this.p.hosts[h]!;
+    let same = true;
+    for (const k in patch) if (hp[k as keyof HostProgress] !== patch[k as keyof HostProgress]) same = false;
+    if (same) return;
+    if (this.owned.has(h)) Object.assign(hp, patch);
+    else {
+      this.p.hosts[h] = { ...hp, ...patch };
+      this.owned.add(h);
+    }
+  }
+
+  /** Hosts whose batch never started are skipped (the deployment ends or fails). */
+  private skipQueued(): void {
+    for (const h in this.p.hosts) if (this.p.hosts[h]!.state === 'queued') this.set(h, { state: 'skipped' });
   }
 
   private enter(phase: RolloutProgress['phase']): void {
@@ -365,13 +418,15 @@ export function seconds(s: number): string {
 /** Each host's part in words, as the history shows it: 'succeeded', 'failed: REASON', 'reverted', ... */
 export function hostResults(p: RolloutProgress): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [h, hp] of Object.entries(p.hosts)) {
-    out[h] =
-      hp.state === 'failed'
-        ? `failed: ${hp.reason}`
-        : hp.state === 'reverted' && hp.reason
-          ? `reverted after failing: ${hp.reason}`
-          : hp.state;
-  }
+  for (const [h, hp] of Object.entries(p.hosts)) out[h] = hostResult(hp);
   return out;
+}
+
+/** One host's part in words (see `hostResults`). */
+export function hostResult(hp: HostProgress): string {
+  return hp.state === 'failed'
+    ? `failed: ${hp.reason}`
+    : hp.state === 'reverted' && hp.reason
+      ? `reverted after failing: ${hp.reason}`
+      : hp.state;
 }

@@ -17,7 +17,7 @@ import type {
   RunningDeploymentRow,
   RuntimeRow,
 } from '../store/index.js';
-import type { Deployment, RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
+import type { Deployment, DeploymentUpdate, RolloutPorts, RolloutReader, RolloutWriter, StoredDeployment } from './ports.js';
 import { NoopsError } from '../errors/index.js';
 import { locked } from './deploy-start.js';
 import { stored } from './store-ports.js';
@@ -34,6 +34,8 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
   readonly grants: GrantRow[] = [];
   /** deployments by id, as JSON (the store keeps text) */
   private readonly deployments = new Map<number, string>();
+  /** per deployment, its hosts' last changes (the store's deployment_hosts) */
+  private readonly hostChanges = new Map<number, Map<string, { progress: unknown; result: string }>>();
   /** desired entries by host, then tag */
   private readonly desiredRows = new Map<string, Map<string, DesiredRow>>();
   readonly audits: Omit<AuditRow, 'id'>[] = [];
@@ -182,13 +184,27 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
     return id;
   }
 
-  async updateDeployment(id: number, patch: Partial<Omit<Deployment, 'id'>>, fence?: Fence): Promise<void> {
+  async updateDeployment(id: number, patch: DeploymentUpdate, fence?: Fence): Promise<void> {
     this.call('updateDeployment');
     this.fenced(fence);
     const json = this.deployments.get(id);
     if (json === undefined) return;
-    const row = JSON.parse(json) as Record<string, unknown>;
-    for (const [k, v] of Object.entries(patch)) if (v !== undefined) row[k] = v; // as the store: undefined is absent
+    const { hostChanges, ...columns } = patch;
+    const row = JSON.parse(json) as Record<string, unknown> & {
+      progress: { hosts?: Record<string, unknown> };
+      hostResults: Record<string, string>;
+    };
+    // as the store: undefined is absent; a host's change is kept over what the columns say of it
+    for (const [k, v] of Object.entries(columns)) if (v !== undefined) row[k] = v;
+    const changed = this.hostChanges.get(id) ?? new Map<string, { progress: unknown; result: string }>();
+    for (const c of hostChanges ?? []) changed.set(c.host, c);
+    this.hostChanges.set(id, changed);
+    const hosts: Record<string, unknown> = { ...row.progress.hosts };
+    for (const [h, c] of changed) {
+      hosts[h] = c.progress;
+      row.hostResults[h] = c.result;
+    }
+    row.progress = { ...row.progress, hosts };
     this.deployments.set(id, JSON.stringify(row));
   }
 

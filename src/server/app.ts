@@ -10,6 +10,7 @@ import { AGENT_TOKENS_CHANGED, PrincipalCache } from './principals.js';
 import { DenialLog } from './denials.js';
 import { installGate, requireDeclaredAccess } from './gate.js';
 import { agentRoutes } from './routes/agent.js';
+import { swarmRoutes } from './routes/swarm.js';
 import { viewRoutes } from './routes/views.js';
 import { buildRoutes } from './routes/builds.js';
 import { clusterRoutes } from './routes/clusters.js';
@@ -100,6 +101,7 @@ export async function buildApp(
   await app.register(
     async (api) => {
       await agentRoutes(api, ctx, principals);
+      await swarmRoutes(api, ctx);
       await viewRoutes(api, ctx);
       await buildRoutes(api, ctx);
       await clusterRoutes(api, ctx);

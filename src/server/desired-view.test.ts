@@ -139,6 +139,27 @@ test('many polls for one host do one resolution, and the hosts of one cluster sh
   await store.close();
 });
 
+test('the answers resolved in one turn read their hosts together: one batch, not one query per host', async () => {
+  const { store, view } = await harness();
+  const hosts = Array.from({ length: 600 }, (_, i) => `h${i}`); // more than one statement's batch
+  for (const h of hosts) await store.setDesired(h, CLUSTER, row(h, 'abc1234'));
+  await store.setMeta('adopted:h7', JSON.stringify({ refusal: 'r-7' }));
+  const reads: number[] = [];
+  const getDesiredMany = store.getDesiredMany.bind(store);
+  store.getDesiredMany = (names) => {
+    reads.push(names.length);
+    return getDesiredMany(names);
+  };
+  store.getDesired = () => Promise.reject(new Error('read alone'));
+  const answers = await Promise.all(hosts.map((h) => view.answer(h)));
+  assert.deepEqual(reads, [600]);
+  assert.ok(answers.every((a) => a.generation === 1 && a.instances[0]?.version === 'abc1234'));
+  assert.equal(answers[7]!.server.adopted, 'r-7', "each host's adoption is its own");
+  assert.equal(answers[8]!.server.adopted, undefined);
+  assert.equal((await view.answer('nobody')).generation, 0, 'a host the store does not know: generation 0');
+  await store.close();
+});
+
 test('a write on another server (the store changed, its generation bumped, no wake here) reaches the next answer', async () => {
   const { store, view } = await harness();
   await store.setDesired('h1', CLUSTER, row('h1', 'abc1234'));

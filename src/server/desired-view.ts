@@ -6,7 +6,10 @@
  * the runtimes' refs, the root grants, the secrets' values and the release's signature. An entry
  * (a cluster tag at a version, written by one deployment) is the same for every host that has
  * it, so it is resolved and serialized once for all of them: a deploy that wakes 1,000 parked
- * polls reads the host rows, not 1,000 times the rest.
+ * polls reads the host rows, not 1,000 times the rest. The host rows (desired state and
+ * adoption) of every answer resolved in one turn of the event loop are read together, in a few
+ * statements: waking N polls is then a loop that joins each host's generation and stamp to the
+ * shared, serialized entries and writes it out.
  *
  *   writer (rollout, adopt) --hub.notify(host)--> forget(host)      next poll resolves the host
  *   grants, secrets, runtimes --changed()--bus: answers--> forgetAll()  (on every server)
@@ -31,7 +34,7 @@ import type { ReleaseManifest } from '../release/index.js';
 import { jobOf, rootAllowed } from '../rollout/index.js';
 import type { DeploymentKind, DesiredRow, Store } from '../store/index.js';
 import { CHANNELS, type ChangeBus } from '../bus/index.js';
-import { serverStamp } from './trust.js';
+import { adoptedKey, serverIdentity, stampOf } from './trust.js';
 
 /**
  * How long a resolved answer (and a resolved entry) is served without looking again. Changes on
@@ -90,6 +93,12 @@ interface ResolvedEntry {
   fetchable: string[];
 }
 
+/** What a host's answer reads of the store. */
+interface HostRead {
+  state: { generation: number; entries: DesiredRow[] };
+  server: ServerStamp;
+}
+
 interface Held<T> {
   at: number;
   value: Promise<T>;
@@ -109,6 +118,8 @@ export class DesiredView {
   private readonly entries = new Map<string, Held<ResolvedEntry>>();
   private readonly now: () => number;
   private startedSinceSweep = 0;
+  /** hosts whose state is read in the next batch, with who waits for it */
+  private reading: Map<string, { resolve(r: HostRead): void; reject(e: Error): void }[]> | undefined;
   /** how many host answers were resolved (tests count them) */
   resolutions = 0;
 
@@ -178,10 +189,47 @@ export class DesiredView {
     for (const [host, held] of this.hosts) if (!this.fresh(held)) this.hosts.delete(host);
   }
 
+  /**
+   * The host's desired state and adoption, read with those of every other host resolved in the
+   * same turn of the event loop: a deploy that wakes 10,000 parked polls reads them in a few
+   * statements, not 20,000.
+   */
+  private read(host: string): Promise<HostRead> {
+    return new Promise((resolve, reject) => {
+      if (this.reading === undefined) {
+        this.reading = new Map();
+        setImmediate(() => void this.readBatch());
+      }
+      let waiting = this.reading.get(host);
+      if (waiting === undefined) this.reading.set(host, (waiting = []));
+      waiting.push({ resolve, reject });
+    });
+  }
+
+  private async readBatch(): Promise<void> {
+    const batch = this.reading!;
+    this.reading = undefined;
+    const hosts = [...batch.keys()];
+    try {
+      const { store } = this.deps;
+      const [states, adopted, id] = await Promise.all([
+        store.getDesiredMany(hosts),
+        store.getMetaMany(hosts.map(adoptedKey)),
+        serverIdentity(store),
+      ]);
+      for (const [host, waiting] of batch) {
+        const read = { state: states.get(host)!, server: stampOf(id, adopted.get(adoptedKey(host))) };
+        for (const w of waiting) w.resolve(read);
+      }
+    } catch (err) {
+      for (const waiting of batch.values()) for (const w of waiting) w.reject(err as Error);
+    }
+  }
+
   private async resolveHost(host: string): Promise<ResolvedDesired> {
     this.resolutions++;
-    const { store, signing } = this.deps;
-    const [state, server, network] = await Promise.all([store.getDesired(host), serverStamp(store, host), this.deps.networkOf?.(host)]);
+    const { signing } = this.deps;
+    const [{ state, server }, network] = await Promise.all([this.read(host), this.deps.networkOf?.(host)]);
     const entries = await Promise.all(state.entries.map((e) => this.entry(e)));
     const instances = entries.map((e) => e.instance);
     // As JSON.stringify writes { generation, instances, server, signing, network }: the same bytes,

@@ -22,9 +22,10 @@ import { NoopsError } from '../errors/index.js';
 export const REPORT_MAX_BYTES = 1024 * 1024;
 
 /**
- * Reports per second one agent may send, sustained. The agent reports at most every 100 ms
- * (REPORT_DEBOUNCE_MS) plus once a heartbeat, so about 10 a second at worst; twice that leaves
- * room for retries and clock jitter and still stops a loop or a flood.
+ * Reports per second one agent may send, sustained. The agent reports a change at most every
+ * 100 ms (REPORT_DEBOUNCE_MS), a health transition at once but 5 a second at most
+ * (URGENT_PER_SECOND, src/agent/report-pacer.ts), and once a heartbeat: about 15 a second at
+ * worst; the rest leaves room for retries and clock jitter and still stops a loop or a flood.
  */
 export const REPORTS_PER_SECOND = 20;
 

@@ -42,6 +42,11 @@ export function serverIdentity(store: Store): Promise<string> {
 /** The `server` field of a host's desired state: the identity and the adoption, if any. */
 export async function serverStamp(store: Store, host: string): Promise<ServerStamp> {
   const [id, adopted] = await Promise.all([serverIdentity(store), store.getMeta(adoptedKey(host))]);
+  return stampOf(id, adopted);
+}
+
+/** The `server` field from the server's identity and the host's stored adoption (its meta value, if any). */
+export function stampOf(id: string, adopted: string | undefined): ServerStamp {
   const adoption = adopted === undefined ? undefined : (JSON.parse(adopted) as Adoption);
   return { id, ...(adoption && { adopted: adoption.refusal }) };
 }

@@ -131,6 +131,61 @@ export async function getDesired(db: Kysely<Database>, host: string): Promise<{ 
   return { generation: Number(rows[0]!.generation), entries };
 }
 
+/**
+ * Many hosts' desired states at once (`getDesired` for each, in a few statements): a deploy wakes
+ * thousands of parked polls together, and one query per host was most of their cost. Every host
+ * asked for is in the answer (generation 0 and no entries for an unknown one).
+ */
+export async function getDesiredMany(
+  db: Kysely<Database>,
+  hosts: readonly string[],
+): Promise<Map<string, { generation: number; entries: DesiredRow[] }>> {
+  const out = new Map<string, { generation: number; entries: DesiredRow[] }>();
+  for (const h of hosts) out.set(h, { generation: 0, entries: [] });
+  for (const batch of chunks([...out.keys()])) {
+    // one statement per batch, so one snapshot: each host's generation and entries belong together
+    const rows = await db
+      .selectFrom('desired_generation as g')
+      .leftJoin('desired as d', 'd.host', 'g.host')
+      .select([
+        'g.host as gen_host',
+        'g.generation',
+        'd.host',
+        'd.tag',
+        'd.version',
+        'd.sha256',
+        'd.manifest',
+        'd.deployment_id',
+        'd.updated_at',
+        'd.kind',
+        'd.driver',
+      ])
+      .where('g.host', 'in', batch)
+      .orderBy('g.host')
+      .orderBy('d.tag')
+      .execute();
+    for (const r of rows) {
+      const state = out.get(r.gen_host)!;
+      state.generation = Number(r.generation);
+      if (r.tag === null) continue;
+      state.entries.push(
+        m.desiredFromDb({
+          host: r.host!,
+          tag: r.tag,
+          version: r.version!,
+          sha256: r.sha256!,
+          manifest: r.manifest!,
+          deployment_id: r.deployment_id,
+          updated_at: r.updated_at!,
+          kind: r.kind,
+          driver: r.driver,
+        }),
+      );
+    }
+  }
+  return out;
+}
+
 /** A host's desired-state generation alone (0 for an unknown host): the cheap "anything new?". */
 export async function desiredGeneration(db: Kysely<Database>, host: string): Promise<number> {
   const gen = await db.selectFrom('desired_generation').select('generation').where('host', '=', host).executeTakeFirst();

@@ -13,6 +13,7 @@ import { assemble, cutRange, pieces as logPieces } from './build-log.js';
 import {
   desiredGeneration,
   getDesired,
+  getDesiredMany,
   raiseDesiredGeneration,
   listDesired,
   listInstances,
@@ -35,6 +36,7 @@ import * as placements from './placements.js';
 import { balancerQueries, type BalancerQueries } from './balancers.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
+import { withDeploymentHosts, writeDeploymentHosts } from './deployment-hosts.js';
 import { KyselyAlarmStore } from './alarms.js';
 import { networkQueries, type NetworkStore } from './networks.js';
 import { scheduleQueries, type ScheduleStore } from './schedule.js';
@@ -46,6 +48,7 @@ import type {
   BuildStatus,
   ClusterRow,
   DeploymentKind,
+  DeploymentPatch,
   DeploymentRow,
   DeploymentStatus,
   DesiredRow,
@@ -142,6 +145,15 @@ export class KyselyStore implements Store {
   async getMeta(key: string): Promise<string | undefined> {
     const r = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
     return r?.value;
+  }
+
+  async getMetaMany(keys: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const batch of chunks([...new Set(keys)])) {
+      for (const r of await this.db.selectFrom('meta').select(['key', 'value']).where('key', 'in', batch).execute())
+        out.set(r.key, r.value);
+    }
+    return out;
   }
 
   async initMeta(key: string, value: string): Promise<string> {
@@ -477,15 +489,22 @@ export class KyselyStore implements Store {
     }
   }
 
-  async updateDeployment(id: number, patch: Partial<Omit<DeploymentRow, 'id'>>): Promise<void> {
-    const set = m.deploymentPatchToDb(patch);
-    if (Object.keys(set).length === 0) return;
-    await this.db.updateTable('deployments').set(set).where('id', '=', id).execute();
+  async updateDeployment(id: number, patch: DeploymentPatch): Promise<void> {
+    const { hostChanges, ...columns } = patch;
+    const set = m.deploymentPatchToDb(columns);
+    const hosts = hostChanges ?? [];
+    if (Object.keys(set).length === 0 && hosts.length === 0) return;
+    // the columns and the hosts together, or neither (a fenced write is in a transaction already)
+    await this.tx(async (s) => {
+      const { db } = s as KyselyStore;
+      if (Object.keys(set).length > 0) await db.updateTable('deployments').set(set).where('id', '=', id).execute();
+      if (hosts.length > 0) await writeDeploymentHosts(db, id, hosts);
+    });
   }
 
   async getDeployment(id: number): Promise<DeploymentRow | undefined> {
     const r = await this.db.selectFrom('deployments').selectAll().where('id', '=', id).executeTakeFirst();
-    return r && m.deploymentFromDb(r);
+    return r && (await withDeploymentHosts(this.db, [m.deploymentFromDb(r)]))[0];
   }
 
   async findRunningDeployment(tag: string): Promise<RunningDeploymentRow | undefined> {
@@ -528,7 +547,7 @@ export class KyselyStore implements Store {
     if (filter.status !== undefined) q = q.where('status', '=', filter.status);
     q = q.orderBy('id', 'desc');
     if (filter.limit !== undefined) q = q.limit(filter.limit);
-    return (await q.execute()).map(m.deploymentFromDb);
+    return withDeploymentHosts(this.db, (await q.execute()).map(m.deploymentFromDb));
   }
 
   // ---- desired state
@@ -543,6 +562,10 @@ export class KyselyStore implements Store {
 
   async getDesired(host: string): Promise<{ generation: number; entries: DesiredRow[] }> {
     return getDesired(this.db, host);
+  }
+
+  getDesiredMany(hosts: readonly string[]): Promise<Map<string, { generation: number; entries: DesiredRow[] }>> {
+    return getDesiredMany(this.db, hosts);
   }
 
   async desiredGeneration(host: string): Promise<number> {
@@ -714,7 +737,7 @@ export class KyselyStore implements Store {
   // ---- metrics (queries in metrics.ts)
 
   putMetrics(series: readonly metrics.MetricSeriesRow[], points: readonly metrics.MetricPointRow[]): Promise<void> {
-    return metrics.putMetrics(this.db, series, points);
+    return metrics.putMetrics(this.db, this.kind, series, points);
   }
   readMetricPoints(after: number, missing: readonly number[], limit: number): Promise<metrics.StoredMetricPoint[]> {
     return metrics.readMetricPoints(this.db, this.kind, after, missing, limit);

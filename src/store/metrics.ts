@@ -11,6 +11,7 @@ import { sql, type Generated, type Kysely, type Migration } from 'kysely';
 import { chunks } from './batch.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
+import { seriesIdColumn, seriesIdFromDb, upsertSeriesPg } from './series-ids.js';
 
 /** Falcon's counter types (api/falcon.ts; the store imports no api). */
 export type CounterType = 'GAUGE' | 'COUNTER' | 'DERIVE';
@@ -59,7 +60,7 @@ export interface StoredMetricPoint {
   graphValue: number | null;
   /** ms since the epoch */
   receivedAt: number;
-  /** the series' number in this store (SQLite: metric_series' rowid, kept by its upserts; none on PostgreSQL yet) */
+  /** the series' number in this store, stable for its life (SQLite: metric_series' rowid; PostgreSQL: its id column; series-ids.ts) */
   seriesId?: number;
 }
 
@@ -107,7 +108,10 @@ export interface MetricsStore {
   pruneMetrics(rawBefore: number, rollupsBefore: ReadonlyMap<number, number>): Promise<number>;
 }
 
-/** One row per series: what it is and its last point. */
+/**
+ * One row per series: what it is and its last point. Its id (0024_series_ids) is SQLite's rowid
+ * and PostgreSQL's `id` column, not in this type: read and written through series-ids.ts only.
+ */
 export interface MetricSeriesTable {
   key: string;
   endpoint: string;
@@ -213,6 +217,7 @@ export function metricsMigration(backend: Backend): Migration {
  */
 export async function putMetrics(
   db: Kysely<Database>,
+  backend: Backend,
   series: readonly MetricSeriesRow[],
   points: readonly MetricPointRow[],
 ): Promise<void> {
@@ -220,6 +225,11 @@ export async function putMetrics(
   const sorted = [...series].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   await db.transaction().execute(async (trx) => {
     for (const batch of chunks(sorted, SERIES_ROWS)) {
+      // PostgreSQL: the series' id kept, the sequence asked only for a new series (series-ids.ts)
+      if (backend === 'postgres') {
+        await upsertSeriesPg(trx, batch);
+        continue;
+      }
       await trx
         .insertInto('metric_series')
         .values(
@@ -291,7 +301,7 @@ function joined(db: Kysely<Database>) {
   return db.selectFrom('metric_points as p').innerJoin('metric_series as s', 's.key', 'p.key').select(POINT_COLUMNS);
 }
 
-function pointFromDb(r: JoinedRow & { series_id?: number }): StoredMetricPoint {
+function pointFromDb(r: JoinedRow & { series_id?: number | string | null }): StoredMetricPoint {
   return {
     id: Number(r.id),
     key: r.key,
@@ -304,7 +314,7 @@ function pointFromDb(r: JoinedRow & { series_id?: number }): StoredMetricPoint {
     value: Number(r.value),
     graphValue: r.graph_value === null ? null : Number(r.graph_value),
     receivedAt: Number(r.received_at),
-    seriesId: r.series_id,
+    seriesId: seriesIdFromDb(r.series_id),
   };
 }
 
@@ -323,11 +333,7 @@ export async function readMetricPoints(
   if (missing.length === 0) q = q.where('p.id', '>', after);
   else if (backend === 'postgres') q = q.where(sql<boolean>`(p.id > ${after} or p.id = any(${[...missing]}::bigint[]))`);
   else q = q.where((eb) => eb.or([eb('p.id', '>', after), eb('p.id', 'in', [...missing])]));
-  if (backend === 'sqlite') {
-    const rows = await q.select(sql<number>`s.rowid`.as('series_id')).orderBy('p.id').limit(limit).execute();
-    return rows.map(pointFromDb);
-  }
-  const rows = await q.orderBy('p.id').limit(limit).execute();
+  const rows = await q.select(seriesIdColumn(backend).as('series_id')).orderBy('p.id').limit(limit).execute();
   return rows.map(pointFromDb);
 }
 

@@ -12,6 +12,7 @@ import { packageBlobsMigration } from './package-blobs.js';
 import { hostReportsMigration } from './host-reports.js';
 import { agentCommandsMigration } from './agent-commands.js';
 import { metricsMigration } from './metrics.js';
+import { seriesIdsMigration } from './series-ids.js';
 import { strategiesMigration } from './strategies.js';
 import { namingMigration } from './naming.js';
 import { placementsMigration } from './placements.js';
@@ -20,6 +21,7 @@ import { balancersMigration } from './balancers.js';
 import { networksMigration } from './networks.js';
 import { capacityMigration } from './schedule.js';
 import { scheduleLeaderMigration } from './schedule-leader.js';
+import { deploymentHostsMigration } from './deployment-hosts.js';
 import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** The two backends; the schema differs between them only in identity columns and collation. */
@@ -482,7 +484,9 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0021_networks': networksMigration,
   '0022_capacity': capacityMigration,
   '0023_placements': placementsMigration,
+  '0024_series_ids': seriesIdsMigration,
   '0025_schedule_leader': scheduleLeaderMigration,
+  '0026_deployment_hosts': deploymentHostsMigration,
 };
 
 /**

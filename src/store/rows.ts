@@ -235,12 +235,39 @@ export const deploymentToDb = (r: NewDeployment): Insertable<DeploymentsTable> =
   progress: toJson(r.progress ?? {}),
 });
 
+/**
+ * Manifests as desired rows hold them. A cluster's rows hold one release's manifest each, the
+ * same for every host: it is serialized once per manifest object when a deploy writes 10,000 of
+ * them, and parsed once per text when a deploy's start reads them back (shared, never changed:
+ * a release is immutable). MANIFESTS_KEPT texts are kept, the oldest dropped first.
+ */
+const manifestTexts = new WeakMap<object, string>();
+const manifestObjects = new Map<string, Record<string, unknown>>();
+/** Distinct manifest texts kept parsed: a few releases per cluster, a few dozen clusters read at once. */
+export const MANIFESTS_KEPT = 256;
+
+function manifestToDb(manifest: Record<string, unknown>): string {
+  let text = manifestTexts.get(manifest);
+  if (text === undefined) manifestTexts.set(manifest, (text = JSON.stringify(manifest)));
+  return text;
+}
+
+function manifestFromDb(text: string): Record<string, unknown> {
+  let manifest = manifestObjects.get(text);
+  if (manifest === undefined) {
+    manifest = fromJson<Record<string, unknown>>(text);
+    if (manifestObjects.size >= MANIFESTS_KEPT) manifestObjects.delete(manifestObjects.keys().next().value!);
+    manifestObjects.set(text, manifest);
+  }
+  return manifest;
+}
+
 export const desiredFromDb = (r: DbDesired): DesiredRow => ({
   host: r.host,
   tag: r.tag,
   version: r.version,
   sha256: r.sha256,
-  manifest: fromJson(r.manifest),
+  manifest: manifestFromDb(r.manifest),
   deploymentId: r.deployment_id,
   updatedAt: r.updated_at,
   kind: r.kind as DeploymentKind | null,
@@ -252,7 +279,7 @@ export const desiredToDb = (r: DesiredRow): Insertable<DesiredTable> => ({
   tag: r.tag,
   version: r.version,
   sha256: r.sha256,
-  manifest: toJson(r.manifest),
+  manifest: manifestToDb(r.manifest),
   deployment_id: r.deploymentId,
   updated_at: r.updatedAt,
   kind: r.kind ?? null,

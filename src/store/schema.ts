@@ -242,6 +242,16 @@ export interface LeasesTable {
 }
 
 /** Every table, by name. */
+/** A deployment's per-host progress (0026, store/deployment-hosts.ts). */
+export interface DeploymentHostsTable {
+  deployment_id: number;
+  host: string;
+  /** JSON object: the host's part of the rollout's progress */
+  progress: string;
+  /** the host's result in words, as `host_results` holds it */
+  result: string;
+}
+
 export interface Database {
   tokens: TokensTable;
   meta: MetaTable;
@@ -252,6 +262,7 @@ export interface Database {
   builds: BuildsTable;
   build_logs: BuildLogsTable;
   deployments: DeploymentsTable;
+  deployment_hosts: DeploymentHostsTable;
   desired: DesiredTable;
   desired_generation: DesiredGenerationTable;
   instances: InstancesTable;

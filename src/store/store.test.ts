@@ -292,7 +292,9 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0021_networks',
         '0022_capacity',
         '0023_placements',
+        '0024_series_ids',
         '0025_schedule_leader',
+        '0026_deployment_hosts',
       ]);
     });
 
@@ -844,6 +846,32 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       );
       assert.equal((await s.listDeployments({ limit: 1, tag: `${JOB}_cluster.b` }))[0].kind, 'rollback');
       assert.equal(await s.getDeployment(9999), undefined);
+    });
+
+    it("deployments: a host's changes are rows of their own, merged over the columns when read", async () => {
+      const s = await fresh();
+      const head = { batches: [['h1'], ['h2']], phase: 'deploying', hosts: {} };
+      const d = await s.createDeployment(deployment({ progress: head, hostResults: { h1: 'queued', h2: 'queued' } }));
+      const other = await s.createDeployment(deployment({ tag: `${JOB}_cluster.b`, progress: head }));
+      await s.updateDeployment(d, { hostChanges: [{ host: 'h1', progress: { state: 'deploying' }, result: 'deploying' }] });
+      // the last change of a host wins, within a patch and across patches; the columns change with them
+      await s.updateDeployment(d, {
+        progress: { ...head, phase: 'waiting' },
+        hostChanges: [
+          { host: 'h1', progress: { state: 'healthy' }, result: 'healthy' },
+          { host: 'h1', progress: { state: 'succeeded' }, result: 'succeeded' },
+          { host: 'h2', progress: { state: 'failed', reason: 'port closed' }, result: 'failed: port closed' },
+        ],
+      });
+      const read = await s.getDeployment(d);
+      assert.deepEqual(read?.progress, {
+        ...head,
+        phase: 'waiting',
+        hosts: { h1: { state: 'succeeded' }, h2: { state: 'failed', reason: 'port closed' } },
+      });
+      assert.deepEqual(read?.hostResults, { h1: 'succeeded', h2: 'failed: port closed' });
+      assert.deepEqual((await s.listDeployments({ tag: CLUSTER }))[0]?.progress, read?.progress, 'a list merges them too');
+      assert.deepEqual((await s.getDeployment(other))?.progress, head, "another deployment's hosts are its own");
     });
 
     it('the running deployment of a cluster (its lock holder): the newest running one, without its JSON', async () => {

@@ -191,6 +191,21 @@ export interface DeploymentRow {
 /** Who holds a cluster's lock: the running deployment's identity, without its JSON. */
 export type RunningDeploymentRow = Pick<DeploymentRow, 'id' | 'tag' | 'version' | 'kind' | 'initiator' | 'startedAt'>;
 
+/** One host's part of a running deployment, written as it changes (store/deployment-hosts.ts). */
+export interface DeploymentHostChange {
+  host: string;
+  /** its entry of `progress.hosts` */
+  progress: object;
+  /** its entry of `hostResults` */
+  result: string;
+}
+
+/**
+ * A change of a deployment: the columns given, and the hosts whose part changed. A deployment's
+ * reader sees each host's last change over what its columns say of it.
+ */
+export type DeploymentPatch = Partial<Omit<DeploymentRow, 'id'>> & { hostChanges?: readonly DeploymentHostChange[] };
+
 /** A deployment to insert: its progress may come later. */
 export type NewDeployment = Omit<DeploymentRow, 'id' | 'progress'> & { progress?: Record<string, unknown> };
 
@@ -323,6 +338,8 @@ export interface Store extends StrategyQueries, BalancerQueries {
   deleteTokens(kind: TokenRow['kind'], name: string): Promise<void>;
   /** small key/value settings (schema facts, server id, ...) */
   getMeta(key: string): Promise<string | undefined>;
+  /** the values of the keys that have one (a deploy's wake reads every host's adoption at once) */
+  getMetaMany(keys: readonly string[]): Promise<Map<string, string>>;
   setMeta(key: string, value: string): Promise<void>;
   /** set `key` to `value` unless it is set already; answers the value stored (atomic: several servers agree) */
   initMeta(key: string, value: string): Promise<string>;
@@ -373,7 +390,8 @@ export interface Store extends StrategyQueries, BalancerQueries {
 
   /** @throws NoopsError NOOPS_E_DEPLOY_LOCKED when `row` runs and another deployment of its tag runs (0011_deploy_lock) */
   createDeployment(row: NewDeployment): Promise<number>;
-  updateDeployment(id: number, patch: Partial<Omit<DeploymentRow, 'id'>>): Promise<void>;
+  /** the columns in `patch`, and its hosts' changes, in one transaction */
+  updateDeployment(id: number, patch: DeploymentPatch): Promise<void>;
   getDeployment(id: number): Promise<DeploymentRow | undefined>;
   /**
    * The deployment running on a cluster, if any (what its lock's error names): one query on an
@@ -402,6 +420,8 @@ export interface Store extends StrategyQueries, BalancerQueries {
   setDesiredMany(tag: string, changes: { host: string; row: DesiredRow | null }[]): Promise<void>;
   /** a host's desired state and its generation (0 when never set) */
   getDesired(host: string): Promise<{ generation: number; entries: DesiredRow[] }>;
+  /** `getDesired` of many hosts, in a few statements (every host asked for is in the answer) */
+  getDesiredMany(hosts: readonly string[]): Promise<Map<string, { generation: number; entries: DesiredRow[] }>>;
   /** a host's desired-state generation alone (0 when never set) */
   desiredGeneration(host: string): Promise<number>;
   /** raise a host's desired-state generation to at least `atLeast` (never lower it); answers the generation */

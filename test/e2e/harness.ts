@@ -148,8 +148,8 @@ export function walkableTo(root: string): void {
 }
 
 /**
- * Starts `noops agent` with its own root and name. Its Falcon push API takes a free port (many
- * agents share the machine: none holds 127.0.0.1:1988) and it collects metrics every 2 s; `extra`
+ * Starts `noops agent` with its own root and name. Its Falcon push API and its peer server take
+ * free ports (many agents share the machine: none holds 127.0.0.1:1988 or 0.0.0.0:7701) and it collects metrics every 2 s; `extra`
  * flags come last and win (e.g. `--metrics-every 1s`).
  */
 export function startAgent(
@@ -175,6 +175,9 @@ export function startAgent(
       '--labels',
       labels,
       '--push-listen',
+      '127.0.0.1:0',
+      // many agents share the machine: none holds the default 0.0.0.0:7701
+      '--peer-listen',
       '127.0.0.1:0',
       '--metrics-every',
       '2s',

@@ -6,6 +6,10 @@
  * their balancer (`noops lb rm` only stops driving a pool). The applier remembers the last
  * pools and reports, so that it can apply them again (a deletion that waited for sessions) and
  * say whether a member it holds is still draining.
+ *
+ * `plan` checks a `DesiredBalancers` and `applyPool` applies one pool of it: the agent's loop
+ * (loop.ts) applies each pool on its own, so that one pool never waits for another's apply;
+ * `apply` does both for every pool at once.
  */
 import type { BalancerReport, DesiredBalancers } from '../../api/index.js';
 import { applyHaproxyPool } from './haproxy-pool.js';
@@ -22,6 +26,20 @@ export interface BalancerApplierOptions {
   now?: () => Date;
 }
 
+/** True when a report holds a member draining with connections still open. */
+export function drainingIn(report: BalancerReport): boolean {
+  return report.members.some((m) => m.state === 'drain' && m.connections !== null && m.connections > 0);
+}
+
+/**
+ * True when the pool is driven through a runtime API (HAProxy's socket, nginx's Lua control API):
+ * a change is live when the call returns, with no file synced and no daemon reloaded. The loop
+ * applies these first (a reload costs the machine's CPU and a file's fsync waits on its disk).
+ */
+export function atRuntime(pool: ValidPool): boolean {
+  return pool.driver === 'haproxy' || (pool.driver === 'nginx' && pool.api !== undefined);
+}
+
 export class BalancerApplier {
   private readonly nginx = new NginxDriver();
   private readonly keepalived: KeepalivedDriver;
@@ -29,7 +47,7 @@ export class BalancerApplier {
   /** the pools of the last apply, checked, by name */
   private pools = new Map<string, ValidPool>();
   /** the last report of each pool */
-  private reports: BalancerReport[] = [];
+  private reports = new Map<string, BalancerReport>();
 
   constructor(opts: BalancerApplierOptions = {}) {
     this.keepalived = new KeepalivedDriver(opts.keepalived);
@@ -38,6 +56,17 @@ export class BalancerApplier {
 
   /** Applies every pool of `desired` (at once, side by side) and answers a report for each. */
   async apply(desired: DesiredBalancers): Promise<BalancerReport[]> {
+    const { pools, refused } = this.plan(desired);
+    const applied = await Promise.all(pools.map((pool) => this.applyPool(pool, desired.index)));
+    return [...applied, ...refused].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Checks every pool of `desired`: the pools to apply (by name), and a report `ok: false` for
+   * each refused (a failed check, or a second pool driving the same balancer). Pools no longer
+   * named are forgotten, with their reports.
+   */
+  plan(desired: DesiredBalancers): { pools: ValidPool[]; refused: BalancerReport[] } {
     const pools = Array.isArray(desired.pools) ? [...desired.pools] : [];
     pools.sort((a, b) => String(a?.name).localeCompare(String(b?.name)));
     const checked = new Map<string, ValidPool>();
@@ -69,24 +98,31 @@ export class BalancerApplier {
       if (checked.get(name) === undefined || targetOf(checked.get(name)!) !== targetOf(pool)) this.forget(pool);
     }
     this.pools = checked;
-    const applied = await Promise.all(
-      [...checked.values()].map(async (pool) => this.report(pool.name, desired.index, await this.applyPool(pool))),
-    );
-    this.reports = [...applied, ...refused].sort((a, b) => a.name.localeCompare(b.name));
-    return this.reports;
+    const named = new Set(pools.map((p) => String(p?.name)));
+    for (const name of [...this.reports.keys()]) if (!named.has(name)) this.reports.delete(name);
+    for (const r of refused) this.reports.set(r.name, r);
+    return { pools: [...checked.values()], refused };
   }
 
-  /** True when a member of the last reports is draining with connections still open. */
-  draining(): boolean {
-    return this.reports.some((r) => r.members.some((m) => m.state === 'drain' && m.connections !== null && m.connections > 0));
+  /** Applies one pool of the last plan; its report (`ok: false` with the reason when the balancer could not be driven). */
+  async applyPool(pool: ValidPool, index: number): Promise<BalancerReport> {
+    const report = this.report(pool.name, index, await this.drive(pool));
+    if (this.pools.get(pool.name) === pool) this.reports.set(pool.name, report); // not one forgotten meanwhile
+    return report;
+  }
+
+  /** True when a member of the last reports (of `name`, or of any pool) is draining with connections still open. */
+  draining(name?: string): boolean {
+    const reports = name === undefined ? [...this.reports.values()] : [this.reports.get(name)].filter((r) => r !== undefined);
+    return reports.some((r) => drainingIn(r));
   }
 
   /** The last reports (empty before the first apply). */
   lastReports(): readonly BalancerReport[] {
-    return this.reports;
+    return [...this.reports.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  private async applyPool(pool: ValidPool): Promise<PoolOutcome> {
+  private async drive(pool: ValidPool): Promise<PoolOutcome> {
     try {
       switch (pool.driver) {
         case 'haproxy':

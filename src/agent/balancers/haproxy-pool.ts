@@ -24,8 +24,8 @@ function sameAddress(a: string, b: string): boolean {
 
 export async function applyHaproxyPool(pool: HaproxyPool, client = new HaproxyClient(pool.socket)): Promise<PoolOutcome> {
   const backend = pool.backend;
-  const before = await client.servers(backend);
-  const sessions = await client.sessions(backend);
+  // both reads at once (one connection each): one round trip less before the change
+  const [before, sessions] = await Promise.all([client.servers(backend), client.sessions(backend)]);
   const held = new Map<string, HaproxyServer>(before.map((s) => [s.id, s]));
   const errors: string[] = [];
   let changed = false;
@@ -63,8 +63,7 @@ export async function applyHaproxyPool(pool: HaproxyPool, client = new HaproxyCl
     }
   }
   // what the backend holds now, as haproxy says
-  const after = changed ? await client.servers(backend) : before;
-  const scur = changed ? await client.sessions(backend) : sessions;
+  const [after, scur] = changed ? await Promise.all([client.servers(backend), client.sessions(backend)]) : [before, sessions];
   return {
     members: after.map((s) => ({ id: s.id, state: s.state, connections: scur.get(s.id) ?? null })),
     ...(errors.length > 0 && { error: errors.join('; ') }),

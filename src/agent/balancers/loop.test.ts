@@ -1,25 +1,45 @@
 /**
  * The agent's balancer loop with a stand-in applier: what the poll passes, when pools are
  * applied and reported (at once on a change, every 250 ms while a member drains with connections
- * open, else at the heartbeat), that an untrusted answer is not applied, and that a server
- * refusing `?balancers=` is polled without it.
+ * open, else at the heartbeat), that each pool is applied on its own (a runtime pool never waits
+ * for a file pool's apply, and the file pools of an offer start after its runtime pools), that an
+ * untrusted answer is not applied, and that a server refusing `?balancers=` is polled without it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { BalancerReport, DesiredBalancers } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import type { BalancerApplier } from './applier.js';
-import { BalancerLoop, DRAIN_REPORT_MS } from './loop.js';
+import { BALANCER_APPLY_CHANNEL, type BalancerApplyTiming, BalancerLoop, DRAIN_REPORT_MS } from './loop.js';
 import { until } from './test-daemons.js';
+import type { ValidPool } from './validate.js';
 
+/** Applies nothing: records `NAME@INDEX` per apply, each pool held by its gate if it has one. */
 class FakeApplier {
-  applied: DesiredBalancers[] = [];
+  applied: string[] = [];
+  ended: string[] = [];
   drains = false;
-  gate: Promise<void> | undefined;
-  async apply(d: DesiredBalancers): Promise<BalancerReport[]> {
-    this.applied.push(d);
-    await this.gate;
-    return d.pools.map((p) => ({ name: p.name, index: d.index, ok: true, at: '2026-12-03T10:00:00.000Z', members: [] }));
+  gates = new Map<string, Promise<void>>();
+  plan(d: DesiredBalancers): { pools: ValidPool[]; refused: BalancerReport[] } {
+    const refused = d.pools.filter((p) => p.name === 'bad');
+    return {
+      pools: d.pools.filter((p) => p.name !== 'bad') as unknown as ValidPool[],
+      refused: refused.map((p) => ({
+        name: p.name,
+        index: d.index,
+        ok: false,
+        error: 'refused',
+        at: '2026-12-03T10:00:00.000Z',
+        members: [],
+      })),
+    };
+  }
+  async applyPool(pool: ValidPool, index: number): Promise<BalancerReport> {
+    this.applied.push(`${pool.name}@${index}`);
+    await this.gates.get(pool.name);
+    this.ended.push(`${pool.name}@${index}`);
+    return { name: pool.name, index, ok: true, at: '2026-12-03T10:00:00.000Z', members: [] };
   }
   draining(): boolean {
     return this.drains;
@@ -39,10 +59,23 @@ function setUp(heartbeatMs = 60_000, send?: (r: BalancerReport[]) => Promise<voi
   return { applier, sent, logs, loop };
 }
 
+/** Pools driven by file (nginx by reload); `NAME:haproxy` is a runtime pool. */
 const pools = (index: number, names = ['web']): DesiredBalancers => ({
   index,
-  pools: names.map((name) => ({ name, driver: 'nginx', file: `/etc/nginx/${name}.conf`, members: [] })),
+  pools: names.map((n) => {
+    const [name, driver] = n.split(':') as [string, string | undefined];
+    return driver === 'haproxy'
+      ? { name, driver: 'haproxy', socket: '/run/haproxy.sock', backend: name, members: [] }
+      : { name, driver: 'nginx', file: `/etc/nginx/${name}.conf`, members: [] };
+  }),
 });
+
+/** A gate and the function that opens it. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => (open = r));
+  return { promise, open };
+}
 
 test('a new index is applied and reported at once; the poll passes the last index seen', async () => {
   const { applier, sent, loop } = setUp();
@@ -62,27 +95,51 @@ test('a new index is applied and reported at once; the poll passes the last inde
   assert.equal(loop.pollIndex(), 8);
   loop.offer(pools(9, ['api']), true);
   await until('the second report', () => sent.length === 2);
-  assert.deepEqual(
-    applier.applied.map((d) => d.index),
-    [7, 9],
-  );
+  assert.deepEqual(applier.applied, ['web@7', 'api@9']);
   await loop.stop();
 });
 
-test('an offer during an apply is applied right after it', async () => {
+test("an offer during a pool's apply is applied right after it, with the newest pools", async () => {
   const { applier, sent, loop } = setUp();
-  let open!: () => void;
-  applier.gate = new Promise((r) => (open = r));
+  const g = gate();
+  applier.gates.set('web', g.promise);
   loop.offer(pools(1), true);
   await until('the first apply to start', () => applier.applied.length === 1);
   loop.offer(pools(2), true);
   loop.offer(pools(3), true);
-  open();
+  g.open();
   await until('the last pools applied', () => sent.length === 2);
-  assert.deepEqual(
-    applier.applied.map((d) => d.index),
-    [1, 3],
-  );
+  assert.deepEqual(applier.applied, ['web@1', 'web@3']);
+  await loop.stop();
+});
+
+test("a runtime pool's change does not wait for a file pool's apply (an nginx reload)", async () => {
+  const { applier, sent, loop } = setUp();
+  const reload = gate();
+  applier.gates.set('edge', reload.promise);
+  loop.offer(pools(1, ['edge', 'ha:haproxy']), true);
+  await until('the file pool applying', () => applier.applied.includes('edge@1'));
+  loop.offer(pools(2, ['edge', 'ha:haproxy']), true);
+  await until('the runtime pool applied again, the file pool still on its way', () => applier.ended.includes('ha@2'));
+  assert.deepEqual(applier.ended, ['ha@1', 'ha@2']);
+  await until("the runtime pool's report sent", () => sent.some((r) => r.some((x) => x.name === 'ha' && x.index === 2)));
+  reload.open();
+  await until('the file pool applied with the newest pools', () => applier.ended.includes('edge@2'));
+  assert.deepEqual(applier.applied, ['ha@1', 'edge@1', 'ha@2', 'edge@2']);
+  await loop.stop();
+});
+
+test('the file pools of an offer start once its runtime pools are applied', async () => {
+  const { applier, loop } = setUp();
+  const socket = gate();
+  applier.gates.set('ha', socket.promise);
+  loop.offer(pools(1, ['ha:haproxy', 'edge', 'vip']), true);
+  await until('the runtime pool applying', () => applier.applied.length === 1);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(applier.applied, ['ha@1'], 'the file pools wait');
+  socket.open();
+  await until('the file pools applied', () => applier.ended.length === 3);
+  assert.deepEqual(applier.applied, ['ha@1', 'edge@1', 'vip@1']);
   await loop.stop();
 });
 
@@ -105,12 +162,55 @@ test('every 250 ms while a member drains with connections open, else at the hear
   assert.equal(beat.applier.applied.length, after, 'stopped: nothing more is applied');
 });
 
+test('each apply is published on the diagnostics channel, a re-apply marked periodic', async () => {
+  const seen: BalancerApplyTiming[] = [];
+  const listen = (m: unknown): void => void seen.push(m as BalancerApplyTiming);
+  subscribe(BALANCER_APPLY_CHANNEL, listen);
+  try {
+    const { loop } = setUp(20);
+    loop.offer(pools(4, ['ha:haproxy']), true);
+    await until('a re-apply', () => seen.length >= 2);
+    await loop.stop();
+    assert.deepEqual(
+      seen.slice(0, 2).map((t) => [t.pool, t.driver, t.index, t.periodic, t.ok]),
+      [
+        ['ha', 'haproxy', 4, false, true],
+        ['ha', 'haproxy', 4, true, true],
+      ],
+    );
+    assert.ok(seen.every((t) => t.offeredAt <= t.startedAt && t.startedAt <= t.endedAt));
+  } finally {
+    unsubscribe(BALANCER_APPLY_CHANNEL, listen);
+  }
+});
+
 test('no pools: nothing is sent and nothing scheduled', async () => {
   const { applier, sent, loop } = setUp(10);
   loop.offer({ index: 4, pools: [] }, true);
-  await until('the apply', () => applier.applied.length === 1);
+  await new Promise((r) => setTimeout(r, 50));
   await loop.stop();
+  assert.deepEqual(applier.applied, []);
   assert.deepEqual(sent, []);
+});
+
+test('a refused pool is reported at once and logged once; a pool no longer named is not applied again', async () => {
+  const { applier, sent, logs, loop } = setUp(20);
+  loop.offer(pools(1, ['bad', 'web']), true);
+  await until('both reported', () => sent.flat().some((r) => r.name === 'web'));
+  assert.deepEqual(
+    sent
+      .flat()
+      .filter((r) => r.name === 'bad')
+      .map((r) => [r.index, r.ok]),
+    [[1, false]],
+  );
+  loop.offer(pools(2, ['bad']), true);
+  await until('the refusal reported again', () => sent.flat().filter((r) => r.name === 'bad').length === 2);
+  const applies = applier.applied.length;
+  await new Promise((r) => setTimeout(r, 100));
+  await loop.stop();
+  assert.equal(applier.applied.length, applies, 'web is no longer re-applied');
+  assert.deepEqual(logs, ['balancer bad: refused']);
 });
 
 test('a failing send is logged once and the loop goes on', async () => {
@@ -147,9 +247,9 @@ test('a report on its way does not hold back the next apply; the newest report w
   loop.offer(pools(1), true);
   await until('the first report on its way', () => sent.length === 1);
   loop.offer(pools(2), true);
-  await until('the second pools applied while the first report waits', () => applier.applied.length === 2);
+  await until('the second pools applied while the first report waits', () => applier.ended.length === 2);
   loop.offer(pools(3), true);
-  await until('the third applied too', () => applier.applied.length === 3);
+  await until('the third applied too', () => applier.ended.length === 3);
   assert.deepEqual(sent, [1], 'one report at a time');
   open();
   await until('the newest report sent', () => sent.length === 2);

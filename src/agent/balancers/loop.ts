@@ -2,22 +2,60 @@
  * `BalancerLoop`: the agent's side of the pools it drives. The desired-state long poll hands it
  * each `balancers` answer (`offer`) and asks it for the index to poll with (`pollIndex`); it
  * applies them off the poll's path (a slow balancer never holds back the reconcile of
- * processes), one apply at a time, and sends the reports (POST /agent/balancers) after each,
- * off the apply's path too: a change that comes while a report is on its way is applied at once
- * (reports sent one at a time; one waiting is replaced by a newer, which says all it said).
- * It applies again, and reports, every 250 ms while a member it holds drains with connections
- * open, else every heartbeat: a deletion that waited for sessions is tried again, and the
- * server sees the drain end.
+ * processes) and sends the reports (POST /agent/balancers) off the apply's path too.
  *
- *   poll ─ offer(balancers) ─► apply (BalancerApplier) ─► next: 250 ms | heartbeat
- *                                        └─► send(reports), one at a time, the newest waiting
+ * Each pool has a lane of its own: its applies run one at a time, and a pool never waits for
+ * another's (an nginx reload, a keepalived check, a file synced on a busy disk). An offer goes
+ * to every lane at once; a lane that is applying applies the newest pools right after. The pools
+ * driven through a runtime API (HAProxy's socket, nginx's Lua control API) are applied first:
+ * the pools driven by a file and a reload start once those applies of the same offer ended (or
+ * after RUNTIME_FIRST_MAX_MS), so that a reload never takes the CPU from a runtime change.
+ * A lane applies again every 250 ms while a member it holds drains with connections open, else
+ * every heartbeat (a deletion that waited for sessions is tried again, the server sees the drain
+ * end); an offer takes the place of that re-apply when it comes first.
+ *
+ *   poll ─ offer(balancers) ─► plan (checks) ─┬─► lane per runtime pool ─► apply ─┐
+ *                                             └─► lane per file pool ───► (after those) apply ─┤
+ *                                                  each: again at 250 ms | heartbeat          │
+ *                    send(reports): one at a time, the newest of each pool waiting ◄──────────┘
+ *
+ * Each apply is published on the diagnostics channel BALANCER_APPLY_CHANNEL (when something
+ * listens: bench/balancers times the join's path with it).
  */
+import { channel } from 'node:diagnostics_channel';
 import type { BalancerReport, DesiredBalancers } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
-import { BalancerApplier } from './applier.js';
+import { atRuntime, BalancerApplier } from './applier.js';
+import type { ValidPool } from './validate.js';
 
 /** How often a pool is applied and reported while a member drains with connections open. */
 export const DRAIN_REPORT_MS = 250;
+/**
+ * How long the file pools of an offer wait for its runtime pools' applies: a runtime apply takes
+ * a few ms (8 ms for HAProxy's add and ready, 4 ms for nginx's PUT, at load 12); an unreachable
+ * socket waits its timeout (5 s), and a file pool should not wait that long behind it.
+ */
+export const RUNTIME_FIRST_MAX_MS = 1_000;
+
+/**
+ * The diagnostics channel of each pool's apply: `{pool, driver, index, offeredAt, startedAt,
+ * endedAt, periodic, ok}` (ms since the epoch; `offeredAt`: when the poll's answer brought this
+ * index; `periodic`: a re-apply of the same index).
+ */
+export const BALANCER_APPLY_CHANNEL = 'noops:balancers:apply';
+const applyChannel = channel(BALANCER_APPLY_CHANNEL);
+
+/** What a `BALANCER_APPLY_CHANNEL` message holds. */
+export interface BalancerApplyTiming {
+  pool: string;
+  driver: string;
+  index: number;
+  offeredAt: number;
+  startedAt: number;
+  endedAt: number;
+  periodic: boolean;
+  ok: boolean;
+}
 
 export interface BalancerLoopOptions {
   /** sends the reports to the server */
@@ -28,22 +66,38 @@ export interface BalancerLoopOptions {
   applier?: BalancerApplier;
 }
 
+/** One pool's applies, one at a time. */
+interface Lane {
+  pool: ValidPool;
+  index: number;
+  /** when the offer of `index` came */
+  offeredAt: number;
+  running: Promise<void> | undefined;
+  again: boolean;
+  /** the next apply asked for is a re-apply of the same pools (no offer came) */
+  periodic: boolean;
+  timer: NodeJS.Timeout | undefined;
+  /** told when an apply that started after they asked has ended */
+  waiters: (() => void)[];
+  /** the pool is no longer named: its apply that runs ends, and its report is dropped */
+  dropped: boolean;
+}
+
 export class BalancerLoop {
   private readonly applier: BalancerApplier;
   /** the index of the last `balancers` answer seen: the poll passes it (undefined: the server does not take it) */
   private seen: number | undefined = 0;
   private desired: DesiredBalancers | undefined;
   private appliedIndex = 0;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** counts the offers applied: a file pool's delayed start is skipped when a newer offer came */
+  private offers = 0;
+  private readonly lanes = new Map<string, Lane>();
   private stopped = false;
-  /** the report being sent, and the newest one waiting for it */
+  /** the report being sent, and the newest one of each pool waiting for it */
   private sending: Promise<void> | undefined;
-  private waitingReports: BalancerReport[] | undefined;
-  /** the failures of the last apply, so a failure that repeats every heartbeat is logged once */
-  private said = new Set<string>();
-  private saying = new Set<string>();
+  private readonly waitingReports = new Map<string, BalancerReport>();
+  /** the failure last logged per pool (`pool NAME`), plan and send, so that one that repeats every heartbeat is logged once */
+  private readonly said = new Map<string, string>();
 
   constructor(private readonly opts: BalancerLoopOptions) {
     this.applier = opts.applier ?? new BalancerApplier();
@@ -80,85 +134,168 @@ export class BalancerLoop {
     if (!trusted || (this.desired !== undefined && balancers.index === this.appliedIndex)) return;
     this.desired = balancers;
     this.appliedIndex = balancers.index;
-    this.kick();
+    this.plan(balancers, Date.now());
   }
 
-  /** Applies the last pools now, or once more after the apply that runs. */
-  private kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
+  /** Checks the pools and hands each to its lane: the runtime pools at once, the file pools after them. */
+  private plan(desired: DesiredBalancers, offeredAt: number): void {
+    let planned: ReturnType<BalancerApplier['plan']>;
+    try {
+      planned = this.applier.plan(desired);
+    } catch (err) {
+      this.once('apply', `balancers: apply failed: ${(err as Error).message}`);
       return;
     }
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.running = this.cycle().finally(() => {
-      this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      } else this.schedule();
+    this.said.delete('apply');
+    const names = new Set(planned.pools.map((p) => p.name));
+    for (const [name, lane] of this.lanes) {
+      if (names.has(name)) continue;
+      clearTimeout(lane.timer);
+      lane.dropped = true;
+      if (!lane.running) this.lanes.delete(name); // else once its apply ended (named again meanwhile: it goes on)
+      this.waitingReports.delete(name);
+    }
+    for (const r of planned.refused) this.once(`pool ${r.name}`, `balancer ${r.name}: ${r.error}`);
+    this.queue(planned.refused);
+    const offer = ++this.offers;
+    const runtime = planned.pools.filter(atRuntime);
+    const files = planned.pools.filter((p) => !atRuntime(p));
+    const ahead = runtime.map((p) => this.kick(p, desired.index, offeredAt));
+    if (files.length === 0) return;
+    const start = (): void => {
+      if (this.stopped || offer !== this.offers) return; // a newer offer starts them with its own pools
+      for (const p of files) void this.kick(p, desired.index, offeredAt);
+    };
+    if (ahead.length === 0) {
+      start();
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, RUNTIME_FIRST_MAX_MS).unref();
+    });
+    void Promise.race([Promise.all(ahead), late]).then(() => {
+      clearTimeout(timer);
+      start();
     });
   }
 
-  private async cycle(): Promise<void> {
-    const desired = this.desired;
-    if (desired === undefined) return;
-    this.saying = new Set();
-    await this.applyAndSend(desired);
-    this.said = this.saying;
+  /** Applies `pool` in its lane now, or right after the apply that runs; resolves when an apply with it has ended. */
+  private kick(pool: ValidPool, index: number, offeredAt: number): Promise<void> {
+    let lane = this.lanes.get(pool.name);
+    if (lane === undefined) {
+      lane = { pool, index, offeredAt, running: undefined, again: false, periodic: false, timer: undefined, waiters: [], dropped: false };
+      this.lanes.set(pool.name, lane);
+    }
+    lane.dropped = false;
+    lane.pool = pool;
+    lane.index = index;
+    lane.offeredAt = offeredAt;
+    lane.periodic = false;
+    return this.run(lane);
   }
 
-  private async applyAndSend(desired: DesiredBalancers): Promise<void> {
-    let reports: BalancerReport[];
+  private run(lane: Lane): Promise<void> {
+    clearTimeout(lane.timer);
+    lane.timer = undefined;
+    const done = new Promise<void>((resolve) => lane.waiters.push(resolve));
+    if (lane.running) {
+      lane.again = true;
+      return done;
+    }
+    lane.running = (async () => {
+      do {
+        lane.again = false;
+        const waiters = lane.waiters.splice(0);
+        await this.applyOne(lane);
+        for (const w of waiters) w();
+      } while (lane.again && !this.stopped);
+    })().finally(() => {
+      lane.running = undefined;
+      for (const w of lane.waiters.splice(0)) w(); // stopped: nobody waits on an apply that will not come
+      if (lane.dropped && this.lanes.get(lane.pool.name) === lane) this.lanes.delete(lane.pool.name);
+      this.schedule(lane);
+    });
+    return done;
+  }
+
+  private async applyOne(lane: Lane): Promise<void> {
+    const { pool, index, offeredAt, periodic } = lane;
+    lane.periodic = true; // until an offer says otherwise, the next apply of this lane is a re-apply
+    const startedAt = Date.now();
+    let report: BalancerReport;
     try {
-      reports = await this.applier.apply(desired);
+      report = await this.applier.applyPool(pool, index);
     } catch (err) {
-      this.once(`balancers: apply failed: ${(err as Error).message}`);
+      this.once(`pool ${pool.name}`, `balancers: apply failed: ${(err as Error).message}`);
       return;
     }
-    for (const r of reports) if (!r.ok) this.once(`balancer ${r.name}: ${r.error}`);
+    if (applyChannel.hasSubscribers) {
+      const timing: BalancerApplyTiming = {
+        pool: pool.name,
+        driver: pool.driver + (atRuntime(pool) && pool.driver === 'nginx' ? '-api' : ''),
+        index,
+        offeredAt,
+        startedAt,
+        endedAt: Date.now(),
+        periodic,
+        ok: report.ok,
+      };
+      applyChannel.publish(timing);
+    }
+    if (lane.dropped || this.stopped) return; // no longer driven
+    if (report.ok) this.said.delete(`pool ${pool.name}`);
+    else this.once(`pool ${pool.name}`, `balancer ${report.name}: ${report.error}`);
+    this.queue([report]);
+  }
+
+  /** Waits for the send on its way: the newest report of each pool replaces the one waiting. */
+  private queue(reports: BalancerReport[]): void {
     if (reports.length === 0 || this.stopped) return;
-    this.waitingReports = reports;
+    for (const r of reports) this.waitingReports.set(r.name, r);
     this.sending ??= this.sendWaiting().finally(() => {
       this.sending = undefined;
     });
   }
 
-  /** Sends the waiting reports, one at a time, until none waits. */
+  /** Sends the waiting reports, one POST at a time, until none waits. */
   private async sendWaiting(): Promise<void> {
-    for (let reports = this.waitingReports; reports !== undefined && !this.stopped; reports = this.waitingReports) {
-      this.waitingReports = undefined;
+    while (this.waitingReports.size > 0 && !this.stopped) {
+      const reports = [...this.waitingReports.values()].sort((a, b) => a.name.localeCompare(b.name));
+      this.waitingReports.clear();
       try {
         await this.opts.send(reports);
+        this.said.delete('send');
       } catch (err) {
         if (!(err instanceof NoopsError && (err.code === 'NOOPS_E_SERVER_UNREACHABLE' || err.code === 'NOOPS_E_UNAUTHORIZED'))) {
-          this.once(`balancer report failed: ${(err as Error).message}`);
+          this.once('send', `balancer report failed: ${(err as Error).message}`);
         }
       }
     }
   }
 
-  /** The next apply: soon while a member drains with connections open, else at the heartbeat. */
-  private schedule(): void {
-    if (this.stopped || this.desired === undefined || this.desired.pools.length === 0) return;
-    const ms = this.applier.draining() ? DRAIN_REPORT_MS : this.opts.heartbeatMs();
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.kick();
+  /** The lane's next apply: soon while a member of its pool drains with connections open, else at the heartbeat. */
+  private schedule(lane: Lane): void {
+    if (this.stopped || lane.dropped) return;
+    const ms = this.applier.draining(lane.pool.name) ? DRAIN_REPORT_MS : this.opts.heartbeatMs();
+    lane.timer = setTimeout(() => {
+      lane.timer = undefined;
+      void this.run(lane);
     }, ms);
   }
 
-  private once(line: string): void {
-    this.saying.add(line);
-    if (!this.said.has(line)) this.opts.log(line);
+  /** Logs `line` unless it is what was last logged for `key`. */
+  private once(key: string, line: string): void {
+    if (this.said.get(key) === line) return;
+    this.said.set(key, line);
+    this.opts.log(line);
   }
 
-  /** No more applies or reports; resolves once the one that runs has ended. */
+  /** No more applies or reports; resolves once the ones that run have ended. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+    for (const lane of this.lanes.values()) clearTimeout(lane.timer);
+    await Promise.all([...this.lanes.values()].map((l) => l.running));
     await this.sending;
   }
 }

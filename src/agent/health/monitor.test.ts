@@ -88,3 +88,16 @@ test('the monitor: starting, then healthy since the first success in a row; a ne
   assert.equal(m.status('web'), undefined);
   m.stop();
 });
+
+test('the monitor says which changes are transitions: a new reason for the same failure is not one', async () => {
+  const answers: (string | null)[] = ['refused', 'timed out', null];
+  const seen: string[] = [];
+  const m: HealthMonitor = new HealthMonitor({
+    onChange: (transition) => seen.push(`${m.status('web')!.health}:${transition}`),
+    probe: async () => (answers.length ? answers.shift()! : null),
+  });
+  m.watch('web', 'pid1', { type: 'tcp', interval: 0.01, timeout: 1 }, target(1));
+  for (const deadline = Date.now() + 10_000; seen.length < 3 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+  m.stop();
+  assert.deepEqual(seen, ['unhealthy:true', 'unhealthy:false', 'healthy:true']);
+});

@@ -26,8 +26,11 @@ interface Watch {
 }
 
 export interface HealthMonitorOptions {
-  /** called when a process's health changes (the agent reports then) */
-  onChange: () => void;
+  /**
+   * called when a process's health changes (the agent reports then); `transition`: it turned
+   * healthy, unhealthy or back (not only the reason of a failure changed)
+   */
+  onChange: (transition: boolean) => void;
   probe?: Probe;
   now?: () => number;
 }
@@ -98,7 +101,7 @@ export class HealthMonitor {
         ? { health: 'healthy', healthySince: prev.health === 'healthy' ? prev.healthySince : this.now(), error: null }
         : { health: 'unhealthy', healthySince: null, error: reason };
     w.status = next;
-    if (prev.health !== next.health || prev.error !== next.error) this.opts.onChange();
+    if (prev.health !== next.health || prev.error !== next.error) this.opts.onChange(prev.health !== next.health);
     w.timer = setTimeout(() => void this.run(w), w.check.interval * 1000);
     w.timer.unref();
   }

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 // loads the server's modules (fastify, the store, the build), which would double its memory.
 import type { RunningServer, ServerOptions } from '../../server/index.js';
 import { NoopsError } from '../../errors/index.js';
-import { DEFAULT_DATA_DIR, serverUrls } from '../config.js';
+import { DEFAULT_DATA_DIR, DEFAULT_SERVER, serverUrls } from '../config.js';
 import { agentTrust, readCa, rememberAgentCa, serverTlsOptions, tlsAnnouncement, type TlsFlags } from '../tls-flags.js';
 import { parseLabels } from './common.js';
 import { parseCapacityOverride } from '../../api/index.js';
@@ -188,6 +188,15 @@ export function registerDaemons(p: Command): void {
       '--capacity <k=v,...>',
       'what this host offers the scheduler instead of what the agent measures, e.g. cpu=4,memory=8G,disk=100G (and ports=N)',
     )
+    .option(
+      '--peer-listen <addr|off>',
+      'where this agent serves package pieces to its peers: HOST:PORT (port 0 for a free one) or off',
+      '0.0.0.0:7701',
+    )
+    .option(
+      '--peer-url <url>',
+      'the URL peers reach this agent at (default: the address the server sees it at, with the --peer-listen port)',
+    )
     .option('--watches <file>', "the host's standalone watches (default ROOT/watches.yaml)")
     .option('--standalone', 'run only the standalone watches, without a server')
     .option(
@@ -212,10 +221,14 @@ export function registerDaemons(p: Command): void {
           user?: string;
           metricsEvery: string;
           pushListen: string;
+          peerListen: string;
+          peerUrl?: string;
         },
         cmd: Command,
       ) => {
         const metrics = await metricsOptions(o);
+        const { peerListenFlag } = await import('../../agent/index.js');
+        const peerListen = peerListenFlag(o.peerListen);
         const capacity = o.capacity === undefined ? undefined : parseCapacityOverride(o.capacity);
         let server: string | undefined;
         let joinToken: string | undefined;
@@ -246,6 +259,8 @@ export function registerDaemons(p: Command): void {
             user: o.user ?? DEFAULT_PROCESS_USER,
             ...metrics,
             ...(capacity && { capacity }),
+            ...(peerListen !== undefined && { peerListen }),
+            ...(o.peerUrl !== undefined && { peerUrl: o.peerUrl }),
           });
           void (async () => {
             await agent.start();
@@ -298,6 +313,8 @@ export function registerDaemons(p: Command): void {
       await agent.start();
       process.stdout.write(`  local agent: ${agent.name} (root ${agent.root})\n\n`);
       process.stdout.write(`Next, in another terminal in this folder:\n`);
+      // the CLI finds the server at DEFAULT_SERVER unless told: say so when --listen moved it
+      if (server.url.replace(/\/+$/, '') !== DEFAULT_SERVER) process.stdout.write(`  export NOOPS_SERVER=${server.url}\n`);
       process.stdout.write(`  ./bin/noops hosts\n`);
       process.stdout.write(`  ./bin/noops build -u REPO -t cop.acme_owt.web_pdl.shop_service.api_job.web -v COMMIT\n`);
       process.stdout.write(

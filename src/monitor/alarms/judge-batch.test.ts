@@ -1,13 +1,15 @@
 /**
  * The judge loop's per-point path by the store's series id: a batch fed with ids sends what the
- * same batch fed by keys sends; the loop on a real store (SQLite, whose feed gives ids) sends,
- * across a takeover by a second loop, exactly the events of one judge fed every point by key.
+ * same batch fed by keys sends; the loop on a real store (SQLite, and PostgreSQL when
+ * NOOPS_TEST_PG_URL is set: both feeds give ids) sends, across a takeover by a second loop,
+ * exactly the events of one judge fed every point by key.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seriesKey } from '../../api/index.js';
 import type { MetricSeriesRow, Store } from '../../store/index.js';
 import { openStore } from '../../store/open.js';
+import { NEEDS_PG, testDatabase } from '../../store/test-pg.js';
 import { Judge, type JudgeEvent, type JudgeStrategy } from '../judge/index.js';
 import { StorePointFeed } from '../metrics/feed.js';
 import type { FeedPoint } from '../metrics/ports.js';
@@ -112,68 +114,88 @@ describe('judge loop by store series id', () => {
   });
 
   it('on SQLite (ids from the store), a takeover by a second loop sends what one judge would', async () => {
-    const store: Store = await openStore('sqlite::memory:');
-    const feed = new StorePointFeed(store);
-    const stored: string[] = [];
-    const put = async (minutes: number[]): Promise<void> => {
-      for (const m of minutes) {
-        const series: MetricSeriesRow[] = HOSTS.map((endpoint, h) => ({
-          key: seriesKey(endpoint, 'cpu', TAGS),
-          endpoint,
-          metric: 'cpu',
-          tags: TAGS,
-          counterType: 'GAUGE',
-          step: 60,
-          lastTs: 60 * m,
-          lastValue: valueAt(h, m),
-          lastReceived: 0,
-        }));
-        const points = series.map((s) => ({ key: s.key, ts: s.lastTs, value: s.lastValue, graphValue: s.lastValue, receivedAt: 0 }));
-        await store.putMetrics(series, points);
-      }
-    };
-    const loop = (): JudgeLoop => {
-      const l = new JudgeLoop({
-        store,
-        feed,
-        book,
-        makeJudge: () => new Judge({ remain: 11, minInterval: 120 }),
-        ingest: { take: () => undefined },
-        remain: 11,
-        log: () => undefined,
-        now: () => NOW_MS,
-        fallbackMs: 10,
-      });
-      l.on('stored', (rows) => stored.push(...rows.map(brief)));
-      return l;
-    };
-    const judgedUpTo = async (): Promise<boolean> =>
-      JSON.parse((await store.getMeta(CURSOR_META_KEY)) ?? '{"after":0}').after === (await store.lastMetricPointId());
+    await takeover(await openStore('sqlite::memory:'));
+  });
+
+  it('on PostgreSQL (ids from the store), a takeover by a second loop sends what one judge would', { skip: NEEDS_PG }, async () => {
+    const db = await testDatabase('noops_judge_ids');
     try {
-      const first = loop();
-      await first.lead(undefined);
-      // the store gives each series one id, the same on every read
-      await put([1]);
-      const read = await feed.readSince(undefined);
-      const ids = read.points.map((p) => p.seriesId);
-      assert.ok(ids.every((id) => typeof id === 'number'));
-      assert.equal(new Set(ids).size, HOSTS.length);
-      await put(range(2, 60));
-      first.wake();
-      await until('the first leader judged every point', judgedUpTo);
-      await first.stop();
-      const second = loop();
-      await second.lead(undefined);
-      await put(range(60, 130));
-      second.wake();
-      await until('the second leader judged every point', judgedUpTo);
-      await second.stop();
-      assert.equal(first.judged + second.judged, 129 * HOSTS.length);
-      const expected = reference(range(1, 130)).map(brief);
-      assert.ok(expected.length > 10);
-      assert.deepEqual(stored, expected);
+      await takeover(await openStore(db.url));
     } finally {
-      await store.close();
+      await db.drop();
     }
   });
 });
+
+/**
+ * Two judge loops on `store`, one after the other (a takeover), fed by the store's feed: every
+ * point carries its series' id, and the events are those of one judge fed every point by key.
+ */
+async function takeover(store: Store): Promise<void> {
+  const feed = new StorePointFeed(store);
+  const stored: string[] = [];
+  const put = async (minutes: number[]): Promise<void> => {
+    for (const m of minutes) {
+      const series: MetricSeriesRow[] = HOSTS.map((endpoint, h) => ({
+        key: seriesKey(endpoint, 'cpu', TAGS),
+        endpoint,
+        metric: 'cpu',
+        tags: TAGS,
+        counterType: 'GAUGE',
+        step: 60,
+        lastTs: 60 * m,
+        lastValue: valueAt(h, m),
+        lastReceived: 0,
+      }));
+      const points = series.map((s) => ({ key: s.key, ts: s.lastTs, value: s.lastValue, graphValue: s.lastValue, receivedAt: 0 }));
+      await store.putMetrics(series, points);
+    }
+  };
+  const loop = (): JudgeLoop => {
+    const l = new JudgeLoop({
+      store,
+      feed,
+      book,
+      makeJudge: () => new Judge({ remain: 11, minInterval: 120 }),
+      ingest: { take: () => undefined },
+      remain: 11,
+      log: () => undefined,
+      now: () => NOW_MS,
+      fallbackMs: 10,
+    });
+    l.on('stored', (rows) => stored.push(...rows.map(brief)));
+    return l;
+  };
+  const judgedUpTo = async (): Promise<boolean> =>
+    JSON.parse((await store.getMeta(CURSOR_META_KEY)) ?? '{"after":0}').after === (await store.lastMetricPointId());
+  try {
+    const first = loop();
+    await first.lead(undefined);
+    // the store gives each series one id, the same on every read
+    await put([1]);
+    const read = await feed.readSince(undefined);
+    const ids = read.points.map((p) => p.seriesId);
+    assert.ok(ids.every((id) => typeof id === 'number'));
+    assert.equal(new Set(ids).size, HOSTS.length);
+    const idOf = new Map(read.points.map((p) => [p.key, p.seriesId]));
+    await put(range(2, 60));
+    first.wake();
+    await until('the first leader judged every point', judgedUpTo);
+    await first.stop();
+    const second = loop();
+    await second.lead(undefined);
+    await put(range(60, 130));
+    second.wake();
+    await until('the second leader judged every point', judgedUpTo);
+    await second.stop();
+    assert.equal(first.judged + second.judged, 129 * HOSTS.length);
+    const expected = reference(range(1, 130)).map(brief);
+    assert.ok(expected.length > 10);
+    assert.deepEqual(stored, expected);
+    const all = (await feed.readSince(undefined, 129 * HOSTS.length)).points;
+    assert.equal(all.length, 129 * HOSTS.length);
+    for (const p of all) assert.equal(p.seriesId, idOf.get(p.key), 'every point of a series carries its one id');
+  } finally {
+    await store.close();
+  }
+}

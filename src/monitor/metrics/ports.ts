@@ -60,8 +60,9 @@ export interface FeedPoint extends StoredPoint {
   receivedAt: number;
   /**
    * the store's number of the point's series (an id of `metric_series`), the same on every server
-   * reading that store: the judge finds the series by it without hashing the key. Absent when the
-   * store has none to give (PostgreSQL today; see monitor/README.md): the key serves then.
+   * reading that store and for the series' life (SQLite's rowid, PostgreSQL's identity column:
+   * store/series-ids.ts): the judge finds the series by it without hashing the key. Absent when
+   * the store has none to give (a point read for seeding): the key serves then.
    */
   seriesId?: number;
 }

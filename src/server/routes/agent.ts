@@ -7,6 +7,9 @@ import { BALANCER_NAME_RE, MEMBER_STATES, type JoinResponse } from '../../api/in
 import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
 import { PackageCache } from '../../artifacts/package-cache.js';
+import { parseRange } from '../../swarm/index.js';
+import { stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { AGENT_TOKENS_CHANGED, revocationMark, type PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
 import { serverIdentity } from '../trust.js';
@@ -22,6 +25,13 @@ import { reportPoints } from '../../monitor/index.js';
  * `?balancers=INDEX` (the index of the load-balancer pools it has: answered when they change too).
  */
 const DesiredQuery = z.object({ after: z.string().optional(), commands: z.string().optional(), balancers: z.string().optional() }).strict();
+
+/**
+ * Why a parked poll's waits are called off (it was answered, or its client left). A reason given:
+ * `abort()` without one makes a DOMException, stack trace and all, which was a third of the
+ * server's CPU when a deploy woke 1,000 parked polls. Nothing reads it.
+ */
+const POLL_ENDED = 'the poll ended';
 
 /** The most pools one report body carries, and members per pool: far above any balancer's. */
 const MAX_REPORTED_POOLS = 256;
@@ -174,14 +184,14 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     let generation: number | undefined = await ctx.store.desiredGeneration(host);
     if (generation <= after && (balancersIndex === undefined || pools.index(host) === balancersIndex)) {
       const gone = new AbortController();
-      req.raw.once('close', () => gone.abort());
+      req.raw.once('close', () => gone.abort(POLL_ENDED));
       // the first of: its desired state changed, a command was queued for it (on any server)
       const answered = new AbortController();
       const signal = AbortSignal.any([gone.signal, answered.signal]);
       const waits = [ctx.hub.wait(host, ctx.config.longPollMs, signal)];
       if (withCommands) waits.push(ctx.commands.waitQueued(host, ctx.config.longPollMs, signal));
       if (balancersIndex !== undefined) waits.push(pools.wait(host, balancersIndex, ctx.config.longPollMs, signal));
-      await Promise.race(waits).finally(() => answered.abort());
+      await Promise.race(waits).finally(() => answered.abort(POLL_ENDED));
       generation = undefined; // it may have changed while this poll waited
     }
     // Resolved when it was written (desired-view.ts): the same bytes as a DesiredState, made once.
@@ -211,7 +221,22 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     if (!(await mayFetch(ctx, req.principal, sha256))) throw notFound();
     if (!(await ctx.artifacts.has(sha256))) throw notFound();
     reply.header('content-type', 'application/gzip');
-    return reply.send((await packages.get(sha256)) ?? (await ctx.artifacts.open(sha256)));
+    const held = await packages.get(sha256);
+    // One byte range (a piece, for an agent fetching in pieces: docs/packages-p2p.md).
+    if (req.headers.range !== undefined) {
+      const size = held?.length ?? (await stat(ctx.artifacts.path(sha256))).size;
+      const r = parseRange(req.headers.range, size);
+      if (!r)
+        throw new NoopsError(
+          'NOOPS_E_INPUT',
+          `range ${req.headers.range} is not one byte range (bytes=A-B) within the package's ${size} bytes`,
+        );
+      reply.code(206).header('content-range', `bytes ${r.start}-${r.end - 1}/${size}`);
+      return reply.send(
+        held ? held.subarray(r.start, r.end) : createReadStream(ctx.artifacts.path(sha256), { start: r.start, end: r.end - 1 }),
+      );
+    }
+    return reply.send(held ?? (await ctx.artifacts.open(sha256)));
   });
 }
 

@@ -17,6 +17,7 @@ import {
   type Selector,
 } from '../../tree/index.js';
 import { z } from 'zod';
+import { withQueued } from '../../rollout/index.js';
 import { authorize, canSee, canSeeNode, isServerAdmin } from '../auth.js';
 import type { Principal, ServerContext } from '../context.js';
 import { parseQuery } from './parse.js';
@@ -247,6 +248,7 @@ export function deploymentView(d: DeploymentRow): T.DeploymentView {
     hostResults: d.hostResults,
     message: d.message,
     conf: d.conf,
-    progress: typeof d.progress.phase === 'string' ? (d.progress as unknown as T.RolloutProgress) : null,
+    // the store keeps no entry for a host whose batch has not started: it is queued
+    progress: typeof d.progress.phase === 'string' ? withQueued(d.progress as unknown as T.RolloutProgress) : null,
   };
 }

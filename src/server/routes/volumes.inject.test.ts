@@ -8,6 +8,7 @@ import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AgentCommand, VolumeReport } from '../../api/index.js';
 import { assertError, assertPeopleOnly, routeTest, startTestApp, TREE, type TestApp } from '../test-app.js';
+import { VOLUMES_WAIT_MS } from './volumes.js';
 
 let t: TestApp;
 let agent: string;
@@ -96,6 +97,19 @@ routeTest(
     assertError(await t.call(webDeployer, 'DELETE', '/api/v1/volumes/h1/noops-none'), 404, 'NOOPS_E_VOLUME_UNKNOWN');
     assertError(await t.call(webDeployer, 'DELETE', '/api/v1/volumes/h1/noops-web-used'), 409, 'NOOPS_E_VOLUME_IN_USE');
     assertError(await t.call(t.adminToken, 'DELETE', '/api/v1/volumes/nohost/noops-web-free'), 404, 'NOOPS_E_HOST_UNKNOWN');
+    // a host the team does not see is unknown to it (its agent is not asked), as for the list
+    assertError(
+      await t.call(webDeployer, 'DELETE', '/api/v1/volumes/h2/noops-web-free'),
+      404,
+      'NOOPS_E_HOST_UNKNOWN',
+      'a host the team does not see',
+    );
+    // a down host is not asked: said at once, not after the agent's 10 s
+    const t0 = Date.now();
+    const down = await t.call(t.adminToken, 'DELETE', '/api/v1/volumes/h2/noops-web-free');
+    assertError(down, 504, 'NOOPS_E_COMMAND_TIMEOUT');
+    assert.match(down.json().message, /host h2 is down .* not asked/);
+    assert.ok(Date.now() - t0 < VOLUMES_WAIT_MS, 'not after the wait for an answer');
     assertError(await t.call(t.adminToken, 'DELETE', '/api/v1/volumes/h1/..bad'), 400, 'NOOPS_E_INPUT');
     const res = await t.call(webDeployer, 'DELETE', '/api/v1/volumes/h1/noops-web-free');
     assert.equal(res.statusCode, 200, res.body);

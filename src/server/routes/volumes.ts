@@ -40,8 +40,10 @@ export async function volumeRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     const { host, name } = req.params as { host: string; name: string };
     if (!HostName.safeParse(host).success) throw new NoopsError('NOOPS_E_INPUT', `"${host}" is not a host name`);
     if (!VOLUME_NAME.test(name)) throw new NoopsError('NOOPS_E_INPUT', `"${name}" is not a volume name`);
-    if (!(await ctx.store.getHost(host))) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `no host named ${host}`);
-    const listed = await hostVolumes(ctx, req.principal, host);
+    // as for the list: a host the caller may not see is unknown, and a down one is not asked (it would not answer)
+    const view = (await hostViews(ctx, req.principal)).find((h) => h.name === host);
+    if (view === undefined) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `no host named ${host}`);
+    const listed = view.status === 'up' ? await hostVolumes(ctx, req.principal, host) : notAsked(host, view.lastHeartbeat);
     if (listed.error) throw fromAgent(listed.error);
     // one the caller may not see is as unknown as one that is not there
     const volume = listed.volumes.find((v) => v.name === name);

@@ -1,0 +1,172 @@
+/**
+ * The agent's side of packages peer to peer (docs/packages-p2p.md): it downloads a release's
+ * package in pieces from peers and the server as the tracker says, straight into the file the
+ * installer verifies; and it serves what it holds to peers (`--peer-listen`), checking their
+ * tickets against the server key it pinned. Without a tracker (an older server) or a pinned key,
+ * the package comes whole from the server, as before.
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ApiClient } from '../api/index.js';
+import { NoopsError } from '../errors/index.js';
+import { parseListen } from '../net/index.js';
+import type { SigningKey } from '../release/index.js';
+import {
+  fetchFromPeer,
+  fetchPieces,
+  filePieceStore,
+  NoPieces,
+  PeerServer,
+  readFileRange,
+  readLimited,
+  type PieceDest,
+  type PieceSource,
+  type SwarmAnswer,
+  type SwarmRequest,
+} from '../swarm/index.js';
+import { cacheDir } from './install/install-paths.js';
+import { sleep } from './sleep.js';
+
+/** `noops agent --peer-listen`'s default: every interface, the port after the API's 7700. */
+export const DEFAULT_PEER_LISTEN = '0.0.0.0:7701';
+/** The host of `--peer-listen :PORT`: every interface (peers are other machines). */
+const PEER_DEFAULT_HOST = '0.0.0.0';
+
+export interface SwarmClientOptions {
+  root: string;
+  api(): ApiClient;
+  key(): SigningKey | undefined;
+  /** `HOST:PORT` to serve pieces on (port 0: a free one); undefined: serve none */
+  listen?: string;
+  /** the URL peers reach this agent at, when it is not the address the server sees plus the port */
+  url?: string;
+  log(line: string): void;
+  signal: AbortSignal;
+}
+
+/** What this agent's downloads took, summed (tests, benchmarks). */
+export interface SwarmCounts {
+  downloads: number;
+  fromPeers: number;
+  fromSeed: number;
+  whole: number;
+}
+
+/**
+ * `--peer-listen`: `off` is none (undefined); an address is checked (NOOPS_E_INPUT when it is not `HOST:PORT`).
+ */
+export function peerListenFlag(raw: string): string | undefined {
+  if (raw.trim() === 'off') return undefined;
+  if (parseListen(raw, PEER_DEFAULT_HOST) === undefined)
+    throw new NoopsError(
+      'NOOPS_E_INPUT',
+      `--peer-listen "${raw}" must be HOST:PORT (e.g. 0.0.0.0:7701, 127.0.0.1:0 for a free port) or off`,
+    );
+  return raw.trim();
+}
+
+export class SwarmClient {
+  readonly peers: PeerServer;
+  readonly counts: SwarmCounts = { downloads: 0, fromPeers: 0, fromSeed: 0, whole: 0 };
+  private serve: SwarmRequest['serve'];
+
+  constructor(private readonly opts: SwarmClientOptions) {
+    this.peers = new PeerServer({ key: opts.key, log: opts.log, fallback: (sha256) => this.cached(sha256) });
+  }
+
+  /** Starts serving (when asked to); a port that cannot be taken only warns: the agent still downloads. */
+  async start(): Promise<void> {
+    if (this.opts.listen === undefined) return;
+    const at = parseListen(this.opts.listen, PEER_DEFAULT_HOST)!;
+    try {
+      const port = await this.peers.listen(at.host, at.port);
+      this.serve = this.opts.url ? { url: this.opts.url } : { port };
+    } catch (err) {
+      this.opts.log(
+        `cannot serve pieces to peers on ${this.opts.listen} (${(err as Error).message}); downloading without serving (--peer-listen ADDR|off)`,
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.peers.close();
+  }
+
+  /**
+   * Downloads package `sha256` (the server's `url` for it) in pieces into `dest` (a file that does
+   * not exist yet, or a piece destination). False when pieces cannot be used: the caller downloads it whole.
+   */
+  async download(sha256: string, url: string, dest: string | PieceDest): Promise<boolean> {
+    const pinned = this.opts.key();
+    if (pinned === undefined) return false;
+    const api = this.opts.api();
+    try {
+      const r = await fetchPieces({
+        sha256,
+        pinned,
+        ask: (req) => api.request<SwarmAnswer>('POST', `/agent/pieces/${sha256}`, req, { signal: this.opts.signal }),
+        seed: async (offset, length) => {
+          const res = await api.download(url, { headers: { range: `bytes=${offset}-${offset + length - 1}` }, signal: this.opts.signal });
+          if (res.status !== 206) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server answered ${res.status} to a range of ${url}`);
+          return readLimited(res, length);
+        },
+        peer: (peerUrl, offset, length, ticket) => fetchFromPeer(peerUrl, sha256, offset, length, ticket, this.opts.signal),
+        open: (size) => (typeof dest === 'string' ? filePieceStore(dest, size) : dest.open(size)),
+        offer: (source) => this.peers.offer(sha256, source),
+        ...(this.serve && { serve: this.serve }),
+        log: this.opts.log,
+        signal: this.opts.signal,
+        sleep,
+      });
+      if (typeof dest === 'string') {
+        // Served from the file wherever it is: here until the installer verifies it and moves it into the cache.
+        await r.store.close();
+        r.withdraw();
+        const cached = join(cacheDir(this.opts.root), sha256);
+        this.peers.offer(sha256, wholeFile(r.size, [dest, cached]));
+      }
+      this.counts.downloads++;
+      this.counts.fromPeers += r.fromPeers;
+      this.counts.fromSeed += r.fromSeed;
+      this.opts.log(
+        `package ${sha256.slice(0, 12)}: ${r.pieces} pieces, ${r.fromPeers} bytes from peers, ${r.fromSeed} bytes from the server${r.banned.length ? `; banned ${r.banned.join(', ')}` : ''}`,
+      );
+      return true;
+    } catch (err) {
+      if (!(err instanceof NoPieces)) throw err;
+      this.opts.log(`package ${sha256.slice(0, 12)}: downloaded whole from the server (${err.message})`);
+      this.counts.whole++;
+      return false;
+    }
+  }
+
+  /** A verified package in this agent's cache, served whole. */
+  private async cached(sha256: string): Promise<PieceSource | undefined> {
+    const path = join(cacheDir(this.opts.root), sha256);
+    const size = await stat(path).then(
+      (s) => (s.isFile() ? s.size : undefined),
+      () => undefined,
+    );
+    return size === undefined ? undefined : wholeFile(size, [path]);
+  }
+}
+
+/** A whole package in a file, read from the first of `paths` that is there. */
+function wholeFile(size: number, paths: string[]): PieceSource {
+  return {
+    size,
+    pieceSize: Math.max(1, size),
+    has: () => true,
+    async readAt(offset, length) {
+      let last: unknown;
+      for (const p of paths) {
+        try {
+          return await readFileRange(p, offset, length);
+        } catch (err) {
+          last = err;
+        }
+      }
+      throw last;
+    },
+  };
+}

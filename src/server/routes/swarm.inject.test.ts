@@ -1,0 +1,84 @@
+/** The tracker's route and the package's byte ranges, through `inject()` (docs/packages-p2p.md). */
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import type { SigningKey } from '../../release/index.js';
+import { checkTable, checkTicket, SEED, type SwarmAnswer } from '../../swarm/index.js';
+import { assertError, routeTest, startTestApp, TREE, type TestApp } from '../test-app.js';
+
+let t: TestApp;
+const agents: Record<string, string> = {};
+let sha256: string;
+let signing: SigningKey;
+
+before(async () => {
+  t = await startTestApp({ longPollMs: 50 });
+  agents.h1 = await t.agent('h1');
+  agents.h2 = await t.agent('h2');
+  agents.h3 = await t.agent('h3');
+  sha256 = (await t.release(TREE.JOB, 'abcdef001')).json().sha256;
+  await t.cluster(TREE.CLUSTER, ['h1', 'h2']);
+  await t.call(t.adminToken, 'POST', '/api/v1/deployments', { tag: TREE.CLUSTER, version: 'abcdef001', policy: { batch: '100%' } });
+  signing = (await t.call(agents.h1!, 'GET', '/api/v1/agent/desired?after=-1')).json().signing;
+});
+after(() => t.close());
+
+const url = (sha = sha256): string => `/api/v1/agent/pieces/${sha}`;
+
+routeTest(
+  'POST /api/v1/agent/pieces/:sha256',
+  'an agent whose desired state names the package gets the signed piece table, a ticket naming it, and its pieces; the next is sent to it',
+  async () => {
+    const res = await t.call(agents.h1!, 'POST', url(), { have: [], table: true, serve: { port: 7701 } });
+    assert.equal(res.statusCode, 200, res.body);
+    const a = res.json() as SwarmAnswer;
+    assert.equal(checkTable(signing, sha256, a.table!), undefined, 'the table verifies with the key agents pin');
+    const pkg = (await t.call(agents.h1!, 'GET', `/api/v1/artifacts/${sha256}`)).rawPayload;
+    assert.equal(a.table!.size, pkg.length);
+    assert.equal(a.table!.digests[0], createHash('sha256').update(pkg).digest('hex'), 'a small package is one piece');
+    assert.deepEqual(a.assignments, [{ piece: 0, from: SEED }], 'nobody else holds it: the server');
+    const ticket = checkTicket(signing, a.ticket, sha256, Date.now());
+    assert.equal('host' in ticket && ticket.host, 'h1');
+    // h1 holds it now; h2 is sent to h1, at the address the server sees it at
+    await t.call(agents.h1!, 'POST', url(), { have: [0], done: [{ piece: 0, from: SEED }], complete: true, serve: { port: 7701 } });
+    const b = (await t.call(agents.h2!, 'POST', url(), { have: [] })).json() as SwarmAnswer;
+    assert.equal(b.table, undefined, 'not asked for');
+    assert.deepEqual(b.assignments, [{ piece: 0, from: 'h1', url: 'http://127.0.0.1:7701' }]);
+  },
+);
+
+routeTest(
+  'POST /api/v1/agent/pieces/:sha256',
+  'a host whose desired state does not name the package is 404; people and bad bodies are refused',
+  async () => {
+    assertError(await t.call(agents.h3!, 'POST', url(), { have: [] }), 404, 'NOOPS_E_NOT_FOUND', 'not its package');
+    assertError(await t.call(agents.h1!, 'POST', url('0'.repeat(64)), { have: [] }), 404, 'NOOPS_E_NOT_FOUND');
+    assertError(await t.call(agents.h1!, 'POST', url('ABC'), { have: [] }), 400, 'NOOPS_E_INPUT');
+    for (const body of [
+      {},
+      { have: [-1] },
+      { have: [], extra: 1 },
+      { have: [], serve: { url: 'ftp://x' } },
+      { have: [], failed: [{ piece: 0, from: 'h1', why: 'x' }] },
+    ])
+      assertError(await t.call(agents.h1!, 'POST', url(), body), 400, 'NOOPS_E_INPUT', JSON.stringify(body));
+    assertError(await t.call(null, 'POST', url(), { have: [] }), 401, 'NOOPS_E_UNAUTHORIZED');
+    for (const token of [t.adminToken, t.joinToken, await t.team(TREE.ROOT, 'admin')])
+      assertError(await t.call(token, 'POST', url(), { have: [] }), 403, 'NOOPS_E_FORBIDDEN', 'not an agent');
+  },
+);
+
+routeTest('GET /api/v1/artifacts/:sha256', 'one byte range of a package is 206 with its content-range; a bad range is 400', async () => {
+  const whole = (await t.call(agents.h1!, 'GET', `/api/v1/artifacts/${sha256}`)).rawPayload;
+  const ranged = (range: string) =>
+    t.app.inject({ method: 'GET', url: `/api/v1/artifacts/${sha256}`, headers: { authorization: `Bearer ${agents.h1}`, range } });
+  const res = await ranged('bytes=2-9');
+  assert.equal(res.statusCode, 206);
+  assert.equal(res.headers['content-range'], `bytes 2-9/${whole.length}`);
+  assert.ok(res.rawPayload.equals(whole.subarray(2, 10)));
+  for (const bad of ['bytes=5-2', `bytes=0-${whole.length}`, 'bytes=0-1,4-5', 'items=0-1']) {
+    const r = await ranged(bad);
+    assert.equal(r.statusCode, 400, bad);
+    assert.equal(r.json().code, 'NOOPS_E_INPUT');
+  }
+});

@@ -1,0 +1,106 @@
+/**
+ * The tracker's route (docs/packages-p2p.md): `POST /agent/pieces/SHA256`. An agent whose desired
+ * state names the package says what it holds and how its last pieces went; the answer names its
+ * next pieces and their sources (peers, or the server as the seed of last resort), with the
+ * package's signed piece table on the first request and a fresh peer ticket every time.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { isIP } from 'node:net';
+import { NoopsError } from '../../errors/index.js';
+import {
+  encodeTicket,
+  PieceTables,
+  pieceCount,
+  TICKET_DOMAIN,
+  TICKET_TTL_MS,
+  Tracker,
+  type SwarmAnswer,
+  type TicketFields,
+} from '../../swarm/index.js';
+import type { ServerContext } from '../context.js';
+import { parseBody } from './parse.js';
+
+/** Reports per request at most: an agent has at most a few pieces in flight; a package at most MAX_PIECES pieces. */
+const MAX_REPORTS = 256;
+const Piece = z.number().int().min(0).max(1_000_000);
+const Report = z.object({ piece: Piece, from: z.string().min(1).max(100) }).strict();
+
+const SwarmBody = z
+  .object({
+    have: z.array(Piece).max(100_000),
+    table: z.boolean().optional(),
+    done: z.array(Report).max(MAX_REPORTS).optional(),
+    failed: z
+      .array(Report.extend({ why: z.enum(['busy', 'gone']) }).strict())
+      .max(MAX_REPORTS)
+      .optional(),
+    bad: z.array(Report).max(MAX_REPORTS).optional(),
+    serve: z
+      .object({
+        port: z.number().int().min(1).max(65535).optional(),
+        url: z
+          .url({ protocol: /^https?$/ })
+          .max(512)
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    complete: z.boolean().optional(),
+  })
+  .strict();
+
+/** The tracker of this server, and the piece tables of the packages it tracks. */
+export interface SwarmService {
+  tracker: Tracker;
+  tables: PieceTables;
+}
+
+export async function swarmRoutes(api: FastifyInstance, ctx: ServerContext): Promise<SwarmService> {
+  const tracker = new Tracker();
+  const tables = new PieceTables({
+    open: async (sha256) => {
+      const path = await ctx.artifacts.localPath(sha256);
+      return { size: (await stat(path)).size, bytes: createReadStream(path, { highWaterMark: 1024 * 1024 }) };
+    },
+    sign: (domain, fields) => ctx.signer.signFields(domain, fields),
+  });
+
+  // Only an agent whose desired state names the package (as for the package itself: 404 otherwise).
+  api.post('/agent/pieces/:sha256', { config: { access: 'agent' } }, async (req): Promise<SwarmAnswer> => {
+    const { sha256 } = req.params as { sha256: string };
+    if (!/^[0-9a-f]{64}$/.test(sha256))
+      throw new NoopsError('NOOPS_E_INPUT', 'a package is named by its sha256: 64 lower-case hex characters');
+    const body = parseBody(SwarmBody, req.body, 'pieces');
+    const host = req.principal.name;
+    if (!(await ctx.desired.answer(host)).fetchable.has(sha256))
+      throw new NoopsError('NOOPS_E_NOT_FOUND', `no package with sha256 ${sha256} for host ${host}`, {
+        hint: 'an agent fetches only the packages its desired state names',
+      });
+    const table = await tables.get(sha256);
+    const labels = tracker.knows(sha256, host) ? {} : ((await ctx.store.getHost(host))?.labels ?? {});
+    const answer = tracker.announce(
+      sha256,
+      pieceCount(table.size, table.pieceSize),
+      { host, labels, url: peerUrl(body.serve, req.ip) },
+      body,
+    );
+    const fields: TicketFields = { host, sha256, expires: Date.now() + TICKET_TTL_MS };
+    return {
+      ...(body.table && { table }),
+      ticket: encodeTicket(fields, ctx.signer.signFields(TICKET_DOMAIN, fields)),
+      ...answer,
+    };
+  });
+  return { tracker, tables };
+}
+
+/** Where an agent serves: the URL it gave, or its port on the address this server sees it at. */
+function peerUrl(serve: { port?: number; url?: string } | undefined, ip: string): string | undefined {
+  if (serve?.url) return serve.url.replace(/\/$/, '');
+  if (serve?.port === undefined) return undefined;
+  const address = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  return `http://${isIP(address) === 6 ? `[${address}]` : address}:${serve.port}`;
+}

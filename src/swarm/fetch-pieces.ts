@@ -1,0 +1,194 @@
+/**
+ * Downloading a package in pieces (docs/packages-p2p.md): ask the tracker, fetch the pieces it
+ * names from peers or the server, check each against the signed piece table, write it at its
+ * offset, offer it to peers at once, and tell the tracker how it went. A piece that does not
+ * match bans its peer for this package (here and at the tracker); a busy or silent peer only
+ * costs a new assignment. The caller still checks the whole package's sha256 at the end.
+ */
+import { NoopsError } from '../errors/index.js';
+import type { SigningKey } from '../release/index.js';
+import type { PieceSource } from './peer-server.js';
+import { checkTable, pieceCount, pieceMatches, pieceRange, type PieceTable } from './pieces.js';
+import type { PieceStore } from './piece-store.js';
+import type { Ticket } from './tickets.js';
+import { SEED, type Assignment, type FailedWhy, type PieceReport, type SwarmAnswer, type SwarmRequest } from './wire.js';
+
+/** A download with no piece landed for this long stops (the agent tries again later). */
+export const STALL_MS = 60_000;
+
+/** A peer answered but would not give the piece (busy: 503; else refused or gone). */
+export class PeerRefused extends Error {
+  constructor(
+    readonly why: FailedWhy,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface FetchPiecesDeps {
+  sha256: string;
+  /** the server key the agent pinned (piece table and tickets) */
+  pinned: SigningKey;
+  /** one request to the tracker */
+  ask(req: SwarmRequest): Promise<SwarmAnswer>;
+  /** a range of the package from the server */
+  seed(offset: number, length: number): Promise<Buffer>;
+  /** a range of the package from a peer; throws PeerRefused when the peer answers no */
+  peer(url: string, offset: number, length: number, ticket: Ticket): Promise<Buffer>;
+  /** where the pieces go, once the size is known */
+  open(size: number): Promise<PieceStore>;
+  /** offers the package to peers while it comes in (the function returned withdraws it) */
+  offer?(source: PieceSource): () => void;
+  /** where this agent serves (sent to the tracker) */
+  serve?: SwarmRequest['serve'];
+  log(line: string): void;
+  signal?: AbortSignal;
+  now?(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** What a download took. */
+export interface PiecesResult {
+  size: number;
+  pieces: number;
+  /** bytes from peers and from the server */
+  fromPeers: number;
+  fromSeed: number;
+  /** peers banned for a piece that did not match */
+  banned: string[];
+  /** the pieces' store, still open and still offered to peers: the caller closes it and withdraws it when it moves the file */
+  store: PieceStore;
+  withdraw(): void;
+}
+
+/**
+ * Thrown by the first tracker request when there is no usable piece table (a server without a
+ * tracker, or a table that does not verify): the caller downloads the whole package instead.
+ */
+export class NoPieces extends Error {}
+
+/**
+ * Downloads package `sha256` in pieces into `deps.open(size)`; resolves once every piece is
+ * written and checked. Throws NoPieces when the tracker cannot be used at all.
+ */
+export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> {
+  const now = deps.now ?? Date.now;
+  let answer: SwarmAnswer;
+  try {
+    answer = await deps.ask({ have: [], table: true, ...(deps.serve && { serve: deps.serve }) });
+  } catch (err) {
+    if (err instanceof NoopsError && err.code === 'NOOPS_E_SERVER_UNREACHABLE') throw err;
+    throw new NoPieces(`the tracker cannot be used (${(err as Error).message})`, { cause: err });
+  }
+  const table: PieceTable | undefined = answer.table;
+  if (!table) throw new NoPieces('the tracker sent no piece table');
+  const why = checkTable(deps.pinned, deps.sha256, table);
+  if (why !== undefined) throw new NoPieces(why);
+  const n = pieceCount(table.size, table.pieceSize);
+  const store = await deps.open(table.size);
+  const have = new Uint8Array(n);
+  let count = 0;
+  const withdraw =
+    deps.offer?.({
+      size: table.size,
+      pieceSize: table.pieceSize,
+      has: (i) => have[i] === 1,
+      readAt: (o, l) => store.readAt(o, l),
+    }) ?? (() => undefined);
+  const result: PiecesResult = { size: table.size, pieces: n, fromPeers: 0, fromSeed: 0, banned: [], store, withdraw };
+  const done: PieceReport[] = [];
+  const failed: (PieceReport & { why: FailedWhy })[] = [];
+  const bad: PieceReport[] = [];
+  const banned = new Set<string>();
+  const inflight = new Map<number, Promise<void>>();
+  let fatal: Error | undefined;
+  let progressAt = now();
+
+  const fetchOne = async (a: Assignment): Promise<void> => {
+    const { offset, length } = pieceRange(table, a.piece);
+    let data: Buffer;
+    try {
+      data = a.from === SEED ? await deps.seed(offset, length) : await deps.peer(a.url!, offset, length, answer.ticket);
+    } catch (err) {
+      if (a.from === SEED) {
+        fatal ??= err as Error;
+        return;
+      }
+      failed.push({ piece: a.piece, from: a.from, why: err instanceof PeerRefused ? err.why : 'gone' });
+      return;
+    }
+    if (!pieceMatches(table, a.piece, data)) {
+      if (a.from === SEED) {
+        fatal ??= new NoopsError(
+          'NOOPS_E_SHA256_MISMATCH',
+          `piece ${a.piece} of package ${deps.sha256} from the server does not match its digest`,
+        );
+        return;
+      }
+      deps.log(
+        `package ${deps.sha256.slice(0, 12)}: piece ${a.piece} from ${a.from} does not match its digest; ${a.from} is banned for this package`,
+      );
+      banned.add(a.from);
+      result.banned.push(a.from);
+      bad.push({ piece: a.piece, from: a.from });
+      return;
+    }
+    await store.writeAt(offset, data);
+    have[a.piece] = 1;
+    count++;
+    progressAt = now();
+    if (a.from === SEED) result.fromSeed += length;
+    else result.fromPeers += length;
+    done.push({ piece: a.piece, from: a.from });
+  };
+
+  try {
+    while (count < n) {
+      for (const a of answer.assignments) {
+        if (have[a.piece] || inflight.has(a.piece)) continue;
+        if (a.from !== SEED && banned.has(a.from)) {
+          failed.push({ piece: a.piece, from: a.from, why: 'gone' });
+          continue;
+        }
+        const p = fetchOne(a)
+          .catch((err: Error) => {
+            fatal ??= err;
+          })
+          .finally(() => inflight.delete(a.piece));
+        inflight.set(a.piece, p);
+      }
+      if (inflight.size > 0) await Promise.race(inflight.values());
+      else if (count < n) await deps.sleep(answer.retryMs * (0.5 + Math.random()), deps.signal);
+      if (fatal) throw fatal;
+      if (deps.signal?.aborted) throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', 'the download was stopped');
+      if (count === n) break;
+      if (now() - progressAt > STALL_MS)
+        throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `no piece of package ${deps.sha256} came in ${STALL_MS / 1000} s`);
+      answer = await deps.ask(reports());
+    }
+    await Promise.all(inflight.values());
+    if (fatal) throw fatal;
+    // the tracker hears that this agent holds everything (it serves from now on); not needed for the download
+    await deps.ask({ ...reports(), complete: true }).catch(() => undefined);
+    return result;
+  } catch (err) {
+    withdraw();
+    await Promise.allSettled(inflight.values());
+    await store.close();
+    // what was assigned is over: the tracker frees its sources (not needed for the error)
+    await deps.ask({ ...reports(), complete: true }).catch(() => undefined);
+    throw err;
+  }
+
+  function reports(): SwarmRequest {
+    const req: SwarmRequest = {
+      have: [...have.keys()].filter((i) => have[i] === 1),
+      ...(done.length > 0 && { done: done.splice(0) }),
+      ...(failed.length > 0 && { failed: failed.splice(0) }),
+      ...(bad.length > 0 && { bad: bad.splice(0) }),
+      ...(deps.serve && { serve: deps.serve }),
+    };
+    return req;
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Packages peer to peer (docs/packages-p2p.md): the signed piece table, tickets, the tracker
+ * (server), the peer server and the piece downloader (agent). Light: node built-ins only.
+ */
+export {
+  checkTable,
+  MAX_PIECES,
+  PIECE_SIZE_MIN,
+  PIECES_DOMAIN,
+  pieceCount,
+  pieceFields,
+  pieceMatches,
+  pieceRange,
+  pieceSizeFor,
+  type PieceFields,
+  type PieceTable,
+} from './pieces.js';
+export { checkTicket, encodeTicket, TICKET_DOMAIN, TICKET_SCHEME, TICKET_TTL_MS, type Ticket, type TicketFields } from './tickets.js';
+export {
+  affinity,
+  AFFINITY_LABELS,
+  ASSIGNMENT_TTL_MS,
+  MAX_FETCHES_PER_AGENT,
+  MAX_SEED_UPLOADS,
+  MAX_UPLOADS_PER_PEER,
+  PEER_TTL_MS,
+  RETRY_MS,
+  SEED_AFTER_MS,
+  Tracker,
+  type Asker,
+  type TrackerAnswer,
+} from './tracker.js';
+export { computePieces, PieceTables, TABLES_KEPT, type TableSource } from './table.js';
+export {
+  MAX_RANGE_BYTES,
+  MAX_SERVING,
+  parseRange,
+  PeerServer,
+  type PeerServerOptions,
+  type PieceSource,
+  type ServedCounts,
+} from './peer-server.js';
+export { fetchPieces, NoPieces, PeerRefused, STALL_MS, type FetchPiecesDeps, type PiecesResult } from './fetch-pieces.js';
+export { fetchFromPeer, PEER_TIMEOUT_MS, readLimited } from './peer-fetch.js';
+export { filePieceStore, isPieceDest, readFileRange, readRange, type PieceDest, type PieceStore } from './piece-store.js';
+export { SEED, type Assignment, type FailedWhy, type PieceReport, type SwarmAnswer, type SwarmRequest } from './wire.js';

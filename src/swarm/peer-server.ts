@@ -1,0 +1,149 @@
+/**
+ * An agent serving the pieces it holds to its peers: `GET /v1/packages/SHA256` with a byte range,
+ * `authorization: NoopsTicket <ticket>`. The ticket (tickets.ts) is checked offline against the
+ * server key this agent pinned; a range is served only when every piece it touches is held and
+ * checked. At most MAX_SERVING at once: more is 503, and the asker goes elsewhere.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SigningKey } from '../release/index.js';
+import { checkTicket, TICKET_SCHEME } from './tickets.js';
+import { MAX_UPLOADS_PER_PEER } from './tracker.js';
+
+/**
+ * Ranges served at once: the tracker assigns at most MAX_UPLOADS_PER_PEER; two more let a new
+ * assignment start while the last bytes of an old one are still on their way.
+ */
+export const MAX_SERVING = MAX_UPLOADS_PER_PEER + 2;
+/** The largest range served in one answer: a piece is at most this (64 pieces of a 1 GiB package is 16 MiB). */
+export const MAX_RANGE_BYTES = 64 * 1024 * 1024;
+
+/** What a package offered to peers holds. */
+export interface PieceSource {
+  size: number;
+  pieceSize: number;
+  /** whether piece `i` is held and checked (a complete package: always) */
+  has(i: number): boolean;
+  readAt(offset: number, length: number): Promise<Buffer>;
+}
+
+export interface PeerServerOptions {
+  /** the server key the agent pinned: tickets are checked against it */
+  key(): SigningKey | undefined;
+  /** a package held but not offered (one in the agent's cache), or undefined */
+  fallback?(sha256: string): Promise<PieceSource | undefined>;
+  log(line: string): void;
+  now?(): number;
+}
+
+/** What a peer server did, for tests and benchmarks. */
+export interface ServedCounts {
+  ranges: number;
+  bytes: number;
+  refused: number;
+  busy: number;
+}
+
+export class PeerServer {
+  private readonly sources = new Map<string, PieceSource>();
+  private server: Server | undefined;
+  private serving = 0;
+  readonly counts: ServedCounts = { ranges: 0, bytes: 0, refused: 0, busy: 0 };
+
+  constructor(private readonly opts: PeerServerOptions) {}
+
+  /** Offers a package to peers; the function returned withdraws it. */
+  offer(sha256: string, source: PieceSource): () => void {
+    this.sources.set(sha256, source);
+    return () => {
+      if (this.sources.get(sha256) === source) this.sources.delete(sha256);
+    };
+  }
+
+  /** Listens on `host:port` (port 0: a free one); answers the port. */
+  async listen(host: string, port: number): Promise<number> {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch(() => res.destroy());
+    });
+    server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    this.server = server;
+    return (server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** Answers one request (exported for servers that mount it elsewhere). */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const answer = (status: number, message: string): void => {
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${message}\n`);
+    };
+    const m = /^\/v1\/packages\/([0-9a-f]{64})$/.exec(req.url ?? '');
+    if (req.method !== 'GET' || !m) return answer(404, 'not found');
+    const sha256 = m[1]!;
+    const auth = req.headers.authorization ?? '';
+    const ticket = auth.startsWith(`${TICKET_SCHEME} `) ? auth.slice(TICKET_SCHEME.length + 1) : undefined;
+    if (ticket === undefined) {
+      this.counts.refused++;
+      return answer(401, 'a ticket from the tracker is needed');
+    }
+    const t = checkTicket(this.opts.key(), ticket, sha256, this.opts.now?.() ?? Date.now());
+    if ('refused' in t) {
+      this.counts.refused++;
+      this.opts.log(`refused a peer's request for package ${sha256.slice(0, 12)}: ${t.refused}`);
+      return answer(403, t.refused);
+    }
+    const source = this.sources.get(sha256) ?? (await this.opts.fallback?.(sha256));
+    if (!source) return answer(404, 'this agent does not hold that package');
+    const range = parseRange(req.headers.range, source.size);
+    if (!range) return answer(416, 'one byte range within the package is needed');
+    const first = Math.floor(range.start / source.pieceSize);
+    const last = Math.floor((range.end - 1) / source.pieceSize);
+    for (let i = first; i <= last; i++) if (!source.has(i)) return answer(416, `this agent does not hold piece ${i} yet`);
+    if (this.serving >= MAX_SERVING) {
+      this.counts.busy++;
+      return answer(503, 'serving too many pieces now; ask the tracker for another peer');
+    }
+    this.serving++;
+    try {
+      const data = await source.readAt(range.start, range.end - range.start);
+      if (data.length !== range.end - range.start) return answer(404, 'the package is no longer here');
+      res.writeHead(206, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(data.length),
+        'content-range': `bytes ${range.start}-${range.end - 1}/${source.size}`,
+      });
+      res.end(data);
+      this.counts.ranges++;
+      this.counts.bytes += data.length;
+    } catch (err) {
+      answer(404, `the package is no longer here (${(err as Error).message})`);
+    } finally {
+      this.serving--;
+    }
+  }
+}
+
+/**
+ * One `bytes=A-B` range (B inclusive, as HTTP has it) within `size`, as [start, end) with end
+ * exclusive; undefined for anything else (several ranges, suffixes, past the end, too large).
+ *
+ * @example parseRange('bytes=0-1023', 4096) // { start: 0, end: 1024 }
+ */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
+  const m = /^bytes=(\d{1,15})-(\d{1,15})$/.exec(header ?? '');
+  if (!m) return undefined;
+  const start = Number(m[1]);
+  const end = Number(m[2]) + 1;
+  if (start >= end || end > size || end - start > MAX_RANGE_BYTES) return undefined;
+  return { start, end };
+}

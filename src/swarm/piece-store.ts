@@ -1,0 +1,78 @@
+/**
+ * Where downloaded pieces go: straight to their offsets in a file (never the package whole in
+ * memory), and read back from there to serve peers.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+
+/** A package being put together piece by piece. */
+export interface PieceStore {
+  writeAt(offset: number, data: Buffer): Promise<void>;
+  readAt(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+/**
+ * Where a package download goes when it may come in pieces: `open` once its size is known, or
+ * `stream` for a download of the whole package in order (a server without a tracker).
+ */
+export interface PieceDest {
+  open(size: number): Promise<PieceStore>;
+  stream(): Writable;
+}
+
+/** Whether a download's destination takes pieces. */
+export function isPieceDest(dest: unknown): dest is PieceDest {
+  return (
+    typeof dest === 'object' &&
+    dest !== null &&
+    typeof (dest as PieceDest).open === 'function' &&
+    typeof (dest as PieceDest).stream === 'function'
+  );
+}
+
+/** A new file of `size` bytes at `path` (which must not exist), written and read at offsets. */
+export async function filePieceStore(path: string, size: number): Promise<PieceStore> {
+  const fh: FileHandle = await open(path, 'wx+', 0o600);
+  try {
+    await fh.truncate(size);
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  let closed = false;
+  return {
+    async writeAt(offset, data) {
+      let done = 0;
+      while (done < data.length) done += (await fh.write(data, done, data.length - done, offset + done)).bytesWritten;
+    },
+    readAt: (offset, length) => readRange(fh, offset, length),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await fh.close();
+    },
+  };
+}
+
+/** `length` bytes of an open file from `offset` (fewer at its end). */
+export async function readRange(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === length ? buf : buf.subarray(0, got);
+}
+
+/** `length` bytes of the file at `path` from `offset`. */
+export async function readFileRange(path: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    return await readRange(fh, offset, length);
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { signFieldsWith, signingKeyOf } from '../release/index.js';
+import {
+  checkTable,
+  MAX_PIECES,
+  PIECE_SIZE_MIN,
+  PIECES_DOMAIN,
+  pieceMatches,
+  pieceRange,
+  pieceSizeFor,
+  type PieceTable,
+} from './pieces.js';
+import { computePieces } from './table.js';
+import { checkTicket, encodeTicket, TICKET_DOMAIN } from './tickets.js';
+
+const key = generateKeyPairSync('ed25519').privateKey;
+const other = generateKeyPairSync('ed25519').privateKey;
+const pinned = signingKeyOf(key);
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+async function tableOf(bytes: Buffer, signer = key): Promise<PieceTable> {
+  const fields = await computePieces(sha(bytes), bytes.length, Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]));
+  return { ...fields, signature: signFieldsWith(signer, PIECES_DOMAIN, fields) };
+}
+
+test('the piece size doubles from 1 MiB until a package is at most MAX_PIECES pieces', () => {
+  assert.equal(pieceSizeFor(10_000_000), PIECE_SIZE_MIN);
+  assert.equal(pieceSizeFor(100 * 1024 * 1024), 2 * PIECE_SIZE_MIN);
+  assert.ok(Math.ceil(1e9 / pieceSizeFor(1e9)) <= MAX_PIECES);
+  assert.deepEqual(pieceRange({ size: 2.5 * PIECE_SIZE_MIN, pieceSize: PIECE_SIZE_MIN }, 2), {
+    offset: 2 * PIECE_SIZE_MIN,
+    length: PIECE_SIZE_MIN / 2,
+  });
+});
+
+test('a table is computed across chunk bounds; each piece matches its digest, a changed one does not', async () => {
+  const bytes = Buffer.alloc(2.5 * PIECE_SIZE_MIN, 7);
+  bytes[PIECE_SIZE_MIN + 5] = 1;
+  const t = await tableOf(bytes);
+  assert.equal(t.digests.length, 3);
+  assert.equal(checkTable(pinned, t.sha256, t), undefined);
+  const piece1 = bytes.subarray(PIECE_SIZE_MIN, 2 * PIECE_SIZE_MIN);
+  assert.ok(pieceMatches(t, 1, piece1));
+  const changed = Buffer.from(piece1);
+  changed[0] = 9;
+  assert.equal(pieceMatches(t, 1, changed), false);
+  assert.equal(pieceMatches(t, 1, piece1.subarray(1)), false, 'a short piece');
+  assert.equal(pieceMatches(t, 3, piece1), false, 'no such piece');
+});
+
+test('a table must be signed by the pinned key, for this package, unchanged', async () => {
+  const bytes = Buffer.alloc(3 * PIECE_SIZE_MIN, 3);
+  bytes[0] = 1; // pieces that differ
+  const t = await tableOf(bytes);
+  assert.match(checkTable(pinned, 'b'.repeat(64), t)!, /not b{12}/);
+  assert.match(checkTable(pinned, t.sha256, { ...t, digests: [t.digests[1]!, ...t.digests.slice(1)] })!, /changed after it was signed/);
+  assert.match(checkTable(pinned, t.sha256, await tableOf(bytes, other))!, /not by key/);
+  assert.match(checkTable(pinned, t.sha256, { ...t, digests: t.digests.slice(1) })!, /one digest per piece/);
+});
+
+test('the server computes no table over bytes that are not the package', async () => {
+  const bytes = Buffer.from('a package');
+  await assert.rejects(computePieces('c'.repeat(64), bytes.length, Readable.from([bytes])), { code: 'NOOPS_E_SHA256_MISMATCH' });
+});
+
+test('a ticket is good for its package until it expires, signed by the pinned key', () => {
+  const fields = { host: 'h2', sha256: 'a'.repeat(64), expires: 2_000 };
+  const ticket = encodeTicket(fields, signFieldsWith(key, TICKET_DOMAIN, fields));
+  assert.deepEqual(checkTicket(pinned, ticket, fields.sha256, 1_000), fields);
+  assert.match((checkTicket(pinned, ticket, 'b'.repeat(64), 1_000) as { refused: string }).refused, /not b{12}/);
+  assert.match((checkTicket(pinned, ticket, fields.sha256, 3_000) as { refused: string }).refused, /expired/);
+  assert.match((checkTicket(undefined, ticket, fields.sha256, 1_000) as { refused: string }).refused, /pinned no server key/);
+  const forged = encodeTicket(fields, signFieldsWith(other, TICKET_DOMAIN, fields));
+  assert.match((checkTicket(pinned, forged, fields.sha256, 1_000) as { refused: string }).refused, /not by key/);
+  const stretched = encodeTicket({ ...fields, expires: 9e12 }, signFieldsWith(key, TICKET_DOMAIN, fields));
+  assert.match((checkTicket(pinned, stretched, fields.sha256, 1_000) as { refused: string }).refused, /changed after/);
+  // a piece table's signature is no ticket: the domains differ
+  const asTable = encodeTicket(fields, signFieldsWith(key, PIECES_DOMAIN, fields));
+  assert.match((checkTicket(pinned, asTable, fields.sha256, 1_000) as { refused: string }).refused, /changed after/);
+  assert.match((checkTicket(pinned, 'not base64 json', fields.sha256, 1_000) as { refused: string }).refused, /not readable/);
+});

@@ -1,0 +1,79 @@
+/**
+ * A package cut into pieces (docs/packages-p2p.md): the layout, the signed piece table, and the
+ * check of one piece. Pure, and light: the agent loads it.
+ */
+import { createHash } from 'node:crypto';
+import { verifyFields, type ReleaseSignature, type SigningKey } from '../release/index.js';
+
+/**
+ * The smallest piece: 1 MiB. A piece is fetched, checked and then served whole, so smaller
+ * pieces let a host pass on what it has sooner, but each costs a tracker round and a request;
+ * at 1 MiB a 10 MB package is 10 pieces, and a fleet of 1,000 asks the tracker a few thousand times.
+ */
+export const PIECE_SIZE_MIN = 1024 * 1024;
+/** Pieces per package at most (the piece size doubles until it fits): a piece table stays a few KB. */
+export const MAX_PIECES = 64;
+/** The first line of a piece table's signed message. */
+export const PIECES_DOMAIN = 'noops-pieces-v1';
+
+/** What the signature of a piece table covers. */
+export interface PieceFields {
+  /** the package's sha256: the one its release's signature covers */
+  sha256: string;
+  size: number;
+  pieceSize: number;
+  /** sha256 (hex) of each piece, in order */
+  digests: string[];
+}
+
+/** A package's piece table, as the tracker sends it. */
+export interface PieceTable extends PieceFields {
+  /** the server's signature over the fields (PIECES_DOMAIN) */
+  signature: ReleaseSignature;
+}
+
+/**
+ * The piece size of a package of `size` bytes.
+ *
+ * @example pieceSizeFor(10_000_000) // 1048576
+ */
+export function pieceSizeFor(size: number): number {
+  let p = PIECE_SIZE_MIN;
+  while (Math.ceil(size / p) > MAX_PIECES) p *= 2;
+  return p;
+}
+
+/** How many pieces a package has (an empty package: none). */
+export function pieceCount(size: number, pieceSize: number): number {
+  return Math.ceil(size / pieceSize);
+}
+
+/** Where piece `i` lies: its first byte and its length. */
+export function pieceRange(t: Pick<PieceFields, 'size' | 'pieceSize'>, i: number): { offset: number; length: number } {
+  const offset = i * t.pieceSize;
+  return { offset, length: Math.min(t.pieceSize, t.size - offset) };
+}
+
+/** The signed fields of a table (what the signature covers, nothing else). */
+export function pieceFields(t: PieceFields): PieceFields {
+  return { sha256: t.sha256, size: t.size, pieceSize: t.pieceSize, digests: t.digests };
+}
+
+/**
+ * Why a piece table is not to be used for package `sha256` (undefined: use it). It must be for
+ * that package, consistent, and signed by the key the agent pinned.
+ */
+export function checkTable(pinned: SigningKey, sha256: string, t: PieceTable): string | undefined {
+  if (t.sha256 !== sha256) return `the piece table is for package ${t.sha256}, not ${sha256}`;
+  if (!Number.isSafeInteger(t.size) || t.size < 0 || !Number.isSafeInteger(t.pieceSize) || t.pieceSize < 1)
+    return 'the piece table has no valid size';
+  if (t.digests.length !== pieceCount(t.size, t.pieceSize)) return 'the piece table does not have one digest per piece';
+  const why = verifyFields(pinned, PIECES_DOMAIN, pieceFields(t), t.signature);
+  return why === undefined ? undefined : `the piece table is refused: ${why}`;
+}
+
+/** Whether `data` is piece `i` of the table: its length and its sha256. */
+export function pieceMatches(t: PieceFields, i: number, data: Buffer): boolean {
+  if (i < 0 || i >= t.digests.length || data.length !== pieceRange(t, i).length) return false;
+  return createHash('sha256').update(data).digest('hex') === t.digests[i];
+}

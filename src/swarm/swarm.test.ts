@@ -1,0 +1,176 @@
+/**
+ * Pieces over real HTTP on loopback: peer servers, the tracker, tickets signed by a real key,
+ * and the downloader writing into a real file. The attacks: a peer serving a bad piece is banned
+ * and the download still completes; an agent without a good ticket is refused by the peer.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { signFieldsWith, signingKeyOf } from '../release/index.js';
+import { fetchPieces, PeerRefused, type FetchPiecesDeps } from './fetch-pieces.js';
+import { fetchFromPeer } from './peer-fetch.js';
+import { PeerServer, type PieceSource } from './peer-server.js';
+import { filePieceStore } from './piece-store.js';
+import { PIECE_SIZE_MIN, pieceCount } from './pieces.js';
+import { PieceTables } from './table.js';
+import { encodeTicket, TICKET_DOMAIN, TICKET_SCHEME, type TicketFields } from './tickets.js';
+import { Tracker } from './tracker.js';
+import type { SwarmAnswer, SwarmRequest } from './wire.js';
+
+const key = generateKeyPairSync('ed25519').privateKey;
+const pinned = signingKeyOf(key);
+const pkg = Buffer.alloc(5 * PIECE_SIZE_MIN + 123);
+for (let i = 0; i < pkg.length; i += 4096) pkg[i] = (i / 4096) % 251;
+const SHA = createHash('sha256').update(pkg).digest('hex');
+const dir = mkdtempSync(join(tmpdir(), 'noops-swarm-'));
+const servers: PeerServer[] = [];
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const ticketFor = (host: string, sha256 = SHA, signer = key, expires = Date.now() + 60_000): string => {
+  const fields: TicketFields = { host, sha256, expires };
+  return encodeTicket(fields, signFieldsWith(signer, TICKET_DOMAIN, fields));
+};
+
+/** The server's side, in process: the tracker and the piece table, as the route wires them. */
+function server(): {
+  tracker: Tracker;
+  ask(host: string, labels: Record<string, string>, url: string | undefined, req: SwarmRequest): Promise<SwarmAnswer>;
+  seeded: number;
+} {
+  const tracker = new Tracker();
+  const tables = new PieceTables({
+    open: async () => ({ size: pkg.length, bytes: Readable.from([pkg]) }),
+    sign: (d, f) => signFieldsWith(key, d, f),
+  });
+  const s = {
+    tracker,
+    seeded: 0,
+    async ask(host: string, labels: Record<string, string>, url: string | undefined, req: SwarmRequest): Promise<SwarmAnswer> {
+      const table = await tables.get(SHA);
+      const a = tracker.announce(SHA, pieceCount(table.size, table.pieceSize), { host, labels, url }, req);
+      return { ...(req.table && { table }), ticket: ticketFor(host), ...a };
+    },
+  };
+  return s;
+}
+
+/** A peer that holds the whole package (or corrupts what it serves). */
+async function peer(corrupt = false): Promise<{ url: string; server: PeerServer; logs: string[] }> {
+  const logs: string[] = [];
+  const s = new PeerServer({ key: () => pinned, log: (l) => logs.push(l) });
+  const source: PieceSource = {
+    size: pkg.length,
+    pieceSize: PIECE_SIZE_MIN,
+    has: () => true,
+    readAt: async (o, l) => {
+      const b = Buffer.from(pkg.subarray(o, o + l));
+      if (corrupt) b[0] = b[0]! ^ 0xff;
+      return b;
+    },
+  };
+  s.offer(SHA, source);
+  servers.push(s);
+  const port = await s.listen('127.0.0.1', 0);
+  return { url: `http://127.0.0.1:${port}`, server: s, logs };
+}
+
+function deps(srv: ReturnType<typeof server>, host: string, labels: Record<string, string>, file: string): FetchPiecesDeps {
+  return {
+    sha256: SHA,
+    pinned,
+    ask: (req) => srv.ask(host, labels, undefined, req),
+    seed: async (o, l) => {
+      srv.seeded += l;
+      return Buffer.from(pkg.subarray(o, o + l));
+    },
+    peer: (url, o, l, ticket) => fetchFromPeer(url, SHA, o, l, ticket),
+    open: (size) => filePieceStore(file, size),
+    log: () => undefined,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  };
+}
+
+test('pieces come from a peer over HTTP into the file at their offsets; the server sends none', async () => {
+  const srv = server();
+  const p1 = await peer();
+  await srv.ask('p1', {}, p1.url, { have: [], complete: true });
+  const file = join(dir, 'one');
+  const r = await fetchPieces(deps(srv, 'd1', {}, file));
+  await r.store.close();
+  assert.equal(r.pieces, 6);
+  assert.equal(r.fromPeers, pkg.length);
+  assert.equal(r.fromSeed, 0);
+  assert.equal(srv.seeded, 0);
+  assert.ok(readFileSync(file).equals(pkg), 'the file is the package');
+  assert.equal(p1.server.counts.bytes, pkg.length);
+});
+
+test('attack: a peer serving bad pieces is banned for the package, and the download completes from the others', async () => {
+  const srv = server();
+  const evil = await peer(true);
+  const good = await peer();
+  // evil shares the downloader's rack, so the tracker names it first
+  await srv.ask('evil', { rack: 'r1' }, evil.url, { have: [], complete: true });
+  await srv.ask('good', { rack: 'r2' }, good.url, { have: [], complete: true });
+  const file = join(dir, 'attacked');
+  const r = await fetchPieces(deps(srv, 'd2', { rack: 'r1' }, file));
+  await r.store.close();
+  assert.ok(readFileSync(file).equals(pkg), 'nothing of the bad pieces is in the file');
+  assert.deepEqual([...new Set(r.banned)], ['evil']);
+  assert.ok(srv.tracker.banned(SHA, 'evil'), 'the tracker bans it for everyone');
+  assert.ok(evil.server.counts.ranges > 0, 'evil was asked, and answered');
+  assert.equal(r.fromPeers + r.fromSeed, pkg.length);
+  // a later downloader is never sent to evil
+  const before = evil.server.counts.ranges;
+  const r2 = await fetchPieces(deps(srv, 'd3', { rack: 'r1' }, join(dir, 'later')));
+  await r2.store.close();
+  assert.deepEqual(r2.banned, []);
+  assert.equal(evil.server.counts.ranges, before);
+});
+
+test('attack: when every peer cheats, the server as the seed of last resort completes the download', async () => {
+  const srv = server();
+  const evil = await peer(true);
+  await srv.ask('evil2', {}, evil.url, { have: [], complete: true });
+  const file = join(dir, 'seeded');
+  const r = await fetchPieces(deps(srv, 'd4', {}, file));
+  await r.store.close();
+  assert.ok(readFileSync(file).equals(pkg));
+  assert.equal(r.fromSeed, pkg.length);
+});
+
+test('attack: a peer refuses an agent without a ticket good for this package from the pinned key', async () => {
+  const p = await peer();
+  const get = (auth?: string, range = `bytes=0-${PIECE_SIZE_MIN - 1}`) =>
+    fetch(`${p.url}/v1/packages/${SHA}`, { headers: { range, ...(auth && { authorization: auth }) } });
+  const other = generateKeyPairSync('ed25519').privateKey;
+  assert.equal((await get()).status, 401, 'no ticket');
+  assert.equal((await get(`${TICKET_SCHEME} ${ticketFor('h9', 'b'.repeat(64))}`)).status, 403, 'a ticket for another package');
+  assert.equal((await get(`${TICKET_SCHEME} ${ticketFor('h9', SHA, other)}`)).status, 403, 'a ticket signed by another key');
+  assert.equal((await get(`${TICKET_SCHEME} ${ticketFor('h9', SHA, key, Date.now() - 1)}`)).status, 403, 'an expired ticket');
+  assert.equal((await get(`Bearer ${ticketFor('h9')}`)).status, 401, 'a ticket in the wrong scheme');
+  assert.equal(p.server.counts.bytes, 0, 'nothing was served');
+  assert.match(p.logs.join('\n'), /refused a peer's request .*another key|not by key/);
+  const ok = await get(`${TICKET_SCHEME} ${ticketFor('h9')}`);
+  assert.equal(ok.status, 206);
+  assert.equal((await ok.arrayBuffer()).byteLength, PIECE_SIZE_MIN);
+  assert.equal((await get(`${TICKET_SCHEME} ${ticketFor('h9')}`, 'bytes=0-')).status, 416, 'not one closed range');
+  await assert.rejects(fetchFromPeer(p.url, 'c'.repeat(64), 0, 10, ticketFor('h9', 'c'.repeat(64))), PeerRefused);
+});
+
+test('a peer serves only the pieces it holds and checked', async () => {
+  const s = new PeerServer({ key: () => pinned, log: () => undefined });
+  servers.push(s);
+  s.offer(SHA, { size: pkg.length, pieceSize: PIECE_SIZE_MIN, has: (i) => i === 1, readAt: async (o, l) => pkg.subarray(o, o + l) });
+  const url = `http://127.0.0.1:${await s.listen('127.0.0.1', 0)}`;
+  const t = ticketFor('h9');
+  assert.ok((await fetchFromPeer(url, SHA, PIECE_SIZE_MIN, PIECE_SIZE_MIN, t)).equals(pkg.subarray(PIECE_SIZE_MIN, 2 * PIECE_SIZE_MIN)));
+  await assert.rejects(fetchFromPeer(url, SHA, 0, PIECE_SIZE_MIN, t), (e: PeerRefused) => e.why === 'gone');
+});

@@ -1,0 +1,157 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { affinity, MAX_SEED_UPLOADS, MAX_UPLOADS_PER_PEER, SEED_AFTER_MS, Tracker } from './tracker.js';
+import { SEED, type SwarmRequest } from './wire.js';
+
+const SHA = 'a'.repeat(64);
+const all = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** A tracker on a clock the test moves, with a fixed "random" source. */
+function tracker(): { t: Tracker; clock: { now: number } } {
+  const clock = { now: 1_000_000 };
+  return {
+    t: new Tracker(
+      () => clock.now,
+      () => 0.5,
+    ),
+    clock,
+  };
+}
+
+function ask(t: Tracker, host: string, req: Partial<SwarmRequest> = {}, labels: Record<string, string> = {}, n = 4) {
+  return t.announce(SHA, n, { host, labels, url: `http://${host}:7701` }, { have: [], ...req });
+}
+
+test('a lone host gets every piece from the server, a few at a time', () => {
+  const { t } = tracker();
+  const a = ask(t, 'h1', {}, {}, 10);
+  assert.equal(a.assignments.length, 4);
+  assert.ok(a.assignments.every((x) => x.from === SEED));
+  const b = ask(t, 'h1', { have: [0, 1, 2, 3], done: a.assignments.map((x) => ({ piece: x.piece, from: x.from })) }, {}, 10);
+  assert.deepEqual(
+    b.assignments.map((x) => x.from),
+    [SEED, SEED, SEED, SEED],
+  );
+  assert.ok(b.assignments.every((x) => x.piece >= 4));
+});
+
+test('the server sends the first copy of each piece once; the next host waits for a peer', () => {
+  const { t } = tracker();
+  const first = ask(t, 'h1');
+  assert.deepEqual(first.assignments.map((x) => x.piece).sort(), [0, 1, 2, 3]);
+  const second = ask(t, 'h2');
+  assert.deepEqual(second.assignments, [], 'every piece is on its way to h1: h2 is given nothing yet');
+  assert.ok(second.retryMs > 0);
+  // h1 has pieces 0 and 1: h2 fetches them from h1, not from the server
+  ask(t, 'h1', {
+    have: [0, 1],
+    done: [
+      { piece: 0, from: SEED },
+      { piece: 1, from: SEED },
+    ],
+  });
+  const third = ask(t, 'h2');
+  assert.deepEqual(
+    third.assignments.map((x) => [x.piece, x.from, x.url]),
+    [
+      [0, 'h1', 'http://h1:7701'],
+      [1, 'h1', 'http://h1:7701'],
+    ],
+  );
+});
+
+test('peers sharing the rack come first, then the zone, then the least busy', () => {
+  assert.equal(affinity({ rack: 'r1', zone: 'z1' }, { rack: 'r1', zone: 'z1' }), 3);
+  assert.equal(affinity({ rack: 'r1', zone: 'z1' }, { rack: 'r1', zone: 'z2' }), 2);
+  assert.equal(affinity({ rack: 'r1', zone: 'z1' }, { rack: 'r2', zone: 'z1' }), 1);
+  assert.equal(affinity({}, {}), 0);
+  const { t } = tracker();
+  ask(t, 'far', { complete: true }, { rack: 'r9', zone: 'z9' }, 1);
+  ask(t, 'zone', { complete: true }, { rack: 'r8', zone: 'z1' }, 1);
+  ask(t, 'rack', { complete: true }, { rack: 'r1', zone: 'z1' }, 1);
+  assert.equal(ask(t, 'me', {}, { rack: 'r1', zone: 'z1' }, 1).assignments[0]?.from, 'rack');
+  assert.equal(ask(t, 'me2', {}, { rack: 'r7', zone: 'z1' }, 1).assignments[0]?.from, 'zone');
+  assert.equal(ask(t, 'me3', {}, { rack: 'r7', zone: 'z7' }, 1).assignments[0]?.from, 'far');
+});
+
+test('no peer serves more than MAX_UPLOADS_PER_PEER at once; the load is spread', () => {
+  const { t } = tracker();
+  for (const h of ['s1', 's2']) ask(t, h, { complete: true }, {}, 1);
+  const from: string[] = [];
+  for (let i = 0; i < 3 * MAX_UPLOADS_PER_PEER; i++) from.push(...ask(t, `d${i}`, {}, {}, 1).assignments.map((x) => x.from));
+  const count = (h: string): number => from.filter((f) => f === h).length;
+  assert.equal(count('s1'), MAX_UPLOADS_PER_PEER);
+  assert.equal(count('s2'), MAX_UPLOADS_PER_PEER);
+  assert.equal(count(SEED), 0, 'the server is not asked while peers hold the piece');
+  assert.equal(from.length, 2 * MAX_UPLOADS_PER_PEER, 'the rest wait');
+  assert.equal(t.uploads(SHA, 's1'), MAX_UPLOADS_PER_PEER);
+  // one piece lands: s1 has an upload free again
+  ask(t, 'd0', { have: [0], done: [{ piece: 0, from: from[0]! }], complete: true }, {}, 1);
+  assert.equal(t.uploads(SHA, from[0]!), MAX_UPLOADS_PER_PEER - 1);
+});
+
+test('a host given nothing for SEED_AFTER_MS gets the piece from the server, within its limit', () => {
+  const { t, clock } = tracker();
+  ask(t, 's1', { complete: true }, {}, 1);
+  for (let i = 0; i < MAX_UPLOADS_PER_PEER; i++) ask(t, `busy${i}`, {}, {}, 1);
+  assert.deepEqual(ask(t, 'late', {}, {}, 1).assignments, []);
+  clock.now += SEED_AFTER_MS;
+  assert.deepEqual(
+    ask(t, 'late', {}, {}, 1).assignments.map((x) => x.from),
+    [SEED],
+  );
+  assert.ok(MAX_SEED_UPLOADS >= 1);
+});
+
+test('a peer reported for a bad piece is banned for the package: never offered again, its pieces forgotten', () => {
+  const { t } = tracker();
+  ask(t, 'evil', { complete: true }, {}, 1);
+  const a = ask(t, 'h1', {}, {}, 1);
+  assert.equal(a.assignments[0]?.from, 'evil');
+  const b = ask(t, 'h1', { bad: [{ piece: 0, from: 'evil' }] }, {}, 1);
+  assert.ok(t.banned(SHA, 'evil'));
+  assert.equal(t.uploads(SHA, 'evil'), 0);
+  assert.deepEqual(
+    b.assignments.map((x) => x.from),
+    [SEED],
+    'no other peer holds it: the server sends it',
+  );
+  // the banned peer announcing again changes nothing
+  ask(t, 'evil', { complete: true }, {}, 1);
+  assert.deepEqual(ask(t, 'h2', {}, {}, 1).assignments, [], 'h1 fetches it from the server; h2 waits, not for evil');
+});
+
+test('a peer that did not answer is dropped; a busy one only frees its assignment', () => {
+  const { t } = tracker();
+  ask(t, 'p1', { complete: true }, {}, 2);
+  ask(t, 'p2', { complete: true }, {}, 2);
+  const a = ask(t, 'h1', {}, {}, 2);
+  const gone = a.assignments[0]!;
+  const b = ask(t, 'h1', { failed: [{ piece: gone.piece, from: gone.from, why: 'gone' }] }, {}, 2);
+  assert.ok(b.assignments.every((x) => x.from !== gone.from));
+  assert.equal(t.banned(SHA, gone.from), false, 'not answering is not cheating');
+});
+
+test('a complete host gets nothing and frees what it had in flight', () => {
+  const { t } = tracker();
+  const a = ask(t, 'h1', {}, {}, all(3).length);
+  assert.equal(a.assignments.length, 3);
+  const b = ask(t, 'h1', { complete: true }, {}, 3);
+  assert.deepEqual(b.assignments, []);
+  assert.equal(t.uploads(SHA, SEED), 0);
+});
+
+test('a host that serves nobody does not make others wait for the piece it fetches', () => {
+  const { t } = tracker();
+  const quiet = t.announce(SHA, 1, { host: 'quiet', labels: {}, url: undefined }, { have: [] });
+  assert.deepEqual(
+    quiet.assignments.map((x) => x.from),
+    [SEED],
+  );
+  assert.deepEqual(
+    ask(t, 'h2', {}, {}, 1).assignments.map((x) => x.from),
+    [SEED],
+    'quiet will not pass it on: h2 gets it from the server too',
+  );
+  assert.deepEqual(ask(t, 'h3', {}, {}, 1).assignments, [], 'h2 will: h3 waits for h2');
+});

@@ -1,0 +1,303 @@
+/**
+ * The tracker (docs/packages-p2p.md): for each package being downloaded, who holds which piece
+ * and who is fetching what from whom; and the choice of the next pieces of one agent. It holds
+ * memory only (a restarted server starts over: the first copy comes from the seed again), and
+ * does no I/O: the route gives it what the agent said, the time and a random source.
+ *
+ * The choice, for one agent: its missing pieces, rarest first; for each, among the peers that
+ * hold it and serve fewer than MAX_UPLOADS_PER_PEER pieces now, the one sharing most of its
+ * labels (rack before zone), then the least busy. The server (SEED) serves a piece only when no
+ * live peer holds it or is fetching it, or when this agent has waited SEED_AFTER_MS with
+ * nothing to do: so the server sends about one copy, and a lone host still gets its package.
+ */
+import { SEED, type Assignment, type SwarmRequest } from './wire.js';
+
+/** Pieces a peer serves at once, as the tracker assigns them ("no peer serves more than a few"). */
+export const MAX_UPLOADS_PER_PEER = 4;
+/** Pieces one agent fetches at once: enough to fill a link with 1 MiB pieces, few enough to spread sources. */
+export const MAX_FETCHES_PER_AGENT = 4;
+/** Pieces the server serves at once per package: the first copy of a 10-piece package goes out in one round. */
+export const MAX_SEED_UPLOADS = 16;
+/** An assignment not reported after this long is counted as over (its agent died or hung). */
+export const ASSIGNMENT_TTL_MS = 30_000;
+/** A peer not heard of for this long is not offered (it may have stopped); 10 minutes covers a quiet seed. */
+export const PEER_TTL_MS = 10 * 60_000;
+/**
+ * An agent given nothing for this long gets pieces from the server even if busy peers hold them.
+ * Long enough that a swarm growing normally (each holder serving four at once, pieces of a few
+ * ms on a fast link) never reaches it; short enough that a stuck one costs seconds, not minutes.
+ */
+export const SEED_AFTER_MS = 5_000;
+/** When nothing could be assigned: ask again after about this long (the agent adds jitter). */
+export const RETRY_MS = 150;
+/** A package no agent asked about for this long is forgotten. */
+export const SWARM_TTL_MS = 30 * 60_000;
+/** Labels whose equal values make a peer nearer, in order of weight (the same rack is nearest). */
+export const AFFINITY_LABELS = ['rack', 'zone'] as const;
+
+interface Peer {
+  host: string;
+  url: string | undefined;
+  labels: Record<string, string>;
+  have: Uint8Array;
+  uploads: number;
+  seen: number;
+}
+
+interface Flight {
+  requester: string;
+  piece: number;
+  from: string;
+  at: number;
+  /** counted in `fetching`: its requester serves peers, so the piece will be there for others */
+  counted: boolean;
+}
+
+interface Swarm {
+  n: number;
+  peers: Map<string, Peer>;
+  /** who holds each piece */
+  holders: Set<string>[];
+  banned: Set<string>;
+  /** key `requester\npiece` */
+  flights: Map<string, Flight>;
+  /** per piece, fetches in flight by agents that serve peers */
+  fetching: Uint16Array;
+  seedUploads: number;
+  /** agents given nothing, since when */
+  waiting: Map<string, number>;
+  used: number;
+}
+
+/** Who asks: its host name, its labels, and where it serves (undefined: it serves none). */
+export interface Asker {
+  host: string;
+  labels: Record<string, string>;
+  url: string | undefined;
+}
+
+/** What the tracker decided for one request. */
+export interface TrackerAnswer {
+  assignments: Assignment[];
+  retryMs: number;
+}
+
+export class Tracker {
+  private readonly swarms = new Map<string, Swarm>();
+
+  constructor(
+    private readonly clock: () => number = Date.now,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** Whether `host` is known in the swarm of `sha256` (its labels need not be looked up again). */
+  knows(sha256: string, host: string): boolean {
+    return this.swarms.get(sha256)?.peers.has(host) ?? false;
+  }
+
+  /** Whether `host` is banned for `sha256` (it served a piece that did not match). */
+  banned(sha256: string, host: string): boolean {
+    return this.swarms.get(sha256)?.banned.has(host) ?? false;
+  }
+
+  /** Pieces a peer (or SEED) is serving now, as assigned. */
+  uploads(sha256: string, host: string): number {
+    const s = this.swarms.get(sha256);
+    if (!s) return 0;
+    return host === SEED ? s.seedUploads : (s.peers.get(host)?.uploads ?? 0);
+  }
+
+  /**
+   * Takes one agent's request for package `sha256` of `n` pieces and answers its next pieces.
+   * `labels` are used when the agent is new to this swarm (else those it had).
+   */
+  announce(sha256: string, n: number, asker: Asker, req: SwarmRequest): TrackerAnswer {
+    const now = this.clock();
+    const s = this.swarm(sha256, n, now);
+    this.expire(s, now);
+    let me = s.peers.get(asker.host);
+    if (!me) {
+      me = { host: asker.host, url: undefined, labels: asker.labels, have: new Uint8Array(n), uploads: 0, seen: now };
+      s.peers.set(asker.host, me);
+    }
+    me.seen = now;
+    if (!s.banned.has(asker.host)) me.url = asker.url;
+    for (const r of req.done ?? []) this.land(s, asker.host, r.piece);
+    for (const r of req.failed ?? []) {
+      this.land(s, asker.host, r.piece);
+      if (r.why === 'gone') this.drop(s, r.from);
+    }
+    for (const r of req.bad ?? []) {
+      this.land(s, asker.host, r.piece);
+      if (r.from === SEED) continue; // the server's own copy is checked by its sha256 when the table is made
+      s.banned.add(r.from);
+      this.drop(s, r.from);
+    }
+    this.setHave(s, me, req.complete ? allPieces(n) : req.have);
+    if (req.complete) {
+      s.waiting.delete(asker.host);
+      for (const f of [...s.flights.values()]) if (f.requester === asker.host) this.land(s, asker.host, f.piece);
+      return { assignments: [], retryMs: 0 };
+    }
+    const assignments = this.choose(s, me, now);
+    const mine = [...s.flights.values()].filter((f) => f.requester === asker.host).length;
+    if (assignments.length > 0 || mine > 0) s.waiting.delete(asker.host);
+    else if (!s.waiting.has(asker.host)) s.waiting.set(asker.host, now);
+    return { assignments, retryMs: assignments.length > 0 ? 0 : RETRY_MS };
+  }
+
+  private swarm(sha256: string, n: number, now: number): Swarm {
+    let s = this.swarms.get(sha256);
+    if (s && s.n !== n) s = undefined; // another layout (cannot happen for one sha256; start over)
+    if (!s) {
+      for (const [k, old] of this.swarms) if (now - old.used > SWARM_TTL_MS) this.swarms.delete(k);
+      s = {
+        n,
+        peers: new Map(),
+        holders: Array.from({ length: n }, () => new Set<string>()),
+        banned: new Set(),
+        flights: new Map(),
+        fetching: new Uint16Array(n),
+        seedUploads: 0,
+        waiting: new Map(),
+        used: now,
+      };
+      this.swarms.set(sha256, s);
+    }
+    s.used = now;
+    return s;
+  }
+
+  /** Assignments past their time are over: their sources are free again. */
+  private expire(s: Swarm, now: number): void {
+    for (const f of [...s.flights.values()]) if (now - f.at > ASSIGNMENT_TTL_MS) this.land(s, f.requester, f.piece);
+  }
+
+  /** The assignment of `piece` to `requester` is over (fetched, failed, refused or expired). */
+  private land(s: Swarm, requester: string, piece: number): void {
+    const key = `${requester}\n${piece}`;
+    const f = s.flights.get(key);
+    if (!f) return;
+    s.flights.delete(key);
+    if (f.counted) s.fetching[f.piece] = Math.max(0, s.fetching[f.piece]! - 1);
+    if (f.from === SEED) s.seedUploads = Math.max(0, s.seedUploads - 1);
+    else {
+      const p = s.peers.get(f.from);
+      if (p) p.uploads = Math.max(0, p.uploads - 1);
+    }
+  }
+
+  /** A peer that is gone or banned holds nothing any more, as far as others are told. */
+  private drop(s: Swarm, host: string): void {
+    const p = s.peers.get(host);
+    if (!p) return;
+    p.url = undefined;
+    this.setHave(s, p, []);
+  }
+
+  private setHave(s: Swarm, p: Peer, have: readonly number[] | Uint8Array): void {
+    const next = new Uint8Array(s.n);
+    for (const i of have) if (Number.isInteger(i) && i >= 0 && i < s.n) next[i] = 1;
+    for (let i = 0; i < s.n; i++) {
+      if (next[i] === p.have[i]) continue;
+      if (next[i]) s.holders[i]!.add(p.host);
+      else s.holders[i]!.delete(p.host);
+    }
+    p.have = next;
+  }
+
+  private choose(s: Swarm, me: Peer, now: number): Assignment[] {
+    let slots = MAX_FETCHES_PER_AGENT;
+    const busy = new Set<number>();
+    for (const f of s.flights.values()) {
+      if (f.requester !== me.host) continue;
+      slots--;
+      busy.add(f.piece);
+    }
+    if (slots <= 0) return [];
+    // missing pieces, rarest first (holders and fetches), ties in random order to spread them
+    const missing: { piece: number; rarity: number; tie: number }[] = [];
+    for (let i = 0; i < s.n; i++) {
+      if (me.have[i] || busy.has(i)) continue;
+      missing.push({ piece: i, rarity: s.holders[i]!.size + s.fetching[i]!, tie: this.random() });
+    }
+    missing.sort((a, b) => a.rarity - b.rarity || a.tie - b.tie);
+    const starving = now - (s.waiting.get(me.host) ?? now) >= SEED_AFTER_MS;
+    const out: Assignment[] = [];
+    for (const { piece } of missing) {
+      if (slots <= 0) break;
+      const peer = this.pickPeer(s, me, piece, now);
+      if (peer) {
+        peer.uploads++;
+        this.fly(s, me, piece, peer.host, now);
+        out.push({ piece, from: peer.host, url: peer.url! });
+        slots--;
+        continue;
+      }
+      const nobodyHasIt = !this.liveHolder(s, piece, now) && s.fetching[piece] === 0;
+      if ((nobodyHasIt || starving) && s.seedUploads < MAX_SEED_UPLOADS) {
+        s.seedUploads++;
+        this.fly(s, me, piece, SEED, now);
+        out.push({ piece, from: SEED });
+        slots--;
+      }
+    }
+    return out;
+  }
+
+  private fly(s: Swarm, me: Peer, piece: number, from: string, now: number): void {
+    const counted = me.url !== undefined;
+    s.flights.set(`${me.host}\n${piece}`, { requester: me.host, piece, from, at: now, counted });
+    if (counted) s.fetching[piece]!++;
+  }
+
+  private usable(s: Swarm, p: Peer | undefined, now: number): p is Peer {
+    return p !== undefined && p.url !== undefined && !s.banned.has(p.host) && now - p.seen <= PEER_TTL_MS;
+  }
+
+  private liveHolder(s: Swarm, piece: number, now: number): boolean {
+    for (const h of s.holders[piece]!) if (this.usable(s, s.peers.get(h), now)) return true;
+    return false;
+  }
+
+  /** The nearest, then least busy, usable holder of `piece` with an upload free (random among equals). */
+  private pickPeer(s: Swarm, me: Peer, piece: number, now: number): Peer | undefined {
+    let best: Peer | undefined;
+    let bestKey = [-1, 0, 0];
+    for (const h of s.holders[piece]!) {
+      if (h === me.host) continue;
+      const p = s.peers.get(h);
+      if (!this.usable(s, p, now) || p.uploads >= MAX_UPLOADS_PER_PEER) continue;
+      const key = [affinity(me.labels, p.labels), -p.uploads, this.random()];
+      if (better(key, bestKey)) {
+        best = p;
+        bestKey = key;
+      }
+    }
+    return best;
+  }
+}
+
+/**
+ * How near two hosts are by their labels: 2 per AFFINITY_LABELS step from the end, so the same
+ * rack (3 with the same zone) outweighs the same zone alone (1).
+ *
+ * @example affinity({ rack: 'r1', zone: 'z1' }, { rack: 'r1', zone: 'z1' }) // 3
+ */
+export function affinity(a: Record<string, string>, b: Record<string, string>): number {
+  let score = 0;
+  AFFINITY_LABELS.forEach((label, i) => {
+    const w = 2 ** (AFFINITY_LABELS.length - 1 - i);
+    if (a[label] !== undefined && a[label] === b[label]) score += w;
+  });
+  return score;
+}
+
+function better(a: number[], b: number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! > b[i]!;
+  return false;
+}
+
+function allPieces(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
