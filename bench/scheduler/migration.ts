@@ -16,8 +16,10 @@
  * hosts and a 2 s `down_after`). Prints its figures as one JSON line, last.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_DOWN_AFTER_MS } from '../../src/server/schedule-loop.js';
 import { startTestApp, TREE, upProcess } from '../../src/server/test-app.js';
+
+/** The scheduler's default `--down-after` (docs/scheduler.md, "Migration"): the issue's goal is stated for it. */
+const DEFAULT_DOWN_AFTER_MS = 10_000;
 
 const { values } = parseArgs({
   options: {
