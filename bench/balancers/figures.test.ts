@@ -59,6 +59,70 @@ test('a deploy on one host: joined from its report to its first request; left fr
       { at: T0 + 100, port: 5001, state: 'drain' },
     ],
     appeared: [{ at: T0 + 960, endpoint: 'h1:5003:v2' }],
+    poolName: 'ha',
+    trace: [
+      {
+        kind: 'report',
+        host: 'h1',
+        sentAt: T0 + 800,
+        answeredAt: T0 + 810,
+        processes: [
+          { port: 5003, pid: 11, state: 'up', health: 'healthy', healthySince: new Date(T0 - 60_000).toISOString() },
+          { port: 5004, pid: 21, state: 'up', health: 'starting', healthySince: null },
+        ],
+      },
+      {
+        kind: 'report',
+        host: 'h1',
+        sentAt: T0 + 940,
+        answeredAt: T0 + 950,
+        processes: [{ port: 5003, pid: 21, state: 'up', health: 'healthy', healthySince: new Date(T0 + 900).toISOString() }],
+      },
+      {
+        kind: 'apply',
+        pool: 'ha',
+        driver: 'haproxy',
+        index: 3,
+        offeredAt: T0 + 700,
+        startedAt: T0 + 701,
+        endedAt: T0 + 709,
+        periodic: false,
+        ok: true,
+      },
+      {
+        kind: 'apply',
+        pool: 'ng',
+        driver: 'nginx',
+        index: 4,
+        offeredAt: T0 + 970,
+        startedAt: T0 + 990,
+        endedAt: T0 + 999,
+        periodic: false,
+        ok: true,
+      },
+      {
+        kind: 'apply',
+        pool: 'ha',
+        driver: 'haproxy',
+        index: 4,
+        offeredAt: T0 + 970,
+        startedAt: T0 + 985,
+        endedAt: T0 + 995,
+        periodic: false,
+        ok: true,
+      },
+      {
+        kind: 'apply',
+        pool: 'ha',
+        driver: 'haproxy',
+        index: 4,
+        offeredAt: T0 + 970,
+        startedAt: T0 + 1000,
+        endedAt: T0 + 1003,
+        periodic: true,
+        ok: true,
+      },
+    ],
   };
   const f = figuresOf('haproxy', record);
   assert.deepEqual(
@@ -69,15 +133,51 @@ test('a deploy on one host: joined from its report to its first request; left fr
   assert.deepEqual(f.markToLastMs, [{ process: 'h1:5001#11', ms: 30 }]);
   assert.deepEqual(f.drainToLastMs, [{ process: 'h1:5001#11', ms: 5 }]);
   assert.equal(worst(f.reportToServedMs), 50);
+  assert.deepEqual(f.reportToBalancerMs, [{ process: 'h1:5003#21', ms: 45 }]);
+  assert.deepEqual(f.joinPath, [
+    {
+      process: 'h1:5003#21',
+      healthyToSent: 40,
+      sentToAnswered: 10,
+      sentToNaming: 20,
+      sentToOffer: 30,
+      offerToApply: 15,
+      applyToReady: 20,
+      applyMs: 10,
+    },
+  ]);
 });
 
 test('what was not observed is null, and worst() of nothing is null', () => {
   const old = instance('h1', 5001, 11, 'v1', T0 - 60_000);
   const fresh = instance('h1', 5001, 21, 'v1', null);
-  const f = figuresOf('nginx', { t0: T0, before: [old], after: [fresh], served: new Map(), cannon, balancer: [], pool: [], appeared: [] });
+  const f = figuresOf('nginx', {
+    t0: T0,
+    before: [old],
+    after: [fresh],
+    served: new Map(),
+    cannon,
+    balancer: [],
+    pool: [],
+    appeared: [],
+    trace: [],
+    poolName: 'ng',
+  });
   assert.deepEqual(
     [f.reportToServedMs, f.markToLastMs, f.drainToLastMs],
     [[{ process: 'h1:5001#21', ms: null }], [{ process: 'h1:5001#11', ms: null }], [{ process: 'h1:5001#11', ms: null }]],
   );
   assert.equal(worst(f.reportToServedMs), null);
+  assert.deepEqual(f.joinPath, [
+    {
+      process: 'h1:5001#21',
+      healthyToSent: null,
+      sentToAnswered: null,
+      sentToNaming: null,
+      sentToOffer: null,
+      offerToApply: null,
+      applyToReady: null,
+      applyMs: null,
+    },
+  ]);
 });

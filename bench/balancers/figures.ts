@@ -13,7 +13,6 @@ export interface Timing {
   ms: number | null;
 }
 
-/** What one balancer saw during one change. */
 /** The balancers measured: HAProxy (runtime API), nginx by file and reload, nginx through noops' Lua control API. */
 export type BalancerKind = 'haproxy' | 'nginx' | 'nginx-api';
 
@@ -36,7 +35,54 @@ export interface ChangeFigures {
   markToLastMs: Timing[];
   /** the same from the balancer's own drain (haproxy's state, nginx's file, the Lua pool nginx holds) */
   drainToLastMs: Timing[];
+  /** each new process: where the time of its join went (join-probe.mjs in the agents) */
+  joinPath: JoinPath[];
 }
+
+/**
+ * One join, cut in the segments of its path inside noops, in ms (null: not seen). From the
+ * report that first carried the process healthy (`sent`) on:
+ *   healthy ─► sent ─► answered (server took it)
+ *                └──► naming (observer) ; offer (the balancer host's poll answered) ─► apply ─► ready (observer)
+ */
+export interface JoinPath {
+  process: string;
+  /** the health check's first success → the report sent (the agent's pacing of reports) */
+  healthyToSent: number | null;
+  /** the report sent → the server's answer (it took the report) */
+  sentToAnswered: number | null;
+  /** the report sent → naming's answer held it (the observer's blocking query) */
+  sentToNaming: number | null;
+  /** the report sent → the balancer host's agent had the poll's answer with the member ready */
+  sentToOffer: number | null;
+  /** that answer → its apply of this pool started (waiting for the pool's apply before it) */
+  offerToApply: number | null;
+  /** the apply started → the observer saw the balancer hold it ready (read every 10 ms) */
+  applyToReady: number | null;
+  /** the apply's own length */
+  applyMs: number | null;
+}
+
+/** A line of join-probe.mjs's trace. */
+export type TraceLine =
+  | {
+      kind: 'report';
+      host: string;
+      sentAt: number;
+      answeredAt: number;
+      processes: { port: number; pid: number | null; state: string; health?: string; healthySince?: string | null }[];
+    }
+  | {
+      kind: 'apply';
+      pool: string;
+      driver: string;
+      index: number;
+      offeredAt: number;
+      startedAt: number;
+      endedAt: number;
+      periodic: boolean;
+      ok: boolean;
+    };
 
 /** What the change recorded. */
 export interface ChangeRecord {
@@ -51,6 +97,9 @@ export interface ChangeRecord {
   pool: Transition[];
   /** naming's endpoints as they appeared (`host:port:version`) */
   appeared: { at: number; endpoint: string }[];
+  /** the agents' trace (join-probe.mjs), and the pool's name in it */
+  trace: TraceLine[];
+  poolName: string;
 }
 
 const READY = new Set(['ready']);
@@ -84,14 +133,60 @@ export function figuresOf(balancer: BalancerKind, r: ChangeRecord): ChangeFigure
       const appeared = r.appeared.filter((a) => a.endpoint === `${i.host}:${i.port}:${i.version}`).at(-1);
       return { process: label(i), ms: since(appeared?.at ?? null, servedOf(r, i)?.first) };
     }),
-    reportToBalancerMs: joined.map((i) => {
-      const appeared = r.appeared.filter((a) => a.endpoint === `${i.host}:${i.port}:${i.version}`).at(-1);
-      const from = appeared?.at ?? null;
-      const ready = from === null ? undefined : r.balancer.find((x) => x.port === i.port && x.state === 'ready' && x.at >= from - 1000);
-      return { process: label(i), ms: since(from, ready?.at) };
-    }),
+    reportToBalancerMs: joined.map((i) => ({ process: label(i), ms: since(appearedAt(r, i), readyAt(r, i)) })),
     markToLastMs: left.map((i) => ({ process: label(i), ms: since(leftReady(r.pool, i.port!, r.t0), servedOf(r, i)?.last) })),
     drainToLastMs: left.map((i) => ({ process: label(i), ms: since(leftReady(r.balancer, i.port!, r.t0), servedOf(r, i)?.last) })),
+    joinPath: joined.map((i) => joinPathOf(r, i)),
+  };
+}
+
+/** When naming's answer last gained the instance (its host's report made it healthy). */
+function appearedAt(r: ChangeRecord, i: InstanceView): number | null {
+  return r.appeared.filter((a) => a.endpoint === `${i.host}:${i.port}:${i.version}`).at(-1)?.at ?? null;
+}
+
+/** When the balancer was first seen holding the instance ready after it appeared in naming. */
+function readyAt(r: ChangeRecord, i: InstanceView): number | undefined {
+  const from = appearedAt(r, i);
+  return from === null ? undefined : r.balancer.find((x) => x.port === i.port && x.state === 'ready' && x.at >= from - 1000)?.at;
+}
+
+/** The segments of one join (see JoinPath), from the trace of the agents. */
+export function joinPathOf(r: ChangeRecord, i: InstanceView): JoinPath {
+  const ms = (from: number | null | undefined, to: number | null | undefined): number | null =>
+    from === null || from === undefined || to === null || to === undefined ? null : round(to - from);
+  // the report that turned it healthy (not healthy in the host's report before), the last before naming held it
+  const healthyIn = (t: Extract<TraceLine, { kind: 'report' }>) =>
+    t.processes.find((p) => p.port === i.port && p.pid === i.pid && p.health === 'healthy');
+  // in the order sent (the trace is in the order answered: a heartbeat and a change's report may overlap)
+  const reports = r.trace
+    .filter((t): t is Extract<TraceLine, { kind: 'report' }> => t.kind === 'report' && t.host === i.host)
+    .sort((a, b) => a.sentAt - b.sentAt);
+  const turned = reports.filter((t, n) => healthyIn(t) !== undefined && (n === 0 || healthyIn(reports[n - 1]!) === undefined));
+  const named = appearedAt(r, i);
+  const report = turned.filter((t) => named === null || t.sentAt <= named).at(-1) ?? turned[0];
+  const healthy = report && healthyIn(report);
+  const healthyAt = healthy?.healthySince ? Date.parse(healthy.healthySince) : null;
+  const ready = readyAt(r, i);
+  // the apply that made it ready: the last one of an offer after the report that started before it was seen ready
+  const apply =
+    report === undefined || ready === undefined
+      ? undefined
+      : r.trace
+          .filter(
+            (t): t is Extract<TraceLine, { kind: 'apply' }> =>
+              t.kind === 'apply' && t.pool === r.poolName && !t.periodic && t.offeredAt >= report.sentAt && t.startedAt <= ready,
+          )
+          .at(-1);
+  return {
+    process: label(i),
+    healthyToSent: ms(healthyAt, report?.sentAt),
+    sentToAnswered: ms(report?.sentAt, report?.answeredAt),
+    sentToNaming: ms(report?.sentAt, appearedAt(r, i)),
+    sentToOffer: ms(report?.sentAt, apply?.offeredAt),
+    offerToApply: ms(apply?.offeredAt, apply?.startedAt),
+    applyToReady: ms(apply?.startedAt, ready),
+    applyMs: ms(apply?.startedAt, apply?.endedAt),
   };
 }
 

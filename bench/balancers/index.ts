@@ -7,18 +7,20 @@
  * balancer: failed and non-2xx requests (goal: none), from "instance healthy" to "in the pool"
  * (goal: under 50 ms; from its host's report, seen by a naming blocking query, to its first
  * request through the balancer) and from "drain" to "no new requests" (from noops' mark, and
- * from the balancer's own drain, to the old process's last request).
+ * from the balancer's own drain, to the old process's last request). Each join is also cut into
+ * the segments of its path inside noops (the agents' trace, join-probe.mjs: report sent, server,
+ * the balancer host's poll answered, its apply, seen ready).
  *
  *   npm run bench -- --only balancers            # 1,000 requests/s; deploy, rollback, restart
  *   npm run bench -- --only balancers --quick    # 300 requests/s; the rolling deploy only
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient, type InstanceView } from '../../src/api/index.js';
 import { makeBalancedApp } from '../../test/e2e/balancers-app.js';
 import { nginxLuaMissing, startHaproxy, startNginx, type HaproxyProc, type NginxProc } from '../../test/e2e/balancers-harness.js';
 import { cleanup, cli, freePort, killSupervised, startAgent, startServer, tmp, until, type Proc } from '../../test/e2e/harness.js';
-import { type ChangeFigures, figuresOf, worst } from './figures.js';
+import { type ChangeFigures, figuresOf, type TraceLine, worst } from './figures.js';
 import { startLoad, startObservers } from './processes.js';
 
 const JOB = 'cop.bench_owt.lb_pdl.noops_service.front_job.web';
@@ -28,6 +30,8 @@ const LB_HOST = 'lb';
 const HA = 'bench-ha';
 const NG = 'bench-ng';
 const NGA = 'bench-nga';
+/** The agents' probe (join-probe.mjs): the trace of each report and each pool's apply. */
+const PROBE = new URL('./join-probe.mjs', import.meta.url).pathname;
 /** Load before and after each change: the steady state on both sides of it. */
 const STEADY_MS = 2_000;
 
@@ -60,6 +64,15 @@ export interface BalancersResults {
   met: { noFailed: boolean; joinUnder50Ms: boolean; servedUnder50Ms: boolean };
 }
 
+/** The agents' trace so far (join-probe.mjs), one JSON object a line. */
+function readTrace(file: string): TraceLine[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as TraceLine);
+}
+
 /** The machine's 1-minute load average. */
 function loadAverage(): number {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
@@ -81,7 +94,9 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
       const r = await cli(server, args);
       if (r.code !== 0) throw new Error(`noops ${args.join(' ')}: ${r.stdout}${r.stderr}`);
     };
-    for (const h of [...APP_HOSTS, LB_HOST]) agents.push(startAgent(server, roots[h]!, h));
+    const traceFile = process.env.NOOPS_BENCH_BALANCERS_TRACE ?? join(base, 'trace.jsonl'); // given: kept after the run
+    const traced = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${PROBE}`.trim(), NOOPS_BENCH_BALANCERS_TRACE: traceFile };
+    for (const h of [...APP_HOSTS, LB_HOST]) agents.push(startAgent(server, roots[h]!, h, undefined, traced));
     haproxy = await startHaproxy(join(base, 'haproxy'));
     nginx = await startNginx(join(base, 'nginx'), { upstream: NG });
     if (luaMissing) process.stderr.write(`bench: balancers: nginx --api not measured: ${luaMissing}\n`);
@@ -199,7 +214,7 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
         const now = await instances();
         return now.length === APP_HOSTS.length && now.every((i) => i.state === 'up' && i.pid !== null) && now;
       });
-      const common = { t0, before, after, appeared: watch.appeared };
+      const common = { t0, before, after, appeared: watch.appeared, trace: readTrace(traceFile) };
       const row: ChangeRow = {
         change,
         seconds,
@@ -210,8 +225,16 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
           cannon: haRun.result,
           balancer: watch.haproxy,
           pool: watch.haPool,
+          poolName: HA,
         }),
-        nginx: figuresOf('nginx', { ...common, served: ngRun.served, cannon: ngRun.result, balancer: watch.nginx, pool: watch.ngPool }),
+        nginx: figuresOf('nginx', {
+          ...common,
+          served: ngRun.served,
+          cannon: ngRun.result,
+          balancer: watch.nginx,
+          pool: watch.ngPool,
+          poolName: NG,
+        }),
         ...(ngaRun &&
           watch.nginxApi &&
           watch.ngaPool && {
@@ -221,13 +244,25 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
               cannon: ngaRun.result,
               balancer: watch.nginxApi,
               pool: watch.ngaPool,
+              poolName: NGA,
             }),
           }),
       };
       for (const f of [row.haproxy, row.nginx, ...(row.nginxApi ? [row.nginxApi] : [])]) {
         process.stderr.write(
           `bench: balancers, ${change} through ${f.balancer}: ${f.requests} requests at ${f.rate}/s, ${f.errors} errors, ${f.non2xx} non-2xx; ` +
-            `load ${row.load}; report to served ${JSON.stringify(f.reportToServedMs.map((t) => t.ms))} ms; report to the balancer ${JSON.stringify(f.reportToBalancerMs.map((t) => t.ms))} ms; mark to last ${JSON.stringify(f.markToLastMs.map((t) => t.ms))} ms\n`,
+            `load ${row.load}; report to served ${JSON.stringify(f.reportToServedMs.map((t) => t.ms))} ms; report to the balancer ${JSON.stringify(f.reportToBalancerMs.map((t) => t.ms))} ms; mark to last ${JSON.stringify(f.markToLastMs.map((t) => t.ms))} ms\n` +
+            `  join paths (healthy>sent, sent>answered, sent>naming, sent>offer, offer>apply, apply>ready, apply ms): ${JSON.stringify(
+              f.joinPath.map((j) => [
+                j.healthyToSent,
+                j.sentToAnswered,
+                j.sentToNaming,
+                j.sentToOffer,
+                j.offerToApply,
+                j.applyToReady,
+                j.applyMs,
+              ]),
+            )}\n`,
         );
       }
       rows.push(row);

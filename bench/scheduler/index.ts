@@ -14,6 +14,11 @@
  * Anchors: Nomad's C1M placed 1,000,000 containers on 5,000 hosts at about 3,750 placements/s;
  * its C2M took 22 minutes. Goals: 20,000 placements/s with 10,000 hosts; C2M under 150 s.
  *
+ * Then `migration` (bench/scheduler/migration.ts, in its own process): a real server's scheduler
+ * loop and rollout with simulated agents, the time from a host's death to its instances healthy
+ * elsewhere (goal under 15 s with `down_after` 10 s; Nomad 20-30 s, Kubernetes about 6 minutes)
+ * and no flapping when the host returns. `--quick`: 6 hosts, a cluster of 3, `down_after` 2 s.
+ *
  *   node --import tsx bench/scheduler/index.ts [--quick]     (or: npm run bench -- --only scheduler)
  */
 import { spawnSync } from 'node:child_process';
@@ -47,12 +52,23 @@ const SCENARIOS: Record<'quick' | 'full', Scenario[]> = {
   ],
 };
 
+/** The migration run: hosts, the cluster's count, the scheduler's `down_after`. */
+const MIGRATION: Record<'quick' | 'full', { hosts: number; count: number; downAfterMs: number }> = {
+  quick: { hosts: 6, count: 3, downAfterMs: 2_000 },
+  full: { hosts: 20, count: 10, downAfterMs: 10_000 },
+};
+/** A migration run that has not ended by then has hung (a full one takes about 30 s). */
+const MIGRATION_TIMEOUT_MS = 5 * 60_000;
+
 /** Anchors and goals, written with the figures. */
 export const ANCHORS = {
   nomadC1mPlacementsPerS: 3_750,
   nomadC2mS: 22 * 60,
   goalPlacementsPerS: 20_000,
   goalC2mS: 150,
+  nomadMigrationS: [20, 30],
+  kubernetesMigrationS: 360,
+  goalMigrationS: 15,
 };
 
 function scenario(s: Scenario): Record<string, unknown> {
@@ -68,6 +84,30 @@ function scenario(s: Scenario): Record<string, unknown> {
   const r = spawnSync(node[0]!, node.slice(1), { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`bench/scheduler/worker.ts failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+/** What bench/scheduler/migration.ts prints. */
+interface MigrationResult {
+  hosts: number;
+  count: number;
+  downAfterS: number;
+  deathToRunningElsewhereS: number;
+  goalS: number;
+  staleCopyStoppedS: number;
+  flapped: boolean;
+  met: boolean;
+}
+
+function migration(m: { hosts: number; count: number; downAfterMs: number }): MigrationResult {
+  const args = ['--import', 'tsx', join(HERE, 'migration.ts'), '--hosts', String(m.hosts), '--count', String(m.count)];
+  const r = spawnSync(process.execPath, [...args, '--down-after-ms', String(m.downAfterMs)], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+    timeout: MIGRATION_TIMEOUT_MS,
+  });
+  if (r.status !== 0) throw new Error(`bench/scheduler/migration.ts failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as MigrationResult;
 }
 
 /** The load averages (1, 5, 15 minutes) from /proc/loadavg: other work on the machine skews the clock. */
@@ -92,7 +132,12 @@ export async function run(opts: { quick: boolean }): Promise<object> {
     );
     rows.push(row);
   }
-  return { anchors: ANCHORS, loadAvgBefore: loadBefore, rows };
+  const m = opts.quick ? MIGRATION.quick : MIGRATION.full;
+  const moved = { ...migration(m), loadAvgAfter: loadAverage() };
+  process.stderr.write(
+    `bench scheduler: migration: ${m.count} instances on ${m.hosts} hosts, down_after ${m.downAfterMs / 1000} s: running elsewhere ${moved.deathToRunningElsewhereS} s after the death (goal ${moved.goalS} s), stale copy stopped ${moved.staleCopyStoppedS} s after the return, flapped: ${moved.flapped}; load ${moved.loadAvgAfter}\n`,
+  );
+  return { anchors: ANCHORS, loadAvgBefore: loadBefore, rows, migration: moved };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -10,24 +10,41 @@
  * `down_after` 10 s (the default). The cluster's `healthy_for` is 1 s (the default is 10 s: a real
  * service would add that to the figure).
  *
- *   node --import tsx bench/scheduler/migration.ts [--hosts 20] [--count 10]
+ *   node --import tsx bench/scheduler/migration.ts [--hosts 20] [--count 10] [--down-after-ms 10000]
+ *
+ * Run by bench/scheduler/index.ts (`npm run bench -- --only scheduler`; `--quick` takes fewer
+ * hosts and a 2 s `down_after`). Prints its figures as one JSON line, last.
  */
 import { parseArgs } from 'node:util';
 import { startTestApp, TREE, upProcess } from '../../src/server/test-app.js';
 
-const { values } = parseArgs({ options: { hosts: { type: 'string', default: '20' }, count: { type: 'string', default: '10' } } });
+/** The scheduler's default `--down-after` (docs/scheduler.md, "Migration"): the issue's goal is stated for it. */
+const DEFAULT_DOWN_AFTER_MS = 10_000;
+
+const { values } = parseArgs({
+  options: {
+    hosts: { type: 'string', default: '20' },
+    count: { type: 'string', default: '10' },
+    'down-after-ms': { type: 'string', default: String(DEFAULT_DOWN_AFTER_MS) },
+  },
+});
 const HOSTS = Number(values.hosts);
 const COUNT = Number(values.count);
+const DOWN_AFTER_MS = Number(values['down-after-ms']);
+/** The issue's goal is 15 s with `down_after` 10 s: the same 5 s past a shorter `down_after`. */
+const GOAL_PAST_DOWN_AFTER_S = 5;
 const V = 'abcdef001';
 const GiB = 1024 ** 3;
 const REPORT_EVERY_MS = 250;
 
-const t = await startTestApp({ longPollMs: 50 });
+const t = await startTestApp({ longPollMs: 50, scheduleDownAfterMs: DOWN_AFTER_MS });
 const names = Array.from({ length: HOSTS }, (_, i) => `h${i + 1}`);
 const tokens: Record<string, string> = {};
 for (const h of names) {
   tokens[h] = await t.agent(h);
   await t.ctx.store.schedule.setHostCapacity(h, { cpu: 4, memory: 8 * GiB, disk: 100 * GiB, freePorts: 1000 });
+  // the scheduler uses only hosts assigned to a node above the cluster (filter `assigned`)
+  await t.ctx.store.updateHost(h, { scope: TREE.ROOT });
 }
 /** simulated agents: each alive one runs what its desired state lists (and what it still runs, until stops name it) */
 const alive = new Set(names);
@@ -124,13 +141,15 @@ const flapped = ((await t.ctx.store.getCluster(TREE.CLUSTER))?.hosts ?? []).incl
 stopping = true;
 await agentsLoop;
 await t.close();
+const goalS = DOWN_AFTER_MS / 1000 + GOAL_PAST_DOWN_AFTER_S;
 const result = {
   hosts: HOSTS,
   count: COUNT,
-  downAfterS: 10,
+  downAfterS: DOWN_AFTER_MS / 1000,
   deathToRunningElsewhereS: movedMs / 1000,
-  goalS: 15,
+  goalS,
   staleCopyStoppedS: staleMs / 1000,
   flapped,
+  met: movedMs / 1000 < goalS && !flapped,
 };
-process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -27,6 +27,13 @@ import {
 import { cacheDir } from './install/install-paths.js';
 import { sleep } from './sleep.js';
 
+/**
+ * A tracker answer or a piece from the server that has not come in this long: the server counts
+ * as unreachable for now and the agent tries the release again later, rather than wait on it. A
+ * piece of a few MiB takes well under a second on any link a fleet runs on.
+ */
+export const SERVER_ANSWER_MS = 30_000;
+
 /** `noops agent --peer-listen`'s default: every interface, the port after the API's 7700. */
 export const DEFAULT_PEER_LISTEN = '0.0.0.0:7701';
 /** The host of `--peer-listen :PORT`: every interface (peers are other machines). */
@@ -100,22 +107,41 @@ export class SwarmClient {
     const pinned = this.opts.key();
     if (pinned === undefined) return false;
     const api = this.opts.api();
+    // each call to the server under a deadline; its passing is the server being unreachable
+    const bounded = async <T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+      const timeout = AbortSignal.timeout(SERVER_ANSWER_MS);
+      try {
+        return await call(AbortSignal.any([this.opts.signal, timeout]));
+      } catch (err) {
+        if (!timeout.aborted || this.opts.signal.aborted) throw err;
+        throw new NoopsError(
+          'NOOPS_E_SERVER_UNREACHABLE',
+          `the server did not answer about package ${sha256} in ${SERVER_ANSWER_MS / 1000} s`,
+          {
+            cause: err,
+          },
+        );
+      }
+    };
     try {
       const r = await fetchPieces({
         sha256,
         pinned,
-        ask: (req) => api.request<SwarmAnswer>('POST', `/agent/pieces/${sha256}`, req, { signal: this.opts.signal }),
-        seed: async (offset, length) => {
-          const res = await api.download(url, { headers: { range: `bytes=${offset}-${offset + length - 1}` }, signal: this.opts.signal });
-          if (res.status !== 206) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server answered ${res.status} to a range of ${url}`);
-          return readLimited(res, length);
-        },
+        ask: (req) => bounded((signal) => api.request<SwarmAnswer>('POST', `/agent/pieces/${sha256}`, req, { signal })),
+        seed: (offset, length) =>
+          bounded(async (signal) => {
+            const res = await api.download(url, { headers: { range: `bytes=${offset}-${offset + length - 1}` }, signal });
+            if (res.status !== 206)
+              throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server answered ${res.status} to a range of ${url}`);
+            return readLimited(res, length);
+          }),
         peer: (peerUrl, offset, length, ticket) => fetchFromPeer(peerUrl, sha256, offset, length, ticket, this.opts.signal),
         open: (size) => (typeof dest === 'string' ? filePieceStore(dest, size) : dest.open(size)),
         offer: (source) => this.peers.offer(sha256, source),
         ...(this.serve && { serve: this.serve }),
         log: this.opts.log,
         signal: this.opts.signal,
+        debug: process.env.NOOPS_SWARM_DEBUG === '1',
         sleep,
       });
       if (typeof dest === 'string') {

@@ -141,3 +141,33 @@ test("a pool's member is a container's own address when its process reports one,
   );
   balancers.close();
 });
+
+test("with no pool stored, no host's row is read; the first pool stored reads them and gives its members their addresses", async () => {
+  const runs = new FakeRuns();
+  const store = new MemoryBalanceStore();
+  store.addHost('h1', '10.0.0.1');
+  store.addHost('lb', '10.0.0.9');
+  let reads = 0;
+  const listHosts = store.listHosts.bind(store);
+  store.listHosts = async () => {
+    reads++;
+    return listHosts();
+  };
+  const bus = new LocalChangeBus();
+  const balancers = new Balancers({ reports: runs, store, bus, view: { sweepMs: 20, hostsRefreshMs: 10, reloadMs: 60_000 } });
+  await balancers.start();
+  runs.report('h1', [upProcess(SHOP, 'aaaaaaaaa')]);
+  await new Promise((r) => setTimeout(r, 100)); // ten refreshes of the hosts' rows, had they read
+  assert.equal(reads, 0);
+  store.setPool('web', { selector: 'service=hello', host: 'lb', driver: 'haproxy', socket: '/run/haproxy.sock', backend: 'web' });
+  await balancers.view.reload();
+  const deadline = Date.now() + 10_000;
+  while (balancers.view.desired('lb').pools[0]?.members[0]?.address !== '10.0.0.1' && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(
+    balancers.view.desired('lb').pools[0]!.members.map((m) => [m.host, m.address, m.state]),
+    [['h1', '10.0.0.1', 'ready']],
+  );
+  assert.ok(reads > 0);
+  balancers.close();
+});

@@ -98,7 +98,7 @@ export const ERROR_CODES = {
   },
   NOOPS_E_NO_LEADER: {
     status: 503,
-    hint: 'no server applied it in time: the server leading rollouts may have just died (another takes over within seconds); see `noops servers`, then try again',
+    hint: 'no server applied it in time: the server leading that loop (rollouts, the scheduler) may have just died (another takes over within seconds); see `noops servers`, then try again',
   },
   NOOPS_E_FENCED: {
     status: 503,

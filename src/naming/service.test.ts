@@ -18,6 +18,7 @@ function namingOf(desired: DesiredRow[]) {
     reports: source,
     store: {
       listHosts: async () => source.rows,
+      listHostsNamed: async (names) => source.rows.filter((r) => names.includes(r.name)),
       listDesired: async () => desired,
       recordNamingLookups: async (rows) => {
         writes.push(rows.length);

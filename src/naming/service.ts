@@ -30,6 +30,7 @@ export interface NamingDeps {
   reports: NamingSource & { instances(): readonly InstanceRow[] };
   store: {
     listHosts(): Promise<HostRow[]>;
+    listHostsNamed(names: readonly string[]): Promise<HostRow[]>;
     listDesired(): Promise<DesiredRow[]>;
     recordNamingLookups(rows: readonly NamingLookupRow[]): Promise<void>;
     listNamingLookups(): Promise<NamingLookupRow[]>;
@@ -56,7 +57,12 @@ export class Naming {
   private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: NamingDeps) {
-    this.view = new NamingView(deps.reports, () => deps.store.listHosts(), deps.view);
+    this.view = new NamingView(
+      deps.reports,
+      () => deps.store.listHosts(),
+      deps.view,
+      (names) => deps.store.listHostsNamed(names),
+    );
     this.timer = setInterval(() => void this.flush(), LOOKUPS_FLUSH_MS).unref();
   }
 

@@ -175,6 +175,38 @@ describe('NamingView', () => {
     view.close();
   });
 
+  it("a host that joins after the start is answered with its address, reading its own row and not every host's", async () => {
+    const s = new FakeSource();
+    for (let i = 0; i < 100; i++) s.addHost(`old${i}`, `10.0.1.${i}`);
+    const full: number[] = [];
+    const named: string[][] = [];
+    const view = new NamingView(
+      s,
+      async () => {
+        full.push(s.rows.length);
+        return s.rows;
+      },
+      { hostsRefreshMs: 60_000 },
+      async (names) => {
+        named.push([...names]);
+        return s.rows.filter((r) => names.includes(r.name));
+      },
+    );
+    await view.start();
+    s.addHost('new1', '::ffff:10.0.2.1');
+    s.report('new1', [proc(SHOP)]);
+    const deadline = Date.now() + 10_000;
+    while (view.hostAt('10.0.2.1') === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(view.hostAt('10.0.2.1'), 'new1');
+    assert.deepEqual(
+      view.answer(parseSelector('service=hello'), all).endpoints.map((e) => `${e.host} ${e.address}`),
+      ['new1 10.0.2.1'],
+    );
+    assert.deepEqual(full, [100], 'every row was read once, at the start');
+    assert.deepEqual(named, [['new1']]);
+    view.close();
+  });
+
   it('plainAddress drops the IPv4-mapped prefix only', () => {
     assert.equal(plainAddress('::ffff:127.0.0.1'), '127.0.0.1');
     assert.equal(plainAddress('::1'), '::1');

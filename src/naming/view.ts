@@ -106,13 +106,22 @@ export class NamingView {
   };
   private readonly timers: NodeJS.Timeout[] = [];
   private loading: Promise<void> | undefined;
+  /** hosts that reported with no row read yet (they just joined), and the read of their rows under way */
+  private readonly unread = new Set<string>();
+  private readingNew: Promise<void> | undefined;
   /** raised at every change of any host's endpoints */
   generation = 0;
 
+  /**
+   * `hostsNamed`: reads the rows of the named hosts only. With it, a host that just joined costs
+   * one read of its own row; without it, every host's (10,000 agents joining read all 10,000
+   * rows again and again: the join's cost grew with the fleet).
+   */
   constructor(
     private readonly source: NamingSource,
     private readonly listHosts: () => Promise<HostRow[]>,
     opts: NamingViewOptions = {},
+    private readonly hostsNamed?: (names: string[]) => Promise<HostRow[]>,
   ) {
     source.on('report', this.listener);
     this.timers.push(setInterval(() => this.sweep(), opts.sweepMs ?? 1000).unref());
@@ -254,9 +263,7 @@ export class NamingView {
       .then((rows) => {
         this.hostRows = new Map(rows.map((r) => [r.name, r]));
         this.hostsByAddress = new Map();
-        for (const r of rows)
-          if (r.address !== null && !this.hostsByAddress.has(plainAddress(r.address)!))
-            this.hostsByAddress.set(plainAddress(r.address)!, r.name);
+        for (const r of rows) this.addressOf(r);
         let any = false;
         for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) any = this.refreshHost(host, false) || any;
         if (any) this.changed(); // parked questions are answered again only when an endpoint changed
@@ -266,6 +273,44 @@ export class NamingView {
         this.loading = undefined;
       });
     return this.loading;
+  }
+
+  /** Remembers the address a host's agent joined from (the first host seen there keeps it). */
+  private addressOf(r: HostRow): void {
+    if (r.address !== null && !this.hostsByAddress.has(plainAddress(r.address)!)) this.hostsByAddress.set(plainAddress(r.address)!, r.name);
+  }
+
+  /**
+   * Reads the row of a host that reported before its row was read: its own row (with those of
+   * the others that joined meanwhile, in one read), or every host's without `hostsNamed`.
+   */
+  private readNew(host: string): void {
+    if (!this.hostsNamed) {
+      if (!this.loading) void this.loadHosts();
+      return;
+    }
+    this.unread.add(host);
+    const read = this.hostsNamed;
+    this.readingNew ??= (async () => {
+      while (this.unread.size > 0) {
+        const names = [...this.unread];
+        this.unread.clear();
+        let any = false;
+        for (const r of await read(names)) {
+          this.hostRows.set(r.name, r);
+          this.addressOf(r);
+          any = this.refreshHost(r.name, false) || any;
+        }
+        if (any) this.changed();
+      }
+    })()
+      .catch((err: Error) => {
+        this.unread.clear(); // their next reports ask again
+        process.emitWarning(`naming: reading new hosts failed (tried again at their next report): ${err.message}`);
+      })
+      .finally(() => {
+        this.readingNew = undefined;
+      });
   }
 
   /** A host's liveness may have changed without a report: checked every sweep (only a changed one is worked out again). */
@@ -288,7 +333,7 @@ export class NamingView {
   /** Works out a host's endpoints again; true (and, when `wake`, wakes the waiters) when they changed. */
   private refreshHost(host: string, wake = true): boolean {
     const row = this.hostRows.get(host);
-    if (row === undefined && this.source.lastReport(host) !== undefined && !this.loading) void this.loadHosts(); // a new host: its address
+    if (row === undefined && this.source.lastReport(host) !== undefined) this.readNew(host); // a new host: its address
     const live = this.isLive(host);
     if (live) this.live.set(host, true);
     else this.live.delete(host);

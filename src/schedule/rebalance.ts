@@ -17,6 +17,7 @@ import type { RebalanceMoveView, RebalanceView } from '../api/index.js';
 import { feasible, meets } from './filters.js';
 import { Fleet } from './fleet.js';
 import { hostFullness } from './plan.js';
+import { NO_HOST, Targets } from './targets.js';
 import type { PlaceAsk, SchedHost } from './types.js';
 
 /** One cluster's instances being moved: its ask and its hosts, kept current move by move. */
@@ -134,24 +135,6 @@ function evenOut(fleet: Fleet, m: Moving, label: string, budget: number, moves: 
   return made;
 }
 
-/** The first host of `targets` (fullest first) at least as full as `level` that may take one more instance of `m`, or -1. */
-function fullerFit(
-  fleet: Fleet,
-  m: Moving,
-  targets: readonly number[],
-  full: Float64Array,
-  level: number,
-  from: number,
-  freed: ReadonlySet<number>,
-): number {
-  for (const i of targets) {
-    if (full[i]! < level) return -1;
-    if (i === from || freed.has(i) || fleet.usable[i] !== 1 || m.hosts.has(i)) continue;
-    if (feasible(fleet.hosts[i]!, m.ask)) return i;
-  }
-  return -1;
-}
-
 /** Empties the emptiest hosts into fuller ones, a whole host at a time, within the budget. */
 function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: RebalanceMoveView[]): void {
   const onHost = new Map<number, Moving[]>();
@@ -166,7 +149,11 @@ function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: Rebala
   // move changes two hosts' fullness a little, so the order stays close)
   const full = new Float64Array(fleet.hosts.length);
   for (const i of onHost.keys()) full[i] = hostFullness(fleet, i);
-  const targets = [...onHost.keys()].sort((a, b) => full[b]! - full[a]!);
+  const targets = new Targets(
+    fleet,
+    [...onHost.keys()].sort((a, b) => full[b]! - full[a]!),
+    full,
+  );
   // a host with a spread cluster's instance stays (moving it would undo the spread); so does a
   // host that is down, unheard or draining: moving what it holds is the loop's migration, within
   // its budget (a rebalance must not empty the hosts a network split keeps)
@@ -181,6 +168,7 @@ function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: Rebala
   let tries = 4 * budget + 16;
   const refresh = (i: number): void => {
     full[i] = hostFullness(fleet, i);
+    targets.update(i);
   };
   for (const [from, ms] of sources) {
     if (ms.length > left || received.has(from)) continue;
@@ -188,16 +176,25 @@ function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: Rebala
     const level = full[from]!;
     const done: { m: Moving; to: number }[] = [];
     for (const m of ms) {
-      const to = fullerFit(fleet, m, targets, full, level, from, freed);
-      if (to < 0) break;
+      // the first target in order, fullest first, at least as full as `from` was, that may take it
+      const { cpu, memory } = m.ask.spec;
+      const to = targets.first(
+        level,
+        cpu,
+        memory,
+        (i) => i !== from && !freed.has(i) && fleet.usable[i] === 1 && !m.hosts.has(i) && feasible(fleet.hosts[i]!, m.ask),
+      );
+      if (to === NO_HOST) break;
       move(fleet, m, from, to);
       refresh(to);
+      targets.update(from); // its fullness as kept (`level`) stays until it is freed; its room grew
       done.push({ m, to });
     }
     if (done.length < ms.length) {
       for (const { m, to } of done.reverse()) {
         move(fleet, m, to, from);
         refresh(to);
+        targets.update(from);
       }
       continue;
     }

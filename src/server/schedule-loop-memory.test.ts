@@ -15,6 +15,7 @@ const SPEC = { count: 1, cpu: 1, memory: GiB, constraints: [], distinctHosts: fa
 
 /** Hosts and clusters in memory; placements written by the loop land in `clusters`. */
 function memory(hosts: LoopHost[], clusters: LoopCluster[]): { state: ScheduleState; write: ScheduleWriter } {
+  const vacating = new Map<string, number>();
   const state: ScheduleState = {
     hosts: async () => hosts,
     scheduledClusters: async () => clusters.map((c) => ({ ...c, hosts: [...c.hosts] })),
@@ -24,6 +25,8 @@ function memory(hosts: LoopHost[], clusters: LoopCluster[]): { state: ScheduleSt
     reportedTags: () => undefined,
     fixedPorts: async () => [],
     staleCopies: async () => [],
+    vacating: async () => new Map(vacating),
+    rebalanceRequests: async () => [],
   };
   const write: ScheduleWriter = {
     async setPlacements(tag, placed, _events, replicas) {
@@ -37,6 +40,11 @@ function memory(hosts: LoopHost[], clusters: LoopCluster[]): { state: ScheduleSt
     dropDead: async () => undefined,
     clearStale: async () => undefined,
     record: async () => undefined,
+    rebalanced: async () => true,
+    async setVacating(add, remove) {
+      for (const h of remove) vacating.delete(h);
+      for (const v of add) if (!vacating.has(v.host)) vacating.set(v.host, v.at);
+    },
   };
   return { state, write };
 }

@@ -7,8 +7,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestApp, TREE, type TestApp, until, upProcess } from './test-app.js';
-import { ScheduleLoop } from './schedule-loop.js';
+import { MIGRATE_WINDOW_MS, ScheduleLoop } from './schedule-loop.js';
 import { schedulePlanner } from './schedule-planner.js';
+import type { LoopHost } from './schedule-ports.js';
 import { scheduleState, scheduleWriter } from './schedule-store-ports.js';
 
 const V = 'abcdef001';
@@ -142,19 +143,65 @@ describe('the scheduler loop', () => {
     assert.deepEqual(await hostsOf(), before_);
   });
 
-  it('unheard hosts leave at most the budget per minute', async () => {
-    const budgeted = new ScheduleLoop({
+  it('unheard hosts leave at most the budget per minute, counted across a change of leader', async () => {
+    let now = Date.parse('2026-12-04T10:00:00.000Z');
+    const silent: LoopHost[] = ['a', 'b', 'c'].map((name) => ({
+      name,
+      labels: {},
+      lastSeen: null,
+      draining: false,
+      capacity: null,
+      scope: TREE.ROOT,
+    }));
+    const leader = () =>
+      new ScheduleLoop({
+        state: { ...scheduleState(t.ctx), hosts: async () => silent },
+        write: scheduleWriter(t.ctx, () => {}),
+        planner: schedulePlanner(),
+        now: () => now,
+      });
+    const admit = (l: ScheduleLoop): Promise<Set<string>> =>
+      (l as unknown as { admitDown(h: unknown[]): Promise<Set<string>> }).admitDown(silent);
+    assert.deepEqual([...(await admit(leader()))], ['a'], '10% of 3 hosts, at least one: the longest silent first (ties: in order)');
+    // another server takes the loop over within the minute: it counts what the first let leave
+    now += MIGRATE_WINDOW_MS / 2;
+    const next = leader();
+    assert.deepEqual([...(await admit(next))], ['a']);
+    // a minute after the first left, the budget allows one more
+    now += MIGRATE_WINDOW_MS / 2;
+    assert.deepEqual([...(await admit(next))].sort(), ['a', 'b']);
+    assert.deepEqual(
+      (await t.ctx.store.schedule.listVacating()).map((v) => [v.host, v.since]),
+      [
+        ['a', '2026-12-04T10:00:00.000Z'],
+        ['b', '2026-12-04T10:01:00.000Z'],
+      ],
+    );
+    // a host heard again is forgotten: it would count afresh if it went quiet again
+    silent[0]!.lastSeen = new Date(now).toISOString();
+    assert.deepEqual([...(await admit(next))], ['b']);
+    assert.deepEqual(
+      (await t.ctx.store.schedule.listVacating()).map((v) => v.host),
+      ['b'],
+    );
+  });
+
+  it("with no cluster scheduled and no stale copy, a tick does not read every host's row", async () => {
+    let hostReads = 0;
+    const idle = new ScheduleLoop({
       state: {
         ...scheduleState(t.ctx),
-        hosts: async () =>
-          ['a', 'b', 'c'].map((name) => ({ name, labels: {}, lastSeen: null, draining: false, capacity: null, scope: TREE.ROOT })),
+        scheduledClusters: async () => [],
+        staleCopies: async () => [],
+        hosts: async () => {
+          hostReads++;
+          return [];
+        },
       },
       write: scheduleWriter(t.ctx, () => {}),
       planner: schedulePlanner(),
     });
-    const admitted = (budgeted as unknown as { admitDown(h: unknown[]): Set<string> }).admitDown(
-      ['a', 'b', 'c'].map((name) => ({ name, labels: {}, lastSeen: null, draining: false, capacity: null, scope: TREE.ROOT })),
-    );
-    assert.equal(admitted.size, 1, '10% of 3 hosts, at least one');
+    await idle.tick();
+    assert.equal(hostReads, 0);
   });
 });

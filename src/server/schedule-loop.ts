@@ -3,7 +3,8 @@
  * every tick (1 s, and at once when the bus says hosts or clusters changed) it plans each scheduled
  * cluster and applies only what changed, through its ports (schedule-ports.ts):
  *
- *   hosts + clusters ──► up? (heard within down_after) ──► migration budget ──► planner
+ *   rebalance requests (POST /rebalance on any server) ──► planned and made, each with its request's end
+ *   hosts + clusters ──► up? (heard within down_after) ──► migration budget (its window in the store) ──► planner
  *     plan differs ──► placements (cluster hosts, replicas per host) + history
  *       a new count on a host it runs ──► its desired entry's replicas, in place
  *     then, per cluster, one step at a time (one deployment per cluster):
@@ -12,13 +13,16 @@
  *       live hosts that left ──► undeploy of them only (drained first), after the new ones are healthy
  *     stale copies seen stopped ──► forgotten (history: `stale`)
  *
- * Only the server that leads `LOOPS.schedule` runs it (schedule-wiring.ts).
+ * Only the server that leads `LOOPS.schedule` runs it (schedule-wiring.ts), and only it writes
+ * placements: what it must carry on after a failover (the budget's window, rebalances asked) is in
+ * the store, not in its memory.
  */
 import { EventEmitter } from 'node:events';
 import type { NewPlacementEvent } from '../store/index.js';
 import { jobOf } from '../rollout/index.js';
 import type { PlacementKind, RebalanceView } from '../api/index.js';
 import type { LoopCluster, LoopHost, PlanAsk, PlanHost, PlanResult, Planner, ScheduleState, ScheduleWriter } from './schedule-ports.js';
+import { rebalanceChanges } from './schedule-rebalance.js';
 import { clusterInstances, placementOf, replicaChanges, samePlacement } from './schedule-replicas.js';
 
 /** A host unheard this long leaves its clusters (server option `--down-after`). */
@@ -29,7 +33,8 @@ export const DEFAULT_MAX_MIGRATE_SHARE = 0.1;
 export const TICK_MS = 1000;
 /** A scheduler deploy that did not take is tried again after this long. */
 export const RETRY_MS = 10_000;
-const MIGRATE_WINDOW_MS = 60_000;
+/** The budget's window: `maxMigrateShare` of the hosts per this long (the issue's "per minute"). */
+export const MIGRATE_WINDOW_MS = 60_000;
 
 export interface ScheduleLoopOptions {
   state: ScheduleState;
@@ -53,8 +58,6 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
   readonly downAfterMs: number;
   readonly maxMigrateShare: number;
   private readonly now: () => number;
-  /** unheard hosts the budget let leave, and when */
-  private readonly vacating = new Map<string, number>();
   /** per cluster: when its last scheduler deployment was asked, to try again only after RETRY_MS */
   private readonly tried = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -84,7 +87,6 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
     this.followed = true;
     clearInterval(this.timer);
     this.timer = undefined;
-    this.vacating.clear();
     await this.running;
   }
 
@@ -117,10 +119,16 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
 
   /** One round: plan every scheduled cluster, apply what changed, one step each. */
   async tick(): Promise<void> {
+    // rebalances asked through any server first: only the leader writes placements, one step after another
+    await this.carryOutRebalances();
+    if (this.followed) return;
     const { state } = this.o;
-    const hosts = await state.hosts();
     const clusters = (await state.scheduledClusters()).sort((a, b) => (a.tag < b.tag ? -1 : 1));
-    const down = this.admitDown(hosts);
+    // Nothing scheduled and no stale copy to clear: nothing to plan, and every host's row (10,000
+    // of them, every second) is not read for nothing.
+    if (clusters.length === 0 && (await state.staleCopies()).length === 0) return;
+    const hosts = await state.hosts();
+    const down = await this.admitDown(hosts);
     const { planHosts, asks } = await this.inputs(hosts, clusters, down);
     // unheard hosts the budget keeps: they keep what they hold and take nothing new
     const quiet = new Set(hosts.filter((h) => !this.isUp(h)).map((h) => h.name));
@@ -158,12 +166,15 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
   }
 
   /**
-   * `noops rebalance`: moves within `maxMoves`; unless `dryRun`, each move is written as the
-   * cluster's new placements (the loop then starts the new copy, waits for it healthy, and stops
-   * the old one, drained), with its reason in the history. Only the clusters `mayMove` allows move
-   * (a team's own); every cluster counts in the hosts' allocations.
+   * `noops rebalance --dry-run` (any server): the moves a rebalance of at most `maxMoves` would make
+   * now, among the clusters `mayMove` allows (a team's own; every cluster counts in the hosts'
+   * allocations). Nothing changes: a real rebalance is a request the leader's tick carries out.
    */
-  async rebalance(maxMoves: number, dryRun: boolean, mayMove: (tag: string) => boolean = () => true): Promise<RebalanceView> {
+  async previewRebalance(maxMoves: number, mayMove: (tag: string) => boolean = () => true): Promise<RebalanceView> {
+    return (await this.planMoves(maxMoves, mayMove)).view;
+  }
+
+  private async planMoves(maxMoves: number, mayMove: (tag: string) => boolean): Promise<{ view: RebalanceView; clusters: LoopCluster[] }> {
     const hosts = await this.o.state.hosts();
     const clusters = await this.o.state.scheduledClusters();
     const { planHosts, asks } = await this.inputs(hosts, clusters, this.downNow(hosts));
@@ -172,22 +183,24 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
       asks.filter((a) => mayMove(a.tag)),
       maxMoves,
     );
-    if (!dryRun) {
-      const placed = new Map(clusters.map((c) => [c.tag, [...c.hosts]]));
-      const events = new Map<string, NewPlacementEvent[]>();
-      for (const m of view.moves) {
-        const now = placed.get(m.tag);
-        if (!now) continue;
-        placed.set(
-          m.tag,
-          now.map((h) => (h === m.from ? m.to : h)),
-        );
-        events.set(m.tag, [...(events.get(m.tag) ?? []), { tag: m.tag, kind: 'rebalance', from: m.from, to: m.to, reason: m.reason }]);
-      }
-      for (const [tag, evs] of events) await this.o.write.setPlacements(tag, placed.get(tag)!, evs);
-      this.wake();
+    return { view, clusters };
+  }
+
+  /**
+   * The rebalance requests waiting (`POST /rebalance` on any server): each planned on the state as
+   * it is now and written with its request's end, in one fenced transaction, so it is made once and
+   * never races this loop's own writes. The loop then carries each move out like any change: the
+   * new copy started, healthy, then the old one drained and stopped.
+   */
+  private async carryOutRebalances(): Promise<void> {
+    const requests = await this.o.state.rebalanceRequests();
+    for (const r of requests) {
+      if (this.followed) return;
+      const movable = r.movable === null ? null : new Set(r.movable);
+      const { view, clusters } = await this.planMoves(r.maxMoves, (tag) => movable === null || movable.has(tag));
+      if (this.followed) return; // lost while planning: the next leader carries it out
+      await this.o.write.rebalanced(r, rebalanceChanges(clusters, view.moves), { ...view, dryRun: false });
     }
-    return { ...view, dryRun };
   }
 
   /** The planner's inputs: each host's allocation, ports and jobs from the clusters placed on it. */
@@ -235,21 +248,36 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
     return { planHosts, asks };
   }
 
-  /** Unheard hosts that may leave now: those already leaving, and new ones within the per-minute budget. */
-  private admitDown(hosts: LoopHost[]): Set<string> {
+  /**
+   * Unheard hosts that may leave now: those already leaving, and new ones within the per-minute
+   * budget. The window is in the store (`ScheduleState.vacating`), so a server that takes the loop
+   * over counts what its predecessor let leave; hosts heard again, or gone, are forgotten.
+   */
+  private async admitDown(hosts: LoopHost[]): Promise<Set<string>> {
     const now = this.now();
-    for (const h of hosts) if (this.isUp(h)) this.vacating.delete(h.name);
+    const vacating = await this.o.state.vacating();
+    const byName = new Map(hosts.map((h) => [h.name, h]));
+    const remove: string[] = [];
+    for (const name of vacating.keys()) {
+      const h = byName.get(name);
+      if (h === undefined || this.isUp(h)) remove.push(name);
+    }
+    for (const name of remove) vacating.delete(name);
     const budget = Math.max(1, Math.floor(this.maxMigrateShare * hosts.length));
-    let used = [...this.vacating.values()].filter((at) => now - at < MIGRATE_WINDOW_MS).length;
+    let used = [...vacating.values()].filter((at) => now - at < MIGRATE_WINDOW_MS).length;
     const waiting = hosts
-      .filter((h) => !this.isUp(h) && !this.vacating.has(h.name))
+      .filter((h) => !this.isUp(h) && !vacating.has(h.name))
       .sort((a, b) => Date.parse(a.lastSeen ?? '1970-01-01T00:00:00Z') - Date.parse(b.lastSeen ?? '1970-01-01T00:00:00Z'));
+    const add: { host: string; at: number }[] = [];
     for (const h of waiting) {
       if (used >= budget) break;
-      this.vacating.set(h.name, now);
+      vacating.set(h.name, now);
+      add.push({ host: h.name, at: now });
       used++;
     }
-    return new Set(this.vacating.keys());
+    // a lost lead writes nothing more (the tick ends at its next check)
+    if ((add.length > 0 || remove.length > 0) && !this.followed) await this.o.write.setVacating(add, remove);
+    return new Set(vacating.keys());
   }
 
   /** For previews: every unheard host counts as down (no budget is spent). */

@@ -6,7 +6,8 @@
  *
  *   ScheduleState ──► hosts, scheduled clusters, desired entries, reports ──► planner ──► plan
  *   plan ──► ScheduleWriter: cluster hosts (+ history), deploy to new hosts, undeploy leavers,
- *            drop a dead host's entry (a stale copy, stopped when it comes back)
+ *            drop a dead host's entry (a stale copy, stopped when it comes back), the migration
+ *            budget's window, rebalance requests carried out
  */
 import type { NewPlacementEvent } from '../store/index.js';
 import type { RebalanceView, ScheduleSpec } from '../api/index.js';
@@ -51,6 +52,29 @@ export interface ScheduleState {
   fixedPorts(tag: string, version: string | null): Promise<number[]>;
   /** copies left on hosts that were unheard when their cluster moved */
   staleCopies(): Promise<{ host: string; tag: string }[]>;
+  /** the unheard hosts the migration budget let leave, and when (ms since the epoch): kept by the store, so a new leader counts them */
+  vacating(): Promise<Map<string, number>>;
+  /** `noops rebalance` requests not yet carried out, oldest first */
+  rebalanceRequests(): Promise<RebalanceRequest[]>;
+}
+
+/** A rebalance asked through any server (`POST /rebalance`), for the leader's tick to carry out. */
+export interface RebalanceRequest {
+  id: number;
+  /** who asked (the audit names them) */
+  actor: string;
+  maxMoves: number;
+  /** the clusters the asker may move; null: every one */
+  movable: string[] | null;
+}
+
+/** One cluster's new placements and the history events that explain them. */
+export interface PlacementChange {
+  tag: string;
+  hosts: string[];
+  /** its hosts that run more than one instance, with their count ({}: one on each) */
+  replicas: Record<string, number>;
+  events: NewPlacementEvent[];
 }
 
 /** What the loop changes. */
@@ -72,6 +96,14 @@ export interface ScheduleWriter {
   clearStale(host: string, tag: string, event: NewPlacementEvent): Promise<void>;
   /** history events alone */
   record(events: NewPlacementEvent[]): Promise<void>;
+  /** unheard hosts let leave now (`at`: ms since the epoch), and hosts heard again or gone forgotten */
+  setVacating(add: { host: string; at: number }[], remove: string[]): Promise<void>;
+  /**
+   * A rebalance request carried out: its moves' placements and history, and the request marked
+   * done with `view`, together (all or nothing); answers false, writing nothing, when the request
+   * was no longer pending (its asker gave up and cancelled it)
+   */
+  rebalanced(request: RebalanceRequest, changes: PlacementChange[], view: RebalanceView): Promise<boolean>;
 }
 
 /** A host as the planner sees it. */

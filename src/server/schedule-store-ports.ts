@@ -63,6 +63,17 @@ export function scheduleState(ctx: Pick<ServerContext, 'store' | 'reports'>): Sc
     async staleCopies() {
       return (await store.listStaleCopies()).map((s) => ({ host: s.host, tag: s.tag }));
     },
+    async rebalanceRequests() {
+      return (await store.schedule.pendingRebalanceRequests()).map((r) => ({
+        id: r.id,
+        actor: r.actor,
+        maxMoves: r.maxMoves,
+        movable: r.movable,
+      }));
+    },
+    async vacating() {
+      return new Map((await store.schedule.listVacating()).map((v) => [v.host, Date.parse(v.since)]));
+    },
   };
 }
 
@@ -138,6 +149,39 @@ export function scheduleWriter(
     },
     async record(events) {
       await store.recordPlacements(events);
+    },
+    async rebalanced(request, changes, view) {
+      const at = new Date().toISOString();
+      const done = await write(async (s) => {
+        if (!(await s.schedule.finishRebalanceRequest(request.id, { moves: view.moves, freedHosts: view.freedHosts }, at))) return false;
+        for (const c of changes) {
+          const row = await s.getCluster(c.tag);
+          if (!row) continue;
+          await s.putCluster({ tag: c.tag, hosts: c.hosts, policy: row.policy, conf: row.conf, updatedAt: at });
+          await s.replicas.setClusterReplicas(c.tag, c.replicas);
+          await s.recordPlacements(c.events.map((e) => ({ ...e, at })));
+          await s.audit({ at, actor: SCHEDULER, action: 'cluster.schedule', target: c.tag, detail: { hosts: c.hosts, events: c.events } });
+        }
+        if (view.moves.length > 0)
+          await s.audit({
+            at,
+            actor: request.actor,
+            action: 'rebalance',
+            target: '',
+            detail: { moves: view.moves, freedHosts: view.freedHosts },
+          });
+        return true;
+      });
+      if (done && changes.length > 0) await ctx.bus.publish(CHANNELS.tree, 'clusters');
+      return done;
+    },
+    async setVacating(add, remove) {
+      await write((s) =>
+        s.schedule.setVacating(
+          add.map((v) => ({ host: v.host, since: new Date(v.at).toISOString() })),
+          remove,
+        ),
+      );
     },
   };
 }

@@ -17,6 +17,7 @@ export type { NewPlacementEvent, PlacementEventKind, PlacementEventRow, Placemen
 export type { BalancerQueries, BalancerReportRow, BalancerRow, DrainRow, NewDrain } from './balancers.js';
 export type { HostSubnetRow, NetworkRow, NetworkStore } from './networks.js';
 export type { CapacityRow, ScheduleRow, ScheduleStore } from './schedule.js';
+export type { RebalanceRequestRow, RebalanceResultRow, VacatingRow } from './schedule-leader.js';
 export type { ReplicaStore } from './replicas.js';
 export type { AlarmEventRow, AlarmFilter, AlarmStore, CallbackRow, DeliveryRow, NewAlarmEvent, SilenceRow } from './alarms.js';
 export type { StoreTarget } from './open.js';

@@ -22,6 +22,7 @@ import { balancersMigration } from './balancers.js';
 import { networksMigration } from './networks.js';
 import { capacityMigration } from './schedule.js';
 import { deploymentHostsMigration } from './deployment-hosts.js';
+import { scheduleLeaderMigration } from './schedule-leader.js';
 import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** The two backends; the schema differs between them only in identity columns and collation. */
@@ -485,6 +486,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0022_capacity': capacityMigration,
   '0023_placements': placementsMigration,
   '0024_series_ids': seriesIdsMigration,
+  '0025_schedule_leader': scheduleLeaderMigration,
   '0026_deployment_hosts': deploymentHostsMigration,
   '0028_replicas': replicasMigration,
 };

@@ -12,6 +12,7 @@
  */
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { Backend } from './migrations.js';
+import { type ScheduleLeaderStore, scheduleLeaderQueries } from './schedule-leader.js';
 import type { Database } from './schema.js';
 
 /** What a host offers, as its agent reported it (the wire's `HostCapacity`). */
@@ -36,8 +37,11 @@ export interface ScheduleRow {
   spread: string | null;
 }
 
-/** The queries of this file, as the `Store` offers them (`store.schedule`), in its transaction if any. */
-export interface ScheduleStore {
+/**
+ * The queries of this file, as the `Store` offers them (`store.schedule`), in its transaction if
+ * any; with the leader's own (schedule-leader.ts: the migration budget's window, rebalance requests).
+ */
+export interface ScheduleStore extends ScheduleLeaderStore {
   /** records what a host offers (null: forgets it); answers false when no such host */
   setHostCapacity(host: string, capacity: CapacityRow | null): Promise<boolean>;
   /** what a host offers; undefined when it never reported it (or there is no such host) */
@@ -112,6 +116,7 @@ function scheduleJson(s: ScheduleRow): string {
 /** The queries on one database (a transaction's included). */
 export function scheduleQueries(db: Kysely<Database>): ScheduleStore {
   return {
+    ...scheduleLeaderQueries(db),
     async setHostCapacity(host, capacity) {
       const r = await db
         .updateTable('hosts')

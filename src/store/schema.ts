@@ -10,6 +10,7 @@ import type { PackageBlobChunksTable, PackageBlobsTable } from './package-blobs.
 import type { HostReportsTable } from './host-reports.js';
 import type { NamingLookupsTable } from './naming.js';
 import type { PlacementEventsTable, StaleCopiesTable } from './placements.js';
+import type { RebalanceRequestsTable, ScheduleVacatingTable } from './schedule-leader.js';
 import type { BalancerDrainsTable, BalancerReportsTable, BalancersTable } from './balancers.js';
 import type { NetworkSubnetsTable, NetworkTable } from './networks.js';
 import type { AlarmCallbacksTable, AlarmDeliveriesTable, AlarmEventsTable, AlarmSilencesTable } from './alarms.js';
@@ -298,6 +299,8 @@ export interface Database {
   network_subnets: NetworkSubnetsTable;
   placement_events: PlacementEventsTable;
   stale_copies: StaleCopiesTable;
+  schedule_vacating: ScheduleVacatingTable;
+  rebalance_requests: RebalanceRequestsTable;
 }
 
 export type DbToken = Selectable<TokensTable>;

@@ -293,6 +293,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0022_capacity',
         '0023_placements',
         '0024_series_ids',
+        '0025_schedule_leader',
         '0026_deployment_hosts',
         '0028_replicas',
       ]);

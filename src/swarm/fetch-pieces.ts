@@ -44,6 +44,8 @@ export interface FetchPiecesDeps {
   serve?: SwarmRequest['serve'];
   log(line: string): void;
   signal?: AbortSignal;
+  /** log every piece and every tracker answer */
+  debug?: boolean;
   now?(): number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
@@ -105,8 +107,10 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
   let fatal: Error | undefined;
   let progressAt = now();
 
+  const dbg = deps.debug ? (l: string) => deps.log(`pieces ${Date.now() % 100000} ${l}`) : undefined;
   const fetchOne = async (a: Assignment): Promise<void> => {
     const { offset, length } = pieceRange(table, a.piece);
+    dbg?.(`start ${a.piece} from ${a.from}`);
     let data: Buffer;
     try {
       data = a.from === SEED ? await deps.seed(offset, length) : await deps.peer(a.url!, offset, length, answer.ticket);
@@ -134,6 +138,7 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
       bad.push({ piece: a.piece, from: a.from });
       return;
     }
+    dbg?.(`got ${a.piece} from ${a.from}`);
     await store.writeAt(offset, data);
     have[a.piece] = 1;
     count++;
@@ -166,6 +171,7 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
       if (now() - progressAt > STALL_MS)
         throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `no piece of package ${deps.sha256} came in ${STALL_MS / 1000} s`);
       answer = await deps.ask(reports());
+      dbg?.(`asked: ${answer.assignments.map((x) => `${x.piece}<${x.from}`).join(' ')} retry ${answer.retryMs}`);
     }
     await Promise.all(inflight.values());
     if (fatal) throw fatal;

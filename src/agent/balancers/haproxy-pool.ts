@@ -22,10 +22,18 @@ function sameAddress(a: string, b: string): boolean {
   }
 }
 
+/** The backend's servers and their sessions, read at once; a failure says `show servers state`'s words first (an unknown backend). */
+async function bothRead(client: HaproxyClient, backend: string): Promise<[HaproxyServer[], Map<string, number>]> {
+  const [servers, sessions] = await Promise.allSettled([client.servers(backend), client.sessions(backend)]);
+  if (servers.status === 'rejected') throw servers.reason;
+  if (sessions.status === 'rejected') throw sessions.reason;
+  return [servers.value, sessions.value];
+}
+
 export async function applyHaproxyPool(pool: HaproxyPool, client = new HaproxyClient(pool.socket)): Promise<PoolOutcome> {
   const backend = pool.backend;
   // both reads at once (one connection each): one round trip less before the change
-  const [before, sessions] = await Promise.all([client.servers(backend), client.sessions(backend)]);
+  const [before, sessions] = await bothRead(client, backend);
   const held = new Map<string, HaproxyServer>(before.map((s) => [s.id, s]));
   const errors: string[] = [];
   let changed = false;
@@ -63,7 +71,7 @@ export async function applyHaproxyPool(pool: HaproxyPool, client = new HaproxyCl
     }
   }
   // what the backend holds now, as haproxy says
-  const [after, scur] = changed ? await Promise.all([client.servers(backend), client.sessions(backend)]) : [before, sessions];
+  const [after, scur] = changed ? await bothRead(client, backend) : [before, sessions];
   return {
     members: after.map((s) => ({ id: s.id, state: s.state, connections: scur.get(s.id) ?? null })),
     ...(errors.length > 0 && { error: errors.join('; ') }),

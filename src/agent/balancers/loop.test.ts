@@ -256,3 +256,14 @@ test('a report on its way does not hold back the next apply; the newest report w
   assert.deepEqual(sent, [1, 3], "the report of 2 was replaced by 3's, which says all of it");
   await loop.stop();
 });
+
+test('a re-apply of every pool sends their reports in one POST', async () => {
+  const { sent, loop } = setUp(30);
+  loop.offer(pools(1, ['ha:haproxy', 'edge', 'vip']), true);
+  const all = (r: BalancerReport[]): boolean => r.map((x) => x.name).join() === 'edge,ha,vip';
+  await until('three re-applies', () => sent.filter(all).length >= 3);
+  await loop.stop();
+  const first = sent.findIndex(all);
+  assert.ok(first <= 3, 'the offer sent each pool as it was applied, three POSTs at most');
+  assert.ok(sent.slice(first).every(all), 'every re-apply since: one POST with every pool');
+});

@@ -10,13 +10,14 @@
  * driven through a runtime API (HAProxy's socket, nginx's Lua control API) are applied first:
  * the pools driven by a file and a reload start once those applies of the same offer ended (or
  * after RUNTIME_FIRST_MAX_MS), so that a reload never takes the CPU from a runtime change.
- * A lane applies again every 250 ms while a member it holds drains with connections open, else
- * every heartbeat (a deletion that waited for sessions is tried again, the server sees the drain
- * end); an offer takes the place of that re-apply when it comes first.
+ * Every pool is applied again (each in its lane, their reports in one POST) every 250 ms while a
+ * member drains with connections open, else every heartbeat: a deletion that waited for sessions
+ * is tried again, and the server sees the drain end. An offer puts that re-apply off until after
+ * its own applies.
  *
  *   poll ─ offer(balancers) ─► plan (checks) ─┬─► lane per runtime pool ─► apply ─┐
  *                                             └─► lane per file pool ───► (after those) apply ─┤
- *                                                  each: again at 250 ms | heartbeat          │
+ *                            all lanes again at 250 ms | heartbeat (reports together)          │
  *                    send(reports): one at a time, the newest of each pool waiting ◄──────────┘
  *
  * Each apply is published on the diagnostics channel BALANCER_APPLY_CHANNEL (when something
@@ -76,7 +77,6 @@ interface Lane {
   again: boolean;
   /** the next apply asked for is a re-apply of the same pools (no offer came) */
   periodic: boolean;
-  timer: NodeJS.Timeout | undefined;
   /** told when an apply that started after they asked has ended */
   waiters: (() => void)[];
   /** the pool is no longer named: its apply that runs ends, and its report is dropped */
@@ -92,6 +92,10 @@ export class BalancerLoop {
   /** counts the offers applied: a file pool's delayed start is skipped when a newer offer came */
   private offers = 0;
   private readonly lanes = new Map<string, Lane>();
+  /** the next re-apply of every pool (one timer, so that their reports go in one POST) */
+  private roundTimer: NodeJS.Timeout | undefined;
+  /** a re-apply of every pool runs: its reports wait until all of them are in */
+  private holding = false;
   private stopped = false;
   /** the report being sent, and the newest one of each pool waiting for it */
   private sending: Promise<void> | undefined;
@@ -147,10 +151,10 @@ export class BalancerLoop {
       return;
     }
     this.said.delete('apply');
+    clearTimeout(this.roundTimer); // this offer's applies take the place of the next re-apply, which follows them
     const names = new Set(planned.pools.map((p) => p.name));
     for (const [name, lane] of this.lanes) {
       if (names.has(name)) continue;
-      clearTimeout(lane.timer);
       lane.dropped = true;
       if (!lane.running) this.lanes.delete(name); // else once its apply ended (named again meanwhile: it goes on)
       this.waitingReports.delete(name);
@@ -161,22 +165,20 @@ export class BalancerLoop {
     const runtime = planned.pools.filter(atRuntime);
     const files = planned.pools.filter((p) => !atRuntime(p));
     const ahead = runtime.map((p) => this.kick(p, desired.index, offeredAt));
-    if (files.length === 0) return;
-    const start = (): void => {
+    const start = async (): Promise<void> => {
       if (this.stopped || offer !== this.offers) return; // a newer offer starts them with its own pools
-      for (const p of files) void this.kick(p, desired.index, offeredAt);
+      await Promise.all(files.map((p) => this.kick(p, desired.index, offeredAt)));
     };
-    if (ahead.length === 0) {
-      start();
-      return;
-    }
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, RUNTIME_FIRST_MAX_MS).unref();
     });
-    void Promise.race([Promise.all(ahead), late]).then(() => {
+    const filesDone = Promise.race([Promise.all(ahead), late]).then(() => {
       clearTimeout(timer);
-      start();
+      return start();
+    });
+    void Promise.all([...ahead, filesDone]).then(() => {
+      if (offer === this.offers) this.armRound();
     });
   }
 
@@ -184,7 +186,7 @@ export class BalancerLoop {
   private kick(pool: ValidPool, index: number, offeredAt: number): Promise<void> {
     let lane = this.lanes.get(pool.name);
     if (lane === undefined) {
-      lane = { pool, index, offeredAt, running: undefined, again: false, periodic: false, timer: undefined, waiters: [], dropped: false };
+      lane = { pool, index, offeredAt, running: undefined, again: false, periodic: false, waiters: [], dropped: false };
       this.lanes.set(pool.name, lane);
     }
     lane.dropped = false;
@@ -196,8 +198,6 @@ export class BalancerLoop {
   }
 
   private run(lane: Lane): Promise<void> {
-    clearTimeout(lane.timer);
-    lane.timer = undefined;
     const done = new Promise<void>((resolve) => lane.waiters.push(resolve));
     if (lane.running) {
       lane.again = true;
@@ -214,7 +214,6 @@ export class BalancerLoop {
       lane.running = undefined;
       for (const w of lane.waiters.splice(0)) w(); // stopped: nobody waits on an apply that will not come
       if (lane.dropped && this.lanes.get(lane.pool.name) === lane) this.lanes.delete(lane.pool.name);
-      this.schedule(lane);
     });
     return done;
   }
@@ -246,13 +245,21 @@ export class BalancerLoop {
     if (lane.dropped || this.stopped) return; // no longer driven
     if (report.ok) this.said.delete(`pool ${pool.name}`);
     else this.once(`pool ${pool.name}`, `balancer ${report.name}: ${report.error}`);
-    this.queue([report]);
+    this.queue([report], periodic);
   }
 
-  /** Waits for the send on its way: the newest report of each pool replaces the one waiting. */
-  private queue(reports: BalancerReport[]): void {
+  /**
+   * Waits for the send on its way: the newest report of each pool replaces the one waiting. The
+   * reports of a re-apply of every pool wait until all of them are in (one POST, not one per pool).
+   */
+  private queue(reports: BalancerReport[], periodic = false): void {
     if (reports.length === 0 || this.stopped) return;
     for (const r of reports) this.waitingReports.set(r.name, r);
+    if (!(periodic && this.holding)) this.flush();
+  }
+
+  private flush(): void {
+    if (this.waitingReports.size === 0 || this.stopped) return;
     this.sending ??= this.sendWaiting().finally(() => {
       this.sending = undefined;
     });
@@ -274,14 +281,24 @@ export class BalancerLoop {
     }
   }
 
-  /** The lane's next apply: soon while a member of its pool drains with connections open, else at the heartbeat. */
-  private schedule(lane: Lane): void {
-    if (this.stopped || lane.dropped) return;
-    const ms = this.applier.draining(lane.pool.name) ? DRAIN_REPORT_MS : this.opts.heartbeatMs();
-    lane.timer = setTimeout(() => {
-      lane.timer = undefined;
-      void this.run(lane);
-    }, ms);
+  /** The next re-apply of every pool: soon while a member of one drains with connections open, else at the heartbeat. */
+  private armRound(): void {
+    clearTimeout(this.roundTimer);
+    if (this.stopped || this.lanes.size === 0) return;
+    const draining = [...this.lanes.values()].some((l) => this.applier.draining(l.pool.name));
+    this.roundTimer = setTimeout(() => void this.round(), draining ? DRAIN_REPORT_MS : this.opts.heartbeatMs());
+  }
+
+  /** Re-applies every pool (each in its lane), then sends their reports together. */
+  private async round(): Promise<void> {
+    this.holding = true;
+    try {
+      await Promise.all([...this.lanes.values()].map((lane) => this.run(lane)));
+    } finally {
+      this.holding = false;
+      this.flush();
+      this.armRound();
+    }
   }
 
   /** Logs `line` unless it is what was last logged for `key`. */
@@ -294,7 +311,7 @@ export class BalancerLoop {
   /** No more applies or reports; resolves once the ones that run have ended. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const lane of this.lanes.values()) clearTimeout(lane.timer);
+    clearTimeout(this.roundTimer);
     await Promise.all([...this.lanes.values()].map((l) => l.running));
     await this.sending;
   }

@@ -183,15 +183,16 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     // An agent that is up to date waits: check with the generation alone, read the state after.
     let generation: number | undefined = await ctx.store.desiredGeneration(host);
     if (generation <= after && (balancersIndex === undefined || pools.index(host) === balancersIndex)) {
-      const gone = new AbortController();
-      req.raw.once('close', () => gone.abort(POLL_ENDED));
-      // the first of: its desired state changed, a command was queued for it (on any server)
-      const answered = new AbortController();
-      const signal = AbortSignal.any([gone.signal, answered.signal]);
+      // the first of: its desired state changed, a command was queued for it (on any server), its
+      // client left; then the other waits are called off. One controller for all three: a signal
+      // combined by AbortSignal.any costs another event and a weak reference per poll.
+      const ended = new AbortController();
+      req.raw.once('close', () => ended.abort(POLL_ENDED));
+      const signal = ended.signal;
       const waits = [ctx.hub.wait(host, ctx.config.longPollMs, signal)];
       if (withCommands) waits.push(ctx.commands.waitQueued(host, ctx.config.longPollMs, signal));
       if (balancersIndex !== undefined) waits.push(pools.wait(host, balancersIndex, ctx.config.longPollMs, signal));
-      await Promise.race(waits).finally(() => answered.abort(POLL_ENDED));
+      await Promise.race(waits).finally(() => ended.abort(POLL_ENDED));
       generation = undefined; // it may have changed while this poll waited
     }
     // Resolved when it was written (desired-view.ts): the same bytes as a DesiredState, made once.

@@ -1,12 +1,13 @@
 /**
  * The scheduler's routes (issue 18; docs/scheduler.md): a cluster's plan and history, scale, and
- * rebalance. Plans and rebalances are computed by any server from the shared state; what they
- * write (a count, placements) the loop's leader carries out.
+ * rebalance. Plans and dry runs are computed by any server from the shared state; a count is
+ * written by the route and followed by the loop's leader; a rebalance is a request the leader's
+ * tick carries out (schedule-rebalance.ts), so only the leader writes placements.
  *
  *   GET  /clusters/:tag/plan        viewer of the cluster     ClusterPlanView (nothing changes)
  *   GET  /clusters/:tag/placements  viewer of the cluster     PlacementEventView[] (?limit, ?before)
  *   POST /clusters/:tag/scale       deployer of the cluster   {count} ──► ClusterPlanView
- *   POST /rebalance                 deployer (moves only the clusters it may change)  RebalanceView
+ *   POST /rebalance                 deployer (moves only the clusters it may change)  RebalanceView, once the leader made the moves
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -15,6 +16,7 @@ import { CHANNELS } from '../../bus/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { authorize, canSee, roleCovers } from '../auth.js';
 import type { ServerContext } from '../context.js';
+import { requestRebalance } from '../schedule-rebalance.js';
 import type { ScheduleService } from '../schedule-wiring.js';
 import { parseBody, parseQuery } from './parse.js';
 
@@ -104,17 +106,16 @@ export async function scheduleRoutes(api: FastifyInstance, ctx: ServerContext): 
     const body = parseBody(RebalanceBody, req.body ?? {}, 'rebalance');
     const who = req.principal;
     const mayMove = (tag: string): boolean => who.kind === 'admin' || (canSee(who, tag) && roleCovers(who.role, 'deployer'));
-    const view = await service().loop.rebalance(body.maxMoves ?? DEFAULT_MAX_MOVES, body.dryRun === true, mayMove);
-    if (!view.dryRun && view.moves.length > 0) {
-      await ctx.store.audit({
-        at: new Date().toISOString(),
-        actor: who.name,
-        action: 'rebalance',
-        target: '',
-        detail: { moves: view.moves, freedHosts: view.freedHosts },
-      });
-    }
-    return view;
+    const maxMoves = body.maxMoves ?? DEFAULT_MAX_MOVES;
+    if (body.dryRun === true) return { ...(await service().loop.previewRebalance(maxMoves, mayMove)), dryRun: true };
+    service(); // a server without a scheduler says so, as for a dry run
+    // the leader's tick makes the moves (schedule-rebalance.ts): only it writes placements
+    const movable =
+      who.kind === 'admin'
+        ? null
+        : (await ctx.store.listClusters()).filter((c) => c.schedule !== undefined && mayMove(c.tag)).map((c) => c.tag);
+    if (movable !== null && movable.length === 0) return { dryRun: false, moves: [], freedHosts: [] };
+    return requestRebalance(ctx, { actor: who.name, maxMoves, movable });
   });
 }
 
