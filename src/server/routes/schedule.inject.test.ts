@@ -58,6 +58,12 @@ routeTest('GET /api/v1/clusters/:tag/plan', 'where each instance would go, and w
   );
   assertError(await t.call(mailDeployer, 'GET', `/api/v1/clusters/${enc(TREE.CLUSTER)}/plan`), 403, 'NOOPS_E_FORBIDDEN');
   assertError(await t.call(t.adminToken, 'GET', `/api/v1/clusters/${enc(TREE.MAIL_CLUSTER)}/plan`), 409, 'NOOPS_E_NOT_SCHEDULED');
+  // a cluster never set is unknown, not "named by hand"
+  assertError(
+    await t.call(t.adminToken, 'GET', `/api/v1/clusters/${enc(`${TREE.JOB}_cluster.none`)}/plan`),
+    404,
+    'NOOPS_E_CLUSTER_UNKNOWN',
+  );
 });
 
 routeTest('GET /api/v1/clusters/:tag/placements', 'the loop places the cluster, and its history says why', async () => {
@@ -90,6 +96,11 @@ routeTest('POST /api/v1/clusters/:tag/scale', 'sets the count: the loop follows 
     await t.call(mailDeployer, 'POST', `/api/v1/clusters/${enc(TREE.MAIL_CLUSTER)}/scale`, { count: 2 }),
     409,
     'NOOPS_E_NOT_SCHEDULED',
+  );
+  assertError(
+    await t.call(webDeployer, 'POST', `/api/v1/clusters/${enc(`${TREE.JOB}_cluster.none`)}/scale`, { count: 2 }),
+    404,
+    'NOOPS_E_CLUSTER_UNKNOWN',
   );
 });
 

@@ -51,6 +51,9 @@ export async function scheduleRoutes(api: FastifyInstance, ctx: ServerContext): 
     });
     return { tag, placements, filtered, unplaced };
   };
+  /** Why a cluster has no plan: it does not exist, or names its hosts by hand. */
+  const notPlanned = async (tag: string): Promise<NoopsError> =>
+    (await ctx.store.getCluster(tag)) ? notScheduled(tag) : unknownCluster(tag);
   const service = (): ScheduleService => {
     if (!ctx.schedule) throw new NoopsError('NOOPS_E_INTERNAL', 'this server runs no scheduler');
     return ctx.schedule;
@@ -60,7 +63,7 @@ export async function scheduleRoutes(api: FastifyInstance, ctx: ServerContext): 
     const tag = await ctx.tags.resolve(req.params.tag, { level: 'cluster' });
     authorize(req.principal, tag, 'viewer');
     const plan = await service().loop.preview(tag);
-    if (!plan) throw notScheduled(tag);
+    if (!plan) throw await notPlanned(tag);
     return visiblePlan(req.principal, plan);
   });
 
@@ -83,7 +86,8 @@ export async function scheduleRoutes(api: FastifyInstance, ctx: ServerContext): 
       authorize(req.principal, tag, 'deployer');
       const body = parseBody(ScaleBody, req.body, 'scale');
       const row = await ctx.store.getCluster(tag);
-      if (!row?.schedule) throw notScheduled(tag);
+      if (!row) throw unknownCluster(tag);
+      if (!row.schedule) throw notScheduled(tag);
       const at = new Date().toISOString();
       await ctx.store.tx(async (s) => {
         await s.schedule.setClusterSchedule(tag, { ...row.schedule!, count: body.count });
@@ -116,6 +120,12 @@ export async function scheduleRoutes(api: FastifyInstance, ctx: ServerContext): 
         : (await ctx.store.listClusters()).filter((c) => c.schedule !== undefined && mayMove(c.tag)).map((c) => c.tag);
     if (movable !== null && movable.length === 0) return { dryRun: false, moves: [], freedHosts: [] };
     return requestRebalance(ctx, { actor: who.name, maxMoves, movable });
+  });
+}
+
+function unknownCluster(tag: string): NoopsError {
+  return new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `${tag} is not a cluster yet: it has neither hosts nor a count`, {
+    hint: `give it a count: \`noops cluster set -t ${tag} --count N\``,
   });
 }
 
