@@ -22,6 +22,8 @@ export interface DrainRequest {
   tag: string;
   /** the release draining (null: any: a restart) */
   version: string | null;
+  /** only the replicas numbered above this (a lower count: the scheduler's; absent: every one) */
+  above?: number;
   timeoutMs: number;
   /** written in the mark: `deployment #12`, `restart #7` */
   reason: string;
@@ -50,7 +52,7 @@ interface Pending {
  */
 export async function drainAndWait(balancers: Balancers, req: DrainRequest): Promise<DrainOutcome> {
   const view = balancers.view;
-  const target = { host: req.host, tag: req.tag, version: req.version };
+  const target = { host: req.host, tag: req.tag, version: req.version, ...(req.above !== undefined && { above: req.above }) };
   const holding = (): Pending[] =>
     view.poolRows().flatMap((pool) => {
       const ids = view
@@ -61,7 +63,7 @@ export async function drainAndWait(balancers: Balancers, req: DrainRequest): Pro
     });
   if (holding().length === 0) return { pools: [] }; // no pool holds it: nothing to write, nothing to wait for
   const markedAt = new Date().toISOString(); // before the mark: a report that follows it is received after this
-  const mark = await balancers.mark({ host: req.host, tag: req.tag, version: req.version, timeoutMs: req.timeoutMs, reason: req.reason });
+  const mark = await balancers.mark({ ...target, timeoutMs: req.timeoutMs, reason: req.reason });
   // the view took the mark: the members are `drain` now, and each balancer host's index moved
   const pending = holding().map((p) => ({ ...p, seq: view.seq(p.host) }));
   const outcome = new Map<string, { connections: number | null; drained: boolean }>();
@@ -98,7 +100,7 @@ export async function drainAndWait(balancers: Balancers, req: DrainRequest): Pro
     check(true); // throws when a pool never followed the mark; connections left at the deadline: go on
   } catch (err) {
     // the host is not stopped: it takes traffic again (a balancer that heard the mark hears this too)
-    await balancers.clear(req.host, req.tag).catch(() => undefined);
+    await balancers.clear(req.host, req.tag, req.above).catch(() => undefined);
     throw err;
   }
   return {
@@ -141,8 +143,8 @@ export async function waitReady(
     );
 }
 
-/** Whether a member is one of (host, tag or beneath, version: null any): a mark's rule. */
-function coveredBy(target: { host: string; tag: string; version: string | null }, m: DesiredMember): boolean {
+/** Whether a member is one of (host, tag or beneath, version: null any, replicas above `above`): a mark's rule. */
+function coveredBy(target: { host: string; tag: string; version: string | null; above?: number }, m: DesiredMember): boolean {
   return covers({ ...target, until: '', reason: '' }, m);
 }
 

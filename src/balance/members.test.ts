@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MEMBER_ID_MAX, balancersIndex, covers, desiredBalancers, desiredPool, memberId, membersOf, type Candidate } from './members.js';
+import {
+  MEMBER_ID_MAX,
+  balancersIndex,
+  covers,
+  desiredBalancers,
+  desiredPool,
+  memberId,
+  membersOf,
+  stateOf,
+  type Candidate,
+} from './members.js';
 import type { DrainMark } from './ports.js';
 
 const SHOP = 'cop.acme_owt.web_pdl.shop_service.hello_job.web_cluster.dev';
@@ -67,6 +77,17 @@ test('a mark covers its host, its tag and beneath, and its version only (null: a
   assert.equal(covers(mark({ host: 'h2' }), m), false);
   assert.equal(covers(mark({ tag: 'cop.acme_owt.web' }), m), true, 'a node above');
   assert.equal(covers(mark({ tag: MAIL }), m), false);
+});
+
+test('a mark with `above` covers only the replicas numbered above it (a lower count)', () => {
+  const mark: DrainMark = { host: 'h1', tag: SHOP, version: null, until: LATER, reason: '', above: 1 };
+  const of = (process: string) => ({ host: 'h1', tag: SHOP, version: 'aaaaaaaaa', process });
+  assert.equal(covers(mark, of('web')), false, 'the replica kept');
+  assert.equal(covers(mark, of('web@2')), true);
+  assert.equal(covers(mark, of('worker@3')), true, 'every process of a removed replica');
+  assert.equal(covers({ ...mark, above: 2 }, of('web@2')), false);
+  assert.equal(stateOf(cand('h1', { process: 'web@2' }), [mark]), 'drain');
+  assert.equal(stateOf(cand('h1', {}), [mark]), 'ready');
 });
 
 test('the old and the new version of one instance make one member: the one taking traffic, then the later', () => {

@@ -51,9 +51,14 @@ export function memberId(host: string, tag: string, process: string): string {
   return `${safe.slice(0, MEMBER_ID_MAX - hash.length - 1)}_${hash}`;
 }
 
-/** Whether a mark covers a member: its host, its tag or beneath, its version (null: any). */
-export function covers(mark: DrainMark, m: { host: string; tag: string; version: string }): boolean {
-  return mark.host === m.host && isUnder(m.tag, mark.tag) && (mark.version === null || mark.version === m.version);
+/** Whether a mark covers a member: its host, its tag or beneath, its version (null: any), its replica (above `above`, when set). */
+export function covers(mark: DrainMark, m: { host: string; tag: string; version: string; process?: string }): boolean {
+  return (
+    mark.host === m.host &&
+    isUnder(m.tag, mark.tag) &&
+    (mark.version === null || mark.version === m.version) &&
+    (mark.above === undefined || (m.process === undefined ? 1 : replicaOf(m.process).replica) > mark.above)
+  );
 }
 
 /** The marks still in force at `now` (ms since the epoch). */

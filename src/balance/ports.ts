@@ -19,6 +19,8 @@ export interface DrainMark {
   until: string;
   /** why: `deploy #12`, `restart #7` */
   reason: string;
+  /** only the replicas numbered above this (`web@3` is 3, `web` 1): a lower count's (absent: every one) */
+  above?: number;
 }
 
 /** A balancer's last report of one pool, as the server stored it. */
@@ -35,10 +37,10 @@ export interface BalanceStore {
   listHosts(): Promise<HostRow[]>;
   listBalancers(): Promise<BalancerView[]>;
   listDrains(): Promise<DrainMark[]>;
-  /** adds a mark (one for the same host, tag and version is replaced) */
+  /** adds a mark (one for the same host, tag, version and `above` is replaced) */
   putDrain(mark: DrainMark): Promise<void>;
-  /** removes the marks of `host` on `tag` (every version) */
-  clearDrains(host: string, tag: string): Promise<void>;
+  /** removes the marks of `host` on `tag` (every version; with `above`, only that mark of the replicas above it) */
+  clearDrains(host: string, tag: string, above?: number): Promise<void>;
   /** removes the marks whose `until` is before `now` */
   sweepDrains(now: string): Promise<void>;
   listBalancerReports(): Promise<StoredBalancerReport[]>;

@@ -59,26 +59,39 @@ export class Balancers {
    * Marks the members of (`host`, `tag`, `version`: null any) to drain until `timeoutMs` plus a
    * grace from now; the view here takes it at once, the others when the bus tells them.
    */
-  async mark(m: { host: string; tag: string; version: string | null; timeoutMs: number; reason: string }): Promise<DrainMark> {
+  async mark(m: {
+    host: string;
+    tag: string;
+    version: string | null;
+    timeoutMs: number;
+    reason: string;
+    above?: number;
+  }): Promise<DrainMark> {
     const mark: DrainMark = {
       host: m.host,
       tag: m.tag,
       version: m.version,
       until: new Date(Date.now() + m.timeoutMs + MARK_GRACE_MS).toISOString(),
       reason: m.reason,
+      ...(m.above !== undefined && { above: m.above }),
     };
     await this.deps.store.putDrain(mark);
-    const same = (d: DrainMark): boolean => d.host === mark.host && d.tag === mark.tag && d.version === mark.version;
+    const same = (d: DrainMark): boolean =>
+      d.host === mark.host && d.tag === mark.tag && d.version === mark.version && d.above === mark.above;
     this.view.setMarks([...this.view.drainMarks().filter((d) => !same(d)), mark]);
     await this.tell('drain');
     return mark;
   }
 
-  /** Clears the marks of `host` on `tag` (every version): its members follow their health again. */
-  async clear(host: string, tag: string): Promise<void> {
-    if (!this.view.drainMarks().some((d) => d.host === host && d.tag === tag)) return; // none here: nothing written
-    await this.deps.store.clearDrains(host, tag);
-    this.view.setMarks(this.view.drainMarks().filter((d) => !(d.host === host && d.tag === tag)));
+  /**
+   * Clears the marks of `host` on `tag` (every version; with `above`, only the mark of the replicas
+   * above it): its members follow their health again.
+   */
+  async clear(host: string, tag: string, above?: number): Promise<void> {
+    const cleared = (d: DrainMark): boolean => d.host === host && d.tag === tag && (above === undefined || d.above === above);
+    if (!this.view.drainMarks().some(cleared)) return; // none here: nothing written
+    await this.deps.store.clearDrains(host, tag, above);
+    this.view.setMarks(this.view.drainMarks().filter((d) => !cleared(d)));
     await this.tell('drain');
   }
 

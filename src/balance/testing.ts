@@ -67,10 +67,12 @@ export class MemoryBalanceStore implements BalanceStore {
     return [...this.drains];
   }
   async putDrain(mark: DrainMark): Promise<void> {
-    this.drains = [...this.drains.filter((d) => !(d.host === mark.host && d.tag === mark.tag && d.version === mark.version)), mark];
+    const same = (d: DrainMark): boolean =>
+      d.host === mark.host && d.tag === mark.tag && d.version === mark.version && d.above === mark.above;
+    this.drains = [...this.drains.filter((d) => !same(d)), mark];
   }
-  async clearDrains(host: string, tag: string): Promise<void> {
-    this.drains = this.drains.filter((d) => !(d.host === host && d.tag === tag));
+  async clearDrains(host: string, tag: string, above?: number): Promise<void> {
+    this.drains = this.drains.filter((d) => !(d.host === host && d.tag === tag && (above === undefined || d.above === above)));
   }
   async sweepDrains(now: string): Promise<void> {
     this.drains = this.drains.filter((d) => d.until >= now);

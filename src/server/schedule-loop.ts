@@ -6,7 +6,8 @@
  *   rebalance requests (POST /rebalance on any server) ──► planned and made, each with its request's end
  *   hosts + clusters ──► up? (heard within down_after) ──► migration budget (its window in the store) ──► planner
  *     plan differs ──► placements (cluster hosts, replicas per host) + history
- *       a new count on a host it runs ──► its desired entry's replicas, in place
+ *       a new count on a host it runs ──► its desired entry's replicas, in place (a lower one
+ *         once the replicas it removes are drained: schedule-drains.ts)
  *     then, per cluster, one step at a time (one deployment per cluster):
  *       a dead host's entry dropped (its copy stale, stopped when it returns)
  *       new hosts ──► deploy of the cluster's version to them only (health-gated)
@@ -21,7 +22,18 @@ import { EventEmitter } from 'node:events';
 import type { NewPlacementEvent } from '../store/index.js';
 import { jobOf } from '../rollout/index.js';
 import type { PlacementKind, RebalanceView } from '../api/index.js';
-import type { LoopCluster, LoopHost, PlanAsk, PlanHost, PlanResult, Planner, ScheduleState, ScheduleWriter } from './schedule-ports.js';
+import { ReplicaDrainer } from './schedule-drains.js';
+import type {
+  LoopCluster,
+  LoopHost,
+  PlanAsk,
+  PlanHost,
+  PlanResult,
+  Planner,
+  ReplicaDrains,
+  ScheduleState,
+  ScheduleWriter,
+} from './schedule-ports.js';
 import { rebalanceChanges } from './schedule-rebalance.js';
 import { clusterInstances, placementOf, replicaChanges, samePlacement } from './schedule-replicas.js';
 
@@ -40,6 +52,8 @@ export interface ScheduleLoopOptions {
   state: ScheduleState;
   write: ScheduleWriter;
   planner: Planner;
+  /** the balancers, to drain the replicas a lower count removes first (none: they stop at once) */
+  drains?: ReplicaDrains;
   downAfterMs?: number;
   maxMigrateShare?: number;
   now?: () => number;
@@ -65,9 +79,11 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
   private again = false;
   /** `follow()` was called after the last `lead()`: a tick in flight writes nothing more */
   private followed = false;
+  private readonly drainer: ReplicaDrainer;
 
   constructor(private readonly o: ScheduleLoopOptions) {
     super();
+    this.drainer = new ReplicaDrainer(o.drains, { now: () => this.now(), log: (l) => this.log(l), wake: () => this.wake() });
     this.downAfterMs = o.downAfterMs ?? DEFAULT_DOWN_AFTER_MS;
     this.maxMigrateShare = o.maxMigrateShare ?? DEFAULT_MAX_MIGRATE_SHARE;
     this.now = o.now ?? Date.now;
@@ -299,9 +315,12 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
     const missing = placed.filter((h) => !has.has(h));
     // a new count on a host that runs the cluster: its entry changes in place (the agent starts or stops replicas)
     const recount = replicaChanges(desired, placed, replicas);
+    await this.drainer.sweep(tag, desired); // marks of lower counts whose replicas stopped
     if (extra.length === 0 && missing.length === 0 && recount.length === 0) return;
     if (await state.deploying(tag)) return;
-    if (recount.length > 0) await write.setReplicas(tag, recount);
+    // a lower count is written once the replicas it removes are drained (a later tick)
+    const writable = recount.length > 0 ? await this.drainer.ready(tag, desired, recount) : [];
+    if (writable.length > 0) await write.setReplicas(tag, writable);
     for (const h of extra.filter((x) => unheard.has(x))) await write.dropDead(tag, h);
     const version = await state.version(tag);
     if (missing.length > 0 && version !== null) {

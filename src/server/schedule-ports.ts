@@ -106,6 +106,19 @@ export interface ScheduleWriter {
   rebalanced(request: RebalanceRequest, changes: PlacementChange[], view: RebalanceView): Promise<boolean>;
 }
 
+/**
+ * Drain before a lower count (schedule-drains.ts): the replicas of `tag` on `host` numbered above
+ * `above` (`web@3` is 3), in the load-balancer pools.
+ */
+export interface ReplicaDrains {
+  /** whether a pool holds one of them now */
+  held(tag: string, host: string, above: number): boolean;
+  /** marks them to drain in every pool holding one; resolves when drained or at the drain deadline, throws when a pool did not follow */
+  drain(tag: string, host: string, above: number): Promise<void>;
+  /** clears that mark (nothing else of the host and tag) */
+  clear(tag: string, host: string, above: number): Promise<void>;
+}
+
 /** A host as the planner sees it. */
 export type PlanHost = SchedHost;
 /** One cluster to place. */

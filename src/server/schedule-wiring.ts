@@ -13,6 +13,7 @@ import { type Fence, type Leadership, LOOPS } from '../lead/index.js';
 import type { Store } from '../store/index.js';
 import type { ServerContext } from './context.js';
 import { ScheduleLoop } from './schedule-loop.js';
+import { replicaDrains } from './schedule-drains.js';
 import { schedulePlanner } from './schedule-planner.js';
 import { scheduleState, scheduleWriter } from './schedule-store-ports.js';
 
@@ -50,7 +51,7 @@ export function withStale(stops: readonly string[], stale: readonly string[]): s
 
 /** Wires the loop to the leadership and the bus; answers the service the routes use. */
 export async function wireSchedule(w: {
-  ctx: Pick<ServerContext, 'store' | 'reports' | 'rollout' | 'hub' | 'bus'>;
+  ctx: Pick<ServerContext, 'store' | 'reports' | 'rollout' | 'hub' | 'bus' | 'balancers'>;
   leadership: Leadership;
   bus: ChangeBus;
   downAfterMs?: number;
@@ -64,6 +65,7 @@ export async function wireSchedule(w: {
     state: scheduleState(w.ctx),
     write: scheduleWriter(w.ctx, w.log, () => fence),
     planner: schedulePlanner(),
+    drains: replicaDrains(w.ctx),
     downAfterMs: w.downAfterMs,
     maxMigrateShare: w.maxMigrateShare,
     log: w.log,

@@ -116,6 +116,25 @@ function behaves(open: () => Promise<Store>): void {
     });
   });
 
+  it('keeps a mark of the replicas above a count beside the mark of every replica, and clears either alone', async () => {
+    await using(open, async (store) => {
+      const tag = 'cop.acme_service.shop_job.web_cluster.prod';
+      const every = await store.putDrain({ host: 'h1', tag, version: null, until: LATER, reason: 'restart' });
+      const above = await store.putDrain({ host: 'h1', tag, version: null, until: LATER, reason: 'scale to 1', above: 1 });
+      assert.notEqual(above, every);
+      assert.equal(await store.putDrain({ host: 'h1', tag, version: null, until: LATER, reason: 'scale to 1 again', above: 1 }), above);
+      assert.deepEqual(await store.listDrains(AT), [
+        { id: every, host: 'h1', tag, version: null, until: LATER, reason: 'restart' },
+        { id: above, host: 'h1', tag, version: null, until: LATER, reason: 'scale to 1 again', above: 1 },
+      ]);
+      assert.equal(await store.clearDrains({ host: 'h1', tag, above: 1 }), 1);
+      assert.deepEqual(
+        (await store.listDrains(AT)).map((d) => d.id),
+        [every],
+      );
+    });
+  });
+
   it('keeps the newest report of each pool, none for an unknown pool, and deletes it with its pool', async () => {
     await using(open, async (store) => {
       await store.putBalancer(web);

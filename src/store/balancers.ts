@@ -46,6 +46,8 @@ export interface DrainRow {
   version: string | null;
   until: string;
   reason: string;
+  /** only the replicas numbered above this (`web@3` is 3; migration 0029): absent, every one */
+  above?: number;
 }
 
 /** What `putDrain` takes: the store gives the id. */
@@ -71,10 +73,10 @@ export interface BalancerQueries {
   listBalancers(): Promise<BalancerRow[]>;
   /** deletes a pool and its report; answers whether it existed */
   deleteBalancer(name: string): Promise<boolean>;
-  /** adds a drain mark, or moves the `until` and `reason` of the one of the same host, tag and version; answers its id */
+  /** adds a drain mark, or moves the `until` and `reason` of the one of the same host, tag, version and `above`; answers its id */
   putDrain(row: NewDrain): Promise<number>;
-  /** deletes the marks of a host and tag: of one version (null: the any-version mark), or of every version when `version` is not given; answers how many */
-  clearDrains(which: { host: string; tag: string; version?: string | null }): Promise<number>;
+  /** deletes the marks of a host and tag: of one version (null: the any-version mark), or of every version when `version` is not given; with `above`, only the marks of those replicas; answers how many */
+  clearDrains(which: { host: string; tag: string; version?: string | null; above?: number }): Promise<number>;
   /** the marks still in force at `now` (ISO), by id */
   listDrains(now: string): Promise<DrainRow[]>;
   /** deletes the marks expired at `now` (ISO); answers how many */
@@ -113,6 +115,8 @@ export interface BalancerDrainsTable {
   version: string;
   until: string;
   reason: string;
+  /** 0: every replica (migration 0029_drain_replicas) */
+  above: import('kysely').ColumnType<number, number | undefined, number>;
 }
 
 /** The reports table: one row per pool. */
@@ -125,6 +129,42 @@ export interface BalancerReportsTable {
 
 /** The stored `version` of a mark of every version. */
 const ANY_VERSION = '';
+/** The stored `above` of a mark of every replica. */
+const EVERY_REPLICA = 0;
+
+/**
+ * Migration 0029_drain_replicas: `balancer_drains.above`, so that a mark may cover only the
+ * replicas above a count (the scheduler drains the replicas a lower count removes); one mark per
+ * host, tag, version and `above`.
+ */
+export function drainReplicasMigration(_backend: Backend): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('balancer_drains')
+        .addColumn('above', 'integer', (c) => c.notNull().defaultTo(EVERY_REPLICA))
+        .execute();
+      await db.schema.dropIndex('balancer_drains_host_tag_version').execute();
+      await db.schema
+        .createIndex('balancer_drains_host_tag_version_above')
+        .on('balancer_drains')
+        .columns(['host', 'tag', 'version', 'above'])
+        .unique()
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('balancer_drains_host_tag_version_above').execute();
+      await sql`delete from balancer_drains where above <> ${EVERY_REPLICA}`.execute(db); // they cannot be told apart without it
+      await db.schema
+        .createIndex('balancer_drains_host_tag_version')
+        .on('balancer_drains')
+        .columns(['host', 'tag', 'version'])
+        .unique()
+        .execute();
+      await db.schema.alterTable('balancer_drains').dropColumn('above').execute();
+    },
+  };
+}
 
 /** Migration 0020_balancers: the three tables. */
 export function balancersMigration(backend: Backend): Migration {
@@ -204,7 +244,7 @@ function balancerFromDb(r: BalancersTable): BalancerRow {
   };
 }
 
-function drainFromDb(r: Omit<BalancerDrainsTable, 'id'> & { id: number }): DrainRow {
+function drainFromDb(r: Omit<import('kysely').Selectable<BalancerDrainsTable>, 'id'> & { id: number }): DrainRow {
   return {
     id: Number(r.id),
     host: r.host,
@@ -212,6 +252,7 @@ function drainFromDb(r: Omit<BalancerDrainsTable, 'id'> & { id: number }): Drain
     version: r.version === ANY_VERSION ? null : r.version,
     until: r.until,
     reason: r.reason,
+    ...(r.above !== EVERY_REPLICA && { above: Number(r.above) }),
   };
 }
 
@@ -264,9 +305,16 @@ export function balancerQueries(db: Kysely<Database>): BalancerQueries {
     async putDrain(row) {
       const r = await db
         .insertInto('balancer_drains')
-        .values({ host: row.host, tag: row.tag, version: row.version ?? ANY_VERSION, until: row.until, reason: row.reason })
+        .values({
+          host: row.host,
+          tag: row.tag,
+          version: row.version ?? ANY_VERSION,
+          until: row.until,
+          reason: row.reason,
+          above: row.above ?? EVERY_REPLICA,
+        })
         .onConflict((oc) =>
-          oc.columns(['host', 'tag', 'version']).doUpdateSet({
+          oc.columns(['host', 'tag', 'version', 'above']).doUpdateSet({
             until: (eb) => eb.ref('excluded.until'),
             reason: (eb) => eb.ref('excluded.reason'),
           }),
@@ -278,6 +326,7 @@ export function balancerQueries(db: Kysely<Database>): BalancerQueries {
     async clearDrains(which) {
       let q = db.deleteFrom('balancer_drains').where('host', '=', which.host).where('tag', '=', which.tag);
       if (which.version !== undefined) q = q.where('version', '=', which.version ?? ANY_VERSION);
+      if (which.above !== undefined) q = q.where('above', '=', which.above);
       return Number((await q.executeTakeFirst()).numDeletedRows);
     },
     async listDrains(now) {

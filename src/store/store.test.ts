@@ -296,6 +296,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0025_schedule_leader',
         '0026_deployment_hosts',
         '0028_replicas',
+        '0029_drain_replicas',
       ]);
     });
 
