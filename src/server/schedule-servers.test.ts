@@ -77,7 +77,13 @@ test('two servers: the server that takes the schedule loop over keeps to the mig
   beat();
   beating = setInterval(beat, 200);
   ok(await callServer(a, token, 'POST', `/releases/import?tag=${TREE.JOB}`, await packageOf(dir, TREE.JOB, 'aaaaaaaaa')), 'import');
-  ok(await callServer(a, token, 'PUT', '/clusters', { tag: TREE.CLUSTER, schedule: { count: 5, cpu: 1, memory: '256M' } }), 'cluster');
+  ok(
+    await callServer(a, token, 'PUT', '/clusters', {
+      tag: TREE.CLUSTER,
+      schedule: { count: 5, cpu: 1, memory: '256M', distinctHosts: true },
+    }),
+    'cluster',
+  );
   const b = await start('srv-b');
   servers.push(b);
   assert.equal(a.ctx.leadership.leads('schedule'), true, 'the first server leads the scheduler');
