@@ -117,3 +117,46 @@ test('a host that is down, unheard or draining keeps its instances: the loop mig
     assert.deepEqual(planRebalance(placed(hosts, asks), asks, 10).moves, [], JSON.stringify(over));
   }
 });
+
+test('replicas: a host running several instances of a cluster is freed by one move each; distinct hosts and fixed ports are kept', () => {
+  const hosts = ['a', 'b', 'c'].map((n) => schedHost(n));
+  // two replicas of web on a; c is the fullest and runs web too; b holds db
+  const asks = [
+    placeAsk('web', { count: 3, cpu: 0.5, memory: GiB }, { current: ['a', 'a', 'c'] }),
+    placeAsk('db', { count: 1, cpu: 2, memory: 3 * GiB }, { current: ['b'] }),
+    placeAsk('cache', { count: 1, cpu: 2, memory: 2 * GiB }, { current: ['c'] }),
+  ];
+  const view = planRebalance(placed(hosts, asks), asks, 10);
+  assert.deepEqual(view.freedHosts, ['a']);
+  assert.deepEqual(
+    view.moves.map((m) => [m.tag, m.from, m.to]),
+    [
+      ['web', 'a', 'c'],
+      ['web', 'a', 'c'],
+    ],
+    'both replicas go to the fullest host with room, which runs web already',
+  );
+  // a fixed port: one instance per host, so c (which runs web) cannot take another
+  const ported = asks.map((a) => (a.tag === 'web' ? { ...a, ports: [8080] } : a));
+  const moves = planRebalance(
+    placed(
+      hosts.map((h) => schedHost(h.name)),
+      ported,
+    ),
+    ported,
+    10,
+  ).moves;
+  assert.ok(!moves.some((m) => m.tag === 'web' && m.to === 'c'), `no second web on c: ${JSON.stringify(moves)}`);
+  // the budget covers a host whole or not at all: two replicas need two moves
+  assert.deepEqual(
+    planRebalance(
+      placed(
+        hosts.map((h) => schedHost(h.name)),
+        asks,
+      ),
+      asks,
+      1,
+    ).freedHosts,
+    [],
+  );
+});

@@ -8,8 +8,9 @@
  *                   host is freed only when every scheduled instance on it finds a place (and
  *                   the budget covers them all), else nothing of it moves
  *
- * A cluster that runs several instances on one host (replicas) is not moved, and a host that
- * holds one is not freed: a move here is one instance per host (left for later).
+ * A move is one instance: a host that runs several replicas of a cluster is freed by as many
+ * moves, and a spread counts instances, not hosts. A move may land on a host that runs the cluster
+ * already when the filters allow another replica there (no distinct hosts, no fixed port taken).
  *
  * Pure: the fleet and the asks given are not changed (the moves are worked out on copies).
  */
@@ -20,12 +21,10 @@ import { hostFullness } from './plan.js';
 import { NO_HOST, Targets } from './targets.js';
 import type { PlaceAsk, SchedHost } from './types.js';
 
-/** One cluster's instances being moved: its ask and its hosts, kept current move by move. */
+/** One cluster's instances being moved: its ask and its hosts with their instance counts, kept current move by move. */
 interface Moving {
   ask: PlaceAsk;
-  hosts: Set<number>;
-  /** it runs several instances on a host (replicas): it stays where it is */
-  pinned: boolean;
+  hosts: Map<number, number>;
 }
 
 /**
@@ -34,17 +33,20 @@ interface Moving {
  */
 export function planRebalance(fleet: Fleet, asks: PlaceAsk[], maxMoves: number): RebalanceView {
   const copy = new Fleet(fleet.hosts.map(cloneHost));
-  const moving: Moving[] = asks.map((ask) => ({
-    ask,
-    hosts: new Set(ask.current.map((h) => copy.numberOf(h)).filter((i) => i !== undefined)),
-    pinned: new Set(ask.current).size < ask.current.length,
-  }));
+  const moving: Moving[] = asks.map((ask) => {
+    const hosts = new Map<number, number>();
+    for (const h of ask.current) {
+      const i = copy.numberOf(h);
+      if (i !== undefined) hosts.set(i, (hosts.get(i) ?? 0) + 1);
+    }
+    return { ask, hosts };
+  });
   const before = scheduledHosts(moving);
   const moves: RebalanceMoveView[] = [];
   let budget = Math.max(0, Math.floor(maxMoves));
   for (const m of moving) {
     if (budget === 0) break;
-    if (m.ask.spec.spread !== null && !m.pinned) budget -= evenOut(copy, m, m.ask.spec.spread, budget, moves);
+    if (m.ask.spec.spread !== null) budget -= evenOut(copy, m, m.ask.spec.spread, budget, moves);
   }
   if (budget > 0) freeHosts(copy, moving, budget, moves);
   const after = scheduledHosts(moving);
@@ -68,7 +70,7 @@ function cloneHost(h: SchedHost): SchedHost {
 
 function scheduledHosts(moving: Moving[]): Set<number> {
   const out = new Set<number>();
-  for (const m of moving) for (const i of m.hosts) out.add(i);
+  for (const m of moving) for (const i of m.hosts.keys()) out.add(i);
   return out;
 }
 
@@ -76,8 +78,10 @@ function scheduledHosts(moving: Moving[]): Set<number> {
 function move(fleet: Fleet, m: Moving, from: number, to: number): void {
   fleet.release(from, m.ask);
   fleet.take(to, m.ask);
-  m.hosts.delete(from);
-  m.hosts.add(to);
+  const left = (m.hosts.get(from) ?? 1) - 1;
+  if (left > 0) m.hosts.set(from, left);
+  else m.hosts.delete(from);
+  m.hosts.set(to, (m.hosts.get(to) ?? 0) + 1);
 }
 
 /** The fullest host of `candidates` that may take one more instance of `m`, or -1. */
@@ -85,7 +89,7 @@ function fullestFit(fleet: Fleet, m: Moving, candidates: Iterable<number>, exclu
   let bestHost = -1;
   let top = -Infinity;
   for (const i of candidates) {
-    if (fleet.usable[i] !== 1 || m.hosts.has(i) || exclude.has(i) || !feasible(fleet.hosts[i]!, m.ask)) continue;
+    if (fleet.usable[i] !== 1 || exclude.has(i) || !feasible(fleet.hosts[i]!, m.ask)) continue;
     const f = hostFullness(fleet, i);
     if (f > top) {
       top = f;
@@ -104,9 +108,9 @@ function evenOut(fleet: Fleet, m: Moving, label: string, budget: number, moves: 
   const none = new Set<number>();
   while (made < budget) {
     const counts = new Map(values.map((v) => [v, 0]));
-    for (const i of m.hosts) {
+    for (const [i, n] of m.hosts) {
       const v = fleet.hosts[i]!.labels[label];
-      if (v !== undefined && counts.has(v)) counts.set(v, counts.get(v)! + 1);
+      if (v !== undefined && counts.has(v)) counts.set(v, counts.get(v)! + n);
     }
     const ranked = [...counts.entries()].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
     if (ranked.length < 2) break;
@@ -116,7 +120,7 @@ function evenOut(fleet: Fleet, m: Moving, label: string, budget: number, moves: 
       if (most - least <= 1) break;
       const to = fullestFit(fleet, m, index.values.get(sparse)!, none);
       if (to < 0) continue;
-      const from = [...m.hosts]
+      const from = [...m.hosts.keys()]
         .filter((i) => fleet.hosts[i]!.labels[label] === crowded)
         .sort((a, b) => hostFullness(fleet, a) - hostFullness(fleet, b))[0]!;
       move(fleet, m, from, to);
@@ -137,12 +141,13 @@ function evenOut(fleet: Fleet, m: Moving, label: string, budget: number, moves: 
 
 /** Empties the emptiest hosts into fuller ones, a whole host at a time, within the budget. */
 function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: RebalanceMoveView[]): void {
+  // each host's instances to move, one entry per instance (a cluster's replicas each)
   const onHost = new Map<number, Moving[]>();
   for (const m of moving) {
-    for (const i of m.hosts) {
-      const list = onHost.get(i);
-      if (list === undefined) onHost.set(i, [m]);
-      else list.push(m);
+    for (const [i, n] of m.hosts) {
+      let list = onHost.get(i);
+      if (list === undefined) onHost.set(i, (list = []));
+      for (let k = 0; k < n; k++) list.push(m);
     }
   }
   // each host's fullness, kept as moves are made; the targets fullest first (sorted once: a
@@ -158,7 +163,7 @@ function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: Rebala
   // host that is down, unheard or draining: moving what it holds is the loop's migration, within
   // its budget (a rebalance must not empty the hosts a network split keeps)
   const sources = [...onHost.entries()]
-    .filter(([i, ms]) => fleet.usable[i] === 1 && ms.every((m) => m.ask.spec.spread === null && !m.pinned))
+    .filter(([i, ms]) => fleet.usable[i] === 1 && ms.every((m) => m.ask.spec.spread === null))
     .sort((a, b) => full[a[0]]! - full[b[0]]! || a[1].length - b[1].length);
   const freed = new Set<number>();
   // hosts that took an instance in this rebalance: freeing one would move that instance twice
@@ -182,7 +187,7 @@ function freeHosts(fleet: Fleet, moving: Moving[], budget: number, moves: Rebala
         level,
         cpu,
         memory,
-        (i) => i !== from && !freed.has(i) && fleet.usable[i] === 1 && !m.hosts.has(i) && feasible(fleet.hosts[i]!, m.ask),
+        (i) => i !== from && !freed.has(i) && fleet.usable[i] === 1 && feasible(fleet.hosts[i]!, m.ask),
       );
       if (to === NO_HOST) break;
       move(fleet, m, from, to);
