@@ -91,6 +91,20 @@ export async function setDesiredMany(
   });
 }
 
+/** A desired entry's columns, as getDesired and getDesiredMany read them beside the generation. */
+const ENTRY_COLUMNS = [
+  'd.host',
+  'd.tag',
+  'd.version',
+  'd.sha256',
+  'd.manifest',
+  'd.deployment_id',
+  'd.updated_at',
+  'd.kind',
+  'd.driver',
+  'd.replicas',
+] as const;
+
 /** A host's desired state, sorted by tag, and its generation (0 and [] for an unknown host). */
 export async function getDesired(db: Kysely<Database>, host: string): Promise<{ generation: number; entries: DesiredRow[] }> {
   // One statement, so one snapshot: the generation and the entries always belong together.
@@ -98,19 +112,7 @@ export async function getDesired(db: Kysely<Database>, host: string): Promise<{ 
   const rows = await db
     .selectFrom('desired_generation as g')
     .leftJoin('desired as d', 'd.host', 'g.host')
-    .select([
-      'g.generation',
-      'd.host',
-      'd.tag',
-      'd.version',
-      'd.sha256',
-      'd.manifest',
-      'd.deployment_id',
-      'd.updated_at',
-      'd.kind',
-      'd.driver',
-      'd.replicas',
-    ])
+    .select(['g.generation', ...ENTRY_COLUMNS])
     .where('g.host', '=', host)
     .orderBy('d.tag')
     .execute();
@@ -150,20 +152,7 @@ export async function getDesiredMany(
     const rows = await db
       .selectFrom('desired_generation as g')
       .leftJoin('desired as d', 'd.host', 'g.host')
-      .select([
-        'g.host as gen_host',
-        'g.generation',
-        'd.host',
-        'd.tag',
-        'd.version',
-        'd.sha256',
-        'd.manifest',
-        'd.deployment_id',
-        'd.updated_at',
-        'd.kind',
-        'd.driver',
-        'd.replicas',
-      ])
+      .select(['g.host as gen_host', 'g.generation', ...ENTRY_COLUMNS])
       .where('g.host', 'in', batch)
       .orderBy('g.host')
       .orderBy('d.tag')
