@@ -101,7 +101,9 @@ await t.ctx.store.schedule.setClusterSchedule(TREE.CLUSTER, {
   cpu: 1,
   memory: 256 * 1024 ** 2,
   constraints: [],
-  distinctHosts: false,
+  // one instance per host, as the simulated agents run (they know no replicas): the host that dies
+  // holds one instance, and "running elsewhere" is COUNT healthy hosts without it
+  distinctHosts: true,
   spread: null,
 });
 const first = await t.call(t.adminToken, 'POST', '/api/v1/deployments', { tag: TREE.CLUSTER, version: V });
