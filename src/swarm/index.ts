@@ -20,6 +20,7 @@ export {
   affinity,
   AFFINITY_LABELS,
   ASSIGNMENT_TTL_MS,
+  HOLD_MS,
   MAX_FETCHES_PER_AGENT,
   MAX_SEED_UPLOADS,
   MAX_UPLOADS_PER_PEER,
@@ -32,8 +33,11 @@ export {
 } from './tracker.js';
 export { computePieces, PieceTables, TABLES_KEPT, type TableSource } from './table.js';
 export {
+  MAX_PEER_CONNECTIONS,
   MAX_RANGE_BYTES,
   MAX_SERVING,
+  REQUEST_HEADERS_MS,
+  SERVE_DEADLINE_MS,
   parseRange,
   PeerServer,
   type PeerServerOptions,

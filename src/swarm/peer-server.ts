@@ -17,6 +17,24 @@ import { MAX_UPLOADS_PER_PEER } from './tracker.js';
 export const MAX_SERVING = MAX_UPLOADS_PER_PEER + 2;
 /** The largest range served in one answer: a piece is at most this (64 pieces of a 1 GiB package is 16 MiB). */
 export const MAX_RANGE_BYTES = 64 * 1024 * 1024;
+/**
+ * A request's headers must be in within this: the port is open to the network, and a client
+ * that trickles its headers (slow loris) would otherwise hold a connection for Node's 60 s.
+ * A peer's request is one small GET, sent at once.
+ */
+export const REQUEST_HEADERS_MS = 10_000;
+/**
+ * An answer still not taken by its asker after this long is cut off, and its slot freed. The
+ * asker itself gives up after PEER_TIMEOUT_MS (30 s, peer-fetch.ts); a slow reader holds a slot
+ * (and the range in memory) no longer than that.
+ */
+export const SERVE_DEADLINE_MS = 30_000;
+/**
+ * Connections open at once at most: peers keep one or two each, a few dozen fetch from one peer
+ * at a time; beyond this, new connections are closed at once, so that a flood of idle sockets
+ * cannot take every file descriptor of the agent (which it needs for its server and its processes).
+ */
+export const MAX_PEER_CONNECTIONS = 512;
 
 /** What a package offered to peers holds. */
 export interface PieceSource {
@@ -34,6 +52,9 @@ export interface PeerServerOptions {
   fallback?(sha256: string): Promise<PieceSource | undefined>;
   log(line: string): void;
   now?(): number;
+  /** tests: shorter deadlines than REQUEST_HEADERS_MS and SERVE_DEADLINE_MS */
+  headersMs?: number;
+  serveDeadlineMs?: number;
 }
 
 /** What a peer server did, for tests and benchmarks. */
@@ -62,10 +83,16 @@ export class PeerServer {
 
   /** Listens on `host:port` (port 0: a free one); answers the port. */
   async listen(host: string, port: number): Promise<number> {
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch(() => res.destroy());
-    });
+    const headersMs = this.opts.headersMs ?? REQUEST_HEADERS_MS;
+    const server = createServer(
+      // Node checks these deadlines every connectionsCheckingInterval: a quarter of the shortest
+      { headersTimeout: headersMs, requestTimeout: headersMs, connectionsCheckingInterval: Math.max(50, headersMs / 4) },
+      (req, res) => {
+        this.handle(req, res).catch(() => res.destroy());
+      },
+    );
     server.keepAliveTimeout = 30_000;
+    server.maxConnections = MAX_PEER_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
@@ -113,7 +140,18 @@ export class PeerServer {
       this.counts.busy++;
       return answer(503, 'serving too many pieces now; ask the tracker for another peer');
     }
+    // The slot is held until the asker has taken the whole answer (or it is cut off): a slow
+    // reader cannot make this agent hold more than MAX_SERVING ranges in memory.
     this.serving++;
+    let freed = false;
+    const free = (): void => {
+      if (freed) return;
+      freed = true;
+      this.serving--;
+      clearTimeout(deadline);
+    };
+    const deadline = setTimeout(() => res.destroy(), this.opts.serveDeadlineMs ?? SERVE_DEADLINE_MS);
+    res.once('close', free);
     try {
       const data = await source.readAt(range.start, range.end - range.start);
       if (data.length !== range.end - range.start) return answer(404, 'the package is no longer here');
@@ -127,9 +165,12 @@ export class PeerServer {
       this.counts.bytes += data.length;
     } catch (err) {
       answer(404, `the package is no longer here (${(err as Error).message})`);
-    } finally {
-      this.serving--;
     }
+  }
+
+  /** Ranges being served now (read, or on their way to their askers). */
+  get servingNow(): number {
+    return this.serving;
   }
 }
 

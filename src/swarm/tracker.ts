@@ -30,6 +30,13 @@ export const PEER_TTL_MS = 10 * 60_000;
 export const SEED_AFTER_MS = 5_000;
 /** When nothing could be assigned: ask again after about this long (the agent adds jitter). */
 export const RETRY_MS = 150;
+/**
+ * How long the route may hold an answer with nothing in it, waiting for the swarm to change (a
+ * piece landing somewhere, an upload freed) rather than have the agent ask again every RETRY_MS:
+ * a waiting host then hears of a piece as soon as a peer holds it, and costs the server one
+ * request a second instead of six. Well under the agent's deadline for an answer (30 s).
+ */
+export const HOLD_MS = 1_000;
 /** A package no agent asked about for this long is forgotten. */
 export const SWARM_TTL_MS = 30 * 60_000;
 /** Labels whose equal values make a peer nearer, in order of weight (the same rack is nearest). */
@@ -84,6 +91,8 @@ export interface TrackerAnswer {
 
 export class Tracker {
   private readonly swarms = new Map<string, Swarm>();
+  /** per package, the callers of `changed` waiting for its next change */
+  private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly clock: () => number = Date.now,
@@ -108,6 +117,30 @@ export class Tracker {
   }
 
   /**
+   * Resolves at the next change of the swarm of `sha256` that may give a waiting agent something
+   * (a piece held by one more agent, an assignment over), or after `ms`, whichever comes first.
+   */
+  changed(sha256: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(sha256);
+      if (!set) this.waiters.set(sha256, (set = new Set()));
+      const done = (): void => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(sha256) === set) this.waiters.delete(sha256);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+    });
+  }
+
+  private wake(sha256: string): void {
+    const set = this.waiters.get(sha256);
+    if (set) for (const done of [...set]) done();
+  }
+
+  /**
    * Takes one agent's request for package `sha256` of `n` pieces and answers its next pieces.
    * `labels` are used when the agent is new to this swarm (else those it had).
    */
@@ -122,28 +155,35 @@ export class Tracker {
     }
     me.seen = now;
     if (!s.banned.has(asker.host)) me.url = asker.url;
-    for (const r of req.done ?? []) this.land(s, asker.host, r.piece);
+    let moved = false;
+    for (const r of req.done ?? []) moved = this.land(s, asker.host, r.piece) !== undefined || moved;
+    // A peer is dropped or banned only on the word of an agent the tracker sent to it for that
+    // piece: an agent cannot have peers it was never given dropped or banned.
     for (const r of req.failed ?? []) {
-      this.land(s, asker.host, r.piece);
-      if (r.why === 'gone') this.drop(s, r.from);
+      const f = this.land(s, asker.host, r.piece);
+      moved ||= f !== undefined;
+      if (r.why === 'gone' && f?.from === r.from) this.drop(s, r.from);
     }
     for (const r of req.bad ?? []) {
-      this.land(s, asker.host, r.piece);
-      if (r.from === SEED) continue; // the server's own copy is checked by its sha256 when the table is made
+      const f = this.land(s, asker.host, r.piece);
+      if (r.from === SEED || f?.from !== r.from) continue; // the server's own copy is checked by its sha256 when the table is made
       s.banned.add(r.from);
       this.drop(s, r.from);
     }
-    this.setHave(s, me, req.complete ? allPieces(n) : req.have);
+    moved = this.setHave(s, me, req.complete ? allPieces(n) : req.have) || moved;
     if (req.complete) {
       s.waiting.delete(asker.host);
       for (const f of [...s.flights.values()]) if (f.requester === asker.host) this.land(s, asker.host, f.piece);
+      this.wake(sha256);
       return { assignments: [], retryMs: 0 };
     }
     const assignments = this.choose(s, me, now);
+    if (moved) this.wake(sha256);
     const mine = [...s.flights.values()].filter((f) => f.requester === asker.host).length;
     if (assignments.length > 0 || mine > 0) s.waiting.delete(asker.host);
     else if (!s.waiting.has(asker.host)) s.waiting.set(asker.host, now);
-    return { assignments, retryMs: assignments.length > 0 ? 0 : RETRY_MS };
+    // retryMs 0: something to do (new pieces, or pieces still coming in); else wait and ask again
+    return { assignments, retryMs: assignments.length > 0 || mine > 0 ? 0 : RETRY_MS };
   }
 
   private swarm(sha256: string, n: number, now: number): Swarm {
@@ -173,11 +213,11 @@ export class Tracker {
     for (const f of [...s.flights.values()]) if (now - f.at > ASSIGNMENT_TTL_MS) this.land(s, f.requester, f.piece);
   }
 
-  /** The assignment of `piece` to `requester` is over (fetched, failed, refused or expired). */
-  private land(s: Swarm, requester: string, piece: number): void {
+  /** The assignment of `piece` to `requester` is over (fetched, failed, refused or expired): it, if there was one. */
+  private land(s: Swarm, requester: string, piece: number): Flight | undefined {
     const key = `${requester}\n${piece}`;
     const f = s.flights.get(key);
-    if (!f) return;
+    if (!f) return undefined;
     s.flights.delete(key);
     if (f.counted) s.fetching[f.piece] = Math.max(0, s.fetching[f.piece]! - 1);
     if (f.from === SEED) s.seedUploads = Math.max(0, s.seedUploads - 1);
@@ -185,6 +225,7 @@ export class Tracker {
       const p = s.peers.get(f.from);
       if (p) p.uploads = Math.max(0, p.uploads - 1);
     }
+    return f;
   }
 
   /** A peer that is gone or banned holds nothing any more, as far as others are told. */
@@ -195,15 +236,19 @@ export class Tracker {
     this.setHave(s, p, []);
   }
 
-  private setHave(s: Swarm, p: Peer, have: readonly number[] | Uint8Array): void {
+  /** Sets what `p` holds; true when it holds a piece it did not before (and serves peers). */
+  private setHave(s: Swarm, p: Peer, have: readonly number[] | Uint8Array): boolean {
     const next = new Uint8Array(s.n);
     for (const i of have) if (Number.isInteger(i) && i >= 0 && i < s.n) next[i] = 1;
+    let more = false;
     for (let i = 0; i < s.n; i++) {
       if (next[i] === p.have[i]) continue;
       if (next[i]) s.holders[i]!.add(p.host);
       else s.holders[i]!.delete(p.host);
+      more ||= next[i] === 1;
     }
     p.have = next;
+    return more && p.url !== undefined;
   }
 
   private choose(s: Swarm, me: Peer, now: number): Assignment[] {
