@@ -28,6 +28,7 @@ export {
   RETRY_MS,
   SEED_AFTER_MS,
   Tracker,
+  WAKE_PER_CHANGE,
   type Asker,
   type TrackerAnswer,
 } from './tracker.js';
@@ -38,6 +39,7 @@ export {
   MAX_SERVING,
   REQUEST_HEADERS_MS,
   SERVE_DEADLINE_MS,
+  TICKETS_CHECKED_KEPT,
   parseRange,
   PeerServer,
   type PeerServerOptions,

@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SigningKey } from '../release/index.js';
-import { checkTicket, TICKET_SCHEME } from './tickets.js';
+import { checkTicket, TICKET_SCHEME, type TicketFields } from './tickets.js';
 import { MAX_UPLOADS_PER_PEER } from './tracker.js';
 
 /**
@@ -35,6 +35,12 @@ export const SERVE_DEADLINE_MS = 30_000;
  * cannot take every file descriptor of the agent (which it needs for its server and its processes).
  */
 export const MAX_PEER_CONNECTIONS = 512;
+/**
+ * Tickets whose signature checked out, kept to skip the check when they come again (an asker
+ * sends the same ticket for every piece until the tracker gives it a new one, each half minute):
+ * the signature check was a tenth of serving a piece. Expiry and package are checked every time.
+ */
+export const TICKETS_CHECKED_KEPT = 4096;
 
 /** What a package offered to peers holds. */
 export interface PieceSource {
@@ -69,6 +75,8 @@ export class PeerServer {
   private readonly sources = new Map<string, PieceSource>();
   private server: Server | undefined;
   private serving = 0;
+  /** tickets that checked out, by the public key that checked them */
+  private readonly checked = new Map<string, { key: string; fields: TicketFields }>();
   readonly counts: ServedCounts = { ranges: 0, bytes: 0, refused: 0, busy: 0 };
 
   constructor(private readonly opts: PeerServerOptions) {}
@@ -123,7 +131,7 @@ export class PeerServer {
       this.counts.refused++;
       return answer(401, 'a ticket from the tracker is needed');
     }
-    const t = checkTicket(this.opts.key(), ticket, sha256, this.opts.now?.() ?? Date.now());
+    const t = this.check(ticket, sha256);
     if ('refused' in t) {
       this.counts.refused++;
       this.opts.log(`refused a peer's request for package ${sha256.slice(0, 12)}: ${t.refused}`);
@@ -166,6 +174,24 @@ export class PeerServer {
     } catch (err) {
       answer(404, `the package is no longer here (${(err as Error).message})`);
     }
+  }
+
+  /** `checkTicket`, with the tickets that checked out before (by the same pinned key) remembered. */
+  private check(ticket: string, sha256: string): ReturnType<typeof checkTicket> {
+    const key = this.opts.key();
+    const now = this.opts.now?.() ?? Date.now();
+    const known = key === undefined ? undefined : this.checked.get(ticket);
+    if (known && known.key === key?.publicKey) {
+      if (known.fields.sha256 !== sha256) return { refused: `the ticket is for package ${known.fields.sha256}, not ${sha256}` };
+      if (known.fields.expires < now) return { refused: 'the ticket has expired' };
+      return known.fields;
+    }
+    const t = checkTicket(key, ticket, sha256, now);
+    if (!('refused' in t) && key !== undefined) {
+      if (this.checked.size >= TICKETS_CHECKED_KEPT) this.checked.clear();
+      this.checked.set(ticket, { key: key.publicKey, fields: t });
+    }
+    return t;
   }
 
   /** Ranges being served now (read, or on their way to their askers). */

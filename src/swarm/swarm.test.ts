@@ -233,3 +233,26 @@ test('attack: a client that trickles its headers is cut off; one that takes too 
   assert.equal(s.servingNow, 0, 'the answer not taken in time was cut off and its slot freed');
   reader.destroy();
 });
+
+test('a ticket that checked out is remembered, and still refused for another package, once expired, or under another pinned key', async () => {
+  const clock = { now: Date.now() };
+  let pin = pinned;
+  const s = new PeerServer({ key: () => pin, log: () => undefined, now: () => clock.now });
+  servers.push(s);
+  s.offer(SHA, { size: pkg.length, pieceSize: PIECE_SIZE_MIN, has: () => true, readAt: async (o, l) => pkg.subarray(o, o + l) });
+  const url = `http://127.0.0.1:${await s.listen('127.0.0.1', 0)}`;
+  const t = ticketFor('h9', SHA, key, clock.now + 60_000);
+  const get = async (sha256 = SHA): Promise<number> => {
+    const res = await fetch(`${url}/v1/packages/${sha256}`, { headers: { range: 'bytes=0-9', authorization: `${TICKET_SCHEME} ${t}` } });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  assert.equal(await get(), 206);
+  assert.equal(await get(), 206, 'again, from what was remembered');
+  assert.equal(await get('b'.repeat(64)), 403, 'for another package');
+  pin = signingKeyOf(generateKeyPairSync('ed25519').privateKey);
+  assert.equal(await get(), 403, 'the agent pinned another key since');
+  pin = pinned;
+  clock.now += 61_000;
+  assert.equal(await get(), 403, 'expired');
+});

@@ -37,6 +37,10 @@ export const RETRY_MS = 150;
  * request a second instead of six. Well under the agent's deadline for an answer (30 s).
  */
 export const HOLD_MS = 1_000;
+/** Agents whose wait ends when a piece lands or an upload is freed: as many as a new holder can serve, and one for the freed upload. */
+export const WAKE_PER_CHANGE = MAX_UPLOADS_PER_PEER + 1;
+/** Assignments past their time are looked for at most this often (each look goes over every assignment of the package). */
+const EXPIRE_EVERY_MS = 1_000;
 /** A package no agent asked about for this long is forgotten. */
 export const SWARM_TTL_MS = 30 * 60_000;
 /** Labels whose equal values make a peer nearer, in order of weight (the same rack is nearest). */
@@ -49,6 +53,8 @@ interface Peer {
   have: Uint8Array;
   uploads: number;
   seen: number;
+  /** what it is fetching now, by piece */
+  fetches: Map<number, Flight>;
 }
 
 interface Flight {
@@ -74,6 +80,8 @@ interface Swarm {
   /** agents given nothing, since when */
   waiting: Map<string, number>;
   used: number;
+  /** when assignments past their time were last looked for */
+  expiredAt: number;
 }
 
 /** Who asks: its host name, its labels, and where it serves (undefined: it serves none). */
@@ -135,9 +143,11 @@ export class Tracker {
     });
   }
 
-  private wake(sha256: string): void {
+  /** Ends the wait of the `count` agents waiting longest on `sha256` (all: Infinity). */
+  private wake(sha256: string, count: number): void {
     const set = this.waiters.get(sha256);
-    if (set) for (const done of [...set]) done();
+    if (!set) return;
+    for (const done of [...set].slice(0, count)) done();
   }
 
   /**
@@ -150,7 +160,7 @@ export class Tracker {
     this.expire(s, now);
     let me = s.peers.get(asker.host);
     if (!me) {
-      me = { host: asker.host, url: undefined, labels: asker.labels, have: new Uint8Array(n), uploads: 0, seen: now };
+      me = { host: asker.host, url: undefined, labels: asker.labels, have: new Uint8Array(n), uploads: 0, seen: now, fetches: new Map() };
       s.peers.set(asker.host, me);
     }
     me.seen = now;
@@ -173,13 +183,14 @@ export class Tracker {
     moved = this.setHave(s, me, req.complete ? allPieces(n) : req.have) || moved;
     if (req.complete) {
       s.waiting.delete(asker.host);
-      for (const f of [...s.flights.values()]) if (f.requester === asker.host) this.land(s, asker.host, f.piece);
-      this.wake(sha256);
+      for (const piece of [...me.fetches.keys()]) this.land(s, asker.host, piece);
+      this.wake(sha256, Infinity);
       return { assignments: [], retryMs: 0 };
     }
     const assignments = this.choose(s, me, now);
-    if (moved) this.wake(sha256);
-    const mine = [...s.flights.values()].filter((f) => f.requester === asker.host).length;
+    // a piece held by one more agent, or an upload freed: a few waiting agents may now be served
+    if (moved) this.wake(sha256, WAKE_PER_CHANGE);
+    const mine = me.fetches.size;
     if (assignments.length > 0 || mine > 0) s.waiting.delete(asker.host);
     else if (!s.waiting.has(asker.host)) s.waiting.set(asker.host, now);
     // retryMs 0: something to do (new pieces, or pieces still coming in); else wait and ask again
@@ -201,6 +212,7 @@ export class Tracker {
         seedUploads: 0,
         waiting: new Map(),
         used: now,
+        expiredAt: now,
       };
       this.swarms.set(sha256, s);
     }
@@ -210,6 +222,8 @@ export class Tracker {
 
   /** Assignments past their time are over: their sources are free again. */
   private expire(s: Swarm, now: number): void {
+    if (now - s.expiredAt < EXPIRE_EVERY_MS) return;
+    s.expiredAt = now;
     for (const f of [...s.flights.values()]) if (now - f.at > ASSIGNMENT_TTL_MS) this.land(s, f.requester, f.piece);
   }
 
@@ -219,6 +233,7 @@ export class Tracker {
     const f = s.flights.get(key);
     if (!f) return undefined;
     s.flights.delete(key);
+    s.peers.get(requester)?.fetches.delete(piece);
     if (f.counted) s.fetching[f.piece] = Math.max(0, s.fetching[f.piece]! - 1);
     if (f.from === SEED) s.seedUploads = Math.max(0, s.seedUploads - 1);
     else {
@@ -254,10 +269,9 @@ export class Tracker {
   private choose(s: Swarm, me: Peer, now: number): Assignment[] {
     let slots = MAX_FETCHES_PER_AGENT;
     const busy = new Set<number>();
-    for (const f of s.flights.values()) {
-      if (f.requester !== me.host) continue;
+    for (const piece of me.fetches.keys()) {
       slots--;
-      busy.add(f.piece);
+      busy.add(piece);
     }
     if (slots <= 0) return [];
     // missing pieces, rarest first (holders and fetches), ties in random order to spread them
@@ -292,7 +306,9 @@ export class Tracker {
 
   private fly(s: Swarm, me: Peer, piece: number, from: string, now: number): void {
     const counted = me.url !== undefined;
-    s.flights.set(`${me.host}\n${piece}`, { requester: me.host, piece, from, at: now, counted });
+    const f: Flight = { requester: me.host, piece, from, at: now, counted };
+    s.flights.set(`${me.host}\n${piece}`, f);
+    me.fetches.set(piece, f);
     if (counted) s.fetching[piece]!++;
   }
 
@@ -309,11 +325,16 @@ export class Tracker {
   private pickPeer(s: Swarm, me: Peer, piece: number, now: number): Peer | undefined {
     let best: Peer | undefined;
     let bestKey = [-1, 0, 0];
+    // none can be better than one as near as can be and idle: the first such ends the search
+    // (a piece of a large fleet has hundreds of holders, and each answer looks at a few pieces)
+    const nearest = affinity(me.labels, me.labels);
     for (const h of s.holders[piece]!) {
       if (h === me.host) continue;
       const p = s.peers.get(h);
       if (!this.usable(s, p, now) || p.uploads >= MAX_UPLOADS_PER_PEER) continue;
-      const key = [affinity(me.labels, p.labels), -p.uploads, this.random()];
+      const near = affinity(me.labels, p.labels);
+      if (near === nearest && p.uploads === 0) return p;
+      const key = [near, -p.uploads, this.random()];
       if (better(key, bestKey)) {
         best = p;
         bestKey = key;
