@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { signFieldsWith, signingKeyOf } from '../release/index.js';
 import { fetchPieces, PeerRefused, type FetchPiecesDeps } from './fetch-pieces.js';
-import { fetchFromPeer } from './peer-fetch.js';
+import { fetchFromPeer, releasePiece } from './peer-fetch.js';
 import { MAX_SERVING, PeerServer, type PieceSource } from './peer-server.js';
 import { filePieceStore } from './piece-store.js';
 import { PIECE_SIZE_MIN, pieceCount } from './pieces.js';
@@ -92,6 +92,7 @@ function deps(srv: ReturnType<typeof server>, host: string, labels: Record<strin
       return Buffer.from(pkg.subarray(o, o + l));
     },
     peer: (url, o, l, ticket) => fetchFromPeer(url, SHA, o, l, ticket),
+    release: releasePiece, // buffers reused from piece to piece: the files must still be the package
     open: (size) => filePieceStore(file, size),
     log: () => undefined,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
