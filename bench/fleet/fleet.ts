@@ -161,7 +161,7 @@ export class Fleet {
 
   /** Where a watch stands in every worker, in words (for the error of a watch that timed out). */
   private async status(): Promise<string> {
-    const STATUS_WAIT_MS = 10_000;
+    const STATUS_WAIT_MS = 60_000; // workers of thousands of agents answer late on a loaded machine
     const all = await Promise.race([
       Promise.all(this.workers.map((w) => w.ask({ type: 'status' }, 'status'))).then((m) => m.map((x) => x.status)),
       new Promise<undefined>((r) => setTimeout(() => r(undefined), STATUS_WAIT_MS).unref()),
