@@ -32,6 +32,8 @@ const NG = 'bench-ng';
 const NGA = 'bench-nga';
 /** The agents' probe (join-probe.mjs): the trace of each report and each pool's apply. */
 const PROBE = new URL('./join-probe.mjs', import.meta.url).pathname;
+/** The agents' heartbeat: a host is down after 3 unheard (see run()). */
+const HEARTBEAT_MS = 1_000;
 /** Load before and after each change: the steady state on both sides of it. */
 const STEADY_MS = 2_000;
 
@@ -89,7 +91,10 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
   const luaMissing = nginxLuaMissing();
   const traceFile = process.env.NOOPS_BENCH_BALANCERS_TRACE ?? join(base, 'trace.jsonl'); // given: kept after the run
   const traced = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${PROBE}`.trim(), NOOPS_BENCH_BALANCERS_TRACE: traceFile };
-  const server = await startServer(join(base, 'server'), await freePort(), [], traced);
+  // agents heard every second (the harness's 300 ms made a host unheard for 0.9 s "down", and on
+  // a loaded machine the rollouts failed on a balancer host counted down: the bench measured the
+  // harness's heartbeat, not the balancers); the default is 5 s
+  const server = await startServer(join(base, 'server'), await freePort(), ['--heartbeat-ms', String(HEARTBEAT_MS)], traced);
   try {
     const api = new ApiClient(server.url, server.adminToken);
     const ok = async (args: string[]): Promise<void> => {
