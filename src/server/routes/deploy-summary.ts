@@ -22,6 +22,9 @@ import type { DeploymentRow } from '../../store/index.js';
 /** The states of a host still being worked on: the ones a person following a deployment waits for. */
 const IN_FLIGHT = new Set<HostRolloutState>(['deploying', 'healthy', 'reverting']);
 
+/** What a queued host is counted as (its own entry, with its batch, is built only when it is listed). */
+const QUEUED: Pick<HostProgress, 'state' | 'reason'> = { state: 'queued', reason: null };
+
 /** The row's progress, or null for a deployment recorded before batched rollouts. */
 function progressOf(d: DeploymentRow): RolloutProgress | null {
   return typeof d.progress.phase === 'string' ? (d.progress as unknown as RolloutProgress) : null;
@@ -47,22 +50,33 @@ function hostView(p: RolloutProgress | null, d: DeploymentRow, host: string, bat
 }
 
 /** Whether a host failed in this deployment: `failed`, or sent back after failing. */
-function failed(hp: HostProgress): boolean {
+function failed(hp: Pick<HostProgress, 'state' | 'reason'>): boolean {
   return hp.state === 'failed' || (hp.state === 'reverted' && hp.reason !== null);
+}
+
+/** Calls `each` with every host and its batch, in plan order (then any host the plan does not name). */
+function forEachHost(p: RolloutProgress | null, d: DeploymentRow, each: (host: string, batch: number) => void): void {
+  if (!p) {
+    for (const host of d.hosts) each(host, 0);
+    return;
+  }
+  let planned = 0; // hosts of the plan with an entry: fewer entries than that means none is outside the plan
+  for (let batch = 0; batch < p.batches.length; batch++) {
+    for (const host of p.batches[batch]!) {
+      if (p.hosts[host] !== undefined) planned += 1;
+      each(host, batch);
+    }
+  }
+  const entries = Object.keys(p.hosts);
+  if (entries.length === planned) return;
+  const inPlan = new Set(p.batches.flat());
+  for (const host of entries) if (!inPlan.has(host)) each(host, p.hosts[host]!.batch);
 }
 
 /** Every host with its batch, in plan order (then any host the plan does not name). */
 function planOrder(p: RolloutProgress | null, d: DeploymentRow): { host: string; batch: number }[] {
-  if (!p) return d.hosts.map((host) => ({ host, batch: 0 }));
   const out: { host: string; batch: number }[] = [];
-  const seen = new Set<string>();
-  p.batches.forEach((b, batch) => {
-    for (const host of b) {
-      out.push({ host, batch });
-      seen.add(host);
-    }
-  });
-  for (const host of Object.keys(p.hosts)) if (!seen.has(host)) out.push({ host, batch: p.hosts[host]!.batch });
+  forEachHost(p, d, (host, batch) => out.push({ host, batch }));
   return out;
 }
 
@@ -91,8 +105,10 @@ function summarize(d: DeploymentRow): DeploymentSummary {
   const inFlight: DeploymentHostView[] = [];
   const failures: DeploymentHostView[] = [];
   let failureCount = 0;
-  for (const { host, batch } of planOrder(p, d)) {
-    const hp = hostProgress(p, d, host, batch);
+  forEachHost(p, d, (host, batch) => {
+    // most hosts are only counted: their state without building their entry
+    const entry = p?.hosts[host];
+    const hp = entry ?? (p ? QUEUED : hostProgress(p, d, host, batch));
     states[hp.state] = (states[hp.state] ?? 0) + 1;
     const b = batches[batch];
     if (b) b.states[hp.state] = (b.states[hp.state] ?? 0) + 1;
@@ -101,7 +117,7 @@ function summarize(d: DeploymentRow): DeploymentSummary {
       failureCount += 1;
       if (failures.length < SUMMARY_HOSTS_MAX) failures.push(hostView(p, d, host, batch));
     }
-  }
+  });
   let progress: DeploymentSummary['progress'] = null;
   if (p) {
     const { batches: _plan, hosts: _hosts, ...rest } = p;
