@@ -9,8 +9,8 @@
  * to every lane at once; a lane that is applying applies the newest pools right after, and an
  * offer that changes the pool's members cuts the apply that runs: it stops before its next
  * command (HAProxy's driver: a join waits for one command of the apply before it, not for all
- * of it) and has no report. The apply after a cut one runs to its end, so that a lane reports
- * however fast offers come. The pools
+ * of it) and has no report. The apply after a cut change runs to its end, so that a lane reports
+ * however fast offers come (a cut periodic re-apply does not count). The pools
  * driven through a runtime API (HAProxy's socket, nginx's Lua control API) are applied first:
  * the pools driven by a file and a reload start once those applies of the same offer ended (or
  * after RUNTIME_FIRST_MAX_MS), so that a reload never takes the CPU from a runtime change.
@@ -114,7 +114,7 @@ interface Lane {
   dropped: boolean;
   /** the apply that runs, and its members (to tell an offer that changes them) */
   current: { cut: AbortController; members: string } | undefined;
-  /** the last apply was cut: the next one runs to its end, so that a lane reports however fast offers come */
+  /** the last apply of a change was cut: the next one runs to its end, so that a lane reports however fast offers come */
   wasCut: boolean;
 }
 
@@ -284,7 +284,7 @@ export class BalancerLoop {
     } finally {
       lane.current = undefined;
     }
-    lane.wasCut = report === undefined;
+    lane.wasCut = report === undefined && !periodic; // a cut re-apply delays no change's report: the change after it may be cut too
     if (report === undefined) {
       publishApply({ pool, index, offeredAt, startedAt, periodic, ok: false, cut: true });
       return; // a newer pool waits: its apply reports
