@@ -2,7 +2,8 @@
  * What a heap snapshot holds, by constructor: count and self size; with two snapshots (say at
  * 2,000 and 4,000 agents), what grew between them, and per agent: what each connected agent costs.
  *
- *   node --max-old-space-size=4096 --import tsx bench/fleet/heap-summary.ts A.heapsnapshot [B.heapsnapshot AGENTS_ADDED] [TOP=40]
+ *   node --max-old-space-size=4096 --import tsx bench/fleet/heap-summary.ts A.heapsnapshot [TOP=40]
+ *   node --max-old-space-size=4096 --import tsx bench/fleet/heap-summary.ts A.heapsnapshot B.heapsnapshot AGENTS_ADDED [TOP=40]
  */
 import { readFileSync } from 'node:fs';
 
@@ -37,8 +38,10 @@ function summarize(file: string): Map<string, Group> {
   return groups;
 }
 
-const [a, b, added, topArg] = process.argv.slice(2);
-if (a === undefined) throw new Error('usage: heap-summary.ts A.heapsnapshot [B.heapsnapshot AGENTS_ADDED] [TOP]');
+const args = process.argv.slice(2);
+const a = args[0];
+if (a === undefined) throw new Error('usage: heap-summary.ts A.heapsnapshot [TOP] | A.heapsnapshot B.heapsnapshot AGENTS_ADDED [TOP]');
+const [b, added, topArg] = args[1]?.endsWith('.heapsnapshot') ? args.slice(1) : [undefined, args[1]];
 const ga = summarize(a);
 const total = (g: Map<string, Group>): number => [...g.values()].reduce((s, x) => s + x.size, 0);
 const mb = (n: number): string => (n / 2 ** 20).toFixed(1);

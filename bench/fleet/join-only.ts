@@ -90,13 +90,19 @@ async function report(h: Host): Promise<void> {
   reportMs.push(performance.now() - t0);
 }
 
+/** Polls sent and not answered yet: parked on the server, or on their way (a loaded client lags). */
+let polling = 0;
+
 /** The parked poll, again and again, as an agent holds it. */
 async function park(h: Host): Promise<void> {
   while (!stopping) {
+    polling++;
     try {
       const r = await call(`/agent/desired?after=${h.generation}&commands=1`, h.token, 'GET');
+      polling--;
       if (r.status === 200) h.generation = (r.json as { generation: number }).generation;
     } catch {
+      polling--;
       if (!stopping) await new Promise((r) => setTimeout(r, 1000));
     }
   }
@@ -193,7 +199,12 @@ async function forcedGc(when: string): Promise<void> {
     `rss ${(u.rss / 2 ** 20).toFixed(0)}, heap used ${(u.heapUsed / 2 ** 20).toFixed(0)} of ${(u.heapTotal / 2 ** 20).toFixed(0)}, external ${(u.external / 2 ** 20).toFixed(0)}, arrayBuffers ${(u.arrayBuffers / 2 ** 20).toFixed(0)}`;
   console.log(`${when}, MB: before a forced GC ${f(m.before)}; after ${f(m.after)}; rss then ${status().rssMB.toFixed(0)}`);
 }
+// Measured with every poll parked (each agent's poll is answered every 25 s and sent again at
+// once; a client slowed by a loaded machine may lag), and 2 s for the server to take them in.
+const parkDeadline = Date.now() + 60_000;
+while (polling < hosts.length && Date.now() < parkDeadline) await new Promise((r) => setTimeout(r, 100));
 await new Promise((r) => setTimeout(r, 2_000));
+console.log(`${polling} of ${hosts.length} polls sent and not answered`);
 await forcedGc(`forced GC at ${hosts.length} agents`);
 
 if (snapDir) {
