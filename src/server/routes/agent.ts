@@ -8,7 +8,6 @@ import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
 import { PackageCache } from '../../artifacts/package-cache.js';
 import { parseRange } from '../../swarm/index.js';
-import { stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { AGENT_TOKENS_CHANGED, revocationMark, type PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
@@ -212,7 +211,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     const held = await packages.get(sha256);
     // One byte range (a piece, for an agent fetching in pieces: docs/packages-p2p.md).
     if (req.headers.range !== undefined) {
-      const size = held?.length ?? (await stat(ctx.artifacts.path(sha256))).size;
+      const size = held?.length ?? (await ctx.artifacts.size(sha256));
       const r = parseRange(req.headers.range, size);
       if (!r)
         throw new NoopsError(
