@@ -10,6 +10,17 @@ import type { FromWorker, ToWorker, WindowSamples } from './protocol.js';
  * polls and heartbeats with little delay; more workers spread them, and their sockets. */
 export const AGENTS_PER_WORKER = 2500;
 
+/**
+ * How many worker processes carry `n` agents: one per AGENTS_PER_WORKER, or
+ * `NOOPS_BENCH_FLEET_WORKERS` (at most one per agent), to spread the agents' own CPU (peers
+ * sending and checking pieces) over the machine's cores.
+ */
+export function workersFor(n: number, env = process.env.NOOPS_BENCH_FLEET_WORKERS): number {
+  const asked = Number(env);
+  if (Number.isInteger(asked) && asked > 0) return Math.min(asked, Math.max(1, n));
+  return Math.max(1, Math.ceil(n / AGENTS_PER_WORKER));
+}
+
 const WORKER = new URL('./worker.ts', import.meta.url).pathname;
 /** tsx, resolved from here: the workers then start from any working directory. */
 const TSX = import.meta.resolve('tsx');
@@ -79,7 +90,7 @@ export class Fleet {
 
   /** Starts the workers and joins every agent; throws when any agent could not join. */
   static async start(opts: FleetOptions): Promise<Fleet> {
-    const count = Math.max(1, Math.ceil(opts.names.length / AGENTS_PER_WORKER));
+    const count = workersFor(opts.names.length);
     const workers: WorkerHandle[] = [];
     for (let i = 0; i < count; i++) {
       // NOOPS_BENCH_PROFILE=DIR: each worker writes a V8 CPU profile there when it exits.

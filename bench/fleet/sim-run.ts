@@ -10,7 +10,7 @@ import { openFiles, procUsage, usageBetween } from '../lib/procstat.js';
 import { round, summarize } from '../lib/stats.js';
 import { measureDeploy, type DeployFigures } from './deploy.js';
 import { desiredFanOut, pacedHeartbeats, readAgents, type FanOutFigures, type LeanAgent, type PacedFigures } from './load.js';
-import { AGENTS_PER_WORKER, Fleet } from './fleet.js';
+import { Fleet, workersFor } from './fleet.js';
 import type { FleetPlan } from './plan.js';
 import { clusterOf, copySeed, type Seed, type SeedRelease } from './seed.js';
 import { tlsVariant } from './tls.js';
@@ -84,12 +84,21 @@ export interface SimSteps {
   fanOut: boolean;
 }
 
-/** The steps of `plan` for a fleet of `n`. */
-export function stepsFor(plan: FleetPlan, n: number): SimSteps {
+/**
+ * `NOOPS_BENCH_FLEET_ONLY=rollouts`: each size runs only the join, the first deploy and the
+ * package rollouts (each with its rollback): no heartbeat window, desired-state changes, lean
+ * loads or fan-out. Minutes less per run, to work on the rollouts (docs/benchmarks.md).
+ */
+export const ONLY_ROLLOUTS = process.env.NOOPS_BENCH_FLEET_ONLY === 'rollouts';
+
+/** The steps of `plan` for a fleet of `n` (`onlyRollouts`: the package rollouts alone). */
+export function stepsFor(plan: FleetPlan, n: number, onlyRollouts = ONLY_ROLLOUTS): SimSteps {
+  const rollouts = plan.rollouts.filter((r) => n <= r.maxHosts).map((r) => r.mib);
+  if (onlyRollouts) return { heartbeatS: 0, propagationRuns: 0, rollouts, batch: plan.batch, leanLoads: [], fanOut: false };
   return {
     heartbeatS: plan.heartbeatS,
     propagationRuns: plan.propagationRuns,
-    rollouts: plan.rollouts.filter((r) => n <= r.maxHosts).map((r) => r.mib),
+    rollouts,
     batch: plan.batch,
     leanLoads: n === Math.max(...plan.sizes) ? plan.leanLoads : plan.leanLoads.slice(0, 1),
     fanOut: plan.fanOut,
@@ -198,7 +207,7 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
     }
     return {
       hosts: n,
-      workers: Math.ceil(n / AGENTS_PER_WORKER),
+      workers: workersFor(n),
       join: joined,
       firstDeploy,
       heartbeats,

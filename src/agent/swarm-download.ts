@@ -19,6 +19,7 @@ import {
   PeerServer,
   readFileRange,
   readLimited,
+  releasePiece,
   type PieceDest,
   type PieceSource,
   type SwarmAnswer,
@@ -136,6 +137,7 @@ export class SwarmClient {
             return readLimited(res, length);
           }),
         peer: (peerUrl, offset, length, ticket) => fetchFromPeer(peerUrl, sha256, offset, length, ticket, this.opts.signal),
+        release: releasePiece,
         open: (size) => (typeof dest === 'string' ? filePieceStore(dest, size) : dest.open(size)),
         offer: (source) => this.peers.offer(sha256, source),
         ...(this.serve && { serve: this.serve }),

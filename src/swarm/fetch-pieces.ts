@@ -36,6 +36,8 @@ export interface FetchPiecesDeps {
   seed(offset: number, length: number): Promise<Buffer>;
   /** a range of the package from a peer; throws PeerRefused when the peer answers no */
   peer(url: string, offset: number, length: number, ticket: Ticket): Promise<Buffer>;
+  /** a peer's piece is no longer needed (written, or refused): its buffer may be reused */
+  release?(data: Buffer): void;
   /** where the pieces go, once the size is known */
   open(size: number): Promise<PieceStore>;
   /** offers the package to peers while it comes in (the function returned withdraws it) */
@@ -133,6 +135,7 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
       deps.log(
         `package ${deps.sha256.slice(0, 12)}: piece ${a.piece} from ${a.from} does not match its digest; ${a.from} is banned for this package`,
       );
+      deps.release?.(data);
       banned.add(a.from);
       result.banned.push(a.from);
       bad.push({ piece: a.piece, from: a.from });
@@ -140,6 +143,7 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
     }
     dbg?.(`got ${a.piece} from ${a.from}`);
     await store.writeAt(offset, data);
+    if (a.from !== SEED) deps.release?.(data);
     have[a.piece] = 1;
     count++;
     progressAt = now();

@@ -20,6 +20,7 @@ export {
   affinity,
   AFFINITY_LABELS,
   ASSIGNMENT_TTL_MS,
+  HOLD_MS,
   MAX_FETCHES_PER_AGENT,
   MAX_SEED_UPLOADS,
   MAX_UPLOADS_PER_PEER,
@@ -27,13 +28,18 @@ export {
   RETRY_MS,
   SEED_AFTER_MS,
   Tracker,
+  WAKE_PER_CHANGE,
   type Asker,
   type TrackerAnswer,
 } from './tracker.js';
 export { computePieces, PieceTables, TABLES_KEPT, type TableSource } from './table.js';
 export {
+  MAX_PEER_CONNECTIONS,
   MAX_RANGE_BYTES,
   MAX_SERVING,
+  REQUEST_HEADERS_MS,
+  SERVE_DEADLINE_MS,
+  TICKETS_CHECKED_KEPT,
   parseRange,
   PeerServer,
   type PeerServerOptions,
@@ -41,6 +47,6 @@ export {
   type ServedCounts,
 } from './peer-server.js';
 export { fetchPieces, NoPieces, PeerRefused, STALL_MS, type FetchPiecesDeps, type PiecesResult } from './fetch-pieces.js';
-export { fetchFromPeer, PEER_TIMEOUT_MS, readLimited } from './peer-fetch.js';
+export { fetchFromPeer, PEER_TIMEOUT_MS, readLimited, releasePiece } from './peer-fetch.js';
 export { filePieceStore, isPieceDest, readFileRange, readRange, type PieceDest, type PieceStore } from './piece-store.js';
 export { SEED, type Assignment, type FailedWhy, type PieceReport, type SwarmAnswer, type SwarmRequest } from './wire.js';

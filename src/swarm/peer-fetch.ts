@@ -1,4 +1,11 @@
-/** Fetching one range of a package from a peer (peer-server.ts), with this agent's ticket. */
+/**
+ * Fetching one range of a package from a peer (peer-server.ts), with this agent's ticket: over
+ * node:http with kept-alive connections, the bytes copied once into a buffer of the piece's size.
+ * (Node's fetch costs about a millisecond of CPU per request and copies each piece through web
+ * streams twice more; a host passes on every piece it receives, so this is its hot path.)
+ */
+import http from 'node:http';
+import https from 'node:https';
 import { PeerRefused } from './fetch-pieces.js';
 import { TICKET_SCHEME, type Ticket } from './tickets.js';
 
@@ -6,11 +13,48 @@ import { TICKET_SCHEME, type Ticket } from './tickets.js';
 export const PEER_TIMEOUT_MS = 30_000;
 
 /**
- * `length` bytes of package `sha256` from `offset`, from the peer at `peerUrl`. Throws
- * PeerRefused (busy: 503; gone: any other answer, or more bytes than asked), or fetch's error
- * when the peer cannot be reached.
+ * Idle connections kept per peer: an agent fetches at most a few pieces at once from one peer
+ * (MAX_UPLOADS_PER_PEER), and a kept connection spares the next piece a TCP handshake.
  */
-export async function fetchFromPeer(
+const FREE_SOCKETS_PER_PEER = 4;
+const pools = {
+  'http:': new http.Agent({ keepAlive: true, maxFreeSockets: FREE_SOCKETS_PER_PEER, scheduling: 'lifo' }),
+  'https:': new https.Agent({ keepAlive: true, maxFreeSockets: FREE_SOCKETS_PER_PEER, scheduling: 'lifo' }),
+};
+
+/**
+ * Piece buffers kept for reuse once their piece is written (`releasePiece`): every piece a host
+ * receives was a new buffer of a MiB or more, and the garbage collector's work on them was a
+ * fifth of a fleet's CPU. An agent has at most MAX_FETCHES_PER_AGENT pieces in flight; a few
+ * more cover a process that runs several (the simulated fleet).
+ */
+const SPARE_PIECES = 16;
+const spare = new Map<number, Buffer[]>();
+
+function pieceBuffer(length: number): Buffer {
+  return spare.get(length)?.pop() ?? Buffer.allocUnsafe(length);
+}
+
+/**
+ * A piece's buffer from `fetchFromPeer`, no longer needed: kept for the next piece of that size.
+ * Only whole buffers of their own memory are kept (never a slice of a larger one).
+ */
+export function releasePiece(data: Buffer): void {
+  if (data.byteOffset !== 0 || data.buffer.byteLength !== data.length) return;
+  let list = spare.get(data.length);
+  if (!list) {
+    if (spare.size >= 4) spare.clear(); // a few piece sizes at a time (the last piece of each package differs)
+    spare.set(data.length, (list = []));
+  }
+  if (list.length < SPARE_PIECES && !list.includes(data)) list.push(data);
+}
+
+/**
+ * `length` bytes of package `sha256` from `offset`, from the peer at `peerUrl`. Throws
+ * PeerRefused (busy: 503; gone: any other answer, or more bytes than asked), or the socket's
+ * error when the peer cannot be reached or is too slow (PEER_TIMEOUT_MS).
+ */
+export function fetchFromPeer(
   peerUrl: string,
   sha256: string,
   offset: number,
@@ -18,14 +62,87 @@ export async function fetchFromPeer(
   ticket: Ticket,
   signal?: AbortSignal,
 ): Promise<Buffer> {
-  const timeout = AbortSignal.timeout(PEER_TIMEOUT_MS);
-  const res = await fetch(`${peerUrl}/v1/packages/${sha256}`, {
-    headers: { range: `bytes=${offset}-${offset + length - 1}`, authorization: `${TICKET_SCHEME} ${ticket}` },
-    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+  return rangeOnce(new URL(`${peerUrl}/v1/packages/${sha256}`), offset, length, ticket, signal, true);
+}
+
+/**
+ * One attempt. A kept-alive connection that the peer closed just as it was reused fails with
+ * ECONNRESET before any answer: that attempt is made again once on a new connection, as Node's
+ * http documentation advises (`request.reusedSocket`).
+ */
+function rangeOnce(
+  url: URL,
+  offset: number,
+  length: number,
+  ticket: Ticket,
+  signal: AbortSignal | undefined,
+  retry: boolean,
+): Promise<Buffer> {
+  const pool = url.protocol === 'https:' ? pools['https:'] : url.protocol === 'http:' ? pools['http:'] : undefined;
+  if (!pool) return Promise.reject(new PeerRefused('gone', `the peer's address ${url.origin} is not http or https`));
+  const request = url.protocol === 'https:' ? https.request : http.request;
+  return new Promise<Buffer>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    let settled = false;
+    const finish = (err: unknown, data?: Buffer): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve(data!);
+    };
+    const req = request(
+      url,
+      { agent: pool, headers: { range: `bytes=${offset}-${offset + length - 1}`, authorization: `${TICKET_SCHEME} ${ticket}` } },
+      (res) => {
+        if (res.statusCode !== 206) {
+          res.resume();
+          return finish(new PeerRefused(res.statusCode === 503 ? 'busy' : 'gone', `the peer ${url.origin} answered ${res.statusCode}`));
+        }
+        // a peer cannot make this agent hold more than the piece it asked for
+        const buf = pieceBuffer(length);
+        let got = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (got + chunk.length > length) {
+            req.destroy();
+            return finish(new PeerRefused('gone', `the answer is longer than the ${length} bytes asked for`));
+          }
+          chunk.copy(buf, got);
+          got += chunk.length;
+        });
+        res.once('end', () => {
+          if (got === length) return finish(undefined, buf);
+          releasePiece(buf);
+          finish(undefined, Buffer.from(buf.subarray(0, got)));
+        });
+        res.once('error', (err) => finish(err));
+        res.once('close', () => {
+          if (!res.complete) finish(new PeerRefused('gone', `the peer ${url.origin} broke off its answer`));
+        });
+      },
+    );
+    const timer = setTimeout(
+      () => req.destroy(new Error(`the peer ${url.origin} did not send the piece in ${PEER_TIMEOUT_MS / 1000} s`)),
+      PEER_TIMEOUT_MS,
+    );
+    const onAbort = (): void => {
+      req.destroy();
+      finish(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    req.once('error', (err: NodeJS.ErrnoException) => {
+      if (!settled && retry && req.reusedSocket && err.code === 'ECONNRESET') {
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(rangeOnce(url, offset, length, ticket, signal, false));
+        return;
+      }
+      finish(err);
+    });
+    req.end();
   });
-  if (res.status === 206) return readLimited(res, length);
-  await res.body?.cancel();
-  throw new PeerRefused(res.status === 503 ? 'busy' : 'gone', `the peer ${peerUrl} answered ${res.status}`);
 }
 
 /** A response's body, refusing more than `max` bytes (a peer cannot make an agent hold more than a piece). */

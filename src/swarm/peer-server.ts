@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SigningKey } from '../release/index.js';
-import { checkTicket, TICKET_SCHEME } from './tickets.js';
+import { checkTicket, TICKET_SCHEME, type TicketFields } from './tickets.js';
 import { MAX_UPLOADS_PER_PEER } from './tracker.js';
 
 /**
@@ -17,6 +17,30 @@ import { MAX_UPLOADS_PER_PEER } from './tracker.js';
 export const MAX_SERVING = MAX_UPLOADS_PER_PEER + 2;
 /** The largest range served in one answer: a piece is at most this (64 pieces of a 1 GiB package is 16 MiB). */
 export const MAX_RANGE_BYTES = 64 * 1024 * 1024;
+/**
+ * A request's headers must be in within this: the port is open to the network, and a client
+ * that trickles its headers (slow loris) would otherwise hold a connection for Node's 60 s.
+ * A peer's request is one small GET, sent at once.
+ */
+export const REQUEST_HEADERS_MS = 10_000;
+/**
+ * An answer still not taken by its asker after this long is cut off, and its slot freed. The
+ * asker itself gives up after PEER_TIMEOUT_MS (30 s, peer-fetch.ts); a slow reader holds a slot
+ * (and the range in memory) no longer than that.
+ */
+export const SERVE_DEADLINE_MS = 30_000;
+/**
+ * Connections open at once at most: peers keep one or two each, a few dozen fetch from one peer
+ * at a time; beyond this, new connections are closed at once, so that a flood of idle sockets
+ * cannot take every file descriptor of the agent (which it needs for its server and its processes).
+ */
+export const MAX_PEER_CONNECTIONS = 512;
+/**
+ * Tickets whose signature checked out, kept to skip the check when they come again (an asker
+ * sends the same ticket for every piece until the tracker gives it a new one, each half minute):
+ * the signature check was a tenth of serving a piece. Expiry and package are checked every time.
+ */
+export const TICKETS_CHECKED_KEPT = 4096;
 
 /** What a package offered to peers holds. */
 export interface PieceSource {
@@ -34,6 +58,9 @@ export interface PeerServerOptions {
   fallback?(sha256: string): Promise<PieceSource | undefined>;
   log(line: string): void;
   now?(): number;
+  /** tests: shorter deadlines than REQUEST_HEADERS_MS and SERVE_DEADLINE_MS */
+  headersMs?: number;
+  serveDeadlineMs?: number;
 }
 
 /** What a peer server did, for tests and benchmarks. */
@@ -48,6 +75,8 @@ export class PeerServer {
   private readonly sources = new Map<string, PieceSource>();
   private server: Server | undefined;
   private serving = 0;
+  /** tickets that checked out, by the public key that checked them */
+  private readonly checked = new Map<string, { key: string; fields: TicketFields }>();
   readonly counts: ServedCounts = { ranges: 0, bytes: 0, refused: 0, busy: 0 };
 
   constructor(private readonly opts: PeerServerOptions) {}
@@ -62,10 +91,16 @@ export class PeerServer {
 
   /** Listens on `host:port` (port 0: a free one); answers the port. */
   async listen(host: string, port: number): Promise<number> {
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch(() => res.destroy());
-    });
+    const headersMs = this.opts.headersMs ?? REQUEST_HEADERS_MS;
+    const server = createServer(
+      // Node checks these deadlines every connectionsCheckingInterval: a quarter of the shortest
+      { headersTimeout: headersMs, requestTimeout: headersMs, connectionsCheckingInterval: Math.max(50, headersMs / 4) },
+      (req, res) => {
+        this.handle(req, res).catch(() => res.destroy());
+      },
+    );
     server.keepAliveTimeout = 30_000;
+    server.maxConnections = MAX_PEER_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
@@ -96,7 +131,7 @@ export class PeerServer {
       this.counts.refused++;
       return answer(401, 'a ticket from the tracker is needed');
     }
-    const t = checkTicket(this.opts.key(), ticket, sha256, this.opts.now?.() ?? Date.now());
+    const t = this.check(ticket, sha256);
     if ('refused' in t) {
       this.counts.refused++;
       this.opts.log(`refused a peer's request for package ${sha256.slice(0, 12)}: ${t.refused}`);
@@ -113,7 +148,18 @@ export class PeerServer {
       this.counts.busy++;
       return answer(503, 'serving too many pieces now; ask the tracker for another peer');
     }
+    // The slot is held until the asker has taken the whole answer (or it is cut off): a slow
+    // reader cannot make this agent hold more than MAX_SERVING ranges in memory.
     this.serving++;
+    let freed = false;
+    const free = (): void => {
+      if (freed) return;
+      freed = true;
+      this.serving--;
+      clearTimeout(deadline);
+    };
+    const deadline = setTimeout(() => res.destroy(), this.opts.serveDeadlineMs ?? SERVE_DEADLINE_MS);
+    res.once('close', free);
     try {
       const data = await source.readAt(range.start, range.end - range.start);
       if (data.length !== range.end - range.start) return answer(404, 'the package is no longer here');
@@ -127,9 +173,30 @@ export class PeerServer {
       this.counts.bytes += data.length;
     } catch (err) {
       answer(404, `the package is no longer here (${(err as Error).message})`);
-    } finally {
-      this.serving--;
     }
+  }
+
+  /** `checkTicket`, with the tickets that checked out before (by the same pinned key) remembered. */
+  private check(ticket: string, sha256: string): ReturnType<typeof checkTicket> {
+    const key = this.opts.key();
+    const now = this.opts.now?.() ?? Date.now();
+    const known = key === undefined ? undefined : this.checked.get(ticket);
+    if (known && known.key === key?.publicKey) {
+      if (known.fields.sha256 !== sha256) return { refused: `the ticket is for package ${known.fields.sha256}, not ${sha256}` };
+      if (known.fields.expires < now) return { refused: 'the ticket has expired' };
+      return known.fields;
+    }
+    const t = checkTicket(key, ticket, sha256, now);
+    if (!('refused' in t) && key !== undefined) {
+      if (this.checked.size >= TICKETS_CHECKED_KEPT) this.checked.clear();
+      this.checked.set(ticket, { key: key.publicKey, fields: t });
+    }
+    return t;
+  }
+
+  /** Ranges being served now (read, or on their way to their askers). */
+  get servingNow(): number {
+    return this.serving;
   }
 }
 

@@ -7,6 +7,7 @@ import type { Writable } from 'node:stream';
 
 /** A package being put together piece by piece. */
 export interface PieceStore {
+  /** writes `data` at `offset`; `data` is not kept once this resolves (its buffer may be reused) */
   writeAt(offset: number, data: Buffer): Promise<void>;
   readAt(offset: number, length: number): Promise<Buffer>;
   close(): Promise<void>;

@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { signFieldsWith, signingKeyOf } from '../release/index.js';
 import { fetchPieces, PeerRefused, type FetchPiecesDeps } from './fetch-pieces.js';
-import { fetchFromPeer } from './peer-fetch.js';
-import { PeerServer, type PieceSource } from './peer-server.js';
+import { fetchFromPeer, releasePiece } from './peer-fetch.js';
+import { MAX_SERVING, PeerServer, type PieceSource } from './peer-server.js';
 import { filePieceStore } from './piece-store.js';
 import { PIECE_SIZE_MIN, pieceCount } from './pieces.js';
 import { PieceTables } from './table.js';
@@ -91,6 +92,7 @@ function deps(srv: ReturnType<typeof server>, host: string, labels: Record<strin
       return Buffer.from(pkg.subarray(o, o + l));
     },
     peer: (url, o, l, ticket) => fetchFromPeer(url, SHA, o, l, ticket),
+    release: releasePiece, // buffers reused from piece to piece: the files must still be the package
     open: (size) => filePieceStore(file, size),
     log: () => undefined,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
@@ -173,4 +175,85 @@ test('a peer serves only the pieces it holds and checked', async () => {
   const t = ticketFor('h9');
   assert.ok((await fetchFromPeer(url, SHA, PIECE_SIZE_MIN, PIECE_SIZE_MIN, t)).equals(pkg.subarray(PIECE_SIZE_MIN, 2 * PIECE_SIZE_MIN)));
   await assert.rejects(fetchFromPeer(url, SHA, 0, PIECE_SIZE_MIN, t), (e: PeerRefused) => e.why === 'gone');
+});
+
+/** A raw connection to `port` that sends `text` and reads nothing back (a slow or idle client). */
+function rawClient(port: number, text: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => {
+      s.write(text);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+}
+
+test('attack: askers that do not read their answers hold the serving slots, not more of this agent`s memory', {
+  timeout: 60_000,
+}, async () => {
+  const big = Buffer.alloc(16 * PIECE_SIZE_MIN);
+  const s = new PeerServer({ key: () => pinned, log: () => undefined });
+  servers.push(s);
+  s.offer(SHA, { size: big.length, pieceSize: big.length, has: () => true, readAt: async (o, l) => big.subarray(o, o + l) });
+  const port = await s.listen('127.0.0.1', 0);
+  const get = `GET /v1/packages/${SHA} HTTP/1.1\r\nhost: x\r\nrange: bytes=0-${big.length - 1}\r\nauthorization: ${TICKET_SCHEME} ${ticketFor('h9')}\r\n\r\n`;
+  const slow: Socket[] = [];
+  for (let i = 0; i < MAX_SERVING; i++) slow.push(await rawClient(port, get));
+  const deadline = Date.now() + 10_000;
+  while (s.counts.ranges < MAX_SERVING && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(s.counts.ranges, MAX_SERVING, 'each slow asker got its answer started');
+  const res = await fetch(`http://127.0.0.1:${port}/v1/packages/${SHA}`, {
+    headers: { range: 'bytes=0-9', authorization: `${TICKET_SCHEME} ${ticketFor('h9')}` },
+  });
+  assert.equal(res.status, 503, 'while they hold their answers unread, no more is read into memory');
+  await res.arrayBuffer();
+  for (const c of slow) c.destroy();
+  while (s.servingNow > 0 && Date.now() < deadline + 10_000) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(s.servingNow, 0, 'their slots are free once they are gone');
+});
+
+test('attack: a client that trickles its headers is cut off; one that takes too long to read is too', { timeout: 60_000 }, async () => {
+  const s = new PeerServer({ key: () => pinned, log: () => undefined, headersMs: 300, serveDeadlineMs: 300 });
+  servers.push(s);
+  const big = Buffer.alloc(16 * PIECE_SIZE_MIN);
+  s.offer(SHA, { size: big.length, pieceSize: big.length, has: () => true, readAt: async (o, l) => big.subarray(o, o + l) });
+  const port = await s.listen('127.0.0.1', 0);
+  const closed = (c: Socket): Promise<void> => new Promise((r) => (c.destroyed ? r() : c.once('close', () => r())));
+  const loris = await rawClient(port, `GET /v1/packages/${SHA} HTTP/1.1\r\nhost: x\r\n`);
+  loris.resume(); // reads what comes (a 408), so that it sees the server close
+  await closed(loris); // the test's own deadline fails it if the server keeps it open
+  const reader = await rawClient(
+    port,
+    `GET /v1/packages/${SHA} HTTP/1.1\r\nhost: x\r\nrange: bytes=0-${big.length - 1}\r\nauthorization: ${TICKET_SCHEME} ${ticketFor('h9')}\r\n\r\n`,
+  );
+  reader.pause(); // reads nothing more: the answer stays in the sockets' buffers and this server's
+  const until = Date.now() + 20_000;
+  while (s.counts.ranges < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(s.counts.ranges, 1, 'the answer was started');
+  while (s.servingNow > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(s.servingNow, 0, 'the answer not taken in time was cut off and its slot freed');
+  reader.destroy();
+});
+
+test('a ticket that checked out is remembered, and still refused for another package, once expired, or under another pinned key', async () => {
+  const clock = { now: Date.now() };
+  let pin = pinned;
+  const s = new PeerServer({ key: () => pin, log: () => undefined, now: () => clock.now });
+  servers.push(s);
+  s.offer(SHA, { size: pkg.length, pieceSize: PIECE_SIZE_MIN, has: () => true, readAt: async (o, l) => pkg.subarray(o, o + l) });
+  const url = `http://127.0.0.1:${await s.listen('127.0.0.1', 0)}`;
+  const t = ticketFor('h9', SHA, key, clock.now + 60_000);
+  const get = async (sha256 = SHA): Promise<number> => {
+    const res = await fetch(`${url}/v1/packages/${sha256}`, { headers: { range: 'bytes=0-9', authorization: `${TICKET_SCHEME} ${t}` } });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  assert.equal(await get(), 206);
+  assert.equal(await get(), 206, 'again, from what was remembered');
+  assert.equal(await get('b'.repeat(64)), 403, 'for another package');
+  pin = signingKeyOf(generateKeyPairSync('ed25519').privateKey);
+  assert.equal(await get(), 403, 'the agent pinned another key since');
+  pin = pinned;
+  clock.now += 61_000;
+  assert.equal(await get(), 403, 'expired');
 });

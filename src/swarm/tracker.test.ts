@@ -155,3 +155,38 @@ test('a host that serves nobody does not make others wait for the piece it fetch
   );
   assert.deepEqual(ask(t, 'h3', {}, {}, 1).assignments, [], 'h2 will: h3 waits for h2');
 });
+
+test('an agent cannot have a peer it was not sent to banned or dropped', () => {
+  const { t } = tracker();
+  ask(t, 'honest', { complete: true }, {}, 2);
+  // liar was never given a piece from honest: it reports one bad and one gone all the same
+  ask(t, 'liar', { have: [0, 1], bad: [{ piece: 0, from: 'honest' }], failed: [{ piece: 1, from: 'honest', why: 'gone' }] }, {}, 2);
+  assert.equal(t.banned(SHA, 'honest'), false, 'a bad piece it was never sent for is not believed');
+  const froms = ask(t, 'h1', {}, {}, 2).assignments.map((x) => x.from);
+  assert.ok(froms.includes('honest'), `honest still serves, neither dropped nor banned (got ${froms.join(', ')})`);
+  // sent to honest for a piece, an agent is believed (the cost of a lying one: docs/packages-p2p.md)
+  const a = ask(t, 'liar', {}, {}, 2);
+  const fromHonest = a.assignments.find((x) => x.from === 'honest')!;
+  ask(t, 'liar', { bad: [{ piece: fromHonest.piece, from: 'honest' }] }, {}, 2);
+  assert.ok(t.banned(SHA, 'honest'));
+});
+
+test('an agent given nothing can wait for the swarm to change: a piece landing ends the wait', async () => {
+  const t = new Tracker();
+  const first = t.announce(SHA, 1, { host: 'h1', labels: {}, url: 'http://h1:7701' }, { have: [] });
+  assert.equal(first.assignments[0]?.from, SEED);
+  const idle = t.announce(SHA, 1, { host: 'h2', labels: {}, url: 'http://h2:7701' }, { have: [] });
+  assert.deepEqual(idle.assignments, []);
+  assert.ok(idle.retryMs > 0, 'nothing to do and nothing in flight: wait');
+  let woken = false;
+  const wait = t.changed(SHA, 60_000).then(() => {
+    woken = true;
+  });
+  t.announce(SHA, 1, { host: 'h3', labels: {}, url: 'http://h3:7701' }, { have: [] });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(woken, false, 'another agent asking changes nothing');
+  t.announce(SHA, 1, { host: 'h1', labels: {}, url: 'http://h1:7701' }, { have: [0], done: [{ piece: 0, from: SEED }] });
+  await wait;
+  assert.equal(t.announce(SHA, 1, { host: 'h2', labels: {}, url: 'http://h2:7701' }, { have: [] }).assignments[0]?.from, 'h1');
+  await t.changed(SHA, 1); // a wait with nothing happening ends by its time
+});

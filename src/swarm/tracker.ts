@@ -30,6 +30,17 @@ export const PEER_TTL_MS = 10 * 60_000;
 export const SEED_AFTER_MS = 5_000;
 /** When nothing could be assigned: ask again after about this long (the agent adds jitter). */
 export const RETRY_MS = 150;
+/**
+ * How long the route may hold an answer with nothing in it, waiting for the swarm to change (a
+ * piece landing somewhere, an upload freed) rather than have the agent ask again every RETRY_MS:
+ * a waiting host then hears of a piece as soon as a peer holds it, and costs the server one
+ * request a second instead of six. Well under the agent's deadline for an answer (30 s).
+ */
+export const HOLD_MS = 1_000;
+/** Agents whose wait ends when a piece lands or an upload is freed: as many as a new holder can serve, and one for the freed upload. */
+export const WAKE_PER_CHANGE = MAX_UPLOADS_PER_PEER + 1;
+/** Assignments past their time are looked for at most this often (each look goes over every assignment of the package). */
+const EXPIRE_EVERY_MS = 1_000;
 /** A package no agent asked about for this long is forgotten. */
 export const SWARM_TTL_MS = 30 * 60_000;
 /** Labels whose equal values make a peer nearer, in order of weight (the same rack is nearest). */
@@ -42,6 +53,8 @@ interface Peer {
   have: Uint8Array;
   uploads: number;
   seen: number;
+  /** what it is fetching now, by piece */
+  fetches: Map<number, Flight>;
 }
 
 interface Flight {
@@ -67,6 +80,8 @@ interface Swarm {
   /** agents given nothing, since when */
   waiting: Map<string, number>;
   used: number;
+  /** when assignments past their time were last looked for */
+  expiredAt: number;
 }
 
 /** Who asks: its host name, its labels, and where it serves (undefined: it serves none). */
@@ -84,6 +99,8 @@ export interface TrackerAnswer {
 
 export class Tracker {
   private readonly swarms = new Map<string, Swarm>();
+  /** per package, the callers of `changed` waiting for its next change */
+  private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly clock: () => number = Date.now,
@@ -108,6 +125,32 @@ export class Tracker {
   }
 
   /**
+   * Resolves at the next change of the swarm of `sha256` that may give a waiting agent something
+   * (a piece held by one more agent, an assignment over), or after `ms`, whichever comes first.
+   */
+  changed(sha256: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(sha256);
+      if (!set) this.waiters.set(sha256, (set = new Set()));
+      const done = (): void => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(sha256) === set) this.waiters.delete(sha256);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+    });
+  }
+
+  /** Ends the wait of the `count` agents waiting longest on `sha256` (all: Infinity). */
+  private wake(sha256: string, count: number): void {
+    const set = this.waiters.get(sha256);
+    if (!set) return;
+    for (const done of [...set].slice(0, count)) done();
+  }
+
+  /**
    * Takes one agent's request for package `sha256` of `n` pieces and answers its next pieces.
    * `labels` are used when the agent is new to this swarm (else those it had).
    */
@@ -117,33 +160,41 @@ export class Tracker {
     this.expire(s, now);
     let me = s.peers.get(asker.host);
     if (!me) {
-      me = { host: asker.host, url: undefined, labels: asker.labels, have: new Uint8Array(n), uploads: 0, seen: now };
+      me = { host: asker.host, url: undefined, labels: asker.labels, have: new Uint8Array(n), uploads: 0, seen: now, fetches: new Map() };
       s.peers.set(asker.host, me);
     }
     me.seen = now;
     if (!s.banned.has(asker.host)) me.url = asker.url;
-    for (const r of req.done ?? []) this.land(s, asker.host, r.piece);
+    let moved = false;
+    for (const r of req.done ?? []) moved = this.land(s, asker.host, r.piece) !== undefined || moved;
+    // A peer is dropped or banned only on the word of an agent the tracker sent to it for that
+    // piece: an agent cannot have peers it was never given dropped or banned.
     for (const r of req.failed ?? []) {
-      this.land(s, asker.host, r.piece);
-      if (r.why === 'gone') this.drop(s, r.from);
+      const f = this.land(s, asker.host, r.piece);
+      moved ||= f !== undefined;
+      if (r.why === 'gone' && f?.from === r.from) this.drop(s, r.from);
     }
     for (const r of req.bad ?? []) {
-      this.land(s, asker.host, r.piece);
-      if (r.from === SEED) continue; // the server's own copy is checked by its sha256 when the table is made
+      const f = this.land(s, asker.host, r.piece);
+      if (r.from === SEED || f?.from !== r.from) continue; // the server's own copy is checked by its sha256 when the table is made
       s.banned.add(r.from);
       this.drop(s, r.from);
     }
-    this.setHave(s, me, req.complete ? allPieces(n) : req.have);
+    moved = this.setHave(s, me, req.complete ? allPieces(n) : req.have) || moved;
     if (req.complete) {
       s.waiting.delete(asker.host);
-      for (const f of [...s.flights.values()]) if (f.requester === asker.host) this.land(s, asker.host, f.piece);
+      for (const piece of [...me.fetches.keys()]) this.land(s, asker.host, piece);
+      this.wake(sha256, Infinity);
       return { assignments: [], retryMs: 0 };
     }
     const assignments = this.choose(s, me, now);
-    const mine = [...s.flights.values()].filter((f) => f.requester === asker.host).length;
+    // a piece held by one more agent, or an upload freed: a few waiting agents may now be served
+    if (moved) this.wake(sha256, WAKE_PER_CHANGE);
+    const mine = me.fetches.size;
     if (assignments.length > 0 || mine > 0) s.waiting.delete(asker.host);
     else if (!s.waiting.has(asker.host)) s.waiting.set(asker.host, now);
-    return { assignments, retryMs: assignments.length > 0 ? 0 : RETRY_MS };
+    // retryMs 0: something to do (new pieces, or pieces still coming in); else wait and ask again
+    return { assignments, retryMs: assignments.length > 0 || mine > 0 ? 0 : RETRY_MS };
   }
 
   private swarm(sha256: string, n: number, now: number): Swarm {
@@ -161,6 +212,7 @@ export class Tracker {
         seedUploads: 0,
         waiting: new Map(),
         used: now,
+        expiredAt: now,
       };
       this.swarms.set(sha256, s);
     }
@@ -170,21 +222,25 @@ export class Tracker {
 
   /** Assignments past their time are over: their sources are free again. */
   private expire(s: Swarm, now: number): void {
+    if (now - s.expiredAt < EXPIRE_EVERY_MS) return;
+    s.expiredAt = now;
     for (const f of [...s.flights.values()]) if (now - f.at > ASSIGNMENT_TTL_MS) this.land(s, f.requester, f.piece);
   }
 
-  /** The assignment of `piece` to `requester` is over (fetched, failed, refused or expired). */
-  private land(s: Swarm, requester: string, piece: number): void {
+  /** The assignment of `piece` to `requester` is over (fetched, failed, refused or expired): it, if there was one. */
+  private land(s: Swarm, requester: string, piece: number): Flight | undefined {
     const key = `${requester}\n${piece}`;
     const f = s.flights.get(key);
-    if (!f) return;
+    if (!f) return undefined;
     s.flights.delete(key);
+    s.peers.get(requester)?.fetches.delete(piece);
     if (f.counted) s.fetching[f.piece] = Math.max(0, s.fetching[f.piece]! - 1);
     if (f.from === SEED) s.seedUploads = Math.max(0, s.seedUploads - 1);
     else {
       const p = s.peers.get(f.from);
       if (p) p.uploads = Math.max(0, p.uploads - 1);
     }
+    return f;
   }
 
   /** A peer that is gone or banned holds nothing any more, as far as others are told. */
@@ -195,24 +251,27 @@ export class Tracker {
     this.setHave(s, p, []);
   }
 
-  private setHave(s: Swarm, p: Peer, have: readonly number[] | Uint8Array): void {
+  /** Sets what `p` holds; true when it holds a piece it did not before (and serves peers). */
+  private setHave(s: Swarm, p: Peer, have: readonly number[] | Uint8Array): boolean {
     const next = new Uint8Array(s.n);
     for (const i of have) if (Number.isInteger(i) && i >= 0 && i < s.n) next[i] = 1;
+    let more = false;
     for (let i = 0; i < s.n; i++) {
       if (next[i] === p.have[i]) continue;
       if (next[i]) s.holders[i]!.add(p.host);
       else s.holders[i]!.delete(p.host);
+      more ||= next[i] === 1;
     }
     p.have = next;
+    return more && p.url !== undefined;
   }
 
   private choose(s: Swarm, me: Peer, now: number): Assignment[] {
     let slots = MAX_FETCHES_PER_AGENT;
     const busy = new Set<number>();
-    for (const f of s.flights.values()) {
-      if (f.requester !== me.host) continue;
+    for (const piece of me.fetches.keys()) {
       slots--;
-      busy.add(f.piece);
+      busy.add(piece);
     }
     if (slots <= 0) return [];
     // missing pieces, rarest first (holders and fetches), ties in random order to spread them
@@ -247,7 +306,9 @@ export class Tracker {
 
   private fly(s: Swarm, me: Peer, piece: number, from: string, now: number): void {
     const counted = me.url !== undefined;
-    s.flights.set(`${me.host}\n${piece}`, { requester: me.host, piece, from, at: now, counted });
+    const f: Flight = { requester: me.host, piece, from, at: now, counted };
+    s.flights.set(`${me.host}\n${piece}`, f);
+    me.fetches.set(piece, f);
     if (counted) s.fetching[piece]!++;
   }
 
@@ -264,11 +325,16 @@ export class Tracker {
   private pickPeer(s: Swarm, me: Peer, piece: number, now: number): Peer | undefined {
     let best: Peer | undefined;
     let bestKey = [-1, 0, 0];
+    // none can be better than one as near as can be and idle: the first such ends the search
+    // (a piece of a large fleet has hundreds of holders, and each answer looks at a few pieces)
+    const nearest = affinity(me.labels, me.labels);
     for (const h of s.holders[piece]!) {
       if (h === me.host) continue;
       const p = s.peers.get(h);
       if (!this.usable(s, p, now) || p.uploads >= MAX_UPLOADS_PER_PEER) continue;
-      const key = [affinity(me.labels, p.labels), -p.uploads, this.random()];
+      const near = affinity(me.labels, p.labels);
+      if (near === nearest && p.uploads === 0) return p;
+      const key = [near, -p.uploads, this.random()];
       if (better(key, bestKey)) {
         best = p;
         bestKey = key;

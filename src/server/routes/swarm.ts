@@ -12,6 +12,7 @@ import { isIP } from 'node:net';
 import { NoopsError } from '../../errors/index.js';
 import {
   encodeTicket,
+  HOLD_MS,
   PieceTables,
   pieceCount,
   TICKET_DOMAIN,
@@ -52,6 +53,13 @@ const SwarmBody = z
   })
   .strict();
 
+/**
+ * Tickets kept for reuse: a host asks the tracker about once a piece, and signing a ticket for
+ * each answer was a third of the route's CPU (and each new ticket costs its peers a signature
+ * check). One is reused while more than half its life is left; a few thousand are a few hundred KB.
+ */
+const TICKETS_KEPT = 20_000;
+
 /** The tracker of this server, and the piece tables of the packages it tracks. */
 export interface SwarmService {
   tracker: Tracker;
@@ -68,6 +76,20 @@ export async function swarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     sign: (domain, fields) => ctx.signer.signFields(domain, fields),
   });
 
+  const tickets = new Map<string, { ticket: string; expires: number }>();
+  const ticketFor = (host: string, sha256: string): string => {
+    const key = `${host}\n${sha256}`;
+    const now = Date.now();
+    const kept = tickets.get(key);
+    if (kept && kept.expires - now > TICKET_TTL_MS / 2) return kept.ticket;
+    if (tickets.size >= TICKETS_KEPT) for (const [k, t] of tickets) if (t.expires - now <= TICKET_TTL_MS / 2) tickets.delete(k);
+    if (tickets.size >= TICKETS_KEPT) tickets.clear();
+    const fields: TicketFields = { host, sha256, expires: now + TICKET_TTL_MS };
+    const ticket = encodeTicket(fields, ctx.signer.signFields(TICKET_DOMAIN, fields));
+    tickets.set(key, { ticket, expires: fields.expires });
+    return ticket;
+  };
+
   // Only an agent whose desired state names the package (as for the package itself: 404 otherwise).
   api.post('/agent/pieces/:sha256', { config: { access: 'agent' } }, async (req): Promise<SwarmAnswer> => {
     const { sha256 } = req.params as { sha256: string };
@@ -83,18 +105,16 @@ export async function swarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     // A small package: no table, so the agent takes it whole (as from a server without a tracker).
     if (table.size < ctx.config.swarmWholeBelowBytes) return { ticket: '', assignments: [], retryMs: 0 };
     const labels = tracker.knows(sha256, host) ? {} : ((await ctx.store.getHost(host))?.labels ?? {});
-    const answer = tracker.announce(
-      sha256,
-      pieceCount(table.size, table.pieceSize),
-      { host, labels, url: peerUrl(body.serve, req.ip) },
-      body,
-    );
-    const fields: TicketFields = { host, sha256, expires: Date.now() + TICKET_TTL_MS };
-    return {
-      ...(body.table && { table }),
-      ticket: encodeTicket(fields, ctx.signer.signFields(TICKET_DOMAIN, fields)),
-      ...answer,
-    };
+    const n = pieceCount(table.size, table.pieceSize);
+    const asker = { host, labels, url: peerUrl(body.serve, req.ip) };
+    let answer = tracker.announce(sha256, n, asker, body);
+    // Nothing to do yet: held until the swarm changes (a piece lands somewhere) or HOLD_MS pass,
+    // rather than the agent asking again every RETRY_MS.
+    for (const until = Date.now() + HOLD_MS; answer.retryMs > 0 && Date.now() < until; ) {
+      await tracker.changed(sha256, until - Date.now());
+      answer = tracker.announce(sha256, n, asker, { have: body.have, ...(body.serve && { serve: body.serve }) });
+    }
+    return { ...(body.table && { table }), ticket: ticketFor(host, sha256), ...answer };
   });
   return { tracker, tables };
 }
