@@ -78,6 +78,28 @@ test('a deploy on one host: joined from its report to its first request; left fr
         answeredAt: T0 + 950,
         processes: [{ port: 5003, pid: 21, state: 'up', health: 'healthy', healthySince: new Date(T0 + 900).toISOString() }],
       },
+      // the server's moves of lb's index: before the report, then one with 5003 ready only in another pool, then in ha
+      { kind: 'index', host: 'lb', index: 2, at: T0 + 930, members: [['ha', [[5003, 'ready']]]] },
+      {
+        kind: 'index',
+        host: 'lb',
+        index: 3,
+        at: T0 + 942,
+        members: [
+          ['ha', [[5003, 'maint']]],
+          ['ng', [[5003, 'ready']]],
+        ],
+      },
+      {
+        kind: 'index',
+        host: 'lb',
+        index: 4,
+        at: T0 + 945,
+        members: [
+          ['ha', [[5003, 'ready']]],
+          ['ng', [[5003, 'ready']]],
+        ],
+      },
       {
         kind: 'apply',
         pool: 'ha',
@@ -140,6 +162,8 @@ test('a deploy on one host: joined from its report to its first request; left fr
       healthyToSent: 40,
       sentToAnswered: 10,
       sentToNaming: 20,
+      sentToIndex: 5,
+      indexToOffer: 25,
       sentToOffer: 30,
       offerToApply: 15,
       applyToReady: 20,
@@ -174,6 +198,8 @@ test('what was not observed is null, and worst() of nothing is null', () => {
       healthyToSent: null,
       sentToAnswered: null,
       sentToNaming: null,
+      sentToIndex: null,
+      indexToOffer: null,
       sentToOffer: null,
       offerToApply: null,
       applyToReady: null,

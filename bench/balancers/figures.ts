@@ -43,16 +43,25 @@ export interface ChangeFigures {
  * One join, cut in the segments of its path inside noops, in ms (null: not seen). From the
  * report that first carried the process healthy (`sent`) on:
  *   healthy ─► sent ─► answered (server took it)
- *                └──► naming (observer) ; offer (the balancer host's poll answered) ─► apply ─► ready (observer)
+ *                ├──► naming (observer)
+ *                └──► index (the server moved the balancer host's index) ─► offer (its poll's answer
+ *                     reached the agent) ─► apply (that pool's apply started) ─► ready (observer)
  */
 export interface JoinPath {
   process: string;
-  /** the health check's first success → the report sent (the agent's pacing of reports) */
+  /**
+   * the process counting as healthy (the later of its check's first success and its start grace's
+   * end) → the report sent (the agent's pacing of reports)
+   */
   healthyToSent: number | null;
   /** the report sent → the server's answer (it took the report) */
   sentToAnswered: number | null;
   /** the report sent → naming's answer held it (the observer's blocking query) */
   sentToNaming: number | null;
+  /** the report sent → the server moved the balancer host's index with the member ready (and woke its poll) */
+  sentToIndex: number | null;
+  /** that move → the balancer host's agent had the poll's answer (the server's answer, the HTTP hop, the agent's parse) */
+  indexToOffer: number | null;
   /** the report sent → the balancer host's agent had the poll's answer with the member ready */
   sentToOffer: number | null;
   /** that answer → its apply of this pool started (waiting for the pool's apply before it) */
@@ -70,7 +79,14 @@ export type TraceLine =
       host: string;
       sentAt: number;
       answeredAt: number;
-      processes: { port: number; pid: number | null; state: string; health?: string; healthySince?: string | null }[];
+      processes: {
+        port: number;
+        pid: number | null;
+        state: string;
+        health?: string;
+        healthySince?: string | null;
+        startedAt?: string | null;
+      }[];
     }
   | {
       kind: 'apply';
@@ -82,6 +98,15 @@ export type TraceLine =
       endedAt: number;
       periodic: boolean;
       ok: boolean;
+      /** stopped before its end for a newer pool (src/agent/balancers/loop.ts): its commands until then were sent */
+      cut?: boolean;
+    }
+  | {
+      kind: 'index';
+      host: string;
+      index: number;
+      at: number;
+      members: [string, [number, string][]][];
     };
 
 /** What the change recorded. */
@@ -151,13 +176,25 @@ function readyAt(r: ChangeRecord, i: InstanceView): number | undefined {
   return from === null ? undefined : r.balancer.find((x) => x.port === i.port && x.state === 'ready' && x.at >= from - 1000)?.at;
 }
 
+/**
+ * The start grace of the benchmark's app (`start_grace: 0.3` in test/e2e/balancers-app.ts): a
+ * process is `up` that long after it started, and only then counts, however early its check passed.
+ */
+export const APP_START_GRACE_MS = 300;
+
+/** When a process started at `startedAt` (ISO) went up: its start grace later (0 when unknown: the check's time stands). */
+function upAt(startedAt: string | null | undefined): number {
+  return startedAt ? Date.parse(startedAt) + APP_START_GRACE_MS : 0;
+}
+
 /** The segments of one join (see JoinPath), from the trace of the agents. */
 export function joinPathOf(r: ChangeRecord, i: InstanceView): JoinPath {
   const ms = (from: number | null | undefined, to: number | null | undefined): number | null =>
     from === null || from === undefined || to === null || to === undefined ? null : round(to - from);
   // the report that turned it healthy (not healthy in the host's report before), the last before naming held it
+  // naming's rule: up (alive for its start grace) and its check passing; either may come last
   const healthyIn = (t: Extract<TraceLine, { kind: 'report' }>) =>
-    t.processes.find((p) => p.port === i.port && p.pid === i.pid && p.health === 'healthy');
+    t.processes.find((p) => p.port === i.port && p.pid === i.pid && p.state === 'up' && p.health === 'healthy');
   // in the order sent (the trace is in the order answered: a heartbeat and a change's report may overlap)
   const reports = r.trace
     .filter((t): t is Extract<TraceLine, { kind: 'report' }> => t.kind === 'report' && t.host === i.host)
@@ -166,7 +203,7 @@ export function joinPathOf(r: ChangeRecord, i: InstanceView): JoinPath {
   const named = appearedAt(r, i);
   const report = turned.filter((t) => named === null || t.sentAt <= named).at(-1) ?? turned[0];
   const healthy = report && healthyIn(report);
-  const healthyAt = healthy?.healthySince ? Date.parse(healthy.healthySince) : null;
+  const healthyAt = healthy?.healthySince ? Math.max(Date.parse(healthy.healthySince), upAt(healthy.startedAt)) : null;
   const ready = readyAt(r, i);
   // the apply that made it ready: the last one of an offer after the report that started before it was seen ready
   const apply =
@@ -178,11 +215,23 @@ export function joinPathOf(r: ChangeRecord, i: InstanceView): JoinPath {
               t.kind === 'apply' && t.pool === r.poolName && !t.periodic && t.offeredAt >= report.sentAt && t.startedAt <= ready,
           )
           .at(-1);
+  // the server's move of the balancer host's index that first held it ready in this pool, after the report
+  const moved =
+    report === undefined
+      ? undefined
+      : r.trace.find(
+          (t): t is Extract<TraceLine, { kind: 'index' }> =>
+            t.kind === 'index' &&
+            t.at >= report.sentAt &&
+            t.members.some(([pool, ms]) => pool === r.poolName && ms.some(([port, state]) => port === i.port && state === 'ready')),
+        );
   return {
     process: label(i),
     healthyToSent: ms(healthyAt, report?.sentAt),
     sentToAnswered: ms(report?.sentAt, report?.answeredAt),
     sentToNaming: ms(report?.sentAt, appearedAt(r, i)),
+    sentToIndex: ms(report?.sentAt, moved?.at),
+    indexToOffer: ms(moved?.at, apply?.offeredAt),
     sentToOffer: ms(report?.sentAt, apply?.offeredAt),
     offerToApply: ms(apply?.offeredAt, apply?.startedAt),
     applyToReady: ms(apply?.startedAt, ready),

@@ -32,6 +32,8 @@ const NG = 'bench-ng';
 const NGA = 'bench-nga';
 /** The agents' probe (join-probe.mjs): the trace of each report and each pool's apply. */
 const PROBE = new URL('./join-probe.mjs', import.meta.url).pathname;
+/** The agents' heartbeat: a host is down after 3 unheard (see run()). */
+const HEARTBEAT_MS = 1_000;
 /** Load before and after each change: the steady state on both sides of it. */
 const STEADY_MS = 2_000;
 
@@ -87,15 +89,18 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
   let nginx: NginxProc | undefined;
   let nginxApi: NginxProc | undefined;
   const luaMissing = nginxLuaMissing();
-  const server = await startServer(join(base, 'server'), await freePort());
+  const traceFile = process.env.NOOPS_BENCH_BALANCERS_TRACE ?? join(base, 'trace.jsonl'); // given: kept after the run
+  const traced = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${PROBE}`.trim(), NOOPS_BENCH_BALANCERS_TRACE: traceFile };
+  // agents heard every second (the harness's 300 ms made a host unheard for 0.9 s "down", and on
+  // a loaded machine the rollouts failed on a balancer host counted down: the bench measured the
+  // harness's heartbeat, not the balancers); the default is 5 s
+  const server = await startServer(join(base, 'server'), await freePort(), ['--heartbeat-ms', String(HEARTBEAT_MS)], traced);
   try {
     const api = new ApiClient(server.url, server.adminToken);
     const ok = async (args: string[]): Promise<void> => {
       const r = await cli(server, args);
       if (r.code !== 0) throw new Error(`noops ${args.join(' ')}: ${r.stdout}${r.stderr}`);
     };
-    const traceFile = process.env.NOOPS_BENCH_BALANCERS_TRACE ?? join(base, 'trace.jsonl'); // given: kept after the run
-    const traced = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${PROBE}`.trim(), NOOPS_BENCH_BALANCERS_TRACE: traceFile };
     for (const h of [...APP_HOSTS, LB_HOST]) agents.push(startAgent(server, roots[h]!, h, undefined, traced));
     haproxy = await startHaproxy(join(base, 'haproxy'));
     nginx = await startNginx(join(base, 'nginx'), { upstream: NG });
@@ -252,12 +257,13 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
         process.stderr.write(
           `bench: balancers, ${change} through ${f.balancer}: ${f.requests} requests at ${f.rate}/s, ${f.errors} errors, ${f.non2xx} non-2xx; ` +
             `load ${row.load}; report to served ${JSON.stringify(f.reportToServedMs.map((t) => t.ms))} ms; report to the balancer ${JSON.stringify(f.reportToBalancerMs.map((t) => t.ms))} ms; mark to last ${JSON.stringify(f.markToLastMs.map((t) => t.ms))} ms\n` +
-            `  join paths (healthy>sent, sent>answered, sent>naming, sent>offer, offer>apply, apply>ready, apply ms): ${JSON.stringify(
+            `  join paths (healthy>sent, sent>answered, sent>naming, sent>index, index>offer, offer>apply, apply>ready, apply ms): ${JSON.stringify(
               f.joinPath.map((j) => [
                 j.healthyToSent,
                 j.sentToAnswered,
                 j.sentToNaming,
-                j.sentToOffer,
+                j.sentToIndex,
+                j.indexToOffer,
                 j.offerToApply,
                 j.applyToReady,
                 j.applyMs,

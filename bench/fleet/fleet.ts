@@ -150,7 +150,11 @@ export class Fleet {
     return async () => {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`not every agent reported ${version} up within ${timeoutMs / 1000} s`)), timeoutMs);
+        timer = setTimeout(() => {
+          void this.status().then((why) =>
+            reject(new Error(`not every agent reported ${version} up within ${timeoutMs / 1000} s: ${why}`)),
+          );
+        }, timeoutMs);
       });
       try {
         const all = await Promise.race([Promise.all(reached), timeout]);
@@ -164,6 +168,26 @@ export class Fleet {
         clearTimeout(timer);
       }
     };
+  }
+
+  /** Where a watch stands in every worker, in words (for the error of a watch that timed out). */
+  private async status(): Promise<string> {
+    const STATUS_WAIT_MS = 60_000; // workers of thousands of agents answer late on a loaded machine
+    const all = await Promise.race([
+      Promise.all(this.workers.map((w) => w.ask({ type: 'status' }, 'status'))).then((m) => m.map((x) => x.status)),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), STATUS_WAIT_MS).unref()),
+    ]).catch(() => undefined);
+    if (!all) return 'the workers did not say how far they got';
+    const sum = (k: 'agents' | 'received' | 'up') => all.reduce((s, x) => s + x[k], 0);
+    const notReceived = all.flatMap((x) => x.notReceived).slice(0, 5);
+    const notUp = all.flatMap((x) => x.notUp).slice(0, 5);
+    return [
+      `${sum('received')} of ${sum('agents')} received it, ${sum('up')} reported it up`,
+      notReceived.length > 0 && `not received, e.g. ${notReceived.join(', ')}`,
+      notUp.length > 0 && `received, not up, e.g. ${notUp.map((x) => `${x.name} (${x.last})`).join('; ')}`,
+    ]
+      .filter(Boolean)
+      .join('; ');
   }
 
   /** Stops every agent and worker. */

@@ -8,13 +8,18 @@
  *   node --import tsx bench/fleet/join-only.ts [N=1000] [STEADY_S=30]
  *
  * NOOPS_BENCH_PROFILE=DIR: the server writes a CPU profile there (bench/lib/daemons.ts).
- * NOOPS_BENCH_HEAPSNAPSHOT=DIR: the server writes a heap snapshot there at the end of the steady state.
- * Prints one line per 1,000 joins (ms per join) and the server's RSS, heap and file descriptors.
+ * NOOPS_BENCH_HEAPSNAPSHOT=DIR: the server writes a heap snapshot there at the end of the steady state
+ * (bench/fleet/heap-summary.ts reads it; two, at 2,000 and 4,000 agents, say what one agent costs).
+ * NOOPS_BENCH_SERVER_NODE_ARGS="--flag ...": more node flags for the server (V8's heap settings).
+ * Prints one line per 1,000 joins (ms per join) and the server's RSS, heap and file descriptors,
+ * then its memory before and after a forced GC (bench/fleet/gc-probe.mjs, loaded into the server
+ * for the bench only): what it retains, and what was garbage not yet collected.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { startServer } from '../lib/daemons.js';
 import { mapLimit } from '../lib/limit.js';
 import { procUsage } from '../lib/procstat.js';
@@ -32,11 +37,31 @@ const n = Number(process.argv[2] ?? 1000);
 const steadyS = Number(process.argv[3] ?? 30);
 const base = mkdtempSync(join(tmpdir(), 'noops-join-only-'));
 const snapDir = process.env.NOOPS_BENCH_HEAPSNAPSHOT;
-const server = await startServer(
-  join(base, 'data'),
-  [],
-  snapDir ? { nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapDir}`] } : {},
-);
+const gcOut = join(base, 'gc.jsonl');
+/** Starts of the server tried: on a machine where other benches hold tens of thousands of
+ * connections, the free port found may be taken as some connection's local port before the
+ * server listens on it (EADDRINUSE). */
+const START_TRIES = 5;
+async function start(): Promise<Awaited<ReturnType<typeof startServer>>> {
+  for (let i = 1; ; i++) {
+    try {
+      return await startServer(join(base, 'data'), [], {
+        env: { NOOPS_BENCH_GC_OUT: gcOut },
+        nodeArgs: [
+          '--expose-gc',
+          '--import',
+          pathToFileURL(join(import.meta.dirname, 'gc-probe.mjs')).href,
+          ...(process.env.NOOPS_BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+          ...(snapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapDir}`] : []),
+        ],
+      });
+    } catch (err) {
+      if (i >= START_TRIES || !(err as Error).message.includes('EADDRINUSE')) throw err;
+      console.log(`the server's port was taken before it listened (try ${i}): again`);
+    }
+  }
+}
+const server = await start();
 let stopping = false;
 
 interface Host {
@@ -65,13 +90,19 @@ async function report(h: Host): Promise<void> {
   reportMs.push(performance.now() - t0);
 }
 
+/** Polls sent and not answered yet: parked on the server, or on their way (a loaded client lags). */
+let polling = 0;
+
 /** The parked poll, again and again, as an agent holds it. */
 async function park(h: Host): Promise<void> {
   while (!stopping) {
+    polling++;
     try {
       const r = await call(`/agent/desired?after=${h.generation}&commands=1`, h.token, 'GET');
+      polling--;
       if (r.status === 200) h.generation = (r.json as { generation: number }).generation;
     } catch {
+      polling--;
       if (!stopping) await new Promise((r) => setTimeout(r, 1000));
     }
   }
@@ -148,13 +179,49 @@ const smapsMB = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm'
 console.log(
   `server heap used ${heapUsed.toFixed(0)} MB; rss anonymous ${smapsMB('Anonymous').toFixed(0)} MB, file-backed ${(smapsMB('Rss') - smapsMB('Anonymous')).toFixed(0)} MB`,
 );
+/** The server's memory before and after a forced full GC (gc-probe.mjs), and its RSS then. */
+async function forcedGc(when: string): Promise<void> {
+  const lines = (): string[] => {
+    try {
+      return readFileSync(gcOut, 'utf8').trim().split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+  const had = lines().length;
+  process.kill(server.pid, 'SIGWINCH');
+  const deadline = Date.now() + 60_000;
+  while (lines().length === had && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  const got = lines()[had];
+  if (got === undefined) return void console.log(`${when}: no answer from the GC probe`);
+  const m = JSON.parse(got) as { before: NodeJS.MemoryUsage; after: NodeJS.MemoryUsage };
+  const f = (u: NodeJS.MemoryUsage): string =>
+    `rss ${(u.rss / 2 ** 20).toFixed(0)}, heap used ${(u.heapUsed / 2 ** 20).toFixed(0)} of ${(u.heapTotal / 2 ** 20).toFixed(0)}, external ${(u.external / 2 ** 20).toFixed(0)}, arrayBuffers ${(u.arrayBuffers / 2 ** 20).toFixed(0)}`;
+  console.log(`${when}, MB: before a forced GC ${f(m.before)}; after ${f(m.after)}; rss then ${status().rssMB.toFixed(0)}`);
+}
+// Measured with every poll parked (each agent's poll is answered every 25 s and sent again at
+// once; a client slowed by a loaded machine may lag), and 2 s for the server to take them in.
+const parkDeadline = Date.now() + 60_000;
+while (polling < hosts.length && Date.now() < parkDeadline) await new Promise((r) => setTimeout(r, 100));
+await new Promise((r) => setTimeout(r, 2_000));
+console.log(`${polling} of ${hosts.length} polls sent and not answered`);
+await forcedGc(`forced GC at ${hosts.length} agents`);
+
 if (snapDir) {
   process.kill(server.pid, 'SIGUSR2');
-  // a snapshot of a heap of hundreds of MB takes a while to write
+  // a snapshot of a heap of hundreds of MB takes a while to write: done when its file stops growing
   const before = readdirSync(snapDir).length;
-  const deadline = Date.now() + 300_000;
-  while (readdirSync(snapDir).length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
-  await new Promise((r) => setTimeout(r, 20_000));
+  const deadline = Date.now() + 600_000;
+  let size = -1;
+  let stableSince = Date.now();
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const files = readdirSync(snapDir);
+    if (files.length === before) continue;
+    const now = statSync(join(snapDir, files.sort().at(-1)!)).size;
+    if (now !== size) [size, stableSince] = [now, Date.now()];
+    else if (size > 0 && Date.now() - stableSince >= 5_000) break;
+  }
   console.log(`heap snapshot in ${snapDir}`);
 }
 stopping = true;

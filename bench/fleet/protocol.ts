@@ -12,6 +12,8 @@ export type ToWorker =
   | { type: 'collect' }
   /** watch for a release: answer `reached` once every agent received it and reported it up */
   | { type: 'watch'; tag: string; version: string }
+  /** how far the watch went: sent when it times out, to say which agents are missing and why */
+  | { type: 'status' }
   | { type: 'stop' };
 
 /** Worker -> parent. */
@@ -28,8 +30,20 @@ export type FromWorker =
       /** package bytes downloaded, how many downloads, and of the bytes those in pieces from peers and from the server */
       downloads: { bytes: number; count: number; fromPeers?: number; fromSeed?: number };
     }
+  | { type: 'status'; status: WatchStatus }
   | { type: 'stopped' }
   | { type: 'error'; message: string };
+
+/** A watch's progress in one worker: how many agents received the release and reported it up, and a few that did not. */
+export interface WatchStatus {
+  agents: number;
+  received: number;
+  up: number;
+  /** a few agents that have not received it */
+  notReceived: string[];
+  /** a few agents that received it but have not reported it up, with what they last reported of the tag */
+  notUp: { name: string; last: string }[];
+}
 
 /** What one worker saw during a window. */
 export interface WindowSamples {

@@ -11,7 +11,7 @@ import { Agent } from '../../src/agent/index.js';
 import type { AgentReport, DesiredState } from '../../src/api/index.js';
 import { mapLimit } from '../lib/limit.js';
 import { leanFetch } from './lean-fetch.js';
-import type { FromWorker, ToWorker, WindowSamples } from './protocol.js';
+import type { FromWorker, ToWorker, WatchStatus, WindowSamples } from './protocol.js';
 import { MemoryReleases, SharedPackages, type DownloadMeter } from './sim-releases.js';
 import { SimSupervisor } from './sim-supervisor.js';
 
@@ -41,6 +41,8 @@ let watch:
       version: string;
       received: Map<string, number>;
       up: Map<string, number>;
+      /** what each agent last reported of the tag, until it reported it up */
+      last: Map<string, string>;
       bytes0: number;
       count0: number;
       peers0: number;
@@ -103,6 +105,7 @@ function observe(name: string): { desired(ds: DesiredState): void; reported(r: A
       const w = watch;
       if (!w || w.up.has(name)) return;
       const ps = r.processes.filter((p) => p.tag === w.tag);
+      w.last.set(name, ps.map((p) => `${p.process}:${p.version}:${p.state}`).join(',') || 'nothing');
       if (ps.length > 0 && ps.every((p) => p.version === w.version && p.state === 'up')) {
         w.up.set(name, Date.now());
         check();
@@ -155,6 +158,24 @@ async function start(msg: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   send({ type: 'started', joined: agents.length, failed: failed.slice(0, 10) });
 }
 
+/** How far the watch went (sent when the parent gives up waiting). */
+function status(): WatchStatus {
+  const w = watch;
+  const names = agents.map((a) => a.name);
+  if (!w) return { agents: names.length, received: names.length, up: names.length, notReceived: [], notUp: [] };
+  const SAMPLE = 5;
+  return {
+    agents: names.length,
+    received: w.received.size,
+    up: w.up.size,
+    notReceived: names.filter((n) => !w.received.has(n)).slice(0, SAMPLE),
+    notUp: names
+      .filter((n) => w.received.has(n) && !w.up.has(n))
+      .slice(0, SAMPLE)
+      .map((name) => ({ name, last: w.last.get(name) ?? 'no report since the watch began' })),
+  };
+}
+
 function collect(): WindowSamples {
   const cpu = process.cpuUsage(win.cpu0);
   const out: WindowSamples = {
@@ -184,12 +205,16 @@ process.on('message', (msg: ToWorker) => {
       case 'collect':
         send({ type: 'samples', samples: collect() });
         break;
+      case 'status':
+        send({ type: 'status', status: status() });
+        break;
       case 'watch':
         watch = {
           tag: msg.tag,
           version: msg.version,
           received: new Map(),
           up: new Map(),
+          last: new Map(),
           bytes0: meter.bytes,
           count0: meter.downloads,
           peers0: swarmBytes().peers,

@@ -6,6 +6,7 @@
  * The agent knows the server only through the API client. When the server is away the host
  * keeps running what it runs, and the agent retries until it is back.
  */
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { fenceNodePackageScope } from '../release/index.js';
 import { pipeline } from 'node:stream/promises';
@@ -141,6 +142,9 @@ export class Agent {
   private readonly health: HealthMonitor;
   private heartbeatMs = 5000;
   private reportedSeq = 0;
+  /** the reports' order (AgentReport.order): this start's draw and the reports counted */
+  private readonly boot = randomBytes(6).toString('hex');
+  private reports = 0;
   private ctl: CtlServer | undefined;
   private commands: CommandLoop | undefined;
   private desired: DesiredInstance[] | undefined;
@@ -534,6 +538,7 @@ export class Agent {
         ...(this.runtimeFacts && { runtimes: this.runtimeFacts }),
         trust: this.trust.report(),
         ...this.capacityReport(),
+        order: { boot: this.boot, seq: ++this.reports }, // two may be on their way at once (a heartbeat, a transition)
       };
       const sentAt = Date.now();
       const answer = await this.api.report(report);
@@ -542,7 +547,7 @@ export class Agent {
       // more points than one report carries: the next report follows at once
       if (points && this.metrics!.queue.size > 0) this.scheduleReport();
       this.opts.observer?.reported?.(report);
-      if (events.length > 0) this.reportedSeq = events[events.length - 1]!.seq;
+      if (events.length > 0) this.reportedSeq = Math.max(this.reportedSeq, events[events.length - 1]!.seq); // an older report may be answered last
       if (answer.heartbeatMs !== undefined && answer.heartbeatMs >= 100) this.heartbeatMs = answer.heartbeatMs;
     } catch (err) {
       if (points) this.metrics!.settle(points, err as NoopsError);

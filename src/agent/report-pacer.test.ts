@@ -84,20 +84,19 @@ test('transitions of one turn are one report, and it takes the place of the debo
   assert.deepEqual(sent, [t1], 'the debounced report was the same report');
 });
 
-test('a report asked for while one is on its way follows it, once', async () => {
+test('an ordinary change while a report is on its way follows it, once', async () => {
   let open: () => void = () => undefined;
   const sent: number[] = [];
   const { pacer } = setUp(async () => {
     sent.push(clock);
     if (sent.length === 1) await new Promise<void>((r) => (open = r));
   });
-  pacer.change(true);
-  tick(0);
+  pacer.change(false);
+  tick(DEBOUNCE);
   await settle();
   assert.equal(sent.length, 1, 'the first on its way');
-  pacer.change(true);
-  tick(0);
-  pacer.change(true);
+  pacer.change(false);
+  tick(DEBOUNCE);
   pacer.change(false);
   tick(DEBOUNCE);
   await settle();
@@ -110,6 +109,34 @@ test('a report asked for while one is on its way follows it, once', async () => 
   tick(DEBOUNCE * 2);
   await settle();
   assert.equal(sent.length, 2);
+});
+
+test('a transition does not wait for a report on its way: it goes beside it, and a waiting one is not sent after', async () => {
+  const opens: (() => void)[] = [];
+  const sent: number[] = [];
+  const { pacer } = setUp(async () => {
+    sent.push(clock);
+    await new Promise<void>((r) => opens.push(r));
+  });
+  pacer.change(false);
+  tick(DEBOUNCE);
+  await settle();
+  assert.equal(sent.length, 1, 'an ordinary report on its way');
+  pacer.change(false);
+  tick(DEBOUNCE);
+  await settle();
+  assert.equal(sent.length, 1, 'an ordinary change waits for it');
+  const t1 = clock;
+  pacer.change(true);
+  pacer.change(true); // the same turn: the same report
+  tick(0);
+  await settle();
+  assert.deepEqual(sent, [t1 - DEBOUNCE, t1], 'the transition went at once, beside the first');
+  for (const open of opens.splice(0)) open();
+  await settle();
+  tick(DEBOUNCE * 2);
+  await settle();
+  assert.equal(sent.length, 2, 'the waiting change was carried by the transition: nothing follows');
 });
 
 test('past the budget a transition waits the debounce; the budget refills', async () => {

@@ -4,13 +4,16 @@
  * REPORT_DEBOUNCE_MS), so that a burst of them is one report. A health transition (a process
  * becoming healthy or unhealthy) is what naming, the load-balancer pools and a rollout's health
  * gate wait on: it is sent at once, on the next turn of the event loop (every transition of that
- * turn in one report), and takes the place of a debounced report that waits. One report at a
- * time: a report asked for while one is on its way goes right after it and carries everything
- * since. At most URGENT_BURST transitions are sent at once, refilled at URGENT_PER_SECOND: past
- * that they wait the debounce like any change, so a flapping process cannot flood the server.
+ * turn in one report), and takes the place of a debounced report that waits. An ordinary report
+ * asked for while one is on its way goes right after it and carries everything since; a
+ * transition does not wait for the one on its way (on a loaded machine a report's round trip took
+ * 60-460 ms, and a join waited for it): it goes beside it, and the server takes the newer of the
+ * two whatever their order of arrival (AgentReport.order). At most URGENT_BURST transitions are
+ * sent at once, refilled at URGENT_PER_SECOND: past that they wait the debounce like any change,
+ * so a flapping process cannot flood the server.
  *
- *   change(false) ──► debounce (100 ms) ─┐
- *   change(true)  ──► next turn ─────────┴─► send() ── one at a time; one waiting at most
+ *   change(false) ──► debounce (100 ms) ──► send() ── after the one on its way; one waiting at most
+ *   change(true)  ──► next turn ──────────► send() ── at once, beside the one on its way
  *
  * @example
  *   const pacer = new ReportPacer({ send: () => agent.report(), debounceMs: 100 });
@@ -44,9 +47,12 @@ export class ReportPacer {
   private timer: NodeJS.Timeout | undefined;
   /** when the armed timer fires (Infinity: none armed) */
   private due = Number.POSITIVE_INFINITY;
-  private sending = false;
+  /** reports on their way */
+  private sending = 0;
   /** a report was asked for while one was on its way: it follows at once */
   private pending = false;
+  /** the armed timer sends a transition: it does not wait for a report on its way */
+  private urgent = false;
   private stopped = false;
   private tokens = URGENT_BURST;
   private refilledAt: number;
@@ -58,9 +64,15 @@ export class ReportPacer {
 
   /** Something the server should hear changed; `transition`: a process turned healthy or unhealthy. */
   change(transition: boolean): void {
-    if (this.stopped || this.pending) return; // the report that follows the one on its way carries it
-    if (transition && this.due > this.now() && this.takeToken()) this.arm(0);
-    else if (this.timer === undefined) this.arm(this.opts.debounceMs);
+    if (this.stopped) return;
+    // a transition: the report of this turn (one is due now already, or one of the budget)
+    if (transition && (this.due <= this.now() || this.takeToken())) {
+      this.urgent = true;
+      this.arm(0);
+      return;
+    }
+    if (this.pending) return; // the report that follows the one on its way carries it
+    if (this.timer === undefined) this.arm(this.opts.debounceMs);
   }
 
   /** No more reports. */
@@ -91,24 +103,27 @@ export class ReportPacer {
   private fire(): void {
     this.timer = undefined;
     this.due = Number.POSITIVE_INFINITY;
+    const urgent = this.urgent;
+    this.urgent = false;
     if (this.stopped) return;
-    if (this.sending) {
+    if (this.sending > 0 && !urgent) {
       this.pending = true;
       return;
     }
+    this.pending = false; // this report carries everything until now
     void this.run();
   }
 
   private async run(): Promise<void> {
-    this.sending = true;
+    this.sending += 1;
     try {
       await this.opts.send();
     } catch {
       // the agent's report() says what failed; the next change or heartbeat sends again
     } finally {
-      this.sending = false;
+      this.sending -= 1;
     }
-    if (this.pending && !this.stopped) {
+    if (this.pending && this.sending === 0 && !this.stopped) {
       this.pending = false;
       await this.run();
     }

@@ -393,7 +393,7 @@ export class ApiClient {
   }
 }
 
-function safeJson(text: string): unknown {
+export function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -401,7 +401,7 @@ function safeJson(text: string): unknown {
   }
 }
 
-function decodeError(status: number, data: unknown): NoopsError {
+export function decodeError(status: number, data: unknown): NoopsError {
   const body = (data ?? {}) as { code?: unknown; message?: unknown; hint?: unknown };
   const code = isErrorCode(body.code) ? body.code : status === 401 ? 'NOOPS_E_UNAUTHORIZED' : 'NOOPS_E_INTERNAL';
   const message = typeof body.message === 'string' ? body.message : `the server answered HTTP ${status}`;

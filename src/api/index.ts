@@ -15,6 +15,8 @@ export type * from './strategies-types.js';
 export * from './strategies-client.js';
 export * from './naming-types.js';
 export { readDeps, resolveNames, type ResolveOptions } from './naming-client.js';
+export * from './deployment-types.js';
+export { deploymentHosts, deploymentSummary, deploymentSummaryEvents, type SummaryOptions } from './deployment-client.js';
 export { queryString } from './query.js';
 export type * from './alarms-types.js';
 export * from './alarms-client.js';

@@ -572,6 +572,19 @@ export interface AgentReport {
   trust?: TrustReport;
   /** what the host offers the scheduler: measured, or set by `noops agent --capacity` (absent from agents before issue 18) */
   capacity?: HostCapacity;
+  /**
+   * The report's place among the agent's own: `boot` is drawn at each start of the agent, `seq`
+   * counts its reports. Two may be on their way at once (a heartbeat, a health transition sent
+   * without waiting), and the server takes one older than the last it took of the same boot as a
+   * heartbeat only: a newer state is never replaced by an older one. Absent from older agents.
+   */
+  order?: ReportOrder;
+}
+
+/** AgentReport's `order`. */
+export interface ReportOrder {
+  boot: string;
+  seq: number;
 }
 
 /**

@@ -6,7 +6,7 @@
  *
  * A named second entry of `artifacts/`, used by the server's package downloads (GET /api/v1/artifacts/SHA256).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { ArtifactStore } from './store.js';
 
 /** Memory for packages: a few releases of a large service (100 MB each) at once. */
@@ -55,9 +55,8 @@ export class PackageCache {
   }
 
   private async load(sha256: string): Promise<Buffer | undefined> {
-    const path = this.store.path(sha256);
-    if ((await stat(path)).size > this.maxBytes / 2) return undefined;
-    const buf = await readFile(path);
+    if ((await this.store.size(sha256)) > this.maxBytes / 2) return undefined;
+    const buf = await readFile(this.store.path(sha256));
     for (const [key, old] of this.held) {
       if (this.bytes + buf.length <= this.maxBytes) break;
       this.held.delete(key); // responses still sending it keep their reference

@@ -103,3 +103,14 @@ test('a failing share fails the put (the release is not recorded), and the local
     await assert.rejects(store.putStream(Readable.from([Buffer.from('p')])), /database unreachable/);
     assert.equal(await store.hasHere(sha('p')), true);
   }));
+
+test('a copy removed by hand from one folder is fetched again from the shared copies on the next read', () =>
+  withTwo(async (a, b, shared) => {
+    const content = Buffer.from('removed here, kept there');
+    const { sha256, size } = await a.putStream(Readable.from([content]));
+    assert.equal(await b.has(sha256), true);
+    await rm(b.path(sha256));
+    assert.equal(await b.size(sha256), size, 'fetched again');
+    assert.deepEqual(await readFile(b.path(sha256)), content);
+    assert.equal(shared.fetches.get(sha256), 2);
+  }));

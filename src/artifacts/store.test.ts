@@ -1,4 +1,6 @@
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
+import fsPromises from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -93,4 +95,40 @@ test('a sha256 argument that is not 64 lower-case hex is refused before any path
       await assert.rejects(store.verify(value), { code: 'NOOPS_E_INPUT' });
     }
     assert.equal(await readFile(join(store.dir, 'x')).catch(() => 'absent'), 'absent');
+  }));
+
+test('has is answered from memory once an artifact was found: asking again makes no stat', () =>
+  withStore(async (store) => {
+    const { sha256 } = await store.putStream(Readable.from([Buffer.from('kept')]));
+    const fresh = new ArtifactStore(store.dir); // knows nothing yet
+    const stats = mock.method(fsPromises, 'stat');
+    syncBuiltinESMExports(); // the store's named import sees the counting stat
+    try {
+      for (let i = 0; i < 5; i++) assert.equal(await fresh.has(sha256), true);
+      assert.equal(stats.mock.callCount(), 1, 'one stat, then memory');
+    } finally {
+      stats.mock.restore();
+      syncBuiltinESMExports();
+    }
+  }));
+
+test('an artifact removed by hand is not claimed present once a read found it gone; put stores it again', () =>
+  withStore(async (store) => {
+    const content = Buffer.from('removed by hand');
+    const { sha256, size } = await store.putStream(Readable.from([content]));
+    assert.equal(await store.has(sha256), true);
+    await rm(store.path(sha256));
+    assert.equal(await store.has(sha256), true, 'not looked at yet: remembered');
+    await assert.rejects(store.open(sha256), { code: 'NOOPS_E_NOT_FOUND' });
+    assert.equal(await store.has(sha256), false, 'the failed open forgot it');
+    assert.deepEqual(await store.putStream(Readable.from([content])), { sha256, size });
+    assert.equal(await store.size(sha256), size, 'stored again, not skipped as "already there"');
+    await rm(store.path(sha256));
+    await assert.rejects(store.size(sha256), { code: 'NOOPS_E_NOT_FOUND' });
+    assert.equal(await store.has(sha256), false, 'size forgot it too');
+    await store.putStream(Readable.from([content]));
+    assert.equal(await store.has(sha256), true);
+    await rm(store.path(sha256));
+    assert.equal(await store.verify(sha256), false, 'verify finds it gone');
+    assert.equal(await store.has(sha256), false);
   }));

@@ -28,4 +28,4 @@ export {
 export type { BalanceStore, DrainMark, StoredBalancerReport } from './ports.js';
 export { Balancers, type BalancersDeps, MARK_GRACE_MS } from './service.js';
 export { balanceStoreOf, poolOf } from './store-port.js';
-export { NO_POOLS_INDEX, PoolView, type PoolViewOptions } from './view.js';
+export { BALANCER_INDEX_CHANNEL, type BalancerIndexTiming, NO_POOLS_INDEX, PoolView, type PoolViewOptions } from './view.js';

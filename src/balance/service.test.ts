@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { LocalChangeBus } from '../bus/index.js';
 import { Balancers } from './service.js';
 import { FakeRuns, MemoryBalanceStore, upProcess } from './testing.js';
-import { NO_POOLS_INDEX } from './view.js';
+import { BALANCER_INDEX_CHANNEL, type BalancerIndexTiming, NO_POOLS_INDEX } from './view.js';
 
 const SHOP = 'cop.acme_owt.web_pdl.shop_service.hello_job.web_cluster.dev';
 
@@ -169,5 +170,28 @@ test("with no pool stored, no host's row is read; the first pool stored reads th
     [['h1', '10.0.0.1', 'ready']],
   );
   assert.ok(reads > 0);
+  balancers.close();
+});
+
+test("each move of a balancer host's index is published on the diagnostics channel, with its members' states", async () => {
+  const { runs, balancers } = await setup();
+  const moves: BalancerIndexTiming[] = [];
+  const listen = (m: unknown): void => void moves.push(m as BalancerIndexTiming);
+  subscribe(BALANCER_INDEX_CHANNEL, listen);
+  try {
+    runs.report('h1', [upProcess(SHOP, 'aaaaaaaaa', { health: 'starting' })]);
+    runs.report('h1', [upProcess(SHOP, 'aaaaaaaaa', { health: 'starting' })]); // the same: no move
+    runs.report('h1', [upProcess(SHOP, 'aaaaaaaaa')]);
+  } finally {
+    unsubscribe(BALANCER_INDEX_CHANNEL, listen);
+  }
+  assert.deepEqual(
+    moves.map((m) => [m.host, m.index, m.members]),
+    [
+      ['lb', moves[0]!.index, [['web', [[8080, 'maint']]]]],
+      ['lb', balancers.view.index('lb'), [['web', [[8080, 'ready']]]]],
+    ],
+  );
+  assert.notEqual(moves[0]!.index, moves[1]!.index);
   balancers.close();
 });

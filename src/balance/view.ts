@@ -9,6 +9,7 @@
  * read again (`reload`, on the bus's `balancers` channel). With no pool stored, a report costs
  * one comparison.
  */
+import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import {
   type BalancerMember,
@@ -31,6 +32,23 @@ export interface PoolViewOptions {
   hostsRefreshMs?: number;
   /** how often the pools, marks and reports are read again though the bus said nothing (a lost message) */
   reloadMs?: number;
+}
+
+/**
+ * The diagnostics channel of each balancer host's index move: `{host, index, at, members}` (`at`:
+ * ms since the epoch, when the view moved it and woke the host's parked polls; `members`: per pool,
+ * `[name, [[port, state], ...]]`). Published only when something listens: bench/balancers times
+ * the server's part of a join with it.
+ */
+export const BALANCER_INDEX_CHANNEL = 'noops:balancers:index';
+const indexChannel = channel(BALANCER_INDEX_CHANNEL);
+
+/** What a `BALANCER_INDEX_CHANNEL` message holds. */
+export interface BalancerIndexTiming {
+  host: string;
+  index: number;
+  at: number;
+  members: [string, [number, string][]][];
 }
 
 /** The index of a host that drives no pool. */
@@ -391,6 +409,18 @@ export class PoolView extends EventEmitter {
       }
     }
     for (const host of moved) for (const done of [...(this.waiters.get(host) ?? [])]) done();
+    if (indexChannel.hasSubscribers) for (const host of moved) publishIndex(host, this.desired(host));
     this.emit('change');
   }
+}
+
+/** Publishes a host's index move on BALANCER_INDEX_CHANNEL. */
+function publishIndex(host: string, desired: DesiredBalancers): void {
+  const timing: BalancerIndexTiming = {
+    host,
+    index: desired.index,
+    at: Date.now(),
+    members: desired.pools.map((p) => [p.name, p.members.map((m) => [m.port, m.state])]),
+  };
+  indexChannel.publish(timing);
 }

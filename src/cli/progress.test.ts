@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import type { ApiClient } from '../api/index.js';
-import type { DeploymentEvent, DeploymentView, RolloutProgress } from '../api/index.js';
+import type { DeploymentSummary, DeploymentSummaryEvent, DeploymentView, RolloutProgress } from '../api/index.js';
 import { NoopsError } from '../errors/index.js';
-import { follow } from './follow.js';
-import { batchLine, describe, PlainRenderer } from './progress.js';
+import { follow, type SummarySource } from './follow.js';
+import { batchLine, countsLine, describe, HEADLINE_HOSTS_MAX, headline, PlainRenderer } from './progress.js';
 import { statusText } from './commands/deploy.js';
 
 const at = (s: number): string => new Date(Date.parse('2024-05-01T12:00:00.000Z') + s * 1000).toISOString();
@@ -85,6 +84,31 @@ test("where a deployment is, and each batch's hosts, in words", () => {
   );
 });
 
+/** The summary of a view, as the server works it out for these few hosts. */
+function summary(d: DeploymentView): DeploymentSummary {
+  const { hosts: _h, previous: _p, hostResults: _r, progress, ...rest } = d;
+  return {
+    ...rest,
+    states: {},
+    progress: progress && { ...progress, batches: progress.batches.map((b) => ({ size: b.length, states: {} })) },
+    inFlight: [],
+    failures: [],
+    failureCount: 0,
+    index: d.status === 'running' ? 1 : 2,
+  } as unknown as DeploymentSummary;
+}
+
+test('a large plan is told in sizes, a small one by names; a batch in counts and the names of its hosts in flight', () => {
+  const many = Array.from({ length: HEADLINE_HOSTS_MAX + 1 }, (_, i) => `h${i}`);
+  assert.equal(
+    headline(view({ hostCount: many.length }, { batches: [many.slice(0, 1), many.slice(1)] })),
+    `deploy #7: cop.a_owt.b_pdl.c_service.d_job.e_cluster.f -> abc123def on ${many.length} host(s) in 2 batch(es) of 1, ${HEADLINE_HOSTS_MAX} host(s)`,
+  );
+  assert.equal(countsLine({ succeeded: 98, failed: 2 }), '✓ 98  ✗ 2');
+  assert.equal(countsLine({ deploying: 8, queued: 1 }, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']), '· 1  … 8  (a b c d e f …)');
+  assert.equal(countsLine({}), '');
+});
+
 test('follow: renders the stream, connects again when it breaks, and ends with the deployment', async () => {
   const start = view();
   const endedView = view(
@@ -92,21 +116,21 @@ test('follow: renders the stream, connects again when it breaks, and ends with t
     { phase: 'done', log: [...start.progress!.log, { at: at(2), message: 'h3 failed: boom' }, { at: at(9), message: 'rolled back' }] },
   );
   let connects = 0;
-  const api = {
-    async *deploymentEvents(): AsyncGenerator<DeploymentEvent> {
+  const api: SummarySource = {
+    async *events(): AsyncGenerator<DeploymentSummaryEvent> {
       connects++;
       if (connects === 1) {
-        yield { type: 'deployment', deployment: start };
+        yield { type: 'summary', summary: summary(start) };
         yield { type: 'log', line: { at: at(2), message: 'h3 failed: boom' } };
         throw new TypeError('terminated'); // the server went away mid-stream
       }
       if (connects === 2) throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', 'cannot reach the noops server');
-      yield { type: 'deployment', deployment: endedView };
+      yield { type: 'summary', summary: summary(endedView) };
     },
-    async deployment(): Promise<DeploymentView> {
-      return connects >= 2 ? endedView : start;
+    async summary(): Promise<DeploymentSummary> {
+      return summary(connects >= 2 ? endedView : start);
     },
-  } as unknown as ApiClient;
+  };
   const out = new PassThrough();
   let text = '';
   out.on('data', (b: Buffer) => {
@@ -131,11 +155,12 @@ test('follow: renders the stream, connects again when it breaks, and ends with t
 });
 
 test('follow: an answer of the server itself (not a broken connection) is thrown', async () => {
-  const api = {
+  const api: SummarySource = {
     // biome-ignore lint/correctness/useYield: a stream that fails before its first event
-    async *deploymentEvents(): AsyncGenerator<DeploymentEvent> {
+    async *events(): AsyncGenerator<DeploymentSummaryEvent> {
       throw new NoopsError('NOOPS_E_FORBIDDEN', 'no');
     },
-  } as unknown as ApiClient;
+    summary: () => Promise.reject(new Error('not asked')),
+  };
   await assert.rejects(follow(api, view(), new PlainRenderer(new PassThrough())), { code: 'NOOPS_E_FORBIDDEN' });
 });

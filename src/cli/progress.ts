@@ -1,20 +1,36 @@
 /**
- * Showing a rollout as it happens. On a terminal: a progress bar per batch with each host's
- * state (cli-progress), the log above them. Elsewhere (a pipe, a CI log): plain lines, one per
- * thing that happened.
+ * Showing a rollout as it happens, from its summaries (counts per state, the hosts in flight:
+ * a few kB however many hosts it has). On a terminal: a progress bar per batch with its hosts
+ * per state and those in flight (cli-progress), the log above them. Elsewhere (a pipe, a CI
+ * log): plain lines, one per thing that happened.
  */
 import cliProgress from 'cli-progress';
-import type { DeploymentView, HostProgress, RolloutLogLine, RolloutProgress } from '../api/index.js';
+import type {
+  DeploymentSummary,
+  DeploymentView,
+  HostProgress,
+  RolloutLogLine,
+  RolloutProgress,
+  StateCounts,
+  SummaryProgress,
+} from '../api/index.js';
 
 /** What a renderer is told as a deployment goes. */
 export interface RolloutRenderer {
-  /** the deployment changed (the first call shows where it is) */
-  update(d: DeploymentView): void;
+  /** the deployment as it started (the deploy call's answer, with its plan) */
+  start(d: DeploymentView): void;
+  /** the deployment changed */
+  update(s: DeploymentSummary): void;
   /** a line of its log */
   log(line: RolloutLogLine): void;
   /** it ended, or we stop following it */
-  close(d: DeploymentView): void;
+  close(s: DeploymentSummary): void;
 }
+
+/** A plan with more hosts than this is told in counts, not names, in the first line. */
+export const HEADLINE_HOSTS_MAX = 30;
+/** Names of hosts in flight shown beside a batch's bar. */
+const BAR_NAMES_MAX = 6;
 
 /** A host's state in one character, for the bars: ✓ succeeded, ✗ failed, ↩ reverted, … */
 const MARK: Record<HostProgress['state'], string> = {
@@ -32,7 +48,7 @@ const MARK: Record<HostProgress['state'], string> = {
 const FINAL = new Set<HostProgress['state']>(['succeeded', 'failed', 'reverted', 'stopped', 'skipped']);
 
 /** Where a deployment is, in words: "deploying batch 2 of 4", "waiting at the canary (paused)". */
-export function describe(p: RolloutProgress): string {
+export function describe(p: Pick<RolloutProgress, 'batch' | 'phase' | 'paused'> & { batches: readonly unknown[] }): string {
   const of = `${p.batch + 1} of ${p.batches.length}`;
   const what =
     p.phase === 'deploying'
@@ -51,15 +67,20 @@ export function describe(p: RolloutProgress): string {
   return p.paused ? `${what} (paused)` : what;
 }
 
-/** The first line: what is deployed where, in which batches. */
+/** The first line: what is deployed where, in which batches (their sizes only when the plan is large). */
 export function headline(d: DeploymentView): string {
-  const plan = d.progress ? ` in ${d.progress.batches.length} batch(es): ${d.progress.batches.map((b) => b.join(',')).join(' | ')}` : '';
+  const batches = d.progress?.batches;
+  const plan = !batches
+    ? ''
+    : d.hostCount > HEADLINE_HOSTS_MAX
+      ? ` in ${batches.length} batch(es) of ${batches.map((b) => b.length).join(', ')} host(s)`
+      : ` in ${batches.length} batch(es): ${batches.map((b) => b.join(',')).join(' | ')}`;
   const what = d.kind === 'undeploy' ? `stops ${d.version}` : `-> ${d.version}`;
   return `${d.kind} #${d.id}: ${d.tag} ${what} on ${d.hostCount} host(s)${plan}`;
 }
 
 /** The last line: how it ended. */
-export function ending(d: DeploymentView): string {
+export function ending(d: Pick<DeploymentView, 'kind' | 'id' | 'status' | 'message'>): string {
   return `${d.kind} #${d.id} ${d.status.replace('_', ' ')}${d.message ? `: ${d.message}` : ''}`;
 }
 
@@ -68,23 +89,40 @@ export function batchLine(p: RolloutProgress, i: number): string {
   return p.batches[i]!.map((h) => `${h} ${MARK[p.hosts[h]?.state ?? 'queued']}`).join('  ');
 }
 
+/** A batch's hosts per state, in marks: "✓ 98  ✗ 2"; and the names of those in flight. */
+export function countsLine(states: StateCounts, inFlight: readonly string[] = []): string {
+  const marks = (Object.keys(MARK) as HostProgress['state'][])
+    .filter((st) => (states[st] ?? 0) > 0)
+    .map((st) => `${MARK[st]} ${states[st]}`)
+    .join('  ');
+  const names =
+    inFlight.length === 0 ? '' : `  (${inFlight.slice(0, BAR_NAMES_MAX).join(' ')}${inFlight.length > BAR_NAMES_MAX ? ' …' : ''})`;
+  return marks + names;
+}
+
+/** How many of a batch's hosts are done with it. */
+function doneOf(states: StateCounts): number {
+  let n = 0;
+  for (const st of FINAL) n += states[st] ?? 0;
+  return n;
+}
+
 /** Plain lines: the headline, each log line with its time, the ending. */
 export class PlainRenderer implements RolloutRenderer {
-  private started = false;
   constructor(private readonly out: NodeJS.WritableStream) {}
 
-  update(d: DeploymentView): void {
-    if (this.started) return;
-    this.started = true;
+  start(d: DeploymentView): void {
     this.out.write(`${headline(d)}\n`);
   }
+
+  update(_s: DeploymentSummary): void {}
 
   log(line: RolloutLogLine): void {
     this.out.write(`  ${line.at.slice(11, 19)} ${line.message}\n`);
   }
 
-  close(d: DeploymentView): void {
-    this.out.write(`${ending(d)}\n`);
+  close(s: DeploymentSummary): void {
+    this.out.write(`${ending(s)}\n`);
   }
 }
 
@@ -93,8 +131,6 @@ export class TtyRenderer implements RolloutRenderer {
   private readonly bars: cliProgress.MultiBar;
   private readonly batchBars: cliProgress.SingleBar[] = [];
   private status: cliProgress.SingleBar | undefined;
-  private started = false;
-
   constructor(private readonly out: NodeJS.WriteStream) {
     this.bars = new cliProgress.MultiBar(
       {
@@ -110,33 +146,34 @@ export class TtyRenderer implements RolloutRenderer {
     );
   }
 
-  update(d: DeploymentView): void {
+  start(d: DeploymentView): void {
+    this.bars.log(`${headline(d)}\n`);
     const p = d.progress;
-    if (!this.started) {
-      this.started = true;
-      this.bars.log(`${headline(d)}\n`);
-      if (p)
-        for (const [i, b] of p.batches.entries()) {
-          this.batchBars.push(this.bars.create(b.length, 0, { label: `batch ${i + 1}/${p.batches.length}`, hosts: '' }));
-        }
-      this.status = this.bars.create(1, 0, { label: 'status', hosts: '' }, { format: ' {label}  {hosts}' });
-    }
+    if (p)
+      for (const [i, b] of p.batches.entries()) {
+        this.batchBars.push(this.bars.create(b.length, 0, { label: `batch ${i + 1}/${p.batches.length}`, hosts: '' }));
+      }
+    this.status = this.bars.create(1, 0, { label: 'status', hosts: '' }, { format: ' {label}  {hosts}' });
+  }
+
+  update(s: DeploymentSummary): void {
+    const p: SummaryProgress | null = s.progress;
     if (!p) return;
     p.batches.forEach((b, i) => {
-      const done = b.filter((h) => FINAL.has(p.hosts[h]?.state ?? 'queued')).length;
-      this.batchBars[i]?.update(done, { hosts: batchLine(p, i) });
+      const flying = s.inFlight.filter((h) => h.batch === i).map((h) => h.host);
+      this.batchBars[i]?.update(doneOf(b.states), { hosts: countsLine(b.states, flying) });
     });
-    this.status?.update(0, { hosts: d.status === 'running' ? describe(p) : d.status.replace('_', ' ') });
+    this.status?.update(0, { hosts: s.status === 'running' ? describe(p) : s.status.replace('_', ' ') });
   }
 
   log(line: RolloutLogLine): void {
     this.bars.log(`${line.at.slice(11, 19)} ${line.message}\n`);
   }
 
-  close(d: DeploymentView): void {
-    this.update(d);
+  close(s: DeploymentSummary): void {
+    this.update(s);
     this.bars.stop();
-    this.out.write(`${ending(d)}\n`);
+    this.out.write(`${ending(s)}\n`);
   }
 }
 

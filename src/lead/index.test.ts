@@ -121,6 +121,15 @@ for (const b of BACKENDS) {
     );
   });
 
+  test(`${b.name}: the database's clock is the machine's here (same host), in milliseconds`, { skip: b.skip }, async () => {
+    const store = await b.open();
+    cleanups.push(() => store.close());
+    const before = Date.now();
+    const now = await store.databaseNow();
+    // one machine: the two clocks agree to within the query's time (a minute is far beyond it)
+    assert.ok(Number.isInteger(now) && Math.abs(now - before) < 60_000, `database ${now}, process ${before}`);
+  });
+
   test(`${b.name}: Leadership: a refused write makes the server stop leading at once`, { skip: b.skip }, async () => {
     const store = await b.open();
     cleanups.push(() => store.close());

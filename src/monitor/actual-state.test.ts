@@ -200,3 +200,26 @@ test('a host forgotten before the flush is not written back', async () => {
   assert.equal(book.lastReport('h1'), undefined);
   await book.close();
 });
+
+test("a report older than the last taken of the same agent start counts as a heartbeat only; a new start's is taken", async () => {
+  const { store } = recordingStore();
+  const book = new ActualState(store, 15_000);
+  const seen: string[] = [];
+  book.on('report', (h, r: AgentReport) => seen.push(`${h} ${r.processes[0]?.version}`));
+  const ordered = (version: string, boot: string, seq: number, events: AgentReport['events'] = []): AgentReport => ({
+    ...report(version),
+    order: { boot, seq },
+    events,
+  });
+  const event = { seq: 1, at: '2026-12-04T20:00:00.000Z', tag: TAG, name: 'web', kind: 'started', message: 'started' };
+  await book.receive('h1', ordered('v2', 'b1', 2)); // a transition sent beside an older report, arrived first
+  await book.receive('h1', ordered('v1', 'b1', 1, [event])); // the older one, arrived last
+  assert.deepEqual(seen, ['h1 v2'], 'the older one changed nothing and told nobody');
+  assert.equal(book.lastReport('h1')?.processes[0]?.version, 'v2', 'no update lost');
+  assert.equal(book.recentEvents('h1').length, 1, 'its events are kept');
+  await book.receive('h1', ordered('v3', 'b1', 3));
+  await book.receive('h1', ordered('v4', 'b2', 1)); // the agent started again: its count starts again
+  await book.receive('h1', report('v5')); // an agent that sends no order: taken as it comes
+  assert.deepEqual(seen, ['h1 v2', 'h1 v3', 'h1 v4', 'h1 v5']);
+  await book.close();
+});

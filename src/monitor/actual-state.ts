@@ -96,10 +96,20 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     applyStored(reports, { stored: (host, report, at) => this.takeStored(host, report, at) });
   }
 
-  /** Takes one report (the heartbeat). Its processes are written only when they changed (batched). */
+  /**
+   * Takes one report (the heartbeat). Its processes are written only when they changed (batched).
+   * A report older than the last taken from the same agent start (its `order`: it was on its way
+   * beside a newer one) counts as a heartbeat only, and its events are kept (seen ones once).
+   */
   async receive(host: string, report: AgentReport): Promise<void> {
     const now = Date.now();
     const at = new Date(now).toISOString();
+    const taken = this.last.get(host)?.report.order;
+    if (report.order && taken && report.order.boot === taken.boot && report.order.seq < taken.seq) {
+      this.writer.beat(host, at);
+      this.keepEvents(host, report);
+      return;
+    }
     const processesKey = JSON.stringify(report.processes);
     const failuresKey = JSON.stringify(report.failures);
     const shared = this.bus ? sharedKey(report) : '';
@@ -240,6 +250,11 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     const storedMs = stored ? Date.parse(stored) : 0;
     if (mem === undefined) return stored;
     return mem >= storedMs ? new Date(mem).toISOString() : stored;
+  }
+
+  /** The last moment (ms since the epoch) a host last heard at `lastHeartbeat` is up (`isUp`'s rule). */
+  upUntil(lastHeartbeat: string): number {
+    return Date.parse(lastHeartbeat) + this.downAfterMs;
   }
 
   /** Whether a host whose last heartbeat was `lastHeartbeat` is up at `now`. */

@@ -183,6 +183,11 @@ export const ReportBody = z
     runtimes: RuntimesReport.optional(),
     trust: TrustReport.optional(),
     capacity: CapacityReport.optional(),
+    // the report's place among the agent's own (api/types.ts AgentReport.order)
+    order: z
+      .object({ boot: z.string().min(1).max(64), seq: z.number().int().min(0) })
+      .strict()
+      .optional(),
   })
   .strict();
 /** The whole report, as the server takes it. */

@@ -60,6 +60,7 @@ const FULL: AgentReport = {
   runtimes: { platform: 'linux/x64', canInstall: true, reason: null, installed: ['node@22.1.0'] },
   trust: { state: 'refused', server: 's1', generation: 6, reason: 'another server', refusal: 'r1', since: '2026-01-01T00:00:00.000Z' },
   capacity: { cpu: 4, memory: 8 * 2 ** 30, disk: 100 * 2 ** 30, freePorts: 28200 },
+  order: { boot: '5f0c2a9e81d4', seq: 12 },
 };
 
 test('the schema takes a full report as it is: nothing added, dropped or changed on the way in', () => {
@@ -72,6 +73,8 @@ test('the schema refuses a field the types do not have', () => {
   assert.equal(ReportBody.safeParse(extra).success, false);
   assert.equal(ReportBody.safeParse({ ...FULL, capacity: { ...FULL.capacity, gpu: 1 } }).success, false);
   assert.equal(ReportBody.safeParse({ ...FULL, capacity: { ...FULL.capacity, cpu: -1 } }).success, false);
+  assert.equal(ReportBody.safeParse({ ...FULL, order: { boot: '', seq: 1 } }).success, false);
+  assert.equal(ReportBody.safeParse({ ...FULL, order: { boot: 'b', seq: -1 } }).success, false);
 });
 
 test('a report becomes rows with the stored fields only, and the store gives the same rows back', async () => {

@@ -10,8 +10,15 @@ import type { NamingSource } from './view.js';
 /** See the file's comment. */
 export class FakeSource extends EventEmitter implements NamingSource {
   readonly reports = new Map<string, AgentReport>();
+  /** hosts down at once, whatever their last report (a view that sweeps notices; naming's view does not: it waits for time) */
   readonly down = new Set<string>();
   readonly rows: HostRow[] = [];
+  /** when each host last reported (ms) */
+  readonly seenAt = new Map<string, number>();
+  /** a host goes down this long after its last report; undefined: never by time */
+  downAfterMs: number | undefined;
+  /** how often the view asked whether a host is up (tests count what time passing costs) */
+  isUpCalls = 0;
 
   /** A host with an address (joined), reporting nothing yet. */
   addHost(name: string, address: string | null): void {
@@ -30,6 +37,7 @@ export class FakeSource extends EventEmitter implements NamingSource {
   /** The host reports these processes (the view hears it). */
   report(host: string, processes: ProcessReport[]): void {
     this.reports.set(host, { processes, failures: [], generation: 1 });
+    this.seenAt.set(host, Date.now());
     this.emit('report', host);
   }
 
@@ -40,10 +48,14 @@ export class FakeSource extends EventEmitter implements NamingSource {
     return this.reports.get(host);
   }
   lastSeen(host: string): string | null {
-    return this.down.has(host) ? null : new Date().toISOString();
+    return this.down.has(host) ? null : new Date(this.seenAt.get(host) ?? Date.now()).toISOString();
   }
-  isUp(lastHeartbeat: string | null): boolean {
-    return lastHeartbeat !== null;
+  isUp(lastHeartbeat: string | null, now = Date.now()): boolean {
+    this.isUpCalls += 1;
+    return lastHeartbeat !== null && now <= this.upUntil(lastHeartbeat);
+  }
+  upUntil(lastHeartbeat: string): number {
+    return this.downAfterMs === undefined ? Number.POSITIVE_INFINITY : Date.parse(lastHeartbeat) + this.downAfterMs;
   }
   instances(): InstanceRow[] {
     return [...this.reports].flatMap(([host, r]) =>

@@ -9,8 +9,8 @@ const SHOP = 'cop.acme_owt.web_pdl.shop_service.hello_job.web_cluster.dev';
 const MAIL = 'cop.acme_owt.mail_pdl.post_service.smtp_job.relay_cluster.prod';
 const all = () => true;
 
-async function viewOf(source: FakeSource, sweepMs = 1000): Promise<NamingView> {
-  const view = new NamingView(source, async () => source.rows, { sweepMs, hostsRefreshMs: 60_000 });
+async function viewOf(source: FakeSource): Promise<NamingView> {
+  const view = new NamingView(source, async () => source.rows, { hostsRefreshMs: 60_000 });
   await view.start();
   return view;
 }
@@ -93,17 +93,56 @@ describe('NamingView', () => {
     view.close();
   });
 
-  it('a host that stops reporting drops out at the next sweep, and wakes its waiters', async () => {
+  it('a host that stops reporting drops out when its down-after time passes, and wakes its waiters', async () => {
     const s = new FakeSource();
+    s.downAfterMs = 200;
     s.addHost('h1', '10.0.0.1');
-    const view = await viewOf(s, 20);
+    s.addHost('h2', '10.0.0.2');
+    const view = await viewOf(s);
     s.report('h1', [proc(SHOP)]);
+    s.report('h2', [proc(SHOP)]);
     const sel = parseSelector('service=hello');
     const first = view.answer(sel, all);
+    assert.equal(first.endpoints.length, 2);
     const waiting = view.wait(sel, all, '*', first.index, 10_000);
-    s.down.add('h1');
-    const next = await waiting;
-    assert.deepEqual(next.endpoints, []);
+    const keepUp = setInterval(() => s.report('h2', [proc(SHOP)]), 50); // h2 keeps reporting, h1 stops
+    try {
+      const next = await waiting;
+      assert.ok(Date.now() - s.seenAt.get('h1')! > 200, 'not before its down-after time');
+      assert.deepEqual(
+        next.endpoints.map((e) => e.host),
+        ['h2'],
+      );
+      s.report('h1', [proc(SHOP)]);
+      assert.deepEqual(
+        view.answer(sel, all).endpoints.map((e) => e.host),
+        ['h1', 'h2'],
+        'back at its next report',
+      );
+    } finally {
+      clearInterval(keepUp);
+      view.close();
+    }
+  });
+
+  it('time passing looks only at the hosts whose liveness runs out, not at every host', async () => {
+    const s = new FakeSource();
+    s.downAfterMs = 60_000;
+    for (let i = 0; i < 1000; i++) s.addHost(`h${i}`, `10.0.${i >> 8}.${i & 255}`);
+    const view = await viewOf(s);
+    for (let i = 0; i < 1000; i++) s.report(`h${i}`, [proc(SHOP)]);
+    const before = s.isUpCalls;
+    await new Promise((r) => setTimeout(r, 1500)); // a sweep every second looked at all 1,000 at least once
+    assert.equal(s.isUpCalls - before, 0, 'nobody is due: no host looked at');
+    assert.equal(view.answer(parseSelector('service=hello'), all).endpoints.length, 1000);
+    s.downAfterMs = 100; // the next report of h0 makes it due in 100 ms; the others stay due in a minute
+    s.report('h0', [proc(SHOP)]);
+    const deadline = Date.now() + 10_000;
+    while (view.answer(parseSelector('service=hello'), all).endpoints.length !== 999) {
+      assert.ok(Date.now() < deadline, 'h0 never dropped out');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(s.isUpCalls - before <= 3, `looked at ${s.isUpCalls - before} hosts' liveness for one due host`);
     view.close();
   });
 

@@ -3,7 +3,9 @@
  * runs (monitor/'s `ActualState`), and blocking queries that wake when their answer changes.
  *
  * Each host's endpoints are worked out again when it reports (its processes, their health) and
- * when a sweep finds its liveness changed (a host that stops reporting sends nothing); only a
+ * when its liveness runs out (a host that stops reporting sends nothing): each live host waits in
+ * a deadline wheel for the moment its last heartbeat gets too old, so time passing costs a look at
+ * the hosts due then, not at every host (a sweep of all 10,000 every second before). Only a
  * change to some host's endpoints wakes the parked queries. Each distinct question (a selector
  * through a caller's scope, watchers.ts) is answered once per generation however many ask it or
  * wait on it: a change costs one answer per question and one `deliver` per watcher woken. An
@@ -16,6 +18,7 @@ import { type AgentReport, type NamingAnswer, type NamingEndpoint, plainAddress,
 import type { HostRow } from '../store/index.js';
 import { formatSelector, matches, type Selector } from '../tree/index.js';
 import { DeadlineWheel, Question, type NamingScope, type Watcher } from './watchers.js';
+import { LivenessWheel } from './liveness.js';
 
 /** The part of the read model (monitor/'s `ActualState`) naming reads. */
 export interface NamingSource {
@@ -23,14 +26,14 @@ export interface NamingSource {
   lastReport(host: string): AgentReport | undefined;
   lastSeen(host: string, stored: string | null): string | null;
   isUp(lastHeartbeat: string | null, now?: number): boolean;
+  /** The last moment (ms since the epoch) a host last heard at `lastHeartbeat` counts as up: `isUp` is false after it. */
+  upUntil(lastHeartbeat: string): number;
   on(event: 'report', listener: (host: string) => void): unknown;
   off(event: 'report', listener: (host: string) => void): unknown;
 }
 
 /** How the view is tuned; the defaults suit a server. */
 export interface NamingViewOptions {
-  /** how often hosts' liveness is checked (a host that stops reporting drops out within this plus down-after) */
-  sweepMs?: number;
   /** how often the hosts' rows (addresses, other servers' heartbeats) are read again */
   hostsRefreshMs?: number;
 }
@@ -94,8 +97,8 @@ export class NamingView {
   private hostRows = new Map<string, HostRow>();
   /** host names by the plain address their agent joined from */
   private hostsByAddress = new Map<string, string>();
-  /** whether each host was live when its endpoints were last worked out */
-  private readonly live = new Map<string, boolean>();
+  /** the live hosts, each due when its liveness runs out (unless it reports first) */
+  private readonly liveness = new LivenessWheel((hosts) => this.lapsed(hosts));
   /** every question asked since the last change, and every one with parked watchers */
   private readonly questions = new Map<string, Question>();
   /** the questions with parked watchers */
@@ -124,7 +127,6 @@ export class NamingView {
     private readonly hostsNamed?: (names: string[]) => Promise<HostRow[]>,
   ) {
     source.on('report', this.listener);
-    this.timers.push(setInterval(() => this.sweep(), opts.sweepMs ?? 1000).unref());
     this.timers.push(setInterval(() => void this.loadHosts(), opts.hostsRefreshMs ?? 5000).unref());
   }
 
@@ -253,6 +255,7 @@ export class NamingView {
   close(): void {
     this.source.off('report', this.listener);
     for (const t of this.timers) clearInterval(t);
+    this.liveness.close();
     for (const w of this.deadlines.drain()) this.deliver(w, this.current(w.question));
     for (const q of this.watched) q.watchers.clear();
     this.watched.clear();
@@ -313,31 +316,22 @@ export class NamingView {
       });
   }
 
-  /** A host's liveness may have changed without a report: checked every sweep (only a changed one is worked out again). */
-  private sweep(): void {
+  /** Live hosts' liveness ran out (their wheel entries came due together): worked out again, the watchers woken once. */
+  private lapsed(hosts: readonly string[]): void {
     let any = false;
-    for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) {
-      if (this.isLive(host) !== (this.live.get(host) ?? false)) any = this.refreshHost(host, false) || any;
-    }
+    for (const host of hosts) any = this.refreshHost(host, false) || any;
     if (any) this.changed();
-  }
-
-  /** Whether the host reported and is up now. */
-  private isLive(host: string): boolean {
-    return (
-      this.source.lastReport(host) !== undefined &&
-      this.source.isUp(this.source.lastSeen(host, this.hostRows.get(host)?.lastHeartbeat ?? null))
-    );
   }
 
   /** Works out a host's endpoints again; true (and, when `wake`, wakes the waiters) when they changed. */
   private refreshHost(host: string, wake = true): boolean {
     const row = this.hostRows.get(host);
-    if (row === undefined && this.source.lastReport(host) !== undefined) this.readNew(host); // a new host: its address
-    const live = this.isLive(host);
-    if (live) this.live.set(host, true);
-    else this.live.delete(host);
-    const endpoints = this.endpointsOf(host, row);
+    const report = this.source.lastReport(host);
+    if (row === undefined && report !== undefined) this.readNew(host); // a new host: its address
+    const seen = report === undefined ? null : this.source.lastSeen(host, row?.lastHeartbeat ?? null);
+    const live = seen !== null && this.source.isUp(seen);
+    this.liveness.watch(host, live ? this.source.upUntil(seen) : undefined);
+    const endpoints = live ? this.endpointsOf(host, row, report!) : [];
     const key = JSON.stringify(endpoints);
     const prev = this.byHost.get(host);
     if ((prev?.key ?? '[]') === key) return false;
@@ -348,9 +342,8 @@ export class NamingView {
     return true;
   }
 
-  private endpointsOf(host: string, row: HostRow | undefined): NamingEndpoint[] {
-    const report = this.source.lastReport(host);
-    if (!report || !this.source.isUp(this.source.lastSeen(host, row?.lastHeartbeat ?? null))) return [];
+  /** A live host's endpoints: its healthy processes. */
+  private endpointsOf(host: string, row: HostRow | undefined, report: AgentReport): NamingEndpoint[] {
     return (
       report.processes
         .filter((p) => p.state === 'up' && (p.health === undefined || p.health === 'healthy'))

@@ -62,7 +62,11 @@ export class DeadlineWheel<T extends { tick: number }> {
   private armedTick = Number.POSITIVE_INFINITY;
   private count = 0;
 
-  constructor(private readonly expire: (item: T) => void) {}
+  /** `opts.unref`: its timer does not keep the process alive (a wheel of hosts, not of callers waiting) */
+  constructor(
+    private readonly expire: (item: T) => void,
+    private readonly opts: { unref?: boolean } = {},
+  ) {}
 
   /** How many items are waiting. */
   get size(): number {
@@ -110,6 +114,7 @@ export class DeadlineWheel<T extends { tick: number }> {
     if (next === undefined) return;
     this.armedTick = next;
     this.timer = setTimeout(() => this.fire(), Math.max(0, next * WHEEL_TICK_MS - Date.now()));
+    if (this.opts.unref) this.timer.unref();
   }
 
   private disarm(): void {

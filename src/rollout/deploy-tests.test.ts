@@ -54,6 +54,22 @@ test('instances: address:port of the process that runs the version, IPv6 in brac
   assert.equal(hostAddress({}, null), null);
 });
 
+test("instances: every replica of the process on a host, in replica order, and not another process's replicas", () => {
+  assert.deepEqual(
+    instanceList(
+      [
+        // a report lists a host's replicas in any order: web, web@3, web@2
+        { address: '10.0.0.1', processes: [proc('web', 8001), proc('web@3', 8003), proc('webhook', 9000), proc('web@2', 8002)] },
+        { address: '10.0.0.2', processes: [proc('web@2', 8102, 'v1'), proc('web', 8101)] },
+        { address: '10.0.0.3', processes: [proc('admin@2', 7002), proc('web@2', 8202)] },
+      ],
+      'web',
+      'v2',
+    ),
+    ['10.0.0.1:8001', '10.0.0.1:8002', '10.0.0.1:8003', '10.0.0.2:8101', '10.0.0.3:8202'],
+  );
+});
+
 test('the environment: web (or the first process with a port) in NOOPS_INSTANCES, every ported process by name, noops over the release', () => {
   assert.equal(
     mainProcess(

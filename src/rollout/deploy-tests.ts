@@ -10,7 +10,7 @@
  */
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hostAddressOf, type ProcessReport, processAddress } from '../api/index.js';
+import { hostAddressOf, type ProcessReport, processAddress, replicaOf } from '../api/index.js';
 import type { DeployTestCommand } from './types.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { BUILD_ENV_PASSTHROUGH } from '../build/build.js';
@@ -96,7 +96,9 @@ export function hostAddress(labels: Record<string, string>, seenFrom: string | n
 }
 
 /**
- * The instances of one process, `address:port`, of the hosts given, from their reports.
+ * The instances of one process, `address:port`, of the hosts given, from their reports: every
+ * replica a host runs (`web`, `web@2`, ...: docs/scheduler.md, "Replicas"), host by host, each
+ * host's in replica order.
  *
  * @example instanceList([{ address: '10.0.0.1', processes: [{ process: 'web', version: 'v2', port: 8000, ... }] }], 'web', 'v2')
  *   // ['10.0.0.1:8000']
@@ -108,9 +110,13 @@ export function instanceList(
 ): string[] {
   const out: string[] = [];
   for (const h of hosts) {
-    const p = h.processes.find((x) => x.process === process && x.version === version);
-    const address = p && processAddress(p, { address: h.address }); // a container's own, else its host's
-    if (address && p?.port) out.push(`${address.includes(':') ? `[${address}]` : address}:${p.port}`);
+    const replicas = h.processes
+      .filter((x) => x.version === version && (x.process === process || replicaOf(x.process).process === process))
+      .sort((a, b) => replicaOf(a.process).replica - replicaOf(b.process).replica);
+    for (const p of replicas) {
+      const address = processAddress(p, { address: h.address }); // a container's own, else its host's
+      if (address && p.port) out.push(`${address.includes(':') ? `[${address}]` : address}:${p.port}`);
+    }
   }
   return out;
 }

@@ -17,9 +17,10 @@
  * one per host), and the cluster's current hosts are candidates too; `placements` counts them.
  */
 import { feasible, firstFailure, leaveReason } from './filters.js';
-import { countByHost, keepable, keptCandidates, noMore, takesAnother } from './replicas.js';
-import { EMPTY_LEVELS, type Fleet, LEVELS } from './fleet.js';
-import { binpack, fullness } from './scorers.js';
+import { choose, type Fresh, pick, type Stream } from './choose.js';
+import { countByHost, keepable, keptCandidates, noMore } from './replicas.js';
+import { type Fleet, LEVELS } from './fleet.js';
+import { fullness } from './scorers.js';
 import type { ClusterPlan, HostReason, PlaceAsk, PlanOptions } from './types.js';
 
 /** Feasible candidates scored per choice under bin-packing, in fullness order (Nomad takes 2). */
@@ -168,66 +169,6 @@ function search(fleet: Fleet, ask: PlaceAsk, kept: number[], n: number, mark: nu
   return pick(fleet, ask, n, mark, UNORDERED_LIMIT, listStream(fleet, ask, mark, source), extra, seeds);
 }
 
-/** A stream of feasible, unmarked hosts; -1 when there are no more. */
-type Stream = () => number;
-
-/**
- * Takes `n` instances' hosts, each the best bin-packing score among the next `limit` feasible
- * candidates (and `seeds`, the cluster's own hosts with room); a chosen host stays a candidate
- * while another instance fits on it.
- */
-function pick(
-  fleet: Fleet,
-  ask: PlaceAsk,
-  n: number,
-  mark: number,
-  limit: number,
-  next: Stream,
-  extra: Map<number, number>,
-  seeds: readonly number[] = [],
-): number[] {
-  const chosen: number[] = [];
-  const window: number[] = [...seeds];
-  let more = true;
-  while (chosen.length < n) {
-    while (more && window.length < limit) {
-      const c = next();
-      if (c < 0) more = false;
-      else window.push(c);
-    }
-    if (window.length === 0) break;
-    const at = best(fleet, ask, window, extra);
-    const i = window[at]!;
-    fleet.marks[i] = mark;
-    chosen.push(i);
-    const placed = (extra.get(i) ?? 0) + 1;
-    extra.set(i, placed);
-    if (!takesAnother(fleet, ask, i, placed)) {
-      window[at] = window[window.length - 1]!;
-      window.pop();
-    }
-  }
-  return chosen;
-}
-
-/** The position in `window` of the host with the best bin-packing score (a used host before an empty one). */
-function best(fleet: Fleet, ask: PlaceAsk, window: number[], extra: ReadonlyMap<number, number>): number {
-  let at = 0;
-  let top = -Infinity;
-  for (let k = 0; k < window.length; k++) {
-    const i = window[k]!;
-    const level = fleet.level(i);
-    const placed = extra.get(i) ?? 0;
-    // an empty host ranks below every used one, the biggest first (it will hold the most)
-    const s = level < EMPTY_LEVELS && placed === 0 ? level - EMPTY_LEVELS : binpack(fleet.hosts[i]!, ask, placed);
-    if (s > top) {
-      top = s;
-      at = k;
-    }
-  }
-  return at;
-}
-
 /** The usable hosts level by level, fullest first, skipping levels whose hosts cannot fit the ask. */
 function levelStream(fleet: Fleet, ask: PlaceAsk, mark: number): Stream {
   const { cpu, memory } = ask.spec;
@@ -301,16 +242,17 @@ interface SpreadValue {
   count: number;
   /** the value's hosts */
   list: readonly number[];
-  /** its candidates, once drawn from */
-  next: Stream | null;
-  window: number[];
+  /** hosts of the value without an instance of the cluster, drawn from `next` once it is set */
+  fresh: Fresh | null;
+  /** hosts of the value that run one and take another (see `pick`) */
+  replicas: number[];
   done: boolean;
 }
 
 /**
  * Spread: each new instance goes to the value with the fewest instances of the cluster (kept ones
- * counted), the best bin-packing score among a few feasible hosts of that value; hosts without the
- * label only when every value is exhausted.
+ * counted); within the value, as `pick` chooses (a used host without the cluster, else a replica,
+ * else an empty host); hosts without the label only when every value is exhausted.
  */
 function searchSpread(
   fleet: Fleet,
@@ -327,7 +269,7 @@ function searchSpread(
     const v = fleet.hosts[i]!.labels[label];
     if (v !== undefined && Object.hasOwn(fleet.hosts[i]!.labels, label)) counts.set(v, (counts.get(v) ?? 0) + 1);
   }
-  // the cluster's own hosts with room start in their value's window (or with the unlabelled)
+  // the cluster's own hosts with room are its value's replicas (or the unlabelled's)
   const seeds = new Map<string | undefined, number[]>();
   for (const i of keptCandidates(fleet, ask, kept)) {
     const labels = fleet.hosts[i]!.labels;
@@ -336,34 +278,27 @@ function searchSpread(
   }
   const values: SpreadValue[] = [];
   for (const [value, list] of index.values)
-    values.push({ count: counts.get(value) ?? 0, list, next: null, window: [...(seeds.get(value) ?? [])], done: false });
+    values.push({ count: counts.get(value) ?? 0, list, fresh: null, replicas: [...(seeds.get(value) ?? [])], done: false });
   const chosen: number[] = [];
   while (chosen.length < n) {
     let v: SpreadValue | undefined;
     for (const c of values) if (!c.done && (v === undefined || c.count < v.count)) v = c;
     if (v === undefined) break;
     // a value's hosts are put in fullness order when first drawn from (small plans touch few values)
-    v.next ??= listStream(fleet, ask, mark, v.list.length <= SORT_SOURCE_MAX ? byFullness(fleet, v.list) : v.list);
-    while (v.window.length < SPREAD_LIMIT) {
-      const c = v.next();
-      if (c < 0) break;
-      v.window.push(c);
-    }
-    if (v.window.length === 0) {
+    v.fresh ??= {
+      hosts: [],
+      scores: [],
+      next: listStream(fleet, ask, mark, v.list.length <= SORT_SOURCE_MAX ? byFullness(fleet, v.list) : v.list),
+      limit: SPREAD_LIMIT,
+    };
+    const i = choose(fleet, ask, v.fresh, v.replicas, extra);
+    if (i < 0) {
       v.done = true;
       continue;
     }
-    const at = best(fleet, ask, v.window, extra);
-    const i = v.window[at]!;
     fleet.marks[i] = mark;
     v.count++;
     chosen.push(i);
-    const placed = (extra.get(i) ?? 0) + 1;
-    extra.set(i, placed);
-    if (!takesAnother(fleet, ask, i, placed)) {
-      v.window[at] = v.window[v.window.length - 1]!;
-      v.window.pop();
-    }
   }
   if (chosen.length < n) {
     const missing = listStream(fleet, ask, mark, byFullness(fleet, index.missing));

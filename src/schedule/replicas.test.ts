@@ -39,6 +39,45 @@ test('replicas: a host takes instances while cores and memory allow, then the ne
   assert.deepEqual(tight.filtered, [{ host: 'a', reason: 'cpu: 1.5 asked, 1 free' }]);
 });
 
+test('replicas: a cluster takes the used hosts with room one instance each, then replicas, and an empty host only after both', () => {
+  // a and b run another cluster; c and d are empty
+  const fleet = new Fleet([schedHost('a', { allocated: busy(1) }), schedHost('b', { allocated: busy(1) }), schedHost('c'), schedHost('d')]);
+  const three = planCluster(fleet, placeAsk('web', { count: 3 }));
+  assert.deepEqual(
+    [...three.placements].sort((x, y) => x.host.localeCompare(y.host)),
+    [
+      { host: 'a', count: 2 },
+      { host: 'b', count: 1 },
+    ],
+    'a and b first, then a second instance on a used host rather than opening c',
+  );
+  // a and b hold 3 more at most each (4 cores): the 7th instance opens an empty host
+  const seven = planCluster(fleet, placeAsk('web', { count: 7 }));
+  const counts = Object.fromEntries(seven.placements.map((p) => [p.host, p.count]));
+  assert.deepEqual([counts.a, counts.b], [3, 3]);
+  assert.equal(seven.placements.length, 3, 'one empty host opened (c or d: the same size)');
+  assert.equal((counts.c ?? 0) + (counts.d ?? 0), 1);
+});
+
+test("replicas: under spread, a value's used hosts take one instance each before one takes a second", () => {
+  const fleet = new Fleet([
+    schedHost('a1', { labels: { rack: 'r1' }, allocated: busy(1) }),
+    schedHost('a2', { labels: { rack: 'r1' }, allocated: busy(1) }),
+    schedHost('b1', { labels: { rack: 'r2' }, allocated: busy(1) }),
+    schedHost('b2', { labels: { rack: 'r2' } }),
+  ]);
+  const plan = planCluster(fleet, placeAsk('web', { count: 4, spread: 'rack' }));
+  assert.deepEqual(
+    [...plan.placements].sort((x, y) => x.host.localeCompare(y.host)).map((p) => [p.host, p.count]),
+    [
+      ['a1', 1],
+      ['a2', 1],
+      ['b1', 2],
+    ],
+    'r1: its two used hosts; r2: its used host twice rather than the empty b2',
+  );
+});
+
 test('replicas: a fixed port runs one instance per host, and the plan says why the rest stay unplaced', () => {
   const fleet = new Fleet([schedHost('a')]);
   const plan = planCluster(fleet, placeAsk('web', { count: 3 }, { ports: [8080] }));

@@ -18,7 +18,9 @@ export const MAX_SEEDS = 16;
 
 /** The instances an applied plan leaves the cluster with, a host once per instance (its next `current`). */
 export function placedInstances(plan: ClusterPlan): string[] {
-  return plan.placements.flatMap((p) => Array.from({ length: p.count }, () => p.host));
+  const out: string[] = [];
+  for (const p of plan.placements) for (let k = 0; k < p.count; k++) out.push(p.host);
+  return out;
 }
 
 /** Hosts named once per instance, as placements: each host once, in the order first named, with its count. */

@@ -136,6 +136,21 @@ export class StoredCommandQueue implements CommandQueue {
     await woken;
   }
 
+  parkQueued(host: string, wake: (err?: Error) => void): void {
+    // parked before the store is read: a command queued between the two still wakes it
+    this.#agents.park(host, wake);
+    this.hasQueued(host).then(
+      (queued) => {
+        if (queued) wake();
+      },
+      (err: Error) => wake(err),
+    );
+  }
+
+  unparkQueued(host: string, wake: (err?: Error) => void): void {
+    this.#agents.unpark(host, wake);
+  }
+
   hasQueued(host: string): Promise<boolean> {
     return this.store.hasQueuedAgentCommand(host, iso(this.#now() - PICKUP_MS));
   }

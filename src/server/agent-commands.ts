@@ -86,6 +86,14 @@ export interface CommandQueue {
   take(host: string, waitMs: number, signal?: AbortSignal): Promise<AgentCommand[]>;
   /** Resolves once a command waits for `host`'s agent, after `waitMs`, or when `signal` aborts. */
   waitQueued(host: string, waitMs: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Calls `wake` once a command waits for `host`'s agent: at once (before returning) when one
+   * waits now, else at the next queued for it; with the error if the store could not be read.
+   * The cheap wait of a parked agent poll (no promise, timer or listener). Undo with `unparkQueued`.
+   */
+  parkQueued(host: string, wake: (err?: Error) => void): void;
+  /** Takes back a `parkQueued` that was not woken. */
+  unparkQueued(host: string, wake: (err?: Error) => void): void;
   /** Whether a command waits for `host`'s agent. */
   hasQueued(host: string): Awaitable<boolean>;
   /** The commands queued for `host`, now running (handed to its agent). */
@@ -158,6 +166,15 @@ export class AgentCommandQueue implements CommandQueue {
   /** Resolves once a command waits for `host`'s agent, after `waitMs`, or when `signal` aborts. */
   async waitQueued(host: string, waitMs: number, signal?: AbortSignal): Promise<void> {
     if (!this.hasQueued(host)) await this.#agents.wait(host, waitMs, signal);
+  }
+
+  parkQueued(host: string, wake: (err?: Error) => void): void {
+    if (this.hasQueued(host)) wake();
+    else this.#agents.park(host, wake);
+  }
+
+  unparkQueued(host: string, wake: (err?: Error) => void): void {
+    this.#agents.unpark(host, wake);
   }
 
   /** Whether a command waits for `host`'s agent. */

@@ -16,6 +16,7 @@ import { buildRoutes } from './routes/builds.js';
 import { clusterRoutes } from './routes/clusters.js';
 import { deployRoutes } from './routes/deploys.js';
 import { deployEventRoutes } from './routes/deploy-events.js';
+import { deployViewRoutes } from './routes/deploy-views.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { hostRoutes } from './routes/hosts.js';
 import { commandRoutes } from './routes/agent-commands.js';
@@ -107,6 +108,7 @@ export async function buildApp(
       await clusterRoutes(api, ctx);
       await deployRoutes(api, ctx);
       await deployEventRoutes(api, ctx);
+      await deployViewRoutes(api, ctx);
       await tokenRoutes(api, ctx, principals);
       await hostRoutes(api, ctx, principals);
       await commandRoutes(api, ctx);

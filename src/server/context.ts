@@ -28,6 +28,8 @@ export interface ServerConfig {
   downAfterMs: number;
   /** the longest an agent's desired-state long poll is held open */
   longPollMs: number;
+  /** packages smaller than this go whole from the server, never peer to peer (docs/packages-p2p.md) */
+  swarmWholeBelowBytes: number;
 }
 
 export interface ServerContext {

@@ -9,7 +9,8 @@
  * polls reads the host rows, not 1,000 times the rest. The host rows (desired state and
  * adoption) of every answer resolved in one turn of the event loop are read together, in a few
  * statements: waking N polls is then a loop that joins each host's generation and stamp to the
- * shared, serialized entries and writes it out.
+ * shared, serialized entries and writes it out. What is kept per host points at the shared entries
+ * (no copy of their JSON), so the memory of a deploy to N hosts does not grow with N times its release.
  *
  *   writer (rollout, adopt) --hub.notify(host)--> forget(host)      next poll resolves the host
  *   grants, secrets, runtimes --changed()--bus: answers--> forgetAll()  (on every server)
@@ -73,15 +74,21 @@ export interface DesiredViewDeps {
   bus?: ChangeBus;
 }
 
-/** A host's answer, resolved. */
+/**
+ * A host's answer, resolved. It holds its entries' serialized JSON by reference, shared with
+ * every host that has them, not a copy: 10,000 hosts woken by one deploy hold one serialized
+ * release, not 10,000 (`answerJson` joins the parts for each poll, and the bytes go once written).
+ */
 export interface ResolvedDesired {
   generation: number;
   instances: DesiredInstance[];
   server: ServerStamp;
   /** the host's container network (absent: no pool set) */
   network?: HostNetwork;
-  /** the answer serialized, without its closing brace: `answerJson` adds what each poll adds */
-  json: string;
+  /** the entries, serialized once for every host that has them */
+  entries: readonly { json: string }[];
+  /** the rest of the answer serialized (server, signing, network), each after a comma, shared by the hosts whose rest is the same */
+  tail: string;
   /** the packages the host may download: its releases' and the runtimes they name */
   fetchable: ReadonlySet<string>;
 }
@@ -90,8 +97,11 @@ export interface ResolvedDesired {
 interface ResolvedEntry {
   instance: DesiredInstance;
   json: string;
-  fetchable: string[];
+  fetchable: ReadonlySet<string>;
 }
+
+/** What a host with no entry may fetch: nothing (one set for all of them). */
+const NOTHING: ReadonlySet<string> = new Set();
 
 /** What a host's answer reads of the store. */
 interface HostRead {
@@ -118,6 +128,8 @@ export class DesiredView {
   private readonly entries = new Map<string, Held<ResolvedEntry>>();
   private readonly now: () => number;
   private startedSinceSweep = 0;
+  /** the tail of the answers of hosts neither adopted nor given a network: the same for all, made once */
+  private plainTail: { serverId: string; signing: SigningKey | undefined; json: string } | undefined;
   /** hosts whose state is read in the next batch, with who waits for it */
   private reading: Map<string, { resolve(r: HostRead): void; reject(e: Error): void }[]> | undefined;
   /** how many host answers were resolved (tests count them) */
@@ -228,23 +240,31 @@ export class DesiredView {
 
   private async resolveHost(host: string): Promise<ResolvedDesired> {
     this.resolutions++;
-    const { signing } = this.deps;
     const [{ state, server }, network] = await Promise.all([this.read(host), this.deps.networkOf?.(host)]);
     const entries = await Promise.all(state.entries.map((e) => this.entry(e)));
-    const instances = entries.map((e) => e.instance);
-    // As JSON.stringify writes { generation, instances, server, signing, network }: the same bytes,
-    // with each entry serialized once for every host that has it.
-    const json = `{"generation":${JSON.stringify(state.generation)},"instances":[${entries.map((e) => e.json).join(',')}],"server":${JSON.stringify(server)}${
-      signing === undefined ? '' : `,"signing":${JSON.stringify(signing)}`
-    }${network === undefined ? '' : `,"network":${JSON.stringify(network)}`}`;
     return {
       generation: state.generation,
-      instances,
+      instances: entries.map((e) => e.instance),
       server,
       ...(network !== undefined && { network }),
-      json,
-      fetchable: new Set(entries.flatMap((e) => e.fetchable)),
+      entries,
+      tail: this.tailOf(server, network),
+      fetchable:
+        entries.length === 0 ? NOTHING : entries.length === 1 ? entries[0]!.fetchable : new Set(entries.flatMap((e) => [...e.fetchable])),
     };
+  }
+
+  /** As JSON.stringify writes { server, signing, network } after the instances: one string for every plain host. */
+  private tailOf(server: ServerStamp, network: HostNetwork | undefined): string {
+    const { signing } = this.deps;
+    const plain = server.adopted === undefined && network === undefined;
+    const kept = this.plainTail;
+    if (plain && kept !== undefined && kept.serverId === server.id && kept.signing === signing) return kept.json;
+    const json = `,"server":${JSON.stringify(server)}${signing === undefined ? '' : `,"signing":${JSON.stringify(signing)}`}${
+      network === undefined ? '' : `,"network":${JSON.stringify(network)}`
+    }`;
+    if (plain) this.plainTail = { serverId: server.id, signing, json };
+    return json;
   }
 
   /**
@@ -288,7 +308,7 @@ export class DesiredView {
       // copies per process on this host, resolved when written (absent: one, as every answer before replicas)
       ...(e.replicas != null && e.replicas > 1 && { replicas: e.replicas }),
     };
-    return { instance, json: JSON.stringify(instance), fetchable: [e.sha256, ...runtimes.map((r) => r.sha256)] };
+    return { instance, json: JSON.stringify(instance), fetchable: new Set([e.sha256, ...runtimes.map((r) => r.sha256)]) };
   }
 }
 
@@ -303,7 +323,10 @@ export function answerJson(
   commands: unknown[] | undefined,
   balancers?: DesiredBalancers,
 ): string {
-  let out = resolved.json;
+  // As JSON.stringify writes { generation, instances, server, signing, network, stops, balancers, commands }.
+  let out = `{"generation":${JSON.stringify(resolved.generation)},"instances":[`;
+  for (let i = 0; i < resolved.entries.length; i++) out += i === 0 ? resolved.entries[i]!.json : `,${resolved.entries[i]!.json}`;
+  out += `]${resolved.tail}`;
   if (stops.length > 0) out += `,"stops":${JSON.stringify(stops)}`;
   if (balancers !== undefined) out += `,"balancers":${JSON.stringify(balancers)}`;
   if (commands !== undefined) out += `,"commands":${JSON.stringify(commands)}`;

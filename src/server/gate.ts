@@ -128,7 +128,7 @@ async function resolve(store: Store, principals: PrincipalCache, header: string 
     throw new NoopsError('NOOPS_E_UNAUTHORIZED', `the token "${row.name}" expired at ${row.expiresAt}`, { hint: 'ask for a new token' });
   }
   const who = principalOf(row);
-  if (row.kind === 'agent') principals.set(hash, who);
+  if (row.kind === 'agent') principals.set(hash, who, Date.now(), row.expiresAt);
   return { who, hash };
 }
 

@@ -10,9 +10,10 @@
  * answer), so the polls it wakes read the new state.
  */
 import { CHANNELS, type ChangeBus, LocalChangeBus } from '../bus/index.js';
+import { Waiters } from './waiters.js';
 
 export class DesiredHub {
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new Waiters();
   private readonly listeners: ((host: string) => void)[] = [];
   private readonly unsubscribe: () => void;
 
@@ -28,25 +29,25 @@ export class DesiredHub {
 
   /** Resolves when the host is woken or after `timeoutMs`, whichever is first. */
   wait(host: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      let set = this.waiters.get(host);
-      if (!set) this.waiters.set(host, (set = new Set()));
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        set!.delete(done);
-        if (set!.size === 0) this.waiters.delete(host);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      signal?.addEventListener('abort', done);
-      set.add(done);
-    });
+    return this.waiters.wait(host, timeoutMs, signal);
+  }
+
+  /**
+   * Calls `wake` at the host's next wake, once (the cheap wait of a parked agent poll: no promise,
+   * timer or listener of its own). Undo with `unpark`.
+   */
+  park(host: string, wake: () => void): void {
+    this.waiters.park(host, wake);
+  }
+
+  /** Takes back a `park` that was not woken. */
+  unpark(host: string, wake: () => void): void {
+    this.waiters.unpark(host, wake);
   }
 
   /** How many polls wait for `host` here now. */
   waiting(host: string): number {
-    return this.waiters.get(host)?.size ?? 0;
+    return this.waiters.count(host);
   }
 
   /**
@@ -62,14 +63,12 @@ export class DesiredHub {
   /** Wakes this server's polls for `host` (what a notify from any server does here). */
   wake(host: string): void {
     for (const listener of this.listeners) listener(host);
-    const set = this.waiters.get(host);
-    if (!set) return;
-    for (const done of [...set]) done();
+    this.waiters.wake(host);
   }
 
   /** Wakes every poll parked here (on shutdown, and after the bus may have missed changes). */
   wakeAll(): void {
-    for (const host of [...this.waiters.keys()]) this.wake(host);
+    for (const host of this.waiters.keys()) this.wake(host);
   }
 
   /** Wakes every poll parked here. */

@@ -43,6 +43,7 @@ import { wireMetrics } from './metrics-wiring.js';
 import { wireMonitor } from './monitor-wiring.js';
 import { wireSchedule } from './schedule-wiring.js';
 import { buildApp } from './app.js';
+import { tuneHeap } from './heap.js';
 import { listenMode, type ServerTls, type TlsOptions } from '../tls/index.js';
 import { serverTls } from '../tls/server-tls.js';
 import { checkVictoriaUrl, historyBackends, openVictoria } from './victoria-wiring.js';
@@ -56,6 +57,14 @@ export const DEFAULT_HEARTBEAT_MS = 5000;
 export const DOWN_AFTER_HEARTBEATS = 3;
 /** Long polls are answered within 25 s even with no change, under common proxy idle timeouts. */
 export const DEFAULT_LONG_POLL_MS = 25_000;
+/**
+ * Packages smaller than this go whole from the server, never through the tracker: a tracker
+ * answer (the desired-state check, a signed ticket, JSON both ways) costs the server about what
+ * sending 64 KiB does, and a swarm of thousands of hosts all after one tiny piece costs it far
+ * more (10,000 simulated agents' first deploy of a 633-byte package did not finish in 320 s with
+ * the tracker, and took seconds without it: docs/packages-p2p.md).
+ */
+export const SWARM_WHOLE_BELOW_BYTES = 64 * 1024;
 /** Connections waiting to be accepted. A fleet connects at once after a deploy (downloads) or a
  * server restart; Node's default of 511 overflows with thousands of agents, and their connects
  * then time out. The kernel caps it at net.core.somaxconn (4096 on current Linux). */
@@ -72,6 +81,8 @@ export interface ServerOptions {
   /** the scheduler moves the instances of a host unheard this long (`--down-after`; default 10 s, docs/scheduler.md) */
   scheduleDownAfterMs?: number;
   longPollMs?: number;
+  /** packages smaller than this are sent whole, not through the tracker (default SWARM_WHOLE_BELOW_BYTES) */
+  swarmWholeBelowBytes?: number;
   /** serve https: with a local CA in DATA/tls/ (`--tls auto`), or with the files given */
   tls?: TlsOptions;
   /** serve plain HTTP on an address other hosts can reach (refused without it) */
@@ -112,6 +123,7 @@ export interface RunningServer {
 }
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  tuneHeap(); // a fleet's parked polls: garbage collected before the heap grows to 4 times what lives (heap.ts)
   const dataDir = resolve(opts.dataDir);
   const { host, port } = listenAddress(opts.listen, '--listen');
   // Checked before anything is made or opened: a refused start leaves nothing behind.
@@ -137,6 +149,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     heartbeatMs,
     downAfterMs: opts.downAfterMs ?? heartbeatMs * DOWN_AFTER_HEARTBEATS,
     longPollMs: opts.longPollMs ?? DEFAULT_LONG_POLL_MS,
+    swarmWholeBelowBytes: opts.swarmWholeBelowBytes ?? SWARM_WHOLE_BELOW_BYTES,
   };
   const dbUrl = opts.db ?? `sqlite:${join(dataDir, 'noops.db')}`;
   const log = opts.log ?? ((line: string) => process.stderr.write(line));

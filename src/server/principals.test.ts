@@ -96,3 +96,13 @@ test('an agent forgotten on one server is forgotten on every server of the bus',
   here.forgetAgent('h2');
   assert.equal(there.get('t2', 1)?.name, 'h2', 'a stopped watch no longer hears the bus');
 });
+
+test('an agent token that expires is forgotten at its expiry, however long tokens are remembered', () => {
+  const c = new PrincipalCache();
+  const h1 = { id: 'x', kind: 'agent' as const, name: 'h1', scope: null, role: null };
+  c.set('soon', h1, 0, new Date(5000).toISOString());
+  assert.deepEqual(c.get('soon', 4999), h1);
+  assert.equal(c.get('soon', 5000), undefined, 'expired: read from the store, which refuses it');
+  c.set('never', h1, 0, null);
+  assert.deepEqual(c.get('never', AGENT_TOKEN_TTL_MS - 1), h1);
+});

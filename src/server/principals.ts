@@ -10,8 +10,15 @@
 import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import type { Principal } from './context.js';
 
-/** How long a remembered agent token is used before it is read from the store again. */
-export const AGENT_TOKEN_TTL_MS = 30_000;
+/**
+ * How long a remembered agent token is used before it is read from the store again though
+ * nothing said it changed. A replaced or revoked token is forgotten when that happens (here at
+ * once, on the other servers through the bus, and through the mark read every REVOCATION_POLL_MS
+ * when a notification was lost), so this is only the last net under those. It was 30 s: with
+ * 10,000 agents, 333 store reads a second that found what the server knew (issue 19). An agent
+ * token that expires is forgotten at its expiry whatever this says.
+ */
+export const AGENT_TOKEN_TTL_MS = 10 * 60_000;
 
 /**
  * How often each server reads the mark that agent tokens were revoked or replaced (one tiny
@@ -44,10 +51,14 @@ export class PrincipalCache {
     return undefined;
   }
 
-  /** Remembers a token the store knows: agents' for AGENT_TOKEN_TTL_MS, others' until restart. */
-  set(hash: string, who: Principal, now = Date.now()): void {
+  /**
+   * Remembers a token the store knows: agents' for AGENT_TOKEN_TTL_MS (or until `expiresAt`,
+   * the token's own expiry, when sooner), others' until restart.
+   */
+  set(hash: string, who: Principal, now = Date.now(), expiresAt: string | null = null): void {
     const agent = who.kind === 'agent';
-    this.byHash.set(hash, { who, until: agent ? now + AGENT_TOKEN_TTL_MS : Infinity });
+    const expires = expiresAt === null ? Infinity : Date.parse(expiresAt);
+    this.byHash.set(hash, { who, until: agent ? Math.min(now + AGENT_TOKEN_TTL_MS, expires) : Infinity });
     if (!agent) return;
     let hashes = this.agentHashes.get(who.name);
     if (!hashes) this.agentHashes.set(who.name, (hashes = new Set()));

@@ -27,6 +27,7 @@ function memory(hosts: LoopHost[], clusters: LoopCluster[]): { state: ScheduleSt
     staleCopies: async () => [],
     vacating: async () => new Map(vacating),
     rebalanceRequests: async () => [],
+    now: async () => Date.now(),
   };
   const write: ScheduleWriter = {
     async setPlacements(tag, placed, _events, replicas) {
@@ -39,7 +40,6 @@ function memory(hosts: LoopHost[], clusters: LoopCluster[]): { state: ScheduleSt
     undeployFrom: async () => undefined,
     dropDead: async () => undefined,
     clearStale: async () => undefined,
-    record: async () => undefined,
     rebalanced: async () => true,
     async setVacating(add, remove) {
       for (const h of remove) vacating.delete(h);

@@ -186,6 +186,30 @@ describe('the scheduler loop', () => {
     );
   });
 
+  it("the budget's window is counted in the database's clock, not this server's", async () => {
+    // the database says it is a year later than this process thinks (another server's clock, say)
+    const dbNow = Date.now() + 365 * 24 * 3600_000;
+    const silent: LoopHost[] = ['x1', 'x2'].map((name) => ({
+      name,
+      labels: {},
+      lastSeen: null,
+      draining: false,
+      capacity: null,
+      scope: TREE.ROOT,
+    }));
+    const l = new ScheduleLoop({
+      state: { ...scheduleState(t.ctx), hosts: async () => silent, now: async () => dbNow },
+      write: scheduleWriter(t.ctx, () => {}),
+      planner: schedulePlanner(),
+    });
+    const admitted = await (l as unknown as { admitDown(h: unknown[]): Promise<Set<string>> }).admitDown(silent);
+    assert.deepEqual([...admitted], ['x1']);
+    assert.deepEqual(
+      (await t.ctx.store.schedule.listVacating()).map((v) => [v.host, v.since]),
+      [['x1', new Date(dbNow).toISOString()]],
+    );
+  });
+
   it("with no cluster scheduled and no stale copy, a tick does not read every host's row", async () => {
     let hostReads = 0;
     const idle = new ScheduleLoop({

@@ -56,6 +56,10 @@ export interface ScheduleLoopOptions {
   drains?: ReplicaDrains;
   downAfterMs?: number;
   maxMigrateShare?: number;
+  /**
+   * the loop's clock (tests set it). Absent: this process's for hosts' silence and retries, the
+   * database's (`ScheduleState.now`) for the migration budget's window, which successive leaders share
+   */
   now?: () => number;
   log?: (line: string) => void;
 }
@@ -154,7 +158,7 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
     const draining = new Set(hosts.filter((h) => h.draining).map((h) => h.name));
     const unheard = quiet;
     for (const c of clusters) {
-      // a lost lead ends the tick: this server's fence is dropped on `lost`, and a write after it would go unfenced
+      // a lost lead ends the tick (a write past this check goes under the old fence, which the database refuses)
       if (this.followed) return;
       const plan = byTag.get(c.tag);
       let placed = c.hosts;
@@ -266,11 +270,13 @@ export class ScheduleLoop extends EventEmitter<ScheduleLoopEvents> {
 
   /**
    * Unheard hosts that may leave now: those already leaving, and new ones within the per-minute
-   * budget. The window is in the store (`ScheduleState.vacating`), so a server that takes the loop
-   * over counts what its predecessor let leave; hosts heard again, or gone, are forgotten.
+   * budget. The window is in the store (`ScheduleState.vacating`), in the database's clock, so a
+   * server that takes the loop over counts what its predecessor let leave, whatever the two
+   * servers' clocks say; hosts heard again, or gone, are forgotten.
    */
   private async admitDown(hosts: LoopHost[]): Promise<Set<string>> {
-    const now = this.now();
+    // the window's times are written by one leader and read by the next: one clock, the database's
+    const now = this.o.now ? this.o.now() : await this.o.state.now();
     const vacating = await this.o.state.vacating();
     const byName = new Map(hosts.map((h) => [h.name, h]));
     const remove: string[] = [];

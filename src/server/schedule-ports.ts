@@ -56,6 +56,11 @@ export interface ScheduleState {
   vacating(): Promise<Map<string, number>>;
   /** `noops rebalance` requests not yet carried out, oldest first */
   rebalanceRequests(): Promise<RebalanceRequest[]>;
+  /**
+   * now by the database's clock (ms since the epoch): the migration budget's window, which
+   * successive leaders share, is counted in it, so servers whose clocks differ agree on it
+   */
+  now(): Promise<number>;
 }
 
 /** A rebalance asked through any server (`POST /rebalance`), for the leader's tick to carry out. */
@@ -94,8 +99,6 @@ export interface ScheduleWriter {
   dropDead(tag: string, host: string): Promise<void>;
   /** a stale copy seen stopped: forgotten, with its history event */
   clearStale(host: string, tag: string, event: NewPlacementEvent): Promise<void>;
-  /** history events alone */
-  record(events: NewPlacementEvent[]): Promise<void>;
   /** unheard hosts let leave now (`at`: ms since the epoch), and hosts heard again or gone forgotten */
   setVacating(add: { host: string; at: number }[], remove: string[]): Promise<void>;
   /**

@@ -74,6 +74,9 @@ export function scheduleState(ctx: Pick<ServerContext, 'store' | 'reports'>): Sc
     async vacating() {
       return new Map((await store.schedule.listVacating()).map((v) => [v.host, Date.parse(v.since)]));
     },
+    now() {
+      return store.databaseNow();
+    },
   };
 }
 
@@ -90,10 +93,12 @@ export async function clusterVersion(store: Store, tag: string): Promise<string 
 
 /**
  * The writer over the server: the store, the rollout, the hub and the bus. `fenceOf` answers the
- * fence of the schedule loop while this server leads it on a shared database: the placements it
- * writes then go through `Store.fenced`, refused (NOOPS_E_FENCED) once another server took the
- * loop, so a leader that lost its lease mid-tick cannot overwrite the new leader's placements.
- * Undefined (one server on SQLite, or a route's write on a server that does not lead): a plain transaction.
+ * fence under which this server last gained the schedule loop on a shared database, kept after it
+ * lost it (schedule-wiring.ts): every write of the loop then goes through `Store.fenced`, refused
+ * (NOOPS_E_FENCED) once another server took the loop or the lease expired, so a leader that lost
+ * its lease mid-tick cannot overwrite the new leader's placements, entries or stale copies. A
+ * deploy or undeploy goes through the rollout (any server may start one): the fence is checked
+ * just before it is asked. Undefined (one server on SQLite): a plain transaction.
  */
 export function scheduleWriter(
   ctx: Pick<ServerContext, 'store' | 'rollout' | 'hub' | 'bus'>,
@@ -104,6 +109,11 @@ export function scheduleWriter(
   const write = <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
     const fence = fenceOf();
     return fence ? store.fenced(fence, fn) : store.tx(fn);
+  };
+  /** Refused (NOOPS_E_FENCED) when this server no longer leads the loop; nothing without a fence. */
+  const stillLeads = async (): Promise<void> => {
+    const fence = fenceOf();
+    if (fence) await store.fenced(fence, async () => undefined);
   };
   return {
     async setPlacements(tag, hosts, events, replicas) {
@@ -123,11 +133,13 @@ export function scheduleWriter(
       for (const c of changes) ctx.hub.notify(c.host);
     },
     async deployTo(tag, version, hosts) {
+      await stillLeads();
       await ctx.rollout
         .startDeploy({ tag, version, kind: 'deploy', initiator: SCHEDULER, hosts })
         .catch((err: Error) => log(`schedule: could not deploy ${tag} ${version} to ${hosts.join(', ')}: ${err.message}`));
     },
     async undeployFrom(tag, hosts) {
+      await stillLeads();
       await ctx.rollout
         .startUndeploy({ tag, initiator: SCHEDULER, hosts })
         .catch((err: Error) => log(`schedule: could not stop ${tag} on ${hosts.join(', ')}: ${err.message}`));
@@ -142,13 +154,10 @@ export function scheduleWriter(
       ctx.hub.notify(host);
     },
     async clearStale(host, tag, event: NewPlacementEvent) {
-      await store.tx(async (s) => {
+      await write(async (s) => {
         if (await s.removeStaleCopy(host, tag)) await s.recordPlacements([event]);
       });
       await ctx.bus.publish(CHANNELS.schedule, 'stale');
-    },
-    async record(events) {
-      await store.recordPlacements(events);
     },
     async rebalanced(request, changes, view) {
       const at = new Date().toISOString();

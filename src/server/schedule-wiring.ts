@@ -4,7 +4,7 @@
  * read the same state) and names stale copies in its agents' `stops`.
  *
  *   Leadership gained(schedule) ──> loop.lead()   (a tick every second)
- *   Leadership lost(schedule)   ──> loop.follow()
+ *   Leadership lost(schedule)   ──> loop.follow()   (the old fence kept: a late write is refused)
  *   bus `tree` (clusters, hosts), `deployments`, `schedule` wake ──> loop.wake()   (plan now)
  *   bus `schedule` stale        ──> every server reads the stale copies again (agents' `stops`)
  */
@@ -92,7 +92,9 @@ export async function wireSchedule(w: {
   });
   w.leadership.on('lost', (name) => {
     if (name !== LOOPS.schedule) return;
-    fence = undefined;
+    // The fence is kept: a write of a tick already past its "do I lead?" check goes under it, and
+    // the database refuses it once another server holds the lease (or it expired). Dropped here, that
+    // write went through as a plain transaction, over the new leader's. A new lead brings a new fence.
     void loop.follow();
   });
   return {

@@ -94,7 +94,13 @@ export function apiRoutes(app: FastifyInstance): DeclaredRoute[] {
 
 /** Starts the server in a temp folder (port 0 on loopback, never called) and an inject-only app on its context. */
 export async function startTestApp(
-  opts: { longPollMs?: number; heartbeatMs?: number; scheduleDownAfterMs?: number; buildSandbox?: 'auto' | 'container' | 'none' } = {},
+  opts: {
+    longPollMs?: number;
+    heartbeatMs?: number;
+    scheduleDownAfterMs?: number;
+    buildSandbox?: 'auto' | 'container' | 'none';
+    swarmWholeBelowBytes?: number;
+  } = {},
 ): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'noops-inject-'));
   let server: RunningServer;

@@ -479,6 +479,10 @@ export class KyselyStore implements Store {
     return leases.listServers(this.db, this.kind);
   }
 
+  databaseNow(): Promise<number> {
+    return leases.databaseNow(this.db, this.kind);
+  }
+
   // ---- deployments
 
   async createDeployment(row: NewDeployment): Promise<number> {

@@ -86,6 +86,12 @@ export async function checkFence(db: Kysely<Database>, backend: Backend, fence: 
   );
 }
 
+/** Now by the database's clock, in milliseconds since the epoch: what servers whose clocks differ agree on. */
+export async function databaseNow(db: Kysely<Database>, backend: Backend): Promise<number> {
+  const r = await sql<{ now: number | string }>`select ${nowMs(backend)} as now`.execute(db);
+  return Number(r.rows[0]!.now);
+}
+
 /** Records that a server is alive, and where it answers. */
 export async function touchServer(db: Kysely<Database>, server: { id: string; address: string; startedAt: string }): Promise<void> {
   const at = new Date().toISOString();

@@ -56,6 +56,13 @@ export interface ScheduleStore extends ScheduleLeaderStore {
    * (`putCluster` first, in the same transaction for a new one).
    */
   setClusterSchedule(tag: string, schedule: ScheduleRow | null): Promise<boolean>;
+  /**
+   * In a transaction: the cluster's spec, its row locked until the transaction ends, so a change
+   * read from it and written in the same transaction cannot lose a concurrent one (two take turns;
+   * on PostgreSQL the second reads what the first committed). undefined: no such cluster; null:
+   * its hosts are named by hand.
+   */
+  lockClusterSchedule(tag: string): Promise<ScheduleRow | null | undefined>;
 }
 
 /** Migration 0022_capacity: `hosts.capacity` (JSON), `hosts.draining` (0/1), `clusters.schedule` (JSON). */
@@ -148,6 +155,18 @@ export function scheduleQueries(db: Kysely<Database>): ScheduleStore {
         .where('tag', '=', tag)
         .executeTakeFirst();
       return Number(r.numUpdatedRows) > 0;
+    },
+    async lockClusterSchedule(tag) {
+      // an update to itself takes the row's write lock on both backends (SQLite: the database's),
+      // where `select ... for update` is PostgreSQL's only; `returning` reads the row as locked
+      const r = await db
+        .updateTable('clusters')
+        .set((eb) => ({ schedule: eb.ref('schedule') }))
+        .where('tag', '=', tag)
+        .returning('schedule')
+        .executeTakeFirst();
+      if (r === undefined) return undefined;
+      return clusterScheduleField(r).schedule ?? null;
     },
   };
 }

@@ -528,6 +528,8 @@ export interface Store extends StrategyQueries, BalancerQueries {
   removeServers(which: { id: string } | { before: string }): Promise<void>;
   /** every server, with the loops it leads now */
   listServers(): Promise<ServerRow[]>;
+  /** now by the database's clock, ms since the epoch (store/leases.ts): one clock for every server */
+  databaseNow(): Promise<number>;
   /** alarms, silences, callbacks and deliveries (store/alarms.ts), in this store's transaction if any */
   readonly alarms: import('./alarms.js').AlarmStore;
   /** the containers' address pool and each host's subnet (store/networks.ts), in this store's transaction if any */

@@ -22,7 +22,15 @@ export interface SupervisorSteps {
 
 type ContainerWatch = WatchSpec & { container: ContainerSpec };
 
+/** A start or an adoption under way: the container it gives (null: none), and whether a stop took it over. */
+interface InFlight {
+  handle: Promise<ContainerHandle | null>;
+  claimed: boolean;
+}
+
 export class ContainerLifecycle {
+  readonly #inFlight = new WeakMap<ProcessRecord, InFlight>();
+
   constructor(
     private readonly runner: ContainerRunner | undefined,
     private readonly steps: SupervisorSteps,
@@ -40,8 +48,10 @@ export class ContainerLifecycle {
       : this.runner === undefined
         ? Promise.reject(new Error('this supervisor has no container engine'))
         : this.runner.start(entry.spec as ContainerWatch, entry.runAs);
+    const flight = this.#fly(entry, started);
     started.then(
       (handle) => {
+        if (!this.#land(entry, flight)) return; // a stop took it over: the stop ends it
         if (entry.gen !== gen) {
           void handle.stop(entry.signal, 0).catch(() => undefined);
           return;
@@ -53,7 +63,9 @@ export class ContainerLifecycle {
         }, entry.spec.startGraceMs);
         this.steps.setState(entry, 'starting', `container ${handle.id.slice(0, 12)} at ${handle.address ?? 'no address'}`);
       },
-      (err: Error) => this.steps.ended(entry, gen, null, `could not start: ${err.message}`),
+      (err: Error) => {
+        if (this.#land(entry, flight)) this.steps.ended(entry, gen, null, `could not start: ${err.message}`);
+      },
     );
   }
 
@@ -62,9 +74,12 @@ export class ContainerLifecycle {
     const gen = ++entry.gen;
     this.steps.setState(entry, 'starting', 'looking for its running container');
     const found = this.runner?.adopt(entry.spec as ContainerWatch) ?? Promise.resolve(null);
+    const flight = this.#fly(entry, found);
     found.then(
       (handle) => {
+        if (!this.#land(entry, flight)) return; // a stop took it over: the stop ends it
         if (entry.gen !== gen) {
+          // let go (the supervisor detached): the next agent adopts it
           handle?.release();
           return;
         }
@@ -78,9 +93,39 @@ export class ContainerLifecycle {
         this.steps.record(entry, 'adopted', why);
         this.steps.toUp(entry, gen, handle.startedAt, why);
       },
-      (err: Error) => this.steps.launch(entry, `started: its container could not be looked for (${err.message})`, 'started'),
+      (err: Error) => {
+        if (this.#land(entry, flight) && entry.gen === gen)
+          this.steps.launch(entry, `started: its container could not be looked for (${err.message})`, 'started');
+      },
     );
     return snapshot(entry);
+  }
+
+  /**
+   * For a stop (or a restart) of a process whose container is being started or adopted: takes
+   * that start over, so the stop always wins. Its outcome no longer attaches (the generation
+   * moves on); the promise gives the container once the start or adoption is done (null: none),
+   * for the stop to end it. Null when nothing is under way.
+   */
+  claim(entry: ProcessRecord): Promise<ContainerHandle | null> | null {
+    const flight = this.#inFlight.get(entry);
+    if (flight === undefined) return null;
+    this.#inFlight.delete(entry);
+    flight.claimed = true;
+    entry.gen++;
+    return flight.handle;
+  }
+
+  #fly(entry: ProcessRecord, handle: Promise<ContainerHandle | null>): InFlight {
+    const flight = { handle: handle.catch(() => null), claimed: false };
+    this.#inFlight.set(entry, flight);
+    return flight;
+  }
+
+  /** A start or adoption is done: false when a stop took it over. */
+  #land(entry: ProcessRecord, flight: InFlight): boolean {
+    if (this.#inFlight.get(entry) === flight) this.#inFlight.delete(entry);
+    return !flight.claimed;
   }
 
   /** The stop command (inside it) or the stop signal, the engine's kill after the stop timeout, removal; the state is `stopping` meanwhile. */

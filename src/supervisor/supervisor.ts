@@ -438,6 +438,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     clearTimers(entry);
     entry.retryAt = null;
     if (entry.container) return this.#containers.terminate(entry, entry.container, why);
+    // a container being started or adopted: the stop waits for it and ends it (a stop always wins)
+    const coming = entry.spec.container ? this.#containers.claim(entry) : null;
+    const handle = coming === null ? null : await coming;
+    if (handle !== null) return this.#containers.terminate(entry, handle, why);
     const pid = entry.pid;
     if (pid === null) {
       // In backoff, flapping, exited, or a spawn that is failing: nothing runs; make sure nothing will.

@@ -3,7 +3,13 @@
  * (from the rollout's progress, or from the per-host results of deployments recorded before
  * batched rollouts) and the actions the server will accept now.
  */
-import type { DeploymentAction, DeploymentView } from '../api/index.js';
+import type { DeploymentAction, DeploymentView, RolloutProgress, StateCounts } from '../api/index.js';
+
+/** What the controls read of a deployment: its whole view or its summary both have it. */
+export interface DeploymentWhere {
+  status: DeploymentView['status'];
+  progress: (Pick<RolloutProgress, 'phase' | 'paused' | 'abort' | 'batch'> & { batches: readonly unknown[] }) | null;
+}
 import { hostState } from './format.js';
 
 export interface HostRow {
@@ -55,6 +61,17 @@ export function tally(rows: readonly HostRow[]): { done: number; bad: number; re
   return { done, bad, rest: rows.length - done - bad, total: rows.length };
 }
 
+/** How far it has come, from a summary's hosts per state (`tally`'s rules). */
+export function tallyOf(states: StateCounts, total: number): { done: number; bad: number; rest: number; total: number } {
+  let done = 0;
+  let bad = 0;
+  for (const [state, n] of Object.entries(states)) {
+    if (GOOD.has(state)) done += n;
+    else if (BAD.has(state)) bad += n;
+  }
+  return { done, bad, rest: total - done - bad, total };
+}
+
 /**
  * The commands the server accepts for the deployment now (the rules of rollout/progress-updates.ts):
  * none once it has ended; pause unless paused or going back; resume when paused; promote at a
@@ -63,7 +80,7 @@ export function tally(rows: readonly HostRow[]): { done: number; bad: number; re
  * @example
  *   actionsFor(d) // ['pause', 'promote', 'abort'] at a canary
  */
-export function actionsFor(d: DeploymentView): DeploymentAction[] {
+export function actionsFor(d: DeploymentWhere): DeploymentAction[] {
   const p = d.progress;
   if (d.status !== 'running' || !p || p.phase === 'done') return [];
   const out: DeploymentAction[] = [];
@@ -75,7 +92,7 @@ export function actionsFor(d: DeploymentView): DeploymentAction[] {
 }
 
 /** Where the deployment is, in words: "batch 1 of 2 · canary, waiting for promote". */
-export function whereWords(d: DeploymentView): string {
+export function whereWords(d: DeploymentWhere): string {
   const p = d.progress;
   if (!p) return '';
   const batch = p.batch >= 0 ? `batch ${Math.min(p.batch + 1, p.batches.length)} of ${p.batches.length}` : `${p.batches.length} batches`;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DeploymentEvent, DeploymentView } from '../api/index.js';
-import { streamingFeed } from './feed.js';
+import type { DeploymentEvent, DeploymentSummary, DeploymentView } from '../api/index.js';
+import { streamingFeed, summaryFeed } from './feed.js';
 
 function view(status: DeploymentView['status'], hostResults: Record<string, string>): DeploymentView {
   return {
@@ -95,4 +95,25 @@ test('stop aborts the stream and nothing is reported after it', async () => {
   await new Promise((r) => setTimeout(r, 20)); // a window for a view after the stop, which must not come
   assert.equal(aborted, true);
   assert.deepEqual(seen, ['running']);
+});
+
+test('the summary feed reports each new summary once and stops when the deployment ends', async () => {
+  const summary = (status: DeploymentView['status'], index: number) =>
+    ({ ...view(status, {}), states: {}, inFlight: [], failures: [], failureCount: 0, index }) as unknown as DeploymentSummary;
+  const seen: string[] = [];
+  await new Promise<void>((resolve) => {
+    summaryFeed(async function* () {
+      yield { type: 'summary', summary: summary('running', 1) };
+      yield { type: 'log', line: { at: '2024-01-01T00:00:01Z', message: 'batch 1 of 2' } };
+      yield { type: 'summary', summary: summary('running', 1) };
+      yield { type: 'summary', summary: summary('succeeded', 2) };
+    }, 1).follow(7, {
+      view: (s) => {
+        seen.push(`${s.status} ${s.index}`);
+        if (s.status !== 'running') setTimeout(resolve, 20);
+      },
+      error: (e) => assert.fail(e),
+    });
+  });
+  assert.deepEqual(seen, ['running 1', 'succeeded 2']);
 });

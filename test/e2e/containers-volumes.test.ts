@@ -32,8 +32,8 @@ import {
 const JOB = 'cop.acme_owt.web_pdl.box_service.ctrvol_job.worker';
 const CLUSTER = `${JOB}_cluster.v${process.pid}`;
 const HOST = `ctr-vol-${process.pid}`;
-/** The engine volume of the worker's `data` volume (spec.ts: `noops-<tag with dots as _>-<process>-<name>`). */
-const VOLUME = `noops-${CLUSTER.replaceAll('.', '_')}-worker-data`;
+/** The engine volume of the worker's `data` volume on this host (`noops-<host>_<tag with dots as _>-<process>-<name>`). */
+const VOLUME = `noops-${HOST}_${CLUSTER.replaceAll('.', '_')}-worker-data`;
 
 const base = tmp('containers-volumes');
 const root = join(base, 'agent');

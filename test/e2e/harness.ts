@@ -122,8 +122,13 @@ export interface ServerProc extends Proc {
 }
 
 /** Starts `noops server` and waits until it listens. */
-export async function startServer(dataDir: string, port: number, extra: string[] = []): Promise<ServerProc> {
-  const p = launch(['server', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--heartbeat-ms', '300', ...extra]);
+export async function startServer(
+  dataDir: string,
+  port: number,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<ServerProc> {
+  const p = launch(['server', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--heartbeat-ms', '300', ...extra], env);
   await until(
     'the server to listen',
     () => p.output().includes('listening on') || (p.child.exitCode !== null && Promise.reject(new Error(p.output()))),

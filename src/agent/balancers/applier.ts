@@ -12,6 +12,7 @@
  * `apply` does both for every pool at once.
  */
 import type { BalancerReport, DesiredBalancers } from '../../api/index.js';
+import { FileKeeper } from './files.js';
 import { applyHaproxyPool } from './haproxy-pool.js';
 import { KeepalivedDriver } from './keepalived.js';
 import { NginxDriver } from './nginx.js';
@@ -42,6 +43,8 @@ export function atRuntime(pool: ValidPool): boolean {
 
 export class BalancerApplier {
   private readonly nginx = new NginxDriver();
+  /** nginx --api pools' files, written off the apply's path */
+  private readonly files = new FileKeeper();
   private readonly keepalived: KeepalivedDriver;
   private readonly now: () => Date;
   /** the pools of the last apply, checked, by name */
@@ -54,11 +57,17 @@ export class BalancerApplier {
     this.now = opts.now ?? (() => new Date());
   }
 
-  /** Applies every pool of `desired` (at once, side by side) and answers a report for each. */
+  /** Applies every pool of `desired` (at once, side by side) and answers a report for each, once their files are written too. */
   async apply(desired: DesiredBalancers): Promise<BalancerReport[]> {
     const { pools, refused } = this.plan(desired);
     const applied = await Promise.all(pools.map((pool) => this.applyPool(pool, desired.index)));
-    return [...applied, ...refused].sort((a, b) => a.name.localeCompare(b.name));
+    await this.filesWritten();
+    return [...applied.filter((r) => r !== undefined), ...refused].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Resolves once the files that applies handed off (nginx --api's) are written. */
+  filesWritten(): Promise<void> {
+    return this.files.idle();
   }
 
   /**
@@ -104,9 +113,15 @@ export class BalancerApplier {
     return { pools: [...checked.values()], refused };
   }
 
-  /** Applies one pool of the last plan; its report (`ok: false` with the reason when the balancer could not be driven). */
-  async applyPool(pool: ValidPool, index: number): Promise<BalancerReport> {
-    const report = this.report(pool.name, index, await this.drive(pool));
+  /**
+   * Applies one pool of the last plan; its report (`ok: false` with the reason when the balancer
+   * could not be driven). `cut` aborted (a newer pool waits): a driver that can stops before its
+   * next command, and then there is no report (undefined).
+   */
+  async applyPool(pool: ValidPool, index: number, cut?: AbortSignal): Promise<BalancerReport | undefined> {
+    const outcome = await this.drive(pool, cut);
+    if (outcome.cut) return undefined;
+    const report = this.report(pool.name, index, outcome);
     if (this.pools.get(pool.name) === pool) this.reports.set(pool.name, report); // not one forgotten meanwhile
     return report;
   }
@@ -122,13 +137,13 @@ export class BalancerApplier {
     return [...this.reports.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  private async drive(pool: ValidPool): Promise<PoolOutcome> {
+  private async drive(pool: ValidPool, cut?: AbortSignal): Promise<PoolOutcome> {
     try {
       switch (pool.driver) {
         case 'haproxy':
-          return await applyHaproxyPool(pool);
+          return await applyHaproxyPool(pool, undefined, cut);
         case 'nginx':
-          return pool.api === undefined ? await this.nginx.apply(pool) : await applyNginxApiPool({ ...pool, api: pool.api });
+          return pool.api === undefined ? await this.nginx.apply(pool) : await applyNginxApiPool({ ...pool, api: pool.api }, this.files);
         case 'keepalived':
           return await this.keepalived.apply(pool);
       }
@@ -138,7 +153,10 @@ export class BalancerApplier {
   }
 
   private forget(pool: ValidPool): void {
-    if (pool.driver === 'nginx') this.nginx.forget(pool.file);
+    if (pool.driver === 'nginx') {
+      this.nginx.forget(pool.file);
+      this.files.forget(pool.file);
+    }
     if (pool.driver === 'keepalived') this.keepalived.forget(pool.file);
   }
 

@@ -87,3 +87,72 @@ export function reload(pid: number, daemon: string, pidFile: string): void {
     });
   }
 }
+
+/**
+ * Files written off the caller's path: `keep(path, content)` returns at once and the newest
+ * content of each path is written (atomically, synced) one write at a time; a content asked for
+ * while a write of that path runs is written right after it (the ones between are skipped), and
+ * the same content as the last written is not written again. nginx --api's pools use it: the
+ * change is live once the control API answered, and the file (what a cold nginx reads) follows
+ * without holding the pool's next change behind an fsync.
+ *
+ * @example
+ *   const files = new FileKeeper();
+ *   files.keep('/etc/nginx/noops/web.conf', text); // returns at once
+ *   await files.idle();                             // every file written
+ *   files.failure('/etc/nginx/noops/web.conf');     // the last write's error, if it failed
+ */
+export class FileKeeper {
+  private readonly files = new Map<
+    string,
+    { wanted: string; written: string | null; writing: Promise<void> | undefined; error?: string }
+  >();
+
+  /** Writes `content` to `path` soon (see the class's comment). */
+  keep(path: string, content: string): void {
+    let f = this.files.get(path);
+    if (f === undefined) this.files.set(path, (f = { wanted: content, written: null, writing: undefined }));
+    f.wanted = content;
+    if (f.writing === undefined && f.written !== content) f.writing = this.write(path, f);
+  }
+
+  /** The last write of `path` failed: why (undefined: it worked, or none ended yet). */
+  failure(path: string): string | undefined {
+    return this.files.get(path)?.error;
+  }
+
+  /** Resolves once no write runs (every file holds its newest content, or its write failed). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const running = [...this.files.values()].map((f) => f.writing).filter((w) => w !== undefined);
+      if (running.length === 0) return;
+      await Promise.all(running);
+    }
+  }
+
+  /** Stops keeping `path` (the pool is no longer driven); a write that runs ends. */
+  forget(path: string): void {
+    this.files.delete(path);
+  }
+
+  private async write(
+    path: string,
+    f: { wanted: string; written: string | null; writing: Promise<void> | undefined; error?: string },
+  ): Promise<void> {
+    try {
+      while (f.written !== f.wanted) {
+        const content = f.wanted;
+        try {
+          if ((await readIfAny(path)) !== content) await replaceWith(await writeTemp(path, content), path);
+          f.written = content;
+          f.error = undefined;
+        } catch (err) {
+          f.error = (err as Error).message;
+          return; // tried again at the next keep()
+        }
+      }
+    } finally {
+      f.writing = undefined;
+    }
+  }
+}

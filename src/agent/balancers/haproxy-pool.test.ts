@@ -143,3 +143,35 @@ test('an unreachable socket or unknown backend is the pool ok:false; the other p
     pools: [{ name: 'web', driver: 'haproxy', socket: haproxy.socket, backend: haproxy.backend, members: [] }],
   });
 });
+
+test('told that a newer pool waits, an apply stops before its next command and has no report', { skip }, async () => {
+  const applier = new BalancerApplier();
+  const pool = (members: DesiredMember[]) => ({
+    name: 'web',
+    driver: 'haproxy' as const,
+    socket: haproxy.socket,
+    backend: haproxy.backend,
+    members,
+  });
+  const [first] = await applier.apply({ index: 20, pools: [pool([member('h3_a', a, 'ready')])] });
+  assert.deepEqual(held(first!), { h3_a: 'ready/0' });
+  const next = pool([member('h3_a', a, 'drain'), member('h3_b', b, 'ready')]);
+  const { pools } = applier.plan({ index: 21, pools: [next] });
+  assert.equal(await applier.applyPool(pools[0]!, 21, AbortSignal.abort()), undefined, 'cut: no report');
+  assert.deepEqual(
+    (await new HaproxyClient(haproxy.socket).servers(haproxy.backend)).map((s) => [s.id, s.state]),
+    [['h3_a', 'ready']],
+    'no command was sent',
+  );
+  const report = await applier.applyPool(pools[0]!, 21);
+  assert.deepEqual(held(report!), { h3_a: 'drain/0', h3_b: 'ready/0' }, 'the report is the read moved by the commands');
+  assert.deepEqual(
+    (await new HaproxyClient(haproxy.socket).servers(haproxy.backend)).map((s) => [s.id, s.state]),
+    [
+      ['h3_a', 'drain'],
+      ['h3_b', 'ready'],
+    ],
+    'as haproxy says',
+  );
+  await applier.apply({ index: 22, pools: [pool([])] });
+});

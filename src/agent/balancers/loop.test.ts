@@ -35,15 +35,22 @@ class FakeApplier {
       })),
     };
   }
-  async applyPool(pool: ValidPool, index: number): Promise<BalancerReport> {
+  /** held by its gate, or until cut (then, like haproxy's driver, it stops and has no report) */
+  async applyPool(pool: ValidPool, index: number, cut?: AbortSignal): Promise<BalancerReport | undefined> {
     this.applied.push(`${pool.name}@${index}`);
-    await this.gates.get(pool.name);
+    const gate = this.gates.get(pool.name);
+    if (gate) await Promise.race([gate, new Promise((r) => cut?.addEventListener('abort', r, { once: true }))]);
+    if (cut?.aborted) {
+      this.ended.push(`${pool.name}@${index} cut`);
+      return undefined;
+    }
     this.ended.push(`${pool.name}@${index}`);
     return { name: pool.name, index, ok: true, at: '2026-12-03T10:00:00.000Z', members: [] };
   }
   draining(): boolean {
     return this.drains;
   }
+  async filesWritten(): Promise<void> {}
 }
 
 function setUp(heartbeatMs = 60_000, send?: (r: BalancerReport[]) => Promise<void>) {
@@ -68,6 +75,29 @@ const pools = (index: number, names = ['web']): DesiredBalancers => ({
       ? { name, driver: 'haproxy', socket: '/run/haproxy.sock', backend: name, members: [] }
       : { name, driver: 'nginx', file: `/etc/nginx/${name}.conf`, members: [] };
   }),
+});
+
+/** A runtime pool `web` whose members are `ids`, each ready. */
+const withMembers = (index: number, ids: string[]): DesiredBalancers => ({
+  index,
+  pools: [
+    {
+      name: 'web',
+      driver: 'haproxy',
+      socket: '/run/haproxy.sock',
+      backend: 'web',
+      members: ids.map((id, n) => ({
+        id,
+        address: '127.0.0.1',
+        port: 5000 + n,
+        state: 'ready',
+        host: id,
+        tag: 'cop.x_job.web',
+        version: 'abcdef1',
+        process: 'web',
+      })),
+    },
+  ],
 });
 
 /** A gate and the function that opens it. */
@@ -110,6 +140,91 @@ test("an offer during a pool's apply is applied right after it, with the newest 
   g.open();
   await until('the last pools applied', () => sent.length === 2);
   assert.deepEqual(applier.applied, ['web@1', 'web@3']);
+  await loop.stop();
+});
+
+test('an offer that changes the members cuts the apply that runs: the newest follows at once, a burst is one apply, only it reports', async () => {
+  const { applier, sent, loop } = setUp();
+  const held = gate();
+  applier.gates.set('web', held.promise); // only a cut ends the first apply
+  loop.offer(withMembers(1, ['h1']), true);
+  await until('the first apply to start', () => applier.applied.length === 1);
+  loop.offer(withMembers(2, ['h1', 'h2']), true);
+  loop.offer(withMembers(3, ['h1', 'h2', 'h3']), true);
+  await until('the newest pools applying', () => applier.applied.length === 2);
+  assert.deepEqual(applier.applied, ['web@1', 'web@3'], 'the burst of 2 and 3 is one apply, of the newest');
+  assert.deepEqual(applier.ended, ['web@1 cut'], 'the first stopped without its gate opening');
+  held.open();
+  await until('3 reported', () => sent.length === 1);
+  assert.deepEqual(
+    sent.flat().map((r) => r.index),
+    [3],
+    'a cut apply has no report',
+  );
+  await loop.stop();
+});
+
+test('an offer cuts a periodic re-apply that runs: the change does not wait for it', async () => {
+  const { applier, sent, loop } = setUp(100);
+  loop.offer(withMembers(1, ['h1']), true);
+  await until('the first report', () => sent.length >= 1);
+  const held = gate();
+  applier.gates.set('web', held.promise); // the re-applies from now on hang (a slow balancer)
+  const before = applier.applied.length;
+  await until('a re-apply running', () => applier.applied.length === before + 1);
+  loop.offer(withMembers(2, ['h1', 'h2']), true);
+  await until('the change applying', () => applier.applied.length === before + 2);
+  assert.deepEqual(applier.ended.slice(-1), ['web@1 cut']);
+  loop.offer(withMembers(3, ['h2']), true); // a cut re-apply does not count: the change after it may be cut too
+  await until('the newest change applying', () => applier.applied.length === before + 3);
+  assert.deepEqual(applier.ended.slice(-2), ['web@1 cut', 'web@2 cut']);
+  held.open();
+  await until('the newest change reported', () => sent.flat().some((r) => r.index === 3));
+  assert.deepEqual(
+    sent
+      .flat()
+      .map((r) => r.index)
+      .filter((i) => i !== 1),
+    [3],
+    'no report of the cut change',
+  );
+  await loop.stop();
+});
+
+test('the apply after a cut one runs to its end, so that a lane reports however fast offers come', async () => {
+  const { applier, sent, loop } = setUp();
+  const first = gate();
+  applier.gates.set('web', first.promise);
+  loop.offer(withMembers(1, ['h1']), true);
+  await until('the first apply to start', () => applier.applied.length === 1);
+  loop.offer(withMembers(2, ['h1', 'h2']), true); // cuts 1
+  await until('the second apply to start', () => applier.applied.length === 2);
+  loop.offer(withMembers(3, ['h2']), true); // does not cut 2
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(applier.ended, ['web@1 cut'], '2 goes on');
+  first.open();
+  await until('3 reported', () => sent.flat().some((r) => r.index === 3));
+  assert.deepEqual(applier.ended, ['web@1 cut', 'web@2', 'web@3']);
+  assert.deepEqual(
+    sent.flat().map((r) => r.index),
+    [2, 3],
+    'every apply that ended reported, the newest last: no update lost',
+  );
+  await loop.stop();
+});
+
+test('an offer that leaves a pool as it is does not cut its apply (a re-apply of the same members goes on)', async () => {
+  const { applier, sent, loop } = setUp();
+  const g = gate();
+  applier.gates.set('web', g.promise);
+  loop.offer(withMembers(1, ['h1']), true);
+  await until('the first apply to start', () => applier.applied.length === 1);
+  loop.offer({ ...withMembers(2, ['h1']) }, true); // another index (another pool of the host moved), the same members here
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(applier.ended, [], 'not cut');
+  g.open();
+  await until('both reported', () => sent.flat().some((r) => r.index === 2));
+  assert.deepEqual(applier.ended, ['web@1', 'web@2']);
   await loop.stop();
 });
 

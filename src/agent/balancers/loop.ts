@@ -6,7 +6,11 @@
  *
  * Each pool has a lane of its own: its applies run one at a time, and a pool never waits for
  * another's (an nginx reload, a keepalived check, a file synced on a busy disk). An offer goes
- * to every lane at once; a lane that is applying applies the newest pools right after. The pools
+ * to every lane at once; a lane that is applying applies the newest pools right after, and an
+ * offer that changes the pool's members cuts the apply that runs: it stops before its next
+ * command (HAProxy's driver: a join waits for one command of the apply before it, not for all
+ * of it) and has no report. The apply after a cut change runs to its end, so that a lane reports
+ * however fast offers come (a cut periodic re-apply does not count). The pools
  * driven through a runtime API (HAProxy's socket, nginx's Lua control API) are applied first:
  * the pools driven by a file and a reload start once those applies of the same offer ended (or
  * after RUNTIME_FIRST_MAX_MS), so that a reload never takes the CPU from a runtime change.
@@ -40,8 +44,8 @@ export const RUNTIME_FIRST_MAX_MS = 1_000;
 
 /**
  * The diagnostics channel of each pool's apply: `{pool, driver, index, offeredAt, startedAt,
- * endedAt, periodic, ok}` (ms since the epoch; `offeredAt`: when the poll's answer brought this
- * index; `periodic`: a re-apply of the same index).
+ * endedAt, periodic, ok, cut}` (ms since the epoch; `offeredAt`: when the poll's answer brought this
+ * index; `periodic`: a re-apply of the same index; `cut`: stopped for a newer pool).
  */
 export const BALANCER_APPLY_CHANNEL = 'noops:balancers:apply';
 const applyChannel = channel(BALANCER_APPLY_CHANNEL);
@@ -56,6 +60,33 @@ export interface BalancerApplyTiming {
   endedAt: number;
   periodic: boolean;
   ok: boolean;
+  /** stopped before its end: a newer pool came (it has no report; the next apply has) */
+  cut: boolean;
+}
+
+/** Publishes one apply on BALANCER_APPLY_CHANNEL (ended now). */
+function publishApply(a: {
+  pool: ValidPool;
+  index: number;
+  offeredAt: number;
+  startedAt: number;
+  periodic: boolean;
+  ok: boolean;
+  cut: boolean;
+}): void {
+  if (!applyChannel.hasSubscribers) return;
+  const timing: BalancerApplyTiming = {
+    pool: a.pool.name,
+    driver: a.pool.driver + (atRuntime(a.pool) && a.pool.driver === 'nginx' ? '-api' : ''),
+    index: a.index,
+    offeredAt: a.offeredAt,
+    startedAt: a.startedAt,
+    endedAt: Date.now(),
+    periodic: a.periodic,
+    ok: a.ok,
+    cut: a.cut,
+  };
+  applyChannel.publish(timing);
 }
 
 export interface BalancerLoopOptions {
@@ -81,7 +112,14 @@ interface Lane {
   waiters: (() => void)[];
   /** the pool is no longer named: its apply that runs ends, and its report is dropped */
   dropped: boolean;
+  /** the apply that runs, and its members (to tell an offer that changes them) */
+  current: { cut: AbortController; members: string } | undefined;
+  /** the last apply of a change was cut: the next one runs to its end, so that a lane reports however fast offers come */
+  wasCut: boolean;
 }
+
+/** A pool's members as text: an offer that leaves them as they are does not cut the apply that runs. */
+const membersKey = (pool: ValidPool): string => JSON.stringify(pool.members);
 
 export class BalancerLoop {
   private readonly applier: BalancerApplier;
@@ -186,9 +224,22 @@ export class BalancerLoop {
   private kick(pool: ValidPool, index: number, offeredAt: number): Promise<void> {
     let lane = this.lanes.get(pool.name);
     if (lane === undefined) {
-      lane = { pool, index, offeredAt, running: undefined, again: false, periodic: false, waiters: [], dropped: false };
+      lane = {
+        pool,
+        index,
+        offeredAt,
+        running: undefined,
+        again: false,
+        periodic: false,
+        waiters: [],
+        dropped: false,
+        current: undefined,
+        wasCut: false,
+      };
       this.lanes.set(pool.name, lane);
     }
+    // the apply that runs is of other members: it stops before its next command, and this one follows at once
+    if (lane.current && !lane.wasCut && lane.current.members !== membersKey(pool)) lane.current.cut.abort();
     lane.dropped = false;
     lane.pool = pool;
     lane.index = index;
@@ -222,26 +273,23 @@ export class BalancerLoop {
     const { pool, index, offeredAt, periodic } = lane;
     lane.periodic = true; // until an offer says otherwise, the next apply of this lane is a re-apply
     const startedAt = Date.now();
-    let report: BalancerReport;
+    const current = { cut: new AbortController(), members: membersKey(pool) };
+    lane.current = current;
+    let report: BalancerReport | undefined;
     try {
-      report = await this.applier.applyPool(pool, index);
+      report = await this.applier.applyPool(pool, index, current.cut.signal);
     } catch (err) {
       this.once(`pool ${pool.name}`, `balancers: apply failed: ${(err as Error).message}`);
       return;
+    } finally {
+      lane.current = undefined;
     }
-    if (applyChannel.hasSubscribers) {
-      const timing: BalancerApplyTiming = {
-        pool: pool.name,
-        driver: pool.driver + (atRuntime(pool) && pool.driver === 'nginx' ? '-api' : ''),
-        index,
-        offeredAt,
-        startedAt,
-        endedAt: Date.now(),
-        periodic,
-        ok: report.ok,
-      };
-      applyChannel.publish(timing);
+    lane.wasCut = report === undefined && !periodic; // a cut re-apply delays no change's report: the change after it may be cut too
+    if (report === undefined) {
+      publishApply({ pool, index, offeredAt, startedAt, periodic, ok: false, cut: true });
+      return; // a newer pool waits: its apply reports
     }
+    publishApply({ pool, index, offeredAt, startedAt, periodic, ok: report.ok, cut: false });
     if (lane.dropped || this.stopped) return; // no longer driven
     if (report.ok) this.said.delete(`pool ${pool.name}`);
     else this.once(`pool ${pool.name}`, `balancer ${report.name}: ${report.error}`);
@@ -314,5 +362,6 @@ export class BalancerLoop {
     clearTimeout(this.roundTimer);
     await Promise.all([...this.lanes.values()].map((l) => l.running));
     await this.sending;
+    await this.applier.filesWritten(); // nginx --api's files, handed off by the applies
   }
 }

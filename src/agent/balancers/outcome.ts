@@ -9,4 +9,12 @@ export interface PoolOutcome {
   members: HeldMember[];
   /** set when a part of the apply failed (the rest was applied); the pool is reported `ok: false` */
   error?: string;
+  /**
+   * the apply stopped between two commands, told that a newer pool waits (the loop applies that
+   * one at once): `members` says nothing, and nothing is reported
+   */
+  cut?: true;
 }
+
+/** What a driver answers when told to stop between two commands (PoolOutcome.cut). */
+export const CUT: PoolOutcome = { members: [], cut: true };

@@ -13,6 +13,19 @@ import { runStopCommand, type StopCommand } from './stop-command.js';
 /** 5 s: how long the engine's SIGKILL may take to end a container before the stop gives up waiting. */
 const KILL_WAIT_MS = 5_000;
 
+/**
+ * 2 s: how long an ended container's last lines may take to reach the files before it is removed
+ * (its stream ends by itself once the engine has sent them; one that does not must not keep a
+ * dead container, and the process's restart, waiting).
+ */
+const LOG_DRAIN_MS = 2_000;
+
+/**
+ * 1 s: the pause before waiting again on a container that still runs after the engine's wait
+ * broke off (its connection closed: an engine restart, a proxy); not a tight loop while it is away.
+ */
+const REWAIT_MS = 1_000;
+
 export interface FollowOptions {
   logs: { out: string; err: string };
   /** the file of its log mark (the instance's state folder) */
@@ -38,15 +51,33 @@ export function followContainer(
   let released = false;
   const pid = info.State.Pid > 0 ? info.State.Pid : null;
   const address = Object.values(info.NetworkSettings.Networks ?? {}).find((n) => n.IPAddress)?.IPAddress ?? null;
-  const mark = readMark(opts.markFile, info.Id);
-  const writer = new MarkedLogWriter(opts.logs, opts.markFile, mark ?? { container: info.Id, at: null });
-  const logsDone = followLogs(container, writer, sinceOf(mark, opts.adopted), abort.signal);
+  const follow = (adopted: boolean): { writer: MarkedLogWriter; done: Promise<void>; ended: boolean } => {
+    const mark = readMark(opts.markFile, info.Id);
+    const writer = new MarkedLogWriter(opts.logs, opts.markFile, mark ?? { container: info.Id, at: null });
+    const logs = { writer, done: followLogs(container, writer, sinceOf(mark, adopted), abort.signal), ended: false };
+    void logs.done.then(() => (logs.ended = true));
+    return logs;
+  };
+  let logs = follow(opts.adopted);
   const exited: Promise<ContainerExit> = (async () => {
     let code: number | null = null;
-    try {
-      code = ((await container.wait({ abortSignal: abort.signal })) as { StatusCode: number }).StatusCode;
-    } catch {
-      if (released) return new Promise<ContainerExit>(() => undefined); // let go: never resolves
+    for (;;) {
+      try {
+        code = ((await container.wait({ abortSignal: abort.signal })) as { StatusCode: number }).StatusCode;
+        break;
+      } catch {
+        if (released) return new Promise<ContainerExit>(() => undefined); // let go: never resolves
+      }
+      // the wait broke off: a container that still runs is not dead; waited on again (and its
+      // output followed again from its mark if that stream broke off too), never removed
+      const running = await container.inspect().then(
+        (i) => i.State.Running,
+        () => false,
+      );
+      if (!running) break;
+      await sleep(REWAIT_MS);
+      if (released) return new Promise<ContainerExit>(() => undefined);
+      if (logs.ended) logs = follow(true);
     }
     const state = await container.inspect().then(
       (i) => i.State,
@@ -55,7 +86,7 @@ export function followContainer(
     const oom = state?.OOMKilled === true;
     code ??= state?.ExitCode ?? null;
     // its last lines in the files (and the mark) before it is gone
-    await Promise.race([logsDone, sleep(2_000)]);
+    await Promise.race([logs.done, sleep(LOG_DRAIN_MS)]);
     await container.remove({ force: true }).catch(() => undefined);
     const limit = opts.memory === undefined ? '' : ` of ${formatBytes(opts.memory)}`;
     const reason = oom ? `killed for memory (oom): over its limit${limit}, exit code ${code}` : `exited with code ${code}`;
@@ -82,7 +113,7 @@ export function followContainer(
     },
     release() {
       released = true;
-      writer.saveMark(); // now: the agent that lets go may exit before the stream's end
+      logs.writer.saveMark(); // now: the agent that lets go may exit before the stream's end
       abort.abort();
     },
   };

@@ -60,3 +60,18 @@ test('from a mark: what it covers is skipped, everything after it is written in 
   assert.deepEqual(f.read(), { out: 'new-1\nnew-3\n', err: 'new-2\n' });
   assert.deepEqual(readMark(f.mark, 'c1'), { container: 'c1', at: T(50) });
 });
+
+test("an ended container's last lines, written after its successor's writer began, leave the mark to the successor", async () => {
+  const f = files('successor');
+  const old = new MarkedLogWriter(f.logs, f.mark, { container: 'c1', at: null });
+  old.write(frame(1, T(10), 'old-1'));
+  // the container ended, the supervisor started the next one: its writer takes the mark
+  const next = new MarkedLogWriter(f.logs, f.mark, { container: 'c2', at: null });
+  old.write(frame(1, T(20), 'old-2')); // the stream's tail, still flowing
+  await old.close();
+  assert.deepEqual(readMark(f.mark, 'c2'), { container: 'c2', at: null }, "the running container's mark, not the ended one's");
+  next.write(frame(1, T(30), 'new-1'));
+  await next.close();
+  assert.deepEqual(readMark(f.mark, 'c2'), { container: 'c2', at: T(30) });
+  assert.equal(f.read().out, 'old-1\nold-2\nnew-1\n');
+});

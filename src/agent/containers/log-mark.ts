@@ -39,6 +39,15 @@ export function readMark(file: string, container: string): LogMark | undefined {
   }
 }
 
+/** The container the mark file names now (undefined: no file, or not one of ours). */
+function markedContainer(file: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as Partial<LogMark>).container;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Writes the mark whole (a new file renamed over the old). */
 export function writeMark(file: string, mark: LogMark): void {
   mkdirSync(dirname(file), { recursive: true });
@@ -135,6 +144,10 @@ export class MarkedLogWriter {
 
   #save(): void {
     if (this.#mark.at === this.#saved) return;
+    // The newest writer of a process owns its mark: a container that ended and was followed by a
+    // new one (a restart) may still flush its last lines; its mark must not replace the new one's,
+    // or an agent that restarts would not find the running container's mark.
+    if (markedContainer(this.markFile) !== this.#mark.container) return;
     try {
       writeMark(this.markFile, this.#mark);
       this.#saved = this.#mark.at;

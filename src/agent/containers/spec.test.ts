@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { DesiredInstance } from '../../api/index.js';
 import { processDefaults } from '../../release/index.js';
 import { watchSpec } from '../specs.js';
+import { hostVolumeName, VOLUME_NAME_MAX } from './instance-volumes.js';
 import { containerSpec, driverOf, resourcesOf, volumeName } from './spec.js';
 
 const manifest = {
@@ -32,6 +33,14 @@ test("a process's own limits win key by key; volumes are named per instance", ()
   assert.deepEqual(resourcesOf({ cpu: 0.5, memory: 1 }, { memory: 2 }), { cpu: 0.5, memory: 2 });
   assert.equal(resourcesOf(undefined, undefined), undefined);
   assert.equal(volumeName('cop.x_job.web', 'web', 'data'), 'noops-cop_x_job_web-web-data');
+});
+
+test("the engine's name of a volume adds the host (no host name holds _); a name too long is cut and hashed", () => {
+  assert.equal(hostVolumeName('web-1.dc', 'noops-cop_x_job_web-web-data'), 'noops-web-1.dc_cop_x_job_web-web-data');
+  const long = hostVolumeName('h', `noops-${'t'.repeat(300)}-web-data`);
+  assert.equal(long.length, VOLUME_NAME_MAX);
+  assert.match(long, /^noops-h_t+-[0-9a-f]{12}$/);
+  assert.notEqual(long, hostVolumeName('h', `noops-${'t'.repeat(300)}-web-logs`), 'the hash is of the whole name');
 });
 
 test('the container part mounts the release and runtimes read-only at their paths, the data folder writable', () => {

@@ -2,7 +2,8 @@
  * Pure: what a process of a `driver: container` instance needs beyond its WatchSpec: the image,
  * the host folders mounted at the same paths (the release and the runtimes it names read-only,
  * the agent's own node read-only for `$NOOPS_NODE`, the job's shared data folder read-write),
- * its volumes (`noops-<tag with dots as _>-<process>-<name>`), its limits and its labels.
+ * its volumes (`noops-<tag with dots as _>-<process>-<name>`: the runner adds the host to the
+ * engine's name, instance-volumes.ts), its limits and its labels.
  */
 import { dirname, join } from 'node:path';
 import { CONTAINER_LABELS, type DesiredInstance } from '../../api/index.js';
@@ -15,8 +16,10 @@ export function driverOf(d: Pick<DesiredInstance, 'driver' | 'manifest'>): 'proc
 }
 
 /**
- * The engine's name of an instance's volume on this host. Each replica has its own: `web@2`'s is
- * named with `web.2` (the engine takes no `@` in a name; a process name never holds `.`).
+ * The spec's name of an instance's volume. Each replica has its own: `web@2`'s is named with
+ * `web.2` (the engine takes no `@` in a name; a process name never holds `.`). The engine's name
+ * adds the host (`hostVolumeName`); agents from before that used this name as it is, and such a
+ * volume is still used where it exists (instance-volumes.ts).
  */
 export function volumeName(tag: string, process: string, name: string): string {
   return `noops-${tag.replace(/\./g, '_')}-${process.replace('@', '.')}-${name}`;

@@ -4,9 +4,9 @@
  */
 import type { Command } from 'commander';
 import type { ApiClient } from '../../api/index.js';
-import type { DeploymentAction, DeploymentView } from '../../api/index.js';
+import type { DeploymentAction, DeploymentSummary, DeploymentView } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
-import { follow } from '../follow.js';
+import { follow, summarySource } from '../follow.js';
 import { batchLine, describe, ending, headline, rendererFor } from '../progress.js';
 import { json } from '../output.js';
 import { apiOf, parseList } from './common.js';
@@ -19,8 +19,9 @@ interface FollowFlags {
 }
 
 /**
- * Follows a started deployment to its end (or returns at once with --no-wait), then prints it
- * as JSON when asked; the exit code says whether it succeeded.
+ * Follows a started deployment to its end (or returns at once with --no-wait) through its
+ * summaries (a few kB each at any size), then prints it whole as JSON when asked (read once, at
+ * the end); the exit code says whether it succeeded.
  */
 export async function followAndFinish(api: ApiClient, start: DeploymentView, o: FollowFlags): Promise<void> {
   if (!o.wait) {
@@ -32,8 +33,8 @@ export async function followAndFinish(api: ApiClient, start: DeploymentView, o: 
     return;
   }
   await printDependents(api, start.tag, o.json ? process.stderr : process.stdout); // who this change touches
-  const d = await follow(api, start, rendererFor(o.json ? process.stderr : process.stdout));
-  if (o.json) json([d]);
+  const d = await follow(summarySource(api), start, rendererFor(o.json ? process.stderr : process.stdout));
+  if (o.json) json([await api.deployment(d.id)]);
   if (d.status !== 'succeeded') throw deploymentFailure(d);
 }
 
@@ -50,8 +51,9 @@ export const SIGNATURE_REFUSAL = 'its signature does not verify';
  *
  * @example deploymentFailure(d).message // 'deploy #12 rolled back: 1 host(s) failed in batch 1 of 2: ...'
  */
-export function deploymentFailure(d: DeploymentView): NoopsError {
-  const refused = Object.values(d.hostResults).some((r) => r.includes(SIGNATURE_REFUSAL));
+export function deploymentFailure(d: DeploymentView | DeploymentSummary): NoopsError {
+  const results = 'hostResults' in d ? Object.values(d.hostResults) : d.failures.map((f) => f.result);
+  const refused = results.some((r) => r.includes(SIGNATURE_REFUSAL));
   return new NoopsError(refused ? 'NOOPS_E_SIGNATURE_INVALID' : 'NOOPS_E_DEPLOY_FAILED', ending(d));
 }
 

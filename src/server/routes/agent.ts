@@ -8,12 +8,12 @@ import type { Principal, ServerContext } from '../context.js';
 import { canSee } from '../auth.js';
 import { PackageCache } from '../../artifacts/package-cache.js';
 import { parseRange } from '../../swarm/index.js';
-import { stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { AGENT_TOKENS_CHANGED, revocationMark, type PrincipalCache } from '../principals.js';
 import { hashToken, newSecret } from '../tokens.js';
 import { serverIdentity } from '../trust.js';
 import { answerJson } from '../desired-view.js';
+import { parkPoll } from './agent-park.js';
 import { REPORT_MAX_BYTES, reportLimits } from '../report-limits.js';
 import { capacitiesOf } from '../host-capacity.js';
 import { HostName, parseBody, parseQuery } from './parse.js';
@@ -25,13 +25,6 @@ import { reportPoints } from '../../monitor/index.js';
  * `?balancers=INDEX` (the index of the load-balancer pools it has: answered when they change too).
  */
 const DesiredQuery = z.object({ after: z.string().optional(), commands: z.string().optional(), balancers: z.string().optional() }).strict();
-
-/**
- * Why a parked poll's waits are called off (it was answered, or its client left). A reason given:
- * `abort()` without one makes a DOMException, stack trace and all, which was a third of the
- * server's CPU when a deploy woke 1,000 parked polls. Nothing reads it.
- */
-const POLL_ENDED = 'the poll ended';
 
 /** The most pools one report body carries, and members per pool: far above any balancer's. */
 const MAX_REPORTED_POOLS = 256;
@@ -184,15 +177,8 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     let generation: number | undefined = await ctx.store.desiredGeneration(host);
     if (generation <= after && (balancersIndex === undefined || pools.index(host) === balancersIndex)) {
       // the first of: its desired state changed, a command was queued for it (on any server), its
-      // client left; then the other waits are called off. One controller for all three: a signal
-      // combined by AbortSignal.any costs another event and a weak reference per poll.
-      const ended = new AbortController();
-      req.raw.once('close', () => ended.abort(POLL_ENDED));
-      const signal = ended.signal;
-      const waits = [ctx.hub.wait(host, ctx.config.longPollMs, signal)];
-      if (withCommands) waits.push(ctx.commands.waitQueued(host, ctx.config.longPollMs, signal));
-      if (balancersIndex !== undefined) waits.push(pools.wait(host, balancersIndex, ctx.config.longPollMs, signal));
-      await Promise.race(waits).finally(() => ended.abort(POLL_ENDED));
+      // pools changed, its client left; then the other waits are taken back (agent-park.ts)
+      await parkPoll(ctx, host, { commands: withCommands, ...(balancersIndex !== undefined && { balancers: balancersIndex }) }, req.raw);
       generation = undefined; // it may have changed while this poll waited
     }
     // Resolved when it was written (desired-view.ts): the same bytes as a DesiredState, made once.
@@ -225,7 +211,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     const held = await packages.get(sha256);
     // One byte range (a piece, for an agent fetching in pieces: docs/packages-p2p.md).
     if (req.headers.range !== undefined) {
-      const size = held?.length ?? (await stat(ctx.artifacts.path(sha256))).size;
+      const size = held?.length ?? (await ctx.artifacts.size(sha256));
       const r = parseRange(req.headers.range, size);
       if (!r)
         throw new NoopsError(

@@ -50,3 +50,20 @@ routeTest(
     assertError(await t.call(t.adminToken, 'GET', `/api/v1/deployments/${id}/events?since=3`), 400, 'NOOPS_E_INPUT');
   },
 );
+
+routeTest(
+  'GET /api/v1/deployments/:id/events',
+  '?view=summary streams the summary (no list of every host) in place of the whole deployment; another view is a 400',
+  async () => {
+    const res = await t.call(t.adminToken, 'GET', `/api/v1/deployments/${id}/events?view=summary`);
+    assert.equal(res.statusCode, 200);
+    const events = res.body.split('\n\n').filter((e) => e.trim() !== '');
+    assert.equal(events.length, 1, res.body);
+    assert.match(events[0]!, /^event: summary\ndata: /);
+    const s = JSON.parse(events[0]!.split('\ndata: ')[1]!);
+    assert.deepEqual([s.id, s.status, s.states, s.hostCount], [id, 'succeeded', { succeeded: 1 }, 1]);
+    assert.equal('hostResults' in s, false);
+    assert.equal(typeof s.index, 'number');
+    assertError(await t.call(t.adminToken, 'GET', `/api/v1/deployments/${id}/events?view=all`), 400, 'NOOPS_E_INPUT');
+  },
+);

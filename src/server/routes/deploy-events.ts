@@ -3,6 +3,10 @@
  * event is the whole deployment; then `log` for each line of its log and `deployment` after each
  * change; the stream ends after the deployment has. A client that reconnects gets the whole
  * deployment again first, so it misses nothing it needs.
+ *
+ * `?view=summary`: `summary` events (deploy-summary.ts: counts, hosts in flight, failures; a few
+ * kB) in place of `deployment` ones (the whole deployment, about 3 MB at 10,000 hosts, after
+ * every step), each only when the summary changed. What `noops deploy` and the console follow.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -12,6 +16,7 @@ import type { DeploymentRow } from '../../store/index.js';
 import type { ServerContext } from '../context.js';
 import { authorize } from '../auth.js';
 import { deploymentOf, deploymentView } from './views.js';
+import { deploymentSummary } from './deploy-summary.js';
 import { parseQuery } from './parse.js';
 
 /** A comment every 15 s keeps idle proxies (often 30-60 s) from closing a quiet stream. */
@@ -19,7 +24,7 @@ export const KEEP_ALIVE_MS = 15_000;
 
 export async function deployEventRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   api.get('/deployments/:id/events', { config: { access: 'viewer' } }, async (req, reply) => {
-    parseQuery(z.object({}).strict(), req.query, 'deployment events'); // it takes none
+    const q = parseQuery(z.object({ view: z.enum(['summary']).optional() }).strict(), req.query, 'deployment events');
     const row = await deploymentOf(ctx, (req.params as { id: string }).id, req.principal);
     authorize(req.principal, row.tag, 'viewer');
     reply.hijack();
@@ -30,16 +35,25 @@ export async function deployEventRoutes(api: FastifyInstance, ctx: ServerContext
       connection: 'keep-alive',
       'x-accel-buffering': 'no', // nginx: pass each event on at once
     });
-    const send = (event: T.DeploymentEvent): void => {
-      res.write(encodeEvent(event.type, event.type === 'deployment' ? event.deployment : event.line));
+    let sentIndex = 0;
+    /** the deployment as this stream sends it: whole, or its summary when it changed */
+    const sendDeployment = (d: DeploymentRow): void => {
+      if (q.view !== 'summary') {
+        res.write(encodeEvent('deployment', deploymentView(d)));
+        return;
+      }
+      const s = deploymentSummary(d);
+      if (s.index === sentIndex) return;
+      sentIndex = s.index;
+      res.write(encodeEvent('summary', s));
     };
     const onChange = (d: DeploymentRow): void => {
       if (d.id !== row.id) return;
-      send({ type: 'deployment', deployment: deploymentView(d) });
+      sendDeployment(d);
       if (d.status !== 'running') close();
     };
     const onLog = (id: number, line: T.RolloutLogLine): void => {
-      if (id === row.id) send({ type: 'log', line });
+      if (id === row.id) res.write(encodeEvent('log', line));
     };
     const timer = setInterval(() => res.write(KEEP_ALIVE), KEEP_ALIVE_MS);
     let closed = false;
@@ -57,7 +71,7 @@ export async function deployEventRoutes(api: FastifyInstance, ctx: ServerContext
     ctx.rollout.viewConnected(); // a server that follows relays the leader's lines from now on
     // Read again after subscribing: a change between the first read and now is not lost.
     const now = ctx.rollout.current(row.id) ?? (await ctx.store.getDeployment(row.id)) ?? row;
-    send({ type: 'deployment', deployment: deploymentView(now) });
+    sendDeployment(now);
     if (now.status !== 'running') close();
   });
 }

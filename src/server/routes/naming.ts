@@ -15,11 +15,11 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { NAMING_DEFAULT_WAIT_MS, NAMING_MAX_WAIT_MS, type DepsView, type NamingAnswer, parseDurationText } from '../../api/index.js';
+import { NAMING_DEFAULT_WAIT_MS, NAMING_MAX_WAIT_MS, type DepsView, type NamingAnswer } from '../../api/index.js';
 import { Naming, namingSelector, type NamingScope, type NamingView, type Watcher } from '../../naming/index.js';
 import { canSee, type Principal } from '../auth.js';
 import type { ServerContext } from '../context.js';
-import { parseQuery } from './parse.js';
+import { BlockingQuery, parseQuery } from './parse.js';
 
 /** One Naming per server context: the routes and the DNS server read the same view. */
 const namings = new WeakMap<ServerContext, Naming>();
@@ -34,26 +34,8 @@ export function namingOf(ctx: ServerContext): Naming {
   return naming;
 }
 
-/** `30s`, `500ms`, `2m`, or seconds as a number (at most 7 digits), in ms; the route caps it at NAMING_MAX_WAIT_MS. */
-const Wait = z.string().transform((text, issue) => {
-  const ms = parseDurationText(text, { units: ['ms', 's', 'm'], bare: 's', answer: 'ms', maxDigits: 7 });
-  if (ms === undefined) {
-    issue.addIssue({ code: 'custom', message: 'a wait is a duration such as 30s, 500ms or 2m' });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-const NamingQuery = z
-  .object({
-    index: z
-      .string()
-      .regex(/^\d{1,16}$/, 'an index is the number a previous answer gave')
-      .transform(Number)
-      .optional(),
-    wait: Wait.optional(),
-  })
-  .strict();
+/** `?index=N&wait=30s` (the route caps the wait at NAMING_MAX_WAIT_MS). */
+const NamingQuery = z.object(BlockingQuery).strict();
 
 /** A stable key of what a principal may see: callers with the same one share an answer. */
 function scopeKey(who: Principal): string {

@@ -1,6 +1,7 @@
 /** Request validation at the edge: zod schemas whose failures become NOOPS_E_INPUT. */
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
+import { parseDurationText } from '../../api/index.js';
 
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown, what: string): z.infer<S> {
   const r = schema.safeParse(body ?? {});
@@ -30,3 +31,26 @@ export const HostName = z
   .regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/, 'a host name is 1-63 letters, digits, "." and "-", starting with a letter or digit');
 export const Version = z.string().regex(/^[0-9a-f]{7,40}$/, 'a version is a 7 to 40 character lower-case commit hash, e.g. 15b2980f8');
 export const TagInput = z.string().min(1, 'give a tag').max(512);
+
+/** `30s`, `500ms`, `2m`, or seconds as a number (at most 7 digits), in ms; each route caps it. */
+export const Wait = z.string().transform((text, issue) => {
+  const ms = parseDurationText(text, { units: ['ms', 's', 'm'], bare: 's', answer: 'ms', maxDigits: 7 });
+  if (ms === undefined) {
+    issue.addIssue({ code: 'custom', message: 'a wait is a duration such as 30s, 500ms or 2m' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/**
+ * The parameters of a Consul-style blocking query, to merge into a route's query schema:
+ * `index` (the number a previous answer gave) and `wait`. Naming's and a deployment summary's.
+ */
+export const BlockingQuery = {
+  index: z
+    .string()
+    .regex(/^\d{1,16}$/, 'an index is the number a previous answer gave')
+    .transform(Number)
+    .optional(),
+  wait: Wait.optional(),
+};

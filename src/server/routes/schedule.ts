@@ -85,18 +85,20 @@ export async function scheduleRoutes(api: FastifyInstance, ctx: ServerContext): 
       const tag = await ctx.tags.resolve(req.params.tag, { level: 'cluster' });
       authorize(req.principal, tag, 'deployer');
       const body = parseBody(ScaleBody, req.body, 'scale');
-      const row = await ctx.store.getCluster(tag);
-      if (!row) throw unknownCluster(tag);
-      if (!row.schedule) throw notScheduled(tag);
       const at = new Date().toISOString();
+      // the spec read and written in one transaction, its row locked: a scale, or a `cluster set`,
+      // that runs at the same time is not overwritten with the spec as it was before it
       await ctx.store.tx(async (s) => {
-        await s.schedule.setClusterSchedule(tag, { ...row.schedule!, count: body.count });
+        const spec = await s.schedule.lockClusterSchedule(tag);
+        if (spec === undefined) throw unknownCluster(tag);
+        if (spec === null) throw notScheduled(tag);
+        await s.schedule.setClusterSchedule(tag, { ...spec, count: body.count });
         await s.audit({
           at,
           actor: req.principal.name,
           action: 'cluster.scale',
           target: tag,
-          detail: { from: row.schedule!.count, to: body.count },
+          detail: { from: spec.count, to: body.count },
         });
       });
       await ctx.bus.publish(CHANNELS.schedule, 'wake');

@@ -12,7 +12,8 @@ let sha256: string;
 let signing: SigningKey;
 
 before(async () => {
-  t = await startTestApp({ longPollMs: 50 });
+  // the test package is small: the tracker tracks it as if it were large (one test below keeps the default)
+  t = await startTestApp({ longPollMs: 50, swarmWholeBelowBytes: 0 });
   agents.h1 = await t.agent('h1');
   agents.h2 = await t.agent('h2');
   agents.h3 = await t.agent('h3');
@@ -44,6 +45,22 @@ routeTest(
     const b = (await t.call(agents.h2!, 'POST', url(), { have: [] })).json() as SwarmAnswer;
     assert.equal(b.table, undefined, 'not asked for');
     assert.deepEqual(b.assignments, [{ piece: 0, from: 'h1', url: 'http://127.0.0.1:7701' }]);
+  },
+);
+
+routeTest(
+  'POST /api/v1/agent/pieces/:sha256',
+  "a package smaller than the server's threshold gets no piece table and no assignment: the agent takes it whole",
+  async () => {
+    const size = (await t.call(agents.h1!, 'GET', `/api/v1/artifacts/${sha256}`)).rawPayload.length;
+    t.ctx.config.swarmWholeBelowBytes = size + 1;
+    try {
+      const a = (await t.call(agents.h2!, 'POST', url(), { have: [], table: true })).json() as SwarmAnswer;
+      assert.equal(a.table, undefined, 'no table: fetchPieces throws NoPieces and the agent downloads it whole');
+      assert.deepEqual(a.assignments, []);
+    } finally {
+      t.ctx.config.swarmWholeBelowBytes = 0;
+    }
   },
 );
 

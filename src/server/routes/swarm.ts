@@ -102,6 +102,8 @@ export async function swarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
         hint: 'an agent fetches only the packages its desired state names',
       });
     const table = await tables.get(sha256);
+    // A small package: no table, so the agent takes it whole (as from a server without a tracker).
+    if (table.size < ctx.config.swarmWholeBelowBytes) return { ticket: '', assignments: [], retryMs: 0 };
     const labels = tracker.knows(sha256, host) ? {} : ((await ctx.store.getHost(host))?.labels ?? {});
     const n = pieceCount(table.size, table.pieceSize);
     const asker = { host, labels, url: peerUrl(body.serve, req.ip) };

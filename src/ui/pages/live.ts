@@ -1,15 +1,22 @@
 /**
  * A deployment, live: where it is (batch, phase, paused), each host's state with the reason it
  * is not healthy or failed, the deploy tests, its log, and the controls the server accepts now
- * (pause, resume, promote, abort) that the token may use. Fed by the deployment's event stream
- * (feed.ts).
+ * (pause, resume, promote, abort) that the token may use. Fed by the deployment's summary stream
+ * (feed.ts: a few kB per change, where the whole deployment is about 3 MB at 10,000 hosts); the
+ * table's hosts are read a page at a time when the summary changes (the first LIVE_HOSTS).
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { DeploymentAction, DeploymentView } from '../../api/index.js';
+import {
+  type DeploymentAction,
+  type DeploymentHostView,
+  type DeploymentSummary,
+  deploymentHosts,
+  deploymentSummaryEvents,
+} from '../../api/index.js';
 import { html } from '../html.js';
 import { count, duration, when } from '../format.js';
 import { deploymentFeed } from '../feed.js';
-import { actionsFor, hostRows, tally, whereWords } from '../controls.js';
+import { actionsFor, tallyOf, whereWords } from '../controls.js';
 import { href } from '../routes.js';
 import { isNotFound, may, NEEDS, notFoundWords } from '../permissions.js';
 import { Badge, Empty, ErrorBox, Section, TagLink, useApi, useWho } from '../widgets.js';
@@ -20,11 +27,14 @@ const CONFIRM: Partial<Record<DeploymentAction, string>> = {
 };
 /** The log lines shown: the newest, enough to see how it got here. */
 const LOG_LINES = 12;
+/** The hosts the table shows: every host of most clusters; a larger one is told in counts above it. */
+const LIVE_HOSTS = 200;
 
 export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; onEnd?: () => void; standalone?: boolean }) {
   const api = useApi();
   const who = useWho();
-  const [d, setD] = useState<DeploymentView | null>(null);
+  const [d, setD] = useState<DeploymentSummary | null>(null);
+  const [rows, setRows] = useState<DeploymentHostView[]>([]);
   const [error, setError] = useState<Error | null>(null);
   const [actionError, setActionError] = useState<Error | null>(null);
   const [acting, setActing] = useState<DeploymentAction | null>(null);
@@ -32,7 +42,7 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
 
   useEffect(
     () =>
-      deploymentFeed((i, signal) => api.deploymentEvents(i, { signal })).follow(id, {
+      deploymentFeed((i, signal) => deploymentSummaryEvents(api, i, { signal })).follow(id, {
         view: (v) => {
           setD(v);
           setError(null);
@@ -42,6 +52,21 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
       }),
     [id],
   );
+  // The table's hosts, read again when the summary changed.
+  useEffect(() => {
+    if (!d) return undefined;
+    let gone = false;
+    deploymentHosts(api, id, { limit: LIVE_HOSTS })
+      .then((r) => {
+        if (!gone) setRows(r);
+      })
+      .catch((err: Error) => {
+        if (!gone) setError(err);
+      });
+    return () => {
+      gone = true;
+    };
+  }, [d?.index]);
   // The elapsed time moves every second while it runs.
   useEffect(() => {
     if (d?.status !== 'running') return undefined;
@@ -55,7 +80,7 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
     setActionError(null);
     setActing(action);
     try {
-      setD(await api.deploymentAction(id, action));
+      await api.deploymentAction(id, action); // the summary stream brings the change
     } catch (err) {
       setActionError(err as Error);
     } finally {
@@ -72,8 +97,7 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
         : html`<${ErrorBox} error=${error} />`;
     return html`<${Section} title=${title} id="live">${body}</${Section}>`;
   }
-  const rows = hostRows(d);
-  const t = tally(rows);
+  const t = tallyOf(d.states, d.hostCount);
   const p = d.progress;
   const batches = p ? p.batches.length : 1;
   const actions = actionsFor(d).filter((a) => may(who, d.tag, NEEDS[a]));
@@ -110,12 +134,13 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
           ) => html`<tr key=${r.host} data-host=${r.host} data-state=${r.state} class=${p && p.batch === r.batch && d.status === 'running' ? 'current-batch' : ''}>
           ${batches > 1 ? html`<td class="num">${r.batch + 1}</td>` : null}
           <td class="mono">${r.host}</td>
-          <td class="mono muted">${d.previous[r.host] ?? 'nothing'}</td>
+          <td class="mono muted">${r.previous ?? 'nothing'}</td>
           <td><${Badge} status=${r.state} /></td>
           <td class="error-text">${r.reason ?? ''}</td>
         </tr>`,
         )}</tbody>
       </table>
+      ${d.hostCount > rows.length ? html`<p class="small muted">The first ${rows.length} of ${count(d.hostCount, 'host')}.</p>` : null}
       ${
         p?.tests.length
           ? html`<h3>Deploy tests</h3>${p.tests.map(

@@ -1,0 +1,79 @@
+/**
+ * When live hosts stop being live: a host is up while its last heartbeat is younger than the
+ * down-after time, so it goes down at a moment known in advance, unless it reports first. Each
+ * live host waits in a `DeadlineWheel` for that moment; a report moves it later. Time passing
+ * then costs a look at the hosts due, not at every host: the naming view swept all 10,000 hosts
+ * every second before (issue 19).
+ */
+import { DeadlineWheel, WHEEL_TICK_MS } from './watchers.js';
+
+/** A live host in the wheel (`tick`: the wheel's own bookkeeping). */
+interface Lapse {
+  host: string;
+  tick: number;
+}
+
+/**
+ * See the file's comment. `lapsed` is called with the hosts that came due together, once per
+ * firing of the wheel (the caller works them out again and wakes its watchers once).
+ *
+ * @example
+ *   const liveness = new LivenessWheel((hosts) => hosts.forEach(recheck));
+ *   liveness.watch('h1', Date.parse(lastHeartbeat) + downAfterMs); // on each report
+ *   liveness.watch('h1', undefined); // not live: nothing to wait for
+ */
+export class LivenessWheel {
+  private readonly entries = new Map<string, Lapse>();
+  private readonly wheel = new DeadlineWheel<Lapse>((l) => this.due(l), { unref: true });
+  private batch: string[] | undefined;
+
+  constructor(private readonly lapsed: (hosts: readonly string[]) => void) {}
+
+  /** How many hosts are watched (live). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Watches `host` until `until` (ms since the epoch, its last live moment), in place of what it
+   * was watched for before; undefined (or infinite): it is not live, nothing to wait for.
+   */
+  watch(host: string, until: number | undefined): void {
+    const held = this.entries.get(host);
+    if (until === undefined || !Number.isFinite(until)) {
+      if (held) this.wheel.remove(held);
+      this.entries.delete(host);
+      return;
+    }
+    // the first ms it is down; never now or earlier, so a source whose clocks disagree cannot spin
+    const due = Math.max(until + 1, Date.now() + 1);
+    if (held) {
+      if (held.tick === Math.ceil(due / WHEEL_TICK_MS)) return; // due then already
+      this.wheel.remove(held);
+    }
+    const l: Lapse = { host, tick: 0 };
+    this.entries.set(host, l);
+    this.wheel.add(l, due);
+  }
+
+  /** Stops: nothing is due any more. */
+  close(): void {
+    this.wheel.drain();
+    this.entries.clear();
+  }
+
+  /** One host came due; the wheel hands over every host due at once before the microtask runs. */
+  private due(l: Lapse): void {
+    if (this.entries.get(l.host) !== l) return;
+    this.entries.delete(l.host);
+    if (this.batch) {
+      this.batch.push(l.host);
+      return;
+    }
+    const batch = (this.batch = [l.host]);
+    queueMicrotask(() => {
+      this.batch = undefined;
+      this.lapsed(batch);
+    });
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * A parked desired-state poll waits on three things at once (its desired state, its commands, its
+ * client) with one function: whichever ends it, the others are taken back, so 10,000 agents
+ * polling every 25 s leave nothing parked behind them.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiClient } from '../../api/index.js';
+import { startServer } from '../index.js';
+
+const CLUSTER = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
+/** Long enough that only a wake answers a poll before the test's deadline, but for the timeout case. */
+const LONG_POLL_MS = 1_500;
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('a parked poll ended by its timeout, a wake, a command or its client leaving leaves nothing parked', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'noops-agent-park-'));
+  const server = await startServer({ dataDir: dir, listen: '127.0.0.1:0', longPollMs: LONG_POLL_MS });
+  try {
+    const { hub } = server.ctx;
+    const admin = new ApiClient(server.url, readFileSync(server.adminTokenFile, 'utf8').trim());
+    const joiner = new ApiClient(server.url, readFileSync(server.joinTokenFile, 'utf8').trim());
+    const agent = new ApiClient(server.url, (await joiner.join({ name: 'h1', labels: {} })).token);
+    await admin.setCluster({ tag: CLUSTER, hosts: ['h1'] });
+    const { generation } = await agent.desired(-1, { commands: true });
+
+    // the timeout: answered with the same state, after the long poll
+    const t0 = Date.now();
+    const timedOut = agent.desired(generation, { commands: true });
+    await until('the poll parked', () => hub.waiting('h1') === 1);
+    assert.equal((await timedOut).generation, generation);
+    assert.ok(Date.now() - t0 >= LONG_POLL_MS - 50, 'it waited the long poll out');
+    assert.equal(hub.waiting('h1'), 0);
+
+    // a wake: answered at once, and its command wait taken back (the command queued next waits for the next poll)
+    const woken = agent.desired(generation, { commands: true });
+    await until('the poll parked', () => hub.waiting('h1') === 1);
+    hub.notify('h1');
+    assert.equal((await woken).commands?.length ?? 0, 0);
+    assert.equal(hub.waiting('h1'), 0);
+    const queued = await admin.command({ host: 'h1', action: 'restart', tag: CLUSTER });
+    assert.deepEqual(
+      (await agent.desired(generation, { commands: true })).commands?.map((c) => c.id),
+      [queued.id],
+      'a command queued while no poll was parked is handed to the next one at once',
+    );
+
+    // a command: answered at once, its desired-state wait taken back
+    const commanded = agent.desired(generation, { commands: true });
+    await until('the poll parked', () => hub.waiting('h1') === 1);
+    const second = await admin.command({ host: 'h1', action: 'restart', tag: CLUSTER });
+    assert.deepEqual(
+      (await commanded).commands?.map((c) => c.id),
+      [second.id],
+    );
+    assert.equal(hub.waiting('h1'), 0);
+
+    // its client leaves: the poll ends, and a command queued after stays queued for the next poll
+    const left = new AbortController();
+    const abandoned = agent.desired(generation, { commands: true, signal: left.signal });
+    await until('the poll parked', () => hub.waiting('h1') === 1);
+    left.abort();
+    await assert.rejects(abandoned);
+    await until('the abandoned poll taken back', () => hub.waiting('h1') === 0);
+    const third = await admin.command({ host: 'h1', action: 'restart', tag: CLUSTER });
+    assert.deepEqual(
+      (await agent.desired(generation, { commands: true })).commands?.map((c) => c.id),
+      [third.id],
+    );
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
