@@ -156,6 +156,13 @@ test('the answers resolved in one turn read their hosts together: one batch, not
   assert.ok(answers.every((a) => a.generation === 1 && a.instances[0]?.version === 'abc1234'));
   assert.equal(answers[7]!.server.adopted, 'r-7', "each host's adoption is its own");
   assert.equal(answers[8]!.server.adopted, undefined);
+  // the serialized rest (server, signing) is shared by the plain hosts, and the adopted one has its own
+  const sent = answers.map((a) => JSON.parse(answerJson(a, [], undefined)) as { server: unknown; instances: unknown[] });
+  assert.deepEqual(sent[7]!.server, answers[7]!.server);
+  assert.deepEqual(sent[8]!.server, answers[8]!.server);
+  assert.deepEqual(sent[9], sent[8], 'two plain hosts with the same entry: the same bytes');
+  assert.equal(answers[8]!.tail, answers[9]!.tail, 'one serialized rest for the plain hosts');
+  assert.equal(answers[8]!.entries[0], answers[9]!.entries[0], "one serialized entry for both, not a copy in each host's answer");
   assert.equal((await view.answer('nobody')).generation, 0, 'a host the store does not know: generation 0');
   await store.close();
 });
