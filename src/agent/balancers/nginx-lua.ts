@@ -149,7 +149,8 @@ async function putPool(api: { address: string; port: number }, upstream: string,
  * The pool set through nginx's control API, and its file (what a cold nginx reads) handed to
  * `files`, which writes it atomically when it changed, off this apply's path: the change is live
  * once the PUT answered, and the next change of the pool does not wait for an fsync on a busy
- * disk (it did: 30-74 ms of an apply on a quiet machine). The PUT goes at every apply (nginx may
+ * disk (it did: 30-74 ms of an apply on a quiet machine); its write starts once the PUT is answered,
+as before (an fsync beside the PUT slowed nginx's answer). The PUT goes at every apply (nginx may
  * have restarted from an older file; an unchanged pool is a no-op there). The file is written
  * even when the PUT failed (nginx down: it reads it when it starts). The members reported are
  * nginx's; a failed write of the file is said by the next apply's report (`ok: false`).
@@ -157,8 +158,8 @@ async function putPool(api: { address: string; port: number }, upstream: string,
 export async function applyNginxApiPool(pool: NginxApiPool, files: FileKeeper): Promise<PoolOutcome> {
   const content = nginxUpstream(pool.upstream, pool.members, pool.name);
   const failedBefore = files.failure(pool.file);
-  files.keep(pool.file, content);
-  const answer = await putPool(pool.api, pool.upstream, content);
+  // the file once nginx answered (or failed to): its write and fsync must not slow the PUT down
+  const answer = await putPool(pool.api, pool.upstream, content).finally(() => files.keep(pool.file, content));
   return {
     members: answer.members.map((m) => ({
       id: String(m.id),
