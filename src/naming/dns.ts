@@ -97,6 +97,13 @@ export interface RunningDns {
 }
 
 /**
+ * Port 0 takes a free UDP port, and TCP must then take the same number, which another process
+ * may hold (seen in CI with tens of thousands of TCP sockets open on the machine): a few tries
+ * with another free UDP port each make that a non-event.
+ */
+const FREE_PORT_TRIES = 8;
+
+/**
  * Serves DNS on `host:port` over UDP and TCP (port 0: a free one, the same for both). Throws
  * `NOOPS_E_DNS_LISTEN` when the address cannot be bound (8600 taken by a Consul agent).
  */
@@ -105,6 +112,17 @@ export async function startDns(
   source: DnsSource,
   log: (line: string) => void = () => {},
 ): Promise<RunningDns> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await bindDns(listen, source, log);
+    } catch (err) {
+      const taken = ((err as NoopsError).cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
+      if (listen.port !== 0 || !taken || attempt >= FREE_PORT_TRIES) throw err;
+    }
+  }
+}
+
+async function bindDns(listen: { host: string; port: number }, source: DnsSource, log: (line: string) => void): Promise<RunningDns> {
   const udp = createSocket(isIPv6(listen.host) ? 'udp6' : 'udp4');
   const handleUdp = (msg: Buffer, rinfo: RemoteInfo): void => {
     void respond(msg, source, rinfo.address, true)
