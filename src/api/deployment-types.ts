@@ -4,7 +4,8 @@
  * size, where the whole deployment is about 3 MB at 10,000 hosts), and its hosts a page at a time.
  * docs/rollouts.md#following-a-large-deployment.
  */
-import type { DeploymentStatusView, HostProgress, HostRolloutState, RolloutLogLine, RolloutProgress } from './rollout-types.js';
+import type { HostProgress, HostRolloutState, RolloutLogLine, RolloutProgress } from './rollout-types.js';
+import type { DeploymentView } from './types.js';
 
 /** Hosts per state; a state no host is in is absent. */
 export type StateCounts = Partial<Record<HostRolloutState, number>>;
@@ -34,19 +35,11 @@ export type SummaryProgress = Omit<RolloutProgress, 'batches' | 'hosts'> & {
  * a deployment without its hosts' lists. `index` changes exactly when the summary does (a hash
  * of it, the same on every server): pass it back as `?index=N&wait=30s` to wait for the next change.
  */
-export interface DeploymentSummary {
-  id: number;
-  tag: string;
-  version: string;
-  kind: 'deploy' | 'rollback' | 'undeploy';
-  initiator: string;
-  startedAt: string;
-  endedAt: string | null;
-  hostCount: number;
-  status: DeploymentStatusView;
-  message: string | null;
-  /** the policy in force (cluster.conf keys) */
-  conf: Record<string, unknown>;
+export interface DeploymentSummary
+  extends Pick<
+    DeploymentView,
+    'id' | 'tag' | 'version' | 'kind' | 'initiator' | 'startedAt' | 'endedAt' | 'hostCount' | 'status' | 'message' | 'conf'
+  > {
   /** every host per state */
   states: StateCounts;
   /** the plan and where it is, batches as counts; null for deployments recorded before batched rollouts */
