@@ -54,6 +54,15 @@ export const RETRY_MAX_MS = 5000;
  * reported at once instead (report-pacer.ts).
  */
 export const REPORT_DEBOUNCE_MS = 100;
+/**
+ * A report the server has not answered in this long is given up, and the next heartbeat sends
+ * the state again. Without it (with one server the client sets no deadline; undici's own is
+ * 300 s) one slow answer held the heartbeat loop and the pacer, and the host went quiet for as
+ * long as the server took (seen with 10,000 simulated agents deploying at once). 15 s is the
+ * server's down-after at the default 5 s heartbeat: an answer later than that comes after the
+ * server counted the host down anyway, and a host gives up at most one report per 20 s.
+ */
+export const REPORT_ANSWER_MS = 15_000;
 /** Events sent per report at most: a flood of events cannot make a report too big. */
 export const EVENTS_PER_REPORT = 200;
 /**
@@ -113,6 +122,8 @@ export interface AgentOptions {
   pushListen?: string;
   /** collect the host's base metrics from /proc (default: yes for a real host, no with a simulated supervisor) */
   hostMetrics?: boolean;
+  /** how long a report may wait for its answer (default REPORT_ANSWER_MS; tests) */
+  reportAnswerMs?: number;
   /** what the host offers instead of what the agent measures, per field (`noops agent --capacity`; capacity.ts) */
   capacity?: CapacityOverride;
   /**
@@ -541,7 +552,7 @@ export class Agent {
         order: { boot: this.boot, seq: ++this.reports }, // two may be on their way at once (a heartbeat, a transition)
       };
       const sentAt = Date.now();
-      const answer = await this.api.report(report);
+      const answer = await this.api.report(report, AbortSignal.timeout(this.opts.reportAnswerMs ?? REPORT_ANSWER_MS));
       publishReport(this.name, report, sentAt);
       if (points) this.metrics!.settle(points);
       // more points than one report carries: the next report follows at once

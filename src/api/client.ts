@@ -301,8 +301,9 @@ export class ApiClient {
   join(req: T.JoinRequest): Promise<T.JoinResponse> {
     return this.request('POST', '/agent/join', req);
   }
-  report(report: T.AgentReport): Promise<{ generation: number; heartbeatMs?: number }> {
-    return this.request('POST', '/agent/report', report);
+  /** Sends the agent's report; `signal` bounds the wait (with one server the client sets no deadline of its own). */
+  report(report: T.AgentReport, signal?: AbortSignal): Promise<{ generation: number; heartbeatMs?: number }> {
+    return this.request('POST', '/agent/report', report, signal ? { signal } : {});
   }
   /**
    * Long-polls the desired state after generation `after`; with `commands`, also wakes for (and takes) commands queued for this host;
