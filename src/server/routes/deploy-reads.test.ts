@@ -164,6 +164,25 @@ for (const b of BACKENDS) {
         'newest first',
       );
       assert.deepEqual(listed[1], s);
+
+      // an ended deployment never changes: its summary is kept, its hosts are not counted again
+      let counted = 0;
+      const counting = new Proxy(store, {
+        get: (target, key, receiver) =>
+          key === 'countDeploymentHosts'
+            ? (ids: readonly number[]) => {
+                counted += 1;
+                return target.countDeploymentHosts(ids);
+              }
+            : Reflect.get(target, key, receiver),
+      });
+      const again = storeOnly(counting);
+      const first = await summaryById(again, String(ended), ADMIN);
+      assert.deepEqual(await summaryById(again, String(ended), ADMIN), first);
+      assert.equal(counted, 1, 'counted once');
+      await summaryById(again, String(running), ADMIN);
+      await summaryById(again, String(running), ADMIN);
+      assert.equal(counted, 3, 'a running one is counted at each read');
     });
   });
 }

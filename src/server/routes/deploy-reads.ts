@@ -58,29 +58,64 @@ function planOf(head: DeploymentHeadRow): RolloutProgress | undefined {
   return p as unknown as RolloutProgress;
 }
 
-/** The summaries of these heads, in their order: from memory, from their counts, or (older rows) read whole. */
+/**
+ * Summaries of ended deployments kept per store, the least recently read dropped first: an ended
+ * deployment never changes, so two pages of `noops history` read again cost a lookup (at most a few
+ * tens of kB each, with their 50 + 50 hosts listed).
+ */
+export const ENDED_SUMMARIES_KEPT = 200;
+const endedSummaries = new WeakMap<object, Map<number, DeploymentSummary>>();
+
+/** The kept summaries of ended deployments of this server's store. */
+function endedOf(ctx: ServerContext): Map<number, DeploymentSummary> {
+  let kept = endedSummaries.get(ctx.store);
+  if (!kept) endedSummaries.set(ctx.store, (kept = new Map()));
+  return kept;
+}
+
+/** Keeps an ended deployment's summary (a running one changes: never kept). */
+function keepEnded(ctx: ServerContext, s: DeploymentSummary): void {
+  if (s.status === 'running') return;
+  const kept = endedOf(ctx);
+  kept.delete(s.id);
+  kept.set(s.id, s);
+  if (kept.size > ENDED_SUMMARIES_KEPT) kept.delete(kept.keys().next().value!);
+}
+
+/** The summaries of these heads, in their order: from memory, kept (ended), from their counts, or (older rows) read whole. */
 async function summariesOf(ctx: ServerContext, heads: readonly DeploymentHeadRow[]): Promise<DeploymentSummary[]> {
   const out = new Map<number, DeploymentSummary>();
   const counted: { head: DeploymentHeadRow; plan: RolloutProgress }[] = [];
+  const kept = endedOf(ctx);
   for (const head of heads) {
     const mem = ctx.rollout.current(head.id);
     const plan = planOf(head);
+    const done = head.status === 'running' ? undefined : kept.get(head.id);
     if (mem) out.set(head.id, deploymentSummary(mem));
-    else if (plan) counted.push({ head, plan });
+    else if (done) {
+      kept.delete(head.id); // the most recently read is dropped last
+      kept.set(head.id, done);
+      out.set(head.id, done);
+    } else if (plan) counted.push({ head, plan });
     else {
       const row = await ctx.store.getDeployment(head.id);
-      if (row) out.set(head.id, deploymentSummary(row));
+      if (!row) continue;
+      const s = deploymentSummary(row);
+      out.set(head.id, s);
+      keepEnded(ctx, s);
     }
   }
   const counts = new Map<number, DeploymentHostCount[]>();
-  for (const c of await ctx.store.countDeploymentHosts(counted.map((c) => c.head.id))) {
+  for (const c of counted.length === 0 ? [] : await ctx.store.countDeploymentHosts(counted.map((c) => c.head.id))) {
     let list = counts.get(c.deploymentId);
     if (!list) counts.set(c.deploymentId, (list = []));
     list.push(c);
   }
   for (const { head, plan } of counted) {
     const tally = await tallyOfHead(ctx, head.id, plan, counts.get(head.id) ?? []);
-    out.set(head.id, summaryOfHead({ ...head, progress: plan }, tally));
+    const s = summaryOfHead({ ...head, progress: plan }, tally);
+    out.set(head.id, s);
+    keepEnded(ctx, s);
   }
   return heads.flatMap((h) => out.get(h.id) ?? []);
 }
