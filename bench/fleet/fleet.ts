@@ -93,8 +93,12 @@ export class Fleet {
     const count = workersFor(opts.names.length);
     const workers: WorkerHandle[] = [];
     for (let i = 0; i < count; i++) {
-      // NOOPS_BENCH_PROFILE=DIR: each worker writes a V8 CPU profile there when it exits.
-      const profile = process.env.NOOPS_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NOOPS_BENCH_PROFILE}`] : [];
+      // NOOPS_BENCH_PROFILE=DIR: each worker writes a V8 CPU profile there when it exits (unless
+      // NOOPS_BENCH_PROFILE_WORKERS=0: profiling slows them, and at 10,000 agents that changes the run).
+      const profile =
+        process.env.NOOPS_BENCH_PROFILE && process.env.NOOPS_BENCH_PROFILE_WORKERS !== '0'
+          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NOOPS_BENCH_PROFILE}`]
+          : [];
       workers.push(
         new WorkerHandle(fork(WORKER, [], { execArgv: ['--import', TSX, ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })),
       );
