@@ -12,6 +12,8 @@ import { chunks } from './batch.js';
 import { assemble, cutRange, pieces as logPieces } from './build-log.js';
 import {
   desiredGeneration,
+  desiredGenerations,
+  GenerationBatch,
   getDesired,
   getDesiredMany,
   raiseDesiredGeneration,
@@ -75,6 +77,7 @@ const MAX_LOG_POSITION = 2 ** 31 - 1;
  */
 export class KyselyStore implements Store {
   #closed = false;
+  #generations: GenerationBatch | undefined;
 
   /**
    * @param db an open, migrated database
@@ -578,7 +581,10 @@ export class KyselyStore implements Store {
   }
 
   async desiredGeneration(host: string): Promise<number> {
-    return desiredGeneration(this.db, host);
+    // batched outside a transaction (GenerationBatch); inside one, read where the transaction reads
+    if (this.db.isTransaction) return desiredGeneration(this.db, host);
+    this.#generations ??= new GenerationBatch((hosts) => desiredGenerations(this.db, hosts));
+    return this.#generations.get(host);
   }
   async raiseDesiredGeneration(host: string, atLeast: number): Promise<number> {
     return raiseDesiredGeneration(this.db, host, atLeast);
