@@ -39,6 +39,7 @@ import { balancerQueries, type BalancerQueries } from './balancers.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
 import { withDeploymentHosts, writeDeploymentHosts } from './deployment-hosts.js';
+import { countDeploymentHosts, deploymentHostsWhere, listDeploymentHeads } from './deployment-heads.js';
 import { KyselyAlarmStore } from './alarms.js';
 import { networkQueries, type NetworkStore } from './networks.js';
 import { scheduleQueries, type ScheduleStore } from './schedule.js';
@@ -50,6 +51,10 @@ import type {
   BuildRow,
   BuildStatus,
   ClusterRow,
+  DeploymentHeadFilter,
+  DeploymentHeadRow,
+  DeploymentHostCount,
+  DeploymentHostEntry,
   DeploymentKind,
   DeploymentPatch,
   DeploymentRow,
@@ -548,6 +553,18 @@ export class KyselyStore implements Store {
       .orderBy('id')
       .execute();
     return rows.map((r) => ({ id: Number(r.id), kind: r.kind as DeploymentKind, tag: r.tag }));
+  }
+
+  listDeploymentHeads(filter: DeploymentHeadFilter): Promise<DeploymentHeadRow[]> {
+    return listDeploymentHeads(this.db, this.kind, filter);
+  }
+
+  countDeploymentHosts(ids: readonly number[]): Promise<DeploymentHostCount[]> {
+    return countDeploymentHosts(this.db, this.kind, ids);
+  }
+
+  deploymentHostsWhere(id: number, q: { batches: readonly number[]; states: readonly string[] }): Promise<DeploymentHostEntry[]> {
+    return deploymentHostsWhere(this.db, this.kind, id, q);
   }
 
   async listDeployments(
