@@ -131,7 +131,7 @@ export interface AgentOptions {
    * 0.0.0.0:7701); undefined: none (the agent still fetches pieces from peers). docs/packages-p2p.md
    */
   peerListen?: string;
-  /** the URL peers reach this agent at (`--peer-url`), when not the address the server sees it at plus the port */
+  /** the URL peers reach this agent at (`--peer-url`), when not the address the server sees it at plus the port; said at join too (the server keeps it) */
   peerUrl?: string;
   /** false: packages come whole from the server, never in pieces (default true; benchmarks compare) */
   pieces?: boolean;
@@ -353,7 +353,11 @@ export class Agent {
         // The platform labels let the server check a runtime's platform before a deploy; given labels win.
         const [os, arch] = hostPlatform().split('/');
         const labels = { [OS_LABEL]: os!, [ARCH_LABEL]: arch!, ...this.opts.labels };
-        const res = await new ApiClient(servers, this.opts.joinToken, this.opts.pinned).join({ name: this.name, labels });
+        const res = await new ApiClient(servers, this.opts.joinToken, this.opts.pinned).join({
+          name: this.name,
+          labels,
+          ...(this.opts.peerUrl !== undefined && { peerUrl: this.opts.peerUrl }),
+        });
         this.heartbeatMs = res.heartbeatMs;
         // A new token keeps the pinned key: joining again never replaces it (docs/trust.md#signed-releases).
         saveIdentity(this.root, {

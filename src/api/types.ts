@@ -384,6 +384,8 @@ export type DeploymentAction = 'pause' | 'resume' | 'promote' | 'abort';
 export interface JoinRequest {
   name: string;
   labels: Record<string, string>;
+  /** where peers reach this agent for package pieces, when not at the address the server sees it at (`--peer-url`; servers before 0032 refuse it) */
+  peerUrl?: string;
 }
 export interface JoinResponse {
   token: string;

@@ -216,10 +216,15 @@ export class KyselyStore implements Store {
         scope: null,
         pending_join: null,
         join_approved_until: null,
+        peer_url: row.peerUrl ?? null,
       })
-      // joined_at and last_heartbeat stay as they were
+      // joined_at and last_heartbeat stay as they were; a join says its peer URL again (none: none)
       .onConflict((oc) =>
-        oc.column('name').doUpdateSet((eb) => ({ labels: eb.ref('excluded.labels'), address: eb.ref('excluded.address') })),
+        oc.column('name').doUpdateSet((eb) => ({
+          labels: eb.ref('excluded.labels'),
+          address: eb.ref('excluded.address'),
+          peer_url: eb.ref('excluded.peer_url'),
+        })),
       )
       .execute();
   }
