@@ -12,6 +12,8 @@ import { chunks } from './batch.js';
 import { assemble, cutRange, pieces as logPieces } from './build-log.js';
 import {
   desiredGeneration,
+  desiredGenerations,
+  GenerationBatch,
   getDesired,
   getDesiredMany,
   raiseDesiredGeneration,
@@ -80,6 +82,7 @@ const MAX_LOG_POSITION = 2 ** 31 - 1;
  */
 export class KyselyStore implements Store {
   #closed = false;
+  #generations: GenerationBatch | undefined;
 
   /**
    * @param db an open, migrated database
@@ -213,10 +216,15 @@ export class KyselyStore implements Store {
         scope: null,
         pending_join: null,
         join_approved_until: null,
+        peer_url: row.peerUrl ?? null,
       })
-      // joined_at and last_heartbeat stay as they were
+      // joined_at and last_heartbeat stay as they were; a join says its peer URL again (none: none)
       .onConflict((oc) =>
-        oc.column('name').doUpdateSet((eb) => ({ labels: eb.ref('excluded.labels'), address: eb.ref('excluded.address') })),
+        oc.column('name').doUpdateSet((eb) => ({
+          labels: eb.ref('excluded.labels'),
+          address: eb.ref('excluded.address'),
+          peer_url: eb.ref('excluded.peer_url'),
+        })),
       )
       .execute();
   }
@@ -595,7 +603,10 @@ export class KyselyStore implements Store {
   }
 
   async desiredGeneration(host: string): Promise<number> {
-    return desiredGeneration(this.db, host);
+    // batched outside a transaction (GenerationBatch); inside one, read where the transaction reads
+    if (this.db.isTransaction) return desiredGeneration(this.db, host);
+    this.#generations ??= new GenerationBatch((hosts) => desiredGenerations(this.db, hosts));
+    return this.#generations.get(host);
   }
   async raiseDesiredGeneration(host: string, atLeast: number): Promise<number> {
     return raiseDesiredGeneration(this.db, host, atLeast);

@@ -98,10 +98,12 @@ export interface HostRow {
   capacity?: import('./schedule.js').CapacityRow;
   /** true while the host is draining (`noops host drain`); absent otherwise */
   draining?: true;
+  /** the URL its agent said at join that peers reach it at (`--peer-url`, docs/packages-p2p.md); absent: none said */
+  peerUrl?: string;
 }
 
 /** What `upsertHost` writes: the rest of a host's row is changed by `updateHost` only. */
-export type HostJoin = Pick<HostRow, 'name' | 'labels' | 'address' | 'joinedAt'>;
+export type HostJoin = Pick<HostRow, 'name' | 'labels' | 'address' | 'joinedAt' | 'peerUrl'>;
 
 /** A cluster: a named set of hosts that run one job. */
 export interface ClusterRow {
