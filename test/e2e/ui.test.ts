@@ -267,6 +267,8 @@ test('"Roll back to this version" asks first, then rolls back: a new history row
 
   await top.getByRole('button', { name: 'show' }).click();
   const detail = page.locator('tr.history-detail').first();
+  // the machines are read when the details open (a page of them): every host of a small cluster
+  await detail.locator('tr[data-host="h2"]').waitFor();
   assert.match(await detail.innerText(), /timeout: 300/);
   assert.match(await detail.innerText(), /h1\s+\S+\s+succeeded/);
   await page.locator('#history').scrollIntoViewIfNeeded();

@@ -5,7 +5,7 @@
  * token that may deploy to the cluster (permissions.ts); a viewer sees the rest.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { DeploymentView, NodeView } from '../../api/index.js';
+import { type DeploymentView, historySummaries, type NodeView } from '../../api/index.js';
 import { html } from '../html.js';
 import { useLoad } from '../load.js';
 import { count } from '../format.js';
@@ -19,7 +19,9 @@ import { PlacementHistory } from './placements.js';
 
 /** How many history rows the page shows: a few weeks of deploys on a busy cluster. */
 export const HISTORY_ROWS = 50;
-/** The history is re-read this often, for deploys started elsewhere (the CLI, a colleague). */
+/** The history is re-read this often, for deploys started elsewhere (the CLI, a colleague): as
+ * summaries (`?view=summary`, about 2.5 kB a row at any size; 50 whole deployments of 10,000
+ * hosts were about 180 MB), or whole and summarized here against a server without them. */
 export const HISTORY_REFRESH_MS = 10_000;
 
 export function ClusterBody({ view, reload }: { view: NodeView; reload: () => void }) {
@@ -30,7 +32,7 @@ export function ClusterBody({ view, reload }: { view: NodeView; reload: () => vo
   const mayDeploy = useMay(tag, NEEDS.deploy);
   const mayRollback = useMay(tag, NEEDS.rollback);
   const mayUndeploy = useMay(tag, NEEDS.undeploy);
-  const history = useLoad(() => api.history(tag, HISTORY_ROWS), [tag], HISTORY_REFRESH_MS);
+  const history = useLoad(() => historySummaries(api, tag, { limit: HISTORY_ROWS }), [tag], HISTORY_REFRESH_MS);
   const [liveId, setLiveId] = useState<number | null>(cluster.running?.id ?? null);
   const [startError, setStartError] = useState<Error | null>(null);
 

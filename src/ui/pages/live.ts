@@ -3,17 +3,11 @@
  * is not healthy or failed, the deploy tests, its log, and the controls the server accepts now
  * (pause, resume, promote, abort) that the token may use. Fed by the deployment's summary stream
  * (feed.ts: a few kB per change, where the whole deployment is about 3 MB at 10,000 hosts); the
- * table's hosts are read a page at a time when the summary changes (the first LIVE_HOSTS).
+ * table's hosts are read a page at a time when the summary changes (deploy-hosts.ts: a page,
+ * more on demand, filtered by state).
  */
 import { useEffect, useState } from 'preact/hooks';
-import {
-  type DeploymentAction,
-  type DeploymentHostView,
-  type DeploymentSummary,
-  deploymentActionSummary,
-  deploymentHosts,
-  deploymentSummaryEvents,
-} from '../../api/index.js';
+import { type DeploymentAction, type DeploymentSummary, deploymentActionSummary, deploymentSummaryEvents } from '../../api/index.js';
 import { html } from '../html.js';
 import { count, duration, when } from '../format.js';
 import { deploymentFeed } from '../feed.js';
@@ -21,6 +15,7 @@ import { actionsFor, tallyOf, whereWords } from '../controls.js';
 import { href } from '../routes.js';
 import { isNotFound, may, NEEDS, notFoundWords } from '../permissions.js';
 import { Badge, Empty, ErrorBox, Section, TagLink, useApi, useWho } from '../widgets.js';
+import { DeploymentHosts } from './deploy-hosts.js';
 
 /** Actions that cannot be undone ask first. */
 const CONFIRM: Partial<Record<DeploymentAction, string>> = {
@@ -28,14 +23,11 @@ const CONFIRM: Partial<Record<DeploymentAction, string>> = {
 };
 /** The log lines shown: the newest, enough to see how it got here. */
 const LOG_LINES = 12;
-/** The hosts the table shows: every host of most clusters; a larger one is told in counts above it. */
-const LIVE_HOSTS = 200;
 
 export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; onEnd?: () => void; standalone?: boolean }) {
   const api = useApi();
   const who = useWho();
   const [d, setD] = useState<DeploymentSummary | null>(null);
-  const [rows, setRows] = useState<DeploymentHostView[]>([]);
   const [error, setError] = useState<Error | null>(null);
   const [actionError, setActionError] = useState<Error | null>(null);
   const [acting, setActing] = useState<DeploymentAction | null>(null);
@@ -53,21 +45,6 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
       }),
     [id],
   );
-  // The table's hosts, read again when the summary changed.
-  useEffect(() => {
-    if (!d) return undefined;
-    let gone = false;
-    deploymentHosts(api, id, { limit: LIVE_HOSTS })
-      .then((r) => {
-        if (!gone) setRows(r);
-      })
-      .catch((err: Error) => {
-        if (!gone) setError(err);
-      });
-    return () => {
-      gone = true;
-    };
-  }, [d?.index]);
   // The elapsed time moves every second while it runs.
   useEffect(() => {
     if (d?.status !== 'running') return undefined;
@@ -100,7 +77,6 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
   }
   const t = tallyOf(d.states, d.hostCount);
   const p = d.progress;
-  const batches = p ? p.batches.length : 1;
   const actions = actionsFor(d).filter((a) => may(who, d.tag, NEEDS[a]));
   return html`<${Section} title=${title} id="live" actions=${!standalone ? html`<a href=${href.deployment(d.id)}>open on its own page</a>` : null}>
     <div class="live" data-status=${d.status} data-phase=${p?.phase ?? ''} data-paused=${String(p?.paused ?? false)}>
@@ -127,21 +103,7 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
       }
       ${actionError ? html`<${ErrorBox} error=${actionError} />` : null}
       ${error ? html`<p class="small muted" role="status">Lost the live stream (${error.message}); reconnecting…</p>` : null}
-      <table class="compact live-hosts">
-        <thead><tr>${batches > 1 ? html`<th>batch</th>` : null}<th>host</th><th>before</th><th>state</th><th>reason</th></tr></thead>
-        <tbody>${rows.map(
-          (
-            r,
-          ) => html`<tr key=${r.host} data-host=${r.host} data-state=${r.state} class=${p && p.batch === r.batch && d.status === 'running' ? 'current-batch' : ''}>
-          ${batches > 1 ? html`<td class="num">${r.batch + 1}</td>` : null}
-          <td class="mono">${r.host}</td>
-          <td class="mono muted">${r.previous ?? 'nothing'}</td>
-          <td><${Badge} status=${r.state} /></td>
-          <td class="error-text">${r.reason ?? ''}</td>
-        </tr>`,
-        )}</tbody>
-      </table>
-      ${d.hostCount > rows.length ? html`<p class="small muted">The first ${rows.length} of ${count(d.hostCount, 'host')}.</p>` : null}
+      <${DeploymentHosts} summary=${d} className="live-hosts" highlight=${d.status === 'running'} />
       ${
         p?.tests.length
           ? html`<h3>Deploy tests</h3>${p.tests.map(
