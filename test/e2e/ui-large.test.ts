@@ -198,6 +198,8 @@ test('the cluster page reads summaries: every row with its machines, no whole de
     await hostRows(page).first().innerText(),
     /host-00000\.rack0\.example\.com\s+fedcba987\s+failed\s+exited 1 before it was healthy/,
   );
+  await until('the page of hosts read', () => reads.find((r) => r.path.includes('/hosts?')), WAIT_MS);
+  console.log(`# a page of hosts (200): ${reads.find((r) => r.path.includes('/hosts?'))!.bytes} bytes`);
   // every page, one after the other (the last one short)
   for (let shown = 200; shown < HOSTS; ) {
     const next = Math.min(200, HOSTS - shown);

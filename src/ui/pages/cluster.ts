@@ -20,7 +20,7 @@ import { PlacementHistory } from './placements.js';
 /** How many history rows the page shows: a few weeks of deploys on a busy cluster. */
 export const HISTORY_ROWS = 50;
 /** The history is re-read this often, for deploys started elsewhere (the CLI, a colleague): as
- * summaries (`?view=summary`, about 2.5 kB a row at any size; 50 whole deployments of 10,000
+ * summaries (`?view=summary`, about 1.3 kB a row at any size; 50 whole deployments of 10,000
  * hosts were about 180 MB), or whole and summarized here against a server without them. */
 export const HISTORY_REFRESH_MS = 10_000;
 
