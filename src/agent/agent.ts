@@ -496,7 +496,9 @@ export class Agent {
   private async download(url: string, given: string | Writable | PieceDest): Promise<void> {
     // A package of the server's: in pieces from peers when the server tracks it (docs/packages-p2p.md).
     const sha256 = /\/artifacts\/([0-9a-f]{64})$/.exec(url)?.[1];
-    if (this.swarm && sha256 && !(given instanceof Writable) && (await this.swarm.download(sha256, url, given))) return;
+    // One the server sends whole anyway (`whole` in the desired state): no question to the tracker first.
+    const whole = this.desired?.some((i) => i.url === url && i.whole === true) === true;
+    if (this.swarm && sha256 && !whole && !(given instanceof Writable) && (await this.swarm.download(sha256, url, given))) return;
     const dest = isPieceDest(given) ? given.stream() : given;
     const res = await this.api.download(url);
     if (!res.body) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server sent an empty body for ${url}`);

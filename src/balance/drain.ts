@@ -25,6 +25,12 @@ export interface DrainRequest {
   /** only the replicas numbered above this (a lower count: the scheduler's; absent: every one) */
   above?: number;
   timeoutMs: number;
+  /**
+   * only the process instances running now (their pids, from the host's last report): a
+   * restart's, so that its new process, another pid, joins the pools as soon as it is healthy,
+   * before the mark is cleared (absent: every instance of the version)
+   */
+  running?: boolean;
   /** written in the mark: `deployment #12`, `restart #7` */
   reason: string;
   signal?: AbortSignal;
@@ -53,19 +59,21 @@ interface Pending {
 export async function drainAndWait(balancers: Balancers, req: DrainRequest): Promise<DrainOutcome> {
   const view = balancers.view;
   const target = { host: req.host, tag: req.tag, version: req.version, ...(req.above !== undefined && { above: req.above }) };
-  const holding = (): Pending[] =>
+  // after the mark, only the members it drains (a restart's spares a process already back new and healthy)
+  const holding = (marked = false): Pending[] =>
     view.poolRows().flatMap((pool) => {
       const ids = view
         .desiredMembers(pool.name)
-        .filter((m) => coveredBy(target, m))
+        .filter((m) => coveredBy(target, m) && (!marked || m.state === 'drain'))
         .map((m) => m.id);
       return ids.length === 0 ? [] : [{ name: pool.name, host: pool.host, ids: new Set(ids), seq: -1 }];
     });
   if (holding().length === 0) return { pools: [] }; // no pool holds it: nothing to write, nothing to wait for
   const markedAt = new Date().toISOString(); // before the mark: a report that follows it is received after this
-  const mark = await balancers.mark({ ...target, timeoutMs: req.timeoutMs, reason: req.reason });
+  const pids = req.running ? view.runningPids(req.host, req.tag) : undefined;
+  const mark = await balancers.mark({ ...target, ...(pids && { pids }), timeoutMs: req.timeoutMs, reason: req.reason });
   // the view took the mark: the members are `drain` now, and each balancer host's index moved
-  const pending = holding().map((p) => ({ ...p, seq: view.seq(p.host) }));
+  const pending = holding(true).map((p) => ({ ...p, seq: view.seq(p.host) }));
   const outcome = new Map<string, { connections: number | null; drained: boolean }>();
   const check = (final: boolean): 'done' | 'waiting' => {
     const problems: string[] = [];

@@ -18,7 +18,17 @@ const MAIL = 'cop.acme_owt.mail_pdl.post_service.smtp_job.relay_cluster.prod';
 const LATER = new Date(Date.now() + 60_000).toISOString();
 
 function cand(host: string, over: Partial<Candidate> = {}): Candidate {
-  return { host, address: `10.0.0.${host.slice(1)}`, port: 8080, tag: SHOP, version: 'aaaaaaaaa', process: 'web', healthy: true, ...over };
+  return {
+    host,
+    address: `10.0.0.${host.slice(1)}`,
+    port: 8080,
+    tag: SHOP,
+    version: 'aaaaaaaaa',
+    process: 'web',
+    pid: 100,
+    healthy: true,
+    ...over,
+  };
 }
 
 test('a member id is host, process and tag made safe, stable across versions, at most 100 characters', () => {
@@ -88,6 +98,17 @@ test('a mark with `above` covers only the replicas numbered above it (a lower co
   assert.equal(covers({ ...mark, above: 2 }, of('web@2')), false);
   assert.equal(stateOf(cand('h1', { process: 'web@2' }), [mark]), 'drain');
   assert.equal(stateOf(cand('h1', {}), [mark]), 'ready');
+});
+
+test("a restart's mark covers the processes it stopped, and spares a new one once healthy", () => {
+  const mark: DrainMark = { host: 'h1', tag: SHOP, version: null, until: LATER, reason: 'restart', pids: [100] };
+  assert.equal(stateOf(cand('h1', {}), [mark]), 'drain', 'the process it stops');
+  assert.equal(stateOf(cand('h1', { pid: null, healthy: false }), [mark]), 'drain', 'stopped, not back yet');
+  assert.equal(stateOf(cand('h1', { pid: 101, healthy: false }), [mark]), 'drain', 'new, not healthy yet: one change, drain to ready');
+  assert.equal(stateOf(cand('h1', { pid: 101 }), [mark]), 'ready', 'new and healthy: in the pool, the mark still there');
+  const every: DrainMark = { host: 'h1', tag: SHOP, version: null, until: LATER, reason: 'restart' };
+  assert.equal(stateOf(cand('h1', { pid: 101 }), [every]), 'drain', 'a mark of every instance covers it');
+  assert.equal(covers(mark, { host: 'h1', tag: SHOP, version: 'aaaaaaaaa' }), true, 'a member known by id alone: covered');
 });
 
 test('the old and the new version of one instance make one member: the one taking traffic, then the later', () => {

@@ -32,6 +32,8 @@ export interface Candidate {
   tag: string;
   version: string;
   process: string;
+  /** its process's pid as reported (null: not running); a restart's mark covers only the pids it stopped */
+  pid: number | null;
   /** naming's rule: up, its health check passing (or none), its host up */
   healthy: boolean;
 }
@@ -51,14 +53,31 @@ export function memberId(host: string, tag: string, process: string): string {
   return `${safe.slice(0, MEMBER_ID_MAX - hash.length - 1)}_${hash}`;
 }
 
-/** Whether a mark covers a member: its host, its tag or beneath, its version (null: any), its replica (above `above`, when set). */
-export function covers(mark: DrainMark, m: { host: string; tag: string; version: string; process?: string }): boolean {
+/**
+ * Whether a mark covers a member: its host, its tag or beneath, its version (null: any), its
+ * replica (above `above`, when set), and, for a mark of some pids (a restart's), any instance but
+ * a new one: a process of another pid that is healthy (a member known by id alone is covered).
+ */
+export function covers(
+  mark: DrainMark,
+  m: { host: string; tag: string; version: string; process?: string; pid?: number | null; healthy?: boolean },
+): boolean {
   return (
     mark.host === m.host &&
     isUnder(m.tag, mark.tag) &&
     (mark.version === null || mark.version === m.version) &&
-    (mark.above === undefined || (m.process === undefined ? 1 : replicaOf(m.process).replica) > mark.above)
+    (mark.above === undefined || (m.process === undefined ? 1 : replicaOf(m.process).replica) > mark.above) &&
+    (mark.pids === undefined || !isNewHealthy(m, mark.pids))
   );
+}
+
+/**
+ * A restarted process back: another pid than those the mark stopped, and healthy. One still
+ * starting stays covered (drain), so that its pools change once, drain to ready, not drain to
+ * maint to ready (a change applied while another one is applied joins late).
+ */
+function isNewHealthy(m: { pid?: number | null; healthy?: boolean }, pids: readonly number[]): boolean {
+  return m.healthy === true && m.pid !== undefined && m.pid !== null && !pids.includes(m.pid);
 }
 
 /** The marks still in force at `now` (ms since the epoch). */

@@ -21,6 +21,13 @@ export interface DrainMark {
   reason: string;
   /** only the replicas numbered above this (`web@3` is 3, `web` 1): a lower count's (absent: every one) */
   above?: number;
+  /**
+   * only the process instances of these pids (a restart's: the processes it stops; migration
+   * 0030): a process of another pid is a new one, and once healthy it is not covered, so it
+   * joins the pools at its first healthy report, whenever the mark is cleared (absent: every
+   * instance, whatever its pid: a rollout's, an undeploy's, a lower count's)
+   */
+  pids?: number[];
 }
 
 /** A balancer's last report of one pool, as the server stored it. */

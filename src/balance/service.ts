@@ -56,8 +56,8 @@ export class Balancers {
   }
 
   /**
-   * Marks the members of (`host`, `tag`, `version`: null any) to drain until `timeoutMs` plus a
-   * grace from now; the view here takes it at once, the others when the bus tells them.
+   * Marks the members of (`host`, `tag`, `version`: null any; with `pids`, only those process
+   * instances) to drain until `timeoutMs` plus a grace from now; the view here takes it at once, the others when the bus tells them.
    */
   async mark(m: {
     host: string;
@@ -66,6 +66,8 @@ export class Balancers {
     timeoutMs: number;
     reason: string;
     above?: number;
+    /** only these process instances (a restart's: see DrainMark) */
+    pids?: number[];
   }): Promise<DrainMark> {
     const mark: DrainMark = {
       host: m.host,
@@ -74,6 +76,7 @@ export class Balancers {
       until: new Date(Date.now() + m.timeoutMs + MARK_GRACE_MS).toISOString(),
       reason: m.reason,
       ...(m.above !== undefined && { above: m.above }),
+      ...(m.pids !== undefined && { pids: [...m.pids].sort((a, b) => a - b) }),
     };
     await this.deps.store.putDrain(mark);
     const same = (d: DrainMark): boolean =>

@@ -21,6 +21,7 @@ import {
 } from '../api/index.js';
 import type { NamingSource } from '../naming/index.js';
 import type { HostRow } from '../store/index.js';
+import { isUnder } from '../tree/index.js';
 import { type Candidate, balancersIndex, desiredPool, indexOfDigests, liveMarks, membersOf, poolDigest, selects } from './members.js';
 import type { BalanceStore, DrainMark, StoredBalancerReport } from './ports.js';
 
@@ -240,6 +241,13 @@ export class PoolView extends EventEmitter {
     return [...this.reports.values()];
   }
 
+  /** The pids of `host`'s processes under `tag` (or beneath it) as its last report gives them: what a restart stops. */
+  runningPids(host: string, tag: string): number[] {
+    const pids: number[] = [];
+    for (const p of this.source.lastReport(host)?.processes ?? []) if (p.pid !== null && isUnder(p.tag, tag)) pids.push(p.pid);
+    return pids;
+  }
+
   /** Whether `host` reported and is up now (naming's rule). */
   isLive(host: string): boolean {
     return (
@@ -342,6 +350,7 @@ export class PoolView extends EventEmitter {
       tag: p.tag,
       version: p.version,
       process: p.process,
+      pid: p.pid,
       healthy: live && p.state === 'up' && (p.health === undefined || p.health === 'healthy'),
     }));
     const key = JSON.stringify(candidates);

@@ -251,6 +251,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       signatureOf: (job, version) => signatures.of(job, version),
       rootScopes: () => rootScopes(store),
       networkOf: (h) => network.forDesired(h, (message) => log(`noops server: ${message}\n`)),
+      // as the tracker decides (routes/swarm.ts): a package it would not split is fetched whole at once
+      whole: async (sha256) => (await artifacts.size(sha256).catch(() => Number.POSITIVE_INFINITY)) < config.swarmWholeBelowBytes,
       bus,
     });
     // a new pool (on any server; every host's generation was raised with it): answers resolved anew, parked polls answered

@@ -135,6 +135,20 @@ function behaves(open: () => Promise<Store>): void {
     });
   });
 
+  it("keeps a restart's pids with its mark, and a mark put again takes the new pids (none: every instance)", async () => {
+    await using(open, async (store) => {
+      const tag = 'cop.acme_service.shop_job.web_cluster.prod';
+      const id = await store.putDrain({ host: 'h1', tag, version: null, until: LATER, reason: 'restart', pids: [41, 7] });
+      assert.deepEqual(await store.listDrains(AT), [
+        { id, host: 'h1', tag, version: null, until: LATER, reason: 'restart', pids: [41, 7] },
+      ]);
+      assert.equal(await store.putDrain({ host: 'h1', tag, version: null, until: LATER, reason: 'restart again', pids: [] }), id);
+      assert.deepEqual((await store.listDrains(AT))[0]!.pids, []);
+      await store.putDrain({ host: 'h1', tag, version: null, until: LATER, reason: 'restart, older server' });
+      assert.equal((await store.listDrains(AT))[0]!.pids, undefined);
+    });
+  });
+
   it('keeps the newest report of each pool, none for an unknown pool, and deletes it with its pool', async () => {
     await using(open, async (store) => {
       await store.putBalancer(web);

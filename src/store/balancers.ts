@@ -48,6 +48,8 @@ export interface DrainRow {
   reason: string;
   /** only the replicas numbered above this (`web@3` is 3; migration 0029): absent, every one */
   above?: number;
+  /** only the process instances of these pids (a restart's; migration 0030): absent, every one */
+  pids?: number[];
 }
 
 /** What `putDrain` takes: the store gives the id. */
@@ -73,7 +75,7 @@ export interface BalancerQueries {
   listBalancers(): Promise<BalancerRow[]>;
   /** deletes a pool and its report; answers whether it existed */
   deleteBalancer(name: string): Promise<boolean>;
-  /** adds a drain mark, or moves the `until` and `reason` of the one of the same host, tag, version and `above`; answers its id */
+  /** adds a drain mark, or moves the `until`, `reason` and `pids` of the one of the same host, tag, version and `above`; answers its id */
   putDrain(row: NewDrain): Promise<number>;
   /** deletes the marks of a host and tag: of one version (null: the any-version mark), or of every version when `version` is not given; with `above`, only the marks of those replicas; answers how many */
   clearDrains(which: { host: string; tag: string; version?: string | null; above?: number }): Promise<number>;
@@ -117,6 +119,8 @@ export interface BalancerDrainsTable {
   reason: string;
   /** 0: every replica (migration 0029_drain_replicas) */
   above: import('kysely').ColumnType<number, number | undefined, number>;
+  /** the pids as a JSON array; null: every instance (migration 0030_drain_pids) */
+  pids: import('kysely').ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** The reports table: one row per pool. */
@@ -162,6 +166,21 @@ export function drainReplicasMigration(_backend: Backend): Migration {
         .unique()
         .execute();
       await db.schema.alterTable('balancer_drains').dropColumn('above').execute();
+    },
+  };
+}
+
+/**
+ * Migration 0030_drain_pids: `balancer_drains.pids`, so that a restart's mark covers only the
+ * processes it stops and the new one joins the pools at its first healthy report.
+ */
+export function drainPidsMigration(_backend: Backend): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('balancer_drains').addColumn('pids', 'text').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('balancer_drains').dropColumn('pids').execute();
     },
   };
 }
@@ -253,6 +272,7 @@ function drainFromDb(r: Omit<import('kysely').Selectable<BalancerDrainsTable>, '
     until: r.until,
     reason: r.reason,
     ...(r.above !== EVERY_REPLICA && { above: Number(r.above) }),
+    ...(r.pids !== null && { pids: JSON.parse(r.pids) as number[] }),
   };
 }
 
@@ -312,11 +332,13 @@ export function balancerQueries(db: Kysely<Database>): BalancerQueries {
           until: row.until,
           reason: row.reason,
           above: row.above ?? EVERY_REPLICA,
+          pids: row.pids === undefined ? null : JSON.stringify(row.pids),
         })
         .onConflict((oc) =>
           oc.columns(['host', 'tag', 'version', 'above']).doUpdateSet({
             until: (eb) => eb.ref('excluded.until'),
             reason: (eb) => eb.ref('excluded.reason'),
+            pids: (eb) => eb.ref('excluded.pids'),
           }),
         )
         .returning('id')

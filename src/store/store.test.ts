@@ -297,6 +297,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0026_deployment_hosts',
         '0028_replicas',
         '0029_drain_replicas',
+        '0030_drain_pids',
         '0032_peer_url',
       ]);
     });

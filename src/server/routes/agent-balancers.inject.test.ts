@@ -214,6 +214,37 @@ routeTest(
 
 routeTest(
   'POST /api/v1/commands',
+  "a restart's new process joins its pools at the report that shows it healthy, before the restart's hook clears the mark",
+  async () => {
+    const restart = t.call(t.adminToken, 'POST', '/api/v1/commands', { host: 'h1', action: 'restart', tag: TREE.CLUSTER });
+    await until(async () => (await h1State()) === 'drain', 'h1 drains in the pool');
+    await lbReports(0);
+    const res = await restart;
+    assert.equal(res.statusCode, 202, res.body);
+    // the moment the pool first holds h1 ready: was the restart's mark still there?
+    const view = t.ctx.balancers.view;
+    let marksWhenReady: number | undefined;
+    const onChange = (): void => {
+      if (marksWhenReady !== undefined || view.desiredMembers('web').find((m) => m.host === 'h1')?.state !== 'ready') return;
+      marksWhenReady = view.drainMarks().filter((d) => d.host === 'h1').length;
+    };
+    view.on('change', onChange);
+    try {
+      await t.report(h1, { processes: [{ ...upProcess(TREE.CLUSTER, 'abcdef001'), pid: 103 }] });
+      await until(async () => (await t.ctx.store.listDrains(new Date().toISOString())).length === 0, 'the mark cleared');
+    } finally {
+      view.off('change', onChange);
+    }
+    assert.equal(marksWhenReady, 1, 'ready at the healthy report itself, not once the hook cleared the mark (it did so after)');
+    const id = (res.json() as { id: number }).id;
+    await t.call(h1, 'GET', '/api/v1/agent/desired?after=-1&commands=1');
+    assert.equal((await t.call(h1, 'POST', `/api/v1/agent/commands/${id}`, { done: true })).statusCode, 200);
+    await t.report(h1, { processes: [upProcess(TREE.CLUSTER, 'abcdef001')] });
+  },
+);
+
+routeTest(
+  'POST /api/v1/commands',
   'a restart done while its new process is not healthy yet keeps the mark: the pool changes once, drain to ready, at the healthy report',
   async () => {
     const restart = t.call(t.adminToken, 'POST', '/api/v1/commands', { host: 'h1', action: 'restart', tag: TREE.CLUSTER });

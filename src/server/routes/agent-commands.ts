@@ -67,6 +67,7 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
               host: body.host,
               tag,
               version: null,
+              running: true, // the processes running now: the new one joins at its first healthy report
               timeoutMs: await drainTimeoutOf(ctx.store, body.host, tag),
               reason: `restart by ${req.principal.name}`,
             })

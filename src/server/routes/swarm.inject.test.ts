@@ -2,6 +2,7 @@
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import type { DesiredState } from '../../api/index.js';
 import type { SigningKey } from '../../release/index.js';
 import { checkTable, checkTicket, SEED, type SwarmAnswer } from '../../swarm/index.js';
 import { assertError, routeTest, startTestApp, TREE, type TestApp } from '../test-app.js';
@@ -64,6 +65,27 @@ routeTest(
       assert.deepEqual(a.assignments, []);
     } finally {
       t.ctx.config.swarmWholeBelowBytes = 0;
+    }
+  },
+);
+
+routeTest(
+  'GET /api/v1/agent/desired',
+  "a package smaller than the server's threshold is marked whole in the desired state, so agents need not ask the tracker; a larger one is not",
+  async () => {
+    const desired = async (): Promise<DesiredState> =>
+      (await t.call(agents.h1!, 'GET', '/api/v1/agent/desired?after=-1')).json() as DesiredState;
+    const tracked = await desired();
+    assert.equal(tracked.instances[0]!.sha256, sha256);
+    assert.equal(tracked.instances[0]!.whole, undefined, 'this server splits every package (threshold 0)');
+    const size = (await t.call(agents.h1!, 'GET', `/api/v1/artifacts/${sha256}`)).rawPayload.length;
+    t.ctx.config.swarmWholeBelowBytes = size + 1;
+    try {
+      t.ctx.desired.forgetAll(); // resolved again, as after a restart with the new threshold
+      assert.equal((await desired()).instances[0]!.whole, true);
+    } finally {
+      t.ctx.config.swarmWholeBelowBytes = 0;
+      t.ctx.desired.forgetAll();
     }
   },
 );
