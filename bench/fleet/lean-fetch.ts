@@ -14,16 +14,31 @@ import type http from 'node:http';
 import { Readable } from 'node:stream';
 import { poolFor, requestFor } from './tls.js';
 
-/** Idle connections kept for reuse. Heartbeats come in bursts (a deploy wakes every agent at
- * once); each agent's long poll holds a connection of its own, so those are not limited. */
-const MAX_FREE_SOCKETS = 1024;
+/**
+ * Connections per simulated agent, its long poll's included. A real agent holds its own (about
+ * two: its poll and one kept alive for the rest); the agents of a worker share theirs, and a
+ * request past the limit waits in the worker for one to come free, so after the join the pool
+ * hardly opens a connection. Before, it kept at most 1,024 idle connections a worker and opened
+ * new ones at every burst (a deploy wakes every agent at once). The server accepts one
+ * connection per turn of its event loop (libuv since 1.45), and with 10,000 agents a turn took
+ * a second or more: the new connections waited in a full accept queue, the kernel dropped the
+ * rest, and their connects took tens of seconds (40,000 reports given up after 60 s in one run).
+ */
+export const SOCKETS_PER_AGENT = 1.2;
 
-const POOL: http.AgentOptions = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: MAX_FREE_SOCKETS, scheduling: 'lifo' };
+/** Unsized (join-only.ts): no limit, and 1,024 idle connections kept, as before. */
+let poolOptions: http.AgentOptions = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: 1024, scheduling: 'lifo' };
+
+/** Sizes the pool for this worker's `agents` (before the first request). */
+export function sizePool(agents: number): void {
+  const sockets = Math.max(16, Math.ceil(agents * SOCKETS_PER_AGENT));
+  poolOptions = { ...poolOptions, maxSockets: sockets, maxFreeSockets: sockets };
+}
 /** One pool per scheme: https (the TLS variant, see tls.ts) pools trust the server's CA. */
 const pools = new Map<string, http.Agent>();
 function pool(url: URL): http.Agent {
   let p = pools.get(url.protocol);
-  if (!p) pools.set(url.protocol, (p = poolFor(url.href, POOL)));
+  if (!p) pools.set(url.protocol, (p = poolFor(url.href, poolOptions)));
   return p;
 }
 

@@ -10,7 +10,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Agent } from '../../src/agent/index.js';
 import type { AgentReport, DesiredState } from '../../src/api/index.js';
 import { mapLimit } from '../lib/limit.js';
-import { leanFetch } from './lean-fetch.js';
+import { leanFetch, sizePool } from './lean-fetch.js';
 import type { FromWorker, ToWorker, WatchStatus, WindowSamples } from './protocol.js';
 import { MemoryReleases, SharedPackages, type DownloadMeter } from './sim-releases.js';
 import { SimSupervisor } from './sim-supervisor.js';
@@ -133,6 +133,7 @@ function check(): void {
 }
 
 async function start(msg: Extract<ToWorker, { type: 'start' }>): Promise<void> {
+  sizePool(msg.names.length); // connections as its agents would hold them (lean-fetch.ts)
   const log = createWriteStream(msg.logFile, { flags: 'a' });
   const made = msg.names.map(
     (name) =>

@@ -12,6 +12,8 @@ export { freePort };
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const NOOPS = join(ROOT, 'bin', 'noops');
+/** Writes the server's CPU profile minute by minute under NOOPS_BENCH_PROFILE (see the file). */
+const CPU_PROBE = join(ROOT, 'bench', 'lib', 'cpu-probe.mjs');
 
 /** How long a server may take to open its store and listen (a busy 2-core machine is slow). */
 const LISTEN_TIMEOUT_MS = 60_000;
@@ -71,10 +73,10 @@ export async function startServer(
   more: { env?: Record<string, string>; nodeArgs?: string[] } = {},
 ): Promise<ServerDaemon> {
   const port = await freePort();
-  // NOOPS_BENCH_PROFILE=DIR: the server writes a V8 CPU profile there when it stops.
+  // NOOPS_BENCH_PROFILE=DIR: the server writes a V8 CPU profile of each minute there (cpu-probe.mjs).
   const profile = process.env.NOOPS_BENCH_PROFILE;
   const d = launch(['server', '--data', dataDir, '--listen', `127.0.0.1:${port}`, ...extra], more.env ?? {}, [
-    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+    ...(profile ? ['--import', CPU_PROBE] : []),
     ...(more.nodeArgs ?? []),
   ]);
   const deadline = Date.now() + LISTEN_TIMEOUT_MS;

@@ -42,7 +42,9 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
     t += prof.timeDeltas[i] ?? 0;
     return { id, t, dt: prof.timeDeltas[i + 1] ?? 0 };
   });
-  for (const ph of phases) {
+  // and the whole file (the server's profiles from cpu-probe.mjs cover a minute each)
+  const whole = { name: 'the whole profile', startUs: prof.startTime, endUs: t };
+  for (const ph of [...phases, whole]) {
     const self = new Map<string, number>();
     const inclusive = new Map<string, number>();
     let total = 0;

@@ -131,7 +131,7 @@ export interface AgentOptions {
    * 0.0.0.0:7701); undefined: none (the agent still fetches pieces from peers). docs/packages-p2p.md
    */
   peerListen?: string;
-  /** the URL peers reach this agent at (`--peer-url`), when not the address the server sees it at plus the port */
+  /** the URL peers reach this agent at (`--peer-url`), when not the address the server sees it at plus the port; said at join too (the server keeps it) */
   peerUrl?: string;
   /** false: packages come whole from the server, never in pieces (default true; benchmarks compare) */
   pieces?: boolean;
@@ -353,7 +353,11 @@ export class Agent {
         // The platform labels let the server check a runtime's platform before a deploy; given labels win.
         const [os, arch] = hostPlatform().split('/');
         const labels = { [OS_LABEL]: os!, [ARCH_LABEL]: arch!, ...this.opts.labels };
-        const res = await new ApiClient(servers, this.opts.joinToken, this.opts.pinned).join({ name: this.name, labels });
+        const res = await new ApiClient(servers, this.opts.joinToken, this.opts.pinned).join({
+          name: this.name,
+          labels,
+          ...(this.opts.peerUrl !== undefined && { peerUrl: this.opts.peerUrl }),
+        });
         this.heartbeatMs = res.heartbeatMs;
         // A new token keeps the pinned key: joining again never replaces it (docs/trust.md#signed-releases).
         saveIdentity(this.root, {
@@ -492,7 +496,9 @@ export class Agent {
   private async download(url: string, given: string | Writable | PieceDest): Promise<void> {
     // A package of the server's: in pieces from peers when the server tracks it (docs/packages-p2p.md).
     const sha256 = /\/artifacts\/([0-9a-f]{64})$/.exec(url)?.[1];
-    if (this.swarm && sha256 && !(given instanceof Writable) && (await this.swarm.download(sha256, url, given))) return;
+    // One the server sends whole anyway (`whole` in the desired state): no question to the tracker first.
+    const whole = this.desired?.some((i) => i.url === url && i.whole === true) === true;
+    if (this.swarm && sha256 && !whole && !(given instanceof Writable) && (await this.swarm.download(sha256, url, given))) return;
     const dest = isPieceDest(given) ? given.stream() : given;
     const res = await this.api.download(url);
     if (!res.body) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server sent an empty body for ${url}`);

@@ -141,6 +141,8 @@ export class SwarmClient {
         open: (size) => (typeof dest === 'string' ? filePieceStore(dest, size) : dest.open(size)),
         offer: (source) => this.peers.offer(sha256, source),
         ...(this.serve && { serve: this.serve }),
+        // refused by the tracker (NOOPS_E_PEER_URL): said no more until the agent restarts
+        serveRefused: () => (this.serve = undefined),
         log: this.opts.log,
         signal: this.opts.signal,
         debug: process.env.NOOPS_SWARM_DEBUG === '1',

@@ -16,7 +16,17 @@ export * from './strategies-client.js';
 export * from './naming-types.js';
 export { readDeps, resolveNames, type ResolveOptions } from './naming-client.js';
 export * from './deployment-types.js';
-export { deploymentHosts, deploymentSummary, deploymentSummaryEvents, type SummaryOptions } from './deployment-client.js';
+export {
+  deploymentActionSummary,
+  deploymentHosts,
+  deploymentSummary,
+  deploymentSummaryEvents,
+  FALLBACK_POLL_MS,
+  historySummaries,
+  refusesSummary,
+  type SummaryOptions,
+} from './deployment-client.js';
+export * from './deployment-summary.js';
 export { queryString } from './query.js';
 export type * from './alarms-types.js';
 export * from './alarms-client.js';

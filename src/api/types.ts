@@ -384,6 +384,8 @@ export type DeploymentAction = 'pause' | 'resume' | 'promote' | 'abort';
 export interface JoinRequest {
   name: string;
   labels: Record<string, string>;
+  /** where peers reach this agent for package pieces, when not at the address the server sees it at (`--peer-url`; servers before 0032 refuse it) */
+  peerUrl?: string;
 }
 export interface JoinResponse {
   token: string;
@@ -413,6 +415,12 @@ export interface DesiredInstance {
   sha256: string;
   /** where to download the package: a path under the API prefix */
   url: string;
+  /**
+   * true: the package is small enough that the server sends it whole and its tracker hands out
+   * no pieces (docs/packages-p2p.md): the agent downloads it without asking the tracker first
+   * (one request per host instead of two). Absent: ask the tracker (an older server never sends it).
+   */
+  whole?: boolean;
   manifest: ReleaseManifest;
   deploymentId: number | null;
   /** 'deploy' or 'rollback': passed to the processes as NOOPS_DEPLOY_KIND */

@@ -50,6 +50,10 @@ export const ERROR_CODES = {
     status: 403,
     hint: "the server's admin allows root under the service (`noops root allow --scope TAG`), or the process names another `user:` in noops.yaml",
   },
+  NOOPS_E_PEER_URL: {
+    status: 403,
+    hint: 'leave --peer-url out (peers reach the agent where the server sees it), give one at that address, state it when the agent joins, or start the server with --trust-peer-urls (docs/packages-p2p.md)',
+  },
   // things
   NOOPS_E_NOT_FOUND: { status: 404, hint: 'check the name; list what exists with the matching ls command' },
   NOOPS_E_RELEASE_UNKNOWN: { status: 404, hint: 'build it first with `noops build`, or list releases with `noops releases -t TAG`' },

@@ -21,6 +21,8 @@ export {
   plainAddress,
   type NamingSource,
   type NamingViewOptions,
+  type HostChanges,
+  HOSTS_FULL_READ_MS,
   type NamingWake,
 } from './view.js';
 export { DeadlineWheel, Question, WHEEL_TICK_MS, type NamingScope, type Watcher } from './watchers.js';

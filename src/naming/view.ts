@@ -19,6 +19,7 @@ import type { HostRow } from '../store/index.js';
 import { formatSelector, matches, type Selector } from '../tree/index.js';
 import { DeadlineWheel, Question, type NamingScope, type Watcher } from './watchers.js';
 import { LivenessWheel } from './liveness.js';
+import { HostRows, type RowsRead } from './host-rows.js';
 
 /** The part of the read model (monitor/'s `ActualState`) naming reads. */
 export interface NamingSource {
@@ -32,11 +33,33 @@ export interface NamingSource {
   off(event: 'report', listener: (host: string) => void): unknown;
 }
 
+/**
+ * Tells of hosts whose row changed (joined, joined again from another address, removed): the
+ * server's change bus (`CHANNELS.agentTokens`: every join and removal forgets the agent's tokens,
+ * on every server). Answers a function that stops listening.
+ */
+export type HostChanges = (on: { change(host: string): void; resync(): void }) => () => void;
+
 /** How the view is tuned; the defaults suit a server. */
 export interface NamingViewOptions {
-  /** how often the hosts' rows (addresses, other servers' heartbeats) are read again */
+  /**
+   * how often the rows that may have changed without a word are read again: those of hosts this
+   * server does not hear live (another server may be writing their heartbeats); every row when
+   * `hostChanges` is not given
+   */
   hostsRefreshMs?: number;
+  /** with `hostChanges`: how often every host's row is read all the same (a safety net) */
+  hostsFullReadMs?: number;
+  /** hosts whose row changed: their rows are read at once, and only theirs */
+  hostChanges?: HostChanges;
 }
+
+/**
+ * With a change bus, every host's row is read again this often all the same: a row changed
+ * without a word (a write no server announced, a message lost without a resync) is seen within
+ * 5 minutes. At 10,000 hosts a full read was every 5 s before.
+ */
+export const HOSTS_FULL_READ_MS = 5 * 60_000;
 
 /**
  * What one wake cost, published on the diagnostics channel `NAMING_WAKE_CHANNEL` (only when
@@ -94,9 +117,8 @@ export class NamingView {
   /** each host's healthy endpoints, and their text (to see a change) */
   private readonly byHost = new Map<string, { endpoints: NamingEndpoint[]; key: string }>();
   private all: NamingEndpoint[] | undefined;
-  private hostRows = new Map<string, HostRow>();
-  /** host names by the plain address their agent joined from */
-  private hostsByAddress = new Map<string, string>();
+  /** every host's row as last read (its address, labels, stored heartbeat) */
+  private readonly rows: HostRows;
   /** the live hosts, each due when its liveness runs out (unless it reports first) */
   private readonly liveness = new LivenessWheel((hosts) => this.lapsed(hosts));
   /** every question asked since the last change, and every one with parked watchers */
@@ -108,10 +130,7 @@ export class NamingView {
     this.refreshHost(host);
   };
   private readonly timers: NodeJS.Timeout[] = [];
-  private loading: Promise<void> | undefined;
-  /** hosts that reported with no row read yet (they just joined), and the read of their rows under way */
-  private readonly unread = new Set<string>();
-  private readingNew: Promise<void> | undefined;
+  private stopChanges: (() => void) | undefined;
   /** raised at every change of any host's endpoints */
   generation = 0;
 
@@ -122,34 +141,41 @@ export class NamingView {
    */
   constructor(
     private readonly source: NamingSource,
-    private readonly listHosts: () => Promise<HostRow[]>,
+    listHosts: () => Promise<HostRow[]>,
     opts: NamingViewOptions = {},
-    private readonly hostsNamed?: (names: string[]) => Promise<HostRow[]>,
+    hostsNamed?: (names: string[]) => Promise<HostRow[]>,
   ) {
+    this.rows = new HostRows(listHosts, hostsNamed, (read) => this.rowsRead(read));
     source.on('report', this.listener);
-    this.timers.push(setInterval(() => void this.loadHosts(), opts.hostsRefreshMs ?? 5000).unref());
+    const every = opts.hostsRefreshMs ?? 5000;
+    if (opts.hostChanges && hostsNamed) {
+      // rows read as they change (the bus), those of hosts not heard here every few seconds, every row rarely
+      this.stopChanges = opts.hostChanges({ change: (host) => this.rows.read([host]), resync: () => void this.rows.readAll() });
+      this.timers.push(setInterval(() => this.readUnheard(), every).unref());
+      this.timers.push(setInterval(() => void this.rows.readAll(), opts.hostsFullReadMs ?? HOSTS_FULL_READ_MS).unref());
+    } else {
+      this.timers.push(setInterval(() => void this.rows.readAll(), every).unref());
+    }
   }
 
   /** Reads the hosts' rows and works out every host's endpoints: once, before the first answer. */
   async start(): Promise<void> {
-    await this.loadHosts();
+    await this.rows.readAll();
   }
 
   /** The host's row as last read (its address), if known. */
   host(name: string): HostRow | undefined {
-    return this.hostRows.get(name);
+    return this.rows.get(name);
   }
 
   /** The host's row by its name in any case (DNS names are not case-sensitive). */
   hostCaseless(name: string): HostRow | undefined {
-    const lower = name.toLowerCase();
-    for (const row of this.hostRows.values()) if (row.name.toLowerCase() === lower) return row;
-    return undefined;
+    return this.rows.caseless(name);
   }
 
   /** The host whose agent joined from `address`, if one did. */
   hostAt(address: string): string | undefined {
-    return this.hostsByAddress.get(plainAddress(address)!);
+    return this.rows.at(address);
   }
 
   /** The healthy endpoints matching `selector` (and `visible`, the caller's scope), with their index. */
@@ -254,6 +280,7 @@ export class NamingView {
   /** Stops listening and answers every parked query as it stands. */
   close(): void {
     this.source.off('report', this.listener);
+    this.stopChanges?.();
     for (const t of this.timers) clearInterval(t);
     this.liveness.close();
     for (const w of this.deadlines.drain()) this.deliver(w, this.current(w.question));
@@ -261,59 +288,30 @@ export class NamingView {
     this.watched.clear();
   }
 
-  private loadHosts(): Promise<void> {
-    this.loading ??= this.listHosts()
-      .then((rows) => {
-        this.hostRows = new Map(rows.map((r) => [r.name, r]));
-        this.hostsByAddress = new Map();
-        for (const r of rows) this.addressOf(r);
-        let any = false;
-        for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) any = this.refreshHost(host, false) || any;
-        if (any) this.changed(); // parked questions are answered again only when an endpoint changed
-      })
-      .catch((err: Error) => process.emitWarning(`naming: reading the hosts failed (tried again in a few seconds): ${err.message}`))
-      .finally(() => {
-        this.loading = undefined;
-      });
-    return this.loading;
-  }
-
-  /** Remembers the address a host's agent joined from (the first host seen there keeps it). */
-  private addressOf(r: HostRow): void {
-    if (r.address !== null && !this.hostsByAddress.has(plainAddress(r.address)!)) this.hostsByAddress.set(plainAddress(r.address)!, r.name);
+  /** Rows were read: the hosts they are of (every host, for a read of every row) have their endpoints worked out again. */
+  private rowsRead(read: RowsRead): void {
+    let any = false;
+    if (read.all) {
+      for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) any = this.refreshHost(host, false) || any;
+    } else {
+      // a host without a row (removed, or not joined) is not asked again until its next report
+      for (const h of read.hosts) any = this.refreshHost(h.name, false, h.found) || any;
+    }
+    if (any) this.changed(); // parked questions are answered again only when an endpoint changed
   }
 
   /**
-   * Reads the row of a host that reported before its row was read: its own row (with those of
-   * the others that joined meanwhile, in one read), or every host's without `hostsNamed`.
+   * Reads the rows of the hosts this server does not hear live (no heartbeat in memory within their
+   * down-after time): another server may hear them and write their heartbeats. On one server these
+   * are the hosts that went down; every live host's heartbeat is in memory.
    */
-  private readNew(host: string): void {
-    if (!this.hostsNamed) {
-      if (!this.loading) void this.loadHosts();
-      return;
+  private readUnheard(): void {
+    const names: string[] = [];
+    for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) {
+      const heard = this.source.lastSeen(host, null);
+      if (heard === null || !this.source.isUp(heard)) names.push(host);
     }
-    this.unread.add(host);
-    const read = this.hostsNamed;
-    this.readingNew ??= (async () => {
-      while (this.unread.size > 0) {
-        const names = [...this.unread];
-        this.unread.clear();
-        let any = false;
-        for (const r of await read(names)) {
-          this.hostRows.set(r.name, r);
-          this.addressOf(r);
-          any = this.refreshHost(r.name, false) || any;
-        }
-        if (any) this.changed();
-      }
-    })()
-      .catch((err: Error) => {
-        this.unread.clear(); // their next reports ask again
-        process.emitWarning(`naming: reading new hosts failed (tried again at their next report): ${err.message}`);
-      })
-      .finally(() => {
-        this.readingNew = undefined;
-      });
+    if (names.length > 0) this.rows.read(names);
   }
 
   /** Live hosts' liveness ran out (their wheel entries came due together): worked out again, the watchers woken once. */
@@ -323,11 +321,14 @@ export class NamingView {
     if (any) this.changed();
   }
 
-  /** Works out a host's endpoints again; true (and, when `wake`, wakes the waiters) when they changed. */
-  private refreshHost(host: string, wake = true): boolean {
-    const row = this.hostRows.get(host);
+  /**
+   * Works out a host's endpoints again; true (and, when `wake`, wakes the waiters) when they
+   * changed. `readRow`: a host that reports without a row read yet has it read.
+   */
+  private refreshHost(host: string, wake = true, readRow = true): boolean {
+    const row = this.rows.get(host);
     const report = this.source.lastReport(host);
-    if (row === undefined && report !== undefined) this.readNew(host); // a new host: its address
+    if (row === undefined && report !== undefined && readRow) this.rows.read([host]); // a new host: its address (with the others that joined meanwhile)
     const seen = report === undefined ? null : this.source.lastSeen(host, row?.lastHeartbeat ?? null);
     const live = seen !== null && this.source.isUp(seen);
     this.liveness.watch(host, live ? this.source.upUntil(seen) : undefined);

@@ -650,11 +650,17 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   /** After a restart or a takeover: the desired state of the hosts in flight again, and the tests that were running. */
   private async resume(entry: RunningDeployment, why: Adoption): Promise<void> {
     const { row, progress: p } = entry;
+    // All of them in one read and one write per kind: one host at a time read the tag's every
+    // desired row per host, and a takeover in the middle of a deploy to 10,000 hosts held the
+    // event loop for minutes (no connection accepted, no report answered).
+    const forward: { host: string; version: string | null }[] = [];
+    const reverting: { host: string; version: string | null }[] = [];
     for (const [host, hp] of Object.entries(p.hosts)) {
-      if (hp.state === 'deploying' || hp.state === 'healthy')
-        await this.exec.ensureDesired(entry, host, row.kind === 'undeploy' ? null : row.version, row.kind);
-      if (hp.state === 'reverting') await this.exec.ensureDesired(entry, host, row.previous[host] ?? null, 'rollback');
+      if (hp.state === 'deploying' || hp.state === 'healthy') forward.push({ host, version: row.kind === 'undeploy' ? null : row.version });
+      if (hp.state === 'reverting') reverting.push({ host, version: row.previous[host] ?? null });
     }
+    await this.exec.ensureDesiredMany(entry, forward, row.kind);
+    await this.exec.ensureDesiredMany(entry, reverting, 'rollback');
     if (p.phase === 'testing') {
       entry.progress = recordTestStart(p, p.batch, await this.exec.startTests(entry, p, p.batch), Date.now());
     }

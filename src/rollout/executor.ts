@@ -105,11 +105,6 @@ export class Executor {
     }
   }
 
-  /** Sets one host's desired entry of the deployment's tag (null: none), unless it is so already. */
-  async ensureDesired(entry: RunningDeployment, host: string, version: string | null, kind: DeploymentKind): Promise<void> {
-    await this.ensureDesiredMany(entry, [{ host, version }], kind);
-  }
-
   /**
    * Sets hosts' desired entries of the deployment's tag (null: none), those not so already, in
    * one read and one transaction: a batch of 1,000 hosts took seconds one host at a time.

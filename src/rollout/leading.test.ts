@@ -112,6 +112,40 @@ test('two servers: the leader steps a deploy started on the follower; a takeover
   assert.equal(mem.audits.filter((x) => x.action === 'deploy.succeeded').length, 1, 'ended once');
 });
 
+test("a takeover puts every host in flight back in one read of the tag's desired state, not one per host", async () => {
+  // At 10,000 hosts one read per host was 10,000 reads of 10,000 rows: the new leader held the
+  // event loop for minutes in the middle of a deploy (no connection accepted, no report answered).
+  const mem = seeded();
+  const reports = new Map<string, AgentReport>();
+  const peers: Server[] = [];
+  const a = server('a', mem, reports, peers);
+  const b = server('b', mem, reports, peers);
+  const fenceA: Fence = { loop: 'rollout', holder: 'a', epoch: 1 };
+  mem.lease = fenceA;
+  await a.controller.start();
+  await b.controller.start();
+  await a.controller.lead(fenceA);
+  const d = await a.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  await until('batch 1', () => desiredOf(mem).h1 === 'aaaaaaaaa');
+  reports.set('h1', healthyReport('h1', 'aaaaaaaaa'));
+  a.controller.onReport('h1');
+  await until('batch 2: three hosts in flight', () => HOSTS.every((h) => desiredOf(mem)[h] === 'aaaaaaaaa'));
+
+  // b takes over while h2-h4 deploy; a second takeover finds their entries already set
+  const reads: string[] = [];
+  const read = mem.desired.bind(mem);
+  mem.desired = async (tag: string) => {
+    reads.push(tag);
+    return read(tag);
+  };
+  const fenceB: Fence = { loop: 'rollout', holder: 'b', epoch: 2 };
+  mem.lease = fenceB;
+  await b.controller.lead(fenceB);
+  await until('b steps it', () => b.controller.current(d.id));
+  assert.ok(reads.length <= 2, `the desired state was read ${reads.length} times for three hosts in flight`);
+  assert.deepEqual(desiredOf(mem), { h1: 'aaaaaaaaa', h2: 'aaaaaaaaa', h3: 'aaaaaaaaa', h4: 'aaaaaaaaa' });
+});
+
 test("a follower names a running undeploy's hosts in their stops, read from the store", async () => {
   const mem = seeded();
   const reports = new Map<string, AgentReport>();

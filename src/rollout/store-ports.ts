@@ -27,11 +27,11 @@ export function rolloutPorts(store: Store): RolloutPorts {
     runningDeploymentIds: () => store.runningDeploymentIds(),
     runningDeploymentOn: (tag) => store.findRunningDeployment(tag),
     async deploymentStatus(id) {
-      const row = await store.getDeployment(id);
+      const [row] = await store.listDeploymentHeads({ ids: [id] }); // its head: not every host's part
       return row && { status: row.status, kind: row.kind };
     },
     async succeededDeployments(tag, limit) {
-      return (await store.listDeployments({ tag, status: 'succeeded', limit })).map((d) => ({ version: d.version, kind: d.kind }));
+      return (await store.listDeploymentHeads({ tag, status: 'succeeded', limit })).map((d) => ({ version: d.version, kind: d.kind }));
     },
     cluster: (tag) => store.getCluster(tag),
     release: (job, version) => store.getRelease(job, version),

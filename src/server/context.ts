@@ -30,6 +30,11 @@ export interface ServerConfig {
   longPollMs: number;
   /** packages smaller than this go whole from the server, never peer to peer (docs/packages-p2p.md) */
   swarmWholeBelowBytes: number;
+  /**
+   * the tracker sends peers to any URL an agent says it serves at (`--trust-peer-urls`); false:
+   * only to the address this server sees the agent at, or the URL it stated when it joined
+   */
+  trustPeerUrls: boolean;
 }
 
 export interface ServerContext {

@@ -66,6 +66,8 @@ export interface DesiredViewDeps {
   signatureOf(job: string, version: string): Promise<ReleaseSignature | undefined>;
   /** the scopes of every root grant */
   rootScopes(): Promise<string[]>;
+  /** whether the package `sha256` goes whole, never in pieces (too small for the tracker); absent: never said */
+  whole?(sha256: string): Promise<boolean>;
   /** the host's container network (its subnet of the pool, given at its first answer); undefined: no pool set */
   networkOf?(host: string): Promise<HostNetwork | undefined>;
   /** milliseconds now; tests move it */
@@ -296,6 +298,8 @@ export class DesiredView {
       version: e.version,
       sha256: e.sha256,
       url: `${API_PREFIX}/artifacts/${e.sha256}`,
+      // a package the tracker would send whole anyway: the agent need not ask it (one request less per host)
+      ...((await deps.whole?.(e.sha256)) && { whole: true }),
       // an undeploy writes an entry only to send a host back: its processes see a rollback
       manifest,
       deploymentId: e.deploymentId,

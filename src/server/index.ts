@@ -83,6 +83,8 @@ export interface ServerOptions {
   longPollMs?: number;
   /** packages smaller than this are sent whole, not through the tracker (default SWARM_WHOLE_BELOW_BYTES) */
   swarmWholeBelowBytes?: number;
+  /** send peers to any URL an agent says it serves at (`--trust-peer-urls`; default: refused unless at the address the server sees it at, or stated at join) */
+  trustPeerUrls?: boolean;
   /** serve https: with a local CA in DATA/tls/ (`--tls auto`), or with the files given */
   tls?: TlsOptions;
   /** serve plain HTTP on an address other hosts can reach (refused without it) */
@@ -150,6 +152,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     downAfterMs: opts.downAfterMs ?? heartbeatMs * DOWN_AFTER_HEARTBEATS,
     longPollMs: opts.longPollMs ?? DEFAULT_LONG_POLL_MS,
     swarmWholeBelowBytes: opts.swarmWholeBelowBytes ?? SWARM_WHOLE_BELOW_BYTES,
+    trustPeerUrls: opts.trustPeerUrls === true,
   };
   const dbUrl = opts.db ?? `sqlite:${join(dataDir, 'noops.db')}`;
   const log = opts.log ?? ((line: string) => process.stderr.write(line));
@@ -248,6 +251,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       signatureOf: (job, version) => signatures.of(job, version),
       rootScopes: () => rootScopes(store),
       networkOf: (h) => network.forDesired(h, (message) => log(`noops server: ${message}\n`)),
+      // as the tracker decides (routes/swarm.ts): a package it would not split is fetched whole at once
+      whole: async (sha256) => (await artifacts.size(sha256).catch(() => Number.POSITIVE_INFINITY)) < config.swarmWholeBelowBytes,
       bus,
     });
     // a new pool (on any server; every host's generation was raised with it): answers resolved anew, parked polls answered

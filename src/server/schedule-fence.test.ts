@@ -175,7 +175,7 @@ for (const b of BACKENDS) {
         updatedAt: at,
       });
       // the tick asks whether a deployment runs on the cluster just before it drops h-dead's entry
-      s.loseAt('listDeployments', (args) => (args[0] as { status?: string } | undefined)?.status === 'running');
+      s.loseAt('listDeploymentHeads', (args) => (args[0] as { status?: string } | undefined)?.status === 'running');
       await s.lead.start();
       await s.trappedTick();
       assert.deepEqual((await s.store.getCluster(TREE.CLUSTER))?.hosts, ['h-live'], 'placed while it led (the tick reached the drop)');

@@ -43,7 +43,7 @@ export function scheduleState(ctx: Pick<ServerContext, 'store' | 'reports'>): Sc
       }));
     },
     async deploying(tag) {
-      return (await store.listDeployments({ tag, status: 'running', limit: 1 })).length > 0;
+      return (await store.listDeploymentHeads({ tag, status: 'running', limit: 1 })).length > 0; // its head: not every host's part
     },
     async version(tag) {
       return clusterVersion(store, tag);
@@ -87,7 +87,7 @@ export async function clusterVersion(store: Store, tag: string): Promise<string 
   let best: string | null = null;
   for (const [v, n] of counts) if (best === null || n > counts.get(best)!) best = v;
   if (best !== null) return best;
-  const done = await store.listDeployments({ tag, status: 'succeeded', limit: 20 });
+  const done = await store.listDeploymentHeads({ tag, status: 'succeeded', limit: 20 });
   return done.find((d) => d.kind !== 'undeploy')?.version ?? null;
 }
 

@@ -2,6 +2,7 @@
  * setDesiredMany on both backends: SQLite in a temp dir, PostgreSQL when NOOPS_TEST_PG_URL is
  * set (a fresh database, dropped at the end).
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -121,6 +122,34 @@ for (const backend of backends) {
         assert.equal(await s.desiredGeneration('h1'), 3);
         assert.equal(await s.desiredGeneration('h2'), 2, 'a host whose entries are all cleared keeps its generation');
         assert.equal(await s.desiredGeneration('nobody'), 0);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('generations asked in one turn are read in one statement, each its own host, and after a write its value', async () => {
+      const s = await backend.open();
+      try {
+        await s.setDesiredMany(TAG, [
+          { host: 'h1', row: row('h1', TAG, 'v1') },
+          { host: 'h2', row: row('h2', TAG, 'v1') },
+        ]);
+        await s.setDesiredMany(TAG, [{ host: 'h2', row: row('h2', TAG, 'v2') }]);
+        const statements: string[] = [];
+        const seen = (m: unknown): void => void statements.push((m as { sql: string }).sql);
+        subscribe('noops:store:statement', seen);
+        let got: number[];
+        try {
+          got = await Promise.all(['h1', 'h2', 'nobody', 'h2'].map((h) => s.desiredGeneration(h)));
+        } finally {
+          unsubscribe('noops:store:statement', seen);
+        }
+        assert.deepEqual(got, [1, 2, 0, 2]);
+        // the statement channel is SQLite's driver's (PostgreSQL's pool is not traced)
+        if (backend.name === 'sqlite')
+          assert.equal(statements.filter((q) => q.includes('desired_generation')).length, 1, statements.join('\n'));
+        await s.setDesiredMany(TAG, [{ host: 'h1', row: row('h1', TAG, 'v3') }]);
+        assert.equal(await s.desiredGeneration('h1'), 2, 'read after the write that raised it');
       } finally {
         await s.close();
       }

@@ -186,6 +186,58 @@ export async function desiredGeneration(db: Kysely<Database>, host: string): Pro
   return gen === undefined ? 0 : Number(gen.generation);
 }
 
+/** Many hosts' generations in one statement per BATCH_ROWS hosts (0 for an unknown host is left out). */
+export async function desiredGenerations(db: Kysely<Database>, hosts: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const batch of chunks(hosts)) {
+    const rows = await db.selectFrom('desired_generation').select(['host', 'generation']).where('host', 'in', batch).execute();
+    for (const r of rows) out.set(r.host, Number(r.generation));
+  }
+  return out;
+}
+
+/**
+ * `desiredGeneration` for every host asked in one turn of the event loop, in one statement: each
+ * agent's report and long poll asks for its host's generation (4,000 times a second with 10,000
+ * agents deploying), and a statement each (compiled, prepared, run: about 75 µs) was the largest
+ * single cost of the report route. A read asked after a write completed is made after it, so a
+ * caller still reads its own writes; a read made a little later can only see a newer generation.
+ *
+ * @example
+ *   const gens = new GenerationBatch((hosts) => desiredGenerations(db, hosts));
+ *   await Promise.all([gens.get('h1'), gens.get('h2')]); // one statement
+ */
+export class GenerationBatch {
+  #waiting = new Map<string, { resolve: (g: number) => void; reject: (e: unknown) => void }[]>();
+  #scheduled = false;
+
+  constructor(private readonly read: (hosts: string[]) => Promise<Map<string, number>>) {}
+
+  get(host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const waiting = this.#waiting.get(host);
+      if (waiting) waiting.push({ resolve, reject });
+      else this.#waiting.set(host, [{ resolve, reject }]);
+      if (this.#scheduled) return;
+      this.#scheduled = true;
+      setImmediate(() => void this.#flush());
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#waiting;
+    this.#waiting = new Map();
+    this.#scheduled = false;
+    const hosts = [...batch.keys()];
+    try {
+      const got = await this.read(hosts);
+      for (const h of hosts) for (const w of batch.get(h)!) w.resolve(got.get(h) ?? 0);
+    } catch (err) {
+      for (const h of hosts) for (const w of batch.get(h)!) w.reject(err);
+    }
+  }
+}
+
 /**
  * Raises a host's generation to at least `atLeast`, never lowering it (`noops host adopt`: the
  * server's answer must not be older than what the host's agent applied); answers the generation.

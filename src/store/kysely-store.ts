@@ -12,6 +12,8 @@ import { chunks } from './batch.js';
 import { assemble, cutRange, pieces as logPieces } from './build-log.js';
 import {
   desiredGeneration,
+  desiredGenerations,
+  GenerationBatch,
   getDesired,
   getDesiredMany,
   raiseDesiredGeneration,
@@ -37,6 +39,7 @@ import { balancerQueries, type BalancerQueries } from './balancers.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
 import { withDeploymentHosts, writeDeploymentHosts } from './deployment-hosts.js';
+import { countDeploymentHosts, deploymentHostsWhere, listDeploymentHeads } from './deployment-heads.js';
 import { KyselyAlarmStore } from './alarms.js';
 import { networkQueries, type NetworkStore } from './networks.js';
 import { scheduleQueries, type ScheduleStore } from './schedule.js';
@@ -48,6 +51,10 @@ import type {
   BuildRow,
   BuildStatus,
   ClusterRow,
+  DeploymentHeadFilter,
+  DeploymentHeadRow,
+  DeploymentHostCount,
+  DeploymentHostEntry,
   DeploymentKind,
   DeploymentPatch,
   DeploymentRow,
@@ -75,6 +82,7 @@ const MAX_LOG_POSITION = 2 ** 31 - 1;
  */
 export class KyselyStore implements Store {
   #closed = false;
+  #generations: GenerationBatch | undefined;
 
   /**
    * @param db an open, migrated database
@@ -208,10 +216,15 @@ export class KyselyStore implements Store {
         scope: null,
         pending_join: null,
         join_approved_until: null,
+        peer_url: row.peerUrl ?? null,
       })
-      // joined_at and last_heartbeat stay as they were
+      // joined_at and last_heartbeat stay as they were; a join says its peer URL again (none: none)
       .onConflict((oc) =>
-        oc.column('name').doUpdateSet((eb) => ({ labels: eb.ref('excluded.labels'), address: eb.ref('excluded.address') })),
+        oc.column('name').doUpdateSet((eb) => ({
+          labels: eb.ref('excluded.labels'),
+          address: eb.ref('excluded.address'),
+          peer_url: eb.ref('excluded.peer_url'),
+        })),
       )
       .execute();
   }
@@ -547,6 +560,18 @@ export class KyselyStore implements Store {
     return rows.map((r) => ({ id: Number(r.id), kind: r.kind as DeploymentKind, tag: r.tag }));
   }
 
+  listDeploymentHeads(filter: DeploymentHeadFilter): Promise<DeploymentHeadRow[]> {
+    return listDeploymentHeads(this.db, this.kind, filter);
+  }
+
+  countDeploymentHosts(ids: readonly number[]): Promise<DeploymentHostCount[]> {
+    return countDeploymentHosts(this.db, this.kind, ids);
+  }
+
+  deploymentHostsWhere(id: number, q: { batches: readonly number[]; states: readonly string[] }): Promise<DeploymentHostEntry[]> {
+    return deploymentHostsWhere(this.db, this.kind, id, q);
+  }
+
   async listDeployments(
     filter: { tag?: string; status?: DeploymentStatus; limit?: number; beforeId?: number } = {},
   ): Promise<DeploymentRow[]> {
@@ -578,7 +603,10 @@ export class KyselyStore implements Store {
   }
 
   async desiredGeneration(host: string): Promise<number> {
-    return desiredGeneration(this.db, host);
+    // batched outside a transaction (GenerationBatch); inside one, read where the transaction reads
+    if (this.db.isTransaction) return desiredGeneration(this.db, host);
+    this.#generations ??= new GenerationBatch((hosts) => desiredGenerations(this.db, hosts));
+    return this.#generations.get(host);
   }
   async raiseDesiredGeneration(host: string, atLeast: number): Promise<number> {
     return raiseDesiredGeneration(this.db, host, atLeast);

@@ -462,6 +462,20 @@ const leases: MigrationFactory = (backend) => ({
   },
 });
 
+/**
+ * `hosts.peer_url`: the URL an agent said at join that its peers reach it at (`--peer-url`); the
+ * tracker sends peers to a URL of another address than the one it sees the agent at only when it
+ * is this one (or the server trusts stated URLs), docs/packages-p2p.md.
+ */
+const peerUrlMigration: MigrationFactory = (backend) => ({
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('hosts').addColumn('peer_url', textType(backend)).execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.alterTable('hosts').dropColumn('peer_url').execute();
+  },
+});
+
 /** Every migration, oldest first. Names sort in the order they must run. */
 const MIGRATIONS: Record<string, MigrationFactory> = {
   '0001_initial': initial,
@@ -491,6 +505,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0028_replicas': replicasMigration,
   '0029_drain_replicas': drainReplicasMigration,
   '0030_drain_pids': drainPidsMigration,
+  '0032_peer_url': peerUrlMigration,
 };
 
 /**

@@ -16,6 +16,8 @@
  * Transactions begin IMMEDIATE: a deferred one that read first could meet SQLITE_BUSY on its
  * first write, which no retry of that statement can cure; IMMEDIATE meets it at BEGIN.
  */
+import { channel } from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
 import { CompiledQuery, SelectQueryNode, type DatabaseConnection, type Driver, type QueryResult, type SqliteDatabase } from 'kysely';
 import { NoopsError } from '../errors/index.js';
 
@@ -80,8 +82,22 @@ export async function retryWhileBusy<T>(attempt: () => T, deadlineMs: number, on
   }
 }
 
+/**
+ * Every statement's SQL, rows and time in ms, for whoever subscribes (a benchmark's probe:
+ * bench/lib/cpu-probe.mjs); nothing is measured while nobody does.
+ */
+const statementChannel = channel('noops:store:statement');
+
 /** One statement on one handle, as kysely's own SQLite driver runs it. */
 function run(db: SqliteDatabase, query: CompiledQuery): QueryResult<unknown> {
+  if (!statementChannel.hasSubscribers) return runStatement(db, query);
+  const t0 = performance.now();
+  const result = runStatement(db, query);
+  statementChannel.publish({ sql: query.sql, rows: result.rows.length, ms: performance.now() - t0 });
+  return result;
+}
+
+function runStatement(db: SqliteDatabase, query: CompiledQuery): QueryResult<unknown> {
   const stmt = db.prepare(query.sql);
   if (stmt.reader) return { rows: stmt.all(query.parameters) as unknown[] };
   const { changes, lastInsertRowid } = stmt.run(query.parameters);

@@ -98,6 +98,7 @@ export const hostFromDb = (r: DbHost): HostRow => ({
   pendingJoin: r.pending_join === null ? null : fromJson(r.pending_join),
   joinApprovedUntil: r.join_approved_until,
   ...hostScheduleFields(r),
+  ...(r.peer_url !== null && { peerUrl: r.peer_url }),
 });
 
 export const clusterFromDb = (r: DbCluster): ClusterRow => ({

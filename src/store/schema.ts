@@ -61,6 +61,8 @@ export interface HostsTable {
   capacity: string | null;
   /** 1 while the host is draining (`noops host drain`), else 0 */
   draining: Generated<number>;
+  /** the URL its agent said at join that peers reach it at (`--peer-url`, 0032); null: the address it is seen at */
+  peer_url: string | null;
 }
 
 export interface ClustersTable {

@@ -298,6 +298,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0028_replicas',
         '0029_drain_replicas',
         '0030_drain_pids',
+        '0032_peer_url',
       ]);
     });
 
@@ -651,6 +652,15 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         },
       ]);
       assert.equal(await s.getHost('unknown'), undefined);
+    });
+
+    it('hosts: the peer URL said at join is kept, and a join without one clears it', async () => {
+      const s = await fresh();
+      await s.upsertHost({ name: 'h1', labels: {}, address: '10.0.0.1', joinedAt: at(0), peerUrl: 'http://198.18.0.1:7701' });
+      assert.equal((await s.getHost('h1'))?.peerUrl, 'http://198.18.0.1:7701');
+      assert.equal((await s.listHosts())[0]?.peerUrl, 'http://198.18.0.1:7701');
+      await s.upsertHost({ name: 'h1', labels: {}, address: '10.0.0.1', joinedAt: at(1) });
+      assert.equal((await s.getHost('h1'))?.peerUrl, undefined);
     });
 
     it('touchHosts: latest beat wins, never moves back, handles big batches', async () => {

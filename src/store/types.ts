@@ -98,10 +98,12 @@ export interface HostRow {
   capacity?: import('./schedule.js').CapacityRow;
   /** true while the host is draining (`noops host drain`); absent otherwise */
   draining?: true;
+  /** the URL its agent said at join that peers reach it at (`--peer-url`, docs/packages-p2p.md); absent: none said */
+  peerUrl?: string;
 }
 
 /** What `upsertHost` writes: the rest of a host's row is changed by `updateHost` only. */
-export type HostJoin = Pick<HostRow, 'name' | 'labels' | 'address' | 'joinedAt'>;
+export type HostJoin = Pick<HostRow, 'name' | 'labels' | 'address' | 'joinedAt' | 'peerUrl'>;
 
 /** A cluster: a named set of hosts that run one job. */
 export interface ClusterRow {
@@ -191,6 +193,41 @@ export interface DeploymentRow {
   deadline: string;
   /** the rollout's plan and where it is (rollout/ owns its shape); {} for older rows */
   progress: Record<string, unknown>;
+}
+
+/** Which deployments' heads to read (store/deployment-heads.ts): newest first. */
+export interface DeploymentHeadFilter {
+  ids?: readonly number[];
+  tag?: string;
+  status?: DeploymentStatus;
+  limit?: number;
+  /** only ids below this (the next page) */
+  beforeId?: number;
+}
+
+/**
+ * A deployment without its hosts' lists: no `hosts`, `previous` nor `hostResults`, and its
+ * progress as its row keeps it (the plan, phase, tests and log; each host's entry is in its own
+ * row, except in deployments written before 0026).
+ */
+export type DeploymentHeadRow = Omit<DeploymentRow, 'hosts' | 'previous' | 'hostResults'> & { hostCount: number };
+
+/** How many of a deployment's hosts with a row are in one batch and state (hosts without one are queued). */
+export interface DeploymentHostCount {
+  deploymentId: number;
+  state: string;
+  batch: number;
+  /** `failed`, or reverted after failing */
+  failed: boolean;
+  count: number;
+}
+
+/** One host's part in a deployment, from its row: its progress entry, result, and the version it ran before. */
+export interface DeploymentHostEntry {
+  host: string;
+  progress: Record<string, unknown>;
+  result: string;
+  previous: string | null;
 }
 
 /** Who holds a cluster's lock: the running deployment's identity, without its JSON. */
@@ -407,6 +444,12 @@ export interface Store extends StrategyQueries, BalancerQueries {
   findRunningDeployment(tag: string): Promise<RunningDeploymentRow | undefined>;
   /** every running deployment's id, kind and tag, without its JSON (one index read) */
   runningDeploymentIds(): Promise<{ id: number; kind: DeploymentKind; tag: string }[]>;
+  /** deployments without their hosts' lists, newest first (by id): what a list or a summary shows (store/deployment-heads.ts) */
+  listDeploymentHeads(filter: DeploymentHeadFilter): Promise<DeploymentHeadRow[]>;
+  /** the hosts of these deployments that left `queued`, counted per batch and state by the database */
+  countDeploymentHosts(ids: readonly number[]): Promise<DeploymentHostCount[]>;
+  /** one deployment's hosts in these batches that are in one of these states or failed */
+  deploymentHostsWhere(id: number, q: { batches: readonly number[]; states: readonly string[] }): Promise<DeploymentHostEntry[]>;
   /** newest first (by id) */
   listDeployments(filter?: {
     tag?: string;

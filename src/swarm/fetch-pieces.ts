@@ -44,6 +44,8 @@ export interface FetchPiecesDeps {
   offer?(source: PieceSource): () => void;
   /** where this agent serves (sent to the tracker) */
   serve?: SwarmRequest['serve'];
+  /** the tracker would not send peers to `serve` (NOOPS_E_PEER_URL): this download goes on without serving, and the caller may stop saying it */
+  serveRefused?(err: NoopsError): void;
   log(line: string): void;
   signal?: AbortSignal;
   /** log every piece and every tracker answer */
@@ -78,9 +80,19 @@ export class NoPieces extends Error {}
  */
 export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> {
   const now = deps.now ?? Date.now;
+  let serve = deps.serve;
   let answer: SwarmAnswer;
   try {
-    answer = await deps.ask({ have: [], table: true, ...(deps.serve && { serve: deps.serve }) });
+    try {
+      answer = await deps.ask({ have: [], table: true, ...(serve && { serve }) });
+    } catch (err) {
+      // where this agent says it serves is refused: it still downloads in pieces, serving none
+      if (!(serve && err instanceof NoopsError && err.code === 'NOOPS_E_PEER_URL')) throw err;
+      deps.log(`package ${deps.sha256.slice(0, 12)}: not serving pieces to peers: ${err.message} (${err.code}: ${err.hint})`);
+      deps.serveRefused?.(err);
+      serve = undefined;
+      answer = await deps.ask({ have: [], table: true });
+    }
   } catch (err) {
     if (err instanceof NoopsError && err.code === 'NOOPS_E_SERVER_UNREACHABLE') throw err;
     throw new NoPieces(`the tracker cannot be used (${(err as Error).message})`, { cause: err });
@@ -197,7 +209,7 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
       ...(done.length > 0 && { done: done.splice(0) }),
       ...(failed.length > 0 && { failed: failed.splice(0) }),
       ...(bad.length > 0 && { bad: bad.splice(0) }),
-      ...(deps.serve && { serve: deps.serve }),
+      ...(serve && { serve }),
     };
     return req;
   }

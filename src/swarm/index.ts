@@ -15,7 +15,17 @@ export {
   type PieceFields,
   type PieceTable,
 } from './pieces.js';
-export { checkTicket, encodeTicket, TICKET_DOMAIN, TICKET_SCHEME, TICKET_TTL_MS, type Ticket, type TicketFields } from './tickets.js';
+export {
+  checkTicket,
+  encodeTicket,
+  plainAddress,
+  refusedFrom,
+  TICKET_DOMAIN,
+  TICKET_SCHEME,
+  TICKET_TTL_MS,
+  type Ticket,
+  type TicketFields,
+} from './tickets.js';
 export {
   affinity,
   AFFINITY_LABELS,

@@ -1,13 +1,14 @@
 /**
  * An agent serving the pieces it holds to its peers: `GET /v1/packages/SHA256` with a byte range,
  * `authorization: NoopsTicket <ticket>`. The ticket (tickets.ts) is checked offline against the
- * server key this agent pinned; a range is served only when every piece it touches is held and
- * checked. At most MAX_SERVING at once: more is 503, and the asker goes elsewhere.
+ * server key this agent pinned, and the connection must come from an address the ticket names; a
+ * range is served only when every piece it touches is held and checked. At most MAX_SERVING at
+ * once: more is 503, and the asker goes elsewhere.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SigningKey } from '../release/index.js';
-import { checkTicket, TICKET_SCHEME, type TicketFields } from './tickets.js';
+import { checkTicket, refusedFrom, TICKET_SCHEME, type TicketFields } from './tickets.js';
 import { MAX_UPLOADS_PER_PEER } from './tracker.js';
 
 /**
@@ -132,10 +133,12 @@ export class PeerServer {
       return answer(401, 'a ticket from the tracker is needed');
     }
     const t = this.check(ticket, sha256);
-    if ('refused' in t) {
+    // a ticket is good only from its holder's addresses: one seen by a peer or on the wire is no use to them
+    const refused = 'refused' in t ? t.refused : refusedFrom(t, req.socket.remoteAddress);
+    if (refused !== undefined) {
       this.counts.refused++;
-      this.opts.log(`refused a peer's request for package ${sha256.slice(0, 12)}: ${t.refused}`);
-      return answer(403, t.refused);
+      this.opts.log(`refused a peer's request for package ${sha256.slice(0, 12)}: ${refused}`);
+      return answer(403, refused);
     }
     const source = this.sources.get(sha256) ?? (await this.opts.fallback?.(sha256));
     if (!source) return answer(404, 'this agent does not hold that package');

@@ -14,7 +14,7 @@ import {
   type PieceTable,
 } from './pieces.js';
 import { computePieces } from './table.js';
-import { checkTicket, encodeTicket, TICKET_DOMAIN } from './tickets.js';
+import { checkTicket, encodeTicket, refusedFrom, TICKET_DOMAIN } from './tickets.js';
 
 const key = generateKeyPairSync('ed25519').privateKey;
 const other = generateKeyPairSync('ed25519').privateKey;
@@ -67,7 +67,7 @@ test('the server computes no table over bytes that are not the package', async (
 });
 
 test('a ticket is good for its package until it expires, signed by the pinned key', () => {
-  const fields = { host: 'h2', sha256: 'a'.repeat(64), expires: 2_000 };
+  const fields = { host: 'h2', addresses: ['10.0.0.2'], sha256: 'a'.repeat(64), expires: 2_000 };
   const ticket = encodeTicket(fields, signFieldsWith(key, TICKET_DOMAIN, fields));
   assert.deepEqual(checkTicket(pinned, ticket, fields.sha256, 1_000), fields);
   assert.match((checkTicket(pinned, ticket, 'b'.repeat(64), 1_000) as { refused: string }).refused, /not b{12}/);
@@ -80,5 +80,11 @@ test('a ticket is good for its package until it expires, signed by the pinned ke
   // a piece table's signature is no ticket: the domains differ
   const asTable = encodeTicket(fields, signFieldsWith(key, PIECES_DOMAIN, fields));
   assert.match((checkTicket(pinned, asTable, fields.sha256, 1_000) as { refused: string }).refused, /changed after/);
+  // the addresses it may be used from are signed too
+  const moved = encodeTicket({ ...fields, addresses: ['10.0.0.9'] }, signFieldsWith(key, TICKET_DOMAIN, fields));
+  assert.match((checkTicket(pinned, moved, fields.sha256, 1_000) as { refused: string }).refused, /changed after/);
+  assert.equal(refusedFrom(fields, '::ffff:10.0.0.2'), undefined, 'its holder, over IPv6 or IPv4');
+  assert.match(refusedFrom(fields, '10.0.0.9')!, /for a connection from 10\.0\.0\.2, not from 10\.0\.0\.9/);
+  assert.match(refusedFrom(fields, undefined)!, /unknown address/);
   assert.match((checkTicket(pinned, 'not base64 json', fields.sha256, 1_000) as { refused: string }).refused, /not readable/);
 });

@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { NoopsError } from '../errors/index.js';
 import { signFieldsWith, signingKeyOf } from '../release/index.js';
 import { fetchPieces, PeerRefused, type FetchPiecesDeps } from './fetch-pieces.js';
 import { fetchFromPeer, releasePiece } from './peer-fetch.js';
@@ -18,7 +20,7 @@ import { MAX_SERVING, PeerServer, type PieceSource } from './peer-server.js';
 import { filePieceStore } from './piece-store.js';
 import { PIECE_SIZE_MIN, pieceCount } from './pieces.js';
 import { PieceTables } from './table.js';
-import { encodeTicket, TICKET_DOMAIN, TICKET_SCHEME, type TicketFields } from './tickets.js';
+import { encodeTicket, plainAddress, TICKET_DOMAIN, TICKET_SCHEME, type TicketFields } from './tickets.js';
 import { Tracker } from './tracker.js';
 import type { SwarmAnswer, SwarmRequest } from './wire.js';
 
@@ -34,10 +36,29 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const ticketFor = (host: string, sha256 = SHA, signer = key, expires = Date.now() + 60_000): string => {
-  const fields: TicketFields = { host, sha256, expires };
+/** A ticket for `host` at 127.0.0.1 (where this test's clients connect from), unless `addresses` says otherwise. */
+const ticketFor = (host: string, sha256 = SHA, signer = key, expires = Date.now() + 60_000, addresses = ['127.0.0.1']): string => {
+  const fields: TicketFields = { host, addresses, sha256, expires };
   return encodeTicket(fields, signFieldsWith(signer, TICKET_DOMAIN, fields));
 };
+
+/** A GET of one range of SHA from the peer at `url`, over a connection from `localAddress` (any of 127.0.0.0/8 on Linux). */
+function getFrom(localAddress: string, url: string, ticket: string, sha256 = SHA): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${url}/v1/packages/${sha256}`,
+      { localAddress, agent: false, headers: { range: 'bytes=0-9', authorization: `${TICKET_SCHEME} ${ticket}` } },
+      (res) => {
+        let body = '';
+        res.setEncoding('latin1');
+        res.on('data', (c: string) => (body += c));
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.once('error', reject);
+    req.end();
+  });
+}
 
 /** The server's side, in process: the tracker and the piece table, as the route wires them. */
 function server(): {
@@ -256,4 +277,53 @@ test('a ticket that checked out is remembered, and still refused for another pac
   pin = pinned;
   clock.now += 61_000;
   assert.equal(await get(), 403, 'expired');
+});
+
+test('attack: a ticket seen by someone else (a peer it was sent to, the wire) is refused from their address', async () => {
+  const p = await peer();
+  const t = ticketFor('h9');
+  assert.equal((await getFrom('127.0.0.1', p.url, t)).status, 206, 'its holder, from the address the server saw it at');
+  const stolen = await getFrom('127.0.0.2', p.url, t);
+  assert.equal(stolen.status, 403, 'the same ticket from another address');
+  assert.match(stolen.body, /for a connection from 127\.0\.0\.1, not from 127\.0\.0\.2/);
+  // remembered tickets too: the address is checked on every request, not only when the signature is
+  assert.equal((await getFrom('127.0.0.2', p.url, t)).status, 403);
+  assert.equal(
+    (await getFrom('127.0.0.2', p.url, ticketFor('h9', SHA, key, Date.now() + 60_000, ['10.0.0.1', '127.0.0.2']))).status,
+    206,
+    'one of its addresses',
+  );
+  assert.match(p.logs.join('\n'), /refused a peer's request .*not from 127\.0\.0\.2/);
+  // a ticket that names no address (an older server's, or one made up) is good from nowhere
+  const bare = { host: 'h9', sha256: SHA, expires: Date.now() + 60_000 };
+  const old = encodeTicket(bare as TicketFields, signFieldsWith(key, TICKET_DOMAIN, bare));
+  assert.equal((await getFrom('127.0.0.1', p.url, old)).status, 403);
+  assert.equal(plainAddress('::FFFF:127.0.0.1'), '127.0.0.1');
+  assert.equal(plainAddress('::1'), '::1');
+});
+
+test('a download whose serving URL the tracker refuses (NOOPS_E_PEER_URL) goes on without serving, and says so', async () => {
+  const srv = server();
+  const p1 = await peer();
+  await srv.ask('p1', {}, p1.url, { have: [], complete: true });
+  const logs: string[] = [];
+  const sent: SwarmRequest[] = [];
+  let refused = 0;
+  const d = deps(srv, 'd9', {}, join(dir, 'not-serving'));
+  const r = await fetchPieces({
+    ...d,
+    serve: { url: 'http://10.9.9.9/internal' },
+    serveRefused: () => refused++,
+    log: (l) => logs.push(l),
+    ask: async (req) => {
+      sent.push(req);
+      if (req.serve) throw new NoopsError('NOOPS_E_PEER_URL', 'host d9 says it serves pieces at http://10.9.9.9/internal, but ...');
+      return d.ask(req);
+    },
+  });
+  await r.store.close();
+  assert.equal(r.fromPeers, pkg.length, 'still in pieces, from the peer');
+  assert.equal(refused, 1);
+  assert.equal(sent.filter((q) => q.serve).length, 1, 'said once, then never again');
+  assert.match(logs.join('\n'), /not serving pieces to peers: .*NOOPS_E_PEER_URL: leave --peer-url out/);
 });

@@ -1,17 +1,22 @@
 /**
  * Peer tickets: how an agent proves to another that it may fetch a package's pieces. The tracker
- * gives one to an agent whose desired state names the package; it names that host and package
- * and expires soon, and is signed by the server's key, which the serving agent pinned when it
- * joined: it checks the ticket alone, without asking the server.
+ * gives one to an agent whose desired state names the package; it names that host, the addresses
+ * it may be used from (where the server saw the host), the package, and expires soon, and is
+ * signed by the server's key, which the serving agent pinned when it joined: it checks the ticket
+ * alone, without asking the server, and serves only a connection from one of its addresses, so a
+ * ticket seen by anyone else (a peer it was sent to, the wire) is no use to them.
  */
 import { verifyFields, type ReleaseSignature, type SigningKey } from '../release/index.js';
 
-/** The first line of a ticket's signed message. */
-export const TICKET_DOMAIN = 'noops-peer-ticket-v1';
+/**
+ * The first line of a ticket's signed message. v2: tickets name the addresses they may be used
+ * from; a v1 ticket (no addresses, good from anywhere) never verifies as one.
+ */
+export const TICKET_DOMAIN = 'noops-peer-ticket-v2';
 /**
  * How long a ticket holds: the agent asks the tracker every few pieces and gets a fresh one with
  * each answer, so a minute covers a slow piece; a ticket that leaks is good for a minute, for one
- * package the holder's host was meant to get anyway.
+ * package, and only from its holder's addresses.
  */
 export const TICKET_TTL_MS = 60_000;
 /** The HTTP header a ticket travels in (`authorization: NoopsTicket <ticket>`). */
@@ -20,6 +25,8 @@ export const TICKET_SCHEME = 'NoopsTicket';
 /** What a ticket says. */
 export interface TicketFields {
   host: string;
+  /** the addresses (IPv4 dotted, IPv6 as Node writes them) a connection using it may come from */
+  addresses: string[];
   sha256: string;
   /** ms since the epoch after which it is refused */
   expires: number;
@@ -53,9 +60,33 @@ export function checkTicket(
   }
   if (typeof t !== 'object' || t === null || typeof t.host !== 'string' || typeof t.sha256 !== 'string' || typeof t.expires !== 'number')
     return { refused: 'the ticket is not readable' };
+  if (!Array.isArray(t.addresses) || t.addresses.length === 0 || !t.addresses.every((a) => typeof a === 'string'))
+    return { refused: 'the ticket names no address it may be used from (a server older than this agent made it)' };
   if (t.sha256 !== sha256) return { refused: `the ticket is for package ${t.sha256}, not ${sha256}` };
   if (t.expires < now) return { refused: 'the ticket has expired' };
-  const fields: TicketFields = { host: t.host, sha256: t.sha256, expires: t.expires };
+  const fields: TicketFields = { host: t.host, addresses: t.addresses, sha256: t.sha256, expires: t.expires };
   const why = verifyFields(pinned, TICKET_DOMAIN, fields, t.signature);
   return why === undefined ? fields : { refused: `the ticket is refused: ${why}` };
+}
+
+/**
+ * Why a ticket's holder may not use it from `remote` (a connection's remote address), or
+ * undefined when it may. IPv4 addresses mapped into IPv6 (`::ffff:10.0.0.1`) count as IPv4.
+ *
+ * @example refusedFrom({ host: 'h2', addresses: ['10.0.0.2'], ... }, '::ffff:10.0.0.9') // 'the ticket of h2 is for a connection from 10.0.0.2, not from 10.0.0.9'
+ */
+export function refusedFrom(fields: TicketFields, remote: string | undefined): string | undefined {
+  const from = remote === undefined ? undefined : plainAddress(remote);
+  if (from !== undefined && fields.addresses.includes(from)) return undefined;
+  return `the ticket of ${fields.host} is for a connection from ${fields.addresses.join(' or ')}, not from ${from ?? 'an unknown address'}`;
+}
+
+/**
+ * An address as tickets name it: an IPv4 address mapped into IPv6 as plain IPv4, IPv6 in lower case.
+ *
+ * @example plainAddress('::ffff:10.0.0.1') // '10.0.0.1'
+ */
+export function plainAddress(ip: string): string {
+  const lower = ip.toLowerCase();
+  return lower.startsWith('::ffff:') && lower.includes('.') ? lower.slice(7) : lower;
 }

@@ -103,6 +103,10 @@ test('build, deploy, upgrade, roll back, survive crashes and restarts', async (t
       got.map((a) => [a.greeting, a.version, a.tag]),
       HOSTS.map(() => ['hello v1', v1, CLUSTER]),
     );
+    // a package this small goes whole (its desired state says so): fetched without asking the tracker first
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.adminToken}` } })).text();
+    assert.match(metrics, /^noops_http_requests_total\{method="GET",route="\/api\/v1\/artifacts\/:sha256",status="200"\} [1-9]/m);
+    assert.doesNotMatch(metrics, /route="\/api\/v1\/agent\/pieces\/:sha256"/, 'no agent asked the tracker');
     const tree = await cli(server, ['tree', 'cop=acme']);
     assert.match(tree.stdout, /^cop\.acme \(3 hosts\)/);
     assert.match(tree.stdout, /cluster\.prod \(3 hosts\)/);

@@ -73,6 +73,8 @@ interface ServerFlags extends TlsFlags {
   victoriaMetrics?: string;
   /** naming's DNS address, or off (docs/naming.md) */
   dns?: string;
+  /** the tracker sends peers to any --peer-url an agent gives (docs/packages-p2p.md) */
+  trustPeerUrls?: boolean;
 }
 
 /** Where `noops up` serves naming's DNS unless told otherwise (Consul's DNS port). */
@@ -121,6 +123,7 @@ function serverOptions(o: ServerFlags): ServerOptions {
     tls: serverTlsOptions(o),
     insecure: o.insecure,
     ...(o.dns !== undefined && o.dns !== 'off' && { dns: o.dns }),
+    ...(o.trustPeerUrls === true && { trustPeerUrls: true }),
   };
 }
 
@@ -168,6 +171,10 @@ export function registerDaemons(p: Command): void {
       'write metric history to VictoriaMetrics too and chart from it (its base URL, e.g. http://127.0.0.1:8428)',
     )
     .option('--dns <host:port>', "serve naming's DNS (A and SRV under noops.) on this address, UDP and TCP (default: none)")
+    .option(
+      '--trust-peer-urls',
+      "send agents' peers to any --peer-url an agent gives; without it, only to the address this server sees the agent at or the --peer-url it joined with (docs/packages-p2p.md)",
+    )
     .option(...BUILD_SANDBOX_FLAG)
     .action(async (o: ServerFlags & { heartbeatMs?: string }) => {
       const { startServer } = await import('../../server/index.js');
@@ -195,7 +202,7 @@ export function registerDaemons(p: Command): void {
     )
     .option(
       '--peer-url <url>',
-      'the URL peers reach this agent at (default: the address the server sees it at, with the --peer-listen port)',
+      'the URL peers reach this agent at (default: the address the server sees it at, with the --peer-listen port); at another address, the server takes it only as given when the agent joined, or with `noops server --trust-peer-urls`',
     )
     .option('--watches <file>', "the host's standalone watches (default ROOT/watches.yaml)")
     .option('--standalone', 'run only the standalone watches, without a server')

@@ -3,11 +3,11 @@
  * (see and steer the running one) and `noops rollback`.
  */
 import type { Command } from 'commander';
-import type { ApiClient } from '../../api/index.js';
+import { type ApiClient, deploymentActionSummary, historySummaries } from '../../api/index.js';
 import type { DeploymentAction, DeploymentSummary, DeploymentView } from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { follow, summarySource } from '../follow.js';
-import { batchLine, describe, ending, headline, rendererFor } from '../progress.js';
+import { batchLine, countsLine, describe, ending, HEADLINE_HOSTS_MAX, headline, rendererFor } from '../progress.js';
 import { json } from '../output.js';
 import { apiOf, parseList } from './common.js';
 import { policyOf, withPolicyFlags } from './policy-flags.js';
@@ -57,9 +57,9 @@ export function deploymentFailure(d: DeploymentView | DeploymentSummary): NoopsE
   return new NoopsError(refused ? 'NOOPS_E_SIGNATURE_INVALID' : 'NOOPS_E_DEPLOY_FAILED', ending(d));
 }
 
-/** The running deployment of a cluster; NOOPS_E_NO_DEPLOYMENT when there is none. */
-async function runningOf(api: ApiClient, tag: string): Promise<DeploymentView> {
-  const [d] = await api.history(tag, 1, 'running');
+/** The running deployment of a cluster, its summary; NOOPS_E_NO_DEPLOYMENT when there is none. */
+async function runningOf(api: ApiClient, tag: string): Promise<DeploymentSummary> {
+  const [d] = await historySummaries(api, tag, { limit: 1, status: 'running' });
   if (!d) throw new NoopsError('NOOPS_E_NO_DEPLOYMENT', `no deployment is running on ${tag}`);
   return d;
 }
@@ -84,6 +84,43 @@ export function statusText(d: DeploymentView, logLines = 10): string {
     });
     for (const [h, r] of Object.entries(d.hostResults))
       if (r.startsWith('failed') || r.startsWith('reverted after')) out.push(`  ${h}: ${r}`);
+    for (const t of p.tests)
+      out.push(`  deploy tests after batch ${t.batch + 1}: ${t.status} (${t.instances.join(', ') || 'no instances'})`);
+    for (const l of p.log.slice(-logLines)) out.push(`  ${l.at.slice(11, 19)} ${l.message}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * A large deployment in a few lines, from its summary: headline, where it is, each batch's hosts
+ * per state with those in flight, the failures (50 at most), the tests and the last log lines.
+ */
+export function summaryText(s: DeploymentSummary, logLines = 10): string {
+  const p = s.progress;
+  const plan = p ? ` in ${p.batches.length} batch(es) of ${p.batches.map((b) => b.size).join(', ')} host(s)` : '';
+  const out = [
+    `${s.kind} #${s.id}: ${s.tag} ${s.kind === 'undeploy' ? `stops ${s.version}` : `-> ${s.version}`} on ${s.hostCount} host(s)${plan}`,
+  ];
+  out.push(
+    `  status: ${s.status === 'running' && p ? `running: ${describe(p)}` : s.status.replace('_', ' ')}` +
+      ` (started by ${s.initiator} at ${s.startedAt}${s.endedAt ? `, ended ${s.endedAt}` : ''})`,
+  );
+  if (s.message) out.push(`  ${s.message}`);
+  if (p) {
+    p.batches.forEach((b, i) => {
+      out.push(
+        `  batch ${i + 1}: ${countsLine(
+          b.states,
+          s.inFlight.filter((h) => h.batch === i).map((h) => h.host),
+        )}`,
+      );
+    });
+  }
+  for (const f of s.failures) out.push(`  ${f.host}: ${f.result}`);
+  if (s.failureCount > s.failures.length) {
+    out.push(`  … and ${s.failureCount - s.failures.length} more failed (GET /api/v1/deployments/${s.id}/hosts?state=failed,reverted)`);
+  }
+  if (p) {
     for (const t of p.tests)
       out.push(`  deploy tests after batch ${t.batch + 1}: ${t.status} (${t.instances.join(', ') || 'no instances'})`);
     for (const l of p.log.slice(-logLines)) out.push(`  ${l.at.slice(11, 19)} ${l.message}`);
@@ -122,10 +159,12 @@ export function registerDeploy(p: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<{ tag?: string; json?: boolean }>();
       const tag = tagOf(o, 'deploy status');
-      const [d] = await apiOf(cmd).history(tag, 1);
-      if (!d) throw new NoopsError('NOOPS_E_NO_DEPLOYMENT', `${tag} has never been deployed`);
-      if (o.json) return json([d]);
-      process.stdout.write(statusText(d));
+      const api = apiOf(cmd);
+      const [s] = await historySummaries(api, tag, { limit: 1 });
+      if (!s) throw new NoopsError('NOOPS_E_NO_DEPLOYMENT', `${tag} has never been deployed`);
+      // --json prints the whole deployment, as it always has; so does a small one's text (its hosts by name)
+      if (o.json) return json([await api.deployment(s.id)]);
+      process.stdout.write(s.hostCount <= HEADLINE_HOSTS_MAX ? statusText(await api.deployment(s.id)) : summaryText(s));
     });
 
   const actions: [DeploymentAction, string][] = [
@@ -142,8 +181,9 @@ export function registerDeploy(p: Command): void {
         const o = cmd.optsWithGlobals<{ tag?: string; json?: boolean }>();
         const api = apiOf(cmd);
         const running = await runningOf(api, tagOf(o, `deploy ${action}`));
-        const d = await api.deploymentAction(running.id, action);
-        if (o.json) return json([d]);
+        // --json prints the whole deployment, as it always has; else its summary is enough
+        if (o.json) return json([await api.deploymentAction(running.id, action)]);
+        const d = await deploymentActionSummary(api, running.id, action);
         const did = { pause: 'paused', resume: 'resumed', promote: 'promoted', abort: 'aborting' }[action];
         process.stdout.write(
           `${d.kind} #${d.id}: ${did}` + `${d.status === 'running' && d.progress ? `; ${describe(d.progress)}` : `; ${ending(d)}`}\n`,

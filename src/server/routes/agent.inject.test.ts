@@ -33,6 +33,7 @@ routeTest(
       { name: 'x'.repeat(64) },
       { name: 'ok', labels: { 'bad key!': 'v' } },
       { name: 'ok', extra: 1 },
+      { name: 'ok', peerUrl: 'ftp://10.0.0.1/' },
       {},
     ]) {
       assertError(await t.call(t.joinToken, 'POST', '/api/v1/agent/join', body), 400, 'NOOPS_E_INPUT', JSON.stringify(body));

@@ -77,6 +77,11 @@ const JoinBody = z
     labels: z
       .record(z.string().regex(/^[a-zA-Z0-9_./-]{1,63}$/, 'a label key is letters, digits, "_", ".", "/" and "-"'), z.string().max(256))
       .default({}),
+    // where peers reach it when not at the address this server sees it at (`--peer-url`): the tracker sends peers there (docs/packages-p2p.md)
+    peerUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(512)
+      .optional(),
   })
   .strict();
 
@@ -129,14 +134,20 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
         usesLeft: null,
         createdBy: req.principal.name,
       });
-      await s.upsertHost({ name: body.name, labels: body.labels, address, joinedAt: at });
+      await s.upsertHost({ name: body.name, labels: body.labels, address, joinedAt: at, ...(body.peerUrl && { peerUrl: body.peerUrl }) });
       if (existing) await s.updateHost(body.name, { pendingJoin: null, joinApprovedUntil: null });
       await s.audit({
         at,
         actor: body.name,
         action: 'agent.join',
         target: body.name,
-        detail: { labels: body.labels, address, joinToken: req.principal.id, replaced: existing !== undefined },
+        detail: {
+          labels: body.labels,
+          address,
+          ...(body.peerUrl && { peerUrl: body.peerUrl }),
+          joinToken: req.principal.id,
+          replaced: existing !== undefined,
+        },
       });
     });
     principals.forgetAgent(body.name);

@@ -10,8 +10,26 @@ import { parseClusterConf } from '../../rollout/cluster-conf.js';
 import { formatTag, levelOf, parseTag, withPair } from '../../tree/index.js';
 import { authorize, canSee, isServerAdmin } from '../auth.js';
 import type { Principal, ServerContext } from '../context.js';
+import type { ClusterRow } from '../../store/index.js';
 import { HostName, parseBody, TagInput } from './parse.js';
 import { currentVersion } from './views.js';
+
+/** What a write of a cluster sets, worked out from the cluster as it is. */
+interface ClusterWrite {
+  hosts: string[];
+  policy: Record<string, unknown>;
+  /** the cluster.conf it was applied from, if any */
+  conf: string | null;
+  /** a scheduled cluster's spec; null: hosts named by hand (any spec cleared) */
+  schedule: T.ScheduleSpec | null;
+}
+
+function noHostsYet(tag: string): NoopsError {
+  return new NoopsError(
+    'NOOPS_E_CLUSTER_UNKNOWN',
+    `${tag} has no hosts yet: give them (--hosts h1,h2) or a count (--count N) before its policy alone`,
+  );
+}
 
 /** A scheduled cluster's keys as sent (checked by `parseScheduleSpec`, which names what is wrong). */
 const ScheduleBody = z
@@ -52,33 +70,37 @@ function scheduleOf(body: z.infer<typeof SetBody>): T.ScheduleSpec | undefined {
 }
 
 export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
+  /**
+   * Writes a cluster: `next` works out its hosts, policy and spec from the cluster as it is, read
+   * in the same transaction with its row locked (as `POST .../scale` does): a `cluster set` or a
+   * scale that runs at the same time is never written over with the cluster as it was before it.
+   */
   const put = async (
     actor: string,
     tag: string,
-    hosts: string[],
-    policy: Record<string, unknown>,
-    conf: string | null,
     action: string,
-    /** a scheduled cluster's spec; null: hosts named by hand (any spec cleared) */
-    schedule: T.ScheduleSpec | null,
+    next: (old: ClusterRow | undefined) => ClusterWrite,
   ): Promise<T.ClusterView> => {
-    const unique = [...new Set(hosts)];
     const at = new Date().toISOString();
     await ctx.tags.ensure(tag);
-    await ctx.store.tx(async (s) => {
-      await s.putCluster({ tag, hosts: unique, policy, conf, updatedAt: at });
-      await s.schedule.setClusterSchedule(tag, schedule);
-      await s.audit({ at, actor, action, target: tag, detail: { hosts: unique, policy, ...(schedule && { schedule }) } });
+    const w = await ctx.store.tx(async (s) => {
+      await s.schedule.lockClusterSchedule(tag); // a new cluster has no row yet: nothing to lock
+      const w = next(await s.getCluster(tag));
+      const hosts = [...new Set(w.hosts)];
+      await s.putCluster({ tag, hosts, policy: w.policy, conf: w.conf, updatedAt: at });
+      await s.schedule.setClusterSchedule(tag, w.schedule);
+      await s.audit({ at, actor, action, target: tag, detail: { hosts, policy: w.policy, ...(w.schedule && { schedule: w.schedule }) } });
+      return { ...w, hosts };
     });
     await ctx.bus.publish(CHANNELS.tree, 'clusters'); // which hosts are beneath which nodes changed (monitor/strategies)
     return {
       tag,
-      hosts: unique,
-      policy,
-      conf,
+      hosts: w.hosts,
+      policy: w.policy,
+      conf: w.conf,
       updatedAt: at,
       currentVersion: await currentVersion(ctx, tag),
-      ...(schedule && { schedule }),
+      ...(w.schedule && { schedule: w.schedule }),
     };
   };
 
@@ -134,20 +156,22 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
     authorize(req.principal, tag, 'deployer');
     const policy = parsePolicy(body.policy, 'cluster set');
     const given = scheduleOf(body);
+    // what the cluster has, for the checks and the stop plan; written from the cluster as read again under its lock (put)
+    const hostsOf = (old: ClusterRow | undefined): string[] | undefined => body.hosts ?? old?.hosts ?? (given ? [] : undefined);
     const old = await ctx.store.getCluster(tag);
-    // a count keeps the hosts the cluster has (its first placements); hosts clear the spec; a policy alone keeps either
-    const hosts = body.hosts ?? old?.hosts ?? (given ? [] : undefined);
-    if (!hosts)
-      throw new NoopsError(
-        'NOOPS_E_CLUSTER_UNKNOWN',
-        `${tag} has no hosts yet: give them (--hosts h1,h2) or a count (--count N) before its policy alone`,
-      );
-    const schedule = body.hosts ? null : (given ?? old?.schedule ?? null);
+    const hosts = hostsOf(old);
+    if (!hosts) throw noHostsYet(tag);
     await checkHosts(req.principal, tag, hosts);
     const plan = await stopsOf(tag, hosts);
     confirm([plan], body.yes, `cluster set -t ${tag}`);
     const stopping = await stopLeaving(req.principal.name, tag, plan);
-    const view = await put(req.principal.name, tag, hosts, { ...old?.policy, ...policy }, old?.conf ?? null, 'cluster.set', schedule);
+    const view = await put(req.principal.name, tag, 'cluster.set', (now) => ({
+      // a count keeps the hosts the cluster has (its first placements); hosts clear the spec; a policy alone keeps either
+      hosts: hostsOf(now) ?? hosts,
+      policy: { ...now?.policy, ...policy },
+      conf: now?.conf ?? null,
+      schedule: body.hosts ? null : (given ?? now?.schedule ?? null),
+    }));
     return stopping ? { ...view, stopping } : view;
   });
 
@@ -180,7 +204,13 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
       if (job.pkgUrl) policy.pkg_url = job.pkgUrl;
       if (job.env) policy.env = job.env;
       const stopping = await stopLeaving(req.principal.name, tag, stops);
-      const view = await put(req.principal.name, tag, hosts, policy, body.conf, 'cluster.apply', job.schedule ?? null);
+      const view = await put(req.principal.name, tag, 'cluster.apply', (now) => ({
+        // a count: the hosts it has now stay (its first placements)
+        hosts: job.schedule ? (now?.hosts ?? hosts) : hosts,
+        policy,
+        conf: body.conf,
+        schedule: job.schedule ?? null,
+      }));
       out.push(stopping ? { ...view, stopping } : view);
     }
     return out;

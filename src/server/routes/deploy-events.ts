@@ -17,6 +17,7 @@ import type { ServerContext } from '../context.js';
 import { authorize } from '../auth.js';
 import { deploymentOf, deploymentView } from './views.js';
 import { deploymentSummary } from './deploy-summary.js';
+import { summaryById } from './deploy-reads.js';
 import { parseQuery } from './parse.js';
 
 /** A comment every 15 s keeps idle proxies (often 30-60 s) from closing a quiet stream. */
@@ -25,7 +26,9 @@ export const KEEP_ALIVE_MS = 15_000;
 export async function deployEventRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
   api.get('/deployments/:id/events', { config: { access: 'viewer' } }, async (req, reply) => {
     const q = parseQuery(z.object({ view: z.enum(['summary']).optional() }).strict(), req.query, 'deployment events');
-    const row = await deploymentOf(ctx, (req.params as { id: string }).id, req.principal);
+    const raw = (req.params as { id: string }).id;
+    // a summary's stream reads the deployment's head and counts, never every host's row (deploy-reads.ts)
+    const row = q.view === 'summary' ? await summaryById(ctx, raw, req.principal) : await deploymentOf(ctx, raw, req.principal);
     authorize(req.principal, row.tag, 'viewer');
     reply.hijack();
     const res = reply.raw;
@@ -36,16 +39,15 @@ export async function deployEventRoutes(api: FastifyInstance, ctx: ServerContext
       'x-accel-buffering': 'no', // nginx: pass each event on at once
     });
     let sentIndex = 0;
-    /** the deployment as this stream sends it: whole, or its summary when it changed */
-    const sendDeployment = (d: DeploymentRow): void => {
-      if (q.view !== 'summary') {
-        res.write(encodeEvent('deployment', deploymentView(d)));
-        return;
-      }
-      const s = deploymentSummary(d);
+    const sendSummary = (s: T.DeploymentSummary): void => {
       if (s.index === sentIndex) return;
       sentIndex = s.index;
       res.write(encodeEvent('summary', s));
+    };
+    /** the deployment as this stream sends it: whole, or its summary when it changed */
+    const sendDeployment = (d: DeploymentRow): void => {
+      if (q.view === 'summary') sendSummary(deploymentSummary(d));
+      else res.write(encodeEvent('deployment', deploymentView(d)));
     };
     const onChange = (d: DeploymentRow): void => {
       if (d.id !== row.id) return;
@@ -70,7 +72,13 @@ export async function deployEventRoutes(api: FastifyInstance, ctx: ServerContext
     ctx.rollout.on('log', onLog);
     ctx.rollout.viewConnected(); // a server that follows relays the leader's lines from now on
     // Read again after subscribing: a change between the first read and now is not lost.
-    const now = ctx.rollout.current(row.id) ?? (await ctx.store.getDeployment(row.id)) ?? row;
+    if (q.view === 'summary') {
+      const s = await summaryById(ctx, raw, req.principal);
+      sendSummary(s);
+      if (s.status !== 'running') close();
+      return;
+    }
+    const now = ctx.rollout.current(row.id) ?? (await ctx.store.getDeployment(row.id)) ?? (row as DeploymentRow);
     sendDeployment(now);
     if (now.status !== 'running') close();
   });

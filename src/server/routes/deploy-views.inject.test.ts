@@ -128,6 +128,56 @@ routeTest('GET /api/v1/deployments/:id/hosts', 'bad parameters are 400 naming th
   await assertPeopleOnly(t, 'GET', `/api/v1/deployments/${id}/hosts`, undefined, agents.h1!);
 });
 
+routeTest(
+  'GET /api/v1/history',
+  '?view=summary: each deployment as its summary (the same as GET .../summary); without it, the whole deployments as before',
+  async () => {
+    const tag = encodeURIComponent(TREE.CLUSTER);
+    const res = await t.call(t.adminToken, 'GET', `/api/v1/history?tag=${tag}&view=summary`);
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), [await summary()]);
+    const [whole] = (await t.call(t.adminToken, 'GET', `/api/v1/history?tag=${tag}`)).json() as Record<string, unknown>[];
+    assert.deepEqual(Object.keys(whole!).sort(), [
+      'conf',
+      'endedAt',
+      'hostCount',
+      'hostResults',
+      'hosts',
+      'id',
+      'initiator',
+      'kind',
+      'message',
+      'previous',
+      'progress',
+      'startedAt',
+      'status',
+      'tag',
+      'version',
+    ]);
+    const bad = await t.call(t.adminToken, 'GET', `/api/v1/history?tag=${tag}&view=whole`);
+    assertError(bad, 400, 'NOOPS_E_INPUT');
+    assert.match(bad.json().message, /view is "summary"/);
+  },
+);
+
+routeTest(
+  'POST /api/v1/deployments/:id/:action',
+  '?view=summary answers the summary, not the whole deployment; a view that is not "summary" is 400 and does nothing',
+  async () => {
+    assertError(await t.call(t.adminToken, 'POST', `/api/v1/deployments/${id}/pause?view=all`), 400, 'NOOPS_E_INPUT');
+    assert.equal((await summary()).progress?.paused, false, 'refused: not paused');
+    const paused = await t.call(t.adminToken, 'POST', `/api/v1/deployments/${id}/pause?view=summary`);
+    assert.equal(paused.statusCode, 200, paused.body);
+    const s = paused.json() as DeploymentSummary;
+    assert.equal(s.progress?.paused, true);
+    assert.deepEqual(s.states, { deploying: 1, queued: 2 });
+    for (const field of ['hosts', 'hostResults', 'previous']) assert.equal(field in s, false, `no ${field}`);
+    const resumed = await t.call(t.adminToken, 'POST', `/api/v1/deployments/${id}/resume`);
+    assert.equal(resumed.statusCode, 200, resumed.body);
+    assert.deepEqual(resumed.json().hosts, ['h1', 'h2', 'h3'], 'without the view: the whole deployment, as before');
+  },
+);
+
 // Last: it moves the deployment on (h1 reports its release up).
 routeTest(
   'GET /api/v1/deployments/:id/summary',

@@ -2,7 +2,10 @@
  * The cheap reads of a deployment (issue 19): `GET /deployments/:id/summary`, without its
  * hosts' lists, optionally blocking until it changes (`?index=N&wait=30s`, as naming's queries);
  * and `GET /deployments/:id/hosts`, its hosts a page at a time, filtered by state or batch.
- * `GET /deployments/:id` still answers the whole deployment (about 3 MB at 10,000 hosts).
+ * `GET /deployments/:id` still answers the whole deployment (about 3 MB at 10,000 hosts). A
+ * summary is read from memory (a running deployment this server steps) or as the deployment's
+ * head and its hosts' counts (deploy-reads.ts), never every host's row; a page of hosts still
+ * reads the whole deployment when it is not in memory.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -22,6 +25,7 @@ import { deploymentSummary, hostPage } from './deploy-summary.js';
 import { NEXT_HEADER, PAGE_MAX, whole } from './paging.js';
 import { BlockingQuery, parseQuery } from './parse.js';
 import { deploymentOf } from './views.js';
+import { summaryById } from './deploy-reads.js';
 
 const SummaryQuery = z.object(BlockingQuery).strict();
 const HostsQuery = z
@@ -115,18 +119,18 @@ export async function deployViewRoutes(api: FastifyInstance, ctx: ServerContext)
 
   api.get('/deployments/:id/summary', { config: { access: 'viewer' } }, async (req, reply): Promise<DeploymentSummary> => {
     const q = parseQuery(SummaryQuery, req.query, 'deployment summary');
-    const row = await deploymentOf(ctx, (req.params as { id: string }).id, req.principal);
-    authorize(req.principal, row.tag, 'viewer');
-    let s = deploymentSummary(row);
+    const raw = (req.params as { id: string }).id;
+    let s = await summaryById(ctx, raw, req.principal); // its head and counts: never every host's row
+    authorize(req.principal, s.tag, 'viewer');
     const waitMs = Math.min(q.wait ?? SUMMARY_DEFAULT_WAIT_MS, SUMMARY_MAX_WAIT_MS);
     if (q.index !== undefined && q.index === s.index && s.status === 'running' && waitMs > 0) {
       const now = s;
-      const { answer, wake } = parked.park(row.id, q.index, waitMs, now);
+      const { answer, wake } = parked.park(s.id, q.index, waitMs, now);
       reply.raw.once('close', () => wake(now)); // the caller left: nothing waits any more
-      if (ctx.rollout.current(row.id) === undefined) {
+      if (ctx.rollout.current(s.id) === undefined) {
         // Another server leads: read again now that a change wakes this wait, so one written
         // between the first read and the park is not missed.
-        const again = deploymentSummary(await deploymentOf(ctx, String(row.id), req.principal));
+        const again = await summaryById(ctx, raw, req.principal);
         if (again.index !== q.index || again.status !== 'running') wake(again);
       }
       s = await answer;

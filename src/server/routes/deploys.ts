@@ -1,7 +1,8 @@
 /**
- * Deploys and rollbacks: both start a deployment; the client follows it by id (polling
- * `GET /deployments/:id` or streaming `GET /deployments/:id/events`) and steers it with
- * `POST /deployments/:id/(pause|resume|promote|abort)`.
+ * Deploys and rollbacks: both start a deployment; the client follows it by id (its summary,
+ * `GET /deployments/:id/summary`, or its stream, `GET /deployments/:id/events`) and steers it
+ * with `POST /deployments/:id/(pause|resume|promote|abort)` (`?view=summary`: answered with the
+ * summary, not the whole deployment).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -13,8 +14,10 @@ import { importDeps } from '../context.js';
 import type { ServerContext } from '../context.js';
 import { authorize } from '../auth.js';
 import { secretBook } from '../../secrets/sealed.js';
-import { deploymentOf, deploymentView } from './views.js';
-import { HostName, parseBody, TagInput, Version } from './parse.js';
+import { deploymentView, ViewParam } from './views.js';
+import { HostName, parseBody, parseQuery, TagInput, Version } from './parse.js';
+import { deploymentHeadOf } from './deploy-reads.js';
+import { deploymentSummary } from './deploy-summary.js';
 
 const Overrides = {
   policy: z.record(z.string(), z.unknown()).optional(),
@@ -100,13 +103,16 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     return deploymentView(row);
   });
 
-  api.post('/deployments/:id/:action', { config: { access: 'deployer' } }, async (req): Promise<T.DeploymentView> => {
+  api.post('/deployments/:id/:action', { config: { access: 'deployer' } }, async (req): Promise<T.DeploymentView | T.DeploymentSummary> => {
     const { id, action } = req.params as { id: string; action: string };
     if (!ACTIONS.includes(action as T.DeploymentAction)) {
       throw new NoopsError('NOOPS_E_NOT_FOUND', `no deployment action "${action}" (there are ${ACTIONS.join(', ')})`);
     }
-    const row = await deploymentOf(ctx, id, req.principal);
-    authorize(req.principal, row.tag, 'deployer');
-    return deploymentView(await ctx.rollout.act(row.id, action as T.DeploymentAction, req.principal.name));
+    const q = parseQuery(z.object({ view: ViewParam }).strict(), req.query, `deployment ${action}`);
+    const head = await deploymentHeadOf(ctx, id, req.principal);
+    authorize(req.principal, head.tag, 'deployer');
+    const row = await ctx.rollout.act(head.id, action as T.DeploymentAction, req.principal.name);
+    // ?view=summary: the deployment's head and counts (a few kB), not every host's part (about 3 MB at 10,000 hosts)
+    return q.view === 'summary' ? deploymentSummary(row) : deploymentView(row);
   });
 }

@@ -17,6 +17,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NAMING_DEFAULT_WAIT_MS, NAMING_MAX_WAIT_MS, type DepsView, type NamingAnswer } from '../../api/index.js';
 import { Naming, namingSelector, type NamingScope, type NamingView, type Watcher } from '../../naming/index.js';
+import { CHANNELS } from '../../bus/index.js';
 import { canSee, type Principal } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { BlockingQuery, parseQuery } from './parse.js';
@@ -28,7 +29,13 @@ const namings = new WeakMap<ServerContext, Naming>();
 export function namingOf(ctx: ServerContext): Naming {
   let naming = namings.get(ctx);
   if (!naming) {
-    naming = new Naming({ reports: ctx.reports, store: ctx.store, nodes: () => ctx.tags.all() });
+    naming = new Naming({
+      reports: ctx.reports,
+      store: ctx.store,
+      nodes: () => ctx.tags.all(),
+      // every join and removal of a host forgets its agent's tokens on every server: its row is read again then, not every row every 5 s
+      view: { hostChanges: (on) => ctx.bus.subscribe(CHANNELS.agentTokens, on) },
+    });
     namings.set(ctx, naming);
   }
   return naming;

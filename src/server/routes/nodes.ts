@@ -50,8 +50,13 @@ export async function nodeRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     for (const c of clusters) for (const h of c.hosts) memberOf.set(h, [...(memberOf.get(h) ?? []), c.tag]);
     const hosts = (await hostViews(ctx, who)).filter((h) => memberOf.has(h.name)).map((h) => ({ ...h, clusters: memberOf.get(h.name)! }));
 
-    const running = (await ctx.store.listDeployments({ status: 'running' })).filter((d) => under(d.tag));
+    const running = (await ctx.store.listDeploymentHeads({ status: 'running' })).filter((d) => under(d.tag));
     const currentOf = (clusterTag: string): Promise<string | null> => currentVersion(ctx, clusterTag);
+    /** a cluster's page shows its running deployment whole (the others are listed by id) */
+    const runningView = async (id: number): Promise<T.DeploymentView | null> => {
+      const d = ctx.rollout.current(id) ?? (await ctx.store.getDeployment(id));
+      return d ? deploymentView(d) : null;
+    };
 
     // A cluster's page lists its own job; any other node lists the jobs beneath it.
     const jobTags = [...all].filter((t) => levelOf(parseTag(t)) === 'job' && canSee(who, t) && (under(t) || isUnder(tag, t))).sort();
@@ -91,7 +96,7 @@ export async function nodeRoutes(api: FastifyInstance, ctx: ServerContext): Prom
         updatedAt: row?.updatedAt ?? '',
         currentVersion,
         current: release ? releaseView(release, ctx.signer) : null,
-        running: live ? deploymentView(live) : null,
+        running: live ? await runningView(live.id) : null,
       };
     }
 

@@ -2,6 +2,7 @@
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import type { DesiredState } from '../../api/index.js';
 import type { SigningKey } from '../../release/index.js';
 import { checkTable, checkTicket, SEED, type SwarmAnswer } from '../../swarm/index.js';
 import { assertError, routeTest, startTestApp, TREE, type TestApp } from '../test-app.js';
@@ -15,7 +16,10 @@ before(async () => {
   // the test package is small: the tracker tracks it as if it were large (one test below keeps the default)
   t = await startTestApp({ longPollMs: 50, swarmWholeBelowBytes: 0 });
   agents.h1 = await t.agent('h1');
-  agents.h2 = await t.agent('h2');
+  // h2 states where its peers reach it when it joins (`--peer-url`): another address than the server sees it at
+  const joined = await t.call(t.joinToken, 'POST', '/api/v1/agent/join', { name: 'h2', labels: {}, peerUrl: 'http://198.18.0.2:7701/' });
+  assert.equal(joined.statusCode, 200, joined.body);
+  agents.h2 = joined.json().token;
   agents.h3 = await t.agent('h3');
   sha256 = (await t.release(TREE.JOB, 'abcdef001')).json().sha256;
   await t.cluster(TREE.CLUSTER, ['h1', 'h2']);
@@ -40,6 +44,7 @@ routeTest(
     assert.deepEqual(a.assignments, [{ piece: 0, from: SEED }], 'nobody else holds it: the server');
     const ticket = checkTicket(signing, a.ticket, sha256, Date.now());
     assert.equal('host' in ticket && ticket.host, 'h1');
+    assert.deepEqual('addresses' in ticket && ticket.addresses, ['127.0.0.1'], 'good only from where the server sees h1');
     // h1 holds it now; h2 is sent to h1, at the address the server sees it at
     await t.call(agents.h1!, 'POST', url(), { have: [0], done: [{ piece: 0, from: SEED }], complete: true, serve: { port: 7701 } });
     const b = (await t.call(agents.h2!, 'POST', url(), { have: [] })).json() as SwarmAnswer;
@@ -60,6 +65,27 @@ routeTest(
       assert.deepEqual(a.assignments, []);
     } finally {
       t.ctx.config.swarmWholeBelowBytes = 0;
+    }
+  },
+);
+
+routeTest(
+  'GET /api/v1/agent/desired',
+  "a package smaller than the server's threshold is marked whole in the desired state, so agents need not ask the tracker; a larger one is not",
+  async () => {
+    const desired = async (): Promise<DesiredState> =>
+      (await t.call(agents.h1!, 'GET', '/api/v1/agent/desired?after=-1')).json() as DesiredState;
+    const tracked = await desired();
+    assert.equal(tracked.instances[0]!.sha256, sha256);
+    assert.equal(tracked.instances[0]!.whole, undefined, 'this server splits every package (threshold 0)');
+    const size = (await t.call(agents.h1!, 'GET', `/api/v1/artifacts/${sha256}`)).rawPayload.length;
+    t.ctx.config.swarmWholeBelowBytes = size + 1;
+    try {
+      t.ctx.desired.forgetAll(); // resolved again, as after a restart with the new threshold
+      assert.equal((await desired()).instances[0]!.whole, true);
+    } finally {
+      t.ctx.config.swarmWholeBelowBytes = 0;
+      t.ctx.desired.forgetAll();
     }
   },
 );
@@ -99,3 +125,53 @@ routeTest('GET /api/v1/artifacts/:sha256', 'one byte range of a package is 206 w
     assert.equal(r.json().code, 'NOOPS_E_INPUT');
   }
 });
+
+/** The tracker's answer to `token` asking from `remoteAddress` (inject's own is 127.0.0.1). */
+const askFrom = (token: string, body: unknown, remoteAddress = '127.0.0.1') =>
+  t.app.inject({ method: 'POST', url: url(), headers: { authorization: `Bearer ${token}` }, payload: body as object, remoteAddress });
+
+const ticketOf = (res: { json(): unknown }): unknown => {
+  const c = checkTicket(signing, (res.json() as SwarmAnswer).ticket, sha256, Date.now());
+  return 'addresses' in c ? c.addresses : c;
+};
+
+routeTest(
+  'POST /api/v1/agent/pieces/:sha256',
+  "a host's ticket is good only from the address the server sees it at (IPv4 in IPv6 as IPv4), and where it serves when that is another address it may use",
+  async () => {
+    assert.deepEqual(ticketOf(await askFrom(agents.h1!, { have: [] }, '::ffff:198.18.0.9')), ['198.18.0.9']);
+    assert.deepEqual(ticketOf(await askFrom(agents.h1!, { have: [], serve: { port: 7701 } }, '2001:db8::9')), ['2001:db8::9']);
+    // its --peer-url of join: peers are sent there, and it may fetch from that address too
+    const h2 = await askFrom(agents.h2!, { have: [], serve: { url: 'http://198.18.0.2:7701' } });
+    assert.equal(h2.statusCode, 200, h2.body);
+    assert.deepEqual(ticketOf(h2), ['127.0.0.1', '198.18.0.2']);
+  },
+);
+
+routeTest(
+  'POST /api/v1/agent/pieces/:sha256',
+  'attack: an agent that says it serves at an address other than where the server sees it (and not the --peer-url it joined with) is refused: its peers are never sent there',
+  async () => {
+    for (const foreign of ['http://10.9.9.9:80/internal', 'http://metadata.internal/', 'http://198.18.0.3:7701']) {
+      const res = await askFrom(agents.h1!, { have: [], table: true, serve: { url: foreign } });
+      assertError(res, 403, 'NOOPS_E_PEER_URL', foreign);
+      assert.match(res.json().message, /h1 says it serves pieces at .* but this server sees it at 127\.0\.0\.1/);
+      assert.match(res.json().hint, /--trust-peer-urls/);
+    }
+    const other = await askFrom(agents.h2!, { have: [], serve: { url: 'http://198.18.0.3:7701' } });
+    assertError(other, 403, 'NOOPS_E_PEER_URL', 'not the URL h2 joined with');
+    assert.match(other.json().message, /joined with --peer-url http:\/\/198\.18\.0\.2:7701/);
+    // its own address, any port or path: taken
+    assert.equal((await askFrom(agents.h1!, { have: [], serve: { url: 'http://127.0.0.1:7702/' } })).statusCode, 200);
+    // a server that trusts stated URLs (`noops server --trust-peer-urls`) takes any, and the ticket follows
+    t.ctx.config.trustPeerUrls = true;
+    try {
+      const res = await askFrom(agents.h1!, { have: [], serve: { url: 'http://198.18.0.3:7701' } });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual(ticketOf(res), ['127.0.0.1', '198.18.0.3']);
+    } finally {
+      t.ctx.config.trustPeerUrls = false;
+    }
+    await askFrom(agents.h1!, { have: [0], complete: true, serve: { port: 7701 } });
+  },
+);

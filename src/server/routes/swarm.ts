@@ -15,6 +15,7 @@ import {
   HOLD_MS,
   PieceTables,
   pieceCount,
+  plainAddress,
   TICKET_DOMAIN,
   TICKET_TTL_MS,
   Tracker,
@@ -59,6 +60,12 @@ const SwarmBody = z
  * check). One is reused while more than half its life is left; a few thousand are a few hundred KB.
  */
 const TICKETS_KEPT = 20_000;
+/**
+ * How long the `--peer-url` a host joined with is trusted from memory: an agent that serves at it
+ * says it in every tracker request (about one a piece), and reading the host's row for each was a
+ * store query per request. A host joins again rarely; its new URL is read at once when it differs.
+ */
+const JOINED_URL_KEPT_MS = 60_000;
 
 /** The tracker of this server, and the piece tables of the packages it tracks. */
 export interface SwarmService {
@@ -77,17 +84,28 @@ export async function swarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
   });
 
   const tickets = new Map<string, { ticket: string; expires: number }>();
-  const ticketFor = (host: string, sha256: string): string => {
-    const key = `${host}\n${sha256}`;
+  const ticketFor = (host: string, addresses: string[], sha256: string): string => {
+    const key = `${host}\n${sha256}\n${addresses.join(' ')}`;
     const now = Date.now();
     const kept = tickets.get(key);
     if (kept && kept.expires - now > TICKET_TTL_MS / 2) return kept.ticket;
     if (tickets.size >= TICKETS_KEPT) for (const [k, t] of tickets) if (t.expires - now <= TICKET_TTL_MS / 2) tickets.delete(k);
     if (tickets.size >= TICKETS_KEPT) tickets.clear();
-    const fields: TicketFields = { host, sha256, expires: now + TICKET_TTL_MS };
+    const fields: TicketFields = { host, addresses, sha256, expires: now + TICKET_TTL_MS };
     const ticket = encodeTicket(fields, ctx.signer.signFields(TICKET_DOMAIN, fields));
     tickets.set(key, { ticket, expires: fields.expires });
     return ticket;
+  };
+
+  // the --peer-url each host joined with (when it serves at another address than it is seen at)
+  const joinedUrls = new Map<string, { url: string | undefined; until: number }>();
+  const joinedUrl = async (host: string, stated: string): Promise<string | undefined> => {
+    const kept = joinedUrls.get(host);
+    if (kept && kept.url === stated && kept.until > Date.now()) return kept.url;
+    const url = (await ctx.store.getHost(host))?.peerUrl;
+    if (joinedUrls.size >= TICKETS_KEPT) joinedUrls.clear();
+    joinedUrls.set(host, { url: url === undefined ? undefined : normalPeerUrl(url).url, until: Date.now() + JOINED_URL_KEPT_MS });
+    return url;
   };
 
   // Only an agent whose desired state names the package (as for the package itself: 404 otherwise).
@@ -106,7 +124,10 @@ export async function swarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     if (table.size < ctx.config.swarmWholeBelowBytes) return { ticket: '', assignments: [], retryMs: 0 };
     const labels = tracker.knows(sha256, host) ? {} : ((await ctx.store.getHost(host))?.labels ?? {});
     const n = pieceCount(table.size, table.pieceSize);
-    const asker = { host, labels, url: peerUrl(body.serve, req.ip) };
+    // where this server sees the agent: where it serves (by default), and where its ticket may be used from
+    const seen = plainAddress(req.ip);
+    const at = await servedAt(body.serve, seen, host, ctx.config.trustPeerUrls, joinedUrl);
+    const asker = { host, labels, url: at.url };
     let answer = tracker.announce(sha256, n, asker, body);
     // Nothing to do yet: held until the swarm changes (a piece lands somewhere) or HOLD_MS pass,
     // rather than the agent asking again every RETRY_MS.
@@ -114,15 +135,50 @@ export async function swarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
       await tracker.changed(sha256, until - Date.now());
       answer = tracker.announce(sha256, n, asker, { have: body.have, ...(body.serve && { serve: body.serve }) });
     }
-    return { ...(body.table && { table }), ticket: ticketFor(host, sha256), ...answer };
+    return { ...(body.table && { table }), ticket: ticketFor(host, at.addresses, sha256), ...answer };
   });
   return { tracker, tables };
 }
 
-/** Where an agent serves: the URL it gave, or its port on the address this server sees it at. */
-function peerUrl(serve: { port?: number; url?: string } | undefined, ip: string): string | undefined {
-  if (serve?.url) return serve.url.replace(/\/$/, '');
-  if (serve?.port === undefined) return undefined;
-  const address = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-  return `http://${isIP(address) === 6 ? `[${address}]` : address}:${serve.port}`;
+/**
+ * Where the tracker sends this agent's peers (undefined: it serves none), and the addresses its
+ * ticket is good from: `seen` (where this server sees it, plainAddress), and the host of the URL
+ * it serves at when that is another address. A port is served at `seen`. A URL is taken only when
+ * its host is `seen`, or it is the `--peer-url` the agent joined with (stored), or this server
+ * trusts stated URLs (`--trust-peer-urls`); else NOOPS_E_PEER_URL: an agent could otherwise send
+ * its peers, with their tickets, to any address it likes (an internal service, another host).
+ */
+async function servedAt(
+  serve: { port?: number; url?: string } | undefined,
+  seen: string,
+  host: string,
+  trust: boolean,
+  joinedUrl: (host: string, stated: string) => Promise<string | undefined>,
+): Promise<{ url: string | undefined; addresses: string[] }> {
+  if (serve?.url === undefined) {
+    if (serve?.port === undefined) return { url: undefined, addresses: [seen] };
+    return { url: `http://${isIP(seen) === 6 ? `[${seen}]` : seen}:${serve.port}`, addresses: [seen] };
+  }
+  const { url, address } = normalPeerUrl(serve.url);
+  if (address !== seen && !trust) {
+    const joined = await joinedUrl(host, url);
+    if (joined === undefined || normalPeerUrl(joined).url !== url)
+      throw new NoopsError(
+        'NOOPS_E_PEER_URL',
+        `host ${host} says it serves pieces at ${url}, but this server sees it at ${seen}${joined === undefined ? '' : ` and it joined with --peer-url ${joined}`}: peers are not sent there`,
+      );
+  }
+  return { url, addresses: address === undefined || address === seen ? [seen] : [seen, address] };
+}
+
+/**
+ * A peer URL without what peers need not send (credentials, query, fragment, a trailing "/"), and
+ * its host when that is an IP address (plainAddress).
+ *
+ * @example normalPeerUrl('http://[::1]:7701/') // { url: 'http://[::1]:7701', address: '::1' }
+ */
+function normalPeerUrl(raw: string): { url: string; address: string | undefined } {
+  const u = new URL(raw);
+  const hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  return { url: `${u.protocol}//${u.host}${u.pathname.replace(/\/$/, '')}`, address: isIP(hostname) ? plainAddress(hostname) : undefined };
 }

@@ -24,6 +24,7 @@ import { parseQuery } from './parse.js';
 import { signatureStatus, type ReleaseSigner } from '../../release/signing.js';
 import { NEXT_HEADER, PAGE_MAX, PageQuery, pageOf, parseBefore, parsePage } from './paging.js';
 import { allocatedByHost, hostScheduleView } from '../host-capacity.js';
+import { listSummaries } from './deploy-reads.js';
 
 /** The largest page of history or audit a caller can ask for: the lists' one maximum. */
 const MAX_LIMIT = PAGE_MAX;
@@ -42,6 +43,9 @@ export async function deploymentOf(ctx: ServerContext, raw: string, who: Princip
 
 /** The server's own view of everything (health counts need every host's status). */
 const ADMIN_VIEW: Principal = { id: '', kind: 'admin', name: 'server', scope: null, role: 'admin' };
+
+/** `?view=summary`: a deployment's summary in place of the whole deployment (docs/rollouts.md#following-a-large-deployment). */
+export const ViewParam = z.enum(['summary'], { error: 'view is "summary" (or absent: the whole deployment)' }).optional();
 
 /** No query parameters. */
 const NoQuery = z.object({}).strict();
@@ -107,10 +111,16 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
     return out;
   });
 
-  api.get('/history', { config: { access: 'viewer' } }, async (req, reply): Promise<T.DeploymentView[]> => {
+  api.get('/history', { config: { access: 'viewer' } }, async (req, reply): Promise<T.DeploymentView[] | T.DeploymentSummary[]> => {
     const q = parseQuery(
       z
-        .object({ tag: z.string().optional(), limit: z.string().optional(), status: z.string().optional(), before: z.string().optional() })
+        .object({
+          tag: z.string().optional(),
+          limit: z.string().optional(),
+          status: z.string().optional(),
+          before: z.string().optional(),
+          view: ViewParam,
+        })
         .strict(),
       req.query,
       'history',
@@ -122,14 +132,12 @@ export async function viewRoutes(api: FastifyInstance, ctx: ServerContext): Prom
       throw new NoopsError('NOOPS_E_INPUT', `status "${q.status}" is not one of ${STATUSES.join(', ')}`);
     }
     const limit = limitOf(q.limit);
-    const rows = await ctx.store.listDeployments({
-      tag,
-      limit,
-      status: q.status as DeploymentStatus | undefined,
-      beforeId: parseBefore(q.before),
-    });
+    const filter = { tag, limit, status: q.status as DeploymentStatus | undefined, beforeId: parseBefore(q.before) };
+    // ?view=summary: each deployment's head and counts (a few kB), not every host's part (about 3 MB at 10,000 hosts)
+    const rows = q.view === 'summary' ? await listSummaries(ctx, filter) : await ctx.store.listDeployments(filter);
     if (rows.length === limit) void reply.header(NEXT_HEADER, String(rows[rows.length - 1]!.id));
-    return rows.map((r) => deploymentView(ctx.rollout.current(r.id) ?? r));
+    if (q.view === 'summary') return rows as T.DeploymentSummary[];
+    return (rows as DeploymentRow[]).map((r) => deploymentView(ctx.rollout.current(r.id) ?? r));
   });
 
   api.get('/deployments/:id', { config: { access: 'viewer' } }, async (req): Promise<T.DeploymentView> => {
@@ -206,7 +214,7 @@ export async function healthOfTree(ctx: ServerContext, who: Principal, sel?: Sel
     clusters: (await ctx.store.listClusters()).filter((c) => keep(c.tag)),
     hostUp: new Map(hosts.map((h) => [h.name, h.status === 'up'])),
     processes: ctx.reports.instances().filter((p) => keep(p.tag)),
-    running: (await ctx.store.listDeployments({ status: 'running' })).map((d) => d.tag).filter(keep),
+    running: (await ctx.store.listDeploymentHeads({ status: 'running' })).map((d) => d.tag).filter(keep),
   });
 }
 
@@ -222,7 +230,7 @@ function limitOf(raw: string | undefined): number {
  * its hosts ran while any still runs it (hosts taken out of the cluster), else none.
  */
 export async function currentVersion(ctx: ServerContext, tag: string): Promise<string | null> {
-  const [cur] = await ctx.store.listDeployments({ tag, status: 'succeeded', limit: 1 });
+  const [cur] = await ctx.store.listDeploymentHeads({ tag, status: 'succeeded', limit: 1 }); // its head: not every host's part
   if (cur?.kind !== 'undeploy') return cur?.version ?? null;
   return (await ctx.store.listDesired(tag)).length > 0 ? cur.version : null;
 }

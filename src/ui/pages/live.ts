@@ -10,6 +10,7 @@ import {
   type DeploymentAction,
   type DeploymentHostView,
   type DeploymentSummary,
+  deploymentActionSummary,
   deploymentHosts,
   deploymentSummaryEvents,
 } from '../../api/index.js';
@@ -80,7 +81,7 @@ export function LiveDeployment({ id, onEnd, standalone = false }: { id: number; 
     setActionError(null);
     setActing(action);
     try {
-      await api.deploymentAction(id, action); // the summary stream brings the change
+      await deploymentActionSummary(api, id, action); // the summary stream brings the change (its answer is only a few kB)
     } catch (err) {
       setActionError(err as Error);
     } finally {
