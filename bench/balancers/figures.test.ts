@@ -100,6 +100,9 @@ test('a deploy on one host: joined from its report to its first request; left fr
           ['ng', [[5003, 'ready']]],
         ],
       },
+      // the server answered polls: another host's (from 9), the one the move to 4 woke (asked with 3)
+      { kind: 'answered', from: 9, at: T0 + 946 },
+      { kind: 'answered', from: 3, at: T0 + 955 },
       {
         kind: 'apply',
         pool: 'ha',
@@ -164,6 +167,7 @@ test('a deploy on one host: joined from its report to its first request; left fr
       sentToNaming: 20,
       sentToIndex: 5,
       indexToOffer: 25,
+      indexToAnswered: 10,
       sentToOffer: 30,
       offerToApply: 15,
       applyToReady: 20,
@@ -200,6 +204,7 @@ test('what was not observed is null, and worst() of nothing is null', () => {
       sentToNaming: null,
       sentToIndex: null,
       indexToOffer: null,
+      indexToAnswered: null,
       sentToOffer: null,
       offerToApply: null,
       applyToReady: null,

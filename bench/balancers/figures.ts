@@ -62,6 +62,8 @@ export interface JoinPath {
   sentToIndex: number | null;
   /** that move → the balancer host's agent had the poll's answer (the server's answer, the HTTP hop, the agent's parse) */
   indexToOffer: number | null;
+  /** of which: that move → the server handed the poll's answer to its socket (its work after the wake: reads, the answer's JSON) */
+  indexToAnswered: number | null;
   /** the report sent → the balancer host's agent had the poll's answer with the member ready */
   sentToOffer: number | null;
   /** that answer → its apply of this pool started (waiting for the pool's apply before it) */
@@ -107,6 +109,12 @@ export type TraceLine =
       index: number;
       at: number;
       members: [string, [number, string][]][];
+    }
+  | {
+      /** a desired-state poll asked with `balancers=from` answered by the server (its last byte handed to the socket) */
+      kind: 'answered';
+      from: number;
+      at: number;
     };
 
 /** What the change recorded. */
@@ -225,6 +233,17 @@ export function joinPathOf(r: ChangeRecord, i: InstanceView): JoinPath {
             t.at >= report.sentAt &&
             t.members.some(([pool, ms]) => pool === r.poolName && ms.some(([port, state]) => port === i.port && state === 'ready')),
         );
+  // the balancer host's poll that the move woke: asked with the index before it, answered after it
+  const previous =
+    moved &&
+    r.trace
+      .filter((t): t is Extract<TraceLine, { kind: 'index' }> => t.kind === 'index' && t.host === moved.host && t.at < moved.at)
+      .at(-1);
+  const answered =
+    previous &&
+    r.trace.find(
+      (t): t is Extract<TraceLine, { kind: 'answered' }> => t.kind === 'answered' && t.from === previous.index && t.at >= moved.at,
+    );
   return {
     process: label(i),
     healthyToSent: ms(healthyAt, report?.sentAt),
@@ -232,6 +251,7 @@ export function joinPathOf(r: ChangeRecord, i: InstanceView): JoinPath {
     sentToNaming: ms(report?.sentAt, appearedAt(r, i)),
     sentToIndex: ms(report?.sentAt, moved?.at),
     indexToOffer: ms(moved?.at, apply?.offeredAt),
+    indexToAnswered: ms(moved?.at, answered?.at),
     sentToOffer: ms(report?.sentAt, apply?.offeredAt),
     offerToApply: ms(apply?.offeredAt, apply?.startedAt),
     applyToReady: ms(apply?.startedAt, ready),

@@ -257,13 +257,14 @@ export async function run(opts: { quick: boolean }): Promise<BalancersResults> {
         process.stderr.write(
           `bench: balancers, ${change} through ${f.balancer}: ${f.requests} requests at ${f.rate}/s, ${f.errors} errors, ${f.non2xx} non-2xx; ` +
             `load ${row.load}; report to served ${JSON.stringify(f.reportToServedMs.map((t) => t.ms))} ms; report to the balancer ${JSON.stringify(f.reportToBalancerMs.map((t) => t.ms))} ms; mark to last ${JSON.stringify(f.markToLastMs.map((t) => t.ms))} ms\n` +
-            `  join paths (healthy>sent, sent>answered, sent>naming, sent>index, index>offer, offer>apply, apply>ready, apply ms): ${JSON.stringify(
+            `  join paths (healthy>sent, sent>answered, sent>naming, sent>index, index>offer, index>poll answered, offer>apply, apply>ready, apply ms): ${JSON.stringify(
               f.joinPath.map((j) => [
                 j.healthyToSent,
                 j.sentToAnswered,
                 j.sentToNaming,
                 j.sentToIndex,
                 j.indexToOffer,
+                j.indexToAnswered,
                 j.offerToApply,
                 j.applyToReady,
                 j.applyMs,

@@ -12,6 +12,10 @@
  *   {kind: 'index', host, index, at, members: [[pool, [[port, state], ...]], ...]}
  *       noops:balancers:index (src/balance/view.ts, in the server): a balancer host's index moved
  *       and its parked poll was woken
+ *   {kind: 'answered', from, at}
+ *       http.server.response.finish (node's, in the server): a desired-state poll that asked with
+ *       `balancers=FROM` was answered (its last byte handed to the socket): index → answered is the
+ *       server's work after the wake, answered → offer the wire and the agent
  *
  * Times are ms since the epoch (Date.now()), the observers' clock. Plain JavaScript: node loads
  * it before the agent or the server, without tsx. Without the variable it does nothing (the
@@ -34,5 +38,9 @@ if (file) {
   });
   subscribe('noops:balancers:index', (i) => {
     appendFileSync(file, `${JSON.stringify({ kind: 'index', ...i })}\n`);
+  });
+  subscribe('http.server.response.finish', ({ request }) => {
+    const m = /^\/api\/v1\/agent\/desired\?.*\bbalancers=(\d+)/.exec(request.url ?? '');
+    if (m) appendFileSync(file, `${JSON.stringify({ kind: 'answered', from: Number(m[1]), at: Date.now() })}\n`);
   });
 }

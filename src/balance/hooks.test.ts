@@ -21,7 +21,7 @@ async function setup() {
   store.addHost('h2', '10.0.0.2');
   store.addHost('lb', '10.0.0.9');
   store.setPool('web', { selector: 'service=hello', host: 'lb', driver: 'haproxy', socket: '/run/haproxy.sock', backend: 'web' });
-  const balancers = new Balancers({ reports: runs, store, view: { sweepMs: 20, hostsRefreshMs: 60_000, reloadMs: 60_000 } });
+  const balancers = new Balancers({ reports: runs, store, view: { hostsRefreshMs: 60_000, reloadMs: 60_000 } });
   await balancers.start();
   runs.report('lb', []);
   runs.report('h1', [upProcess(SHOP, OLD)]);
@@ -174,7 +174,7 @@ test("two servers: the rollout's leader drains, the balancer's agent reports to 
   store.addHost('lb', '10.0.0.9');
   store.setPool('web', { selector: 'service=hello', host: 'lb', driver: 'haproxy', socket: '/run/haproxy.sock', backend: 'web' });
   const bus = new LocalChangeBus(); // delivers to both servers' subscribers, as PostgreSQL's does
-  const opts = { sweepMs: 20, hostsRefreshMs: 60_000, reloadMs: 60_000 };
+  const opts = { hostsRefreshMs: 60_000, reloadMs: 60_000 };
   const leader = new Balancers({ reports: runs, store, bus, view: opts });
   const other = new Balancers({ reports: runs, store, bus, view: opts });
   await Promise.all([leader.start(), other.start()]);

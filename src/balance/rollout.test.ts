@@ -18,7 +18,7 @@ async function fleet() {
   const store = new MemoryBalanceStore();
   for (const h of [...HOSTS, 'lb']) store.addHost(h, `10.0.0.${h === 'lb' ? 9 : h.slice(1)}`);
   store.setPool('api', { selector: 'service=api', host: 'lb', driver: 'nginx', file: '/etc/nginx/conf.d/api.conf' });
-  const balancers = new Balancers({ reports: runs, store, view: { sweepMs: 50, hostsRefreshMs: 60_000, reloadMs: 60_000 } });
+  const balancers = new Balancers({ reports: runs, store, view: { hostsRefreshMs: 60_000, reloadMs: 60_000 } });
   await balancers.start();
   runs.report('lb', []);
   const agent = new FakeBalancerAgent(balancers, 'lb');

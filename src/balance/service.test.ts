@@ -16,7 +16,7 @@ async function setup(): Promise<{ runs: FakeRuns; store: MemoryBalanceStore; bal
   store.addHost('lb', '10.0.0.9');
   store.setPool('web', { selector: 'service=hello', host: 'lb', driver: 'haproxy', socket: '/run/haproxy.sock', backend: 'web' });
   const bus = new LocalChangeBus();
-  const balancers = new Balancers({ reports: runs, store, bus, view: { sweepMs: 20, hostsRefreshMs: 60_000, reloadMs: 60_000 } });
+  const balancers = new Balancers({ reports: runs, store, bus, view: { hostsRefreshMs: 60_000, reloadMs: 60_000 } });
   await balancers.start();
   return { runs, store, balancers, bus };
 }
@@ -53,11 +53,27 @@ test("a balancer host's pools follow the instances' health, and its parked poll 
   assert.ok(Date.now() - started < 100, 'woken by the change');
   assert.notEqual(view.index('lb'), first.index);
   assert.equal(view.desired('lb').pools[0]!.members[1]!.state, 'ready');
-  // a host that stops reporting: maint at the next sweep
+  // a host that stops reporting: maint once its down-after passes (the others go on reporting)
   const index = view.index('lb');
-  runs.down.add('h2');
-  await view.wait('lb', index, 5_000);
-  assert.equal(view.desired('lb').pools[0]!.members[1]!.state, 'maint');
+  runs.downAfterMs = 200;
+  runs.report('h2', [upProcess(SHOP, 'aaaaaaaaa')]); // its last report
+  const others = setInterval(() => {
+    runs.report('lb', []);
+    runs.report('h1', [upProcess(SHOP, 'aaaaaaaaa')]);
+  }, 50);
+  try {
+    await view.wait('lb', index, 5_000);
+  } finally {
+    clearInterval(others);
+  }
+  assert.ok(Date.now() - runs.seenAt.get('h2')! > 200, 'not before its down-after');
+  assert.deepEqual(
+    view.desired('lb').pools[0]!.members.map((m) => [m.host, m.state]),
+    [
+      ['h1', 'ready'],
+      ['h2', 'maint'],
+    ],
+  );
   // a pool removed (another server: the bus) takes its host's pools with it
   store.pools.delete('web');
   await balancers.changed('web');
@@ -95,7 +111,7 @@ test('a drain mark written on another server reaches this view through the bus; 
   await bus.publish('balancers', 'drain');
   await balancers.view.wait('lb', index, 5_000);
   assert.equal(balancers.view.desiredMembers('web')[0]!.state, 'drain');
-  await balancers.view.wait('lb', balancers.view.index('lb'), 5_000); // the mark expires: the sweep sees it
+  await balancers.view.wait('lb', balancers.view.index('lb'), 5_000); // the mark expires: its timer works the pools out again
   assert.equal(balancers.view.desiredMembers('web')[0]!.state, 'ready');
   balancers.close();
 });
@@ -155,7 +171,7 @@ test("with no pool stored, no host's row is read; the first pool stored reads th
     return listHosts();
   };
   const bus = new LocalChangeBus();
-  const balancers = new Balancers({ reports: runs, store, bus, view: { sweepMs: 20, hostsRefreshMs: 10, reloadMs: 60_000 } });
+  const balancers = new Balancers({ reports: runs, store, bus, view: { hostsRefreshMs: 10, reloadMs: 60_000 } });
   await balancers.start();
   runs.report('h1', [upProcess(SHOP, 'aaaaaaaaa')]);
   await new Promise((r) => setTimeout(r, 100)); // ten refreshes of the hosts' rows, had they read

@@ -4,8 +4,10 @@
  * addresses), the drain marks and the pools stored; each balancer host's `DesiredBalancers`
  * with its index; parked polls that wake when a host's index moves; the balancers' last reports.
  *
- * Worked out again when a host reports (only when what it runs changed), when a sweep finds a
- * host's liveness changed or a drain mark expired, and when the pools, marks or reports are
+ * Worked out again when a host reports (only when what it runs changed), when a host's liveness
+ * runs out (each live host waits in naming's `LivenessWheel` for the moment its last heartbeat
+ * gets too old: time passing costs a look at the hosts due, not a sweep of every host), when a
+ * drain mark expires (a timer at the first `until`), and when the pools, marks or reports are
  * read again (`reload`, on the bus's `balancers` channel). With no pool stored, a report costs
  * one comparison.
  */
@@ -19,7 +21,7 @@ import {
   type DesiredMember,
   processAddress,
 } from '../api/index.js';
-import type { NamingSource } from '../naming/index.js';
+import { LivenessWheel, type NamingSource } from '../naming/index.js';
 import type { HostRow } from '../store/index.js';
 import { isUnder } from '../tree/index.js';
 import { type Candidate, balancersIndex, desiredPool, indexOfDigests, liveMarks, membersOf, poolDigest, selects } from './members.js';
@@ -27,8 +29,6 @@ import type { BalanceStore, DrainMark, StoredBalancerReport } from './ports.js';
 
 /** How the view is tuned; the defaults suit a server. */
 export interface PoolViewOptions {
-  /** how often hosts' liveness and the marks' expiry are checked */
-  sweepMs?: number;
   /** how often the hosts' rows (addresses) are read again */
   hostsRefreshMs?: number;
   /** how often the pools, marks and reports are read again though the bus said nothing (a lost message) */
@@ -54,6 +54,9 @@ export interface BalancerIndexTiming {
 
 /** The index of a host that drives no pool. */
 export const NO_POOLS_INDEX = balancersIndex([]);
+
+/** The longest a timer is set for (Node's limit is 2^31 - 1 ms); a later `until` is set again when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Indexes remembered per host, for "does this report follow that change" (older ones are forgotten). */
 const INDEX_HISTORY = 256;
@@ -86,7 +89,11 @@ export class PoolView extends EventEmitter {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** index moves of any host, counted: a seq only grows, also across a host that stops and starts driving pools */
   private moves = 0;
+  /** the live hosts, each due when its liveness runs out (unless it reports first) */
+  private readonly liveness = new LivenessWheel((hosts) => this.lapsed(hosts));
+  /** the first live mark's `until`, and the timer that works the pools out again then */
   private nextExpiry = Number.POSITIVE_INFINITY;
+  private expiryTimer: NodeJS.Timeout | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private loadingHosts: Promise<void> | undefined;
   private reloading: Promise<void> | undefined;
@@ -101,7 +108,6 @@ export class PoolView extends EventEmitter {
     super();
     this.setMaxListeners(0); // one per hook waiting: a batch of many hosts
     source.on('report', this.listener);
-    this.timers.push(setInterval(() => this.sweep(), opts.sweepMs ?? 1000).unref());
     this.timers.push(setInterval(() => void this.loadHosts(), opts.hostsRefreshMs ?? 5000).unref());
     this.timers.push(setInterval(() => void this.reload(), opts.reloadMs ?? 10_000).unref());
   }
@@ -290,6 +296,8 @@ export class PoolView extends EventEmitter {
   close(): void {
     this.source.off('report', this.listener);
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.expiryTimer);
+    this.liveness.close();
     for (const s of [...this.waiters.values()]) for (const done of [...s]) done();
     this.removeAllListeners();
   }
@@ -313,19 +321,48 @@ export class PoolView extends EventEmitter {
     return this.loadingHosts;
   }
 
-  /** Liveness changed without a report, or a mark expired: checked every sweep. */
-  private sweep(): void {
+  /** Live hosts' liveness ran out (their wheel entries came due together): worked out again once. */
+  private lapsed(hosts: readonly string[]): void {
     if (this.pools.length === 0) return; // no pool: nothing depends on liveness here
-    let recompute = Date.now() >= this.nextExpiry;
-    if (recompute) this.allDirty = true; // a mark expired
+    let recompute = false;
     let livenessMoved = false;
-    for (const host of new Set([...this.byHost.keys(), ...this.source.hosts()])) {
-      if (this.isLive(host) === (this.live.get(host) ?? false)) continue;
+    for (const host of hosts) {
+      if (this.isLive(host) === (this.live.get(host) ?? false)) {
+        this.watchLiveness(host); // heard meanwhile (a heartbeat the source holds): due again later
+        continue;
+      }
       livenessMoved = true;
       recompute = this.refreshCandidates(host) || recompute;
     }
     if (recompute) this.compute();
     else if (livenessMoved) this.emit('change'); // a balancer host went down: a hook waiting on it hears it
+  }
+
+  /** Watches a host's liveness: due at the moment its last heartbeat gets too old (nothing while it is down). */
+  private watchLiveness(host: string): boolean {
+    const seen =
+      this.source.lastReport(host) === undefined ? null : this.source.lastSeen(host, this.hostRows.get(host)?.lastHeartbeat ?? null);
+    const live = seen !== null && this.source.isUp(seen);
+    this.liveness.watch(host, live ? this.source.upUntil(seen) : undefined);
+    return live;
+  }
+
+  /** A mark expired: the pools are worked out again at the first live mark's `until`. */
+  private expireAt(until: number): void {
+    if (until === this.nextExpiry) return;
+    this.nextExpiry = until;
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    if (!Number.isFinite(until)) return;
+    this.expiryTimer = setTimeout(
+      () => {
+        this.expiryTimer = undefined;
+        this.nextExpiry = Number.POSITIVE_INFINITY;
+        this.allDirty = true;
+        this.compute();
+      },
+      Math.min(Math.max(until - Date.now() + 1, 0), MAX_TIMER_MS),
+    ).unref();
   }
 
   private refreshHost(host: string): void {
@@ -340,7 +377,7 @@ export class PoolView extends EventEmitter {
     }
     const row = this.hostRows.get(host);
     if (row === undefined && this.source.lastReport(host) !== undefined && !this.loadingHosts) void this.loadHosts(); // a new host: its address
-    const live = this.isLive(host);
+    const live = this.watchLiveness(host);
     this.live.set(host, live);
     const report = this.source.lastReport(host);
     const candidates: Candidate[] = (report?.processes ?? []).map((p) => ({
@@ -371,7 +408,7 @@ export class PoolView extends EventEmitter {
   private compute(): void {
     const now = Date.now();
     const marks = liveMarks(this.marks, now);
-    this.nextExpiry = Math.min(...marks.map((m) => Date.parse(m.until)), Number.POSITIVE_INFINITY);
+    this.expireAt(Math.min(...marks.map((m) => Date.parse(m.until)), Number.POSITIVE_INFINITY));
     const all = this.allDirty;
     const tags = [...this.dirtyTags];
     this.allDirty = false;

@@ -26,3 +26,4 @@ export {
   type NamingWake,
 } from './view.js';
 export { DeadlineWheel, Question, WHEEL_TICK_MS, type NamingScope, type Watcher } from './watchers.js';
+export { LivenessWheel } from './liveness.js';

@@ -143,7 +143,9 @@ export class BalancerApplier {
         case 'haproxy':
           return await applyHaproxyPool(pool, undefined, cut);
         case 'nginx':
-          return pool.api === undefined ? await this.nginx.apply(pool) : await applyNginxApiPool({ ...pool, api: pool.api }, this.files);
+          return pool.api === undefined
+            ? await this.nginx.apply(pool)
+            : await applyNginxApiPool({ ...pool, api: pool.api }, this.files, cut);
         case 'keepalived':
           return await this.keepalived.apply(pool);
       }

@@ -9,7 +9,8 @@
  * to every lane at once; a lane that is applying applies the newest pools right after, and an
  * offer that changes the pool's members cuts the apply that runs: it stops before its next
  * command (HAProxy's driver: a join waits for one command of the apply before it, not for all
- * of it) and has no report. The apply after a cut change runs to its end, so that a lane reports
+ * of it; nginx --api's: its PUT is given up, nginx refusing it should it land after the newer
+ * one) and has no report. The apply after a cut change runs to its end, so that a lane reports
  * however fast offers come (a cut periodic re-apply does not count). The pools
  * driven through a runtime API (HAProxy's socket, nginx's Lua control API) are applied first:
  * the pools driven by a file and a reload start once those applies of the same offer ended (or

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { NoopsError } from '../../errors/index.js';
 import type { FileKeeper } from './files.js';
 import { nginxUpstream } from './nginx.js';
-import type { HeldMember, PoolOutcome } from './outcome.js';
+import { CUT, type HeldMember, type PoolOutcome } from './outcome.js';
 import type { ValidPool } from './validate.js';
 
 /** The shipped Lua module (src/ is in the package: from dist/agent/balancers/ and src/agent/balancers/, three folders up is the root). */
@@ -112,23 +112,74 @@ export function nginxLuaConf(pools: readonly NginxLuaPool[], module = nginxLuaMo
 interface ApiAnswer {
   pool: string;
   version: number;
+  /** the last `seq` set (absent: a module from before it, printed by an older `noops lb nginx-conf`: it does not check) */
+  seq?: number;
   members: { id: string; address: string; port: number; state: HeldMember['state']; connections: number | null }[];
 }
 
-/** PUT the pool's text to its control API; the members nginx holds now, with their requests in flight. */
-async function putPool(api: { address: string; port: number }, upstream: string, text: string): Promise<ApiAnswer> {
-  const url = `http://${hostPort(api)}/noops/pools/${upstream}`;
+/**
+ * The last `seq` given to a PUT: each PUT carries a higher one (the clock in µs, or one more), so
+ * that nginx sets a pool only from a PUT newer than the last it set, also across agent restarts.
+ */
+let lastSeq = 0;
+function nextSeq(): number {
+  lastSeq = Math.max(lastSeq + 1, Date.now() * 1000);
+  return lastSeq;
+}
+
+/** The control APIs (`ADDR:PORT upstream`) whose module answered a `seq`: it refuses an older PUT, so one may be given up. */
+const checksSeq = new Set<string>();
+
+/**
+ * PUT the pool's text to its control API; the members nginx holds now, with their requests in
+ * flight. Undefined when `cut` aborted first: the PUT may still land, and nginx refuses it once a
+ * newer one was set (its `seq` is lower). A PUT refused as older though none was given up (a newer
+ * one from before an agent restart whose clock went back) goes again once, above nginx's `seq`.
+ */
+async function putPool(
+  api: { address: string; port: number },
+  upstream: string,
+  text: string,
+  cut?: AbortSignal,
+  again = true,
+): Promise<ApiAnswer | undefined> {
+  const key = `${hostPort(api)} ${upstream}`;
+  // only a module that checks `seq` may be given up on: an older one would take the PUT given up after a newer one
+  const cutBy = checksSeq.has(key) ? cut : undefined;
+  if (cutBy?.aborted) return undefined;
+  const url = `http://${hostPort(api)}/noops/pools/${upstream}?seq=${nextSeq()}`;
+  const timeout = AbortSignal.timeout(API_TIMEOUT_MS);
   let res: Response;
   try {
-    res = await fetch(url, { method: 'PUT', body: text, signal: AbortSignal.timeout(API_TIMEOUT_MS) });
+    res = await fetch(url, { method: 'PUT', body: text, signal: cutBy ? AbortSignal.any([timeout, cutBy]) : timeout });
   } catch (err) {
+    if (cutBy?.aborted) return undefined;
     const why = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
     throw new NoopsError(
       'NOOPS_E_BALANCER_DRIVE',
       `nginx's control API at ${hostPort(api)} does not answer (${why}): is nginx running with noops' Lua blocks (\`noops lb nginx-conf\`)?`,
     );
   }
-  const body = await res.text();
+  let body: string;
+  try {
+    body = await res.text();
+  } catch (err) {
+    if (cutBy?.aborted) return undefined;
+    throw new NoopsError(
+      'NOOPS_E_BALANCER_DRIVE',
+      `nginx's control API at ${hostPort(api)} broke off its answer: ${(err as Error).message}`,
+    );
+  }
+  if (res.status === 409 && again) {
+    let newer = Number.NaN;
+    try {
+      newer = Number((JSON.parse(body) as ApiAnswer).seq);
+    } catch {
+      // no JSON: the retry goes above our own count only
+    }
+    if (Number.isSafeInteger(newer)) lastSeq = Math.max(lastSeq, newer);
+    return putPool(api, upstream, text, cut, false);
+  }
   if (res.status !== 200)
     throw new NoopsError(
       'NOOPS_E_BALANCER_DRIVE',
@@ -142,11 +193,14 @@ async function putPool(api: { address: string; port: number }, upstream: string,
   }
   if (!Array.isArray(answer?.members))
     throw new NoopsError('NOOPS_E_BALANCER_DRIVE', `nginx's control API at ${hostPort(api)} answered no members: ${body.slice(0, 200)}`);
+  if (typeof answer.seq === 'number') checksSeq.add(key);
+  else checksSeq.delete(key);
   return answer;
 }
 
 /**
- * The pool set through nginx's control API, and its file (what a cold nginx reads) handed to
+ * The pool set through nginx's control API (`cut` aborted: the PUT is given up, when the module
+ * checks `seq`, and the apply answers CUT), and its file (what a cold nginx reads) handed to
  * `files`, which writes it atomically when it changed, off this apply's path: the change is live
  * once the PUT answered, and the next change of the pool does not wait for an fsync on a busy
  * disk (it did: 30-74 ms of an apply on a quiet machine); its write starts once the PUT is answered,
@@ -155,11 +209,22 @@ as before (an fsync beside the PUT slowed nginx's answer). The PUT goes at every
  * even when the PUT failed (nginx down: it reads it when it starts). The members reported are
  * nginx's; a failed write of the file is said by the next apply's report (`ok: false`).
  */
-export async function applyNginxApiPool(pool: NginxApiPool, files: FileKeeper): Promise<PoolOutcome> {
+export async function applyNginxApiPool(pool: NginxApiPool, files: FileKeeper, cut?: AbortSignal): Promise<PoolOutcome> {
   const content = nginxUpstream(pool.upstream, pool.members, pool.name);
   const failedBefore = files.failure(pool.file);
-  // the file once nginx answered (or failed to): its write and fsync must not slow the PUT down
-  const answer = await putPool(pool.api, pool.upstream, content).finally(() => files.keep(pool.file, content));
+  // the file once nginx answered (or failed to): its write and fsync must not slow the PUT down; a
+  // PUT given up for a newer pool leaves the file to that one
+  const answer = await putPool(pool.api, pool.upstream, content, cut).then(
+    (a) => {
+      if (a !== undefined) files.keep(pool.file, content);
+      return a;
+    },
+    (err: unknown) => {
+      files.keep(pool.file, content);
+      throw err;
+    },
+  );
+  if (answer === undefined) return CUT;
   return {
     members: answer.members.map((m) => ({
       id: String(m.id),

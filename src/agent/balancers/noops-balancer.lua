@@ -236,11 +236,46 @@ local function describe(pool)
       c
     )
   end
-  return string.format('{"pool":%s,"version":%d,"members":[%s]}', quote(pool), d:get("v:" .. pool) or 0, table.concat(out, ","))
+  return string.format(
+    '{"pool":%s,"version":%d,"seq":%s,"members":[%s]}',
+    quote(pool),
+    d:get("v:" .. pool) or 0,
+    string.format("%.0f", d:get("s:" .. pool) or 0),
+    table.concat(out, ",")
+  )
+end
+
+-- How long a PUT may hold its pool's lock (s): the lock lapses by itself after a worker crashed holding it.
+local LOCK_S = 1
+-- How long a PUT waits for its pool's lock at most (s), in steps of LOCK_STEP_S.
+local LOCK_WAIT_S = 0.5
+local LOCK_STEP_S = 0.001
+
+-- Runs `work` holding the pool's lock (a key added to the dict: one worker at a time, across
+-- workers), so that the check of a PUT's seq and its store are one step; answers what `work`
+-- answers, or nil, why and 503 when the lock stays taken.
+local function locked(pool, work)
+  local d = dict()
+  local key = "l:" .. pool
+  local waited = 0
+  while not d:add(key, true, LOCK_S) do
+    if waited >= LOCK_WAIT_S then
+      return nil, "the pool " .. pool .. " is being set by another request", 503
+    end
+    ngx.sleep(LOCK_STEP_S)
+    waited = waited + LOCK_STEP_S
+  end
+  local ok, a, b, c = pcall(work)
+  d:delete(key)
+  if not ok then
+    error(a)
+  end
+  return a, b, c
 end
 
 -- content_by_lua_block of the control location: GET /noops/pools/NAME answers the pool;
--- PUT /noops/pools/NAME (the pool's text) sets it, then answers it.
+-- PUT /noops/pools/NAME[?seq=N] (the pool's text) sets it, then answers it (409 and the pool as it
+-- is, with the last seq set, when N is not above it).
 function M.control()
   local pool = string.match(ngx.var.uri, "^/noops/pools/([%w_.%-]+)$")
   if not pool then
@@ -260,13 +295,38 @@ function M.control()
         end
       end
     end
+    -- ?seq=N (the agent's count of its PUTs): set only when above the last one set, so that an
+    -- older PUT that lands after a newer one (the agent stopped waiting for it) changes nothing: 409
+    local seq = ngx.var.arg_seq
+    if seq ~= nil then
+      seq = string.match(seq, "^%d+$") and tonumber(seq)
+      if not seq or seq >= 2 ^ 53 then
+        return say(400, '{"error":"seq must be a whole number below 2^53"}')
+      end
+    end
     local members, why = M.parse(text or "", pool)
     if not members then
       return say(400, '{"error":' .. quote(why) .. "}")
     end
-    local ok, err = store(pool, text)
-    if not ok then
-      return say(507, '{"error":' .. quote(err) .. "}")
+    local status, err, code = locked(pool, function()
+      local d = dict()
+      if seq ~= nil and seq <= (d:get("s:" .. pool) or -1) then
+        return 409
+      end
+      local ok, serr = store(pool, text)
+      if not ok then
+        return nil, serr, 507
+      end
+      if seq ~= nil then
+        d:set("s:" .. pool, seq)
+      end
+      return 200
+    end)
+    if not status then
+      return say(code, '{"error":' .. quote(err) .. "}")
+    end
+    if status == 409 then
+      return say(409, describe(pool))
     end
   elseif method ~= "GET" then
     return say(405, '{"error":"GET or PUT"}')

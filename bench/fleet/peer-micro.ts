@@ -1,0 +1,57 @@
+/**
+ * The piece path alone, in one process: a real PeerServer on loopback serving pieces (1 MiB) from
+ * memory to fetchFromPeer (kept-alive connections, reused buffers), 4 in flight as the tracker
+ * allows, with one ticket reused as an agent does. Prints the CPU time per piece (the server's
+ * ticket and address checks, HTTP both ways, the copy into the piece's buffer); run it in two
+ * worktrees, in turns, to compare (docs/benchmarks.md, "Packages peer to peer", session 12).
+ *
+ *   PIECES=3000 ROUNDS=5 node --import tsx bench/fleet/peer-micro.ts
+ *   PIECES=20000 PIECE_KB=16 node --import tsx bench/fleet/peer-micro.ts   # the per-request work
+ */
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { signFieldsWith, signingKeyOf } from '../../src/release/index.js';
+import { encodeTicket, fetchFromPeer, PeerServer, releasePiece, TICKET_DOMAIN, type TicketFields } from '../../src/swarm/index.js';
+
+const PIECES = Number(process.env.PIECES ?? 3000);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+/** in flight at once: MAX_FETCHES_PER_AGENT */
+const IN_FLIGHT = 4;
+/** KiB a piece: 1024 as in a fleet; small pieces (PIECE_KB=16) weigh the per-request work (tickets, addresses, HTTP) over the bytes */
+const PIECE = Number(process.env.PIECE_KB ?? 1024) * 1024;
+
+const key = generateKeyPairSync('ed25519').privateKey;
+const pkg = Buffer.alloc(16 * PIECE, 7);
+const sha256 = createHash('sha256').update(pkg).digest('hex');
+const server = new PeerServer({ key: () => signingKeyOf(key), log: () => undefined });
+server.offer(sha256, { size: pkg.length, pieceSize: PIECE, has: () => true, readAt: async (o, l) => pkg.subarray(o, o + l) });
+const url = `http://127.0.0.1:${await server.listen('127.0.0.1', 0)}`;
+// tickets name the addresses they may be used from since session 12 (noops-peer-ticket-v2)
+const base = { host: 'bench', sha256, expires: Date.now() + 3_600_000 };
+const fields = (TICKET_DOMAIN.endsWith('v1') ? base : { ...base, addresses: ['127.0.0.1'] }) as TicketFields;
+const ticket = encodeTicket(fields, signFieldsWith(key, TICKET_DOMAIN, fields));
+
+async function round(): Promise<{ cpuUs: number; wallMs: number }> {
+  let next = 0;
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  const lane = async (): Promise<void> => {
+    while (next < PIECES) {
+      const i = next++ % 16;
+      releasePiece(await fetchFromPeer(url, sha256, i * PIECE, PIECE, ticket));
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+  const used = process.cpuUsage(cpu);
+  return { cpuUs: used.user + used.system, wallMs: performance.now() - t0 };
+}
+
+await round(); // warm-up: connections, buffers, JIT
+const out: string[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const { cpuUs, wallMs } = await round();
+  out.push(`${(cpuUs / PIECES).toFixed(1)} us CPU, ${((wallMs * 1000) / PIECES).toFixed(1)} us wall per piece`);
+}
+await server.close();
+if (server.counts.refused > 0) throw new Error(`${server.counts.refused} requests refused`);
+console.log(`${TICKET_DOMAIN}: ${PIECES} pieces of ${PIECE / 1024} KiB x ${ROUNDS} rounds`);
+for (const l of out) console.log(`  ${l}`);
