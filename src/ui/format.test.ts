@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ago, confLines, count, duration, hostState } from './format.js';
+import { ago, confLines, count, duration, firstNames, hostState } from './format.js';
 
 const T0 = Date.parse('2024-01-01T00:00:00Z');
 
@@ -29,4 +29,10 @@ test('counts and cluster.conf lines', () => {
   assert.equal(count(1, 'host'), '1 host');
   assert.equal(count(0, 'host'), '0 hosts');
   assert.deepEqual(confLines({ timeout: 300, batch: '10%', hosts: ['a'] }), ['batch: 10%', 'hosts: ["a"]', 'timeout: 300']);
+});
+
+test('firstNames: every name of a short list, the first ones and a count of a long one', () => {
+  assert.equal(firstNames(['h1', 'h2'], 2), 'h1, h2');
+  assert.equal(firstNames(['h1', 'h2', 'h3', 'h4'], 2), 'h1, h2 and 2 more');
+  assert.equal(firstNames([], 2), '');
 });

@@ -39,6 +39,17 @@ function pad(n: number): string {
   return String(n).padStart(2, '0');
 }
 
+/**
+ * A list of names cut to its first `max`, saying how many more (a cluster's hosts in a line:
+ * every one of a small cluster, not 10,000 of a large one).
+ *
+ * @example firstNames(['h1', 'h2', 'h3'], 2) // 'h1, h2 and 1 more'
+ */
+export function firstNames(names: readonly string[], max: number): string {
+  if (names.length <= max) return names.join(', ');
+  return `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
+}
+
 /** "1 host", "3 hosts". */
 export function count(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

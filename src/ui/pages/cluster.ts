@@ -8,7 +8,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { type DeploymentView, historySummaries, type NodeView } from '../../api/index.js';
 import { html } from '../html.js';
 import { useLoad } from '../load.js';
-import { count } from '../format.js';
+import { count, firstNames } from '../format.js';
 import { Ago, announceChange, Empty, ErrorBox, Section, useApi, useMay, useWho } from '../widgets.js';
 import { NEEDS, whoWords } from '../permissions.js';
 import { HostsTable, InstancesTable } from './tables.js';
@@ -19,6 +19,8 @@ import { PlacementHistory } from './placements.js';
 
 /** How many history rows the page shows: a few weeks of deploys on a busy cluster. */
 export const HISTORY_ROWS = 50;
+/** The hosts named in "Running now": every host of most clusters; a larger one is counted (its hosts are listed below). */
+export const NAMED_HOSTS = 50;
 /** The history is re-read this often, for deploys started elsewhere (the CLI, a colleague): as
  * summaries (`?view=summary`, about 1.3 kB a row at any size; 50 whole deployments of 10,000
  * hosts were about 180 MB), or whole and summarized here against a server without them. */
@@ -78,7 +80,7 @@ export function ClusterBody({ view, reload }: { view: NodeView; reload: () => vo
             <dt>built</dt><dd><${Ago} iso=${cluster.current.createdAt} /> from <span class="mono">${cluster.current.repo}</span></dd>
             <dt>processes</dt><dd class="mono">${cluster.current.manifest.processes.map((p) => p.name).join(', ')}</dd>
             <dt>package</dt><dd class="mono small">sha256 ${cluster.current.sha256.slice(0, 16)}… · ${Math.ceil(cluster.current.size / 1024)} KiB</dd>
-            <dt>hosts</dt><dd>${count(cluster.hosts.length, 'host')}: <span class="mono">${cluster.hosts.join(', ')}</span></dd>
+            <dt>hosts</dt><dd>${count(cluster.hosts.length, 'host')}: <span class="mono">${firstNames(cluster.hosts, NAMED_HOSTS)}</span></dd>
           </dl>`
           : cluster.currentVersion
             ? html`<p>Version <span class="mono version">${cluster.currentVersion}</span> (its package is no longer stored).</p>`
