@@ -59,7 +59,8 @@ async function until<T>(what: string, check: () => T | undefined | false | Promi
 const desiredOf = (mem: MemoryRolloutStore) =>
   Object.fromEntries(HOSTS.map((h) => [h, mem.desiredOf(h).find((e) => e.tag === CLUSTER)?.version ?? null]));
 
-test('two servers: the leader steps a deploy started on the follower; a takeover fences the old leader and the new one finishes', async () => {
+/** Servers a and b on one seeded store, both started; a leads the rollout loop (epoch 1). */
+async function twoServersALeads(): Promise<{ mem: MemoryRolloutStore; reports: Map<string, AgentReport>; a: Server; b: Server }> {
   const mem = seeded();
   const reports = new Map<string, AgentReport>();
   const peers: Server[] = [];
@@ -70,6 +71,11 @@ test('two servers: the leader steps a deploy started on the follower; a takeover
   await a.controller.start();
   await b.controller.start();
   await a.controller.lead(fenceA);
+  return { mem, reports, a, b };
+}
+
+test('two servers: the leader steps a deploy started on the follower; a takeover fences the old leader and the new one finishes', async () => {
+  const { mem, reports, a, b } = await twoServersALeads();
 
   // started on b, which follows: written, not stepped by b; a takes it up and starts batch 1
   const d = await b.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
@@ -115,16 +121,7 @@ test('two servers: the leader steps a deploy started on the follower; a takeover
 test("a takeover puts every host in flight back in one read of the tag's desired state, not one per host", async () => {
   // At 10,000 hosts one read per host was 10,000 reads of 10,000 rows: the new leader held the
   // event loop for minutes in the middle of a deploy (no connection accepted, no report answered).
-  const mem = seeded();
-  const reports = new Map<string, AgentReport>();
-  const peers: Server[] = [];
-  const a = server('a', mem, reports, peers);
-  const b = server('b', mem, reports, peers);
-  const fenceA: Fence = { loop: 'rollout', holder: 'a', epoch: 1 };
-  mem.lease = fenceA;
-  await a.controller.start();
-  await b.controller.start();
-  await a.controller.lead(fenceA);
+  const { mem, reports, a, b } = await twoServersALeads();
   const d = await a.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
   await until('batch 1', () => desiredOf(mem).h1 === 'aaaaaaaaa');
   reports.set('h1', healthyReport('h1', 'aaaaaaaaa'));
