@@ -16,6 +16,9 @@ export class DesiredHub {
   private readonly waiters = new Waiters();
   private readonly listeners: ((host: string) => void)[] = [];
   private readonly unsubscribe: () => void;
+  /** hosts whose polls wake at the end of this turn (`wake`) */
+  private due = new Set<string>();
+  private dueScheduled = false;
 
   /** `bus`: where notifies travel; without one, this process alone (a command reader's hub, tests). */
   constructor(private readonly bus: ChangeBus = new LocalChangeBus()) {
@@ -60,10 +63,25 @@ export class DesiredHub {
     this.bus.publish(CHANNELS.desired, host).catch((err: Error) => process.emitWarning(`hub: ${err.message}`));
   }
 
-  /** Wakes this server's polls for `host` (what a notify from any server does here). */
+  /**
+   * Wakes this server's polls for `host` (what a notify from any server does here): the listeners
+   * at once (the next read of the host's answer is the new one), its polls at the end of this turn
+   * of the event loop, all the turn's hosts together. A deploy to 10,000 hosts notifies them
+   * inside its first step: waking and answering their polls there was 280 ms of the deploy call
+   * (and of the rollout's round), which now answers first. A poll that parks before the end of the
+   * turn is woken with the others; one that reads its generation after the change does not park.
+   */
   wake(host: string): void {
     for (const listener of this.listeners) listener(host);
-    this.waiters.wake(host);
+    this.due.add(host);
+    if (this.dueScheduled) return;
+    this.dueScheduled = true;
+    setImmediate(() => {
+      const hosts = this.due;
+      this.due = new Set();
+      this.dueScheduled = false;
+      for (const h of hosts) this.waiters.wake(h);
+    });
   }
 
   /** Wakes every poll parked here (on shutdown, and after the bus may have missed changes). */
