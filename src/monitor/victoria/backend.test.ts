@@ -85,7 +85,9 @@ test("Falcon's names become Prometheus': cpu.idle -> cpu_idle, the endpoint and 
   await backend.write(points);
   await backend.flush();
   await until(backend, queryOf(points[0]!, STEP), N);
-  const res = await fetch(`${vm.url}/api/v1/series?match[]=df_bytes_free_percent`);
+  // with its time range: without one VictoriaMetrics lists only the series of the day since 00:00
+  // UTC, and BASE is three hours back (the test failed between midnight and 3 am UTC)
+  const res = await fetch(`${vm.url}/api/v1/series?match[]=df_bytes_free_percent&start=${BASE}&end=${BASE + N * STEP}`);
   const body = (await res.json()) as { data: Record<string, string>[] };
   assert.deepEqual(body.data, [
     {
