@@ -65,6 +65,13 @@ test('a capacity is written when it changed, not on every report; the store is r
     await store.upsertHost({ name: 'h1', labels: {}, address: null, joinedAt: AT });
     await book.note('h1', { ...CAP, freePorts: 28100 });
     assert.equal((await store.getHost('h1'))?.capacity?.freePorts, 28100);
+
+    // a host down to its last ports: every change is written, the same count is not
+    const before = writes.length;
+    await book.note('h1', { ...CAP, freePorts: 50 });
+    await book.note('h1', { ...CAP, freePorts: 50 });
+    await book.note('h1', { ...CAP, freePorts: 49 });
+    assert.equal(writes.length - before, 2);
   } finally {
     await store.close();
   }

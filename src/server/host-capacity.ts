@@ -27,7 +27,7 @@ function same(a: CapacityRow | undefined, b: HostCapacity): boolean {
     a.cpu === b.cpu &&
     a.memory === b.memory &&
     a.disk === b.disk &&
-    Math.abs(a.freePorts - b.freePorts) < Math.floor(a.freePorts * PORTS_SLACK_SHARE)
+    (a.freePorts === b.freePorts || Math.abs(a.freePorts - b.freePorts) < Math.floor(a.freePorts * PORTS_SLACK_SHARE))
   );
 }
 
