@@ -794,8 +794,8 @@ export class KyselyStore implements Store {
   metricRollupsBetween(key: string, resolution: number, from: number, to: number): Promise<metrics.MetricRollupRow[]> {
     return metrics.metricRollupsBetween(this.db, key, resolution, from, to);
   }
-  rollUpMetrics(resolution: number, source: 'raw' | number, from: number, to: number): Promise<number> {
-    return metrics.rollUpMetrics(this.db, resolution, source, from, to);
+  rollUpMetrics(resolution: number, source: 'raw' | number, from: number, to: number, seriesPerStatement?: number): Promise<number> {
+    return metrics.rollUpMetrics(this.db, resolution, source, from, to, seriesPerStatement);
   }
   pruneMetrics(rawBefore: number, rollupsBefore: ReadonlyMap<number, number>): Promise<number> {
     return metrics.pruneMetrics(this.db, rawBefore, rollupsBefore);

@@ -4,6 +4,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { openStore } from './open.js';
 import type { MetricSeriesRow, Store } from './index.js';
 import { NEEDS_PG, testDatabase, type TestDatabase } from './test-pg.js';
@@ -128,9 +129,77 @@ function behaves(open: () => Promise<Store>): void {
       await store.close();
     }
   });
+
+  it('rolls up a few series per statement and answers as one statement would, points without a series row too', async () => {
+    const store = await open();
+    try {
+      // seven series and two keys with points but no series row: one before every series key, one after
+      const keys = ['h0/m', 'h1/m', 'h2/m', 'h3/m', 'h4/m', 'h5/m', 'h6/m'];
+      const points = [...keys, 'a/orphan', 'z/orphan'].flatMap((key, i) =>
+        [0, 60, 300].map((ts) => ({ key, ts, value: i + ts, graphValue: i + ts, receivedAt: 0 })),
+      );
+      await store.putMetrics(
+        keys.map((k) => series(k, 300, 0)),
+        points,
+      );
+      const rolled = async (seriesPerStatement?: number) => {
+        const n = await store.rollUpMetrics(300, 'raw', 0, 600, seriesPerStatement);
+        const rows = await Promise.all([...keys, 'a/orphan', 'z/orphan'].map((k) => store.metricRollupsBetween(k, 300, 0, 600)));
+        return { n, rows: rows.map((r) => r.map((b) => [b.ts, b.avg, b.min, b.max, b.count])) };
+      };
+      const whole = await rolled();
+      assert.equal(whole.n, 9 * 2);
+      for (const per of [1, 2, 3, 7, 100]) assert.deepEqual(await rolled(per), whole, `${per} series per statement`);
+      assert.deepEqual(whole.rows[7], [
+        [0, 7 + 30, 7, 7 + 60, 2],
+        [300, 7 + 300, 7 + 300, 7 + 300, 1],
+      ]);
+      await assert.rejects(store.rollUpMetrics(300, 'raw', 0, 600, 0), /series per statement/);
+    } finally {
+      await store.close();
+    }
+  });
 }
 
 describe('metrics on sqlite', () => behaves(() => openStore('sqlite::memory:')));
+
+describe('metrics roll-ups on sqlite', () => {
+  it('write each range of series in its own statement, with a turn of the event loop between them', async () => {
+    const store = await openStore('sqlite::memory:');
+    const inserts: string[] = [];
+    const seen = (m: unknown) => {
+      const { sql } = m as { sql: string };
+      if (sql.startsWith('insert into metric_rollups')) inserts.push(sql);
+    };
+    subscribe('noops:store:statement', seen);
+    try {
+      const keys = ['h0/m', 'h1/m', 'h2/m', 'h3/m', 'h4/m', 'h5/m', 'h6/m'];
+      await store.putMetrics(
+        keys.map((k) => series(k, 0, 0)),
+        keys.map((key) => ({ key, ts: 0, value: 1, graphValue: 1, receivedAt: 0 })),
+      );
+      // counts the turns of the event loop while the roll-up runs
+      let turns = -1;
+      let ticking: NodeJS.Immediate | undefined;
+      const tick = () => {
+        turns++;
+        ticking = setImmediate(tick);
+      };
+      tick();
+      try {
+        assert.equal(await store.rollUpMetrics(300, 'raw', 0, 300, 3), 7);
+      } finally {
+        clearImmediate(ticking);
+      }
+      // [.., h3/m), [h3/m, h6/m), [h6/m, ..)
+      assert.equal(inserts.length, 3);
+      assert.ok(turns >= 2, `the event loop turned between the statements (${turns} turns)`);
+    } finally {
+      unsubscribe('noops:store:statement', seen);
+      await store.close();
+    }
+  });
+});
 
 describe('metrics on postgres', { skip: NEEDS_PG }, () => {
   after(async () => {

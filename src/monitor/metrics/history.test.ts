@@ -35,7 +35,8 @@ test('raw points answer recent ranges; the keeper rolls them up, archives answer
     assert.deepEqual(recent.points[0], [now - 600, 830, 830, 830]);
     assert.equal(recent.points.length, 10);
 
-    const keeper = new HistoryKeeper(store, { rawRetentionSeconds: 12 * 3600, nowSeconds: () => now });
+    let clock = now;
+    const keeper = new HistoryKeeper(store, { rawRetentionSeconds: 12 * 3600, nowSeconds: () => clock });
     const round = await keeper.runOnce();
     assert.equal(round.rolled[300], 12 * 12); // the raw points still kept: 12 h of 5-minute buckets
     assert.equal(round.pruned, 2 * 60); // the 2 h beyond raw retention
@@ -49,6 +50,19 @@ test('raw points answer recent ranges; the keeper rolls them up, archives answer
     // a second round in the same bucket changes nothing but the current buckets
     const again = await keeper.runOnce();
     assert.ok(again.rolled[300]! <= 2, JSON.stringify(again));
+    // the coarser archives wait for a bucket of their source to close
+    assert.deepEqual([again.rolled[1200], again.rolled[10800], again.rolled[43200]], [0, 0, 0], JSON.stringify(again));
+    ingest.take([{ endpoint: 'h1', metric: 'load.1min', timestamp: now, step: 60, value: 1000, counterType: 'GAUGE', tags: '' }], {
+      kind: 'push',
+      by: 'admin',
+    });
+    await ingest.flush();
+    clock = now + 300;
+    const next = await keeper.runOnce();
+    assert.ok(next.rolled[1200]! >= 1, JSON.stringify(next));
+    assert.equal(next.rolled[10800], 0, JSON.stringify(next));
+    const coarse = await history.query({ ...q, from: now - 1200, to: now + 1200, resolution: 1200 });
+    assert.deepEqual(coarse.points.at(-1), [now, 1000, 1000, 1000]);
   } finally {
     await ingest.close();
     await store.close();
