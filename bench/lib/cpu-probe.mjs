@@ -6,7 +6,13 @@
  * was killed before it wrote anything. bench/lib/profile-top.ts reads the files phase by phase.
  * Beside each profile, `sql-PID-N.tsv`: every SQL statement the SQLite store ran in that minute
  * (the store's `noops:store:statement` channel), with its count, rows and milliseconds, costliest
- * first: a profile shows the time in SQLite, not which statement took it.
+ * first, with the longest single run (a statement that holds the event loop shows there): a
+ * profile shows the time in SQLite, not which statement took it. And `http-PID-N.tsv`: the
+ * responses the server finished in that minute by route (digits and hex ids as `N`, no query),
+ * with their count and bytes (the socket's bytes written since its previous response). And
+ * `desired-PID-N.txt`: when (µs, CLOCK_MONOTONIC as phases.jsonl) each desired-state answer
+ * finished, one a line: profile-top.ts tells from them when the server had answered every agent
+ * of a deploy, apart from when the simulated agents (on the same cores) saw it.
  */
 import { subscribe } from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
@@ -23,18 +29,39 @@ if (dir) {
   let n = 0;
   let sql = new Map();
   subscribe('noops:store:statement', (m) => {
-    const s = sql.get(m.sql) ?? { count: 0, rows: 0, ms: 0 };
+    const s = sql.get(m.sql) ?? { count: 0, rows: 0, ms: 0, max: 0 };
     s.count++;
     s.rows += m.rows;
     s.ms += m.ms;
+    s.max = Math.max(s.max, m.ms);
     sql.set(m.sql, s);
+  });
+  let http = new Map();
+  let desired = [];
+  const written = new WeakMap();
+  subscribe('http.server.response.finish', ({ request, response, socket }) => {
+    if (response.statusCode === 200 && request.url?.includes('/agent/desired')) desired.push(process.hrtime.bigint() / 1000n);
+    const route = `${request.method} ${(request.url ?? '').split('?')[0].replace(/[0-9a-f]{6,}|\d+/g, 'N')}`;
+    const before = written.get(socket) ?? 0;
+    written.set(socket, socket.bytesWritten);
+    const h = http.get(route) ?? { count: 0, bytes: 0 };
+    h.count++;
+    h.bytes += socket.bytesWritten - before;
+    http.set(route, h);
   });
   const start = () => session.post('Profiler.start');
   const dump = () => {
     const name = `${process.pid}-${String(n++).padStart(3, '0')}`;
-    const lines = [...sql].sort((a, b) => b[1].ms - a[1].ms).map(([q, s]) => `${s.ms.toFixed(1)}\t${s.count}\t${s.rows}\t${q.replace(/\s+/g, ' ')}`);
-    writeFileSync(join(dir, `sql-${name}.tsv`), `ms\tcount\trows\tsql\n${lines.join('\n')}\n`);
+    const lines = [...sql]
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .map(([q, s]) => `${s.ms.toFixed(1)}\t${s.max.toFixed(1)}\t${s.count}\t${s.rows}\t${q.replace(/\s+/g, ' ')}`);
+    writeFileSync(join(dir, `sql-${name}.tsv`), `ms\tmax ms\tcount\trows\tsql\n${lines.join('\n')}\n`);
     sql = new Map();
+    const routes = [...http].sort((a, b) => b[1].bytes - a[1].bytes).map(([r, h]) => `${h.bytes}\t${h.count}\t${r}`);
+    writeFileSync(join(dir, `http-${name}.tsv`), `bytes\tcount\troute\n${routes.join('\n')}\n`);
+    http = new Map();
+    writeFileSync(join(dir, `desired-${name}.txt`), desired.length ? `${desired.join('\n')}\n` : '');
+    desired = [];
     session.post('Profiler.stop', (err, res) => {
       if (!err) writeFileSync(join(dir, `server-${name}.cpuprofile`), JSON.stringify(res.profile));
       start();
