@@ -9,6 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -264,4 +265,61 @@ test('two pools that set one upstream through one control API: only the first by
   });
   assert.match(reports[0]!.error!, /control API .* does not answer/, 'the first is driven (its nginx is not there)');
   assert.match(reports[1]!.error!, new RegExp(`pool "two": pool "one" drives the same nginx ${closed} upstream web`));
+});
+
+test('a kept-alive connection the control API closes as it is reused: the PUT goes again on a new one', async () => {
+  // answers each connection's first request, kept alive, and drops the connection at its second
+  const answer = JSON.stringify({ seq: 1, members: [{ id: 'h1_a', state: 'ready', connections: 0 }] });
+  const connections: number[] = [];
+  const server = createServer((socket) => {
+    const n = connections.push(0) - 1;
+    let seen = '';
+    socket.on('data', (chunk) => {
+      seen += chunk.toString('latin1');
+      // a request ends with its body, which the applier sends with a content-length
+      for (;;) {
+        const head = seen.indexOf('\r\n\r\n');
+        if (head < 0) return;
+        const length = Number(/content-length: *(\d+)/i.exec(seen.slice(0, head))?.[1] ?? 0);
+        if (seen.length < head + 4 + length) return;
+        seen = seen.slice(head + 4 + length);
+        if (++connections[n]! > 1) return void socket.destroy();
+        socket.write(
+          `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${answer.length}\r\nconnection: keep-alive\r\n\r\n${answer}`,
+        );
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const at = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const own = new BalancerApplier();
+  const put = async () => {
+    const [r] = await own.apply({
+      index: ++index,
+      pools: [
+        {
+          name: 'web',
+          driver: 'nginx',
+          file: join(mkdtempSync(join(tmpdir(), 'noops-nginx-reuse-')), 'web.conf'),
+          api: at,
+          members: [member('h1_a', 8080, 'ready')],
+        },
+      ],
+    });
+    return r!;
+  };
+  try {
+    const first = await put();
+    assert.equal(first.ok, true, first.error);
+    const second = await put(); // on the kept-alive connection, which the server drops
+    assert.equal(second.ok, true, second.error);
+    assert.ok(connections.length >= 2, `a new connection was opened (${connections.length})`);
+    assert.ok(
+      connections.some((c) => c > 1),
+      'a request came on a kept-alive connection and was dropped',
+    );
+  } finally {
+    server.close();
+  }
 });

@@ -127,6 +127,22 @@ function nextSeq(): number {
   return lastSeq;
 }
 
+/**
+ * One PUT. A kept-alive connection that nginx closed as it was reused (after an error answer, at
+ * `keepalive_requests` or `keepalive_timeout`) fails before any answer: the PUT goes once more on
+ * a new connection, which is safe since nginx takes a `seq` once. Without this, such a race failed
+ * the apply, and a deploy's batch with it (CI saw it once: "other side closed").
+ */
+async function putOnce(url: string, text: string, signal: AbortSignal): Promise<Response> {
+  try {
+    return await fetch(url, { method: 'PUT', body: text, signal });
+  } catch (err) {
+    const code = (err as { cause?: { code?: unknown } }).cause?.code;
+    if (signal.aborted || !(code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE')) throw err;
+    return fetch(url, { method: 'PUT', body: text, signal });
+  }
+}
+
 /** The control APIs (`ADDR:PORT upstream`) whose module answered a `seq`: it refuses an older PUT, so one may be given up. */
 const checksSeq = new Set<string>();
 
@@ -151,7 +167,7 @@ async function putPool(
   const timeout = AbortSignal.timeout(API_TIMEOUT_MS);
   let res: Response;
   try {
-    res = await fetch(url, { method: 'PUT', body: text, signal: cutBy ? AbortSignal.any([timeout, cutBy]) : timeout });
+    res = await putOnce(url, text, cutBy ? AbortSignal.any([timeout, cutBy]) : timeout);
   } catch (err) {
     if (cutBy?.aborted) return undefined;
     const why = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
