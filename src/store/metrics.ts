@@ -447,7 +447,7 @@ export async function metricRollupsBetween(
 
 /**
  * Series whose buckets one roll-up statement writes. SQLite runs a statement on the server's one
- * thread: at 10,000 agents (about 100,000 series) one statement over every series held the event
+ * thread: at 10,000 simulated agents (about 66,000 series) one statement over every series held the event
  * loop 130-220 ms, and four a minute showed as the heartbeats' p99. About 2,000 series take a few
  * milliseconds, and the loop turns between them.
  */
