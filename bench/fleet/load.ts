@@ -10,6 +10,7 @@
  */
 import type http from 'node:http';
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { mapLimit } from '../lib/limit.js';
 import { poolFor, requestFor } from './tls.js';
@@ -67,6 +68,13 @@ export interface PacedFigures {
   latencyMs: { n: number; p50: number; p99: number; max: number };
   serverCores: number;
   serverCpuUsPerBeat: number;
+  /**
+   * The generator's own event-loop delay, its longest (ms): a stall of the generator counts in
+   * the latencies (they run from when a request was due), and this tells it from the server's.
+   */
+  generatorLoopMaxMs?: number;
+  /** seconds into the window when the slowest answered request was due */
+  slowestDueAtS?: number;
 }
 
 /**
@@ -89,7 +97,10 @@ export async function pacedHeartbeats(
     const total = Math.round(rate * seconds);
     const latencies: number[] = [];
     let errors = 0;
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    let slowest = { ms: -1, dueAtMs: 0 };
     const u0 = procUsage(serverPid)!;
+    loop.enable();
     const t0 = performance.now();
     const inflight: Promise<void>[] = [];
     for (let i = 0; i < total; ) {
@@ -100,8 +111,10 @@ export async function pacedHeartbeats(
         inflight.push(
           request(pool, target, a.token, 'POST', body(a)).then(
             (r) => {
-              if (r.status === 200) latencies.push(performance.now() - at);
-              else errors++;
+              if (r.status !== 200) return void errors++;
+              const ms = performance.now() - at;
+              latencies.push(ms);
+              if (ms > slowest.ms) slowest = { ms, dueAtMs: at - t0 };
             },
             () => {
               errors++;
@@ -113,6 +126,7 @@ export async function pacedHeartbeats(
     }
     await Promise.all(inflight);
     const wallMs = performance.now() - t0;
+    loop.disable();
     const used = usageBetween(u0, procUsage(serverPid)!);
     return {
       agents: agents.length,
@@ -123,6 +137,8 @@ export async function pacedHeartbeats(
       latencyMs: summarize(latencies),
       serverCores: round(used.cpuMs / wallMs, 2),
       serverCpuUsPerBeat: round((used.cpuMs * 1000) / Math.max(1, total), 0),
+      generatorLoopMaxMs: round(loop.max / 1e6),
+      slowestDueAtS: round(slowest.dueAtMs / 1000),
     };
   } finally {
     pool.destroy();

@@ -236,7 +236,19 @@ export function render(r: FleetResults): string {
   out.push(
     table(
       'Fleet: the server alone, heartbeats paced as N agents send them (lean generator, open loop)',
-      ['agents', 'asked/s', 'answered/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'srv cores', 'srv µs/beat'],
+      [
+        'agents',
+        'asked/s',
+        'answered/s',
+        'p50 ms',
+        'p99 ms',
+        'max ms',
+        'slowest due at s',
+        'errors',
+        'srv cores',
+        'srv µs/beat',
+        'generator loop max ms',
+      ],
       r.simulated.flatMap((f) =>
         f.lean.heartbeats.map((h): Cell[] => [
           f.hosts,
@@ -245,9 +257,11 @@ export function render(r: FleetResults): string {
           h.latencyMs.p50,
           h.latencyMs.p99,
           h.latencyMs.max,
+          h.slowestDueAtS,
           h.errors,
           h.serverCores,
           h.serverCpuUsPerBeat,
+          h.generatorLoopMaxMs,
         ]),
       ),
     ),
