@@ -12,12 +12,15 @@
  * with their count and bytes (the socket's bytes written since its previous response). And
  * `desired-PID-N.txt`: when (µs, CLOCK_MONOTONIC as phases.jsonl) each desired-state answer
  * finished, one a line: profile-top.ts tells from them when the server had answered every agent
- * of a deploy, apart from when the simulated agents (on the same cores) saw it.
+ * of a deploy, apart from when the simulated agents (on the same cores) saw it. And
+ * `memory-PID-N.json`: `process.memoryUsage()` and V8's heap spaces when the minute ended (what of
+ * the RSS is heap, live or not, and what is outside it).
  */
 import { subscribe } from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 
 /** One file a minute: the fleet bench's phases last from seconds to minutes. */
 const EVERY_MS = 60_000;
@@ -60,6 +63,10 @@ if (dir) {
     const routes = [...http].sort((a, b) => b[1].bytes - a[1].bytes).map(([r, h]) => `${h.bytes}\t${h.count}\t${r}`);
     writeFileSync(join(dir, `http-${name}.tsv`), `bytes\tcount\troute\n${routes.join('\n')}\n`);
     http = new Map();
+    writeFileSync(
+      join(dir, `memory-${name}.json`),
+      JSON.stringify({ usage: process.memoryUsage(), heap: getHeapStatistics(), spaces: getHeapSpaceStatistics() }, null, 1),
+    );
     writeFileSync(join(dir, `desired-${name}.txt`), desired.length ? `${desired.join('\n')}\n` : '');
     desired = [];
     session.post('Profiler.stop', (err, res) => {
