@@ -14,11 +14,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HostProgress, RolloutProgress } from '../../src/api/index.js';
-import type { DeploymentHostChange } from '../../src/store/index.js';
 import { openStore } from '../../src/store/open.js';
 import { startServer } from '../lib/daemons.js';
 import { procUsage } from '../lib/procstat.js';
+import { hostNames, seedDeployment } from '../../test/e2e/seed-deployment.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const RESULTS = join(HERE, '..', 'results', 'deploy-reads.json');
@@ -48,71 +47,6 @@ export interface DeployReadsResults {
   rows: ReadRow[];
 }
 
-/** Seeds one ended deployment of `n` hosts in 10 batches: every host succeeded, or (`failures`) the first ones failed. */
-async function seed(store: Awaited<ReturnType<typeof openStore>>, n: number, failures: number): Promise<number> {
-  const hosts = Array.from({ length: n }, (_, i) => `host-${String(i).padStart(5, '0')}.rack${i % 40}.example.com`);
-  const size = Math.ceil(n / 10);
-  const batches = Array.from({ length: 10 }, (_, b) => hosts.slice(b * size, (b + 1) * size));
-  const progress: RolloutProgress = {
-    policy: {
-      batch: ['10%'],
-      pause: 0,
-      healthy_for: 0,
-      timeout: 300,
-      max_failures: failures,
-      on_failure: 'stop',
-      canary: false,
-      canary_wait: null,
-      test_timeout: 300,
-    },
-    batches,
-    batch: 9,
-    phase: 'done',
-    phaseSince: AT,
-    paused: false,
-    promoted: false,
-    abort: null,
-    outcome: null,
-    hosts: {},
-    tests: [],
-    hasTests: false,
-    log: Array.from({ length: 20 }, (_, i) => ({ at: AT, message: `batch ${(i % 10) + 1} of 10: ${size} host(s)` })),
-  };
-  const id = await store.createDeployment({
-    tag: TAG,
-    version: 'abcdef001',
-    kind: 'deploy',
-    initiator: 'admin',
-    startedAt: AT,
-    endedAt: AT,
-    hosts,
-    status: failures > 0 ? 'failed' : 'succeeded',
-    previous: Object.fromEntries(hosts.map((h) => [h, 'fedcba987'])),
-    hostResults: Object.fromEntries(hosts.map((h) => [h, 'queued'])),
-    conf: { batch: '10%' },
-    message: failures > 0 ? `${failures} host(s) failed` : null,
-    deadline: AT,
-    progress: progress as unknown as Record<string, unknown>,
-  });
-  const changes: DeploymentHostChange[] = batches.flatMap((names, b) =>
-    names.map((host, i) => {
-      const failed = b === 0 && i < failures;
-      const entry: HostProgress = {
-        state: failed ? 'failed' : 'succeeded',
-        batch: b,
-        reason: failed ? 'exited 1 before it was healthy' : null,
-        startedAt: AT,
-        healthySince: failed ? null : AT,
-        endedAt: AT,
-        downloaded: true,
-      };
-      return { host, progress: entry, result: failed ? 'failed: exited 1 before it was healthy' : 'succeeded' };
-    }),
-  );
-  await store.updateDeployment(id, { hostChanges: changes });
-  return id;
-}
-
 export async function run(opts: { quick: boolean }): Promise<DeployReadsResults> {
   const n = Number(process.env.NOOPS_BENCH_READS_HOSTS ?? (opts.quick ? 1000 : 10_000));
   const count = Number(process.env.NOOPS_BENCH_READS_DEPLOYMENTS ?? 5);
@@ -124,7 +58,8 @@ export async function run(opts: { quick: boolean }): Promise<DeployReadsResults>
     await server.stop();
     const store = await openStore(`sqlite:${join(dir, 'server', 'noops.db')}`);
     const ids: number[] = [];
-    for (let k = 0; k < count; k++) ids.push(await seed(store, n, k === count - 1 ? 100 : 0));
+    for (let k = 0; k < count; k++)
+      ids.push(await seedDeployment(store, { tag: TAG, hosts: hostNames(n), failures: k === count - 1 ? 100 : 0, at: AT, logLines: 20 }));
     await store.close();
     const newest = ids[ids.length - 1]!;
     const tag = encodeURIComponent(TAG);

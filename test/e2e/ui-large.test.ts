@@ -14,11 +14,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { HostProgress, RolloutProgress } from '../../src/api/index.js';
-import type { DeploymentHostChange } from '../../src/store/index.js';
 import { openStore } from '../../src/store/open.js';
 import { cleanup, cli, freePort, startServer, tmp, until, type ServerProc } from './harness.js';
 import { browserArgs, CHROMIUM } from './browser.js';
+import { hostNames, seedDeployment } from './seed-deployment.js';
 
 const TAG = 'cop.acme_owt.web_pdl.big_service.api_job.web_cluster.prod';
 /** More hosts than a page holds (200) twice over, and not a multiple of it: the last page is short. */
@@ -36,71 +35,6 @@ let server: ServerProc;
 let browser: Browser | undefined;
 let newest = 0;
 
-/** Seeds one ended deployment of HOSTS hosts in 10 batches; `failures` of its first batch failed. */
-async function seed(store: Awaited<ReturnType<typeof openStore>>, failures: number): Promise<number> {
-  const hosts = Array.from({ length: HOSTS }, (_, i) => `host-${String(i).padStart(5, '0')}.rack${i % 40}.example.com`);
-  const size = Math.ceil(HOSTS / 10);
-  const batches = Array.from({ length: 10 }, (_, b) => hosts.slice(b * size, (b + 1) * size));
-  const progress: RolloutProgress = {
-    policy: {
-      batch: ['10%'],
-      pause: 0,
-      healthy_for: 0,
-      timeout: 300,
-      max_failures: failures,
-      on_failure: 'stop',
-      canary: false,
-      canary_wait: null,
-      test_timeout: 300,
-    },
-    batches,
-    batch: 9,
-    phase: 'done',
-    phaseSince: AT,
-    paused: false,
-    promoted: false,
-    abort: null,
-    outcome: null,
-    hosts: {},
-    tests: [],
-    hasTests: false,
-    log: [{ at: AT, message: `batch 1 of 10: ${size} host(s)` }],
-  };
-  const id = await store.createDeployment({
-    tag: TAG,
-    version: 'abcdef001',
-    kind: 'deploy',
-    initiator: 'admin',
-    startedAt: AT,
-    endedAt: AT,
-    hosts,
-    status: failures > 0 ? 'failed' : 'succeeded',
-    previous: Object.fromEntries(hosts.map((h) => [h, 'fedcba987'])),
-    hostResults: Object.fromEntries(hosts.map((h) => [h, 'queued'])),
-    conf: { batch: '10%' },
-    message: failures > 0 ? `${failures} host(s) failed` : null,
-    deadline: AT,
-    progress: progress as unknown as Record<string, unknown>,
-  });
-  const changes: DeploymentHostChange[] = batches.flatMap((names, b) =>
-    names.map((host, i) => {
-      const failed = b === 0 && i < failures;
-      const entry: HostProgress = {
-        state: failed ? 'failed' : 'succeeded',
-        batch: b,
-        reason: failed ? 'exited 1 before it was healthy' : null,
-        startedAt: AT,
-        healthySince: failed ? null : AT,
-        endedAt: AT,
-        downloaded: true,
-      };
-      return { host, progress: entry, result: failed ? 'failed: exited 1 before it was healthy' : 'succeeded' };
-    }),
-  );
-  await store.updateDeployment(id, { hostChanges: changes });
-  return id;
-}
-
 before(async () => {
   if (!existsSync(CHROMIUM))
     throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium) or set NOOPS_CHROMIUM`);
@@ -112,7 +46,8 @@ before(async () => {
   assert.equal(set.code, 0, set.stdout + set.stderr);
   await server.stop();
   const store = await openStore(`sqlite:${join(dir, 'noops.db')}`);
-  for (let k = 0; k < DEPLOYMENTS; k++) newest = await seed(store, k === DEPLOYMENTS - 1 ? FAILED : 0);
+  for (let k = 0; k < DEPLOYMENTS; k++)
+    newest = await seedDeployment(store, { tag: TAG, hosts: hostNames(HOSTS), failures: k === DEPLOYMENTS - 1 ? FAILED : 0, at: AT });
   await store.close();
   server = await startServer(dir, port);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: browserArgs() });
