@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -52,6 +53,32 @@ test('the report route: 413 with its code past REPORT_MAX_BYTES (nothing stored)
     assert.equal(res.status, 413);
     assert.equal(((await res.json()) as { code: string }).code, 'NOOPS_E_REPORT_TOO_LARGE');
     assert.equal(server.ctx.reports.lastReport('h1'), undefined, 'nothing of it was kept');
+
+    // without a length (chunked) the body is counted as it streams: cut at the limit, a small one taken
+    const chunked = (body: string): Promise<{ status: number; text: string }> =>
+      new Promise((resolve, reject) => {
+        const req = request(`${server.url}${API_PREFIX}/agent/report`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        });
+        req.on('response', (r) => {
+          let text = '';
+          r.setEncoding('utf8');
+          r.on('data', (c: string) => {
+            text += c;
+          });
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        for (let at = 0; at < body.length; at += 64 * 1024) req.write(body.slice(at, at + 64 * 1024));
+        req.end();
+      });
+    const cut = await chunked(big);
+    assert.equal(cut.status, 413, cut.text);
+    assert.equal((JSON.parse(cut.text) as { code: string }).code, 'NOOPS_E_REPORT_TOO_LARGE');
+    assert.equal(server.ctx.reports.lastReport('h1'), undefined, 'nothing of it was kept');
+    const small = await chunked(JSON.stringify({ processes: [], failures: [], generation: 0 }));
+    assert.equal(small.status, 200, small.text);
 
     const ok = JSON.stringify({ processes: [], failures: [], generation: 0 });
     // The clock stands still while the reports arrive: on a loaded machine 200 requests may take
