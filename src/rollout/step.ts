@@ -105,9 +105,14 @@ export function step(progress: RolloutProgress, input: StepInput): StepResult {
   return { progress: m.p, actions: m.actions, log: m.lines };
 }
 
-/** A copy of a progress to change: its own `hosts` map (entries shared until written) and `log`; the rest is replaced, never changed, by a step. */
+/**
+ * A copy of a progress to change: its own `log`; its `hosts` map is the same object until the
+ * step changes a host (`Machine.set` copies it then; entries stay shared until written), since
+ * copying 10,000 hosts at every round was 6% of the server's CPU in a deploy. The rest is
+ * replaced, never changed, by a step.
+ */
 function shallowCopy(p: RolloutProgress): RolloutProgress {
-  return { ...p, hosts: { ...p.hosts }, log: [...p.log] };
+  return { ...p, log: [...p.log] };
 }
 
 /**
@@ -118,6 +123,7 @@ function shallowCopy(p: RolloutProgress): RolloutProgress {
  */
 export function changedHosts(before: RolloutProgress, after: RolloutProgress): string[] {
   const out: string[] = [];
+  if (after.hosts === before.hosts) return out;
   for (const h in after.hosts) if (after.hosts[h] !== before.hosts[h]) out.push(h);
   return out;
 }
@@ -211,9 +217,16 @@ class Machine {
         fresh.push(h);
       }
     }
-    const failed = Object.entries(p.hosts).filter(([, hp]) => hp.state === 'failed');
-    const tolerated = toleratedFailures(p.policy, Object.keys(p.hosts).length);
-    if (failed.length > tolerated) {
+    // counted without an array per host: this runs at every round, over every host of the deployment
+    let failedCount = 0;
+    let hostCount = 0;
+    for (const h in p.hosts) {
+      hostCount++;
+      if (p.hosts[h]!.state === 'failed') failedCount++;
+    }
+    const tolerated = toleratedFailures(p.policy, hostCount);
+    if (failedCount > tolerated) {
+      const failed = Object.entries(p.hosts).filter(([, hp]) => hp.state === 'failed');
       const reasons = failed.map(([h, hp]) => `${h}: ${hp.reason}`).join('; ');
       this.fail(
         `${failed.length} host(s) failed in batch ${p.batch + 1} of ${p.batches.length}` +
@@ -224,7 +237,7 @@ class Machine {
     if (fresh.length > 0 && p.policy.on_failure === 'rollback') {
       // Tolerated, but a host whose release failed serves nothing: it goes back to what it ran.
       this.actions.push({ type: 'revert', hosts: fresh });
-      this.log(`${fresh.join(', ')} sent back to the previous release (${failed.length} of at most ${tolerated} failures tolerated)`);
+      this.log(`${fresh.join(', ')} sent back to the previous release (${failedCount} of at most ${tolerated} failures tolerated)`);
     }
     if (!batch.every((h) => p.hosts[h]!.state === 'succeeded' || p.hosts[h]!.state === 'failed')) return false;
     const last = p.batch === p.batches.length - 1;
@@ -381,6 +394,8 @@ class Machine {
     if (same) return;
     if (this.owned.has(h)) Object.assign(hp, patch);
     else {
+      // the map of hosts is copied at the step's first change: a step that changes no host copies nothing
+      if (this.owned.size === 0) this.p.hosts = { ...this.p.hosts };
       this.p.hosts[h] = { ...hp, ...patch };
       this.owned.add(h);
     }
