@@ -290,8 +290,13 @@ export class KyselyStore implements Store {
     return r && m.clusterFromDb(r);
   }
 
-  async listClusters(): Promise<ClusterRow[]> {
-    const rows = await this.db.selectFrom('clusters').selectAll().orderBy('tag').execute();
+  async listClusters(opts: { scheduled?: boolean } = {}): Promise<ClusterRow[]> {
+    const rows = await this.db
+      .selectFrom('clusters')
+      .selectAll()
+      .$if(opts.scheduled === true, (q) => q.where('schedule', 'is not', null))
+      .orderBy('tag')
+      .execute();
     return rows.map(m.clusterFromDb);
   }
 

@@ -88,8 +88,14 @@ function behaves(open: () => Promise<Store>): void {
       // the scheduler writes the hosts: the spec stays
       await store.putCluster({ ...row, hosts: ['h2', 'h3'], updatedAt: AT });
       assert.deepEqual(await store.listClusters(), [{ ...row, hosts: ['h2', 'h3'], schedule: SPEC }]);
+      // a cluster named by hand is not among the scheduled ones
+      const byHand: ClusterRow = { tag: `${CLUSTER}x`, hosts: ['h9'], policy: {}, conf: null, updatedAt: AT };
+      await store.putCluster(byHand);
+      assert.deepEqual(await store.listClusters({ scheduled: true }), [{ ...row, hosts: ['h2', 'h3'], schedule: SPEC }]);
+      assert.deepEqual(await store.listClusters(), [{ ...row, hosts: ['h2', 'h3'], schedule: SPEC }, byHand]);
       await store.schedule.setClusterSchedule(CLUSTER, null);
       assert.deepEqual(await store.getCluster(CLUSTER), { ...row, hosts: ['h2', 'h3'] });
+      assert.deepEqual(await store.listClusters({ scheduled: true }), []);
     });
   });
 

@@ -406,7 +406,8 @@ export interface Store extends StrategyQueries, BalancerQueries {
 
   putCluster(row: ClusterRow): Promise<void>;
   getCluster(tag: string): Promise<ClusterRow | undefined>;
-  listClusters(): Promise<ClusterRow[]>;
+  /** every cluster, in tag order; `scheduled`: only those the scheduler places (a schedule set), the others' host lists not read */
+  listClusters(opts?: { scheduled?: boolean }): Promise<ClusterRow[]>;
 
   /** insert a release; a second insert of the same job+version is an error unless sha256 is equal (then a no-op) */
   putRelease(row: ReleaseRow): Promise<void>;
