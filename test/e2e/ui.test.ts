@@ -284,11 +284,15 @@ test("a release that cannot start fails on the page with each host's reason, and
   const text = await live.innerText();
   assert.match(text, /back on its previous release/);
   assert.match(text, /died \d+ times before staying up/);
-  // The host that failed shows as failed, or as reverted once it is back on the old release.
-  assert.ok(
-    (await live.locator('.live-hosts tr[data-state="failed"], .live-hosts tr[data-state="reverted"]').count()) >= 1,
-    'the failed host is marked',
-  );
+  // The host that failed shows as failed, or as reverted once it is back on the old release. Its
+  // row is read again after the summary that ended the deployment (deploy-hosts.ts): wait for it.
+  await live
+    .locator('.live-hosts tr[data-state="failed"], .live-hosts tr[data-state="reverted"]')
+    .first()
+    .waitFor({ timeout: WAIT_MS })
+    .catch((err: Error) => {
+      throw new Error(`the failed host is not marked: ${err.message}`);
+    });
   await shot('deploy-failed');
   await until('the history to record it', async () => (await page.locator('tr.history-row').first().innerText()).includes('rolled back'));
   let ps: InstanceView[] = [];
