@@ -102,6 +102,7 @@ export async function pacedHeartbeats(
     const u0 = procUsage(serverPid)!;
     loop.enable();
     const t0 = performance.now();
+    const phase0 = monoUs();
     const inflight: Promise<void>[] = [];
     for (let i = 0; i < total; ) {
       const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
@@ -127,6 +128,7 @@ export async function pacedHeartbeats(
     await Promise.all(inflight);
     const wallMs = performance.now() - t0;
     loop.disable();
+    markPhase(`lean heartbeats at ${rate}/s`, phase0);
     const used = usageBetween(u0, procUsage(serverPid)!);
     return {
       agents: agents.length,
