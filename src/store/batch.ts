@@ -1,5 +1,12 @@
 /**
- * Batching for multi-row statements.
+ * Batching for multi-row statements, in a few sizes only.
+ *
+ * SQLite prepares each distinct SQL text, and a multi-row statement's text grows with its rows
+ * (`values (?, ?), (?, ?)`, `in (?, ?, ?)`). With any count of rows, a busy server prepared
+ * thousands of texts (about 2,000 in a 10,000-agent benchmark run: a statement cache of 256
+ * cannot hold them), and a statement's native memory is freed only when the garbage collector
+ * takes its small JavaScript object: 30,000 queries with in-lists of 1 to 600 items took a test
+ * process from 90 to 828 MB of RSS, against 103 MB with the sizes below.
  */
 
 /**
@@ -9,9 +16,38 @@
  */
 export const BATCH_ROWS = 500;
 
-/** Splits `items` into arrays of at most `size` (none for an empty input). */
+/**
+ * Splits `items` into arrays of at most `size` (none for an empty input), in order: as many of
+ * `size` as fit, then the rest in powers of two, largest first (700 rows: 500, 128, 64, 8), so
+ * that a statement has one of a few texts.
+ *
+ * @example chunks([1, 2, 3, 4, 5, 6, 7], 4) // [[1, 2, 3, 4], [5, 6], [7]]
+ */
 export function chunks<T>(items: readonly T[], size: number = BATCH_ROWS): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  let i = 0;
+  for (; items.length - i >= size; i += size) out.push(items.slice(i, i + size));
+  while (i < items.length) {
+    const n = 2 ** Math.floor(Math.log2(items.length - i));
+    out.push(items.slice(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+/**
+ * For an `in (...)` list: arrays of at most `size`, each padded to the next power of two (or to
+ * `size`) with its last item again. The same set, one statement per `size` items, and a few texts.
+ *
+ * @example inChunks(['a', 'b', 'c']) // [['a', 'b', 'c', 'c']]
+ */
+export function inChunks<T>(items: readonly T[], size: number = BATCH_ROWS): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) {
+    const part = items.slice(i, i + size);
+    const to = Math.min(size, 2 ** Math.ceil(Math.log2(part.length)));
+    while (part.length < to) part.push(part[part.length - 1]!);
+    out.push(part);
+  }
   return out;
 }

@@ -7,7 +7,7 @@
  */
 import type { Kysely, RawBuilder } from 'kysely';
 import { sql } from 'kysely';
-import { chunks } from './batch.js';
+import { inChunks } from './batch.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import type {
@@ -71,7 +71,7 @@ export async function countDeploymentHosts(db: Kysely<Database>, backend: Backen
   const batch = field(backend, 'batch');
   // a host failed: `failed`, or `reverted` with a reason (sent back after failing)
   const failed = sql<number>`case when ${state} = 'failed' or (${state} = 'reverted' and ${field(backend, 'reason')} is not null) then 1 else 0 end`;
-  for (const part of chunks([...ids])) {
+  for (const part of inChunks([...ids])) {
     const rows = await db
       .selectFrom('deployment_hosts')
       .select(['deployment_id', state.as('state'), batch.as('batch'), failed.as('failed'), sql<number>`count(*)`.as('count')])

@@ -8,7 +8,7 @@
  */
 import type { Kysely, Migration } from 'kysely';
 import { sql } from 'kysely';
-import { chunks } from './batch.js';
+import { chunks, inChunks } from './batch.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import type { DeploymentHostChange, DeploymentRow } from './types.js';
@@ -57,7 +57,7 @@ export async function writeDeploymentHosts(db: Kysely<Database>, id: number, cha
 export async function withDeploymentHosts(db: Kysely<Database>, rows: DeploymentRow[]): Promise<DeploymentRow[]> {
   if (rows.length === 0) return rows;
   const byId = new Map(rows.map((r) => [r.id, r]));
-  for (const ids of chunks([...byId.keys()])) {
+  for (const ids of inChunks([...byId.keys()])) {
     const found = await db.selectFrom('deployment_hosts').selectAll().where('deployment_id', 'in', ids).execute();
     for (const h of found) {
       const d = byId.get(Number(h.deployment_id));

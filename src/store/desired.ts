@@ -3,7 +3,7 @@
  * each host reports it runs).
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { chunks } from './batch.js';
+import { chunks, inChunks } from './batch.js';
 import * as m from './rows.js';
 import type { Database } from './schema.js';
 import type { DesiredRow, InstanceRow } from './types.js';
@@ -147,7 +147,7 @@ export async function getDesiredMany(
 ): Promise<Map<string, { generation: number; entries: DesiredRow[] }>> {
   const out = new Map<string, { generation: number; entries: DesiredRow[] }>();
   for (const h of hosts) out.set(h, { generation: 0, entries: [] });
-  for (const batch of chunks([...out.keys()])) {
+  for (const batch of inChunks([...out.keys()])) {
     // one statement per batch, so one snapshot: each host's generation and entries belong together
     const rows = await db
       .selectFrom('desired_generation as g')
@@ -189,7 +189,7 @@ export async function desiredGeneration(db: Kysely<Database>, host: string): Pro
 /** Many hosts' generations in one statement per BATCH_ROWS hosts (0 for an unknown host is left out). */
 export async function desiredGenerations(db: Kysely<Database>, hosts: readonly string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for (const batch of chunks(hosts)) {
+  for (const batch of inChunks(hosts)) {
     const rows = await db.selectFrom('desired_generation').select(['host', 'generation']).where('host', 'in', batch).execute();
     for (const r of rows) out.set(r.host, Number(r.generation));
   }
@@ -294,7 +294,7 @@ export async function replaceInstancesMany(
   // Hosts in name order: two servers writing overlapping hosts lock rows in the same order.
   const sorted = [...byHost].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
   await db.transaction().execute(async (trx) => {
-    for (const batch of chunks(sorted.map((h) => h.host))) {
+    for (const batch of inChunks(sorted.map((h) => h.host))) {
       await trx.deleteFrom('instances').where('host', 'in', batch).execute();
     }
     for (const batch of chunks(sorted.flatMap((h) => h.rows))) {

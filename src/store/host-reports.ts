@@ -6,7 +6,7 @@
  * change bus; the others read the named hosts' reports back in one query.
  */
 import { sql, type Kysely, type Migration } from 'kysely';
-import { chunks } from './batch.js';
+import { chunks, inChunks } from './batch.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import type { StoredHostReport } from './types.js';
@@ -82,6 +82,6 @@ export async function listHostReports(db: Kysely<Database>, backend: Backend, ho
   if (hosts.length === 0) return [];
   if (backend === 'postgres') return all.where(sql<boolean>`host = any(${[...hosts]}::text[])`).execute();
   const out: StoredHostReport[] = [];
-  for (const batch of chunks(hosts)) out.push(...(await all.where('host', 'in', batch).execute()));
+  for (const batch of inChunks(hosts)) out.push(...(await all.where('host', 'in', batch).execute()));
   return out;
 }

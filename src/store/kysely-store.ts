@@ -8,7 +8,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { NoopsError } from '../errors/index.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
-import { chunks } from './batch.js';
+import { chunks, inChunks } from './batch.js';
 import { assemble, cutRange, pieces as logPieces } from './build-log.js';
 import {
   desiredGeneration,
@@ -158,7 +158,7 @@ export class KyselyStore implements Store {
 
   async getMetaMany(keys: readonly string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    for (const batch of chunks([...new Set(keys)])) {
+    for (const batch of inChunks([...new Set(keys)])) {
       for (const r of await this.db.selectFrom('meta').select(['key', 'value']).where('key', 'in', batch).execute())
         out.set(r.key, r.value);
     }
@@ -262,7 +262,7 @@ export class KyselyStore implements Store {
 
   async listHostsNamed(names: readonly string[]): Promise<HostRow[]> {
     const out: HostRow[] = [];
-    for (const part of chunks([...new Set(names)])) {
+    for (const part of inChunks([...new Set(names)])) {
       out.push(...(await this.db.selectFrom('hosts').selectAll().where('name', 'in', part).execute()).map(m.hostFromDb));
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

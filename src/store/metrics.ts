@@ -8,7 +8,7 @@
  * COUNTER and DERIVE (null for a counter's first point or a reset). Rollups aggregate it.
  */
 import { sql, type Generated, type Kysely, type Migration } from 'kysely';
-import { chunks } from './batch.js';
+import { chunks, inChunks } from './batch.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import { seriesIdColumn, seriesIdFromDb, upsertSeriesPg } from './series-ids.js';
@@ -349,7 +349,7 @@ export async function lastMetricPointId(db: Kysely<Database>): Promise<number> {
 /** The last `n` points of each series in `keys`, oldest first per series. */
 export async function lastMetricPoints(db: Kysely<Database>, keys: readonly string[], n: number): Promise<StoredMetricPoint[]> {
   const out: StoredMetricPoint[] = [];
-  for (const batch of chunks(keys)) {
+  for (const batch of inChunks(keys)) {
     const ranked = db
       .selectFrom('metric_points')
       .select(['id', 'key', 'ts', sql<number>`row_number() over (partition by key order by ts desc, id desc)`.as('rn')])
@@ -379,7 +379,7 @@ export async function listMetricSeries(db: Kysely<Database>, filter: MetricSerie
   q = q.orderBy('key');
   if (filter.keys === undefined) return (await (filter.limit === undefined ? q : q.limit(filter.limit)).execute()).map(seriesFromDb);
   const out: MetricSeriesRow[] = [];
-  for (const batch of chunks(filter.keys)) out.push(...(await q.where('key', 'in', batch).execute()).map(seriesFromDb));
+  for (const batch of inChunks(filter.keys)) out.push(...(await q.where('key', 'in', batch).execute()).map(seriesFromDb));
   return out;
 }
 
