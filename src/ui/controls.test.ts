@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeploymentView, RolloutProgress } from '../api/index.js';
-import { actionsFor, hostRows, tally, whereWords } from './controls.js';
+import { actionsFor, tallyOf, whereWords } from './controls.js';
 
 function progress(over: Partial<RolloutProgress>): RolloutProgress {
   return {
@@ -56,25 +56,13 @@ function view(p: RolloutProgress | null, status: DeploymentView['status'] = 'run
   };
 }
 
-test('hosts in the order of the plan, with their batch, state and reason', () => {
-  assert.deepEqual(hostRows(view(progress({}))), [
-    { host: 'h2', batch: 0, state: 'succeeded', reason: null },
-    { host: 'h1', batch: 1, state: 'queued', reason: null },
-    { host: 'h3', batch: 1, state: 'failed', reason: 'exited with code 2' },
-  ]);
-});
-
-test('a deployment from before batched rollouts reads its per-host results', () => {
-  assert.deepEqual(hostRows(view(null)), [
-    { host: 'h1', batch: 0, state: 'pending', reason: null },
-    { host: 'h2', batch: 0, state: 'succeeded', reason: null },
-    { host: 'h3', batch: 0, state: 'failed', reason: 'boom' },
-  ]);
+test('a deployment from before batched rollouts offers no action', () => {
   assert.deepEqual(actionsFor(view(null)), []);
 });
 
-test('tally: done, gone wrong, to go', () => {
-  assert.deepEqual(tally(hostRows(view(progress({})))), { done: 1, bad: 1, rest: 1, total: 3 });
+test('tallyOf: done, gone wrong, to go, from the hosts per state', () => {
+  assert.deepEqual(tallyOf({ succeeded: 1, failed: 1, queued: 1 }, 3), { done: 1, bad: 1, rest: 1, total: 3 });
+  assert.deepEqual(tallyOf({ reverting: 2, stopped: 1, deploying: 4 }, 10), { done: 0, bad: 3, rest: 7, total: 10 });
 });
 
 test("the actions follow the server's rules", () => {

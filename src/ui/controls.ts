@@ -1,7 +1,7 @@
 /**
- * What the live view shows and offers for a deployment, decided without I/O: each host's state
- * (from the rollout's progress, or from the per-host results of deployments recorded before
- * batched rollouts) and the actions the server will accept now.
+ * What the live view shows and offers for a deployment, decided without I/O: how far it has come
+ * (from its summary's hosts per state) and the actions the server will accept now. Its hosts are
+ * read a page at a time (pages/deploy-hosts.ts).
  */
 import type { DeploymentAction, DeploymentView, RolloutProgress, StateCounts } from '../api/index.js';
 
@@ -10,58 +10,11 @@ export interface DeploymentWhere {
   status: DeploymentView['status'];
   progress: (Pick<RolloutProgress, 'phase' | 'paused' | 'abort' | 'batch'> & { batches: readonly unknown[] }) | null;
 }
-import { hostState } from './format.js';
-
-export interface HostRow {
-  host: string;
-  /** index of its batch; 0 when the deployment has no plan */
-  batch: number;
-  /** queued, deploying, healthy, succeeded, failed, reverting, reverted, stopped, skipped; or pending */
-  state: string;
-  reason: string | null;
-}
-
-/**
- * Every host of the deployment, in the order of its plan.
- *
- * @example
- *   hostRows(d) // [{ host: 'h1', batch: 0, state: 'succeeded', reason: null }, ...]
- */
-export function hostRows(d: DeploymentView): HostRow[] {
-  const p = d.progress;
-  if (!p) {
-    return d.hosts.map((host) => {
-      const s = hostState(d.hostResults[host]);
-      return {
-        host,
-        batch: 0,
-        state: s.state === 'other' ? (d.hostResults[host] ?? 'pending') : s.state,
-        reason: s.state === 'other' ? null : s.reason,
-      };
-    });
-  }
-  const order = p.batches.flat();
-  const rest = d.hosts.filter((h) => !order.includes(h));
-  return [...order, ...rest].map((host) => {
-    const hp = p.hosts[host];
-    return hp
-      ? { host, batch: hp.batch, state: hp.state, reason: hp.reason }
-      : { host, batch: 0, state: hostState(d.hostResults[host]).state, reason: hostState(d.hostResults[host]).reason };
-  });
-}
-
 /** Host states that count as done well, and as gone wrong, for the progress bar. */
 const GOOD = new Set(['succeeded']);
 const BAD = new Set(['failed', 'reverting', 'reverted', 'stopped']);
 
-/** How far it has come: hosts done, gone wrong, still to go. */
-export function tally(rows: readonly HostRow[]): { done: number; bad: number; rest: number; total: number } {
-  const done = rows.filter((r) => GOOD.has(r.state)).length;
-  const bad = rows.filter((r) => BAD.has(r.state)).length;
-  return { done, bad, rest: rows.length - done - bad, total: rows.length };
-}
-
-/** How far it has come, from a summary's hosts per state (`tally`'s rules). */
+/** How far it has come, from a summary's hosts per state: hosts done, gone wrong, still to go. */
 export function tallyOf(states: StateCounts, total: number): { done: number; bad: number; rest: number; total: number } {
   let done = 0;
   let bad = 0;
