@@ -163,6 +163,25 @@ function loopOn(store: Store, feed: MemFeed, b: StrategyPort, judge: TinyJudge =
 }
 
 describe('judge loop', () => {
+  it('a lease gained after stop (while the server closes) starts nothing: no deliverer, no judging', async () => {
+    const store = await openStore('sqlite::memory:');
+    try {
+      const feed = new MemFeed();
+      const loop = loopOn(store, feed, book());
+      await loop.stop();
+      await loop.lead(undefined);
+      assert.equal(loop.leads(), false);
+      assert.equal(loop.deliverer, undefined);
+      feed.add('h1', TAGS, 100, 1);
+      loop.wake();
+      // a running loop reads the feed every 20 ms (fallbackMs): five periods judge nothing
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(loop.judged, 0);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('stores PROBLEM and OK, and a callback receives both in Falcon fields; the next leader goes on from the cursor', async () => {
     const store = await openStore('sqlite::memory:');
     const cb = await callbackServer(() => 200);

@@ -87,6 +87,8 @@ export class JudgeLoop extends EventEmitter<JudgeLoopEvents> {
   #running: Promise<void> = Promise.resolve();
   #deliverer: Deliverer | undefined;
   #nodata: NodataRunner | undefined;
+  /** stopped for good: a lease gained while the server closes starts nothing (its timers would hold the process) */
+  #closed = false;
   /** points judged since started (for tests and the bench) */
   judged = 0;
 
@@ -101,6 +103,7 @@ export class JudgeLoop extends EventEmitter<JudgeLoopEvents> {
   /** Takes the loop up: seeds a new judge and starts tailing; `fence` undefined: alone (SQLite). */
   async lead(fence: Fence | undefined): Promise<void> {
     await this.#halt();
+    if (this.#closed) return;
     const gen = ++this.#generation;
     this.#leading = true;
     const write: FencedWrite = async (fn) => {
@@ -144,7 +147,9 @@ export class JudgeLoop extends EventEmitter<JudgeLoopEvents> {
     return this.#deliverer;
   }
 
+  /** Stops for good: a later `lead` (a lease gained while the server closes) is ignored. */
   async stop(): Promise<void> {
+    this.#closed = true;
     await this.#halt();
   }
 
