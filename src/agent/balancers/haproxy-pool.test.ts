@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import type { BalancerReport, DesiredMember, MemberState } from '../../api/index.js';
 import { BalancerApplier } from './applier.js';
 import { HaproxyClient } from './haproxy.js';
+import { applyHaproxyPool } from './haproxy-pool.js';
 import { HAPROXY, hit, missing, startBackend, startHaproxy, until, type Backend, type RunningHaproxy } from './test-daemons.js';
 
 const skip = missing(HAPROXY);
@@ -174,4 +175,43 @@ test('told that a newer pool waits, an apply stops before its next command and h
     'as haproxy says',
   );
   await applier.apply({ index: 22, pools: [pool([])] });
+});
+
+test('a join is one round trip: added and set ready on one connection; a draining one is added, then set', { skip }, async () => {
+  class Counting extends HaproxyClient {
+    sent: string[] = [];
+    override command(command: string, several?: boolean): Promise<string> {
+      if (!command.startsWith('show ')) this.sent.push(command);
+      return super.command(command, several);
+    }
+  }
+  const client = new Counting(haproxy.socket);
+  const pool = (members: DesiredMember[]) => ({
+    name: 'web',
+    driver: 'haproxy' as const,
+    socket: haproxy.socket,
+    backend: haproxy.backend,
+    members,
+  });
+  const joined = await applyHaproxyPool(pool([member('h4_a', a, 'ready')]), client);
+  assert.deepEqual(client.sent, [`add server ${haproxy.backend}/h4_a 127.0.0.1:${a.port}; set server ${haproxy.backend}/h4_a state ready`]);
+  assert.deepEqual(joined, { members: [{ id: 'h4_a', state: 'ready', connections: 0 }] });
+  assert.deepEqual(await spread(3), { a: 3 }, 'it takes requests');
+
+  client.sent = [];
+  await applyHaproxyPool(pool([member('h4_a', a, 'ready'), member('h4_b', b, 'drain')]), client);
+  assert.deepEqual(client.sent, [
+    `add server ${haproxy.backend}/h4_b 127.0.0.1:${b.port}`,
+    `set server ${haproxy.backend}/h4_b state drain`,
+  ]);
+  assert.deepEqual(
+    (await client.servers(haproxy.backend)).map((s) => [s.id, s.state]),
+    [
+      ['h4_a', 'ready'],
+      ['h4_b', 'drain'],
+    ],
+  );
+  assert.deepEqual(await spread(3), { a: 3 }, 'a draining member gets no new requests');
+  await applyHaproxyPool(pool([]), client);
+  await until('both deleted', async () => (await applyHaproxyPool(pool([]), client)).members.length === 0);
 });

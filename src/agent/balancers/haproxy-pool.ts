@@ -93,6 +93,15 @@ export async function applyHaproxyPool(
     if (cut?.aborted) return CUT;
     const s = held.get(m.id);
     if (s === undefined) {
+      if (m.state === 'ready') {
+        // a join: added and set ready on one connection
+        await step(async () => {
+          const refused = await client.addReady(backend, m.id, m.address, m.port);
+          now.set(m.id, refused === undefined ? 'ready' : 'maint');
+          if (refused) throw refused;
+        });
+        continue;
+      }
       if (!(await step(() => client.add(backend, m.id, m.address, m.port)))) continue;
       now.set(m.id, 'maint'); // born in maint
       if (m.state !== 'maint') await setState(m.id, m.state);

@@ -53,6 +53,15 @@ test('a server is added in maint, set ready, drain and maint, moved, then delete
     assert.match(err.message, /refused `del server pool\/h1_web_job`: Only servers in maintenance mode can be deleted/);
     return true;
   });
+  assert.equal(await client.addReady(b, 'joined', '127.0.0.1', 9004), undefined);
+  assert.deepEqual((await client.servers(b))[2], { id: 'joined', address: '127.0.0.1', port: 9004, state: 'ready' });
+  // the add refused (the id is there already): thrown with haproxy's words
+  await assert.rejects(
+    client.addReady(b, 'joined', '127.0.0.2', 9005),
+    /refused `add server pool\/joined 127\.0\.0\.2:9005`: Already exists a server/,
+  );
+  await client.setState(b, 'joined', 'maint');
+  assert.equal(await client.remove(b, 'joined'), true);
   await client.setState(b, 'h1_web_job', 'maint');
   assert.equal(await client.remove(b, 'h1_web_job'), true);
   assert.equal(await client.remove(b, 'v6'), true);
