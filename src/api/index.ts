@@ -18,6 +18,7 @@ export { readDeps, resolveNames, type ResolveOptions } from './naming-client.js'
 export * from './deployment-types.js';
 export {
   deploymentActionSummary,
+  startSummary,
   deploymentHosts,
   deploymentSummary,
   deploymentSummaryEvents,

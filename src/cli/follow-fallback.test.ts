@@ -15,6 +15,7 @@ import {
   deploymentHosts,
   deploymentSummary,
   type DeploymentView,
+  startSummary,
   encodeEvent,
   historySummaries,
   type RolloutProgress,
@@ -105,6 +106,8 @@ before(async () => {
     if (req.method === 'GET' && path === '/deployments/7') return json(whole(1));
     if (req.method === 'GET' && path === '/history') return json([whole(1)]);
     if (req.method === 'POST' && path === '/deployments/7/pause') return json(whole(0)); // ignores ?view
+    if (req.method === 'POST' && path === '/deployments')
+      return res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify(whole(0))); // ignores ?view
     if (req.method === 'GET' && path === '/deployments/7/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(encodeEvent('deployment', whole(0)));
@@ -173,6 +176,13 @@ describe('a new client against a server without summaries', () => {
       ['h1'],
     );
     assert.ok(!('hostResults' in s));
+  });
+
+  it('a deploy started with ?view=summary, answered whole (the older server ignores it), comes back as its summary, started once', async () => {
+    asked.length = 0;
+    const s = await startSummary(api, 'deploy', { tag: whole(0).tag, version: 'abc123def' });
+    assert.deepEqual(s, summaryOfView(whole(0)));
+    assert.deepEqual(asked, ['POST /api/v1/deployments?view=summary']);
   });
 
   it('waits for a change by reading again, and other refusals are not taken for an older server', async () => {

@@ -1,6 +1,7 @@
 /** Deploys, rollbacks, undeploys and steering a deployment through `inject()`. */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import type { DeploymentSummary } from '../../api/index.js';
 import { assertError, assertPeopleOnly, routeTest, startTestApp, TREE, upProcess, type TestApp } from '../test-app.js';
 
 let t: TestApp;
@@ -71,6 +72,27 @@ routeTest('POST /api/v1/deployments', 'a deployer starts a deploy (202, running)
   );
 });
 
+routeTest(
+  'POST /api/v1/deployments',
+  '?view=summary answers the started deploy as its summary; a view that is not "summary" is 400 and starts nothing',
+  async () => {
+    const body = { tag: TREE.CLUSTER, version: 'abcdef002', policy: { batch: [1] } };
+    const bad = await t.call(webDeployer, 'POST', '/api/v1/deployments?view=all', body);
+    assertError(bad, 400, 'NOOPS_E_INPUT');
+    assert.match(bad.json().message, /view is "summary"/);
+    const res = await t.call(webDeployer, 'POST', '/api/v1/deployments?view=summary', body);
+    assert.equal(res.statusCode, 202, res.body); // not 409: the refused one started nothing
+    const s = res.json() as DeploymentSummary;
+    assert.deepEqual([s.tag, s.version, s.kind, s.status, s.hostCount], [TREE.CLUSTER, 'abcdef002', 'deploy', 'running', 1]);
+    assert.equal(typeof s.index, 'number');
+    for (const field of ['hosts', 'hostResults', 'previous']) assert.equal(field in s, false, `no ${field}`);
+    const summary = (await t.call(webDeployer, 'GET', `/api/v1/deployments/${s.id}/summary`)).json() as DeploymentSummary;
+    assert.deepEqual([summary.id, summary.hostCount], [s.id, 1]);
+    assert.equal((await t.call(t.adminToken, 'POST', `/api/v1/deployments/${s.id}/abort`)).statusCode, 200);
+    assert.equal((await t.drive(s.id, { h1: agents.h1! }, [])).status, 'aborted');
+  },
+);
+
 routeTest('POST /api/v1/deployments', "a viewer, another team's deployer, an agent or no token may not deploy", async () => {
   const body = { tag: TREE.CLUSTER, version: 'abcdef002' };
   assertError(await t.call(webViewer, 'POST', '/api/v1/deployments', body), 403, 'NOOPS_E_FORBIDDEN', 'viewer');
@@ -113,8 +135,8 @@ routeTest(
     assert.equal(res.statusCode, 202, res.body);
     assert.deepEqual([res.json().kind, res.json().version, res.json().status], ['rollback', 'abcdef002', 'running']);
     assert.equal((await t.drive(res.json().id, { h1: agents.h1! }, [upProcess(TREE.CLUSTER, 'abcdef002')])).status, 'succeeded');
-    const back = await t.call(webDeployer, 'POST', '/api/v1/rollbacks', { tag: TREE.CLUSTER });
-    assert.deepEqual([back.statusCode, back.json().version], [202, 'abcdef001']);
+    const back = await t.call(webDeployer, 'POST', '/api/v1/rollbacks?view=summary', { tag: TREE.CLUSTER });
+    assert.deepEqual([back.statusCode, back.json().version, 'hosts' in back.json()], [202, 'abcdef001', false], 'its summary');
     assert.equal((await t.drive(back.json().id, { h1: agents.h1! }, [upProcess(TREE.CLUSTER, 'abcdef001')])).status, 'succeeded');
     assertError(await t.call(webDeployer, 'POST', '/api/v1/rollbacks', { tag: TREE.CLUSTER, to: 'x' }), 400, 'NOOPS_E_INPUT');
     assertError(await t.call(webDeployer, 'POST', '/api/v1/rollbacks', { tag: TREE.CLUSTER, version: 'abcdef002' }), 400, 'NOOPS_E_INPUT');
@@ -131,6 +153,7 @@ routeTest('POST /api/v1/undeploys', 'stops what a cluster runs (202); where noth
   await assertPeopleOnly(t, 'POST', '/api/v1/undeploys', { tag: TREE.CLUSTER }, agents.h1!);
   const mail = await t.call(mailDeployer, 'POST', '/api/v1/undeploys', { tag: TREE.MAIL_CLUSTER });
   assertError(mail, 409, 'NOOPS_E_NOTHING_RUNS');
+  assertError(await t.call(webDeployer, 'POST', '/api/v1/undeploys?view=whole', { tag: TREE.CLUSTER }), 400, 'NOOPS_E_INPUT');
   const res = await t.call(webDeployer, 'POST', '/api/v1/undeploys', { tag: TREE.CLUSTER });
   assert.equal(res.statusCode, 202, res.body);
   assert.deepEqual([res.json().kind, res.json().status, res.json().hosts], ['undeploy', 'running', ['h1']]);

@@ -1,8 +1,8 @@
 /**
  * Deploys and rollbacks: both start a deployment; the client follows it by id (its summary,
  * `GET /deployments/:id/summary`, or its stream, `GET /deployments/:id/events`) and steers it
- * with `POST /deployments/:id/(pause|resume|promote|abort)` (`?view=summary`: answered with the
- * summary, not the whole deployment).
+ * with `POST /deployments/:id/(pause|resume|promote|abort)`. Each start and action takes
+ * `?view=summary`: answered with the summary, not the whole deployment.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -36,13 +36,25 @@ const RollbackBody = z.object({ tag: TagInput, to: Version.optional(), ...Overri
 const UndeployBody = z.object({ tag: TagInput, policy: Overrides.policy }).strict();
 const ACTIONS: readonly T.DeploymentAction[] = ['pause', 'resume', 'promote', 'abort'];
 
+/** `?view=summary` (or nothing): what a start or an action answers. */
+const ViewQuery = z.object({ view: ViewParam }).strict();
+
+/**
+ * A started deployment as asked: whole, or with `?view=summary` its summary (a few kB, not every
+ * host's part: about 3 MB at 10,000 hosts, serialized while the polls it wakes wait for the server).
+ */
+function asViewed(row: Parameters<typeof deploymentView>[0], view: 'summary' | undefined): T.DeploymentView | T.DeploymentSummary {
+  return view === 'summary' ? deploymentSummary(row) : deploymentView(row);
+}
+
 /** A deploy's policy overrides: its `policy` keys, and `timeout` if given on its own. */
 function overrides(body: { policy?: Record<string, unknown>; timeout?: number }, what: string): PolicyInput {
   return parsePolicy({ ...body.policy, ...(body.timeout === undefined ? {} : { timeout: body.timeout }) }, what);
 }
 
 export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Promise<void> {
-  api.post('/deployments', { config: { access: 'deployer' } }, async (req, reply): Promise<T.DeploymentView> => {
+  api.post('/deployments', { config: { access: 'deployer' } }, async (req, reply): Promise<T.DeploymentView | T.DeploymentSummary> => {
+    const q = parseQuery(ViewQuery, req.query, 'deploy'); // before anything starts: a bad view starts nothing
     const body = parseBody(DeployBody, req.body, 'deploy');
     const tag = await ctx.tags.resolve(body.tag, { level: 'cluster' });
     authorize(req.principal, tag, 'deployer');
@@ -70,10 +82,11 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
       canary: body.canary,
     });
     reply.status(202);
-    return deploymentView(row);
+    return asViewed(row, q.view);
   });
 
-  api.post('/rollbacks', { config: { access: 'deployer' } }, async (req, reply): Promise<T.DeploymentView> => {
+  api.post('/rollbacks', { config: { access: 'deployer' } }, async (req, reply): Promise<T.DeploymentView | T.DeploymentSummary> => {
+    const q = parseQuery(ViewQuery, req.query, 'rollback');
     const body = parseBody(RollbackBody, req.body, 'rollback');
     const tag = await ctx.tags.resolve(body.tag, { level: 'cluster' });
     authorize(req.principal, tag, 'deployer');
@@ -89,18 +102,19 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
       canary: body.canary,
     });
     reply.status(202);
-    return deploymentView(row);
+    return asViewed(row, q.view);
   });
 
   // An undeploy stops what the cluster runs, in its batches, recorded in its history; the
   // cluster keeps its hosts (a deploy starts it again).
-  api.post('/undeploys', { config: { access: 'deployer' } }, async (req, reply): Promise<T.DeploymentView> => {
+  api.post('/undeploys', { config: { access: 'deployer' } }, async (req, reply): Promise<T.DeploymentView | T.DeploymentSummary> => {
+    const q = parseQuery(ViewQuery, req.query, 'undeploy');
     const body = parseBody(UndeployBody, req.body, 'undeploy');
     const tag = await ctx.tags.resolve(body.tag, { level: 'cluster' });
     authorize(req.principal, tag, 'deployer');
     const row = await ctx.rollout.startUndeploy({ tag, initiator: req.principal.name, policy: overrides(body, 'undeploy') });
     reply.status(202);
-    return deploymentView(row);
+    return asViewed(row, q.view);
   });
 
   api.post('/deployments/:id/:action', { config: { access: 'deployer' } }, async (req): Promise<T.DeploymentView | T.DeploymentSummary> => {
@@ -108,11 +122,11 @@ export async function deployRoutes(api: FastifyInstance, ctx: ServerContext): Pr
     if (!ACTIONS.includes(action as T.DeploymentAction)) {
       throw new NoopsError('NOOPS_E_NOT_FOUND', `no deployment action "${action}" (there are ${ACTIONS.join(', ')})`);
     }
-    const q = parseQuery(z.object({ view: ViewParam }).strict(), req.query, `deployment ${action}`);
+    const q = parseQuery(ViewQuery, req.query, `deployment ${action}`);
     const head = await deploymentHeadOf(ctx, id, req.principal);
     authorize(req.principal, head.tag, 'deployer');
     const row = await ctx.rollout.act(head.id, action as T.DeploymentAction, req.principal.name);
     // ?view=summary: the deployment's head and counts (a few kB), not every host's part (about 3 MB at 10,000 hosts)
-    return q.view === 'summary' ? deploymentSummary(row) : deploymentView(row);
+    return asViewed(row, q.view);
   });
 }
