@@ -8,7 +8,7 @@ import type { DesiredState, RuntimeRef } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { openStore } from '../store/open.js';
 import type { DesiredRow, Store } from '../store/index.js';
-import { answerJson, DESIRED_FRESH_MS, DesiredView } from './desired-view.js';
+import { answerJson, DESIRED_FRESH_MS, DesiredView, READ_SLICE } from './desired-view.js';
 import { DesiredHub } from './hub.js';
 import { serverIdentity } from './trust.js';
 
@@ -139,9 +139,9 @@ test('many polls for one host do one resolution, and the hosts of one cluster sh
   await store.close();
 });
 
-test('the answers resolved in one turn read their hosts together: one batch, not one query per host', async () => {
+test('the answers resolved in one turn read their hosts together: in slices, not one query per host', async () => {
   const { store, view } = await harness();
-  const hosts = Array.from({ length: 600 }, (_, i) => `h${i}`); // more than one statement's batch
+  const hosts = Array.from({ length: 600 }, (_, i) => `h${i}`); // more than one slice
   for (const h of hosts) await store.setDesired(h, CLUSTER, row(h, 'abc1234'));
   await store.setMeta('adopted:h7', JSON.stringify({ refusal: 'r-7' }));
   const reads: number[] = [];
@@ -151,8 +151,18 @@ test('the answers resolved in one turn read their hosts together: one batch, not
     return getDesiredMany(names);
   };
   store.getDesired = () => Promise.reject(new Error('read alone'));
-  const answers = await Promise.all(hosts.map((h) => view.answer(h)));
-  assert.deepEqual(reads, [600]);
+  // the first slice's answers are out before the second slice is read
+  let firstOut = -1;
+  const answers = await Promise.all(
+    hosts.map((h, i) =>
+      view.answer(h).then((a) => {
+        if (i === 0) firstOut = reads.length;
+        return a;
+      }),
+    ),
+  );
+  assert.deepEqual(reads, [READ_SLICE, 600 - READ_SLICE]);
+  assert.equal(firstOut, 1, 'the first answer came before the second slice was read');
   assert.ok(answers.every((a) => a.generation === 1 && a.instances[0]?.version === 'abc1234'));
   assert.equal(answers[7]!.server.adopted, 'r-7', "each host's adoption is its own");
   assert.equal(answers[8]!.server.adopted, undefined);
