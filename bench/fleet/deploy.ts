@@ -3,7 +3,7 @@
  * wait until every agent received the new desired state and reported the release up, and until
  * the server ended the deployment; read the server's CPU and bytes around it.
  */
-import { type ApiClient, deploymentSummary } from '../../src/api/index.js';
+import { type ApiClient, deploymentSummary, startSummary } from '../../src/api/index.js';
 import type { DeploymentSummary, DeploymentView } from '../../src/api/index.js';
 import { NoopsError } from '../../src/errors/index.js';
 import { markPhase, monoUs } from '../lib/phases.js';
@@ -110,7 +110,11 @@ export async function measureDeploy(input: DeployInput): Promise<DeployFigures> 
 }
 
 /** Follows a deployment until it ends, by its summary (or whole, every 250 ms, when NOOPS_BENCH_FLEET_FOLLOW=full). */
-async function followToEnd(api: ApiClient, view: DeploymentView, deadline: number): Promise<DeploymentView | DeploymentSummary> {
+async function followToEnd(
+  api: ApiClient,
+  view: DeploymentView | DeploymentSummary,
+  deadline: number,
+): Promise<DeploymentView | DeploymentSummary> {
   let d: DeploymentView | DeploymentSummary = view;
   let full = process.env.NOOPS_BENCH_FLEET_FOLLOW === 'full';
   let index: number | undefined;
@@ -144,19 +148,23 @@ const takesPolicy = new WeakMap<ApiClient, boolean>();
 
 /**
  * Starts the deployment with `policy: { batch }` (a deploy in batches of 10%, a rollback or a
- * desired-state change at 100%: every host at once). A server without rollout policies (before
+ * desired-state change at 100%: every host at once), answered as its summary (`?view=summary`,
+ * a few kB, as a script that follows it needs; the whole deployment is about 3 MB at 10,000
+ * hosts, and an older server answers it whole). A server without rollout policies (before
  * batched rollouts) refuses the field and is asked again without it: it deploys to every host
  * at once, and the figures say so.
  */
-async function start(input: DeployInput): Promise<{ view: DeploymentView; batches: string }> {
+async function start(input: DeployInput): Promise<{ view: DeploymentSummary; batches: string }> {
   const { api, tag, version, batch } = input;
-  const plain = (): Promise<DeploymentView> =>
-    input.kind === 'rollback' ? api.rollback({ tag, to: version }) : api.deploy({ tag, version });
+  const plain = (): Promise<DeploymentSummary> =>
+    input.kind === 'rollback' ? startSummary(api, 'rollback', { tag, to: version }) : startSummary(api, 'deploy', { tag, version });
   if (batch && takesPolicy.get(api) !== false) {
     try {
       const policy = { batch } as NonNullable<Parameters<ApiClient['deploy']>[0]['policy']>;
       const view =
-        input.kind === 'rollback' ? await api.rollback({ tag, to: version, policy }) : await api.deploy({ tag, version, policy });
+        input.kind === 'rollback'
+          ? await startSummary(api, 'rollback', { tag, to: version, policy })
+          : await startSummary(api, 'deploy', { tag, version, policy });
       takesPolicy.set(api, true);
       return { view, batches: batch };
     } catch (err) {

@@ -149,11 +149,17 @@ export async function pacedHeartbeats(
 
 export interface FanOutFigures {
   agents: number;
+  /** ms from the deploy request until its answer, and until the first long poll was answered */
+  callMs?: number;
+  firstMs?: number;
   /** ms from the deploy request until half, and all, of the long polls were answered with it */
   p50Ms: number;
   allMs: number;
   answered: number;
   serverCpuMs: number;
+  /** the generator's own CPU (ms) from the deploy call to the last answer, and its longest loop delay: a busy generator is late to see answers */
+  generatorCpuMs?: number;
+  generatorLoopMaxMs?: number;
 }
 
 /**
@@ -175,29 +181,41 @@ export async function desiredFanOut(
       return (JSON.parse(r.text) as { generation: number }).generation;
     });
     let t0 = Infinity;
-    const arrivals: number[] = [];
+    // Each answer's arrival is noted as it ends, and checked (parsed) only after the last: the
+    // generator's own parsing would otherwise delay the arrivals after it (it did, by ~0.2 s).
+    const answers: { at: number; text: string }[] = [];
     const polls = agents.map((a, i) => {
       const after = (generations[i] as PromiseFulfilledResult<number>).value;
       return request(pool, `${url}/api/v1/agent/desired?after=${after}`, a.token, 'GET').then(
-        (r) => {
-          const state = JSON.parse(r.text) as { instances: { version: string }[] };
-          if (state.instances.some((x) => x.version === version)) arrivals.push(performance.now());
-        },
+        (r) => void answers.push({ at: performance.now(), text: r.text }),
         () => undefined,
       );
     });
     await untilIdle(serverPid, timeoutMs);
     const u0 = procUsage(serverPid)!;
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    const g0 = process.cpuUsage();
     t0 = performance.now();
     const m0 = monoUs();
     await trigger();
+    const callMs = performance.now() - t0;
     markPhase(`fan-out to ${agents.length} parked polls: the deploy call`, m0);
     const m1 = monoUs();
     await Promise.race([Promise.all(polls), new Promise((r) => setTimeout(r, timeoutMs))]);
     markPhase(`fan-out to ${agents.length} parked polls: after the call, until all answered`, m1);
     const used = usageBetween(u0, procUsage(serverPid)!);
+    const g = process.cpuUsage(g0);
+    loop.disable();
+    const arrivals = answers
+      .filter((x) => (JSON.parse(x.text) as { instances: { version: string }[] }).instances.some((i) => i.version === version))
+      .map((x) => x.at);
     return {
       agents: agents.length,
+      callMs: round(callMs),
+      firstMs: arrivals.length > 0 ? round(Math.min(...arrivals) - t0) : NaN,
+      generatorCpuMs: round((g.user + g.system) / 1000),
+      generatorLoopMaxMs: round(loop.max / 1e6),
       p50Ms: round(percentile(arrivals, 50) - t0),
       allMs: arrivals.length === agents.length ? round(Math.max(...arrivals) - t0) : NaN,
       answered: arrivals.length,

@@ -269,15 +269,29 @@ export function render(r: FleetResults): string {
   out.push(
     table(
       'Fleet: the server alone, one desired-state change to N parked long polls',
-      ['agents', 'half answered s', 'all answered s', 'answered', 'srv cpu s'],
+      [
+        'agents',
+        'call s',
+        'first answered s',
+        'half answered s',
+        'all answered s',
+        'answered',
+        'srv cpu s',
+        'generator cpu s',
+        'generator loop max ms',
+      ],
       r.simulated
         .filter((f) => f.lean.fanOut)
         .map((f): Cell[] => [
           f.hosts,
+          f.lean.fanOut!.callMs === undefined ? '-' : s(f.lean.fanOut!.callMs),
+          f.lean.fanOut!.firstMs === undefined ? '-' : s(f.lean.fanOut!.firstMs),
           s(f.lean.fanOut!.p50Ms),
           s(f.lean.fanOut!.allMs),
           f.lean.fanOut!.answered,
           s(f.lean.fanOut!.serverCpuMs),
+          f.lean.fanOut!.generatorCpuMs === undefined ? '-' : s(f.lean.fanOut!.generatorCpuMs),
+          f.lean.fanOut!.generatorLoopMaxMs ?? '-',
         ]),
     ),
   );

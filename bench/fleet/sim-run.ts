@@ -5,6 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { startSummary } from '../../src/api/index.js';
 import { startServer } from '../lib/daemons.js';
 import { openFiles, procUsage, usageBetween } from '../lib/procstat.js';
 import { round, summarize } from '../lib/stats.js';
@@ -90,11 +91,17 @@ export interface SimSteps {
  * loads or fan-out. Minutes less per run, to work on the rollouts (docs/benchmarks.md).
  */
 export const ONLY_ROLLOUTS = process.env.NOOPS_BENCH_FLEET_ONLY === 'rollouts';
+/**
+ * `NOOPS_BENCH_FLEET_ONLY=fanout`: the join, the first deploy, then the server alone's fan-out to
+ * N parked polls (no heartbeats, changes, rollouts or lean heartbeats): about 90 s at 10,000.
+ */
+export const ONLY_FANOUT = process.env.NOOPS_BENCH_FLEET_ONLY === 'fanout';
 
-/** The steps of `plan` for a fleet of `n` (`onlyRollouts`: the package rollouts alone). */
-export function stepsFor(plan: FleetPlan, n: number, onlyRollouts = ONLY_ROLLOUTS): SimSteps {
+/** The steps of `plan` for a fleet of `n` (`onlyRollouts`: the package rollouts alone; `onlyFanOut`: the fan-out alone). */
+export function stepsFor(plan: FleetPlan, n: number, onlyRollouts = ONLY_ROLLOUTS, onlyFanOut = ONLY_FANOUT): SimSteps {
   const rollouts = plan.rollouts.filter((r) => n <= r.maxHosts).map((r) => r.mib);
   if (onlyRollouts) return { heartbeatS: 0, propagationRuns: 0, rollouts, batch: plan.batch, leanLoads: [], fanOut: false };
+  if (onlyFanOut) return { heartbeatS: 0, propagationRuns: 0, rollouts: [], batch: plan.batch, leanLoads: [], fanOut: true };
   return {
     heartbeatS: plan.heartbeatS,
     propagationRuns: plan.propagationRuns,
@@ -201,7 +208,7 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
         server.pid,
         agents,
         before.version,
-        () => server.api.deploy({ tag, version: before.version, policy: { batch: '100%' } }),
+        () => startSummary(server.api, 'deploy', { tag, version: before.version, policy: { batch: '100%' } }),
         BASE_TIMEOUT_MS,
       );
     }

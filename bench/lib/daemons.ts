@@ -3,7 +3,7 @@
  * user starts them, each in its own process so its CPU is measured apart.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/api/index.js';
 import { freePort } from '../../src/net/index.js';
@@ -33,8 +33,11 @@ export function launch(args: string[], env: Record<string, string> = {}, nodeArg
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  // NOOPS_BENCH_DAEMON_LOG=FILE: every daemon's output is appended there too (e.g. the server's --trace-gc)
+  const log = process.env.NOOPS_BENCH_DAEMON_LOG;
   const keep = (b: Buffer): void => {
     out = (out + b.toString()).slice(-65_536);
+    if (log) appendFileSync(log, b);
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
@@ -75,8 +78,11 @@ export async function startServer(
   const port = await freePort();
   // NOOPS_BENCH_PROFILE=DIR: the server writes a V8 CPU profile of each minute there (cpu-probe.mjs).
   const profile = process.env.NOOPS_BENCH_PROFILE;
+  // NOOPS_BENCH_SERVER_NODE_ARGS='--max-semi-space-size=32 ...': node flags for the server alone, to compare settings.
+  const flags = (process.env.NOOPS_BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const d = launch(['server', '--data', dataDir, '--listen', `127.0.0.1:${port}`, ...extra], more.env ?? {}, [
     ...(profile ? ['--import', CPU_PROBE] : []),
+    ...flags,
     ...(more.nodeArgs ?? []),
   ]);
   const deadline = Date.now() + LISTEN_TIMEOUT_MS;
