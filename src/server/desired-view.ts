@@ -231,11 +231,15 @@ export class DesiredView {
     this.reading = undefined;
     const hosts = [...batch.keys()];
     const { store } = this.deps;
-    // In slices, a turn of the event loop between them: the first slice's answers are written
-    // while the next is read, not after every host's row (10,000 took 0.3 s before the first
-    // answer went out), and the requests that come meanwhile are not held behind the whole batch.
+    // In slices: a slice's answers are written (their polls' code runs in microtasks, the
+    // writes to the sockets with it) before the next slice is read, so the clients start on them
+    // while the server reads on; before, every host's row was read first (10,000 took 0.3 s
+    // before the first answer went out). No turn of the event loop between slices: the requests
+    // the answered agents send at once (their next poll, a report) would then be taken between
+    // them, and the last answers of the batch waited behind them (every agent's desired state
+    // 8.0 s after the deploy at 10,000 simulated agents, against 6.5-7.6 s).
     for (let at = 0; at < hosts.length; at += READ_SLICE) {
-      if (at > 0) await new Promise<void>((r) => setImmediate(r));
+      if (at > 0) await new Promise<void>((r) => process.nextTick(r)); // after the microtasks the last slice's answers queued
       const slice = hosts.slice(at, at + READ_SLICE);
       try {
         const [states, adopted, id] = await Promise.all([
