@@ -14,6 +14,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { mapLimit } from '../lib/limit.js';
 import { poolFor, requestFor } from './tls.js';
+import { RawConnection } from './raw-poll.js';
 import { markPhase, monoUs } from '../lib/phases.js';
 import { procUsage, usageBetween } from '../lib/procstat.js';
 import { percentile, round, summarize } from '../lib/stats.js';
@@ -175,19 +176,32 @@ export async function desiredFanOut(
   timeoutMs: number,
 ): Promise<FanOutFigures> {
   const pool = poolFor(url, { keepAlive: true, maxSockets: Infinity });
+  // plain HTTP: each agent's poll on a bare socket of its own (raw-poll.ts); https: node's client
+  const target = new URL(url);
+  const raw = target.protocol === 'http:' ? agents.map(() => new RawConnection(target.hostname, Number(target.port))) : undefined;
+  const get = async (i: number, path: string): Promise<{ at: number; text: string }> => {
+    if (raw) {
+      const r = await raw[i]!.get(path, agents[i]!.token);
+      if (r.status !== 200) throw new Error(`${path}: ${r.status}`);
+      return { at: r.at, text: r.body };
+    }
+    const r = await request(pool, `${url}${path}`, agents[i]!.token, 'GET');
+    return { at: performance.now(), text: r.text };
+  };
   try {
-    const generations = await mapLimit(agents, HEARTBEAT_SOCKETS, async (a) => {
-      const r = await request(pool, `${url}/api/v1/agent/desired?after=-1`, a.token, 'GET');
-      return (JSON.parse(r.text) as { generation: number }).generation;
-    });
+    const generations = await mapLimit(
+      agents.map((_, i) => i),
+      HEARTBEAT_SOCKETS,
+      async (i) => (JSON.parse((await get(i, '/api/v1/agent/desired?after=-1')).text) as { generation: number }).generation,
+    );
     let t0 = Infinity;
     // Each answer's arrival is noted as it ends, and checked (parsed) only after the last: the
-    // generator's own parsing would otherwise delay the arrivals after it (it did, by ~0.2 s).
+    // generator's own parsing would otherwise delay the arrivals after it.
     const answers: { at: number; text: string }[] = [];
-    const polls = agents.map((a, i) => {
+    const polls = agents.map((_, i) => {
       const after = (generations[i] as PromiseFulfilledResult<number>).value;
-      return request(pool, `${url}/api/v1/agent/desired?after=${after}`, a.token, 'GET').then(
-        (r) => void answers.push({ at: performance.now(), text: r.text }),
+      return get(i, `/api/v1/agent/desired?after=${after}`).then(
+        (r) => void answers.push(r),
         () => undefined,
       );
     });
@@ -223,6 +237,7 @@ export async function desiredFanOut(
     };
   } finally {
     pool.destroy();
+    for (const c of raw ?? []) c.close();
   }
 }
 
