@@ -31,6 +31,8 @@ export interface DrainRequest {
    * before the mark is cleared (absent: every instance of the version)
    */
   running?: boolean;
+  /** only this process's instances and its replicas (a restart of `--process web`; absent: every process) */
+  process?: string;
   /** written in the mark: `deployment #12`, `restart #7` */
   reason: string;
   signal?: AbortSignal;
@@ -58,7 +60,13 @@ interface Pending {
  */
 export async function drainAndWait(balancers: Balancers, req: DrainRequest): Promise<DrainOutcome> {
   const view = balancers.view;
-  const target = { host: req.host, tag: req.tag, version: req.version, ...(req.above !== undefined && { above: req.above }) };
+  const target = {
+    host: req.host,
+    tag: req.tag,
+    version: req.version,
+    ...(req.above !== undefined && { above: req.above }),
+    ...(req.process !== undefined && { process: req.process }),
+  };
   // after the mark, only the members it drains (a restart's spares a process already back new and healthy)
   const holding = (marked = false): Pending[] =>
     view.poolRows().flatMap((pool) => {
@@ -70,7 +78,7 @@ export async function drainAndWait(balancers: Balancers, req: DrainRequest): Pro
     });
   if (holding().length === 0) return { pools: [] }; // no pool holds it: nothing to write, nothing to wait for
   const markedAt = new Date().toISOString(); // before the mark: a report that follows it is received after this
-  const pids = req.running ? view.runningPids(req.host, req.tag) : undefined;
+  const pids = req.running ? view.runningPids(req.host, req.tag, req.process) : undefined;
   const mark = await balancers.mark({ ...target, ...(pids && { pids }), timeoutMs: req.timeoutMs, reason: req.reason });
   // the view took the mark: the members are `drain` now, and each balancer host's index moved
   const pending = holding(true).map((p) => ({ ...p, seq: view.seq(p.host) }));
@@ -108,7 +116,7 @@ export async function drainAndWait(balancers: Balancers, req: DrainRequest): Pro
     check(true); // throws when a pool never followed the mark; connections left at the deadline: go on
   } catch (err) {
     // the host is not stopped: it takes traffic again (a balancer that heard the mark hears this too)
-    await balancers.clear(req.host, req.tag, req.above).catch(() => undefined);
+    await balancers.clear(req.host, req.tag, req.above, req.process).catch(() => undefined);
     throw err;
   }
   return {
@@ -152,7 +160,10 @@ export async function waitReady(
 }
 
 /** Whether a member is one of (host, tag or beneath, version: null any, replicas above `above`): a mark's rule. */
-function coveredBy(target: { host: string; tag: string; version: string | null; above?: number }, m: DesiredMember): boolean {
+function coveredBy(
+  target: { host: string; tag: string; version: string | null; above?: number; process?: string },
+  m: DesiredMember,
+): boolean {
   return covers({ ...target, until: '', reason: '' }, m);
 }
 

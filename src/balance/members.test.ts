@@ -111,6 +111,18 @@ test("a restart's mark covers the processes it stopped, and spares a new one onc
   assert.equal(covers(mark, { host: 'h1', tag: SHOP, version: 'aaaaaaaaa' }), true, 'a member known by id alone: covered');
 });
 
+test("a restart of one process (`--process web`) drains that process and its replicas, not the tag's other processes", () => {
+  const mark: DrainMark = { host: 'h1', tag: SHOP, version: null, until: LATER, reason: 'restart', process: 'web', pids: [100, 102] };
+  assert.equal(stateOf(cand('h1', { process: 'web' }), [mark]), 'drain');
+  assert.equal(stateOf(cand('h1', { process: 'web@2', pid: 102 }), [mark]), 'drain', 'a replica of it');
+  const other = (process: string) => ({ host: 'h1', tag: SHOP, version: 'aaaaaaaaa', process, pid: 103, healthy: false });
+  assert.equal(covers(mark, other('admin')), false, 'another process is not covered, healthy or not');
+  assert.equal(covers(mark, other('webhooks')), false, 'a name that only starts the same');
+  assert.equal(covers(mark, other('web@3')), true, 'a replica of it, even one the restart did not know');
+  assert.equal(stateOf(cand('h1', { process: 'admin', pid: 103 }), [mark]), 'ready', 'another process keeps its traffic');
+  assert.equal(covers(mark, { host: 'h1', tag: SHOP, version: 'aaaaaaaaa' }), true, 'a member known by id alone: covered');
+});
+
 test('the old and the new version of one instance make one member: the one taking traffic, then the later', () => {
   const old = cand('h1', { version: 'aaaaaaaaa' });
   const next = cand('h1', { version: 'bbbbbbbbb', port: 8081, healthy: false });

@@ -55,8 +55,9 @@ export function memberId(host: string, tag: string, process: string): string {
 
 /**
  * Whether a mark covers a member: its host, its tag or beneath, its version (null: any), its
- * replica (above `above`, when set), and, for a mark of some pids (a restart's), any instance but
- * a new one: a process of another pid that is healthy (a member known by id alone is covered).
+ * replica (above `above`, when set), its process (and its replicas, when the mark names one), and,
+ * for a mark of some pids (a restart's), any instance but a new one: a process of another pid that
+ * is healthy (a member known by id alone is covered).
  */
 export function covers(
   mark: DrainMark,
@@ -67,6 +68,7 @@ export function covers(
     isUnder(m.tag, mark.tag) &&
     (mark.version === null || mark.version === m.version) &&
     (mark.above === undefined || (m.process === undefined ? 1 : replicaOf(m.process).replica) > mark.above) &&
+    (mark.process === undefined || m.process === undefined || replicaOf(m.process).process === mark.process) &&
     (mark.pids === undefined || !isNewHealthy(m, mark.pids))
   );
 }

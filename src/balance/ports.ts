@@ -28,6 +28,8 @@ export interface DrainMark {
    * instance, whatever its pid: a rollout's, an undeploy's, a lower count's)
    */
   pids?: number[];
+  /** only the instances of this process and its replicas (`web`: `web`, `web@2`; a restart of `--process web`; migration 0033): absent, every process */
+  process?: string;
 }
 
 /** A balancer's last report of one pool, as the server stored it. */
@@ -44,10 +46,10 @@ export interface BalanceStore {
   listHosts(): Promise<HostRow[]>;
   listBalancers(): Promise<BalancerView[]>;
   listDrains(): Promise<DrainMark[]>;
-  /** adds a mark (one for the same host, tag, version and `above` is replaced) */
+  /** adds a mark (one for the same host, tag, version, `above` and process is replaced) */
   putDrain(mark: DrainMark): Promise<void>;
-  /** removes the marks of `host` on `tag` (every version; with `above`, only that mark of the replicas above it) */
-  clearDrains(host: string, tag: string, above?: number): Promise<void>;
+  /** removes the marks of `host` on `tag` (every version; with `above`, only that mark of the replicas above it; with `process`, only that process's) */
+  clearDrains(host: string, tag: string, above?: number, process?: string): Promise<void>;
   /** removes the marks whose `until` is before `now` */
   sweepDrains(now: string): Promise<void>;
   listBalancerReports(): Promise<StoredBalancerReport[]>;

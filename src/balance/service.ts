@@ -68,6 +68,8 @@ export class Balancers {
     above?: number;
     /** only these process instances (a restart's: see DrainMark) */
     pids?: number[];
+    /** only this process's instances (a restart of one process) */
+    process?: string;
   }): Promise<DrainMark> {
     const mark: DrainMark = {
       host: m.host,
@@ -77,10 +79,11 @@ export class Balancers {
       reason: m.reason,
       ...(m.above !== undefined && { above: m.above }),
       ...(m.pids !== undefined && { pids: [...m.pids].sort((a, b) => a - b) }),
+      ...(m.process !== undefined && { process: m.process }),
     };
     await this.deps.store.putDrain(mark);
     const same = (d: DrainMark): boolean =>
-      d.host === mark.host && d.tag === mark.tag && d.version === mark.version && d.above === mark.above;
+      d.host === mark.host && d.tag === mark.tag && d.version === mark.version && d.above === mark.above && d.process === mark.process;
     this.view.setMarks([...this.view.drainMarks().filter((d) => !same(d)), mark]);
     await this.tell('drain');
     return mark;
@@ -88,12 +91,13 @@ export class Balancers {
 
   /**
    * Clears the marks of `host` on `tag` (every version; with `above`, only the mark of the replicas
-   * above it): its members follow their health again.
+   * above it; with `process`, only that process's): its members follow their health again.
    */
-  async clear(host: string, tag: string, above?: number): Promise<void> {
-    const cleared = (d: DrainMark): boolean => d.host === host && d.tag === tag && (above === undefined || d.above === above);
+  async clear(host: string, tag: string, above?: number, process?: string): Promise<void> {
+    const cleared = (d: DrainMark): boolean =>
+      d.host === host && d.tag === tag && (above === undefined || d.above === above) && (process === undefined || d.process === process);
     if (!this.view.drainMarks().some(cleared)) return; // none here: nothing written
-    await this.deps.store.clearDrains(host, tag, above);
+    await this.deps.store.clearDrains(host, tag, above, process);
     this.view.setMarks(this.view.drainMarks().filter((d) => !cleared(d)));
     await this.tell('drain');
   }

@@ -33,8 +33,8 @@ export function balanceStoreOf(store: Store): BalanceStore {
     putDrain: async (mark) => {
       await store.putDrain(mark);
     },
-    clearDrains: async (host, tag, above) => {
-      await store.clearDrains({ host, tag, ...(above !== undefined && { above }) });
+    clearDrains: async (host, tag, above, process) => {
+      await store.clearDrains({ host, tag, ...(above !== undefined && { above }), ...(process !== undefined && { process }) });
     },
     sweepDrains: async (now) => {
       await store.sweepDrains(now);

@@ -68,11 +68,19 @@ export class MemoryBalanceStore implements BalanceStore {
   }
   async putDrain(mark: DrainMark): Promise<void> {
     const same = (d: DrainMark): boolean =>
-      d.host === mark.host && d.tag === mark.tag && d.version === mark.version && d.above === mark.above;
+      d.host === mark.host && d.tag === mark.tag && d.version === mark.version && d.above === mark.above && d.process === mark.process;
     this.drains = [...this.drains.filter((d) => !same(d)), mark];
   }
-  async clearDrains(host: string, tag: string, above?: number): Promise<void> {
-    this.drains = this.drains.filter((d) => !(d.host === host && d.tag === tag && (above === undefined || d.above === above)));
+  async clearDrains(host: string, tag: string, above?: number, process?: string): Promise<void> {
+    this.drains = this.drains.filter(
+      (d) =>
+        !(
+          d.host === host &&
+          d.tag === tag &&
+          (above === undefined || d.above === above) &&
+          (process === undefined || d.process === process)
+        ),
+    );
   }
   async sweepDrains(now: string): Promise<void> {
     this.drains = this.drains.filter((d) => d.until >= now);

@@ -20,6 +20,7 @@ import {
   type DesiredBalancers,
   type DesiredMember,
   processAddress,
+  replicaOf,
 } from '../api/index.js';
 import { LivenessWheel, type NamingSource } from '../naming/index.js';
 import type { HostRow } from '../store/index.js';
@@ -247,10 +248,14 @@ export class PoolView extends EventEmitter {
     return [...this.reports.values()];
   }
 
-  /** The pids of `host`'s processes under `tag` (or beneath it) as its last report gives them: what a restart stops. */
-  runningPids(host: string, tag: string): number[] {
+  /**
+   * The pids of `host`'s processes under `tag` (or beneath it; with `process`, of that process and
+   * its replicas) as its last report gives them: what a restart stops.
+   */
+  runningPids(host: string, tag: string, process?: string): number[] {
     const pids: number[] = [];
-    for (const p of this.source.lastReport(host)?.processes ?? []) if (p.pid !== null && isUnder(p.tag, tag)) pids.push(p.pid);
+    for (const p of this.source.lastReport(host)?.processes ?? [])
+      if (p.pid !== null && isUnder(p.tag, tag) && (process === undefined || replicaOf(p.process).process === process)) pids.push(p.pid);
     return pids;
   }
 

@@ -135,6 +135,33 @@ function behaves(open: () => Promise<Store>): void {
     });
   });
 
+  it("keeps a mark of one process beside another process's and every process's, and clears one alone", async () => {
+    await using(open, async (store) => {
+      const tag = 'cop.acme_service.shop_job.web_cluster.prod';
+      const every = await store.putDrain({ host: 'h1', tag, version: null, until: LATER, reason: 'deploy' });
+      const web = await store.putDrain({ host: 'h1', tag, version: null, until: LATER, reason: 'restart web', process: 'web', pids: [7] });
+      const api = await store.putDrain({ host: 'h1', tag, version: null, until: LATER, reason: 'restart api', process: 'api' });
+      assert.equal(new Set([every, web, api]).size, 3);
+      assert.equal(
+        await store.putDrain({ host: 'h1', tag, version: null, until: LATER, reason: 'restart web again', process: 'web' }),
+        web,
+      );
+      assert.deepEqual(
+        (await store.listDrains(AT)).map((d) => [d.id, d.reason, d.process]),
+        [
+          [every, 'deploy', undefined],
+          [web, 'restart web again', 'web'],
+          [api, 'restart api', 'api'],
+        ],
+      );
+      assert.equal(await store.clearDrains({ host: 'h1', tag, process: 'web' }), 1);
+      assert.deepEqual(
+        (await store.listDrains(AT)).map((d) => d.id),
+        [every, api],
+      );
+    });
+  });
+
   it("keeps a restart's pids with its mark, and a mark put again takes the new pids (none: every instance)", async () => {
     await using(open, async (store) => {
       const tag = 'cop.acme_service.shop_job.web_cluster.prod';

@@ -50,6 +50,8 @@ export interface DrainRow {
   above?: number;
   /** only the process instances of these pids (a restart's; migration 0030): absent, every one */
   pids?: number[];
+  /** only the instances of this process (`web` and its replicas: a restart of `--process web`; migration 0033): absent, every one */
+  process?: string;
 }
 
 /** What `putDrain` takes: the store gives the id. */
@@ -75,10 +77,10 @@ export interface BalancerQueries {
   listBalancers(): Promise<BalancerRow[]>;
   /** deletes a pool and its report; answers whether it existed */
   deleteBalancer(name: string): Promise<boolean>;
-  /** adds a drain mark, or moves the `until`, `reason` and `pids` of the one of the same host, tag, version and `above`; answers its id */
+  /** adds a drain mark, or moves the `until`, `reason` and `pids` of the one of the same host, tag, version, `above` and process; answers its id */
   putDrain(row: NewDrain): Promise<number>;
   /** deletes the marks of a host and tag: of one version (null: the any-version mark), or of every version when `version` is not given; with `above`, only the marks of those replicas; answers how many */
-  clearDrains(which: { host: string; tag: string; version?: string | null; above?: number }): Promise<number>;
+  clearDrains(which: { host: string; tag: string; version?: string | null; above?: number; process?: string }): Promise<number>;
   /** the marks still in force at `now` (ISO), by id */
   listDrains(now: string): Promise<DrainRow[]>;
   /** deletes the marks expired at `now` (ISO); answers how many */
@@ -121,6 +123,8 @@ export interface BalancerDrainsTable {
   above: import('kysely').ColumnType<number, number | undefined, number>;
   /** the pids as a JSON array; null: every instance (migration 0030_drain_pids) */
   pids: import('kysely').ColumnType<string | null, string | null | undefined, string | null>;
+  /** '': every process (migration 0033_drain_process) */
+  process: import('kysely').ColumnType<string, string | undefined, string>;
 }
 
 /** The reports table: one row per pool. */
@@ -135,6 +139,42 @@ export interface BalancerReportsTable {
 const ANY_VERSION = '';
 /** The stored `above` of a mark of every replica. */
 const EVERY_REPLICA = 0;
+/** The stored `process` of a mark of every process. */
+const EVERY_PROCESS = '';
+
+/**
+ * Migration 0033_drain_process: `balancer_drains.process`, so that a restart of one process
+ * (`--process web`) drains only its instances, and two restarts of different processes on one
+ * host hold a mark each; one mark per host, tag, version, `above` and process.
+ */
+export function drainProcessMigration(_backend: Backend): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('balancer_drains')
+        .addColumn('process', 'text', (c) => c.notNull().defaultTo(EVERY_PROCESS))
+        .execute();
+      await db.schema.dropIndex('balancer_drains_host_tag_version_above').execute();
+      await db.schema
+        .createIndex('balancer_drains_host_tag_version_above_process')
+        .on('balancer_drains')
+        .columns(['host', 'tag', 'version', 'above', 'process'])
+        .unique()
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('balancer_drains_host_tag_version_above_process').execute();
+      await sql`delete from balancer_drains where process <> ${EVERY_PROCESS}`.execute(db); // they cannot be told apart without it
+      await db.schema
+        .createIndex('balancer_drains_host_tag_version_above')
+        .on('balancer_drains')
+        .columns(['host', 'tag', 'version', 'above'])
+        .unique()
+        .execute();
+      await db.schema.alterTable('balancer_drains').dropColumn('process').execute();
+    },
+  };
+}
 
 /**
  * Migration 0029_drain_replicas: `balancer_drains.above`, so that a mark may cover only the
@@ -273,6 +313,7 @@ function drainFromDb(r: Omit<import('kysely').Selectable<BalancerDrainsTable>, '
     reason: r.reason,
     ...(r.above !== EVERY_REPLICA && { above: Number(r.above) }),
     ...(r.pids !== null && { pids: JSON.parse(r.pids) as number[] }),
+    ...(r.process !== EVERY_PROCESS && { process: r.process }),
   };
 }
 
@@ -333,9 +374,10 @@ export function balancerQueries(db: Kysely<Database>): BalancerQueries {
           reason: row.reason,
           above: row.above ?? EVERY_REPLICA,
           pids: row.pids === undefined ? null : JSON.stringify(row.pids),
+          process: row.process ?? EVERY_PROCESS,
         })
         .onConflict((oc) =>
-          oc.columns(['host', 'tag', 'version', 'above']).doUpdateSet({
+          oc.columns(['host', 'tag', 'version', 'above', 'process']).doUpdateSet({
             until: (eb) => eb.ref('excluded.until'),
             reason: (eb) => eb.ref('excluded.reason'),
             pids: (eb) => eb.ref('excluded.pids'),
@@ -349,6 +391,7 @@ export function balancerQueries(db: Kysely<Database>): BalancerQueries {
       let q = db.deleteFrom('balancer_drains').where('host', '=', which.host).where('tag', '=', which.tag);
       if (which.version !== undefined) q = q.where('version', '=', which.version ?? ANY_VERSION);
       if (which.above !== undefined) q = q.where('above', '=', which.above);
+      if (which.process !== undefined) q = q.where('process', '=', which.process);
       return Number((await q.executeTakeFirst()).numDeletedRows);
     },
     async listDrains(now) {

@@ -18,7 +18,7 @@ import { namingMigration } from './naming.js';
 import { placementsMigration } from './placements.js';
 import { replicasMigration } from './replicas.js';
 import { alarmsMigration } from './alarms.js';
-import { balancersMigration, drainPidsMigration, drainReplicasMigration } from './balancers.js';
+import { balancersMigration, drainPidsMigration, drainProcessMigration, drainReplicasMigration } from './balancers.js';
 import { networksMigration } from './networks.js';
 import { capacityMigration } from './schedule.js';
 import { deploymentHostsMigration } from './deployment-hosts.js';
@@ -506,6 +506,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0029_drain_replicas': drainReplicasMigration,
   '0030_drain_pids': drainPidsMigration,
   '0032_peer_url': peerUrlMigration,
+  '0033_drain_process': drainProcessMigration,
 };
 
 /**

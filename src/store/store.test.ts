@@ -299,6 +299,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0029_drain_replicas',
         '0030_drain_pids',
         '0032_peer_url',
+        '0033_drain_process',
       ]);
     });
 

@@ -279,6 +279,41 @@ routeTest(
 
 routeTest(
   'POST /api/v1/commands',
+  "a restart of one process (`process: 'web'`) drains that process only: the tag's other process keeps its traffic",
+  async () => {
+    const admin = { ...upProcess(TREE.CLUSTER, 'abcdef001', 'admin'), pid: 200, port: 3001 };
+    await t.report(h1, { processes: [upProcess(TREE.CLUSTER, 'abcdef001'), admin] });
+    const states = async (): Promise<Record<string, string>> =>
+      Object.fromEntries(
+        (await desired(lb, 'after=-1')).balancers!.pools[0]!.members.filter((m) => m.host === 'h1').map((m) => [m.process, m.state]),
+      );
+    await until(async () => Object.keys(await states()).length === 2, 'both processes of h1 in the pool');
+    const restart = t.call(t.adminToken, 'POST', '/api/v1/commands', { host: 'h1', action: 'restart', tag: TREE.CLUSTER, process: 'web' });
+    await until(async () => (await states()).web === 'drain', 'web drains');
+    assert.deepEqual(await states(), { web: 'drain', admin: 'ready' });
+    await lbReports(0);
+    const res = await restart;
+    assert.equal(res.statusCode, 202, res.body);
+    const marks = await t.ctx.store.listDrains(new Date().toISOString());
+    assert.deepEqual(
+      marks.map((d) => [d.process, d.pids]),
+      [['web', [100]]],
+      "the mark names the process and only its pids (admin's 200 is not among them)",
+    );
+    // web back, new and healthy: the mark is cleared, and nothing else was ever drained
+    await t.report(h1, { processes: [{ ...upProcess(TREE.CLUSTER, 'abcdef001'), pid: 104 }, admin] });
+    await until(async () => (await t.ctx.store.listDrains(new Date().toISOString())).length === 0, 'the mark cleared');
+    assert.deepEqual(await states(), { web: 'ready', admin: 'ready' });
+    const id = (res.json() as { id: number }).id;
+    await t.call(h1, 'GET', '/api/v1/agent/desired?after=-1&commands=1');
+    assert.equal((await t.call(h1, 'POST', `/api/v1/agent/commands/${id}`, { done: true })).statusCode, 200);
+    await t.report(h1, { processes: [upProcess(TREE.CLUSTER, 'abcdef001')] });
+    await until(async () => Object.keys(await states()).length === 1, 'admin gone again');
+  },
+);
+
+routeTest(
+  'POST /api/v1/commands',
   'a restart whose balancer cannot apply the drain is refused (503) and not queued; the host takes traffic again',
   async () => {
     const restart = t.call(t.adminToken, 'POST', '/api/v1/commands', { host: 'h1', action: 'restart', tag: TREE.CLUSTER });

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NoopsError } from '../../errors/index.js';
+import { replicaOf } from '../../api/index.js';
 import type * as T from '../../api/index.js';
 import { PROCESS_NAME_RE } from '../../release/index.js';
 import type { Principal, ServerContext } from '../context.js';
@@ -68,6 +69,7 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
               tag,
               version: null,
               running: true, // the processes running now: the new one joins at its first healthy report
+              ...(body.process !== undefined && { process: body.process }), // `--process web`: the other processes keep their traffic
               timeoutMs: await drainTimeoutOf(ctx.store, body.host, tag),
               reason: `restart by ${req.principal.name}`,
             })
@@ -83,7 +85,7 @@ export async function commandRoutes(api: FastifyInstance, ctx: ServerContext): P
         follow: body.follow ?? false,
         initiator: req.principal.name,
       }))().catch(async (err: unknown) => {
-      if (mark) await ctx.balancers.clear(body.host, tag); // not queued: the instances take traffic again
+      if (mark) await ctx.balancers.clear(body.host, tag, undefined, body.process); // not queued: the instances take traffic again
       throw err;
     });
     if (mark) {
@@ -148,7 +150,7 @@ function pidsOf(ctx: ServerContext, host: string, tag: string, process: string |
 /** The restarted processes as the host last reported them. */
 function nowOf(ctx: ServerContext, r: Restarted): T.ProcessReport[] {
   return (ctx.reports.lastReport(r.host)?.processes ?? []).filter(
-    (p) => isUnder(p.tag, r.tag) && (r.process === null || p.process === r.process),
+    (p) => isUnder(p.tag, r.tag) && (r.process === null || replicaOf(p.process).process === r.process),
   );
 }
 
@@ -234,7 +236,7 @@ async function undrainWhenEnded(ctx: ServerContext, id: number, r: Restarted, un
   }
   if (Date.now() >= until) return;
   await ctx.balancers
-    .clear(r.host, r.tag)
+    .clear(r.host, r.tag, undefined, r.process ?? undefined) // its own mark: another restart's or a rollout's stays
     .catch((err: Error) =>
       process.emitWarning(`restart #${id}: clearing the drain of ${r.host} failed (it expires by itself): ${err.message}`),
     );
