@@ -32,6 +32,11 @@ function member(id: string, backend: Backend, state: MemberState): DesiredMember
   return { id, address: '127.0.0.1', port: backend.port, state, host: 'h1', tag: 'cop.x_job.web', version: 'abcdef1', process: 'web' };
 }
 
+/** The test's pool on the running haproxy, with these members. */
+function pool(members: DesiredMember[]) {
+  return { name: 'web', driver: 'haproxy' as const, socket: haproxy.socket, backend: haproxy.backend, members };
+}
+
 /** Who answered `n` requests through haproxy, counted by name. */
 async function spread(n: number): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
@@ -48,13 +53,6 @@ function held(report: BalancerReport): Record<string, string> {
 
 test('the pool follows: add, drain with an open request, ready, move, remove after the last session', { skip }, async () => {
   const applier = new BalancerApplier();
-  const pool = (members: DesiredMember[]) => ({
-    name: 'web',
-    driver: 'haproxy' as const,
-    socket: haproxy.socket,
-    backend: haproxy.backend,
-    members,
-  });
   let index = 0;
   const apply = async (members: DesiredMember[]): Promise<BalancerReport> => {
     const [report] = await applier.apply({ index: ++index, pools: [pool(members)] });
@@ -147,13 +145,6 @@ test('an unreachable socket or unknown backend is the pool ok:false; the other p
 
 test('told that a newer pool waits, an apply stops before its next command and has no report', { skip }, async () => {
   const applier = new BalancerApplier();
-  const pool = (members: DesiredMember[]) => ({
-    name: 'web',
-    driver: 'haproxy' as const,
-    socket: haproxy.socket,
-    backend: haproxy.backend,
-    members,
-  });
   const [first] = await applier.apply({ index: 20, pools: [pool([member('h3_a', a, 'ready')])] });
   assert.deepEqual(held(first!), { h3_a: 'ready/0' });
   const next = pool([member('h3_a', a, 'drain'), member('h3_b', b, 'ready')]);
@@ -186,13 +177,6 @@ test('a join is one round trip: added and set ready on one connection; a drainin
     }
   }
   const client = new Counting(haproxy.socket);
-  const pool = (members: DesiredMember[]) => ({
-    name: 'web',
-    driver: 'haproxy' as const,
-    socket: haproxy.socket,
-    backend: haproxy.backend,
-    members,
-  });
   const joined = await applyHaproxyPool(pool([member('h4_a', a, 'ready')]), client);
   assert.deepEqual(client.sent, [`add server ${haproxy.backend}/h4_a 127.0.0.1:${a.port}; set server ${haproxy.backend}/h4_a state ready`]);
   assert.deepEqual(joined, { members: [{ id: 'h4_a', state: 'ready', connections: 0 }] });
