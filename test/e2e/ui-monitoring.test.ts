@@ -171,8 +171,13 @@ test('the metrics page finds the series by selector and metric and charts it wit
   await page.locator('#m-metric').fill(METRIC);
   await page.getByRole('button', { name: 'Find' }).click();
   const row = page.locator('.series-table tbody tr').filter({ hasText: METRIC });
+  // the list before the query (every series, METRIC's among them) may still show, or be loading
+  // the query's answer: the query's list is the one with a single row
+  await until(
+    'only the series under the selector with that metric',
+    async () => (await page.locator('.series-table tbody tr').count()) === 1,
+  );
   await row.waitFor();
-  assert.equal(await page.locator('.series-table tbody tr').count(), 1, 'only the series under the selector with that metric');
   await row.locator('a.chart-link').click();
   const chart = page.locator('#chart .series-chart');
   await chart.locator('.uplot canvas').waitFor();
