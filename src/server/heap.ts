@@ -20,7 +20,14 @@ import { setFlagsFromString } from 'node:v8';
  */
 export const HEAP_GROWING_PERCENT = 50;
 
-/** Applies the server's heap settings to this process (the server's; in-process tests get them too, harmlessly). */
-export function tuneHeap(): void {
+/**
+ * Applies the server's heap settings to this process (the server's; in-process tests get them too,
+ * harmlessly), unless node was given its own (`node --heap-growing-percent=N`, or in NODE_OPTIONS):
+ * an operator's setting wins. Answers whether it set it.
+ */
+export function tuneHeap(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)].some((a) => /^--heap[-_]growing[-_]percent(=|$)/.test(a));
+  if (given) return false;
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  return true;
 }
