@@ -18,13 +18,13 @@ export { readDeps, resolveNames, type ResolveOptions } from './naming-client.js'
 export * from './deployment-types.js';
 export {
   deploymentActionSummary,
-  startSummary,
   deploymentHosts,
   deploymentSummary,
   deploymentSummaryEvents,
   FALLBACK_POLL_MS,
   historySummaries,
   refusesSummary,
+  startSummary,
   type SummaryOptions,
 } from './deployment-client.js';
 export * from './deployment-summary.js';

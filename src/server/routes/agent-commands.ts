@@ -236,7 +236,7 @@ async function undrainWhenEnded(ctx: ServerContext, id: number, r: Restarted, un
   }
   if (Date.now() >= until) return;
   await ctx.balancers
-    .clear(r.host, r.tag, undefined, r.process ?? undefined) // its own mark: another restart's or a rollout's stays
+    .clear(r.host, r.tag, undefined, r.process ?? undefined) // one process's restart: its own mark only (a whole tag's: every mark of the tag, as before)
     .catch((err: Error) =>
       process.emitWarning(`restart #${id}: clearing the drain of ${r.host} failed (it expires by itself): ${err.message}`),
     );
