@@ -84,11 +84,14 @@ test('after apply and reload, requests go only to the ready members; the same po
   });
   // nginx's log is read as it comes: wait for each reload's line rather than read it at once
   await until('the first reload to be logged', () => nginx.reloads() === 1);
+  await until('the first reload to retire the old worker', () => nginx.settled());
 
   await apply([member('h1_a', a.port, 'drain'), member('h1_b', b.port, 'ready')]);
   // a reload is graceful: old workers, still with both members, may take a new connection until
   // they close their listeners, so four requests to b alone can happen by chance before it is done
   await until('the second reload to be logged', () => nginx.reloads() === 2);
+  // once the old worker has exited, every connection goes to the new configuration
+  await until('the second reload to retire the old worker', () => nginx.settled());
   await until(
     'the drained member to get no new requests',
     async () => (await spread(12).catch(() => ({}) as Record<string, number>)).b === 12,
@@ -104,6 +107,7 @@ test('after apply and reload, requests go only to the ready members; the same po
   await apply([member('h1_a', a.port, 'maint'), member('h1_b', b.port, 'ready')]);
   assert.notEqual(statSync(file).ino, inode, 'a change is a new file, renamed over the old');
   await until('the third reload to be logged', () => nginx.reloads() >= 3);
+  await until('the third reload to retire the old worker', () => nginx.settled());
   assert.deepEqual(await spread(6), { b: 6 });
   assert.equal(nginx.reloads(), 3, 'one reload per change, none for the unchanged pool');
 });

@@ -124,6 +124,12 @@ export interface RunningNginx extends Daemon {
   pidFile: string;
   /** how many reloads (SIGHUP) nginx has logged */
   reloads(): number;
+  /**
+   * True once every worker of an older configuration has exited: until then an old worker may
+   * still accept a connection (it closes its listeners when the master's QUIT reaches it) and
+   * send it to the old upstream.
+   */
+  settled(): boolean;
 }
 
 /**
@@ -154,11 +160,24 @@ export async function startNginx(upstreamFile: string, upstream: string, opts: {
     ].join('\n'),
   );
   const d = startDaemon(NGINX, ['-p', dir, '-e', 'stderr', '-c', config, '-g', `daemon off; pid ${pidFile};`], dir);
+  // counted line by line as the log comes, not from output(), which keeps only its tail
+  const workers = opts.lua ? 2 : 1;
+  let reloads = 0;
+  let exited = 0;
+  let partial = '';
+  d.child.stderr?.on('data', (b: Buffer) => {
+    const lines = (partial + b.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.includes('signal 1 (SIGHUP) received')) reloads++;
+      else if (/worker process \d+ exited/.test(line)) exited++;
+    }
+  });
   await until(`nginx listening (${d.output()})`, async () => {
     if (d.child.exitCode !== null) throw new Error(`nginx exited: ${d.output()}`);
     return existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '' && (await accepts(port));
   });
-  return { ...d, url: `http://127.0.0.1:${port}`, pidFile, reloads: () => d.output().split('signal 1 (SIGHUP) received').length - 1 };
+  return { ...d, url: `http://127.0.0.1:${port}`, pidFile, reloads: () => reloads, settled: () => exited >= reloads * workers };
 }
 
 /** A small HTTP server that answers its name and counts requests; `/hold` waits until `release()`. */
