@@ -166,6 +166,10 @@ export async function startHaproxy(dir: string, opts: { backend?: string } = {})
       'global',
       `  stats socket ${socket} mode 600 level admin`,
       '  maxconn 4096',
+      // one thread, as the file-driven nginx has one worker: this machine's two cores are shared
+      // by a dozen processes, and a runtime change waits for every HAProxy thread to be scheduled
+      // (bench/balancers: apply median 10 ms and up to 60 with two threads, 6 and 25 with one)
+      '  nbthread 1',
       'defaults',
       '  mode http',
       '  timeout connect 2s',

@@ -13,7 +13,7 @@
  */
 import type { BalancerReport, DesiredBalancers } from '../../api/index.js';
 import { FileKeeper } from './files.js';
-import { applyHaproxyPool } from './haproxy-pool.js';
+import { HaproxyDriver } from './haproxy-pool.js';
 import { KeepalivedDriver } from './keepalived.js';
 import { NginxDriver } from './nginx.js';
 import { applyNginxApiPool, hostPort } from './nginx-lua.js';
@@ -43,6 +43,7 @@ export function atRuntime(pool: ValidPool): boolean {
 
 export class BalancerApplier {
   private readonly nginx = new NginxDriver();
+  private readonly haproxy = new HaproxyDriver();
   /** nginx --api pools' files, written off the apply's path */
   private readonly files = new FileKeeper();
   private readonly keepalived: KeepalivedDriver;
@@ -141,7 +142,7 @@ export class BalancerApplier {
     try {
       switch (pool.driver) {
         case 'haproxy':
-          return await applyHaproxyPool(pool, undefined, cut);
+          return await this.haproxy.apply(pool, cut);
         case 'nginx':
           return pool.api === undefined
             ? await this.nginx.apply(pool)
@@ -155,6 +156,7 @@ export class BalancerApplier {
   }
 
   private forget(pool: ValidPool): void {
+    if (pool.driver === 'haproxy') this.haproxy.forget(pool);
     if (pool.driver === 'nginx') {
       this.nginx.forget(pool.file);
       this.files.forget(pool.file);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { BalancerReport, DesiredMember, MemberState } from '../../api/index.js';
 import { BalancerApplier } from './applier.js';
 import { HaproxyClient } from './haproxy.js';
-import { applyHaproxyPool } from './haproxy-pool.js';
+import { applyHaproxyPool, HaproxyDriver, KNOWN_FRESH_MS } from './haproxy-pool.js';
 import { HAPROXY, hit, missing, startBackend, startHaproxy, until, type Backend, type RunningHaproxy } from './test-daemons.js';
 
 const skip = missing(HAPROXY);
@@ -198,4 +198,84 @@ test('a join is one round trip: added and set ready on one connection; a drainin
   assert.deepEqual(await spread(3), { a: 3 }, 'a draining member gets no new requests');
   await applyHaproxyPool(pool([]), client);
   await until('both deleted', async () => (await applyHaproxyPool(pool([]), client)).members.length === 0);
+});
+
+test('with the backend known from its last apply, a change is sent with no read first; refused, it is applied from a read', {
+  skip,
+}, async () => {
+  class Recording extends HaproxyClient {
+    sent: string[] = [];
+    override command(command: string, several?: boolean): Promise<string> {
+      this.sent.push(command.split(' ').slice(0, 3).join(' '));
+      return super.command(command, several);
+    }
+  }
+  const client = new Recording(haproxy.socket);
+  let clock = 1_000_000;
+  const driver = new HaproxyDriver(
+    () => client,
+    () => clock,
+  );
+  const apply = async (members: DesiredMember[]) => {
+    client.sent = [];
+    const outcome = await driver.apply(pool(members));
+    assert.equal(outcome.error, undefined);
+    return { held: Object.fromEntries(outcome.members.map((m) => [m.id, `${m.state}/${m.connections}`])), sent: client.sent.sort() };
+  };
+  const reads = ['show servers state', 'show stat pool'];
+
+  // nothing known yet: read, then join
+  assert.deepEqual((await apply([member('h5_a', a, 'ready')])).sent, ['add server pool/h5_a', ...reads]);
+  // known: the join at once, the sessions read beside it (the report), no `show servers state`
+  const joined = await apply([member('h5_a', a, 'ready'), member('h5_b', b, 'ready')]);
+  assert.deepEqual(joined.sent, ['add server pool/h5_b', 'show stat pool']);
+  assert.deepEqual(joined.held, { h5_a: 'ready/0', h5_b: 'ready/0' });
+  assert.deepEqual(await spread(4), { a: 2, b: 2 }, 'both take requests');
+
+  // nothing changed (a re-apply): read again
+  assert.deepEqual((await apply([member('h5_a', a, 'ready'), member('h5_b', b, 'ready')])).sent, reads);
+  // a drain beside a join, then a member in maint made ready (a new version's join, same id): no read
+  assert.deepEqual((await apply([member('h5_a', a, 'drain'), member('h5_b', b, 'ready'), member('h5_c', c, 'ready')])).sent, [
+    'add server pool/h5_c',
+    'set server pool/h5_a',
+    'show stat pool',
+  ]);
+  await apply([member('h5_a', a, 'maint'), member('h5_b', b, 'ready'), member('h5_c', c, 'ready')]);
+  const back = await apply([member('h5_a', a, 'ready'), member('h5_b', b, 'ready'), member('h5_c', c, 'ready')]);
+  assert.deepEqual(back.sent, ['set server pool/h5_a', 'show stat pool']);
+  assert.deepEqual(await spread(3), { a: 1, b: 1, c: 1 });
+  // no longer named: maint and deleted (no sessions left, as the read beside said)
+  const left = await apply([member('h5_b', b, 'ready')]);
+  assert.deepEqual(left.sent, [
+    'del server pool/h5_a',
+    'del server pool/h5_c',
+    'set server pool/h5_a',
+    'set server pool/h5_c',
+    'show stat pool',
+  ]);
+  assert.deepEqual(left.held, { h5_b: 'ready/0' });
+
+  // a server of the joined id that noops did not know of (put there by hand, at b's port): the
+  // join is refused, and the apply reads and moves it to the port the pool names
+  await new HaproxyClient(haproxy.socket).add(haproxy.backend, 'h5_d', '127.0.0.1', b.port);
+  const refused = await apply([member('h5_b', b, 'ready'), member('h5_d', c, 'ready')]);
+  // the refused join (with its sessions read), then the read, and the move (`set server ... addr`)
+  assert.deepEqual(refused.sent, ['add server pool/h5_d', 'set server pool/h5_d', ...reads, 'show stat pool']);
+  assert.deepEqual(refused.held, { h5_b: 'ready/0', h5_d: 'ready/0' });
+  assert.deepEqual(
+    (await client.servers(haproxy.backend)).map((s) => [s.id, s.port, s.state]),
+    [
+      ['h5_b', b.port, 'ready'],
+      ['h5_d', c.port, 'ready'],
+    ],
+  );
+
+  // known for KNOWN_FRESH_MS only: older, a join reads first
+  clock += KNOWN_FRESH_MS + 1;
+  assert.deepEqual((await apply([member('h5_b', b, 'ready'), member('h5_d', c, 'ready'), member('h5_e', a, 'ready')])).sent, [
+    'add server pool/h5_e',
+    ...reads,
+  ]);
+  await apply([]);
+  await until('all deleted', async () => (await driver.apply(pool([]))).members.length === 0);
 });
