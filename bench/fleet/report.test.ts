@@ -139,3 +139,18 @@ test('growth with N, and the tables render', () => {
     assert.ok(text.includes(title), title);
   }
 });
+
+test("the server's memory after the deploys and settled: a row each, in MB; none without the reading", () => {
+  const m = (rss: number, used: number) => ({
+    rssBytes: rss << 20,
+    heapUsedBytes: used << 20,
+    heapTotalBytes: (used + 50) << 20,
+    externalBytes: 7 << 20,
+  });
+  const withMemory = { ...sim(1000, 1), serverMemory: { settleS: 30, afterDeploys: m(560, 300), settled: m(450, 140) } };
+  const text = render({ simulated: [withMemory], real: null });
+  assert.match(text, /the server's memory right after the deploys/);
+  assert.match(text, /after the deploys +560 +300 +350 +7\n/);
+  assert.match(text, /30 s later +450 +140 +190 +7\n/);
+  assert.doesNotMatch(render({ simulated: [sim(1000, 1)], real: null }), /the server's memory right after/);
+});

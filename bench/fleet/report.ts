@@ -233,6 +233,37 @@ export function render(r: FleetResults): string {
         ]),
     ),
   );
+  const memoryRows = r.simulated.filter((f) => f.serverMemory);
+  if (memoryRows.length > 0) {
+    const mb = (b: number): Cell => (Number.isFinite(b) ? round(b / MB, 0) : null);
+    out.push(
+      table(
+        "Fleet: the server's memory right after the deploys, and after more seconds of the agents' heartbeats (MB)",
+        ['agents', 'then', 'RSS', 'V8 heap used', 'V8 heap allocated', 'buffers'],
+        memoryRows.flatMap((f) => {
+          const m = f.serverMemory!;
+          return [
+            [
+              f.hosts,
+              'after the deploys',
+              mb(m.afterDeploys.rssBytes),
+              mb(m.afterDeploys.heapUsedBytes),
+              mb(m.afterDeploys.heapTotalBytes),
+              mb(m.afterDeploys.externalBytes),
+            ],
+            [
+              f.hosts,
+              `${m.settleS} s later`,
+              mb(m.settled.rssBytes),
+              mb(m.settled.heapUsedBytes),
+              mb(m.settled.heapTotalBytes),
+              mb(m.settled.externalBytes),
+            ],
+          ] as Cell[][];
+        }),
+      ),
+    );
+  }
   out.push(
     table(
       'Fleet: the server alone, heartbeats paced as N agents send them (lean generator, open loop)',

@@ -13,6 +13,7 @@ import { measureDeploy, type DeployFigures } from './deploy.js';
 import { desiredFanOut, pacedHeartbeats, readAgents, type FanOutFigures, type LeanAgent, type PacedFigures } from './load.js';
 import { Fleet, workersFor } from './fleet.js';
 import type { FleetPlan } from './plan.js';
+import { leanFetch } from './lean-fetch.js';
 import { clusterOf, copySeed, type Seed, type SeedRelease } from './seed.js';
 import { tlsVariant } from './tls.js';
 
@@ -56,7 +57,14 @@ export interface SimFigures {
   rollouts: { mib: number; packageBytes: number; rollout: DeployFigures; rollback: DeployFigures }[];
   /** the server alone under a lean generator's load (see load.ts), after the agents stopped */
   lean: { heartbeats: PacedFigures[]; fanOut: FanOutFigures | null };
+  /** the server's RSS right after the last deploy ended */
   serverRssBytes: number;
+  /**
+   * the server's memory right after the last deploy, and again after `settleS` more seconds of
+   * the agents' heartbeats (what the fleet holds once the deploys' garbage is collected);
+   * absent when the plan did not wait (settleS 0)
+   */
+  serverMemory?: { settleS: number; afterDeploys: ServerMemory; settled: ServerMemory };
   /** the server's open files and memory before the agents joined, and with every agent connected (after the heartbeat window) */
   footprint?: { idle: Footprint; loaded: Footprint };
 }
@@ -65,6 +73,27 @@ export interface SimFigures {
 export interface Footprint {
   fds: number;
   rssBytes: number;
+}
+
+/** The server's memory: its RSS (/proc) and V8's heap and buffers (its own /metrics). */
+export interface ServerMemory {
+  rssBytes: number;
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
+}
+
+/** Reads `ServerMemory` (NaN for a figure the server's /metrics does not have). */
+async function serverMemory(server: { url: string; pid: number; adminToken: string }): Promise<ServerMemory> {
+  const res = await leanFetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.adminToken}` } });
+  const text = await res.text();
+  const figure = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return {
+    rssBytes: procUsage(server.pid)?.rssBytes ?? 0,
+    heapUsedBytes: figure('nodejs_heap_used_bytes'),
+    heapTotalBytes: figure('nodejs_heap_total_bytes'),
+    externalBytes: figure('nodejs_external_memory_bytes'),
+  };
 }
 
 /** The server's footprint now (zeros when it is gone). */
@@ -83,7 +112,15 @@ export interface SimSteps {
   leanLoads: number[];
   /** measure the desired-state fan-out to N lean long polls */
   fanOut: boolean;
+  /** seconds of heartbeats after the deploys before the server's memory is read again (0: not read) */
+  settleS?: number;
 }
+
+/**
+ * How long the agents go on heartbeating after the deploys of the largest fleet before the
+ * server's memory is read again (`NOOPS_BENCH_FLEET_SETTLE_S`, default 30; 0: not).
+ */
+export const SETTLE_S = Number(process.env.NOOPS_BENCH_FLEET_SETTLE_S ?? 30);
 
 /**
  * `NOOPS_BENCH_FLEET_ONLY=rollouts`: each size runs only the join, the first deploy and the
@@ -109,6 +146,7 @@ export function stepsFor(plan: FleetPlan, n: number, onlyRollouts = ONLY_ROLLOUT
     batch: plan.batch,
     leanLoads: n === Math.max(...plan.sizes) ? plan.leanLoads : plan.leanLoads.slice(0, 1),
     fanOut: plan.fanOut,
+    settleS: n === Math.max(...plan.sizes) ? SETTLE_S : 0,
   };
 }
 
@@ -166,6 +204,13 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
       rollouts.push({ mib, packageBytes: release.size, rollout, rollback: back });
     }
     const serverRssBytes = procUsage(server.pid)?.rssBytes ?? 0;
+    let serverMemoryFigures: SimFigures['serverMemory'];
+    const settleS = steps.settleS ?? 0;
+    if (settleS > 0) {
+      const afterDeploys = await serverMemory(server);
+      await new Promise((r) => setTimeout(r, settleS * 1000));
+      serverMemoryFigures = { settleS, afterDeploys, settled: await serverMemory(server) };
+    }
     // The server alone: the agents stop (the server keeps their tokens) and a lean generator
     // plays their heartbeats, then holds their long polls for one more desired-state change.
     await fleet.stop();
@@ -223,6 +268,7 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
       rollouts,
       lean,
       serverRssBytes,
+      ...(serverMemoryFigures && { serverMemory: serverMemoryFigures }),
       footprint,
     };
   } finally {

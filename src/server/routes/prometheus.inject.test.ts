@@ -52,6 +52,10 @@ test('GET /metrics: the figures in Prometheus text format for a viewer token (a 
   assert.match(text, /^# HELP process_cpu_user_seconds_total /m);
   assert.match(text, /^# TYPE noops_http_requests_total counter$/m);
   assert.ok((figure(text, 'process_resident_memory_bytes') ?? 0) > 0);
+  // V8's heap: what is in use is part of what it holds
+  const heap = { used: figure(text, 'nodejs_heap_used_bytes') ?? 0, total: figure(text, 'nodejs_heap_total_bytes') ?? 0 };
+  assert.ok(heap.used > 0 && heap.used <= heap.total, JSON.stringify(heap));
+  assert.ok((figure(text, 'nodejs_external_memory_bytes') ?? 0) > 0);
   assert.equal(figure(text, 'noops_agents_known'), 2);
   assert.equal(figure(text, 'noops_agents_up'), 2);
   assert.ok((figure(text, 'noops_reports_received_total') ?? 0) >= 2, text);

@@ -146,6 +146,12 @@ async function figures(ctx: ServerContext, requests: RequestFigures): Promise<st
     renderSamples('process_cpu_system_seconds_total', 'counter', 'System CPU time spent, in seconds.', [{ value: cpu.system / 1e6 }]),
     renderSamples('process_resident_memory_bytes', 'gauge', 'Resident memory size, in bytes.', [{ value: mem.rss }]),
     renderSamples('nodejs_heap_used_bytes', 'gauge', "V8's heap in use, in bytes.", [{ value: mem.heapUsed }]),
+    renderSamples('nodejs_heap_total_bytes', 'gauge', "V8's heap as allocated from the system (in use or not), in bytes.", [
+      { value: mem.heapTotal },
+    ]),
+    renderSamples('nodejs_external_memory_bytes', 'gauge', "Memory outside V8's heap held by its objects (buffers), in bytes.", [
+      { value: mem.external },
+    ]),
     renderSamples('process_start_time_seconds', 'gauge', 'When the process started, in seconds since the epoch.', [
       { value: Math.round(Date.now() / 1000 - process.uptime()) },
     ]),
