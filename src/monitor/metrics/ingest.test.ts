@@ -1,6 +1,8 @@
 /** MetricsIngest and the PointFeed on a real (SQLite, in memory) store, and the feed's cursor (pure). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { openStore } from '../../store/open.js';
 import { LocalChangeBus, CHANNELS } from '../../bus/index.js';
 import type { FalconPoint } from '../../api/index.js';
@@ -156,4 +158,42 @@ test('the cursor remembers ids it jumped over until they come or wait too long',
   assert.deepEqual(c, { after: 15, missing: [{ id: 13, since: 0 }] });
   c = advanceCursor(c, [], MISSING_WAIT_MS);
   assert.deepEqual(c, { after: 15, missing: [] });
+});
+
+test("the series' strings are kept once: each report's parsed copies of the key, endpoint, metric and tags are not held", async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  // no store write while the test measures: the points wait in memory (flushed at the end)
+  const store = await openStore('sqlite::memory:');
+  const ingest = new MetricsIngest({ store, now: () => 5000, flushMs: 3_600_000 });
+  const tags = Array.from({ length: 80 }, (_, i) => `level${i}=${'v'.repeat(20)}`).join(','); // 2 KB
+  const hosts = 1000;
+  /** Each report's points parsed from its JSON, as the route takes them: new strings every time. */
+  const report = (round: number): void => {
+    for (let h = 0; h < hosts; h++) {
+      const json = JSON.stringify([
+        point({ endpoint: `host-${h}`, metric: 'common.service.cpu', tags, timestamp: 1_699_999_980 + 60 * round }),
+      ]);
+      ingest.take(JSON.parse(json) as FalconPoint[], { kind: 'push', by: 'test' });
+    }
+  };
+  try {
+    report(0);
+    await ingest.flush();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let round = 1; round <= 3; round++) {
+      report(round);
+      await ingest.flush(); // the points stored: only the series' latest stays in memory
+    }
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // a copy of the key (2 KB with its tags) and of the tags per series held would be 4 MB
+    assert.ok(grown < 1024 * 1024, `the heap grew by ${Math.round(grown / 1024)} KB over three reports of ${hosts} series`);
+    assert.equal(ingest.latest().length, hosts);
+    assert.ok(ingest.latest().every((p) => p.tags === tags && p.lastTs === 1_699_999_980 + 180));
+  } finally {
+    await ingest.close();
+    await store.close();
+  }
 });
