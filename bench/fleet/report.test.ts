@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeployFigures } from './deploy.js';
 import { goals, growthOf, perThousand, propagationMs, render, type FleetResults } from './report.js';
-import type { SimFigures } from './sim-run.js';
+import { heapSpacesOf, type SimFigures } from './sim-run.js';
 
 const deploy = (doneMs: number, receivedAllMs: number, extra: Partial<DeployFigures> = {}): DeployFigures => ({
   kind: 'deploy',
@@ -150,7 +150,24 @@ test("the server's memory after the deploys and settled: a row each, in MB; none
   const withMemory = { ...sim(1000, 1), serverMemory: { settleS: 30, afterDeploys: m(560, 300), settled: m(450, 140) } };
   const text = render({ simulated: [withMemory], real: null });
   assert.match(text, /the server's memory right after the deploys/);
-  assert.match(text, /after the deploys +560 +300 +350 +7\n/);
-  assert.match(text, /30 s later +450 +140 +190 +7\n/);
+  assert.match(text, /after the deploys +560 +300 +350 +7 +-\n/);
+  assert.match(text, /30 s later +450 +140 +190 +7 +-\n/);
+  const spaces = heapSpacesOf(
+    [
+      'nodejs_heap_space_size_total_bytes{space="old"} 314572800',
+      'nodejs_heap_space_size_used_bytes{space="old"} 209715200',
+      'nodejs_heap_space_size_total_bytes{space="new"} 33554432',
+      'nodejs_heap_space_size_used_bytes{space="new"} 1048576',
+      'nodejs_heap_space_size_total_bytes{space="map"} 1000',
+    ].join('\n'),
+  );
+  assert.deepEqual(spaces, {
+    old: { totalBytes: 300 << 20, usedBytes: 200 << 20 },
+    new: { totalBytes: 32 << 20, usedBytes: 1 << 20 },
+    map: { totalBytes: 1000, usedBytes: 0 },
+  });
+  const settled = { ...withMemory.serverMemory.settled, spaces };
+  const shown = render({ simulated: [{ ...withMemory, serverMemory: { ...withMemory.serverMemory, settled } }], real: null });
+  assert.match(shown, /30 s later .* old 300\/200, new 32\/1\n/, 'spaces under 1 MB left out');
   assert.doesNotMatch(render({ simulated: [sim(1000, 1)], real: null }), /the server's memory right after/);
 });

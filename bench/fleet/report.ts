@@ -239,27 +239,22 @@ export function render(r: FleetResults): string {
     out.push(
       table(
         "Fleet: the server's memory right after the deploys, and after more seconds of the agents' heartbeats (MB)",
-        ['agents', 'then', 'RSS', 'V8 heap used', 'V8 heap allocated', 'buffers'],
+        ['agents', 'then', 'RSS', 'V8 heap used', 'V8 heap allocated', 'buffers', 'by space: allocated/used'],
         memoryRows.flatMap((f) => {
           const m = f.serverMemory!;
-          return [
-            [
-              f.hosts,
-              'after the deploys',
-              mb(m.afterDeploys.rssBytes),
-              mb(m.afterDeploys.heapUsedBytes),
-              mb(m.afterDeploys.heapTotalBytes),
-              mb(m.afterDeploys.externalBytes),
-            ],
-            [
-              f.hosts,
-              `${m.settleS} s later`,
-              mb(m.settled.rssBytes),
-              mb(m.settled.heapUsedBytes),
-              mb(m.settled.heapTotalBytes),
-              mb(m.settled.externalBytes),
-            ],
-          ] as Cell[][];
+          const row = (then: string, x: typeof m.settled): Cell[] => [
+            f.hosts,
+            then,
+            mb(x.rssBytes),
+            mb(x.heapUsedBytes),
+            mb(x.heapTotalBytes),
+            mb(x.externalBytes),
+            Object.entries(x.spaces ?? {})
+              .filter(([, v]) => v.totalBytes >= MB)
+              .map(([k, v]) => `${k} ${mb(v.totalBytes)}/${mb(v.usedBytes)}`)
+              .join(', ') || '-',
+          ];
+          return [row('after the deploys', m.afterDeploys), row(`${m.settleS} s later`, m.settled)];
         }),
       ),
     );

@@ -81,6 +81,19 @@ export interface ServerMemory {
   heapUsedBytes: number;
   heapTotalBytes: number;
   externalBytes: number;
+  /** V8's heap by space: allocated and in use, in bytes */
+  spaces?: Record<string, { totalBytes: number; usedBytes: number }>;
+}
+
+/** `nodejs_heap_space_size_{total,used}_bytes{space="..."}` of a /metrics text, by space. */
+export function heapSpacesOf(text: string): Record<string, { totalBytes: number; usedBytes: number }> {
+  const out: Record<string, { totalBytes: number; usedBytes: number }> = {};
+  for (const m of text.matchAll(/^nodejs_heap_space_size_(total|used)_bytes\{space="([^"]+)"\} (\S+)$/gm)) {
+    const space = (out[m[2]!] ??= { totalBytes: 0, usedBytes: 0 });
+    if (m[1] === 'total') space.totalBytes = Number(m[3]);
+    else space.usedBytes = Number(m[3]);
+  }
+  return out;
 }
 
 /** Reads `ServerMemory` (NaN for a figure the server's /metrics does not have). */
@@ -93,6 +106,7 @@ async function serverMemory(server: { url: string; pid: number; adminToken: stri
     heapUsedBytes: figure('nodejs_heap_used_bytes'),
     heapTotalBytes: figure('nodejs_heap_total_bytes'),
     externalBytes: figure('nodejs_external_memory_bytes'),
+    spaces: heapSpacesOf(text),
   };
 }
 
@@ -210,6 +224,10 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
       const afterDeploys = await serverMemory(server);
       await new Promise((r) => setTimeout(r, settleS * 1000));
       serverMemoryFigures = { settleS, afterDeploys, settled: await serverMemory(server) };
+      // NOOPS_BENCH_FLEET_HEAP_SNAPSHOT=1, with NOOPS_BENCH_SERVER_NODE_ARGS='--heapsnapshot-signal=SIGUSR2
+      // --diagnostic-dir=DIR': a heap snapshot of what the server holds once settled (it stops the
+      // server for seconds: the figures after it are not to be read)
+      if (process.env.NOOPS_BENCH_FLEET_HEAP_SNAPSHOT === '1') process.kill(server.pid, 'SIGUSR2');
     }
     // The server alone: the agents stop (the server keeps their tokens) and a lean generator
     // plays their heartbeats, then holds their long polls for one more desired-state change.

@@ -56,6 +56,8 @@ test('GET /metrics: the figures in Prometheus text format for a viewer token (a 
   const heap = { used: figure(text, 'nodejs_heap_used_bytes') ?? 0, total: figure(text, 'nodejs_heap_total_bytes') ?? 0 };
   assert.ok(heap.used > 0 && heap.used <= heap.total, JSON.stringify(heap));
   assert.ok((figure(text, 'nodejs_external_memory_bytes') ?? 0) > 0);
+  assert.ok((figure(text, 'nodejs_heap_space_size_total_bytes', '{space="old"}') ?? 0) > 0);
+  assert.ok((figure(text, 'nodejs_heap_space_size_used_bytes', '{space="new"}') ?? -1) >= 0);
   assert.equal(figure(text, 'noops_agents_known'), 2);
   assert.equal(figure(text, 'noops_agents_up'), 2);
   assert.ok((figure(text, 'noops_reports_received_total') ?? 0) >= 2, text);

@@ -10,6 +10,7 @@
  * Also counts every API call by route pattern and status (`installRequestCounter`).
  */
 import { readdirSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 import type { FastifyInstance, onResponseHookHandler } from 'fastify';
 import { z } from 'zod';
 import { API_PREFIX } from '../../api/index.js';
@@ -136,6 +137,26 @@ export function installRequestCounter(app: FastifyInstance): RequestFigures {
   return { http, reports };
 }
 
+/** V8's heap by space (new, old, code, large objects...): allocated and in use (prom-client's names). */
+function heapSpaces(): string[] {
+  const spaces = getHeapSpaceStatistics();
+  const space = (s: (typeof spaces)[number]) => ({ space: s.space_name.replace(/_space$/, '') });
+  return [
+    renderSamples(
+      'nodejs_heap_space_size_total_bytes',
+      'gauge',
+      "Each space of V8's heap as allocated, in bytes.",
+      spaces.map((s) => ({ labels: space(s), value: s.space_size })),
+    ),
+    renderSamples(
+      'nodejs_heap_space_size_used_bytes',
+      'gauge',
+      "Each space of V8's heap in use, in bytes.",
+      spaces.map((s) => ({ labels: space(s), value: s.space_used_size })),
+    ),
+  ];
+}
+
 async function figures(ctx: ServerContext, requests: RequestFigures): Promise<string> {
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
@@ -149,6 +170,7 @@ async function figures(ctx: ServerContext, requests: RequestFigures): Promise<st
     renderSamples('nodejs_heap_total_bytes', 'gauge', "V8's heap as allocated from the system (in use or not), in bytes.", [
       { value: mem.heapTotal },
     ]),
+    ...heapSpaces(),
     renderSamples('nodejs_external_memory_bytes', 'gauge', "Memory outside V8's heap held by its objects (buffers), in bytes.", [
       { value: mem.external },
     ]),
