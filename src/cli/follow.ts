@@ -28,12 +28,18 @@ export function summarySource(api: ApiClient): SummarySource {
 }
 
 /** A deployment's summary as its start (the deploy call's answer) tells it, until the first summary comes. */
-function startOf(d: DeploymentView): Pick<DeploymentSummary, 'status'> & { progress: { log: RolloutLogLine[] } | null } {
+function startOf(
+  d: DeploymentView | DeploymentSummary,
+): Pick<DeploymentSummary, 'status'> & { progress: { log: RolloutLogLine[] } | null } {
   return { status: d.status, progress: d.progress && { log: d.progress.log } };
 }
 
 /** Renders a deployment until it ends; answers its summary as it ended. */
-export async function follow(source: SummarySource, start: DeploymentView, renderer: RolloutRenderer): Promise<DeploymentSummary> {
+export async function follow(
+  source: SummarySource,
+  start: DeploymentView | DeploymentSummary,
+  renderer: RolloutRenderer,
+): Promise<DeploymentSummary> {
   let last: DeploymentSummary | undefined;
   const shown = new Set<string>();
   const show = (line: RolloutLogLine): void => {

@@ -5,6 +5,7 @@
  * log): plain lines, one per thing that happened.
  */
 import cliProgress from 'cli-progress';
+import { isSummary } from '../api/index.js';
 import type {
   DeploymentSummary,
   DeploymentView,
@@ -17,8 +18,8 @@ import type {
 
 /** What a renderer is told as a deployment goes. */
 export interface RolloutRenderer {
-  /** the deployment as it started (the deploy call's answer, with its plan) */
-  start(d: DeploymentView): void;
+  /** the deployment as it started (the deploy call's answer, with its plan): whole, or its summary (a large one) */
+  start(d: DeploymentView | DeploymentSummary): void;
   /** the deployment changed */
   update(s: DeploymentSummary): void;
   /** a line of its log */
@@ -67,14 +68,24 @@ export function describe(p: Pick<RolloutProgress, 'batch' | 'phase' | 'paused'> 
   return p.paused ? `${what} (paused)` : what;
 }
 
-/** The first line: what is deployed where, in which batches (their sizes only when the plan is large). */
-export function headline(d: DeploymentView): string {
-  const batches = d.progress?.batches;
-  const plan = !batches
+/** Each batch's size, from a deployment or its summary; null before batched rollouts. */
+export function batchSizes(d: DeploymentView | DeploymentSummary): number[] | null {
+  if (!d.progress) return null;
+  return isSummary(d) ? d.progress.batches.map((b) => b.size) : d.progress.batches.map((b) => b.length);
+}
+
+/**
+ * The first line: what is deployed where, in which batches (their sizes only when the plan is
+ * large, or when only the summary is at hand, which names no host).
+ */
+export function headline(d: DeploymentView | DeploymentSummary): string {
+  const sizes = batchSizes(d);
+  const names = isSummary(d) || d.hostCount > HEADLINE_HOSTS_MAX ? null : d.progress?.batches;
+  const plan = !sizes
     ? ''
-    : d.hostCount > HEADLINE_HOSTS_MAX
-      ? ` in ${batches.length} batch(es) of ${batches.map((b) => b.length).join(', ')} host(s)`
-      : ` in ${batches.length} batch(es): ${batches.map((b) => b.join(',')).join(' | ')}`;
+    : names
+      ? ` in ${names.length} batch(es): ${names.map((b) => b.join(',')).join(' | ')}`
+      : ` in ${sizes.length} batch(es) of ${sizes.join(', ')} host(s)`;
   const what = d.kind === 'undeploy' ? `stops ${d.version}` : `-> ${d.version}`;
   return `${d.kind} #${d.id}: ${d.tag} ${what} on ${d.hostCount} host(s)${plan}`;
 }
@@ -111,7 +122,7 @@ function doneOf(states: StateCounts): number {
 export class PlainRenderer implements RolloutRenderer {
   constructor(private readonly out: NodeJS.WritableStream) {}
 
-  start(d: DeploymentView): void {
+  start(d: DeploymentView | DeploymentSummary): void {
     this.out.write(`${headline(d)}\n`);
   }
 
@@ -146,13 +157,12 @@ export class TtyRenderer implements RolloutRenderer {
     );
   }
 
-  start(d: DeploymentView): void {
+  start(d: DeploymentView | DeploymentSummary): void {
     this.bars.log(`${headline(d)}\n`);
-    const p = d.progress;
-    if (p)
-      for (const [i, b] of p.batches.entries()) {
-        this.batchBars.push(this.bars.create(b.length, 0, { label: `batch ${i + 1}/${p.batches.length}`, hosts: '' }));
-      }
+    const sizes = batchSizes(d) ?? [];
+    for (const [i, size] of sizes.entries()) {
+      this.batchBars.push(this.bars.create(size, 0, { label: `batch ${i + 1}/${sizes.length}`, hosts: '' }));
+    }
     this.status = this.bars.create(1, 0, { label: 'status', hosts: '' }, { format: ' {label}  {hosts}' });
   }
 

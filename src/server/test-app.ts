@@ -42,6 +42,8 @@ export interface TestApp {
   app: FastifyInstance;
   ctx: ServerContext;
   dir: string;
+  /** the running server's own address (its listener: for a client over HTTP, as the CLI) */
+  url: string;
   /** the server's admin token and its first join token */
   adminToken: string;
   joinToken: string;
@@ -132,6 +134,7 @@ export async function startTestApp(
     app,
     ctx: server.ctx,
     dir,
+    url: server.url,
     adminToken,
     joinToken,
     called,

@@ -3,8 +3,15 @@
  * (see and steer the running one) and `noops rollback`.
  */
 import type { Command } from 'commander';
-import { type ApiClient, deploymentActionSummary, historySummaries } from '../../api/index.js';
-import type { DeploymentAction, DeploymentSummary, DeploymentView } from '../../api/index.js';
+import { type ApiClient, deploymentActionSummary, historySummaries, refusesSummary, startSummary } from '../../api/index.js';
+import type {
+  DeploymentAction,
+  DeploymentSummary,
+  DeploymentView,
+  DeployRequest,
+  RollbackRequest,
+  UndeployRequest,
+} from '../../api/index.js';
 import { NoopsError } from '../../errors/index.js';
 import { follow, summarySource } from '../follow.js';
 import { batchLine, countsLine, describe, ending, HEADLINE_HOSTS_MAX, headline, rendererFor } from '../progress.js';
@@ -18,12 +25,54 @@ interface FollowFlags {
   json?: boolean;
 }
 
+/** A deployment to start: its kind and what the call takes. */
+export type StartRequest =
+  | { kind: 'deploy'; req: DeployRequest }
+  | { kind: 'rollback'; req: RollbackRequest }
+  | { kind: 'undeploy'; req: UndeployRequest };
+
+/** The start call that answers the whole deployment. */
+function startWhole(api: ApiClient, s: StartRequest): Promise<DeploymentView> {
+  switch (s.kind) {
+    case 'deploy':
+      return api.deploy(s.req);
+    case 'rollback':
+      return api.rollback(s.req);
+    case 'undeploy':
+      return api.undeploy(s.req);
+  }
+}
+
+/**
+ * Starts a deployment for the CLI to follow. With `--json` the answer is the whole deployment, as
+ * it always was (scripts read it); else its summary (`?view=summary`: a few kB, not 3 MB at 10,000
+ * hosts), then the whole deployment when it is small enough for the headline to name its hosts
+ * (HEADLINE_HOSTS_MAX), so that a small one prints as before. A server that refuses the summary
+ * refused it before starting anything: the whole start then.
+ */
+export async function startFollowed(api: ApiClient, s: StartRequest, o: { json?: boolean }): Promise<DeploymentView | DeploymentSummary> {
+  if (o.json) return startWhole(api, s);
+  let summary: DeploymentSummary;
+  try {
+    summary =
+      s.kind === 'deploy'
+        ? await startSummary(api, 'deploy', s.req)
+        : s.kind === 'rollback'
+          ? await startSummary(api, 'rollback', s.req)
+          : await startSummary(api, 'undeploy', s.req);
+  } catch (err) {
+    if (!refusesSummary(err)) throw err;
+    return startWhole(api, s);
+  }
+  return summary.hostCount <= HEADLINE_HOSTS_MAX ? api.deployment(summary.id) : summary;
+}
+
 /**
  * Follows a started deployment to its end (or returns at once with --no-wait) through its
  * summaries (a few kB each at any size), then prints it whole as JSON when asked (read once, at
  * the end); the exit code says whether it succeeded.
  */
-export async function followAndFinish(api: ApiClient, start: DeploymentView, o: FollowFlags): Promise<void> {
+export async function followAndFinish(api: ApiClient, start: DeploymentView | DeploymentSummary, o: FollowFlags): Promise<void> {
   if (!o.wait) {
     if (o.json) json([start]);
     else
@@ -144,13 +193,8 @@ export function registerDeploy(p: Command): void {
     .option('--json', 'print the deployment as JSON (the progress goes to stderr)')
     .action(async (o: FollowFlags & Record<string, unknown> & { tag?: string; version?: string; canary?: string }, cmd: Command) => {
       const api = apiOf(cmd);
-      const start = await api.deploy({
-        tag: tagOf(o, 'deploy'),
-        version: o.version,
-        policy: policyOf(o),
-        canary: o.canary ? parseList(o.canary) : undefined,
-      });
-      await followAndFinish(api, start, o);
+      const req = { tag: tagOf(o, 'deploy'), version: o.version, policy: policyOf(o), canary: o.canary ? parseList(o.canary) : undefined };
+      await followAndFinish(api, await startFollowed(api, { kind: 'deploy', req }, o), o);
     });
 
   deploy
@@ -203,7 +247,7 @@ export function registerDeploy(p: Command): void {
     .option('--json', 'print the deployment as JSON')
     .action(async (o: FollowFlags & Record<string, unknown> & { tag: string; to?: string; canary?: string }, cmd: Command) => {
       const api = apiOf(cmd);
-      const start = await api.rollback({ tag: o.tag, to: o.to, policy: policyOf(o), canary: o.canary ? parseList(o.canary) : undefined });
-      await followAndFinish(api, start, o);
+      const req = { tag: o.tag, to: o.to, policy: policyOf(o), canary: o.canary ? parseList(o.canary) : undefined };
+      await followAndFinish(api, await startFollowed(api, { kind: 'rollback', req }, o), o);
     });
 }

@@ -9,7 +9,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { NoopsError } from '../../errors/index.js';
 import { json } from '../output.js';
 import { runBuildAndFollow } from './build.js';
-import { followAndFinish } from './deploy.js';
+import { followAndFinish, startFollowed } from './deploy.js';
 import { apiOf, parseList } from './common.js';
 import { policyOf, withPolicyFlags } from './policy-flags.js';
 
@@ -41,13 +41,8 @@ export function registerRelease(p: Command): void {
         // the build takes the cluster tag and builds its job
         const build = await runBuildAndFollow(api, { repo: o.repo!, tag: o.tag!, ref: o.ref! }, out);
         out.write(`built ${build.job} ${build.version}; deploying it\n`);
-        const start = await api.deploy({
-          tag: o.tag!,
-          version: build.version!,
-          policy: policyOf(o),
-          canary: o.canary ? parseList(o.canary) : undefined,
-        });
-        await followAndFinish(api, start, o);
+        const req = { tag: o.tag!, version: build.version!, policy: policyOf(o), canary: o.canary ? parseList(o.canary) : undefined };
+        await followAndFinish(api, await startFollowed(api, { kind: 'deploy', req }, o), o);
       },
     );
 

@@ -1,7 +1,7 @@
 /** `noops undeploy -t TAG`: stop a cluster's instances, in batches, recorded in its history (docs/rollouts.md). */
 import type { Command } from 'commander';
 import { apiOf } from './common.js';
-import { followAndFinish } from './deploy.js';
+import { followAndFinish, startFollowed } from './deploy.js';
 import { policyOf, withPolicyFlags } from './policy-flags.js';
 
 export function registerUndeploy(p: Command): void {
@@ -18,7 +18,6 @@ export function registerUndeploy(p: Command): void {
     .option('--json', 'print the deployment as JSON (the progress goes to stderr)')
     .action(async (o: Record<string, unknown> & { tag: string; wait: boolean; json?: boolean }, cmd: Command) => {
       const api = apiOf(cmd);
-      const start = await api.undeploy({ tag: o.tag, policy: policyOf(o) });
-      await followAndFinish(api, start, o);
+      await followAndFinish(api, await startFollowed(api, { kind: 'undeploy', req: { tag: o.tag, policy: policyOf(o) } }, o), o);
     });
 }
