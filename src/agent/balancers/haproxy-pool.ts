@@ -1,10 +1,11 @@
 /**
  * The haproxy driver: a pool is a backend that noops alone fills (the operator configures it
  * empty), driven through the runtime API without a reload. An apply reads what the backend
- * holds (or starts from what it is known to hold, below) and moves it toward the pool: a new member is added (born in maint) then set to its
- * state; a moved one gets its new address and port in place; a server the pool no longer names
- * is set to maint and deleted once its sessions are gone (a later apply tries again). One
- * member's failure does not stop the others: the apply goes on and says what failed.
+ * holds (or starts from what it is known to hold, below) and moves it toward the pool: a new
+ * member is added (born in maint) then set to its state; a moved one gets its new address and
+ * port in place; a server the pool no longer names is set to maint and deleted once its
+ * sessions are gone (a later apply tries again). One member's failure does not stop the others:
+ * the apply goes on and says what failed.
  *
  * The report is HAProxy's read at the apply's start (states and sessions) moved by each command
  * that HAProxy accepted; it is not read again after the commands. That read cost a round trip
