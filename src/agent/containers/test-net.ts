@@ -8,18 +8,10 @@ import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { CONTAINER_LABELS, type HostNetwork } from '../../api/index.js';
 import { ownedFilter } from '../../engine/index.js';
+import { procAlive } from '../../supervisor/index.js';
 
 /** Where test processes claim their /24s: a file per third octet, holding the claiming process' pid. */
 const CLAIMS = join(tmpdir(), 'noops-test-networks');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Claims `octet` for this process among the test files that run at once: the engine's list is
@@ -40,7 +32,7 @@ function claim(octet: number): boolean {
       } catch {
         continue; // gone meanwhile: try again
       }
-      if (holder === process.pid || (Number.isInteger(holder) && alive(holder))) return false;
+      if (holder === process.pid || (Number.isInteger(holder) && procAlive(holder, null))) return false;
       try {
         unlinkSync(file); // left by a process that ended
       } catch {
