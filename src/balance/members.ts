@@ -53,6 +53,19 @@ export function memberId(host: string, tag: string, process: string): string {
   return `${safe.slice(0, MEMBER_ID_MAX - hash.length - 1)}_${hash}`;
 }
 
+/** Whether two marks are one: the same host, tag, version, `above` and process (the later replaces the other). */
+export function sameMark(a: DrainMark, b: DrainMark): boolean {
+  return a.host === b.host && a.tag === b.tag && a.version === b.version && a.above === b.above && a.process === b.process;
+}
+
+/**
+ * Whether clearing the marks of `host` on `tag` removes `d`: every version; with `above`, only the
+ * mark of the replicas above it; with `process`, only that process's.
+ */
+export function clearedBy(d: DrainMark, host: string, tag: string, above?: number, process?: string): boolean {
+  return d.host === host && d.tag === tag && (above === undefined || d.above === above) && (process === undefined || d.process === process);
+}
+
 /**
  * Whether a mark covers a member: its host, its tag or beneath, its version (null: any), its
  * replica (above `above`, when set), its process (and its replicas, when the mark names one), and,

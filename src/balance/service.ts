@@ -9,6 +9,7 @@ import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import { NoopsError } from '../errors/index.js';
 import type { NamingSource } from '../naming/index.js';
 import { drainAndWait, waitReady, type DrainRequest, type DrainOutcome } from './drain.js';
+import { clearedBy, sameMark } from './members.js';
 import type { BalanceStore, DrainMark } from './ports.js';
 import { PoolView, type PoolViewOptions } from './view.js';
 
@@ -82,9 +83,7 @@ export class Balancers {
       ...(m.process !== undefined && { process: m.process }),
     };
     await this.deps.store.putDrain(mark);
-    const same = (d: DrainMark): boolean =>
-      d.host === mark.host && d.tag === mark.tag && d.version === mark.version && d.above === mark.above && d.process === mark.process;
-    this.view.setMarks([...this.view.drainMarks().filter((d) => !same(d)), mark]);
+    this.view.setMarks([...this.view.drainMarks().filter((d) => !sameMark(d, mark)), mark]);
     await this.tell('drain');
     return mark;
   }
@@ -94,8 +93,7 @@ export class Balancers {
    * above it; with `process`, only that process's): its members follow their health again.
    */
   async clear(host: string, tag: string, above?: number, process?: string): Promise<void> {
-    const cleared = (d: DrainMark): boolean =>
-      d.host === host && d.tag === tag && (above === undefined || d.above === above) && (process === undefined || d.process === process);
+    const cleared = (d: DrainMark): boolean => clearedBy(d, host, tag, above, process);
     if (!this.view.drainMarks().some(cleared)) return; // none here: nothing written
     await this.deps.store.clearDrains(host, tag, above, process);
     this.view.setMarks(this.view.drainMarks().filter((d) => !cleared(d)));

@@ -4,6 +4,7 @@
  */
 import type { BalancerView as PoolRow, ProcessReport } from '../api/index.js';
 import type { HostRow } from '../store/index.js';
+import { clearedBy, sameMark } from './members.js';
 import type { BalanceStore, DrainMark, StoredBalancerReport } from './ports.js';
 import type { Balancers } from './service.js';
 
@@ -67,20 +68,10 @@ export class MemoryBalanceStore implements BalanceStore {
     return [...this.drains];
   }
   async putDrain(mark: DrainMark): Promise<void> {
-    const same = (d: DrainMark): boolean =>
-      d.host === mark.host && d.tag === mark.tag && d.version === mark.version && d.above === mark.above && d.process === mark.process;
-    this.drains = [...this.drains.filter((d) => !same(d)), mark];
+    this.drains = [...this.drains.filter((d) => !sameMark(d, mark)), mark];
   }
   async clearDrains(host: string, tag: string, above?: number, process?: string): Promise<void> {
-    this.drains = this.drains.filter(
-      (d) =>
-        !(
-          d.host === host &&
-          d.tag === tag &&
-          (above === undefined || d.above === above) &&
-          (process === undefined || d.process === process)
-        ),
-    );
+    this.drains = this.drains.filter((d) => !clearedBy(d, host, tag, above, process));
   }
   async sweepDrains(now: string): Promise<void> {
     this.drains = this.drains.filter((d) => d.until >= now);
