@@ -21,6 +21,33 @@ async function setup(): Promise<{ runs: FakeRuns; store: MemoryBalanceStore; bal
   return { runs, store, balancers, bus };
 }
 
+test("a parked function wakes once at its host's next index move; not parked when the index moved already, nor after an unpark", async () => {
+  const { runs, balancers } = await setup();
+  const view = balancers.view;
+  runs.report('lb', []);
+  runs.report('h1', [upProcess(SHOP, 'aaaaaaaaa')]);
+  const index = view.index('lb');
+  const calls: string[] = [];
+  const one = (): void => void calls.push('one');
+  const gone = (): void => void calls.push('gone');
+  assert.equal(view.park('lb', index + 1, one), false, 'an agent behind: answered at once, nothing parked');
+  assert.equal(view.parked, 0);
+  assert.equal(view.park('lb', index, one), true);
+  assert.equal(view.park('lb', index, gone), true);
+  assert.equal(view.parked, 2);
+  view.unpark('lb', gone);
+  runs.report('h1', [upProcess(SHOP, 'aaaaaaaaa')]); // the same again: no move
+  assert.deepEqual(calls, []);
+  runs.report('h2', [upProcess(SHOP, 'aaaaaaaaa')]); // a member more: the index moves
+  assert.notEqual(view.index('lb'), index);
+  assert.deepEqual(calls, ['one'], 'woken once, the unparked one not at all');
+  assert.equal(view.parked, 0);
+  // a host that drives no pool parks on NO_POOLS_INDEX, and wakes when a pool names it
+  assert.equal(view.park('h1', NO_POOLS_INDEX, one), true);
+  view.close();
+  assert.deepEqual(calls, ['one', 'one'], 'close answers every parked poll');
+});
+
 test("a balancer host's pools follow the instances' health, and its parked poll wakes at a change only", async () => {
   const { runs, store, balancers } = await setup();
   const view = balancers.view;

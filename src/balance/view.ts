@@ -22,6 +22,7 @@ import {
   processAddress,
   replicaOf,
 } from '../api/index.js';
+import { Waiters } from '../bus/index.js';
 import { LivenessWheel, type NamingSource } from '../naming/index.js';
 import type { HostRow } from '../store/index.js';
 import { isUnder } from '../tree/index.js';
@@ -87,7 +88,8 @@ export class PoolView extends EventEmitter {
   private readonly dirtyTags = new Set<string>();
   /** every pool is worked out again at the next computation (marks, pools, addresses changed) */
   private allDirty = true;
-  private readonly waiters = new Map<string, Set<() => void>>();
+  /** polls parked on a host's index, woken when it moves */
+  private readonly waiters = new Waiters();
   /** index moves of any host, counted: a seq only grows, also across a host that stops and starts driving pools */
   private moves = 0;
   /** the live hosts, each due when its liveness runs out (unless it reports first) */
@@ -273,27 +275,30 @@ export class PoolView extends EventEmitter {
    */
   wait(host: string, index: number, waitMs: number, signal?: AbortSignal): Promise<void> {
     if (this.index(host) !== index || waitMs <= 0 || signal?.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      let set = this.waiters.get(host);
-      if (!set) this.waiters.set(host, (set = new Set()));
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        const s = this.waiters.get(host);
-        s?.delete(done);
-        if (s?.size === 0) this.waiters.delete(host);
-        resolve();
-      };
-      const timer = setTimeout(done, waitMs);
-      signal?.addEventListener('abort', done, { once: true });
-      set.add(done);
-    });
+    return this.waiters.wait(host, waitMs, signal);
+  }
+
+  /**
+   * Calls `wake` at the next move of `host`'s index, unless it differs from `index` already: then
+   * it answers false and parks nothing. A plain function and nothing else (no promise, timer or
+   * listener): what each of 10,000 parked desired-state polls holds (the server's parkPoll). Undo
+   * with `unpark`.
+   */
+  park(host: string, index: number, wake: () => void): boolean {
+    if (this.index(host) !== index) return false;
+    this.waiters.park(host, wake);
+    return true;
+  }
+
+  /** Takes `wake` off `host` (nothing if it is not parked there). */
+  unpark(host: string, wake: () => void): void {
+    this.waiters.unpark(host, wake);
   }
 
   /** How many polls are parked. */
   get parked(): number {
     let n = 0;
-    for (const s of this.waiters.values()) n += s.size;
+    for (const host of this.waiters.keys()) n += this.waiters.count(host);
     return n;
   }
 
@@ -303,7 +308,7 @@ export class PoolView extends EventEmitter {
     for (const t of this.timers) clearInterval(t);
     clearTimeout(this.expiryTimer);
     this.liveness.close();
-    for (const s of [...this.waiters.values()]) for (const done of [...s]) done();
+    this.waiters.wakeAll();
     this.removeAllListeners();
   }
 
@@ -459,7 +464,7 @@ export class PoolView extends EventEmitter {
         moved.push(host);
       }
     }
-    for (const host of moved) for (const done of [...(this.waiters.get(host) ?? [])]) done();
+    for (const host of moved) this.waiters.wake(host);
     if (indexChannel.hasSubscribers) for (const host of moved) publishIndex(host, this.desired(host));
     this.emit('change');
   }

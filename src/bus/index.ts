@@ -17,6 +17,7 @@
 import { Subscribers } from './subscribers.js';
 
 export { Subscribers } from './subscribers.js';
+export { Waiters } from './waiters.js';
 
 /**
  * Every channel and what its payload holds: small (a name), never a secret. A receiver reads

@@ -30,7 +30,7 @@ import {
   PICKUP_MS,
   RETAIN_MS,
 } from './agent-commands.js';
-import { Waiters } from './waiters.js';
+import { Waiters } from '../bus/index.js';
 
 /**
  * 5 s between two sweeps of one server: a command whose server died expires at most this late

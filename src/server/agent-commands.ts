@@ -20,7 +20,7 @@
  */
 import { NoopsError } from '../errors/index.js';
 import type { AgentCommand, CommandAction, CommandStatus, CommandUpdate, CommandView } from '../api/index.js';
-import { Waiters } from './waiters.js';
+import { Waiters } from '../bus/index.js';
 
 /** 30 s for an agent to take a command: its long poll takes it at once when the host is up. */
 export const PICKUP_MS = 30_000;

@@ -10,7 +10,7 @@
  * answer), so the polls it wakes read the new state.
  */
 import { CHANNELS, type ChangeBus, LocalChangeBus } from '../bus/index.js';
-import { Waiters } from './waiters.js';
+import { Waiters } from '../bus/index.js';
 
 export class DesiredHub {
   private readonly waiters = new Waiters();

@@ -3,17 +3,11 @@
  * timer per poll. 10,000 agents hold 10,000 of these all the time, so what each holds is the
  * server's memory: before, each poll held an AbortController and its signal, a promise, a timer
  * and an abort listener for each thing it waited on, and a race of them (docs/benchmarks.md,
- * "Joining 10,000 agents, and the server's memory").
+ * "Joining 10,000 agents, and the server's memory"). The same function is parked on each thing
+ * it waits for (the hub, the commands, the balancer view's pools), so each holds one entry more.
  */
 import type { IncomingMessage } from 'node:http';
 import type { ServerContext } from '../context.js';
-
-/**
- * Why a balancer host's pool wait is called off (its poll was answered, or its client left). A
- * reason given: `abort()` without one makes a DOMException, stack trace and all, which was a third
- * of the server's CPU when a deploy woke 1,000 parked polls. Nothing reads it.
- */
-const POLL_ENDED = 'the poll ended';
 
 /** What a parked poll waits for, besides its own desired state (always). */
 export interface PollWaits {
@@ -33,8 +27,6 @@ export interface PollWaits {
 export function parkPoll(ctx: ServerContext, host: string, waits: PollWaits, raw: IncomingMessage): Promise<void> {
   return new Promise((resolve, reject) => {
     let ended = false;
-    /** only for a balancer host: the pools' wait takes a signal */
-    let poolsLeft: AbortController | undefined;
     const end = (err?: Error): void => {
       if (ended) return;
       ended = true;
@@ -42,7 +34,7 @@ export function parkPoll(ctx: ServerContext, host: string, waits: PollWaits, raw
       raw.off('close', end);
       ctx.hub.unpark(host, end);
       if (waits.commands) ctx.commands.unparkQueued(host, end);
-      poolsLeft?.abort(POLL_ENDED);
+      if (waits.balancers !== undefined) ctx.balancers.view.unpark(host, end);
       if (err === undefined) resolve();
       else reject(err);
     };
@@ -51,9 +43,7 @@ export function parkPoll(ctx: ServerContext, host: string, waits: PollWaits, raw
     raw.on('close', end);
     ctx.hub.park(host, end);
     if (waits.commands) ctx.commands.parkQueued(host, end); // may call end at once: a command waits now
-    if (waits.balancers !== undefined && !ended) {
-      poolsLeft = new AbortController();
-      ctx.balancers.view.wait(host, waits.balancers, ctx.config.longPollMs, poolsLeft.signal).then(() => end(), end);
-    }
+    // its pools' index moved since the agent's: answered at once
+    if (waits.balancers !== undefined && !ended && !ctx.balancers.view.park(host, waits.balancers, end)) end();
   });
 }
