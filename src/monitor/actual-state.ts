@@ -10,6 +10,7 @@
  * servers stored are taken in as they are announced (`shared-reports.ts`).
  */
 import { EventEmitter } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
 import type { AgentReport, CronView, EventView } from '../api/index.js';
 import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import type { InstanceRow, Store } from '../store/index.js';
@@ -26,12 +27,13 @@ export interface ActualStateEvents {
   report: [host: string, report: AgentReport];
 }
 
-/** The host's last report, when it came, and its parts as strings (to see a change). */
+/**
+ * The host's last report, when it came, and what other servers must see change as a string. Its
+ * processes and failures are compared as they are (a copy as JSON was 3.4 MB at 10,000 hosts).
+ */
 interface LastReport {
   report: AgentReport;
   at: number;
-  processesKey: string;
-  failuresKey: string;
   /** trust and runtimes (only with the bus: what else other servers must see change) */
   sharedKey: string;
   /** heard by this server (not read from the store, as another server stored it) */
@@ -110,13 +112,12 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
       this.keepEvents(host, report);
       return;
     }
-    const processesKey = JSON.stringify(report.processes);
-    const failuresKey = JSON.stringify(report.failures);
     const shared = this.bus ? sharedKey(report) : '';
     const prev = this.last.get(host);
-    this.last.set(host, { report, at: now, processesKey, failuresKey, sharedKey: shared, heardHere: true });
+    this.last.set(host, { report, at: now, sharedKey: shared, heardHere: true });
     this.writer.beat(host, at);
-    const rowsChanged = !prev || prev.processesKey !== processesKey || prev.failuresKey !== failuresKey;
+    const rowsChanged =
+      !prev || !isDeepStrictEqual(prev.report.processes, report.processes) || !isDeepStrictEqual(prev.report.failures, report.failures);
     if (rowsChanged) {
       const rows = instanceRows(host, report, at);
       this.rows.set(host, rows);
@@ -167,8 +168,6 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     this.last.set(host, {
       report,
       at: atMs,
-      processesKey: JSON.stringify(report.processes),
-      failuresKey: JSON.stringify(report.failures),
       sharedKey: sharedKey(report),
       heardHere: false,
     });
