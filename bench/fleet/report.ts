@@ -239,13 +239,14 @@ export function render(r: FleetResults): string {
     out.push(
       table(
         "Fleet: the server's memory right after the deploys, and after more seconds of the agents' heartbeats (MB)",
-        ['agents', 'then', 'RSS', 'V8 heap used', 'V8 heap allocated', 'buffers', 'by space: allocated/used'],
+        ['agents', 'then', 'RSS', 'of it anonymous / files', 'V8 heap used', 'V8 heap allocated', 'buffers', 'by space: allocated/used'],
         memoryRows.flatMap((f) => {
           const m = f.serverMemory!;
           const row = (then: string, x: typeof m.settled): Cell[] => [
             f.hosts,
             then,
             mb(x.rssBytes),
+            x.rssAnonBytes === undefined ? '-' : `${mb(x.rssAnonBytes)} / ${mb(x.rssFileBytes ?? Number.NaN)}`,
             mb(x.heapUsedBytes),
             mb(x.heapTotalBytes),
             mb(x.externalBytes),

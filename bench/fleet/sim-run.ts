@@ -3,7 +3,7 @@
  * in order: join, a first deploy, steady heartbeats, desired-state changes, then for each payload
  * a batched rollout and a rollback to the release before it (still on disk).
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSummary } from '../../src/api/index.js';
 import { startServer } from '../lib/daemons.js';
@@ -81,6 +81,9 @@ export interface ServerMemory {
   heapUsedBytes: number;
   heapTotalBytes: number;
   externalBytes: number;
+  /** the RSS's anonymous part (heaps: V8's, the C library's) and its file-backed part (node's own code, mapped libraries) */
+  rssAnonBytes?: number;
+  rssFileBytes?: number;
   /** V8's heap by space: allocated and in use, in bytes */
   spaces?: Record<string, { totalBytes: number; usedBytes: number }>;
 }
@@ -96,6 +99,20 @@ export function heapSpacesOf(text: string): Record<string, { totalBytes: number;
   return out;
 }
 
+/** RssAnon and RssFile of /proc/PID/status, in bytes (nothing when it cannot be read). */
+function rssParts(pid: number): { rssAnonBytes?: number; rssFileBytes?: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string): number | undefined => {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+      return m ? Number(m[1]) * 1024 : undefined;
+    };
+    return { rssAnonBytes: kb('RssAnon'), rssFileBytes: kb('RssFile') };
+  } catch {
+    return {};
+  }
+}
+
 /** Reads `ServerMemory` (NaN for a figure the server's /metrics does not have). */
 async function serverMemory(server: { url: string; pid: number; adminToken: string }): Promise<ServerMemory> {
   const res = await leanFetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.adminToken}` } });
@@ -103,6 +120,7 @@ async function serverMemory(server: { url: string; pid: number; adminToken: stri
   const figure = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   return {
     rssBytes: procUsage(server.pid)?.rssBytes ?? 0,
+    ...rssParts(server.pid),
     heapUsedBytes: figure('nodejs_heap_used_bytes'),
     heapTotalBytes: figure('nodejs_heap_total_bytes'),
     externalBytes: figure('nodejs_external_memory_bytes'),

@@ -80,7 +80,14 @@ export async function startServer(
   const profile = process.env.NOOPS_BENCH_PROFILE;
   // NOOPS_BENCH_SERVER_NODE_ARGS='--max-semi-space-size=32 ...': node flags for the server alone, to compare settings.
   const flags = (process.env.NOOPS_BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const d = launch(['server', '--data', dataDir, '--listen', `127.0.0.1:${port}`, ...extra], more.env ?? {}, [
+  // NOOPS_BENCH_SERVER_ENV='MALLOC_ARENA_MAX=2 ...': environment for the server alone, likewise.
+  const env = Object.fromEntries(
+    (process.env.NOOPS_BENCH_SERVER_ENV ?? '')
+      .split(/\s+/)
+      .filter((kv) => kv.includes('='))
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  const d = launch(['server', '--data', dataDir, '--listen', `127.0.0.1:${port}`, ...extra], { ...env, ...more.env }, [
     ...(profile ? ['--import', CPU_PROBE] : []),
     ...flags,
     ...(more.nodeArgs ?? []),
