@@ -78,7 +78,8 @@ export async function wireMonitor(w: {
       ],
       nodeOf: (id) => reading().nodeOf(id),
     },
-    makeJudge: () => new Judge(config),
+    // the series' keys held once, with the ingestion's (a judge of another server's points keeps its own)
+    makeJudge: () => new Judge(config, { keptKey: (key) => w.metrics.ingest.keptKey(key) }),
     ingest: w.metrics.ingest,
     remain: config.remain,
     log: w.log,

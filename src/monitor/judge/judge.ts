@@ -44,12 +44,19 @@ const STORE_IDS_FLOOR = 1 << 16;
 /** Sizing hints: how many series to make room for at once (the slabs grow by doubling anyway). */
 export interface JudgeOptions {
   expectedSeries?: number;
+  /**
+   * The series' key as a string kept elsewhere in this process (the metrics ingestion's), to hold
+   * that one instead of a copy of its own: 70,000 series keys are about 8 MB. Undefined: the
+   * judge keeps a flat copy.
+   */
+  keptKey?: (key: string) => string | undefined;
 }
 
 /** Open-Falcon's judge. One instance holds every series' history and last events. */
 export class Judge {
   readonly config: JudgeConfig;
   private readonly remain: number;
+  private readonly keptKey: ((key: string) => string | undefined) | undefined;
   private readonly index = new Map<string, number>();
   /** per store series id (metric_series): the judge's number of the series plus 1; 0 when not yet met */
   private byStoreId = new Int32Array(0);
@@ -93,6 +100,7 @@ export class Judge {
     }
     this.config = { ...config };
     this.remain = config.remain;
+    this.keptKey = options.keptKey;
     this.capacity = Math.max(16, options.expectedSeries ?? 1024);
     const cap = this.capacity;
     this.times = new Float64Array(cap * this.remain);
@@ -457,7 +465,7 @@ export class Judge {
   private addSeries(key: string): number {
     if (this.seriesCount === this.capacity) this.growSeries();
     const s = this.seriesCount++;
-    this.index.set(flat(key), s);
+    this.index.set(this.keptKey?.(key) ?? flat(key), s);
     this.head[s] = this.remain - 1;
     this.size[s] = 0;
     this.eventHead[s] = -1;

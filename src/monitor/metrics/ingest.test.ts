@@ -9,6 +9,9 @@ import type { FalconPoint } from '../../api/index.js';
 import { MetricsIngest } from './ingest.js';
 import { advanceCursor, MISSING_WAIT_MS, StorePointFeed } from './feed.js';
 import type { StoredPoint } from './ports.js';
+import { Judge } from '../judge/index.js';
+import { DEFAULT_JUDGE_CONFIG } from '../judge/types.js';
+import { seriesKey } from '../../api/index.js';
 
 const point = (over: Partial<FalconPoint> = {}): FalconPoint => ({
   endpoint: 'h1',
@@ -192,6 +195,46 @@ test("the series' strings are kept once: each report's parsed copies of the key,
     assert.ok(grown < 1024 * 1024, `the heap grew by ${Math.round(grown / 1024)} KB over three reports of ${hosts} series`);
     assert.equal(ingest.latest().length, hosts);
     assert.ok(ingest.latest().every((p) => p.tags === tags && p.lastTs === 1_699_999_980 + 180));
+  } finally {
+    await ingest.close();
+    await store.close();
+  }
+});
+
+test("a judge given the ingestion's keys holds them, not a copy of each series' key", async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const store = await openStore('sqlite::memory:');
+  const ingest = new MetricsIngest({ store, now: () => 5000, flushMs: 3_600_000 });
+  const tags = Array.from({ length: 40 }, (_, i) => `level${i}=${'v'.repeat(20)}`).join(','); // 1 KB
+  const hosts = 2000;
+  try {
+    for (let h = 0; h < hosts; h++)
+      ingest.take([point({ endpoint: `host-${h}`, metric: 'common.service.cpu', tags })], { kind: 'push', by: 'test' });
+    await ingest.flush();
+    /** The heap a judge grows by when it meets every series by a key read back (new strings, as the feed's rows are). */
+    const grownBy = (judge: Judge): number => {
+      const keys = ingest.latest().map((p) => JSON.parse(JSON.stringify(p.key)) as string);
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      for (const key of keys) judge.seriesId(key);
+      gc();
+      const grown = process.memoryUsage().heapUsed - before;
+      assert.equal(judge.series, keys.length);
+      return grown;
+    };
+    const own = new Judge(DEFAULT_JUDGE_CONFIG, { expectedSeries: hosts });
+    const shared = new Judge(DEFAULT_JUDGE_CONFIG, { expectedSeries: hosts, keptKey: (key) => ingest.keptKey(key) });
+    const copies = grownBy(own);
+    const kept = grownBy(shared);
+    // a copy of each 1 KB key is 2 MB; the judge's Map of 2,000 entries a few tens of KB
+    assert.ok(copies > 1.5 * 1024 * 1024, `a judge of its own keeps copies: ${Math.round(copies / 1024)} KB`);
+    assert.ok(kept < 512 * 1024, `the judge grew by ${Math.round(kept / 1024)} KB holding the ingestion's keys`);
+    assert.equal(
+      shared.seriesId(seriesKey('host-7', 'common.service.cpu', tags)),
+      own.seriesId(seriesKey('host-7', 'common.service.cpu', tags)),
+    );
+    assert.equal(ingest.keptKey('host-x/none'), undefined, 'a series it does not hold');
   } finally {
     await ingest.close();
     await store.close();

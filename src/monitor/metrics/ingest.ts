@@ -106,6 +106,15 @@ export class MetricsIngest {
     this.flushMs = opts.flushMs ?? FLUSH_MS;
   }
 
+  /**
+   * The key of a series as this ingestion keeps it (undefined for a series it does not hold): the
+   * judge keeps the same string rather than a copy (JudgeOptions.keptKey). Already flat: it is a
+   * Map's key here.
+   */
+  keptKey(key: string): string | undefined {
+    return this.last.get(key)?.key;
+  }
+
   /** Reads every stored series' last point, so a restarted server drops what it stored already. */
   async load(): Promise<void> {
     for (const s of await this.opts.store.listMetricSeries()) {
