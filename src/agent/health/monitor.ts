@@ -65,6 +65,11 @@ export class HealthMonitor {
     void this.run(w);
   }
 
+  /** Whether process `id` is checked under `key` already: `watch` with it would change nothing. */
+  watching(id: string, key: string): boolean {
+    return this.watches.get(id)?.key === key;
+  }
+
   /** Stops checking a process (it stopped, or is no longer ours). */
   forget(id: string): void {
     const w = this.watches.get(id);
