@@ -119,7 +119,9 @@ export class Fleet {
         process.env.NOOPS_BENCH_PROFILE && process.env.NOOPS_BENCH_PROFILE_WORKERS !== '0'
           ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NOOPS_BENCH_PROFILE}`]
           : [];
-      const child = fork(WORKER, [], { execArgv: ['--import', TSX, ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      // NOOPS_BENCH_WORKER_NODE_ARGS='--flag ...': node flags for the workers, to compare settings
+      const flags = (process.env.NOOPS_BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+      const child = fork(WORKER, [], { execArgv: ['--import', TSX, ...profile, ...flags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       lowerPriority(child.pid);
       workers.push(new WorkerHandle(child));
     }
