@@ -147,11 +147,12 @@ test("the server's memory after the deploys and settled: a row each, in MB; none
     heapTotalBytes: (used + 50) << 20,
     externalBytes: 7 << 20,
   });
-  const withMemory = { ...sim(1000, 1), serverMemory: { settleS: 30, afterDeploys: m(560, 300), settled: m(450, 140) } };
+  const parts = { rssAnonBytes: 510 << 20, rssFileBytes: 50 << 20 };
+  const withMemory = { ...sim(1000, 1), serverMemory: { settleS: 30, afterDeploys: { ...m(560, 300), ...parts }, settled: m(450, 140) } };
   const text = render({ simulated: [withMemory], real: null });
   assert.match(text, /the server's memory right after the deploys/);
-  assert.match(text, /after the deploys +560 +300 +350 +7 +-\n/);
-  assert.match(text, /30 s later +450 +140 +190 +7 +-\n/);
+  assert.match(text, /after the deploys +560 +510 \/ 50 +300 +350 +7 +-\n/);
+  assert.match(text, /30 s later +450 +- +140 +190 +7 +-\n/, 'no anonymous and file parts read: a dash');
   const spaces = heapSpacesOf(
     [
       'nodejs_heap_space_size_total_bytes{space="old"} 314572800',
