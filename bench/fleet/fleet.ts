@@ -3,7 +3,7 @@
  * (worker.ts), started, watched and stopped together.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { getPriority, setPriority } from 'node:os';
+import { availableParallelism, getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
 import type { FromWorker, ToWorker, WindowSamples } from './protocol.js';
 
@@ -11,15 +11,20 @@ import type { FromWorker, ToWorker, WindowSamples } from './protocol.js';
  * polls and heartbeats with little delay; more workers spread them, and their sockets. */
 export const AGENTS_PER_WORKER = 2500;
 
+/** At most this many workers for the machine's cores alone (a fleet under 2,500 agents). */
+const MAX_CORE_WORKERS = 4;
+
 /**
- * How many worker processes carry `n` agents: one per AGENTS_PER_WORKER, or
- * `NOOPS_BENCH_FLEET_WORKERS` (at most one per agent), to spread the agents' own CPU (peers
- * sending and checking pieces) over the machine's cores.
+ * How many worker processes carry `n` agents: one per AGENTS_PER_WORKER, and at least one per
+ * core of the machine (up to MAX_CORE_WORKERS, at most one per agent): the agents' own CPU (peers
+ * sending and checking pieces) is spread over every core. With one worker, a 10 MB release to
+ * 1,000 simulated hosts took 19.8-20.4 s with one core idle; with two, 13.1 s; three on two cores,
+ * 15.1 s (docs/benchmarks.md, session 16). `NOOPS_BENCH_FLEET_WORKERS` sets the number.
  */
-export function workersFor(n: number, env = process.env.NOOPS_BENCH_FLEET_WORKERS): number {
+export function workersFor(n: number, env = process.env.NOOPS_BENCH_FLEET_WORKERS, cores = availableParallelism()): number {
   const asked = Number(env);
   if (Number.isInteger(asked) && asked > 0) return Math.min(asked, Math.max(1, n));
-  return Math.max(1, Math.ceil(n / AGENTS_PER_WORKER));
+  return Math.max(1, Math.ceil(n / AGENTS_PER_WORKER), Math.min(cores, MAX_CORE_WORKERS, n));
 }
 
 /**
