@@ -6,7 +6,7 @@
  * Two ways to wait. `wait` is a promise with its own timeout and abort signals: simple, for the
  * few (a CLI reading a command). `park` registers a plain function and nothing else (no promise,
  * no timer, no listener): what 10,000 parked agent polls use, each holding one function for all
- * it waits on (routes/agent.ts). A key with one parked function holds it alone, not in a Set:
+ * it waits on (server/routes/agent-park.ts). A key with one parked function holds it alone, not in a Set:
  * most hosts have one poll.
  */
 export class Waiters {

@@ -14,7 +14,7 @@
  * two servers sweeping at once change each command once. A take never hands out a command
  * older than PICKUP_MS, swept or not.
  */
-import { CHANNELS, type ChangeBus } from '../bus/index.js';
+import { CHANNELS, type ChangeBus, Waiters } from '../bus/index.js';
 import { NoopsError } from '../errors/index.js';
 import type { AgentCommand, CommandAction, CommandUpdate, CommandView } from '../api/index.js';
 import type { AgentCommandChunk, AgentCommandRow, Store } from '../store/index.js';
@@ -30,7 +30,6 @@ import {
   PICKUP_MS,
   RETAIN_MS,
 } from './agent-commands.js';
-import { Waiters } from '../bus/index.js';
 
 /**
  * 5 s between two sweeps of one server: a command whose server died expires at most this late

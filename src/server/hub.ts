@@ -9,8 +9,7 @@
  * Every wake is first told to the listeners (the DesiredView forgets the host's resolved
  * answer), so the polls it wakes read the new state.
  */
-import { CHANNELS, type ChangeBus, LocalChangeBus } from '../bus/index.js';
-import { Waiters } from '../bus/index.js';
+import { CHANNELS, type ChangeBus, LocalChangeBus, Waiters } from '../bus/index.js';
 
 export class DesiredHub {
   private readonly waiters = new Waiters();

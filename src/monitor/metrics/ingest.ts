@@ -17,6 +17,7 @@ import { alignTimestamp, type FalconPoint, seriesKey } from '../../api/index.js'
 import { CHANNELS, type ChangeBus } from '../../bus/index.js';
 import type { MetricPointRow, MetricSeriesRow, MetricsStore } from '../../store/index.js';
 import { graphValue } from './archives.js';
+import { flat } from '../judge/rules.js';
 import type { HistoryBackend, PointSource, StoredPoint } from './ports.js';
 
 /** How often points go to the store: a report's points wait at most this long (the judge's delay). */
@@ -108,8 +109,8 @@ export class MetricsIngest {
 
   /**
    * The key of a series as this ingestion keeps it (undefined for a series it does not hold): the
-   * judge keeps the same string rather than a copy (JudgeOptions.keptKey). Already flat: it is a
-   * Map's key here.
+   * judge keeps the same string rather than a copy (JudgeOptions.keptKey). Flat: made so when
+   * the series was first kept (or read from the store).
    */
   keptKey(key: string): string | undefined {
     return this.last.get(key)?.key;
@@ -149,7 +150,8 @@ export class MetricsIngest {
       }
       // the series' strings as first kept, not this report's copies (one of each per series)
       const same = previous !== undefined && previous.endpoint === p.endpoint && previous.metric === p.metric && previous.tags === p.tags;
-      const key = same ? previous.key : built;
+      // a new series' key made flat once: the ingestion's Map and the judge's (keptKey) look it up
+      const key = same ? previous.key : flat(built);
       const latest: LatestPoint = {
         key,
         endpoint: same ? previous.endpoint : this.names.of(p.endpoint),

@@ -81,6 +81,32 @@ routeTest(
       next.balancers!.pools[0]!.members.map((m) => m.host),
       ['h1', 'h2'],
     );
+    assert.equal(t.ctx.balancers.view.parked, 0, 'the answered poll is parked on the pools no more');
+  },
+);
+
+routeTest(
+  'GET /api/v1/agent/desired',
+  'a poll parked on its pools and ended otherwise (a queued command, its client gone) leaves nothing parked on the pools',
+  async () => {
+    const now = await desired(lb, 'after=-1&commands=1');
+    const index = now.balancers!.index;
+    const woken = desired(lb, `after=${now.generation}&commands=1&balancers=${index}`);
+    await until(async () => t.ctx.balancers.view.parked === 1, 'the poll is parked on its pools');
+    const queued = await t.call(t.adminToken, 'POST', '/api/v1/commands', { host: 'lb1', action: 'logs', tag: TREE.CLUSTER });
+    assert.ok(queued.statusCode < 300, queued.body);
+    assert.ok(((await woken) as { commands?: unknown[] }).commands?.length, 'answered by the command');
+    assert.equal(t.ctx.balancers.view.parked, 0, 'answered by a command: off the pools too');
+    // a client that leaves: its poll ends, and its pools' wait with it
+    const left = new AbortController();
+    const gone = fetch(`${t.url}/api/v1/agent/desired?after=${now.generation}&balancers=${index}`, {
+      headers: { authorization: `Bearer ${lb}` },
+      signal: left.signal,
+    }).catch(() => 'left');
+    await until(async () => t.ctx.balancers.view.parked === 1, 'the second poll is parked on its pools');
+    left.abort();
+    assert.equal(await gone, 'left');
+    await until(async () => t.ctx.balancers.view.parked === 0, 'the left poll is parked on its pools no more');
   },
 );
 
