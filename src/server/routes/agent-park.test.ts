@@ -65,19 +65,61 @@ test('a parked poll ended by its timeout, a wake, a command or its client leavin
     );
     assert.equal(hub.waiting('h1'), 0);
 
-    // its client leaves: the poll ends, and a command queued after stays queued for the next poll
+    // its client leaves: the poll ends, nothing is read for it, and a command queued after stays
+    // queued for the next poll
+    const desired = server.ctx.desired;
+    const answer = desired.answer.bind(desired);
+    let answers = 0;
+    desired.answer = (...args) => {
+      answers++;
+      return answer(...args);
+    };
     const left = new AbortController();
     const abandoned = agent.desired(generation, { commands: true, signal: left.signal });
     await until('the poll parked', () => hub.waiting('h1') === 1);
     left.abort();
     await assert.rejects(abandoned);
     await until('the abandoned poll taken back', () => hub.waiting('h1') === 0);
+    for (let turn = 0; turn < 3; turn++) await new Promise((r) => setImmediate(r));
+    assert.equal(answers, 0, 'no desired state read for a client that left');
     const third = await admin.command({ host: 'h1', action: 'restart', tag: CLUSTER });
     assert.deepEqual(
       (await agent.desired(generation, { commands: true })).commands?.map((c) => c.id),
       [third.id],
     );
   } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a server that stops while polls are parked reports no failure for the reads it cut', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'noops-agent-park-'));
+  const server = await startServer({ dataDir: dir, listen: '127.0.0.1:0', longPollMs: 20_000 });
+  const written: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  try {
+    const joiner = new ApiClient(server.url, readFileSync(server.joinTokenFile, 'utf8').trim());
+    const agents = await Promise.all(
+      ['h1', 'h2', 'h3'].map(async (name) => new ApiClient(server.url, (await joiner.join({ name, labels: {} })).token)),
+    );
+    const generations = await Promise.all(agents.map((a) => a.desired(-1, { commands: true })));
+    const polls = agents.map((a, i) => a.desired(generations[i]!.generation, { commands: true }).catch(() => 'cut'));
+    await until('the polls parked', () => ['h1', 'h2', 'h3'].every((h) => server.ctx.hub.waiting(h) === 1));
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      written.push(String(chunk));
+      return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof process.stderr.write;
+    await server.close();
+    await Promise.all(polls);
+    for (let turn = 0; turn < 3; turn++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      written.filter((w) => w.startsWith('noops server:')),
+      [],
+      'no failure written for the polls the stop cut',
+    );
+  } finally {
+    process.stderr.write = write;
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   }

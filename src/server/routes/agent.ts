@@ -190,17 +190,32 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       // the first of: its desired state changed, a command was queued for it (on any server), its
       // pools changed, its client left; then the other waits are taken back (agent-park.ts)
       await parkPoll(ctx, host, { commands: withCommands, ...(balancersIndex !== undefined && { balancers: balancersIndex }) }, req.raw);
+      // its client left: nobody to answer, so nothing is read (when the server stops, its agents'
+      // polls end this way after the store may have closed)
+      if (req.socket.destroyed) return reply.hijack();
       generation = undefined; // it may have changed while this poll waited
     }
-    // Resolved when it was written (desired-view.ts): the same bytes as a DesiredState, made once.
-    // Commands are taken only for an agent still connected: an abandoned poll leaves them queued for its next one.
-    const resolved = await ctx.desired.answer(host, generation);
-    // the tags an undeploy removes from this host on purpose (docs/trust.md, "the share of stops")
-    const stops = withStale(await ctx.rollout.stopsFor(host), ctx.schedule?.staleFor(host) ?? []); // and the scheduler's stale copies (docs/scheduler.md)
-    reply.type('application/json; charset=utf-8');
-    // the pools it drives: for a balancer host, or one that asked (a Map lookup for every other host)
-    const balancers = balancersIndex !== undefined || pools.drives(host) ? pools.desired(host) : undefined;
-    return answerJson(resolved, stops, withCommands && !req.socket.destroyed ? await ctx.commands.takeQueued(host) : undefined, balancers);
+    try {
+      // Resolved when it was written (desired-view.ts): the same bytes as a DesiredState, made once.
+      // Commands are taken only for an agent still connected: an abandoned poll leaves them queued for its next one.
+      const resolved = await ctx.desired.answer(host, generation);
+      // the tags an undeploy removes from this host on purpose (docs/trust.md, "the share of stops")
+      const stops = withStale(await ctx.rollout.stopsFor(host), ctx.schedule?.staleFor(host) ?? []); // and the scheduler's stale copies (docs/scheduler.md)
+      reply.type('application/json; charset=utf-8');
+      // the pools it drives: for a balancer host, or one that asked (a Map lookup for every other host)
+      const balancers = balancersIndex !== undefined || pools.drives(host) ? pools.desired(host) : undefined;
+      return answerJson(
+        resolved,
+        stops,
+        withCommands && !req.socket.destroyed ? await ctx.commands.takeQueued(host) : undefined,
+        balancers,
+      );
+    } catch (err) {
+      // Its client is gone: nobody to tell. A stopping server wakes every parked poll, cuts their
+      // connections, then closes the store under the reads the polls began (a stack trace at every stop).
+      if (req.socket.destroyed) return reply.hijack();
+      throw err;
+    }
   });
 
   // A balancer host's agent reports its pools (after every apply; every 250 ms while a member drains):
