@@ -115,7 +115,6 @@ function compareEndpoints(a: NamingEndpoint, b: NamingEndpoint): number {
 
 /** See the file's comment. */
 export class NamingView {
-  /** each host's healthy endpoints, and their text (to see a change) */
   /** each live host's endpoints (none: absent), compared as they are to see a change (a copy as JSON was 2 MB at 10,000 hosts) */
   private readonly byHost = new Map<string, NamingEndpoint[]>();
   private all: NamingEndpoint[] | undefined;
