@@ -159,6 +159,8 @@ test("a box opens the other node's page, which draws the same edge from its side
   // and back: the caller's box opens the caller's page
   await page.locator(`#deps a.deps-node[data-id="${CART_JOB}"]`).click();
   await page.waitForURL((u) => u.hash === `#/n/${encodeURIComponent(CART_JOB)}`);
+  // the address moves first; pay's drawing stays until the caller's page has read its edges
+  await page.locator(`#deps svg.deps-graph .deps-center[data-tag="${CART_JOB}"]`).waitFor();
   assert.equal((await drawing()).center, CART_JOB);
 });
 
