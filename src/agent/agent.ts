@@ -38,7 +38,7 @@ import { AgentMetrics } from './metrics/index.js';
 import { detectStartFailures, reconcile, runtimesDir } from './reconcile.js';
 import { RuntimePruner } from './install/runtime-prune.js';
 import { ServerTrust } from './trust/server-trust.js';
-import { checkRelease, KeyPin } from './trust/signing.js';
+import { KeyPin } from './trust/signing.js';
 import { sleep } from './sleep.js';
 import { instanceProcesses, processId, watchSpec } from './specs.js';
 import { hostUsers, setUpProcessUser } from './run-as.js';
@@ -63,6 +63,11 @@ export const REPORT_DEBOUNCE_MS = 100;
  * deploying at once sent about three times the reports and got fewer through (session 11).
  */
 export const REPORT_ANSWER_MS = 60_000;
+/**
+ * How old what a report says of runtimes (can install, installed) may get: read again after a
+ * reconcile only when it installed or removed one, and by a report once this old.
+ */
+export const RUNTIME_FACTS_MAX_AGE_MS = 60_000;
 /** Events sent per report at most: a flood of events cannot make a report too big. */
 export const EVENTS_PER_REPORT = 200;
 /**
@@ -179,6 +184,8 @@ export class Agent {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
   private runtimeFacts: HostRuntimeReport | undefined;
+  /** when the runtime facts were last read (Date.now()) */
+  private runtimeFactsAt = 0;
   private readonly runtimes: RuntimePruner;
   /** what the host offers the scheduler, measured every minute (none when standalone) */
   private readonly capacity: CapacityGauge | undefined;
@@ -450,8 +457,9 @@ export class Agent {
         retry = false;
         const desired = this.desired;
         if (desired === undefined) break; // nothing accepted yet: an empty list would stop everything
+        let runtimesChanged = this.runtimeFacts === undefined;
         try {
-          await reconcile(
+          const outcome = await reconcile(
             {
               root: this.root,
               supervisor: this.host.supervisor,
@@ -465,19 +473,21 @@ export class Agent {
               retryLater: () => {
                 retry = true;
               },
-              verify: (d) => checkRelease(this.pin.key, d),
+              verify: (d) => this.pin.check(d),
               ...(this.containers && { containers: this.containers }),
             },
             this.host.state,
             desired,
             this.host.failures,
           );
+          if (outcome.runtimesChanged) runtimesChanged = true;
           if (!retry) this.host.state.generation = this.acceptedGeneration;
           this.host.save();
         } catch (err) {
+          runtimesChanged = true; // it may have stopped anywhere: read them again
           this.log(`reconcile failed: ${(err as Error).stack ?? err}`);
         }
-        await this.refreshRuntimeFacts();
+        if (runtimesChanged) await this.refreshRuntimeFacts();
         this.scheduleReport();
       } while (this.again && !this.stopped);
       // A release that could not be fetched (the server away or overloaded) is tried again
@@ -542,6 +552,9 @@ export class Agent {
     detectStartFailures(host.supervisor, host.state, host.failures, this.root);
     if (host.recordAll()) host.save();
     this.checkHealth();
+    // read again in the background when old: the next report carries them
+    if (Date.now() - this.runtimeFactsAt >= RUNTIME_FACTS_MAX_AGE_MS)
+      void this.refreshRuntimeFacts().catch((err: Error) => this.log(`runtimes: could not read them: ${err.message}`));
     const events = host.eventReports(this.reportedSeq, EVENTS_PER_REPORT);
     const points = this.metrics?.take();
     try {
@@ -587,9 +600,15 @@ export class Agent {
     return capacity ? { capacity } : {};
   }
 
-  /** What the host tells the server about runtimes: whether it can install them, and which it has. */
+  /**
+   * What the host tells the server about runtimes: whether it can install them, and which it
+   * has. Read at the start, after a reconcile or a prune that installed or removed one, and
+   * when a report finds them older than RUNTIME_FACTS_MAX_AGE_MS (a folder made read-only by
+   * hand, a runtime removed by hand), not at every desired-state change.
+   */
   private async refreshRuntimeFacts(): Promise<void> {
     const dir = runtimesDir(this.root);
+    this.runtimeFactsAt = Date.now(); // set first: a report finds it fresh while this one reads
     const { canInstall, reason } = await canInstallRuntimes(dir);
     const installed = (await listInstalledRuntimes(dir)).map((m) => runtimeKey(m.name, m.version));
     this.runtimeFacts = { platform: hostPlatform(), canInstall, reason, installed };

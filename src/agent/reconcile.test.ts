@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,38 +139,74 @@ test('a bad package is a failed release, reported to the server, not retried', a
   assert.match(r.failures.get(TAG)?.error ?? '', /sha256/);
 });
 
+/**
+ * A runtime `tool` (any version, one package) and reconcile deps that download it: releases
+ * `withTool(version, toolVersion)` use it.
+ */
+async function toolRuntimes(root: string, keepMs?: number) {
+  const file = await makeTarball(root, { 'bin/tool': { text: '#!/bin/sh\n', mode: 0o755 } });
+  const sha256 = await sha256File(file);
+  const ref = (version: string): RuntimeRef => ({
+    name: 'tool',
+    version,
+    sha256,
+    url: `/runtime/${version}`,
+    exports: defaultExports('tool'),
+    platform: 'any',
+  });
+  const withTool = (version: string, toolVersion: string): DesiredInstance => {
+    const d = desired(version);
+    return { ...d, manifest: { ...d.manifest, runtimes: { tool: toolVersion } }, runtimes: [ref(toolVersion)] };
+  };
+  const deps = {
+    root,
+    supervisor: recordingSupervisor([]),
+    crons: new CronRunner(),
+    releases: releases(),
+    ...(keepMs !== undefined && { runtimeKeepMs: keepMs }),
+    download: async (url: string, dest: unknown) => {
+      if (url.startsWith('/runtime/')) await copyFile(file, dest as string);
+    },
+    save: () => {},
+    log: () => {},
+  };
+  return { withTool, deps };
+}
+
+test('a deploy that changes no runtime leaves the runtimes folder unread; one that installs one sweeps it', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'noops-reconcile-rt-'));
+  try {
+    const { withTool, deps } = await toolRuntimes(root);
+    const state: AgentState = { generation: 0, instances: {} };
+    const leftover = join(root, 'runtimes', 'tool', '.old-1-abc'); // what an interrupted removal leaves
+    mkdirSync(leftover, { recursive: true });
+    assert.deepEqual(await reconcile(deps, state, [desired('abc1234')], new Map()), { runtimesChanged: false });
+    assert.deepEqual(await reconcile(deps, state, [desired('def5678')], new Map()), { runtimesChanged: false });
+    assert.equal(state.instances[TAG]?.desired.version, 'def5678');
+    assert.ok(existsSync(leftover), 'two deploys without runtimes: the folder was not swept');
+
+    assert.deepEqual(await reconcile(deps, state, [withTool('aaa1111', '1')], new Map()), { runtimesChanged: true });
+    assert.ok(existsSync(join(root, 'runtimes', 'tool', '1')));
+    assert.ok(!existsSync(leftover), 'the deploy that installed a runtime swept the folder');
+
+    // the same runtime, another release: nothing installed, nothing read
+    mkdirSync(leftover);
+    assert.deepEqual(await reconcile(deps, state, [withTool('bbb2222', '1')], new Map()), { runtimesChanged: false });
+    assert.ok(existsSync(leftover));
+    assert.ok(state.runtimesUsed?.['tool@1'], 'the runtime in use is stamped as used all the same');
+  } finally {
+    execFileSync('chmod', ['-R', 'u+w', root]);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('a runtime used for longer than the keep time survives the deploy that replaces it, then goes by the timer alone', async () => {
   const root = mkdtempSync(join(tmpdir(), 'noops-reconcile-rt-'));
   const keepMs = 1000;
   try {
-    const file = await makeTarball(root, { 'bin/tool': { text: '#!/bin/sh\n', mode: 0o755 } });
-    const sha256 = await sha256File(file);
-    const ref = (version: string): RuntimeRef => ({
-      name: 'tool',
-      version,
-      sha256,
-      url: `/runtime/${version}`,
-      exports: defaultExports('tool'),
-      platform: 'any',
-    });
-    const withTool = (version: string, toolVersion: string): DesiredInstance => {
-      const d = desired(version);
-      return { ...d, manifest: { ...d.manifest, runtimes: { tool: toolVersion } }, runtimes: [ref(toolVersion)] };
-    };
+    const { withTool, deps } = await toolRuntimes(root, keepMs);
     const state: AgentState = { generation: 0, instances: {} };
     let reconciling = false;
-    const deps = {
-      root,
-      supervisor: recordingSupervisor([]),
-      crons: new CronRunner(),
-      releases: releases(),
-      runtimeKeepMs: keepMs,
-      download: async (url: string, dest: unknown) => {
-        if (url.startsWith('/runtime/')) await copyFile(file, dest as string);
-      },
-      save: () => {},
-      log: () => {},
-    };
     const pruner = new RuntimePruner({ ...deps, state, everyMs: 50, busy: () => reconciling });
     const deploy = async (d: DesiredInstance): Promise<void> => {
       await pruner.idle(); // as the Agent does: a prune never runs beside a reconcile

@@ -94,6 +94,24 @@ export function signRelease(privateKey: KeyObject, r: SignedRelease): ReleaseSig
   return { keyId: keyIdOf(publicKeyOf(privateKey)), value: sign(null, releaseMessage(r), privateKey).toString('base64') };
 }
 
+/** Each key's id and key object, made once per key object (an agent verifies with its one pinned key). */
+const keyObjects = new WeakMap<SigningKey, { publicKey: string; keyId: string; pub: KeyObject }>();
+
+function publicKeyObject(key: SigningKey): { keyId: string; pub: KeyObject } {
+  const known = keyObjects.get(key);
+  if (known !== undefined && known.publicKey === key.publicKey) return known;
+  const made = {
+    publicKey: key.publicKey,
+    keyId: keyIdOf(key.publicKey), // computed, not taken from the sender's word
+    pub: createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key.publicKey, 'base64').toString('base64url') },
+      format: 'jwk',
+    }),
+  };
+  keyObjects.set(key, made);
+  return made;
+}
+
 /**
  * Why `signature` does not prove that `key` signed `r` (undefined when it does). The reason is
  * a sentence fragment for a log or a failure report.
@@ -102,15 +120,13 @@ export function signRelease(privateKey: KeyObject, r: SignedRelease): ReleaseSig
  */
 export function verifyRelease(key: SigningKey, r: SignedRelease, signature: ReleaseSignature | undefined): string | undefined {
   if (signature === undefined) return 'it carries no signature';
-  const keyId = keyIdOf(key.publicKey); // computed, not taken from the sender's word
-  if (signature.keyId !== keyId) return `its signature is by key ${signature.keyId}, not by key ${keyId} this agent trusts`;
   let ok = false;
+  let keyId: string;
   try {
-    const pub = createPublicKey({
-      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key.publicKey, 'base64').toString('base64url') },
-      format: 'jwk',
-    });
-    ok = verify(null, releaseMessage(r), pub, Buffer.from(signature.value, 'base64'));
+    const k = publicKeyObject(key);
+    keyId = k.keyId;
+    if (signature.keyId !== keyId) return `its signature is by key ${signature.keyId}, not by key ${keyId} this agent trusts`;
+    ok = verify(null, releaseMessage(r), k.pub, Buffer.from(signature.value, 'base64'));
   } catch (err) {
     return `its signature could not be checked (${(err as Error).message})`;
   }

@@ -9,7 +9,7 @@ import { signRelease, signingKeyOf } from '../../release/index.js';
 import { CronRunner } from '../../supervisor/index.js';
 import type { ProcessSupervisor, ReleaseStore } from '../backends.js';
 import { reconcile, type Failures } from '../reconcile.js';
-import { checkRelease, KeyPin } from './signing.js';
+import { checkRelease, KeyPin, VERIFIED_KEPT } from './signing.js';
 import { loadIdentity, saveIdentity, type AgentState } from '../state.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';
@@ -102,6 +102,35 @@ test('KeyPin: kept in agent.json beside the token, the id computed by the agent'
     new KeyPin(root).pin({ keyId: 'forged', publicKey: pinned.publicKey });
     assert.deepEqual(loadIdentity(root), { server: 'http://s', name: 'h1', token: 't', signingKey: pinned });
     assert.deepEqual(new KeyPin(root).key, pinned);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('KeyPin.check remembers what verified, and never a release changed after it was signed', () => {
+  const root = mkdtempSync(join(tmpdir(), 'noops-pin-'));
+  try {
+    saveIdentity(root, { server: 'http://s', name: 'h1', token: 't' });
+    const pin = new KeyPin(root);
+    const d = signed('v00000001');
+    assert.equal(pin.check(d), undefined, 'nothing pinned yet');
+    pin.pin(pinned);
+    assert.equal(pin.check(d), undefined);
+    assert.equal(pin.check(d), undefined, 'remembered');
+    // everything the signature covers, and the signature, changed one at a time
+    const evil = signed('v00000001', 'sh -c evil');
+    assert.match(pin.check({ ...d, manifest: evil.manifest })!, /does not match/);
+    assert.match(pin.check({ ...d, sha256: 'd'.repeat(64) })!, /does not match/);
+    assert.match(pin.check({ ...d, version: 'v00000002' })!, /does not match/);
+    assert.match(pin.check({ ...d, tag: TAG.replace('job.web', 'job.other') })!, /does not match/);
+    assert.match(pin.check({ ...d, signature: evil.signature })!, /does not match/);
+    assert.match(pin.check({ ...d, signature: undefined })!, /carries no signature/);
+    // more releases than it keeps: each still verifies, the first again too
+    for (let i = 2; i <= VERIFIED_KEPT + 2; i++) assert.equal(pin.check(signed(`v${String(i).padStart(8, '0')}`)), undefined);
+    assert.equal(pin.check(d), undefined);
+    // another key pinned (an adoption): what the old key verified is checked again, and refused
+    pin.pin(signingKeyOf(generateKeyPairSync('ed25519').privateKey));
+    assert.match(pin.check(d)!, /not by key/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
