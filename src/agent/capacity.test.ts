@@ -19,6 +19,7 @@ test('the ports sockets hold, from /proc/net/tcp and tcp6', () => {
   assert.deepEqual(localPortsOf(TCP), [8080, 32768, 32768]);
   assert.deepEqual(localPortsOf(TCP6), [32769]);
   assert.deepEqual(localPortsOf(''), []);
+  assert.deepEqual(localPortsOf(`${TCP}garbage\n   9: nothing here\n  10: 0100007F:0050`), [8080, 32768, 32768], 'only whole socket lines');
 });
 
 test('the ephemeral range, and its free ports to the hundred below', () => {
