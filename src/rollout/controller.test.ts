@@ -368,3 +368,31 @@ test("a deploy's start reads each thing it needs once, and asks the lock one que
   assert.deepEqual(f.mem.calls, ['cluster', 'release', 'hosts', 'runtimes', 'rootScopes']);
   await f.controller.stop();
 });
+
+test('a save the store refuses: the hosts that round changed are written by the next one', async () => {
+  const f = await fleet();
+  const write = f.deps.write;
+  let refuse = false;
+  let refused = 0;
+  const update = write.updateDeployment.bind(write);
+  write.updateDeployment = async (...args: Parameters<typeof update>) => {
+    if (refuse && (args[1].hostChanges?.length ?? 0) > 0) {
+      refuse = false;
+      refused++;
+      throw new Error('disk I/O error');
+    }
+    return update(...args);
+  };
+  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  refuse = true; // the save of h1 going healthy fails once
+  f.healthy(['h1'], 'aaaaaaaaa');
+  await until(f, d.id, (x) => x.hostResults.h2 === 'deploying');
+  f.healthy(['h2', 'h3', 'h4'], 'aaaaaaaaa');
+  await until(f, d.id, (x) => x.status !== 'running');
+  assert.equal(refused, 1);
+  const stored = f.mem.deployment(d.id)!;
+  assert.equal(stored.status, 'succeeded');
+  assert.deepEqual(stored.hostResults, { h1: 'succeeded', h2: 'succeeded', h3: 'succeeded', h4: 'succeeded' }, 'h1 written after all');
+  assert.equal((stored.progress!.hosts as Record<string, { state: string }>).h1!.state, 'succeeded');
+  await f.controller.stop();
+});

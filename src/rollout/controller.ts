@@ -24,7 +24,7 @@ import type { RolloutLogLine, RolloutProgress } from './types.js';
 import type { Deployment, RolloutDeps, StoredDeployment } from './ports.js';
 import { observe, previousVersion } from './evaluate.js';
 import { resolvePolicy } from './deploy-policy.js';
-import { changedHosts, hostResult, hostResults, initialProgress, step, type RolloutAction, type StepInput } from './step.js';
+import { hostResult, hostResults, initialProgress, step, type RolloutAction, type StepInput } from './step.js';
 import { applyCommand, recordTestEnd, recordTestStart } from './progress-updates.js';
 import { addLog, headOf, newLines, newRunning, type RunningDeployment } from './running-deployment.js';
 import { Executor } from './executor.js';
@@ -549,10 +549,13 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       obs: this.observations(entry),
       hookFailures: entry.hookFailures,
       changed,
+      hostsOwned: true, // the entry's map of hosts, written in place: no copy of it at every round
       now,
       graceUntil: entry.graceUntil,
     });
     p = r.progress;
+    // written at the save below, or at the next one if this round fails before (the map has them already)
+    entry.unsaved.push(...r.changed);
     let ended: Extract<RolloutAction, { type: 'end' }> | undefined;
     for (const a of r.actions) {
       if (a.type === 'deploy') await this.exec.deploy(entry, a.hosts);
@@ -573,15 +576,13 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   ): Promise<void> {
     const { row } = entry;
     const before = entry.progress;
-    // What changed: the hosts whose entry the step replaced (step.ts copies on write), and the
-    // rest of the progress (its plan, phase and log: at 10,000 hosts, the plan's names are about
-    // 150 kB, against about 2 MB with every host's entry).
-    let changed = changedHosts(before, p);
-    if (entry.unsaved.length > 0) changed = [...new Set([...changed, ...entry.unsaved.splice(0)])];
+    // What changed: the hosts whose entry a step replaced since the last save (`unsaved`), and
+    // the rest of the progress (its plan, phase and log: at 10,000 hosts, the plan's names are
+    // about 150 kB, against about 2 MB with every host's entry).
+    const changed = entry.unsaved.length > 0 ? [...new Set(entry.unsaved.splice(0))] : [];
     const head = headOf(p);
     const json = JSON.stringify(head);
     if (!ended && changed.length === 0 && json === entry.savedJson) return;
-    entry.savedJson = json;
     const fresh = newLines(before.log, p.log);
     entry.progress = p;
     row.progress = p;
@@ -590,16 +591,22 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       row.deadline = new Date(Date.parse(p.phaseSince) + p.policy.timeout * 1000).toISOString();
     }
     if (ended) Object.assign(row, { status: ended.status, endedAt: new Date().toISOString(), message: ended.message });
-    await this.deps.write.updateDeployment(
-      row.id,
-      {
-        progress: head,
-        hostChanges: changed.map((host) => ({ host, progress: p.hosts[host]!, result: row.hostResults[host]! })),
-        deadline: row.deadline,
-        ...(ended ? { status: row.status, endedAt: row.endedAt, message: row.message } : {}),
-      },
-      entry.fence,
-    );
+    try {
+      await this.deps.write.updateDeployment(
+        row.id,
+        {
+          progress: head,
+          hostChanges: changed.map((host) => ({ host, progress: p.hosts[host]!, result: row.hostResults[host]! })),
+          deadline: row.deadline,
+          ...(ended ? { status: row.status, endedAt: row.endedAt, message: row.message } : {}),
+        },
+        entry.fence,
+      );
+    } catch (err) {
+      entry.unsaved.push(...changed); // the next save writes them (and the head: savedJson unchanged)
+      throw err;
+    }
+    entry.savedJson = json;
     if (ended) {
       this.running.delete(row.id);
       // commands that came in while this step ran are answered: nothing is left to steer

@@ -508,3 +508,24 @@ test('a step told which hosts reported evaluates only those of the hosts in flig
   assert.equal(late.step(20, { changed: new Set() }).phase, 'reverting');
   assert.match(late.p.hosts.y!.reason ?? '', /not healthy within 10s/);
 });
+
+test('a step given its map of hosts writes the entries it replaces into it, and names them; the entries stay copy on write', () => {
+  const owned = rollout(['a', 'b', 'c'], [['a'], ['b', 'c']]);
+  const copied = rollout(['a', 'b', 'c'], [['a'], ['b', 'c']]);
+  const map = owned.p.hosts;
+  const entryA = map.a;
+  const r = step(owned.p, { version: 'v2', previous: {}, expected: ['web'], obs: owned.obs, now: T(0), graceUntil: 0, hostsOwned: true });
+  assert.equal(r.progress.hosts, map, 'the same map, not a copy');
+  assert.deepEqual(r.changed, ['a']);
+  assert.notEqual(map.a, entryA, 'the entry replaced, not changed');
+  assert.equal(entryA!.state, 'queued');
+  // the same step without the map: the same progress, the same hosts named
+  const c = step(copied.p, { version: 'v2', previous: {}, expected: ['web'], obs: copied.obs, now: T(0), graceUntil: 0 });
+  assert.notEqual(c.progress.hosts, copied.p.hosts);
+  assert.deepEqual(c.changed, ['a']);
+  assert.deepEqual(c.progress, r.progress);
+  assert.deepEqual(
+    step(r.progress, { version: 'v2', previous: {}, expected: ['web'], obs: owned.obs, now: T(1), graceUntil: 0 }).changed,
+    [],
+  );
+});

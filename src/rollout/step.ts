@@ -52,6 +52,13 @@ export interface StepInput {
    * moves only a healthy host, or a batch past its deadline, and those are evaluated every step).
    */
   changed?: ReadonlySet<string>;
+  /**
+   * The caller owns `progress.hosts` and keeps no other view of it: the step writes the entries it
+   * replaces into that map, in place, instead of copying the map first (each entry is still
+   * replaced, never changed). At 10,000 hosts the copy at every round was 12% of the server's
+   * CPU in a deploy. The controller passes it; `changed` in the result names the hosts written.
+   */
+  hostsOwned?: boolean;
   /** ms since the epoch */
   now: number;
   /** no deadline passes before this (ms): after a server restart the agents need a moment to report */
@@ -60,6 +67,8 @@ export interface StepInput {
 
 export interface StepResult {
   progress: RolloutProgress;
+  /** the hosts whose entry this step replaced */
+  changed: string[];
   actions: RolloutAction[];
   /** the log lines this step added */
   log: string[];
@@ -95,14 +104,14 @@ export function initialProgress(policy: RolloutPolicy, batches: string[][], hasT
 
 /**
  * Advances a deployment as far as the reports allow (several transitions may happen in one step).
- * `progress` is not changed: the answer is a new progress that shares every host entry the step
- * did not change with it (copy on write), so a caller finds the changed hosts by identity
- * (`changedHosts`) and stores only those.
+ * `progress` is not changed (unless `hostsOwned`: its map of hosts then is): the answer is a new
+ * progress that shares every host entry the step did not change with it (copy on write), and
+ * names the hosts it changed, so a caller stores only those.
  */
 export function step(progress: RolloutProgress, input: StepInput): StepResult {
   const m = new Machine(shallowCopy(progress), input);
   m.run();
-  return { progress: m.p, actions: m.actions, log: m.lines };
+  return { progress: m.p, changed: [...m.owned], actions: m.actions, log: m.lines };
 }
 
 /**
@@ -133,7 +142,7 @@ class Machine {
   readonly lines: string[] = [];
   private readonly iso: string;
   /** hosts whose entry this step copied (it owns them now) */
-  private readonly owned = new Set<string>();
+  readonly owned = new Set<string>();
 
   constructor(
     readonly p: RolloutProgress,
@@ -217,12 +226,13 @@ class Machine {
         fresh.push(h);
       }
     }
-    // counted without an array per host: this runs at every round, over every host of the deployment
+    // counted over the batches' lists, not the map of hosts (every host is in one batch): this
+    // runs at every round, and a for-in over 10,000 keys costs ten times a list's loop
     let failedCount = 0;
     let hostCount = 0;
-    for (const h in p.hosts) {
-      hostCount++;
-      if (p.hosts[h]!.state === 'failed') failedCount++;
+    for (const b of p.batches) {
+      hostCount += b.length;
+      for (const h of b) if (p.hosts[h]!.state === 'failed') failedCount++;
     }
     const tolerated = toleratedFailures(p.policy, hostCount);
     if (failedCount > tolerated) {
@@ -394,8 +404,9 @@ class Machine {
     if (same) return;
     if (this.owned.has(h)) Object.assign(hp, patch);
     else {
-      // the map of hosts is copied at the step's first change: a step that changes no host copies nothing
-      if (this.owned.size === 0) this.p.hosts = { ...this.p.hosts };
+      // the map of hosts is copied at the step's first change (a step that changes no host
+      // copies nothing), unless the caller gave it to the step
+      if (this.owned.size === 0 && this.in_.hostsOwned !== true) this.p.hosts = { ...this.p.hosts };
       this.p.hosts[h] = { ...hp, ...patch };
       this.owned.add(h);
     }
