@@ -50,7 +50,9 @@ export class ServerTrust {
   accepts(ds: DesiredState): boolean {
     const memory = this.host.state.server;
     const server = ds.server;
-    const key = ds.signing && trustedKey(ds.signing);
+    // the pinned key's id was computed when it was pinned: not hashed again at every answer
+    const pinned = this.pin.key;
+    const key = ds.signing && (pinned !== undefined && ds.signing.publicKey === pinned.publicKey ? pinned : trustedKey(ds.signing));
     // A server before issue 12 names no identity: an agent that never knew one follows it as before.
     if (server === undefined && memory === undefined && this.pin.key === undefined) return true;
     const d = checkServer(

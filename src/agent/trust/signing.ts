@@ -24,7 +24,8 @@ export class KeyPin {
   readonly #verified = new Set<string>();
 
   constructor(private readonly root: string) {
-    this.#key = loadIdentity(root)?.signingKey;
+    const kept = loadIdentity(root)?.signingKey;
+    this.#key = kept && trustedKey(kept); // its id computed here too, never read from the file
   }
 
   /** The pinned key; undefined before the agent met a server that signs. */
