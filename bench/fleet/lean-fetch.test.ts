@@ -23,6 +23,10 @@ test("answers as fetch's: status, text, JSON, headers, an empty 204, a body on d
           .writeHead(404, { 'content-type': 'application/json' })
           .end('{"code":"NOOPS_E_NOT_FOUND","message":"no such thing","hint":"look"}');
       if (req.url === '/empty') return res.writeHead(204).end();
+      if (req.url?.startsWith('/api/v1/artifacts/')) {
+        const size = Number(req.url.split('/').at(-1));
+        return res.writeHead(200, { 'content-length': size }).end(Buffer.alloc(size, 7));
+      }
       res.writeHead(200, { 'x-noops-next': 'k2', 'set-cookie': ['a=1', 'b=2'] }).end('héllo');
     });
   });
@@ -40,6 +44,13 @@ test("answers as fetch's: status, text, JSON, headers, an empty 204, a body on d
     const empty = await leanFetch(`${url}/empty`);
     assert.deepEqual([empty.status, empty.ok, await empty.text(), empty.body], [204, true, '', null]);
     assert.deepEqual(seen.slice(0, 3), ['POST /plain - 1 ping', 'GET /plain - 2 ', 'GET /empty - - ']);
+    // packages: small ones read whole, large ones streamed; the body is the bytes either way
+    for (const size of [633, 1024 * 1024]) {
+      const pkg = await leanFetch(`${url}/api/v1/artifacts/${size}`);
+      const bytes = Buffer.from(await new Response(pkg.body).arrayBuffer());
+      assert.deepEqual([pkg.status, bytes.length, bytes.every((b) => b === 7)], [200, size, true]);
+    }
+    seen.splice(3, 2);
 
     // the real client over it (the fleet workers swap globalThis.fetch the same way)
     const real = globalThis.fetch;

@@ -44,6 +44,12 @@ function pool(url: URL): http.Agent {
 
 /** Responses whose path starts with this are streamed (packages); the rest are read whole. */
 const STREAMED = '/api/v1/artifacts/';
+/**
+ * A package this small (by its Content-Length) is read whole all the same, its body made from
+ * the one buffer: a socket's stream made a web stream cost 10,000 agents' first deploy of a
+ * tiny release more than its bytes.
+ */
+const STREAM_ABOVE = 64 * 1024;
 
 export function leanFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
   const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
@@ -63,7 +69,7 @@ function send(url: URL, init: RequestInit, retry: boolean): Promise<Response> {
     const headers = isPlain(init.headers) ? init.headers : Object.fromEntries(new Headers(init.headers));
     const req = requestFor(url)(url, { method: init.method ?? 'GET', agent: pool(url), headers }, (res) => {
       const status = res.statusCode ?? 500;
-      if (url.pathname.startsWith(STREAMED)) {
+      if (url.pathname.startsWith(STREAMED) && !(Number(res.headers['content-length']) <= STREAM_ABOVE)) {
         resolve(new Response(Readable.toWeb(res) as ReadableStream, { status, headers: headersOf(res) }));
         return;
       }
