@@ -350,10 +350,11 @@ export function detectStartFailures(supervisor: ProcessSupervisor, state: AgentS
     for (const spec of instanceProcesses(d)) {
       const s = supervisor.status(processId(d.tag, spec.name));
       if (!s) continue;
-      const log = join(root, 'jobs', d.tag, 'shared', 'log', `${spec.name}.err.log`);
       // Ended for good before it was ever up (restart: never or on-failure): it failed at once.
       const endedBeforeUp = s.state === 'exited' && s.failedStarts > 0 && s.lastExit?.code !== 0;
       if (s.failedStarts >= FAILED_STARTS_LIMIT || endedBeforeUp) {
+        // the path only for a failure: this runs at every report, for every process
+        const log = join(root, 'jobs', d.tag, 'shared', 'log', `${spec.name}.err.log`);
         const what = endedBeforeUp
           ? `ended before staying up ${spec.startGrace}s`
           : `died ${s.failedStarts} times before staying up ${spec.startGrace}s`;
