@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { workersFor } from './fleet.js';
 
 test("the simulated agents' workers: one per 2,500 agents, and at least one per core (up to 4), never more than agents", () => {
@@ -12,4 +13,22 @@ test("the simulated agents' workers: one per 2,500 agents, and at least one per 
   assert.equal(workersFor(1000, '3', 2), 3, 'NOOPS_BENCH_FLEET_WORKERS sets it');
   assert.equal(workersFor(2, '3', 2), 2, 'asked for more than agents: one each');
   assert.equal(workersFor(1000, 'many', 2), 2, 'not a number: the default');
+});
+
+test("the workers' agent code: the build in dist/ when asked (as the fleet asks), the sources otherwise", async () => {
+  const here = await import('./agent-code.js');
+  const { NoopsError: srcError } = await import('../../src/errors/index.js');
+  assert.equal(here.AGENT_CODE, 'src');
+  assert.ok(new here.NoopsError('NOOPS_E_INPUT', 'x') instanceof srcError, 'the sources: the class the tests check for');
+  const probe = [
+    "const c = await import('./bench/fleet/agent-code.ts');",
+    "const d = await import('./dist/errors/index.js');",
+    "console.log(JSON.stringify([c.AGENT_CODE, new c.NoopsError('NOOPS_E_INPUT', 'x') instanceof d.NoopsError, typeof c.Agent]));",
+  ].join('\n');
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {
+    cwd: new URL('../../', import.meta.url).pathname,
+    env: { ...process.env, NOOPS_BENCH_AGENT_CODE: 'dist' },
+    encoding: 'utf8',
+  });
+  assert.deepEqual(JSON.parse(out), ['dist', true, 'function']);
 });

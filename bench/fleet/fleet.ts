@@ -126,7 +126,12 @@ export class Fleet {
           : [];
       // NOOPS_BENCH_WORKER_NODE_ARGS='--flag ...': node flags for the workers, to compare settings
       const flags = (process.env.NOOPS_BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-      const child = fork(WORKER, [], { execArgv: ['--import', TSX, ...profile, ...flags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      // the agent's built code, as a host runs it (agent-code.ts); NOOPS_BENCH_AGENT_CODE=src: the sources
+      const child = fork(WORKER, [], {
+        execArgv: ['--import', TSX, ...profile, ...flags],
+        env: { ...process.env, NOOPS_BENCH_AGENT_CODE: process.env.NOOPS_BENCH_AGENT_CODE ?? 'dist' },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
       lowerPriority(child.pid);
       workers.push(new WorkerHandle(child));
     }

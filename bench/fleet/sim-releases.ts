@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { HostInstallOptions, ReleaseStore } from '../../src/agent/index.js';
-import { NoopsError } from '../../src/errors/index.js';
+import { NoopsError } from './agent-code.js';
 import type { PieceDest, PieceStore } from '../../src/swarm/index.js';
 
 /** What every simulated host of one process downloaded, summed. */

@@ -6,16 +6,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ProcessSupervisor } from '../../src/agent/index.js';
-import { NoopsError } from '../../src/errors/index.js';
-import {
-  logPaths,
-  type AdoptRecord,
-  type ProcessEvent,
-  type ProcessState,
-  type ProcessStatus,
-  type SupervisorEvents,
-  type WatchSpec,
-} from '../../src/supervisor/index.js';
+import type { AdoptRecord, ProcessEvent, ProcessState, ProcessStatus, SupervisorEvents, WatchSpec } from '../../src/supervisor/index.js';
+import { logPaths, NoopsError } from './agent-code.js';
 
 /** Simulated pids start here, far above Linux's pid_max (4,194,304), so none is mistaken for a real one. */
 const FIRST_SIM_PID = 10_000_000;

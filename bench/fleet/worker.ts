@@ -7,7 +7,7 @@
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { Agent } from '../../src/agent/index.js';
+import { Agent } from './agent-code.js';
 import type { AgentReport, DesiredState } from '../../src/api/index.js';
 import { mapLimit } from '../lib/limit.js';
 import { leanFetch, sizePool } from './lean-fetch.js';
