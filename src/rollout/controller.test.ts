@@ -396,3 +396,34 @@ test('a save the store refuses: the hosts that round changed are written by the 
   assert.equal((stored.progress!.hosts as Record<string, { state: string }>).h1!.state, 'succeeded');
   await f.controller.stop();
 });
+
+test('a round whose action fails is taken again from where it started: a failed host whose revert was refused once still rolls back', async () => {
+  const f = await fleet();
+  const write = f.deps.write;
+  const setMany = write.setDesiredMany.bind(write);
+  let refuse = 0;
+  write.setDesiredMany = async (...args: Parameters<typeof setMany>) => {
+    if (refuse > 0) {
+      refuse--;
+      throw new Error('database is locked');
+    }
+    return setMany(...args);
+  };
+  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  assert.deepEqual(await desiredVersions(f.mem), { h1: 'aaaaaaaaa', h2: null, h3: null, h4: null });
+  refuse = 1; // the revert's write
+  f.reports.set('h1', {
+    ...healthyReport('h1', 'aaaaaaaaa'),
+    processes: [],
+    failures: [{ tag: CLUSTER, version: 'aaaaaaaaa', error: 'boom' }],
+  });
+  f.controller.onReport('h1');
+  const done = await until(f, d.id, (x) => x.status !== 'running');
+  assert.equal(refuse, 0, 'the revert was refused once');
+  assert.equal(done.status, 'rolled_back');
+  assert.deepEqual(await desiredVersions(f.mem), { h1: null, h2: null, h3: null, h4: null }, 'h1 sent back after all');
+  const stored = f.mem.deployment(d.id)!;
+  assert.equal(stored.status, 'rolled_back');
+  assert.match(stored.hostResults.h1 ?? '', /^reverted after failing: boom/);
+  await f.controller.stop();
+});

@@ -554,16 +554,23 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       graceUntil: entry.graceUntil,
     });
     p = r.progress;
-    // written at the save below, or at the next one if this round fails before (the map has them already)
-    entry.unsaved.push(...r.changed);
     let ended: Extract<RolloutAction, { type: 'end' }> | undefined;
-    for (const a of r.actions) {
-      if (a.type === 'deploy') await this.exec.deploy(entry, a.hosts);
-      else if (a.type === 'revert') await this.exec.revert(entry, a.hosts);
-      else if (a.type === 'healthy') void this.exec.afterHealthy(entry, a.host, a.version);
-      else if (a.type === 'test') p = recordTestStart(p, a.batch, await this.exec.startTests(entry, p, a.batch), now);
-      else ended = a;
+    try {
+      for (const a of r.actions) {
+        if (a.type === 'deploy') await this.exec.deploy(entry, a.hosts);
+        else if (a.type === 'revert') await this.exec.revert(entry, a.hosts);
+        else if (a.type === 'healthy') void this.exec.afterHealthy(entry, a.host, a.version);
+        else if (a.type === 'test') p = recordTestStart(p, a.batch, await this.exec.startTests(entry, p, a.batch), now);
+        else ended = a;
+      }
+    } catch (err) {
+      // Not carried out: the step wrote its hosts into the entry's map, which goes back to what it
+      // was, so that the next round (every host again) takes the step again from where it started.
+      for (const [h, hp] of r.before) p.hosts[h] = hp;
+      throw err;
     }
+    // written at the save below, or at the next one if it fails (the map has them already)
+    entry.unsaved.push(...r.changed);
     await this.save(entry, p, ended);
     for (const s of settled) s.done(s.err);
   }

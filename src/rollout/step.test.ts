@@ -519,6 +519,7 @@ test('a step given its map of hosts writes the entries it replaces into it, and 
   assert.deepEqual(r.changed, ['a']);
   assert.notEqual(map.a, entryA, 'the entry replaced, not changed');
   assert.equal(entryA!.state, 'queued');
+  assert.equal(r.before.get('a'), entryA, 'the entry it replaced, to put back if the step is not carried out');
   // the same step without the map: the same progress, the same hosts named
   const c = step(copied.p, { version: 'v2', previous: {}, expected: ['web'], obs: copied.obs, now: T(0), graceUntil: 0 });
   assert.notEqual(c.progress.hosts, copied.p.hosts);

@@ -69,6 +69,11 @@ export interface StepResult {
   progress: RolloutProgress;
   /** the hosts whose entry this step replaced */
   changed: string[];
+  /**
+   * Each of those hosts' entry as it was before the step: with `hostsOwned`, a caller that cannot
+   * carry the step out (an action failed) puts them back, and the map is as it was given.
+   */
+  before: ReadonlyMap<string, HostProgress>;
   actions: RolloutAction[];
   /** the log lines this step added */
   log: string[];
@@ -111,7 +116,7 @@ export function initialProgress(policy: RolloutPolicy, batches: string[][], hasT
 export function step(progress: RolloutProgress, input: StepInput): StepResult {
   const m = new Machine(shallowCopy(progress), input);
   m.run();
-  return { progress: m.p, changed: [...m.owned], actions: m.actions, log: m.lines };
+  return { progress: m.p, changed: [...m.owned.keys()], before: m.owned, actions: m.actions, log: m.lines };
 }
 
 /**
@@ -141,8 +146,8 @@ class Machine {
   readonly actions: RolloutAction[] = [];
   readonly lines: string[] = [];
   private readonly iso: string;
-  /** hosts whose entry this step copied (it owns them now) */
-  readonly owned = new Set<string>();
+  /** hosts whose entry this step copied (it owns them now), with the entry it replaced */
+  readonly owned = new Map<string, HostProgress>();
 
   constructor(
     readonly p: RolloutProgress,
@@ -408,7 +413,7 @@ class Machine {
       // copies nothing), unless the caller gave it to the step
       if (this.owned.size === 0 && this.in_.hostsOwned !== true) this.p.hosts = { ...this.p.hosts };
       this.p.hosts[h] = { ...hp, ...patch };
-      this.owned.add(h);
+      this.owned.set(h, hp);
     }
   }
 
