@@ -186,8 +186,9 @@ export class Agent {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
   private runtimeFacts: HostRuntimeReport | undefined;
-  /** when the runtime facts were last read (Date.now()) */
+  /** when the runtime facts were last read (Date.now()), and how many reads began */
   private runtimeFactsAt = 0;
+  private runtimeFactsReads = 0;
   private readonly runtimes: RuntimePruner;
   /** what the host offers the scheduler, measured every minute (none when standalone) */
   private readonly capacity: CapacityGauge | undefined;
@@ -611,9 +612,11 @@ export class Agent {
   private async refreshRuntimeFacts(): Promise<void> {
     const dir = runtimesDir(this.root);
     this.runtimeFactsAt = Date.now(); // set first: a report finds it fresh while this one reads
+    const read = ++this.runtimeFactsReads;
     const { canInstall, reason } = await canInstallRuntimes(dir);
     const installed = (await listInstalledRuntimes(dir)).map((m) => runtimeKey(m.name, m.version));
-    this.runtimeFacts = { platform: hostPlatform(), canInstall, reason, installed };
+    // a report's read and a reconcile's may overlap: the one begun last is kept, never an older one
+    if (read === this.runtimeFactsReads) this.runtimeFacts = { platform: hostPlatform(), canInstall, reason, installed };
   }
 
   /** Keeps the health checks in step with what runs: each running process of each instance. */

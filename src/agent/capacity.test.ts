@@ -20,6 +20,11 @@ test('the ports sockets hold, from /proc/net/tcp and tcp6', () => {
   assert.deepEqual(localPortsOf(TCP6), [32769]);
   assert.deepEqual(localPortsOf(''), []);
   assert.deepEqual(localPortsOf(`${TCP}garbage\n   9: nothing here\n  10: 0100007F:0050`), [8080, 32768, 32768], 'only whole socket lines');
+  // past 9,999 sockets the number fills its column (`%4d:`); tcp6 addresses are 32 hex digits
+  assert.deepEqual(
+    localPortsOf(`${TCP6}12345: 0000000000000000FFFF00000100007F:1F90 00000000000000000000000000000000:0000 0A\n`),
+    [32769, 8080],
+  );
 });
 
 test('the ephemeral range, and its free ports to the hundred below', () => {
