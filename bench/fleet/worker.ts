@@ -31,7 +31,7 @@ const RACKS = 20;
  */
 const P2P = process.env.NOOPS_BENCH_FLEET_P2P !== '0';
 
-const agents: Agent[] = [];
+const agents: InstanceType<typeof Agent>[] = [];
 const meter: DownloadMeter = { bytes: 0, downloads: 0 };
 /** the bytes of packages fetched in pieces, once for every agent of this process (sim-releases.ts) */
 const packages = new SharedPackages();
