@@ -95,21 +95,30 @@ export function signRelease(privateKey: KeyObject, r: SignedRelease): ReleaseSig
 }
 
 /** Each key's id and key object, made once per key object (an agent verifies with its one pinned key). */
-const keyObjects = new WeakMap<SigningKey, { publicKey: string; keyId: string; pub: KeyObject }>();
+const keyObjects = new WeakMap<SigningKey, { publicKey: string; keyId: string; pub?: KeyObject }>();
 
-function publicKeyObject(key: SigningKey): { keyId: string; pub: KeyObject } {
-  const known = keyObjects.get(key);
-  if (known !== undefined && known.publicKey === key.publicKey) return known;
-  const made = {
-    publicKey: key.publicKey,
-    keyId: keyIdOf(key.publicKey), // computed, not taken from the sender's word
-    pub: createPublicKey({
-      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key.publicKey, 'base64').toString('base64url') },
-      format: 'jwk',
-    }),
-  };
-  keyObjects.set(key, made);
-  return made;
+function known(key: SigningKey): { keyId: string; pub?: KeyObject } {
+  let k = keyObjects.get(key);
+  if (k === undefined || k.publicKey !== key.publicKey) {
+    k = { publicKey: key.publicKey, keyId: keyIdOf(key.publicKey) }; // computed, not taken from the sender's word
+    keyObjects.set(key, k);
+  }
+  return k;
+}
+
+/** A key's id, computed once per key object. */
+export function trustedKeyId(key: SigningKey): string {
+  return known(key).keyId;
+}
+
+/** A key as Node's crypto verifies with it, made once per key object; throws for a key that is not Ed25519. */
+export function publicKeyObject(key: SigningKey): KeyObject {
+  const k = known(key);
+  k.pub ??= createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key.publicKey, 'base64').toString('base64url') },
+    format: 'jwk',
+  });
+  return k.pub;
 }
 
 /**
@@ -120,13 +129,11 @@ function publicKeyObject(key: SigningKey): { keyId: string; pub: KeyObject } {
  */
 export function verifyRelease(key: SigningKey, r: SignedRelease, signature: ReleaseSignature | undefined): string | undefined {
   if (signature === undefined) return 'it carries no signature';
+  const keyId = trustedKeyId(key);
+  if (signature.keyId !== keyId) return `its signature is by key ${signature.keyId}, not by key ${keyId} this agent trusts`;
   let ok = false;
-  let keyId: string;
   try {
-    const k = publicKeyObject(key);
-    keyId = k.keyId;
-    if (signature.keyId !== keyId) return `its signature is by key ${signature.keyId}, not by key ${keyId} this agent trusts`;
-    ok = verify(null, releaseMessage(r), k.pub, Buffer.from(signature.value, 'base64'));
+    ok = verify(null, releaseMessage(r), publicKeyObject(key), Buffer.from(signature.value, 'base64'));
   } catch (err) {
     return `its signature could not be checked (${(err as Error).message})`;
   }

@@ -5,8 +5,8 @@
  * nor as a release's (`SIGNATURE_DOMAIN`). The message is that line, a newline, then the
  * canonical JSON of the fields, exactly as a release's.
  */
-import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { canonicalJson, keyIdOf, publicKeyOf } from './signature.js';
+import { sign, verify, type KeyObject } from 'node:crypto';
+import { canonicalJson, keyIdOf, publicKeyObject, publicKeyOf, trustedKeyId } from './signature.js';
 import type { ReleaseSignature, SigningKey } from './signature-types.js';
 
 /** The exact bytes a signature of `domain` over `fields` covers. */
@@ -31,14 +31,10 @@ export function signFieldsWith(privateKey: KeyObject, domain: string, fields: ob
  */
 export function verifyFields(key: SigningKey, domain: string, fields: object, signature: ReleaseSignature | undefined): string | undefined {
   if (signature === undefined) return 'it carries no signature';
-  const keyId = keyIdOf(key.publicKey);
+  const keyId = trustedKeyId(key);
   if (signature.keyId !== keyId) return `it is signed by key ${signature.keyId}, not by key ${keyId} this agent trusts`;
   try {
-    const pub = createPublicKey({
-      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key.publicKey, 'base64').toString('base64url') },
-      format: 'jwk',
-    });
-    if (verify(null, fieldsMessage(domain, fields), pub, Buffer.from(signature.value, 'base64'))) return undefined;
+    if (verify(null, fieldsMessage(domain, fields), publicKeyObject(key), Buffer.from(signature.value, 'base64'))) return undefined;
   } catch (err) {
     return `its signature could not be checked (${(err as Error).message})`;
   }
