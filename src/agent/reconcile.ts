@@ -169,8 +169,10 @@ async function switchRelease(
         ref,
         download: (dest) => deps.download(ref.url, dest),
       });
-      if (r.installed) runtimeInstalled = true;
-      if (r.installed) deps.log(`runtime ${ref.name} ${ref.version}: installed (${r.downloaded ? 'downloaded' : 'from the cache'})`);
+      if (r.installed) {
+        runtimeInstalled = true;
+        deps.log(`runtime ${ref.name} ${ref.version}: installed (${r.downloaded ? 'downloaded' : 'from the cache'})`);
+      }
     }
     installed = await releases.install({
       root,
