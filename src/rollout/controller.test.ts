@@ -427,3 +427,104 @@ test('a round whose action fails is taken again from where it started: a failed 
   assert.match(stored.hostResults.h1 ?? '', /^reverted after failing: boom/);
   await f.controller.stop();
 });
+
+/** Settles with `p`, or fails the test if it has not settled within 10 s (a command never answered). */
+async function within<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not answered in 10 s`)), 10_000);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+test("a command whose round's revert is refused once is applied by the next round, and answered", async () => {
+  const f = await fleet();
+  const write = f.deps.write;
+  const setMany = write.setDesiredMany.bind(write);
+  let refuse = 0;
+  write.setDesiredMany = async (...args: Parameters<typeof setMany>) => {
+    if (refuse > 0) {
+      refuse--;
+      throw new Error('database is locked');
+    }
+    return setMany(...args);
+  };
+  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  refuse = 1; // the abort's revert of h1
+  await within(f.controller.act(d.id, 'abort', 'carol'), 'the abort');
+  assert.equal(refuse, 0, 'the revert was refused once');
+  assert.deepEqual(await desiredVersions(f.mem), { h1: null, h2: null, h3: null, h4: null }, 'h1 sent back');
+  f.reports.set('h1', { generation: 2, failures: [], processes: [] });
+  f.controller.onReport('h1');
+  const done = await until(f, d.id, (x) => x.status !== 'running');
+  assert.equal(done.status, 'aborted');
+  assert.equal(f.mem.deployment(d.id)!.status, 'aborted');
+  await f.controller.stop();
+});
+
+test('a command whose save is refused once is answered when a later save writes it', async () => {
+  const f = await fleet();
+  const write = f.deps.write;
+  const update = write.updateDeployment.bind(write);
+  let refused = 0;
+  write.updateDeployment = async (...args: Parameters<typeof update>) => {
+    if (args[1].progress?.paused && refused === 0) {
+      refused++;
+      throw new Error('disk I/O error');
+    }
+    return update(...args);
+  };
+  const d = await f.controller.startDeploy({
+    tag: CLUSTER,
+    version: 'aaaaaaaaa',
+    kind: 'deploy',
+    initiator: 'alice',
+    policy: { batch: [1] },
+  });
+  const paused = await within(f.controller.act(d.id, 'pause', 'bob'), 'the pause');
+  assert.equal(refused, 1);
+  assert.equal(paused.progress.paused, true);
+  assert.equal(f.mem.deployment(d.id)!.progress!.paused, true, 'stored');
+  assert.deepEqual(
+    audited(f.mem, 'deploy.pause').map((a) => a.actor),
+    ['bob'],
+  );
+  await f.controller.stop();
+});
+
+test('a deployment whose final save is refused once ends in the store at the next round', async () => {
+  const f = await fleet();
+  const write = f.deps.write;
+  const update = write.updateDeployment.bind(write);
+  let refused = 0;
+  write.updateDeployment = async (...args: Parameters<typeof update>) => {
+    if (args[1].status && refused === 0) {
+      refused++;
+      throw new Error('disk I/O error');
+    }
+    return update(...args);
+  };
+  const d = await f.controller.startDeploy({
+    tag: CLUSTER,
+    version: 'aaaaaaaaa',
+    kind: 'deploy',
+    initiator: 'alice',
+    policy: { batch: ['100%'] },
+  });
+  f.healthy(HOSTS, 'aaaaaaaaa');
+  const deadline = Date.now() + 10_000;
+  while (f.mem.deployment(d.id)!.status === 'running') {
+    if (Date.now() > deadline) assert.fail(`deployment #${d.id} never ended in the store (refused ${refused} saves)`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(refused, 1);
+  const stored = f.mem.deployment(d.id)!;
+  assert.equal(stored.status, 'succeeded');
+  assert.ok(stored.endedAt);
+  assert.equal(f.controller.current(d.id), undefined, 'no longer stepped');
+  assert.deepEqual(
+    audited(f.mem, 'deploy.succeeded').map((a) => a.target),
+    [CLUSTER],
+  );
+  await f.controller.stop();
+});

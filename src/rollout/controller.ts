@@ -26,7 +26,7 @@ import { observe, previousVersion } from './evaluate.js';
 import { resolvePolicy } from './deploy-policy.js';
 import { hostResult, hostResults, initialProgress, step, type RolloutAction, type StepInput } from './step.js';
 import { applyCommand, recordTestEnd, recordTestStart } from './progress-updates.js';
-import { addLog, headOf, newLines, newRunning, type RunningDeployment } from './running-deployment.js';
+import { addLog, headOf, newLines, newRunning, type Answer, type RunningDeployment } from './running-deployment.js';
 import { Executor } from './executor.js';
 import { jobOf, locked, planDeploy, planUndeploy, type StartDeploy, type StartPlan, type StartUndeploy } from './deploy-start.js';
 import { Following, type RemoteCommand } from './following.js';
@@ -139,6 +139,9 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     for (const entry of this.running.values()) {
       for (const c of entry.commands.splice(0))
         c.done(new NoopsError('NOOPS_E_NO_LEADER', `this server stopped leading rollouts before it applied "${c.action}": ${reason}`));
+      // applied in memory, never saved: the leader reads the deployment from the store without them
+      for (const a of entry.unanswered.splice(0))
+        a.done(a.err ?? new NoopsError('NOOPS_E_NO_LEADER', `this server stopped leading rollouts before it saved a command: ${reason}`));
     }
     this.running.clear();
     this.following.forget();
@@ -527,8 +530,13 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     const { row } = entry;
     const now = Date.now();
     let p = entry.progress;
-    const settled: { done: (err?: Error) => void; err?: Error }[] = [];
-    for (const c of entry.commands.splice(0)) {
+    // What waited for this round. Taken off the entry's lists, and put back at their front if the
+    // round's actions fail (the progress they went into is then dropped, not saved).
+    const commands = entry.commands.splice(0);
+    const testResults = entry.testResults.splice(0);
+    const notes = entry.notes.splice(0);
+    const settled: Answer[] = [];
+    for (const c of commands) {
       try {
         p = applyCommand(p, c.action, c.by, now);
         settled.push({ done: c.done });
@@ -536,8 +544,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         settled.push({ done: c.done, err: err as Error });
       }
     }
-    for (const t of entry.testResults.splice(0)) p = recordTestEnd(p, t.batch, t.commands, now);
-    if (entry.notes.length > 0) p = addLog(p, entry.notes.splice(0), now);
+    for (const t of testResults) p = recordTestEnd(p, t.batch, t.commands, now);
+    if (notes.length > 0) p = addLog(p, notes, now);
     // the hosts that reported since the last step (a step that fails before its save: every host again, below)
     const changed = entry.dirty;
     entry.dirty = new Set();
@@ -567,22 +575,33 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       // Not carried out: the step wrote its hosts into the entry's map, which goes back to what it
       // was, so that the next round (every host again) takes the step again from where it started.
       for (const [h, hp] of r.before) p.hosts[h] = hp;
+      entry.commands.unshift(...commands);
+      entry.testResults.unshift(...testResults);
+      entry.notes.unshift(...notes);
       throw err;
     }
     // written at the save below, or at the next one if it fails (the map has them already)
     entry.unsaved.push(...r.changed);
-    await this.save(entry, p, ended);
-    for (const s of settled) s.done(s.err);
+    try {
+      await this.save(entry, p, ended);
+    } catch (err) {
+      // The progress in memory holds the commands now; they are answered once a save writes them.
+      entry.unanswered.push(...settled);
+      throw err;
+    }
+    for (const s of [...entry.unanswered.splice(0), ...settled]) s.done(s.err);
   }
 
   /** Writes a changed progress (and the end) to the store, then tells the live views. */
   private async save(
     entry: RunningDeployment,
     p: RolloutProgress,
-    ended: Extract<RolloutAction, { type: 'end' }> | undefined,
+    endedNow: Extract<RolloutAction, { type: 'end' }> | undefined,
   ): Promise<void> {
     const { row } = entry;
     const before = entry.progress;
+    // an end whose save the store refused is written by the next save, whatever that round's step did
+    const ended = endedNow ?? entry.ending;
     // What changed: the hosts whose entry a step replaced since the last save (`unsaved`), and
     // the rest of the progress (its plan, phase and log: at 10,000 hosts, the plan's names are
     // about 150 kB, against about 2 MB with every host's entry).
@@ -611,9 +630,11 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       );
     } catch (err) {
       entry.unsaved.push(...changed); // the next save writes them (and the head: savedJson unchanged)
+      entry.ending = ended;
       throw err;
     }
     entry.savedJson = json;
+    entry.ending = undefined;
     if (ended) {
       this.running.delete(row.id);
       // commands that came in while this step ran are answered: nothing is left to steer

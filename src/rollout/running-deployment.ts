@@ -6,8 +6,14 @@ import type { DeploymentAction } from '../api/index.js';
 import type { DeployTestCommand, RolloutLogLine, RolloutProgress } from './types.js';
 import type { DesiredRow, Fence, ReleaseRow } from '../store/index.js';
 import type { Deployment } from './ports.js';
-import { LOG_KEEP } from './step.js';
+import { LOG_KEEP, type RolloutAction } from './step.js';
 import { manifestOf } from './store-ports.js';
+
+/** A command's answer, given once the progress it went into is saved (`err`: it was refused). */
+export interface Answer {
+  done: (err?: Error) => void;
+  err?: Error;
+}
 
 /** One deployment the controller steps. */
 export interface RunningDeployment {
@@ -23,6 +29,10 @@ export interface RunningDeployment {
   testResults: { batch: number; commands: DeployTestCommand[] }[];
   /** log lines from outside a step (hooks, a restart), added at the next */
   notes: string[];
+  /** commands a round applied whose save the store refused: answered once a later save succeeds */
+  unanswered: Answer[];
+  /** the end a save could not write: the next save writes it, whatever its round's step did */
+  ending?: Extract<RolloutAction, { type: 'end' }>;
   /** hosts whose before-stop hook failed, and why */
   hookFailures: Map<string, string>;
   /** releases other than the deployment's (previous versions), by version */
@@ -62,6 +72,7 @@ export function newRunning(
     commands: [],
     testResults: [],
     notes: [],
+    unanswered: [],
     hookFailures: new Map(),
     releases: new Map(),
     hostSet: new Set(row.hosts),
