@@ -8,7 +8,8 @@ import type { DesiredState, RuntimeRef } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { openStore } from '../store/open.js';
 import type { DesiredRow, Store } from '../store/index.js';
-import { answerJson, DESIRED_FRESH_MS, DesiredView, READ_SLICE } from './desired-view.js';
+import { answerJson, DESIRED_FRESH_MS, DesiredView, GENERATION_KEEP_MS, READ_SLICE } from './desired-view.js';
+import { type ChangeBus, Subscribers } from '../bus/index.js';
 import { DesiredHub } from './hub.js';
 import { serverIdentity } from './trust.js';
 
@@ -47,6 +48,24 @@ const row = (host: string, version: string, deploymentId: number | null = 7): De
   updatedAt: '2026-01-01T00:00:00.000Z',
   kind: null,
 });
+
+/** The hosts whose generation the store was asked for (`counting`), in order. */
+const reads: string[] = [];
+
+/** The store, with its generation reads noted in `reads`. */
+function counting(store: Store): Store {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'desiredGeneration')
+        return (host: string) => {
+          reads.push(host);
+          return target.desiredGeneration(host);
+        };
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
 
 /** A view over a real (in-memory) store, with the server's other books faked and counted. */
 async function harness(): Promise<{
@@ -178,7 +197,7 @@ test('the answers resolved in one turn read their hosts together: in slices, not
 });
 
 test('a write on another server (the store changed, its generation bumped, no wake here) reaches the next answer', async () => {
-  const { store, view } = await harness();
+  const { store, view, clock } = await harness();
   await store.setDesired('h1', CLUSTER, row('h1', 'abc1234'));
   assert.equal((await view.answer('h1')).instances[0]!.version, 'abc1234');
   await store.setDesired('h1', CLUSTER, row('h1', 'def5678', 8)); // as another server's rollout would
@@ -188,6 +207,66 @@ test('a write on another server (the store changed, its generation bumped, no wa
   await store.setDesired('h1', CLUSTER, null);
   assert.deepEqual((await view.answer('h1', await store.desiredGeneration('h1'))).instances, []);
   assert.equal(view.resolutions, 3);
+  // the generation this view read (2, for the second answer) is kept: a write whose wake never
+  // came (the bus lost it) is seen once it is GENERATION_KEEP_MS old
+  await store.setDesired('h1', CLUSTER, row('h1', 'abc1234', 9));
+  assert.equal(await view.generation('h1'), 2, 'kept');
+  clock.ms += GENERATION_KEEP_MS;
+  assert.equal(await view.generation('h1'), 4);
+  clock.ms += DESIRED_FRESH_MS;
+  assert.equal((await view.answer('h1')).instances[0]!.version, 'abc1234');
+  await store.close();
+});
+
+test("a host's generation is read from the store once, and again after its wake, a new pool or the bus's return", async () => {
+  const { store, clock } = await harness();
+  // a bus of this server alone whose connection can be said to have come back (resync)
+  const subscribers = new Subscribers();
+  const bus: ChangeBus & { resync(): void } = {
+    publish: async (channel, payload) => subscribers.deliver(channel, payload),
+    subscribe: (channel, subscriber) => subscribers.add(channel, subscriber),
+    close: async () => subscribers.clear(),
+    resync: () => subscribers.resyncAll(),
+  };
+  const withBus = new DesiredView({
+    store: counting(store),
+    signing: SIGNING,
+    kindOf: async () => 'deploy',
+    runtimeRefs: async () => [],
+    secretsFor: async () => ({}),
+    signatureOf: async () => undefined,
+    rootScopes: async () => [],
+    now: () => clock.ms,
+    bus,
+  });
+  const hub = new DesiredHub(bus);
+  hub.listen((h) => withBus.forget(h)); // as the server wires them
+  reads.length = 0;
+  assert.equal(await withBus.generation('h1'), 0, 'an unknown host');
+  await store.setDesired('h1', CLUSTER, row('h1', 'abc1234'));
+  assert.equal(await withBus.generation('h1'), 0, 'kept: no wake came');
+  hub.notify('h1'); // what every writer does after its commit, on this server or another
+  assert.equal(await withBus.generation('h1'), 1);
+  assert.equal(await withBus.generation('h1'), 1);
+  assert.deepEqual(reads, ['h1', 'h1'], 'read twice: at first and after the wake');
+  await store.setDesired('h1', CLUSTER, row('h1', 'def5678', 8));
+  withBus.forgetAll(); // a new address pool raised every generation
+  assert.equal(await withBus.generation('h1'), 2);
+  await store.setDesired('h1', CLUSTER, null);
+  bus.resync(); // the bus was away: wakes may have been lost
+  assert.equal(await withBus.generation('h1'), 3);
+  assert.equal(await withBus.generation('h1'), 3);
+  assert.equal(reads.length, 4);
+  // a wake while a read is in flight: the read answers what it read, and is not kept
+  await store.setDesired('h1', CLUSTER, row('h1', 'abc1234', 9));
+  clock.ms += GENERATION_KEEP_MS; // what was kept is too old
+  const slow = withBus.generation('h1');
+  hub.notify('h1'); // a write committed while it was read
+  assert.equal(await slow, 4);
+  assert.equal(await withBus.generation('h1'), 4);
+  assert.equal(reads.length, 6, 'the read a wake overtook was not kept: read again');
+  assert.equal(await withBus.generation('h1'), 4);
+  assert.equal(reads.length, 6, 'then kept');
   await store.close();
 });
 

@@ -1,6 +1,7 @@
 /**
  * Each host's desired-state answer (`GET /agent/desired`), resolved once and kept in memory, so
- * a long poll is a plain read: the generation from the store, the rest from here.
+ * a long poll is a plain read: the generation (read from the store after each change), the rest
+ * from here.
  *
  * Resolving an answer reads the host's desired row, then for each entry the deployment's kind,
  * the runtimes' refs, the root grants, the secrets' values and the release's signature. An entry
@@ -17,8 +18,10 @@
  *   another server's write  --its hub.notify, over the bus-->        forget(host) here too
  *   a notification lost     --generation in the store is newer-->   the poll resolves the host
  *
- * Correctness never depends on what is kept: an answer older than the store's generation, or
- * older than DESIRED_FRESH_MS, is resolved again. Secret values are held in memory only.
+ * Correctness never depends on what is kept for long: an answer older than the store's generation,
+ * or older than DESIRED_FRESH_MS, is resolved again; the generation is read from the store again
+ * after each wake of its host, and at least every GENERATION_KEEP_MS. Secret values are held in
+ * memory only.
  */
 // api/types.js, not api/index.js: the index loads the client, which the server does not use
 import type {
@@ -44,6 +47,17 @@ import { adoptedKey, serverIdentity, stampOf } from './trust.js';
  * root grant, a secret, a runtime, an adoption's stamp) stays unseen here.
  */
 export const DESIRED_FRESH_MS = 1_000;
+
+/**
+ * How long a host's generation read from the store is answered without reading it again
+ * (`DesiredView.generation`: every report's answer and every long poll asks for it, 4,000 times a
+ * second with 10,000 agents deploying, and a statement each was about a sixth of a heartbeat's
+ * CPU on the server). Every writer of desired state wakes the hub after its commit, on every
+ * server, and the wake forgets the host's generation here; this bounds how long a change whose
+ * wake was lost stays unseen by the reports' answers (the bus reconnecting forgets them all), as
+ * a long poll's own timeout (DEFAULT_LONG_POLL_MS, 25 s) bounds it for a parked poll.
+ */
+export const GENERATION_KEEP_MS = 25_000;
 
 /** Resolved entries kept at most: past it, the stale ones are dropped (all of them if none is). */
 export const MAX_RESOLVED_ENTRIES = 10_000;
@@ -142,11 +156,40 @@ export class DesiredView {
   private reading: Map<string, { resolve(r: HostRead): void; reject(e: Error): void }[]> | undefined;
   /** how many host answers were resolved (tests count them) */
   resolutions = 0;
+  /** each host's generation as last read from the store, and when that read began */
+  private readonly generations = new Map<string, { generation: number; at: number }>();
+  /** forgets so far (a count), and the count at each host's last one while a read was in flight */
+  private forgets = 0;
+  private readonly forgotAt = new Map<string, number>();
+  private allForgotAt = 0;
+  private generationReads = 0;
 
   constructor(private readonly deps: DesiredViewDeps) {
     this.now = deps.now ?? Date.now;
     // a change on any server (this one too, at once), or changes missed while the bus was away
     deps.bus?.subscribe(CHANNELS.answers, { change: () => this.forgetAll(), resync: () => this.forgetAll() });
+    // desired-state wakes missed while the bus was away: no generation kept is to be trusted (the hub forgets each woken host: `forget`)
+    deps.bus?.subscribe(CHANNELS.desired, { change: () => undefined, resync: () => this.forgetGenerations() });
+  }
+
+  /**
+   * The host's desired-state generation (0 for an unknown host): the one read from the store in
+   * the last GENERATION_KEEP_MS, else read now. A read during which the host was forgotten (a
+   * write committed meanwhile) answers what it read but is not kept.
+   */
+  async generation(host: string): Promise<number> {
+    const now = this.now();
+    const kept = this.generations.get(host);
+    if (kept !== undefined && now - kept.at < GENERATION_KEEP_MS) return kept.generation;
+    const before = this.forgets;
+    this.generationReads++;
+    try {
+      const generation = await this.deps.store.desiredGeneration(host);
+      if (this.allForgotAt <= before && (this.forgotAt.get(host) ?? 0) <= before) this.generations.set(host, { generation, at: now });
+      return generation;
+    } finally {
+      if (--this.generationReads === 0) this.forgotAt.clear(); // no read left that a forget could concern
+    }
   }
 
   /**
@@ -160,16 +203,19 @@ export class DesiredView {
       const kept = this.hosts.get(host);
       if (kept === undefined || !this.fresh(kept)) return this.start(host).value; // reads the store now
       const resolved = await kept.value;
-      current ??= await this.deps.store.desiredGeneration(host);
+      current ??= await this.generation(host);
       // equal, not "at least": a store put back to an earlier generation (a restored backup) is answered as it is
       if (resolved.generation === current) return resolved;
       if (this.hosts.get(host) === kept) this.hosts.delete(host); // not the store's: resolved next turn
     }
   }
 
-  /** The host's desired state changed (the hub's wake): its next answer is resolved anew. */
+  /** The host's desired state changed (the hub's wake): its generation is read again, its next answer resolved anew. */
   forget(host: string): void {
     this.hosts.delete(host);
+    this.generations.delete(host);
+    this.forgets++;
+    if (this.generationReads > 0) this.forgotAt.set(host, this.forgets);
   }
 
   /**
@@ -184,10 +230,16 @@ export class DesiredView {
     this.deps.bus.publish(CHANNELS.answers, '').catch((err: Error) => process.emitWarning(`desired view: ${err.message}`));
   }
 
-  /** Forgets every answer and entry kept here (what `changed()` does on each server). */
+  /** Forgets every answer, entry and generation kept here (what `changed()` does on each server, and a new address pool). */
   forgetAll(): void {
     this.hosts.clear();
     this.entries.clear();
+    this.forgetGenerations();
+  }
+
+  private forgetGenerations(): void {
+    this.generations.clear();
+    this.allForgotAt = ++this.forgets;
   }
 
   private fresh(held: Held<unknown>): boolean {

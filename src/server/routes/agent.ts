@@ -166,7 +166,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
         kind: 'agent',
         host: req.principal.name,
       });
-    const generation = await ctx.store.desiredGeneration(req.principal.name);
+    const generation = await ctx.desired.generation(req.principal.name);
     // The heartbeat goes back on every report: an agent that restarted with its saved token never joined again to learn it.
     return { generation, heartbeatMs: ctx.config.heartbeatMs };
   });
@@ -185,7 +185,7 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
       throw new NoopsError('NOOPS_E_INPUT', 'balancers must be the integer index of the pools a previous answer gave');
     const pools = ctx.balancers.view;
     // An agent that is up to date waits: check with the generation alone, read the state after.
-    let generation: number | undefined = await ctx.store.desiredGeneration(host);
+    let generation: number | undefined = await ctx.desired.generation(host);
     if (generation <= after && (balancersIndex === undefined || pools.index(host) === balancersIndex)) {
       // the first of: its desired state changed, a command was queued for it (on any server), its
       // pools changed, its client left; then the other waits are taken back (agent-park.ts)
