@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create as tarCreate } from 'tar';
 import type { AgentReport } from '../api/index.js';
+import { NoopsError } from '../errors/index.js';
 import { RolloutController, type RolloutDeps } from './controller.js';
 import type { HostHookContext } from './hooks.js';
 import type { StoredDeployment } from './ports.js';
@@ -526,5 +527,68 @@ test('a deployment whose final save is refused once ends in the store at the nex
     audited(f.mem, 'deploy.succeeded').map((a) => a.target),
     [CLUSTER],
   );
+  await f.controller.stop();
+});
+
+test("a deployment's end whose audit entry is refused still ends, tells its views, and answers the round's commands", async () => {
+  const f = await fleet();
+  const write = f.deps.write;
+  const audit = write.audit.bind(write);
+  let refused = 0;
+  write.audit = async (...args: Parameters<typeof audit>) => {
+    if (args[0].action === 'deploy.succeeded') {
+      refused++;
+      throw new Error('disk I/O error');
+    }
+    return audit(...args);
+  };
+  const seen: string[] = [];
+  f.controller.on('change', (row) => seen.push(row.status));
+  const d = await f.controller.startDeploy({
+    tag: CLUSTER,
+    version: 'aaaaaaaaa',
+    kind: 'deploy',
+    initiator: 'alice',
+    policy: { batch: ['100%'] },
+  });
+  f.healthy(HOSTS, 'aaaaaaaaa');
+  const paused = await within(f.controller.act(d.id, 'pause', 'bob'), 'the pause taken by the round that ends it');
+  assert.equal(paused.status, 'succeeded');
+  assert.equal(refused, 1);
+  assert.equal(f.mem.deployment(d.id)!.status, 'succeeded');
+  assert.ok(seen.includes('succeeded'), 'the live views heard of the end');
+  await f.controller.stop();
+});
+
+test('a command taken up by a round that outlives this server leading is answered: another server leads', async () => {
+  // each host's drain waits on `gate` (none at first)
+  let gate: Promise<void> = Promise.resolve();
+  const hold = { then: (ok: () => void, no: (e: unknown) => void) => gate.then(ok, no) } as unknown as Promise<void>;
+  const f = await fleet({ holdBeforeStop: hold });
+  const write = f.deps.write;
+  const update = write.updateDeployment.bind(write);
+  let fenced = false;
+  write.updateDeployment = async (...args: Parameters<typeof update>) => {
+    if (fenced) throw new NoopsError('NOOPS_E_FENCED', 'the rollout loop is led by s2 now');
+    return update(...args);
+  };
+  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  await f.controller.act(d.id, 'pause', 'bob');
+  let drained!: () => void;
+  gate = new Promise((resolve) => {
+    drained = resolve;
+  });
+  f.healthy(['h1'], 'aaaaaaaaa');
+  // taken by the round that starts batch 2, which then waits on its hosts' drains
+  const resumed = f.controller.act(d.id, 'resume', 'bob');
+  const deadline = Date.now() + 10_000;
+  while (!f.hooks.some((h) => h.startsWith('stop h2 '))) {
+    if (Date.now() > deadline) assert.fail(`batch 2 never started: ${JSON.stringify(f.hooks)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  f.controller.follow('its lease was lost'); // another server leads from here
+  fenced = true;
+  drained();
+  await assert.rejects(within(resumed, 'the resume'), { code: 'NOOPS_E_NO_LEADER' });
   await f.controller.stop();
 });

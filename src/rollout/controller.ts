@@ -137,11 +137,9 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     this.leading = false;
     this.fence = undefined;
     for (const entry of this.running.values()) {
-      for (const c of entry.commands.splice(0))
-        c.done(new NoopsError('NOOPS_E_NO_LEADER', `this server stopped leading rollouts before it applied "${c.action}": ${reason}`));
+      for (const c of entry.commands.splice(0)) c.done(notLeading(`"${c.action}"`, reason));
       // applied in memory, never saved: the leader reads the deployment from the store without them
-      for (const a of entry.unanswered.splice(0))
-        a.done(a.err ?? new NoopsError('NOOPS_E_NO_LEADER', `this server stopped leading rollouts before it saved a command: ${reason}`));
+      for (const a of entry.unanswered.splice(0)) a.done(a.err ?? notLeading('a command', reason));
     }
     this.running.clear();
     this.following.forget();
@@ -575,9 +573,11 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       // Not carried out: the step wrote its hosts into the entry's map, which goes back to what it
       // was, so that the next round (every host again) takes the step again from where it started.
       for (const [h, hp] of r.before) p.hosts[h] = hp;
-      entry.commands.unshift(...commands);
-      entry.testResults.unshift(...testResults);
-      entry.notes.unshift(...notes);
+      if (this.holds(entry)) {
+        entry.commands.unshift(...commands);
+        entry.testResults.unshift(...testResults);
+        entry.notes.unshift(...notes);
+      } else for (const c of commands) c.done(notLeading(`"${c.action}"`)); // this server stopped leading meanwhile
       throw err;
     }
     // written at the save below, or at the next one if it fails (the map has them already)
@@ -585,8 +585,10 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     try {
       await this.save(entry, p, ended);
     } catch (err) {
-      // The progress in memory holds the commands now; they are answered once a save writes them.
-      entry.unanswered.push(...settled);
+      // The progress in memory holds the commands now; they are answered once a save writes them
+      // (or when this server stops leading: `follow`), or at once if it stopped meanwhile.
+      if (this.holds(entry)) entry.unanswered.push(...settled);
+      else for (const s of settled) s.done(s.err ?? notLeading('the command'));
       throw err;
     }
     for (const s of [...entry.unanswered.splice(0), ...settled]) s.done(s.err);
@@ -640,20 +642,35 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
       // commands that came in while this step ran are answered: nothing is left to steer
       for (const c of entry.commands.splice(0))
         c.done(new NoopsError('NOOPS_E_DEPLOY_STATE', `cannot ${c.action} deployment #${row.id}: it has ended (${row.status})`));
-      await this.deps.write.audit(
-        {
-          at: row.endedAt!,
-          actor: 'noops',
-          action: `${row.kind}.${row.status}`,
-          target: row.tag,
-          detail: { deployment: row.id, version: row.version, message: row.message },
-        },
-        entry.fence,
-      );
+      try {
+        await this.deps.write.audit(
+          {
+            at: row.endedAt!,
+            actor: 'noops',
+            action: `${row.kind}.${row.status}`,
+            target: row.tag,
+            detail: { deployment: row.id, version: row.version, message: row.message },
+          },
+          entry.fence,
+        );
+      } catch (err) {
+        // The end is written: its audit entry missing undoes nothing, and the views must hear of it.
+        if (isFenced(err)) this.lostFence(err as Error);
+        else
+          process.emitWarning(
+            `rollout: deployment ${row.id} ended ${row.status}, but its audit entry could not be written: ${(err as Error).message}`,
+          );
+      }
     }
     this.emit('written', row.id);
     for (const line of fresh) this.emit('log', row.id, line);
     this.emit('change', row);
+  }
+
+  /** Whether this server still steps `entry` (it may have stopped leading while a round waited). */
+  private holds(entry: RunningDeployment): boolean {
+    const id = entry.row.id;
+    return this.leading && entry.fence === this.fence && (this.running.get(id) === entry || this.opening.get(id) === entry);
   }
 
   /** Each host's observation, read when the step asks for it: a step looks at the hosts in flight, not at all of them. */
@@ -703,6 +720,11 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     if (why === 'restart') entry.notes.push(`the server restarted; resuming (${where})`);
     else if (why === 'takeover') entry.notes.push(`server ${entry.fence?.holder ?? '?'} took the rollout loop over; resuming (${where})`);
   }
+}
+
+/** The answer to a command this server took up and can no longer carry out: another server leads rollouts now. */
+function notLeading(what: string, reason = 'another server leads them now'): NoopsError {
+  return new NoopsError('NOOPS_E_NO_LEADER', `this server stopped leading rollouts before it applied ${what}: ${reason}`);
 }
 
 function isFenced(err: unknown): boolean {
