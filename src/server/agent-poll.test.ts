@@ -125,3 +125,28 @@ test("the desired state an agent polls follows a root grant, a secret, a wake an
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a write whose wake was lost reaches a parked poll when its time is up, though the generation was kept', {
+  timeout: 30_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'noops-agent-poll-'));
+  const server = await startServer({ dataDir: dir, listen: '127.0.0.1:0', longPollMs: 1_500 });
+  try {
+    const admin = new ApiClient(server.url, readFileSync(server.adminTokenFile, 'utf8').trim());
+    const joiner = new ApiClient(server.url, readFileSync(server.joinTokenFile, 'utf8').trim());
+    const agent = new ApiClient(server.url, (await joiner.join({ name: 'h1', labels: {} })).token);
+    await admin.setCluster({ tag: CLUSTER, hosts: ['h1'] });
+    const { generation } = await agent.desired(-1); // the view keeps the host's generation now
+    assert.equal(await server.ctx.desired.generation('h1'), generation);
+    // a write on another server whose message on the bus never came: nothing here forgets it
+    await server.ctx.store.setDesired('h1', CLUSTER, null);
+    assert.equal(await server.ctx.desired.generation('h1'), generation, 'kept');
+    const t0 = Date.now();
+    const answer = await agent.desired(generation);
+    assert.equal(answer.generation, generation + 1, "the store's, read when the poll's time was up");
+    assert.ok(Date.now() - t0 >= 1_400, 'it waited its time: nothing woke it');
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -51,11 +51,12 @@ export const DESIRED_FRESH_MS = 1_000;
 /**
  * How long a host's generation read from the store is answered without reading it again
  * (`DesiredView.generation`: every report's answer and every long poll asks for it, 4,000 times a
- * second with 10,000 agents deploying, and a statement each was about a sixth of a heartbeat's
+ * second with 10,000 agents deploying, and a statement each was about a quarter of a heartbeat's
  * CPU on the server). Every writer of desired state wakes the hub after its commit, on every
- * server, and the wake forgets the host's generation here; this bounds how long a change whose
- * wake was lost stays unseen by the reports' answers (the bus reconnecting forgets them all), as
- * a long poll's own timeout (DEFAULT_LONG_POLL_MS, 25 s) bounds it for a parked poll.
+ * server, and the wake forgets the host's generation here. A change whose wake was lost (the bus
+ * reconnecting forgets them all) is in a report's answer within this time, and answers a parked
+ * poll when the poll's own time is up (`longPollMs`, 25 s by default): a poll that waited out
+ * reads the store's generation.
  */
 export const GENERATION_KEEP_MS = 25_000;
 
@@ -165,7 +166,7 @@ export class DesiredView {
   private generationReads = 0;
 
   constructor(private readonly deps: DesiredViewDeps) {
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? (() => performance.now()); // monotonic: a wall clock stepped back keeps nothing longer
     // a change on any server (this one too, at once), or changes missed while the bus was away
     deps.bus?.subscribe(CHANNELS.answers, { change: () => this.forgetAll(), resync: () => this.forgetAll() });
     // desired-state wakes missed while the bus was away: no generation kept is to be trusted (the hub forgets each woken host: `forget`)
@@ -174,13 +175,13 @@ export class DesiredView {
 
   /**
    * The host's desired-state generation (0 for an unknown host): the one read from the store in
-   * the last GENERATION_KEEP_MS, else read now. A read during which the host was forgotten (a
-   * write committed meanwhile) answers what it read but is not kept.
+   * the last GENERATION_KEEP_MS, else (or `fromStore`) read now. A read during which the host was
+   * forgotten (a write committed meanwhile) answers what it read but is not kept.
    */
-  async generation(host: string): Promise<number> {
+  async generation(host: string, opts: { fromStore?: boolean } = {}): Promise<number> {
     const now = this.now();
     const kept = this.generations.get(host);
-    if (kept !== undefined && now - kept.at < GENERATION_KEEP_MS) return kept.generation;
+    if (kept !== undefined && !opts.fromStore && now - kept.at < GENERATION_KEEP_MS) return kept.generation;
     const before = this.forgets;
     this.generationReads++;
     try {

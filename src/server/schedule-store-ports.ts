@@ -152,8 +152,8 @@ export function scheduleWriter(
         await s.addStaleCopy({ host, tag, since });
         await s.setDesired(host, tag, null);
       });
+      ctx.hub.notify(host); // first: its generation moved, whatever the bus does next
       await ctx.bus.publish(CHANNELS.schedule, 'stale');
-      ctx.hub.notify(host);
     },
     async clearStale(host, tag, event: NewPlacementEvent) {
       await write(async (s) => {

@@ -20,13 +20,14 @@ export interface PollWaits {
 /**
  * Resolves at the first of: the host's desired state changed (its hub wake, from any server), a
  * command was queued for it, its pools changed, its client left (`raw` closed), or
- * `ctx.config.longPollMs` passed; then every other wait is taken back. Rejects if the command
- * queue could not be read. Everything is registered before it returns: a change that comes while
+ * `ctx.config.longPollMs` passed (then with true: nothing woke it); then every other wait is taken
+ * back. Rejects if the command queue could not be read. Everything is registered before it returns: a change that comes while
  * the caller goes on is not missed.
  */
-export function parkPoll(ctx: ServerContext, host: string, waits: PollWaits, raw: IncomingMessage): Promise<void> {
+export function parkPoll(ctx: ServerContext, host: string, waits: PollWaits, raw: IncomingMessage): Promise<boolean> {
   return new Promise((resolve, reject) => {
     let ended = false;
+    let waitedOut = false;
     const end = (err?: Error): void => {
       if (ended) return;
       ended = true;
@@ -35,11 +36,14 @@ export function parkPoll(ctx: ServerContext, host: string, waits: PollWaits, raw
       ctx.hub.unpark(host, end);
       if (waits.commands) ctx.commands.unparkQueued(host, end);
       if (waits.balancers !== undefined) ctx.balancers.view.unpark(host, end);
-      if (err === undefined) resolve();
+      if (err === undefined) resolve(waitedOut);
       else reject(err);
     };
     // the timer and the close event call `end` without an argument
-    const timer = setTimeout(end, ctx.config.longPollMs);
+    const timer = setTimeout(() => {
+      waitedOut = true;
+      end();
+    }, ctx.config.longPollMs);
     raw.on('close', end);
     ctx.hub.park(host, end);
     if (waits.commands) ctx.commands.parkQueued(host, end); // may call end at once: a command waits now

@@ -189,11 +189,18 @@ export async function agentRoutes(api: FastifyInstance, ctx: ServerContext, prin
     if (generation <= after && (balancersIndex === undefined || pools.index(host) === balancersIndex)) {
       // the first of: its desired state changed, a command was queued for it (on any server), its
       // pools changed, its client left; then the other waits are taken back (agent-park.ts)
-      await parkPoll(ctx, host, { commands: withCommands, ...(balancersIndex !== undefined && { balancers: balancersIndex }) }, req.raw);
+      const waitedOut = await parkPoll(
+        ctx,
+        host,
+        { commands: withCommands, ...(balancersIndex !== undefined && { balancers: balancersIndex }) },
+        req.raw,
+      );
       // its client left: nobody to answer, so nothing is read (when the server stops, its agents'
       // polls end this way after the store may have closed)
       if (req.socket.destroyed) return reply.hijack();
-      generation = undefined; // it may have changed while this poll waited
+      // it may have changed while this poll waited: woken, the wake made the view forget the
+      // host's generation; waited out, a wake may have been lost, and the store's is read
+      generation = waitedOut ? await ctx.desired.generation(host, { fromStore: true }) : undefined;
     }
     try {
       // Resolved when it was written (desired-view.ts): the same bytes as a DesiredState, made once.

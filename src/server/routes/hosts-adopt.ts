@@ -48,15 +48,20 @@ export async function hostAdoptRoutes(api: FastifyInstance, ctx: ServerContext):
     const generation = await ctx.store.raiseDesiredGeneration(name, Math.max(desired.generation, trust.generation) + 1);
     const at = new Date().toISOString();
     const adoption: Adoption = { refusal: trust.refusal, generation, by: req.principal.name, at };
-    await ctx.store.setMeta(adoptedKey(name), JSON.stringify(adoption));
-    await ctx.store.audit({
-      at,
-      actor: req.principal.name,
-      action: 'host.adopt',
-      target: name,
-      detail: { refusal: trust.refusal, reason, followed: trust.server, generation, ...plan },
-    });
-    ctx.hub.notify(name);
+    try {
+      await ctx.store.setMeta(adoptedKey(name), JSON.stringify(adoption));
+      await ctx.store.audit({
+        at,
+        actor: req.principal.name,
+        action: 'host.adopt',
+        target: name,
+        detail: { refusal: trust.refusal, reason, followed: trust.server, generation, ...plan },
+      });
+    } finally {
+      // after the stamp (the answer a woken poll reads carries it), and even if a write after the
+      // raised generation failed: every server forgets the host's generation and answer
+      ctx.hub.notify(name);
+    }
     return { host: name, refusal: trust.refusal, reason, generation, ...plan };
   });
 }
