@@ -51,6 +51,8 @@ async function fleet(
     mem?: MemoryRolloutStore;
     /** before-stop hooks wait until this settles (a balancer's drain) */
     holdBeforeStop?: Promise<void>;
+    /** and then until what this answers settles (asked at each hook) */
+    drain?: () => Promise<void>;
   } = {},
 ): Promise<Fleet> {
   const mem = opts.mem ?? seeded(opts.deployTests);
@@ -68,6 +70,7 @@ async function fleet(
       beforeStop: async (c: HostHookContext) => {
         hooks.push(`stop ${c.host} ${c.from}->${c.to} ${c.kind}`);
         await opts.holdBeforeStop;
+        await opts.drain?.();
         if (c.host === opts.failBeforeStop && c.kind !== 'revert') throw new Error('the load balancer said no');
       },
       afterHealthy: async (c: HostHookContext) => {
@@ -563,8 +566,7 @@ test("a deployment's end whose audit entry is refused still ends, tells its view
 test('a command taken up by a round that outlives this server leading is answered: another server leads', async () => {
   // each host's drain waits on `gate` (none at first)
   let gate: Promise<void> = Promise.resolve();
-  const hold = { then: (ok: () => void, no: (e: unknown) => void) => gate.then(ok, no) } as unknown as Promise<void>;
-  const f = await fleet({ holdBeforeStop: hold });
+  const f = await fleet({ drain: () => gate });
   const write = f.deps.write;
   const update = write.updateDeployment.bind(write);
   let fenced = false;
