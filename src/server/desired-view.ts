@@ -51,7 +51,7 @@ export const DESIRED_FRESH_MS = 1_000;
 /**
  * How long a host's generation read from the store is answered without reading it again
  * (`DesiredView.generation`: every report's answer and every long poll asks for it, 4,000 times a
- * second with 10,000 agents deploying, and a statement each was about a quarter of a heartbeat's
+ * second with 10,000 agents deploying, and a statement each was about a fifth of a heartbeat's
  * CPU on the server). Every writer of desired state wakes the hub after its commit, on every
  * server, and the wake forgets the host's generation here. A change whose wake was lost (the bus
  * reconnecting forgets them all) is in a report's answer within this time, and answers a parked
