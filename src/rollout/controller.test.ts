@@ -115,6 +115,37 @@ const desiredVersions = async (mem: MemoryRolloutStore): Promise<Record<string, 
 /** The audit entries of one action. */
 const audited = (mem: MemoryRolloutStore, action: string) => mem.audits.filter((a) => a.action === action);
 
+type Writer = RolloutDeps['write'];
+/** How many calls a `refuse` refused. */
+interface Refusals {
+  refused: number;
+}
+const diskError = (): Error => new Error('disk I/O error');
+
+/**
+ * Makes the store's `method` refuse the calls `refuses` picks (it sees their arguments) with
+ * `error` (a locked database by default), and counts them: a store error the controller must
+ * come through without losing anything.
+ */
+function refuse<K extends 'setDesiredMany' | 'updateDeployment' | 'audit'>(
+  f: Fleet,
+  method: K,
+  refuses: (...args: Parameters<Writer[K]>) => boolean,
+  error: () => Error = () => new Error('database is locked'),
+): Refusals {
+  const count = { refused: 0 };
+  const write = f.deps.write;
+  const original = (write[method] as (...args: unknown[]) => Promise<unknown>).bind(write);
+  write[method] = (async (...args: Parameters<Writer[K]>) => {
+    if (refuses(...args)) {
+      count.refused++;
+      throw error();
+    }
+    return original(...args);
+  }) as unknown as Writer[K];
+  return count;
+}
+
 test('a batched rollout changes desired state batch by batch, calls the hooks, and ends succeeded', async () => {
   const f = await fleet();
   const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
@@ -375,25 +406,20 @@ test("a deploy's start reads each thing it needs once, and asks the lock one que
 
 test('a save the store refuses: the hosts that round changed are written by the next one', async () => {
   const f = await fleet();
-  const write = f.deps.write;
-  let refuse = false;
-  let refused = 0;
-  const update = write.updateDeployment.bind(write);
-  write.updateDeployment = async (...args: Parameters<typeof update>) => {
-    if (refuse && (args[1].hostChanges?.length ?? 0) > 0) {
-      refuse = false;
-      refused++;
-      throw new Error('disk I/O error');
-    }
-    return update(...args);
-  };
+  let armed = false;
+  const store: Refusals = refuse(
+    f,
+    'updateDeployment',
+    (_, fields) => armed && store.refused === 0 && (fields.hostChanges?.length ?? 0) > 0,
+    diskError,
+  );
   const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
-  refuse = true; // the save of h1 going healthy fails once
+  armed = true; // the save of h1 going healthy fails once
   f.healthy(['h1'], 'aaaaaaaaa');
   await until(f, d.id, (x) => x.hostResults.h2 === 'deploying');
   f.healthy(['h2', 'h3', 'h4'], 'aaaaaaaaa');
   await until(f, d.id, (x) => x.status !== 'running');
-  assert.equal(refused, 1);
+  assert.equal(store.refused, 1);
   const stored = f.mem.deployment(d.id)!;
   assert.equal(stored.status, 'succeeded');
   assert.deepEqual(stored.hostResults, { h1: 'succeeded', h2: 'succeeded', h3: 'succeeded', h4: 'succeeded' }, 'h1 written after all');
@@ -403,19 +429,11 @@ test('a save the store refuses: the hosts that round changed are written by the 
 
 test('a round whose action fails is taken again from where it started: a failed host whose revert was refused once still rolls back', async () => {
   const f = await fleet();
-  const write = f.deps.write;
-  const setMany = write.setDesiredMany.bind(write);
-  let refuse = 0;
-  write.setDesiredMany = async (...args: Parameters<typeof setMany>) => {
-    if (refuse > 0) {
-      refuse--;
-      throw new Error('database is locked');
-    }
-    return setMany(...args);
-  };
+  let armed = false;
+  const store: Refusals = refuse(f, 'setDesiredMany', () => armed && store.refused === 0);
   const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
   assert.deepEqual(await desiredVersions(f.mem), { h1: 'aaaaaaaaa', h2: null, h3: null, h4: null });
-  refuse = 1; // the revert's write
+  armed = true; // the revert's write
   f.reports.set('h1', {
     ...healthyReport('h1', 'aaaaaaaaa'),
     processes: [],
@@ -423,7 +441,7 @@ test('a round whose action fails is taken again from where it started: a failed 
   });
   f.controller.onReport('h1');
   const done = await until(f, d.id, (x) => x.status !== 'running');
-  assert.equal(refuse, 0, 'the revert was refused once');
+  assert.equal(store.refused, 1, 'the revert was refused once');
   assert.equal(done.status, 'rolled_back');
   assert.deepEqual(await desiredVersions(f.mem), { h1: null, h2: null, h3: null, h4: null }, 'h1 sent back after all');
   const stored = f.mem.deployment(d.id)!;
@@ -443,20 +461,12 @@ async function within<T>(p: Promise<T>, what: string): Promise<T> {
 
 test("a command whose round's revert is refused once is applied by the next round, and answered", async () => {
   const f = await fleet();
-  const write = f.deps.write;
-  const setMany = write.setDesiredMany.bind(write);
-  let refuse = 0;
-  write.setDesiredMany = async (...args: Parameters<typeof setMany>) => {
-    if (refuse > 0) {
-      refuse--;
-      throw new Error('database is locked');
-    }
-    return setMany(...args);
-  };
+  let armed = false;
+  const store: Refusals = refuse(f, 'setDesiredMany', () => armed && store.refused === 0);
   const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
-  refuse = 1; // the abort's revert of h1
+  armed = true; // the abort's revert of h1
   await within(f.controller.act(d.id, 'abort', 'carol'), 'the abort');
-  assert.equal(refuse, 0, 'the revert was refused once');
+  assert.equal(store.refused, 1, 'the revert was refused once');
   assert.deepEqual(await desiredVersions(f.mem), { h1: null, h2: null, h3: null, h4: null }, 'h1 sent back');
   f.reports.set('h1', { generation: 2, failures: [], processes: [] });
   f.controller.onReport('h1');
@@ -468,16 +478,7 @@ test("a command whose round's revert is refused once is applied by the next roun
 
 test('a command whose save is refused once is answered when a later save writes it', async () => {
   const f = await fleet();
-  const write = f.deps.write;
-  const update = write.updateDeployment.bind(write);
-  let refused = 0;
-  write.updateDeployment = async (...args: Parameters<typeof update>) => {
-    if (args[1].progress?.paused && refused === 0) {
-      refused++;
-      throw new Error('disk I/O error');
-    }
-    return update(...args);
-  };
+  const store: Refusals = refuse(f, 'updateDeployment', (_, fields) => fields.progress?.paused === true && store.refused === 0, diskError);
   const d = await f.controller.startDeploy({
     tag: CLUSTER,
     version: 'aaaaaaaaa',
@@ -486,7 +487,7 @@ test('a command whose save is refused once is answered when a later save writes 
     policy: { batch: [1] },
   });
   const paused = await within(f.controller.act(d.id, 'pause', 'bob'), 'the pause');
-  assert.equal(refused, 1);
+  assert.equal(store.refused, 1);
   assert.equal(paused.progress.paused, true);
   assert.equal(f.mem.deployment(d.id)!.progress!.paused, true, 'stored');
   assert.deepEqual(
@@ -498,16 +499,7 @@ test('a command whose save is refused once is answered when a later save writes 
 
 test('a deployment whose final save is refused once ends in the store at the next round', async () => {
   const f = await fleet();
-  const write = f.deps.write;
-  const update = write.updateDeployment.bind(write);
-  let refused = 0;
-  write.updateDeployment = async (...args: Parameters<typeof update>) => {
-    if (args[1].status && refused === 0) {
-      refused++;
-      throw new Error('disk I/O error');
-    }
-    return update(...args);
-  };
+  const store: Refusals = refuse(f, 'updateDeployment', (_, fields) => fields.status !== undefined && store.refused === 0, diskError);
   const d = await f.controller.startDeploy({
     tag: CLUSTER,
     version: 'aaaaaaaaa',
@@ -518,10 +510,10 @@ test('a deployment whose final save is refused once ends in the store at the nex
   f.healthy(HOSTS, 'aaaaaaaaa');
   const deadline = Date.now() + 10_000;
   while (f.mem.deployment(d.id)!.status === 'running') {
-    if (Date.now() > deadline) assert.fail(`deployment #${d.id} never ended in the store (refused ${refused} saves)`);
+    if (Date.now() > deadline) assert.fail(`deployment #${d.id} never ended in the store (refused ${store.refused} saves)`);
     await new Promise((r) => setTimeout(r, 10));
   }
-  assert.equal(refused, 1);
+  assert.equal(store.refused, 1);
   const stored = f.mem.deployment(d.id)!;
   assert.equal(stored.status, 'succeeded');
   assert.ok(stored.endedAt);
@@ -535,16 +527,7 @@ test('a deployment whose final save is refused once ends in the store at the nex
 
 test("a deployment's end whose audit entry is refused still ends, tells its views, and answers the round's commands", async () => {
   const f = await fleet();
-  const write = f.deps.write;
-  const audit = write.audit.bind(write);
-  let refused = 0;
-  write.audit = async (...args: Parameters<typeof audit>) => {
-    if (args[0].action === 'deploy.succeeded') {
-      refused++;
-      throw new Error('disk I/O error');
-    }
-    return audit(...args);
-  };
+  const store: Refusals = refuse(f, 'audit', (entry) => entry.action === 'deploy.succeeded', diskError);
   const seen: string[] = [];
   f.controller.on('change', (row) => seen.push(row.status));
   const d = await f.controller.startDeploy({
@@ -557,7 +540,7 @@ test("a deployment's end whose audit entry is refused still ends, tells its view
   f.healthy(HOSTS, 'aaaaaaaaa');
   const paused = await within(f.controller.act(d.id, 'pause', 'bob'), 'the pause taken by the round that ends it');
   assert.equal(paused.status, 'succeeded');
-  assert.equal(refused, 1);
+  assert.equal(store.refused, 1);
   assert.equal(f.mem.deployment(d.id)!.status, 'succeeded');
   assert.ok(seen.includes('succeeded'), 'the live views heard of the end');
   await f.controller.stop();
@@ -567,13 +550,13 @@ test('a command taken up by a round that outlives this server leading is answere
   // each host's drain waits on `gate` (none at first)
   let gate: Promise<void> = Promise.resolve();
   const f = await fleet({ drain: () => gate });
-  const write = f.deps.write;
-  const update = write.updateDeployment.bind(write);
   let fenced = false;
-  write.updateDeployment = async (...args: Parameters<typeof update>) => {
-    if (fenced) throw new NoopsError('NOOPS_E_FENCED', 'the rollout loop is led by s2 now');
-    return update(...args);
-  };
+  refuse(
+    f,
+    'updateDeployment',
+    () => fenced,
+    () => new NoopsError('NOOPS_E_FENCED', 'the rollout loop is led by s2 now'),
+  );
   const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
   await f.controller.act(d.id, 'pause', 'bob');
   let drained!: () => void;
