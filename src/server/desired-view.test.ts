@@ -49,12 +49,10 @@ const row = (host: string, version: string, deploymentId: number | null = 7): De
   kind: null,
 });
 
-/** The hosts whose generation the store was asked for (`counting`), in order. */
-const reads: string[] = [];
-
-/** The store, with its generation reads noted in `reads`. */
-function counting(store: Store): Store {
-  return new Proxy(store, {
+/** The store, and the hosts whose generation it was asked for, in order. */
+function counting(store: Store): { store: Store; reads: string[] } {
+  const reads: string[] = [];
+  const counted = new Proxy(store, {
     get(target, prop, receiver) {
       if (prop === 'desiredGeneration')
         return (host: string) => {
@@ -65,6 +63,7 @@ function counting(store: Store): Store {
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
+  return { store: counted, reads };
 }
 
 /** A view over a real (in-memory) store, with the server's other books faked and counted. */
@@ -228,8 +227,9 @@ test("a host's generation is read from the store once, and again after its wake,
     close: async () => subscribers.clear(),
     resync: () => subscribers.resyncAll(),
   };
+  const { store: counted, reads } = counting(store);
   const withBus = new DesiredView({
-    store: counting(store),
+    store: counted,
     signing: SIGNING,
     kindOf: async () => 'deploy',
     runtimeRefs: async () => [],
@@ -241,7 +241,6 @@ test("a host's generation is read from the store once, and again after its wake,
   });
   const hub = new DesiredHub(bus);
   hub.listen((h) => withBus.forget(h)); // as the server wires them
-  reads.length = 0;
   assert.equal(await withBus.generation('h1'), 0, 'an unknown host');
   await store.setDesired('h1', CLUSTER, row('h1', 'abc1234'));
   assert.equal(await withBus.generation('h1'), 0, 'kept: no wake came');

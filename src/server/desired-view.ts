@@ -16,7 +16,7 @@
  *   writer (rollout, adopt) --hub.notify(host)--> forget(host)      next poll resolves the host
  *   grants, secrets, runtimes --changed()--bus: answers--> forgetAll()  (on every server)
  *   another server's write  --its hub.notify, over the bus-->        forget(host) here too
- *   a notification lost     --generation in the store is newer-->   the poll resolves the host
+ *   a notification lost     --a poll's time up, or GENERATION_KEEP_MS-->  the store's generation is read
  *
  * Correctness never depends on what is kept for long: an answer older than the store's generation,
  * or older than DESIRED_FRESH_MS, is resolved again; the generation is read from the store again

@@ -21,8 +21,8 @@ export interface PollWaits {
  * Resolves at the first of: the host's desired state changed (its hub wake, from any server), a
  * command was queued for it, its pools changed, its client left (`raw` closed), or
  * `ctx.config.longPollMs` passed (then with true: nothing woke it); then every other wait is taken
- * back. Rejects if the command queue could not be read. Everything is registered before it returns: a change that comes while
- * the caller goes on is not missed.
+ * back. Rejects if the command queue could not be read. Everything is registered before it
+ * returns: a change that comes while the caller goes on is not missed.
  */
 export function parkPoll(ctx: ServerContext, host: string, waits: PollWaits, raw: IncomingMessage): Promise<boolean> {
   return new Promise((resolve, reject) => {
