@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { BATCH_ROWS, chunks, inChunks } from './batch.js';
-import { openStore } from './open.js';
+import { BATCH_ROWS, chunks, inChunks, RowsStatement } from './batch.js';
+import { openDatabase, openStore, parseStoreUrl } from './open.js';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -55,5 +55,69 @@ test('the store prepares a few texts for many sizes of a batch read (SQLite)', a
   } finally {
     unsubscribe('noops:store:statement', seen);
     await store.close();
+  }
+});
+
+type Report = { host: string; at: string; report: string };
+const reports = (from: number, n: number): Report[] =>
+  range(n).map((i) => ({ host: `h${from + i}`, at: `t${i}`, report: `{"n":${from + i}}` }));
+
+test('a RowsStatement is built once per row count and dialect, and runs with each batch its own values', async () => {
+  const { db, close } = await openDatabase(parseStoreUrl('sqlite::memory:'));
+  try {
+    let builds = 0;
+    const insert = new RowsStatement(
+      (d, rows) => {
+        builds++;
+        return d
+          .insertInto('host_reports')
+          .values(rows.map(([host, at, report]) => ({ host: host as string, at: at as string, report: report as string })))
+          .compile();
+      },
+      (r: Report) => [r.host, r.at, r.report],
+    );
+    await insert.run(db, reports(0, 2));
+    await insert.run(db, reports(2, 2));
+    await db.transaction().execute((trx) => insert.run(trx, reports(4, 2))); // a transaction: the same dialect, the same statement
+    await insert.run(db, reports(6, 3));
+    assert.deepEqual(await insert.run(db, []), []);
+    assert.equal(builds, 2, 'one build for 2 rows, one for 3');
+    const stored = await db.selectFrom('host_reports').select(['host', 'at', 'report']).orderBy('host').execute();
+    assert.deepEqual(
+      stored,
+      reports(0, 2)
+        .concat(reports(2, 2), reports(4, 2), reports(6, 3))
+        .sort((a, b) => (a.host < b.host ? -1 : 1)),
+    );
+  } finally {
+    await close();
+  }
+});
+
+test('a RowsStatement whose statement does not take the rows values in order is refused at its first build, and writes nothing', async () => {
+  const { db, close } = await openDatabase(parseStoreUrl('sqlite::memory:'));
+  try {
+    const swapped = new RowsStatement(
+      // the columns in another order than the values: kysely's parameters follow the columns
+      (d, rows) =>
+        d
+          .insertInto('host_reports')
+          .values(rows.map(([host, at, report]) => ({ report: report as string, host: host as string, at: at as string })))
+          .compile(),
+      (r: Report) => [r.host, r.at, r.report],
+    );
+    await assert.rejects(swapped.run(db, reports(0, 2)), /parameters are not the rows' values in order/);
+    const uneven = new RowsStatement(
+      (d, rows) =>
+        d
+          .insertInto('host_reports')
+          .values(rows.map(([host]) => ({ host: host as string, at: 'a', report: 'r' })))
+          .compile(),
+      (r: Report) => (r.host === 'h0' ? [r.host] : [r.host, r.at]),
+    );
+    await assert.rejects(uneven.run(db, reports(0, 2)), /every row gives as many values/);
+    assert.deepEqual(await db.selectFrom('host_reports').selectAll().execute(), []);
+  } finally {
+    await close();
   }
 });

@@ -8,7 +8,7 @@
  */
 import type { Kysely, Migration } from 'kysely';
 import { sql } from 'kysely';
-import { chunks, inChunks } from './batch.js';
+import { chunks, inChunks, RowsStatement } from './batch.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import type { DeploymentHostChange, DeploymentRow } from './types.js';
@@ -37,18 +37,34 @@ export function deploymentHostsMigration(backend: Backend): Migration {
 export async function writeDeploymentHosts(db: Kysely<Database>, id: number, changes: readonly DeploymentHostChange[]): Promise<void> {
   // the last change of a host wins, as it would in a loop of single writes
   const latest = new Map(changes.map((c) => [c.host, c]));
-  for (const batch of chunks([...latest.values()])) {
-    await db
+  for (const batch of chunks([...latest.values()]))
+    await upsertHosts.run(
+      db,
+      batch.map((c) => ({ id, change: c })),
+    );
+}
+
+/** A deployment's hosts' rows, replaced: built once per count of rows (batch.ts). */
+const upsertHosts = new RowsStatement(
+  (db, rows) =>
+    db
       .insertInto('deployment_hosts')
-      .values(batch.map((c) => ({ deployment_id: id, host: c.host, progress: JSON.stringify(c.progress), result: c.result })))
+      .values(
+        rows.map(([deployment_id, host, progress, result]) => ({
+          deployment_id: deployment_id as number,
+          host: host as string,
+          progress: progress as string,
+          result: result as string,
+        })),
+      )
       .onConflict((oc) =>
         oc
           .columns(['deployment_id', 'host'])
           .doUpdateSet((eb) => ({ progress: eb.ref('excluded.progress'), result: eb.ref('excluded.result') })),
       )
-      .execute();
-  }
-}
+      .compile(),
+  ({ id, change }: { id: number; change: DeploymentHostChange }) => [id, change.host, JSON.stringify(change.progress), change.result],
+);
 
 /**
  * The deployments with their hosts' rows merged in: `progress.hosts[host]` and

@@ -2,10 +2,10 @@
  * Desired state (what each host should run, with a per-host generation) and instances (what
  * each host reports it runs).
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
-import { chunks, inChunks } from './batch.js';
+import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
+import { chunks, inChunks, RowsStatement } from './batch.js';
 import * as m from './rows.js';
-import type { Database } from './schema.js';
+import type { Database, DesiredTable, InstancesTable } from './schema.js';
 import type { DesiredRow, InstanceRow } from './types.js';
 
 /**
@@ -34,25 +34,59 @@ export async function setDesired(db: Kysely<Database>, host: string, tag: string
   });
 }
 
-/** Writes desired rows, replacing each host's entry for the same tag. */
+/** The desired table's columns, in the order `upsertDesiredRows` gives each row's values. */
+const DESIRED_COLUMNS = [
+  'host',
+  'tag',
+  'version',
+  'sha256',
+  'manifest',
+  'deployment_id',
+  'updated_at',
+  'kind',
+  'driver',
+  'replicas',
+] as const satisfies readonly (keyof DesiredTable)[];
+
+/** Writes desired rows, replacing each host's entry for the same tag (built once per row count: batch.ts). */
+const upsertDesiredRows = new RowsStatement<DesiredRow>(
+  (db, rows) =>
+    db
+      .insertInto('desired')
+      .values(rows.map((values) => Object.fromEntries(DESIRED_COLUMNS.map((c, i) => [c, values[i]])) as Insertable<DesiredTable>))
+      .onConflict((oc) =>
+        oc.columns(['host', 'tag']).doUpdateSet((eb) => ({
+          version: eb.ref('excluded.version'),
+          sha256: eb.ref('excluded.sha256'),
+          manifest: eb.ref('excluded.manifest'),
+          deployment_id: eb.ref('excluded.deployment_id'),
+          updated_at: eb.ref('excluded.updated_at'),
+          kind: eb.ref('excluded.kind'),
+          driver: eb.ref('excluded.driver'),
+          replicas: eb.ref('excluded.replicas'),
+        })),
+      )
+      .compile(),
+  (row) => {
+    const db = m.desiredToDb(row);
+    return DESIRED_COLUMNS.map((c) => db[c]);
+  },
+);
+
 async function upsertDesired(trx: Transaction<Database>, rows: readonly DesiredRow[]): Promise<void> {
-  await trx
-    .insertInto('desired')
-    .values(rows.map(m.desiredToDb))
-    .onConflict((oc) =>
-      oc.columns(['host', 'tag']).doUpdateSet((eb) => ({
-        version: eb.ref('excluded.version'),
-        sha256: eb.ref('excluded.sha256'),
-        manifest: eb.ref('excluded.manifest'),
-        deployment_id: eb.ref('excluded.deployment_id'),
-        updated_at: eb.ref('excluded.updated_at'),
-        kind: eb.ref('excluded.kind'),
-        driver: eb.ref('excluded.driver'),
-        replicas: eb.ref('excluded.replicas'),
-      })),
-    )
-    .execute();
+  await upsertDesiredRows.run(trx, rows);
 }
+
+/** Raises each host's generation by one (a new host's is 1), built once per row count. */
+const bumpGenerations = new RowsStatement<string>(
+  (db, rows) =>
+    db
+      .insertInto('desired_generation')
+      .values(rows.map(([host, generation]) => ({ host: host as string, generation: generation as number })))
+      .onConflict((oc) => oc.column('host').doUpdateSet({ generation: sql<number>`desired_generation.generation + 1` }))
+      .compile(),
+  (host) => [host, 1],
+);
 
 /**
  * Sets (row) or clears (null) one tag's entry on many hosts in one transaction, bumping each
@@ -74,11 +108,7 @@ export async function setDesiredMany(
   await db.transaction().execute(async (trx) => {
     // Generations first, as in setDesired: the row locks serialize concurrent changes per host.
     for (const batch of chunks(hosts)) {
-      await trx
-        .insertInto('desired_generation')
-        .values(batch.map((host) => ({ host, generation: 1 })))
-        .onConflict((oc) => oc.column('host').doUpdateSet({ generation: sql<number>`desired_generation.generation + 1` }))
-        .execute();
+      await bumpGenerations.run(trx, batch);
     }
     const cleared = hosts.filter((h) => latest.get(h) === null);
     for (const batch of chunks(cleared)) {
@@ -136,6 +166,24 @@ export async function getDesired(db: Kysely<Database>, host: string): Promise<{ 
   return { generation: Number(rows[0]!.generation), entries };
 }
 
+/** Hosts' generations and entries (getDesiredMany), built once per count of hosts. */
+const selectDesired = new RowsStatement(
+  (db, hosts) =>
+    db
+      .selectFrom('desired_generation as g')
+      .leftJoin('desired as d', 'd.host', 'g.host')
+      .select(['g.host as gen_host', 'g.generation', ...ENTRY_COLUMNS])
+      .where(
+        'g.host',
+        'in',
+        hosts.map(([h]) => h as string),
+      )
+      .orderBy('g.host')
+      .orderBy('d.tag')
+      .compile(),
+  (host: string) => [host],
+);
+
 /**
  * Many hosts' desired states at once (`getDesired` for each, in a few statements): a deploy wakes
  * thousands of parked polls together, and one query per host was most of their cost. Every host
@@ -149,14 +197,7 @@ export async function getDesiredMany(
   for (const h of hosts) out.set(h, { generation: 0, entries: [] });
   for (const batch of inChunks([...out.keys()])) {
     // one statement per batch, so one snapshot: each host's generation and entries belong together
-    const rows = await db
-      .selectFrom('desired_generation as g')
-      .leftJoin('desired as d', 'd.host', 'g.host')
-      .select(['g.host as gen_host', 'g.generation', ...ENTRY_COLUMNS])
-      .where('g.host', 'in', batch)
-      .orderBy('g.host')
-      .orderBy('d.tag')
-      .execute();
+    const rows = await selectDesired.run(db, batch);
     for (const r of rows) {
       const state = out.get(r.gen_host)!;
       state.generation = Number(r.generation);
@@ -271,9 +312,7 @@ export async function replaceInstances(db: Kysely<Database>, host: string, rows:
   if (stray !== undefined) throw new Error(`replaceInstances(${host}) was given a row of host ${stray.host}`);
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom('instances').where('host', '=', host).execute();
-    for (const batch of chunks(rows)) {
-      await trx.insertInto('instances').values(batch.map(m.instanceToDb)).execute();
-    }
+    for (const batch of chunks(rows)) await insertInstances.run(trx, batch);
   });
 }
 
@@ -297,11 +336,39 @@ export async function replaceInstancesMany(
     for (const batch of inChunks(sorted.map((h) => h.host))) {
       await trx.deleteFrom('instances').where('host', 'in', batch).execute();
     }
-    for (const batch of chunks(sorted.flatMap((h) => h.rows))) {
-      await trx.insertInto('instances').values(batch.map(m.instanceToDb)).execute();
-    }
+    for (const batch of chunks(sorted.flatMap((h) => h.rows))) await insertInstances.run(trx, batch);
   });
 }
+
+/** The instances table's columns, in the order `insertInstances` gives each row's values. */
+const INSTANCE_COLUMNS = [
+  'host',
+  'tag',
+  'process',
+  'version',
+  'state',
+  'pid',
+  'port',
+  'restarts',
+  'started_at',
+  'error',
+  'container',
+  'address',
+  'updated_at',
+] as const satisfies readonly (keyof InstancesTable)[];
+
+/** Instances' rows, inserted: built once per count of rows (batch.ts). */
+const insertInstances = new RowsStatement(
+  (db, rows) =>
+    db
+      .insertInto('instances')
+      .values(rows.map((values) => Object.fromEntries(INSTANCE_COLUMNS.map((c, i) => [c, values[i]])) as Insertable<InstancesTable>))
+      .compile(),
+  (row: InstanceRow) => {
+    const db = m.instanceToDb(row);
+    return INSTANCE_COLUMNS.map((c) => db[c]);
+  },
+);
 
 /** Instances, filtered by tag and/or host, sorted by host, tag, process. */
 export async function listInstances(db: Kysely<Database>, filter: { tag?: string; host?: string }): Promise<InstanceRow[]> {

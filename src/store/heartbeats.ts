@@ -3,9 +3,23 @@
  * which the server batches and writes here.
  */
 import { sql, type Kysely } from 'kysely';
-import { chunks } from './batch.js';
+import { chunks, RowsStatement } from './batch.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
+
+/** A beat moves its host's time forward, never back. */
+const forward = sql`hosts.name = beat.name and (hosts.last_heartbeat is null or hosts.last_heartbeat < beat.at)`;
+
+/** SQLite's update of a batch of heartbeats, built once per count of rows (batch.ts). */
+const touchBatch = new RowsStatement(
+  (db, rows) =>
+    sql`
+      with beat(name, at) as (values ${sql.join(rows.map(([name, at]) => sql`(${name}, ${at})`))})
+      update hosts set last_heartbeat = beat.at
+      from beat
+      where ${forward}`.compile(db),
+  ([name, at]: readonly [string, string]) => [name, at],
+);
 
 /**
  * Records many hosts' heartbeats with a batched `UPDATE ... FROM`, never one statement per
@@ -24,7 +38,6 @@ export async function touchHosts(db: Kysely<Database>, backend: Backend, beats: 
   if (latest.size === 0) return;
   // Sorted so that two servers touching overlapping hosts lock rows in the same order.
   const sorted = [...latest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const forward = sql`hosts.name = beat.name and (hosts.last_heartbeat is null or hosts.last_heartbeat < beat.at)`;
 
   if (backend === 'postgres') {
     // Two array parameters, whatever the batch size: one statement, atomic by itself.
@@ -40,13 +53,6 @@ export async function touchHosts(db: Kysely<Database>, backend: Backend, beats: 
   // SQLite has no arrays: VALUES in chunks (parameter limit), all in one transaction. A CTE
   // names the columns, because SQLite cannot alias the columns of a VALUES in FROM.
   await db.transaction().execute(async (trx) => {
-    for (const batch of chunks(sorted)) {
-      const values = sql.join(batch.map(([name, at]) => sql`(${name}, ${at})`));
-      await sql`
-        with beat(name, at) as (values ${values})
-        update hosts set last_heartbeat = beat.at
-        from beat
-        where ${forward}`.execute(trx);
-    }
+    for (const batch of chunks(sorted)) await touchBatch.run(trx, batch);
   });
 }

@@ -6,7 +6,7 @@
  * change bus; the others read the named hosts' reports back in one query.
  */
 import { sql, type Kysely, type Migration } from 'kysely';
-import { chunks, inChunks } from './batch.js';
+import { chunks, inChunks, RowsStatement } from './batch.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import type { StoredHostReport } from './types.js';
@@ -56,20 +56,25 @@ export async function putHostReports(db: Kysely<Database>, reports: readonly Sto
   }
   const sorted = [...latest.values()].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
   await db.transaction().execute(async (trx) => {
-    for (const batch of chunks(sorted)) {
-      await trx
-        .insertInto('host_reports')
-        .values(batch)
-        .onConflict((oc) =>
-          oc
-            .column('host')
-            .doUpdateSet({ at: (eb) => eb.ref('excluded.at'), report: (eb) => eb.ref('excluded.report') })
-            .whereRef('host_reports.at', '<', 'excluded.at'),
-        )
-        .execute();
-    }
+    for (const batch of chunks(sorted)) await upsertReports.run(trx, batch);
   });
 }
+
+/** Hosts' reports, each replacing an older one: built once per count of rows (batch.ts). */
+const upsertReports = new RowsStatement(
+  (db, rows) =>
+    db
+      .insertInto('host_reports')
+      .values(rows.map(([host, at, report]) => ({ host: host as string, at: at as string, report: report as string })))
+      .onConflict((oc) =>
+        oc
+          .column('host')
+          .doUpdateSet({ at: (eb) => eb.ref('excluded.at'), report: (eb) => eb.ref('excluded.report') })
+          .whereRef('host_reports.at', '<', 'excluded.at'),
+      )
+      .compile(),
+  (r: StoredHostReport) => [r.host, r.at, r.report],
+);
 
 /**
  * The stored reports of `hosts` (every host's when not given), in no particular order; a host
