@@ -22,7 +22,7 @@
  * the RSS is heap, live or not, and what is outside it).
  */
 import { subscribe } from 'node:diagnostics_channel';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
@@ -34,6 +34,8 @@ const SLOW_MS = 100;
 
 const dir = process.env.NOOPS_BENCH_PROFILE;
 if (dir) {
+  // a folder not made yet: the first minute's files would fail to be written, and the server with them
+  mkdirSync(dir, { recursive: true });
   const session = new Session();
   session.connect();
   let n = 0;
