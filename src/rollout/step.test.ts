@@ -4,7 +4,7 @@ import type { ProcessReport } from '../api/index.js';
 import type { RolloutProgress } from './types.js';
 import type { HostObservation } from './evaluate.js';
 import { resolvePolicy, type PolicyInput } from './deploy-policy.js';
-import { changedHosts, hostResults, initialProgress, step, type StepInput } from './step.js';
+import { changedHosts, hostNames, hostResults, initialProgress, LOG_HOSTS, step, type StepInput } from './step.js';
 import { applyCommand, recordTestEnd, recordTestStart } from './progress-updates.js';
 
 const T = (s: number): number => Date.parse('2024-05-01T12:00:00.000Z') + s * 1000;
@@ -529,4 +529,25 @@ test('a step given its map of hosts writes the entries it replaces into it, and 
     step(r.progress, { version: 'v2', previous: {}, expected: ['web'], obs: owned.obs, now: T(1), graceUntil: 0 }).changed,
     [],
   );
+});
+
+test('a log line names at most LOG_HOSTS hosts and counts the rest; the deploy action and the failure keep every host', () => {
+  const hosts = Array.from({ length: LOG_HOSTS + 1_234 }, (_, i) => `h${i}`);
+  const r = rollout(hosts, [hosts], { on_failure: 'stop' });
+  const first = r.step(0);
+  assert.deepEqual(first.actions, [{ type: 'deploy', hosts }], 'the action names every host');
+  assert.deepEqual(first.log, [`batch 1 of 1: ${hosts.slice(0, LOG_HOSTS).join(', ')} and 1,234 more`]);
+  for (const h of hosts) r.obs.set(h, failing('v2', 'boom'));
+  const end = r.step(1).actions.find((a) => a.type === 'end');
+  assert.ok(end?.type === 'end');
+  const named = hosts
+    .slice(0, LOG_HOSTS)
+    .map((h) => `${h}: boom`)
+    .join('; ');
+  assert.equal(
+    end.message,
+    `${hosts.length} host(s) failed in batch 1 of 1: ${named}; and 1,234 more (see hostResults); stopped (on_failure: stop)`,
+  );
+  assert.equal(hostResults(r.p)[hosts.at(-1)!], 'failed: boom', 'each host keeps its own result');
+  assert.equal(hostNames(['a', 'b']), 'a, b', 'a short list is named whole, as before');
 });

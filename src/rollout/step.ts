@@ -18,6 +18,24 @@ import { toleratedFailures } from './deploy-policy.js';
 /** Lines of log a deployment keeps: enough to read what happened, small enough to store with every change. */
 export const LOG_KEEP = 100;
 
+/**
+ * Hosts a log line or a message names at most; the rest are counted. A batch of 10,000 hosts
+ * named in full made a 120 kB line, stored with the deployment's head at every save (each
+ * host's own state is in `hosts` and `hostResults`, whatever the line says).
+ */
+export const LOG_HOSTS = 20;
+
+/**
+ * Names for a log line: every one up to LOG_HOSTS, else the first ones and how many more.
+ *
+ * @example hostNames(['a', 'b']) // 'a, b'
+ * @example hostNames(hosts) // 'h1, h2, ..., h20 and 9,980 more' (10,000 hosts)
+ */
+export function hostNames(hosts: readonly string[]): string {
+  if (hosts.length <= LOG_HOSTS) return hosts.join(', ');
+  return `${hosts.slice(0, LOG_HOSTS).join(', ')} and ${(hosts.length - LOG_HOSTS).toLocaleString('en-US')} more`;
+}
+
 /** What the controller must do. */
 export type RolloutAction =
   /** tell these hosts to run the deployment's release, or nothing in an undeploy (before: the before-stop hook) */
@@ -242,7 +260,12 @@ class Machine {
     const tolerated = toleratedFailures(p.policy, hostCount);
     if (failedCount > tolerated) {
       const failed = Object.entries(p.hosts).filter(([, hp]) => hp.state === 'failed');
-      const reasons = failed.map(([h, hp]) => `${h}: ${hp.reason}`).join('; ');
+      const reasons =
+        failed
+          .slice(0, LOG_HOSTS)
+          .map(([h, hp]) => `${h}: ${hp.reason}`)
+          .join('; ') +
+        (failed.length > LOG_HOSTS ? `; and ${(failed.length - LOG_HOSTS).toLocaleString('en-US')} more (see hostResults)` : '');
       this.fail(
         `${failed.length} host(s) failed in batch ${p.batch + 1} of ${p.batches.length}` +
           `${tolerated > 0 ? ` (at most ${tolerated} may)` : ''}: ${reasons}`,
@@ -252,7 +275,7 @@ class Machine {
     if (fresh.length > 0 && p.policy.on_failure === 'rollback') {
       // Tolerated, but a host whose release failed serves nothing: it goes back to what it ran.
       this.actions.push({ type: 'revert', hosts: fresh });
-      this.log(`${fresh.join(', ')} sent back to the previous release (${failedCount} of at most ${tolerated} failures tolerated)`);
+      this.log(`${hostNames(fresh)} sent back to the previous release (${failedCount} of at most ${tolerated} failures tolerated)`);
     }
     if (!batch.every((h) => p.hosts[h]!.state === 'succeeded' || p.hosts[h]!.state === 'failed')) return false;
     const last = p.batch === p.batches.length - 1;
@@ -289,7 +312,7 @@ class Machine {
     } else if (p.batch === 0 && p.policy.canary) {
       this.enter('canary');
       this.log(
-        `canary ${p.batches[0]!.join(', ')} is healthy; waiting for \`noops deploy promote\`` +
+        `canary ${hostNames(p.batches[0]!)} is healthy; waiting for \`noops deploy promote\`` +
           (p.policy.canary_wait === null ? '' : ` or ${seconds(p.policy.canary_wait)}`),
       );
     } else {
@@ -321,7 +344,7 @@ class Machine {
     const hosts = p.batches[p.batch]!;
     for (const h of hosts) this.set(h, { state: 'deploying', startedAt: this.iso, reason: 'waiting for the agent' });
     this.actions.push({ type: 'deploy', hosts: [...hosts] });
-    this.log(`batch ${p.batch + 1} of ${p.batches.length}${p.batch === 0 && p.policy.canary ? ' (canary)' : ''}: ${hosts.join(', ')}`);
+    this.log(`batch ${p.batch + 1} of ${p.batches.length}${p.batch === 0 && p.policy.canary ? ' (canary)' : ''}: ${hostNames(hosts)}`);
   }
 
   private reverting(): boolean {
@@ -348,7 +371,7 @@ class Machine {
       outcome.status as Exclude<DeploymentStatusView, 'running'>,
       stuck.length === 0
         ? `${outcome.message}; every changed host is back on its previous release`
-        : `${outcome.message}; ${stuck.map(([h]) => h).join(', ')} could not go back (see hostResults)`,
+        : `${outcome.message}; ${hostNames(stuck.map(([h]) => h))} could not go back (see hostResults)`,
     );
     return true;
   }
@@ -365,7 +388,7 @@ class Machine {
       const kept = touched.filter((h) => p.hosts[h]!.state === 'succeeded');
       for (const h of touched) if (p.hosts[h]!.state === 'deploying' || p.hosts[h]!.state === 'healthy') this.set(h, { state: 'stopped' });
       const result = this.in_.undeploy ? `stopped ${this.in_.version}` : `keep ${this.in_.version}`;
-      this.end('failed', `${message}; stopped (on_failure: stop)${kept.length ? `: ${kept.join(', ')} ${result}` : ''}`);
+      this.end('failed', `${message}; stopped (on_failure: stop)${kept.length ? `: ${hostNames(kept)} ${result}` : ''}`);
       return;
     }
     p.outcome = { status: status ?? 'rolled_back', message };
@@ -379,7 +402,7 @@ class Machine {
     }
     this.enter('reverting');
     this.actions.push({ type: 'revert', hosts: touched });
-    this.log(`${message}; sending ${touched.join(', ')} back to the previous release`);
+    this.log(`${message}; sending ${hostNames(touched)} back to the previous release`);
   }
 
   private hostFailed(h: string, reason: string): void {
