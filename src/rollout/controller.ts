@@ -26,7 +26,7 @@ import { observe, previousVersion } from './evaluate.js';
 import { resolvePolicy } from './deploy-policy.js';
 import { hostResult, hostResults, initialProgress, step, type RolloutAction, type StepInput } from './step.js';
 import { applyCommand, recordTestEnd, recordTestStart } from './progress-updates.js';
-import { addLog, headOf, newLines, newRunning, type Answer, type RunningDeployment } from './running-deployment.js';
+import { addLog, headJson, headOf, newLines, newRunning, type Answer, type RunningDeployment } from './running-deployment.js';
 import { Executor } from './executor.js';
 import { jobOf, locked, planDeploy, planUndeploy, type StartDeploy, type StartPlan, type StartUndeploy } from './deploy-start.js';
 import { Following, type RemoteCommand } from './following.js';
@@ -609,7 +609,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     // about 150 kB, against about 2 MB with every host's entry).
     const changed = entry.unsaved.length > 0 ? [...new Set(entry.unsaved.splice(0))] : [];
     const head = headOf(p);
-    const json = JSON.stringify(head);
+    const json = headJson(p);
     if (!ended && changed.length === 0 && json === entry.savedJson) return;
     const fresh = newLines(before.log, p.log);
     entry.progress = p;
@@ -624,6 +624,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         row.id,
         {
           progress: head,
+          progressJson: json, // serialized above: written as is
           hostChanges: changed.map((host) => ({ host, progress: p.hosts[host]!, result: row.hostResults[host]! })),
           deadline: row.deadline,
           ...(ended ? { status: row.status, endedAt: row.endedAt, message: row.message } : {}),

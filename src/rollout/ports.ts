@@ -40,7 +40,11 @@ export interface HostChange {
  * that did not change: `hosts: {}`), and the hosts whose part changed. Read back, each host's
  * last change stands over what `progress` says of it.
  */
-export type DeploymentUpdate = Partial<Omit<Deployment, 'id'>> & { hostChanges?: readonly HostChange[] };
+export type DeploymentUpdate = Partial<Omit<Deployment, 'id'>> & {
+  hostChanges?: readonly HostChange[];
+  /** `progress` serialized (`headJson`): the store writes it as it is */
+  progressJson?: string;
+};
 
 /** A deployment read back from the store. */
 export type StoredDeployment = Omit<DeploymentRow, 'progress'> & {

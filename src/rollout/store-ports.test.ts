@@ -12,6 +12,7 @@ import { RolloutController } from './controller.js';
 import { resolvePolicy } from './deploy-policy.js';
 import type { Deployment } from './ports.js';
 import { initialProgress } from './step.js';
+import { headJson, headOf } from './running-deployment.js';
 import { rolloutPorts } from './store-ports.js';
 
 const CLUSTER = 'cop.acme_owt.web_pdl.shop_service.api_job.web_cluster.prod';
@@ -187,5 +188,27 @@ test('over a real store, a rollout stopped mid-way resumes where it was', async 
     ['aaaaaaaaa'],
   );
   await second.stop();
+  await store.close();
+});
+
+test("a save's head serialized once (its plan first) is stored as it is and read back as the progress", async () => {
+  const store = await openStore('sqlite::memory:');
+  const { read, write } = rolloutPorts(store);
+  const id = await write.createDeployment(deployment(), (created) => ({
+    at,
+    actor: 'alice',
+    action: 'deploy',
+    target: CLUSTER,
+    detail: { deployment: created },
+  }));
+  const p = { ...initialProgress(resolvePolicy(), [['h1'], ['h2']], false, at), phase: 'deploying' as const, batch: 0 };
+  const json = headJson(p);
+  assert.deepEqual(JSON.parse(json), JSON.parse(JSON.stringify(headOf(p))), 'the same head as serializing it whole');
+  assert.equal(headJson({ ...p, paused: true }).startsWith(`{"batches":[["h1"],["h2"]],`), true);
+  // the text given is the text written: a head that differs from it shows which one the store kept
+  await write.updateDeployment(id, { progress: headOf(p), progressJson: headJson({ ...p, paused: true }) });
+  const [running] = await read.runningDeployments();
+  assert.equal(running!.progress!.paused, true);
+  assert.deepEqual(running!.progress!.batches, [['h1'], ['h2']]);
   await store.close();
 });

@@ -202,7 +202,7 @@ export const deploymentFromDb = (r: DbDeployment): DeploymentRow => ({
 });
 
 /** Only the fields present in `patch` (undefined counts as absent). */
-export function deploymentPatchToDb(patch: Partial<Omit<DeploymentRow, 'id'>>): Updateable<DeploymentsTable> {
+export function deploymentPatchToDb(patch: Partial<Omit<DeploymentRow, 'id'>> & { progressJson?: string }): Updateable<DeploymentsTable> {
   const out: Updateable<DeploymentsTable> = {};
   if (patch.tag !== undefined) out.tag = patch.tag;
   if (patch.version !== undefined) out.version = patch.version;
@@ -217,7 +217,8 @@ export function deploymentPatchToDb(patch: Partial<Omit<DeploymentRow, 'id'>>): 
   if (patch.conf !== undefined) out.conf = toJson(patch.conf);
   if (patch.message !== undefined) out.message = patch.message;
   if (patch.deadline !== undefined) out.deadline = patch.deadline;
-  if (patch.progress !== undefined) out.progress = toJson(patch.progress);
+  if (patch.progressJson !== undefined) out.progress = patch.progressJson;
+  else if (patch.progress !== undefined) out.progress = toJson(patch.progress);
   return out;
 }
 

@@ -246,7 +246,11 @@ export interface DeploymentHostChange {
  * A change of a deployment: the columns given, and the hosts whose part changed. A deployment's
  * reader sees each host's last change over what its columns say of it.
  */
-export type DeploymentPatch = Partial<Omit<DeploymentRow, 'id'>> & { hostChanges?: readonly DeploymentHostChange[] };
+export type DeploymentPatch = Partial<Omit<DeploymentRow, 'id'>> & {
+  hostChanges?: readonly DeploymentHostChange[];
+  /** `progress` already serialized by the caller: written as it is, instead of serializing `progress` again */
+  progressJson?: string;
+};
 
 /** A deployment to insert: its progress may come later. */
 export type NewDeployment = Omit<DeploymentRow, 'id' | 'progress'> & { progress?: Record<string, unknown> };
