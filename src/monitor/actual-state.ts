@@ -10,7 +10,8 @@
  * servers stored are taken in as they are announced (`shared-reports.ts`).
  */
 import { EventEmitter } from 'node:events';
-import { isDeepStrictEqual } from 'node:util';
+// plain JSON values compared (twice node's isDeepStrictEqual's speed, at every report)
+import sameJson from 'fast-deep-equal';
 import type { AgentReport, CronView, EventView } from '../api/index.js';
 import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import type { InstanceRow, Store } from '../store/index.js';
@@ -116,8 +117,7 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     const prev = this.last.get(host);
     this.last.set(host, { report, at: now, sharedKey: shared, heardHere: true });
     this.writer.beat(host, at);
-    const rowsChanged =
-      !prev || !isDeepStrictEqual(prev.report.processes, report.processes) || !isDeepStrictEqual(prev.report.failures, report.failures);
+    const rowsChanged = !prev || !sameJson(prev.report.processes, report.processes) || !sameJson(prev.report.failures, report.failures);
     if (rowsChanged) {
       const rows = instanceRows(host, report, at);
       this.rows.set(host, rows);
