@@ -189,7 +189,9 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
     this.fenced(fence);
     const json = this.deployments.get(id);
     if (json === undefined) return;
-    const { hostChanges, ...columns } = patch;
+    // progressJson: the progress as the real store writes it (its text), read back as the store would
+    const { hostChanges, progressJson, ...columns } = patch;
+    if (progressJson !== undefined) columns.progress = JSON.parse(progressJson) as typeof columns.progress;
     const row = JSON.parse(json) as Record<string, unknown> & {
       progress: { hosts?: Record<string, unknown> };
       hostResults: Record<string, string>;

@@ -13,7 +13,7 @@ import type { Database } from './schema.js';
 
 /**
  * Rows per multi-row statement. SQLite allows 32,766 parameters per statement and PostgreSQL
- * 65,535; the widest batched row (an instance) has 11 columns, so 500 rows stay far below both
+ * 65,535; the widest batched row (an instance) has 13 columns, so 500 rows stay far below both
  * while keeping a 10,000-host heartbeat batch to 20 statements.
  */
 export const BATCH_ROWS = 500;
@@ -62,9 +62,10 @@ export function inChunks<T>(items: readonly T[], size: number = BATCH_ROWS): T[]
  * every run: writing a 10,000-host deploy's desired rows spent more CPU building the statements
  * than SQLite spent running them. Here each row gives its values in a fixed order (`values`);
  * `build` makes the statement from rows of those values (the same columns for every row, so the
- * text is the count's), and the first build of a count checks that its parameters are the rows'
- * values in order: a statement whose text holds a value, or orders them otherwise, is refused
- * there (a mistake of this code, seen by any test that writes a row).
+ * text is the count's). The first build of a count is given each value's index in place of the
+ * value, and checks that its parameters are those indexes in order: a statement whose text holds
+ * a value, or orders them otherwise, is refused there (a mistake of this code, seen by any test
+ * that writes a row).
  *
  * @example
  *   const touch = new RowsStatement((db, rows) => db.insertInto('t').values(rows.map(([a, b]) => ({ a, b }))).compile(), (r: Row) => [r.a, r.b]);
@@ -83,20 +84,26 @@ export class RowsStatement<R, O = unknown> {
   async run(db: Kysely<Database>, rows: readonly R[]): Promise<O[]> {
     if (rows.length === 0) return [];
     const parameters: unknown[] = [];
-    for (const row of rows) for (const v of this.values(row)) parameters.push(v ?? null);
+    let width = -1;
+    for (const row of rows) {
+      const values = this.values(row);
+      if (width === -1) width = values.length;
+      else if (values.length !== width) throw new Error('RowsStatement: every row gives as many values');
+      for (const v of values) parameters.push(v ?? null);
+    }
     const adapter = db.getExecutor().adapter;
     let bySize = this.compiled.get(adapter);
     if (bySize === undefined) this.compiled.set(adapter, (bySize = new Map()));
     let query = bySize.get(rows.length);
     if (query === undefined) {
-      const width = parameters.length / rows.length;
-      if (!Number.isInteger(width)) throw new Error('RowsStatement: every row gives as many values');
+      // Built from placeholders (each value's own index), not the first batch's values: what is
+      // kept holds no row, and two equal values swapped by the statement would still be seen.
       query = this.build(
         db,
-        rows.map((_, i) => parameters.slice(i * width, (i + 1) * width)),
+        rows.map((_, i) => Array.from({ length: width }, (_, k) => i * width + k)),
       );
       const built = query.parameters;
-      if (built.length !== parameters.length || built.some((v, i) => v !== parameters[i]))
+      if (built.length !== parameters.length || built.some((v, i) => v !== i))
         throw new Error(`RowsStatement: the statement's parameters are not the rows' values in order: ${query.sql.slice(0, 200)}`);
       bySize.set(rows.length, query);
     }
