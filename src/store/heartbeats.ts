@@ -18,7 +18,7 @@ const touchBatch = new RowsStatement(
       update hosts set last_heartbeat = beat.at
       from beat
       where ${forward}`.compile(db),
-  ([name, at]: readonly [string, string]) => [name, at],
+  (beat: readonly [string, string]) => beat, // the sorted entries are the rows' values already
 );
 
 /**
