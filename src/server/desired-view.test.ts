@@ -195,21 +195,23 @@ test('the answers resolved in one turn read their hosts together: in slices, not
   await store.close();
 });
 
-test('a write on another server (the store changed, its generation bumped, no wake here) reaches the next answer', async () => {
+test('a write on another server whose wake was lost reaches the answers once its generation is read from the store', async () => {
   const { store, view, clock } = await harness();
   await store.setDesired('h1', CLUSTER, row('h1', 'abc1234'));
   assert.equal((await view.answer('h1')).instances[0]!.version, 'abc1234');
-  await store.setDesired('h1', CLUSTER, row('h1', 'def5678', 8)); // as another server's rollout would
-  const next = await view.answer('h1');
+  await store.setDesired('h1', CLUSTER, row('h1', 'def5678', 8)); // as another server's rollout would, its wake lost
+  // a generation read by the route before it asked (a poll that waited out reads the store's) is honoured
+  const next = await view.answer('h1', await store.desiredGeneration('h1'));
   assert.deepEqual([next.generation, next.instances[0]!.version], [2, 'def5678']);
-  // a generation read by the route before it asked is honoured too
+  // an answer DESIRED_FRESH_MS old is resolved again
   await store.setDesired('h1', CLUSTER, null);
-  assert.deepEqual((await view.answer('h1', await store.desiredGeneration('h1'))).instances, []);
+  clock.ms += DESIRED_FRESH_MS;
+  assert.deepEqual((await view.answer('h1')).instances, []);
   assert.equal(view.resolutions, 3);
-  // the generation this view read (2, for the second answer) is kept: a write whose wake never
-  // came (the bus lost it) is seen once it is GENERATION_KEEP_MS old
+  // the generation read with the last answer (3) is kept: a write whose wake never came (the bus
+  // lost it) is seen once it is GENERATION_KEEP_MS old
   await store.setDesired('h1', CLUSTER, row('h1', 'abc1234', 9));
-  assert.equal(await view.generation('h1'), 2, 'kept');
+  assert.equal(await view.generation('h1'), 3, 'kept');
   clock.ms += GENERATION_KEEP_MS;
   assert.equal(await view.generation('h1'), 4);
   clock.ms += DESIRED_FRESH_MS;
@@ -266,6 +268,69 @@ test("a host's generation is read from the store once, and again after its wake,
   assert.equal(reads.length, 6, 'the read a wake overtook was not kept: read again');
   assert.equal(await withBus.generation('h1'), 4);
   assert.equal(reads.length, 6, 'then kept');
+  await store.close();
+});
+
+test("the generation an answer was resolved at is kept, unless the host's wake came while it was read", async () => {
+  const { store, clock } = await harness();
+  const { store: counted, reads } = counting(store);
+  // the answers' read held until the test lets it end
+  let gate: Promise<void> | undefined;
+  const held = new Proxy(counted, {
+    get(target, prop, receiver) {
+      if (prop === 'getDesiredMany')
+        return async (hosts: readonly string[]) => {
+          const read = await target.getDesiredMany(hosts);
+          await gate;
+          return read;
+        };
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  const view = new DesiredView({
+    store: held,
+    signing: SIGNING,
+    kindOf: async () => 'deploy',
+    runtimeRefs: async () => [],
+    secretsFor: async () => ({}),
+    signatureOf: async () => undefined,
+    rootScopes: async () => [],
+    now: () => clock.ms,
+  });
+  const hub = new DesiredHub();
+  hub.listen((h) => view.forget(h));
+  for (const h of ['h1', 'h2', 'h3']) await store.setDesired(h, CLUSTER, row(h, 'abc1234'));
+  await store.setDesired('h2', CLUSTER, row('h2', 'def5678', 8));
+  // three parked polls woken together: their answers are read in one batch, with their generations
+  const answers = await Promise.all(['h1', 'h2', 'h3'].map((h) => view.answer(h)));
+  assert.deepEqual(
+    answers.map((a) => a.generation),
+    [1, 2, 1],
+  );
+  assert.deepEqual(await Promise.all(['h1', 'h2', 'h3'].map((h) => view.generation(h))), [1, 2, 1]);
+  assert.deepEqual(reads, [], 'the next poll and reports read no generation of their own');
+  // a write committed (and its wake) while the answer was read: what was read is answered, not kept
+  let open!: () => void;
+  gate = new Promise((r) => {
+    open = r;
+  });
+  await store.setDesired('h1', CLUSTER, row('h1', 'def5678', 9));
+  hub.notify('h1');
+  const racing = view.answer('h1');
+  await new Promise((r) => setImmediate(r)); // the batch's read began
+  await store.setDesired('h1', CLUSTER, row('h1', 'abc1234', 10));
+  hub.notify('h1');
+  open();
+  gate = undefined;
+  assert.equal((await racing).generation, 2, 'what the read saw');
+  assert.equal(await view.generation('h1'), 3);
+  assert.deepEqual(reads, ['h1'], "read from the store: the answer's was not kept");
+  // a host forgotten before its answer's read began keeps what that read saw
+  clock.ms += GENERATION_KEEP_MS;
+  hub.notify('h3');
+  assert.equal((await view.answer('h3')).generation, 1);
+  assert.equal(await view.generation('h3'), 1);
+  assert.deepEqual(reads, ['h1'], 'kept from the answer');
   await store.close();
 });
 

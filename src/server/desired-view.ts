@@ -157,7 +157,7 @@ export class DesiredView {
   private reading: Map<string, { resolve(r: HostRead): void; reject(e: Error): void }[]> | undefined;
   /** how many host answers were resolved (tests count them) */
   resolutions = 0;
-  /** each host's generation as last read from the store, and when that read began */
+  /** each host's generation as last read from the store (alone, or with its answer), and when that read began */
   private readonly generations = new Map<string, { generation: number; at: number }>();
   /** forgets so far (a count), and the count at each host's last one while a read was in flight */
   private forgets = 0;
@@ -186,11 +186,24 @@ export class DesiredView {
     this.generationReads++;
     try {
       const generation = await this.deps.store.desiredGeneration(host);
-      if (this.allForgotAt <= before && (this.forgotAt.get(host) ?? 0) <= before) this.generations.set(host, { generation, at: now });
+      this.keep(host, generation, now, before);
       return generation;
     } finally {
-      if (--this.generationReads === 0) this.forgotAt.clear(); // no read left that a forget could concern
+      this.readEnded();
     }
+  }
+
+  /**
+   * Keeps a generation read from the store by a read that began at `at`, when the forgets then
+   * numbered `before`: unless the host (or every host) was forgotten since, as a write committed
+   * meanwhile may be newer than what the read saw.
+   */
+  private keep(host: string, generation: number, at: number, before: number): void {
+    if (this.allForgotAt <= before && (this.forgotAt.get(host) ?? 0) <= before) this.generations.set(host, { generation, at });
+  }
+
+  private readEnded(): void {
+    if (--this.generationReads === 0) this.forgotAt.clear(); // no read left that a forget could concern
   }
 
   /**
@@ -294,6 +307,9 @@ export class DesiredView {
     for (let at = 0; at < hosts.length; at += READ_SLICE) {
       if (at > 0) await new Promise<void>((r) => process.nextTick(r)); // after the microtasks the last slice's answers queued
       const slice = hosts.slice(at, at + READ_SLICE);
+      const began = this.now();
+      const before = this.forgets;
+      this.generationReads++;
       try {
         const [states, adopted, id] = await Promise.all([
           store.getDesiredMany(slice),
@@ -301,11 +317,17 @@ export class DesiredView {
           serverIdentity(store),
         ]);
         for (const host of slice) {
-          const read = { state: states.get(host)!, server: stampOf(id, adopted.get(adoptedKey(host))) };
+          const state = states.get(host)!;
+          // the generation read with the answer is kept as `generation()` keeps its own: the
+          // host's next poll and reports ask for it (after a deploy, 10,000 single reads)
+          this.keep(host, state.generation, began, before);
+          const read = { state, server: stampOf(id, adopted.get(adoptedKey(host))) };
           for (const w of batch.get(host)!) w.resolve(read);
         }
       } catch (err) {
         for (const host of slice) for (const w of batch.get(host)!) w.reject(err as Error);
+      } finally {
+        this.readEnded();
       }
     }
   }
