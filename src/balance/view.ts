@@ -350,10 +350,10 @@ export class PoolView extends EventEmitter {
 
   /** Watches a host's liveness: due at the moment its last heartbeat gets too old (nothing while it is down). */
   private watchLiveness(host: string): boolean {
-    const seen =
-      this.source.lastReport(host) === undefined ? null : this.source.lastSeen(host, this.hostRows.get(host)?.lastHeartbeat ?? null);
-    const live = seen !== null && this.source.isUp(seen);
-    this.liveness.watch(host, live ? this.source.upUntil(seen) : undefined);
+    const until =
+      this.source.lastReport(host) === undefined ? null : this.source.liveUntil(host, this.hostRows.get(host)?.lastHeartbeat ?? null);
+    const live = until !== null && Date.now() <= until;
+    this.liveness.watch(host, live ? until : undefined);
     return live;
   }
 

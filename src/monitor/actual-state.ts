@@ -47,6 +47,8 @@ export type ActualStateStore = Pick<Store, 'listInstances' | 'touchHosts' | 'rep
 /** See the file's comment. */
 export class ActualState extends EventEmitter<ActualStateEvents> {
   private readonly last = new Map<string, LastReport>();
+  /** each host's stored heartbeat as `liveUntil` last met it, parsed */
+  private readonly storedSeen = new Map<string, { text: string; ms: number }>();
   /** every host's instance rows: the store's at start, then each host's from its reports */
   private readonly rows = new Map<string, InstanceRow[]>();
   /** every row in the store's order, until the next change */
@@ -151,6 +153,7 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
   forgetHere(host: string): void {
     this.rows.delete(host);
     this.last.delete(host);
+    this.storedSeen.delete(host);
     this.events.delete(host);
     this.sorted = undefined;
     this.writer.forget(host);
@@ -249,6 +252,22 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     const storedMs = stored ? Date.parse(stored) : 0;
     if (mem === undefined) return stored;
     return mem >= storedMs ? new Date(mem).toISOString() : stored;
+  }
+
+  /**
+   * The last moment (ms since the epoch) a host counts as up, from the newer of this server's
+   * heartbeat and `stored` (its row's, as `lastSeen`); null when neither heard it. For what asks
+   * at every report (naming's view): no date is written or parsed, but the stored one the first
+   * time it is met.
+   */
+  liveUntil(host: string, stored: string | null): number | null {
+    let seen = this.last.get(host)?.at;
+    if (stored !== null) {
+      let parsed = this.storedSeen.get(host);
+      if (parsed === undefined || parsed.text !== stored) this.storedSeen.set(host, (parsed = { text: stored, ms: Date.parse(stored) }));
+      if (seen === undefined || parsed.ms > seen) seen = parsed.ms;
+    }
+    return seen === undefined ? null : seen + this.downAfterMs;
   }
 
   /** The last moment (ms since the epoch) a host last heard at `lastHeartbeat` is up (`isUp`'s rule). */

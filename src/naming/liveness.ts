@@ -5,12 +5,18 @@
  * then costs a look at the hosts due, not at every host: the naming view swept all 10,000 hosts
  * every second before (issue 19).
  */
-import { DeadlineWheel, WHEEL_TICK_MS } from './watchers.js';
+import { DeadlineWheel } from './watchers.js';
 
-/** A live host in the wheel (`tick`: the wheel's own bookkeeping). */
+/**
+ * A live host in the wheel (`tick`: the wheel's own bookkeeping). `until` is its last live moment
+ * as last watched: a later report moves it here and leaves the wheel as it is; when the entry
+ * comes due with its moment moved on, it is put back at that moment. A host that reports every
+ * 5 s and lapses after 30 s moves in the wheel once in those 30 s, not at every report.
+ */
 interface Lapse {
   host: string;
   tick: number;
+  until: number;
 }
 
 /**
@@ -45,15 +51,16 @@ export class LivenessWheel {
       this.entries.delete(host);
       return;
     }
-    // the first ms it is down; never now or earlier, so a source whose clocks disagree cannot spin
-    const due = Math.max(until + 1, Date.now() + 1);
     if (held) {
-      if (held.tick === Math.ceil(due / WHEEL_TICK_MS)) return; // due then already
-      this.wheel.remove(held);
+      if (until >= held.until) {
+        held.until = until; // later (every report): seen when the entry comes due
+        return;
+      }
+      this.wheel.remove(held); // sooner: moved now
     }
-    const l: Lapse = { host, tick: 0 };
+    const l: Lapse = { host, tick: 0, until };
     this.entries.set(host, l);
-    this.wheel.add(l, due);
+    this.wheel.add(l, dueAt(until));
   }
 
   /** Stops: nothing is due any more. */
@@ -65,6 +72,10 @@ export class LivenessWheel {
   /** One host came due; the wheel hands over every host due at once before the microtask runs. */
   private due(l: Lapse): void {
     if (this.entries.get(l.host) !== l) return;
+    if (l.until >= Date.now()) {
+      this.wheel.add(l, dueAt(l.until)); // it reported since: due at its new moment
+      return;
+    }
     this.entries.delete(l.host);
     if (this.batch) {
       this.batch.push(l.host);
@@ -76,4 +87,9 @@ export class LivenessWheel {
       this.lapsed(batch);
     });
   }
+}
+
+/** The first ms a host live until `until` is down; never now or earlier, so a source whose clocks disagree cannot spin. */
+function dueAt(until: number): number {
+  return Math.max(until + 1, Date.now() + 1);
 }

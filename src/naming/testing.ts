@@ -47,12 +47,17 @@ export class FakeSource extends EventEmitter implements NamingSource {
   lastReport(host: string): AgentReport | undefined {
     return this.reports.get(host);
   }
-  lastSeen(host: string): string | null {
+  lastSeen(host: string, _stored: string | null = null): string | null {
     return this.down.has(host) ? null : new Date(this.seenAt.get(host) ?? Date.now()).toISOString();
   }
   isUp(lastHeartbeat: string | null, now = Date.now()): boolean {
     this.isUpCalls += 1;
     return lastHeartbeat !== null && now <= this.upUntil(lastHeartbeat);
+  }
+  liveUntil(host: string, stored: string | null): number | null {
+    this.isUpCalls += 1;
+    const seen = this.lastSeen(host, stored);
+    return seen === null ? null : this.upUntil(seen);
   }
   upUntil(lastHeartbeat: string): number {
     return this.downAfterMs === undefined ? Number.POSITIVE_INFINITY : Date.parse(lastHeartbeat) + this.downAfterMs;

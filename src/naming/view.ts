@@ -31,6 +31,8 @@ export interface NamingSource {
   isUp(lastHeartbeat: string | null, now?: number): boolean;
   /** The last moment (ms since the epoch) a host last heard at `lastHeartbeat` counts as up: `isUp` is false after it. */
   upUntil(lastHeartbeat: string): number;
+  /** `upUntil(lastSeen(host, stored))` without a date written and parsed again (asked at every report); null: never heard */
+  liveUntil(host: string, stored: string | null): number | null;
   on(event: 'report', listener: (host: string) => void): unknown;
   off(event: 'report', listener: (host: string) => void): unknown;
 }
@@ -331,9 +333,9 @@ export class NamingView {
     const row = this.rows.get(host);
     const report = this.source.lastReport(host);
     if (row === undefined && report !== undefined && readRow) this.rows.read([host]); // a new host: its address (with the others that joined meanwhile)
-    const seen = report === undefined ? null : this.source.lastSeen(host, row?.lastHeartbeat ?? null);
-    const live = seen !== null && this.source.isUp(seen);
-    this.liveness.watch(host, live ? this.source.upUntil(seen) : undefined);
+    const until = report === undefined ? null : this.source.liveUntil(host, row?.lastHeartbeat ?? null);
+    const live = until !== null && Date.now() <= until;
+    this.liveness.watch(host, live ? until : undefined);
     const endpoints = live ? this.endpointsOf(host, row, report!) : [];
     if (sameJson(this.byHost.get(host) ?? [], endpoints)) return false;
     if (endpoints.length === 0) this.byHost.delete(host);
