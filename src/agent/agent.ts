@@ -454,6 +454,11 @@ export class Agent {
     this.retryTimer = undefined;
     this.reconciling = (async () => {
       let retry = false;
+      // On the loop's next turn, not inside the answer that kicked it: the same moment on a host,
+      // and where one process holds many agents (bench/fleet: 2,500 a worker), the answers that
+      // came with this one are read before any of their reconciles runs.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.stopped) return; // stopped meanwhile: nothing starts
       await this.runtimes.idle(); // a prune never runs beside a reconcile
       do {
         this.again = false;

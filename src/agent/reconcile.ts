@@ -38,7 +38,7 @@ export interface ReconcileDeps {
   releases?: ReleaseStore;
   /** downloads a package into a file, a stream or a piece destination (the caller verifies) */
   download(url: string, dest: string | Writable | PieceDest): Promise<void>;
-  /** persists the state after a change */
+  /** persists the state after a change a crash must not lose (the caller saves it again once `reconcile` returns) */
   save(): void;
   log(line: string): void;
   /** a release could not be fetched for a passing reason (the server unreachable): reconcile again later */
@@ -112,10 +112,10 @@ export async function reconcile(
   // that switches releases of the same runtimes reads no folder (bench/fleet: 13% of a simulated
   // agent's CPU went to these reads at every desired-state change).
   const usedAfter = noteRuntimesInUse(state);
+  // The stamps of use are saved by the caller, which saves the state once a reconcile returns
+  // (with the generation it applied): one durable write of state.json less per deploy.
   if (outcome.runtimesChanged || !sameKeys(usedBefore, usedAfter)) {
     if ((await pruneUnusedRuntimes(deps, state)).length > 0) outcome.runtimesChanged = true;
-  } else if (usedAfter.size > 0) {
-    deps.save(); // the stamps of use, as the prune would have saved them
   }
   return outcome;
 }
