@@ -263,10 +263,9 @@ export class PoolView extends EventEmitter {
 
   /** Whether `host` reported and is up now (naming's rule). */
   isLive(host: string): boolean {
-    return (
-      this.source.lastReport(host) !== undefined &&
-      this.source.isUp(this.source.lastSeen(host, this.hostRows.get(host)?.lastHeartbeat ?? null))
-    );
+    if (this.source.lastReport(host) === undefined) return false;
+    const until = this.source.liveUntil(host, this.hostRows.get(host)?.lastHeartbeat ?? null);
+    return until !== null && Date.now() <= until;
   }
 
   /**

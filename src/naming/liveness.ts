@@ -32,6 +32,8 @@ export class LivenessWheel {
   private readonly entries = new Map<string, Lapse>();
   private readonly wheel = new DeadlineWheel<Lapse>((l) => this.due(l), { unref: true });
   private batch: string[] | undefined;
+  /** hosts that came due having reported since, put back in the wheel once its firing is over */
+  private back: Lapse[] | undefined;
 
   constructor(private readonly lapsed: (hosts: readonly string[]) => void) {}
 
@@ -73,7 +75,13 @@ export class LivenessWheel {
   private due(l: Lapse): void {
     if (this.entries.get(l.host) !== l) return;
     if (l.until >= Date.now()) {
-      this.wheel.add(l, dueAt(l.until)); // it reported since: due at its new moment
+      // it reported since: due at its new moment, added after the wheel's firing (a clock stepped
+      // back meanwhile could make that moment one the firing still takes, again and again)
+      if (this.back === undefined) {
+        this.back = [];
+        queueMicrotask(() => this.putBack());
+      }
+      this.back.push(l);
       return;
     }
     this.entries.delete(l.host);
@@ -86,6 +94,13 @@ export class LivenessWheel {
       this.batch = undefined;
       this.lapsed(batch);
     });
+  }
+
+  private putBack(): void {
+    const back = this.back!;
+    this.back = undefined;
+    // one watched again meanwhile at a sooner moment, or no longer watched, is not this entry any more
+    for (const l of back) if (this.entries.get(l.host) === l) this.wheel.add(l, dueAt(l.until));
   }
 }
 
