@@ -55,3 +55,33 @@ test('a sooner moment moves the host sooner; none takes it out', async () => {
     wheel.close();
   }
 });
+
+test('a clock stepped back while the wheel fires does not hold the event loop', async () => {
+  const wheel = new LivenessWheel(() => undefined);
+  const realNow = Date.now;
+  try {
+    const t0 = realNow();
+    wheel.watch('h1', t0 + 30);
+    wheel.watch('h1', t0 + 40); // a report since: its entry stays at the first moment
+    // The loop is busy past both moments, and the clock steps back 5 s once the wheel's firing
+    // has read it (at the host's first look): the host looks live again, until a moment the
+    // firing still takes. Put back in the wheel then, it would come due again and again until
+    // the clock caught up.
+    let offset = 0;
+    Date.now = () => {
+      if (offset === 0 && /LivenessWheel\.due/.test(new Error().stack ?? '')) offset = 5_000;
+      return realNow() - offset;
+    };
+    while (realNow() < t0 + 60) {
+      // busy
+    }
+    const before = realNow();
+    await new Promise((r) => setTimeout(r, 0)); // after the wheel's timer, due long before this one
+    assert.equal(offset, 5_000, 'the clock stepped back at the firing');
+    assert.ok(realNow() - before < 2_500, `the event loop was held ${realNow() - before} ms`);
+    assert.equal(wheel.size, 1, 'the host is watched until its moment, by the clock as it is now');
+  } finally {
+    Date.now = realNow;
+    wheel.close();
+  }
+});
