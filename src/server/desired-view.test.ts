@@ -66,6 +66,21 @@ function counting(store: Store): { store: Store; reads: string[] } {
   return { store: counted, reads };
 }
 
+/** A view of `store` whose other books are empty (no runtimes, secrets, signatures or grants), on the test's clock. */
+function plainView(store: Store, clock: { ms: number }, bus?: ChangeBus): DesiredView {
+  return new DesiredView({
+    store,
+    signing: SIGNING,
+    kindOf: async () => 'deploy',
+    runtimeRefs: async () => [],
+    secretsFor: async () => ({}),
+    signatureOf: async () => undefined,
+    rootScopes: async () => [],
+    now: () => clock.ms,
+    ...(bus && { bus }),
+  });
+}
+
 /** A view over a real (in-memory) store, with the server's other books faked and counted. */
 async function harness(): Promise<{
   store: Store;
@@ -230,17 +245,7 @@ test("a host's generation is read from the store once, and again after its wake,
     resync: () => subscribers.resyncAll(),
   };
   const { store: counted, reads } = counting(store);
-  const withBus = new DesiredView({
-    store: counted,
-    signing: SIGNING,
-    kindOf: async () => 'deploy',
-    runtimeRefs: async () => [],
-    secretsFor: async () => ({}),
-    signatureOf: async () => undefined,
-    rootScopes: async () => [],
-    now: () => clock.ms,
-    bus,
-  });
+  const withBus = plainView(counted, clock, bus);
   const hub = new DesiredHub(bus);
   hub.listen((h) => withBus.forget(h)); // as the server wires them
   assert.equal(await withBus.generation('h1'), 0, 'an unknown host');
@@ -287,16 +292,7 @@ test("the generation an answer was resolved at is kept, unless the host's wake c
       return Reflect.get(target, prop, receiver);
     },
   });
-  const view = new DesiredView({
-    store: held,
-    signing: SIGNING,
-    kindOf: async () => 'deploy',
-    runtimeRefs: async () => [],
-    secretsFor: async () => ({}),
-    signatureOf: async () => undefined,
-    rootScopes: async () => [],
-    now: () => clock.ms,
-  });
+  const view = plainView(held, clock);
   const hub = new DesiredHub();
   hub.listen((h) => view.forget(h));
   for (const h of ['h1', 'h2', 'h3']) await store.setDesired(h, CLUSTER, row(h, 'abc1234'));
