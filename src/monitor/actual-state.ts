@@ -270,11 +270,6 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     return seen === undefined ? null : seen + this.downAfterMs;
   }
 
-  /** The last moment (ms since the epoch) a host last heard at `lastHeartbeat` is up (`isUp`'s rule). */
-  upUntil(lastHeartbeat: string): number {
-    return Date.parse(lastHeartbeat) + this.downAfterMs;
-  }
-
   /** Whether a host whose last heartbeat was `lastHeartbeat` is up at `now`. */
   isUp(lastHeartbeat: string | null, now = Date.now()): boolean {
     return lastHeartbeat !== null && now - Date.parse(lastHeartbeat) <= this.downAfterMs;

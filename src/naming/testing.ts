@@ -59,7 +59,7 @@ export class FakeSource extends EventEmitter implements NamingSource {
     const seen = this.lastSeen(host, stored);
     return seen === null ? null : this.upUntil(seen);
   }
-  upUntil(lastHeartbeat: string): number {
+  private upUntil(lastHeartbeat: string): number {
     return this.downAfterMs === undefined ? Number.POSITIVE_INFINITY : Date.parse(lastHeartbeat) + this.downAfterMs;
   }
   instances(): InstanceRow[] {

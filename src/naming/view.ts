@@ -29,9 +29,11 @@ export interface NamingSource {
   lastReport(host: string): AgentReport | undefined;
   lastSeen(host: string, stored: string | null): string | null;
   isUp(lastHeartbeat: string | null, now?: number): boolean;
-  /** The last moment (ms since the epoch) a host last heard at `lastHeartbeat` counts as up: `isUp` is false after it. */
-  upUntil(lastHeartbeat: string): number;
-  /** `upUntil(lastSeen(host, stored))` without a date written and parsed again (asked at every report); null: never heard */
+  /**
+   * The last moment (ms since the epoch) the host counts as up, by `isUp`'s rule over
+   * `lastSeen(host, stored)`, without a date written and parsed again (asked at every report);
+   * null: never heard.
+   */
   liveUntil(host: string, stored: string | null): number | null;
   on(event: 'report', listener: (host: string) => void): unknown;
   off(event: 'report', listener: (host: string) => void): unknown;
