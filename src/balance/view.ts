@@ -263,9 +263,13 @@ export class PoolView extends EventEmitter {
 
   /** Whether `host` reported and is up now (naming's rule). */
   isLive(host: string): boolean {
-    if (this.source.lastReport(host) === undefined) return false;
-    const until = this.source.liveUntil(host, this.hostRows.get(host)?.lastHeartbeat ?? null);
+    const until = this.liveUntil(host);
     return until !== null && Date.now() <= until;
+  }
+
+  /** The last moment `host` counts as up (naming's rule); null: it never reported. */
+  private liveUntil(host: string): number | null {
+    return this.source.lastReport(host) === undefined ? null : this.source.liveUntil(host, this.hostRows.get(host)?.lastHeartbeat ?? null);
   }
 
   /**
@@ -349,8 +353,7 @@ export class PoolView extends EventEmitter {
 
   /** Watches a host's liveness: due at the moment its last heartbeat gets too old (nothing while it is down). */
   private watchLiveness(host: string): boolean {
-    const until =
-      this.source.lastReport(host) === undefined ? null : this.source.liveUntil(host, this.hostRows.get(host)?.lastHeartbeat ?? null);
+    const until = this.liveUntil(host);
     const live = until !== null && Date.now() <= until;
     this.liveness.watch(host, live ? until : undefined);
     return live;
