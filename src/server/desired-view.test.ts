@@ -8,7 +8,7 @@ import type { DesiredState, RuntimeRef } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { openStore } from '../store/open.js';
 import type { DesiredRow, Store } from '../store/index.js';
-import { answerJson, DESIRED_FRESH_MS, DesiredView, GENERATION_KEEP_MS, READ_SLICE } from './desired-view.js';
+import { answerJson, DESIRED_FRESH_MS, DesiredView, type DesiredViewDeps, GENERATION_KEEP_MS, READ_SLICE } from './desired-view.js';
 import { type ChangeBus, Subscribers } from '../bus/index.js';
 import { DesiredHub } from './hub.js';
 import { serverIdentity } from './trust.js';
@@ -66,8 +66,8 @@ function counting(store: Store): { store: Store; reads: string[] } {
   return { store: counted, reads };
 }
 
-/** A view of `store` whose other books are empty (no runtimes, secrets, signatures or grants), on the test's clock. */
-function plainView(store: Store, clock: { ms: number }, bus?: ChangeBus): DesiredView {
+/** A view of `store` whose other books are empty (no runtimes, secrets, signatures or grants) unless `more` says, on the test's clock. */
+function plainView(store: Store, clock: { ms: number }, more: Partial<DesiredViewDeps> = {}): DesiredView {
   return new DesiredView({
     store,
     signing: SIGNING,
@@ -77,7 +77,7 @@ function plainView(store: Store, clock: { ms: number }, bus?: ChangeBus): Desire
     signatureOf: async () => undefined,
     rootScopes: async () => [],
     now: () => clock.ms,
-    ...(bus && { bus }),
+    ...more,
   });
 }
 
@@ -245,7 +245,7 @@ test("a host's generation is read from the store once, and again after its wake,
     resync: () => subscribers.resyncAll(),
   };
   const { store: counted, reads } = counting(store);
-  const withBus = plainView(counted, clock, bus);
+  const withBus = plainView(counted, clock, { bus });
   const hub = new DesiredHub(bus);
   hub.listen((h) => withBus.forget(h)); // as the server wires them
   assert.equal(await withBus.generation('h1'), 0, 'an unknown host');
@@ -349,7 +349,7 @@ test('a grant or a secret changed on this server reaches the next answer; change
 });
 
 test("a wake of the hub forgets the host's answer before its polls wake; a failed resolution is not kept", async () => {
-  const { store, view } = await harness();
+  const { store, view, clock } = await harness();
   const hub = new DesiredHub();
   hub.listen((h) => view.forget(h));
   await store.setDesired('h1', CLUSTER, row('h1', 'abc1234'));
@@ -360,15 +360,7 @@ test("a wake of the hub forgets the host's answer before its polls wake; a faile
   assert.equal((await poll).instances[0]!.version, 'def5678');
   assert.equal(view.resolutions, 2, 'the woken poll resolved the host again');
 
-  const broken = new DesiredView({
-    store,
-    signing: SIGNING,
-    kindOf: async () => 'deploy',
-    runtimeRefs: async () => [],
-    secretsFor: async () => ({}),
-    signatureOf: async () => undefined,
-    rootScopes: () => Promise.reject(new Error('grants unreadable')),
-  });
+  const broken = plainView(store, clock, { rootScopes: () => Promise.reject(new Error('grants unreadable')) });
   await assert.rejects(broken.answer('h1'), /grants unreadable/);
   await assert.rejects(broken.answer('h1'), /grants unreadable/);
   assert.equal(broken.resolutions, 2, 'asked again, not kept');
