@@ -144,15 +144,18 @@ function withTlsFlags(c: Command): Command {
 
 function announce(server: RunningServer): void {
   for (const w of server.warnings) process.stderr.write(`noops server: warning: ${w}\n`);
-  process.stdout.write(`noops server listening on ${server.url}\n`);
-  for (const line of tlsAnnouncement(server)) process.stdout.write(`${line}\n`);
-  process.stdout.write(`  admin token: ${server.adminTokenFile}${server.createdTokens ? ' (new)' : ''}\n`);
-  process.stdout.write(`  join token:  ${server.joinTokenFile}\n`);
-  if (server.dns) process.stdout.write(`  DNS:         ${server.dns.host}:${server.dns.port} (names under noops., docs/naming.md)\n`);
-  // The token itself is never printed (logs are kept); the command makes the sign-in link.
-  process.stdout.write(
-    `  web console: ${server.url}/  (sign in with the admin token, or open "${server.url}/?token=$(cat ${server.adminTokenFile})")\n`,
-  );
+  const lines = [
+    `noops server listening on ${server.url}`,
+    ...tlsAnnouncement(server),
+    `  admin token: ${server.adminTokenFile}${server.createdTokens ? ' (new)' : ''}`,
+    `  join token:  ${server.joinTokenFile}`,
+    ...(server.dns ? [`  DNS:         ${server.dns.host}:${server.dns.port} (names under noops., docs/naming.md)`] : []),
+    // The token itself is never printed (logs are kept); the command makes the sign-in link.
+    `  web console: ${server.url}/  (sign in with the admin token, or open "${server.url}/?token=$(cat ${server.adminTokenFile})")`,
+  ];
+  // One write: whoever reads "listening on" (a script, a test's harness) has the whole announcement
+  // with it; through a pipe, separate writes could reach the reader one at a time.
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 export function registerDaemons(p: Command): void {
