@@ -184,6 +184,8 @@ export class Agent {
   /** which processes are up, so that a state change into or out of up counts as a health transition */
   private readonly ups = new UpTransitions();
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** when (performance.now()) the newest report that armed the heartbeat timer was sent */
+  private heartbeatArmedBy = 0;
   private readonly log: (line: string) => void;
   private runtimeFacts: HostRuntimeReport | undefined;
   /** when the runtime facts were last read (Date.now()), and how many reads began */
@@ -548,18 +550,25 @@ export class Agent {
   }
 
   private heartbeat(): void {
+    this.heartbeatTimer = undefined;
     if (this.stopped) return;
-    void this.report().finally(() => this.armHeartbeat());
+    const sentAt = performance.now();
+    // answered: `report()` armed the next one (or a newer report did); not: a period from now
+    void this.report().finally(() => this.heartbeatTimer === undefined && this.armHeartbeat(sentAt, true));
   }
 
   /**
    * The next heartbeat a period from now. Armed after each heartbeat, and after any report the
-   * server answered: that one told it this host is alive, so a deploy's reports take the place
-   * of the heartbeats that would have followed them (about one request less per host and deploy:
-   * 10,000 fewer while a deploy reaches 10,000 hosts, docs/benchmarks.md). One timer at most.
+   * server took (a 2xx answer): that one told it this host is alive, so a deploy's reports take
+   * the place of the heartbeats that would have followed them (about one request less per host
+   * and deploy: 10,000 fewer while a deploy reaches 10,000 hosts, docs/benchmarks.md). `sentAt`
+   * (performance.now()) is when that report was sent: one sent before the report that armed the
+   * timer, and answered after it, leaves the timer as it is (the server heard the newer one).
+   * `force`: the heartbeat chain's own arm, whatever came before. One timer at most.
    */
-  private armHeartbeat(): void {
-    if (this.stopped) return;
+  private armHeartbeat(sentAt: number, force = false): void {
+    if (this.stopped || (!force && sentAt < this.heartbeatArmedBy)) return;
+    this.heartbeatArmedBy = Math.max(this.heartbeatArmedBy, sentAt);
     clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = setTimeout(() => this.heartbeat(), this.heartbeatMs);
   }
@@ -589,6 +598,7 @@ export class Agent {
         order: { boot: this.boot, seq: ++this.reports }, // two may be on their way at once (a heartbeat, a transition)
       };
       const sentAt = Date.now();
+      const sentMono = performance.now();
       // a controller and a timer, not AbortSignal.timeout: that one costs about five times the
       // CPU, and 10,000 simulated agents make 2,000 of them a second (bench/fleet)
       const deadline = new AbortController();
@@ -604,7 +614,7 @@ export class Agent {
       this.opts.observer?.reported?.(report);
       if (events.length > 0) this.reportedSeq = Math.max(this.reportedSeq, events[events.length - 1]!.seq); // an older report may be answered last
       if (answer.heartbeatMs !== undefined && answer.heartbeatMs >= 100) this.heartbeatMs = answer.heartbeatMs;
-      this.armHeartbeat();
+      this.armHeartbeat(sentMono);
     } catch (err) {
       if (points) this.metrics!.settle(points, err as NoopsError);
       if (!(err instanceof NoopsError && (err.code === 'NOOPS_E_SERVER_UNREACHABLE' || err.code === 'NOOPS_E_UNAUTHORIZED'))) {

@@ -1,13 +1,13 @@
 /**
- * A report the server answered stands for a heartbeat: the next heartbeat goes a whole period
- * after it, not on the old beat. Against a stand-in server that answers every report and notes
- * when each came; the test sends reports itself (as a deploy's changes would) faster than the
- * heartbeat period, then stops and waits for the next heartbeat.
+ * A report the server took stands for a heartbeat: the next heartbeat goes a whole period after
+ * it, not on the old beat, and an older report answered late does not push it back. Against a
+ * stand-in server that answers every report (or holds one when told) and notes when each came;
+ * the tests send reports themselves, as a deploy's changes would.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from './agent.js';
@@ -20,10 +20,17 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test('reports the server answered take the place of the heartbeats; the next one comes a period after the last', async () => {
-  /** when each report came, and when its answer was sent (performance.now(), this process) */
-  const reports: { at: number; answeredAt?: number }[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+/** A report as the stand-in saw it: when it came, and when it was answered (performance.now(), this process). */
+interface Seen {
+  at: number;
+  answeredAt?: number;
+}
+
+/** The stand-in server and an agent on it; `holdNext()` holds the next report until the function it returns is called. */
+async function withAgent(run: (agent: Agent, reports: Seen[], holdNext: () => Promise<() => void>) => Promise<void>): Promise<void> {
+  const reports: Seen[] = [];
+  let hold: ((answer: () => void) => void) | undefined;
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url!, 'http://x');
     req.resume();
     req.on('end', () => {
@@ -33,10 +40,16 @@ test('reports the server answered take the place of the heartbeats; the next one
       };
       if (url.pathname === '/api/v1/agent/join') return send(200, { token: 't0k', heartbeatMs: HEARTBEAT_MS });
       if (url.pathname === '/api/v1/agent/report') {
-        const r: { at: number; answeredAt?: number } = { at: performance.now() };
-        reports.push(r);
-        send(200, { generation: 0 });
-        r.answeredAt = performance.now();
+        const seen: Seen = { at: performance.now() };
+        reports.push(seen);
+        const answer = (): void => {
+          send(200, { generation: 0 });
+          seen.answeredAt = performance.now();
+        };
+        if (hold) {
+          hold(answer);
+          hold = undefined;
+        } else answer();
         return;
       }
       if (url.pathname === '/api/v1/agent/desired') return; // held: the agent's stop cuts it
@@ -59,6 +72,16 @@ test('reports the server answered take the place of the heartbeats; the next one
   try {
     await agent.start();
     await until('the first heartbeat was answered', () => reports[0]?.answeredAt !== undefined);
+    await run(agent, reports, () => new Promise((resolve) => (hold = resolve)));
+  } finally {
+    await agent.stop();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+test('reports the server took take the place of the heartbeats; the next one comes a period after the last', async () => {
+  await withAgent(async (agent, reports) => {
     // Reports every 100 ms for two and a half heartbeat periods: the beat alone would add two or more.
     const first = reports.length;
     let sent = 0;
@@ -77,9 +100,25 @@ test('reports the server answered take the place of the heartbeats; the next one
     const gap = reports[count]!.at - last.answeredAt!;
     // a timer fires a period after the answer was read, never sooner (1 ms: a timer's rounding)
     assert.ok(gap >= HEARTBEAT_MS - 1, `the heartbeat came ${gap.toFixed(0)} ms after the last report was answered`);
-  } finally {
-    await agent.stop();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
+  });
+});
+
+test('an older report answered after a newer one does not push the next heartbeat back', async () => {
+  await withAgent(async (agent, reports, holdNext) => {
+    const held = holdNext();
+    const slow = agent.report(); // sent first, answered last
+    const release = await held;
+    await agent.report(); // sent after it, answered at once: it arms the next heartbeat
+    const k = reports.length; // the slow one and the fast one came
+    await until('a heartbeat came a period after the fast report', () => reports[k]?.answeredAt !== undefined, 5 * HEARTBEAT_MS);
+    // The slow report's answer comes half a period after that heartbeat's: were it to arm the
+    // timer, the next heartbeat would come a whole period after it, not half of one.
+    await new Promise((r) => setTimeout(r, HEARTBEAT_MS / 2));
+    const releasedAt = performance.now();
+    release();
+    await slow;
+    await until('the heartbeat after it came', () => reports.length > k + 1, 5 * HEARTBEAT_MS);
+    const gap = reports[k + 1]!.at - releasedAt;
+    assert.ok(gap < HEARTBEAT_MS - 1, `the heartbeat came ${gap.toFixed(0)} ms after the older report was answered: that answer armed it`);
+  });
 });
