@@ -554,7 +554,7 @@ export class Agent {
     if (this.stopped) return;
     const sentAt = performance.now();
     // answered: `report()` armed the next one (or a newer report did); not: a period from now
-    void this.report().finally(() => this.heartbeatTimer === undefined && this.armHeartbeat(sentAt, true));
+    void this.report().finally(() => this.heartbeatTimer === undefined && this.armHeartbeat(sentAt));
   }
 
   /**
@@ -564,11 +564,13 @@ export class Agent {
    * and deploy: 10,000 fewer while a deploy reaches 10,000 hosts, docs/benchmarks.md). `sentAt`
    * (performance.now()) is when that report was sent: one sent before the report that armed the
    * timer, and answered after it, leaves the timer as it is (the server heard the newer one).
-   * `force`: the heartbeat chain's own arm, whatever came before. One timer at most.
+   * A heartbeat that finds no timer armed arms one: refused only when a newer heartbeat is on its
+   * way (the only way a newer report armed a timer that is gone), and that one arms the next. One
+   * timer at most, and never none while the agent runs.
    */
-  private armHeartbeat(sentAt: number, force = false): void {
-    if (this.stopped || (!force && sentAt < this.heartbeatArmedBy)) return;
-    this.heartbeatArmedBy = Math.max(this.heartbeatArmedBy, sentAt);
+  private armHeartbeat(sentAt: number): void {
+    if (this.stopped || sentAt < this.heartbeatArmedBy) return;
+    this.heartbeatArmedBy = sentAt;
     clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = setTimeout(() => this.heartbeat(), this.heartbeatMs);
   }
