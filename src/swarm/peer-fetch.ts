@@ -8,7 +8,6 @@
  * fetch cost about a millisecond of CPU per request and copied each piece twice more; a host
  * passes on every piece it receives, so this is its hot path.)
  */
-import http from 'node:http';
 import https from 'node:https';
 import { PeerRefused } from './fetch-pieces.js';
 import { readRange } from './peer-socket.js';
@@ -18,14 +17,12 @@ import { TICKET_SCHEME, type Ticket } from './tickets.js';
 export const PEER_TIMEOUT_MS = 30_000;
 
 /**
- * Idle connections kept per peer: an agent fetches at most a few pieces at once from one peer
- * (MAX_UPLOADS_PER_PEER), and a kept connection spares the next piece a TCP handshake.
+ * Idle connections kept per https peer: an agent fetches at most a few pieces at once from one
+ * peer (MAX_UPLOADS_PER_PEER), and a kept connection spares the next piece a handshake. (A plain
+ * HTTP peer's are kept by peer-socket.ts, as many.)
  */
 const FREE_SOCKETS_PER_PEER = 4;
-const pools = {
-  'http:': new http.Agent({ keepAlive: true, maxFreeSockets: FREE_SOCKETS_PER_PEER, scheduling: 'lifo' }),
-  'https:': new https.Agent({ keepAlive: true, maxFreeSockets: FREE_SOCKETS_PER_PEER, scheduling: 'lifo' }),
-};
+const tlsPool = new https.Agent({ keepAlive: true, maxFreeSockets: FREE_SOCKETS_PER_PEER, scheduling: 'lifo' });
 
 /**
  * Piece buffers kept for reuse once their piece is written (`releasePiece`): every piece a host
@@ -97,9 +94,9 @@ async function plainRange(url: URL, offset: number, length: number, ticket: Tick
 }
 
 /**
- * One attempt. A kept-alive connection that the peer closed just as it was reused fails with
- * ECONNRESET before any answer: that attempt is made again once on a new connection, as Node's
- * http documentation advises (`request.reusedSocket`).
+ * One attempt over node:https (an https peer). A kept-alive connection that the peer closed just
+ * as it was reused fails with ECONNRESET before any answer: that attempt is made again once on a
+ * new connection, as Node's http documentation advises (`request.reusedSocket`).
  */
 function rangeOnce(
   url: URL,
@@ -109,9 +106,7 @@ function rangeOnce(
   signal: AbortSignal | undefined,
   retry: boolean,
 ): Promise<Buffer> {
-  const pool = url.protocol === 'https:' ? pools['https:'] : url.protocol === 'http:' ? pools['http:'] : undefined;
-  if (!pool) return Promise.reject(new PeerRefused('gone', `the peer's address ${url.origin} is not http or https`));
-  const request = url.protocol === 'https:' ? https.request : http.request;
+  if (url.protocol !== 'https:') return Promise.reject(new PeerRefused('gone', `the peer's address ${url.origin} is not http or https`));
   return new Promise<Buffer>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     let settled = false;
@@ -123,9 +118,9 @@ function rangeOnce(
       if (err) reject(err);
       else resolve(data!);
     };
-    const req = request(
+    const req = https.request(
       url,
-      { agent: pool, headers: { range: `bytes=${offset}-${offset + length - 1}`, authorization: `${TICKET_SCHEME} ${ticket}` } },
+      { agent: tlsPool, headers: { range: `bytes=${offset}-${offset + length - 1}`, authorization: `${TICKET_SCHEME} ${ticket}` } },
       (res) => {
         if (res.statusCode !== 206) {
           res.resume();
