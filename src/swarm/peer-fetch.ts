@@ -82,7 +82,7 @@ async function plainRange(url: URL, offset: number, length: number, ticket: Tick
       Number(url.port || 80),
       { path: `${url.pathname}${url.search}`, host: url.host },
       { range: `bytes=${offset}-${offset + length - 1}`, authorization: `${TICKET_SCHEME} ${ticket}` },
-      buf.subarray(0, length),
+      buf, // exactly `length` bytes (pieceBuffer)
       signal,
       PEER_TIMEOUT_MS,
     );
