@@ -7,6 +7,7 @@
  */
 import { NoopsError } from '../errors/index.js';
 import type { SigningKey } from '../release/index.js';
+import { bestDigest } from './digests.js';
 import type { PieceSource } from './peer-server.js';
 import { checkTable, pieceCount, pieceMatches, pieceRange, type PieceTable } from './pieces.js';
 import type { PieceStore } from './piece-store.js';
@@ -82,16 +83,19 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
   const now = deps.now ?? Date.now;
   let serve = deps.serve;
   let answer: SwarmAnswer;
+  // the fastest digest this agent checks; the server may answer with sha256 (the table says which)
+  const digest = bestDigest();
+  const asked = digest === 'sha256' ? {} : { digest };
   try {
     try {
-      answer = await deps.ask({ have: [], table: true, ...(serve && { serve }) });
+      answer = await deps.ask({ have: [], table: true, ...asked, ...(serve && { serve }) });
     } catch (err) {
       // where this agent says it serves is refused: it still downloads in pieces, serving none
       if (!(serve && err instanceof NoopsError && err.code === 'NOOPS_E_PEER_URL')) throw err;
       deps.log(`package ${deps.sha256.slice(0, 12)}: not serving pieces to peers: ${err.message} (${err.code}: ${err.hint})`);
       deps.serveRefused?.(err);
       serve = undefined;
-      answer = await deps.ask({ have: [], table: true });
+      answer = await deps.ask({ have: [], table: true, ...asked });
     }
   } catch (err) {
     if (err instanceof NoopsError && err.code === 'NOOPS_E_SERVER_UNREACHABLE') throw err;
@@ -206,6 +210,7 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
   function reports(): SwarmRequest {
     const req: SwarmRequest = {
       have: [...have.keys()].filter((i) => have[i] === 1),
+      ...asked, // the server keeps a table of each kind: this names the one it has for this download
       ...(done.length > 0 && { done: done.splice(0) }),
       ...(failed.length > 0 && { failed: failed.splice(0) }),
       ...(bad.length > 0 && { bad: bad.splice(0) }),

@@ -1,17 +1,22 @@
 /**
  * Packages peer to peer (docs/packages-p2p.md): the signed piece table, tickets, the tracker
- * (server), the peer server and the piece downloader (agent). Light: node built-ins only.
+ * (server), the peer server and the piece downloader (agent). Light: node built-ins, and BLAKE3's
+ * native module once a piece is checked (digests.ts).
  */
+export { bestDigest, canCheck, digestOf, PIECE_DIGESTS, type PieceDigest } from './digests.js';
 export {
   checkTable,
+  digestOfTable,
   MAX_PIECES,
   PIECE_SIZE_MIN,
   PIECES_DOMAIN,
+  PIECES_DOMAIN_V2,
   pieceCount,
   pieceFields,
   pieceMatches,
   pieceRange,
   pieceSizeFor,
+  piecesDomain,
   type PieceFields,
   type PieceTable,
 } from './pieces.js';

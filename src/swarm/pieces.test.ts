@@ -11,8 +11,11 @@ import {
   pieceMatches,
   pieceRange,
   pieceSizeFor,
+  piecesDomain,
+  PIECES_DOMAIN_V2,
   type PieceTable,
 } from './pieces.js';
+import { bestDigest, canCheck, digestOf, type PieceDigest } from './digests.js';
 import { computePieces } from './table.js';
 import { checkTicket, encodeTicket, refusedFrom, TICKET_DOMAIN } from './tickets.js';
 
@@ -21,9 +24,9 @@ const other = generateKeyPairSync('ed25519').privateKey;
 const pinned = signingKeyOf(key);
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-async function tableOf(bytes: Buffer, signer = key): Promise<PieceTable> {
-  const fields = await computePieces(sha(bytes), bytes.length, Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]));
-  return { ...fields, signature: signFieldsWith(signer, PIECES_DOMAIN, fields) };
+async function tableOf(bytes: Buffer, signer = key, digest: PieceDigest = 'sha256'): Promise<PieceTable> {
+  const fields = await computePieces(sha(bytes), bytes.length, Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]), digest);
+  return { ...fields, signature: signFieldsWith(signer, piecesDomain(fields), fields) };
 }
 
 test('the piece size doubles from 1 MiB until a package is at most MAX_PIECES pieces', () => {
@@ -59,6 +62,32 @@ test('a table must be signed by the pinned key, for this package, unchanged', as
   assert.match(checkTable(pinned, t.sha256, { ...t, digests: [t.digests[1]!, ...t.digests.slice(1)] })!, /changed after it was signed/);
   assert.match(checkTable(pinned, t.sha256, await tableOf(bytes, other))!, /not by key/);
   assert.match(checkTable(pinned, t.sha256, { ...t, digests: t.digests.slice(1) })!, /one digest per piece/);
+});
+
+test('BLAKE3 digests: its published values, and a table of them computed across chunk bounds, signed under its own domain', async () => {
+  // BLAKE3's own test values (the empty input, and "abc")
+  assert.equal(digestOf('blake3', Buffer.alloc(0)), 'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262');
+  assert.equal(digestOf('blake3', Buffer.from('abc')), '6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85');
+  assert.equal(bestDigest(), 'blake3', 'its native module loads on this machine');
+  assert.ok(canCheck('blake3') && canCheck('sha256') && !canCheck('md5'));
+  const bytes = Buffer.alloc(2.5 * PIECE_SIZE_MIN, 5);
+  bytes[2 * PIECE_SIZE_MIN + 9] = 1;
+  const t = await tableOf(bytes, key, 'blake3');
+  assert.equal(t.digest, 'blake3');
+  assert.equal(piecesDomain(t), PIECES_DOMAIN_V2);
+  const last = bytes.subarray(2 * PIECE_SIZE_MIN);
+  assert.equal(t.digests[2], digestOf('blake3', last), 'the table computed in chunks is the digest of the piece');
+  assert.equal(checkTable(pinned, t.sha256, t), undefined);
+  assert.ok(pieceMatches(t, 2, last));
+  const changed = Buffer.from(last);
+  changed[9] = 5;
+  assert.equal(pieceMatches(t, 2, changed), false);
+  // the same bytes' sha256 table differs; each verifies only as it was signed
+  const s = await tableOf(bytes);
+  assert.notDeepEqual(s.digests, t.digests);
+  assert.equal(pieceMatches(s, 2, last), true);
+  assert.match(checkTable(pinned, t.sha256, { ...t, digests: s.digests })!, /changed after it was signed/);
+  assert.match(checkTable(pinned, t.sha256, { ...s, digest: 'blake3' })!, /changed after it was signed/);
 });
 
 test('the server computes no table over bytes that are not the package', async () => {

@@ -2,8 +2,8 @@
  * A package cut into pieces (docs/packages-p2p.md): the layout, the signed piece table, and the
  * check of one piece. Pure, and light: the agent loads it.
  */
-import { createHash } from 'node:crypto';
 import { verifyFields, type ReleaseSignature, type SigningKey } from '../release/index.js';
+import { canCheck, digestOf, type PieceDigest } from './digests.js';
 
 /**
  * The smallest piece: 1 MiB. A piece is fetched, checked and then served whole, so smaller
@@ -13,8 +13,10 @@ import { verifyFields, type ReleaseSignature, type SigningKey } from '../release
 export const PIECE_SIZE_MIN = 1024 * 1024;
 /** Pieces per package at most (the piece size doubles until it fits): a piece table stays a few KB. */
 export const MAX_PIECES = 64;
-/** The first line of a piece table's signed message. */
+/** The first line of a piece table's signed message: sha256 digests (the first format). */
 export const PIECES_DOMAIN = 'noops-pieces-v1';
+/** The first line of the signed message of a table whose digests are not sha256 (it names them in `digest`). */
+export const PIECES_DOMAIN_V2 = 'noops-pieces-v2';
 
 /** What the signature of a piece table covers. */
 export interface PieceFields {
@@ -22,7 +24,9 @@ export interface PieceFields {
   sha256: string;
   size: number;
   pieceSize: number;
-  /** sha256 (hex) of each piece, in order */
+  /** what `digests` are; absent: sha256 (a table of the first format, signed under PIECES_DOMAIN) */
+  digest?: Exclude<PieceDigest, 'sha256'>;
+  /** the digest (hex) of each piece, in order */
   digests: string[];
 }
 
@@ -56,7 +60,18 @@ export function pieceRange(t: Pick<PieceFields, 'size' | 'pieceSize'>, i: number
 
 /** The signed fields of a table (what the signature covers, nothing else). */
 export function pieceFields(t: PieceFields): PieceFields {
-  return { sha256: t.sha256, size: t.size, pieceSize: t.pieceSize, digests: t.digests };
+  if (t.digest === undefined) return { sha256: t.sha256, size: t.size, pieceSize: t.pieceSize, digests: t.digests };
+  return { sha256: t.sha256, size: t.size, pieceSize: t.pieceSize, digest: t.digest, digests: t.digests };
+}
+
+/** The domain a table is signed under: the first one for sha256 digests, the second for any other. */
+export function piecesDomain(t: Pick<PieceFields, 'digest'>): string {
+  return t.digest === undefined ? PIECES_DOMAIN : PIECES_DOMAIN_V2;
+}
+
+/** What a table's digests are. */
+export function digestOfTable(t: Pick<PieceFields, 'digest'>): PieceDigest {
+  return t.digest ?? 'sha256';
 }
 
 /**
@@ -68,12 +83,16 @@ export function checkTable(pinned: SigningKey, sha256: string, t: PieceTable): s
   if (!Number.isSafeInteger(t.size) || t.size < 0 || !Number.isSafeInteger(t.pieceSize) || t.pieceSize < 1)
     return 'the piece table has no valid size';
   if (t.digests.length !== pieceCount(t.size, t.pieceSize)) return 'the piece table does not have one digest per piece';
-  const why = verifyFields(pinned, PIECES_DOMAIN, pieceFields(t), t.signature);
+  // as sent (any string); a sha256 table is of the first format, without `digest`: one way to write each table
+  const named: string | undefined = t.digest;
+  if (named !== undefined && (named === 'sha256' || !canCheck(named)))
+    return `the piece table's digests are ${JSON.stringify(named)}, which this agent does not check`;
+  const why = verifyFields(pinned, piecesDomain(t), pieceFields(t), t.signature);
   return why === undefined ? undefined : `the piece table is refused: ${why}`;
 }
 
-/** Whether `data` is piece `i` of the table: its length and its sha256. */
+/** Whether `data` is piece `i` of the table: its length and its digest (the table's kind). */
 export function pieceMatches(t: PieceFields, i: number, data: Buffer): boolean {
   if (i < 0 || i >= t.digests.length || data.length !== pieceRange(t, i).length) return false;
-  return createHash('sha256').update(data).digest('hex') === t.digests[i];
+  return digestOf(digestOfTable(t), data) === t.digests[i];
 }

@@ -61,10 +61,12 @@ function getFrom(localAddress: string, url: string, ticket: string, sha256 = SHA
 }
 
 /** The server's side, in process: the tracker and the piece table, as the route wires them. */
-function server(): {
+function server(opts: { sha256Only?: boolean } = {}): {
   tracker: Tracker;
   ask(host: string, labels: Record<string, string>, url: string | undefined, req: SwarmRequest): Promise<SwarmAnswer>;
   seeded: number;
+  /** the kinds of digest of the tables sent */
+  sent: string[];
 } {
   const tracker = new Tracker();
   const tables = new PieceTables({
@@ -74,8 +76,11 @@ function server(): {
   const s = {
     tracker,
     seeded: 0,
+    sent: [] as string[],
     async ask(host: string, labels: Record<string, string>, url: string | undefined, req: SwarmRequest): Promise<SwarmAnswer> {
-      const table = await tables.get(SHA);
+      // as the route: the digests the agent asks for, unless this server is one that knows only sha256
+      const table = await tables.get(SHA, (!opts.sha256Only && req.digest) || 'sha256');
+      if (req.table) s.sent.push(table.digest ?? 'sha256');
       const a = tracker.announce(SHA, pieceCount(table.size, table.pieceSize), { host, labels, url }, req);
       return { ...(req.table && { table }), ticket: ticketFor(host), ...a };
     },
@@ -133,6 +138,21 @@ test('pieces come from a peer over HTTP into the file at their offsets; the serv
   assert.equal(srv.seeded, 0);
   assert.ok(readFileSync(file).equals(pkg), 'the file is the package');
   assert.equal(p1.server.counts.bytes, pkg.length);
+  assert.deepEqual(srv.sent, ['blake3'], 'the agent asked for BLAKE3 digests and checked its pieces with them');
+});
+
+test('from a server that sends only sha256 tables (an older one), pieces are checked by their sha256; a bad one still bans its peer', async () => {
+  const srv = server({ sha256Only: true });
+  const evil = await peer(true);
+  const good = await peer();
+  await srv.ask('evil', { rack: 'r1' }, evil.url, { have: [], complete: true });
+  await srv.ask('good', { rack: 'r2' }, good.url, { have: [], complete: true });
+  const file = join(dir, 'sha256');
+  const r = await fetchPieces(deps(srv, 'o1', { rack: 'r1' }, file));
+  await r.store.close();
+  assert.deepEqual(srv.sent, ['sha256']);
+  assert.ok(readFileSync(file).equals(pkg));
+  assert.deepEqual([...new Set(r.banned)], ['evil']);
 });
 
 test('attack: a peer serving bad pieces is banned for the package, and the download completes from the others', async () => {

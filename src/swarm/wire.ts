@@ -2,6 +2,7 @@
  * The tracker's protocol (POST /api/v1/agent/pieces/SHA256): an agent downloading a package says
  * what it holds and how its last pieces went; the tracker answers which pieces to fetch from whom.
  */
+import type { PieceDigest } from './digests.js';
 import type { PieceTable } from './pieces.js';
 import type { Ticket } from './tickets.js';
 
@@ -22,6 +23,8 @@ export interface SwarmRequest {
   have: number[];
   /** true: send the piece table (the first request of a download) */
   table?: boolean;
+  /** the digests this agent checks pieces with (the table sent is of them; a server that cannot compute them sends sha256); absent: sha256 */
+  digest?: PieceDigest;
   /** pieces fetched and checked since the last request */
   done?: PieceReport[];
   /** pieces that were not fetched: the peer was busy, or did not answer or refused */

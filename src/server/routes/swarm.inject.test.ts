@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { DesiredState } from '../../api/index.js';
 import type { SigningKey } from '../../release/index.js';
-import { checkTable, checkTicket, SEED, type SwarmAnswer } from '../../swarm/index.js';
+import { checkTable, checkTicket, digestOf, SEED, type SwarmAnswer } from '../../swarm/index.js';
 import { assertError, routeTest, startTestApp, TREE, type TestApp } from '../test-app.js';
 
 let t: TestApp;
@@ -50,6 +50,28 @@ routeTest(
     const b = (await t.call(agents.h2!, 'POST', url(), { have: [] })).json() as SwarmAnswer;
     assert.equal(b.table, undefined, 'not asked for');
     assert.deepEqual(b.assignments, [{ piece: 0, from: 'h1', url: 'http://127.0.0.1:7701' }]);
+  },
+);
+
+routeTest(
+  'POST /api/v1/agent/pieces/:sha256',
+  'an agent that checks BLAKE3 gets a table of BLAKE3 digests, signed apart from the sha256 one; one that does not say gets sha256',
+  async () => {
+    const pkg = (await t.call(agents.h1!, 'GET', `/api/v1/artifacts/${sha256}`)).rawPayload;
+    const b3 = (await t.call(agents.h1!, 'POST', url(), { have: [], table: true, digest: 'blake3' })).json() as SwarmAnswer;
+    assert.equal(b3.table!.digest, 'blake3');
+    assert.equal(b3.table!.digests[0], digestOf('blake3', pkg));
+    assert.notEqual(b3.table!.digests[0], createHash('sha256').update(pkg).digest('hex'));
+    assert.equal(checkTable(signing, sha256, b3.table!), undefined, 'it verifies with the key agents pin');
+    // its signature covers what the digests are: the same digests said to be sha256 are refused
+    const { digest: _, ...relabelled } = b3.table!;
+    assert.match(checkTable(signing, sha256, relabelled)!, /changed after it was signed/);
+    assert.equal(checkTable(signing, sha256, { ...b3.table!, digest: 'md5' as 'blake3' })?.includes('does not check'), true);
+    const plain = (await t.call(agents.h1!, 'POST', url(), { have: [], table: true })).json() as SwarmAnswer;
+    assert.equal(plain.table!.digest, undefined, 'the first format, for agents that do not name one');
+    assert.equal(plain.table!.digests[0], createHash('sha256').update(pkg).digest('hex'));
+    assert.equal(checkTable(signing, sha256, plain.table!), undefined);
+    assert.match(checkTable(signing, sha256, { ...plain.table!, digest: 'blake3' })!, /changed after it was signed/);
   },
 );
 
@@ -103,6 +125,7 @@ routeTest(
       { have: [], extra: 1 },
       { have: [], serve: { url: 'ftp://x' } },
       { have: [], failed: [{ piece: 0, from: 'h1', why: 'x' }] },
+      { have: [], table: true, digest: 'md5' },
     ])
       assertError(await t.call(agents.h1!, 'POST', url(), body), 400, 'NOOPS_E_INPUT', JSON.stringify(body));
     assertError(await t.call(null, 'POST', url(), { have: [] }), 401, 'NOOPS_E_UNAUTHORIZED');

@@ -18,7 +18,9 @@ import {
   plainAddress,
   TICKET_DOMAIN,
   TICKET_TTL_MS,
+  PIECE_DIGESTS,
   Tracker,
+  canCheck,
   type SwarmAnswer,
   type TicketFields,
 } from '../../swarm/index.js';
@@ -34,6 +36,7 @@ const SwarmBody = z
   .object({
     have: z.array(Piece).max(100_000),
     table: z.boolean().optional(),
+    digest: z.enum(PIECE_DIGESTS).optional(),
     done: z.array(Report).max(MAX_REPORTS).optional(),
     failed: z
       .array(Report.extend({ why: z.enum(['busy', 'gone']) }).strict())
@@ -119,7 +122,8 @@ export async function swarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
       throw new NoopsError('NOOPS_E_NOT_FOUND', `no package with sha256 ${sha256} for host ${host}`, {
         hint: 'an agent fetches only the packages its desired state names',
       });
-    const table = await tables.get(sha256);
+    // the digests the agent checks, when this server computes them too; else sha256, which every agent checks
+    const table = await tables.get(sha256, body.digest !== undefined && canCheck(body.digest) ? body.digest : 'sha256');
     // A small package: no table, so the agent takes it whole (as from a server without a tracker).
     if (table.size < ctx.config.swarmWholeBelowBytes) return { ticket: '', assignments: [], retryMs: 0 };
     const labels = tracker.knows(sha256, host) ? {} : ((await ctx.store.getHost(host))?.labels ?? {});
