@@ -241,9 +241,9 @@ function parseHead(head: string): { status: number; contentLength: number | unde
 
 /** A kept connection to `key`, if one is idle (and still open). */
 function takeIdle(key: string): Conn | undefined {
+  // a connection that closed is no longer listed (every path that closes one calls forgetIdle)
   const list = idle.get(key);
-  let conn = list?.pop();
-  while (conn?.closed) conn = list?.pop();
+  const conn = list?.pop();
   if (list?.length === 0) idle.delete(key);
   if (conn === undefined) return undefined;
   clearTimeout(conn.idleTimer);
