@@ -27,14 +27,38 @@ const tlsPool = new https.Agent({ keepAlive: true, maxFreeSockets: FREE_SOCKETS_
 /**
  * Piece buffers kept for reuse once their piece is written (`releasePiece`): every piece a host
  * receives was a new buffer of a MiB or more, and the garbage collector's work on them was a
- * fifth of a fleet's CPU. An agent has at most MAX_FETCHES_PER_AGENT pieces in flight; a few
- * more cover a process that runs several (the simulated fleet).
+ * fifth of a fleet's CPU. The spares are only ever the buffers released and not yet taken again,
+ * so they number at most the pieces a process had in flight at once: a few for an agent
+ * (MAX_FETCHES_PER_AGENT), hundreds for a process that runs many (the simulated fleet). They are
+ * held up to SPARE_BYTES, and let go once no piece was asked for in SPARE_IDLE_MS: an agent does
+ * not hold its last download's buffers between deploys.
  */
-const SPARE_PIECES = 16;
+export const SPARE_BYTES = 256 * 1024 * 1024;
+/** How long spare piece buffers outlive the last piece asked for. */
+export const SPARE_IDLE_MS = 20_000;
 const spare = new Map<number, Buffer[]>();
+let spareBytes = 0;
+let lastAsked = 0;
+let idleTimer: NodeJS.Timeout | undefined;
 
 function pieceBuffer(length: number): Buffer {
-  return spare.get(length)?.pop() ?? Buffer.allocUnsafe(length);
+  lastAsked = performance.now();
+  const kept = spare.get(length)?.pop();
+  if (kept === undefined) return Buffer.allocUnsafe(length);
+  spareBytes -= length;
+  return kept;
+}
+
+/** Lets go of every spare once none was asked for in SPARE_IDLE_MS (checked that often while any is held). */
+function dropWhenIdle(): void {
+  if (idleTimer !== undefined) return;
+  idleTimer = setTimeout(() => {
+    idleTimer = undefined;
+    if (performance.now() - lastAsked >= SPARE_IDLE_MS) {
+      spare.clear();
+      spareBytes = 0;
+    } else if (spareBytes > 0) dropWhenIdle();
+  }, SPARE_IDLE_MS).unref();
 }
 
 /**
@@ -43,12 +67,20 @@ function pieceBuffer(length: number): Buffer {
  */
 export function releasePiece(data: Buffer): void {
   if (data.byteOffset !== 0 || data.buffer.byteLength !== data.length) return;
+  if (spareBytes + data.length > SPARE_BYTES) return;
   let list = spare.get(data.length);
   if (!list) {
-    if (spare.size >= 4) spare.clear(); // a few piece sizes at a time (the last piece of each package differs)
+    if (spare.size >= 4) {
+      // a few piece sizes at a time (the last piece of each package differs)
+      spare.clear();
+      spareBytes = 0;
+    }
     spare.set(data.length, (list = []));
   }
-  if (list.length < SPARE_PIECES && !list.includes(data)) list.push(data);
+  if (list.includes(data)) return;
+  list.push(data);
+  spareBytes += data.length;
+  dropWhenIdle();
 }
 
 /**

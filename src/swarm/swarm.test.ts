@@ -347,3 +347,26 @@ test('a download whose serving URL the tracker refuses (NOOPS_E_PEER_URL) goes o
   assert.equal(sent.filter((q) => q.serve).length, 1, 'said once, then never again');
   assert.match(logs.join('\n'), /not serving pieces to peers: .*NOOPS_E_PEER_URL: leave --peer-url out/);
 });
+
+test('a released piece buffer is the next piece of its size; one released twice is still handed out once', async () => {
+  const p = await peer();
+  const ticket = ticketFor('r1');
+  const range = (i: number) => fetchFromPeer(p.url, SHA, i * PIECE_SIZE_MIN, PIECE_SIZE_MIN, ticket);
+  const first = await range(0);
+  assert.ok(first.equals(pkg.subarray(0, PIECE_SIZE_MIN)));
+  releasePiece(first);
+  const second = await range(1);
+  assert.equal(second, first, 'the same memory, not a new buffer');
+  assert.ok(second.equals(pkg.subarray(PIECE_SIZE_MIN, 2 * PIECE_SIZE_MIN)), 'holding the new piece whole');
+  releasePiece(second);
+  releasePiece(second);
+  const [a, b] = await Promise.all([range(2), range(3)]);
+  assert.notEqual(a, b, 'two pieces in flight never share a buffer');
+  assert.ok(
+    a.equals(pkg.subarray(2 * PIECE_SIZE_MIN, 3 * PIECE_SIZE_MIN)) && b.equals(pkg.subarray(3 * PIECE_SIZE_MIN, 4 * PIECE_SIZE_MIN)),
+  );
+  // a slice of a larger buffer is never kept (it would hand out memory that is still in use)
+  const slice = Buffer.alloc(2 * PIECE_SIZE_MIN).subarray(0, PIECE_SIZE_MIN);
+  releasePiece(slice);
+  assert.notEqual((await range(4)).buffer, slice.buffer);
+});
