@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { signFieldsWith, signingKeyOf } from '../release/index.js';
@@ -116,4 +120,39 @@ test('a ticket is good for its package until it expires, signed by the pinned ke
   assert.match(refusedFrom(fields, '10.0.0.9')!, /for a connection from 10\.0\.0\.2, not from 10\.0\.0\.9/);
   assert.match(refusedFrom(fields, undefined)!, /unknown address/);
   assert.match((checkTicket(pinned, 'not base64 json', fields.sha256, 1_000) as { refused: string }).refused, /not readable/);
+});
+
+test('where BLAKE3 does not load, a process checks sha256 and refuses a BLAKE3 table rather than fail on its pieces', async (t) => {
+  const bytes = Buffer.alloc(2 * PIECE_SIZE_MIN + 7, 4);
+  const table = await tableOf(bytes, key, 'blake3');
+  // a machine without the native package (no build for its platform, or installed without optional
+  // packages): the package and every form a loader tries after it (tsx: .js, /index, ...) are not found
+  const dir = mkdtempSync(join(tmpdir(), 'noops-no-blake3-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const hook = join(dir, 'no-blake3.cjs');
+  writeFileSync(
+    hook,
+    `const Module = require('node:module');
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (request.startsWith('@napi-rs/blake-hash')) throw Object.assign(new Error("Cannot find module '" + request + "'"), { code: 'MODULE_NOT_FOUND' });
+  return resolve.call(this, request, ...rest);
+};
+`,
+  );
+  const script = `
+    import { bestDigest, canCheck } from './src/swarm/digests.ts';
+    import { checkTable } from './src/swarm/pieces.ts';
+    const [pinned, table] = JSON.parse(process.argv[1]);
+    console.log(JSON.stringify({ best: bestDigest(), blake3: canCheck('blake3'), sha256: canCheck('sha256'), why: checkTable(pinned, table.sha256, table) }));`;
+  const r = spawnSync(
+    process.execPath,
+    ['--require', hook, '--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify([pinned, table])],
+    { cwd: new URL('../..', import.meta.url).pathname, encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { best: string; blake3: boolean; sha256: boolean; why: string };
+  assert.equal(out.best, 'sha256');
+  assert.deepEqual([out.blake3, out.sha256], [false, true]);
+  assert.match(out.why, /digests are "blake3", which this agent does not check/);
 });
