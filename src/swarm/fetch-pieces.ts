@@ -7,7 +7,7 @@
  */
 import { NoopsError } from '../errors/index.js';
 import type { SigningKey } from '../release/index.js';
-import { bestDigest } from './digests.js';
+import { bestDigest, type PieceDigest } from './digests.js';
 import type { PieceSource } from './peer-server.js';
 import { checkTable, pieceCount, pieceMatches, pieceRange, type PieceTable } from './pieces.js';
 import type { PieceStore } from './piece-store.js';
@@ -85,17 +85,29 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
   let answer: SwarmAnswer;
   // the fastest digest this agent checks; the server may answer with sha256 (the table says which)
   const digest = bestDigest();
-  const asked = digest === 'sha256' ? {} : { digest };
+  let asked: { digest?: PieceDigest } = digest === 'sha256' ? {} : { digest };
+  // A server from before BLAKE3 tables refuses the field (NOOPS_E_INPUT: its body is strict): asked
+  // again without it, and it is not sent again in this download (a sha256 table, or the size only).
+  const ask = async (req: SwarmRequest): Promise<SwarmAnswer> => {
+    try {
+      return await deps.ask(req);
+    } catch (err) {
+      if (req.digest === undefined || !(err instanceof NoopsError && err.code === 'NOOPS_E_INPUT')) throw err;
+      asked = {};
+      const { digest: _, ...plain } = req;
+      return deps.ask(plain);
+    }
+  };
   try {
     try {
-      answer = await deps.ask({ have: [], table: true, ...asked, ...(serve && { serve }) });
+      answer = await ask({ have: [], table: true, ...asked, ...(serve && { serve }) });
     } catch (err) {
       // where this agent says it serves is refused: it still downloads in pieces, serving none
       if (!(serve && err instanceof NoopsError && err.code === 'NOOPS_E_PEER_URL')) throw err;
       deps.log(`package ${deps.sha256.slice(0, 12)}: not serving pieces to peers: ${err.message} (${err.code}: ${err.hint})`);
       deps.serveRefused?.(err);
       serve = undefined;
-      answer = await deps.ask({ have: [], table: true, ...asked });
+      answer = await ask({ have: [], table: true, ...asked });
     }
   } catch (err) {
     if (err instanceof NoopsError && err.code === 'NOOPS_E_SERVER_UNREACHABLE') throw err;
@@ -151,7 +163,7 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
       deps.log(
         `package ${deps.sha256.slice(0, 12)}: piece ${a.piece} from ${a.from} does not match its digest; ${a.from} is banned for this package`,
       );
-      deps.release?.(data);
+      if (data.length === length) deps.release?.(data); // a short answer's copy is no piece buffer to keep
       banned.add(a.from);
       result.banned.push(a.from);
       bad.push({ piece: a.piece, from: a.from });
@@ -190,20 +202,20 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
       if (count === n) break;
       if (now() - progressAt > STALL_MS)
         throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `no piece of package ${deps.sha256} came in ${STALL_MS / 1000} s`);
-      answer = await deps.ask(reports());
+      answer = await ask(reports());
       dbg?.(`asked: ${answer.assignments.map((x) => `${x.piece}<${x.from}`).join(' ')} retry ${answer.retryMs}`);
     }
     await Promise.all(inflight.values());
     if (fatal) throw fatal;
     // the tracker hears that this agent holds everything (it serves from now on); not needed for the download
-    await deps.ask({ ...reports(), complete: true }).catch(() => undefined);
+    await ask({ ...reports(), complete: true }).catch(() => undefined);
     return result;
   } catch (err) {
     withdraw();
     await Promise.allSettled(inflight.values());
     await store.close();
     // what was assigned is over: the tracker frees its sources (not needed for the error)
-    await deps.ask({ ...reports(), complete: true }).catch(() => undefined);
+    await ask({ ...reports(), complete: true }).catch(() => undefined);
     throw err;
   }
 

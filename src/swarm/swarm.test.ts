@@ -322,6 +322,26 @@ test('attack: a ticket seen by someone else (a peer it was sent to, the wire) is
   assert.equal(plainAddress('::1'), '::1');
 });
 
+test('a server from before BLAKE3 tables refuses the digest field (NOOPS_E_INPUT): asked again without it, never sent again', async () => {
+  const srv = server({ sha256Only: true });
+  const p1 = await peer();
+  await srv.ask('p1', {}, p1.url, { have: [], complete: true });
+  const asked: SwarmRequest[] = [];
+  const d = deps(srv, 'old1', {}, join(dir, 'old-server'));
+  d.ask = async (req) => {
+    asked.push(req);
+    // its strict body schema, as routes/swarm.ts had it before the field
+    if (req.digest !== undefined) throw new NoopsError('NOOPS_E_INPUT', 'pieces: unrecognized key "digest"');
+    return srv.ask('old1', {}, undefined, req);
+  };
+  const r = await fetchPieces(d);
+  await r.store.close();
+  assert.ok(readFileSync(join(dir, 'old-server')).equals(pkg), 'downloaded in pieces, checked by their sha256');
+  assert.equal(r.fromPeers, pkg.length);
+  assert.equal(asked[0]!.digest, 'blake3');
+  assert.ok(asked.length > 2 && asked.slice(1).every((q) => q.digest === undefined), 'the field asked once, then never again');
+});
+
 test('a download whose serving URL the tracker refuses (NOOPS_E_PEER_URL) goes on without serving, and says so', async () => {
   const srv = server();
   const p1 = await peer();
