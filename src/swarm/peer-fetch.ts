@@ -49,16 +49,17 @@ function pieceBuffer(length: number): Buffer {
   return kept;
 }
 
-/** Lets go of every spare once none was asked for in SPARE_IDLE_MS (checked that often while any is held). */
-function dropWhenIdle(): void {
+/** Lets go of every spare once none was asked for in SPARE_IDLE_MS (looked at again when that time is up). */
+function dropWhenIdle(after = SPARE_IDLE_MS): void {
   if (idleTimer !== undefined) return;
   idleTimer = setTimeout(() => {
     idleTimer = undefined;
-    if (performance.now() - lastAsked >= SPARE_IDLE_MS) {
+    const idle = performance.now() - lastAsked;
+    if (idle >= SPARE_IDLE_MS) {
       spare.clear();
       spareBytes = 0;
-    } else if (spareBytes > 0) dropWhenIdle();
-  }, SPARE_IDLE_MS).unref();
+    } else if (spareBytes > 0) dropWhenIdle(SPARE_IDLE_MS - idle);
+  }, after).unref();
 }
 
 /**
@@ -70,8 +71,9 @@ export function releasePiece(data: Buffer): void {
   if (spareBytes + data.length > SPARE_BYTES) return;
   let list = spare.get(data.length);
   if (!list) {
+    // a few piece sizes at a time (the last piece of each package differs): the sizes with no spare go first
+    for (const [size, l] of spare) if (l.length === 0) spare.delete(size);
     if (spare.size >= 4) {
-      // a few piece sizes at a time (the last piece of each package differs)
       spare.clear();
       spareBytes = 0;
     }
