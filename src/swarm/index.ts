@@ -1,7 +1,7 @@
 /**
  * Packages peer to peer (docs/packages-p2p.md): the signed piece table, tickets, the tracker
  * (server), the peer server and the piece downloader (agent). Light: node built-ins, and BLAKE3's
- * native module once a piece is checked (digests.ts).
+ * native module, loaded on first use (a download's first request, a table's making: digests.ts).
  */
 export { bestDigest, canCheck, digestOf, PIECE_DIGESTS, type PieceDigest } from './digests.js';
 export {

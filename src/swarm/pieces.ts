@@ -1,6 +1,6 @@
 /**
  * A package cut into pieces (docs/packages-p2p.md): the layout, the signed piece table, and the
- * check of one piece. Pure, and light: the agent loads it.
+ * check of one piece (by digests.ts, which loads BLAKE3's native module on first use). Light: the agent loads it.
  */
 import { verifyFields, type ReleaseSignature, type SigningKey } from '../release/index.js';
 import { canCheck, digestOf, type PieceDigest } from './digests.js';
@@ -24,7 +24,7 @@ export interface PieceFields {
   sha256: string;
   size: number;
   pieceSize: number;
-  /** what `digests` are; absent: sha256 (a table of the first format, signed under PIECES_DOMAIN) */
+  /** what `digests` are; absent: sha256 (a table of the first format); `piecesDomain` says what it is signed under */
   digest?: Exclude<PieceDigest, 'sha256'>;
   /** the digest (hex) of each piece, in order */
   digests: string[];
