@@ -72,3 +72,20 @@ test('pieces that do not make the package are refused', async () => {
   await assert.rejects(r.install({ ...opts('v1'), download }), /sha256/);
   assert.equal(r.installed.get('t')?.has('v1') ?? false, false);
 });
+
+test('a package fetched ahead (prefetch) is checked then, and its install downloads nothing more', async () => {
+  const meter = { bytes: 0, downloads: 0 };
+  const r = new MemoryReleases(meter);
+  await r.prefetch('/nowhere', sha, opts('v1').download);
+  await r.prefetch('/nowhere', sha, opts('v1').download);
+  assert.deepEqual(meter, { bytes: bytes.length, downloads: 1 }, 'once');
+  assert.equal(r.installed.get('t')?.has('v1') ?? false, false, 'nothing installed');
+  assert.deepEqual(await r.install(opts('v1')), { downloaded: false });
+  assert.deepEqual(meter, { bytes: bytes.length, downloads: 1 });
+  await assert.rejects(r.prefetch('/nowhere', 'f'.repeat(64), opts('v2').download), /sha256/);
+  assert.deepEqual(
+    await r.install(opts('v2', 'f'.repeat(64))).catch((e: Error) => e.message),
+    `the downloaded package has sha256 ${sha}, expected ${'f'.repeat(64)}`,
+    'a refused package is not in the cache',
+  );
+});

@@ -56,6 +56,8 @@ export class MemoryReleases implements ReleaseStore {
   /** per tag, installed versions in install order (oldest first), with their sha256 */
   readonly installed = new Map<string, Map<string, string>>();
   readonly current = new Map<string, string>();
+  /** packages fetched ahead (`prefetch`) and not installed yet, as a real agent's cache holds them */
+  private readonly cached = new Set<string>();
 
   constructor(
     private readonly meter: DownloadMeter = { bytes: 0, downloads: 0 },
@@ -65,6 +67,25 @@ export class MemoryReleases implements ReleaseStore {
   async install(opts: HostInstallOptions): Promise<{ downloaded: boolean }> {
     const versions = this.installed.get(opts.tag) ?? new Map<string, string>();
     if (versions.get(opts.version) === opts.sha256) return { downloaded: false };
+    // a package fetched ahead of its batch is in this host's cache (a real agent's ROOT/cache)
+    const cached = this.cached.delete(opts.sha256);
+    if (!cached) await this.fetch(opts.sha256, opts.download);
+    versions.delete(opts.version);
+    versions.set(opts.version, opts.sha256);
+    this.installed.set(opts.tag, versions);
+    return { downloaded: !cached };
+  }
+
+  /** A package staged for this host's next batch: downloaded and checked now, installed later. */
+  async prefetch(_root: string, sha256: string, download: HostInstallOptions['download']): Promise<void> {
+    if (this.cached.has(sha256)) return;
+    await this.fetch(sha256, download);
+    this.cached.add(sha256);
+    while (this.cached.size > PACKAGES_KEPT) this.cached.delete(this.cached.values().next().value!);
+  }
+
+  /** Downloads package `sha256` (every byte, as a real agent) and checks it; throws NOOPS_E_SHA256_MISMATCH when it is not. */
+  private async fetch(sha256: string, download: HostInstallOptions['download']): Promise<void> {
     const hash = createHash('sha256');
     let size = 0;
     let inPieces = false;
@@ -72,7 +93,7 @@ export class MemoryReleases implements ReleaseStore {
     const dest: PieceDest = {
       open: async (total): Promise<PieceStore> => {
         inPieces = true;
-        const pkg = shared.buffer(opts.sha256, total);
+        const pkg = shared.buffer(sha256, total);
         return {
           writeAt: async (offset, data) => {
             data.copy(pkg.bytes, offset);
@@ -91,17 +112,13 @@ export class MemoryReleases implements ReleaseStore {
           },
         }),
     };
-    await opts.download(dest);
+    await download(dest);
     this.meter.bytes += size;
     this.meter.downloads++;
-    const actual = inPieces ? shared.digest(opts.sha256) : hash.digest('hex');
-    if (actual !== opts.sha256) {
-      throw new NoopsError('NOOPS_E_SHA256_MISMATCH', `the downloaded package has sha256 ${actual}, expected ${opts.sha256}`);
+    const actual = inPieces ? shared.digest(sha256) : hash.digest('hex');
+    if (actual !== sha256) {
+      throw new NoopsError('NOOPS_E_SHA256_MISMATCH', `the downloaded package has sha256 ${actual}, expected ${sha256}`);
     }
-    versions.delete(opts.version);
-    versions.set(opts.version, opts.sha256);
-    this.installed.set(opts.tag, versions);
-    return { downloaded: true };
   }
 
   activate(_root: string, tag: string, version: string): void {

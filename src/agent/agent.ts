@@ -15,7 +15,7 @@ import { isPieceDest, type PieceDest } from '../swarm/index.js';
 import { SwarmClient } from './swarm-download.js';
 import { ApiClient, ServerList, parseServers, sendBalancerReports } from '../api/index.js';
 import type { ClientTrust } from '../api/index.js';
-import type { AgentReport, CapacityOverride, DesiredInstance, DesiredState, ProcessReport } from '../api/index.js';
+import type { AgentReport, CapacityOverride, DesiredInstance, DesiredState, ProcessReport, StagedPackage } from '../api/index.js';
 import { CapacityGauge } from './capacity.js';
 import { NoopsError } from '../errors/index.js';
 // Each from its own module, never an index: the agent loads no schema library (zod, yaml) and
@@ -26,7 +26,7 @@ import { ARCH_LABEL, OS_LABEL, hostPlatform } from '../runtimes/index.js';
 import { canInstallRuntimes, runtimeKey } from '../runtimes/index.js';
 import type { HostRuntimeReport } from '../runtimes/index.js';
 import type { SupervisorOptions } from '../supervisor/index.js';
-import type { ProcessSupervisor, ReleaseStore } from './backends.js';
+import { diskReleases, type ProcessSupervisor, type ReleaseStore } from './backends.js';
 import { BalancerLoop } from './balancers/loop.js';
 import { CommandLoop } from './control/server-commands.js';
 import { Control } from './control/control.js';
@@ -79,6 +79,9 @@ export const EVENTS_PER_REPORT = 200;
  * waits ANSWER_TIMEOUT_MS; leaving it cuts this poll at once.
  */
 export const LONG_POLL_TIMEOUT_MS = 35_000;
+
+/** Packages fetched ahead of their batch that the agent remembers (not to fetch them again): a few deploys' worth. */
+const STAGED_KEPT = 64;
 
 export interface AgentOptions {
   /**
@@ -201,12 +204,29 @@ export class Agent {
   private readonly balancers: BalancerLoop | undefined;
   /** whether the server's last desired state (generation `desiredGeneration`) was accepted: its pools are applied only then */
   private answerTrusted = false;
+  /** where releases go, with an install that waits for its package when it is being fetched ahead */
+  private readonly releases: ReleaseStore;
+  /** packages fetched ahead of their batch (`stage`: docs/packages-p2p.md), by sha256: fetched, or in flight */
+  private readonly staged = new Map<string, Promise<void>>();
+  /** the fetches ahead, one after the other */
+  private stageChain: Promise<void> = Promise.resolve();
   /** the container driver on the host's Docker Engine (docs/containers.md); none with a simulated supervisor */
   private readonly containers: EngineRunner | undefined;
   /** packages in pieces from peers, and this host's pieces served to them (none when standalone) */
   readonly swarm: SwarmClient | undefined;
 
   constructor(private readonly opts: AgentOptions) {
+    const base = opts.host?.releases ?? diskReleases;
+    this.releases = {
+      // a package still being fetched ahead: waited for (the install then finds it in the cache), not fetched twice
+      install: async (o) => {
+        await this.staged.get(o.sha256);
+        return base.install(o);
+      },
+      activate: (root, tag, version) => base.activate(root, tag, version),
+      prune: (root, tag, keep, protect) => base.prune(root, tag, keep, protect),
+      ...(base.prefetch && { prefetch: (root, sha256, download) => base.prefetch!(root, sha256, download) }),
+    };
     this.root = opts.root;
     this.name = opts.name;
     this.log = opts.log ?? ((line) => process.stderr.write(`noops agent ${opts.name}: ${line}\n`));
@@ -420,6 +440,7 @@ export class Agent {
             this.desired = ds.instances;
             this.containers?.setNetwork(ds.network);
             this.kick();
+            this.fetchAhead(ds.stage);
           }
         }
         // applied beside the reconcile, never holding it back; only from a server whose state was accepted
@@ -443,6 +464,32 @@ export class Agent {
         await sleep(delay, this.abort.signal);
         delay = Math.min(delay * 2, RETRY_MAX_MS);
       }
+    }
+  }
+
+  /**
+   * Fetches into the cache, one after the other in the background, the packages the server staged
+   * for this host's next batch (docs/packages-p2p.md): when the batch starts, its install finds
+   * the package there. A failure is only said: the install fetches it then, as without staging.
+   */
+  private fetchAhead(stage: StagedPackage[] | undefined): void {
+    const prefetch = this.releases.prefetch;
+    if (stage === undefined || prefetch === undefined) return;
+    for (const pkg of stage) {
+      if (this.staged.has(pkg.sha256) || this.desired?.some((i) => i.sha256 === pkg.sha256)) continue;
+      if (this.staged.size >= STAGED_KEPT) this.staged.clear(); // only what an install would wait for is lost
+      const done = this.stageChain
+        .then(async () => {
+          if (this.stopped) return;
+          await prefetch(this.root, pkg.sha256, (dest) => this.download(pkg.url, dest));
+          this.log(`${pkg.tag}: the package of ${pkg.version} is fetched ahead of this host's batch`);
+        })
+        .catch((err: Error) => {
+          this.staged.delete(pkg.sha256);
+          this.log(`${pkg.tag}: the package of ${pkg.version} could not be fetched ahead (${err.message}); its install fetches it`);
+        });
+      this.stageChain = done;
+      this.staged.set(pkg.sha256, done);
     }
   }
 
@@ -474,7 +521,7 @@ export class Agent {
               root: this.root,
               supervisor: this.host.supervisor,
               crons: this.host.crons,
-              releases: this.opts.host?.releases,
+              releases: this.releases,
               download: (url, dest) => this.download(url, dest),
               save: () => this.host.save(),
               log: this.log,

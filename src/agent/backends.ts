@@ -53,6 +53,11 @@ export interface ReleaseStore {
   activate(root: string, tag: string, version: string): void;
   /** removes old releases of the job, keeping `keep` and every version in `protect` */
   prune(root: string, tag: string, keep: number, protect: string[]): Promise<unknown>;
+  /**
+   * Downloads package `sha256` into the host's cache, verified, installing nothing (a package
+   * staged for the host's next batch: docs/packages-p2p.md); `install` then finds it there.
+   */
+  prefetch?(root: string, sha256: string, download: HostInstallOptions['download']): Promise<void>;
 }
 
 /** The real store: releases unpacked under ROOT/jobs/<tag>/releases, `current` switched atomically. */
@@ -60,6 +65,9 @@ export const diskReleases: ReleaseStore = {
   // The installer (and tar with it) is loaded by the first install: an agent that only runs what
   // it has never loads it.
   install: async (opts) => (await import('./install/install.js')).installRelease(opts),
+  prefetch: async (root, sha256, download) => {
+    await (await import('./install/install-package.js')).ensurePackage(root, sha256, (tmp) => download(tmp));
+  },
   activate(root, tag, version) {
     ensureShared(root, tag);
     switchCurrent(root, tag, version);

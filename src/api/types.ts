@@ -469,6 +469,21 @@ export interface DesiredState {
   network?: HostNetwork;
   /** commands queued for this host, now handed to it (only when asked with `commands=1`) */
   commands?: AgentCommand[];
+  /**
+   * Packages of a rollout that reaches this host in its next batch (docs/packages-p2p.md): the
+   * agent may download each into its cache before then, and installs nothing of it until its
+   * `instances` name it. Absent: none (and from servers before it).
+   */
+  stage?: StagedPackage[];
+}
+
+/** A package staged for a host (DesiredState.stage): downloaded ahead, not installed. */
+export interface StagedPackage {
+  tag: string;
+  version: string;
+  sha256: string;
+  /** where the package is downloaded from, as an instance's `url` */
+  url: string;
 }
 
 /**

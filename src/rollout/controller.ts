@@ -563,8 +563,10 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     let ended: Extract<RolloutAction, { type: 'end' }> | undefined;
     try {
       for (const a of r.actions) {
-        if (a.type === 'deploy') await this.exec.deploy(entry, a.hosts);
-        else if (a.type === 'revert') await this.exec.revert(entry, a.hosts);
+        if (a.type === 'deploy') {
+          await this.exec.deploy(entry, a.hosts);
+          this.stageNext(entry, p);
+        } else if (a.type === 'revert') await this.exec.revert(entry, a.hosts);
         else if (a.type === 'healthy') void this.exec.afterHealthy(entry, a.host, a.version);
         else if (a.type === 'test') p = recordTestStart(p, a.batch, await this.exec.startTests(entry, p, a.batch), now);
         else ended = a;
@@ -687,6 +689,21 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   }
 
   // ---- loading
+
+  /**
+   * Names the deployment's package to the hosts of the batch after the one that just started, so
+   * that they download it while this batch starts and proves healthy (docs/packages-p2p.md). Only
+   * for a deploy: a rollback goes back to releases hosts mostly still have on disk, and an undeploy
+   * fetches nothing. Not after the last batch; never awaited by the step.
+   */
+  private stageNext(entry: RunningDeployment, p: RolloutProgress): void {
+    const next = p.batches[p.batch + 1];
+    if (this.deps.stage === undefined || next === undefined || next.length === 0 || entry.row.kind !== 'deploy') return;
+    const { tag, version } = entry.row;
+    this.deps
+      .stage([...next], { tag, version, sha256: entry.release.sha256 })
+      .catch((err: Error) => entry.notes.push(`the next batch's package could not be staged: ${err.message}`));
+  }
 
   private async load(row: Omit<Deployment, 'progress'>, saved: RolloutProgress | null, graceUntil: number): Promise<RunningDeployment> {
     const release = await this.exec.releaseFor(row.tag, row.version);

@@ -119,6 +119,12 @@ export interface RolloutDeps {
   lastReport(host: string): AgentReport | undefined;
   /** wake the host's agent: its desired state changed */
   notify(host: string): void;
+  /**
+   * The hosts of a deployment's next batch, as its current batch starts: their agents may fetch
+   * the package ahead (docs/packages-p2p.md). Best effort: nothing waits on it, and a failure is
+   * only the download at the batch's start as before. Absent: nothing is staged.
+   */
+  stage?(hosts: string[], pkg: { tag: string; version: string; sha256: string }): Promise<void>;
   /** true when the package is in the artifact store */
   hasArtifact(sha256: string): Promise<boolean>;
   /** the file of a package in the artifact store (the deploy tests unpack it) */

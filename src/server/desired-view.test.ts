@@ -8,7 +8,16 @@ import type { DesiredState, RuntimeRef } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { openStore } from '../store/open.js';
 import type { DesiredRow, Store } from '../store/index.js';
-import { answerJson, DESIRED_FRESH_MS, DesiredView, type DesiredViewDeps, GENERATION_KEEP_MS, READ_SLICE } from './desired-view.js';
+import {
+  answerJson,
+  DESIRED_FRESH_MS,
+  DesiredView,
+  type DesiredViewDeps,
+  GENERATION_KEEP_MS,
+  READ_SLICE,
+  STAGE_TTL_MS,
+} from './desired-view.js';
+import { stageAhead } from './stage-ahead.js';
 import { type ChangeBus, Subscribers } from '../bus/index.js';
 import { DesiredHub } from './hub.js';
 import { serverIdentity } from './trust.js';
@@ -380,5 +389,51 @@ test("an entry's replicas reach its host's answer (absent for one); hosts with o
   await store.setDesired('h1', CLUSTER, { ...row('h1', 'abc1234'), replicas: 2 });
   view.forget('h1');
   assert.equal((await view.answer('h1')).instances[0]?.replicas, 2);
+  await store.close();
+});
+
+test("a package staged for a host is in its answer and its fetchable set until its instances name it or STAGE_TTL_MS pass; stageAhead wakes the host's poll", async () => {
+  const { store, view, clock } = await harness();
+  await store.setDesired('h1', CLUSTER, row('h1', 'abc1234'));
+  await store.setDesired('h2', CLUSTER, row('h2', 'abc1234'));
+  const before = await view.answer('h1');
+  const pkg = { tag: CLUSTER, version: 'def5678', sha256: 'd'.repeat(64) };
+  const woken: string[] = [];
+  const deps = {
+    store,
+    view,
+    notify: (h: string) => woken.push(h),
+    artifacts: { size: async () => 1_000_000 },
+    config: { swarmWholeBelowBytes: 65_536 },
+  };
+  await stageAhead(deps, ['h1'], pkg);
+  assert.deepEqual(woken, ['h1']);
+  view.forget('h1'); // what the hub's wake does
+  const staged = await view.answer('h1');
+  assert.equal(staged.generation, before.generation + 1, 'the generation raised: a parked poll ends with it');
+  const json = JSON.parse(answerJson(staged, [], undefined)) as DesiredState;
+  assert.deepEqual(json.stage, [{ ...pkg, url: `/api/v1/artifacts/${'d'.repeat(64)}` }]);
+  assert.deepEqual(json.instances, JSON.parse(answerJson(before, [], undefined)).instances, 'nothing else changed');
+  assert.ok(staged.fetchable.has(pkg.sha256), 'the tracker and the package route let it fetch the package');
+  const other = await view.answer('h2');
+  assert.equal(JSON.parse(answerJson(other, [], undefined)).stage, undefined, 'only for the hosts named');
+  assert.equal(other.fetchable.has(pkg.sha256), false);
+  // its batch writes the release: named by its instances, it is no longer staged
+  await store.setDesired('h1', CLUSTER, { ...row('h1', 'def5678'), sha256: pkg.sha256 });
+  view.forget('h1');
+  const deployed = await view.answer('h1');
+  assert.equal(JSON.parse(answerJson(deployed, [], undefined)).stage, undefined);
+  assert.ok(deployed.fetchable.has(pkg.sha256));
+  // staged and never deployed: named for STAGE_TTL_MS only
+  await stageAhead(deps, ['h2'], pkg);
+  view.forget('h2');
+  assert.ok((await view.answer('h2')).fetchable.has(pkg.sha256));
+  clock.ms += STAGE_TTL_MS;
+  view.forget('h2');
+  assert.equal((await view.answer('h2')).fetchable.has(pkg.sha256), false);
+  // a package the tracker would send whole is not staged (nor are its hosts woken)
+  woken.length = 0;
+  await stageAhead({ ...deps, artifacts: { size: async () => 1_000 } }, ['h2'], { ...pkg, sha256: 'e'.repeat(64) });
+  assert.deepEqual(woken, []);
   await store.close();
 });

@@ -32,6 +32,7 @@ import type {
   RuntimeRef,
   ServerStamp,
   SigningKey,
+  StagedPackage,
 } from '../api/index.js';
 import { API_PREFIX } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
@@ -68,6 +69,12 @@ export const MAX_RESOLVED_ENTRIES = 10_000;
  * wakes every parked poll): their answers are written before the next slice is read.
  */
 export const READ_SLICE = 500;
+
+/**
+ * How long a package staged for a host (`stage`) is named in its answers: its batch starts well
+ * before (a batch waits on its hosts' health, minutes at most), and then its instances name it.
+ */
+export const STAGE_TTL_MS = 10 * 60_000;
 
 /** Hosts resolved between two sweeps of the answers too old to be served. */
 const SWEEP_EVERY = 1_000;
@@ -112,8 +119,10 @@ export interface ResolvedDesired {
   entries: readonly { json: string }[];
   /** the rest of the answer serialized (server, signing, network), each after a comma, shared by the hosts whose rest is the same */
   tail: string;
-  /** the packages the host may download: its releases' and the runtimes they name */
+  /** the packages the host may download: its releases', the runtimes they name, and what is staged for it */
   fetchable: ReadonlySet<string>;
+  /** packages staged for the host (its next batch's), serialized after a comma; '' for none */
+  stageJson: string;
 }
 
 /** One entry resolved, shared by every host that has it. */
@@ -148,6 +157,8 @@ interface Held<T> {
  */
 export class DesiredView {
   private readonly hosts = new Map<string, Held<ResolvedDesired>>();
+  /** packages staged per host (by sha256), each until it expires or the host's instances name it */
+  private readonly staged = new Map<string, Map<string, { pkg: StagedPackage; until: number }>>();
   private readonly entries = new Map<string, Held<ResolvedEntry>>();
   private readonly now: () => number;
   private startedSinceSweep = 0;
@@ -222,6 +233,35 @@ export class DesiredView {
       if (resolved.generation === current) return resolved;
       if (this.hosts.get(host) === kept) this.hosts.delete(host); // not the store's: resolved next turn
     }
+  }
+
+  /**
+   * Names `pkg` in the answers of `hosts` (their next batch's package, downloaded ahead) for
+   * STAGE_TTL_MS or until their instances name it. Kept by this server alone: the caller raises
+   * the hosts' generations and wakes them, so their parked polls end with it.
+   */
+  stage(hosts: readonly string[], pkg: StagedPackage): void {
+    const until = this.now() + STAGE_TTL_MS;
+    for (const host of hosts) {
+      let mine = this.staged.get(host);
+      if (mine === undefined) this.staged.set(host, (mine = new Map()));
+      mine.set(pkg.sha256, { pkg, until });
+      this.hosts.delete(host);
+    }
+  }
+
+  /** What is staged for `host` and not yet named by its instances (`named`), the expired dropped. */
+  private stagedFor(host: string, named: ReadonlySet<string>): StagedPackage[] {
+    const mine = this.staged.get(host);
+    if (mine === undefined) return [];
+    const now = this.now();
+    const out: StagedPackage[] = [];
+    for (const [sha256, s] of mine) {
+      if (s.until <= now || named.has(sha256)) mine.delete(sha256);
+      else out.push(s.pkg);
+    }
+    if (mine.size === 0) this.staged.delete(host);
+    return out;
   }
 
   /** The host's desired state changed (the hub's wake): its generation is read again, its next answer resolved anew. */
@@ -336,6 +376,9 @@ export class DesiredView {
     this.resolutions++;
     const [{ state, server }, network] = await Promise.all([this.read(host), this.deps.networkOf?.(host)]);
     const entries = await Promise.all(state.entries.map((e) => this.entry(e)));
+    const named: ReadonlySet<string> =
+      entries.length === 0 ? NOTHING : entries.length === 1 ? entries[0]!.fetchable : new Set(entries.flatMap((e) => [...e.fetchable]));
+    const stage = this.stagedFor(host, named);
     return {
       generation: state.generation,
       instances: entries.map((e) => e.instance),
@@ -343,8 +386,8 @@ export class DesiredView {
       ...(network !== undefined && { network }),
       entries,
       tail: this.tailOf(server, network),
-      fetchable:
-        entries.length === 0 ? NOTHING : entries.length === 1 ? entries[0]!.fetchable : new Set(entries.flatMap((e) => [...e.fetchable])),
+      fetchable: stage.length === 0 ? named : new Set([...named, ...stage.map((p) => p.sha256)]),
+      stageJson: stage.length === 0 ? '' : `,"stage":${JSON.stringify(stage)}`,
     };
   }
 
@@ -419,10 +462,10 @@ export function answerJson(
   commands: unknown[] | undefined,
   balancers?: DesiredBalancers,
 ): string {
-  // As JSON.stringify writes { generation, instances, server, signing, network, stops, balancers, commands }.
+  // As JSON.stringify writes { generation, instances, server, signing, network, stage, stops, balancers, commands }.
   let out = `{"generation":${JSON.stringify(resolved.generation)},"instances":[`;
   for (let i = 0; i < resolved.entries.length; i++) out += i === 0 ? resolved.entries[i]!.json : `,${resolved.entries[i]!.json}`;
-  out += `]${resolved.tail}`;
+  out += `]${resolved.tail}${resolved.stageJson}`;
   if (stops.length > 0) out += `,"stops":${JSON.stringify(stops)}`;
   if (balancers !== undefined) out += `,"balancers":${JSON.stringify(balancers)}`;
   if (commands !== undefined) out += `,"commands":${JSON.stringify(commands)}`;

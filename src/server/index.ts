@@ -49,6 +49,7 @@ import { serverTls } from '../tls/server-tls.js';
 import { checkVictoriaUrl, historyBackends, openVictoria } from './victoria-wiring.js';
 import { startDns, type RunningDns } from '../naming/index.js';
 import { namingOf } from './routes/naming.js';
+import { stageAhead } from './stage-ahead.js';
 
 /** Agents report every 5 s: a down host is noticed within seconds, and 10,000 hosts cost the
  * server 2,000 small requests a second. */
@@ -224,6 +225,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       read: releasesHere(ports.read, artifacts, log),
       lastReport: (h) => reports.lastReport(h),
       notify: (h) => hub.notify(h),
+      // the next batch's hosts fetch the package ahead (docs/packages-p2p.md): named in their answers here
+      stage: (hosts, pkg): Promise<void> =>
+        stageAhead({ store, view: desired, notify: (h) => hub.notify(h), artifacts, config }, hosts, pkg),
       hooks: balancerHooks(balancers), // drain before stop, add after healthy
       hasArtifact: (sha) => artifacts.has(sha),
       artifactPath: (sha) => artifacts.path(sha),
