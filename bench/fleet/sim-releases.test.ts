@@ -80,7 +80,7 @@ test('a package fetched ahead (prefetch) is checked then, and its install downlo
   await r.prefetch('/nowhere', sha, opts('v1').download);
   assert.deepEqual(meter, { bytes: bytes.length, downloads: 1 }, 'once');
   assert.equal(r.installed.get('t')?.has('v1') ?? false, false, 'nothing installed');
-  assert.deepEqual(await r.install(opts('v1')), { downloaded: false });
+  assert.deepEqual(await r.install(opts('v1')), { downloaded: true }, 'downloaded (ahead), as the rollout is told');
   assert.deepEqual(meter, { bytes: bytes.length, downloads: 1 });
   await assert.rejects(r.prefetch('/nowhere', 'f'.repeat(64), opts('v2').download), /sha256/);
   assert.deepEqual(

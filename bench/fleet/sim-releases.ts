@@ -68,12 +68,11 @@ export class MemoryReleases implements ReleaseStore {
     const versions = this.installed.get(opts.tag) ?? new Map<string, string>();
     if (versions.get(opts.version) === opts.sha256) return { downloaded: false };
     // a package fetched ahead of its batch is in this host's cache (a real agent's ROOT/cache)
-    const cached = this.cached.delete(opts.sha256);
-    if (!cached) await this.fetch(opts.sha256, opts.download);
+    if (!this.cached.delete(opts.sha256)) await this.fetch(opts.sha256, opts.download);
     versions.delete(opts.version);
     versions.set(opts.version, opts.sha256);
     this.installed.set(opts.tag, versions);
-    return { downloaded: !cached };
+    return { downloaded: true }; // now, or ahead of its batch
   }
 
   /** A package staged for this host's next batch: downloaded and checked now, installed later. */

@@ -80,8 +80,8 @@ export const EVENTS_PER_REPORT = 200;
  */
 export const LONG_POLL_TIMEOUT_MS = 35_000;
 
-/** Packages fetched ahead of their batch that the agent remembers (not to fetch them again): a few deploys' worth. */
-const STAGED_KEPT = 64;
+/** Packages fetched ahead and not installed yet that the agent remembers (their install says it downloaded): a few deploys' worth. */
+const FETCHED_AHEAD_KEPT = 64;
 
 export interface AgentOptions {
   /**
@@ -206,10 +206,12 @@ export class Agent {
   private answerTrusted = false;
   /** where releases go, with an install that waits for its package when it is being fetched ahead */
   private readonly releases: ReleaseStore;
-  /** packages fetched ahead of their batch (`stage`: docs/packages-p2p.md), by sha256: fetched, or in flight */
-  private readonly staged = new Map<string, Promise<void>>();
-  /** the fetches ahead, one after the other */
-  private stageChain: Promise<void> = Promise.resolve();
+  /** packages staged for this host's next batch (`stage`: docs/packages-p2p.md), to fetch ahead, in order */
+  private aheadQueue: StagedPackage[] = [];
+  /** the package being fetched ahead now, and the end of its download */
+  private aheadNow: { sha256: string; done: Promise<void> } | undefined;
+  /** packages fetched ahead into the cache and not installed yet */
+  private readonly fetchedAhead = new Set<string>();
   /** the container driver on the host's Docker Engine (docs/containers.md); none with a simulated supervisor */
   private readonly containers: EngineRunner | undefined;
   /** packages in pieces from peers, and this host's pieces served to them (none when standalone) */
@@ -218,10 +220,14 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     const base = opts.host?.releases ?? diskReleases;
     this.releases = {
-      // a package still being fetched ahead: waited for (the install then finds it in the cache), not fetched twice
+      // A package being fetched ahead now is waited for (the install then finds it in the cache),
+      // not fetched twice; one still queued is fetched by the install, and no longer ahead.
       install: async (o) => {
-        await this.staged.get(o.sha256);
-        return base.install(o);
+        this.aheadQueue = this.aheadQueue.filter((p) => p.sha256 !== o.sha256);
+        if (this.aheadNow?.sha256 === o.sha256) await this.aheadNow.done;
+        const r = await base.install(o);
+        // found in the cache, but downloaded (ahead) all the same: the rollout says so
+        return this.fetchedAhead.delete(o.sha256) ? { ...r, downloaded: true } : r;
       },
       activate: (root, tag, version) => base.activate(root, tag, version),
       prune: (root, tag, keep, protect) => base.prune(root, tag, keep, protect),
@@ -470,27 +476,42 @@ export class Agent {
   /**
    * Fetches into the cache, one after the other in the background, the packages the server staged
    * for this host's next batch (docs/packages-p2p.md): when the batch starts, its install finds
-   * the package there. A failure is only said: the install fetches it then, as without staging.
+   * the package there. The latest answer says what is staged: a package it no longer names is not
+   * fetched (one already being fetched finishes). A failure is only said: the install fetches the
+   * package then, as without staging.
    */
   private fetchAhead(stage: StagedPackage[] | undefined): void {
+    if (this.releases.prefetch === undefined) return;
+    const wanted = (stage ?? []).filter((p) => !this.fetchedAhead.has(p.sha256) && !this.desired?.some((i) => i.sha256 === p.sha256));
+    this.aheadQueue = wanted.filter((p) => p.sha256 !== this.aheadNow?.sha256);
+    this.nextAhead();
+  }
+
+  private nextAhead(): void {
     const prefetch = this.releases.prefetch;
-    if (stage === undefined || prefetch === undefined) return;
-    for (const pkg of stage) {
-      if (this.staged.has(pkg.sha256) || this.desired?.some((i) => i.sha256 === pkg.sha256)) continue;
-      if (this.staged.size >= STAGED_KEPT) this.staged.clear(); // only what an install would wait for is lost
-      const done = this.stageChain
-        .then(async () => {
-          if (this.stopped) return;
+    if (this.aheadNow !== undefined || this.stopped || prefetch === undefined) return;
+    const pkg = this.aheadQueue.shift();
+    if (pkg === undefined) return;
+    const now = {
+      sha256: pkg.sha256,
+      done: (async () => {
+        try {
           await prefetch(this.root, pkg.sha256, (dest) => this.download(pkg.url, dest));
+          if (this.fetchedAhead.size >= FETCHED_AHEAD_KEPT) this.fetchedAhead.clear();
+          this.fetchedAhead.add(pkg.sha256);
           this.log(`${pkg.tag}: the package of ${pkg.version} is fetched ahead of this host's batch`);
-        })
-        .catch((err: Error) => {
-          this.staged.delete(pkg.sha256);
-          this.log(`${pkg.tag}: the package of ${pkg.version} could not be fetched ahead (${err.message}); its install fetches it`);
-        });
-      this.stageChain = done;
-      this.staged.set(pkg.sha256, done);
-    }
+        } catch (err) {
+          if (!this.stopped)
+            this.log(
+              `${pkg.tag}: the package of ${pkg.version} could not be fetched ahead (${(err as Error).message}); its install fetches it`,
+            );
+        } finally {
+          this.aheadNow = undefined;
+          this.nextAhead();
+        }
+      })(),
+    };
+    this.aheadNow = now;
   }
 
   /** Runs reconcile now, or once more after the current run. */
@@ -567,7 +588,7 @@ export class Agent {
     const whole = this.desired?.some((i) => i.url === url && i.whole === true) === true;
     if (this.swarm && sha256 && !whole && !(given instanceof Writable) && (await this.swarm.download(sha256, url, given))) return;
     const dest = isPieceDest(given) ? given.stream() : given;
-    const res = await this.api.download(url);
+    const res = await this.api.download(url, { signal: this.abort.signal }); // a stopping agent stops its downloads
     if (!res.body) throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server sent an empty body for ${url}`);
     const source = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
     let broken: Error | undefined;

@@ -169,6 +169,30 @@ test('a batched rollout changes desired state batch by batch, calls the hooks, a
   await f.controller.stop();
 });
 
+test("as a deploy's batch starts, the next batch's hosts are staged the package; its end unstages it; a rollback stages nothing", async () => {
+  const f = await fleet();
+  const calls: string[] = [];
+  f.deps.stage = async (hosts, pkg) => {
+    calls.push(`stage ${hosts.join(',')} ${pkg.version} ${pkg.sha256.slice(0, 4)}`);
+  };
+  f.deps.unstage = (sha256) => calls.push(`unstage ${sha256.slice(0, 4)}`);
+  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  const sha = f.mem.releases.find((x) => x.version === 'aaaaaaaaa')!.sha256.slice(0, 4);
+  assert.deepEqual(calls, [`stage h2,h3,h4 aaaaaaaaa ${sha}`], 'batch 1 started: batch 2 staged');
+  f.healthy(['h1'], 'aaaaaaaaa');
+  await until(f, d.id, (x) => x.hostResults.h2 === 'deploying');
+  assert.deepEqual(calls, [`stage h2,h3,h4 aaaaaaaaa ${sha}`], 'the last batch started: nothing after it');
+  f.healthy(['h2', 'h3', 'h4'], 'aaaaaaaaa');
+  await until(f, d.id, (x) => x.status !== 'running');
+  assert.deepEqual(calls, [`stage h2,h3,h4 aaaaaaaaa ${sha}`, `unstage ${sha}`]);
+  calls.length = 0;
+  const r = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'rollback', initiator: 'alice' });
+  f.healthy(['h1'], 'aaaaaaaaa');
+  await until(f, r.id, (x) => x.status !== 'running');
+  assert.deepEqual(calls, [], 'a rollback goes to releases mostly on the hosts already');
+  await f.controller.stop();
+});
+
 test('a deploy whose first batch waits on a drain answers running, and switches the batch once the drain is done', async () => {
   let drained!: () => void;
   const holdBeforeStop = new Promise<void>((resolve) => {

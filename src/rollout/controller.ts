@@ -566,10 +566,15 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
         if (a.type === 'deploy') {
           await this.exec.deploy(entry, a.hosts);
           this.stageNext(entry, p);
-        } else if (a.type === 'revert') await this.exec.revert(entry, a.hosts);
-        else if (a.type === 'healthy') void this.exec.afterHealthy(entry, a.host, a.version);
+        } else if (a.type === 'revert') {
+          this.unstage(entry); // going back: the next batch will not come
+          await this.exec.revert(entry, a.hosts);
+        } else if (a.type === 'healthy') void this.exec.afterHealthy(entry, a.host, a.version);
         else if (a.type === 'test') p = recordTestStart(p, a.batch, await this.exec.startTests(entry, p, a.batch), now);
-        else ended = a;
+        else {
+          ended = a;
+          this.unstage(entry);
+        }
       }
     } catch (err) {
       // Not carried out: the step wrote its hosts into the entry's map, which goes back to what it
@@ -703,6 +708,11 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     this.deps
       .stage([...next], { tag, version, sha256: entry.release.sha256 })
       .catch((err: Error) => entry.notes.push(`the next batch's package could not be staged: ${err.message}`));
+  }
+
+  /** The deployment's package is no longer staged for anyone (it ended, or goes back). */
+  private unstage(entry: RunningDeployment): void {
+    if (entry.row.kind === 'deploy') this.deps.unstage?.(entry.release.sha256);
   }
 
   private async load(row: Omit<Deployment, 'progress'>, saved: RolloutProgress | null, graceUntil: number): Promise<RunningDeployment> {

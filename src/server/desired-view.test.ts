@@ -392,7 +392,7 @@ test("an entry's replicas reach its host's answer (absent for one); hosts with o
   await store.close();
 });
 
-test("a package staged for a host is in its answer and its fetchable set until its instances name it or STAGE_TTL_MS pass; stageAhead wakes the host's poll", async () => {
+test("a package staged for a host is in its answer and its fetchable set until its instances name it, it is unstaged or STAGE_TTL_MS pass; stageAhead wakes the host's poll", async () => {
   const { store, view, clock } = await harness();
   await store.setDesired('h1', CLUSTER, row('h1', 'abc1234'));
   await store.setDesired('h2', CLUSTER, row('h2', 'abc1234'));
@@ -431,6 +431,12 @@ test("a package staged for a host is in its answer and its fetchable set until i
   clock.ms += STAGE_TTL_MS;
   view.forget('h2');
   assert.equal((await view.answer('h2')).fetchable.has(pkg.sha256), false);
+  // its deployment ended or goes back: staged for nobody
+  await stageAhead(deps, ['h2'], pkg);
+  view.forget('h2');
+  assert.ok((await view.answer('h2')).fetchable.has(pkg.sha256));
+  view.unstage(pkg.sha256);
+  assert.equal((await view.answer('h2')).fetchable.has(pkg.sha256), false, 'at once, without a wake');
   // a package the tracker would send whole is not staged (nor are its hosts woken)
   woken.length = 0;
   await stageAhead({ ...deps, artifacts: { size: async () => 1_000 } }, ['h2'], { ...pkg, sha256: 'e'.repeat(64) });

@@ -76,6 +76,9 @@ export const READ_SLICE = 500;
  */
 export const STAGE_TTL_MS = 10 * 60_000;
 
+/** Hosts with a package staged, at most (past it, every staging is forgotten: only downloads ahead are lost). */
+export const MAX_STAGED_HOSTS = 100_000;
+
 /** Hosts resolved between two sweeps of the answers too old to be served. */
 const SWEEP_EVERY = 1_000;
 
@@ -241,12 +244,28 @@ export class DesiredView {
    * the hosts' generations and wakes them, so their parked polls end with it.
    */
   stage(hosts: readonly string[], pkg: StagedPackage): void {
-    const until = this.now() + STAGE_TTL_MS;
+    const now = this.now();
+    const until = now + STAGE_TTL_MS;
+    // the expired go first (a host that never polls here again would keep its entries), and a bound
+    for (const [host, mine] of this.staged) {
+      for (const [sha256, s] of mine) if (s.until <= now) mine.delete(sha256);
+      if (mine.size === 0) this.staged.delete(host);
+    }
+    if (this.staged.size + hosts.length > MAX_STAGED_HOSTS) this.staged.clear();
     for (const host of hosts) {
       let mine = this.staged.get(host);
       if (mine === undefined) this.staged.set(host, (mine = new Map()));
       mine.set(pkg.sha256, { pkg, until });
       this.hosts.delete(host);
+    }
+  }
+
+  /** Package `sha256` is staged for nobody any more (its deployment ended, or goes back). */
+  unstage(sha256: string): void {
+    for (const [host, mine] of this.staged) {
+      if (!mine.delete(sha256)) continue;
+      if (mine.size === 0) this.staged.delete(host);
+      this.hosts.delete(host); // its fetchable set shrinks at its next answer
     }
   }
 

@@ -225,9 +225,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       read: releasesHere(ports.read, artifacts, log),
       lastReport: (h) => reports.lastReport(h),
       notify: (h) => hub.notify(h),
-      // the next batch's hosts fetch the package ahead (docs/packages-p2p.md): named in their answers here
-      stage: (hosts, pkg): Promise<void> =>
-        stageAhead({ store, view: desired, notify: (h) => hub.notify(h), artifacts, config }, hosts, pkg),
+      // The next batch's hosts fetch the package ahead (docs/packages-p2p.md), named in their
+      // answers here: one server alone (SQLite). With several, the others would answer the raised
+      // generations without it, and the agents polling them take those: not yet.
+      ...(store.kind === 'sqlite' && {
+        stage: (hosts: string[], pkg: { tag: string; version: string; sha256: string }): Promise<void> =>
+          stageAhead({ store, view: desired, notify: (h) => hub.notify(h), artifacts, config }, hosts, pkg),
+        unstage: (sha256: string): void => desired.unstage(sha256),
+      }),
       hooks: balancerHooks(balancers), // drain before stop, add after healthy
       hasArtifact: (sha) => artifacts.has(sha),
       artifactPath: (sha) => artifacts.path(sha),

@@ -4,8 +4,9 @@
  * they fetch it while this batch starts and proves healthy. Twitter's Murder distributed first and
  * restarted after; here the download of one batch overlaps the start of the one before.
  *
- * The staging is kept by the server that steps the rollout (DesiredView.stage): an agent that
- * polls another server is not told, and fetches the package when its batch starts, as before.
+ * The staging is kept in memory by the server that steps the rollout (DesiredView.stage), so it
+ * is wired only where one server runs alone (src/server/index.ts); the deployment's end or revert
+ * unstages it (DesiredView.unstage).
  */
 import { API_PREFIX } from '../api/index.js';
 import type { ArtifactStore } from '../artifacts/index.js';
