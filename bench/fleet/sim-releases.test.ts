@@ -89,3 +89,17 @@ test('a package fetched ahead (prefetch) is checked then, and its install downlo
     'a refused package is not in the cache',
   );
 });
+
+test('a piece another host of the process wrote is not copied again: the first checked bytes stand', async () => {
+  const shared = new SharedPackages();
+  const write = (piece: Buffer) => async (dest: string | Writable | PieceDest) => {
+    const store = await (dest as PieceDest).open(bytes.length);
+    await store.writeAt(0, piece);
+  };
+  await new MemoryReleases(undefined, shared).install({ ...opts('v1'), download: write(bytes) });
+  const scratch = Buffer.from(bytes);
+  const second = new MemoryReleases(undefined, shared).install({ ...opts('v1'), download: write(scratch) });
+  scratch.fill(0); // the agent's piece buffer goes back to its pool and is reused at once
+  assert.deepEqual(await second, { downloaded: true });
+  assert.deepEqual(shared.buffer(sha, bytes.length).bytes, bytes);
+});
