@@ -8,16 +8,8 @@ import type { DesiredState, RuntimeRef } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { openStore } from '../store/open.js';
 import type { DesiredRow, Store } from '../store/index.js';
-import {
-  answerJson,
-  DESIRED_FRESH_MS,
-  DesiredView,
-  type DesiredViewDeps,
-  GENERATION_KEEP_MS,
-  READ_SLICE,
-  STAGE_TTL_MS,
-} from './desired-view.js';
-import { stageAhead } from './stage-ahead.js';
+import { answerJson, DESIRED_FRESH_MS, DesiredView, type DesiredViewDeps, GENERATION_KEEP_MS, READ_SLICE } from './desired-view.js';
+import { STAGE_TTL_MS, stageAhead } from './stage-ahead.js';
 import { type ChangeBus, Subscribers } from '../bus/index.js';
 import { DesiredHub } from './hub.js';
 import { serverIdentity } from './trust.js';
@@ -119,6 +111,7 @@ async function harness(): Promise<{
     signatureOf: counted('signatureOf', async (job: string, version: string) => ({ keyId: 'k1', value: `${job}@${version}` })),
     rootScopes: counted('rootScopes', async () => [...grants]),
     now: () => clock.ms,
+    epochMs: () => clock.ms,
   });
   return { store, view, calls, grants, secret, clock };
 }
@@ -401,10 +394,10 @@ test("a package staged for a host is in its answer and its fetchable set until i
   const woken: string[] = [];
   const deps = {
     store,
-    view,
     notify: (h: string) => woken.push(h),
     artifacts: { size: async () => 1_000_000 },
     config: { swarmWholeBelowBytes: 65_536 },
+    now: () => clock.ms,
   };
   await stageAhead(deps, ['h1'], pkg);
   assert.deepEqual(woken, ['h1']);
@@ -435,11 +428,50 @@ test("a package staged for a host is in its answer and its fetchable set until i
   await stageAhead(deps, ['h2'], pkg);
   view.forget('h2');
   assert.ok((await view.answer('h2')).fetchable.has(pkg.sha256));
-  view.unstage(pkg.sha256);
+  await view.unstage(pkg.sha256);
   assert.equal((await view.answer('h2')).fetchable.has(pkg.sha256), false, 'at once, without a wake');
   // a package the tracker would send whole is not staged (nor are its hosts woken)
   woken.length = 0;
   await stageAhead({ ...deps, artifacts: { size: async () => 1_000 } }, ['h2'], { ...pkg, sha256: 'e'.repeat(64) });
   assert.deepEqual(woken, []);
+  await store.close();
+});
+
+test('a staging is in the answers of every server sharing the store (several servers), and goes from them all when unstaged', async () => {
+  const { store, view, clock } = await harness();
+  const other = new DesiredView({
+    store,
+    signing: SIGNING,
+    kindOf: async () => 'deploy' as const,
+    runtimeRefs: async () => [],
+    secretsFor: async () => ({}),
+    signatureOf: async () => undefined,
+    rootScopes: async () => [],
+    now: () => clock.ms,
+    epochMs: () => clock.ms,
+  });
+  await store.setDesired('h1', CLUSTER, row('h1', 'abc1234'));
+  const before = await other.answer('h1');
+  const pkg = { tag: CLUSTER, version: 'def5678', sha256: 'd'.repeat(64) };
+  // the hub's wake reaches every server through the bus: each forgets the host
+  const notify = (h: string): void => {
+    for (const v of [view, other]) v.forget(h);
+  };
+  await stageAhead(
+    { store, notify, artifacts: { size: async () => 1_000_000 }, config: { swarmWholeBelowBytes: 65_536 }, now: () => clock.ms },
+    ['h1'],
+    pkg,
+  );
+  for (const v of [view, other]) {
+    const staged = await v.answer('h1');
+    assert.equal(staged.generation, before.generation + 1);
+    assert.deepEqual(JSON.parse(answerJson(staged, [], undefined)).stage, [{ ...pkg, url: `/api/v1/artifacts/${pkg.sha256}` }]);
+    assert.ok(staged.fetchable.has(pkg.sha256));
+  }
+  // the server stepping the rollout unstages it: its own answers at once, the other's once they are no longer fresh
+  await view.unstage(pkg.sha256);
+  assert.equal((await view.answer('h1')).fetchable.has(pkg.sha256), false);
+  clock.ms += DESIRED_FRESH_MS;
+  assert.equal((await other.answer('h1')).fetchable.has(pkg.sha256), false);
   await store.close();
 });

@@ -37,7 +37,7 @@ import type {
 import { API_PREFIX } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { jobOf, rootAllowed } from '../rollout/index.js';
-import type { DeploymentKind, DesiredRow, Store } from '../store/index.js';
+import type { DeploymentKind, DesiredRow, StagedPackageRow, Store } from '../store/index.js';
 import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import { adoptedKey, serverIdentity, stampOf } from './trust.js';
 
@@ -70,15 +70,6 @@ export const MAX_RESOLVED_ENTRIES = 10_000;
  */
 export const READ_SLICE = 500;
 
-/**
- * How long a package staged for a host (`stage`) is named in its answers: its batch starts well
- * before (a batch waits on its hosts' health, minutes at most), and then its instances name it.
- */
-export const STAGE_TTL_MS = 10 * 60_000;
-
-/** Hosts with a package staged, at most (past it, every staging is forgotten: only downloads ahead are lost). */
-export const MAX_STAGED_HOSTS = 100_000;
-
 /** Hosts resolved between two sweeps of the answers too old to be served. */
 const SWEEP_EVERY = 1_000;
 
@@ -103,6 +94,8 @@ export interface DesiredViewDeps {
   networkOf?(host: string): Promise<HostNetwork | undefined>;
   /** milliseconds now; tests move it */
   now?: () => number;
+  /** milliseconds since the epoch now, as every server has it (when stagings expire); tests move it */
+  epochMs?: () => number;
   /** where `changed()` is told to every server (without one: this server alone) */
   bus?: ChangeBus;
 }
@@ -137,11 +130,14 @@ interface ResolvedEntry {
 
 /** What a host with no entry may fetch: nothing (one set for all of them). */
 const NOTHING: ReadonlySet<string> = new Set();
+const NONE_STAGED: readonly StagedPackageRow[] = [];
 
 /** What a host's answer reads of the store. */
 interface HostRead {
   state: { generation: number; entries: DesiredRow[] };
   server: ServerStamp;
+  /** the packages staged for it (its next batch's), as the store has them now */
+  staged: readonly StagedPackageRow[];
 }
 
 interface Held<T> {
@@ -160,10 +156,9 @@ interface Held<T> {
  */
 export class DesiredView {
   private readonly hosts = new Map<string, Held<ResolvedDesired>>();
-  /** packages staged per host (by sha256), each until it expires or the host's instances name it */
-  private readonly staged = new Map<string, Map<string, { pkg: StagedPackage; until: number }>>();
   private readonly entries = new Map<string, Held<ResolvedEntry>>();
   private readonly now: () => number;
+  private readonly epochMs: () => number;
   private startedSinceSweep = 0;
   /** the tail of the answers of hosts neither adopted nor given a network: the same for all, made once */
   private plainTail: { serverId: string; signing: SigningKey | undefined; json: string } | undefined;
@@ -181,6 +176,7 @@ export class DesiredView {
 
   constructor(private readonly deps: DesiredViewDeps) {
     this.now = deps.now ?? (() => performance.now()); // monotonic: a wall clock stepped back keeps nothing longer
+    this.epochMs = deps.epochMs ?? Date.now;
     // a change on any server (this one too, at once), or changes missed while the bus was away
     deps.bus?.subscribe(CHANNELS.answers, { change: () => this.forgetAll(), resync: () => this.forgetAll() });
     // desired-state wakes missed while the bus was away: no generation kept is to be trusted (the hub forgets each woken host: `forget`)
@@ -239,47 +235,22 @@ export class DesiredView {
   }
 
   /**
-   * Names `pkg` in the answers of `hosts` (their next batch's package, downloaded ahead) for
-   * STAGE_TTL_MS or until their instances name it. Kept by this server alone: the caller raises
-   * the hosts' generations and wakes them, so their parked polls end with it.
+   * Package `sha256` is staged for nobody any more (its deployment ended, or goes back): the
+   * store's stagings go, and this server's answers are resolved anew (the other servers' within
+   * DESIRED_FRESH_MS, as they keep theirs no longer).
    */
-  stage(hosts: readonly string[], pkg: StagedPackage): void {
-    const now = this.now();
-    const until = now + STAGE_TTL_MS;
-    // the expired go first (a host that never polls here again would keep its entries), and a bound
-    for (const [host, mine] of this.staged) {
-      for (const [sha256, s] of mine) if (s.until <= now) mine.delete(sha256);
-      if (mine.size === 0) this.staged.delete(host);
-    }
-    if (this.staged.size + hosts.length > MAX_STAGED_HOSTS) this.staged.clear();
-    for (const host of hosts) {
-      let mine = this.staged.get(host);
-      if (mine === undefined) this.staged.set(host, (mine = new Map()));
-      mine.set(pkg.sha256, { pkg, until });
-      this.hosts.delete(host);
+  async unstage(sha256: string): Promise<void> {
+    if ((await this.deps.store.unstagePackage(sha256)) === 0) return;
+    for (const [host, held] of this.hosts) {
+      const resolved = await held.value.catch(() => undefined);
+      if (resolved === undefined || resolved.stageJson !== '') this.hosts.delete(host); // its fetchable set shrinks at its next answer
     }
   }
 
-  /** Package `sha256` is staged for nobody any more (its deployment ended, or goes back). */
-  unstage(sha256: string): void {
-    for (const [host, mine] of this.staged) {
-      if (!mine.delete(sha256)) continue;
-      if (mine.size === 0) this.staged.delete(host);
-      this.hosts.delete(host); // its fetchable set shrinks at its next answer
-    }
-  }
-
-  /** What is staged for `host` and not yet named by its instances (`named`), the expired dropped. */
-  private stagedFor(host: string, named: ReadonlySet<string>): StagedPackage[] {
-    const mine = this.staged.get(host);
-    if (mine === undefined) return [];
-    const now = this.now();
+  /** What is staged for `host` and not yet named by its instances (`named`). */
+  private stagedFor(staged: readonly StagedPackageRow[], named: ReadonlySet<string>): StagedPackage[] {
     const out: StagedPackage[] = [];
-    for (const [sha256, s] of mine) {
-      if (s.until <= now || named.has(sha256)) mine.delete(sha256);
-      else out.push(s.pkg);
-    }
-    if (mine.size === 0) this.staged.delete(host);
+    for (const p of staged) if (!named.has(p.sha256)) out.push({ ...p, url: `${API_PREFIX}/artifacts/${p.sha256}` });
     return out;
   }
 
@@ -370,17 +341,18 @@ export class DesiredView {
       const before = this.forgets;
       this.generationReads++;
       try {
-        const [states, adopted, id] = await Promise.all([
+        const [states, adopted, id, staged] = await Promise.all([
           store.getDesiredMany(slice),
           store.getMetaMany(slice.map(adoptedKey)),
           serverIdentity(store),
+          store.stagedMany(slice, this.epochMs()),
         ]);
         for (const host of slice) {
           const state = states.get(host)!;
           // the generation read with the answer is kept as `generation()` keeps its own: the
           // host's next poll and reports ask for it (after a deploy, 10,000 single reads)
           this.keep(host, state.generation, began, before);
-          const read = { state, server: stampOf(id, adopted.get(adoptedKey(host))) };
+          const read = { state, server: stampOf(id, adopted.get(adoptedKey(host))), staged: staged.get(host) ?? NONE_STAGED };
           for (const w of batch.get(host)!) w.resolve(read);
         }
       } catch (err) {
@@ -393,11 +365,11 @@ export class DesiredView {
 
   private async resolveHost(host: string): Promise<ResolvedDesired> {
     this.resolutions++;
-    const [{ state, server }, network] = await Promise.all([this.read(host), this.deps.networkOf?.(host)]);
+    const [{ state, server, staged }, network] = await Promise.all([this.read(host), this.deps.networkOf?.(host)]);
     const entries = await Promise.all(state.entries.map((e) => this.entry(e)));
     const named: ReadonlySet<string> =
       entries.length === 0 ? NOTHING : entries.length === 1 ? entries[0]!.fetchable : new Set(entries.flatMap((e) => [...e.fetchable]));
-    const stage = this.stagedFor(host, named);
+    const stage = staged.length === 0 ? [] : this.stagedFor(staged, named);
     return {
       generation: state.generation,
       instances: entries.map((e) => e.instance),

@@ -226,13 +226,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       lastReport: (h) => reports.lastReport(h),
       notify: (h) => hub.notify(h),
       // The next batch's hosts fetch the package ahead (docs/packages-p2p.md), named in their
-      // answers here: one server alone (SQLite). With several, the others would answer the raised
-      // generations without it, and the agents polling them take those: not yet.
-      ...(store.kind === 'sqlite' && {
-        stage: (hosts: string[], pkg: { tag: string; version: string; sha256: string }): Promise<void> =>
-          stageAhead({ store, view: desired, notify: (h) => hub.notify(h), artifacts, config }, hosts, pkg),
-        unstage: (sha256: string): void => desired.unstage(sha256),
-      }),
+      // answers by every server (the store keeps the staging)
+      stage: (hosts: string[], pkg: { tag: string; version: string; sha256: string }): Promise<void> =>
+        stageAhead({ store, notify: (h) => hub.notify(h), artifacts, config }, hosts, pkg),
+      unstage: (sha256: string): void => {
+        desired.unstage(sha256).catch((err: Error) => log(`noops server: unstaging package ${sha256.slice(0, 12)}: ${err.message}\n`));
+      },
       hooks: balancerHooks(balancers), // drain before stop, add after healthy
       hasArtifact: (sha) => artifacts.has(sha),
       artifactPath: (sha) => artifacts.path(sha),

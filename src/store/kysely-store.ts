@@ -39,6 +39,7 @@ import { balancerQueries, type BalancerQueries } from './balancers.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
 import { withDeploymentHosts, writeDeploymentHosts } from './deployment-hosts.js';
+import { stagedMany, stagePackage, unstagePackage } from './staged.js';
 import { countDeploymentHosts, deploymentHostsWhere, listDeploymentHeads } from './deployment-heads.js';
 import { KyselyAlarmStore } from './alarms.js';
 import { networkQueries, type NetworkStore } from './networks.js';
@@ -60,6 +61,7 @@ import type {
   DeploymentRow,
   DeploymentStatus,
   DesiredRow,
+  StagedPackageRow,
   GrantRow,
   HostJoin,
   HostRow,
@@ -619,6 +621,16 @@ export class KyselyStore implements Store {
 
   async listDesired(tag?: string): Promise<DesiredRow[]> {
     return listDesired(this.db, tag);
+  }
+
+  stagePackage(hosts: readonly string[], pkg: StagedPackageRow, until: number, now: number): Promise<void> {
+    return stagePackage(this.db, hosts, pkg, until, now);
+  }
+  unstagePackage(sha256: string): Promise<number> {
+    return unstagePackage(this.db, sha256);
+  }
+  stagedMany(hosts: readonly string[], now: number): Promise<Map<string, StagedPackageRow[]>> {
+    return stagedMany(this.db, hosts, now);
   }
 
   // ---- instances

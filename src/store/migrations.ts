@@ -23,6 +23,7 @@ import { networksMigration } from './networks.js';
 import { capacityMigration } from './schedule.js';
 import { deploymentHostsMigration } from './deployment-hosts.js';
 import { scheduleLeaderMigration } from './schedule-leader.js';
+import { stagedPackagesMigration } from './staged.js';
 import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** The two backends; the schema differs between them only in identity columns and collation. */
@@ -507,6 +508,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0030_drain_pids': drainPidsMigration,
   '0032_peer_url': peerUrlMigration,
   '0033_drain_process': drainProcessMigration,
+  '0034_staged_packages': stagedPackagesMigration,
 };
 
 /**

@@ -258,6 +258,15 @@ export interface DeploymentHostsTable {
   result: string;
 }
 
+export interface StagedPackagesTable {
+  host: string;
+  sha256: string;
+  tag: string;
+  version: string;
+  /** ms since the epoch: staged until then */
+  until_ms: number;
+}
+
 export interface Database {
   tokens: TokensTable;
   meta: MetaTable;
@@ -271,6 +280,7 @@ export interface Database {
   deployment_hosts: DeploymentHostsTable;
   desired: DesiredTable;
   desired_generation: DesiredGenerationTable;
+  staged_packages: StagedPackagesTable;
   instances: InstancesTable;
   host_reports: HostReportsTable;
   audit: AuditTable;

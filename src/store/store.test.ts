@@ -300,6 +300,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0030_drain_pids',
         '0032_peer_url',
         '0033_drain_process',
+        '0034_staged_packages',
       ]);
     });
 

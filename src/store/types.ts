@@ -256,6 +256,13 @@ export type DeploymentPatch = Partial<Omit<DeploymentRow, 'id'>> & {
 export type NewDeployment = Omit<DeploymentRow, 'id' | 'progress'> & { progress?: Record<string, unknown> };
 
 /** One entry of a host's desired state: run this release of this cluster's job. */
+/** A package staged for a host: its next batch's, fetched ahead (staged.ts). */
+export interface StagedPackageRow {
+  tag: string;
+  version: string;
+  sha256: string;
+}
+
 export interface DesiredRow {
   host: string;
   /** canonical cluster tag */
@@ -483,6 +490,15 @@ export interface Store extends StrategyQueries, BalancerQueries {
   raiseDesiredGeneration(host: string, atLeast: number): Promise<number>;
   /** every desired row of one tag (all hosts) */
   listDesired(tag?: string): Promise<DesiredRow[]>;
+  /**
+   * stage `pkg` for `hosts` until `until` (ms since the epoch) and raise each host's generation
+   * by one, the stagings expired at `now` removed first (staged.ts: the next batch fetches ahead)
+   */
+  stagePackage(hosts: readonly string[], pkg: StagedPackageRow, until: number, now: number): Promise<void>;
+  /** package `sha256` is staged for nobody any more; answers how many stagings went */
+  unstagePackage(sha256: string): Promise<number>;
+  /** the packages staged for each of `hosts` past `now` (a host with none left out) */
+  stagedMany(hosts: readonly string[], now: number): Promise<Map<string, StagedPackageRow[]>>;
 
   /** replace everything a host reported, in one transaction */
   replaceInstances(host: string, rows: InstanceRow[]): Promise<void>;

@@ -1,0 +1,100 @@
+/**
+ * Packages staged for hosts (docs/packages-p2p.md, "Fetching the next batch ahead"): as a
+ * rollout's batch starts, the next batch's hosts are told its package in their desired-state
+ * answers, and fetch it ahead. Kept in the store, not in the memory of the server that steps the
+ * rollout, so that every server names it in the answers of the agents polling it (several
+ * servers on PostgreSQL). A row holds until its time (ms since the epoch, the wall clock every
+ * server shares) or until the deployment ends; the answers leave out the packages a host's
+ * instances already name.
+ */
+import type { Kysely, Migration } from 'kysely';
+import { sql } from 'kysely';
+import { chunks, inChunks } from './batch.js';
+import type { Backend } from './migrations.js';
+import type { Database } from './schema.js';
+import type { StagedPackageRow } from './types.js';
+
+/** The table: one row per (host, package) staged. */
+export function stagedPackagesMigration(backend: Backend): Migration {
+  const text = backend === 'sqlite' ? 'text' : sql`text collate "C"`;
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('staged_packages')
+        .addColumn('host', text, (c) => c.notNull())
+        .addColumn('sha256', text, (c) => c.notNull())
+        .addColumn('tag', text, (c) => c.notNull())
+        .addColumn('version', text, (c) => c.notNull())
+        .addColumn('until_ms', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('staged_packages_pk', ['host', 'sha256'])
+        .execute();
+      await db.schema.createIndex('staged_packages_sha256').on('staged_packages').column('sha256').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('staged_packages').execute();
+    },
+  };
+}
+
+/**
+ * Stages `pkg` for `hosts` until `until`, then raises each host's desired-state generation by one
+ * (a host without one gets 1), in a statement per BATCH_ROWS hosts: a reader that sees the new
+ * generation sees the staging. Stagings expired at `now` are removed first. Hosts are written in
+ * name order, as every multi-row write of generations should, so two never wait on each other.
+ */
+export async function stagePackage(
+  db: Kysely<Database>,
+  hosts: readonly string[],
+  pkg: StagedPackageRow,
+  until: number,
+  now: number,
+): Promise<void> {
+  await db.deleteFrom('staged_packages').where('until_ms', '<=', now).execute();
+  const sorted = [...new Set(hosts)].sort();
+  for (const batch of chunks(sorted)) {
+    await db
+      .insertInto('staged_packages')
+      .values(batch.map((host) => ({ host, sha256: pkg.sha256, tag: pkg.tag, version: pkg.version, until_ms: until })))
+      .onConflict((oc) =>
+        oc.columns(['host', 'sha256']).doUpdateSet((eb) => ({
+          tag: eb.ref('excluded.tag'),
+          version: eb.ref('excluded.version'),
+          until_ms: eb.ref('excluded.until_ms'),
+        })),
+      )
+      .execute();
+  }
+  for (const batch of chunks(sorted)) {
+    await db
+      .insertInto('desired_generation')
+      .values(batch.map((host) => ({ host, generation: 1 })))
+      .onConflict((oc) => oc.column('host').doUpdateSet({ generation: sql<number>`desired_generation.generation + 1` }))
+      .execute();
+  }
+}
+
+/** Package `sha256` is staged for nobody any more; answers how many stagings went. */
+export async function unstagePackage(db: Kysely<Database>, sha256: string): Promise<number> {
+  const r = await db.deleteFrom('staged_packages').where('sha256', '=', sha256).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
+/** The packages staged for each of `hosts` that hold past `now` (a host with none is left out), oldest staging first. */
+export async function stagedMany(db: Kysely<Database>, hosts: readonly string[], now: number): Promise<Map<string, StagedPackageRow[]>> {
+  const out = new Map<string, StagedPackageRow[]>();
+  for (const batch of inChunks(hosts)) {
+    const rows = await db
+      .selectFrom('staged_packages')
+      .select(['host', 'sha256', 'tag', 'version'])
+      .where('host', 'in', batch)
+      .where('until_ms', '>', now)
+      .orderBy('until_ms')
+      .execute();
+    for (const r of rows) {
+      let mine = out.get(r.host);
+      if (mine === undefined) out.set(r.host, (mine = []));
+      mine.push({ tag: r.tag, version: r.version, sha256: r.sha256 });
+    }
+  }
+  return out;
+}
