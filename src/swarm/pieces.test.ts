@@ -28,6 +28,14 @@ const other = generateKeyPairSync('ed25519').privateKey;
 const pinned = signingKeyOf(key);
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
+/**
+ * Why the BLAKE3 tests cannot run here (false: they run). Its native module has builds for the
+ * usual platforms only; elsewhere noops checks pieces with sha256, which the other tests cover.
+ */
+const noBlake3 =
+  !canCheck('blake3') &&
+  `BLAKE3's native module (@napi-rs/blake-hash) does not load on ${process.platform}-${process.arch}: pieces are checked with sha256 here`;
+
 async function tableOf(bytes: Buffer, signer = key, digest: PieceDigest = 'sha256'): Promise<PieceTable> {
   const fields = await computePieces(sha(bytes), bytes.length, Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]), digest);
   return { ...fields, signature: signFieldsWith(signer, piecesDomain(fields), fields) };
@@ -68,7 +76,9 @@ test('a table must be signed by the pinned key, for this package, unchanged', as
   assert.match(checkTable(pinned, t.sha256, { ...t, digests: t.digests.slice(1) })!, /one digest per piece/);
 });
 
-test('BLAKE3 digests: its published values, and a table of them computed across chunk bounds, signed under its own domain', async () => {
+test('BLAKE3 digests: its published values, and a table of them computed across chunk bounds, signed under its own domain', {
+  skip: noBlake3,
+}, async () => {
   // BLAKE3's own test values (the empty input, and "abc")
   assert.equal(digestOf('blake3', Buffer.alloc(0)), 'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262');
   assert.equal(digestOf('blake3', Buffer.from('abc')), '6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85');
