@@ -26,21 +26,38 @@ interface Blake3Module {
 
 /** The native module once loaded; null: it does not load on this machine (sha256 only). */
 let native: Blake3Module | null | undefined;
+/** Why it did not load (its loader's error), for the operator: an agent on sha256 is slower. */
+let loadError: string | undefined;
+/** Whether the reason was logged: once a process, not at every download (nor per simulated agent). */
+let toldWhy = false;
 
 function blake3Module(): Blake3Module | null {
   if (native === undefined) {
     try {
       native = createRequire(import.meta.url)('@napi-rs/blake-hash') as Blake3Module;
-    } catch {
+    } catch (err) {
       native = null;
+      loadError = (err as Error).message.split('\n')[0];
     }
   }
   return native;
 }
 
-/** The best digest this process can check pieces with: `blake3` where its native module loads, else `sha256`. */
-export function bestDigest(): PieceDigest {
-  return blake3Module() === null ? 'sha256' : 'blake3';
+/**
+ * The best digest this process can check pieces with: `blake3` where its native module loads, else
+ * `sha256`. Given `log`, the first call that falls back to sha256 says why there, once a process
+ * (an operator sees why the agent's downloads take more CPU than on the other hosts).
+ *
+ * @example
+ *   bestDigest(deps.log); // 'sha256', and logs once: "... does not load here: Cannot find module '@napi-rs/blake-hash-...'"
+ */
+export function bestDigest(log?: (line: string) => void): PieceDigest {
+  if (blake3Module() !== null) return 'blake3';
+  if (log && !toldWhy) {
+    toldWhy = true;
+    log(`pieces are checked with sha256, not BLAKE3 (slower): @napi-rs/blake-hash does not load here: ${loadError}`);
+  }
+  return 'sha256';
 }
 
 /** Whether this process can check digests named `name` (a piece table's `digest`, as sent). */

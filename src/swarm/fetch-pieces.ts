@@ -84,7 +84,7 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
   let serve = deps.serve;
   let answer: SwarmAnswer;
   // the fastest digest this agent checks; the server may answer with sha256 (the table says which)
-  const digest = bestDigest();
+  const digest = bestDigest(deps.log); // on sha256, says why once
   let asked: { digest?: PieceDigest } = digest === 'sha256' ? {} : { digest };
   // A server from before BLAKE3 tables refuses the field (NOOPS_E_INPUT: its body is strict): asked
   // again without it, and it is not sent again in this download (a sha256 table, or the size only).
