@@ -175,7 +175,7 @@ test("as a deploy's batch starts, the next batch's hosts are staged the package;
   f.deps.stage = async (hosts, pkg) => {
     calls.push(`stage ${hosts.join(',')} ${pkg.version} ${pkg.sha256.slice(0, 4)}`);
   };
-  f.deps.unstage = (sha256) => calls.push(`unstage ${sha256.slice(0, 4)}`);
+  f.deps.unstage = (tag, sha256) => calls.push(`unstage ${tag === CLUSTER ? 'cluster' : tag} ${sha256.slice(0, 4)}`);
   const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
   const sha = f.mem.releases.find((x) => x.version === 'aaaaaaaaa')!.sha256.slice(0, 4);
   assert.deepEqual(calls, [`stage h2,h3,h4 aaaaaaaaa ${sha}`], 'batch 1 started: batch 2 staged');
@@ -184,12 +184,37 @@ test("as a deploy's batch starts, the next batch's hosts are staged the package;
   assert.deepEqual(calls, [`stage h2,h3,h4 aaaaaaaaa ${sha}`], 'the last batch started: nothing after it');
   f.healthy(['h2', 'h3', 'h4'], 'aaaaaaaaa');
   await until(f, d.id, (x) => x.status !== 'running');
-  assert.deepEqual(calls, [`stage h2,h3,h4 aaaaaaaaa ${sha}`, `unstage ${sha}`]);
+  await until(f, d.id, () => calls.length === 2);
+  assert.deepEqual(calls, [`stage h2,h3,h4 aaaaaaaaa ${sha}`, `unstage cluster ${sha}`]);
   calls.length = 0;
   const r = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'rollback', initiator: 'alice' });
   f.healthy(['h1'], 'aaaaaaaaa');
   await until(f, r.id, (x) => x.status !== 'running');
   assert.deepEqual(calls, [], 'a rollback goes to releases mostly on the hosts already');
+  await f.controller.stop();
+});
+
+test('an unstaging waits for the staging still being written (its rows would outlive the deployment)', async () => {
+  const f = await fleet();
+  const calls: string[] = [];
+  let written!: () => void;
+  f.deps.stage = async () => {
+    calls.push('stage begun');
+    await new Promise<void>((resolve) => {
+      written = resolve;
+    });
+    calls.push('stage written');
+  };
+  f.deps.unstage = () => calls.push('unstage');
+  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  f.healthy(['h1'], 'aaaaaaaaa');
+  await until(f, d.id, (x) => x.hostResults.h2 === 'deploying');
+  f.healthy(['h2', 'h3', 'h4'], 'aaaaaaaaa');
+  await until(f, d.id, (x) => x.status === 'succeeded');
+  assert.deepEqual(calls, ['stage begun'], 'ended, its staging not yet written: not unstaged yet');
+  written();
+  await until(f, d.id, () => calls.length === 3);
+  assert.deepEqual(calls, ['stage begun', 'stage written', 'unstage']);
   await f.controller.stop();
 });
 

@@ -703,16 +703,25 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
    */
   private stageNext(entry: RunningDeployment, p: RolloutProgress): void {
     const next = p.batches[p.batch + 1];
-    if (this.deps.stage === undefined || next === undefined || next.length === 0 || entry.row.kind !== 'deploy') return;
+    const stage = this.deps.stage;
+    if (stage === undefined || next === undefined || next.length === 0 || entry.row.kind !== 'deploy') return;
     const { tag, version } = entry.row;
-    this.deps
-      .stage([...next], { tag, version, sha256: entry.release.sha256 })
-      .catch((err: Error) => entry.notes.push(`the next batch's package could not be staged: ${err.message}`));
+    // one after the other: an unstaging that waits for them finds every row they wrote
+    entry.staging = (entry.staging ?? Promise.resolve()).then(() =>
+      stage([...next], { tag, version, sha256: entry.release.sha256 }).catch((err: Error) => {
+        entry.notes.push(`the next batch's package could not be staged: ${err.message}`);
+      }),
+    );
   }
 
-  /** The deployment's package is no longer staged for anyone (it ended, or goes back). */
+  /** The deployment's package is no longer staged for its hosts (it ended, or goes back): once its stagings are written. */
   private unstage(entry: RunningDeployment): void {
-    if (entry.row.kind === 'deploy') this.deps.unstage?.(entry.release.sha256);
+    const unstage = this.deps.unstage;
+    if (entry.row.kind !== 'deploy' || unstage === undefined) return;
+    const { tag } = entry.row;
+    const { sha256 } = entry.release;
+    if (entry.staging === undefined) unstage(tag, sha256);
+    else void entry.staging.then(() => unstage(tag, sha256));
   }
 
   private async load(row: Omit<Deployment, 'progress'>, saved: RolloutProgress | null, graceUntil: number): Promise<RunningDeployment> {

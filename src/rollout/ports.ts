@@ -125,8 +125,8 @@ export interface RolloutDeps {
    * only the download at the batch's start as before. Absent: nothing is staged.
    */
   stage?(hosts: string[], pkg: { tag: string; version: string; sha256: string }): Promise<void>;
-  /** the deployment of package `sha256` ended or goes back: it is staged for nobody any more */
-  unstage?(sha256: string): void;
+  /** the deployment of package `sha256` to cluster `tag` ended or goes back: it is staged for none of its hosts any more */
+  unstage?(tag: string, sha256: string): void;
   /** true when the package is in the artifact store */
   hasArtifact(sha256: string): Promise<boolean>;
   /** the file of a package in the artifact store (the deploy tests unpack it) */

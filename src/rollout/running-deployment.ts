@@ -54,6 +54,8 @@ export interface RunningDeployment {
   replicas?: Record<string, number> | null;
   /** the rollout loop's lease this server steps it under (undefined: alone); every write of its stepping goes under it */
   fence?: Fence;
+  /** its stagings of the next batch's package, one after the other; an unstaging waits for them (never rejects) */
+  staging?: Promise<void>;
 }
 
 /** A deployment to step, from its row (whose progress is replaced by `progress`). */

@@ -428,7 +428,7 @@ test("a package staged for a host is in its answer and its fetchable set until i
   await stageAhead(deps, ['h2'], pkg);
   view.forget('h2');
   assert.ok((await view.answer('h2')).fetchable.has(pkg.sha256));
-  await view.unstage(pkg.sha256);
+  await view.unstage(pkg.tag, pkg.sha256);
   assert.equal((await view.answer('h2')).fetchable.has(pkg.sha256), false, 'at once, without a wake');
   // a package the tracker would send whole is not staged (nor are its hosts woken)
   woken.length = 0;
@@ -469,7 +469,7 @@ test('a staging is in the answers of every server sharing the store (several ser
     assert.ok(staged.fetchable.has(pkg.sha256));
   }
   // the server stepping the rollout unstages it: its own answers at once, the other's once they are no longer fresh
-  await view.unstage(pkg.sha256);
+  await view.unstage(pkg.tag, pkg.sha256);
   assert.equal((await view.answer('h1')).fetchable.has(pkg.sha256), false);
   clock.ms += DESIRED_FRESH_MS;
   assert.equal((await other.answer('h1')).fetchable.has(pkg.sha256), false);

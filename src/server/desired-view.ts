@@ -235,12 +235,12 @@ export class DesiredView {
   }
 
   /**
-   * Package `sha256` is staged for nobody any more (its deployment ended, or goes back): the
-   * store's stagings go, and this server's answers are resolved anew (the other servers' within
-   * DESIRED_FRESH_MS, as they keep theirs no longer).
+   * Package `sha256` is staged for none of cluster `tag`'s hosts any more (its deployment ended,
+   * or goes back): the store's stagings go, and this server's answers are resolved anew (the other
+   * servers' within DESIRED_FRESH_MS, as they keep theirs no longer).
    */
-  async unstage(sha256: string): Promise<void> {
-    if ((await this.deps.store.unstagePackage(sha256)) === 0) return;
+  async unstage(tag: string, sha256: string): Promise<void> {
+    if ((await this.deps.store.unstagePackage(tag, sha256)) === 0) return;
     for (const [host, held] of this.hosts) {
       const resolved = await held.value.catch(() => undefined);
       if (resolved === undefined || resolved.stageJson !== '') this.hosts.delete(host); // its fetchable set shrinks at its next answer
@@ -341,12 +341,14 @@ export class DesiredView {
       const before = this.forgets;
       this.generationReads++;
       try {
-        const [states, adopted, id, staged] = await Promise.all([
+        const [states, adopted, id] = await Promise.all([
           store.getDesiredMany(slice),
           store.getMetaMany(slice.map(adoptedKey)),
           serverIdentity(store),
-          store.stagedMany(slice, this.epochMs()),
         ]);
+        // after the generations: a staging is written before the generations it raises, so an
+        // answer of a raised generation names it (read at once, the two could pass each other)
+        const staged = await store.stagedMany(slice, this.epochMs());
         for (const host of slice) {
           const state = states.get(host)!;
           // the generation read with the answer is kept as `generation()` keeps its own: the

@@ -229,8 +229,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       // answers by every server (the store keeps the staging)
       stage: (hosts: string[], pkg: { tag: string; version: string; sha256: string }): Promise<void> =>
         stageAhead({ store, notify: (h) => hub.notify(h), artifacts, config }, hosts, pkg),
-      unstage: (sha256: string): void => {
-        desired.unstage(sha256).catch((err: Error) => log(`noops server: unstaging package ${sha256.slice(0, 12)}: ${err.message}\n`));
+      unstage: (tag: string, sha256: string): void => {
+        desired.unstage(tag, sha256).catch((err: Error) => log(`noops server: unstaging package ${sha256.slice(0, 12)}: ${err.message}\n`));
       },
       hooks: balancerHooks(balancers), // drain before stop, add after healthy
       hasArtifact: (sha) => artifacts.has(sha),

@@ -626,8 +626,8 @@ export class KyselyStore implements Store {
   stagePackage(hosts: readonly string[], pkg: StagedPackageRow, until: number, now: number): Promise<void> {
     return stagePackage(this.db, hosts, pkg, until, now);
   }
-  unstagePackage(sha256: string): Promise<number> {
-    return unstagePackage(this.db, sha256);
+  unstagePackage(tag: string, sha256: string): Promise<number> {
+    return unstagePackage(this.db, tag, sha256);
   }
   stagedMany(hosts: readonly string[], now: number): Promise<Map<string, StagedPackageRow[]>> {
     return stagedMany(this.db, hosts, now);

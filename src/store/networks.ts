@@ -172,7 +172,9 @@ export function networkQueries(db: Kysely<Database>): NetworkStore {
             trx
               .selectFrom('hosts')
               .select(['name as host', sql<number>`1`.as('generation')])
-              .where(sql<boolean>`true`),
+              .where(sql<boolean>`true`)
+              // in name order, as every write of many generations (staged.ts): two never wait on each other
+              .orderBy('name'),
           )
           .onConflict((oc) => oc.column('host').doUpdateSet({ generation: sql<number>`desired_generation.generation + 1` }))
           .execute();

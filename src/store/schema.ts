@@ -263,8 +263,8 @@ export interface StagedPackagesTable {
   sha256: string;
   tag: string;
   version: string;
-  /** ms since the epoch: staged until then */
-  until_ms: number;
+  /** ms since the epoch: staged until then (bigint column: a string on PostgreSQL, a number on SQLite) */
+  until_ms: number | string;
 }
 
 export interface Database {

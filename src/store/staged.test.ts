@@ -73,9 +73,12 @@ for (const backend of backends) {
       // a staging at a later time removes the ones expired by then (h2's, of A at 10,000)
       await store.stagePackage(['h3'], B, 40_000, 12_000);
       assert.deepEqual([...(await store.stagedMany(['h1', 'h2', 'h3'], 0)).keys()].sort(), ['h1', 'h3']);
-      // unstaged: package A for nobody, B as it was
-      assert.equal(await store.unstagePackage(A.sha256), 1);
-      assert.equal(await store.unstagePackage(A.sha256), 0);
+      // the same package staged for another cluster's host: its own deployment unstages it
+      await store.stagePackage(['h4'], { ...A, tag: `${TAG}b` }, 40_000, 12_000);
+      // unstaged: package A for nobody of the cluster, B as it was
+      assert.equal(await store.unstagePackage(TAG, A.sha256), 1);
+      assert.equal(await store.unstagePackage(TAG, A.sha256), 0);
+      assert.deepEqual((await store.stagedMany(['h4'], 0)).get('h4'), [{ ...A, tag: `${TAG}b` }], "another cluster's staging stays");
       assert.deepEqual(
         await store.stagedMany(['h1', 'h3'], 0),
         new Map([

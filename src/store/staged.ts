@@ -73,9 +73,9 @@ export async function stagePackage(
   }
 }
 
-/** Package `sha256` is staged for nobody any more; answers how many stagings went. */
-export async function unstagePackage(db: Kysely<Database>, sha256: string): Promise<number> {
-  const r = await db.deleteFrom('staged_packages').where('sha256', '=', sha256).executeTakeFirst();
+/** Package `sha256` is staged for none of cluster `tag`'s hosts any more; answers how many stagings went. */
+export async function unstagePackage(db: Kysely<Database>, tag: string, sha256: string): Promise<number> {
+  const r = await db.deleteFrom('staged_packages').where('sha256', '=', sha256).where('tag', '=', tag).executeTakeFirst();
   return Number(r.numDeletedRows);
 }
 

@@ -255,7 +255,6 @@ export type DeploymentPatch = Partial<Omit<DeploymentRow, 'id'>> & {
 /** A deployment to insert: its progress may come later. */
 export type NewDeployment = Omit<DeploymentRow, 'id' | 'progress'> & { progress?: Record<string, unknown> };
 
-/** One entry of a host's desired state: run this release of this cluster's job. */
 /** A package staged for a host: its next batch's, fetched ahead (staged.ts). */
 export interface StagedPackageRow {
   tag: string;
@@ -263,6 +262,7 @@ export interface StagedPackageRow {
   sha256: string;
 }
 
+/** One entry of a host's desired state: run this release of this cluster's job. */
 export interface DesiredRow {
   host: string;
   /** canonical cluster tag */
@@ -495,8 +495,8 @@ export interface Store extends StrategyQueries, BalancerQueries {
    * by one, the stagings expired at `now` removed first (staged.ts: the next batch fetches ahead)
    */
   stagePackage(hosts: readonly string[], pkg: StagedPackageRow, until: number, now: number): Promise<void>;
-  /** package `sha256` is staged for nobody any more; answers how many stagings went */
-  unstagePackage(sha256: string): Promise<number>;
+  /** package `sha256` is staged for none of cluster `tag`'s hosts any more; answers how many stagings went */
+  unstagePackage(tag: string, sha256: string): Promise<number>;
   /** the packages staged for each of `hosts` past `now` (a host with none left out) */
   stagedMany(hosts: readonly string[], now: number): Promise<Map<string, StagedPackageRow[]>>;
 
