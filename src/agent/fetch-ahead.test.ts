@@ -266,7 +266,7 @@ test('a newer desired state whose stage no longer names a queued package drops i
   server.hold(a);
   server.publish({ instances: [], stage: [staged(a), staged(b), staged(c)] });
   await until('A is being fetched ahead, B and C queued', () => server.asked.get(a.sha256) === 1);
-  server.publish({ instances: [], stage: [staged(a), staged(c)] }); // B's rollout was cancelled
+  server.publish({ instances: [], stage: [staged(a), staged(c)] }); // a newer answer (of another change) no longer names B
   server.release(a);
   await until('C fetched ahead', () => releases.cache.has(c.sha256));
   await turn();
