@@ -7,7 +7,7 @@
  * server shares) or until the deployment ends; the answers leave out the packages a host's
  * instances already name.
  */
-import type { Kysely, Migration } from 'kysely';
+import type { CompiledQuery, Kysely, Migration } from 'kysely';
 import { sql } from 'kysely';
 import { chunks, inChunks, RowsStatement } from './batch.js';
 import type { Backend } from './migrations.js';
@@ -98,9 +98,22 @@ const selectStaged = new RowsStatement(
   (host: string) => [host],
 );
 
+/** `select host from staged_packages limit 1`, built once per dialect (kysely would build it at each of thousands of answers). */
+const anyStagedQuery = new WeakMap<object, CompiledQuery<{ host: string }>>();
+
+/** Whether any host has a package staged (expired or not). */
+async function anyStaged(db: Kysely<Database>): Promise<boolean> {
+  const adapter = db.getExecutor().adapter;
+  let query = anyStagedQuery.get(adapter);
+  if (query === undefined) anyStagedQuery.set(adapter, (query = db.selectFrom('staged_packages').select('host').limit(1).compile()));
+  return (await db.executeQuery(query)).rows.length > 0;
+}
+
 /** The packages staged for each of `hosts` that hold past `now` (a host with none is left out), oldest staging first. */
 export async function stagedMany(db: Kysely<Database>, hosts: readonly string[], now: number): Promise<Map<string, StagedPackageRow[]>> {
   const out = new Map<string, (StagedPackageRow & { until: number })[]>();
+  // mostly none is staged (no rollout in pieces under way): one row looked for, not 500 hosts
+  if (hosts.length === 0 || !(await anyStaged(db))) return new Map();
   for (const batch of inChunks(hosts)) {
     for (const r of await selectStaged.run(db, batch)) {
       const until = Number(r.until_ms); // a bigint comes from PostgreSQL as a string
