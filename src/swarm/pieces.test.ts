@@ -44,9 +44,11 @@ async function tableOf(bytes: Buffer, signer = key, digest: PieceDigest = 'sha25
   return { ...fields, signature: signFieldsWith(signer, piecesDomain(fields), fields) };
 }
 
-test('the piece size doubles from 1 MiB until a package is at most MAX_PIECES pieces', () => {
+test('the piece size doubles from 4 MiB until a package is at most MAX_PIECES pieces', () => {
+  assert.equal(PIECE_SIZE_MIN, 4 * 1024 * 1024);
   assert.equal(pieceSizeFor(10_000_000), PIECE_SIZE_MIN);
-  assert.equal(pieceSizeFor(100 * 1024 * 1024), 2 * PIECE_SIZE_MIN);
+  assert.equal(pieceSizeFor(256 * 1024 * 1024), PIECE_SIZE_MIN);
+  assert.equal(pieceSizeFor(256 * 1024 * 1024 + 1), 2 * PIECE_SIZE_MIN);
   assert.ok(Math.ceil(1e9 / pieceSizeFor(1e9)) <= MAX_PIECES);
   assert.deepEqual(pieceRange({ size: 2.5 * PIECE_SIZE_MIN, pieceSize: PIECE_SIZE_MIN }, 2), {
     offset: 2 * PIECE_SIZE_MIN,

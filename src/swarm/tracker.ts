@@ -14,7 +14,7 @@ import { SEED, type Assignment, type SwarmRequest } from './wire.js';
 
 /** Pieces a peer serves at once, as the tracker assigns them ("no peer serves more than a few"). */
 export const MAX_UPLOADS_PER_PEER = 4;
-/** Pieces one agent fetches at once: enough to fill a link with 1 MiB pieces, few enough to spread sources. */
+/** Pieces one agent fetches at once: enough to fill a link with pieces of a few MiB, few enough to spread sources. */
 export const MAX_FETCHES_PER_AGENT = 4;
 /** Pieces the server serves at once per package: the first copy of a 10-piece package goes out in one round. */
 export const MAX_SEED_UPLOADS = 16;

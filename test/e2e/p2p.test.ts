@@ -68,23 +68,23 @@ function startHosts(dir: string, url: string, joinToken: string): Record<Host, P
 }
 
 /**
- * Builds a 4 MB release through `via`, deploys it one host per batch, and checks that the
+ * Builds a 9 MiB release through `via`, deploys it one host per batch, and checks that the
  * hosts of the second and third batches fetched it ahead, each downloaded it once, and mostly
  * from each other.
  */
 async function deployFetchingAhead(via: ServerProc, hosts: Record<Host, Proc>, dir: string): Promise<void> {
   await until('three hosts joined', async () => (await cliJson<HostView[]>(via, ['hosts'])).length === 3, 60_000);
   assert.equal((await cli(via, ['cluster', 'set', '-t', CLUSTER, '--hosts', HOSTS.join(',')])).code, 0);
-  // 4 MB that do not compress: a package of four pieces
+  // 9 MiB that do not compress: a package of three pieces (4 MiB each, the last one the rest)
   const repoDir = join(dir, 'repo');
   const repo = makeAppRepo(repoDir);
-  writeFileSync(join(repoDir, 'blob.bin'), randomBytes(4 * 1024 * 1024));
+  writeFileSync(join(repoDir, 'blob.bin'), randomBytes(9 * 1024 * 1024));
   const commit = repo.commit('peer to peer');
   const b = await cli(via, ['build', '-u', repoDir, '-t', JOB, '-v', commit]);
   assert.equal(b.code, 0, b.stdout + b.stderr);
   const version = commit.slice(0, 9);
   const release = (await cliJson<ReleaseView[]>(via, ['releases', '-t', JOB])).find((r) => r.version === version)!;
-  assert.ok(release.size > 4 * 1024 * 1024, `the package is ${release.size} bytes`);
+  assert.ok(release.size > 8 * 1024 * 1024, `the package is ${release.size} bytes`);
 
   // one host per batch: each host's download starts after the one before it has the release
   const d = await cli(via, ['deploy', '-t', CLUSTER, '-v', version, '--batch', '1']);
