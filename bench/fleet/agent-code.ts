@@ -12,6 +12,7 @@
 import type * as AgentModule from '../../src/agent/index.js';
 import type * as ErrorsModule from '../../src/errors/index.js';
 import type * as SupervisorModule from '../../src/supervisor/index.js';
+import type * as SwarmModule from '../../src/swarm/index.js';
 
 /** Where the agent's code comes from: 'dist' (the fleet's workers) or 'src'. */
 export const AGENT_CODE = process.env.NOOPS_BENCH_AGENT_CODE === 'dist' ? 'dist' : 'src';
@@ -22,3 +23,4 @@ const load = async <T>(path: string): Promise<T> => (await import(new URL(path, 
 export const { Agent } = await load<typeof AgentModule>('agent/index.js');
 export const { NoopsError } = await load<typeof ErrorsModule>('errors/index.js');
 export const { logPaths } = await load<typeof SupervisorModule>('supervisor/index.js');
+export const { keepSpareBytes, SPARE_BYTES } = await load<typeof SwarmModule>('swarm/index.js');

@@ -7,7 +7,7 @@
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { Agent } from './agent-code.js';
+import { Agent, keepSpareBytes, SPARE_BYTES } from './agent-code.js';
 import type { AgentReport, DesiredState } from '../../src/api/index.js';
 import { mapLimit } from '../lib/limit.js';
 import { leanFetch, sizePool } from './lean-fetch.js';
@@ -134,6 +134,9 @@ function check(): void {
 
 async function start(msg: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   sizePool(msg.names.length); // connections as its agents would hold them (lean-fetch.ts)
+  // spare piece buffers as its agents would keep them, each on its own host (peer-fetch.ts): with
+  // the one process's 256 MiB shared by hundreds, nearly half the pieces were new 4 MiB buffers
+  keepSpareBytes(msg.names.length * SPARE_BYTES);
   const log = createWriteStream(msg.logFile, { flags: 'a' });
   const made = msg.names.map(
     (name) =>

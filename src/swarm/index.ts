@@ -62,6 +62,6 @@ export {
   type ServedCounts,
 } from './peer-server.js';
 export { fetchPieces, NoPieces, PeerRefused, STALL_MS, type FetchPiecesDeps, type PiecesResult } from './fetch-pieces.js';
-export { fetchFromPeer, PEER_TIMEOUT_MS, readLimited, releasePiece } from './peer-fetch.js';
+export { fetchFromPeer, keepSpareBytes, PEER_TIMEOUT_MS, readLimited, releasePiece, SPARE_BYTES } from './peer-fetch.js';
 export { filePieceStore, isPieceDest, readFileRange, readRange, type PieceDest, type PieceStore } from './piece-store.js';
 export { SEED, type Assignment, type FailedWhy, type PieceReport, type SwarmAnswer, type SwarmRequest } from './wire.js';

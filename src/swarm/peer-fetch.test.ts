@@ -10,7 +10,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { signFieldsWith, signingKeyOf } from '../release/index.js';
-import { fetchFromPeer, releasePiece, SPARE_BYTES, SPARE_IDLE_MS } from './peer-fetch.js';
+import { fetchFromPeer, keepSpareBytes, releasePiece, SPARE_BYTES, SPARE_IDLE_MS } from './peer-fetch.js';
 import { PeerServer } from './peer-server.js';
 import { PIECE_SIZE_MIN } from './pieces.js';
 import { encodeTicket, TICKET_DOMAIN, type TicketFields } from './tickets.js';
@@ -72,4 +72,23 @@ test('spares are kept up to SPARE_BYTES: a buffer released beyond it is not hand
   releasePiece(buffers[fit - 1]!); // the cap again
   releasePiece(buffers[fit]!);
   assert.equal(buffers.indexOf(await piece()), fit - 1, 'beyond the cap again: not kept');
+});
+
+test('keepSpareBytes raises the cap: a process running many agents keeps what each would keep', async () => {
+  // the test before left the spares one piece short of SPARE_BYTES
+  const [a, b, c] = [0, 1, 2].map(() => Buffer.allocUnsafe(PIECE_SIZE_MIN));
+  releasePiece(a!);
+  releasePiece(b!); // beyond SPARE_BYTES: not kept
+  assert.ok((await piece()) === a, 'the last one within SPARE_BYTES');
+  keepSpareBytes(SPARE_BYTES + 2 * PIECE_SIZE_MIN);
+  try {
+    releasePiece(a!);
+    releasePiece(b!);
+    releasePiece(c!);
+    assert.ok((await piece()) === c, 'kept within the raised cap');
+    assert.ok((await piece()) === b, 'kept within the raised cap');
+    assert.ok((await piece()) === a, 'kept within the raised cap');
+  } finally {
+    keepSpareBytes(SPARE_BYTES);
+  }
 });

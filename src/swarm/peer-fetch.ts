@@ -34,6 +34,7 @@ const tlsPool = new https.Agent({ keepAlive: true, maxFreeSockets: FREE_SOCKETS_
  * not hold its last download's buffers between deploys.
  */
 export const SPARE_BYTES = 256 * 1024 * 1024;
+let spareCap = SPARE_BYTES;
 /** How long spare piece buffers outlive the last piece asked for. */
 export const SPARE_IDLE_MS = 20_000;
 const spare = new Map<number, Buffer[]>();
@@ -63,12 +64,21 @@ function dropWhenIdle(after = SPARE_IDLE_MS): void {
 }
 
 /**
+ * How many bytes of spare piece buffers this process keeps (SPARE_BYTES unless set): a process
+ * that runs many agents at once (the simulated fleet's workers, hundreds each) keeps what they
+ * would keep, each on its own host; the spares are still never more than its pieces in flight at once.
+ */
+export function keepSpareBytes(bytes: number): void {
+  spareCap = bytes;
+}
+
+/**
  * A piece's buffer from `fetchFromPeer`, no longer needed: kept for the next piece of that size.
  * Only whole buffers of their own memory are kept (never a slice of a larger one).
  */
 export function releasePiece(data: Buffer): void {
   if (data.byteOffset !== 0 || data.buffer.byteLength !== data.length) return;
-  if (spareBytes + data.length > SPARE_BYTES) return;
+  if (spareBytes + data.length > spareCap) return;
   let list = spare.get(data.length);
   if (!list) {
     // a few piece sizes at a time (the last piece of each package differs): the sizes with no spare go first
