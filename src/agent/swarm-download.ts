@@ -12,6 +12,7 @@ import { NoopsError } from '../errors/index.js';
 import { parseListen } from '../net/index.js';
 import type { SigningKey } from '../release/index.js';
 import {
+  bestDigest,
   fetchFromPeer,
   fetchPieces,
   filePieceStore,
@@ -82,8 +83,13 @@ export class SwarmClient {
     this.peers = new PeerServer({ key: opts.key, log: opts.log, fallback: (sha256) => this.cached(sha256) });
   }
 
-  /** Starts serving (when asked to); a port that cannot be taken only warns: the agent still downloads. */
+  /**
+   * Starts serving (when asked to); a port that cannot be taken only warns: the agent still
+   * downloads. The pieces' digest module loads now, while the agent has few sockets open (its
+   * loader's report lists each one: digests.ts).
+   */
   async start(): Promise<void> {
+    bestDigest(this.opts.log);
     if (this.opts.listen === undefined) return;
     const at = parseListen(this.opts.listen, PEER_DEFAULT_HOST)!;
     try {

@@ -31,13 +31,25 @@ let loadError: string | undefined;
 /** Whether the reason was logged: once a process, not at every download (nor per simulated agent). */
 let toldWhy = false;
 
+/**
+ * Loads the native module. Its loader tells glibc from musl by `process.report.getReport()`, which
+ * by default describes every socket of the process, looking each peer's address up in DNS, on the
+ * main thread: at a server's first BLAKE3 table with thousands of agents connected, or in a process
+ * running hundreds of agents, a freeze of seconds to minutes where DNS does not answer. The report
+ * is made without its network part (Node's `excludeNetwork`) while the module loads.
+ */
 function blake3Module(): Blake3Module | null {
   if (native === undefined) {
+    const report = process.report as (typeof process.report & { excludeNetwork?: boolean }) | undefined;
+    const excluded = report?.excludeNetwork;
+    if (report) report.excludeNetwork = true;
     try {
       native = createRequire(import.meta.url)('@napi-rs/blake-hash') as Blake3Module;
     } catch (err) {
       native = null;
       loadError = (err as Error).message.split('\n')[0];
+    } finally {
+      if (report) report.excludeNetwork = excluded ?? false;
     }
   }
   return native;
