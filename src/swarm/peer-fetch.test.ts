@@ -74,20 +74,25 @@ test('spares are kept up to SPARE_BYTES: a buffer released beyond it is not hand
   assert.equal(buffers.indexOf(await piece()), fit - 1, 'beyond the cap again: not kept');
 });
 
-test('keepSpareBytes raises the cap: a process running many agents keeps what each would keep', async () => {
-  // the test before left the spares one piece short of SPARE_BYTES
+test('keepSpareBytes sets the cap: a process running many agents keeps what each would keep', async () => {
   const [a, b, c] = [0, 1, 2].map(() => Buffer.allocUnsafe(PIECE_SIZE_MIN));
-  releasePiece(a!);
-  releasePiece(b!); // beyond SPARE_BYTES: not kept
-  assert.ok((await piece()) === a, 'the last one within SPARE_BYTES');
-  keepSpareBytes(SPARE_BYTES + 2 * PIECE_SIZE_MIN);
   try {
+    keepSpareBytes(0); // below what is held: every spare let go
+    releasePiece(a!);
+    assert.ok((await piece()) !== a, 'a cap of 0 keeps nothing');
+    keepSpareBytes(2 * PIECE_SIZE_MIN);
     releasePiece(a!);
     releasePiece(b!);
-    releasePiece(c!);
+    releasePiece(c!); // beyond the cap: not kept
+    assert.ok((await piece()) === b, 'kept within the cap, last released first');
+    assert.ok((await piece()) === a, 'kept within the cap');
+    const next: Buffer = await piece();
+    assert.ok(next !== a && next !== b && next !== c, 'the third was not kept');
+    keepSpareBytes(3 * PIECE_SIZE_MIN); // raised: all three kept
+    for (const x of [a, b, c]) releasePiece(x!);
     assert.ok((await piece()) === c, 'kept within the raised cap');
-    assert.ok((await piece()) === b, 'kept within the raised cap');
-    assert.ok((await piece()) === a, 'kept within the raised cap');
+    assert.throws(() => keepSpareBytes(Number.NaN), RangeError);
+    assert.throws(() => keepSpareBytes(-1), RangeError);
   } finally {
     keepSpareBytes(SPARE_BYTES);
   }

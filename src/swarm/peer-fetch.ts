@@ -26,7 +26,7 @@ const tlsPool = new https.Agent({ keepAlive: true, maxFreeSockets: FREE_SOCKETS_
 
 /**
  * Piece buffers kept for reuse once their piece is written (`releasePiece`): every piece a host
- * receives was a new buffer of a MiB or more, and the garbage collector's work on them was a
+ * receives was a new buffer of 4 MiB or more, and the garbage collector's work on them was a
  * fifth of a fleet's CPU. The spares are only ever the buffers released and not yet taken again,
  * so they number at most the pieces a process had in flight at once: a few for an agent
  * (MAX_FETCHES_PER_AGENT), hundreds for a process that runs many (the simulated fleet). They are
@@ -67,9 +67,15 @@ function dropWhenIdle(after = SPARE_IDLE_MS): void {
  * How many bytes of spare piece buffers this process keeps (SPARE_BYTES unless set): a process
  * that runs many agents at once (the simulated fleet's workers, hundreds each) keeps what they
  * would keep, each on its own host; the spares are still never more than its pieces in flight at once.
+ * Spares held beyond a lowered cap are let go at once.
  */
 export function keepSpareBytes(bytes: number): void {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`spare piece bytes must be a whole number of bytes, not ${bytes}`);
   spareCap = bytes;
+  if (spareBytes > spareCap) {
+    spare.clear();
+    spareBytes = 0;
+  }
 }
 
 /**

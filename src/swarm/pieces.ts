@@ -10,7 +10,7 @@ import { canCheck, digestOf, type PieceDigest } from './digests.js';
  * pieces let a host pass on what it has sooner, but each costs a tracker round, a request and a
  * peer's ticket check; at 4 MiB a 10 MB package is 3 pieces, and a piece takes 34 ms on a 1 Gbit/s
  * link. (It was 1 MiB until session 25: 10 pieces, and 10,000 tracker rounds and piece requests
- * for 1,000 hosts; 4 MiB took a fifth off the server's CPU in that rollout: docs/benchmarks.md.)
+ * for 1,000 hosts; 4 MiB took 29% off the server's CPU in that rollout: docs/benchmarks.md.)
  * Agents take any piece size a signed table names: a server may choose another.
  */
 export const PIECE_SIZE_MIN = 4 * 1024 * 1024;

@@ -16,7 +16,7 @@ import { SEED, type Assignment, type SwarmRequest } from './wire.js';
 export const MAX_UPLOADS_PER_PEER = 4;
 /** Pieces one agent fetches at once: enough to fill a link with pieces of a few MiB, few enough to spread sources. */
 export const MAX_FETCHES_PER_AGENT = 4;
-/** Pieces the server serves at once per package: the first copy of a 10-piece package goes out in one round. */
+/** Pieces the server serves at once per package: the first copy of a package of up to 16 pieces (64 MiB) goes out in one round. */
 export const MAX_SEED_UPLOADS = 16;
 /** An assignment not reported after this long is counted as over (its agent died or hung). */
 export const ASSIGNMENT_TTL_MS = 30_000;
