@@ -12,7 +12,6 @@ import { NoopsError } from '../errors/index.js';
 import { parseListen } from '../net/index.js';
 import type { SigningKey } from '../release/index.js';
 import {
-  bestDigest,
   fetchFromPeer,
   fetchPieces,
   filePieceStore,
@@ -83,13 +82,8 @@ export class SwarmClient {
     this.peers = new PeerServer({ key: opts.key, log: opts.log, fallback: (sha256) => this.cached(sha256) });
   }
 
-  /**
-   * Starts serving (when asked to); a port that cannot be taken only warns: the agent still
-   * downloads. The pieces' digest module loads now, while the agent has few sockets open (its
-   * loader's report lists each one: digests.ts).
-   */
+  /** Starts serving (when asked to); a port that cannot be taken only warns: the agent still downloads. */
   async start(): Promise<void> {
-    bestDigest(this.opts.log);
     if (this.opts.listen === undefined) return;
     const at = parseListen(this.opts.listen, PEER_DEFAULT_HOST)!;
     try {

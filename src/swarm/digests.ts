@@ -5,8 +5,7 @@
  * instructions); BLAKE3 does 3.4-5.3 GB/s on the same core (@napi-rs/blake-hash). The package
  * itself is still named, signed and checked by its sha256: only the pieces' digests change.
  *
- * The module loads when the agent's swarm client or the server's swarm routes start (or at first use):
- * a CLI that never checks a piece never loads it.
+ * The module loads on first use, not with the agent: a CLI that never checks a piece never loads it.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';

@@ -77,8 +77,6 @@ export interface SwarmService {
 }
 
 export async function swarmRoutes(api: FastifyInstance, ctx: ServerContext): Promise<SwarmService> {
-  // BLAKE3's module loaded now, before agents connect: its loader's report lists every open socket (digests.ts)
-  canCheck('blake3');
   const tracker = new Tracker();
   const tables = new PieceTables({
     open: async (sha256) => {
