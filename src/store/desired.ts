@@ -78,7 +78,7 @@ async function upsertDesired(trx: Transaction<Database>, rows: readonly DesiredR
 }
 
 /** Raises each host's generation by one (a new host's is 1), built once per row count. */
-const bumpGenerations = new RowsStatement<string>(
+export const bumpGenerations = new RowsStatement<string>(
   (db, rows) =>
     db
       .insertInto('desired_generation')

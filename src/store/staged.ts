@@ -10,6 +10,7 @@
 import type { CompiledQuery, Kysely, Migration } from 'kysely';
 import { sql } from 'kysely';
 import { chunks, inChunks, RowsStatement } from './batch.js';
+import { bumpGenerations } from './desired.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
 import type { StagedPackageRow } from './types.js';
@@ -64,13 +65,7 @@ export async function stagePackage(
       )
       .execute();
   }
-  for (const batch of chunks(sorted)) {
-    await db
-      .insertInto('desired_generation')
-      .values(batch.map((host) => ({ host, generation: 1 })))
-      .onConflict((oc) => oc.column('host').doUpdateSet({ generation: sql<number>`desired_generation.generation + 1` }))
-      .execute();
-  }
+  for (const batch of chunks(sorted)) await bumpGenerations.run(db, batch);
 }
 
 /** Package `sha256` is staged for none of cluster `tag`'s hosts any more; answers how many stagings went. */
