@@ -200,6 +200,9 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
       if (fatal) throw fatal;
       if (deps.signal?.aborted) throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', 'the download was stopped');
       if (count === n) break;
+      // Every missing piece is on its way: nothing to ask for. What landed is told with the next
+      // request (at the end, or when a piece fails), not in one request per piece.
+      if (count + inflight.size === n) continue;
       if (now() - progressAt > STALL_MS)
         throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `no piece of package ${deps.sha256} came in ${STALL_MS / 1000} s`);
       answer = await ask(reports());

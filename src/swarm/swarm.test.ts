@@ -155,6 +155,42 @@ test('pieces come from a peer over HTTP into the file at their offsets; the serv
   );
 });
 
+test('no tracker request while every missing piece is on its way: what landed is told in the last one', async () => {
+  const srv = server();
+  for (const name of ['q1', 'q2']) {
+    const p = await peer();
+    await srv.ask(name, {}, p.url, { have: [], complete: true });
+  }
+  const n = pieceCount(pkg.length, PIECE_SIZE_MIN);
+  const assigned = new Set<number>();
+  const asks: { req: SwarmRequest; allAssigned: boolean }[] = [];
+  const file = join(dir, 'quiet');
+  const r = await fetchPieces({
+    ...deps(srv, 'q3', {}, file),
+    ask: async (req) => {
+      asks.push({ req, allAssigned: assigned.size === n });
+      const a = await srv.ask('q3', {}, undefined, req);
+      for (const x of a.assignments) assigned.add(x.piece);
+      return a;
+    },
+  });
+  await r.store.close();
+  assert.ok(readFileSync(file).equals(pkg));
+  // the agent fetches MAX_FETCHES_PER_AGENT (4) at once: the 6 pieces take more than one answer
+  assert.ok(asks.length >= 3, `asked ${asks.length} times`);
+  const late = asks.filter((a) => a.allAssigned);
+  assert.equal(late.length, 1, 'once every piece was assigned, only the last request (complete) was made');
+  assert.equal(late[0]!.req.complete, true);
+  const told = asks.flatMap((a) => a.req.done ?? []).map((d) => d.piece);
+  assert.deepEqual(
+    told.sort((a, b) => a - b),
+    [...Array(n).keys()],
+    'every piece that landed was told to the tracker, once',
+  );
+  assert.ok(srv.tracker.knows(SHA, 'q3'));
+  assert.equal(srv.tracker.uploads(SHA, 'q1') + srv.tracker.uploads(SHA, 'q2'), 0, "the peers' uploads are all free again");
+});
+
 test('from a server that sends only sha256 tables (an older one), pieces are checked by their sha256; a bad one still bans its peer', async () => {
   const srv = server({ sha256Only: true });
   const evil = await peer(true);

@@ -58,14 +58,14 @@ const SwarmBody = z
   .strict();
 
 /**
- * Tickets kept for reuse: a host asks the tracker about once a piece, and signing a ticket for
+ * Tickets kept for reuse: a host asks the tracker several times a package, and signing a ticket for
  * each answer was a third of the route's CPU (and each new ticket costs its peers a signature
  * check). One is reused while more than half its life is left; a few thousand are a few hundred KB.
  */
 const TICKETS_KEPT = 20_000;
 /**
  * How long the `--peer-url` a host joined with is trusted from memory: an agent that serves at it
- * says it in every tracker request (about one a piece), and reading the host's row for each was a
+ * says it in every tracker request (several a package), and reading the host's row for each was a
  * store query per request. A host joins again rarely; its new URL is read at once when it differs.
  */
 const JOINED_URL_KEPT_MS = 60_000;
