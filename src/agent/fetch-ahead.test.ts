@@ -9,13 +9,13 @@
 import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { DesiredInstance, DesiredState, StagedPackage } from '../api/index.js';
-import { Agent } from './agent.js';
+import { Agent, REPORT_DEBOUNCE_MS } from './agent.js';
 import type { HostInstallOptions, ReleaseStore } from './backends.js';
 import { until } from './balancers/test-daemons.js';
 
@@ -72,6 +72,10 @@ class StandIn {
   readonly asked = new Map<string, number>();
   /** packages whose answer was cut before its last byte (the agent hung up) */
   readonly cut = new Set<string>();
+  /** the generation of each report the agent sent, in order */
+  readonly reported: number[] = [];
+  /** the `after` of each long poll, in order */
+  readonly polledAfter: number[] = [];
   private readonly packages = new Map<string, Package>();
   /** packages whose second half waits, and what lets it go */
   private readonly held = new Map<string, { wait: Promise<void>; release: () => void }>();
@@ -86,11 +90,21 @@ class StandIn {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       };
+      if (url.pathname === '/api/v1/agent/report') {
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('data', (c: string) => (body += c));
+        req.once('end', () => {
+          this.reported.push((JSON.parse(body) as { generation: number }).generation);
+          send(200, { generation: this.state.generation });
+        });
+        return;
+      }
       req.resume();
       if (url.pathname === '/api/v1/agent/join') return send(200, { token: 't0k', heartbeatMs: 60_000 });
-      if (url.pathname === '/api/v1/agent/report') return send(200, { generation: this.state.generation });
       if (url.pathname === '/api/v1/agent/desired') {
         const poll = { after: Number(url.searchParams.get('after')), answer: (ds: DesiredState) => send(200, ds) };
+        this.polledAfter.push(poll.after);
         if (this.state.generation > poll.after) return poll.answer(this.state);
         this.polls.push(poll); // a long poll: answered by the next state published, or cut by the agent's stop
         return;
@@ -294,4 +308,31 @@ test('stopping the agent stops its download ahead: the download is cut, nothing 
     [],
     'a download a stop cut is not said to have failed',
   );
+});
+
+test('an answer that only stages a package is applied with no write and no report; a new deployment of the same release is both', async (t) => {
+  const [a, b] = [pkg('aaaaaaaaa'), pkg('bbbbbbbbb')];
+  const { server, releases, agent, log } = await setUp(t, [a, b]);
+  const stateFile = join(agent.root, 'state.json');
+  server.publish({ instances: [instance(a)] });
+  await until('A installed and reported', () => releases.installed.get(TAG) === a.sha256 && server.reported.includes(1));
+  const saved = readFileSync(stateFile, 'utf8');
+  server.publish({ instances: [instance(a)], stage: [staged(b)] }); // generation 2: B staged, nothing else
+  await until('B fetched ahead', () => log.some((l) => l.includes(`package of ${b.version} is fetched ahead`)));
+  await until('generation 2 taken: the agent polls after it', () => server.polledAfter.includes(2));
+  // A report of generation 2 would go within REPORT_DEBOUNCE_MS of its reconcile: waited out four times over.
+  await new Promise((resolve) => setTimeout(resolve, 4 * REPORT_DEBOUNCE_MS));
+  assert.ok(!server.reported.includes(2), `reports of generations ${server.reported.join(', ')}: none for the staging`);
+  assert.equal(readFileSync(stateFile, 'utf8'), saved, 'state.json was not written again');
+  // generation 3: a new deployment of the same release (nothing to install), which the host records
+  server.publish({ instances: [{ ...instance(a), deploymentId: 2 }] });
+  await until('generation 3 reported', () => server.reported.includes(3));
+  assert.equal(agent.host.state.instances[TAG]?.desired.deploymentId, 2);
+  const written = JSON.parse(readFileSync(stateFile, 'utf8')) as {
+    generation: number;
+    instances: Record<string, { desired: DesiredInstance }>;
+  };
+  assert.equal(written.generation, 3);
+  assert.equal(written.instances[TAG]?.desired.deploymentId, 2);
+  assert.deepEqual(releases.calls, [`install ${a.sha256}`, `prune ${TAG}`, `prefetch ${b.sha256}`], 'A installed once');
 });

@@ -180,22 +180,60 @@ test('a deploy that changes no runtime leaves the runtimes folder unread; one th
     const state: AgentState = { generation: 0, instances: {} };
     const leftover = join(root, 'runtimes', 'tool', '.old-1-abc'); // what an interrupted removal leaves
     mkdirSync(leftover, { recursive: true });
-    assert.deepEqual(await reconcile(deps, state, [desired('abc1234')], new Map()), { runtimesChanged: false });
-    assert.deepEqual(await reconcile(deps, state, [desired('def5678')], new Map()), { runtimesChanged: false });
+    assert.deepEqual(await reconcile(deps, state, [desired('abc1234')], new Map()), { runtimesChanged: false, changed: true });
+    assert.deepEqual(await reconcile(deps, state, [desired('def5678')], new Map()), { runtimesChanged: false, changed: true });
     assert.equal(state.instances[TAG]?.desired.version, 'def5678');
     assert.ok(existsSync(leftover), 'two deploys without runtimes: the folder was not swept');
 
-    assert.deepEqual(await reconcile(deps, state, [withTool('aaa1111', '1')], new Map()), { runtimesChanged: true });
+    assert.deepEqual(await reconcile(deps, state, [withTool('aaa1111', '1')], new Map()), { runtimesChanged: true, changed: true });
     assert.ok(existsSync(join(root, 'runtimes', 'tool', '1')));
     assert.ok(!existsSync(leftover), 'the deploy that installed a runtime swept the folder');
 
     // the same runtime, another release: nothing installed, nothing read
     mkdirSync(leftover);
-    assert.deepEqual(await reconcile(deps, state, [withTool('bbb2222', '1')], new Map()), { runtimesChanged: false });
+    assert.deepEqual(await reconcile(deps, state, [withTool('bbb2222', '1')], new Map()), { runtimesChanged: false, changed: true });
     assert.ok(existsSync(leftover));
     assert.ok(state.runtimesUsed?.['tool@1'], 'the runtime in use is stamped as used all the same');
   } finally {
     execFileSync('chmod', ['-R', 'u+w', root]);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a reconcile says whether it changed anything: not for the state already applied, yes for a new deployment of the same release', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'noops-reconcile-same-'));
+  try {
+    const started: string[] = [];
+    const base = recordingSupervisor(started);
+    // what it started is supervised from then on, as with a real supervisor
+    const supervisor: ProcessSupervisor = { ...base, status: (id) => (started.includes(id) ? base.hold({ id } as WatchSpec) : undefined) };
+    const deps = {
+      root,
+      supervisor,
+      crons: new CronRunner(),
+      releases: releases(),
+      download: async () => {},
+      save: () => {},
+      log: () => {},
+    };
+    const state: AgentState = { generation: 0, instances: {} };
+    assert.equal((await reconcile(deps, state, [desired('abc1234')], new Map())).changed, true, 'a first release: switched');
+    assert.equal(started.length, 1);
+    // the same desired state again (as under a newer generation that only staged a package)
+    assert.equal((await reconcile(deps, state, [desired('abc1234')], new Map())).changed, false);
+    assert.equal(started.length, 1, 'nothing started again');
+    // a new deployment of the same release: nothing to switch, but what the host records changed
+    const again = { ...desired('abc1234'), deploymentId: 2 };
+    assert.equal((await reconcile(deps, state, [again], new Map())).changed, true);
+    assert.equal(state.instances[TAG]?.desired.deploymentId, 2);
+    // a process the supervisor no longer has is started again: a change
+    started.length = 0;
+    assert.equal((await reconcile(deps, state, [again], new Map())).changed, true);
+    assert.equal(started.length, 1);
+    // removed
+    assert.equal((await reconcile(deps, state, [], new Map())).changed, true);
+    assert.equal(state.instances[TAG], undefined);
+  } finally {
     rmSync(root, { recursive: true, force: true });
   }
 });

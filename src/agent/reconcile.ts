@@ -69,7 +69,7 @@ export async function reconcile(
   // The runtimes in use are used until this moment: one a switch below leaves unused keeps its
   // keep time from now, not from whenever it was last stamped (days ago, on a quiet host).
   const usedBefore = noteRuntimesInUse(state);
-  const outcome: ReconcileOutcome = { runtimesChanged: false };
+  const outcome: ReconcileOutcome = { runtimesChanged: false, changed: false };
   const plan = planReconcile(desired, actualState(deps.supervisor, state, failures), deps.verify);
   const byTag = new Map(desired.map((d) => [d.tag, d]));
   for (const step of plan) {
@@ -81,18 +81,24 @@ export async function reconcile(
         failures.delete(step.tag);
         deps.save();
         deps.log(`${step.tag}: removed`);
+        outcome.changed = true;
         break;
       }
       case 'forget-failure':
         failures.delete(step.tag);
+        outcome.changed = true;
         break;
       case 'refuse':
         failures.set(step.tag, { tag: step.tag, version: step.version, error: step.reason });
         deps.log(`${step.tag}: ${step.reason}`);
+        outcome.changed = true;
         break;
       case 'keep': {
         const cur = state.instances[step.tag]!;
-        cur.desired = byTag.get(step.tag)!; // kind, deployment and replicas may change without a new release
+        const next = byTag.get(step.tag)!;
+        // kind, deployment and replicas may change without a new release
+        if (step.stop || step.start.length > 0 || JSON.stringify(cur.desired) !== JSON.stringify(next)) outcome.changed = true;
+        cur.desired = next;
         if (step.stop) await stopReplicas(deps, cur, step.stop);
         await startProcesses(deps, cur, step.start);
         if (step.stop || instanceProcesses(cur.desired) !== cur.desired.manifest.processes) {
@@ -103,6 +109,7 @@ export async function reconcile(
       }
       case 'switch':
         if (await switchRelease(deps, state, state.instances[step.tag], byTag.get(step.tag)!, failures)) outcome.runtimesChanged = true;
+        outcome.changed = true;
         break;
     }
   }
@@ -113,7 +120,8 @@ export async function reconcile(
   // agent's CPU went to these reads at every desired-state change).
   const usedAfter = noteRuntimesInUse(state);
   // The stamps of use are saved by the caller, which saves the state once a reconcile returns
-  // (with the generation it applied): one durable write of state.json less per deploy.
+  // (with the generation it applied): one durable write of state.json less per deploy. A reconcile
+  // that changed nothing (`changed` false) saves nothing: its stamps go with the next save.
   if (outcome.runtimesChanged || !sameKeys(usedBefore, usedAfter)) {
     if ((await pruneUnusedRuntimes(deps, state)).length > 0) outcome.runtimesChanged = true;
   }
@@ -124,6 +132,13 @@ export async function reconcile(
 export interface ReconcileOutcome {
   /** a runtime was installed or removed: what the host says it has is read again */
   runtimesChanged: boolean;
+  /**
+   * a step did something: an instance switched, was removed or refused, a process started or
+   * stopped, a failure was forgotten, or an instance's desired fields changed (its deployment, its
+   * replicas). False: the desired state was the one already applied, under a newer generation
+   * (an answer that only staged a package for the host's next batch, docs/packages-p2p.md).
+   */
+  changed: boolean;
 }
 
 function sameKeys(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
