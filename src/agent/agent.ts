@@ -212,6 +212,13 @@ export class Agent {
   private aheadNow: { sha256: string; done: Promise<void> } | undefined;
   /** packages fetched ahead into the cache and not installed yet */
   private readonly fetchedAhead = new Set<string>();
+  /** the container network of the last accepted answer, as JSON */
+  private networkJson: string | undefined;
+  /**
+   * an accepted answer changed the host's network: the next reconcile writes and reports its
+   * generation even when it changes no instance (the network is applied beside the reconcile)
+   */
+  private networkMoved = false;
   /** the container driver on the host's Docker Engine (docs/containers.md); none with a simulated supervisor */
   private readonly containers: EngineRunner | undefined;
   /** packages in pieces from peers, and this host's pieces served to them (none when standalone) */
@@ -445,6 +452,11 @@ export class Agent {
             this.acceptedGeneration = ds.generation;
             this.desired = ds.instances;
             this.containers?.setNetwork(ds.network);
+            const network = JSON.stringify(ds.network ?? null);
+            if (network !== this.networkJson) {
+              this.networkJson = network;
+              this.networkMoved = true;
+            }
             this.kick();
             this.fetchAhead(ds.stage);
           }
@@ -565,8 +577,11 @@ export class Agent {
           // batch): nothing is written or reported for it; the generation goes with the next save
           // and report. A staged host of a 1,000-host deploy made one durable write and one report
           // more, each, than a host that was not staged (docs/packages-p2p.md).
-          quiet = !outcome.changed && !runtimesChanged && !retry;
-          if (!quiet) this.host.save();
+          quiet = !outcome.changed && !runtimesChanged && !retry && !this.networkMoved;
+          if (!quiet) {
+            this.networkMoved = false;
+            this.host.save();
+          }
         } catch (err) {
           runtimesChanged = true; // it may have stopped anywhere: read them again
           this.log(`reconcile failed: ${(err as Error).stack ?? err}`);

@@ -281,6 +281,8 @@ test('a newer desired state whose stage no longer names a queued package drops i
   server.publish({ instances: [], stage: [staged(a), staged(b), staged(c)] });
   await until('A is being fetched ahead, B and C queued', () => server.asked.get(a.sha256) === 1);
   server.publish({ instances: [], stage: [staged(a), staged(c)] }); // a newer answer (of another change) no longer names B
+  // taken before A's download ends (the agent polls after it): else B would rightly have started
+  await until('the newer answer taken', () => server.polledAfter.includes(2));
   server.release(a);
   await until('C fetched ahead', () => releases.cache.has(c.sha256));
   await turn();
@@ -310,7 +312,7 @@ test('stopping the agent stops its download ahead: the download is cut, nothing 
   );
 });
 
-test('an answer that only stages a package is applied with no write and no report; a new deployment of the same release is both', async (t) => {
+test('an answer that only stages a package is applied with no write and no report; a new deployment of the same release, or a new network, is both', async (t) => {
   const [a, b] = [pkg('aaaaaaaaa'), pkg('bbbbbbbbb')];
   const { server, releases, agent, log } = await setUp(t, [a, b]);
   const stateFile = join(agent.root, 'state.json');
@@ -335,4 +337,9 @@ test('an answer that only stages a package is applied with no write and no repor
   assert.equal(written.generation, 3);
   assert.equal(written.instances[TAG]?.desired.deploymentId, 2);
   assert.deepEqual(releases.calls, [`install ${a.sha256}`, `prune ${TAG}`, `prefetch ${b.sha256}`], 'A installed once');
+  // generation 4: the host's container network changes, applied beside the reconcile: written and reported
+  const network = { name: 'noops', subnet: '198.18.0.0/24', gateway: '198.18.0.1', driver: 'bridge' as const, parent: null };
+  server.publish({ instances: [{ ...instance(a), deploymentId: 2 }], network });
+  await until('generation 4 reported', () => server.reported.includes(4));
+  assert.equal((JSON.parse(readFileSync(stateFile, 'utf8')) as { generation: number }).generation, 4);
 });
