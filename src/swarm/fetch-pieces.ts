@@ -16,6 +16,13 @@ import { SEED, type Assignment, type FailedWhy, type PieceReport, type SwarmAnsw
 
 /** A download with no piece landed for this long stops (the agent tries again later). */
 export const STALL_MS = 60_000;
+/**
+ * While every missing piece is on its way, the pieces that landed are told to the tracker when
+ * the rest is in or a piece fails, or once this long passed since the first of them landed: a
+ * slow piece must not keep the others' sources counted busy, and what this agent holds unknown to
+ * its peers, for longer. Pieces fetched together mostly land within this of each other.
+ */
+export const TELL_LANDED_MS = 250;
 
 /** A peer answered but would not give the piece (busy: 503; else refused or gone). */
 export class PeerRefused extends Error {
@@ -136,6 +143,8 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
   const inflight = new Map<number, Promise<void>>();
   let fatal: Error | undefined;
   let progressAt = now();
+  /** when the first piece that landed and is not told yet landed */
+  let untoldSince = 0;
 
   const dbg = deps.debug ? (l: string) => deps.log(`pieces ${Date.now() % 100000} ${l}`) : undefined;
   const fetchOne = async (a: Assignment): Promise<void> => {
@@ -177,6 +186,7 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
     progressAt = now();
     if (a.from === SEED) result.fromSeed += length;
     else result.fromPeers += length;
+    if (done.length === 0) untoldSince = now();
     done.push({ piece: a.piece, from: a.from });
   };
 
@@ -195,14 +205,31 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
           .finally(() => inflight.delete(a.piece));
         inflight.set(a.piece, p);
       }
-      if (inflight.size > 0) await Promise.race(inflight.values());
-      else if (count < n) await deps.sleep(answer.retryMs * (0.5 + Math.random()), deps.signal);
+      let tellNow = false;
+      if (inflight.size > 0) {
+        // every missing piece on its way and some that landed untold: told by TELL_LANDED_MS at the latest
+        let timer: NodeJS.Timeout | undefined;
+        const tell =
+          count + inflight.size === n && done.length > 0
+            ? new Promise<void>((resolve) => {
+                timer = setTimeout(
+                  () => {
+                    tellNow = true;
+                    resolve();
+                  },
+                  Math.max(0, untoldSince + TELL_LANDED_MS - now()),
+                );
+              })
+            : undefined;
+        await Promise.race(tell ? [...inflight.values(), tell] : inflight.values());
+        clearTimeout(timer);
+      } else if (count < n) await deps.sleep(answer.retryMs * (0.5 + Math.random()), deps.signal);
       if (fatal) throw fatal;
       if (deps.signal?.aborted) throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', 'the download was stopped');
       if (count === n) break;
       // Every missing piece is on its way: nothing to ask for. What landed is told with the next
-      // request (at the end, or when a piece fails), not in one request per piece.
-      if (count + inflight.size === n) continue;
+      // request (at the end, when a piece fails, or after TELL_LANDED_MS), not in one request per piece.
+      if (count + inflight.size === n && !tellNow) continue;
       if (now() - progressAt > STALL_MS)
         throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', `no piece of package ${deps.sha256} came in ${STALL_MS / 1000} s`);
       answer = await ask(reports());

@@ -191,6 +191,44 @@ test('no tracker request while every missing piece is on its way: what landed is
   assert.equal(srv.tracker.uploads(SHA, 'q1') + srv.tracker.uploads(SHA, 'q2'), 0, "the peers' uploads are all free again");
 });
 
+test('a slow piece does not keep the pieces that landed untold: the tracker hears of them and frees their sources', async () => {
+  const srv = server();
+  for (const name of ['s1', 's2']) {
+    const p = await peer();
+    await srv.ask(name, {}, p.url, { have: [], complete: true });
+  }
+  const n = pieceCount(pkg.length, PIECE_SIZE_MIN);
+  const last = (n - 1) * PIECE_SIZE_MIN;
+  let letGo = (): void => undefined;
+  const held = new Promise<void>((resolve) => (letGo = resolve));
+  const told = new Set<number>();
+  const base = deps(srv, 's3', {}, join(dir, 'slow'));
+  const download = fetchPieces({
+    ...base,
+    // the last piece comes only when the test lets it
+    peer: async (url, o, l, ticket) => {
+      if (o === last) await held;
+      return base.peer(url, o, l, ticket);
+    },
+    ask: async (req) => {
+      for (const d of req.done ?? []) told.add(d.piece);
+      return srv.ask('s3', {}, undefined, req);
+    },
+  });
+  const deadline = Date.now() + 20_000;
+  while (told.size < n - 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(
+    [...told].sort((a, b) => a - b),
+    [...Array(n - 1).keys()],
+    'every piece but the slow one was told while the slow one was still coming',
+  );
+  assert.equal(srv.tracker.uploads(SHA, 's1') + srv.tracker.uploads(SHA, 's2'), 1, 'only the slow piece holds an upload');
+  letGo();
+  const r = await download;
+  await r.store.close();
+  assert.ok(readFileSync(join(dir, 'slow')).equals(pkg));
+});
+
 test('from a server that sends only sha256 tables (an older one), pieces are checked by their sha256; a bad one still bans its peer', async () => {
   const srv = server({ sha256Only: true });
   const evil = await peer(true);

@@ -33,7 +33,7 @@ export const RETRY_MS = 150;
 /**
  * How long the route may hold an answer with nothing in it, waiting for the swarm to change (a
  * piece landing somewhere, an upload freed) rather than have the agent ask again every RETRY_MS:
- * a waiting host then hears of a piece as soon as a peer holds it, and costs the server one
+ * a waiting host then hears of a piece as soon as a peer tells it holds it, and costs the server one
  * request a second instead of six. Well under the agent's deadline for an answer (30 s).
  */
 export const HOLD_MS = 1_000;
