@@ -219,6 +219,8 @@ export class Agent {
    * generation even when it changes no instance (the network is applied beside the reconcile)
    */
   private networkMoved = false;
+  /** a reconcile or its save failed: what it changed may not be in state.json, and the next reconcile saves it */
+  private unsaved = false;
   /** the container driver on the host's Docker Engine (docs/containers.md); none with a simulated supervisor */
   private readonly containers: EngineRunner | undefined;
   /** packages in pieces from peers, and this host's pieces served to them (none when standalone) */
@@ -574,15 +576,19 @@ export class Agent {
           if (outcome.runtimesChanged) runtimesChanged = true;
           if (!retry) this.host.state.generation = this.acceptedGeneration;
           // Nothing but the generation moved (an answer that staged a package for this host's next
-          // batch): nothing is written or reported for it; the generation goes with the next save
-          // and report. A staged host of a 1,000-host deploy made one durable write and one report
-          // more, each, than a host that was not staged (docs/packages-p2p.md).
-          quiet = !outcome.changed && !runtimesChanged && !retry && !this.networkMoved;
+          // batch): no save and no report for it; the generation goes with the next ones (the
+          // trust memory saved the answer's generation already, server-trust.ts). A staged host of
+          // a 1,000-host deploy made a durable write and a report more than one not staged
+          // (docs/packages-p2p.md).
+          quiet = !outcome.changed && !runtimesChanged && !retry && !this.networkMoved && !this.unsaved;
           if (!quiet) {
-            this.networkMoved = false;
+            this.unsaved = true; // until the save below returns
             this.host.save();
+            this.unsaved = false;
+            this.networkMoved = false;
           }
         } catch (err) {
+          this.unsaved = true;
           runtimesChanged = true; // it may have stopped anywhere: read them again
           this.log(`reconcile failed: ${(err as Error).stack ?? err}`);
         }

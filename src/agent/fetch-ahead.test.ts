@@ -127,7 +127,7 @@ class StandIn {
 
   /** The next generation: `ds` (instances and stage), answered to the agent's long poll. */
   publish(ds: Omit<DesiredState, 'generation'>): void {
-    this.state = { ...ds, generation: this.state.generation + 1 };
+    this.state = { server: { id: 's1' }, ...ds, generation: this.state.generation + 1 };
     for (const poll of this.polls.splice(0)) poll.answer(this.state);
   }
 
@@ -312,20 +312,21 @@ test('stopping the agent stops its download ahead: the download is cut, nothing 
   );
 });
 
-test('an answer that only stages a package is applied with no write and no report; a new deployment of the same release, or a new network, is both', async (t) => {
+test('an answer that only stages a package is applied without a save by its reconcile or a report; a new deployment of the same release, or a new network, is both', async (t) => {
   const [a, b] = [pkg('aaaaaaaaa'), pkg('bbbbbbbbb')];
   const { server, releases, agent, log } = await setUp(t, [a, b]);
   const stateFile = join(agent.root, 'state.json');
   server.publish({ instances: [instance(a)] });
   await until('A installed and reported', () => releases.installed.get(TAG) === a.sha256 && server.reported.includes(1));
-  const saved = readFileSync(stateFile, 'utf8');
   server.publish({ instances: [instance(a)], stage: [staged(b)] }); // generation 2: B staged, nothing else
   await until('B fetched ahead', () => log.some((l) => l.includes(`package of ${b.version} is fetched ahead`)));
   await until('generation 2 taken: the agent polls after it', () => server.polledAfter.includes(2));
   // A report of generation 2 would go within REPORT_DEBOUNCE_MS of its reconcile: waited out four times over.
   await new Promise((resolve) => setTimeout(resolve, 4 * REPORT_DEBOUNCE_MS));
   assert.ok(!server.reported.includes(2), `reports of generations ${server.reported.join(', ')}: none for the staging`);
-  assert.equal(readFileSync(stateFile, 'utf8'), saved, 'state.json was not written again');
+  const after2 = JSON.parse(readFileSync(stateFile, 'utf8')) as { generation: number; server: { generation: number } };
+  assert.equal(after2.server.generation, 2, 'the trust memory holds the answer it accepted (written before anything is applied)');
+  assert.equal(after2.generation, 1, "the reconcile did not write the state again for the staging's generation");
   // generation 3: a new deployment of the same release (nothing to install), which the host records
   server.publish({ instances: [{ ...instance(a), deploymentId: 2 }] });
   await until('generation 3 reported', () => server.reported.includes(3));
