@@ -58,6 +58,8 @@ export interface FetchPiecesDeps {
   signal?: AbortSignal;
   /** log every piece and every tracker answer */
   debug?: boolean;
+  /** tests: another bound than TELL_LANDED_MS */
+  tellLandedMs?: number;
   now?(): number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
@@ -217,7 +219,7 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
                     tellNow = true;
                     resolve();
                   },
-                  Math.max(0, untoldSince + TELL_LANDED_MS - now()),
+                  Math.max(0, untoldSince + (deps.tellLandedMs ?? TELL_LANDED_MS) - now()),
                 );
               })
             : undefined;
