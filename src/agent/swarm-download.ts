@@ -181,12 +181,13 @@ export class SwarmClient {
   }
 }
 
-/** A whole package in a file, read from the first of `paths` that is there. */
+/** A whole package in a file, read from the first of `paths` that is there (into piece buffers, reused once sent). */
 function wholeFile(size: number, paths: string[]): PieceSource {
   return {
     size,
     pieceSize: Math.max(1, size),
     has: () => true,
+    release: releasePiece,
     async readAt(offset, length) {
       let last: unknown;
       for (const p of paths) {

@@ -136,6 +136,7 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
       pieceSize: table.pieceSize,
       has: (i) => have[i] === 1,
       readAt: (o, l) => store.readAt(o, l),
+      ...(store.release && { release: (data: Buffer) => store.release!(data) }),
     }) ?? (() => undefined);
   const result: PiecesResult = { size: table.size, pieces: n, fromPeers: 0, fromSeed: 0, banned: [], store, withdraw };
   const done: PieceReport[] = [];

@@ -10,8 +10,11 @@
  */
 import https from 'node:https';
 import { PeerRefused } from './fetch-pieces.js';
+import { pieceBuffer, releasePiece } from './piece-buffers.js';
 import { readRange } from './peer-socket.js';
 import { TICKET_SCHEME, type Ticket } from './tickets.js';
+
+export { keepSpareBytes, releasePiece, SPARE_BYTES, SPARE_IDLE_MS } from './piece-buffers.js';
 
 /** A piece from a peer that has not come in this long: the peer counts as gone, the tracker names another. */
 export const PEER_TIMEOUT_MS = 30_000;
@@ -23,83 +26,6 @@ export const PEER_TIMEOUT_MS = 30_000;
  */
 const FREE_SOCKETS_PER_PEER = 4;
 const tlsPool = new https.Agent({ keepAlive: true, maxFreeSockets: FREE_SOCKETS_PER_PEER, scheduling: 'lifo' });
-
-/**
- * Piece buffers kept for reuse once their piece is written (`releasePiece`): every piece a host
- * receives was a new buffer of 4 MiB or more, and the garbage collector's work on them was a
- * fifth of a fleet's CPU. The spares are only ever the buffers released and not yet taken again,
- * so they number at most the pieces a process had in flight at once: a few for an agent
- * (MAX_FETCHES_PER_AGENT), hundreds for a process that runs many (the simulated fleet). They are
- * held up to SPARE_BYTES, and let go once no piece was asked for in SPARE_IDLE_MS: an agent does
- * not hold its last download's buffers between deploys.
- */
-export const SPARE_BYTES = 256 * 1024 * 1024;
-let spareCap = SPARE_BYTES;
-/** How long spare piece buffers outlive the last piece asked for. */
-export const SPARE_IDLE_MS = 20_000;
-const spare = new Map<number, Buffer[]>();
-let spareBytes = 0;
-let lastAsked = 0;
-let idleTimer: NodeJS.Timeout | undefined;
-
-function pieceBuffer(length: number): Buffer {
-  lastAsked = performance.now();
-  const kept = spare.get(length)?.pop();
-  if (kept === undefined) return Buffer.allocUnsafe(length);
-  spareBytes -= length;
-  return kept;
-}
-
-/** Lets go of every spare once none was asked for in SPARE_IDLE_MS (looked at again when that time is up). */
-function dropWhenIdle(after = SPARE_IDLE_MS): void {
-  if (idleTimer !== undefined) return;
-  idleTimer = setTimeout(() => {
-    idleTimer = undefined;
-    const idle = performance.now() - lastAsked;
-    if (idle >= SPARE_IDLE_MS) {
-      spare.clear();
-      spareBytes = 0;
-    } else if (spareBytes > 0) dropWhenIdle(SPARE_IDLE_MS - idle);
-  }, after).unref();
-}
-
-/**
- * How many bytes of spare piece buffers this process keeps (SPARE_BYTES unless set): a process
- * that runs many agents at once (the simulated fleet's workers, hundreds each) keeps what they
- * would keep, each on its own host; the spares are still never more than its pieces in flight at once.
- * Spares held beyond a lowered cap are let go at once.
- */
-export function keepSpareBytes(bytes: number): void {
-  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`spare piece bytes must be a whole number of bytes, not ${bytes}`);
-  spareCap = bytes;
-  if (spareBytes > spareCap) {
-    spare.clear();
-    spareBytes = 0;
-  }
-}
-
-/**
- * A piece's buffer from `fetchFromPeer`, no longer needed: kept for the next piece of that size.
- * Only whole buffers of their own memory are kept (never a slice of a larger one).
- */
-export function releasePiece(data: Buffer): void {
-  if (data.byteOffset !== 0 || data.buffer.byteLength !== data.length) return;
-  if (spareBytes + data.length > spareCap) return;
-  let list = spare.get(data.length);
-  if (!list) {
-    // a few piece sizes at a time (the last piece of each package differs): the sizes with no spare go first
-    for (const [size, l] of spare) if (l.length === 0) spare.delete(size);
-    if (spare.size >= 4) {
-      spare.clear();
-      spareBytes = 0;
-    }
-    spare.set(data.length, (list = []));
-  }
-  if (list.includes(data)) return;
-  list.push(data);
-  spareBytes += data.length;
-  dropWhenIdle();
-}
 
 /**
  * `length` bytes of package `sha256` from `offset`, from the peer at `peerUrl`. Throws

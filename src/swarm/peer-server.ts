@@ -50,6 +50,12 @@ export interface PieceSource {
   /** whether piece `i` is held and checked (a complete package: always) */
   has(i: number): boolean;
   readAt(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Called with what `readAt` answered once the answer's write is done with it (handed to the
+   * kernel whole, or given up with its connection): a source that reads into reused buffers takes
+   * it back. Not called for an answer that failed before it was written.
+   */
+  release?(data: Buffer): void;
 }
 
 export interface PeerServerOptions {
@@ -171,6 +177,9 @@ export class PeerServer {
         'content-length': String(data.length),
         'content-range': `bytes ${range.start}-${range.end - 1}/${source.size}`,
       });
+      // 'finish' comes from the write's callback: the socket no longer reads the buffer (every byte
+      // copied into the kernel, or the write given up with a connection gone), so the source may reuse it
+      if (source.release) res.once('finish', () => source.release!(data));
       res.end(data);
       this.counts.ranges++;
       this.counts.bytes += data.length;

@@ -4,12 +4,15 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import { pieceBuffer, releasePiece } from './piece-buffers.js';
 
 /** A package being put together piece by piece. */
 export interface PieceStore {
   /** writes `data` at `offset`; `data` is not kept once this resolves (its buffer may be reused) */
   writeAt(offset: number, data: Buffer): Promise<void>;
   readAt(offset: number, length: number): Promise<Buffer>;
+  /** what `readAt` answered, no longer needed (sent to a peer): a store that reads into reused buffers takes it back */
+  release?(data: Buffer): void;
   close(): Promise<void>;
 }
 
@@ -48,6 +51,7 @@ export async function filePieceStore(path: string, size: number): Promise<PieceS
       while (done < data.length) done += (await fh.write(data, done, data.length - done, offset + done)).bytesWritten;
     },
     readAt: (offset, length) => readRange(fh, offset, length),
+    release: releasePiece,
     async close() {
       if (closed) return;
       closed = true;
@@ -56,9 +60,12 @@ export async function filePieceStore(path: string, size: number): Promise<PieceS
   };
 }
 
-/** `length` bytes of an open file from `offset` (fewer at its end). */
+/**
+ * `length` bytes of an open file from `offset` (fewer at its end), in a piece buffer (piece-buffers.ts):
+ * a caller done with it may hand it back with `releasePiece` (a peer server, once it is sent).
+ */
 export async function readRange(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+  const buf = pieceBuffer(length);
   let got = 0;
   while (got < length) {
     const { bytesRead } = await fh.read(buf, got, length - got, offset + got);

@@ -483,3 +483,62 @@ test('a released piece buffer is the next piece of its size; one released twice 
   releasePiece(slice);
   assert.notEqual((await range(4)).buffer, slice.buffer);
 });
+
+test('a piece served from the package file is read into a spare buffer, which goes back to the spares once written or given up', {
+  timeout: 60_000,
+}, async () => {
+  const file = join(dir, 'served');
+  const store = await filePieceStore(file, pkg.length);
+  await store.writeAt(0, pkg);
+  const released: Buffer[] = [];
+  const s = new PeerServer({ key: () => pinned, log: () => undefined });
+  servers.push(s);
+  const withdraw = s.offer(SHA, {
+    size: pkg.length,
+    pieceSize: PIECE_SIZE_MIN,
+    has: () => true,
+    readAt: (o, l) => store.readAt(o, l),
+    release: (data) => {
+      released.push(data);
+      store.release!(data);
+    },
+  });
+  const port = await s.listen('127.0.0.1', 0);
+  const url = `http://127.0.0.1:${port}`;
+  const got = await fetchFromPeer(url, SHA, 0, PIECE_SIZE_MIN, ticketFor('s1'));
+  assert.ok(got.equals(pkg.subarray(0, PIECE_SIZE_MIN)));
+  const deadline = Date.now() + 10_000;
+  while (released.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(released.length, 1, 'the buffer of the answer sent whole is handed back');
+  // the next range of that size is read into the same memory, and holds its own bytes
+  const next = await store.readAt(PIECE_SIZE_MIN, PIECE_SIZE_MIN);
+  assert.ok(next === released[0], 'the same buffer, not a new one');
+  assert.ok(next.equals(pkg.subarray(PIECE_SIZE_MIN, 2 * PIECE_SIZE_MIN)));
+  withdraw();
+  await store.close();
+
+  // An answer larger than the socket buffers of both ends, to an asker that reads none of it: its
+  // buffer stays out of the spares while the write waits, and goes back once the write is given up.
+  const bigSize = 64 * 1024 * 1024;
+  const bigStore = await filePieceStore(join(dir, 'served-big'), bigSize); // sparse: zeros
+  const bigSha = createHash('sha256').update('big').digest('hex');
+  let bigReleased = 0;
+  s.offer(bigSha, {
+    size: bigSize,
+    pieceSize: bigSize,
+    has: () => true,
+    readAt: (o, l) => bigStore.readAt(o, l),
+    release: () => bigReleased++,
+  });
+  const get = `GET /v1/packages/${bigSha} HTTP/1.1\r\nhost: x\r\nrange: bytes=0-${bigSize - 1}\r\nauthorization: ${TICKET_SCHEME} ${ticketFor('s2', bigSha)}\r\n\r\n`;
+  const ranges = s.counts.ranges;
+  const asker = await rawClient(port, get);
+  while (s.counts.ranges === ranges && Date.now() < deadline + 10_000) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(s.counts.ranges, ranges + 1, 'the answer was started');
+  assert.equal(bigReleased, 0, 'not handed back while the kernel has not taken it all');
+  asker.destroy();
+  while ((s.servingNow > 0 || bigReleased === 0) && Date.now() < deadline + 20_000) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(s.servingNow, 0, 'the slot is free once the asker is gone');
+  assert.equal(bigReleased, 1, 'handed back once the write is given up');
+  await bigStore.close();
+});
