@@ -68,7 +68,7 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
       plan,
       tls: tlsVariant(),
       failed,
-      seed: { tinyA: seed.tinyA, tinyB: seed.tinyB, payload: seed.payload },
+      seed: { tinyA: seed.tinyA, tinyB: seed.tinyB, payload: seed.payload, ...(seed.warmUp && { warmUp: seed.warmUp }) },
       ...results,
       goals: goals(results),
       growth: growthOf(results),

@@ -172,3 +172,26 @@ test("the server's memory after the deploys and settled: a row each, in MB; none
   assert.match(shown, /30 s later .* old 300\/200, new 32\/1\n/, 'spaces under 1 MB left out');
   assert.doesNotMatch(render({ simulated: [sim(1000, 1)], real: null }), /the server's memory right after/);
 });
+
+test('the warm-up rollout has a row of its own, and the 10 MB goal judges the measured rollout after it', () => {
+  const warm = {
+    ...sim(1000, 2),
+    warmUp: {
+      mib: 10,
+      packageBytes: 10 << 20,
+      rollout: deploy(14_000, 400, { downloadBytes: 1000 * (10 << 20) }),
+      rollback: deploy(900, 100, { kind: 'rollback' }),
+    },
+  };
+  const r: FleetResults = { simulated: [sim(100, 1), warm], real: null };
+  const ten = goals(r).find((x) => x.goal.startsWith('rollout of a 10 MB release'))!;
+  assert.equal(ten.met, true, 'the 9 s rollout, not the 14 s warm-up');
+  assert.match(ten.measured, /^9 s/);
+  const text = render(r);
+  const rows = text.slice(text.indexOf('rollouts and rollbacks')).split('\n');
+  assert.equal(rows.filter((l) => /^simulated +1000 +10 +warm-up +/.test(l)).length, 1, 'one warm-up row at 1,000');
+  assert.ok(
+    rows.findIndex((l) => / warm-up /.test(l)) < rows.findIndex((l) => /^simulated +1000 +10 +deploy /.test(l)),
+    'shown before the rollouts measured after it',
+  );
+});

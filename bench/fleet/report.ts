@@ -322,11 +322,11 @@ export function render(r: FleetResults): string {
         ]),
     ),
   );
-  const deployRows = (label: string, hosts: number, mib: number | null, d: DeployFigures): Cell[] => [
+  const deployRows = (label: string, hosts: number, mib: number | null, d: DeployFigures, kind: string = d.kind): Cell[] => [
     label,
     hosts,
     mib,
-    d.kind,
+    kind,
     d.batches,
     s(d.receivedAllMs),
     s(d.upAllMs),
@@ -340,6 +340,12 @@ export function render(r: FleetResults): string {
   const rows: Cell[][] = [];
   for (const f of r.simulated) {
     if (f.rollback) rows.push(deployRows('simulated', f.hosts, 0, f.rollback));
+    // the warm-up: the first rollout in pieces of a fresh server and workers (sim-run.ts), not judged
+    if (f.warmUp)
+      rows.push(
+        deployRows('simulated', f.hosts, f.warmUp.mib, f.warmUp.rollout, 'warm-up'),
+        deployRows('simulated', f.hosts, f.warmUp.mib, f.warmUp.rollback),
+      );
     for (const x of f.rollouts)
       rows.push(deployRows('simulated', f.hosts, x.mib, x.rollout), deployRows('simulated', f.hosts, x.mib, x.rollback));
   }
@@ -353,7 +359,7 @@ export function render(r: FleetResults): string {
   }
   out.push(
     table(
-      'Fleet: rollouts and rollbacks (MiB 0: tiny release; rollback goes to a release on disk)',
+      'Fleet: rollouts and rollbacks (MiB 0: tiny release; rollback goes to a release on disk; warm-up: the first rollout in pieces of a fresh server and workers, not judged)',
       [
         'agents',
         'hosts',

@@ -1,7 +1,8 @@
 /**
  * The releases every fleet run deploys, built once by a real server from a real git repository
- * (`noops build`): two tiny ones and ones with a 10 MB and a 100 MB payload of random bytes
- * (random, so that the gzip of the package is as big as the payload). The server's data folder
+ * (`noops build`): two tiny ones, ones with a 10 MB and a 100 MB payload of random bytes
+ * (random, so that the gzip of the package is as big as the payload), and a warm-up release of
+ * the smallest payload's size. The server's data folder
  * is then copied for each run, so every run starts from the same built releases.
  */
 import { execFileSync } from 'node:child_process';
@@ -40,6 +41,11 @@ export interface Seed {
   tinyB: SeedRelease;
   /** payload releases by their size in MiB */
   payload: Record<number, SeedRelease>;
+  /**
+   * a release of the smallest payload's size with bytes of its own, rolled out once before the
+   * measured rollouts (sim-run.ts, "warm-up"); undefined when there is no payload
+   */
+  warmUp?: SeedRelease;
 }
 
 function git(cwd: string, ...args: string[]): string {
@@ -83,6 +89,11 @@ export async function makeSeed(dir: string, payloadMiB: number[]): Promise<Seed>
     commit(`payload-${mib}`, { [name]: randomBytes(mib * MIB) }, previous ? [previous] : []);
     previous = name;
   }
+  const smallest = Math.min(...payloadMiB);
+  if (payloadMiB.length > 0) {
+    const name = `warm-up-${smallest}m.bin`;
+    commit('warm-up', { [name]: randomBytes(smallest * MIB) }, previous ? [previous] : []);
+  }
 
   const dataDir = join(dir, 'seed-data');
   const server = await startServer(dataDir);
@@ -94,6 +105,7 @@ export async function makeSeed(dir: string, payloadMiB: number[]): Promise<Seed>
       tinyA: built['tiny-a']!,
       tinyB: built['tiny-b']!,
       payload: Object.fromEntries(payloadMiB.map((m) => [m, built[`payload-${m}`]!])),
+      ...(built['warm-up'] && { warmUp: built['warm-up'] }),
     };
   } finally {
     await server.stop();

@@ -45,6 +45,14 @@ export interface HeartbeatFigures {
   fleetLoopDelayP99Ms: number;
 }
 
+/** A rollout of a payload release in batches, and the rollback after it. */
+export interface RolloutFigures {
+  mib: number;
+  packageBytes: number;
+  rollout: DeployFigures;
+  rollback: DeployFigures;
+}
+
 export interface SimFigures {
   hosts: number;
   workers: number;
@@ -54,7 +62,13 @@ export interface SimFigures {
   propagation: DeployFigures[];
   /** back to the tiny release before the last desired-state change (on disk) */
   rollback: DeployFigures | null;
-  rollouts: { mib: number; packageBytes: number; rollout: DeployFigures; rollback: DeployFigures }[];
+  rollouts: RolloutFigures[];
+  /**
+   * the warm-up: the first rollout of a package in pieces since the server and the workers
+   * started (a release of the smallest payload's size, bytes of its own), before the measured
+   * ones; null when there was none (no payload, or NOOPS_BENCH_FLEET_WARMUP=0)
+   */
+  warmUp?: RolloutFigures | null;
   /** the server alone under a lean generator's load (see load.ts), after the agents stopped */
   lean: { heartbeats: PacedFigures[]; fanOut: FanOutFigures | null };
   /** the server's RSS right after the last deploy ended */
@@ -228,6 +242,18 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
       rollback = await deploy(before, 'rollback', '100%');
       [current, before] = [before, current];
     }
+    // The warm-up (NOOPS_BENCH_FLEET_WARMUP=0: none): the first rollout of a package in pieces
+    // since the server and the workers started costs a third more CPU than the next (their code
+    // compiled as it first runs, the spare piece buffers made: docs/benchmarks.md, session 27).
+    // A fleet's server and agents run for months, and each real agent warms up on its own host's
+    // CPU, not on the two cores every simulated agent shares: the rollouts after it are the
+    // figures. It is measured and shown, and judged by no goal.
+    let warmUp: RolloutFigures | null = null;
+    if (steps.rollouts.length > 0 && seed.warmUp && process.env.NOOPS_BENCH_FLEET_WARMUP !== '0') {
+      const rollout = await deploy(seed.warmUp, 'deploy', steps.batch);
+      const back = await deploy(current, 'rollback', '100%');
+      warmUp = { mib: Math.min(...steps.rollouts), packageBytes: seed.warmUp.size, rollout, rollback: back };
+    }
     const rollouts: SimFigures['rollouts'] = [];
     for (const mib of steps.rollouts) {
       const release = seed.payload[mib]!;
@@ -301,6 +327,7 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
       heartbeats,
       propagation,
       rollback,
+      warmUp,
       rollouts,
       lean,
       serverRssBytes,
