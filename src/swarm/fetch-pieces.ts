@@ -247,8 +247,10 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
     withdraw();
     await Promise.allSettled(inflight.values());
     await store.close();
-    // what was assigned is over: the tracker frees its sources (not needed for the error)
-    await ask({ ...reports(), complete: true }).catch(() => undefined);
+    // what was assigned is over: the tracker frees its sources (not needed for the error); it
+    // holds nothing it serves (withdrawn), so no peer is sent here
+    const { serve: _, ...told } = reports();
+    await ask({ ...told, have: [], complete: true }).catch(() => undefined);
     throw err;
   }
 

@@ -23,7 +23,7 @@ import { PIECE_SIZE_MIN, pieceCount } from './pieces.js';
 import { PieceTables } from './table.js';
 import { encodeTicket, plainAddress, TICKET_DOMAIN, TICKET_SCHEME, type TicketFields } from './tickets.js';
 import { Tracker } from './tracker.js';
-import type { SwarmAnswer, SwarmRequest } from './wire.js';
+import { SEED, type SwarmAnswer, type SwarmRequest } from './wire.js';
 
 /** Why the BLAKE3 tests cannot run here (false: they run); elsewhere pieces are checked with sha256, as the other tests do. */
 // never skipped in CI (CI=true): it runs where the package has a build, and an install that lost
@@ -38,6 +38,8 @@ const pinned = signingKeyOf(key);
 const pkg = Buffer.alloc(5 * PIECE_SIZE_MIN + 123);
 for (let i = 0; i < pkg.length; i += 4096) pkg[i] = (i / 4096) % 251;
 const SHA = createHash('sha256').update(pkg).digest('hex');
+/** every piece of the package: what a peer that holds it tells the tracker */
+const ALL = Array.from({ length: pieceCount(pkg.length, PIECE_SIZE_MIN) }, (_, i) => i);
 const dir = mkdtempSync(join(tmpdir(), 'noops-swarm-'));
 const servers: PeerServer[] = [];
 after(async () => {
@@ -121,7 +123,7 @@ async function peer(corrupt = false): Promise<{ url: string; server: PeerServer;
 async function holders(srv: ReturnType<typeof server>, names: string[]): Promise<void> {
   for (const name of names) {
     const p = await peer();
-    await srv.ask(name, {}, p.url, { have: [], complete: true });
+    await srv.ask(name, {}, p.url, { have: ALL, complete: true });
   }
 }
 
@@ -145,7 +147,7 @@ function deps(srv: ReturnType<typeof server>, host: string, labels: Record<strin
 test('pieces come from a peer over HTTP into the file at their offsets; the server sends none', async () => {
   const srv = server();
   const p1 = await peer();
-  await srv.ask('p1', {}, p1.url, { have: [], complete: true });
+  await srv.ask('p1', {}, p1.url, { have: ALL, complete: true });
   const file = join(dir, 'one');
   const r = await fetchPieces(deps(srv, 'd1', {}, file));
   await r.store.close();
@@ -236,8 +238,8 @@ test('from a server that sends only sha256 tables (an older one), pieces are che
   const srv = server({ sha256Only: true });
   const evil = await peer(true);
   const good = await peer();
-  await srv.ask('evil', { rack: 'r1' }, evil.url, { have: [], complete: true });
-  await srv.ask('good', { rack: 'r2' }, good.url, { have: [], complete: true });
+  await srv.ask('evil', { rack: 'r1' }, evil.url, { have: ALL, complete: true });
+  await srv.ask('good', { rack: 'r2' }, good.url, { have: ALL, complete: true });
   const file = join(dir, 'sha256');
   const r = await fetchPieces(deps(srv, 'o1', { rack: 'r1' }, file));
   await r.store.close();
@@ -251,8 +253,8 @@ test('attack: a peer serving bad pieces is banned for the package, and the downl
   const evil = await peer(true);
   const good = await peer();
   // evil shares the downloader's rack, so the tracker names it first
-  await srv.ask('evil', { rack: 'r1' }, evil.url, { have: [], complete: true });
-  await srv.ask('good', { rack: 'r2' }, good.url, { have: [], complete: true });
+  await srv.ask('evil', { rack: 'r1' }, evil.url, { have: ALL, complete: true });
+  await srv.ask('good', { rack: 'r2' }, good.url, { have: ALL, complete: true });
   const file = join(dir, 'attacked');
   const r = await fetchPieces(deps(srv, 'd2', { rack: 'r1' }, file));
   await r.store.close();
@@ -272,7 +274,7 @@ test('attack: a peer serving bad pieces is banned for the package, and the downl
 test('attack: when every peer cheats, the server as the seed of last resort completes the download', async () => {
   const srv = server();
   const evil = await peer(true);
-  await srv.ask('evil2', {}, evil.url, { have: [], complete: true });
+  await srv.ask('evil2', {}, evil.url, { have: ALL, complete: true });
   const file = join(dir, 'seeded');
   const r = await fetchPieces(deps(srv, 'd4', {}, file));
   await r.store.close();
@@ -418,7 +420,7 @@ test('a server from before BLAKE3 tables refuses the digest field (NOOPS_E_INPUT
 }, async () => {
   const srv = server({ sha256Only: true });
   const p1 = await peer();
-  await srv.ask('p1', {}, p1.url, { have: [], complete: true });
+  await srv.ask('p1', {}, p1.url, { have: ALL, complete: true });
   const asked: SwarmRequest[] = [];
   const d = deps(srv, 'old1', {}, join(dir, 'old-server'));
   d.ask = async (req) => {
@@ -438,7 +440,7 @@ test('a server from before BLAKE3 tables refuses the digest field (NOOPS_E_INPUT
 test('a download whose serving URL the tracker refuses (NOOPS_E_PEER_URL) goes on without serving, and says so', async () => {
   const srv = server();
   const p1 = await peer();
-  await srv.ask('p1', {}, p1.url, { have: [], complete: true });
+  await srv.ask('p1', {}, p1.url, { have: ALL, complete: true });
   const logs: string[] = [];
   const sent: SwarmRequest[] = [];
   let refused = 0;
@@ -541,4 +543,37 @@ test('a piece served from the package file is read into a spare buffer, which go
   assert.equal(s.servingNow, 0, 'the slot is free once the asker is gone');
   assert.equal(bigReleased, 1, 'handed back once the write is given up');
   await bigStore.close();
+});
+
+test('a download given up tells the tracker it is over and holds nothing it serves: no peer is sent to it', async () => {
+  const srv = server();
+  const sent: SwarmRequest[] = [];
+  const d = deps(srv, 'quitter', {}, join(dir, 'given-up'));
+  await assert.rejects(
+    fetchPieces({
+      ...d,
+      serve: { port: 1 },
+      // as the route: the asker serves at an address only when it says so
+      ask: (req) => {
+        sent.push(req);
+        return srv.ask('quitter', {}, req.serve ? 'http://127.0.0.1:1' : undefined, req);
+      },
+      // the server's copy fails past the first piece (nobody else holds the package)
+      seed: async (o, l) => {
+        if (o > 0) throw new Error('the server went away');
+        return Buffer.from(pkg.subarray(o, o + l));
+      },
+    }),
+    /the server went away/,
+  );
+  const last = sent.at(-1)!;
+  assert.equal(last.complete, true, 'what was assigned to it is over');
+  assert.deepEqual(last.have, [], 'it stopped serving what it had');
+  assert.equal(last.serve, undefined);
+  const next = await srv.ask('next', {}, undefined, { have: [] });
+  assert.ok(next.assignments.length > 0);
+  assert.ok(
+    next.assignments.every((a) => a.from === SEED),
+    'the next asker is not sent to the agent that gave up',
+  );
 });

@@ -18,8 +18,10 @@ function tracker(): { t: Tracker; clock: { now: number } } {
   };
 }
 
+/** One request of `host`; `complete` without `have`: a holder of every piece (a download that ended says so). */
 function ask(t: Tracker, host: string, req: Partial<SwarmRequest> = {}, labels: Record<string, string> = {}, n = 4) {
-  return t.announce(SHA, n, { host, labels, url: `http://${host}:7701` }, { have: [], ...req });
+  const have = req.complete && req.have === undefined ? Array.from({ length: n }, (_, i) => i) : [];
+  return t.announce(SHA, n, { host, labels, url: `http://${host}:7701` }, { have, ...req });
 }
 
 test('a lone host gets every piece from the server, a few at a time', () => {
@@ -189,4 +191,28 @@ test('an agent given nothing can wait for the swarm to change: a piece landing e
   await wait;
   assert.equal(t.announce(SHA, 1, { host: 'h2', labels: {}, url: 'http://h2:7701' }, { have: [] }).assignments[0]?.from, 'h1');
   await t.changed(SHA, 1); // a wait with nothing happening ends by its time
+});
+
+test('a download given up is counted a holder of what it says it holds, not of every piece', () => {
+  const { t } = tracker();
+  const first = ask(t, 'quit', {}, {}, 2);
+  assert.deepEqual(
+    first.assignments.map((x) => x.from),
+    [SEED, SEED],
+  );
+  // an older agent gives up holding piece 0 (and says `complete`, as a download that ended does)
+  ask(t, 'quit', { have: [0], done: [{ piece: 0, from: SEED }], failed: [{ piece: 1, from: SEED, why: 'gone' }], complete: true }, {}, 2);
+  assert.equal(t.uploads(SHA, SEED), 0, 'what was assigned to it is freed');
+  const next = ask(t, 'next', {}, {}, 2);
+  assert.deepEqual(
+    next.assignments.map((x) => [x.piece, x.from]).sort((a, b) => Number(a[0]) - Number(b[0])),
+    [
+      [0, 'quit'],
+      [1, SEED],
+    ],
+    'sent to it for the piece it holds, and to the server for the other',
+  );
+  // one that says it holds nothing is never named
+  ask(t, 'quit', { have: [], complete: true }, {}, 2);
+  assert.ok(ask(t, 'third', {}, {}, 2).assignments.every((x) => x.from !== 'quit'));
 });

@@ -180,7 +180,10 @@ export class Tracker {
       s.banned.add(r.from);
       this.drop(s, r.from);
     }
-    moved = this.setHave(s, me, req.complete ? allPieces(n) : req.have) || moved;
+    // `have` even with `complete`: a download that ended holds every piece and says so, and one
+    // given up holds none it serves (an agent once said `complete` with what it had and stopped
+    // serving it, and was counted a holder of every piece: peers sent to it until reported gone)
+    moved = this.setHave(s, me, req.have) || moved;
     if (req.complete) {
       s.waiting.delete(asker.host);
       for (const piece of [...me.fetches.keys()]) this.land(s, asker.host, piece);
@@ -362,8 +365,4 @@ export function affinity(a: Record<string, string>, b: Record<string, string>): 
 function better(a: number[], b: number[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! > b[i]!;
   return false;
-}
-
-function allPieces(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
 }

@@ -33,7 +33,10 @@ export interface SwarmRequest {
   bad?: PieceReport[];
   /** where this agent serves pieces to its peers: a port on the address the server sees it at, or a URL; absent: it serves none */
   serve?: { port?: number; url?: string };
-  /** the download is over (every piece held, or given up): nothing more is assigned */
+  /**
+   * the download is over (every piece held, or given up): nothing more is assigned, and what was
+   * assigned is freed; `have` still says what it holds (every piece, or none for one given up)
+   */
   complete?: boolean;
 }
 
