@@ -67,13 +67,16 @@ test('replicas: each copy has its own name, port, log files and NOOPS_REPLICA; a
   const supervisor = new Supervisor();
   try {
     const logs: string[] = [];
+    let saves = 0;
     const deps = {
       root,
       supervisor,
       crons: new CronRunner(),
       releases: onDisk(root),
       download: async () => {},
-      save: () => {},
+      save: () => {
+        saves++;
+      },
       log: (l: string) => logs.push(l),
     };
     const state: AgentState = { generation: 0, instances: {} };
@@ -112,6 +115,13 @@ test('replicas: each copy has its own name, port, log files and NOOPS_REPLICA; a
     assert.equal(supervisor.status(id('web'))!.pid, firstPid);
     assert.notEqual(inst.ports['web@2'], undefined);
     assert.notEqual(inst.ports['web@2'], inst.ports.web);
+
+    // the same desired state again (an answer that only staged a package): the copies run as
+    // recorded, so nothing is saved and nothing changed
+    saves = 0;
+    const again = await reconcile(deps, state, [desired(2)], failures);
+    assert.equal(saves, 0, 'no durable write for copies that run as recorded');
+    assert.equal(again.changed, false);
   } finally {
     await supervisor.stopAll();
     rmSync(root, { recursive: true, force: true });

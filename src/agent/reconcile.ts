@@ -101,9 +101,11 @@ export async function reconcile(
         cur.desired = next;
         if (step.stop) await stopReplicas(deps, cur, step.stop);
         await startProcesses(deps, cur, step.start);
+        // Replicas: their pids (and a new copy's port) recorded and saved when a copy started or
+        // stopped; not at every reconcile of an instance whose copies all run as recorded (a
+        // durable write per desired-state answer, each staging's too).
         if (step.stop || instanceProcesses(cur.desired) !== cur.desired.manifest.processes) {
-          recordPids(deps.supervisor, cur);
-          deps.save();
+          if (recordPids(deps.supervisor, cur) || step.stop || step.start.length > 0) deps.save();
         }
         break;
       }
