@@ -53,7 +53,8 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
       const agents = await runReal(plan, seed, join(disk, 'real'));
       const sim = await runSimulated(
         plan.realAgents,
-        { heartbeatS: 0, propagationRuns: 0, rollouts: plan.realRollouts, batch: plan.batch, leanLoads: [], fanOut: false },
+        // no warm-up: the real agents' rollouts beside them have none
+        { heartbeatS: 0, propagationRuns: 0, rollouts: plan.realRollouts, warmUp: false, batch: plan.batch, leanLoads: [], fanOut: false },
         seed,
         join(mem, 'compare'),
       );

@@ -7,10 +7,27 @@
  *
  *   PIECES=3000 ROUNDS=5 node --import tsx bench/fleet/peer-micro.ts
  *   PIECES=20000 PIECE_KB=16 node --import tsx bench/fleet/peer-micro.ts   # the per-request work
+ *   SERVE_FROM=file PIECE_KB=4096 PIECES=800 node --import tsx bench/fleet/peer-micro.ts   # as an agent serves
+ *
+ * SERVE_FROM: `memory` (default: slices of one buffer, as the simulated fleet serves), `file` (the
+ * package in a file, each range read into a spare buffer handed back once sent, as an agent
+ * serves), `file-fresh` (the same, each range in a new buffer: as agents served before session 27).
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { signFieldsWith, signingKeyOf } from '../../src/release/index.js';
-import { encodeTicket, fetchFromPeer, PeerServer, releasePiece, TICKET_DOMAIN, type TicketFields } from '../../src/swarm/index.js';
+import {
+  encodeTicket,
+  fetchFromPeer,
+  filePieceStore,
+  PeerServer,
+  releasePiece,
+  TICKET_DOMAIN,
+  type PieceSource,
+  type TicketFields,
+} from '../../src/swarm/index.js';
 
 const PIECES = Number(process.env.PIECES ?? 3000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -22,8 +39,22 @@ const PIECE = Number(process.env.PIECE_KB ?? 1024) * 1024;
 const key = generateKeyPairSync('ed25519').privateKey;
 const pkg = Buffer.alloc(16 * PIECE, 7);
 const sha256 = createHash('sha256').update(pkg).digest('hex');
+const from = process.env.SERVE_FROM ?? 'memory';
+if (!['memory', 'file', 'file-fresh'].includes(from)) throw new Error(`SERVE_FROM is memory, file or file-fresh, not ${from}`);
+const dir = mkdtempSync(join(tmpdir(), 'noops-peer-micro-'));
+const store = from === 'memory' ? undefined : await filePieceStore(join(dir, 'package'), pkg.length);
+await store?.writeAt(0, pkg);
+const source: PieceSource = store
+  ? {
+      size: pkg.length,
+      pieceSize: PIECE,
+      has: () => true,
+      readAt: (o, l) => store.readAt(o, l),
+      ...(from === 'file' && { release: (data: Buffer) => store.release!(data) }),
+    }
+  : { size: pkg.length, pieceSize: PIECE, has: () => true, readAt: async (o, l) => pkg.subarray(o, o + l) };
 const server = new PeerServer({ key: () => signingKeyOf(key), log: () => undefined });
-server.offer(sha256, { size: pkg.length, pieceSize: PIECE, has: () => true, readAt: async (o, l) => pkg.subarray(o, o + l) });
+server.offer(sha256, source);
 const url = `http://127.0.0.1:${await server.listen('127.0.0.1', 0)}`;
 // tickets name the addresses they may be used from since session 12 (noops-peer-ticket-v2)
 const base = { host: 'bench', sha256, expires: Date.now() + 3_600_000 };
@@ -52,6 +83,8 @@ for (let r = 0; r < ROUNDS; r++) {
   out.push(`${(cpuUs / PIECES).toFixed(1)} us CPU, ${((wallMs * 1000) / PIECES).toFixed(1)} us wall per piece`);
 }
 await server.close();
+await store?.close();
+rmSync(dir, { recursive: true, force: true });
 if (server.counts.refused > 0) throw new Error(`${server.counts.refused} requests refused`);
-console.log(`${TICKET_DOMAIN}: ${PIECES} pieces of ${PIECE / 1024} KiB x ${ROUNDS} rounds`);
+console.log(`${TICKET_DOMAIN}: ${PIECES} pieces of ${PIECE / 1024} KiB x ${ROUNDS} rounds, served from ${from}`);
 for (const l of out) console.log(`  ${l}`);

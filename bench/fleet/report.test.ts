@@ -185,11 +185,14 @@ test('the warm-up rollout has a row of its own, and the 10 MB goal judges the me
   };
   const r: FleetResults = { simulated: [sim(100, 1), warm], real: null };
   const ten = goals(r).find((x) => x.goal.startsWith('rollout of a 10 MB release'))!;
+  // a guard: the goal is the measured rollout's, never the warm-up's
   assert.equal(ten.met, true, 'the 9 s rollout, not the 14 s warm-up');
   assert.match(ten.measured, /^9 s/);
   const text = render(r);
   const rows = text.slice(text.indexOf('rollouts and rollbacks')).split('\n');
-  assert.equal(rows.filter((l) => /^simulated +1000 +10 +warm-up +/.test(l)).length, 1, 'one warm-up row at 1,000');
+  assert.equal(rows.filter((l) => /^simulated +1000 +10 +warm-up(?! rollback) /.test(l)).length, 1, 'one warm-up row at 1,000');
+  assert.equal(rows.filter((l) => /^simulated +1000 +10 +warm-up rollback +/.test(l)).length, 1, 'its rollback told apart');
+  assert.equal(rows.filter((l) => /^simulated +1000 +10 +rollback +/.test(l)).length, 1, 'one rollback of the measured rollout');
   assert.ok(
     rows.findIndex((l) => / warm-up /.test(l)) < rows.findIndex((l) => /^simulated +1000 +10 +deploy /.test(l)),
     'shown before the rollouts measured after it',

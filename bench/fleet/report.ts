@@ -344,7 +344,7 @@ export function render(r: FleetResults): string {
     if (f.warmUp)
       rows.push(
         deployRows('simulated', f.hosts, f.warmUp.mib, f.warmUp.rollout, 'warm-up'),
-        deployRows('simulated', f.hosts, f.warmUp.mib, f.warmUp.rollback),
+        deployRows('simulated', f.hosts, f.warmUp.mib, f.warmUp.rollback, 'warm-up rollback'),
       );
     for (const x of f.rollouts)
       rows.push(deployRows('simulated', f.hosts, x.mib, x.rollout), deployRows('simulated', f.hosts, x.mib, x.rollback));

@@ -45,7 +45,7 @@ export interface Seed {
    * a release of the smallest payload's size with bytes of its own, rolled out once before the
    * measured rollouts (sim-run.ts, "warm-up"); undefined when there is no payload
    */
-  warmUp?: SeedRelease;
+  warmUp?: SeedRelease & { mib: number };
 }
 
 function git(cwd: string, ...args: string[]): string {
@@ -105,7 +105,7 @@ export async function makeSeed(dir: string, payloadMiB: number[]): Promise<Seed>
       tinyA: built['tiny-a']!,
       tinyB: built['tiny-b']!,
       payload: Object.fromEntries(payloadMiB.map((m) => [m, built[`payload-${m}`]!])),
-      ...(built['warm-up'] && { warmUp: built['warm-up'] }),
+      ...(built['warm-up'] && { warmUp: { ...built['warm-up'], mib: Math.min(...payloadMiB) } }),
     };
   } finally {
     await server.stop();

@@ -153,6 +153,11 @@ export interface SimSteps {
   propagationRuns: number;
   /** payload sizes (MiB) to roll out, each followed by a rollback */
   rollouts: number[];
+  /**
+   * a warm-up rollout first (see `runSimulated`); false where the rollouts are compared with
+   * real agents' (index.ts), which have none
+   */
+  warmUp?: boolean;
   batch: string;
   /** lean heartbeat loads, as multiples of N agents' rate (1 = every 5 s); [] for none */
   leanLoads: number[];
@@ -169,8 +174,8 @@ export interface SimSteps {
 export const SETTLE_S = Number(process.env.NOOPS_BENCH_FLEET_SETTLE_S ?? 30);
 
 /**
- * `NOOPS_BENCH_FLEET_ONLY=rollouts`: each size runs only the join, the first deploy and the
- * package rollouts (each with its rollback): no heartbeat window, desired-state changes, lean
+ * `NOOPS_BENCH_FLEET_ONLY=rollouts`: each size runs only the join, the first deploy, the warm-up
+ * and the package rollouts (each with its rollback): no heartbeat window, desired-state changes, lean
  * loads or fan-out. Minutes less per run, to work on the rollouts (docs/benchmarks.md).
  */
 export const ONLY_ROLLOUTS = process.env.NOOPS_BENCH_FLEET_ONLY === 'rollouts';
@@ -249,10 +254,10 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
     // CPU, not on the two cores every simulated agent shares: the rollouts after it are the
     // figures. It is measured and shown, and judged by no goal.
     let warmUp: RolloutFigures | null = null;
-    if (steps.rollouts.length > 0 && seed.warmUp && process.env.NOOPS_BENCH_FLEET_WARMUP !== '0') {
+    if (steps.rollouts.length > 0 && steps.warmUp !== false && seed.warmUp && process.env.NOOPS_BENCH_FLEET_WARMUP !== '0') {
       const rollout = await deploy(seed.warmUp, 'deploy', steps.batch);
       const back = await deploy(current, 'rollback', '100%');
-      warmUp = { mib: Math.min(...steps.rollouts), packageBytes: seed.warmUp.size, rollout, rollback: back };
+      warmUp = { mib: seed.warmUp.mib, packageBytes: seed.warmUp.size, rollout, rollback: back };
     }
     const rollouts: SimFigures['rollouts'] = [];
     for (const mib of steps.rollouts) {

@@ -99,7 +99,9 @@ test('replicas: each copy has its own name, port, log files and NOOPS_REPLICA; a
     const firstPid = supervisor.status(id('web'))!.pid;
 
     // the count goes down to 1 (the desired state's `replicas` absent): the extra copies stop, the first keeps running
+    saves = 0;
     await reconcile(deps, state, [desired()], failures);
+    assert.ok(saves > 0, 'the stopped copies are saved');
     assert.equal(supervisor.status(id('web@2')), undefined, 'web@2 stopped and forgotten');
     assert.equal(supervisor.status(id('web@3')), undefined, 'web@3 stopped and forgotten');
     assert.equal(supervisor.status(id('web'))!.pid, firstPid, 'the first replica is not restarted');
@@ -110,7 +112,9 @@ test('replicas: each copy has its own name, port, log files and NOOPS_REPLICA; a
     );
 
     // and up again: only the missing copy starts, with a new port of its own
+    saves = 0;
     await reconcile(deps, state, [desired(2)], failures);
+    assert.ok(saves > 0, 'the copy started is saved, with its port');
     await until('web@2 up again', () => up('web@2'));
     assert.equal(supervisor.status(id('web'))!.pid, firstPid);
     assert.notEqual(inst.ports['web@2'], undefined);

@@ -8,9 +8,11 @@
  * Piece buffers kept for reuse once their piece is written (`releasePiece`): every piece a host
  * received was a new buffer of 4 MiB or more, and the garbage collector's work on them was a fifth
  * of a fleet's CPU; so was every piece it served (a quarter of the CPU of a process that fetches
- * and serves pieces over loopback, measured with 4 MiB pieces). The spares are only ever the buffers released and not yet taken again,
- * so they number at most the pieces a process had in flight at once: a few for an agent
- * (MAX_FETCHES_PER_AGENT), hundreds for a process that runs many (the simulated fleet). They are
+ * and serves pieces over loopback, measured with 4 MiB pieces: bench/fleet/peer-micro.ts with
+ * SERVE_FROM=file and file-fresh). The spares are only ever the buffers released and not yet taken
+ * again, so they number at most the pieces a process had in flight at once, fetched and served: a
+ * few for an agent (MAX_FETCHES_PER_AGENT, and MAX_SERVING ranges served), hundreds for a process
+ * that runs many (the simulated fleet). They are
  * held up to SPARE_BYTES, and let go once no piece was asked for in SPARE_IDLE_MS: an agent does
  * not hold its last download's buffers between deploys.
  */
@@ -61,7 +63,8 @@ export function keepSpareBytes(bytes: number): void {
 }
 
 /**
- * A piece's buffer from `fetchFromPeer`, no longer needed: kept for the next piece of that size.
+ * A piece's buffer (from `pieceBuffer`: a piece fetched, or a range read to be served), no longer
+ * needed: kept for the next piece of that size.
  * Only whole buffers of their own memory are kept (never a slice of a larger one).
  */
 export function releasePiece(data: Buffer): void {

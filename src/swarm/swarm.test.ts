@@ -519,7 +519,9 @@ test('a piece served from the package file is read into a spare buffer, which go
   withdraw();
   await store.close();
 
-  // An answer larger than the socket buffers of both ends, to an asker that reads none of it: its
+  // An answer larger than the socket buffers of both ends (64 MiB, the largest range served, against
+  // tcp_wmem's 4 MiB and tcp_rmem's 32 MiB at most here; the attack test above assumes as much), to
+  // an asker that reads none of it: its
   // buffer stays out of the spares while the write waits, and goes back once the write is given up.
   const bigSize = 64 * 1024 * 1024;
   const bigStore = await filePieceStore(join(dir, 'served-big'), bigSize); // sparse: zeros

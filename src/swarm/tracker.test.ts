@@ -212,7 +212,18 @@ test('a download given up is counted a holder of what it says it holds, not of e
     ],
     'sent to it for the piece it holds, and to the server for the other',
   );
-  // one that says it holds nothing is never named
-  ask(t, 'quit', { have: [], complete: true }, {}, 2);
-  assert.ok(ask(t, 'third', {}, {}, 2).assignments.every((x) => x.from !== 'quit'));
+});
+
+test('a download given up holding nothing is never named: the next asker goes to the server', () => {
+  const { t } = tracker();
+  assert.deepEqual(
+    ask(t, 'quit', {}, {}, 1).assignments.map((x) => x.from),
+    [SEED],
+  );
+  ask(t, 'quit', { have: [], failed: [{ piece: 0, from: SEED, why: 'gone' }], complete: true }, {}, 1);
+  assert.deepEqual(
+    ask(t, 'next', {}, {}, 1).assignments.map((x) => x.from),
+    [SEED],
+    'a peer that held the piece would be asked before the server',
+  );
 });
