@@ -12,9 +12,8 @@
  * SERVE_FROM=file and file-fresh). The spares are only ever the buffers released and not yet taken
  * again, so they number at most the pieces a process had in flight at once, fetched and served: a
  * few for an agent (MAX_FETCHES_PER_AGENT, and MAX_SERVING ranges served), hundreds for a process
- * that runs many (the simulated fleet). They are
- * held up to SPARE_BYTES, and let go once no piece was asked for in SPARE_IDLE_MS: an agent does
- * not hold its last download's buffers between deploys.
+ * that runs many (the simulated fleet). They are held up to SPARE_BYTES, and let go once no piece
+ * was asked for in SPARE_IDLE_MS: an agent does not hold its last download's buffers between deploys.
  */
 export const SPARE_BYTES = 256 * 1024 * 1024;
 let spareCap = SPARE_BYTES;
