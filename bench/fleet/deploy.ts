@@ -25,7 +25,7 @@ export type Watch = (
   tag: string,
   version: string,
   timeoutMs: number,
-) => Promise<() => Promise<{ received: number[]; up: number[]; downloadBytes?: number }>>;
+) => Promise<() => Promise<{ received: number[]; up: number[]; downloadBytes?: number; tickets?: { signed: number; keyed: number } }>>;
 
 export interface DeployInput {
   api: ApiClient;
@@ -60,6 +60,8 @@ export interface DeployFigures {
   doneMs: number;
   /** package bytes the agents downloaded (simulated fleet only) */
   downloadBytes: number | null;
+  /** tickets the agents' peer servers took, by a signature check and keyed (simulated fleet only; absent before session 28) */
+  tickets?: { signed: number; keyed: number } | null;
   /** bytes the server wrote (sockets and database) during the deployment */
   serverWrittenBytes: number;
   serverCpuMs: number;
@@ -101,6 +103,7 @@ export async function measureDeploy(input: DeployInput): Promise<DeployFigures> 
     upAllMs: Math.max(...agents.up) - t0,
     doneMs,
     downloadBytes: agents.downloadBytes ?? null,
+    tickets: agents.tickets ?? null,
     serverWrittenBytes: used.writtenBytes,
     serverCpuMs: used.cpuMs,
     serverCores: round(used.cpuMs / Math.max(1, doneMs), 2),

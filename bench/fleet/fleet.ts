@@ -105,6 +105,8 @@ export interface Reached {
   /** package bytes the agents downloaded, and how many downloads */
   downloadBytes: number;
   downloads: number;
+  /** tickets the agents' peer servers took: by an Ed25519 signature check, and keyed (a MAC) */
+  tickets: { signed: number; keyed: number };
 }
 
 export class Fleet {
@@ -199,6 +201,10 @@ export class Fleet {
           up: all.flatMap((r) => r.up),
           downloadBytes: all.reduce((s, r) => s + r.downloads.bytes, 0),
           downloads: all.reduce((s, r) => s + r.downloads.count, 0),
+          tickets: {
+            signed: all.reduce((s, r) => s + (r.downloads.signedTickets ?? 0), 0),
+            keyed: all.reduce((s, r) => s + (r.downloads.keyedTickets ?? 0), 0),
+          },
         };
       } finally {
         clearTimeout(timer);

@@ -27,8 +27,11 @@ export type FromWorker =
       version: string;
       received: number[];
       up: number[];
-      /** package bytes downloaded, how many downloads, and of the bytes those in pieces from peers and from the server */
-      downloads: { bytes: number; count: number; fromPeers?: number; fromSeed?: number };
+      /**
+       * package bytes downloaded, how many downloads, and of the bytes those in pieces from peers and
+       * from the server; the tickets the agents' peer servers took by signature check and keyed
+       */
+      downloads: { bytes: number; count: number; fromPeers?: number; fromSeed?: number; signedTickets?: number; keyedTickets?: number };
     }
   | { type: 'status'; status: WatchStatus }
   | { type: 'stopped' }

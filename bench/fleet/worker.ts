@@ -47,18 +47,27 @@ let watch:
       count0: number;
       peers0: number;
       seed0: number;
+      signed0: number;
+      keyed0: number;
     }
   | undefined;
 
-/** Bytes the agents of this process fetched in pieces from peers and from the server, so far. */
-function swarmBytes(): { peers: number; seed: number } {
+/**
+ * Bytes the agents of this process fetched in pieces from peers and from the server, so far; and
+ * the tickets their peer servers took: signatures checked, keyed tickets checked.
+ */
+function swarmBytes(): { peers: number; seed: number; signed: number; keyed: number } {
   let peers = 0;
   let seed = 0;
+  let signed = 0;
+  let keyed = 0;
   for (const a of agents) {
     peers += a.swarm?.counts.fromPeers ?? 0;
     seed += a.swarm?.counts.fromSeed ?? 0;
+    signed += a.swarm?.peers.counts.signatureChecks ?? 0;
+    keyed += a.swarm?.peers.counts.keyed ?? 0;
   }
-  return { peers, seed };
+  return { peers, seed, signed, keyed };
 }
 let win = newWindow();
 const loop = monitorEventLoopDelay({ resolution: 10 });
@@ -128,6 +137,8 @@ function check(): void {
       count: meter.downloads - w.count0,
       fromPeers: swarmBytes().peers - w.peers0,
       fromSeed: swarmBytes().seed - w.seed0,
+      signedTickets: swarmBytes().signed - w.signed0,
+      keyedTickets: swarmBytes().keyed - w.keyed0,
     },
   });
 }
@@ -223,6 +234,8 @@ process.on('message', (msg: ToWorker) => {
           count0: meter.downloads,
           peers0: swarmBytes().peers,
           seed0: swarmBytes().seed,
+          signed0: swarmBytes().signed,
+          keyed0: swarmBytes().keyed,
         };
         send({ type: 'watching' });
         check();

@@ -16,6 +16,7 @@ import {
   fetchPieces,
   filePieceStore,
   NoPieces,
+  PEER_KEY_DOMAIN,
   PeerServer,
   readFileRange,
   readLimited,
@@ -79,7 +80,12 @@ export class SwarmClient {
   private serve: SwarmRequest['serve'];
 
   constructor(private readonly opts: SwarmClientOptions) {
-    this.peers = new PeerServer({ key: opts.key, log: opts.log, fallback: (sha256) => this.cached(sha256) });
+    this.peers = new PeerServer({
+      key: opts.key,
+      peerKey: () => opts.api().tokenKey(PEER_KEY_DOMAIN),
+      log: opts.log,
+      fallback: (sha256) => this.cached(sha256),
+    });
   }
 
   /** Starts serving (when asked to); a port that cannot be taken only warns: the agent still downloads. */
@@ -136,7 +142,7 @@ export class SwarmClient {
               throw new NoopsError('NOOPS_E_PACKAGE_INVALID', `the server answered ${res.status} to a range of ${url}`);
             return readLimited(res, length);
           }),
-        peer: (peerUrl, offset, length, ticket) => fetchFromPeer(peerUrl, sha256, offset, length, ticket, this.opts.signal),
+        peer: (peerUrl, offset, length, ticket, keyed) => fetchFromPeer(peerUrl, sha256, offset, length, ticket, this.opts.signal, keyed),
         release: releasePiece,
         open: (size) => (typeof dest === 'string' ? filePieceStore(dest, size) : dest.open(size)),
         offer: (source) => this.peers.offer(sha256, source),

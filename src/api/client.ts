@@ -7,6 +7,7 @@
  *   // a server with TLS from a local CA: verified against that CA alone
  *   const tls = new ApiClient('https://10.0.0.5:7700', token, { ca: readFileSync('ca.pem', 'utf8') });
  */
+import { createHmac } from 'node:crypto';
 import { NoopsError, isErrorCode } from '../errors/index.js';
 import type * as T from './types.js';
 import { API_PREFIX } from './types.js';
@@ -37,6 +38,7 @@ export class ApiClient {
   /** what the server is verified by (its CA), kept so the same trust goes with a new token */
   readonly trust: ClientTrust | undefined;
   private readonly fetches = new Map<string, Fetch>();
+  private readonly tokenKeys = new Map<string, Buffer>();
 
   /**
    * `server`: a URL, a comma-separated list of URLs (checked by parseServers), or a ServerList
@@ -46,6 +48,18 @@ export class ApiClient {
     this.servers = server instanceof ServerList ? server : new ServerList(parseServers(server, 'the server'));
     this.token = token;
     this.trust = trust;
+  }
+
+  /**
+   * A key derived from this client's token (HMAC-SHA256 of `domain`, keyed by the token), or
+   * undefined without a token: what only this client and the servers it sends its token to can
+   * compute. An agent's peer key (swarm/tickets.ts `peerKeyOf`) is this of PEER_KEY_DOMAIN.
+   */
+  tokenKey(domain: string): Buffer | undefined {
+    if (this.token === undefined) return undefined;
+    let key = this.tokenKeys.get(domain);
+    if (key === undefined) this.tokenKeys.set(domain, (key = createHmac('sha256', this.token).update(domain).digest()));
+    return key;
   }
 
   /** The server this client talks to now. */

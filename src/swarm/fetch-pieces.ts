@@ -42,8 +42,8 @@ export interface FetchPiecesDeps {
   ask(req: SwarmRequest): Promise<SwarmAnswer>;
   /** a range of the package from the server */
   seed(offset: number, length: number): Promise<Buffer>;
-  /** a range of the package from a peer; throws PeerRefused when the peer answers no */
-  peer(url: string, offset: number, length: number, ticket: Ticket): Promise<Buffer>;
+  /** a range of the package from a peer, with the answer's ticket and the assignment's keyed one (if any); throws PeerRefused when the peer answers no */
+  peer(url: string, offset: number, length: number, ticket: Ticket, keyed?: Ticket): Promise<Buffer>;
   /** a peer's piece is no longer needed (written, or refused): its buffer may be reused */
   release?(data: Buffer): void;
   /** where the pieces go, once the size is known */
@@ -155,7 +155,7 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
     dbg?.(`start ${a.piece} from ${a.from}`);
     let data: Buffer;
     try {
-      data = a.from === SEED ? await deps.seed(offset, length) : await deps.peer(a.url!, offset, length, answer.ticket);
+      data = a.from === SEED ? await deps.seed(offset, length) : await deps.peer(a.url!, offset, length, answer.ticket, a.ticket);
     } catch (err) {
       if (a.from === SEED) {
         fatal ??= err as Error;

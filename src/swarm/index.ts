@@ -21,8 +21,14 @@ export {
   type PieceTable,
 } from './pieces.js';
 export {
+  checkKeyedTicket,
   checkTicket,
   encodeTicket,
+  KEYED_TICKET_HEADER,
+  keyedTicket,
+  keyedTicketOf,
+  PEER_KEY_DOMAIN,
+  peerKeyOf,
   plainAddress,
   refusedFrom,
   TICKET_DOMAIN,

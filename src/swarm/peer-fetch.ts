@@ -12,7 +12,7 @@ import https from 'node:https';
 import { PeerRefused } from './fetch-pieces.js';
 import { pieceBuffer, releasePiece } from './piece-buffers.js';
 import { readRange } from './peer-socket.js';
-import { TICKET_SCHEME, type Ticket } from './tickets.js';
+import { KEYED_TICKET_HEADER, TICKET_SCHEME, type Ticket } from './tickets.js';
 
 export { keepSpareBytes, releasePiece, SPARE_BYTES, SPARE_IDLE_MS } from './piece-buffers.js';
 
@@ -28,7 +28,8 @@ const FREE_SOCKETS_PER_PEER = 4;
 const tlsPool = new https.Agent({ keepAlive: true, maxFreeSockets: FREE_SOCKETS_PER_PEER, scheduling: 'lifo' });
 
 /**
- * `length` bytes of package `sha256` from `offset`, from the peer at `peerUrl`. Throws
+ * `length` bytes of package `sha256` from `offset`, from the peer at `peerUrl`, with this agent's
+ * signed ticket and, when the tracker gave one for that peer, its keyed ticket beside it. Throws
  * PeerRefused (busy: 503; gone: any other answer, or more bytes than asked), or the socket's
  * error when the peer cannot be reached or is too slow (PEER_TIMEOUT_MS).
  */
@@ -39,17 +40,23 @@ export function fetchFromPeer(
   length: number,
   ticket: Ticket,
   signal?: AbortSignal,
+  keyed?: Ticket,
 ): Promise<Buffer> {
   const url = new URL(`${peerUrl}/v1/packages/${sha256}`);
-  if (url.protocol === 'http:') return plainRange(url, offset, length, ticket, signal);
-  return rangeOnce(url, offset, length, ticket, signal, true);
+  const headers = {
+    range: `bytes=${offset}-${offset + length - 1}`,
+    authorization: `${TICKET_SCHEME} ${ticket}`,
+    ...(keyed !== undefined && { [KEYED_TICKET_HEADER]: keyed }),
+  };
+  if (url.protocol === 'http:') return plainRange(url, length, headers, signal);
+  return rangeOnce(url, length, headers, signal, true);
 }
 
 /**
  * A range from a peer over plain HTTP (peer-socket.ts: the kernel reads the body into the piece's
  * buffer). A peer that serves over TLS goes through node:https (`rangeOnce`).
  */
-async function plainRange(url: URL, offset: number, length: number, ticket: Ticket, signal: AbortSignal | undefined): Promise<Buffer> {
+async function plainRange(url: URL, length: number, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Buffer> {
   const buf = pieceBuffer(length);
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   try {
@@ -57,7 +64,7 @@ async function plainRange(url: URL, offset: number, length: number, ticket: Tick
       host,
       Number(url.port || 80),
       { path: `${url.pathname}${url.search}`, host: url.host },
-      { range: `bytes=${offset}-${offset + length - 1}`, authorization: `${TICKET_SCHEME} ${ticket}` },
+      headers,
       buf, // exactly `length` bytes (pieceBuffer)
       signal,
       PEER_TIMEOUT_MS,
@@ -76,9 +83,8 @@ async function plainRange(url: URL, offset: number, length: number, ticket: Tick
  */
 function rangeOnce(
   url: URL,
-  offset: number,
   length: number,
-  ticket: Ticket,
+  headers: Record<string, string>,
   signal: AbortSignal | undefined,
   retry: boolean,
 ): Promise<Buffer> {
@@ -94,36 +100,32 @@ function rangeOnce(
       if (err) reject(err);
       else resolve(data!);
     };
-    const req = https.request(
-      url,
-      { agent: tlsPool, headers: { range: `bytes=${offset}-${offset + length - 1}`, authorization: `${TICKET_SCHEME} ${ticket}` } },
-      (res) => {
-        if (res.statusCode !== 206) {
-          res.resume();
-          return finish(new PeerRefused(res.statusCode === 503 ? 'busy' : 'gone', `the peer ${url.origin} answered ${res.statusCode}`));
+    const req = https.request(url, { agent: tlsPool, headers }, (res) => {
+      if (res.statusCode !== 206) {
+        res.resume();
+        return finish(new PeerRefused(res.statusCode === 503 ? 'busy' : 'gone', `the peer ${url.origin} answered ${res.statusCode}`));
+      }
+      // a peer cannot make this agent hold more than the piece it asked for
+      const buf = pieceBuffer(length);
+      let got = 0;
+      res.on('data', (chunk: Buffer) => {
+        if (got + chunk.length > length) {
+          req.destroy();
+          return finish(new PeerRefused('gone', `the answer is longer than the ${length} bytes asked for`));
         }
-        // a peer cannot make this agent hold more than the piece it asked for
-        const buf = pieceBuffer(length);
-        let got = 0;
-        res.on('data', (chunk: Buffer) => {
-          if (got + chunk.length > length) {
-            req.destroy();
-            return finish(new PeerRefused('gone', `the answer is longer than the ${length} bytes asked for`));
-          }
-          chunk.copy(buf, got);
-          got += chunk.length;
-        });
-        res.once('end', () => {
-          if (got === length) return finish(undefined, buf);
-          releasePiece(buf);
-          finish(undefined, Buffer.from(buf.subarray(0, got)));
-        });
-        res.once('error', (err) => finish(err));
-        res.once('close', () => {
-          if (!res.complete) finish(new PeerRefused('gone', `the peer ${url.origin} broke off its answer`));
-        });
-      },
-    );
+        chunk.copy(buf, got);
+        got += chunk.length;
+      });
+      res.once('end', () => {
+        if (got === length) return finish(undefined, buf);
+        releasePiece(buf);
+        finish(undefined, Buffer.from(buf.subarray(0, got)));
+      });
+      res.once('error', (err) => finish(err));
+      res.once('close', () => {
+        if (!res.complete) finish(new PeerRefused('gone', `the peer ${url.origin} broke off its answer`));
+      });
+    });
     const timer = setTimeout(
       () => req.destroy(new Error(`the peer ${url.origin} did not send the piece in ${PEER_TIMEOUT_MS / 1000} s`)),
       PEER_TIMEOUT_MS,
@@ -138,7 +140,7 @@ function rangeOnce(
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        resolve(rangeOnce(url, offset, length, ticket, signal, false));
+        resolve(rangeOnce(url, length, headers, signal, false));
         return;
       }
       finish(err);

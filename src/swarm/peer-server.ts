@@ -1,14 +1,15 @@
 /**
  * An agent serving the pieces it holds to its peers: `GET /v1/packages/SHA256` with a byte range,
  * `authorization: NoopsTicket <ticket>`. The ticket (tickets.ts) is checked offline against the
- * server key this agent pinned, and the connection must come from an address the ticket names; a
- * range is served only when every piece it touches is held and checked. At most MAX_SERVING at
- * once: more is 503, and the asker goes elsewhere.
+ * server key this agent pinned, or, when the asker sends a keyed ticket (`noops-peer-ticket`)
+ * made for this agent, with this agent's own peer key; the connection must come from an address
+ * the ticket names; a range is served only when every piece it touches is held and checked. At
+ * most MAX_SERVING at once: more is 503, and the asker goes elsewhere.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SigningKey } from '../release/index.js';
-import { checkTicket, refusedFrom, TICKET_SCHEME, type TicketFields } from './tickets.js';
+import { checkKeyedTicket, checkTicket, KEYED_TICKET_HEADER, refusedFrom, TICKET_SCHEME, type TicketFields } from './tickets.js';
 import { MAX_UPLOADS_PER_PEER } from './tracker.js';
 
 /**
@@ -61,6 +62,8 @@ export interface PieceSource {
 export interface PeerServerOptions {
   /** the server key the agent pinned: tickets are checked against it */
   key(): SigningKey | undefined;
+  /** this agent's peer key (tickets.ts `peerKeyOf` of its token): keyed tickets are checked with it; undefined: none is */
+  peerKey?(): Buffer | undefined;
   /** a package held but not offered (one in the agent's cache), or undefined */
   fallback?(sha256: string): Promise<PieceSource | undefined>;
   log(line: string): void;
@@ -76,6 +79,9 @@ export interface ServedCounts {
   bytes: number;
   refused: number;
   busy: number;
+  /** signed tickets whose signature was checked (not those remembered), and keyed tickets taken */
+  signatureChecks: number;
+  keyed: number;
 }
 
 export class PeerServer {
@@ -84,7 +90,7 @@ export class PeerServer {
   private serving = 0;
   /** tickets that checked out, by the public key that checked them */
   private readonly checked = new Map<string, { key: string; fields: TicketFields }>();
-  readonly counts: ServedCounts = { ranges: 0, bytes: 0, refused: 0, busy: 0 };
+  readonly counts: ServedCounts = { ranges: 0, bytes: 0, refused: 0, busy: 0, signatureChecks: 0, keyed: 0 };
 
   constructor(private readonly opts: PeerServerOptions) {}
 
@@ -134,11 +140,15 @@ export class PeerServer {
     const sha256 = m[1]!;
     const auth = req.headers.authorization ?? '';
     const ticket = auth.startsWith(`${TICKET_SCHEME} `) ? auth.slice(TICKET_SCHEME.length + 1) : undefined;
-    if (ticket === undefined) {
+    // A keyed ticket made for this agent is checked first (a MAC, not a signature); one that does
+    // not check out leaves the signed ticket beside it to decide (the asker sends both: it does not
+    // know which a peer reads).
+    const keyed = this.checkKeyed(req.headers[KEYED_TICKET_HEADER], sha256);
+    if (ticket === undefined && keyed === undefined) {
       this.counts.refused++;
       return answer(401, 'a ticket from the tracker is needed');
     }
-    const t = this.check(ticket, sha256);
+    const t = keyed !== undefined && (!('refused' in keyed) || ticket === undefined) ? keyed : this.check(ticket!, sha256);
     // a ticket is good only from its holder's addresses: one seen by a peer or on the wire is no use to them
     const refused = 'refused' in t ? t.refused : refusedFrom(t, req.socket.remoteAddress);
     if (refused !== undefined) {
@@ -188,6 +198,16 @@ export class PeerServer {
     }
   }
 
+  /** A keyed ticket's fields (or why it is refused); undefined when none was sent or this agent has no peer key. */
+  private checkKeyed(header: string | string[] | undefined, sha256: string): ReturnType<typeof checkKeyedTicket> | undefined {
+    if (typeof header !== 'string') return undefined;
+    const key = this.opts.peerKey?.();
+    if (key === undefined) return undefined;
+    const t = checkKeyedTicket(key, header, sha256, this.opts.now?.() ?? Date.now());
+    if (!('refused' in t)) this.counts.keyed++;
+    return t;
+  }
+
   /** `checkTicket`, with the tickets that checked out before (by the same pinned key) remembered. */
   private check(ticket: string, sha256: string): ReturnType<typeof checkTicket> {
     const key = this.opts.key();
@@ -198,6 +218,7 @@ export class PeerServer {
       if (known.fields.expires < now) return { refused: 'the ticket has expired' };
       return known.fields;
     }
+    if (key !== undefined) this.counts.signatureChecks++;
     const t = checkTicket(key, ticket, sha256, now);
     if (!('refused' in t) && key !== undefined) {
       if (this.checked.size >= TICKETS_CHECKED_KEPT) this.checked.clear();

@@ -21,7 +21,16 @@ import { MAX_SERVING, PeerServer, type PieceSource } from './peer-server.js';
 import { filePieceStore } from './piece-store.js';
 import { PIECE_SIZE_MIN, pieceCount } from './pieces.js';
 import { PieceTables } from './table.js';
-import { encodeTicket, plainAddress, TICKET_DOMAIN, TICKET_SCHEME, type TicketFields } from './tickets.js';
+import {
+  encodeTicket,
+  KEYED_TICKET_HEADER,
+  keyedTicket,
+  peerKeyOf,
+  plainAddress,
+  TICKET_DOMAIN,
+  TICKET_SCHEME,
+  type TicketFields,
+} from './tickets.js';
 import { Tracker } from './tracker.js';
 import { SEED, type SwarmAnswer, type SwarmRequest } from './wire.js';
 
@@ -72,7 +81,7 @@ function getFrom(localAddress: string, url: string, ticket: string, sha256 = SHA
 }
 
 /** The server's side, in process: the tracker and the piece table, as the route wires them. */
-function server(opts: { sha256Only?: boolean } = {}): {
+function server(opts: { sha256Only?: boolean; peerKeys?: Map<string, Buffer> } = {}): {
   tracker: Tracker;
   ask(host: string, labels: Record<string, string>, url: string | undefined, req: SwarmRequest): Promise<SwarmAnswer>;
   seeded: number;
@@ -93,16 +102,22 @@ function server(opts: { sha256Only?: boolean } = {}): {
       const table = await tables.get(SHA, (!opts.sha256Only && req.digest) || 'sha256');
       if (req.table) s.sent.push(table.digest ?? 'sha256');
       const a = tracker.announce(SHA, pieceCount(table.size, table.pieceSize), { host, labels, url }, req);
-      return { ...(req.table && { table }), ticket: ticketFor(host), ...a };
+      // as the route: an assignment from a peer whose key the server knows carries a ticket keyed for it
+      const fields: TicketFields = { host, addresses: ['127.0.0.1'], sha256: SHA, expires: Date.now() + 60_000 };
+      const assignments = a.assignments.map((x) => {
+        const k = opts.peerKeys?.get(x.from);
+        return k ? { ...x, ticket: keyedTicket(k, fields) } : x;
+      });
+      return { ...(req.table && { table }), ticket: ticketFor(host), ...a, assignments };
     },
   };
   return s;
 }
 
-/** A peer that holds the whole package (or corrupts what it serves). */
-async function peer(corrupt = false): Promise<{ url: string; server: PeerServer; logs: string[] }> {
+/** A peer that holds the whole package (or corrupts what it serves); with `peerKey`, it takes tickets keyed for it. */
+async function peer(corrupt = false, peerKey?: Buffer): Promise<{ url: string; server: PeerServer; logs: string[] }> {
   const logs: string[] = [];
-  const s = new PeerServer({ key: () => pinned, log: (l) => logs.push(l) });
+  const s = new PeerServer({ key: () => pinned, log: (l) => logs.push(l), ...(peerKey && { peerKey: () => peerKey }) });
   const source: PieceSource = {
     size: pkg.length,
     pieceSize: PIECE_SIZE_MIN,
@@ -136,7 +151,7 @@ function deps(srv: ReturnType<typeof server>, host: string, labels: Record<strin
       srv.seeded += l;
       return Buffer.from(pkg.subarray(o, o + l));
     },
-    peer: (url, o, l, ticket) => fetchFromPeer(url, SHA, o, l, ticket),
+    peer: (url, o, l, ticket, keyed) => fetchFromPeer(url, SHA, o, l, ticket, undefined, keyed),
     release: releasePiece, // buffers reused from piece to piece: the files must still be the package
     open: (size) => filePieceStore(file, size),
     log: () => undefined,
@@ -390,6 +405,76 @@ test('a ticket that checked out is remembered, and still refused for another pac
   pin = pinned;
   clock.now += 61_000;
   assert.equal(await get(), 403, 'expired');
+});
+
+/** A GET of the first piece of `sha256` from the peer at `url` with these headers, over a connection from `localAddress`. */
+function getWith(url: string, headers: Record<string, string>, localAddress = '127.0.0.1', sha256 = SHA): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${url}/v1/packages/${sha256}`,
+      { localAddress, agent: false, headers: { range: `bytes=0-${PIECE_SIZE_MIN - 1}`, ...headers } },
+      (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+test('attack: a keyed ticket is taken only by the peer it was made for, unchanged, for its package, in time, from its addresses', async () => {
+  const keyA = peerKeyOf('token-of-a');
+  const a = await peer(false, keyA);
+  const b = await peer(false, peerKeyOf('token-of-b'));
+  const fields = (over: Partial<TicketFields> = {}): TicketFields => ({
+    host: 'h9',
+    addresses: ['127.0.0.1'],
+    sha256: SHA,
+    expires: Date.now() + 60_000,
+    ...over,
+  });
+  const keyed = (t: string): Record<string, string> => ({ [KEYED_TICKET_HEADER]: t });
+  const good = keyedTicket(keyA, fields());
+  assert.equal(await getWith(a.url, keyed(good)), 206, 'made for a: taken alone, without a signed ticket');
+  assert.deepEqual([a.server.counts.keyed, a.server.counts.signatureChecks], [1, 0], 'and no signature was checked');
+  assert.equal(await getWith(b.url, keyed(good)), 403, 'made for a: another peer does not take it');
+  // changed after it was made: another host, or more addresses, under the same MAC
+  const [, mac] = good.split('.');
+  const forged = `${Buffer.from(JSON.stringify(fields({ addresses: ['127.0.0.1', '127.0.0.2'] }))).toString('base64url')}.${mac}`;
+  assert.equal(await getWith(a.url, keyed(forged), '127.0.0.2'), 403, 'changed fields');
+  assert.equal(await getWith(a.url, keyed(keyedTicket(keyA, fields({ sha256: 'b'.repeat(64) })))), 403, 'for another package');
+  assert.equal(await getWith(a.url, keyed(keyedTicket(keyA, fields({ expires: Date.now() - 1 })))), 403, 'expired');
+  assert.equal(await getWith(a.url, keyed(good), '127.0.0.2'), 403, 'from an address it does not name');
+  assert.equal(await getWith(a.url, keyed('not.a-ticket')), 403, 'unreadable');
+  assert.equal(a.server.counts.bytes, PIECE_SIZE_MIN, 'only the first was served');
+  assert.match(a.logs.join('\n'), /refused a peer's request .*not made for this agent/);
+  // a keyed ticket that does not check out leaves the signed one beside it to decide
+  assert.equal(await getWith(b.url, { ...keyed(good), authorization: `${TICKET_SCHEME} ${ticketFor('h9')}` }), 206);
+  assert.equal(b.server.counts.signatureChecks, 1);
+  // a peer without a key of its own (an agent of before keyed tickets) reads only the signed ticket
+  const old = await peer();
+  assert.equal(await getWith(old.url, keyed(good)), 401);
+  assert.equal(await getWith(old.url, { ...keyed(good), authorization: `${TICKET_SCHEME} ${ticketFor('h9')}` }), 206);
+});
+
+test('a download sends each peer the ticket keyed for it: the peers check no signature', async () => {
+  const keys = new Map([
+    ['p1', peerKeyOf('t1')],
+    ['p2', peerKeyOf('t2')],
+  ]);
+  const srv = server({ peerKeys: keys });
+  const p1 = await peer(false, keys.get('p1'));
+  const p2 = await peer(false, keys.get('p2'));
+  await srv.ask('p1', {}, p1.url, { have: ALL, complete: true });
+  await srv.ask('p2', {}, p2.url, { have: ALL, complete: true });
+  const file = join(dir, 'keyed');
+  const r = await fetchPieces(deps(srv, 'd1', {}, file));
+  await r.store.close();
+  assert.ok(readFileSync(file).equals(pkg));
+  assert.equal(p1.server.counts.bytes + p2.server.counts.bytes, pkg.length, 'every piece from the peers');
+  assert.equal(p1.server.counts.keyed + p2.server.counts.keyed, r.pieces, 'each piece on a keyed ticket');
+  assert.equal(p1.server.counts.signatureChecks + p2.server.counts.signatureChecks, 0);
 });
 
 test('attack: a ticket seen by someone else (a peer it was sent to, the wire) is refused from their address', async () => {

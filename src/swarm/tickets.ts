@@ -6,6 +6,7 @@
  * alone, without asking the server, and serves only a connection from one of its addresses, so a
  * ticket seen by anyone else (a peer it was sent to, the wire) is no use to them.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { verifyFields, type ReleaseSignature, type SigningKey } from '../release/index.js';
 
 /**
@@ -21,6 +22,16 @@ export const TICKET_DOMAIN = 'noops-peer-ticket-v2';
 export const TICKET_TTL_MS = 60_000;
 /** The HTTP header a ticket travels in (`authorization: NoopsTicket <ticket>`). */
 export const TICKET_SCHEME = 'NoopsTicket';
+
+/**
+ * The header a keyed ticket travels in, beside the signed one (`noops-peer-ticket: <keyed ticket>`):
+ * a serving agent of before keyed tickets reads only `authorization`.
+ */
+export const KEYED_TICKET_HEADER = 'noops-peer-ticket';
+/** What a serving agent's peer key is derived from its token with (`peerKeyOf`). */
+export const PEER_KEY_DOMAIN = 'noops-peer-key-v1';
+/** The first line of what a keyed ticket's MAC covers (then its encoded fields). */
+export const KEYED_TICKET_DOMAIN = 'noops-peer-keyed-ticket-v1';
 
 /** What a ticket says. */
 export interface TicketFields {
@@ -90,3 +101,73 @@ export function plainAddress(ip: string): string {
   const lower = ip.toLowerCase();
   return lower.startsWith('::ffff:') && lower.includes('.') ? lower.slice(7) : lower;
 }
+
+/**
+ * A serving agent's peer key: HMAC-SHA256 of PEER_KEY_DOMAIN keyed by the agent's own API token.
+ * The agent computes it from the token it holds; a server computes it from the token the agent
+ * sends with its tracker requests (and keeps it in memory only). No one else has it: the key is
+ * never sent, and the database holds only the token's hash.
+ */
+export function peerKeyOf(token: string): Buffer {
+  return createHmac('sha256', token).update(PEER_KEY_DOMAIN).digest();
+}
+
+/**
+ * A keyed ticket: the fields (base64url JSON) and their HMAC-SHA256 under the peer key of the one
+ * agent it is for. The tracker makes one for each assignment from a peer whose key it knows; that
+ * peer checks it with its own key in microseconds, where a signed ticket costs it an Ed25519 check
+ * (a fifth of a millisecond here, once per asker and package). Good at that peer only: another
+ * peer's key does not check it.
+ *
+ * @example keyedTicket(peerKeyOf(tokenOfH1), { host: 'h2', addresses: ['10.0.0.2'], sha256, expires }) // 'eyJob3N0Ijoi...Q.3q2-...'
+ */
+export function keyedTicket(peerKey: Buffer, fields: TicketFields): Ticket {
+  return keyedTicketOf(peerKey, Buffer.from(JSON.stringify(fields)).toString('base64url'));
+}
+
+/** `keyedTicket` of fields already encoded (the tracker encodes an answer's fields once for all its peers). */
+export function keyedTicketOf(peerKey: Buffer, encoded: string): Ticket {
+  return `${encoded}.${keyedMac(peerKey, encoded).toString('base64url')}`;
+}
+
+function keyedMac(peerKey: Buffer, encoded: string): Buffer {
+  return createHmac('sha256', peerKey).update(`${KEYED_TICKET_DOMAIN}\n${encoded}`).digest();
+}
+
+/**
+ * A keyed ticket's fields when it was made for the agent holding `peerKey`, is for package
+ * `sha256` and has not expired at `now`; else why not. The addresses are checked by the caller
+ * (`refusedFrom`), as for a signed ticket.
+ */
+export function checkKeyedTicket(peerKey: Buffer, ticket: string, sha256: string, now: number): TicketFields | { refused: string } {
+  const dot = ticket.indexOf('.');
+  if (dot <= 0 || ticket.length > MAX_KEYED_TICKET_CHARS) return { refused: 'the keyed ticket is not readable' };
+  const encoded = ticket.slice(0, dot);
+  const mac = Buffer.from(ticket.slice(dot + 1), 'base64url');
+  const expected = keyedMac(peerKey, encoded);
+  if (mac.length !== expected.length || !timingSafeEqual(mac, expected))
+    return { refused: 'the keyed ticket was not made for this agent (or was changed)' };
+  let t: TicketFields;
+  try {
+    t = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as TicketFields;
+  } catch {
+    return { refused: 'the keyed ticket is not readable' };
+  }
+  if (
+    typeof t !== 'object' ||
+    t === null ||
+    typeof t.host !== 'string' ||
+    typeof t.sha256 !== 'string' ||
+    typeof t.expires !== 'number' ||
+    !Array.isArray(t.addresses) ||
+    t.addresses.length === 0 ||
+    !t.addresses.every((a) => typeof a === 'string')
+  )
+    return { refused: 'the keyed ticket is not readable' };
+  if (t.sha256 !== sha256) return { refused: `the ticket is for package ${t.sha256}, not ${sha256}` };
+  if (t.expires < now) return { refused: 'the ticket has expired' };
+  return { host: t.host, addresses: t.addresses, sha256: t.sha256, expires: t.expires };
+}
+
+/** A keyed ticket longer than this is refused unread (a few addresses and a host name are a few hundred). */
+const MAX_KEYED_TICKET_CHARS = 4096;

@@ -45,6 +45,11 @@ export interface Assignment {
   piece: number;
   from: string;
   url?: string;
+  /**
+   * a keyed ticket for this peer alone (tickets.ts `keyedTicket`), when the tracker knows the peer's
+   * key: sent beside the answer's signed ticket, and checked by the peer without a signature check
+   */
+  ticket?: Ticket;
 }
 
 export interface SwarmAnswer {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { DesiredState } from '../../api/index.js';
 import type { SigningKey } from '../../release/index.js';
-import { checkTable, checkTicket, digestOf, SEED, type SwarmAnswer } from '../../swarm/index.js';
+import { checkKeyedTicket, checkTable, checkTicket, digestOf, peerKeyOf, SEED, type SwarmAnswer } from '../../swarm/index.js';
 import { assertError, routeTest, startTestApp, TREE, type TestApp } from '../test-app.js';
 
 let t: TestApp;
@@ -49,7 +49,14 @@ routeTest(
     await t.call(agents.h1!, 'POST', url(), { have: [0], done: [{ piece: 0, from: SEED }], complete: true, serve: { port: 7701 } });
     const b = (await t.call(agents.h2!, 'POST', url(), { have: [] })).json() as SwarmAnswer;
     assert.equal(b.table, undefined, 'not asked for');
-    assert.deepEqual(b.assignments, [{ piece: 0, from: 'h1', url: 'http://127.0.0.1:7701' }]);
+    const [{ ticket: keyed, ...where }] = b.assignments as [SwarmAnswer['assignments'][number]];
+    assert.deepEqual(where, { piece: 0, from: 'h1', url: 'http://127.0.0.1:7701' });
+    // with a ticket keyed for h1 (which said it serves, with its token): h1 checks it with the key of
+    // its own token, no other agent's key does
+    const k = checkKeyedTicket(peerKeyOf(agents.h1!), keyed!, sha256, Date.now());
+    assert.deepEqual('refused' in k ? k : [k.host, k.addresses], ['h2', ['127.0.0.1']]);
+    assert.ok('refused' in checkKeyedTicket(peerKeyOf(agents.h3!), keyed!, sha256, Date.now()));
+    assert.ok('refused' in checkKeyedTicket(peerKeyOf(agents.h2!), keyed!, sha256, Date.now()));
   },
 );
 

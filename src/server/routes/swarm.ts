@@ -13,6 +13,8 @@ import { NoopsError } from '../../errors/index.js';
 import {
   encodeTicket,
   HOLD_MS,
+  keyedTicketOf,
+  peerKeyOf,
   PieceTables,
   pieceCount,
   plainAddress,
@@ -21,6 +23,8 @@ import {
   PIECE_DIGESTS,
   Tracker,
   canCheck,
+  SEED,
+  type Assignment,
   type SwarmAnswer,
   type TicketFields,
 } from '../../swarm/index.js';
@@ -100,6 +104,28 @@ export async function swarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     return ticket;
   };
 
+  // The peer keys of the agents that serve (tickets.ts `peerKeyOf`), from the token each sends with
+  // its own tracker requests: an assignment from one of them carries a ticket keyed for it, which it
+  // checks without a signature check. Memory only; a server that has not heard an agent since it
+  // started gives its askers the signed ticket alone.
+  const peerKeys = new Map<string, { tokenHash: string; key: Buffer }>();
+  const learnPeerKey = (host: string, tokenHash: string, authorization: string | undefined): void => {
+    if (peerKeys.get(host)?.tokenHash === tokenHash) return;
+    const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+    if (token === undefined) return;
+    if (peerKeys.size >= TICKETS_KEPT) peerKeys.clear();
+    peerKeys.set(host, { tokenHash, key: peerKeyOf(token) });
+  };
+  const withKeyedTickets = (assignments: Assignment[], fields: TicketFields): Assignment[] => {
+    let encoded: string | undefined;
+    return assignments.map((a) => {
+      const peer = a.from === SEED ? undefined : peerKeys.get(a.from);
+      if (peer === undefined) return a;
+      encoded ??= Buffer.from(JSON.stringify(fields)).toString('base64url');
+      return { ...a, ticket: keyedTicketOf(peer.key, encoded) };
+    });
+  };
+
   // the --peer-url each host joined with (when it serves at another address than it is seen at)
   const joinedUrls = new Map<string, { url: string | undefined; until: number }>();
   const joinedUrl = async (host: string, stated: string): Promise<string | undefined> => {
@@ -132,6 +158,7 @@ export async function swarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     const seen = plainAddress(req.ip);
     const at = await servedAt(body.serve, seen, host, ctx.config.trustPeerUrls, joinedUrl);
     const asker = { host, labels, url: at.url };
+    if (at.url !== undefined) learnPeerKey(host, req.tokenHash, req.headers.authorization);
     let answer = tracker.announce(sha256, n, asker, body);
     // Nothing to do yet: held until the swarm changes (a piece lands somewhere) or HOLD_MS pass,
     // rather than the agent asking again every RETRY_MS.
@@ -139,7 +166,11 @@ export async function swarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
       await tracker.changed(sha256, until - Date.now());
       answer = tracker.announce(sha256, n, asker, { have: body.have, ...(body.serve && { serve: body.serve }) });
     }
-    return { ...(body.table && { table }), ticket: ticketFor(host, at.addresses, sha256), ...answer };
+    const assignments =
+      answer.assignments.length === 0
+        ? answer.assignments
+        : withKeyedTickets(answer.assignments, { host, addresses: at.addresses, sha256, expires: Date.now() + TICKET_TTL_MS });
+    return { ...(body.table && { table }), ticket: ticketFor(host, at.addresses, sha256), ...answer, assignments };
   });
   return { tracker, tables };
 }
