@@ -8,10 +8,16 @@
  *   PIECES=3000 ROUNDS=5 node --import tsx bench/fleet/peer-micro.ts
  *   PIECES=20000 PIECE_KB=16 node --import tsx bench/fleet/peer-micro.ts   # the per-request work
  *   SERVE_FROM=file PIECE_KB=4096 PIECES=800 node --import tsx bench/fleet/peer-micro.ts   # as an agent serves
+ *   TICKETS=fresh PIECE_KB=16 PIECES=3000 node --import tsx bench/fleet/peer-micro.ts       # a new asker at every piece
  *
  * SERVE_FROM: `memory` (default: slices of one buffer, as the simulated fleet serves), `file` (the
  * package in a file, each range read into a spare buffer handed back once sent, as an agent
  * serves), `file-fresh` (the same, each range in a new buffer: as agents served before session 27).
+ *
+ * TICKETS: `reused` (default: one signed ticket for every piece), `fresh` (a signed ticket of its
+ * own for every piece, made beforehand: in a rollout a peer sees each asker about once, so each
+ * piece it serves costs it a signature check), `keyed` (the same, each with a ticket keyed for
+ * this peer beside it, as the tracker gives them since session 28: a MAC checked instead).
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,7 +28,9 @@ import {
   encodeTicket,
   fetchFromPeer,
   filePieceStore,
+  keyedTicket,
   PeerServer,
+  peerKeyOf,
   releasePiece,
   TICKET_DOMAIN,
   type PieceSource,
@@ -53,22 +61,40 @@ const source: PieceSource = store
       ...(from === 'file' && { release: (data: Buffer) => store.release!(data) }),
     }
   : { size: pkg.length, pieceSize: PIECE, has: () => true, readAt: async (o, l) => pkg.subarray(o, o + l) };
-const server = new PeerServer({ key: () => signingKeyOf(key), log: () => undefined });
+const tickets = process.env.TICKETS ?? 'reused';
+if (!['reused', 'fresh', 'keyed'].includes(tickets)) throw new Error(`TICKETS is reused, fresh or keyed, not ${tickets}`);
+const peerKey = peerKeyOf('the serving agent token');
+const server = new PeerServer({ key: () => signingKeyOf(key), peerKey: () => peerKey, log: () => undefined });
 server.offer(sha256, source);
 const url = `http://127.0.0.1:${await server.listen('127.0.0.1', 0)}`;
 // tickets name the addresses they may be used from since session 12 (noops-peer-ticket-v2)
 const base = { host: 'bench', sha256, expires: Date.now() + 3_600_000 };
 const fields = (TICKET_DOMAIN.endsWith('v1') ? base : { ...base, addresses: ['127.0.0.1'] }) as TicketFields;
 const ticket = encodeTicket(fields, signFieldsWith(key, TICKET_DOMAIN, fields));
+let asker = 0;
+/** a round's tickets, made before it is timed: one for all, or one for each piece (signed, and keyed beside it) */
+function ticketsOfRound(): { signed: string; keyed?: string }[] {
+  if (tickets === 'reused') return [{ signed: ticket }];
+  return Array.from({ length: PIECES }, () => {
+    const f = { ...fields, host: `asker-${asker++}` };
+    return {
+      signed: encodeTicket(f, signFieldsWith(key, TICKET_DOMAIN, f)),
+      ...(tickets === 'keyed' && { keyed: keyedTicket(peerKey, f) }),
+    };
+  });
+}
 
 async function round(): Promise<{ cpuUs: number; wallMs: number }> {
   let next = 0;
+  const made = ticketsOfRound();
   const cpu = process.cpuUsage();
   const t0 = performance.now();
   const lane = async (): Promise<void> => {
     while (next < PIECES) {
-      const i = next++ % 16;
-      releasePiece(await fetchFromPeer(url, sha256, i * PIECE, PIECE, ticket));
+      const n = next++;
+      const i = n % 16;
+      const t = made[n % made.length]!;
+      releasePiece(await fetchFromPeer(url, sha256, i * PIECE, PIECE, t.signed, undefined, t.keyed));
     }
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
@@ -86,5 +112,7 @@ await server.close();
 await store?.close();
 rmSync(dir, { recursive: true, force: true });
 if (server.counts.refused > 0) throw new Error(`${server.counts.refused} requests refused`);
-console.log(`${TICKET_DOMAIN}: ${PIECES} pieces of ${PIECE / 1024} KiB x ${ROUNDS} rounds, served from ${from}`);
+console.log(
+  `${TICKET_DOMAIN}: ${PIECES} pieces of ${PIECE / 1024} KiB x ${ROUNDS} rounds, served from ${from}, tickets ${tickets} (${server.counts.signatureChecks} signature checks, ${server.counts.keyed} keyed)`,
+);
 for (const l of out) console.log(`  ${l}`);
