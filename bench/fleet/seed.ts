@@ -105,7 +105,7 @@ export async function makeSeed(dir: string, payloadMiB: number[]): Promise<Seed>
       tinyA: built['tiny-a']!,
       tinyB: built['tiny-b']!,
       payload: Object.fromEntries(payloadMiB.map((m) => [m, built[`payload-${m}`]!])),
-      ...(built['warm-up'] && { warmUp: { ...built['warm-up'], mib: Math.min(...payloadMiB) } }),
+      ...(built['warm-up'] && { warmUp: { ...built['warm-up'], mib: smallest } }),
     };
   } finally {
     await server.stop();
