@@ -1,8 +1,8 @@
-/** Tickets' pieces that need no network: the peer key an agent and a server each derive (tickets.ts). */
+/** The peer key an agent derives from its token and the one the server derives from it agree (swarm/tickets.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiClient } from '../api/index.js';
-import { checkKeyedTicket, keyedTicket, PEER_KEY_DOMAIN, peerKeyOf } from './tickets.js';
+import { checkKeyedTicket, keyedTicket, PEER_KEY_DOMAIN, peerKeyOf } from '../swarm/index.js';
 
 const SHA = 'a'.repeat(64);
 
