@@ -63,7 +63,7 @@ const source: PieceSource = store
   : { size: pkg.length, pieceSize: PIECE, has: () => true, readAt: async (o, l) => pkg.subarray(o, o + l) };
 const tickets = process.env.TICKETS ?? 'reused';
 if (!['reused', 'fresh', 'keyed'].includes(tickets)) throw new Error(`TICKETS is reused, fresh or keyed, not ${tickets}`);
-const peerKey = peerKeyOf('the serving agent token');
+const peerKey = peerKeyOf('the serving agent token', signingKeyOf(key).keyId);
 const server = new PeerServer({ key: () => signingKeyOf(key), peerKey: () => peerKey, log: () => undefined });
 server.offer(sha256, source);
 const url = `http://127.0.0.1:${await server.listen('127.0.0.1', 0)}`;

@@ -2,20 +2,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiClient } from '../api/index.js';
-import { checkKeyedTicket, keyedTicket, PEER_KEY_DOMAIN, peerKeyOf } from '../swarm/index.js';
+import { checkKeyedTicket, keyedTicket, peerKeyDomain, peerKeyOf } from '../swarm/index.js';
 
 const SHA = 'a'.repeat(64);
 
-test("an agent's peer key from its API client is the one the server derives from its token, and another token's is not", () => {
+test("an agent's peer key from its API client is the one the server derives from its token and key; another token's or server key's is not", () => {
   const agent = new ApiClient('http://127.0.0.1:7700', 'token-of-h1');
-  const key = agent.tokenKey(PEER_KEY_DOMAIN)!;
-  assert.ok(key.equals(peerKeyOf('token-of-h1')));
-  assert.ok(!key.equals(peerKeyOf('token-of-h2')));
-  assert.equal(new ApiClient('http://127.0.0.1:7700').tokenKey(PEER_KEY_DOMAIN), undefined, 'no token, no key');
-  const ticket = keyedTicket(peerKeyOf('token-of-h1'), { host: 'h2', addresses: ['10.0.0.2'], sha256: SHA, expires: Date.now() + 60_000 });
+  const key = agent.tokenKey(peerKeyDomain('k1'))!;
+  assert.ok(key.equals(peerKeyOf('token-of-h1', 'k1')));
+  assert.ok(!key.equals(peerKeyOf('token-of-h2', 'k1')), 'another agent');
+  assert.ok(!key.equals(peerKeyOf('token-of-h1', 'k2')), 'a server with another key (one the agent did not pin)');
+  assert.equal(new ApiClient('http://127.0.0.1:7700').tokenKey(peerKeyDomain('k1')), undefined, 'no token, no key');
+  const ticket = keyedTicket(peerKeyOf('token-of-h1', 'k1'), {
+    host: 'h2',
+    addresses: ['10.0.0.2'],
+    sha256: SHA,
+    expires: Date.now() + 60_000,
+  });
   assert.equal('host' in checkKeyedTicket(key, ticket, SHA, Date.now()) && 'checked', 'checked');
   assert.match(
-    (checkKeyedTicket(peerKeyOf('token-of-h2'), ticket, SHA, Date.now()) as { refused: string }).refused,
+    (checkKeyedTicket(peerKeyOf('token-of-h2', 'k1'), ticket, SHA, Date.now()) as { refused: string }).refused,
     /not made for this agent/,
   );
+  // the MAC in exactly one spelling: a lenient decoding would take trailing characters too
+  assert.match((checkKeyedTicket(key, `${ticket}!!`, SHA, Date.now()) as { refused: string }).refused, /not readable/);
 });

@@ -16,7 +16,7 @@ import {
   fetchPieces,
   filePieceStore,
   NoPieces,
-  PEER_KEY_DOMAIN,
+  peerKeyDomain,
   PeerServer,
   readFileRange,
   readLimited,
@@ -82,7 +82,7 @@ export class SwarmClient {
   constructor(private readonly opts: SwarmClientOptions) {
     this.peers = new PeerServer({
       key: opts.key,
-      peerKey: () => opts.api().tokenKey(PEER_KEY_DOMAIN),
+      peerKey: (serverKeyId) => opts.api().tokenKey(peerKeyDomain(serverKeyId)),
       log: opts.log,
       fallback: (sha256) => this.cached(sha256),
     });

@@ -53,7 +53,7 @@ export class ApiClient {
   /**
    * A key derived from this client's token (HMAC-SHA256 of `domain`, keyed by the token), or
    * undefined without a token: what only this client and the servers it sends its token to can
-   * compute. An agent's peer key (swarm/tickets.ts `peerKeyOf`) is this of PEER_KEY_DOMAIN.
+   * compute. An agent's peer key (swarm/tickets.ts `peerKeyOf`) is this of `peerKeyDomain(keyId)`.
    */
   tokenKey(domain: string): Buffer | undefined {
     if (this.token === undefined) return undefined;

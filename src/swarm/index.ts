@@ -28,6 +28,7 @@ export {
   keyedTicket,
   keyedTicketOf,
   PEER_KEY_DOMAIN,
+  peerKeyDomain,
   peerKeyOf,
   plainAddress,
   refusedFrom,

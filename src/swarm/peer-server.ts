@@ -62,8 +62,11 @@ export interface PieceSource {
 export interface PeerServerOptions {
   /** the server key the agent pinned: tickets are checked against it */
   key(): SigningKey | undefined;
-  /** this agent's peer key (tickets.ts `peerKeyOf` of its token): keyed tickets are checked with it; undefined: none is */
-  peerKey?(): Buffer | undefined;
+  /**
+   * this agent's peer key for the server key it pinned (tickets.ts `peerKeyOf` of its token and that
+   * key's id): keyed tickets are checked with it; undefined: none is
+   */
+  peerKey?(serverKeyId: string): Buffer | undefined;
   /** a package held but not offered (one in the agent's cache), or undefined */
   fallback?(sha256: string): Promise<PieceSource | undefined>;
   log(line: string): void;
@@ -79,8 +82,9 @@ export interface ServedCounts {
   bytes: number;
   refused: number;
   busy: number;
-  /** signed tickets whose signature was checked (not those remembered), and keyed tickets taken */
+  /** signed tickets checked anew (not those remembered) */
   signatureChecks: number;
+  /** ranges served on a keyed ticket */
   keyed: number;
 }
 
@@ -142,13 +146,15 @@ export class PeerServer {
     const ticket = auth.startsWith(`${TICKET_SCHEME} `) ? auth.slice(TICKET_SCHEME.length + 1) : undefined;
     // A keyed ticket made for this agent is checked first (a MAC, not a signature); one that does
     // not check out leaves the signed ticket beside it to decide (the asker sends both: it does not
-    // know which a peer reads).
-    const keyed = this.checkKeyed(req.headers[KEYED_TICKET_HEADER], sha256);
+    // know which a peer reads). Only for a package offered now: what this agent keeps in its cache
+    // (`fallback`) goes only on the server's signature.
+    const keyed = this.sources.has(sha256) ? this.checkKeyed(req.headers[KEYED_TICKET_HEADER], sha256) : undefined;
     if (ticket === undefined && keyed === undefined) {
       this.counts.refused++;
       return answer(401, 'a ticket from the tracker is needed');
     }
-    const t = keyed !== undefined && (!('refused' in keyed) || ticket === undefined) ? keyed : this.check(ticket!, sha256);
+    const byKeyed = keyed !== undefined && (!('refused' in keyed) || ticket === undefined);
+    const t = byKeyed ? keyed : this.check(ticket!, sha256);
     // a ticket is good only from its holder's addresses: one seen by a peer or on the wire is no use to them
     const refused = 'refused' in t ? t.refused : refusedFrom(t, req.socket.remoteAddress);
     if (refused !== undefined) {
@@ -192,20 +198,23 @@ export class PeerServer {
       if (source.release) res.once('finish', () => source.release!(data));
       res.end(data);
       this.counts.ranges++;
+      if (byKeyed) this.counts.keyed++;
       this.counts.bytes += data.length;
     } catch (err) {
       answer(404, `the package is no longer here (${(err as Error).message})`);
     }
   }
 
-  /** A keyed ticket's fields (or why it is refused); undefined when none was sent or this agent has no peer key. */
+  /**
+   * A keyed ticket's fields (or why it is refused); undefined when none was sent, or this agent has
+   * no peer key or pinned no server key (it then serves nothing: no signed ticket checks out either).
+   */
   private checkKeyed(header: string | string[] | undefined, sha256: string): ReturnType<typeof checkKeyedTicket> | undefined {
     if (typeof header !== 'string') return undefined;
-    const key = this.opts.peerKey?.();
+    const pinned = this.opts.key();
+    const key = pinned === undefined ? undefined : this.opts.peerKey?.(pinned.keyId);
     if (key === undefined) return undefined;
-    const t = checkKeyedTicket(key, header, sha256, this.opts.now?.() ?? Date.now());
-    if (!('refused' in t)) this.counts.keyed++;
-    return t;
+    return checkKeyedTicket(key, header, sha256, this.opts.now?.() ?? Date.now());
   }
 
   /** `checkTicket`, with the tickets that checked out before (by the same pinned key) remembered. */

@@ -117,7 +117,12 @@ function server(opts: { sha256Only?: boolean; peerKeys?: Map<string, Buffer> } =
 /** A peer that holds the whole package (or corrupts what it serves); with `peerKey`, it takes tickets keyed for it. */
 async function peer(corrupt = false, peerKey?: Buffer): Promise<{ url: string; server: PeerServer; logs: string[] }> {
   const logs: string[] = [];
-  const s = new PeerServer({ key: () => pinned, log: (l) => logs.push(l), ...(peerKey && { peerKey: () => peerKey }) });
+  // its peer key for the server key it pinned (pinned.keyId); for any other, none
+  const s = new PeerServer({
+    key: () => pinned,
+    log: (l) => logs.push(l),
+    ...(peerKey && { peerKey: (keyId: string) => (keyId === pinned.keyId ? peerKey : undefined) }),
+  });
   const source: PieceSource = {
     size: pkg.length,
     pieceSize: PIECE_SIZE_MIN,
@@ -424,9 +429,9 @@ function getWith(url: string, headers: Record<string, string>, localAddress = '1
 }
 
 test('attack: a keyed ticket is taken only by the peer it was made for, unchanged, for its package, in time, from its addresses', async () => {
-  const keyA = peerKeyOf('token-of-a');
+  const keyA = peerKeyOf('token-of-a', pinned.keyId);
   const a = await peer(false, keyA);
-  const b = await peer(false, peerKeyOf('token-of-b'));
+  const b = await peer(false, peerKeyOf('token-of-b', pinned.keyId));
   const fields = (over: Partial<TicketFields> = {}): TicketFields => ({
     host: 'h9',
     addresses: ['127.0.0.1'],
@@ -447,7 +452,11 @@ test('attack: a keyed ticket is taken only by the peer it was made for, unchange
   assert.equal(await getWith(a.url, keyed(keyedTicket(keyA, fields({ expires: Date.now() - 1 })))), 403, 'expired');
   assert.equal(await getWith(a.url, keyed(good), '127.0.0.2'), 403, 'from an address it does not name');
   assert.equal(await getWith(a.url, keyed('not.a-ticket')), 403, 'unreadable');
+  // a server whose key a did not pin derives another key for a's token: its tickets are not a's
+  const rogue = keyedTicket(peerKeyOf('token-of-a', 'another-server-key'), fields());
+  assert.equal(await getWith(a.url, keyed(rogue)), 403, 'made by a server a does not trust');
   assert.equal(a.server.counts.bytes, PIECE_SIZE_MIN, 'only the first was served');
+  assert.equal(a.server.counts.keyed, 1, 'one range served on a keyed ticket');
   assert.match(a.logs.join('\n'), /refused a peer's request .*not made for this agent/);
   // a keyed ticket that does not check out leaves the signed one beside it to decide
   assert.equal(await getWith(b.url, { ...keyed(good), authorization: `${TICKET_SCHEME} ${ticketFor('h9')}` }), 206);
@@ -456,12 +465,33 @@ test('attack: a keyed ticket is taken only by the peer it was made for, unchange
   const old = await peer();
   assert.equal(await getWith(old.url, keyed(good)), 401);
   assert.equal(await getWith(old.url, { ...keyed(good), authorization: `${TICKET_SCHEME} ${ticketFor('h9')}` }), 206);
+  // an agent that pinned no server key serves nothing, keyed ticket or not
+  const unpinned = new PeerServer({ key: () => undefined, peerKey: () => keyA, log: () => undefined });
+  unpinned.offer(SHA, { size: pkg.length, pieceSize: PIECE_SIZE_MIN, has: () => true, readAt: async (o, l) => pkg.subarray(o, o + l) });
+  servers.push(unpinned);
+  assert.equal(await getWith(`http://127.0.0.1:${await unpinned.listen('127.0.0.1', 0)}`, keyed(good)), 401);
+  // what a peer keeps in its cache (not offered now: `fallback`) goes on the server's signature only
+  const cache = new PeerServer({
+    key: () => pinned,
+    peerKey: () => keyA,
+    log: () => undefined,
+    fallback: async () => ({
+      size: pkg.length,
+      pieceSize: PIECE_SIZE_MIN,
+      has: () => true,
+      readAt: async (o, l) => pkg.subarray(o, o + l),
+    }),
+  });
+  servers.push(cache);
+  const cacheUrl = `http://127.0.0.1:${await cache.listen('127.0.0.1', 0)}`;
+  assert.equal(await getWith(cacheUrl, keyed(good)), 401);
+  assert.equal(await getWith(cacheUrl, { authorization: `${TICKET_SCHEME} ${ticketFor('h9')}` }), 206);
 });
 
 test('a download sends each peer the ticket keyed for it: the peers check no signature', async () => {
   const keys = new Map([
-    ['p1', peerKeyOf('t1')],
-    ['p2', peerKeyOf('t2')],
+    ['p1', peerKeyOf('t1', pinned.keyId)],
+    ['p2', peerKeyOf('t2', pinned.keyId)],
   ]);
   const srv = server({ peerKeys: keys });
   const p1 = await peer(false, keys.get('p1'));

@@ -28,7 +28,7 @@ export const TICKET_SCHEME = 'NoopsTicket';
  * a serving agent of before keyed tickets reads only `authorization`.
  */
 export const KEYED_TICKET_HEADER = 'noops-peer-ticket';
-/** What a serving agent's peer key is derived from its token with (`peerKeyOf`). */
+/** What a serving agent's peer key is derived from its token with (`peerKeyOf`), with the server key's id. */
 export const PEER_KEY_DOMAIN = 'noops-peer-key-v1';
 /** The first line of what a keyed ticket's MAC covers (then its encoded fields). */
 export const KEYED_TICKET_DOMAIN = 'noops-peer-keyed-ticket-v1';
@@ -103,13 +103,20 @@ export function plainAddress(ip: string): string {
 }
 
 /**
- * A serving agent's peer key: HMAC-SHA256 of PEER_KEY_DOMAIN keyed by the agent's own API token.
- * The agent computes it from the token it holds; a server computes it from the token the agent
- * sends with its tracker requests (and keeps it in memory only). No one else has it: the key is
- * never sent, and the database holds only the token's hash.
+ * A serving agent's peer key: HMAC-SHA256 of `peerKeyDomain(serverKeyId)` keyed by the agent's own
+ * API token. The agent computes it from the token it holds and the id of the server key it pinned;
+ * a server computes it from the token the agent sends with its tracker requests and its own key's
+ * id (and keeps it in memory only). No one else has it: the key is never sent, the database holds
+ * only the token's hash, and a server with another key (one the agent does not trust) derives
+ * another.
  */
-export function peerKeyOf(token: string): Buffer {
-  return createHmac('sha256', token).update(PEER_KEY_DOMAIN).digest();
+export function peerKeyOf(token: string, serverKeyId: string): Buffer {
+  return createHmac('sha256', token).update(peerKeyDomain(serverKeyId)).digest();
+}
+
+/** What `peerKeyOf` MACs: PEER_KEY_DOMAIN and the server key's id. */
+export function peerKeyDomain(serverKeyId: string): string {
+  return `${PEER_KEY_DOMAIN}\n${serverKeyId}`;
 }
 
 /**
@@ -141,7 +148,8 @@ function keyedMac(peerKey: Buffer, encoded: string): Buffer {
  */
 export function checkKeyedTicket(peerKey: Buffer, ticket: string, sha256: string, now: number): TicketFields | { refused: string } {
   const dot = ticket.indexOf('.');
-  if (dot <= 0 || ticket.length > MAX_KEYED_TICKET_CHARS) return { refused: 'the keyed ticket is not readable' };
+  if (dot <= 0 || ticket.length > MAX_KEYED_TICKET_CHARS || !MAC_TEXT.test(ticket.slice(dot + 1)))
+    return { refused: 'the keyed ticket is not readable' };
   const encoded = ticket.slice(0, dot);
   const mac = Buffer.from(ticket.slice(dot + 1), 'base64url');
   const expected = keyedMac(peerKey, encoded);
@@ -171,3 +179,5 @@ export function checkKeyedTicket(peerKey: Buffer, ticket: string, sha256: string
 
 /** A keyed ticket longer than this is refused unread (a few addresses and a host name are a few hundred). */
 const MAX_KEYED_TICKET_CHARS = 4096;
+/** A MAC as a keyed ticket carries it: 32 bytes in base64url, exactly (a lenient decoding would take other spellings of it). */
+const MAC_TEXT = /^[A-Za-z0-9_-]{43}$/;

@@ -53,10 +53,12 @@ routeTest(
     assert.deepEqual(where, { piece: 0, from: 'h1', url: 'http://127.0.0.1:7701' });
     // with a ticket keyed for h1 (which said it serves, with its token): h1 checks it with the key of
     // its own token, no other agent's key does
-    const k = checkKeyedTicket(peerKeyOf(agents.h1!), keyed!, sha256, Date.now());
+    assert.ok(keyed, 'a ticket keyed for h1');
+    const k = checkKeyedTicket(peerKeyOf(agents.h1!, signing.keyId), keyed, sha256, Date.now());
     assert.deepEqual('refused' in k ? k : [k.host, k.addresses], ['h2', ['127.0.0.1']]);
-    assert.ok('refused' in checkKeyedTicket(peerKeyOf(agents.h3!), keyed!, sha256, Date.now()));
-    assert.ok('refused' in checkKeyedTicket(peerKeyOf(agents.h2!), keyed!, sha256, Date.now()));
+    assert.ok('refused' in checkKeyedTicket(peerKeyOf(agents.h3!, signing.keyId), keyed, sha256, Date.now()));
+    assert.ok('refused' in checkKeyedTicket(peerKeyOf(agents.h2!, signing.keyId), keyed, sha256, Date.now()));
+    assert.ok('refused' in checkKeyedTicket(peerKeyOf(agents.h1!, 'another-server-key'), keyed, sha256, Date.now()));
   },
 );
 

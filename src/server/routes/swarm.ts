@@ -114,7 +114,7 @@ export async function swarmRoutes(api: FastifyInstance, ctx: ServerContext): Pro
     const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
     if (token === undefined) return;
     if (peerKeys.size >= TICKETS_KEPT) peerKeys.clear();
-    peerKeys.set(host, { tokenHash, key: peerKeyOf(token) });
+    peerKeys.set(host, { tokenHash, key: peerKeyOf(token, ctx.signer.key.keyId) });
   };
   const withKeyedTickets = (assignments: Assignment[], fields: TicketFields): Assignment[] => {
     let encoded: string | undefined;
