@@ -314,3 +314,17 @@ test('the agent side never loads the store or the server, even through another m
     );
   }
 });
+
+test("the web console loads nothing of Node's: every module it imports runs in a browser", () => {
+  // session 28: node:crypto in api/client.ts (which the console loads through api/index.ts) left
+  // every console page blank; only the browser tests found it, a minute's timeout each
+  const found: string[] = [];
+  for (const file of loadedBy(join(SRC, 'ui/main.ts')))
+    for (const imp of importsOf(file))
+      if (!imp.typeOnly && !imp.dynamic && imp.spec.startsWith('node:')) found.push(`${relative(ROOT, file)}:${imp.line}: ${imp.spec}`);
+  assert.ok(
+    loadedBy(join(SRC, 'ui/main.ts')).some((f) => f.endsWith('/api/client.ts')),
+    'the console loads the API client',
+  );
+  assert.deepEqual(found, []);
+});

@@ -17,6 +17,7 @@ import {
   filePieceStore,
   NoPieces,
   peerKeyDomain,
+  peerKeyOf,
   PeerServer,
   readFileRange,
   readLimited,
@@ -82,7 +83,7 @@ export class SwarmClient {
   constructor(private readonly opts: SwarmClientOptions) {
     this.peers = new PeerServer({
       key: opts.key,
-      peerKey: (serverKeyId) => opts.api().tokenKey(peerKeyDomain(serverKeyId)),
+      peerKey: (serverKeyId) => opts.api().tokenKey(peerKeyDomain(serverKeyId), (token) => peerKeyOf(token, serverKeyId)),
       log: opts.log,
       fallback: (sha256) => this.cached(sha256),
     });

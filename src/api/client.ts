@@ -7,7 +7,6 @@
  *   // a server with TLS from a local CA: verified against that CA alone
  *   const tls = new ApiClient('https://10.0.0.5:7700', token, { ca: readFileSync('ca.pem', 'utf8') });
  */
-import { createHmac } from 'node:crypto';
 import { NoopsError, isErrorCode } from '../errors/index.js';
 import type * as T from './types.js';
 import { API_PREFIX } from './types.js';
@@ -51,14 +50,15 @@ export class ApiClient {
   }
 
   /**
-   * A key derived from this client's token (HMAC-SHA256 of `domain`, keyed by the token), or
-   * undefined without a token: what only this client and the servers it sends its token to can
-   * compute. An agent's peer key (swarm/tickets.ts `peerKeyOf`) is this of `peerKeyDomain(keyId)`.
+   * A key derived from this client's token by `derive` (an agent's peer key: swarm/tickets.ts
+   * `peerKeyOf`), kept under `name`; undefined without a token: what only this client and the
+   * servers it sends its token to can compute. The derivation is the caller's: this module is
+   * loaded by the web console too, and imports nothing of Node's.
    */
-  tokenKey(domain: string): Buffer | undefined {
+  tokenKey(name: string, derive: (token: string) => Buffer): Buffer | undefined {
     if (this.token === undefined) return undefined;
-    let key = this.tokenKeys.get(domain);
-    if (key === undefined) this.tokenKeys.set(domain, (key = createHmac('sha256', this.token).update(domain).digest()));
+    let key = this.tokenKeys.get(name);
+    if (key === undefined) this.tokenKeys.set(name, (key = derive(this.token)));
     return key;
   }
 
