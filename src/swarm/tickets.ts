@@ -126,7 +126,7 @@ export function peerKeyDomain(serverKeyId: string): string {
  * (a fifth of a millisecond here, once per asker and package). Good at that peer only: another
  * peer's key does not check it.
  *
- * @example keyedTicket(peerKeyOf(tokenOfH1), { host: 'h2', addresses: ['10.0.0.2'], sha256, expires }) // 'eyJob3N0Ijoi...Q.3q2-...'
+ * @example keyedTicket(peerKeyOf(tokenOfH1, serverKeyId), { host: 'h2', addresses: ['10.0.0.2'], sha256, expires }) // 'eyJob3N0Ijoi...Q.3q2-...'
  */
 export function keyedTicket(peerKey: Buffer, fields: TicketFields): Ticket {
   return keyedTicketOf(peerKey, Buffer.from(JSON.stringify(fields)).toString('base64url'));
