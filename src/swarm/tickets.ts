@@ -63,21 +63,39 @@ export function checkTicket(
   now: number,
 ): TicketFields | { refused: string } {
   if (pinned === undefined) return { refused: 'this agent has pinned no server key, so it checks no ticket' };
+  const t = readFields(ticket, sha256, now, {
+    unreadable: 'the ticket is not readable',
+    noAddress: 'the ticket names no address it may be used from (a server older than this agent made it)',
+  });
+  if ('refused' in t) return t;
+  const why = verifyFields(pinned, TICKET_DOMAIN, t.fields, t.signature);
+  return why === undefined ? t.fields : { refused: `the ticket is refused: ${why}` };
+}
+
+/**
+ * A ticket's fields from their base64url JSON when they are for package `sha256` and not expired
+ * at `now` (and the signature beside them, for a signed ticket); else why not, in `why`'s words
+ * for what cannot be read. Signed and keyed tickets alike.
+ */
+function readFields(
+  encoded: string,
+  sha256: string,
+  now: number,
+  why: { unreadable: string; noAddress: string },
+): { fields: TicketFields; signature?: ReleaseSignature } | { refused: string } {
   let t: TicketFields & { signature?: ReleaseSignature };
   try {
-    t = JSON.parse(Buffer.from(ticket, 'base64url').toString('utf8')) as typeof t;
+    t = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as typeof t;
   } catch {
-    return { refused: 'the ticket is not readable' };
+    return { refused: why.unreadable };
   }
   if (typeof t !== 'object' || t === null || typeof t.host !== 'string' || typeof t.sha256 !== 'string' || typeof t.expires !== 'number')
-    return { refused: 'the ticket is not readable' };
+    return { refused: why.unreadable };
   if (!Array.isArray(t.addresses) || t.addresses.length === 0 || !t.addresses.every((a) => typeof a === 'string'))
-    return { refused: 'the ticket names no address it may be used from (a server older than this agent made it)' };
+    return { refused: why.noAddress };
   if (t.sha256 !== sha256) return { refused: `the ticket is for package ${t.sha256}, not ${sha256}` };
   if (t.expires < now) return { refused: 'the ticket has expired' };
-  const fields: TicketFields = { host: t.host, addresses: t.addresses, sha256: t.sha256, expires: t.expires };
-  const why = verifyFields(pinned, TICKET_DOMAIN, fields, t.signature);
-  return why === undefined ? fields : { refused: `the ticket is refused: ${why}` };
+  return { fields: { host: t.host, addresses: t.addresses, sha256: t.sha256, expires: t.expires }, signature: t.signature };
 }
 
 /**
@@ -155,26 +173,11 @@ export function checkKeyedTicket(peerKey: Buffer, ticket: string, sha256: string
   const expected = keyedMac(peerKey, encoded);
   if (mac.length !== expected.length || !timingSafeEqual(mac, expected))
     return { refused: 'the keyed ticket was not made for this agent (or was changed)' };
-  let t: TicketFields;
-  try {
-    t = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as TicketFields;
-  } catch {
-    return { refused: 'the keyed ticket is not readable' };
-  }
-  if (
-    typeof t !== 'object' ||
-    t === null ||
-    typeof t.host !== 'string' ||
-    typeof t.sha256 !== 'string' ||
-    typeof t.expires !== 'number' ||
-    !Array.isArray(t.addresses) ||
-    t.addresses.length === 0 ||
-    !t.addresses.every((a) => typeof a === 'string')
-  )
-    return { refused: 'the keyed ticket is not readable' };
-  if (t.sha256 !== sha256) return { refused: `the ticket is for package ${t.sha256}, not ${sha256}` };
-  if (t.expires < now) return { refused: 'the ticket has expired' };
-  return { host: t.host, addresses: t.addresses, sha256: t.sha256, expires: t.expires };
+  const t = readFields(encoded, sha256, now, {
+    unreadable: 'the keyed ticket is not readable',
+    noAddress: 'the keyed ticket is not readable',
+  });
+  return 'refused' in t ? t : t.fields;
 }
 
 /** A keyed ticket longer than this is refused unread (a few addresses and a host name are a few hundred). */
