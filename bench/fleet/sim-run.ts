@@ -51,6 +51,11 @@ export interface RolloutFigures {
   packageBytes: number;
   rollout: DeployFigures;
   rollback: DeployFigures;
+  /**
+   * the calls the server answered during the rollout, by method and route pattern (its own
+   * /metrics before and after: the reads of /metrics left out), e.g. `POST /api/v1/agent/pieces/:sha256`
+   */
+  requests?: Record<string, number>;
 }
 
 export interface SimFigures {
@@ -125,6 +130,27 @@ function rssParts(pid: number): { rssAnonBytes?: number; rssFileBytes?: number }
   } catch {
     return {};
   }
+}
+
+/** The calls the server answered so far, by `METHOD route` (its /metrics' noops_http_requests_total, all statuses). */
+async function requestCounts(server: { url: string; adminToken: string }): Promise<Map<string, number>> {
+  const res = await leanFetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.adminToken}` } });
+  const counts = new Map<string, number>();
+  for (const m of (await res.text()).matchAll(/^noops_http_requests_total\{method="([^"]+)",route="([^"]+)",status="[^"]*"\} (\S+)$/gm)) {
+    const key = `${m[1]} ${m[2]}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(m[3]));
+  }
+  return counts;
+}
+
+/** What `after` counts more than `before` (the reads of /metrics left out), by key. */
+function countsSince(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, n] of after) {
+    const more = n - (before.get(key) ?? 0);
+    if (more > 0 && !key.endsWith(' /metrics')) out[key] = more;
+  }
+  return out;
 }
 
 /** Reads `ServerMemory` (NaN for a figure the server's /metrics does not have). */
@@ -262,9 +288,11 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
     const rollouts: SimFigures['rollouts'] = [];
     for (const mib of steps.rollouts) {
       const release = seed.payload[mib]!;
+      const before = await requestCounts(server);
       const rollout = await deploy(release, 'deploy', steps.batch);
+      const requests = countsSince(before, await requestCounts(server));
       const back = await deploy(current, 'rollback', '100%');
-      rollouts.push({ mib, packageBytes: release.size, rollout, rollback: back });
+      rollouts.push({ mib, packageBytes: release.size, rollout, rollback: back, requests });
     }
     const serverRssBytes = procUsage(server.pid)?.rssBytes ?? 0;
     let serverMemoryFigures: SimFigures['serverMemory'];
