@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import { NoopsError } from '../errors/index.js';
 import { signFieldsWith, signingKeyOf } from '../release/index.js';
 import { canCheck } from './digests.js';
-import { fetchPieces, PeerRefused, type FetchPiecesDeps } from './fetch-pieces.js';
+import { fetchPieces, KEEP_FETCHING, PeerRefused, type FetchPiecesDeps } from './fetch-pieces.js';
 import { fetchFromPeer, releasePiece } from './peer-fetch.js';
 import { MAX_SERVING, PeerServer, type PieceSource } from './peer-server.js';
 import { filePieceStore } from './piece-store.js';
@@ -217,6 +217,73 @@ test('no tracker request while every missing piece is on its way: what landed is
   );
   assert.ok(srv.tracker.knows(SHA, 'q3'));
   assert.equal(srv.tracker.uploads(SHA, 'q1') + srv.tracker.uploads(SHA, 'q2'), 0, "the peers' uploads are all free again");
+});
+
+test('a piece that lands while KEEP_FETCHING are on their way asks for nothing: the next request goes when fewer are', async () => {
+  const srv = server();
+  await holders(srv, ['k1', 'k2']);
+  const n = pieceCount(pkg.length, PIECE_SIZE_MIN);
+  // each piece comes only when the test lets it, in the order the test picks (all at once once `free`)
+  const waiting = new Map<number, () => void>();
+  let free = false;
+  let written = 0;
+  const asks: SwarmRequest[] = [];
+  const base = deps(srv, 'k3', {}, join(dir, 'keep'));
+  const download = fetchPieces({
+    ...base,
+    tellLandedMs: 600_000, // told by time too (another test): never within this one
+    peer: async (url, o, l, ticket) => {
+      if (!free) await new Promise<void>((resolve) => waiting.set(o / PIECE_SIZE_MIN, resolve));
+      return base.peer(url, o, l, ticket);
+    },
+    release: (data) => {
+      written++; // called once the piece is written
+      base.release!(data);
+    },
+    ask: async (req) => {
+      asks.push(req);
+      return srv.ask('k3', {}, undefined, req);
+    },
+  });
+  const until = async (what: string, ok: () => boolean): Promise<void> => {
+    const deadline = Date.now() + 20_000;
+    while (!ok()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  await until('the first assignments', () => waiting.size === 4);
+  assert.equal(asks.length, 1);
+  const first = [...waiting.keys()];
+  // pieces land one by one: no request while KEEP_FETCHING (2) or more are still on their way
+  const quiet = 4 - KEEP_FETCHING;
+  for (let i = 0; i < quiet; i++) {
+    waiting.get(first[i]!)!();
+    await until(`piece ${first[i]} written`, () => written === i + 1);
+  }
+  await new Promise((r) => setTimeout(r, 200)); // a request, were one to follow, would be made by now
+  assert.equal(asks.length, 1, `no request while ${KEEP_FETCHING} pieces were on their way`);
+  // one more lands: fewer than KEEP_FETCHING on their way, and the agent asks, telling what landed
+  waiting.get(first[quiet]!)!();
+  await until('the second request', () => asks.length === 2);
+  assert.deepEqual(
+    (asks[1]!.done ?? []).map((d) => d.piece).sort((a, b) => a - b),
+    first.slice(0, quiet + 1).sort((a, b) => a - b),
+    'the pieces that landed are told in that one request',
+  );
+  free = true;
+  for (const go of waiting.values()) go();
+  const r = await download;
+  await r.store.close();
+  assert.ok(readFileSync(join(dir, 'keep')).equals(pkg));
+  assert.deepEqual(
+    asks
+      .flatMap((a) => a.done ?? [])
+      .map((d) => d.piece)
+      .sort((a, b) => a - b),
+    [...Array(n).keys()],
+    'every piece was told once',
+  );
 });
 
 test('a slow piece does not keep the pieces that landed untold: the tracker hears of them and frees their sources', async () => {
