@@ -11,8 +11,8 @@
 // the log's path are printed last.
 // The tests run from JavaScript compiled for the run (esbuild, into .test-build/<pid>/, removed
 // after): see compileTree.
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { buildSync } from 'esbuild';
 
@@ -46,7 +46,8 @@ function failedFiles(tapFile) {
     else if (/^\s*ok /.test(line)) inFailure = false;
     const at = inFailure && /^\s*location: '(.*?):\d+:\d+'$/.exec(line);
     if (at) {
-      files.add(relative(root, at[1]));
+      // a file that failed as it loaded is named by its compiled copy (no source map applied)
+      files.add(relative(root, at[1]).replace(/^\.test-build\/\d+\/(.*)\.js$/, '$1.ts'));
       inFailure = false;
     }
   }
@@ -55,6 +56,8 @@ function failedFiles(tapFile) {
 
 /** The folders compiled for the tests; everything else at the top of the repository is linked. */
 const COMPILED = ['src', 'test', 'bench'];
+/** Folders the tests write what they leave behind into (made before the copy, so that they are linked). */
+const OUTPUTS = ['test-artifacts', 'test-logs'];
 
 /**
  * Compiles the TypeScript of src/, test/ and bench/ into a copy of the repository made of links, so
@@ -62,26 +65,27 @@ const COMPILED = ['src', 'test', 'bench'];
  * tsx's loader hooks, which pass each module (node_modules' too) through a thread of their own:
  * ~2 s of CPU more in a process that loads the server (4.9 s against 2.75 for
  * swarm.inject.test.ts), and the unit phase, 322 processes on two cores, is CPU-bound. esbuild is
- * what tsx compiles with, so the code that runs is the same; compiling everything takes ~1.5 s.
+ * what tsx compiles with (tsx also keeps names and drops whitespace; nothing here reads either);
+ * compiling everything takes ~1.5 s.
  * The copy holds every other file as a link (the .ts sources too: a test that starts
  * `node --import tsx some.ts`, or reads a source, finds it beside itself), and the top of the
  * repository (bin/, dist/, docs/, node_modules/, ...) as links, so paths made from import.meta.url
  * lead where they did. Inline source maps (with --enable-source-maps) keep stacks and the
  * failures' locations on the .ts sources.
  */
-function compileTree() {
-  const base = join(root, '.test-build');
-  mkdirSync(base, { recursive: true });
+function compileTree(out) {
   // A run that was killed leaves its copy: remove the copies of processes that are gone.
-  for (const name of readdirSync(base)) {
-    if (/^\d+$/.test(name) && !alive(Number(name))) rmSync(join(base, name), { recursive: true, force: true });
+  for (const name of readdirSync(dirname(out))) {
+    if (/^\d+$/.test(name) && !alive(Number(name))) rmSync(join(dirname(out), name), { recursive: true, force: true });
   }
-  const out = join(base, String(process.pid));
   rmSync(out, { recursive: true, force: true });
-  mkdirSync(out);
+  mkdirSync(out, { recursive: true });
+  // Folders the tests write into are linked, not made in the copy (and removed with it).
+  for (const name of OUTPUTS) mkdirSync(join(root, name), { recursive: true });
   const sources = [];
   const mirror = (dir) => {
-    for (const name of readdirSync(join(root, dir))) {
+    const names = readdirSync(join(root, dir));
+    for (const name of names) {
       const rel = join(dir, name);
       if (statSync(join(root, rel)).isDirectory()) {
         mkdirSync(join(out, rel));
@@ -89,6 +93,8 @@ function compileTree() {
         continue;
       }
       if (name.endsWith('.ts') && !name.endsWith('.d.ts')) sources.push(join(root, rel));
+      // a stray x.js beside x.ts is not linked: esbuild would write through the link into it
+      else if (/\.js(\.map)?$/.test(name) && names.includes(name.replace(/\.js(\.map)?$/, '.ts'))) continue;
       symlinkSync(join(root, rel), join(out, rel));
     }
   };
@@ -122,9 +128,14 @@ function alive(pid) {
   }
 }
 
-/** The compiled file a test file runs from. */
+/** The compiled file a test file (a .ts under src/, test/ or bench/) runs from. */
 function compiled(out, file) {
-  return join(out, relative(root, resolve(root, file)).replace(/\.ts$/, '.js'));
+  const rel = relative(root, realpathSync(resolve(root, file)));
+  if (!COMPILED.includes(rel.split(sep)[0]) || !rel.endsWith('.test.ts')) {
+    process.stderr.write(`${file}: not a test file under ${COMPILED.join('/, ')}/ (they are *.test.ts)\n`);
+    process.exit(2);
+  }
+  return join(out, rel.replace(/\.ts$/, '.js'));
 }
 
 /** Removes all but the newest KEEP_LOGS logs. */
@@ -154,8 +165,16 @@ else {
 }
 
 mkdirSync(logDir, { recursive: true });
-const out = compileTree();
+const out = join(root, '.test-build', String(process.pid));
 process.on('exit', () => rmSync(out, { recursive: true, force: true }));
+// A signal ends the run without 'exit': the copy is removed here (once the tests' process ended).
+for (const [signal, n] of [
+  ['SIGINT', 2],
+  ['SIGTERM', 15],
+  ['SIGHUP', 1],
+])
+  process.on(signal, () => process.exit(128 + n));
+compileTree(out);
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 for (const [phase, group] of groups) {
   if (group.length === 0) continue;

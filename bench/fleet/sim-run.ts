@@ -135,6 +135,7 @@ function rssParts(pid: number): { rssAnonBytes?: number; rssFileBytes?: number }
 /** The calls the server answered so far, by `METHOD route` (its /metrics' noops_http_requests_total, all statuses). */
 async function requestCounts(server: { url: string; adminToken: string }): Promise<Map<string, number>> {
   const res = await leanFetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.adminToken}` } });
+  if (!res.ok) throw new Error(`the server's /metrics answered ${res.status}: no request counts`);
   const counts = new Map<string, number>();
   for (const m of (await res.text()).matchAll(/^noops_http_requests_total\{method="([^"]+)",route="([^"]+)",status="[^"]*"\} (\S+)$/gm)) {
     const key = `${m[1]} ${m[2]}`;
@@ -288,9 +289,9 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
     const rollouts: SimFigures['rollouts'] = [];
     for (const mib of steps.rollouts) {
       const release = seed.payload[mib]!;
-      const before = await requestCounts(server);
+      const callsBefore = await requestCounts(server);
       const rollout = await deploy(release, 'deploy', steps.batch);
-      const requests = countsSince(before, await requestCounts(server));
+      const requests = countsSince(callsBefore, await requestCounts(server));
       const back = await deploy(current, 'rollback', '100%');
       rollouts.push({ mib, packageBytes: release.size, rollout, rollback: back, requests });
     }

@@ -216,8 +216,11 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
           .finally(() => inflight.delete(a.piece));
         inflight.set(a.piece, p);
       }
-      let tellNow = false;
-      if (inflight.size > 0) {
+      // fewer than KEEP_FETCHING on their way and something to tell (pieces that landed while the
+      // last request was out, a failure): asked at once, not after the next piece lands
+      const tellFirst = !busyEnough() && (done.length > 0 || failed.length > 0 || bad.length > 0);
+      let tellNow = tellFirst;
+      if (!tellFirst && inflight.size > 0) {
         // enough on its way and some that landed untold: told by TELL_LANDED_MS at the latest
         let timer: NodeJS.Timeout | undefined;
         const tell =
@@ -234,7 +237,7 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
             : undefined;
         await Promise.race(tell ? [...inflight.values(), tell] : inflight.values());
         clearTimeout(timer);
-      } else if (count < n) await deps.sleep(answer.retryMs * (0.5 + Math.random()), deps.signal);
+      } else if (!tellFirst && count < n) await deps.sleep(answer.retryMs * (0.5 + Math.random()), deps.signal);
       if (fatal) throw fatal;
       if (deps.signal?.aborted) throw new NoopsError('NOOPS_E_SERVER_UNREACHABLE', 'the download was stopped');
       if (count === n) break;

@@ -31,7 +31,7 @@ import {
   TICKET_SCHEME,
   type TicketFields,
 } from './tickets.js';
-import { Tracker } from './tracker.js';
+import { MAX_FETCHES_PER_AGENT, Tracker } from './tracker.js';
 import { SEED, type SwarmAnswer, type SwarmRequest } from './wire.js';
 
 /** Why the BLAKE3 tests cannot run here (false: they run); elsewhere pieces are checked with sha256, as the other tests do. */
@@ -252,11 +252,11 @@ test('a piece that lands while KEEP_FETCHING are on their way asks for nothing: 
       await new Promise((r) => setTimeout(r, 10));
     }
   };
-  await until('the first assignments', () => waiting.size === 4);
+  await until('the first assignments', () => waiting.size === MAX_FETCHES_PER_AGENT);
   assert.equal(asks.length, 1);
   const first = [...waiting.keys()];
   // pieces land one by one: no request while KEEP_FETCHING (2) or more are still on their way
-  const quiet = 4 - KEEP_FETCHING;
+  const quiet = MAX_FETCHES_PER_AGENT - KEEP_FETCHING;
   for (let i = 0; i < quiet; i++) {
     waiting.get(first[i]!)!();
     await until(`piece ${first[i]} written`, () => written === i + 1);
@@ -284,6 +284,83 @@ test('a piece that lands while KEEP_FETCHING are on their way asks for nothing: 
     [...Array(n).keys()],
     'every piece was told once',
   );
+});
+
+test('pieces that landed while a request was out are told at once when the answer leaves fewer than KEEP_FETCHING on their way', async () => {
+  const srv = server();
+  const n = pieceCount(pkg.length, PIECE_SIZE_MIN);
+  const last = n - 1;
+  // m1 and m2 hold every piece but the last; m9 only the last, and four other agents fetch it
+  // from m9 now: every upload of it taken, so the last piece cannot be assigned to m3
+  for (const name of ['m1', 'm2']) {
+    const p = await peer();
+    await srv.ask(name, {}, p.url, { have: [...Array(last).keys()], complete: true });
+  }
+  const m9 = await peer();
+  await srv.ask('m9', {}, m9.url, { have: [last], complete: true });
+  for (const other of ['o1', 'o2', 'o3', 'o4']) await srv.ask(other, {}, undefined, { have: [...Array(last).keys()] });
+  assert.equal(srv.tracker.uploads(SHA, 'm9'), 4);
+  const waiting = new Map<number, () => void>();
+  let free = false;
+  let written = 0;
+  let openSecond = (): void => undefined;
+  const asks: SwarmRequest[] = [];
+  const base = deps(srv, 'm3', {}, join(dir, 'told-first'));
+  const download = fetchPieces({
+    ...base,
+    tellLandedMs: 600_000, // told by time too (another test): never within this one
+    peer: async (url, o, l, ticket) => {
+      if (!free) await new Promise<void>((resolve) => waiting.set(o / PIECE_SIZE_MIN, resolve));
+      return base.peer(url, o, l, ticket);
+    },
+    release: (data) => {
+      written++;
+      base.release!(data);
+    },
+    ask: async (req) => {
+      asks.push(req);
+      if (asks.length === 2) await new Promise<void>((resolve) => (openSecond = resolve)); // held by the test
+      return srv.ask('m3', {}, undefined, req);
+    },
+  });
+  const until = async (what: string, ok: () => boolean): Promise<void> => {
+    const deadline = Date.now() + 20_000;
+    while (!ok()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  await until('the first assignments', () => waiting.size === MAX_FETCHES_PER_AGENT);
+  const first = [...waiting.keys()];
+  assert.ok(!first.includes(last));
+  // pieces land until fewer than KEEP_FETCHING are on their way: the agent asks (the test holds the request)
+  const landing = MAX_FETCHES_PER_AGENT - KEEP_FETCHING + 1;
+  for (let i = 0; i < landing; i++) {
+    waiting.get(first[i]!)!();
+    await until(`piece ${first[i]} written`, () => written === i + 1);
+  }
+  await until('the second request', () => asks.length === 2);
+  // the next lands while that request is out
+  waiting.get(first[landing]!)!();
+  await until(`piece ${first[landing]} written`, () => written === landing + 1);
+  // the answer: one piece (the last one's source is busy), so one on its way, and one landed untold
+  openSecond();
+  await until('the answer to the second request', () => waiting.size === MAX_FETCHES_PER_AGENT + 1);
+  // the agent asks now, not once that piece is in
+  await until('the third request, while the one piece is still on its way', () => asks.length === 3);
+  assert.deepEqual(
+    (asks[2]!.done ?? []).map((d) => d.piece),
+    [first[landing]],
+    'the piece that landed while the request was out is told',
+  );
+  assert.equal(written, landing + 1, 'the piece on its way was not in yet');
+  // the others end, m9's uploads are free, and the rest comes
+  for (const other of ['o1', 'o2', 'o3', 'o4']) await srv.ask(other, {}, undefined, { have: [], complete: true });
+  free = true;
+  for (const go of waiting.values()) go();
+  const r = await download;
+  await r.store.close();
+  assert.ok(readFileSync(join(dir, 'told-first')).equals(pkg));
 });
 
 test('a slow piece does not keep the pieces that landed untold: the tracker hears of them and frees their sources', async () => {

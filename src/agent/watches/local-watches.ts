@@ -32,7 +32,7 @@ export async function readWatches(file: string): Promise<LocalWatches> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { processes: [], crons: [], env: {} };
     throw new NoopsError('NOOPS_E_WATCHES', `cannot read ${file}: ${(err as Error).message}`);
   }
-  // Run from source (the unit tests, under tsx) workers cannot load TypeScript: parse in place.
+  // Run from source under tsx (the tests ran so until session 29) workers cannot load TypeScript: parse in place.
   if (import.meta.url.endsWith('.ts')) return (await import('./local-watches-parse.js')).parseWatches(text, file);
   return parseInWorker(text, file);
 }
