@@ -219,67 +219,90 @@ test('no tracker request while every missing piece is on its way: what landed is
   assert.equal(srv.tracker.uploads(SHA, 'q1') + srv.tracker.uploads(SHA, 'q2'), 0, "the peers' uploads are all free again");
 });
 
-test('a piece that lands while KEEP_FETCHING are on their way asks for nothing: the next request goes when fewer are', async () => {
-  const srv = server();
-  await holders(srv, ['k1', 'k2']);
-  const n = pieceCount(pkg.length, PIECE_SIZE_MIN);
-  // each piece comes only when the test lets it, in the order the test picks (all at once once `free`)
+/**
+ * A download by `host` whose every piece from a peer comes only when the test lets it (`land`, in
+ * the order the test picks; all at once after `letAllGo`), counting the pieces written and
+ * recording its tracker requests; `holdAsk(k)` holds the k-th request (1-based) until `openHeld`.
+ */
+function heldDownload(srv: ReturnType<typeof server>, host: string, file: string, holdAsk?: number) {
   const waiting = new Map<number, () => void>();
   let free = false;
-  let written = 0;
+  let openHeld = (): void => undefined;
   const asks: SwarmRequest[] = [];
-  const base = deps(srv, 'k3', {}, join(dir, 'keep'));
+  const counts = { written: 0 };
+  const base = deps(srv, host, {}, file);
   const download = fetchPieces({
     ...base,
-    tellLandedMs: 600_000, // told by time too (another test): never within this one
+    tellLandedMs: 600_000, // told by time too (another test): never within these
     peer: async (url, o, l, ticket) => {
       if (!free) await new Promise<void>((resolve) => waiting.set(o / PIECE_SIZE_MIN, resolve));
       return base.peer(url, o, l, ticket);
     },
     release: (data) => {
-      written++; // called once the piece is written
+      counts.written++; // called once the piece is written
       base.release!(data);
     },
     ask: async (req) => {
       asks.push(req);
-      return srv.ask('k3', {}, undefined, req);
+      if (asks.length === holdAsk) await new Promise<void>((resolve) => (openHeld = resolve));
+      return srv.ask(host, {}, undefined, req);
     },
   });
-  const until = async (what: string, ok: () => boolean): Promise<void> => {
-    const deadline = Date.now() + 20_000;
-    while (!ok()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+  return {
+    download,
+    waiting,
+    asks,
+    counts,
+    land: (piece: number) => waiting.get(piece)!(),
+    openHeld: () => openHeld(),
+    letAllGo: () => {
+      free = true;
+      for (const go of waiting.values()) go();
+    },
   };
-  await until('the first assignments', () => waiting.size === MAX_FETCHES_PER_AGENT);
-  assert.equal(asks.length, 1);
-  const first = [...waiting.keys()];
+}
+
+/** Waits until `ok()`, for 20 s at most. */
+async function until(what: string, ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('a piece that lands while KEEP_FETCHING are on their way asks for nothing: the next request goes when fewer are', async () => {
+  const srv = server();
+  await holders(srv, ['k1', 'k2']);
+  const n = pieceCount(pkg.length, PIECE_SIZE_MIN);
+  const d = heldDownload(srv, 'k3', join(dir, 'keep'));
+  await until('the first assignments', () => d.waiting.size === MAX_FETCHES_PER_AGENT);
+  assert.equal(d.asks.length, 1);
+  const first = [...d.waiting.keys()];
   // pieces land one by one: no request while KEEP_FETCHING (2) or more are still on their way
   const quiet = MAX_FETCHES_PER_AGENT - KEEP_FETCHING;
   for (let i = 0; i < quiet; i++) {
-    waiting.get(first[i]!)!();
-    await until(`piece ${first[i]} written`, () => written === i + 1);
+    d.land(first[i]!);
+    await until(`piece ${first[i]} written`, () => d.counts.written === i + 1);
   }
   await new Promise((r) => setTimeout(r, 200)); // a request, were one to follow, would be made by now
-  assert.equal(asks.length, 1, `no request while ${KEEP_FETCHING} pieces were on their way`);
+  assert.equal(d.asks.length, 1, `no request while ${KEEP_FETCHING} pieces were on their way`);
   // one more lands: fewer than KEEP_FETCHING on their way, and the agent asks, telling what landed
-  waiting.get(first[quiet]!)!();
-  await until('the second request', () => asks.length === 2);
+  d.land(first[quiet]!);
+  await until('the second request', () => d.asks.length === 2);
   assert.deepEqual(
-    (asks[1]!.done ?? []).map((d) => d.piece).sort((a, b) => a - b),
+    (d.asks[1]!.done ?? []).map((x) => x.piece).sort((a, b) => a - b),
     first.slice(0, quiet + 1).sort((a, b) => a - b),
     'the pieces that landed are told in that one request',
   );
-  free = true;
-  for (const go of waiting.values()) go();
-  const r = await download;
+  d.letAllGo();
+  const r = await d.download;
   await r.store.close();
   assert.ok(readFileSync(join(dir, 'keep')).equals(pkg));
   assert.deepEqual(
-    asks
+    d.asks
       .flatMap((a) => a.done ?? [])
-      .map((d) => d.piece)
+      .map((x) => x.piece)
       .sort((a, b) => a - b),
     [...Array(n).keys()],
     'every piece was told once',
@@ -300,65 +323,35 @@ test('pieces that landed while a request was out are told at once when the answe
   await srv.ask('m9', {}, m9.url, { have: [last], complete: true });
   for (const other of ['o1', 'o2', 'o3', 'o4']) await srv.ask(other, {}, undefined, { have: [...Array(last).keys()] });
   assert.equal(srv.tracker.uploads(SHA, 'm9'), 4);
-  const waiting = new Map<number, () => void>();
-  let free = false;
-  let written = 0;
-  let openSecond = (): void => undefined;
-  const asks: SwarmRequest[] = [];
-  const base = deps(srv, 'm3', {}, join(dir, 'told-first'));
-  const download = fetchPieces({
-    ...base,
-    tellLandedMs: 600_000, // told by time too (another test): never within this one
-    peer: async (url, o, l, ticket) => {
-      if (!free) await new Promise<void>((resolve) => waiting.set(o / PIECE_SIZE_MIN, resolve));
-      return base.peer(url, o, l, ticket);
-    },
-    release: (data) => {
-      written++;
-      base.release!(data);
-    },
-    ask: async (req) => {
-      asks.push(req);
-      if (asks.length === 2) await new Promise<void>((resolve) => (openSecond = resolve)); // held by the test
-      return srv.ask('m3', {}, undefined, req);
-    },
-  });
-  const until = async (what: string, ok: () => boolean): Promise<void> => {
-    const deadline = Date.now() + 20_000;
-    while (!ok()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
-  await until('the first assignments', () => waiting.size === MAX_FETCHES_PER_AGENT);
-  const first = [...waiting.keys()];
+  const d = heldDownload(srv, 'm3', join(dir, 'told-first'), 2);
+  await until('the first assignments', () => d.waiting.size === MAX_FETCHES_PER_AGENT);
+  const first = [...d.waiting.keys()];
   assert.ok(!first.includes(last));
   // pieces land until fewer than KEEP_FETCHING are on their way: the agent asks (the test holds the request)
   const landing = MAX_FETCHES_PER_AGENT - KEEP_FETCHING + 1;
   for (let i = 0; i < landing; i++) {
-    waiting.get(first[i]!)!();
-    await until(`piece ${first[i]} written`, () => written === i + 1);
+    d.land(first[i]!);
+    await until(`piece ${first[i]} written`, () => d.counts.written === i + 1);
   }
-  await until('the second request', () => asks.length === 2);
+  await until('the second request', () => d.asks.length === 2);
   // the next lands while that request is out
-  waiting.get(first[landing]!)!();
-  await until(`piece ${first[landing]} written`, () => written === landing + 1);
+  d.land(first[landing]!);
+  await until(`piece ${first[landing]} written`, () => d.counts.written === landing + 1);
   // the answer: one piece (the last one's source is busy), so one on its way, and one landed untold
-  openSecond();
-  await until('the answer to the second request', () => waiting.size === MAX_FETCHES_PER_AGENT + 1);
+  d.openHeld();
+  await until('the answer to the second request', () => d.waiting.size === MAX_FETCHES_PER_AGENT + 1);
   // the agent asks now, not once that piece is in
-  await until('the third request, while the one piece is still on its way', () => asks.length === 3);
+  await until('the third request, while the one piece is still on its way', () => d.asks.length === 3);
   assert.deepEqual(
-    (asks[2]!.done ?? []).map((d) => d.piece),
+    (d.asks[2]!.done ?? []).map((x) => x.piece),
     [first[landing]],
     'the piece that landed while the request was out is told',
   );
-  assert.equal(written, landing + 1, 'the piece on its way was not in yet');
+  assert.equal(d.counts.written, landing + 1, 'the piece on its way was not in yet');
   // the others end, m9's uploads are free, and the rest comes
   for (const other of ['o1', 'o2', 'o3', 'o4']) await srv.ask(other, {}, undefined, { have: [], complete: true });
-  free = true;
-  for (const go of waiting.values()) go();
-  const r = await download;
+  d.letAllGo();
+  const r = await d.download;
   await r.store.close();
   assert.ok(readFileSync(join(dir, 'told-first')).equals(pkg));
 });
