@@ -11,9 +11,10 @@
 // the log's path are printed last.
 // The tests run from JavaScript compiled for the run (esbuild, into .test-build/<pid>/, removed
 // after): see compileTree.
-import { mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { buildSync } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -185,21 +186,18 @@ for (const [phase, group] of groups) {
   const concurrency = /^[1-9]\d*$/.test(process.env.NOOPS_TEST_CONCURRENCY ?? '') ? process.env.NOOPS_TEST_CONCURRENCY : '2';
   const log = join(logDir, `${stamp}-${phase}.tap`);
   // The terminal gets the reporter node would pick by itself (spec on a terminal, TAP otherwise);
-  // the log always gets TAP, which holds every failure's location, error and output.
-  const reporters = [
-    '--test-reporter',
-    process.stdout.isTTY ? 'spec' : 'tap',
-    '--test-reporter-destination',
-    'stdout',
-    '--test-reporter',
-    'tap',
-    '--test-reporter-destination',
-    log,
-  ];
+  // the log always gets TAP, which holds every failure's location, error and output. Where stdout
+  // is no terminal (CI) its one TAP stream is copied into the log here: node's own file reporter
+  // loses its last lines when --test-force-exit ends the run (a file that failed as it loaded was
+  // the last thing written, and missing from the log).
+  const tty = process.stdout.isTTY === true;
+  const reporters = tty
+    ? ['--test-reporter', 'spec', '--test-reporter-destination', 'stdout', '--test-reporter', 'tap', '--test-reporter-destination', log]
+    : ['--test-reporter', 'tap', '--test-reporter-destination', 'stdout'];
   // --test-force-exit: a file whose tests all ended exits even if something it started still holds
   // the event loop (session 13: src/server/routes/servers.pg.test.ts passed, then its process sat
   // idle with one timer referenced for 15 minutes, and the run with it); what holds it is not found yet.
-  const r = spawnSync(
+  const child = spawn(
     process.execPath,
     [
       '--enable-source-maps',
@@ -211,10 +209,18 @@ for (const [phase, group] of groups) {
     ],
     {
       cwd: root,
-      stdio: 'inherit',
+      stdio: ['inherit', tty ? 'inherit' : 'pipe', 'inherit'],
       env: { ...process.env },
     },
   );
+  const copied = tty ? undefined : createWriteStream(log);
+  if (copied) {
+    child.stdout.pipe(copied);
+    child.stdout.pipe(process.stdout, { end: false });
+  }
+  const [status, signal] = await once(child, 'close');
+  if (copied && !copied.closed) await once(copied, 'close');
+  const r = { status, signal };
   pruneLogs();
   if (r.status !== 0) {
     const failed = failedFiles(log);
