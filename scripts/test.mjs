@@ -75,6 +75,7 @@ const OUTPUTS = ['test-artifacts', 'test-logs'];
  * failures' locations on the .ts sources.
  */
 function compileTree(out) {
+  mkdirSync(dirname(out), { recursive: true });
   // A run that was killed leaves its copy: remove the copies of processes that are gone.
   for (const name of readdirSync(dirname(out))) {
     if (/^\d+$/.test(name) && !alive(Number(name))) rmSync(join(dirname(out), name), { recursive: true, force: true });
