@@ -118,7 +118,6 @@ function compileTree(out) {
     sourcesContent: false,
     logLevel: 'warning',
   });
-  return out;
 }
 
 function alive(pid) {
@@ -221,13 +220,12 @@ for (const [phase, group] of groups) {
   }
   const [status, signal] = await once(child, 'close');
   if (copied && !copied.closed) await once(copied, 'close');
-  const r = { status, signal };
   pruneLogs();
-  if (r.status !== 0) {
+  if (status !== 0) {
     const failed = failedFiles(log);
     process.stderr.write(
-      `\n${phase} tests failed (exit ${r.status ?? r.signal})${failed.length > 0 ? ` in:\n${failed.map((f) => `  ${f}\n`).join('')}` : '\n'}the whole log: ${relative(root, log)}\n`,
+      `\n${phase} tests failed (exit ${status ?? signal})${failed.length > 0 ? ` in:\n${failed.map((f) => `  ${f}\n`).join('')}` : '\n'}the whole log: ${relative(root, log)}\n`,
     );
-    process.exit(r.status ?? 1);
+    process.exit(status ?? 1);
   }
 }
