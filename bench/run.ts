@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, setPriority } from 'node:os';
 import { join } from 'node:path';
+import { calibrate, describeCalibration } from './lib/calibrate.js';
 import { discover } from './lib/discover.js';
 import { machine } from './lib/machine.js';
 
@@ -92,6 +93,9 @@ async function main(): Promise<number> {
   const benchmarks = await discover(BENCH, args.only);
   const resultsDir = join(BENCH, 'results');
   mkdirSync(resultsDir, { recursive: true });
+  // the machine's constants, once, before anything else runs (bench/lib/calibrate.ts)
+  const calibration = benchmarks.length > 0 ? await calibrate() : undefined;
+  if (calibration) process.stderr.write(`bench: this machine: ${describeCalibration(calibration)}\n`);
   let failed = 0;
   for (const b of benchmarks) {
     const startedAt = new Date();
@@ -108,6 +112,7 @@ async function main(): Promise<number> {
             name: b.name,
             quick: args.quick,
             machine: m,
+            calibration,
             priority,
             loadAvg1mAtEnd: Math.round(loadavg()[0]! * 100) / 100,
             startedAt: startedAt.toISOString(),
