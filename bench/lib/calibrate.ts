@@ -3,7 +3,7 @@
  * benchmark and written with its results (docs/benchmarks.md, "Reading results across machines").
  * The development machine changes between sessions (an Intel Xeon one day, an AMD EPYC virtual
  * machine another), and the same code's figures moved three to four times with it: the server's
- * CPU for a desired-state change to 10,000 simulated agents was 4.4-5.5 s on one and 15-20 s on
+ * CPU for a desired-state change to 10,000 simulated agents was 4.4-5.7 s on one and 15-20 s on
  * the other (docs/benchmarks.md, session 30). What a run's figures are made of is mostly these:
  * small messages over the loopback (every request, answer and heartbeat: a wake-up of the process
  * at the other end), digests of package pieces, and V8 turning JSON into objects and back. Read a
