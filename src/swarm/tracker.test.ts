@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { affinity, MAX_SEED_UPLOADS, MAX_UPLOADS_PER_PEER, SEED_AFTER_MS, Tracker } from './tracker.js';
+import { AVOID_FAILED_MS, affinity, GONE_COOLDOWN_MS, MAX_SEED_UPLOADS, MAX_UPLOADS_PER_PEER, SEED_AFTER_MS, Tracker } from './tracker.js';
 import { SEED, type SwarmRequest } from './wire.js';
 
 const SHA = 'a'.repeat(64);
@@ -132,6 +132,44 @@ test('a peer that did not answer is dropped; a busy one only frees its assignmen
   const b = ask(t, 'h1', { failed: [{ piece: gone.piece, from: gone.from, why: 'gone' }] }, {}, 2);
   assert.ok(b.assignments.every((x) => x.from !== gone.from));
   assert.equal(t.banned(SHA, gone.from), false, 'not answering is not cheating');
+});
+
+test('a peer that refused an agent is not given to that agent again for a while; others still get it', () => {
+  const { t, clock } = tracker();
+  ask(t, 'refuser', { complete: true }, {}, 1);
+  assert.equal(ask(t, 'h1', {}, {}, 1).assignments[0]?.from, 'refuser');
+  // it answered 503 (busy): its upload is free and it is the least busy holder, but not for h1
+  const again = ask(t, 'h1', { failed: [{ piece: 0, from: 'refuser', why: 'busy' }] }, {}, 1);
+  assert.deepEqual(again.assignments, [], 'h1 is not sent back to the peer that just refused it');
+  assert.equal(ask(t, 'h2', {}, {}, 1).assignments[0]?.from, 'refuser', 'another agent is');
+  // h1 waits, then the server sends it the piece: its download does not stall on that peer
+  clock.now += SEED_AFTER_MS;
+  const seeded = ask(t, 'h1', {}, {}, 1);
+  assert.deepEqual(
+    seeded.assignments.map((x) => x.from),
+    [SEED],
+  );
+  // after AVOID_FAILED_MS the peer may be given to h1 again (h1's piece from the server failed)
+  ask(t, 'h2', { have: [], done: [{ piece: 0, from: 'refuser' }] }, {}, 1);
+  clock.now += AVOID_FAILED_MS;
+  assert.equal(ask(t, 'h1', { failed: [{ piece: 0, from: SEED, why: 'gone' }] }, {}, 1).assignments[0]?.from, 'refuser');
+});
+
+test('a peer reported gone is offered to no one for GONE_COOLDOWN_MS, whatever it announces meanwhile', () => {
+  const { t, clock } = tracker();
+  ask(t, 'silent', { complete: true }, {}, 1);
+  assert.equal(ask(t, 'h1', {}, {}, 1).assignments[0]?.from, 'silent');
+  assert.deepEqual(
+    ask(t, 'h1', { failed: [{ piece: 0, from: 'silent', why: 'gone' }] }, {}, 1).assignments.map((x) => x.from),
+    [SEED],
+    'no usable peer holds it: the server sends it',
+  );
+  // its own next request names its address and its pieces again (a firewall closes its port, not its way to the server)
+  ask(t, 'silent', { complete: true }, {}, 1);
+  assert.deepEqual(ask(t, 'h2', {}, {}, 1).assignments, [], "h2 waits for h1's copy, not for the silent peer");
+  clock.now += GONE_COOLDOWN_MS;
+  ask(t, 'silent', { complete: true }, {}, 1);
+  assert.equal(ask(t, 'h3', {}, {}, 1).assignments[0]?.from, 'silent', 'after the cooldown it is offered again');
 });
 
 test('a complete host gets nothing and frees what it had in flight', () => {

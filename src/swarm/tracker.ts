@@ -28,6 +28,20 @@ export const PEER_TTL_MS = 10 * 60_000;
  * ms on a fast link) never reaches it; short enough that a stuck one costs seconds, not minutes.
  */
 export const SEED_AFTER_MS = 5_000;
+/**
+ * A peer an agent found busy (503) or gone is not given to that agent again for this long: given
+ * back at once (it was the least busy holder again, its upload just freed), an agent whose peer
+ * refused every range, or whose port a firewall closes, was sent to it round after round and its
+ * download stalled until it failed; now it goes to another holder, or waits SEED_AFTER_MS and
+ * gets the piece from the server.
+ */
+export const AVOID_FAILED_MS = 10_000;
+/**
+ * A peer reported gone (it did not answer the agent the tracker sent to it) is offered to no one
+ * for this long, whatever it announces meanwhile: its own next request named its address and
+ * pieces again, and put it back before anyone could get the piece elsewhere.
+ */
+export const GONE_COOLDOWN_MS = 30_000;
 /** When nothing could be assigned: ask again after about this long (the agent adds jitter). */
 export const RETRY_MS = 150;
 /**
@@ -53,6 +67,8 @@ interface Peer {
   have: Uint8Array;
   uploads: number;
   seen: number;
+  /** offered to no one before this (ms): reported gone (GONE_COOLDOWN_MS) */
+  goneUntil: number;
   /** what it is fetching now, by piece */
   fetches: Map<number, Flight>;
 }
@@ -79,6 +95,8 @@ interface Swarm {
   seedUploads: number;
   /** agents given nothing, since when */
   waiting: Map<string, number>;
+  /** per agent, the peers it found busy or gone and is not given until a time (AVOID_FAILED_MS) */
+  avoid: Map<string, Map<string, number>>;
   used: number;
   /** when assignments past their time were last looked for */
   expiredAt: number;
@@ -160,7 +178,16 @@ export class Tracker {
     this.expire(s, now);
     let me = s.peers.get(asker.host);
     if (!me) {
-      me = { host: asker.host, url: undefined, labels: asker.labels, have: new Uint8Array(n), uploads: 0, seen: now, fetches: new Map() };
+      me = {
+        host: asker.host,
+        url: undefined,
+        labels: asker.labels,
+        have: new Uint8Array(n),
+        uploads: 0,
+        seen: now,
+        goneUntil: 0,
+        fetches: new Map(),
+      };
       s.peers.set(asker.host, me);
     }
     me.seen = now;
@@ -172,7 +199,13 @@ export class Tracker {
     for (const r of req.failed ?? []) {
       const f = this.land(s, asker.host, r.piece);
       moved ||= f !== undefined;
-      if (r.why === 'gone' && f?.from === r.from) this.drop(s, r.from);
+      if (f === undefined || f.from !== r.from || r.from === SEED) continue;
+      this.avoid(s, asker.host, r.from, now);
+      if (r.why === 'gone') {
+        this.drop(s, r.from);
+        const p = s.peers.get(r.from);
+        if (p) p.goneUntil = now + GONE_COOLDOWN_MS;
+      }
     }
     for (const r of req.bad ?? []) {
       const f = this.land(s, asker.host, r.piece);
@@ -186,6 +219,7 @@ export class Tracker {
     moved = this.setHave(s, me, req.have) || moved;
     if (req.complete) {
       s.waiting.delete(asker.host);
+      s.avoid.delete(asker.host);
       for (const piece of [...me.fetches.keys()]) this.land(s, asker.host, piece);
       this.wake(sha256, Infinity);
       return { assignments: [], retryMs: 0 };
@@ -214,6 +248,7 @@ export class Tracker {
         fetching: new Uint16Array(n),
         seedUploads: 0,
         waiting: new Map(),
+        avoid: new Map(),
         used: now,
         expiredAt: now,
       };
@@ -244,6 +279,14 @@ export class Tracker {
       if (p) p.uploads = Math.max(0, p.uploads - 1);
     }
     return f;
+  }
+
+  /** `requester` is not given `peer` for AVOID_FAILED_MS from `now`; its entries past their time go. */
+  private avoid(s: Swarm, requester: string, peer: string, now: number): void {
+    let m = s.avoid.get(requester);
+    if (!m) s.avoid.set(requester, (m = new Map()));
+    for (const [p, until] of m) if (until <= now) m.delete(p);
+    m.set(peer, now + AVOID_FAILED_MS);
   }
 
   /** A peer that is gone or banned holds nothing any more, as far as others are told. */
@@ -316,7 +359,7 @@ export class Tracker {
   }
 
   private usable(s: Swarm, p: Peer | undefined, now: number): p is Peer {
-    return p !== undefined && p.url !== undefined && !s.banned.has(p.host) && now - p.seen <= PEER_TTL_MS;
+    return p !== undefined && p.url !== undefined && !s.banned.has(p.host) && now - p.seen <= PEER_TTL_MS && now >= p.goneUntil;
   }
 
   private liveHolder(s: Swarm, piece: number, now: number): boolean {
@@ -331,10 +374,12 @@ export class Tracker {
     // none can be better than one as near as can be and idle: the first such ends the search
     // (a piece of a large fleet has hundreds of holders, and each answer looks at a few pieces)
     const nearest = affinity(me.labels, me.labels);
+    const avoided = s.avoid.get(me.host);
     for (const h of s.holders[piece]!) {
       if (h === me.host) continue;
       const p = s.peers.get(h);
       if (!this.usable(s, p, now) || p.uploads >= MAX_UPLOADS_PER_PEER) continue;
+      if (avoided !== undefined && (avoided.get(h) ?? 0) > now) continue;
       const near = affinity(me.labels, p.labels);
       if (near === nearest && p.uploads === 0) return p;
       const key = [near, -p.uploads, this.random()];
