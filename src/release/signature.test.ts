@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import {
   canonicalJson,
   keyIdOf,
@@ -49,6 +49,9 @@ test('the key: its raw public bytes and id (RFC 8032 test 1)', () => {
   assert.equal(Buffer.from(publicKeyOf(key), 'base64').toString('hex'), 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
   assert.deepEqual(signingKeyOf(key), { keyId: '21fe31dfa154a261', publicKey: '11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=' });
   assert.equal(keyIdOf(publicKeyOf(key)), '21fe31dfa154a261');
+  // read from the key's DER form (not its JWK: a lock Node 20 holds there can hang the process)
+  assert.equal(publicKeyOf(createPublicKey(key)), publicKeyOf(key), 'its public half gives the same bytes');
+  assert.throws(() => publicKeyOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey), /not an Ed25519 key \(ec\)/);
 });
 
 test('sign and verify: the exact signature (Ed25519 is deterministic), and it verifies', () => {

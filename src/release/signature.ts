@@ -72,10 +72,22 @@ export function releaseMessage(r: SignedRelease): Buffer {
   return Buffer.from(`${SIGNATURE_DOMAIN}\n${canonicalJson(fields)}`, 'utf8');
 }
 
-/** The raw public key of an Ed25519 key (private or public), as base64. */
+/** An Ed25519 public key in DER (SubjectPublicKeyInfo): these 12 bytes, then the 32 of the key. */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/**
+ * The raw public key of an Ed25519 key (private or public), as base64. Read from its DER form, not
+ * its JWK: Node 20 exports a JWK holding the key's lock while it builds the object, and a garbage
+ * collection then may free the job that generated the key, which takes the same lock: the process
+ * hung for good (seen once in CI, in a test that made its keys with generateKeyPairSync; a server
+ * makes its signing key that way on its first start).
+ */
 export function publicKeyOf(key: KeyObject): string {
-  const jwk = createPublicKey(key).export({ format: 'jwk' });
-  return Buffer.from(jwk.x!, 'base64url').toString('base64');
+  const pub = key.type === 'public' ? key : createPublicKey(key);
+  const der = pub.export({ type: 'spki', format: 'der' });
+  if (der.length !== ED25519_SPKI_PREFIX.length + 32 || !der.subarray(0, ED25519_SPKI_PREFIX.length).equals(ED25519_SPKI_PREFIX))
+    throw new Error(`not an Ed25519 key (${pub.asymmetricKeyType})`);
+  return der.subarray(ED25519_SPKI_PREFIX.length).toString('base64');
 }
 
 /** The id of a public key (base64 of its raw bytes): 16 hex digits of its sha256. */
