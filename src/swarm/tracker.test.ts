@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AVOID_FAILED_MS, affinity, GONE_COOLDOWN_MS, MAX_SEED_UPLOADS, MAX_UPLOADS_PER_PEER, SEED_AFTER_MS, Tracker } from './tracker.js';
+import {
+  AVOID_FAILED_MS,
+  affinity,
+  GONE_COOLDOWN_MS,
+  GONE_REPORTERS,
+  MAX_SEED_UPLOADS,
+  MAX_UPLOADS_PER_PEER,
+  SEED_AFTER_MS,
+  Tracker,
+} from './tracker.js';
 import { SEED, type SwarmRequest } from './wire.js';
 
 const SHA = 'a'.repeat(64);
@@ -134,42 +143,52 @@ test('a peer that did not answer is dropped; a busy one only frees its assignmen
   assert.equal(t.banned(SHA, gone.from), false, 'not answering is not cheating');
 });
 
-test('a peer that refused an agent is not given to that agent again for a while; others still get it', () => {
+test('a peer that refused an agent is not given to that agent again for AVOID_FAILED_MS; others still get it', () => {
   const { t, clock } = tracker();
   ask(t, 'refuser', { complete: true }, {}, 1);
   assert.equal(ask(t, 'h1', {}, {}, 1).assignments[0]?.from, 'refuser');
+  const t0 = clock.now;
   // it answered 503 (busy): its upload is free and it is the least busy holder, but not for h1
   const again = ask(t, 'h1', { failed: [{ piece: 0, from: 'refuser', why: 'busy' }] }, {}, 1);
   assert.deepEqual(again.assignments, [], 'h1 is not sent back to the peer that just refused it');
   assert.equal(ask(t, 'h2', {}, {}, 1).assignments[0]?.from, 'refuser', 'another agent is');
   // h1 waits, then the server sends it the piece: its download does not stall on that peer
-  clock.now += SEED_AFTER_MS;
-  const seeded = ask(t, 'h1', {}, {}, 1);
+  clock.now = t0 + SEED_AFTER_MS;
   assert.deepEqual(
-    seeded.assignments.map((x) => x.from),
+    ask(t, 'h1', {}, {}, 1).assignments.map((x) => x.from),
     [SEED],
   );
-  // after AVOID_FAILED_MS the peer may be given to h1 again (h1's piece from the server failed)
-  ask(t, 'h2', { have: [], done: [{ piece: 0, from: 'refuser' }] }, {}, 1);
-  clock.now += AVOID_FAILED_MS;
-  assert.equal(ask(t, 'h1', { failed: [{ piece: 0, from: SEED, why: 'gone' }] }, {}, 1).assignments[0]?.from, 'refuser');
+  // the server's copy failed too: until AVOID_FAILED_MS has passed, h1 is still not sent to the refuser
+  clock.now = t0 + AVOID_FAILED_MS - 1;
+  assert.deepEqual(ask(t, 'h1', { failed: [{ piece: 0, from: SEED, why: 'gone' }] }, {}, 1).assignments, []);
+  clock.now = t0 + AVOID_FAILED_MS;
+  assert.equal(ask(t, 'h1', {}, {}, 1).assignments[0]?.from, 'refuser', 'then it may be again');
 });
 
-test('a peer reported gone is offered to no one for GONE_COOLDOWN_MS, whatever it announces meanwhile', () => {
+test('a peer reported gone by GONE_REPORTERS agents is offered to no one for GONE_COOLDOWN_MS, whatever it announces', () => {
   const { t, clock } = tracker();
   ask(t, 'silent', { complete: true }, {}, 1);
   assert.equal(ask(t, 'h1', {}, {}, 1).assignments[0]?.from, 'silent');
+  assert.equal(ask(t, 'h2', {}, {}, 1).assignments[0]?.from, 'silent');
   assert.deepEqual(
-    ask(t, 'h1', { failed: [{ piece: 0, from: 'silent', why: 'gone' }] }, {}, 1).assignments.map((x) => x.from),
-    [SEED],
-    'no usable peer holds it: the server sends it',
+    ask(t, 'h1', { failed: [{ piece: 0, from: 'silent', why: 'gone' }] }, {}, 1).assignments,
+    [],
+    "h1 is not sent back to it; h2's copy is on its way",
   );
   // its own next request names its address and its pieces again (a firewall closes its port, not its way to the server)
   ask(t, 'silent', { complete: true }, {}, 1);
-  assert.deepEqual(ask(t, 'h2', {}, {}, 1).assignments, [], "h2 waits for h1's copy, not for the silent peer");
-  clock.now += GONE_COOLDOWN_MS;
+  assert.equal(ask(t, 'h3', {}, {}, 1).assignments[0]?.from, 'silent', "one agent's word does not take it out for the others");
+  assert.equal(GONE_REPORTERS, 2);
+  ask(t, 'h2', { failed: [{ piece: 0, from: 'silent', why: 'gone' }] }, {}, 1);
+  const t0 = clock.now;
   ask(t, 'silent', { complete: true }, {}, 1);
-  assert.equal(ask(t, 'h3', {}, {}, 1).assignments[0]?.from, 'silent', 'after the cooldown it is offered again');
+  assert.deepEqual(ask(t, 'h4', {}, {}, 1).assignments, [], "two agents' word does: h4 waits for the copies on their way, not for it");
+  clock.now = t0 + GONE_COOLDOWN_MS - 1;
+  ask(t, 'silent', { complete: true }, {}, 1);
+  assert.ok(!ask(t, 'h5', {}, {}, 1).assignments.some((x) => x.from === 'silent'), 'still out just before the cooldown ends');
+  clock.now = t0 + GONE_COOLDOWN_MS;
+  ask(t, 'silent', { complete: true }, {}, 1);
+  assert.equal(ask(t, 'h6', {}, {}, 1).assignments[0]?.from, 'silent', 'after the cooldown it is offered again');
 });
 
 test('a complete host gets nothing and frees what it had in flight', () => {

@@ -37,11 +37,15 @@ export const SEED_AFTER_MS = 5_000;
  */
 export const AVOID_FAILED_MS = 10_000;
 /**
- * A peer reported gone (it did not answer the agent the tracker sent to it) is offered to no one
- * for this long, whatever it announces meanwhile: its own next request named its address and
- * pieces again, and put it back before anyone could get the piece elsewhere.
+ * A peer reported gone (it did not answer the agents the tracker sent to it) by GONE_REPORTERS
+ * agents within this long is offered to no one for this long, whatever it announces meanwhile:
+ * its own next request named its address and pieces again, and put it back before anyone could
+ * get the piece elsewhere. One agent's word is not enough: its own network, or its tickets
+ * refused for its address, would take every peer it was sent to out for everyone.
  */
 export const GONE_COOLDOWN_MS = 30_000;
+/** Distinct agents whose `gone` reports within GONE_COOLDOWN_MS put a peer out for everyone. */
+export const GONE_REPORTERS = 2;
 /** When nothing could be assigned: ask again after about this long (the agent adds jitter). */
 export const RETRY_MS = 150;
 /**
@@ -67,8 +71,10 @@ interface Peer {
   have: Uint8Array;
   uploads: number;
   seen: number;
-  /** offered to no one before this (ms): reported gone (GONE_COOLDOWN_MS) */
+  /** offered to no one before this (ms): reported gone by GONE_REPORTERS agents (GONE_COOLDOWN_MS) */
   goneUntil: number;
+  /** who reported it gone lately, and when (ms): at most one entry an agent */
+  goneBy: Map<string, number>;
   /** what it is fetching now, by piece */
   fetches: Map<number, Flight>;
 }
@@ -186,6 +192,7 @@ export class Tracker {
         uploads: 0,
         seen: now,
         goneUntil: 0,
+        goneBy: new Map(),
         fetches: new Map(),
       };
       s.peers.set(asker.host, me);
@@ -200,11 +207,15 @@ export class Tracker {
       const f = this.land(s, asker.host, r.piece);
       moved ||= f !== undefined;
       if (f === undefined || f.from !== r.from || r.from === SEED) continue;
-      this.avoid(s, asker.host, r.from, now);
+      this.avoid(s, asker.host, r.from, now); // this agent: not sent back to it for a while (a gone one, too)
       if (r.why === 'gone') {
         this.drop(s, r.from);
         const p = s.peers.get(r.from);
-        if (p) p.goneUntil = now + GONE_COOLDOWN_MS;
+        if (p) {
+          for (const [by, at] of p.goneBy) if (now - at > GONE_COOLDOWN_MS) p.goneBy.delete(by);
+          p.goneBy.set(asker.host, now);
+          if (p.goneBy.size >= GONE_REPORTERS) p.goneUntil = now + GONE_COOLDOWN_MS;
+        }
       }
     }
     for (const r of req.bad ?? []) {
@@ -258,11 +269,15 @@ export class Tracker {
     return s;
   }
 
-  /** Assignments past their time are over: their sources are free again. */
+  /** Assignments past their time are over: their sources are free again; so are avoided peers. */
   private expire(s: Swarm, now: number): void {
     if (now - s.expiredAt < EXPIRE_EVERY_MS) return;
     s.expiredAt = now;
     for (const f of [...s.flights.values()]) if (now - f.at > ASSIGNMENT_TTL_MS) this.land(s, f.requester, f.piece);
+    for (const [requester, m] of s.avoid) {
+      for (const [p, until] of m) if (until <= now) m.delete(p);
+      if (m.size === 0) s.avoid.delete(requester);
+    }
   }
 
   /** The assignment of `piece` to `requester` is over (fetched, failed, refused or expired): it, if there was one. */
