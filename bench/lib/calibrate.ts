@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { bestDigest, digestOf } from '../../src/swarm/index.js';
+import { round } from './stats.js';
 
 export interface Calibration {
   /**
@@ -195,9 +196,4 @@ function jsonRoundTripUs(rounds: number): number {
   const c = process.cpuUsage(c0);
   if (keep < 0) throw new Error('unreachable'); // keeps the loops' work observable
   return round((c.user + c.system) / rounds, 2);
-}
-
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
 }

@@ -296,11 +296,10 @@ export class Tracker {
     return f;
   }
 
-  /** `requester` is not given `peer` for AVOID_FAILED_MS from `now`; its entries past their time go. */
+  /** `requester` is not given `peer` for AVOID_FAILED_MS from `now` (entries past their time go in `expire`). */
   private avoid(s: Swarm, requester: string, peer: string, now: number): void {
     let m = s.avoid.get(requester);
     if (!m) s.avoid.set(requester, (m = new Map()));
-    for (const [p, until] of m) if (until <= now) m.delete(p);
     m.set(peer, now + AVOID_FAILED_MS);
   }
 
