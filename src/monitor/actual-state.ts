@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 // plain JSON values compared (twice node's isDeepStrictEqual's speed, at every report)
 import sameJson from 'fast-deep-equal';
-import type { AgentReport, CronView, EventView } from '../api/index.js';
+import { type AgentReport, type CronView, type EventView, laterReport } from '../api/index.js';
 import { CHANNELS, type ChangeBus } from '../bus/index.js';
 import type { InstanceRow, Store } from '../store/index.js';
 import { compareInstanceRows, instanceRows } from './instances.js';
@@ -134,7 +134,7 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
   /**
    * Takes a host's report as another server stored it (received at `at`, ISO): its last report
    * and instance rows here, and the `report` event (a leading server's rollout steps on it). A
-   * report this server holds that is as new or newer is kept. Nothing is written back.
+   * report this server holds that is as late or later (`laterReport`: the agent's order, then `at`) is kept. Nothing is written back.
    * Answers whether it was taken.
    */
   receiveStored(host: string, report: AgentReport, at: string): boolean {
@@ -167,7 +167,8 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
   private takeStored(host: string, report: AgentReport, at: string): boolean {
     const atMs = Date.parse(at);
     const prev = this.last.get(host);
-    if (prev && prev.at >= atMs) return false;
+    // the agent's order first: a paused server receives a report late, with a new `at`
+    if (prev && !laterReport({ at: atMs, order: report.order }, { at: prev.at, order: prev.report.order })) return false;
     this.last.set(host, {
       report,
       at: atMs,

@@ -134,6 +134,38 @@ test('receiveStored: a newer stored report replaces the rows and emits; an older
   assert.equal(s.a.lastSeen('h1', null), newer);
 });
 
+test("a report received late by a paused server replaces nothing: the agent's order wins over the time it came", async (t) => {
+  const s = await twoServers();
+  t.after(() => s.close());
+  // h1's agent sent its report 7 (v2) to B, which was paused; it gave up and sent report 8 (v3) to A
+  await s.a.receive('h1', report('v3', { order: { boot: 'b1', seq: 8 } }));
+  await s.a.flush();
+  await s.b.settled();
+  assert.equal(s.b.lastReport('h1')?.processes[0]?.version, 'v3');
+  // B resumes and receives the waiting report 7 now: a newer time than A's, an older report
+  await new Promise((r) => setTimeout(r, 5));
+  await s.b.receive('h1', report('v2', { order: { boot: 'b1', seq: 7 } }));
+  await s.b.flush();
+  await s.a.settled();
+  assert.equal(s.b.lastReport('h1')?.processes[0]?.version, 'v3', 'B counts it as a heartbeat');
+  assert.equal(s.a.lastReport('h1')?.processes[0]?.version, 'v3');
+  // B had not yet read A's report when the late one came: B stores it, the store keeps v3, A keeps v3
+  const c = new ActualState(s.db, 15_000, new LocalChangeBus());
+  t.after(() => c.close());
+  await c.receive('h1', report('v2', { order: { boot: 'b1', seq: 7 } }));
+  await c.flush();
+  assert.equal(JSON.parse((await s.db.listHostReports(['h1']))[0]!.report).processes[0].version, 'v3', 'the store keeps the later report');
+  const later = new Date(Date.now() + 60_000).toISOString();
+  assert.equal(s.a.receiveStored('h1', report('v2', { order: { boot: 'b1', seq: 7 } }), later), false);
+  assert.equal(s.a.lastReport('h1')?.processes[0]?.version, 'v3');
+  // a report of a new start of the agent is later by the time it came
+  assert.equal(s.a.receiveStored('h1', report('v4', { order: { boot: 'b2', seq: 1 } }), later), true);
+  assert.deepEqual(
+    s.a.instances().map((r) => r.version),
+    ['v4'],
+  );
+});
+
 test('a thousand changed reports: one batched write on B, one read on A', async (t) => {
   const db = await openStore('sqlite::memory:');
   t.after(() => db.close());

@@ -50,7 +50,7 @@ export function hostsOfPayload(payload: string): string[] {
 /** What of a report other servers need, as stored: all but its events (they stay where they were heard). */
 export function sharedReport(host: string, report: AgentReport, at: string): StoredHostReport {
   // metric points reach every server through the ingestion's store, not through the report
-  return { host, at, report: JSON.stringify({ ...report, events: undefined, metrics: undefined }) };
+  return { host, at, report: JSON.stringify({ ...report, events: undefined, metrics: undefined }), order: report.order ?? null };
 }
 
 /** The parts of a report that are stored for the others when they change, besides processes and failures. */

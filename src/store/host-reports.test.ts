@@ -31,6 +31,26 @@ function behaves(open: () => Promise<Store>): void {
     }
   });
 
+  it('of one agent start, the report the agent sent later wins whenever a server received it; else the time', async () => {
+    const store = await open();
+    try {
+      const at = (seq: number, time: string, boot = 'b1') => ({ host: 'h1', at: time, report: `{"seq":${seq}}`, order: { boot, seq } });
+      await store.putHostReports([at(8, T1)]);
+      await store.putHostReports([at(7, T2)]); // received late, by a server that was paused
+      assert.deepEqual(await store.listHostReports(['h1']), [{ host: 'h1', at: T1, report: '{"seq":8}' }]);
+      await store.putHostReports([at(9, T0)]); // a server whose clock is behind
+      assert.deepEqual(await store.listHostReports(['h1']), [{ host: 'h1', at: T0, report: '{"seq":9}' }]);
+      await store.putHostReports([at(1, T0, 'b2')]); // a new start, received no later: kept out
+      await store.putHostReports([at(2, T1, 'b2'), at(1, T2, 'b2')]); // one batch: the later sent
+      assert.deepEqual(await store.listHostReports(['h1']), [{ host: 'h1', at: T1, report: '{"seq":2}' }]);
+      await store.putHostReports([{ host: 'h1', at: T0, report: '{"old":1}' }]); // an agent without order: the time
+      await store.putHostReports([{ host: 'h1', at: T2, report: '{"old":2}' }]);
+      assert.deepEqual(await store.listHostReports(['h1']), [{ host: 'h1', at: T2, report: '{"old":2}' }]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('lists the hosts asked for (or all), in batches of any size; host rm deletes its report', async () => {
     const store = await open();
     try {

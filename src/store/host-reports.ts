@@ -6,6 +6,7 @@
  * change bus; the others read the named hosts' reports back in one query.
  */
 import { sql, type Kysely, type Migration } from 'kysely';
+import { laterReport } from '../api/index.js';
 import { chunks, inChunks, RowsStatement } from './batch.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
@@ -18,6 +19,10 @@ export interface HostReportsTable {
   at: string;
   /** the report, as JSON text */
   report: string;
+  /** its agent's start (AgentReport.order.boot), when the report has an order (0035) */
+  boot: string | null;
+  /** its place among the reports of that start (AgentReport.order.seq) (0035) */
+  seq: number | null;
 }
 
 /**
@@ -42,9 +47,28 @@ export function hostReportsMigration(backend: Backend): Migration {
 }
 
 /**
+ * Migration 0035_host_report_order: each stored report's place among its agent's reports. A
+ * server paused (SIGSTOP, a long collection) reads a request that waited in its socket when it
+ * resumes and receives it then: its `at` is newer than the reports the agent sent since to
+ * another server, and by `at` alone it replaced them, for good when nothing changed after.
+ */
+export function hostReportOrderMigration(_backend: Backend): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('host_reports').addColumn('boot', 'text').execute();
+      await db.schema.alterTable('host_reports').addColumn('seq', 'integer').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('host_reports').dropColumn('seq').execute();
+      await db.schema.alterTable('host_reports').dropColumn('boot').execute();
+    },
+  };
+}
+
+/**
  * Stores many hosts' reports in one transaction (a few statements for a whole deploy batch). A
- * host's stored report is replaced only by a newer one (`at`): two servers may write one host's
- * reports out of order when its agent moved between them.
+ * host's stored report is replaced only by a later one (`laterReport`, in SQL too): two servers
+ * may write one host's reports out of order when its agent moved between them.
  */
 export async function putHostReports(db: Kysely<Database>, reports: readonly StoredHostReport[]): Promise<void> {
   if (reports.length === 0) return;
@@ -52,7 +76,7 @@ export async function putHostReports(db: Kysely<Database>, reports: readonly Sto
   const latest = new Map<string, StoredHostReport>();
   for (const r of reports) {
     const seen = latest.get(r.host);
-    if (seen === undefined || seen.at < r.at) latest.set(r.host, r);
+    if (seen === undefined || laterReport(r, seen)) latest.set(r.host, r);
   }
   const sorted = [...latest.values()].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
   await db.transaction().execute(async (trx) => {
@@ -60,20 +84,36 @@ export async function putHostReports(db: Kysely<Database>, reports: readonly Sto
   });
 }
 
-/** Hosts' reports, each replacing an older one: built once per count of rows (batch.ts). */
+/** Hosts' reports, each replacing an earlier one (`laterReport`): built once per count of rows (batch.ts). */
 const upsertReports = new RowsStatement(
   (db, rows) =>
     db
       .insertInto('host_reports')
-      .values(rows.map(([host, at, report]) => ({ host: host as string, at: at as string, report: report as string })))
+      .values(
+        rows.map(([host, at, report, boot, seq]) => ({
+          host: host as string,
+          at: at as string,
+          report: report as string,
+          boot: boot as string | null,
+          seq: seq as number | null,
+        })),
+      )
       .onConflict((oc) =>
         oc
           .column('host')
-          .doUpdateSet({ at: (eb) => eb.ref('excluded.at'), report: (eb) => eb.ref('excluded.report') })
-          .whereRef('host_reports.at', '<', 'excluded.at'),
+          .doUpdateSet({
+            at: (eb) => eb.ref('excluded.at'),
+            report: (eb) => eb.ref('excluded.report'),
+            boot: (eb) => eb.ref('excluded.boot'),
+            seq: (eb) => eb.ref('excluded.seq'),
+          })
+          // laterReport: a null on either side makes the first test null, and CASE takes `at`
+          .where(
+            sql<boolean>`case when host_reports.boot = excluded.boot and host_reports.seq is not null and excluded.seq is not null then host_reports.seq < excluded.seq else host_reports.at < excluded.at end`,
+          ),
       )
       .compile(),
-  (r: StoredHostReport) => [r.host, r.at, r.report],
+  (r: StoredHostReport) => [r.host, r.at, r.report, r.order?.boot ?? null, r.order?.seq ?? null],
 );
 
 /**

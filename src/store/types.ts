@@ -6,6 +6,7 @@
  * text on both backends; JSON-valued fields are plain objects here and stored as JSON text;
  * tags are canonical (root-first) strings made by `tree/`.
  */
+import type { ReportOrder } from '../api/index.js';
 import type {
   AgentCommandChunk,
   AgentCommandPost,
@@ -293,6 +294,11 @@ export interface StoredHostReport {
   at: string;
   /** the report, as JSON text */
   report: string;
+  /**
+   * its place among its agent's reports (AgentReport.order), when it has one: of two reports of
+   * one agent start the later sent wins whichever a server received last (0035)
+   */
+  order?: ReportOrder | null;
 }
 
 /** One supervised process of one instance, as its agent last reported it. */
