@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  ASSIGNMENT_TTL_MS,
   AVOID_FAILED_MS,
   affinity,
   GONE_COOLDOWN_MS,
   GONE_REPORTERS,
+  LATE_BAD_MS,
   MAX_SEED_UPLOADS,
   MAX_UPLOADS_PER_PEER,
   SEED_AFTER_MS,
@@ -130,6 +132,39 @@ test('a peer reported for a bad piece is banned for the package: never offered a
   // the banned peer announcing again changes nothing
   ask(t, 'evil', { complete: true }, {}, 1);
   assert.deepEqual(ask(t, 'h2', {}, {}, 1).assignments, [], 'h1 fetches it from the server; h2 waits, not for evil');
+});
+
+test('a bad piece reported after its assignment expired bans the peer for LATE_BAD_MS more; not a peer it was not from', () => {
+  for (const [after, banned] of [
+    [LATE_BAD_MS - 1, true],
+    [LATE_BAD_MS, false],
+  ] as const) {
+    const { t, clock } = tracker();
+    ask(t, 'evil', { complete: true }, {}, 1);
+    ask(t, 'honest', { complete: true }, {}, 1);
+    const a = ask(t, 'h1', {}, {}, 1);
+    const from = a.assignments[0]!.from;
+    const other = from === 'evil' ? 'honest' : 'evil';
+    clock.now += ASSIGNMENT_TTL_MS + 1;
+    ask(t, 'h2', { complete: true }, {}, 1); // any request of the package finds the assignment past its time
+    assert.equal(t.uploads(SHA, from), 0, 'the expired assignment no longer counts as an upload');
+    clock.now += after;
+    // the agent's next request (it is given the piece again in its answer: a new assignment)
+    ask(
+      t,
+      'h1',
+      {
+        bad: [
+          { piece: 0, from: other },
+          { piece: 0, from },
+        ],
+      },
+      {},
+      1,
+    );
+    assert.equal(t.banned(SHA, other), false, `${other} was not the source: not believed`);
+    assert.equal(t.banned(SHA, from), banned, `a bad piece reported ${after} ms after the assignment expired`);
+  }
 });
 
 test('a peer that did not answer is dropped; a busy one only frees its assignment', () => {

@@ -20,6 +20,13 @@ export const MAX_FETCHES_PER_AGENT = 4;
 export const MAX_SEED_UPLOADS = 16;
 /** An assignment not reported after this long is counted as over (its agent died or hung). */
 export const ASSIGNMENT_TTL_MS = 30_000;
+/**
+ * An assignment past ASSIGNMENT_TTL_MS is still known this much longer, for a late `bad` report
+ * only: a fetch can outlast the TTL (PEER_TIMEOUT_MS for the range, once more on a new connection
+ * when a kept one was lost, then the agent's next request), and a peer that stalled 29 s and then
+ * sent a bad piece was banned by its victim alone, offered to the others as before.
+ */
+export const LATE_BAD_MS = 60_000;
 /** A peer not heard of for this long is not offered (it may have stopped); 10 minutes covers a quiet seed. */
 export const PEER_TTL_MS = 10 * 60_000;
 /**
@@ -96,6 +103,8 @@ interface Swarm {
   banned: Set<string>;
   /** key `requester\npiece` */
   flights: Map<string, Flight>;
+  /** assignments past their time, by the same key: their peer, and until when a `bad` report of them is believed (LATE_BAD_MS) */
+  expired: Map<string, { from: string; until: number }>;
   /** per piece, fetches in flight by agents that serve peers */
   fetching: Uint16Array;
   seedUploads: number;
@@ -220,7 +229,9 @@ export class Tracker {
     }
     for (const r of req.bad ?? []) {
       const f = this.land(s, asker.host, r.piece);
-      if (r.from === SEED || f?.from !== r.from) continue; // the server's own copy is checked by its sha256 when the table is made
+      const late = s.expired.get(`${asker.host}\n${r.piece}`);
+      const sent = f?.from === r.from || (late !== undefined && late.from === r.from && late.until > now);
+      if (r.from === SEED || !sent) continue; // the server's own copy is checked by its sha256 when the table is made
       s.banned.add(r.from);
       this.drop(s, r.from);
     }
@@ -256,6 +267,7 @@ export class Tracker {
         holders: Array.from({ length: n }, () => new Set<string>()),
         banned: new Set(),
         flights: new Map(),
+        expired: new Map(),
         fetching: new Uint16Array(n),
         seedUploads: 0,
         waiting: new Map(),
@@ -269,11 +281,16 @@ export class Tracker {
     return s;
   }
 
-  /** Assignments past their time are over: their sources are free again; so are avoided peers. */
+  /** Assignments past their time are over: their sources are free again (kept LATE_BAD_MS for a late `bad`); so are avoided peers. */
   private expire(s: Swarm, now: number): void {
     if (now - s.expiredAt < EXPIRE_EVERY_MS) return;
     s.expiredAt = now;
-    for (const f of [...s.flights.values()]) if (now - f.at > ASSIGNMENT_TTL_MS) this.land(s, f.requester, f.piece);
+    for (const [key, late] of s.expired) if (late.until <= now) s.expired.delete(key);
+    for (const [key, f] of [...s.flights]) {
+      if (now - f.at <= ASSIGNMENT_TTL_MS) continue;
+      if (f.from !== SEED) s.expired.set(key, { from: f.from, until: now + LATE_BAD_MS });
+      this.land(s, f.requester, f.piece);
+    }
     for (const [requester, m] of s.avoid) {
       for (const [p, until] of m) if (until <= now) m.delete(p);
       if (m.size === 0) s.avoid.delete(requester);
