@@ -19,9 +19,9 @@ import {
   peerKeyDomain,
   peerKeyOf,
   PeerServer,
-  readFileRange,
   readLimited,
   releasePiece,
+  wholeFileSource,
   type PieceDest,
   type PieceSource,
   type SwarmAnswer,
@@ -160,7 +160,7 @@ export class SwarmClient {
         await r.store.close();
         r.withdraw();
         const cached = join(cacheDir(this.opts.root), sha256);
-        this.peers.offer(sha256, wholeFile(r.size, [dest, cached]));
+        this.peers.offer(sha256, wholeFileSource(r.size, [dest, cached]));
       }
       this.counts.downloads++;
       this.counts.fromPeers += r.fromPeers;
@@ -184,27 +184,6 @@ export class SwarmClient {
       (s) => (s.isFile() ? s.size : undefined),
       () => undefined,
     );
-    return size === undefined ? undefined : wholeFile(size, [path]);
+    return size === undefined ? undefined : wholeFileSource(size, [path]);
   }
-}
-
-/** A whole package in a file, read from the first of `paths` that is there (into piece buffers, reused once sent). */
-function wholeFile(size: number, paths: string[]): PieceSource {
-  return {
-    size,
-    pieceSize: Math.max(1, size),
-    has: () => true,
-    release: releasePiece,
-    async readAt(offset, length) {
-      let last: unknown;
-      for (const p of paths) {
-        try {
-          return await readFileRange(p, offset, length);
-        } catch (err) {
-          last = err;
-        }
-      }
-      throw last;
-    },
-  };
 }

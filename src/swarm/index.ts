@@ -70,5 +70,5 @@ export {
 } from './peer-server.js';
 export { fetchPieces, NoPieces, PeerRefused, STALL_MS, type FetchPiecesDeps, type PiecesResult } from './fetch-pieces.js';
 export { fetchFromPeer, keepSpareBytes, PEER_TIMEOUT_MS, readLimited, releasePiece, SPARE_BYTES } from './peer-fetch.js';
-export { filePieceStore, isPieceDest, readFileRange, readRange, type PieceDest, type PieceStore } from './piece-store.js';
+export { filePieceStore, isPieceDest, readFileRange, readRange, wholeFileSource, type PieceDest, type PieceStore } from './piece-store.js';
 export { SEED, type Assignment, type FailedWhy, type PieceReport, type SwarmAnswer, type SwarmRequest } from './wire.js';

@@ -3,7 +3,7 @@
  * `authorization: NoopsTicket <ticket>`. The ticket (tickets.ts) is checked offline against the
  * server key this agent pinned, or, when the asker sends a keyed ticket (`noops-peer-ticket`)
  * made for this agent, with this agent's own peer key; the connection must come from an address
- * the ticket names; a range is served only when every piece it touches is held and checked. At
+ * the ticket names; a range within one piece is served only when that piece is held and checked. At
  * most MAX_SERVING at once: more is 503, and the asker goes elsewhere.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -168,6 +168,8 @@ export class PeerServer {
     if (!range) return answer(416, 'one byte range within the package is needed');
     const first = Math.floor(range.start / source.pieceSize);
     const last = Math.floor((range.end - 1) / source.pieceSize);
+    // what one answer holds in memory is one piece at most (askers fetch piece by piece)
+    if (last !== first) return answer(416, 'one piece at a time: the range crosses a piece boundary');
     for (let i = first; i <= last; i++) if (!source.has(i)) return answer(416, `this agent does not hold piece ${i} yet`);
     if (this.serving >= MAX_SERVING) {
       this.counts.busy++;

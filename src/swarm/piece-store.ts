@@ -5,6 +5,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { pieceBuffer, releasePiece } from './piece-buffers.js';
+import type { PieceSource } from './peer-server.js';
+import { pieceSizeFor } from './pieces.js';
 
 /** A package being put together piece by piece. */
 export interface PieceStore {
@@ -83,4 +85,31 @@ export async function readFileRange(path: string, offset: number, length: number
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * A whole package in a file, offered to peers: read from the first of `paths` that is there (a
+ * download's file, until the installer moves it into the cache), into piece buffers reused once
+ * sent. Its pieces are the piece table's (`pieceSizeFor`), and the peer server serves a range of
+ * one piece at most: with the whole file as one piece, any ticket holder could have this agent
+ * read 64 MiB (MAX_RANGE_BYTES) into memory for each of its MAX_SERVING slots.
+ */
+export function wholeFileSource(size: number, paths: readonly string[]): PieceSource {
+  return {
+    size,
+    pieceSize: pieceSizeFor(size),
+    has: () => true,
+    release: releasePiece,
+    async readAt(offset, length) {
+      let last: unknown;
+      for (const p of paths) {
+        try {
+          return await readFileRange(p, offset, length);
+        } catch (err) {
+          last = err;
+        }
+      }
+      throw last;
+    },
+  };
 }

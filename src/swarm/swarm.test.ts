@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -18,7 +18,7 @@ import { canCheck } from './digests.js';
 import { fetchPieces, KEEP_FETCHING, PeerRefused, type FetchPiecesDeps } from './fetch-pieces.js';
 import { fetchFromPeer, releasePiece } from './peer-fetch.js';
 import { MAX_SERVING, PeerServer, type PieceSource } from './peer-server.js';
-import { filePieceStore } from './piece-store.js';
+import { filePieceStore, wholeFileSource } from './piece-store.js';
 import { PIECE_SIZE_MIN, pieceCount } from './pieces.js';
 import { PieceTables } from './table.js';
 import {
@@ -466,6 +466,29 @@ test('a peer serves only the pieces it holds and checked', async () => {
   const t = ticketFor('h9');
   assert.ok((await fetchFromPeer(url, SHA, PIECE_SIZE_MIN, PIECE_SIZE_MIN, t)).equals(pkg.subarray(PIECE_SIZE_MIN, 2 * PIECE_SIZE_MIN)));
   await assert.rejects(fetchFromPeer(url, SHA, 0, PIECE_SIZE_MIN, t), (e: PeerRefused) => e.why === 'gone');
+});
+
+test('attack: a package served whole from its file is served a piece at a time: a range across pieces is refused', async () => {
+  const s = new PeerServer({ key: () => pinned, log: () => undefined });
+  servers.push(s);
+  const file = join(dir, 'whole');
+  writeFileSync(file, pkg);
+  s.offer(SHA, wholeFileSource(pkg.length, [join(dir, 'not-there'), file]));
+  const url = `http://127.0.0.1:${await s.listen('127.0.0.1', 0)}`;
+  const t = ticketFor('h9');
+  const range = (from: number, to: number) =>
+    fetch(`${url}/v1/packages/${SHA}`, { headers: { range: `bytes=${from}-${to}`, authorization: `${TICKET_SCHEME} ${t}` } });
+  // before, the whole file was one piece: any range up to 64 MiB was read into memory for its answer
+  const across = await range(0, PIECE_SIZE_MIN);
+  assert.equal(across.status, 416, 'one byte past the first piece');
+  assert.match(await across.text(), /one piece at a time/);
+  assert.equal((await range(0, pkg.length - 1)).status, 416, 'the whole package');
+  assert.equal(s.counts.bytes, 0);
+  // each piece, as the table cuts them, from the first path that is there
+  assert.ok((await fetchFromPeer(url, SHA, PIECE_SIZE_MIN, PIECE_SIZE_MIN, t)).equals(pkg.subarray(PIECE_SIZE_MIN, 2 * PIECE_SIZE_MIN)));
+  const tail = 5 * PIECE_SIZE_MIN;
+  assert.ok((await fetchFromPeer(url, SHA, tail, pkg.length - tail, t)).equals(pkg.subarray(tail)));
+  assert.equal(s.counts.bytes, PIECE_SIZE_MIN + pkg.length - tail);
 });
 
 /** A raw connection to `port` that sends `text` and reads nothing back (a slow or idle client). */
