@@ -30,7 +30,9 @@ export function signFieldsWith(privateKey: KeyObject, domain: string, fields: ob
  * @example verifyFields(pinned, 'noops-pieces-v1', table, table.signature) // undefined
  */
 export function verifyFields(key: SigningKey, domain: string, fields: object, signature: ReleaseSignature | undefined): string | undefined {
-  if (signature === undefined) return 'it carries no signature';
+  // read from JSON a sender wrote: `null`, a string or a value of another type is no signature (not a throw)
+  if (typeof signature !== 'object' || signature === null) return 'it carries no signature';
+  if (typeof signature.keyId !== 'string' || typeof signature.value !== 'string') return 'its signature is not a key id and a value';
   const keyId = trustedKeyId(key);
   if (signature.keyId !== keyId) return `it is signed by key ${signature.keyId}, not by key ${keyId} this agent trusts`;
   try {

@@ -141,6 +141,14 @@ test('a ticket is good for its package until it expires, signed by the pinned ke
   assert.match(refusedFrom(fields, '10.0.0.9')!, /for a connection from 10\.0\.0\.2, not from 10\.0\.0\.9/);
   assert.match(refusedFrom(fields, undefined)!, /unknown address/);
   assert.match((checkTicket(pinned, 'not base64 json', fields.sha256, 1_000) as { refused: string }).refused, /not readable/);
+  // a signature of the wrong shape is refused, not thrown (the peer server reset the connection)
+  const shaped = (signature: unknown) => Buffer.from(JSON.stringify({ ...fields, signature })).toString('base64url');
+  for (const signature of [null, 'abc', 7, {}, { keyId: 1, value: 'x' }, { keyId: 'k', value: null }])
+    assert.match(
+      (checkTicket(pinned, shaped(signature), fields.sha256, 1_000) as { refused: string }).refused,
+      /carries no signature|not a key id and a value/,
+      JSON.stringify(signature),
+    );
 });
 
 test('where BLAKE3 does not load, a process checks sha256, says why once, and refuses a BLAKE3 table rather than fail on its pieces', async (t) => {
