@@ -43,6 +43,11 @@ export const MAX_PEER_CONNECTIONS = 512;
  * the signature check was a tenth of serving a piece. Expiry and package are checked every time.
  */
 export const TICKETS_CHECKED_KEPT = 4096;
+/**
+ * A refused request is logged at most once in this long, with the count of those refused since
+ * the last line: the port is open to the network, and junk tickets must not flood the agent's log.
+ */
+export const REFUSED_LOG_EVERY_MS = 10_000;
 
 /** What a package offered to peers holds. */
 export interface PieceSource {
@@ -95,6 +100,9 @@ export class PeerServer {
   /** tickets that checked out, by the public key that checked them */
   private readonly checked = new Map<string, { key: string; fields: TicketFields }>();
   readonly counts: ServedCounts = { ranges: 0, bytes: 0, refused: 0, busy: 0, signatureChecks: 0, keyed: 0 };
+  /** when a refusal was last logged (ms), and how many were refused since without a line */
+  private refusedLoggedAt = Number.NEGATIVE_INFINITY;
+  private refusedUnlogged = 0;
 
   constructor(private readonly opts: PeerServerOptions) {}
 
@@ -159,7 +167,7 @@ export class PeerServer {
     const refused = 'refused' in t ? t.refused : refusedFrom(t, req.socket.remoteAddress);
     if (refused !== undefined) {
       this.counts.refused++;
-      this.opts.log(`refused a peer's request for package ${sha256.slice(0, 12)}: ${refused}`);
+      this.logRefused(`refused a peer's request for package ${sha256.slice(0, 12)}: ${refused}`);
       return answer(403, refused);
     }
     const source = this.sources.get(sha256) ?? (await this.opts.fallback?.(sha256));
@@ -217,6 +225,19 @@ export class PeerServer {
     const key = pinned === undefined ? undefined : this.opts.peerKey?.(pinned.keyId);
     if (key === undefined) return undefined;
     return checkKeyedTicket(key, header, sha256, this.opts.now?.() ?? Date.now());
+  }
+
+  /** Logs a refusal unless one was logged within REFUSED_LOG_EVERY_MS (then it is counted, and told with the next line). */
+  private logRefused(line: string): void {
+    const now = this.opts.now?.() ?? Date.now();
+    if (now - this.refusedLoggedAt < REFUSED_LOG_EVERY_MS) {
+      this.refusedUnlogged++;
+      return;
+    }
+    const since = this.refusedUnlogged > 0 ? ` (${this.refusedUnlogged} more refused since the last line)` : '';
+    this.refusedLoggedAt = now;
+    this.refusedUnlogged = 0;
+    this.opts.log(`${line}${since}`);
   }
 
   /** `checkTicket`, with the tickets that checked out before (by the same pinned key) remembered. */

@@ -17,7 +17,7 @@ import { signFieldsWith, signingKeyOf } from '../release/index.js';
 import { canCheck } from './digests.js';
 import { fetchPieces, KEEP_FETCHING, PeerRefused, type FetchPiecesDeps } from './fetch-pieces.js';
 import { fetchFromPeer, releasePiece } from './peer-fetch.js';
-import { MAX_SERVING, PeerServer, type PieceSource } from './peer-server.js';
+import { MAX_SERVING, PeerServer, REFUSED_LOG_EVERY_MS, type PieceSource } from './peer-server.js';
 import { filePieceStore, wholeFileSource } from './piece-store.js';
 import { PIECE_SIZE_MIN, pieceCount } from './pieces.js';
 import { PieceTables } from './table.js';
@@ -450,12 +450,39 @@ test('attack: a peer refuses an agent without a ticket good for this package fro
   assert.equal((await get(`${TICKET_SCHEME} ${ticketFor('h9', SHA, key, Date.now() - 1)}`)).status, 403, 'an expired ticket');
   assert.equal((await get(`Bearer ${ticketFor('h9')}`)).status, 401, 'a ticket in the wrong scheme');
   assert.equal(p.server.counts.bytes, 0, 'nothing was served');
-  assert.match(p.logs.join('\n'), /refused a peer's request .*another key|not by key/);
+  // one line for the first refusal; the next ones within REFUSED_LOG_EVERY_MS are counted
+  assert.equal(p.logs.length, 1, p.logs.join('\n'));
+  assert.match(p.logs[0]!, /refused a peer's request .*the ticket is for package b{64}/);
   const ok = await get(`${TICKET_SCHEME} ${ticketFor('h9')}`);
   assert.equal(ok.status, 206);
   assert.equal((await ok.arrayBuffer()).byteLength, PIECE_SIZE_MIN);
   assert.equal((await get(`${TICKET_SCHEME} ${ticketFor('h9')}`, 'bytes=0-')).status, 416, 'not one closed range');
   await assert.rejects(fetchFromPeer(p.url, 'c'.repeat(64), 0, 10, ticketFor('h9', 'c'.repeat(64))), PeerRefused);
+});
+
+test('attack: junk tickets do not flood the log: one line in REFUSED_LOG_EVERY_MS, then how many went unsaid', async () => {
+  const logs: string[] = [];
+  const clock = { now: Date.now() };
+  const s = new PeerServer({ key: () => pinned, log: (l) => logs.push(l), now: () => clock.now });
+  servers.push(s);
+  s.offer(SHA, { size: pkg.length, pieceSize: PIECE_SIZE_MIN, has: () => true, readAt: async (o, l) => pkg.subarray(o, o + l) });
+  const url = `http://127.0.0.1:${await s.listen('127.0.0.1', 0)}`;
+  const junk = async (): Promise<number> =>
+    (
+      await fetch(`${url}/v1/packages/${SHA}`, {
+        headers: { range: 'bytes=0-9', authorization: `${TICKET_SCHEME} ${ticketFor('h9', 'b'.repeat(64), key, clock.now + 60_000)}` },
+      })
+    ).status;
+  for (let i = 0; i < 4; i++) assert.equal(await junk(), 403);
+  assert.equal(logs.length, 1);
+  clock.now += REFUSED_LOG_EVERY_MS - 1;
+  assert.equal(await junk(), 403);
+  assert.equal(logs.length, 1, 'still within REFUSED_LOG_EVERY_MS');
+  clock.now += 1;
+  assert.equal(await junk(), 403);
+  assert.equal(logs.length, 2);
+  assert.match(logs[1]!, /the ticket is for package b{64}.*\(4 more refused since the last line\)$/);
+  assert.equal(s.counts.refused, 6, 'every refusal is counted');
 });
 
 test('a peer serves only the pieces it holds and checked', async () => {
