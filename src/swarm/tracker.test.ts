@@ -9,7 +9,9 @@ import {
   LATE_BAD_MS,
   MAX_SEED_UPLOADS,
   MAX_UPLOADS_PER_PEER,
+  PEER_TTL_MS,
   SEED_AFTER_MS,
+  SWARM_TTL_MS,
   Tracker,
 } from './tracker.js';
 import { SEED, type SwarmRequest } from './wire.js';
@@ -318,4 +320,50 @@ test('a download given up holding nothing is never named: the next asker goes to
     [SEED],
     'a peer that held the piece would be asked before the server',
   );
+});
+
+test('a peer not heard of for PEER_TTL_MS is not offered; heard again, it is', () => {
+  const { t, clock } = tracker();
+  ask(t, 'quiet', { complete: true }, {}, 1);
+  clock.now += PEER_TTL_MS;
+  assert.deepEqual(
+    ask(t, 'h1', {}, {}, 1).assignments.map((x) => x.from),
+    ['quiet'],
+    'heard of PEER_TTL_MS ago: still offered',
+  );
+  ask(t, 'h1', { done: [{ piece: 0, from: 'quiet' }], have: [0] }, {}, 1); // h1 holds it now: out of the way
+  const { t: t2, clock: c2 } = tracker();
+  ask(t2, 'quiet', { complete: true }, {}, 1);
+  c2.now += PEER_TTL_MS + 1;
+  assert.deepEqual(
+    ask(t2, 'h1', {}, {}, 1).assignments.map((x) => x.from),
+    [SEED],
+    'not heard of for longer: the server sends the piece',
+  );
+  ask(t2, 'quiet', { complete: true }, {}, 1);
+  assert.deepEqual(
+    ask(t2, 'h2', {}, {}, 1).assignments.map((x) => x.from),
+    ['quiet'],
+    'heard again: offered again',
+  );
+});
+
+test('a package no agent asked about for SWARM_TTL_MS is forgotten (its bans with it) when a new one is asked about', () => {
+  const { t, clock } = tracker();
+  const other = 'b'.repeat(64);
+  const banEvil = (): void => {
+    ask(t, 'evil', { complete: true }, {}, 1);
+    ask(t, 'h1', {}, {}, 1);
+    ask(t, 'h1', { bad: [{ piece: 0, from: 'evil' }] }, {}, 1);
+    assert.ok(t.banned(SHA, 'evil'));
+  };
+  banEvil();
+  clock.now += SWARM_TTL_MS;
+  t.announce(other, 1, { host: 'h1', labels: {}, url: undefined }, { have: [] });
+  assert.ok(t.banned(SHA, 'evil'), 'asked about SWARM_TTL_MS ago: kept');
+  clock.now += 1;
+  t.announce(other, 1, { host: 'h1', labels: {}, url: undefined }, { have: [] });
+  assert.ok(t.banned(SHA, 'evil'), 'longer, but the package asked about is not new: nothing is looked at');
+  t.announce('c'.repeat(64), 1, { host: 'h1', labels: {}, url: undefined }, { have: [] });
+  assert.equal(t.banned(SHA, 'evil'), false, 'a new package: the old one is forgotten');
 });
