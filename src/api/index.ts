@@ -29,7 +29,6 @@ export {
 } from './deployment-client.js';
 export * from './deployment-summary.js';
 export { queryString } from './query.js';
-export { laterReport, type OrderedReport } from './report-order.js';
 export type * from './alarms-types.js';
 export * from './alarms-client.js';
 export * from './balancers-types.js';

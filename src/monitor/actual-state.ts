@@ -12,9 +12,9 @@
 import { EventEmitter } from 'node:events';
 // plain JSON values compared (twice node's isDeepStrictEqual's speed, at every report)
 import sameJson from 'fast-deep-equal';
-import { type AgentReport, type CronView, type EventView, laterReport } from '../api/index.js';
+import type { AgentReport, CronView, EventView } from '../api/index.js';
 import { CHANNELS, type ChangeBus } from '../bus/index.js';
-import type { InstanceRow, Store } from '../store/index.js';
+import { type InstanceRow, laterReport, type Store } from '../store/index.js';
 import { compareInstanceRows, instanceRows } from './instances.js';
 import { applyStored, hostPayloads, hostsOfPayload, ReportReader, sharedKey, sharedReport } from './shared-reports.js';
 import { StoreWriter, type WriteFailures } from './store-writer.js';
@@ -72,7 +72,12 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
     private readonly bus?: ChangeBus,
   ) {
     super();
-    this.writer = new StoreWriter(store, bus && ((hosts) => this.announce(hosts)));
+    this.writer = new StoreWriter(
+      store,
+      bus && ((hosts) => this.announce(hosts)),
+      // a report the store did not take (it holds a later one): read that one back
+      (hosts) => this.reader?.want(hosts),
+    );
     if (!bus) return;
     const reader = new ReportReader((hosts) => store.listHostReports(hosts), {
       stored: (host, report, at) => this.receiveStored(host, report, at),

@@ -149,12 +149,25 @@ test("a report received late by a paused server replaces nothing: the agent's or
   await s.a.settled();
   assert.equal(s.b.lastReport('h1')?.processes[0]?.version, 'v3', 'B counts it as a heartbeat');
   assert.equal(s.a.lastReport('h1')?.processes[0]?.version, 'v3');
-  // B had not yet read A's report when the late one came: B stores it, the store keeps v3, A keeps v3
-  const c = new ActualState(s.db, 15_000, new LocalChangeBus());
+  // C had not read A's report when the late one came (its announcement still on its way): the
+  // store keeps v3, C's rows are not written, and C reads v3 back; C announces nothing
+  const announced: string[] = [];
+  const cBus = new LocalChangeBus();
+  cBus.subscribe('reports' as Channel, { change: (p) => announced.push(p), resync: () => {} });
+  const c = new ActualState(s.db, 15_000, cBus);
   t.after(() => c.close());
   await c.receive('h1', report('v2', { order: { boot: 'b1', seq: 7 } }));
+  assert.equal(c.lastReport('h1')?.processes[0]?.version, 'v2');
   await c.flush();
+  await c.settled();
   assert.equal(JSON.parse((await s.db.listHostReports(['h1']))[0]!.report).processes[0].version, 'v3', 'the store keeps the later report');
+  assert.deepEqual(
+    (await s.db.listInstances({ host: 'h1' })).map((r) => r.version),
+    ['v3'],
+    "the stale report's rows are not written",
+  );
+  assert.equal(c.lastReport('h1')?.processes[0]?.version, 'v3', 'C read the later report back');
+  assert.deepEqual(announced, [], 'nothing to announce');
   const later = new Date(Date.now() + 60_000).toISOString();
   assert.equal(s.a.receiveStored('h1', report('v2', { order: { boot: 'b1', seq: 7 } }), later), false);
   assert.equal(s.a.lastReport('h1')?.processes[0]?.version, 'v3');

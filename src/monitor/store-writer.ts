@@ -5,9 +5,13 @@
  * error, counted, and kept for the next flush; a newer report of a host replaces what was kept.
  *
  * With several servers (issue 14), the changed reports themselves are kept here too and stored
- * in the same flush, right after the rows; once stored, their hosts are announced (`announce`,
- * the change bus) so that the other servers read them. A failed write counts as an instances
- * write (the rows and the report are one change); a failed announce is logged and tried again.
+ * in the same flush, right before the rows; once stored, their hosts are announced (`announce`,
+ * the change bus) so that the other servers read them. A report the store did not take, as it
+ * holds a later one of the host (another server heard it; this one received a request late, as
+ * after a pause), is not announced, its host's rows are not written (they are as stale as the
+ * report), and the host is given to `stale` (the read model reads the stored one back). A
+ * failed write counts as an instances write (the rows and the report are one change); a failed
+ * announce is logged and tried again.
  */
 import type { InstanceRow, Store, StoredHostReport } from '../store/index.js';
 
@@ -43,10 +47,14 @@ export class StoreWriter {
   /** writes that failed and were kept to try again */
   readonly failures: WriteFailures = { heartbeats: 0, instances: 0 };
 
-  /** `announce`: tells the other servers which hosts' stored reports changed (none: nothing is shared). */
+  /**
+   * `announce`: tells the other servers which hosts' stored reports changed (none: nothing is
+   * shared). `stale`: hosts whose report the store did not take, as it holds a later one.
+   */
   constructor(
     private readonly store: StateStore,
     private readonly announce?: (hosts: string[]) => Promise<void>,
+    private readonly stale?: (hosts: string[]) => void,
   ) {
     this.timer = setInterval(() => void this.flush(), HEARTBEAT_FLUSH_MS);
     this.timer.unref();
@@ -88,8 +96,8 @@ export class StoreWriter {
     clearTimeout(this.instancesTimer);
     this.instancesTimer = undefined;
     this.flushing = this.flushing.then(async () => {
-      await this.writeInstances();
       await this.writeReports();
+      await this.writeInstances();
       await this.announceStored();
       await this.writeBeats();
     });
@@ -122,9 +130,22 @@ export class StoreWriter {
     if (this.pendingReports.size === 0) return;
     const batch = this.pendingReports;
     this.pendingReports = new Map();
+    // the rows pending now are of these reports (or older); rows of a report received during the write are another array
+    const rowsOf = new Map<string, InstanceRow[] | undefined>();
+    for (const host of batch.keys()) rowsOf.set(host, this.pendingInstances.get(host));
     try {
-      await this.store.putHostReports([...batch.values()]);
-      for (const host of batch.keys()) this.unannounced.add(host);
+      const taken = new Set(await this.store.putHostReports([...batch.values()]));
+      const stale: string[] = [];
+      for (const host of batch.keys()) {
+        if (taken.has(host)) this.unannounced.add(host);
+        else stale.push(host);
+      }
+      if (stale.length === 0) return;
+      for (const host of stale) {
+        const rows = rowsOf.get(host);
+        if (rows !== undefined && this.pendingInstances.get(host) === rows) this.pendingInstances.delete(host);
+      }
+      this.stale?.(stale);
     } catch (err) {
       for (const [host, stored] of batch) if (!this.pendingReports.has(host)) this.pendingReports.set(host, stored);
       this.instancesTimer ??= setTimeout(() => void this.flush(), HEARTBEAT_FLUSH_MS);

@@ -31,21 +31,28 @@ function behaves(open: () => Promise<Store>): void {
     }
   });
 
-  it('of one agent start, the report the agent sent later wins whenever a server received it; else the time', async () => {
+  it('of one agent start, the report the agent sent later wins whenever a server received it; else the time; the hosts taken are answered', async () => {
     const store = await open();
     try {
-      const at = (seq: number, time: string, boot = 'b1') => ({ host: 'h1', at: time, report: `{"seq":${seq}}`, order: { boot, seq } });
-      await store.putHostReports([at(8, T1)]);
-      await store.putHostReports([at(7, T2)]); // received late, by a server that was paused
-      assert.deepEqual(await store.listHostReports(['h1']), [{ host: 'h1', at: T1, report: '{"seq":8}' }]);
-      await store.putHostReports([at(9, T0)]); // a server whose clock is behind
-      assert.deepEqual(await store.listHostReports(['h1']), [{ host: 'h1', at: T0, report: '{"seq":9}' }]);
-      await store.putHostReports([at(1, T0, 'b2')]); // a new start, received no later: kept out
-      await store.putHostReports([at(2, T1, 'b2'), at(1, T2, 'b2')]); // one batch: the later sent
-      assert.deepEqual(await store.listHostReports(['h1']), [{ host: 'h1', at: T1, report: '{"seq":2}' }]);
-      await store.putHostReports([{ host: 'h1', at: T0, report: '{"old":1}' }]); // an agent without order: the time
-      await store.putHostReports([{ host: 'h1', at: T2, report: '{"old":2}' }]);
-      assert.deepEqual(await store.listHostReports(['h1']), [{ host: 'h1', at: T2, report: '{"old":2}' }]);
+      const report = (seq: number, boot = 'b1') => JSON.stringify({ processes: [], order: { boot, seq } });
+      const at = (seq: number, time: string, boot = 'b1') => ({ host: 'h1', at: time, report: report(seq, boot), order: { boot, seq } });
+      const stored = async () => (await store.listHostReports(['h1'])).map((r) => [r.at, r.report]);
+      assert.deepEqual(await store.putHostReports([at(8, T1)]), ['h1']);
+      assert.deepEqual(await store.putHostReports([at(7, T2)]), [], 'received late, by a server that was paused: not taken');
+      assert.deepEqual(await stored(), [[T1, report(8)]]);
+      assert.deepEqual(await store.putHostReports([at(9, T0)]), ['h1'], 'a server whose clock is behind');
+      assert.deepEqual(await stored(), [[T0, report(9)]]);
+      assert.deepEqual(await store.putHostReports([at(1, T0, 'b2')]), [], 'a new start, received no later: kept out');
+      assert.deepEqual(await store.putHostReports([at(2, T1, 'b2'), at(1, T2, 'b2')]), ['h1'], 'one batch: the later sent');
+      assert.deepEqual(await stored(), [[T1, report(2, 'b2')]]);
+      // a seq past 2^31 compares as a number (PostgreSQL: numeric), not as text
+      assert.deepEqual(await store.putHostReports([at(2 ** 40, T0, 'b2')]), ['h1']);
+      assert.deepEqual(await store.putHostReports([at(10, T2, 'b2')]), []);
+      // without an order on either side (an agent of before `order`), the time decides
+      assert.deepEqual(await store.putHostReports([{ host: 'h1', at: T0, report: '{"old":1}' }]), []);
+      assert.deepEqual(await store.putHostReports([{ host: 'h1', at: T2, report: '{"old":2}' }]), ['h1']);
+      assert.deepEqual(await stored(), [[T2, '{"old":2}']]);
+      assert.deepEqual(await store.putHostReports([{ host: 'h2', at: T0, report: '{}' }]), ['h2'], 'a first report is taken');
     } finally {
       await store.close();
     }

@@ -5,8 +5,8 @@
  * failures, trust or runtimes), batched with the instance rows, and then names the host on the
  * change bus; the others read the named hosts' reports back in one query.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
-import { laterReport } from '../api/index.js';
+import { sql, type Kysely, type Migration, type RawBuilder } from 'kysely';
+import { laterReport } from './report-order.js';
 import { chunks, inChunks, RowsStatement } from './batch.js';
 import type { Backend } from './migrations.js';
 import type { Database } from './schema.js';
@@ -19,10 +19,6 @@ export interface HostReportsTable {
   at: string;
   /** the report, as JSON text */
   report: string;
-  /** its agent's start (AgentReport.order.boot), when the report has an order (0035) */
-  boot: string | null;
-  /** its place among the reports of that start (AgentReport.order.seq) (0035) */
-  seq: number | null;
 }
 
 /**
@@ -47,31 +43,17 @@ export function hostReportsMigration(backend: Backend): Migration {
 }
 
 /**
- * Migration 0035_host_report_order: each stored report's place among its agent's reports. A
- * server paused (SIGSTOP, a long collection) reads a request that waited in its socket when it
- * resumes and receives it then: its `at` is newer than the reports the agent sent since to
- * another server, and by `at` alone it replaced them, for good when nothing changed after.
+ * Stores many hosts' reports in one transaction (a few statements for a whole deploy batch); answers
+ * the hosts whose report was taken. A host's stored report is replaced only by a later one
+ * (`laterReport`, in SQL on the reports' own `order`): two servers may write one host's reports out
+ * of order when its agent moved between them, and a server paused (SIGSTOP, a long collection)
+ * receives a request that waited in its socket when it resumes, with a time newer than the reports
+ * the agent sent since to another server: by the time alone it replaced them, for good when nothing
+ * changed after. The order is read from the JSON (no column of its own): what any server wrote,
+ * before this rule too, is compared alike.
  */
-export function hostReportOrderMigration(_backend: Backend): Migration {
-  return {
-    async up(db: Kysely<unknown>) {
-      await db.schema.alterTable('host_reports').addColumn('boot', 'text').execute();
-      await db.schema.alterTable('host_reports').addColumn('seq', 'integer').execute();
-    },
-    async down(db: Kysely<unknown>) {
-      await db.schema.alterTable('host_reports').dropColumn('seq').execute();
-      await db.schema.alterTable('host_reports').dropColumn('boot').execute();
-    },
-  };
-}
-
-/**
- * Stores many hosts' reports in one transaction (a few statements for a whole deploy batch). A
- * host's stored report is replaced only by a later one (`laterReport`, in SQL too): two servers
- * may write one host's reports out of order when its agent moved between them.
- */
-export async function putHostReports(db: Kysely<Database>, reports: readonly StoredHostReport[]): Promise<void> {
-  if (reports.length === 0) return;
+export async function putHostReports(db: Kysely<Database>, backend: Backend, reports: readonly StoredHostReport[]): Promise<string[]> {
+  if (reports.length === 0) return [];
   // Hosts in name order: two servers writing overlapping hosts lock rows in the same order.
   const latest = new Map<string, StoredHostReport>();
   for (const r of reports) {
@@ -79,42 +61,50 @@ export async function putHostReports(db: Kysely<Database>, reports: readonly Sto
     if (seen === undefined || laterReport(r, seen)) latest.set(r.host, r);
   }
   const sorted = [...latest.values()].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+  const statement = backend === 'postgres' ? upsertReportsPg : upsertReportsSqlite;
+  const taken: string[] = [];
   await db.transaction().execute(async (trx) => {
-    for (const batch of chunks(sorted)) await upsertReports.run(trx, batch);
+    for (const batch of chunks(sorted)) for (const row of await statement.run(trx, batch)) taken.push(row.host);
   });
+  return taken;
 }
 
-/** Hosts' reports, each replacing an earlier one (`laterReport`): built once per count of rows (batch.ts). */
-const upsertReports = new RowsStatement(
-  (db, rows) =>
-    db
-      .insertInto('host_reports')
-      .values(
-        rows.map(([host, at, report, boot, seq]) => ({
-          host: host as string,
-          at: at as string,
-          report: report as string,
-          boot: boot as string | null,
-          seq: seq as number | null,
-        })),
-      )
-      .onConflict((oc) =>
-        oc
-          .column('host')
-          .doUpdateSet({
-            at: (eb) => eb.ref('excluded.at'),
-            report: (eb) => eb.ref('excluded.report'),
-            boot: (eb) => eb.ref('excluded.boot'),
-            seq: (eb) => eb.ref('excluded.seq'),
-          })
-          // laterReport: a null on either side makes the first test null, and CASE takes `at`
-          .where(
-            sql<boolean>`case when host_reports.boot = excluded.boot and host_reports.seq is not null and excluded.seq is not null then host_reports.seq < excluded.seq else host_reports.at < excluded.at end`,
-          ),
-      )
-      .compile(),
-  (r: StoredHostReport) => [r.host, r.at, r.report, r.order?.boot ?? null, r.order?.seq ?? null],
+/**
+ * `laterReport` in SQL, over the stored report (`host_reports`) and the one offered (`excluded`):
+ * `path(side, key)` reads `order.key` of a side's JSON. A missing order (or boot) on either side
+ * makes the first test null, and CASE takes the time.
+ */
+function laterInSql(path: (side: 'host_reports' | 'excluded', key: 'boot' | 'seq') => string): RawBuilder<boolean> {
+  const [b0, b1, s0, s1] = [path('host_reports', 'boot'), path('excluded', 'boot'), path('host_reports', 'seq'), path('excluded', 'seq')];
+  return sql<boolean>`case when ${sql.raw(b0)} = ${sql.raw(b1)} and ${sql.raw(s0)} is not null and ${sql.raw(s1)} is not null then ${sql.raw(s0)} < ${sql.raw(s1)} else host_reports.at < excluded.at end`;
+}
+
+/** Hosts' reports, each replacing an earlier one (`laterInSql`), answering the hosts taken: built once per count of rows (batch.ts). */
+function upsertReports(later: RawBuilder<boolean>): RowsStatement<StoredHostReport, { host: string }> {
+  return new RowsStatement(
+    (db, rows) =>
+      db
+        .insertInto('host_reports')
+        .values(rows.map(([host, at, report]) => ({ host: host as string, at: at as string, report: report as string })))
+        .onConflict((oc) =>
+          oc
+            .column('host')
+            .doUpdateSet({ at: (eb) => eb.ref('excluded.at'), report: (eb) => eb.ref('excluded.report') })
+            .where(later),
+        )
+        .returning('host')
+        .compile(),
+    (r: StoredHostReport) => [r.host, r.at, r.report],
+  );
+}
+
+// numeric: a seq of any size compares as a number (the schema bounds it to a safe integer)
+const upsertReportsPg = upsertReports(
+  laterInSql((side, key) =>
+    key === 'seq' ? `(${side}.report::json #>> '{order,seq}')::numeric` : `(${side}.report::json #>> '{order,boot}')`,
+  ),
 );
+const upsertReportsSqlite = upsertReports(laterInSql((side, key) => `json_extract(${side}.report, '$.order.${key}')`));
 
 /**
  * The stored reports of `hosts` (every host's when not given), in no particular order; a host

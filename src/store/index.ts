@@ -21,5 +21,7 @@ export type { RebalanceRequestRow, RebalanceResultRow, VacatingRow } from './sch
 export type { ReplicaStore } from './replicas.js';
 export type { AlarmEventRow, AlarmFilter, AlarmStore, CallbackRow, DeliveryRow, NewAlarmEvent, SilenceRow } from './alarms.js';
 export type { StoreTarget } from './open.js';
+// one pure function (no database module loads with it): which of two reports of a host is the later
+export { laterReport, type OrderedReport, type ReportOrder } from './report-order.js';
 // opening a database (kysely, better-sqlite3, pg) is the named entry `store/open.ts`:
 // `openStore`, `parseStoreUrl`, `MIGRATION_NAMES`.

@@ -647,8 +647,8 @@ export class KyselyStore implements Store {
     return listInstances(this.db, filter);
   }
 
-  async putHostReports(reports: StoredHostReport[]): Promise<void> {
-    await putHostReports(this.db, reports);
+  async putHostReports(reports: StoredHostReport[]): Promise<string[]> {
+    return putHostReports(this.db, this.kind, reports);
   }
 
   async listHostReports(hosts?: readonly string[]): Promise<StoredHostReport[]> {

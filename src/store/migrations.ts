@@ -9,7 +9,7 @@
  * one itself.
  */
 import { packageBlobsMigration } from './package-blobs.js';
-import { hostReportOrderMigration, hostReportsMigration } from './host-reports.js';
+import { hostReportsMigration } from './host-reports.js';
 import { agentCommandsMigration } from './agent-commands.js';
 import { metricsMigration } from './metrics.js';
 import { seriesIdsMigration } from './series-ids.js';
@@ -509,7 +509,6 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0032_peer_url': peerUrlMigration,
   '0033_drain_process': drainProcessMigration,
   '0034_staged_packages': stagedPackagesMigration,
-  '0035_host_report_order': hostReportOrderMigration,
 };
 
 /**

@@ -301,7 +301,6 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0032_peer_url',
         '0033_drain_process',
         '0034_staged_packages',
-        '0035_host_report_order',
       ]);
     });
 

@@ -6,7 +6,7 @@
  * text on both backends; JSON-valued fields are plain objects here and stored as JSON text;
  * tags are canonical (root-first) strings made by `tree/`.
  */
-import type { ReportOrder } from '../api/index.js';
+import type { ReportOrder } from './report-order.js';
 import type {
   AgentCommandChunk,
   AgentCommandPost,
@@ -295,8 +295,8 @@ export interface StoredHostReport {
   /** the report, as JSON text */
   report: string;
   /**
-   * its place among its agent's reports (AgentReport.order), when it has one: of two reports of
-   * one agent start the later sent wins whichever a server received last (0035)
+   * its place among its agent's reports (AgentReport.order, also inside `report`), to choose
+   * among several of one host given at once; the store compares the stored JSON's (host-reports.ts)
    */
   order?: ReportOrder | null;
 }
@@ -511,8 +511,8 @@ export interface Store extends StrategyQueries, BalancerQueries {
   /** replace everything many hosts reported, in one transaction (a host with no rows ends with none) */
   replaceInstancesMany(byHost: { host: string; rows: InstanceRow[] }[]): Promise<void>;
   listInstances(filter?: { tag?: string; host?: string }): Promise<InstanceRow[]>;
-  /** store hosts' last reports, each replacing an older one (store/host-reports.ts) */
-  putHostReports(reports: StoredHostReport[]): Promise<void>;
+  /** store hosts' last reports, each replacing an earlier one; answers the hosts taken (store/host-reports.ts) */
+  putHostReports(reports: StoredHostReport[]): Promise<string[]>;
   /** the stored last reports of `hosts` (of every host when not given) */
   listHostReports(hosts?: readonly string[]): Promise<StoredHostReport[]>;
   /** add naming lookups, counted per caller and target (store/naming.ts) */

@@ -1,10 +1,16 @@
 /**
- * Which of two reports of one host is the later (AgentReport.order). Several servers hear one
+ * Which of two reports of one host is the later (AgentReport.order). A pure function the store's
+ * SQL mirrors (host-reports.ts), exported by the store's light index for the read model. Several servers hear one
  * agent in turn, and a server paused for a while (SIGSTOP, a long collection) receives the
  * requests that waited in its socket when it resumes: the time a server received a report says
  * little then; the agent's own count says which it sent last.
  */
-import type { ReportOrder } from './types.js';
+
+/** A report's place among its agent's reports (AgentReport.order in api/types.ts). */
+export interface ReportOrder {
+  boot: string;
+  seq: number;
+}
 
 /** A report as it is compared: when a server received it (ms or ISO, both sides alike) and its order. */
 export interface OrderedReport<T extends string | number> {
