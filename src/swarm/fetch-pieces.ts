@@ -32,20 +32,7 @@ export const TELL_LANDED_MS = 250;
  */
 export const KEEP_FETCHING = 2;
 
-/**
- * What a peer's answer other than the range says, for the tracker: `busy` for a 503, and for a
- * 401 or 403 (the peer refused this agent's ticket: told `gone`, the tracker took the peer out
- * for everyone once two agents said so, and two agents whose tickets no peer takes, as when
- * their connections come from an address the server did not see, took every peer out); `gone`
- * for anything else. A `busy` peer is not given to this agent again for a while (AVOID_FAILED_MS).
- *
- * @example refusalOf(403) // 'busy'
- */
-export function refusalOf(status: number): FailedWhy {
-  return status === 503 || status === 401 || status === 403 ? 'busy' : 'gone';
-}
-
-/** A peer answered but would not give the piece (busy: 503, or it refused the ticket; else gone). */
+/** A peer answered but would not give the piece (busy: 503; else refused or gone). */
 export class PeerRefused extends Error {
   constructor(
     readonly why: FailedWhy,

@@ -9,7 +9,7 @@
  * passes on every piece it receives, so this is its hot path.)
  */
 import https from 'node:https';
-import { PeerRefused, refusalOf } from './fetch-pieces.js';
+import { PeerRefused } from './fetch-pieces.js';
 import { pieceBuffer, releasePiece } from './piece-buffers.js';
 import { readRange } from './peer-socket.js';
 import { KEYED_TICKET_HEADER, TICKET_SCHEME, type Ticket } from './tickets.js';
@@ -103,7 +103,7 @@ function rangeOnce(
     const req = https.request(url, { agent: tlsPool, headers }, (res) => {
       if (res.statusCode !== 206) {
         res.resume();
-        return finish(new PeerRefused(refusalOf(res.statusCode ?? 0), `the peer ${url.origin} answered ${res.statusCode}`));
+        return finish(new PeerRefused(res.statusCode === 503 ? 'busy' : 'gone', `the peer ${url.origin} answered ${res.statusCode}`));
       }
       // a peer cannot make this agent hold more than the piece it asked for
       const buf = pieceBuffer(length);

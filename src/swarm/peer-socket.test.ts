@@ -88,20 +88,6 @@ test('attack: a peer that answers anything but the range asked for is refused; i
       message: /answered 503/,
       kept: true,
     },
-    {
-      name: 'ticket refused',
-      send: () => `HTTP/1.1 403 Forbidden\r\ncontent-length: 8\r\n\r\nrefused\n`,
-      why: 'busy', // this agent's ticket: the peer may serve others (refusalOf)
-      message: /answered 403/,
-      kept: true,
-    },
-    {
-      name: 'no ticket taken',
-      send: () => `HTTP/1.1 401 Unauthorized\r\ncontent-length: 8\r\n\r\nrefused\n`,
-      why: 'busy',
-      message: /answered 401/,
-      kept: true,
-    },
     { name: 'whole', send: (n) => head('200 OK', n) + 'x'.repeat(n), why: 'gone', message: /answered 200/, kept: true },
     {
       name: 'refusal cut short',

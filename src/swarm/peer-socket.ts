@@ -5,13 +5,13 @@
  * its own buffer, parsed it and had it copied into the piece: a third of a receiving host's CPU
  * beside the piece's sha256). Only the answer a peer-server.ts sends is taken: `206` with a
  * `content-length` of exactly the bytes asked, no other framing (no chunks), headers within
- * MAX_HEADER_BYTES; a 503, 401 or 403 is PeerRefused 'busy' (`refusalOf`), anything else 'gone'. Connections are kept per
+ * MAX_HEADER_BYTES; a 503 is PeerRefused 'busy', anything else 'gone'. Connections are kept per
  * peer between pieces, as node:http's agent kept them (after a whole answer, or a short refusal
  * that came whole); any other ending closes the connection, so nothing of one answer is read as
  * the next.
  */
 import { connect, type Socket } from 'node:net';
-import { PeerRefused, refusalOf } from './fetch-pieces.js';
+import { PeerRefused } from './fetch-pieces.js';
 
 /** An answer's status line and headers must fit in this (a peer sends a few hundred bytes). */
 export const MAX_HEADER_BYTES = 8 * 1024;
@@ -208,7 +208,7 @@ function headRead(conn: Conn, r: Reading, n: number): { err: PeerRefused; end: E
   if (head instanceof PeerRefused) return { err: head, end: 'close' };
   if (head.status !== 206)
     return {
-      err: new PeerRefused(refusalOf(head.status), `the peer answered ${head.status}`),
+      err: new PeerRefused(head.status === 503 ? 'busy' : 'gone', `the peer answered ${head.status}`),
       end: head.contentLength === body ? 'keep' : 'close',
     };
   if (head.contentLength !== r.piece.length)
