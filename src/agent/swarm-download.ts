@@ -160,7 +160,7 @@ export class SwarmClient {
         await r.store.close();
         r.withdraw();
         const cached = join(cacheDir(this.opts.root), sha256);
-        this.peers.offer(sha256, wholeFileSource(r.size, [dest, cached]));
+        this.peers.offer(sha256, wholeFileSource(r.size, [dest, cached], r.pieceSize));
       }
       this.counts.downloads++;
       this.counts.fromPeers += r.fromPeers;

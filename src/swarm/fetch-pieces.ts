@@ -75,6 +75,8 @@ export interface FetchPiecesDeps {
 /** What a download took. */
 export interface PiecesResult {
   size: number;
+  /** the piece table's (signed by the server: a server of another version may cut otherwise than `pieceSizeFor`) */
+  pieceSize: number;
   pieces: number;
   /** bytes from peers and from the server */
   fromPeers: number;
@@ -146,7 +148,16 @@ export async function fetchPieces(deps: FetchPiecesDeps): Promise<PiecesResult> 
       readAt: (o, l) => store.readAt(o, l),
       ...(store.release && { release: (data: Buffer) => store.release!(data) }),
     }) ?? (() => undefined);
-  const result: PiecesResult = { size: table.size, pieces: n, fromPeers: 0, fromSeed: 0, banned: [], store, withdraw };
+  const result: PiecesResult = {
+    size: table.size,
+    pieceSize: table.pieceSize,
+    pieces: n,
+    fromPeers: 0,
+    fromSeed: 0,
+    banned: [],
+    store,
+    withdraw,
+  };
   const done: PieceReport[] = [];
   const failed: (PieceReport & { why: FailedWhy })[] = [];
   const bad: PieceReport[] = [];

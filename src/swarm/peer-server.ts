@@ -48,6 +48,8 @@ export const TICKETS_CHECKED_KEPT = 4096;
  * the last line: the port is open to the network, and junk tickets must not flood the agent's log.
  */
 export const REFUSED_LOG_EVERY_MS = 10_000;
+/** A refusal's line is cut at this many characters (before the count). */
+const MAX_REFUSED_LINE = 300;
 
 /** What a package offered to peers holds. */
 export interface PieceSource {
@@ -237,7 +239,8 @@ export class PeerServer {
     const since = this.refusedUnlogged > 0 ? ` (${this.refusedUnlogged} more refused since the last line)` : '';
     this.refusedLoggedAt = now;
     this.refusedUnlogged = 0;
-    this.opts.log(`${line}${since}`);
+    // the reason may quote what the asker sent (a key id, a package): one line, bounded
+    this.opts.log(`${line.replace(/\p{Cc}/gu, '?').slice(0, MAX_REFUSED_LINE)}${since}`);
   }
 
   /** `checkTicket`, with the tickets that checked out before (by the same pinned key) remembered. */

@@ -90,14 +90,15 @@ export async function readFileRange(path: string, offset: number, length: number
 /**
  * A whole package in a file, offered to peers: read from the first of `paths` that is there (a
  * download's file, until the installer moves it into the cache), into piece buffers reused once
- * sent. Its pieces are the piece table's (`pieceSizeFor`), and the peer server serves a range of
- * one piece at most: with the whole file as one piece, any ticket holder could have this agent
- * read 64 MiB (MAX_RANGE_BYTES) into memory for each of its MAX_SERVING slots.
+ * sent. Its pieces are the piece table's (`pieceSize`: the download's table; else `pieceSizeFor`,
+ * as this version's server cuts them), and the peer server serves a range of one piece at most:
+ * with the whole file as one piece, any ticket holder could have this agent read 64 MiB
+ * (MAX_RANGE_BYTES) into memory for each of its MAX_SERVING slots.
  */
-export function wholeFileSource(size: number, paths: readonly string[]): PieceSource {
+export function wholeFileSource(size: number, paths: readonly string[], pieceSize = pieceSizeFor(size)): PieceSource {
   return {
     size,
-    pieceSize: pieceSizeFor(size),
+    pieceSize,
     has: () => true,
     release: releasePiece,
     async readAt(offset, length) {

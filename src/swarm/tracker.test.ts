@@ -331,7 +331,6 @@ test('a peer not heard of for PEER_TTL_MS is not offered; heard again, it is', (
     ['quiet'],
     'heard of PEER_TTL_MS ago: still offered',
   );
-  ask(t, 'h1', { done: [{ piece: 0, from: 'quiet' }], have: [0] }, {}, 1); // h1 holds it now: out of the way
   const { t: t2, clock: c2 } = tracker();
   ask(t2, 'quiet', { complete: true }, {}, 1);
   c2.now += PEER_TTL_MS + 1;
