@@ -28,10 +28,12 @@ describe('logs', () => {
       assert.ok(text.length >= 20_000, `${f} was rotated at the limit or later`);
       assert.match(text, /^(\d{99}\n)+$/, `${f} holds whole lines`);
     }
-    // The rotated files hold consecutive lines: .2 ends where .1 begins (nothing lost in between).
+    // .1 begins where .2 ends, but for what the process wrote between the rotation's last look and
+    // its truncate (copy-then-truncate: the process keeps its file open). That step is short, but a
+    // loaded CI lost 11 lines in it once: at most one burst of the writer (100 lines) is allowed.
     const last2 = Number(readFileSync(rotatedPath(out, 2), 'utf8').trimEnd().split('\n').pop());
     const first1 = Number(readFileSync(rotatedPath(out, 1), 'utf8').split('\n')[0]);
-    assert.equal(first1, last2 + 1);
+    assert.ok(first1 > last2 && first1 - last2 - 1 <= 100, `.2 ends at line ${last2}, .1 begins at ${first1}`);
     const files = listLogFiles(st.logs, 2).map((f) => f.name);
     assert.deepEqual(files, [`${s.logName}.out.log`, `${s.logName}.err.log`, `${s.logName}.out.log.1`, `${s.logName}.out.log.2`]);
   });
