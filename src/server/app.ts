@@ -38,6 +38,7 @@ import { networkRoutes } from './routes/network.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { alarmRoutes } from './routes/alarms.js';
 import { consoleDirs, consoleRoutes, type ConsoleDirs } from './console.js';
+import { installJsonBodies } from './json-body.js';
 
 /** The largest JSON body: a cluster.conf or an agent report of a busy host fits easily. */
 const BODY_LIMIT = 4 * 1024 * 1024;
@@ -66,6 +67,7 @@ export async function buildApp(
     },
     ...(opts.https && { https: opts.https }),
   });
+  installJsonBodies(app); // no NUL reaches the store (json-body.ts)
   const denials = new DenialLog(ctx.store);
 
   app.setErrorHandler((err: FastifyError | NoopsError, req, reply) => {

@@ -149,3 +149,19 @@ routeTest(
     assertError(await t.call(agents.h1!, 'GET', '/api/v1/agent/desired?after=-1&afterr=3'), 400, 'NOOPS_E_INPUT');
   },
 );
+
+routeTest(
+  'POST /api/v1/agent/report',
+  'a NUL in what an agent reports becomes U+FFFD (PostgreSQL stores none); a NUL in a person’s body is refused',
+  async () => {
+    const res = await t.report(agents.h1!, {
+      processes: [{ ...upProcess(TREE.CLUSTER, 'abcdef001'), error: 'died\u0000here' }],
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const rows = (await t.call(t.adminToken, 'GET', '/api/v1/instances')).json() as { host: string; error: string | null }[];
+    assert.equal(rows.find((r) => r.host === 'h1')?.error, 'died\uFFFDhere');
+    const refused = await t.call(t.joinToken, 'POST', '/api/v1/agent/join', { name: 'nul-1', labels: { zone: 'a\u0000' } });
+    assertError(refused, 400, 'NOOPS_E_INPUT');
+    assert.match(refused.json().message, /NUL character/);
+  },
+);

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Fastify from 'fastify';
+import { installJsonBodies, withoutNul } from './json-body.js';
+
+test('withoutNul replaces every NUL of every string, keys too, and leaves the rest as it was', () => {
+  assert.deepEqual(withoutNul({ a: ['x\u0000y', 1, null, { 'k\u0000': true }], b: 'plain' }), {
+    a: ['x\uFFFDy', 1, null, { 'k\uFFFD': true }],
+    b: 'plain',
+  });
+  const parsed = withoutNul(JSON.parse('{"__proto__": {"polluted": "\\u0000"}}')) as Record<string, unknown>;
+  assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype is touched');
+  assert.deepEqual(Object.keys(parsed), ['__proto__']);
+});
+
+test('the body parser: Fastify’s guards kept; a NUL refused, replaced on agents’ routes; an escaped backslash is no NUL', async (t) => {
+  const app = Fastify();
+  t.after(() => app.close());
+  installJsonBodies(app);
+  app.setErrorHandler((err: Error, _req, reply) => reply.status(400).send({ message: err.message }));
+  app.post('/api/v1/agent/report', async (req) => req.body);
+  app.post('/api/v1/other', async (req) => req.body);
+  const post = (url: string, payload: string) =>
+    app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
+  assert.deepEqual((await post('/api/v1/agent/report', '{"e":"a\\u0000b"}')).json(), { e: 'a\uFFFDb' });
+  const refused = await post('/api/v1/other', '{"e":"a\\u0000b"}');
+  assert.equal(refused.statusCode, 400);
+  assert.match(refused.json().message, /NUL character/);
+  // `\\u0000` in JSON is a backslash and the text u0000; `\\\u0000` is a backslash, then a NUL
+  assert.deepEqual((await post('/api/v1/other', '{"e":"a\\\\u0000b"}')).json(), { e: 'a\\u0000b' });
+  assert.equal((await post('/api/v1/other', '{"e":"a\\\\\\u0000b"}')).statusCode, 400);
+  assert.equal((await post('/api/v1/other', '{"__proto__":{"x":1}}')).statusCode, 400, 'prototype poisoning is refused as before');
+  assert.equal((await post('/api/v1/other', '{"e":')).statusCode, 400, 'bad JSON as before');
+});
