@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
-import { installJsonBodies, withoutNul } from './json-body.js';
+import { installJsonBodies, NUL_REPLACED_ROUTES, withoutNul } from './json-body.js';
 
 test('withoutNul replaces every NUL of every string, keys too, and leaves the rest as it was', () => {
   assert.deepEqual(withoutNul({ a: ['x\u0000y', 1, null, { 'k\u0000': true }], b: 'plain' }), {
@@ -31,4 +31,21 @@ test('the body parser: Fastify’s guards kept; a NUL refused, replaced on agent
   assert.equal((await post('/api/v1/other', '{"e":"a\\\\\\u0000b"}')).statusCode, 400);
   assert.equal((await post('/api/v1/other', '{"__proto__":{"x":1}}')).statusCode, 400, 'prototype poisoning is refused as before');
   assert.equal((await post('/api/v1/other', '{"e":')).statusCode, 400, 'bad JSON as before');
+});
+
+test('the routes whose NULs are replaced are routes of the server, by their patterns', async () => {
+  const { startTestApp } = await import('./test-app.js');
+  const t = await startTestApp();
+  try {
+    const routes = new Set(
+      t.app
+        .printRoutes({ commonPrefix: false })
+        .split('\n')
+        .map((l) => l.replace(/^[\s│├└─]+/, '').replace(/ \(.*\)$/, '')),
+    );
+    for (const url of NUL_REPLACED_ROUTES)
+      assert.ok(routes.has(url), `${url} is a route (${[...routes].filter((r) => r.includes('agent')).join(', ')})`);
+  } finally {
+    await t.close();
+  }
 });

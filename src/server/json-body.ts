@@ -12,8 +12,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NoopsError } from '../errors/index.js';
 
-/** Routes whose bodies agents write from what runs on their hosts: their NULs are replaced. */
-export const NUL_REPLACED_ROUTES: ReadonlySet<string> = new Set(['/api/v1/agent/report', '/api/v1/agent/balancers']);
+/** Routes whose bodies agents write from what runs on their hosts (reports, a command's output): their NULs are replaced. */
+export const NUL_REPLACED_ROUTES: ReadonlySet<string> = new Set([
+  '/api/v1/agent/report',
+  '/api/v1/agent/balancers',
+  '/api/v1/agent/commands/:id',
+]);
 
 /** `\u0000` as JSON writes it: an escape not itself escaped (`\\u0000` is a backslash, then text). */
 const NUL_ESCAPE = /(?<!\\)(?:\\\\)*\\u0000/;
