@@ -103,8 +103,8 @@ interface Swarm {
   banned: Set<string>;
   /** key `requester\npiece` */
   flights: Map<string, Flight>;
-  /** assignments past their time, by the same key: their peer, and until when a `bad` report of them is believed (LATE_BAD_MS) */
-  expired: Map<string, { from: string; until: number }>;
+  /** assignments past their time, key `requester\npiece\npeer`: until when a `bad` report of them is believed (LATE_BAD_MS) */
+  expired: Map<string, number>;
   /** per piece, fetches in flight by agents that serve peers */
   fetching: Uint16Array;
   seedUploads: number;
@@ -229,8 +229,8 @@ export class Tracker {
     }
     for (const r of req.bad ?? []) {
       const f = this.land(s, asker.host, r.piece);
-      const late = s.expired.get(`${asker.host}\n${r.piece}`);
-      const sent = f?.from === r.from || (late !== undefined && late.from === r.from && late.until > now);
+      const lateUntil = s.expired.get(`${asker.host}\n${r.piece}\n${r.from}`);
+      const sent = f?.from === r.from || (lateUntil !== undefined && lateUntil > now);
       if (r.from === SEED || !sent) continue; // the server's own copy is checked by its sha256 when the table is made
       s.banned.add(r.from);
       this.drop(s, r.from);
@@ -285,10 +285,11 @@ export class Tracker {
   private expire(s: Swarm, now: number): void {
     if (now - s.expiredAt < EXPIRE_EVERY_MS) return;
     s.expiredAt = now;
-    for (const [key, late] of s.expired) if (late.until <= now) s.expired.delete(key);
+    for (const [key, until] of s.expired) if (until <= now) s.expired.delete(key);
     for (const [key, f] of [...s.flights]) {
       if (now - f.at <= ASSIGNMENT_TTL_MS) continue;
-      if (f.from !== SEED) s.expired.set(key, { from: f.from, until: now + LATE_BAD_MS });
+      // by peer too: the piece given again to the same agent from another peer, and expired too, keeps the first
+      if (f.from !== SEED) s.expired.set(`${key}\n${f.from}`, now + LATE_BAD_MS);
       this.land(s, f.requester, f.piece);
     }
     for (const [requester, m] of s.avoid) {
