@@ -36,6 +36,9 @@ function isKnownCanonical(t: string): boolean {
  */
 const ReportedTag = z.string().max(512).refine(isKnownCanonical, 'not a canonical tag (key.value pairs joined by "_", root first)');
 
+/** The largest number a 32-bit integer column holds. */
+const INT32_MAX = 2 ** 31 - 1;
+
 /** Free text an agent reports (an error, a message): bounded. */
 const Text = z.string().max(64 * 1024);
 
@@ -46,9 +49,10 @@ export const ProcessReport = z
     process: z.string().max(128),
     version: z.string().max(64),
     state: z.string().max(32),
-    pid: z.number().int().nullable(),
-    port: z.number().int().nullable(),
-    restarts: z.number().int(),
+    // stored in 32-bit integer columns (PostgreSQL): a larger number failed every host's batched write
+    pid: z.number().int().min(0).max(INT32_MAX).nullable(),
+    port: z.number().int().min(0).max(65_535).nullable(),
+    restarts: z.number().int().min(0).max(INT32_MAX),
     startedAt: z.string().max(64).nullable(),
     error: Text.nullable(),
     health: z.enum(['starting', 'healthy', 'unhealthy']).optional(),

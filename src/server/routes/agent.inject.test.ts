@@ -74,6 +74,10 @@ routeTest(
       { processes: [{ ...upProcess(TREE.CLUSTER, 'x'), extra: 1 }] },
       { generation: 'one' },
       { failures: [{ tag: TREE.CLUSTER }] },
+      // numbers the store's 32-bit columns cannot hold (PostgreSQL failed every host's batched write)
+      { processes: [{ ...upProcess(TREE.CLUSTER, 'x'), pid: 2 ** 31 }] },
+      { processes: [{ ...upProcess(TREE.CLUSTER, 'x'), restarts: -1 }] },
+      { processes: [{ ...upProcess(TREE.CLUSTER, 'x'), port: 65_536 }] },
     ]) {
       assertError(await t.report(agents.h2!, body as never), 400, 'NOOPS_E_INPUT', JSON.stringify(body));
     }
