@@ -11,7 +11,8 @@
  * after a pause), is not announced, its host's rows are not written (they are as stale as the
  * report), and the host is given to `stale` (the read model reads the stored one back). A
  * failed write counts as an instances write (the rows and the report are one change); a failed
- * announce is logged and tried again.
+ * announce is logged and tried again. A batch that failed ISOLATE_AFTER_FAILURES times in a row
+ * is written host by host, and what the store refuses alone while others are written is given up.
  */
 import type { InstanceRow, Store, StoredHostReport } from '../store/index.js';
 
@@ -24,6 +25,15 @@ export const HEARTBEAT_FLUSH_MS = 1000;
 export const INSTANCES_FLUSH_MS = 100;
 /** Hosts named in a failed write's warning; the rest are counted ("and 997 more"). */
 const HOSTS_NAMED_IN_WARNING = 5;
+/**
+ * A batch of rows or reports that failed this many times in a row is written host by host: one
+ * host's the store refuses (a value it cannot hold) failed every batch, kept and tried again at
+ * every flush, and no other host's was ever written. What fails alone while others are written
+ * is given up, with a warning naming the host and the store's error.
+ */
+export const ISOLATE_AFTER_FAILURES = 2;
+/** Host-by-host writes that fail with none written before the store counts as away: the rest are kept untried. */
+const AWAY_AFTER_FAILURES = 3;
 
 /** Writes that failed since the server started, by kind (each was kept and tried again). */
 export interface WriteFailures {
@@ -46,6 +56,8 @@ export class StoreWriter {
   private flushing: Promise<void> = Promise.resolve();
   /** writes that failed and were kept to try again */
   readonly failures: WriteFailures = { heartbeats: 0, instances: 0 };
+  /** batches failed in a row, by kind (ISOLATE_AFTER_FAILURES) */
+  private readonly failedInRow = { instances: 0, reports: 0 };
 
   /**
    * `announce`: tells the other servers which hosts' stored reports changed (none: nothing is
@@ -115,14 +127,22 @@ export class StoreWriter {
     if (this.pendingInstances.size === 0) return;
     const batch = this.pendingInstances;
     this.pendingInstances = new Map();
+    const write = (entries: [string, InstanceRow[]][]) => this.store.replaceInstancesMany(entries.map(([host, rows]) => ({ host, rows })));
     try {
-      await this.store.replaceInstancesMany([...batch].map(([host, rows]) => ({ host, rows })));
+      await write([...batch]);
+      this.failedInRow.instances = 0;
     } catch (err) {
-      // Kept for the next flush, unless the host reported again meanwhile.
-      for (const [host, rows] of batch) if (!this.pendingInstances.has(host)) this.pendingInstances.set(host, rows);
-      this.instancesTimer ??= setTimeout(() => void this.flush(), HEARTBEAT_FLUSH_MS);
       this.failures.instances += 1;
       warn('processes', [...batch.keys()], err);
+      let kept = batch;
+      if (++this.failedInRow.instances >= ISOLATE_AFTER_FAILURES && batch.size > 1) {
+        const each = await writeEach(batch, write, 'processes');
+        kept = each.kept;
+        if (each.written.length > 0) this.failedInRow.instances = 0;
+      }
+      // Kept for the next flush, unless the host reported again meanwhile.
+      for (const [host, rows] of kept) if (!this.pendingInstances.has(host)) this.pendingInstances.set(host, rows);
+      if (kept.size > 0) this.instancesTimer ??= setTimeout(() => void this.flush(), HEARTBEAT_FLUSH_MS);
     }
   }
 
@@ -133,10 +153,10 @@ export class StoreWriter {
     // the rows pending now are of these reports (or older); rows of a report received during the write are another array
     const rowsOf = new Map<string, InstanceRow[] | undefined>();
     for (const host of batch.keys()) rowsOf.set(host, this.pendingInstances.get(host));
-    try {
-      const taken = new Set(await this.store.putHostReports([...batch.values()]));
+    /** `written` were stored or refused as older than the store's: announce the first, not the others' rows */
+    const settle = (written: Iterable<string>, taken: ReadonlySet<string>): void => {
       const stale: string[] = [];
-      for (const host of batch.keys()) {
+      for (const host of written) {
         if (taken.has(host)) this.unannounced.add(host);
         else stale.push(host);
       }
@@ -146,11 +166,23 @@ export class StoreWriter {
         if (rows !== undefined && this.pendingInstances.get(host) === rows) this.pendingInstances.delete(host);
       }
       this.stale?.(stale);
+    };
+    const write = (entries: [string, StoredHostReport][]) => this.store.putHostReports(entries.map(([, stored]) => stored));
+    try {
+      settle(batch.keys(), new Set(await write([...batch])));
+      this.failedInRow.reports = 0;
     } catch (err) {
-      for (const [host, stored] of batch) if (!this.pendingReports.has(host)) this.pendingReports.set(host, stored);
-      this.instancesTimer ??= setTimeout(() => void this.flush(), HEARTBEAT_FLUSH_MS);
       this.failures.instances += 1;
       warn('reports', [...batch.keys()], err);
+      let kept = batch;
+      if (++this.failedInRow.reports >= ISOLATE_AFTER_FAILURES && batch.size > 1) {
+        const each = await writeEach(batch, write, 'reports');
+        kept = each.kept;
+        settle(each.written, new Set(each.results.flat()));
+        if (each.written.length > 0) this.failedInRow.reports = 0;
+      }
+      for (const [host, stored] of kept) if (!this.pendingReports.has(host)) this.pendingReports.set(host, stored);
+      if (kept.size > 0) this.instancesTimer ??= setTimeout(() => void this.flush(), HEARTBEAT_FLUSH_MS);
     }
   }
 
@@ -191,4 +223,41 @@ function warn(what: string, hosts: string[], err: unknown): void {
   const more = hosts.length > HOSTS_NAMED_IN_WARNING ? ` and ${hosts.length - HOSTS_NAMED_IN_WARNING} more` : '';
   const reason = err instanceof Error ? err.message : String(err);
   process.emitWarning(`reports: writing ${hosts.length} hosts' ${what} failed, will retry (${named}${more}): ${reason}`);
+}
+
+/**
+ * Writes `batch` host by host: answers what each write gave, the hosts written, and those to keep
+ * (none written after AWAY_AFTER_FAILURES failures: the store is away, the rest untried). A host
+ * that fails alone while another is written is given up, with a warning.
+ */
+async function writeEach<T, R>(
+  batch: ReadonlyMap<string, T>,
+  write: (entries: [string, T][]) => Promise<R>,
+  what: string,
+): Promise<{ results: R[]; written: string[]; kept: Map<string, T> }> {
+  const results: R[] = [];
+  const written: string[] = [];
+  const failed = new Map<string, { value: T; err: unknown }>();
+  const kept = new Map<string, T>();
+  for (const [host, value] of batch) {
+    if (written.length === 0 && failed.size >= AWAY_AFTER_FAILURES) {
+      kept.set(host, value);
+      continue;
+    }
+    try {
+      results.push(await write([[host, value]]));
+      written.push(host);
+    } catch (err) {
+      failed.set(host, { value, err });
+    }
+  }
+  for (const [host, { value, err }] of failed) {
+    if (written.length === 0) kept.set(host, value);
+    else process.emitWarning(`reports: the store refuses ${host}'s ${what} (written alone, as others were): given up: ${errorText(err)}`);
+  }
+  return { results, written, kept };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

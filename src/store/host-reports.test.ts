@@ -14,7 +14,7 @@ const T0 = '2026-01-01T00:00:00.000Z';
 const T1 = '2026-01-01T00:00:01.000Z';
 const T2 = '2026-01-01T00:00:02.000Z';
 
-function behaves(open: () => Promise<Store>): void {
+function behaves(open: () => Promise<Store>, kind: 'sqlite' | 'postgres'): void {
   it('a newer report replaces a stored one, an older one never does; a host given twice keeps its newest', async () => {
     const store = await open();
     try {
@@ -53,6 +53,18 @@ function behaves(open: () => Promise<Store>): void {
       assert.deepEqual(await store.putHostReports([{ host: 'h1', at: T2, report: '{"old":2}' }]), ['h1']);
       assert.deepEqual(await stored(), [[T2, '{"old":2}']]);
       assert.deepEqual(await store.putHostReports([{ host: 'h2', at: T0, report: '{}' }]), ['h2'], 'a first report is taken');
+      // a NUL in a stored report (PostgreSQL reads no value of such a document): the time decides, no write fails
+      const withNul = (seq: number) => JSON.stringify({ error: 'a\u0000b', order: { boot: 'b3', seq } });
+      assert.deepEqual(await store.putHostReports([{ host: 'h3', at: T1, report: withNul(5), order: { boot: 'b3', seq: 5 } }]), ['h3']);
+      // SQLite reads the order all the same (an earlier seq: not taken); PostgreSQL compares the times (later: taken)
+      assert.deepEqual(
+        await store.putHostReports([{ host: 'h3', at: T2, report: report(4, 'b3'), order: { boot: 'b3', seq: 4 } }]),
+        kind === 'sqlite' ? [] : ['h3'],
+      );
+      assert.deepEqual(
+        await store.putHostReports([{ host: 'h3', at: T0, report: withNul(9), order: { boot: 'b3', seq: 9 } }]),
+        kind === 'sqlite' ? ['h3'] : [],
+      );
     } finally {
       await store.close();
     }
@@ -75,7 +87,7 @@ function behaves(open: () => Promise<Store>): void {
   });
 }
 
-describe('host reports on sqlite', () => behaves(() => openStore('sqlite::memory:')));
+describe('host reports on sqlite', () => behaves(() => openStore('sqlite::memory:'), 'sqlite'));
 
 describe('host reports on postgres', { skip: NEEDS_PG }, () => {
   after(async () => {
@@ -87,5 +99,5 @@ describe('host reports on postgres', { skip: NEEDS_PG }, () => {
     // each test starts empty: the database is shared by this file's tests
     await store.listHostReports().then((rows) => Promise.all(rows.map((r) => store.deleteHost(r.host))));
     return store;
-  });
+  }, 'postgres');
 });

@@ -72,11 +72,12 @@ export async function putHostReports(db: Kysely<Database>, backend: Backend, rep
 /**
  * `laterReport` in SQL, over the stored report (`host_reports`) and the one offered (`excluded`):
  * `path(side, key)` reads `order.key` of a side's JSON. A missing order (or boot) on either side
- * makes the first test null, and CASE takes the time.
+ * makes the second test null, and CASE takes the time. `unreadable`: a test, evaluated first
+ * (CASE evaluates its branches in order), for a JSON the database cannot read a value of.
  */
-function laterInSql(path: (side: 'host_reports' | 'excluded', key: 'boot' | 'seq') => string): RawBuilder<boolean> {
+function laterInSql(path: (side: 'host_reports' | 'excluded', key: 'boot' | 'seq') => string, unreadable = 'false'): RawBuilder<boolean> {
   const [b0, b1, s0, s1] = [path('host_reports', 'boot'), path('excluded', 'boot'), path('host_reports', 'seq'), path('excluded', 'seq')];
-  return sql<boolean>`case when ${sql.raw(b0)} = ${sql.raw(b1)} and ${sql.raw(s0)} is not null and ${sql.raw(s1)} is not null then ${sql.raw(s0)} < ${sql.raw(s1)} else host_reports.at < excluded.at end`;
+  return sql<boolean>`case when ${sql.raw(unreadable)} then host_reports.at < excluded.at when ${sql.raw(b0)} = ${sql.raw(b1)} and ${sql.raw(s0)} is not null and ${sql.raw(s1)} is not null then ${sql.raw(s0)} < ${sql.raw(s1)} else host_reports.at < excluded.at end`;
 }
 
 /** Hosts' reports, each replacing an earlier one (`laterInSql`), answering the hosts taken: built once per count of rows (batch.ts). */
@@ -98,10 +99,13 @@ function upsertReports(later: RawBuilder<boolean>): RowsStatement<StoredHostRepo
   );
 }
 
-// numeric: a seq of any size compares as a number (the schema bounds it to a safe integer)
+// numeric: a seq of any size compares as a number. `#>>` refuses a document with `\u0000` in any of
+// its strings (text cannot hold NUL; the report route lets none in since, but one stored before
+// would fail every later write of its host): such a pair compares by time.
 const upsertReportsPg = upsertReports(
-  laterInSql((side, key) =>
-    key === 'seq' ? `(${side}.report::json #>> '{order,seq}')::numeric` : `(${side}.report::json #>> '{order,boot}')`,
+  laterInSql(
+    (side, key) => (key === 'seq' ? `(${side}.report::json #>> '{order,seq}')::numeric` : `(${side}.report::json #>> '{order,boot}')`),
+    String.raw`strpos(host_reports.report, '\u0000') > 0 or strpos(excluded.report, '\u0000') > 0`,
   ),
 );
 const upsertReportsSqlite = upsertReports(laterInSql((side, key) => `json_extract(${side}.report, '$.order.${key}')`));
