@@ -12,7 +12,7 @@
  * report), and the host is given to `stale` (the read model reads the stored one back). A
  * failed write counts as an instances write (the rows and the report are one change); a failed
  * announce is logged and tried again. A batch that failed ISOLATE_AFTER_FAILURES times in a row
- * is written host by host, and what the store refuses alone while others are written is given up.
+ * is written in halves down to single hosts, and what the store refuses alone while others are written is given up.
  */
 import type { InstanceRow, Store, StoredHostReport } from '../store/index.js';
 
@@ -26,14 +26,12 @@ export const INSTANCES_FLUSH_MS = 100;
 /** Hosts named in a failed write's warning; the rest are counted ("and 997 more"). */
 const HOSTS_NAMED_IN_WARNING = 5;
 /**
- * A batch of rows or reports that failed this many times in a row is written host by host: one
- * host's the store refuses (a value it cannot hold) failed every batch, kept and tried again at
- * every flush, and no other host's was ever written. What fails alone while others are written
- * is given up, with a warning naming the host and the store's error.
+ * A batch of rows or reports that failed this many times in a row is written in halves, down to
+ * single hosts (`writeEach`): one host's the store refuses (a value it cannot hold) failed every
+ * batch, kept and tried again at every flush, and no other host's was ever written. What fails
+ * alone while others are written is given up, with a warning naming the host and the store's error.
  */
 export const ISOLATE_AFTER_FAILURES = 2;
-/** Host-by-host writes that fail with none written before the store counts as away: the rest are kept untried. */
-const AWAY_AFTER_FAILURES = 3;
 
 /** Writes that failed since the server started, by kind (each was kept and tried again). */
 export interface WriteFailures {
@@ -226,9 +224,13 @@ function warn(what: string, hosts: string[], err: unknown): void {
 }
 
 /**
- * Writes `batch` host by host: answers what each write gave, the hosts written, and those to keep
- * (none written after AWAY_AFTER_FAILURES failures: the store is away, the rest untried). A host
- * that fails alone while another is written is given up, with a warning.
+ * Writes `batch` (which failed whole) in halves, and the halves of a half that fails, down to one
+ * host: one host the store refuses costs about 2 log2(n) writes, and the others are written in
+ * large parts (host by host, a 10,000-host batch that failed twice for a passing reason would
+ * have been 10,000 writes). Answers what each write gave, the hosts written, and those to keep:
+ * after 2 log2(n) + 2 failures with nothing written (the way down to one bad host fails log2(n) + 1
+ * times, to two of them twice that) the store counts as away and the rest are kept untried; a
+ * host that fails alone while others are written is given up, with a warning.
  */
 async function writeEach<T, R>(
   batch: ReadonlyMap<string, T>,
@@ -237,21 +239,31 @@ async function writeEach<T, R>(
 ): Promise<{ results: R[]; written: string[]; kept: Map<string, T> }> {
   const results: R[] = [];
   const written: string[] = [];
-  const failed = new Map<string, { value: T; err: unknown }>();
+  const alone: { host: string; value: T; err: unknown }[] = [];
   const kept = new Map<string, T>();
-  for (const [host, value] of batch) {
-    if (written.length === 0 && failed.size >= AWAY_AFTER_FAILURES) {
-      kept.set(host, value);
-      continue;
+  let failures = 0;
+  const awayAfter = 2 * Math.ceil(Math.log2(batch.size)) + 2;
+  const part = async (entries: [string, T][]): Promise<void> => {
+    if (written.length === 0 && failures >= awayAfter) {
+      for (const [host, value] of entries) kept.set(host, value);
+      return;
     }
     try {
-      results.push(await write([[host, value]]));
-      written.push(host);
+      results.push(await write(entries));
+      for (const [host] of entries) written.push(host);
     } catch (err) {
-      failed.set(host, { value, err });
+      failures++;
+      if (entries.length === 1) return void alone.push({ host: entries[0]![0], value: entries[0]![1], err });
+      await halves(entries);
     }
-  }
-  for (const [host, { value, err }] of failed) {
+  };
+  const halves = async (entries: [string, T][]): Promise<void> => {
+    const mid = Math.ceil(entries.length / 2);
+    await part(entries.slice(0, mid));
+    await part(entries.slice(mid));
+  };
+  await halves([...batch]);
+  for (const { host, value, err } of alone) {
     if (written.length === 0) kept.set(host, value);
     else process.emitWarning(`reports: the store refuses ${host}'s ${what} (written alone, as others were): given up: ${errorText(err)}`);
   }
