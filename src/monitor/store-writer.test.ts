@@ -115,3 +115,38 @@ test('a store that is away is not written part by part for long: the rows are ke
   assert.equal(rowWrites, 1, 'written whole');
   assert.equal((await store.listInstances()).length, 32, 'nothing was given up');
 });
+
+test('a host that fails alone for a passing reason (a lock, a lost connection) is kept, not given up', async (t) => {
+  const store = await openStore('sqlite::memory:');
+  t.after(() => store.close());
+  let locked = true;
+  const flaky = new Proxy(store, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function') return value;
+      if (name !== 'replaceInstancesMany') return value.bind(target);
+      return (byHost: { host: string }[]) =>
+        locked && byHost.some((h) => h.host === 'h05') ? Promise.reject(new Error('deadlock detected')) : value.call(target, byHost);
+    },
+  });
+  const model = new ActualState(flaky, 15_000);
+  t.after(() => model.close());
+  const onWarning = (): void => {};
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const hosts = Array.from({ length: 8 }, (_, i) => `h${String(i).padStart(2, '0')}`);
+  for (const host of hosts) await model.receive(host, report('v1'));
+  for (let i = 0; i < ISOLATE_AFTER_FAILURES; i++) await model.flush();
+  assert.deepEqual(
+    (await store.listInstances()).map((r) => r.host),
+    hosts.filter((h) => h !== 'h05'),
+    'the others are written',
+  );
+  locked = false;
+  await model.flush();
+  assert.deepEqual(
+    (await store.listInstances()).map((r) => r.host),
+    hosts,
+    'h05 was kept, and is written once the lock is gone',
+  );
+});

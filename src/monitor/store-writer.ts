@@ -123,8 +123,13 @@ export class StoreWriter {
 
   private async writeInstances(): Promise<void> {
     if (this.pendingInstances.size === 0) return;
-    const batch = this.pendingInstances;
-    this.pendingInstances = new Map();
+    // A host whose report is still to be stored (its write failed, or it came during this flush)
+    // waits for it: were that report found stale, its rows must not have replaced newer ones.
+    const batch = new Map<string, InstanceRow[]>();
+    const waiting = new Map<string, InstanceRow[]>();
+    for (const [host, rows] of this.pendingInstances) (this.pendingReports.has(host) ? waiting : batch).set(host, rows);
+    this.pendingInstances = waiting;
+    if (batch.size === 0) return;
     const write = (entries: [string, InstanceRow[]][]) => this.store.replaceInstancesMany(entries.map(([host, rows]) => ({ host, rows })));
     try {
       await write([...batch]);
@@ -136,7 +141,8 @@ export class StoreWriter {
       if (++this.failedInRow.instances >= ISOLATE_AFTER_FAILURES && batch.size > 1) {
         const each = await writeEach(batch, write, 'processes');
         kept = each.kept;
-        if (each.written.length > 0) this.failedInRow.instances = 0;
+        // written in part, or the store away: the whole batch again next, split again only after ISOLATE_AFTER_FAILURES more
+        this.failedInRow.instances = 0;
       }
       // Kept for the next flush, unless the host reported again meanwhile.
       for (const [host, rows] of kept) if (!this.pendingInstances.has(host)) this.pendingInstances.set(host, rows);
@@ -151,12 +157,16 @@ export class StoreWriter {
     // the rows pending now are of these reports (or older); rows of a report received during the write are another array
     const rowsOf = new Map<string, InstanceRow[] | undefined>();
     for (const host of batch.keys()) rowsOf.set(host, this.pendingInstances.get(host));
-    /** `written` were stored or refused as older than the store's: announce the first, not the others' rows */
+    /**
+     * `written` were stored, or refused as older than the store's: all are announced (a refused
+     * one may be a write that was committed though its answer was lost; the others read the
+     * store's, which they keep only if later), the refused ones' rows are not written.
+     */
     const settle = (written: Iterable<string>, taken: ReadonlySet<string>): void => {
       const stale: string[] = [];
       for (const host of written) {
-        if (taken.has(host)) this.unannounced.add(host);
-        else stale.push(host);
+        this.unannounced.add(host);
+        if (!taken.has(host)) stale.push(host);
       }
       if (stale.length === 0) return;
       for (const host of stale) {
@@ -177,7 +187,7 @@ export class StoreWriter {
         const each = await writeEach(batch, write, 'reports');
         kept = each.kept;
         settle(each.written, new Set(each.results.flat()));
-        if (each.written.length > 0) this.failedInRow.reports = 0;
+        this.failedInRow.reports = 0;
       }
       for (const [host, stored] of kept) if (!this.pendingReports.has(host)) this.pendingReports.set(host, stored);
       if (kept.size > 0) this.instancesTimer ??= setTimeout(() => void this.flush(), HEARTBEAT_FLUSH_MS);
@@ -228,9 +238,10 @@ function warn(what: string, hosts: string[], err: unknown): void {
  * host: one host the store refuses costs about 2 log2(n) writes, and the others are written in
  * large parts (host by host, a 10,000-host batch that failed twice for a passing reason would
  * have been 10,000 writes). Answers what each write gave, the hosts written, and those to keep:
- * after 2 log2(n) + 2 failures with nothing written (the way down to one bad host fails log2(n) + 1
- * times, to two of them twice that) the store counts as away and the rest are kept untried; a
- * host that fails alone while others are written is given up, with a warning.
+ * after 2 log2(n) + 2 failures in a row (the way down to one bad host fails log2(n) + 1 times, to
+ * two of them twice that) the store counts as away and the rest are kept untried. A host that
+ * fails alone is given up, with a warning, only when the store said its data is wrong
+ * (`refusesData`) and others were written; any other failure keeps it for the next flush.
  */
 async function writeEach<T, R>(
   batch: ReadonlyMap<string, T>,
@@ -241,18 +252,19 @@ async function writeEach<T, R>(
   const written: string[] = [];
   const alone: { host: string; value: T; err: unknown }[] = [];
   const kept = new Map<string, T>();
-  let failures = 0;
+  let failedInRow = 0;
   const awayAfter = 2 * Math.ceil(Math.log2(batch.size)) + 2;
   const part = async (entries: [string, T][]): Promise<void> => {
-    if (written.length === 0 && failures >= awayAfter) {
+    if (failedInRow >= awayAfter) {
       for (const [host, value] of entries) kept.set(host, value);
       return;
     }
     try {
       results.push(await write(entries));
+      failedInRow = 0;
       for (const [host] of entries) written.push(host);
     } catch (err) {
-      failures++;
+      failedInRow++;
       if (entries.length === 1) return void alone.push({ host: entries[0]![0], value: entries[0]![1], err });
       await halves(entries);
     }
@@ -264,10 +276,20 @@ async function writeEach<T, R>(
   };
   await halves([...batch]);
   for (const { host, value, err } of alone) {
-    if (written.length === 0) kept.set(host, value);
+    if (written.length === 0 || !refusesData(err)) kept.set(host, value);
     else process.emitWarning(`reports: the store refuses ${host}'s ${what} (written alone, as others were): given up: ${errorText(err)}`);
   }
   return { results, written, kept };
+}
+
+/**
+ * Whether the store refused the data itself, not the moment: PostgreSQL's data exceptions (SQLSTATE
+ * class 22: a NUL, a number out of range) and integrity violations (23). A lock, a lost
+ * connection or a serialization failure is none of these: what failed is kept.
+ */
+export function refusesData(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
 }
 
 function errorText(err: unknown): string {

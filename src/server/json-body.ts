@@ -22,9 +22,20 @@ export const NUL_REPLACED_ROUTES: ReadonlySet<string> = new Set([
 /** `\u0000` as JSON writes it: an escape not itself escaped (`\\u0000` is a backslash, then text). */
 const NUL_ESCAPE = /(?<!\\)(?:\\\\)*\\u0000/;
 
-/** Replaces Fastify's JSON parser with the same parser and the rule above. */
+/** Replaces Fastify's JSON parser with the same parser and the rule above; refuses a NUL in the URL too. */
 export function installJsonBodies(app: FastifyInstance): void {
-  const parse = app.getDefaultJsonParser('error', 'error');
+  // %00 in a path or query string decodes to a NUL: PostgreSQL then failed the read (a 500)
+  app.addHook('onRequest', async (req) => {
+    if (req.url.includes('%00'))
+      throw new NoopsError('NOOPS_E_INPUT', 'the URL holds a NUL character (%00), which noops does not take', {
+        hint: 'remove %00 from the path and the query string',
+      });
+  });
+  // the server's own settings for `__proto__` and `constructor` keys (Fastify's defaults: refused)
+  const parse = app.getDefaultJsonParser(
+    app.initialConfig.onProtoPoisoning ?? 'error',
+    app.initialConfig.onConstructorPoisoning ?? 'error',
+  );
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req: FastifyRequest, body: string | Buffer, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');

@@ -65,6 +65,13 @@ function behaves(open: () => Promise<Store>, kind: 'sqlite' | 'postgres'): void 
         await store.putHostReports([{ host: 'h3', at: T0, report: withNul(9), order: { boot: 'b3', seq: 9 } }]),
         kind === 'sqlite' ? ['h3'] : [],
       );
+      // a lone surrogate (JSON.stringify escapes it: PostgreSQL cannot read that document's values either)
+      const lone = JSON.stringify({ error: 'a\ud800b', order: { boot: 'b4', seq: 5 } });
+      assert.deepEqual(await store.putHostReports([{ host: 'h4', at: T1, report: lone, order: { boot: 'b4', seq: 5 } }]), ['h4']);
+      assert.deepEqual(
+        await store.putHostReports([{ host: 'h4', at: T2, report: report(4, 'b4'), order: { boot: 'b4', seq: 4 } }]),
+        kind === 'sqlite' ? [] : ['h4'],
+      );
     } finally {
       await store.close();
     }

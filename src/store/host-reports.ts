@@ -99,13 +99,14 @@ function upsertReports(later: RawBuilder<boolean>): RowsStatement<StoredHostRepo
   );
 }
 
-// numeric: a seq of any size compares as a number. `#>>` refuses a document with `\u0000` in any of
-// its strings (text cannot hold NUL; the report route lets none in since, but one stored before
-// would fail every later write of its host): such a pair compares by time.
+// numeric: a seq of any size compares as a number. `#>>` refuses a document with `\u0000` or a
+// lone surrogate (`\ud800`: JSON.stringify escapes only lone ones) in any of its strings (the
+// report route lets no NUL in since, but one stored before would fail every later write of its
+// host): such a pair compares by time.
 const upsertReportsPg = upsertReports(
   laterInSql(
     (side, key) => (key === 'seq' ? `(${side}.report::json #>> '{order,seq}')::numeric` : `(${side}.report::json #>> '{order,boot}')`),
-    String.raw`strpos(host_reports.report, '\u0000') > 0 or strpos(excluded.report, '\u0000') > 0`,
+    String.raw`host_reports.report ~ '\\u(0000|[dD][89a-fA-F])' or excluded.report ~ '\\u(0000|[dD][89a-fA-F])'`,
   ),
 );
 const upsertReportsSqlite = upsertReports(laterInSql((side, key) => `json_extract(${side}.report, '$.order.${key}')`));
