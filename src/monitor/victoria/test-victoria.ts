@@ -105,7 +105,8 @@ export async function startVictoria(opts: { timeoutMs?: number } = {}): Promise<
     },
     async dispose() {
       await stop();
-      rmSync(dir, { recursive: true, force: true });
+      // retried: a store that just exited may still have a file being unlinked under a directory (ENOTEMPTY, seen once)
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     },
   };
 }
