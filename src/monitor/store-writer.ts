@@ -8,8 +8,9 @@
  * in the same flush, right before the rows; once stored, their hosts are announced (`announce`,
  * the change bus) so that the other servers read them. A report the store did not take, as it
  * holds a later one of the host (another server heard it; this one received a request late, as
- * after a pause), is not announced, its host's rows are not written (they are as stale as the
- * report), and the host is given to `stale` (the read model reads the stored one back). A
+ * after a pause), is announced all the same (its write may have committed with its answer lost),
+ * its host's rows are not written (they are as stale as the report), and the host is given to
+ * `stale` (the read model reads the stored one back). A
  * failed write counts as an instances write (the rows and the report are one change); a failed
  * announce is logged and tried again. A batch that failed ISOLATE_AFTER_FAILURES times in a row
  * is written in halves down to single hosts, and what the store refuses alone while others are written is given up.
@@ -229,8 +230,7 @@ export class StoreWriter {
 function warn(what: string, hosts: string[], err: unknown): void {
   const named = hosts.slice(0, HOSTS_NAMED_IN_WARNING).join(', ');
   const more = hosts.length > HOSTS_NAMED_IN_WARNING ? ` and ${hosts.length - HOSTS_NAMED_IN_WARNING} more` : '';
-  const reason = err instanceof Error ? err.message : String(err);
-  process.emitWarning(`reports: writing ${hosts.length} hosts' ${what} failed, will retry (${named}${more}): ${reason}`);
+  process.emitWarning(`reports: writing ${hosts.length} hosts' ${what} failed, will retry (${named}${more}): ${errorText(err)}`);
 }
 
 /**
