@@ -182,6 +182,37 @@ test("a report received late by a paused server replaces nothing: the agent's or
   );
 });
 
+test("a late report of the agent's previous start is replaced by its new start's next report", async (t) => {
+  const s = await twoServers();
+  t.after(() => s.close());
+  // h1's agent sent report 9 (v2) to B, which was paused, then restarted and reported v3 to A
+  await s.a.receive('h1', report('v3', { order: { boot: 'b2', seq: 1 } }));
+  await s.a.flush();
+  await s.b.settled();
+  // B resumes and receives the waiting report now: two starts compare by the time, so it is taken
+  await new Promise((r) => setTimeout(r, 5));
+  await s.b.receive('h1', report('v2', { order: { boot: 'b1', seq: 9 } }));
+  await s.b.flush();
+  await s.a.settled();
+  assert.equal(s.a.lastReport('h1')?.processes[0]?.version, 'v2', 'the stale report is shown for now');
+  // the new start's next heartbeat (the same processes it reported before) differs from what A
+  // holds now: A writes it, and every server and the store have v3 again
+  await new Promise((r) => setTimeout(r, 5));
+  await s.a.receive('h1', report('v3', { order: { boot: 'b2', seq: 2 } }));
+  await s.a.flush();
+  await s.b.settled();
+  assert.equal(JSON.parse((await s.db.listHostReports(['h1']))[0]!.report).processes[0].version, 'v3');
+  assert.deepEqual(
+    (await s.db.listInstances({ host: 'h1' })).map((r) => r.version),
+    ['v3'],
+  );
+  assert.equal(s.b.lastReport('h1')?.processes[0]?.version, 'v3');
+  assert.deepEqual(
+    s.b.instances().map((r) => r.version),
+    ['v3'],
+  );
+});
+
 test('a thousand changed reports: one batched write on B, one read on A', async (t) => {
   const db = await openStore('sqlite::memory:');
   t.after(() => db.close());
