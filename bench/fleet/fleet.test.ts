@@ -32,3 +32,29 @@ test("the workers' agent code: the build in dist/ when asked (as the fleet asks)
   });
   assert.deepEqual(JSON.parse(out), ['dist', true, 'function']);
 });
+
+test('the steps of a run: the whole plan, or the rollouts, the fan-out or the lean heartbeats alone', async () => {
+  const { stepsFor } = await import('./sim-run.js');
+  const plan = {
+    sizes: [1000, 10_000],
+    heartbeatS: 30,
+    propagationRuns: 3,
+    rollouts: [{ mib: 10, maxHosts: 1000 }],
+    batch: '10%',
+    leanLoads: [1, 2, 4],
+    fanOut: true,
+  } as Parameters<typeof stepsFor>[0];
+  const whole = stepsFor(plan, 10_000, false, false, false);
+  assert.deepEqual([whole.heartbeatS, whole.leanLoads, whole.fanOut, whole.rollouts, whole.leanS], [30, [1, 2, 4], true, [], undefined]);
+  assert.deepEqual(stepsFor(plan, 1000, false, false, false).leanLoads, [1], 'a smaller fleet than the largest: one lean load');
+  const rollouts = stepsFor(plan, 1000, true, false, false);
+  assert.deepEqual([rollouts.heartbeatS, rollouts.leanLoads, rollouts.fanOut, rollouts.rollouts], [0, [], false, [10]]);
+  const fanOut = stepsFor(plan, 10_000, false, true, false);
+  assert.deepEqual([fanOut.heartbeatS, fanOut.leanLoads, fanOut.fanOut, fanOut.rollouts], [0, [], true, []]);
+  const beats = stepsFor(plan, 1000, false, false, true);
+  assert.deepEqual(
+    [beats.heartbeatS, beats.propagationRuns, beats.leanLoads, beats.fanOut, beats.rollouts, beats.leanS],
+    [0, 0, [1, 2, 4], false, [], 30],
+    'every lean load, each as long as the heartbeat window, and nothing else',
+  );
+});

@@ -190,6 +190,8 @@ export interface SimSteps {
   leanLoads: number[];
   /** measure the desired-state fan-out to N lean long polls */
   fanOut: boolean;
+  /** seconds of each lean load (default: the simulated agents' heartbeat window, at least a period) */
+  leanS?: number;
   /** seconds of heartbeats after the deploys before the server's memory is read again (0: not read) */
   settleS?: number;
 }
@@ -211,12 +213,36 @@ export const ONLY_ROLLOUTS = process.env.NOOPS_BENCH_FLEET_ONLY === 'rollouts';
  * N parked polls (no heartbeats, changes, rollouts or lean heartbeats): about 90 s at 10,000.
  */
 export const ONLY_FANOUT = process.env.NOOPS_BENCH_FLEET_ONLY === 'fanout';
+/**
+ * `NOOPS_BENCH_FLEET_ONLY=heartbeats`: the join, the first deploy, then the server alone's paced
+ * heartbeats at every lean load of the plan (no simulated heartbeats, changes, rollouts or fan-out).
+ */
+export const ONLY_HEARTBEATS = process.env.NOOPS_BENCH_FLEET_ONLY === 'heartbeats';
 
-/** The steps of `plan` for a fleet of `n` (`onlyRollouts`: the package rollouts alone; `onlyFanOut`: the fan-out alone). */
-export function stepsFor(plan: FleetPlan, n: number, onlyRollouts = ONLY_ROLLOUTS, onlyFanOut = ONLY_FANOUT): SimSteps {
+/**
+ * The steps of `plan` for a fleet of `n` (`onlyRollouts`: the package rollouts alone; `onlyFanOut`:
+ * the fan-out alone; `onlyHeartbeats`: the lean heartbeats alone).
+ */
+export function stepsFor(
+  plan: FleetPlan,
+  n: number,
+  onlyRollouts = ONLY_ROLLOUTS,
+  onlyFanOut = ONLY_FANOUT,
+  onlyHeartbeats = ONLY_HEARTBEATS,
+): SimSteps {
   const rollouts = plan.rollouts.filter((r) => n <= r.maxHosts).map((r) => r.mib);
   if (onlyRollouts) return { heartbeatS: 0, propagationRuns: 0, rollouts, batch: plan.batch, leanLoads: [], fanOut: false };
   if (onlyFanOut) return { heartbeatS: 0, propagationRuns: 0, rollouts: [], batch: plan.batch, leanLoads: [], fanOut: true };
+  if (onlyHeartbeats)
+    return {
+      heartbeatS: 0,
+      propagationRuns: 0,
+      rollouts: [],
+      batch: plan.batch,
+      leanLoads: plan.leanLoads,
+      fanOut: false,
+      leanS: Math.max(plan.heartbeatS, HEARTBEAT_PERIOD_S),
+    };
   return {
     heartbeatS: plan.heartbeatS,
     propagationRuns: plan.propagationRuns,
@@ -339,7 +365,7 @@ export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: 
           agents,
           report,
           (k * n) / HEARTBEAT_PERIOD_S,
-          Math.max(steps.heartbeatS, HEARTBEAT_PERIOD_S),
+          steps.leanS ?? Math.max(steps.heartbeatS, HEARTBEAT_PERIOD_S),
         ),
       );
     }
