@@ -440,6 +440,34 @@ test('attack: when every peer cheats, the server as the seed of last resort comp
   assert.equal(r.fromSeed, pkg.length);
 });
 
+test('attack: a piece from the server (the seed) that does not match its digest ends the download: nothing is banned, nothing more is fetched', async () => {
+  const srv = server();
+  const file = join(dir, 'bad-seed');
+  let seeds = 0;
+  const logs: string[] = [];
+  const d = { ...deps(srv, 'd-bad-seed', {}, file), log: (l: string) => void logs.push(l) };
+  d.seed = async (o, l) => {
+    seeds++;
+    const b = Buffer.from(pkg.subarray(o, o + l));
+    b[0] = b[0]! ^ 0xff; // what a tampered copy on the server's side, or on the way, would give
+    return b;
+  };
+  await assert.rejects(fetchPieces(d), (err: NoopsError) => {
+    assert.equal(err.code, 'NOOPS_E_SHA256_MISMATCH');
+    assert.match(err.message, /from the server does not match its digest/);
+    return true;
+  });
+  assert.ok(seeds >= 1 && seeds <= pieceCount(pkg.length, PIECE_SIZE_MIN), `${seeds} seed pieces asked`);
+  const after = seeds;
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(seeds, after, 'nothing is fetched after the download failed');
+  assert.equal(srv.tracker.banned(SHA, SEED), false, 'the seed is not banned as a peer would be');
+  assert.deepEqual(
+    logs.filter((l) => /banned/.test(l)),
+    [],
+  );
+});
+
 test('attack: a peer refuses an agent without a ticket good for this package from the pinned key', async () => {
   const p = await peer();
   const get = (auth?: string, range = `bytes=0-${PIECE_SIZE_MIN - 1}`) =>
