@@ -78,9 +78,10 @@ export interface PeerServerOptions {
   fallback?(sha256: string): Promise<PieceSource | undefined>;
   log(line: string): void;
   now?(): number;
-  /** tests: shorter deadlines than REQUEST_HEADERS_MS and SERVE_DEADLINE_MS */
+  /** tests: shorter deadlines than REQUEST_HEADERS_MS and SERVE_DEADLINE_MS, and window than REFUSED_LOG_EVERY_MS */
   headersMs?: number;
   serveDeadlineMs?: number;
+  refusedLogEveryMs?: number;
 }
 
 /** What a peer server did, for tests and benchmarks. */
@@ -105,6 +106,8 @@ export class PeerServer {
   /** when a refusal was last logged (ms), and how many were refused since without a line */
   private refusedLoggedAt = Number.NEGATIVE_INFINITY;
   private refusedUnlogged = 0;
+  /** says the refusals counted since the last line when its window ends (`sayRefusedTail`) */
+  private refusedTail: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: PeerServerOptions) {}
 
@@ -139,6 +142,8 @@ export class PeerServer {
   async close(): Promise<void> {
     const s = this.server;
     this.server = undefined;
+    clearTimeout(this.refusedTail);
+    this.refusedTail = undefined;
     if (!s) return;
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
@@ -229,18 +234,36 @@ export class PeerServer {
     return checkKeyedTicket(key, header, sha256, this.opts.now?.() ?? Date.now());
   }
 
-  /** Logs a refusal unless one was logged within REFUSED_LOG_EVERY_MS (then it is counted, and told with the next line). */
+  /**
+   * Logs a refusal unless one was logged within REFUSED_LOG_EVERY_MS: then it is counted, and told
+   * with the next line, or when the window ends if none came by then (the end of a burst).
+   */
   private logRefused(line: string): void {
     const now = this.opts.now?.() ?? Date.now();
-    if (now - this.refusedLoggedAt < REFUSED_LOG_EVERY_MS) {
+    const every = this.opts.refusedLogEveryMs ?? REFUSED_LOG_EVERY_MS;
+    if (now - this.refusedLoggedAt < every) {
       this.refusedUnlogged++;
+      this.refusedTail ??= setTimeout(() => this.sayRefusedTail(every), every - (now - this.refusedLoggedAt)).unref();
       return;
     }
+    clearTimeout(this.refusedTail);
+    this.refusedTail = undefined;
     const since = this.refusedUnlogged > 0 ? ` (${this.refusedUnlogged} more refused since the last line)` : '';
     this.refusedLoggedAt = now;
     this.refusedUnlogged = 0;
     // the reason may quote what the asker sent (a key id, a package): one line, bounded
     this.opts.log(`${line.replace(/\p{Cc}/gu, '?').slice(0, MAX_REFUSED_LINE)}${since}`);
+  }
+
+  /** The refusals counted since the last line, said at the end of its window when no refusal came to say them. */
+  private sayRefusedTail(every: number): void {
+    this.refusedTail = undefined;
+    if (this.refusedUnlogged === 0) return;
+    this.opts.log(
+      `refused ${this.refusedUnlogged} more peer requests in the ${every / 1000} s after the last line (one line in ${every / 1000} s)`,
+    );
+    this.refusedLoggedAt = this.opts.now?.() ?? Date.now();
+    this.refusedUnlogged = 0;
   }
 
   /** `checkTicket`, with the tickets that checked out before (by the same pinned key) remembered. */

@@ -521,6 +521,33 @@ test('attack: junk tickets do not flood the log: one line in REFUSED_LOG_EVERY_M
   assert.ok(logs[2]!.length <= 300, `${logs[2]!.length} characters`);
 });
 
+test('the end of a burst of refusals is said when its window ends, though no refusal comes after it', async () => {
+  const logs: string[] = [];
+  const every = 300;
+  const s = new PeerServer({ key: () => pinned, log: (l) => logs.push(l), refusedLogEveryMs: every });
+  servers.push(s);
+  s.offer(SHA, { size: pkg.length, pieceSize: PIECE_SIZE_MIN, has: () => true, readAt: async (o, l) => pkg.subarray(o, o + l) });
+  const url = `http://127.0.0.1:${await s.listen('127.0.0.1', 0)}`;
+  const junk = async (): Promise<number> =>
+    (await fetch(`${url}/v1/packages/${SHA}`, { headers: { range: 'bytes=0-9', authorization: `${TICKET_SCHEME} nonsense` } })).status;
+  const burst = 5;
+  for (let i = 0; i < burst; i++) assert.equal(await junk(), 403);
+  // every refusal is said: in a line of its own, or counted in one (with the next line, or at the end of its window)
+  const said = (): number =>
+    logs.reduce(
+      (n, l) =>
+        n +
+        (/^refused (\d+) more/.exec(l)?.[1]
+          ? Number(/^refused (\d+) more/.exec(l)![1])
+          : 1 + Number(/\((\d+) more refused/.exec(l)?.[1] ?? 0)),
+      0,
+    );
+  const deadline = Date.now() + 10_000;
+  while (said() < burst && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(said(), burst, logs.join('\n'));
+  assert.equal(s.counts.refused, burst);
+});
+
 test('a peer serves only the pieces it holds and checked', async () => {
   const s = new PeerServer({ key: () => pinned, log: () => undefined });
   servers.push(s);
