@@ -143,9 +143,37 @@ export class ActualState extends EventEmitter<ActualStateEvents> {
    * Answers whether it was taken.
    */
   receiveStored(host: string, report: AgentReport, at: string): boolean {
-    if (!this.takeStored(host, report, at)) return false;
+    if (!this.takeStored(host, report, at)) {
+      this.writeBack(host, report, at);
+      return false;
+    }
     this.emit('report', host, report);
     return true;
+  }
+
+  /**
+   * The store holds a report of `host` earlier than one this server heard itself, and another:
+   * this server's is written again (its report and rows), so the store and every server take it.
+   * How: two starts of an agent compare by time, and a paused server's late report of the old
+   * start may be stored after the new start's report came here, unchanged from the one before, so
+   * written by no one (docs/servers.md). Only a strictly later one (`laterReport`, the store's
+   * rule: two of the same time would be refused and read back at every flush), which the store
+   * takes and the other servers then take too: it cannot loop.
+   */
+  private writeBack(host: string, stored: AgentReport, storedAt: string): void {
+    const own = this.last.get(host);
+    if (!own?.heardHere || !this.bus) return;
+    if (!laterReport({ at: own.at, order: own.report.order }, { at: Date.parse(storedAt), order: stored.order })) return;
+    if (
+      sameJson(own.report.processes, stored.processes) &&
+      sameJson(own.report.failures, stored.failures) &&
+      own.sharedKey === sharedKey(stored)
+    )
+      return;
+    const at = new Date(own.at).toISOString();
+    const rows = this.rows.get(host);
+    if (rows !== undefined) this.writer.instances(host, rows);
+    this.writer.report(sharedReport(host, own.report, at));
   }
 
   /** Forgets a host the store no longer has (`noops host rm`): here, and (with the bus) on every server. */

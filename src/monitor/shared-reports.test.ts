@@ -213,6 +213,71 @@ test("a late report of the agent's previous start is replaced by its new start's
   );
 });
 
+test("a late report of the agent's previous start, stored after the new start's unchanged report came: the server that heard that one writes it back", async (t) => {
+  const s = await twoServers();
+  t.after(() => s.close());
+  await s.a.receive('h1', report('v3', { order: { boot: 'b2', seq: 1 } }));
+  await s.a.flush();
+  await s.b.settled();
+  // B resumes and receives the old start's waiting report, but has not written it yet
+  await new Promise((r) => setTimeout(r, 5));
+  await s.b.receive('h1', report('v2', { order: { boot: 'b1', seq: 9 } }));
+  // meanwhile the new start's next report comes to A, unchanged: A writes nothing
+  await new Promise((r) => setTimeout(r, 5));
+  await s.a.receive('h1', report('v3', { order: { boot: 'b2', seq: 2 } }));
+  await s.a.flush();
+  // B's write is taken (two starts compare by time); A reads it and keeps its own, later one,
+  // which differs: A writes its own back, and the store and B take it
+  await s.b.flush();
+  await s.a.settled();
+  assert.equal(s.a.lastReport('h1')?.processes[0]?.version, 'v3');
+  await s.a.flush();
+  await s.b.settled();
+  assert.equal(
+    JSON.parse((await s.db.listHostReports(['h1']))[0]!.report).processes[0].version,
+    'v3',
+    'the store has the later report again',
+  );
+  assert.deepEqual(
+    (await s.db.listInstances({ host: 'h1' })).map((r) => r.version),
+    ['v3'],
+  );
+  assert.equal(s.b.lastReport('h1')?.processes[0]?.version, 'v3');
+  // and it stops there: A reads its own back and writes nothing more
+  const writes = s.callsA.get('putHostReports');
+  await s.a.settled();
+  await s.a.flush();
+  assert.equal(s.callsA.get('putHostReports'), writes);
+  // a stored report of the same time as A's own is neither taken nor written over (the store
+  // would refuse it as not later, and A would read it back and write again at every flush)
+  const same = s.a.lastSeen('h1', null)!;
+  assert.equal(s.a.receiveStored('h1', report('v1', { order: { boot: 'b0', seq: 1 } }), same), false);
+  await s.a.flush();
+  assert.equal(s.callsA.get('putHostReports'), writes);
+});
+
+test("a late report of the agent's previous start, then the new start's next report to the same server: written at once", async (t) => {
+  const s = await twoServers();
+  t.after(() => s.close());
+  await s.a.receive('h1', report('v3', { order: { boot: 'b2', seq: 1 } }));
+  await s.a.flush();
+  await s.b.settled();
+  await new Promise((r) => setTimeout(r, 5));
+  await s.b.receive('h1', report('v2', { order: { boot: 'b1', seq: 9 } }));
+  await s.b.flush();
+  await s.a.settled();
+  await new Promise((r) => setTimeout(r, 5));
+  await s.b.receive('h1', report('v3', { order: { boot: 'b2', seq: 2 } }));
+  await s.b.flush();
+  await s.a.settled();
+  assert.equal(JSON.parse((await s.db.listHostReports(['h1']))[0]!.report).processes[0].version, 'v3');
+  assert.equal(s.a.lastReport('h1')?.processes[0]?.version, 'v3');
+  assert.deepEqual(
+    s.a.instances().map((r) => r.version),
+    ['v3'],
+  );
+});
+
 test('a thousand changed reports: one batched write on B, one read on A', async (t) => {
   const db = await openStore('sqlite::memory:');
   t.after(() => db.close());
