@@ -106,8 +106,9 @@ export class PeerServer {
   /** when a refusal was last logged (ms), and how many were refused since without a line */
   private refusedLoggedAt = Number.NEGATIVE_INFINITY;
   private refusedUnlogged = 0;
-  /** says the refusals counted since the last line when its window ends (`sayRefusedTail`) */
+  /** says the refusals counted since the last line when its window ends (`sayRefusedTail`), with the last one's reason */
   private refusedTail: NodeJS.Timeout | undefined;
+  private refusedLast: string | undefined;
 
   constructor(private readonly opts: PeerServerOptions) {}
 
@@ -142,6 +143,7 @@ export class PeerServer {
   async close(): Promise<void> {
     const s = this.server;
     this.server = undefined;
+    this.sayRefusedTail(); // what was counted is said, not dropped
     clearTimeout(this.refusedTail);
     this.refusedTail = undefined;
     if (!s) return;
@@ -236,34 +238,37 @@ export class PeerServer {
 
   /**
    * Logs a refusal unless one was logged within REFUSED_LOG_EVERY_MS: then it is counted, and told
-   * with the next line, or when the window ends if none came by then (the end of a burst).
+   * with the next line, or when the window ends if none came by then (the end of a burst: the last
+   * one's line, with the count of the others).
    */
   private logRefused(line: string): void {
     const now = this.opts.now?.() ?? Date.now();
     const every = this.opts.refusedLogEveryMs ?? REFUSED_LOG_EVERY_MS;
     if (now - this.refusedLoggedAt < every) {
       this.refusedUnlogged++;
-      this.refusedTail ??= setTimeout(() => this.sayRefusedTail(every), every - (now - this.refusedLoggedAt)).unref();
+      this.refusedLast = line;
+      this.refusedTail ??= setTimeout(() => this.sayRefusedTail(), every - (now - this.refusedLoggedAt)).unref();
       return;
     }
-    clearTimeout(this.refusedTail);
-    this.refusedTail = undefined;
-    const since = this.refusedUnlogged > 0 ? ` (${this.refusedUnlogged} more refused since the last line)` : '';
-    this.refusedLoggedAt = now;
-    this.refusedUnlogged = 0;
-    // the reason may quote what the asker sent (a key id, a package): one line, bounded
-    this.opts.log(`${line.replace(/\p{Cc}/gu, '?').slice(0, MAX_REFUSED_LINE)}${since}`);
+    this.sayRefused(line, this.refusedUnlogged, now);
   }
 
-  /** The refusals counted since the last line, said at the end of its window when no refusal came to say them. */
-  private sayRefusedTail(every: number): void {
+  /** The refusals counted since the last line, said at the end of its window (or at close) when no refusal came to say them. */
+  private sayRefusedTail(): void {
+    if (this.refusedUnlogged === 0 || this.refusedLast === undefined) return;
+    this.sayRefused(this.refusedLast, this.refusedUnlogged - 1, this.opts.now?.() ?? Date.now());
+  }
+
+  /** One line: a refusal's reason, and how many others it stands for. */
+  private sayRefused(line: string, others: number, now: number): void {
+    clearTimeout(this.refusedTail);
     this.refusedTail = undefined;
-    if (this.refusedUnlogged === 0) return;
-    this.opts.log(
-      `refused ${this.refusedUnlogged} more peer requests in the ${every / 1000} s after the last line (one line in ${every / 1000} s)`,
-    );
-    this.refusedLoggedAt = this.opts.now?.() ?? Date.now();
+    this.refusedLoggedAt = now;
     this.refusedUnlogged = 0;
+    this.refusedLast = undefined;
+    const since = others > 0 ? ` (${others} more refused since the last line)` : '';
+    // the reason may quote what the asker sent (a key id, a package): one line, bounded
+    this.opts.log(`${line.replace(/\p{Cc}/gu, '?').slice(0, MAX_REFUSED_LINE)}${since}`);
   }
 
   /** `checkTicket`, with the tickets that checked out before (by the same pinned key) remembered. */
