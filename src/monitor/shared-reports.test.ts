@@ -67,6 +67,38 @@ async function twoServers(bus: ChangeBus = new LocalChangeBus()) {
   };
 }
 
+type Servers = Awaited<ReturnType<typeof twoServers>>;
+
+/**
+ * h1's agent restarted: its new start's first report (v3) is stored by A and read by B; then B,
+ * paused till now, receives the old start's last report (v2), and writes it when `flush`.
+ */
+async function oldStartLate(s: Servers, flush: boolean): Promise<void> {
+  await s.a.receive('h1', report('v3', { order: { boot: 'b2', seq: 1 } }));
+  await s.a.flush();
+  await s.b.settled();
+  await new Promise((r) => setTimeout(r, 5)); // a later time than A's
+  await s.b.receive('h1', report('v2', { order: { boot: 'b1', seq: 9 } }));
+  if (!flush) return;
+  await s.b.flush();
+  await s.a.settled();
+}
+
+/** The store's report and rows of h1, and what `server` holds, are of `version`. */
+async function everywhere(s: Servers, server: ActualState, version: string): Promise<void> {
+  assert.equal(JSON.parse((await s.db.listHostReports(['h1']))[0]!.report).processes[0].version, version, 'the store');
+  assert.deepEqual(
+    (await s.db.listInstances({ host: 'h1' })).map((r) => r.version),
+    [version],
+    "the store's rows",
+  );
+  assert.equal(server.lastReport('h1')?.processes[0]?.version, version);
+  assert.deepEqual(
+    server.instances().map((r) => r.version),
+    [version],
+  );
+}
+
 test('payloads name every host, each under the bus limit', () => {
   const hosts = Array.from({ length: 1000 }, (_, i) => `host-${String(i).padStart(4, '0')}.example.com`);
   const payloads = hostPayloads(hosts);
@@ -185,15 +217,8 @@ test("a report received late by a paused server replaces nothing: the agent's or
 test("a late report of the agent's previous start is replaced by its new start's next report", async (t) => {
   const s = await twoServers();
   t.after(() => s.close());
-  // h1's agent sent report 9 (v2) to B, which was paused, then restarted and reported v3 to A
-  await s.a.receive('h1', report('v3', { order: { boot: 'b2', seq: 1 } }));
-  await s.a.flush();
-  await s.b.settled();
-  // B resumes and receives the waiting report now: two starts compare by the time, so it is taken
-  await new Promise((r) => setTimeout(r, 5));
-  await s.b.receive('h1', report('v2', { order: { boot: 'b1', seq: 9 } }));
-  await s.b.flush();
-  await s.a.settled();
+  // two starts compare by the time: B's late report is taken
+  await oldStartLate(s, true);
   assert.equal(s.a.lastReport('h1')?.processes[0]?.version, 'v2', 'the stale report is shown for now');
   // the new start's next heartbeat (the same processes it reported before) differs from what A
   // holds now: A writes it, and every server and the store have v3 again
@@ -201,27 +226,13 @@ test("a late report of the agent's previous start is replaced by its new start's
   await s.a.receive('h1', report('v3', { order: { boot: 'b2', seq: 2 } }));
   await s.a.flush();
   await s.b.settled();
-  assert.equal(JSON.parse((await s.db.listHostReports(['h1']))[0]!.report).processes[0].version, 'v3');
-  assert.deepEqual(
-    (await s.db.listInstances({ host: 'h1' })).map((r) => r.version),
-    ['v3'],
-  );
-  assert.equal(s.b.lastReport('h1')?.processes[0]?.version, 'v3');
-  assert.deepEqual(
-    s.b.instances().map((r) => r.version),
-    ['v3'],
-  );
+  await everywhere(s, s.b, 'v3');
 });
 
 test("a late report of the agent's previous start, stored after the new start's unchanged report came: the server that heard that one writes it back", async (t) => {
   const s = await twoServers();
   t.after(() => s.close());
-  await s.a.receive('h1', report('v3', { order: { boot: 'b2', seq: 1 } }));
-  await s.a.flush();
-  await s.b.settled();
-  // B resumes and receives the old start's waiting report, but has not written it yet
-  await new Promise((r) => setTimeout(r, 5));
-  await s.b.receive('h1', report('v2', { order: { boot: 'b1', seq: 9 } }));
+  await oldStartLate(s, false); // B has not written it yet
   // meanwhile the new start's next report comes to A, unchanged: A writes nothing
   await new Promise((r) => setTimeout(r, 5));
   await s.a.receive('h1', report('v3', { order: { boot: 'b2', seq: 2 } }));
@@ -233,16 +244,7 @@ test("a late report of the agent's previous start, stored after the new start's 
   assert.equal(s.a.lastReport('h1')?.processes[0]?.version, 'v3');
   await s.a.flush();
   await s.b.settled();
-  assert.equal(
-    JSON.parse((await s.db.listHostReports(['h1']))[0]!.report).processes[0].version,
-    'v3',
-    'the store has the later report again',
-  );
-  assert.deepEqual(
-    (await s.db.listInstances({ host: 'h1' })).map((r) => r.version),
-    ['v3'],
-  );
-  assert.equal(s.b.lastReport('h1')?.processes[0]?.version, 'v3');
+  await everywhere(s, s.b, 'v3');
   // and it stops there: A reads its own back and writes nothing more
   const writes = s.callsA.get('putHostReports');
   await s.a.settled();
@@ -259,23 +261,12 @@ test("a late report of the agent's previous start, stored after the new start's 
 test("a late report of the agent's previous start, then the new start's next report to the same server: written at once", async (t) => {
   const s = await twoServers();
   t.after(() => s.close());
-  await s.a.receive('h1', report('v3', { order: { boot: 'b2', seq: 1 } }));
-  await s.a.flush();
-  await s.b.settled();
-  await new Promise((r) => setTimeout(r, 5));
-  await s.b.receive('h1', report('v2', { order: { boot: 'b1', seq: 9 } }));
-  await s.b.flush();
-  await s.a.settled();
+  await oldStartLate(s, true);
   await new Promise((r) => setTimeout(r, 5));
   await s.b.receive('h1', report('v3', { order: { boot: 'b2', seq: 2 } }));
   await s.b.flush();
   await s.a.settled();
-  assert.equal(JSON.parse((await s.db.listHostReports(['h1']))[0]!.report).processes[0].version, 'v3');
-  assert.equal(s.a.lastReport('h1')?.processes[0]?.version, 'v3');
-  assert.deepEqual(
-    s.a.instances().map((r) => r.version),
-    ['v3'],
-  );
+  await everywhere(s, s.a, 'v3');
 });
 
 test('a thousand changed reports: one batched write on B, one read on A', async (t) => {
