@@ -143,9 +143,7 @@ export class PeerServer {
   async close(): Promise<void> {
     const s = this.server;
     this.server = undefined;
-    this.sayRefusedTail(); // what was counted is said, not dropped
-    clearTimeout(this.refusedTail);
-    this.refusedTail = undefined;
+    this.sayRefusedTail(); // what was counted is said, not dropped (and its timer cleared: there is one only while something is counted)
     if (!s) return;
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));

@@ -454,12 +454,12 @@ test('attack: a piece from the server (the seed) that does not match its digest 
       return base.ask(req);
     },
     log: (l: string) => void logs.push(l),
-  };
-  d.seed = async (o, l) => {
-    seeds++;
-    const b = Buffer.from(pkg.subarray(o, o + l));
-    b[0] = b[0]! ^ 0xff; // what a tampered copy on the server's side, or on the way, would give
-    return b;
+    seed: async (o, l) => {
+      seeds++;
+      const b = Buffer.from(pkg.subarray(o, o + l));
+      b[0] = b[0]! ^ 0xff; // what a tampered copy on the server's side, or on the way, would give
+      return b;
+    },
   };
   await assert.rejects(fetchPieces(d), (err: NoopsError) => {
     assert.equal(err.code, 'NOOPS_E_SHA256_MISMATCH');
