@@ -2,6 +2,7 @@
  * The resolved desired state: an answer is the bytes the route used to serialize, made once per
  * change; what changes (on this server, or written to the store by another) reaches the next answer.
  */
+import { stat } from 'node:fs/promises';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DesiredState, RuntimeRef } from '../api/index.js';
@@ -11,7 +12,7 @@ import type { DesiredRow, Store } from '../store/index.js';
 import { answerJson, DESIRED_FRESH_MS, DesiredView, type DesiredViewDeps, GENERATION_KEEP_MS, READ_SLICE } from './desired-view.js';
 import { STAGE_TTL_MS, stageAhead } from './stage-ahead.js';
 import { type ChangeBus, Subscribers } from '../bus/index.js';
-import { DesiredHub } from './hub.js';
+import { DesiredHub, WAKE_SLICE } from './hub.js';
 import { serverIdentity } from './trust.js';
 
 const JOB = 'cop.acme_owt.web_pdl.shop_service.api_job.web';
@@ -171,6 +172,70 @@ test('many polls for one host do one resolution, and the hosts of one cluster sh
     { kindOf: 1, runtimeRefs: 1, secretsFor: 1, signatureOf: 1, rootScopes: 1 },
     'the entry resolved once for the three hosts',
   );
+  await store.close();
+});
+
+test("an entry that waits on I/O (a new release's package size) holds its hosts' answers until it resolves, not until every slice is read", async () => {
+  const store = await openStore('sqlite::memory:');
+  const hosts = Array.from({ length: 3 * READ_SLICE }, (_, i) => `h${i}`);
+  await store.setDesiredMany(
+    CLUSTER,
+    hosts.map((h) => ({ host: h, row: row(h, 'abc1234') })),
+  );
+  const reads: number[] = [];
+  const getDesiredMany = store.getDesiredMany.bind(store);
+  store.getDesiredMany = (names) => {
+    reads.push(names.length);
+    return getDesiredMany(names);
+  };
+  // as the server's: the package's size, from the file system (a turn of the event loop at least)
+  const view = plainView(store, { ms: 0 }, { whole: async () => (await stat(import.meta.filename)).size < 1 });
+  let firstOut = -1;
+  const answers = await Promise.all(
+    hosts.map((h, i) =>
+      view.answer(h).then((a) => {
+        if (i === 0) firstOut = reads.length;
+        return a;
+      }),
+    ),
+  );
+  assert.deepEqual(reads, [READ_SLICE, READ_SLICE, READ_SLICE]);
+  assert.equal(firstOut, 1, 'the first slice was answered once its entry resolved, before the next slice was read');
+  assert.ok(answers.every((a) => a.instances[0]?.version === 'abc1234'));
+  await store.close();
+});
+
+test("a wake of more parked polls than a slice: each slice's answers are out before the next slice wakes", async () => {
+  const store = await openStore('sqlite::memory:');
+  const hosts = Array.from({ length: 2 * WAKE_SLICE + 10 }, (_, i) => `h${i}`);
+  await store.setDesiredMany(
+    CLUSTER,
+    hosts.map((h) => ({ host: h, row: row(h, 'abc1234') })),
+  );
+  // resolved once (no I/O in the entry: one that waits on I/O holds its slice's answers until it resolves, above)
+  const view = plainView(store, { ms: 0 });
+  const hub = new DesiredHub();
+  hub.listen((h) => view.forget(h));
+  // each parked poll, woken, answers as the route does (after its wait's promise resolves); when
+  // each answer was out, how many polls had woken
+  let woken = 0;
+  const wokenAtAnswer: number[] = [];
+  const answered = hosts.map(async (h, i) => {
+    await new Promise<void>((resolve) =>
+      hub.park(h, () => {
+        woken++;
+        resolve();
+      }),
+    );
+    const a = await view.answer(h);
+    assert.equal(a.instances[0]?.version, 'abc1234');
+    wokenAtAnswer[i] = woken;
+  });
+  for (const h of hosts) hub.notify(h);
+  await Promise.all(answered);
+  assert.equal(wokenAtAnswer[0], WAKE_SLICE, 'the first slice answered before the second woke');
+  assert.equal(wokenAtAnswer[WAKE_SLICE], 2 * WAKE_SLICE, 'and the second before the third');
+  assert.equal(wokenAtAnswer.at(-1), hosts.length);
   await store.close();
 });
 

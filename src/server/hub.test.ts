@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CHANNELS, type ChangeBus, type Channel, LocalChangeBus, Subscribers } from '../bus/index.js';
-import { DesiredHub } from './hub.js';
+import { DesiredHub, WAKE_SLICE } from './hub.js';
 
 /** Two servers' buses joined as PostgreSQL joins them: each tells its own subscribers, then the other's. */
 function busPair(): [ChangeBus & { resync(): void }, ChangeBus & { resync(): void }] {
@@ -70,4 +70,26 @@ test('without a bus, a hub wakes its own polls (one process)', async () => {
   const both = [one.wait('x', 60_000), two.wait('x', 60_000)];
   one.notify('x');
   await Promise.all(both);
+});
+
+test('a wake of more than WAKE_SLICE hosts wakes their polls a slice at a time, two turns apart, and every one in the end', async () => {
+  const hub = new DesiredHub();
+  const told: string[] = [];
+  hub.listen((h) => told.push(h));
+  const hosts = Array.from({ length: 2 * WAKE_SLICE + 1 }, (_, i) => `h${i}`);
+  const woken: string[] = [];
+  for (const h of hosts) hub.park(h, () => woken.push(h));
+  for (const h of hosts) hub.notify(h);
+  assert.equal(told.length, hosts.length, 'the listeners hear every host at once');
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+  await turn(); // the wake's own turn
+  assert.deepEqual(woken, hosts.slice(0, WAKE_SLICE), 'the first slice, in the order notified');
+  await turn();
+  assert.equal(woken.length, WAKE_SLICE, 'the turn between: the next slice waits');
+  await turn();
+  assert.deepEqual(woken, hosts.slice(0, 2 * WAKE_SLICE));
+  await turn();
+  await turn();
+  assert.deepEqual(woken, hosts, 'every poll woken, each once');
+  assert.equal(hub.waiting(hosts.at(-1)!), 0);
 });
