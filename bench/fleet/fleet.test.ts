@@ -44,17 +44,27 @@ test('the steps of a run: the whole plan, or the rollouts, the fan-out or the le
     leanLoads: [1, 2, 4],
     fanOut: true,
   } as Parameters<typeof stepsFor>[0];
-  const whole = stepsFor(plan, 10_000, false, false, false);
+  const whole = stepsFor(plan, 10_000, undefined);
   assert.deepEqual([whole.heartbeatS, whole.leanLoads, whole.fanOut, whole.rollouts, whole.leanS], [30, [1, 2, 4], true, [], undefined]);
-  assert.deepEqual(stepsFor(plan, 1000, false, false, false).leanLoads, [1], 'a smaller fleet than the largest: one lean load');
-  const rollouts = stepsFor(plan, 1000, true, false, false);
+  assert.deepEqual(stepsFor(plan, 1000, undefined).leanLoads, [1], 'a smaller fleet than the largest: one lean load');
+  const rollouts = stepsFor(plan, 1000, 'rollouts');
   assert.deepEqual([rollouts.heartbeatS, rollouts.leanLoads, rollouts.fanOut, rollouts.rollouts], [0, [], false, [10]]);
-  const fanOut = stepsFor(plan, 10_000, false, true, false);
+  const fanOut = stepsFor(plan, 10_000, 'fanout');
   assert.deepEqual([fanOut.heartbeatS, fanOut.leanLoads, fanOut.fanOut, fanOut.rollouts], [0, [], true, []]);
-  const beats = stepsFor(plan, 1000, false, false, true);
+  const beats = stepsFor(plan, 1000, 'heartbeats');
   assert.deepEqual(
     [beats.heartbeatS, beats.propagationRuns, beats.leanLoads, beats.fanOut, beats.rollouts, beats.leanS],
     [0, 0, [1, 2, 4], false, [], 30],
     'every lean load, each as long as the heartbeat window, and nothing else',
   );
+  const changes = stepsFor(plan, 10_000, 'changes');
+  assert.deepEqual(
+    [changes.heartbeatS, changes.propagationRuns, changes.leanLoads, changes.fanOut, changes.rollouts],
+    [0, 3, [], false, []],
+    'the three changes (and the rollback after them), nothing else',
+  );
+  const { onlyMode } = await import('./sim-run.js');
+  assert.equal(onlyMode(undefined), undefined);
+  assert.equal(onlyMode('changes'), 'changes');
+  assert.throws(() => onlyMode('fan-out'), /not one of rollouts, fanout, heartbeats, changes/);
 });

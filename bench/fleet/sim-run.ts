@@ -203,46 +203,32 @@ export interface SimSteps {
 export const SETTLE_S = Number(process.env.NOOPS_BENCH_FLEET_SETTLE_S ?? 30);
 
 /**
- * `NOOPS_BENCH_FLEET_ONLY=rollouts`: each size runs only the join, the first deploy, the warm-up
- * and the package rollouts (each with its rollback): no heartbeat window, desired-state changes, lean
- * loads or fan-out. Minutes less per run, to work on the rollouts (docs/benchmarks.md).
+ * `NOOPS_BENCH_FLEET_ONLY=MODE`: each size runs the join, the first deploy, then one part of the
+ * plan alone, minutes less per run (docs/benchmarks.md, "Parts alone"):
+ * - `rollouts`: the warm-up and the package rollouts (each with its rollback);
+ * - `fanout`: the server alone's fan-out to N parked polls (about 90 s at 10,000);
+ * - `heartbeats`: the server alone's paced heartbeats at every lean load of the plan;
+ * - `changes`: the desired-state changes to every simulated agent and the rollback to a release on disk.
  */
-export const ONLY_ROLLOUTS = process.env.NOOPS_BENCH_FLEET_ONLY === 'rollouts';
-/**
- * `NOOPS_BENCH_FLEET_ONLY=fanout`: the join, the first deploy, then the server alone's fan-out to
- * N parked polls (no heartbeats, changes, rollouts or lean heartbeats): about 90 s at 10,000.
- */
-export const ONLY_FANOUT = process.env.NOOPS_BENCH_FLEET_ONLY === 'fanout';
-/**
- * `NOOPS_BENCH_FLEET_ONLY=heartbeats`: the join, the first deploy, then the server alone's paced
- * heartbeats at every lean load of the plan (no simulated heartbeats, changes, rollouts or fan-out).
- */
-export const ONLY_HEARTBEATS = process.env.NOOPS_BENCH_FLEET_ONLY === 'heartbeats';
+export const ONLY_MODES = ['rollouts', 'fanout', 'heartbeats', 'changes'] as const;
+export type OnlyMode = (typeof ONLY_MODES)[number];
 
-/**
- * The steps of `plan` for a fleet of `n` (`onlyRollouts`: the package rollouts alone; `onlyFanOut`:
- * the fan-out alone; `onlyHeartbeats`: the lean heartbeats alone).
- */
-export function stepsFor(
-  plan: FleetPlan,
-  n: number,
-  onlyRollouts = ONLY_ROLLOUTS,
-  onlyFanOut = ONLY_FANOUT,
-  onlyHeartbeats = ONLY_HEARTBEATS,
-): SimSteps {
+/** The mode NOOPS_BENCH_FLEET_ONLY names (undefined: the whole plan); an unknown one is an error, not the whole plan. */
+export function onlyMode(value = process.env.NOOPS_BENCH_FLEET_ONLY): OnlyMode | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!(ONLY_MODES as readonly string[]).includes(value))
+    throw new Error(`NOOPS_BENCH_FLEET_ONLY=${value}: not one of ${ONLY_MODES.join(', ')}`);
+  return value as OnlyMode;
+}
+
+/** The steps of `plan` for a fleet of `n`: all of them, or the part `only` names alone. */
+export function stepsFor(plan: FleetPlan, n: number, only: OnlyMode | undefined = onlyMode()): SimSteps {
   const rollouts = plan.rollouts.filter((r) => n <= r.maxHosts).map((r) => r.mib);
-  if (onlyRollouts) return { heartbeatS: 0, propagationRuns: 0, rollouts, batch: plan.batch, leanLoads: [], fanOut: false };
-  if (onlyFanOut) return { heartbeatS: 0, propagationRuns: 0, rollouts: [], batch: plan.batch, leanLoads: [], fanOut: true };
-  if (onlyHeartbeats)
-    return {
-      heartbeatS: 0,
-      propagationRuns: 0,
-      rollouts: [],
-      batch: plan.batch,
-      leanLoads: plan.leanLoads,
-      fanOut: false,
-      leanS: Math.max(plan.heartbeatS, HEARTBEAT_PERIOD_S),
-    };
+  const none = { heartbeatS: 0, propagationRuns: 0, rollouts: [], batch: plan.batch, leanLoads: [], fanOut: false };
+  if (only === 'rollouts') return { ...none, rollouts };
+  if (only === 'fanout') return { ...none, fanOut: true };
+  if (only === 'changes') return { ...none, propagationRuns: plan.propagationRuns };
+  if (only === 'heartbeats') return { ...none, leanLoads: plan.leanLoads, leanS: Math.max(plan.heartbeatS, HEARTBEAT_PERIOD_S) };
   return {
     heartbeatS: plan.heartbeatS,
     propagationRuns: plan.propagationRuns,
