@@ -239,6 +239,66 @@ test("a wake of more parked polls than a slice: each slice's answers are out bef
   await store.close();
 });
 
+test("a wake of more parked polls than a slice on a store that answers later (PostgreSQL's round trips): the hub's pace holds each slice until the last one is read", async () => {
+  const store = await openStore('sqlite::memory:');
+  const hosts = Array.from({ length: 2 * WAKE_SLICE + 10 }, (_, i) => `h${i}`);
+  await store.setDesiredMany(
+    CLUSTER,
+    hosts.map((h) => ({ host: h, row: row(h, 'abc1234') })),
+  );
+  const getDesiredMany = store.getDesiredMany.bind(store);
+  store.getDesiredMany = async (names) => {
+    await new Promise((r) => setTimeout(r, 20)); // a round trip: many turns of the event loop
+    return getDesiredMany(names);
+  };
+  const view = plainView(store, { ms: 0 });
+  const hub = new DesiredHub();
+  hub.listen((h) => view.forget(h));
+  hub.pace(() => view.idle());
+  let woken = 0;
+  const wokenAtAnswer: number[] = [];
+  const answered = hosts.map(async (h, i) => {
+    await new Promise<void>((resolve) =>
+      hub.park(h, () => {
+        woken++;
+        resolve();
+      }),
+    );
+    await view.answer(h);
+    wokenAtAnswer[i] = woken;
+  });
+  for (const h of hosts) hub.notify(h);
+  await Promise.all(answered);
+  assert.equal(wokenAtAnswer[0], WAKE_SLICE, 'the first slice read and answered before the second woke');
+  assert.equal(wokenAtAnswer[WAKE_SLICE], 2 * WAKE_SLICE);
+  await store.close();
+});
+
+test('an entry that never resolves holds its own hosts, not the slices after it nor the next wakes', async () => {
+  const store = await openStore('sqlite::memory:');
+  // the first slice's hosts run a release whose entry hangs (its package's size never comes); the rest another
+  const hosts = Array.from({ length: 2 * READ_SLICE + 10 }, (_, i) => `h${i}`);
+  await store.setDesiredMany(
+    CLUSTER,
+    hosts.map((h, i) => ({ host: h, row: row(h, i < READ_SLICE ? 'stuck99' : 'abc1234') })),
+  );
+  const never = new Promise<boolean>(() => undefined);
+  const view = plainView(store, { ms: 0 }, { whole: async (sha256) => (sha256.startsWith('s') ? never : false) });
+  const answers = hosts.map((h) => view.answer(h));
+  const rest = await Promise.all(answers.slice(READ_SLICE));
+  assert.ok(
+    rest.every((a) => a.instances[0]?.version === 'abc1234'),
+    'the slices after the hung one answered',
+  );
+  const first = await Promise.race([answers[0]!.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 50))]);
+  assert.equal(first, 'waiting', "the hung entry's hosts wait for it");
+  // a later batch of two slices of the other release: not held by the hung entry
+  for (const h of hosts.slice(READ_SLICE)) view.forget(h);
+  await Promise.all(hosts.slice(READ_SLICE).map((h) => view.answer(h)));
+  assert.equal(view.resolutions, hosts.length + hosts.length - READ_SLICE);
+  await store.close();
+});
+
 test('the answers resolved in one turn read their hosts together: in slices, not one query per host', async () => {
   const { store, view } = await harness();
   const hosts = Array.from({ length: 600 }, (_, i) => `h${i}`); // more than one slice

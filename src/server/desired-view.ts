@@ -39,6 +39,7 @@ import type { ReleaseManifest } from '../release/index.js';
 import { jobOf, rootAllowed } from '../rollout/index.js';
 import type { DeploymentKind, DesiredRow, StagedPackageRow, Store } from '../store/index.js';
 import { CHANNELS, type ChangeBus } from '../bus/index.js';
+import { settledWithin } from './hub.js';
 import { adoptedKey, serverIdentity, stampOf } from './trust.js';
 
 /**
@@ -69,6 +70,13 @@ export const MAX_RESOLVED_ENTRIES = 10_000;
  * wakes every parked poll): their answers are written before the next slice is read.
  */
 export const READ_SLICE = 500;
+
+/**
+ * How long the read of the next slice waits at most for the entries the last slice began to
+ * resolve (a new release's: its package's size, on PostgreSQL its rows): their answers go out
+ * before the next slice is read, unless the store is slower than this.
+ */
+export const ENTRY_WAIT_MS = 100;
 
 /** Hosts resolved between two sweeps of the answers too old to be served. */
 const SWEEP_EVERY = 1_000;
@@ -173,8 +181,12 @@ export class DesiredView {
   private readonly forgotAt = new Map<string, number>();
   private allForgotAt = 0;
   private generationReads = 0;
-  /** entries being resolved now (`readBatch` waits for them between slices) */
-  private readonly entriesResolving = new Set<Promise<ResolvedEntry>>();
+  /** entry resolutions not settled yet, each with its number (`entryStarts` when it began) */
+  private readonly unsettled = new Map<Promise<ResolvedEntry>, number>();
+  private entryStarts = 0;
+  /** `readBatch` calls running, and who waits for none to be (`idle`) */
+  private batchesRunning = 0;
+  private readonly idleWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: DesiredViewDeps) {
     this.now = deps.now ?? (() => performance.now()); // monotonic: a wall clock stepped back keeps nothing longer
@@ -329,6 +341,9 @@ export class DesiredView {
     this.reading = undefined;
     const hosts = [...batch.keys()];
     const { store } = this.deps;
+    this.batchesRunning++;
+    /** the count of entry resolutions started when this slice was read */
+    let mark = this.entryStarts;
     // In slices: a slice's answers are written (their polls' code runs in microtasks, the
     // writes to the sockets with it) before the next slice is read, so the clients start on them
     // while the server reads on; before, every host's row was read first (10,000 took 0.3 s
@@ -344,12 +359,16 @@ export class DesiredView {
         // not after the last slice is read. Before, at 10,000 hosts on SQLite every answer of
         // a deploy waited on one `stat` behind all 20 slices, and the answers read but not yet
         // written (all of them) lived through a dozen scavenges and into a major collection.
-        if (this.entriesResolving.size > 0) {
-          await Promise.allSettled(this.entriesResolving);
+        // Only the entries it started, and for ENTRY_WAIT_MS at most: one that never settles
+        // (a store that hangs) holds its own hosts' answers, not every slice after it.
+        const started = this.startedSince(mark);
+        if (started.length > 0) {
+          await settledWithin(started, ENTRY_WAIT_MS);
           await drained();
         }
       }
       const slice = hosts.slice(at, at + READ_SLICE);
+      mark = this.entryStarts;
       const began = this.now();
       const before = this.forgets;
       this.generationReads++;
@@ -376,6 +395,27 @@ export class DesiredView {
         this.readEnded();
       }
     }
+    // idle once the answers of its last slice are out (their code runs in the microtasks queued now)
+    if (--this.batchesRunning === 0) process.nextTick(() => this.wakeIdle());
+  }
+
+  /** Resolves when no read of hosts is queued or running here (the hub paces its wake on it); at once if none is. */
+  idle(): Promise<void> {
+    if (this.batchesRunning === 0 && this.reading === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private wakeIdle(): void {
+    if (this.batchesRunning > 0 || this.reading !== undefined) return; // another read began: its end tells them
+    const waiters = this.idleWaiters.splice(0);
+    for (const w of waiters) w();
+  }
+
+  /** The entry resolutions started since the count was `mark` and not settled yet. */
+  private startedSince(mark: number): Promise<ResolvedEntry>[] {
+    const out: Promise<ResolvedEntry>[] = [];
+    for (const [p, n] of this.unsettled) if (n >= mark) out.push(p);
+    return out;
   }
 
   private async resolveHost(host: string): Promise<ResolvedDesired> {
@@ -424,11 +464,13 @@ export class DesiredView {
     }
     const held: Held<ResolvedEntry> = { at: this.now(), value: this.resolveEntry(e) };
     this.entries.set(key, held);
-    this.entriesResolving.add(held.value);
+    // kept while it resolves (`readBatch` waits for those its slice started); a bound on what one that never settles keeps
+    if (this.unsettled.size >= MAX_RESOLVED_ENTRIES) this.unsettled.clear();
+    this.unsettled.set(held.value, this.entryStarts++);
     held.value.then(
-      () => this.entriesResolving.delete(held.value),
+      () => this.unsettled.delete(held.value),
       () => {
-        this.entriesResolving.delete(held.value);
+        this.unsettled.delete(held.value);
         if (this.entries.get(key) === held) this.entries.delete(key);
       },
     );

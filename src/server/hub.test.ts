@@ -93,3 +93,23 @@ test('a wake of more than WAKE_SLICE hosts wakes their polls a slice at a time, 
   assert.deepEqual(woken, hosts, 'every poll woken, each once');
   assert.equal(hub.waiting(hosts.at(-1)!), 0);
 });
+
+test('notifyAll (the server stops) wakes every parked poll at once, past a slice, after its listeners; a closed hub wakes no slice more', async () => {
+  const hub = new DesiredHub();
+  const told: string[] = [];
+  hub.listen((h) => told.push(h));
+  const hosts = Array.from({ length: 2 * WAKE_SLICE }, (_, i) => `h${i}`);
+  const woken: string[] = [];
+  for (const h of hosts) hub.park(h, () => woken.push(h));
+  hub.notifyAll();
+  assert.deepEqual(woken, hosts, 'every poll, in this turn');
+  assert.deepEqual(told, hosts);
+  // a wake in slices, then the hub closes: the slices still to come are not woken
+  for (const h of hosts) hub.park(h, () => woken.push(h));
+  for (const h of hosts) hub.notify(h);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(woken.length, 3 * WAKE_SLICE, 'the first slice');
+  hub.close();
+  for (let i = 0; i < 6; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(woken.length, 3 * WAKE_SLICE, 'no slice after close');
+});

@@ -17,6 +17,16 @@ import { CHANNELS, type ChangeBus, LocalChangeBus, Waiters } from '../bus/index.
  */
 export const WAKE_SLICE = 500;
 
+/** How long a slice of a wake waits at most for the last one's hosts to be read (`DesiredHub.pace`). */
+export const PACE_MAX_MS = 250;
+
+/** Resolves when every one of `promises` has settled, or after `ms`, whichever is first (never rejects). */
+export async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(promises), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 export class DesiredHub {
   private readonly waiters = new Waiters();
   private readonly listeners: ((host: string) => void)[] = [];
@@ -24,6 +34,9 @@ export class DesiredHub {
   /** hosts whose polls wake at the end of this turn (`wake`) */
   private due = new Set<string>();
   private dueScheduled = false;
+  /** what the next slice of a wake waits for (`pace`) */
+  private paceFn: (() => Promise<void>) | undefined;
+  private closed = false;
 
   /** `bus`: where notifies travel; without one, this process alone (a command reader's hub, tests). */
   constructor(private readonly bus: ChangeBus = new LocalChangeBus()) {
@@ -33,6 +46,14 @@ export class DesiredHub {
   /** Calls `listener` with the host of every wake (a notify on any server), before its polls wake. */
   listen(listener: (host: string) => void): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Paces a wake of more than WAKE_SLICE hosts: each slice after the first waits for `fn` (the
+   * desired view's `idle`: the last slice's hosts read), for PACE_MAX_MS at most.
+   */
+  pace(fn: () => Promise<void>): void {
+    this.paceFn = fn;
   }
 
   /** Resolves when the host is woken or after `timeoutMs`, whichever is first. */
@@ -94,22 +115,32 @@ export class DesiredHub {
   }
 
   /**
-   * Wakes the polls of `hosts` from `from`, WAKE_SLICE of them, and the rest two turns later.
+   * Wakes the polls of `hosts` from `from`, WAKE_SLICE of them, and the rest after two turns of
+   * the event loop and the pace (`pace`: the view has read this slice's hosts).
    * A woken poll holds what it has resolved (a promise, its read, its answer) until its answer
    * is written: 10,000 woken at once held all of it for 10,000 hosts while the view read and
    * answered them slice by slice, the young generation's collections found most of it alive and
    * moved it to the old one, and a major collection came in the middle of the answers (a
    * `--trace-gc` of the fan-out at 10,000: two scavenges that freed 2-3 MB each, then a
-   * mark-compact; in slices, each scavenge freed 10 MB, none in the old generation, half as much
-   * promoted, no mark-compact). Two turns, not one: the view's read of this slice is queued (`setImmediate`) by
-   * the polls this slice woke, after the next slice's turn was; the slice's answers are written in
-   * the turn between. The polls still parked may meanwhile answer for another reason (their
-   * timeout, a command) or park anew; a wake reaches every poll of a host parked when its slice comes.
+   * mark-compact; in slices, each scavenge freed 10 MB and half as much was promoted, no
+   * mark-compact). Two turns: the view's read of this slice is queued (`setImmediate`) by the
+   * polls this slice woke, after the next slice's first turn was. On SQLite the read is done
+   * within its turn; on PostgreSQL it takes round trips, and the pace waits for them. A poll that
+   * parks for a host whose slice is still to come is woken with it (and answers the generation it
+   * read, again); a host notified again meanwhile is woken twice: no wake is lost.
    */
   private wakeSlices(hosts: readonly string[], from: number): void {
+    if (this.closed) return;
     const end = Math.min(from + WAKE_SLICE, hosts.length);
     for (let i = from; i < end; i++) this.waiters.wake(hosts[i]!);
-    if (end < hosts.length) setImmediate(() => setImmediate(() => this.wakeSlices(hosts, end)));
+    if (end >= hosts.length) return;
+    setImmediate(() =>
+      setImmediate(() => {
+        const pace = this.paceFn;
+        if (pace === undefined) this.wakeSlices(hosts, end);
+        else void settledWithin([pace()], PACE_MAX_MS).then(() => this.wakeSlices(hosts, end));
+      }),
+    );
   }
 
   /** Wakes every poll parked here (on shutdown, and after the bus may have missed changes). */
@@ -117,13 +148,15 @@ export class DesiredHub {
     for (const host of this.waiters.keys()) this.wake(host);
   }
 
-  /** Wakes every poll parked here. */
+  /** Wakes every poll parked here, all at once (the server stops: they are answered before their connections close). */
   notifyAll(): void {
-    this.wakeAll();
+    for (const host of this.waiters.keys()) for (const listener of this.listeners) listener(host);
+    this.waiters.wakeAll();
   }
 
-  /** Stops hearing the bus (the server closes). */
+  /** Stops hearing the bus (the server closes), and the slices of a wake still to come. */
   close(): void {
+    this.closed = true;
     this.unsubscribe();
   }
 }

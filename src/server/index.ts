@@ -271,6 +271,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // a root grant changed on any server: read the grants again (the view forgets its answers itself)
     bus.subscribe(CHANNELS.answers, { change: () => grantsChanged(store), resync: () => grantsChanged(store) });
     hub.listen((h) => desired.forget(h)); // a wake means the host's answer changed
+    hub.pace(() => desired.idle()); // a wake of thousands: each slice after the view read the last
     // metric points in, the judge's feed, history; the history keeper runs where LOOPS.history is led
     // with --victoria-metrics: points written there too, and history read from there (victoria-wiring.ts)
     const metrics = await wireMetrics({
