@@ -12,7 +12,7 @@ import { FULL, QUICK, payloadSizes, type FleetPlan } from './plan.js';
 import { runReal } from './real-run.js';
 import { goals, growthOf, render, type FleetResults } from './report.js';
 import { makeSeed } from './seed.js';
-import { runSimulated, stepsFor, type SimFigures } from './sim-run.js';
+import { onlyMode, runSimulated, stepsFor, type SimFigures } from './sim-run.js';
 import { tlsVariant } from './tls.js';
 
 /** Where the simulated agents' roots go: memory (their state files are written often, and a
@@ -22,6 +22,8 @@ const SIM_ROOT = '/dev/shm';
 export async function run(opts: { quick: boolean; log?: (line: string) => void }): Promise<unknown> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const base: FleetPlan = opts.quick ? QUICK : FULL;
+  // NOOPS_BENCH_FLEET_ONLY=MODE: one part of the plan alone (sim-run.ts); an unknown one stops here, before anything runs
+  const part = onlyMode(process.env.NOOPS_BENCH_FLEET_ONLY);
   // NOOPS_BENCH_FLEET_SIZES=10000 (or 100,1000) runs only those simulated sizes.
   const only = process.env.NOOPS_BENCH_FLEET_SIZES?.split(',')
     .map(Number)
@@ -40,7 +42,7 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
     for (const n of plan.sizes) {
       log(`fleet: ${n} simulated agents`);
       try {
-        simulated.push(await runSimulated(n, stepsFor(plan, n), seed, join(mem, `n${n}`)));
+        simulated.push(await runSimulated(n, stepsFor(plan, n, part), seed, join(mem, `n${n}`)));
       } catch (err) {
         // The other sizes' figures still count; this one is reported with its error.
         log(`fleet: ${n} simulated agents failed: ${(err as Error).message}`);

@@ -213,8 +213,8 @@ export const SETTLE_S = Number(process.env.NOOPS_BENCH_FLEET_SETTLE_S ?? 30);
 export const ONLY_MODES = ['rollouts', 'fanout', 'heartbeats', 'changes'] as const;
 export type OnlyMode = (typeof ONLY_MODES)[number];
 
-/** The mode NOOPS_BENCH_FLEET_ONLY names (undefined: the whole plan); an unknown one is an error, not the whole plan. */
-export function onlyMode(value = process.env.NOOPS_BENCH_FLEET_ONLY): OnlyMode | undefined {
+/** The mode `value` (NOOPS_BENCH_FLEET_ONLY) names (undefined: the whole plan); an unknown one is an error, not the whole plan. */
+export function onlyMode(value: string | undefined): OnlyMode | undefined {
   if (value === undefined || value === '') return undefined;
   if (!(ONLY_MODES as readonly string[]).includes(value))
     throw new Error(`NOOPS_BENCH_FLEET_ONLY=${value}: not one of ${ONLY_MODES.join(', ')}`);
@@ -222,7 +222,7 @@ export function onlyMode(value = process.env.NOOPS_BENCH_FLEET_ONLY): OnlyMode |
 }
 
 /** The steps of `plan` for a fleet of `n`: all of them, or the part `only` names alone. */
-export function stepsFor(plan: FleetPlan, n: number, only: OnlyMode | undefined = onlyMode()): SimSteps {
+export function stepsFor(plan: FleetPlan, n: number, only: OnlyMode | undefined): SimSteps {
   const rollouts = plan.rollouts.filter((r) => n <= r.maxHosts).map((r) => r.mib);
   const none = { heartbeatS: 0, propagationRuns: 0, rollouts: [], batch: plan.batch, leanLoads: [], fanOut: false };
   if (only === 'rollouts') return { ...none, rollouts };
