@@ -4,7 +4,7 @@
  * needs). The controller then takes the cluster's lock and writes it (`open`).
  */
 import { NoopsError } from '../errors/index.js';
-import type { ClusterRow, DeploymentKind, DesiredRow, ReleaseRow, RunningDeploymentRow } from '../store/index.js';
+import type { ClusterRow, DeploymentKind, DesiredHead, ReleaseRow, RunningDeploymentRow } from '../store/index.js';
 import { formatTag, parseTag, truncateTo } from '../tree/index.js';
 import { checkEnv } from './check-env.js';
 import { checkRootUsers } from './check-user.js';
@@ -50,7 +50,7 @@ export interface StartPlan {
   /** a scheduled cluster's hosts with more than one replica, as its start read them (null: none) */
   replicas: Record<string, number> | null;
   /** read under the cluster's lock: what each host runs now, and the cluster's desired entries */
-  previousOf(): Promise<{ previous: Record<string, string | null>; desired: DesiredRow[] }>;
+  previousOf(): Promise<{ previous: Record<string, string | null>; desired: DesiredHead[] }>;
 }
 
 /**
@@ -144,7 +144,7 @@ export function replicasOf(cluster: Pick<ClusterRow, 'schedule' | 'replicas'> | 
 }
 
 /** The cluster's desired entries, and those an undeploy stops (NOOPS_E_NOTHING_RUNS when none). */
-async function undeployTargets(read: RolloutReader, req: StartUndeploy): Promise<{ desired: DesiredRow[]; runs: DesiredRow[] }> {
+async function undeployTargets(read: RolloutReader, req: StartUndeploy): Promise<{ desired: DesiredHead[]; runs: DesiredHead[] }> {
   const only = req.hosts === undefined ? undefined : new Set(req.hosts);
   const desired = await read.desired(req.tag);
   const runs = desired.filter((d) => only === undefined || only.has(d.host));

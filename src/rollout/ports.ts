@@ -10,6 +10,7 @@ import type {
   DeploymentKind,
   DeploymentRow,
   Fence,
+  DesiredHead,
   DesiredRow,
   HostRow,
   ReleaseRow,
@@ -79,7 +80,7 @@ export interface RolloutReader {
   /** the scopes root is allowed on (`noops root allow`) */
   rootScopes(): Promise<string[]>;
   /** a cluster's desired entries (every host) */
-  desired(tag: string): Promise<DesiredRow[]>;
+  desired(tag: string): Promise<DesiredHead[]>;
 }
 
 /** What the controller writes. */

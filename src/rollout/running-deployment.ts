@@ -4,7 +4,7 @@
  */
 import type { DeploymentAction } from '../api/index.js';
 import type { DeployTestCommand, RolloutLogLine, RolloutProgress } from './types.js';
-import type { DesiredRow, Fence, ReleaseRow } from '../store/index.js';
+import type { DesiredHead, Fence, ReleaseRow } from '../store/index.js';
 import type { Deployment } from './ports.js';
 import { LOG_KEEP, type RolloutAction } from './step.js';
 import { manifestOf } from './store-ports.js';
@@ -46,7 +46,7 @@ export interface RunningDeployment {
   /** hosts that reported (or whose hook failed) since the last step: the next one evaluates only those of the hosts in flight; undefined: every one */
   dirty: Set<string> | undefined;
   /** the cluster's desired entries as its start read them, for its first step (read once, not twice) */
-  desiredAtStart?: DesiredRow[];
+  desiredAtStart?: DesiredHead[];
   /**
    * the cluster's replicas per host, resolved into each desired entry written (docs/scheduler.md#replicas):
    * from its start, or read once when resumed (undefined: not read yet; null: one on each host)

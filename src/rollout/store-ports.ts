@@ -43,7 +43,7 @@ export function rolloutPorts(store: Store): RolloutPorts {
     async rootScopes() {
       return (await store.listGrants()).filter((g) => g.grant === 'root').map((g) => g.scope);
     },
-    desired: (tag) => store.listDesired(tag),
+    desired: (tag) => store.listDesiredHeads(tag), // no manifests: 10,000 of them were a fifth of a deploy call
   };
   const write: RolloutWriter = {
     async createDeployment(row, audit) {

@@ -6,7 +6,7 @@ import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import { chunks, inChunks, RowsStatement } from './batch.js';
 import * as m from './rows.js';
 import type { Database, DesiredTable, InstancesTable } from './schema.js';
-import type { DesiredRow, InstanceRow } from './types.js';
+import type { DesiredHead, DesiredRow, InstanceRow } from './types.js';
 
 /**
  * Sets (row) or clears (null) one entry of a host's desired state and returns the host's new
@@ -304,6 +304,17 @@ export async function listDesired(db: Kysely<Database>, tag?: string): Promise<D
   if (tag !== undefined) q = q.where('tag', '=', tag);
   const rows = await q.orderBy('tag').orderBy('host').execute();
   return rows.map(m.desiredFromDb);
+}
+
+/** A cluster's desired entries without their manifests, by host (`Store.listDesiredHeads`). */
+export async function listDesiredHeads(db: Kysely<Database>, tag: string): Promise<DesiredHead[]> {
+  const rows = await db
+    .selectFrom('desired')
+    .select(['host', 'tag', 'version', 'sha256', 'deployment_id', 'kind', 'driver', 'replicas'])
+    .where('tag', '=', tag)
+    .orderBy('host')
+    .execute();
+  return rows.map(m.desiredHeadFromDb);
 }
 
 /** Replaces every instance row of `host` in one transaction; every row must be of that host. */

@@ -18,6 +18,7 @@ import {
   getDesiredMany,
   raiseDesiredGeneration,
   listDesired,
+  listDesiredHeads,
   listInstances,
   replaceInstances,
   replaceInstancesMany,
@@ -60,6 +61,7 @@ import type {
   DeploymentPatch,
   DeploymentRow,
   DeploymentStatus,
+  DesiredHead,
   DesiredRow,
   StagedPackageRow,
   GrantRow,
@@ -621,6 +623,10 @@ export class KyselyStore implements Store {
 
   async listDesired(tag?: string): Promise<DesiredRow[]> {
     return listDesired(this.db, tag);
+  }
+
+  listDesiredHeads(tag: string): Promise<DesiredHead[]> {
+    return listDesiredHeads(this.db, tag);
   }
 
   stagePackage(hosts: readonly string[], pkg: StagedPackageRow, until: number, now: number): Promise<void> {

@@ -12,6 +12,7 @@ import type {
   DeploymentKind,
   DeploymentRow,
   DeploymentStatus,
+  DesiredHead,
   DesiredRow,
   GrantRow,
   HostRow,
@@ -275,17 +276,21 @@ function manifestFromDb(text: string): Record<string, unknown> {
   return manifest;
 }
 
-export const desiredFromDb = (r: DbDesired): DesiredRow => ({
+export const desiredHeadFromDb = (r: Omit<DbDesired, 'manifest' | 'updated_at'>): DesiredHead => ({
   host: r.host,
   tag: r.tag,
   version: r.version,
   sha256: r.sha256,
-  manifest: manifestFromDb(r.manifest),
   deploymentId: r.deployment_id,
-  updatedAt: r.updated_at,
   kind: r.kind as DeploymentKind | null,
   ...(r.driver !== null && r.driver !== undefined && { driver: r.driver as 'process' | 'container' }),
   ...(r.replicas !== null && r.replicas !== undefined && Number(r.replicas) > 1 && { replicas: Number(r.replicas) }),
+});
+
+export const desiredFromDb = (r: DbDesired): DesiredRow => ({
+  ...desiredHeadFromDb(r),
+  manifest: manifestFromDb(r.manifest),
+  updatedAt: r.updated_at,
 });
 
 export const desiredToDb = (r: DesiredRow): Insertable<DesiredTable> => ({

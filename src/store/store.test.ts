@@ -1035,6 +1035,11 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual(await s.listDesired(CLUSTER), [a2, desired('h2', CLUSTER, 'v1')]);
       assert.equal((await s.listDesired()).length, 2);
       assert.deepEqual(await s.listDesired('cop.none'), []);
+      // the heads: every column but the manifest and when it was written, by host
+      const head = ({ manifest: _m, updatedAt: _u, ...rest }: DesiredRow) => rest;
+      assert.deepEqual(await s.listDesiredHeads(CLUSTER), [head(a2), head(desired('h2', CLUSTER, 'v1'))]);
+      assert.equal((await s.listDesiredHeads(CLUSTER))[0]!.kind, 'rollback');
+      assert.deepEqual(await s.listDesiredHeads('cop.none'), []);
       await assert.rejects(s.setDesired('h1', CLUSTER, desired('h2', CLUSTER, 'v1')), /given a row for h2/);
       assert.equal((await s.getDesired('h1')).generation, 4);
     });

@@ -282,6 +282,13 @@ export interface DesiredRow {
   replicas?: number | null;
 }
 
+/**
+ * A desired entry without its manifest: what the rollout compares and plans from (which version a
+ * host runs, written by which deployment). A cluster of 10,000 hosts holds 10,000 copies of the
+ * manifest; reading them at each deploy's start was a fifth of the deploy call.
+ */
+export type DesiredHead = Omit<DesiredRow, 'manifest' | 'updatedAt'>;
+
 import type { MetricsStore } from './metrics.js';
 
 /** The store's metrics (series, raw points, archives): store/metrics.ts. */
@@ -496,6 +503,8 @@ export interface Store extends StrategyQueries, BalancerQueries {
   raiseDesiredGeneration(host: string, atLeast: number): Promise<number>;
   /** every desired row of one tag (all hosts) */
   listDesired(tag?: string): Promise<DesiredRow[]>;
+  /** A cluster's desired entries without their manifests, by host (what a deploy starts from). */
+  listDesiredHeads(tag: string): Promise<DesiredHead[]>;
   /**
    * stage `pkg` for `hosts` until `until` (ms since the epoch) and raise each host's generation
    * by one, the stagings expired at `now` removed first (staged.ts: the next batch fetches ahead)
