@@ -191,7 +191,7 @@ for (const b of BACKENDS) {
       const s = await setup(await b.db(), `stale-${b.name}`);
       // a host removed while its copy was stale: the tick forgets the copy (reading the cluster's entries first)
       await s.store.addStaleCopy({ host: 'h-gone', tag: TREE.CLUSTER, since: new Date().toISOString() });
-      s.loseAt('listDesired', (args) => args[0] === TREE.CLUSTER);
+      s.loseAt('listDesiredHeads', (args) => args[0] === TREE.CLUSTER);
       await s.lead.start();
       await s.trappedTick();
       assert.deepEqual(

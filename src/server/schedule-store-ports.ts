@@ -38,7 +38,7 @@ export function scheduleState(ctx: Pick<ServerContext, 'store' | 'reports'>): Sc
       return out;
     },
     async desired(tag) {
-      return (await store.listDesired(tag)).map((d) => ({
+      return (await store.listDesiredHeads(tag)).map((d) => ({
         host: d.host,
         version: d.version,
         ...(d.replicas != null && { replicas: d.replicas }),
@@ -85,7 +85,7 @@ export function scheduleState(ctx: Pick<ServerContext, 'store' | 'reports'>): Sc
 /** The version a cluster runs: its hosts' most common, else its last deploy's (null: never deployed). */
 export async function clusterVersion(store: Store, tag: string): Promise<string | null> {
   const counts = new Map<string, number>();
-  for (const d of await store.listDesired(tag)) counts.set(d.version, (counts.get(d.version) ?? 0) + 1);
+  for (const d of await store.listDesiredHeads(tag)) counts.set(d.version, (counts.get(d.version) ?? 0) + 1);
   let best: string | null = null;
   for (const [v, n] of counts) if (best === null || n > counts.get(best)!) best = v;
   if (best !== null) return best;

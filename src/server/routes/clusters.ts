@@ -106,7 +106,7 @@ export async function clusterRoutes(api: FastifyInstance, ctx: ServerContext): P
 
   /** What giving `tag` these hosts would stop: the instances of hosts that leave it. */
   const stopsOf = async (tag: string, hosts: readonly string[]): Promise<T.StopPlanItem[]> =>
-    stopPlan(tag, hosts, await ctx.store.listDesired(tag));
+    stopPlan(tag, hosts, await ctx.store.listDesiredHeads(tag));
 
   /** Without `yes`, a change that stops anything is refused with what it would stop, and nothing changes. */
   const confirm = (plans: T.StopPlanItem[][], yes: boolean | undefined, what: string): void => {

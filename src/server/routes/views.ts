@@ -232,7 +232,7 @@ function limitOf(raw: string | undefined): number {
 export async function currentVersion(ctx: ServerContext, tag: string): Promise<string | null> {
   const [cur] = await ctx.store.listDeploymentHeads({ tag, status: 'succeeded', limit: 1 }); // its head: not every host's part
   if (cur?.kind !== 'undeploy') return cur?.version ?? null;
-  return (await ctx.store.listDesired(tag)).length > 0 ? cur.version : null;
+  return (await ctx.store.listDesiredHeads(tag)).length > 0 ? cur.version : null;
 }
 
 export function releaseView(r: ReleaseRow, signer: ReleaseSigner): T.ReleaseView {
