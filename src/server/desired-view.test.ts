@@ -9,7 +9,15 @@ import type { DesiredState, RuntimeRef } from '../api/index.js';
 import type { ReleaseManifest } from '../release/index.js';
 import { openStore } from '../store/open.js';
 import type { DesiredRow, Store } from '../store/index.js';
-import { answerJson, DESIRED_FRESH_MS, DesiredView, type DesiredViewDeps, GENERATION_KEEP_MS, READ_SLICE } from './desired-view.js';
+import {
+  answerJson,
+  DESIRED_FRESH_MS,
+  DesiredView,
+  type DesiredViewDeps,
+  GENERATION_KEEP_MS,
+  READ_SLICE,
+  type ResolvedDesired,
+} from './desired-view.js';
 import { STAGE_TTL_MS, stageAhead } from './stage-ahead.js';
 import { type ChangeBus, Subscribers } from '../bus/index.js';
 import { DesiredHub, WAKE_SLICE } from './hub.js';
@@ -175,21 +183,21 @@ test('many polls for one host do one resolution, and the hosts of one cluster sh
   await store.close();
 });
 
-test("an entry that waits on I/O (a new release's package size) holds its hosts' answers until it resolves, not until every slice is read", async () => {
-  const store = await openStore('sqlite::memory:');
-  const hosts = Array.from({ length: 3 * READ_SLICE }, (_, i) => `h${i}`);
-  await store.setDesiredMany(
-    CLUSTER,
-    hosts.map((h) => ({ host: h, row: row(h, 'abc1234') })),
-  );
+/**
+ * Every host's answer from `view`, counting the hosts of each `getDesiredMany` of `store`, and
+ * how many reads there had been when the first host's answer came.
+ */
+async function answerCountingReads(
+  store: Store,
+  view: DesiredView,
+  hosts: readonly string[],
+): Promise<{ reads: number[]; firstOut: number; answers: ResolvedDesired[] }> {
   const reads: number[] = [];
   const getDesiredMany = store.getDesiredMany.bind(store);
   store.getDesiredMany = (names) => {
     reads.push(names.length);
     return getDesiredMany(names);
   };
-  // as the server's: the package's size, from the file system (a turn of the event loop at least)
-  const view = plainView(store, { ms: 0 }, { whole: async () => (await stat(import.meta.filename)).size < 1 });
   let firstOut = -1;
   const answers = await Promise.all(
     hosts.map((h, i) =>
@@ -199,25 +207,51 @@ test("an entry that waits on I/O (a new release's package size) holds its hosts'
       }),
     ),
   );
+  return { reads, firstOut, answers };
+}
+
+test("an entry that waits on I/O (a new release's package size) holds its hosts' answers until it resolves, not until every slice is read", async () => {
+  const store = await openStore('sqlite::memory:');
+  const hosts = Array.from({ length: 3 * READ_SLICE }, (_, i) => `h${i}`);
+  await store.setDesiredMany(
+    CLUSTER,
+    hosts.map((h) => ({ host: h, row: row(h, 'abc1234') })),
+  );
+  // as the server's: the package's size, from the file system (a turn of the event loop at least)
+  const view = plainView(store, { ms: 0 }, { whole: async () => (await stat(import.meta.filename)).size < 1 });
+  const { reads, firstOut, answers } = await answerCountingReads(store, view, hosts);
   assert.deepEqual(reads, [READ_SLICE, READ_SLICE, READ_SLICE]);
   assert.equal(firstOut, 1, 'the first slice was answered once its entry resolved, before the next slice was read');
   assert.ok(answers.every((a) => a.instances[0]?.version === 'abc1234'));
   await store.close();
 });
 
-test("a wake of more parked polls than a slice: each slice's answers are out before the next slice wakes", async () => {
+/**
+ * Parks a poll for each of 2 * WAKE_SLICE + 10 hosts on a hub wired to a view as the server
+ * wires them, wakes them all, and answers how many polls had woken when each host's answer was
+ * out (each poll answers as the route does, after its wait's promise resolves). `roundTripMs`:
+ * the store's reads answer that much later (PostgreSQL's round trips), and the hub is paced by
+ * the view as the server paces it.
+ */
+async function wakeAndAnswer(roundTripMs: number): Promise<{ wokenAtAnswer: number[]; hosts: string[] }> {
   const store = await openStore('sqlite::memory:');
   const hosts = Array.from({ length: 2 * WAKE_SLICE + 10 }, (_, i) => `h${i}`);
   await store.setDesiredMany(
     CLUSTER,
     hosts.map((h) => ({ host: h, row: row(h, 'abc1234') })),
   );
+  if (roundTripMs > 0) {
+    const getDesiredMany = store.getDesiredMany.bind(store);
+    store.getDesiredMany = async (names) => {
+      await new Promise((r) => setTimeout(r, roundTripMs)); // many turns of the event loop
+      return getDesiredMany(names);
+    };
+  }
   // resolved once (no I/O in the entry: one that waits on I/O holds its slice's answers until it resolves, above)
   const view = plainView(store, { ms: 0 });
   const hub = new DesiredHub();
   hub.listen((h) => view.forget(h));
-  // each parked poll, woken, answers as the route does (after its wait's promise resolves); when
-  // each answer was out, how many polls had woken
+  if (roundTripMs > 0) hub.pace(() => view.idle());
   let woken = 0;
   const wokenAtAnswer: number[] = [];
   const answered = hosts.map(async (h, i) => {
@@ -233,45 +267,21 @@ test("a wake of more parked polls than a slice: each slice's answers are out bef
   });
   for (const h of hosts) hub.notify(h);
   await Promise.all(answered);
+  await store.close();
+  return { wokenAtAnswer, hosts };
+}
+
+test("a wake of more parked polls than a slice: each slice's answers are out before the next slice wakes", async () => {
+  const { wokenAtAnswer, hosts } = await wakeAndAnswer(0);
   assert.equal(wokenAtAnswer[0], WAKE_SLICE, 'the first slice answered before the second woke');
   assert.equal(wokenAtAnswer[WAKE_SLICE], 2 * WAKE_SLICE, 'and the second before the third');
   assert.equal(wokenAtAnswer.at(-1), hosts.length);
-  await store.close();
 });
 
 test("a wake of more parked polls than a slice on a store that answers later (PostgreSQL's round trips): the hub's pace holds each slice until the last one is read", async () => {
-  const store = await openStore('sqlite::memory:');
-  const hosts = Array.from({ length: 2 * WAKE_SLICE + 10 }, (_, i) => `h${i}`);
-  await store.setDesiredMany(
-    CLUSTER,
-    hosts.map((h) => ({ host: h, row: row(h, 'abc1234') })),
-  );
-  const getDesiredMany = store.getDesiredMany.bind(store);
-  store.getDesiredMany = async (names) => {
-    await new Promise((r) => setTimeout(r, 20)); // a round trip: many turns of the event loop
-    return getDesiredMany(names);
-  };
-  const view = plainView(store, { ms: 0 });
-  const hub = new DesiredHub();
-  hub.listen((h) => view.forget(h));
-  hub.pace(() => view.idle());
-  let woken = 0;
-  const wokenAtAnswer: number[] = [];
-  const answered = hosts.map(async (h, i) => {
-    await new Promise<void>((resolve) =>
-      hub.park(h, () => {
-        woken++;
-        resolve();
-      }),
-    );
-    await view.answer(h);
-    wokenAtAnswer[i] = woken;
-  });
-  for (const h of hosts) hub.notify(h);
-  await Promise.all(answered);
+  const { wokenAtAnswer } = await wakeAndAnswer(20);
   assert.equal(wokenAtAnswer[0], WAKE_SLICE, 'the first slice read and answered before the second woke');
   assert.equal(wokenAtAnswer[WAKE_SLICE], 2 * WAKE_SLICE);
-  await store.close();
 });
 
 test('an entry that never resolves holds its own hosts, not the slices after it nor the next wakes', async () => {
@@ -304,23 +314,9 @@ test('the answers resolved in one turn read their hosts together: in slices, not
   const hosts = Array.from({ length: 600 }, (_, i) => `h${i}`); // more than one slice
   for (const h of hosts) await store.setDesired(h, CLUSTER, row(h, 'abc1234'));
   await store.setMeta('adopted:h7', JSON.stringify({ refusal: 'r-7' }));
-  const reads: number[] = [];
-  const getDesiredMany = store.getDesiredMany.bind(store);
-  store.getDesiredMany = (names) => {
-    reads.push(names.length);
-    return getDesiredMany(names);
-  };
   store.getDesired = () => Promise.reject(new Error('read alone'));
   // the first slice's answers are out before the second slice is read
-  let firstOut = -1;
-  const answers = await Promise.all(
-    hosts.map((h, i) =>
-      view.answer(h).then((a) => {
-        if (i === 0) firstOut = reads.length;
-        return a;
-      }),
-    ),
-  );
+  const { reads, firstOut, answers } = await answerCountingReads(store, view, hosts);
   assert.deepEqual(reads, [READ_SLICE, 600 - READ_SLICE]);
   assert.equal(firstOut, 1, 'the first answer came before the second slice was read');
   assert.ok(answers.every((a) => a.generation === 1 && a.instances[0]?.version === 'abc1234'));
