@@ -9,6 +9,7 @@ import type {
   ClusterRow,
   DeploymentKind,
   DeploymentRow,
+  DesiredHead,
   DesiredRow,
   Fence,
   GrantRow,
@@ -161,10 +162,15 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
     return this.grants.filter((g) => g.grant === 'root').map((g) => g.scope);
   }
 
-  async desired(tag: string): Promise<DesiredRow[]> {
+  async desired(tag: string): Promise<DesiredHead[]> {
     this.call('desired');
-    const out: DesiredRow[] = [];
-    for (const byTag of this.desiredRows.values()) if (byTag.has(tag)) out.push(structuredClone(byTag.get(tag)!));
+    // as the store's listDesiredHeads: no manifest, no time written
+    const out: DesiredHead[] = [];
+    for (const byTag of this.desiredRows.values()) {
+      if (!byTag.has(tag)) continue;
+      const { manifest: _manifest, updatedAt: _updatedAt, ...head } = structuredClone(byTag.get(tag)!);
+      out.push(head);
+    }
     return out.sort((a, b) => (a.host < b.host ? -1 : 1));
   }
 

@@ -230,8 +230,7 @@ test("an entry that waits on I/O (a new release's package size) holds its hosts'
  * Parks a poll for each of 2 * WAKE_SLICE + 10 hosts on a hub wired to a view as the server
  * wires them, wakes them all, and answers how many polls had woken when each host's answer was
  * out (each poll answers as the route does, after its wait's promise resolves). `roundTripMs`:
- * the store's reads answer that much later (PostgreSQL's round trips), and the hub is paced by
- * the view as the server paces it.
+ * the store's reads answer that much later (PostgreSQL's round trips).
  */
 async function wakeAndAnswer(roundTripMs: number): Promise<{ wokenAtAnswer: number[]; hosts: string[] }> {
   const store = await openStore('sqlite::memory:');
@@ -251,7 +250,12 @@ async function wakeAndAnswer(roundTripMs: number): Promise<{ wokenAtAnswer: numb
   const view = plainView(store, { ms: 0 });
   const hub = new DesiredHub();
   hub.listen((h) => view.forget(h));
-  if (roundTripMs > 0) hub.pace(() => view.idle());
+  // paced as the server paces it, with a cap far above what a read takes: every pace the hub asks must resolve
+  const paces = { asked: 0, resolved: 0 };
+  hub.pace(() => {
+    paces.asked++;
+    return view.idle().then(() => void paces.resolved++);
+  }, 10_000);
   let woken = 0;
   const wokenAtAnswer: number[] = [];
   const answered = hosts.map(async (h, i) => {
@@ -267,6 +271,8 @@ async function wakeAndAnswer(roundTripMs: number): Promise<{ wokenAtAnswer: numb
   });
   for (const h of hosts) hub.notify(h);
   await Promise.all(answered);
+  assert.equal(paces.asked, 2, 'one pace before each slice after the first');
+  assert.equal(paces.resolved, paces.asked, "the view's idle resolved each time");
   await store.close();
   return { wokenAtAnswer, hosts };
 }
@@ -284,7 +290,7 @@ test("a wake of more parked polls than a slice on a store that answers later (Po
   assert.equal(wokenAtAnswer[WAKE_SLICE], 2 * WAKE_SLICE);
 });
 
-test('an entry that never resolves holds its own hosts, not the slices after it nor the next wakes', async () => {
+test('an entry that never resolves holds its own hosts, not the slices after it nor the next batches', async () => {
   const store = await openStore('sqlite::memory:');
   // the first slice's hosts run a release whose entry hangs (its package's size never comes); the rest another
   const hosts = Array.from({ length: 2 * READ_SLICE + 10 }, (_, i) => `h${i}`);
@@ -293,19 +299,23 @@ test('an entry that never resolves holds its own hosts, not the slices after it 
     hosts.map((h, i) => ({ host: h, row: row(h, i < READ_SLICE ? 'stuck99' : 'abc1234') })),
   );
   const never = new Promise<boolean>(() => undefined);
-  const view = plainView(store, { ms: 0 }, { whole: async (sha256) => (sha256.startsWith('s') ? never : false) });
+  const whole = async (sha256: string): Promise<boolean> => (sha256.startsWith('s') ? never : false);
+  const view = plainView(store, { ms: 0 }, { whole });
   const answers = hosts.map((h) => view.answer(h));
   const rest = await Promise.all(answers.slice(READ_SLICE));
   assert.ok(
     rest.every((a) => a.instances[0]?.version === 'abc1234'),
-    'the slices after the hung one answered',
+    'the slices after the hung one answered (after ENTRY_WAIT_MS)',
   );
   const first = await Promise.race([answers[0]!.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 50))]);
   assert.equal(first, 'waiting', "the hung entry's hosts wait for it");
-  // a later batch of two slices of the other release: not held by the hung entry
-  for (const h of hosts.slice(READ_SLICE)) view.forget(h);
-  await Promise.all(hosts.slice(READ_SLICE).map((h) => view.answer(h)));
-  assert.equal(view.resolutions, hosts.length + hosts.length - READ_SLICE);
+  // a view that would wait an hour between slices: a batch after the hung one's is not held by it
+  const patient = plainView(store, { ms: 0 }, { whole, entryWaitMs: 3_600_000 });
+  void patient.answer(hosts[0]!); // its slice alone: the entry hangs
+  await new Promise((r) => setTimeout(r, 20));
+  const later = Promise.all(hosts.slice(READ_SLICE).map((h) => patient.answer(h))); // two slices
+  const outcome = await Promise.race([later.then(() => 'answered'), new Promise((r) => setTimeout(() => r('held'), 20_000))]);
+  assert.equal(outcome, 'answered');
   await store.close();
 });
 

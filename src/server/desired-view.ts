@@ -102,6 +102,8 @@ export interface DesiredViewDeps {
   networkOf?(host: string): Promise<HostNetwork | undefined>;
   /** milliseconds now; tests move it */
   now?: () => number;
+  /** how long the next read slice waits at most for the entries the last one began (ENTRY_WAIT_MS; tests) */
+  entryWaitMs?: number;
   /** milliseconds since the epoch now, as every server has it (when stagings expire); tests move it */
   epochMs?: () => number;
   /** where `changed()` is told to every server (without one: this server alone) */
@@ -167,6 +169,7 @@ export class DesiredView {
   private readonly entries = new Map<string, Held<ResolvedEntry>>();
   private readonly now: () => number;
   private readonly epochMs: () => number;
+  private readonly entryWaitMs: number;
   private startedSinceSweep = 0;
   /** the tail of the answers of hosts neither adopted nor given a network: the same for all, made once */
   private plainTail: { serverId: string; signing: SigningKey | undefined; json: string } | undefined;
@@ -184,13 +187,15 @@ export class DesiredView {
   /** entry resolutions not settled yet, each with its number (`entryStarts` when it began) */
   private readonly unsettled = new Map<Promise<ResolvedEntry>, number>();
   private entryStarts = 0;
-  /** `readBatch` calls running, and who waits for none to be (`idle`) */
+  /** `readBatch` calls running, and the promise of the moment none is (`idle`) */
   private batchesRunning = 0;
-  private readonly idleWaiters: (() => void)[] = [];
+  private idleNext: Promise<void> | undefined;
+  private idleResolve: (() => void) | undefined;
 
   constructor(private readonly deps: DesiredViewDeps) {
     this.now = deps.now ?? (() => performance.now()); // monotonic: a wall clock stepped back keeps nothing longer
     this.epochMs = deps.epochMs ?? Date.now;
+    this.entryWaitMs = deps.entryWaitMs ?? ENTRY_WAIT_MS;
     // a change on any server (this one too, at once), or changes missed while the bus was away
     deps.bus?.subscribe(CHANNELS.answers, { change: () => this.forgetAll(), resync: () => this.forgetAll() });
     // desired-state wakes missed while the bus was away: no generation kept is to be trusted (the hub forgets each woken host: `forget`)
@@ -363,7 +368,7 @@ export class DesiredView {
         // (a store that hangs) holds its own hosts' answers, not every slice after it.
         const started = this.startedSince(mark);
         if (started.length > 0) {
-          await settledWithin(started, ENTRY_WAIT_MS);
+          await settledWithin(started, this.entryWaitMs);
           await drained();
         }
       }
@@ -395,20 +400,25 @@ export class DesiredView {
         this.readEnded();
       }
     }
-    // idle once the answers of its last slice are out (their code runs in the microtasks queued now)
+    // idle after the microtasks queued now (its last slice's answers, unless their entry waits on I/O)
     if (--this.batchesRunning === 0) process.nextTick(() => this.wakeIdle());
   }
 
-  /** Resolves when no read of hosts is queued or running here (the hub paces its wake on it); at once if none is. */
+  /**
+   * Resolves when no read of hosts is queued or running here (the hub paces its wake on it); at
+   * once if none is. Who asks while a read runs shares one promise.
+   */
   idle(): Promise<void> {
     if (this.batchesRunning === 0 && this.reading === undefined) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    this.idleNext ??= new Promise((resolve) => (this.idleResolve = resolve));
+    return this.idleNext;
   }
 
   private wakeIdle(): void {
     if (this.batchesRunning > 0 || this.reading !== undefined) return; // another read began: its end tells them
-    const waiters = this.idleWaiters.splice(0);
-    for (const w of waiters) w();
+    const resolve = this.idleResolve;
+    this.idleNext = this.idleResolve = undefined;
+    resolve?.();
   }
 
   /** The entry resolutions started since the count was `mark` and not settled yet. */

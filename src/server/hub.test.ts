@@ -113,3 +113,23 @@ test('notifyAll (the server stops) wakes every parked poll at once, past a slice
   for (let i = 0; i < 6; i++) await new Promise((r) => setImmediate(r));
   assert.equal(woken.length, 3 * WAKE_SLICE, 'no slice after close');
 });
+
+test('a pace that never resolves holds each slice for its cap, not for good', async () => {
+  const hub = new DesiredHub();
+  hub.pace(() => new Promise(() => undefined), 20);
+  const hosts = Array.from({ length: 2 * WAKE_SLICE + 1 }, (_, i) => `h${i}`);
+  const woken: string[] = [];
+  const all = new Promise<void>((resolve) => {
+    for (const h of hosts)
+      hub.park(h, () => {
+        woken.push(h);
+        if (woken.length === hosts.length) resolve();
+      });
+  });
+  for (const h of hosts) hub.notify(h);
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([all.then(() => 'all woken'), new Promise((r) => (timer = setTimeout(() => r('held'), 20_000)))]);
+  clearTimeout(timer);
+  assert.equal(outcome, 'all woken');
+  assert.deepEqual(woken, hosts);
+});

@@ -34,8 +34,9 @@ export class DesiredHub {
   /** hosts whose polls wake at the end of this turn (`wake`) */
   private due = new Set<string>();
   private dueScheduled = false;
-  /** what the next slice of a wake waits for (`pace`) */
+  /** what the next slice of a wake waits for (`pace`), and for how long at most */
   private paceFn: (() => Promise<void>) | undefined;
+  private paceMaxMs = PACE_MAX_MS;
   private closed = false;
 
   /** `bus`: where notifies travel; without one, this process alone (a command reader's hub, tests). */
@@ -50,10 +51,11 @@ export class DesiredHub {
 
   /**
    * Paces a wake of more than WAKE_SLICE hosts: each slice after the first waits for `fn` (the
-   * desired view's `idle`: the last slice's hosts read), for PACE_MAX_MS at most.
+   * desired view's `idle`: the last slice's hosts read), for `maxMs` at most (PACE_MAX_MS; tests).
    */
-  pace(fn: () => Promise<void>): void {
+  pace(fn: () => Promise<void>, maxMs = PACE_MAX_MS): void {
     this.paceFn = fn;
+    this.paceMaxMs = maxMs;
   }
 
   /** Resolves when the host is woken or after `timeoutMs`, whichever is first. */
@@ -116,7 +118,8 @@ export class DesiredHub {
 
   /**
    * Wakes the polls of `hosts` from `from`, WAKE_SLICE of them, and the rest after two turns of
-   * the event loop and the pace (`pace`: the view has read this slice's hosts).
+   * the event loop and the pace (`pace`: the view has read this slice's hosts; answered too,
+   * unless their entry waits on I/O).
    * A woken poll holds what it has resolved (a promise, its read, its answer) until its answer
    * is written: 10,000 woken at once held all of it for 10,000 hosts while the view read and
    * answered them slice by slice, the young generation's collections found most of it alive and
@@ -132,13 +135,20 @@ export class DesiredHub {
   private wakeSlices(hosts: readonly string[], from: number): void {
     if (this.closed) return;
     const end = Math.min(from + WAKE_SLICE, hosts.length);
-    for (let i = from; i < end; i++) this.waiters.wake(hosts[i]!);
+    for (let i = from; i < end; i++) {
+      try {
+        this.waiters.wake(hosts[i]!);
+      } catch (err) {
+        // a poll's code that throws must not leave the polls after it parked until their timeout
+        process.emitWarning(`hub: waking a poll of ${hosts[i]} failed: ${(err as Error).stack ?? err}`);
+      }
+    }
     if (end >= hosts.length) return;
     setImmediate(() =>
       setImmediate(() => {
         const pace = this.paceFn;
-        if (pace === undefined) this.wakeSlices(hosts, end);
-        else void settledWithin([pace()], PACE_MAX_MS).then(() => this.wakeSlices(hosts, end));
+        if (pace === undefined || this.closed) this.wakeSlices(hosts, end);
+        else void settledWithin([pace()], this.paceMaxMs).then(() => this.wakeSlices(hosts, end));
       }),
     );
   }

@@ -50,7 +50,7 @@ function behaves(open: () => Promise<Store>): void {
     });
   });
 
-  it("a desired entry's replicas: written, replaced, read by getDesired and listDesired; one reads as absent", async () => {
+  it("a desired entry's replicas: written, replaced, read by getDesired, listDesired and listDesiredHeads; one reads as absent", async () => {
     await using(open, async (store) => {
       await store.setDesired('h1', CLUSTER, row('h1', 3));
       await store.setDesired('h2', CLUSTER, row('h2'));
@@ -61,13 +61,14 @@ function behaves(open: () => Promise<Store>): void {
         { host: 'h1', row: row('h1', 1) },
         { host: 'h2', row: row('h2', 2) },
       ]);
-      assert.deepEqual(
-        (await store.listDesired(CLUSTER)).map((d) => [d.host, d.replicas]),
-        [
-          ['h1', undefined],
-          ['h2', 2],
-        ],
-      );
+      for (const list of [await store.listDesired(CLUSTER), await store.listDesiredHeads(CLUSTER)])
+        assert.deepEqual(
+          list.map((d) => [d.host, d.replicas]),
+          [
+            ['h1', undefined],
+            ['h2', 2],
+          ],
+        );
     });
   });
 }
