@@ -43,7 +43,7 @@ export function rolloutPorts(store: Store): RolloutPorts {
     async rootScopes() {
       return (await store.listGrants()).filter((g) => g.grant === 'root').map((g) => g.scope);
     },
-    desired: (tag) => store.listDesiredHeads(tag), // no manifests: 10,000 of them were a fifth of a deploy call
+    desired: (tag) => store.listDesiredHeads(tag), // no manifests: the rollout never reads them (Store.listDesiredHeads)
   };
   const write: RolloutWriter = {
     async createDeployment(row, audit) {

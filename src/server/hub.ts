@@ -99,8 +99,8 @@ export class DesiredHub {
    * (and of the rollout's round), which now answers first. A poll that parks before the end of the
    * turn is woken with the others; one that reads its generation after the change does not park.
    *
-   * Past WAKE_SLICE hosts, the polls wake a slice at a time, two turns of the event loop apart
-   * (`wakeSlices`).
+   * Past WAKE_SLICE hosts, the polls wake a slice at a time, each after two turns of the event
+   * loop and the pace (`wakeSlices`).
    */
   wake(host: string): void {
     for (const listener of this.listeners) listener(host);
