@@ -71,13 +71,28 @@ export class Waiters {
     return had === undefined ? 0 : typeof had === 'function' ? 1 : had.size;
   }
 
-  /** Wakes every wait parked on `key`: each is taken off, then called. */
+  /**
+   * Wakes every wait parked on `key`: each is taken off, then called. One that throws does not
+   * keep the others parked: they are called all the same, then the first error is thrown.
+   */
   wake(key: string): void {
     const had = this.#byKey.get(key);
     if (had === undefined) return;
     this.#byKey.delete(key);
-    if (typeof had === 'function') had();
-    else for (const wake of had) wake();
+    if (typeof had === 'function') {
+      had();
+      return;
+    }
+    let threw = false;
+    let first: unknown;
+    for (const wake of had) {
+      try {
+        wake();
+      } catch (err) {
+        if (!threw) [threw, first] = [true, err];
+      }
+    }
+    if (threw) throw first;
   }
 
   /** The keys waited on now (a copy). */

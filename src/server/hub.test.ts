@@ -133,3 +133,32 @@ test('a pace that never resolves holds each slice for its cap, not for good', as
   assert.equal(outcome, 'all woken');
   assert.deepEqual(woken, hosts);
 });
+
+test("a poll whose code throws is logged, and every other poll wakes: its host's, its wake's, a wake's in slices", async () => {
+  const hub = new DesiredHub();
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    const woken: string[] = [];
+    const boom = (): never => {
+      throw new Error('a broken poll');
+    };
+    for (const size of [3, 2 * WAKE_SLICE + 1]) {
+      woken.length = 0;
+      warnings.length = 0;
+      const hosts = Array.from({ length: size }, (_, i) => `h${i}`);
+      hub.park('h0', boom); // the first host's first poll throws; its second poll and the other hosts' still wake
+      for (const h of hosts) hub.park(h, () => woken.push(h));
+      const all = new Promise<void>((resolve) => hub.park(`h${size - 1}`, resolve));
+      for (const h of hosts) hub.notify(h);
+      await all;
+      await new Promise((r) => setImmediate(r)); // the warnings are emitted on the next tick
+      assert.deepEqual(woken, hosts, `${size} hosts: every other poll woken, once`);
+      assert.equal(warnings.length, 1, `${size} hosts: the throw logged once`);
+      assert.match(warnings[0]!, /waking a poll of h0 failed: Error: a broken poll/);
+    }
+  } finally {
+    process.off('warning', onWarning);
+  }
+});

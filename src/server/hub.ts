@@ -100,7 +100,7 @@ export class DesiredHub {
    * turn is woken with the others; one that reads its generation after the change does not park.
    *
    * Past WAKE_SLICE hosts, the polls wake a slice at a time, each after two turns of the event
-   * loop and the pace (`wakeSlices`).
+   * loop and the pace (`wakeSlices`); a poll whose code throws is logged, and the others wake.
    */
   wake(host: string): void {
     for (const listener of this.listeners) listener(host);
@@ -111,8 +111,7 @@ export class DesiredHub {
       const hosts = this.due;
       this.due = new Set();
       this.dueScheduled = false;
-      if (hosts.size <= WAKE_SLICE) for (const h of hosts) this.waiters.wake(h);
-      else this.wakeSlices([...hosts], 0);
+      this.wakeSlices([...hosts], 0);
     });
   }
 
@@ -133,7 +132,6 @@ export class DesiredHub {
    * read, again); a host notified again meanwhile is woken twice: no wake is lost.
    */
   private wakeSlices(hosts: readonly string[], from: number): void {
-    if (this.closed) return;
     const end = Math.min(from + WAKE_SLICE, hosts.length);
     for (let i = from; i < end; i++) {
       try {
@@ -147,8 +145,9 @@ export class DesiredHub {
     setImmediate(() =>
       setImmediate(() => {
         const pace = this.paceFn;
-        if (pace === undefined || this.closed) this.wakeSlices(hosts, end);
-        else void settledWithin([pace()], this.paceMaxMs).then(() => this.wakeSlices(hosts, end));
+        if (this.closed) return; // the server stops: notifyAll woke every poll
+        if (pace === undefined) this.wakeSlices(hosts, end);
+        else void settledWithin([pace()], this.paceMaxMs).then(() => !this.closed && this.wakeSlices(hosts, end));
       }),
     );
   }
