@@ -4,6 +4,7 @@
  *
  *   npm run bench -- --only fleet [--quick]
  *   NOOPS_BENCH_FLEET_TLS=1 npm run bench -- --only fleet --quick    the same over TLS (tls.ts)
+ *   NOOPS_BENCH_FLEET_DB=postgres://... npm run bench -- --only fleet  the servers on PostgreSQL (pg.ts)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,8 @@ import { join } from 'node:path';
 import { FULL, QUICK, payloadSizes, type FleetPlan } from './plan.js';
 import { runReal } from './real-run.js';
 import { goals, growthOf, render, type FleetResults } from './report.js';
-import { makeSeed } from './seed.js';
+import { benchDb } from './pg.js';
+import { dropSeed, makeSeed, type Seed } from './seed.js';
 import { onlyMode, runSimulated, stepsFor, type SimFigures } from './sim-run.js';
 import { tlsVariant } from './tls.js';
 
@@ -31,18 +33,23 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
   const plan: FleetPlan = only?.length
     ? { ...base, sizes: only, realAgents: process.env.NOOPS_BENCH_FLEET_REAL === '0' ? 0 : base.realAgents }
     : base;
+  // NOOPS_BENCH_FLEET_DB=postgres://...: the servers on PostgreSQL (pg.ts); a malformed one stops here too
+  const db = benchDb();
   const disk = mkdtempSync(join(tmpdir(), 'noops-bench-fleet-'));
   const mem = mkdtempSync(join(SIM_ROOT, 'noops-bench-fleet-'));
+  let seed: Seed | undefined;
   try {
     if (tlsVariant()) log('fleet: over TLS (the server with --tls auto, every client pinned to its CA)');
     log(`fleet: building the seed releases (tiny, ${payloadSizes(plan).join(' MiB, ')} MiB)`);
-    const seed = await makeSeed(join(disk, 'seed'), payloadSizes(plan));
+    if (db) log('fleet: the servers on PostgreSQL (NOOPS_BENCH_FLEET_DB)');
+    const built = await makeSeed(join(disk, 'seed'), payloadSizes(plan), db);
+    seed = built;
     const simulated: SimFigures[] = [];
     const failed: { hosts: number; error: string }[] = [];
     for (const n of plan.sizes) {
       log(`fleet: ${n} simulated agents`);
       try {
-        simulated.push(await runSimulated(n, stepsFor(plan, n, part), seed, join(mem, `n${n}`)));
+        simulated.push(await runSimulated(n, stepsFor(plan, n, part), built, join(mem, `n${n}`)));
       } catch (err) {
         // The other sizes' figures still count; this one is reported with its error.
         log(`fleet: ${n} simulated agents failed: ${(err as Error).message}`);
@@ -52,31 +59,33 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
     let real: FleetResults['real'] = null;
     if (plan.realAgents > 0) {
       log(`fleet: ${plan.realAgents} real agents, then as many simulated ones`);
-      const agents = await runReal(plan, seed, join(disk, 'real'));
+      const agents = await runReal(plan, built, join(disk, 'real'));
       const sim = await runSimulated(
         plan.realAgents,
         // no warm-up: the real agents' rollouts beside them have none
         { heartbeatS: 0, propagationRuns: 0, rollouts: plan.realRollouts, warmUp: false, batch: plan.batch, leanLoads: [], fanOut: false },
-        seed,
+        built,
         join(mem, 'compare'),
       );
       real = { agents, simulated: sim };
     }
     const results: FleetResults = { simulated, real };
     process.stdout.write(
-      `\n${tlsVariant() ? 'Over TLS: the server with --tls auto, every client pinned to its CA.\n\n' : ''}${render(results)}\n`,
+      `\n${tlsVariant() ? 'Over TLS: the server with --tls auto, every client pinned to its CA.\n\n' : ''}${db ? 'The servers on PostgreSQL (NOOPS_BENCH_FLEET_DB).\n\n' : ''}${render(results)}\n`,
     );
     for (const f of failed) process.stdout.write(`FAILED at ${f.hosts} simulated agents: ${f.error}\n`);
     return {
       plan,
       tls: tlsVariant(),
+      store: db ? 'postgres' : 'sqlite',
       failed,
-      seed: { tinyA: seed.tinyA, tinyB: seed.tinyB, payload: seed.payload, ...(seed.warmUp && { warmUp: seed.warmUp }) },
+      seed: { tinyA: built.tinyA, tinyB: built.tinyB, payload: built.payload, ...(built.warmUp && { warmUp: built.warmUp }) },
       ...results,
       goals: goals(results),
       growth: growthOf(results),
     };
   } finally {
+    if (seed) await dropSeed(seed);
     rmSync(disk, { recursive: true, force: true });
     rmSync(mem, { recursive: true, force: true });
   }

@@ -6,11 +6,11 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiClient } from '../../src/api/index.js';
-import { killSupervised, startAgent, startServer, until, type Daemon } from '../lib/daemons.js';
+import { killSupervised, startAgent, until, type Daemon } from '../lib/daemons.js';
 import { tlsVariant } from './tls.js';
 import { measureDeploy, type DeployFigures, type Watch } from './deploy.js';
 import type { FleetPlan } from './plan.js';
-import { clusterOf, copySeed, type Seed, type SeedRelease } from './seed.js';
+import { clusterOf, startSeedServer, type Seed, type SeedRelease } from './seed.js';
 
 /** How often the real agents' instances are read while waiting for a release: fine enough
  * for timings in seconds, light on a 20-host cluster. */
@@ -48,7 +48,7 @@ function apiWatch(api: ApiClient, hosts: string[]): Watch {
 
 export async function runReal(plan: FleetPlan, seed: Seed, dir: string): Promise<RealFigures> {
   const n = plan.realAgents;
-  const server = await startServer(copySeed(seed, join(dir, 'server')), tlsVariant() ? ['--tls', 'auto'] : []);
+  const server = await startSeedServer(seed, join(dir, 'server'), tlsVariant() ? ['--tls', 'auto'] : []);
   const names = Array.from({ length: n }, (_, i) => `real-${String(i + 1).padStart(2, '0')}`);
   const roots = names.map((name) => join(dir, 'agents', name));
   const agents: Daemon[] = [];

@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiClient } from '../../src/api/index.js';
-import { startServer } from '../lib/daemons.js';
+import { startServer, type ServerDaemon } from '../lib/daemons.js';
+import { createDatabase, dropDatabase, urlOf } from './pg.js';
 
 /** The job every fleet run deploys. */
 export const JOB = 'cop.bench_owt.fleet_pdl.sim_service.app_job.app';
@@ -46,6 +47,8 @@ export interface Seed {
    * measured rollouts (sim-run.ts, "warm-up"); undefined when there is no payload
    */
   warmUp?: SeedRelease & { mib: number };
+  /** the seed's PostgreSQL database and the URL it was made through (pg.ts); absent on SQLite */
+  db?: { admin: string; name: string };
 }
 
 function git(cwd: string, ...args: string[]): string {
@@ -55,8 +58,12 @@ function git(cwd: string, ...args: string[]): string {
   }).trim();
 }
 
-/** Builds the seed releases in `dir` (payload sizes in MiB); takes seconds to a minute. */
-export async function makeSeed(dir: string, payloadMiB: number[]): Promise<Seed> {
+/**
+ * Builds the seed releases in `dir` (payload sizes in MiB); takes seconds to a minute. With
+ * `dbAdmin` (NOOPS_BENCH_FLEET_DB, pg.ts) the server keeps them in a PostgreSQL database of
+ * their own: drop it with `dropSeed`.
+ */
+export async function makeSeed(dir: string, payloadMiB: number[], dbAdmin?: string): Promise<Seed> {
   const repo = join(dir, 'repo');
   mkdirSync(repo, { recursive: true });
   git(repo, 'init', '-q');
@@ -96,20 +103,27 @@ export async function makeSeed(dir: string, payloadMiB: number[]): Promise<Seed>
   }
 
   const dataDir = join(dir, 'seed-data');
-  const server = await startServer(dataDir);
+  const db = dbAdmin === undefined ? undefined : { admin: dbAdmin, name: await createDatabase(dbAdmin, 'seed') };
+  const built: Record<string, SeedRelease> = {};
   try {
-    const built: Record<string, SeedRelease> = {};
-    for (const c of commits) built[c.name] = await build(server.api, repo, c.commit);
-    return {
-      dataDir,
-      tinyA: built['tiny-a']!,
-      tinyB: built['tiny-b']!,
-      payload: Object.fromEntries(payloadMiB.map((m) => [m, built[`payload-${m}`]!])),
-      ...(built['warm-up'] && { warmUp: { ...built['warm-up'], mib: smallest } }),
-    };
-  } finally {
-    await server.stop();
+    const server = await startServer(dataDir, db ? ['--db', urlOf(db.admin, db.name)] : []);
+    try {
+      for (const c of commits) built[c.name] = await build(server.api, repo, c.commit);
+    } finally {
+      await server.stop();
+    }
+  } catch (err) {
+    if (db) await dropDatabase(db.admin, db.name);
+    throw err;
   }
+  return {
+    dataDir,
+    tinyA: built['tiny-a']!,
+    tinyB: built['tiny-b']!,
+    payload: Object.fromEntries(payloadMiB.map((m) => [m, built[`payload-${m}`]!])),
+    ...(built['warm-up'] && { warmUp: { ...built['warm-up'], mib: smallest } }),
+    ...(db && { db }),
+  };
 }
 
 async function build(api: ApiClient, repo: string, commit: string): Promise<SeedRelease> {
@@ -132,4 +146,37 @@ async function build(api: ApiClient, repo: string, commit: string): Promise<Seed
 export function copySeed(seed: Seed, dest: string): string {
   cpSync(seed.dataDir, dest, { recursive: true });
   return dest;
+}
+
+/**
+ * A run's server on fresh copies of the seed: its data folder in `dest`, and on PostgreSQL a
+ * database of its own, which `stop` drops once the server stopped. `extra`: more arguments for
+ * `noops server` (`--tls auto`).
+ */
+export async function startSeedServer(seed: Seed, dest: string, extra: string[] = []): Promise<ServerDaemon> {
+  const db = seed.db;
+  const name = db && (await createDatabase(db.admin, 'run', db.name));
+  const drop = async (): Promise<void> => {
+    if (db && name) await dropDatabase(db.admin, name);
+  };
+  let server: ServerDaemon;
+  try {
+    server = await startServer(copySeed(seed, dest), [...extra, ...(db && name ? ['--db', urlOf(db.admin, name)] : [])]);
+  } catch (err) {
+    await drop();
+    throw err;
+  }
+  const stop = server.stop;
+  return {
+    ...server,
+    stop: async (graceMs) => {
+      await stop(graceMs);
+      await drop();
+    },
+  };
+}
+
+/** Drops the seed's database, if it has one. */
+export async function dropSeed(seed: Seed): Promise<void> {
+  if (seed.db) await dropDatabase(seed.db.admin, seed.db.name);
 }

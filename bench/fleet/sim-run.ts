@@ -6,7 +6,6 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSummary } from '../../src/api/index.js';
-import { startServer } from '../lib/daemons.js';
 import { openFiles, procUsage, usageBetween } from '../lib/procstat.js';
 import { round, summarize } from '../lib/stats.js';
 import { measureDeploy, type DeployFigures } from './deploy.js';
@@ -14,7 +13,7 @@ import { desiredFanOut, pacedHeartbeats, readAgents, type FanOutFigures, type Le
 import { Fleet, workersFor } from './fleet.js';
 import type { FleetPlan } from './plan.js';
 import { leanFetch } from './lean-fetch.js';
-import { clusterOf, copySeed, type Seed, type SeedRelease } from './seed.js';
+import { clusterOf, startSeedServer, type Seed, type SeedRelease } from './seed.js';
 import { tlsVariant } from './tls.js';
 
 /** The agents' heartbeat period: the server's default, which the goals are stated for. */
@@ -241,7 +240,7 @@ export function stepsFor(plan: FleetPlan, n: number, only: OnlyMode | undefined)
 }
 
 export async function runSimulated(n: number, steps: SimSteps, seed: Seed, dir: string): Promise<SimFigures> {
-  const server = await startServer(copySeed(seed, join(dir, 'server')), tlsVariant() ? ['--tls', 'auto'] : []);
+  const server = await startSeedServer(seed, join(dir, 'server'), tlsVariant() ? ['--tls', 'auto'] : []);
   // the workers forked next, and the lean generator, pin this server's CA (tls.ts)
   if (server.caFile) process.env.NOOPS_BENCH_CA = server.caFile;
   const names = Array.from({ length: n }, (_, i) => `sim-${String(i + 1).padStart(5, '0')}`);
