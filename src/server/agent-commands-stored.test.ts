@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type ChangeBus, LocalChangeBus, type Subscriber } from '../bus/index.js';
+import { type ChangeBus, LocalChangeBus, type Subscriber, Subscribers } from '../bus/index.js';
 import { NoopsError } from '../errors/index.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/index.js';
 import { COMMANDS_QUEUED_PER_HOST, IDLE_MS, MAX_OUTPUT, PICKUP_MS, RETAIN_MS } from './agent-commands.js';
-import { StoredCommandQueue } from './agent-commands-stored.js';
+import { KNOWN_EMPTY_MS, StoredCommandQueue } from './agent-commands-stored.js';
 import { NEEDS_PG, testDatabase } from '../store/test-pg.js';
 
 /** A fresh store of `backend`; closing it drops a PostgreSQL database. */
@@ -192,6 +192,123 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       q.close();
       await store.close();
       await drop();
+    });
+
+    /** `store` with its queue reads counted, and `hold` to keep a hasQueued answer back until released. */
+    function counted(store: Store): { store: Store; reads: () => number; hold: () => () => void } {
+      let reads = 0;
+      let gate: Promise<void> | undefined;
+      const wrapped = Object.create(store) as Store;
+      wrapped.hasQueuedAgentCommand = async (host, after) => {
+        reads++;
+        const queued = await store.hasQueuedAgentCommand(host, after);
+        await gate;
+        return queued;
+      };
+      wrapped.takeAgentCommands = (host, after, at) => {
+        reads++;
+        return store.takeAgentCommands(host, after, at);
+      };
+      return {
+        store: wrapped,
+        reads: () => reads,
+        hold: () => {
+          let release!: () => void;
+          gate = new Promise((r) => (release = r));
+          return () => {
+            gate = undefined;
+            release();
+          };
+        },
+      };
+    }
+
+    test('a host found with nothing queued is answered from memory until a command is announced, or for KNOWN_EMPTY_MS', async () => {
+      const { store, drop } = await freshStore(backend);
+      const c = counted(store);
+      const bus = new LocalChangeBus();
+      const clock = { now: Date.now() };
+      const opts = { now: () => clock.now, sweepMs: 3_600_000 };
+      const [a, b] = [new StoredCommandQueue(c.store, bus, opts), new StoredCommandQueue(c.store, bus, opts)];
+      // a server whose bus hears nothing from the others (their notify lost)
+      const deaf = new StoredCommandQueue(c.store, new LocalChangeBus(), opts);
+      try {
+        assert.deepEqual(await b.takeQueued('h1'), []);
+        assert.equal(await deaf.hasQueued('h1'), false);
+        const read = c.reads();
+        assert.equal(read, 2);
+        for (let i = 0; i < 5; i++) {
+          assert.equal(await b.hasQueued('h1'), false);
+          assert.deepEqual(await b.takeQueued('h1'), []);
+        }
+        assert.equal(c.reads(), read, 'ten polls, no store read');
+        const cmd = await a.create(req); // announced: b reads the store again at once
+        assert.equal(await b.hasQueued('h1'), true);
+        assert.equal(await deaf.hasQueued('h1'), false, 'not told: still answered from memory');
+        assert.deepEqual(
+          (await b.takeQueued('h1')).map((x) => x.id),
+          [cmd.id],
+        );
+        assert.deepEqual(await b.takeQueued('h1'), [], 'the take leaves nothing queued: known again');
+        const after = c.reads();
+        await b.hasQueued('h1');
+        assert.equal(c.reads(), after);
+        // a command the deaf server never heard of is read once its knowledge is KNOWN_EMPTY_MS old
+        const lost = await a.create({ ...req, host: 'h2' });
+        assert.equal(await deaf.hasQueued('h2'), true, 'h2 was never read: the store is');
+        await a.create(req);
+        clock.now += KNOWN_EMPTY_MS - 1;
+        assert.equal(await deaf.hasQueued('h1'), false, 'within KNOWN_EMPTY_MS');
+        clock.now += 1;
+        assert.equal(await deaf.hasQueued('h1'), true, 'past it: read again');
+        assert.equal((await deaf.takeQueued('h2'))[0]?.id, lost.id);
+      } finally {
+        for (const q of [a, b, deaf]) q.close();
+        await store.close();
+        await drop();
+      }
+    });
+
+    test('a read that found nothing keeps nothing when its host was announced, or the bus resynced, while it was on its way', async () => {
+      const { store, drop } = await freshStore(backend);
+      const c = counted(store);
+      const subs = new Subscribers();
+      const bus: ChangeBus = {
+        publish: async (channel, payload) => subs.deliver(channel, payload),
+        subscribe: (channel, s) => subs.add(channel, s),
+        close: async () => subs.clear(),
+      };
+      const [a, b] = [new StoredCommandQueue(c.store, bus), new StoredCommandQueue(c.store, bus)];
+      const deaf = new StoredCommandQueue(c.store, new LocalChangeBus()); // a server whose notify is lost
+      try {
+        let release = c.hold();
+        let checking = b.hasQueued('h1'); // its read finds nothing; its answer is held
+        await new Promise((r) => setTimeout(r, 50));
+        const cmd = await a.create(req);
+        release();
+        assert.equal(await checking, false, 'what the read saw');
+        assert.deepEqual(
+          (await b.takeQueued('h1')).map((x) => x.id),
+          [cmd.id],
+          'the announcement came after the read began: the store is read again',
+        );
+        release = c.hold();
+        checking = b.hasQueued('h3');
+        await new Promise((r) => setTimeout(r, 50));
+        const unheard = await deaf.create({ ...req, host: 'h3' });
+        subs.resyncAll(); // b's bus may have missed changes
+        release();
+        assert.equal(await checking, false);
+        assert.deepEqual(
+          (await b.takeQueued('h3')).map((x) => x.id),
+          [unheard.id],
+          'the resync came after the read began: the store is read again',
+        );
+      } finally {
+        for (const q of [a, b, deaf]) q.close();
+        await store.close();
+        await drop();
+      }
     });
   });
 }
