@@ -157,6 +157,10 @@ export interface FanOutFigures {
   p50Ms: number;
   allMs: number;
   answered: number;
+  /** polls that failed (an HTTP error or a closed connection): neither answered nor parked again */
+  failed?: number;
+  /** polls answered before the deploy call (their long poll ran out while the server settled), parked again */
+  reparked?: number;
   serverCpuMs: number;
   /** the generator's own CPU (ms) from the deploy call to the last answer, and its longest loop delay: a busy generator is late to see answers */
   generatorCpuMs?: number;
@@ -198,13 +202,20 @@ export async function desiredFanOut(
     // Each answer's arrival is noted as it ends, and checked (parsed) only after the last: the
     // generator's own parsing would otherwise delay the arrivals after it.
     const answers: { at: number; text: string }[] = [];
-    const polls = agents.map((_, i) => {
-      const after = (generations[i] as PromiseFulfilledResult<number>).value;
-      return get(i, `/api/v1/agent/desired?after=${after}`).then(
-        (r) => void answers.push(r),
-        () => undefined,
+    let failed = 0;
+    let reparked = 0;
+    // A poll answered before the deploy call ran out its long poll (25 s) while the server
+    // settled (a profiled server on PostgreSQL took that long): it parks again, as an agent does.
+    const poll = (i: number, after: number): Promise<void> =>
+      get(i, `/api/v1/agent/desired?after=${after}`).then(
+        (r) => {
+          if (t0 !== Infinity) return void answers.push(r);
+          reparked++;
+          return poll(i, (JSON.parse(r.text) as { generation: number }).generation);
+        },
+        () => void failed++,
       );
-    });
+    const polls = agents.map((_, i) => poll(i, (generations[i] as PromiseFulfilledResult<number>).value));
     await untilIdle(serverPid, timeoutMs);
     const u0 = procUsage(serverPid)!;
     const loop = monitorEventLoopDelay({ resolution: 10 });
@@ -233,6 +244,8 @@ export async function desiredFanOut(
       p50Ms: round(percentile(arrivals, 50) - t0),
       allMs: arrivals.length === agents.length ? round(Math.max(...arrivals) - t0) : NaN,
       answered: arrivals.length,
+      failed,
+      reparked,
       serverCpuMs: used.cpuMs,
     };
   } finally {
