@@ -56,10 +56,13 @@ for (const backend of backends) {
       const { store } = await fresh();
       await joinHosts(store, 'h1', 'h2', 'h3');
       const book = new NetworkBook({ store });
+      assert.equal(book.knownNone, false, 'not read yet');
       assert.equal(await book.hostNetwork('h1'), undefined);
+      assert.equal(book.knownNone, true, 'read: no pool, known without a read');
       assert.equal(await book.view(), undefined);
       const before = await store.desiredGeneration('h3');
       await book.set(SPEC, 'admin');
+      assert.equal(book.knownNone, false, 'a pool was set');
       assert.equal(await store.desiredGeneration('h3'), before + 1, "every host's generation is raised: its agent hears of the pool");
       assert.deepEqual(await book.hostNetwork('h2'), {
         name: 'noops',
@@ -70,6 +73,7 @@ for (const backend of backends) {
       });
       assert.equal((await book.hostNetwork('h1'))?.subnet, '198.18.1.0/24');
       assert.equal((await book.hostNetwork('h2'))?.subnet, '198.18.0.0/24', 'kept');
+      assert.equal(book.knownNone, false, 'read again: a pool');
       const again = new NetworkBook({ store }); // another server, or this one restarted
       assert.equal((await again.hostNetwork('h1'))?.subnet, '198.18.1.0/24');
       assert.equal((await again.hostNetwork('h3'))?.subnet, '198.18.2.0/24');

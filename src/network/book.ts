@@ -51,6 +51,8 @@ export class NetworkBook {
   /** allocations one after the other on this server: two at once would pick the same lowest subnet */
   private allocating: Promise<unknown> = Promise.resolve();
   private readonly listeners: (() => void)[] = [];
+  /** the spec was read and no pool is set: every host's network is none, known without a read (until it changes) */
+  private none = false;
   /** hosts told of a full pool (once each, until the pool changes) */
   private readonly warned = new Set<string>();
   private readonly unsubscribe: () => void;
@@ -67,12 +69,30 @@ export class NetworkBook {
 
   /** The spec and when and by whom it was set; undefined when no pool is set. */
   async row(): Promise<NetworkRow | undefined> {
-    this.spec ??= this.deps.store.networks.get();
+    if (this.spec === undefined) {
+      const read = this.deps.store.networks.get();
+      this.spec = read;
+      read.then(
+        (row) => {
+          if (this.spec === read) this.none = row === undefined;
+        },
+        () => undefined,
+      );
+    }
     const held = this.spec;
     return held.catch((err) => {
       if (this.spec === held) this.spec = undefined; // read again next time
       throw err;
     });
+  }
+
+  /**
+   * True when no pool is set, as last read and not changed since: a host's network is none, and
+   * its desired state need not ask (`forDesired` is a few promises a host; a deploy's fan-out
+   * resolves 10,000 answers). False until the spec was read once.
+   */
+  get knownNone(): boolean {
+    return this.none;
   }
 
   /**
@@ -156,6 +176,7 @@ export class NetworkBook {
 
   private changed(): void {
     this.spec = undefined;
+    this.none = false;
     this.given = undefined;
     this.warned.clear();
     for (const listener of this.listeners) {

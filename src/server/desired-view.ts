@@ -98,8 +98,11 @@ export interface DesiredViewDeps {
   rootScopes(): Promise<string[]>;
   /** whether the package `sha256` goes whole, never in pieces (too small for the tracker); absent: never said */
   whole?(sha256: string): Promise<boolean>;
-  /** the host's container network (its subnet of the pool, given at its first answer); undefined: no pool set */
-  networkOf?(host: string): Promise<HostNetwork | undefined>;
+  /**
+   * the host's container network (its subnet of the pool, given at its first answer); undefined:
+   * no pool set (answered at once, without a promise, when that is known: most hosts, most answers)
+   */
+  networkOf?(host: string): Promise<HostNetwork | undefined> | undefined;
   /** milliseconds now; tests move it */
   now?: () => number;
   /** how long the next read slice waits at most for the entries the last one began (ENTRY_WAIT_MS; tests) */
@@ -430,7 +433,9 @@ export class DesiredView {
 
   private async resolveHost(host: string): Promise<ResolvedDesired> {
     this.resolutions++;
-    const [{ state, server, staged }, network] = await Promise.all([this.read(host), this.deps.networkOf?.(host)]);
+    const pending = this.deps.networkOf?.(host);
+    const [{ state, server, staged }, network] =
+      pending === undefined ? [await this.read(host), undefined] : await Promise.all([this.read(host), pending]);
     const entries = await Promise.all(state.entries.map((e) => this.entry(e)));
     const named: ReadonlySet<string> =
       entries.length === 0 ? NOTHING : entries.length === 1 ? entries[0]!.fetchable : new Set(entries.flatMap((e) => [...e.fetchable]));

@@ -258,7 +258,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       secretsFor: (tag, m) => secretBook(ctx).forInstance(tag, m), // the routes' book (made when the app is built)
       signatureOf: (job, version) => signatures.of(job, version),
       rootScopes: () => rootScopes(store),
-      networkOf: (h) => network.forDesired(h, (message) => log(`noops server: ${message}\n`)),
+      networkOf: (h) => (network.knownNone ? undefined : network.forDesired(h, (message) => log(`noops server: ${message}\n`))),
       // as the tracker decides (routes/swarm.ts): a package it would not split is fetched whole at once
       whole: async (sha256) => (await artifacts.size(sha256).catch(() => Number.POSITIVE_INFINITY)) < config.swarmWholeBelowBytes,
       bus,
