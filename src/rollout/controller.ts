@@ -281,11 +281,16 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
    */
   async stopsFor(host: string): Promise<string[]> {
     if (!this.leading) return this.following.stopsFor(host);
-    const tags: string[] = [];
-    for (const entry of [...this.opening.values(), ...this.running.values()]) {
-      if (entry.row.kind === 'undeploy' && entry.hostSet.has(host) && !tags.includes(entry.row.tag)) tags.push(entry.row.tag);
+    // asked by every desired-state answer (10,000 in a deploy's fan-out): nothing copied for a host no undeploy touches
+    let tags: string[] | undefined;
+    for (const held of [this.opening, this.running]) {
+      for (const entry of held.values()) {
+        if (entry.row.kind !== 'undeploy' || !entry.hostSet.has(host)) continue;
+        tags ??= [];
+        if (!tags.includes(entry.row.tag)) tags.push(entry.row.tag);
+      }
     }
-    return tags.sort();
+    return tags === undefined ? [] : tags.sort();
   }
 
   /** Writes a deployment (and its audit entry) under the cluster's lock, and takes its first step. */

@@ -44,8 +44,8 @@ export class StaleCopies {
 }
 
 /** `stops` with the stale tags added (sorted, once each). */
-export function withStale(stops: readonly string[], stale: readonly string[]): string[] {
-  if (stale.length === 0) return [...stops];
+export function withStale(stops: readonly string[], stale: readonly string[]): readonly string[] {
+  if (stale.length === 0) return stops;
   return [...new Set([...stops, ...stale])].sort();
 }
 
