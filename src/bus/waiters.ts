@@ -83,16 +83,7 @@ export class Waiters {
       had();
       return;
     }
-    let threw = false;
-    let first: unknown;
-    for (const wake of had) {
-      try {
-        wake();
-      } catch (err) {
-        if (!threw) [threw, first] = [true, err];
-      }
-    }
-    if (threw) throw first;
+    eachOf(had, (wake) => wake());
   }
 
   /** The keys waited on now (a copy). */
@@ -100,8 +91,22 @@ export class Waiters {
     return [...this.#byKey.keys()];
   }
 
-  /** Wakes every wait (shutdown; the bus may have missed changes). */
+  /** Wakes every wait (shutdown; the bus may have missed changes); one that throws stops none of the others (the first error is thrown after). */
   wakeAll(): void {
-    for (const key of this.keys()) this.wake(key);
+    eachOf(this.keys(), (key) => this.wake(key));
   }
+}
+
+/** Calls `call` on each item; one that throws stops none of the others, and the first error is thrown after them. */
+function eachOf<T>(items: Iterable<T>, call: (item: T) => void): void {
+  let threw = false;
+  let first: unknown;
+  for (const item of items) {
+    try {
+      call(item);
+    } catch (err) {
+      if (!threw) [threw, first] = [true, err];
+    }
+  }
+  if (threw) throw first;
 }

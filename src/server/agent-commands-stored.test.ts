@@ -194,15 +194,22 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await drop();
     });
 
-    /** `store` with its queue reads counted, and `hold` to keep a hasQueued answer back until released. */
-    function counted(store: Store): { store: Store; reads: () => number; hold: () => () => void } {
+    /**
+     * `store` with its queue reads counted, and `hold` to keep a hasQueued answer back until
+     * released: `read` resolves once the held read has its answer from the store.
+     */
+    function counted(store: Store): { store: Store; reads: () => number; hold: () => { read: Promise<void>; release: () => void } } {
       let reads = 0;
-      let gate: Promise<void> | undefined;
+      let held: { gate: Promise<void>; read: () => void } | undefined;
       const wrapped = Object.create(store) as Store;
       wrapped.hasQueuedAgentCommand = async (host, after) => {
         reads++;
         const queued = await store.hasQueuedAgentCommand(host, after);
-        await gate;
+        const h = held;
+        if (h) {
+          h.read();
+          await h.gate;
+        }
         return queued;
       };
       wrapped.takeAgentCommands = (host, after, at) => {
@@ -214,10 +221,16 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         reads: () => reads,
         hold: () => {
           let release!: () => void;
-          gate = new Promise((r) => (release = r));
-          return () => {
-            gate = undefined;
-            release();
+          let read!: () => void;
+          const gate = new Promise<void>((r) => (release = r));
+          const hasRead = new Promise<void>((r) => (read = r));
+          held = { gate, read };
+          return {
+            read: hasRead,
+            release: () => {
+              held = undefined;
+              release();
+            },
           };
         },
       };
@@ -262,8 +275,38 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         clock.now += 1;
         assert.equal(await deaf.hasQueued('h1'), true, 'past it: read again');
         assert.equal((await deaf.takeQueued('h2'))[0]?.id, lost.id);
+        assert.equal((await deaf.takeQueued('h1')).length, 1, "h1's second command taken: none known again");
+        clock.now -= 60_000; // the clock stepped back: what was read "in the future" is read again
+        const beforeStep = c.reads();
+        await deaf.hasQueued('h1');
+        assert.equal(c.reads(), beforeStep + 1);
       } finally {
         for (const q of [a, b, deaf]) q.close();
+        await store.close();
+        await drop();
+      }
+    });
+
+    test("every server's sweep wakes a poll parked for a host whose command it never heard of", async () => {
+      const { store, drop } = await freshStore(backend);
+      const opts = { sweepMs: 3_600_000 };
+      const a = new StoredCommandQueue(store, new LocalChangeBus(), opts);
+      const deaf = new StoredCommandQueue(store, new LocalChangeBus(), opts); // a's announcements never reach it
+      try {
+        assert.equal(await deaf.hasQueued('h1'), false); // known: none
+        const parked = deaf.take('h1', 20_000);
+        const cmd = await a.create(req);
+        await deaf.sweep();
+        let timer: NodeJS.Timeout | undefined;
+        const outcome = await Promise.race([
+          parked.then((taken) => taken.map((x) => x.id)),
+          new Promise((r) => (timer = setTimeout(() => r('still parked'), 10_000))),
+        ]);
+        clearTimeout(timer);
+        assert.deepEqual(outcome, [cmd.id], 'the sweep read the queued hosts and woke the poll, which took the command');
+      } finally {
+        a.close();
+        deaf.close();
         await store.close();
         await drop();
       }
@@ -281,23 +324,23 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const [a, b] = [new StoredCommandQueue(c.store, bus), new StoredCommandQueue(c.store, bus)];
       const deaf = new StoredCommandQueue(c.store, new LocalChangeBus()); // a server whose notify is lost
       try {
-        let release = c.hold();
+        let held = c.hold();
         let checking = b.hasQueued('h1'); // its read finds nothing; its answer is held
-        await new Promise((r) => setTimeout(r, 50));
+        await held.read;
         const cmd = await a.create(req);
-        release();
+        held.release();
         assert.equal(await checking, false, 'what the read saw');
         assert.deepEqual(
           (await b.takeQueued('h1')).map((x) => x.id),
           [cmd.id],
           'the announcement came after the read began: the store is read again',
         );
-        release = c.hold();
+        held = c.hold();
         checking = b.hasQueued('h3');
-        await new Promise((r) => setTimeout(r, 50));
+        await held.read;
         const unheard = await deaf.create({ ...req, host: 'h3' });
         subs.resyncAll(); // b's bus may have missed changes
-        release();
+        held.release();
         assert.equal(await checking, false);
         assert.deepEqual(
           (await b.takeQueued('h3')).map((x) => x.id),

@@ -11,8 +11,9 @@
  * Timers: the server that queued a command sweeps when PICKUP_MS has passed (so expiry is on
  * time), and every server sweeps every SWEEP_MS (so a command whose server died still expires,
  * and ended ones are forgotten after RETAIN_MS). Each sweep is conditional UPDATEs and DELETEs:
- * two servers sweeping at once change each command once. A take never hands out a command
- * older than PICKUP_MS, swept or not.
+ * two servers sweeping at once change each command once, then one SELECT of the hosts with a
+ * command queued (what a lost announcement hid from KNOWN_EMPTY_MS's memory). A take never hands
+ * out a command older than PICKUP_MS, swept or not.
  */
 import { CHANNELS, type ChangeBus, Waiters } from '../bus/index.js';
 import { NoopsError } from '../errors/index.js';
@@ -53,9 +54,9 @@ export const ORPHAN_MS = 60 * 60_000;
  * reading again. Every desired-state poll of an agent that takes commands checked the store when
  * it parked and took from it when answered: two statements a poll, 20,000 round trips in a
  * deploy's fan-out to 10,000 hosts on PostgreSQL. A command queued on any server announces its
- * host on the bus, which forgets the host here before it wakes its polls; this bounds how long
- * a lost announcement (a server that died between its commit and its notify) goes unseen, and is
- * shorter than a long poll (25 s), so a poll that waited out reads the store again.
+ * host on the bus, which forgets the host here before it wakes its polls. An announcement lost
+ * (a server that died between its commit and its notify) is caught by every server's sweep
+ * (SWEEP_MS): one statement names the hosts with a command queued, and their polls here wake.
  */
 export const KNOWN_EMPTY_MS = 20_000;
 
@@ -181,7 +182,9 @@ export class StoredCommandQueue implements CommandQueue {
     const mark = this.#readBegins();
     try {
       const queued = await this.store.hasQueuedAgentCommand(host, iso(at - PICKUP_MS));
-      if (!queued) this.#keepNone(host, at, mark);
+      if (queued)
+        this.#none.delete(host); // another read's "none", from before this one saw it
+      else this.#keepNone(host, at, mark);
       return queued;
     } finally {
       this.#readEnds();
@@ -272,6 +275,17 @@ export class StoredCommandQueue implements CommandQueue {
         orphanBefore: iso(now - ORPHAN_MS),
       });
       for (const c of ended) this.#announce(idPayload(c.id));
+      // the net under the marks: a host with a command queued whose announcement this server never
+      // heard (its server died between its commit and its notify) is read again, its polls here woken
+      for (const host of await this.store.hostsWithQueuedAgentCommands(iso(now - PICKUP_MS))) {
+        if (!this.#none.has(host) && this.#agents.count(host) === 0) continue;
+        this.#forget(host);
+        try {
+          this.#agents.wake(host);
+        } catch (err) {
+          process.emitWarning(`agent commands: waking a poll of ${host} failed: ${(err as Error).message}`);
+        }
+      }
     } catch (err) {
       // the next sweep (SWEEP_MS) tries again; a server shutting down closed the store under it
       if (!this.#closed) process.emitWarning(`agent commands: sweep failed: ${(err as Error).message}`);
@@ -299,7 +313,7 @@ export class StoredCommandQueue implements CommandQueue {
   #knownNone(host: string, now: number): boolean {
     const at = this.#none.get(host);
     if (at === undefined) return false;
-    if (now - at < KNOWN_EMPTY_MS) return true;
+    if (now >= at && now - at < KNOWN_EMPTY_MS) return true; // a clock stepped back keeps nothing longer
     this.#none.delete(host);
     return false;
   }

@@ -162,3 +162,24 @@ test("a poll whose code throws is logged, and every other poll wakes: its host's
     process.off('warning', onWarning);
   }
 });
+
+test('notifyAll (the server stops) wakes every other poll when one throws, and throws nothing itself', async () => {
+  const hub = new DesiredHub();
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    const woken: string[] = [];
+    hub.park('h0', () => {
+      throw new Error('a broken poll');
+    });
+    for (const h of ['h0', 'h1', 'h2']) hub.park(h, () => woken.push(h));
+    assert.doesNotThrow(() => hub.notifyAll());
+    assert.deepEqual(woken, ['h0', 'h1', 'h2']);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /waking a poll failed: Error: a broken poll/);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});

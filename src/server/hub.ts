@@ -160,7 +160,12 @@ export class DesiredHub {
   /** Wakes every poll parked here, all at once (the server stops: they are answered before their connections close). */
   notifyAll(): void {
     for (const host of this.waiters.keys()) for (const listener of this.listeners) listener(host);
-    this.waiters.wakeAll();
+    try {
+      this.waiters.wakeAll();
+    } catch (err) {
+      // every other poll was woken; the server goes on stopping
+      process.emitWarning(`hub: waking a poll failed: ${(err as Error).stack ?? err}`);
+    }
   }
 
   /** Stops hearing the bus (the server closes), and the slices of a wake still to come. */

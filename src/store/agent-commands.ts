@@ -250,6 +250,18 @@ export async function hasQueuedAgentCommand(db: Kysely<Database>, host: string, 
   return r !== undefined;
 }
 
+/** The hosts with a command queued since `pickupAfter`, each once: a sweep's net under lost announcements. */
+export async function hostsWithQueuedAgentCommands(db: Kysely<Database>, pickupAfter: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('agent_commands')
+    .select('host')
+    .distinct()
+    .where('status', '=', 'queued')
+    .where('created_at', '>', pickupAfter)
+    .execute();
+  return rows.map((r) => r.host);
+}
+
 /**
  * The commands queued for `host` since `pickupAfter`, now running: one UPDATE decides, so two
  * servers answering two polls of one agent hand each command out once.

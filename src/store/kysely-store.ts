@@ -774,6 +774,10 @@ export class KyselyStore implements Store {
     return commands.hasQueuedAgentCommand(this.db, host, pickupAfter);
   }
 
+  hostsWithQueuedAgentCommands(pickupAfter: string): Promise<string[]> {
+    return commands.hostsWithQueuedAgentCommands(this.db, pickupAfter);
+  }
+
   takeAgentCommands(host: string, pickupAfter: string, at: string): Promise<AgentCommandRow[]> {
     return commands.takeAgentCommands(this.db, host, pickupAfter, at);
   }

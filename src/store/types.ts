@@ -569,6 +569,8 @@ export interface Store extends StrategyQueries, BalancerQueries {
   /** a queued command (its id unique across servers), or undefined when `maxQueued` already wait for its host */
   createAgentCommand(cmd: NewAgentCommand, maxQueued: number, pickupAfter: string): Promise<AgentCommandRow | undefined>;
   hasQueuedAgentCommand(host: string, pickupAfter: string): Promise<boolean>;
+  /** the hosts with a command queued since `pickupAfter`, each once */
+  hostsWithQueuedAgentCommands(pickupAfter: string): Promise<string[]>;
   /** the host's queued commands, now running (each handed out once, whichever server asks) */
   takeAgentCommands(host: string, pickupAfter: string, at: string): Promise<AgentCommandRow[]>;
   postAgentCommand(host: string, id: number, post: AgentCommandPost): Promise<AgentCommandPostOutcome>;
