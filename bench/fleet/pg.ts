@@ -8,7 +8,7 @@
  * data folder, as before.
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { pgAdmin } from '../../src/store/test-pg.js';
 
 /** The URL the benchmark creates and drops its databases through, or undefined (SQLite). */
 export function benchDb(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -25,26 +25,16 @@ export function urlOf(admin: string, name: string): string {
   return url.toString();
 }
 
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 /** A database of the benchmark's own (`prefix` and random hex: a name, never a caller's text), empty or a copy of `template`. */
 export async function createDatabase(adminUrl: string, prefix: 'seed' | 'run', template?: string): Promise<string> {
   const name = `noops_bench_${prefix}_${randomBytes(6).toString('hex')}`;
-  await admin(adminUrl, `create database ${name}${template ? ` template ${template}` : ''}`);
+  await pgAdmin(`create database ${name}${template ? ` template ${template}` : ''}`, adminUrl);
   return name;
 }
 
 /** Drops a database `createDatabase` made; a failure is a warning (the run's figures still count). */
 export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
-  await admin(adminUrl, `drop database if exists ${name} with (force)`).catch((err: Error) =>
+  await pgAdmin(`drop database if exists ${name} with (force)`, adminUrl).catch((err: Error) =>
     process.emitWarning(`could not drop the benchmark's database ${name}: ${err.message}`),
   );
 }

@@ -134,21 +134,31 @@ test('a pace that never resolves holds each slice for its cap, not for good', as
   assert.deepEqual(woken, hosts);
 });
 
-test("a poll whose code throws is logged, and every other poll wakes: its host's, its wake's, a wake's in slices", async () => {
-  const hub = new DesiredHub();
+/** Runs `fn` with the process's warnings collected in `warnings` (emptied by `fn` as it likes). */
+async function withWarnings(fn: (warnings: string[]) => Promise<void>): Promise<void> {
   const warnings: string[] = [];
   const onWarning = (w: Error): void => void warnings.push(w.message);
   process.on('warning', onWarning);
   try {
+    await fn(warnings);
+  } finally {
+    process.off('warning', onWarning);
+  }
+}
+
+const broken = (): never => {
+  throw new Error('a broken poll');
+};
+
+test("a poll whose code throws is logged, and every other poll wakes: its host's, its wake's, a wake's in slices", () =>
+  withWarnings(async (warnings) => {
+    const hub = new DesiredHub();
     const woken: string[] = [];
-    const boom = (): never => {
-      throw new Error('a broken poll');
-    };
     for (const size of [3, 2 * WAKE_SLICE + 1]) {
       woken.length = 0;
       warnings.length = 0;
       const hosts = Array.from({ length: size }, (_, i) => `h${i}`);
-      hub.park('h0', boom); // the first host's first poll throws; its second poll and the other hosts' still wake
+      hub.park('h0', broken); // the first host's first poll throws; its second poll and the other hosts' still wake
       for (const h of hosts) hub.park(h, () => woken.push(h));
       const all = new Promise<void>((resolve) => hub.park(`h${size - 1}`, resolve));
       for (const h of hosts) hub.notify(h);
@@ -158,28 +168,17 @@ test("a poll whose code throws is logged, and every other poll wakes: its host's
       assert.equal(warnings.length, 1, `${size} hosts: the throw logged once`);
       assert.match(warnings[0]!, /waking a poll of h0 failed: Error: a broken poll/);
     }
-  } finally {
-    process.off('warning', onWarning);
-  }
-});
+  }));
 
-test('notifyAll (the server stops) wakes every other poll when one throws, and throws nothing itself', async () => {
-  const hub = new DesiredHub();
-  const warnings: string[] = [];
-  const onWarning = (w: Error): void => void warnings.push(w.message);
-  process.on('warning', onWarning);
-  try {
+test('notifyAll (the server stops) wakes every other poll when one throws, and throws nothing itself', () =>
+  withWarnings(async (warnings) => {
+    const hub = new DesiredHub();
     const woken: string[] = [];
-    hub.park('h0', () => {
-      throw new Error('a broken poll');
-    });
+    hub.park('h0', broken);
     for (const h of ['h0', 'h1', 'h2']) hub.park(h, () => woken.push(h));
     assert.doesNotThrow(() => hub.notifyAll());
     assert.deepEqual(woken, ['h0', 'h1', 'h2']);
     await new Promise((r) => setImmediate(r));
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /waking a poll failed: Error: a broken poll/);
-  } finally {
-    process.off('warning', onWarning);
-  }
-});
+  }));

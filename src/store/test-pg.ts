@@ -31,9 +31,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** Runs one statement on the test server (create or drop a database). */
-export async function pgAdmin(statement: string): Promise<void> {
-  const c = new pg.Client({ connectionString: TEST_PG_URL });
+/** Runs one statement on the test server (create or drop a database), or on the server `url` names. */
+export async function pgAdmin(statement: string, url = TEST_PG_URL): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     await c.query(statement);
