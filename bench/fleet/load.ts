@@ -204,14 +204,16 @@ export async function desiredFanOut(
     const answers: { at: number; text: string }[] = [];
     let failed = 0;
     let reparked = 0;
-    // A poll answered before the deploy call ran out its long poll (25 s) while the server
-    // settled (a profiled server on PostgreSQL took that long): it parks again, as an agent does.
+    // A poll answered before the deploy call (its long poll, 25 s, ran out while the server
+    // settled: a profiled server on PostgreSQL took that long), or after it with no newer
+    // generation (it ran out as the call began), parks again, as an agent does.
     const poll = (i: number, after: number): Promise<void> =>
       get(i, `/api/v1/agent/desired?after=${after}`).then(
         (r) => {
-          if (t0 !== Infinity) return void answers.push(r);
+          const generation = generationOf(r.text);
+          if (t0 !== Infinity && generation > after) return void answers.push(r);
           reparked++;
-          return poll(i, (JSON.parse(r.text) as { generation: number }).generation);
+          return poll(i, generation);
         },
         () => void failed++,
       );
@@ -252,6 +254,17 @@ export async function desiredFanOut(
     pool.destroy();
     for (const c of raw ?? []) c.close();
   }
+}
+
+/**
+ * The generation of a desired-state answer without parsing it (the generator parses nothing while
+ * it times the answers): the server writes it first, as `{"generation":N,...` (answerJson).
+ */
+export function generationOf(text: string): number {
+  const head = '{"generation":';
+  const end = text.indexOf(',', head.length);
+  const n = text.startsWith(head) && end > 0 ? Number(text.slice(head.length, end)) : Number.NaN;
+  return Number.isSafeInteger(n) ? n : (JSON.parse(text) as { generation: number }).generation;
 }
 
 /** Resolves once the server used under IDLE_CORE_SHARE of a core over a second. */
