@@ -159,7 +159,7 @@ export interface FanOutFigures {
   answered: number;
   /** polls that failed (an HTTP error or a closed connection): neither answered nor parked again */
   failed?: number;
-  /** polls answered before the deploy call (their long poll ran out while the server settled), parked again */
+  /** answers that were not the change (before the deploy call, or with no newer generation: a long poll that ran out), their polls parked again */
   reparked?: number;
   serverCpuMs: number;
   /** the generator's own CPU (ms) from the deploy call to the last answer, and its longest loop delay: a busy generator is late to see answers */

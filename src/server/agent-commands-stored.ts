@@ -266,7 +266,7 @@ export class StoredCommandQueue implements CommandQueue {
    */
   async sweep(): Promise<void> {
     const now = this.#now();
-    for (const [host, at] of this.#none) if (now - at >= KNOWN_EMPTY_MS) this.#none.delete(host); // hosts gone keep nothing here
+    for (const host of this.#none.keys()) this.#knownNone(host, now); // drops what is too old: hosts gone keep nothing here
     try {
       const ended = await this.store.sweepAgentCommands({
         at: iso(now),
