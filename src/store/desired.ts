@@ -4,6 +4,7 @@
  */
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import { chunks, inChunks, RowsStatement } from './batch.js';
+import { keepManifests, MANIFEST_UNUSED_MS, manifestsByHash, pruneDesiredManifests } from './desired-manifests.js';
 import * as m from './rows.js';
 import type { Database, DesiredTable, InstancesTable } from './schema.js';
 import type { DesiredHead, DesiredRow, InstanceRow } from './types.js';
@@ -41,6 +42,7 @@ const DESIRED_COLUMNS = [
   'version',
   'sha256',
   'manifest',
+  'manifest_hash',
   'deployment_id',
   'updated_at',
   'kind',
@@ -59,6 +61,7 @@ const upsertDesiredRows = new RowsStatement<DesiredRow>(
           version: eb.ref('excluded.version'),
           sha256: eb.ref('excluded.sha256'),
           manifest: eb.ref('excluded.manifest'),
+          manifest_hash: eb.ref('excluded.manifest_hash'),
           deployment_id: eb.ref('excluded.deployment_id'),
           updated_at: eb.ref('excluded.updated_at'),
           kind: eb.ref('excluded.kind'),
@@ -73,8 +76,30 @@ const upsertDesiredRows = new RowsStatement<DesiredRow>(
   },
 );
 
+/** Writes desired rows, their manifests kept once each (desired-manifests.ts) in the same transaction, first. */
 async function upsertDesired(trx: Transaction<Database>, rows: readonly DesiredRow[]): Promise<void> {
-  await upsertDesiredRows.run(trx, rows);
+  const manifests = new Map<string, string>();
+  let seen: object | undefined;
+  for (const r of rows) {
+    if (r.manifest === seen) continue; // a cluster's rows share one object
+    seen = r.manifest;
+    const ref = m.manifestRef(r.manifest);
+    manifests.set(ref.hash, ref.text);
+  }
+  await keepManifests(trx, manifests, new Date().toISOString());
+  for (const batch of chunks(rows)) await upsertDesiredRows.run(trx, batch);
+}
+
+/** When each database last pruned its unnamed manifests (ms): at most once per MANIFEST_UNUSED_MS, by the writes. */
+const prunedAt = new WeakMap<object, number>();
+
+/** Deletes the manifests no row has named for MANIFEST_UNUSED_MS, when this database did not in that time. */
+async function pruneNowAndThen(db: Kysely<Database>, trx: Transaction<Database>): Promise<void> {
+  const now = Date.now();
+  const last = prunedAt.get(db);
+  if (last !== undefined && now - last < MANIFEST_UNUSED_MS && now >= last) return;
+  prunedAt.set(db, now);
+  await pruneDesiredManifests(trx, new Date(now - MANIFEST_UNUSED_MS).toISOString());
 }
 
 /** Raises each host's generation by one (a new host's is 1), built once per row count. */
@@ -115,9 +140,8 @@ export async function setDesiredMany(
       await trx.deleteFrom('desired').where('tag', '=', tag).where('host', 'in', batch).execute();
     }
     const set = hosts.map((h) => latest.get(h)).filter((r): r is DesiredRow => r !== null && r !== undefined);
-    for (const batch of chunks(set)) {
-      await upsertDesired(trx, batch);
-    }
+    await upsertDesired(trx, set);
+    await pruneNowAndThen(db, trx);
   });
 }
 
@@ -128,12 +152,25 @@ const ENTRY_COLUMNS = [
   'd.version',
   'd.sha256',
   'd.manifest',
+  'd.manifest_hash',
   'd.deployment_id',
   'd.updated_at',
   'd.kind',
   'd.driver',
   'd.replicas',
 ] as const;
+
+/** The manifest hashes rows name (each once, in order; rows of a cluster name the same one one after another). */
+function hashesOf(rows: readonly { manifest_hash: string | null }[]): Set<string> {
+  const out = new Set<string>();
+  let last: string | null = null;
+  for (const r of rows) {
+    if (r.manifest_hash === null || r.manifest_hash === last) continue;
+    last = r.manifest_hash;
+    out.add(last);
+  }
+  return out;
+}
 
 /** A host's desired state, sorted by tag, and its generation (0 and [] for an unknown host). */
 export async function getDesired(db: Kysely<Database>, host: string): Promise<{ generation: number; entries: DesiredRow[] }> {
@@ -147,21 +184,26 @@ export async function getDesired(db: Kysely<Database>, host: string): Promise<{ 
     .orderBy('d.tag')
     .execute();
   if (rows.length === 0) return { generation: 0, entries: [] };
+  const byHash = await manifestsByHash(db, hashesOf(rows));
   const entries = rows
     .filter((r) => r.tag !== null)
     .map((r) =>
-      m.desiredFromDb({
-        host: r.host!,
-        tag: r.tag!,
-        version: r.version!,
-        sha256: r.sha256!,
-        manifest: r.manifest!,
-        deployment_id: r.deployment_id,
-        updated_at: r.updated_at!,
-        kind: r.kind,
-        driver: r.driver,
-        replicas: r.replicas,
-      }),
+      m.desiredFromDb(
+        {
+          host: r.host!,
+          tag: r.tag!,
+          version: r.version!,
+          sha256: r.sha256!,
+          manifest: r.manifest!,
+          manifest_hash: r.manifest_hash,
+          deployment_id: r.deployment_id,
+          updated_at: r.updated_at!,
+          kind: r.kind,
+          driver: r.driver,
+          replicas: r.replicas,
+        },
+        byHash,
+      ),
     );
   return { generation: Number(rows[0]!.generation), entries };
 }
@@ -198,23 +240,28 @@ export async function getDesiredMany(
   for (const batch of inChunks([...out.keys()])) {
     // one statement per batch, so one snapshot: each host's generation and entries belong together
     const rows = await selectDesired.run(db, batch);
+    const byHash = await manifestsByHash(db, hashesOf(rows));
     for (const r of rows) {
       const state = out.get(r.gen_host)!;
       state.generation = Number(r.generation);
       if (r.tag === null) continue;
       state.entries.push(
-        m.desiredFromDb({
-          host: r.host!,
-          tag: r.tag,
-          version: r.version!,
-          sha256: r.sha256!,
-          manifest: r.manifest!,
-          deployment_id: r.deployment_id,
-          updated_at: r.updated_at!,
-          kind: r.kind,
-          driver: r.driver,
-          replicas: r.replicas,
-        }),
+        m.desiredFromDb(
+          {
+            host: r.host!,
+            tag: r.tag,
+            version: r.version!,
+            sha256: r.sha256!,
+            manifest: r.manifest!,
+            manifest_hash: r.manifest_hash,
+            deployment_id: r.deployment_id,
+            updated_at: r.updated_at!,
+            kind: r.kind,
+            driver: r.driver,
+            replicas: r.replicas,
+          },
+          byHash,
+        ),
       );
     }
   }
@@ -303,7 +350,8 @@ export async function listDesired(db: Kysely<Database>, tag?: string): Promise<D
   let q = db.selectFrom('desired').selectAll();
   if (tag !== undefined) q = q.where('tag', '=', tag);
   const rows = await q.orderBy('tag').orderBy('host').execute();
-  return rows.map(m.desiredFromDb);
+  const byHash = await manifestsByHash(db, hashesOf(rows));
+  return rows.map((r) => m.desiredFromDb(r, byHash));
 }
 
 /** A cluster's desired entries without their manifests, by host (`Store.listDesiredHeads`). */

@@ -24,6 +24,7 @@ import { capacityMigration } from './schedule.js';
 import { deploymentHostsMigration } from './deployment-hosts.js';
 import { scheduleLeaderMigration } from './schedule-leader.js';
 import { stagedPackagesMigration } from './staged.js';
+import { desiredManifestsMigration } from './desired-manifests.js';
 import { sql, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** The two backends; the schema differs between them only in identity columns and collation. */
@@ -509,6 +510,7 @@ const MIGRATIONS: Record<string, MigrationFactory> = {
   '0032_peer_url': peerUrlMigration,
   '0033_drain_process': drainProcessMigration,
   '0034_staged_packages': stagedPackagesMigration,
+  '0035_desired_manifests': desiredManifestsMigration,
 };
 
 /**

@@ -4,6 +4,7 @@
  */
 import { clusterScheduleField, hostScheduleFields } from './schedule.js';
 import { clusterReplicasField } from './replicas.js';
+import { manifestHash } from './desired-manifests.js';
 import type {
   AuditRow,
   BuildRow,
@@ -246,15 +247,22 @@ export const deploymentToDb = (r: NewDeployment): Insertable<DeploymentsTable> =
  * them, and parsed once per text when a deploy's start reads them back (shared, never changed:
  * a release is immutable). MANIFESTS_KEPT texts are kept, the oldest dropped first.
  */
-const manifestTexts = new WeakMap<object, string>();
+const manifestRefs = new WeakMap<object, { text: string; hash: string }>();
 const manifestObjects = new Map<string, Record<string, unknown>>();
 /** Distinct manifest texts kept parsed: a few releases per cluster, a few dozen clusters read at once. */
 export const MANIFESTS_KEPT = 256;
 
-function manifestToDb(manifest: Record<string, unknown>): string {
-  let text = manifestTexts.get(manifest);
-  if (text === undefined) manifestTexts.set(manifest, (text = JSON.stringify(manifest)));
-  return text;
+/**
+ * A manifest's JSON text and its name in desired_manifests (store/desired-manifests.ts), made
+ * once per manifest object: a deploy writes one object for every host of a cluster.
+ */
+export function manifestRef(manifest: Record<string, unknown>): { text: string; hash: string } {
+  let ref = manifestRefs.get(manifest);
+  if (ref === undefined) {
+    const text = JSON.stringify(manifest);
+    manifestRefs.set(manifest, (ref = { text, hash: manifestHash(text) }));
+  }
+  return ref;
 }
 
 /**
@@ -276,7 +284,7 @@ function manifestFromDb(text: string): Record<string, unknown> {
   return manifest;
 }
 
-export const desiredHeadFromDb = (r: Omit<DbDesired, 'manifest' | 'updated_at'>): DesiredHead => ({
+export const desiredHeadFromDb = (r: Omit<DbDesired, 'manifest' | 'manifest_hash' | 'updated_at'>): DesiredHead => ({
   host: r.host,
   tag: r.tag,
   version: r.version,
@@ -287,18 +295,26 @@ export const desiredHeadFromDb = (r: Omit<DbDesired, 'manifest' | 'updated_at'>)
   ...(r.replicas !== null && r.replicas !== undefined && Number(r.replicas) > 1 && { replicas: Number(r.replicas) }),
 });
 
-export const desiredFromDb = (r: DbDesired): DesiredRow => ({
-  ...desiredHeadFromDb(r),
-  manifest: manifestFromDb(r.manifest),
-  updatedAt: r.updated_at,
-});
+/**
+ * A desired row as the store gives it. `byHash`: the manifests its `manifest_hash` may name
+ * (desired-manifests.ts `manifestsByHash`); a row written before 0035 holds its own in `manifest`.
+ */
+export const desiredFromDb = (r: DbDesired, byHash?: ReadonlyMap<string, Record<string, unknown>>): DesiredRow => {
+  let manifest: Record<string, unknown> | undefined;
+  if (r.manifest_hash === null || r.manifest_hash === undefined) manifest = manifestFromDb(r.manifest);
+  else if ((manifest = byHash?.get(r.manifest_hash)) === undefined)
+    throw new Error(`desiredFromDb: the manifest ${r.manifest_hash} was not read`);
+  return { ...desiredHeadFromDb(r), manifest, updatedAt: r.updated_at };
+};
 
+/** A desired row as it is written: its manifest named by hash (kept once: desired-manifests.ts `keepManifests`), not copied. */
 export const desiredToDb = (r: DesiredRow): Insertable<DesiredTable> => ({
   host: r.host,
   tag: r.tag,
   version: r.version,
   sha256: r.sha256,
-  manifest: manifestToDb(r.manifest),
+  manifest: '',
+  manifest_hash: manifestRef(r.manifest).hash,
   deployment_id: r.deploymentId,
   updated_at: r.updatedAt,
   kind: r.kind ?? null,

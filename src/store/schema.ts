@@ -151,8 +151,10 @@ export interface DesiredTable {
   tag: string;
   version: string;
   sha256: string;
-  /** JSON object */
+  /** JSON object; '' when `manifest_hash` names it (0035) */
   manifest: string;
+  /** base64url sha256 of the manifest's JSON text, kept in desired_manifests (0035); null: `manifest` holds it */
+  manifest_hash: string | null;
   deployment_id: number | null;
   updated_at: string;
   /** 'deploy' | 'rollback' | null (0002) */
@@ -258,6 +260,16 @@ export interface DeploymentHostsTable {
   result: string;
 }
 
+/** Desired rows' manifests, once per distinct manifest (0035, store/desired-manifests.ts). */
+export interface DesiredManifestsTable {
+  /** base64url sha256 of `manifest` */
+  hash: string;
+  /** JSON object */
+  manifest: string;
+  /** ISO time of the last write that named it */
+  used_at: string;
+}
+
 export interface StagedPackagesTable {
   host: string;
   sha256: string;
@@ -279,6 +291,7 @@ export interface Database {
   deployments: DeploymentsTable;
   deployment_hosts: DeploymentHostsTable;
   desired: DesiredTable;
+  desired_manifests: DesiredManifestsTable;
   desired_generation: DesiredGenerationTable;
   staged_packages: StagedPackagesTable;
   instances: InstancesTable;

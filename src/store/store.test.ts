@@ -301,6 +301,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         '0032_peer_url',
         '0033_drain_process',
         '0034_staged_packages',
+        '0035_desired_manifests',
       ]);
     });
 

@@ -284,9 +284,10 @@ export interface DesiredRow {
 
 /**
  * A desired entry without its manifest: what the rollout compares and plans from (which version a
- * host runs, written by which deployment). A cluster of 10,000 hosts holds 10,000 copies of the
- * manifest; on SQLite they took a deploy's read of its cluster from 21-41 ms to 56-85 ms (a
- * 405-byte manifest), 24-44 ms to 129-150 ms (4.6 kB).
+ * host runs, written by which deployment). A cluster of 10,000 hosts held 10,000 copies of the
+ * manifest (before 0035: its rows now name one kept copy, store/desired-manifests.ts); on SQLite
+ * they took a deploy's read of its cluster from 21-41 ms to 56-85 ms (a 405-byte manifest), 24-44
+ * ms to 129-150 ms (4.6 kB).
  */
 export type DesiredHead = Omit<DesiredRow, 'manifest' | 'updatedAt'>;
 
