@@ -5,6 +5,7 @@
  *   npm run bench -- --only fleet [--quick]
  *   NOOPS_BENCH_FLEET_TLS=1 npm run bench -- --only fleet --quick    the same over TLS (tls.ts)
  *   NOOPS_BENCH_FLEET_DB=postgres://... npm run bench -- --only fleet  the servers on PostgreSQL (pg.ts)
+ *   NOOPS_BENCH_FLEET_ENV=100 npm run bench -- --only fleet          releases with 100 environment variables (seed.ts)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { FULL, QUICK, payloadSizes, type FleetPlan } from './plan.js';
 import { runReal } from './real-run.js';
 import { goals, growthOf, render, type FleetResults } from './report.js';
 import { benchDb } from './pg.js';
-import { dropSeed, makeSeed, type Seed } from './seed.js';
+import { dropSeed, makeSeed, type Seed, seedEnvVars } from './seed.js';
 import { onlyMode, runSimulated, stepsFor, type SimFigures } from './sim-run.js';
 import { tlsVariant } from './tls.js';
 
@@ -35,6 +36,8 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
     : base;
   // NOOPS_BENCH_FLEET_DB=postgres://...: the servers on PostgreSQL (pg.ts); a malformed one stops here too
   const db = benchDb();
+  // NOOPS_BENCH_FLEET_ENV=N: the releases' manifests carry N environment variables (seed.ts); a bad N stops here too
+  const envVars = seedEnvVars();
   const disk = mkdtempSync(join(tmpdir(), 'noops-bench-fleet-'));
   const mem = mkdtempSync(join(SIM_ROOT, 'noops-bench-fleet-'));
   let seed: Seed | undefined;
@@ -42,7 +45,8 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
     if (tlsVariant()) log('fleet: over TLS (the server with --tls auto, every client pinned to its CA)');
     log(`fleet: building the seed releases (tiny, ${payloadSizes(plan).join(' MiB, ')} MiB)`);
     if (db) log('fleet: the servers on PostgreSQL (NOOPS_BENCH_FLEET_DB)');
-    const built = await makeSeed(join(disk, 'seed'), payloadSizes(plan), db);
+    if (envVars > 0) log(`fleet: the releases carry ${envVars} environment variables (NOOPS_BENCH_FLEET_ENV)`);
+    const built = await makeSeed(join(disk, 'seed'), payloadSizes(plan), db, envVars);
     seed = built;
     const simulated: SimFigures[] = [];
     const failed: { hosts: number; error: string }[] = [];
@@ -78,6 +82,7 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
       plan,
       tls: tlsVariant(),
       store: db ? 'postgres' : 'sqlite',
+      envVars,
       failed,
       seed: { tinyA: built.tinyA, tinyB: built.tinyB, payload: built.payload, ...(built.warmUp && { warmUp: built.warmUp }) },
       ...results,

@@ -51,6 +51,29 @@ export interface Seed {
   db?: { admin: string; name: string };
 }
 
+/** A value of an environment variable of the seed's releases (NOOPS_BENCH_FLEET_ENV): a setting's length, as an address or a URL is. */
+const ENV_VALUE = 'https://config.example.internal/service/value';
+
+/** The most environment variables NOOPS_BENCH_FLEET_ENV may give the seed's releases. */
+export const MAX_ENV_VARS = 1000;
+
+/**
+ * NOOPS_BENCH_FLEET_ENV=N: the seed's releases carry N environment variables (about 60 bytes of
+ * manifest each: 100 make a manifest of about 6 kB, as a service's settings do), so that what a
+ * manifest's size costs a deploy and its answers is measured (0, the default: a manifest of
+ * about 400 bytes). Anything but an integer from 0 to MAX_ENV_VARS is an error.
+ */
+export function seedEnvVars(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.NOOPS_BENCH_FLEET_ENV;
+  if (text === undefined || text === '') return 0;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > MAX_ENV_VARS)
+    throw new Error(
+      `NOOPS_BENCH_FLEET_ENV must be a count of environment variables from 0 to ${MAX_ENV_VARS}, not ${JSON.stringify(text)}`,
+    );
+  return n;
+}
+
 function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'user.email=bench@noops', '-c', 'user.name=bench', '-c', 'init.defaultBranch=main', ...args], {
     cwd,
@@ -63,7 +86,7 @@ function git(cwd: string, ...args: string[]): string {
  * `dbAdmin` (NOOPS_BENCH_FLEET_DB, pg.ts) the server keeps them in a PostgreSQL database of
  * their own: drop it with `dropSeed`.
  */
-export async function makeSeed(dir: string, payloadMiB: number[], dbAdmin?: string): Promise<Seed> {
+export async function makeSeed(dir: string, payloadMiB: number[], dbAdmin?: string, envVars = 0): Promise<Seed> {
   const repo = join(dir, 'repo');
   mkdirSync(repo, { recursive: true });
   git(repo, 'init', '-q');
@@ -71,6 +94,7 @@ export async function makeSeed(dir: string, payloadMiB: number[], dbAdmin?: stri
   writeFileSync(
     join(repo, 'noops.yaml'),
     [
+      ...(envVars > 0 ? ['env:', ...Array.from({ length: envVars }, (_, i) => `  SETTING_${i}: "${ENV_VALUE}-${i}"`)] : []),
       'processes:',
       '  app:',
       '    command: exec sleep 86400',
