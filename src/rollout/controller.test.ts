@@ -453,6 +453,41 @@ test("a deploy's start reads each thing it needs once, and asks the lock one que
   await f.controller.stop();
 });
 
+test("a round's hosts are woken once its progress is saved, not while it still writes; a refused save wakes them all the same", async () => {
+  const f = await fleet();
+  const calls: string[] = [];
+  f.deps.notify = (h) => calls.push(`wake ${h}`);
+  const write = f.deps.write;
+  for (const method of ['setDesiredMany', 'updateDeployment'] as const) {
+    const original = (write[method] as (...args: unknown[]) => Promise<unknown>).bind(write);
+    write[method] = (async (...args: unknown[]) => {
+      calls.push(method);
+      return original(...args);
+    }) as never;
+  }
+  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  assert.deepEqual(calls.slice(calls.indexOf('setDesiredMany')), ['setDesiredMany', 'updateDeployment', 'wake h1'], 'batch 1');
+  calls.length = 0;
+  // the next round's save is refused: the hosts it wrote are woken all the same
+  let once = true;
+  const refused = refuse(f, 'updateDeployment', (_id, patch) => {
+    const no = once && (patch.hostChanges ?? []).some((c) => c.host === 'h2');
+    if (no) once = false;
+    return no;
+  });
+  f.healthy(['h1'], 'aaaaaaaaa');
+  await until(f, d.id, () => calls.includes('wake h4'));
+  assert.equal(refused.refused, 1, 'the save was refused');
+  const wrote = calls.indexOf('setDesiredMany');
+  assert.deepEqual(
+    calls.slice(wrote, wrote + 4).sort(),
+    ['setDesiredMany', 'wake h2', 'wake h3', 'wake h4'],
+    `batch 2 woken after its refused save: ${calls.join(', ')}`,
+  );
+  await until(f, d.id, (x) => x.hostResults.h2 === 'deploying');
+  await f.controller.stop();
+});
+
 test('a save the store refuses: the hosts that round changed are written by the next one', async () => {
   const f = await fleet();
   let armed = false;

@@ -156,7 +156,8 @@ export class Executor {
       });
     }
     await this.deps.write.setDesiredMany(row.tag, changes, entry.fence);
-    for (const c of changes) this.deps.notify(c.host);
+    if (entry.wakeAfterSave) for (const c of changes) entry.wakeAfterSave.push(c.host);
+    else for (const c of changes) this.deps.notify(c.host);
   }
 
   /**

@@ -45,6 +45,12 @@ export interface RunningDeployment {
   unsaved: string[];
   /** hosts that reported (or whose hook failed) since the last step: the next one evaluates only those of the hosts in flight; undefined: every one */
   dirty: Set<string> | undefined;
+  /**
+   * during a round: the hosts whose desired state it wrote, woken once the round's progress is
+   * saved (or its save failed), not while the round still writes (undefined: outside a round, a
+   * write wakes its hosts at once)
+   */
+  wakeAfterSave?: string[];
   /** the cluster's desired entries as its start read them, for its first step (read once, not twice) */
   desiredAtStart?: DesiredHead[];
   /**
