@@ -58,8 +58,8 @@ const ENV_VALUE = 'https://config.example.internal/service/value';
 export const MAX_ENV_VARS = 1000;
 
 /**
- * NOOPS_BENCH_FLEET_ENV=N: the seed's releases carry N environment variables (about 60 bytes of
- * manifest each: 100 make a manifest of about 6 kB, as a service's settings do), so that what a
+ * NOOPS_BENCH_FLEET_ENV=N: the seed's releases carry N environment variables (about 64 bytes of
+ * manifest each: 100 make a manifest of about 7 kB, as a service's settings do), so that what a
  * manifest's size costs a deploy and its answers is measured (0, the default: a manifest of
  * about 400 bytes). Anything but an integer from 0 to MAX_ENV_VARS is an error.
  */
