@@ -472,7 +472,10 @@ test("a round's hosts are woken once its progress is saved, not while it still w
   let once = true;
   const refused = refuse(f, 'updateDeployment', (_id, patch) => {
     const no = once && (patch.hostChanges ?? []).some((c) => c.host === 'h2');
-    if (no) once = false;
+    if (no) {
+      once = false;
+      calls.push('refused');
+    }
     return no;
   });
   f.healthy(['h1'], 'aaaaaaaaa');
@@ -480,11 +483,49 @@ test("a round's hosts are woken once its progress is saved, not while it still w
   assert.equal(refused.refused, 1, 'the save was refused');
   const wrote = calls.indexOf('setDesiredMany');
   assert.deepEqual(
-    calls.slice(wrote, wrote + 4).sort(),
-    ['setDesiredMany', 'wake h2', 'wake h3', 'wake h4'],
+    calls.slice(wrote, wrote + 5),
+    ['setDesiredMany', 'refused', 'wake h2', 'wake h3', 'wake h4'],
     `batch 2 woken after its refused save: ${calls.join(', ')}`,
   );
   await until(f, d.id, (x) => x.hostResults.h2 === 'deploying');
+  await f.controller.stop();
+});
+
+test("a round that sends a failed host back and starts the next batch wakes the host sent back before the next batch's hooks end", async () => {
+  const mem = seeded();
+  const cluster = mem.clusters.get(CLUSTER)!;
+  cluster.policy = { ...cluster.policy, batch: [2, '100%'], max_failures: 1, pause: 0 };
+  const f = await fleet({ mem });
+  const woken: string[] = [];
+  f.deps.notify = (h) => woken.push(h);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const hooks = f.deps.hooks!;
+  const beforeStop = hooks.beforeStop!;
+  hooks.beforeStop = async (c) => {
+    if (c.host === 'h3' || c.host === 'h4') await held; // the next batch's drain
+    return beforeStop(c);
+  };
+  const d = await f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' });
+  assert.deepEqual(d.progress.batches, [
+    ['h1', 'h2'],
+    ['h3', 'h4'],
+  ]);
+  f.reports.set('h1', {
+    ...healthyReport('h1', 'aaaaaaaaa'),
+    processes: [],
+    failures: [{ tag: CLUSTER, version: 'aaaaaaaaa', error: 'boom' }],
+  });
+  f.controller.onReport('h1');
+  f.healthy(['h2'], 'aaaaaaaaa');
+  // h1's revert is written and h1 woken while batch 2's hooks still wait
+  await until(f, d.id, () => woken.filter((h) => h === 'h1').length === 2);
+  assert.equal((await desiredVersions(f.mem)).h1, null, 'h1 sent back');
+  assert.ok(!woken.includes('h3') && !woken.includes('h4'), `batch 2 still in its hooks: ${woken.join(', ')}`);
+  release();
+  await until(f, d.id, () => woken.includes('h3') && woken.includes('h4'));
   await f.controller.stop();
 });
 

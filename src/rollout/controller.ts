@@ -71,6 +71,8 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private again = false;
+  /** stopped (`stop`): no loop starts again */
+  private stopped = false;
   private reportKick: NodeJS.Timeout | undefined;
   private lastRoundMs = 0;
   private lastRoundEnd = 0;
@@ -100,6 +102,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
    * deployments that were running when the server stopped. Elected, waits for `lead`.
    */
   async start(): Promise<void> {
+    this.stopped = false;
     // A round over a large deployment costs (10,000 hosts: a few hundred ms of the server's one
     // thread): the timer's rounds, like the reports', leave at least twice that for requests.
     this.timer = setInterval(() => {
@@ -181,7 +184,9 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     clearTimeout(this.reportKick);
-    await this.ticking;
+    this.stopped = true;
+    // a loop that ends with a kick owed starts another (kick): wait until none runs
+    while (this.ticking) await this.ticking;
   }
 
   /** A leader's look for running deployments it does not step (started on another server; a bus message lost). */
@@ -498,7 +503,7 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
 
   /** Steps every running deployment now, or once more after the current round. */
   private kick(): void {
-    if (!this.leading) return;
+    if (!this.leading || this.stopped) return;
     if (this.ticking) {
       this.again = true;
       return;
@@ -539,14 +544,20 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
    */
   private async tick(entry: RunningDeployment): Promise<void> {
     const outer = entry.wakeAfterSave;
-    const written: string[] = [];
-    entry.wakeAfterSave = written;
+    entry.wakeAfterSave = [];
     try {
       await this.round(entry);
     } finally {
+      this.wakeWritten(entry);
       entry.wakeAfterSave = outer;
-      for (const host of written) this.deps.notify(host);
     }
+  }
+
+  /** Wakes the hosts this round wrote so far (its list emptied). */
+  private wakeWritten(entry: RunningDeployment): void {
+    const written = entry.wakeAfterSave;
+    if (written === undefined || written.length === 0) return;
+    for (const host of written.splice(0)) this.deps.notify(host);
   }
 
   private async round(entry: RunningDeployment): Promise<void> {
@@ -589,6 +600,9 @@ export class RolloutController extends EventEmitter<RolloutEvents> {
     let ended: Extract<RolloutAction, { type: 'end' }> | undefined;
     try {
       for (const a of r.actions) {
+        // A later action may wait (a before-stop hook's drain, a deploy test): the hosts the earlier
+        // ones wrote (a revert's) are woken now, not after it; a round of one action wakes after its save.
+        if (a.type === 'deploy' || a.type === 'revert' || a.type === 'test') this.wakeWritten(entry);
         if (a.type === 'deploy') {
           await this.exec.deploy(entry, a.hosts);
           this.stageNext(entry, p);

@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 import { NoopsError } from '../errors/index.js';
 import { parseListen } from '../net/index.js';
 import { openStore } from '../store/open.js';
+import { pruneManifestsEvery } from '../store/desired-manifests.js';
 import type { Store } from '../store/index.js';
 import { ArtifactStore, type SharedArtifacts } from '../artifacts/index.js';
 import { rolloutPorts, type RolloutReader } from '../rollout/index.js';
@@ -337,6 +338,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
     await leadership.setAddress(opts.advertise ?? url);
     let closed = false;
+    // the desired manifests no row names go (store/desired-manifests.ts): every server, in statements of
+    // their own; started last, so a start that fails leaves no timer behind
+    const stopPruning = pruneManifestsEvery((before) => store.pruneDesiredManifests(before));
     return {
       url,
       tls,
@@ -349,6 +353,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       async close() {
         if (closed) return;
         closed = true;
+        await stopPruning();
         await dns?.close(); // before the store: no query reads a closed one
         await rollout.stop();
         balancers.close(); // parked balancer polls answered before the app closes

@@ -14,10 +14,17 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { forgetManifestsByHash, keepManifests, manifestHash, pruneDesiredManifests } from './desired-manifests.js';
+import {
+  forgetManifestsByHash,
+  keepManifests,
+  MANIFEST_UNUSED_MS,
+  manifestHash,
+  pruneDesiredManifests,
+  pruneManifestsEvery,
+} from './desired-manifests.js';
 import { getDesired, getDesiredMany, listDesired, setDesiredMany } from './desired.js';
 import { migrationProvider, type Backend } from './migrations.js';
-import { parseStoreUrl } from './open.js';
+import { openStore, parseStoreUrl } from './open.js';
 import type { Database } from './schema.js';
 import { NEEDS_PG, testDatabase, type TestDatabase } from './test-pg.js';
 import type { DesiredRow } from './types.js';
@@ -188,28 +195,25 @@ function behaves(backend: Backend, freshUrl: () => Promise<string>): void {
     }
   });
 
-  it('the writes prune: the first write through a database handle, then at most once per MANIFEST_UNUSED_MS', async () => {
+  it("the store's prune (what every server runs on its timer) deletes what no row has named for long enough, and what a deploy's writes left", async () => {
     const url = await freshUrl();
     const db = await migrated(url, backend);
+    const store = await openStore(url);
     const v1 = manifestHash(JSON.stringify(manifestOf('v1')));
     const v2 = manifestHash(JSON.stringify(manifestOf('v2')));
     try {
-      await setDesiredMany(db, TAG, rowsOf(['h1'], 'v1'));
-      await setDesiredMany(db, TAG, rowsOf(['h1'], 'v2'));
+      // written through the store, as the rollout writes (in its transactions)
+      await store.tx((s) => s.setDesiredMany(TAG, rowsOf(['h1', 'h2'], 'v1')));
+      await store.setDesiredMany(TAG, rowsOf(['h1', 'h2'], 'v2'));
+      assert.deepEqual(await kept(db), [v1, v2].sort(), 'the writes prune nothing');
+      assert.equal(await store.pruneDesiredManifests(new Date(Date.now() - MANIFEST_UNUSED_MS).toISOString()), 0, 'v1 was used just now');
       await db.updateTable('desired_manifests').set({ used_at: '2000-01-01T00:00:00.000Z' }).execute();
-      // this handle pruned at its first write: not again within the hour
-      await setDesiredMany(db, TAG, rowsOf(['h2'], 'v2'));
-      assert.deepEqual(await kept(db), [v1, v2].sort());
+      assert.equal(await store.pruneDesiredManifests(new Date(Date.now() - MANIFEST_UNUSED_MS).toISOString()), 1);
+      assert.deepEqual(await kept(db), [v2]);
+      assert.deepEqual((await store.getDesired('h2')).entries[0]!.manifest, manifestOf('v2'));
     } finally {
+      await store.close();
       await db.destroy();
-    }
-    // a server started since (another handle): its first write prunes what no row named for an hour
-    const again = await migrated(url, backend);
-    try {
-      await setDesiredMany(again, TAG, rowsOf(['h3'], 'v2'));
-      assert.deepEqual(await kept(again), [v2]);
-    } finally {
-      await again.destroy();
     }
   });
 
@@ -231,6 +235,52 @@ function behaves(backend: Backend, freshUrl: () => Promise<string>): void {
     }
   });
 }
+
+describe("every server's prune of desired manifests", () => {
+  it('prunes at once and then every period, given the time MANIFEST_UNUSED_MS ago; a failure is warned and the next one runs; stopped, it waits for the running one and starts none', async () => {
+    const asked: string[] = [];
+    const warnings: string[] = [];
+    let fail = true;
+    let release!: () => void;
+    let held: Promise<void> | undefined;
+    const now = Date.parse('2026-12-08T03:00:00.000Z');
+    const stop = pruneManifestsEvery(
+      async (before) => {
+        asked.push(before);
+        if (fail) {
+          fail = false;
+          throw new Error('database is locked');
+        }
+        if (asked.length === 3) {
+          held = new Promise<void>((r) => {
+            release = r;
+          });
+          await held;
+        }
+        return 0;
+      },
+      { everyMs: 20, now: () => now, warn: (m) => warnings.push(m) },
+    );
+    assert.deepEqual(asked, [new Date(now - MANIFEST_UNUSED_MS).toISOString()], 'at once');
+    const deadline = Date.now() + 10_000;
+    while (asked.length < 3) {
+      if (Date.now() > deadline) assert.fail(`only ${asked.length} prunes`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.match(warnings[0] ?? '', /the prune failed \(the next one tries again\): database is locked/);
+    // the third is running (held): stopping waits for it, and no other starts meanwhile
+    let stopped = false;
+    const stopping = stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(stopped, false, 'waits for the prune running');
+    release();
+    await stopping;
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(asked.length, 3, 'none after the stop');
+  });
+});
 
 describe('desired manifests on sqlite', () => {
   let n = 0;

@@ -10,10 +10,12 @@
  * keeps its own copy in `manifest` (its hash null) until the next deploy writes it again.
  *
  * A hash names one text forever, so what this process has read is kept by hash
- * (MANIFESTS_KEPT) and a read asks the store only for the manifests it does not hold. A manifest no
- * row names is deleted by `pruneDesiredManifests` once no write has used it for
+ * (MANIFESTS_BY_HASH_KEPT) and a read asks the store only for the manifests it does not hold. A
+ * manifest no row names is deleted by `pruneDesiredManifests` once no write has used it for
  * MANIFEST_UNUSED_MS, so a write that names it again (a rollback) never loses it to a prune
- * running beside it (the write marks it used, under the row's lock on PostgreSQL).
+ * running beside it (the write marks it used, under the row's lock on PostgreSQL). Every server
+ * prunes every PRUNE_EVERY_MS in a statement of its own (`pruneManifestsEvery`): the prune reads
+ * every desired row's hash, and a deploy's writes wait for nothing of it.
  */
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type Migration } from 'kysely';
@@ -41,7 +43,8 @@ export function desiredManifestsMigration(backend: Backend): Migration {
     },
     async down(db: Kysely<unknown>) {
       // every row takes its own copy back before the kept ones go
-      await sql`update desired set manifest = (select m.manifest from desired_manifests m where m.hash = desired.manifest_hash) where manifest_hash is not null`.execute(
+      // (a row whose manifest is gone keeps what it holds: '' is no manifest, and says so when read)
+      await sql`update desired set manifest = coalesce((select m.manifest from desired_manifests m where m.hash = desired.manifest_hash), manifest) where manifest_hash is not null`.execute(
         db,
       );
       await db.schema.alterTable('desired').dropColumn('manifest_hash').execute();
@@ -83,8 +86,8 @@ function known(hash: string): Record<string, unknown> | undefined {
  * The manifests `hashes` name, parsed (one object per hash, shared by every row that names it):
  * those this process read before from memory, the others in one statement per BATCH_ROWS.
  *
- * @throws Error when a hash names no kept manifest: a row that named it was replaced and the
- *   manifest pruned between the two reads (the caller's read fails; asked again, it reads the new row)
+ * @throws ManifestGoneError when a hash names no kept manifest: a row that named it was replaced
+ *   and the manifest pruned between the two reads (desired.ts reads again: the new row)
  */
 export async function manifestsByHash(db: Kysely<Database>, hashes: Iterable<string>): Promise<Map<string, Record<string, unknown>>> {
   const out = new Map<string, Record<string, unknown>>();
@@ -109,9 +112,15 @@ export async function manifestsByHash(db: Kysely<Database>, hashes: Iterable<str
     }
   }
   const gone = missing.find((h) => !out.has(h));
-  if (gone !== undefined)
-    throw new Error(`the desired manifest ${gone} is no longer kept (its rows changed while they were read): read them again`);
+  if (gone !== undefined) throw new ManifestGoneError(gone);
   return out;
+}
+
+/** A row named a manifest that is no longer kept: the row was replaced and the manifest pruned between a read's two statements. */
+export class ManifestGoneError extends Error {
+  constructor(readonly hash: string) {
+    super(`the desired manifest ${hash} is no longer kept (its rows changed while they were read): read them again`);
+  }
 }
 
 /**
@@ -127,6 +136,47 @@ export async function pruneDesiredManifests(db: Kysely<Database>, before: string
     )
     .executeTakeFirst();
   return Number(result.numDeletedRows);
+}
+
+/** How often each server prunes the manifests no row names (idempotent: every server may). */
+export const PRUNE_EVERY_MS = 10 * 60_000;
+
+/**
+ * Prunes now and then every `everyMs` (`prune` given the time before which an unnamed manifest
+ * goes: MANIFEST_UNUSED_MS ago), one prune at a time, the timer not holding the process; a
+ * failure is `warn`ed and the next prune tries again. Answers a function that stops it (and waits
+ * for the prune running).
+ *
+ * @example const stop = pruneManifestsEvery((before) => store.pruneDesiredManifests(before));
+ */
+export function pruneManifestsEvery(
+  prune: (before: string) => Promise<number>,
+  opts: { everyMs?: number; now?: () => number; warn?: (message: string) => void } = {},
+): () => Promise<void> {
+  const now = opts.now ?? Date.now;
+  const warn = opts.warn ?? ((m: string) => process.emitWarning(m));
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const once = (): void => {
+    if (running !== undefined || stopped) return;
+    running = prune(new Date(now() - MANIFEST_UNUSED_MS).toISOString())
+      .then(
+        () => undefined,
+        (err: Error) => warn(`desired manifests: the prune failed (the next one tries again): ${err.message}`),
+      )
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer = setInterval(once, opts.everyMs ?? PRUNE_EVERY_MS);
+  timer.unref();
+  once();
+  // stopped: no prune starts, and the one running ends before the store may close
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await running;
+  };
 }
 
 /** Forgets what this process read (tests: a read that must go to the store). */

@@ -4,7 +4,7 @@
  */
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import { chunks, inChunks, RowsStatement } from './batch.js';
-import { keepManifests, MANIFEST_UNUSED_MS, manifestsByHash, pruneDesiredManifests } from './desired-manifests.js';
+import { keepManifests, ManifestGoneError, manifestsByHash } from './desired-manifests.js';
 import * as m from './rows.js';
 import type { Database, DesiredTable, InstancesTable } from './schema.js';
 import type { DesiredHead, DesiredRow, InstanceRow } from './types.js';
@@ -90,16 +90,21 @@ async function upsertDesired(trx: Transaction<Database>, rows: readonly DesiredR
   for (const batch of chunks(rows)) await upsertDesiredRows.run(trx, batch);
 }
 
-/** When each database last pruned its unnamed manifests (ms): at most once per MANIFEST_UNUSED_MS, by the writes. */
-const prunedAt = new WeakMap<object, number>();
+/** How many times a read is made again when a manifest it found named was pruned meanwhile. */
+const READ_ATTEMPTS = 3;
 
-/** Deletes the manifests no row has named for MANIFEST_UNUSED_MS, when this database did not in that time. */
-async function pruneNowAndThen(db: Kysely<Database>, trx: Transaction<Database>): Promise<void> {
-  const now = Date.now();
-  const last = prunedAt.get(db);
-  if (last !== undefined && now - last < MANIFEST_UNUSED_MS && now >= last) return;
-  prunedAt.set(db, now);
-  await pruneDesiredManifests(trx, new Date(now - MANIFEST_UNUSED_MS).toISOString());
+/**
+ * Runs a read of desired rows again when the manifest a row names was pruned between its two
+ * statements (the row was replaced meanwhile: read again, it names the new one).
+ */
+async function readAgainIfGone<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!(err instanceof ManifestGoneError) || attempt >= READ_ATTEMPTS) throw err;
+    }
+  }
 }
 
 /** Raises each host's generation by one (a new host's is 1), built once per row count. */
@@ -141,7 +146,6 @@ export async function setDesiredMany(
     }
     const set = hosts.map((h) => latest.get(h)).filter((r): r is DesiredRow => r !== null && r !== undefined);
     await upsertDesired(trx, set);
-    await pruneNowAndThen(db, trx);
   });
 }
 
@@ -173,7 +177,11 @@ function hashesOf(rows: readonly { manifest_hash: string | null }[]): Set<string
 }
 
 /** A host's desired state, sorted by tag, and its generation (0 and [] for an unknown host). */
-export async function getDesired(db: Kysely<Database>, host: string): Promise<{ generation: number; entries: DesiredRow[] }> {
+export function getDesired(db: Kysely<Database>, host: string): Promise<{ generation: number; entries: DesiredRow[] }> {
+  return readAgainIfGone(() => readDesired(db, host));
+}
+
+async function readDesired(db: Kysely<Database>, host: string): Promise<{ generation: number; entries: DesiredRow[] }> {
   // One statement, so one snapshot: the generation and the entries always belong together.
   // (Every change bumps the generation row first, so a host with entries has one.)
   const rows = await db
@@ -231,7 +239,14 @@ const selectDesired = new RowsStatement(
  * thousands of parked polls together, and one query per host was most of their cost. Every host
  * asked for is in the answer (generation 0 and no entries for an unknown one).
  */
-export async function getDesiredMany(
+export function getDesiredMany(
+  db: Kysely<Database>,
+  hosts: readonly string[],
+): Promise<Map<string, { generation: number; entries: DesiredRow[] }>> {
+  return readAgainIfGone(() => readDesiredMany(db, hosts));
+}
+
+async function readDesiredMany(
   db: Kysely<Database>,
   hosts: readonly string[],
 ): Promise<Map<string, { generation: number; entries: DesiredRow[] }>> {
@@ -346,7 +361,11 @@ export async function raiseDesiredGeneration(db: Kysely<Database>, host: string,
 }
 
 /** Desired rows of one tag (or all), sorted by tag, then host. */
-export async function listDesired(db: Kysely<Database>, tag?: string): Promise<DesiredRow[]> {
+export function listDesired(db: Kysely<Database>, tag?: string): Promise<DesiredRow[]> {
+  return readAgainIfGone(() => readListDesired(db, tag));
+}
+
+async function readListDesired(db: Kysely<Database>, tag?: string): Promise<DesiredRow[]> {
   let q = db.selectFrom('desired').selectAll();
   if (tag !== undefined) q = q.where('tag', '=', tag);
   const rows = await q.orderBy('tag').orderBy('host').execute();

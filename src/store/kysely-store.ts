@@ -40,6 +40,7 @@ import { balancerQueries, type BalancerQueries } from './balancers.js';
 import type { AgentCommandPost, AgentCommandPostOutcome, AgentCommandRow, AgentCommandSweep, NewAgentCommand } from './agent-commands.js';
 import * as m from './rows.js';
 import { withDeploymentHosts, writeDeploymentHosts } from './deployment-hosts.js';
+import { pruneDesiredManifests } from './desired-manifests.js';
 import { stagedMany, stagePackage, unstagePackage } from './staged.js';
 import { countDeploymentHosts, deploymentHostsWhere, listDeploymentHeads } from './deployment-heads.js';
 import { KyselyAlarmStore } from './alarms.js';
@@ -601,6 +602,10 @@ export class KyselyStore implements Store {
 
   async setDesiredMany(tag: string, changes: { host: string; row: DesiredRow | null }[]): Promise<void> {
     await setDesiredMany(this.db, tag, changes);
+  }
+
+  pruneDesiredManifests(before: string): Promise<number> {
+    return pruneDesiredManifests(this.db, before);
   }
 
   async getDesired(host: string): Promise<{ generation: number; entries: DesiredRow[] }> {

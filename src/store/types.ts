@@ -495,6 +495,8 @@ export interface Store extends StrategyQueries, BalancerQueries {
    * generation; one transaction. A host named twice keeps the last change.
    */
   setDesiredMany(tag: string, changes: { host: string; row: DesiredRow | null }[]): Promise<void>;
+  /** Deletes the desired manifests no row names that no write used since `before` (ISO); answers how many (store/desired-manifests.ts). */
+  pruneDesiredManifests(before: string): Promise<number>;
   /** a host's desired state and its generation (0 when never set) */
   getDesired(host: string): Promise<{ generation: number; entries: DesiredRow[] }>;
   /** `getDesired` of many hosts, in a few statements (every host asked for is in the answer) */
