@@ -164,6 +164,41 @@ const ENTRY_COLUMNS = [
   'd.replicas',
 ] as const;
 
+/** An entry as the generation's left join reads it (its columns null where the host has none: not passed here). */
+interface JoinedEntry {
+  host: string | null;
+  tag: string | null;
+  version: string | null;
+  sha256: string | null;
+  manifest: string | null;
+  manifest_hash: string | null;
+  deployment_id: number | null;
+  updated_at: string | null;
+  kind: string | null;
+  driver: string | null;
+  replicas: number | null;
+}
+
+/** A joined row's entry, its manifest from `byHash` (or its own, written before 0035). */
+function entryOf(r: JoinedEntry, byHash: ReadonlyMap<string, Record<string, unknown>>): DesiredRow {
+  return m.desiredFromDb(
+    {
+      host: r.host!,
+      tag: r.tag!,
+      version: r.version!,
+      sha256: r.sha256!,
+      manifest: r.manifest!,
+      manifest_hash: r.manifest_hash,
+      deployment_id: r.deployment_id,
+      updated_at: r.updated_at!,
+      kind: r.kind,
+      driver: r.driver,
+      replicas: r.replicas,
+    },
+    byHash,
+  );
+}
+
 /** The manifest hashes rows name (each once, in order; rows of a cluster name the same one one after another). */
 function hashesOf(rows: readonly { manifest_hash: string | null }[]): Set<string> {
   const out = new Set<string>();
@@ -193,26 +228,7 @@ async function readDesired(db: Kysely<Database>, host: string): Promise<{ genera
     .execute();
   if (rows.length === 0) return { generation: 0, entries: [] };
   const byHash = await manifestsByHash(db, hashesOf(rows));
-  const entries = rows
-    .filter((r) => r.tag !== null)
-    .map((r) =>
-      m.desiredFromDb(
-        {
-          host: r.host!,
-          tag: r.tag!,
-          version: r.version!,
-          sha256: r.sha256!,
-          manifest: r.manifest!,
-          manifest_hash: r.manifest_hash,
-          deployment_id: r.deployment_id,
-          updated_at: r.updated_at!,
-          kind: r.kind,
-          driver: r.driver,
-          replicas: r.replicas,
-        },
-        byHash,
-      ),
-    );
+  const entries = rows.filter((r) => r.tag !== null).map((r) => entryOf(r, byHash));
   return { generation: Number(rows[0]!.generation), entries };
 }
 
@@ -260,24 +276,7 @@ async function readDesiredMany(
       const state = out.get(r.gen_host)!;
       state.generation = Number(r.generation);
       if (r.tag === null) continue;
-      state.entries.push(
-        m.desiredFromDb(
-          {
-            host: r.host!,
-            tag: r.tag,
-            version: r.version!,
-            sha256: r.sha256!,
-            manifest: r.manifest!,
-            manifest_hash: r.manifest_hash,
-            deployment_id: r.deployment_id,
-            updated_at: r.updated_at!,
-            kind: r.kind,
-            driver: r.driver,
-            replicas: r.replicas,
-          },
-          byHash,
-        ),
-      );
+      state.entries.push(entryOf(r, byHash));
     }
   }
   return out;
