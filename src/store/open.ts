@@ -246,3 +246,4 @@ export async function openStore(url: string): Promise<Store> {
   const { db, close } = await openDatabase(target);
   return new KyselyStore(db, target.backend, close);
 }
+export { pruneManifestsEvery } from './desired-manifests.js';
