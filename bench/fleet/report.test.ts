@@ -45,17 +45,28 @@ const sim = (hosts: number, scale: number): SimFigures => ({
   },
   propagation: [deploy(2000, 300 * scale), deploy(2000, 100 * scale), deploy(2000, 200 * scale)],
   rollback: deploy(1500 * scale, 200, { kind: 'rollback' }),
-  rollouts:
-    hosts <= 1000
+  rollouts: [
+    ...(hosts <= 1000
       ? [
           {
             mib: 10,
             packageBytes: 10 << 20,
-            rollout: deploy(9000, 300, { downloadBytes: hosts * (10 << 20), serverCpuMs: 2000 }),
+            rollout: deploy(9000, 300, { downloadBytes: hosts * (10 << 20), serverCpuMs: 2000, serverWrittenBytes: scale * (30 << 20) }),
             rollback: deploy(800, 100, { kind: 'rollback' }),
           },
         ]
-      : [],
+      : []),
+    ...(hosts <= 100
+      ? [
+          {
+            mib: 100,
+            packageBytes: 100 << 20,
+            rollout: deploy(7000 * scale, 300, { downloadBytes: hosts * (100 << 20) }),
+            rollback: deploy(300, 100, { kind: 'rollback' }),
+          },
+        ]
+      : []),
+  ],
   lean: {
     heartbeats: [
       {
@@ -93,10 +104,34 @@ test('goals are judged at the sizes they are stated for', () => {
       [10_000, 10_000, true], // the deploy API call: 100 ms
       [10_000, 10_000, true], // 100 MB of RSS
       [1000, 1000, true], // 9 s
+      [1000, 1000, false], // the server wrote 60 MiB
+      [100, 100, true], // 100 MB to 100 hosts in 7 s
       [1000, 1000, false], // 3 s
     ],
   );
   assert.match(g[6]!.measured, /^9 s/);
+  assert.equal(g[7]!.measured, '60 MiB');
+  assert.match(g[8]!.measured, /^7 s \(/);
+});
+
+test('the 100 MB and server-bytes goals are judged only at their sizes', () => {
+  const g = goals({ simulated: [sim(100, 2), sim(1000, 1)], real: null });
+  const byGoal = new Map(g.map((x) => [x.goal, x]));
+  const hundred = byGoal.get('rollout of a 100 MB release to 100 hosts, 10% batches')!;
+  assert.deepEqual([hundred.measuredAt, hundred.met, hundred.measured], [100, false, '14 s (all at once)']);
+  const bytes = byGoal.get('bytes the server wrote during that rollout (its package, answers and database)')!;
+  assert.deepEqual([bytes.measuredAt, bytes.met, bytes.measured], [1000, true, '30 MiB']);
+  // a run without the 100-host fleet does not take the 100 MB goal from another size
+  const without = goals({ simulated: [sim(1000, 1)], real: null }).find((x) => x.goal === hundred.goal)!;
+  assert.deepEqual([without.measuredAt, without.met], [null, null]);
+});
+
+test("a run of the rollouts alone judges the rollback by the 10 MB rollout's, and says so", () => {
+  const rolloutsOnly = { ...sim(1000, 1), rollback: null };
+  const rb = goals({ simulated: [rolloutsOnly], real: null }).find((x) => x.goal.startsWith('rollback of 1,000'))!;
+  assert.deepEqual([rb.measuredAt, rb.met, rb.measured], [1000, true, '0.8 s (after the 10 MB rollout)']);
+  const withOwn = goals({ simulated: [sim(1000, 1)], real: null }).find((x) => x.goal.startsWith('rollback of 1,000'))!;
+  assert.deepEqual([withOwn.met, withOwn.measured], [true, '1.5 s'], 'the rollback of the propagation runs when there is one');
 });
 
 test('a quick run (no 10,000) shows its largest size but judges no 10,000-host goal', () => {
@@ -110,7 +145,7 @@ test('a quick run (no 10,000) shows its largest size but judges no 10,000-host g
   // the 1,000-host goals are judged as before
   assert.deepEqual(
     g.filter((x) => x.statedAt === 1000).map((x) => x.met),
-    [true, false],
+    [true, false, false],
   );
   const text = render({ simulated: [sim(100, 1), sim(1000, 2)], real: null });
   const table = text.slice(text.indexOf('Goals'));
