@@ -2,9 +2,9 @@
  * Desired rows' manifests kept once (0035_desired_manifests), on both backends: SQLite (a file in
  * a temp folder) and PostgreSQL when NOOPS_TEST_PG_URL is set. A deploy's rows name one kept
  * manifest; every read gives the manifest back (from the store, and from memory); a row written
- * before 0035 keeps its own copy; a manifest no row names goes after MANIFEST_UNUSED_MS, one a
- * write named again stays; a kept text that does not match its name is refused; going down puts
- * every row's copy back.
+ * before 0035 keeps its own copy; a read that a prune overtook reads again; a manifest no row
+ * names goes after MANIFEST_UNUSED_MS, one a write named again stays; a kept text that does not
+ * match its name is refused; going down puts every row's copy back.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -213,6 +213,43 @@ function behaves(backend: Backend, freshUrl: () => Promise<string>): void {
       assert.deepEqual((await store.getDesired('h2')).entries[0]!.manifest, manifestOf('v2'));
     } finally {
       await store.close();
+      await db.destroy();
+    }
+  });
+
+  it('a read whose manifest went between its two statements reads again, and gives the manifest its rows name now', async () => {
+    const url = await freshUrl();
+    const db = await migrated(url, backend);
+    const other = await migrated(url, backend); // another connection: another server, deploying and pruning
+    try {
+      const hosts = ['h1', 'h2'];
+      await setDesiredMany(db, TAG, rowsOf(hosts, 'v1'));
+      forgetManifestsByHash(); // v1 from the store, not from this process's memory
+      // Between the rows' statement of the read (its answer: rows with `gen_host`) and its manifests'
+      // statement, once: the other server deploys v2 to both hosts and prunes v1, named by no row now.
+      let raced = 0;
+      const racing = db.withPlugin({
+        transformQuery: (args) => args.node,
+        async transformResult(args) {
+          const first = args.result.rows[0] as Record<string, unknown> | undefined;
+          if (raced === 0 && first !== undefined && 'gen_host' in first) {
+            raced++;
+            await setDesiredMany(other, TAG, rowsOf(hosts, 'v2'));
+            await other.updateTable('desired_manifests').set({ used_at: '2000-01-01T00:00:00.000Z' }).execute();
+            assert.equal(await pruneDesiredManifests(other, '2999-01-01T00:00:00.000Z'), 1, 'v1 pruned');
+            forgetManifestsByHash(); // as on a server that never held v2
+          }
+          return args.result;
+        },
+      });
+      const many = await getDesiredMany(racing, hosts);
+      assert.equal(raced, 1, 'the race happened');
+      for (const h of hosts) {
+        assert.equal(many.get(h)!.entries[0]!.version, 'v2', h);
+        assert.deepEqual(many.get(h)!.entries[0]!.manifest, manifestOf('v2'), h);
+      }
+    } finally {
+      await other.destroy();
       await db.destroy();
     }
   });
