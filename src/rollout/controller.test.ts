@@ -412,7 +412,7 @@ test("a deploy's start reads each thing it needs once, and asks the lock one que
   assert.deepEqual(f.mem.calls, [
     'cluster',
     'release',
-    'hosts', // what the checks and the plan need
+    'joined', // the plan's check that every host joined: their names alone
     'runningDeploymentOn',
     'desired', // under the cluster's lock: its holder, what runs now
     'createDeployment',
@@ -433,7 +433,11 @@ test("a deploy's start reads each thing it needs once, and asks the lock one que
   await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'ccccccccc', kind: 'deploy', initiator: 'alice' }), {
     code: 'NOOPS_E_RUNTIME_UNKNOWN',
   });
-  assert.deepEqual(f.mem.calls, ['cluster', 'release', 'hosts', 'runtimes']);
+  assert.deepEqual(
+    f.mem.calls,
+    ['cluster', 'release', 'joined', 'runtimes', 'hosts'],
+    "the hosts' rows (labels) only for a release that needs runtimes",
+  );
   f.mem.runtimeRows.push({
     name: 'node',
     version: '22.1.0',
@@ -449,7 +453,20 @@ test("a deploy's start reads each thing it needs once, and asks the lock one que
   await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'ccccccccc', kind: 'deploy', initiator: 'alice' }), {
     code: 'NOOPS_E_ROOT_NOT_ALLOWED',
   });
-  assert.deepEqual(f.mem.calls, ['cluster', 'release', 'hosts', 'runtimes', 'rootScopes']);
+  assert.deepEqual(f.mem.calls, ['cluster', 'release', 'joined', 'runtimes', 'hosts', 'rootScopes']);
+  await f.controller.stop();
+});
+
+test('a deploy to a cluster that names a host that never joined is refused, naming it, and changes nothing', async () => {
+  const f = await fleet();
+  const cluster = f.mem.clusters.get(CLUSTER)!;
+  f.mem.clusters.set(CLUSTER, { ...cluster, hosts: [...cluster.hosts, 'ghost'] });
+  f.mem.calls.length = 0;
+  await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'aaaaaaaaa', kind: 'deploy', initiator: 'alice' }), {
+    code: 'NOOPS_E_HOST_UNKNOWN',
+    message: `host "ghost" of cluster ${CLUSTER} has never joined`,
+  });
+  assert.deepEqual(f.mem.calls, ['cluster', 'release', 'joined'], 'nothing written');
   await f.controller.stop();
 });
 

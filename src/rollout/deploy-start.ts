@@ -64,9 +64,10 @@ export async function planDeploy(deps: Pick<RolloutDeps, 'read' | 'lastReport' |
   const job = truncateTo(parseTag(req.tag), 'job');
   const cluster = await read.cluster(req.tag);
   const release = job ? await read.release(formatTag(job), req.version) : undefined;
-  const hosts = cluster ? await read.hosts(cluster.hosts) : [];
+  // the names of the cluster's hosts that joined (their rows: only checkEnv's, for a release that needs runtimes)
+  const joined = cluster ? await read.joined(cluster.hosts) : [];
   // runtimes known and installable on every host, before any host changes
-  if (cluster && release) await checkEnv(read, deps.lastReport, { tag: req.tag, release, cluster: cluster.hosts, hosts });
+  if (cluster && release) await checkEnv(read, deps.lastReport, { tag: req.tag, release, cluster: cluster.hosts });
   // nothing runs as root unless the admin allowed it for the cluster
   if (release) await checkRootUsers(read, { tag: req.tag, release });
   if (!cluster) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `cluster ${req.tag} has no hosts yet`);
@@ -79,7 +80,7 @@ export async function planDeploy(deps: Pick<RolloutDeps, 'read' | 'lastReport' |
       { hint: 'build the commit again with `noops build`' },
     );
   }
-  const known = new Set(hosts.map((h) => h.name));
+  const known = new Set(joined);
   for (const host of cluster.hosts) {
     if (!known.has(host)) throw new NoopsError('NOOPS_E_HOST_UNKNOWN', `host "${host}" of cluster ${req.tag} has never joined`);
   }

@@ -75,6 +75,8 @@ export interface RolloutReader {
   newestReleases(job: string, limit: number): Promise<string[]>;
   /** the hosts of these names that joined */
   hosts(names: readonly string[]): Promise<HostRow[]>;
+  /** the names of these hosts that joined, their rows not read (a deploy's start checks only that every host joined) */
+  joined(names: readonly string[]): Promise<string[]>;
   /** every version of a runtime the server has */
   runtimes(name: string): Promise<RuntimeRow[]>;
   /** the scopes root is allowed on (`noops root allow`) */

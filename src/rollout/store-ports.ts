@@ -39,6 +39,7 @@ export function rolloutPorts(store: Store): RolloutPorts {
       return (await store.listReleases(job)).slice(0, limit).map((r) => r.version);
     },
     hosts: (names) => store.listHostsNamed(names),
+    joined: (names) => store.joinedHostNames(names),
     runtimes: (name) => store.listRuntimes(name),
     async rootScopes() {
       return (await store.listGrants()).filter((g) => g.grant === 'root').map((g) => g.scope);

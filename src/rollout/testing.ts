@@ -152,6 +152,11 @@ export class MemoryRolloutStore implements RolloutReader, RolloutWriter {
     return [...new Set(names)].sort().flatMap((n) => (this.hostRows.has(n) ? [structuredClone(this.hostRows.get(n)!)] : []));
   }
 
+  async joined(names: readonly string[]): Promise<string[]> {
+    this.call('joined');
+    return [...new Set(names)].sort().filter((n) => this.hostRows.has(n));
+  }
+
   async runtimes(name: string): Promise<RuntimeRow[]> {
     this.call('runtimes');
     return structuredClone(this.runtimeRows.filter((r) => r.name === name));

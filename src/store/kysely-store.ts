@@ -273,6 +273,14 @@ export class KyselyStore implements Store {
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  async joinedHostNames(names: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const part of inChunks([...new Set(names)])) {
+      for (const r of await this.db.selectFrom('hosts').select('name').where('name', 'in', part).execute()) out.push(r.name);
+    }
+    return out.sort();
+  }
+
   async touchHosts(beats: { name: string; at: string }[]): Promise<void> {
     await touchHosts(this.db, this.kind, beats);
   }

@@ -1014,6 +1014,10 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         (await s.listHostsNamed([...many, 'ha'])).map((h) => h.name),
         ['ha'],
       );
+      // their names alone: the joined ones, sorted, each once, past a batch of names
+      assert.deepEqual(await s.joinedHostNames(['hb', 'nope', 'ha', 'hb']), ['ha', 'hb']);
+      assert.deepEqual(await s.joinedHostNames([]), []);
+      assert.deepEqual(await s.joinedHostNames([...many, 'hb', 'ha']), ['ha', 'hb']);
     });
 
     it('desired: generations bump per host; null clears one entry', async () => {

@@ -427,6 +427,8 @@ export interface Store extends StrategyQueries, BalancerQueries {
   listHosts(): Promise<HostRow[]>;
   /** the hosts of these names that exist, by name (one query per BATCH_ROWS names) */
   listHostsNamed(names: readonly string[]): Promise<HostRow[]>;
+  /** which of these names are hosts that joined, sorted (their names alone: a deploy's check that every host of its cluster joined) */
+  joinedHostNames(names: readonly string[]): Promise<string[]>;
   /** record heartbeats of many hosts at once (batched by the caller) */
   touchHosts(beats: { name: string; at: string }[]): Promise<void>;
 
