@@ -6,7 +6,7 @@
  */
 import { NoopsError } from '../errors/index.js';
 import { platformProblem, type HostRuntimeReport } from '../runtimes/index.js';
-import type { ReleaseRow } from '../store/index.js';
+import type { HostRow, ReleaseRow } from '../store/index.js';
 import type { RolloutDeps } from './ports.js';
 import type { RolloutReader } from './ports.js';
 import { manifestOf } from './store-ports.js';
@@ -64,17 +64,22 @@ function hostProblem(host: EnvHost): string | null {
   return r.canInstall ? null : `its agent cannot install runtimes (${r.reason ?? 'no reason given'})`;
 }
 
+/** Whether a release names runtimes: the check below then needs the cluster's hosts' rows (their labels). */
+export function needsRuntimes(release: ReleaseRow): boolean {
+  return Object.keys(manifestOf(release).runtimes ?? {}).length > 0;
+}
+
 /**
  * Throws when a deploy's release cannot run on its cluster for want of runtimes. The caller read
- * the cluster and the release; this reads the runtimes the release names and the cluster's hosts
- * (their labels: platforms), only when it names some.
+ * the cluster, the release and, when the release names runtimes (`needsRuntimes`), the cluster's
+ * hosts (those that joined); this reads the runtimes the release names, only when it names some.
  *
  * @throws NoopsError NOOPS_E_RUNTIME_UNKNOWN, then NOOPS_E_RUNTIME_UNAVAILABLE
  */
 export async function checkEnv(
-  read: Pick<RolloutReader, 'runtimes' | 'hosts'>,
+  read: Pick<RolloutReader, 'runtimes'>,
   lastReport: RolloutDeps['lastReport'],
-  req: { tag: string; release: ReleaseRow; cluster: string[] },
+  req: { tag: string; release: ReleaseRow; cluster: string[]; hosts: readonly HostRow[] },
 ): Promise<void> {
   const { release } = req;
   const needs = manifestOf(release).runtimes ?? {};
@@ -82,7 +87,7 @@ export async function checkEnv(
   const catalog: Record<string, { version: string; platform: string }[]> = {};
   for (const name of Object.keys(needs))
     catalog[name] = (await read.runtimes(name)).map((r) => ({ version: r.version, platform: r.platform }));
-  const byName = new Map((await read.hosts(req.cluster)).map((h) => [h.name, h]));
+  const byName = new Map(req.hosts.map((h) => [h.name, h]));
   const hosts: EnvHost[] = [];
   for (const name of req.cluster) {
     const row = byName.get(name);

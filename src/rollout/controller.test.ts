@@ -435,8 +435,8 @@ test("a deploy's start reads each thing it needs once, and asks the lock one que
   });
   assert.deepEqual(
     f.mem.calls,
-    ['cluster', 'release', 'joined', 'runtimes', 'hosts'],
-    "the hosts' rows (labels) only for a release that needs runtimes",
+    ['cluster', 'release', 'hosts', 'runtimes'],
+    "the hosts' rows (labels) only for a release that needs runtimes: read once, no names before them",
   );
   f.mem.runtimeRows.push({
     name: 'node',
@@ -453,7 +453,7 @@ test("a deploy's start reads each thing it needs once, and asks the lock one que
   await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'ccccccccc', kind: 'deploy', initiator: 'alice' }), {
     code: 'NOOPS_E_ROOT_NOT_ALLOWED',
   });
-  assert.deepEqual(f.mem.calls, ['cluster', 'release', 'joined', 'runtimes', 'hosts', 'rootScopes']);
+  assert.deepEqual(f.mem.calls, ['cluster', 'release', 'hosts', 'runtimes', 'rootScopes']);
   await f.controller.stop();
 });
 
@@ -467,6 +467,17 @@ test('a deploy to a cluster that names a host that never joined is refused, nami
     message: `host "ghost" of cluster ${CLUSTER} has never joined`,
   });
   assert.deepEqual(f.mem.calls, ['cluster', 'release', 'joined'], 'nothing written');
+  // a release that needs a runtime the server lacks: that is said first, as before (its check reads the rows)
+  f.mem.releases.push({
+    ...f.mem.releases[0]!,
+    version: 'ccccccccc',
+    manifest: { ...manifest('ccccccccc'), runtimes: { node: '22.1.0' } },
+  });
+  f.mem.calls.length = 0;
+  await assert.rejects(f.controller.startDeploy({ tag: CLUSTER, version: 'ccccccccc', kind: 'deploy', initiator: 'alice' }), {
+    code: 'NOOPS_E_RUNTIME_UNKNOWN',
+  });
+  assert.deepEqual(f.mem.calls, ['cluster', 'release', 'hosts', 'runtimes']);
   await f.controller.stop();
 });
 

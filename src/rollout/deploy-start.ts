@@ -6,7 +6,7 @@
 import { NoopsError } from '../errors/index.js';
 import type { ClusterRow, DeploymentKind, DesiredHead, ReleaseRow, RunningDeploymentRow } from '../store/index.js';
 import { formatTag, parseTag, truncateTo } from '../tree/index.js';
-import { checkEnv } from './check-env.js';
+import { checkEnv, needsRuntimes } from './check-env.js';
 import { checkRootUsers } from './check-user.js';
 import type { RolloutDeps } from './ports.js';
 import { parsePolicy, PolicySchema, resolvePolicy, type PolicyInput } from './deploy-policy.js';
@@ -64,10 +64,12 @@ export async function planDeploy(deps: Pick<RolloutDeps, 'read' | 'lastReport' |
   const job = truncateTo(parseTag(req.tag), 'job');
   const cluster = await read.cluster(req.tag);
   const release = job ? await read.release(formatTag(job), req.version) : undefined;
-  // the names of the cluster's hosts that joined (their rows: only checkEnv's, for a release that needs runtimes)
-  const joined = cluster ? await read.joined(cluster.hosts) : [];
+  // The cluster's hosts that joined: their rows when the runtimes' check needs their labels (a
+  // release that names runtimes), else their names alone (a deploy to 10,000 hosts read 10,000 rows).
+  const rows = cluster && release && needsRuntimes(release) ? await read.hosts(cluster.hosts) : undefined;
+  const joined = rows ? rows.map((h) => h.name) : cluster ? await read.joined(cluster.hosts) : [];
   // runtimes known and installable on every host, before any host changes
-  if (cluster && release) await checkEnv(read, deps.lastReport, { tag: req.tag, release, cluster: cluster.hosts });
+  if (cluster && release) await checkEnv(read, deps.lastReport, { tag: req.tag, release, cluster: cluster.hosts, hosts: rows ?? [] });
   // nothing runs as root unless the admin allowed it for the cluster
   if (release) await checkRootUsers(read, { tag: req.tag, release });
   if (!cluster) throw new NoopsError('NOOPS_E_CLUSTER_UNKNOWN', `cluster ${req.tag} has no hosts yet`);

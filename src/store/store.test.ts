@@ -1017,7 +1017,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       // their names alone: the joined ones, sorted, each once, past a batch of names
       assert.deepEqual(await s.joinedHostNames(['hb', 'nope', 'ha', 'hb']), ['ha', 'hb']);
       assert.deepEqual(await s.joinedHostNames([]), []);
-      assert.deepEqual(await s.joinedHostNames([...many, 'hb', 'ha']), ['ha', 'hb']);
+      assert.deepEqual(await s.joinedHostNames(['hb', ...many, 'hb', 'ha']), ['ha', 'hb'], 'hb named in two batches: once');
     });
 
     it('desired: generations bump per host; null clears one entry', async () => {
