@@ -82,8 +82,8 @@ export async function checkEnv(
   req: { tag: string; release: ReleaseRow; cluster: string[]; hosts: readonly HostRow[] },
 ): Promise<void> {
   const { release } = req;
-  const needs = manifestOf(release).runtimes ?? {};
-  if (Object.keys(needs).length === 0) return;
+  if (!needsRuntimes(release)) return;
+  const needs = manifestOf(release).runtimes!;
   const catalog: Record<string, { version: string; platform: string }[]> = {};
   for (const name of Object.keys(needs))
     catalog[name] = (await read.runtimes(name)).map((r) => ({ version: r.version, platform: r.platform }));
